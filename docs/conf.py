@@ -1,0 +1,53 @@
+"""Sphinx configuration for The Animated nanoGPT."""
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
+# Code cells run in Jupyter kernels started by this process: they inherit the path.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+CACHE = Path(os.environ.get("NANOBOOK_CACHE_DIR", REPO / ".cache"))
+os.environ.setdefault("NANOBOOK_CACHE_DIR", str(CACHE))
+
+project = "The Animated nanoGPT"
+author = "The nanobook authors"
+copyright = "2026, the nanobook authors"
+
+extensions = [
+    "myst_nb",
+    "sphinx_design",
+    "sphinx_copybutton",
+]
+
+# --- sources --------------------------------------------------------------------------
+exclude_patterns = ["_build", "jupyter_execute", "**/.ipynb_checkpoints", "scenes"]
+myst_enable_extensions = ["colon_fence", "dollarmath", "amsmath", "deflist", "substitution"]
+myst_heading_anchors = 3
+
+# --- execution: every cell runs against the real model, cached by jupyter-cache -------
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(CACHE / "jupyter")  # outside the source tree
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
+nb_execution_show_tb = True
+
+# --- the book's extensions ------------------------------------------------------------
+nanobook_cache_dir = str(CACHE)
+nanobook_project_root = str(REPO)
+
+# --- HTML -----------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "The Animated nanoGPT"
+html_static_path = ["_static"]
+html_css_files = ["nanobook.css"]
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "home_page_in_toc": True,
+    "navigation_with_keys": True,
+}
+html_last_updated_fmt = ""

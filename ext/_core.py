@@ -1,0 +1,234 @@
+"""Plumbing shared by the book's Sphinx extensions.
+
+Hashing for artifact names and cache keys, atomic writes, path rules for directive
+arguments, located warnings, typed configuration, and the project files a Python
+file imports (so cache keys change when a helper module changes).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import importlib
+import os
+import sys
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any
+
+from sphinx.errors import ConfigError
+from sphinx.util import logging
+
+WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
+
+
+# --- hashing and atomic writes ------------------------------------------------------
+
+
+def content_hash(*parts: bytes | str, length: int = 16) -> str:
+    """A short, stable hex digest of the parts (each length-prefixed, so no ambiguity)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()[:length]
+
+
+def file_digest(path: Path) -> str:
+    return content_hash(Path(path).read_bytes())
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file so readers see the old content or the new, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy into place atomically; skip when an identical file is already there."""
+    src, dest = Path(src), Path(dest)
+    if dest.exists() and dest.stat().st_size == src.stat().st_size:
+        return  # names are content hashes: same name and size means same bytes
+    atomic_write(dest, src.read_bytes())
+
+
+# --- warnings -------------------------------------------------------------------------
+
+
+def warn(
+    logger: logging.SphinxLoggerAdapter,
+    message: str,
+    *,
+    location: Any,
+    subtype: str,
+    hint: str | None = None,
+) -> None:
+    """A warning users can locate (docname:line), act on (hint) and suppress (type)."""
+    text = f"{message}\n  hint: {hint}" if hint else message
+    logger.warning(text, location=location, type=WARNING_TYPE, subtype=subtype)
+
+
+# --- paths ----------------------------------------------------------------------------
+
+
+class PathOutsideProject(ValueError):
+    pass
+
+
+def project_root(app) -> Path:
+    """The tree directive paths may point into: ``nanobook_project_root`` or srcdir."""
+    root = app.config.nanobook_project_root or app.srcdir
+    return Path(app.confdir, root).resolve()
+
+
+def resolve_path(app, docname: str, argument: str) -> Path:
+    """Resolve a directive path: ``/x`` from the source root, ``x`` from the page's folder.
+
+    Raises PathOutsideProject for anything that escapes the project root.
+    """
+    srcdir = Path(app.srcdir)
+    if argument.startswith("/"):
+        path = srcdir / argument.lstrip("/")
+    else:
+        path = (srcdir / docname).parent / argument
+    path = path.resolve()
+    root = project_root(app)
+    if not path.is_relative_to(root):
+        raise PathOutsideProject(
+            f"path {argument!r} resolves to {path}, outside the project root {root}"
+        )
+    return path
+
+
+# --- project imports ------------------------------------------------------------------
+
+
+def project_imports(path: Path, root: Path, search: list[Path] | None = None) -> list[Path]:
+    """Python files under ``root`` that ``path`` imports, directly or through each other.
+
+    Only the project's own files are followed (third-party packages never change
+    between builds without their version changing, which cache keys record separately).
+    Modules are found on ``search`` (default: the file's folder, then ``root``).
+    """
+    path, root = Path(path).resolve(), Path(root).resolve()
+    search = [Path(p).resolve() for p in (search or [path.parent, root])]
+    found: dict[Path, None] = {}
+    pending = [path]
+    while pending:
+        current = pending.pop()
+        for name in _imported_names(current):
+            module_file = _find_module_file(name, search)
+            if module_file and module_file.is_relative_to(root) and module_file not in found:
+                if module_file != path:
+                    found[module_file] = None
+                    pending.append(module_file)
+    return sorted(found)
+
+
+def _imported_names(path: Path) -> list[str]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return []  # whoever runs the file reports the error with its location
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _find_module_file(name: str, search: list[Path]) -> Path | None:
+    """The file that would provide module ``name`` when imported from ``search``."""
+    parts = name.split(".")
+    for base in search:
+        candidate = base.joinpath(*parts)
+        for option in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+            if option.is_file():
+                return option.resolve()
+    return None
+
+
+def import_object(target: str, extra_paths: list[Path] = ()):
+    """Import ``module.path:attr.path``; extra_paths are put on sys.path first."""
+    module_name, _, attr_path = target.partition(":")
+    if not module_name or not attr_path:
+        raise ImportError(f"{target!r} is not of the form 'module.path:Name'")
+    for extra in extra_paths:
+        if str(extra) not in sys.path:
+            sys.path.insert(0, str(extra))
+    obj = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        obj = getattr(obj, attr)
+    return obj
+
+
+# --- typed configuration --------------------------------------------------------------
+
+
+def typed_config(app, cls: type, prefix: str):
+    """Build the dataclass ``cls`` from ``app.config.<prefix><field>`` and check types.
+
+    Fields may carry ``metadata={"choices": (...)}``; a bad value is a ConfigError that
+    names the setting, what it got and what it accepts.
+    """
+    values = {}
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        name = prefix + field.name
+        value = getattr(app.config, name)
+        expected = hints[field.name]
+        allowed = typing.get_args(expected) or (expected,)
+        allowed = tuple(typing.get_origin(t) or t for t in allowed)
+        if value is not None and not isinstance(value, allowed):
+            raise ConfigError(
+                f"{name} = {value!r}: expected {_type_names(allowed)}, got {type(value).__name__}"
+            )
+        choices = field.metadata.get("choices")
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if choices and any(item not in choices for item in items):
+            raise ConfigError(f"{name} = {value!r}: choose from {', '.join(map(str, choices))}")
+        values[field.name] = value
+    return cls(**values)
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join("None" if t is type(None) else t.__name__ for t in types)
+
+
+def add_typed_config(app, cls: type, prefix: str, rebuild: str = "env") -> None:
+    """Register every field of ``cls`` as a Sphinx config value ``<prefix><field>``."""
+    for field in dataclasses.fields(cls):
+        default = field.default
+        if field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        app.add_config_value(prefix + field.name, default, rebuild)
+
+
+def cache_root(app) -> Path:
+    """Where every extension keeps its rendered artifacts between builds."""
+    configured = app.config.nanobook_cache_dir
+    if configured:
+        return Path(app.confdir, configured).resolve()
+    return Path(app.doctreedir).parent / "nanobook-cache"
+
+
+def setup_core(app) -> None:
+    """Config values every extension shares; safe to call from each setup()."""
+    if "nanobook_cache_dir" not in app.config.values:
+        app.add_config_value("nanobook_cache_dir", None, "", types=[str, type(None)])
+        app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
+        app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])

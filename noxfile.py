@@ -1,0 +1,168 @@
+"""Sessions for building, previewing, testing and measuring the book.
+
+Every session does its own set-up: the system libraries Manim needs (installed with
+apt-get when we are root or have passwordless sudo), then the Python packages of its
+dependency group from pyproject.toml, pinned by constraints.txt. nox is the only
+prerequisite.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"  # uv does not see a local CPU torch wheel
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["docs", "tests"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+CONSTRAINTS = ROOT / "constraints.txt"
+DOCS, BUILD = ROOT / "docs", ROOT / "docs" / "_build"
+TORCH = "torch==2.13.0"
+# Without a local CPU wheel, pip would take PyPI's torch, which drags in several GB of
+# CUDA libraries: point it at PyTorch's CPU index instead.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+# What Manim needs to build pycairo/manimpango and to typeset MathTex; chromium drives
+# the browser tests.
+SYSTEM_PACKAGES = {
+    "build": {
+        "apt": ["gcc", "python3-dev", "pkg-config", "libcairo2-dev", "libpango1.0-dev"],
+        "dnf": ["gcc", "python3-devel", "pkgconf-pkg-config", "cairo-devel", "pango-devel"],
+        "brew": ["pkg-config", "cairo", "pango"],
+    },
+    "latex": {
+        "apt": [
+            "texlive-latex-base",
+            "texlive-latex-recommended",
+            "texlive-latex-extra",
+            "texlive-fonts-recommended",
+            "dvisvgm",
+        ],
+        "dnf": ["texlive-scheme-basic", "texlive-standalone", "texlive-preview", "dvisvgm"],
+        "brew": ["--cask basictex  (then: sudo tlmgr install standalone preview dvisvgm)"],
+    },
+    "browser": {"apt": ["chromium"], "dnf": ["chromium"], "brew": ["--cask chromium"]},
+}
+
+
+def _missing(need: str) -> bool:
+    if need == "build":
+        include = Path(subprocess.check_output(
+            [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+            text=True,
+        ).strip())
+        have_headers = (include / "Python.h").exists()
+        have_libs = shutil.which("pkg-config") and subprocess.run(
+            ["pkg-config", "--exists", "cairo", "pangocairo"], check=False
+        ).returncode == 0
+        return not (shutil.which("gcc") and have_headers and have_libs)
+    if need == "latex":
+        return not (shutil.which("latex") and shutil.which("dvisvgm"))
+    return not shutil.which("chromium")
+
+
+def system_packages(session: nox.Session, *needs: str) -> None:
+    """Install the system packages for ``needs`` with apt-get, or say how to."""
+    missing = [need for need in needs if _missing(need)]
+    if not missing:
+        return
+    apt = [pkg for need in missing for pkg in SYSTEM_PACKAGES[need]["apt"]]
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    can_apt = shutil.which("apt-get") and (
+        not sudo or subprocess.run(["sudo", "-n", "true"], check=False).returncode == 0
+    )
+    if can_apt:
+        session.log(f"installing system packages: {' '.join(apt)}")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*sudo, "apt-get", "update", "-q", external=True, env=env)
+        session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", *apt,
+                    external=True, env=env)
+        return
+    lines = [f"  {tool}: " + " ".join(pkg for need in missing
+                                       for pkg in SYSTEM_PACKAGES[need][tool])
+             for tool in ("apt", "dnf", "brew")]
+    session.error("missing system packages, and no root or passwordless sudo to install "
+                  "them. Install them, then run nox again:\n" + "\n".join(lines))
+
+
+def _local_torch_wheel() -> bool:
+    """Whether pip's find-links already offer a CPU build of torch."""
+    links = os.environ.get("PIP_FIND_LINKS", "")
+    try:
+        links += " " + subprocess.check_output(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            text=True, stderr=subprocess.DEVNULL)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pass
+    return any(glob.glob(os.path.join(link, "torch-2.13.0+cpu-*.whl"))
+               for link in links.split() if os.path.isdir(link))
+
+
+def install(session: nox.Session, group: str) -> None:
+    """Install a dependency group once per venv (a stamp records what was installed)."""
+    system_packages(session, "build", "latex", *(["browser"] if group == "test" else []))
+    stamp = Path(session.virtualenv.location) / ".nanobook-installed"
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes() + group.encode()
+    ).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    index = [] if _local_torch_wheel() else ["--extra-index-url", TORCH_CPU_INDEX]
+    # torch first and alone, so nothing later can pick a CUDA build for it.
+    session.install(TORCH, *index)
+    session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, group))
+    stamp.write_text(wanted)
+
+
+def sphinx_env(quality: str | None = None) -> dict[str, str]:
+    env = {"PYTHONHASHSEED": "0", "NANOBOOK_CACHE_DIR": str(ROOT / ".cache")}
+    if quality:
+        env["NANOBOOK_CLIP_QUALITY"] = quality
+    return env
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML book into docs/_build/html (warnings are errors)."""
+    install(session, "docs")
+    session.run("sphinx-build", "-b", "html", "-W", "--keep-going", "-n",
+                "-d", str(BUILD / "doctrees"), str(DOCS), str(BUILD / "html"),
+                *session.posargs, env=sphinx_env())
+    session.log(f"The book is ready: open {BUILD / 'html' / 'index.html'}")
+
+
+@nox.session
+def livedocs(session: nox.Session) -> None:
+    """Serve the book with live reload, draft-quality clips; also watches ext/ and model_src/."""
+    install(session, "docs")
+    port = os.environ.get("NANOBOOK_PORT", "8000")
+    session.log(f"Previewing at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+    session.run("sphinx-autobuild", "--port", port, "--host", "127.0.0.1",
+                "--watch", str(ROOT / "ext"), "--watch", str(ROOT / "model_src"),
+                "--re-ignore", r"(_build|\.cache|jupyter_execute)/",
+                "-d", str(BUILD / "doctrees-live"), str(DOCS), str(BUILD / "live"),
+                *session.posargs, env=sphinx_env("draft"))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite: units, Sphinx test projects, a draft build of the book, browsers."""
+    install(session, "test")
+    session.run("pytest", *session.posargs, env=sphinx_env("draft"))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,40 @@
+"""Shared fixtures: Sphinx's own testing fixtures, test roots, and one draft build of the book."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = "sphinx.testing.fixtures"
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+collect_ignore = ["roots"]
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    return Path(__file__).parent / "roots"
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    """The whole book built once per test session, at draft quality, warnings as errors.
+
+    It shares the repository's caches (.cache/), so a warm run reuses trained models,
+    clips and executed notebooks, exactly as `nox -s docs` does.
+    """
+    out = REPO / "docs" / "_build" / "test"
+    env = {**os.environ, "NANOBOOK_CLIP_QUALITY": "draft", "PYTHONHASHSEED": "0"}
+    env.setdefault("NANOBOOK_CACHE_DIR", str(REPO / ".cache"))
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
+         "-d", str(out / "doctrees"), str(REPO / "docs"), str(out / "html")],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    return out / "html"
