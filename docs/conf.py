@@ -6,12 +6,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
-# Code cells run in Jupyter kernels started by this process: they inherit the path.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-)
 CACHE = Path(os.environ.get("NANOBOOK_CACHE_DIR", REPO / ".cache"))
 os.environ.setdefault("NANOBOOK_CACHE_DIR", str(CACHE))
+# Code cells run in Jupyter kernels started by this process: they inherit the path.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO), str(REPO / "docs" / "scenes"), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+
+from ext._core import content_hash  # noqa: E402  (needs the path above)
+
+# Executed cells read model_src/ and the plot palette. jupyter-cache keys only on the
+# cells' code, so a digest of those files names the execution cache, and as a config
+# value it makes Sphinx re-read every page when they change: no stale output.
+_CELL_INPUTS = sorted([*(REPO / "model_src").rglob("*.py"), REPO / "docs/scenes/palette.py"])
+nanobook_inputs_digest = content_hash(
+    *(f"{p.relative_to(REPO)}\n".encode() + p.read_bytes() for p in _CELL_INPUTS if p.exists())
+)
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -30,7 +40,7 @@ myst_heading_anchors = 3
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(CACHE / "jupyter")  # outside the source tree
+nb_execution_cache_path = str(CACHE / "jupyter" / nanobook_inputs_digest)  # outside docs/
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
 nb_execution_show_tb = True

@@ -232,3 +232,6 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_cache_dir", None, "", types=[str, type(None)])
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
+        # A digest of the files executed cells read (set by the book's conf.py): a
+        # change re-reads every page, since cells' outputs may change with it.
+        app.add_config_value("nanobook_inputs_digest", "", "env", types=[str])
