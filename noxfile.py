@@ -161,6 +161,24 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def clips(session: nox.Session) -> None:
+    """Render every clip of the book into the shared cache, without building pages."""
+    install(session, "docs")
+    session.run("python", "-m", "ext.manim_clip", "clips", str(DOCS), *session.posargs,
+                env=sphinx_env())
+
+
+@nox.session
+def film(session: nox.Session) -> None:
+    """Join the book's clips in chapter order, with title cards, into one MP4."""
+    install(session, "docs")
+    out = BUILD / "film.mp4"
+    session.run("python", "-m", "ext.manim_clip", "film", str(DOCS), "--out", str(out),
+                *session.posargs, env=sphinx_env())
+    session.log(f"The film is at {out}")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))

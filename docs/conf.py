@@ -31,6 +31,7 @@ extensions = [
     "myst_nb",
     "sphinx_design",
     "sphinx_copybutton",
+    "ext.manim_clip",
 ]
 
 # --- sources --------------------------------------------------------------------------
@@ -48,6 +49,8 @@ nb_execution_show_tb = True
 # --- the book's extensions ------------------------------------------------------------
 nanobook_cache_dir = str(CACHE)
 nanobook_project_root = str(REPO)
+# A GIF per clip, for embedding in other projects' READMEs; drafts (tests, livedocs) skip it.
+manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" else ["gif"]
 
 # --- HTML -----------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import tempfile
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; artifacts get published
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -191,7 +193,8 @@ def typed_config(app, cls: type, prefix: str):
         name = prefix + field.name
         value = getattr(app.config, name)
         expected = hints[field.name]
-        allowed = typing.get_args(expected) or (expected,)
+        is_union = typing.get_origin(expected) in (typing.Union, types.UnionType)
+        allowed = typing.get_args(expected) if is_union else (expected,)
         allowed = tuple(typing.get_origin(t) or t for t in allowed)
         if value is not None and not isinstance(value, allowed):
             raise ConfigError(
@@ -223,7 +226,8 @@ def cache_root(app) -> Path:
     configured = app.config.nanobook_cache_dir
     if configured:
         return Path(app.confdir, configured).resolve()
-    return Path(app.doctreedir).parent / "nanobook-cache"
+    # beside the output folder, never inside it (it would be published)
+    return Path(app.outdir).parent / "nanobook-cache"
 
 
 def setup_core(app) -> None:

@@ -1,0 +1,155 @@
+"""``manim-clip``: Manim scenes rendered at build time into web video, posters and GIFs.
+
+The directive records a spec per clip while pages are read (in parallel if asked);
+after reading, one render step finds each clip in the content-addressed cache or
+renders it in a pool of worker processes; writers then show a <video> (HTML), a poster
+(EPUB, LaTeX) or ``[animation: caption]`` (text and the rest). The build ends with a
+table of clips rendered, reused and failed, after the line benchmarks parse:
+``manim-clip: N rendered, M reused, K failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from sphinx.builders import Builder
+from sphinx.errors import ConfigError
+from sphinx.util import logging
+
+from .. import _core
+from . import render
+from .directive import QUALITIES, ManimClipDirective, clip_title, manim_clip
+from .visitors import text_fallback, visit_html, visit_latex
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+CLIPS_BUILDER = "manim-clips"
+
+
+@dataclasses.dataclass
+class ClipConfig:
+    """The ``manim_clip_*`` settings in conf.py."""
+
+    quality: str = dataclasses.field(default="publish", metadata={"choices": QUALITIES})
+    jobs: int | None = None  # renders at once; None: os.cpu_count()
+    timeout: int | float = 600  # seconds per render before the worker is killed
+    cache_dir: str | None = None  # None: <nanobook cache>/clips
+    formats: list = dataclasses.field(default_factory=list, metadata={"choices": ("webm", "gif")})
+
+
+def settings(app) -> render.Settings:
+    config = _core.typed_config(app, ClipConfig, "manim_clip_")
+    cache = (
+        Path(app.confdir, config.cache_dir) if config.cache_dir else _core.cache_root(app) / "clips"
+    )
+    return render.Settings(
+        cache_dir=cache.resolve(),
+        project_root=_core.project_root(app),
+        quality=config.quality,
+        formats=tuple(config.formats),
+        jobs=config.jobs or os.cpu_count() or 1,
+        timeout=float(config.timeout),
+    )
+
+
+def check_config(app, config) -> None:
+    settings(app)  # raises ConfigError for a bad value
+    override = os.environ.get(render.QUALITY_ENV)
+    if override and override not in QUALITIES:
+        raise ConfigError(f"{render.QUALITY_ENV}={override!r}: choose from {', '.join(QUALITIES)}")
+    config.html_static_path.append(str(STATIC))
+
+
+def init_env(app, env, docnames) -> None:
+    if not hasattr(env, "manim_clip_specs"):
+        env.manim_clip_specs = {}
+        env.manim_clip_results = {}
+
+
+def purge_doc(app, env, docname: str) -> None:
+    getattr(env, "manim_clip_specs", {}).pop(docname, None)
+
+
+def merge_specs(app, env, docnames, other) -> None:
+    for docname in docnames:
+        if docname in other.manim_clip_specs:
+            env.manim_clip_specs[docname] = other.manim_clip_specs[docname]
+
+
+def render_all(app, env) -> list[str]:
+    """After reading: render what is missing; returns the pages whose clips changed."""
+    if not (app.builder.format in ("html", "latex") or app.builder.name == CLIPS_BUILDER):
+        env.manim_clip_results = {}  # text-like output shows only the caption
+        return []
+    specs = [
+        spec for docname in sorted(env.manim_clip_specs) for spec in env.manim_clip_specs[docname]
+    ]
+    previous = env.manim_clip_results
+    env.manim_clip_results = render.render_clips(specs, settings(app))
+    return sorted(
+        {
+            result.docname
+            for uid, result in env.manim_clip_results.items()
+            if uid not in previous
+            or (previous[uid].key, previous[uid].ok) != (result.key, result.ok)
+        }
+    )
+
+
+def log_summary(app, exception) -> None:
+    results = getattr(app.env, "manim_clip_results", {})
+    if exception is not None or not results:
+        return
+    logger.info(render.summary_line(results.values()))
+    for line in render.summary_table(results.values()):
+        logger.info("  " + line)
+
+
+class ClipsBuilder(Builder):
+    """Reads the project and renders its clips into the cache; writes nothing else."""
+
+    name = CLIPS_BUILDER
+    epilog = "Clips are in the manim-clip cache."
+    allow_parallel = True
+
+    def get_outdated_docs(self) -> list[str]:
+        return []
+
+    def get_target_uri(self, docname: str, typ: str | None = None) -> str:
+        return ""
+
+    def prepare_writing(self, docnames) -> None:
+        pass
+
+    def write_doc(self, docname, doctree) -> None:
+        pass
+
+
+def setup(app):
+    _core.setup_core(app)
+    # rebuild "": settings change clips, not what pages read; render_all rewrites pages.
+    _core.add_typed_config(app, ClipConfig, "manim_clip_", rebuild="")
+    app.add_enumerable_node(
+        manim_clip,
+        "figure",  # numbered with the figures: :numref: gives "Fig. N"
+        clip_title,
+        html=(visit_html, None),
+        latex=(visit_latex, None),
+    )
+    app.add_directive("manim-clip", ManimClipDirective)
+    app.add_builder(ClipsBuilder)
+    app.add_js_file("manim_clip.js", loading_method="defer")
+    app.add_css_file("manim_clip.css")
+    app.connect("config-inited", check_config)
+    app.connect("env-before-read-docs", init_env)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_specs)
+    app.connect("env-updated", render_all)
+    app.connect("doctree-resolved", text_fallback)
+    app.connect("build-finished", log_summary)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,238 @@
+"""The ``manim-clip`` directive: checks its input and records a spec; it renders nothing.
+
+Rendering happens once per build, after every page is read (see render.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import make_id
+
+from .. import _core
+
+logger = logging.getLogger(__name__)
+
+SUBTYPE = "manim_clip"
+QUALITIES = ("draft", "publish", "high")
+
+
+class manim_clip(nodes.General, nodes.Element):
+    """A clip on the page: attributes uid, scene, alt, autoplay; an optional caption child."""
+
+
+@dataclass
+class ClipSpec:
+    """Everything the render step needs for one clip (pickled with the environment)."""
+
+    uid: str  # "<docname>#<index>": links the node to its render result
+    docname: str
+    lineno: int
+    scene: str
+    page: str  # the page's source file
+    caption: str = ""
+    file: str | None = None  # the scene file, or None for inline code
+    code: str | None = None
+    code_first_line: int = 1  # page line of the inline code's first line
+    data: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # project files the scene imports
+    quality: str | None = None  # the :quality: option, if given
+    poster: str = "last"
+    error: str | None = None  # a problem found while reading: the clip is not rendered
+
+    @property
+    def location(self) -> tuple[str, int]:
+        return (self.docname, self.lineno)
+
+    @property
+    def scene_source(self) -> Path:
+        return Path(self.file or self.page)
+
+
+def clip_title(node: manim_clip) -> str:
+    """The text :ref: shows for a clip: its caption, else its scene name."""
+    caption = _caption_of(node)
+    return caption.astext() if caption else node["scene"]
+
+
+def _caption_of(node: nodes.Element) -> nodes.caption | None:
+    return next((child for child in node.children if isinstance(child, nodes.caption)), None)
+
+
+def _poster_option(value: str) -> str:
+    value = value.strip() or "last"
+    if value in ("first", "last"):
+        return value
+    if float(value) < 0:  # ValueError for anything that is not a number
+        raise ValueError
+    return value
+
+
+class ManimClipDirective(SphinxDirective):
+    """```{manim-clip} SceneClass``` with :file: or the scene's code as the body."""
+
+    required_arguments = 1
+    has_content = True
+    # Values are checked in run(), so a bad one is a located warning and a placeholder
+    # instead of docutils' error that drops the whole directive.
+    option_spec = {  # noqa: RUF012 (docutils' interface)
+        "file": directives.unchanged_required,
+        "caption": directives.unchanged,
+        "alt": directives.unchanged,
+        "quality": directives.unchanged,
+        "poster": directives.unchanged,
+        "autoplay": directives.flag,
+        "data": directives.unchanged,
+        "name": directives.unchanged,
+        "class": directives.class_option,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        scene = self.arguments[0]
+        specs = self.env.manim_clip_specs.setdefault(self.env.docname, [])
+        spec = ClipSpec(
+            uid=f"{self.env.docname}#{len(specs)}",
+            docname=self.env.docname,
+            lineno=self.lineno,
+            scene=scene,
+            page=str(self.env.doc2path(self.env.docname)),
+        )
+        node = manim_clip(
+            uid=spec.uid,
+            scene=scene,
+            alt=self.options.get("alt", "").strip(),
+            autoplay="autoplay" in self.options,
+            classes=["manim-clip", *self.options.get("class", [])],
+        )
+        self.set_source_info(node)
+        messages = self._caption(node)
+        spec.caption = caption.astext() if (caption := _caption_of(node)) else ""
+        self._ids(node)
+        try:
+            self._fill(spec)
+        except _Invalid as problem:
+            spec.error = str(problem)
+            _core.warn(
+                logger,
+                f"manim-clip {scene}: {problem}",
+                location=spec.location,
+                subtype=SUBTYPE,
+                hint=problem.hint,
+            )
+        specs.append(spec)
+        return [node, *messages]
+
+    def _caption(self, node: manim_clip) -> list[nodes.Node]:
+        text = self.options.get("caption", "").strip()
+        if not text:
+            return []
+        inline, messages = self.state.inline_text(text, self.lineno)
+        caption = nodes.caption(text, "", *inline)
+        self.set_source_info(caption)
+        node += caption
+        return messages
+
+    def _ids(self, node: manim_clip) -> None:
+        """A stable anchor: from :name: (then :ref: works), else from the caption or scene."""
+        if "name" in self.options:
+            self.add_name(node)
+            return
+        node["ids"].append(make_id(self.env, self.state.document, "clip", clip_title(node)))
+        self.state.document.note_explicit_target(node)
+
+    def _fill(self, spec: ClipSpec) -> None:
+        """Check the options and find the files; raises _Invalid with a hint."""
+        if not spec.scene.isidentifier():
+            raise _Invalid(
+                f"{spec.scene!r} is not a Python class name",
+                "give the scene's class name, e.g. ```{manim-clip} AttentionScene",
+            )
+        quality = self.options.get("quality")
+        if quality is not None and quality.strip() not in QUALITIES:
+            raise _Invalid(
+                f":quality: {quality!r} is not one of {', '.join(QUALITIES)}",
+                "draft is fast for writing, publish is the default, high is 1080p60",
+            )
+        spec.quality = quality.strip() if quality else None
+        try:
+            spec.poster = _poster_option(self.options.get("poster", "last"))
+        except ValueError:
+            raise _Invalid(
+                f":poster: {self.options['poster']!r} is not last, first or seconds",
+                "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s",
+            ) from None
+
+        body = "\n".join(self.content).strip()
+        if ("file" in self.options) == bool(body):
+            raise _Invalid(
+                "give the scene either with :file: or as the directive's body",
+                "not both, and not neither",
+            )
+        root = _core.project_root(self.env.app)
+        if body:
+            spec.code = "\n".join(self.content) + "\n"
+            spec.code_first_line = self._body_first_line(Path(spec.page))
+            imports = _inline_imports(spec.code, Path(spec.page).parent, root)
+        else:
+            path = self._existing_file(self.options["file"], ":file:")
+            spec.file = str(path)
+            self.env.note_dependency(str(path))
+            imports = _core.project_imports(path, root, search=[path.parent, root])
+        spec.imports = [str(p) for p in imports]
+        spec.data = [
+            str(self._existing_file(arg, ":data:")) for arg in self.options.get("data", "").split()
+        ]
+        for dependency in [*spec.imports, *spec.data]:
+            self.env.note_dependency(dependency)
+
+    def _body_first_line(self, page: Path) -> int:
+        """The page line of the body's first line, so tracebacks point into the page.
+
+        Found by text: MyST and rST count content_offset differently.
+        """
+        first = next(i for i, line in enumerate(self.content) if line.strip())
+        wanted = self.content[first].strip()
+        try:
+            lines = page.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        for number in range(self.lineno, len(lines) + 1):
+            if lines[number - 1].strip() == wanted:
+                return number - first
+        return self.lineno + 1  # e.g. from an included file: close enough
+
+    def _existing_file(self, argument: str, option: str) -> Path:
+        try:
+            path = _core.resolve_path(self.env.app, self.env.docname, argument)
+        except _core.PathOutsideProject as error:
+            raise _Invalid(
+                f"{option} {error}",
+                "keep scene and data files inside the project"
+                " (a leading / starts from the source folder)",
+            ) from None
+        if not path.is_file():
+            raise _Invalid(
+                f"{option} {argument!r}: no such file ({path})",
+                "paths are relative to the page, or to the source folder with a leading /",
+            )
+        return path
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def _inline_imports(code: str, folder: Path, root: Path) -> list[Path]:
+    """Project files that inline scene code imports (project_imports reads from a file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "inline_scene.py")
+        path.write_text(code, encoding="utf-8")
+        return _core.project_imports(path, root, search=[folder, root])

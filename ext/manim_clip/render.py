@@ -1,0 +1,380 @@
+"""The render step: cache keys, the content-addressed cache, and the pool of workers.
+
+Runs once per build after all pages are read. Each clip's key hashes everything that
+changes its video; a key already in the cache is reused, every other one is rendered
+in a process of its own (worker.py), at most ``manim_clip_jobs`` at a time, killed
+after ``manim_clip_timeout`` seconds. A worker writes into a temp folder inside the
+cache, which is renamed to ``<cache>/<key>/`` only when complete: readers never see a
+half clip, and when two builds race for one key the first rename wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from sphinx.util import logging
+from sphinx.util.display import status_iterator
+
+from .. import _core
+from .directive import SUBTYPE, ClipSpec
+
+logger = logging.getLogger(__name__)
+
+# (width, height, fps) per quality
+QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
+QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
+OUTPUT_VERSION = "1"  # bump when the worker's outputs change for the same inputs
+STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
+
+WORKER_MODULE = f"{__package__}.worker"
+# The folder that holds the top-level package, so ``python -m`` finds the worker.
+PACKAGE_PARENT = Path(__file__).resolve().parents[len(__package__.split("."))]
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: Path
+    project_root: Path
+    quality: str  # conf manim_clip_quality
+    formats: tuple[str, ...]
+    jobs: int
+    timeout: float
+
+
+@dataclass
+class ClipResult:
+    """What the render step did for one clip; the visitors read ``directory`` and ``meta``."""
+
+    uid: str
+    docname: str
+    lineno: int
+    scene: str
+    status: str  # rendered | reused | failed
+    key: str = ""
+    seconds: float = 0.0
+    directory: str = ""
+    meta: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def path(self, kind: str) -> Path | None:
+        name = self.meta.get("files", {}).get(kind)
+        return Path(self.directory, name) if name else None
+
+
+def effective_quality(spec: ClipSpec, settings: Settings) -> str:
+    return os.environ.get(QUALITY_ENV) or spec.quality or settings.quality
+
+
+def clip_key(spec: ClipSpec, settings: Settings) -> str:
+    """Hash of everything that changes the clip's files (not caption, alt or autoplay)."""
+    root = settings.project_root
+
+    def named_digest(path: str) -> str:
+        relative = Path(path).relative_to(root) if Path(path).is_relative_to(root) else path
+        return f"{relative}={_core.file_digest(Path(path))}"
+
+    width, height, fps = QUALITY[effective_quality(spec, settings)]
+    return _core.content_hash(
+        OUTPUT_VERSION,
+        f"manim={version('manim')} av={version('av')} pillow={version('pillow')}",
+        spec.scene,
+        spec.code if spec.code is not None else Path(spec.file).read_text(encoding="utf-8"),
+        *sorted(named_digest(path) for path in spec.imports),
+        *[named_digest(path) for path in spec.data],
+        f"{width}x{height}@{fps}",
+        f"poster={spec.poster}",
+        "formats=" + ",".join(sorted(settings.formats)),
+    )
+
+
+def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipResult]:
+    """Find or render every clip; returns a result per spec uid. Warns for each failure."""
+    results: dict[str, ClipResult] = {}
+    missing: dict[str, list[ClipSpec]] = {}  # key -> the specs that need it
+    for spec in specs:
+        result = ClipResult(spec.uid, spec.docname, spec.lineno, spec.scene, "failed")
+        results[spec.uid] = result
+        if spec.error:
+            result.error = spec.error  # warned while reading
+            continue
+        try:
+            result.key = clip_key(spec, settings)
+        except OSError as error:
+            result.error = f"cannot read an input of the scene: {error}"
+            _core.warn(
+                logger,
+                f"manim-clip {spec.scene}: {result.error}",
+                location=spec.location,
+                subtype=SUBTYPE,
+                hint="rebuild so the page is read again",
+            )
+            continue
+        entry = settings.cache_dir / result.key
+        if _complete(entry):
+            _succeed(result, entry, "reused")
+        elif result.key in missing:
+            missing[result.key].append(spec)
+        else:
+            missing[result.key] = [spec]
+    if missing:
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(settings.cache_dir)
+        for key, outcome in _run_pool(missing, settings):
+            first = missing[key][0]
+            for spec in missing[key]:
+                result = results[spec.uid]
+                if outcome.ok:
+                    _succeed(
+                        result, settings.cache_dir / key, "rendered" if spec is first else "reused"
+                    )
+                    result.seconds = outcome.seconds if spec is first else 0.0
+                else:
+                    result.seconds, result.error = outcome.seconds, outcome.message
+                    _core.warn(
+                        logger,
+                        f"manim-clip {spec.scene}: {outcome.message}",
+                        location=spec.location,
+                        subtype=SUBTYPE,
+                        hint=outcome.hint,
+                    )
+    for result in results.values():  # every build, so -W fails alike on a warm cache
+        for note in result.meta.get("notes", []):
+            _core.warn(
+                logger,
+                f"manim-clip {result.scene}: {note}",
+                location=(result.docname, result.lineno),
+                subtype=SUBTYPE,
+                hint="choose a time within the clip for :poster:",
+            )
+    return results
+
+
+def _complete(entry: Path) -> bool:
+    return (entry / "meta.json").is_file()
+
+
+def _succeed(result: ClipResult, entry: Path, status: str) -> None:
+    result.status, result.directory = status, str(entry)
+    result.meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+
+
+def _remove_stale_temps(cache_dir: Path) -> None:
+    """Temp folders left by killed builds; fresh ones may belong to a build running now."""
+    for temp in cache_dir.glob(".tmp-*"):
+        if time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+# --- the pool ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    seconds: float
+    message: str = ""
+    hint: str = ""
+
+
+def _run_pool(missing: dict[str, list[ClipSpec]], settings: Settings):
+    """Render each key in its own process; yields (key, Outcome) as they finish."""
+    live: set[subprocess.Popen] = set()
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        futures: dict[Future, str] = {
+            pool.submit(_render_one, specs[0], key, settings, live, lock): key
+            for key, specs in missing.items()
+        }
+        try:
+            for future in status_iterator(
+                as_completed(futures),
+                "rendering manim clips... ",
+                "darkgreen",
+                len(futures),
+                stringify_func=lambda f: missing[futures[f]][0].scene,
+            ):
+                try:
+                    outcome = future.result()
+                except Exception as error:  # e.g. the cache's disk is full
+                    outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
+                yield futures[future], outcome
+        finally:  # interrupted (Ctrl+C, an error): stop the workers too
+            for future in futures:
+                future.cancel()
+            with lock:
+                for process in live:
+                    _kill(process)
+
+
+def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -> Outcome:
+    started = time.perf_counter()
+    out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=settings.cache_dir))
+    out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
+    try:
+        with tempfile.TemporaryDirectory(prefix="manim-clip-work-") as work:
+            returncode, output = _run_worker(
+                _job(spec, key, out, work, settings), settings.timeout, live, lock
+            )
+        seconds = round(time.perf_counter() - started, 2)
+        if returncode is None:
+            return Outcome(
+                False,
+                seconds,
+                f"did not finish within {settings.timeout:g} s and was stopped",
+                "make the scene shorter, write it with :quality: "
+                "draft, or raise manim_clip_timeout",
+            )
+        if returncode == 0 and _complete(out):
+            _move_into_cache(out, settings.cache_dir / key)
+            return Outcome(True, seconds)
+        return _failure(out, returncode, output, seconds)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)  # gone after a successful rename
+
+
+def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> dict:
+    width, height, fps = QUALITY[effective_quality(spec, settings)]
+    return {
+        "scene": spec.scene,
+        "file": spec.file,
+        "code": spec.code,
+        "code_first_line": spec.code_first_line,
+        "page": spec.page,
+        "source_label": spec.file or f"the inline code of {spec.docname}",
+        "scene_dir": str(spec.scene_source.parent),
+        "project_root": str(settings.project_root),
+        "data": spec.data,
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "poster": spec.poster,
+        "formats": sorted(settings.formats),
+        "stem": f"{spec.scene}-{key}",
+        "out_dir": str(out),
+        "work_dir": work,
+    }
+
+
+def _run_worker(job: dict, timeout: float, live: set, lock) -> tuple[int | None, str]:
+    """Run the worker; (returncode, output), returncode None after a timeout kill."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", WORKER_MODULE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=job["work_dir"],
+        env=env,
+        start_new_session=True,  # its own process group: a kill takes LaTeX & co. too
+    )
+    with lock:
+        live.add(process)
+    try:
+        output, _ = process.communicate(json.dumps(job).encode(), timeout=timeout)
+        return process.returncode, output.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        output, _ = process.communicate()
+        return None, output.decode(errors="replace")
+    finally:
+        with lock:
+            live.discard(process)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _move_into_cache(out: Path, entry: Path) -> None:
+    """Rename the finished folder into place; if another build got there first, keep theirs."""
+    if entry.exists() and not _complete(entry):
+        # A broken entry (not made by this code: renames are whole) is set aside first.
+        broken = entry.with_name(f".tmp-broken-{entry.name}-{os.getpid()}")
+        entry.rename(broken)
+        shutil.rmtree(broken, ignore_errors=True)
+    try:
+        out.rename(entry)
+    except OSError:
+        if not _complete(entry):
+            raise
+
+
+HINTS = {
+    "unknown-scene": "use one of the classes the file defines, or fix the directive's argument",
+    "syntax": "fix the syntax error in the scene",
+    "import": "the error happens while the scene module runs, before construct()",
+    "construct": "fix the scene; nothing was cached for it, so the next build tries again",
+    "internal": "this is a bug in ext/manim_clip: please report it with the traceback",
+}
+
+
+def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome:
+    error_file = out / "error.json"
+    if error_file.is_file():
+        error = json.loads(error_file.read_text(encoding="utf-8"))
+        trace = _indent(error.get("trace", ""))
+        message = error["message"] + (f"\n{trace}" if trace else "")
+        return Outcome(False, seconds, message, HINTS.get(error["kind"], HINTS["internal"]))
+    tail = _indent("\n".join(output.strip().splitlines()[-8:]))
+    how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+    return Outcome(
+        False,
+        seconds,
+        f"the worker rendering it died ({how})" + (f":\n{tail}" if tail else ""),
+        "a crash in native code (or os._exit) in the scene; run it alone with manim to see more",
+    )
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+# --- the summary ------------------------------------------------------------------------
+
+
+def summary_line(results: Iterable[ClipResult]) -> str:
+    """The line benchmarks parse: ``manim-clip: N rendered, M reused, K failed``."""
+    statuses = [result.status for result in results]
+    counts = {status: statuses.count(status) for status in ("rendered", "reused", "failed")}
+    return "manim-clip: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def summary_table(results: Iterable[ClipResult]) -> list[str]:
+    rows = [(f"{r.docname}:{r.lineno}", r.scene, r.status, f"{r.seconds:.1f}") for r in results]
+    header = ("clip", "scene", "status", "seconds")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    return [
+        "  ".join(
+            [
+                row[0].ljust(widths[0]),
+                row[1].ljust(widths[1]),
+                row[2].ljust(widths[2]),
+                row[3].rjust(widths[3]),
+            ]
+        )
+        for row in [header, *rows]
+    ]

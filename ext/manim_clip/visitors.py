@@ -1,0 +1,179 @@
+"""How each builder shows a clip.
+
+HTML (html, dirhtml, singlehtml): a <figure> with a <video>; the files are copied into
+``_clips/`` as the page is written. EPUB: the poster image (readers rarely play video,
+and EPUB has no place for MP4 in its manifest). LaTeX: the poster as a figure. Every
+other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``.
+A clip that failed to render shows a visible placeholder with its caption.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from html import escape
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.locale import _
+
+from .. import _core
+from .directive import clip_title, manim_clip
+from .render import ClipResult
+
+CLIPS_DIR = "_clips"
+
+
+def _result(translator, node: manim_clip) -> ClipResult | None:
+    results = getattr(translator.builder.env, "manim_clip_results", {})
+    result = results.get(node["uid"])
+    return result if result and result.ok else None
+
+
+def _caption(node: manim_clip) -> nodes.caption | None:
+    return next((child for child in node.children if isinstance(child, nodes.caption)), None)
+
+
+def _alt(node: manim_clip) -> str:
+    return node["alt"] or clip_title(node)
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+
+def visit_html(self, node: manim_clip) -> None:
+    result = _result(self, node)
+    epub = self.builder.name.startswith("epub")
+    classes = "" if result else "manim-clip-failed"
+    self.body.append(self.starttag(node, "figure", "", CLASS=classes))
+    if result is None:
+        _html_placeholder(self, node)
+    elif epub:
+        _html_poster(self, node, result)
+    else:
+        _html_video(self, node, result)
+    caption = _caption(node)
+    downloads = result is not None and not epub
+    if caption or downloads:
+        self.body.append("<figcaption>")
+    if caption:
+        self.add_fignumber(node)
+        self.body.append('<span class="caption-text">')
+        for child in caption.children:
+            child.walkabout(self)
+        self.body.append("</span>")
+        self.add_permalink_ref(node, _("Link to this clip"))
+    if downloads:
+        _html_downloads(self, result)
+    self.body.append("</figcaption></figure>\n" if caption or downloads else "</figure>\n")
+    raise nodes.SkipNode
+
+
+def _publish(self, result: ClipResult, kind: str, folder: str) -> str | None:
+    """Copy one of the clip's files into the output; its URL from the current page."""
+    source = result.path(kind)
+    if source is None:
+        return None
+    target = Path(self.builder.outdir, folder, source.name)
+    _core.atomic_copy(source, target)
+    target.chmod(0o644)  # atomic_copy's temp files are private; the web must read these
+    # imgpath is "<relative way up>/_images" for the page being written
+    return posixpath.join(posixpath.dirname(self.builder.imgpath), folder, source.name)
+
+
+def _html_video(self, node: manim_clip, result: ClipResult) -> None:
+    mp4 = _publish(self, result, "mp4", CLIPS_DIR)
+    webm = _publish(self, result, "webm", CLIPS_DIR)
+    poster = _publish(self, result, "poster", CLIPS_DIR)
+    alt = escape(_alt(node))
+    attributes = [
+        'class="manim-clip-video"',
+        f'width="{result.meta["width"]}" height="{result.meta["height"]}"',
+        f'poster="{poster}"',
+        'controls playsinline preload="none"',
+        f'aria-label="{alt}"',
+    ]
+    if node["autoplay"]:
+        # No autoplay attribute: manim_clip.js plays it while visible, never under
+        # prefers-reduced-motion.
+        attributes.append("muted loop data-manim-autoplay")
+    self.body.append(f"<video {' '.join(attributes)}>")
+    if webm:
+        self.body.append(f'<source src="{webm}" type="video/webm">')
+    self.body.append(f'<source src="{mp4}" type="video/mp4">')
+    self.body.append(f'<p>{alt} <a href="{mp4}">{_("Download the clip (MP4)")}</a></p></video>\n')
+
+
+def _html_poster(self, node: manim_clip, result: ClipResult) -> None:
+    poster = _publish(self, result, "poster", self.builder.imagedir)
+    self.body.append(
+        f'<img class="manim-clip-poster" src="{poster}" alt="{escape(_alt(node))}" '
+        f'width="{result.meta["width"]}" height="{result.meta["height"]}" />\n'
+    )
+
+
+def _html_placeholder(self, node: manim_clip) -> None:
+    self.body.append(
+        f'<div class="manim-clip-placeholder" role="img" '
+        f'aria-label="{escape(_("Animation that failed to render"))}: {escape(_alt(node))}">'
+        f"<strong>{_('This clip failed to render.')}</strong> "
+        f"<span>{_('Scene')} <code>{escape(node['scene'])}</code>: "
+        f"{_('the build log has the warning with the reason.')}</span></div>\n"
+    )
+
+
+def _html_downloads(self, result: ClipResult) -> None:
+    links = [
+        f'<a href="{url}" download>{label}</a>'
+        for kind, label in (("mp4", "MP4"), ("gif", "GIF"))
+        if (url := _publish(self, result, kind, CLIPS_DIR))
+    ]
+    self.body.append(
+        f'<span class="manim-clip-downloads">{_("Download")}: {" · ".join(links)}</span>'
+    )
+
+
+# --- LaTeX ------------------------------------------------------------------------------
+
+
+def visit_latex(self, node: manim_clip) -> None:
+    result = _result(self, node)
+    caption = _caption(node)
+    caption_tex = ""
+    if caption:
+        body, self.body = self.body, []
+        for child in caption.children:
+            child.walkabout(self)
+        caption_tex, self.body = "".join(self.body), body
+    if result is None:
+        text = self.encode(f"[{_('animation that failed to render')}: {clip_title(node)}]")
+        self.body.append(f"\n\n\\fbox{{{text}}}\n\n")
+        raise nodes.SkipNode
+    poster = result.path("poster")
+    _core.atomic_copy(poster, Path(self.builder.outdir, poster.name))
+    self.body.append("\n\\begin{figure}[htbp]\n\\centering\n")
+    self.body.append(f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}\n")
+    if caption_tex:
+        self.body.append(f"\\caption{{{caption_tex}}}")
+    self.body.append(self.hypertarget_to(node) + "\n\\end{figure}\n")
+    raise nodes.SkipNode
+
+
+# --- everything else --------------------------------------------------------------------
+
+
+def text_fallback(app, doctree: nodes.document, docname: str) -> None:
+    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph."""
+    if app.builder.format in ("html", "latex"):
+        return
+    for node in list(doctree.findall(manim_clip)):
+        caption = _caption(node)
+        label = caption.children if caption else [nodes.Text(clip_title(node))]
+        paragraph = nodes.paragraph(
+            "",
+            "",
+            nodes.Text("[animation: "),
+            *[child.deepcopy() for child in label],
+            nodes.Text("]"),
+        )
+        paragraph["ids"] = node["ids"]
+        node.replace_self(paragraph)

@@ -1,0 +1,174 @@
+"""Render one clip in a process of its own: ``python -m ext.manim_clip.worker < job.json``.
+
+The parent (render.py) gives the job as JSON on stdin, an empty output folder and a
+scratch folder; the worker renders the scene with Manim in the scratch folder, then
+writes the web files into the output folder and, last of all, ``meta.json``, which
+marks the clip complete.
+On failure it writes ``error.json`` instead (kind, message, the scene's traceback tail)
+and exits non-zero. A crash or a kill leaves neither file, and the parent says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+import types
+from pathlib import Path
+
+SCENE_MODULE = "manim_clip_scene"
+
+
+class SceneError(Exception):
+    """A problem in the scene (not in this worker): reported with its kind and traceback."""
+
+    def __init__(self, kind: str, message: str, trace: str = ""):
+        super().__init__(message)
+        self.kind, self.message, self.trace = kind, message, trace
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    out = Path(job["out_dir"])
+    started = time.perf_counter()
+    try:
+        meta = render(job, out)
+    except SceneError as error:
+        _write_json(out / "error.json", vars(error))
+        return 1
+    except Exception as error:
+        trace = "".join(traceback.format_exception(error))
+        _write_json(out / "error.json", {"kind": "internal", "message": str(error), "trace": trace})
+        return 1
+    meta["seconds"] = round(time.perf_counter() - started, 2)
+    _write_json(out / "meta.json", meta)  # last: its presence means the clip is complete
+    return 0
+
+
+def render(job: dict, out: Path) -> dict:
+    # Scenes import the project's modules (model_src, docs/scenes helpers).
+    sys.path[:0] = [job["scene_dir"], job["project_root"]]
+    os.environ["NANOBOOK_CLIP_DATA"] = os.pathsep.join(job["data"])
+    work = Path(job["work_dir"])  # the parent deletes it afterwards
+    os.chdir(work)  # anything the scene writes lands there
+
+    from manim import Scene, tempconfig
+
+    module = load_scene_module(job)
+    scene_class = getattr(module, job["scene"], None)
+    if not (isinstance(scene_class, type) and issubclass(scene_class, Scene)):
+        defined = sorted(
+            name
+            for name, obj in vars(module).items()
+            if isinstance(obj, type) and issubclass(obj, Scene) and obj.__module__ == SCENE_MODULE
+        )
+        raise SceneError(
+            "unknown-scene",
+            f"no Scene class {job['scene']!r} in {job['source_label']}; it defines: "
+            + (", ".join(defined) or "no Scene subclasses"),
+        )
+
+    settings = {
+        "media_dir": str(work / "media"),
+        "pixel_width": job["width"],
+        "pixel_height": job["height"],
+        "frame_rate": job["fps"],
+        "format": "mp4",
+        "write_to_movie": True,
+        "save_last_frame": False,
+        "disable_caching": True,  # our cache is keyed on more than Manim's
+        "progress_bar": "none",
+        "verbosity": "WARNING",
+    }
+    with tempconfig(settings):
+        scene = scene_class()
+        try:
+            scene.render()
+        except Exception as error:
+            raise SceneError("construct", _one_line(error), scene_trace(error, job)) from None
+        movie = Path(scene.renderer.file_writer.movie_file_path)
+    if not movie.is_file():
+        raise SceneError("construct", "the scene played no animation, so there is no video")
+    return write_outputs(movie, out, job)
+
+
+def load_scene_module(job: dict) -> types.ModuleType:
+    """Run the scene file (or the inline code) as a fresh module."""
+    if job["file"]:
+        filename = job["file"]
+        source = Path(filename).read_text(encoding="utf-8")
+    else:
+        # Pad so line numbers in tracebacks are the page's own line numbers.
+        filename = job["page"]
+        source = "\n" * (job["code_first_line"] - 1) + job["code"]
+    module = types.ModuleType(SCENE_MODULE)
+    module.__file__ = filename
+    sys.modules[SCENE_MODULE] = module  # dataclasses and pickling look modules up
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except SyntaxError as error:
+        raise SceneError("syntax", _one_line(error), scene_trace(error, job)) from None
+    except Exception as error:
+        raise SceneError("import", _one_line(error), scene_trace(error, job)) from None
+    return module
+
+
+def write_outputs(movie: Path, out: Path, job: dict) -> dict:
+    from . import media
+
+    stem = job["stem"]
+    files = {"mp4": f"{stem}.mp4", "poster": f"{stem}.png"}
+    media.web_mp4(movie, out / files["mp4"])
+    info = media.probe(out / files["mp4"])
+    notes = (
+        [note]
+        if (note := media.poster(out / files["mp4"], out / files["poster"], job["poster"], info))
+        else []
+    )
+    if "webm" in job["formats"]:
+        files["webm"] = f"{stem}.webm"
+        media.webm(out / files["mp4"], out / files["webm"], info)
+    if "gif" in job["formats"]:
+        files["gif"] = f"{stem}.gif"
+        media.gif(out / files["mp4"], out / files["gif"], info)
+    return {
+        "scene": job["scene"],
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "duration": round(info.duration, 3),
+        "files": files,
+        "notes": notes,
+    }
+
+
+def scene_trace(error: BaseException, job: dict, frames: int = 4) -> str:
+    """The tail of the traceback, limited to frames in the project's own files."""
+    root, here = Path(job["project_root"]), Path(__file__).parent
+
+    def in_scene(filename: str) -> bool:
+        path = Path(filename)
+        return filename == job["page"] or (
+            path.is_relative_to(root) and not path.is_relative_to(here)
+        )
+
+    project_frames = [f for f in traceback.extract_tb(error.__traceback__) if in_scene(f.filename)]
+    lines = traceback.format_list(project_frames[-frames:])
+    lines += traceback.format_exception_only(error)
+    return "".join(lines).rstrip()
+
+
+def _one_line(error: BaseException) -> str:
+    return traceback.format_exception_only(error)[-1].strip()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+ORANGE_DOT = "#da7756"

@@ -1,0 +1,472 @@
+"""The manim-clip directive: rendering, the cache, errors, builders, parallel builds, the CLI.
+
+Scenes are tiny (about 0.3 s at draft quality) so real renders stay cheap. The first
+build of the main test root runs once per module; tests that need a warm cache start
+from a copy of its cache, tests that count renders get a project of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from io import StringIO
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+from sphinx.errors import ConfigError
+from sphinx.testing.util import SphinxTestApp
+
+from ext.manim_clip import media, render
+from ext.manim_clip.directive import ClipSpec
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = Path(__file__).parent / "roots"
+
+
+@pytest.fixture(autouse=True)
+def _draft_quality(monkeypatch):
+    monkeypatch.setenv("NANOBOOK_CLIP_QUALITY", "draft")
+
+
+def copy_root(name: str, dest: Path, cache_from: Path | None = None) -> Path:
+    srcdir = dest / name
+    shutil.copytree(ROOTS / f"test-{name}", srcdir)
+    if cache_from:
+        shutil.copytree(cache_from, cache_dir(srcdir))
+    return srcdir
+
+
+def cache_dir(srcdir: Path) -> Path:
+    return srcdir / "_build" / "nanobook-cache" / "clips"
+
+
+def build(srcdir: Path, buildername: str = "html", **kwargs) -> SphinxTestApp:
+    app = SphinxTestApp(buildername, srcdir=srcdir, status=StringIO(), warning=StringIO(), **kwargs)
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    return app
+
+
+SUMMARY = re.compile(r"manim-clip: \d+ rendered, \d+ reused, \d+ failed")
+
+
+def summary(app: SphinxTestApp) -> str:
+    return SUMMARY.findall(app.status.getvalue())[-1]
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, SphinxTestApp]:
+    """The main test root, built once with an empty cache."""
+    srcdir = copy_root("manim-clip", tmp_path_factory.mktemp("built"))
+    return srcdir, build(srcdir)
+
+
+@pytest.fixture
+def warm(built, tmp_path) -> Path:
+    """A fresh copy of the main test root whose cache already holds its clips."""
+    return copy_root("manim-clip", tmp_path, cache_from=cache_dir(built[0]))
+
+
+# --- rendering and HTML ---------------------------------------------------------------
+
+
+def test_first_build_renders_each_distinct_clip_once(built):
+    _, app = built
+    assert app.warning.getvalue() == ""
+    # Dot appears twice (rst and MyST) with the same key: one render, one reuse.
+    assert summary(app) == "manim-clip: 2 rendered, 1 reused, 0 failed"
+    statuses = {r.uid: r.status for r in app.env.manim_clip_results.values()}
+    assert statuses == {"index#0": "rendered", "index#1": "rendered", "myst#0": "reused"}
+    table = app.status.getvalue().split("manim-clip: 2 rendered")[1]
+    assert re.search(r"index:8\s+Dot\s+rendered\s+\d+\.\d", table)
+    assert re.search(r"myst:3\s+Dot\s+reused\s+0\.0", table)
+
+
+def _video_tags(html: str) -> list[str]:
+    return re.findall(r"<video[^>]*>", html)
+
+
+def test_html_video_figure(built):
+    _, app = built
+    html = (app.outdir / "index.html").read_text()
+    dot, box = _video_tags(html)
+    for video in (dot, box):
+        for attribute in (
+            'width="854"',
+            'height="480"',
+            "controls",
+            "playsinline",
+            'preload="none"',
+            'poster="_clips/',
+        ):
+            assert attribute in video
+        # Autoplay is the script's job: never the attribute itself.
+        assert "autoplay" not in video.replace("data-manim-autoplay", "")
+    assert 'aria-label="An orange dot grows from nothing in the middle of the frame."' in dot
+    assert "data-manim-autoplay" not in dot and "muted" not in dot
+    assert "data-manim-autoplay" in box and "muted" in box and "loop" in box
+    # The figure: anchors from :name: and from the caption, numbers, a permalink.
+    assert '<figure class="manim-clip" id="dot-clip">' in html
+    assert 'id="clip-An-inline-square"' in html
+    assert re.search(
+        r'<figcaption><span class="caption-number">Fig. \d+ </span>'
+        r'<span class="caption-text">A dot <em>grows</em></span>'
+        r'<a class="headerlink" href="#dot-clip"',
+        html,
+    )
+    assert re.search(r'<span class="std std-numref">Fig. \d+</span>', html)
+    assert '<span class="std std-ref">A dot grows</span>' in html
+    # Text fallback inside <video>, sources, downloads.
+    assert "<p>An orange dot grows from nothing in the middle of the frame. <a href=" in html
+    stem = app.env.manim_clip_results["index#0"].meta["files"]["mp4"][:-4]
+    assert f'<source src="_clips/{stem}.webm" type="video/webm">' in html
+    assert f'<source src="_clips/{stem}.mp4" type="video/mp4">' in html
+    assert f'<a href="_clips/{stem}.gif" download>GIF</a>' in html
+    for suffix in ("mp4", "png", "webm", "gif"):
+        assert (app.outdir / "_clips" / f"{stem}.{suffix}").is_file()
+    # The MyST page, one folder level the same, shows the same files.
+    assert f'src="_clips/{stem}.mp4"' in (app.outdir / "myst.html").read_text()
+
+
+def test_clip_files(built):
+    _, app = built
+    dot = app.env.manim_clip_results["index#0"]
+    assert re.fullmatch(r"Dot-[0-9a-f]{16}\.mp4", dot.meta["files"]["mp4"])
+    mp4 = (app.outdir / "_clips" / dot.meta["files"]["mp4"]).read_bytes()
+    assert 0 < mp4.find(b"moov") < mp4.find(b"mdat"), "the index must come first (faststart)"
+    with av.open(str(dot.path("mp4"))) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.pix_fmt) == ("h264", "yuv420p")
+        assert (stream.width, stream.height) == (854, 480)
+    with av.open(str(dot.path("webm"))) as container:
+        assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
+    with Image.open(dot.path("gif")) as gif:
+        assert gif.size == (480, 270) and gif.n_frames >= 2
+    # Posters: last frame (the grown orange dot) by default; :poster: first is blank.
+    with Image.open(dot.path("poster")) as poster:
+        assert poster.size == (854, 480)
+        r, g, _ = poster.convert("RGB").getpixel((427, 240))
+        assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
+    box = app.env.manim_clip_results["index#1"]
+    with Image.open(box.path("poster")) as poster:
+        assert poster.convert("L").getextrema()[1] < 10, "the first frame is still empty"
+
+
+def test_script_plays_only_when_visible_and_motion_is_welcome(built):
+    _, app = built
+    script = (app.outdir / "_static" / "manim_clip.js").read_text()
+    assert 'matchMedia("(prefers-reduced-motion: reduce)")' in script
+    assert "IntersectionObserver" in script and "data-manim-autoplay" in script
+    assert "reducedMotion.matches" in script
+    html = (app.outdir / "index.html").read_text()
+    assert 'src="_static/manim_clip.js' in html and "manim_clip.css" in html
+
+
+# --- the cache ------------------------------------------------------------------------
+
+
+def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
+    assert summary(build(warm)) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+
+    # A data file of Dot: the pages that use it are read again and Dot alone re-renders.
+    (warm / "scenes" / "size.txt").write_text("0.25\n")
+    app = build(warm)
+    assert "0 added, 2 changed, 0 removed" in app.status.getvalue()
+    assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
+    assert app.env.manim_clip_results["index#0"].status == "rendered"
+    assert app.env.manim_clip_results["index#1"].status == "reused"
+
+    # A project module the scene imports.
+    helpers = warm / "scenes" / "helpers.py"
+    helpers.write_text(helpers.read_text().replace("#da7756", "#f4a261"))
+    app = build(warm)
+    assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
+
+    # The inline scene's code: only Box; Dot on both pages stays.
+    index = warm / "index.rst"
+    index.write_text(index.read_text().replace("run_time=0.3", "run_time=0.2"))
+    app = build(warm)
+    assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
+    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    new_stem = app.env.manim_clip_results["index#1"].meta["files"]["mp4"]
+    assert new_stem in (app.outdir / "index.html").read_text()
+
+    # A caption is not part of the key.
+    index.write_text(index.read_text().replace("An inline square", "A square, inline"))
+    assert summary(build(warm)) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+
+
+def test_interrupted_render_leaves_the_cache_valid(warm):
+    cache = cache_dir(warm)
+    box_key = next(p.name for p in cache.iterdir() if any(p.glob("Box-*.mp4")))
+    # A build killed mid-render: an old temp folder, a fresh one (another build's,
+    # maybe), and an entry whose files are half there (no meta.json: never complete).
+    stale = cache / f".tmp-{box_key}-killed"
+    stale.mkdir()
+    (stale / "half.mp4").write_bytes(b"\0" * 100)
+    old = time.time() - render.STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    fresh = cache / f".tmp-{box_key}-running"
+    fresh.mkdir()
+    (cache / box_key / "meta.json").unlink()
+    mp4 = next((cache / box_key).glob("*.mp4"))
+    mp4.write_bytes(mp4.read_bytes()[:200])
+
+    app = build(warm)
+    assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
+    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    assert json.loads((cache / box_key / "meta.json").read_text())["scene"] == "Box"
+    assert media.probe(mp4).frames >= 4
+    assert not stale.exists() and fresh.exists()
+
+
+def test_quality_env_var_overrides_conf_and_option(warm, monkeypatch):
+    monkeypatch.setenv("NANOBOOK_CLIP_QUALITY", "draft")
+    app = build(warm, confoverrides={"manim_clip_quality": "high"})
+    assert summary(app) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+    monkeypatch.setenv("NANOBOOK_CLIP_QUALITY", "ultra")
+    with pytest.raises(ConfigError, match="NANOBOOK_CLIP_QUALITY='ultra'"):
+        SphinxTestApp("html", srcdir=warm, status=StringIO(), warning=StringIO())
+
+
+def test_bad_config_is_a_config_error(warm):
+    with pytest.raises(ConfigError, match=r"manim_clip_formats = \['mov'\]: choose from webm, gif"):
+        SphinxTestApp(
+            "html",
+            srcdir=warm,
+            confoverrides={"manim_clip_formats": ["mov"]},
+            status=StringIO(),
+            warning=StringIO(),
+        )
+
+
+def _spec(**changes) -> ClipSpec:
+    spec = ClipSpec(
+        uid="p#0",
+        docname="p",
+        lineno=1,
+        scene="S",
+        page="/p.md",
+        code="class S: pass\n",
+        caption="A caption",
+    )
+    for name, value in changes.items():
+        setattr(spec, name, value)
+    return spec
+
+
+def test_cache_key_covers_what_changes_the_video(tmp_path, monkeypatch):
+    monkeypatch.delenv("NANOBOOK_CLIP_QUALITY")
+    data = tmp_path / "data.txt"
+    data.write_text("1")
+    settings = render.Settings(tmp_path, tmp_path, "publish", (), 1, 10.0)
+    base = render.clip_key(_spec(data=[str(data)]), settings)
+    assert render.clip_key(_spec(data=[str(data)], caption="Another"), settings) == base
+    different = [
+        render.clip_key(_spec(data=[str(data)], code="class S: x = 1\n"), settings),
+        render.clip_key(_spec(data=[str(data)], quality="draft"), settings),
+        render.clip_key(_spec(data=[str(data)], poster="first"), settings),
+        render.clip_key(
+            _spec(data=[str(data)]),
+            settings.__class__(tmp_path, tmp_path, "publish", ("gif",), 1, 10.0),
+        ),
+    ]
+    data.write_text("2")
+    different.append(render.clip_key(_spec(data=[str(data)]), settings))
+    assert len({base, *different}) == 6
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
+    srcdir = copy_root("manim-clip-errors", tmp_path)
+    app = build(srcdir)
+    warnings = app.warning.getvalue()
+    index, myst = srcdir / "index.rst", srcdir / "myst.md"
+
+    def warning(path: Path, line: int, *fragments: str) -> None:
+        where = f"{path}:{line}: WARNING: manim-clip "
+        assert where in warnings, f"no warning at {path.name}:{line}"
+        block = warnings.split(where, 1)[1].split("[nanobook.manim_clip]")[0]
+        for fragment in fragments:
+            assert fragment in block, f"{fragment!r} not in the warning:\n{block}"
+
+    def at(path: Path, text: str, lines_below_directive: int = 0) -> int:
+        return line_of(path, text) - lines_below_directive
+
+    warning(
+        index,
+        at(index, ":: Missing"),
+        "no Scene class 'Missing'",
+        "it defines: AlsoFine, Fine",
+        "hint: use one of the classes",
+    )
+    warning(
+        index,
+        at(index, ":: Broken"),
+        "SyntaxError: expected ':'",
+        f'{index}", line {line_of(index, "def construct(self)")}',
+        "def construct(self)",
+        "hint: fix the syntax error",
+    )
+    warning(
+        index,
+        at(index, ":: Raises"),
+        "ZeroDivisionError: division by zero",
+        f'{index}", line {line_of(index, "total = 1 / 0")}, in construct',
+        "hint: fix the scene",
+    )
+    warning(index, at(index, ":: Sleeps"), "did not finish within 10 s", "raise manim_clip_timeout")
+    warning(index, at(index, ":: Dies"), "died (exit code 3)")
+    warning(index, at(index, "scenes/nothere.py", 1), "no such file", "hint: paths are relative")
+    warning(
+        index,
+        at(index, ":quality: ultra", 2),
+        ":quality: 'ultra' is not one of draft, publish, high",
+        "hint: draft is fast",
+    )
+    warning(
+        index,
+        at(index, ":poster: sometimes", 2),
+        ":poster: 'sometimes' is not last, first or seconds",
+        "hint: e.g. :poster: first",
+    )
+    warning(
+        index, at(index, ":file: ../outside.py", 1), "outside the project root", "hint: keep scene"
+    )
+    warning(
+        myst,
+        at(myst, "{manim-clip} AlsoRaises"),
+        "RuntimeError: no data for this scene",
+        f'{myst}", line {line_of(myst, "raise RuntimeError")}, in construct',
+    )
+
+    # A poster time past the end is a warning, and the clip still renders.
+    warning(index, at(index, ":poster: 99", 2), "poster time 99 s is past the clip's end")
+
+    assert summary(app) == "manim-clip: 2 rendered, 0 reused, 10 failed"
+    html = (app.outdir / "index.html").read_text()
+    assert html.count('class="manim-clip-placeholder"') == 9
+    assert "This clip failed to render." in html and "Raises in construct" in html
+    assert len(_video_tags(html)) == 2, "the good clips are unaffected"
+    # Only the good clips are cached; no temp folder is left behind.
+    good = {app.env.manim_clip_results[uid].key for uid in ("index#9", "index#10")}
+    assert {p.name for p in cache_dir(srcdir).iterdir()} == good
+
+
+def test_warnings_fail_the_build_with_W(tmp_path):
+    srcdir = copy_root("manim-clip-errors", tmp_path)
+    app = build(srcdir, "text", warningiserror=True)
+    assert "no such file" in app.warning.getvalue()
+    assert app.statuscode == 1
+
+
+# --- other builders -------------------------------------------------------------------
+
+
+def test_text_shows_the_caption_and_renders_nothing(tmp_path):
+    srcdir = copy_root("manim-clip", tmp_path)
+    app = build(srcdir, "text")
+    assert "[animation: A dot *grows*]" in (app.outdir / "index.txt").read_text()
+    assert "[animation: The same dot, from MyST]" in (app.outdir / "myst.txt").read_text()
+    assert "manim-clip:" not in app.status.getvalue()
+    assert not cache_dir(srcdir).exists()
+
+
+def test_text_after_html_reports_no_stale_summary(warm):
+    assert summary(build(warm)) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+    assert "manim-clip:" not in build(warm, "text").status.getvalue()
+
+
+def test_latex_gets_the_poster_as_a_figure(warm):
+    app = build(warm, "latex")
+    tex = next(app.outdir.glob("*.tex")).read_text()
+    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster"])
+    assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
+    assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
+    assert "\\label{\\detokenize{index:dot-clip}}" in tex
+    assert (app.outdir / poster.name).is_file()
+    assert "<video" not in tex
+
+
+def test_epub_gets_the_poster_image(warm):
+    app = build(warm, "epub")
+    page = (app.outdir / "index.xhtml").read_text()
+    assert "<video" not in page
+    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster"]
+    assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
+    assert (app.outdir / "_images" / poster).is_file()
+    assert f"_images/{poster}" in (app.outdir / "content.opf").read_text()
+    assert not (app.outdir / "_clips").exists()
+
+
+def test_singlehtml_and_dirhtml_link_the_clips_from_each_page(warm):
+    app = build(warm, "singlehtml")
+    html = (app.outdir / "index.html").read_text()
+    assert len(_video_tags(html)) == 3 and 'src="_clips/Dot-' in html
+    app = build(warm, "dirhtml")
+    assert 'src="../_clips/Dot-' in (app.outdir / "myst" / "index.html").read_text()
+    assert next((app.outdir / "_clips").glob("Dot-*.mp4")).is_file()
+
+
+# --- parallel builds ------------------------------------------------------------------
+
+
+def test_parallel_read_and_write(tmp_path):
+    srcdir = copy_root("manim-clip-parallel", tmp_path)
+    app = build(srcdir, parallel=2)
+    assert app.warning.getvalue() == ""
+    assert summary(app) == "manim-clip: 1 rendered, 6 reused, 0 failed"
+    assert sorted(app.env.manim_clip_results) == [f"page{i}#0" for i in range(1, 8)]
+    for i in range(1, 8):
+        html = (app.outdir / f"page{i}.html").read_text()
+        assert len(_video_tags(html)) == 1 and f"Pulse on page {i}" in html
+    assert next((app.outdir / "_clips").glob("Pulse-*.mp4")).is_file()
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ext.manim_clip", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_cli_help():
+    result = _cli("--help")
+    assert result.returncode == 0
+    assert "clips" in result.stdout and "film" in result.stdout and "--quality" in result.stdout
+
+
+def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
+    film = tmp_path / "film.mp4"
+    result = _cli("film", str(warm), "--out", str(film))
+    assert result.returncode == 0, result.stderr
+    assert "manim-clip: 0 rendered, 3 reused, 0 failed" in result.stdout
+    info = media.probe(film)
+    assert (info.width, info.height, info.fps) == (854, 480, 15)
+    # An opening card and one card per clip (1.5 s each) plus three clips of 0.33 s.
+    assert info.frames == 4 * round(1.5 * 15) + 3 * 5
+    data = film.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
