@@ -179,6 +179,13 @@ def film(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Measure builds and page weight against the references; writes docs/performance.md."""
+    install(session, "docs")
+    session.run("python", "bench/run.py", *session.posargs, env=sphinx_env())
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))

@@ -36,7 +36,7 @@ class ClipConfig:
     """The ``manim_clip_*`` settings in conf.py."""
 
     quality: str = dataclasses.field(default="publish", metadata={"choices": QUALITIES})
-    jobs: int | None = None  # renders at once; None: os.cpu_count()
+    jobs: int = 0  # renders at once; 0: os.cpu_count() (an int, so -D can set it)
     timeout: int | float = 600  # seconds per render before the worker is killed
     cache_dir: str | None = None  # None: <nanobook cache>/clips
     formats: list = dataclasses.field(default_factory=list, metadata={"choices": ("webm", "gif")})

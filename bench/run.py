@@ -1,0 +1,325 @@
+"""Measure the book's build performance, side by side with the references (`nox -s bench`).
+
+Every scenario runs in a scratch copy of the repository with its own caches, so the
+working tree and its .cache/ are never touched. Each is repeated (``--repeat``) and
+reported as median, min and max; ratios are computed pair by pair (repeat i of one
+scenario against repeat i of the other). Results go to bench/results.json and to
+docs/performance.md, which the book publishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "__pycache__", "media")
+CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) failed")
+EXECUTED = re.compile(r"Executed notebook in")
+TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
+# The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
+DIRECTIVE_BLOCK = re.compile(
+    r"^(`{3,})\{(manim-clip|arch-diagram|annotated-source)\}.*?^\1[ \t]*$\n?", re.M | re.S
+)
+
+
+@dataclass
+class Build:
+    seconds: float
+    rendered: int = 0
+    reused: int = 0
+    failed: int = 0
+    executed: int = 0
+    trained: int = 0
+
+
+@dataclass
+class Scenario:
+    name: str
+    builds: list[Build] = field(default_factory=list)
+
+    @property
+    def times(self) -> list[float]:
+        return [b.seconds for b in self.builds]
+
+    def summary(self) -> dict:
+        t = self.times
+        return {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t),
+                "rendered": [b.rendered for b in self.builds],
+                "executed": [b.executed for b in self.builds],
+                "trained": [b.trained for b in self.builds]}
+
+
+class Workspace:
+    """A scratch copy of the repository with its own cache and build folders."""
+
+    def __init__(self, parent: Path, name: str, *, plain: bool = False):
+        self.root = parent / name
+        shutil.copytree(ROOT, self.root, ignore=SKIP)
+        if plain:
+            for page in (self.root / "docs").rglob("*.md"):
+                page.write_text(DIRECTIVE_BLOCK.sub("", page.read_text()))
+
+    @property
+    def docs(self) -> Path:
+        return self.root / "docs"
+
+    def build(self, quality: str, *options: str) -> Build:
+        out = self.docs / "_build"
+        env = {**os.environ, "NANOBOOK_CACHE_DIR": str(self.root / ".cache"),
+               "NANOBOOK_CLIP_QUALITY": quality, "PYTHONHASHSEED": "0"}
+        cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
+               "-d", str(out / "doctrees"), str(self.docs), str(out / "html"), *options]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        seconds = time.perf_counter() - start
+        log = proc.stdout + proc.stderr
+        if proc.returncode:
+            raise SystemExit(f"build failed in {self.root}:\n{log[-6000:]}")
+        clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(log)]
+        rendered, reused, failed = map(sum, zip(*clips)) if clips else (0, 0, 0)
+        return Build(seconds, rendered, reused, failed,
+                     len(EXECUTED.findall(log)), len(TRAINED.findall(log)))
+
+    def forget(self, *what: str) -> None:
+        """Drop caches: 'build' (Sphinx outputs), 'clips', or 'all' (everything)."""
+        if "build" in what or "all" in what:
+            shutil.rmtree(self.docs / "_build", ignore_errors=True)
+        if "all" in what:
+            shutil.rmtree(self.root / ".cache", ignore_errors=True)
+        if "clips" in what:
+            shutil.rmtree(self.root / ".cache" / "clips", ignore_errors=True)
+
+    def touch(self, relpath: str, text: str) -> None:
+        path = self.root / relpath
+        path.write_text(path.read_text() + text)
+
+
+def ratio(a: Scenario, b: Scenario) -> dict:
+    pairs = [x / y for x, y in zip(a.times, b.times, strict=False)]
+    return {"median": statistics.median(pairs), "min": min(pairs), "max": max(pairs)}
+
+
+def manim_directive_project(parent: Path, name: str, scenes: list[tuple[str, Path]],
+                            ours: bool) -> Path:
+    """A small Sphinx project showing the same scenes with our directive or Manim's."""
+    src = parent / name
+    src.mkdir()
+    ext = '"ext.manim_clip"' if ours else '"manim.utils.docbuild.manim_directive"'
+    (src / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'docs' / 'scenes')!r}]\n"
+        f"extensions = [{ext}]\n"
+        f"nanobook_project_root = {str(ROOT)!r}\n"
+        f"nanobook_cache_dir = {str(src / '.cache')!r}\n"
+    )
+    body = ["Scenes\n======\n"]
+    for cls, path in scenes:
+        body.append(f"\n{cls}\n{'-' * len(cls)}\n\nSome prose about {cls}.\n\n")
+        if ours:
+            body.append(f".. manim-clip:: {cls}\n   :file: {path}\n   :quality: publish\n")
+        else:
+            code = "\n".join("   " + line if line else "" for line in path.read_text().splitlines())
+            body.append(f".. manim:: {cls}\n   :quality: medium\n   :hide_source:\n\n{code}\n")
+    (src / "index.rst").write_text("".join(body))
+    return src
+
+
+def build_project(src: Path, quality: str = "publish") -> Build:
+    env = {**os.environ, "NANOBOOK_CLIP_QUALITY": quality,
+           "NANOBOOK_CACHE_DIR": str(ROOT / ".cache")}  # trained models: warm, as for both
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(src / "_build/doctrees"),
+           str(src), str(src / "_build/html")]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=src, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"build of {src} failed:\n{(proc.stdout + proc.stderr)[-6000:]}")
+    clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(proc.stdout + proc.stderr)]
+    return Build(seconds, rendered=sum(c[0] for c in clips))
+
+
+def site_weight(html: Path) -> dict:
+    files = [p for p in html.rglob("*") if p.is_file()]
+    pages = {}
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="ignore")
+        size = page.stat().st_size
+        for ref in set(re.findall(r'(?:poster|src)="([^"]+\.(?:png|svg|jpg))"', text)):
+            media = (page.parent / ref).resolve()
+            if media.is_file():
+                size += media.stat().st_size
+        pages[str(page.relative_to(html))] = size
+    largest = max(pages, key=pages.get)
+    clips = {p.name: p.stat().st_size for p in sorted(html.rglob("_clips/*.mp4"))}
+    return {"total_bytes": sum(p.stat().st_size for p in files), "largest_page": largest,
+            "largest_page_bytes": pages[largest], "clip_mp4_bytes": clips}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument("--publish-repeat", type=int, default=1,
+                        help="runs of the slow publish-quality scenarios (default 1)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
+    results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}
+    s: dict[str, Scenario] = {}
+
+    def record(name: str, build: Build) -> None:
+        s.setdefault(name, Scenario(name)).builds.append(build)
+        print(f"  {name}: {build.seconds:.1f}s rendered={build.rendered} "
+              f"executed={build.executed} trained={build.trained}", flush=True)
+
+    for i in range(args.repeat):
+        print(f"[draft round {i + 1}/{args.repeat}]", flush=True)
+        book = Workspace(scratch, f"book-{i}")
+        record("cold build, draft", book.build("draft"))
+        record("no-op rebuild", book.build("draft"))
+        book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+        record("prose edit rebuild", book.build("draft"))
+        book.touch("docs/scenes/attention.py", "\n# an edit\n")
+        record("scene edit rebuild", book.build("draft"))
+        book.touch("model_src/model.py", "\n# an edit\n")
+        record("model.py edit rebuild", book.build("draft"))
+        for jobs in (1, 2):
+            book.forget("clips")
+            record(f"clip renders, {jobs} job(s)", book.build("draft", "-D", f"manim_clip_jobs={jobs}"))
+        plain = Workspace(scratch, f"plain-{i}", plain=True)
+        plain.build("draft")
+        record("no-op rebuild, plain Sphinx", plain.build("draft"))
+        plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+        record("prose edit rebuild, plain Sphinx", plain.build("draft"))
+        shutil.rmtree(book.root), shutil.rmtree(plain.root)
+
+    scenes = [("AttentionScene", ROOT / "docs/scenes/attention.py"),
+              ("LossCurveScene", ROOT / "docs/scenes/training.py"),
+              ("MLPScene", ROOT / "docs/scenes/mlp.py")]
+    scenes = [(c, p) for c, p in scenes if p.exists() and f"class {c}(" in p.read_text()]
+    for i in range(args.publish_repeat):
+        print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
+        book = Workspace(scratch, f"publish-{i}")
+        record("cold build, publish", book.build("publish"))
+        results["site_weight"] = site_weight(book.docs / "_build" / "html")
+        shutil.rmtree(book.root)
+        for ours in (True, False):
+            label = "manim-clip" if ours else "Manim's directive"
+            proj = manim_directive_project(scratch, f"{'ours' if ours else 'manim'}-{i}", scenes, ours)
+            record(f"{label}: cold build", build_project(proj))
+            index = proj / "index.rst"
+            index.write_text(index.read_text().replace("Some prose", "Some edited prose", 1))
+            record(f"{label}: prose edit rebuild", build_project(proj))
+        results["compared_scenes"] = [c for c, _ in scenes]
+
+    results["training"] = training_figures(scratch)
+    for name, scen in s.items():
+        results["scenarios"][name] = scen.summary()
+    pairs = {
+        "no-op rebuild / plain Sphinx": ("no-op rebuild", "no-op rebuild, plain Sphinx", 1.5),
+        "prose edit / plain Sphinx": ("prose edit rebuild", "prose edit rebuild, plain Sphinx", 1.5),
+        "2 jobs / 1 job": ("clip renders, 2 job(s)", "clip renders, 1 job(s)", 0.6),
+        "cold: ours / Manim's": ("manim-clip: cold build", "Manim's directive: cold build", 0.6),
+        "prose edit: ours / Manim's": ("manim-clip: prose edit rebuild",
+                                       "Manim's directive: prose edit rebuild", 0.4),
+        "no-op / cold (draft)": ("no-op rebuild", "cold build, draft", None),
+    }
+    for label, (a, b, target) in pairs.items():
+        if a in s and b in s:
+            r = ratio(s[a], s[b])
+            results["ratios"][label] = {**r, "target": target}
+            if target is not None:
+                results["targets"].append({"target": f"{label} <= {target}",
+                                           "value": r["median"], "pass": r["median"] <= target})
+    zero = {"no-op rebuild": 0, "prose edit rebuild": 0, "scene edit rebuild": 1}
+    for name, want in zero.items():
+        if name in s:
+            got = s[name].summary()["rendered"]
+            results["targets"].append({"target": f"{name}: clips rendered == {want}",
+                                       "value": got, "pass": all(g == want for g in got)})
+    if "site_weight" in results:
+        weight = results["site_weight"]
+        biggest = max(weight["clip_mp4_bytes"].values(), default=0)
+        results["targets"].append({"target": "publish clip MP4 < 1 MB each",
+                                   "value": biggest, "pass": biggest < 1_000_000})
+        results["targets"].append({"target": "chapter page with posters < 2 MB",
+                                   "value": weight["largest_page_bytes"],
+                                   "pass": weight["largest_page_bytes"] < 2_000_000})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    (ROOT / "docs" / "performance.md").write_text(markdown(results))
+    print(markdown(results))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def training_figures(scratch: Path) -> dict:
+    """Train the sort preset from scratch in a fresh cache: time and throughput."""
+    code = ("import json; from model_src import trained; t = trained.get('sort'); "
+            "print(json.dumps({'train_seconds': t.train_seconds, "
+            "'tokens_per_second': t.tokens_per_second}))")
+    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(scratch / "train-cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    import torch
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "os": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "(performance)=",
+        "# Build performance",
+        "",
+        "Measured by `nox -s bench` (bench/run.py) on "
+        f"{m['cores']} cores ({m['cpu']}), Python {m['python']}, torch {m['torch']}, "
+        f"{m['date']}. Each scenario runs in a scratch copy of the repository with its own "
+        "caches. Times in seconds.",
+        "",
+        "| scenario | median | min | max | runs | clips rendered | notebooks executed |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for name, r in results["scenarios"].items():
+        lines.append(f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
+                     f"| {', '.join(map(str, r['rendered']))} "
+                     f"| {', '.join(map(str, r['executed']))} |")
+    lines += ["", "| ratio (pair by pair) | median | min | max | target |", "|---|---:|---:|---:|---|"]
+    for name, r in results["ratios"].items():
+        target = "—" if r["target"] is None else f"≤ {r['target']}"
+        lines.append(f"| {name} | {r['median']:.2f} | {r['min']:.2f} | {r['max']:.2f} | {target} |")
+    lines += ["", "| target | measured | pass |", "|---|---|---|"]
+    for t in results["targets"]:
+        value = f"{t['value']:.2f}" if isinstance(t["value"], float) else str(t["value"])
+        lines.append(f"| {t['target']} | {value} | {'yes' if t['pass'] else '**no**'} |")
+    if "site_weight" in results:
+        w = results["site_weight"]
+        lines += ["", f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html; "
+                  f"largest page with its posters: {w['largest_page']} "
+                  f"({w['largest_page_bytes'] / 1e3:.0f} kB).", "",
+                  "| clip (publish quality) | MP4 size |", "|---|---:|"]
+        lines += [f"| {n} | {b / 1e3:.0f} kB |" for n, b in w["clip_mp4_bytes"].items()]
+    t = results["training"]
+    lines += ["", f"Sort model training from scratch: {t['train_seconds']:.1f} s, "
+              f"{t['tokens_per_second']:,.0f} tokens/s.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
