@@ -32,6 +32,7 @@ extensions = [
     "sphinx_design",
     "sphinx_copybutton",
     "ext.manim_clip",
+    "ext.arch_diagram",
 ]
 
 # --- sources --------------------------------------------------------------------------

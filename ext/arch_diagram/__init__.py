@@ -1,0 +1,247 @@
+"""``arch-diagram``: box-drawing diagrams of the live model, drawn while the book builds.
+
+Modules (one forward pass, traced with hooks: real shapes, real parameter counts)::
+
+    ```{arch-diagram} model_src.model:GPT
+    :config: sort                 a preset, key=value overrides, or both: sort,n_layer=1
+    :focus: transformer.h.0.attn  expand this submodule in place (path from the target)
+    :depth: 2                     levels expanded (default 2, conf arch_diagram_depth)
+    :input: 1x11                  batch x time of the traced sample (default: the preset's)
+    :caption: The sort model      (default: target, focus and config)
+    :name: fig-sort-model         a label for :ref: and :numref:
+    ```
+
+The target is an ``nn.Module`` class or a function that returns one (called with the
+preset's config if it takes an argument). The model class is built from the preset's
+config, ``GPT(gpt_config("sort", **overrides))``; a building block (Block,
+CausalSelfAttention, MLP, LayerNorm) is drawn on its own, as it first sits in that
+model (``transformer.h.0``), with the shapes it really sees there. ``:config:`` names at
+most one preset (default: the presets module's first) and key=value GPTConfig
+overrides, values read as Python literals.
+
+``:depth:`` counts the levels expanded below what is drawn: 1 draws its direct parts as
+rows, 2 expands those into boxes, and so on. ``:focus:`` keeps the whole and opens one
+part: the modules on the way to it are expanded, their other parts stay rows, and the
+focus itself is expanded ``:depth:`` levels. Repeated siblings are drawn once with ×N;
+the residual adds, the embeddings' add and attention's q, k, v and attention matrix are
+drawn only where the traced run confirms them (see ``flows.py``).
+
+The rest of the pipeline (see ``specs.py``): the argument is one of these words, with
+``:config:``, ``:input:``, ``:caption:`` and ``:name:`` as above::
+
+    ```{arch-diagram} optimizer      AdamW's weight-decay and no-decay parameter groups
+    ```{arch-diagram} get_batch      x and y of a training batch, real tokens (:input: BxT)
+    ```{arch-diagram} tokenizer      characters → ids → characters (:input: 1xT)
+    ```{arch-diagram} generate       the sampling loop (:input: 1xPROMPT); :config: also
+                                     takes max_new_tokens, temperature and top_k
+
+The same drawings from a shell: ``python -m ext.arch_diagram model_src.model:GPT
+--config sort --focus transformer.h.0.attn`` (``--help`` lists the options).
+
+The directive only checks its options while a page is read; once the page is parsed
+(``doctree-read``) each diagram is taken from the cache or drawn, and the placeholder
+node becomes a captioned literal block: every builder shows it as text, HTML gets the
+copy button, and the caption an anchor (the :name:, or one made of what is drawn).
+Cache keys cover the request, the project files it is drawn from (pages depend on them
+too, so an edit to the model redraws) and the versions of torch and this package. A
+problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
+page shows what could not be drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.errors import ConfigError
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from .. import _core
+from .request import (
+    DEFAULT_DEPTH,
+    DiagramError,
+    Request,
+    draw_diagram,
+    parse,
+    source_files,
+    where_raised,
+)
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger(__name__)
+SUBTYPE = "arch-diagram"
+PACKAGE_DIR = Path(__file__).parent
+
+
+@dataclasses.dataclass
+class ArchDiagramConfig:
+    """The ``arch_diagram_*`` settings in conf.py."""
+
+    depth: int = DEFAULT_DEPTH  # levels expanded when a directive gives no :depth:
+
+
+class arch_diagram(nodes.General, nodes.Element):
+    """Stands where the diagram goes until the page is read; ``request`` says what to draw.
+    It never reaches a writer: doctree-read replaces it with a literal block, which every
+    builder already knows how to show."""
+
+
+class ArchDiagram(SphinxDirective):
+    required_arguments = 1
+    option_spec: ClassVar[dict] = {
+        "config": directives.unchanged,
+        "focus": directives.unchanged,
+        "depth": directives.unchanged,
+        "input": directives.unchanged,
+        "caption": directives.unchanged,
+        "name": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        options = self.options
+        wrapper = nodes.container(
+            "", literal_block=True, classes=["literal-block-wrapper", "arch-diagram"]
+        )
+        self.set_source_info(wrapper)
+        try:
+            request = parse(
+                self.arguments[0],
+                config=options.get("config", ""),
+                focus=options.get("focus", ""),
+                depth=options.get("depth") or self.config.arch_diagram_depth,
+                input=options.get("input", ""),
+                presets=self.config.nanobook_presets,
+            )
+        except DiagramError as err:
+            _core.warn(
+                logger,
+                f"arch-diagram: {err.reason}",
+                location=self.get_location(),
+                subtype=SUBTYPE,
+                hint=err.hint,
+            )
+            request, problem = None, err.reason
+        caption_text = options.get("caption") or default_caption(self.arguments[0], options)
+        inlines, messages = self.parse_inline(caption_text, lineno=self.lineno)
+        caption = nodes.caption(caption_text, "", *inlines)
+        self.set_source_info(caption)
+        wrapper += caption
+        if request is None:
+            wrapper += placeholder(self.arguments[0], problem)
+        else:
+            for path in source_files(request, _core.project_root(self.env.app)):
+                self.env.note_dependency(str(path))
+            pending = arch_diagram(request=request)
+            self.set_source_info(pending)
+            wrapper += pending
+        if "name" in options:
+            self.add_name(wrapper)
+        else:
+            anchor = self._stable_id(request)
+            wrapper["ids"].append(anchor)
+            self.state.document.ids[anchor] = wrapper
+        return [wrapper, *messages]
+
+    def _stable_id(self, request: Request | None) -> str:
+        """An anchor that stays put across builds: made of what is drawn, not of the order
+        of the page's diagrams (a second diagram of the same thing gets ``-2``)."""
+        parts = [self.arguments[0].rpartition(":")[2] or self.arguments[0]]
+        if request:
+            parts += [
+                request.focus,
+                request.preset or "",
+                *(f"{k}-{v}" for k, v in request.overrides),
+            ]
+        base = nodes.make_id("arch-diagram-" + "-".join(filter(None, parts)))
+        anchor, number = base, 1
+        while anchor in self.state.document.ids:
+            number += 1
+            anchor = f"{base}-{number}"
+        return anchor
+
+
+def default_caption(target: str, options: dict) -> str:
+    name = target.rpartition(":")[2]
+    focus = options.get("focus", "").strip()
+    config = options.get("config", "").strip()
+    return f"{name}{f' › {focus}' if focus else ''}{f' ({config})' if config else ''}"
+
+
+def placeholder(target: str, reason: str) -> nodes.literal_block:
+    text = f"[arch-diagram {target} could not be drawn: {reason}]"
+    block = nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
+    return block
+
+
+# --- drawing, once the page is read ------------------------------------------------------
+
+
+def draw_diagrams(app, doctree: nodes.document) -> None:
+    """Replace each placeholder with its diagram, from the cache or drawn now."""
+    for node in list(doctree.findall(arch_diagram)):
+        request = node["request"]
+        try:
+            text, notes = cached_drawing(app, request)
+        except Exception as err:  # whatever the model code does, the build goes on
+            if not isinstance(err, DiagramError):
+                where = where_raised(err)
+                err = DiagramError(
+                    f"drawing {request.target} failed: {type(err).__name__}: {err}{where}",
+                    hint="run the same diagram with python -m ext.arch_diagram to see why",
+                )
+            _core.warn(
+                logger, f"arch-diagram: {err.reason}", location=node, subtype=SUBTYPE, hint=err.hint
+            )
+            node.replace_self(placeholder(request.target, err.reason))
+            continue
+        for note in notes:
+            _core.warn(logger, f"arch-diagram: {note}", location=node, subtype=SUBTYPE)
+        block = nodes.literal_block(text, text, language="text")
+        block.source, block.line = node.source, node.line
+        node.replace_self(block)
+
+
+def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
+    root = _core.project_root(app)
+    sources = source_files(request, root)
+    key = _core.content_hash(
+        request.key(),
+        importlib.metadata.version("torch"),
+        *(f"{path.relative_to(root)}:{_core.file_digest(path)}" for path in sources),
+        *(_core.file_digest(path) for path in sorted(PACKAGE_DIR.glob("*.py"))),
+    )
+    path = _core.cache_root(app) / "diagrams" / f"{key}.json"
+    if path.is_file():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return cached["text"], cached["notes"]
+    drawing = draw_diagram(request)
+    _core.atomic_write(
+        path,
+        json.dumps({"text": drawing.text, "notes": drawing.notes}, ensure_ascii=False, indent=1),
+    )
+    return drawing.text, drawing.notes
+
+
+# --- set-up ---------------------------------------------------------------------------------
+
+
+def check_config(app, config) -> None:
+    settings = _core.typed_config(app, ArchDiagramConfig, "arch_diagram_")
+    if settings.depth < 1:
+        raise ConfigError(f"arch_diagram_depth = {settings.depth!r}: expected 1 or more")
+
+
+def setup(app):
+    _core.setup_core(app)
+    _core.add_typed_config(app, ArchDiagramConfig, "arch_diagram_")
+    app.add_directive("arch-diagram", ArchDiagram)
+    app.connect("config-inited", check_config)
+    app.connect("doctree-read", draw_diagrams)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

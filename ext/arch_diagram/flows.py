@@ -1,0 +1,391 @@
+"""From a traced call to the elements of its diagram.
+
+A module's flow is, by default, the calls it made, in order: right for MLP and any
+plain chain. Three nanoGPT modules do more than chain their children, and for them a
+small declarative layout, keyed by class name, says what the forward does:
+
+    GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
+    Block                residual(ln_1, attn), residual(ln_2, mlp)
+    CausalSelfAttention  c_attn, heads, scores, [attn_dropout], mix, c_proj, resid_dropout
+
+A layout is only drawn if the trace agrees with it: the calls come in its order, and
+every add it draws is an add the forward really ran, on exactly those two tensors. If
+the model changes so that it no longer agrees, the module is drawn as a plain chain and
+a note says so, rather than drawing a structure the code does not have.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import draw
+from .trace import Call, Op, Value, argument_names, describe, parameter_owners, result_names
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(size) for size in shape) if shape else "scalar"
+
+
+# --- layouts --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Module:
+    path: str
+    optional: bool = False  # drawn only if the forward called it (attn_dropout, non-fused)
+
+
+@dataclass(frozen=True)
+class SideInput:
+    """The next module's output is added to the main path: ``x = a + side(...)``."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Residual:
+    """``x = x + body(x)``: the modules in ``paths`` run on a branch that rejoins with an add."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Queries, keys and values, the attention matrix and the weighted sum: tensor ops
+    between c_attn and c_proj, read from the matmuls/softmax or the fused kernel."""
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The cross-entropy against targets, when the forward was given them."""
+
+
+LAYOUTS = {
+    "GPT": (
+        Module("transformer.wte"),
+        SideInput("transformer.wpe"),
+        Module("transformer.drop"),
+        Module("transformer.h"),
+        Module("transformer.ln_f"),
+        Module("lm_head"),
+        Loss(),
+    ),
+    "Block": (Residual(("ln_1", "attn")), Residual(("ln_2", "mlp"))),
+    "CausalSelfAttention": (
+        Module("c_attn"),
+        Attention(),
+        Module("c_proj"),
+        Module("resid_dropout"),
+    ),
+}
+
+
+# --- repeated siblings -----------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One child call, or a run of identical siblings (the N blocks), drawn once."""
+
+    calls: list[Call]
+    path: str  # the container's path for a run: "transformer.h"
+
+    @property
+    def first(self) -> Call:
+        return self.calls[0]
+
+    @property
+    def last(self) -> Call:
+        return self.calls[-1]
+
+
+_INDEXED = re.compile(r"^(?P<container>.+)\.(?P<index>\d+)$")
+
+
+def group_repeats(children: list[Call], focus: str = "") -> list[Item]:
+    """Runs of consecutive siblings ``c.0, c.1, ...`` of one type, size and shape, each
+    feeding the next, become one Item. A call on the way to ``focus`` stays on its own."""
+    items: list[Item] = []
+    for call in children:
+        previous = items[-1].last if items else None
+        match = _INDEXED.match(call.path)
+        if (
+            previous is not None
+            and not _on_path(call.path, focus)
+            and not _on_path(previous.path, focus)
+            and match
+            and (prev_match := _INDEXED.match(previous.path))
+            and prev_match["container"] == match["container"]
+            and int(match["index"]) == int(prev_match["index"]) + 1
+            and type(previous.module) is type(call.module)
+            and previous.total_params == call.total_params
+            and [v.shape for v in previous.inputs] == [v.shape for v in call.inputs]
+            and [v.shape for v in previous.outputs] == [v.shape for v in call.outputs]
+            and call.inputs[:1] == previous.outputs[:1]
+        ):
+            items[-1].calls.append(call)
+            items[-1].path = match["container"]
+        else:
+            items.append(Item([call], call.path))
+    return items
+
+
+def _on_path(path: str, focus: str) -> bool:
+    """Whether ``path`` is ``focus`` or contains it."""
+    return bool(focus) and (focus == path or focus.startswith(path + ".") or not path)
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    flow: list
+    footnotes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings for whoever asked
+
+
+class _Mismatch(Exception):
+    pass
+
+
+class Planner:
+    """Turns the call tree of one trace into diagram elements.
+
+    Without a focus, modules are expanded ``depth`` levels below the drawn one. With a
+    focus, the modules on the way to it are expanded, their other parts drawn as rows,
+    and the focus itself ``depth`` levels deep: the part in detail, the whole around it.
+    """
+
+    def __init__(self, model, depth: int, focus: str = ""):
+        self.owners = parameter_owners(model)
+        self.depth = depth
+        self.focus = focus
+        self.focus_level = 0
+        self.footnotes: list[str] = []
+        self.notes: list[str] = []
+
+    def plan(self, call: Call) -> Plan:
+        if self.focus:
+            self.focus_level = _level_of(call, self.focus)
+        flow = self._flow(call, level=0)
+        if not flow:  # a leaf module: the module itself is the one step
+            flow = [self.item(Item([call], call.path), level=1, parent=call)]
+        flow[-1].out = ""  # the output label below repeats it
+        top = (argument_names(call.module) or ["input"])[0]
+        names = result_names(call.module) or ["output"]
+        outputs = [
+            f"{name} {shape_text(v.shape)}" for name, v in zip(names, call.outputs, strict=False)
+        ]
+        if len(names) < len(call.outputs) or not outputs:
+            outputs = [f"output {shape_text(v.shape)}" for v in call.outputs]
+        flow = [
+            draw.Label(f"{top} {shape_text(call.inputs[0].shape)}"),
+            *flow,
+            draw.Label(" · ".join(outputs), arrow=True),
+        ]
+        return Plan(flow, self.footnotes, self.notes)
+
+    def _expands(self, call: Call, level: int) -> bool:
+        if not (call.children or call.type_name in LAYOUTS):
+            return False
+        if not self.focus:
+            return level < self.depth
+        if _on_path(call.path, self.focus):
+            return True
+        return call.path.startswith(self.focus + ".") and level - self.focus_level < self.depth
+
+    def _flow(self, call: Call, level: int) -> list:
+        items = group_repeats(call.children, self.focus)
+        layout = LAYOUTS.get(call.type_name)
+        if layout:
+            try:
+                return _LayoutMatch(self, call, items, level).elements(layout)
+            except _Mismatch as why:
+                self.notes.append(
+                    f"{call.path or call.type_name}: the forward pass does not match the "
+                    f"{call.type_name} layout ({why}); drawn as a plain chain of its calls"
+                )
+        return [self.item(item, level + 1, call) for item in items]
+
+    def item(self, item: Item, level: int, parent: Call):
+        """A child as one row, or as a frame with its own flow while depth allows."""
+        call = item.first
+        if item.path == parent.path:  # a leaf drawn on its own
+            name = item.path.rpartition(".")[2] or call.type_name
+        else:
+            name = item.path[len(parent.path) + 1 :] if parent.path else item.path
+        count = sum(c.total_params for c in item.calls)
+        out = shape_text(item.last.outputs[0].shape) if item.last.outputs else ""
+        if len(item.calls) > 1:
+            last_index = item.last.path.rsplit(".", 1)[1]
+            name = f"{name}.{call.path.rsplit('.', 1)[1]}…{last_index}"
+            kind = f"{describe(call.module)} ×{len(item.calls)}"
+            count_text = f"{len(item.calls)} × {call.total_params:,} = {count:,}"
+        else:
+            kind = describe(call.module)
+            count_text = f"{count:,}" + self._tied_marker(call)
+        if self._expands(call, level):
+            body = self._flow(call, level)
+            if body:
+                body[-1].out = ""  # the edge below the frame shows it
+            own = call.own_params
+            if own and own != call.total_params:
+                count_text += f" ({own:,} own)"
+            return draw.Frame(f"{name}  {kind}", count_text, body, out=out)
+        return draw.Node(name, kind, count_text, out=out)
+
+    def _tied_marker(self, call: Call) -> str:
+        marks = ""
+        for name, param in call.module.named_parameters(recurse=False):
+            home = self.owners.get(id(param), call.path)
+            if home != call.path:
+                marks = "*"
+                self.footnote(
+                    f"* {call.path}.{name} is {home}.{name} (tied): counted once in totals"
+                )
+        return marks
+
+    def footnote(self, text: str) -> None:
+        if text not in self.footnotes:
+            self.footnotes.append(text)
+
+
+def _level_of(root: Call, path: str, level: int = 0) -> int:
+    """How many calls down from ``root`` the call of ``path`` is (-1: not in this tree)."""
+    if root.path == path:
+        return level
+    for child in root.children:
+        if (found := _level_of(child, path, level + 1)) >= 0:
+            return found
+    return -1
+
+
+class _LayoutMatch:
+    """Walks a layout against one call's children and ops; raises _Mismatch on a difference."""
+
+    def __init__(self, planner: Planner, call: Call, items: list[Item], level: int):
+        self.planner, self.call, self.level = planner, call, level
+        self.items = list(items)
+        self.adds = [op for op in call.ops if op.name == "add"]
+        self.previous: Item | None = None
+
+    def elements(self, layout) -> list:
+        flow = [element for step in layout for element in self._step(step)]
+        if self.items:
+            raise _Mismatch(f"{self.items[0].path} is called but not in the layout")
+        return flow
+
+    def _take(self, path: str, optional: bool = False) -> list[Item]:
+        """The next calls of the module at ``path``: itself, or the items of a container
+        (``transformer.h``: one run ×N, or the focused block and the runs around it)."""
+        full = f"{self.call.path}.{path}" if self.call.path else path
+        taken = []
+        while self.items and (
+            self.items[0].path == full or self.items[0].path.startswith(full + ".")
+        ):
+            taken.append(self.items.pop(0))
+        if taken or optional:
+            self.previous = taken[-1] if taken else self.previous
+            return taken
+        found = self.items[0].path if self.items else "nothing"
+        raise _Mismatch(f"expected a call of {full}, found {found}")
+
+    def _take_one(self, path: str) -> Item:
+        taken = self._take(path)
+        if len(taken) != 1:
+            raise _Mismatch(f"{path} was called {len(taken)} times")
+        return taken[0]
+
+    def _add(self, *operands: Value) -> Op:
+        wanted = {value.id for value in operands}
+        for op in self.adds:
+            if {value.id for value in op.args} == wanted:
+                self.adds.remove(op)
+                return op
+        raise _Mismatch("no add of the two tensors the layout joins")
+
+    def _step(self, step) -> list:
+        level = self.level + 1
+        if isinstance(step, Module):
+            return [
+                self.planner.item(item, level, self.call)
+                for item in self._take(step.path, step.optional)
+            ]
+        if isinstance(step, SideInput):
+            main = self.previous
+            side = self._take_one(step.path)
+            if main is None:
+                raise _Mismatch(f"{step.path} has nothing to be added to")
+            add = self._add(main.last.outputs[0], side.last.outputs[0])
+            node = self.planner.item(side, level, self.call)
+            node.kind += f" → {shape_text(side.last.outputs[0].shape)}"
+            return [draw.Join(node, out=shape_text(add.outputs[0].shape))]
+        if isinstance(step, Residual):
+            taken = [self._take_one(path) for path in step.paths]
+            add = self._add(taken[0].first.inputs[0], taken[-1].last.outputs[0])
+            body = [self.planner.item(item, level, self.call) for item in taken]
+            return [draw.Residual(body, out=shape_text(add.outputs[0].shape))]
+        if isinstance(step, Attention):
+            return self._attention(level)
+        if isinstance(step, Loss):
+            losses = [op for op in self.call.ops if op.name == "cross_entropy"]
+            if not losses:
+                return []
+            names = dict(zip(argument_names(self.call.module), self.call.inputs, strict=False))
+            targets = f" {shape_text(names['targets'].shape)}" if "targets" in names else ""
+            loss = shape_text(losses[0].outputs[0].shape)
+            return [draw.Tap(f"cross_entropy(logits, targets{targets}) → loss {loss}")]
+        raise TypeError(f"unknown layout step {step!r}")
+
+    def _attention(self, level: int) -> list:
+        ops = self.call.ops
+        fused = [op for op in ops if op.name == "scaled_dot_product_attention"]
+        matmuls = [op for op in ops if op.name == "matmul"]
+        softmaxes = [op for op in ops if op.name == "softmax"]
+        if fused:
+            q, k, v = (value.shape for value in fused[0].args[:3])
+            att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
+            y = fused[0].outputs[0].shape
+        elif len(matmuls) == 2 and softmaxes:
+            q = matmuls[0].args[0].shape
+            k = (*matmuls[0].args[1].shape[:-2], *matmuls[0].args[1].shape[:-3:-1])
+            v = matmuls[1].args[1].shape
+            att = softmaxes[0].outputs[0].shape
+            y = matmuls[1].outputs[0].shape
+        else:
+            raise _Mismatch("found neither the fused attention kernel nor q·kᵀ, softmax, ·v")
+        heads, head_size = q[1], q[-1]
+        qkv = (
+            f"q, k, v: {shape_text(q)}"
+            if q == k == v
+            else f"q {shape_text(q)} · k {shape_text(k)} · v {shape_text(v)}"
+        )
+        mark = "  †" if fused else ""
+        elements = [
+            draw.Node(f"split q, k, v into {heads} heads of {head_size}", free=True, out=qkv),
+            draw.Node(
+                f"q·kᵀ/√{head_size}, causal mask, softmax{mark}",
+                free=True,
+                out=f"att: {shape_text(att)}",
+            ),
+        ]
+        elements += [
+            self.planner.item(item, level, self.call)
+            for item in self._take("attn_dropout", optional=True)
+        ]
+        if not self.items:
+            raise _Mismatch("no module takes the attention's output")
+        merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
+        elements += [
+            draw.Node(
+                f"att·v: weighted sum of the values{mark}", free=True, out=f"y: {shape_text(y)}"
+            ),
+            draw.Node("heads side by side again", free=True, out=shape_text(merged)),
+        ]
+        if fused:
+            self.planner.footnote(
+                "† one fused kernel, F.scaled_dot_product_attention: att is never stored"
+            )
+        return elements

@@ -1,0 +1,464 @@
+"""What to draw, checked, and drawing it: shared by the directive and the command line.
+
+``parse`` checks the options' syntax only (cheap: the directive calls it while a page
+is read); ``draw_diagram`` imports the model, builds it, traces it and lays it out, and
+reports anything wrong as a DiagramError with a reason and a hint.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+import textwrap
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import _core
+
+KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn from specs.py
+# settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
+# defaults, except max_new_tokens: None fills the context window once
+KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
+DEFAULT_DEPTH = 2
+DEFAULT_PRESETS = "model_src.presets"
+MAX_HEADER = 80
+
+_IDENTIFIER = r"[A-Za-z_]\w*"
+_TARGET = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}(\.{_IDENTIFIER})*$")
+_FOCUS = re.compile(rf"^{_IDENTIFIER}(\.(\d+|{_IDENTIFIER}))*$")
+_INPUT = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
+
+
+class DiagramError(Exception):
+    """Why a diagram cannot be drawn, and what to do about it."""
+
+    def __init__(self, reason: str, hint: str | None = None):
+        super().__init__(reason)
+        self.reason, self.hint = reason, hint
+
+
+@dataclass(frozen=True)
+class Request:
+    target: str  # "module.path:Name" or one of KINDS
+    preset: str | None = None  # None: the presets module's first preset
+    overrides: tuple[tuple[str, object], ...] = ()
+    focus: str = ""
+    depth: int = DEFAULT_DEPTH
+    input: tuple[int, int] | None = None  # (batch, time); None: the preset's sample
+    presets: str = DEFAULT_PRESETS
+
+    def key(self) -> str:
+        """Everything about the request that changes the drawing, as stable text."""
+        return repr(dataclasses.astuple(self))
+
+
+def parse(
+    target: str,
+    config: str = "",
+    focus: str = "",
+    depth: str | int = "",
+    input: str = "",
+    presets: str = DEFAULT_PRESETS,
+) -> Request:
+    """A Request from option text, or a DiagramError naming the bad option."""
+    target = target.strip()
+    if target not in KINDS and not _TARGET.match(target):
+        raise DiagramError(
+            f"target {target!r} is neither module.path:Name nor a diagram kind",
+            hint=f"e.g. model_src.model:GPT, model_src.model:Block, or one of {', '.join(KINDS)}",
+        )
+    preset, overrides = parse_config(config)
+    focus = focus.strip()
+    if focus and not _FOCUS.match(focus):
+        raise DiagramError(
+            f"focus {focus!r} is not a dotted module path",
+            hint="e.g. transformer.h.0.attn (names as in model.named_modules())",
+        )
+    return Request(
+        target, preset, overrides, focus, parse_depth(depth), parse_input(input), presets
+    )
+
+
+def parse_config(text: str) -> tuple[str | None, tuple[tuple[str, object], ...]]:
+    """``sort`` / ``n_layer=2,n_embd=32`` / ``sort,n_layer=1``: a preset name (at most one)
+    and key=value overrides, values read as Python literals (2, 0.1, True) or else text."""
+    preset, overrides = None, {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals:
+            if preset is not None:
+                raise DiagramError(
+                    f"config {text!r} names two presets, {preset!r} and {item!r}",
+                    hint="one preset, then key=value overrides: sort,n_layer=1",
+                )
+            preset = item
+            continue
+        if not re.fullmatch(_IDENTIFIER, key) or not value:
+            raise DiagramError(
+                f"config item {item!r} is not key=value", hint="e.g. sort,n_layer=2,n_embd=32"
+            )
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return preset, tuple(sorted(overrides.items()))
+
+
+def parse_depth(text: str | int) -> int:
+    if text in ("", None):
+        return DEFAULT_DEPTH
+    try:
+        depth = int(str(text).strip())
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise DiagramError(
+            f"depth {text!r} is not a whole number of at least 1",
+            hint="1 draws the model's direct parts, 2 expands them (default), ...",
+        )
+    return depth
+
+
+def parse_input(text: str) -> tuple[int, int] | None:
+    if not text or not text.strip():
+        return None
+    match = _INPUT.match(text)
+    if not match or not all(int(size) >= 1 for size in match.groups()):
+        raise DiagramError(
+            f"input {text!r} is not batch x time", hint="e.g. 1x11: one sequence of 11 tokens"
+        )
+    return int(match[1]), int(match[2])
+
+
+# --- the files a drawing depends on ----------------------------------------------------
+
+
+def source_files(request: Request, root: Path) -> list[Path]:
+    """The project's Python files a drawing is made from, found without importing them:
+    the target's module and the presets module, everything of the project they import,
+    and every file of the presets' package (its config files, and the char corpus is
+    the package's own source)."""
+    files: set[Path] = set()
+    for name in [
+        request.presets,
+        *([] if request.target in KINDS else [request.target.partition(":")[0]]),
+    ]:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue  # drawing reports it
+        if not (spec and spec.origin and Path(spec.origin).is_file()):
+            continue
+        origin = Path(spec.origin).resolve()
+        if origin.is_relative_to(root):
+            files.add(origin)
+            files.update(_core.project_imports(origin, root))
+            if name == request.presets and "." in name:
+                files.update(origin.parent.rglob("*.py"))
+    return sorted(files)
+
+
+# --- resolving what the request names --------------------------------------------------
+
+
+@dataclass
+class Live:
+    """The preset's objects, as the live code builds them."""
+
+    presets: object
+    preset: str
+    config: object
+    overrides: tuple[tuple[str, object], ...]
+    settings: dict  # the kind's own settings (KIND_SETTINGS), overrides applied
+
+    @property
+    def name(self) -> str:
+        """``preset sort`` or ``preset sort, n_layer=1``."""
+        chosen = "".join(f", {key}={value!r}" for key, value in self.overrides)
+        return f"preset {self.preset}{chosen}"
+
+    def config_lines(self) -> list[str]:
+        """``block_size=11 vocab_size=3 ...``, wrapped to the diagram's width."""
+        fields = " ".join(f"{key}={value!r}" for key, value in config_fields(self.config).items())
+        return textwrap.wrap(fields, MAX_HEADER, break_on_hyphens=False)
+
+    def sample(self, batch_time: tuple[int, int] | None):
+        batch, time = batch_time or (1, None)
+        block_size = getattr(self.config, "block_size", None)
+        if time is not None and block_size is not None and time > block_size:
+            raise DiagramError(
+                f"input {batch}x{time} is longer than block_size {block_size} "
+                f"of preset {self.preset}",
+                hint=f"use a time of at most {block_size}, e.g. :input: {batch}x{block_size}",
+            )
+        try:
+            return self.presets.sample_input(self.preset, batch=batch, time=time)
+        except Exception as err:
+            raise DiagramError(
+                f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, "
+                f"time={time}) raised {type(err).__name__}: {err}{where_raised(err)}",
+                hint="check :input: against the preset",
+            ) from err
+
+
+def config_fields(config) -> dict[str, object]:
+    if dataclasses.is_dataclass(config):
+        return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return dict(vars(config))
+
+
+def resolve_live(request: Request) -> Live:
+    try:
+        presets = importlib.import_module(request.presets)
+    except Exception as err:
+        raise DiagramError(
+            f"cannot import the presets module {request.presets!r}: {err}",
+            hint="set nanobook_presets in conf.py to an importable module",
+        ) from err
+    names = tuple(presets.PRESETS)
+    preset = request.preset or names[0]
+    if preset not in names:
+        raise DiagramError(
+            f"unknown preset {preset!r}", hint=f"presets in {request.presets}: {', '.join(names)}"
+        )
+    try:
+        base = config_fields(presets.gpt_config(preset))
+    except Exception as err:
+        raise DiagramError(
+            f"{request.presets}.gpt_config({preset!r}) raised "
+            f"{type(err).__name__}: {err}{where_raised(err)}"
+        ) from err
+    settings = dict(KIND_SETTINGS.get(request.target, {}))
+    model_overrides = []
+    for key, value in request.overrides:
+        if key in settings:
+            if value is not None and not _fits(value, settings[key]):
+                raise DiagramError(
+                    f"{key}={value!r} has the wrong type", hint=f"the default is {settings[key]!r}"
+                )
+            settings[key] = value
+            continue
+        if key not in base:
+            raise DiagramError(
+                f"unknown config key {key!r} for preset {preset}",
+                hint=f"valid keys: {', '.join([*base, *settings])}",
+            )
+        if not _fits(value, base[key]):
+            raise DiagramError(
+                f"config key {key} expects {type(base[key]).__name__}, got {value!r}",
+                hint=f"the preset's value is {base[key]!r}",
+            )
+        model_overrides.append((key, value))
+    try:
+        config = presets.gpt_config(preset, **dict(model_overrides))
+    except Exception as err:
+        raise DiagramError(
+            f"{request.presets}.gpt_config({preset!r}, ...) raised {type(err).__name__}: {err}"
+        ) from err
+    return Live(presets, preset, config, tuple(model_overrides), settings)
+
+
+def _fits(value, default) -> bool:
+    """Whether an override has the type of the preset's value (an int is a fine float)."""
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
+
+
+def import_target(target: str):
+    try:
+        return _core.import_object(target)
+    except (ImportError, AttributeError) as err:
+        raise DiagramError(
+            f"cannot import {target!r}: {err}",
+            hint="write module.path:Name, importable from the project root "
+            "(e.g. model_src.model:GPT)",
+        ) from err
+
+
+def where_raised(err: BaseException) -> str:
+    """`` (at model_src/model.py:123)``: the innermost frame of the project's own code."""
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if "site-packages" not in f.filename and "/ext/arch_diagram/" not in f.filename
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    try:
+        filename = Path(frame.filename).resolve().relative_to(Path.cwd())
+    except ValueError:
+        filename = Path(frame.filename).name
+    return f" (at {filename}:{frame.lineno})"
+
+
+# --- drawing -----------------------------------------------------------------------------
+
+
+@dataclass
+class Drawing:
+    text: str
+    notes: list[str]  # worth a warning, though the diagram was drawn
+
+
+def draw_diagram(request: Request) -> Drawing:
+    """Import, build, trace and lay out; a DiagramError says why that was not possible."""
+    # torch is imported here, not at module level: reading a page must stay cheap
+    from . import specs
+
+    live = resolve_live(request)
+    if request.target in KINDS:
+        return specs.draw_spec(request, live)
+    return _draw_module(request, live, import_target(request.target))
+
+
+def _draw_module(request: Request, live: Live, target) -> Drawing:
+    import torch
+
+    from . import draw, flows
+    from .trace import ForwardError, argument_names, trace
+
+    model, instance = build_model(request.target, target, live)
+    idx = live.sample(request.input)
+    # with targets the model computes logits for every position, as in training; any
+    # ids will do as targets, only shapes are drawn
+    args = (idx, idx.contiguous()) if "targets" in argument_names(model) else (idx,)
+    torch.manual_seed(0)
+    try:
+        root = trace(model, args)
+    except ForwardError as err:
+        raise DiagramError(
+            f"the forward pass of {type(model).__name__} raised {err}{where_raised(err.__cause__)}",
+            hint="the diagram is drawn from a real forward pass: fix the model or the config",
+        ) from err
+    call = find_call(model, root, instance) if instance else root
+    focus = ".".join(filter(None, [instance, request.focus]))
+    focused = find_call(model, root, focus) if request.focus else None
+    plan = flows.Planner(model, request.depth, focus if focused else "").plan(call)
+    params = f"{call.total_params:,} parameters"
+    if call.path:
+        header = [
+            f"{call.path} · {call.type_name} · {params}",
+            f"in {type(model).__name__} · {live.name}",
+        ]
+    else:
+        header = [f"{call.type_name} · {live.name} · {params}"]
+    if focused:
+        header.append(
+            f"focus: {focused.path} · {focused.type_name} · {focused.total_params:,} parameters"
+        )
+    header += live.config_lines()
+    try:
+        text = draw.render(header, plan.flow, plan.footnotes)
+    except draw.DiagramTooWide as err:
+        raise DiagramError(
+            str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
+        ) from err
+    return Drawing(text, plan.notes)
+
+
+def build_model(name: str, target, live: Live):
+    """The model to trace, and the path of the target inside it ("" for the model itself).
+
+    A class is built from the preset's config when it is the model; a building block
+    (Block, LayerNorm, ...) is drawn where it sits in the model that contains it: the
+    last-defined class of its module that takes the config and holds one (nanoGPT defines
+    the whole model last). A function is called with the config and must return a model.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    if inspect.isclass(target):
+        if not issubclass(target, nn.Module):
+            raise DiagramError(
+                f"{name} is a class, but not a torch.nn.Module",
+                hint=f"target a model class, a function returning one, or one "
+                f"of {', '.join(KINDS)}",
+            )
+        module = sys.modules[target.__module__]
+        candidates = [
+            obj
+            for obj in vars(module).values()
+            if inspect.isclass(obj)
+            and issubclass(obj, nn.Module)
+            and obj.__module__ == module.__name__
+        ]
+        for candidate in reversed(candidates):
+            if not _accepts(candidate, live.config):
+                continue
+            model = _construct(candidate, live, with_config=True)
+            for path, submodule in model.named_modules():
+                if type(submodule) is target:
+                    return model, path
+        raise DiagramError(
+            f"no model in {module.__name__} that can be built from the preset's config "
+            f"contains a {target.__name__}",
+            hint="target the model class, or a function that builds the model",
+        )
+    if callable(target):
+        model = _construct(target, live, with_config=_accepts(target, live.config))
+        if not isinstance(model, nn.Module):
+            raise DiagramError(
+                f"{name} returned a {type(model).__name__}, not a torch.nn.Module",
+                hint="a target function must return the model to draw",
+            )
+        return model, ""
+    raise DiagramError(
+        f"{name} is a {type(target).__name__}, not a torch.nn.Module",
+        hint=f"target a model class, a function returning one, or one of {', '.join(KINDS)}",
+    )
+
+
+def _accepts(factory, config) -> bool:
+    try:
+        inspect.signature(factory).bind(config)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _construct(factory, live: Live, with_config: bool):
+    try:
+        return factory(live.config) if with_config else factory()
+    except Exception as err:
+        raise DiagramError(
+            f"building {factory.__name__} for preset {live.preset} raised "
+            f"{type(err).__name__}: {err}{where_raised(err)}",
+            hint="check the config overrides",
+        ) from err
+
+
+def find_call(model, root, path: str):
+    """The call of the module at ``path``, or a DiagramError listing what does exist."""
+    parts = path.split(".")
+    parent, parent_path = model, ""
+    for depth, part in enumerate(parts):
+        children = dict(parent.named_children())
+        if part not in children:
+            where = parent_path or f"the {type(model).__name__}"
+            raise DiagramError(
+                f"{type(model).__name__} has no submodule {path}",
+                hint=f"{where} has: {', '.join(children) or 'no submodules'}",
+            )
+        parent, parent_path = children[part], ".".join(parts[: depth + 1])
+    call = root.find(path)
+    if call is None:
+        container = root.find(path.rpartition(".")[0]) or root
+        called = ", ".join(child.path for child in container.children)
+        raise DiagramError(
+            f"{path} ({type(parent).__name__}) is never called by the forward pass",
+            hint=f"focus on a module the forward calls: {called}",
+        )
+    return call

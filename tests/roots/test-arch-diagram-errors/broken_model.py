@@ -1,0 +1,16 @@
+"""Models that go wrong in the ways the directive must report."""
+
+from torch import nn
+
+
+class Exploding(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+
+    def forward(self, idx):
+        raise RuntimeError("this model refuses to run")
+
+
+def not_a_model(config):
+    return "a string"

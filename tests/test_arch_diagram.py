@@ -1,0 +1,439 @@
+"""arch-diagram: drawings of the live model, checked against the model itself."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from sphinx.util.console import strip_colors
+
+from ext.arch_diagram import draw
+from ext.arch_diagram.request import DiagramError, draw_diagram, parse
+from model_src import presets, probe, train
+from model_src.model import GPT
+
+REPO = Path(__file__).resolve().parent.parent
+
+# name -> (target, options): one regression file each, tests/test_arch_diagram/<name>.txt
+DIAGRAMS = {
+    "gpt_sort": ("model_src.model:GPT", {"config": "sort"}),
+    "gpt_sort_attention_focus": (
+        "model_src.model:GPT",
+        {"config": "sort", "focus": "transformer.h.0.attn"},
+    ),
+    "block_sort": ("model_src.model:Block", {"config": "sort"}),
+    "attention_sort": ("model_src.model:CausalSelfAttention", {"config": "sort"}),
+    "mlp_sort": ("model_src.model:MLP", {"config": "sort"}),
+    "layernorm_sort": ("model_src.model:LayerNorm", {"config": "sort"}),
+    "gpt_overrides": (
+        "model_src.model:GPT",
+        {"config": "sort,n_layer=1,n_head=2,n_embd=32", "depth": "3", "input": "2x5"},
+    ),
+    "optimizer_sort": ("optimizer", {"config": "sort"}),
+    "get_batch_sort": ("get_batch", {"config": "sort"}),
+    "tokenizer_sort": ("tokenizer", {"config": "sort"}),
+    "generate_sort": ("generate", {"config": "sort,top_k=2"}),
+}
+# The char corpus is model_src's own source, so its vocabulary and text change with every
+# edit there: these are checked for what they must say, not byte for byte.
+CHAR_DIAGRAMS = {
+    "gpt_char": ("model_src.model:GPT", {"config": "char", "depth": "3"}),
+    "get_batch_char": ("get_batch", {"config": "char", "input": "2x16"}),
+    "tokenizer_char": ("tokenizer", {"config": "char"}),
+}
+
+
+def drawing(target: str, **options) -> str:
+    return draw_diagram(parse(target, **options)).text
+
+
+@pytest.fixture(scope="module")
+def drawings() -> dict[str, str]:
+    every = {**DIAGRAMS, **CHAR_DIAGRAMS}
+    return {name: drawing(target, **options) for name, (target, options) in every.items()}
+
+
+def sort_model() -> GPT:
+    return GPT(presets.gpt_config("sort")).eval()
+
+
+# --- what the diagrams say ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_diagram_text_is_stable(name, drawings, file_regression):
+    file_regression.check(drawings[name], basename=name, extension=".txt")
+
+
+@pytest.mark.parametrize("name", [*DIAGRAMS, *CHAR_DIAGRAMS])
+def test_diagrams_fit_in_80_columns(name, drawings):
+    assert max(len(line) for line in drawings[name].splitlines()) <= draw.MAX_WIDTH
+
+
+ROW = re.compile(r"^ *(?P<join>\(\+\)◄─ )?(?P<name>[\w.…]+)  .*?(?P<count>[\d,]+)\*?$")
+
+
+def rows(text: str) -> dict[str, tuple[int, str]]:
+    """name -> (parameter count, output shape) of every module row of a frameless drawing:
+    the shape is on the edge below, or after the arrow for a side input."""
+    lines = [re.sub(r"\s+│$", "", line) for line in text.splitlines()]
+    found = {}
+    for index, line in enumerate(lines):
+        if match := ROW.match(line):
+            if match["join"]:
+                shape = line.partition("→ ")[2].split()[0]
+            else:
+                shape = lines[index + 1].strip().removeprefix("│").strip()
+            found[match["name"]] = (int(match["count"].replace(",", "")), shape)
+    return found
+
+
+def params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(
+    ("focus", "names"),
+    [
+        (
+            "",
+            [
+                "transformer.wte",
+                "transformer.wpe",
+                "transformer.drop",
+                "transformer.h.0…2",
+                "transformer.ln_f",
+                "lm_head",
+            ],
+        ),
+        ("transformer.h.0", ["ln_1", "attn", "ln_2", "mlp"]),
+        ("transformer.h.0.attn", ["c_attn", "c_proj", "resid_dropout"]),
+        ("transformer.h.0.mlp", ["c_fc", "gelu", "c_proj", "dropout"]),
+    ],
+)
+def test_counts_and_shapes_are_the_models(focus, names):
+    model = sort_model()
+    outputs = {}
+    for path, module in model.named_modules():
+        module.register_forward_hook(lambda m, i, out, path=path: outputs.setdefault(path, out))
+    idx = presets.sample_input("sort")
+    with torch.no_grad():
+        model(idx, idx)
+    target = (
+        f"model_src.model:{type(model.get_submodule(focus)).__name__}"
+        if focus
+        else "model_src.model:GPT"
+    )
+    shown = rows(drawing(target, config="sort", depth="1"))
+    assert list(shown) == names
+    for name, (count, edge) in shown.items():
+        path = ".".join(filter(None, [focus, name.replace("…2", "")]))
+        if name.endswith("…2"):  # the three blocks, drawn once
+            module, path = model.transformer.h, "transformer.h.2"
+        else:
+            module = model.get_submodule(path)
+        assert count == params(module), name
+        if edge:  # the last row's shape is the output label's
+            assert edge == "×".join(map(str, outputs[path].shape)), name
+
+
+@pytest.mark.parametrize("preset", ["sort", "char"])
+def test_header_total_is_every_parameter_once(preset, drawings):
+    model = GPT(presets.gpt_config(preset))
+    total = sum(p.numel() for p in model.parameters())  # the tied matrix once
+    text = drawings[f"gpt_{preset}"]
+    assert text.startswith(f"GPT · preset {preset} · {total:,} parameters\n")
+    assert "lm_head.weight is transformer.wte.weight (tied)" in text
+    config = presets.gpt_config(preset)
+    block = sum(p.numel() for p in model.transformer.h[0].parameters())
+    assert f"Block ×{config.n_layer} ─── {config.n_layer} × {block:,} = " in text
+
+
+def test_attention_shows_the_real_q_k_v_and_attention_matrix(drawings):
+    model = sort_model()
+    idx = presets.sample_input("sort")
+    attn = model.transformer.h[0].attn
+    qkv = []
+    attn.c_attn.register_forward_hook(lambda m, i, out: qkv.append(out))
+    with torch.no_grad(), probe.attention_maps(model) as maps:
+        model(idx)
+    B, T, C3 = qkv[0].shape
+    q = qkv[0].split(C3 // 3, dim=2)[0].view(B, T, attn.n_head, -1).transpose(1, 2)
+    text = drawings["gpt_sort_attention_focus"]
+    assert re.search(rf"q, k, v: {'×'.join(map(str, q.shape))}\s", text)
+    assert re.search(rf"att: {'×'.join(map(str, maps[0].shape))}\s", text)
+    assert "1×3×11×16" in text and "1×3×11×11" in text
+
+
+def test_blocks_are_drawn_once_with_their_count_and_residuals(drawings):
+    text = drawings["gpt_sort"]
+    assert text.count("Block ×3") == 1
+    assert text.count("(+)◄") == 3  # the embeddings' sum and the block's two residuals
+    assert "┐" in text and "┘" in text
+
+
+def test_focus_expands_the_path_and_keeps_the_rest(drawings):
+    text = drawings["gpt_sort_attention_focus"]
+    assert re.search(r"┌─+┴─ transformer\.h\.0  Block ─", text)  # on the path: a frame
+    assert re.search(r"\n +transformer\.h\.1…2 +Block ×2 ", text)  # the other blocks: a row
+    assert re.search(r"\n│ +mlp +MLP ", text)  # a sibling of the focus: a row in the frame
+
+
+def test_specs_use_the_live_numbers(drawings):
+    model = sort_model()
+    optimizer = model.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")
+    for index, group in enumerate(optimizer.param_groups):
+        tensors = group["params"]
+        assert (
+            f"group {index}: weight_decay={group['weight_decay']} · " in drawings["optimizer_sort"]
+        )
+        assert (
+            f"{len(tensors)} tensors · {sum(p.numel() for p in tensors):,}\n"
+            in drawings["optimizer_sort"]
+        )
+    itos = presets.dataset("sort").meta["itos"]
+    assert (
+        f"itos (id → character): {'  '.join(f'{i} {c}' for i, c in itos.items())}"
+        in drawings["tokenizer_sort"]
+    )
+    batch_size = train.resolve_config(presets.config_file("sort"))["batch_size"]
+    assert f"x {batch_size}×11 int64" in drawings["get_batch_sort"]  # the sort run's
+    assert "context 1×6 … 1×11" in drawings["generate_sort"]
+    assert "idx 1×7 … 1×12" in drawings["generate_sort"]
+
+
+def test_char_tokens_decode_with_the_live_vocabulary(drawings):
+    itos = presets.dataset("char").meta["itos"]
+    lines = drawings["tokenizer_char"].splitlines()
+    ids = next(line for line in lines if line.startswith(" ids")).split()[1:]
+    chars = next(line for line in lines if line.startswith(" text")).split()[1:]
+    visible = {" ": "␣", "\n": "↵", "\t": "⇥"}
+    assert [visible.get(itos[int(i)], itos[int(i)]) for i in ids] == chars
+
+
+def test_get_batch_rows_are_one_position_apart(drawings):
+    lines = drawings["get_batch_char"].splitlines()
+    x = next(line for line in lines if line.strip().startswith("x[0]"))
+    y = next(line for line in lines if line.strip().startswith("y[0]"))
+    # y is printed one cell to the right: each column holds one token of the window
+    xs, ys = x.split()[1:], y.split()[1:]
+    assert xs[1:] == ys[: len(xs) - 1]
+
+
+def test_drawing_is_deterministic(drawings):
+    target, options = DIAGRAMS["gpt_sort_attention_focus"]
+    assert drawing(target, **options) == drawings["gpt_sort_attention_focus"]
+    target, options = DIAGRAMS["generate_sort"]
+    assert drawing(target, **options) == drawings["generate_sort"]
+
+
+@pytest.mark.parametrize(
+    ("target", "options", "reason", "hint"),
+    [
+        ("model_src.nothing:GPT", {}, "cannot import 'model_src.nothing:GPT'", "module.path:Name"),
+        ("model_src.model:GPTConfig", {}, "not a torch.nn.Module", "optimizer"),
+        ("model_src.model:GPT", {"config": "huge"}, "unknown preset 'huge'", "sort, char"),
+        (
+            "model_src.model:GPT",
+            {"config": "sort,n_layers=2"},
+            "unknown config key 'n_layers'",
+            "n_layer",
+        ),
+        ("model_src.model:GPT", {"config": "sort,n_layer=two"}, "n_layer expects int", "3"),
+        (
+            "model_src.model:GPT",
+            {"config": "sort", "focus": "transformer.h.0.atn"},
+            "no submodule transformer.h.0.atn",
+            "ln_1, attn, ln_2, mlp",
+        ),
+        (
+            "model_src.model:GPT",
+            {"config": "sort", "focus": "transformer.h"},
+            "never called",
+            "transformer.h.0",
+        ),
+        (
+            "model_src.model:GPT",
+            {"config": "sort", "input": "1x12"},
+            "longer than block_size 11",
+            "1x11",
+        ),
+        ("model_src.model:GPT", {"config": "sort,n_head=5"}, "n_embd=48 is not divisible", None),
+        ("model_src.model:GPT", {"input": "eleven"}, "not batch x time", "1x11"),
+        ("model_src.model:GPT", {"depth": "-1"}, "at least 1", None),
+        ("model_src.model:GPT", {"config": "sort,char"}, "two presets", None),
+        ("GPT", {}, "neither module.path:Name nor a diagram kind", "get_batch"),
+    ],
+)
+def test_errors_say_why_and_what_to_do(target, options, reason, hint):
+    with pytest.raises(DiagramError) as caught:
+        drawing(target, **options)
+    assert reason in caught.value.reason
+    if hint:
+        assert hint in caught.value.hint
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ext.arch_diagram", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+
+
+def test_cli_help_lists_the_options():
+    result = cli("--help")
+    assert result.returncode == 0
+    for option in ("--config", "--focus", "--depth", "--input", "optimizer"):
+        assert option in result.stdout
+
+
+def test_cli_prints_the_same_drawing_as_the_directive(drawings):
+    result = cli("model_src.model:GPT", "--config", "sort", "--focus", "transformer.h.0.attn")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == drawings["gpt_sort_attention_focus"]  # another process, same bytes
+
+
+def test_cli_reports_errors_with_a_hint():
+    result = cli("model_src.model:GPT", "--config", "sort", "--focus", "transformer.h.9")
+    assert result.returncode == 1
+    assert "error: GPT has no submodule transformer.h.9" in result.stderr
+    assert "hint: transformer.h has: 0, 1, 2" in result.stderr
+
+
+# --- in Sphinx ----------------------------------------------------------------------------------
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+def test_html_is_a_captioned_literal_block_with_an_anchor(app, warning, drawings):
+    app.build()
+    assert not warning.getvalue()
+    page = (app.outdir / "index.html").read_text(encoding="utf-8")
+    # the attention diagram: labelled, captioned, copyable (copybutton reads div.highlight pre)
+    block = page[page.index('id="fig-attention"') :]
+    assert block.index("Attention in the first block") < block.index(
+        'class="headerlink" href="#fig-attention"'
+    )
+    pre = re.search(
+        r'<div class="highlight-text notranslate"><div class="highlight"><pre>'
+        r"<span></span>(.*?)</pre>",
+        block,
+        re.S,
+    )[1]
+    assert html.unescape(pre) == drawings["gpt_sort_attention_focus"]
+    assert ">Attention in the first block</span></a> is <a" in page  # :ref: uses the caption
+    assert "Listing 2" in page  # :numref: numbers it like any captioned code block
+    # without :name:, an anchor made of what is drawn
+    assert 'id="arch-diagram-gpt-sort"' in page
+    myst = (app.outdir / "myst.html").read_text(encoding="utf-8")
+    assert 'id="arch-diagram-optimizer-sort"' in myst
+    assert "GPT.configure_optimizers · preset sort" in myst
+
+
+@pytest.mark.sphinx("text", testroot="arch-diagram", freshenv=True)
+def test_text_builder_shows_the_diagram(app, drawings):
+    app.build()
+    text = (app.outdir / "index.txt").read_text(encoding="utf-8")
+    assert "Attention in the first block" in text
+    assert "q, k, v: 1×3×11×16" in text
+
+
+@pytest.mark.sphinx("latex", testroot="arch-diagram", freshenv=True)
+def test_latex_builder_shows_the_diagram(app):
+    app.build()
+    tex = next(app.outdir.glob("*.tex")).read_text(encoding="utf-8")
+    assert r"\sphinxSetupCaptionForVerbatim{Attention in the first block}" in tex
+    assert "att: 1×3×11×11" in tex
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, monkeypatch):
+    import ext.arch_diagram as extension
+
+    args, kwargs = app_params
+    overrides = {"nanobook_cache_dir": str(tmp_path)}
+    make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True}).build()
+    cached = sorted((tmp_path / "diagrams").glob("*.json"))
+    assert len(cached) == 3
+
+    def refuse(request):
+        raise AssertionError(f"drew {request.target} again")
+
+    monkeypatch.setattr(extension, "draw_diagram", refuse)
+    rebuilt = make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True})
+    rebuilt.build()
+    assert sorted((tmp_path / "diagrams").glob("*.json")) == cached
+    assert "Block ×2" in (rebuilt.outdir / "index.html").read_text(encoding="utf-8")
+
+
+EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
+    4: ("cannot import 'model_src.nothing_here:GPT'", "module.path:Name"),
+    7: ("model_src.model:GPTConfig is a class, but not a torch.nn.Module", "a model class"),
+    10: ("unknown preset 'huge'", "presets in fake_presets: tiny"),
+    13: ("unknown config key 'n_layers' for preset tiny", "valid keys: block_size"),
+    16: ("GPT has no submodule transformer.h.7", "transformer.h has: 0, 1"),
+    20: (
+        "the forward pass of Exploding raised RuntimeError: this model refuses to run "
+        "(at broken_model.py:12)",
+        "fix the model",
+    ),
+    23: ("input 'eleven' is not batch x time", "1x11"),
+    27: ("depth '0' is not a whole number of at least 1", "expands"),
+    31: ("input 1x99 is longer than block_size 8 of preset tiny", ":input: 1x8"),
+    35: ("broken_model:not_a_model returned a str, not a torch.nn.Module", "must return"),
+}
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram-errors", freshenv=True)
+def test_every_error_is_a_located_warning_and_a_placeholder(app, warning):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    found = dict(re.findall(r"index\.rst:(\d+): WARNING: arch-diagram: (.*\n  hint: .*)", warnings))
+    assert sorted(map(int, found)) == sorted(EXPECTED_WARNINGS)
+    for line, (reason, hint) in EXPECTED_WARNINGS.items():
+        text = found[str(line)]
+        assert reason in text and hint in text.partition("hint:")[2], (line, text)
+        assert text.endswith("[nanobook.arch-diagram]")
+    page = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert page.count("could not be drawn") == len(EXPECTED_WARNINGS)
+    assert "transformer.h.0.mlp · MLP · 2,128 parameters" in page  # the good one still draws
+
+
+@pytest.mark.sphinx(
+    "html",
+    testroot="arch-diagram-errors",
+    freshenv=True,
+    confoverrides={"suppress_warnings": ["nanobook.arch-diagram"]},
+)
+def test_warnings_can_be_suppressed_by_type(app, warning):
+    app.build()
+    assert "arch-diagram" not in warning.getvalue()
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+def test_an_unexpected_failure_is_a_warning_not_a_crash(
+    make_app, app_params, tmp_path, monkeypatch
+):
+    import ext.arch_diagram as extension
+
+    def explode(request):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(extension, "draw_diagram", explode)
+    args, kwargs = app_params
+    app = make_app(*args, **{**kwargs, "confoverrides": {"nanobook_cache_dir": str(tmp_path)}})
+    app.build()
+    warnings = strip_colors(app.warning.getvalue())
+    assert warnings.count("drawing model_src.model:GPT failed: KeyError: 'surprise'") == 2
+    assert "could not be drawn" in (app.outdir / "index.html").read_text(encoding="utf-8")
