@@ -33,6 +33,7 @@ extensions = [
     "sphinx_copybutton",
     "ext.manim_clip",
     "ext.arch_diagram",
+    "ext.annotated_source",
 ]
 
 # --- sources --------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""HTML for ``annotated-source``: notes beside code in a CSS grid, stacked when narrow.
+
+Every line is its own element with the real file line number, an id
+(``<block>-L<n>``) and ``data-as-notes`` naming the notes that explain it; every note
+carries ``data-as-lines="<start>-<end>"``. ``annotated_source.js`` uses those to
+highlight a note's lines on hover or keyboard focus, and a line's notes on hover.
+All source text goes through Pygments tokens and ``html.escape``: nothing from the
+file or the page reaches the output unescaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from docutils import nodes
+from pygments.lexers import PythonLexer
+from pygments.token import STANDARD_TYPES
+
+from .directive import annotated_source, annotated_source_note
+
+
+def highlighted_lines(lines: list[str], indent: int) -> list[str]:
+    """Each line as HTML spans with Pygments' short class names (what pygments.css styles)."""
+    text = "\n".join(_dedent(line, indent) for line in lines) + "\n"
+    lexer = PythonLexer(stripnl=False, ensurenl=False)
+    out: list[list[str]] = [[]]
+    for token_type, value in lexer.get_tokens(text):
+        css = _css_class(token_type)
+        for index, piece in enumerate(value.split("\n")):
+            if index:
+                out.append([])
+            if piece:
+                safe = escape(piece)
+                out[-1].append(f'<span class="{css}">{safe}</span>' if css else safe)
+    return ["".join(parts) for parts in out[: len(lines)]]
+
+
+def plain_lines(lines: list[str], indent: int) -> list[str]:
+    return [_dedent(line, indent) for line in lines]
+
+
+def _dedent(line: str, indent: int) -> str:
+    line = line.expandtabs(4)
+    strip = min(indent, len(line) - len(line.lstrip(" ")))
+    return line[strip:]
+
+
+def _css_class(token_type) -> str:
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent
+    return STANDARD_TYPES[token_type]
+
+
+def shape_text(entry: dict) -> str:
+    """``q, k, v: 1×11×48`` — neighbours with the same shape share it."""
+    groups: list[tuple[list[str], str]] = []
+    for name, shape in entry["values"]:
+        if groups and groups[-1][1] == shape:
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], shape))
+    text = ", ".join(f"{', '.join(names)}: {shape}" for names, shape in groups)
+    return f"{text} ({entry['loop']})" if entry.get("loop") else text
+
+
+def lines_label(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}–{end}"
+
+
+# --- visitors -----------------------------------------------------------------------
+
+
+def visit_block(self, node: annotated_source) -> None:
+    shapes = node.get("shapes") or {}
+    code = plain_lines(node["lines"], node["indent"])
+    shaped = [len(code[int(line) - node["start"]]) for line in shapes]
+    width = max(shaped, default=0) + 2
+    title = f"<code>{escape(node['relpath'])}</code>"
+    if node["object"]:
+        title += f" · <code>{escape(node['object'])}</code>"
+    where = lines_label(node["start"], node["end"])
+    if node["url"]:
+        link = (
+            f'<a class="as-forge reference external" href="{escape(node["url"])}">'
+            f"{where} on the forge</a>"
+        )
+    else:
+        link = f'<span class="as-where">{where}</span>'
+    preset = (
+        f' <span class="as-preset">shapes: <code>{escape(node["preset"])}</code> preset</span>'
+        if node["preset"]
+        else ""
+    )
+    # "full-width": sphinx-book-theme lets such blocks use the margin on wide screens,
+    # which two columns need; other themes ignore the class.
+    self.body.append(
+        f'<div class="annotated-source full-width" id="{node["block_id"]}" '
+        f'style="--as-code-width: {width}ch">\n'
+        f'<div class="as-header"><span class="as-title">{title}</span>{preset} {link}</div>\n'
+        '<div class="as-rows">\n'
+    )
+    node["html_lines"] = highlighted_lines(node["lines"], node["indent"])
+    node["line_notes"] = _notes_by_line(node)
+
+
+def depart_block(self, node: annotated_source) -> None:
+    self.body.append("</div>\n</div>\n")
+
+
+def _notes_by_line(node: annotated_source) -> dict[int, list[str]]:
+    by_line: dict[int, list[str]] = {}
+    for note in node.findall(annotated_source_note):
+        for line in range(note["start"], note["end"] + 1):
+            by_line.setdefault(line, []).append(note["note_id"])
+    return by_line
+
+
+def visit_row(self, node) -> None:
+    # The row's notes come first; visit_code closes their column before the code.
+    self.body.append('<div class="as-row">\n<div class="as-notes">\n')
+
+
+def depart_row(self, node) -> None:
+    self.body.append("</div>\n")
+
+
+def visit_note(self, node) -> None:
+    block = node.parent.parent
+    label = lines_label(node["start"], node["end"])
+    self.body.append(
+        f'<div class="as-note" id="{node["note_id"]}" tabindex="0" role="note" '
+        f'data-as-lines="{node["start"]}-{node["end"]}" '
+        f'aria-label="Note on {label} of {escape(block["relpath"])}">\n'
+        f'<a class="as-note-lines" href="#{block["block_id"]}-L{node["start"]}" '
+        f'tabindex="-1">{label.capitalize()}</a>\n'
+    )
+
+
+def depart_note(self, node) -> None:
+    self.body.append("</div>\n")
+
+
+def visit_code(self, node) -> None:
+    block = node.parent.parent
+    notes = [
+        child["note_id"]
+        for child in node.parent.children
+        if isinstance(child, annotated_source_note)
+    ]
+    described = f' aria-describedby="{" ".join(notes)}"' if notes else ""
+    label = f"{block['relpath']}, {lines_label(node['start'], node['end'])}"
+    out = [
+        "</div>\n",  # the notes column
+        f'<div class="as-code highlight" tabindex="0" role="region" '
+        f'aria-label="{escape(label)}"{described}>\n',
+    ]
+    folds = {fold[0]: fold for fold in node["folds"]}
+    line = node["start"]
+    while line <= node["end"]:
+        fold = folds.get(line)
+        if fold is None:
+            out.append(_line_html(block, line))
+            line += 1
+            continue
+        first, last, summary_end = fold
+        hidden = last - summary_end
+        summary = "".join(_line_html(block, n) for n in range(first, summary_end + 1))
+        out.append(
+            '<details class="as-fold"><summary>'
+            f"{summary}"
+            f'<span class="as-fold-label">{hidden} more line{"s" * (hidden != 1)}'
+            f" ({lines_label(summary_end + 1, last)})</span></summary>\n"
+        )
+        out.extend(_line_html(block, n) for n in range(summary_end + 1, last + 1))
+        out.append("</details>\n")
+        line = last + 1
+    out.append("</div>\n")
+    self.body.extend(out)
+    raise nodes.SkipNode
+
+
+def _line_html(block: annotated_source, line: int) -> str:
+    code = block["html_lines"][line - block["start"]]
+    notes = block["line_notes"].get(line)
+    entry = (block.get("shapes") or {}).get(str(line))
+    attributes = f' data-as-notes="{" ".join(notes)}"' if notes else ""
+    shape = ""
+    if entry and entry["values"]:
+        loop = f' <span class="as-iter">({entry["loop"]})</span>' if entry["loop"] else ""
+        text = shape_text({**entry, "loop": None})
+        shape = f'<span class="as-shape">{escape(text)}{loop}</span>'
+    return (
+        f'<div class="as-line" id="{block["block_id"]}-L{line}" data-line="{line}"{attributes}>'
+        f'<span class="as-ln" aria-hidden="true">{line}</span>'
+        f'<code class="as-src">{code}</code>{shape}</div>\n'
+    )

@@ -1,0 +1,156 @@
+"""Work done after reading: capture shapes, attach them, and lay blocks out for non-HTML.
+
+Captures run once per build in the main process (``env-updated``), before any
+parallel writer forks; each page then only loads the cached result. Builders without
+the two-column layout (text, LaTeX, epub, man, texinfo ...) get notes and code
+interleaved: each note's paragraphs, then its lines as a numbered literal block that
+starts at the real line number, with captured shapes as trailing comments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
+
+from .._core import cache_root, warn
+from .directive import SUBTYPE, annotated_source, source_root
+from .html import lines_label, plain_lines, shape_text
+from .locate import LocateError
+from .shapes import DRIVER, CaptureError, cache_key, cached_capture
+
+logger = logging.getLogger(__name__)
+
+
+def capture_for(app, path: str, preset: str) -> dict:
+    return cached_capture(
+        Path(path), preset, app.config.nanobook_presets, source_root(app), _cache(app)
+    )
+
+
+def _cache(app) -> Path:
+    return cache_root(app) / "shapes"
+
+
+def capture_requested(app, env) -> None:
+    """Run the captures that the pages read in this build ask for, before writers fork."""
+    reading = getattr(env, "annotated_source_reading", set())
+    requests = getattr(env, "annotated_source_requests", {})
+    wanted = sorted({item for doc in reading & set(requests) for item in requests[doc]})
+    for path, preset in wanted:
+        try:
+            key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
+            if (_cache(app) / f"{key}.json").is_file():
+                continue
+            result = capture_for(app, path, preset)
+        except (CaptureError, LocateError, OSError):
+            continue  # AttachShapes warns where the block is
+        logger.info(
+            f"annotated-source: shapes of {Path(path).name} ({preset}) "
+            f"captured in {result['seconds']:.1f}s"
+        )
+
+
+class AttachShapes(SphinxPostTransform):
+    """Give each block with ``:shapes:`` the captured shapes of its own lines."""
+
+    default_priority = 400
+
+    def run(self, **kwargs) -> None:
+        for block in self.document.findall(annotated_source):
+            if block["preset"]:
+                self._attach(block)
+
+    def _attach(self, block: annotated_source) -> None:
+        label = block["object"] or block["relpath"]
+        name = f"{label} ({block['preset']})"
+        try:
+            result = capture_for(self.app, block["path"], block["preset"])
+        except (CaptureError, LocateError, OSError) as error:
+            result = {"lines": {}, "errors": [str(error)]}
+        for problem in result["errors"]:
+            warn(
+                logger,
+                f"annotated-source: shapes for {name}: {problem}",
+                location=block,
+                subtype=SUBTYPE,
+                hint=f"check nanobook_presets and :shapes:; the capture runs {DRIVER}",
+            )
+        mine = {
+            line: entry
+            for line, entry in result["lines"].items()
+            if block["start"] <= int(line) <= block["end"] and entry["values"]
+        }
+        if not mine and not result["errors"]:
+            warn(
+                logger,
+                f"annotated-source: no line of {label} bound a tensor while "
+                f"the {block['preset']!r} sample ran",
+                location=block,
+                subtype=SUBTYPE,
+                hint=f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
+            )
+        block["shapes"] = mine
+
+
+def uses_layout(builder) -> bool:
+    """Builders that get the two-column HTML; epub readers lack grid and scripts."""
+    return builder.format == "html" and not builder.name.startswith("epub")
+
+
+class InterleaveForOtherBuilders(SphinxPostTransform):
+    """Replace each block by its notes and numbered code, one after the other."""
+
+    default_priority = 410
+
+    def run(self, **kwargs) -> None:
+        if uses_layout(self.app.builder):
+            return
+        for block in list(self.document.findall(annotated_source)):
+            block.replace_self(interleaved(block))
+
+
+def interleaved(block: annotated_source) -> nodes.container:
+    code = plain_lines(block["lines"], block["indent"])
+    shapes = block.get("shapes") or {}
+    out = nodes.container(classes=["annotated-source"])
+    out.source, out.line = block.source, block.line
+    out += _heading(block)
+    for row in block.children:
+        for note in row.children[:-1]:
+            label = lines_label(note["start"], note["end"]).capitalize() + ":"
+            out += nodes.paragraph("", "", nodes.emphasis(text=label))
+            out.extend(note.children)
+        stretch = row.children[-1]
+        numbers = range(stretch["start"], stretch["end"] + 1)
+        width = max((len(code[n - block["start"]]) for n in numbers if str(n) in shapes), default=0)
+        text = "\n".join(
+            _with_shape(code[n - block["start"]], shapes.get(str(n)), width) for n in numbers
+        )
+        literal = nodes.literal_block(text, text, language="python", linenos=True)
+        literal["highlight_args"] = {"linenostart": stretch["start"]}
+        out += literal
+    return out
+
+
+def _heading(block: annotated_source) -> nodes.paragraph:
+    heading = nodes.paragraph()
+    heading += nodes.literal(text=block["relpath"])
+    if block["object"]:
+        heading += nodes.Text(" — ")
+        heading += nodes.literal(text=block["object"])
+    heading += nodes.Text(", ")
+    where = lines_label(block["start"], block["end"])
+    if block["url"]:
+        heading += nodes.reference("", where, refuri=block["url"])
+    else:
+        heading += nodes.Text(where)
+    return heading
+
+
+def _with_shape(line: str, entry: dict | None, width: int) -> str:
+    if not entry or not entry["values"]:
+        return line
+    return f"{line.ljust(width)}  # {shape_text(entry)}"
