@@ -1,0 +1,22 @@
+# Sort six letters from {A, B, C}: CABBAC -> AABBCC. The model is the one llm-viz
+# animates: 3 layers, 3 heads, 48 channels, 85,584 parameters.
+out_dir = "out-sort"
+dataset = "sort"
+block_size = 11  # 6 prompt letters + 6 sorted ones, minus the last (only ever a target)
+n_layer = 3
+n_head = 3
+n_embd = 48
+dropout = 0.0
+bias = True
+
+batch_size = 32
+max_iters = 600  # held-out accuracy reaches 100% by ~300 steps; the rest is margin
+eval_interval = 100
+eval_iters = 10
+log_interval = 5
+learning_rate = 1e-2  # a tiny model on a clean task learns fast at a high rate
+min_lr = 1e-3
+warmup_iters = 100
+lr_decay_iters = 600
+beta2 = 0.99
+threads = 1  # at this size a second thread costs more in coordination than it gains

@@ -1,0 +1,333 @@
+"""Train a GPT the nanoGPT way, on a CPU.
+
+    python -m model_src.train sort                                  # a preset ...
+    python -m model_src.train model_src/config/char.py              # ... or a config file
+    python -m model_src.train sort --max_iters=500 --out_dir=out-x  # plus overrides
+
+Settings come in three layers, later ones winning: DEFAULTS below, a config file of
+plain `name = value` lines, and `--name=value` overrides. A setting must already exist
+in DEFAULTS and keep its type, so a typo is an error instead of being silently ignored.
+Values are read with ast.literal_eval; nothing is executed.
+
+From Python, train({"dataset": "sort", ...}) runs the same loop and returns a summary.
+
+It writes to out_dir: ckpt.pt (the checkpoint with the best val loss so far), meta.pkl
+(the tokenizer) and log.jsonl (one JSON object per logged step: iter, loss, lr, time;
+evaluation steps add train_loss and val_loss). One line per evaluation goes to stderr.
+"""
+
+import ast
+import difflib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from . import prepare
+from .model import GPT, GPTConfig
+
+CONFIG_DIR = Path(__file__).parent / "config"
+
+# nanoGPT's settings and, for the model and optimiser, its GPT-2 values; the config
+# files scale everything down to what a CPU trains in a minute.
+DEFAULTS = dict(
+    # output and evaluation
+    out_dir="out",
+    eval_interval=2000,  # evaluate (and maybe checkpoint) every this many steps
+    log_interval=1,  # write a log.jsonl line every this many steps
+    eval_iters=200,  # batches per split in each evaluation
+    always_save_checkpoint=False,  # False: save only when val loss improves
+    init_from="scratch",  # 'scratch' or 'resume' (from out_dir/ckpt.pt)
+    # data
+    dataset="char",  # 'sort' or 'char'
+    data_dir="",  # '' means data/<dataset>, prepared on first use
+    gradient_accumulation_steps=1,  # micro-batches summed into each optimiser step
+    batch_size=12,
+    block_size=1024,
+    # model
+    n_layer=12,
+    n_head=12,
+    n_embd=768,
+    dropout=0.0,
+    bias=True,
+    # AdamW
+    learning_rate=6e-4,
+    max_iters=600000,
+    weight_decay=1e-1,
+    beta1=0.9,
+    beta2=0.95,
+    grad_clip=1.0,  # clip gradients to this global norm; 0.0 turns clipping off
+    # learning-rate schedule
+    decay_lr=True,
+    warmup_iters=2000,
+    lr_decay_iters=600000,
+    min_lr=6e-5,
+    # system
+    device="cpu",
+    compile=False,
+    seed=1337,
+    threads=0,  # torch threads while training; 0 leaves torch's choice alone
+)
+
+
+def check_setting(key: str, value):
+    """Return value if DEFAULTS has key and value has its type (an int is a fine float)."""
+    if key not in DEFAULTS:
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown config key {key!r}{hint}")
+    expected = type(DEFAULTS[key])
+    if expected is float and type(value) is int:
+        value = float(value)
+    if type(value) is not expected:
+        raise ValueError(
+            f"config key {key!r} expects {expected.__name__}, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    return value
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The `name = value` assignments of a config file (comments and a docstring allowed)."""
+    path = Path(path)
+    settings = {}
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring
+        if not (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            raise ValueError(f"{path}:{node.lineno}: expected a `name = value` line")
+        try:
+            settings[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError as err:
+            raise ValueError(f"{path}:{node.lineno}: the value must be a literal") from err
+    return settings
+
+
+def parse_override(arg: str) -> tuple[str, object]:
+    """'--key=value' -> (key, value). Values are Python literals, except that a text
+    setting takes the text as it is, so --device=cpu needs no quotes."""
+    if not arg.startswith("--") or "=" not in arg:
+        raise ValueError(f"expected --key=value, got {arg!r}")
+    key, text = arg[2:].split("=", 1)
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if isinstance(DEFAULTS.get(key), str) and not isinstance(value, str):
+        value = text
+    return key, value
+
+
+def resolve_config(config_file: str | Path | None = None, overrides: Mapping | None = None):
+    """DEFAULTS, then the config file's settings, then overrides: every one checked."""
+    config = dict(DEFAULTS)
+    layers = [read_config_file(config_file) if config_file else {}, overrides or {}]
+    for layer in layers:
+        for key, value in layer.items():
+            config[key] = check_setting(key, value)
+    return config
+
+
+def config_file_for(name_or_path: str) -> Path:
+    """A preset name (a file in model_src/config/) or a path to a config file."""
+    preset = CONFIG_DIR / f"{name_or_path}.py"
+    path = preset if preset.is_file() else Path(name_or_path)
+    if not path.is_file():
+        presets = sorted(p.stem for p in CONFIG_DIR.glob("*.py"))
+        raise ValueError(f"no config file {name_or_path!r}; presets: {', '.join(presets)}")
+    return path
+
+
+def get_lr(it: int, config: Mapping) -> float:
+    """Learning rate for step `it`: a linear warmup from near zero to learning_rate, then
+    half a cosine down to min_lr at lr_decay_iters, then min_lr for good."""
+    lr, min_lr = config["learning_rate"], config["min_lr"]
+    warmup, decay_end = config["warmup_iters"], config["lr_decay_iters"]
+    if not config["decay_lr"]:
+        return lr
+    if it < warmup:
+        return lr * (it + 1) / (warmup + 1)
+    if it >= decay_end:
+        return min_lr
+    progress = (it - warmup) / (decay_end - warmup)  # 0 -> 1
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
+@torch.no_grad()
+def estimate_loss(model, data_dir, config: Mapping) -> dict[str, float]:
+    """Mean loss over eval_iters batches of each split. One training batch is a noisy
+    estimate; the same seeded batches every time make evaluations comparable."""
+    model.eval()
+    losses = {}
+    for split in ("train", "val"):
+        generator = torch.Generator().manual_seed(config["seed"])
+        total = 0.0
+        for _ in range(config["eval_iters"]):
+            x, y = prepare.get_batch(
+                split,
+                data_dir,
+                config["batch_size"],
+                config["block_size"],
+                generator,
+                config["device"],
+            )
+            total += model(x, y)[1].item()
+        losses[split] = total / config["eval_iters"]
+    model.train()
+    return losses
+
+
+def save_checkpoint(out_dir: Path, checkpoint: dict) -> None:
+    """Write ckpt.pt in one piece: a crash mid-write leaves the previous one intact."""
+    partial = out_dir / "ckpt.pt.partial"
+    torch.save(checkpoint, partial)
+    os.replace(partial, out_dir / "ckpt.pt")
+
+
+def train(config: Mapping) -> dict:
+    """Train as `config` (DEFAULTS overridden by its entries) says; return a summary:
+    iters, best_val_loss, train_loss, val_loss (last evaluation), num_params,
+    train_seconds (wall time) and tokens_per_second (during optimiser steps)."""
+    cfg = resolve_config(overrides=config)
+    out_dir = Path(cfg["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(cfg["data_dir"] or Path("data") / cfg["dataset"])
+    if not (data_dir / "meta.pkl").exists():
+        print(f"preparing {cfg['dataset']} data in {data_dir}", file=sys.stderr)
+        prepare.write(prepare.build(cfg["dataset"]), data_dir)
+    shutil.copy(data_dir / "meta.pkl", out_dir / "meta.pkl")  # keep the tokenizer at hand
+
+    # leave the caller's process as it was: same thread count, same random state
+    threads_before = torch.get_num_threads()
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
+    try:
+        with torch.random.fork_rng():
+            return _train(cfg, out_dir, data_dir)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def init_model(cfg: dict, out_dir: Path, vocab_size: int) -> tuple[GPT, dict, dict | None]:
+    """The model to train, its model_args, and the checkpoint it was rebuilt from
+    (None when init_from is 'scratch')."""
+    model_args = {k: cfg[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "bias")}
+    model_args.update(vocab_size=vocab_size, dropout=cfg["dropout"])
+    checkpoint = None
+    if cfg["init_from"] == "scratch":
+        model = GPT(GPTConfig(**model_args))
+    elif cfg["init_from"] == "resume":
+        checkpoint = torch.load(out_dir / "ckpt.pt", map_location=cfg["device"])
+        # the architecture is the checkpoint's, whatever the config says; dropout may change
+        model_args = {**checkpoint["model_args"], "dropout": cfg["dropout"]}
+        model = GPT.from_checkpoint({**checkpoint, "model_args": model_args})
+    else:
+        raise ValueError(f"init_from must be 'scratch' or 'resume', not {cfg['init_from']!r}")
+    if cfg["block_size"] < model.config.block_size:
+        model.crop_block_size(cfg["block_size"])
+        model_args["block_size"] = cfg["block_size"]
+    return model.to(cfg["device"]), model_args, checkpoint
+
+
+def _train(cfg: dict, out_dir: Path, data_dir: Path) -> dict:
+    torch.manual_seed(cfg["seed"])
+    device, device_type = cfg["device"], "cuda" if "cuda" in cfg["device"] else "cpu"
+    vocab_size = prepare.load_meta(data_dir)["vocab_size"]
+    model, model_args, checkpoint = init_model(cfg, out_dir, vocab_size)
+    optimizer = model.configure_optimizers(
+        cfg["weight_decay"], cfg["learning_rate"], (cfg["beta1"], cfg["beta2"]), device_type
+    )
+    iter_num, best_val_loss = 0, math.inf
+    if checkpoint is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        iter_num, best_val_loss = checkpoint["iter_num"], checkpoint["best_val_loss"]
+        del checkpoint  # free the memory before training
+    forward = torch.compile(model) if cfg["compile"] else model
+
+    # batches continue where a resumed run left off instead of repeating its first ones
+    generator = torch.Generator().manual_seed(cfg["seed"] + iter_num)
+    accum = cfg["gradient_accumulation_steps"]
+    tokens_per_iter = accum * cfg["batch_size"] * cfg["block_size"]
+    start, step_seconds, steps_done = time.perf_counter(), 0.0, 0
+    losses = {}
+    with open(out_dir / "log.jsonl", "a" if cfg["init_from"] == "resume" else "w") as log:
+        while iter_num < cfg["max_iters"]:
+            lr = get_lr(iter_num, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            t0 = time.perf_counter()
+            loss_sum = 0.0
+            for _ in range(accum):
+                x, y = prepare.get_batch(
+                    "train", data_dir, cfg["batch_size"], cfg["block_size"], generator, device
+                )
+                _, loss = forward(x, y)
+                # gradients add up over micro-batches; dividing makes the sum a mean
+                (loss / accum).backward()
+                loss_sum += loss.item()
+            if cfg["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step_seconds += time.perf_counter() - t0
+            iter_num += 1
+            steps_done += 1
+
+            record = {"iter": iter_num, "loss": loss_sum / accum, "lr": lr}
+            if iter_num % cfg["eval_interval"] == 0 or iter_num == cfg["max_iters"]:
+                losses = estimate_loss(model, data_dir, cfg)
+                record.update(train_loss=losses["train"], val_loss=losses["val"])
+                print(
+                    f"[{cfg['dataset']}] iter {iter_num}/{cfg['max_iters']}: "
+                    f"train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
+                    f"{time.perf_counter() - start:.1f}s",
+                    file=sys.stderr,
+                )
+                if losses["val"] < best_val_loss or cfg["always_save_checkpoint"]:
+                    best_val_loss = min(best_val_loss, losses["val"])
+                    save_checkpoint(
+                        out_dir,
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "model_args": model_args,
+                            "iter_num": iter_num,
+                            "best_val_loss": best_val_loss,
+                            "config": cfg,
+                        },
+                    )
+            if "val_loss" in record or iter_num % cfg["log_interval"] == 0:
+                record["time"] = time.perf_counter() - start
+                log.write(json.dumps(record) + "\n")
+
+    return {
+        "iters": iter_num,
+        "best_val_loss": best_val_loss,
+        "train_loss": losses.get("train"),
+        "val_loss": losses.get("val"),
+        "num_params": model.get_num_params(),
+        "train_seconds": time.perf_counter() - start,
+        "tokens_per_second": steps_done * tokens_per_iter / step_seconds if steps_done else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    config_file = config_file_for(args[0]) if args and not args[0].startswith("--") else None
+    overrides = dict(parse_override(a) for a in args[1 if config_file else 0 :])
+    summary = train(resolve_config(config_file, overrides))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""model_src/trained.py and tasks.py: the cached trained models the book is built on.
+
+The real sort preset is trained once per test session (seconds), into a temporary
+cache; the other tests use runs of a few steps."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from model_src import trained
+from model_src.model import GPT
+from model_src.tasks import sort_accuracy
+
+REPO = Path(__file__).resolve().parent.parent
+QUICK = dict(max_iters=10, eval_interval=5, eval_iters=2, log_interval=5)  # a few steps
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny models: a second thread only adds coordination, and on a busy machine much more
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sort_cache(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NANOBOOK_CACHE_DIR", str(cache))
+        trained.get("sort")
+    return cache
+
+
+@pytest.fixture
+def sort_model(sort_cache, monkeypatch) -> trained.Trained:
+    monkeypatch.setenv("NANOBOOK_CACHE_DIR", str(sort_cache))
+    return trained.get("sort")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("NANOBOOK_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_trained_sort_model_sorts_held_out_sequences(sort_model):
+    accuracy = sort_accuracy(sort_model.model)
+    print(
+        f"sort: {accuracy:.1%} of held-out prompts, trained in {sort_model.train_seconds:.1f}s "
+        f"at {sort_model.tokens_per_second:,.0f} tokens/s"
+    )
+    assert accuracy >= 0.99
+    assert sort_model.model.get_num_params(non_embedding=False) == 85_584
+    prompt = sort_model.encode("CABBAC")
+    out = sort_model.model.generate(torch.tensor([prompt]), 6, top_k=1)
+    assert sort_model.decode(out[0]) == "CABBACAABBCC"
+
+
+def test_a_trained_model_carries_its_record(sort_model, sort_cache):
+    assert sort_model.name == "sort" and not sort_model.model.training
+    assert sort_model.out_dir.parent == sort_cache / "models"
+    assert sort_model.out_dir.name.startswith("sort-") and len(sort_model.out_dir.name) == 21
+    assert sort_model.config["n_embd"] == 48 and sort_model.config["out_dir"] == str(
+        sort_model.out_dir
+    )
+    assert sort_model.meta["itos"] == {0: "A", 1: "B", 2: "C"}
+    iters = [m["iter"] for m in sort_model.metrics]
+    assert iters == sorted(iters) and iters[-1] == sort_model.config["max_iters"]
+    evals = [m for m in sort_model.metrics if "val_loss" in m]
+    assert len(evals) == sort_model.config["max_iters"] // sort_model.config["eval_interval"]
+    assert sort_model.best_val_loss == min(m["val_loss"] for m in evals) < 0.01
+    assert sort_model.train_seconds > 0 and sort_model.tokens_per_second > 0
+    assert sort_model.decode(sort_model.encode("ABCCBA")) == "ABCCBA"
+
+
+def test_second_get_loads_instead_of_training(sort_model, monkeypatch):
+    def must_not_train(config):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(trained.training, "train", must_not_train)
+    again = trained.get("sort")
+    assert again.out_dir == sort_model.out_dir
+    for key, value in sort_model.model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[key], value)
+
+
+def test_sort_accuracy_counts_exact_sorts_only(sort_model):
+    assert sort_accuracy(sort_model.model, n=20) == 1.0
+    torch.manual_seed(0)
+    untrained = GPT(sort_model.model.config)
+    untrained.train()
+    assert sort_accuracy(untrained) < 0.2
+    assert untrained.training  # left as it was found
+
+
+def test_overrides_and_presets_make_separate_entries(cache):
+    quick = trained.get("sort", **QUICK)
+    assert quick.config["max_iters"] == 10 and quick.metrics[-1]["iter"] == 10
+    other = trained.get("sort", **{**QUICK, "seed": 7})
+    assert other.out_dir != quick.out_dir
+    char = trained.get("char", **QUICK, n_layer=1, batch_size=4)
+    assert char.model.config.n_layer == 1 and char.out_dir.name.startswith("char-")
+    text = "def forward(self, x):"
+    assert char.decode(char.encode(text)) == text
+    assert sorted(p.name for p in (cache / "models").iterdir() if p.is_dir()) == sorted(
+        [quick.out_dir.name, other.out_dir.name, char.out_dir.name]
+    )
+
+
+def test_bad_names_are_errors(cache):
+    with pytest.raises(KeyError, match="presets: sort, char"):
+        trained.get("shakespeare")
+    with pytest.raises(ValueError, match="unknown config key 'max_iter'"):
+        trained.get("sort", max_iter=5)
+    assert not (cache / "models").exists()
+
+
+def test_interrupted_training_leaves_no_entry(cache, monkeypatch):
+    def crash(config):
+        Path(config["out_dir"], "ckpt.pt").write_text("half written")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trained.training, "train", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trained.get("sort", **QUICK)
+    assert [p.name for p in (cache / "models").iterdir()] == [
+        p.name for p in (cache / "models").glob("*.lock")
+    ]
+    monkeypatch.undo()
+    monkeypatch.setenv("NANOBOOK_CACHE_DIR", str(cache))
+    assert trained.get("sort", **QUICK).metrics[-1]["iter"] == 10
+
+
+def test_parallel_processes_train_only_once(cache):
+    code = "from model_src import trained; trained.get('sort', max_iters=30, eval_interval=10)"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NANOBOOK_CACHE_DIR": str(cache)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True, cwd=REPO
+        )
+        for _ in range(2)
+    ]
+    errors = [proc.communicate(timeout=300)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors
+    assert sum("(cached for next time)" in err for err in errors) == 1
+    assert len([p for p in (cache / "models").iterdir() if p.is_dir()]) == 1
