@@ -66,3 +66,21 @@ html_theme_options = {
     "navigation_with_keys": True,
 }
 html_last_updated_fmt = ""
+
+
+def _train_book_models(app, env, docnames) -> None:
+    """Train (or load) the book's models before any page is read.
+
+    Cells and scenes would train them on first use too, but here the progress shows in
+    the build log, and a no-op rebuild (nothing to read) never even imports torch.
+    """
+    if not docnames:
+        return
+    from model_src import trained
+
+    for name in ("sort", "char"):
+        trained.get(name)
+
+
+def setup(app):
+    app.connect("env-before-read-docs", _train_book_models)
