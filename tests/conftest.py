@@ -21,6 +21,17 @@ def rootdir() -> Path:
     return Path(__file__).parent / "roots"
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: a second thread only adds coordination, and on a busy machine much more."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def book_html() -> Path:
     """The whole book built once per test session, at draft quality, warnings as errors.
@@ -32,9 +43,26 @@ def book_html() -> Path:
     env = {**os.environ, "NANOBOOK_CLIP_QUALITY": "draft", "PYTHONHASHSEED": "0"}
     env.setdefault("NANOBOOK_CACHE_DIR", str(REPO / ".cache"))
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
-         "-d", str(out / "doctrees"), str(REPO / "docs"), str(out / "html")],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-d",
+            str(out / "doctrees"),
+            str(REPO / "docs"),
+            str(out / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
-    assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    assert result.returncode == 0, (
+        f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    )
     return out / "html"

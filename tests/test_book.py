@@ -3,8 +3,19 @@
 from html.parser import HTMLParser
 from pathlib import Path
 
-CHAPTERS = ["overview", "data", "tokenizer", "embeddings", "attention", "mlp", "block",
-            "loss", "training", "sampling", "scale"]
+CHAPTERS = [
+    "overview",
+    "data",
+    "tokenizer",
+    "embeddings",
+    "attention",
+    "mlp",
+    "block",
+    "loss",
+    "training",
+    "sampling",
+    "scale",
+]
 
 
 class _Links(HTMLParser):

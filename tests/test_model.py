@@ -10,14 +10,7 @@ import torch.nn.functional as F
 from model_src.model import GPT, GPTConfig
 from model_src.probe import attention_maps
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only adds coordination, and on a busy machine much more
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_config(**overrides) -> GPTConfig:

@@ -15,14 +15,7 @@ from model_src import prepare, sample
 from model_src import train as training
 from model_src.model import GPT
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only adds coordination, and on a busy machine much more
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- data ------------------------------------------------------------------------------

@@ -19,13 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 QUICK = dict(max_iters=10, eval_interval=5, eval_iters=2, log_interval=5)  # a few steps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only adds coordination, and on a busy machine much more
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="session")
