@@ -8,6 +8,7 @@ prerequisite.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -56,14 +57,20 @@ SYSTEM_PACKAGES = {
 
 def _missing(need: str) -> bool:
     if need == "build":
-        include = Path(subprocess.check_output(
-            [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
-            text=True,
-        ).strip())
+        include = Path(
+            subprocess.check_output(
+                [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                text=True,
+            ).strip()
+        )
         have_headers = (include / "Python.h").exists()
-        have_libs = shutil.which("pkg-config") and subprocess.run(
-            ["pkg-config", "--exists", "cairo", "pangocairo"], check=False
-        ).returncode == 0
+        have_libs = (
+            shutil.which("pkg-config")
+            and subprocess.run(
+                ["pkg-config", "--exists", "cairo", "pangocairo"], check=False
+            ).returncode
+            == 0
+        )
         return not (shutil.which("gcc") and have_headers and have_libs)
     if need == "latex":
         return not (shutil.which("latex") and shutil.which("dvisvgm"))
@@ -84,27 +91,42 @@ def system_packages(session: nox.Session, *needs: str) -> None:
         session.log(f"installing system packages: {' '.join(apt)}")
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run(*sudo, "apt-get", "update", "-q", external=True, env=env)
-        session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", *apt,
-                    external=True, env=env)
+        session.run(
+            *sudo,
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            *apt,
+            external=True,
+            env=env,
+        )
         return
-    lines = [f"  {tool}: " + " ".join(pkg for need in missing
-                                       for pkg in SYSTEM_PACKAGES[need][tool])
-             for tool in ("apt", "dnf", "brew")]
-    session.error("missing system packages, and no root or passwordless sudo to install "
-                  "them. Install them, then run nox again:\n" + "\n".join(lines))
+    lines = [
+        f"  {tool}: " + " ".join(pkg for need in missing for pkg in SYSTEM_PACKAGES[need][tool])
+        for tool in ("apt", "dnf", "brew")
+    ]
+    session.error(
+        "missing system packages, and no root or passwordless sudo to install "
+        "them. Install them, then run nox again:\n" + "\n".join(lines)
+    )
 
 
 def _local_torch_wheel() -> bool:
     """Whether pip's find-links already offer a CPU build of torch."""
     links = os.environ.get("PIP_FIND_LINKS", "")
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
         links += " " + subprocess.check_output(
             [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
-            text=True, stderr=subprocess.DEVNULL)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pass
-    return any(glob.glob(os.path.join(link, "torch-2.13.0+cpu-*.whl"))
-               for link in links.split() if os.path.isdir(link))
+            text=True,
+            stderr=subprocess.DEVNULL,
+        )
+    return any(
+        glob.glob(os.path.join(link, "torch-2.13.0+cpu-*.whl"))
+        for link in links.split()
+        if os.path.isdir(link)
+    )
 
 
 def install(session: nox.Session, group: str) -> None:
@@ -134,9 +156,20 @@ def sphinx_env(quality: str | None = None) -> dict[str, str]:
 def docs(session: nox.Session) -> None:
     """Build the HTML book into docs/_build/html (warnings are errors)."""
     install(session, "docs")
-    session.run("sphinx-build", "-b", "html", "-W", "--keep-going", "-n",
-                "-d", str(BUILD / "doctrees"), str(DOCS), str(BUILD / "html"),
-                *session.posargs, env=sphinx_env())
+    session.run(
+        "sphinx-build",
+        "-b",
+        "html",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-d",
+        str(BUILD / "doctrees"),
+        str(DOCS),
+        str(BUILD / "html"),
+        *session.posargs,
+        env=sphinx_env(),
+    )
     session.log(f"The book is ready: open {BUILD / 'html' / 'index.html'}")
 
 
@@ -146,11 +179,25 @@ def livedocs(session: nox.Session) -> None:
     install(session, "docs")
     port = os.environ.get("NANOBOOK_PORT", "8000")
     session.log(f"Previewing at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
-    session.run("sphinx-autobuild", "--port", port, "--host", "127.0.0.1",
-                "--watch", str(ROOT / "ext"), "--watch", str(ROOT / "model_src"),
-                "--re-ignore", r"(_build|\.cache|jupyter_execute)/",
-                "-d", str(BUILD / "doctrees-live"), str(DOCS), str(BUILD / "live"),
-                *session.posargs, env=sphinx_env("draft"))
+    session.run(
+        "sphinx-autobuild",
+        "--port",
+        port,
+        "--host",
+        "127.0.0.1",
+        "--watch",
+        str(ROOT / "ext"),
+        "--watch",
+        str(ROOT / "model_src"),
+        "--re-ignore",
+        r"(_build|\.cache|jupyter_execute)/",
+        "-d",
+        str(BUILD / "doctrees-live"),
+        str(DOCS),
+        str(BUILD / "live"),
+        *session.posargs,
+        env=sphinx_env("draft"),
+    )
 
 
 @nox.session
@@ -164,8 +211,9 @@ def tests(session: nox.Session) -> None:
 def clips(session: nox.Session) -> None:
     """Render every clip of the book into the shared cache, without building pages."""
     install(session, "docs")
-    session.run("python", "-m", "ext.manim_clip", "clips", str(DOCS), *session.posargs,
-                env=sphinx_env())
+    session.run(
+        "python", "-m", "ext.manim_clip", "clips", str(DOCS), *session.posargs, env=sphinx_env()
+    )
 
 
 @nox.session
@@ -173,8 +221,17 @@ def film(session: nox.Session) -> None:
     """Join the book's clips in chapter order, with title cards, into one MP4."""
     install(session, "docs")
     out = BUILD / "film.mp4"
-    session.run("python", "-m", "ext.manim_clip", "film", str(DOCS), "--out", str(out),
-                *session.posargs, env=sphinx_env())
+    session.run(
+        "python",
+        "-m",
+        "ext.manim_clip",
+        "film",
+        str(DOCS),
+        "--out",
+        str(out),
+        *session.posargs,
+        env=sphinx_env(),
+    )
     session.log(f"The film is at {out}")
 
 

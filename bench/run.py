@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +55,15 @@ class Scenario:
 
     def summary(self) -> dict:
         t = self.times
-        return {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t),
-                "rendered": [b.rendered for b in self.builds],
-                "executed": [b.executed for b in self.builds],
-                "trained": [b.trained for b in self.builds]}
+        return {
+            "median": statistics.median(t),
+            "min": min(t),
+            "max": max(t),
+            "n": len(t),
+            "rendered": [b.rendered for b in self.builds],
+            "executed": [b.executed for b in self.builds],
+            "trained": [b.trained for b in self.builds],
+        }
 
 
 class Workspace:
@@ -77,10 +82,27 @@ class Workspace:
 
     def build(self, quality: str, *options: str) -> Build:
         out = self.docs / "_build"
-        env = {**os.environ, "NANOBOOK_CACHE_DIR": str(self.root / ".cache"),
-               "NANOBOOK_CLIP_QUALITY": quality, "PYTHONHASHSEED": "0"}
-        cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
-               "-d", str(out / "doctrees"), str(self.docs), str(out / "html"), *options]
+        env = {
+            **os.environ,
+            "NANOBOOK_CACHE_DIR": str(self.root / ".cache"),
+            "NANOBOOK_CLIP_QUALITY": quality,
+            "PYTHONHASHSEED": "0",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-d",
+            str(out / "doctrees"),
+            str(self.docs),
+            str(out / "html"),
+            *options,
+        ]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         seconds = time.perf_counter() - start
@@ -88,9 +110,10 @@ class Workspace:
         if proc.returncode:
             raise SystemExit(f"build failed in {self.root}:\n{log[-6000:]}")
         clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(log)]
-        rendered, reused, failed = map(sum, zip(*clips)) if clips else (0, 0, 0)
-        return Build(seconds, rendered, reused, failed,
-                     len(EXECUTED.findall(log)), len(TRAINED.findall(log)))
+        rendered, reused, failed = map(sum, zip(*clips, strict=False)) if clips else (0, 0, 0)
+        return Build(
+            seconds, rendered, reused, failed, len(EXECUTED.findall(log)), len(TRAINED.findall(log))
+        )
 
     def forget(self, *what: str) -> None:
         """Drop caches: 'build' (Sphinx outputs), 'clips', or 'all' (everything)."""
@@ -111,8 +134,9 @@ def ratio(a: Scenario, b: Scenario) -> dict:
     return {"median": statistics.median(pairs), "min": min(pairs), "max": max(pairs)}
 
 
-def manim_directive_project(parent: Path, name: str, scenes: list[tuple[str, Path]],
-                            ours: bool) -> Path:
+def manim_directive_project(
+    parent: Path, name: str, scenes: list[tuple[str, Path]], ours: bool
+) -> Path:
     """A small Sphinx project showing the same scenes with our directive or Manim's."""
     src = parent / name
     src.mkdir()
@@ -137,10 +161,23 @@ def manim_directive_project(parent: Path, name: str, scenes: list[tuple[str, Pat
 
 
 def build_project(src: Path, quality: str = "publish") -> Build:
-    env = {**os.environ, "NANOBOOK_CLIP_QUALITY": quality,
-           "NANOBOOK_CACHE_DIR": str(ROOT / ".cache")}  # trained models: warm, as for both
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(src / "_build/doctrees"),
-           str(src), str(src / "_build/html")]
+    env = {
+        **os.environ,
+        "NANOBOOK_CLIP_QUALITY": quality,
+        "NANOBOOK_CACHE_DIR": str(ROOT / ".cache"),
+    }  # trained models: warm, as for both
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-q",
+        "-d",
+        str(src / "_build/doctrees"),
+        str(src),
+        str(src / "_build/html"),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=src, check=False)
     seconds = time.perf_counter() - start
@@ -163,15 +200,23 @@ def site_weight(html: Path) -> dict:
         pages[str(page.relative_to(html))] = size
     largest = max(pages, key=pages.get)
     clips = {p.name: p.stat().st_size for p in sorted(html.rglob("_clips/*.mp4"))}
-    return {"total_bytes": sum(p.stat().st_size for p in files), "largest_page": largest,
-            "largest_page_bytes": pages[largest], "clip_mp4_bytes": clips}
+    return {
+        "total_bytes": sum(p.stat().st_size for p in files),
+        "largest_page": largest,
+        "largest_page_bytes": pages[largest],
+        "clip_mp4_bytes": clips,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (default 3)")
-    parser.add_argument("--publish-repeat", type=int, default=1,
-                        help="runs of the slow publish-quality scenarios (default 1)")
+    parser.add_argument(
+        "--publish-repeat",
+        type=int,
+        default=1,
+        help="runs of the slow publish-quality scenarios (default 1)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
@@ -180,8 +225,11 @@ def main() -> None:
 
     def record(name: str, build: Build) -> None:
         s.setdefault(name, Scenario(name)).builds.append(build)
-        print(f"  {name}: {build.seconds:.1f}s rendered={build.rendered} "
-              f"executed={build.executed} trained={build.trained}", flush=True)
+        print(
+            f"  {name}: {build.seconds:.1f}s rendered={build.rendered} "
+            f"executed={build.executed} trained={build.trained}",
+            flush=True,
+        )
 
     for i in range(args.repeat):
         print(f"[draft round {i + 1}/{args.repeat}]", flush=True)
@@ -196,7 +244,9 @@ def main() -> None:
         record("model.py edit rebuild", book.build("draft"))
         for jobs in (1, 2):
             book.forget("clips")
-            record(f"clip renders, {jobs} job(s)", book.build("draft", "-D", f"manim_clip_jobs={jobs}"))
+            record(
+                f"clip renders, {jobs} job(s)", book.build("draft", "-D", f"manim_clip_jobs={jobs}")
+            )
         plain = Workspace(scratch, f"plain-{i}", plain=True)
         plain.build("draft")
         record("no-op rebuild, plain Sphinx", plain.build("draft"))
@@ -204,9 +254,11 @@ def main() -> None:
         record("prose edit rebuild, plain Sphinx", plain.build("draft"))
         shutil.rmtree(book.root), shutil.rmtree(plain.root)
 
-    scenes = [("AttentionScene", ROOT / "docs/scenes/attention.py"),
-              ("LossCurveScene", ROOT / "docs/scenes/training.py"),
-              ("MLPScene", ROOT / "docs/scenes/mlp.py")]
+    scenes = [
+        ("AttentionScene", ROOT / "docs/scenes/attention.py"),
+        ("LossCurveScene", ROOT / "docs/scenes/training.py"),
+        ("MLPScene", ROOT / "docs/scenes/mlp.py"),
+    ]
     scenes = [(c, p) for c, p in scenes if p.exists() and f"class {c}(" in p.read_text()]
     for i in range(args.publish_repeat):
         print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
@@ -216,7 +268,9 @@ def main() -> None:
         shutil.rmtree(book.root)
         for ours in (True, False):
             label = "manim-clip" if ours else "Manim's directive"
-            proj = manim_directive_project(scratch, f"{'ours' if ours else 'manim'}-{i}", scenes, ours)
+            proj = manim_directive_project(
+                scratch, f"{'ours' if ours else 'manim'}-{i}", scenes, ours
+            )
             record(f"{label}: cold build", build_project(proj))
             index = proj / "index.rst"
             index.write_text(index.read_text().replace("Some prose", "Some edited prose", 1))
@@ -228,11 +282,18 @@ def main() -> None:
         results["scenarios"][name] = scen.summary()
     pairs = {
         "no-op rebuild / plain Sphinx": ("no-op rebuild", "no-op rebuild, plain Sphinx", 1.5),
-        "prose edit / plain Sphinx": ("prose edit rebuild", "prose edit rebuild, plain Sphinx", 1.5),
+        "prose edit / plain Sphinx": (
+            "prose edit rebuild",
+            "prose edit rebuild, plain Sphinx",
+            1.5,
+        ),
         "2 jobs / 1 job": ("clip renders, 2 job(s)", "clip renders, 1 job(s)", 0.6),
         "cold: ours / Manim's": ("manim-clip: cold build", "Manim's directive: cold build", 0.6),
-        "prose edit: ours / Manim's": ("manim-clip: prose edit rebuild",
-                                       "Manim's directive: prose edit rebuild", 0.4),
+        "prose edit: ours / Manim's": (
+            "manim-clip: prose edit rebuild",
+            "Manim's directive: prose edit rebuild",
+            0.4,
+        ),
         "no-op / cold (draft)": ("no-op rebuild", "cold build, draft", None),
     }
     for label, (a, b, target) in pairs.items():
@@ -240,22 +301,41 @@ def main() -> None:
             r = ratio(s[a], s[b])
             results["ratios"][label] = {**r, "target": target}
             if target is not None:
-                results["targets"].append({"target": f"{label} <= {target}",
-                                           "value": r["median"], "pass": r["median"] <= target})
+                results["targets"].append(
+                    {
+                        "target": f"{label} <= {target}",
+                        "value": r["median"],
+                        "pass": r["median"] <= target,
+                    }
+                )
     zero = {"no-op rebuild": 0, "prose edit rebuild": 0, "scene edit rebuild": 1}
     for name, want in zero.items():
         if name in s:
             got = s[name].summary()["rendered"]
-            results["targets"].append({"target": f"{name}: clips rendered == {want}",
-                                       "value": got, "pass": all(g == want for g in got)})
+            results["targets"].append(
+                {
+                    "target": f"{name}: clips rendered == {want}",
+                    "value": got,
+                    "pass": all(g == want for g in got),
+                }
+            )
     if "site_weight" in results:
         weight = results["site_weight"]
         biggest = max(weight["clip_mp4_bytes"].values(), default=0)
-        results["targets"].append({"target": "publish clip MP4 < 1 MB each",
-                                   "value": biggest, "pass": biggest < 1_000_000})
-        results["targets"].append({"target": "chapter page with posters < 2 MB",
-                                   "value": weight["largest_page_bytes"],
-                                   "pass": weight["largest_page_bytes"] < 2_000_000})
+        results["targets"].append(
+            {
+                "target": "publish clip MP4 < 1 MB each",
+                "value": biggest,
+                "pass": biggest < 1_000_000,
+            }
+        )
+        results["targets"].append(
+            {
+                "target": "chapter page with posters < 2 MB",
+                "value": weight["largest_page_bytes"],
+                "pass": weight["largest_page_bytes"] < 2_000_000,
+            }
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "docs" / "performance.md").write_text(markdown(results))
@@ -265,21 +345,29 @@ def main() -> None:
 
 def training_figures(scratch: Path) -> dict:
     """Train the sort preset from scratch in a fresh cache: time and throughput."""
-    code = ("import json; from model_src import trained; t = trained.get('sort'); "
-            "print(json.dumps({'train_seconds': t.train_seconds, "
-            "'tokens_per_second': t.tokens_per_second}))")
+    code = (
+        "import json; from model_src import trained; t = trained.get('sort'); "
+        "print(json.dumps({'train_seconds': t.train_seconds, "
+        "'tokens_per_second': t.tokens_per_second}))"
+    )
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(scratch / "train-cache")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, cwd=ROOT, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def machine() -> dict:
     import torch
 
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "os": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "os": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def markdown(results: dict) -> str:
@@ -297,10 +385,16 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|---|---|",
     ]
     for name, r in results["scenarios"].items():
-        lines.append(f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
-                     f"| {', '.join(map(str, r['rendered']))} "
-                     f"| {', '.join(map(str, r['executed']))} |")
-    lines += ["", "| ratio (pair by pair) | median | min | max | target |", "|---|---:|---:|---:|---|"]
+        lines.append(
+            f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
+            f"| {', '.join(map(str, r['rendered']))} "
+            f"| {', '.join(map(str, r['executed']))} |"
+        )
+    lines += [
+        "",
+        "| ratio (pair by pair) | median | min | max | target |",
+        "|---|---:|---:|---:|---|",
+    ]
     for name, r in results["ratios"].items():
         target = "—" if r["target"] is None else f"≤ {r['target']}"
         lines.append(f"| {name} | {r['median']:.2f} | {r['min']:.2f} | {r['max']:.2f} | {target} |")
@@ -310,14 +404,23 @@ def markdown(results: dict) -> str:
         lines.append(f"| {t['target']} | {value} | {'yes' if t['pass'] else '**no**'} |")
     if "site_weight" in results:
         w = results["site_weight"]
-        lines += ["", f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html; "
-                  f"largest page with its posters: {w['largest_page']} "
-                  f"({w['largest_page_bytes'] / 1e3:.0f} kB).", "",
-                  "| clip (publish quality) | MP4 size |", "|---|---:|"]
+        lines += [
+            "",
+            f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html; "
+            f"largest page with its posters: {w['largest_page']} "
+            f"({w['largest_page_bytes'] / 1e3:.0f} kB).",
+            "",
+            "| clip (publish quality) | MP4 size |",
+            "|---|---:|",
+        ]
         lines += [f"| {n} | {b / 1e3:.0f} kB |" for n, b in w["clip_mp4_bytes"].items()]
     t = results["training"]
-    lines += ["", f"Sort model training from scratch: {t['train_seconds']:.1f} s, "
-              f"{t['tokens_per_second']:,.0f} tokens/s.", ""]
+    lines += [
+        "",
+        f"Sort model training from scratch: {t['train_seconds']:.1f} s, "
+        f"{t['tokens_per_second']:,.0f} tokens/s.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -131,10 +131,10 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
         current = pending.pop()
         for name in _imported_names(current):
             module_file = _find_module_file(name, search)
-            if module_file and module_file.is_relative_to(root) and module_file not in found:
-                if module_file != path:
-                    found[module_file] = None
-                    pending.append(module_file)
+            inside = module_file and module_file.is_relative_to(root)
+            if inside and module_file not in found and module_file != path:
+                found[module_file] = None
+                pending.append(module_file)
     return sorted(found)
 
 
