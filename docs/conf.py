@@ -13,6 +13,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO), str(REPO / "docs" / "scenes"), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
 
+sys.path.insert(0, str(REPO / "docs" / "scenes"))
+import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 from ext._core import content_hash  # noqa: E402  (needs the path above)
 
 # Executed cells read model_src/ and the plot palette. jupyter-cache keys only on the
@@ -29,6 +31,7 @@ copyright = "2026, the nanobook authors"
 
 extensions = [
     "myst_nb",
+    "sphinx.ext.imgmath",
     "sphinx_design",
     "sphinx_copybutton",
     "ext.manim_clip",
@@ -40,6 +43,16 @@ extensions = [
 exclude_patterns = ["_build", "jupyter_execute", "**/.ipynb_checkpoints", "scenes"]
 myst_enable_extensions = ["colon_fence", "dollarmath", "amsmath", "deflist", "substitution"]
 myst_heading_anchors = 3
+
+# Math is typeset while the book builds, with the LaTeX Manim already needs: no MathJax
+# from a CDN, so pages work offline and request nothing from other hosts.
+imgmath_image_format = "svg"
+imgmath_use_preview = True  # baseline-aligned inline math
+imgmath_font_size = 15
+# Equations colour a tensor as the clips and plots do: \color{q}, \color{att}, ...
+imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
+    f"\\definecolor{{{role}}}{{HTML}}{{{hex_[1:].upper()}}}\n" for role, hex_ in palette.ROLE.items()
+)
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
 nb_execution_mode = "cache"
