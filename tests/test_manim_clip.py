@@ -434,8 +434,11 @@ def test_parallel_read_and_write(tmp_path):
     assert sorted(app.env.manim_clip_results) == [f"page{i}#0" for i in range(1, 8)]
     for i in range(1, 8):
         html = (app.outdir / f"page{i}.html").read_text()
-        assert len(_video_tags(html)) == 1 and f"Pulse on page {i}" in html
+        videos = 2 if i == 7 else 1  # page 7 shows the film too
+        assert len(_video_tags(html)) == videos and f"Pulse on page {i}" in html
     assert next((app.outdir / "_clips").glob("Pulse-*.mp4")).is_file()
+    # The film's spec, read in a worker process, reached the main one.
+    assert film_line(app).startswith("manim-film: joined (7 clips")
 
 
 # --- the command line -----------------------------------------------------------------
@@ -470,3 +473,172 @@ def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
     assert info.frames == 4 * round(1.5 * 15) + 3 * 5
     data = film.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
+
+
+# --- the film -------------------------------------------------------------------------
+
+FILM_LINE = re.compile(r"manim-film: .*")
+CARD_FRAMES = round(1.5 * 15)  # a title card at draft quality
+
+
+def film_line(app: SphinxTestApp) -> str:
+    return FILM_LINE.findall(app.status.getvalue())[-1]
+
+
+def film_entries(srcdir: Path) -> set[str]:
+    return {p.name for p in cache_dir(srcdir).glob("film-*")}
+
+
+@pytest.fixture(scope="module")
+def built_film(tmp_path_factory) -> tuple[Path, SphinxTestApp]:
+    """The film test root (two pages, a clip each, the film on the index), built once."""
+    srcdir = copy_root("manim-film", tmp_path_factory.mktemp("film"))
+    return srcdir, build(srcdir)
+
+
+@pytest.fixture
+def warm_film(built_film, tmp_path) -> Path:
+    return copy_root("manim-film", tmp_path, cache_from=cache_dir(built_film[0]))
+
+
+def test_film_joins_every_clip_in_toctree_order(built_film):
+    _, app = built_film
+    assert app.warning.getvalue() == ""
+    assert summary(app) == "manim-clip: 2 rendered, 0 reused, 0 failed"
+    assert re.fullmatch(r"manim-film: joined \(2 clips, \d+\.\d s\)", film_line(app))
+    film = app.env.manim_film_result
+    name = film.meta["files"]["mp4"]
+    assert name == f"film-{film.key}.mp4"
+
+    html = (app.outdir / "index.html").read_text()
+    (video,) = _video_tags(html)
+    for attribute in (
+        'width="854"',
+        'height="480"',
+        f'poster="_clips/film-{film.key}.png"',
+        'controls playsinline preload="none"',
+        'aria-label="A green square, then an orange one, each after a title card."',
+    ):
+        assert attribute in video
+    assert "data-manim-autoplay" not in video
+    assert '<figure class="manim-clip manim-film" id="the-film">' in html
+    assert f'<source src="_clips/{name}" type="video/mp4">' in html
+    assert re.search(
+        r'<span class="caption-number">Fig. 3 </span>'
+        r'<span class="caption-text">Every clip of the <em>book</em></span>'
+        r'<a class="headerlink" href="#the-film" title="Link to this film"',
+        html,
+    )
+    alpha = (app.outdir / "alpha.html").read_text()
+    assert '<a class="reference internal" href="index.html#the-film">' in alpha
+    for published in (name, f"film-{film.key}.png"):
+        assert (app.outdir / "_clips" / published).is_file()
+
+    # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
+    # order, not the alphabet's.
+    green, orange = (
+        media.probe(app.env.manim_clip_results[uid].path("mp4")).frames
+        for uid in ("zeta#0", "alpha#0")
+    )
+    frames = [frame for _, frame in media.frames_of(app.outdir / "_clips" / name)]
+    assert len(frames) == 3 * CARD_FRAMES + green + orange
+
+    def centre(index: int) -> tuple[int, int, int]:
+        return frames[index].to_image().getpixel((427, 240))
+
+    r, g, _ = centre(2 * CARD_FRAMES + green // 2)
+    assert g > 180 and r < 120, "the green square first"
+    r, g, _ = centre(3 * CARD_FRAMES + green + orange // 2)
+    assert r > 180 and g < 150, "then the orange one"
+    assert max(centre(CARD_FRAMES + CARD_FRAMES // 2)) < 60, "a title card between"
+    data = (app.outdir / "_clips" / name).read_bytes()
+    assert 0 < data.find(b"moov") < data.find(b"mdat"), "the index must come first (faststart)"
+
+
+def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
+    first = build(warm_film)
+    assert film_line(first) == "manim-film: reused (2 clips)"
+    film = first.env.manim_film_result.meta["files"]["mp4"]
+    assert film == built_film[1].env.manim_film_result.meta["files"]["mp4"]
+
+    # A no-op rebuild reads nothing and joins nothing.
+    app = build(warm_film)
+    assert "0 added, 0 changed, 0 removed" in app.status.getvalue()
+    assert summary(app) == "manim-clip: 0 rendered, 2 reused, 0 failed"
+    assert film_line(app) == "manim-film: reused (2 clips)"
+
+    # One clip's scene: that clip renders again, the film is joined again and the page
+    # that shows it is written again, though it was not read.
+    scene = warm_film / "scenes" / "alpha.py"
+    scene.write_text(scene.read_text().replace("#da7756", "#f4a261"))
+    app = build(warm_film)
+    assert "0 added, 1 changed, 0 removed" in app.status.getvalue()
+    assert summary(app) == "manim-clip: 1 rendered, 1 reused, 0 failed"
+    assert film_line(app).startswith("manim-film: joined (2 clips")
+    new_film = app.env.manim_film_result.meta["files"]["mp4"]
+    assert new_film != film
+    html = (app.outdir / "index.html").read_text()
+    assert f'src="_clips/{new_film}"' in html and film not in html
+
+    # A clip's caption is on its title card: joined again, nothing rendered.
+    page = warm_film / "zeta.rst"
+    page.write_text(page.read_text().replace("A green square", "A square, in green"))
+    app = build(warm_film)
+    assert summary(app) == "manim-clip: 0 rendered, 2 reused, 0 failed"
+    assert film_line(app).startswith("manim-film: joined (2 clips")
+    assert len(film_entries(warm_film)) == 3
+
+
+def test_film_with_a_failed_clip_is_a_placeholder_and_a_located_warning(warm_film):
+    before = film_entries(warm_film)
+    scene = warm_film / "scenes" / "alpha.py"
+    scene.write_text(scene.read_text().replace("self.wait(0.3)", "raise RuntimeError('no')"))
+    app = build(warm_film)
+    warnings = app.warning.getvalue()
+    assert f"{warm_film / 'alpha.rst'}:4: WARNING: manim-clip Orange: RuntimeError" in warnings
+    index = warm_film / "index.md"
+    where = f"{index}:{line_of(index, '{manim-film}')}: WARNING: manim-film: "
+    assert where in warnings
+    block = warnings.split(where, 1)[1]
+    assert block.startswith(
+        "the film was not made: 1 of 2 clips failed to render: alpha:4 (Orange)"
+    )
+    assert "hint: fix the clips named above" in block
+    assert "[nanobook.manim_film]" in block
+
+    assert summary(app) == "manim-clip: 0 rendered, 1 reused, 1 failed"
+    assert film_line(app) == "manim-film: failed (see the warning)"
+    html = (app.outdir / "index.html").read_text()
+    figure = html.split('id="the-film">', 1)[1].split("</figure>")[0]
+    assert '<div class="manim-clip-placeholder" role="img"' in figure
+    assert "The film could not be made." in figure and "<video" not in figure
+    assert film_entries(warm_film) == before, "nothing joined"
+
+
+def test_film_in_text_is_its_caption(tmp_path):
+    srcdir = copy_root("manim-film", tmp_path)
+    app = build(srcdir, "text")
+    assert "[film: Every clip of the *book*]" in (app.outdir / "index.txt").read_text()
+    assert "manim-film:" not in app.status.getvalue()
+    assert not cache_dir(srcdir).exists()
+
+
+def test_film_in_epub_and_latex_is_its_poster(warm_film):
+    app = build(warm_film, "epub")
+    poster = app.env.manim_film_result.meta["files"]["poster"]
+    page = (app.outdir / "index.xhtml").read_text()
+    assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
+    assert "<video" not in page
+    app = build(warm_film, "latex")
+    tex = next(app.outdir.glob("*.tex")).read_text()
+    assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{Path(poster).stem}}}.png}}" in tex
+    assert "\\caption{Every clip of the \\sphinxstyleemphasis{book}}" in tex
+
+
+def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_path):
+    out = tmp_path / "out" / "film.mp4"
+    result = _cli("film", str(warm_film), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "manim-film: reused (2 clips)" in result.stdout
+    cached = built_film[1].env.manim_film_result.path("mp4")
+    assert out.read_bytes() == cached.read_bytes()

@@ -6,6 +6,10 @@ renders it in a pool of worker processes; writers then show a <video> (HTML), a 
 (EPUB, LaTeX) or ``[animation: caption]`` (text and the rest). The build ends with a
 table of clips rendered, reused and failed, after the line benchmarks parse:
 ``manim-clip: N rendered, M reused, K failed``.
+
+``manim-film`` shows every clip of the book in one film, joined right after the clips
+are rendered (film.py) and shown like a clip; the log says ``manim-film: joined`` or
+``manim-film: reused``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,15 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from .. import _core
-from . import render
-from .directive import QUALITIES, ManimClipDirective, clip_title, manim_clip
+from . import film, render
+from .directive import (
+    QUALITIES,
+    ManimClipDirective,
+    ManimFilmDirective,
+    clip_title,
+    manim_clip,
+    manim_film,
+)
 from .visitors import text_fallback, visit_html, visit_latex
 
 __version__ = "0.1.0"
@@ -69,45 +80,74 @@ def init_env(app, env, docnames) -> None:
     if not hasattr(env, "manim_clip_specs"):
         env.manim_clip_specs = {}
         env.manim_clip_results = {}
+    if not hasattr(env, "manim_film_specs"):
+        env.manim_film_specs = {}  # docname -> [FilmSpec]
+        env.manim_film_result = None  # one film per build, whichever page shows it
 
 
 def purge_doc(app, env, docname: str) -> None:
     getattr(env, "manim_clip_specs", {}).pop(docname, None)
+    getattr(env, "manim_film_specs", {}).pop(docname, None)
 
 
 def merge_specs(app, env, docnames, other) -> None:
     for docname in docnames:
-        if docname in other.manim_clip_specs:
-            env.manim_clip_specs[docname] = other.manim_clip_specs[docname]
+        for name in ("manim_clip_specs", "manim_film_specs"):
+            if docname in getattr(other, name):
+                getattr(env, name)[docname] = getattr(other, name)[docname]
 
 
 def render_all(app, env) -> list[str]:
     """After reading: render what is missing; returns the pages whose clips changed."""
     if not (app.builder.format in ("html", "latex") or app.builder.name == CLIPS_BUILDER):
         env.manim_clip_results = {}  # text-like output shows only the caption
+        env.manim_film_result = None
         return []
     specs = [
         spec for docname in sorted(env.manim_clip_specs) for spec in env.manim_clip_specs[docname]
     ]
     previous = env.manim_clip_results
     env.manim_clip_results = render.render_clips(specs, settings(app))
-    return sorted(
-        {
-            result.docname
-            for uid, result in env.manim_clip_results.items()
-            if uid not in previous
-            or (previous[uid].key, previous[uid].ok) != (result.key, result.ok)
-        }
-    )
+    changed = {
+        result.docname
+        for uid, result in env.manim_clip_results.items()
+        if uid not in previous or (previous[uid].key, previous[uid].ok) != (result.key, result.ok)
+    }
+    return sorted(changed | join_film(app, env))
+
+
+def join_film(app, env) -> set[str]:
+    """After the clips: the film, if a page shows it; returns the pages to write again."""
+    film_specs = [spec for specs in env.manim_film_specs.values() for spec in specs]
+    previous = env.manim_film_result
+    if not film_specs:
+        env.manim_film_result = None
+        return set()
+    result = env.manim_film_result = film.book_film(env, settings(app), app.config.project)
+    if not result.ok:
+        for spec in film_specs:  # every build, so -W fails alike on a warm cache
+            _core.warn(
+                logger,
+                f"manim-film: the film was not made: {result.error}",
+                location=spec.location,
+                subtype=film.SUBTYPE,
+                hint=result.hint,
+            )
+    if previous is not None and (previous.key, previous.ok) == (result.key, result.ok):
+        return set()
+    return {spec.docname for spec in film_specs}
 
 
 def log_summary(app, exception) -> None:
-    results = getattr(app.env, "manim_clip_results", {})
-    if exception is not None or not results:
+    if exception is not None:
         return
-    logger.info(render.summary_line(results.values()))
-    for line in render.summary_table(results.values()):
-        logger.info("  " + line)
+    results = getattr(app.env, "manim_clip_results", {})
+    if results:
+        logger.info(render.summary_line(results.values()))
+        for line in render.summary_table(results.values()):
+            logger.info("  " + line)
+    if film_result := getattr(app.env, "manim_film_result", None):
+        logger.info(film.summary_line(film_result))
 
 
 class ClipsBuilder(Builder):
@@ -141,7 +181,15 @@ def setup(app):
         html=(visit_html, None),
         latex=(visit_latex, None),
     )
+    app.add_enumerable_node(
+        manim_film,
+        "figure",
+        clip_title,
+        html=(visit_html, None),
+        latex=(visit_latex, None),
+    )
     app.add_directive("manim-clip", ManimClipDirective)
+    app.add_directive("manim-film", ManimFilmDirective)
     app.add_builder(ClipsBuilder)
     app.add_js_file("manim_clip.js", loading_method="defer")
     app.add_css_file("manim_clip.css")

@@ -5,8 +5,9 @@
 
 Both run Sphinx with the ``manim-clips`` builder: it reads the pages (executing no
 notebooks) and renders every missing clip into the same cache as a normal build, so
-the next ``sphinx-build`` reuses them all. ``film`` then joins the clips in document
-order (the toctree's, then any page outside it), each after a short title card.
+the next ``sphinx-build`` reuses them all. ``film`` then copies out the film of the
+clips in document order (the toctree's, then any page outside it), each after a short
+title card: the same film a ``manim-film`` directive shows, from the same cache.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-from . import CLIPS_BUILDER, media, render, settings
+from .. import _core
+from . import CLIPS_BUILDER, film, render, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +98,10 @@ def _build(source: Path, config: Config, args: argparse.Namespace) -> Sphinx:
         overrides["nb_execution_mode"] = "off"
         overrides["suppress_warnings"] = [*config.suppress_warnings, "mystnb.glue"]
     doctrees = Path(args.doctrees or source / "_build" / "doctrees-clips")
-    with tempfile.TemporaryDirectory() as outdir, patch_docutils(source), docutils_namespace():
+    # The builder writes nothing there; but the default cache sits beside the output
+    # folder, so this shares it with ``sphinx-build SOURCEDIR SOURCEDIR/_build/html``.
+    outdir = source / "_build" / CLIPS_BUILDER
+    with patch_docutils(source), docutils_namespace():
         app = Sphinx(
             source, source, outdir, doctrees, CLIPS_BUILDER, overrides, parallel=args.jobs or 1
         )
@@ -105,46 +109,17 @@ def _build(source: Path, config: Config, args: argparse.Namespace) -> Sphinx:
     return app
 
 
-def document_order(env) -> list[str]:
-    """Pages in reading order: depth-first through the toctrees, then the rest by name."""
-    order: list[str] = []
-
-    def visit(docname: str) -> None:
-        if docname in order or docname not in env.all_docs:
-            return
-        order.append(docname)
-        for child in env.toctree_includes.get(docname, []):
-            visit(child)
-
-    visit(env.config.root_doc)
-    return order + sorted(set(env.all_docs) - set(order))
-
-
 def write_film(app: Sphinx, target: Path) -> Path:
-    """One MP4: a title card, then each clip after a card with its page and caption."""
-    env = app.env
-    parts = []
-    for docname in document_order(env):
-        for spec in env.manim_clip_specs.get(docname, []):
-            result = env.manim_clip_results[spec.uid]
-            page = env.titles[docname].astext() if docname in env.titles else docname
-            parts.append((page, spec.caption or spec.scene, result.path("mp4")))
-    if not parts:
-        raise SystemExit("error: the project has no manim-clip directives")
-    quality = os.environ.get(render.QUALITY_ENV) or app.config.manim_clip_quality
-    width, height, fps = render.QUALITY[quality]
+    """Copy the book's film to ``target``.
+
+    It is the build's own film if a page shows one; else it is joined (or found in the
+    cache) now, by the same code.
+    """
+    result = app.env.manim_film_result or film.book_film(app.env, settings(app), app.config.project)
+    if not result.ok:
+        raise SystemExit(f"error: {result.error}")
     target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial.mp4")
-    media.film(
-        parts,
-        partial,
-        width=width,
-        height=height,
-        fps=fps,
-        opening=(app.config.project, f"{len(parts)} clips"),
-    )
-    partial.replace(target)
+    _core.atomic_write(target, result.path("mp4").read_bytes())
     return target
 
 

@@ -1,6 +1,7 @@
-"""The ``manim-clip`` directive: checks its input and records a spec; it renders nothing.
+"""The ``manim-clip`` and ``manim-film`` directives: they check their input and record a
+spec; they render nothing.
 
-Rendering happens once per build, after every page is read (see render.py).
+Rendering happens once per build, after every page is read (see render.py and film.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ QUALITIES = ("draft", "publish", "high")
 
 class manim_clip(nodes.General, nodes.Element):
     """A clip on the page: attributes uid, scene, alt, autoplay; an optional caption child."""
+
+
+class manim_film(manim_clip):
+    """The film of all the clips: shown like a clip (attributes alt, autoplay always off)."""
 
 
 @dataclass
@@ -55,10 +60,24 @@ class ClipSpec:
         return Path(self.file or self.page)
 
 
+@dataclass
+class FilmSpec:
+    """Where a ``manim-film`` directive is: every one shows the same film of the book."""
+
+    docname: str
+    lineno: int
+
+    @property
+    def location(self) -> tuple[str, int]:
+        return (self.docname, self.lineno)
+
+
 def clip_title(node: manim_clip) -> str:
-    """The text :ref: shows for a clip: its caption, else its scene name."""
+    """The text :ref: shows for a clip: its caption, else its scene name (or "Film")."""
     caption = _caption_of(node)
-    return caption.astext() if caption else node["scene"]
+    if caption:
+        return caption.astext()
+    return "Film" if isinstance(node, manim_film) else node["scene"]
 
 
 def _caption_of(node: nodes.Element) -> nodes.caption | None:
@@ -74,7 +93,31 @@ def _poster_option(value: str) -> str:
     return value
 
 
-class ManimClipDirective(SphinxDirective):
+class _FigureDirective(SphinxDirective):
+    """What clips and films share: a caption and an anchor."""
+
+    id_prefix = "clip"
+
+    def _caption(self, node: manim_clip) -> list[nodes.Node]:
+        text = self.options.get("caption", "").strip()
+        if not text:
+            return []
+        inline, messages = self.state.inline_text(text, self.lineno)
+        caption = nodes.caption(text, "", *inline)
+        self.set_source_info(caption)
+        node += caption
+        return messages
+
+    def _ids(self, node: manim_clip) -> None:
+        """A stable anchor: from :name: (then :ref: works), else from the caption or scene."""
+        if "name" in self.options:
+            self.add_name(node)
+            return
+        node["ids"].append(make_id(self.env, self.state.document, self.id_prefix, clip_title(node)))
+        self.state.document.note_explicit_target(node)
+
+
+class ManimClipDirective(_FigureDirective):
     """```{manim-clip} SceneClass``` with :file: or the scene's code as the body."""
 
     required_arguments = 1
@@ -127,24 +170,6 @@ class ManimClipDirective(SphinxDirective):
             )
         specs.append(spec)
         return [node, *messages]
-
-    def _caption(self, node: manim_clip) -> list[nodes.Node]:
-        text = self.options.get("caption", "").strip()
-        if not text:
-            return []
-        inline, messages = self.state.inline_text(text, self.lineno)
-        caption = nodes.caption(text, "", *inline)
-        self.set_source_info(caption)
-        node += caption
-        return messages
-
-    def _ids(self, node: manim_clip) -> None:
-        """A stable anchor: from :name: (then :ref: works), else from the caption or scene."""
-        if "name" in self.options:
-            self.add_name(node)
-            return
-        node["ids"].append(make_id(self.env, self.state.document, "clip", clip_title(node)))
-        self.state.document.note_explicit_target(node)
 
     def _fill(self, spec: ClipSpec) -> None:
         """Check the options and find the files; raises _Invalid with a hint."""
@@ -222,6 +247,34 @@ class ManimClipDirective(SphinxDirective):
                 "paths are relative to the page, or to the source folder with a leading /",
             )
         return path
+
+
+class ManimFilmDirective(_FigureDirective):
+    """```{manim-film}```: every clip of the book in reading order, each after a title card.
+
+    The film is joined after the clips are rendered (film.py); here it is only placed.
+    """
+
+    id_prefix = "film"
+    option_spec = {  # noqa: RUF012 (docutils' interface)
+        "caption": directives.unchanged,
+        "alt": directives.unchanged,
+        "name": directives.unchanged,
+        "class": directives.class_option,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        spec = FilmSpec(self.env.docname, self.lineno)
+        self.env.manim_film_specs.setdefault(self.env.docname, []).append(spec)
+        node = manim_film(
+            alt=self.options.get("alt", "").strip(),
+            autoplay=False,
+            classes=["manim-clip", "manim-film", *self.options.get("class", [])],
+        )
+        self.set_source_info(node)
+        messages = self._caption(node)
+        self._ids(node)
+        return [node, *messages]
 
 
 class _Invalid(Exception):

@@ -78,6 +78,9 @@ CODEC_OPTIONS = {
     # realtime + cpu-used 8: about 10x faster than "good" at a similar size on flat art.
     "libvpx-vp9": {"crf": "34", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
 }
+# The film re-encodes every clip: veryfast is 1.6x faster than medium, and on flat art
+# no bigger (11 draft clips, 4150 frames: 13 s instead of 21 s on 2 cores).
+FILM_OPTIONS = {"crf": "20", "preset": "veryfast"}
 
 
 def encode(
@@ -88,13 +91,17 @@ def encode(
     height: int,
     fps: float | Fraction | int,
     codec: str,
+    options: dict[str, str] | None = None,
 ) -> int:
-    """Encode frames (any size/format) into ``target``; returns the frame count."""
+    """Encode frames (any size/format) into ``target``; returns the frame count.
+
+    ``options`` replace the codec's CODEC_OPTIONS.
+    """
     container_options = {"movflags": "+faststart"} if target.suffix == ".mp4" else {}
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
     with av.open(str(target), "w", options=container_options) as out:
-        stream = out.add_stream(codec, rate=rate, options=CODEC_OPTIONS.get(codec, {}))
+        stream = out.add_stream(codec, rate=rate, options=options or CODEC_OPTIONS.get(codec, {}))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for frame in frames:
             if isinstance(frame, Image.Image):
@@ -230,4 +237,12 @@ def film(
             yield from card(title, subtitle)
             yield from retimed(path)
 
-    return encode(all_frames(), target, width=width, height=height, fps=fps, codec="libx264")
+    return encode(
+        all_frames(),
+        target,
+        width=width,
+        height=height,
+        fps=fps,
+        codec="libx264",
+        options=FILM_OPTIONS,
+    )

@@ -83,6 +83,11 @@ def effective_quality(spec: ClipSpec, settings: Settings) -> str:
     return os.environ.get(QUALITY_ENV) or spec.quality or settings.quality
 
 
+def build_quality(settings: Settings) -> str:
+    """The quality of the build as a whole (the film's): without any clip's :quality:."""
+    return os.environ.get(QUALITY_ENV) or settings.quality
+
+
 def clip_key(spec: ClipSpec, settings: Settings) -> str:
     """Hash of everything that changes the clip's files (not caption, alt or autoplay)."""
     root = settings.project_root
@@ -128,21 +133,21 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
             )
             continue
         entry = settings.cache_dir / result.key
-        if _complete(entry):
-            _succeed(result, entry, "reused")
+        if is_complete(entry):
+            use_entry(result, entry, "reused")
         elif result.key in missing:
             missing[result.key].append(spec)
         else:
             missing[result.key] = [spec]
     if missing:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(settings.cache_dir)
+        remove_stale_temps(settings.cache_dir)
         for key, outcome in _run_pool(missing, settings):
             first = missing[key][0]
             for spec in missing[key]:
                 result = results[spec.uid]
                 if outcome.ok:
-                    _succeed(
+                    use_entry(
                         result, settings.cache_dir / key, "rendered" if spec is first else "reused"
                     )
                     result.seconds = outcome.seconds if spec is first else 0.0
@@ -167,16 +172,18 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
     return results
 
 
-def _complete(entry: Path) -> bool:
+def is_complete(entry: Path) -> bool:
+    """A cache entry (a clip's or the film's folder) is complete once it has meta.json."""
     return (entry / "meta.json").is_file()
 
 
-def _succeed(result: ClipResult, entry: Path, status: str) -> None:
+def use_entry(result, entry: Path, status: str) -> None:
+    """Point a ClipResult or FilmResult at a complete cache entry."""
     result.status, result.directory = status, str(entry)
     result.meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
 
 
-def _remove_stale_temps(cache_dir: Path) -> None:
+def remove_stale_temps(cache_dir: Path) -> None:
     """Temp folders left by killed builds; fresh ones may belong to a build running now."""
     for temp in cache_dir.glob(".tmp-*"):
         if time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
@@ -242,8 +249,8 @@ def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -
                 "make the scene shorter, write it with :quality: "
                 "draft, or raise manim_clip_timeout",
             )
-        if returncode == 0 and _complete(out):
-            _move_into_cache(out, settings.cache_dir / key)
+        if returncode == 0 and is_complete(out):
+            move_into_cache(out, settings.cache_dir / key)
             return Outcome(True, seconds)
         return _failure(out, returncode, output, seconds)
     finally:
@@ -309,9 +316,9 @@ def _kill(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _move_into_cache(out: Path, entry: Path) -> None:
+def move_into_cache(out: Path, entry: Path) -> None:
     """Rename the finished folder into place; if another build got there first, keep theirs."""
-    if entry.exists() and not _complete(entry):
+    if entry.exists() and not is_complete(entry):
         # A broken entry (not made by this code: renames are whole) is set aside first.
         broken = entry.with_name(f".tmp-broken-{entry.name}-{os.getpid()}")
         entry.rename(broken)
@@ -319,7 +326,7 @@ def _move_into_cache(out: Path, entry: Path) -> None:
     try:
         out.rename(entry)
     except OSError:
-        if not _complete(entry):
+        if not is_complete(entry):
             raise
 
 

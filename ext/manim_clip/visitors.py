@@ -1,10 +1,11 @@
-"""How each builder shows a clip.
+"""How each builder shows a clip, and the film (shown like a clip).
 
 HTML (html, dirhtml, singlehtml): a <figure> with a <video>; the files are copied into
 ``_clips/`` as the page is written. EPUB: the poster image (readers rarely play video,
 and EPUB has no place for MP4 in its manifest). LaTeX: the poster as a figure. Every
-other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``.
-A clip that failed to render shows a visible placeholder with its caption.
+other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
+(``[film: caption]``). A clip that failed to render, or a film that could not be made,
+shows a visible placeholder with its caption.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from docutils import nodes
 from sphinx.locale import _
 
 from .. import _core
-from .directive import clip_title, manim_clip
+from .directive import clip_title, manim_clip, manim_film
+from .film import FilmResult
 from .render import ClipResult
 
 CLIPS_DIR = "_clips"
 
 
-def _result(translator, node: manim_clip) -> ClipResult | None:
-    results = getattr(translator.builder.env, "manim_clip_results", {})
-    result = results.get(node["uid"])
+def _result(translator, node: manim_clip) -> ClipResult | FilmResult | None:
+    env = translator.builder.env
+    if isinstance(node, manim_film):
+        result = getattr(env, "manim_film_result", None)
+    else:
+        result = getattr(env, "manim_clip_results", {}).get(node["uid"])
     return result if result and result.ok else None
 
 
@@ -61,7 +66,8 @@ def visit_html(self, node: manim_clip) -> None:
         for child in caption.children:
             child.walkabout(self)
         self.body.append("</span>")
-        self.add_permalink_ref(node, _("Link to this clip"))
+        film = isinstance(node, manim_film)
+        self.add_permalink_ref(node, _("Link to this film") if film else _("Link to this clip"))
     if downloads:
         _html_downloads(self, result)
     self.body.append("</figcaption></figure>\n" if caption or downloads else "</figure>\n")
@@ -100,7 +106,9 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
     if webm:
         self.body.append(f'<source src="{webm}" type="video/webm">')
     self.body.append(f'<source src="{mp4}" type="video/mp4">')
-    self.body.append(f'<p>{alt} <a href="{mp4}">{_("Download the clip (MP4)")}</a></p></video>\n')
+    film = isinstance(node, manim_film)
+    download = _("Download the film (MP4)") if film else _("Download the clip (MP4)")
+    self.body.append(f'<p>{alt} <a href="{mp4}">{download}</a></p></video>\n')
 
 
 def _html_poster(self, node: manim_clip, result: ClipResult) -> None:
@@ -112,6 +120,14 @@ def _html_poster(self, node: manim_clip, result: ClipResult) -> None:
 
 
 def _html_placeholder(self, node: manim_clip) -> None:
+    if isinstance(node, manim_film):
+        self.body.append(
+            f'<div class="manim-clip-placeholder" role="img" '
+            f'aria-label="{escape(_("Film that could not be made"))}: {escape(_alt(node))}">'
+            f"<strong>{_('The film could not be made.')}</strong> "
+            f"<span>{_('The build log has the warning with the reason.')}</span></div>\n"
+        )
+        return
     self.body.append(
         f'<div class="manim-clip-placeholder" role="img" '
         f'aria-label="{escape(_("Animation that failed to render"))}: {escape(_alt(node))}">'
@@ -145,7 +161,12 @@ def visit_latex(self, node: manim_clip) -> None:
             child.walkabout(self)
         caption_tex, self.body = "".join(self.body), body
     if result is None:
-        text = self.encode(f"[{_('animation that failed to render')}: {clip_title(node)}]")
+        failed = (
+            _("film that could not be made")
+            if isinstance(node, manim_film)
+            else _("animation that failed to render")
+        )
+        text = self.encode(f"[{failed}: {clip_title(node)}]")
         self.body.append(f"\n\n\\fbox{{{text}}}\n\n")
         raise nodes.SkipNode
     poster = result.path("poster")
@@ -162,16 +183,20 @@ def visit_latex(self, node: manim_clip) -> None:
 
 
 def text_fallback(app, doctree: nodes.document, docname: str) -> None:
-    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph."""
+    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph.
+
+    The film is ``[film: caption]``.
+    """
     if app.builder.format in ("html", "latex"):
         return
-    for node in list(doctree.findall(manim_clip)):
+    for node in list(doctree.findall(manim_clip)):  # films too: manim_film is a manim_clip
         caption = _caption(node)
         label = caption.children if caption else [nodes.Text(clip_title(node))]
+        kind = _("film") if isinstance(node, manim_film) else _("animation")
         paragraph = nodes.paragraph(
             "",
             "",
-            nodes.Text("[animation: "),
+            nodes.Text(f"[{kind}: "),
             *[child.deepcopy() for child in label],
             nodes.Text("]"),
         )

@@ -1,0 +1,179 @@
+"""The film: every clip of the book in reading order, each after a title card, in one MP4.
+
+One function, ``book_film``, makes it for both callers: the render step, when a page
+has ``manim-film`` (right after the clips are rendered), and ``python -m ext.manim_clip
+film``, which copies the result out. Its cache key hashes the clips' own keys in order,
+the text of every title card and the build's quality: editing a clip, a caption or a
+page title joins it again; a rebuild with nothing changed reuses it. Like a clip, it is
+joined into a temp folder that is renamed into the cache only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from sphinx.util import logging
+
+from .. import _core
+from . import media, render
+from .directive import ClipSpec
+
+logger = logging.getLogger(__name__)
+
+SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
+FILM_VERSION = "1"  # bump when the film's files change for the same inputs
+CARD_SECONDS = 1.5
+
+
+@dataclass
+class FilmResult:
+    """What the render step did for the film; the visitors read it like a ClipResult."""
+
+    status: str  # joined | reused | failed
+    key: str = ""
+    clips: int = 0
+    seconds: float = 0.0
+    directory: str = ""
+    meta: dict = field(default_factory=dict)
+    error: str = ""
+    hint: str = ""  # what to do about the error
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    path = render.ClipResult.path  # a film's cache entry is laid out like a clip's
+
+
+def document_order(env) -> list[str]:
+    """Pages in reading order: depth-first through the toctrees, then the rest by name."""
+    order: list[str] = []
+
+    def visit(docname: str) -> None:
+        if docname in order or docname not in env.all_docs:
+            return
+        order.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            visit(child)
+
+    visit(env.config.root_doc)
+    return order + sorted(set(env.all_docs) - set(order))
+
+
+def film_clips(env) -> list[tuple[str, ClipSpec]]:
+    """Every clip of the project in reading order, with the title of its page."""
+    return [
+        (env.titles[docname].astext() if docname in env.titles else docname, spec)
+        for docname in document_order(env)
+        for spec in env.manim_clip_specs.get(docname, [])
+    ]
+
+
+def book_film(env, settings: render.Settings, title: str) -> FilmResult:
+    """Find the film of the project's rendered clips in the cache, or join it.
+
+    ``env.manim_clip_results`` must hold this build's clips. A failed result carries
+    the reason in ``error`` and ``hint``; the caller says it where it belongs.
+    """
+    clips = film_clips(env)
+    result = FilmResult("failed", clips=len(clips))
+    if not clips:
+        result.error = "the project has no manim-clip directives, so there is no film"
+        result.hint = "add clips to the pages, or remove the manim-film directive"
+        return result
+    failed = [spec for _, spec in clips if not env.manim_clip_results[spec.uid].ok]
+    if failed:
+        where = ", ".join(f"{spec.docname}:{spec.lineno} ({spec.scene})" for spec in failed)
+        result.error = f"{len(failed)} of {len(clips)} clips failed to render: {where}"
+        result.hint = (
+            "fix the clips named above (each has its own warning);"
+            " the film is joined once every clip renders"
+        )
+        return result
+
+    width, height, fps = render.QUALITY[render.build_quality(settings)]
+    opening = (title, f"{len(clips)} clips")
+    cards = [(page, spec.caption or spec.scene) for page, spec in clips]
+    result.key = _core.content_hash(
+        FILM_VERSION,
+        f"av={version('av')} pillow={version('pillow')}",  # the encoder; the cards' font
+        f"{width}x{height}@{fps}",
+        *opening,
+        *(
+            f"{page}\n{caption}\n{env.manim_clip_results[spec.uid].key}"
+            for (page, caption), (_, spec) in zip(cards, clips, strict=True)
+        ),
+    )
+    entry = settings.cache_dir / f"film-{result.key}"
+    if render.is_complete(entry):
+        render.use_entry(result, entry, "reused")
+        return result
+
+    logger.info(f"joining the film of {len(clips)} clips...")
+    started = time.perf_counter()
+    parts = [
+        (page, caption, env.manim_clip_results[spec.uid].path("mp4"))
+        for (page, caption), (_, spec) in zip(cards, clips, strict=True)
+    ]
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    render.remove_stale_temps(settings.cache_dir)
+    out = Path(tempfile.mkdtemp(prefix=f".tmp-film-{result.key}-", dir=settings.cache_dir))
+    out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
+    try:
+        _join(parts, out, f"film-{result.key}", (width, height, fps), opening)
+        render.move_into_cache(out, entry)
+    except Exception as error:  # e.g. a clip's file went missing, the disk is full
+        result.error = f"could not join the film: {error!r}"
+        result.hint = "nothing was cached, so the next build tries again"
+        return result
+    finally:
+        shutil.rmtree(out, ignore_errors=True)  # gone after a successful rename
+    render.use_entry(result, entry, "joined")
+    result.seconds = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _join(
+    parts: list[tuple[str, str, Path]],
+    out: Path,
+    stem: str,
+    size: tuple[int, int, int],
+    opening: tuple[str, str],
+) -> None:
+    """Write the film, its poster (the opening card) and, last, meta.json into ``out``."""
+    width, height, fps = size
+    files = {"mp4": f"{stem}.mp4", "poster": f"{stem}.png"}
+    frames = media.film(
+        parts,
+        out / files["mp4"],
+        width=width,
+        height=height,
+        fps=fps,
+        card_seconds=CARD_SECONDS,
+        opening=opening,
+    )
+    media.title_card(width, height, *opening).save(out / files["poster"], optimize=True)
+    meta = {
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "duration": round(frames / fps, 3),
+        "clips": len(parts),
+        "files": files,
+    }
+    _core.atomic_write(out / "meta.json", json.dumps(meta, indent=1))  # last: complete
+
+
+def summary_line(result: FilmResult) -> str:
+    """``manim-film: joined|reused|failed``, then the clip count and the join's time."""
+    if result.status == "joined":
+        return f"manim-film: joined ({result.clips} clips, {result.seconds:.1f} s)"
+    if result.status == "reused":
+        return f"manim-film: reused ({result.clips} clips)"
+    return "manim-film: failed (see the warning)"
