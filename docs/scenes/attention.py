@@ -1,0 +1,247 @@
+"""Chapter 4: one query attending to the keys before it, in the trained sort model.
+
+Every number is measured when the clip renders: the first held-out sort problem (the one
+the chapter's attention maps show) goes through the trained model once. probe's
+attention_maps catches the weights; a hook on the layer's c_attn catches q and k, from
+which the scores are recomputed by hand (and checked against the caught weights).
+"""
+
+import math
+
+import torch
+from bookscene import *
+from palette import ACCENT_2, BG, PANEL, ROLE, TEXT, TEXT_2
+
+VAL_ROW = 0  # the held-out problem the chapter's maps show
+LAYER = 1
+QUERY = 7  # its second sorted A: what comes next depends on how many A's the prompt had
+CELL = 0.8
+GAP = 0.06
+
+
+def measure():
+    """The trained run, the tokens, and LAYER's scores and weights for QUERY, each (nh, T)."""
+    from model_src import prepare, probe, trained
+
+    sort = trained.get("sort")
+    model = sort.model
+    data = prepare.sort_data()
+    row = data.val.reshape(-1, data.meta["seq_len"])[VAL_ROW].astype("int64")
+    idx = torch.from_numpy(row[:-1])[None]  # (1, T): the last letter is only ever a target
+    attn = model.transformer.h[LAYER].attn
+    caught = {}
+    hook = attn.c_attn.register_forward_hook(lambda m, i, out: caught.update(qkv=out))
+    try:
+        with torch.no_grad(), probe.attention_maps(model) as maps:
+            model(idx)
+    finally:
+        hook.remove()
+
+    B, T, C = caught["qkv"].shape[0], idx.size(1), model.config.n_embd
+    nh = model.config.n_head
+    q, k, _ = caught["qkv"].split(C, dim=2)
+    q = q.view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
+    k = k.view(B, T, nh, C // nh).transpose(1, 2)
+    scores = (q @ k.transpose(-2, -1))[0, :, QUERY] / math.sqrt(C // nh)  # (nh, T)
+    weights = maps[LAYER][0, :, QUERY]  # (nh, T)
+    # the scores shown must be the ones that made the weights shown
+    by_hand = scores.masked_fill(torch.arange(T) > QUERY, float("-inf")).softmax(-1)
+    assert torch.allclose(by_hand, weights, atol=1e-5)
+    return sort, idx[0].tolist(), scores.tolist(), weights.tolist(), model.config
+
+
+def signed(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}".replace("-", "−")
+
+
+def cell_row(texts, stroke, size=20, color=TEXT):
+    """A row of cells with a text in each."""
+    row = VGroup()
+    for text in texts:
+        box = panel(CELL, CELL, stroke=stroke)
+        row.add(VGroup(box, label(text, size, color).move_to(box)))
+    return row.arrange(RIGHT, buff=GAP)
+
+
+def weight_row(weights, y):
+    """One head's weights as a heat strip: the brighter the cell, the larger the weight."""
+    row = cell_row([f"{w:.2f}" for w in weights], ACCENT_2)
+    for i, w in enumerate(weights):
+        # square root: small weights stay visible next to large ones; the digits are exact
+        heat = interpolate_color(ManimColor(PANEL), ManimColor(ACCENT_2), math.sqrt(w))
+        row[i][0].set_fill(heat)
+        if i > QUERY:
+            row[i][1].set_color(TEXT_2)
+        elif w > 0.4:  # dark digits on a bright cell
+            row[i][1].set_color(BG)
+    return row.move_to([0, y, 0]).align_to(LEFT * 5.3, LEFT)
+
+
+class AttentionScene(BookScene):
+    def construct(self):
+        sort, tokens, scores, weights, cfg = measure()
+        itos, prompt_len = sort.meta["itos"], sort.meta["prompt_len"]
+        hs = cfg.n_embd // cfg.n_head
+        letters = [itos[t] for t in tokens]
+        query_letter = letters[QUERY]
+
+        self.show_title(
+            "Attention: one query, the keys before it",
+            f"trained sort model, layer {LAYER}: held-out prompt {''.join(letters[:prompt_len])}, "
+            "then its sorted letters so far",
+        )
+
+        # the tokens; the query and the keys it may see
+        token_row = cell_row(letters, TEXT_2, size=28).move_to([0, 1.85, 0])
+        token_row.align_to(LEFT * 5.3, LEFT)
+        positions = VGroup(
+            *[label(str(i), 16, TEXT_2).next_to(c, UP, buff=0.08) for i, c in enumerate(token_row)]
+        )
+        token_name = label("tokens", 22, TEXT_2).next_to(token_row, LEFT, buff=0.3)
+        self.play(
+            LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in token_row], lag_ratio=0.05),
+            FadeIn(positions),
+            FadeIn(token_name),
+            run_time=1.2,
+        )
+
+        keys, future = token_row[: QUERY + 1], token_row[QUERY + 1 :]
+        role_note = label(
+            f"query: position {QUERY} ({query_letter})   ·   keys: positions 0–{QUERY}",
+            22,
+            TEXT,
+            t2c={"query": ROLE["q"], "keys": ROLE["k"]},
+        ).move_to([0, -2.7, 0])
+        self.play(
+            *[c[0].animate.set_stroke(ROLE["k"], width=3) for c in keys[:QUERY]],
+            token_row[QUERY][0].animate.set_stroke(ROLE["q"], width=6),
+            positions[QUERY].animate.set_color(ROLE["q"]),
+            FadeIn(role_note),
+            run_time=1.0,
+        )
+
+        # head 0: the real scores q·k/√hs, the future ones masked to −∞
+        rows_y = [0.6, -0.35, -1.3]
+        head_names = VGroup(
+            *[
+                label(f"head {h}", 22, ACCENT_2).move_to([0, y, 0]).align_to(token_name, RIGHT)
+                for h, y in enumerate(rows_y)
+            ]
+        )
+        score_row = cell_row([signed(s, 1) for s in scores[0]], TEXT_2, size=19)
+        score_row.move_to([0, rows_y[0], 0]).align_to(token_row, LEFT)
+        score_note = label(f"head 0 scores: q[{QUERY}] · k[s] / √{hs}", 22, TEXT)
+        score_note.move_to(role_note)
+        self.play(
+            FadeIn(head_names[0]),
+            LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in score_row], lag_ratio=0.04),
+            FadeOut(role_note),
+            FadeIn(score_note),
+            run_time=1.2,
+        )
+        self.wait(1.0)
+
+        mask = (
+            Rectangle(
+                width=future.width + 0.16,
+                height=token_row.get_top()[1] - rows_y[-1] + CELL / 2 + 0.16,
+                stroke_width=0,
+                fill_color=BG,
+                fill_opacity=0.55,
+            )
+            .move_to(future, aligned_edge=UP)
+            .shift(0.08 * UP)
+        )
+        mask_label = label("future: masked", 18, TEXT_2).next_to(mask, DOWN, buff=0.1)
+        minus_inf = VGroup(*[label("−∞", 20, TEXT_2).move_to(c) for c in score_row[QUERY + 1 :]])
+        mask_note = label(
+            f"causal mask: position {QUERY + 1} would score {signed(scores[0][QUERY + 1], 1)}, "
+            "but the future is set to −∞",
+            22,
+            TEXT,
+        ).move_to(role_note)
+        self.play(
+            FadeIn(mask),
+            FadeIn(mask_label),
+            *[
+                Transform(c[1], m)  # the cell keeps its text: it turns into a weight next
+                for c, m in zip(score_row[QUERY + 1 :], minus_inf, strict=True)
+            ],
+            ReplacementTransform(score_note, mask_note),
+            run_time=1.2,
+        )
+        self.wait(1.3)
+
+        # softmax: the scores become weights that sum to 1
+        rows = [weight_row(weights[h], y) for h, y in enumerate(rows_y)]
+        softmax_note = label(
+            f"softmax → weights ≥ 0 that sum to {sum(weights[0]):.2f}; the future gets exactly 0",
+            22,
+            TEXT,
+        ).move_to(role_note)
+        self.play(
+            *[ReplacementTransform(a, b) for a, b in zip(score_row, rows[0], strict=True)],
+            ReplacementTransform(mask_note, softmax_note),
+            run_time=1.4,
+        )
+        self.bring_to_front(mask, mask_label)
+        self.wait(1.5)
+
+        # the other heads: their own q and k, so their own weights over the same keys
+        same_letter = [
+            sum(head[s] for s in range(QUERY + 1) if tokens[s] == tokens[QUERY]) for head in weights
+        ]
+        keen = max(range(cfg.n_head), key=same_letter.__getitem__)
+        heads_note = label(
+            f"each head its own weights: head {keen} puts {same_letter[keen]:.2f} "
+            f"on the keys that hold {query_letter}, its own letter",
+            22,
+            TEXT,
+        ).move_to(role_note)
+        self.play(
+            FadeIn(head_names[1:]),
+            *[FadeIn(r, shift=0.1 * DOWN) for r in rows[1:]],
+            ReplacementTransform(softmax_note, heads_note),
+            run_time=1.4,
+        )
+        self.bring_to_front(mask, mask_label)
+        self.play(
+            *[
+                rows[keen][s][0].animate.set_stroke(ROLE["q"], width=5)
+                for s in range(QUERY + 1)
+                if tokens[s] == tokens[QUERY]
+            ],
+            run_time=0.8,
+        )
+        self.wait(1.6)
+
+        # the weighted sum of values, one hs-wide output per head
+        outputs = VGroup()
+        for h, y in enumerate(rows_y):
+            card = panel(1.4, CELL, stroke=ROLE["v"])
+            name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{QUERY}]: {hs}", 18, ROLE["v"]).move_to(card)
+            outputs.add(VGroup(card, name).move_to([5.9, y, 0]))
+        arrows = VGroup(
+            *[
+                side_arrow(r.get_right(), o.get_left(), ROLE["v"])
+                for r, o in zip(rows, outputs, strict=True)
+            ]
+        )
+        sum_note = label(
+            f"y[{QUERY}] = Σ w[s] · v[s] over s ≤ {QUERY}: {cfg.n_head} heads × {hs} "
+            f"= {cfg.n_embd} channels → c_proj",
+            22,
+            TEXT,
+        ).move_to(role_note)
+        self.play(
+            *[GrowArrow(a) for a in arrows],
+            LaggedStart(*[FadeIn(o, shift=0.2 * RIGHT) for o in outputs], lag_ratio=0.15),
+            ReplacementTransform(heads_note, sum_note),
+            run_time=1.4,
+        )
+        self.wait(2.0)
+        self.takeaway(
+            "Each position takes a weighted average\nof the positions up to itself.",
+            f"Weights: a softmax of q · k / √{hs}, one set per head.\n"
+            "The causal mask gives every later position exactly 0.",
+        )
