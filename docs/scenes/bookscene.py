@@ -1,0 +1,81 @@
+"""What every clip shares: the palette's background, a title, a closing takeaway card,
+and the three arrow weights of the brief (main data flow, side path, optional part).
+
+Scenes subclass BookScene and build their pictures from the small helpers below, so a
+change of font or arrow weight is made here once.
+"""
+
+from manim import *
+from palette import ACCENT, ACCENT_2, BG, PANEL, TEXT, TEXT_2
+
+config.background_color = BG
+
+FONT = "DejaVu Sans"
+MONO = "DejaVu Sans Mono"
+
+
+def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **kw) -> Text:
+    return Text(text, font=MONO if mono else FONT, font_size=size, color=color, **kw)
+
+
+def panel(width: float, height: float, stroke: str = PANEL, stroke_width: float = 2):
+    return RoundedRectangle(
+        corner_radius=0.12, width=width, height=height,
+        fill_color=PANEL, fill_opacity=1, stroke_color=stroke, stroke_width=stroke_width,
+    )
+
+
+def tensor_box(name: str, shape: str, color: str, width: float = 2.6, height: float = 1.0):
+    """A card for one tensor: its name in its role colour, its shape beneath in grey."""
+    card = panel(width, height, stroke=color, stroke_width=3)
+    title = label(name, 26, color)
+    dims = label(shape, 20, TEXT_2, mono=True)
+    text = VGroup(title, dims).arrange(DOWN, buff=0.1).move_to(card)
+    return VGroup(card, text)
+
+
+def main_arrow(start, end, color: str = ACCENT) -> Arrow:
+    """The main data flow: thick."""
+    return Arrow(start, end, buff=0.08, stroke_width=8, color=color,
+                 max_tip_length_to_length_ratio=0.3, max_stroke_width_to_length_ratio=12)
+
+
+def side_arrow(start, end, color: str = TEXT_2) -> Arrow:
+    """A side path: thin."""
+    return Arrow(start, end, buff=0.08, stroke_width=3, color=color,
+                 max_tip_length_to_length_ratio=0.2)
+
+
+def optional_arrow(start, end, color: str = TEXT_2) -> DashedLine:
+    """An optional part: thin and dashed."""
+    line = DashedLine(start, end, buff=0.08, stroke_width=3, color=color, dash_length=0.12)
+    line.add_tip(tip_length=0.18, tip_width=0.18)
+    return line
+
+
+class BookScene(Scene):
+    """A clip in the book's style: dark background, a title, and a takeaway at the end."""
+
+    def setup(self):
+        self.camera.background_color = BG
+
+    def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
+        title = VGroup(label(text, 36))
+        if subtitle:
+            title.add(label(subtitle, 22, TEXT_2))
+        title.arrange(DOWN, buff=0.12).to_edge(UP, buff=0.35)
+        self.play(FadeIn(title, shift=0.2 * DOWN), run_time=0.8)
+        return title
+
+    def takeaway(self, text: str, detail: str | None = None, hold: float = 3.0) -> None:
+        """Clear the stage and close on one card: the sentence to remember."""
+        self.play(*[FadeOut(m) for m in self.mobjects], run_time=0.6)
+        heading = label("Takeaway", 24, ACCENT_2)
+        body = VGroup(heading, label(text, 32, line_spacing=1.1))
+        if detail:
+            body.add(label(detail, 22, TEXT_2, line_spacing=1.1))
+        body.arrange(DOWN, buff=0.3)
+        card = panel(max(body.width + 1.2, 7), body.height + 1.0, stroke=ACCENT)
+        body.move_to(card)
+        self.play(FadeIn(card), FadeIn(body, shift=0.2 * UP), run_time=0.8)
+        self.wait(hold)
