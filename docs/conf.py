@@ -89,10 +89,11 @@ def _train_book_models(app, env, docnames) -> None:
     """
     if not docnames:
         return
-    from model_src import trained
+    from model_src import sweep, trained
 
     for name in ("sort", "char"):
         trained.get(name)
+    sweep.run()
 
 
 def setup(app):
