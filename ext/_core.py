@@ -129,8 +129,10 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
     pending = [path]
     while pending:
         current = pending.pop()
-        for name in _imported_names(current):
-            module_file = _find_module_file(name, search)
+        for name, level in _imported_names(current):
+            # `from . import x` is found from the importing file's package, not sys.path
+            bases = [current.parents[level - 1]] if level else search
+            module_file = _find_module_file(name, bases)
             inside = module_file and module_file.is_relative_to(root)
             if inside and module_file not in found and module_file != path:
                 found[module_file] = None
@@ -138,18 +140,21 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
     return sorted(found)
 
 
-def _imported_names(path: Path) -> list[str]:
+def _imported_names(path: Path) -> list[tuple[str, int]]:
+    """(dotted name, relative level) of every module the file may import."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (SyntaxError, UnicodeDecodeError, OSError):
         return []  # whoever runs the file reports the error with its location
-    names: list[str] = []
+    names: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+            names.extend((alias.name, 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            prefix = f"{node.module}." if node.module else ""
+            if node.module:
+                names.append((node.module, node.level))
+            names.extend((prefix + alias.name, node.level) for alias in node.names)
     return names
 
 

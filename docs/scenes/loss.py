@@ -38,8 +38,9 @@ def untrained_loss():
     cfg = train.read_config_file(train.config_file_for("sort"))
     data = prepare.sort_data()
     generator = torch.Generator().manual_seed(train.DEFAULTS["seed"])
-    x, y = prepare.sample_batch(data.train, data.meta, cfg["batch_size"], cfg["block_size"],
-                                generator)
+    x, y = prepare.sample_batch(
+        data.train, data.meta, cfg["batch_size"], cfg["block_size"], generator
+    )
     torch.manual_seed(0)
     model = GPT(presets.gpt_config("sort")).eval()
     with torch.no_grad():
@@ -54,7 +55,7 @@ def signed(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}".replace("-", "−")
 
 
-def value_cell(letter: str, text: str, color: str, width: float = 1.45):
+def value_cell(letter: str, text: str, color: str, width: float = 1.75):
     """A card for one vocabulary entry: the letter small and grey, its value beneath."""
     card = panel(width, 0.85, stroke=color)
     body = VGroup(label(letter, 18, TEXT_2), label(text, 24, color)).arrange(DOWN, buff=0.06)
@@ -63,8 +64,13 @@ def value_cell(letter: str, text: str, color: str, width: float = 1.45):
 
 def loss_bar(name: str, value: float, text: str, color: str, scale: float):
     """One row of the init comparison: name, a bar as long as the loss, the number."""
-    bar = Rectangle(width=max(value * scale, 0.02), height=0.42, stroke_width=0,
-                    fill_color=color, fill_opacity=0.9)
+    bar = Rectangle(
+        width=max(value * scale, 0.02),
+        height=0.42,
+        stroke_width=0,
+        fill_color=color,
+        fill_opacity=0.9,
+    )
     number = label(text, 26, color).next_to(bar, RIGHT, buff=0.2)
     name_text = label(name, 22, TEXT).next_to(bar, LEFT, buff=0.3)
     return VGroup(name_text, bar, number)
@@ -79,27 +85,41 @@ class LossScene(BookScene):
         loss = -math.log(probs[target])
         letters = [itos[i] for i in range(len(logits))]
 
-        title = self.show_title("Logits → softmax → loss",
-                                "the trained sort model at one position of the sorted half")
+        title = self.show_title(
+            "Logits → softmax → loss", "the trained sort model at one position of the sorted half"
+        )
 
         # the context, its last letter highlighted, and the unknown next one
         seq = VGroup()
         for i, token in enumerate(row[: POSITION + 1]):
-            box = panel(CELL, CELL, stroke=ACCENT if i == POSITION else TEXT_2,
-                        stroke_width=4 if i == POSITION else 2)
+            box = panel(
+                CELL,
+                CELL,
+                stroke=ACCENT if i == POSITION else TEXT_2,
+                stroke_width=4 if i == POSITION else 2,
+            )
             seq.add(VGroup(box, label(itos[token], 26).move_to(box)))
         unknown = panel(CELL, CELL, stroke=ACCENT_2)
         seq.add(VGroup(unknown, label("?", 26, ACCENT_2).move_to(unknown)))
         seq.arrange(RIGHT, buff=0.1)
-        seq.shift(UP * 1.6 + RIGHT * (1.5 - seq[POSITION].get_x()))
+        seq.shift(UP * 1.6 + RIGHT * (0.8 - seq[POSITION].get_x()))
         prompt = label("prompt", 20, TEXT_2).next_to(seq[:prompt_len], UP, buff=0.15)
         answer = label("sorted so far", 20, TEXT_2).next_to(seq[prompt_len:], UP, buff=0.15)
-        self.play(LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in seq], lag_ratio=0.06),
-                  FadeIn(prompt), FadeIn(answer), run_time=1.4)
+        prompt.set_y(answer.get_y())  # "p" hangs below the line: align centres, not bottoms
+        self.play(
+            LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in seq], lag_ratio=0.06),
+            FadeIn(prompt),
+            FadeIn(answer),
+            run_time=1.4,
+        )
 
         # logits: one score per letter, read out at the highlighted position
-        logit_row = VGroup(*[value_cell(s, signed(z), ROLE["logits"])
-                             for s, z in zip(letters, logits, strict=True)])
+        logit_row = VGroup(
+            *[
+                value_cell(s, signed(z), ROLE["logits"])
+                for s, z in zip(letters, logits, strict=True)
+            ]
+        )
         logit_row.arrange(RIGHT, buff=0.2).move_to([seq[POSITION].get_x(), 0.2, 0])
         logit_name = label("logits z", 24, ROLE["logits"]).next_to(logit_row, LEFT, buff=0.4)
         to_logits = main_arrow(seq[POSITION].get_bottom(), logit_row.get_top())
@@ -109,8 +129,9 @@ class LossScene(BookScene):
         self.wait(0.8)
 
         # softmax: exponentiate and normalise, so the scores become probabilities
-        prob_row = VGroup(*[value_cell(s, f"{p:.5f}", ROLE["probs"])
-                            for s, p in zip(letters, probs, strict=True)])
+        prob_row = VGroup(
+            *[value_cell(s, f"{p:.5f}", ROLE["probs"]) for s, p in zip(letters, probs, strict=True)]
+        )
         prob_row.arrange(RIGHT, buff=0.2).move_to([logit_row.get_x(), -1.4, 0])
         prob_name = label("probs p", 24, ROLE["probs"]).next_to(prob_row, LEFT, buff=0.4)
         prob_name.align_to(logit_name, RIGHT)
@@ -118,53 +139,82 @@ class LossScene(BookScene):
         softmax = MathTex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", font_size=34, color=TEXT)
         softmax.next_to(logit_row, RIGHT, buff=0.5).set_y(to_probs.get_y())
         self.play(GrowArrow(to_probs), Write(softmax), run_time=1.0)
-        self.play(*[TransformFromCopy(a, b) for a, b in zip(logit_row, prob_row, strict=True)],
-                  FadeIn(prob_name), run_time=1.2)
+        self.play(
+            *[TransformFromCopy(a, b) for a, b in zip(logit_row, prob_row, strict=True)],
+            FadeIn(prob_name),
+            run_time=1.2,
+        )
         self.wait(0.8)
 
         # cross-entropy: only the probability of the true next letter counts
         target_cell = prob_row[target]
         target_note = label(f"target: {letters[target]}", 20, ACCENT_2)
         target_note.next_to(prob_row, RIGHT, buff=0.3)
-        loss_box = panel(5.6, 0.75, stroke=ROLE["loss"], stroke_width=3)
+        loss_text = label(
+            f"loss = −log p({letters[target]}) = −log {probs[target]:.5f} = {loss:.5f}",
+            24,
+            ROLE["loss"],
+        )
+        loss_box = panel(loss_text.width + 0.6, 0.75, stroke=ROLE["loss"], stroke_width=3)
         loss_box.move_to([target_cell.get_x(), -3.05, 0])
-        loss_text = label(f"loss = −log p({letters[target]}) = −log {probs[target]:.5f} "
-                          f"= {loss:.5f}", 24, ROLE["loss"]).move_to(loss_box)
+        loss_text.move_to(loss_box)
         to_loss = main_arrow(target_cell.get_bottom(), loss_box.get_top(), ROLE["loss"])
         formula = MathTex(r"\ell = -\log p_{\text{target}}", font_size=34, color=TEXT)
         formula.move_to(softmax, aligned_edge=LEFT).set_y(to_loss.get_y())
-        self.play(target_cell[0].animate.set_stroke(ACCENT_2, width=4), FadeIn(target_note),
-                  *[c.animate.set_opacity(0.35) for i, c in enumerate(prob_row) if i != target],
-                  run_time=0.8)
+        self.play(
+            target_cell[0].animate.set_stroke(ACCENT_2, width=4),
+            FadeIn(target_note),
+            *[c.animate.set_opacity(0.35) for i, c in enumerate(prob_row) if i != target],
+            run_time=0.8,
+        )
         self.play(GrowArrow(to_loss), Write(formula), run_time=0.9)
         self.play(FadeIn(loss_box), Write(loss_text), run_time=1.0)
         self.wait(2.0)
 
         # how far training came: ln 3 (a uniform guess) and an untrained model's real loss
         stage = [m for m in self.mobjects if m is not title]
-        init_title = VGroup(label("Loss at initialisation", 36),
-                            label("the mean of −log p(target) over a batch", 22, TEXT_2))
+        init_title = VGroup(
+            label("Loss at initialisation", 36),
+            label("the mean of −log p(target) over a batch", 22, TEXT_2),
+        )
         init_title.arrange(DOWN, buff=0.12).move_to(title)
         scale = 4.5
         rows = VGroup(
             loss_bar("uniform guess: ln 3", math.log(3), f"{math.log(3):.4f}", TEXT_2, scale),
-            loss_bar("untrained GPT (seed 0), a real batch", init_loss, f"{init_loss:.4f}",
-                     ROLE["loss"], scale),
-            loss_bar("trained: final val loss", sort.best_val_loss,
-                     f"{sort.best_val_loss:.5f}", POSITIVE, scale),
+            loss_bar(
+                "untrained GPT (seed 0), a real batch",
+                init_loss,
+                f"{init_loss:.4f}",
+                ROLE["loss"],
+                scale,
+            ),
+            loss_bar(
+                "trained: final val loss",
+                sort.best_val_loss,
+                f"{sort.best_val_loss:.5f}",
+                POSITIVE,
+                scale,
+            ),
         )
         for i, bar_row in enumerate(rows):  # bars start on one line, under each other
-            bar_row.shift([-1.0 - bar_row[1].get_left()[0], 1.2 - 1.1 * i, 0])
-        note = label(f"A little under ln 3: tied embeddings make even an untrained model\n"
-                     f"lean towards repeating its input letter (p = {p_repeat:.2f}, not 0.33),\n"
-                     f"and {repeats} of these {scored} scored targets are repeats.",
-                     20, TEXT_2, line_spacing=1.1).move_to(DOWN * 2.4)
+            bar_row.shift([-0.4 - bar_row[1].get_left()[0], 1.2 - 1.1 * i, 0])
+        note = label(
+            f"A little under ln 3: tied embeddings make even an untrained model\n"
+            f"lean towards repeating its input letter (p = {p_repeat:.2f}, not 0.33),\n"
+            f"and {repeats} of these {scored} scored targets are repeats.",
+            20,
+            TEXT_2,
+            line_spacing=1.1,
+        ).move_to(DOWN * 2.4 + RIGHT * 0.3)
         self.play(FadeOut(*stage), ReplacementTransform(title, init_title), run_time=0.8)
         for bar_row in rows:
-            self.play(FadeIn(bar_row[0]), GrowFromEdge(bar_row[1], LEFT), FadeIn(bar_row[2]),
-                      run_time=0.8)
+            self.play(
+                FadeIn(bar_row[0]), GrowFromEdge(bar_row[1], LEFT), FadeIn(bar_row[2]), run_time=0.8
+            )
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
-        self.takeaway("The loss is −log of the probability given to the right token.",
-                      f"Untrained, the model guesses about uniformly: ≈ ln 3 = {math.log(3):.4f}.\n"
-                      f"Trained, it is {sort.best_val_loss:.5f} on held-out problems.")
+        self.takeaway(
+            "The loss is −log of the probability\nthe model gives the right token.",
+            f"Untrained, it guesses about uniformly: loss ≈ ln 3 = {math.log(3):.4f}.\n"
+            f"Trained: {sort.best_val_loss:.5f} on held-out problems.",
+        )

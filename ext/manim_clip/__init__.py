@@ -65,6 +65,7 @@ def settings(app) -> render.Settings:
         formats=tuple(config.formats),
         jobs=config.jobs or os.cpu_count() or 1,
         timeout=float(config.timeout),
+        inputs_digest=app.config.nanobook_inputs_digest,
     )
 
 

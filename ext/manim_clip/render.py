@@ -53,6 +53,8 @@ class Settings:
     formats: tuple[str, ...]
     jobs: int
     timeout: float
+    # nanobook_inputs_digest: files scenes read without importing them (model configs)
+    inputs_digest: str = ""
 
 
 @dataclass
@@ -107,6 +109,7 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
         f"{width}x{height}@{fps}",
         f"poster={spec.poster}",
         "formats=" + ",".join(sorted(settings.formats)),
+        f"inputs={settings.inputs_digest}",
     )
 
 

@@ -1,0 +1,118 @@
+"""Chapter 10: loss against parameters, on log axes, from the book's own scaling sweep.
+
+Each point is one size of the char model trained by model_src/sweep.py (same data, same
+steps, same schedule); the dashed line is a least-squares power law through those points.
+"""
+
+import math
+
+import numpy as np
+from bookscene import *
+from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
+
+TICK_STEP = 0.2  # loss ticks, in loss units
+
+
+def params_text(n: float) -> str:
+    return f"{n / 1e6:.3g}M" if n >= 1e6 else f"{n / 1e3:.3g}K"
+
+
+class ScalingScene(BookScene):
+    def construct(self):
+        from model_src import sweep
+
+        points = sweep.run()
+        params = np.array([p["params"] for p in points], dtype=float)
+        losses = np.array([p["val_loss"] for p in points])
+        seconds = sum(p["train_seconds"] for p in points)
+        # straight line in log-log space: log L = log a - alpha log N
+        slope, intercept = np.polyfit(np.log10(params), np.log10(losses), 1)
+
+        self.show_title(
+            "Bigger models, lower loss",
+            f"{len(points)} sizes of the char model, {sweep.STEPS} steps each: "
+            f"{seconds:.0f} s of training in all",
+        )
+
+        decades = range(math.floor(np.log10(params.min())), math.ceil(np.log10(params.max())) + 1)
+        low = math.floor(losses.min() / TICK_STEP) * TICK_STEP
+        high = math.ceil(losses.max() / TICK_STEP + 0.5) * TICK_STEP  # room for labels
+        axes = Axes(
+            x_range=[decades[0], decades[-1], 1],
+            y_range=[math.log10(low), math.log10(high), 1],
+            x_length=8.0,
+            y_length=4.2,
+            tips=False,
+            axis_config={"color": TEXT_2, "stroke_width": 2, "include_ticks": False},
+        ).move_to(DOWN * 0.35 + LEFT * 0.6)
+        x_ticks = VGroup()
+        for decade in decades:
+            at = axes.c2p(decade, math.log10(low))
+            x_ticks.add(Line(at, at + DOWN * 0.1, color=TEXT_2, stroke_width=2))
+            x_ticks.add(label(params_text(10.0**decade), 20, TEXT_2).next_to(at, DOWN, buff=0.2))
+        y_ticks = VGroup()
+        for loss in np.arange(low, high + TICK_STEP / 2, TICK_STEP):
+            at = axes.c2p(decades[0], math.log10(loss))
+            y_ticks.add(Line(at, at + LEFT * 0.1, color=TEXT_2, stroke_width=2))
+            y_ticks.add(label(f"{loss:.1f}", 20, TEXT_2).next_to(at, LEFT, buff=0.2))
+        x_name = label("parameters (log scale)", 22, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
+        y_name = label("val loss (log scale)", 22, TEXT_2).rotate(PI / 2)
+        y_name.next_to(y_ticks, LEFT, buff=0.2)
+        key = label("L layers · H heads\nC channels (n_embd)", 18, TEXT_2, line_spacing=1.0)
+        key.next_to(axes.c2p(decades[-1], math.log10(low)), UR, buff=0.3)
+        self.play(
+            Create(axes),
+            FadeIn(x_ticks),
+            FadeIn(y_ticks),
+            FadeIn(x_name),
+            FadeIn(y_name),
+            FadeIn(key),
+            run_time=1.2,
+        )
+
+        dots = VGroup()
+        for point in points:
+            at = axes.c2p(math.log10(point["params"]), math.log10(point["val_loss"]))
+            dot = Dot(at, radius=0.1, color=ROLE["loss"])
+            note = VGroup(
+                label(point["name"], 18, TEXT, mono=True),
+                label(
+                    f"{params_text(point['params'])} params · loss {point['val_loss']:.3f}",
+                    18,
+                    ROLE["loss"],
+                ),
+                label(f"{point['train_seconds']:.0f} s to train", 16, TEXT_2),
+            ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+            note.next_to(dot, UR, buff=0.12)
+            self.play(GrowFromCenter(dot), FadeIn(note, shift=0.1 * LEFT), run_time=0.7)
+            dots.add(dot)
+        self.wait(0.8)
+
+        # the fit: a dashed line, since it is a summary of the points, not a measurement
+        ends = [decades[0] + 0.1, decades[-1] - 0.05]
+        fit = DashedLine(
+            *[axes.c2p(x, intercept + slope * x) for x in ends],
+            color=ACCENT_2,
+            stroke_width=3,
+            dash_length=0.15,
+        )
+        fit_note = VGroup(
+            label("power-law fit:", 22, ACCENT_2),
+            MathTex(rf"L \propto N^{{{slope:.3f}}}", font_size=36, color=ACCENT_2),
+        ).arrange(RIGHT, buff=0.2)
+        each_tenfold = 1 - 10**slope
+        gain = label(f"each tenfold in parameters: {each_tenfold:.0%} lower loss", 22, POSITIVE)
+        # under the line, in the empty lower-left corner of the plot
+        VGroup(fit_note, gain).arrange(DOWN, aligned_edge=LEFT, buff=0.2).next_to(
+            axes.c2p(decades[0], math.log10(low)), UR, buff=0.3
+        )
+        self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
+        self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)
+        self.wait(2.5)
+        self.takeaway(
+            "Loss falls as a power of model size.",
+            f"Here: {params_text(params[0])} → {params_text(params[-1])} parameters "
+            f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
+            "Larger studies (Kaplan et al., 2020) find the same\n"
+            "straight line over many more decades.",
+        )
