@@ -5,6 +5,7 @@ Scenes subclass BookScene and build their pictures from the small helpers below,
 change of font or arrow weight is made here once.
 """
 
+import numpy as np
 from manim import *
 from palette import ACCENT, ACCENT_2, BG, PANEL, TEXT, TEXT_2
 
@@ -32,6 +33,35 @@ def tensor_box(name: str, shape: str, color: str, width: float = 2.6, height: fl
     dims = label(shape, 20, TEXT_2, mono=True)
     text = VGroup(title, dims).arrange(DOWN, buff=0.1).move_to(card)
     return VGroup(card, text)
+
+
+def heat_grid(values, cell_width: float, cell_height: float, color: str, scale: float,
+              levels: int = 6) -> VGroup:
+    """A matrix as a grid of shaded cells, values[r, c] at row r (down), column c (across):
+    positive values in `color`, negative ones in grey, brighter the larger they are up to
+    `scale`, where the shade saturates. Top-left corner at the origin."""
+    rows, cols = values.shape
+    shade = (values / scale).clamp(-1, 1).mul(levels).round().int()
+    base = ManimColor(PANEL)
+    ground = Rectangle(width=cols * cell_width, height=rows * cell_height, stroke_width=0)
+    ground.set_fill(base, 1).move_to([cols * cell_width / 2, -rows * cell_height / 2, 0])
+    grid = VGroup(ground)
+    # cells of one shade are one shape with many subpaths: a few shapes, not rows * cols
+    for level in range(-levels, levels + 1):
+        where = (shade == level).nonzero().tolist()
+        if level == 0 or not where:
+            continue
+        end = ManimColor(color if level > 0 else TEXT_2)
+        piece = VMobject(stroke_width=0)
+        piece.set_fill(interpolate_color(base, end, abs(level) / levels), 1)
+        for row, col in where:
+            corner = np.array([col * cell_width, -row * cell_height, 0])
+            piece.start_new_path(corner)
+            for step in ([cell_width, 0, 0], [cell_width, -cell_height, 0], [0, -cell_height, 0],
+                         [0, 0, 0]):
+                piece.add_line_to(corner + np.array(step))
+        grid.add(piece)
+    return grid
 
 
 def main_arrow(start, end, color: str = ACCENT) -> Arrow:
@@ -69,12 +99,17 @@ class BookScene(Scene):
 
     def takeaway(self, text: str, detail: str | None = None, hold: float = 3.0) -> None:
         """Clear the stage and close on one card: the sentence to remember."""
-        self.play(*[FadeOut(m) for m in self.mobjects], run_time=0.6)
+        # a curtain in the background colour: fading every mobject would copy them all
+        curtain = FullScreenRectangle(fill_color=BG, fill_opacity=1, stroke_width=0)
+        self.play(FadeIn(curtain), run_time=0.6)
+        self.clear()
         heading = label("Takeaway", 24, ACCENT_2)
         body = VGroup(heading, label(text, 32, line_spacing=1.1))
         if detail:
             body.add(label(detail, 22, TEXT_2, line_spacing=1.1))
         body.arrange(DOWN, buff=0.3)
+        if body.width > config.frame_width - 2:  # a long sentence shrinks rather than spill
+            body.scale_to_fit_width(config.frame_width - 2)
         card = panel(max(body.width + 1.2, 7), body.height + 1.0, stroke=ACCENT)
         body.move_to(card)
         self.play(FadeIn(card), FadeIn(body, shift=0.2 * UP), run_time=0.8)

@@ -9,10 +9,9 @@ model's scores for the last position.
 
 import itertools
 
-import numpy as np
 import torch
 from bookscene import *
-from palette import ACCENT, PANEL, POSITIVE, ROLE, TEXT, TEXT_2
+from palette import ACCENT, POSITIVE, ROLE, TEXT, TEXT_2
 
 CELL = 0.62
 MAP_WIDTH, MAP_HEIGHT = 1.3, 1.9  # a (T, C) heat map: 11 positions across, 48 channels down
@@ -58,34 +57,12 @@ def dims(shape) -> str:
 
 
 def heat_map(values: torch.Tensor, color: str, height: float) -> VGroup:
-    """values (T, n) as a grid, positions across and channels down: positive values in the
-    role colour, negative ones in grey, brighter the larger they are (up to 3 standard
-    deviations of the stage, where the colour saturates)."""
+    """values (T, n) as a grid, positions across and channels down, saturating at 3
+    standard deviations of the stage."""
     T, n = values.shape
-    width, cell_height = MAP_WIDTH / T, height / n
-    scaled = (values / (3 * values.std())).clamp(-1, 1)
-    # cells of one shade are one shape with many subpaths: a few shapes per map, not T * n
-    shade = (scaled * LEVELS).round().int()
-    base = ManimColor(PANEL)
-    pieces = VGroup()
-    for level in range(-LEVELS, LEVELS + 1):
-        where = (shade == level).nonzero().tolist()
-        if level == 0 or not where:
-            continue
-        end = ManimColor(color if level > 0 else TEXT_2)
-        piece = VMobject(stroke_width=0).set_fill(
-            interpolate_color(base, end, abs(level) / LEVELS), 1
-        )
-        for position, channel in where:
-            corner = np.array([position * width, -channel * cell_height, 0])
-            piece.start_new_path(corner)
-            for step in ([width, 0, 0], [width, -cell_height, 0], [0, -cell_height, 0], [0, 0, 0]):
-                piece.add_line_to(corner + np.array(step))
-        pieces.add(piece)
-    ground = Rectangle(width=MAP_WIDTH, height=height, stroke_width=0)
-    ground.set_fill(base, 1).move_to([MAP_WIDTH / 2, -height / 2, 0])
-    cells = VGroup(ground, *pieces)
-    frame = SurroundingRectangle(ground, buff=0.03, color=color, stroke_width=2)
+    cells = heat_grid(values.T, MAP_WIDTH / T, height / n, color, 3 * values.std().item(),
+                      LEVELS)
+    frame = SurroundingRectangle(cells[0], buff=0.03, color=color, stroke_width=2)
     return VGroup(cells, frame)
 
 
