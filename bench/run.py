@@ -30,7 +30,8 @@ EXECUTED = re.compile(r"Executed notebook in")
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
-    r"^(`{3,})\{(manim-clip|manim-film|arch-diagram|annotated-source)\}.*?^\1[ \t]*$\n?", re.M | re.S
+    r"^(`{3,})\{(manim-clip|manim-film|arch-diagram|annotated-source)\}.*?^\1[ \t]*$\n?",
+    re.M | re.S,
 )
 
 
