@@ -21,8 +21,13 @@ def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **
 
 def panel(width: float, height: float, stroke: str = PANEL, stroke_width: float = 2):
     return RoundedRectangle(
-        corner_radius=0.12, width=width, height=height,
-        fill_color=PANEL, fill_opacity=1, stroke_color=stroke, stroke_width=stroke_width,
+        corner_radius=0.12,
+        width=width,
+        height=height,
+        fill_color=PANEL,
+        fill_opacity=1,
+        stroke_color=stroke,
+        stroke_width=stroke_width,
     )
 
 
@@ -35,8 +40,9 @@ def tensor_box(name: str, shape: str, color: str, width: float = 2.6, height: fl
     return VGroup(card, text)
 
 
-def heat_grid(values, cell_width: float, cell_height: float, color: str, scale: float,
-              levels: int = 6) -> VGroup:
+def heat_grid(
+    values, cell_width: float, cell_height: float, color: str, scale: float, levels: int = 6
+) -> VGroup:
     """A matrix as a grid of shaded cells, values[r, c] at row r (down), column c (across):
     positive values in `color`, negative ones in grey, brighter the larger they are up to
     `scale`, where the shade saturates. Top-left corner at the origin."""
@@ -57,8 +63,12 @@ def heat_grid(values, cell_width: float, cell_height: float, color: str, scale: 
         for row, col in where:
             corner = np.array([col * cell_width, -row * cell_height, 0])
             piece.start_new_path(corner)
-            for step in ([cell_width, 0, 0], [cell_width, -cell_height, 0], [0, -cell_height, 0],
-                         [0, 0, 0]):
+            for step in (
+                [cell_width, 0, 0],
+                [cell_width, -cell_height, 0],
+                [0, -cell_height, 0],
+                [0, 0, 0],
+            ):
                 piece.add_line_to(corner + np.array(step))
         grid.add(piece)
     return grid
@@ -66,14 +76,22 @@ def heat_grid(values, cell_width: float, cell_height: float, color: str, scale: 
 
 def main_arrow(start, end, color: str = ACCENT) -> Arrow:
     """The main data flow: thick."""
-    return Arrow(start, end, buff=0.08, stroke_width=8, color=color,
-                 max_tip_length_to_length_ratio=0.3, max_stroke_width_to_length_ratio=12)
+    return Arrow(
+        start,
+        end,
+        buff=0.08,
+        stroke_width=8,
+        color=color,
+        max_tip_length_to_length_ratio=0.3,
+        max_stroke_width_to_length_ratio=12,
+    )
 
 
 def side_arrow(start, end, color: str = TEXT_2) -> Arrow:
     """A side path: thin."""
-    return Arrow(start, end, buff=0.08, stroke_width=3, color=color,
-                 max_tip_length_to_length_ratio=0.2)
+    return Arrow(
+        start, end, buff=0.08, stroke_width=3, color=color, max_tip_length_to_length_ratio=0.2
+    )
 
 
 def optional_arrow(start, end, color: str = TEXT_2) -> DashedLine:

@@ -18,8 +18,9 @@ def load_batch_row():
     cfg = train.read_config_file(train.config_file_for("sort"))
     data = prepare.sort_data()
     generator = torch.Generator().manual_seed(train.DEFAULTS["seed"])
-    x, y = prepare.sample_batch(data.train, data.meta, cfg["batch_size"], cfg["block_size"],
-                                generator)
+    x, y = prepare.sample_batch(
+        data.train, data.meta, cfg["batch_size"], cfg["block_size"], generator
+    )
     return x[0].tolist(), y[0].tolist(), data.meta, cfg
 
 
@@ -42,16 +43,21 @@ class DataBatchScene(BookScene):
         letters = cells([itos[i] for i in row_ids], TEXT).move_to(UP * 0.6)
         prompt = label("prompt", 22, TEXT_2).next_to(letters[:prompt_len], UP, buff=0.2)
         answer = label("sorted", 22, TEXT_2).next_to(letters[prompt_len:], UP, buff=0.2)
-        self.play(LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letters], lag_ratio=0.08),
-                  FadeIn(prompt), FadeIn(answer), run_time=1.6)
+        self.play(
+            LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letters], lag_ratio=0.08),
+            FadeIn(prompt),
+            FadeIn(answer),
+            run_time=1.6,
+        )
         self.wait(0.8)
 
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
         legend = label(f"vocabulary: {vocab}", 24, ROLE["ids"]).move_to(DOWN * 0.9)
         ids = cells(row_ids, ROLE["ids"]).move_to(letters)
         self.play(FadeIn(legend))
-        self.play(*[ReplacementTransform(a, b) for a, b in zip(letters, ids, strict=True)],
-                  run_time=1.2)
+        self.play(
+            *[ReplacementTransform(a, b) for a, b in zip(letters, ids, strict=True)], run_time=1.2
+        )
         self.wait(0.8)
 
         # x is the row without its last token; y is the row without its first
@@ -59,36 +65,63 @@ class DataBatchScene(BookScene):
         y_row = cells(y, ACCENT_2).next_to(x_row, DOWN, buff=0.9)
         x_name = label("x", 30, ROLE["ids"]).next_to(x_row, LEFT, buff=0.3)
         y_name = label("y", 30, ACCENT_2).next_to(y_row, LEFT, buff=0.3)
-        self.play(FadeOut(legend), FadeOut(prompt), FadeOut(answer),
-                  ReplacementTransform(ids[:-1], x_row[:]), FadeOut(ids[-1]),
-                  FadeIn(x_name), run_time=1.2)
+        self.play(
+            FadeOut(legend),
+            FadeOut(prompt),
+            FadeOut(answer),
+            ReplacementTransform(ids[:-1], x_row[:]),
+            FadeOut(ids[-1]),
+            FadeIn(x_name),
+            run_time=1.2,
+        )
         shifted = cells(row_ids[1:], ACCENT_2).move_to(y_row)
-        self.play(TransformFromCopy(x_row[1:], shifted[:-1]), FadeIn(shifted[-1]),
-                  FadeIn(y_name), run_time=1.4)
-        arrows = VGroup(*[side_arrow(a.get_bottom(), b.get_top(), ACCENT)
-                          for a, b in zip(x_row, shifted, strict=True)])
+        self.play(
+            TransformFromCopy(x_row[1:], shifted[:-1]),
+            FadeIn(shifted[-1]),
+            FadeIn(y_name),
+            run_time=1.4,
+        )
+        arrows = VGroup(
+            *[
+                side_arrow(a.get_bottom(), b.get_top(), ACCENT)
+                for a, b in zip(x_row, shifted, strict=True)
+            ]
+        )
         shift_note = label("y[t] is the token after x[t]: the one to predict", 22, TEXT_2)
         shift_note.next_to(y_row, DOWN, buff=0.45)
-        self.play(LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.06),
-                  FadeIn(shift_note), run_time=1.4)
+        self.play(
+            LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.06),
+            FadeIn(shift_note),
+            run_time=1.4,
+        )
         self.wait(1.2)
 
         # the prompt letters are random: their targets are -1, which the loss skips
         masked = [i for i, target in enumerate(y) if target == -1]
         minus = VGroup(*[label("−1", 26, TEXT_2).move_to(shifted[i]) for i in masked])
-        mask_note = label(f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 22,
-                          TEXT_2).move_to(shift_note)
-        self.play(*[FadeOut(shifted[i][1]) for i in masked],
-                  *[shifted[i][0].animate.set_stroke(TEXT_2) for i in masked],
-                  FadeIn(minus), FadeOut(arrows[: len(masked)]),
-                  ReplacementTransform(shift_note, mask_note), run_time=1.2)
+        mask_note = label(
+            f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 22, TEXT_2
+        ).move_to(shift_note)
+        self.play(
+            *[FadeOut(shifted[i][1]) for i in masked],
+            *[shifted[i][0].animate.set_stroke(TEXT_2) for i in masked],
+            FadeIn(minus),
+            FadeOut(arrows[: len(masked)]),
+            ReplacementTransform(shift_note, mask_note),
+            run_time=1.2,
+        )
         self.wait(0.8)
 
-        shape = label(f"x, y: {cfg['batch_size']} × {cfg['block_size']}   "
-                      "(batch_size × block_size)", 24, ACCENT)
+        shape = label(
+            f"x, y: {cfg['batch_size']} × {cfg['block_size']}   (batch_size × block_size)",
+            24,
+            ACCENT,
+        )
         shape.next_to(mask_note, DOWN, buff=0.35)
         self.play(Write(shape), run_time=1.0)
         self.wait(2.0)
-        self.takeaway("The target is the input shifted left by one.",
-                      "Every position predicts the next token; the sort task scores\n"
-                      "only the positions whose next token is determined.")
+        self.takeaway(
+            "The target is the input shifted left by one.",
+            "Every position predicts the next token; the sort task scores\n"
+            "only the positions whose next token is determined.",
+        )

@@ -1,163 +1,236 @@
-"""Chapter 3: token + position lookups and their sum, with the trained sort model's tables.
+"""Chapter 3: ids become vectors. Each id picks its row of wte, each position its row
+of wpe, and the two rows are added into x, the start of the residual stream.
 
-Every cell is a real weight: wte (vocab × C) and wpe (block_size × C) of the trained sort
-model, and x = wte[idx] + wpe[pos] for the book's sample input (presets.sample_input),
-all shaded on one scale so the sum can be read against its parts.
+Every strip is a real row of the trained sort model, one cell per channel (orange
+below zero, blue above, on one scale for all three tables), and the worked sum shows
+the first four of its 48 numbers. The ids are the sort preset's sample input.
 """
 
+from dataclasses import dataclass
+
+import torch
 from bookscene import *
-from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
+from palette import ACCENT, ACCENT_2, PANEL, ROLE, TEXT, TEXT_2
 
-TOKEN, POSITION = ROLE["x"], ACCENT_2  # the two tables; their sum x is an embedding too
-TABLE_LEFT = -6.2
-TABLE_CELL = 0.085  # one channel's width in a table row: 48 of them make a 4-unit row
-WTE_ROW, WPE_ROW = 0.3, 0.16  # row heights
-X_LEFT, X_TOP = 1.9, 1.8  # the top-left corner of x
-X_COLUMN, X_CELL = 0.42, 0.075  # one position's column: 48 channels down
-WORK_X = -0.25  # where one position's two rows meet, between the tables and x
+STRIP_WIDTH = 3.1
+SHADES = 8  # colour steps per sign
+ROW_HEIGHT = 0.26
+ROW_STEP = 0.34
+SHOWN = 4  # numbers written out per vector
 
 
-def load_tables():
+@dataclass
+class Embeddings:
+    ids: list[int]  # the sample input, (T,)
+    itos: dict[int, str]
+    wte: torch.Tensor  # (V, C)
+    wpe: torch.Tensor  # (block_size, C)
+    x: torch.Tensor  # (1, T, C)
+
+
+@torch.no_grad()
+def load_embeddings() -> Embeddings:
     from model_src import presets, trained
 
     sort = trained.get("sort")
-    idx = presets.sample_input("sort")[0]  # (T,)
-    wte = sort.model.transformer.wte.weight.detach()  # (V, C)
-    wpe = sort.model.transformer.wpe.weight.detach()  # (block_size, C)
-    x = wte[idx] + wpe[: len(idx)]  # (T, C): what the first block reads
-    return sort, idx.tolist(), wte, wpe, x
+    transformer = sort.model.transformer
+    idx = presets.sample_input("sort")  # (1, T)
+    x = transformer.wte(idx) + transformer.wpe(torch.arange(idx.size(1)))
+    return Embeddings(
+        ids=idx[0].tolist(),
+        itos=sort.meta["itos"],
+        wte=transformer.wte.weight,
+        wpe=transformer.wpe.weight,
+        x=x,
+    )
 
 
-def signed(value: float) -> str:
-    return f"{value:+.2f}".replace("-", "−")
+def strip(values, scale: float) -> VGroup:
+    """One vector as a row of cells, brighter for larger magnitudes. Cells of the same
+    shade are one shape with an outline per cell: a few mobjects per row, not 48."""
+    cell = STRIP_WIDTH / len(values)
+    shapes: dict[int, VMobject] = {}
+    for i, value in enumerate(values.tolist()):
+        # the square root lifts small values off the background without changing order
+        level = round(min(abs(value) / scale, 1.0) ** 0.5 * SHADES)
+        key = level if value >= 0 else -level
+        if key not in shapes:
+            hue = ManimColor(ROLE["x"] if value >= 0 else ACCENT)
+            shade = interpolate_color(ManimColor(PANEL), hue, level / SHADES)
+            shapes[key] = VMobject(stroke_width=0, fill_color=shade, fill_opacity=1)
+        left, top = i * cell, ROW_HEIGHT / 2
+        shapes[key].start_new_path([left, top, 0])
+        shapes[key].add_points_as_corners(
+            [[left + cell, top, 0], [left + cell, -top, 0], [left, -top, 0], [left, top, 0]]
+        )
+    outline = Rectangle(
+        width=STRIP_WIDTH, height=ROW_HEIGHT, stroke_width=1, stroke_color=TEXT_2
+    ).move_to([STRIP_WIDTH / 2, 0, 0])
+    return VGroup(*shapes.values(), outline)
 
 
-def table(weights, row_height, color, scale, top):
-    """A weight matrix as one heat row per table row, with a frame in its colour."""
-    rows = VGroup()
-    for r, values in enumerate(weights):
-        row = heat_grid(values[None, :], TABLE_CELL, row_height * 0.86, color, scale)
-        rows.add(row.move_to([TABLE_LEFT, top - r * row_height, 0], aligned_edge=UL))
-    frame = SurroundingRectangle(rows, buff=0.05, color=color, stroke_width=2)
-    return rows, frame
+def table(rows, scale: float, names: list[str], name_color: str, top: float, center_x: float):
+    """Strips stacked from `top` down, each with its name on the left."""
+    strips, names_group = VGroup(), VGroup()
+    for i, (row, name) in enumerate(zip(rows, names, strict=True)):
+        cells = strip(row, scale).move_to([center_x, top - i * ROW_STEP, 0])
+        strips.add(cells)
+        names_group.add(label(name, 16, name_color, mono=True).next_to(cells, LEFT, buff=0.15))
+    return strips, names_group
 
 
-def column(values, color, scale):
-    """One vector standing up: C channels down, as x draws it."""
-    return heat_grid(values[:, None], X_COLUMN * 0.8, X_CELL, color, scale)
+def number(value: float) -> str:
+    return f"{value:.2f}".replace("-", "−")
+
+
+def numbers_line(name: str, values, color: str) -> VGroup:
+    """`name` and the first SHOWN values in fixed columns, then an ellipsis."""
+    line = VGroup(label(name, 18, color, mono=True))
+    for value in values[:SHOWN].tolist():
+        line.add(label(number(value), 18, color, mono=True))
+    line.add(label("…", 18, TEXT_2, mono=True))
+    line[0].move_to(ORIGIN, aligned_edge=LEFT)
+    for i, cell in enumerate(line[1:-1]):
+        cell.move_to(RIGHT * (2.4 + 0.92 * i), aligned_edge=RIGHT)
+    line[-1].next_to(line[-2], RIGHT, buff=0.15)
+    return line
+
+
+def highlight(mobject, color: str) -> SurroundingRectangle:
+    return SurroundingRectangle(mobject, color=color, buff=0.04, stroke_width=3)
 
 
 class EmbeddingsScene(BookScene):
     def construct(self):
-        sort, ids, wte, wpe, x = load_tables()
-        itos = sort.meta["itos"]
-        (V, C), T = wte.shape, len(ids)
-        scale = 3 * x.std().item()  # one scale for all three: the sum reads against its parts
-        self.show_title("Embeddings: ids become vectors",
-                        "the trained sort model's tables, looked up and added")
+        e = load_embeddings()
+        T, C = len(e.ids), e.wte.size(1)
+        scale = max(e.wte.abs().max(), e.wpe.abs().max(), e.x.abs().max()).item()
+        self.show_title(
+            "Embeddings: token row + position row", "the trained sort model's two lookup tables"
+        )
 
-        wte_rows, wte_frame = table(wte, WTE_ROW, TOKEN, scale, top=1.75)
-        wpe_rows, wpe_frame = table(wpe, WPE_ROW, POSITION, scale, top=0.2)
-        wte_name = label(f"wte  {V}×{C}: one row per letter", 20, TOKEN)
-        wte_name.next_to(wte_frame, UP, buff=0.12, aligned_edge=LEFT)
-        wpe_name = label(f"wpe  {len(wpe)}×{C}: one row per position", 20, POSITION)
-        wpe_name.next_to(wpe_frame, UP, buff=0.12, aligned_edge=LEFT)
-        letter_keys = VGroup(*[label(f"{itos[i]} {i}", 16, ROLE["ids"]).next_to(row, LEFT, 0.15)
-                               for i, row in enumerate(wte_rows)])
-
-        x_left = [X_LEFT + (t + 0.5) * X_COLUMN for t in range(T)]
+        # the ids, and the two tables they index
         id_cells = VGroup()
-        for t, i in enumerate(ids):
-            box = panel(X_COLUMN - 0.05, X_COLUMN - 0.05, stroke=ROLE["ids"])
-            id_cells.add(VGroup(box, label(str(i), 20, ROLE["ids"]).move_to(box)))
-            id_cells[-1].move_to([x_left[t], X_TOP + 0.55, 0])
-        id_name = label(f"idx  1×{T}", 18, ROLE["ids"]).next_to(id_cells, LEFT, buff=0.2)
-        x_frame = Rectangle(width=T * X_COLUMN, height=C * X_CELL, color=TOKEN, stroke_width=2)
-        x_frame.move_to([X_LEFT, X_TOP, 0], aligned_edge=UL)
-        x_name = label(f"x = wte[idx] + wpe[pos]   1×{T}×{C}", 20, TOKEN)
-        x_name.next_to(x_frame, DOWN, buff=0.15)
-        self.play(FadeIn(VGroup(wte_rows, wte_frame, wte_name, letter_keys)),
-                  FadeIn(VGroup(wpe_rows, wpe_frame, wpe_name)), run_time=1.0)
-        middle = X_TOP - C * X_CELL / 2
-        flow = main_arrow([WORK_X + 0.75, middle, 0], [X_LEFT - 0.05, middle, 0], TOKEN)
-        self.play(FadeIn(id_cells, lag_ratio=0.1), FadeIn(id_name), Create(x_frame),
-                  FadeIn(x_name), GrowArrow(flow), run_time=1.0)
+        for token in e.ids:
+            box = panel(0.42, 0.42, stroke=ROLE["ids"])
+            id_cells.add(VGroup(box, label(str(token), 20, ROLE["ids"]).move_to(box)))
+        id_cells.arrange(RIGHT, buff=0.06).move_to(UP * 1.85)
+        letters = VGroup(
+            *[
+                label(e.itos[token], 16, TEXT_2).next_to(cell, UP, buff=0.08)
+                for token, cell in zip(e.ids, id_cells, strict=True)
+            ]
+        )
+        idx_name = label(f"idx  1 × {T}", 20, ROLE["ids"]).next_to(id_cells, RIGHT, buff=0.3)
 
-        x_columns = [column(x[t], TOKEN, scale).move_to([x_left[t], X_TOP, 0], aligned_edge=UP)
-                     for t in range(T)]
-        # positions 0 and 1 one step at a time, with position 0's first channels in numbers
-        for t, pace in ((0, 1.0), (1, 0.55)):
-            self.add_position(t, ids[t], wte, wpe, wte_rows, wpe_rows, id_cells, x_columns,
-                              scale, pace, numbers=t == 0)
-
-        # the other positions all at once: the same lookup and sum for each
-        copies = []
-        for t in range(2, T):
-            copies += [wte_rows[ids[t]].copy(), wpe_rows[t].copy()]
-        self.play(LaggedStart(*[copy.animate.move_to(x_columns[2 + k // 2]).stretch_to_fit_width(
-                      X_COLUMN * 0.8).stretch_to_fit_height(C * X_CELL)
-                      for k, copy in enumerate(copies)], lag_ratio=0.08), run_time=2.0)
-        self.remove(*copies)
-        self.add(*x_columns[2:])
+        wte_rows, wte_names = table(
+            e.wte,
+            scale,
+            [f"{i} {e.itos[i]}" for i in range(len(e.wte))],
+            ROLE["ids"],
+            top=1.85,
+            center_x=-4.75,
+        )
+        wte_head = label(f"wte  {len(e.wte)} × {C}", 20, TEXT).next_to(wte_rows, UP, buff=0.15)
+        wpe_rows, wpe_names = table(
+            e.wpe, scale, [str(t) for t in range(len(e.wpe))], TEXT_2, top=0.3, center_x=-4.75
+        )
+        wpe_head = label(f"wpe  {len(e.wpe)} × {C}", 20, TEXT).next_to(wpe_rows, UP, buff=0.15)
+        legend = label(
+            f"each cell is one of {C} numbers: orange < 0 < blue, brighter = larger", 18, TEXT_2
+        ).to_edge(DOWN, buff=0.25)
+        self.play(FadeIn(id_cells), FadeIn(letters), FadeIn(idx_name), run_time=0.8)
+        self.play(
+            FadeIn(wte_rows),
+            FadeIn(wte_names),
+            FadeIn(wte_head),
+            FadeIn(wpe_rows),
+            FadeIn(wpe_names),
+            FadeIn(wpe_head),
+            FadeIn(legend),
+            run_time=1.0,
+        )
         self.wait(0.5)
 
-        # a run of one letter: one wte row, yet every column differs by its position
-        start = max(range(T), key=lambda s: len(self.run_from(ids, s)))
-        run = self.run_from(ids, start)
-        brace = Brace(VGroup(*[x_columns[t] for t in run]), DOWN, color=ACCENT, buff=0.1)
-        note = label(f"{len(run)}× {itos[ids[start]]}: the same wte row each time,\n"
-                     f"yet {len(run)} different vectors:\ntheir positions differ", 18, ACCENT)
-        note.next_to(brace, DOWN, buff=0.1).set_x(x_frame.get_x())
-        marks = VGroup(*[SurroundingRectangle(x_columns[t], buff=0.03, color=ACCENT,
-                                              stroke_width=2) for t in run])
-        self.play(FadeOut(x_name), Create(marks), GrowFromCenter(brace), FadeIn(note),
-                  run_time=1.0)
-        self.wait(2.0)
-        self.takeaway("x = wte[idx] + wpe[pos]: two lookups and a sum.",
-                      f"Each of the {T} positions gets a {C}-wide vector:\n"
-                      "what the token is, plus where it stands.")
+        x_rows, x_names = table(
+            e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=4.9
+        )
+        x_head = label(f"x  1 × {T} × {C}", 20, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
 
-    @staticmethod
-    def run_from(ids, start):
-        """Positions start, start + 1, ... holding the same id as start."""
-        end = start
-        while end + 1 < len(ids) and ids[end + 1] == ids[start]:
-            end += 1
-        return list(range(start, end + 1))
+        # position 0, written out
+        first = e.ids[0]
+        marks = VGroup(
+            highlight(id_cells[0], ROLE["ids"]),
+            highlight(wte_rows[first], ROLE["ids"]),
+            highlight(wpe_rows[0], ACCENT_2),
+        )
+        lines = VGroup(
+            numbers_line(f"wte[{first}]", e.wte[first], ROLE["ids"]),
+            numbers_line("+ wpe[0]", e.wpe[0], ACCENT_2),
+            numbers_line("= x[0, 0]", e.x[0, 0], ROLE["x"]),
+        )
+        lines.arrange(DOWN, buff=0.25, aligned_edge=LEFT).move_to(DOWN * 0.35)
+        note = label(f"first {SHOWN} of {C} numbers, rounded", 18, TEXT_2)
+        note.next_to(lines, UP, buff=0.3)
+        rule = Line(LEFT, RIGHT, stroke_width=2, color=TEXT_2)
+        rule.set_width(lines.width).next_to(lines[2], UP, buff=0.12).align_to(lines, LEFT)
 
-    def add_position(self, t, token, wte, wpe, wte_rows, wpe_rows, id_cells, x_columns, scale,
-                     pace, numbers):
-        """Look up position t's two rows, stand them up side by side, add them into x."""
-        top = X_TOP
-        tok_col = column(wte[token], TOKEN, scale).move_to([WORK_X - 0.45, top, 0],
-                                                           aligned_edge=UP)
-        pos_col = column(wpe[t], POSITION, scale).move_to([WORK_X + 0.45, top, 0],
-                                                          aligned_edge=UP)
-        plus = label("+", 30, TEXT).move_to([WORK_X, tok_col.get_y(), 0])
-        marks = [SurroundingRectangle(m, buff=0.04, color=ACCENT, stroke_width=3)
-                 for m in (id_cells[t], wte_rows[token], wpe_rows[t])]
-        self.play(Create(marks[0]), Create(marks[1]), run_time=0.5 * pace)
-        self.play(TransformFromCopy(wte_rows[token], tok_col), run_time=0.9 * pace)
-        self.play(Create(marks[2]), TransformFromCopy(wpe_rows[t], pos_col), FadeIn(plus),
-                  run_time=0.9 * pace)
-        readout = VGroup()
-        if numbers:
-            x = wte[token] + wpe[t]
-            for name, values, color in ((f"wte[{token}]", wte[token], TOKEN),
-                                        (f"wpe[{t}]", wpe[t], POSITION),
-                                        (f"x[{t}]", x, TEXT)):
-                texts = [name, *(signed(v) for v in values[:3].tolist()), "…"]
-                readout.add(*[label(text, 18, color, mono=True) for text in texts])
-            readout.arrange_in_grid(rows=3, cols=5, buff=(0.25, 0.14), col_alignments="lrrrl")
-            readout.add(Line(readout[5].get_corner(DL), readout[9].get_corner(DR),
-                             color=TEXT_2, stroke_width=2).shift(DOWN * 0.07))
-            readout.move_to([WORK_X, -2.8, 0])
-            caption = label(f"channels 0–2 of {len(x)}", 16, TEXT_2)
-            caption.next_to(readout, UP, buff=0.12, aligned_edge=LEFT)
-            readout.add(caption)
-            self.play(FadeIn(readout), run_time=0.6)
-            self.wait(1.6)
-        self.play(ReplacementTransform(VGroup(tok_col, pos_col), x_columns[t]), FadeOut(plus),
-                  *[FadeOut(m) for m in marks], run_time=0.9 * pace)
-        if numbers:
-            self.play(FadeOut(readout), run_time=0.4)
+        self.play(Create(marks[0]), Create(marks[1]), run_time=0.6)
+        self.play(self.fly(wte_rows[first], lines[0]), FadeIn(note), run_time=1.0)
+        self.play(Create(marks[2]), run_time=0.4)
+        self.play(self.fly(wpe_rows[0], lines[1]), run_time=1.0)
+        self.play(Create(rule), FadeIn(lines[2], shift=0.1 * DOWN), run_time=0.8)
+        self.wait(0.8)
+        self.play(
+            FadeIn(x_rows[0], target_position=lines[2]),
+            FadeIn(x_names[0]),
+            FadeIn(x_head),
+            run_time=1.0,
+        )
+        self.wait(0.6)
+        rule_text = label("x[t] = wte[idx[t]] + wpe[t]", 20, ROLE["x"], mono=True)
+        rule_text.move_to(lines)
+        self.play(FadeOut(VGroup(lines, note, rule)), FadeIn(rule_text), run_time=0.6)
+
+        # every other position: the same two lookups and one sum
+        for t in range(1, T):
+            token = e.ids[t]
+            tok, pos = wte_rows[token].copy(), wpe_rows[t].copy()
+            self.play(
+                marks[0].animate.move_to(id_cells[t]),
+                marks[1].animate.move_to(wte_rows[token]),
+                marks[2].animate.move_to(wpe_rows[t]),
+                tok.animate.move_to(x_rows[t]).set_opacity(0.2),
+                pos.animate.move_to(x_rows[t]).set_opacity(0.2),
+                FadeIn(x_rows[t], rate_func=lambda a: smooth(max(0.0, 2 * a - 1))),
+                FadeIn(x_names[t]),
+                run_time=1.0 if t == 1 else 0.45,
+            )
+            self.remove(tok, pos)
+        stream = label("x is the residual stream:\nevery block reads and adds to it", 20, TEXT_2)
+        stream.next_to(rule_text, DOWN, buff=0.6).shift(LEFT * 0.4)
+        to_block = side_arrow(
+            stream.get_right() + RIGHT * 0.1,
+            [x_names.get_left()[0] - 0.1, stream.get_y(), 0],
+            ROLE["x"],
+        )
+        self.play(
+            FadeOut(marks),
+            FadeIn(stream),
+            GrowArrow(to_block),
+            Indicate(x_head, color=ROLE["x"]),
+            run_time=1.0,
+        )
+        self.wait(1.6)
+        self.takeaway(
+            "Each id picks a row of wte, each position a row of wpe:\nx is their sum.",
+            f"x (B × T × C, here 1 × {T} × {C}) is the residual stream\n"
+            "that every block reads and adds to.",
+        )
+
+    def fly(self, row, line):
+        """A copy of a table row moves into a worked line and becomes its numbers."""
+        return AnimationGroup(
+            FadeOut(row.copy(), target_position=line[1:]),
+            FadeIn(line, rate_func=lambda a: smooth(max(0.0, 2 * a - 1))),
+        )

@@ -60,8 +60,7 @@ def heat_map(values: torch.Tensor, color: str, height: float) -> VGroup:
     """values (T, n) as a grid, positions across and channels down, saturating at 3
     standard deviations of the stage."""
     T, n = values.shape
-    cells = heat_grid(values.T, MAP_WIDTH / T, height / n, color, 3 * values.std().item(),
-                      LEVELS)
+    cells = heat_grid(values.T, MAP_WIDTH / T, height / n, color, 3 * values.std().item(), LEVELS)
     frame = SurroundingRectangle(cells[0], buff=0.03, color=color, stroke_width=2)
     return VGroup(cells, frame)
 

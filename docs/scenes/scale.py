@@ -59,7 +59,8 @@ class ScalingScene(BookScene):
         y_name = label("val loss (log scale)", 22, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
         key = label("L layers · H heads\nC channels (n_embd)", 18, TEXT_2, line_spacing=1.0)
-        key.next_to(axes.c2p(decades[-1], math.log10(low)), UR, buff=0.3)
+        # the empty top-right corner: the points fall from top left to bottom right
+        key.move_to(axes.c2p(decades[-1], math.log10(high)), aligned_edge=UR)
         self.play(
             Create(axes),
             FadeIn(x_ticks),

@@ -1,161 +1,220 @@
-"""Chapter 2: a line of this project's own source, as character ids, then as bytes that
-byte-pair encoding merges.
+"""Chapter 2: text becomes ids, first with the char preset's vocabulary, then with
+byte-pair merges learned by model_src/bpe.py.
 
-The line comes from the char model's corpus (model_src/*.py) and the character ids
-from that data set's vocabulary. The merges are model_src/bpe.py at work on the line:
-pair_counts picks the pair, replace_pair merges it, exactly as bpe.train does.
+The text is a real line of the char corpus (model_src/train.py). Its ids come from the
+char data set's own stoi table; the merges are bpe.py's pair counts and replacements on
+the line's UTF-8 bytes, and are checked against bpe.train on the same line.
 """
 
+from dataclasses import dataclass
+
 from bookscene import *
-from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
+from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
 
-LINE = "x = x + self.attn(self.ln_1(x))"  # found in the corpus, not typed in: see load_line
-MERGES = 4
-CELL, GAP = 0.38, 0.04
-ROW_Y = 1.0
-
-
-def load_line():
-    """The corpus line holding LINE, and the char data set's string-to-id table."""
-    from model_src import presets
-
-    data = presets.dataset("char")
-    corpus = "".join(data.meta["itos"][int(i)] for i in [*data.train, *data.val])
-    line = next((row.strip() for row in corpus.splitlines() if LINE in row), None)
-    if line is None:
-        raise LookupError(f"the char corpus no longer contains {LINE!r}: pick another line")
-    return line, data.meta["stoi"]
+LINE = "path = Path(path)"  # from model_src/train.py: "path" recurs, "Path" almost
+NUM_MERGES = 3
+CELL = 0.6
 
 
-def shown(text: str) -> str:
-    return text.replace(" ", "·")
+@dataclass
+class Merge:
+    pair: tuple[int, int]
+    new_id: int
+    top_counts: list[tuple[tuple[int, int], int]]  # the three commonest pairs before it
+    ids_after: list[int]
 
 
-def token_cell(text: str, token_id: int, color: str = TEXT, id_color: str = ROLE["ids"]):
-    """A token: its text in a box, its id beneath."""
-    glyphs = label(shown(text), 20, color, mono=True)
-    box = panel(max(CELL, glyphs.width + 0.14), CELL, stroke=color if color != TEXT else TEXT_2)
-    number = label(str(token_id), 13, id_color, mono=True).next_to(box, DOWN, buff=0.08)
-    return VGroup(box, glyphs.move_to(box), number)
+@dataclass
+class Tokenized:
+    vocab: list[str]  # the char preset's characters, in id order
+    char_ids: list[int]  # LINE through its stoi
+    byte_ids: list[int]  # LINE as UTF-8 bytes
+    merges: list[Merge]
+    token_text: dict[int, str]  # what every byte or merged token stands for
 
 
-def token_row(texts, ids, **kw):
-    row = VGroup(*[token_cell(t, i, **kw) for t, i in zip(texts, ids, strict=True)])
-    return row.arrange(RIGHT, buff=GAP, aligned_edge=UP).move_to([0, ROW_Y, 0])
+def tokenize() -> Tokenized:
+    from model_src import bpe, prepare, presets
+
+    if LINE not in prepare.default_corpus():
+        raise ValueError(f"{LINE!r} is no longer in the char corpus: pick another line")
+    meta = presets.dataset("char").meta
+    ids = list(LINE.encode("utf-8"))
+    merges = []
+    for new_id in range(bpe.N_BYTES, bpe.N_BYTES + NUM_MERGES):
+        counts = bpe.pair_counts(ids)
+        pair = max(counts, key=counts.get)  # first seen wins a tie, as in bpe.train
+        ids = bpe.replace_pair(ids, pair, new_id)
+        merges.append(Merge(pair, new_id, counts.most_common(3), ids))
+    learned = bpe.train(LINE, NUM_MERGES)
+    assert learned == {m.pair: m.new_id for m in merges}, "the scene diverged from bpe.train"
+    table = bpe.vocab(learned)
+    return Tokenized(
+        vocab=[meta["itos"][i] for i in range(meta["vocab_size"])],
+        char_ids=[meta["stoi"][ch] for ch in LINE],
+        byte_ids=list(LINE.encode("utf-8")),
+        merges=merges,
+        token_text={i: table[i].decode("utf-8", errors="replace") for i in table},
+    )
+
+
+def visible(text: str) -> str:
+    """Spaces and newlines drawn, so token boundaries show."""
+    return text.replace(" ", "␣").replace("\n", "↵")
+
+
+def token_cell(token: int, text: str, color: str) -> VGroup:
+    """A token: its id in a box, the text it stands for above."""
+    box = panel(CELL, CELL, stroke=color)
+    number = label(str(token), 20 if token < 100 else 17, color).move_to(box)
+    shown = label(visible(text), 18, TEXT, mono=True).next_to(box, UP, buff=0.1)
+    return VGroup(box, number, shown)
+
+
+def token_row(ids, texts, colors) -> VGroup:
+    row = VGroup(*[token_cell(i, t, c) for i, t, c in zip(ids, texts, colors, strict=True)])
+    row.arrange(RIGHT, buff=0.08, aligned_edge=DOWN)
+    return row
+
+
+def merged_groups(ids: list[int], pair: tuple[int, int]) -> list[list[int]]:
+    """Which old positions end up in each new token: [i, i + 1] where the pair is
+    replaced (left to right, no overlaps), [i] elsewhere."""
+    groups, i = [], 0
+    while i < len(ids):
+        width = 2 if tuple(ids[i : i + 2]) == pair else 1
+        groups.append(list(range(i, i + width)))
+        i += width
+    return groups
 
 
 class TokenizerScene(BookScene):
     def construct(self):
-        from model_src import bpe
+        tok = tokenize()
+        self.show_title("Tokenizer: text → ids", "a line of the char corpus, two ways")
 
-        line, stoi = load_line()
-        self.show_title("Tokenizer: text → ids", "one line of this book's own model code")
+        # the char preset: one id per character, from its sorted vocabulary
+        half = (len(tok.vocab) + 1) // 2
+        shown_vocab = [visible(ch) for ch in tok.vocab]
+        vocab = VGroup(
+            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", 22, ROLE["ids"]),
+            label("".join(shown_vocab[:half]), 18, TEXT_2, mono=True),
+            label("".join(shown_vocab[half:]), 18, TEXT_2, mono=True),
+        )
+        vocab.arrange(DOWN, buff=0.15).move_to(UP * 1.75)
+        self.play(FadeIn(vocab), run_time=1.0)
 
-        # characters: one id each, from the char data set's vocabulary
-        chars = token_row(list(line), [stoi[c] for c in line])
-        note = label(f"char vocabulary: {len(stoi)} characters, one id each", 22, ROLE["ids"])
-        note.next_to(chars, DOWN, buff=0.55)
-        self.play(LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in chars], lag_ratio=0.03),
-                  FadeIn(note), run_time=1.6)
+        chars = token_row(tok.char_ids, list(LINE), [ROLE["ids"]] * len(LINE))
+        chars.move_to(DOWN * 0.6)
+        for cell in chars:
+            cell[1].set_opacity(0)  # the ids come in a moment
+        self.play(
+            LaggedStart(*[FadeIn(cell, shift=0.1 * DOWN) for cell in chars], lag_ratio=0.04),
+            run_time=1.0,
+        )
+        stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", 22, ROLE["ids"])
+        stoi_note.next_to(chars, DOWN, buff=0.4)
+        self.play(
+            *[cell[1].animate.set_opacity(1) for cell in chars], FadeIn(stoi_note), run_time=1.0
+        )
+        self.wait(1.4)
+
+        # byte-pair encoding starts from the 256 byte values instead
+        row = token_row(tok.byte_ids, list(LINE), [ROLE["ids"]] * len(LINE)).move_to(UP * 1.2)
+        bytes_note = label(
+            f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", 22, ROLE["ids"]
+        ).next_to(row, DOWN, buff=0.3)
+        self.play(
+            FadeOut(vocab),
+            FadeOut(stoi_note),
+            ReplacementTransform(chars, row),
+            FadeIn(bytes_note),
+            run_time=1.2,
+        )
+        self.wait(0.6)
+
+        counts_panel = panel(5.6, 2.7).move_to(LEFT * 3.4 + DOWN * 1.9)
+        merges_panel = panel(5.6, 2.7).move_to(RIGHT * 3.4 + DOWN * 1.9)
+        counts_head = label("commonest neighbour pairs", 20, TEXT_2)
+        merges_head = label("merges learned", 20, TEXT_2)
+        counts_head.move_to(counts_panel.get_top() + DOWN * 0.35)
+        merges_head.move_to(merges_panel.get_top() + DOWN * 0.35)
+        self.play(
+            FadeIn(counts_panel),
+            FadeIn(merges_panel),
+            FadeIn(counts_head),
+            FadeIn(merges_head),
+            run_time=0.6,
+        )
+
+        ids = tok.byte_ids
+        table_rows = VGroup()
+        counts = VGroup()
+        for step, merge in enumerate(tok.merges):
+            slow = step == 0
+            new_counts = self.count_lines(tok, merge).next_to(counts_head, DOWN, buff=0.25)
+            self.play(FadeOut(counts), FadeIn(new_counts), run_time=0.8 if slow else 0.5)
+            counts = new_counts
+
+            groups = merged_groups(ids, merge.pair)
+            pairs = [g for g in groups if len(g) == 2]
+            marks = VGroup(
+                *[
+                    SurroundingRectangle(
+                        VGroup(row[a][0], row[b][0]), color=ACCENT, buff=0.06, stroke_width=4
+                    )
+                    for a, b in pairs
+                ]
+            )
+            self.play(Create(marks), run_time=0.8 if slow else 0.5)
+            if slow:
+                self.wait(0.6)
+
+            new_ids = [merge.new_id if len(g) == 2 else ids[g[0]] for g in groups]
+            assert new_ids == merge.ids_after
+            colors = [ACCENT_2 if i >= 256 else ROLE["ids"] for i in new_ids]
+            new_row = token_row(new_ids, [tok.token_text[i] for i in new_ids], colors)
+            new_row.move_to(row, aligned_edge=DOWN)
+            a, b = merge.pair
+            entry = label(
+                f"{merge.new_id} = {a} + {b}   '{visible(tok.token_text[merge.new_id])}'",
+                20,
+                ACCENT_2,
+                mono=True,
+            )
+            entry.next_to(table_rows[-1] if table_rows else merges_head, DOWN, buff=0.25)
+            entry.align_to(merges_panel, LEFT).shift(RIGHT * 0.4)
+            table_rows.add(entry)
+            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", 22, ACCENT_2)
+            length_note.move_to(bytes_note)
+            self.play(
+                *[
+                    ReplacementTransform(VGroup(*[row[i] for i in g]), new_row[n])
+                    for n, g in enumerate(groups)
+                ],
+                FadeOut(marks),
+                FadeIn(entry, shift=0.1 * DOWN),
+                ReplacementTransform(bytes_note, length_note),
+                run_time=1.2 if slow else 0.9,
+            )
+            row, ids, bytes_note = new_row, new_ids, length_note
+            self.wait(1.0 if slow else 0.5)
+
         self.wait(1.2)
-
-        # bytes: where byte-pair encoding starts (ASCII characters are one byte each)
-        ids = list(line.encode("utf-8"))
-        texts = [bytes([b]).decode("utf-8") for b in ids]
-        row = token_row(texts, ids)
-        byte_note = label(f"BPE starts from UTF-8 bytes: {len(ids)} tokens, ids 0–255", 22,
-                          ROLE["ids"]).move_to(note)
-        self.play(*[ReplacementTransform(a[2], b[2]) for a, b in zip(chars, row, strict=True)],
-                  ReplacementTransform(note, byte_note), run_time=1.0)
-        self.remove(*chars)
-        self.add(row)
-        self.wait(0.8)
-
-        table_title = label("merges learned", 20, TEXT_2).move_to([-4.6, -1.0, 0])
-        table = VGroup()
-        self.play(FadeIn(table_title), run_time=0.4)
-        vocab = {i: bytes([i]) for i in range(bpe.N_BYTES)}
-        merges = {}
-        for new_id in range(bpe.N_BYTES, bpe.N_BYTES + MERGES):
-            counts = bpe.pair_counts(ids)
-            pair = max(counts, key=counts.get)  # as bpe.train picks it
-            vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
-            merges[pair] = new_id
-            starts = self.occurrences(ids, pair)
-            marks = VGroup(*[SurroundingRectangle(row[i : i + 2], buff=0.06, color=ACCENT)
-                             for i in starts])
-            left, right = (vocab[p].decode() for p in pair)
-            found = label(f"most frequent pair: {shown(left)} + {shown(right)}  "
-                          f"({counts[pair]}×)", 22, ACCENT).move_to(byte_note)
-            self.play(Create(marks), ReplacementTransform(byte_note, found), run_time=0.8)
-            byte_note = found
-            self.wait(0.5)
-
-            ids = bpe.replace_pair(ids, pair, new_id)
-            texts = [vocab[i].decode() for i in ids]
-            new_row = token_row(texts, ids)
-            for cell, token in zip(new_row, ids, strict=True):
-                if token == new_id:
-                    cell[0].set_stroke(ACCENT_2, 3)
-                    cell[1].set_color(ACCENT_2)
-            entry = label(f"{new_id} = {pair[0]} + {pair[1]}   “{shown(vocab[new_id].decode())}”",
-                          20, ACCENT_2, mono=True)
-            if table:
-                entry.next_to(table[-1], DOWN, buff=0.16, aligned_edge=LEFT)
-            else:
-                entry.next_to(table_title, DOWN, buff=0.25).align_to(table_title, LEFT)
-            table.add(entry)
-            shorter = label(f"{len(row)} → {len(new_row)} tokens", 22, TEXT).move_to(
-                [3.4, entry.get_y(), 0])
-            row = self.merge(row, new_row, starts, FadeOut(marks),
-                             FadeIn(entry, shift=0.1 * RIGHT), FadeIn(shorter))
-            self.wait(0.6)
-            fresh = [cell for cell, token in zip(row, ids, strict=True) if token == new_id]
-            self.play(FadeOut(shorter), *[c[0].animate.set_stroke(TEXT_2, 2) for c in fresh],
-                      *[c[1].animate.set_color(TEXT) for c in fresh], run_time=0.3)
-
-        summary = f"{len(line)} bytes → {len(ids)} tokens after {len(merges)} merges"
-        built = [(n, p) for p, n in merges.items() if max(p) >= bpe.N_BYTES]
-        if built:
-            n, (a, b) = built[-1]
-            summary += f";\nmerges build on merges: {n} = {a} + {b}"
-        summary = label(summary, 22, POSITIVE).move_to([3.0, -1.9, 0])
-        self.play(FadeIn(summary), run_time=0.6)
-        self.wait(2.0)
-        self.takeaway("BPE merges the most frequent neighbouring pair,\nagain and again.",
-                      "The merges, in the order they were learned, are the tokenizer;\n"
-                      "common pieces of text become single ids.")
+        self.takeaway(
+            "BPE merges the most frequent pair of neighbours\ninto a new token, again and again.",
+            "Each merge shortens the sequence and adds one entry to the vocabulary;\n"
+            "the list of merges, in order, is the tokenizer.",
+        )
 
     @staticmethod
-    def occurrences(ids, pair):
-        """Where replace_pair will merge: non-overlapping, left to right."""
-        starts, i = [], 0
-        while i < len(ids) - 1:
-            if (ids[i], ids[i + 1]) == pair:
-                starts.append(i)
-                i += 2
-            else:
-                i += 1
-        return starts
-
-    def merge(self, row, new_row, starts, *others) -> VGroup:
-        """Play one merge: each merged pair becomes its new cell, the other cells slide to
-        their new places (by an updater: cheaper than a Transform per cell), and the
-        `others` animations run alongside. Returns the row now on screen."""
-        merged, kept, on_screen, i = [], [], VGroup(), 0
-        for target in new_row:
-            if i in starts:
-                merged.append(ReplacementTransform(row[i : i + 2], target))
-                on_screen.add(target)
-                i += 2
-            else:
-                kept.append((row[i], row[i].get_center(), target.get_center()))
-                on_screen.add(row[i])
-                i += 1
-        progress = ValueTracker(0)
-        sliding = VGroup(*[cell for cell, _, _ in kept])
-        sliding.add_updater(lambda _: [cell.move_to(interpolate(a, b, progress.get_value()))
-                                       for cell, a, b in kept])
-        self.play(progress.animate.set_value(1), *merged, *others, run_time=1.2)
-        sliding.clear_updaters()
-        return on_screen
+    def count_lines(tok: Tokenized, merge: Merge) -> VGroup:
+        """The three commonest pairs before this merge; the winner highlighted."""
+        lines = VGroup()
+        for pair, count in merge.top_counts:
+            a, b = (visible(tok.token_text[i]) for i in pair)
+            color = ACCENT if pair == merge.pair else TEXT_2
+            lines.add(label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", 20, color, mono=True))
+        if sum(count == merge.top_counts[0][1] for _, count in merge.top_counts) > 1:
+            lines.add(label("a tie: the pair seen first wins", 18, TEXT_2))
+        return lines.arrange(DOWN, buff=0.2, aligned_edge=LEFT)

@@ -1,0 +1,139 @@
+"""The book's Manim scenes and their shared style, checked without rendering anything.
+
+Rendering is the book build's job (tests/test_book.py); here: every scene file parses,
+defines exactly the scenes its chapter shows, loads its data only when it renders, and
+the palette is the brief's, shared with the page CSS and the plots.
+"""
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCENES = REPO / "docs" / "scenes"
+CHAPTERS = REPO / "docs" / "chapters"
+HELPERS = {"palette.py", "bookscene.py"}  # shared by the scenes; they define no clip
+SCENE_FILES = sorted(p.name for p in SCENES.glob("*.py") if p.name not in HELPERS)
+# a manim-clip directive: its scene name, then (among its options) the :file: it names
+CLIP = re.compile(r"^```\{manim-clip\}[ \t]+(\w+)[ \t]*\n((?::[\w-]+:.*\n)*)", re.MULTILINE)
+FILE_OPTION = re.compile(r"^:file:\s*(\S+)", re.MULTILINE)
+
+sys.path.insert(0, str(SCENES))  # as the chapters' notebooks and the renderer see them
+import palette  # noqa: E402
+
+
+def scene_classes(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(base, ast.Name) and base.id == "BookScene" for base in node.bases)
+    }
+
+
+def clips_in_book() -> dict[str, set[str]]:
+    """{scene file name: scene classes} over every manim-clip directive of the chapters."""
+    used: dict[str, set[str]] = {}
+    for page in sorted(CHAPTERS.glob("*.md")):
+        for match in CLIP.finditer(page.read_text(encoding="utf-8")):
+            file = FILE_OPTION.search(match.group(2))
+            assert file, f"{page.name}: clip {match.group(1)} has no :file:"
+            assert file.group(1).startswith("/scenes/"), f"{page.name}: {file.group(1)}"
+            used.setdefault(Path(file.group(1)).name, set()).add(match.group(1))
+    return used
+
+
+def is_outline(chapter: Path) -> bool:
+    """A chapter page not written yet: just its outline note."""
+    return "nb-outline" in chapter.read_text(encoding="utf-8")
+
+
+def test_the_book_only_shows_scene_files_that_exist():
+    assert SCENE_FILES, "no scene files found"
+    assert set(clips_in_book()) <= set(SCENE_FILES)
+
+
+@pytest.mark.parametrize("name", SCENE_FILES)
+def test_scene_file_defines_exactly_the_scenes_its_chapter_shows(name):
+    defined = scene_classes(SCENES / name)
+    assert defined, f"{name} defines no BookScene"
+    chapter = CHAPTERS / name.replace(".py", ".md")
+    if is_outline(chapter):
+        pytest.skip(f"{chapter.name} is not written yet")
+    assert clips_in_book().get(name, set()) == defined
+
+
+def test_scene_names_are_unique_across_files():
+    names = [cls for name in SCENE_FILES for cls in scene_classes(SCENES / name)]
+    assert len(names) == len(set(names)), names
+
+
+@pytest.mark.parametrize("name", [*SCENE_FILES, *HELPERS])
+def test_scenes_read_the_project_only_when_they_render(name):
+    """model_src is imported inside functions: listing or importing a scene file stays
+    cheap, and its data is measured when (and each time) the clip renders."""
+    tree = ast.parse((SCENES / name).read_text(encoding="utf-8"))
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    modules = [a.name for n in top_level if isinstance(n, ast.Import) for a in n.names]
+    modules += [n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module]
+    assert not [m for m in modules if m.split(".")[0] == "model_src"]
+
+
+def test_palette_is_the_briefs():
+    assert (palette.BG, palette.PANEL) == ("#0f0f23", "#1a1a3a")
+    assert (palette.ACCENT, palette.ACCENT_2, palette.POSITIVE) == ("#da7756", "#f4a261", "#4ade80")
+    assert (palette.TEXT, palette.TEXT_2) == ("#ffffff", "#888888")
+
+
+def test_every_tensor_role_has_its_own_colour():
+    roles = {"ids", "x", "q", "k", "v", "att", "logits", "loss"}
+    assert roles <= palette.ROLE.keys()
+    colours = [palette.ROLE[role].lower() for role in roles]
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours), colours
+    assert len(set(colours)) == len(colours)
+
+
+def test_page_css_uses_the_palette():
+    css = (REPO / "docs" / "_static" / "nanobook.css").read_text(encoding="utf-8")
+    variables = dict(re.findall(r"--nb-([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    expected = {
+        "bg": palette.BG,
+        "panel": palette.PANEL,
+        "accent": palette.ACCENT,
+        "accent-2": palette.ACCENT_2,
+        "positive": palette.POSITIVE,
+    }
+    assert {k: variables.get(k, "").lower() for k in expected} == expected
+
+
+def test_plot_style_is_transparent_with_mid_grey_ink_and_the_palette_cycle():
+    import matplotlib as mpl
+    from matplotlib.colors import to_hex
+
+    with mpl.rc_context():
+        palette.use_plot_style()
+        assert mpl.rcParams["figure.facecolor"] == mpl.rcParams["axes.facecolor"] == "none"
+        assert mpl.rcParams["savefig.transparent"]
+        ink = mpl.rcParams["axes.labelcolor"]
+        assert ink == mpl.rcParams["xtick.color"] == mpl.rcParams["text.color"]
+        # mid-grey: readable on a white page and on a dark one
+        assert 0.35 < sum(mpl.colors.to_rgb(ink)) / 3 < 0.65
+        cycle = [to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
+        assert cycle == [c.lower() for c in palette.PLOT_CYCLE]
+
+
+def test_arrow_weights_follow_the_brief():
+    """Thick for the main data flow, thin for side paths, dashed for optional parts."""
+    import bookscene
+    from manim import DashedLine
+
+    start, end = [-1, 0, 0], [1, 0, 0]
+    main, side = bookscene.main_arrow(start, end), bookscene.side_arrow(start, end)
+    optional = bookscene.optional_arrow(start, end)
+    assert main.stroke_width > 2 * side.stroke_width
+    assert isinstance(optional, DashedLine) and optional.has_tip()
+    assert optional.stroke_width <= side.stroke_width
