@@ -248,3 +248,52 @@ def lint(session: nox.Session) -> None:
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def linkcheck(session: nox.Session) -> None:
+    """Check every link: references (nitpicky HTML build), then files and anchors (linkcheck).
+
+    Offline by default: external links are listed, not fetched; NANOBOOK_ONLINE=1
+    fetches them too.
+    """
+    import json
+
+    install(session, "docs")
+    env = sphinx_env()
+    online = os.environ.get("NANOBOOK_ONLINE") == "1"
+    env["NANOBOOK_ONLINE"] = "1" if online else "0"
+    doctrees = str(BUILD / "doctrees")  # shared with `docs`: pages are read only once
+    session.run(
+        "sphinx-build",
+        "-b",
+        "html",
+        "-W",
+        "--keep-going",
+        "-n",
+        "-d",
+        doctrees,
+        str(DOCS),
+        str(BUILD / "html"),
+        env=env,
+    )
+    out = BUILD / "linkcheck"
+    session.run(
+        "sphinx-build",
+        "-b",
+        "linkcheck",
+        "-W",
+        "--keep-going",
+        "-d",
+        doctrees,
+        str(DOCS),
+        str(out),
+        *session.posargs,
+        env=env,
+    )
+    results = [json.loads(line) for line in (out / "output.json").read_text().splitlines()]
+    external = sorted({r["uri"] for r in results if r["status"] == "ignored"})
+    if external and not online:
+        session.log(f"{len(external)} external links, not fetched (NANOBOOK_ONLINE=1 does):")
+        for uri in external:
+            session.log(f"  {uri}")

@@ -15,6 +15,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
+
 from ext._core import content_hash  # noqa: E402  (needs the path above)
 
 # Executed cells read model_src/ and the plot palette. jupyter-cache keys only on the
@@ -51,7 +52,8 @@ imgmath_use_preview = True  # baseline-aligned inline math
 imgmath_font_size = 15
 # Equations colour a tensor as the clips and plots do: \color{q}, \color{att}, ...
 imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
-    f"\\definecolor{{{role}}}{{HTML}}{{{hex_[1:].upper()}}}\n" for role, hex_ in palette.ROLE.items()
+    f"\\definecolor{{{role}}}{{HTML}}{{{hex_[1:].upper()}}}\n"
+    for role, hex_ in palette.ROLE.items()
 )
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
@@ -79,6 +81,46 @@ html_theme_options = {
     "navigation_with_keys": True,
 }
 html_last_updated_fmt = ""
+
+# --- publishing: stable URLs, sharing metadata, sitemap, redirects, 404, linkcheck ------
+extensions += [
+    "sphinxext.opengraph",
+    "sphinx_sitemap",
+    "sphinx_reredirects",
+    "notfound.extension",
+    "ext.site",  # og:image from each page's first clip poster
+]
+# Where the book is published. The Pages workflow sets NANOBOOK_BASEURL; Read the Docs
+# gives the canonical URL of the version it builds. Canonical links, the sitemap,
+# OpenGraph URLs and the 404 page's absolute links all follow it.
+PUBLISHED_URL = "https://nanobook.readthedocs.io/en/latest/"
+html_baseurl = (
+    os.environ.get("NANOBOOK_BASEURL")
+    or os.environ.get("READTHEDOCS_CANONICAL_URL")
+    or PUBLISHED_URL
+).rstrip("/") + "/"
+sitemap_url_scheme = "{link}"
+sitemap_excludes = ["404.html", "search.html", "genindex.html"]
+ogp_site_url = html_baseurl
+ogp_image = "_static/readme-attention.png"  # pages without a clip; ext.site uses the poster
+ogp_image_alt = "The attention chapter of The Animated nanoGPT"
+ogp_social_cards = {"enable": False}  # no matplotlib-drawn cards: posters say more
+ogp_custom_meta_tags = ['<meta name="twitter:card" content="summary_large_image" />']
+# docs/404.md, served for any missing path: its links must work from any depth.
+notfound_urls_prefix = "/" + html_baseurl.split("://", 1)[-1].partition("/")[2]
+# Pages that moved keep their old URLs: the chapters once lived at the top level.
+redirects = {
+    chapter.stem: f"chapters/{chapter.stem}.html"
+    for chapter in sorted((REPO / "docs" / "chapters").glob("*.md"))
+}
+# `nox -s linkcheck`: anchors too; external links are listed (output.txt, "ignored")
+# but fetched only with NANOBOOK_ONLINE=1, so the check works offline.
+linkcheck_anchors = True
+if os.environ.get("NANOBOOK_ONLINE") != "1":
+    linkcheck_ignore = [r"https?://.*"]
+# Follow the reader's light/dark preference. Left empty, the theme's script logs a
+# console error ("invalid theme mode") on every page before falling back to the same.
+html_context = {"default_mode": "auto"}
 
 
 def _train_book_models(app, env, docnames) -> None:

@@ -1,0 +1,286 @@
+"""What publishing relies on: hosting configs, stable labels, redirects, sitemap, 404, sharing.
+
+The configs are checked against noxfile.py's SYSTEM_PACKAGES (read with ast: nox is not
+installed in the test environment); the rest against the draft build of the book.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import yaml
+from sphinx.util.inventory import InventoryFile
+
+from ext.site import first_clip_poster
+
+REPO = Path(__file__).resolve().parent.parent
+CHAPTERS = [
+    "overview",
+    "data",
+    "tokenizer",
+    "embeddings",
+    "attention",
+    "mlp",
+    "block",
+    "loss",
+    "training",
+    "sampling",
+    "scale",
+]
+LABEL_LINE = re.compile(r"^\(([\w-]+)\)=\s*$", re.MULTILINE)
+
+
+def system_packages() -> dict:
+    """noxfile.py's SYSTEM_PACKAGES, without importing nox."""
+    tree = ast.parse((REPO / "noxfile.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SYSTEM_PACKAGES" for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError("noxfile.py has no SYSTEM_PACKAGES assignment")
+
+
+def docs_apt_packages() -> set[str]:
+    """What a docs build needs from apt: the build tools and the small LaTeX."""
+    packages = system_packages()
+    return {*packages["build"]["apt"], *packages["latex"]["apt"]}
+
+
+# --- hosting configs --------------------------------------------------------------------
+
+
+def test_readthedocs_builds_with_nox_and_the_noxfile_packages():
+    config = yaml.safe_load((REPO / ".readthedocs.yaml").read_text(encoding="utf-8"))
+    assert config["version"] == 2
+    build = config["build"]
+    assert build["os"] == "ubuntu-24.04"
+    assert str(build["tools"]["python"]) == "3.11"
+    assert set(build["apt_packages"]) == docs_apt_packages()
+    commands = build["commands"]
+    assert any(re.search(r"\bnox -s docs\b", c) for c in commands)
+    nox_run = next(i for i, c in enumerate(commands) if "nox -s docs" in c)
+    copy = next(i for i, c in enumerate(commands) if c.startswith("cp "))
+    assert nox_run < copy
+    assert "docs/_build/html" in commands[copy]
+    assert "$READTHEDOCS_OUTPUT/html" in commands[copy]
+
+
+def _steps_using(steps: list[dict], action: str) -> list[dict]:
+    return [s for s in steps if s.get("uses", "").split("@")[0] == action]
+
+
+def test_pages_workflow_builds_caches_and_deploys():
+    workflow = yaml.safe_load(
+        (REPO / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8")
+    )
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as true
+    assert "push" in triggers
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+    steps = workflow["jobs"]["build"]["steps"]
+    assert _steps_using(steps, "actions/checkout")
+    (setup_python,) = _steps_using(steps, "actions/setup-python")
+    assert str(setup_python["with"]["python-version"]) == "3.11"
+
+    apt = next(s["run"] for s in steps if "apt-get install" in s.get("run", ""))
+    installed = set(apt.split("--no-install-recommends", 1)[1].replace("\\", " ").split())
+    assert installed == docs_apt_packages()
+
+    (restore,) = _steps_using(steps, "actions/cache/restore")
+    (save,) = _steps_using(steps, "actions/cache/save")
+    assert restore["with"]["path"].rstrip("/") == save["with"]["path"].rstrip("/") == ".cache"
+    for inputs in ("model_src/**", "docs/scenes/**", "ext/**", "constraints.txt"):
+        assert f"'{inputs}'" in restore["with"]["key"], inputs
+    build = next(i for i, s in enumerate(steps) if "nox -s docs" in s.get("run", ""))
+    assert steps.index(restore) < build < steps.index(save)
+    assert "always()" in save["if"]  # a failed build still keeps what it made
+
+    (upload,) = _steps_using(steps, "actions/upload-pages-artifact")
+    assert upload["with"]["path"] == "docs/_build/html"
+
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert deploy["environment"]["name"] == "github-pages"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert _steps_using(deploy["steps"], "actions/deploy-pages")
+
+
+# --- the built site -----------------------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    """The parts of a page these tests read: links, ids, meta tags, headings."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.meta: dict[str, str] = {}
+        self.canonical: str | None = None
+        self.headings: list[tuple[str, str | None]] = []  # (section id, headerlink href)
+        self._section_ids: list[str] = []
+        self._in_heading = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "section" and attrs.get("id"):
+            self._section_ids.append(attrs["id"])
+        if tag in {"a", "link", "script", "img", "source", "video"}:
+            for name in ("href", "src", "poster"):
+                if attrs.get(name):
+                    self.links.append(attrs[name])
+        if tag == "link" and attrs.get("rel") == "canonical":
+            self.canonical = attrs["href"]
+        if tag == "meta" and (key := attrs.get("property") or attrs.get("name")):
+            self.meta[key] = attrs.get("content", "")
+        if tag in {"h1", "h2", "h3"} and self._section_ids:
+            self._in_heading = True
+            self.headings.append((self._section_ids[-1], None))
+        if tag == "a" and self._in_heading and "headerlink" in attrs.get("class", ""):
+            self.headings[-1] = (self.headings[-1][0], attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in {"h1", "h2", "h3"}:
+            self._in_heading = False
+
+
+def parse(page: Path) -> _Page:
+    parser = _Page()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def base_url(book_html) -> str:
+    canonical = parse(book_html / "index.html").canonical
+    assert canonical and canonical.endswith("/index.html"), "html_baseurl is not set"
+    return canonical.removesuffix("index.html")
+
+
+def source_labels() -> dict[str, str]:
+    """Every explicit label in the book's sources, with the page it is on."""
+    labels = {}
+    for source in sorted((REPO / "docs").rglob("*.md")):
+        if "_build" in source.parts:
+            continue
+        docname = source.relative_to(REPO / "docs").with_suffix("").as_posix()
+        for label in LABEL_LINE.findall(source.read_text(encoding="utf-8")):
+            labels[label] = docname
+    return labels
+
+
+def test_every_chapter_and_section_label_is_in_the_inventory(book_html):
+    with open(book_html / "objects.inv", "rb") as stream:
+        inventory = InventoryFile.load(stream, "", posixpath.join)
+    labels = inventory["std:label"]
+    for slug in CHAPTERS:
+        entry = labels[f"ch-{slug}"]
+        assert entry.uri == f"chapters/{slug}.html#ch-{slug}"
+    sections = source_labels()
+    assert len(sections) >= len(CHAPTERS)
+    for label, docname in sections.items():
+        assert label in labels, f"label {label} of {docname} is not in objects.inv"
+        assert labels[label].uri.split("#")[0] == f"{docname}.html"
+
+
+def test_old_flat_chapter_urls_redirect_to_the_chapters(book_html):
+    for slug in CHAPTERS:
+        redirect = (book_html / f"{slug}.html").read_text(encoding="utf-8")
+        targets = set(re.findall(r'url=([^"]+)"|var target = "([^"]+)"', redirect)[0])
+        targets.discard("")
+        assert targets == {f"chapters/{slug}.html"}, redirect
+        assert (book_html / "chapters" / f"{slug}.html").is_file()
+
+
+def test_headings_have_permalinks_to_their_sections(book_html):
+    for slug in CHAPTERS:
+        page = parse(book_html / "chapters" / f"{slug}.html")
+        assert page.headings, f"{slug}: no headings"
+        for section_id, href in page.headings:
+            assert href == f"#{section_id}", f"{slug}: heading of #{section_id} links {href}"
+
+
+def test_sitemap_lists_every_chapter(book_html, base_url):
+    tree = ET.parse(book_html / "sitemap.xml")
+    namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = {loc.text for loc in tree.getroot().findall("s:url/s:loc", namespace)}
+    expected = {urljoin(base_url, f"chapters/{slug}.html") for slug in CHAPTERS}
+    assert expected <= urls
+    assert urljoin(base_url, "index.html") in urls
+    assert not {u for u in urls if u.endswith(("404.html", "search.html", "genindex.html"))}
+
+
+def test_404_page_links_work_from_any_depth(book_html, base_url):
+    page = parse(book_html / "404.html")
+    prefix = urlsplit(base_url).path
+    local = [u for u in page.links if not u.startswith(("http:", "https:", "#", "data:"))]
+    assert local, "the 404 page links nothing"
+    chapter_links = set()
+    for link in local:
+        # Relative links would break when the page is served for /a/b/missing.html.
+        assert link.startswith(prefix), f"404.html links {link!r}, not absolute"
+        path = link[len(prefix) :].split("#")[0].split("?")[0]
+        assert (book_html / (path or "index.html")).is_file(), link
+        if path.startswith("chapters/"):
+            chapter_links.add(path)
+    assert {f"chapters/{slug}.html" for slug in CHAPTERS} <= chapter_links
+
+
+def test_pages_share_with_opengraph_and_their_clip_poster(book_html, base_url):
+    for slug in CHAPTERS:
+        page_path = book_html / "chapters" / f"{slug}.html"
+        page = parse(page_path)
+        meta = page.meta
+        assert meta["og:url"] == urljoin(base_url, f"chapters/{slug}.html")
+        assert meta["og:title"] and meta["og:description"]
+        assert meta["twitter:card"] == "summary_large_image"
+        image = meta["og:image"]
+        assert image.startswith(base_url), image
+        assert (book_html / image[len(base_url) :]).is_file(), image
+        poster = first_clip_poster(page_path.read_text(encoding="utf-8"))
+        if poster:  # a chapter with a clip previews with its own poster
+            from_root = posixpath.normpath(posixpath.join("chapters", poster[0]))
+            assert image == urljoin(base_url, from_root)
+            assert meta["og:image:alt"] == poster[1]
+
+
+def test_relative_links_and_anchors_resolve(book_html):
+    """Every link from page to page (or to a file) lands on a file, and on an id."""
+    pages = {p: parse(p) for p in book_html.rglob("*.html") if "_static" not in p.parts}
+    broken = []
+    for path, page in pages.items():
+        if path.name == "404.html":
+            continue  # absolute links, checked above
+        for link in page.links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith("data:"):
+                continue
+            target = (path.parent / parts.path).resolve() if parts.path else path
+            if not target.exists():
+                broken.append(f"{path.relative_to(book_html)}: {link}")
+            elif parts.fragment and target.suffix == ".html":
+                ids = pages[target].ids if target in pages else parse(target).ids
+                if html.unescape(parts.fragment) not in ids:
+                    broken.append(f"{path.relative_to(book_html)}: {link} (no such anchor)")
+    assert not broken, "\n".join(broken)
+
+
+def test_first_clip_poster_reads_the_video_tag():
+    body = (
+        '<p>intro</p><video class="x" controls></video>'
+        '<video class="manim-clip-video" poster="../_clips/ab12.png" '
+        'aria-label="Q &amp; K"><source src="../_clips/ab12.mp4"></video>'
+    )
+    assert first_clip_poster(body) == ("../_clips/ab12.png", "Q & K")
+    assert first_clip_poster("<p>no clip</p>") is None

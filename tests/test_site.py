@@ -1,0 +1,433 @@
+"""The built book in a real browser: Debian's chromium driven by Playwright.
+
+The draft build (the `book_html` fixture) is served on 127.0.0.1 under the path it is
+published at (so the 404 page's absolute links are exercised as on the real host),
+every request to another host is aborted and recorded, and each test reads a page
+the way a reader would: loads, clips, annotated source, search, a phone, dark mode,
+the keyboard.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CHAPTERS = [
+    "overview",
+    "data",
+    "tokenizer",
+    "embeddings",
+    "attention",
+    "mlp",
+    "block",
+    "loss",
+    "training",
+    "sampling",
+    "scale",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+# --- the site, served -----------------------------------------------------------------------
+
+
+class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the build under ``prefix``; a missing page gets 404.html, as hosts do."""
+
+    prefix = "/"
+
+    def translate_path(self, path):
+        path = urlsplit(path).path
+        if path.startswith(self.prefix):
+            path = "/" + path[len(self.prefix) :]
+        return super().translate_path(path)
+
+    def send_error(self, code, message=None, explain=None):
+        not_found = Path(self.directory, "404.html")
+        if code != 404 or not not_found.is_file():
+            return super().send_error(code, message, explain)
+        body = not_found.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site(book_html) -> Iterator[str]:
+    """The site's root URL on 127.0.0.1, mounted at the published path (e.g. /en/latest/)."""
+    canonical = re.search(
+        r'<link rel="canonical" href="([^"]+)"', (book_html / "index.html").read_text()
+    )
+    prefix = urlsplit(canonical.group(1)).path.removesuffix("index.html") if canonical else "/"
+    handler = functools.partial(
+        type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(book_html)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("chromium is not installed: `nox -s tests` installs it (apt: chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Problems:
+    """What went wrong while pages loaded: all of it should stay empty."""
+
+    console: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.console or self.failed or self.external)
+
+
+def watch(context) -> Problems:
+    """Abort requests to other hosts and record errors, for every page of ``context``."""
+    problems = Problems()
+
+    def route(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1" or route.request.url.startswith(
+            "data:"
+        ):
+            route.continue_()
+        else:
+            problems.external.append(route.request.url)
+            route.abort()
+
+    def on_response(response):
+        if response.status >= 400 and not response.url.endswith("/missing.html"):
+            problems.failed.append(f"{response.status} {response.url}")
+
+    def on_console(message):
+        # A resource's HTTP error is also logged here, without its URL: on_response
+        # records it with the URL (and knows which 404 a test asked for).
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.console.append(message.text)
+
+    def on_page(page):
+        page.on("console", on_console)
+        page.on("pageerror", lambda e: problems.console.append(str(e)))
+        page.on("requestfailed", lambda r: problems.failed.append(f"{r.failure} {r.url}"))
+        page.on("response", on_response)
+
+    context.route("**/*", route)
+    context.on("page", on_page)
+    return problems
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+def pages_with(book_html: Path, pattern: str) -> list[str]:
+    """Chapter pages (site-relative) whose HTML matches ``pattern``."""
+    return [
+        f"chapters/{slug}.html"
+        for slug in CHAPTERS
+        if re.search(pattern, (book_html / "chapters" / f"{slug}.html").read_text())
+    ]
+
+
+def first_page_with(book_html: Path, pattern: str, feature: str) -> str:
+    found = pages_with(book_html, pattern)
+    if not found:
+        pytest.skip(f"no chapter has {feature} yet")
+    return found[0]
+
+
+# --- every page ---------------------------------------------------------------------------
+
+
+def test_every_page_loads_without_errors_or_other_hosts(book_html, site, context):
+    problems = watch(context)
+    page = context.new_page()
+    redirects = {f"{slug}.html" for slug in CHAPTERS}  # they leave at once: tested below
+    names = sorted(
+        name
+        for p in book_html.rglob("*.html")
+        if not {"_static", "_sources", "_images"} & set(p.parts)
+        and (name := p.relative_to(book_html).as_posix()) not in redirects
+    )
+    assert {f"chapters/{slug}.html" for slug in CHAPTERS} <= set(names)
+    for name in names:
+        page.goto(site + name, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        assert not problems, f"{name}: {problems}"
+
+
+def test_old_urls_redirect_with_their_anchor(site, context):
+    page = context.new_page()
+    for slug in CHAPTERS:
+        page.goto(site + f"{slug}.html#ch-{slug}")
+        page.wait_for_url(site + f"chapters/{slug}.html#ch-{slug}")
+        page.wait_for_load_state("load")
+        assert page.locator(f"section#ch-{slug} h1").count() == 1
+
+
+def test_404_page_works_from_any_depth(site, context):
+    problems = watch(context)
+    page = context.new_page()
+    response = page.goto(site + "chapters/deeper/still/missing.html")
+    assert response.status == 404
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.inner_text() == "Page not found"
+    # The theme's stylesheet loaded (the sidebar is laid out, not a bare list).
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+    assert not problems, problems
+    page.locator("article a", has_text="Attention").first.click()
+    page.wait_for_url(site + "chapters/attention.html*")
+    assert not problems, problems
+
+
+# --- clips --------------------------------------------------------------------------------
+
+
+def test_clips_show_their_poster_and_play(book_html, site, context):
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(site + first_page_with(book_html, r"<video\b", "a clip"))
+    videos = page.locator("video")
+    assert videos.count() > 0
+    for index in range(videos.count()):
+        video = videos.nth(index)
+        poster = video.get_attribute("poster")
+        assert poster, f"video {index} has no poster"
+        poster_size = page.evaluate(
+            """src => new Promise((ok, fail) => {
+                 const img = new Image();
+                 img.onload = () => ok([img.naturalWidth, img.naturalHeight]);
+                 img.onerror = () => fail(new Error("poster failed: " + src));
+                 img.src = src;
+               })""",
+            poster,
+        )
+        assert min(poster_size) > 0
+        video.scroll_into_view_if_needed()
+        video.evaluate("v => { v.muted = true; return v.play(); }")
+        page.wait_for_function(
+            "v => !v.paused && v.currentTime > 0.2 && !v.error", arg=video.element_handle()
+        )
+    assert not problems, problems
+
+
+def _autoplay_page(book_html: Path) -> str:
+    return first_page_with(book_html, r"<video\b[^>]*data-manim-autoplay", "an autoplay clip")
+
+
+def test_autoplay_clips_play_muted_when_visible(book_html, site, context):
+    page = context.new_page()
+    page.goto(site + _autoplay_page(book_html))
+    video = page.locator("video[data-manim-autoplay]").first
+    assert video.evaluate("v => v.paused")  # nothing plays before it is seen
+    video.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "v => !v.paused && v.muted && v.currentTime > 0.2", arg=video.element_handle()
+    )
+
+
+def test_reduced_motion_keeps_autoplay_clips_still(book_html, site, browser):
+    context = browser.new_context(reduced_motion="reduce")
+    try:
+        page = context.new_page()
+        page.goto(site + _autoplay_page(book_html))
+        video = page.locator("video[data-manim-autoplay]").first
+        video.scroll_into_view_if_needed()
+        page.wait_for_timeout(2000)
+        assert video.evaluate("v => v.paused && v.currentTime === 0")
+    finally:
+        context.close()
+
+
+# --- annotated source -----------------------------------------------------------------------
+
+
+def test_annotated_source_links_notes_and_lines(book_html, site, context):
+    page = context.new_page()
+    page.goto(site + first_page_with(book_html, r'class="annotated-source\b', "annotated source"))
+    note = page.locator(".annotated-source .as-note[data-as-lines]").first
+    start, end = map(int, note.get_attribute("data-as-lines").split("-"))
+    block_id = note.evaluate("n => n.closest('.annotated-source').id")
+    lines = [page.locator(f"#{block_id}-L{n}") for n in range(start, end + 1)]
+    lines = [line for line in lines if line.count()]
+    assert lines, "the note's lines are not in the code column"
+
+    def lit() -> list[bool]:
+        return [line.evaluate("l => l.classList.contains('as-active')") for line in lines]
+
+    assert not any(lit())
+    note.hover()
+    assert all(lit())
+    assert note.evaluate("n => n.classList.contains('as-active')")
+    page.mouse.move(0, 0)
+    assert not any(lit())
+
+    note.focus()  # a keyboard reader gets the same link
+    assert all(lit())
+    page.locator("body").focus()
+    note.evaluate("n => n.blur()")
+    assert not any(lit())
+
+    # And from the other side: pointing at a line lights its note.
+    lines[0].hover()
+    assert note.evaluate("n => n.classList.contains('as-active')")
+
+
+# --- search, phone, dark mode, keyboard --------------------------------------------------------
+
+
+def test_search_finds_attention(site, context):
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(site + "search.html?q=attention")
+    results = page.locator("#search-results ul.search li a")
+    results.first.wait_for(timeout=15_000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    assert any("chapters/attention.html" in href for href in hrefs), hrefs
+    assert not problems, problems
+
+
+WIDEST_ELEMENTS = """limit => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > limit && !e.closest('pre, .highlight,
+    .as-code, table, .MathJax, .math, video, .manim-clip-video'))
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' +
+    Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    try:
+        page = context.new_page()
+        for slug in CHAPTERS:
+            page.goto(site + f"chapters/{slug}.html")
+            page.wait_for_load_state("networkidle")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 2, (
+                f"{slug}: the page scrolls sideways ({width}px): "
+                f"{page.evaluate(WIDEST_ELEMENTS, PHONE['width'])}"
+            )
+        page.goto(site + "chapters/attention.html")
+        page.screenshot(path=tmp_path / "attention-phone.png", full_page=True)
+    finally:
+        context.close()
+
+
+CONTRAST = """el => {
+  const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92
+                                    : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  let bg = null;
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgba(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) { bg = c; break; }
+  }
+  bg = bg || [255, 255, 255];
+  const fg = rgba(getComputedStyle(el).color);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+READABLE_TEXT = {
+    "article h1": 3.0,  # large text
+    "article p": 4.5,
+    ".bd-sidebar-primary nav a": 4.5,
+    ".bd-sidebar-primary nav a.current, .bd-sidebar-primary li.current > a": 3.0,
+    "article a.reference.internal": 3.0,
+    "figcaption, .caption-text": 4.5,
+    ".annotated-source .as-note": 4.5,
+    ".annotated-source .as-src": 4.5,
+}
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_text_is_readable_in_both_colour_schemes(book_html, site, browser, scheme):
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/attention.html")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.dataset.theme") == scheme
+        checked = 0
+        for selector, minimum in READABLE_TEXT.items():
+            elements = page.locator(selector)
+            for i in range(min(elements.count(), 3)):
+                element = elements.nth(i)
+                if not element.is_visible():
+                    continue
+                ratio = element.evaluate(CONTRAST)
+                assert ratio >= minimum, f"{scheme}: {selector} #{i} contrast {ratio:.2f}"
+                checked += 1
+        assert checked >= 5
+    finally:
+        context.close()
+
+
+def test_keyboard_reaches_clip_controls_and_solutions(book_html, site, context):
+    with_clip = set(pages_with(book_html, r"<video\b"))
+    with_solution = set(pages_with(book_html, r'<details class="[^"]*sd-dropdown|<details\b'))
+    both = sorted(with_clip & with_solution)
+    if not both:
+        pytest.skip("no chapter has both a clip and a collapsible solution yet")
+    page = context.new_page()
+    page.goto(site + both[0])
+    page.locator("body").focus()
+    reached_video = reached_summary = False
+    for _ in range(600):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; return [e.tagName,"
+            " !!e.closest('details') && e.tagName === 'SUMMARY'] }"
+        )
+        reached_video |= focused[0] == "VIDEO"
+        if focused[1] and not reached_summary:
+            reached_summary = True
+            page.keyboard.press("Enter")  # opens the solution, as a click would
+            assert page.evaluate("document.activeElement.closest('details').open")
+        if reached_video and reached_summary:
+            break
+    assert reached_video, "Tab never reaches a clip's controls"
+    assert reached_summary, "Tab never reaches a collapsible solution"
