@@ -19,6 +19,9 @@ from pathlib import Path
 
 import nox
 
+sys.path.insert(0, str(Path(__file__).parent))
+from ext import book_build  # the one sphinx-build command line, shared with tests and bench
+
 nox.options.default_venv_backend = "virtualenv"  # uv does not see a local CPU torch wheel
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["docs", "tests"]
@@ -146,30 +149,14 @@ def install(session: nox.Session, group: str) -> None:
 
 
 def sphinx_env(quality: str | None = None) -> dict[str, str]:
-    env = {"PYTHONHASHSEED": "0", "NANOBOOK_CACHE_DIR": str(ROOT / ".cache")}
-    if quality:
-        env["NANOBOOK_CLIP_QUALITY"] = quality
-    return env
+    return book_build.environment(ROOT / ".cache", quality)
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML book into docs/_build/html (warnings are errors)."""
     install(session, "docs")
-    session.run(
-        "sphinx-build",
-        "-b",
-        "html",
-        "-W",
-        "--keep-going",
-        "-n",
-        "-d",
-        str(BUILD / "doctrees"),
-        str(DOCS),
-        str(BUILD / "html"),
-        *session.posargs,
-        env=sphinx_env(),
-    )
+    session.run("sphinx-build", *book_build.sphinx_args(BUILD), *session.posargs, env=sphinx_env())
     session.log(f"The book is ready: open {BUILD / 'html' / 'index.html'}")
 
 
@@ -263,34 +250,15 @@ def linkcheck(session: nox.Session) -> None:
     env = sphinx_env()
     online = os.environ.get("NANOBOOK_ONLINE") == "1"
     env["NANOBOOK_ONLINE"] = "1" if online else "0"
-    doctrees = str(BUILD / "doctrees")  # shared with `docs`: pages are read only once
+    # Doctrees shared with `docs`: pages are read only once.
+    session.run("sphinx-build", *book_build.sphinx_args(BUILD), env=env)
     session.run(
         "sphinx-build",
-        "-b",
-        "html",
-        "-W",
-        "--keep-going",
-        "-n",
-        "-d",
-        doctrees,
-        str(DOCS),
-        str(BUILD / "html"),
-        env=env,
-    )
-    out = BUILD / "linkcheck"
-    session.run(
-        "sphinx-build",
-        "-b",
-        "linkcheck",
-        "-W",
-        "--keep-going",
-        "-d",
-        doctrees,
-        str(DOCS),
-        str(out),
+        *book_build.sphinx_args(BUILD, "linkcheck"),
         *session.posargs,
         env=env,
     )
+    out = BUILD / "linkcheck"
     results = [json.loads(line) for line in (out / "output.json").read_text().splitlines()]
     external = sorted({r["uri"] for r in results if r["status"] == "ignored"})
     if external and not online:

@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from ext import book_build  # noqa: E402  (the book's sphinx-build command, shared)
+
 SKIP = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "__pycache__", "media")
 CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) failed")
 EXECUTED = re.compile(r"Executed notebook in")
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
+CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
     r"^(`{3,})\{(manim-clip|manim-film|arch-diagram|annotated-source)\}.*?^\1[ \t]*$\n?",
@@ -38,7 +42,7 @@ DIRECTIVE_BLOCK = re.compile(
 @dataclass
 class Build:
     seconds: float
-    rendered: int = 0
+    rendered: int | None = 0
     reused: int = 0
     failed: int = 0
     executed: int = 0
@@ -70,9 +74,11 @@ class Scenario:
 class Workspace:
     """A scratch copy of the repository with its own cache and build folders."""
 
-    def __init__(self, parent: Path, name: str, *, plain: bool = False):
+    def __init__(self, parent: Path, name: str, *, plain: bool = False, cache: Path | None = None):
         self.root = parent / name
         shutil.copytree(ROOT, self.root, ignore=SKIP)
+        if cache:
+            shutil.copytree(cache, self.root / ".cache", ignore=shutil.ignore_patterns("clips"))
         if plain:
             for page in (self.root / "docs").rglob("*.md"):
                 page.write_text(DIRECTIVE_BLOCK.sub("", page.read_text()))
@@ -82,26 +88,12 @@ class Workspace:
         return self.root / "docs"
 
     def build(self, quality: str, *options: str) -> Build:
-        out = self.docs / "_build"
-        env = {
-            **os.environ,
-            "NANOBOOK_CACHE_DIR": str(self.root / ".cache"),
-            "NANOBOOK_CLIP_QUALITY": quality,
-            "PYTHONHASHSEED": "0",
-        }
+        env = {**os.environ, **book_build.environment(self.root / ".cache", quality)}
         cmd = [
             sys.executable,
             "-m",
             "sphinx",
-            "-b",
-            "html",
-            "-W",
-            "--keep-going",
-            "-n",
-            "-d",
-            str(out / "doctrees"),
-            str(self.docs),
-            str(out / "html"),
+            *book_build.sphinx_args(self.docs / "_build", docs=self.docs),
             *options,
         ]
         start = time.perf_counter()
@@ -138,22 +130,26 @@ def ratio(a: Scenario, b: Scenario) -> dict:
 def manim_directive_project(
     parent: Path, name: str, scenes: list[tuple[str, Path]], ours: bool
 ) -> Path:
-    """A small Sphinx project showing the same scenes with our directive or Manim's."""
+    """A small Sphinx project showing the same scenes with our directive or Manim's.
+
+    Both get a copy of docs/scenes/ (the scenes import its palette and helpers) and the
+    book's trained models; ours names each scene file, Manim's takes its code inline.
+    """
     src = parent / name
-    src.mkdir()
+    shutil.copytree(ROOT / "docs" / "scenes", src / "scenes", ignore=SKIP)
     ext = '"ext.manim_clip"' if ours else '"manim.utils.docbuild.manim_directive"'
     (src / "conf.py").write_text(
         "import sys\n"
-        f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'docs' / 'scenes')!r}]\n"
+        f"sys.path[:0] = [{str(ROOT)!r}, {str(src / 'scenes')!r}]\n"
         f"extensions = [{ext}]\n"
-        f"nanobook_project_root = {str(ROOT)!r}\n"
+        f"nanobook_project_root = {str(src)!r}\n"
         f"nanobook_cache_dir = {str(src / '.cache')!r}\n"
     )
     body = ["Scenes\n======\n"]
     for cls, path in scenes:
         body.append(f"\n{cls}\n{'-' * len(cls)}\n\nSome prose about {cls}.\n\n")
         if ours:
-            body.append(f".. manim-clip:: {cls}\n   :file: {path}\n   :quality: publish\n")
+            body.append(f".. manim-clip:: {cls}\n   :file: /scenes/{path.name}\n")
         else:
             code = "\n".join("   " + line if line else "" for line in path.read_text().splitlines())
             body.append(f".. manim:: {cls}\n   :quality: medium\n   :hide_source:\n\n{code}\n")
@@ -161,19 +157,19 @@ def manim_directive_project(
     return src
 
 
-def build_project(src: Path, quality: str = "publish") -> Build:
-    env = {
-        **os.environ,
-        "NANOBOOK_CLIP_QUALITY": quality,
-        "NANOBOOK_CACHE_DIR": str(ROOT / ".cache"),
-    }  # trained models: warm, as for both
+def build_project(src: Path, models: Path, quality: str = "publish") -> Build:
+    """Build a comparison project: warnings fail it, so a clip that did not render counts.
+
+    ``models`` is a cache that already holds the trained sort model, the same for both.
+    """
+    env = {**os.environ, "NANOBOOK_CLIP_QUALITY": quality, "NANOBOOK_CACHE_DIR": str(models)}
     cmd = [
         sys.executable,
         "-m",
         "sphinx",
         "-b",
         "html",
-        "-q",
+        "-W",
         "-d",
         str(src / "_build/doctrees"),
         str(src),
@@ -182,10 +178,12 @@ def build_project(src: Path, quality: str = "publish") -> Build:
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=src, check=False)
     seconds = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
     if proc.returncode:
-        raise SystemExit(f"build of {src} failed:\n{(proc.stdout + proc.stderr)[-6000:]}")
-    clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(proc.stdout + proc.stderr)]
-    return Build(seconds, rendered=sum(c[0] for c in clips))
+        raise SystemExit(f"build of {src} failed:\n{log[-6000:]}")
+    clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(log)]
+    # Manim's directive reports nothing: its clips count as unknown, not as zero.
+    return Build(seconds, rendered=sum(c[0] for c in clips) if clips else None)
 
 
 def site_weight(html: Path) -> dict:
@@ -211,7 +209,12 @@ def site_weight(html: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help=f"rounds of the draft scenarios (default 2); cheap rebuilds run {CHEAP_RUNS}x a round",
+    )
     parser.add_argument(
         "--publish-repeat",
         type=int,
@@ -236,9 +239,18 @@ def main() -> None:
         print(f"[draft round {i + 1}/{args.repeat}]", flush=True)
         book = Workspace(scratch, f"book-{i}")
         record("cold build, draft", book.build("draft"))
-        record("no-op rebuild", book.build("draft"))
-        book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
-        record("prose edit rebuild", book.build("draft"))
+        # The floor: the same pages without our directives, on the same trained models
+        # and executed notebooks (copied, so its set-up build trains and executes nothing).
+        plain = Workspace(scratch, f"plain-{i}", plain=True, cache=book.root / ".cache")
+        plain.build("draft")
+        for _ in range(CHEAP_RUNS):
+            record("no-op rebuild", book.build("draft"))
+            record("no-op rebuild, plain Sphinx", plain.build("draft"))
+        for _ in range(CHEAP_RUNS):
+            book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+            record("prose edit rebuild", book.build("draft"))
+            plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+            record("prose edit rebuild, plain Sphinx", plain.build("draft"))
         book.touch("docs/scenes/attention.py", "\n# an edit\n")
         record("scene edit rebuild", book.build("draft"))
         book.touch("model_src/model.py", "\n# an edit\n")
@@ -248,11 +260,6 @@ def main() -> None:
             record(
                 f"clip renders, {jobs} job(s)", book.build("draft", "-D", f"manim_clip_jobs={jobs}")
             )
-        plain = Workspace(scratch, f"plain-{i}", plain=True)
-        plain.build("draft")
-        record("no-op rebuild, plain Sphinx", plain.build("draft"))
-        plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
-        record("prose edit rebuild, plain Sphinx", plain.build("draft"))
         shutil.rmtree(book.root), shutil.rmtree(plain.root)
 
     scenes = [
@@ -260,25 +267,27 @@ def main() -> None:
         ("LossCurveScene", ROOT / "docs/scenes/training.py"),
         ("MLPScene", ROOT / "docs/scenes/mlp.py"),
     ]
-    scenes = [(c, p) for c, p in scenes if p.exists() and f"class {c}(" in p.read_text()]
+    models = scratch / "train-cache"
+    results["training"] = training_figures(models)  # also warms the comparison's models
     for i in range(args.publish_repeat):
         print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
         book = Workspace(scratch, f"publish-{i}")
         record("cold build, publish", book.build("publish"))
         results["site_weight"] = site_weight(book.docs / "_build" / "html")
         shutil.rmtree(book.root)
+    for i in range(args.repeat):
+        print(f"[versus Manim's directive, round {i + 1}/{args.repeat}]", flush=True)
         for ours in (True, False):
             label = "manim-clip" if ours else "Manim's directive"
             proj = manim_directive_project(
                 scratch, f"{'ours' if ours else 'manim'}-{i}", scenes, ours
             )
-            record(f"{label}: cold build", build_project(proj))
+            record(f"{label}: cold build", build_project(proj, models))
             index = proj / "index.rst"
             index.write_text(index.read_text().replace("Some prose", "Some edited prose", 1))
-            record(f"{label}: prose edit rebuild", build_project(proj))
-        results["compared_scenes"] = [c for c, _ in scenes]
+            record(f"{label}: prose edit rebuild", build_project(proj, models))
+    results["compared_scenes"] = [c for c, _ in scenes]
 
-    results["training"] = training_figures(scratch)
     for name, scen in s.items():
         results["scenarios"][name] = scen.summary()
     pairs = {
@@ -344,14 +353,14 @@ def main() -> None:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def training_figures(scratch: Path) -> dict:
+def training_figures(cache: Path) -> dict:
     """Train the sort preset from scratch in a fresh cache: time and throughput."""
     code = (
         "import json; from model_src import trained; t = trained.get('sort'); "
         "print(json.dumps({'train_seconds': t.train_seconds, "
         "'tokens_per_second': t.tokens_per_second}))"
     )
-    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(scratch / "train-cache")}
+    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
     ).stdout
@@ -382,14 +391,18 @@ def markdown(results: dict) -> str:
         f"{m['date']}. Each scenario runs in a scratch copy of the repository with its own "
         "caches. Times in seconds.",
         "",
-        "| scenario | median | min | max | runs | clips rendered | notebooks executed |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "| scenario | median | min | max | runs | clips rendered | notebooks executed "
+        "| models trained |",
+        "|---|---:|---:|---:|---:|---|---|---|",
     ]
+
+    def counts(values: list) -> str:
+        return ", ".join("—" if v is None else str(v) for v in values)
+
     for name, r in results["scenarios"].items():
         lines.append(
             f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
-            f"| {', '.join(map(str, r['rendered']))} "
-            f"| {', '.join(map(str, r['executed']))} |"
+            f"| {counts(r['rendered'])} | {counts(r['executed'])} | {counts(r['trained'])} |"
         )
     lines += [
         "",

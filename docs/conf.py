@@ -1,5 +1,6 @@
 """Sphinx configuration for The Animated nanoGPT."""
 
+import colorsys
 import os
 import sys
 from pathlib import Path
@@ -50,9 +51,34 @@ myst_heading_anchors = 3
 imgmath_image_format = "svg"
 imgmath_use_preview = True  # baseline-aligned inline math
 imgmath_font_size = 15
-# Equations colour a tensor as the clips and plots do: \color{q}, \color{att}, ...
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _math_colour(hex_: str) -> str:
+    """The role's hue and saturation at the lightest shade that still reads (WCAG 4.5:1)
+    on the white page and, inverted by nanobook.css for dark mode, on the near-black one.
+    Inverting keeps the hue and flips lightness, so a darker shade serves both."""
+    rgb = tuple(int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, _, saturation = colorsys.rgb_to_hls(*rgb)
+
+    def worst_contrast(lightness: float) -> float:
+        ink = colorsys.hls_to_rgb(hue, lightness, saturation)
+        on_white = 1.05 / (_luminance(ink) + 0.05)
+        on_black = (_luminance([1 - c for c in ink]) + 0.05) / (_luminance([0.07] * 3) + 0.05)
+        return min(on_white, on_black)
+
+    best = max(step / 100 for step in range(20, 61) if worst_contrast(step / 100) >= 4.5)
+    return "".join(f"{round(c * 255):02X}" for c in colorsys.hls_to_rgb(hue, best, saturation))
+
+
+# Equations colour a tensor as the clips and plots do (\color{q}, \color{att}, ...), in
+# the same hues at a lightness that stays legible in both page themes.
 imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
-    f"\\definecolor{{{role}}}{{HTML}}{{{hex_[1:].upper()}}}\n"
+    f"\\definecolor{{{role}}}{{HTML}}{{{_math_colour(hex_)}}}\n"
     for role, hex_ in palette.ROLE.items()
 )
 
@@ -80,7 +106,6 @@ html_theme_options = {
     "home_page_in_toc": True,
     "navigation_with_keys": True,
 }
-html_last_updated_fmt = ""
 
 # --- publishing: stable URLs, sharing metadata, sitemap, redirects, 404, linkcheck ------
 extensions += [

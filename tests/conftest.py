@@ -13,6 +13,8 @@ pytest_plugins = "sphinx.testing.fixtures"
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from ext import book_build  # noqa: E402  (needs the path above)
+
 collect_ignore = ["roots"]
 
 
@@ -40,23 +42,10 @@ def book_html() -> Path:
     clips and executed notebooks, exactly as `nox -s docs` does.
     """
     out = REPO / "docs" / "_build" / "test"
-    env = {**os.environ, "NANOBOOK_CLIP_QUALITY": "draft", "PYTHONHASHSEED": "0"}
-    env.setdefault("NANOBOOK_CACHE_DIR", str(REPO / ".cache"))
+    cache = Path(os.environ.get("NANOBOOK_CACHE_DIR", REPO / ".cache"))
+    env = {**os.environ, **book_build.environment(cache, "draft")}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-b",
-            "html",
-            "-W",
-            "--keep-going",
-            "-n",
-            "-d",
-            str(out / "doctrees"),
-            str(REPO / "docs"),
-            str(out / "html"),
-        ],
+        [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)],
         capture_output=True,
         text=True,
         env=env,
