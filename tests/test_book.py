@@ -1,37 +1,12 @@
 """The whole book builds with warnings as errors, and every chapter is reachable."""
 
-from html.parser import HTMLParser
 from pathlib import Path
 
-CHAPTERS = [
-    "overview",
-    "data",
-    "tokenizer",
-    "embeddings",
-    "attention",
-    "mlp",
-    "block",
-    "loss",
-    "training",
-    "sampling",
-    "scale",
-]
-
-
-class _Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a" and (href := dict(attrs).get("href")):
-            self.hrefs.append(href.split("#")[0])
+from pages import CHAPTERS, parse
 
 
 def _links(page: Path) -> set[str]:
-    parser = _Links()
-    parser.feed(page.read_text(encoding="utf-8"))
-    return set(parser.hrefs)
+    return {link.split("#")[0] for link in parse(page).links}
 
 
 def test_every_chapter_is_reachable_from_the_index(book_html):

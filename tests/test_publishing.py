@@ -11,30 +11,17 @@ import html
 import posixpath
 import re
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import yaml
+from pages import CHAPTERS, parse
 from sphinx.util.inventory import InventoryFile
 
 from ext.site import first_clip_poster
 
 REPO = Path(__file__).resolve().parent.parent
-CHAPTERS = [
-    "overview",
-    "data",
-    "tokenizer",
-    "embeddings",
-    "attention",
-    "mlp",
-    "block",
-    "loss",
-    "training",
-    "sampling",
-    "scale",
-]
 LABEL_LINE = re.compile(r"^\(([\w-]+)\)=\s*$", re.MULTILINE)
 
 
@@ -114,51 +101,21 @@ def test_pages_workflow_builds_caches_and_deploys():
     assert _steps_using(deploy["steps"], "actions/deploy-pages")
 
 
+def test_readme_shows_how_to_link_embed_and_publish():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for needed in (
+        "intersphinx_mapping",  # linking from another Sphinx project
+        ":ref:`nanobook:ch-attention`",
+        "chapters/attention.html#ch-attention-",  # linking a section from Markdown
+        ".gif)",  # embedding a clip
+        ".readthedocs.yaml",
+        ".github/workflows/pages.yml",
+        "nox -s linkcheck",
+    ):
+        assert needed in readme, needed
+
+
 # --- the built site -----------------------------------------------------------------------
-
-
-class _Page(HTMLParser):
-    """The parts of a page these tests read: links, ids, meta tags, headings."""
-
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-        self.ids: set[str] = set()
-        self.meta: dict[str, str] = {}
-        self.canonical: str | None = None
-        self.headings: list[tuple[str, str | None]] = []  # (section id, headerlink href)
-        self._section_ids: list[str] = []
-        self._in_heading = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if attrs.get("id"):
-            self.ids.add(attrs["id"])
-        if tag == "section" and attrs.get("id"):
-            self._section_ids.append(attrs["id"])
-        if tag in {"a", "link", "script", "img", "source", "video"}:
-            for name in ("href", "src", "poster"):
-                if attrs.get(name):
-                    self.links.append(attrs[name])
-        if tag == "link" and attrs.get("rel") == "canonical":
-            self.canonical = attrs["href"]
-        if tag == "meta" and (key := attrs.get("property") or attrs.get("name")):
-            self.meta[key] = attrs.get("content", "")
-        if tag in {"h1", "h2", "h3"} and self._section_ids:
-            self._in_heading = True
-            self.headings.append((self._section_ids[-1], None))
-        if tag == "a" and self._in_heading and "headerlink" in attrs.get("class", ""):
-            self.headings[-1] = (self.headings[-1][0], attrs.get("href"))
-
-    def handle_endtag(self, tag):
-        if tag in {"h1", "h2", "h3"}:
-            self._in_heading = False
-
-
-def parse(page: Path) -> _Page:
-    parser = _Page()
-    parser.feed(page.read_text(encoding="utf-8"))
-    return parser
 
 
 @pytest.fixture(scope="module")

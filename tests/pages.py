@@ -1,0 +1,66 @@
+"""What the tests read from built pages: the chapters in order, and a page's links, ids,
+meta tags and headings."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+# The book's outline, in navigation order: docs/chapters/<slug>.md.
+CHAPTERS = [
+    "overview",
+    "data",
+    "tokenizer",
+    "embeddings",
+    "attention",
+    "mlp",
+    "block",
+    "loss",
+    "training",
+    "sampling",
+    "scale",
+]
+
+
+class Page(HTMLParser):
+    """The parts of a page these tests read: links, ids, meta tags, headings."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.meta: dict[str, str] = {}
+        self.canonical: str | None = None
+        self.headings: list[tuple[str, str | None]] = []  # (section id, headerlink href)
+        self._section_ids: list[str] = []
+        self._in_heading = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "section" and attrs.get("id"):
+            self._section_ids.append(attrs["id"])
+        if tag in {"a", "link", "script", "img", "source", "video"}:
+            for name in ("href", "src", "poster"):
+                if attrs.get(name):
+                    self.links.append(attrs[name])
+        if tag == "link" and attrs.get("rel") == "canonical":
+            self.canonical = attrs["href"]
+        if tag == "meta" and (key := attrs.get("property") or attrs.get("name")):
+            self.meta[key] = attrs.get("content", "")
+        if tag in {"h1", "h2", "h3"} and self._section_ids:
+            self._in_heading = True
+            self.headings.append((self._section_ids[-1], None))
+        if tag == "a" and self._in_heading and "headerlink" in attrs.get("class", ""):
+            self.headings[-1] = (self.headings[-1][0], attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in {"h1", "h2", "h3"}:
+            self._in_heading = False
+
+
+def parse(page: Path) -> Page:
+    parser = Page()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
