@@ -39,6 +39,12 @@ DIRECTIVE_BLOCK = re.compile(
 )
 
 
+def keep_label(block: re.Match) -> str:
+    """A removed directive leaves its :name: behind, so references to it still resolve."""
+    name = re.search(r"^:name:\s*(\S+)", block.group(0), re.M)
+    return f"({name.group(1)})=\n" if name else ""
+
+
 @dataclass
 class Build:
     seconds: float
@@ -81,7 +87,7 @@ class Workspace:
             shutil.copytree(cache, self.root / ".cache", ignore=shutil.ignore_patterns("clips"))
         if plain:
             for page in (self.root / "docs").rglob("*.md"):
-                page.write_text(DIRECTIVE_BLOCK.sub("", page.read_text()))
+                page.write_text(DIRECTIVE_BLOCK.sub(keep_label, page.read_text()))
 
     @property
     def docs(self) -> Path:
