@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from pages import CHAPTERS
 
 pytestmark = pytest.mark.browser
 
@@ -31,19 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-]
-CHAPTERS = [
-    "overview",
-    "data",
-    "tokenizer",
-    "embeddings",
-    "attention",
-    "mlp",
-    "block",
-    "loss",
-    "training",
-    "sampling",
-    "scale",
 ]
 PHONE = {"width": 390, "height": 844}
 
