@@ -99,6 +99,7 @@ manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" el
 html_theme = "sphinx_book_theme"
 html_title = "The Animated nanoGPT"
 html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"  # the causal mask, in the palette
 html_css_files = ["nanobook.css"]
 html_theme_options = {
     "show_toc_level": 2,
