@@ -204,12 +204,16 @@ def site_weight(html: Path) -> dict:
                 size += media.stat().st_size
         pages[str(page.relative_to(html))] = size
     largest = max(pages, key=pages.get)
-    clips = {p.name: p.stat().st_size for p in sorted(html.rglob("_clips/*.mp4"))}
+    # The film of every clip is one long video of its own, not a clip.
+    videos = sorted(html.rglob("_clips/*.mp4"))
+    clips = {p.name: p.stat().st_size for p in videos if not p.name.startswith("film-")}
+    films = {p.name: p.stat().st_size for p in videos if p.name.startswith("film-")}
     return {
         "total_bytes": sum(p.stat().st_size for p in files),
         "largest_page": largest,
         "largest_page_bytes": pages[largest],
         "clip_mp4_bytes": clips,
+        "film_mp4_bytes": films,
     }
 
 
@@ -434,6 +438,10 @@ def markdown(results: dict) -> str:
             "|---|---:|",
         ]
         lines += [f"| {n} | {b / 1e3:.0f} kB |" for n, b in w["clip_mp4_bytes"].items()]
+        lines += [
+            f"| {n} (the film of all clips) | {b / 1e3:.0f} kB |"
+            for n, b in w["film_mp4_bytes"].items()
+        ]
     t = results["training"]
     lines += [
         "",

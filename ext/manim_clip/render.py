@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # (width, height, fps) per quality
 QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
 QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
-OUTPUT_VERSION = "1"  # bump when the worker's outputs change for the same inputs
+OUTPUT_VERSION = "2"  # bump when the worker's outputs change for the same inputs
 STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
 
 WORKER_MODULE = f"{__package__}.worker"

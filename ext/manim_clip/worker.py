@@ -18,6 +18,8 @@ import traceback
 import types
 from pathlib import Path
 
+from . import media
+
 SCENE_MODULE = "manim_clip_scene"
 
 
@@ -79,6 +81,7 @@ def render(job: dict, out: Path) -> dict:
         "write_to_movie": True,
         "save_last_frame": False,
         "disable_caching": True,  # our cache is keyed on more than Manim's
+        "video_encoder_options": media.H264_OPTIONS,
         "progress_bar": "none",
         "verbosity": "WARNING",
     }
@@ -116,8 +119,6 @@ def load_scene_module(job: dict) -> types.ModuleType:
 
 
 def write_outputs(movie: Path, out: Path, job: dict) -> dict:
-    from . import media
-
     stem = job["stem"]
     files = {"mp4": f"{stem}.mp4", "poster": f"{stem}.png"}
     media.web_mp4(movie, out / files["mp4"])
