@@ -27,7 +27,7 @@ from .directive import ClipSpec
 logger = logging.getLogger(__name__)
 
 SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
-FILM_VERSION = "2"  # bump when the film's files change for the same inputs
+FILM_VERSION = "1"  # bump when the film's files change for the same inputs
 CARD_SECONDS = 1.5
 
 
@@ -103,6 +103,7 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
     result.key = _core.content_hash(
         FILM_VERSION,
         f"av={version('av')} pillow={version('pillow')}",  # the encoder; the cards' font
+        f"h264={media.H264_OPTIONS}",
         f"{width}x{height}@{fps}",
         *opening,
         *(

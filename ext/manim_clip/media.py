@@ -76,7 +76,7 @@ def web_mp4(source: Path, target: Path) -> None:
 # On Manim's flat art, veryfast is 20% faster than medium and no bigger, tune=animation
 # suits large flat areas, and crf 30 keeps text sharp while the publish-quality clips
 # stay under 1 MB (EmbeddingsScene, the heaviest: 1601 kB at Manim's default crf 23,
-# 964 kB here). Changing these changes every clip: they are part of its cache key.
+# 964 kB here). They are part of every clip's and the film's cache key.
 H264_OPTIONS = {"crf": "30", "preset": "veryfast", "tune": "animation"}
 CODEC_OPTIONS = {
     "libx264": H264_OPTIONS,

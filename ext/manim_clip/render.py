@@ -30,6 +30,7 @@ from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
 from .. import _core
+from . import media
 from .directive import SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 # (width, height, fps) per quality
 QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
 QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
-OUTPUT_VERSION = "2"  # bump when the worker's outputs change for the same inputs
+OUTPUT_VERSION = "1"  # bump when the worker's outputs change for the same inputs
 STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
 
 WORKER_MODULE = f"{__package__}.worker"
@@ -102,6 +103,7 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
     return _core.content_hash(
         OUTPUT_VERSION,
         f"manim={version('manim')} av={version('av')} pillow={version('pillow')}",
+        f"h264={media.H264_OPTIONS}",
         spec.scene,
         spec.code if spec.code is not None else Path(spec.file).read_text(encoding="utf-8"),
         *sorted(named_digest(path) for path in spec.imports),
