@@ -31,6 +31,13 @@ def panel(width: float, height: float, stroke: str = PANEL, stroke_width: float 
     )
 
 
+def bar(length: float, height: float, color: str) -> Rectangle:
+    """A filled bar for a value: never thinner than a hairline, so zero stays visible."""
+    return Rectangle(
+        width=max(length, 0.02), height=height, stroke_width=0, fill_color=color, fill_opacity=0.9
+    )
+
+
 def tensor_box(name: str, shape: str, color: str, width: float = 2.6, height: float = 1.0):
     """A card for one tensor: its name in its role colour, its shape beneath in grey."""
     card = panel(width, height, stroke=color, stroke_width=3)

@@ -64,16 +64,10 @@ def value_cell(letter: str, text: str, color: str, width: float = 1.75):
 
 def loss_bar(name: str, value: float, text: str, color: str, scale: float):
     """One row of the init comparison: name, a bar as long as the loss, the number."""
-    bar = Rectangle(
-        width=max(value * scale, 0.02),
-        height=0.42,
-        stroke_width=0,
-        fill_color=color,
-        fill_opacity=0.9,
-    )
-    number = label(text, 26, color).next_to(bar, RIGHT, buff=0.2)
-    name_text = label(name, 22, TEXT).next_to(bar, LEFT, buff=0.3)
-    return VGroup(name_text, bar, number)
+    value_bar = bar(value * scale, 0.42, color)
+    number = label(text, 26, color).next_to(value_bar, RIGHT, buff=0.2)
+    name_text = label(name, 22, TEXT).next_to(value_bar, LEFT, buff=0.3)
+    return VGroup(name_text, value_bar, number)
 
 
 class LossScene(BookScene):

@@ -62,14 +62,7 @@ def prob_bars(
     for i, (name, p) in enumerate(zip(names, probs, strict=True)):
         tint = ACCENT if i == highlight else color
         name_text = label(name, 24, TEXT, mono=True)
-        bar = Rectangle(
-            width=max(p * length, 0.02),
-            height=0.3,
-            stroke_width=0,
-            fill_color=tint,
-            fill_opacity=0.9,
-        )
-        rows.add(VGroup(name_text, bar, label(f"{p:.{digits}f}", 20, tint)))
+        rows.add(VGroup(name_text, bar(p * length, 0.3, tint), label(f"{p:.{digits}f}", 20, tint)))
     for row in rows:
         row[1].next_to(row[0], RIGHT, buff=0.25)
         row[2].move_to(row[1].get_left() + RIGHT * (room + 0.2 + 0.12 * digits))
