@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -194,10 +194,13 @@ def save_checkpoint(out_dir: Path, checkpoint: dict) -> None:
     os.replace(partial, out_dir / "ckpt.pt")
 
 
-def train(config: Mapping) -> dict:
+def train(config: Mapping, observe: Callable | None = None) -> dict:
     """Train as `config` (DEFAULTS overridden by its entries) says; return a summary:
     iters, best_val_loss, train_loss, val_loss (last evaluation), num_params,
-    train_seconds (wall time) and tokens_per_second (during optimiser steps)."""
+    train_seconds (wall time) and tokens_per_second (during optimiser steps).
+
+    observe(model, iter_num, loss), if given, is called before the first step (loss
+    None) and after every step; it may look at the model but must not change it."""
     cfg = resolve_config(overrides=config)
     out_dir = Path(cfg["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,7 +216,7 @@ def train(config: Mapping) -> dict:
         torch.set_num_threads(cfg["threads"])
     try:
         with torch.random.fork_rng():
-            return _train(cfg, out_dir, data_dir)
+            return _train(cfg, out_dir, data_dir, observe)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -239,7 +242,7 @@ def init_model(cfg: dict, out_dir: Path, vocab_size: int) -> tuple[GPT, dict, di
     return model.to(cfg["device"]), model_args, checkpoint
 
 
-def _train(cfg: dict, out_dir: Path, data_dir: Path) -> dict:
+def _train(cfg: dict, out_dir: Path, data_dir: Path, observe: Callable | None) -> dict:
     torch.manual_seed(cfg["seed"])
     device, device_type = cfg["device"], "cuda" if "cuda" in cfg["device"] else "cpu"
     vocab_size = prepare.load_meta(data_dir)["vocab_size"]
@@ -260,6 +263,8 @@ def _train(cfg: dict, out_dir: Path, data_dir: Path) -> dict:
     tokens_per_iter = accum * cfg["batch_size"] * cfg["block_size"]
     start, step_seconds, steps_done = time.perf_counter(), 0.0, 0
     losses = {}
+    if observe:
+        observe(model, iter_num, None)
     with open(out_dir / "log.jsonl", "a" if cfg["init_from"] == "resume" else "w") as log:
         while iter_num < cfg["max_iters"]:
             lr = get_lr(iter_num, cfg)
@@ -284,6 +289,8 @@ def _train(cfg: dict, out_dir: Path, data_dir: Path) -> dict:
             steps_done += 1
 
             record = {"iter": iter_num, "loss": loss_sum / accum, "lr": lr}
+            if observe:
+                observe(model, iter_num, record["loss"])
             if iter_num % cfg["eval_interval"] == 0 or iter_num == cfg["max_iters"]:
                 losses = estimate_loss(model, data_dir, cfg)
                 record.update(train_loss=losses["train"], val_loss=losses["val"])

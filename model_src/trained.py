@@ -10,7 +10,8 @@ the data, the final config and the torch version. Change any of them and the nex
 get() trains afresh; stale entries just sit there until the cache is deleted.
 
 Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache):
-    models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/
+    models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/,
+                               and for sort models replay.json (see replay.py)
     models/<name>-<key>.lock   locked (flock) by whoever is training that entry
 
 Several processes may ask at once (parallel Sphinx workers): the first trains while
@@ -32,12 +33,12 @@ from pathlib import Path
 
 import torch
 
-from . import prepare, presets
+from . import prepare, presets, replay
 from . import train as training
 from .model import GPT
 
 PACKAGE = Path(__file__).parent
-TRAINING_SOURCES = ("model.py", "train.py", "prepare.py")
+TRAINING_SOURCES = ("model.py", "train.py", "prepare.py", "replay.py", "probe.py", "tasks.py")
 
 
 def cache_dir() -> Path:
@@ -55,6 +56,7 @@ class Trained:
     train_seconds: float
     tokens_per_second: float
     best_val_loss: float
+    replay: dict | None  # sort models: snapshots taken while it learned (replay.py)
 
     def encode(self, text: str) -> list[int]:
         return [self.meta["stoi"][ch] for ch in text]
@@ -104,7 +106,13 @@ def _train_into(entry: Path, config: dict, data: prepare.Dataset) -> None:
     try:
         print(f"training {entry.name} (cached for next time)", file=sys.stderr)
         prepare.write(data, tmp / "data")
-        summary = training.train({**config, "out_dir": str(tmp), "data_dir": str(tmp / "data")})
+        # the sort task is small enough to watch learn: keep snapshots along the way
+        recorder = replay.Recorder(config) if data.meta["task"] == "sort" else None
+        summary = training.train(
+            {**config, "out_dir": str(tmp), "data_dir": str(tmp / "data")}, observe=recorder
+        )
+        if recorder:
+            (tmp / "replay.json").write_text(json.dumps(recorder.record(), separators=(",", ":")))
         summary["config"] = {**config, "out_dir": str(entry), "data_dir": str(entry / "data")}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         tmp.chmod(0o755)  # mkdtemp makes it private to us
@@ -120,6 +128,7 @@ def _load(name: str, entry: Path) -> Trained:
     with open(entry / "meta.pkl", "rb") as f:
         meta = pickle.load(f)
     lines = (entry / "log.jsonl").read_text().splitlines()
+    replay_file = entry / "replay.json"
     return Trained(
         name=name,
         model=model.eval(),
@@ -130,4 +139,5 @@ def _load(name: str, entry: Path) -> Trained:
         train_seconds=summary["train_seconds"],
         tokens_per_second=summary["tokens_per_second"],
         best_val_loss=summary["best_val_loss"],
+        replay=json.loads(replay_file.read_text()) if replay_file.exists() else None,
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model_src import trained
+from model_src import prepare, presets, replay, trained
+from model_src import train as training
 from model_src.model import GPT
 from model_src.tasks import sort_accuracy
 
@@ -74,7 +75,7 @@ def test_a_trained_model_carries_its_record(sort_model, sort_cache):
 
 
 def test_second_get_loads_instead_of_training(sort_model, monkeypatch):
-    def must_not_train(config):
+    def must_not_train(config, observe=None):
         raise AssertionError("trained again")
 
     monkeypatch.setattr(trained.training, "train", must_not_train)
@@ -116,7 +117,7 @@ def test_bad_names_are_errors(cache):
 
 
 def test_interrupted_training_leaves_no_entry(cache, monkeypatch):
-    def crash(config):
+    def crash(config, observe=None):
         Path(config["out_dir"], "ckpt.pt").write_text("half written")
         raise KeyboardInterrupt
 
@@ -144,3 +145,41 @@ def test_parallel_processes_train_only_once(cache):
     assert [proc.returncode for proc in procs] == [0, 0], errors
     assert sum("(cached for next time)" in err for err in errors) == 1
     assert len([p for p in (cache / "models").iterdir() if p.is_dir()]) == 1
+
+
+def test_the_sort_model_keeps_a_replay_of_how_it_learned(sort_model):
+    record = sort_model.replay
+    steps = [snapshot["step"] for snapshot in record["snapshots"]]
+    assert steps == replay.recorded_steps(sort_model.config["max_iters"])
+    assert steps[0] == 0 and steps[-1] == sort_model.config["max_iters"] and 20 <= len(steps) <= 40
+    first, last = record["snapshots"][0], record["snapshots"][-1]
+    assert first["loss"] is None and first["accuracy"] < 0.2 <= 0.99 <= last["accuracy"]
+    logged = {m["iter"]: m["loss"] for m in sort_model.metrics}
+    assert all(
+        s["loss"] == round(logged[s["step"]], 4) for s in record["snapshots"] if s["step"] in logged
+    )
+    layers, heads = sort_model.model.config.n_layer, sort_model.model.config.n_head
+    for snapshot in record["snapshots"]:
+        for maps in snapshot["attention"]:  # one per probe: (layers, heads, T, 1..T)
+            assert len(maps) == layers and all(len(layer) == heads for layer in maps)
+            for row in (row for layer in maps for head in layer for row in head):
+                assert abs(sum(row) - 1) < 1e-3  # each query's weights, rounded, sum to 1
+    # at the end it sorts the probes: every answer letter predicted as the target
+    answer = slice(prepare.SORT_LENGTH - 1, None)
+    for predicted, target in zip(last["prediction"], record["targets"], strict=True):
+        assert predicted[answer] == target[answer]
+    assert trained.get("char", **QUICK, n_layer=1, batch_size=4).replay is None
+
+
+def test_recording_the_replay_does_not_change_what_is_learned(tmp_path):
+    config = training.resolve_config(presets.config_file("sort"), QUICK)
+    prepare.write(presets.dataset("sort"), tmp_path / "data")
+
+    def weights(observe, out):
+        training.train({**config, "out_dir": str(out), "data_dir": str(tmp_path / "data")}, observe)
+        return torch.load(out / "ckpt.pt")["model"]
+
+    recorder = replay.Recorder(config)
+    plain, watched = weights(None, tmp_path / "plain"), weights(recorder, tmp_path / "watched")
+    assert [s["step"] for s in recorder.snapshots] == replay.recorded_steps(10)
+    assert all(torch.equal(plain[key], watched[key]) for key in plain)

@@ -1,0 +1,83 @@
+"""Snapshots of a sort model while it learns: what the book's training replay shows.
+
+    recorder = Recorder(config)               # before training
+    train(config, observe=recorder)           # called at step 0 and after every step
+    recorder.snapshots                        # one dict per recorded step
+
+At about 30 evenly spaced steps (always step 0, before any update, and the last) it
+keeps, for a few fixed held-out prompts, the attention maps of every head and the
+model's next-letter choice at each position with its probability, plus the training
+loss at that step and the held-out accuracy. Recording only reads the model (eval
+mode, no gradients, no random numbers drawn), so the trained weights are exactly
+those of a run without it.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from . import prepare, tasks
+from .probe import attention_maps
+
+SNAPSHOTS = 30  # intervals between step 0 and the last step
+PROBES = 3  # held-out prompts shown in the replay
+DECIMALS = 4  # stored precision: far finer than any plot shows, and small on disk
+
+
+def recorded_steps(max_iters: int) -> list[int]:
+    """Step 0, the last step and evenly spaced steps between (no duplicates)."""
+    return sorted({round(i * max_iters / SNAPSHOTS) for i in range(SNAPSHOTS + 1)})
+
+
+def probe_rows(n: int = PROBES) -> torch.Tensor:
+    """(n, 12) whole held-out rows, prompt then sorted answer: the same ones every time."""
+    data = prepare.sort_data()
+    return torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"])[:n].astype("int64"))
+
+
+class Recorder:
+    def __init__(self, config: dict):
+        self.steps = set(recorded_steps(config["max_iters"]))
+        rows = probe_rows()
+        # (P, T) each: the inputs and the letters that follow them
+        self.x, self.y = rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
+        self.snapshots: list[dict] = []
+
+    @torch.no_grad()
+    def __call__(self, model, iter_num: int, loss: float | None) -> None:
+        if iter_num not in self.steps:
+            return
+        was_training = model.training
+        model.eval()
+        with attention_maps(model) as maps:
+            logits, _ = model(self.x, self.y)  # with targets: logits at every position
+        probs = F.softmax(logits, dim=-1)  # (P, T, V)
+        best = probs.max(dim=-1)
+        self.snapshots.append(
+            {
+                "step": iter_num,
+                "loss": None if loss is None else round(loss, DECIMALS),
+                "accuracy": round(tasks.sort_accuracy(model), DECIMALS),
+                # attention[p][layer][head][query][key], keys 0..query only: the rest is masked
+                "attention": _causal_rows(_rounded(torch.stack(maps, dim=1))),
+                "prediction": best.indices.tolist(),  # (P, T) likeliest next letter
+                "probability": _rounded(best.values),  # (P, T) and its probability
+            }
+        )
+        model.train(was_training)
+
+    def record(self) -> dict:
+        """Everything the replay needs, as plain JSON-ready data."""
+        return {"probes": self.x.tolist(), "targets": self.y.tolist(), "snapshots": self.snapshots}
+
+
+def _rounded(t: torch.Tensor):
+    # in float64, so 0.1234 prints as 0.1234 and not as its nearest float32
+    return torch.round(t.double(), decimals=DECIMALS).tolist()
+
+
+def _causal_rows(maps: list) -> list:
+    """Drop the masked part of each (T, T) map in nested lists (P, L, nh, T, T)."""
+    return [
+        [[[row[: q + 1] for q, row in enumerate(head)] for head in layer] for layer in probe]
+        for probe in maps
+    ]
