@@ -14,6 +14,7 @@ from sphinx.errors import ConfigError
 
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
+from ext.annotated_source.html import shape_text
 from ext.annotated_source.locate import (
     Anchor,
     LocateError,
@@ -277,6 +278,61 @@ def test_shapes_of_the_real_model_src():
     scores = f"1×{config.n_head}×{time}×{time}"
     assert all(dict(result["lines"][str(n)]["values"])["att"] == scores for n in masked)
     assert hasattr(torch.nn.functional, "scaled_dot_product_attention")
+
+
+def _evaluate(formula: str, symbols: dict[str, int]) -> str:
+    """What annotated_source.js shows for a formula: each symbol replaced by its value."""
+    pattern = "|".join(re.escape(name) for name in sorted(symbols, key=len, reverse=True))
+    return re.sub(
+        rf"(?<![A-Za-z]){'(?:' + pattern + ')'}(?![A-Za-z])",
+        lambda m: str(symbols[m.group()]),
+        formula,
+    )
+
+
+@pytest.mark.parametrize("preset", ["sort", "char"])
+def test_shape_formulas_give_pytorchs_shapes_at_a_second_size(tmp_path, preset):
+    """Every formula, evaluated at the second size, is what PyTorch bound there."""
+    from ext.annotated_source.formulas import symbol_values
+    from model_src import presets
+
+    path = REPO / "model_src" / "model.py"
+    result = shapes.cached_capture(path, preset, "model_src.presets", REPO, tmp_path)
+    second = result["second_size"]
+    config = presets.gpt_config(preset)
+    short = symbol_values(
+        config, 1, presets.sample_input(preset, 1, config.block_size // 2).size(1)
+    )
+    assert short["T"] != result["symbols"]["T"]
+    checked = 0
+    for line, entry in result["lines"].items():
+        for (name, shape), (_, formula) in zip(entry["values"], entry["formulas"], strict=True):
+            if formula is None:
+                continue
+            assert dict(second[line]["values"])[name] == _evaluate(formula, short), (line, name)
+            assert _evaluate(formula, result["symbols"]) == shape
+            checked += 1
+    assert checked >= 40
+    tree, lines = parse_file(path)
+    forward = find_object(tree, lines, "CausalSelfAttention.forward")
+    formulas = {
+        text.strip().split(" =")[0]: dict(result["lines"][str(n)]["formulas"])
+        for n, text in forward.lines()
+        if str(n) in result["lines"] and result["lines"][str(n)]["formulas"]
+    }
+    assert formulas["att"]["att"] == "B×nh×T×T"
+    assert formulas["y"]["y"] in ("B×nh×T×hs", "B×T×C")
+    assert formulas["B, T, C"] == {"B": "B", "T": "T", "C": "C"}
+
+
+def test_a_shape_no_symbol_explains_has_no_formula():
+    from ext.annotated_source.formulas import formula
+
+    tables = [dict(B=1, T=11, C=48), dict(B=1, T=5, C=48), dict(B=2, T=10, C=72)]
+    assert formula(["1×11×48", "1×5×48", "2×10×72"], tables) == "B×T×C"
+    assert formula(["1×4 int64", "1×4 int64", "2×4 int64"], tables) == "B×4 int64"
+    assert formula(["40 tensors", "40 tensors", "56 tensors"], tables) is None
+    assert formula(["1×11", "1×5×2", "2×10"], tables) is None  # rank differs
 
 
 # --- Sphinx builds --------------------------------------------------------------------
@@ -590,5 +646,57 @@ def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(
             )
             note_box, code_box = note.bounding_box(), line.bounding_box()
             assert note_box["y"] + note_box["height"] <= code_box["y"]  # stacked
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
+@pytest.mark.sphinx("html", testroot="annotated-source", srcdir="annotated-source-formulas")
+def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    app.build()
+    result = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, tmp_path)
+    time = result["second_size"]
+    masked = line_of(MODEL, "att = att.masked_fill")
+    formula = dict(result["lines"][str(masked)]["formulas"])["att"]
+    second = dict(time[str(masked)]["values"])["att"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto((app.outdir / "attention.html").as_uri())
+            block = page.locator("div.annotated-source").first
+            text = block.locator(f"#{block.get_attribute('id')}-L{masked} .as-shape-text")
+            captured = text.inner_text()
+            toggle = block.get_by_role("button", name="as B×T×C")
+            toggle.focus()
+            page.keyboard.press("Enter")
+            assert toggle.get_attribute("aria-pressed") == "true"
+            assert text.inner_text() == f"att: {formula}" == "att: B×nh×T×T"
+            page.keyboard.press("Enter")
+            assert text.inner_text() == captured
+            t = int(second.split("×")[-1])
+            page.evaluate(
+                "t => document.dispatchEvent(new CustomEvent('nanobook:input', "
+                "{detail: {model: 'sort', batch: 1, time: t}}))",
+                t,
+            )
+            assert text.inner_text() == f"att: {second}" != captured  # PyTorch's, at T = t
+            assert f"T = {t}" in block.locator(".as-live").inner_text()
+            # every shape with a formula now shows the second-size capture
+            compared = 0
+            for line, entry in result["lines"].items():
+                shown = block.locator(f"#{block.get_attribute('id')}-L{line} .as-shape-text")
+                if shown.count() and all(f for _, f in entry["formulas"]):
+                    assert shown.inner_text() == shape_text({"values": time[line]["values"]})
+                    compared += 1
+            assert compared >= 5
+            assert errors == []
         finally:
             browser.close()

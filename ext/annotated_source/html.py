@@ -10,6 +10,7 @@ file or the page reaches the output unescaped.
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from docutils import nodes
@@ -63,6 +64,30 @@ def shape_text(entry: dict) -> str:
     return f"{text} ({entry['loop']})" if entry.get("loop") else text
 
 
+def shape_html(entry: dict) -> str:
+    """shape_text's words, each shape in a span with its formula for annotated_source.js
+    (data-formula; data-fixed when no formula explains it and it keeps its value)."""
+    formulas = dict(entry.get("formulas") or [])
+    groups: list[tuple[list[str], str, str | None]] = []
+    for name, shape in entry["values"]:
+        formula = formulas.get(name)
+        if groups and groups[-1][1:] == (shape, formula):
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], shape, formula))
+    parts = []
+    for names, shape, formula in groups:
+        data = ""
+        if "formulas" in entry:
+            data = f' data-formula="{escape(formula or shape)}"' + (
+                " data-fixed" if not formula else ""
+            )
+        parts.append(
+            f'{escape(", ".join(names))}: <span class="as-dims"{data}>{escape(shape)}</span>'
+        )
+    return ", ".join(parts)
+
+
 def lines_label(start: int, end: int) -> str:
     return f"line {start}" if start == end else f"lines {start}–{end}"
 
@@ -87,10 +112,18 @@ def visit_block(self, node: annotated_source) -> None:
     else:
         link = f'<span class="as-where">{where}</span>'
     preset = (
-        f' <span class="as-preset">shapes: <code>{escape(node["preset"])}</code> preset</span>'
+        f' <span class="as-preset">shapes: <code>{escape(node["preset"])}</code> preset'
+        f'<span class="as-live" aria-live="polite"></span></span>'
         if node["preset"]
         else ""
     )
+    symbols = node.get("symbols")
+    if shapes and symbols:
+        # annotated_source.js adds a "show as symbols" switch and follows live widgets
+        preset += (
+            f' <span class="as-symbols" data-as-preset="{escape(node["preset"])}"'
+            f" data-as-symbols='{escape(json.dumps(symbols, ensure_ascii=False))}'></span>"
+        )
     # "full-width": sphinx-book-theme lets such blocks use the margin on wide screens,
     # which two columns need; other themes ignore the class.
     self.body.append(
@@ -187,8 +220,8 @@ def _line_html(block: annotated_source, line: int) -> str:
     shape = ""
     if entry and entry["values"]:
         loop = f' <span class="as-iter">({entry["loop"]})</span>' if entry["loop"] else ""
-        text = shape_text({**entry, "loop": None})
-        shape = f'<span class="as-shape">{escape(text)}{loop}</span>'
+        text = f'<span class="as-shape-text">{shape_html(entry)}</span>'
+        shape = f'<span class="as-shape">{text}{loop}</span>'
     return (
         f'<div class="as-line" id="{block["block_id"]}-L{line}" data-line="{line}"{attributes}>'
         f'<span class="as-ln" aria-hidden="true">{line}</span>'

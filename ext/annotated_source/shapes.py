@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core import atomic_write, content_hash, file_digest, project_imports
+from .formulas import RUNS, VARIANT_RUNS, Run, add_formulas, symbol_values
 from .locate import bound_names, function_lines, loop_bodies, parse_file, statement_starts
 
 # What the driver runs, in order: a reader of a warning learns what "ran" means.
@@ -84,15 +85,23 @@ def _preset_fingerprint(presets_module: str, preset: str) -> str:
     return repr(sorted(_as_dict(config).items())) + repr(idx.tolist())
 
 
-def _preset(presets, preset: str):
-    """The preset's GPTConfig and sample input; CaptureError says what went wrong."""
+def _preset(presets, preset: str, run: Run | None = None):
+    """The preset's GPTConfig and sample input, as ``run`` varies them (default: the
+    preset itself on its sample input); CaptureError says what went wrong."""
+    run = run or Run()
     try:
-        return presets.gpt_config(preset), presets.sample_input(preset)
+        config = presets.gpt_config(preset, **run.overrides(presets.gpt_config(preset)))
+        return config, presets.sample_input(preset, *run.input_size(config.block_size))
     except KeyError as error:
         known = ", ".join(getattr(presets, "PRESETS", ()))
         raise CaptureError(f"unknown preset {preset!r} (presets: {known})") from error
     except Exception as error:
         raise CaptureError(_describe_error(f"preset {preset!r}", error)) from error
+
+
+def _symbols(presets_module: str, preset: str, run: Run) -> dict[str, int]:
+    config, idx = _preset(importlib.import_module(presets_module), preset, run)
+    return symbol_values(config, *idx.shape)
 
 
 def _torch_version() -> str:
@@ -117,6 +126,11 @@ def cached_capture(path: Path, preset: str, presets_module: str, root: Path, cac
     else:
         result = capture(path, preset, presets_module)
         if not result["errors"]:
+            variants = [capture(path, preset, presets_module, run) for run in VARIANT_RUNS]
+            tables = [_symbols(presets_module, preset, run) for run in RUNS]
+            add_formulas(result, variants, tables)
+            result["symbols"], result["second_size"] = tables[0], variants[0]["lines"]
+        if not result["errors"]:
             atomic_write(stored, json.dumps(result, indent=1, ensure_ascii=False))
     _memo[key] = result
     return result
@@ -125,7 +139,7 @@ def cached_capture(path: Path, preset: str, presets_module: str, root: Path, cac
 # --- running the model ----------------------------------------------------------------
 
 
-def capture(path: Path, preset: str, presets_module: str) -> dict:
+def capture(path: Path, preset: str, presets_module: str, run: Run | None = None) -> dict:
     """Run the driver over the file's GPT and return what each line bound.
 
     ``{"lines": {"<line>": {"values": [[name, shape], ...], "loop": label|None}},
@@ -146,7 +160,7 @@ def capture(path: Path, preset: str, presets_module: str) -> dict:
     try:
         presets = importlib.import_module(presets_module)
         with _imported(path) as module, contextlib.redirect_stdout(io.StringIO()):
-            _drive(module, presets, preset, recorder, errors)
+            _drive(module, presets, preset, recorder, errors, run)
     except CaptureError as error:
         errors.append(str(error))
     except Exception as error:
@@ -158,10 +172,10 @@ def capture(path: Path, preset: str, presets_module: str) -> dict:
     }
 
 
-def _drive(module, presets, preset: str, recorder: LineRecorder, errors: list[str]) -> None:
+def _drive(module, presets, preset, recorder: LineRecorder, errors: list[str], run) -> None:
     import torch
 
-    config, idx = _preset(presets, preset)
+    config, idx = _preset(presets, preset, run)
     settings = _config_kwargs(config, module.GPTConfig)
     targets = torch.roll(idx, -1, dims=1)
     # Seeded for the same run every build; forked so the build's own RNG state is untouched.

@@ -93,6 +93,7 @@ class AttachShapes(SphinxPostTransform):
                 hint=f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
             )
         block["shapes"] = mine
+        block["symbols"] = result.get("symbols", {})
 
 
 def uses_layout(builder) -> bool:

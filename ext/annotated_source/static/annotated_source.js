@@ -36,7 +36,61 @@
     });
   }
 
-  const start = () => document.querySelectorAll(".annotated-source").forEach(wire);
+  // Shapes as formulas (B×T×C), and shapes that follow a live widget's input. A shape's
+  // formula is in data-formula; data-fixed marks one that no formula explains, which
+  // keeps its captured value.
+  const SYMBOL = /B·T|3C|4C|nh|hs|\b[BTCVL]\b/g;
+
+  function wireShapes(block) {
+    const holder = block.querySelector(".as-symbols");
+    if (!holder) return;
+    const symbols = JSON.parse(holder.dataset.asSymbols);
+    const texts = [...block.querySelectorAll(".as-dims[data-formula]")];
+    texts.forEach((text) => (text.dataset.captured = text.textContent));
+    const live = block.querySelector(".as-live");
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "as-symbols-toggle";
+    toggle.setAttribute("aria-pressed", "false");
+    toggle.textContent = "as B×T×C";
+    toggle.title = "Shapes in the glossary's symbols (B, T, C, nh, hs, V, L)";
+    holder.appendChild(toggle);
+    let sizes = null; // {B, T} from a live widget, or null: the captured sample
+
+    function render() {
+      const asSymbols = toggle.getAttribute("aria-pressed") === "true";
+      const values = sizes && { ...symbols, ...sizes, "B·T": sizes.B * sizes.T };
+      texts.forEach((text) => {
+        const formula = text.dataset.formula;
+        let shown = text.dataset.captured;
+        if (asSymbols) shown = formula;
+        else if (values) shown = formula.replace(SYMBOL, (name) => String(values[name]));
+        const fixed = "fixed" in text.dataset && (asSymbols || Boolean(values));
+        text.textContent = fixed ? `${shown} (as captured)` : shown;
+        text.title = fixed ? "No formula in B, T, C… explains this shape: it is the captured one" : "";
+      });
+    }
+
+    toggle.addEventListener("click", () => {
+      const on = toggle.getAttribute("aria-pressed") !== "true";
+      toggle.setAttribute("aria-pressed", String(on));
+      render();
+    });
+    document.addEventListener("nanobook:input", (event) => {
+      const { model, batch, time } = event.detail || {};
+      if (model !== holder.dataset.asPreset) return;
+      const valid = Number.isInteger(batch) && Number.isInteger(time) && time > 0;
+      sizes = valid ? { B: batch, T: time } : null;
+      if (live) live.textContent = sizes ? ` · for your input: B = ${batch}, T = ${time}` : "";
+      render();
+    });
+  }
+
+  const start = () =>
+    document.querySelectorAll(".annotated-source").forEach((block) => {
+      wire(block);
+      wireShapes(block);
+    });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
