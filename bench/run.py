@@ -232,7 +232,15 @@ def main() -> None:
         help="runs of the slow publish-quality scenarios (default 1)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--only",
+        choices=["replay"],
+        help="measure just this and print it (results.json and the page stay as they are)",
+    )
     args = parser.parse_args()
+    if args.only == "replay":
+        print(json.dumps(replay_figures(), indent=2))
+        return
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}
     s: dict[str, Scenario] = {}
@@ -279,6 +287,21 @@ def main() -> None:
     ]
     models = scratch / "train-cache"
     results["training"] = training_figures(models)  # also warms the comparison's models
+    results["replay"] = replay = replay_figures()
+    results["targets"].append(
+        {
+            "target": "recording the training replay adds <= 10% to training",
+            "value": replay["overhead"],
+            "pass": replay["overhead"] <= 0.10,
+        }
+    )
+    results["targets"].append(
+        {
+            "target": "training replay <= 1 MB",
+            "value": replay["replay_bytes"],
+            "pass": replay["replay_bytes"] <= 1_000_000,
+        }
+    )
     for i in range(args.publish_repeat):
         print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
         book = Workspace(scratch, f"publish-{i}")
@@ -377,6 +400,47 @@ def training_figures(cache: Path) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+REPLAY_CODE = """
+import json, statistics, tempfile, time
+from pathlib import Path
+import torch
+from model_src import prepare, presets, replay
+from model_src import train as training
+torch.set_num_threads(1)
+config = training.resolve_config(presets.config_file("sort"))
+data = presets.dataset("sort")
+seconds = {"plain": [], "recorded": []}
+for _ in range(ROUNDS):
+    for kind in ("plain", "recorded"):  # alternated, so drift in the machine hits both
+        out = Path(tempfile.mkdtemp())
+        prepare.write(data, out / "data")
+        recorder = replay.Recorder(config) if kind == "recorded" else None
+        began = time.perf_counter()
+        training.train({**config, "out_dir": str(out), "data_dir": str(out / "data")}, recorder)
+        seconds[kind].append(time.perf_counter() - began)
+size = len(json.dumps(recorder.record(), separators=(",", ":")))
+print(json.dumps({"seconds": seconds, "replay_bytes": size, "snapshots": len(recorder.snapshots)}))
+"""
+
+
+def replay_figures(rounds: int = 5) -> dict:
+    """What recording the training replay costs: sort trainings with and without it
+    (one thread, alternated, medians) and the size of what it records."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", REPLAY_CODE.replace("ROUNDS", str(rounds))],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    plain, recorded = (statistics.median(figures["seconds"][k]) for k in ("plain", "recorded"))
+    figures.update(plain_median=plain, recorded_median=recorded, overhead=recorded / plain - 1)
+    return figures
+
+
 def machine() -> dict:
     import torch
 
@@ -447,8 +511,17 @@ def markdown(results: dict) -> str:
         "",
         f"Sort model training from scratch: {t['train_seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s.",
-        "",
     ]
+    if replay := results.get("replay"):
+        lines += [
+            "",
+            f"Training replay: {replay['snapshots']} snapshots in "
+            f"{replay['replay_bytes'] / 1e3:.0f} kB; recording them adds "
+            f"{replay['overhead']:+.1%} to a sort training "
+            f"({replay['plain_median']:.2f} s without, {replay['recorded_median']:.2f} s with; "
+            "medians, one thread).",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 

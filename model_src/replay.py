@@ -15,7 +15,7 @@ those of a run without it.
 import torch
 import torch.nn.functional as F
 
-from . import prepare, tasks
+from . import prepare
 from .probe import attention_maps
 
 SNAPSHOTS = 30  # intervals between step 0 and the last step
@@ -28,18 +28,27 @@ def recorded_steps(max_iters: int) -> list[int]:
     return sorted({round(i * max_iters / SNAPSHOTS) for i in range(SNAPSHOTS + 1)})
 
 
-def probe_rows(n: int = PROBES) -> torch.Tensor:
-    """(n, 12) whole held-out rows, prompt then sorted answer: the same ones every time."""
+def held_out_rows() -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Every held-out row as inputs and targets, (N, 11) each, and where answers start.
+    The probes are the first PROBES of them."""
     data = prepare.sort_data()
-    return torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"])[:n].astype("int64"))
+    rows = torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"]).astype("int64"))
+    return rows[:, :-1].contiguous(), rows[:, 1:].contiguous(), data.meta["prompt_len"]
+
+
+def answers_right(logits: torch.Tensor, targets: torch.Tensor, prompt_len: int) -> torch.Tensor:
+    """(N,) whether greedy decoding sorts each row. It writes a whole answer right
+    exactly when the likeliest letter is right at every answer position given the right
+    letters before it, and one pass over the complete rows scores just that (the causal
+    mask hides each position's future): tasks.sort_accuracy's six passes in one."""
+    right = logits.argmax(dim=-1) == targets  # (N, T)
+    return right[:, prompt_len - 1 :].all(dim=1)
 
 
 class Recorder:
     def __init__(self, config: dict):
         self.steps = set(recorded_steps(config["max_iters"]))
-        rows = probe_rows()
-        # (P, T) each: the inputs and the letters that follow them
-        self.x, self.y = rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
+        self.x, self.y, self.prompt_len = held_out_rows()
         self.snapshots: list[dict] = []
 
     @torch.no_grad()
@@ -50,24 +59,28 @@ class Recorder:
         model.eval()
         with attention_maps(model) as maps:
             logits, _ = model(self.x, self.y)  # with targets: logits at every position
-        probs = F.softmax(logits, dim=-1)  # (P, T, V)
-        best = probs.max(dim=-1)
+        model.train(was_training)
+        best = F.softmax(logits[:PROBES], dim=-1).max(dim=-1)  # (P, T) each
+        accuracy = answers_right(logits, self.y, self.prompt_len).float().mean().item()
         self.snapshots.append(
             {
                 "step": iter_num,
                 "loss": None if loss is None else round(loss, DECIMALS),
-                "accuracy": round(tasks.sort_accuracy(model), DECIMALS),
+                "accuracy": round(accuracy, DECIMALS),
                 # attention[p][layer][head][query][key], keys 0..query only: the rest is masked
-                "attention": _causal_rows(_rounded(torch.stack(maps, dim=1))),
-                "prediction": best.indices.tolist(),  # (P, T) likeliest next letter
-                "probability": _rounded(best.values),  # (P, T) and its probability
+                "attention": _causal_rows(_rounded(torch.stack(maps, dim=1)[:PROBES])),
+                "prediction": best.indices.tolist(),  # likeliest next letter
+                "probability": _rounded(best.values),  # and its probability
             }
         )
-        model.train(was_training)
 
     def record(self) -> dict:
         """Everything the replay needs, as plain JSON-ready data."""
-        return {"probes": self.x.tolist(), "targets": self.y.tolist(), "snapshots": self.snapshots}
+        return {
+            "probes": self.x[:PROBES].tolist(),
+            "targets": self.y[:PROBES].tolist(),
+            "snapshots": self.snapshots,
+        }
 
 
 def _rounded(t: torch.Tensor):

@@ -38,7 +38,7 @@ from . import train as training
 from .model import GPT
 
 PACKAGE = Path(__file__).parent
-TRAINING_SOURCES = ("model.py", "train.py", "prepare.py", "replay.py", "probe.py", "tasks.py")
+TRAINING_SOURCES = ("model.py", "train.py", "prepare.py", "replay.py", "probe.py")
 
 
 def cache_dir() -> Path:

@@ -183,3 +183,14 @@ def test_recording_the_replay_does_not_change_what_is_learned(tmp_path):
     plain, watched = weights(None, tmp_path / "plain"), weights(recorder, tmp_path / "watched")
     assert [s["step"] for s in recorder.snapshots] == replay.recorded_steps(10)
     assert all(torch.equal(plain[key], watched[key]) for key in plain)
+
+
+def test_the_replays_one_pass_accuracy_is_the_greedy_exact_sort_accuracy(sort_model, cache):
+    x, y, prompt_len = replay.held_out_rows()
+    quick = trained.get("sort", **QUICK).model
+    torch.manual_seed(0)
+    for model in (sort_model.model, quick, GPT(sort_model.model.config).eval()):
+        with torch.no_grad():
+            logits, _ = model(x, y)
+        right = replay.answers_right(logits, y, prompt_len)
+        assert right.float().mean().item() == sort_accuracy(model)
