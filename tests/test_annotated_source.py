@@ -688,7 +688,7 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
                 t,
             )
             assert text.inner_text() == f"att: {second}" != captured  # PyTorch's, at T = t
-            assert f"T = {t}" in block.locator(".as-live").inner_text()
+            assert f"T = {t}" in block.locator(".as-live").first.inner_text()
             # every shape with a formula now shows the second-size capture
             compared = 0
             for line, entry in result["lines"].items():
@@ -697,6 +697,33 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
                     assert shown.inner_text() == shape_text({"values": time[line]["values"]})
                     compared += 1
             assert compared >= 5
+            # a widget's chosen query: its scores, masked row and weights under their lines
+            rows = {
+                "scores": [0.5, -1.25, 2],
+                "masked": [0.5, -1.25, None],
+                "softmax": [0.25, 0.75, 0],
+            }
+            page.evaluate(
+                """rows => document.dispatchEvent(new CustomEvent('nanobook:select', {detail: {
+                    model: 'sort', layer: 1, head: 2, query: 1, token: 'B',
+                    rows: {...rows,
+                           masked: rows.masked.map(v => v === null ? -Infinity : v)}}}))""",
+                rows,
+            )
+            lines = {
+                "scores": line_of(MODEL, "att = (q @ k"),
+                "masked": masked,
+                "softmax": line_of(MODEL, "att = F.softmax(att"),
+            }
+            shown = {
+                key: block.locator(f"#{block.get_attribute('id')}-L{n} .as-value").inner_text()
+                for key, n in lines.items()
+            }
+            assert shown["scores"].endswith("query 1 (“B”), layer 1 head 2: [0.50, −1.25, 2.00]")
+            assert shown["masked"].endswith("[0.50, −1.25, −∞]")
+            assert shown["softmax"].startswith("weights") and shown["softmax"].endswith(
+                "[0.25, 0.75, 0.00]"
+            )
             assert errors == []
         finally:
             browser.close()

@@ -86,10 +86,57 @@
     });
   }
 
+  // Live values: a live-attention widget says which query and head the reader chose
+  // (event "nanobook:select", with the runtime's trace of that row). The three lines of
+  // CausalSelfAttention.forward that make the row each show it: the scores q·k/√hs, the
+  // row with the future masked to -inf, and the softmax weights.
+  const VALUE_LINES = [
+    ["scores", /att = \(q @ k/, "scores q·k/√hs"],
+    ["masked", /\.masked_fill\(/, "masked"],
+    ["softmax", /=\s*F\.softmax\(att/, "weights"],
+  ];
+
+  function vector(row) {
+    const shown = [...row].map((v) => (v === -Infinity ? "−∞" : v.toFixed(2).replace("-", "−")));
+    return `[${shown.join(", ")}]`;
+  }
+
+  function wireValues(block) {
+    const holder = block.querySelector(".as-symbols");
+    if (!holder) return;
+    const lines = [];
+    for (const line of block.querySelectorAll(".as-line")) {
+      const source = line.querySelector(".as-src");
+      const match = source && VALUE_LINES.find(([, pattern]) => pattern.test(source.textContent));
+      if (!match) continue;
+      const value = document.createElement("span");
+      value.className = "as-value";
+      value.hidden = true;
+      line.append(value);
+      lines.push({ key: match[0], label: match[2], value });
+    }
+    if (!lines.length) return;
+    const said = document.createElement("span");
+    said.className = "as-live as-live-values";
+    said.setAttribute("aria-live", "polite");
+    holder.after(said);
+    document.addEventListener("nanobook:select", (event) => {
+      const { model, layer, head, query, token, rows } = event.detail || {};
+      if (model !== holder.dataset.asPreset) return;
+      for (const { key, label, value } of lines) {
+        const row = rows && rows[key];
+        value.hidden = !row;
+        if (row) value.textContent = `${label}, query ${query} (“${token}”), layer ${layer} head ${head}: ${vector(row)}`;
+      }
+      said.textContent = rows ? ` · query ${query}, layer ${layer} head ${head}: its values are under the lines that make them` : "";
+    });
+  }
+
   const start = () =>
     document.querySelectorAll(".annotated-source").forEach((block) => {
       wire(block);
       wireShapes(block);
+      wireValues(block);
     });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
