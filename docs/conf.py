@@ -14,6 +14,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO), str(REPO / "docs" / "scenes"), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
 
+# Cells run in ext/jupyter's "python3" kernel: ipykernel's own (jupyter_client puts this
+# Python in for "python"), logging only errors, so its start-up notice that the local
+# connection is unencrypted TCP does not print a WARNING line per notebook.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    [str(REPO / "ext" / "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+)
+
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
