@@ -66,6 +66,26 @@ def parse(page: Path) -> Page:
     return parser
 
 
+# what Prose leaves out: code cells and their output, glued values, mathematics, code
+# listings, annotated source's line numbers, and cross-references' titles
+SKIPPED_CLASSES = frozenset(
+    [
+        "cell",
+        "pasted-text",
+        "math",
+        "highlight",
+        "headerlink",
+        "as-where",
+        "as-note-lines",
+        "std-ref",
+    ]
+)
+SKIPPED_TAGS = frozenset(
+    ["code", "pre", "script", "style", "nav", "header", "footer", "h1", "video"]
+)
+VOID_TAGS = frozenset(("br", "img", "hr", "meta", "link", "input", "source", "wbr"))
+
+
 class Prose(HTMLParser):
     """The words of a chapter a reader reads as text: paragraphs, lists, tables, captions,
     exercise solutions and the notes beside annotated source. Left out: code (cells,
@@ -73,12 +93,6 @@ class Prose(HTMLParser):
     fallback text inside <video>), the line numbers of annotated source, the titles that
     cross-references show, and the values the build glued in (MyST-NB's pasted text),
     which are computed by definition."""
-
-    SKIPPED_CLASSES = {
-        *("cell", "pasted-text", "math", "highlight", "headerlink"),
-        *("as-where", "as-note-lines", "std-ref"),
-    }
-    SKIPPED_TAGS = {"code", "pre", "script", "style", "nav", "header", "footer", "h1", "video"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -90,14 +104,14 @@ class Prose(HTMLParser):
         attrs = dict(attrs)
         if tag == "article":
             self._in_article = True
-        if tag in {"br", "img", "hr", "meta", "link", "input", "source", "wbr"}:
+        if tag in VOID_TAGS:
             return  # void elements have no end tag
         classes = set((attrs.get("class") or "").split())
         skipped = bool(self._stack and self._stack[-1])
-        self._stack.append(skipped or tag in self.SKIPPED_TAGS or bool(classes & self.SKIPPED_CLASSES))
+        self._stack.append(skipped or tag in SKIPPED_TAGS or bool(classes & SKIPPED_CLASSES))
 
     def handle_endtag(self, tag):
-        if tag in {"br", "img", "hr", "meta", "link", "input", "source", "wbr"}:
+        if tag in VOID_TAGS:
             return
         if self._stack:
             self._stack.pop()
