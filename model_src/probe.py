@@ -1,4 +1,5 @@
-"""Look at a GPT's attention weights without changing model.py.
+"""Look inside a GPT without changing model.py: its attention weights, and its heads
+one at a time.
 
 The fused attention kernel never builds the (T, T) matrix of attention weights, so
 inside the context manager every attention layer takes its plain path instead, and a
@@ -12,8 +13,9 @@ so each row sums to 1). On leaving, the model is exactly as it was.
 Dropout is applied inside the hooked module, so use model.eval() for clean maps.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 
@@ -45,3 +47,34 @@ def attention_maps(model: GPT) -> Iterator[list[torch.Tensor | None]]:
     finally:
         for step in reversed(undo):
             step()
+
+
+@contextmanager
+def heads_off(model: GPT, heads: Iterable[tuple[int, int]]) -> Iterator[None]:
+    """Silence the given (layer, head) pairs: their outputs are zeroed just before
+    c_proj mixes the heads back together, so they write nothing into the stream.
+
+    with heads_off(model, [(0, 2), (1, 0)]):
+        model(idx)  # as if those two heads were never there
+    """
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+    hs = model.config.n_embd // model.config.n_head
+    handles = []
+
+    def zero_heads(module, inputs, heads):
+        y = inputs[0].clone()  # (B, T, C): the heads' outputs side by side
+        for head in heads:
+            y[..., head * hs : (head + 1) * hs] = 0
+        return (y,)
+
+    try:
+        for layer, heads_here in off.items():
+            c_proj = model.transformer.h[layer].attn.c_proj
+            hook = partial(zero_heads, heads=heads_here)
+            handles.append(c_proj.register_forward_pre_hook(hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

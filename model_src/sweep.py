@@ -1,7 +1,7 @@
 """A small, real scaling sweep (chapter 10): the char model at four sizes, trained alike.
 
     from model_src import sweep
-    for point in sweep.run():  # the first call trains (about 70 s), later ones load
+    for point in sweep.run():  # the first call trains (about a minute), later ones load
         print(point["name"], point["params"], point["val_loss"])
 
 Only the shape changes from one size to the next, each about four times the parameters of
@@ -19,8 +19,8 @@ SIZES: tuple[dict, ...] = (
     dict(n_layer=4, n_head=4, n_embd=128),
 )
 
-# Half the preset's 800 steps: the largest size alone would take some 90 s at 800 on one
-# CPU core. 400 steps train the whole sweep in about 70 s and still order the sizes clearly.
+# Half the preset's steps keep the whole sweep to about a minute on one CPU core and still
+# order the sizes clearly. (The scale chapter reports the measured seconds.)
 STEPS = 400
 TRAINING = dict(max_iters=STEPS, warmup_iters=STEPS // 10, lr_decay_iters=STEPS, eval_interval=100)
 

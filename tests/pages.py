@@ -64,3 +64,70 @@ def parse(page: Path) -> Page:
     parser = Page()
     parser.feed(page.read_text(encoding="utf-8"))
     return parser
+
+
+# what Prose leaves out: code cells and their output, glued values, mathematics, code
+# listings, annotated source's line numbers, and cross-references' titles
+SKIPPED_CLASSES = frozenset(
+    [
+        "cell",
+        "pasted-text",
+        "math",
+        "highlight",
+        "headerlink",
+        "as-where",
+        "as-note-lines",
+        "std-ref",
+    ]
+)
+SKIPPED_TAGS = frozenset(
+    ["code", "pre", "script", "style", "nav", "header", "footer", "h1", "video"]
+)
+VOID_TAGS = frozenset(("br", "img", "hr", "meta", "link", "input", "source", "wbr"))
+
+
+class Prose(HTMLParser):
+    """The words of a chapter a reader reads as text: paragraphs, lists, tables, captions,
+    exercise solutions and the notes beside annotated source. Left out: code (cells,
+    their output, inline code, listings), mathematics, a clip's description (its
+    fallback text inside <video>), the line numbers of annotated source, the titles that
+    cross-references show, and the values the build glued in (MyST-NB's pasted text),
+    which are computed by definition."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._stack: list[bool] = []  # per open element: is it (or an ancestor) skipped?
+        self._in_article = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "article":
+            self._in_article = True
+        if tag in VOID_TAGS:
+            return  # void elements have no end tag
+        classes = set((attrs.get("class") or "").split())
+        skipped = bool(self._stack and self._stack[-1])
+        self._stack.append(skipped or tag in SKIPPED_TAGS or bool(classes & SKIPPED_CLASSES))
+
+    def handle_endtag(self, tag):
+        if tag in VOID_TAGS:
+            return
+        if self._stack:
+            self._stack.pop()
+        if tag == "article":
+            self._in_article = False
+
+    def handle_data(self, data):
+        if self._in_article and not (self._stack and self._stack[-1]):
+            self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.chunks).split())
+
+
+def prose(page: Path) -> str:
+    parser = Prose()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.text

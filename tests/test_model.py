@@ -1,5 +1,6 @@
-"""model_src/model.py and model_src/probe.py: shapes, causality, initialisation,
-the two attention paths, optimiser groups, checkpoint compatibility, generation."""
+"""model_src/model.py, model_src/probe.py and model_src/kv_cache.py: shapes, causality,
+initialisation, the two attention paths, optimiser groups, checkpoint compatibility,
+generation with and without a KV cache, silencing heads."""
 
 import math
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from model_src import kv_cache
 from model_src.model import GPT, GPTConfig
-from model_src.probe import attention_maps
+from model_src.probe import attention_maps, heads_off
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -251,3 +253,50 @@ def test_sampling_follows_the_seed(model):
     assert torch.equal(model.generate(idx, 30), first)
     torch.manual_seed(6)
     assert not torch.equal(model.generate(idx, 30), first)
+
+
+@pytest.mark.parametrize("settings", [dict(top_k=1), dict(temperature=0.8, top_k=5), {}])
+def test_kv_cache_generates_the_same_tokens(model, settings):
+    idx = tokens(2, 3)
+    # 20 new tokens run past block_size 16: the window slides and the cache must restart
+    torch.manual_seed(3)
+    plain = model.generate(idx, 20, **settings)
+    torch.manual_seed(3)
+    cached = kv_cache.generate(model, idx, 20, **settings)
+    assert torch.equal(cached, plain)
+
+
+def test_kv_cache_decodes_one_position_after_the_prefill(model):
+    runner = kv_cache.CachedGPT(model)
+    idx = tokens(2, 5)
+    logits, _ = runner(idx)  # prefill: all five positions
+    assert runner.cache[0][0].shape == (2, 2, 5, 8)  # (B, nh, T, hs) for layer 0
+    torch.testing.assert_close(logits, model(idx)[0])
+    longer = torch.cat((idx, tokens(2, 1, seed=1)), dim=1)
+    logits, _ = runner(longer)  # decode: only the new position is computed
+    assert runner.cache[0][0].size(2) == 6
+    torch.testing.assert_close(logits, model(longer)[0])
+    cached = sum(k.numel() + v.numel() for k, v in runner.cache)
+    assert cached == 2 * kv_cache.cache_numbers(model, 6)  # 2·L·T·C for each of B = 2
+
+
+def test_silencing_heads_removes_exactly_their_slice(model):
+    idx = tokens(2, 6)
+    c_proj = model.transformer.h[1].attn.c_proj  # reads the heads' outputs side by side
+    seen = []
+
+    def record(module, inputs):
+        seen.append(inputs[0])
+
+    before = model(idx)[0]
+    with heads_off(model, []):
+        torch.testing.assert_close(model(idx)[0], before)
+    with c_proj.register_forward_pre_hook(record):
+        model(idx)
+    with heads_off(model, [(1, 0)]), c_proj.register_forward_pre_hook(record):
+        silenced = model(idx)[0]  # our hook runs after heads_off's, so sees its result
+    intact, zeroed = seen
+    assert torch.count_nonzero(zeroed[..., :8]) == 0  # head 0: channels 0-7 (hs = 8)
+    torch.testing.assert_close(zeroed[..., 8:], intact[..., 8:])  # head 1 untouched
+    assert not torch.allclose(silenced, before)
+    torch.testing.assert_close(model(idx)[0], before)  # the hook is gone again

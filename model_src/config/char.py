@@ -1,6 +1,7 @@
 # A character-level model of this project's own source code (model_src/*.py), sized
-# for the budget: on one CPU core, a small model taking many small steps in its ~45
-# seconds writes more Python-like text than a bigger one taking fewer.
+# for the budget: on one CPU core, a small model taking many small steps in its share of
+# the build's time writes more Python-like text than a bigger one taking fewer. (The
+# training chapter reports the measured seconds.)
 out_dir = "out-char"
 dataset = "char"
 block_size = 64

@@ -1,0 +1,64 @@
+"""Every number a chapter states is computed by the build: the prose may not type one in.
+
+A figure in the text must come from a cell, glued in with {glue:text}; numbers inside
+code, cell output and mathematics are the computation itself. What remains allowed are
+definitions, not measurements: numbers that are part of a name (GPT-2, int64, ln_1, 4C)
+and the few listed in DEFINITIONS below.
+"""
+
+import re
+
+import pytest
+from pages import CHAPTERS, prose
+
+# A number with its own word boundaries: 85,584 or 0.02 or 23.7% or −1, but not the 2 of
+# GPT-2, the 64 of int64 or the 4 of 4C (those are names), nor a section number "4.2".
+NUMBER = re.compile(r"(?<![\w.\-−])[−-]?\d[\d,]*(?:\.\d+)?%?(?![\w\-]|\.\d)")
+
+# Definitions, not measurements. 0 and 1 and −1: an index, a probability's bounds, greedy
+# top_k = 1, the ignore index. 2, 3 and 4 name the operations the text explains ("two
+# layers", "expand by 4", the 3 of q, k, v) as digits. 255 and 256: the byte values.
+DEFINITIONS = {"0", "1", "−1", "-1", "2", "3", "4", "255", "256"}
+
+# Phrases whose numbers are definitions too: chapter numbers, constants, conventions,
+# facts cited from the GPT-2 paper, and the settings an exercise asks the reader to try.
+DEFINING_PHRASES = [
+    r"[Cc]hapters? \d+",
+    r"et al\. \(?\d{4}",  # a citation's year
+    r"e ≈ 2\.7",  # Euler's number
+    r"100 %",  # a share's upper bound
+    r"multiple of 64",  # nanoGPT's padding of GPT-2's vocabulary
+    r"GPT-2(?:'s|’s)? (?:has |table of |)50,?257",  # GPT-2's vocabulary, as published
+    r"50,000 merges on about 40 GB",  # GPT-2's tokenizer and data, as published
+    r"\(256, 257, …\)|257 =|258 =",  # the worked example's new ids: 256, then one more each
+    r"to 32 and to 1024|With 32 merges|With 1024",  # tokenizer exercise: merge counts to try
+    r"τ = 0\.3, 0\.8 and 1\.5",  # sampling exercise: temperatures to try
+    r"Generate 200 tokens|plus 200",  # sampling exercise: a length past block_size
+    r"only 8 do|draws 8",  # training exercise: the micro-batch size
+    r"batch size of 2 and a block size of 8",  # data exercise: a batch small enough to read
+    r"weights by 100",  # loss exercise: the factor to try
+]
+DEFINING = re.compile("|".join(DEFINING_PHRASES))
+
+
+def typed_numbers(text: str) -> list[str]:
+    """The numbers in text that are not definitions, each with some context around it."""
+    found = []
+    text = DEFINING.sub(" ", text)
+    for match in NUMBER.finditer(text):
+        number = match.group().rstrip(",")
+        if number in DEFINITIONS:
+            continue
+        found.append(f"{number!r} in …{text[max(0, match.start() - 50) : match.end() + 30]}…")
+    return found
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_prose_types_in_no_numbers(book_html, slug):
+    found = typed_numbers(prose(book_html / "chapters" / f"{slug}.html"))
+    assert not found, "typed-in numbers (glue them from a cell):\n" + "\n".join(found)
+
+
+def test_the_check_finds_a_typed_in_number_and_spares_names():
+    text = "GPT-2 has int64 ids, 4C channels and ln_1; it was trained for 240 steps."
+    assert [t.split()[0] for t in typed_numbers(text)] == ["'240'"]
