@@ -12,8 +12,8 @@ import pytest
 import torch
 from sphinx.util.console import strip_colors
 
-from ext.arch_diagram import draw
-from ext.arch_diagram.request import DiagramError, draw_diagram, parse
+from ext.arch_diagram import draw, draw_diagram
+from ext.arch_diagram.request import DiagramError, parse
 from model_src import presets, probe, train
 from model_src.model import GPT
 
