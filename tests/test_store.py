@@ -236,7 +236,7 @@ def test_no_import_cycle_among_ext_modules():
         state[module] = "open"
         for imported in sorted(graph[module]):
             if state.get(imported) == "open":
-                cycle = path[path.index(imported) :] + [imported]
+                cycle = [*path[path.index(imported) :], imported]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if imported not in state:
                 visit(imported, [*path, imported])
