@@ -2,10 +2,15 @@
 
 import ast
 import colorsys
+import json
 import os
 import re
+import resource
 import sys
+import time
 from pathlib import Path
+
+from sphinx.util import logging
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
@@ -20,6 +25,7 @@ sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
 from ext import store  # noqa: E402  (needs the path above)
+from ext._core import atomic_write  # noqa: E402
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -81,6 +87,22 @@ imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
 # what its cells read (see _cell_inputs below): outside docs/, one per set of inputs.
 nb_execution_mode = "cache"
 nb_execution_cache_path = str(CACHE / "jupyter" / "unset")
+# The cells' kernel: Python 3 as ipykernel defines it, logging errors only. Its default
+# level prints "Kernel is running over TCP without encryption" on every start, a
+# warning-looking line for a kernel that only ever talks to this build on localhost.
+_KERNELS = CACHE / "jupyter-path"
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    [str(_KERNELS), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+)
+_kernel_spec = {
+    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    "display_name": "Python 3",
+    "language": "python",
+}
+_kernel_spec["argv"].append("--IPKernelApp.log_level=ERROR")
+_kernel_file = _KERNELS / "kernels" / "python3" / "kernel.json"
+if not _kernel_file.is_file() or json.loads(_kernel_file.read_text()) != _kernel_spec:
+    atomic_write(_kernel_file, json.dumps(_kernel_spec, indent=1))  # builds may share it
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
 nb_execution_show_tb = True
@@ -158,7 +180,9 @@ def _book_models(app, env, added, changed, removed) -> list[str]:
     from model_src import sweep, trained
 
     requests = [("sort", {}), ("char", {}), *sweep.requests()]
-    trained.train_all(requests)
+    started = time.perf_counter()
+    app.nanobook_trained = trained.train_all(requests)
+    app.nanobook_training_seconds = time.perf_counter() - started
     weights = [trained.get(name, **overrides).weights for name, overrides in requests]
     configs = [f"{p.name}={store.code_digest(p)}" for p in _MODEL_INPUTS]
     # clips key on it too: a retrain that reproduces the weights re-renders nothing
@@ -199,6 +223,36 @@ def _cell_inputs(app, docname, source) -> None:
         app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
 
 
+_STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
+
+
+def _build_summary(app, exception) -> None:
+    """The log's last line: what ran, how long, and how busy the cores were."""
+    if exception:
+        return
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    wall, cores = time.perf_counter() - _STARTED, os.cpu_count() or 1
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    executed = [  # execution data of a cached notebook carries the time it was cached
+        docname
+        for docname in app.env.found_docs
+        if (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("mtime", 0)
+        >= _STARTED_EPOCH
+    ]
+    logging.getLogger(__name__).info(
+        f"book build: {len(getattr(app, 'nanobook_trained', []))} models trained "
+        f"({getattr(app, 'nanobook_training_seconds', 0):.1f} s), "
+        f"{len(executed)} notebooks executed; "
+        f"{wall:.1f} s wall, {cpu:.1f} CPU-s on {cores} cores ({cpu / wall / cores:.0%} busy)"
+    )
+
+
 def setup(app):
+    app.connect("build-finished", _build_summary)
     app.connect("env-get-outdated", _book_models)
     app.connect("source-read", _cell_inputs)

@@ -70,31 +70,39 @@ def get(name: str, **overrides) -> Trained:
     such as max_iters=100): from the cache if it is there, trained first if not."""
     config = training.resolve_config(presets.config_file(name), overrides)
     data = presets.dataset(name)
-    key = f"{name}-{cache_key(config, data)}"
+    key = _entry(name, overrides)
     store = Store(cache_dir() / "models")
     store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
     return _load(name, store.path(key))
 
 
-def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> None:
-    """Make sure every (name, overrides) is trained, up to `jobs` trainings at once.
+def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list[str]:
+    """Make sure every (name, overrides) is trained, up to `jobs` trainings at once;
+    returns the names of the entries trained now.
 
     Each runs in a process of its own with the thread count of its config (one), so
     the weights are the same bit for bit as when trained one after another.
     """
-    jobs = min(jobs or os.cpu_count() or 1, len(requests))
+    missing = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
+    jobs = min(jobs or os.cpu_count() or 1, len(missing))
     if jobs <= 1:
-        for name, overrides in requests:
+        for name, overrides in missing:
             get(name, **overrides)
-        return
-    context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        for future in [pool.submit(_train_only, name, overrides) for name, overrides in requests]:
-            future.result()
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            for future in [pool.submit(_train_only, name, over) for name, over in missing]:
+                future.result()
+    return [_entry(name, overrides) for name, overrides in missing]
 
 
 def _train_only(name: str, overrides: dict) -> None:
     get(name, **overrides)
+
+
+def _entry(name: str, overrides: dict) -> str:
+    config = training.resolve_config(presets.config_file(name), overrides)
+    return f"{name}-{cache_key(config, presets.dataset(name))}"
 
 
 def cache_key(config: dict, data: prepare.Dataset) -> str:
