@@ -144,14 +144,3 @@ def test_parallel_processes_train_only_once(cache):
     assert [proc.returncode for proc in procs] == [0, 0], errors
     assert sum("(cached for next time)" in err for err in errors) == 1
     assert len([p for p in (cache / "models").iterdir() if p.is_dir()]) == 1
-
-
-def test_parallel_training_gives_the_weights_of_one_after_another(cache, monkeypatch, tmp_path):
-    """train_all trains in processes of their own: the weights are the same, bit for bit."""
-    requests = [("sort", QUICK), ("sort", {**QUICK, "seed": 7})]
-    assert len(trained.train_all(requests, jobs=2)) == 2
-    parallel = [trained.get(name, **overrides).weights for name, overrides in requests]
-    assert trained.train_all(requests, jobs=2) == []  # cached: nothing trains again
-    monkeypatch.setenv("NANOBOOK_CACHE_DIR", str(tmp_path / "one-by-one"))
-    assert [trained.get(name, **overrides).weights for name, overrides in requests] == parallel
-    assert parallel[0] != parallel[1]
