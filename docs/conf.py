@@ -86,7 +86,7 @@ imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
 # jupyter-cache keys only on the cells' code, so each page executes with a cache named by
 # what its cells read (see _cell_inputs below): outside docs/, one per set of inputs.
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(CACHE / "jupyter" / "unset")
+nb_execution_cache_path = str(CACHE / "jupyter")  # pages use folders in it
 # The cells' kernel: Python 3 as ipykernel defines it, logging errors only. Its default
 # level prints "Kernel is running over TCP without encryption" on every start, a
 # warning-looking line for a kernel that only ever talks to this build on localhost.

@@ -215,8 +215,6 @@ class Store:
     def get(self, key: str) -> dict | None:
         """The entry's metadata when it is complete and valid, else None."""
         entry = self.path(key)
-        if not (entry / META).is_file():
-            return None
         try:
             return validate(entry)
         except InvalidEntry:
@@ -285,8 +283,8 @@ def validate(entry: Path) -> dict:
     """The entry's metadata, once every file it names is a regular file inside it."""
     try:
         meta = json.loads((entry / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InvalidEntry(f"{entry}: unreadable {META}: {error}") from None
+    except (OSError, ValueError) as error:  # missing too: meta.json is written last
+        raise InvalidEntry(f"{entry}: no readable {META}: {error}") from None
     if not isinstance(meta, dict):
         raise InvalidEntry(f"{entry}: {META} is not an object")
     files = meta.get("files", {})

@@ -185,7 +185,11 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
 def is_complete(entry: Path) -> bool:
     """A cache entry (a clip's or the film's folder) is complete once it has meta.json,
     and usable once every file it names is inside it (a restored cache is input too)."""
-    return store.Store(entry.parent).get(entry.name) is not None
+    try:
+        store.validate(entry)
+    except store.InvalidEntry:
+        return False
+    return True
 
 
 def use_entry(result, entry: Path, status: str) -> None:
