@@ -13,8 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def sphinx_args(
     out: Path, builder: str = "html", *, docs: Path | None = None, doctrees: Path | None = None
 ) -> list[str]:
-    """What follows ``sphinx-build``: warnings are errors, every cross-reference checked,
-    pages read on every core (so their cells execute in parallel).
+    """What follows ``sphinx-build``: warnings are errors, every cross-reference checked.
 
     Pages go to ``out/<builder>``; doctrees to ``out/doctrees`` unless given, so builds
     that share them read each page only once.
@@ -25,8 +24,6 @@ def sphinx_args(
         "-W",
         "--keep-going",
         "-n",
-        "-j",
-        "auto",
         "-d",
         str(doctrees or out / "doctrees"),
         str(docs or ROOT / "docs"),
