@@ -130,6 +130,40 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
     return files
 
 
+CODE_DEPENDENCIES = "nanobook_code"  # env.metadata key: {path: code digest} per page
+
+
+def note_code_dependency(env, path: Path) -> None:
+    """Re-read the page when the code of ``path`` changes, not its comments (unlike
+    env.note_dependency, which follows the file's mtime)."""
+    try:
+        digest = store.code_digest(Path(path))
+    except OSError:
+        digest = ""
+    env.metadata[env.docname].setdefault(CODE_DEPENDENCIES, {})[str(path)] = digest
+
+
+def code_outdated(app, env, added, changed, removed) -> list[str]:
+    """Pages one of whose code dependencies changed (env-get-outdated)."""
+    digests: dict[str, str] = {}
+
+    def current(path: str) -> str:
+        if path not in digests:
+            try:
+                digests[path] = store.code_digest(Path(path))
+            except OSError:
+                digests[path] = "gone"
+        return digests[path]
+
+    return [
+        docname
+        for docname, metadata in env.metadata.items()
+        if docname in env.found_docs
+        and docname not in changed | removed
+        and any(current(p) != d for p, d in metadata.get(CODE_DEPENDENCIES, {}).items())
+    ]
+
+
 def import_object(target: str, extra_paths: list[Path] = ()):
     """Import ``module.path:attr.path``; extra_paths are put on sys.path first."""
     module_name, _, attr_path = target.partition(":")
@@ -202,6 +236,7 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_cache_dir", None, "", types=[str, type(None)])
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
+        app.connect("env-get-outdated", code_outdated)
         # A digest of the trained models' weights and the model configs, which scenes
         # read without importing them (set by the book's conf.py before pages are read).
         # Part of clip keys only: pages are re-read for what they read, not for this.

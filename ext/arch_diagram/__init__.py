@@ -142,7 +142,7 @@ class ArchDiagram(SphinxDirective):
             wrapper += placeholder(self.arguments[0], problem)
         else:
             for path in source_files(request, _core.project_root(self.env.app)):
-                self.env.note_dependency(str(path))
+                _core.note_code_dependency(self.env, path)  # a comment edit draws nothing new
             pending = arch_diagram(request=request)
             self.set_source_info(pending)
             wrapper += pending
