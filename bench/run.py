@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +32,7 @@ SKIP = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "__pycache__",
 CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) failed")
 EXECUTED = re.compile(r"Executed notebook in")
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
+READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
@@ -53,6 +55,12 @@ class Build:
     failed: int = 0
     executed: int = 0
     trained: int = 0
+    cpu_seconds: float = 0.0  # of the build and every process it waited for
+    read: list[str] = field(default_factory=list)  # the pages Sphinx (re-)read
+
+    def utilisation(self) -> float:
+        """CPU-seconds / wall / cores: 100 % is every core busy the whole time."""
+        return self.cpu_seconds / self.seconds / (os.cpu_count() or 1)
 
 
 @dataclass
@@ -80,11 +88,20 @@ class Scenario:
 class Workspace:
     """A scratch copy of the repository with its own cache and build folders."""
 
-    def __init__(self, parent: Path, name: str, *, plain: bool = False, cache: Path | None = None):
+    def __init__(
+        self,
+        parent: Path,
+        name: str,
+        *,
+        plain: bool = False,
+        cache: Path | None = None,
+        clips: bool = False,
+    ):
         self.root = parent / name
         shutil.copytree(ROOT, self.root, ignore=SKIP)
         if cache:
-            shutil.copytree(cache, self.root / ".cache", ignore=shutil.ignore_patterns("clips"))
+            skip = shutil.ignore_patterns("*.lock", *([] if clips else ["clips"]))
+            shutil.copytree(cache, self.root / ".cache", ignore=skip)
         if plain:
             for page in (self.root / "docs").rglob("*.md"):
                 page.write_text(DIRECTIVE_BLOCK.sub(keep_label, page.read_text()))
@@ -102,16 +119,23 @@ class Workspace:
             *book_build.sphinx_args(self.docs / "_build", docs=self.docs),
             *options,
         ]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
         log = proc.stdout + proc.stderr
         if proc.returncode:
             raise SystemExit(f"build failed in {self.root}:\n{log[-6000:]}")
         clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(log)]
         rendered, reused, failed = map(sum, zip(*clips, strict=False)) if clips else (0, 0, 0)
         return Build(
-            seconds, rendered, reused, failed, len(EXECUTED.findall(log)), len(TRAINED.findall(log))
+            seconds,
+            rendered,
+            reused,
+            failed,
+            len(EXECUTED.findall(log)),
+            len(TRAINED.findall(log)),
+            cpu,
+            READ.findall(log),
         )
 
     def forget(self, *what: str) -> None:
@@ -217,8 +241,86 @@ def site_weight(html: Path) -> dict:
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def describe(build: Build) -> dict:
+    return {
+        "seconds": round(build.seconds, 1),
+        "cpu_seconds": round(build.cpu_seconds, 1),
+        "utilisation": round(build.utilisation(), 3),
+        "trained": build.trained,
+        "executed": build.executed,
+        "rendered": build.rendered,
+        "read": len(build.read),
+        "pages_read": build.read,
+    }
+
+
+def edit_scenarios(scratch: Path, which: list[str]) -> dict:
+    """Issue 13's edits on a warm book (a copy of this checkout's .cache, clips too):
+    a prose edit (the yardstick), a comment-only edit of model.py, a code edit of
+    sample.py. Each says what it retrained, executed, rendered and re-read."""
+    book = Workspace(scratch, "edits", cache=ROOT / ".cache", clips=True)
+    book.build("draft")  # warm: this tree's own keys
+    results = {"prose edit": describe(_edit(book, "docs/chapters/attention.md", "\nProse.\n"))}
+    edits = {
+        "comment-edit": ("model_src/model.py", "\n# a comment only: no number changes\n"),
+        "sample-edit": ("model_src/sample.py", "\nEDITED_FOR_THE_BENCH = True\n"),
+    }
+    for name in which:
+        results[name] = describe(_edit(book, *edits[name]))
+        results[name]["/ prose edit"] = round(
+            results[name]["seconds"] / results["prose edit"]["seconds"], 2
+        )
+    shutil.rmtree(book.root, ignore_errors=True)
+    return results
+
+
+def _edit(book: Workspace, relpath: str, text: str) -> Build:
+    book.touch(relpath, text)
+    return book.build("draft")
+
+
+def cold_publish(scratch: Path) -> dict:
+    """A cold publish build from an empty cache: wall time and how busy the cores were."""
+    book = Workspace(scratch, "cold-publish")
+    result = describe(book.build("publish"))
+    shutil.rmtree(book.root, ignore_errors=True)
+    return result
+
+
+def parts(names: list[str]) -> None:
+    """Run only the named scenarios (`python bench/run.py --only comment-edit`); print
+    their figures as JSON. The machine may be shared: these never run the full bench."""
+    scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
+    try:
+        results = {}
+        edits = [name for name in names if name in ("comment-edit", "sample-edit")]
+        if edits:
+            results.update(edit_scenarios(scratch, edits))
+        if "cold-publish-cpu" in names:
+            results["cold publish"] = cold_publish(scratch)
+        if "replay" in names:
+            results["replay"] = replay_figures()
+        print(json.dumps(results, indent=2))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+PARTS = ("comment-edit", "sample-edit", "cold-publish-cpu", "replay")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        help="run just these scenarios of issue 13 and print their figures",
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -232,14 +334,9 @@ def main() -> None:
         help="runs of the slow publish-quality scenarios (default 1)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
-    parser.add_argument(
-        "--only",
-        choices=["replay"],
-        help="measure just this and print it (results.json and the page stay as they are)",
-    )
     args = parser.parse_args()
-    if args.only == "replay":
-        print(json.dumps(replay_figures(), indent=2))
+    if args.only:
+        parts(args.only)
         return
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}

@@ -1,9 +1,15 @@
 """Sphinx configuration for The Animated nanoGPT."""
 
+import ast
 import colorsys
 import os
+import re
+import resource
 import sys
+import time
 from pathlib import Path
+
+from sphinx.util import logging
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
@@ -24,15 +30,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
-from ext._core import content_hash  # noqa: E402  (needs the path above)
-
-# Executed cells read model_src/ and the plot palette. jupyter-cache keys only on the
-# cells' code, so a digest of those files names the execution cache, and as a config
-# value it makes Sphinx re-read every page when they change: no stale output.
-_CELL_INPUTS = sorted([*(REPO / "model_src").rglob("*.py"), REPO / "docs/scenes/palette.py"])
-nanobook_inputs_digest = content_hash(
-    *(f"{p.relative_to(REPO)}\n".encode() + p.read_bytes() for p in _CELL_INPUTS if p.exists())
-)
+from ext import store  # noqa: E402  (needs the path above)
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -90,8 +88,10 @@ imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
 )
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
+# jupyter-cache keys only on the cells' code, so each page executes with a cache named by
+# what its cells read (see _cell_inputs below): outside docs/, one per set of inputs.
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(CACHE / "jupyter" / nanobook_inputs_digest)  # outside docs/
+nb_execution_cache_path = str(CACHE / "jupyter")  # pages use folders in it
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
 nb_execution_show_tb = True
@@ -156,20 +156,92 @@ if os.environ.get("NANOBOOK_ONLINE") != "1":
 html_context = {"default_mode": "auto"}
 
 
-def _train_book_models(app, env, docnames) -> None:
-    """Train (or load) the book's models before any page is read.
+# What executed cells read: the code of what they import (keyed on syntax, so a comment
+# changes nothing), the book models' weights, the model configs and the palette.
+_SEARCH = [REPO, REPO / "docs" / "scenes"]
+_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+_MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
-    Cells and scenes would train them on first use too, but here the progress shows in
-    the build log, and a no-op rebuild (nothing to read) never even imports torch.
-    """
-    if not docnames:
-        return
+
+def _book_models(app, env, added, changed, removed) -> list[str]:
+    """Train the book's models (in parallel) before any page is read, then name the
+    pages whose cells read something that changed since they were last read."""
     from model_src import sweep, trained
 
-    for name in ("sort", "char"):
-        trained.get(name)
-    sweep.run()
+    requests = [("sort", {}), ("char", {}), *sweep.requests()]
+    started = time.perf_counter()
+    app.nanobook_trained = trained.train_all(requests)
+    app.nanobook_training_seconds = time.perf_counter() - started
+    weights = [trained.get(name, **overrides).weights for name, overrides in requests]
+    configs = [f"{p.name}={store.code_digest(p)}" for p in _MODEL_INPUTS]
+    # clips key on it too: a retrain that reproduces the weights re-renders nothing
+    app.config.nanobook_inputs_digest = store.digest(*weights, *configs)
+    app.nanobook_cell_inputs = {}
+    for docname in env.found_docs:
+        cells = _CODE_CELL.findall(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
+        if cells:
+            code = "\n".join(map(_cell_code, cells))
+            app.nanobook_cell_inputs[docname] = store.digest(
+                app.config.nanobook_inputs_digest, *store.code_inputs_of_source(code, _SEARCH)
+            )
+    return [
+        docname
+        for docname, digest in app.nanobook_cell_inputs.items()
+        if docname in env.all_docs
+        and env.metadata.get(docname, {}).get("nanobook_cell_inputs") != digest
+    ]
+
+
+def _cell_code(cell: str) -> str:
+    """The cell's Python without options (`:tags:`) and magics; just its imports if it
+    does not parse, so what it imports is always seen."""
+    lines = [line for line in cell.splitlines() if not line.startswith((":", "%", "!"))]
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError:
+        lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
+    return "\n".join(lines)
+
+
+def _cell_inputs(app, docname, source) -> None:
+    """Execute the page's cells with the jupyter-cache its inputs name; remember them."""
+    digest = getattr(app, "nanobook_cell_inputs", {}).get(docname)
+    if digest:
+        app.env.metadata[docname]["nanobook_cell_inputs"] = digest
+        path = str(CACHE / "jupyter" / digest)
+        app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
+
+
+_STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
+
+
+def _build_summary(app, exception) -> None:
+    """The log's last line: what ran, how long, and how busy the cores were."""
+    if exception:
+        return
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    wall, cores = time.perf_counter() - _STARTED, os.cpu_count() or 1
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    executed = [  # execution data of a cached notebook carries the time it was cached
+        docname
+        for docname in app.env.found_docs
+        if (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("mtime", 0)
+        >= _STARTED_EPOCH
+    ]
+    logging.getLogger(__name__).info(
+        f"book build: {len(getattr(app, 'nanobook_trained', []))} models trained "
+        f"({getattr(app, 'nanobook_training_seconds', 0):.1f} s), "
+        f"{len(executed)} notebooks executed; "
+        f"{wall:.1f} s wall, {cpu:.1f} CPU-s on {cores} cores ({cpu / wall / cores:.0%} busy)"
+    )
 
 
 def setup(app):
-    app.connect("env-before-read-docs", _train_book_models)
+    app.connect("build-finished", _build_summary)
+    app.connect("env-get-outdated", _book_models)
+    app.connect("source-read", _cell_inputs)

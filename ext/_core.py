@@ -7,7 +7,6 @@ file imports (so cache keys change when a helper module changes).
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import importlib
@@ -21,6 +20,8 @@ from typing import Any
 
 from sphinx.errors import ConfigError
 from sphinx.util import logging
+
+from . import store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 
@@ -58,10 +59,11 @@ def atomic_write(path: Path, data: bytes | str) -> None:
 
 
 def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy into place atomically; skip when an identical file is already there."""
+    """Copy into place atomically; skip when the same bytes are already there (names
+    hash inputs, not outputs, so only the content says two files are the same)."""
     src, dest = Path(src), Path(dest)
-    if dest.exists() and dest.stat().st_size == src.stat().st_size:
-        return  # names are content hashes: same name and size means same bytes
+    if store.same_content(src, dest):
+        return
     atomic_write(dest, src.read_bytes())
 
 
@@ -117,56 +119,49 @@ def resolve_path(app, docname: str, argument: str) -> Path:
 
 
 def project_imports(path: Path, root: Path, search: list[Path] | None = None) -> list[Path]:
-    """Python files under ``root`` that ``path`` imports, directly or through each other.
+    """Python files that ``path`` imports, directly or through each other, wherever they
+    live: found on ``search`` (default: the file's folder, then ``root``), then sys.path.
 
-    Only the project's own files are followed (third-party packages never change
-    between builds without their version changing, which cache keys record separately).
-    Modules are found on ``search`` (default: the file's folder, then ``root``).
+    Installed packages and the standard library are left out: they change only with
+    their version, which cache keys record (store.code_inputs).
     """
-    path, root = Path(path).resolve(), Path(root).resolve()
-    search = [Path(p).resolve() for p in (search or [path.parent, root])]
-    found: dict[Path, None] = {}
-    pending = [path]
-    while pending:
-        current = pending.pop()
-        for name, level in _imported_names(current):
-            # `from . import x` is found from the importing file's package, not sys.path
-            bases = [current.parents[level - 1]] if level else search
-            module_file = _find_module_file(name, bases)
-            inside = module_file and module_file.is_relative_to(root)
-            if inside and module_file not in found and module_file != path:
-                found[module_file] = None
-                pending.append(module_file)
-    return sorted(found)
+    search = [*(search or [Path(path).parent, root]), *(Path(p) for p in sys.path if p)]
+    files, _ = store.import_files(path, search)
+    return files
 
 
-def _imported_names(path: Path) -> list[tuple[str, int]]:
-    """(dotted name, relative level) of every module the file may import."""
+CODE_DEPENDENCIES = "nanobook_code"  # env.metadata key: {path: code digest} per page
+
+
+def note_code_dependency(env, path: Path) -> None:
+    """Re-read the page when the code of ``path`` changes, not its comments (unlike
+    env.note_dependency, which follows the file's mtime)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (SyntaxError, UnicodeDecodeError, OSError):
-        return []  # whoever runs the file reports the error with its location
-    names: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend((alias.name, 0) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            prefix = f"{node.module}." if node.module else ""
-            if node.module:
-                names.append((node.module, node.level))
-            names.extend((prefix + alias.name, node.level) for alias in node.names)
-    return names
+        digest = store.code_digest(Path(path))
+    except OSError:
+        digest = ""
+    env.metadata[env.docname].setdefault(CODE_DEPENDENCIES, {})[str(path)] = digest
 
 
-def _find_module_file(name: str, search: list[Path]) -> Path | None:
-    """The file that would provide module ``name`` when imported from ``search``."""
-    parts = name.split(".")
-    for base in search:
-        candidate = base.joinpath(*parts)
-        for option in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-            if option.is_file():
-                return option.resolve()
-    return None
+def code_outdated(app, env, added, changed, removed) -> list[str]:
+    """Pages one of whose code dependencies changed (env-get-outdated)."""
+    digests: dict[str, str] = {}
+
+    def current(path: str) -> str:
+        if path not in digests:
+            try:
+                digests[path] = store.code_digest(Path(path))
+            except OSError:
+                digests[path] = "gone"
+        return digests[path]
+
+    return [
+        docname
+        for docname, metadata in env.metadata.items()
+        if docname in env.found_docs
+        and docname not in changed | removed
+        and any(current(p) != d for p, d in metadata.get(CODE_DEPENDENCIES, {}).items())
+    ]
 
 
 def import_object(target: str, extra_paths: list[Path] = ()):
@@ -241,6 +236,8 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_cache_dir", None, "", types=[str, type(None)])
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
-        # A digest of the files executed cells read (set by the book's conf.py): a
-        # change re-reads every page, since cells' outputs may change with it.
-        app.add_config_value("nanobook_inputs_digest", "", "env", types=[str])
+        app.connect("env-get-outdated", code_outdated)
+        # A digest of the trained models' weights and the model configs, which scenes
+        # read without importing them (set by the book's conf.py before pages are read).
+        # Part of clip keys only: pages are re-read for what they read, not for this.
+        app.add_config_value("nanobook_inputs_digest", "", "", types=[str])

@@ -60,8 +60,10 @@ def sort_data() -> Dataset:
 
 
 def default_corpus() -> str:
-    """This project's model source code, the char model's default reading."""
-    return "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
+    """The char model's default reading: this project's model source code, kept as a
+    snapshot (`cat model_src/*.py > model_src/corpus.txt`) so that editing the code,
+    even its comments, does not retrain the char model and every page that shows it."""
+    return (Path(__file__).parent / "corpus.txt").read_text()
 
 
 def char_data(text: str) -> Dataset:
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=["sort", "char"])
     parser.add_argument("--out", required=True, help="directory for train.bin, val.bin, meta.pkl")
-    parser.add_argument("--input", help="char only: a text file (default: model_src/*.py)")
+    parser.add_argument("--input", help="char only: a text file (default: model_src/corpus.txt)")
     args = parser.parse_args(argv)
     if args.input and args.task != "char":
         parser.error("--input applies to char data only")

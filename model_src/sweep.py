@@ -29,6 +29,11 @@ def size_name(size: dict) -> str:
     return f"{size['n_layer']}L·{size['n_head']}H·{size['n_embd']}C"
 
 
+def requests(sizes=SIZES, training=TRAINING, preset: str = "char") -> list[tuple[str, dict]]:
+    """The (preset, overrides) of each run, for trained.train_all."""
+    return [(preset, {**size, **training}) for size in sizes]
+
+
 def run(sizes=SIZES, training=TRAINING, preset: str = "char") -> list[dict]:
     """One dict per size, smallest first: name, params (as GPT.get_num_params counts
     them), val_loss (the best evaluation of the run), train_seconds, and the shape."""

@@ -2,43 +2,44 @@
 
     from model_src import trained
     sort = trained.get("sort")        # the first call trains (seconds), later ones load
-    sort.model, sort.metrics, sort.decode(ids)
+    sort.model, sort.metrics, sort.decode(ids), sort.weights
 
-The cache entry's name carries a key: a hash of everything the result depends on,
-namely the training code (model.py, train.py, prepare.py), the preset's config file,
-the data, the final config and the torch version. Change any of them and the next
-get() trains afresh; stale entries just sit there until the cache is deleted.
+The cache entry's name carries a key: a digest of everything the result depends on,
+namely the training code (train.py and all it imports, keyed on code, not comments),
+this file's code, the data, the final config and the versions of torch, numpy and Python.
+Change any of them and the next get() trains afresh; stale entries just sit there
+until the cache is deleted. Whoever reads a trained model keys on its `weights` digest
+instead, so a retrain that reproduces the same weights redoes nothing downstream.
 
-Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache):
-    models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/,
+Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache), one entry of ext/store.py's store:
+    models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/, meta.json,
                                and for sort models replay.json (see replay.py)
-    models/<name>-<key>.lock   locked (flock) by whoever is training that entry
 
-Several processes may ask at once (parallel Sphinx workers): the first trains while
-holding the lock, the others wait on it and then load. Training writes into a
-temporary directory that is renamed into place only when complete, so an
+Several processes may ask at once (parallel Sphinx workers, train_all): the first
+trains while holding the entry's lock, the others wait on it and then load. Training
+writes into a temporary directory renamed into place only when complete, so an
 interrupted run never leaves a half-written entry behind.
 """
 
-import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import pickle
-import shutil
 import sys
-import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from ext.store import Store, code_digest, code_inputs, digest, write_meta
 
 from . import prepare, presets, replay
 from . import train as training
 from .model import GPT
 
 PACKAGE = Path(__file__).parent
-TRAINING_SOURCES = ("model.py", "train.py", "prepare.py", "replay.py", "probe.py")
 
 
 def cache_dir() -> Path:
@@ -56,6 +57,7 @@ class Trained:
     train_seconds: float
     tokens_per_second: float
     best_val_loss: float
+    weights: str  # digest of the weights: what readers of the model key on
     replay: dict | None  # sort models: snapshots taken while it learned (replay.py)
 
     def encode(self, text: str) -> list[int]:
@@ -70,56 +72,82 @@ def get(name: str, **overrides) -> Trained:
     such as max_iters=100): from the cache if it is there, trained first if not."""
     config = training.resolve_config(presets.config_file(name), overrides)
     data = presets.dataset(name)
-    entry = cache_dir() / "models" / f"{name}-{cache_key(name, config, data)}"
-    if not entry.is_dir():
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with open(entry.with_name(entry.name + ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-            if not entry.is_dir():  # another process may have trained it while we waited
-                _train_into(entry, config, data)
-    return _load(name, entry)
+    key = _entry(name, overrides)
+    store = Store(cache_dir() / "models")
+    store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
+    return _load(name, store.path(key))
 
 
-def cache_key(name: str, config: dict, data: prepare.Dataset) -> str:
-    digest = hashlib.sha256()
+def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list[str]:
+    """Make sure every (name, overrides) is trained, up to `jobs` trainings at once;
+    returns the names of the entries trained now.
+
+    Each runs in a process of its own with the thread count of its config (one), so
+    the weights are the same bit for bit as when trained one after another.
+    """
+    missing = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
+    jobs = min(jobs or os.cpu_count() or 1, len(missing))
+    if jobs <= 1:
+        for name, overrides in missing:
+            get(name, **overrides)
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            for future in [pool.submit(_train_only, name, over) for name, over in missing]:
+                future.result()
+    return [_entry(name, overrides) for name, overrides in missing]
+
+
+def _train_only(name: str, overrides: dict) -> None:
+    get(name, **overrides)
+
+
+def _entry(name: str, overrides: dict) -> str:
+    config = training.resolve_config(presets.config_file(name), overrides)
+    return f"{name}-{cache_key(config, presets.dataset(name))}"
+
+
+def cache_key(config: dict, data: prepare.Dataset) -> str:
     # where files are written does not change what is learned
     settings = {k: v for k, v in config.items() if k not in ("out_dir", "data_dir")}
-    parts = [(PACKAGE / source).read_bytes() for source in TRAINING_SOURCES] + [
-        presets.config_file(name).read_bytes(),
+    return digest(
+        code_digest(Path(__file__)),  # this file lays out the entry
+        *code_inputs(Path(training.__file__), search=[PACKAGE.parent]),
+        *code_inputs(Path(replay.__file__), search=[PACKAGE.parent]),
         data.train.tobytes(),
         data.val.tobytes(),
-        json.dumps(data.meta, sort_keys=True).encode(),
-        json.dumps(settings, sort_keys=True).encode(),
-        torch.__version__.encode(),
-    ]
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "little"))  # so no two part lists collide
-        digest.update(part)
-    return digest.hexdigest()[:16]
+        json.dumps(data.meta, sort_keys=True),
+        json.dumps(settings, sort_keys=True),
+    )
 
 
-def _train_into(entry: Path, config: dict, data: prepare.Dataset) -> None:
-    # we hold the lock, so temporary directories left for this entry are from dead runs
-    for stale in entry.parent.glob(f".{entry.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
-    try:
-        print(f"training {entry.name} (cached for next time)", file=sys.stderr)
-        prepare.write(data, tmp / "data")
-        # the sort task is small enough to watch learn: keep snapshots along the way
-        recorder = replay.Recorder(config) if data.meta["task"] == "sort" else None
-        summary = training.train(
-            {**config, "out_dir": str(tmp), "data_dir": str(tmp / "data")}, observe=recorder
-        )
-        if recorder:
-            (tmp / "replay.json").write_text(json.dumps(recorder.record(), separators=(",", ":")))
-        summary["config"] = {**config, "out_dir": str(entry), "data_dir": str(entry / "data")}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
-        tmp.chmod(0o755)  # mkdtemp makes it private to us
-        os.rename(tmp, entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def weights_digest(state_dict: dict) -> str:
+    """Digest of a state dict's names, dtypes, shapes and values."""
+    hasher = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        hasher.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
+        hasher.update(tensor.numpy().tobytes())
+    return hasher.hexdigest()[:16]
+
+
+def _train_into(tmp: Path, entry: Path, config: dict, data: prepare.Dataset) -> None:
+    print(f"training {entry.name} (cached for next time)", file=sys.stderr)
+    prepare.write(data, tmp / "data")
+    # the sort task is small enough to watch learn: keep snapshots along the way
+    recorder = replay.Recorder(config) if data.meta["task"] == "sort" else None
+    summary = training.train(
+        {**config, "out_dir": str(tmp), "data_dir": str(tmp / "data")}, observe=recorder
+    )
+    if recorder:
+        (tmp / "replay.json").write_text(json.dumps(recorder.record(), separators=(",", ":")))
+    summary["config"] = {**config, "out_dir": str(entry), "data_dir": str(entry / "data")}
+    (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+    weights = weights_digest(torch.load(tmp / "ckpt.pt", map_location="cpu")["model"])
+    files = {"checkpoint": "ckpt.pt", "tokenizer": "meta.pkl", "log": "log.jsonl"}
+    if recorder:
+        files["replay"] = "replay.json"
+    write_meta(tmp, {"files": {**files, "summary": "summary.json"}, "weights": weights})
 
 
 def _load(name: str, entry: Path) -> Trained:
@@ -139,5 +167,6 @@ def _load(name: str, entry: Path) -> Trained:
         train_seconds=summary["train_seconds"],
         tokens_per_second=summary["tokens_per_second"],
         best_val_loss=summary["best_val_loss"],
+        weights=json.loads((entry / "meta.json").read_text())["weights"],
         replay=json.loads(replay_file.read_text()) if replay_file.exists() else None,
     )

@@ -12,8 +12,8 @@ import pytest
 import torch
 from sphinx.util.console import strip_colors
 
-from ext.arch_diagram import draw
-from ext.arch_diagram.request import DiagramError, draw_diagram, parse
+from ext.arch_diagram import draw, draw_diagram
+from ext.arch_diagram.request import DiagramError, parse
 from model_src import presets, probe, train
 from model_src.model import GPT
 
@@ -39,8 +39,8 @@ DIAGRAMS = {
     "tokenizer_sort": ("tokenizer", {"config": "sort"}),
     "generate_sort": ("generate", {"config": "sort,top_k=2"}),
 }
-# The char corpus is model_src's own source, so its vocabulary and text change with every
-# edit there: these are checked for what they must say, not byte for byte.
+# The char corpus is a snapshot of model_src's own source, so its vocabulary and text
+# change whenever it is refreshed: these are checked for what they must say, not byte for byte.
 CHAR_DIAGRAMS = {
     "gpt_char": ("model_src.model:GPT", {"config": "char", "depth": "3"}),
     "get_batch_char": ("get_batch", {"config": "char", "input": "2x16"}),

@@ -18,7 +18,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .._core import project_root, typed_config, warn
+from .._core import note_code_dependency, project_root, typed_config, warn
 from .locate import (
     Anchor,
     LocateError,
@@ -191,7 +191,7 @@ class AnnotatedSource(SphinxDirective):
         except (ImportError, ValueError):
             return  # the capture reports the missing module where the block is
         if spec and spec.origin and Path(spec.origin).is_file():
-            self.env.note_dependency(spec.origin)
+            note_code_dependency(self.env, Path(spec.origin))
 
     def _forge_url(self, relpath: str, obj: SourceObject) -> str | None:
         template = settings(self.env.app).url

@@ -32,6 +32,7 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import store
 from .._core import atomic_write, content_hash, file_digest, project_imports
 from .formulas import RUNS, VARIANT_RUNS, Run, add_formulas, symbol_values
 from .locate import bound_names, function_lines, loop_bodies, parse_file, statement_starts
@@ -56,11 +57,16 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     The preset's resolved config and sample input are part of it, not just the presets
     module's source: a preset may read config files that no import reaches.
     """
-    parts = [file_digest(path), preset, _presets_source(presets_module)]
-    parts += [file_digest(p) for p in project_imports(path, root)]
+    parts = [file_digest(path), preset, _presets_source(presets_module)]  # bytes: lines move
+    parts += [store.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
-    parts += [Path(__file__).read_text(encoding="utf-8")]
+    parts += _producer_code()  # this file and locate.py, which says which line is which
     return content_hash(*parts)
+
+
+@functools.cache
+def _producer_code() -> list[str]:
+    return store.code_inputs(Path(__file__), search=[Path(__file__).parents[2]])
 
 
 def _presets_source(presets_module: str) -> str:

@@ -51,6 +51,7 @@ page shows what could not be drawn.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import json
 from pathlib import Path
@@ -62,13 +63,17 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import _core
+from .. import _core, store
 from .request import (
     DEFAULT_DEPTH,
+    KINDS,
     DiagramError,
+    Drawing,
     Request,
-    draw_diagram,
+    draw_module,
+    import_target,
     parse,
+    resolve_live,
     source_files,
     where_raised,
 )
@@ -137,7 +142,7 @@ class ArchDiagram(SphinxDirective):
             wrapper += placeholder(self.arguments[0], problem)
         else:
             for path in source_files(request, _core.project_root(self.env.app)):
-                self.env.note_dependency(str(path))
+                _core.note_code_dependency(self.env, path)  # a comment edit draws nothing new
             pending = arch_diagram(request=request)
             self.set_source_info(pending)
             wrapper += pending
@@ -208,14 +213,35 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         node.replace_self(block)
 
 
+@functools.cache
+def _producer_code() -> list[str]:
+    """This package's code and all it imports: the producer's part of a diagram's key."""
+    return store.code_inputs(*sorted(PACKAGE_DIR.glob("*.py")), search=[PACKAGE_DIR.parents[1]])
+
+
+def _short(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def draw_diagram(request: Request) -> Drawing:
+    """Import, build, trace and lay out; a DiagramError says why that was not possible."""
+    # torch is imported here, not at module level: reading a page must stay cheap
+    from . import specs
+
+    live = resolve_live(request)
+    if request.target in KINDS:
+        return specs.draw_spec(request, live)
+    return draw_module(request, live, import_target(request.target))
+
+
 def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
     root = _core.project_root(app)
     sources = source_files(request, root)
     key = _core.content_hash(
         request.key(),
         importlib.metadata.version("torch"),
-        *(f"{path.relative_to(root)}:{_core.file_digest(path)}" for path in sources),
-        *(_core.file_digest(path) for path in sorted(PACKAGE_DIR.glob("*.py"))),
+        *(f"{_short(path, root)}:{store.code_digest(path)}" for path in sources),
+        *_producer_code(),
     )
     path = _core.cache_root(app) / "diagrams" / f"{key}.json"
     if path.is_file():

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .request import DEFAULT_DEPTH, DEFAULT_PRESETS, KINDS, DiagramError, draw_diagram, parse
+from . import draw_diagram
+from .request import DEFAULT_DEPTH, DEFAULT_PRESETS, KINDS, DiagramError, parse
 
 
 def main(argv: list[str] | None = None) -> int:

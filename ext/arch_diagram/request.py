@@ -1,7 +1,7 @@
 """What to draw, checked, and drawing it: shared by the directive and the command line.
 
 ``parse`` checks the options' syntax only (cheap: the directive calls it while a page
-is read); ``draw_diagram`` imports the model, builds it, traces it and lays it out, and
+is read); ``draw_module`` imports the model, builds it, traces it and lays it out, and
 reports anything wrong as a DiagramError with a reason and a hint.
 """
 
@@ -312,18 +312,8 @@ class Drawing:
     notes: list[str]  # worth a warning, though the diagram was drawn
 
 
-def draw_diagram(request: Request) -> Drawing:
-    """Import, build, trace and lay out; a DiagramError says why that was not possible."""
-    # torch is imported here, not at module level: reading a page must stay cheap
-    from . import specs
-
-    live = resolve_live(request)
-    if request.target in KINDS:
-        return specs.draw_spec(request, live)
-    return _draw_module(request, live, import_target(request.target))
-
-
-def _draw_module(request: Request, live: Live, target) -> Drawing:
+def draw_module(request: Request, live: Live, target) -> Drawing:
+    """Build the target with the live config, trace it and lay it out."""
     import torch
 
     from . import draw, flows

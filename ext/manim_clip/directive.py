@@ -213,7 +213,9 @@ class ManimClipDirective(_FigureDirective):
         spec.data = [
             str(self._existing_file(arg, ":data:")) for arg in self.options.get("data", "").split()
         ]
-        for dependency in [*spec.imports, *spec.data]:
+        for dependency in spec.imports:
+            _core.note_code_dependency(self.env, Path(dependency))  # code, not comments
+        for dependency in spec.data:
             self.env.note_dependency(dependency)
 
     def _body_first_line(self, page: Path) -> int:

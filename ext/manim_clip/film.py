@@ -3,31 +3,29 @@
 One function, ``book_film``, makes it for both callers: the render step, when a page
 has ``manim-film`` (right after the clips are rendered), and ``python -m ext.manim_clip
 film``, which copies the result out. Its cache key hashes the clips' own keys in order,
-the text of every title card and the build's quality: editing a clip, a caption or a
+the text of every title card, the build's quality and the code that joins it (this file
+and media.py, so the cards' duration and layout): editing a clip, a caption or a
 page title joins it again; a rebuild with nothing changed reuses it. Like a clip, it is
 joined into a temp folder that is renamed into the cache only when complete.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 
 from sphinx.util import logging
 
-from .. import _core
+from .. import _core, store
 from . import media, render
 from .directive import ClipSpec
 
 logger = logging.getLogger(__name__)
 
 SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
-FILM_VERSION = "1"  # bump when the film's files change for the same inputs
 CARD_SECONDS = 1.5
 
 
@@ -75,6 +73,11 @@ def film_clips(env) -> list[tuple[str, ClipSpec]]:
     ]
 
 
+@functools.cache
+def _producer_code() -> list[str]:
+    return store.code_inputs(Path(__file__), search=[render.PACKAGE_PARENT])
+
+
 def book_film(env, settings: render.Settings, title: str) -> FilmResult:
     """Find the film of the project's rendered clips in the cache, or join it.
 
@@ -101,9 +104,7 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
     opening = (title, f"{len(clips)} clips")
     cards = [(page, spec.caption or spec.scene) for page, spec in clips]
     result.key = _core.content_hash(
-        FILM_VERSION,
-        f"av={version('av')} pillow={version('pillow')}",  # the encoder; the cards' font
-        f"h264={media.H264_OPTIONS}",
+        *_producer_code(),  # this file and media.py: the cards' duration and layout, the encoder
         f"{width}x{height}@{fps}",
         *opening,
         *(
@@ -111,9 +112,10 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
             for (page, caption), (_, spec) in zip(cards, clips, strict=True)
         ),
     )
-    entry = settings.cache_dir / f"film-{result.key}"
-    if render.is_complete(entry):
-        render.use_entry(result, entry, "reused")
+    films = store.Store(settings.cache_dir)
+    name = f"film-{result.key}"
+    if films.get(name) is not None:
+        render.use_entry(result, films.path(name), "reused")
         return result
 
     logger.info(f"joining the film of {len(clips)} clips...")
@@ -122,20 +124,13 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
         (page, caption, env.manim_clip_results[spec.uid].path("mp4"))
         for (page, caption), (_, spec) in zip(cards, clips, strict=True)
     ]
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    render.remove_stale_temps(settings.cache_dir)
-    out = Path(tempfile.mkdtemp(prefix=f".tmp-film-{result.key}-", dir=settings.cache_dir))
-    out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
-    try:
-        _join(parts, out, f"film-{result.key}", (width, height, fps), opening)
-        render.move_into_cache(out, entry)
+    try:  # joined into a temp folder, renamed into place once complete
+        films.get_or_make(name, lambda out: _join(parts, out, name, (width, height, fps), opening))
     except Exception as error:  # e.g. a clip's file went missing, the disk is full
         result.error = f"could not join the film: {error!r}"
         result.hint = "nothing was cached, so the next build tries again"
         return result
-    finally:
-        shutil.rmtree(out, ignore_errors=True)  # gone after a successful rename
-    render.use_entry(result, entry, "joined")
+    render.use_entry(result, films.path(name), "joined")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 

@@ -11,6 +11,7 @@ half clip, and when two builds race for one key the first rename wins.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -23,14 +24,12 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from .. import _core
-from . import media
+from .. import _core, store
 from .directive import SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ logger = logging.getLogger(__name__)
 # (width, height, fps) per quality
 QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
 QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
-OUTPUT_VERSION = "1"  # bump when the worker's outputs change for the same inputs
 STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
 
 WORKER_MODULE = f"{__package__}.worker"
@@ -54,7 +52,7 @@ class Settings:
     formats: tuple[str, ...]
     jobs: int
     timeout: float
-    # nanobook_inputs_digest: files scenes read without importing them (model configs)
+    # nanobook_inputs_digest: what scenes read without importing it (weights, model configs)
     inputs_digest: str = ""
 
 
@@ -91,23 +89,30 @@ def build_quality(settings: Settings) -> str:
     return os.environ.get(QUALITY_ENV) or settings.quality
 
 
+@functools.cache
+def producer_code() -> list[str]:
+    """The worker's code and all it imports (media.py with its GIF, WebM and H.264
+    settings; manim, av and pillow by version): the producer's part of every clip key."""
+    return store.code_inputs(Path(__file__).with_name("worker.py"), search=[PACKAGE_PARENT])
+
+
 def clip_key(spec: ClipSpec, settings: Settings) -> str:
-    """Hash of everything that changes the clip's files (not caption, alt or autoplay)."""
+    """Hash of everything that changes the clip's files (not caption, alt or autoplay).
+
+    Python is keyed on its code (a comment edit re-renders nothing), data files on bytes.
+    """
     root = settings.project_root
 
-    def named_digest(path: str) -> str:
-        relative = Path(path).relative_to(root) if Path(path).is_relative_to(root) else path
-        return f"{relative}={_core.file_digest(Path(path))}"
+    def name(path: str) -> Path:
+        return Path(path).relative_to(root) if Path(path).is_relative_to(root) else Path(path)
 
     width, height, fps = QUALITY[effective_quality(spec, settings)]
     return _core.content_hash(
-        OUTPUT_VERSION,
-        f"manim={version('manim')} av={version('av')} pillow={version('pillow')}",
-        f"h264={media.H264_OPTIONS}",
+        *producer_code(),
         spec.scene,
-        spec.code if spec.code is not None else Path(spec.file).read_text(encoding="utf-8"),
-        *sorted(named_digest(path) for path in spec.imports),
-        *[named_digest(path) for path in spec.data],
+        spec.code if spec.code is not None else store.code_digest(Path(spec.file)),
+        *sorted(f"{name(path)}={store.code_digest(Path(path))}" for path in spec.imports),
+        *[f"{name(path)}={_core.file_digest(Path(path))}" for path in spec.data],
         f"{width}x{height}@{fps}",
         f"poster={spec.poster}",
         "formats=" + ",".join(sorted(settings.formats)),
@@ -178,14 +183,19 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
 
 
 def is_complete(entry: Path) -> bool:
-    """A cache entry (a clip's or the film's folder) is complete once it has meta.json."""
-    return (entry / "meta.json").is_file()
+    """A cache entry (a clip's or the film's folder) is complete once it has meta.json,
+    and usable once every file it names is inside it (a restored cache is input too)."""
+    try:
+        store.validate(entry)
+    except store.InvalidEntry:
+        return False
+    return True
 
 
 def use_entry(result, entry: Path, status: str) -> None:
-    """Point a ClipResult or FilmResult at a complete cache entry."""
+    """Point a ClipResult or FilmResult at a complete, validated cache entry."""
     result.status, result.directory = status, str(entry)
-    result.meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    result.meta = store.validate(entry)
 
 
 def remove_stale_temps(cache_dir: Path) -> None:

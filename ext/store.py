@@ -1,0 +1,332 @@
+"""One content-addressed artifact store for everything the build makes and keeps.
+
+Torch-free and Sphinx-free, so trained models (model_src/trained.py), clips, the film,
+diagrams and shape captures all share it. An entry is a folder ``<root>/<key>/`` that
+holds its files and, written last, ``meta.json``; the key is a digest of the producer's
+own code and every input it reads, so there is no version constant to bump by hand.
+
+    store = Store(cache / "clips")
+    entry = store.get_or_make(key, lambda tmp: render_into(tmp))  # meta.json written by it
+
+Publication is atomic (a temp folder renamed into place), a lock (flock) per key makes
+concurrent builds wait for each other rather than make one entry twice, and temp folders
+of dead runs are cleared. Entries are checked on read: a name in ``meta["files"]`` that
+leaves the entry (``../../etc/hostname``, a symlink) makes the entry invalid, never read.
+
+Python sources are keyed on their syntax tree without docstrings where only their code
+matters (``code_digest``): a comment edit changes no key. ``code_inputs`` follows what a
+file imports, wherever it lives; the standard library and installed packages count by
+version, since their files change only with it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fcntl
+import functools
+import hashlib
+import importlib.machinery
+import importlib.metadata
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+META = "meta.json"
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+def digest(*parts: bytes | str, length: int = 16) -> str:
+    """A short, stable hex digest of the parts (each length-prefixed, so no ambiguity)."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "little"))
+        hasher.update(data)
+    return hasher.hexdigest()[:length]
+
+
+def code_digest(path: Path) -> str:
+    """Digest of a Python file's code: its syntax tree without docstrings (comments are
+    never in it). A file that does not parse is keyed on its bytes."""
+    data = Path(path).read_bytes()
+    try:
+        tree = ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError):
+        return digest(data)
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        if isinstance(node, scopes) and _is_docstring(node.body[0] if node.body else None):
+            node.body = node.body[1:] or [ast.Pass()]
+    return digest(ast.dump(tree, annotate_fields=False, include_attributes=False))
+
+
+def _is_docstring(statement) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # slow: scans every installed one
+
+
+@functools.cache
+def _stdlib_dirs() -> list[Path]:
+    paths = sysconfig.get_paths()
+    return [Path(paths[name]).resolve() for name in ("stdlib", "platstdlib")]
+
+
+def _imported_names(path: Path | None, source: str | None = None) -> list[tuple[str, int]]:
+    """(dotted name, relative level) of every module the file (or source) may import."""
+    try:
+        tree = ast.parse(Path(path).read_bytes() if source is None else source)
+    except (SyntaxError, ValueError, OSError):
+        return []  # whoever runs the file reports the error with its location
+    names: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend((alias.name, 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            prefix = f"{node.module}." if node.module else ""
+            if node.module:
+                names.append((node.module, node.level))
+            names.extend((prefix + alias.name, node.level) for alias in node.names)
+    return names
+
+
+def _find_module(name: str, search: list[Path]) -> Path | None:
+    """The file that provides module ``name`` found from ``search`` (no import runs)."""
+    parts = name.split(".")
+    for base in search:
+        candidate = Path(base).joinpath(*parts)
+        for option in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+            if option.is_file():
+                return option.resolve()
+    return None
+
+
+def import_files(
+    path: Path | None, search: Iterable[Path], source: str | None = None
+) -> tuple[list[Path], list[str]]:
+    """What ``path`` (or the code ``source``) imports, directly or through what it reaches.
+
+    Returns (Python files of the project or anywhere on ``search``/sys.path that are not
+    installed packages, followed transitively; ``name==version`` of the standard library
+    and installed distributions it imports).
+    """
+    path = Path(path).resolve() if path else None
+    search = [Path(p).resolve() for p in search]
+    stdlib = _stdlib_dirs()
+    site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
+    files: dict[Path, None] = {}
+    versions: set[str] = set()
+    pending: list[Path | None] = [path]
+    while pending:
+        current = pending.pop()
+        names = _imported_names(current, source if current is path else None)
+        for name, level in names:
+            if level and current is None:
+                continue  # a relative import in code that is not in a package
+            if level:  # `from . import x`: from the importing file's package
+                found = _find_module(name, [current.parents[level - 1]])
+            else:
+                found = _find_module(name, search)
+                if found is None:
+                    versions.add(_package_version(name.partition(".")[0], stdlib, site))
+                    continue
+            if found is None or found == path or found in files:
+                continue
+            if any(found.is_relative_to(d) for d in [*site, *stdlib]):
+                versions.add(_package_version(name.partition(".")[0], stdlib, site))
+                continue
+            files[found] = None
+            pending.append(found)
+    versions.discard("")
+    return sorted(files), sorted(versions)
+
+
+def _package_version(top: str, stdlib: list[Path], site: list[Path]) -> str:
+    """``name==version`` for an installed or standard module, "" when it is not found."""
+    if top in sys.builtin_module_names:
+        return f"python=={sys.version.split()[0]}"
+    spec = importlib.machinery.PathFinder.find_spec(top)
+    origin = Path(spec.origin).resolve() if spec and spec.origin else None
+    if (
+        origin
+        and any(origin.is_relative_to(d) for d in stdlib)
+        and not any(origin.is_relative_to(d) for d in site)
+    ):
+        return f"python=={sys.version.split()[0]}"
+    for dist in _distributions().get(top, []):
+        return f"{dist}=={importlib.metadata.version(dist)}"
+    return ""
+
+
+def code_inputs(*paths: Path, search: Iterable[Path] = ()) -> list[str]:
+    """Key parts for Python files and all they import: ``name=code digest`` for files,
+    ``package==version`` for installed ones. Files are named relative to their folder
+    on ``search`` when they are in one, so the key does not depend on the checkout."""
+    search = [Path(p).resolve() for p in search] + [Path(p).parent.resolve() for p in paths]
+    parts: dict[str, None] = {}
+    for path in paths:
+        files, versions = import_files(path, search)
+        for file in [Path(path).resolve(), *files]:
+            parts[f"{_short_name(file, search)}={code_digest(file)}"] = None
+        parts.update(dict.fromkeys(versions))
+    return sorted(parts)
+
+
+def _short_name(file: Path, search: list[Path]) -> str:
+    for base in search:
+        if file.is_relative_to(base):
+            return str(file.relative_to(base))
+    return str(file)
+
+
+# --- the store --------------------------------------------------------------------------
+
+
+class InvalidEntry(ValueError):
+    """An entry whose meta.json is unreadable or names files outside the entry."""
+
+
+class Store:
+    """Entries ``<root>/<key>/`` made once, published whole, validated on read."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"not a store key: {key!r}")
+        return self.root / key
+
+    def get(self, key: str) -> dict | None:
+        """The entry's metadata when it is complete and valid, else None."""
+        entry = self.path(key)
+        try:
+            return validate(entry)
+        except InvalidEntry:
+            return None
+
+    def get_or_make(self, key: str, make: Callable[[Path], None]) -> dict:
+        """The entry's metadata; made first by ``make(tmp)`` if missing (or invalid).
+
+        ``make`` fills the temp folder and writes meta.json last. Whoever holds the
+        key's lock makes it; other builds wait, then read what it made.
+        """
+        meta = self.get(key)
+        if meta is not None:
+            return meta
+        with self.lock(key):
+            meta = self.get(key)
+            if meta is not None:  # made by another build while we waited
+                return meta
+            self.clear_stale(key)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{os.getpid()}-", dir=self.root))
+            try:
+                tmp.chmod(0o755)  # mkdtemp's folder is private; a shared cache is read by all
+                make(tmp)
+                meta = validate(tmp)
+                self.publish(tmp, key)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)  # gone after a successful rename
+        return meta
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Hold the key's lock (released by the kernel if this process dies)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def publish(self, tmp: Path, key: str) -> None:
+        """Rename a complete temp folder into place; a broken entry there is replaced."""
+        entry = self.path(key)
+        if entry.exists():  # invalid (a valid one was returned before): set it aside
+            broken = entry.with_name(f".tmp-broken-{key}-{os.getpid()}")
+            entry.rename(broken)
+            shutil.rmtree(broken, ignore_errors=True)
+        os.rename(tmp, entry)
+
+    def clear_stale(self, key: str) -> None:
+        """Temp folders of this key whose run has died (we hold the key's lock)."""
+        for stale in self.root.glob(f".tmp-{key}-*"):
+            pid = stale.name.removeprefix(f".tmp-{key}-").partition("-")[0]
+            if not pid.isdigit() or not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def validate(entry: Path) -> dict:
+    """The entry's metadata, once every file it names is a regular file inside it."""
+    try:
+        meta = json.loads((entry / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # missing too: meta.json is written last
+        raise InvalidEntry(f"{entry}: no readable {META}: {error}") from None
+    if not isinstance(meta, dict):
+        raise InvalidEntry(f"{entry}: {META} is not an object")
+    files = meta.get("files", {})
+    if not isinstance(files, dict):
+        raise InvalidEntry(f"{entry}: 'files' is not an object")
+    for kind, name in files.items():
+        if not confined(entry, name):
+            raise InvalidEntry(f"{entry}: file {kind}={name!r} is not a file inside the entry")
+    return meta
+
+
+def confined(entry: Path, name) -> bool:
+    """``name`` is a plain file name of a regular file (no link) directly in ``entry``."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name:
+        return False
+    if "\\" in name or "\0" in name:
+        return False
+    target = entry / name
+    return target.is_file() and not target.is_symlink()
+
+
+def write_meta(folder: Path, meta: dict) -> None:
+    """meta.json, written last: it is what makes an entry complete."""
+    (Path(folder) / META).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """Files with equal bytes (sizes first, so unequal ones are rarely read)."""
+    a, b = Path(a), Path(b)
+    if not (a.is_file() and b.is_file()) or a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk_a, chunk_b = fa.read(1 << 20), fb.read(1 << 20)
+            if chunk_a != chunk_b:
+                return False
+            if not chunk_a:
+                return True
+
+
+def code_inputs_of_source(source: str, search: Iterable[Path]) -> list[str]:
+    """Like code_inputs, for code that is not in a file (a page's executed cells)."""
+    search = [Path(p).resolve() for p in search]
+    files, versions = import_files(None, search, source=source)
+    return sorted(f"{_short_name(f, search)}={code_digest(f)}" for f in files) + versions

@@ -1,0 +1,247 @@
+"""The artifact store (ext/store.py) and the keys built on it: early cut-off, settings
+that shape an artifact, concurrent and killed builds, entries that point outside."""
+
+from __future__ import annotations
+
+import ast
+import json
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ext import store
+from ext.manim_clip import film, render
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- keys: code, not comments; every import, wherever it lives ---------------------------
+
+
+def test_code_digest_ignores_comments_and_docstrings_not_code(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text('"""Doc."""\nX = 1  # why\n\n\ndef f():\n    """Doc."""\n    return X\n')
+    before = store.code_digest(path)
+    path.write_text('"""Other doc."""\n# a new comment\nX = 1\n\n\ndef f():\n    return X\n')
+    assert store.code_digest(path) == before
+    path.write_text('"""Doc."""\nX = 2\n\n\ndef f():\n    return X\n')
+    assert store.code_digest(path) != before
+
+
+def test_a_comment_edit_of_model_py_keeps_the_training_key(tmp_path):
+    """Comment-only edit of model.py: the key of every trained model stays the same."""
+    copy = tmp_path / "model_src"
+    copy.mkdir()
+    for source in (REPO / "model_src").glob("*.py"):
+        (copy / source.name).write_bytes(source.read_bytes())
+    before = store.code_inputs(copy / "train.py", search=[tmp_path])
+    with open(copy / "model.py", "a") as fh:
+        fh.write("\n# a comment at the end changes no weight\n")
+    assert store.code_inputs(copy / "train.py", search=[tmp_path]) == before
+    with open(copy / "model.py", "a") as fh:
+        fh.write("UNUSED = 1\n")
+    assert store.code_inputs(copy / "train.py", search=[tmp_path]) != before
+
+
+def test_imports_outside_the_project_are_followed_and_packages_named_by_version(tmp_path):
+    """Issue 18, item 6: a helper on PYTHONPATH is part of the key, wherever it lives."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "helper.py").write_text("import json\nWIDTH = 48\n")
+    scene = tmp_path / "project" / "scene.py"
+    scene.parent.mkdir()
+    scene.write_text("import helper\nimport numpy\n")
+    files, versions = store.import_files(scene, [scene.parent, elsewhere])
+    assert files == [(elsewhere / "helper.py").resolve()]
+    assert any(v.startswith("numpy==") for v in versions)
+    assert any(v.startswith("python==") for v in versions)  # json, from the standard library
+    before = store.code_inputs(scene, search=[elsewhere])
+    (elsewhere / "helper.py").write_text("import json\nWIDTH = 144\n")
+    assert store.code_inputs(scene, search=[elsewhere]) != before
+
+
+def _module_settings(path: Path) -> list[str]:
+    """Names of the module-level constants (UPPER_CASE = literal) of a file."""
+    tree = ast.parse(path.read_text())
+    return [
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id.isupper()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("producer", "source", "settings"),
+    [
+        (
+            "clip",
+            "media.py",
+            ["GIF_WIDTH", "GIF_FPS", "GIF_COLOURS", "H264_OPTIONS", "CODEC_OPTIONS"],
+        ),
+        ("film", "media.py", ["H264_OPTIONS", "BACKGROUND"]),
+        ("film", "film.py", ["CARD_SECONDS"]),
+    ],
+)
+def test_every_setting_that_shapes_an_artifact_is_in_its_key(tmp_path, producer, source, settings):
+    """Editing a setting's value changes the producer's key, so the artifact is remade."""
+    package = REPO / "ext" / "manim_clip"
+    keyed = render.producer_code() if producer == "clip" else film._producer_code()
+    name = f"ext/manim_clip/{source}="
+    assert any(part.startswith(name) for part in keyed), f"{source} is not in the {producer} key"
+    original = (package / source).read_text()
+    assert set(settings) <= set(_module_settings(package / source))
+    copy = tmp_path / source
+    for setting in settings:
+        edited = re.sub(rf"^{setting} = ", f"{setting} = 1 or ", original, count=1, flags=re.M)
+        assert edited != original
+        copy.write_text(edited)
+        assert store.code_digest(copy) != store.code_digest(package / source), setting
+
+
+def test_the_shape_capture_key_includes_locate_py():
+    from ext.annotated_source import shapes
+
+    assert any(p.startswith("ext/annotated_source/locate.py=") for p in shapes._producer_code())
+
+
+# --- the store: validation, concurrency, crashes -----------------------------------------
+
+
+def _write_entry(folder: Path, text: str = "clip") -> None:
+    (folder / "clip.mp4").write_text(text)
+    store.write_meta(folder, {"files": {"mp4": "clip.mp4"}})
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../../etc/hostname", "/etc/hostname", "..", "", "sub/clip.mp4", "link.mp4"]
+)
+def test_an_entry_naming_files_outside_itself_is_never_read(tmp_path, name):
+    """Issue 18, item 7: a restored cache is input; its entries are checked first."""
+    entry = tmp_path / "key"
+    entry.mkdir()
+    (entry / "link.mp4").symlink_to("/etc/hostname")
+    store.write_meta(entry, {"files": {"mp4": name}})
+    with pytest.raises(store.InvalidEntry):
+        store.validate(entry)
+    assert not render.is_complete(entry)
+    made = store.Store(tmp_path).get_or_make("key", _write_entry)  # remade, not served
+    assert made == {"files": {"mp4": "clip.mp4"}}
+
+
+def _make_slowly(root: str, key: str, log: str) -> dict:
+    def make(tmp: Path) -> None:
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        _write_entry(tmp)
+
+    return store.Store(Path(root)).get_or_make(key, make)
+
+
+def test_two_builds_sharing_a_cache_make_an_entry_once(tmp_path):
+    log = tmp_path / "made.log"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.starmap(_make_slowly, [(str(tmp_path / "c"), "k", str(log))] * 2)
+    assert results[0] == results[1] == {"files": {"mp4": "clip.mp4"}}
+    assert len(log.read_text().splitlines()) == 1  # the second build waited, then read
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [".k.lock", "k"]
+
+
+def test_a_build_killed_while_making_leaves_no_half_entry(tmp_path):
+    root = tmp_path / "c"
+    code = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from ext import store
+
+        def make(tmp):
+            (tmp / "clip.mp4").write_text("half")
+            print("making", flush=True)
+            time.sleep(60)
+
+        store.Store(Path({str(root)!r})).get_or_make("k", make)
+    """)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "making"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    leftovers = [p.name for p in root.iterdir()]
+    assert "k" not in leftovers and any(p.startswith(".tmp-k-") for p in leftovers)
+    assert store.Store(root).get("k") is None
+    meta = store.Store(root).get_or_make("k", _write_entry)  # resumes: stale temp cleared
+    assert meta == {"files": {"mp4": "clip.mp4"}}
+    assert sorted(p.name for p in root.iterdir()) == [".k.lock", "k"]
+    assert json.loads((root / "k" / "meta.json").read_text()) == meta
+
+
+def test_atomic_copy_compares_content_not_size(tmp_path):
+    from ext._core import atomic_copy
+
+    source, target = tmp_path / "a.png", tmp_path / "out" / "a.png"
+    source.write_bytes(b"new!")
+    target.parent.mkdir()
+    target.write_bytes(b"old!")  # same name, same size, other bytes
+    atomic_copy(source, target)
+    assert target.read_bytes() == b"new!"
+
+
+# --- structure ---------------------------------------------------------------------------
+
+
+def _ext_import_graph() -> dict[str, set[str]]:
+    """module -> ext modules it imports (at any depth of the file: deferred ones too)."""
+    modules = {}
+    for path in (REPO / "ext").rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                prefix = ".".join(base) if node.level else ""
+                module = ".".join(filter(None, [prefix, node.module]))
+                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            edges.update(n for n in names if n in modules and n != name and n != package)
+        graph[name] = edges
+    return graph
+
+
+def test_no_import_cycle_among_ext_modules():
+    graph = _ext_import_graph()
+    assert "ext.arch_diagram.specs" in graph["ext.arch_diagram"]
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                cycle = [*path[path.index(imported) :], imported]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if imported not in state:
+                visit(imported, [*path, imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
