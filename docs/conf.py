@@ -44,6 +44,7 @@ extensions = [
     "ext.manim_clip",
     "ext.arch_diagram",
     "ext.annotated_source",
+    "ext.live_models",
 ]
 
 # --- sources --------------------------------------------------------------------------
