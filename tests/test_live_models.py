@@ -20,7 +20,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
     widgets = re.findall(r'<section ([^>]*class="nb-live[^>]*)>', page)
-    assert len(widgets) == 2
+    assert len(widgets) == 6
     src = re.search(r'data-nanobook-src="([^"]+)"', widgets[0])[1]
     assert re.fullmatch(r"_live/sort-[0-9a-f]{16}\.js", src)
     shipped = app.outdir / src
@@ -41,6 +41,22 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
     assert " ".join(sampled["text"][3:].replace("\n", "↵").split()) in words
+    # the replay: its own script, and a table of a few recorded steps from the cache
+    replay_src = re.search(r'data-nanobook-src="([^"]+)"', widgets[2])[1]
+    assert re.fullmatch(r"_live/sort-replay-[0-9a-f]{16}\.js", replay_src)
+    shipped = (app.outdir / replay_src).read_bytes()
+    assert shipped == compute.replay_artifact("sort", tmp_path).read_bytes()
+    summary = compute.replay_summary("sort")
+    assert summary["rows"][0]["step"] == 0 and summary["rows"][-1]["step"] == summary["max_iters"]
+    assert f"training run of {summary['max_iters']} steps" in words
+    # predict-check: the page's options hold the question but never its answer
+    for widget, ask in zip(widgets[3:], ("strongest-key", "accuracy-step", "next-token"), strict=True):
+        options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
+        assert options["question"]["ask"] == ask and "answer" not in options["question"]
+    step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9)["answer"]
+    snapshots = compute.trained_model("sort").replay["snapshots"]
+    first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
+    assert step == first and f"Answer, computed while the book was built: step {step}." in words
     # scripts only on pages with a widget
     assert "nanobook_live.js" in page
     assert "nanobook_live.js" not in (app.outdir / "errors.html").read_text(encoding="utf-8")
@@ -72,6 +88,9 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
     12: ("'CBAXAB' cannot be read: characters outside the vocabulary: 'X'", "vocabulary"),
     15: ("more than block_size 11", "block_size"),
     18: (":steps: '9999' is not a number from 1 to 500", ":steps: 40"),
+    21: ("the char model keeps no training replay", "only sort models"),
+    23: (":ask: 'guess' is not a question kind", "strongest-key, next-token, accuracy-step"),
+    26: (":threshold: '2' is not a number from 0.01 to 1.0", ":threshold: 0.9"),
 }
 
 
@@ -79,12 +98,13 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
 def test_every_problem_is_a_located_warning_with_a_hint(app, warning):
     app.build()
     warnings = strip_colors(warning.getvalue())
-    found = dict(re.findall(r"errors\.rst:(\d+): WARNING: (live-.*\n  hint: .*)", warnings))
+    found = dict(re.findall(r"errors\.rst:(\d+): WARNING: (.*\n  hint: .*)", warnings))
     assert sorted(map(int, found)) == sorted(EXPECTED_WARNINGS), warnings
     for line, (reason, hint) in EXPECTED_WARNINGS.items():
         text = found[str(line)]
         assert reason in text and hint in text.partition("hint:")[2], (line, text)
         assert text.endswith("[nanobook.live_models]")
+        assert re.match(r"(live-attention|live-sampling|training-replay|predict-check) ", text)
     page = (app.outdir / "errors.html").read_text(encoding="utf-8")
     assert page.count("not available") == len(EXPECTED_WARNINGS)
     assert "data-nanobook-src" not in page

@@ -30,7 +30,14 @@ from sphinx.util import logging
 
 from .. import _core
 from . import render
-from .directive import SUBTYPE, LiveAttentionDirective, LiveSamplingDirective, live_widget
+from .directive import (
+    SUBTYPE,
+    LiveAttentionDirective,
+    LiveSamplingDirective,
+    PredictCheckDirective,
+    TrainingReplayDirective,
+    live_widget,
+)
 
 __version__ = "0.1.0"
 
@@ -61,61 +68,77 @@ def merge_specs(app, env, docnames, other) -> None:
 
 
 def compute_all(app, env) -> list[str]:
-    """After reading: export the models pages ask for and compute the default inputs'
-    results; returns the pages whose results changed (they are written again)."""
+    """After reading: compute each widget's default input and export the scripts the
+    working ones load; returns the pages whose results changed (they are written again)."""
     specs = [
         spec for docname in sorted(env.live_model_specs) for spec in env.live_model_specs[docname]
     ]
     env.live_model_spec_by_uid = {spec.uid: spec for spec in specs}
     previous = env.live_model_results
     env.live_model_results = {}
-    cache = _core.cache_root(app) / "live"
+    env.live_model_artifacts = {}
     if not specs:
-        env.live_model_artifacts = {}
         return []
     from . import compute  # torch: only for books that have live widgets
 
-    good = [spec for spec in specs if spec.error is None]
-    env.live_model_artifacts = {
-        preset: str(compute.artifact(preset, cache)) for preset in sorted({s.preset for s in good})
-    }
+    cache = _core.cache_root(app) / "live"
     for spec in specs:
         env.live_model_results[spec.uid] = _compute(compute, cache, spec)
-    return sorted(
-        {
-            spec.docname
-            for spec in specs
-            if previous.get(spec.uid) != env.live_model_results[spec.uid]
-        }
+    working = {spec.script for spec in specs if "error" not in env.live_model_results[spec.uid]}
+    env.live_model_artifacts = {name: str(compute.export(name, cache)) for name in sorted(working)}
+    changed = {s.docname for s in specs if previous.get(s.uid) != env.live_model_results[s.uid]}
+    return sorted(changed)
+
+
+def _problem(compute, spec) -> tuple[str, str] | None:
+    """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    entry = compute.trained_model(spec.preset)
+    if spec.script.endswith("-replay") and entry.replay is None:
+        return (
+            f"the {spec.preset} model keeps no training replay",
+            "only sort models record one while they train (model_src/replay.py)",
+        )
+    if spec.kind == "replay" or spec.ask == "accuracy-step":
+        return None
+    problem = compute.check_prompt(entry, spec.prompt)
+    if problem:
+        return (
+            f"the :prompt: {spec.prompt!r} cannot be read: {problem}",
+            "use only characters of the model's vocabulary, at most block_size of them",
+        )
+    return None
+
+
+def _computation(compute, spec):
+    if spec.kind == "attention":
+        return lambda: compute.attention(spec.preset, spec.prompt)
+    if spec.kind == "sampling":
+        return lambda: compute.sampling(
+            spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
+        )
+    if spec.kind == "replay":
+        return lambda: compute.replay_summary(spec.preset)
+    return lambda: compute.predict(
+        spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold
     )
 
 
 def _compute(compute, cache: Path, spec) -> dict:
     if spec.error is not None:
         return {"error": spec.error}
-    problem = compute.check_prompt(compute.trained_model(spec.preset), spec.prompt)
-    if problem:
-        _core.warn(
-            logger,
-            f"live-{spec.kind} {spec.preset}: the :prompt: {spec.prompt!r} cannot be read: "
-            f"{problem}",
-            location=spec.location,
-            subtype=SUBTYPE,
-            hint="use only characters of the model's vocabulary, at most block_size of them",
-        )
-        return {"error": problem}
-    if spec.kind == "attention":
-        return compute.cached_result(
-            cache, spec.preset, spec.request(), lambda: compute.attention(spec.preset, spec.prompt)
-        )
-    return compute.cached_result(
-        cache,
-        spec.preset,
-        spec.request(),
-        lambda: compute.sampling(
-            spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
-        ),
+    problem = _problem(compute, spec)
+    if problem is None:
+        try:
+            return compute.cached_result(
+                cache, spec.preset, spec.request(), _computation(compute, spec)
+            )
+        except ValueError as error:  # a question the model's record cannot answer
+            problem = (str(error), "choose another :threshold: or :prompt:")
+    message, hint = problem
+    _core.warn(
+        logger, f"{spec.directive}: {message}", location=spec.location, subtype=SUBTYPE, hint=hint
     )
+    return {"error": message}
 
 
 def add_page_assets(app, pagename, templatename, context, doctree) -> None:
@@ -141,6 +164,8 @@ def setup(app):
     )
     app.add_directive("live-attention", LiveAttentionDirective)
     app.add_directive("live-sampling", LiveSamplingDirective)
+    app.add_directive("training-replay", TrainingReplayDirective)
+    app.add_directive("predict-check", PredictCheckDirective)
     app.connect("config-inited", check_config)
     app.connect("env-before-read-docs", init_env)
     app.connect("env-purge-doc", purge_doc)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..store import Store, code_digest, digest, write_meta
+from .directive import shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
 
@@ -222,3 +223,147 @@ def sampling(
         )
         ids.append(token)
     return {"prompt": prompt, "steps": record, "text": entry.decode(ids)}
+
+
+# --- the training replay --------------------------------------------------------------------
+
+
+def replay_payload(preset: str) -> dict:
+    """What the training-replay widget shows: the snapshots training recorded (see
+    model_src/replay.py) with the logged loss curve and the vocabulary."""
+    entry = trained_model(preset)
+    return {
+        **entry.replay,
+        "curve": [[m["iter"], round(m["loss"], 4)] for m in entry.metrics],
+        "max_iters": entry.config["max_iters"],
+        "vocab": [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)],
+        "prompt_len": entry.meta["prompt_len"],
+    }
+
+
+def replay_artifact(preset: str, cache_dir: Path) -> Path:
+    """The replay as a classic script registered as ``<preset>-replay``."""
+    key = f"{preset}-replay-{model_key(preset)}"
+
+    def text() -> str:
+        body = json.dumps(
+            {"name": f"{preset}-replay", **replay_payload(preset)},
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        header = f"/* How the {preset} model learned, for nanobook_widgets.js */"
+        return f"{header}\nnanobook._register({body});\n"
+
+    return stored_file(cache_dir, key, f"{key}.js", text)
+
+
+def export(name: str, cache_dir: Path) -> Path:
+    """The script a widget loads: a model (``sort``) or a model's replay (``sort-replay``)."""
+    if name.endswith("-replay"):
+        return replay_artifact(name.removesuffix("-replay"), cache_dir)
+    return artifact(name, cache_dir)
+
+
+def first_step_reaching(snapshots: list[dict], level: float) -> int:
+    """Index of the first snapshot whose held-out accuracy is at least ``level`` (or the last)."""
+    return next((i for i, s in enumerate(snapshots) if s["accuracy"] >= level), len(snapshots) - 1)
+
+
+def replay_summary(preset: str) -> dict:
+    """The static rendering: the first and last steps and where accuracy passes 50 % and 90 %."""
+    payload = replay_payload(preset)
+    snapshots, vocab, prompt_len = payload["snapshots"], payload["vocab"], payload["prompt_len"]
+    picks = sorted(
+        {0, len(snapshots) - 1} | {first_step_reaching(snapshots, lv) for lv in (0.5, 0.9)}
+    )
+    rows = []
+    for i in picks:
+        s = snapshots[i]
+        rows.append(
+            {
+                "step": s["step"],
+                "loss": s["loss"],
+                "accuracy": s["accuracy"],
+                "answer": "".join(vocab[t] for t in s["prediction"][0][prompt_len - 1 :]),
+                # per layer, per head: the key each answer position attends to most
+                "looks": [
+                    [
+                        [max(range(len(r)), key=r.__getitem__) for r in head[prompt_len - 1 :]]
+                        for head in layer
+                    ]
+                    for layer in s["attention"][0]
+                ],
+            }
+        )
+    return {
+        "prompt": "".join(vocab[t] for t in payload["probes"][0][:prompt_len]),
+        "target": "".join(vocab[t] for t in payload["targets"][0][prompt_len - 1 :]),
+        "rows": rows,
+        "max_iters": payload["max_iters"],
+        "snapshots": len(snapshots),
+    }
+
+
+# --- predict, then check ----------------------------------------------------------------
+
+
+def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: float) -> dict:
+    """A question, its choices and the build's answer. In the page the widget works the
+    answer out again with the live model (or the replay) when the reader checks."""
+    entry = trained_model(preset)
+    vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
+    if ask == "accuracy-step":
+        snapshots = replay_payload(preset)["snapshots"]
+        reached = first_step_reaching(snapshots, threshold)
+        if snapshots[reached]["accuracy"] < threshold:
+            raise ValueError(f"held-out accuracy never reaches {threshold:.0%} in the replay")
+        # the answer among three other recorded steps, before and after it
+        last = len(snapshots) - 1
+        picks = sorted({max(0, min(last, reached + d)) for d in (-6, -2, 0, 3)})
+        return {
+            "ask": ask,
+            "threshold": threshold,
+            "text": "At which of these training steps does held-out accuracy first reach "
+            f"{threshold:.0%}?",
+            "choices": [[snapshots[i]["step"], f"step {snapshots[i]['step']}"] for i in picks],
+            "answer": snapshots[reached]["step"],
+        }
+    if ask == "strongest-key":
+        from model_src import probe
+
+        ids, typed = completed_ids(entry, entry.encode(prompt))
+        with torch.no_grad(), probe.attention_maps(entry.model) as maps:
+            entry.model(torch.tensor([ids]), targets=torch.tensor([ids]))
+        weights = torch.stack(maps)[:, 0].double()  # (n_layer, nh, T, T)
+        # the most decided head, over the positions the model wrote (all of them for char)
+        first = typed if typed < len(ids) else 1
+        top = weights[:, :, first:].max(dim=-1).values  # (n_layer, nh, T - first)
+        layer, head, query = (int(i) for i in np.unravel_index(int(top.argmax()), top.shape))
+        query += first
+        text = entry.decode(ids)
+        return {
+            "ask": ask,
+            "input": text,
+            "layer": layer,
+            "head": head,
+            "query": query,
+            "text": f"Reading “{text}”, head {head} of layer {layer} is the model's most decided "
+            f"head. When position {query} (“{shown_token(text[query])}”) is the query, which "
+            "position does it attend to most?",
+            "choices": [[j, f"{j} “{shown_token(text[j])}”"] for j in range(query + 1)],
+            "answer": int(weights[layer, head, query, : query + 1].argmax()),
+        }
+    ids = entry.encode(prompt)
+    with torch.no_grad():
+        logits, _ = entry.model(torch.tensor([ids]))
+    probs = next_token_probs(logits[0, -1], temperature, None)
+    likeliest = np.argsort(-probs, kind="stable")[:4]
+    return {
+        "ask": ask,
+        "input": prompt,
+        "temperature": temperature,
+        "text": f"The {preset} model has read “{prompt}”. At temperature {temperature:g}, which "
+        "token is it most likely to write next?",
+        "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
+        "answer": vocab[int(np.argmax(probs))],
+    }

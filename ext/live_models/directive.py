@@ -24,6 +24,11 @@ DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
 
 
+def shown_token(token: str) -> str:
+    """A token as the widgets print it: whitespace made visible."""
+    return {"\n": "↵", " ": "␣", "\t": "⇥"}.get(token, token)
+
+
 class live_widget(nodes.General, nodes.Element):
     """A live widget: attributes uid, kind ("attention" or "sampling"), preset.
 
@@ -37,25 +42,42 @@ class LiveSpec:
     uid: str  # "<docname>#<index>"
     docname: str
     lineno: int
-    kind: str  # "attention" or "sampling"
+    kind: str  # "attention", "sampling", "replay" or "predict"
     preset: str
     prompt: str
     temperature: float = 1.0
     top_k: int | None = None
     seed: int = 0
     steps: int = 1
+    ask: str = ""  # predict: one of ASKS
+    threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
     def location(self) -> tuple[str, int]:
         return (self.docname, self.lineno)
 
+    @property
+    def directive(self) -> str:
+        """The directive and its argument, as warnings start."""
+        name = {"replay": "training-replay", "predict": "predict-check"}.get(self.kind)
+        return f"{name or 'live-' + self.kind} {self.preset}"
+
     def request(self) -> dict:
         """The options the computation depends on (part of its cache key)."""
-        fields = ["kind", "prompt"]
-        if self.kind == "sampling":
-            fields += ["temperature", "top_k", "seed", "steps"]
+        fields = {
+            "attention": ["kind", "prompt"],
+            "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
+            "replay": ["kind"],
+            "predict": ["kind", "ask", "prompt", "temperature", "threshold"],
+        }[self.kind]
         return {name: getattr(self, name) for name in fields}
+
+    @property
+    def script(self) -> str:
+        """The exported script the widget loads: the model, or its training replay."""
+        uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
+        return f"{self.preset}-replay" if uses_replay else self.preset
 
 
 class _AnyOption(dict):
@@ -93,7 +115,7 @@ class _LiveDirective(SphinxDirective):
     required_arguments = 1
     has_content = False
     kind = ""
-    known_options: tuple[str, ...] = ("prompt", "name", "class")
+    known_options: tuple[str, ...] = ("name", "class")
     option_spec = _AnyOption.of(known_options)
 
     def run(self) -> list[nodes.Node]:
@@ -125,7 +147,7 @@ class _LiveDirective(SphinxDirective):
             spec.error = str(problem)
             _core.warn(
                 logger,
-                f"live-{self.kind} {preset}: {problem}",
+                f"{spec.directive}: {problem}",
                 location=spec.location,
                 subtype=SUBTYPE,
                 hint=problem.hint,
@@ -138,7 +160,7 @@ class _LiveDirective(SphinxDirective):
         if unknown:
             raise _Invalid(
                 f"unknown option(s) {', '.join(':' + name + ':' for name in unknown)}",
-                f"live-{self.kind} takes {', '.join(':' + n + ':' for n in self.known_options)}",
+                f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
             )
         presets = importlib.import_module(self.config.nanobook_presets).PRESETS
         if spec.preset not in presets:
@@ -146,7 +168,7 @@ class _LiveDirective(SphinxDirective):
                 f"unknown preset {spec.preset!r}",
                 f"name one of the trained models: {', '.join(presets)}",
             )
-        if not spec.prompt:
+        if "prompt" in self.known_options and not spec.prompt:
             raise _Invalid(":prompt: is empty", "give the input the page starts with")
 
 
@@ -154,13 +176,18 @@ class LiveAttentionDirective(_LiveDirective):
     """```{live-attention} sort``` with an optional :prompt:."""
 
     kind = "attention"
+    known_options = (*_LiveDirective.known_options, "prompt")
+    option_spec = _AnyOption.of(known_options)
 
 
 class LiveSamplingDirective(_LiveDirective):
     """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :seed:, :steps:."""
 
     kind = "sampling"
-    known_options = (*_LiveDirective.known_options, "temperature", "top-k", "seed", "steps")
+    known_options = (
+        *_LiveDirective.known_options,
+        *("prompt", "temperature", "top-k", "seed", "steps"),
+    )
     option_spec = _AnyOption.of(known_options)
 
     def _check(self, spec: LiveSpec) -> None:
@@ -174,3 +201,38 @@ class LiveSamplingDirective(_LiveDirective):
             spec.seed = _number(options["seed"], int, "seed", 0, "7")
         if "steps" in options:
             spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
+
+
+class TrainingReplayDirective(_LiveDirective):
+    """```{training-replay} sort```: the model's training run, step by recorded step."""
+
+    kind = "replay"
+
+
+ASKS = ("strongest-key", "next-token", "accuracy-step")
+
+
+class PredictCheckDirective(_LiveDirective):
+    """```{predict-check} sort``` with :ask: (one of ASKS), :prompt:, :temperature:,
+    :threshold:: a question the reader answers before the live model (or the replay)
+    checks it. The question, its choices and its answer all come from the build."""
+
+    kind = "predict"
+    known_options = (*_LiveDirective.known_options, "ask", "prompt", "temperature", "threshold")
+    option_spec = _AnyOption.of(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.ask = self.options.get("ask", "").strip()
+        if spec.ask not in ASKS:
+            raise _Invalid(
+                f":ask: {spec.ask!r} is not a question kind", f"one of {', '.join(ASKS)}"
+            )
+        if "temperature" in self.options:
+            spec.temperature = _number(
+                self.options["temperature"], float, "temperature", 0.01, "0.2"
+            )
+        if "threshold" in self.options:
+            spec.threshold = _number(
+                self.options["threshold"], float, "threshold", 0.01, "0.9", 1.0
+            )

@@ -10,6 +10,7 @@
      sort.encode("CBACAB"), sort.decode(ids), sort.config, sort.vocab
      sort.generate(ids, {steps, temperature, topK, seed}) -> {ids, steps: [{probs, token}]}
      sort.sampler(ids, {temperature, topK, seed}).step()  -> one token at a time
+     await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights. A model's weights come in a script the build exports
@@ -68,12 +69,17 @@
     return new Float32Array(bytes.buffer); // little-endian, as every browser's platform is
   }
 
+  /** What the script exported as `name` registered, loading it on first use. */
+  nanobook.data = async function (name, src) {
+    if (!payloads[name]) await loadScript(name, src || sourceOf(name));
+    return payloads[name];
+  };
+
   /** The model `name`, loading its script on first use. `src` overrides the page's URL. */
   nanobook.model = function (name, src) {
     if (!models[name]) {
       models[name] = (async () => {
-        if (!payloads[name]) await loadScript(name, src || sourceOf(name));
-        const payload = payloads[name];
+        const payload = await nanobook.data(name, src);
         const flat = await inflate(payload.weights);
         const weights = {};
         let offset = 0;

@@ -74,13 +74,16 @@
       /** Load the model (once), then run `callback(model)`. */
       ready(callback) {
         if (!loading) {
-          status.textContent = `Loading the ${root.dataset.nanobookModel} model…`;
-          loading = nanobook.model(root.dataset.nanobookModel).then(
+          const name = root.dataset.nanobookModel;
+          // a model, or a plain record such as "sort-replay"
+          const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
+          status.textContent = name.endsWith("-replay") ? "Loading the training replay…" : `Loading the ${name} model…`;
+          loading = load(name).then(
             (model) => {
               widget.model = model;
               staticPart.hidden = true;
               live.hidden = false;
-              status.textContent = "";
+              if (status.textContent.startsWith("Loading")) status.textContent = "";
               loaded(model);
               return model;
             },
@@ -471,13 +474,276 @@
     return widget;
   }
 
+  // --- training-replay ----------------------------------------------------------------
+
+  /** The sort model while it learned: a step slider (and play) over the build's snapshots. */
+  function replayWidget(root, options) {
+    const widget = setUp(root, options);
+    const id = widget.id;
+    const slider = element("input", { type: "range", id: `${id}-step`, min: "0", max: "0", step: "1", value: "0" });
+    const stepShown = element("output", { for: slider.id });
+    const playButton = element("button", { type: "button", className: "nb-live-button", "aria-pressed": "false", text: reducedMotion.matches ? "Next step" : "Play" });
+    const probe = element("select", { id: `${id}-probe` });
+    widget.controls.append(
+      element("div", { className: "nb-live-field nb-replay-slider" }, element("label", { for: slider.id, text: "Training step" }), slider, stepShown),
+      element("div", { className: "nb-live-field" }, element("label", { for: probe.id, text: "Held-out prompt" }), probe),
+      element("div", { className: "nb-live-buttons" }, playButton)
+    );
+    const summary = element("p", { className: "nb-live-readout", "aria-live": "polite" });
+    const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    chart.setAttribute("class", "nb-replay-chart");
+    chart.setAttribute("viewBox", "0 0 600 170");
+    chart.setAttribute("role", "img");
+    const sequence = element("div", { className: "nb-live-tokens", role: "list", "aria-label": "The prompt and the model's prediction at each answer position" });
+    const layers = element("div", { className: "nb-live-layers" });
+    widget.live.append(summary, chart, sequence, layers);
+
+    let replay = null;
+    let at = 0;
+    let timer = 0;
+
+    function svg(tag, attributes) {
+      const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+      return node;
+    }
+
+    /** Loss (left axis, log scale) over every logged step; accuracy (right axis) at the snapshots. */
+    function drawChart() {
+      const { curve, snapshots, max_iters: last } = replay;
+      const [left, right, top, bottom] = [44, 556, 12, 140];
+      const x = (step) => left + ((right - left) * step) / last;
+      const losses = curve.map(([, loss]) => loss);
+      const [low, high] = [Math.log(Math.min(...losses)), Math.log(Math.max(...losses))];
+      const y = (loss) => bottom - ((bottom - top) * (Math.log(loss) - low)) / (high - low || 1);
+      const yAccuracy = (a) => bottom - (bottom - top) * a;
+      const snapshot = snapshots[at];
+      chart.replaceChildren(
+        svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+        svg("polyline", { points: curve.map(([s, loss]) => `${x(s)},${y(loss)}`).join(" "), class: "nb-replay-loss" }),
+        svg("polyline", { points: snapshots.map((s) => `${x(s.step)},${yAccuracy(s.accuracy)}`).join(" "), class: "nb-replay-accuracy" }),
+        svg("line", { x1: x(snapshot.step), y1: top, x2: x(snapshot.step), y2: bottom, class: "nb-replay-now" })
+      );
+      const label = (text, attributes) => {
+        const node = svg("text", attributes);
+        node.textContent = text;
+        chart.append(node);
+      };
+      label("training loss", { x: left, y: bottom + 18, class: "nb-replay-loss-label" });
+      label("held-out accuracy", { x: right, y: bottom + 18, "text-anchor": "end", class: "nb-replay-accuracy-label" });
+      label(`step ${snapshot.step}`, { x: x(snapshot.step), y: bottom + 32, "text-anchor": "middle" });
+      label("100%", { x: right + 4, y: top + 4 });
+      label("0", { x: right + 4, y: bottom + 4 });
+      chart.setAttribute(
+        "aria-label",
+        `Training loss falling over ${last} steps and held-out accuracy rising; the current step ${snapshot.step} is marked.`
+      );
+    }
+
+    function drawStep() {
+      const snapshot = replay.snapshots[at];
+      const p = Number(probe.value);
+      const vocab = replay.vocab;
+      const rowLength = replay.probes[p].length;
+      const promptLength = replay.prompt_len;
+      slider.value = String(at);
+      stepShown.textContent = `${snapshot.step} of ${replay.max_iters}`;
+      slider.setAttribute("aria-valuetext", `step ${snapshot.step} of ${replay.max_iters}`);
+      const loss = snapshot.loss === null ? "before the first update" : `training loss ${snapshot.loss.toFixed(3)}`;
+      summary.textContent = `Step ${snapshot.step}: ${loss}, held-out accuracy ${percent(snapshot.accuracy)}.`;
+      drawChart();
+      // the probe: each position's letter, and below the answer positions what the model predicts
+      sequence.replaceChildren();
+      for (let t = 0; t < rowLength; t++) {
+        const predicted = snapshot.prediction[p][t];
+        const answer = t >= promptLength - 1;
+        const right = predicted === replay.targets[p][t];
+        const cell = element(
+          "div",
+          {
+            className: `nb-live-token${answer ? (right ? " nb-replay-right" : " nb-replay-wrong") : ""}`,
+            role: "listitem",
+            "aria-label": `position ${t}, ${vocab[replay.probes[p][t]]}` + (answer ? `; predicts ${vocab[predicted]} at ${percent(snapshot.probability[p][t])}, ${right ? "right" : "wrong"}` : ""),
+          },
+          element("span", { className: "nb-live-tok", text: vocab[replay.probes[p][t]] }),
+          element("span", { className: "nb-live-pred", text: answer ? `→${vocab[predicted]}` : "" }),
+          element("span", { className: "nb-live-prob", text: answer ? percent(snapshot.probability[p][t]) : "" })
+        );
+        sequence.append(cell);
+      }
+      // every head's attention on the probe, at this step
+      const ink = cssColour(root, "--nb-live-ink", "#da7756");
+      const empty = cssColour(root, "--nb-live-empty", "#eee");
+      layers.querySelectorAll("canvas").forEach((canvas) => {
+        const rows = snapshot.attention[p][canvas.dataset.layer][canvas.dataset.head];
+        const size = canvas.clientWidth || 100;
+        const ratio = window.devicePixelRatio || 1;
+        canvas.width = canvas.height = Math.round(size * ratio);
+        const context = canvas.getContext("2d");
+        const cell = canvas.width / rows.length;
+        context.clearRect(0, 0, canvas.width, canvas.height);
+        rows.forEach((row, t) =>
+          row.forEach((weight, j) => {
+            context.globalAlpha = 1;
+            context.fillStyle = empty;
+            context.fillRect(j * cell, t * cell, cell, cell);
+            context.globalAlpha = Math.min(1, weight);
+            context.fillStyle = ink;
+            context.fillRect(j * cell, t * cell, cell, cell);
+          })
+        );
+        const strongest = rows.map((row) => row.indexOf(Math.max(...row)));
+        canvas.setAttribute(
+          "aria-label",
+          `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} at step ${snapshot.step}: the key each position attends to most, in order: ${strongest.join(", ")}`
+        );
+      });
+      widget.announce({ step: snapshot.step });
+    }
+
+    function stop() {
+      clearTimeout(timer);
+      timer = 0;
+      playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
+      playButton.setAttribute("aria-pressed", "false");
+    }
+
+    function play() {
+      if (timer) return stop();
+      if (at >= replay.snapshots.length - 1) at = 0;
+      if (reducedMotion.matches) {
+        // no running animation: each press shows the next recorded step
+        at += 1;
+        drawStep();
+        return;
+      }
+      playButton.textContent = "Pause";
+      playButton.setAttribute("aria-pressed", "true");
+      const delay = 600;
+      const tick = () => {
+        drawStep();
+        if (at < replay.snapshots.length - 1) {
+          at += 1;
+          timer = setTimeout(tick, delay);
+        } else stop();
+      };
+      tick();
+    }
+
+    widget.onLoad((loaded) => {
+      replay = loaded;
+      slider.max = String(replay.snapshots.length - 1);
+      replay.probes.forEach((row, p) =>
+        probe.append(element("option", { value: String(p), text: row.slice(0, replay.prompt_len).map((i) => replay.vocab[i]).join("") }))
+      );
+      replay.snapshots[0].attention[0].forEach((heads, l) => {
+        const row = element("div", { className: "nb-live-layer" }, element("p", { className: "nb-live-layer-name", text: `Layer ${l}` }));
+        heads.forEach((_, h) => {
+          const canvas = element("canvas", { className: "nb-live-map", role: "img", "data-layer": String(l), "data-head": String(h) });
+          row.append(element("figure", { className: "nb-live-head" }, canvas, element("figcaption", { text: `head ${h}` })));
+        });
+        layers.append(row);
+      });
+      drawStep();
+    });
+    slider.addEventListener("input", () =>
+      widget.ready(() => {
+        stop();
+        at = Number(slider.value);
+        drawStep();
+      })
+    );
+    probe.addEventListener("change", () => widget.ready(drawStep));
+    playButton.addEventListener("click", () => widget.ready(play));
+    widget.redraw = () => replay && drawStep();
+    return widget;
+  }
+
+  // --- predict-check ------------------------------------------------------------------
+
+  /** The model's answer to a question, worked out in the browser, with what shows it. */
+  function answerOf(loaded, question) {
+    if (question.ask === "accuracy-step") {
+      const reached = loaded.snapshots.find((s) => s.accuracy >= question.threshold);
+      const evidence = loaded.snapshots
+        .filter((s) => s.step <= (reached ? reached.step : Infinity))
+        .slice(-4)
+        .map((s) => `step ${s.step}: ${percent(s.accuracy)}`)
+        .join(", ");
+      return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.` };
+    }
+    const model = loaded;
+    const ids = model.encode(question.input);
+    const forward = model.forward(ids);
+    if (question.ask === "strongest-key") {
+      const row = forward.attention[question.layer][question.head][question.query];
+      const best = row.reduce((b, w, j) => (w > row[b] ? j : b), 0);
+      const weights = [...row.slice(0, question.query + 1)].map((w, j) => `${j} “${shown(model.vocab[ids[j]])}” ${percent(w)}`);
+      return { answer: best, evidence: `The live model's weights for that query: ${weights.join(", ")}.` };
+    }
+    const probs = model.probabilities(forward.logits[ids.length - 1], { temperature: question.temperature });
+    const best = probs.reduce((b, p, i) => (p > probs[b] ? i : b), 0);
+    const ranked = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 4);
+    const listed = ranked.map((i) => `“${shown(model.vocab[i])}” ${percent(probs[i])}`).join(", ");
+    return { answer: model.vocab[best], evidence: `At temperature ${question.temperature}, the live model's next-token probabilities: ${listed}.` };
+  }
+
+  function predictWidget(root, options) {
+    const widget = setUp(root, options);
+    const question = options.question;
+    const storageKey = `nanobook:predict:${location.pathname}#${root.id}`;
+    const fieldset = element("fieldset", { className: "nb-predict" }, element("legend", { text: question.text }));
+    question.choices.forEach(([value, label], i) => {
+      const radio = element("input", { type: "radio", name: `${widget.id}-choice`, id: `${widget.id}-c${i}`, value: String(value) });
+      fieldset.append(element("div", { className: "nb-predict-choice" }, radio, element("label", { for: radio.id, text: label })));
+    });
+    const check = element("button", { type: "button", className: "nb-live-button", text: "Check with the model" });
+    const verdict = element("p", { className: "nb-predict-verdict", role: "status", "aria-live": "polite" });
+    widget.controls.append(fieldset, element("div", { className: "nb-live-buttons" }, check));
+    widget.live.append(verdict);
+    // the question replaces the static rendering at once: that one shows the answer
+    widget.live.hidden = false;
+    root.querySelector(".nb-live-static").hidden = true;
+    widget.status.textContent = "";
+    try {
+      const kept = localStorage.getItem(storageKey);
+      const radio = kept && fieldset.querySelector(`input[value="${CSS.escape(kept)}"]`);
+      if (radio) radio.checked = true;
+    } catch (error) {
+      // storage may be off (private windows, file://): progress is simply not kept
+    }
+    check.addEventListener("click", () => {
+      const picked = fieldset.querySelector("input:checked");
+      if (!picked) {
+        verdict.textContent = "Choose an answer first: commit to a prediction, then check it.";
+        return;
+      }
+      try {
+        localStorage.setItem(storageKey, picked.value);
+      } catch (error) {
+        // as above
+      }
+      widget.ready((loaded) => {
+        const { answer, evidence } = answerOf(loaded, question);
+        const label = question.choices.find(([value]) => String(value) === String(answer));
+        const right = String(answer) === picked.value;
+        verdict.textContent = `${right ? "Right" : "Not this time"}: the answer is ${label ? label[1] : answer}. ${evidence}`;
+        verdict.classList.toggle("nb-predict-right", right);
+        root.dataset.answer = String(answer);
+        widget.announce({ answer });
+      });
+    });
+    return widget;
+  }
+
   // --- start ------------------------------------------------------------------------
 
   const widgets = [];
   function start() {
     for (const root of document.querySelectorAll(".nb-live[data-live]")) {
       const options = JSON.parse(root.dataset.live);
-      widgets.push(options.kind === "attention" ? attentionWidget(root, options) : samplingWidget(root, options));
+      const make = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget }[options.kind];
+      widgets.push(make(root, options));
     }
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
     new MutationObserver(() => widgets.forEach((w) => w.redraw && w.redraw())).observe(document.documentElement, {
