@@ -50,7 +50,8 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert summary["rows"][0]["step"] == 0 and summary["rows"][-1]["step"] == summary["max_iters"]
     assert f"training run of {summary['max_iters']} steps" in words
     # predict-check: the page's options hold the question but never its answer
-    for widget, ask in zip(widgets[3:], ("strongest-key", "accuracy-step", "next-token"), strict=True):
+    asks = ("strongest-key", "accuracy-step", "next-token")
+    for widget, ask in zip(widgets[3:], asks, strict=True):
         options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
         assert options["question"]["ask"] == ask and "answer" not in options["question"]
     step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9)["answer"]
