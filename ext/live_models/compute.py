@@ -163,6 +163,7 @@ def attention(preset: str, prompt: str) -> dict:
     return {
         "tokens": [entry.meta["itos"][i] for i in ids],
         "typed": typed,
+        "first_scored": entry.meta["prompt_len"] - 1 if entry.meta.get("task") == "sort" else 0,
         "predicted": [entry.meta["itos"][int(i)] for i in best.indices],
         "probability": best.values.tolist(),
         "attention": [layer[0].tolist() for layer in maps],  # (n_layer, nh, T, T)

@@ -55,13 +55,19 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
         f"position that each of its {heads} heads attends to most (heads 0 to {heads - 1}).",
         classes=["nb-live-caption"],
     )
+    # a sort row is scored from its last prompt letter on: earlier "predictions" mean nothing
+    first_scored = result.get("first_scored", 0)
     rows = []
     for t, token in enumerate(tokens):
         looks = [
             " ".join(str(max(range(t + 1), key=lambda j, h=h: h[t][j])) for h in layer)
             for layer in result["attention"]
         ]
-        prediction = f"{shown_token(result['predicted'][t])} ({result['probability'][t]:.2f})"
+        prediction = (
+            f"{shown_token(result['predicted'][t])} ({result['probability'][t]:.2f})"
+            if t >= first_scored
+            else "(not scored)"
+        )
         rows.append([str(t), shown_token(token), prediction, *looks])
     layers = [f"layer {n}" for n in range(len(result["attention"]))]
     header = ["position", "token", "predicts", *layers]

@@ -21,6 +21,7 @@
   const nanobook = (window.nanobook = window.nanobook || {});
   const payloads = {}; // name -> what the exported script registered
   const waiting = {}; // name -> [resolve, reject] of the script being loaded
+  const scripts = {}; // name -> Promise of its script having run
   const models = {}; // name -> Promise<Model>
 
   // --- loading ------------------------------------------------------------------------
@@ -69,10 +70,14 @@
     return new Float32Array(bytes.buffer); // little-endian, as every browser's platform is
   }
 
-  /** What the script exported as `name` registered, loading it on first use. */
-  nanobook.data = async function (name, src) {
-    if (!payloads[name]) await loadScript(name, src || sourceOf(name));
-    return payloads[name];
+  /** What the script exported as `name` registered, loading it once (several widgets
+      may ask for the same script while it loads). */
+  nanobook.data = function (name, src) {
+    if (!scripts[name]) {
+      scripts[name] = payloads[name] ? Promise.resolve() : loadScript(name, src || sourceOf(name));
+      scripts[name].catch(() => delete scripts[name]); // a later call may try again
+    }
+    return scripts[name].then(() => payloads[name]);
   };
 
   /** The model `name`, loading its script on first use. `src` overrides the page's URL. */

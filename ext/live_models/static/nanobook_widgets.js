@@ -190,19 +190,25 @@
     function build(model) {
       const { ids, typed, forward, probs } = result;
       tokens.replaceChildren();
+      // training scored only the answer's positions of a sort row (the loss ignores the
+      // prompt's), so what the model "predicts" inside the prompt means nothing: not shown
+      const firstScored = model.task && model.task.prompt_len ? model.task.prompt_len - 1 : 0;
       ids.forEach((id, t) => {
         const best = probs[t].reduce((b, p, i) => (p > probs[t][b] ? i : b), 0);
+        const scored = t >= firstScored;
         const button = element(
           "button",
           {
             type: "button",
             className: `nb-live-token${t >= typed ? " nb-live-answer" : ""}`,
             tabindex: t === query ? "0" : "-1",
-            "aria-label": `position ${t}, ${shown(model.vocab[id])}${t >= typed ? " (the model's answer)" : ""}; predicts ${shown(model.vocab[best])} at ${percent(probs[t][best])}`,
+            "aria-label":
+              `position ${t}, ${shown(model.vocab[id])}${t >= typed ? " (the model's answer)" : ""}; ` +
+              (scored ? `predicts ${shown(model.vocab[best])} at ${percent(probs[t][best])}` : "inside the prompt, where training scored no prediction"),
           },
           element("span", { className: "nb-live-tok", text: shown(model.vocab[id]) }),
-          element("span", { className: "nb-live-pred", text: `→${shown(model.vocab[best])}` }),
-          element("span", { className: "nb-live-prob", text: percent(probs[t][best]) })
+          element("span", { className: "nb-live-pred", text: scored ? `→${shown(model.vocab[best])}` : "·" }),
+          element("span", { className: "nb-live-prob", text: scored ? percent(probs[t][best]) : "" })
         );
         button.addEventListener("focus", () => choose(t));
         button.addEventListener("mouseenter", () => choose(t));
@@ -329,7 +335,7 @@
       const task = model.task || {};
       hint.textContent =
         model.vocab.length <= 10
-          ? `Letters ${model.vocab.join(", ")}; ${task.prompt_len || 1} to ${model.config.block_size} of them${task.prompt_len ? ` (${task.prompt_len} letters get the model's answer appended)` : ""}.`
+          ? `Letters ${model.vocab.join(", ")}; ${task.prompt_len || 1} to ${model.config.block_size} of them${task.prompt_len ? ` (${task.prompt_len} letters get the model's answer appended). Under each letter: the letter the model predicts next, from the last prompt letter on (training scores no prediction inside the prompt).` : ""}`
           : `Up to ${model.config.block_size} characters.`;
     };
     widget.onLoad((model) => {
@@ -492,8 +498,7 @@
     const summary = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     chart.setAttribute("class", "nb-replay-chart");
-    chart.setAttribute("viewBox", "0 0 600 170");
-    chart.setAttribute("role", "img");
+        chart.setAttribute("role", "img");
     const sequence = element("div", { className: "nb-live-tokens", role: "list", "aria-label": "The prompt and the model's prediction at each answer position" });
     const layers = element("div", { className: "nb-live-layers" });
     widget.live.append(summary, chart, sequence, layers);
@@ -511,7 +516,10 @@
     /** Loss (left axis, log scale) over every logged step; accuracy (right axis) at the snapshots. */
     function drawChart() {
       const { curve, snapshots, max_iters: last } = replay;
-      const [left, right, top, bottom] = [44, 556, 12, 140];
+      // drawn in CSS pixels of the chart's own width, so its labels keep their size on a phone
+      const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+      chart.setAttribute("viewBox", `0 0 ${width} 168`);
+      const [left, right, top, bottom] = [52, width - 44, 12, 140];
       const x = (step) => left + ((right - left) * step) / last;
       const losses = curve.map(([, loss]) => loss);
       const [low, high] = [Math.log(Math.min(...losses)), Math.log(Math.max(...losses))];
@@ -529,11 +537,14 @@
         node.textContent = text;
         chart.append(node);
       };
-      label("training loss", { x: left, y: bottom + 18, class: "nb-replay-loss-label" });
-      label("held-out accuracy", { x: right, y: bottom + 18, "text-anchor": "end", class: "nb-replay-accuracy-label" });
-      label(`step ${snapshot.step}`, { x: x(snapshot.step), y: bottom + 32, "text-anchor": "middle" });
+      const near = x(snapshot.step) > (left + right) / 2;
+      label(`step ${snapshot.step}`, { x: x(snapshot.step) + (near ? -6 : 6), y: top + 12, "text-anchor": near ? "end" : "start", class: "nb-replay-now-label" });
+      label("loss (log scale)", { x: left, y: bottom + 20, class: "nb-replay-loss-label" });
+      label("accuracy", { x: right, y: bottom + 20, "text-anchor": "end", class: "nb-replay-accuracy-label" });
+      label(Math.max(...losses).toFixed(2), { x: left - 4, y: top + 4, "text-anchor": "end" });
+      label(String(Number(Math.min(...losses).toPrecision(2))), { x: left - 4, y: bottom + 4, "text-anchor": "end" });
       label("100%", { x: right + 4, y: top + 4 });
-      label("0", { x: right + 4, y: bottom + 4 });
+      label("0%", { x: right + 4, y: bottom + 4 });
       chart.setAttribute(
         "aria-label",
         `Training loss falling over ${last} steps and held-out accuracy rising; the current step ${snapshot.step} is marked.`
