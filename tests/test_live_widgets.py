@@ -95,8 +95,10 @@ def test_the_attention_widget_drives_the_shapes_and_values_beside_the_source(ope
 
     # choose a query and a head: the rows under the code are PyTorch's for this input
     layer, head, query = 1, 2, len(prompt) - 2
+    # the head with the keyboard, then the query in the strip (the pointer over a map
+    # would choose the row under it)
+    widget.locator(".nb-live-map").nth(layer * config.n_head + head).focus()
     widget.locator(".nb-live-token").nth(query).focus()
-    widget.locator(".nb-live-map").nth(layer * config.n_head + head).click()
     ids = torch.tensor([entry.encode(prompt)])
     rows = pytorch_rows(entry.model, ids, layer, head, query)
     for key, row in rows.items():
