@@ -203,3 +203,28 @@ def test_widgets_fit_a_phone_in_the_dark(open_page):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         ink = page.locator(selector).first.evaluate("e => getComputedStyle(e).borderLeftColor")
         assert ink == "rgb(244, 162, 97)"  # the dark theme's accent
+
+
+def test_bad_input_is_explained_in_the_widget(open_page):
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    field, status = widget.locator("input[type=text]"), widget.locator(".nb-live-status")
+    block = presets.gpt_config("sort").block_size
+    for text, said in [
+        ("CBAXAB", "“X” is not in the sort model's vocabulary. It knows only A, B, C."),
+        ("", "Type a prompt"),
+        (
+            "A" * (block + 1),
+            f"reads at most {block} tokens (its block_size); this prompt has {block + 1}",
+        ),
+    ]:
+        field.fill(text)
+        page.wait_for_function(
+            "([s, said]) => s.textContent.includes(said)", arg=[status.element_handle(), said]
+        )
+        assert field.get_attribute("aria-invalid") == "true"
+    field.fill("CBACAB")
+    page.wait_for_function(
+        "s => s.textContent.startsWith('Read with')", arg=status.element_handle()
+    )
+    assert field.get_attribute("aria-invalid") == "false"
