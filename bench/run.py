@@ -305,12 +305,14 @@ def parts(names: list[str]) -> None:
             results["cold publish"] = cold_publish(scratch)
         if "replay" in names:
             results["replay"] = replay_figures()
+        if "live" in names:
+            results["live"] = live_figures(scratch)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-PARTS = ("comment-edit", "sample-edit", "cold-publish-cpu", "replay")
+PARTS = ("comment-edit", "sample-edit", "cold-publish-cpu", "replay", "live")
 
 
 def main() -> None:
@@ -399,6 +401,23 @@ def main() -> None:
             "pass": replay["replay_bytes"] <= 1_000_000,
         }
     )
+    results["live"] = live = live_figures(scratch)
+    sort_ms, char_ms = (live["forward"][name]["median_ms"] for name in ("sort", "char"))
+    results["targets"] += [
+        {"target": "sort forward <= 1 ms (chromium)", "value": sort_ms, "pass": sort_ms <= 1},
+        {"target": "char forward, full context, <= 20 ms", "value": char_ms, "pass": char_ms <= 20},
+        {
+            "target": "first live result <= 300 ms after the first interaction",
+            "value": live["first_result_ms"],
+            "pass": live["first_result_ms"] <= 300,
+        },
+        {
+            "target": "live artifacts: sort <= 400 kB, char <= 2 MB",
+            "value": live["artifact_bytes"],
+            "pass": live["artifact_bytes"]["sort"] <= 400_000
+            and live["artifact_bytes"]["char"] <= 2_000_000,
+        },
+    ]
     for i in range(args.publish_repeat):
         print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
         book = Workspace(scratch, f"publish-{i}")
@@ -538,6 +557,65 @@ def replay_figures(rounds: int = 5) -> dict:
     return figures
 
 
+LIVE_PAGE_CODE = r"""
+(async () => {
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const figures = {};
+  for (const name of ["sort", "char"]) {
+    const model = await nanobook.model(name);
+    const T = model.config.block_size;  // full context
+    const ids = Array.from({ length: T }, (_, t) => (t * 7919) % model.config.vocab_size);
+    for (let i = 0; i < 5; i++) model.forward(ids);
+    const runs = name === "sort" ? 400 : 60;
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      model.forward(ids);
+      times.push(performance.now() - start);
+    }
+    figures[name] = { T, runs, median_ms: median(times) };
+  }
+  return figures;
+})()
+"""
+
+
+def live_figures(scratch: Path) -> dict:
+    """The live widgets in chromium (tests/roots/test-live-models, built here): artifact
+    sizes, time from the first interaction to the first result, forward-pass medians."""
+    from playwright.sync_api import sync_playwright
+
+    src, out = ROOT / "tests" / "roots" / "test-live-models", scratch / "live-html"
+    build = [sys.executable, "-m", "sphinx", "-q", "-b", "html", "-d", str(out / ".doctrees")]
+    subprocess.run([*build, str(src), str(out)], check=True)
+    sizes = {
+        path.name.split("-")[0]
+        + ("-replay" if "-replay-" in path.name else ""): path.stat().st_size
+        for path in (out / "_live").glob("*.js")
+    }
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        # nothing loads before the reader acts: the widget near the screen would otherwise
+        page.add_init_script(
+            "window.IntersectionObserver = class { observe() {} disconnect() {} };"
+        )
+        page.goto((out / "index.html").as_uri())
+        first_result_ms = page.evaluate(
+            """() => new Promise((resolve) => {
+                 const widget = document.querySelector(".nb-live-attention");
+                 const start = performance.now();
+                 const done = () => resolve(performance.now() - start);
+                 widget.addEventListener("nanobook:result", done, { once: true });
+                 widget.querySelector("input").focus();
+               })"""
+        )
+        forward = page.evaluate(LIVE_PAGE_CODE)
+        browser.close()
+    return {"artifact_bytes": sizes, "first_result_ms": first_result_ms, "forward": forward}
+
+
 def machine() -> dict:
     import torch
 
@@ -617,6 +695,18 @@ def markdown(results: dict) -> str:
             f"{replay['overhead']:+.1%} to a sort training "
             f"({replay['plain_median']:.2f} s without, {replay['recorded_median']:.2f} s with; "
             "medians, one thread).",
+        ]
+    if live := results.get("live"):
+        f, b = live["forward"], live["artifact_bytes"]
+        lines += [
+            "",
+            "Live models in chromium: forward pass "
+            f"{f['sort']['median_ms']:.2f} ms (sort, T = {f['sort']['T']}) and "
+            f"{f['char']['median_ms']:.1f} ms (char, T = {f['char']['T']}), medians; "
+            f"first result {live['first_result_ms']:.0f} ms after the first interaction "
+            "(script loaded, weights inflated, forward pass, widget drawn); artifacts "
+            + ", ".join(f"{name} {size / 1e3:.0f} kB" for name, size in sorted(b.items()))
+            + ".",
         ]
     lines.append("")
     return "\n".join(lines)

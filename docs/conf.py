@@ -30,7 +30,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
-from ext import store  # noqa: E402  (needs the path above)
+from ext import notebooks, store  # noqa: E402  (needs the path above)
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -44,6 +44,7 @@ extensions = [
     "ext.manim_clip",
     "ext.arch_diagram",
     "ext.annotated_source",
+    "ext.live_models",
 ]
 
 # --- sources --------------------------------------------------------------------------
@@ -184,12 +185,17 @@ def _book_models(app, env, added, changed, removed) -> list[str]:
             app.nanobook_cell_inputs[docname] = store.digest(
                 app.config.nanobook_inputs_digest, *store.code_inputs_of_source(code, _SEARCH)
             )
-    return [
+    reread = [
         docname
         for docname, digest in app.nanobook_cell_inputs.items()
         if docname in env.all_docs
         and env.metadata.get(docname, {}).get("nanobook_cell_inputs") != digest
     ]
+    to_read = (set(added) | set(changed) | set(reread)) & set(app.nanobook_cell_inputs)
+    app.nanobook_executed_early = notebooks.execute_missing(
+        app, to_read, lambda docname: str(CACHE / "jupyter" / app.nanobook_cell_inputs[docname])
+    )
+    return reread
 
 
 def _cell_code(cell: str) -> str:

@@ -67,7 +67,8 @@ def parse(page: Path) -> Page:
 
 
 # what Prose leaves out: code cells and their output, glued values, mathematics, code
-# listings, annotated source's line numbers, and cross-references' titles
+# listings, annotated source's line numbers, cross-references' titles, and the live
+# widgets' static renderings (tables the build computed with the model)
 SKIPPED_CLASSES = frozenset(
     [
         "cell",
@@ -78,6 +79,7 @@ SKIPPED_CLASSES = frozenset(
         "as-where",
         "as-note-lines",
         "std-ref",
+        "nb-live-static",
     ]
 )
 SKIPPED_TAGS = frozenset(

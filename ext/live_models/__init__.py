@@ -1,0 +1,176 @@
+"""``live-attention`` and ``live-sampling``: the book's trained models in the reader's browser.
+
+    ```{live-attention} sort          (or char)
+    :prompt: CBACAB                   the input the page starts with (and the static
+                                      rendering shows); a sort prompt of 6 letters is
+                                      read with the model's own greedy answer appended
+    ```
+    ```{live-sampling} char
+    :prompt: def                      the text to continue
+    :temperature: 0.8                 (default 1)
+    :top-k: 20                        (default: none)
+    :seed: 0                          the reader can change it in the widget
+    :steps: 80                        tokens per run (default: 6 for sort, 80 for char)
+    ```
+
+The directives record a spec while pages are read. After reading (env-updated), each
+model a page asks for is exported once into the cache as a web artifact (compute.py),
+and each widget's computation on its default input is run, or taken from the cache;
+the writers show it as a table everywhere and, in HTML, inside the widget that
+nanobook_widgets.js makes live (the JavaScript API is on the authoring page). A bad
+preset, option or prompt is a warning at the directive's line (type
+``nanobook.live_models``), and the page says the widget is not available.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sphinx.util import logging
+
+from .. import _core
+from . import render
+from .directive import (
+    SUBTYPE,
+    LiveAttentionDirective,
+    LiveSamplingDirective,
+    PredictCheckDirective,
+    TrainingReplayDirective,
+    live_widget,
+)
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")
+
+
+def check_config(app, config) -> None:
+    config.html_static_path.append(str(STATIC))
+
+
+def init_env(app, env, docnames) -> None:
+    if not hasattr(env, "live_model_specs"):
+        env.live_model_specs = {}  # docname -> [LiveSpec]
+        env.live_model_results = {}  # uid -> computation result, or {"error": ...}
+        env.live_model_artifacts = {}  # preset -> the cached script
+
+
+def purge_doc(app, env, docname: str) -> None:
+    getattr(env, "live_model_specs", {}).pop(docname, None)
+
+
+def merge_specs(app, env, docnames, other) -> None:
+    for docname in docnames:
+        if docname in other.live_model_specs:
+            env.live_model_specs[docname] = other.live_model_specs[docname]
+
+
+def compute_all(app, env) -> list[str]:
+    """After reading: compute each widget's default input and export the scripts the
+    working ones load; returns the pages whose results changed (they are written again)."""
+    specs = [
+        spec for docname in sorted(env.live_model_specs) for spec in env.live_model_specs[docname]
+    ]
+    env.live_model_spec_by_uid = {spec.uid: spec for spec in specs}
+    previous = env.live_model_results
+    env.live_model_results = {}
+    env.live_model_artifacts = {}
+    if not specs:
+        return []
+    from . import compute  # torch: only for books that have live widgets
+
+    cache = _core.cache_root(app) / "live"
+    for spec in specs:
+        env.live_model_results[spec.uid] = _compute(compute, cache, spec)
+    working = {spec.script for spec in specs if "error" not in env.live_model_results[spec.uid]}
+    env.live_model_artifacts = {name: str(compute.export(name, cache)) for name in sorted(working)}
+    changed = {s.docname for s in specs if previous.get(s.uid) != env.live_model_results[s.uid]}
+    return sorted(changed)
+
+
+def _problem(compute, spec) -> tuple[str, str] | None:
+    """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    entry = compute.trained_model(spec.preset)
+    if spec.script.endswith("-replay") and entry.replay is None:
+        return (
+            f"the {spec.preset} model keeps no training replay",
+            "only sort models record one while they train (model_src/replay.py)",
+        )
+    if spec.kind == "replay" or spec.ask == "accuracy-step":
+        return None
+    problem = compute.check_prompt(entry, spec.prompt)
+    if problem:
+        return (
+            f"the :prompt: {spec.prompt!r} cannot be read: {problem}",
+            "use only characters of the model's vocabulary, at most block_size of them",
+        )
+    return None
+
+
+def _computation(compute, spec):
+    if spec.kind == "attention":
+        return lambda: compute.attention(spec.preset, spec.prompt)
+    if spec.kind == "sampling":
+        return lambda: compute.sampling(
+            spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
+        )
+    if spec.kind == "replay":
+        return lambda: compute.replay_summary(spec.preset)
+    return lambda: compute.predict(
+        spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold
+    )
+
+
+def _compute(compute, cache: Path, spec) -> dict:
+    if spec.error is not None:
+        return {"error": spec.error}
+    problem = _problem(compute, spec)
+    if problem is None:
+        try:
+            return compute.cached_result(
+                cache, spec.preset, spec.request(), _computation(compute, spec)
+            )
+        except ValueError as error:  # a question the model's record cannot answer
+            problem = (str(error), "choose another :threshold: or :prompt:")
+    message, hint = problem
+    _core.warn(
+        logger, f"{spec.directive}: {message}", location=spec.location, subtype=SUBTYPE, hint=hint
+    )
+    return {"error": message}
+
+
+def add_page_assets(app, pagename, templatename, context, doctree) -> None:
+    """The runtime only on pages with a working widget (deferred: after the page's text)."""
+    results = app.env.live_model_results
+    nodes = doctree.findall(live_widget) if doctree is not None else []
+    if not any("error" not in results.get(node["uid"], {"error": True}) for node in nodes):
+        return
+    for script in SCRIPTS:
+        app.add_js_file(script, loading_method="defer")
+    app.add_css_file("nanobook_live.css")
+
+
+def setup(app):
+    _core.setup_core(app)
+    app.add_node(
+        live_widget,
+        html=(render.visit_html, render.depart_html),
+        latex=(render.skip, None),
+        text=(render.skip, None),
+        man=(render.skip, None),
+        texinfo=(render.skip, None),
+    )
+    app.add_directive("live-attention", LiveAttentionDirective)
+    app.add_directive("live-sampling", LiveSamplingDirective)
+    app.add_directive("training-replay", TrainingReplayDirective)
+    app.add_directive("predict-check", PredictCheckDirective)
+    app.connect("config-inited", check_config)
+    app.connect("env-before-read-docs", init_env)
+    app.connect("env-purge-doc", purge_doc)
+    app.connect("env-merge-info", merge_specs)
+    app.connect("env-updated", compute_all)
+    app.connect("doctree-resolved", render.add_fallbacks)
+    app.connect("html-page-context", add_page_assets)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

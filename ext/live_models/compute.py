@@ -1,0 +1,370 @@
+"""What the live widgets need from PyTorch, computed while the book builds.
+
+Two things come out of a trained model (``model_src.trained.get(preset)``):
+
+* the web artifact: a classic script ``<preset>-<key>.js`` that hands the config, the
+  vocabulary and the float32 weights to ``nanobook._register`` (a script tag, not a
+  fetch, so the book also works opened from ``file://``, where Chromium refuses to
+  fetch local files). The weights are stored bit for bit: the four bytes of every
+  float are split into four planes (the exponent bytes compress, the mantissa bytes
+  do not), raw-deflated, and base64'd; the browser inflates them with its own
+  ``DecompressionStream("deflate-raw")``.
+* the static fallbacks: the same computations the widgets run, on the page's default
+  input, for readers without JavaScript and for builders without HTML.
+
+Sampling uses the runtime's own generator (mulberry32, seeded) and the same
+inverse-CDF draw, so the fallback shows the tokens a reader's browser draws for that
+seed too. Everything is an entry of the artifact store (ext/store.py) under the cache's
+``live/``, keyed on the trained model's weights digest, this file's code and the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..store import Store, code_digest, digest, write_meta
+from .directive import shown_token
+
+TOP_TOKENS = 5  # bars per step in the sampling fallback
+
+
+def trained_model(preset: str):
+    from model_src import trained  # the book's models; imported only when needed
+
+    return trained.get(preset)
+
+
+def model_key(preset: str) -> str:
+    """The trained weights plus this exporter's code: what every result here depends on."""
+    return digest(preset, trained_model(preset).weights, code_digest(Path(__file__)))
+
+
+def stored_file(cache_dir: Path, key: str, name: str, make) -> Path:
+    """The store entry ``key``'s file ``name``, written by ``make()`` (text) if missing."""
+
+    def write(tmp: Path) -> None:
+        (tmp / name).write_text(make(), encoding="utf-8")
+        write_meta(tmp, {"files": {"result": name}})
+
+    store = Store(cache_dir)
+    store.get_or_make(key, write)
+    return store.path(key) / name
+
+
+# --- the web artifact ----------------------------------------------------------------------
+
+
+def weight_tensors(model) -> list[tuple[str, torch.Tensor]]:
+    """The learned tensors in state-dict order: the causal masks are constants, and
+    lm_head.weight is wte.weight (tied), so both are left out."""
+    return [
+        (name, tensor)
+        for name, tensor in model.state_dict().items()
+        if not name.endswith(".attn.bias") and name != "lm_head.weight"
+    ]
+
+
+def pack_weights(tensors: list[torch.Tensor]) -> bytes:
+    """float32 little-endian, byte-shuffled into 4 planes, raw deflate (no zlib header)."""
+    flat = np.concatenate([t.detach().cpu().numpy().ravel() for t in tensors]).astype("<f4")
+    planes = flat.view(np.uint8).reshape(-1, 4).T.tobytes()  # all byte 0s, all byte 1s, ...
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    return deflate.compress(planes) + deflate.flush()
+
+
+def artifact_text(preset: str) -> str:
+    entry = trained_model(preset)
+    tensors = weight_tensors(entry.model)
+    config = entry.model.config
+    payload = {
+        "name": preset,
+        "config": {
+            "block_size": config.block_size,
+            "vocab_size": config.vocab_size,
+            "n_layer": config.n_layer,
+            "n_head": config.n_head,
+            "n_embd": config.n_embd,
+            "bias": config.bias,
+        },
+        "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
+        "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},
+        "layout": [[name, list(tensor.shape)] for name, tensor in tensors],
+        "weights": base64.b64encode(pack_weights([t for _, t in tensors])).decode("ascii"),
+    }
+    body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
+    header = f"/* The {preset} model of The Animated nanoGPT, for nanobook_live.js */"
+    return f"{header}\nnanobook._register({body});\n"
+
+
+def artifact(preset: str, cache_dir: Path) -> Path:
+    """The cached artifact for ``preset``, exported first if it is not there yet; its
+    name ``<preset>-<key>.js`` changes whenever its content can."""
+    key = model_key(preset)
+    return stored_file(
+        cache_dir, f"{preset}-{key}", f"{preset}-{key}.js", lambda: artifact_text(preset)
+    )
+
+
+# --- the computations the widgets run, on the default input --------------------------------
+
+
+def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
+    """``compute()`` once per (model, request, this file); a JSON file in the cache."""
+    key = digest(model_key(preset), json.dumps(request, sort_keys=True))
+    path = stored_file(
+        cache_dir, f"{preset}-{request['kind']}-{key}", "result.json", lambda: json.dumps(compute())
+    )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_prompt(entry, prompt: str) -> str | None:
+    """Why the model cannot read ``prompt``, or None: the widget gives the same answers."""
+    if not prompt:
+        return "the prompt is empty"
+    unknown = sorted({ch for ch in prompt if ch not in entry.meta["stoi"]})
+    if unknown:
+        return f"characters outside the vocabulary: {', '.join(map(repr, unknown))}"
+    if len(prompt) > entry.model.config.block_size:
+        return f"{len(prompt)} characters, more than block_size {entry.model.config.block_size}"
+    return None
+
+
+def completed_ids(entry, ids: list[int]) -> tuple[list[int], int]:
+    """The sort model reads a full prompt with its own greedy answer appended, as in the
+    chapters; other input is read as typed. Returns (ids, number of typed tokens)."""
+    meta, block_size = entry.meta, entry.model.config.block_size
+    if meta.get("task") != "sort" or len(ids) != meta["prompt_len"]:
+        return ids, len(ids)
+    idx = torch.tensor([ids])
+    with torch.no_grad():
+        idx = entry.model.generate(idx, block_size - len(ids), top_k=1)
+    return idx[0].tolist(), len(ids)
+
+
+def attention(preset: str, prompt: str) -> dict:
+    """Attention maps (layer, head, T, T) and each position's likeliest next token."""
+    from model_src import probe
+
+    entry = trained_model(preset)
+    ids, typed = completed_ids(entry, entry.encode(prompt))
+    idx = torch.tensor([ids])
+    with torch.no_grad(), probe.attention_maps(entry.model) as maps:
+        logits, _ = entry.model(idx, targets=idx)  # with targets: logits at every position
+    probs = F.softmax(logits[0].double(), dim=-1)
+    best = probs.max(dim=-1)
+    return {
+        "tokens": [entry.meta["itos"][i] for i in ids],
+        "typed": typed,
+        "first_scored": entry.meta["prompt_len"] - 1 if entry.meta.get("task") == "sort" else 0,
+        "predicted": [entry.meta["itos"][int(i)] for i in best.indices],
+        "probability": best.values.tolist(),
+        "attention": [layer[0].tolist() for layer in maps],  # (n_layer, nh, T, T)
+    }
+
+
+def mulberry32(seed: int):
+    """The runtime's random numbers in [0, 1): the same sequence for the same seed."""
+    mask = 0xFFFFFFFF
+    state = seed & mask
+    while True:
+        state = (state + 0x6D2B79F5) & mask
+        t = ((state ^ (state >> 15)) * (state | 1)) & mask
+        t = ((t + (((t ^ (t >> 7)) * (t | 61)) & mask)) & mask) ^ t
+        yield ((t ^ (t >> 14)) & mask) / 2**32
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float, top_k: int | None) -> np.ndarray:
+    """As model.generate turns the last logits into probabilities (in float64)."""
+    scaled = logits.double() / temperature
+    if top_k is not None:
+        kth_best = torch.topk(scaled, min(top_k, scaled.numel())).values[-1]
+        scaled[scaled < kth_best] = -math.inf
+    return F.softmax(scaled, dim=-1).numpy()
+
+
+def draw(probs: np.ndarray, u: float) -> int:
+    """The first token whose cumulative probability passes u (the runtime's rule)."""
+    cumulative = 0.0
+    for token, p in enumerate(probs):
+        cumulative += p
+        if u < cumulative:
+            return token
+    return int(np.flatnonzero(probs)[-1])  # u beyond a sum rounded below 1
+
+
+def sampling(
+    preset: str, prompt: str, temperature: float, top_k: int | None, seed: int, steps: int
+):
+    """``steps`` tokens sampled after ``prompt``, with each step's top candidates."""
+    entry = trained_model(preset)
+    block_size = entry.model.config.block_size
+    ids = entry.encode(prompt)
+    random = mulberry32(seed)
+    record = []
+    for _ in range(steps):
+        idx = torch.tensor([ids[-block_size:]])
+        with torch.no_grad():
+            logits, _ = entry.model(idx)
+        probs = next_token_probs(logits[0, -1], temperature, top_k)
+        token = draw(probs, next(random))
+        top = np.argsort(-probs, kind="stable")[:TOP_TOKENS]
+        record.append(
+            {
+                "candidates": [[entry.meta["itos"][int(i)], float(probs[i])] for i in top],
+                "drawn": entry.meta["itos"][token],
+            }
+        )
+        ids.append(token)
+    return {"prompt": prompt, "steps": record, "text": entry.decode(ids)}
+
+
+# --- the training replay --------------------------------------------------------------------
+
+
+def replay_payload(preset: str) -> dict:
+    """What the training-replay widget shows: the snapshots training recorded (see
+    model_src/replay.py) with the logged loss curve and the vocabulary."""
+    entry = trained_model(preset)
+    return {
+        **entry.replay,
+        "curve": [[m["iter"], round(m["loss"], 4)] for m in entry.metrics],
+        "max_iters": entry.config["max_iters"],
+        "vocab": [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)],
+        "prompt_len": entry.meta["prompt_len"],
+    }
+
+
+def replay_artifact(preset: str, cache_dir: Path) -> Path:
+    """The replay as a classic script registered as ``<preset>-replay``."""
+    key = f"{preset}-replay-{model_key(preset)}"
+
+    def text() -> str:
+        body = json.dumps(
+            {"name": f"{preset}-replay", **replay_payload(preset)},
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        header = f"/* How the {preset} model learned, for nanobook_widgets.js */"
+        return f"{header}\nnanobook._register({body});\n"
+
+    return stored_file(cache_dir, key, f"{key}.js", text)
+
+
+def export(name: str, cache_dir: Path) -> Path:
+    """The script a widget loads: a model (``sort``) or a model's replay (``sort-replay``)."""
+    if name.endswith("-replay"):
+        return replay_artifact(name.removesuffix("-replay"), cache_dir)
+    return artifact(name, cache_dir)
+
+
+def first_step_reaching(snapshots: list[dict], level: float) -> int:
+    """Index of the first snapshot whose held-out accuracy is at least ``level`` (or the last)."""
+    return next((i for i, s in enumerate(snapshots) if s["accuracy"] >= level), len(snapshots) - 1)
+
+
+def replay_summary(preset: str) -> dict:
+    """The static rendering: the first and last steps and where accuracy passes 50 % and 90 %."""
+    payload = replay_payload(preset)
+    snapshots, vocab, prompt_len = payload["snapshots"], payload["vocab"], payload["prompt_len"]
+    picks = sorted(
+        {0, len(snapshots) - 1} | {first_step_reaching(snapshots, lv) for lv in (0.5, 0.9)}
+    )
+    rows = []
+    for i in picks:
+        s = snapshots[i]
+        rows.append(
+            {
+                "step": s["step"],
+                "loss": s["loss"],
+                "accuracy": s["accuracy"],
+                "answer": "".join(vocab[t] for t in s["prediction"][0][prompt_len - 1 :]),
+                # per layer, per head: the key each answer position attends to most
+                "looks": [
+                    [
+                        [max(range(len(r)), key=r.__getitem__) for r in head[prompt_len - 1 :]]
+                        for head in layer
+                    ]
+                    for layer in s["attention"][0]
+                ],
+            }
+        )
+    return {
+        "prompt": "".join(vocab[t] for t in payload["probes"][0][:prompt_len]),
+        "target": "".join(vocab[t] for t in payload["targets"][0][prompt_len - 1 :]),
+        "rows": rows,
+        "max_iters": payload["max_iters"],
+        "snapshots": len(snapshots),
+    }
+
+
+# --- predict, then check ----------------------------------------------------------------
+
+
+def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: float) -> dict:
+    """A question, its choices and the build's answer. In the page the widget works the
+    answer out again with the live model (or the replay) when the reader checks."""
+    entry = trained_model(preset)
+    vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
+    if ask == "accuracy-step":
+        snapshots = replay_payload(preset)["snapshots"]
+        reached = first_step_reaching(snapshots, threshold)
+        if snapshots[reached]["accuracy"] < threshold:
+            raise ValueError(f"held-out accuracy never reaches {threshold:.0%} in the replay")
+        # the answer among three other recorded steps, before and after it
+        last = len(snapshots) - 1
+        picks = sorted({max(0, min(last, reached + d)) for d in (-6, -2, 0, 3)})
+        return {
+            "ask": ask,
+            "threshold": threshold,
+            "text": "At which of these training steps does held-out accuracy first reach "
+            f"{threshold:.0%}?",
+            "choices": [[snapshots[i]["step"], f"step {snapshots[i]['step']}"] for i in picks],
+            "answer": snapshots[reached]["step"],
+        }
+    if ask == "strongest-key":
+        from model_src import probe
+
+        ids, typed = completed_ids(entry, entry.encode(prompt))
+        with torch.no_grad(), probe.attention_maps(entry.model) as maps:
+            entry.model(torch.tensor([ids]), targets=torch.tensor([ids]))
+        weights = torch.stack(maps)[:, 0].double()  # (n_layer, nh, T, T)
+        # the most decided head, over the positions the model wrote (all of them for char)
+        first = typed if typed < len(ids) else 1
+        top = weights[:, :, first:].max(dim=-1).values  # (n_layer, nh, T - first)
+        layer, head, query = (int(i) for i in np.unravel_index(int(top.argmax()), top.shape))
+        query += first
+        text = entry.decode(ids)
+        return {
+            "ask": ask,
+            "input": text,
+            "layer": layer,
+            "head": head,
+            "query": query,
+            "text": f"Reading “{text}”, head {head} of layer {layer} is the model's most decided "
+            f"head. When position {query} (“{shown_token(text[query])}”) is the query, which "
+            "position does it attend to most?",
+            "choices": [[j, f"{j} “{shown_token(text[j])}”"] for j in range(query + 1)],
+            "answer": int(weights[layer, head, query, : query + 1].argmax()),
+        }
+    ids = entry.encode(prompt)
+    with torch.no_grad():
+        logits, _ = entry.model(torch.tensor([ids]))
+    probs = next_token_probs(logits[0, -1], temperature, None)
+    likeliest = np.argsort(-probs, kind="stable")[:4]
+    return {
+        "ask": ask,
+        "input": prompt,
+        "temperature": temperature,
+        "text": f"The {preset} model has read “{prompt}”. At temperature {temperature:g}, which "
+        "token is it most likely to write next?",
+        "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
+        "answer": vocab[int(np.argmax(probs))],
+    }

@@ -1,0 +1,238 @@
+"""The ``live-attention`` and ``live-sampling`` directives: they check their options and
+record a spec; the computations happen once after reading (see __init__.py)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from .. import _core
+
+logger = logging.getLogger(__name__)
+
+SUBTYPE = "live_models"
+# The page's default input when :prompt: is not given: the attention chapter's example
+# problem for sort, a line of the corpus (the project's own code) for char.
+DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "def forward(self, x):"}
+# Tokens sampled by default: the sort model's whole answer, a few lines of char text.
+DEFAULT_STEPS = {"sort": 6, "char": 80}
+MAX_STEPS = 500
+
+
+def shown_token(token: str) -> str:
+    """A token as the widgets print it: whitespace made visible."""
+    return {"\n": "↵", " ": "␣", "\t": "⇥"}.get(token, token)
+
+
+class live_widget(nodes.General, nodes.Element):
+    """A live widget: attributes uid, kind ("attention" or "sampling"), preset.
+
+    After reading it gets its static fallback as children (see render.py)."""
+
+
+@dataclass
+class LiveSpec:
+    """What the compute step needs for one widget (pickled with the environment)."""
+
+    uid: str  # "<docname>#<index>"
+    docname: str
+    lineno: int
+    kind: str  # "attention", "sampling", "replay" or "predict"
+    preset: str
+    prompt: str
+    temperature: float = 1.0
+    top_k: int | None = None
+    seed: int = 0
+    steps: int = 1
+    ask: str = ""  # predict: one of ASKS
+    threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
+    error: str | None = None  # found while reading: the widget shows no model
+
+    @property
+    def location(self) -> tuple[str, int]:
+        return (self.docname, self.lineno)
+
+    @property
+    def directive(self) -> str:
+        """The directive and its argument, as warnings start."""
+        name = {"replay": "training-replay", "predict": "predict-check"}.get(self.kind)
+        return f"{name or 'live-' + self.kind} {self.preset}"
+
+    def request(self) -> dict:
+        """The options the computation depends on (part of its cache key)."""
+        fields = {
+            "attention": ["kind", "prompt"],
+            "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
+            "replay": ["kind"],
+            "predict": ["kind", "ask", "prompt", "temperature", "threshold"],
+        }[self.kind]
+        return {name: getattr(self, name) for name in fields}
+
+    @property
+    def script(self) -> str:
+        """The exported script the widget loads: the model, or its training replay."""
+        uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
+        return f"{self.preset}-replay" if uses_replay else self.preset
+
+
+class _AnyOption(dict):
+    """Accepts every option name, so an unknown one becomes our located warning with a
+    hint (in run()) rather than docutils' error that drops the whole directive."""
+
+    def __missing__(self, key):
+        return directives.unchanged
+
+    @classmethod
+    def of(cls, names: tuple[str, ...]) -> _AnyOption:
+        return cls(dict.fromkeys(names, directives.unchanged))  # non-empty: options are parsed
+
+
+class _Invalid(ValueError):
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def _number(text: str, kind, name: str, low: float, example: str, high: float = float("inf")):
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        upto = "up" if high == float("inf") else f"to {high}"
+        raise _Invalid(
+            f":{name}: {text!r} is not a number from {low} {upto}", f"e.g. :{name}: {example}"
+        )
+    return value
+
+
+class _LiveDirective(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+    kind = ""
+    known_options: tuple[str, ...] = ("name", "class")
+    option_spec = _AnyOption.of(known_options)
+
+    def run(self) -> list[nodes.Node]:
+        preset = self.arguments[0].strip()
+        specs = self.env.live_model_specs.setdefault(self.env.docname, [])
+        spec = LiveSpec(
+            uid=f"{self.env.docname}#{len(specs)}",
+            docname=self.env.docname,
+            lineno=self.lineno,
+            kind=self.kind,
+            preset=preset,
+            prompt=self.options.get("prompt", DEFAULT_PROMPTS.get(preset, "")),
+            steps=DEFAULT_STEPS.get(preset, 40),
+        )
+        node = live_widget(
+            uid=spec.uid,
+            kind=self.kind,
+            preset=preset,
+            classes=["nb-live", f"nb-live-{self.kind}", *self.options.get("class", "").split()],
+        )
+        self.set_source_info(node)
+        if "name" in self.options:
+            self.add_name(node)
+        else:
+            node["ids"].append(f"live-{self.kind}-{preset}-{len(specs)}")
+        try:
+            self._check(spec)
+        except _Invalid as problem:
+            spec.error = str(problem)
+            _core.warn(
+                logger,
+                f"{spec.directive}: {problem}",
+                location=spec.location,
+                subtype=SUBTYPE,
+                hint=problem.hint,
+            )
+        specs.append(spec)
+        return [node]
+
+    def _check(self, spec: LiveSpec) -> None:
+        unknown = sorted(set(self.options) - set(self.known_options))
+        if unknown:
+            raise _Invalid(
+                f"unknown option(s) {', '.join(':' + name + ':' for name in unknown)}",
+                f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
+            )
+        presets = importlib.import_module(self.config.nanobook_presets).PRESETS
+        if spec.preset not in presets:
+            raise _Invalid(
+                f"unknown preset {spec.preset!r}",
+                f"name one of the trained models: {', '.join(presets)}",
+            )
+        if "prompt" in self.known_options and not spec.prompt:
+            raise _Invalid(":prompt: is empty", "give the input the page starts with")
+
+
+class LiveAttentionDirective(_LiveDirective):
+    """```{live-attention} sort``` with an optional :prompt:."""
+
+    kind = "attention"
+    known_options = (*_LiveDirective.known_options, "prompt")
+    option_spec = _AnyOption.of(known_options)
+
+
+class LiveSamplingDirective(_LiveDirective):
+    """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :seed:, :steps:."""
+
+    kind = "sampling"
+    known_options = (
+        *_LiveDirective.known_options,
+        *("prompt", "temperature", "top-k", "seed", "steps"),
+    )
+    option_spec = _AnyOption.of(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        options = self.options
+        if "temperature" in options:
+            spec.temperature = _number(options["temperature"], float, "temperature", 0.01, "0.8")
+        if "top-k" in options:
+            spec.top_k = _number(options["top-k"], int, "top-k", 1, "20")
+        if "seed" in options:
+            spec.seed = _number(options["seed"], int, "seed", 0, "7")
+        if "steps" in options:
+            spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
+
+
+class TrainingReplayDirective(_LiveDirective):
+    """```{training-replay} sort```: the model's training run, step by recorded step."""
+
+    kind = "replay"
+
+
+ASKS = ("strongest-key", "next-token", "accuracy-step")
+
+
+class PredictCheckDirective(_LiveDirective):
+    """```{predict-check} sort``` with :ask: (one of ASKS), :prompt:, :temperature:,
+    :threshold:: a question the reader answers before the live model (or the replay)
+    checks it. The question, its choices and its answer all come from the build."""
+
+    kind = "predict"
+    known_options = (*_LiveDirective.known_options, "ask", "prompt", "temperature", "threshold")
+    option_spec = _AnyOption.of(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.ask = self.options.get("ask", "").strip()
+        if spec.ask not in ASKS:
+            raise _Invalid(
+                f":ask: {spec.ask!r} is not a question kind", f"one of {', '.join(ASKS)}"
+            )
+        if "temperature" in self.options:
+            spec.temperature = _number(
+                self.options["temperature"], float, "temperature", 0.01, "0.2"
+            )
+        if "threshold" in self.options:
+            spec.threshold = _number(
+                self.options["threshold"], float, "threshold", 0.01, "0.9", 1.0
+            )

@@ -1,0 +1,225 @@
+"""How each builder shows a live widget.
+
+Every builder gets the static rendering made at build time from the widget's default
+input: a sentence and a table (attention: each position's prediction and where each
+head looks most; sampling: each step's likeliest tokens and the one drawn). HTML wraps
+it in the widget's element, which nanobook_widgets.js replaces with the live version
+once the model's script is in (EPUB keeps the static one: no scripts there). The model's
+script is copied into ``_live/`` as the page is written.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path
+
+from docutils import nodes
+
+from .. import _core
+from .directive import live_widget, shown_token
+
+LIVE_DIR = "_live"
+SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
+
+
+def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
+    table = nodes.table(classes=["nb-live-table"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    # widths in characters, as the text builder reads them: every cell fits unwrapped
+    # (a column narrower than one wide character would never finish wrapping)
+    for column in zip(header, *rows, strict=True):
+        group += nodes.colspec(colwidth=max(len(cell) for cell in column) + 2)
+    head, body = nodes.thead(), nodes.tbody()
+    for cells, parent in [(header, head), *((row, body) for row in rows)]:
+        row_node = nodes.row()
+        for cell in cells:
+            row_node += nodes.entry("", nodes.paragraph(text=cell))
+        parent += row_node
+    group += head
+    group += body
+    return table
+
+
+def attention_fallback(spec, result: dict) -> list[nodes.Node]:
+    tokens, typed = result["tokens"], result["typed"]
+    heads = len(result["attention"][0])
+    answer = "".join(tokens[typed:])
+    read = f"“{spec.prompt}”" + (
+        f" with the model's own answer “{answer}” appended" if answer else ""
+    )
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model reads {read}. For each position: the token there, the "
+        f"token the model predicts next (with its probability), and for each layer the "
+        f"position that each of its {heads} heads attends to most (heads 0 to {heads - 1}).",
+        classes=["nb-live-caption"],
+    )
+    # a sort row is scored from its last prompt letter on: earlier "predictions" mean nothing
+    first_scored = result.get("first_scored", 0)
+    rows = []
+    for t, token in enumerate(tokens):
+        looks = [
+            " ".join(str(max(range(t + 1), key=lambda j, h=h: h[t][j])) for h in layer)
+            for layer in result["attention"]
+        ]
+        prediction = (
+            f"{shown_token(result['predicted'][t])} ({result['probability'][t]:.2f})"
+            if t >= first_scored
+            else "(not scored)"
+        )
+        rows.append([str(t), shown_token(token), prediction, *looks])
+    layers = [f"layer {n}" for n in range(len(result["attention"]))]
+    header = ["position", "token", "predicts", *layers]
+    return [intro, _table(header, rows)]
+
+
+def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
+    top_k = "no top-k" if spec.top_k is None else f"top-k {spec.top_k}"
+    drawn = "".join(step["drawn"] for step in result["steps"]).replace("\n", shown_token("\n"))
+    intro = nodes.paragraph(
+        "",
+        f"The {spec.preset} model continues “{spec.prompt}” at temperature "
+        f"{spec.temperature:g}, {top_k}, seed {spec.seed}: ",
+        nodes.literal(text=drawn),
+        nodes.Text(
+            f". The first {min(SAMPLING_ROWS, len(result['steps']))} steps, each with its "
+            "likeliest next tokens and the token drawn:"
+        ),
+        classes=["nb-live-caption"],
+    )
+    rows = [
+        [
+            str(n + 1),
+            "  ".join(f"{shown_token(tok)} {p:.2f}" for tok, p in step["candidates"]),
+            shown_token(step["drawn"]),
+        ]
+        for n, step in enumerate(result["steps"][:SAMPLING_ROWS])
+    ]
+    return [intro, _table(["step", "likeliest next tokens", "drawn"], rows)]
+
+
+def replay_fallback(spec, result: dict) -> list[nodes.Node]:
+    steps = ", ".join(str(row["step"]) for row in result["rows"])
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model learning, from the {result['snapshots']} snapshots its "
+        f"training run of {result['max_iters']} steps recorded, at steps {steps}: the training "
+        f"loss, the held-out accuracy, its answer to the held-out prompt “{result['prompt']}” "
+        f"(the sorted answer is “{result['target']}”), and for each layer the position each "
+        "head attends to most from each answer position (heads separated by “/”).",
+        classes=["nb-live-caption"],
+    )
+    layers = len(result["rows"][0]["looks"])
+    rows = [
+        [
+            str(row["step"]),
+            "–" if row["loss"] is None else f"{row['loss']:.3f}",
+            f"{row['accuracy']:.1%}",
+            row["answer"],
+            *(" / ".join(" ".join(map(str, head)) for head in layer) for layer in row["looks"]),
+        ]
+        for row in result["rows"]
+    ]
+    header = ["step", "loss", "accuracy", "answer", *(f"layer {n}" for n in range(layers))]
+    return [intro, _table(header, rows)]
+
+
+def predict_fallback(spec, result: dict) -> list[nodes.Node]:
+    choices = nodes.bullet_list()
+    for _, label in result["choices"]:
+        choices += nodes.list_item("", nodes.paragraph(text=label))
+    answer = next(label for value, label in result["choices"] if value == result["answer"])
+    return [
+        nodes.paragraph(text=result["text"], classes=["nb-predict-question"]),
+        choices,
+        nodes.paragraph(
+            text=f"Answer, computed while the book was built: {answer}.",
+            classes=["nb-predict-answer"],
+        ),
+    ]
+
+
+def failed_fallback(spec, error: str) -> list[nodes.Node]:
+    return [
+        nodes.paragraph(
+            text=f"[live {spec.kind} of the {spec.preset} model: not available ({error}); "
+            "the build log has the warning]",
+            classes=["nb-live-caption"],
+        )
+    ]
+
+
+def fallback(env, node: live_widget) -> list[nodes.Node]:
+    spec = env.live_model_spec_by_uid[node["uid"]]
+    outcome = env.live_model_results.get(node["uid"], {"error": spec.error or "not computed"})
+    if "error" in outcome:
+        return failed_fallback(spec, outcome["error"])
+    make = {
+        "attention": attention_fallback,
+        "sampling": sampling_fallback,
+        "replay": replay_fallback,
+        "predict": predict_fallback,
+    }[spec.kind]
+    return make(spec, outcome)
+
+
+def add_fallbacks(app, doctree: nodes.document, docname: str) -> None:
+    """The static rendering: inside the widget for HTML, in its place elsewhere."""
+    for node in list(doctree.findall(live_widget)):
+        static = fallback(app.env, node)
+        if app.builder.format == "html":
+            node.extend(static)
+        else:
+            container = nodes.container("", *static, ids=node["ids"], classes=["nb-live-static"])
+            node.replace_self(container)
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+
+def _script_url(self, script: str) -> str | None:
+    """Copy the exported script into _live/ and give its URL from this page (not for EPUB)."""
+    source = getattr(self.builder.env, "live_model_artifacts", {}).get(script)
+    if source is None or self.builder.name.startswith("epub"):
+        return None
+    target = Path(self.builder.outdir, LIVE_DIR, Path(source).name)
+    _core.atomic_copy(Path(source), target)
+    # imgpath is "<relative way up>/_images" for the page being written
+    return posixpath.join(posixpath.dirname(self.builder.imgpath), LIVE_DIR, target.name)
+
+
+def visit_html(self, node: live_widget) -> None:
+    env = self.builder.env
+    spec = env.live_model_spec_by_uid[node["uid"]]
+    ok = "error" not in env.live_model_results.get(node["uid"], {"error": True})
+    url = _script_url(self, spec.script) if ok else None
+    attributes = {"data-nanobook-model": spec.script}
+    if url:
+        attributes["data-nanobook-src"] = url
+        options = {
+            "kind": spec.kind,
+            "prompt": spec.prompt,
+            "temperature": spec.temperature,
+            "topK": spec.top_k,
+            "seed": spec.seed,
+            "steps": spec.steps,
+        }
+        if spec.kind == "predict":  # the question and its choices, not the answer
+            question = env.live_model_results[node["uid"]]
+            options["question"] = {k: v for k, v in question.items() if k != "answer"}
+        attributes["data-live"] = json.dumps(options)
+    attributes["aria-label"] = {
+        "replay": f"Training replay of the {spec.preset} model",
+        "predict": f"Predict, then check with the {spec.preset} model",
+    }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
+    self.body.append(self.starttag(node, "section", "", **attributes))
+    self.body.append('<div class="nb-live-static">')
+
+
+def depart_html(self, node: live_widget) -> None:
+    self.body.append("</div></section>\n")
+
+
+def skip(self, node: live_widget) -> None:
+    """Other builders never see the node (add_fallbacks replaced it)."""
+    raise nodes.SkipNode

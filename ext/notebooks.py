@@ -1,0 +1,83 @@
+"""Execute the pages' notebooks on every core before Sphinx reads them.
+
+MyST-NB executes a page's cells while it reads the page, one page after another, so
+notebook execution (a kernel start and the cells, several seconds a page) uses one core.
+Called once the build knows which pages it will read, ``execute_missing`` runs those
+whose jupyter-cache has no match, up to one per core, each in a spawned process (no
+fork of a process that holds torch's threads), and stores what they produce in the same
+cache. MyST-NB then finds the match and merges the outputs, exactly as on a warm build.
+
+A notebook that fails here is left alone: MyST-NB executes it again while reading and
+reports the failure at the page, as it would without this step.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+
+def _execute(notebook, cwd: str, timeout: int | None):
+    """In a worker: run the notebook; returns (it with its outputs, seconds, error)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    result = single_nb_execution(notebook, cwd=cwd, timeout=timeout, allow_errors=False)
+    return notebook, result.time, result.exc_string
+
+
+def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -> list[str]:
+    """Execute, in parallel, the notebooks among ``docnames`` that their cache
+    (``cache_path(docname)``) does not hold yet; returns the pages executed."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import create_nb_reader
+
+    env, nb_config = app.env, app.env.mystnb_config
+    if nb_config.execution_mode != "cache":
+        return []
+    pending = []
+    for docname in sorted(docnames):
+        path = Path(env.doc2path(docname))
+        text = path.read_text(encoding="utf-8")
+        reader = create_nb_reader(str(path), env.myst_config, nb_config, text)
+        if reader is None or path.suffix != ".md":
+            continue
+        notebook = reader.read(text)
+        cache = get_cache(cache_path(docname))
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            pending.append((docname, path, cache, reader, notebook))
+    if len(pending) < 2:  # nothing to share between cores: MyST-NB does it while reading
+        return []
+    jobs = min(len(pending), os.cpu_count() or 1)
+    logger.info(f"executing {len(pending)} notebooks, {jobs} at a time")
+    started = time.perf_counter()
+    executed = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [
+            (item, pool.submit(_execute, item[4], str(item[1].parent), nb_config.execution_timeout))
+            for item in pending
+        ]
+        for (docname, path, cache, reader, _), future in futures:
+            notebook, seconds, error = future.result()
+            if error:
+                continue  # read again below, where MyST-NB reports it at the page
+            stage = cache.add_nb_to_project(str(path), read_data=reader.read_fmt)
+            cache.cache_notebook_bundle(
+                CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),
+                check_validity=False,
+                overwrite=True,
+            )
+            executed.append(docname)
+    logger.info(f"executed {len(executed)} notebooks in {time.perf_counter() - started:.1f} s")
+    return executed

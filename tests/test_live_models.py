@@ -1,0 +1,111 @@
+"""The live-attention and live-sampling directives in small Sphinx projects: specs,
+the exported script, static fallbacks per builder, located warnings."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+from sphinx.util.console import strip_colors
+
+from ext.live_models import compute
+
+
+@pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
+def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warning, tmp_path):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
+    page = (app.outdir / "index.html").read_text(encoding="utf-8")
+    widgets = re.findall(r'<section ([^>]*class="nb-live[^>]*)>', page)
+    assert len(widgets) == 6
+    src = re.search(r'data-nanobook-src="([^"]+)"', widgets[0])[1]
+    assert re.fullmatch(r"_live/sort-[0-9a-f]{16}\.js", src)
+    shipped = app.outdir / src
+    assert shipped.read_bytes() == compute.artifact("sort", tmp_path).read_bytes()
+    options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widgets[1])[1]))
+    assert options == {
+        "kind": "sampling",
+        "prompt": "def",
+        "temperature": 0.8,
+        "topK": 20,
+        "seed": 3,
+        "steps": 30,
+    }
+    # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
+    attention = compute.attention("sort", "CBACAB")
+    assert "".join(attention["tokens"]) == "CBACABAABBC"
+    assert "with the model's own answer “AABBC” appended" in page
+    sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+    assert " ".join(sampled["text"][3:].replace("\n", "↵").split()) in words
+    # the replay: its own script, and a table of a few recorded steps from the cache
+    replay_src = re.search(r'data-nanobook-src="([^"]+)"', widgets[2])[1]
+    assert re.fullmatch(r"_live/sort-replay-[0-9a-f]{16}\.js", replay_src)
+    shipped = (app.outdir / replay_src).read_bytes()
+    assert shipped == compute.replay_artifact("sort", tmp_path).read_bytes()
+    summary = compute.replay_summary("sort")
+    assert summary["rows"][0]["step"] == 0 and summary["rows"][-1]["step"] == summary["max_iters"]
+    assert f"training run of {summary['max_iters']} steps" in words
+    # predict-check: the page's options hold the question but never its answer
+    asks = ("strongest-key", "accuracy-step", "next-token")
+    for widget, ask in zip(widgets[3:], asks, strict=True):
+        options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
+        assert options["question"]["ask"] == ask and "answer" not in options["question"]
+    step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9)["answer"]
+    snapshots = compute.trained_model("sort").replay["snapshots"]
+    first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
+    assert step == first and f"Answer, computed while the book was built: step {step}." in words
+    # scripts only on pages with a widget
+    assert "nanobook_live.js" in page
+    assert "nanobook_live.js" not in (app.outdir / "errors.html").read_text(encoding="utf-8")
+    assert (app.outdir / "_static" / "nanobook_widgets.js").is_file()
+
+
+@pytest.mark.sphinx("text", testroot="live-models", freshenv=True)
+def test_text_builder_shows_tables(app):
+    app.build()
+    text = (app.outdir / "index.txt").read_text(encoding="utf-8")
+    assert "position" in text and "predicts" in text and "layer 2" in text
+    assert "likeliest next tokens" in text
+    assert "Live" not in text.split("Live models", 1)[1][:5]  # no raw widget markup
+    assert not list(app.outdir.glob("_live/*"))
+
+
+@pytest.mark.sphinx("latex", testroot="live-models", freshenv=True)
+def test_latex_builder_shows_tables(app):
+    app.build()
+    tex = next(app.outdir.glob("*.tex")).read_text(encoding="utf-8")
+    assert "likeliest next tokens" in tex
+    assert r"\begin{tabulary}" in tex or r"\begin{tabular" in tex
+
+
+EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
+    4: ("unknown preset 'huge'", "sort, char"),
+    6: ("unknown option(s) :temprature:", ":temperature:"),
+    9: (":top-k: 'many' is not a number", ":top-k: 20"),
+    12: ("'CBAXAB' cannot be read: characters outside the vocabulary: 'X'", "vocabulary"),
+    15: ("more than block_size 11", "block_size"),
+    18: (":steps: '9999' is not a number from 1 to 500", ":steps: 40"),
+    21: ("the char model keeps no training replay", "only sort models"),
+    23: (":ask: 'guess' is not a question kind", "strongest-key, next-token, accuracy-step"),
+    26: (":threshold: '2' is not a number from 0.01 to 1.0", ":threshold: 0.9"),
+}
+
+
+@pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
+def test_every_problem_is_a_located_warning_with_a_hint(app, warning):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    found = dict(re.findall(r"errors\.rst:(\d+): WARNING: (.*\n  hint: .*)", warnings))
+    assert sorted(map(int, found)) == sorted(EXPECTED_WARNINGS), warnings
+    for line, (reason, hint) in EXPECTED_WARNINGS.items():
+        text = found[str(line)]
+        assert reason in text and hint in text.partition("hint:")[2], (line, text)
+        assert text.endswith("[nanobook.live_models]")
+        assert re.match(r"(live-attention|live-sampling|training-replay|predict-check) ", text)
+    page = (app.outdir / "errors.html").read_text(encoding="utf-8")
+    assert page.count("not available") == len(EXPECTED_WARNINGS)
+    assert "data-nanobook-src" not in page

@@ -1,0 +1,157 @@
+"""The browser runtime (ext/live_models/static/nanobook_live.js) against PyTorch.
+
+The exported artifacts of both presets are loaded in Debian's chromium from a page
+opened as a file (file://, where fetches and module scripts are refused), and the
+runtime's forward pass, attention maps, greedy and seeded generation are compared
+with model_src on random inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from ext.live_models import compute
+from model_src import probe, trained
+
+pytestmark = pytest.mark.browser
+
+STATIC = Path(compute.__file__).parent / "static"
+PRESETS = ("sort", "char")
+INPUTS = 50
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("live")
+    return {name: compute.artifact(name, folder) for name in PRESETS}
+
+
+@pytest.fixture(scope="module")
+def runtime_page(artifacts, browser, tmp_path_factory):
+    """A bare page opened from disk, holding the runtime and the two models' addresses."""
+    site = tmp_path_factory.mktemp("page")
+    shutil.copy(STATIC / "nanobook_live.js", site)
+    holders = "".join(
+        f'<div data-nanobook-model="{name}" data-nanobook-src="{path.as_uri()}"></div>'
+        for name, path in artifacts.items()
+    )
+    (site / "index.html").write_text(
+        f'<!doctype html><meta charset="utf-8"><title>live</title>{holders}'
+        '<script src="nanobook_live.js"></script>'
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((site / "index.html").as_uri())
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+def random_inputs(name: str, count: int) -> list[list[int]]:
+    config = trained.get(name).model.config
+    rng = random.Random(f"live-{name}")
+    lengths = [config.block_size, 1] + [rng.randint(1, config.block_size) for _ in range(count - 2)]
+    return [[rng.randrange(config.vocab_size) for _ in range(n)] for n in lengths]
+
+
+RUN_FORWARD = """async ([name, inputs]) => {
+  const model = await nanobook.model(name);
+  return inputs.map(ids => {
+    const {logits, attention} = model.forward(ids);
+    return {logits: logits.map(r => Array.from(r)),
+            attention: attention.map(l => l.map(h => h.map(r => Array.from(r))))};
+  });
+}"""
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_forward_equals_pytorch(runtime_page, name):
+    model = trained.get(name).model.eval()
+    inputs = random_inputs(name, INPUTS)
+    results = runtime_page.evaluate(RUN_FORWARD, [name, inputs])
+    worst_logits = worst_attention = 0.0
+    for ids, result in zip(inputs, results, strict=True):
+        idx = torch.tensor([ids])
+        with torch.no_grad(), probe.attention_maps(model) as maps:
+            logits, _ = model(idx, targets=idx)  # targets: logits at every position
+        js_logits = torch.tensor(result["logits"], dtype=torch.float64)
+        worst_logits = max(worst_logits, (js_logits - logits[0].double()).abs().max().item())
+        for layer, js_layer in zip(maps, result["attention"], strict=True):
+            js_maps = torch.tensor(js_layer, dtype=torch.float64)  # (nh, T, T)
+            worst_attention = max(worst_attention, (js_maps - layer[0].double()).abs().max().item())
+    assert worst_logits <= 1e-4, f"{name}: logits differ by up to {worst_logits:.2e}"
+    assert worst_attention <= 1e-5, f"{name}: attention differs by up to {worst_attention:.2e}"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_greedy_generation_equals_pytorch(runtime_page, name):
+    model = trained.get(name).model.eval()
+    steps = 8 if name == "char" else 5
+    prompts = [ids[: max(1, len(ids) // 2)] for ids in random_inputs(name, INPUTS)]
+    generated = runtime_page.evaluate(
+        """async ([name, prompts, steps]) => {
+             const model = await nanobook.model(name);
+             return prompts.map(ids => model.generate(ids, {steps, topK: 1}).ids);
+           }""",
+        [name, prompts, steps],
+    )
+    for prompt, js_ids in zip(prompts, generated, strict=True):
+        with torch.no_grad():
+            expected = model.generate(torch.tensor([prompt]), steps, top_k=1)[0].tolist()
+        assert js_ids == expected, f"{name}: greedy from {prompt} differs"
+
+
+def test_seeded_sampling_is_what_the_build_shows(runtime_page):
+    """The static fallback's draws (compute.sampling) are the browser's for that seed."""
+    prompt, steps = "The model ", 40
+    for temperature, top_k, seed in [(0.8, 20, 7), (1.3, None, 123456789)]:
+        built = compute.sampling("char", prompt, temperature, top_k, seed, steps)
+        text = runtime_page.evaluate(
+            """async ([prompt, steps, temperature, topK, seed]) => {
+                 const m = await nanobook.model("char");
+                 const options = {steps, temperature, topK, seed};
+                 return m.decode(m.generate(m.encode(prompt), options).ids);
+               }""",
+            [prompt, steps, temperature, top_k, seed],
+        )
+        assert text == built["text"]
+
+
+def test_erf_is_accurate(runtime_page):
+    xs = [i / 50 for i in range(-400, 401)]
+    values = runtime_page.evaluate("xs => xs.map(nanobook._erf)", xs)
+    assert max(abs(v - math.erf(x)) for x, v in zip(xs, values, strict=True)) < 1e-14
+
+
+def test_trace_keeps_scores_masks_and_shapes(runtime_page):
+    trace = runtime_page.evaluate(
+        """async () => {
+             const m = await nanobook.model("sort");
+             const {trace} = m.forward(m.encode("CBACAB"), {trace: true});
+             const head = trace.layers[1].heads[2];
+             return {scores: Array.from(head.scores[3]), masked: Array.from(head.masked[3]),
+                     softmax: Array.from(head.softmax[3]), shapes: trace.shapes};
+           }"""
+    )
+    assert trace["masked"][:4] == trace["scores"][:4]
+    assert all(v is None or v == -math.inf for v in trace["masked"][4:])  # -Infinity
+    assert trace["softmax"][4:] == [0, 0] and abs(sum(trace["softmax"]) - 1) < 1e-12
+    assert trace["shapes"]["attn.att"] == [1, 3, 6, 6]
+    assert trace["shapes"]["logits"] == [1, 6, 3]
+
+
+def test_artifacts_are_small_and_content_addressed(artifacts, tmp_path):
+    assert artifacts["sort"].stat().st_size <= 400_000
+    assert artifacts["char"].stat().st_size <= 2_000_000
+    again = compute.artifact("sort", tmp_path)
+    assert again.name == artifacts["sort"].name
+    assert again.read_bytes() == artifacts["sort"].read_bytes()

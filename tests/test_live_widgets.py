@@ -1,0 +1,230 @@
+"""The live widgets in the built book, opened from disk in Debian's chromium.
+
+Each test drives a widget as a reader would (typing, choosing a position and a head,
+moving the replay's slider with the keyboard, answering a question) and checks what
+the page then shows against PyTorch or the build's cache: the shapes beside the source
+for the reader's input, the rows of scores under the lines that compute them, the
+replay's snapshots, the answers to the questions, the seeded samples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from ext.annotated_source import shapes
+from ext.live_models import compute
+from model_src import presets
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def open_page(book_html, browser):
+    """Opens a chapter from disk; fails the test on any console error or page error."""
+    contexts = []
+
+    def open_(name: str, **options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.goto((book_html / "chapters" / f"{name}.html").as_uri())
+        return page
+
+    yield open_
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+def live(page, selector: str):
+    """The widget, scrolled into view and with its model (or replay) loaded."""
+    widget = page.locator(selector).first
+    widget.scroll_into_view_if_needed()
+    widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=30_000)
+    return widget
+
+
+def expected_dims(entry: dict, second: dict | None) -> list[str]:
+    """What the shape column of one line shows once the input has the second size:
+    each group of names (as html.shape_html groups them) with PyTorch's shape there;
+    a shape without a formula keeps its captured value and says so."""
+    formulas = dict(entry["formulas"])
+    groups: list[tuple[str, str | None, str]] = []
+    for name, shape in entry["values"]:
+        if groups and groups[-1][:2] == (shape, formulas.get(name)):
+            continue
+        now = dict(second["values"])[name] if formulas.get(name) else f"{shape} (as captured)"
+        groups.append((shape, formulas.get(name), now))
+    return [now for _, _, now in groups]
+
+
+def test_the_attention_widget_drives_the_shapes_and_values_beside_the_source(open_page, tmp_path):
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    # the build's own capture at its second size: PyTorch's shapes for a shorter input
+    path = REPO / "model_src" / "model.py"
+    capture = shapes.cached_capture(path, "sort", "model_src.presets", REPO, tmp_path)
+    config = presets.gpt_config("sort")
+    short = presets.sample_input("sort", 1, config.block_size // 2)
+    entry = compute.trained_model("sort")
+    prompt = entry.decode(short[0])
+    assert len(prompt) != entry.meta["prompt_len"]  # read as typed: no answer appended
+    widget.locator("input[type=text]").fill(prompt)
+    block = page.locator(".annotated-source:has(.as-symbols[data-as-preset=sort])").first
+    block.locator(".as-live", has_text=f"T = {len(prompt)}").wait_for()
+    checked = 0
+    for line in block.locator(".as-line:has(.as-dims)").all():
+        number = line.get_attribute("data-line")
+        shown = line.locator(".as-dims").all_text_contents()
+        want = expected_dims(capture["lines"][number], capture["second_size"].get(number))
+        assert shown == want, (number, line.inner_text())
+        checked += 1
+    assert checked >= 10
+
+    # choose a query and a head: the rows under the code are PyTorch's for this input
+    layer, head, query = 1, 2, len(prompt) - 2
+    # the head with the keyboard, then the query in the strip (the pointer over a map
+    # would choose the row under it)
+    widget.locator(".nb-live-map").nth(layer * config.n_head + head).focus()
+    widget.locator(".nb-live-token").nth(query).focus()
+    ids = torch.tensor([entry.encode(prompt)])
+    rows = pytorch_rows(entry.model, ids, layer, head, query)
+    for key, row in rows.items():
+        value = block.locator(".as-value:not([hidden])", has_text=VALUE_LABELS[key]).first
+        text = value.inner_text()
+        assert f"query {query}" in text and f"layer {layer} head {head}" in text, text
+        numbers = [parse(n) for n in re.search(r"\[(.*)\]", text)[1].split(", ")]
+        assert len(numbers) == len(prompt), text
+        for shown_value, true_value in zip(numbers, row.tolist(), strict=True):
+            assert shown_value == pytest.approx(true_value, abs=0.006), (key, text)
+
+
+VALUE_LABELS = {"scores": "scores q·k/√hs", "masked": "masked", "softmax": "weights"}
+
+
+def parse(number: str) -> float:
+    return -math.inf if number == "−∞" else float(number.replace("−", "-"))
+
+
+def pytorch_rows(model, ids, layer: int, head: int, query: int) -> dict[str, torch.Tensor]:
+    """One query's scores, masked scores and softmax weights, from the module's own input."""
+    attn = model.transformer.h[layer].attn
+    seen = {}
+    hook = attn.register_forward_hook(lambda module, args, out: seen.setdefault("x", args[0]))
+    with torch.no_grad():
+        model(ids)
+        hook.remove()
+        C, nh = model.config.n_embd, model.config.n_head
+        q, k, _ = attn.c_attn(seen["x"]).split(C, dim=2)
+        q = q[0, query].view(nh, C // nh)[head]
+        k = k[0].view(-1, nh, C // nh)[:, head]
+        scores = (k @ q) / math.sqrt(C // nh)
+    masked = scores.masked_fill(torch.arange(len(scores)) > query, -math.inf)
+    return {"scores": scores, "masked": masked, "softmax": torch.softmax(masked, dim=0)}
+
+
+def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
+    page = open_page("training")
+    widget = live(page, ".nb-live-replay")
+    replay = compute.trained_model("sort").replay
+    vocab = compute.replay_payload("sort")["vocab"]
+    slider = widget.locator("input[type=range]")
+    slider.focus()
+    for press, index in [("Home", 0), ("ArrowRight", 1), ("ArrowRight", 2), ("End", -1)]:
+        page.keyboard.press(press)
+        snapshot = replay["snapshots"][index]
+        summary = widget.locator(".nb-live-readout").first.inner_text()
+        assert summary.startswith(f"Step {snapshot['step']}:"), summary
+        accuracy = round(snapshot["accuracy"] * 100)
+        assert re.search(rf"accuracy (<1|{accuracy}|100)%", summary), summary
+        predicted = widget.locator(".nb-live-token .nb-live-pred").all_text_contents()
+        answers = [p.removeprefix("→") for p in predicted if p]
+        prompt_len = compute.replay_payload("sort")["prompt_len"]
+        want = [vocab[t] for t in snapshot["prediction"][0][prompt_len - 1 :]]
+        assert answers == want, (snapshot["step"], answers)
+
+
+@pytest.mark.parametrize(
+    "chapter, preset",
+    [("attention", "sort"), ("sampling", "char"), ("training", "sort")],
+)
+def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
+    page = open_page(chapter)
+    widget = page.locator(".nb-live-predict").first
+    widget.scroll_into_view_if_needed()
+    verdict = widget.locator(".nb-predict-verdict")
+    widget.get_by_role("button", name="Check with the model").click()
+    assert "Choose an answer first" in verdict.inner_text()
+    widget.locator("input[type=radio]").first.check()
+    widget.get_by_role("button", name="Check with the model").click()
+    page.wait_for_function(
+        "w => w.dataset.answer !== undefined", arg=widget.element_handle(), timeout=30_000
+    )
+    options = json.loads(widget.get_attribute("data-live"))
+    question = options["question"]
+    built = compute.predict(
+        preset,
+        question["ask"],
+        options["prompt"],
+        options["temperature"],
+        question.get("threshold", 0.9),
+    )
+    assert widget.get_attribute("data-answer") == str(built["answer"])
+    assert re.match(r"(Right|Not this time): the answer is ", verdict.inner_text())
+
+
+def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling")
+    widget.get_by_role("button", name="Play").click()  # reduced motion: the whole run at once
+    text = widget.locator(".nb-live-text").inner_text()
+    built = compute.sampling("char", "def forward(self, x):", 0.8, None, 0, 80)
+    assert text == built["text"]
+    assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
+
+
+def test_widgets_fit_a_phone_in_the_dark(open_page):
+    for chapter, selector in [("attention", ".nb-live-attention"), ("training", ".nb-live-replay")]:
+        page = open_page(chapter, viewport={"width": 390, "height": 844}, color_scheme="dark")
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        live(page, selector)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        ink = page.locator(selector).first.evaluate("e => getComputedStyle(e).borderLeftColor")
+        assert ink == "rgb(244, 162, 97)"  # the dark theme's accent
+
+
+def test_bad_input_is_explained_in_the_widget(open_page):
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    field, status = widget.locator("input[type=text]"), widget.locator(".nb-live-status")
+    block = presets.gpt_config("sort").block_size
+    for text, said in [
+        ("CBAXAB", "“X” is not in the sort model's vocabulary. It knows only A, B, C."),
+        ("", "Type a prompt"),
+        (
+            "A" * (block + 1),
+            f"reads at most {block} tokens (its block_size); this prompt has {block + 1}",
+        ),
+    ]:
+        field.fill(text)
+        page.wait_for_function(
+            "([s, said]) => s.textContent.includes(said)", arg=[status.element_handle(), said]
+        )
+        assert field.get_attribute("aria-invalid") == "true"
+    field.fill("CBACAB")
+    page.wait_for_function(
+        "s => s.textContent.startsWith('Read with')", arg=status.element_handle()
+    )
+    assert field.get_attribute("aria-invalid") == "false"
