@@ -225,7 +225,7 @@ def film(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure builds and page weight against the references; writes docs/performance.md."""
-    install(session, "docs")
+    install(session, "test")  # the test group: the docs' packages plus Playwright (chromium)
     session.run("python", "bench/run.py", *session.posargs, env=sphinx_env())
 
 

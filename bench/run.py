@@ -595,7 +595,8 @@ def live_figures(scratch: Path) -> dict:
     }
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        browser = playwright.chromium.launch(executable_path=chromium, args=args)
         page = browser.new_page()
         # nothing loads before the reader acts: the widget near the screen would otherwise
         page.add_init_script(
