@@ -48,7 +48,7 @@ def settings(seed: int) -> dict:
 
 
 def model_config(switches: dict) -> ModernConfig:
-    return ModernConfig(**vars(presets.gpt_config("sort")), **switches)
+    return ModernConfig(**{**vars(presets.gpt_config("sort")), **switches})
 
 
 def held_out_loss(model, data: prepare.Dataset) -> float:
