@@ -19,6 +19,7 @@ CHAPTERS = [
     "training",
     "sampling",
     "scale",
+    "modern",
 ]
 
 

@@ -25,6 +25,7 @@ DEFINITIONS = {"0", "1", "−1", "-1", "2", "3", "4", "255", "256"}
 DEFINING_PHRASES = [
     r"[Cc]hapters? \d+",
     r"et al\. \(?\d{4}",  # a citation's year
+    r"[A-Z][a-z]+ \(\d{4}\)",  # a single author's citation: Shazeer (2020)
     r"e ≈ 2\.7",  # Euler's number
     r"100 %",  # a share's upper bound
     r"multiple of 64",  # nanoGPT's padding of GPT-2's vocabulary

@@ -1,0 +1,134 @@
+"""The modern variants compute what they claim: each switch checked against a hand
+computation or against the GPT it replaces."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from model_src import presets
+from model_src.model import GPT, MLP, CausalSelfAttention, LayerNorm
+from model_src.modern import (
+    Attention,
+    ModernConfig,
+    ModernGPT,
+    RMSNorm,
+    SwiGLU,
+    rope_angles,
+    rotate,
+)
+
+SORT = presets.gpt_config("sort")
+
+
+def modern(**switches) -> ModernConfig:
+    return ModernConfig(**{**dataclasses.asdict(SORT), **switches})
+
+
+def test_with_every_switch_off_it_is_gpt():
+    torch.manual_seed(0)
+    gpt = GPT(SORT)
+    torch.manual_seed(0)
+    twin = ModernGPT(modern())
+    assert list(gpt.state_dict()) == list(twin.state_dict())
+    for name, tensor in gpt.state_dict().items():
+        assert torch.equal(tensor, twin.state_dict()[name]), name
+    idx = presets.sample_input("sort", batch=3).contiguous()
+    assert torch.equal(gpt(idx, idx)[0], twin(idx, idx)[0])
+    assert torch.equal(gpt(idx)[0], twin(idx)[0])
+    assert gpt.get_num_params() == twin.get_num_params()
+
+
+def test_rmsnorm_is_the_formula_and_layernorm_on_centred_input():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8) * 2 + 3
+    norm = RMSNorm(8)
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, 8))
+        expected = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
+        torch.testing.assert_close(norm(x), expected)
+        layer_norm = LayerNorm(8, bias=False)
+        layer_norm.weight.copy_(norm.weight)
+        centred = x - x.mean(-1, keepdim=True)
+        torch.testing.assert_close(norm(centred), layer_norm(centred), atol=1e-5, rtol=1e-5)
+        assert (norm(x) - layer_norm(x)).abs().max() > 0.1  # the mean makes them differ
+
+
+def test_rope_keeps_lengths_and_scores_depend_on_the_offset_only():
+    torch.manual_seed(0)
+    T, hs = 12, 16
+    angles = rope_angles(hs, T)
+    x = torch.randn(2, 3, T, hs)
+    torch.testing.assert_close(rotate(x, angles).norm(dim=-1), x.norm(dim=-1))
+    q, k = torch.randn(hs), torch.randn(hs)
+    q_t = rotate(q.expand(1, 1, T, hs), angles)[0, 0]  # q placed at every position
+    k_s = rotate(k.expand(1, 1, T, hs), angles)[0, 0]
+    scores = q_t @ k_s.T  # (T, T)
+    for offset in range(T):
+        diagonal = scores.diagonal(-offset)
+        assert (diagonal.max() - diagonal.min()) < 1e-4, offset
+    # and they do depend on it: a rotation that did nothing would pass the test above
+    assert (scores.diagonal(0)[0] - scores.diagonal(-3)[0]).abs() > 1e-2
+
+
+def test_rope_at_position_zero_is_the_identity_and_pairs_turn_as_2d_rotations():
+    angles = rope_angles(4, 3)
+    x = torch.tensor([1.0, 0.0, 0.0, 1.0]).expand(1, 1, 3, 4)
+    turned = rotate(x, angles)[0, 0]
+    torch.testing.assert_close(turned[0], x[0, 0, 0])
+    theta = angles[1, 0]  # pair 0 at position 1: (1, 0) turns to (cos, sin)
+    torch.testing.assert_close(turned[1, :2], torch.stack((theta.cos(), theta.sin())))
+
+
+def test_gqa_with_as_many_kv_heads_is_standard_attention():
+    torch.manual_seed(0)
+    standard, grouped = CausalSelfAttention(SORT), Attention(modern(n_kv_head=SORT.n_head))
+    grouped.load_state_dict(standard.state_dict())
+    x = torch.randn(2, SORT.block_size, SORT.n_embd)
+    torch.testing.assert_close(grouped(x), standard(x), atol=1e-6, rtol=0)
+
+
+def test_gqa_shares_each_kv_head_across_its_query_group():
+    config = modern(n_head=4, n_embd=32, n_kv_head=2)
+    attn = Attention(config)
+    hs = 32 // 4
+    assert attn.c_attn.out_features == 32 + 2 * 2 * hs
+    torch.manual_seed(0)
+    x = torch.randn(1, 5, 32)
+    q, k, v = attn.c_attn(x).split([32, 2 * hs, 2 * hs], dim=2)
+    # the same result by hand: query heads 0, 1 read kv head 0; heads 2, 3 read kv head 1
+    q = q.view(1, 5, 4, hs).transpose(1, 2)
+    k = k.view(1, 5, 2, hs).transpose(1, 2)[:, [0, 0, 1, 1]]
+    v = v.view(1, 5, 2, hs).transpose(1, 2)[:, [0, 0, 1, 1]]
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(1, 5, 32)
+    torch.testing.assert_close(attn(x), attn.c_proj(y))
+    with pytest.raises(ValueError):
+        Attention(modern(n_kv_head=2))  # 3 query heads do not split into groups of 2
+
+
+def test_swiglu_keeps_shape_and_the_mlp_weight_count():
+    config = modern(swiglu=True)
+    swiglu, mlp = SwiGLU(config), MLP(SORT)
+    x = torch.randn(2, 5, SORT.n_embd)
+    assert swiglu(x).shape == x.shape
+    weights = [sum(p.numel() for p in m.parameters() if p.dim() == 2) for m in (swiglu, mlp)]
+    assert weights[0] == weights[1] == 8 * SORT.n_embd**2
+    gate, up = swiglu.c_fc(x).split(swiglu.hidden, dim=-1)
+    torch.testing.assert_close(swiglu(x), swiglu.c_proj(F.silu(gate) * up))
+
+
+def test_variants_build_train_a_step_and_generate():
+    everything = modern(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1)
+    model = ModernGPT(everything)
+    assert "wpe" not in model.transformer
+    assert not any(name.endswith(".bias") for name, _ in model.named_parameters())
+    assert model.get_num_params() == model.get_num_params(non_embedding=False)
+    idx = presets.sample_input("sort", batch=2).contiguous()
+    _, loss = model(idx, idx)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    out = model.eval().generate(idx[:, :6], max_new_tokens=5, top_k=1)
+    assert out.shape == (2, SORT.block_size)
+    with pytest.raises(ValueError):
+        ModernGPT(modern(dropout=0.1))
