@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 from sphinx.errors import ConfigError
 from sphinx.testing.util import SphinxTestApp
+from sphinx.util.console import strip_colors
 
 from ext.manim_clip import media, render
 from ext.manim_clip.directive import ClipSpec
@@ -642,3 +643,27 @@ def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_pat
     assert "manim-film: reused (2 clips)" in result.stdout
     cached = built_film[1].env.manim_film_result.path("mp4")
     assert out.read_bytes() == cached.read_bytes()
+
+
+def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_path):
+    srcdir = tmp_path / "encodings"
+    (srcdir / "scenes").mkdir(parents=True)
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    )
+    (srcdir / "scenes" / "latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom manim import *\n\nNAME = 'caf\xe9'\n\n\n"
+        b"class Latin(Scene):\n    def construct(self):\n        self.wait(0.1)\n"
+    )
+    (srcdir / "scenes" / "image.png").write_bytes(bytes(range(256)) * 4)
+    (srcdir / "index.rst").write_text(
+        "Encodings\n=========\n\n.. manim-clip:: Latin\n   :file: scenes/latin.py\n\n"
+        ".. manim-clip:: Image\n   :file: scenes/image.png\n"
+    )
+    app = build(srcdir)
+    warnings = strip_colors(app.warning.getvalue())
+    assert f"{srcdir / 'index.rst'}:7: WARNING: manim-clip Image: " in warnings
+    assert "null bytes" in warnings and "hint:" in warnings
+    assert "Latin" not in warnings
+    assert summary(app) == "manim-clip: 1 rendered, 0 reused, 1 failed"

@@ -143,8 +143,10 @@ class AnnotatedSource(SphinxDirective):
         preset = self.options.get("shapes", "").strip() or None
         if preset:
             self._note_presets_dependency()
+            # what the capture step needs to check this block's shapes, and where to warn
             requests = self.env.annotated_source_requests.setdefault(self.env.docname, set())
-            requests.add((str(path), preset))
+            label = obj.name or relpath
+            requests.add((str(path), preset, label, obj.start, obj.end, self.lineno))
 
         block = annotated_source(
             relpath=relpath,

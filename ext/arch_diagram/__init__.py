@@ -194,7 +194,7 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         request = node["request"]
         try:
             text, notes = cached_drawing(app, request)
-        except Exception as err:  # whatever the model code does, the build goes on
+        except _core.MODEL_CODE_ERRORS as err:  # whatever the model code does, the build goes on
             if not isinstance(err, DiagramError):
                 where = where_raised(err)
                 err = DiagramError(

@@ -199,7 +199,7 @@ class Live:
             )
         try:
             return self.presets.sample_input(self.preset, batch=batch, time=time)
-        except Exception as err:
+        except _core.MODEL_CODE_ERRORS as err:
             raise DiagramError(
                 f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, "
                 f"time={time}) raised {type(err).__name__}: {err}{where_raised(err)}",
@@ -216,7 +216,7 @@ def config_fields(config) -> dict[str, object]:
 def resolve_live(request: Request) -> Live:
     try:
         presets = importlib.import_module(request.presets)
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"cannot import the presets module {request.presets!r}: {err}",
             hint="set nanobook_presets in conf.py to an importable module",
@@ -229,7 +229,7 @@ def resolve_live(request: Request) -> Live:
         )
     try:
         base = config_fields(presets.gpt_config(preset))
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"{request.presets}.gpt_config({preset!r}) raised "
             f"{type(err).__name__}: {err}{where_raised(err)}"
@@ -257,7 +257,7 @@ def resolve_live(request: Request) -> Live:
         model_overrides.append((key, value))
     try:
         config = presets.gpt_config(preset, **dict(model_overrides))
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"{request.presets}.gpt_config({preset!r}, ...) raised {type(err).__name__}: {err}"
         ) from err
@@ -422,7 +422,7 @@ def _accepts(factory, config) -> bool:
 def _construct(factory, live: Live, with_config: bool):
     try:
         return factory(live.config) if with_config else factory()
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"building {factory.__name__} for preset {live.preset} raised "
             f"{type(err).__name__}: {err}{where_raised(err)}",
