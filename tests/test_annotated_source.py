@@ -771,3 +771,16 @@ def test_sources_are_decoded_as_python_decodes_them(tmp_path):
     with pytest.raises(LocateError, match=r"image\.png is not Python source text") as error:
         parse_file(image)
     assert "coding line" in error.value.hint
+
+
+@pytest.mark.sphinx(
+    "html", testroot="annotated-source-drift", freshenv=True, confoverrides=DRIFT_OVERRIDES
+)
+def test_a_block_that_cannot_be_shown_leaves_a_placeholder(app):
+    app.build()
+    page = soup(app, "index.html")
+    placeholders = [p.text for p in page.select("p.annotated-source-placeholder")]
+    assert any(
+        "could not be shown" in text and "CausalSelfAttention.backward" in text
+        for text in placeholders
+    ), placeholders

@@ -391,7 +391,7 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
     23: ("input 'eleven' is not batch x time", "1x11"),
     27: ("depth '0' is not a whole number of at least 1", "expands"),
     31: ("input 1x99 is longer than block_size 8 of preset tiny", ":input: 1x8"),
-    35: ("broken_model:not_a_model returned a str, not a torch.nn.Module", "must return"),
+    35: ("broken_model:not_a_model is a function, not a torch.nn.Module subclass", "Class"),
     38: ("the forward pass of Quitting raised SystemExit: 0", "fix the model"),
     41: ("drawing exiting_model:GPT failed: SystemExit: 0 (at exiting_model.py:5)", "python -m"),
 }

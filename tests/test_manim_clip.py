@@ -243,14 +243,18 @@ def test_quality_env_var_overrides_conf_and_option(warm, monkeypatch):
         SphinxTestApp("html", srcdir=warm, status=StringIO(), warning=StringIO())
 
 
-def test_bad_config_is_a_config_error(warm):
-    with pytest.raises(ConfigError, match=r"manim_clip_formats = \['mov'\]: choose from webm, gif"):
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"manim_clip_formats": ["mov"]}, r"manim_clip_formats = \['mov'\]: choose from webm, gif"),
+        ({"manim_clip_jobs": -1}, r"manim_clip_jobs = -1: renders at once, at least 1"),
+        ({"manim_clip_timeout": 0}, r"manim_clip_timeout = 0.0: seconds, above 0"),
+    ],
+)
+def test_bad_config_is_a_config_error_at_start_up(warm, overrides, message):
+    with pytest.raises(ConfigError, match=message):
         SphinxTestApp(
-            "html",
-            srcdir=warm,
-            confoverrides={"manim_clip_formats": ["mov"]},
-            status=StringIO(),
-            warning=StringIO(),
+            "html", srcdir=warm, confoverrides=overrides, status=StringIO(), warning=StringIO()
         )
 
 
@@ -667,3 +671,12 @@ def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_p
     assert "null bytes" in warnings and "hint:" in warnings
     assert "Latin" not in warnings
     assert summary(app) == "manim-clip: 1 rendered, 0 reused, 1 failed"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
+    from ext.manim_clip.directive import _poster_option
+
+    with pytest.raises(ValueError):
+        _poster_option(value)
+    assert _poster_option("2.5") == "2.5" and _poster_option("first") == "first"

@@ -138,7 +138,9 @@ class AnnotatedSource(SphinxDirective):
                 subtype=SUBTYPE,
                 hint=error.hint,
             )
-            return []
+            # the reader sees that something is missing here, as for a failed clip
+            text = f"[annotated-source {self.arguments[0]} could not be shown: {error}]"
+            return [nodes.paragraph(text=text, classes=["annotated-source-placeholder"])]
         self.env.note_dependency(str(path))
         preset = self.options.get("shapes", "").strip() or None
         if preset:

@@ -374,8 +374,7 @@ def build_model(name: str, target, live: Live):
         if not issubclass(target, nn.Module):
             raise DiagramError(
                 f"{name} is a class, but not a torch.nn.Module",
-                hint=f"target a model class, a function returning one, or one "
-                f"of {', '.join(KINDS)}",
+                hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
             )
         module = sys.modules[target.__module__]
         candidates = [
@@ -388,26 +387,19 @@ def build_model(name: str, target, live: Live):
         for candidate in reversed(candidates):
             if not _accepts(candidate, live.config):
                 continue
-            model = _construct(candidate, live, with_config=True)
+            model = _construct(candidate, live)
             for path, submodule in model.named_modules():
                 if type(submodule) is target:
                     return model, path
         raise DiagramError(
             f"no model in {module.__name__} that can be built from the preset's config "
             f"contains a {target.__name__}",
-            hint="target the model class, or a function that builds the model",
+            hint="target the model class that contains it",
         )
-    if callable(target):
-        model = _construct(target, live, with_config=_accepts(target, live.config))
-        if not isinstance(model, nn.Module):
-            raise DiagramError(
-                f"{name} returned a {type(model).__name__}, not a torch.nn.Module",
-                hint="a target function must return the model to draw",
-            )
-        return model, ""
+    # other callables are not called: a diagram runs model code, not whatever is importable
     raise DiagramError(
-        f"{name} is a {type(target).__name__}, not a torch.nn.Module",
-        hint=f"target a model class, a function returning one, or one of {', '.join(KINDS)}",
+        f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass",
+        hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
     )
 
 
@@ -419,9 +411,9 @@ def _accepts(factory, config) -> bool:
     return True
 
 
-def _construct(factory, live: Live, with_config: bool):
+def _construct(factory, live: Live):
     try:
-        return factory(live.config) if with_config else factory()
+        return factory(live.config)
     except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"building {factory.__name__} for preset {live.preset} raised "

@@ -6,6 +6,7 @@ Rendering happens once per build, after every page is read (see render.py and fi
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,8 @@ def _poster_option(value: str) -> str:
     value = value.strip() or "last"
     if value in ("first", "last"):
         return value
-    if float(value) < 0:  # ValueError for anything that is not a number
+    seconds = float(value)  # ValueError for anything that is not a number
+    if not math.isfinite(seconds) or seconds < 0:  # nan and inf parse as floats too
         raise ValueError
     return value
 
