@@ -18,6 +18,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
@@ -135,6 +136,31 @@ def _say_again(app, env) -> None:
                 type=WARNING_TYPE,
                 subtype=said["subtype"],
             )
+
+
+class AnyOption(dict):
+    """An option_spec that takes every option name (unknown ones as plain text), so the
+    directive answers an unknown option itself, located and with a hint, in MyST as in
+    reST (docutils would drop the whole directive; MyST would warn without a hint)."""
+
+    def __missing__(self, key):
+        return directives.unchanged
+
+
+def drop_unknown_options(directive, logger, subtype: str) -> None:
+    """Warn about the options ``directive`` does not know, then ignore them."""
+    unknown = sorted(set(directive.options) - set(directive.option_spec))
+    if not unknown:
+        return
+    warn(
+        logger,
+        f"{directive.name}: unknown option(s) {', '.join(f':{name}:' for name in unknown)}",
+        location=(directive.env.docname, directive.lineno),
+        subtype=subtype,
+        hint=f"{directive.name} takes " + ", ".join(f":{name}:" for name in directive.option_spec),
+    )
+    for name in unknown:
+        del directive.options[name]
 
 
 # --- paths ----------------------------------------------------------------------------

@@ -439,3 +439,23 @@ def test_an_unexpected_failure_is_a_warning_not_a_crash(
     warnings = strip_colors(app.warning.getvalue())
     assert warnings.count("drawing model_src.model:GPT failed: KeyError: 'surprise'") == 2
     assert "could not be drawn" in (app.outdir / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.sphinx(
+    "html",
+    testroot="arch-diagram-errors",
+    freshenv=True,
+    confoverrides={"extensions": ["myst_parser", "ext.arch_diagram"]},
+)
+def test_an_unknown_option_is_a_located_warning_with_a_hint_in_myst_too(app, warning):
+    page = app.srcdir / "options.md"
+    page.write_text(
+        "# Options\n\n```{arch-diagram} model_src.model:MLP\n:config: tiny\n:colour: red\n```\n"
+    )
+    index = app.srcdir / "index.rst"
+    index.write_text(index.read_text() + "\n.. toctree::\n\n   options\n")
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    assert "options.md:3: WARNING: arch-diagram: unknown option(s) :colour:" in warnings
+    assert "hint: arch-diagram takes :config:, :focus:, :depth:" in warnings
+    assert "MLP · 2,128 parameters" in (app.outdir / "options.html").read_text(encoding="utf-8")

@@ -18,7 +18,14 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .._core import note_code_dependency, project_root, typed_config, warn
+from .._core import (
+    AnyOption,
+    drop_unknown_options,
+    note_code_dependency,
+    project_root,
+    typed_config,
+    warn,
+)
 from .locate import (
     Anchor,
     LocateError,
@@ -118,13 +125,16 @@ class AnnotatedSource(SphinxDirective):
 
     required_arguments = 1
     has_content = True
-    option_spec = {  # noqa: RUF012 (docutils reads it from the class)
-        "object": directives.unchanged_required,
-        "shapes": directives.unchanged_required,
-        "collapse": collapse_option,
-    }
+    option_spec = AnyOption(
+        {
+            "object": directives.unchanged_required,
+            "shapes": directives.unchanged_required,
+            "collapse": collapse_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        drop_unknown_options(self, logger, SUBTYPE)
         location = (self.env.docname, self.lineno)
         try:
             path, relpath = self._resolve_file()

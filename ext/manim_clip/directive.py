@@ -126,19 +126,22 @@ class ManimClipDirective(_FigureDirective):
     has_content = True
     # Values are checked in run(), so a bad one is a located warning and a placeholder
     # instead of docutils' error that drops the whole directive.
-    option_spec = {  # noqa: RUF012 (docutils' interface)
-        "file": directives.unchanged_required,
-        "caption": directives.unchanged,
-        "alt": directives.unchanged,
-        "quality": directives.unchanged,
-        "poster": directives.unchanged,
-        "autoplay": directives.flag,
-        "data": directives.unchanged,
-        "name": directives.unchanged,
-        "class": directives.class_option,
-    }
+    option_spec = _core.AnyOption(
+        {
+            "file": directives.unchanged_required,
+            "caption": directives.unchanged,
+            "alt": directives.unchanged,
+            "quality": directives.unchanged,
+            "poster": directives.unchanged,
+            "autoplay": directives.flag,
+            "data": directives.unchanged,
+            "name": directives.unchanged,
+            "class": directives.class_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        _core.drop_unknown_options(self, logger, SUBTYPE)
         scene = self.arguments[0]
         specs = self.env.manim_clip_specs.setdefault(self.env.docname, [])
         spec = ClipSpec(
@@ -260,14 +263,17 @@ class ManimFilmDirective(_FigureDirective):
     """
 
     id_prefix = "film"
-    option_spec = {  # noqa: RUF012 (docutils' interface)
-        "caption": directives.unchanged,
-        "alt": directives.unchanged,
-        "name": directives.unchanged,
-        "class": directives.class_option,
-    }
+    option_spec = _core.AnyOption(
+        {
+            "caption": directives.unchanged,
+            "alt": directives.unchanged,
+            "name": directives.unchanged,
+            "class": directives.class_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        _core.drop_unknown_options(self, logger, SUBTYPE)
         spec = FilmSpec(self.env.docname, self.lineno)
         self.env.manim_film_specs.setdefault(self.env.docname, []).append(spec)
         node = manim_film(
