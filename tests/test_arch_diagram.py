@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -459,3 +460,43 @@ def test_an_unknown_option_is_a_located_warning_with_a_hint_in_myst_too(app, war
     assert "options.md:3: WARNING: arch-diagram: unknown option(s) :colour:" in warnings
     assert "hint: arch-diagram takes :config:, :focus:, :depth:" in warnings
     assert "MLP · 2,128 parameters" in (app.outdir / "options.html").read_text(encoding="utf-8")
+
+
+def test_model_code_outside_the_project_root_is_part_of_the_key(tmp_path):
+    """Editing a model that lives outside nanobook_project_root redraws its diagram."""
+    from io import StringIO
+
+    from sphinx.testing.util import SphinxTestApp
+
+    outside, srcdir = tmp_path / "elsewhere", tmp_path / "book"
+    outside.mkdir()
+    srcdir.mkdir()
+    shutil.copy(REPO / "tests/roots/test-arch-diagram-errors/fake_presets.py", outside)
+    model = outside / "wide_model.py"
+    model.write_text(
+        "from torch import nn\n\n\nclass Wide(nn.Module):\n"
+        "    def __init__(self, config):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(config.n_embd, 3 * config.n_embd)\n\n"
+        "    def forward(self, idx):\n        return self.fc(idx.float().unsqueeze(-1).expand("
+        "*idx.shape, self.fc.in_features))\n"
+    )
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path[:0] = [{str(REPO)!r}, {str(outside)!r}]\n"
+        'extensions = ["ext.arch_diagram"]\nnanobook_presets = "fake_presets"\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Wide\n====\n\n.. arch-diagram:: wide_model:Wide\n   :config: tiny\n"
+    )
+
+    def drawn() -> str:
+        app = SphinxTestApp("html", srcdir=srcdir, status=StringIO(), warning=StringIO())
+        try:
+            app.build()
+        finally:
+            app.cleanup()
+        return (app.outdir / "index.html").read_text(encoding="utf-8")
+
+    assert "Linear(16→48)" in drawn()
+    model.write_text(model.read_text().replace("3 * config.n_embd", "4 * config.n_embd"))
+    sys.modules.pop("wide_model")  # as for the next build, a new process
+    assert "Linear(16→64)" in drawn()

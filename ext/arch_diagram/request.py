@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import _core
+from .. import _core, store
 
 KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn from specs.py
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
@@ -140,10 +140,10 @@ def parse_input(text: str) -> tuple[int, int] | None:
 
 
 def source_files(request: Request, root: Path) -> list[Path]:
-    """The project's Python files a drawing is made from, found without importing them:
-    the target's module and the presets module, everything of the project they import,
-    and every file of the presets' package (its config files, and the char corpus is
-    the package's own source)."""
+    """The Python files a drawing is made from, found without importing them, wherever
+    they live: the target's module and the presets module, all they import (but the
+    standard library and installed packages), and every file of the presets' package
+    (its config files, and the char corpus is the package's own source)."""
     files: set[Path] = set()
     for name in [
         request.presets,
@@ -156,11 +156,13 @@ def source_files(request: Request, root: Path) -> list[Path]:
         if not (spec and spec.origin and Path(spec.origin).is_file()):
             continue
         origin = Path(spec.origin).resolve()
-        if origin.is_relative_to(root):
-            files.add(origin)
-            files.update(_core.project_imports(origin, root))
-            if name == request.presets and "." in name:
-                files.update(origin.parent.rglob("*.py"))
+        if store.installed(origin):
+            continue  # keyed by version: torch's is part of every drawing's key
+        # inside the project root or not: a changed file must never leave a stale drawing
+        files.add(origin)
+        files.update(_core.project_imports(origin, root))
+        if name == request.presets and "." in name:
+            files.update(origin.parent.rglob("*.py"))
     return sorted(files)
 
 
