@@ -18,12 +18,18 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from . import store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
+# What running the project's model code may raise without ending the build: any error,
+# and SystemExit (a module that calls sys.exit() when imported would otherwise end the
+# build with exit status 0, having written nothing). Ctrl+C still stops it.
+MODEL_CODE_ERRORS = (Exception, SystemExit)
+_logger = logging.getLogger(__name__)
 
 
 # --- hashing and atomic writes ------------------------------------------------------
@@ -78,9 +84,83 @@ def warn(
     subtype: str,
     hint: str | None = None,
 ) -> None:
-    """A warning users can locate (docname:line), act on (hint) and suppress (type)."""
+    """A warning users can locate (docname:line), act on (hint) and suppress (type).
+
+    One said while a page is read is kept with the page and said again on every later
+    build that does not re-read it, so a warm ``-W`` build fails like a cold one."""
     text = f"{message}\n  hint: {hint}" if hint else message
     logger.warning(text, location=location, type=WARNING_TYPE, subtype=subtype)
+    _said_while_reading.append({"text": text, "line": _line_of(location), "subtype": subtype})
+
+
+READ_WARNINGS = "nanobook_read_warnings"  # env.metadata[docname] key
+_said_while_reading: list[dict] = []  # since the page being read started (this process)
+
+
+def _line_of(location: Any) -> int | None:
+    """The line of a (docname, line) pair, a node or a "source:line" string."""
+    if isinstance(location, tuple):
+        return location[1]
+    if isinstance(location, str):
+        line = location.rpartition(":")[2]
+        return int(line) if line.isdigit() else None
+    return getattr(location, "line", None)
+
+
+def _page_read_starts(app, docname: str, source: list[str]) -> None:
+    _said_while_reading.clear()
+
+
+def _keep_read_warnings(app, doctree) -> None:
+    """doctree-read: what was said while reading the page is kept with it (metadata is
+    dropped when the page is re-read and merged from parallel readers by Sphinx)."""
+    if _said_while_reading:
+        app.env.metadata[app.env.docname][READ_WARNINGS] = list(_said_while_reading)
+    _said_while_reading.clear()
+
+
+def _note_pages_read(app, env, docnames) -> None:
+    app.nanobook_pages_read = set(docnames)
+
+
+def _say_again(app, env) -> None:
+    """env-updated: the kept warnings of every page this build did not read."""
+    read = getattr(app, "nanobook_pages_read", set())
+    for docname in sorted(env.metadata):
+        if docname in read or docname not in env.found_docs:
+            continue
+        for said in env.metadata[docname].get(READ_WARNINGS, []):
+            _logger.warning(
+                said["text"],
+                location=(docname, said["line"]),
+                type=WARNING_TYPE,
+                subtype=said["subtype"],
+            )
+
+
+class AnyOption(dict):
+    """An option_spec that takes every option name (unknown ones as plain text), so the
+    directive answers an unknown option itself, located and with a hint, in MyST as in
+    reST (docutils would drop the whole directive; MyST would warn without a hint)."""
+
+    def __missing__(self, key):
+        return directives.unchanged
+
+
+def drop_unknown_options(directive, logger, subtype: str) -> None:
+    """Warn about the options ``directive`` does not know, then ignore them."""
+    unknown = sorted(set(directive.options) - set(directive.option_spec))
+    if not unknown:
+        return
+    warn(
+        logger,
+        f"{directive.name}: unknown option(s) {', '.join(f':{name}:' for name in unknown)}",
+        location=(directive.env.docname, directive.lineno),
+        subtype=subtype,
+        hint=f"{directive.name} takes " + ", ".join(f":{name}:" for name in directive.option_spec),
+    )
+    for name in unknown:
+        del directive.options[name]
 
 
 # --- paths ----------------------------------------------------------------------------
@@ -237,6 +317,10 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
         app.connect("env-get-outdated", code_outdated)
+        app.connect("env-before-read-docs", _note_pages_read)
+        app.connect("source-read", _page_read_starts, priority=100)  # before anyone warns
+        app.connect("doctree-read", _keep_read_warnings, priority=900)  # after all have
+        app.connect("env-updated", _say_again)
         # A digest of the trained models' weights and the model configs, which scenes
         # read without importing them (set by the book's conf.py before pages are read).
         # Part of clip keys only: pages are re-read for what they read, not for this.

@@ -87,6 +87,13 @@ def _stdlib_dirs() -> list[Path]:
     return [Path(paths[name]).resolve() for name in ("stdlib", "platstdlib")]
 
 
+def installed(path: Path) -> bool:
+    """Is ``path`` part of the standard library or an installed package? Those are keyed
+    by version (their files change only with it), everything else by its code."""
+    site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
+    return any(Path(path).resolve().is_relative_to(d) for d in [*site, *_stdlib_dirs()])
+
+
 def _imported_names(path: Path | None, source: str | None = None) -> list[tuple[str, int]]:
     """(dotted name, relative level) of every module the file (or source) may import."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
 import shutil
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
+from sphinx.util.console import strip_colors
 
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
@@ -727,3 +729,58 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
             assert errors == []
         finally:
             browser.close()
+
+
+@pytest.mark.sphinx(
+    "html", testroot="annotated-source-drift", freshenv=True, confoverrides=DRIFT_OVERRIDES
+)
+def test_a_warm_rebuild_says_every_warning_again(make_app, app_params):
+    """Warnings said while a page is read are said again by builds that do not re-read
+    it, so `-W` fails a warm build as it fails a cold one."""
+    args, kwargs = app_params
+    located = re.compile(r"index\.rst:\d+: WARNING: .*")
+    builds = []
+    for fresh in (True, False):
+        app = make_app(*args, **{**kwargs, "freshenv": fresh, "warning": io.StringIO()})
+        app.build()
+        log = strip_colors(app._warning.getvalue())
+        builds.append(sorted(located.findall(log)))
+    cold, warm = builds
+    assert cold and warm == cold
+    assert "0 added, 0 changed" in strip_colors(app._status.getvalue())  # nothing re-read
+    strict = make_app(*args, **{**kwargs, "freshenv": False, "warningiserror": True})
+    strict.build()
+    assert strict.statuscode == 1  # -W fails the warm build as it fails a cold one
+
+
+def test_model_code_that_exits_is_a_capture_error_not_the_end_of_the_build(tmp_path):
+    quits = tmp_path / "quits.py"
+    quits.write_text("import sys\n\nsys.exit(0)\n")
+    result = shapes.cached_capture(quits, "sort", "model_src.presets", tmp_path, tmp_path / "c")
+    assert result["lines"] == {}
+    assert any("SystemExit" in error for error in result["errors"]), result["errors"]
+
+
+def test_sources_are_decoded_as_python_decodes_them(tmp_path):
+    latin = tmp_path / "latin.py"
+    latin.write_bytes(b'# -*- coding: latin-1 -*-\nNAME = "caf\xe9"\n')
+    _, lines = parse_file(latin)
+    assert lines[1] == 'NAME = "café"'
+    image = tmp_path / "image.png"
+    image.write_bytes(bytes(range(256)))
+    with pytest.raises(LocateError, match=r"image\.png is not Python source text") as error:
+        parse_file(image)
+    assert "coding line" in error.value.hint
+
+
+@pytest.mark.sphinx(
+    "html", testroot="annotated-source-drift", freshenv=True, confoverrides=DRIFT_OVERRIDES
+)
+def test_a_block_that_cannot_be_shown_leaves_a_placeholder(app):
+    app.build()
+    page = soup(app, "index.html")
+    placeholders = [p.text for p in page.select("p.annotated-source-placeholder")]
+    assert any(
+        "could not be shown" in text and "CausalSelfAttention.backward" in text
+        for text in placeholders
+    ), placeholders

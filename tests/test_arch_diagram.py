@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -391,7 +392,9 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
     23: ("input 'eleven' is not batch x time", "1x11"),
     27: ("depth '0' is not a whole number of at least 1", "expands"),
     31: ("input 1x99 is longer than block_size 8 of preset tiny", ":input: 1x8"),
-    35: ("broken_model:not_a_model returned a str, not a torch.nn.Module", "must return"),
+    35: ("broken_model:not_a_model is a function, not a torch.nn.Module subclass", "Class"),
+    38: ("the forward pass of Quitting raised SystemExit: 0", "fix the model"),
+    41: ("drawing exiting_model:GPT failed: SystemExit: 0 (at exiting_model.py:5)", "python -m"),
 }
 
 
@@ -437,3 +440,63 @@ def test_an_unexpected_failure_is_a_warning_not_a_crash(
     warnings = strip_colors(app.warning.getvalue())
     assert warnings.count("drawing model_src.model:GPT failed: KeyError: 'surprise'") == 2
     assert "could not be drawn" in (app.outdir / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.sphinx(
+    "html",
+    testroot="arch-diagram-errors",
+    freshenv=True,
+    confoverrides={"extensions": ["myst_parser", "ext.arch_diagram"]},
+)
+def test_an_unknown_option_is_a_located_warning_with_a_hint_in_myst_too(app, warning):
+    page = app.srcdir / "options.md"
+    page.write_text(
+        "# Options\n\n```{arch-diagram} model_src.model:MLP\n:config: tiny\n:colour: red\n```\n"
+    )
+    index = app.srcdir / "index.rst"
+    index.write_text(index.read_text() + "\n.. toctree::\n\n   options\n")
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    assert "options.md:3: WARNING: arch-diagram: unknown option(s) :colour:" in warnings
+    assert "hint: arch-diagram takes :config:, :focus:, :depth:" in warnings
+    assert "MLP · 2,128 parameters" in (app.outdir / "options.html").read_text(encoding="utf-8")
+
+
+def test_model_code_outside_the_project_root_is_part_of_the_key(tmp_path):
+    """Editing a model that lives outside nanobook_project_root redraws its diagram."""
+    from io import StringIO
+
+    from sphinx.testing.util import SphinxTestApp
+
+    outside, srcdir = tmp_path / "elsewhere", tmp_path / "book"
+    outside.mkdir()
+    srcdir.mkdir()
+    shutil.copy(REPO / "tests/roots/test-arch-diagram-errors/fake_presets.py", outside)
+    model = outside / "wide_model.py"
+    model.write_text(
+        "from torch import nn\n\n\nclass Wide(nn.Module):\n"
+        "    def __init__(self, config):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(config.n_embd, 3 * config.n_embd)\n\n"
+        "    def forward(self, idx):\n        return self.fc(idx.float().unsqueeze(-1).expand("
+        "*idx.shape, self.fc.in_features))\n"
+    )
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path[:0] = [{str(REPO)!r}, {str(outside)!r}]\n"
+        'extensions = ["ext.arch_diagram"]\nnanobook_presets = "fake_presets"\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Wide\n====\n\n.. arch-diagram:: wide_model:Wide\n   :config: tiny\n"
+    )
+
+    def drawn() -> str:
+        app = SphinxTestApp("html", srcdir=srcdir, status=StringIO(), warning=StringIO())
+        try:
+            app.build()
+        finally:
+            app.cleanup()
+        return (app.outdir / "index.html").read_text(encoding="utf-8")
+
+    assert "Linear(16→48)" in drawn()
+    model.write_text(model.read_text().replace("3 * config.n_embd", "4 * config.n_embd"))
+    sys.modules.pop("wide_model")  # as for the next build, a new process
+    assert "Linear(16→64)" in drawn()

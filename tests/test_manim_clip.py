@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 from sphinx.errors import ConfigError
 from sphinx.testing.util import SphinxTestApp
+from sphinx.util.console import strip_colors
 
 from ext.manim_clip import media, render
 from ext.manim_clip.directive import ClipSpec
@@ -242,14 +243,18 @@ def test_quality_env_var_overrides_conf_and_option(warm, monkeypatch):
         SphinxTestApp("html", srcdir=warm, status=StringIO(), warning=StringIO())
 
 
-def test_bad_config_is_a_config_error(warm):
-    with pytest.raises(ConfigError, match=r"manim_clip_formats = \['mov'\]: choose from webm, gif"):
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"manim_clip_formats": ["mov"]}, r"manim_clip_formats = \['mov'\]: choose from webm, gif"),
+        ({"manim_clip_jobs": -1}, r"manim_clip_jobs = -1: renders at once, at least 1"),
+        ({"manim_clip_timeout": 0}, r"manim_clip_timeout = 0.0: seconds, above 0"),
+    ],
+)
+def test_bad_config_is_a_config_error_at_start_up(warm, overrides, message):
+    with pytest.raises(ConfigError, match=message):
         SphinxTestApp(
-            "html",
-            srcdir=warm,
-            confoverrides={"manim_clip_formats": ["mov"]},
-            status=StringIO(),
-            warning=StringIO(),
+            "html", srcdir=warm, confoverrides=overrides, status=StringIO(), warning=StringIO()
         )
 
 
@@ -642,3 +647,36 @@ def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_pat
     assert "manim-film: reused (2 clips)" in result.stdout
     cached = built_film[1].env.manim_film_result.path("mp4")
     assert out.read_bytes() == cached.read_bytes()
+
+
+def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_path):
+    srcdir = tmp_path / "encodings"
+    (srcdir / "scenes").mkdir(parents=True)
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    )
+    (srcdir / "scenes" / "latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom manim import *\n\nNAME = 'caf\xe9'\n\n\n"
+        b"class Latin(Scene):\n    def construct(self):\n        self.wait(0.1)\n"
+    )
+    (srcdir / "scenes" / "image.png").write_bytes(bytes(range(256)) * 4)
+    (srcdir / "index.rst").write_text(
+        "Encodings\n=========\n\n.. manim-clip:: Latin\n   :file: scenes/latin.py\n\n"
+        ".. manim-clip:: Image\n   :file: scenes/image.png\n"
+    )
+    app = build(srcdir)
+    warnings = strip_colors(app.warning.getvalue())
+    assert f"{srcdir / 'index.rst'}:7: WARNING: manim-clip Image: " in warnings
+    assert "null bytes" in warnings and "hint:" in warnings
+    assert "Latin" not in warnings
+    assert summary(app) == "manim-clip: 1 rendered, 0 reused, 1 failed"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
+    from ext.manim_clip.directive import _poster_option
+
+    with pytest.raises(ValueError):
+        _poster_option(value)
+    assert _poster_option("2.5") == "2.5" and _poster_option("first") == "first"

@@ -54,7 +54,6 @@ def check_config(app, config) -> None:
 def init_env(app, env, docnames) -> None:
     if not hasattr(env, "annotated_source_requests"):
         env.annotated_source_requests = {}
-    env.annotated_source_reading = set(docnames)  # only these can need a new capture
 
 
 def purge_doc(app, env, docname) -> None:

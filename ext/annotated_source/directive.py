@@ -18,7 +18,14 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .._core import note_code_dependency, project_root, typed_config, warn
+from .._core import (
+    AnyOption,
+    drop_unknown_options,
+    note_code_dependency,
+    project_root,
+    typed_config,
+    warn,
+)
 from .locate import (
     Anchor,
     LocateError,
@@ -118,13 +125,16 @@ class AnnotatedSource(SphinxDirective):
 
     required_arguments = 1
     has_content = True
-    option_spec = {  # noqa: RUF012 (docutils reads it from the class)
-        "object": directives.unchanged_required,
-        "shapes": directives.unchanged_required,
-        "collapse": collapse_option,
-    }
+    option_spec = AnyOption(
+        {
+            "object": directives.unchanged_required,
+            "shapes": directives.unchanged_required,
+            "collapse": collapse_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        drop_unknown_options(self, logger, SUBTYPE)
         location = (self.env.docname, self.lineno)
         try:
             path, relpath = self._resolve_file()
@@ -138,13 +148,17 @@ class AnnotatedSource(SphinxDirective):
                 subtype=SUBTYPE,
                 hint=error.hint,
             )
-            return []
+            # the reader sees that something is missing here, as for a failed clip
+            text = f"[annotated-source {self.arguments[0]} could not be shown: {error}]"
+            return [nodes.paragraph(text=text, classes=["annotated-source-placeholder"])]
         self.env.note_dependency(str(path))
         preset = self.options.get("shapes", "").strip() or None
         if preset:
             self._note_presets_dependency()
+            # what the capture step needs to check this block's shapes, and where to warn
             requests = self.env.annotated_source_requests.setdefault(self.env.docname, set())
-            requests.add((str(path), preset))
+            label = obj.name or relpath
+            requests.add((str(path), preset, label, obj.start, obj.end, self.lineno))
 
         block = annotated_source(
             relpath=relpath,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
 import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +59,29 @@ class SourceObject:
         return len(first) - len(first.lstrip(" "))
 
 
+def read_source(path: Path) -> str:
+    """A Python file's text, decoded as Python decodes it (UTF-8, or what its coding line
+    says); a LocateError when it is not Python source text at all."""
+    data = path.read_bytes()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        raise LocateError(
+            f"{path.name} is not Python source text ({error})",
+            hint="name a .py file; one in another encoding than UTF-8 says so in a coding "
+            "line (# -*- coding: latin-1 -*-)",
+        ) from None
+    if "\0" in text:
+        raise LocateError(
+            f"{path.name} is not Python source text (it holds NUL bytes)", hint="name a .py file"
+        )
+    return text
+
+
 def parse_file(path: Path) -> tuple[ast.Module, tuple[str, ...]]:
     """The file's syntax tree and lines; a LocateError names the line that does not parse."""
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_source(Path(path))
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as error:

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import store
-from .._core import atomic_write, content_hash, file_digest, project_imports
+from .._core import (
+    MODEL_CODE_ERRORS,
+    atomic_write,
+    content_hash,
+    file_digest,
+    project_imports,
+)
 from .formulas import RUNS, VARIANT_RUNS, Run, add_formulas, symbol_values
 from .locate import bound_names, function_lines, loop_bodies, parse_file, statement_starts
 
@@ -83,7 +89,7 @@ def _presets_source(presets_module: str) -> str:
 def _preset_fingerprint(presets_module: str, preset: str) -> str:
     try:
         presets = importlib.import_module(presets_module)
-    except Exception as error:
+    except MODEL_CODE_ERRORS as error:
         raise CaptureError(
             f"presets module {presets_module!r} does not import: {type(error).__name__}: {error}"
         ) from error
@@ -101,7 +107,7 @@ def _preset(presets, preset: str, run: Run | None = None):
     except KeyError as error:
         known = ", ".join(getattr(presets, "PRESETS", ()))
         raise CaptureError(f"unknown preset {preset!r} (presets: {known})") from error
-    except Exception as error:
+    except MODEL_CODE_ERRORS as error:
         raise CaptureError(_describe_error(f"preset {preset!r}", error)) from error
 
 
@@ -169,7 +175,7 @@ def capture(path: Path, preset: str, presets_module: str, run: Run | None = None
             _drive(module, presets, preset, recorder, errors, run)
     except CaptureError as error:
         errors.append(str(error))
-    except Exception as error:
+    except MODEL_CODE_ERRORS as error:
         errors.append(_describe_error("setting up", error))
     return {
         "lines": {str(line): entry for line, entry in sorted(recorder.lines.items())},
@@ -203,7 +209,7 @@ def _drive(module, presets, preset, recorder: LineRecorder, errors: list[str], r
                 continue  # another checkout may lack a helper; its lines just stay empty
             try:
                 step()
-            except Exception as error:
+            except MODEL_CODE_ERRORS as error:
                 errors.append(_describe_error(f"GPT.{name}", error))
 
 

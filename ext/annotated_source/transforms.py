@@ -35,22 +35,59 @@ def _cache(app) -> Path:
 
 
 def capture_requested(app, env) -> None:
-    """Run the captures that the pages read in this build ask for, before writers fork."""
-    reading = getattr(env, "annotated_source_reading", set())
+    """After reading, before writers fork: run the captures that pages ask for (cached),
+    and say what is wrong with any block's shapes. Said on every build for every page,
+    read or not, so a warm ``-W`` build fails like a cold one."""
     requests = getattr(env, "annotated_source_requests", {})
-    wanted = sorted({item for doc in reading & set(requests) for item in requests[doc]})
-    for path, preset in wanted:
-        try:
-            key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
-            if (_cache(app) / f"{key}.json").is_file():
-                continue
-            result = capture_for(app, path, preset)
-        except (CaptureError, LocateError, OSError):
-            continue  # AttachShapes warns where the block is
+    captured: dict[tuple[str, str], dict] = {}
+    for docname in sorted(requests):
+        for path, preset, label, start, end, lineno in sorted(requests[docname]):
+            if (path, preset) not in captured:
+                captured[path, preset] = _capture_logged(app, path, preset)
+            block = (label, preset, start, end)
+            _check_block(captured[path, preset], *block, location=(docname, lineno))
+
+
+def _capture_logged(app, path: str, preset: str) -> dict:
+    try:
+        key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
+        cached = (_cache(app) / f"{key}.json").is_file()
+        result = capture_for(app, path, preset)
+    except (CaptureError, LocateError, OSError) as error:
+        return {"lines": {}, "errors": [str(error)]}
+    if not cached:
         logger.info(
             f"annotated-source: shapes of {Path(path).name} ({preset}) "
             f"captured in {result['seconds']:.1f}s"
         )
+    return result
+
+
+def _check_block(result: dict, label: str, preset: str, start: int, end: int, location) -> None:
+    for problem in result["errors"]:
+        warn(
+            logger,
+            f"annotated-source: shapes for {label} ({preset}): {problem}",
+            location=location,
+            subtype=SUBTYPE,
+            hint=f"check nanobook_presets and :shapes:; the capture runs {DRIVER}",
+        )
+    if not result["errors"] and not _lines_in(result, start, end):
+        warn(
+            logger,
+            f"annotated-source: no line of {label} bound a tensor while the {preset!r} sample ran",
+            location=location,
+            subtype=SUBTYPE,
+            hint=f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
+        )
+
+
+def _lines_in(result: dict, start: int, end: int) -> dict:
+    return {
+        line: entry
+        for line, entry in result["lines"].items()
+        if start <= int(line) <= end and entry["values"]
+    }
 
 
 class AttachShapes(SphinxPostTransform):
@@ -64,35 +101,12 @@ class AttachShapes(SphinxPostTransform):
                 self._attach(block)
 
     def _attach(self, block: annotated_source) -> None:
-        label = block["object"] or block["relpath"]
-        name = f"{label} ({block['preset']})"
+        """The shapes only: capture_requested has said what is wrong with them."""
         try:
             result = capture_for(self.app, block["path"], block["preset"])
-        except (CaptureError, LocateError, OSError) as error:
-            result = {"lines": {}, "errors": [str(error)]}
-        for problem in result["errors"]:
-            warn(
-                logger,
-                f"annotated-source: shapes for {name}: {problem}",
-                location=block,
-                subtype=SUBTYPE,
-                hint=f"check nanobook_presets and :shapes:; the capture runs {DRIVER}",
-            )
-        mine = {
-            line: entry
-            for line, entry in result["lines"].items()
-            if block["start"] <= int(line) <= block["end"] and entry["values"]
-        }
-        if not mine and not result["errors"]:
-            warn(
-                logger,
-                f"annotated-source: no line of {label} bound a tensor while "
-                f"the {block['preset']!r} sample ran",
-                location=block,
-                subtype=SUBTYPE,
-                hint=f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
-            )
-        block["shapes"] = mine
+        except (CaptureError, LocateError, OSError):
+            result = {"lines": {}, "errors": []}
+        block["shapes"] = _lines_in(result, block["start"], block["end"])
         block["symbols"] = result.get("symbols", {})
 
 

@@ -100,16 +100,19 @@ class arch_diagram(nodes.General, nodes.Element):
 
 class ArchDiagram(SphinxDirective):
     required_arguments = 1
-    option_spec: ClassVar[dict] = {
-        "config": directives.unchanged,
-        "focus": directives.unchanged,
-        "depth": directives.unchanged,
-        "input": directives.unchanged,
-        "caption": directives.unchanged,
-        "name": directives.unchanged,
-    }
+    option_spec: ClassVar[dict] = _core.AnyOption(
+        {
+            "config": directives.unchanged,
+            "focus": directives.unchanged,
+            "depth": directives.unchanged,
+            "input": directives.unchanged,
+            "caption": directives.unchanged,
+            "name": directives.unchanged,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        _core.drop_unknown_options(self, logger, SUBTYPE)
         options = self.options
         wrapper = nodes.container(
             "", literal_block=True, classes=["literal-block-wrapper", "arch-diagram"]
@@ -194,7 +197,7 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         request = node["request"]
         try:
             text, notes = cached_drawing(app, request)
-        except Exception as err:  # whatever the model code does, the build goes on
+        except _core.MODEL_CODE_ERRORS as err:  # whatever the model code does, the build goes on
             if not isinstance(err, DiagramError):
                 where = where_raised(err)
                 err = DiagramError(

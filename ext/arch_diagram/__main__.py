@@ -21,8 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "target",
-        help="module.path:Class (an nn.Module class or a function "
-        f"returning one), or one of {', '.join(KINDS)}",
+        help=f"module.path:Class (an nn.Module subclass), or one of {', '.join(KINDS)}",
     )
     parser.add_argument(
         "--config",

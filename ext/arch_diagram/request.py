@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import _core
+from .. import _core, store
 
 KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn from specs.py
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
@@ -140,10 +140,10 @@ def parse_input(text: str) -> tuple[int, int] | None:
 
 
 def source_files(request: Request, root: Path) -> list[Path]:
-    """The project's Python files a drawing is made from, found without importing them:
-    the target's module and the presets module, everything of the project they import,
-    and every file of the presets' package (its config files, and the char corpus is
-    the package's own source)."""
+    """The Python files a drawing is made from, found without importing them, wherever
+    they live: the target's module and the presets module, all they import (but the
+    standard library and installed packages), and every file of the presets' package
+    (its config files, and the char corpus is the package's own source)."""
     files: set[Path] = set()
     for name in [
         request.presets,
@@ -156,11 +156,13 @@ def source_files(request: Request, root: Path) -> list[Path]:
         if not (spec and spec.origin and Path(spec.origin).is_file()):
             continue
         origin = Path(spec.origin).resolve()
-        if origin.is_relative_to(root):
-            files.add(origin)
-            files.update(_core.project_imports(origin, root))
-            if name == request.presets and "." in name:
-                files.update(origin.parent.rglob("*.py"))
+        if store.installed(origin):
+            continue  # keyed by version: torch's is part of every drawing's key
+        # inside the project root or not: a changed file must never leave a stale drawing
+        files.add(origin)
+        files.update(_core.project_imports(origin, root))
+        if name == request.presets and "." in name:
+            files.update(origin.parent.rglob("*.py"))
     return sorted(files)
 
 
@@ -199,7 +201,7 @@ class Live:
             )
         try:
             return self.presets.sample_input(self.preset, batch=batch, time=time)
-        except Exception as err:
+        except _core.MODEL_CODE_ERRORS as err:
             raise DiagramError(
                 f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, "
                 f"time={time}) raised {type(err).__name__}: {err}{where_raised(err)}",
@@ -216,7 +218,7 @@ def config_fields(config) -> dict[str, object]:
 def resolve_live(request: Request) -> Live:
     try:
         presets = importlib.import_module(request.presets)
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"cannot import the presets module {request.presets!r}: {err}",
             hint="set nanobook_presets in conf.py to an importable module",
@@ -229,7 +231,7 @@ def resolve_live(request: Request) -> Live:
         )
     try:
         base = config_fields(presets.gpt_config(preset))
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"{request.presets}.gpt_config({preset!r}) raised "
             f"{type(err).__name__}: {err}{where_raised(err)}"
@@ -257,7 +259,7 @@ def resolve_live(request: Request) -> Live:
         model_overrides.append((key, value))
     try:
         config = presets.gpt_config(preset, **dict(model_overrides))
-    except Exception as err:
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"{request.presets}.gpt_config({preset!r}, ...) raised {type(err).__name__}: {err}"
         ) from err
@@ -374,8 +376,7 @@ def build_model(name: str, target, live: Live):
         if not issubclass(target, nn.Module):
             raise DiagramError(
                 f"{name} is a class, but not a torch.nn.Module",
-                hint=f"target a model class, a function returning one, or one "
-                f"of {', '.join(KINDS)}",
+                hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
             )
         module = sys.modules[target.__module__]
         candidates = [
@@ -388,26 +389,19 @@ def build_model(name: str, target, live: Live):
         for candidate in reversed(candidates):
             if not _accepts(candidate, live.config):
                 continue
-            model = _construct(candidate, live, with_config=True)
+            model = _construct(candidate, live)
             for path, submodule in model.named_modules():
                 if type(submodule) is target:
                     return model, path
         raise DiagramError(
             f"no model in {module.__name__} that can be built from the preset's config "
             f"contains a {target.__name__}",
-            hint="target the model class, or a function that builds the model",
+            hint="target the model class that contains it",
         )
-    if callable(target):
-        model = _construct(target, live, with_config=_accepts(target, live.config))
-        if not isinstance(model, nn.Module):
-            raise DiagramError(
-                f"{name} returned a {type(model).__name__}, not a torch.nn.Module",
-                hint="a target function must return the model to draw",
-            )
-        return model, ""
+    # other callables are not called: a diagram runs model code, not whatever is importable
     raise DiagramError(
-        f"{name} is a {type(target).__name__}, not a torch.nn.Module",
-        hint=f"target a model class, a function returning one, or one of {', '.join(KINDS)}",
+        f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass",
+        hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
     )
 
 
@@ -419,10 +413,10 @@ def _accepts(factory, config) -> bool:
     return True
 
 
-def _construct(factory, live: Live, with_config: bool):
+def _construct(factory, live: Live):
     try:
-        return factory(live.config) if with_config else factory()
-    except Exception as err:
+        return factory(live.config)
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"building {factory.__name__} for preset {live.preset} raised "
             f"{type(err).__name__}: {err}{where_raised(err)}",

@@ -26,6 +26,7 @@ import textwrap
 
 import torch
 
+from .._core import MODEL_CODE_ERRORS
 from . import draw
 from .flows import shape_text
 from .request import DiagramError, Drawing, Live, Request, where_raised
@@ -104,7 +105,7 @@ def _run(what: str, function, *args, **kwargs):
         return function(*args, **kwargs)
     except DiagramError:
         raise
-    except Exception as err:
+    except MODEL_CODE_ERRORS as err:
         raise DiagramError(
             f"{what} raised {type(err).__name__}: {err}{where_raised(err)}",
             hint="the diagram is drawn from a real run: fix the code",

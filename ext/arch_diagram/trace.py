@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .._core import MODEL_CODE_ERRORS
+
 RECORDED_OPS = {"add", "matmul", "softmax", "scaled_dot_product_attention", "cross_entropy"}
 
 
@@ -140,7 +142,7 @@ def trace(model: nn.Module, args: tuple) -> Call:
     try:
         with Recorder(model) as recorder:
             model(*args)
-    except Exception as err:
+    except MODEL_CODE_ERRORS as err:
         raise ForwardError(f"{type(err).__name__}: {err}") from err
     return recorder.roots[0]
 

@@ -80,16 +80,9 @@ class LiveSpec:
         return f"{self.preset}-replay" if uses_replay else self.preset
 
 
-class _AnyOption(dict):
-    """Accepts every option name, so an unknown one becomes our located warning with a
-    hint (in run()) rather than docutils' error that drops the whole directive."""
-
-    def __missing__(self, key):
-        return directives.unchanged
-
-    @classmethod
-    def of(cls, names: tuple[str, ...]) -> _AnyOption:
-        return cls(dict.fromkeys(names, directives.unchanged))  # non-empty: options are parsed
+def _any_options(names: tuple[str, ...]) -> _core.AnyOption:
+    """Every option name is taken, so an unknown one becomes this widget's located error."""
+    return _core.AnyOption(dict.fromkeys(names, directives.unchanged))
 
 
 class _Invalid(ValueError):
@@ -116,7 +109,7 @@ class _LiveDirective(SphinxDirective):
     has_content = False
     kind = ""
     known_options: tuple[str, ...] = ("name", "class")
-    option_spec = _AnyOption.of(known_options)
+    option_spec = _any_options(known_options)
 
     def run(self) -> list[nodes.Node]:
         preset = self.arguments[0].strip()
@@ -177,7 +170,7 @@ class LiveAttentionDirective(_LiveDirective):
 
     kind = "attention"
     known_options = (*_LiveDirective.known_options, "prompt")
-    option_spec = _AnyOption.of(known_options)
+    option_spec = _any_options(known_options)
 
 
 class LiveSamplingDirective(_LiveDirective):
@@ -188,7 +181,7 @@ class LiveSamplingDirective(_LiveDirective):
         *_LiveDirective.known_options,
         *("prompt", "temperature", "top-k", "seed", "steps"),
     )
-    option_spec = _AnyOption.of(known_options)
+    option_spec = _any_options(known_options)
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
@@ -219,7 +212,7 @@ class PredictCheckDirective(_LiveDirective):
 
     kind = "predict"
     known_options = (*_LiveDirective.known_options, "ask", "prompt", "temperature", "threshold")
-    option_spec = _AnyOption.of(known_options)
+    option_spec = _any_options(known_options)
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)

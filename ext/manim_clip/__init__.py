@@ -70,7 +70,14 @@ def settings(app) -> render.Settings:
 
 
 def check_config(app, config) -> None:
-    settings(app)  # raises ConfigError for a bad value
+    clip_settings = settings(app)  # raises ConfigError for a bad type or choice
+    if app.config.manim_clip_jobs < 0:
+        raise ConfigError(
+            f"manim_clip_jobs = {app.config.manim_clip_jobs}: renders at once, at least 1 "
+            "(0: one per core)"
+        )
+    if not clip_settings.timeout > 0:
+        raise ConfigError(f"manim_clip_timeout = {clip_settings.timeout}: seconds, above 0")
     override = os.environ.get(render.QUALITY_ENV)
     if override and override not in QUALITIES:
         raise ConfigError(f"{render.QUALITY_ENV}={override!r}: choose from {', '.join(QUALITIES)}")

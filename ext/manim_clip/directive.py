@@ -6,6 +6,7 @@ Rendering happens once per build, after every page is read (see render.py and fi
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,8 @@ def _poster_option(value: str) -> str:
     value = value.strip() or "last"
     if value in ("first", "last"):
         return value
-    if float(value) < 0:  # ValueError for anything that is not a number
+    seconds = float(value)  # ValueError for anything that is not a number
+    if not math.isfinite(seconds) or seconds < 0:  # nan and inf parse as floats too
         raise ValueError
     return value
 
@@ -124,19 +126,22 @@ class ManimClipDirective(_FigureDirective):
     has_content = True
     # Values are checked in run(), so a bad one is a located warning and a placeholder
     # instead of docutils' error that drops the whole directive.
-    option_spec = {  # noqa: RUF012 (docutils' interface)
-        "file": directives.unchanged_required,
-        "caption": directives.unchanged,
-        "alt": directives.unchanged,
-        "quality": directives.unchanged,
-        "poster": directives.unchanged,
-        "autoplay": directives.flag,
-        "data": directives.unchanged,
-        "name": directives.unchanged,
-        "class": directives.class_option,
-    }
+    option_spec = _core.AnyOption(
+        {
+            "file": directives.unchanged_required,
+            "caption": directives.unchanged,
+            "alt": directives.unchanged,
+            "quality": directives.unchanged,
+            "poster": directives.unchanged,
+            "autoplay": directives.flag,
+            "data": directives.unchanged,
+            "name": directives.unchanged,
+            "class": directives.class_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        _core.drop_unknown_options(self, logger, SUBTYPE)
         scene = self.arguments[0]
         specs = self.env.manim_clip_specs.setdefault(self.env.docname, [])
         spec = ClipSpec(
@@ -258,14 +263,17 @@ class ManimFilmDirective(_FigureDirective):
     """
 
     id_prefix = "film"
-    option_spec = {  # noqa: RUF012 (docutils' interface)
-        "caption": directives.unchanged,
-        "alt": directives.unchanged,
-        "name": directives.unchanged,
-        "class": directives.class_option,
-    }
+    option_spec = _core.AnyOption(
+        {
+            "caption": directives.unchanged,
+            "alt": directives.unchanged,
+            "name": directives.unchanged,
+            "class": directives.class_option,
+        }
+    )
 
     def run(self) -> list[nodes.Node]:
+        _core.drop_unknown_options(self, logger, SUBTYPE)
         spec = FilmSpec(self.env.docname, self.lineno)
         self.env.manim_film_specs.setdefault(self.env.docname, []).append(spec)
         node = manim_film(

@@ -101,7 +101,7 @@ def load_scene_module(job: dict) -> types.ModuleType:
     """Run the scene file (or the inline code) as a fresh module."""
     if job["file"]:
         filename = job["file"]
-        source = Path(filename).read_text(encoding="utf-8")
+        source = Path(filename).read_bytes()  # compile() decodes it as Python does (PEP 263)
     else:
         # Pad so line numbers in tracebacks are the page's own line numbers.
         filename = job["page"]
@@ -111,7 +111,7 @@ def load_scene_module(job: dict) -> types.ModuleType:
     sys.modules[SCENE_MODULE] = module  # dataclasses and pickling look modules up
     try:
         exec(compile(source, filename, "exec"), module.__dict__)
-    except SyntaxError as error:
+    except (SyntaxError, ValueError) as error:  # ValueError: NUL bytes, not a text file
         raise SceneError("syntax", _one_line(error), scene_trace(error, job)) from None
     except Exception as error:
         raise SceneError("import", _one_line(error), scene_trace(error, job)) from None
