@@ -22,7 +22,7 @@ from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from . import store
+from . import processes, store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # What running the project's model code may raise without ending the build: any error,
@@ -121,6 +121,14 @@ def _keep_read_warnings(app, doctree) -> None:
 
 def _note_pages_read(app, env, docnames) -> None:
     app.nanobook_pages_read = set(docnames)
+
+
+def _catch_sigterm(app) -> None:
+    app.nanobook_sigterm = processes.interrupt_on_sigterm()
+
+
+def _release_sigterm(app, exception) -> None:
+    processes.restore_sigterm(getattr(app, "nanobook_sigterm", None))
 
 
 def _say_again(app, env) -> None:
@@ -321,6 +329,9 @@ def setup_core(app) -> None:
         app.connect("source-read", _page_read_starts, priority=100)  # before anyone warns
         app.connect("doctree-read", _keep_read_warnings, priority=900)  # after all have
         app.connect("env-updated", _say_again)
+        # a build stopped with SIGTERM cleans up (workers, temp folders) as after Ctrl+C
+        app.connect("builder-inited", _catch_sigterm)
+        app.connect("build-finished", _release_sigterm)
         # A digest of the trained models' weights and the model configs, which scenes
         # read without importing them (set by the book's conf.py before pages are read).
         # Part of clip keys only: pages are re-read for what they read, not for this.
