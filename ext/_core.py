@@ -7,12 +7,15 @@ file imports (so cache keys change when a helper module changes).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import types
 import typing
 from pathlib import Path
@@ -22,13 +25,63 @@ from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from . import store
+from . import processes, store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # What running the project's model code may raise without ending the build: any error,
 # and SystemExit (a module that calls sys.exit() when imported would otherwise end the
 # build with exit status 0, having written nothing). Ctrl+C still stops it.
 MODEL_CODE_ERRORS = (Exception, SystemExit)
+# Diagrams and shape captures run a forward pass in the build process: refuse a model or
+# input whose tensors would hold more numbers than this (~400 MB of float32; the book's
+# largest model with its activations needs about 1 M) before anything is allocated.
+MAX_MODEL_NUMBERS = 100_000_000
+
+
+def model_size_problem(config, batch: int = 1, time: int | None = None) -> str | None:
+    """Why a forward pass of a GPT-shaped ``config`` on batch x time tokens is too big
+    to run inside the build, or None. Counts weights and the activations of one pass."""
+    C, L = getattr(config, "n_embd", 0), getattr(config, "n_layer", 0)
+    V, nh = getattr(config, "vocab_size", 0), getattr(config, "n_head", 1)
+    T = time or getattr(config, "block_size", 0)
+    weights = 12 * L * C * C + (V + T) * C
+    activations = batch * T * (L * (16 * C + nh * T) + V)  # per layer: q, k, v, 4C, T x T
+    numbers = weights + activations
+    if numbers <= MAX_MODEL_NUMBERS:
+        return None
+    return (
+        f"a forward pass of this model on {batch}x{T} tokens holds about {numbers:.1e} "
+        f"numbers ({numbers * 4 / 1e9:.1f} GB), more than the build runs "
+        f"({MAX_MODEL_NUMBERS:.0e})"
+    )
+
+
+class ModelCodeTimeout(BaseException):
+    """Model code ran longer than nanobook_model_timeout. Not an Exception, so the
+    handlers that turn the code's own errors into results let it through: a timeout
+    says nothing about the code and is never cached."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Interrupt model code that runs longer than ``seconds`` (main thread only: SIGALRM;
+    a C++ operation already running finishes first)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise ModelCodeTimeout(f"the model code ran longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 _logger = logging.getLogger(__name__)
 
 
@@ -121,6 +174,14 @@ def _keep_read_warnings(app, doctree) -> None:
 
 def _note_pages_read(app, env, docnames) -> None:
     app.nanobook_pages_read = set(docnames)
+
+
+def _catch_sigterm(app) -> None:
+    app.nanobook_sigterm = processes.interrupt_on_sigterm()
+
+
+def _release_sigterm(app, exception) -> None:
+    processes.restore_sigterm(getattr(app, "nanobook_sigterm", None))
 
 
 def _say_again(app, env) -> None:
@@ -316,11 +377,16 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_cache_dir", None, "", types=[str, type(None)])
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
+        # seconds a diagram's trace or a shape capture may run the model code (0: no limit)
+        app.add_config_value("nanobook_model_timeout", 120, "env", types=[int, float])
         app.connect("env-get-outdated", code_outdated)
         app.connect("env-before-read-docs", _note_pages_read)
         app.connect("source-read", _page_read_starts, priority=100)  # before anyone warns
         app.connect("doctree-read", _keep_read_warnings, priority=900)  # after all have
         app.connect("env-updated", _say_again)
+        # a build stopped with SIGTERM cleans up (workers, temp folders) as after Ctrl+C
+        app.connect("builder-inited", _catch_sigterm)
+        app.connect("build-finished", _release_sigterm)
         # A digest of the trained models' weights and the model configs, which scenes
         # read without importing them (set by the book's conf.py before pages are read).
         # Part of clip keys only: pages are re-read for what they read, not for this.

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from sphinx.util import logging
 
+from .processes import die_with_parent
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,7 +65,9 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
     started = time.perf_counter()
     executed = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures = [
             (item, pool.submit(_execute, item[4], str(item[1].parent), nb_config.execution_timeout))
             for item in pending

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from ext.processes import die_with_parent
 from ext.store import Store, code_digest, code_inputs, digest, write_meta
 
 from . import prepare, presets, replay
@@ -92,7 +93,10 @@ def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list
             get(name, **overrides)
     else:
         context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        # each dies with this process, even killed with SIGKILL: no training outlives it
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             for future in [pool.submit(_train_only, name, over) for name, over in missing]:
                 future.result()
     return [_entry(name, overrides) for name, overrides in missing]

@@ -784,3 +784,15 @@ def test_a_block_that_cannot_be_shown_leaves_a_placeholder(app):
         "could not be shown" in text and "CausalSelfAttention.backward" in text
         for text in placeholders
     ), placeholders
+
+
+def test_a_capture_that_runs_too_long_is_stopped_and_not_cached(tmp_path):
+    import model_src.presets  # noqa: F401  (imported already, as in a build: not timed)
+    from ext import _core
+
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\n\ntime.sleep(600)\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(_core.ModelCodeTimeout, match="ran longer than 1 s"), _core.time_limit(1):
+        shapes.cached_capture(slow, "sort", "model_src.presets", tmp_path, cache)
+    assert not list(cache.glob("*.json"))  # a timeout says nothing about the code

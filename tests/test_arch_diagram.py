@@ -395,6 +395,8 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
     35: ("broken_model:not_a_model is a function, not a torch.nn.Module subclass", "Class"),
     38: ("the forward pass of Quitting raised SystemExit: 0", "fix the model"),
     41: ("drawing exiting_model:GPT failed: SystemExit: 0 (at exiting_model.py:5)", "python -m"),
+    44: ("on 200000x8 tokens holds about 8.8e+08 numbers (3.5 GB)", "smaller config"),
+    48: ("drawing broken_model:Sleepy stopped: the model code ran longer than 2 s", "timeout"),
 }
 
 
@@ -500,3 +502,16 @@ def test_model_code_outside_the_project_root_is_part_of_the_key(tmp_path):
     model.write_text(model.read_text().replace("3 * config.n_embd", "4 * config.n_embd"))
     sys.modules.pop("wide_model")  # as for the next build, a new process
     assert "Linear(16→64)" in drawn()
+
+
+def test_an_absurd_model_is_refused_before_anything_is_allocated():
+    from ext import _core
+
+    config = presets.gpt_config("sort", n_embd=120000)
+    problem = _core.model_size_problem(config)
+    assert problem and "1x11 tokens holds about 5.2e+11 numbers (2073.9 GB)" in problem
+    assert _core.model_size_problem(presets.gpt_config("char")) is None
+    request = parse("model_src.model:GPT", config="sort,n_embd=120000", presets="model_src.presets")
+    with pytest.raises(DiagramError, match="holds about") as error:
+        draw_diagram(request)
+    assert "smaller config" in error.value.hint

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -680,3 +681,60 @@ def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
     with pytest.raises(ValueError):
         _poster_option(value)
     assert _poster_option("2.5") == "2.5" and _poster_option("first") == "first"
+
+
+def _workers_of(parent: int) -> list[int]:
+    """Live clip workers whose parent is ``parent`` (read from /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue  # gone meanwhile
+        ours = int(fields["PPid"]) == parent and b"ext.manim_clip.worker" in cmdline
+        if ours and not fields["State"].startswith("Z"):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has finished, only not been reaped
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
+    srcdir = tmp_path / "slow"
+    srcdir.mkdir()
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Slow\n====\n\n.. manim-clip:: Slow\n\n   import time\n   from manim import *\n\n"
+        "   class Slow(Scene):\n       def construct(self):\n           time.sleep(120)\n"
+    )
+    build = subprocess.Popen(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(srcdir), str(srcdir / "_build")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (workers := _workers_of(build.pid)):
+        assert time.monotonic() < deadline and build.poll() is None, "no worker started"
+        time.sleep(0.2)
+    os.kill(build.pid, signum)
+    assert build.wait(timeout=30) != 0
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)):
+        assert time.monotonic() < deadline, "a render worker outlived the build"
+        time.sleep(0.2)
+    if signum == signal.SIGTERM:  # cleaned up as after Ctrl+C: no scratch, no half entry
+        assert not list(cache_dir(srcdir).glob(".tmp-*"))

@@ -38,6 +38,7 @@ from .._core import (
     atomic_write,
     content_hash,
     file_digest,
+    model_size_problem,
     project_imports,
 )
 from .formulas import RUNS, VARIANT_RUNS, Run, add_formulas, symbol_values
@@ -103,7 +104,11 @@ def _preset(presets, preset: str, run: Run | None = None):
     run = run or Run()
     try:
         config = presets.gpt_config(preset, **run.overrides(presets.gpt_config(preset)))
+        if problem := model_size_problem(config, *run.input_size(config.block_size)):
+            raise CaptureError(f"{problem}; capture a smaller preset")
         return config, presets.sample_input(preset, *run.input_size(config.block_size))
+    except CaptureError:
+        raise
     except KeyError as error:
         known = ", ".join(getattr(presets, "PRESETS", ()))
         raise CaptureError(f"unknown preset {preset!r} (presets: {known})") from error

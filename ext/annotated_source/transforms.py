@@ -15,7 +15,7 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
-from .._core import cache_root, warn
+from .._core import ModelCodeTimeout, cache_root, time_limit, warn
 from .directive import SUBTYPE, annotated_source, source_root
 from .html import lines_label, plain_lines, shape_text
 from .locate import LocateError
@@ -52,8 +52,9 @@ def _capture_logged(app, path: str, preset: str) -> dict:
     try:
         key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
         cached = (_cache(app) / f"{key}.json").is_file()
-        result = capture_for(app, path, preset)
-    except (CaptureError, LocateError, OSError) as error:
+        with time_limit(app.config.nanobook_model_timeout):
+            result = capture_for(app, path, preset)
+    except (CaptureError, LocateError, OSError, ModelCodeTimeout) as error:
         return {"lines": {}, "errors": [str(error)]}
     if not cached:
         logger.info(

@@ -197,8 +197,14 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         request = node["request"]
         try:
             text, notes = cached_drawing(app, request)
-        except _core.MODEL_CODE_ERRORS as err:  # whatever the model code does, the build goes on
-            if not isinstance(err, DiagramError):
+        # whatever the model code does (or however long it takes), the build goes on
+        except (*_core.MODEL_CODE_ERRORS, _core.ModelCodeTimeout) as err:
+            if isinstance(err, _core.ModelCodeTimeout):
+                err = DiagramError(
+                    f"drawing {request.target} stopped: {err}",
+                    hint="raise nanobook_model_timeout in conf.py, or draw a cheaper config",
+                )
+            elif not isinstance(err, DiagramError):
                 where = where_raised(err)
                 err = DiagramError(
                     f"drawing {request.target} failed: {type(err).__name__}: {err}{where}",
@@ -250,7 +256,8 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
     if path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
         return cached["text"], cached["notes"]
-    drawing = draw_diagram(request)
+    with _core.time_limit(app.config.nanobook_model_timeout):
+        drawing = draw_diagram(request)
     _core.atomic_write(
         path,
         json.dumps({"text": drawing.text, "notes": drawing.notes}, ensure_ascii=False, indent=1),

@@ -263,6 +263,11 @@ def resolve_live(request: Request) -> Live:
         raise DiagramError(
             f"{request.presets}.gpt_config({preset!r}, ...) raised {type(err).__name__}: {err}"
         ) from err
+    # before the model is built: its weights alone could take the machine down
+    if problem := _core.model_size_problem(config, *(request.input or (1, None))):
+        raise DiagramError(
+            problem, hint="draw a smaller config (n_embd, n_layer) or :input: (e.g. 1x11)"
+        )
     return Live(presets, preset, config, tuple(model_overrides), settings)
 
 

@@ -251,7 +251,10 @@ def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -
     out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=settings.cache_dir))
     out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
     try:
-        with tempfile.TemporaryDirectory(prefix="manim-clip-work-") as work:
+        # scratch space in the cache's own temporary area: remove_stale_temps clears
+        # what a killed build leaves, and nothing lands in the system's /tmp
+        scratch = {"prefix": f".tmp-work-{key}-", "dir": settings.cache_dir}
+        with tempfile.TemporaryDirectory(**scratch) as work:
             returncode, output = _run_worker(
                 _job(spec, key, out, work, settings), settings.timeout, live, lock
             )
@@ -292,6 +295,7 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
         "stem": f"{spec.scene}-{key}",
         "out_dir": str(out),
         "work_dir": work,
+        "parent_pid": os.getpid(),
     }
 
 

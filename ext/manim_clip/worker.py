@@ -18,6 +18,7 @@ import traceback
 import types
 from pathlib import Path
 
+from .. import processes
 from . import media
 
 SCENE_MODULE = "manim_clip_scene"
@@ -32,7 +33,10 @@ class SceneError(Exception):
 
 
 def main() -> int:
+    processes.die_with_parent()  # a killed build takes its renders with it
     job = json.loads(sys.stdin.read())
+    if os.getppid() != job["parent_pid"]:  # the build died before prctl took effect
+        return 1
     out = Path(job["out_dir"])
     started = time.perf_counter()
     try:

@@ -25,3 +25,16 @@ class Quitting(nn.Module):
 
     def forward(self, idx):
         raise SystemExit(0)
+
+
+class Sleepy(nn.Module):
+    """Model code that never finishes (the root's conf.py allows it 2 seconds)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+
+    def forward(self, idx):
+        import time
+
+        time.sleep(600)

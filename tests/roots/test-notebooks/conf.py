@@ -1,6 +1,8 @@
 import os
+import sys
 
-from ext import notebooks  # the repository is on sys.path (tests/conftest.py)
+sys.path.insert(0, os.getcwd())  # the repository (the test runs the build from there)
+from ext import notebooks
 
 os.environ["JUPYTER_PATH"] = os.path.join(os.path.dirname(notebooks.__file__), "jupyter")
 extensions = ["myst_nb"]
@@ -9,7 +11,7 @@ nb_execution_cache_path = os.environ["NOTEBOOKS_TEST_CACHE"]
 
 
 def _execute_early(app, env, added, changed, removed):
-    app.executed_early = notebooks.execute_missing(
+    notebooks.execute_missing(
         app, set(added) | set(changed), lambda docname: nb_execution_cache_path
     )
     return []
