@@ -738,3 +738,32 @@ def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
         time.sleep(0.2)
     if signum == signal.SIGTERM:  # cleaned up as after Ctrl+C: no scratch, no half entry
         assert not list(cache_dir(srcdir).glob(".tmp-*"))
+
+
+def test_a_scene_that_leaves_a_process_running_still_renders(tmp_path):
+    """A child of the scene that outlives it (holding the worker's output open) neither
+    turns a finished render into a timeout nor outlives the render."""
+    srcdir = tmp_path / "lingers"
+    srcdir.mkdir()
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\nmanim_clip_timeout = 30\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Lingers\n=======\n\n.. manim-clip:: Lingers\n\n   import subprocess\n"
+        "   from manim import *\n\n   class Lingers(Scene):\n       def construct(self):\n"
+        '           subprocess.Popen(["sleep", "321"])\n           self.wait(0.1)\n'
+    )
+    started = time.monotonic()
+    app = build(srcdir)
+    assert summary(app) == "manim-clip: 1 rendered, 0 reused, 0 failed"
+    assert time.monotonic() - started < 30
+    left = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _read(p) == b"sleep\x00321\x00"]
+    assert not left, "the scene's child outlived its render"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

@@ -6,6 +6,7 @@ cache; the other tests use runs of a few steps."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,45 @@ def test_the_replays_one_pass_accuracy_is_the_greedy_exact_sort_accuracy(sort_mo
             logits, _ = model(x, y)
         right = replay.answers_right(logits, y, prompt_len)
         assert right.float().mean().item() == sort_accuracy(model)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_trainings_die_with_a_killed_build_and_leave_no_entry(cache):
+    """SIGKILL the process that runs train_all mid-training: its training processes die
+    with it, no entry is published, and the next run trains from scratch."""
+    requests = [("sort", {"max_iters": 5000}), ("sort", {"max_iters": 4999})]
+    code = f"from model_src import trained; trained.train_all({requests!r}, jobs=2)"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NANOBOOK_CACHE_DIR": str(cache)}
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO)
+    deadline = time.monotonic() + 120
+    while not list((cache / "models").glob(".tmp-*")):  # a training has started writing
+        assert time.monotonic() < deadline and parent.poll() is None, "no training started"
+        time.sleep(0.2)
+    children = _children(parent.pid)
+    assert children
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while any(map(_running, children)):
+        assert time.monotonic() < deadline, "a training outlived the process that started it"
+        time.sleep(0.2)
+    assert not [p for p in (cache / "models").iterdir() if p.is_dir() and p.name[0] != "."]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in text:
+            found.append(int(status.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False

@@ -300,34 +300,43 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
 
 
 def _run_worker(job: dict, timeout: float, live: set, lock) -> tuple[int | None, str]:
-    """Run the worker; (returncode, output), returncode None after a timeout kill."""
+    """Run the worker; (returncode, output), returncode None after a timeout kill.
+
+    Its output goes to a file, not a pipe, and the wait is for the worker itself: a
+    child the scene started that keeps running (and would keep a pipe open) cannot make
+    a finished render look like a timeout; it is killed with the worker's group."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
             [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", WORKER_MODULE],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=job["work_dir"],
-        env=env,
-        start_new_session=True,  # its own process group: a kill takes LaTeX & co. too
-    )
+    log = Path(job["work_dir"], "worker.log")
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=job["work_dir"],
+            env=env,
+            start_new_session=True,  # its own process group: a kill takes LaTeX & co. too
+        )
     with lock:
         live.add(process)
     try:
-        output, _ = process.communicate(json.dumps(job).encode(), timeout=timeout)
-        return process.returncode, output.decode(errors="replace")
+        with contextlib.suppress(BrokenPipeError):  # a worker that died at once
+            process.stdin.write(json.dumps(job).encode())
+            process.stdin.close()
+        returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill(process)
-        output, _ = process.communicate()
-        return None, output.decode(errors="replace")
+        returncode = None
     finally:
+        _kill(process)  # the worker if it ran too long; what it left running in any case
+        process.wait()
         with lock:
             live.discard(process)
+    return returncode, log.read_bytes().decode(errors="replace")
 
 
 def _kill(process: subprocess.Popen) -> None:
