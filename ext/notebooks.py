@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -30,8 +31,21 @@ logger = logging.getLogger(__name__)
 def _execute(notebook, cwd: str, timeout: int | None):
     """In a worker: run the notebook; returns (it with its outputs, seconds, error)."""
     from jupyter_cache.executors.utils import single_nb_execution
+    from jupyter_client.manager import AsyncKernelManager
 
-    result = single_nb_execution(notebook, cwd=cwd, timeout=timeout, allow_errors=False)
+    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "python3")
+    # Unix sockets in a folder of its own: kernels started side by side never race for
+    # one free TCP port, and none warns that it listens unencrypted on TCP.
+    with tempfile.TemporaryDirectory(prefix="nanobook-kernel-") as sockets:
+        manager = AsyncKernelManager(
+            kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "kernel")
+        )
+        try:
+            result = single_nb_execution(
+                notebook, cwd=cwd, timeout=timeout, allow_errors=False, km=manager
+            )
+        except Exception as error:  # a kernel that died: MyST-NB runs the page again
+            return notebook, 0.0, f"{type(error).__name__}: {error}"
     return notebook, result.time, result.exc_string
 
 
@@ -74,8 +88,11 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
         ]
         for (docname, path, cache, reader, _), future in futures:
             notebook, seconds, error = future.result()
-            if error:
-                continue  # read again below, where MyST-NB reports it at the page
+            if error:  # executed again while reading, where MyST-NB reports it at the page
+                logger.info(
+                    f"{docname}: {error.strip().splitlines()[-1]}; executed again while reading"
+                )
+                continue
             stage = cache.add_nb_to_project(str(path), read_data=reader.read_fmt)
             cache.cache_notebook_bundle(
                 CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),

@@ -36,13 +36,32 @@ def test_notebooks_run_early_in_parallel_and_reading_uses_their_outputs(tmp_path
     log = build(srcdir, cache, fresh=True)
     assert "executing 2 notebooks, 2 at a time" in log
     assert "executed 2 notebooks in" in log
-    assert "Executed notebook in" not in log  # MyST-NB ran none of them itself
     for page in ("one", "two"):
         html = (srcdir / "_build" / f"{page}.html").read_text(encoding="utf-8")
         assert f"page {page} ran in process True 45" in html
+    # kernels side by side talk over Unix sockets: no race for a TCP port, no warning
+    assert "over ipc" in (srcdir / "_build" / "one.html").read_text(encoding="utf-8")
+    assert "without encryption" not in log
+    assert "Executing notebook using" not in log  # MyST-NB ran none of them itself
 
     # a fresh environment over the same cache: nothing left to execute early
     log = build(srcdir, cache, fresh=True)
-    assert "executing" not in log and "Executed notebook in" not in log
+    assert "executing" not in log and "Executing notebook using" not in log
     html = (srcdir / "_build" / "one.html").read_text(encoding="utf-8")
     assert "page one ran in process True 45" in html
+
+
+def test_a_kernel_that_dies_is_left_to_the_reading_step():
+    """A kernel lost early (it died, or could not start) is an error string, not an
+    exception that stops the build: MyST-NB executes the page again while reading."""
+    import nbformat
+
+    from ext import notebooks
+
+    os.environ["JUPYTER_PATH"] = str(Path(notebooks.__file__).parent / "jupyter")
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    _, seconds, error = notebooks._execute(notebook, cwd=str(ROOT), timeout=60)
+    assert error.startswith("DeadKernelError") and seconds == 0.0
