@@ -1,4 +1,5 @@
-"""HTML for ``annotated-source``: notes beside code in a CSS grid, stacked when narrow.
+"""HTML for ``annotated-source``: each note above the code it explains, beside it when
+the listing is wide enough (a CSS container query).
 
 Every line is its own element with the real file line number, an id
 (``<block>-L<n>``) and ``data-as-notes`` naming the notes that explain it; every note
@@ -97,9 +98,6 @@ def lines_label(start: int, end: int) -> str:
 
 def visit_block(self, node: annotated_source) -> None:
     shapes = node.get("shapes") or {}
-    code = plain_lines(node["lines"], node["indent"])
-    shaped = [len(code[int(line) - node["start"]]) for line in shapes]
-    width = max(shaped, default=0) + 2
     title = f"<code>{escape(node['relpath'])}</code>"
     if node["object"]:
         title += f" · <code>{escape(node['object'])}</code>"
@@ -124,15 +122,19 @@ def visit_block(self, node: annotated_source) -> None:
             f' <span class="as-symbols" data-as-preset="{escape(node["preset"])}"'
             f" data-as-symbols='{escape(json.dumps(symbols, ensure_ascii=False))}'></span>"
         )
-    # "full-width": sphinx-book-theme lets such blocks use the margin on wide screens,
-    # which two columns need; other themes ignore the class.
+    # The shapes' gutter is as wide as the longest shape text, so the shapes line up
+    # whether they sit beside their line or, when it is too long, under it.
+    gutter = max((len(shape_text(e)) for e in shapes.values() if e["values"]), default=0)
     self.body.append(
-        f'<div class="annotated-source full-width" id="{node["block_id"]}" '
-        f'style="--as-code-width: {width}ch">\n'
+        f'<div class="annotated-source" id="{node["block_id"]}" '
+        f'style="--as-shape-width: {gutter}ch">\n'
         f'<div class="as-header"><span class="as-title">{title}</span>{preset} {link}</div>\n'
         '<div class="as-rows">\n'
     )
     node["html_lines"] = highlighted_lines(node["lines"], node["indent"])
+    node["indents"] = [
+        len(line) - len(line.lstrip(" ")) for line in plain_lines(node["lines"], node["indent"])
+    ]
     node["line_notes"] = _notes_by_line(node)
 
 
@@ -222,8 +224,11 @@ def _line_html(block: annotated_source, line: int) -> str:
         loop = f' <span class="as-iter">({entry["loop"]})</span>' if entry["loop"] else ""
         text = f'<span class="as-shape-text">{shape_html(entry)}</span>'
         shape = f'<span class="as-shape">{text}{loop}</span>'
+    # Python's indentation, for the hanging indent of a long line that wraps
+    indent = block["indents"][line - block["start"]]
+    indent = f' style="--as-indent: {indent}ch"' if indent else ""
     return (
         f'<div class="as-line" id="{block["block_id"]}-L{line}" data-line="{line}"{attributes}>'
         f'<span class="as-ln" aria-hidden="true">{line}</span>'
-        f'<code class="as-src">{code}</code>{shape}</div>\n'
+        f'<code class="as-src"{indent}>{code}</code>{shape}</div>\n'
     )
