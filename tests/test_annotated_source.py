@@ -355,7 +355,12 @@ def test_html_layout_links_notes_and_lines(app, warning):
         for row in rows
     )
     notes = {note["id"]: note for note in block.select(".as-note")}
-    assert all(note["tabindex"] == "0" and note["role"] == "note" for note in notes.values())
+    # the listing is one group, named for what it shows; a note is named by its own text
+    group = block.select_one(".as-rows[role=group]")
+    assert "model.py" in group["aria-label"] and "lines" in group["aria-label"]
+    for note in notes.values():
+        assert note["role"] == "note" and note["aria-labelledby"] == note["id"]
+        assert "tabindex" not in note.attrs
     lines = {line["id"]: line for line in block.select(".as-line")}
     # every line has its real number; every note's lines exist and point back at it
     first = line_of(MODEL, "def forward(self, x):")
@@ -375,8 +380,10 @@ def test_html_layout_links_notes_and_lines(app, warning):
     assert masked_note.find_parent(class_="as-row").select_one(".as-line")["data-line"] == str(
         masked
     )
-    described = block.select_one(".as-code[aria-describedby]")["aria-describedby"].split()
-    assert set(described) <= set(notes)
+    # no Tab stop in the HTML: annotated_source.js makes the listing one
+    assert not block.select(".as-rows [tabindex='0']")
+    skip = block.select_one("a.as-skip")
+    assert skip["tabindex"] == "-1" and page.select_one(skip["href"])
     forge = block.select_one("a.as-forge")["href"]
     assert forge == f"https://forge.example/nanobook/blob/main/model_src/model.py#L{first}-L{last}"
     assert page.select_one('link[href*="annotated_source.css"]')

@@ -4,7 +4,8 @@ the listing is wide enough (a CSS container query).
 Every line is its own element with the real file line number, an id
 (``<block>-L<n>``) and ``data-as-notes`` naming the notes that explain it; every note
 carries ``data-as-lines="<start>-<end>"``. ``annotated_source.js`` uses those to
-highlight a note's lines on hover or keyboard focus, and a line's notes on hover.
+highlight a note's lines on hover or keyboard focus, and a line's notes on hover, and
+makes the listing one Tab stop whose notes and lines the arrow keys walk.
 All source text goes through Pygments tokens and ``html.escape``: nothing from the
 file or the page reaches the output unescaped.
 """
@@ -99,8 +100,10 @@ def lines_label(start: int, end: int) -> str:
 def visit_block(self, node: annotated_source) -> None:
     shapes = node.get("shapes") or {}
     title = f"<code>{escape(node['relpath'])}</code>"
+    name = node["relpath"]
     if node["object"]:
         title += f" · <code>{escape(node['object'])}</code>"
+        name += f" · {node['object']}"
     where = lines_label(node["start"], node["end"])
     if node["url"]:
         link = (
@@ -125,11 +128,14 @@ def visit_block(self, node: annotated_source) -> None:
     # The shapes' gutter is as wide as the longest shape text, so the shapes line up
     # whether they sit beside their line or, when it is too long, under it.
     gutter = max((len(shape_text(e)) for e in shapes.values() if e["values"]), default=0)
+    block_id = node["block_id"]
+    # A screen reader's browse mode reads a listing line by line: this link (not a Tab
+    # stop: the listing is only one) lets it jump past.
     self.body.append(
-        f'<div class="annotated-source" id="{node["block_id"]}" '
-        f'style="--as-shape-width: {gutter}ch">\n'
+        f'<div class="annotated-source" id="{block_id}" style="--as-shape-width: {gutter}ch">\n'
+        f'<a class="as-skip" href="#{block_id}-end" tabindex="-1">Skip the listing</a>\n'
         f'<div class="as-header"><span class="as-title">{title}</span>{preset} {link}</div>\n'
-        '<div class="as-rows">\n'
+        f'<div class="as-rows" role="group" aria-label="{escape(f"{name}, {where}")}">\n'
     )
     node["html_lines"] = highlighted_lines(node["lines"], node["indent"])
     node["indents"] = [
@@ -139,7 +145,9 @@ def visit_block(self, node: annotated_source) -> None:
 
 
 def depart_block(self, node: annotated_source) -> None:
-    self.body.append("</div>\n</div>\n")
+    self.body.append(
+        f'</div>\n</div>\n<span class="as-end" id="{node["block_id"]}-end" tabindex="-1"></span>\n'
+    )
 
 
 def _notes_by_line(node: annotated_source) -> dict[int, list[str]]:
@@ -162,10 +170,11 @@ def depart_row(self, node) -> None:
 def visit_note(self, node) -> None:
     block = node.parent.parent
     label = lines_label(node["start"], node["end"])
+    # Named by its own text ("Lines 50–51 The heads split C evenly…"), which a screen
+    # reader says when the arrow keys bring focus to it.
     self.body.append(
-        f'<div class="as-note" id="{node["note_id"]}" tabindex="0" role="note" '
-        f'data-as-lines="{node["start"]}-{node["end"]}" '
-        f'aria-label="Note on {label} of {escape(block["relpath"])}">\n'
+        f'<div class="as-note" id="{node["note_id"]}" role="note" '
+        f'data-as-lines="{node["start"]}-{node["end"]}" aria-labelledby="{node["note_id"]}">\n'
         f'<a class="as-note-lines" href="#{block["block_id"]}-L{node["start"]}" '
         f'tabindex="-1">{label.capitalize()}</a>\n'
     )
@@ -177,17 +186,9 @@ def depart_note(self, node) -> None:
 
 def visit_code(self, node) -> None:
     block = node.parent.parent
-    notes = [
-        child["note_id"]
-        for child in node.parent.children
-        if isinstance(child, annotated_source_note)
-    ]
-    described = f' aria-describedby="{" ".join(notes)}"' if notes else ""
-    label = f"{block['relpath']}, {lines_label(node['start'], node['end'])}"
     out = [
         "</div>\n",  # the notes column
-        f'<div class="as-code highlight" tabindex="0" role="region" '
-        f'aria-label="{escape(label)}"{described}>\n',
+        '<div class="as-code highlight">\n',
     ]
     folds = {fold[0]: fold for fold in node["folds"]}
     line = node["start"]

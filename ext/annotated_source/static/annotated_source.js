@@ -31,9 +31,82 @@
     });
     block.querySelectorAll(".as-line[data-as-notes]").forEach((line) => {
       const ids = line.dataset.asNotes.split(" ");
-      line.addEventListener("mouseenter", () => ids.forEach((id) => show(id, true)));
-      line.addEventListener("mouseleave", () => ids.forEach((id) => show(id, false)));
+      for (const [event, on] of [["mouseenter", true], ["mouseleave", false], ["focus", true], ["blur", false]]) {
+        line.addEventListener(event, () => ids.forEach((id) => show(id, on)));
+      }
     });
+  }
+
+  // The listing is one Tab stop. Inside it the arrow keys walk its notes, the links in
+  // them and its lines (a folded stretch is its summary until opened): a roving
+  // tabindex, so the stop is wherever the reader left off and Tab leaves the listing.
+  const STOPS = ".as-note, .as-note a:not(.as-note-lines), .as-line, .as-fold > summary";
+  const KEYS = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity };
+
+  function lineLabel(line) {
+    const code = line.querySelector(".as-src").textContent.trim() || "blank";
+    const parts = [`Line ${line.dataset.line}: ${code}`];
+    const shape = line.querySelector(".as-shape");
+    if (shape) parts.push(`shape ${shape.textContent}`);
+    const value = line.querySelector(".as-value:not([hidden])");
+    if (value) parts.push(value.textContent);
+    return parts.join(". ");
+  }
+
+  function wireKeys(block) {
+    const rows = block.querySelector(".as-rows");
+    const all = [...rows.querySelectorAll(STOPS)].filter(
+      (stop) => stop.tagName === "SUMMARY" || !stop.closest("summary"),
+    );
+    if (!all.length) return;
+    // (a closed fold's lines still have boxes in Chromium: ask whether they are shown)
+    const shown = (stop) => (stop.checkVisibility ? stop.checkVisibility() : stop.getClientRects().length > 0);
+    const visible = () => all.filter(shown);
+    let current = all[0];
+    const settle = (stop) => {
+      current.tabIndex = -1;
+      current = stop;
+      current.tabIndex = 0;
+    };
+    all.forEach((stop) => {
+      stop.tabIndex = -1;
+      if (stop.classList.contains("as-line")) stop.setAttribute("role", "group");
+    });
+    current.tabIndex = 0;
+
+    const hint = document.createElement("span");
+    hint.id = `${block.id}-keys`;
+    hint.hidden = true;
+    hint.textContent = "Arrow keys move through its notes and lines; Tab leaves it.";
+    rows.after(hint);
+    rows.setAttribute("aria-describedby", hint.id);
+
+    rows.addEventListener("focusin", (event) => {
+      const stop = event.target;
+      if (!all.includes(stop)) return;
+      if (stop.classList.contains("as-line")) stop.setAttribute("aria-label", lineLabel(stop));
+      settle(stop);
+    });
+    rows.addEventListener("keydown", (event) => {
+      const step = KEYS[event.key];
+      if (step === undefined || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      const stops = visible();
+      const here = stops.indexOf(document.activeElement);
+      if (here < 0) return;
+      const next = stops[Math.max(0, Math.min(stops.length - 1, here + step))];
+      event.preventDefault();
+      next.focus();
+    });
+    // A fold closed over the stop would leave the listing with none: its summary takes it.
+    rows.addEventListener(
+      "toggle",
+      (event) => {
+        if (!event.target.open && event.target.contains(current)) {
+          settle(event.target.querySelector(":scope > summary"));
+        }
+      },
+      true,
+    );
   }
 
   // Shapes as formulas (B×T×C), and shapes that follow a live widget's input. A shape's
@@ -135,6 +208,7 @@
   const start = () =>
     document.querySelectorAll(".annotated-source").forEach((block) => {
       wire(block);
+      wireKeys(block);
       wireShapes(block);
       wireValues(block);
     });
