@@ -1,6 +1,8 @@
 // manim-clip: play clips marked data-manim-autoplay while they are on screen.
 // Muted and looping, never under prefers-reduced-motion, and never restarted after
 // the reader paused one. Without this script the clips simply wait for a click.
+// Also: the "Copy" button of each clip's Embed box (without the script, the box's
+// text is there to select and copy by hand).
 (() => {
   "use strict";
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -57,6 +59,38 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // Copy with the Clipboard API where the page may; else select the text and try the
+  // older copy command; else leave it selected and say how to copy it.
+  function copyButtons() {
+    for (const button of document.querySelectorAll("button.manim-clip-copy")) {
+      const field = document.getElementById(button.dataset.target);
+      const status = button.nextElementSibling;
+      if (!field) continue;
+      button.hidden = false;
+      button.addEventListener("click", async () => {
+        field.focus();
+        field.select();
+        let copied = false;
+        try {
+          await navigator.clipboard.writeText(field.value);
+          copied = true;
+        } catch (error) {
+          try {
+            copied = document.execCommand("copy");
+          } catch (ignored) {
+            copied = false;
+          }
+        }
+        status.textContent = copied ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.";
+      });
+    }
+  }
+
+  function ready() {
+    start();
+    copyButtons();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();
