@@ -25,7 +25,7 @@ from sphinx.errors import ConfigError
 from sphinx.testing.util import SphinxTestApp
 from sphinx.util.console import strip_colors
 
-from ext.manim_clip import media, render
+from ext.manim_clip import media, render, vtt
 from ext.manim_clip.directive import ClipSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def test_html_video_figure(built):
             'height="480"',
             "controls",
             "playsinline",
-            'preload="none"',
+            'preload="metadata"',  # its length and no volume button before play
             'poster="_clips/',
         ):
             assert attribute in video
@@ -137,8 +137,9 @@ def test_html_video_figure(built):
     assert f'<source src="_clips/{stem}.webm" type="video/webm">' in html
     assert f'<source src="_clips/{stem}.mp4" type="video/mp4">' in html
     assert f'<a href="_clips/{stem}.gif" download>GIF</a>' in html
-    for suffix in ("mp4", "png", "webm", "gif"):
+    for suffix in ("mp4", "webp", "webm", "gif", "vtt"):
         assert (app.outdir / "_clips" / f"{stem}.{suffix}").is_file()
+    assert not (app.outdir / "_clips" / f"{stem}.png").exists(), "the web gets WebP posters"
     # The MyST page, one folder level the same, shows the same files.
     assert f'src="_clips/{stem}.mp4"' in (app.outdir / "myst.html").read_text()
 
@@ -157,14 +158,121 @@ def test_clip_files(built):
         assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
     with Image.open(dot.path("gif")) as gif:
         assert gif.size == (480, 270) and gif.n_frames >= 2
-    # Posters: last frame (the grown orange dot) by default; :poster: first is blank.
-    with Image.open(dot.path("poster")) as poster:
-        assert poster.size == (854, 480)
-        r, g, _ = poster.convert("RGB").getpixel((427, 240))
-        assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
+    # Posters: the frame the scene marks (the grown orange dot; the clip ends empty),
+    # as WebP, and as PNG for LaTeX and EPUB; :poster: first is blank.
+    for kind, image_format in (("poster", "WEBP"), ("poster_png", "PNG")):
+        with Image.open(dot.path(kind)) as poster:
+            assert (poster.format, poster.size) == (image_format, (854, 480))
+            r, g, _ = poster.convert("RGB").getpixel((427, 240))
+            assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
+    *_, (_, last) = media.frames_of(dot.path("mp4"))
+    assert max(last.to_image().getpixel((427, 240))) < 60, "the clip itself ends empty"
     box = app.env.manim_clip_results["index#1"]
     with Image.open(box.path("poster")) as poster:
         assert poster.convert("L").getextrema()[1] < 10, "the first frame is still empty"
+
+
+def test_the_scene_beats_are_captions_and_a_transcript(built):
+    _, app = built
+    dot = app.env.manim_clip_results["index#0"]
+    assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing"], [0.3, "then it fades away"]]
+    captions = (app.outdir / "_clips" / dot.meta["files"]["captions"]).read_text()
+    assert captions == (
+        "WEBVTT\n\n"
+        "1\n00:00:00.000 --> 00:00:00.300\nA dot grows &lt;from&gt; nothing\n\n"
+        f"2\n00:00:00.300 --> {vtt.timestamp(dot.meta['duration'])}\nthen it fades away\n"
+    )
+    html = (app.outdir / "index.html").read_text()
+    figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
+    track = f'<track kind="captions" src="_clips/{dot.meta["files"]["captions"]}" srclang="en"'
+    assert track in figure and 'label="Captions" default>' in figure
+    assert (
+        '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
+        '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing</li>'
+    ) in figure
+    # A scene that says nothing has no captions: no track, no transcript, no empty file.
+    box = app.env.manim_clip_results["index#1"]
+    assert "captions" not in box.meta["files"] and box.meta["beats"] == []
+    box_figure = html.split('id="clip-An-inline-square">', 1)[1].split("</figure>")[0]
+    assert "<track" not in box_figure and "Transcript" not in box_figure
+
+
+def test_stable_aliases_by_name_and_an_embed_box(built):
+    _, app = built
+    dot = app.env.manim_clip_results["index#0"]
+    clips = app.outdir / "_clips"
+    for kind, suffix in (
+        ("mp4", "mp4"),
+        ("webm", "webm"),
+        ("gif", "gif"),
+        ("poster", "webp"),
+        ("captions", "vtt"),
+    ):
+        alias = clips / f"dot-clip.{suffix}"
+        assert alias.read_bytes() == (clips / dot.meta["files"][kind]).read_bytes(), alias
+    assert sorted(path.suffix for path in clips.glob("dot-clip.*")) == [
+        ".gif",
+        ".mp4",
+        ".vtt",
+        ".webm",
+        ".webp",
+    ]
+    html = (app.outdir / "index.html").read_text()
+    figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
+    embed = figure.split('<details class="manim-clip-embed"><summary>Embed</summary>', 1)[1]
+    assert '<label for="dot-clip-embed">' in embed
+    assert (
+        '<textarea id="dot-clip-embed" readonly rows="2" spellcheck="false">'
+        "[![A dot grows](_clips/dot-clip.gif)](index.html#dot-clip)</textarea>"
+    ) in embed
+    # The button is the script's to show: without it, the text is there to select.
+    assert '<button type="button" class="manim-clip-copy" data-target="dot-clip-embed" hidden>' in (
+        embed
+    )
+    assert "navigator.clipboard" in (app.outdir / "_static" / "manim_clip.js").read_text()
+    # No :name:, no stable URL to promise: no embed box.
+    assert "manim-clip-embed" not in html.split('id="clip-An-inline-square">', 1)[1]
+
+
+def test_embed_links_are_absolute_with_a_base_url(warm):
+    app = build(warm, confoverrides={"html_baseurl": "https://example.org/book/"})
+    assert "manim-clip-embed" not in (app.outdir / "myst.html").read_text()  # no :name:
+    html = (app.outdir / "index.html").read_text()
+    assert (
+        "[![A dot grows](https://example.org/book/_clips/dot-clip.gif)]"
+        "(https://example.org/book/index.html#dot-clip)"
+    ) in html
+
+
+def test_clips_have_no_audio_track(built):
+    _, app = built
+    for kind in ("mp4", "webm"):
+        with av.open(str(app.env.manim_clip_results["index#0"].path(kind))) as container:
+            assert [stream.type for stream in container.streams] == ["video"], kind
+
+
+def test_the_duration_shows_before_play(built):
+    _, app = built
+    html = (app.outdir / "index.html").read_text()
+    assert '<span class="manim-clip-downloads">0:01 · Download: ' in html
+
+
+def test_webvtt_cues():
+    assert vtt.cues([], 3.0) == []
+    # in time order; a beat at the same moment as another joins it; clamped to the clip
+    assert vtt.cues(
+        [(2.0, "b"), (0.0, "a"), (0.01, "a2"), (9.0, "late"), (1, "  x\n y ")], 3.0
+    ) == [
+        (0.0, 1.0, "a a2"),
+        (1.0, 2.0, "x y"),
+        (2.0, 3.0, "b"),
+    ]
+    assert vtt.timestamp(3723.4567) == "01:02:03.457"
+    assert vtt.clock(75.9) == "1:15"
+    assert (
+        vtt.webvtt([(0.0, 1.5, "q & k")])
+        == "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nq &amp; k\n"
+    )
 
 
 def test_script_plays_only_when_visible_and_motion_is_welcome(built):
@@ -401,9 +509,14 @@ def test_text_after_html_reports_no_stale_summary(warm):
 def test_latex_gets_the_poster_as_a_figure(warm):
     app = build(warm, "latex")
     tex = next(app.outdir.glob("*.tex")).read_text()
-    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster"])
+    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster_png"])
     assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
     assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
+    # what the clip says, in print
+    assert (
+        "\\begin{quote}\\small\\textbf{Transcript:} (0:00) A dot grows "
+        "\\textless{}from\\textgreater{} nothing (0:00) then it fades away\\end{quote}"
+    ) in tex
     assert "\\label{\\detokenize{index:dot-clip}}" in tex
     assert (app.outdir / poster.name).is_file()
     assert "<video" not in tex
@@ -413,10 +526,11 @@ def test_epub_gets_the_poster_image(warm):
     app = build(warm, "epub")
     page = (app.outdir / "index.xhtml").read_text()
     assert "<video" not in page
-    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster"]
+    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster_png"]
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert (app.outdir / "_images" / poster).is_file()
     assert f"_images/{poster}" in (app.outdir / "content.opf").read_text()
+    assert '<div class="manim-clip-transcript"><p>Transcript</p><ol>' in page
     assert not (app.outdir / "_clips").exists()
 
 
@@ -521,8 +635,8 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     for attribute in (
         'width="854"',
         'height="480"',
-        f'poster="_clips/film-{film.key}.png"',
-        'controls playsinline preload="none"',
+        f'poster="_clips/film-{film.key}.webp"',
+        'controls playsinline preload="metadata"',
         'aria-label="A green square, then an orange one, each after a title card."',
     ):
         assert attribute in video
@@ -537,7 +651,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     )
     alpha = (app.outdir / "alpha.html").read_text()
     assert '<a class="reference internal" href="index.html#the-film">' in alpha
-    for published in (name, f"film-{film.key}.png"):
+    for published in (name, f"film-{film.key}.webp"):
         assert (app.outdir / "_clips" / published).is_file()
 
     # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
@@ -559,6 +673,25 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     assert max(centre(CARD_FRAMES + CARD_FRAMES // 2)) < 60, "a title card between"
     data = (app.outdir / "_clips" / name).read_bytes()
     assert 0 < data.find(b"moov") < data.find(b"mdat"), "the index must come first (faststart)"
+
+
+def test_the_film_has_a_chapter_per_clip(built_film):
+    _, app = built_film
+    film = app.env.manim_film_result
+    card = CARD_FRAMES / 15  # seconds at draft's 15 fps
+    green = media.probe(app.env.manim_clip_results["zeta#0"].path("mp4")).frames / 15
+    assert film.meta["chapters"] == [
+        [0.0, "Zeta comes first"],
+        [round(2 * card + green, 3), "Alpha comes second"],
+    ]
+    chapters = (app.outdir / "_clips" / film.meta["files"]["chapters"]).read_text()
+    assert (
+        chapters.startswith("WEBVTT\n\n1\n00:00:00.000 --> ") and "Alpha comes second" in chapters
+    )
+    html = (app.outdir / "index.html").read_text()
+    assert f'<track kind="chapters" src="_clips/{film.meta["files"]["chapters"]}"' in html
+    assert '<details class="manim-clip-transcript"><summary>Chapters</summary>' in html
+    assert (app.outdir / "_clips" / "the-film.vtt").read_text() == chapters
 
 
 def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
@@ -631,7 +764,7 @@ def test_film_in_text_is_its_caption(tmp_path):
 
 def test_film_in_epub_and_latex_is_its_poster(warm_film):
     app = build(warm_film, "epub")
-    poster = app.env.manim_film_result.meta["files"]["poster"]
+    poster = app.env.manim_film_result.meta["files"]["poster_png"]
     page = (app.outdir / "index.xhtml").read_text()
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert "<video" not in page
