@@ -601,6 +601,18 @@ FILM_LINE = re.compile(r"manim-film: .*")
 CARD_FRAMES = round(1.5 * 15)  # a title card at draft quality
 
 
+def test_cli_writes_a_frame_sheet_per_clip(warm, tmp_path):
+    result = _cli("sheets", str(warm), "--out", str(tmp_path / "sheets"))
+    assert result.returncode == 0, result.stderr
+    sheets = sorted(path.name for path in (tmp_path / "sheets").iterdir())
+    assert sheets == ["index-Box.webp", "index-Dot.webp", "myst-Dot.webp"]
+    with Image.open(tmp_path / "sheets" / "index-Dot.webp") as sheet:
+        assert sheet.size == (1200, 2 * (225 + 22))  # 3 x 2 tiles, 400 px wide, a time above
+        middle = sheet.convert("RGB").getpixel((200 + 400, 22 + 112))  # the 2nd frame
+        last = sheet.convert("RGB").getpixel((200 + 800, 247 + 22 + 112))
+        assert middle[0] > 150 and max(last) < 60, "the dot grows, then fades"
+
+
 def film_line(app: SphinxTestApp) -> str:
     return FILM_LINE.findall(app.status.getvalue())[-1]
 
