@@ -17,6 +17,7 @@ import sys
 import time
 from io import StringIO
 from pathlib import Path
+from urllib.parse import quote
 
 import av
 import pytest
@@ -184,8 +185,8 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
     )
     html = (app.outdir / "index.html").read_text()
     figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
-    track = f'<track kind="captions" src="_clips/{dot.meta["files"]["captions"]}" srclang="en"'
-    assert track in figure and 'label="Captions" default>' in figure
+    track = f'<track kind="captions" src="data:text/vtt;charset=utf-8,{quote(captions)}"'
+    assert track in figure and 'srclang="en" label="Captions" default>' in figure
     assert (
         '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
         '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing</li>'
@@ -701,7 +702,7 @@ def test_the_film_has_a_chapter_per_clip(built_film):
         chapters.startswith("WEBVTT\n\n1\n00:00:00.000 --> ") and "Alpha comes second" in chapters
     )
     html = (app.outdir / "index.html").read_text()
-    assert f'<track kind="chapters" src="_clips/{film.meta["files"]["chapters"]}"' in html
+    assert f'<track kind="chapters" src="data:text/vtt;charset=utf-8,{quote(chapters)}"' in html
     assert '<details class="manim-clip-transcript"><summary>Chapters</summary>' in html
     assert (app.outdir / "_clips" / "the-film.vtt").read_text() == chapters
 

@@ -15,6 +15,7 @@ import posixpath
 import re
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from docutils import nodes
 from sphinx.locale import _
@@ -138,7 +139,10 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
         ("captions", _("Captions"), " default"),
         ("chapters", _("Chapters"), ""),
     ):
-        if track := _publish(self, result, kind, CLIPS_DIR, alias):
+        if _publish(self, result, kind, CLIPS_DIR, alias):  # the file, for reuse
+            # In the page as a data: URL: Chromium loads no track file from file://
+            text = result.path(kind).read_text(encoding="utf-8")
+            track = "data:text/vtt;charset=utf-8," + quote(text)
             self.body.append(
                 f'<track kind="{kind}" src="{track}" srclang="{language}" '
                 f'label="{escape(label)}"{default}>'
