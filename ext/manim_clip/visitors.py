@@ -186,15 +186,11 @@ def _html_embed(self, node: manim_clip, result: ClipResult) -> None:
     if not alias or not node["ids"]:
         return
     picture = result.path("gif") or result.path("poster")
-    base = self.config.html_baseurl
-    root = posixpath.dirname(self.builder.imgpath)  # the site root, from this page
-    if base:
-        root = base.rstrip("/")
-    image = posixpath.join(root, CLIPS_DIR, f"{alias}{picture.suffix}")
+    # absolute with html_baseurl (what a README needs), else from the site's root
+    root = self.config.html_baseurl.rstrip("/") + "/" if self.config.html_baseurl else ""
+    image = f"{root}{CLIPS_DIR}/{alias}{picture.suffix}"
     page = self.builder.get_target_uri(self.builder.current_docname)
-    link = (
-        f"{root}/{page}" if base else posixpath.relpath(page, posixpath.dirname(page) or ".")
-    ) + f"#{node['ids'][0]}"
+    link = f"{root}{page}#{node['ids'][0]}"
     text = clip_title(node).replace("[", "(").replace("]", ")")
     markdown = f"[![{text}]({image})]({link})"
     field = f"{node['ids'][0]}-embed"
