@@ -117,8 +117,8 @@ def test_captions_load_and_silent_clips_show_no_volume_button(
 def _media_control_display(page, pseudo: str) -> list[str]:
     """The CSS display of the video's own control ``pseudo`` (inside its closed shadow)."""
     cdp = page.context.new_cdp_session(page)
-    cdp.send("CSS.enable")
     root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    cdp.send("CSS.enable")  # after DOM's: it needs the DOM agent
     found, stack = [], [root]
     while stack:
         node = stack.pop()
