@@ -457,7 +457,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     warning(
         index,
         at(index, ":poster: sometimes", 2),
-        ":poster: 'sometimes' is not last, first or seconds",
+        ":poster: 'sometimes' is not scene, last, first or seconds",
         "hint: e.g. :poster: first",
     )
     warning(
@@ -590,8 +590,8 @@ def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
     assert "manim-clip: 0 rendered, 3 reused, 0 failed" in result.stdout
     info = media.probe(film)
     assert (info.width, info.height, info.fps) == (854, 480, 15)
-    # An opening card and one card per clip (1.5 s each) plus three clips of 0.33 s.
-    assert info.frames == 4 * round(1.5 * 15) + 3 * 5
+    # An opening card and one card per clip (1.5 s each), two dots of 0.6 s, a box of 0.33 s.
+    assert info.frames == 4 * round(1.5 * 15) + 2 * 9 + 5
     data = film.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
 
