@@ -19,9 +19,8 @@ CLIP_CHAPTERS = [slug for slug in CHAPTERS if slug != "modern"]  # modern has no
 
 def _figure(book_html: Path, slug: str) -> str:
     html = (book_html / "chapters" / f"{slug}.html").read_text()
-    return html.split(f'<figure class="manim-clip" id="ch-{slug}-clip">', 1)[1].split("</figure>")[
-        0
-    ]
+    after = html.split(f'<figure class="manim-clip" id="ch-{slug}-clip">', 1)[1]
+    return after.split("</figure>", 1)[0]
 
 
 def _clip_file(book_html: Path, figure: str, pattern: str) -> Path:

@@ -223,7 +223,7 @@ def test_stable_aliases_by_name_and_an_embed_box(built):
     embed = figure.split('<details class="manim-clip-embed"><summary>Embed</summary>', 1)[1]
     assert '<label for="dot-clip-embed">' in embed
     assert (
-        '<textarea id="dot-clip-embed" readonly rows="2" spellcheck="false">'
+        '<textarea id="dot-clip-embed" readonly rows="3" spellcheck="false">'
         "[![A dot grows](_clips/dot-clip.gif)](index.html#dot-clip)</textarea>"
     ) in embed
     # The button is the script's to show: without it, the text is there to select.

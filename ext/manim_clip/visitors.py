@@ -10,7 +10,6 @@ shows a visible placeholder with its caption.
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 from html import escape
@@ -197,7 +196,7 @@ def _html_embed(self, node: manim_clip, result: ClipResult) -> None:
     self.body.append(
         f'<details class="manim-clip-embed"><summary>{_("Embed")}</summary>'
         f'<label for="{field}">{_("Markdown for a README: the clip, linking here")}</label>'
-        f'<textarea id="{field}" readonly rows="2" spellcheck="false">{escape(markdown)}</textarea>'
+        f'<textarea id="{field}" readonly rows="3" spellcheck="false">{escape(markdown)}</textarea>'
         f'<button type="button" class="manim-clip-copy" data-target="{field}" hidden>'
         f"{_('Copy')}</button>"
         f'<span class="manim-clip-copy-status" role="status"></span></details>'
@@ -237,7 +236,7 @@ def _html_downloads(self, node: manim_clip, result: ClipResult) -> None:
         for kind, label in (("mp4", "MP4"), ("gif", "GIF"))
         if (url := _publish(self, result, kind, CLIPS_DIR, alias))
     ]
-    duration = vtt.clock(math.ceil(result.meta["duration"]))
+    duration = vtt.clock(max(1, round(result.meta["duration"])))  # as the player shows it
     links_html = " · ".join(links)
     self.body.append(
         f'<span class="manim-clip-downloads">{duration} · {_("Download")}: {links_html}</span>'
