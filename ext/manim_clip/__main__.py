@@ -25,7 +25,7 @@ from sphinx.config import Config
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
 from .. import _core
-from . import CLIPS_BUILDER, film, media, render, settings
+from . import CLIPS_BUILDER, film, render, settings, sheets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +140,7 @@ def write_sheets(app: Sphinx, folder: Path) -> list[Path]:
     for result in app.env.manim_clip_results.values():
         if result.ok:
             target = folder / f"{Path(result.docname).name}-{result.scene}.webp"
-            media.frame_sheet(result.path("mp4"), target)
+            sheets.frame_sheet(result.path("mp4"), target)
             written.append(target)
     return written
 

@@ -178,29 +178,6 @@ def webm(source: Path, target: Path, info: VideoInfo) -> None:
     )
 
 
-def frame_sheet(source: Path, target: Path, *, count: int = 6, columns: int = 3) -> None:
-    """``count`` frames spread evenly over a clip, first to last, on one small image with
-    their times: to look at a whole clip at once (docs/screenshots/clips)."""
-    info = probe(source)
-    wanted = [round(i * (info.frames - 1) / (count - 1)) for i in range(count)]
-    tile_width = 400
-    tile_height = round(info.height * tile_width / info.width)
-    label_height = 22
-    rows = -(-count // columns)
-    sheet = Image.new("RGB", (columns * tile_width, rows * (tile_height + label_height)), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=14)
-    for index, (time, frame) in enumerate(frames_of(source)):
-        if index not in wanted:
-            continue
-        slot = wanted.index(index)
-        x, y = (slot % columns) * tile_width, (slot // columns) * (tile_height + label_height)
-        tile = frame.to_image().resize((tile_width, tile_height), Image.Resampling.LANCZOS)
-        sheet.paste(tile, (x, y + label_height))
-        draw.text((x + 4, y + 3), f"{time:.1f} s", font=font, fill="black")
-    sheet.save(target, quality=70, method=6)
-
-
 # --- the film ---------------------------------------------------------------------------
 
 
