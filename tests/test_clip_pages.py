@@ -84,6 +84,8 @@ def test_each_clip_has_a_transcript(book_html):
 
 
 def _wait_for_cues(page, video, kind: str) -> int:
+    """The number of cues of the video's ``kind`` track, once the reader reaches for it."""
+    video.hover()
     return page.wait_for_function(
         """([v, kind]) => {
              const track = [...v.textTracks].find(t => t.kind === kind);
@@ -104,13 +106,21 @@ def test_captions_load(book_html, site, context, served):  # noqa: F811
 
 
 @pytest.mark.browser
-def test_silent_clips_show_their_length_and_no_volume_button(site, context):  # noqa: F811
+def test_no_0_00_and_no_volume_button_before_play(site, context):  # noqa: F811
     page = context.new_page()
     page.goto(site + "chapters/attention.html")
+    page.wait_for_load_state("networkidle")
     video = page.locator("video").first
-    # before play the player knows the length (preload=metadata): no 0:00
+    time = "-webkit-media-controls-current-time-display"
+    # nothing of the clip loads with the page, and the player's "0:00" is hidden ...
+    assert video.evaluate("v => v.readyState") == 0
+    assert set(_media_control_display(page, time)) == {"none"}
+    # ... until the reader reaches for it: then the length, from the clip itself
+    video.hover()
     page.wait_for_function("v => v.readyState >= 1", arg=video.element_handle())
     assert video.evaluate("v => v.paused && v.duration") > 5
+    assert "block" in _media_control_display(page, time)
+    # the clips are silent: no volume button, before or after
     mute = _media_control_display(page, "-webkit-media-controls-mute-button")
     assert mute and set(mute) == {"none"}, mute
 

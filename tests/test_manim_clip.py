@@ -112,7 +112,7 @@ def test_html_video_figure(built):
             'height="480"',
             "controls",
             "playsinline",
-            'preload="metadata"',  # its length and no volume button before play
+            'preload="none"',  # nothing loads with the page: manim_clip.js loads on intent
             'poster="_clips/',
         ):
             assert attribute in video
@@ -649,7 +649,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
         'width="854"',
         'height="480"',
         f'poster="_clips/film-{film.key}.webp"',
-        'controls playsinline preload="metadata"',
+        'controls playsinline preload="none"',
         'aria-label="A green square, then an orange one, each after a title card."',
     ):
         assert attribute in video

@@ -120,9 +120,9 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
         'class="manim-clip-video"',
         f'width="{result.meta["width"]}" height="{result.meta["height"]}"',
         f'poster="{poster}"',
-        # metadata: the player shows the clip's length, and no volume button (there is
-        # no audio track), before play; faststart puts it in the file's first bytes
-        'controls playsinline preload="metadata"',
+        # none: nothing loads with the page; manim_clip.js asks for the metadata (the
+        # length the player shows) as the clip comes into view
+        'controls playsinline preload="none"',
         f'aria-label="{alt}"',
     ]
     if node["autoplay"]:

@@ -86,8 +86,30 @@
     }
   }
 
+  // Before its metadata loads, a player shows "0:00" for the length. Loading the
+  // metadata with the page (preload="metadata") would fetch much of every clip, so the
+  // player's time stays hidden until the reader reaches for the clip (pointer, touch,
+  // keyboard focus), which loads it. Without this script the player shows 0:00 and the
+  // caption has the length.
+  function lengthOnIntent() {
+    for (const video of document.querySelectorAll("video.manim-clip-video")) {
+      if (video.readyState > 0) continue;
+      video.classList.add("manim-clip-unloaded");
+      const load = () => {
+        if (video.preload === "none") video.preload = "metadata";
+      };
+      for (const type of ["pointerenter", "touchstart", "focusin"]) {
+        video.addEventListener(type, load, { once: true, passive: true });
+      }
+      video.addEventListener("loadedmetadata", () =>
+        video.classList.remove("manim-clip-unloaded"),
+      );
+    }
+  }
+
   function ready() {
     start();
+    lengthOnIntent();
     copyButtons();
   }
 
