@@ -820,6 +820,27 @@ def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_p
     assert summary(app) == "manim-clip: 1 rendered, 0 reused, 1 failed"
 
 
+def test_malformed_beats_are_the_scene_s_error_with_its_location(tmp_path):
+    srcdir = tmp_path / "beats"
+    srcdir.mkdir()
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Beats\n=====\n\n.. manim-clip:: Talky\n\n   from manim import *\n\n"
+        "   class Talky(Scene):\n       def construct(self):\n"
+        '           self.beats = ["no time"]\n           self.wait(0.1)\n'
+    )
+    app = build(srcdir)
+    warnings = strip_colors(app.warning.getvalue())
+    assert f"{srcdir / 'index.rst'}:4: WARNING: manim-clip Talky: the scene's beats must be" in (
+        warnings
+    )
+    assert "hint: fix the scene" in warnings
+    assert summary(app) == "manim-clip: 0 rendered, 0 reused, 1 failed"
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
 def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
     from ext.manim_clip.directive import _poster_option
@@ -827,6 +848,7 @@ def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
     with pytest.raises(ValueError):
         _poster_option(value)
     assert _poster_option("2.5") == "2.5" and _poster_option("first") == "first"
+    assert _poster_option("") == "scene"  # the frame the scene marks, else the last
 
 
 def _workers_of(parent: int) -> list[int]:

@@ -112,7 +112,14 @@ class SceneMarks:
 
     @classmethod
     def of(cls, scene) -> SceneMarks:
-        return cls(getattr(scene, "beats", ()), getattr(scene, "poster_time", None))
+        try:
+            return cls(getattr(scene, "beats", ()), getattr(scene, "poster_time", None))
+        except (TypeError, ValueError) as error:
+            raise SceneError(
+                "construct",
+                f"the scene's beats must be (seconds, text) pairs and its poster_time "
+                f"seconds: {_one_line(error)}",
+            ) from None
 
 
 def load_scene_module(job: dict) -> types.ModuleType:
@@ -163,7 +170,7 @@ def write_outputs(movie: Path, out: Path, job: dict, marks: SceneMarks) -> dict:
         "height": info.height,
         "fps": info.fps,
         "duration": round(info.duration, 3),
-        "poster_time": at,
+        "poster_at": at,  # "first", "last" or seconds
         "beats": [[round(start, 3), text] for start, _, text in timed],
         "files": files,
         "notes": [note] if note and job["poster"] != "scene" else [],
