@@ -493,18 +493,26 @@ def test_warnings_fail_the_build_with_W(tmp_path):
 # --- other builders -------------------------------------------------------------------
 
 
-def test_text_shows_the_caption_and_renders_nothing(tmp_path):
-    srcdir = copy_root("manim-clip", tmp_path)
-    app = build(srcdir, "text")
-    assert "[animation: A dot *grows*]" in (app.outdir / "index.txt").read_text()
+def test_text_shows_the_caption_and_the_transcript(warm):
+    app = build(warm, "text")
+    assert summary(app) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+    index = " ".join((app.outdir / "index.txt").read_text().split())  # unwrapped
+    assert "[animation: A dot *grows*]" in index
+    assert "Transcript: (0:00) A dot grows <from> nothing (0:00) then it fades away" in index
+    assert "[animation: An inline square]" in index  # no beats, no transcript
     assert "[animation: The same dot, from MyST]" in (app.outdir / "myst.txt").read_text()
+
+
+def test_builders_without_a_place_for_clips_render_nothing(tmp_path):
+    srcdir = copy_root("manim-clip", tmp_path)
+    app = build(srcdir, "dummy")
     assert "manim-clip:" not in app.status.getvalue()
     assert not cache_dir(srcdir).exists()
 
 
-def test_text_after_html_reports_no_stale_summary(warm):
+def test_dummy_after_html_reports_no_stale_summary(warm):
     assert summary(build(warm)) == "manim-clip: 0 rendered, 3 reused, 0 failed"
-    assert "manim-clip:" not in build(warm, "text").status.getvalue()
+    assert "manim-clip:" not in build(warm, "dummy").status.getvalue()
 
 
 def test_latex_gets_the_poster_as_a_figure(warm):
@@ -767,12 +775,12 @@ def test_film_with_a_failed_clip_is_a_placeholder_and_a_located_warning(warm_fil
     assert film_entries(warm_film) == before, "nothing joined"
 
 
-def test_film_in_text_is_its_caption(tmp_path):
-    srcdir = copy_root("manim-film", tmp_path)
-    app = build(srcdir, "text")
-    assert "[film: Every clip of the *book*]" in (app.outdir / "index.txt").read_text()
-    assert "manim-film:" not in app.status.getvalue()
-    assert not cache_dir(srcdir).exists()
+def test_film_in_text_is_its_caption_and_chapters(warm_film):
+    app = build(warm_film, "text")
+    index = " ".join((app.outdir / "index.txt").read_text().split())
+    assert "[film: Every clip of the *book*]" in index
+    assert "Chapters: (0:00) Zeta comes first (0:" in index and ") Alpha comes second" in index
+    assert film_line(app) == "manim-film: reused (2 clips)"
 
 
 def test_film_in_epub_and_latex_is_its_poster(warm_film):

@@ -1,11 +1,12 @@
 """How each builder shows a clip, and the film (shown like a clip).
 
 HTML (html, dirhtml, singlehtml): a <figure> with a <video>; the files are copied into
-``_clips/`` as the page is written. EPUB: the poster image (readers rarely play video,
-and EPUB has no place for MP4 in its manifest). LaTeX: the poster as a figure. Every
-other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
-(``[film: caption]``). A clip that failed to render, or a film that could not be made,
-shows a visible placeholder with its caption.
+``_clips/`` as the page is written, with captions, a transcript and an Embed box. EPUB:
+the poster image (readers rarely play video, and EPUB has no place for MP4 in its
+manifest) and the transcript. LaTeX: the poster as a figure, the transcript beneath.
+Every other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
+(``[film: caption]``) and the transcript (the film's chapters). A clip that failed to
+render, or a film that could not be made, shows a visible placeholder with its caption.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from .render import ClipResult
 CLIPS_DIR = "_clips"
 
 
-def _result(translator, node: manim_clip) -> ClipResult | FilmResult | None:
-    env = translator.builder.env
+def _result(env, node: manim_clip) -> ClipResult | FilmResult | None:
+    """The node's clip (or film), if it rendered."""
     if isinstance(node, manim_film):
         result = getattr(env, "manim_film_result", None)
     else:
@@ -49,7 +50,7 @@ def _alt(node: manim_clip) -> str:
 
 
 def visit_html(self, node: manim_clip) -> None:
-    result = _result(self, node)
+    result = _result(self.builder.env, node)
     epub = self.builder.name.startswith("epub")
     classes = "" if result else "manim-clip-failed"
     self.body.append(self.starttag(node, "figure", "", CLASS=classes))
@@ -247,7 +248,7 @@ def _html_downloads(self, node: manim_clip, result: ClipResult) -> None:
 
 
 def visit_latex(self, node: manim_clip) -> None:
-    result = _result(self, node)
+    result = _result(self.builder.env, node)
     caption = _caption(node)
     caption_tex = ""
     if caption:
@@ -283,9 +284,10 @@ def visit_latex(self, node: manim_clip) -> None:
 
 
 def text_fallback(app, doctree: nodes.document, docname: str) -> None:
-    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph.
+    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph,
+    then the clip's transcript, when it was rendered (text, man, texinfo).
 
-    The film is ``[film: caption]``.
+    The film is ``[film: caption]`` and its chapters.
     """
     if app.builder.format in ("html", "latex"):
         return
@@ -301,4 +303,10 @@ def text_fallback(app, doctree: nodes.document, docname: str) -> None:
             nodes.Text("]"),
         )
         paragraph["ids"] = node["ids"]
-        node.replace_self(paragraph)
+        replacement = [paragraph]
+        result = _result(app.env, node)
+        if result is not None and (lines := transcript_lines(result)):
+            heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+            text = " ".join(f"({at}) {line}" for at, line in lines)
+            replacement.append(nodes.paragraph("", f"{heading}: {text}"))
+        node.replace_self(replacement)
