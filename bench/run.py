@@ -222,7 +222,7 @@ def site_weight(html: Path) -> dict:
     for page in html.rglob("*.html"):
         text = page.read_text(errors="ignore")
         size = page.stat().st_size
-        for ref in set(re.findall(r'(?:poster|src)="([^"]+\.(?:png|svg|jpg))"', text)):
+        for ref in set(re.findall(r'(?:poster|src)="([^"]+\.(?:png|svg|jpg|webp))"', text)):
             media = (page.parent / ref).resolve()
             if media.is_file():
                 size += media.stat().st_size

@@ -17,6 +17,7 @@ import sys
 import time
 from io import StringIO
 from pathlib import Path
+from urllib.parse import quote
 
 import av
 import pytest
@@ -25,7 +26,7 @@ from sphinx.errors import ConfigError
 from sphinx.testing.util import SphinxTestApp
 from sphinx.util.console import strip_colors
 
-from ext.manim_clip import media, render
+from ext.manim_clip import media, render, vtt
 from ext.manim_clip.directive import ClipSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def test_html_video_figure(built):
             'height="480"',
             "controls",
             "playsinline",
-            'preload="none"',
+            'preload="none"',  # nothing loads with the page: manim_clip.js loads on intent
             'poster="_clips/',
         ):
             assert attribute in video
@@ -137,8 +138,9 @@ def test_html_video_figure(built):
     assert f'<source src="_clips/{stem}.webm" type="video/webm">' in html
     assert f'<source src="_clips/{stem}.mp4" type="video/mp4">' in html
     assert f'<a href="_clips/{stem}.gif" download>GIF</a>' in html
-    for suffix in ("mp4", "png", "webm", "gif"):
+    for suffix in ("mp4", "webp", "webm", "gif", "vtt"):
         assert (app.outdir / "_clips" / f"{stem}.{suffix}").is_file()
+    assert not (app.outdir / "_clips" / f"{stem}.png").exists(), "the web gets WebP posters"
     # The MyST page, one folder level the same, shows the same files.
     assert f'src="_clips/{stem}.mp4"' in (app.outdir / "myst.html").read_text()
 
@@ -157,14 +159,121 @@ def test_clip_files(built):
         assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
     with Image.open(dot.path("gif")) as gif:
         assert gif.size == (480, 270) and gif.n_frames >= 2
-    # Posters: last frame (the grown orange dot) by default; :poster: first is blank.
-    with Image.open(dot.path("poster")) as poster:
-        assert poster.size == (854, 480)
-        r, g, _ = poster.convert("RGB").getpixel((427, 240))
-        assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
+    # Posters: the frame the scene marks (the grown orange dot; the clip ends empty),
+    # as WebP, and as PNG for LaTeX and EPUB; :poster: first is blank.
+    for kind, image_format in (("poster", "WEBP"), ("poster_png", "PNG")):
+        with Image.open(dot.path(kind)) as poster:
+            assert (poster.format, poster.size) == (image_format, (854, 480))
+            r, g, _ = poster.convert("RGB").getpixel((427, 240))
+            assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
+    *_, (_, last) = media.frames_of(dot.path("mp4"))
+    assert max(last.to_image().getpixel((427, 240))) < 60, "the clip itself ends empty"
     box = app.env.manim_clip_results["index#1"]
     with Image.open(box.path("poster")) as poster:
         assert poster.convert("L").getextrema()[1] < 10, "the first frame is still empty"
+
+
+def test_the_scene_beats_are_captions_and_a_transcript(built):
+    _, app = built
+    dot = app.env.manim_clip_results["index#0"]
+    assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing"], [0.3, "then it fades away"]]
+    captions = (app.outdir / "_clips" / dot.meta["files"]["captions"]).read_text()
+    assert captions == (
+        "WEBVTT\n\n"
+        "1\n00:00:00.000 --> 00:00:00.300\nA dot grows &lt;from&gt; nothing\n\n"
+        f"2\n00:00:00.300 --> {vtt.timestamp(dot.meta['duration'])}\nthen it fades away\n"
+    )
+    html = (app.outdir / "index.html").read_text()
+    figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
+    track = f'<track kind="captions" src="data:text/vtt;charset=utf-8,{quote(captions)}"'
+    assert track in figure and 'srclang="en" label="Captions" default>' in figure
+    assert (
+        '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
+        '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing</li>'
+    ) in figure
+    # A scene that says nothing has no captions: no track, no transcript, no empty file.
+    box = app.env.manim_clip_results["index#1"]
+    assert "captions" not in box.meta["files"] and box.meta["beats"] == []
+    box_figure = html.split('id="clip-An-inline-square">', 1)[1].split("</figure>")[0]
+    assert "<track" not in box_figure and "Transcript" not in box_figure
+
+
+def test_stable_aliases_by_name_and_an_embed_box(built):
+    _, app = built
+    dot = app.env.manim_clip_results["index#0"]
+    clips = app.outdir / "_clips"
+    for kind, suffix in (
+        ("mp4", "mp4"),
+        ("webm", "webm"),
+        ("gif", "gif"),
+        ("poster", "webp"),
+        ("captions", "vtt"),
+    ):
+        alias = clips / f"dot-clip.{suffix}"
+        assert alias.read_bytes() == (clips / dot.meta["files"][kind]).read_bytes(), alias
+    assert sorted(path.suffix for path in clips.glob("dot-clip.*")) == [
+        ".gif",
+        ".mp4",
+        ".vtt",
+        ".webm",
+        ".webp",
+    ]
+    html = (app.outdir / "index.html").read_text()
+    figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
+    embed = figure.split('<details class="manim-clip-embed"><summary>Embed</summary>', 1)[1]
+    assert '<label for="dot-clip-embed">' in embed
+    assert (
+        '<textarea id="dot-clip-embed" readonly rows="3" spellcheck="false">'
+        "[![A dot grows](_clips/dot-clip.gif)](index.html#dot-clip)</textarea>"
+    ) in embed
+    # The button is the script's to show: without it, the text is there to select.
+    assert '<button type="button" class="manim-clip-copy" data-target="dot-clip-embed" hidden>' in (
+        embed
+    )
+    assert "navigator.clipboard" in (app.outdir / "_static" / "manim_clip.js").read_text()
+    # No :name:, no stable URL to promise: no embed box.
+    assert "manim-clip-embed" not in html.split('id="clip-An-inline-square">', 1)[1]
+
+
+def test_embed_links_are_absolute_with_a_base_url(warm):
+    app = build(warm, confoverrides={"html_baseurl": "https://example.org/book/"})
+    assert "manim-clip-embed" not in (app.outdir / "myst.html").read_text()  # no :name:
+    html = (app.outdir / "index.html").read_text()
+    assert (
+        "[![A dot grows](https://example.org/book/_clips/dot-clip.gif)]"
+        "(https://example.org/book/index.html#dot-clip)"
+    ) in html
+
+
+def test_clips_have_no_audio_track(built):
+    _, app = built
+    for kind in ("mp4", "webm"):
+        with av.open(str(app.env.manim_clip_results["index#0"].path(kind))) as container:
+            assert [stream.type for stream in container.streams] == ["video"], kind
+
+
+def test_the_duration_shows_before_play(built):
+    _, app = built
+    html = (app.outdir / "index.html").read_text()
+    assert '<span class="manim-clip-downloads">0:01 · Download: ' in html
+
+
+def test_webvtt_cues():
+    assert vtt.cues([], 3.0) == []
+    # in time order; a beat at the same moment as another joins it; clamped to the clip
+    assert vtt.cues(
+        [(2.0, "b"), (0.0, "a"), (0.01, "a2"), (9.0, "late"), (1, "  x\n y ")], 3.0
+    ) == [
+        (0.0, 1.0, "a a2"),
+        (1.0, 2.0, "x y"),
+        (2.0, 3.0, "b"),
+    ]
+    assert vtt.timestamp(3723.4567) == "01:02:03.457"
+    assert vtt.clock(75.9) == "1:15"
+    assert (
+        vtt.webvtt([(0.0, 1.5, "q & k")])
+        == "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nq &amp; k\n"
+    )
 
 
 def test_script_plays_only_when_visible_and_motion_is_welcome(built):
@@ -348,7 +457,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     warning(
         index,
         at(index, ":poster: sometimes", 2),
-        ":poster: 'sometimes' is not last, first or seconds",
+        ":poster: 'sometimes' is not scene, last, first or seconds",
         "hint: e.g. :poster: first",
     )
     warning(
@@ -384,26 +493,39 @@ def test_warnings_fail_the_build_with_W(tmp_path):
 # --- other builders -------------------------------------------------------------------
 
 
-def test_text_shows_the_caption_and_renders_nothing(tmp_path):
-    srcdir = copy_root("manim-clip", tmp_path)
-    app = build(srcdir, "text")
-    assert "[animation: A dot *grows*]" in (app.outdir / "index.txt").read_text()
+def test_text_shows_the_caption_and_the_transcript(warm):
+    app = build(warm, "text")
+    assert summary(app) == "manim-clip: 0 rendered, 3 reused, 0 failed"
+    index = " ".join((app.outdir / "index.txt").read_text().split())  # unwrapped
+    assert "[animation: A dot *grows*]" in index
+    assert "Transcript: (0:00) A dot grows <from> nothing (0:00) then it fades away" in index
+    assert "[animation: An inline square]" in index  # no beats, no transcript
     assert "[animation: The same dot, from MyST]" in (app.outdir / "myst.txt").read_text()
+
+
+def test_builders_without_a_place_for_clips_render_nothing(tmp_path):
+    srcdir = copy_root("manim-clip", tmp_path)
+    app = build(srcdir, "dummy")
     assert "manim-clip:" not in app.status.getvalue()
     assert not cache_dir(srcdir).exists()
 
 
-def test_text_after_html_reports_no_stale_summary(warm):
+def test_dummy_after_html_reports_no_stale_summary(warm):
     assert summary(build(warm)) == "manim-clip: 0 rendered, 3 reused, 0 failed"
-    assert "manim-clip:" not in build(warm, "text").status.getvalue()
+    assert "manim-clip:" not in build(warm, "dummy").status.getvalue()
 
 
 def test_latex_gets_the_poster_as_a_figure(warm):
     app = build(warm, "latex")
     tex = next(app.outdir.glob("*.tex")).read_text()
-    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster"])
+    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster_png"])
     assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
     assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
+    # what the clip says, in print
+    assert (
+        "\\begin{quote}\\small\\textbf{Transcript:} (0:00) A dot grows "
+        "\\textless{}from\\textgreater{} nothing (0:00) then it fades away\\end{quote}"
+    ) in tex
     assert "\\label{\\detokenize{index:dot-clip}}" in tex
     assert (app.outdir / poster.name).is_file()
     assert "<video" not in tex
@@ -413,10 +535,11 @@ def test_epub_gets_the_poster_image(warm):
     app = build(warm, "epub")
     page = (app.outdir / "index.xhtml").read_text()
     assert "<video" not in page
-    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster"]
+    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster_png"]
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert (app.outdir / "_images" / poster).is_file()
     assert f"_images/{poster}" in (app.outdir / "content.opf").read_text()
+    assert '<div class="manim-clip-transcript"><p>Transcript</p><ol>' in page
     assert not (app.outdir / "_clips").exists()
 
 
@@ -475,8 +598,8 @@ def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
     assert "manim-clip: 0 rendered, 3 reused, 0 failed" in result.stdout
     info = media.probe(film)
     assert (info.width, info.height, info.fps) == (854, 480, 15)
-    # An opening card and one card per clip (1.5 s each) plus three clips of 0.33 s.
-    assert info.frames == 4 * round(1.5 * 15) + 3 * 5
+    # An opening card and one card per clip (1.5 s each), two dots of 0.6 s, a box of 0.33 s.
+    assert info.frames == 4 * round(1.5 * 15) + 2 * 9 + 5
     data = film.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
 
@@ -485,6 +608,18 @@ def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
 
 FILM_LINE = re.compile(r"manim-film: .*")
 CARD_FRAMES = round(1.5 * 15)  # a title card at draft quality
+
+
+def test_cli_writes_a_frame_sheet_per_clip(warm, tmp_path):
+    result = _cli("sheets", str(warm), "--out", str(tmp_path / "sheets"))
+    assert result.returncode == 0, result.stderr
+    sheets = sorted(path.name for path in (tmp_path / "sheets").iterdir())
+    assert sheets == ["index-Box.webp", "index-Dot.webp", "myst-Dot.webp"]
+    with Image.open(tmp_path / "sheets" / "index-Dot.webp") as sheet:
+        assert sheet.size == (1200, 2 * (225 + 22))  # 3 x 2 tiles, 400 px wide, a time above
+        middle = sheet.convert("RGB").getpixel((200 + 400, 22 + 112))  # the 2nd frame
+        last = sheet.convert("RGB").getpixel((200 + 800, 247 + 22 + 112))
+        assert middle[0] > 150 and max(last) < 60, "the dot grows, then fades"
 
 
 def film_line(app: SphinxTestApp) -> str:
@@ -521,7 +656,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     for attribute in (
         'width="854"',
         'height="480"',
-        f'poster="_clips/film-{film.key}.png"',
+        f'poster="_clips/film-{film.key}.webp"',
         'controls playsinline preload="none"',
         'aria-label="A green square, then an orange one, each after a title card."',
     ):
@@ -537,7 +672,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     )
     alpha = (app.outdir / "alpha.html").read_text()
     assert '<a class="reference internal" href="index.html#the-film">' in alpha
-    for published in (name, f"film-{film.key}.png"):
+    for published in (name, f"film-{film.key}.webp"):
         assert (app.outdir / "_clips" / published).is_file()
 
     # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
@@ -559,6 +694,25 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     assert max(centre(CARD_FRAMES + CARD_FRAMES // 2)) < 60, "a title card between"
     data = (app.outdir / "_clips" / name).read_bytes()
     assert 0 < data.find(b"moov") < data.find(b"mdat"), "the index must come first (faststart)"
+
+
+def test_the_film_has_a_chapter_per_clip(built_film):
+    _, app = built_film
+    film = app.env.manim_film_result
+    card = CARD_FRAMES / 15  # seconds at draft's 15 fps
+    green = media.probe(app.env.manim_clip_results["zeta#0"].path("mp4")).frames / 15
+    assert film.meta["chapters"] == [
+        [0.0, "Zeta comes first"],
+        [round(2 * card + green, 3), "Alpha comes second"],
+    ]
+    chapters = (app.outdir / "_clips" / film.meta["files"]["chapters"]).read_text()
+    assert (
+        chapters.startswith("WEBVTT\n\n1\n00:00:00.000 --> ") and "Alpha comes second" in chapters
+    )
+    html = (app.outdir / "index.html").read_text()
+    assert f'<track kind="chapters" src="data:text/vtt;charset=utf-8,{quote(chapters)}"' in html
+    assert '<details class="manim-clip-transcript"><summary>Chapters</summary>' in html
+    assert (app.outdir / "_clips" / "the-film.vtt").read_text() == chapters
 
 
 def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
@@ -621,17 +775,17 @@ def test_film_with_a_failed_clip_is_a_placeholder_and_a_located_warning(warm_fil
     assert film_entries(warm_film) == before, "nothing joined"
 
 
-def test_film_in_text_is_its_caption(tmp_path):
-    srcdir = copy_root("manim-film", tmp_path)
-    app = build(srcdir, "text")
-    assert "[film: Every clip of the *book*]" in (app.outdir / "index.txt").read_text()
-    assert "manim-film:" not in app.status.getvalue()
-    assert not cache_dir(srcdir).exists()
+def test_film_in_text_is_its_caption_and_chapters(warm_film):
+    app = build(warm_film, "text")
+    index = " ".join((app.outdir / "index.txt").read_text().split())
+    assert "[film: Every clip of the *book*]" in index
+    assert "Chapters: (0:00) Zeta comes first (0:" in index and ") Alpha comes second" in index
+    assert film_line(app) == "manim-film: reused (2 clips)"
 
 
 def test_film_in_epub_and_latex_is_its_poster(warm_film):
     app = build(warm_film, "epub")
-    poster = app.env.manim_film_result.meta["files"]["poster"]
+    poster = app.env.manim_film_result.meta["files"]["poster_png"]
     page = (app.outdir / "index.xhtml").read_text()
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert "<video" not in page
@@ -674,6 +828,27 @@ def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_p
     assert summary(app) == "manim-clip: 1 rendered, 0 reused, 1 failed"
 
 
+def test_malformed_beats_are_the_scene_s_error_with_its_location(tmp_path):
+    srcdir = tmp_path / "beats"
+    srcdir.mkdir()
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    )
+    (srcdir / "index.rst").write_text(
+        "Beats\n=====\n\n.. manim-clip:: Talky\n\n   from manim import *\n\n"
+        "   class Talky(Scene):\n       def construct(self):\n"
+        '           self.beats = ["no time"]\n           self.wait(0.1)\n'
+    )
+    app = build(srcdir)
+    warnings = strip_colors(app.warning.getvalue())
+    assert f"{srcdir / 'index.rst'}:4: WARNING: manim-clip Talky: the scene's beats must be" in (
+        warnings
+    )
+    assert "hint: fix the scene" in warnings
+    assert summary(app) == "manim-clip: 0 rendered, 0 reused, 1 failed"
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
 def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
     from ext.manim_clip.directive import _poster_option
@@ -681,6 +856,7 @@ def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
     with pytest.raises(ValueError):
         _poster_option(value)
     assert _poster_option("2.5") == "2.5" and _poster_option("first") == "first"
+    assert _poster_option("") == "scene"  # the frame the scene marks, else the last
 
 
 def _workers_of(parent: int) -> list[int]:

@@ -240,6 +240,7 @@ class AttentionScene(BookScene):
             run_time=1.4,
         )
         self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Each position takes a weighted average\nof the positions up to itself.",
             f"Weights: a softmax of q · k / √{hs}, one set per head.\n"

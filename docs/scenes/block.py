@@ -223,6 +223,7 @@ class BlockScene(BookScene):
         )
         self.play(FadeIn(readings), FadeIn(reading_note), run_time=0.8)
         self.wait(2.4)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Sub-layers add to the residual stream;\nthey never replace it.",
             f"Each reads a LayerNorm'd copy (pre-LN). A block maps {dims} to {dims},\n"

@@ -1,6 +1,11 @@
 """What every clip shares: the palette's background, a title, a closing takeaway card,
 and the three arrow weights of the brief (main data flow, side path, optional part).
 
+A BookScene also keeps its beats, for the clip's captions and transcript: the title, each
+sentence it shows on its own (a Text of four words or more added to the scene), and the
+takeaway, each with the time it appears. ``mark_poster()`` marks the frame on screen as
+the clip's poster. The clip worker reads both (``beats``, ``poster_time``).
+
 Scenes subclass BookScene and build their pictures from the small helpers below, so a
 change of font or arrow weight is made here once.
 """
@@ -108,17 +113,42 @@ def optional_arrow(start, end, color: str = TEXT_2) -> DashedLine:
     return line
 
 
+def is_sentence(text: str) -> bool:
+    """A caption, not a label: four words or more ("head 0" and "c_fc 48 → 192" are not)."""
+    return sum(any(c.isalpha() for c in word) for word in text.split()) >= 4
+
+
 class BookScene(Scene):
     """A clip in the book's style: dark background, a title, and a takeaway at the end."""
 
     def setup(self):
         self.camera.background_color = BG
+        self.beats: list[tuple[float, str]] = []  # (seconds, text shown then)
+        self.poster_time: float | None = None
+
+    def beat(self, text: str, at: float | None = None) -> None:
+        """Record a caption: ``text`` is on screen from ``at`` (default: now)."""
+        self.beats.append((self.renderer.time if at is None else at, " ".join(text.split())))
+
+    def mark_poster(self) -> None:
+        """The frame on screen now is the clip's poster: its most telling moment."""
+        self.poster_time = self.renderer.time
+
+    def play(self, *args, **kwargs):
+        start = self.renderer.time
+        super().play(*args, **kwargs)
+        for mobject in self.mobjects:  # sentences this animation brought on screen
+            if isinstance(mobject, Text) and not getattr(mobject, "beat_recorded", False):
+                mobject.beat_recorded = True
+                if is_sentence(mobject.original_text):
+                    self.beat(mobject.original_text, at=start)
 
     def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
         title = VGroup(label(text, 36))
         if subtitle:
             title.add(label(subtitle, 22, TEXT_2))
         title.arrange(DOWN, buff=0.12).to_edge(UP, buff=0.35)
+        self.beat(f"{text}: {subtitle}" if subtitle else text)
         self.play(FadeIn(title, shift=0.2 * DOWN), run_time=0.8)
         return title
 
@@ -137,5 +167,6 @@ class BookScene(Scene):
             body.scale_to_fit_width(config.frame_width - 2)
         card = panel(max(body.width + 1.2, 7), body.height + 1.0, stroke=ACCENT)
         body.move_to(card)
+        self.beat(f"Takeaway: {text} {detail or ''}")
         self.play(FadeIn(card), FadeIn(body, shift=0.2 * UP), run_time=0.8)
         self.wait(hold)

@@ -120,6 +120,7 @@ class DataBatchScene(BookScene):
         shape.next_to(mask_note, DOWN, buff=0.35)
         self.play(Write(shape), run_time=1.0)
         self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "The target is the input shifted left by one.",
             "Every position predicts the next token; the sort task scores\n"

@@ -222,6 +222,7 @@ class EmbeddingsScene(BookScene):
             run_time=1.0,
         )
         self.wait(1.6)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Each id picks a row of wte, each position a row of wpe:\nx is their sum.",
             f"x (B × T × C, here 1 × {T} × {C}) is the residual stream\n"

@@ -207,6 +207,7 @@ class LossScene(BookScene):
             )
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "The loss is −log of the probability\nthe model gives the right token.",
             f"Untrained, it guesses about uniformly: loss ≈ ln 3 = {math.log(3):.4f}.\n"

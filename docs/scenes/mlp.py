@@ -204,6 +204,7 @@ class MLPScene(BookScene):
         ).move_to(title[1])
         self.play(ReplacementTransform(title[1], every), run_time=0.6)
         self.show_every_position(v)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "The MLP widens each position ×4,\nbends it, and projects it back.",
             "The same two layers act on every position separately;\n"

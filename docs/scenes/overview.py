@@ -225,6 +225,7 @@ class PipelineScene(BookScene):
             run_time=1.0,
         )
         self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Token ids in, next-token scores out.",
             f"{dims(idx.shape)} ids become {x_shape} vectors, refined by {cfg.n_layer} blocks;\n"

@@ -214,6 +214,7 @@ class SamplingScene(BookScene):
             )
         self.play(FadeIn(note), run_time=0.5)
         self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Generation is a loop: predict, append, feed back.",
             "Greedy takes the likeliest token. Temperature reshapes the odds\n"

@@ -110,6 +110,7 @@ class ScalingScene(BookScene):
         self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
         self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)
         self.wait(2.5)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Loss falls as a power of model size.",
             f"Here: {params_text(params[0])} → {params_text(params[-1])} parameters "

@@ -201,6 +201,7 @@ class TokenizerScene(BookScene):
             self.wait(1.0 if slow else 0.5)
 
         self.wait(1.2)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "BPE merges the most frequent pair of neighbours\ninto a new token, again and again.",
             "Each merge shortens the sequence and adds one entry to the vocabulary;\n"

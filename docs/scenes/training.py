@@ -172,6 +172,7 @@ class LossCurveScene(BookScene):
         final_text.next_to(final_point, RIGHT, buff=0.35).align_to(legend, LEFT).shift(UP * 0.3)
         self.play(FadeIn(final_text), Indicate(final_point, color=TEXT), run_time=1.2)
         self.wait(2.5)
+        self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Warm the learning rate up, then decay it:\nthe loss falls by orders of magnitude.",
             f"Batch loss {metrics[0]['loss']:.2f} at step {metrics[0]['iter']}; "

@@ -3,7 +3,8 @@
 The directive records a spec per clip while pages are read (in parallel if asked);
 after reading, one render step finds each clip in the content-addressed cache or
 renders it in a pool of worker processes; writers then show a <video> (HTML), a poster
-(EPUB, LaTeX) or ``[animation: caption]`` (text and the rest). The build ends with a
+(EPUB, LaTeX) or ``[animation: caption]`` and the transcript (text, man, texinfo); other
+builders (gettext, linkcheck) render nothing. The build ends with a
 table of clips rendered, reused and failed, after the line benchmarks parse:
 ``manim-clip: N rendered, M reused, K failed``.
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 CLIPS_BUILDER = "manim-clips"
+# Builders that show clips: video and poster (html, latex), or the transcript as text.
+RENDERING_FORMATS = ("html", "latex", "text", "man", "texinfo")
 
 
 @dataclasses.dataclass
@@ -107,8 +110,8 @@ def merge_specs(app, env, docnames, other) -> None:
 
 def render_all(app, env) -> list[str]:
     """After reading: render what is missing; returns the pages whose clips changed."""
-    if not (app.builder.format in ("html", "latex") or app.builder.name == CLIPS_BUILDER):
-        env.manim_clip_results = {}  # text-like output shows only the caption
+    if not (app.builder.format in RENDERING_FORMATS or app.builder.name == CLIPS_BUILDER):
+        env.manim_clip_results = {}  # e.g. gettext, linkcheck: nothing to show a clip in
         env.manim_film_result = None
         return []
     specs = [

@@ -2,12 +2,15 @@
 
     python -m ext.manim_clip clips [SOURCEDIR] [--quality Q] [--jobs N]
     python -m ext.manim_clip film [SOURCEDIR] --out film.mp4 [--quality Q] [--jobs N]
+    python -m ext.manim_clip sheets [SOURCEDIR] --out docs/screenshots/clips [--quality Q]
 
 Both run Sphinx with the ``manim-clips`` builder: it reads the pages (executing no
 notebooks) and renders every missing clip into the same cache as a normal build, so
 the next ``sphinx-build`` reuses them all. ``film`` then copies out the film of the
 clips in document order (the toctree's, then any page outside it), each after a short
 title card: the same film a ``manim-film`` directive shows, from the same cache.
+``sheets`` writes a frame sheet per clip (six frames, first to last, as WebP) into
+``--out``: a whole clip at a glance, to review or to commit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sphinx.config import Config
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
 from .. import _core
-from . import CLIPS_BUILDER, film, render, settings
+from . import CLIPS_BUILDER, film, render, settings, sheets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             print(f"error: {failed} clip(s) failed to render; no film", file=sys.stderr)
             return 1
-        print(f"film: {write_film(app, Path(args.out))}")
+        print(f"film: {write_film(app, Path(args.out or 'film.mp4'))}")
+    if args.command == "sheets":
+        for path in write_sheets(app, Path(args.out or "docs/screenshots/clips")):
+            print(f"sheet: {path}")
     return 1 if failed else 0
 
 
@@ -60,9 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("clips", "film"),
+        choices=("clips", "film", "sheets"),
         default="clips",
-        help="clips (default): render what is missing; film: also join them",
+        help="clips (default): render what is missing; film: also join them; "
+        "sheets: also write a frame sheet per clip",
     )
     parser.add_argument(
         "sourcedir",
@@ -84,7 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--doctrees", help="Sphinx's environment folder (default: SOURCEDIR/_build/doctrees-clips)"
     )
-    parser.add_argument("--out", default="film.mp4", help="film: the MP4 to write (film.mp4)")
+    parser.add_argument(
+        "--out",
+        help="film: the MP4 to write (film.mp4); sheets: the folder (docs/screenshots/clips)",
+    )
     return parser
 
 
@@ -121,6 +131,18 @@ def write_film(app: Sphinx, target: Path) -> Path:
     target = target.resolve()
     _core.atomic_write(target, result.path("mp4").read_bytes())
     return target
+
+
+def write_sheets(app: Sphinx, folder: Path) -> list[Path]:
+    """A frame sheet per rendered clip, named after its page and scene."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for result in app.env.manim_clip_results.values():
+        if result.ok:
+            target = folder / f"{Path(result.docname).name}-{result.scene}.webp"
+            sheets.frame_sheet(result.path("mp4"), target)
+            written.append(target)
+    return written
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class ClipSpec:
     data: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)  # project files the scene imports
     quality: str | None = None  # the :quality: option, if given
-    poster: str = "last"
+    poster: str = "scene"  # the scene's mark_poster() frame, else the last
     error: str | None = None  # a problem found while reading: the clip is not rendered
 
     @property
@@ -86,8 +86,8 @@ def _caption_of(node: nodes.Element) -> nodes.caption | None:
 
 
 def _poster_option(value: str) -> str:
-    value = value.strip() or "last"
-    if value in ("first", "last"):
+    value = value.strip() or "scene"
+    if value in ("scene", "first", "last"):
         return value
     seconds = float(value)  # ValueError for anything that is not a number
     if not math.isfinite(seconds) or seconds < 0:  # nan and inf parse as floats too
@@ -191,11 +191,12 @@ class ManimClipDirective(_FigureDirective):
             )
         spec.quality = quality.strip() if quality else None
         try:
-            spec.poster = _poster_option(self.options.get("poster", "last"))
+            spec.poster = _poster_option(self.options.get("poster", "scene"))
         except ValueError:
             raise _Invalid(
-                f":poster: {self.options['poster']!r} is not last, first or seconds",
-                "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s",
+                f":poster: {self.options['poster']!r} is not scene, last, first or seconds",
+                "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s;"
+                " without it, the frame the scene marks (else the last)",
             ) from None
 
         body = "\n".join(self.content).strip()

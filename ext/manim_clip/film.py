@@ -20,7 +20,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 from .. import _core, store
-from . import media, render
+from . import media, render, vtt
 from .directive import ClipSpec
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,13 @@ def _join(
 ) -> None:
     """Write the film, its poster (the opening card) and, last, meta.json into ``out``."""
     width, height, fps = size
-    files = {"mp4": f"{stem}.mp4", "poster": f"{stem}.png"}
-    frames = media.film(
+    files = {
+        "mp4": f"{stem}.mp4",
+        "poster": f"{stem}.webp",
+        "poster_png": f"{stem}.png",
+        "chapters": f"{stem}.vtt",
+    }
+    frames, starts = media.film(
         parts,
         out / files["mp4"],
         width=width,
@@ -154,13 +159,21 @@ def _join(
         card_seconds=CARD_SECONDS,
         opening=opening,
     )
-    media.title_card(width, height, *opening).save(out / files["poster"], optimize=True)
+    media.save_poster(media.title_card(width, height, *opening), out, stem)
+    # one chapter per clip, from its title card on; the opening belongs to the first
+    chapters = [
+        (start / fps if i else 0.0, title)
+        for i, ((title, _, _), start) in enumerate(zip(parts, starts, strict=True))
+    ]
+    timed = vtt.cues(chapters, frames / fps)
+    (out / files["chapters"]).write_text(vtt.webvtt(timed), encoding="utf-8")
     meta = {
         "width": width,
         "height": height,
         "fps": fps,
         "duration": round(frames / fps, 3),
         "clips": len(parts),
+        "chapters": [[round(start, 3), title] for start, _, title in timed],
         "files": files,
     }
     _core.atomic_write(out / "meta.json", json.dumps(meta, indent=1))  # last: complete

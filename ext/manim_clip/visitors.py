@@ -1,23 +1,27 @@
 """How each builder shows a clip, and the film (shown like a clip).
 
 HTML (html, dirhtml, singlehtml): a <figure> with a <video>; the files are copied into
-``_clips/`` as the page is written. EPUB: the poster image (readers rarely play video,
-and EPUB has no place for MP4 in its manifest). LaTeX: the poster as a figure. Every
-other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
-(``[film: caption]``). A clip that failed to render, or a film that could not be made,
-shows a visible placeholder with its caption.
+``_clips/`` as the page is written, with captions, a transcript and an Embed box. EPUB:
+the poster image (readers rarely play video, and EPUB has no place for MP4 in its
+manifest) and the transcript. LaTeX: the poster as a figure, the transcript beneath.
+Every other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
+(``[film: caption]``) and the transcript (the film's chapters). A clip that failed to
+render, or a film that could not be made, shows a visible placeholder with its caption.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from docutils import nodes
 from sphinx.locale import _
 
 from .. import _core
+from . import vtt
 from .directive import clip_title, manim_clip, manim_film
 from .film import FilmResult
 from .render import ClipResult
@@ -25,8 +29,8 @@ from .render import ClipResult
 CLIPS_DIR = "_clips"
 
 
-def _result(translator, node: manim_clip) -> ClipResult | FilmResult | None:
-    env = translator.builder.env
+def _result(env, node: manim_clip) -> ClipResult | FilmResult | None:
+    """The node's clip (or film), if it rendered."""
     if isinstance(node, manim_film):
         result = getattr(env, "manim_film_result", None)
     else:
@@ -46,7 +50,7 @@ def _alt(node: manim_clip) -> str:
 
 
 def visit_html(self, node: manim_clip) -> None:
-    result = _result(self, node)
+    result = _result(self.builder.env, node)
     epub = self.builder.name.startswith("epub")
     classes = "" if result else "manim-clip-failed"
     self.body.append(self.starttag(node, "figure", "", CLASS=classes))
@@ -69,32 +73,56 @@ def visit_html(self, node: manim_clip) -> None:
         film = isinstance(node, manim_film)
         self.add_permalink_ref(node, _("Link to this film") if film else _("Link to this clip"))
     if downloads:
-        _html_downloads(self, result)
-    self.body.append("</figcaption></figure>\n" if caption or downloads else "</figure>\n")
+        _html_downloads(self, node, result)
+    if caption or downloads:
+        self.body.append("</figcaption>")
+    if result is not None:
+        _html_transcript(self, result, epub)
+        if not epub:
+            _html_embed(self, node, result)
+    self.body.append("</figure>\n")
     raise nodes.SkipNode
 
 
-def _publish(self, result: ClipResult, kind: str, folder: str) -> str | None:
-    """Copy one of the clip's files into the output; its URL from the current page."""
+def alias_of(node: manim_clip) -> str | None:
+    """The stable file name of a clip's files: its :name:, made safe for a URL."""
+    names = node.get("names") or []
+    if not names:
+        return None
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", names[0]).strip(".-") or None
+
+
+def _publish(
+    self, result: ClipResult, kind: str, folder: str, alias: str | None = None
+) -> str | None:
+    """Copy one of the clip's files into the output; its URL from the current page.
+
+    With an alias, a copy named after it too (``_clips/<name>.mp4``): a stable URL for
+    READMEs, next to the content-hashed one the book uses (which caches forever)."""
     source = result.path(kind)
     if source is None:
         return None
-    target = Path(self.builder.outdir, folder, source.name)
-    _core.atomic_copy(source, target)
-    target.chmod(0o644)  # atomic_copy's temp files are private; the web must read these
+    names = [source.name] + ([f"{alias}{source.suffix}"] if alias else [])
+    for name in names:
+        target = Path(self.builder.outdir, folder, name)
+        _core.atomic_copy(source, target)
+        target.chmod(0o644)  # atomic_copy's temp files are private; the web must read these
     # imgpath is "<relative way up>/_images" for the page being written
     return posixpath.join(posixpath.dirname(self.builder.imgpath), folder, source.name)
 
 
 def _html_video(self, node: manim_clip, result: ClipResult) -> None:
-    mp4 = _publish(self, result, "mp4", CLIPS_DIR)
-    webm = _publish(self, result, "webm", CLIPS_DIR)
-    poster = _publish(self, result, "poster", CLIPS_DIR)
+    alias = alias_of(node)
+    mp4 = _publish(self, result, "mp4", CLIPS_DIR, alias)
+    webm = _publish(self, result, "webm", CLIPS_DIR, alias)
+    poster = _publish(self, result, "poster", CLIPS_DIR, alias)
     alt = escape(_alt(node))
     attributes = [
         'class="manim-clip-video"',
         f'width="{result.meta["width"]}" height="{result.meta["height"]}"',
         f'poster="{poster}"',
+        # none: nothing loads with the page; manim_clip.js asks for the metadata (the
+        # length the player shows) as the clip comes into view
         'controls playsinline preload="none"',
         f'aria-label="{alt}"',
     ]
@@ -106,13 +134,78 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
     if webm:
         self.body.append(f'<source src="{webm}" type="video/webm">')
     self.body.append(f'<source src="{mp4}" type="video/mp4">')
+    language = escape(self.config.language or "en")
+    for kind, label, default in (
+        ("captions", _("Captions"), " default"),
+        ("chapters", _("Chapters"), ""),
+    ):
+        if _publish(self, result, kind, CLIPS_DIR, alias):  # the file, for reuse
+            # In the page as a data: URL: Chromium loads no track file from file://
+            text = result.path(kind).read_text(encoding="utf-8")
+            track = "data:text/vtt;charset=utf-8," + quote(text)
+            self.body.append(
+                f'<track kind="{kind}" src="{track}" srclang="{language}" '
+                f'label="{escape(label)}"{default}>'
+            )
     film = isinstance(node, manim_film)
     download = _("Download the film (MP4)") if film else _("Download the clip (MP4)")
     self.body.append(f'<p>{alt} <a href="{mp4}">{download}</a></p></video>\n')
 
 
+def transcript_lines(result: ClipResult) -> list[tuple[str, str]]:
+    """(m:ss, text) for each caption beat of a clip, or each chapter of the film."""
+    timed = result.meta.get("beats") or result.meta.get("chapters") or []
+    return [(vtt.clock(at), text) for at, text in timed]
+
+
+def _html_transcript(self, result: ClipResult, epub: bool) -> None:
+    """The beats as text: collapsed under a video, open beside an EPUB's poster."""
+    lines = transcript_lines(result)
+    if not lines:
+        return
+    heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+    items = "".join(
+        f'<li><span class="manim-clip-time">{at}</span> {escape(text)}</li>' for at, text in lines
+    )
+    if epub:
+        self.body.append(
+            f'<div class="manim-clip-transcript"><p>{heading}</p><ol>{items}</ol></div>'
+        )
+    else:
+        self.body.append(
+            f'<details class="manim-clip-transcript"><summary>{heading}</summary>'
+            f"<ol>{items}</ol></details>"
+        )
+
+
+def _html_embed(self, node: manim_clip, result: ClipResult) -> None:
+    """Markdown that shows the clip (its GIF, else its poster) linking to its place in
+    the book, by the stable aliases: select it, or copy it with the button (the script
+    shows the button; without the script the text is still there to select)."""
+    alias = alias_of(node)
+    if not alias or not node["ids"]:
+        return
+    picture = result.path("gif") or result.path("poster")
+    # absolute with html_baseurl (what a README needs), else from the site's root
+    root = self.config.html_baseurl.rstrip("/") + "/" if self.config.html_baseurl else ""
+    image = f"{root}{CLIPS_DIR}/{alias}{picture.suffix}"
+    page = self.builder.get_target_uri(self.builder.current_docname)
+    link = f"{root}{page}#{node['ids'][0]}"
+    text = clip_title(node).replace("[", "(").replace("]", ")")
+    markdown = f"[![{text}]({image})]({link})"
+    field = f"{node['ids'][0]}-embed"
+    self.body.append(
+        f'<details class="manim-clip-embed"><summary>{_("Embed")}</summary>'
+        f'<label for="{field}">{_("Markdown for a README: the clip, linking here")}</label>'
+        f'<textarea id="{field}" readonly rows="3" spellcheck="false">{escape(markdown)}</textarea>'
+        f'<button type="button" class="manim-clip-copy" data-target="{field}" hidden>'
+        f"{_('Copy')}</button>"
+        f'<span class="manim-clip-copy-status" role="status"></span></details>'
+    )
+
+
 def _html_poster(self, node: manim_clip, result: ClipResult) -> None:
-    poster = _publish(self, result, "poster", self.builder.imagedir)
+    poster = _publish(self, result, "poster_png", self.builder.imagedir)
     self.body.append(
         f'<img class="manim-clip-poster" src="{poster}" alt="{escape(_alt(node))}" '
         f'width="{result.meta["width"]}" height="{result.meta["height"]}" />\n'
@@ -137,14 +230,17 @@ def _html_placeholder(self, node: manim_clip) -> None:
     )
 
 
-def _html_downloads(self, result: ClipResult) -> None:
+def _html_downloads(self, node: manim_clip, result: ClipResult) -> None:
+    alias = alias_of(node)
     links = [
         f'<a href="{url}" download>{label}</a>'
         for kind, label in (("mp4", "MP4"), ("gif", "GIF"))
-        if (url := _publish(self, result, kind, CLIPS_DIR))
+        if (url := _publish(self, result, kind, CLIPS_DIR, alias))
     ]
+    duration = vtt.clock(max(1, round(result.meta["duration"])))  # as the player shows it
+    links_html = " · ".join(links)
     self.body.append(
-        f'<span class="manim-clip-downloads">{_("Download")}: {" · ".join(links)}</span>'
+        f'<span class="manim-clip-downloads">{duration} · {_("Download")}: {links_html}</span>'
     )
 
 
@@ -152,7 +248,7 @@ def _html_downloads(self, result: ClipResult) -> None:
 
 
 def visit_latex(self, node: manim_clip) -> None:
-    result = _result(self, node)
+    result = _result(self.builder.env, node)
     caption = _caption(node)
     caption_tex = ""
     if caption:
@@ -169,13 +265,18 @@ def visit_latex(self, node: manim_clip) -> None:
         text = self.encode(f"[{failed}: {clip_title(node)}]")
         self.body.append(f"\n\n\\fbox{{{text}}}\n\n")
         raise nodes.SkipNode
-    poster = result.path("poster")
+    poster = result.path("poster_png")
     _core.atomic_copy(poster, Path(self.builder.outdir, poster.name))
     self.body.append("\n\\begin{figure}[htbp]\n\\centering\n")
     self.body.append(f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}\n")
     if caption_tex:
         self.body.append(f"\\caption{{{caption_tex}}}")
     self.body.append(self.hypertarget_to(node) + "\n\\end{figure}\n")
+    if lines := transcript_lines(result):  # what the clip says, in print
+        heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+        text = self.encode(" ".join(f"({at}) {line}" for at, line in lines))
+        heading = self.encode(heading)
+        self.body.append(f"\n\\begin{{quote}}\\small\\textbf{{{heading}:}} {text}\\end{{quote}}\n")
     raise nodes.SkipNode
 
 
@@ -183,9 +284,10 @@ def visit_latex(self, node: manim_clip) -> None:
 
 
 def text_fallback(app, doctree: nodes.document, docname: str) -> None:
-    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph.
+    """For builders without a visitor: ``[animation: caption]`` as a plain paragraph,
+    then the clip's transcript, when it was rendered (text, man, texinfo).
 
-    The film is ``[film: caption]``.
+    The film is ``[film: caption]`` and its chapters.
     """
     if app.builder.format in ("html", "latex"):
         return
@@ -201,4 +303,10 @@ def text_fallback(app, doctree: nodes.document, docname: str) -> None:
             nodes.Text("]"),
         )
         paragraph["ids"] = node["ids"]
-        node.replace_self(paragraph)
+        replacement = [paragraph]
+        result = _result(app.env, node)
+        if result is not None and (lines := transcript_lines(result)):
+            heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+            text = " ".join(f"({at}) {line}" for at, line in lines)
+            replacement.append(nodes.paragraph("", f"{heading}: {text}"))
+        node.replace_self(replacement)

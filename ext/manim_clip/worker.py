@@ -19,7 +19,7 @@ import types
 from pathlib import Path
 
 from .. import processes
-from . import media
+from . import media, vtt
 
 SCENE_MODULE = "manim_clip_scene"
 
@@ -98,7 +98,28 @@ def render(job: dict, out: Path) -> dict:
         movie = Path(scene.renderer.file_writer.movie_file_path)
     if not movie.is_file():
         raise SceneError("construct", "the scene played no animation, so there is no video")
-    return write_outputs(movie, out, job)
+    return write_outputs(movie, out, job, SceneMarks.of(scene))
+
+
+class SceneMarks:
+    """What a scene may say about its clip: ``beats``, a list of (seconds, text) shown
+    then (for captions and the transcript), and ``poster_time``, the seconds of its most
+    telling frame. Scenes that say nothing get no captions and the last frame as poster."""
+
+    def __init__(self, beats=(), poster_time: float | None = None):
+        self.beats = [(float(at), str(text)) for at, text in beats]
+        self.poster_time = None if poster_time is None else float(poster_time)
+
+    @classmethod
+    def of(cls, scene) -> SceneMarks:
+        try:
+            return cls(getattr(scene, "beats", ()), getattr(scene, "poster_time", None))
+        except (TypeError, ValueError) as error:
+            raise SceneError(
+                "construct",
+                f"the scene's beats must be (seconds, text) pairs and its poster_time "
+                f"seconds: {_one_line(error)}",
+            ) from None
 
 
 def load_scene_module(job: dict) -> types.ModuleType:
@@ -122,16 +143,21 @@ def load_scene_module(job: dict) -> types.ModuleType:
     return module
 
 
-def write_outputs(movie: Path, out: Path, job: dict) -> dict:
+def write_outputs(movie: Path, out: Path, job: dict, marks: SceneMarks) -> dict:
     stem = job["stem"]
-    files = {"mp4": f"{stem}.mp4", "poster": f"{stem}.png"}
+    files = {"mp4": f"{stem}.mp4"}
     media.web_mp4(movie, out / files["mp4"])
     info = media.probe(out / files["mp4"])
-    notes = (
-        [note]
-        if (note := media.poster(out / files["mp4"], out / files["poster"], job["poster"], info))
-        else []
-    )
+    # :poster: wins; else the scene's own choice; else the last frame
+    at = job["poster"]
+    if at == "scene":
+        at = "last" if marks.poster_time is None else f"{marks.poster_time:g}"
+    note = media.poster(out / files["mp4"], out, stem, at, info)
+    files.update(poster=f"{stem}.webp", poster_png=f"{stem}.png")
+    timed = vtt.cues(marks.beats, info.duration)
+    if timed:
+        files["captions"] = f"{stem}.vtt"
+        (out / files["captions"]).write_text(vtt.webvtt(timed), encoding="utf-8")
     if "webm" in job["formats"]:
         files["webm"] = f"{stem}.webm"
         media.webm(out / files["mp4"], out / files["webm"], info)
@@ -144,8 +170,10 @@ def write_outputs(movie: Path, out: Path, job: dict) -> dict:
         "height": info.height,
         "fps": info.fps,
         "duration": round(info.duration, 3),
+        "poster_at": at,  # "first", "last" or seconds
+        "beats": [[round(start, 3), text] for start, _, text in timed],
         "files": files,
-        "notes": notes,
+        "notes": [note] if note and job["poster"] != "scene" else [],
     }
 
 

@@ -1,6 +1,8 @@
 // manim-clip: play clips marked data-manim-autoplay while they are on screen.
 // Muted and looping, never under prefers-reduced-motion, and never restarted after
 // the reader paused one. Without this script the clips simply wait for a click.
+// Also: the "Copy" button of each clip's Embed box (without the script, the box's
+// text is there to select and copy by hand).
 (() => {
   "use strict";
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -57,6 +59,60 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // Copy with the Clipboard API where the page may; else select the text and try the
+  // older copy command; else leave it selected and say how to copy it.
+  function copyButtons() {
+    for (const button of document.querySelectorAll("button.manim-clip-copy")) {
+      const field = document.getElementById(button.dataset.target);
+      const status = button.nextElementSibling;
+      if (!field) continue;
+      button.hidden = false;
+      button.addEventListener("click", async () => {
+        field.focus();
+        field.select();
+        let copied = false;
+        try {
+          await navigator.clipboard.writeText(field.value);
+          copied = true;
+        } catch (error) {
+          try {
+            copied = document.execCommand("copy");
+          } catch (ignored) {
+            copied = false;
+          }
+        }
+        status.textContent = copied ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.";
+      });
+    }
+  }
+
+  // Before its metadata loads, a player shows "0:00" for the length. Loading the
+  // metadata with the page (preload="metadata") would fetch much of every clip, so the
+  // player's time stays hidden until the reader reaches for the clip (pointer, touch,
+  // keyboard focus), which loads it. Without this script the player shows 0:00 and the
+  // caption has the length.
+  function lengthOnIntent() {
+    for (const video of document.querySelectorAll("video.manim-clip-video")) {
+      if (video.readyState > 0) continue;
+      video.classList.add("manim-clip-unloaded");
+      const load = () => {
+        if (video.preload === "none") video.preload = "metadata";
+      };
+      for (const type of ["pointerenter", "touchstart", "focusin"]) {
+        video.addEventListener(type, load, { once: true, passive: true });
+      }
+      video.addEventListener("loadedmetadata", () =>
+        video.classList.remove("manim-clip-unloaded"),
+      );
+    }
+  }
+
+  function ready() {
+    start();
+    lengthOnIntent();
+    copyButtons();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();
