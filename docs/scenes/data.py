@@ -6,7 +6,7 @@ the sort training split with the training run's own seed, batch size and block s
 
 import torch
 from bookscene import *
-from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
+from palette import ACCENT, ACCENT_2, ROLE, TEXT_2
 
 CELL = 0.95  # twelve cells span most of the frame's width
 
