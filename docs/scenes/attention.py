@@ -113,7 +113,7 @@ class AttentionScene(BookScene):
         )
 
         # the tokens; the query and the keys it may see
-        token_row = cell_row(letters, TEXT_2, size=28).move_to([0, 1.85, 0])
+        token_row = cell_row(letters, TEXT_2, size=28, color=ROLE["ids"]).move_to([0, 1.85, 0])
         token_row.align_to(LEFT * 5.3, LEFT)
         positions = VGroup(
             *[label(str(i), 24, TEXT_2).next_to(c, UP, buff=0.08) for i, c in enumerate(token_row)]
