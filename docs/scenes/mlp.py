@@ -179,9 +179,7 @@ class MLPScene(BookScene):
             ACCENT,
         )
         share.next_to(axes, DOWN, buff=0.35)
-        self.play(
-            Transform(hid_col, act_col), swap(hid_cap, act_cap), FadeIn(share), run_time=1.4
-        )
+        self.play(Transform(hid_col, act_col), swap(hid_cap, act_cap), FadeIn(share), run_time=1.4)
         self.wait(1.4)
 
         # project back: c_proj turns 192 units into 48 channels again
