@@ -13,14 +13,22 @@ from bookscene import *
 from palette import ACCENT_2, BG, PANEL, ROLE, TEXT, TEXT_2
 
 VAL_ROW = 0  # the held-out problem the chapter's maps show
-LAYER = 1
-QUERY = 7  # its second sorted A: what comes next depends on how many A's the prompt had
-CELL = 0.8
+CELL = 0.85
 GAP = 0.06
 
 
+def entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Entropy of each row of attention weights, in nats: low means a sharp pattern."""
+    return -(weights * weights.clamp_min(1e-12).log()).sum(-1)
+
+
 def measure():
-    """The trained run, the tokens, and LAYER's scores and weights for QUERY, each (nh, T)."""
+    """The trained run, the tokens, the layer and query shown, and that query's scores and
+    weights in every head, each (nh, T).
+
+    The layer and query are the ones whose heads attend most sharply (lowest mean entropy
+    over the sorted positions): a near-uniform head shows no pattern worth watching.
+    """
     from model_src import prepare, probe, trained
 
     sort = trained.get("sort")
@@ -28,33 +36,46 @@ def measure():
     data = prepare.sort_data()
     row = data.val.reshape(-1, data.meta["seq_len"])[VAL_ROW].astype("int64")
     idx = torch.from_numpy(row[:-1])[None]  # (1, T): the last letter is only ever a target
-    attn = model.transformer.h[LAYER].attn
     caught = {}
-    hook = attn.c_attn.register_forward_hook(lambda m, i, out: caught.update(qkv=out))
+    hooks = [
+        block.attn.c_attn.register_forward_hook(
+            lambda m, i, out, layer=layer: caught.update({layer: out})
+        )
+        for layer, block in enumerate(model.transformer.h)
+    ]
     try:
         with torch.no_grad(), probe.attention_maps(model) as maps:
             model(idx)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
 
-    B, T, C = caught["qkv"].shape[0], idx.size(1), model.config.n_embd
+    prompt_len = sort.meta["prompt_len"]
+    sharpness = {  # (layer, query) -> mean entropy of its heads; queries in the answer
+        (layer, query): entropy(maps[layer][0, :, query, : query + 1]).mean().item()
+        for layer in range(len(maps))
+        for query in range(prompt_len, idx.size(1) - 1)  # a later key left to mask
+    }
+    layer, query = min(sharpness, key=sharpness.__getitem__)
+
+    B, T, C = caught[layer].shape[0], idx.size(1), model.config.n_embd
     nh = model.config.n_head
-    q, k, _ = caught["qkv"].split(C, dim=2)
+    q, k, _ = caught[layer].split(C, dim=2)
     q = q.view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
     k = k.view(B, T, nh, C // nh).transpose(1, 2)
-    scores = (q @ k.transpose(-2, -1))[0, :, QUERY] / math.sqrt(C // nh)  # (nh, T)
-    weights = maps[LAYER][0, :, QUERY]  # (nh, T)
+    scores = (q @ k.transpose(-2, -1))[0, :, query] / math.sqrt(C // nh)  # (nh, T)
+    weights = maps[layer][0, :, query]  # (nh, T)
     # the scores shown must be the ones that made the weights shown
-    by_hand = scores.masked_fill(torch.arange(T) > QUERY, float("-inf")).softmax(-1)
+    by_hand = scores.masked_fill(torch.arange(T) > query, float("-inf")).softmax(-1)
     assert torch.allclose(by_hand, weights, atol=1e-5)
-    return sort, idx[0].tolist(), scores.tolist(), weights.tolist(), model.config
+    return sort, idx[0].tolist(), layer, query, scores.tolist(), weights.tolist(), model.config
 
 
 def signed(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".replace("-", "−")
 
 
-def cell_row(texts, stroke, size=20, color=TEXT):
+def cell_row(texts, stroke, size=MIN_TEXT, color=TEXT):
     """A row of cells with a text in each."""
     row = VGroup()
     for text in texts:
@@ -63,14 +84,14 @@ def cell_row(texts, stroke, size=20, color=TEXT):
     return row.arrange(RIGHT, buff=GAP)
 
 
-def weight_row(weights, y):
+def weight_row(weights, y, query):
     """One head's weights as a heat strip: the brighter the cell, the larger the weight."""
     row = cell_row([f"{w:.2f}" for w in weights], ACCENT_2)
     for i, w in enumerate(weights):
         # square root: small weights stay visible next to large ones; the digits are exact
         heat = interpolate_color(ManimColor(PANEL), ManimColor(ACCENT_2), math.sqrt(w))
         row[i][0].set_fill(heat)
-        if i > QUERY:
+        if i > query:
             row[i][1].set_color(TEXT_2)
         elif w > 0.4:  # dark digits on a bright cell
             row[i][1].set_color(BG)
@@ -79,25 +100,25 @@ def weight_row(weights, y):
 
 class AttentionScene(BookScene):
     def construct(self):
-        sort, tokens, scores, weights, cfg = measure()
+        sort, tokens, layer, query, scores, weights, cfg = measure()
         itos, prompt_len = sort.meta["itos"], sort.meta["prompt_len"]
         hs = cfg.n_embd // cfg.n_head
         letters = [itos[t] for t in tokens]
-        query_letter = letters[QUERY]
+        query_letter = letters[query]
 
         self.show_title(
             "Attention: one query, the keys before it",
-            f"trained sort model, layer {LAYER}: held-out prompt {''.join(letters[:prompt_len])}, "
-            "then its sorted letters so far",
+            f"trained sort model, layer {layer} (its sharpest heads): "
+            f"prompt {''.join(letters[:prompt_len])}, then the sorted letters so far",
         )
 
         # the tokens; the query and the keys it may see
-        token_row = cell_row(letters, TEXT_2, size=28).move_to([0, 1.85, 0])
+        token_row = cell_row(letters, TEXT_2, size=28, color=ROLE["ids"]).move_to([0, 1.85, 0])
         token_row.align_to(LEFT * 5.3, LEFT)
         positions = VGroup(
-            *[label(str(i), 16, TEXT_2).next_to(c, UP, buff=0.08) for i, c in enumerate(token_row)]
+            *[label(str(i), 24, TEXT_2).next_to(c, UP, buff=0.08) for i, c in enumerate(token_row)]
         )
-        token_name = label("tokens", 22, TEXT_2).next_to(token_row, LEFT, buff=0.3)
+        token_name = label("tokens", 24, TEXT_2).next_to(token_row, LEFT, buff=0.3)
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in token_row], lag_ratio=0.05),
             FadeIn(positions),
@@ -105,17 +126,17 @@ class AttentionScene(BookScene):
             run_time=1.2,
         )
 
-        keys, future = token_row[: QUERY + 1], token_row[QUERY + 1 :]
+        keys, future = token_row[: query + 1], token_row[query + 1 :]
         role_note = label(
-            f"query: position {QUERY} ({query_letter})   ·   keys: positions 0–{QUERY}",
-            22,
+            f"query: position {query} ({query_letter})   ·   keys: positions 0–{query}",
+            24,
             TEXT,
             t2c={"query": ROLE["q"], "keys": ROLE["k"]},
         ).move_to([0, -2.7, 0])
         self.play(
-            *[c[0].animate.set_stroke(ROLE["k"], width=3) for c in keys[:QUERY]],
-            token_row[QUERY][0].animate.set_stroke(ROLE["q"], width=6),
-            positions[QUERY].animate.set_color(ROLE["q"]),
+            *[c[0].animate.set_stroke(ROLE["k"], width=3) for c in keys[:query]],
+            token_row[query][0].animate.set_stroke(ROLE["q"], width=6),
+            positions[query].animate.set_color(ROLE["q"]),
             FadeIn(role_note),
             run_time=1.0,
         )
@@ -124,13 +145,13 @@ class AttentionScene(BookScene):
         rows_y = [0.6, -0.35, -1.3]
         head_names = VGroup(
             *[
-                label(f"head {h}", 22, ACCENT_2).move_to([0, y, 0]).align_to(token_name, RIGHT)
+                label(f"head {h}", 24, ACCENT_2).move_to([0, y, 0]).align_to(token_name, RIGHT)
                 for h, y in enumerate(rows_y)
             ]
         )
-        score_row = cell_row([signed(s, 1) for s in scores[0]], TEXT_2, size=19)
+        score_row = cell_row([signed(s, 1) for s in scores[0]], TEXT_2)
         score_row.move_to([0, rows_y[0], 0]).align_to(token_row, LEFT)
-        score_note = label(f"head 0 scores: q[{QUERY}] · k[s] / √{hs}", 22, TEXT)
+        score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", 24, TEXT)
         score_note.move_to(role_note)
         self.play(
             FadeIn(head_names[0]),
@@ -152,12 +173,12 @@ class AttentionScene(BookScene):
             .move_to(future, aligned_edge=UP)
             .shift(0.08 * UP)
         )
-        mask_label = label("future: masked", 18, TEXT_2).next_to(mask, DOWN, buff=0.1)
-        minus_inf = VGroup(*[label("−∞", 20, TEXT_2).move_to(c) for c in score_row[QUERY + 1 :]])
+        mask_label = label("future: masked", 24, TEXT_2).next_to(mask, DOWN, buff=0.1)
+        minus_inf = VGroup(*[label("−∞", 24, TEXT_2).move_to(c) for c in score_row[query + 1 :]])
         mask_note = label(
-            f"causal mask: position {QUERY + 1} would score {signed(scores[0][QUERY + 1], 1)}, "
+            f"causal mask: position {query + 1} would score {signed(scores[0][query + 1], 1)}, "
             "but the future is set to −∞",
-            22,
+            24,
             TEXT,
         ).move_to(role_note)
         self.play(
@@ -165,23 +186,23 @@ class AttentionScene(BookScene):
             FadeIn(mask_label),
             *[
                 Transform(c[1], m)  # the cell keeps its text: it turns into a weight next
-                for c, m in zip(score_row[QUERY + 1 :], minus_inf, strict=True)
+                for c, m in zip(score_row[query + 1 :], minus_inf, strict=True)
             ],
-            ReplacementTransform(score_note, mask_note),
+            swap(score_note, mask_note),
             run_time=1.2,
         )
         self.wait(1.3)
 
         # softmax: the scores become weights that sum to 1
-        rows = [weight_row(weights[h], y) for h, y in enumerate(rows_y)]
+        rows = [weight_row(weights[h], y, query) for h, y in enumerate(rows_y)]
         softmax_note = label(
             f"softmax → weights ≥ 0 that sum to {sum(weights[0]):.2f}; the future gets exactly 0",
-            22,
+            24,
             TEXT,
         ).move_to(role_note)
         self.play(
             *[ReplacementTransform(a, b) for a, b in zip(score_row, rows[0], strict=True)],
-            ReplacementTransform(mask_note, softmax_note),
+            swap(mask_note, softmax_note),
             run_time=1.4,
         )
         self.bring_to_front(mask, mask_label)
@@ -189,27 +210,27 @@ class AttentionScene(BookScene):
 
         # the other heads: their own q and k, so their own weights over the same keys
         same_letter = [
-            sum(head[s] for s in range(QUERY + 1) if tokens[s] == tokens[QUERY]) for head in weights
+            sum(head[s] for s in range(query + 1) if tokens[s] == tokens[query]) for head in weights
         ]
         keen = max(range(cfg.n_head), key=same_letter.__getitem__)
         heads_note = label(
             f"each head its own weights: head {keen} puts {same_letter[keen]:.2f} "
             f"on the keys that hold {query_letter}, its own letter",
-            22,
+            24,
             TEXT,
         ).move_to(role_note)
         self.play(
             FadeIn(head_names[1:]),
             *[FadeIn(r, shift=0.1 * DOWN) for r in rows[1:]],
-            ReplacementTransform(softmax_note, heads_note),
+            swap(softmax_note, heads_note),
             run_time=1.4,
         )
         self.bring_to_front(mask, mask_label)
         self.play(
             *[
                 rows[keen][s][0].animate.set_stroke(ROLE["q"], width=5)
-                for s in range(QUERY + 1)
-                if tokens[s] == tokens[QUERY]
+                for s in range(query + 1)
+                if tokens[s] == tokens[query]
             ],
             run_time=0.8,
         )
@@ -218,9 +239,9 @@ class AttentionScene(BookScene):
         # the weighted sum of values, one hs-wide output per head
         outputs = VGroup()
         for h, y in enumerate(rows_y):
-            card = panel(1.4, CELL, stroke=ROLE["v"])
-            name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{QUERY}]: {hs}", 18, ROLE["v"]).move_to(card)
-            outputs.add(VGroup(card, name).move_to([5.9, y, 0]))
+            card = panel(1.5, CELL, stroke=ROLE["v"])
+            name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{query}]", 24, ROLE["v"]).move_to(card)
+            outputs.add(VGroup(card, name).move_to([6.1, y, 0]))
         arrows = VGroup(
             *[
                 side_arrow(r.get_right(), o.get_left(), ROLE["v"])
@@ -228,15 +249,15 @@ class AttentionScene(BookScene):
             ]
         )
         sum_note = label(
-            f"y[{QUERY}] = Σ w[s] · v[s] over s ≤ {QUERY}: {cfg.n_head} heads × {hs} "
+            f"y[{query}] = Σ w[s] · v[s] over s ≤ {query}: {cfg.n_head} heads × {hs} "
             f"= {cfg.n_embd} channels → c_proj",
-            22,
+            24,
             TEXT,
         ).move_to(role_note)
         self.play(
             *[GrowArrow(a) for a in arrows],
             LaggedStart(*[FadeIn(o, shift=0.2 * RIGHT) for o in outputs], lag_ratio=0.15),
-            ReplacementTransform(heads_note, sum_note),
+            swap(heads_note, sum_note),
             run_time=1.4,
         )
         self.wait(2.0)

@@ -14,10 +14,10 @@ from bookscene import *
 from palette import ACCENT, ACCENT_2, BG, ROLE, TEXT, TEXT_2
 
 VAL_ROW = 0  # the held-out problem the chapter's LayerNorm example uses
-ROAD_Y = -0.9
-DETOUR_Y = 1.2
-BOX_HEIGHT = 1.1
-NOTE_Y = -2.6
+ROAD_Y = -1.1
+DETOUR_Y = 1.3
+BOX_HEIGHT = 1.25
+NOTE_Y = -2.9
 STREAM = ROLE["x"]
 
 
@@ -50,7 +50,7 @@ def measure():
 
 def box(title: str, detail: str, color: str, width: float) -> VGroup:
     card = panel(width, BOX_HEIGHT, stroke=color, stroke_width=3)
-    text = VGroup(label(title, 28, color), label(detail, 18, TEXT_2, mono=True))
+    text = VGroup(label(title, 28, color), label(detail, MIN_TEXT, TEXT_2))
     return VGroup(card, text.arrange(DOWN, buff=0.08).move_to(card))
 
 
@@ -100,21 +100,21 @@ class BlockScene(BookScene):
 
         # the road: the residual stream, straight through
         road = main_arrow([-5.6, ROAD_Y, 0], [6.9, ROAD_Y, 0], STREAM)
-        stream_name = VGroup(label("x", 30, STREAM), label(dims, 16, TEXT_2, mono=True))
+        stream_name = VGroup(label("x", 30, STREAM), label(dims, 24, TEXT_2, mono=True))
         stream_name.arrange(DOWN, buff=0.08).next_to(road, LEFT, buff=0.15)
-        road_note = label("the residual stream: one vector per position", 20, STREAM)
+        road_note = label("the residual stream: one vector per position", 24, STREAM)
         road_note.move_to([0, NOTE_Y, 0])
         self.play(GrowArrow(road), FadeIn(stream_name), FadeIn(road_note), run_time=1.0)
 
         plus_1, plus_2 = junction(0.15), junction(5.85)
-        ln_1 = box("ln_1", "LayerNorm", TEXT_2, 1.4).move_to([-3.6, DETOUR_Y, 0])
-        attn = box("attn", f"{cfg.n_head} heads × {hs}", ACCENT_2, 2.0)
-        attn.move_to([-1.5, DETOUR_Y, 0])
-        ln_2 = box("ln_2", "LayerNorm", TEXT_2, 1.4).move_to([2.1, DETOUR_Y, 0])
-        mlp = box("mlp", f"{cfg.n_embd}→{hidden}→{cfg.n_embd}", ACCENT, 2.0)
-        mlp.move_to([4.2, DETOUR_Y, 0])
-        lines_1, legs_1 = detour(-4.8, ln_1, attn, plus_1.get_x())
-        lines_2, legs_2 = detour(0.85, ln_2, mlp, plus_2.get_x())
+        ln_1 = box("ln_1", "LayerNorm", TEXT_2, 2.0).move_to([-3.75, DETOUR_Y, 0])
+        attn = box("attn", f"{cfg.n_head} heads × {hs}", ACCENT_2, 2.3)
+        attn.move_to([-1.4, DETOUR_Y, 0])
+        ln_2 = box("ln_2", "LayerNorm", TEXT_2, 2.0).move_to([2.0, DETOUR_Y, 0])
+        mlp = box("mlp", f"{cfg.n_embd}→{hidden}→{cfg.n_embd}", ACCENT, 2.3)
+        mlp.move_to([4.35, DETOUR_Y, 0])
+        lines_1, legs_1 = detour(-5.1, ln_1, attn, plus_1.get_x())
+        lines_2, legs_2 = detour(0.6, ln_2, mlp, plus_2.get_x())
         self.play(
             Create(lines_1),
             FadeIn(ln_1, attn, plus_1),
@@ -126,7 +126,7 @@ class BlockScene(BookScene):
 
         # the vector enters; a copy takes each detour and comes back as a write
         def norm_tag(value: float, x: float) -> Text:
-            return label(f"|x| = {value:.2f}", 18, STREAM).move_to([x, ROAD_Y - 0.55, 0])
+            return label(f"|x| = {value:.2f}", 24, STREAM).move_to([x, ROAD_Y - 0.55, 0])
 
         vector = dot(STREAM).move_to([-5.35, ROAD_Y, 0])
         tags = VGroup(norm_tag(first["x"], -5.0))
@@ -138,9 +138,9 @@ class BlockScene(BookScene):
         )
         for (reading, writing), start_x, plus, name, read, write, after in detours:
             explain = label(
-                f"{name} reads a normalised copy (norm {first[read]:.2f}); "
+                f"{name} reads a normalised copy (norm {first[read]:.2f});\n"
                 f"its write (norm {first[write]:.2f}) is added to x",
-                20,
+                24,
                 TEXT,
             ).move_to(note)
             self.play(
@@ -168,7 +168,7 @@ class BlockScene(BookScene):
             self.play(
                 Indicate(plus, color=ACCENT, scale_factor=1.4), FadeIn(tags[-1]), run_time=0.7
             )
-        same = label(f"x leaves as {dims}: the same shape it entered with", 20, STREAM)
+        same = label(f"x leaves as {dims}: the same shape it entered with", 24, STREAM)
         same.move_to(note)
         self.play(
             vector.animate.move_to([6.5, ROAD_Y, 0]), FadeOut(note), FadeIn(same), run_time=0.8
@@ -180,7 +180,7 @@ class BlockScene(BookScene):
         drawing.add(plus_1, plus_2, vector, tags, same)
         cards = VGroup(
             *[box(f"block {i}", dims, STREAM, 2.0) for i in range(cfg.n_layer)],
-            box("ln_f", "LayerNorm", TEXT_2, 1.6),
+            box("ln_f", "LayerNorm", TEXT_2, 2.0),
         ).arrange(RIGHT, buff=1.15)
         cards.move_to([0.55, 0.5, 0])
         links = VGroup(
@@ -193,7 +193,7 @@ class BlockScene(BookScene):
         entering = [first["x"]] + [n["out"] for n in norms]
         readings = VGroup(
             *[
-                label(f"{value:.2f}", 20, STREAM).next_to(link, UP, buff=0.15)
+                label(f"{value:.2f}", 24, STREAM).next_to(link, UP, buff=0.15)
                 for value, link in zip(entering, links, strict=True)
             ]
         )
@@ -202,18 +202,18 @@ class BlockScene(BookScene):
             f"|x| of the same vector between stages: block 0 takes it from {entering[0]:.2f} "
             f"to {entering[1]:.2f},\nblocks 1 and 2 change it by "
             + " and ".join(f"{c:+.2f}".replace("-", "−") for c in change[1:]),
-            20,
+            24,
             TEXT,
             line_spacing=1.1,
         ).move_to([0, -1.4, 0])
         stack_title = VGroup(
             label(f"Stacked × {cfg.n_layer}: one stream through every block", 36),
-            label(f"each block maps {dims} to {dims}", 22, TEXT_2),
+            label(f"each block maps {dims} to {dims}", 24, TEXT_2),
         )
         stack_title.arrange(DOWN, buff=0.12).move_to(title)
         self.play(
             FadeTransform(drawing, cards[0]),
-            ReplacementTransform(title, stack_title),
+            swap(title, stack_title),
             run_time=1.0,
         )
         self.play(

@@ -18,10 +18,21 @@ config.background_color = BG
 
 FONT = "DejaVu Sans"
 MONO = "DejaVu Sans Mono"
+# The smallest text a clip may hold: font size 24 is a 30 px em (22 px capitals) at 720p,
+# still about 11 px capitals in the page's 672 px player.
+MIN_TEXT = 24
 
 
 def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **kw) -> Text:
+    if size < MIN_TEXT:
+        raise ValueError(f"label {text!r}: size {size} is below MIN_TEXT ({MIN_TEXT})")
     return Text(text, font=MONO if mono else FONT, font_size=size, color=color, **kw)
+
+
+def swap(old: Mobject, new: Mobject) -> Succession:
+    """Replace one caption with the next: the old one leaves, then the new one comes.
+    Morphing one text into another garbles both for the length of the morph."""
+    return Succession(FadeOut(old), FadeIn(new))
 
 
 def panel(width: float, height: float, stroke: str = PANEL, stroke_width: float = 2):
@@ -47,7 +58,7 @@ def tensor_box(name: str, shape: str, color: str, width: float = 2.6, height: fl
     """A card for one tensor: its name in its role colour, its shape beneath in grey."""
     card = panel(width, height, stroke=color, stroke_width=3)
     title = label(name, 26, color)
-    dims = label(shape, 20, TEXT_2, mono=True)
+    dims = label(shape, MIN_TEXT, TEXT_2, mono=True)
     text = VGroup(title, dims).arrange(DOWN, buff=0.1).move_to(card)
     return VGroup(card, text)
 
@@ -146,7 +157,7 @@ class BookScene(Scene):
     def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
         title = VGroup(label(text, 36))
         if subtitle:
-            title.add(label(subtitle, 22, TEXT_2))
+            title.add(label(subtitle, MIN_TEXT, TEXT_2))
         title.arrange(DOWN, buff=0.12).to_edge(UP, buff=0.35)
         self.beat(f"{text}: {subtitle}" if subtitle else text)
         self.play(FadeIn(title, shift=0.2 * DOWN), run_time=0.8)
@@ -161,7 +172,7 @@ class BookScene(Scene):
         heading = label("Takeaway", 24, ACCENT_2)
         body = VGroup(heading, label(text, 32, line_spacing=1.1))
         if detail:
-            body.add(label(detail, 22, TEXT_2, line_spacing=1.1))
+            body.add(label(detail, 26, TEXT_2, line_spacing=1.1))
         body.arrange(DOWN, buff=0.3)
         if body.width > config.frame_width - 2:  # a long sentence shrinks rather than spill
             body.scale_to_fit_width(config.frame_width - 2)

@@ -6,9 +6,9 @@ the sort training split with the training run's own seed, batch size and block s
 
 import torch
 from bookscene import *
-from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
+from palette import ACCENT, ACCENT_2, ROLE, TEXT_2
 
-CELL = 0.78
+CELL = 0.95  # twelve cells span most of the frame's width
 
 
 def load_batch_row():
@@ -24,13 +24,13 @@ def load_batch_row():
     return x[0].tolist(), y[0].tolist(), data.meta, cfg
 
 
-def cells(values, color, size=30):
+def cells(values, color, size=36):
     """A row of token cells with the values written in them."""
     row = VGroup()
     for value in values:
         box = panel(CELL, CELL, stroke=color)
         row.add(VGroup(box, label(str(value), size, color).move_to(box)))
-    return row.arrange(RIGHT, buff=0.1)
+    return row.arrange(RIGHT, buff=0.12)
 
 
 class DataBatchScene(BookScene):
@@ -40,9 +40,9 @@ class DataBatchScene(BookScene):
         row_ids = [*x, y[-1]]  # the whole stored row: x plus the one token only y sees
         self.show_title("Data: text → integers", "one sort problem, as get_batch serves it")
 
-        letters = cells([itos[i] for i in row_ids], TEXT).move_to(UP * 0.6)
-        prompt = label("prompt", 22, TEXT_2).next_to(letters[:prompt_len], UP, buff=0.2)
-        answer = label("sorted", 22, TEXT_2).next_to(letters[prompt_len:], UP, buff=0.2)
+        letters = cells([itos[i] for i in row_ids], ROLE["ids"]).move_to(UP * 0.6)
+        prompt = label("prompt", 28, TEXT_2).next_to(letters[:prompt_len], UP, buff=0.2)
+        answer = label("sorted", 28, TEXT_2).next_to(letters[prompt_len:], UP, buff=0.2)
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letters], lag_ratio=0.08),
             FadeIn(prompt),
@@ -52,7 +52,7 @@ class DataBatchScene(BookScene):
         self.wait(0.8)
 
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
-        legend = label(f"vocabulary: {vocab}", 24, ROLE["ids"]).move_to(DOWN * 0.9)
+        legend = label(f"vocabulary: {vocab}", 32, ROLE["ids"]).move_to(DOWN * 1.2)
         ids = cells(row_ids, ROLE["ids"]).move_to(letters)
         self.play(FadeIn(legend))
         self.play(
@@ -61,10 +61,10 @@ class DataBatchScene(BookScene):
         self.wait(0.8)
 
         # x is the row without its last token; y is the row without its first
-        x_row = cells(x, ROLE["ids"]).move_to(UP * 0.9 + LEFT * (CELL + 0.1) / 2)
-        y_row = cells(y, ACCENT_2).next_to(x_row, DOWN, buff=0.9)
-        x_name = label("x", 30, ROLE["ids"]).next_to(x_row, LEFT, buff=0.3)
-        y_name = label("y", 30, ACCENT_2).next_to(y_row, LEFT, buff=0.3)
+        x_row = cells(x, ROLE["ids"]).move_to(UP * 1.2 + LEFT * (CELL + 0.12) / 2)
+        y_row = cells(y, ACCENT_2).next_to(x_row, DOWN, buff=1.1)
+        x_name = label("x", 40, ROLE["ids"]).next_to(x_row, LEFT, buff=0.3)
+        y_name = label("y", 40, ACCENT_2).next_to(y_row, LEFT, buff=0.3)
         self.play(
             FadeOut(legend),
             FadeOut(prompt),
@@ -87,7 +87,7 @@ class DataBatchScene(BookScene):
                 for a, b in zip(x_row, shifted, strict=True)
             ]
         )
-        shift_note = label("y[t] is the token after x[t]: the one to predict", 22, TEXT_2)
+        shift_note = label("y[t] is the token after x[t]: the one to predict", 28, TEXT_2)
         shift_note.next_to(y_row, DOWN, buff=0.45)
         self.play(
             LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.06),
@@ -98,23 +98,23 @@ class DataBatchScene(BookScene):
 
         # the prompt letters are random: their targets are -1, which the loss skips
         masked = [i for i, target in enumerate(y) if target == -1]
-        minus = VGroup(*[label("−1", 26, TEXT_2).move_to(shifted[i]) for i in masked])
+        minus = VGroup(*[label("−1", 32, TEXT_2).move_to(shifted[i]) for i in masked])
         mask_note = label(
-            f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 22, TEXT_2
+            f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 28, TEXT_2
         ).move_to(shift_note)
         self.play(
             *[FadeOut(shifted[i][1]) for i in masked],
             *[shifted[i][0].animate.set_stroke(TEXT_2) for i in masked],
             FadeIn(minus),
             FadeOut(arrows[: len(masked)]),
-            ReplacementTransform(shift_note, mask_note),
+            swap(shift_note, mask_note),
             run_time=1.2,
         )
         self.wait(0.8)
 
         shape = label(
             f"x, y: {cfg['batch_size']} × {cfg['block_size']}   (batch_size × block_size)",
-            24,
+            30,
             ACCENT,
         )
         shape.next_to(mask_note, DOWN, buff=0.35)

@@ -87,9 +87,11 @@ class PipelineScene(BookScene):
         self.show_title("The whole pipeline, on one sort problem")
 
         # letters, then the ids the model reads
-        letter_row = token_cells(letters, TEXT).move_to([0, 2.05, 0]).to_edge(LEFT, buff=1.35)
-        prompt = label("held-out prompt", 18, TEXT_2).next_to(letter_row[:prompt_len], UP, 0.1)
-        answer = label("sorted so far", 18, TEXT_2).next_to(letter_row[prompt_len:], UP, 0.1)
+        letter_row = (
+            token_cells(letters, ROLE["ids"]).move_to([0, 2.05, 0]).to_edge(LEFT, buff=1.35)
+        )
+        prompt = label("held-out prompt", 24, TEXT_2).next_to(letter_row[:prompt_len], UP, 0.1)
+        answer = label("sorted so far", 24, TEXT_2).next_to(letter_row[prompt_len:], UP, 0.1)
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letter_row], lag_ratio=0.05),
             FadeIn(prompt),
@@ -97,10 +99,10 @@ class PipelineScene(BookScene):
             run_time=1.2,
         )
         id_row = token_cells([str(i) for i in ids], ROLE["ids"]).move_to(letter_row)
-        id_name = VGroup(label("idx", 22, ROLE["ids"]), label(dims(idx.shape), 16, TEXT_2, True))
+        id_name = VGroup(label("idx", 24, ROLE["ids"]), label(dims(idx.shape), 24, TEXT_2, True))
         id_name.arrange(DOWN, buff=0.06).next_to(id_row, LEFT, buff=0.25)
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
-        legend = label(vocab, 20, ROLE["ids"]).next_to(letter_row, RIGHT, buff=0.5)
+        legend = label(vocab, 24, ROLE["ids"]).next_to(letter_row, RIGHT, buff=0.5)
         self.play(
             *[ReplacementTransform(a, b) for a, b in zip(letter_row, id_row, strict=True)],
             FadeIn(id_name),
@@ -117,10 +119,10 @@ class PipelineScene(BookScene):
             height = MAP_HEIGHT if values.size(1) == cfg.n_embd else HEAD_ROW * values.size(1)
             x = (i - (len(STAGES) - 1) / 2) * (MAP_WIDTH + gap)
             heat = heat_map(values, color, height).move_to([x, -0.2, 0])
-            shape = label(dims(outputs[name].shape), 16, TEXT_2, mono=True)
+            shape = label(dims(outputs[name].shape), 24, TEXT_2, mono=True)
             columns.append(
                 Group(
-                    label(title, 22, color).move_to([x, 0.98, 0]),
+                    label(title, 24, color).move_to([x, 0.98, 0]),
                     heat,
                     shape.next_to(heat, DOWN, buff=0.15),
                 )
@@ -132,7 +134,7 @@ class PipelineScene(BookScene):
             main_arrow(a[1].get_right(), [b[1].get_left()[0], a[1].get_y(), 0])
             for a, b in itertools.pairwise(columns)
         ]
-        narration = label("", 20)
+        narration = label("", 24)
         steps = [
             f"wte + wpe: each id becomes a {cfg.n_embd}-wide vector, plus its position's",
             "block 0: attention and MLP add to every vector",
@@ -143,7 +145,7 @@ class PipelineScene(BookScene):
         ]
         incoming = [feed, *arrows]
         for arrow, column, step in zip(incoming, columns, steps, strict=True):
-            text = label(step, 20, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
+            text = label(step, 24, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
             self.play(
                 GrowArrow(arrow),
                 FadeIn(column, shift=0.1 * RIGHT),
@@ -156,7 +158,7 @@ class PipelineScene(BookScene):
         key = label(
             f"each map: {cfg.block_size} positions across, channels down; "
             "bright = large, grey = negative",
-            16,
+            24,
             TEXT_2,
         ).next_to(narration, DOWN, buff=0.2, aligned_edge=LEFT)
         self.play(FadeIn(key), run_time=0.5)
@@ -168,23 +170,23 @@ class PipelineScene(BookScene):
         last = Rectangle(width=column_width + 0.06, height=head_map.height + 0.06)
         last.set_stroke(ACCENT, 3).move_to(head_map[0].get_right() + LEFT * column_width / 2)
         rows = VGroup()
-        left = 3.0
+        left = 2.2
         for i, (logit, p) in enumerate(zip(last_logits.tolist(), probs, strict=True)):
             color = POSITIVE if i == predicted else TEXT_2
-            y = -2.15 - 0.36 * i
+            y = -2.75 - 0.42 * i  # under the narration line
             logit_text = f"{logit:+.2f}".replace("-", "−")
-            bar = Rectangle(width=max(1.2 * p, 0.02), height=0.24, stroke_width=0)
+            bar = Rectangle(width=max(1.4 * p, 0.02), height=0.26, stroke_width=0)
             rows.add(
                 VGroup(
-                    label(itos[i], 22, color).move_to([left, y, 0]),
-                    label(logit_text, 18, ROLE["logits"], mono=True).move_to([left + 0.8, y, 0]),
-                    bar.set_fill(color, 1).move_to([left + 1.35, y, 0], aligned_edge=LEFT),
-                    label(f"{p:.4f}", 18, color, mono=True).move_to([left + 3.1, y, 0]),
+                    label(itos[i], 24, color).move_to([left, y, 0]),
+                    label(logit_text, 24, ROLE["logits"], mono=True).move_to([left + 0.9, y, 0]),
+                    bar.set_fill(color, 1).move_to([left + 1.6, y, 0], aligned_edge=LEFT),
+                    label(f"{p:.4f}", 24, color, mono=True).move_to([left + 3.9, y, 0]),
                 )
             )
-        heading = label("last position: logits → softmax", 18, TEXT)
-        heading.next_to(rows, UP, buff=0.15).align_to(rows, LEFT)
-        to_rows = side_arrow(last.get_bottom(), [last.get_x(), heading.get_top()[1], 0], ACCENT)
+        heading = label("last position: logits → softmax", 24, TEXT)
+        heading.next_to(rows, LEFT, buff=0.4)
+        to_rows = side_arrow(last.get_bottom(), [last.get_x(), rows.get_top()[1], 0], ACCENT)
         self.play(Create(last), GrowArrow(to_rows), FadeIn(heading), FadeOut(key), run_time=0.8)
         self.play(
             LaggedStart(*[FadeIn(r, shift=0.1 * DOWN) for r in rows], lag_ratio=0.15),
@@ -200,19 +202,19 @@ class PipelineScene(BookScene):
         verdict = label(
             f"answer {''.join(itos[i] for i in answer_ids)}: "
             + ("sorted ✓" if correct else "not sorted ✗"),
-            20,
+            24,
             POSITIVE if correct else ACCENT,
         )
-        appended = label(f"the likeliest letter, {itos[predicted]}, is appended", 20, TEXT)
+        appended = label(f"the likeliest letter, {itos[predicted]}, is appended", 24, TEXT)
         appended.move_to(narration, aligned_edge=LEFT)
         self.play(
             FadeOut(legend),
             FadeOut(id_name),
             TransformFromCopy(rows[predicted][0], next_cell),
-            ReplacementTransform(narration, appended),
+            swap(narration, appended),
             run_time=1.0,
         )
-        letters_again = token_cells([*letters, itos[predicted]], TEXT).move_to(
+        letters_again = token_cells([*letters, itos[predicted]], ROLE["ids"]).move_to(
             VGroup(id_row, next_cell)
         )
         verdict.next_to(letters_again, RIGHT, buff=0.3)

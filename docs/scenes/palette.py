@@ -19,7 +19,7 @@ TEXT_2 = "#888888"  # secondary text
 # Mid-luminance hues, legible on the dark clip background and on a white page. Roles that
 # meet in one picture (ids/x, q/k/v/att, logits/probs/loss) get well-separated hues.
 ROLE = {
-    "ids": "#e5b547",  # token ids (gold)
+    "ids": "#e5b547",  # tokens: the ids and the letters they stand for (gold), in every clip
     "x": "#5b8def",  # embeddings / residual stream (blue)
     "q": "#ec6f9a",  # queries (rose)
     "k": "#22b8cf",  # keys (cyan)

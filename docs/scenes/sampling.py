@@ -62,7 +62,7 @@ def prob_bars(
     for i, (name, p) in enumerate(zip(names, probs, strict=True)):
         tint = ACCENT if i == highlight else color
         name_text = label(name, 24, TEXT, mono=True)
-        rows.add(VGroup(name_text, bar(p * length, 0.3, tint), label(f"{p:.{digits}f}", 20, tint)))
+        rows.add(VGroup(name_text, bar(p * length, 0.3, tint), label(f"{p:.{digits}f}", 24, tint)))
     for row in rows:
         row[1].next_to(row[0], RIGHT, buff=0.25)
         row[2].move_to(row[1].get_left() + RIGHT * (room + 0.2 + 0.12 * digits))
@@ -89,11 +89,14 @@ class SamplingScene(BookScene):
         slots.arrange(RIGHT, buff=0.1).move_to(UP * 1.5 + LEFT * 0.8)
         slots[prompt_len:].set_stroke(opacity=0.35)  # empty until generated
         prompt = VGroup(
-            *[label(letters[t], 26).move_to(slots[i]) for i, t in enumerate(row[:prompt_len])]
+            *[
+                label(letters[t], 26, ROLE["ids"]).move_to(slots[i])
+                for i, t in enumerate(row[:prompt_len])
+            ]
         )
         names = VGroup(
-            label("prompt", 20, TEXT_2).next_to(slots[:prompt_len], UP, buff=0.15),
-            label("generated", 20, TEXT_2).next_to(slots[prompt_len:], UP, buff=0.15),
+            label("prompt", 24, TEXT_2).next_to(slots[:prompt_len], UP, buff=0.15),
+            label("generated", 24, TEXT_2).next_to(slots[prompt_len:], UP, buff=0.15),
         )
         names[0].set_y(names[1].get_y())
         model = VGroup(panel(3.0, 0.9, stroke=ROLE["x"], stroke_width=3))
@@ -107,11 +110,11 @@ class SamplingScene(BookScene):
             color=ACCENT,
             stroke_width=3,
         )
-        feed_note = label("append the likeliest,\nfeed it back", 18, ACCENT, line_spacing=1.0)
+        feed_note = label("append\nthe likeliest,\nfeed it back", 24, ACCENT, line_spacing=1.0)
         feed_note.next_to(feed_back, RIGHT, buff=0.15)
         window = label(
             f"the model reads the last ≤ {block_size} tokens (block_size): here the whole row fits",
-            20,
+            24,
             TEXT_2,
         ).move_to(DOWN * 3.05)
         self.play(FadeIn(slots), FadeIn(prompt), FadeIn(names), FadeIn(model), run_time=1.0)
@@ -123,7 +126,7 @@ class SamplingScene(BookScene):
             new_arrow = main_arrow(new_brace.get_tip(), model.get_top())
             new_bars = prob_bars(letters, probs, ROLE["probs"], highlight=token)
             new_bars.move_to(bars)
-            new_counter = label(f"step {step + 1}/{len(steps)}", 20, TEXT_2)
+            new_counter = label(f"step {step + 1}/{len(steps)}", 24, TEXT_2)
             new_counter.next_to(slots, LEFT, buff=0.3)
             if step == 0:
                 self.play(GrowFromCenter(new_brace), GrowArrow(new_arrow), run_time=0.6)
@@ -139,13 +142,13 @@ class SamplingScene(BookScene):
                 self.play(
                     ReplacementTransform(brace, new_brace),
                     ReplacementTransform(to_model, new_arrow),
-                    ReplacementTransform(bars, new_bars),
-                    ReplacementTransform(counter, new_counter),
+                    swap(bars, new_bars),
+                    swap(counter, new_counter),
                     run_time=0.6,
                 )
             brace, to_model, bars, counter = new_brace, new_arrow, new_bars, new_counter
             slot = slots[prompt_len + step]
-            letter = label(letters[token], 26, ACCENT).move_to(slot)
+            letter = label(letters[token], 26, ROLE["ids"]).move_to(slot)
             self.play(
                 TransformFromCopy(bars[token][0], letter),
                 slot.animate.set_stroke(ACCENT, width=3, opacity=1),
@@ -156,7 +159,7 @@ class SamplingScene(BookScene):
         right = [t for *_, t in steps] == row[prompt_len:]
         verdict = label(
             "sorted correctly ✓" if right else "differs from the true answer",
-            22,
+            24,
             POSITIVE if right else ROLE["loss"],
         )
         verdict.next_to(slots, RIGHT, buff=0.3)
@@ -176,7 +179,7 @@ class SamplingScene(BookScene):
         chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
             label("Temperature: softmax(logits / T)", 36),
-            label("the char model's next character, top 5", 22, TEXT_2),
+            label("the char model's next character, top 5", 24, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
         tail = "".join(shown(ch) for ch in text[-34:])
@@ -196,11 +199,11 @@ class SamplingScene(BookScene):
             )
         columns.arrange(RIGHT, buff=0.5).move_to(DOWN * 0.9)
         note = label(
-            "low T: sharper, nearly greedy;  high T: flatter, more surprising", 20, TEXT_2
+            "low T: sharper, nearly greedy;  high T: flatter, more surprising", 24, TEXT_2
         ).move_to(DOWN * 3.15)
         self.play(
             FadeOut(*[m for m in self.mobjects if m is not title]),
-            ReplacementTransform(title, temp_title),
+            swap(title, temp_title),
             run_time=0.8,
         )
         self.play(FadeIn(context_line), run_time=0.6)

@@ -40,27 +40,27 @@ class ScalingScene(BookScene):
         axes = Axes(
             x_range=[decades[0], decades[-1], 1],
             y_range=[math.log10(low), math.log10(high), 1],
-            x_length=8.0,
-            y_length=4.2,
+            x_length=6.4,
+            y_length=4.6,
             tips=False,
             axis_config={"color": TEXT_2, "stroke_width": 2, "include_ticks": False},
-        ).move_to(DOWN * 0.35 + LEFT * 0.6)
+        ).move_to(DOWN * 0.3 + LEFT * 2.4)
         x_ticks = VGroup()
         for decade in decades:
             at = axes.c2p(decade, math.log10(low))
             x_ticks.add(Line(at, at + DOWN * 0.1, color=TEXT_2, stroke_width=2))
-            x_ticks.add(label(params_text(10.0**decade), 20, TEXT_2).next_to(at, DOWN, buff=0.2))
+            x_ticks.add(label(params_text(10.0**decade), 24, TEXT_2).next_to(at, DOWN, buff=0.2))
         y_ticks = VGroup()
         for loss in np.arange(low, high + TICK_STEP / 2, TICK_STEP):
             at = axes.c2p(decades[0], math.log10(loss))
             y_ticks.add(Line(at, at + LEFT * 0.1, color=TEXT_2, stroke_width=2))
-            y_ticks.add(label(f"{loss:.1f}", 20, TEXT_2).next_to(at, LEFT, buff=0.2))
-        x_name = label("parameters (log scale)", 22, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
-        y_name = label("val loss (log scale)", 22, TEXT_2).rotate(PI / 2)
+            y_ticks.add(label(f"{loss:.1f}", 24, TEXT_2).next_to(at, LEFT, buff=0.2))
+        x_name = label("parameters (log scale)", 24, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
+        y_name = label("val loss (log scale)", 24, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        key = label("L layers · H heads\nC channels (n_embd)", 18, TEXT_2, line_spacing=1.0)
-        # the empty top-right corner: the points fall from top left to bottom right
-        key.move_to(axes.c2p(decades[-1], math.log10(high)), aligned_edge=UR)
+        key = label("L layers · H heads\nC channels (n_embd)", 24, TEXT_2, line_spacing=1.0)
+        # the right of the frame holds the words: beside the dots they would cover each other
+        key.move_to([1.3, axes.get_top()[1], 0], aligned_edge=UL)
         self.play(
             Create(axes),
             FadeIn(x_ticks),
@@ -72,19 +72,22 @@ class ScalingScene(BookScene):
         )
 
         dots = VGroup()
+        notes = VGroup()
         for point in points:
             at = axes.c2p(math.log10(point["params"]), math.log10(point["val_loss"]))
             dot = Dot(at, radius=0.1, color=ROLE["loss"])
             note = VGroup(
-                label(point["name"], 18, TEXT, mono=True),
+                label(point["name"], 24, TEXT, mono=True),
                 label(
-                    f"{params_text(point['params'])} params · loss {point['val_loss']:.3f}",
-                    18,
+                    f"{params_text(point['params'])} · loss {point['val_loss']:.3f} · "
+                    f"{point['train_seconds']:.0f} s",
+                    24,
                     ROLE["loss"],
                 ),
-                label(f"{point['train_seconds']:.0f} s to train", 16, TEXT_2),
             ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
-            note.next_to(dot, UR, buff=0.12)
+            # a column in the order of the dots, top (largest loss) first
+            note.next_to(notes if notes else key, DOWN, buff=0.3, aligned_edge=LEFT)
+            notes.add(note)
             self.play(GrowFromCenter(dot), FadeIn(note, shift=0.1 * LEFT), run_time=0.7)
             dots.add(dot)
         self.wait(0.8)
@@ -98,14 +101,13 @@ class ScalingScene(BookScene):
             dash_length=0.15,
         )
         fit_note = VGroup(
-            label("power-law fit:", 22, ACCENT_2),
+            label("power-law fit:", 24, ACCENT_2),
             MathTex(rf"L \propto N^{{{slope:.3f}}}", font_size=36, color=ACCENT_2),
         ).arrange(RIGHT, buff=0.2)
         each_tenfold = 1 - 10**slope
-        gain = label(f"each tenfold in parameters: {each_tenfold:.0%} lower loss", 22, POSITIVE)
-        # under the line, in the empty lower-left corner of the plot
+        gain = label(f"each tenfold in parameters:\n{each_tenfold:.0%} lower loss", 24, POSITIVE)
         VGroup(fit_note, gain).arrange(DOWN, aligned_edge=LEFT, buff=0.2).next_to(
-            axes.c2p(decades[0], math.log10(low)), UR, buff=0.3
+            notes, DOWN, buff=0.4, aligned_edge=LEFT
         )
         self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
         self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)

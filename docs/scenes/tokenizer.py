@@ -13,7 +13,7 @@ from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
 
 LINE = "path = Path(path)"  # from model_src/train.py: "path" recurs, "Path" almost
 NUM_MERGES = 3
-CELL = 0.6
+CELL = 0.74  # 17 bytes across the frame, three-digit ids at MIN_TEXT
 
 
 @dataclass
@@ -66,14 +66,14 @@ def visible(text: str) -> str:
 def token_cell(token: int, text: str, color: str) -> VGroup:
     """A token: its id in a box, the text it stands for above."""
     box = panel(CELL, CELL, stroke=color)
-    number = label(str(token), 20 if token < 100 else 17, color).move_to(box)
-    shown = label(visible(text), 18, TEXT, mono=True).next_to(box, UP, buff=0.1)
+    number = label(str(token), MIN_TEXT, color).move_to(box)
+    shown = label(visible(text), 24, TEXT, mono=True).next_to(box, UP, buff=0.1)
     return VGroup(box, number, shown)
 
 
 def token_row(ids, texts, colors) -> VGroup:
     row = VGroup(*[token_cell(i, t, c) for i, t, c in zip(ids, texts, colors, strict=True)])
-    row.arrange(RIGHT, buff=0.08, aligned_edge=DOWN)
+    row.arrange(RIGHT, buff=0.06, aligned_edge=DOWN)
     return row
 
 
@@ -97,9 +97,9 @@ class TokenizerScene(BookScene):
         half = (len(tok.vocab) + 1) // 2
         shown_vocab = [visible(ch) for ch in tok.vocab]
         vocab = VGroup(
-            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", 22, ROLE["ids"]),
-            label("".join(shown_vocab[:half]), 18, TEXT_2, mono=True),
-            label("".join(shown_vocab[half:]), 18, TEXT_2, mono=True),
+            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", 24, ROLE["ids"]),
+            label("".join(shown_vocab[:half]), 24, TEXT_2, mono=True),
+            label("".join(shown_vocab[half:]), 24, TEXT_2, mono=True),
         )
         vocab.arrange(DOWN, buff=0.15).move_to(UP * 1.75)
         self.play(FadeIn(vocab), run_time=1.0)
@@ -112,7 +112,7 @@ class TokenizerScene(BookScene):
             LaggedStart(*[FadeIn(cell, shift=0.1 * DOWN) for cell in chars], lag_ratio=0.04),
             run_time=1.0,
         )
-        stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", 22, ROLE["ids"])
+        stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", 24, ROLE["ids"])
         stoi_note.next_to(chars, DOWN, buff=0.4)
         self.play(
             *[cell[1].animate.set_opacity(1) for cell in chars], FadeIn(stoi_note), run_time=1.0
@@ -122,7 +122,7 @@ class TokenizerScene(BookScene):
         # byte-pair encoding starts from the 256 byte values instead
         row = token_row(tok.byte_ids, list(LINE), [ROLE["ids"]] * len(LINE)).move_to(UP * 1.2)
         bytes_note = label(
-            f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", 22, ROLE["ids"]
+            f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", 24, ROLE["ids"]
         ).next_to(row, DOWN, buff=0.3)
         self.play(
             FadeOut(vocab),
@@ -135,8 +135,8 @@ class TokenizerScene(BookScene):
 
         counts_panel = panel(5.6, 2.7).move_to(LEFT * 3.4 + DOWN * 1.9)
         merges_panel = panel(5.6, 2.7).move_to(RIGHT * 3.4 + DOWN * 1.9)
-        counts_head = label("commonest neighbour pairs", 20, TEXT_2)
-        merges_head = label("merges learned", 20, TEXT_2)
+        counts_head = label("commonest neighbour pairs", 24, TEXT_2)
+        merges_head = label("merges learned", 24, TEXT_2)
         counts_head.move_to(counts_panel.get_top() + DOWN * 0.35)
         merges_head.move_to(merges_panel.get_top() + DOWN * 0.35)
         self.play(
@@ -178,14 +178,14 @@ class TokenizerScene(BookScene):
             a, b = merge.pair
             entry = label(
                 f"{merge.new_id} = {a} + {b}   '{visible(tok.token_text[merge.new_id])}'",
-                20,
+                24,
                 ACCENT_2,
                 mono=True,
             )
             entry.next_to(table_rows[-1] if table_rows else merges_head, DOWN, buff=0.25)
             entry.align_to(merges_panel, LEFT).shift(RIGHT * 0.4)
             table_rows.add(entry)
-            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", 22, ACCENT_2)
+            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", 24, ACCENT_2)
             length_note.move_to(bytes_note)
             self.play(
                 *[
@@ -194,7 +194,7 @@ class TokenizerScene(BookScene):
                 ],
                 FadeOut(marks),
                 FadeIn(entry, shift=0.1 * DOWN),
-                ReplacementTransform(bytes_note, length_note),
+                swap(bytes_note, length_note),
                 run_time=1.2 if slow else 0.9,
             )
             row, ids, bytes_note = new_row, new_ids, length_note
@@ -215,7 +215,7 @@ class TokenizerScene(BookScene):
         for pair, count in merge.top_counts:
             a, b = (visible(tok.token_text[i]) for i in pair)
             color = ACCENT if pair == merge.pair else TEXT_2
-            lines.add(label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", 20, color, mono=True))
+            lines.add(label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", 24, color, mono=True))
         if sum(count == merge.top_counts[0][1] for _, count in merge.top_counts) > 1:
-            lines.add(label("a tie: the pair seen first wins", 18, TEXT_2))
+            lines.add(label("a tie: the pair seen first wins", 24, TEXT_2))
         return lines.arrange(DOWN, buff=0.2, aligned_edge=LEFT)

@@ -43,16 +43,16 @@ class LossCurveScene(BookScene):
         loss_axes = Axes(
             x_range=[0, max_iters, 100],
             y_range=[0, 0.3 - FLOOR, 1],
-            x_length=7.8,
+            x_length=6.6,
             y_length=3.6,
             tips=False,
             axis_config={"color": TEXT_2, "stroke_width": 2},
         )
-        loss_axes.move_to(UP * 0.45 + LEFT * 1.35)
+        loss_axes.move_to(UP * 0.45 + LEFT * 0.9)
         lr_axes = Axes(
             x_range=[0, max_iters, 100],
             y_range=[0, cfg["learning_rate"] * 1.15, 1],
-            x_length=7.8,
+            x_length=6.6,
             y_length=1.0,
             tips=False,
             axis_config={"color": TEXT_2, "stroke_width": 2},
@@ -63,7 +63,7 @@ class LossCurveScene(BookScene):
 
         y_ticks = VGroup(
             *[
-                label(tick_text(d), 18, TEXT_2).next_to(
+                label(tick_text(d), 24, TEXT_2).next_to(
                     loss_axes.c2p(0, d - FLOOR), LEFT, buff=0.15
                 )
                 for d in LOSS_DECADES
@@ -71,15 +71,15 @@ class LossCurveScene(BookScene):
         )
         x_ticks = VGroup(
             *[
-                label(str(it), 18, TEXT_2).next_to(lr_axes.c2p(it, 0), DOWN, buff=0.12)
+                label(str(it), 24, TEXT_2).next_to(lr_axes.c2p(it, 0), DOWN, buff=0.12)
                 for it in range(0, max_iters + 1, 100)
             ]
         )
-        y_name = label("loss (log scale)", 20, TEXT_2).rotate(PI / 2)
+        y_name = label("loss (log scale)", 24, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        x_name = label("step", 20, TEXT_2).next_to(x_ticks, DOWN, buff=0.1)
+        x_name = label("step", 24, TEXT_2).next_to(x_ticks, DOWN, buff=0.1)
         lr_name = label(
-            f"learning rate\n(peak {cfg['learning_rate']:g})", 16, ACCENT_2, line_spacing=1.0
+            f"learning rate\n(peak {cfg['learning_rate']:g})", 24, ACCENT_2, line_spacing=1.0
         ).next_to(lr_axes, LEFT, buff=0.2)
         self.play(
             Create(loss_axes),
@@ -107,7 +107,7 @@ class LossCurveScene(BookScene):
                 fill_opacity=0.08,
             )
             band.move_to([(left + right) / 2, (top + bottom) / 2, 0])
-            name_text = label(name, 18, color).next_to(band, UP, buff=0.08)
+            name_text = label(name, 24, color).next_to(band, UP, buff=0.08)
             phases.add(VGroup(band, name_text))
         lr_curve = lr_axes.plot_line_graph(
             [m["iter"] for m in metrics],
@@ -142,13 +142,13 @@ class LossCurveScene(BookScene):
         )
         legend = VGroup(
             label(
-                f"train loss\n(one batch, every {cfg['log_interval']} steps)",
-                18,
+                f"train loss\n(one batch,\nevery {cfg['log_interval']} steps)",
+                24,
                 TRAIN_COLOR,
                 line_spacing=1.0,
             ),
             label(
-                f"val loss\n(every {cfg['eval_interval']} steps)", 18, VAL_COLOR, line_spacing=1.0
+                f"val loss\n(every {cfg['eval_interval']} steps)", 24, VAL_COLOR, line_spacing=1.0
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
         legend.next_to(loss_axes, RIGHT, buff=0.4).align_to(loss_axes, UP)
@@ -164,12 +164,12 @@ class LossCurveScene(BookScene):
         final_text = label(
             f"final val loss\n{final['val_loss']:.5f}\n\n"
             f"{accuracy:.0%} of held-out\nproblems sorted",
-            20,
+            24,
             POSITIVE,
             line_spacing=1.0,
         )
         final_point = val_dots[-1]
-        final_text.next_to(final_point, RIGHT, buff=0.35).align_to(legend, LEFT).shift(UP * 0.3)
+        final_text.next_to(legend, DOWN, buff=0.4, aligned_edge=LEFT)
         self.play(FadeIn(final_text), Indicate(final_point, color=TEXT), run_time=1.2)
         self.wait(2.5)
         self.mark_poster()  # the whole picture, just before the takeaway card
