@@ -108,8 +108,8 @@ class AttentionScene(BookScene):
 
         self.show_title(
             "Attention: one query, the keys before it",
-            f"trained sort model, layer {layer} (its sharpest heads): "
-            f"prompt {''.join(letters[:prompt_len])}, then the sorted letters so far",
+            f"sort model, layer {layer} (its sharpest heads): "
+            f"prompt {''.join(letters[:prompt_len])}, sorted so far",
         )
 
         # the tokens; the query and the keys it may see

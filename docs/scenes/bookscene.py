@@ -148,11 +148,30 @@ class BookScene(Scene):
     def play(self, *args, **kwargs):
         start = self.renderer.time
         super().play(*args, **kwargs)
+        self.check_text_fits()
         for mobject in self.mobjects:  # sentences this animation brought on screen
             if isinstance(mobject, Text) and not getattr(mobject, "beat_recorded", False):
                 mobject.beat_recorded = True
                 if is_sentence(mobject.original_text):
                     self.beat(mobject.original_text, at=start)
+
+    def check_text_fits(self) -> None:
+        """Text left where the frame's edge cuts it is a layout error: say which."""
+        half_width, half_height = config.frame_width / 2, config.frame_height / 2
+        for mobject in self.mobjects:
+            for text in mobject.get_family():
+                if not isinstance(text, Text) or text.get_fill_opacity() == 0:
+                    continue
+                (left, bottom, _), (right, top, _) = text.get_corner(DL), text.get_corner(UR)
+                if (
+                    left < -half_width < right
+                    or left < half_width < right
+                    or (bottom < -half_height < top or bottom < half_height < top)
+                ):
+                    raise ValueError(
+                        f"text {text.original_text!r} is cut by the frame's edge: "
+                        "shorten it, wrap it or move it inside"
+                    )
 
     def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
         title = VGroup(label(text, 36))

@@ -178,7 +178,7 @@ class MLPScene(BookScene):
             24,
             ACCENT,
         )
-        share.next_to(axes, DOWN, buff=0.35)
+        share.next_to(axes, DOWN, buff=0.35).to_edge(RIGHT, buff=0.3)  # inside the frame
         self.play(Transform(hid_col, act_col), swap(hid_cap, act_cap), FadeIn(share), run_time=1.4)
         self.wait(1.4)
 
