@@ -46,6 +46,7 @@ extensions = [
     "ext.arch_diagram",
     "ext.annotated_source",
     "ext.live_models",
+    "ext.lean_theme",  # the theme's icon rules and fonts cut to the icons in use
 ]
 
 # --- sources --------------------------------------------------------------------------
@@ -108,6 +109,7 @@ manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" el
 html_theme = "sphinx_book_theme"
 html_title = "The Animated nanoGPT"
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # layout.html: no search index on pages other than search
 html_favicon = "_static/favicon.svg"  # the causal mask, in the palette
 html_css_files = ["nanobook.css"]
 html_sourcelink_suffix = ""  # a chapter's MyST source downloads as .md, not .md.txt

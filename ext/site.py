@@ -7,6 +7,10 @@ previews need), so a shared chapter link previews with its own animation's frame
 Pages without a clip keep the ``ogp_image`` fallback; an author's own ``og:image``
 field always wins.
 
+Every image in a page body loads lazily (``loading="lazy"``): docutils' images, math
+and cell outputs alike, so what lies below the fold costs nothing until the reader nears
+it.
+
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
 absolute here the same way. Opened from disk, or served from a root other than the
@@ -98,6 +102,14 @@ document.addEventListener("DOMContentLoaded", function () {
 </script>"""
 
 
+_EAGER_IMAGE = re.compile(r"<img\b(?![^>]*\bloading=)")
+
+
+def lazy_images(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
+    if "body" in context:
+        context["body"] = _EAGER_IMAGE.sub('<img loading="lazy"', context["body"])
+
+
 def rescue_404_links(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
     if pagename != app.config.notfound_pagename:
         return
@@ -128,5 +140,6 @@ def setup(app):
     app.connect("html-page-context", set_og_image, priority=PRIORITY)
     app.connect("doctree-resolved", absolute_404_links)
     app.connect("html-page-context", rescue_404_links)
+    app.connect("html-page-context", lazy_images)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
