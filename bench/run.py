@@ -33,6 +33,15 @@ CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) fail
 EXECUTED = re.compile(r"Executed notebook in")
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
 READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
@@ -218,24 +227,12 @@ def build_project(src: Path, models: Path, quality: str = "publish") -> Build:
 
 def site_weight(html: Path) -> dict:
     files = [p for p in html.rglob("*") if p.is_file()]
-    pages = {}
-    for page in html.rglob("*.html"):
-        text = page.read_text(errors="ignore")
-        size = page.stat().st_size
-        for ref in set(re.findall(r'(?:poster|src)="([^"]+\.(?:png|svg|jpg|webp))"', text)):
-            media = (page.parent / ref).resolve()
-            if media.is_file():
-                size += media.stat().st_size
-        pages[str(page.relative_to(html))] = size
-    largest = max(pages, key=pages.get)
     # The film of every clip is one long video of its own, not a clip.
     videos = sorted(html.rglob("_clips/*.mp4"))
     clips = {p.name: p.stat().st_size for p in videos if not p.name.startswith("film-")}
     films = {p.name: p.stat().st_size for p in videos if p.name.startswith("film-")}
     return {
         "total_bytes": sum(p.stat().st_size for p in files),
-        "largest_page": largest,
-        "largest_page_bytes": pages[largest],
         "clip_mp4_bytes": clips,
         "film_mp4_bytes": films,
     }
@@ -292,7 +289,7 @@ def cold_publish(scratch: Path) -> dict:
     return result
 
 
-def parts(names: list[str]) -> None:
+def parts(names: list[str], html: Path) -> None:
     """Run only the named scenarios (`python bench/run.py --only comment-edit`); print
     their figures as JSON. The machine may be shared: these never run the full bench."""
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
@@ -307,12 +304,14 @@ def parts(names: list[str]) -> None:
             results["replay"] = replay_figures()
         if "live" in names:
             results["live"] = live_figures(scratch)
+        if "page-weight" in names:
+            results["page_weight"] = page_weight(html)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-PARTS = ("comment-edit", "sample-edit", "cold-publish-cpu", "replay", "live")
+PARTS = ("comment-edit", "sample-edit", "cold-publish-cpu", "replay", "live", "page-weight")
 
 
 def main() -> None:
@@ -336,9 +335,15 @@ def main() -> None:
         help="runs of the slow publish-quality scenarios (default 1)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=ROOT / "docs" / "_build" / "html",
+        help="the built book that --only page-weight measures (default: nox -s docs's)",
+    )
     args = parser.parse_args()
     if args.only:
-        parts(args.only)
+        parts(args.only, args.html)
         return
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}
@@ -423,6 +428,7 @@ def main() -> None:
         book = Workspace(scratch, f"publish-{i}")
         record("cold build, publish", book.build("publish"))
         results["site_weight"] = site_weight(book.docs / "_build" / "html")
+        results["page_weight"] = page_weight(book.docs / "_build" / "html")
         shutil.rmtree(book.root)
     for i in range(args.repeat):
         print(f"[versus Manim's directive, round {i + 1}/{args.repeat}]", flush=True)
@@ -488,11 +494,13 @@ def main() -> None:
                 "pass": biggest < 1_000_000,
             }
         )
+    if "page_weight" in results:
+        heaviest = max(page["before_scroll_bytes"] for page in results["page_weight"].values())
         results["targets"].append(
             {
-                "target": "chapter page with posters < 2 MB",
-                "value": weight["largest_page_bytes"],
-                "pass": weight["largest_page_bytes"] < 2_000_000,
+                "target": "a chapter transfers <= 1 MB before the reader scrolls",
+                "value": heaviest,
+                "pass": heaviest <= 1_000_000,
             }
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -593,10 +601,9 @@ def live_figures(scratch: Path) -> dict:
         + ("-replay" if "-replay-" in path.name else ""): path.stat().st_size
         for path in (out / "_live").glob("*.js")
     }
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     with sync_playwright() as playwright:
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
-        browser = playwright.chromium.launch(executable_path=chromium, args=args)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         # nothing loads before the reader acts: the widget near the screen would otherwise
         page.add_init_script(
@@ -615,6 +622,70 @@ def live_figures(scratch: Path) -> dict:
         forward = page.evaluate(LIVE_PAGE_CODE)
         browser.close()
     return {"artifact_bytes": sizes, "first_result_ms": first_result_ms, "forward": forward}
+
+
+def page_weight(html: Path) -> dict:
+    """Bytes the browser receives for each chapter, served over HTTP as a reader gets it
+    (no compression): before the reader scrolls (1280x800, the page loaded and idle) and
+    after its first clip has played. Counts every response: HTML, CSS, scripts, fonts,
+    images, video, whatever fetched them."""
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(html))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    chapters = sorted(p.relative_to(html).as_posix() for p in (html / "chapters").glob("*.html"))
+    results = {}
+    try:
+        with sync_playwright() as playwright:
+            chromium = shutil.which("chromium") or "/usr/bin/chromium"
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            for chapter in chapters:
+                # a fresh context per chapter: nothing comes from the previous page's cache
+                context = browser.new_context(viewport={"width": 1280, "height": 800})
+                page = context.new_page()
+                network = context.new_cdp_session(page)
+                network.send("Network.enable")
+                received: list[int] = []
+
+                def count(event: dict, into: list[int] = received) -> None:
+                    into.append(event["dataLength"])
+
+                network.on("Network.dataReceived", count)
+                page.goto(f"http://127.0.0.1:{server.server_port}/{chapter}")
+                page.wait_for_load_state("networkidle")
+                before = sum(received)
+                played = page.evaluate(
+                    """() => new Promise((resolve) => {
+                         const video = document.querySelector("video");
+                         if (!video) return resolve(false);
+                         video.scrollIntoView();
+                         video.muted = true;
+                         video.playbackRate = 16;  // every byte fetched, sooner
+                         video.addEventListener("ended", () => resolve(true), { once: true });
+                         setTimeout(() => resolve(false), 60000);  // a clip that never ends
+                         video.play().catch(() => resolve(false));
+                       })"""
+                )
+                page.wait_for_load_state("networkidle")
+                results[chapter] = {
+                    "before_scroll_bytes": before,
+                    "after_clip_bytes": sum(received) if played else None,
+                }
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    return results
 
 
 def machine() -> dict:
@@ -670,9 +741,7 @@ def markdown(results: dict) -> str:
         w = results["site_weight"]
         lines += [
             "",
-            f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html; "
-            f"largest page with its posters: {w['largest_page']} "
-            f"({w['largest_page_bytes'] / 1e3:.0f} kB).",
+            f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html.",
             "",
             "| clip (publish quality) | MP4 size |",
             "|---|---:|",
@@ -682,6 +751,22 @@ def markdown(results: dict) -> str:
             f"| {n} (the film of all clips) | {b / 1e3:.0f} kB |"
             for n, b in w["film_mp4_bytes"].items()
         ]
+    if "page_weight" in results:
+        lines += [
+            "",
+            "What chromium receives for each chapter (1280×800, served over HTTP, no "
+            "compression): before the reader scrolls, and once the first clip has played.",
+            "",
+            "| chapter | before scrolling | after the first clip |",
+            "|---|---:|---:|",
+        ]
+        for name, page in results["page_weight"].items():
+            after = page["after_clip_bytes"]
+            lines.append(
+                f"| {name} | {page['before_scroll_bytes'] / 1e3:.0f} kB | "
+                + ("—" if after is None else f"{after / 1e3:.0f} kB")
+                + " |"
+            )
     t = results["training"]
     lines += [
         "",

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
 from ext import notebooks, store  # noqa: E402  (needs the path above)
+from ext._core import atomic_write  # noqa: E402
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -45,6 +46,7 @@ extensions = [
     "ext.arch_diagram",
     "ext.annotated_source",
     "ext.live_models",
+    "ext.lean_theme",  # the theme's icon rules and fonts cut to the icons in use
 ]
 
 # --- sources --------------------------------------------------------------------------
@@ -107,11 +109,13 @@ manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" el
 html_theme = "sphinx_book_theme"
 html_title = "The Animated nanoGPT"
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # layout.html: no search index on pages other than search
 html_favicon = "_static/favicon.svg"  # the causal mask, in the palette
 html_css_files = ["nanobook.css"]
+html_sourcelink_suffix = ""  # a chapter's MyST source downloads as .md, not .md.txt
 html_theme_options = {
     "show_toc_level": 2,
-    "use_download_button": False,
+    "use_download_button": True,  # MyST source, notebook (ext.site), print
     "home_page_in_toc": True,
     "navigation_with_keys": True,
 }
@@ -218,6 +222,18 @@ def _cell_inputs(app, docname, source) -> None:
         app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
 
 
+def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
+    """The page's executed notebook beside its MyST source, for the download button."""
+    digest = app.env.metadata.get(pagename, {}).get("nanobook_cell_inputs")
+    saved = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if doctree is None or not digest or not saved.is_file():
+        return
+    text = notebooks.with_outputs(saved, str(CACHE / "jupyter" / digest))
+    if text:
+        atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), text)
+        context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 _STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
 
 
@@ -251,3 +267,4 @@ def setup(app):
     app.connect("build-finished", _build_summary)
     app.connect("env-get-outdated", _book_models)
     app.connect("source-read", _cell_inputs)
+    app.connect("html-page-context", _offer_notebook)  # before the theme's buttons (501)

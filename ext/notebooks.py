@@ -9,6 +9,9 @@ cache. MyST-NB then finds the match and merges the outputs, exactly as on a warm
 
 A notebook that fails here is left alone: MyST-NB executes it again while reading and
 reports the failure at the page, as it would without this step.
+
+``with_outputs`` gives a page's notebook as a reader downloads it: in cache mode MyST-NB
+saves the cells without the outputs it merged from the cache, so they are merged again.
 """
 
 from __future__ import annotations
@@ -102,3 +105,19 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
             executed.append(docname)
     logger.info(f"executed {len(executed)} notebooks in {time.perf_counter() - started:.1f} s")
     return executed
+
+
+def with_outputs(saved: Path, cache_path: str) -> str | None:
+    """The notebook MyST-NB saved at ``saved``, with the outputs its jupyter-cache holds
+    (as JSON text); None when the cache has no match."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    if not Path(cache_path).is_dir():
+        return None
+    notebook = nbformat.read(saved, as_version=4)
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:
+        return None
+    return nbformat.writes(merged)

@@ -7,9 +7,15 @@ previews need), so a shared chapter link previews with its own animation's frame
 Pages without a clip keep the ``ogp_image`` fallback; an author's own ``og:image``
 field always wins.
 
+Every image in a page body loads lazily (``loading="lazy"``): docutils' images, math
+and cell outputs alike, so what lies below the fold costs nothing until the reader nears
+it.
+
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
-absolute here the same way.
+absolute here the same way. Opened from disk, or served from a root other than the
+published prefix, those links lead nowhere: a few lines of script in the page then point
+them back at the page's own folder (the site root), stylesheets and scripts included.
 
 sphinx-sitemap lists the pages each build writes, so an incremental build (livedocs, a
 second `nox -s docs`) would publish a sitemap of the changed pages only: the pages not
@@ -19,6 +25,7 @@ written this time are added back before it writes the file.
 from __future__ import annotations
 
 import html
+import json
 import posixpath
 import re
 from typing import Any
@@ -74,6 +81,42 @@ def absolute_404_links(app, doctree, docname: str) -> None:
             reference["refuri"] = prefix + uri
 
 
+# Rewrites the published prefix away where the 404 page is not under it (disk, a local
+# server): stylesheets reload on their new href; scripts are added again, in order.
+_LOCAL_404 = """<script>
+document.addEventListener("DOMContentLoaded", function () {
+  var prefix = %s;
+  if (location.protocol !== "file:" && location.pathname.indexOf(prefix) === 0) return;
+  document.querySelectorAll("[href], [src]").forEach(function (element) {
+    var attribute = element.hasAttribute("src") ? "src" : "href";
+    var url = element.getAttribute(attribute);
+    if (url.indexOf(prefix) !== 0) return;
+    url = url.slice(prefix.length) || "index.html";
+    if (element.tagName !== "SCRIPT") return element.setAttribute(attribute, url);
+    var script = document.createElement("script");
+    script.src = url;
+    script.async = false;
+    document.body.appendChild(script);
+  });
+});
+</script>"""
+
+
+_EAGER_IMAGE = re.compile(r"<img\b(?![^>]*\bloading=)")
+
+
+def lazy_images(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
+    if "body" in context:
+        context["body"] = _EAGER_IMAGE.sub('<img loading="lazy"', context["body"])
+
+
+def rescue_404_links(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
+    if pagename != app.config.notfound_pagename:
+        return
+    prefix = json.dumps(app.config.notfound_urls_prefix or "/")
+    context["metatags"] = context.get("metatags", "") + _LOCAL_404 % prefix
+
+
 def complete_sitemap(app, exception) -> None:
     links = getattr(app, "sitemap_links", None)
     if exception or links is None or app.builder.format != "html":
@@ -96,5 +139,7 @@ def setup(app):
     app.setup_extension("sphinx_sitemap")
     app.connect("html-page-context", set_og_image, priority=PRIORITY)
     app.connect("doctree-resolved", absolute_404_links)
+    app.connect("html-page-context", rescue_404_links)
+    app.connect("html-page-context", lazy_images)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -241,3 +241,28 @@ def test_first_clip_poster_reads_the_video_tag():
     )
     assert first_clip_poster(body) == ("../_clips/ab12.png", "Q & K")
     assert first_clip_poster("<p>no clip</p>") is None
+
+
+def test_each_chapter_downloads_as_a_notebook_and_as_its_myst_source(book_html):
+    import json
+
+    for slug in CHAPTERS:
+        page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
+        for suffix in (".ipynb", ".md"):
+            assert f'href="../_sources/chapters/{slug}{suffix}"' in page, (slug, suffix)
+        source = (book_html / "_sources" / "chapters" / f"{slug}.md").read_text(encoding="utf-8")
+        assert source == (REPO / "docs" / "chapters" / f"{slug}.md").read_text(encoding="utf-8")
+        notebook = json.loads((book_html / "_sources" / "chapters" / f"{slug}.ipynb").read_bytes())
+        assert notebook["nbformat"] == 4
+        code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+        assert code and any(cell["outputs"] for cell in code), f"{slug}: not executed"
+        first_cell = "".join(code[0]["source"])
+        assert first_cell.strip() and first_cell.strip() in source
+
+
+def test_content_images_load_lazily(book_html):
+    for slug in CHAPTERS:
+        page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
+        images = re.findall(r"<img\b[^>]*>", page)
+        eager = [tag for tag in images if 'loading="lazy"' not in tag]
+        assert not eager, f"{slug}: {eager[:3]}"

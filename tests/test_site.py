@@ -396,3 +396,164 @@ def test_keyboard_reaches_clip_controls_and_solutions(book_html, site, context):
             break
     assert reached_video, "Tab never reaches a clip's controls"
     assert reached_summary, "Tab never reaches a collapsible solution"
+
+
+# --- reading with the keyboard, reading at all ----------------------------------------------
+
+TAB_STOPS = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  if (!e.dataset.stop) e.dataset.stop = String(document.querySelectorAll('[data-stop]').length);
+  return e.dataset.stop;
+}"""
+
+
+def changed_pixels(before: bytes, after: bytes) -> int:
+    from io import BytesIO
+
+    from PIL import Image, ImageChops
+
+    a, b = (Image.open(BytesIO(png)).convert("RGB") for png in (before, after))
+    difference = ImageChops.difference(a, b).convert("L").point(lambda v: 255 if v > 40 else 0)
+    return difference.histogram()[255]
+
+
+def test_focus_is_visible_on_every_tab_stop(book_html, site, browser):
+    """Tab through a chapter with a clip, solutions, listings and live widgets; for each
+    stop, the pixels around it focused and unfocused must differ by at least a quarter
+    of a 2 px ring: a focus ring clipped, transparent or missing fails."""
+    page_name = first_page_with(book_html, r"<video\b", "a clip")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.emulate_media(reduced_motion="reduce")
+        page.goto(site + "chapters/attention.html")
+        page.wait_for_load_state("networkidle")
+        stops: list[str] = []
+        for _ in range(400):
+            page.keyboard.press("Tab")
+            stop = page.evaluate(TAB_STOPS)
+            if stops and stop == stops[-1]:
+                continue  # a control inside the same element (a video's buttons)
+            if stop is None or stop in stops:
+                break  # past the last stop, back to the address bar or the first one
+            stops.append(stop)
+        assert len(stops) > 40, f"only {len(stops)} Tab stops on {page_name}"
+        invisible = []
+        for stop in stops:
+            element = page.locator(f'[data-stop="{stop}"]')
+            element.scroll_into_view_if_needed()
+            box = element.bounding_box()
+            if not box or box["width"] < 1 or box["height"] < 1:
+                invisible.append(f"{stop}: not on screen")
+                continue
+            clip = {
+                "x": max(box["x"] - 6, 0),
+                "y": max(box["y"] - 6, 0),
+                "width": min(box["width"] + 12, 1280 - max(box["x"] - 6, 0)),
+                "height": min(box["height"] + 12, 800 - max(box["y"] - 6, 0)),
+            }
+            page.keyboard.press("Shift")  # the last interaction is the keyboard's
+            element.focus()
+            focused = page.screenshot(clip=clip, animations="disabled")
+            page.evaluate("document.activeElement.blur()")
+            page.mouse.move(0, 799)  # no hover on the element either
+            unfocused = page.screenshot(clip=clip, animations="disabled")
+            ring = min(box["width"], 1280) + min(box["height"], 800)
+            if changed_pixels(focused, unfocused) < ring / 2:
+                invisible.append(
+                    element.evaluate(
+                        "e => e.tagName + '.' + e.className + ' ' + (e.textContent || '')"
+                        ".trim().slice(0, 40)"
+                    )
+                )
+        assert not invisible, f"{len(invisible)} of {len(stops)} stops show no focus: {invisible}"
+    finally:
+        context.close()
+
+
+ALL_TEXT_CONTRAST = """(contrast) => {
+  const failures = [];
+  let checked = 0;
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || seen.has(el) || el.closest('svg, .sr-only, .visually-hidden'))
+      continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const rect = el.getBoundingClientRect();
+    if (style.visibility !== 'visible' || rect.width < 1 || rect.height < 1) continue;
+    if (el.closest('details:not([open])') && !el.closest('summary')) continue;
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight) >= 700;
+    const large = size >= 24 || (bold && size >= 18.66);
+    const ratio = contrast(el);
+    checked += 1;
+    if (ratio < (large ? 3 : 4.5))
+      failures.push(el.tagName + '.' + el.className + ' "' + node.textContent.trim().slice(0, 30)
+                    + '" ' + ratio.toFixed(2));
+  }
+  return {checked, failures};
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_all_text_in_chapters_reads_at_aa_contrast(book_html, site, browser, scheme):
+    """Every piece of text in the main column of three chapters (prose, code, tables,
+    captions, widgets, downloads): 4.5:1 against what it is drawn on, 3:1 when large."""
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        page = context.new_page()
+        failures = {}
+        for slug in ("attention", "sampling", "training"):
+            page.goto(site + f"chapters/{slug}.html")
+            page.wait_for_load_state("networkidle")
+            found = page.evaluate(f"() => ({ALL_TEXT_CONTRAST})(el => ({CONTRAST})(el))")
+            assert found["checked"] > 200, found
+            if found["failures"]:
+                failures[slug] = found["failures"]
+        assert not failures, failures
+    finally:
+        context.close()
+
+
+def test_theme_icons_draw_from_a_font_cut_to_them(book_html, site, context):
+    """The theme's 1.5 MB icon script is replaced by a comment, its icon rules and font
+    cut to the icons in use: each icon the page shows still has its glyph in the font."""
+    from fontTools.ttLib import TTFont
+
+    assert (book_html / "_static/scripts/fontawesome.js").stat().st_size < 1_000
+    font = book_html / "_static/vendor/fontawesome/webfonts/fa-solid-900.woff2"
+    assert font.stat().st_size < 20_000
+    glyphs = set(TTFont(font).getBestCmap())
+    page = context.new_page()
+    page.goto(site + "chapters/attention.html")
+    page.wait_for_load_state("networkidle")
+    icons = page.evaluate(
+        """() => [...document.querySelectorAll('i.fa-solid, i.fas, span.fa-solid')]
+           .filter(i => i.getBoundingClientRect().width > 0)
+           .map(i => [i.className, getComputedStyle(i, '::before').content])"""
+    )
+    assert len(icons) >= 3, icons
+    for classes, content in icons:
+        glyph = content.split('"')[1] if '"' in content else ""
+        assert len(glyph) == 1 and ord(glyph) in glyphs, (classes, content)
+    assert page.evaluate("document.fonts.check('900 16px \"Font Awesome 7 Free\"')")
+
+
+def test_404_page_is_styled_when_opened_from_disk(book_html, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto((book_html / "404.html").as_uri())
+        page.wait_for_load_state("load")
+        # the theme's stylesheet replaces the browser's default serif, its script runs
+        page.wait_for_function("!getComputedStyle(document.body).fontFamily.includes('Times')")
+        page.wait_for_function("document.documentElement.dataset.theme === 'light'")
+        link = page.locator("article a", has_text="table of contents").first
+        target = link.evaluate("a => a.href")
+        assert target.startswith("file://") and Path(target[len("file://") :]).is_file()
+    finally:
+        context.close()
