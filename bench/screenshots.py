@@ -1,0 +1,72 @@
+"""Screenshots of every chapter as a reader first meets it: 1280 px wide in the light
+theme and 390 px (a phone) in the dark, the first screen and a half, as WebP.
+
+    python bench/screenshots.py [HTML] [--out docs/screenshots/chapters]
+
+HTML is a built book (default docs/_build/html). Served over HTTP, clips not played.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import shutil
+import threading
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+from run import CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEWS = {
+    "1280-light": ({"width": 1280, "height": 800}, "light", 1200),
+    "390-dark": ({"width": 390, "height": 844}, "dark", 1400),
+}
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", nargs="?", type=Path, default=ROOT / "docs/_build/html")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs/screenshots/chapters")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(args.html))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    chapters = sorted(p.stem for p in (args.html / "chapters").glob("*.html"))
+    try:
+        with sync_playwright() as playwright:
+            chromium = shutil.which("chromium") or "/usr/bin/chromium"
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            for view, (viewport, scheme, height) in VIEWS.items():
+                context = browser.new_context(
+                    viewport=viewport, color_scheme=scheme, reduced_motion="reduce"
+                )
+                page = context.new_page()
+                for chapter in chapters:
+                    page.goto(f"http://127.0.0.1:{server.server_port}/chapters/{chapter}.html")
+                    page.wait_for_load_state("networkidle")
+                    page.set_viewport_size({"width": viewport["width"], "height": height})
+                    page.wait_for_timeout(800)  # the players settle after the resize
+                    png = page.screenshot()
+                    page.set_viewport_size(viewport)
+                    path = args.out / f"{chapter}-{view}.webp"
+                    Image.open(io.BytesIO(png)).save(path, "WEBP", quality=80, method=6)
+                    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
