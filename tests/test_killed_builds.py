@@ -1,0 +1,148 @@
+"""A build killed with SIGKILL while it works, then run again, publishes the same bytes as
+a build never interrupted: nothing half-made is kept, nothing it started lives on.
+
+Each case builds a copy of a test root in a subprocess (as a maintainer's sphinx-build),
+kills it at one stage of the work, checks that no process it started survives, builds
+again, and compares every published file with an uninterrupted build of another copy.
+Training is covered the same way in test_trained.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = Path(__file__).parent / "roots"
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+# A model file whose import is slow and says so: the build is then inside the capture.
+SLOW_IMPORT = 'import sys, time\nprint("capturing: model imported", flush=True)\ntime.sleep(4)\n'
+
+
+def _copy(root: str, dest: Path, slow_model: bool) -> Path:
+    srcdir = dest / root
+    shutil.copytree(ROOTS / f"test-{root}", srcdir)
+    if slow_model:
+        model = srcdir / "model_src" / "model.py"
+        model.write_text(SLOW_IMPORT + model.read_text())
+    return srcdir
+
+
+def _sphinx(srcdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sphinx", "-b", "html", str(srcdir), str(srcdir / "_build/html")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        if not fields.get("State", "").startswith("Z"):
+            children.setdefault(int(fields["PPid"]), []).append(int(status.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _published(srcdir: Path) -> dict[str, bytes]:
+    html = srcdir / "_build" / "html"
+    return {
+        path.relative_to(html).as_posix(): path.read_bytes()
+        for path in sorted(html.rglob("*"))
+        if path.is_file() and ".doctrees" not in path.parts
+    }
+
+
+def _run(srcdir: Path) -> str:
+    build = _sphinx(srcdir)
+    output, _ = build.communicate(timeout=600)
+    assert build.returncode == 0, output[-3000:]
+    return output
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _reach(build: subprocess.Popen, marker: str) -> None:
+    """Wait until the build prints ``marker``, or, for ``process:NAME``, until a process
+    running NAME works below it."""
+    if marker.startswith("process:"):
+        name = marker.removeprefix("process:").encode()
+        deadline = time.monotonic() + 120
+        while not any(name in _cmdline(pid) for pid in _descendants(build.pid)):
+            assert build.poll() is None and time.monotonic() < deadline, "it never started"
+            time.sleep(0.05)
+        return
+    seen = []
+    for line in build.stdout:
+        seen.append(line)
+        if marker in line:
+            return
+    pytest.fail(f"the build never printed {marker!r}:\n{''.join(seen)[-3000:]}")
+
+
+STAGES = {
+    # stage: (test root, a model slow to import, what says the stage has begun)
+    "rendering clips": ("manim-film", False, "process:ext.manim_clip.worker"),
+    "joining the film": ("manim-film", False, "joining the film of"),
+    "capturing shapes": ("annotated-source", True, "capturing: model imported"),
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_build_killed_mid_stage_leaves_nothing_running_and_resumes_to_the_same_bytes(
+    tmp_path, stage
+):
+    root, slow_model, marker = STAGES[stage]
+    reference = _copy(root, tmp_path / "uninterrupted", slow_model)
+    _run(reference)
+
+    killed = _copy(root, tmp_path / "killed", slow_model)
+    build = _sphinx(killed)
+    _reach(build, marker)
+    started = _descendants(build.pid)
+    build.kill()
+    build.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while left := [pid for pid in started if _alive(pid)]:
+        assert time.monotonic() < deadline, f"processes outlived the killed build: {left}"
+        time.sleep(0.2)
+
+    _run(killed)
+    again, expected = _published(killed), _published(reference)
+    assert again.keys() == expected.keys()
+    differ = [name for name in expected if again[name] != expected[name]]
+    assert not differ, f"after a kill while {stage}, these files differ: {differ}"
