@@ -33,15 +33,6 @@ CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) fail
 EXECUTED = re.compile(r"Executed notebook in")
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
 READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
@@ -602,8 +593,7 @@ def live_figures(scratch: Path) -> dict:
         for path in (out / "_live").glob("*.js")
     }
     with sync_playwright() as playwright:
-        chromium = shutil.which("chromium") or "/usr/bin/chromium"
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**book_build.chromium())
         page = browser.new_page()
         # nothing loads before the reader acts: the widget near the screen would otherwise
         page.add_init_script(
@@ -647,8 +637,7 @@ def page_weight(html: Path) -> dict:
     results = {}
     try:
         with sync_playwright() as playwright:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(**book_build.chromium())
             for chapter in chapters:
                 # a fresh context per chapter: nothing comes from the previous page's cache
                 context = browser.new_context(viewport={"width": 1280, "height": 800})

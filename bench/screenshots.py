@@ -12,13 +12,12 @@ import argparse
 import functools
 import http.server
 import io
-import shutil
 import threading
 from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
-from run import CHROMIUM_ARGS
+from run import book_build
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = {
@@ -45,8 +44,7 @@ def main() -> None:
     chapters = sorted(p.stem for p in (args.html / "chapters").glob("*.html"))
     try:
         with sync_playwright() as playwright:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(**book_build.chromium())
             for view, (viewport, scheme, height) in VIEWS.items():
                 context = browser.new_context(
                     viewport=viewport, color_scheme=scheme, reduced_motion="reduce"

@@ -1,10 +1,12 @@
-"""How the book is built: one sphinx-build command line for nox, the tests and the bench.
+"""How the book is built: one sphinx-build command line for nox, the tests and the bench,
+and how they open the built book in Debian's chromium.
 
 Plain Python with no Sphinx import, so the noxfile can use it before any venv exists.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,3 +39,24 @@ def environment(cache: Path, quality: str | None = None) -> dict[str, str]:
     if quality:
         env["NANOBOOK_CLIP_QUALITY"] = quality
     return env
+
+
+# Headless, offline, no first-run or background requests: what the browser tests and the
+# bench launch Debian's chromium with (Playwright's own browser download is not used).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> dict:
+    """Playwright's ``chromium.launch`` options for Debian's chromium."""
+    return {
+        "executable_path": shutil.which("chromium") or "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,16 +16,6 @@ sys.path.insert(0, str(REPO))
 from ext import book_build  # noqa: E402  (needs the path above)
 
 collect_ignore = ["roots"]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +62,10 @@ def browser():
     """Debian's chromium, driven by Playwright, for the whole session."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    options = book_build.chromium()
+    if not Path(options["executable_path"]).exists():
         pytest.fail("chromium is not installed: `nox -s tests` installs it (apt: chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**options)
         yield browser
         browser.close()

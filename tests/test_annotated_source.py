@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
+from ext import book_build
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
 from ext.annotated_source.html import shape_text
@@ -617,9 +618,7 @@ def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(
     url = (app.outdir / "attention.html").as_uri()
     masked = line_of(MODEL, "att = att.masked_fill")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-        )
+        browser = playwright.chromium.launch(**book_build.chromium())
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
@@ -685,9 +684,7 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
     formula = dict(result["lines"][str(masked)]["formulas"])["att"]
     second = dict(time[str(masked)]["values"])["att"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-        )
+        browser = playwright.chromium.launch(**book_build.chromium())
         try:
             page = browser.new_page()
             errors = []
