@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import procfs
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,32 +48,6 @@ def _sphinx(srcdir: Path) -> subprocess.Popen:
     )
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-        if not fields.get("State", "").startswith("Z"):
-            children.setdefault(int(fields["PPid"]), []).append(int(status.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
 def _published(srcdir: Path) -> dict[str, bytes]:
     html = srcdir / "_build" / "html"
     return {
@@ -89,20 +64,13 @@ def _run(srcdir: Path) -> str:
     return output
 
 
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
 def _reach(build: subprocess.Popen, marker: str) -> None:
     """Wait until the build prints ``marker``, or, for ``process:NAME``, until a process
     running NAME works below it."""
     if marker.startswith("process:"):
         name = marker.removeprefix("process:").encode()
         deadline = time.monotonic() + 120
-        while not any(name in _cmdline(pid) for pid in _descendants(build.pid)):
+        while not any(name in procfs.cmdline(pid) for pid in procfs.descendants(build.pid)):
             assert build.poll() is None and time.monotonic() < deadline, "it never started"
             time.sleep(0.05)
         return
@@ -133,13 +101,10 @@ def test_a_build_killed_mid_stage_leaves_nothing_running_and_resumes_to_the_same
     killed = _copy(root, tmp_path / "killed", slow_model)
     build = _sphinx(killed)
     _reach(build, marker)
-    started = _descendants(build.pid)
+    started = procfs.descendants(build.pid)
     build.kill()
     build.wait(timeout=30)
-    deadline = time.monotonic() + 15
-    while left := [pid for pid in started if _alive(pid)]:
-        assert time.monotonic() < deadline, f"processes outlived the killed build: {left}"
-        time.sleep(0.2)
+    procfs.assert_gone(started, within=15, what="processes outlived the killed build")
 
     _run(killed)
     again, expected = _published(killed), _published(reference)

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import av
+import procfs
 import pytest
 from PIL import Image
 from sphinx.errors import ConfigError
@@ -860,28 +861,10 @@ def test_a_poster_time_must_be_a_finite_time_in_the_clip(value):
 
 
 def _workers_of(parent: int) -> list[int]:
-    """Live clip workers whose parent is ``parent`` (read from /proc)."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(
-                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
-            )
-            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue  # gone meanwhile
-        ours = int(fields["PPid"]) == parent and b"ext.manim_clip.worker" in cmdline
-        if ours and not fields["State"].startswith("Z"):
-            found.append(int(status.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has finished, only not been reaped
+    """Running clip workers below ``parent``."""
+    return [
+        pid for pid in procfs.descendants(parent) if b"ext.manim_clip.worker" in procfs.cmdline(pid)
+    ]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -908,10 +891,7 @@ def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
         time.sleep(0.2)
     os.kill(build.pid, signum)
     assert build.wait(timeout=30) != 0
-    deadline = time.monotonic() + 10
-    while any(map(_alive, workers)):
-        assert time.monotonic() < deadline, "a render worker outlived the build"
-        time.sleep(0.2)
+    procfs.assert_gone(workers, within=10, what="render workers outlived the build")
     if signum == signal.SIGTERM:  # cleaned up as after Ctrl+C: no scratch, no half entry
         assert not list(cache_dir(srcdir).glob(".tmp-*"))
 
@@ -934,12 +914,5 @@ def test_a_scene_that_leaves_a_process_running_still_renders(tmp_path):
     app = build(srcdir)
     assert summary(app) == "manim-clip: 1 rendered, 0 reused, 0 failed"
     assert time.monotonic() - started < 30
-    left = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _read(p) == b"sleep\x00321\x00"]
+    left = [pid for pid in procfs.all_pids() if procfs.cmdline(pid) == b"sleep\x00321\x00"]
     assert not left, "the scene's child outlived its render"
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""

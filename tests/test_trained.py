@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import procfs
 import pytest
 import torch
 
@@ -209,31 +210,9 @@ def test_trainings_die_with_a_killed_build_and_leave_no_entry(cache):
     while not list((cache / "models").glob(".tmp-*")):  # a training has started writing
         assert time.monotonic() < deadline and parent.poll() is None, "no training started"
         time.sleep(0.2)
-    children = _children(parent.pid)
+    children = procfs.descendants(parent.pid)
     assert children
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 15
-    while any(map(_running, children)):
-        assert time.monotonic() < deadline, "a training outlived the process that started it"
-        time.sleep(0.2)
+    procfs.assert_gone(children, within=15, what="trainings outlived the process that started them")
     assert not [p for p in (cache / "models").iterdir() if p.is_dir() and p.name[0] != "."]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        if f"\nPPid:\t{pid}\n" in text:
-            found.append(int(status.parent.name))
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
