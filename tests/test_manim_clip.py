@@ -47,6 +47,18 @@ def copy_root(name: str, dest: Path, cache_from: Path | None = None) -> Path:
     return srcdir
 
 
+def small_project(parent: Path, name: str, index: str, conf: str = "") -> Path:
+    """A one-page project of its own (draft clips) with ``index`` as its index.rst."""
+    srcdir = parent / name
+    srcdir.mkdir(parents=True, exist_ok=True)
+    (srcdir / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n' + conf
+    )
+    (srcdir / "index.rst").write_text(index)
+    return srcdir
+
+
 def cache_dir(srcdir: Path) -> Path:
     return srcdir / "_build" / "nanobook-cache" / "clips"
 
@@ -806,21 +818,18 @@ def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_pat
 
 
 def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_path):
-    srcdir = tmp_path / "encodings"
-    (srcdir / "scenes").mkdir(parents=True)
-    (srcdir / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
+    srcdir = small_project(
+        tmp_path,
+        "encodings",
+        "Encodings\n=========\n\n.. manim-clip:: Latin\n   :file: scenes/latin.py\n\n"
+        ".. manim-clip:: Image\n   :file: scenes/image.png\n",
     )
+    (srcdir / "scenes").mkdir()
     (srcdir / "scenes" / "latin.py").write_bytes(
         b"# -*- coding: latin-1 -*-\nfrom manim import *\n\nNAME = 'caf\xe9'\n\n\n"
         b"class Latin(Scene):\n    def construct(self):\n        self.wait(0.1)\n"
     )
     (srcdir / "scenes" / "image.png").write_bytes(bytes(range(256)) * 4)
-    (srcdir / "index.rst").write_text(
-        "Encodings\n=========\n\n.. manim-clip:: Latin\n   :file: scenes/latin.py\n\n"
-        ".. manim-clip:: Image\n   :file: scenes/image.png\n"
-    )
     app = build(srcdir)
     warnings = strip_colors(app.warning.getvalue())
     assert f"{srcdir / 'index.rst'}:7: WARNING: manim-clip Image: " in warnings
@@ -830,16 +839,12 @@ def test_a_scene_in_latin_1_renders_and_a_binary_file_is_a_located_warning(tmp_p
 
 
 def test_malformed_beats_are_the_scene_s_error_with_its_location(tmp_path):
-    srcdir = tmp_path / "beats"
-    srcdir.mkdir()
-    (srcdir / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
-    )
-    (srcdir / "index.rst").write_text(
+    srcdir = small_project(
+        tmp_path,
+        "beats",
         "Beats\n=====\n\n.. manim-clip:: Talky\n\n   from manim import *\n\n"
         "   class Talky(Scene):\n       def construct(self):\n"
-        '           self.beats = ["no time"]\n           self.wait(0.1)\n'
+        '           self.beats = ["no time"]\n           self.wait(0.1)\n',
     )
     app = build(srcdir)
     warnings = strip_colors(app.warning.getvalue())
@@ -870,15 +875,11 @@ def _workers_of(parent: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
-    srcdir = tmp_path / "slow"
-    srcdir.mkdir()
-    (srcdir / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\n'
-    )
-    (srcdir / "index.rst").write_text(
+    srcdir = small_project(
+        tmp_path,
+        "slow",
         "Slow\n====\n\n.. manim-clip:: Slow\n\n   import time\n   from manim import *\n\n"
-        "   class Slow(Scene):\n       def construct(self):\n           time.sleep(120)\n"
+        "   class Slow(Scene):\n       def construct(self):\n           time.sleep(120)\n",
     )
     build = subprocess.Popen(
         [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(srcdir), str(srcdir / "_build")],
@@ -899,16 +900,13 @@ def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
 def test_a_scene_that_leaves_a_process_running_still_renders(tmp_path):
     """A child of the scene that outlives it (holding the worker's output open) neither
     turns a finished render into a timeout nor outlives the render."""
-    srcdir = tmp_path / "lingers"
-    srcdir.mkdir()
-    (srcdir / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        'extensions = ["ext.manim_clip"]\nmanim_clip_quality = "draft"\nmanim_clip_timeout = 30\n'
-    )
-    (srcdir / "index.rst").write_text(
+    srcdir = small_project(
+        tmp_path,
+        "lingers",
         "Lingers\n=======\n\n.. manim-clip:: Lingers\n\n   import subprocess\n"
         "   from manim import *\n\n   class Lingers(Scene):\n       def construct(self):\n"
-        '           subprocess.Popen(["sleep", "321"])\n           self.wait(0.1)\n'
+        '           subprocess.Popen(["sleep", "321"])\n           self.wait(0.1)\n',
+        conf="manim_clip_timeout = 30\n",
     )
     started = time.monotonic()
     app = build(srcdir)
