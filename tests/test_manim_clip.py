@@ -189,12 +189,12 @@ def test_clip_files(built):
 def test_the_scene_beats_are_captions_and_a_transcript(built):
     _, app = built
     dot = app.env.manim_clip_results["index#0"]
-    assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing"], [0.3, "then it fades away"]]
+    # two beats 0.3 s apart: one caption of two lines, none that flashes by
+    assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing\nthen it fades away"]]
     captions = (app.outdir / "_clips" / dot.meta["files"]["captions"]).read_text()
     assert captions == (
-        "WEBVTT\n\n"
-        "1\n00:00:00.000 --> 00:00:00.300\nA dot grows &lt;from&gt; nothing\n\n"
-        f"2\n00:00:00.300 --> {vtt.timestamp(dot.meta['duration'])}\nthen it fades away\n"
+        f"WEBVTT\n\n1\n00:00:00.000 --> {vtt.timestamp(dot.meta['duration'])}\n"
+        "A dot grows &lt;from&gt; nothing\nthen it fades away\n"
     )
     html = (app.outdir / "index.html").read_text()
     figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
@@ -202,7 +202,8 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
     assert track in figure and 'srclang="en" label="Captions" default>' in figure
     assert (
         '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
-        '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing</li>'
+        '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing<br>'
+        "then it fades away</li>"
     ) in figure
     # A scene that says nothing has no captions: no track, no transcript, no empty file.
     box = app.env.manim_clip_results["index#1"]
@@ -273,13 +274,13 @@ def test_the_duration_shows_before_play(built):
 
 def test_webvtt_cues():
     assert vtt.cues([], 3.0) == []
-    # in time order; a beat at the same moment as another joins it; clamped to the clip
+    # in time order; a beat within MIN_CUE of a cue's start joins it; clamped to the clip
     assert vtt.cues(
-        [(2.0, "b"), (0.0, "a"), (0.01, "a2"), (9.0, "late"), (1, "  x\n y ")], 3.0
+        [(3.0, "b"), (0.0, "a"), (0.5, "a2"), (9.0, "late"), (1.5, "  x\n y ")], 5.0
     ) == [
-        (0.0, 1.0, "a a2"),
-        (1.0, 2.0, "x y"),
-        (2.0, 3.0, "b"),
+        (0.0, 1.5, "a\na2"),  # two lines of one caption
+        (1.5, 3.0, "x y"),
+        (3.0, 5.0, "b"),
     ]
     assert vtt.timestamp(3723.4567) == "01:02:03.457"
     assert vtt.clock(75.9) == "1:15"
@@ -511,7 +512,7 @@ def test_text_shows_the_caption_and_the_transcript(warm):
     assert summary(app) == "manim-clip: 0 rendered, 3 reused, 0 failed"
     index = " ".join((app.outdir / "index.txt").read_text().split())  # unwrapped
     assert "[animation: A dot *grows*]" in index
-    assert "Transcript: (0:00) A dot grows <from> nothing (0:00) then it fades away" in index
+    assert "Transcript: (0:00) A dot grows <from> nothing then it fades away" in index
     assert "[animation: An inline square]" in index  # no beats, no transcript
     assert "[animation: The same dot, from MyST]" in (app.outdir / "myst.txt").read_text()
 
@@ -534,11 +535,11 @@ def test_latex_gets_the_poster_as_a_figure(warm):
     poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster_png"])
     assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
     assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
-    # what the clip says, in print
+    # what the clip says, in print (a caption's two lines are two lines of the source)
     assert (
         "\\begin{quote}\\small\\textbf{Transcript:} (0:00) A dot grows "
-        "\\textless{}from\\textgreater{} nothing (0:00) then it fades away\\end{quote}"
-    ) in tex
+        "\\textless{}from\\textgreater{} nothing then it fades away\\end{quote}"
+    ) in " ".join(tex.split())
     assert "\\label{\\detokenize{index:dot-clip}}" in tex
     assert (app.outdir / poster.name).is_file()
     assert "<video" not in tex

@@ -149,29 +149,42 @@ class BookScene(Scene):
         start = self.renderer.time
         super().play(*args, **kwargs)
         self.check_text_fits()
-        for mobject in self.mobjects:  # sentences this animation brought on screen
-            if isinstance(mobject, Text) and not getattr(mobject, "beat_recorded", False):
-                mobject.beat_recorded = True
-                if is_sentence(mobject.original_text):
-                    self.beat(mobject.original_text, at=start)
+        for text in self.texts_on_screen():  # sentences this animation brought on screen
+            if not getattr(text, "beat_recorded", False):
+                text.beat_recorded = True
+                if is_sentence(text.original_text):
+                    self.beat(text.original_text, at=start)
+
+    def texts_on_screen(self):
+        """Every Text in the scene, inside groups too."""
+        for mobject in self.mobjects:
+            yield from (m for m in mobject.get_family() if isinstance(m, Text))
 
     def check_text_fits(self) -> None:
         """Text left where the frame's edge cuts it is a layout error: say which."""
         half_width, half_height = config.frame_width / 2, config.frame_height / 2
-        for mobject in self.mobjects:
-            for text in mobject.get_family():
-                if not isinstance(text, Text) or text.get_fill_opacity() == 0:
-                    continue
-                (left, bottom, _), (right, top, _) = text.get_corner(DL), text.get_corner(UR)
-                if (
-                    left < -half_width < right
-                    or left < half_width < right
-                    or (bottom < -half_height < top or bottom < half_height < top)
-                ):
-                    raise ValueError(
-                        f"text {text.original_text!r} is cut by the frame's edge: "
-                        "shorten it, wrap it or move it inside"
-                    )
+        for text in self.texts_on_screen():
+            (left, bottom, _), (right, top, _) = text.get_corner(DL), text.get_corner(UR)
+            cut = any(
+                low < edge < high
+                for low, high, edge in (
+                    (left, right, -half_width),
+                    (left, right, half_width),
+                    (bottom, top, -half_height),
+                    (bottom, top, half_height),
+                )
+            )
+            if cut and text.get_fill_opacity() > 0:
+                raise ValueError(
+                    f"text {text.original_text!r} is cut by the frame's edge: "
+                    "shorten it, wrap it or move it inside"
+                )
+
+    @staticmethod
+    def already_said(group: Mobject) -> None:
+        """Texts whose beat the caller records itself (a title, the takeaway)."""
+        for text in group.get_family():
+            text.beat_recorded = True
 
     def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
         title = VGroup(label(text, 36))
@@ -179,6 +192,7 @@ class BookScene(Scene):
             title.add(label(subtitle, MIN_TEXT, TEXT_2))
         title.arrange(DOWN, buff=0.12).to_edge(UP, buff=0.35)
         self.beat(f"{text}: {subtitle}" if subtitle else text)
+        self.already_said(title)
         self.play(FadeIn(title, shift=0.2 * DOWN), run_time=0.8)
         return title
 
@@ -198,5 +212,6 @@ class BookScene(Scene):
         card = panel(max(body.width + 1.2, 7), body.height + 1.0, stroke=ACCENT)
         body.move_to(card)
         self.beat(f"Takeaway: {text} {detail or ''}")
+        self.already_said(body)
         self.play(FadeIn(card), FadeIn(body, shift=0.2 * UP), run_time=0.8)
         self.wait(hold)

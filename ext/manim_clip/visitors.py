@@ -164,9 +164,10 @@ def _html_transcript(self, result: ClipResult, epub: bool) -> None:
     if not lines:
         return
     heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
-    items = "".join(
-        f'<li><span class="manim-clip-time">{at}</span> {escape(text)}</li>' for at, text in lines
-    )
+    items = ""
+    for at, text in lines:  # a caption of two lines keeps them
+        shown = "<br>".join(escape(line) for line in text.splitlines())
+        items += f'<li><span class="manim-clip-time">{at}</span> {shown}</li>'
     if epub:
         self.body.append(
             f'<div class="manim-clip-transcript"><p>{heading}</p><ol>{items}</ol></div>'

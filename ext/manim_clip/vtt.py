@@ -1,8 +1,8 @@
 """WebVTT text tracks: a clip's captions from its scene's beats, the film's chapters.
 
 A beat is (seconds, text): the text is on screen from then until the next beat, the
-last one until the end. Cues are written in time order; a cue shorter than a frame
-(two beats at once) is merged into the next one, so no cue flashes.
+last one until the end. Cues are written in time order; a beat that comes less than
+MIN_CUE after a cue's start joins that cue as another line, so no caption flashes by.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-MIN_CUE = 0.05  # seconds: shorter cues are folded into the next
+MIN_CUE = 1.2  # seconds
 
 
 def cues(beats: Iterable[tuple[float, str]], duration: float) -> list[tuple[float, float, str]]:
@@ -24,7 +24,7 @@ def cues(beats: Iterable[tuple[float, str]], duration: float) -> list[tuple[floa
         if not text:
             continue
         if merged and at - merged[-1][0] < MIN_CUE:
-            merged[-1][1] = f"{merged[-1][1]} {text}"
+            merged[-1][1] = f"{merged[-1][1]}\n{text}"
         else:
             merged.append([at, text])
     ends = [at for at, _ in merged[1:]] + [duration] if merged else []
