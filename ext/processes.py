@@ -22,15 +22,25 @@ import threading
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Be killed (SIGKILL) when the parent process dies; if ``parent`` (its pid) is
-    already gone, exit now. No-op where Linux's prctl is not available."""
+def die_with_parent(parent: int | None = None, *, group: bool = False) -> None:
+    """Be killed when the parent process dies; if ``parent`` (its pid) is already gone,
+    exit now. With ``group``, take this process's whole process group along (what it
+    started: a scene's LaTeX, ffmpeg or its own children), by turning the parent's death
+    into SIGTERM and SIGTERM into SIGKILL for the group. No-op where Linux's prctl is not
+    available."""
     if not sys.platform.startswith("linux"):
         return
+    if group:
+        signal.signal(signal.SIGTERM, _kill_own_group)
+    death = signal.SIGTERM if group else signal.SIGKILL
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, death)
     if parent is not None and os.getppid() != parent:  # it died before prctl took effect
         os._exit(1)
+
+
+def _kill_own_group(signum, frame):
+    os.killpg(0, signal.SIGKILL)  # this process too
 
 
 def _interrupt(signum, frame):

@@ -123,6 +123,12 @@ def _find_module(name: str, search: list[Path]) -> Path | None:
     return None
 
 
+def module_file(name: str) -> Path | None:
+    """The file of module ``name`` on sys.path, found without importing it or its
+    packages: no model code runs while a page is read."""
+    return _find_module(name, [Path(entry or ".") for entry in sys.path])
+
+
 def import_files(
     path: Path | None, search: Iterable[Path], source: str | None = None
 ) -> tuple[list[Path], list[str]]:
@@ -272,11 +278,12 @@ class Store:
         """Temp folders of this key whose run has died (we hold the key's lock)."""
         for stale in self.root.glob(f".tmp-{key}-*"):
             pid = stale.name.removeprefix(f".tmp-{key}-").partition("-")[0]
-            if not pid.isdigit() or not _alive(int(pid)):
+            if not pid.isdigit() or not alive(int(pid)):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

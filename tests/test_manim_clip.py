@@ -876,25 +876,42 @@ def _workers_of(parent: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_build_takes_its_renders_with_it(tmp_path, signum):
+    """Killed mid-render, the build takes its workers and what the scene started along;
+    a SIGTERM cleans up at once, and after a SIGKILL the next build clears the
+    temporary folders the dead one left."""
     srcdir = small_project(
         tmp_path,
         "slow",
-        "Slow\n====\n\n.. manim-clip:: Slow\n\n   import time\n   from manim import *\n\n"
-        "   class Slow(Scene):\n       def construct(self):\n           time.sleep(120)\n",
+        "Slow\n====\n\n.. manim-clip:: Slow\n\n   import subprocess, time\n"
+        "   from manim import *\n\n   class Slow(Scene):\n       def construct(self):\n"
+        f'           subprocess.Popen(["sleep", "{4200 + signum}"])\n           time.sleep(120)\n',
     )
-    build = subprocess.Popen(
-        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(srcdir), str(srcdir / "_build")],
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", srcdir, srcdir / "_build/html"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while not (workers := _workers_of(build.pid)):
-        assert time.monotonic() < deadline and build.poll() is None, "no worker started"
+    while not (workers := _workers_of(killed.pid)):
+        assert time.monotonic() < deadline and killed.poll() is None, "no worker started"
         time.sleep(0.2)
-    os.kill(build.pid, signum)
-    assert build.wait(timeout=30) != 0
+    child = f"sleep\0{4200 + signum}\0".encode()  # one of its own for each signal
+    while not (children := [p for p in procfs.all_pids() if procfs.cmdline(p) == child]):
+        assert time.monotonic() < deadline, "the scene's child never started"
+        time.sleep(0.2)
+    os.kill(killed.pid, signum)
+    assert killed.wait(timeout=30) != 0
     procfs.assert_gone(workers, within=10, what="render workers outlived the build")
+    procfs.assert_gone(children, within=10, what="the scene's child outlived the build")
     if signum == signal.SIGTERM:  # cleaned up as after Ctrl+C: no scratch, no half entry
+        assert not list(cache_dir(srcdir).glob(".tmp-*"))
+    else:  # the next build that renders clears what the dead one left
+        assert list(cache_dir(srcdir).glob(".tmp-*"))
+        (srcdir / "index.rst").write_text(
+            "Quick\n=====\n\n.. manim-clip:: Quick\n\n   from manim import *\n\n"
+            "   class Quick(Scene):\n       def construct(self):\n           self.wait(0.1)\n"
+        )
+        assert summary(build(srcdir)) == "manim-clip: 1 rendered, 0 reused, 0 failed"
         assert not list(cache_dir(srcdir).glob(".tmp-*"))
 
 

@@ -9,7 +9,6 @@ by the visitors in ``html.py``, other builders get the interleaved fallback.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from .. import store
 from .._core import (
     AnyOption,
     drop_unknown_options,
@@ -200,12 +200,9 @@ class AnnotatedSource(SphinxDirective):
 
     def _note_presets_dependency(self) -> None:
         """Re-read the page when the presets change: its shapes may."""
-        try:
-            spec = importlib.util.find_spec(self.config.nanobook_presets)
-        except (ImportError, ValueError):
-            return  # the capture reports the missing module where the block is
-        if spec and spec.origin and Path(spec.origin).is_file():
-            note_code_dependency(self.env, Path(spec.origin))
+        origin = store.module_file(self.config.nanobook_presets)
+        if origin:  # else the capture reports the missing module where the block is
+            note_code_dependency(self.env, origin)
 
     def _forge_url(self, relpath: str, obj: SourceObject) -> str | None:
         template = settings(self.env.app).url

@@ -77,13 +77,10 @@ def _producer_code() -> list[str]:
 
 
 def _presets_source(presets_module: str) -> str:
-    try:
-        spec = importlib.util.find_spec(presets_module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+    origin = store.module_file(presets_module)
+    if origin is None:
         raise CaptureError(f"presets module {presets_module!r} not found")
-    return Path(spec.origin).read_text(encoding="utf-8")
+    return origin.read_text(encoding="utf-8")
 
 
 @functools.cache

@@ -39,7 +39,7 @@ def capture_requested(app, env) -> None:
     and say what is wrong with any block's shapes. Said on every build for every page,
     read or not, so a warm ``-W`` build fails like a cold one."""
     requests = getattr(env, "annotated_source_requests", {})
-    captured: dict[tuple[str, str], dict] = {}
+    captured = app.annotated_source_captures = {}  # what pages attach, as they are written
     for docname in sorted(requests):
         for path, preset, label, start, end, lineno in sorted(requests[docname]):
             if (path, preset) not in captured:
@@ -50,9 +50,9 @@ def capture_requested(app, env) -> None:
 
 def _capture_logged(app, path: str, preset: str) -> dict:
     try:
-        key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
-        cached = (_cache(app) / f"{key}.json").is_file()
-        with time_limit(app.config.nanobook_model_timeout):
+        with time_limit(app.config.nanobook_model_timeout):  # the key imports the presets
+            key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
+            cached = (_cache(app) / f"{key}.json").is_file()
             result = capture_for(app, path, preset)
     except (CaptureError, LocateError, OSError, ModelCodeTimeout) as error:
         return {"lines": {}, "errors": [str(error)]}
@@ -102,11 +102,10 @@ class AttachShapes(SphinxPostTransform):
                 self._attach(block)
 
     def _attach(self, block: annotated_source) -> None:
-        """The shapes only: capture_requested has said what is wrong with them."""
-        try:
-            result = capture_for(self.app, block["path"], block["preset"])
-        except (CaptureError, LocateError, OSError):
-            result = {"lines": {}, "errors": []}
+        """The shapes only: capture_requested made them (within the time limit) and has
+        said what is wrong with them."""
+        captures = getattr(self.app, "annotated_source_captures", {})
+        result = captures.get((block["path"], block["preset"]), {"lines": {}})
         block["shapes"] = _lines_in(result, block["start"], block["end"])
         block["symbols"] = result.get("symbols", {})
 

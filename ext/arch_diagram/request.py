@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
-import importlib.util
 import inspect
 import re
 import sys
@@ -149,13 +148,9 @@ def source_files(request: Request, root: Path) -> list[Path]:
         request.presets,
         *([] if request.target in KINDS else [request.target.partition(":")[0]]),
     ]:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
+        origin = store.module_file(name)
+        if origin is None:
             continue  # drawing reports it
-        if not (spec and spec.origin and Path(spec.origin).is_file()):
-            continue
-        origin = Path(spec.origin).resolve()
         if store.installed(origin):
             continue  # keyed by version: torch's is part of every drawing's key
         # inside the project root or not: a changed file must never leave a stale drawing

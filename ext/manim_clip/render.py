@@ -199,10 +199,15 @@ def use_entry(result, entry: Path, status: str) -> None:
 
 
 def remove_stale_temps(cache_dir: Path) -> None:
-    """Temp folders left by killed builds; fresh ones may belong to a build running now."""
+    """Temp folders left by killed builds: those whose name (``.tmp-[work-]KEY-PID-…``)
+    holds the PID of a build that is gone, and any older than STALE_TEMP_SECONDS; a
+    build running now keeps its own."""
     for temp in cache_dir.glob(".tmp-*"):
-        if time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
-            shutil.rmtree(temp, ignore_errors=True)
+        parts = temp.name.removeprefix(".tmp-").removeprefix("work-").split("-")
+        dead = len(parts) > 2 and parts[1].isdigit() and not store.alive(int(parts[1]))
+        with contextlib.suppress(OSError):  # removed meanwhile by another build
+            if dead or time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- the pool ---------------------------------------------------------------------------
@@ -248,12 +253,13 @@ def _run_pool(missing: dict[str, list[ClipSpec]], settings: Settings):
 
 def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -> Outcome:
     started = time.perf_counter()
-    out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=settings.cache_dir))
+    pid = os.getpid()  # in the names: the next build clears them if this one dies
+    out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{pid}-", dir=settings.cache_dir))
     out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
     try:
         # scratch space in the cache's own temporary area: remove_stale_temps clears
         # what a killed build leaves, and nothing lands in the system's /tmp
-        scratch = {"prefix": f".tmp-work-{key}-", "dir": settings.cache_dir}
+        scratch = {"prefix": f".tmp-work-{key}-{pid}-", "dir": settings.cache_dir}
         with tempfile.TemporaryDirectory(**scratch) as work:
             returncode, output = _run_worker(
                 _job(spec, key, out, work, settings), settings.timeout, live, lock

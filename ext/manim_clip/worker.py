@@ -33,7 +33,7 @@ class SceneError(Exception):
 
 
 def main() -> int:
-    processes.die_with_parent()  # a killed build takes its renders with it
+    processes.die_with_parent(group=True)  # a killed build takes its renders with it
     job = json.loads(sys.stdin.read())
     if os.getppid() != job["parent_pid"]:  # the build died before prctl took effect
         return 1
