@@ -354,6 +354,7 @@ def move_into_cache(out: Path, entry: Path) -> None:
     """Rename the finished folder into place; if another build got there first, keep theirs."""
     if entry.exists() and not is_complete(entry):
         # A broken entry (not made by this code: renames are whole) is set aside first.
+        logger.info(f"manim-clip: the cache entry {entry.name} was invalid; replaced")
         broken = entry.with_name(f".tmp-broken-{entry.name}-{os.getpid()}")
         entry.rename(broken)
         shutil.rmtree(broken, ignore_errors=True)
