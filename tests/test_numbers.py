@@ -23,6 +23,7 @@ DEFINITIONS = {"0", "1", "−1", "-1", "2", "3", "4", "255", "256"}
 # Phrases whose numbers are definitions too: chapter numbers, constants, conventions,
 # facts cited from the GPT-2 paper, and the settings an exercise asks the reader to try.
 DEFINING_PHRASES = [
+    r"[Cc]hapters \d+ to \d+",  # a range of chapters (before the single one below)
     r"[Cc]hapters? \d+",
     r"et al\. \(?\d{4}",  # a citation's year
     r"[A-Z][a-z]+ \(\d{4}\)",  # a single author's citation: Shazeer (2020)
@@ -38,8 +39,10 @@ DEFINING_PHRASES = [
     r"only 8 do|draws 8",  # training exercise: the micro-batch size
     r"batch size of 2 and a block size of 8",  # data exercise: a batch small enough to read
     r"weights by 100",  # loss exercise: the factor to try
+    r"\d+ minutes",  # the learning path's reading budgets
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
+APPENDIX = ["learning-path", "glossary"]  # pages that state the models' numbers too
 
 
 def typed_numbers(text: str) -> list[str]:
@@ -54,9 +57,9 @@ def typed_numbers(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("slug", CHAPTERS)
-def test_chapter_prose_types_in_no_numbers(book_html, slug):
-    found = typed_numbers(prose(book_html / "chapters" / f"{slug}.html"))
+@pytest.mark.parametrize("page", [f"chapters/{slug}" for slug in CHAPTERS] + APPENDIX)
+def test_prose_types_in_no_numbers(book_html, page):
+    found = typed_numbers(prose(book_html / f"{page}.html"))
     assert not found, "typed-in numbers (glue them from a cell):\n" + "\n".join(found)
 
 
