@@ -10,6 +10,9 @@ docs/performance.md, which the book publishes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import http.server
 import json
 import os
 import platform
@@ -20,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -614,16 +618,9 @@ def live_figures(scratch: Path) -> dict:
     return {"artifact_bytes": sizes, "first_result_ms": first_result_ms, "forward": forward}
 
 
-def page_weight(html: Path) -> dict:
-    """Bytes the browser receives for each chapter, served over HTTP as a reader gets it
-    (no compression): before the reader scrolls (1280x800, the page loaded and idle) and
-    after its first clip has played. Counts every response: HTML, CSS, scripts, fonts,
-    images, video, whatever fetched them."""
-    import functools
-    import http.server
-    import threading
-
-    from playwright.sync_api import sync_playwright
+@contextlib.contextmanager
+def served(html: Path):
+    """The built book over HTTP on 127.0.0.1 (no compression, no log); its root URL."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -633,47 +630,57 @@ def page_weight(html: Path) -> dict:
         ("127.0.0.1", 0), functools.partial(Quiet, directory=str(html))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    chapters = sorted(p.relative_to(html).as_posix() for p in (html / "chapters").glob("*.html"))
-    results = {}
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(**book_build.chromium())
-            for chapter in chapters:
-                # a fresh context per chapter: nothing comes from the previous page's cache
-                context = browser.new_context(viewport={"width": 1280, "height": 800})
-                page = context.new_page()
-                network = context.new_cdp_session(page)
-                network.send("Network.enable")
-                received: list[int] = []
-
-                def count(event: dict, into: list[int] = received) -> None:
-                    into.append(event["dataLength"])
-
-                network.on("Network.dataReceived", count)
-                page.goto(f"http://127.0.0.1:{server.server_port}/{chapter}")
-                page.wait_for_load_state("networkidle")
-                before = sum(received)
-                played = page.evaluate(
-                    """() => new Promise((resolve) => {
-                         const video = document.querySelector("video");
-                         if (!video) return resolve(false);
-                         video.scrollIntoView();
-                         video.muted = true;
-                         video.playbackRate = 16;  // every byte fetched, sooner
-                         video.addEventListener("ended", () => resolve(true), { once: true });
-                         setTimeout(() => resolve(false), 60000);  // a clip that never ends
-                         video.play().catch(() => resolve(false));
-                       })"""
-                )
-                page.wait_for_load_state("networkidle")
-                results[chapter] = {
-                    "before_scroll_bytes": before,
-                    "after_clip_bytes": sum(received) if played else None,
-                }
-                context.close()
-            browser.close()
+        yield f"http://127.0.0.1:{server.server_port}/"
     finally:
         server.shutdown()
+
+
+def page_weight(html: Path) -> dict:
+    """Bytes the browser receives for each chapter, served over HTTP as a reader gets it
+    (no compression): before the reader scrolls (1280x800, the page loaded and idle) and
+    after its first clip has played. Counts every response: HTML, CSS, scripts, fonts,
+    images, video, whatever fetched them."""
+    from playwright.sync_api import sync_playwright
+
+    chapters = sorted(p.relative_to(html).as_posix() for p in (html / "chapters").glob("*.html"))
+    results = {}
+    with served(html) as site, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**book_build.chromium())
+        for chapter in chapters:
+            # a fresh context per chapter: nothing comes from the previous page's cache
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            network = context.new_cdp_session(page)
+            network.send("Network.enable")
+            received: list[int] = []
+
+            def count(event: dict, into: list[int] = received) -> None:
+                into.append(event["dataLength"])
+
+            network.on("Network.dataReceived", count)
+            page.goto(site + chapter)
+            page.wait_for_load_state("networkidle")
+            before = sum(received)
+            played = page.evaluate(
+                """() => new Promise((resolve) => {
+                     const video = document.querySelector("video");
+                     if (!video) return resolve(false);
+                     video.scrollIntoView();
+                     video.muted = true;
+                     video.playbackRate = 16;  // every byte fetched, sooner
+                     video.addEventListener("ended", () => resolve(true), { once: true });
+                     setTimeout(() => resolve(false), 60000);  // a clip that never ends
+                     video.play().catch(() => resolve(false));
+                   })"""
+            )
+            page.wait_for_load_state("networkidle")
+            results[chapter] = {
+                "before_scroll_bytes": before,
+                "after_clip_bytes": sum(received) if played else None,
+            }
+            context.close()
+        browser.close()
     return results
 
 

@@ -9,15 +9,12 @@ HTML is a built book (default docs/_build/html). Served over HTTP, clips not pla
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import io
-import threading
 from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
-from run import book_build
+from run import book_build, served
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = {
@@ -26,44 +23,32 @@ VIEWS = {
 }
 
 
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("html", nargs="?", type=Path, default=ROOT / "docs/_build/html")
     parser.add_argument("--out", type=Path, default=ROOT / "docs/screenshots/chapters")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(args.html))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     chapters = sorted(p.stem for p in (args.html / "chapters").glob("*.html"))
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(**book_build.chromium())
-            for view, (viewport, scheme, height) in VIEWS.items():
-                context = browser.new_context(
-                    viewport=viewport, color_scheme=scheme, reduced_motion="reduce"
-                )
-                page = context.new_page()
-                for chapter in chapters:
-                    page.goto(f"http://127.0.0.1:{server.server_port}/chapters/{chapter}.html")
-                    page.wait_for_load_state("networkidle")
-                    page.set_viewport_size({"width": viewport["width"], "height": height})
-                    page.wait_for_timeout(800)  # the players settle after the resize
-                    png = page.screenshot()
-                    page.set_viewport_size(viewport)
-                    path = args.out / f"{chapter}-{view}.webp"
-                    Image.open(io.BytesIO(png)).save(path, "WEBP", quality=80, method=6)
-                    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-                context.close()
-            browser.close()
-    finally:
-        server.shutdown()
+    with served(args.html) as site, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**book_build.chromium())
+        for view, (viewport, scheme, height) in VIEWS.items():
+            context = browser.new_context(
+                viewport=viewport, color_scheme=scheme, reduced_motion="reduce"
+            )
+            page = context.new_page()
+            for chapter in chapters:
+                page.goto(f"{site}chapters/{chapter}.html")
+                page.wait_for_load_state("networkidle")
+                page.set_viewport_size({"width": viewport["width"], "height": height})
+                page.wait_for_timeout(800)  # the players settle after the resize
+                png = page.screenshot()
+                page.set_viewport_size(viewport)
+                path = args.out / f"{chapter}-{view}.webp"
+                Image.open(io.BytesIO(png)).save(path, "WEBP", quality=80, method=6)
+                print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+            context.close()
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -152,18 +152,24 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
     self.body.append(f'<p>{alt} <a href="{mp4}">{download}</a></p></video>\n')
 
 
-def transcript_lines(result: ClipResult) -> list[tuple[str, str]]:
-    """(m:ss, text) for each caption beat of a clip, or each chapter of the film."""
+def transcript(result: ClipResult) -> tuple[str, list[tuple[str, str]]]:
+    """Its heading and (m:ss, text) for each caption beat of a clip, or each chapter of
+    the film."""
     timed = result.meta.get("beats") or result.meta.get("chapters") or []
-    return [(vtt.clock(at), text) for at, text in timed]
+    heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+    return heading, [(vtt.clock(at), text) for at, text in timed]
+
+
+def run_on(lines: list[tuple[str, str]]) -> str:
+    """A transcript's lines as one paragraph, for print and plain text."""
+    return " ".join(f"({at}) {' '.join(text.split())}" for at, text in lines)
 
 
 def _html_transcript(self, result: ClipResult, epub: bool) -> None:
     """The beats as text: collapsed under a video, open beside an EPUB's poster."""
-    lines = transcript_lines(result)
+    heading, lines = transcript(result)
     if not lines:
         return
-    heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
     items = ""
     for at, text in lines:  # a caption of two lines keeps them
         shown = "<br>".join(escape(line) for line in text.splitlines())
@@ -273,10 +279,9 @@ def visit_latex(self, node: manim_clip) -> None:
     if caption_tex:
         self.body.append(f"\\caption{{{caption_tex}}}")
     self.body.append(self.hypertarget_to(node) + "\n\\end{figure}\n")
-    if lines := transcript_lines(result):  # what the clip says, in print
-        heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
-        text = self.encode(" ".join(f"({at}) {line}" for at, line in lines))
-        heading = self.encode(heading)
+    heading, lines = transcript(result)
+    if lines:  # what the clip says, in print
+        heading, text = self.encode(heading), self.encode(run_on(lines))
         self.body.append(f"\n\\begin{{quote}}\\small\\textbf{{{heading}:}} {text}\\end{{quote}}\n")
     raise nodes.SkipNode
 
@@ -306,8 +311,7 @@ def text_fallback(app, doctree: nodes.document, docname: str) -> None:
         paragraph["ids"] = node["ids"]
         replacement = [paragraph]
         result = _result(app.env, node)
-        if result is not None and (lines := transcript_lines(result)):
-            heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
-            text = " ".join(f"({at}) {line}" for at, line in lines)
-            replacement.append(nodes.paragraph("", f"{heading}: {text}"))
+        heading, lines = transcript(result) if result is not None else ("", [])
+        if lines:
+            replacement.append(nodes.paragraph("", f"{heading}: {run_on(lines)}"))
         node.replace_self(replacement)
