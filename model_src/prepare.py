@@ -21,6 +21,7 @@ char: any text, one token per distinct character; the first 90% is train, the re
 import argparse
 import itertools
 import pickle
+import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
@@ -60,10 +61,14 @@ def sort_data() -> Dataset:
 
 
 def default_corpus() -> str:
-    """The char model's default reading: this project's model source code, kept as a
-    snapshot (`cat model_src/*.py > model_src/corpus.txt`) so that editing the code,
-    even its comments, does not retrain the char model and every page that shows it."""
-    return (Path(__file__).parent / "corpus.txt").read_text()
+    """The char model's default reading: this project's model code, then the book's
+    chapters, kept as a snapshot (`cat model_src/*.py docs/chapters/*.md >
+    model_src/corpus.txt`) so that editing the code or the prose does not retrain the
+    char model and every page that shows it. Only ASCII is kept (a character beyond it
+    loses its accents or is dropped), so the vocabulary is what a keyboard types and
+    an emoji stays unknown, as the tokenizer chapter shows."""
+    text = (Path(__file__).parent / "corpus.txt").read_text(encoding="utf-8")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def char_data(text: str) -> Dataset:
@@ -80,7 +85,7 @@ def build(task: str, input_path: str | Path | None = None) -> Dataset:
     if task == "sort":
         return sort_data()
     if task == "char":
-        return char_data(Path(input_path).read_text() if input_path else default_corpus())
+        return char_data(Path(input_path).read_text(encoding="utf-8") if input_path else default_corpus())
     raise ValueError(f"unknown data set {task!r}: expected 'sort' or 'char'")
 
 

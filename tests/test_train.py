@@ -72,10 +72,13 @@ def test_char_data_and_batches(tmp_path):
     assert torch.equal(x[:, 1:], y[:, :-1])  # y is x one step ahead
 
 
-def test_default_char_corpus_is_our_own_source_code():
+def test_default_char_corpus_is_our_own_code_then_the_chapters_in_ascii():
     corpus = prepare.default_corpus()
     assert "class CausalSelfAttention(nn.Module):" in corpus
     assert corpus.index("class GPT(") < corpus.index("def get_lr(")  # model.py < train.py
+    assert corpus.index("def get_lr(") < corpus.index("(ch-data-char)=")  # code, then prose
+    # what the tokenizer chapter promises: a keyboard's characters, and an emoji unknown
+    assert set(corpus) == {"\n", *map(chr, range(32, 127))}
 
 
 # --- settings --------------------------------------------------------------------------

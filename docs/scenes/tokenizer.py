@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bookscene import *
 from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
 
+VOCAB_ROW = 48  # characters per row of the vocabulary: what the frame's width holds
 LINE = "path = Path(path)"  # from model_src/train.py: "path" recurs, "Path" almost
 NUM_MERGES = 3
 CELL = 0.74  # 17 bytes across the frame, three-digit ids at MIN_TEXT
@@ -94,12 +95,13 @@ class TokenizerScene(BookScene):
         self.show_title("Tokenizer: text → ids", "a line of the char corpus, two ways")
 
         # the char preset: one id per character, from its sorted vocabulary
-        half = (len(tok.vocab) + 1) // 2
-        shown_vocab = [visible(ch) for ch in tok.vocab]
+        shown_vocab = "".join(visible(ch) for ch in tok.vocab)
         vocab = VGroup(
             label(f"char vocabulary: {len(tok.vocab)} characters, sorted", 24, ROLE["ids"]),
-            label("".join(shown_vocab[:half]), 24, TEXT_2, mono=True),
-            label("".join(shown_vocab[half:]), 24, TEXT_2, mono=True),
+            *(
+                label(shown_vocab[start : start + VOCAB_ROW], 24, TEXT_2, mono=True)
+                for start in range(0, len(shown_vocab), VOCAB_ROW)
+            ),
         )
         vocab.arrange(DOWN, buff=0.15).move_to(UP * 1.75)
         self.play(FadeIn(vocab), run_time=1.0)
