@@ -24,9 +24,9 @@ rows, 2 expands those into boxes, and so on. ``:focus:`` keeps the whole and ope
 part: the modules on the way to it are expanded, their other parts stay rows, and the
 focus itself is expanded ``:depth:`` levels. Repeated siblings are drawn once with ×N;
 the residual adds, the embeddings' add and attention's q, k, v and attention matrix are
-drawn only where the traced run confirms them (see ``flows.py``).
+drawn only where the traced run confirms them (see ``modules.py``).
 
-The rest of the pipeline (see ``specs.py``): the argument is one of these words, with
+The rest of the pipeline (see ``pipeline.py``): the argument is one of these words, with
 ``:config:``, ``:input:``, ``:caption:`` and ``:name:`` as above::
 
     ```{arch-diagram} optimizer      AdamW's weight-decay and no-decay parameter groups
@@ -235,11 +235,11 @@ def _short(path: Path, root: Path) -> str:
 def draw_diagram(request: Request) -> Drawing:
     """Import, build, trace and lay out; a DiagramError says why that was not possible."""
     # torch is imported here, not at module level: reading a page must stay cheap
-    from . import specs
+    from . import pipeline
 
     live = resolve_live(request)
     if request.target in KINDS:
-        return specs.draw_spec(request, live)
+        return pipeline.draw_pipeline(request, live)
     return draw_module(request, live, import_target(request.target))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import _core, store
 
-KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn from specs.py
+KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn by pipeline.py
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
 # defaults, except max_new_tokens: None fills the context window once
 KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
@@ -318,7 +318,7 @@ def draw_module(request: Request, live: Live, target) -> Drawing:
     """Build the target with the live config, trace it and lay it out."""
     import torch
 
-    from . import draw, flows
+    from . import draw, modules
     from .trace import ForwardError, argument_names, trace
 
     model, instance = build_model(request.target, target, live)
@@ -337,7 +337,7 @@ def draw_module(request: Request, live: Live, target) -> Drawing:
     call = find_call(model, root, instance) if instance else root
     focus = ".".join(filter(None, [instance, request.focus]))
     focused = find_call(model, root, focus) if request.focus else None
-    plan = flows.Planner(model, request.depth, focus if focused else "").plan(call)
+    plan = modules.Planner(model, request.depth, focus if focused else "").plan(call)
     params = f"{call.total_params:,} parameters"
     if call.path:
         header = [

@@ -28,7 +28,7 @@ import torch
 
 from .._core import MODEL_CODE_ERRORS
 from . import draw
-from .flows import shape_text
+from .modules import shape_text
 from .request import DiagramError, Drawing, Live, Request, where_raised
 from .trace import Recorder
 
@@ -36,7 +36,7 @@ MAX_SHOWN_ROWS = 3  # batch rows printed; the shape line says how many there are
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
-def draw_spec(request: Request, live: Live) -> Drawing:
+def draw_pipeline(request: Request, live: Live) -> Drawing:
     drawings = {
         "optimizer": optimizer,
         "get_batch": get_batch,
