@@ -11,13 +11,12 @@ Modules (one forward pass, traced with hooks: real shapes, real parameter counts
     :name: fig-sort-model         a label for :ref: and :numref:
     ```
 
-The target is an ``nn.Module`` class or a function that returns one (called with the
-preset's config if it takes an argument). The model class is built from the preset's
-config, ``GPT(gpt_config("sort", **overrides))``; a building block (Block,
-CausalSelfAttention, MLP, LayerNorm) is drawn on its own, as it first sits in that
-model (``transformer.h.0``), with the shapes it really sees there. ``:config:`` names at
-most one preset (default: the presets module's first) and key=value GPTConfig
-overrides, values read as Python literals.
+The target is an ``nn.Module`` class (nothing else is called). The model class is
+built from the preset's config, ``GPT(gpt_config("sort", **overrides))``; a building
+block (Block, CausalSelfAttention, MLP, LayerNorm) is drawn on its own, as it first
+sits in that model (``transformer.h.0``), with the shapes it really sees there.
+``:config:`` names at most one preset (default: the presets module's first) and
+key=value GPTConfig overrides, values read as Python literals.
 
 ``:depth:`` counts the levels expanded below what is drawn: 1 draws its direct parts as
 rows, 2 expands those into boxes, and so on. ``:focus:`` keeps the whole and opens one
@@ -70,8 +69,6 @@ from .request import (
     DiagramError,
     Drawing,
     Request,
-    draw_module,
-    import_target,
     parse,
     resolve_live,
     source_files,
@@ -184,8 +181,7 @@ def default_caption(target: str, options: dict) -> str:
 
 def placeholder(target: str, reason: str) -> nodes.literal_block:
     text = f"[arch-diagram {target} could not be drawn: {reason}]"
-    block = nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
-    return block
+    return nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
 
 
 # --- drawing, once the page is read ------------------------------------------------------
@@ -235,12 +231,13 @@ def _short(path: Path, root: Path) -> str:
 def draw_diagram(request: Request) -> Drawing:
     """Import, build, trace and lay out; a DiagramError says why that was not possible."""
     # torch is imported here, not at module level: reading a page must stay cheap
-    from . import pipeline
+    from .modules import draw_module
+    from .pipeline import draw_pipeline
 
     live = resolve_live(request)
     if request.target in KINDS:
-        return pipeline.draw_pipeline(request, live)
-    return draw_module(request, live, import_target(request.target))
+        return draw_pipeline(request, live)
+    return draw_module(request, live)
 
 
 def cached_drawing(app, request: Request) -> tuple[str, list[str]]:

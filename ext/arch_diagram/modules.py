@@ -1,4 +1,5 @@
-"""From a traced call to the elements of its diagram.
+"""Diagrams of an ``nn.Module``: build it from the preset, trace one forward pass, turn
+the calls into diagram elements.
 
 A module's flow is, by default, the calls it made, in order: right for MLP and any
 plain chain. Three nanoGPT modules do more than chain their children, and for them a
@@ -16,15 +17,140 @@ a note says so, rather than drawing a structure the code does not have.
 
 from __future__ import annotations
 
+import inspect
 import re
+import sys
 from dataclasses import dataclass, field
 
+import torch
+from torch import nn
+
+from .. import _core
 from . import draw
-from .trace import Call, Op, Value, argument_names, describe, parameter_owners, result_names
+from .draw import shape_text
+from .request import KINDS, DiagramError, Drawing, Live, Request, defined_classes, run
+from .trace import (
+    Call,
+    Op,
+    Value,
+    argument_names,
+    describe,
+    parameter_owners,
+    result_names,
+    trace,
+)
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "×".join(str(size) for size in shape) if shape else "scalar"
+def draw_module(request: Request, live: Live) -> Drawing:
+    """Build the target with the live config, trace it and lay it out."""
+    model, instance = build_model(request.target, import_target(request.target), live)
+    idx = live.sample(request.input)
+    # with targets the model computes logits for every position, as in training; any
+    # ids will do as targets, only shapes are drawn
+    args = (idx, idx.contiguous()) if "targets" in argument_names(model) else (idx,)
+    torch.manual_seed(0)
+    root = run(
+        f"the forward pass of {type(model).__name__}",
+        lambda: trace(model, args),
+        hint="the diagram is drawn from a real forward pass: fix the model or the config",
+    )
+    call = find_call(model, root, instance) if instance else root
+    focus = ".".join(filter(None, [instance, request.focus]))
+    focused = find_call(model, root, focus) if request.focus else None
+    plan = Planner(model, request.depth, focus if focused else "").plan(call)
+    params = f"{call.total_params:,} parameters"
+    if call.path:
+        header = [
+            f"{call.path} · {call.type_name} · {params}",
+            f"in {type(model).__name__} · {live.name}",
+        ]
+    else:
+        header = [f"{call.type_name} · {live.name} · {params}"]
+    if focused:
+        header.append(
+            f"focus: {focused.path} · {focused.type_name} · {focused.total_params:,} parameters"
+        )
+    header += live.config_lines()
+    try:
+        text = draw.render(header, plan.flow, plan.footnotes)
+    except draw.DiagramTooWide as err:
+        raise DiagramError(
+            str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
+        ) from err
+    return Drawing(text, plan.notes)
+
+
+def import_target(target: str):
+    try:
+        return _core.import_object(target)
+    except (ImportError, AttributeError) as err:
+        raise DiagramError(
+            f"cannot import {target!r}: {err}",
+            hint="write module.path:Name, importable from the project root "
+            "(e.g. model_src.model:GPT)",
+        ) from err
+
+
+def build_model(name: str, target, live: Live) -> tuple[nn.Module, str]:
+    """The model to trace, and the path of the target inside it ("" for the model itself).
+
+    A class is built from the preset's config when it is the model; a building block
+    (Block, LayerNorm, ...) is drawn where it sits in the model that contains it: the
+    last-defined class of its module that takes the config and holds one (nanoGPT defines
+    the whole model last). Nothing else is called: a diagram runs model code, not
+    whatever is importable.
+    """
+    hint = f"target a model class (module.path:Class), or one of {', '.join(KINDS)}"
+    if not inspect.isclass(target):
+        raise DiagramError(
+            f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass", hint=hint
+        )
+    if not issubclass(target, nn.Module):
+        raise DiagramError(f"{name} is a class, but not a torch.nn.Module", hint=hint)
+    module = sys.modules[target.__module__]
+    for candidate in reversed(defined_classes(module)):
+        if issubclass(candidate, nn.Module) and _accepts(candidate, live.config):
+            model = live.build(candidate)
+            for path, submodule in model.named_modules():
+                if type(submodule) is target:
+                    return model, path
+    raise DiagramError(
+        f"no model in {module.__name__} that can be built from the preset's config "
+        f"contains a {target.__name__}",
+        hint="target the model class that contains it",
+    )
+
+
+def _accepts(model_class, config) -> bool:
+    try:
+        inspect.signature(model_class).bind(config)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def find_call(model: nn.Module, root: Call, path: str) -> Call:
+    """The call of the module at ``path``, or a DiagramError listing what does exist."""
+    parts = path.split(".")
+    parent, parent_path = model, ""
+    for depth, part in enumerate(parts):
+        children = dict(parent.named_children())
+        if part not in children:
+            where = parent_path or f"the {type(model).__name__}"
+            raise DiagramError(
+                f"{type(model).__name__} has no submodule {path}",
+                hint=f"{where} has: {', '.join(children) or 'no submodules'}",
+            )
+        parent, parent_path = children[part], ".".join(parts[: depth + 1])
+    call = root.find(path)
+    if call is None:
+        container = root.find(path.rpartition(".")[0]) or root
+        called = ", ".join(child.path for child in container.children)
+        raise DiagramError(
+            f"{path} ({type(parent).__name__}) is never called by the forward pass",
+            hint=f"focus on a module the forward calls: {called}",
+        )
+    return call
 
 
 # --- layouts --------------------------------------------------------------------------

@@ -19,8 +19,6 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .._core import MODEL_CODE_ERRORS
-
 RECORDED_OPS = {"add", "matmul", "softmax", "scaled_dot_product_attention", "cross_entropy"}
 
 
@@ -67,10 +65,6 @@ class Call:
             if found := child.find(path):
                 return found
         return None
-
-
-class ForwardError(RuntimeError):
-    """The model raised during the traced forward pass (the cause is chained)."""
 
 
 class Recorder:
@@ -139,11 +133,8 @@ class _OpMode(TorchFunctionMode):
 
 def trace(model: nn.Module, args: tuple) -> Call:
     """Call ``model(*args)`` once and return the tree of calls it made."""
-    try:
-        with Recorder(model) as recorder:
-            model(*args)
-    except MODEL_CODE_ERRORS as err:
-        raise ForwardError(f"{type(err).__name__}: {err}") from err
+    with Recorder(model) as recorder:
+        model(*args)
     return recorder.roots[0]
 
 
