@@ -185,6 +185,19 @@ def test_focus_expands_the_path_and_keeps_the_rest(drawings):
     assert re.search(r"\n│ +mlp +MLP ", text)  # a sibling of the focus: a row in the frame
 
 
+def test_a_layout_the_trace_does_not_confirm_is_drawn_as_a_plain_chain(monkeypatch):
+    monkeypatch.delattr(torch.nn.functional, "scaled_dot_product_attention")  # by hand
+    request = parse("model_src.model:GPT", config="sort", focus="transformer.h.0.attn")
+    drawn = draw_diagram(request)
+    assert "q, k, v" not in drawn.text and "†" not in drawn.text  # nothing the run did not do
+    assert re.search(r"\n│ │ attn_dropout +Dropout\(0\.0\) ", drawn.text)  # the calls, in order
+    assert drawn.notes == [
+        "transformer.h.0.attn: the forward pass does not match the CausalSelfAttention layout "
+        "(found no fused attention kernel, F.scaled_dot_product_attention); "
+        "drawn as a plain chain of its calls"
+    ]
+
+
 def test_specs_use_the_live_numbers(drawings):
     model = sort_model()
     optimizer = model.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")

@@ -7,7 +7,7 @@ small declarative layout, keyed by class name, says what the forward does:
 
     GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
     Block                residual(ln_1, attn), residual(ln_2, mlp)
-    CausalSelfAttention  c_attn, heads, scores, [attn_dropout], mix, c_proj, resid_dropout
+    CausalSelfAttention  c_attn, heads, scores, mix (the fused kernel), c_proj, resid_dropout
 
 A layout is only drawn if the trace agrees with it: the calls come in its order, and
 every add it draws is an add the forward really ran, on exactly those two tensors. If
@@ -156,10 +156,7 @@ def find_call(model: nn.Module, root: Call, path: str) -> Call:
 # --- layouts --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Module:
-    path: str
-    optional: bool = False  # drawn only if the forward called it (attn_dropout, non-fused)
+# a step of a layout: a module's path (its calls, as rows or frames), or one of these
 
 
 @dataclass(frozen=True)
@@ -179,7 +176,7 @@ class Residual:
 @dataclass(frozen=True)
 class Attention:
     """Queries, keys and values, the attention matrix and the weighted sum: tensor ops
-    between c_attn and c_proj, read from the matmuls/softmax or the fused kernel."""
+    between c_attn and c_proj, read from the fused kernel's arguments."""
 
 
 @dataclass(frozen=True)
@@ -189,21 +186,16 @@ class Loss:
 
 LAYOUTS = {
     "GPT": (
-        Module("transformer.wte"),
+        "transformer.wte",
         SideInput("transformer.wpe"),
-        Module("transformer.drop"),
-        Module("transformer.h"),
-        Module("transformer.ln_f"),
-        Module("lm_head"),
+        "transformer.drop",
+        "transformer.h",
+        "transformer.ln_f",
+        "lm_head",
         Loss(),
     ),
     "Block": (Residual(("ln_1", "attn")), Residual(("ln_2", "mlp"))),
-    "CausalSelfAttention": (
-        Module("c_attn"),
-        Attention(),
-        Module("c_proj"),
-        Module("resid_dropout"),
-    ),
+    "CausalSelfAttention": ("c_attn", Attention(), "c_proj", "resid_dropout"),
 }
 
 
@@ -403,7 +395,7 @@ class _LayoutMatch:
             raise _Mismatch(f"{self.items[0].path} is called but not in the layout")
         return flow
 
-    def _take(self, path: str, optional: bool = False) -> list[Item]:
+    def _take(self, path: str) -> list[Item]:
         """The next calls of the module at ``path``: itself, or the items of a container
         (``transformer.h``: one run ×N, or the focused block and the runs around it)."""
         full = f"{self.call.path}.{path}" if self.call.path else path
@@ -412,8 +404,8 @@ class _LayoutMatch:
             self.items[0].path == full or self.items[0].path.startswith(full + ".")
         ):
             taken.append(self.items.pop(0))
-        if taken or optional:
-            self.previous = taken[-1] if taken else self.previous
+        if taken:
+            self.previous = taken[-1]
             return taken
         found = self.items[0].path if self.items else "nothing"
         raise _Mismatch(f"expected a call of {full}, found {found}")
@@ -434,11 +426,8 @@ class _LayoutMatch:
 
     def _step(self, step) -> list:
         level = self.level + 1
-        if isinstance(step, Module):
-            return [
-                self.planner.item(item, level, self.call)
-                for item in self._take(step.path, step.optional)
-            ]
+        if isinstance(step, str):
+            return [self.planner.item(item, level, self.call) for item in self._take(step)]
         if isinstance(step, SideInput):
             main = self.previous
             side = self._take_one(step.path)
@@ -466,52 +455,33 @@ class _LayoutMatch:
         raise TypeError(f"unknown layout step {step!r}")
 
     def _attention(self, level: int) -> list:
-        ops = self.call.ops
-        fused = [op for op in ops if op.name == "scaled_dot_product_attention"]
-        matmuls = [op for op in ops if op.name == "matmul"]
-        softmaxes = [op for op in ops if op.name == "softmax"]
-        if fused:
-            q, k, v = (value.shape for value in fused[0].args[:3])
-            att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
-            y = fused[0].outputs[0].shape
-        elif len(matmuls) == 2 and softmaxes:
-            q = matmuls[0].args[0].shape
-            k = (*matmuls[0].args[1].shape[:-2], *matmuls[0].args[1].shape[:-3:-1])
-            v = matmuls[1].args[1].shape
-            att = softmaxes[0].outputs[0].shape
-            y = matmuls[1].outputs[0].shape
-        else:
-            raise _Mismatch("found neither the fused attention kernel nor q·kᵀ, softmax, ·v")
+        # torch 2 always has the fused kernel, and nanoGPT always takes it: a model that
+        # computes attention by hand is drawn as a plain chain, with a note
+        fused = [op for op in self.call.ops if op.name == "scaled_dot_product_attention"]
+        if not fused:
+            raise _Mismatch("found no fused attention kernel, F.scaled_dot_product_attention")
+        q, k, v = (value.shape for value in fused[0].args[:3])
+        att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
+        y = fused[0].outputs[0].shape
+        if not self.items:
+            raise _Mismatch("no module takes the attention's output")
+        merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
         heads, head_size = q[1], q[-1]
         qkv = (
             f"q, k, v: {shape_text(q)}"
             if q == k == v
             else f"q {shape_text(q)} · k {shape_text(k)} · v {shape_text(v)}"
         )
-        mark = "  †" if fused else ""
-        elements = [
+        self.planner.footnote(
+            "† one fused kernel, F.scaled_dot_product_attention: att is never stored"
+        )
+        return [
             draw.Node(f"split q, k, v into {heads} heads of {head_size}", free=True, out=qkv),
             draw.Node(
-                f"q·kᵀ/√{head_size}, causal mask, softmax{mark}",
+                f"q·kᵀ/√{head_size}, causal mask, softmax  †",
                 free=True,
                 out=f"att: {shape_text(att)}",
             ),
-        ]
-        elements += [
-            self.planner.item(item, level, self.call)
-            for item in self._take("attn_dropout", optional=True)
-        ]
-        if not self.items:
-            raise _Mismatch("no module takes the attention's output")
-        merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
-        elements += [
-            draw.Node(
-                f"att·v: weighted sum of the values{mark}", free=True, out=f"y: {shape_text(y)}"
-            ),
+            draw.Node("att·v: weighted sum of the values  †", free=True, out=f"y: {shape_text(y)}"),
             draw.Node("heads side by side again", free=True, out=shape_text(merged)),
         ]
-        if fused:
-            self.planner.footnote(
-                "† one fused kernel, F.scaled_dot_product_attention: att is never stored"
-            )
-        return elements

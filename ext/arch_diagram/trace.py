@@ -2,7 +2,7 @@
 
 Forward hooks give each module call its input and output tensors; a TorchFunctionMode
 sees the handful of tensor operations the layouts care about (the adds of residual
-connections, attention's matmuls or fused kernel, the loss). Tensors are remembered by
+connections, attention's fused kernel, the loss). Tensors are remembered by
 identity, so "the input of ln_2 is the output of that add" is a fact about the run, not a
 guess; they are kept alive until the trace ends so that no id is reused.
 """
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-RECORDED_OPS = {"add", "matmul", "softmax", "scaled_dot_product_attention", "cross_entropy"}
+RECORDED_OPS = {"add", "scaled_dot_product_attention", "cross_entropy"}
 
 
 class Value(NamedTuple):
