@@ -5,7 +5,7 @@ Modules (one forward pass, traced with hooks: real shapes, real parameter counts
     ```{arch-diagram} model_src.model:GPT
     :config: sort                 a preset, key=value overrides, or both: sort,n_layer=1
     :focus: transformer.h.0.attn  expand this submodule in place (path from the target)
-    :depth: 2                     levels expanded (default 2, conf arch_diagram_depth)
+    :depth: 2                     levels expanded (default 2)
     :input: 1x11                  batch x time of the traced sample (default: the preset's)
     :caption: The sort model      (default: target, focus and config)
     :name: fig-sort-model         a label for :ref: and :numref:
@@ -49,7 +49,6 @@ page shows what could not be drawn.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.metadata
 import json
@@ -58,13 +57,11 @@ from typing import ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from .. import _core, store
 from .request import (
-    DEFAULT_DEPTH,
     KINDS,
     DiagramError,
     Drawing,
@@ -80,13 +77,6 @@ __version__ = "0.1.0"
 logger = logging.getLogger(__name__)
 SUBTYPE = "arch-diagram"
 PACKAGE_DIR = Path(__file__).parent
-
-
-@dataclasses.dataclass
-class ArchDiagramConfig:
-    """The ``arch_diagram_*`` settings in conf.py."""
-
-    depth: int = DEFAULT_DEPTH  # levels expanded when a directive gives no :depth:
 
 
 class arch_diagram(nodes.General, nodes.Element):
@@ -120,7 +110,7 @@ class ArchDiagram(SphinxDirective):
                 self.arguments[0],
                 config=options.get("config", ""),
                 focus=options.get("focus", ""),
-                depth=options.get("depth") or self.config.arch_diagram_depth,
+                depth=options.get("depth", ""),
                 input=options.get("input", ""),
                 presets=self.config.nanobook_presets,
             )
@@ -265,16 +255,8 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
 # --- set-up ---------------------------------------------------------------------------------
 
 
-def check_config(app, config) -> None:
-    settings = _core.typed_config(app, ArchDiagramConfig, "arch_diagram_")
-    if settings.depth < 1:
-        raise ConfigError(f"arch_diagram_depth = {settings.depth!r}: expected 1 or more")
-
-
 def setup(app):
     _core.setup_core(app)
-    _core.add_typed_config(app, ArchDiagramConfig, "arch_diagram_")
     app.add_directive("arch-diagram", ArchDiagram)
-    app.connect("config-inited", check_config)
     app.connect("doctree-read", draw_diagrams)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
