@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -57,7 +57,8 @@ def draw_module(request: Request, live: Live) -> Drawing:
     call = find_call(model, root, instance) if instance else root
     focus = ".".join(filter(None, [instance, request.focus]))
     focused = find_call(model, root, focus) if request.focus else None
-    plan = Planner(model, request.depth, focus if focused else "").plan(call)
+    planner = Planner(model, request.depth, focus if focused else "")
+    flow = planner.plan(call)
     params = f"{call.total_params:,} parameters"
     if call.path:
         header = [
@@ -72,12 +73,12 @@ def draw_module(request: Request, live: Live) -> Drawing:
         )
     header += live.config_lines()
     try:
-        text = draw.render(header, plan.flow, plan.footnotes)
+        text = draw.render(header, flow, planner.footnotes)
     except draw.DiagramTooWide as err:
         raise DiagramError(
             str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
         ) from err
-    return Drawing(text, plan.notes)
+    return Drawing(text, planner.notes)
 
 
 def import_target(target: str):
@@ -257,13 +258,6 @@ def _on_path(path: str, focus: str) -> bool:
 # --- planning ---------------------------------------------------------------------------
 
 
-@dataclass
-class Plan:
-    flow: list
-    footnotes: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # warnings for whoever asked
-
-
 class _Mismatch(Exception):
     pass
 
@@ -281,10 +275,11 @@ class Planner:
         self.depth = depth
         self.focus = focus
         self.focus_level = 0
-        self.footnotes: list[str] = []
-        self.notes: list[str] = []
+        self.footnotes: list[str] = []  # printed below the diagram
+        self.notes: list[str] = []  # warnings for whoever asked
 
-    def plan(self, call: Call) -> Plan:
+    def plan(self, call: Call) -> list:
+        """The diagram elements of ``call``, between its input and output labels."""
         if self.focus:
             self.focus_level = _level_of(call, self.focus)
         flow = self._flow(call, level=0)
@@ -298,12 +293,11 @@ class Planner:
         ]
         if len(names) < len(call.outputs) or not outputs:
             outputs = [f"output {shape_text(v.shape)}" for v in call.outputs]
-        flow = [
+        return [
             draw.Label(f"{top} {shape_text(call.inputs[0].shape)}"),
             *flow,
             draw.Label(" · ".join(outputs), arrow=True),
         ]
-        return Plan(flow, self.footnotes, self.notes)
 
     def _expands(self, call: Call, level: int) -> bool:
         if not (call.children or call.type_name in LAYOUTS):
