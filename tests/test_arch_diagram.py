@@ -378,7 +378,7 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     args, kwargs = app_params
     overrides = {"nanobook_cache_dir": str(tmp_path)}
     make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True}).build()
-    cached = sorted((tmp_path / "diagrams").glob("*.json"))
+    cached = sorted((tmp_path / "diagrams").glob("*/meta.json"))
     assert len(cached) == 3
 
     def refuse(request):
@@ -387,7 +387,7 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     monkeypatch.setattr(extension, "draw_diagram", refuse)
     rebuilt = make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True})
     rebuilt.build()
-    assert sorted((tmp_path / "diagrams").glob("*.json")) == cached
+    assert sorted((tmp_path / "diagrams").glob("*/meta.json")) == cached
     assert "Block ×2" in (rebuilt.outdir / "index.html").read_text(encoding="utf-8")
 
 

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import json
 from pathlib import Path
 from typing import ClassVar
 
@@ -239,17 +238,14 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
         *(f"{_short(path, root)}:{store.code_digest(path)}" for path in sources),
         *_producer_code(),
     )
-    path = _core.cache_root(app) / "diagrams" / f"{key}.json"
-    if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        return cached["text"], cached["notes"]
-    with _core.time_limit(app.config.nanobook_model_timeout):
-        drawing = draw_diagram(request)
-    _core.atomic_write(
-        path,
-        json.dumps({"text": drawing.text, "notes": drawing.notes}, ensure_ascii=False, indent=1),
-    )
-    return drawing.text, drawing.notes
+
+    def make(folder: Path) -> None:
+        with _core.time_limit(app.config.nanobook_model_timeout):
+            drawing = draw_diagram(request)
+        store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
+
+    meta = store.Store(_core.cache_root(app) / "diagrams").get_or_make(key, make)
+    return meta["text"], meta["notes"]
 
 
 # --- set-up ---------------------------------------------------------------------------------
