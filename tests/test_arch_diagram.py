@@ -198,7 +198,7 @@ def test_a_layout_the_trace_does_not_confirm_is_drawn_as_a_plain_chain(monkeypat
     ]
 
 
-def test_specs_use_the_live_numbers(drawings):
+def test_pipeline_diagrams_use_the_live_numbers(drawings):
     model = sort_model()
     optimizer = model.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")
     for index, group in enumerate(optimizer.param_groups):
