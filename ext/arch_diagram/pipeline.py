@@ -64,8 +64,7 @@ def _sibling(live: Live, name: str):
 
 
 def _model(live: Live, method: str):
-    """The model built from the preset: the last class beside the config's that has
-    ``method``."""
+    """The preset's model, built: the last class beside the config's with ``method``."""
     module = sys.modules[type(live.config).__module__]
     classes = [cls for cls in defined_classes(module) if callable(getattr(cls, method, None))]
     if not classes:
