@@ -185,7 +185,20 @@ def test_focus_expands_the_path_and_keeps_the_rest(drawings):
     assert re.search(r"\n│ +mlp +MLP ", text)  # a sibling of the focus: a row in the frame
 
 
-def test_specs_use_the_live_numbers(drawings):
+def test_a_layout_the_trace_does_not_confirm_is_drawn_as_a_plain_chain(monkeypatch):
+    monkeypatch.delattr(torch.nn.functional, "scaled_dot_product_attention")  # by hand
+    request = parse("model_src.model:GPT", config="sort", focus="transformer.h.0.attn")
+    drawn = draw_diagram(request)
+    assert "q, k, v" not in drawn.text and "†" not in drawn.text  # nothing the run did not do
+    assert re.search(r"\n│ │ attn_dropout +Dropout\(0\.0\) ", drawn.text)  # the calls, in order
+    assert drawn.notes == [
+        "transformer.h.0.attn: the forward pass does not match the CausalSelfAttention layout "
+        "(found no fused attention kernel, F.scaled_dot_product_attention); "
+        "drawn as a plain chain of its calls"
+    ]
+
+
+def test_pipeline_diagrams_use_the_live_numbers(drawings):
     model = sort_model()
     optimizer = model.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")
     for index, group in enumerate(optimizer.param_groups):
@@ -365,7 +378,7 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     args, kwargs = app_params
     overrides = {"nanobook_cache_dir": str(tmp_path)}
     make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True}).build()
-    cached = sorted((tmp_path / "diagrams").glob("*.json"))
+    cached = sorted((tmp_path / "diagrams").glob("*/meta.json"))
     assert len(cached) == 3
 
     def refuse(request):
@@ -374,7 +387,7 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     monkeypatch.setattr(extension, "draw_diagram", refuse)
     rebuilt = make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True})
     rebuilt.build()
-    assert sorted((tmp_path / "diagrams").glob("*.json")) == cached
+    assert sorted((tmp_path / "diagrams").glob("*/meta.json")) == cached
     assert "Block ×2" in (rebuilt.outdir / "index.html").read_text(encoding="utf-8")
 
 

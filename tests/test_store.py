@@ -229,7 +229,7 @@ def _ext_import_graph() -> dict[str, set[str]]:
 
 def test_no_import_cycle_among_ext_modules():
     graph = _ext_import_graph()
-    assert "ext.arch_diagram.specs" in graph["ext.arch_diagram"]
+    assert "ext.arch_diagram.pipeline" in graph["ext.arch_diagram"]  # a deferred import
     state: dict[str, str] = {}
 
     def visit(module: str, path: list[str]) -> None:

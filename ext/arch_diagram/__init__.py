@@ -5,28 +5,27 @@ Modules (one forward pass, traced with hooks: real shapes, real parameter counts
     ```{arch-diagram} model_src.model:GPT
     :config: sort                 a preset, key=value overrides, or both: sort,n_layer=1
     :focus: transformer.h.0.attn  expand this submodule in place (path from the target)
-    :depth: 2                     levels expanded (default 2, conf arch_diagram_depth)
+    :depth: 2                     levels expanded (default 2)
     :input: 1x11                  batch x time of the traced sample (default: the preset's)
     :caption: The sort model      (default: target, focus and config)
     :name: fig-sort-model         a label for :ref: and :numref:
     ```
 
-The target is an ``nn.Module`` class or a function that returns one (called with the
-preset's config if it takes an argument). The model class is built from the preset's
-config, ``GPT(gpt_config("sort", **overrides))``; a building block (Block,
-CausalSelfAttention, MLP, LayerNorm) is drawn on its own, as it first sits in that
-model (``transformer.h.0``), with the shapes it really sees there. ``:config:`` names at
-most one preset (default: the presets module's first) and key=value GPTConfig
-overrides, values read as Python literals.
+The target is an ``nn.Module`` class (nothing else is called). The model class is
+built from the preset's config, ``GPT(gpt_config("sort", **overrides))``; a building
+block (Block, CausalSelfAttention, MLP, LayerNorm) is drawn on its own, as it first
+sits in that model (``transformer.h.0``), with the shapes it really sees there.
+``:config:`` names at most one preset (default: the presets module's first) and
+key=value GPTConfig overrides, values read as Python literals.
 
 ``:depth:`` counts the levels expanded below what is drawn: 1 draws its direct parts as
 rows, 2 expands those into boxes, and so on. ``:focus:`` keeps the whole and opens one
 part: the modules on the way to it are expanded, their other parts stay rows, and the
 focus itself is expanded ``:depth:`` levels. Repeated siblings are drawn once with ×N;
 the residual adds, the embeddings' add and attention's q, k, v and attention matrix are
-drawn only where the traced run confirms them (see ``flows.py``).
+drawn only where the traced run confirms them (see ``modules.py``).
 
-The rest of the pipeline (see ``specs.py``): the argument is one of these words, with
+The rest of the pipeline (see ``pipeline.py``): the argument is one of these words, with
 ``:config:``, ``:input:``, ``:caption:`` and ``:name:`` as above::
 
     ```{arch-diagram} optimizer      AdamW's weight-decay and no-decay parameter groups
@@ -50,28 +49,22 @@ page shows what could not be drawn.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.metadata
-import json
 from pathlib import Path
 from typing import ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from .. import _core, store
 from .request import (
-    DEFAULT_DEPTH,
     KINDS,
     DiagramError,
     Drawing,
     Request,
-    draw_module,
-    import_target,
     parse,
     resolve_live,
     source_files,
@@ -83,13 +76,6 @@ __version__ = "0.1.0"
 logger = logging.getLogger(__name__)
 SUBTYPE = "arch-diagram"
 PACKAGE_DIR = Path(__file__).parent
-
-
-@dataclasses.dataclass
-class ArchDiagramConfig:
-    """The ``arch_diagram_*`` settings in conf.py."""
-
-    depth: int = DEFAULT_DEPTH  # levels expanded when a directive gives no :depth:
 
 
 class arch_diagram(nodes.General, nodes.Element):
@@ -123,7 +109,7 @@ class ArchDiagram(SphinxDirective):
                 self.arguments[0],
                 config=options.get("config", ""),
                 focus=options.get("focus", ""),
-                depth=options.get("depth") or self.config.arch_diagram_depth,
+                depth=options.get("depth", ""),
                 input=options.get("input", ""),
                 presets=self.config.nanobook_presets,
             )
@@ -184,8 +170,7 @@ def default_caption(target: str, options: dict) -> str:
 
 def placeholder(target: str, reason: str) -> nodes.literal_block:
     text = f"[arch-diagram {target} could not be drawn: {reason}]"
-    block = nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
-    return block
+    return nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
 
 
 # --- drawing, once the page is read ------------------------------------------------------
@@ -235,12 +220,13 @@ def _short(path: Path, root: Path) -> str:
 def draw_diagram(request: Request) -> Drawing:
     """Import, build, trace and lay out; a DiagramError says why that was not possible."""
     # torch is imported here, not at module level: reading a page must stay cheap
-    from . import specs
+    from .modules import draw_module
+    from .pipeline import draw_pipeline
 
     live = resolve_live(request)
     if request.target in KINDS:
-        return specs.draw_spec(request, live)
-    return draw_module(request, live, import_target(request.target))
+        return draw_pipeline(request, live)
+    return draw_module(request, live)
 
 
 def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
@@ -252,32 +238,21 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
         *(f"{_short(path, root)}:{store.code_digest(path)}" for path in sources),
         *_producer_code(),
     )
-    path = _core.cache_root(app) / "diagrams" / f"{key}.json"
-    if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        return cached["text"], cached["notes"]
-    with _core.time_limit(app.config.nanobook_model_timeout):
-        drawing = draw_diagram(request)
-    _core.atomic_write(
-        path,
-        json.dumps({"text": drawing.text, "notes": drawing.notes}, ensure_ascii=False, indent=1),
-    )
-    return drawing.text, drawing.notes
+
+    def make(folder: Path) -> None:
+        with _core.time_limit(app.config.nanobook_model_timeout):
+            drawing = draw_diagram(request)
+        store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
+
+    meta = store.Store(_core.cache_root(app) / "diagrams").get_or_make(key, make)
+    return meta["text"], meta["notes"]
 
 
 # --- set-up ---------------------------------------------------------------------------------
 
 
-def check_config(app, config) -> None:
-    settings = _core.typed_config(app, ArchDiagramConfig, "arch_diagram_")
-    if settings.depth < 1:
-        raise ConfigError(f"arch_diagram_depth = {settings.depth!r}: expected 1 or more")
-
-
 def setup(app):
     _core.setup_core(app)
-    _core.add_typed_config(app, ArchDiagramConfig, "arch_diagram_")
     app.add_directive("arch-diagram", ArchDiagram)
-    app.connect("config-inited", check_config)
     app.connect("doctree-read", draw_diagrams)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,8 +1,9 @@
-"""What to draw, checked, and drawing it: shared by the directive and the command line.
+"""What to draw: the options checked, and the preset they name resolved. Shared by the
+directive and the command line; torch is only imported by the model code it runs.
 
 ``parse`` checks the options' syntax only (cheap: the directive calls it while a page
-is read); ``draw_module`` imports the model, builds it, traces it and lays it out, and
-reports anything wrong as a DiagramError with a reason and a hint.
+is read). ``resolve_live`` imports the presets module and builds the config; ``run``
+calls model code, so that whatever it raises is a DiagramError with a reason and a hint.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ import dataclasses
 import importlib
 import inspect
 import re
-import sys
 import textwrap
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _core, store
+from .draw import MAX_WIDTH
 
-KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # diagrams drawn from specs.py
+KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline.py
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
 # defaults, except max_new_tokens: None fills the context window once
 KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
 DEFAULT_DEPTH = 2
 DEFAULT_PRESETS = "model_src.presets"
-MAX_HEADER = 80
 
 _IDENTIFIER = r"[A-Za-z_]\w*"
 _TARGET = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}(\.{_IDENTIFIER})*$")
@@ -165,6 +166,12 @@ def source_files(request: Request, root: Path) -> list[Path]:
 
 
 @dataclass
+class Drawing:
+    text: str
+    notes: list[str]  # worth a warning, though the diagram was drawn
+
+
+@dataclass
 class Live:
     """The preset's objects, as the live code builds them."""
 
@@ -183,7 +190,7 @@ class Live:
     def config_lines(self) -> list[str]:
         """``block_size=11 vocab_size=3 ...``, wrapped to the diagram's width."""
         fields = " ".join(f"{key}={value!r}" for key, value in config_fields(self.config).items())
-        return textwrap.wrap(fields, MAX_HEADER, break_on_hyphens=False)
+        return textwrap.wrap(fields, MAX_WIDTH, break_on_hyphens=False)
 
     def sample(self, batch_time: tuple[int, int] | None):
         batch, time = batch_time or (1, None)
@@ -194,14 +201,22 @@ class Live:
                 f"of preset {self.preset}",
                 hint=f"use a time of at most {block_size}, e.g. :input: {batch}x{block_size}",
             )
-        try:
-            return self.presets.sample_input(self.preset, batch=batch, time=time)
-        except _core.MODEL_CODE_ERRORS as err:
-            raise DiagramError(
-                f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, "
-                f"time={time}) raised {type(err).__name__}: {err}{where_raised(err)}",
-                hint="check :input: against the preset",
-            ) from err
+        return run(
+            f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, time={time})",
+            lambda: self.presets.sample_input(self.preset, batch=batch, time=time),
+            hint="check :input: against the preset",
+        )
+
+    def build(self, model_class):
+        """``model_class(config)``, seeded: the same weights on every drawing."""
+        import torch
+
+        torch.manual_seed(0)
+        return run(
+            f"building {model_class.__name__} for preset {self.preset}",
+            lambda: model_class(self.config),
+            hint="check the config overrides",
+        )
 
 
 def config_fields(config) -> dict[str, object]:
@@ -224,13 +239,9 @@ def resolve_live(request: Request) -> Live:
         raise DiagramError(
             f"unknown preset {preset!r}", hint=f"presets in {request.presets}: {', '.join(names)}"
         )
-    try:
-        base = config_fields(presets.gpt_config(preset))
-    except _core.MODEL_CODE_ERRORS as err:
-        raise DiagramError(
-            f"{request.presets}.gpt_config({preset!r}) raised "
-            f"{type(err).__name__}: {err}{where_raised(err)}"
-        ) from err
+    base = config_fields(
+        run(f"{request.presets}.gpt_config({preset!r})", lambda: presets.gpt_config(preset))
+    )
     settings = dict(KIND_SETTINGS.get(request.target, {}))
     model_overrides = []
     for key, value in request.overrides:
@@ -252,12 +263,11 @@ def resolve_live(request: Request) -> Live:
                 hint=f"the preset's value is {base[key]!r}",
             )
         model_overrides.append((key, value))
-    try:
-        config = presets.gpt_config(preset, **dict(model_overrides))
-    except _core.MODEL_CODE_ERRORS as err:
-        raise DiagramError(
-            f"{request.presets}.gpt_config({preset!r}, ...) raised {type(err).__name__}: {err}"
-        ) from err
+    config = run(
+        f"{request.presets}.gpt_config({preset!r}, ...)",
+        lambda: presets.gpt_config(preset, **dict(model_overrides)),
+        hint="check the config overrides",
+    )
     # before the model is built: its weights alone could take the machine down
     if problem := _core.model_size_problem(config, *(request.input or (1, None))):
         raise DiagramError(
@@ -277,14 +287,29 @@ def _fits(value, default) -> bool:
     return isinstance(value, type(default))
 
 
-def import_target(target: str):
+def defined_classes(module) -> list[type]:
+    """The classes ``module`` itself defines, in order (nanoGPT defines the model last)."""
+    return [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and obj.__module__ == module.__name__
+    ]
+
+
+# --- running model code ------------------------------------------------------------------
+
+
+def run(what: str, call: Callable, hint: str | None = None):
+    """``call()``, which runs model code: whatever that raises becomes a DiagramError
+    naming ``what`` and the project line that raised."""
     try:
-        return _core.import_object(target)
-    except (ImportError, AttributeError) as err:
+        return call()
+    except DiagramError:
+        raise
+    except _core.MODEL_CODE_ERRORS as err:
         raise DiagramError(
-            f"cannot import {target!r}: {err}",
-            hint="write module.path:Name, importable from the project root "
-            "(e.g. model_src.model:GPT)",
+            f"{what} raised {type(err).__name__}: {err}{where_raised(err)}",
+            hint=hint or "the diagram is drawn from a real run: fix the code",
         ) from err
 
 
@@ -303,146 +328,3 @@ def where_raised(err: BaseException) -> str:
     except ValueError:
         filename = Path(frame.filename).name
     return f" (at {filename}:{frame.lineno})"
-
-
-# --- drawing -----------------------------------------------------------------------------
-
-
-@dataclass
-class Drawing:
-    text: str
-    notes: list[str]  # worth a warning, though the diagram was drawn
-
-
-def draw_module(request: Request, live: Live, target) -> Drawing:
-    """Build the target with the live config, trace it and lay it out."""
-    import torch
-
-    from . import draw, flows
-    from .trace import ForwardError, argument_names, trace
-
-    model, instance = build_model(request.target, target, live)
-    idx = live.sample(request.input)
-    # with targets the model computes logits for every position, as in training; any
-    # ids will do as targets, only shapes are drawn
-    args = (idx, idx.contiguous()) if "targets" in argument_names(model) else (idx,)
-    torch.manual_seed(0)
-    try:
-        root = trace(model, args)
-    except ForwardError as err:
-        raise DiagramError(
-            f"the forward pass of {type(model).__name__} raised {err}{where_raised(err.__cause__)}",
-            hint="the diagram is drawn from a real forward pass: fix the model or the config",
-        ) from err
-    call = find_call(model, root, instance) if instance else root
-    focus = ".".join(filter(None, [instance, request.focus]))
-    focused = find_call(model, root, focus) if request.focus else None
-    plan = flows.Planner(model, request.depth, focus if focused else "").plan(call)
-    params = f"{call.total_params:,} parameters"
-    if call.path:
-        header = [
-            f"{call.path} · {call.type_name} · {params}",
-            f"in {type(model).__name__} · {live.name}",
-        ]
-    else:
-        header = [f"{call.type_name} · {live.name} · {params}"]
-    if focused:
-        header.append(
-            f"focus: {focused.path} · {focused.type_name} · {focused.total_params:,} parameters"
-        )
-    header += live.config_lines()
-    try:
-        text = draw.render(header, plan.flow, plan.footnotes)
-    except draw.DiagramTooWide as err:
-        raise DiagramError(
-            str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
-        ) from err
-    return Drawing(text, plan.notes)
-
-
-def build_model(name: str, target, live: Live):
-    """The model to trace, and the path of the target inside it ("" for the model itself).
-
-    A class is built from the preset's config when it is the model; a building block
-    (Block, LayerNorm, ...) is drawn where it sits in the model that contains it: the
-    last-defined class of its module that takes the config and holds one (nanoGPT defines
-    the whole model last). A function is called with the config and must return a model.
-    """
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    if inspect.isclass(target):
-        if not issubclass(target, nn.Module):
-            raise DiagramError(
-                f"{name} is a class, but not a torch.nn.Module",
-                hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
-            )
-        module = sys.modules[target.__module__]
-        candidates = [
-            obj
-            for obj in vars(module).values()
-            if inspect.isclass(obj)
-            and issubclass(obj, nn.Module)
-            and obj.__module__ == module.__name__
-        ]
-        for candidate in reversed(candidates):
-            if not _accepts(candidate, live.config):
-                continue
-            model = _construct(candidate, live)
-            for path, submodule in model.named_modules():
-                if type(submodule) is target:
-                    return model, path
-        raise DiagramError(
-            f"no model in {module.__name__} that can be built from the preset's config "
-            f"contains a {target.__name__}",
-            hint="target the model class that contains it",
-        )
-    # other callables are not called: a diagram runs model code, not whatever is importable
-    raise DiagramError(
-        f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass",
-        hint=f"target a model class (module.path:Class), or one of {', '.join(KINDS)}",
-    )
-
-
-def _accepts(factory, config) -> bool:
-    try:
-        inspect.signature(factory).bind(config)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _construct(factory, live: Live):
-    try:
-        return factory(live.config)
-    except _core.MODEL_CODE_ERRORS as err:
-        raise DiagramError(
-            f"building {factory.__name__} for preset {live.preset} raised "
-            f"{type(err).__name__}: {err}{where_raised(err)}",
-            hint="check the config overrides",
-        ) from err
-
-
-def find_call(model, root, path: str):
-    """The call of the module at ``path``, or a DiagramError listing what does exist."""
-    parts = path.split(".")
-    parent, parent_path = model, ""
-    for depth, part in enumerate(parts):
-        children = dict(parent.named_children())
-        if part not in children:
-            where = parent_path or f"the {type(model).__name__}"
-            raise DiagramError(
-                f"{type(model).__name__} has no submodule {path}",
-                hint=f"{where} has: {', '.join(children) or 'no submodules'}",
-            )
-        parent, parent_path = children[part], ".".join(parts[: depth + 1])
-    call = root.find(path)
-    if call is None:
-        container = root.find(path.rpartition(".")[0]) or root
-        called = ", ".join(child.path for child in container.children)
-        raise DiagramError(
-            f"{path} ({type(parent).__name__}) is never called by the forward pass",
-            hint=f"focus on a module the forward calls: {called}",
-        )
-    return call

@@ -2,7 +2,7 @@
 
 Forward hooks give each module call its input and output tensors; a TorchFunctionMode
 sees the handful of tensor operations the layouts care about (the adds of residual
-connections, attention's matmuls or fused kernel, the loss). Tensors are remembered by
+connections, attention's fused kernel, the loss). Tensors are remembered by
 identity, so "the input of ln_2 is the output of that add" is a fact about the run, not a
 guess; they are kept alive until the trace ends so that no id is reused.
 """
@@ -19,9 +19,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .._core import MODEL_CODE_ERRORS
-
-RECORDED_OPS = {"add", "matmul", "softmax", "scaled_dot_product_attention", "cross_entropy"}
+RECORDED_OPS = {"add", "scaled_dot_product_attention", "cross_entropy"}
 
 
 class Value(NamedTuple):
@@ -67,10 +65,6 @@ class Call:
             if found := child.find(path):
                 return found
         return None
-
-
-class ForwardError(RuntimeError):
-    """The model raised during the traced forward pass (the cause is chained)."""
 
 
 class Recorder:
@@ -139,11 +133,8 @@ class _OpMode(TorchFunctionMode):
 
 def trace(model: nn.Module, args: tuple) -> Call:
     """Call ``model(*args)`` once and return the tree of calls it made."""
-    try:
-        with Recorder(model) as recorder:
-            model(*args)
-    except MODEL_CODE_ERRORS as err:
-        raise ForwardError(f"{type(err).__name__}: {err}") from err
+    with Recorder(model) as recorder:
+        model(*args)
     return recorder.roots[0]
 
 

@@ -1,4 +1,5 @@
-"""From a traced call to the elements of its diagram.
+"""Diagrams of an ``nn.Module``: build it from the preset, trace one forward pass, turn
+the calls into diagram elements.
 
 A module's flow is, by default, the calls it made, in order: right for MLP and any
 plain chain. Three nanoGPT modules do more than chain their children, and for them a
@@ -6,7 +7,7 @@ small declarative layout, keyed by class name, says what the forward does:
 
     GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
     Block                residual(ln_1, attn), residual(ln_2, mlp)
-    CausalSelfAttention  c_attn, heads, scores, [attn_dropout], mix, c_proj, resid_dropout
+    CausalSelfAttention  c_attn, heads, scores, mix (the fused kernel), c_proj, resid_dropout
 
 A layout is only drawn if the trace agrees with it: the calls come in its order, and
 every add it draws is an add the forward really ran, on exactly those two tensors. If
@@ -16,24 +17,147 @@ a note says so, rather than drawing a structure the code does not have.
 
 from __future__ import annotations
 
+import inspect
 import re
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 
+import torch
+from torch import nn
+
+from .. import _core
 from . import draw
-from .trace import Call, Op, Value, argument_names, describe, parameter_owners, result_names
+from .draw import shape_text
+from .request import KINDS, DiagramError, Drawing, Live, Request, defined_classes, run
+from .trace import (
+    Call,
+    Op,
+    Value,
+    argument_names,
+    describe,
+    parameter_owners,
+    result_names,
+    trace,
+)
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "×".join(str(size) for size in shape) if shape else "scalar"
+def draw_module(request: Request, live: Live) -> Drawing:
+    """Build the target with the live config, trace it and lay it out."""
+    model, instance = build_model(request.target, import_target(request.target), live)
+    idx = live.sample(request.input)
+    # with targets the model computes logits for every position, as in training; any
+    # ids will do as targets, only shapes are drawn
+    args = (idx, idx.contiguous()) if "targets" in argument_names(model) else (idx,)
+    torch.manual_seed(0)
+    root = run(
+        f"the forward pass of {type(model).__name__}",
+        lambda: trace(model, args),
+        hint="the diagram is drawn from a real forward pass: fix the model or the config",
+    )
+    call = find_call(model, root, instance) if instance else root
+    focus = ".".join(filter(None, [instance, request.focus]))
+    focused = find_call(model, root, focus) if request.focus else None
+    planner = Planner(model, request.depth, focus if focused else "")
+    flow = planner.plan(call)
+    params = f"{call.total_params:,} parameters"
+    if call.path:
+        header = [
+            f"{call.path} · {call.type_name} · {params}",
+            f"in {type(model).__name__} · {live.name}",
+        ]
+    else:
+        header = [f"{call.type_name} · {live.name} · {params}"]
+    if focused:
+        header.append(
+            f"focus: {focused.path} · {focused.type_name} · {focused.total_params:,} parameters"
+        )
+    header += live.config_lines()
+    try:
+        text = draw.render(header, flow, planner.footnotes)
+    except draw.DiagramTooWide as err:
+        raise DiagramError(
+            str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
+        ) from err
+    return Drawing(text, planner.notes)
+
+
+def import_target(target: str):
+    try:
+        return _core.import_object(target)
+    except (ImportError, AttributeError) as err:
+        raise DiagramError(
+            f"cannot import {target!r}: {err}",
+            hint="write module.path:Name, importable from the project root "
+            "(e.g. model_src.model:GPT)",
+        ) from err
+
+
+def build_model(name: str, target, live: Live) -> tuple[nn.Module, str]:
+    """The model to trace, and the path of the target inside it ("" for the model itself).
+
+    A class is built from the preset's config when it is the model; a building block
+    (Block, LayerNorm, ...) is drawn where it sits in the model that contains it: the
+    last-defined class of its module that takes the config and holds one (nanoGPT defines
+    the whole model last). Nothing else is called: a diagram runs model code, not
+    whatever is importable.
+    """
+    hint = f"target a model class (module.path:Class), or one of {', '.join(KINDS)}"
+    if not inspect.isclass(target):
+        raise DiagramError(
+            f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass", hint=hint
+        )
+    if not issubclass(target, nn.Module):
+        raise DiagramError(f"{name} is a class, but not a torch.nn.Module", hint=hint)
+    module = sys.modules[target.__module__]
+    for candidate in reversed(defined_classes(module)):
+        if issubclass(candidate, nn.Module) and _accepts(candidate, live.config):
+            model = live.build(candidate)
+            for path, submodule in model.named_modules():
+                if type(submodule) is target:
+                    return model, path
+    raise DiagramError(
+        f"no model in {module.__name__} that can be built from the preset's config "
+        f"contains a {target.__name__}",
+        hint="target the model class that contains it",
+    )
+
+
+def _accepts(model_class, config) -> bool:
+    try:
+        inspect.signature(model_class).bind(config)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def find_call(model: nn.Module, root: Call, path: str) -> Call:
+    """The call of the module at ``path``, or a DiagramError listing what does exist."""
+    parts = path.split(".")
+    parent, parent_path = model, ""
+    for depth, part in enumerate(parts):
+        children = dict(parent.named_children())
+        if part not in children:
+            where = parent_path or f"the {type(model).__name__}"
+            raise DiagramError(
+                f"{type(model).__name__} has no submodule {path}",
+                hint=f"{where} has: {', '.join(children) or 'no submodules'}",
+            )
+        parent, parent_path = children[part], ".".join(parts[: depth + 1])
+    call = root.find(path)
+    if call is None:
+        container = root.find(path.rpartition(".")[0]) or root
+        called = ", ".join(child.path for child in container.children)
+        raise DiagramError(
+            f"{path} ({type(parent).__name__}) is never called by the forward pass",
+            hint=f"focus on a module the forward calls: {called}",
+        )
+    return call
 
 
 # --- layouts --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Module:
-    path: str
-    optional: bool = False  # drawn only if the forward called it (attn_dropout, non-fused)
+# a step of a layout: a module's path (its calls, as rows or frames), or one of these
 
 
 @dataclass(frozen=True)
@@ -53,7 +177,7 @@ class Residual:
 @dataclass(frozen=True)
 class Attention:
     """Queries, keys and values, the attention matrix and the weighted sum: tensor ops
-    between c_attn and c_proj, read from the matmuls/softmax or the fused kernel."""
+    between c_attn and c_proj, read from the fused kernel's arguments."""
 
 
 @dataclass(frozen=True)
@@ -63,21 +187,16 @@ class Loss:
 
 LAYOUTS = {
     "GPT": (
-        Module("transformer.wte"),
+        "transformer.wte",
         SideInput("transformer.wpe"),
-        Module("transformer.drop"),
-        Module("transformer.h"),
-        Module("transformer.ln_f"),
-        Module("lm_head"),
+        "transformer.drop",
+        "transformer.h",
+        "transformer.ln_f",
+        "lm_head",
         Loss(),
     ),
     "Block": (Residual(("ln_1", "attn")), Residual(("ln_2", "mlp"))),
-    "CausalSelfAttention": (
-        Module("c_attn"),
-        Attention(),
-        Module("c_proj"),
-        Module("resid_dropout"),
-    ),
+    "CausalSelfAttention": ("c_attn", Attention(), "c_proj", "resid_dropout"),
 }
 
 
@@ -139,13 +258,6 @@ def _on_path(path: str, focus: str) -> bool:
 # --- planning ---------------------------------------------------------------------------
 
 
-@dataclass
-class Plan:
-    flow: list
-    footnotes: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # warnings for whoever asked
-
-
 class _Mismatch(Exception):
     pass
 
@@ -163,10 +275,11 @@ class Planner:
         self.depth = depth
         self.focus = focus
         self.focus_level = 0
-        self.footnotes: list[str] = []
-        self.notes: list[str] = []
+        self.footnotes: list[str] = []  # printed below the diagram
+        self.notes: list[str] = []  # warnings for whoever asked
 
-    def plan(self, call: Call) -> Plan:
+    def plan(self, call: Call) -> list:
+        """The diagram elements of ``call``, between its input and output labels."""
         if self.focus:
             self.focus_level = _level_of(call, self.focus)
         flow = self._flow(call, level=0)
@@ -180,12 +293,11 @@ class Planner:
         ]
         if len(names) < len(call.outputs) or not outputs:
             outputs = [f"output {shape_text(v.shape)}" for v in call.outputs]
-        flow = [
+        return [
             draw.Label(f"{top} {shape_text(call.inputs[0].shape)}"),
             *flow,
             draw.Label(" · ".join(outputs), arrow=True),
         ]
-        return Plan(flow, self.footnotes, self.notes)
 
     def _expands(self, call: Call, level: int) -> bool:
         if not (call.children or call.type_name in LAYOUTS):
@@ -277,7 +389,7 @@ class _LayoutMatch:
             raise _Mismatch(f"{self.items[0].path} is called but not in the layout")
         return flow
 
-    def _take(self, path: str, optional: bool = False) -> list[Item]:
+    def _take(self, path: str) -> list[Item]:
         """The next calls of the module at ``path``: itself, or the items of a container
         (``transformer.h``: one run ×N, or the focused block and the runs around it)."""
         full = f"{self.call.path}.{path}" if self.call.path else path
@@ -286,8 +398,8 @@ class _LayoutMatch:
             self.items[0].path == full or self.items[0].path.startswith(full + ".")
         ):
             taken.append(self.items.pop(0))
-        if taken or optional:
-            self.previous = taken[-1] if taken else self.previous
+        if taken:
+            self.previous = taken[-1]
             return taken
         found = self.items[0].path if self.items else "nothing"
         raise _Mismatch(f"expected a call of {full}, found {found}")
@@ -308,11 +420,8 @@ class _LayoutMatch:
 
     def _step(self, step) -> list:
         level = self.level + 1
-        if isinstance(step, Module):
-            return [
-                self.planner.item(item, level, self.call)
-                for item in self._take(step.path, step.optional)
-            ]
+        if isinstance(step, str):
+            return [self.planner.item(item, level, self.call) for item in self._take(step)]
         if isinstance(step, SideInput):
             main = self.previous
             side = self._take_one(step.path)
@@ -340,52 +449,33 @@ class _LayoutMatch:
         raise TypeError(f"unknown layout step {step!r}")
 
     def _attention(self, level: int) -> list:
-        ops = self.call.ops
-        fused = [op for op in ops if op.name == "scaled_dot_product_attention"]
-        matmuls = [op for op in ops if op.name == "matmul"]
-        softmaxes = [op for op in ops if op.name == "softmax"]
-        if fused:
-            q, k, v = (value.shape for value in fused[0].args[:3])
-            att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
-            y = fused[0].outputs[0].shape
-        elif len(matmuls) == 2 and softmaxes:
-            q = matmuls[0].args[0].shape
-            k = (*matmuls[0].args[1].shape[:-2], *matmuls[0].args[1].shape[:-3:-1])
-            v = matmuls[1].args[1].shape
-            att = softmaxes[0].outputs[0].shape
-            y = matmuls[1].outputs[0].shape
-        else:
-            raise _Mismatch("found neither the fused attention kernel nor q·kᵀ, softmax, ·v")
+        # torch 2 always has the fused kernel, and nanoGPT always takes it: a model that
+        # computes attention by hand is drawn as a plain chain, with a note
+        fused = [op for op in self.call.ops if op.name == "scaled_dot_product_attention"]
+        if not fused:
+            raise _Mismatch("found no fused attention kernel, F.scaled_dot_product_attention")
+        q, k, v = (value.shape for value in fused[0].args[:3])
+        att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
+        y = fused[0].outputs[0].shape
+        if not self.items:
+            raise _Mismatch("no module takes the attention's output")
+        merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
         heads, head_size = q[1], q[-1]
         qkv = (
             f"q, k, v: {shape_text(q)}"
             if q == k == v
             else f"q {shape_text(q)} · k {shape_text(k)} · v {shape_text(v)}"
         )
-        mark = "  †" if fused else ""
-        elements = [
+        self.planner.footnote(
+            "† one fused kernel, F.scaled_dot_product_attention: att is never stored"
+        )
+        return [
             draw.Node(f"split q, k, v into {heads} heads of {head_size}", free=True, out=qkv),
             draw.Node(
-                f"q·kᵀ/√{head_size}, causal mask, softmax{mark}",
+                f"q·kᵀ/√{head_size}, causal mask, softmax  †",
                 free=True,
                 out=f"att: {shape_text(att)}",
             ),
-        ]
-        elements += [
-            self.planner.item(item, level, self.call)
-            for item in self._take("attn_dropout", optional=True)
-        ]
-        if not self.items:
-            raise _Mismatch("no module takes the attention's output")
-        merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
-        elements += [
-            draw.Node(
-                f"att·v: weighted sum of the values{mark}", free=True, out=f"y: {shape_text(y)}"
-            ),
+            draw.Node("att·v: weighted sum of the values  †", free=True, out=f"y: {shape_text(y)}"),
             draw.Node("heads side by side again", free=True, out=shape_text(merged)),
         ]
-        if fused:
-            self.planner.footnote(
-                "† one fused kernel, F.scaled_dot_product_attention: att is never stored"
-            )
-        return elements

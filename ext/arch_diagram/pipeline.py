@@ -18,7 +18,6 @@ data (write, get_batch); ``<package>.train`` resolves the training settings
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 import sys
 import tempfile
@@ -26,17 +25,16 @@ import textwrap
 
 import torch
 
-from .._core import MODEL_CODE_ERRORS
 from . import draw
-from .flows import shape_text
-from .request import DiagramError, Drawing, Live, Request, where_raised
+from .draw import shape_text
+from .request import DiagramError, Drawing, Live, Request, defined_classes, run
 from .trace import Recorder
 
 MAX_SHOWN_ROWS = 3  # batch rows printed; the shape line says how many there are
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
-def draw_spec(request: Request, live: Live) -> Drawing:
+def draw_pipeline(request: Request, live: Live) -> Drawing:
     drawings = {
         "optimizer": optimizer,
         "get_batch": get_batch,
@@ -65,51 +63,29 @@ def _sibling(live: Live, name: str):
         ) from err
 
 
-def _model_class(live: Live, method: str):
+def _model(live: Live, method: str):
+    """The preset's model, built: the last class beside the config's with ``method``."""
     module = sys.modules[type(live.config).__module__]
-    classes = [
-        obj
-        for obj in vars(module).values()
-        if inspect.isclass(obj)
-        and obj.__module__ == module.__name__
-        and callable(getattr(obj, method, None))
-    ]
+    classes = [cls for cls in defined_classes(module) if callable(getattr(cls, method, None))]
     if not classes:
         raise DiagramError(
             f"no class in {module.__name__} has a {method} method",
             hint="the model class lives beside the preset's config class",
         )
-    return classes[-1]
-
-
-def _build(live: Live, cls):
-    torch.manual_seed(0)
-    return cls(live.config)
+    return live.build(classes[-1])
 
 
 def _training(live: Live) -> dict:
     """The preset's training settings, as the training script resolves them."""
     train = _sibling(live, "train")
-    return _run(
+    return run(
         f"{train.__name__}.resolve_config",
         lambda: train.resolve_config(live.presets.config_file(live.preset)),
     )
 
 
 def _dataset(live: Live):
-    return _run(f"{live.presets.__name__}.dataset", live.presets.dataset, live.preset)
-
-
-def _run(what: str, function, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except DiagramError:
-        raise
-    except MODEL_CODE_ERRORS as err:
-        raise DiagramError(
-            f"{what} raised {type(err).__name__}: {err}{where_raised(err)}",
-            hint="the diagram is drawn from a real run: fix the code",
-        ) from err
+    return run(f"{live.presets.__name__}.dataset", lambda: live.presets.dataset(live.preset))
 
 
 def _title(name: str, live: Live, *details: str) -> list[str]:
@@ -120,17 +96,15 @@ def _title(name: str, live: Live, *details: str) -> list[str]:
 
 
 def optimizer(request: Request, live: Live) -> list[str]:
-    cls = _model_class(live, "configure_optimizers")
-    model = _run(f"building {cls.__name__}", _build, live, cls)
+    model = _model(live, "configure_optimizers")
+    model_name = type(model).__name__
     settings = _training(live)
     betas = (settings["beta1"], settings["beta2"])
-    optim = _run(
-        f"{cls.__name__}.configure_optimizers",
-        model.configure_optimizers,
-        settings["weight_decay"],
-        settings["learning_rate"],
-        betas,
-        "cpu",
+    optim = run(
+        f"{model_name}.configure_optimizers",
+        lambda: model.configure_optimizers(
+            settings["weight_decay"], settings["learning_rate"], betas, "cpu"
+        ),
     )
     names = {id(p): name for name, p in model.named_parameters()}
     groups = []  # (group, {name with block numbers as N: [shape, tensors, parameters]})
@@ -147,7 +121,7 @@ def optimizer(request: Request, live: Live) -> list[str]:
     shape_width = max(len(row[0]) for _, rows in groups for row in rows.values())
     every = list(model.parameters())
     lines = [
-        *_title(f"{cls.__name__}.configure_optimizers", live),
+        *_title(f"{model_name}.configure_optimizers", live),
         "",
         f"model.parameters(): {len(every)} tensors, {sum(p.numel() for p in every):,} parameters",
         " │",
@@ -201,16 +175,12 @@ def get_batch(request: Request, live: Live) -> list[str]:
     settings = _training(live)
     batch, time = request.input or (settings["batch_size"], live.config.block_size)
     with tempfile.TemporaryDirectory() as data_dir:
-        _run(f"{prepare.__name__}.write", prepare.write, _dataset(live), data_dir)
+        dataset = _dataset(live)
+        run(f"{prepare.__name__}.write", lambda: prepare.write(dataset, data_dir))
         generator = torch.Generator().manual_seed(settings["seed"])
-        x, y = _run(
+        x, y = run(
             f"{prepare.__name__}.get_batch",
-            prepare.get_batch,
-            "train",
-            data_dir,
-            batch,
-            time,
-            generator,
+            lambda: prepare.get_batch("train", data_dir, batch, time, generator),
         )
         itos = prepare.load_meta(data_dir)["itos"]
     call = f'{prepare.__name__}.get_batch("train", data_dir, {batch}, {time}, generator)'
@@ -310,8 +280,8 @@ def tokenizer(request: Request, live: Live) -> list[str]:
 
 
 def generate(request: Request, live: Live) -> list[str]:
-    cls = _model_class(live, "generate")
-    model = _run(f"building {cls.__name__}", _build, live, cls)
+    model = _model(live, "generate")
+    model_name = type(model).__name__
     block_size = live.config.block_size
     settings = live.settings
     if request.input:
@@ -326,16 +296,12 @@ def generate(request: Request, live: Live) -> list[str]:
             hint="max_new_tokens ≥ 1, temperature > 0, top_k ≥ 1 or None",
         )
     prompt = live.sample((batch, prompt_len))
-    ops = {"div", "topk", "softmax", "multinomial", "cat"}
+    ops = {"div", "softmax", "multinomial", "cat"}
     torch.manual_seed(0)
     with Recorder(model, ops) as recorder:
-        _run(
-            f"{cls.__name__}.generate",
-            model.generate,
-            prompt,
-            new_tokens,
-            temperature=temperature,
-            top_k=top_k,
+        run(
+            f"{model_name}.generate",
+            lambda: model.generate(prompt, new_tokens, temperature=temperature, top_k=top_k),
         )
 
     def shapes(values) -> str:
@@ -355,7 +321,7 @@ def generate(request: Request, live: Live) -> list[str]:
             out="context " + shapes(r.inputs[0].shape for r in roots),
         ),
         draw.Node(
-            f"{cls.__name__}(context): forward, no targets",
+            f"{model_name}(context): forward, no targets",
             free=True,
             out="logits " + shapes(r.outputs[0].shape for r in roots),
         ),
@@ -382,6 +348,6 @@ def generate(request: Request, live: Live) -> list[str]:
         draw.Loop(body, f"×{len(roots)} (max_new_tokens)"),
         draw.Label("idx " + shape_text(appended[-1].outputs[0].shape), arrow=True),
     ]
-    header = _title(f"{cls.__name__}.generate", live)
+    header = _title(f"{model_name}.generate", live)
     header.insert(1, f"max_new_tokens={new_tokens} temperature={temperature} top_k={top_k}")
     return draw.render(header, flow).splitlines()
