@@ -88,6 +88,11 @@ _logger = logging.getLogger(__name__)
 # --- hashing and atomic writes ------------------------------------------------------
 
 
+def shape_text(shape) -> str:
+    """``1×11×48``: how every extension writes a tensor's shape."""
+    return "×".join(map(str, shape)) if len(shape) else "scalar"
+
+
 def content_hash(*parts: bytes | str, length: int = 16) -> str:
     """A short, stable hex digest of the parts (each length-prefixed, so no ambiguity)."""
     digest = hashlib.sha256()

@@ -40,6 +40,7 @@ from .._core import (
     file_digest,
     model_size_problem,
     project_imports,
+    shape_text,
 )
 from .formulas import RUNS, VARIANT_RUNS, Run, add_formulas, symbol_values
 from .locate import bound_names, function_lines, loop_bodies, parse_file, statement_starts
@@ -381,12 +382,12 @@ def describe(value: Any) -> str | None:
     """``1×3×11×16`` for a tensor (dtype added unless float32), None for what we skip."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
-        shape = "×".join(map(str, value.shape)) if value.dim() else "scalar"
+        shape = shape_text(value.shape)
         if value.dtype != torch.float32:
             shape += f" {str(value.dtype).removeprefix('torch.')}"
         return shape
     if torch is not None and isinstance(value, torch.Size):
-        return "size " + "×".join(map(str, value))
+        return "size " + shape_text(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     tensors = torch is not None and isinstance(value, tuple | list) and value

@@ -23,11 +23,6 @@ from dataclasses import dataclass
 MAX_WIDTH = 80
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    """``1×11×48``: how every shape in a diagram is written."""
-    return "×".join(str(size) for size in shape) if shape else "scalar"
-
-
 class DiagramTooWide(ValueError):
     pass
 

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from .. import _core
+from .._core import shape_text
 from . import draw
-from .draw import shape_text
 from .request import KINDS, DiagramError, Drawing, Live, Request, defined_classes, run
 from .trace import (
     Call,

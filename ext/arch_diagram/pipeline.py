@@ -25,8 +25,8 @@ import textwrap
 
 import torch
 
+from .._core import shape_text
 from . import draw
-from .draw import shape_text
 from .request import DiagramError, Drawing, Live, Request, defined_classes, run
 from .trace import Recorder
 
