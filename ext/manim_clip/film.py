@@ -12,11 +12,15 @@ joined into a temp folder that is renamed into the cache only when complete.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+from PIL import Image, ImageDraw, ImageFont
 from sphinx.util import logging
 
 from .. import _core, store
@@ -27,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
 CARD_SECONDS = 1.5
+BACKGROUND = "#0f0f23"  # the book's clip background
+TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
 
 
 @dataclass
@@ -150,7 +156,7 @@ def _join(
         "poster_png": f"{stem}.png",
         "chapters": f"{stem}.vtt",
     }
-    frames, starts = media.film(
+    frames, starts = film_mp4(
         parts,
         out / files["mp4"],
         width=width,
@@ -159,7 +165,7 @@ def _join(
         card_seconds=CARD_SECONDS,
         opening=opening,
     )
-    media.save_poster(media.title_card(width, height, *opening), out, stem)
+    media.save_poster(title_card(width, height, *opening), out, stem)
     # one chapter per clip, from its title card on; the opening belongs to the first
     chapters = [
         (start / fps if i else 0.0, title)
@@ -177,6 +183,92 @@ def _join(
         "files": files,
     }
     _core.atomic_write(out / "meta.json", json.dumps(meta, indent=1))  # last: complete
+
+
+# --- the film's video: media.py is in every clip's key, this file only in the film's ---
+
+
+def title_card(width: int, height: int, title: str, subtitle: str = "") -> Image.Image:
+    """A plain card in the book's colours: a title and an optional smaller line, wrapped."""
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    title_font = ImageFont.load_default(size=max(12, height // 14))
+    sub_font = ImageFont.load_default(size=max(10, height // 24))
+    lines = [(line, title_font, TEXT) for line in _wrap(draw, title, title_font, width * 0.85)]
+    lines += [
+        (line, sub_font, TEXT_SECONDARY) for line in _wrap(draw, subtitle, sub_font, width * 0.85)
+    ]
+    gap = height // 40
+    boxes = [draw.textbbox((0, 0), text, font=font) for text, font, _ in lines]
+    y = (height - sum(box[3] - box[1] + gap for box in boxes) + gap) / 2
+    for (text, font, colour), box in zip(lines, boxes, strict=True):
+        draw.text(((width - (box[2] - box[0])) / 2, y - box[1]), text, font=font, fill=colour)
+        y += box[3] - box[1] + gap
+    return image
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def film_mp4(
+    parts: list[tuple[str, str, Path]],
+    target: Path,
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    card_seconds: float = 1.5,
+    opening: tuple[str, str] | None = None,
+) -> tuple[int, list[int]]:
+    """Join clips into one MP4, each after a title card; ``parts`` are (title, subtitle, mp4).
+
+    Clips of another size or frame rate are scaled and retimed (frames repeated or
+    dropped) to the film's. Returns the number of frames written and the frame at
+    which each part's title card starts (its chapter).
+    """
+    starts: list[int] = []
+    emitted = 0
+
+    def card(title: str, subtitle: str) -> Iterator[Image.Image]:
+        image = title_card(width, height, title, subtitle)
+        for _ in range(round(card_seconds * fps)):
+            yield image
+
+    def retimed(path: Path) -> Iterator[av.VideoFrame]:
+        shown = 0
+        for at, frame in media.frames_of(path):
+            while shown / fps <= at + 1e-9:
+                yield frame
+                shown += 1
+
+    def all_frames() -> Iterator[av.VideoFrame | Image.Image]:
+        nonlocal emitted
+        if opening:
+            for frame in card(*opening):
+                emitted += 1
+                yield frame
+        for title, subtitle, path in parts:
+            starts.append(emitted)
+            for frame in itertools.chain(card(title, subtitle), retimed(path)):
+                emitted += 1
+                yield frame
+
+    count = media.encode(
+        all_frames(),
+        target,
+        width=width,
+        height=height,
+        fps=fps,
+        codec="libx264",
+    )
+    return count, starts
 
 
 def summary_line(result: FilmResult) -> str:

@@ -2,27 +2,25 @@
 
 Manim writes an H.264 MP4 whose index (the moov atom) sits at the end; browsers must
 then download the whole file before playing, so every clip is remuxed with the index
-first. Posters, GIFs and WebMs are made from the same decoded frames, and the film
-joins clips and title cards into one MP4.
+first. Posters, GIFs and WebMs are made from the same decoded frames. This file is
+part of every clip's cache key, so the film's own video work lives in film.py: editing
+it re-renders no clip.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 GIF_WIDTH = 480  # small enough to embed in a README
 GIF_FPS = 10
 GIF_COLOURS = 64
 POSTER_WEBP_QUALITY = 80
-BACKGROUND = "#0f0f23"  # the book's clip background
-TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
 
 
 @dataclass(frozen=True)
@@ -176,89 +174,3 @@ def webm(source: Path, target: Path, info: VideoInfo) -> None:
         fps=info.fps,
         codec="libvpx-vp9",
     )
-
-
-# --- the film ---------------------------------------------------------------------------
-
-
-def title_card(width: int, height: int, title: str, subtitle: str = "") -> Image.Image:
-    """A plain card in the book's colours: a title and an optional smaller line, wrapped."""
-    image = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    title_font = ImageFont.load_default(size=max(12, height // 14))
-    sub_font = ImageFont.load_default(size=max(10, height // 24))
-    lines = [(line, title_font, TEXT) for line in _wrap(draw, title, title_font, width * 0.85)]
-    lines += [
-        (line, sub_font, TEXT_SECONDARY) for line in _wrap(draw, subtitle, sub_font, width * 0.85)
-    ]
-    gap = height // 40
-    boxes = [draw.textbbox((0, 0), text, font=font) for text, font, _ in lines]
-    y = (height - sum(box[3] - box[1] + gap for box in boxes) + gap) / 2
-    for (text, font, colour), box in zip(lines, boxes, strict=True):
-        draw.text(((width - (box[2] - box[0])) / 2, y - box[1]), text, font=font, fill=colour)
-        y += box[3] - box[1] + gap
-    return image
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
-            lines[-1] += f" {word}"
-        else:
-            lines.append(word)
-    return lines
-
-
-def film(
-    parts: list[tuple[str, str, Path]],
-    target: Path,
-    *,
-    width: int,
-    height: int,
-    fps: int,
-    card_seconds: float = 1.5,
-    opening: tuple[str, str] | None = None,
-) -> tuple[int, list[int]]:
-    """Join clips into one MP4, each after a title card; ``parts`` are (title, subtitle, mp4).
-
-    Clips of another size or frame rate are scaled and retimed (frames repeated or
-    dropped) to the film's. Returns the number of frames written and the frame at
-    which each part's title card starts (its chapter).
-    """
-    starts: list[int] = []
-    emitted = 0
-
-    def card(title: str, subtitle: str) -> Iterator[Image.Image]:
-        image = title_card(width, height, title, subtitle)
-        for _ in range(round(card_seconds * fps)):
-            yield image
-
-    def retimed(path: Path) -> Iterator[av.VideoFrame]:
-        shown = 0
-        for time, frame in frames_of(path):
-            while shown / fps <= time + 1e-9:
-                yield frame
-                shown += 1
-
-    def all_frames() -> Iterator[av.VideoFrame | Image.Image]:
-        nonlocal emitted
-        if opening:
-            for frame in card(*opening):
-                emitted += 1
-                yield frame
-        for title, subtitle, path in parts:
-            starts.append(emitted)
-            for frame in itertools.chain(card(title, subtitle), retimed(path)):
-                emitted += 1
-                yield frame
-
-    count = encode(
-        all_frames(),
-        target,
-        width=width,
-        height=height,
-        fps=fps,
-        codec="libx264",
-    )
-    return count, starts
