@@ -7,6 +7,10 @@ the text of every title card, the build's quality and the code that joins it (th
 and media.py, so the cards' duration and layout): editing a clip, a caption or a
 page title joins it again; a rebuild with nothing changed reuses it. Like a clip, it is
 joined into a temp folder that is renamed into the cache only when complete.
+
+The join decodes no clip: the title cards are encoded the way the clips are, so the
+clips' packets are copied into the film as they are (``film_mp4``); only a clip encoded
+otherwise (another :quality:) is re-encoded first.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,28 +161,22 @@ def _join(
         "poster_png": f"{stem}.png",
         "chapters": f"{stem}.vtt",
     }
-    frames, starts = film_mp4(
-        parts,
-        out / files["mp4"],
-        width=width,
-        height=height,
-        fps=fps,
-        card_seconds=CARD_SECONDS,
-        opening=opening,
+    duration, starts = film_mp4(
+        parts, out / files["mp4"], width=width, height=height, fps=fps, opening=opening
     )
     media.save_poster(title_card(width, height, *opening), out, stem)
     # one chapter per clip, from its title card on; the opening belongs to the first
     chapters = [
-        (start / fps if i else 0.0, title)
+        (start if i else 0.0, title)
         for i, ((title, _, _), start) in enumerate(zip(parts, starts, strict=True))
     ]
-    timed = vtt.cues(chapters, frames / fps)
+    timed = vtt.cues(chapters, duration)
     (out / files["chapters"]).write_text(vtt.webvtt(timed), encoding="utf-8")
     meta = {
         "width": width,
         "height": height,
         "fps": fps,
-        "duration": round(frames / fps, 3),
+        "duration": round(duration, 3),
         "clips": len(parts),
         "chapters": [[round(start, 3), title] for start, _, title in timed],
         "files": files,
@@ -224,51 +223,46 @@ def film_mp4(
     width: int,
     height: int,
     fps: int,
-    card_seconds: float = 1.5,
-    opening: tuple[str, str] | None = None,
-) -> tuple[int, list[int]]:
+    opening: tuple[str, str],
+) -> tuple[float, list[float]]:
     """Join clips into one MP4, each after a title card; ``parts`` are (title, subtitle, mp4).
 
-    Clips of another size or frame rate are scaled and retimed (frames repeated or
-    dropped) to the film's. Returns the number of frames written and the frame at
-    which each part's title card starts (its chapter).
+    Only the title cards are encoded, the way the clips were (``media.encode`` at the
+    film's size and rate), and the clips' packets are copied as they are. A clip encoded
+    otherwise (another quality, another encoder) is first re-encoded alone, scaled and
+    retimed (frames repeated or dropped) to the film's. Returns the film's duration and
+    the second at which each part's title card starts (its chapter).
     """
-    starts: list[int] = []
-    emitted = 0
+    with tempfile.TemporaryDirectory(prefix=".segments-", dir=target.parent) as scratch:
 
-    def card(title: str, subtitle: str) -> Iterator[Image.Image]:
-        image = title_card(width, height, title, subtitle)
-        for _ in range(round(card_seconds * fps)):
-            yield image
+        def encoded(name: str, frames: Iterable[av.VideoFrame]) -> Path:
+            path = Path(scratch) / f"{name}.mp4"
+            media.encode(frames, path, width=width, height=height, fps=fps, codec="libx264")
+            return path
 
-    def retimed(path: Path) -> Iterator[av.VideoFrame]:
-        shown = 0
-        for at, frame in media.frames_of(path):
-            while shown / fps <= at + 1e-9:
-                yield frame
-                shown += 1
+        def card(name: str, title: str, subtitle: str) -> Path:
+            # converted once: the conversion cost as much as the encoding, frame by frame
+            image = av.VideoFrame.from_image(title_card(width, height, title, subtitle))
+            frame = image.reformat(format="yuv420p")
+            return encoded(name, itertools.repeat(frame, round(CARD_SECONDS * fps)))
 
-    def all_frames() -> Iterator[av.VideoFrame | Image.Image]:
-        nonlocal emitted
-        if opening:
-            for frame in card(*opening):
-                emitted += 1
-                yield frame
-        for title, subtitle, path in parts:
-            starts.append(emitted)
-            for frame in itertools.chain(card(title, subtitle), retimed(path)):
-                emitted += 1
-                yield frame
+        def retimed(path: Path) -> Iterator[av.VideoFrame]:
+            shown = 0
+            for at, frame in media.frames_of(path):
+                while shown / fps <= at + 1e-9:
+                    yield frame
+                    shown += 1
 
-    count = media.encode(
-        all_frames(),
-        target,
-        width=width,
-        height=height,
-        fps=fps,
-        codec="libx264",
-    )
-    return count, starts
+        segments = [card("opening", *opening)]
+        chapters = []  # where each part's title card is in segments
+        for index, (title, subtitle, path) in enumerate(parts):
+            chapters.append(len(segments))
+            segments.append(card(f"card-{index}", title, subtitle))
+            if media.encoding(path) != media.encoding(segments[-1]):
+                path = encoded(f"clip-{index}", retimed(path))
+            segments.append(path)
+        starts, duration = media.concatenate(segments, target)
+    return duration, [starts[index] for index in chapters]
 
 
 def summary_line(result: FilmResult) -> str:

@@ -52,27 +52,17 @@ def web_mp4(source: Path, target: Path) -> None:
     """H.264/yuv420p MP4 with the index first; remuxed when possible, else re-encoded."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
-        if stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p":
-            with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-                out_stream = out.add_stream_from_template(stream)
-                for packet in container.demux(stream):
-                    if packet.dts is None:  # demux ends with an empty flush packet
-                        continue
-                    packet.stream = out_stream
-                    out.mux(packet)
-            return
-        info = (stream.width, stream.height, stream.average_rate or 30)
-    encode(
-        (frame for _, frame in frames_of(source)),
-        target,
-        width=info[0],
-        height=info[1],
-        fps=info[2],
-        codec="libx264",
-    )
+        remux = stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p"
+        width, height, fps = stream.width, stream.height, stream.average_rate or 30
+    if remux:
+        concatenate([source], target)
+    else:
+        frames = (frame for _, frame in frames_of(source))
+        encode(frames, target, width=width, height=height, fps=fps, codec="libx264")
 
 
-# Every H.264 file of the book: Manim's own encoder (worker.py), a re-encode, the film.
+# Every H.264 file of the book: Manim's own encoder (worker.py), a re-encode, the film's
+# title cards (which must match the clips', see ``encoding``).
 # Against Manim's defaults (crf 23, medium), `nox -s bench` measured three publish clips
 # rendering in 39.5 s instead of 47.7 s, and the heaviest clip, EmbeddingsScene, at
 # 964 kB instead of 1601 kB, text still sharp: every clip stays under 1 MB. They are
@@ -111,6 +101,56 @@ def encode(
             count += 1
         out.mux(stream.encode(None))
     return count
+
+
+def encoding(path: Path) -> tuple:
+    """What two MP4s must share for their packets to play as one stream: the codec, the
+    picture's size, format and aspect, and the H.264 header, which holds the profile,
+    level, frame rate and the encoder's settings (CODEC_OPTIONS)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        return (
+            context.name,
+            stream.width,
+            stream.height,
+            stream.pix_fmt,
+            stream.sample_aspect_ratio,
+            bytes(context.extradata or b""),
+        )
+
+
+def concatenate(segments: list[Path], target: Path) -> tuple[list[float], float]:
+    """Copy the packets of MP4s of one ``encoding``, one after another, into ``target``
+    (index first); nothing is decoded.
+
+    Each segment's timestamps are moved to start where the one before ends, so the time
+    runs on without a gap or an overlap. Returns the second at which each segment
+    starts and the total duration.
+    """
+    starts: list[float] = []
+    end = 0  # where the segments so far end, in the first segment's time base
+    with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        for path in segments:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if not out.streams:
+                    out_stream = out.add_stream_from_template(stream)
+                    time_base = stream.time_base
+                scale = stream.time_base / time_base
+                shift = end - round((stream.start_time or 0) * scale)
+                starts.append(float(end * time_base))
+                for packet in container.demux(stream):
+                    if packet.dts is None:  # demux ends with an empty flush packet
+                        continue
+                    packet.pts = shift + round(packet.pts * scale)
+                    packet.dts = shift + round(packet.dts * scale)
+                    packet.duration = round(packet.duration * scale)
+                    packet.time_base = time_base
+                    end = max(end, packet.pts + packet.duration)
+                    packet.stream = out_stream
+                    out.mux(packet)
+    return starts, float(end * time_base)
 
 
 def poster(source: Path, folder: Path, stem: str, at: str, info: VideoInfo) -> str | None:
