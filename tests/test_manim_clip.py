@@ -7,6 +7,7 @@ from a copy of its cache, tests that count renders get a project of their own.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from sphinx.util.console import strip_colors
 
 from ext.manim_clip import media, render, vtt
 from ext.manim_clip.directive import ClipSpec
+from ext.manim_clip.film import film_mp4
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = Path(__file__).parent / "roots"
@@ -611,9 +613,13 @@ def test_cli_renders_into_the_build_cache_and_joins_a_film(warm, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "manim-clip: 0 rendered, 3 reused, 0 failed" in result.stdout
     info = media.probe(film)
-    assert (info.width, info.height, info.fps) == (854, 480, 15)
-    # An opening card and one card per clip (1.5 s each), two dots of 0.6 s, a box of 0.33 s.
-    assert info.frames == 4 * round(1.5 * 15) + 2 * 9 + 5
+    assert (info.width, info.height) == (854, 480)
+    # 15 fps, but the clips' packets keep their own times: Manim's joins between
+    # animations are a fraction of a millisecond off the frame grid
+    assert info.fps == pytest.approx(15, abs=0.01)
+    # An opening card and one card per clip (1.5 s each), then every frame of the clips:
+    # two dots of 10 frames (two animations of 0.33 s), a box of 5.
+    assert info.frames == 4 * round(1.5 * 15) + 2 * 10 + 5
     data = film.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
 
@@ -727,6 +733,93 @@ def test_the_film_has_a_chapter_per_clip(built_film):
     assert f'<track kind="chapters" src="data:text/vtt;charset=utf-8,{quote(chapters)}"' in html
     assert '<details class="manim-clip-transcript"><summary>Chapters</summary>' in html
     assert (app.outdir / "_clips" / "the-film.vtt").read_text() == chapters
+
+
+def _packets(mp4: Path) -> list[tuple[bytes, float]]:
+    """Each packet's bytes and presentation time in seconds, in the file's order."""
+    with av.open(str(mp4)) as container:
+        return [
+            (bytes(packet), float(packet.pts * packet.time_base))
+            for packet in container.demux(video=0)
+            if packet.dts is not None
+        ]
+
+
+def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film):
+    _, app = built_film
+    film = app.env.manim_film_result
+    packets = _packets(film.path("mp4"))
+    card = CARD_FRAMES / 15
+    at, start = CARD_FRAMES, card  # after the opening card
+    for uid in ("zeta#0", "alpha#0"):  # Green, then Orange, each after its title card
+        at, start = at + CARD_FRAMES, start + card
+        clip = app.env.manim_clip_results[uid]
+        own = _packets(clip.path("mp4"))
+        copied = packets[at : at + len(own)]
+        assert [data for data, _ in copied] == [data for data, _ in own], f"{uid}: not copied"
+        # its own timing, moved to where it starts in the film (meta's durations are in ms)
+        moved = [time - start for _, time in copied]
+        assert moved == pytest.approx([time for _, time in own], abs=1e-3)
+        at, start = at + len(own), start + clip.meta["duration"]
+    assert at == len(packets)
+    assert film.meta["duration"] == pytest.approx(start, abs=2e-3)
+    # The time runs on across every joint, one frame at a time.
+    times = [time for time, _ in media.frames_of(film.path("mp4"))]
+    assert len(times) == len(packets) and times[0] == 0
+    assert {round(b - a, 6) for a, b in itertools.pairwise(times)} == {round(1 / 15, 6)}
+
+
+def test_a_clip_encoded_otherwise_is_re_encoded_to_the_film_s(tmp_path):
+    """A clip at another size and rate (another quality) is re-encoded alone."""
+
+    def clip(name: str, size: tuple[int, int], fps: int, colour: str) -> Path:
+        path = tmp_path / f"{name}.mp4"
+        image = Image.new("RGB", size, colour)
+        media.encode([image] * 8, path, width=size[0], height=size[1], fps=fps, codec="libx264")
+        return path
+
+    alike = clip("alike", (160, 96), 10, "#4ade80")  # 0.8 s, encoded as the film is
+    other = clip("other", (320, 192), 20, "#da7756")  # 0.4 s: 4 frames at the film's rate
+    target = tmp_path / "film.mp4"
+    duration, starts = film_mp4(
+        [("One", "", alike), ("Two", "", other)],
+        target,
+        width=160,
+        height=96,
+        fps=10,
+        opening=("Film", "2 clips"),
+    )
+    assert media.encoding(target) == media.encoding(alike)
+    assert duration == pytest.approx(3 * 1.5 + 0.8 + 0.4)
+    assert starts == pytest.approx([1.5, 1.5 + 1.5 + 0.8])
+    copied = [data for data, _ in _packets(target)[30:38]]  # after two cards
+    assert copied == [data for data, _ in _packets(alike)]
+    frames = [frame for _, frame in media.frames_of(target)]
+    assert len(frames) == 3 * 15 + 8 + 4
+    r, g, _ = frames[-1].to_image().getpixel((80, 48))
+    assert r > 180 and g < 150, "the other clip, scaled to the film's size"
+    assert sorted(tmp_path.iterdir()) == sorted([alike, other, target]), "no segment left"
+
+
+@pytest.mark.browser
+def test_the_film_plays_through_in_chromium(built_film, browser, tmp_path):
+    _, app = built_film
+    film = app.env.manim_film_result
+    frames = len(_packets(film.path("mp4")))
+    page = browser.new_page()
+    try:
+        (tmp_path / "film.html").write_text(
+            f'<video src="{film.path("mp4").as_uri()}" muted playsinline></video>'
+        )
+        page.goto((tmp_path / "film.html").as_uri())
+        video = page.locator("video").element_handle()
+        page.wait_for_function("v => v.readyState >= 1", arg=video)
+        assert video.evaluate("v => v.duration") == pytest.approx(film.meta["duration"], abs=0.01)
+        video.evaluate("v => { v.playbackRate = 2; return v.play(); }")
+        page.wait_for_function("v => v.ended || v.error", arg=video, timeout=30_000)
+        assert video.evaluate("v => [v.error, v.webkitDecodedFrameCount]") == [None, frames]
+    finally:
+        page.close()
 
 
 def test_film_is_reused_until_a_clip_changes(warm_film, built_film):

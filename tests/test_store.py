@@ -88,8 +88,8 @@ def _module_settings(path: Path) -> list[str]:
             "media.py",
             ["GIF_WIDTH", "GIF_FPS", "GIF_COLOURS", "H264_OPTIONS", "CODEC_OPTIONS"],
         ),
-        ("film", "media.py", ["H264_OPTIONS", "BACKGROUND"]),
-        ("film", "film.py", ["CARD_SECONDS"]),
+        ("film", "media.py", ["H264_OPTIONS"]),
+        ("film", "film.py", ["CARD_SECONDS", "BACKGROUND"]),
     ],
 )
 def test_every_setting_that_shapes_an_artifact_is_in_its_key(tmp_path, producer, source, settings):

@@ -7,16 +7,25 @@ the text of every title card, the build's quality and the code that joins it (th
 and media.py, so the cards' duration and layout): editing a clip, a caption or a
 page title joins it again; a rebuild with nothing changed reuses it. Like a clip, it is
 joined into a temp folder that is renamed into the cache only when complete.
+
+The join decodes no clip: the title cards are encoded the way the clips are, so the
+clips' packets are copied into the film as they are (``film_mp4``); only a clip encoded
+otherwise (another :quality:) is re-encoded first.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+from PIL import Image, ImageDraw, ImageFont
 from sphinx.util import logging
 
 from .. import _core, store
@@ -27,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
 CARD_SECONDS = 1.5
+BACKGROUND = "#0f0f23"  # the book's clip background
+TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
 
 
 @dataclass
@@ -150,33 +161,108 @@ def _join(
         "poster_png": f"{stem}.png",
         "chapters": f"{stem}.vtt",
     }
-    frames, starts = media.film(
-        parts,
-        out / files["mp4"],
-        width=width,
-        height=height,
-        fps=fps,
-        card_seconds=CARD_SECONDS,
-        opening=opening,
+    duration, starts = film_mp4(
+        parts, out / files["mp4"], width=width, height=height, fps=fps, opening=opening
     )
-    media.save_poster(media.title_card(width, height, *opening), out, stem)
+    media.save_poster(title_card(width, height, *opening), out, stem)
     # one chapter per clip, from its title card on; the opening belongs to the first
     chapters = [
-        (start / fps if i else 0.0, title)
+        (start if i else 0.0, title)
         for i, ((title, _, _), start) in enumerate(zip(parts, starts, strict=True))
     ]
-    timed = vtt.cues(chapters, frames / fps)
+    timed = vtt.cues(chapters, duration)
     (out / files["chapters"]).write_text(vtt.webvtt(timed), encoding="utf-8")
     meta = {
         "width": width,
         "height": height,
         "fps": fps,
-        "duration": round(frames / fps, 3),
+        "duration": round(duration, 3),
         "clips": len(parts),
         "chapters": [[round(start, 3), title] for start, _, title in timed],
         "files": files,
     }
     _core.atomic_write(out / "meta.json", json.dumps(meta, indent=1))  # last: complete
+
+
+# --- the film's video: media.py is in every clip's key, this file only in the film's ---
+
+
+def title_card(width: int, height: int, title: str, subtitle: str = "") -> Image.Image:
+    """A plain card in the book's colours: a title and an optional smaller line, wrapped."""
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    title_font = ImageFont.load_default(size=max(12, height // 14))
+    sub_font = ImageFont.load_default(size=max(10, height // 24))
+    lines = [(line, title_font, TEXT) for line in _wrap(draw, title, title_font, width * 0.85)]
+    lines += [
+        (line, sub_font, TEXT_SECONDARY) for line in _wrap(draw, subtitle, sub_font, width * 0.85)
+    ]
+    gap = height // 40
+    boxes = [draw.textbbox((0, 0), text, font=font) for text, font, _ in lines]
+    y = (height - sum(box[3] - box[1] + gap for box in boxes) + gap) / 2
+    for (text, font, colour), box in zip(lines, boxes, strict=True):
+        draw.text(((width - (box[2] - box[0])) / 2, y - box[1]), text, font=font, fill=colour)
+        y += box[3] - box[1] + gap
+    return image
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def film_mp4(
+    parts: list[tuple[str, str, Path]],
+    target: Path,
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    opening: tuple[str, str],
+) -> tuple[float, list[float]]:
+    """Join clips into one MP4, each after a title card; ``parts`` are (title, subtitle, mp4).
+
+    Only the title cards are encoded, the way the clips were (``media.encode`` at the
+    film's size and rate), and the clips' packets are copied as they are. A clip encoded
+    otherwise (another quality, another encoder) is first re-encoded alone, scaled and
+    retimed (frames repeated or dropped) to the film's. Returns the film's duration and
+    the second at which each part's title card starts (its chapter).
+    """
+    with tempfile.TemporaryDirectory(prefix=".segments-", dir=target.parent) as scratch:
+
+        def encoded(name: str, frames: Iterable[av.VideoFrame]) -> Path:
+            path = Path(scratch) / f"{name}.mp4"
+            media.encode(frames, path, width=width, height=height, fps=fps, codec="libx264")
+            return path
+
+        def card(name: str, title: str, subtitle: str) -> Path:
+            # converted once: the conversion cost as much as the encoding, frame by frame
+            image = av.VideoFrame.from_image(title_card(width, height, title, subtitle))
+            frame = image.reformat(format="yuv420p")
+            return encoded(name, itertools.repeat(frame, round(CARD_SECONDS * fps)))
+
+        def retimed(path: Path) -> Iterator[av.VideoFrame]:
+            shown = 0
+            for at, frame in media.frames_of(path):
+                while shown / fps <= at + 1e-9:
+                    yield frame
+                    shown += 1
+
+        segments = [card("opening", *opening)]
+        chapters = []  # where each part's title card is in segments
+        for index, (title, subtitle, path) in enumerate(parts):
+            chapters.append(len(segments))
+            segments.append(card(f"card-{index}", title, subtitle))
+            if media.encoding(path) != media.encoding(segments[-1]):
+                path = encoded(f"clip-{index}", retimed(path))
+            segments.append(path)
+        starts, duration = media.concatenate(segments, target)
+    return duration, [starts[index] for index in chapters]
 
 
 def summary_line(result: FilmResult) -> str:

@@ -2,27 +2,25 @@
 
 Manim writes an H.264 MP4 whose index (the moov atom) sits at the end; browsers must
 then download the whole file before playing, so every clip is remuxed with the index
-first. Posters, GIFs and WebMs are made from the same decoded frames, and the film
-joins clips and title cards into one MP4.
+first. Posters, GIFs and WebMs are made from the same decoded frames. This file is
+part of every clip's cache key, so the film's own video work lives in film.py: editing
+it re-renders no clip.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 GIF_WIDTH = 480  # small enough to embed in a README
 GIF_FPS = 10
 GIF_COLOURS = 64
 POSTER_WEBP_QUALITY = 80
-BACKGROUND = "#0f0f23"  # the book's clip background
-TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
 
 
 @dataclass(frozen=True)
@@ -54,27 +52,17 @@ def web_mp4(source: Path, target: Path) -> None:
     """H.264/yuv420p MP4 with the index first; remuxed when possible, else re-encoded."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
-        if stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p":
-            with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-                out_stream = out.add_stream_from_template(stream)
-                for packet in container.demux(stream):
-                    if packet.dts is None:  # demux ends with an empty flush packet
-                        continue
-                    packet.stream = out_stream
-                    out.mux(packet)
-            return
-        info = (stream.width, stream.height, stream.average_rate or 30)
-    encode(
-        (frame for _, frame in frames_of(source)),
-        target,
-        width=info[0],
-        height=info[1],
-        fps=info[2],
-        codec="libx264",
-    )
+        remux = stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p"
+        width, height, fps = stream.width, stream.height, stream.average_rate or 30
+    if remux:
+        concatenate([source], target)
+    else:
+        frames = (frame for _, frame in frames_of(source))
+        encode(frames, target, width=width, height=height, fps=fps, codec="libx264")
 
 
-# Every H.264 file of the book: Manim's own encoder (worker.py), a re-encode, the film.
+# Every H.264 file of the book: Manim's own encoder (worker.py), a re-encode, the film's
+# title cards (which must match the clips', see ``encoding``).
 # Against Manim's defaults (crf 23, medium), `nox -s bench` measured three publish clips
 # rendering in 39.5 s instead of 47.7 s, and the heaviest clip, EmbeddingsScene, at
 # 964 kB instead of 1601 kB, text still sharp: every clip stays under 1 MB. They are
@@ -113,6 +101,56 @@ def encode(
             count += 1
         out.mux(stream.encode(None))
     return count
+
+
+def encoding(path: Path) -> tuple:
+    """What two MP4s must share for their packets to play as one stream: the codec, the
+    picture's size, format and aspect, and the H.264 header, which holds the profile,
+    level, frame rate and the encoder's settings (CODEC_OPTIONS)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        return (
+            context.name,
+            stream.width,
+            stream.height,
+            stream.pix_fmt,
+            stream.sample_aspect_ratio,
+            bytes(context.extradata or b""),
+        )
+
+
+def concatenate(segments: list[Path], target: Path) -> tuple[list[float], float]:
+    """Copy the packets of MP4s of one ``encoding``, one after another, into ``target``
+    (index first); nothing is decoded.
+
+    Each segment's timestamps are moved to start where the one before ends, so the time
+    runs on without a gap or an overlap. Returns the second at which each segment
+    starts and the total duration.
+    """
+    starts: list[float] = []
+    end = 0  # where the segments so far end, in the first segment's time base
+    with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        for path in segments:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if not out.streams:
+                    out_stream = out.add_stream_from_template(stream)
+                    time_base = stream.time_base
+                scale = stream.time_base / time_base
+                shift = end - round((stream.start_time or 0) * scale)
+                starts.append(float(end * time_base))
+                for packet in container.demux(stream):
+                    if packet.dts is None:  # demux ends with an empty flush packet
+                        continue
+                    packet.pts = shift + round(packet.pts * scale)
+                    packet.dts = shift + round(packet.dts * scale)
+                    packet.duration = round(packet.duration * scale)
+                    packet.time_base = time_base
+                    end = max(end, packet.pts + packet.duration)
+                    packet.stream = out_stream
+                    out.mux(packet)
+    return starts, float(end * time_base)
 
 
 def poster(source: Path, folder: Path, stem: str, at: str, info: VideoInfo) -> str | None:
@@ -176,89 +214,3 @@ def webm(source: Path, target: Path, info: VideoInfo) -> None:
         fps=info.fps,
         codec="libvpx-vp9",
     )
-
-
-# --- the film ---------------------------------------------------------------------------
-
-
-def title_card(width: int, height: int, title: str, subtitle: str = "") -> Image.Image:
-    """A plain card in the book's colours: a title and an optional smaller line, wrapped."""
-    image = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    title_font = ImageFont.load_default(size=max(12, height // 14))
-    sub_font = ImageFont.load_default(size=max(10, height // 24))
-    lines = [(line, title_font, TEXT) for line in _wrap(draw, title, title_font, width * 0.85)]
-    lines += [
-        (line, sub_font, TEXT_SECONDARY) for line in _wrap(draw, subtitle, sub_font, width * 0.85)
-    ]
-    gap = height // 40
-    boxes = [draw.textbbox((0, 0), text, font=font) for text, font, _ in lines]
-    y = (height - sum(box[3] - box[1] + gap for box in boxes) + gap) / 2
-    for (text, font, colour), box in zip(lines, boxes, strict=True):
-        draw.text(((width - (box[2] - box[0])) / 2, y - box[1]), text, font=font, fill=colour)
-        y += box[3] - box[1] + gap
-    return image
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: float) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
-            lines[-1] += f" {word}"
-        else:
-            lines.append(word)
-    return lines
-
-
-def film(
-    parts: list[tuple[str, str, Path]],
-    target: Path,
-    *,
-    width: int,
-    height: int,
-    fps: int,
-    card_seconds: float = 1.5,
-    opening: tuple[str, str] | None = None,
-) -> tuple[int, list[int]]:
-    """Join clips into one MP4, each after a title card; ``parts`` are (title, subtitle, mp4).
-
-    Clips of another size or frame rate are scaled and retimed (frames repeated or
-    dropped) to the film's. Returns the number of frames written and the frame at
-    which each part's title card starts (its chapter).
-    """
-    starts: list[int] = []
-    emitted = 0
-
-    def card(title: str, subtitle: str) -> Iterator[Image.Image]:
-        image = title_card(width, height, title, subtitle)
-        for _ in range(round(card_seconds * fps)):
-            yield image
-
-    def retimed(path: Path) -> Iterator[av.VideoFrame]:
-        shown = 0
-        for time, frame in frames_of(path):
-            while shown / fps <= time + 1e-9:
-                yield frame
-                shown += 1
-
-    def all_frames() -> Iterator[av.VideoFrame | Image.Image]:
-        nonlocal emitted
-        if opening:
-            for frame in card(*opening):
-                emitted += 1
-                yield frame
-        for title, subtitle, path in parts:
-            starts.append(emitted)
-            for frame in itertools.chain(card(title, subtitle), retimed(path)):
-                emitted += 1
-                yield frame
-
-    count = encode(
-        all_frames(),
-        target,
-        width=width,
-        height=height,
-        fps=fps,
-        codec="libx264",
-    )
-    return count, starts
