@@ -98,6 +98,7 @@ nb_execution_cache_path = str(CACHE / "jupyter")  # pages use folders in it
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
 nb_execution_show_tb = True
+nb_merge_streams = True  # one output box per cell, however its prints were flushed
 
 # --- the book's extensions ------------------------------------------------------------
 nanobook_cache_dir = str(CACHE)

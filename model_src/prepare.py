@@ -14,8 +14,9 @@ sort: a prompt of 6 letters from {A, B, C} (tokens 0, 1, 2) followed by the same
   to val and the rest to train, so the model is scored on prompts it never saw.
   meta.pkl adds seq_len (12) and prompt_len (6).
 char: any text, one token per distinct character; the first 90% is train, the rest
-  val. Without --input the text is this project's own source code: the model_src/*.py
-  files concatenated in file-name order, so nothing is ever downloaded.
+  val. Without --input the text is this project's own: the model_src/*.py files, then
+  the book's chapters, as the snapshot model_src/corpus.txt (default_corpus), so
+  nothing is ever downloaded.
 """
 
 import argparse
@@ -85,7 +86,8 @@ def build(task: str, input_path: str | Path | None = None) -> Dataset:
     if task == "sort":
         return sort_data()
     if task == "char":
-        return char_data(Path(input_path).read_text(encoding="utf-8") if input_path else default_corpus())
+        text = Path(input_path).read_text(encoding="utf-8") if input_path else None
+        return char_data(text or default_corpus())
     raise ValueError(f"unknown data set {task!r}: expected 'sort' or 'char'")
 
 
