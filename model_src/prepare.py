@@ -86,8 +86,8 @@ def build(task: str, input_path: str | Path | None = None) -> Dataset:
     if task == "sort":
         return sort_data()
     if task == "char":
-        text = Path(input_path).read_text(encoding="utf-8") if input_path else None
-        return char_data(text or default_corpus())
+        text = Path(input_path).read_text(encoding="utf-8") if input_path else default_corpus()
+        return char_data(text)
     raise ValueError(f"unknown data set {task!r}: expected 'sort' or 'char'")
 
 
