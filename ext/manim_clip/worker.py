@@ -90,7 +90,9 @@ def render(job: dict, out: Path) -> dict:
         "write_to_movie": True,
         "save_last_frame": False,
         "disable_caching": True,  # our cache is keyed on more than Manim's
-        "video_encoder_options": media.H264_OPTIONS,
+        # One encoder thread: the pool runs a render per core, and Manim already
+        # encodes beside the drawing; and the bytes then do not depend on the core count.
+        "video_encoder_options": {**media.H264_OPTIONS, "threads": "1"},
         "progress_bar": "none",
         "verbosity": "WARNING",
     }
