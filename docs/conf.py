@@ -169,9 +169,8 @@ _CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 
-def _book_models(app, env, added, changed, removed) -> list[str]:
-    """Train the book's models (in parallel) before any page is read, then name the
-    pages whose cells read something that changed since they were last read."""
+def _train_models(app, env, added, changed, removed) -> list[str]:
+    """Train the book's models (in parallel) before any page is read; re-reads nothing."""
     from model_src import sweep, trained
 
     requests = [("sort", {}), ("char", {}), *sweep.requests()]
@@ -182,6 +181,12 @@ def _book_models(app, env, added, changed, removed) -> list[str]:
     configs = [f"{p.name}={store.code_digest(p)}" for p in _MODEL_INPUTS]
     # clips key on it too: a retrain that reproduces the weights re-renders nothing
     app.config.nanobook_inputs_digest = store.digest(*weights, *configs)
+    return []
+
+
+def _execute_notebooks(app, env, added, changed, removed) -> list[str]:
+    """Execute (in parallel) the notebooks of the pages to be read; returns the pages
+    whose cells read something that changed since they were last read."""
     app.nanobook_cell_inputs = {}
     for docname in env.found_docs:
         cells = _CODE_CELL.findall(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
@@ -266,6 +271,9 @@ def _build_summary(app, exception) -> None:
 
 def setup(app):
     app.connect("build-finished", _build_summary)
-    app.connect("env-get-outdated", _book_models)
+    # Models first, notebooks last: in between (at the default priority) ext.manim_clip
+    # starts the clip renders that need only the models, so they run beside the notebooks.
+    app.connect("env-get-outdated", _train_models, priority=400)
+    app.connect("env-get-outdated", _execute_notebooks, priority=600)
     app.connect("source-read", _cell_inputs)
     app.connect("html-page-context", _offer_notebook)  # before the theme's buttons (501)

@@ -568,6 +568,86 @@ def test_singlehtml_and_dirhtml_link_the_clips_from_each_page(warm):
     assert next((app.outdir / "_clips").glob("Dot-*.mp4")).is_file()
 
 
+# --- renders started before reading --------------------------------------------------
+
+POOL_LINE = re.compile(r"manim-clip: (\d+) renders in [\d.]+ s \(.*; (\d+) started before")
+
+
+def counting_scene(name: str, runs: Path, body: str = "self.wait(0.1)") -> str:
+    """Inline scene code that adds a line to ``runs`` each time it is rendered."""
+    return (
+        f"from pathlib import Path\nfrom manim import *\n\nclass {name}(Scene):\n"
+        f"    def construct(self):\n        with Path({str(runs)!r}).open('a') as runs:\n"
+        f"            runs.write('{name}\\n')\n        {body}\n"
+    )
+
+
+def myst_project(parent: Path, name: str, myst: str, rst: str = "") -> Path:
+    """A MyST page (myst.md) beside an index.rst with a toctree to it."""
+    index = f"Index\n=====\n\n.. toctree::\n\n   myst\n\n{rst}"
+    srcdir = small_project(parent, name, index, conf='extensions.insert(0, "myst_parser")\n')
+    (srcdir / "myst.md").write_text(f"# MyST\n\nSome prose.\n\n{myst}")
+    return srcdir
+
+
+def fence(scene: str, code: str, fence: str = "```") -> str:
+    return f"{fence}{{manim-clip}} {scene}\n:caption: {scene}\n\n{code}{fence}\n"
+
+
+def test_a_clip_started_before_reading_is_rendered_once_and_one_it_missed_still_is(tmp_path):
+    """The MyST page's clip starts before reading; the render step waits for it instead
+    of rendering it again, and renders the clips the scan cannot see (in rST, and inside
+    another directive)."""
+    runs = tmp_path / "runs.txt"
+    nested = fence("Nested", counting_scene("Nested", runs), "````")
+    srcdir = myst_project(
+        tmp_path,
+        "early",
+        fence("Early", counting_scene("Early", runs)) + f"\n`````{{note}}\n{nested}`````\n",
+        rst=".. manim-clip:: Late\n\n"
+        + "".join(f"   {line}\n" for line in counting_scene("Late", runs).splitlines()),
+    )
+    app = build(srcdir)
+    assert app.warning.getvalue() == ""
+    status = app.status.getvalue()
+    assert "manim-clip: 1 renders started before reading" in status
+    assert summary(app) == "manim-clip: 3 rendered, 0 reused, 0 failed"
+    assert POOL_LINE.search(status).groups() == ("3", "1")
+    assert sorted(runs.read_text().split()) == ["Early", "Late", "Nested"]
+    assert len(_video_tags((app.outdir / "myst.html").read_text())) == 2
+
+
+def test_a_failing_clip_started_before_reading_warns_at_its_directive(tmp_path):
+    runs = tmp_path / "runs.txt"
+    code = counting_scene("Fails", runs, body="raise RuntimeError('no data')")
+    srcdir = myst_project(tmp_path, "fails", fence("Fails", code))
+    app = build(srcdir, warningiserror=True)
+    assert app.statuscode == 1
+    myst = srcdir / "myst.md"
+    warning = f"{myst}:{line_of(myst, '{manim-clip} Fails')}: WARNING: manim-clip Fails: "
+    assert warning + "RuntimeError: no data" in app.warning.getvalue()
+    assert f'{myst}", line {line_of(myst, "raise RuntimeError")}, in construct' in (
+        app.warning.getvalue()
+    )
+    assert "manim-clip: 1 renders started before reading" in app.status.getvalue()
+    assert runs.read_text() == "Fails\n", "rendered once, before reading"
+
+
+@pytest.mark.parametrize("root", ["manim-clip", "manim-clip-errors"])
+def test_the_scan_before_reading_makes_the_specs_reading_records(tmp_path, root):
+    """Equal specs (but for the caption, which reading parses) make equal keys and the
+    same traceback lines: a scan that drifts from the directive fails here."""
+    from ext.manim_clip import early
+
+    app = build(copy_root(root, tmp_path), "dummy")  # reads, renders nothing
+    read = [spec for spec in app.env.manim_clip_specs["myst"] if not spec.error]
+    scanned = early.page_specs(app, "myst")
+    assert scanned and len(scanned) == len(read)
+    for spec in [*read, *scanned]:
+        spec.caption = ""
+    assert scanned == read
+
+
 # --- parallel builds ------------------------------------------------------------------
 
 

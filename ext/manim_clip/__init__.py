@@ -2,11 +2,13 @@
 
 The directive records a spec per clip while pages are read (in parallel if asked);
 after reading, one render step finds each clip in the content-addressed cache or
-renders it in a pool of worker processes; writers then show a <video> (HTML), a poster
-(EPUB, LaTeX) or ``[animation: caption]`` and the transcript (text, man, texinfo); other
-builders (gettext, linkcheck) render nothing. The build ends with a
-table of clips rendered, reused and failed, after the line benchmarks parse:
-``manim-clip: N rendered, M reused, K failed``.
+renders it in a pool of worker processes, which has started what it could before the
+pages were read, as soon as the clips' inputs existed (early.py). Writers then show a
+<video> (HTML), a poster (EPUB, LaTeX) or ``[animation: caption]`` and the transcript
+(text, man, texinfo); other builders (gettext, linkcheck) render nothing. The build
+ends with a table of clips rendered, reused and failed, after the line benchmarks
+parse: ``manim-clip: N rendered, M reused, K failed``, then how the renders ran
+(render.pool_line).
 
 ``manim-film`` shows every clip of the book in one film, joined right after the clips
 are rendered (film.py) and shown like a clip; the log says ``manim-film: joined`` or
@@ -24,7 +26,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from .. import _core
-from . import film, render
+from . import early, film, render
 from .directive import (
     QUALITIES,
     ManimClipDirective,
@@ -108,17 +110,44 @@ def merge_specs(app, env, docnames, other) -> None:
                 getattr(env, name)[docname] = getattr(other, name)[docname]
 
 
+def shows_clips(app) -> bool:
+    """Whether this builder shows clips (e.g. gettext and linkcheck have no place for one)."""
+    return app.builder.format in RENDERING_FORMATS or app.builder.name == CLIPS_BUILDER
+
+
+def render_pool(app) -> render.RenderPool:
+    """This build's pool of renders, made when first asked for; build-finished stops it."""
+    if getattr(app, "manim_clip_pool", None) is None:
+        history = {
+            (result.docname, result.scene): result.meta["cpu_seconds"]
+            for result in getattr(app.env, "manim_clip_results", {}).values()
+            if "cpu_seconds" in result.meta
+        }
+        app.manim_clip_pool = render.RenderPool(settings(app), history)
+    return app.manim_clip_pool
+
+
+def start_renders(app, env, added, changed, removed) -> list[str]:
+    """env-get-outdated: start the renders the build will need (early.py); re-reads nothing."""
+    if shows_clips(app):
+        specs = early.known_specs(app, env, added, changed, removed)
+        started = render.start_missing(specs, settings(app), render_pool(app))
+        if started:
+            logger.info(f"manim-clip: {started} renders started before reading")
+    return []
+
+
 def render_all(app, env) -> list[str]:
     """After reading: render what is missing; returns the pages whose clips changed."""
-    if not (app.builder.format in RENDERING_FORMATS or app.builder.name == CLIPS_BUILDER):
-        env.manim_clip_results = {}  # e.g. gettext, linkcheck: nothing to show a clip in
+    if not shows_clips(app):
+        env.manim_clip_results = {}
         env.manim_film_result = None
         return []
     specs = [
         spec for docname in sorted(env.manim_clip_specs) for spec in env.manim_clip_specs[docname]
     ]
     previous = env.manim_clip_results
-    env.manim_clip_results = render.render_clips(specs, settings(app))
+    env.manim_clip_results = render.render_clips(specs, settings(app), render_pool(app))
     changed = {
         result.docname
         for uid, result in env.manim_clip_results.items()
@@ -149,7 +178,12 @@ def join_film(app, env) -> set[str]:
     return {spec.docname for spec in film_specs}
 
 
-def log_summary(app, exception) -> None:
+def finish(app, exception) -> None:
+    """Stop the pool (what still runs is not needed), then say what the build did."""
+    pool = getattr(app, "manim_clip_pool", None)
+    app.manim_clip_pool = None
+    if pool is not None:
+        pool.stop()
     if exception is not None:
         return
     results = getattr(app.env, "manim_clip_results", {})
@@ -157,6 +191,8 @@ def log_summary(app, exception) -> None:
         logger.info(render.summary_line(results.values()))
         for line in render.summary_table(results.values()):
             logger.info("  " + line)
+    if pool is not None and (line := render.pool_line(pool)):
+        logger.info(line)
     if film_result := getattr(app.env, "manim_film_result", None):
         logger.info(film.summary_line(film_result))
 
@@ -208,7 +244,12 @@ def setup(app):
     app.connect("env-before-read-docs", init_env)
     app.connect("env-purge-doc", purge_doc)
     app.connect("env-merge-info", merge_specs)
-    app.connect("env-updated", render_all)
+    # At the default priority: a project makes what scenes read before it (the book's
+    # conf.py trains its models at 400) and what can run beside the renders after it
+    # (the book's notebooks execute at 600).
+    app.connect("env-get-outdated", start_renders)
+    # Last: other extensions' work after reading runs while clips still render.
+    app.connect("env-updated", render_all, priority=800)
     app.connect("doctree-resolved", text_fallback)
-    app.connect("build-finished", log_summary)
+    app.connect("build-finished", finish)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -163,8 +163,8 @@ class ManimClipDirective(_FigureDirective):
         spec.caption = caption.astext() if (caption := _caption_of(node)) else ""
         self._ids(node)
         try:
-            self._fill(spec)
-        except _Invalid as problem:
+            fill_spec(spec, self.env.app, self.options, self.content)
+        except InvalidClip as problem:
             spec.error = str(problem)
             _core.warn(
                 logger,
@@ -173,88 +173,14 @@ class ManimClipDirective(_FigureDirective):
                 subtype=SUBTYPE,
                 hint=problem.hint,
             )
-        specs.append(spec)
-        return [node, *messages]
-
-    def _fill(self, spec: ClipSpec) -> None:
-        """Check the options and find the files; raises _Invalid with a hint."""
-        if not spec.scene.isidentifier():
-            raise _Invalid(
-                f"{spec.scene!r} is not a Python class name",
-                "give the scene's class name, e.g. ```{manim-clip} AttentionScene",
-            )
-        quality = self.options.get("quality")
-        if quality is not None and quality.strip() not in QUALITIES:
-            raise _Invalid(
-                f":quality: {quality!r} is not one of {', '.join(QUALITIES)}",
-                "draft is fast for writing, publish is the default, high is 1080p60",
-            )
-        spec.quality = quality.strip() if quality else None
-        try:
-            spec.poster = _poster_option(self.options.get("poster", "scene"))
-        except ValueError:
-            raise _Invalid(
-                f":poster: {self.options['poster']!r} is not scene, last, first or seconds",
-                "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s;"
-                " without it, the frame the scene marks (else the last)",
-            ) from None
-
-        body = "\n".join(self.content).strip()
-        if ("file" in self.options) == bool(body):
-            raise _Invalid(
-                "give the scene either with :file: or as the directive's body",
-                "not both, and not neither",
-            )
-        root = _core.project_root(self.env.app)
-        if body:
-            spec.code = "\n".join(self.content) + "\n"
-            spec.code_first_line = self._body_first_line(Path(spec.page))
-            imports = _inline_imports(spec.code, Path(spec.page).parent, root)
-        else:
-            path = self._existing_file(self.options["file"], ":file:")
-            spec.file = str(path)
-            self.env.note_dependency(str(path))
-            imports = _core.project_imports(path, root, search=[path.parent, root])
-        spec.imports = [str(p) for p in imports]
-        spec.data = [
-            str(self._existing_file(arg, ":data:")) for arg in self.options.get("data", "").split()
-        ]
+        if spec.file:  # what was found, even if a later check failed
+            self.env.note_dependency(spec.file)
         for dependency in spec.imports:
             _core.note_code_dependency(self.env, Path(dependency))  # code, not comments
         for dependency in spec.data:
             self.env.note_dependency(dependency)
-
-    def _body_first_line(self, page: Path) -> int:
-        """The page line of the body's first line, so tracebacks point into the page.
-
-        Found by text: MyST and rST count content_offset differently.
-        """
-        first = next(i for i, line in enumerate(self.content) if line.strip())
-        wanted = self.content[first].strip()
-        try:
-            lines = page.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            lines = []
-        for number in range(self.lineno, len(lines) + 1):
-            if lines[number - 1].strip() == wanted:
-                return number - first
-        return self.lineno + 1  # e.g. from an included file: close enough
-
-    def _existing_file(self, argument: str, option: str) -> Path:
-        try:
-            path = _core.resolve_path(self.env.app, self.env.docname, argument)
-        except _core.PathOutsideProject as error:
-            raise _Invalid(
-                f"{option} {error}",
-                "keep scene and data files inside the project"
-                " (a leading / starts from the source folder)",
-            ) from None
-        if not path.is_file():
-            raise _Invalid(
-                f"{option} {argument!r}: no such file ({path})",
-                "paths are relative to the page, or to the source folder with a leading /",
-            )
-        return path
+        specs.append(spec)
+        return [node, *messages]
 
 
 class ManimFilmDirective(_FigureDirective):
@@ -288,10 +214,91 @@ class ManimFilmDirective(_FigureDirective):
         return [node, *messages]
 
 
-class _Invalid(Exception):
+class InvalidClip(Exception):
     def __init__(self, message: str, hint: str):
         super().__init__(message)
         self.hint = hint
+
+
+def fill_spec(spec: ClipSpec, app, options: dict, content: list[str]) -> None:
+    """Check a clip's options and find its files, from the directive's parsed options and
+    body; raises InvalidClip with a hint. What the directive and the early start
+    (early.py) share, so both make the same spec, and so the same cache key."""
+    if not spec.scene.isidentifier():
+        raise InvalidClip(
+            f"{spec.scene!r} is not a Python class name",
+            "give the scene's class name, e.g. ```{manim-clip} AttentionScene",
+        )
+    quality = options.get("quality")
+    if quality is not None and quality.strip() not in QUALITIES:
+        raise InvalidClip(
+            f":quality: {quality!r} is not one of {', '.join(QUALITIES)}",
+            "draft is fast for writing, publish is the default, high is 1080p60",
+        )
+    spec.quality = quality.strip() if quality else None
+    try:
+        spec.poster = _poster_option(options.get("poster", "scene"))
+    except ValueError:
+        raise InvalidClip(
+            f":poster: {options['poster']!r} is not scene, last, first or seconds",
+            "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s;"
+            " without it, the frame the scene marks (else the last)",
+        ) from None
+
+    body = "\n".join(content).strip()
+    if ("file" in options) == bool(body):
+        raise InvalidClip(
+            "give the scene either with :file: or as the directive's body",
+            "not both, and not neither",
+        )
+    root = _core.project_root(app)
+    if body:
+        spec.code = "\n".join(content) + "\n"
+        spec.code_first_line = _body_first_line(content, spec.lineno, Path(spec.page))
+        imports = _inline_imports(spec.code, Path(spec.page).parent, root)
+    else:
+        path = _existing_file(app, spec.docname, options["file"], ":file:")
+        spec.file = str(path)
+        imports = _core.project_imports(path, root, search=[path.parent, root])
+    spec.imports = [str(p) for p in imports]
+    spec.data = [
+        str(_existing_file(app, spec.docname, arg, ":data:"))
+        for arg in options.get("data", "").split()
+    ]
+
+
+def _body_first_line(content: list[str], lineno: int, page: Path) -> int:
+    """The page line of the body's first line, so tracebacks point into the page.
+
+    Found by text: MyST and rST count content_offset differently.
+    """
+    first = next(i for i, line in enumerate(content) if line.strip())
+    wanted = content[first].strip()
+    try:
+        lines = page.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    for number in range(lineno, len(lines) + 1):
+        if lines[number - 1].strip() == wanted:
+            return number - first
+    return lineno + 1  # e.g. from an included file: close enough
+
+
+def _existing_file(app, docname: str, argument: str, option: str) -> Path:
+    try:
+        path = _core.resolve_path(app, docname, argument)
+    except _core.PathOutsideProject as error:
+        raise InvalidClip(
+            f"{option} {error}",
+            "keep scene and data files inside the project"
+            " (a leading / starts from the source folder)",
+        ) from None
+    if not path.is_file():
+        raise InvalidClip(
+            f"{option} {argument!r}: no such file ({path})",
+            "paths are relative to the page, or to the source folder with a leading /",
+        )
+    return path
 
 
 def _inline_imports(code: str, folder: Path, root: Path) -> list[Path]:

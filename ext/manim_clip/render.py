@@ -1,19 +1,26 @@
 """The render step: cache keys, the content-addressed cache, and the pool of workers.
 
-Runs once per build after all pages are read. Each clip's key hashes everything that
-changes its video; a key already in the cache is reused, every other one is rendered
-in a process of its own (worker.py), at most ``manim_clip_jobs`` at a time, killed
-after ``manim_clip_timeout`` seconds. A worker writes into a temp folder inside the
-cache, which is renamed to ``<cache>/<key>/`` only when complete: readers never see a
-half clip, and when two builds race for one key the first rename wins.
+Each clip's key hashes everything that changes its video; a key already in the cache
+is reused, every other one is rendered in a process of its own (worker.py), at most
+``manim_clip_jobs`` at a time, the longest first, killed after ``manim_clip_timeout``
+seconds. The pool works in the background for the whole build: renders start before
+pages are read, as soon as their inputs exist (early.py), and the render step after
+reading (``render_clips``) waits for those, starts what is still missing and reports
+every result. A worker writes into a temp folder inside the cache, which is renamed to
+``<cache>/<key>/`` only when complete: readers never see a half clip, and when two
+builds race for one key the first rename wins.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import itertools
 import json
+import math
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -21,8 +28,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,10 +127,14 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
     )
 
 
-def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipResult]:
-    """Find or render every clip; returns a result per spec uid. Warns for each failure."""
+def render_clips(
+    specs: list[ClipSpec], settings: Settings, pool: RenderPool
+) -> dict[str, ClipResult]:
+    """Find or render every clip; returns a result per spec uid. Warns for each failure.
+
+    Renders ``pool`` started before reading are waited for, not done again."""
     results: dict[str, ClipResult] = {}
-    missing: dict[str, list[ClipSpec]] = {}  # key -> the specs that need it
+    needed: dict[str, list[ClipSpec]] = {}  # key -> the specs that need it rendered
     for spec in specs:
         result = ClipResult(spec.uid, spec.docname, spec.lineno, spec.scene, "failed")
         results[spec.uid] = result
@@ -142,34 +153,53 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
                 hint="rebuild so the page is read again",
             )
             continue
-        entry = settings.cache_dir / result.key
-        if is_complete(entry):
-            use_entry(result, entry, "reused")
-        elif result.key in missing:
-            missing[result.key].append(spec)
+        if result.key in pool.renders or not is_complete(settings.cache_dir / result.key):
+            needed.setdefault(result.key, []).append(spec)
         else:
-            missing[result.key] = [spec]
-    if missing:
-        settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(settings.cache_dir)
-        for key, outcome in _run_pool(missing, settings):
-            first = missing[key][0]
-            for spec in missing[key]:
-                result = results[spec.uid]
-                if outcome.ok:
-                    use_entry(
-                        result, settings.cache_dir / key, "rendered" if spec is first else "reused"
-                    )
-                    result.seconds = outcome.seconds if spec is first else 0.0
-                else:
-                    result.seconds, result.error = outcome.seconds, outcome.message
-                    _core.warn(
-                        logger,
-                        f"manim-clip {spec.scene}: {outcome.message}",
-                        location=spec.location,
-                        subtype=SUBTYPE,
-                        hint=outcome.hint,
-                    )
+            use_entry(result, settings.cache_dir / result.key, "reused")
+    pool.discard_all_but(needed)  # started early for a spec that reading did not confirm
+    for key, specs_of_key in needed.items():
+        pool.submit(key, specs_of_key[0])
+    outcomes = dict(
+        status_iterator(
+            pool.finished(needed),
+            "rendering manim clips... ",
+            "darkgreen",
+            len(needed),
+            stringify_func=lambda finished: needed[finished[0]][0].scene,
+        )
+        if needed
+        else ()
+    )
+    # A failure's message names lines of the spec it was rendered for: one started
+    # early for a spec that differs from the page's (a scan that drifted) is redone.
+    again = [
+        key
+        for key, outcome in outcomes.items()
+        if not outcome.ok
+        and scene_job(pool.renders[key].spec, settings) != scene_job(needed[key][0], settings)
+    ]
+    for key in again:
+        pool.submit(key, needed[key][0], again=True)
+    outcomes.update(pool.finished(again))
+    for key, outcome in outcomes.items():
+        first = needed[key][0]
+        for spec in needed[key]:
+            result = results[spec.uid]
+            if outcome.ok:
+                use_entry(
+                    result, settings.cache_dir / key, "rendered" if spec is first else "reused"
+                )
+                result.seconds = outcome.seconds if spec is first else 0.0
+            else:
+                result.seconds, result.error = outcome.seconds, outcome.message
+                _core.warn(
+                    logger,
+                    f"manim-clip {spec.scene}: {outcome.message}",
+                    location=spec.location,
+                    subtype=SUBTYPE,
+                    hint=outcome.hint,
+                )
     for result in results.values():  # every build, so -W fails alike on a warm cache
         for note in result.meta.get("notes", []):
             _core.warn(
@@ -180,6 +210,23 @@ def render_clips(specs: list[ClipSpec], settings: Settings) -> dict[str, ClipRes
                 hint="choose a time within the clip for :poster:",
             )
     return results
+
+
+def start_missing(specs: Iterable[ClipSpec], settings: Settings, pool: RenderPool) -> int:
+    """Start rendering the clips of ``specs`` the cache lacks; returns how many started.
+
+    For the early start: a spec whose inputs cannot be read is left to the render step,
+    which says so at its page."""
+    started = 0
+    for spec in specs:
+        try:
+            key = clip_key(spec, settings)
+        except OSError:
+            continue
+        if key not in pool.renders and not is_complete(settings.cache_dir / key):
+            pool.submit(key, spec, early=True)
+            started += 1
+    return started
 
 
 def is_complete(entry: Path) -> bool:
@@ -219,39 +266,126 @@ class Outcome:
     seconds: float
     message: str = ""
     hint: str = ""
+    cpu_seconds: float = 0.0  # the worker's own and its children's (LaTeX); 0 on failure
 
 
-def _run_pool(missing: dict[str, list[ClipSpec]], settings: Settings):
-    """Render each key in its own process; yields (key, Outcome) as they finish."""
-    live: set[subprocess.Popen] = set()
-    lock = threading.Lock()
-    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-        futures: dict[Future, str] = {
-            pool.submit(_render_one, specs[0], key, settings, live, lock): key
-            for key, specs in missing.items()
-        }
-        try:
-            for future in status_iterator(
-                as_completed(futures),
-                "rendering manim clips... ",
-                "darkgreen",
-                len(futures),
-                stringify_func=lambda f: missing[futures[f]][0].scene,
-            ):
-                try:
-                    outcome = future.result()
-                except Exception as error:  # e.g. the cache's disk is full
-                    outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
-                yield futures[future], outcome
-        finally:  # interrupted (Ctrl+C, an error): stop the workers too
-            for future in futures:
-                future.cancel()
-            with lock:
-                for process in live:
-                    _kill(process)
+@dataclass
+class Render:
+    """One render the pool was asked for: the spec it renders, its Outcome to come."""
+
+    spec: ClipSpec
+    early: bool  # started before the pages were read
+    future: Future = field(default_factory=Future)
+    process: subprocess.Popen | None = None  # the worker, while it runs
+    unwanted: bool = False  # no page needs it, or the build stops: kill its worker
 
 
-def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -> Outcome:
+class RenderPool:
+    """Renders in the background, at most ``settings.jobs`` at once, the longest expected
+    first; each key once per build, for whoever asks first (the early start or the
+    render step). ``history`` holds the CPU seconds of earlier renders by (docname,
+    scene). Its threads are daemons: a build that ends, however it ends, calls ``stop``
+    (build-finished, or at exit after Ctrl+C while pages are read), which kills what
+    still runs, so no build waits for renders it will not use."""
+
+    def __init__(self, settings: Settings, history: dict[tuple[str, str], float]):
+        self.settings, self.history = settings, history
+        self.renders: dict[str, Render] = {}
+        self.span: tuple[float, float] | None = None  # first start, last end (perf_counter)
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()  # ties in time: first asked, first started
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def submit(self, key: str, spec: ClipSpec, *, early: bool = False, again: bool = False):
+        """Render ``key`` for ``spec`` unless it was asked for already (``again``: anyway)."""
+        with self._lock:
+            if key in self.renders and not again:
+                return
+            if not self._threads:  # the first render of this build
+                self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+                remove_stale_temps(self.settings.cache_dir)
+                atexit.register(self.stop)
+            render = self.renders[key] = Render(spec, early)
+            self._queue.put((-expected_seconds(spec, self.history), next(self._order), key, render))
+            if len(self._threads) < self.settings.jobs:
+                thread = threading.Thread(target=self._work, daemon=True, name="manim-clip")
+                self._threads.append(thread)
+                thread.start()
+
+    def finished(self, keys: Iterable[str]) -> Iterator[tuple[str, Outcome]]:
+        """(key, Outcome) for each of ``keys``, as their renders finish."""
+        futures = {self.renders[key].future: key for key in keys}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def discard_all_but(self, keys: Iterable[str]) -> None:
+        """Cancel or stop the renders of keys not in ``keys``."""
+        with self._lock:
+            for key, render in self.renders.items():
+                if key not in keys:
+                    self._unwant(render)
+
+    def stop(self) -> None:
+        """Cancel what has not started, kill what runs, wait while the threads clean up."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            for render in self.renders.values():
+                self._unwant(render)
+        for _ in self._threads:
+            self._queue.put((math.inf, next(self._order), None, None))
+        for thread in self._threads:
+            thread.join(timeout=60)
+        atexit.unregister(self.stop)
+
+    def started(self, render: Render, process: subprocess.Popen) -> None:
+        """The worker of ``render`` runs: kill it at once if it became unwanted meanwhile."""
+        with self._lock:
+            render.process = process
+            if render.unwanted:
+                _kill(process)
+
+    def _unwant(self, render: Render) -> None:  # with the lock held
+        render.unwanted = True
+        if not render.future.cancel() and render.process:
+            _kill(render.process)
+
+    def _work(self) -> None:
+        while True:
+            _, _, key, render = self._queue.get()
+            if render is None:  # stop
+                return
+            if not render.future.set_running_or_notify_cancel():
+                continue
+            began = time.perf_counter()
+            try:
+                outcome = _render_one(render, key, self)
+            except Exception as error:  # e.g. the cache's disk is full
+                outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
+            with self._lock:
+                render.process = None
+                first = self.span[0] if self.span else began
+                self.span = (min(first, began), time.perf_counter())
+            render.future.set_result(outcome)
+
+
+def expected_seconds(spec: ClipSpec, history: dict[tuple[str, str], float]) -> float:
+    """How long a render should take, to start the longest first: the CPU seconds of the
+    clip's last render, else about a second per kB of scene code (draft quality)."""
+    if (spec.docname, spec.scene) in history:
+        return history[spec.docname, spec.scene]
+    try:
+        size = len(spec.code) if spec.code is not None else Path(spec.file).stat().st_size
+    except OSError:
+        return 0.0
+    return size / 1000
+
+
+def _render_one(render: Render, key: str, pool: RenderPool) -> Outcome:
+    spec, settings = render.spec, pool.settings
     started = time.perf_counter()
     pid = os.getpid()  # in the names: the next build clears them if this one dies
     out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{pid}-", dir=settings.cache_dir))
@@ -262,7 +396,9 @@ def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -
         scratch = {"prefix": f".tmp-work-{key}-{pid}-", "dir": settings.cache_dir}
         with tempfile.TemporaryDirectory(**scratch) as work:
             returncode, output = _run_worker(
-                _job(spec, key, out, work, settings), settings.timeout, live, lock
+                _job(spec, key, out, work, settings),
+                settings.timeout,
+                lambda process: pool.started(render, process),
             )
         seconds = round(time.perf_counter() - started, 2)
         if returncode is None:
@@ -274,14 +410,16 @@ def _render_one(spec: ClipSpec, key: str, settings: Settings, live: set, lock) -
                 "draft, or raise manim_clip_timeout",
             )
         if returncode == 0 and is_complete(out):
+            cpu_seconds = store.validate(out)["cpu_seconds"]
             move_into_cache(out, settings.cache_dir / key)
-            return Outcome(True, seconds)
+            return Outcome(True, seconds, cpu_seconds=cpu_seconds)
         return _failure(out, returncode, output, seconds)
     finally:
         shutil.rmtree(out, ignore_errors=True)  # gone after a successful rename
 
 
-def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> dict:
+def scene_job(spec: ClipSpec, settings: Settings) -> dict:
+    """What a worker is told about the scene: everything but where to write."""
     width, height, fps = QUALITY[effective_quality(spec, settings)]
     return {
         "scene": spec.scene,
@@ -298,6 +436,12 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
         "fps": fps,
         "poster": spec.poster,
         "formats": sorted(settings.formats),
+    }
+
+
+def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> dict:
+    return {
+        **scene_job(spec, settings),
         "stem": f"{spec.scene}-{key}",
         "out_dir": str(out),
         "work_dir": work,
@@ -305,7 +449,7 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
     }
 
 
-def _run_worker(job: dict, timeout: float, live: set, lock) -> tuple[int | None, str]:
+def _run_worker(job: dict, timeout: float, on_start) -> tuple[int | None, str]:
     """Run the worker; (returncode, output), returncode None after a timeout kill.
 
     Its output goes to a file, not a pipe, and the wait is for the worker itself: a
@@ -328,8 +472,7 @@ def _run_worker(job: dict, timeout: float, live: set, lock) -> tuple[int | None,
             env=env,
             start_new_session=True,  # its own process group: a kill takes LaTeX & co. too
         )
-    with lock:
-        live.add(process)
+    on_start(process)
     try:
         with contextlib.suppress(BrokenPipeError):  # a worker that died at once
             process.stdin.write(json.dumps(job).encode())
@@ -340,8 +483,6 @@ def _run_worker(job: dict, timeout: float, live: set, lock) -> tuple[int | None,
     finally:
         _kill(process)  # the worker if it ran too long; what it left running in any case
         process.wait()
-        with lock:
-            live.discard(process)
     return returncode, log.read_bytes().decode(errors="replace")
 
 
@@ -403,6 +544,20 @@ def summary_line(results: Iterable[ClipResult]) -> str:
     statuses = [result.status for result in results]
     counts = {status: statuses.count(status) for status in ("rendered", "reused", "failed")}
     return "manim-clip: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def pool_line(pool: RenderPool) -> str | None:
+    """How the renders ran: ``manim-clip: N renders in S s (C CPU-s, J at a time; E
+    started before reading)``, S from the first start to the last end; None if none ran."""
+    done = [r for r in pool.renders.values() if r.future.done() and not r.future.cancelled()]
+    if not done or pool.span is None:
+        return None
+    cpu = sum(render.future.result().cpu_seconds for render in done)
+    early = sum(render.early for render in done)
+    return (
+        f"manim-clip: {len(done)} renders in {pool.span[1] - pool.span[0]:.1f} s "
+        f"({cpu:.1f} CPU-s, {pool.settings.jobs} at a time; {early} started before reading)"
+    )
 
 
 def summary_table(results: Iterable[ClipResult]) -> list[str]:

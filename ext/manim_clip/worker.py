@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -49,6 +50,10 @@ def main() -> int:
         _write_json(out / "error.json", {"kind": "internal", "message": str(error), "trace": trace})
         return 1
     meta["seconds"] = round(time.perf_counter() - started, 2)
+    # CPU time says how long the render is without the machine's other load (the pool
+    # starts the longest first); children: LaTeX and whatever else the scene ran.
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    meta["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 2)
     _write_json(out / "meta.json", meta)  # last: its presence means the clip is complete
     return 0
 
@@ -85,7 +90,9 @@ def render(job: dict, out: Path) -> dict:
         "write_to_movie": True,
         "save_last_frame": False,
         "disable_caching": True,  # our cache is keyed on more than Manim's
-        "video_encoder_options": media.H264_OPTIONS,
+        # One encoder thread: the pool runs a render per core, and Manim already
+        # encodes beside the drawing; and the bytes then do not depend on the core count.
+        "video_encoder_options": {**media.H264_OPTIONS, "threads": "1"},
         "progress_bar": "none",
         "verbosity": "WARNING",
     }
