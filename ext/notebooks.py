@@ -35,6 +35,7 @@ def _execute(notebook, cwd: str, timeout: int | None):
     """In a worker: run the notebook; returns (it with its outputs, seconds, error)."""
     from jupyter_cache.executors.utils import single_nb_execution
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "python3")
     # Unix sockets in a folder of its own: kernels started side by side never race for
@@ -49,6 +50,11 @@ def _execute(notebook, cwd: str, timeout: int | None):
             )
         except Exception as error:  # a kernel that died: MyST-NB runs the page again
             return notebook, 0.0, f"{type(error).__name__}: {error}"
+        finally:
+            # nbclient leaves a kernel it was handed running: stop it and wait for it, or
+            # each worker keeps one idle kernel per notebook, uncounted in the build's CPU
+            if run_sync(manager.is_alive)():
+                run_sync(manager.shutdown_kernel)()
     return notebook, result.time, result.exc_string
 
 

@@ -87,6 +87,7 @@ def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list
     the weights are the same bit for bit as when trained one after another.
     """
     missing = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
+    missing.sort(key=lambda request: -_work(*request))  # longest first: no core idles at the end
     jobs = min(jobs or os.cpu_count() or 1, len(missing))
     if jobs <= 1:
         for name, overrides in missing:
@@ -100,6 +101,13 @@ def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list
             for future in [pool.submit(_train_only, name, over) for name, over in missing]:
                 future.result()
     return [_entry(name, overrides) for name, overrides in missing]
+
+
+def _work(name: str, overrides: dict) -> int:
+    """A training's size, to order them: block weights (12·L·C²) times tokens seen."""
+    config = training.resolve_config(presets.config_file(name), overrides)
+    tokens = config["max_iters"] * config["batch_size"] * config["block_size"]
+    return 12 * config["n_layer"] * config["n_embd"] ** 2 * tokens
 
 
 def _train_only(name: str, overrides: dict) -> None:
