@@ -37,7 +37,8 @@ SKIP = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "__pycache__",
 CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) failed")
 # How the renders themselves ran: from the first start to the last end, and their CPU.
 RENDERS = re.compile(r"manim-clip: \d+ renders in ([\d.]+) s \(([\d.]+) CPU-s")
-EXECUTED = re.compile(r"Executed notebook in")
+EXECUTED = re.compile(r"Executed notebook in")  # MyST-NB, one notebook while reading
+EXECUTED_EARLY = re.compile(r"^executed (\d+) notebooks in", re.M)  # ext/notebooks.py
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
 READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
@@ -158,7 +159,7 @@ class Workspace:
             rendered,
             reused,
             failed,
-            len(EXECUTED.findall(log)),
+            len(EXECUTED.findall(log)) + sum(map(int, EXECUTED_EARLY.findall(log))),
             len(TRAINED.findall(log)),
             cpu,
             READ.findall(log),
