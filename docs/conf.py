@@ -40,6 +40,7 @@ copyright = "2026, the nanobook authors"
 extensions = [
     "myst_nb",
     "sphinx.ext.imgmath",
+    "ext.math_images",  # imgmath's formulas typeset in one LaTeX run
     "sphinx_design",
     "sphinx_copybutton",
     "ext.manim_clip",
@@ -59,6 +60,9 @@ myst_heading_anchors = 3
 imgmath_image_format = "svg"
 imgmath_use_preview = True  # baseline-aligned inline math
 imgmath_font_size = 15
+# Each glyph drawn as a path of its own: a formula's SVG is then the same bytes whether
+# it is typeset alone or with the book's other formulas in one run (ext/math_images.py).
+imgmath_dvisvgm_args = ["--no-fonts=1"]
 
 
 def _luminance(rgb: tuple[float, ...]) -> float:

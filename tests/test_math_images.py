@@ -1,0 +1,68 @@
+"""ext/math_images.py: the book's formulas typeset in one LaTeX run, each SVG the bytes
+imgmath makes for the formula alone; a batch that fails leaves imgmath to report it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("latex") and shutil.which("dvisvgm")), reason="needs latex and dvisvgm"
+)
+
+
+def _math_images(app) -> dict[str, bytes]:
+    folder = Path(app.outdir, "_images", "math")
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.svg"))}
+
+
+def _img_tags(app) -> list[str]:
+    return re.findall(
+        r'<img[^>]*class="math"[^>]*>|<img src="_images/math/[^>]*>',
+        Path(app.outdir, "index.html").read_text(encoding="utf-8"),
+    )
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_one_run_makes_what_imgmath_makes_alone(app, make_app, tmp_path):
+    app.build()
+    batched = _math_images(app)
+    assert len(batched) == 5  # x_i appears twice: one image
+    assert "math: 5 formulas typeset in one LaTeX run" in app._status.getvalue()
+
+    alone = make_app(
+        "html",
+        srcdir=app.srcdir,
+        builddir=tmp_path / "alone",
+        confoverrides={"extensions": ["sphinx.ext.imgmath"]},
+        freshenv=True,
+    )
+    alone.build()
+    assert _math_images(alone) == batched  # same names, same bytes, same depth comments
+    assert _img_tags(alone) == _img_tags(app)  # the same baseline alignment in the page
+    assert not app._warning.getvalue()
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_only_what_is_missing_is_typeset_again(app):
+    app.build()
+    first = _math_images(app)
+    victim = Path(app.outdir, "_images", "math", next(iter(first)))
+    victim.unlink()
+    app.build(force_all=True)
+    assert "math: 1 formulas typeset in one LaTeX run" in app._status.getvalue()
+    assert _math_images(app) == first
+
+
+@pytest.mark.sphinx(
+    "html", testroot="math-images", freshenv=True, confoverrides={"exclude_patterns": []}
+)
+def test_a_bad_formula_is_reported_at_its_page_by_imgmath(app):
+    app.build()
+    assert "imgmath typesets them one by one" in app._status.getvalue()
+    warnings = app._warning.getvalue()
+    assert "latex exited with error" in warnings and r"\frac{1}{" in warnings
+    assert len(_math_images(app)) == 5  # every other formula still has its image
