@@ -34,7 +34,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 META = "meta.json"
@@ -100,11 +100,30 @@ def installed(path: Path) -> bool:
     return any(Path(path).resolve().is_relative_to(d) for d in [*site, *_stdlib_dirs()])
 
 
-def _imported_names(path: Path | None, source: str | None = None) -> list[tuple[str, int]]:
+def _imported_names(path: Path | None, source: str | None = None) -> Sequence[tuple[str, int]]:
     """(dotted name, relative level) of every module the file (or source) may import."""
+    if source is not None:
+        return _names_in_source(source)
     try:
-        tree = ast.parse(Path(path).read_bytes() if source is None else source)
-    except (SyntaxError, ValueError, OSError):
+        stat = Path(path).stat()
+    except OSError:
+        return []
+    # a page's keys parse the same few files again and again: once per version of each
+    return _names_in_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_in_file(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int], ...]:
+    try:
+        return tuple(_names_in_source(Path(path).read_bytes()))
+    except OSError:
+        return ()
+
+
+def _names_in_source(source: str | bytes) -> list[tuple[str, int]]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
         return []  # whoever runs the file reports the error with its location
     names: list[tuple[str, int]] = []
     for node in ast.walk(tree):
@@ -148,6 +167,7 @@ def import_files(
     search = [Path(p).resolve() for p in search]
     stdlib = _stdlib_dirs()
     site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
+    installs = (tuple(stdlib), tuple(site))
     files: dict[Path, None] = {}
     versions: set[str] = set()
     pending: list[Path | None] = [path]
@@ -162,12 +182,12 @@ def import_files(
             else:
                 found = _find_module(name, search)
                 if found is None:
-                    versions.add(_package_version(name.partition(".")[0], stdlib, site))
+                    versions.add(_package_version(name.partition(".")[0], *installs))
                     continue
             if found is None or found == path or found in files:
                 continue
             if any(found.is_relative_to(d) for d in [*site, *stdlib]):
-                versions.add(_package_version(name.partition(".")[0], stdlib, site))
+                versions.add(_package_version(name.partition(".")[0], *installs))
                 continue
             files[found] = None
             pending.append(found)
@@ -175,7 +195,8 @@ def import_files(
     return sorted(files), sorted(versions)
 
 
-def _package_version(top: str, stdlib: list[Path], site: list[Path]) -> str:
+@functools.lru_cache(maxsize=1024)  # installed packages do not change during a build
+def _package_version(top: str, stdlib: tuple[Path, ...], site: tuple[Path, ...]) -> str:
     """``name==version`` for an installed or standard module, "" when it is not found."""
     if top in sys.builtin_module_names:
         return f"python=={sys.version.split()[0]}"
