@@ -105,7 +105,8 @@ def typeset(documents: dict[Path, str], config) -> None:
 
 def typeset_missing(app, builder) -> None:
     config = app.config
-    if builder.math_renderer_name != "imgmath" or config.imgmath_image_format != "svg":
+    renderer = getattr(builder, "math_renderer_name", None)  # HTML builders only
+    if renderer != "imgmath" or config.imgmath_image_format != "svg":
         return
     if not config.imgmath_use_preview or config.imgmath_embed:
         return
