@@ -423,7 +423,9 @@ def main() -> None:
             record("prose edit rebuild", book.build("draft"))
             plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
             record("prose edit rebuild, plain Sphinx", plain.build("draft"))
-        book.touch("docs/scenes/attention.py", "\n# an edit\n")
+        # code, not a comment: scenes are keyed on their syntax tree, so a comment
+        # re-renders nothing
+        book.touch("docs/scenes/attention.py", "\nEDITED_FOR_THE_BENCH = True\n")
         record("scene edit rebuild", book.build("draft"))
         book.touch(*EDITS["comment-edit"])
         record("model.py comment edit rebuild", book.build("draft"))
