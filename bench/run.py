@@ -41,6 +41,7 @@ EXECUTED = re.compile(r"Executed notebook in")  # MyST-NB, one notebook while re
 EXECUTED_EARLY = re.compile(r"^executed (\d+) notebooks in", re.M)  # ext/notebooks.py
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
 READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
+HASHED_NAME = re.compile(r"-[0-9a-f]{16}\.mp4$")  # a clip or film named by its cache key
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
 # main when issue 13 was filed: its cold publish build is re-measured beside this tree's
 # (with this checkout's Python packages), so the two figures share one machine and load.
@@ -246,8 +247,9 @@ def build_project(src: Path, models: Path, quality: str = "publish") -> Build:
 
 def site_weight(html: Path) -> dict:
     files = [p for p in html.rglob("*") if p.is_file()]
-    # The film of every clip is one long video of its own, not a clip.
-    videos = sorted(html.rglob("_clips/*.mp4"))
+    # The film of every clip is one long video of its own, not a clip; and each clip and
+    # film is also copied under its stable :name: (ch-…): counted once, by its hashed name.
+    videos = sorted(p for p in html.rglob("_clips/*.mp4") if HASHED_NAME.search(p.name))
     clips = {p.name: p.stat().st_size for p in videos if not p.name.startswith("film-")}
     films = {p.name: p.stat().st_size for p in videos if p.name.startswith("film-")}
     return {
