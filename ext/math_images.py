@@ -14,16 +14,23 @@ shared and numbered across the run), so apart from the page's id, which is set t
 ``page1``, each page is the bytes imgmath makes for the formula alone. Without that
 option in ``imgmath_dvisvgm_args`` this extension leaves imgmath to do its own work.
 
-A batch that fails (a bad formula, a missing tool) is dropped: imgmath then typesets
-each formula itself and reports the one that fails at its page, as it would anyway.
+When the batch fails, the formulas are typeset one by one (a core each). One that
+LaTeX cannot typeset is reported at its page and line, with LaTeX's own error, on every
+build until it is fixed, and shown as its source text; imgmath, which would report it
+without a location, never sees it. A missing tool leaves everything to imgmath, which
+says what is missing.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from hashlib import sha1
 from pathlib import Path
 
@@ -32,7 +39,7 @@ from sphinx.ext import imgmath
 from sphinx.util import logging
 from sphinx.util.math import wrap_displaymath
 
-from ._core import atomic_write
+from ._core import atomic_write, warn
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +48,16 @@ PAGE_ID = re.compile(r"id='page\d+'")
 GLYPHS_AS_PATHS = {"--no-fonts=1", "-n1"}
 
 
-def formulas(doctree: nodes.Node) -> list[str]:
-    """What imgmath passes to LaTeX for each formula of the doctree."""
-    found = []
-    for node in doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block))):
+def formulas(doctree: nodes.Node, app) -> Iterator[tuple[nodes.Element, str]]:
+    """Each formula node of the doctree with the LaTeX document imgmath makes of it."""
+    for node in list(doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))):
         if isinstance(node, nodes.math):
-            found.append(f"${node.astext()}$")
+            math = f"${node.astext()}$"
         elif node.get("no-wrap", node.get("nowrap", False)):
-            found.append(node.astext())
+            math = node.astext()
         else:
-            found.append(wrap_displaymath(node.astext(), None, False))
-    return found
+            math = wrap_displaymath(node.astext(), None, False)
+        yield node, imgmath.generate_latex_macro("svg", math, app.config, app.confdir)
 
 
 def typeset(documents: dict[Path, str], config) -> None:
@@ -76,6 +82,8 @@ def typeset(documents: dict[Path, str], config) -> None:
             cwd=scratch,
             capture_output=True,
             check=True,
+            encoding="utf-8",
+            errors="replace",
         )
         converted = subprocess.run(
             [
@@ -103,7 +111,28 @@ def typeset(documents: dict[Path, str], config) -> None:
             atomic_write(target, page.read_bytes())
 
 
-def typeset_missing(app, builder) -> None:
+def latex_error(error: Exception) -> str:
+    """LaTeX's first error line ("! Undefined control sequence."), else the error."""
+    output = getattr(error, "stdout", None) or ""
+    return next((line for line in output.splitlines() if line.startswith("! ")), str(error))
+
+
+def typeset_one_by_one(documents: dict[Path, str], config) -> dict[str, str]:
+    """Each formula in a run of its own, a core each; {LaTeX document: error} of those
+    that fail. A missing tool (OSError) is raised: imgmath says what is missing."""
+
+    def alone(item: tuple[Path, str]) -> tuple[str, str | None]:
+        try:
+            typeset(dict([item]), config)
+        except (ValueError, subprocess.CalledProcessError) as error:
+            return item[1], latex_error(error)
+        return item[1], None
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return {latex: error for latex, error in pool.map(alone, documents.items()) if error}
+
+
+def typeset_missing(failures: dict[str, str], app, builder) -> None:
     config = app.config
     renderer = getattr(builder, "math_renderer_name", None)  # HTML builders only
     if renderer != "imgmath" or config.imgmath_image_format != "svg":
@@ -114,25 +143,44 @@ def typeset_missing(app, builder) -> None:
         return
     if Path(config.imgmath_latex).name != "latex":  # xelatex, tectonic: not a DVI
         return
+    failures.clear()  # a formula fixed since the last build is typeset again below
     folder = Path(builder.outdir, builder.imagedir, "math")
     documents: dict[Path, str] = {}
+    missing: list[tuple[nodes.Element, str]] = []
     for docname in sorted(app.env.all_docs):
-        for math in formulas(app.env.get_doctree(docname)):
-            latex = imgmath.generate_latex_macro("svg", math, config, app.confdir)
+        for node, latex in formulas(app.env.get_doctree(docname), app):
             target = folder / f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg"
             if not target.is_file():
                 documents.setdefault(target, latex)
+                missing.append((node, latex))
     if not documents:
         return
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         typeset(documents, config)
-    except (OSError, ValueError, subprocess.CalledProcessError) as error:
+    except OSError as error:
+        logger.info(f"math: {error}; imgmath typesets the formulas")
+        return
+    except (ValueError, subprocess.CalledProcessError) as error:
+        try:
+            failures.update(typeset_one_by_one(documents, config))
+        except OSError:
+            return
         logger.info(
-            f"math: one run for {len(documents)} formulas failed ({error}); "
-            "imgmath typesets them one by one"
+            f"math: one run for {len(documents)} formulas failed ({latex_error(error)}); "
+            f"typeset one by one, {len(failures)} failed"
         )
+        # said on every build until fixed: a failed formula never has an image to reuse
+        for node, latex in missing:
+            if latex in failures:
+                warn(
+                    logger,
+                    f"math: LaTeX cannot typeset `{node.astext()}`: {failures[latex]}",
+                    location=node,
+                    subtype="math",
+                    hint="fix the formula; until then the page shows its LaTeX as text",
+                )
         return
     logger.info(
         f"math: {len(documents)} formulas typeset in one LaTeX run "
@@ -140,7 +188,20 @@ def typeset_missing(app, builder) -> None:
     )
 
 
+def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) -> None:
+    """A formula LaTeX could not typeset (reported above) is shown as its source text."""
+    for node, latex in formulas(doctree, app) if failures else ():
+        if latex in failures:
+            text = node.astext()
+            block = isinstance(node, nodes.math_block)
+            node.replace_self(
+                nodes.literal_block(text, text) if block else nodes.literal(text, text)
+            )
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.imgmath")
-    app.connect("write-started", typeset_missing)
+    failures: dict[str, str] = {}  # LaTeX document -> LaTeX's error, for this build
+    app.connect("write-started", functools.partial(typeset_missing, failures))
+    app.connect("doctree-resolved", functools.partial(show_failed_as_text, failures))
     return {"parallel_read_safe": True, "parallel_write_safe": True}

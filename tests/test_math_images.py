@@ -1,5 +1,5 @@
 """ext/math_images.py: the book's formulas typeset in one LaTeX run, each SVG the bytes
-imgmath makes for the formula alone; a batch that fails leaves imgmath to report it."""
+imgmath makes for the formula alone; a formula LaTeX cannot typeset is reported at its line."""
 
 from __future__ import annotations
 
@@ -60,9 +60,18 @@ def test_only_what_is_missing_is_typeset_again(app):
 @pytest.mark.sphinx(
     "html", testroot="math-images", freshenv=True, confoverrides={"exclude_patterns": []}
 )
-def test_a_bad_formula_is_reported_at_its_page_by_imgmath(app):
+def test_a_bad_formula_is_reported_at_its_line_and_shown_as_text(app):
     app.build()
-    assert "imgmath typesets them one by one" in app._status.getvalue()
-    warnings = app._warning.getvalue()
-    assert "latex exited with error" in warnings and r"\frac{1}{" in warnings
+    assert "typeset one by one, 1 failed" in app._status.getvalue()
+    warnings = app._warning.getvalue().strip().splitlines()
+    located = "broken.rst:6: WARNING: math: LaTeX cannot typeset `\\frac{1}{`: ! File ended"
+    assert located in warnings[0]
+    assert warnings[1].strip().startswith("hint: fix the formula")
+    assert "[nanobook.math]" in warnings[1] and len(warnings) == 2  # imgmath never tried it
+    page = Path(app.outdir, "broken.html").read_text(encoding="utf-8")
+    assert r"\frac{1}{" in page  # its source, as text
     assert len(_math_images(app)) == 5  # every other formula still has its image
+
+    app._warning.truncate(0), app._warning.seek(0)
+    app.build()  # nothing to re-read or re-write: said again all the same
+    assert located in app._warning.getvalue()
