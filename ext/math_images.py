@@ -190,7 +190,9 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
 
 def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) -> None:
     """A formula LaTeX could not typeset (reported above) is shown as its source text."""
-    for node, latex in formulas(doctree, app) if failures else ():
+    if not failures:
+        return
+    for node, latex in formulas(doctree, app):
         if latex in failures:
             text = node.astext()
             block = isinstance(node, nodes.math_block)
