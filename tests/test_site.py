@@ -301,6 +301,15 @@ WIDEST_ELEMENTS = """limit => [...document.querySelectorAll('body *')]
     Math.round(e.getBoundingClientRect().right))"""
 
 
+# Display formulas (lazy images, loaded here) wider than their column: they would scroll.
+WIDE_FORMULAS = """async () => {
+  const images = [...document.querySelectorAll('div.math img')];
+  await Promise.all(images.map(i => { i.loading = 'eager'; return i.decode().catch(() => {}); }));
+  return images.filter(i => i.getBoundingClientRect().width > i.closest('div.math').clientWidth + 1)
+    .map(i => i.alt);
+}"""
+
+
 def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     try:
@@ -313,6 +322,8 @@ def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
                 f"{slug}: the page scrolls sideways ({width}px): "
                 f"{page.evaluate(WIDEST_ELEMENTS, PHONE['width'])}"
             )
+            wide = page.evaluate(WIDE_FORMULAS)
+            assert not wide, f"{slug}: formulas wider than a phone's column: {wide}"
         page.goto(site + "chapters/attention.html")
         page.screenshot(path=tmp_path / "attention-phone.png", full_page=True)
     finally:
