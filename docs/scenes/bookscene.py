@@ -26,7 +26,13 @@ MIN_TEXT = 24
 def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **kw) -> Text:
     if size < MIN_TEXT:
         raise ValueError(f"label {text!r}: size {size} is below MIN_TEXT ({MIN_TEXT})")
-    return Text(text, font=MONO if mono else FONT, font_size=size, color=color, **kw)
+    text = Text(text, font=MONO if mono else FONT, font_size=size, color=color, **kw)
+    # Each glyph keeps the parsed SVG path its points were made from, and every copy of
+    # the text (each FadeIn, Transform, takeaway) deep-copies it again: most of a clip's
+    # copying. Nothing reads it after the points are made.
+    for glyph in text.family_members_with_points():
+        glyph.path_obj = None
+    return text
 
 
 def swap(old: Mobject, new: Mobject) -> Succession:
