@@ -31,7 +31,7 @@ DEFINING_PHRASES = [
     r"100 %",  # a share's upper bound
     r"multiple of 64",  # nanoGPT's padding of GPT-2's vocabulary
     r"GPT-2(?:'s|’s)? (?:has |table of |)50,?257",  # GPT-2's vocabulary, as published
-    r"50,000 merges on about 40 GB",  # GPT-2's tokenizer and data, as published
+    r"50,000 merges",  # GPT-2's tokenizer, as published
     r"\(256, 257, …\)|257 =|258 =",  # the worked example's new ids: 256, then one more each
     r"to 32 and to 1024|With 32 merges|With 1024",  # tokenizer exercise: merge counts to try
     r"τ = 0\.3, 0\.8 and 1\.5",  # sampling exercise: temperatures to try
