@@ -3,7 +3,7 @@ of wpe, and the two rows are added into x, the start of the residual stream.
 
 Every strip is a real row of the trained sort model, one cell per channel (orange
 below zero, blue above, on one scale for all three tables), and the worked sum shows
-the first four of its 48 numbers. The ids are the sort preset's sample input.
+the first SHOWN of its numbers. The ids are the sort preset's sample input.
 """
 
 from dataclasses import dataclass
