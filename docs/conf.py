@@ -30,7 +30,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
-from ext import notebooks, store  # noqa: E402  (needs the path above)
+from ext import notebooks, processes, store  # noqa: E402  (needs the path above)
 from ext._core import atomic_write  # noqa: E402
 
 project = "The Animated nanoGPT"
@@ -174,12 +174,16 @@ _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 
 def _train_models(app, env, added, changed, removed) -> list[str]:
-    """Train the book's models (in parallel) before any page is read; re-reads nothing."""
-    from model_src import sweep, trained
+    """Train the book's models before any page is read, on every core, the longest first:
+    the presets, chapter 10's sweep, chapter 11's variants (so no page trains while the
+    clips render beside it). Re-reads nothing."""
+    from model_src import sweep, trained, variants
 
     requests = [("sort", {}), ("char", {}), *sweep.requests()]
     started = time.perf_counter()
-    app.nanobook_trained = trained.train_all(requests)
+    tasks = trained.missing(requests) + variants.missing()
+    processes.run_longest_first(tasks)
+    app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started
     weights = [trained.get(name, **overrides).weights for name, overrides in requests]
     configs = [f"{p.name}={store.code_digest(p)}" for p in _MODEL_INPUTS]
@@ -266,7 +270,7 @@ def _build_summary(app, exception) -> None:
         >= _STARTED_EPOCH
     ]
     logging.getLogger(__name__).info(
-        f"book build: {len(getattr(app, 'nanobook_trained', []))} models trained "
+        f"book build: {getattr(app, 'nanobook_trained', 0)} models trained "
         f"({getattr(app, 'nanobook_training_seconds', 0):.1f} s), "
         f"{len(executed)} notebooks executed; "
         f"{wall:.1f} s wall, {cpu:.1f} CPU-s on {cores} cores ({cpu / wall / cores:.0%} busy)"

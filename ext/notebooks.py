@@ -3,9 +3,10 @@
 MyST-NB executes a page's cells while it reads the page, one page after another, so
 notebook execution (a kernel start and the cells, several seconds a page) uses one core.
 Called once the build knows which pages it will read, ``execute_missing`` runs those
-whose jupyter-cache has no match, up to one per core, each in a spawned process (no
-fork of a process that holds torch's threads), and stores what they produce in the same
-cache. MyST-NB then finds the match and merges the outputs, exactly as on a warm build.
+whose jupyter-cache has no match, up to one per core (shared with the clip renders, which
+wait for the notebooks), each in a spawned process (no fork of a process that holds
+torch's threads), and stores what they produce in the same cache. MyST-NB then finds
+the match and merges the outputs, exactly as on a warm build.
 
 A notebook that fails here is left alone: MyST-NB executes it again while reading and
 reports the failure at the page, as it would without this step.
@@ -19,14 +20,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from sphinx.util import logging
 
-from .processes import die_with_parent
+from .processes import CORES, die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -88,27 +90,42 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
     started = time.perf_counter()
     executed = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        futures = [
-            (item, pool.submit(_execute, item[4], str(item[1].parent), nb_config.execution_timeout))
-            for item in pending
-        ]
-        for (docname, path, cache, reader, _), future in futures:
-            notebook, seconds, error = future.result()
-            if error:  # executed again while reading, where MyST-NB reports it at the page
-                logger.info(
-                    f"{docname}: {error.strip().splitlines()[-1]}; executed again while reading"
+    stopping = threading.Event()  # the build stops: a notebook still waiting for a core won't
+
+    def execute(notebook, folder: Path):
+        # first in line for a core: no page can be read before its notebook has run,
+        # while the clip renders beside them are awaited only later
+        if not CORES.acquire(priority=0, give_up=stopping.is_set):
+            return notebook, 0.0, "the build stopped"
+        try:
+            timeout = nb_config.execution_timeout
+            return pool.submit(_execute, notebook, str(folder), timeout).result()
+        finally:
+            CORES.release()
+
+    with (
+        ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool,
+        ThreadPoolExecutor(jobs) as waiting,
+    ):
+        futures = [(item, waiting.submit(execute, item[4], item[1].parent)) for item in pending]
+        try:
+            for (docname, path, cache, reader, _), future in futures:
+                notebook, seconds, error = future.result()
+                if error:  # executed again while reading, where MyST-NB reports it at the page
+                    error = error.strip().splitlines()[-1]
+                    logger.info(f"{docname}: {error}; executed again while reading")
+                    continue
+                stage = cache.add_nb_to_project(str(path), read_data=reader.read_fmt)
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),
+                    check_validity=False,
+                    overwrite=True,
                 )
-                continue
-            stage = cache.add_nb_to_project(str(path), read_data=reader.read_fmt)
-            cache.cache_notebook_bundle(
-                CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),
-                check_validity=False,
-                overwrite=True,
-            )
-            executed.append(docname)
+                executed.append(docname)
+        finally:
+            stopping.set()
     logger.info(f"executed {len(executed)} notebooks in {time.perf_counter() - started:.1f} s")
     return executed
 

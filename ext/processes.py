@@ -1,4 +1,5 @@
-"""Child processes that never outlive the build, and SIGTERM handled like Ctrl+C.
+"""Child processes that never outlive the build, share its cores, and SIGTERM handled
+like Ctrl+C.
 
 Torch-free and Sphinx-free: clip workers, training and notebook pools all use it.
 
@@ -14,10 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import heapq
+import itertools
+import multiprocessing
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -58,3 +65,80 @@ def interrupt_on_sigterm():
 def restore_sigterm(previous) -> None:
     if previous is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, previous)
+
+
+# --- sharing the cores ------------------------------------------------------------------
+
+
+class Cores:
+    """At most ``count`` of this build's CPU-bound child processes at once, whichever pool
+    starts them: clip renders and notebook executions run side by side, and more busy
+    processes than cores would only slow each other (cache and context switches) for no
+    gain. A freed core goes to the lowest ``priority`` waiting, the earliest among equals.
+    """
+
+    def __init__(self, count: int):
+        self._free = count
+        self._waiting: list[tuple[int, int]] = []  # a heap of (priority, ticket)
+        self._tickets = itertools.count()
+        self._changed = threading.Condition()
+
+    def acquire(self, priority: int = 0, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Wait for a core; False (holding none) once ``give_up()`` is true."""
+        with self._changed:
+            turn = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, turn)
+            try:
+                while not (self._free and self._waiting[0] == turn):
+                    if give_up():
+                        return False
+                    self._changed.wait(timeout=0.2)  # give_up is polled, never notified
+                self._free -= 1
+                return True
+            finally:
+                self._waiting.remove(turn)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()  # the next in line may find a core free too
+
+    def release(self) -> None:
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def held(self, priority: int = 0):
+        self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+CORES = Cores(os.cpu_count() or 1)  # the one budget of this process
+
+
+@dataclass(frozen=True)
+class Task:
+    """One job for ``run_longest_first``: ``function(*args)``, of size ``work``."""
+
+    function: Callable
+    args: tuple
+    work: float
+
+
+def run_longest_first(tasks: list[Task], jobs: int | None = None) -> None:
+    """Run the tasks, the most work first (so no core idles at the end), up to ``jobs``
+    (default: the cores) at once, each in a spawned process of its own that dies with
+    this one (no forked copy of a threaded torch); here, one by one, with one job."""
+    tasks = sorted(tasks, key=lambda task: -task.work)
+    jobs = min(jobs or os.cpu_count() or 1, len(tasks))
+    if jobs <= 1:
+        for task in tasks:
+            task.function(*task.args)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        for future in [pool.submit(task.function, *task.args) for task in tasks]:
+            future.result()

@@ -23,17 +23,15 @@ interrupted run never leaves a half-written entry behind.
 
 import hashlib
 import json
-import multiprocessing
 import os
 import pickle
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ext.processes import die_with_parent
+from ext.processes import Task, run_longest_first
 from ext.store import Store, code_digest, code_inputs, digest, write_meta
 
 from . import prepare, presets, replay
@@ -86,26 +84,23 @@ def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list
     Each runs in a process of its own with the thread count of its config (one), so
     the weights are the same bit for bit as when trained one after another.
     """
-    missing = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
-    missing.sort(key=lambda request: -_work(*request))  # longest first: no core idles at the end
-    jobs = min(jobs or os.cpu_count() or 1, len(missing))
-    if jobs <= 1:
-        for name, overrides in missing:
-            get(name, **overrides)
-    else:
-        context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
-        # each dies with this process, even killed with SIGKILL: no training outlives it
-        with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-        ) as pool:
-            for future in [pool.submit(_train_only, name, over) for name, over in missing]:
-                future.result()
-    return [_entry(name, overrides) for name, overrides in missing]
+    tasks = missing(requests)
+    run_longest_first(tasks, jobs)
+    return [_entry(*task.args) for task in tasks]
+
+
+def missing(requests: list[tuple[str, dict]]) -> list[Task]:
+    """The trainings among `requests` that the cache lacks, as tasks for a process pool."""
+    absent = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
+    return [Task(_train_only, (name, over), _work(name, over)) for name, over in absent]
 
 
 def _work(name: str, overrides: dict) -> int:
+    return work(training.resolve_config(presets.config_file(name), overrides))
+
+
+def work(config: dict) -> int:
     """A training's size, to order them: block weights (12·L·C²) times tokens seen."""
-    config = training.resolve_config(presets.config_file(name), overrides)
     tokens = config["max_iters"] * config["batch_size"] * config["block_size"]
     return 12 * config["n_layer"] * config["n_embd"] ** 2 * tokens
 

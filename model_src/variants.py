@@ -12,20 +12,18 @@ the code (this file, modern.py and all they import), the data, the settings and 
 """
 
 import json
-import multiprocessing
-import os
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
+from ext.processes import Task, run_longest_first
 from ext.store import Store, code_inputs, digest, write_meta
 
-from . import prepare, presets, tasks
+from . import prepare, presets, tasks, trained
 from . import train as training
 from .modern import ModernConfig, ModernGPT
-from .trained import cache_dir
 
 PACKAGE = Path(__file__).parent
 
@@ -41,6 +39,7 @@ VARIANTS: dict[str, dict] = {
     "all five": dict(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1),
 }
 SEEDS = (1337, 1338)  # the preset's seed, and one more to see what a seed alone changes
+RUNS = [(name, seed) for name in VARIANTS for seed in SEEDS]
 
 
 def settings(seed: int) -> dict:
@@ -121,7 +120,7 @@ def _entry(name: str, seed: int) -> str:
 
 
 def _store() -> Store:
-    return Store(cache_dir() / "variants")
+    return Store(trained.cache_dir() / "variants")
 
 
 def get(name: str, seed: int = SEEDS[0]) -> dict:
@@ -130,6 +129,7 @@ def get(name: str, seed: int = SEEDS[0]) -> dict:
     store, entry = _store(), _entry(name, seed)
 
     def make(tmp: Path) -> None:
+        print(f"training {entry} (cached for next time)", file=sys.stderr)
         model, record = train_variant(VARIANTS[name], seed)
         torch.save(model.state_dict(), tmp / "model.pt")
         (tmp / "record.json").write_text(json.dumps(record))
@@ -146,15 +146,16 @@ def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
     """Every variant with every seed, {(name, seed): record}; missing ones are trained
     first, `jobs` at a time, each in its own process with one thread (as trained.py's
     train_all does), so the results are the same as when trained one by one."""
-    runs = [(name, seed) for name in VARIANTS for seed in SEEDS]
-    missing = [run for run in runs if _store().get(_entry(*run)) is None]
-    jobs = min(jobs or os.cpu_count() or 1, len(missing))
-    if jobs > 1:
-        context = multiprocessing.get_context("spawn")  # no forked copy of a threaded torch
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            for future in [pool.submit(_train_only, *run) for run in missing]:
-                future.result()
-    return {run: get(*run) for run in runs}
+    run_longest_first(missing(), jobs)
+    return {run: get(*run) for run in RUNS}
+
+
+def missing() -> list[Task]:
+    """The runs the cache lacks, as tasks for a process pool (a book build trains them
+    before any page is read, beside the preset models)."""
+    size = trained.work(settings(SEEDS[0]))  # the sort model's: the switches barely change it
+    absent = [run for run in RUNS if _store().get(_entry(*run)) is None]
+    return [Task(_train_only, run, size) for run in absent]
 
 
 def _train_only(name: str, seed: int) -> None:

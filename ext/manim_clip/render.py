@@ -37,10 +37,14 @@ from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
 from .. import _core, store
+from ..processes import CORES
 from .directive import SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)
 
+# Renders take a free core after notebook executions (priority 0): pages are read only
+# once their notebooks have run, while clips are awaited only after the reading.
+RENDER_PRIORITY = 1
 # (width, height, fps) per quality
 QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
 QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
@@ -358,18 +362,28 @@ class RenderPool:
             _, _, key, render = self._queue.get()
             if render is None:  # stop
                 return
-            if not render.future.set_running_or_notify_cancel():
+            # one of the build's cores, once the notebooks waiting for one have theirs
+            if not CORES.acquire(RENDER_PRIORITY, give_up=lambda r=render: r.unwanted):
+                render.future.set_running_or_notify_cancel()  # cancelled: tell its waiters
                 continue
-            began = time.perf_counter()
             try:
-                outcome = _render_one(render, key, self)
-            except Exception as error:  # e.g. the cache's disk is full
-                outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
-            with self._lock:
-                render.process = None
-                first = self.span[0] if self.span else began
-                self.span = (min(first, began), time.perf_counter())
-            render.future.set_result(outcome)
+                self._run(key, render)
+            finally:
+                CORES.release()
+
+    def _run(self, key: str, render: Render) -> None:
+        if not render.future.set_running_or_notify_cancel():
+            return
+        began = time.perf_counter()
+        try:
+            outcome = _render_one(render, key, self)
+        except Exception as error:  # e.g. the cache's disk is full
+            outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
+        with self._lock:
+            render.process = None
+            first = self.span[0] if self.span else began
+            self.span = (min(first, began), time.perf_counter())
+        render.future.set_result(outcome)
 
 
 def expected_seconds(spec: ClipSpec, history: dict[tuple[str, str], float]) -> float:
