@@ -2,9 +2,9 @@
 
 Manim writes an H.264 MP4 whose index (the moov atom) sits at the end; browsers must
 then download the whole file before playing, so every clip is remuxed with the index
-first. Posters, GIFs and WebMs are made from the same decoded frames. This file is
-part of every clip's cache key, so the film's own video work lives in film.py: editing
-it re-renders no clip.
+first. The poster and the GIF come from one decoding pass, a WebM from another. This
+file is part of every clip's cache key, so the film's own video work lives in film.py:
+editing it re-renders no clip.
 """
 
 from __future__ import annotations
@@ -154,16 +154,23 @@ def concatenate(segments: list[Path], target: Path) -> tuple[list[float], float]
     return starts, float(end * time_base)
 
 
-def poster(source: Path, folder: Path, stem: str, at: str, info: VideoInfo) -> str | None:
+def poster(
+    source: Path, folder: Path, stem: str, at: str, info: VideoInfo, gif: Path | None = None
+) -> str | None:
     """Save the frame ``at`` ("first", "last" or seconds) as ``stem``.webp (for the web)
-    and ``stem``.png (for LaTeX and EPUB); a note if the time was past the end."""
-    chosen = None
-    for time, frame in frames_of(source):
+    and ``stem``.png (for LaTeX and EPUB), and with ``gif`` the clip as a GIF there
+    (GifFrames), all from one decoding pass; a note if the time was past the end."""
+    chosen, gif_frames = None, GifFrames(info) if gif else None
+    for index, (time, frame) in enumerate(frames_of(source)):
         if chosen is None or at == "last" or (at != "first" and time <= float(at)):
             chosen = frame
-        elif at == "first":
-            break
+        elif gif_frames is None:
+            break  # past the poster's frame, and no GIF wants the rest
+        if gif_frames is not None:
+            gif_frames.add(index, frame)
     save_poster(chosen.to_image(), folder, stem)
+    if gif_frames is not None:
+        gif_frames.save(gif)
     if at not in ("first", "last") and float(at) > info.duration:
         return f"poster time {at} s is past the clip's end ({info.duration:.2f} s): used the end"
     return None
@@ -175,38 +182,47 @@ def save_poster(image: Image.Image, folder: Path, stem: str) -> None:
     image.save(folder / f"{stem}.png", optimize=True)
 
 
-def gif(source: Path, target: Path, info: VideoInfo) -> None:
+class GifFrames:
     """A small looping GIF: GIF_WIDTH wide, GIF_FPS frames a second, one shared palette.
 
     One palette for all frames (no dithering) keeps unchanged pixels identical from
     frame to frame, so the GIF stores little more than what moves: several times
     smaller than a palette per frame, and Manim's flat colours need few entries.
     """
-    width = min(GIF_WIDTH, info.width)
-    height = round(info.height * width / info.width)
-    step = max(1.0, info.fps / GIF_FPS)
-    images, next_index = [], 0.0
-    for index, (_, frame) in enumerate(frames_of(source)):
-        if index >= next_index:
+
+    def __init__(self, info: VideoInfo):
+        self.width = min(GIF_WIDTH, info.width)
+        self.height = round(info.height * self.width / info.width)
+        self.step = max(1.0, info.fps / GIF_FPS)
+        self.frame_ms = round(1000 * self.step / info.fps)
+        self.images: list[Image.Image] = []
+        self._next_index = 0.0
+
+    def add(self, index: int, frame: av.VideoFrame) -> None:
+        """Offer the clip's frame number ``index``; every step-th one is kept."""
+        if index >= self._next_index:
             # scaled by FFmpeg from the decoded YUV, not by PIL from full-size RGB: the
             # same Lanczos filter, and the whole GIF in half the time
-            small = frame.reformat(width, height, "rgb24", interpolation="LANCZOS")
-            images.append(small.to_image())
-            next_index += step
-    samples = images[:: max(1, len(images) // 16)]
-    mosaic = Image.new("RGB", (width, height * len(samples)))
-    for row, image in enumerate(samples):
-        mosaic.paste(image, (0, row * height))
-    palette = mosaic.quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
-    frames[0].save(
-        target,
-        save_all=True,
-        append_images=frames[1:],
-        duration=round(1000 * step / info.fps),
-        loop=0,
-        optimize=True,
-    )
+            small = frame.reformat(self.width, self.height, "rgb24", interpolation="LANCZOS")
+            self.images.append(small.to_image())
+            self._next_index += self.step
+
+    def save(self, target: Path) -> None:
+        width, height, images = self.width, self.height, self.images
+        samples = images[:: max(1, len(images) // 16)]
+        mosaic = Image.new("RGB", (width, height * len(samples)))
+        for row, image in enumerate(samples):
+            mosaic.paste(image, (0, row * height))
+        palette = mosaic.quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+        frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+        frames[0].save(
+            target,
+            save_all=True,
+            append_images=frames[1:],
+            duration=self.frame_ms,
+            loop=0,
+            optimize=True,
+        )
 
 
 def webm(source: Path, target: Path, info: VideoInfo) -> None:

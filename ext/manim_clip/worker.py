@@ -159,7 +159,10 @@ def write_outputs(movie: Path, out: Path, job: dict, marks: SceneMarks) -> dict:
     at = job["poster"]
     if at == "scene":
         at = "last" if marks.poster_time is None else f"{marks.poster_time:g}"
-    note = media.poster(out / files["mp4"], out, stem, at, info)
+    if "gif" in job["formats"]:
+        files["gif"] = f"{stem}.gif"
+    gif = out / files["gif"] if "gif" in files else None
+    note = media.poster(out / files["mp4"], out, stem, at, info, gif=gif)
     files.update(poster=f"{stem}.webp", poster_png=f"{stem}.png")
     timed = vtt.cues(marks.beats, info.duration)
     if timed:
@@ -168,9 +171,6 @@ def write_outputs(movie: Path, out: Path, job: dict, marks: SceneMarks) -> dict:
     if "webm" in job["formats"]:
         files["webm"] = f"{stem}.webm"
         media.webm(out / files["mp4"], out / files["webm"], info)
-    if "gif" in job["formats"]:
-        files["gif"] = f"{stem}.gif"
-        media.gif(out / files["mp4"], out / files["gif"], info)
     return {
         "scene": job["scene"],
         "width": info.width,
