@@ -103,20 +103,23 @@ def train_variant(switches: dict, seed: int) -> tuple[ModernGPT, dict]:
     return model.eval(), record
 
 
-def _key(name: str, seed: int) -> str:
+def _entries() -> dict[tuple[str, int], str]:
+    """Every run's entry name, with its key; the code and the data are digested once."""
     data = presets.dataset("sort")
-    return digest(
+    shared = (
         *code_inputs(Path(__file__), search=[PACKAGE.parent]),
         data.train.tobytes(),
         data.val.tobytes(),
-        json.dumps(settings(seed), sort_keys=True),
-        json.dumps(VARIANTS[name], sort_keys=True),
     )
-
-
-def _entry(name: str, seed: int) -> str:
-    slug = name.lower().replace(" ", "-")
-    return f"{slug}-{seed}-{_key(name, seed)}"
+    return {
+        (name, seed): f"{name.lower().replace(' ', '-')}-{seed}-"
+        + digest(
+            *shared,
+            json.dumps(settings(seed), sort_keys=True),
+            json.dumps(VARIANTS[name], sort_keys=True),
+        )
+        for name, seed in RUNS
+    }
 
 
 def _store() -> Store:
@@ -126,7 +129,11 @@ def _store() -> Store:
 def get(name: str, seed: int = SEEDS[0]) -> dict:
     """The record of variant `name` trained with `seed`, trained first if not cached;
     `model` holds the trained ModernGPT."""
-    store, entry = _store(), _entry(name, seed)
+    return _get(name, seed, _entries()[name, seed])
+
+
+def _get(name: str, seed: int, entry: str) -> dict:
+    store = _store()
 
     def make(tmp: Path) -> None:
         print(f"training {entry} (cached for next time)", file=sys.stderr)
@@ -147,14 +154,15 @@ def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
     first, `jobs` at a time, each in its own process with one thread (as trained.py's
     train_all does), so the results are the same as when trained one by one."""
     run_longest_first(missing(), jobs)
-    return {run: get(*run) for run in RUNS}
+    entries = _entries()
+    return {run: _get(*run, entries[run]) for run in RUNS}
 
 
 def missing() -> list[Task]:
     """The runs the cache lacks, as tasks for a process pool (a book build trains them
     before any page is read, beside the preset models)."""
     size = trained.work(settings(SEEDS[0]))  # the sort model's: the switches barely change it
-    absent = [run for run in RUNS if _store().get(_entry(*run)) is None]
+    absent = [run for run, entry in _entries().items() if _store().get(entry) is None]
     return [Task(_train_only, run, size) for run in absent]
 
 
