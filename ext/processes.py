@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import heapq
 import itertools
 import multiprocessing
 import os
@@ -79,7 +78,7 @@ class Cores:
 
     def __init__(self, count: int):
         self._free = count
-        self._waiting: list[tuple[int, int]] = []  # a heap of (priority, ticket)
+        self._waiting: list[tuple[int, int]] = []  # (priority, ticket) of each waiter
         self._tickets = itertools.count()
         self._changed = threading.Condition()
 
@@ -87,9 +86,9 @@ class Cores:
         """Wait for a core; False (holding none) once ``give_up()`` is true."""
         with self._changed:
             turn = (priority, next(self._tickets))
-            heapq.heappush(self._waiting, turn)
+            self._waiting.append(turn)
             try:
-                while not (self._free and self._waiting[0] == turn):
+                while not (self._free and min(self._waiting) == turn):
                     if give_up():
                         return False
                     self._changed.wait(timeout=0.2)  # give_up is polled, never notified
@@ -97,21 +96,12 @@ class Cores:
                 return True
             finally:
                 self._waiting.remove(turn)
-                heapq.heapify(self._waiting)
                 self._changed.notify_all()  # the next in line may find a core free too
 
     def release(self) -> None:
         with self._changed:
             self._free += 1
             self._changed.notify_all()
-
-    @contextlib.contextmanager
-    def held(self, priority: int = 0):
-        self.acquire(priority)
-        try:
-            yield
-        finally:
-            self.release()
 
 
 CORES = Cores(os.cpu_count() or 1)  # the one budget of this process

@@ -15,14 +15,15 @@ def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority
     lock = threading.Lock()
 
     def work(name: str, priority: int) -> None:
-        with cores.held(priority):
-            with lock:
-                holding.append(name)
-                most[0] = max(most[0], len(holding))
-                order.append(name)
-            time.sleep(0.05)
-            with lock:
-                holding.remove(name)
+        cores.acquire(priority)
+        with lock:
+            holding.append(name)
+            most[0] = max(most[0], len(holding))
+            order.append(name)
+        time.sleep(0.05)
+        with lock:
+            holding.remove(name)
+        cores.release()
 
     first = [threading.Thread(target=work, args=(f"first {i}", 0)) for i in range(2)]
     for thread in first:
