@@ -628,9 +628,11 @@ for _ in range(ROUNDS):
         out = Path(tempfile.mkdtemp())
         prepare.write(data, out / "data")
         recorder = replay.Recorder(config) if kind == "recorded" else None
-        began = time.perf_counter()
+        # CPU time of this one-thread process: what the recording costs, whatever else
+        # the machine runs meanwhile (wall time moved by 10 % from run to run)
+        began = time.process_time()
         training.train({**config, "out_dir": str(out), "data_dir": str(out / "data")}, recorder)
-        seconds[kind].append(time.perf_counter() - began)
+        seconds[kind].append(time.process_time() - began)
 size = len(json.dumps(recorder.record(), separators=(",", ":")))
 print(json.dumps({"seconds": seconds, "replay_bytes": size, "snapshots": len(recorder.snapshots)}))
 """
@@ -638,7 +640,7 @@ print(json.dumps({"seconds": seconds, "replay_bytes": size, "snapshots": len(rec
 
 def replay_figures(rounds: int = 5) -> dict:
     """What recording the training replay costs: sort trainings with and without it
-    (one thread, alternated, medians) and the size of what it records."""
+    (one thread, alternated, medians of CPU seconds) and the size of what it records."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", REPLAY_CODE.replace("ROUNDS", str(rounds))],
@@ -871,8 +873,8 @@ def markdown(results: dict) -> str:
             f"Training replay: {replay['snapshots']} snapshots in "
             f"{replay['replay_bytes'] / 1e3:.0f} kB; recording them adds "
             f"{replay['overhead']:+.1%} to a sort training "
-            f"({replay['plain_median']:.2f} s without, {replay['recorded_median']:.2f} s with; "
-            "medians, one thread).",
+            f"({replay['plain_median']:.2f} CPU-s without, {replay['recorded_median']:.2f} CPU-s "
+            "with; medians, one thread).",
         ]
     if live := results.get("live"):
         f, b = live["forward"], live["artifact_bytes"]

@@ -57,8 +57,9 @@ class Recorder:
             return
         was_training = model.training
         model.eval()
-        with attention_maps(model) as maps:
-            logits, _ = model(self.x, self.y)  # with targets: logits at every position
+        logits, _ = model(self.x, self.y)  # with targets: logits at every position
+        with attention_maps(model) as maps:  # the slower plain path, for the probes only
+            model(self.x[:PROBES])
         model.train(was_training)
         best = F.softmax(logits[:PROBES], dim=-1).max(dim=-1)  # (P, T) each
         accuracy = answers_right(logits, self.y, self.prompt_len).float().mean().item()
