@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import av
+import numpy as np
 import procfs
 import pytest
 from PIL import Image
@@ -170,6 +171,10 @@ def test_clip_files(built):
         stream = container.streams.video[0]
         assert (stream.codec_context.name, stream.pix_fmt) == ("h264", "yuv420p")
         assert (stream.width, stream.height) == (854, 480)
+        # the scene's two animations are one stream: one key frame (a whole picture)
+        # at the start, not one per animation as Manim's joined files would have
+        keys = [packet.is_keyframe for packet in container.demux(stream) if packet.dts is not None]
+    assert keys[0] and not any(keys[1:])
     with av.open(str(dot.path("webm"))) as container:
         assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
     with Image.open(dot.path("gif")) as gif:
@@ -272,6 +277,32 @@ def test_the_duration_shows_before_play(built):
     _, app = built
     html = (app.outdir / "index.html").read_text()
     assert '<span class="manim-clip-downloads">0:01 · Download: ' in html
+
+
+def test_a_frame_stream_encodes_repeats_and_reports_or_discards(tmp_path):
+    black = np.zeros((64, 96, 4), np.uint8)
+    white = np.full((64, 96, 4), 255, np.uint8)
+    stream = media.FrameStream(tmp_path / "a" / "clip.mp4", width=96, height=64, fps=10)
+    stream.put(black, repeat=12)  # a wait: one frame held
+    stream.put(white)
+    stream.close()
+    info = media.probe(stream.target)
+    assert (info.frames, info.duration, info.width) == (13, 1.3, 96)
+    shades = [
+        max(frame.to_image().getpixel((48, 32))) for _, frame in media.frames_of(stream.target)
+    ]
+    assert max(shades[:12]) < 30 and shades[12] > 225
+
+    broken = media.FrameStream(tmp_path / "broken.mp4", width=96, height=64, fps=10)
+    for _ in range(20):  # more than the queue holds: the failed encoder still takes them
+        broken.put(np.zeros((64, 96), np.float32))
+    with pytest.raises(ValueError):
+        broken.close()
+
+    dropped = media.FrameStream(tmp_path / "dropped.mp4", width=96, height=64, fps=10)
+    dropped.put(black)
+    dropped.abort()  # a scene that failed mid-way: no half file is left
+    assert not dropped.target.exists()
 
 
 def test_webvtt_cues():

@@ -1,20 +1,22 @@
 """Video work with PyAV (which bundles FFmpeg) and PIL: no ffmpeg binary is needed.
 
-Manim writes an H.264 MP4 whose index (the moov atom) sits at the end; browsers must
-then download the whole file before playing, so every clip is remuxed with the index
-first. The poster and the GIF come from one decoding pass, a WebM from another. This
-file is part of every clip's cache key, so the film's own video work lives in film.py:
-editing it re-renders no clip.
+A scene's frames go into one H.264 stream (``FrameStream``) with its index first, so a
+browser can play it before the whole file has arrived. The poster and the GIF come from
+one decoding pass, a WebM from another. This file is part of every clip's cache key, so
+the film's own video work lives in film.py: editing it re-renders no clip.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from PIL import Image
 
 GIF_WIDTH = 480  # small enough to embed in a README
@@ -49,26 +51,13 @@ def frames_of(path: Path) -> Iterator[tuple[float, av.VideoFrame]]:
             yield float(frame.time or 0.0), frame
 
 
-def web_mp4(source: Path, target: Path) -> None:
-    """H.264/yuv420p MP4 with the index first; remuxed when possible, else re-encoded."""
-    with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        remux = stream.codec_context.name == "h264" and stream.pix_fmt == "yuv420p"
-        width, height, fps = stream.width, stream.height, stream.average_rate or 30
-    if remux:
-        concatenate([source], target)
-    else:
-        frames = (frame for _, frame in frames_of(source))
-        encode(frames, target, width=width, height=height, fps=fps, codec="libx264")
-
-
-# Every H.264 file of the book: Manim's own encoder (worker.py), a re-encode, the film's
-# title cards (which must match the clips', see ``encoding``).
-# Against Manim's defaults (crf 23, medium), `nox -s bench` measured three publish clips
-# rendering in 39.5 s instead of 47.7 s, and the heaviest clip, EmbeddingsScene, at
-# 964 kB instead of 1601 kB, text still sharp: every clip stays under 1 MB. They are
-# part of every clip's and the film's cache key.
-H264_OPTIONS = {"crf": "30", "preset": "veryfast", "tune": "animation"}
+# Every H.264 file of the book: the clips (``FrameStream``), a re-encode, the film's
+# title cards (which must match the clips', see ``encoding``). Against Manim's defaults
+# (crf 23, medium), `nox -s bench` measured three publish clips rendering in 39.5 s
+# instead of 47.7 s, text still sharp. One thread: a render runs per core already, and
+# the bytes then do not depend on the machine's core count. They are part of every
+# clip's and the film's cache key.
+H264_OPTIONS = {"crf": "30", "preset": "veryfast", "tune": "animation", "threads": "1"}
 CODEC_OPTIONS = {
     "libx264": H264_OPTIONS,
     # realtime + cpu-used 8: about 10x faster than "good" at a similar size on flat art.
@@ -85,8 +74,8 @@ def encode(
     fps: float | Fraction | int,
     codec: str,
 ) -> int:
-    """Encode frames (any size/format) into ``target`` with CODEC_OPTIONS; returns the
-    frame count."""
+    """Encode frames (any size/format; a frame yielded again costs no second conversion)
+    into ``target`` with CODEC_OPTIONS; returns the frame count."""
     container_options = {"movflags": "+faststart"} if target.suffix == ".mp4" else {}
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
@@ -102,6 +91,60 @@ def encode(
             count += 1
         out.mux(stream.encode(None))
     return count
+
+
+class FrameStream:
+    """RGBA frames pushed one at a time into one H.264 MP4, encoded on a thread of its
+    own, so drawing the next frame overlaps encoding this one.
+
+    Manim encodes every animation into a file of its own and joins the files. Each then
+    starts with a key frame, a full picture: three quarters of EmbeddingsScene's bytes
+    were key frames, one per animation. One stream leaves the key frames to the encoder.
+    """
+
+    def __init__(self, target: Path, *, width: int, height: int, fps: float | Fraction):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.Queue = queue.Queue(maxsize=8)  # drawing may run 8 frames ahead
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._encode, args=(width, height, fps), name="frame-stream", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, pixels: np.ndarray, repeat: int = 1) -> None:
+        """A (height, width, 4) uint8 RGBA frame, shown ``repeat`` times; the stream owns
+        it from now on."""
+        self._queue.put((pixels, repeat))
+
+    def close(self) -> None:
+        """Finish the file; raises what went wrong while encoding."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop and leave no file."""
+        self._queue.put(None)
+        self._thread.join()
+        self.target.unlink(missing_ok=True)
+
+    def _frames(self) -> Iterator[av.VideoFrame]:
+        for pixels, repeat in iter(self._queue.get, None):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgba").reformat(format="yuv420p")
+            for _ in range(repeat):  # a held frame (a wait) is converted once
+                yield frame
+
+    def _encode(self, width: int, height: int, fps) -> None:
+        try:
+            encode(
+                self._frames(), self.target, width=width, height=height, fps=fps, codec="libx264"
+            )
+        except BaseException as error:
+            self._error = error
+            while self._queue.get() is not None:  # drained, so put() never blocks for good
+                pass
 
 
 def encoding(path: Path) -> tuple:

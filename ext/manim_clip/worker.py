@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -66,6 +67,7 @@ def render(job: dict, out: Path) -> dict:
     os.chdir(work)  # anything the scene writes lands there
 
     from manim import Scene, tempconfig
+    from manim.renderer.cairo_renderer import CairoRenderer
 
     module = load_scene_module(job)
     scene_class = getattr(module, job["scene"], None)
@@ -90,14 +92,11 @@ def render(job: dict, out: Path) -> dict:
         "write_to_movie": True,
         "save_last_frame": False,
         "disable_caching": True,  # our cache is keyed on more than Manim's
-        # One encoder thread: the pool runs a render per core, and Manim already
-        # encodes beside the drawing; and the bytes then do not depend on the core count.
-        "video_encoder_options": {**media.H264_OPTIONS, "threads": "1"},
         "progress_bar": "none",
         "verbosity": "WARNING",
     }
     with tempconfig(settings):
-        scene = scene_class()
+        scene = scene_class(renderer=CairoRenderer(file_writer_class=one_stream_writer()))
         try:
             scene.render()
         except Exception as error:
@@ -106,6 +105,39 @@ def render(job: dict, out: Path) -> dict:
     if not movie.is_file():
         raise SceneError("construct", "the scene played no animation, so there is no video")
     return write_outputs(movie, out, job, SceneMarks.of(scene))
+
+
+def one_stream_writer():
+    """Manim's file writer, writing the whole scene as one stream (media.FrameStream)
+    where Manim writes a file per animation and joins them."""
+    from manim.scene.scene_file_writer import SceneFileWriter
+
+    class OneStreamWriter(SceneFileWriter):
+        stream: media.FrameStream | None = None
+
+        def begin_animation(self, allow_write=False, **_):
+            if allow_write and self.stream is None:
+                spec = self.video_encoder
+                self.stream = media.FrameStream(
+                    self.movie_file_path, width=spec.width, height=spec.height, fps=spec.frame_rate
+                )
+
+        def end_animation(self, allow_write=False):
+            pass  # the stream runs on through the next animation
+
+        def write_frame(self, pixels, *, repeat=1):
+            if self.stream is not None:
+                self.stream.put(pixels, repeat)
+
+        def finish(self):
+            if self.stream is not None:
+                self.stream.close()
+
+        def abort_encode_jobs(self, reraise_encoder_failures=False):
+            if self.stream is not None:
+                self.stream.abort()
+
+    return OneStreamWriter
 
 
 class SceneMarks:
@@ -153,7 +185,7 @@ def load_scene_module(job: dict) -> types.ModuleType:
 def write_outputs(movie: Path, out: Path, job: dict, marks: SceneMarks) -> dict:
     stem = job["stem"]
     files = {"mp4": f"{stem}.mp4"}
-    media.web_mp4(movie, out / files["mp4"])
+    shutil.move(movie, out / files["mp4"])  # FrameStream wrote it for the web already
     info = media.probe(out / files["mp4"])
     # :poster: wins; else the scene's own choice; else the last frame
     at = job["poster"]
