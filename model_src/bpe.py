@@ -26,10 +26,11 @@ def pair_counts(ids: list[int]) -> Counter:
 
 def replace_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """ids with every non-overlapping occurrence of pair, left to right, made new_id."""
+    first, second = pair
     out = []
     i = 0
     while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+        if ids[i] == first and i + 1 < len(ids) and ids[i + 1] == second:
             out.append(new_id)
             i += 2
         else:
