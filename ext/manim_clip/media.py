@@ -74,8 +74,8 @@ def encode(
     fps: float | Fraction | int,
     codec: str,
 ) -> int:
-    """Encode frames (any size/format; a frame yielded again costs no second conversion)
-    into ``target`` with CODEC_OPTIONS; returns the frame count."""
+    """Encode frames (any size/format; one already yuv420p at this size is used as it
+    is) into ``target`` with CODEC_OPTIONS; returns the frame count."""
     container_options = {"movflags": "+faststart"} if target.suffix == ".mp4" else {}
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
