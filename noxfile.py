@@ -222,6 +222,12 @@ def film(session: nox.Session) -> None:
     session.log(f"The film is at {out}")
 
 
+@nox.session(venv_backend="none")
+def prune(session: nox.Session) -> None:
+    """Remove cache entries no build used for 30 days (--days N, --dry-run); stdlib only."""
+    session.run(sys.executable, "-m", "ext.store", "prune", *session.posargs, env=sphinx_env())
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure builds and page weight against the references; writes docs/performance.md."""

@@ -200,9 +200,11 @@ def _execute_notebooks(app, env, added, changed, removed) -> list[str]:
         cells = _CODE_CELL.findall(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
         if cells:
             code = "\n".join(map(_cell_code, cells))
-            app.nanobook_cell_inputs[docname] = store.digest(
+            digest = store.digest(
                 app.config.nanobook_inputs_digest, *store.code_inputs_of_source(code, _SEARCH)
             )
+            app.nanobook_cell_inputs[docname] = digest
+            store.mark_used(CACHE / "jupyter" / digest)  # kept by `nox -s prune`
     reread = [
         docname
         for docname, digest in app.nanobook_cell_inputs.items()

@@ -13,6 +13,9 @@ concurrent builds wait for each other rather than make one entry twice, and temp
 of dead runs are cleared. Entries are checked on read: a name in ``meta["files"]`` that
 leaves the entry (``../../etc/hostname``, a symlink) makes the entry invalid, never read.
 
+Every use of an entry stamps it (``mark_used``), so ``python -m ext.store prune`` (``nox -s
+prune``) can remove what no build has used for a while: the store only grows otherwise.
+
 Python sources are keyed on their syntax tree without docstrings where only their code
 matters (``code_digest``): a comment edit changes no key. ``code_inputs`` follows what a
 file imports, wherever it lives; the standard library and installed packages count by
@@ -34,6 +37,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -253,12 +257,14 @@ class Store:
         return self.root / key
 
     def get(self, key: str) -> dict | None:
-        """The entry's metadata when it is complete and valid, else None."""
+        """The entry's metadata when it is complete and valid (stamped used), else None."""
         entry = self.path(key)
         try:
-            return validate(entry)
+            meta = validate(entry)
         except InvalidEntry:
             return None
+        mark_used(entry)
+        return meta
 
     def get_or_make(self, key: str, make: Callable[[Path], None]) -> dict:
         """The entry's metadata; made first by ``make(tmp)`` if missing (or invalid).
@@ -307,6 +313,69 @@ class Store:
             pid = stale.name.removeprefix(f".tmp-{key}-").partition("-")[0]
             if not pid.isdigit() or not alive(int(pid)):
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def mark_used(entry: Path) -> None:
+    """Stamp an entry (a folder or a file) as used now; ``prune`` keeps what is used."""
+    with contextlib.suppress(OSError):  # a read-only cache is still a cache
+        os.utime(entry)
+
+
+def prune(cache: Path, unused_days: float, dry_run: bool = False) -> list[tuple[Path, int]]:
+    """Remove, from every store under ``cache`` (its folders: clips, models, jupyter…),
+    the entries not used for ``unused_days``, with their locks; returns each entry with
+    its size in bytes. Other names starting with a dot (temp folders) are the stores'
+    own business. Run it while no build is running: one could be about to read an entry."""
+    cutoff = time.time() - unused_days * 86400
+    removed = []
+    for kind in sorted(p for p in Path(cache).iterdir() if p.is_dir() and not p.is_symlink()):
+        if kind.name.startswith("."):
+            continue
+        for entry in sorted(kind.iterdir()):
+            if entry.name.startswith(".") or entry.lstat().st_mtime >= cutoff:
+                continue
+            removed.append((entry, _size(entry)))
+            if not dry_run:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                entry.with_name(f".{entry.name}.lock").unlink(missing_ok=True)
+    return removed
+
+
+def _size(entry: Path) -> int:
+    if entry.is_symlink() or not entry.is_dir():
+        return entry.lstat().st_size
+    return sum(f.lstat().st_size for f in entry.rglob("*") if not f.is_dir())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ext.store prune [--days N] [--dry-run]``, on $NANOBOOK_CACHE_DIR (run
+    it while no build is running)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ext.store")
+    parser.add_argument("command", choices=["prune"])
+    parser.add_argument(
+        "--days", type=float, default=30.0, help="remove what no build used for this long"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    args = parser.parse_args(argv)
+    cache = Path(os.environ.get("NANOBOOK_CACHE_DIR") or Path(__file__).parent.parent / ".cache")
+    if not cache.is_dir():
+        print(f"no cache at {cache}: nothing to prune")
+        return 0
+    removed = prune(cache, args.days, args.dry_run)
+    for entry, size in removed:
+        print(f"{entry.relative_to(cache)}  {size / 1e6:.1f} MB")
+    verb = "would free" if args.dry_run else "freed"
+    total = sum(size for _, size in removed)
+    print(
+        f"{len(removed)} entries unused for {args.days:g} days in {cache}: "
+        f"{verb} {total / 1e6:.1f} MB"
+    )
+    return 0
 
 
 def alive(pid: int) -> bool:
@@ -371,3 +440,7 @@ def code_inputs_of_source(source: str, search: Iterable[Path]) -> list[str]:
     search = [Path(p).resolve() for p in search]
     files, versions = import_files(None, search, source=source)
     return sorted(f"{_short_name(f, search)}={code_digest(f)}" for f in files) + versions
+
+
+if __name__ == "__main__":
+    sys.exit(main())

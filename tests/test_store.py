@@ -187,6 +187,41 @@ def test_a_build_killed_while_making_leaves_no_half_entry(tmp_path):
     assert json.loads((root / "k" / "meta.json").read_text()) == meta
 
 
+def test_prune_removes_what_no_build_used_for_days(tmp_path):
+    cache = tmp_path / "cache"
+    clips, shapes = store.Store(cache / "clips"), cache / "shapes"
+    for key in ("old", "used", "new"):
+        clips.get_or_make(key, _write_entry)
+    shapes.mkdir()
+    (shapes / "capture.json").write_text("{}")
+    (cache / "clips" / ".tmp-x-1-").mkdir()  # a store's own business
+    month_ago = time.time() - 31 * 86400
+    for old in ("clips/old", "clips/used", "shapes/capture.json"):
+        os.utime(cache / old, (month_ago, month_ago))
+    assert clips.get("used") is not None  # a build reads it: stamped used
+    assert [(e.name, size > 0) for e, size in store.prune(cache, 30, dry_run=True)] == [
+        ("old", True),
+        ("capture.json", True),
+    ]
+    assert (cache / "clips" / "old").is_dir()  # a dry run removes nothing
+
+    code = "from ext import store; import sys; sys.exit(store.main(['prune']))"
+    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1].startswith(f"2 entries unused for 30 days in {cache}")
+    assert sorted(p.name for p in (cache / "clips").iterdir()) == [
+        ".new.lock",
+        ".tmp-x-1-",
+        ".used.lock",
+        "new",
+        "used",
+    ]
+    assert list(shapes.iterdir()) == []
+
+
 def test_atomic_copy_compares_content_not_size(tmp_path):
     from ext._core import atomic_copy
 

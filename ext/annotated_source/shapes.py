@@ -138,6 +138,7 @@ def cached_capture(path: Path, preset: str, presets_module: str, root: Path, cac
     stored = cache / f"{key}.json"
     if stored.is_file():
         result = json.loads(stored.read_text(encoding="utf-8"))
+        store.mark_used(stored)
     else:
         result = capture(path, preset, presets_module)
         if not result["errors"]:

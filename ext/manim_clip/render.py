@@ -247,6 +247,7 @@ def use_entry(result, entry: Path, status: str) -> None:
     """Point a ClipResult or FilmResult at a complete, validated cache entry."""
     result.status, result.directory = status, str(entry)
     result.meta = store.validate(entry)
+    store.mark_used(entry)
 
 
 def remove_stale_temps(cache_dir: Path) -> None:
