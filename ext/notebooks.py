@@ -17,18 +17,17 @@ saves the cells without the outputs it merged from the cache, so they are merged
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sphinx.util import logging
 
-from .processes import CORES, die_with_parent
+from .processes import CORES, spawned_pool
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +88,6 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
     logger.info(f"executing {len(pending)} notebooks, {jobs} at a time")
     started = time.perf_counter()
     executed = []
-    context = multiprocessing.get_context("spawn")
     stopping = threading.Event()  # the build stops: a notebook still waiting for a core won't
 
     def execute(notebook, folder: Path):
@@ -103,12 +101,7 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
         finally:
             CORES.release()
 
-    with (
-        ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-        ) as pool,
-        ThreadPoolExecutor(jobs) as waiting,
-    ):
+    with spawned_pool(jobs) as pool, ThreadPoolExecutor(jobs) as waiting:
         futures = [(item, waiting.submit(execute, item[4], item[1].parent)) for item in pending]
         try:
             for (docname, path, cache, reader, _), future in futures:

@@ -118,17 +118,22 @@ class Task:
 
 def run_longest_first(tasks: list[Task], jobs: int | None = None) -> None:
     """Run the tasks, the most work first (so no core idles at the end), up to ``jobs``
-    (default: the cores) at once, each in a spawned process of its own that dies with
-    this one (no forked copy of a threaded torch); here, one by one, with one job."""
+    (default: the cores) at once, in a ``spawned_pool``; here, one by one, with one job."""
     tasks = sorted(tasks, key=lambda task: -task.work)
     jobs = min(jobs or os.cpu_count() or 1, len(tasks))
     if jobs <= 1:
         for task in tasks:
             task.function(*task.args)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    ) as pool:
+    with spawned_pool(jobs) as pool:
         for future in [pool.submit(task.function, *task.args) for task in tasks]:
             future.result()
+
+
+def spawned_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` spawned processes (no forked copy of a threaded torch), each of
+    which dies with this one."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
