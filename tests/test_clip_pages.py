@@ -106,6 +106,40 @@ def test_captions_load(book_html, site, context, served):  # noqa: F811
 
 
 @pytest.mark.browser
+def test_captions_show_under_the_picture_not_over_it(site, context):  # noqa: F811
+    page = context.new_page()
+    page.goto(site + "chapters/attention.html")
+    video = page.locator("figure#ch-attention-clip video")
+    below = page.locator("figure#ch-attention-clip .manim-clip-cues")
+    track = "v => [...v.textTracks].find(t => t.kind === 'captions')"
+    shown = below.locator("p.manim-clip-cue-active")
+    # the player draws none over the scene's legends; the page shows the first under it
+    assert video.evaluate(f"v => ({track})(v).mode") == "hidden"
+    expect_first = video.evaluate(f"v => ({track})(v).cues[0].text")
+    assert shown.inner_text() == expect_first and expect_first.startswith("Attention")
+    clip, space = video.bounding_box(), below.bounding_box()
+    assert space["y"] >= clip["y"] + clip["height"] - 1
+    assert below.get_attribute("aria-hidden") == "true"  # the transcript says it to readers
+    # playing, the line follows the clip's cues, in the space the longest one needs
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        f"v => ({track})(v).activeCues.length && ({track})(v).activeCues[0] !== ({track})(v).cues[0]",
+        arg=video.element_handle(),
+        timeout=15_000,
+    )
+    active = video.evaluate(f"v => ({track})(v).activeCues[0].text")
+    page.wait_for_function(
+        "([box, text]) => box.querySelector('.manim-clip-cue-active').textContent === text",
+        arg=[below.element_handle(), active],
+    )
+    assert shown.count() == 1
+    assert below.bounding_box()["height"] == space["height"]
+    # "Off" in the player's menu takes them away here too
+    video.evaluate(f"v => {{ ({track})(v).mode = 'disabled'; }}")
+    page.wait_for_function("box => box.hidden", arg=below.element_handle())
+
+
+@pytest.mark.browser
 def test_no_0_00_and_no_volume_button_before_play(site, context):  # noqa: F811
     page = context.new_page()
     page.goto(site + "chapters/attention.html")

@@ -107,7 +107,67 @@
     }
   }
 
+  // A player draws captions over the bottom of the picture, where the scenes put their
+  // legends and formulas. Under the clip instead: each cue is a line of the page's text,
+  // all stacked in one place so the space they need is kept and nothing below moves as
+  // they change. aria-hidden: the transcript gives screen readers the same text. The
+  // player draws them again in full screen, or whenever the reader picks them in its
+  // menu; "Off" there hides them here too. Without this script the player draws them.
+  function captionsBelow() {
+    const ACTIVE = "manim-clip-cue-active";
+    for (const video of document.querySelectorAll("video.manim-clip-video")) {
+      const element = video.querySelector("track[kind=captions][default]");
+      if (!element) continue;
+      const track = element.track;
+      const below = document.createElement("div");
+      below.className = "manim-clip-cues";
+      below.setAttribute("aria-hidden", "true");
+      video.after(below);
+      let lines = [];
+      const show = () => {
+        const time = video.currentTime;
+        let current = [...(track.activeCues || [])];
+        if (!current.length) {
+          // not started yet: the cue of the current time; after the end: none, and the
+          // last one stays
+          current = lines
+            .map(({ cue }) => cue)
+            .filter((cue) => cue.startTime <= time && time < cue.endTime);
+        }
+        if (current.length) {
+          for (const { cue, line } of lines) line.classList.toggle(ACTIVE, current.includes(cue));
+        }
+        below.hidden = track.mode !== "hidden";
+      };
+      const fill = () => {
+        if (lines.length || !track.cues || !track.cues.length) return;
+        lines = [...track.cues].map((cue) => {
+          const line = document.createElement("p");
+          line.textContent = cue.text;
+          below.append(line);
+          return { cue, line };
+        });
+        show();
+      };
+      element.addEventListener("load", fill);
+      track.addEventListener("cuechange", show);
+      video.textTracks.addEventListener("change", show);
+      let chosen = "hidden"; // the reader's choice, restored after full screen
+      document.addEventListener("fullscreenchange", () => {
+        if (document.fullscreenElement === video) {
+          chosen = track.mode;
+          if (chosen === "hidden") track.mode = "showing";
+        } else if (chosen === "hidden" && track.mode === "showing") {
+          track.mode = "hidden";
+        }
+      });
+      track.mode = "hidden"; // loads the cues (a data: URL) without drawing them
+      fill();
+    }
+  }
+
   function ready() {
+    captionsBelow();
     start();
     lengthOnIntent();
     copyButtons();
