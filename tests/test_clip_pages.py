@@ -123,7 +123,8 @@ def test_captions_show_under_the_picture_not_over_it(site, context):  # noqa: F8
     # playing, the line follows the clip's cues, in the space the longest one needs
     video.evaluate("v => { v.muted = true; return v.play(); }")
     page.wait_for_function(
-        f"v => ({track})(v).activeCues.length && ({track})(v).activeCues[0] !== ({track})(v).cues[0]",
+        f"v => {{ const t = ({track})(v); "
+        "return t.activeCues.length && t.activeCues[0] !== t.cues[0]; }",
         arg=video.element_handle(),
         timeout=15_000,
     )
