@@ -140,7 +140,7 @@ class PipelineScene(BookScene):
             "block 0: attention and MLP add to every vector",
             "block 1: the same shape in and out",
             f"block 2: still {x_shape}",
-            "ln_f: each vector normalised once more",
+            "ln_f: the stream itself normalised, once, at the end",
             f"lm_head: a score for each of the {cfg.vocab_size} letters, at every position",
         ]
         incoming = [feed, *arrows]
