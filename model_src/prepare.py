@@ -61,14 +61,26 @@ def sort_data() -> Dataset:
     return Dataset(train=rows[n_val:].ravel(), val=rows[:n_val].ravel(), meta=meta)
 
 
+# Symbols that carry meaning, spelled in ASCII before the filter below drops what is
+# left beyond it: dropped, "−1" would read "1" and "s ≤ t" "s  t".
+ASCII_SPELLINGS = str.maketrans(
+    {
+        "−": "-", "⁻": "-", "–": "-", "×": "x", "·": "*", "→": "->", "≤": "<=", "≥": ">=",
+        "≈": "~", "∞": "inf", "√": "sqrt", "‖": "||", "τ": "tau", "π": "pi", "Φ": "Phi",
+    }
+)  # fmt: skip
+
+
 def default_corpus() -> str:
     """The char model's default reading: this project's model code, then the book's
     chapters, kept as a snapshot (`cat model_src/*.py docs/chapters/*.md >
     model_src/corpus.txt`) so that editing the code or the prose does not retrain the
-    char model and every page that shows it. Only ASCII is kept (a character beyond it
-    loses its accents or is dropped), so the vocabulary is what a keyboard types and
-    an emoji stays unknown, as the tokenizer chapter shows."""
+    char model and every page that shows it. Only ASCII is kept, so the vocabulary is
+    what a keyboard types and an emoji stays unknown, as the tokenizer chapter shows: a
+    symbol that carries meaning is spelled out (ASCII_SPELLINGS), a letter loses its
+    accents, and what is left beyond ASCII is dropped."""
     text = (Path(__file__).parent / "corpus.txt").read_text(encoding="utf-8")
+    text = text.translate(ASCII_SPELLINGS)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
