@@ -79,6 +79,8 @@ def test_default_char_corpus_is_our_own_code_then_the_chapters_in_ascii():
     assert corpus.index("def get_lr(") < corpus.index("(ch-data-char)=")  # code, then prose
     # what the tokenizer chapter promises: a keyboard's characters, and an emoji unknown
     assert set(corpus) == {"\n", *map(chr, range(32, 127))}
+    # symbols that carry meaning are spelled out, not dropped: "−1" must not read "1"
+    assert "A target of -1 tells" in corpus and "0 where s <= t and -inf" in corpus
 
 
 # --- settings --------------------------------------------------------------------------
