@@ -9,6 +9,7 @@ replay's snapshots, the answers to the questions, the seeded samples.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -193,6 +194,18 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     built = compute.sampling("char", "def forward(self, x):", 0.8, None, 0, 80)
     assert text == built["text"]
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
+
+
+def test_the_sampling_chapter_explains_the_widget_it_shows():
+    """The chapter's cell that explains the char widget's table repeats its options: a
+    changed directive must change the cell too (a cached notebook sees only its code)."""
+    page = (REPO / "docs" / "chapters" / "sampling.md").read_text(encoding="utf-8")
+    block = re.search(r"```\{live-sampling\} char\n((?::\w+: .*\n)+)", page).group(1)
+    options = dict(re.findall(r":(\w+): (.*)", block))
+    shown = {"prompt": options["prompt"], "temperature": float(options["temperature"])}
+    shown["seed"] = int(options["seed"])
+    cell = re.search(r"^WIDGET = (\{.*\})$", page, re.M).group(1)
+    assert ast.literal_eval(cell) == shown
 
 
 def test_widgets_fit_a_phone_in_the_dark(open_page):
