@@ -10,6 +10,9 @@ Five changes, each off by default:
     rope          rotary position embeddings: positions turn q and k, no wpe table
     n_kv_head     grouped-query attention: fewer key/value heads than query heads
 
+One more switch, wpe, keeps or drops the learned position table on its own, to test what
+RoPE brings apart from what it replaces.
+
 With every switch off, ModernGPT is GPT: the same parameters under the same names,
 created in the same order, so one seed gives the same weights and a GPT state dict
 loads into it. model.py, the GPT that nanoGPT checkpoints load into, is not changed.
@@ -32,6 +35,11 @@ class ModernConfig(GPTConfig):
     rope: bool = False
     n_kv_head: int = 0  # 0: as many as n_head (ordinary multi-head attention)
     rope_base: float = 10000.0  # the slowest channel pair turns once in ~2π·base positions
+    wpe: bool | None = None  # the learned position table; None: there is one unless rope
+
+    def __post_init__(self):
+        if self.wpe is None:
+            self.wpe = not self.rope
 
 
 class RMSNorm(nn.Module):
@@ -153,7 +161,7 @@ class ModernGPT(nn.Module):
             raise ValueError("ModernGPT has no dropout; set dropout=0.0")
         self.config = config
         layers = dict(wte=nn.Embedding(config.vocab_size, config.n_embd))
-        if not config.rope:  # with RoPE, positions live in the attention scores instead
+        if config.wpe:  # by default only without RoPE: with it, positions live in the scores
             layers["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         layers["h"] = nn.ModuleList([ModernBlock(config) for _ in range(config.n_layer)])
         layers["ln_f"] = norm(config)

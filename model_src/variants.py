@@ -38,8 +38,15 @@ VARIANTS: dict[str, dict] = {
     "GQA": dict(n_kv_head=1),
     "all five": dict(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1),
 }
+# Two runs that test why RoPE does worse on this task: RoPE with GPT-2's position table
+# kept, and neither (nothing tells a position but the causal mask).
+POSITION_PROBES: dict[str, dict] = {
+    "RoPE + wpe": dict(rope=True, wpe=True),
+    "no positions": dict(wpe=False),
+}
+SWITCHES = {**VARIANTS, **POSITION_PROBES}
 SEEDS = (1337, 1338)  # the preset's seed, and one more to see what a seed alone changes
-RUNS = [(name, seed) for name in VARIANTS for seed in SEEDS]
+RUNS = [(name, seed) for name in SWITCHES for seed in SEEDS]
 
 
 def settings(seed: int) -> dict:
@@ -116,7 +123,7 @@ def _entries() -> dict[tuple[str, int], str]:
         + digest(
             *shared,
             json.dumps(settings(seed), sort_keys=True),
-            json.dumps(VARIANTS[name], sort_keys=True),
+            json.dumps(SWITCHES[name], sort_keys=True),
         )
         for name, seed in RUNS
     }
@@ -137,14 +144,14 @@ def _get(name: str, seed: int, entry: str) -> dict:
 
     def make(tmp: Path) -> None:
         print(f"training {entry} (cached for next time)", file=sys.stderr)
-        model, record = train_variant(VARIANTS[name], seed)
+        model, record = train_variant(SWITCHES[name], seed)
         torch.save(model.state_dict(), tmp / "model.pt")
         (tmp / "record.json").write_text(json.dumps(record))
         write_meta(tmp, {"files": {"weights": "model.pt", "record": "record.json"}})
 
     store.get_or_make(entry, make)
     path = store.path(entry)
-    model = ModernGPT(model_config(VARIANTS[name]))
+    model = ModernGPT(model_config(SWITCHES[name]))
     model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
     return {**json.loads((path / "record.json").read_text()), "model": model.eval()}
 

@@ -118,6 +118,36 @@ def test_swiglu_keeps_shape_and_the_mlp_weight_count():
     torch.testing.assert_close(swiglu(x), swiglu.c_proj(F.silu(gate) * up))
 
 
+@pytest.mark.parametrize(
+    ("switches", "table", "turned"),
+    [
+        ({}, True, False),  # GPT-2
+        ({"rope": True}, False, True),  # RoPE replaces the table
+        ({"rope": True, "wpe": True}, True, True),  # the modern chapter's "RoPE + wpe"
+        ({"wpe": False}, False, False),  # its "no positions"
+    ],
+)
+def test_the_position_table_follows_rope_unless_wpe_is_set(switches, table, turned):
+    model = ModernGPT(modern(**switches))
+    assert ("wpe" in model.transformer) is table
+    assert (model.transformer.h[0].attn.angles is not None) is turned
+
+
+def test_without_positions_only_the_causal_mask_tells_the_order():
+    """No table, no RoPE: one layer's last output is the same whatever the order of the
+    tokens before it. From the second layer on the order shows, through the earlier
+    positions, each of which averaged over a prefix of its own."""
+    idx = presets.sample_input("sort", batch=1)
+    shuffled = torch.cat([idx[:, :-1].flip(1), idx[:, -1:]], dim=1)
+    assert not torch.equal(idx, shuffled)
+    torch.manual_seed(0)
+    one_layer = ModernGPT(modern(wpe=False, n_layer=1)).eval()
+    torch.testing.assert_close(one_layer(idx)[0], one_layer(shuffled)[0])
+    torch.manual_seed(0)
+    three_layers = ModernGPT(modern(wpe=False)).eval()
+    assert not torch.allclose(three_layers(idx)[0], three_layers(shuffled)[0])
+
+
 def test_variants_build_train_a_step_and_generate():
     everything = modern(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1)
     model = ModernGPT(everything)
