@@ -1,5 +1,7 @@
 """The whole book builds with warnings as errors, and every chapter is reachable."""
 
+import html
+import re
 from pathlib import Path
 
 from pages import CHAPTERS, parse
@@ -27,3 +29,19 @@ def test_build_outputs_and_caches_are_not_sources(book_html):
     assert sources, "the build copied no sources"
     leaked = [p for p in sources if p.parts[0] in {"_build", "jupyter_execute", ".cache"}]
     assert not leaked
+
+
+def _page_text(page: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
+
+
+def test_the_two_chapters_without_positions_agree(book_html):
+    """The modern chapter compares its no-position runs with the attention chapter's: the
+    attention chapter's run sorted more than either, and every one far fewer than RoPE."""
+    attention = _page_text(book_html / "chapters/attention.html")
+    modern = _page_text(book_html / "chapters/modern.html")
+    (single,) = {float(m) for m in re.findall(r"no positions\s+[\d.]+\s+([\d.]+)%", attention)}
+    runs = [float(m) for m in re.findall(r"no positions\s+\d{4}\s+[\d.]+\s+([\d.]+)%", modern)]
+    rope = [float(m) for m in re.findall(r"RoPE\s+\d{4}\s+[\d.]+\s+([\d.]+)%", modern)]
+    assert len(runs) == len(rope) == 2
+    assert max(runs) < single < 0.5 * min(rope)
