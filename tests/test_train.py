@@ -72,15 +72,9 @@ def test_char_data_and_batches(tmp_path):
     assert torch.equal(x[:, 1:], y[:, :-1])  # y is x one step ahead
 
 
-def test_default_char_corpus_is_our_own_code_then_the_chapters_in_ascii():
-    corpus = prepare.default_corpus()
-    assert "class CausalSelfAttention(nn.Module):" in corpus
-    assert corpus.index("class GPT(") < corpus.index("def get_lr(")  # model.py < train.py
-    assert corpus.index("def get_lr(") < corpus.index("(ch-data-char)=")  # code, then prose
-    # what the tokenizer chapter promises: a keyboard's characters, and an emoji unknown
-    assert set(corpus) == {"\n", *map(chr, range(32, 127))}
-    # symbols that carry meaning are spelled out, not dropped: "−1" must not read "1"
-    assert "A target of -1 tells" in corpus and "0 where s <= t and -inf" in corpus
+def test_a_text_of_your_own_is_kept_to_ascii_with_meaningful_symbols_spelled_out():
+    text = prepare.ascii_text("A target of −1 tells; 0 where s ≤ t and −∞; café ☕")
+    assert text == "A target of -1 tells; 0 where s <= t and -inf; cafe "
 
 
 # --- settings --------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_overrides_and_presets_make_separate_entries(cache):
     assert other.out_dir != quick.out_dir
     char = trained.get("char", **QUICK, n_layer=1, batch_size=4)
     assert char.model.config.n_layer == 1 and char.out_dir.name.startswith("char-")
-    text = "def forward(self, x):"
+    text = "My lord, the king!"
     assert char.decode(char.encode(text)) == text
     assert sorted(p.name for p in (cache / "models").iterdir() if p.is_dir()) == sorted(
         [quick.out_dir.name, other.out_dir.name, char.out_dir.name]

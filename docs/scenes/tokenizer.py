@@ -1,7 +1,7 @@
 """Chapter 2: text becomes ids, first with the char preset's vocabulary, then with
 byte-pair merges learned by model_src/bpe.py.
 
-The text is a real line of the char corpus (model_src/train.py). Its ids come from the
+The text is a real line of the char corpus (Richard II's keeper, as the king beats him). Its ids come from the
 char data set's own stoi table; the merges are bpe.py's pair counts and replacements on
 the line's UTF-8 bytes, and are checked against bpe.train on the same line.
 """
@@ -12,7 +12,7 @@ from bookscene import *
 from palette import ACCENT, ACCENT_2, ROLE, TEXT, TEXT_2
 
 VOCAB_ROW = 48  # characters per row of the vocabulary: what the frame's width holds
-LINE = "path = Path(path)"  # from model_src/train.py: "path" recurs, "Path" almost
+LINE = "Help, help, help!"  # from Richard II: "help" recurs, "Help" almost
 NUM_MERGES = 3
 CELL = 0.74  # 17 bytes across the frame, three-digit ids at MIN_TEXT
 

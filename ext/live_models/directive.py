@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 SUBTYPE = "live_models"
 # The page's default input when :prompt: is not given: the attention chapter's example
-# problem for sort, a line of the corpus (the project's own code) for char.
-DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "def forward(self, x):"}
+# problem for sort, a speaker's name as the plays write it for char.
+DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500

@@ -1,7 +1,7 @@
-# A character-level model of this project's own text (model_src/*.py, then the book's
-# chapters: the snapshot model_src/corpus.txt), sized to train in about a minute of one
-# CPU core while the build's other models use the other. (The training chapter reports
-# the measured seconds.)
+# A character-level model of eight of Shakespeare's plays (model_src/shakespeare.py, about
+# 1 MB, nanoGPT's tiny Shakespeare size), sized to train in about a minute of one CPU
+# core while the build's other models use the other. (The training chapter reports the
+# measured seconds.)
 out_dir = "out-char"
 dataset = "char"
 block_size = 64
@@ -12,7 +12,7 @@ dropout = 0.0  # the run is too short for dropout to pay for the learning it slo
 bias = False
 
 batch_size = 16
-max_iters = 1600  # about five passes over the training text; val loss still falling
+max_iters = 1600  # about 1.7 passes over the training text; val loss still falling
 eval_interval = 100
 eval_iters = 8
 log_interval = 5
