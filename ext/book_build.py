@@ -33,9 +33,21 @@ def sphinx_args(
     ]
 
 
+# PyTorch's kernels and MKL's pick their code by what the CPU offers (AVX-512 or AVX2),
+# and the low bits of a sum differ between them: over a few hundred training steps that
+# grows into another model, and the book's measured claims are about one model. Pinned
+# to AVX2, which any x86 machine of the last decade has, every machine trains the same.
+SAME_NUMBERS_EVERYWHERE = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "AVX2,STRICT",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+
 def environment(cache: Path, quality: str | None = None) -> dict[str, str]:
-    """The variables a book build needs: its cache, a fixed hash seed, the clip quality."""
-    env = {"PYTHONHASHSEED": "0", "NANOBOOK_CACHE_DIR": str(cache)}
+    """The variables a book build needs: its cache, a fixed hash seed, the same numerics
+    on every machine, the clip quality."""
+    env = {"PYTHONHASHSEED": "0", "NANOBOOK_CACHE_DIR": str(cache), **SAME_NUMBERS_EVERYWHERE}
     if quality:
         env["NANOBOOK_CLIP_QUALITY"] = quality
     return env

@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from ext import book_build  # noqa: E402  (needs the path above)
 
+# What `nox -s tests` sets already, for a pytest started by hand: before torch loads.
+os.environ.update(book_build.SAME_NUMBERS_EVERYWHERE)
+
 collect_ignore = ["roots"]
 
 

@@ -4,13 +4,17 @@ checkpoints and resuming, and the command lines."""
 import itertools
 import json
 import math
+import os
 import pickle
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from ext import book_build
 from model_src import prepare, sample
 from model_src import train as training
 from model_src.model import GPT
@@ -277,3 +281,12 @@ def test_training_leaves_the_callers_random_state_and_threads_alone(tmp_path):
     training.train(tiny_run(tmp_path, max_iters=2, threads=2))
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == 1  # as the one_thread fixture set it
+
+
+def test_every_build_computes_with_the_same_kernels(tmp_path):
+    """A book build pins PyTorch's kernels to AVX2, so a machine with AVX-512 trains the
+    same models (and the book makes the same claims) as one without."""
+    env = {**os.environ, **book_build.environment(tmp_path)}
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "AVX2"
