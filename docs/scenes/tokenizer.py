@@ -1,9 +1,9 @@
 """Chapter 2: text becomes ids, first with the char preset's vocabulary, then with
 byte-pair merges learned by model_src/bpe.py.
 
-The text is a real line of the char corpus (Richard II's keeper, as the king beats him). Its ids come from the
-char data set's own stoi table; the merges are bpe.py's pair counts and replacements on
-the line's UTF-8 bytes, and are checked against bpe.train on the same line.
+The text is a real line of the char corpus (Richard II's keeper, beaten by the king).
+Its ids come from the char data set's own stoi table; the merges are bpe.py's pair counts
+and replacements on the line's UTF-8 bytes, checked against bpe.train on the same line.
 """
 
 from dataclasses import dataclass
