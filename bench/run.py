@@ -807,6 +807,10 @@ def machine() -> dict:
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [
+        "---",
+        "orphan: true  # a maintainers' page: out of the reader's navigation, linked from",
+        "---",  # the README and the authoring page
+        "",
         "(performance)=",
         "# Build performance",
         "",

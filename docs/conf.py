@@ -170,6 +170,9 @@ html_context = {"default_mode": "auto"}
 # changes nothing), the book models' weights, the model configs and the palette.
 _SEARCH = [REPO, REPO / "docs" / "scenes"]
 _CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+# A page whose cells read the book's own pages says so (`% cells read: chapters/*.md`):
+# their text is then an input too, so an edit there re-executes it.
+_CELLS_READ = re.compile(r"^% cells read: (.+)$", re.M)
 _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 
@@ -197,11 +200,21 @@ def _execute_notebooks(app, env, added, changed, removed) -> list[str]:
     whose cells read something that changed since they were last read."""
     app.nanobook_cell_inputs = {}
     for docname in env.found_docs:
-        cells = _CODE_CELL.findall(Path(env.doc2path(docname)).read_text(encoding="utf-8"))
+        source = Path(env.doc2path(docname))
+        text = source.read_text(encoding="utf-8")
+        cells = _CODE_CELL.findall(text)
         if cells:
             code = "\n".join(map(_cell_code, cells))
+            read = [
+                path.read_bytes()
+                for patterns in _CELLS_READ.findall(text)
+                for pattern in patterns.split()
+                for path in sorted(source.parent.glob(pattern))
+            ]
             digest = store.digest(
-                app.config.nanobook_inputs_digest, *store.code_inputs_of_source(code, _SEARCH)
+                app.config.nanobook_inputs_digest,
+                *store.code_inputs_of_source(code, _SEARCH),
+                *read,
             )
             app.nanobook_cell_inputs[docname] = digest
             store.mark_used(CACHE / "jupyter" / digest)  # kept by `nox -s prune`

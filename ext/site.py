@@ -14,8 +14,8 @@ it.
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
 absolute here the same way. Opened from disk, or served from a root other than the
-published prefix, those links lead nowhere: a few lines of script in the page then point
-them back at the page's own folder (the site root), stylesheets and scripts included.
+published prefix, those links would lead nowhere: the page's head resources are written
+by a script that first finds the site's root (``local_404_page``), and its links follow.
 
 sphinx-sitemap lists the pages each build writes, so an incremental build (livedocs, a
 second `nox -s docs`) would publish a sitemap of the changed pages only: the pages not
@@ -28,11 +28,14 @@ import html
 import json
 import posixpath
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 from docutils import nodes
 from sphinx_sitemap import is_excluded
+
+from ._core import atomic_write
 
 # The <video> tag that manim-clip writes: poster and aria-label attributes.
 _VIDEO_TAG = re.compile(r"<video\b[^>]*>")
@@ -81,25 +84,70 @@ def absolute_404_links(app, doctree, docname: str) -> None:
             reference["refuri"] = prefix + uri
 
 
-# Rewrites the published prefix away where the 404 page is not under it (disk, a local
-# server): stylesheets reload on their new href; scripts are added again, in order.
-_LOCAL_404 = """<script>
-document.addEventListener("DOMContentLoaded", function () {
-  var prefix = %s;
-  if (location.protocol !== "file:" && location.pathname.indexOf(prefix) === 0) return;
-  document.querySelectorAll("[href], [src]").forEach(function (element) {
-    var attribute = element.hasAttribute("src") ? "src" : "href";
-    var url = element.getAttribute(attribute);
-    if (url.indexOf(prefix) !== 0) return;
-    url = url.slice(prefix.length) || "index.html";
-    if (element.tagName !== "SCRIPT") return element.setAttribute(attribute, url);
-    var script = document.createElement("script");
-    script.src = url;
-    script.async = false;
-    document.body.appendChild(script);
+# The 404 page's head resources (stylesheets, scripts, icons), written by a script that
+# first finds the site's root: the published prefix when the page is served under it, the
+# page's own folder from disk (404.html is at the root), else the folder above the
+# missing path's "chapters/", else the shallowest folder that holds the book's
+# stylesheet. Written, not listed, in the page: a browser fetches listed URLs before any
+# script could correct them. Links in the body follow the same root once it is parsed.
+_LOCAL_404_MARK = "<!-- nanobook: 404 resources from the site's root -->"
+_LOCAL_404 = r"""<script>
+(function () {
+  var prefix = %(prefix)s, tags = %(tags)s, path = location.pathname, root = null;
+  if (location.protocol === "file:") root = location.href.replace(/[^/]*([?#].*)?$/, "");
+  else if (path.indexOf(prefix) === 0) root = prefix;
+  else {
+    var found = path.match(/^(.*\/)chapters\//), folders = found ? [found[1]] : [];
+    path.split("/").slice(0, -1).reduce(function (above, name) {
+      folders.push(above + name + "/");
+      return above + name + "/";
+    }, "");
+    root = "/";
+    for (var i = 0; i < folders.length; i += 1) {
+      var probe = new XMLHttpRequest();
+      probe.open("HEAD", folders[i] + "_static/nanobook.css", false);
+      try { probe.send(); } catch (error) { continue; }
+      if (probe.status === 200) { root = folders[i]; break; }
+    }
+  }
+  document.write(tags.join("").split(%(placeholder)s).join(root));
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[href^='" + prefix + "'], [src^='" + prefix + "']").forEach(
+      function (element) {
+        var attribute = element.hasAttribute("src") ? "src" : "href";
+        var url = element.getAttribute(attribute);
+        element.setAttribute(attribute, root + url.slice(prefix.length));
+      });
   });
-});
+})();
 </script>"""
+_RESOURCE = re.compile(r'<(?:link\b[^>]*\bhref|script\b[^>]*\bsrc)="/[^"]*"[^>]*>(?:</script>)?')
+
+
+def local_404_page(app, exception) -> None:
+    """The built 404 page, its stylesheets and scripts written from wherever it is served."""
+    page = Path(app.outdir, f"{app.config.notfound_pagename}.html")
+    if exception or app.builder.format != "html" or not page.is_file():
+        return
+    text = page.read_text(encoding="utf-8")
+    if _LOCAL_404_MARK in text:
+        return  # this build did not write it again
+    prefix = app.config.notfound_urls_prefix or "/"
+    placeholder = "{nanobook-root}"
+    found = [tag for tag in _RESOURCE.findall(text) if f'="{prefix}' in tag]
+    for tag in found:  # in the head, and the theme's deferred scripts at the body's end
+        text = text.replace(tag, "", 1)
+    tags = [tag.replace(f'="{prefix}', f'="{placeholder}', 1) for tag in found]
+    head, body = text.split("</head>", 1)
+    script = _LOCAL_404 % {
+        "prefix": json.dumps(prefix),
+        "tags": json.dumps(tags).replace("</", "<\\/"),
+        "placeholder": json.dumps(placeholder),
+    }
+    charset = re.search(r"<meta charset=[^>]*>", head) or re.search(r"<head>", head)
+    head = f"{head[: charset.end()]}\n{_LOCAL_404_MARK}\n{script}{head[charset.end() :]}"
+    atomic_write(page, f"{head}</head>{body}")
+    page.chmod(0o644)  # atomic_write's temp files are private; the web must read it
 
 
 _EAGER_IMAGE = re.compile(r"<img\b(?![^>]*\bloading=)")
@@ -108,13 +156,6 @@ _EAGER_IMAGE = re.compile(r"<img\b(?![^>]*\bloading=)")
 def lazy_images(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
     if "body" in context:
         context["body"] = _EAGER_IMAGE.sub('<img loading="lazy"', context["body"])
-
-
-def rescue_404_links(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
-    if pagename != app.config.notfound_pagename:
-        return
-    prefix = json.dumps(app.config.notfound_urls_prefix or "/")
-    context["metatags"] = context.get("metatags", "") + _LOCAL_404 % prefix
 
 
 def complete_sitemap(app, exception) -> None:
@@ -139,7 +180,7 @@ def setup(app):
     app.setup_extension("sphinx_sitemap")
     app.connect("html-page-context", set_og_image, priority=PRIORITY)
     app.connect("doctree-resolved", absolute_404_links)
-    app.connect("html-page-context", rescue_404_links)
     app.connect("html-page-context", lazy_images)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
+    app.connect("build-finished", local_404_page)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

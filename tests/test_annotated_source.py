@@ -384,7 +384,7 @@ def test_html_layout_links_notes_and_lines(app, warning):
     # no Tab stop in the HTML: annotated_source.js makes the listing one
     assert not block.select(".as-rows [tabindex='0']")
     skip = block.select_one("a.as-skip")
-    assert skip["tabindex"] == "-1" and page.select_one(skip["href"])
+    assert "tabindex" not in skip.attrs and page.select_one(skip["href"])  # a Tab stop
     forge = block.select_one("a.as-forge")["href"]
     assert forge == f"https://forge.example/nanobook/blob/main/model_src/model.py#L{first}-L{last}"
     assert page.select_one('link[href*="annotated_source.css"]')
@@ -698,6 +698,12 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
             page.keyboard.press("Enter")
             assert toggle.get_attribute("aria-pressed") == "true"
             assert text.inner_text() == f"att: {formula}" == "att: B×nh×T×T"
+            # the line that defines the symbols keeps their values, never "B: B, T: T"
+            sizes = block.locator(
+                f"#{block.get_attribute('id')}-L{line_of(MODEL, 'B, T, C = x.size()')} "
+                ".as-shape-text"
+            )
+            assert re.fullmatch(r"B: \d+, T: \d+, C: \d+", sizes.inner_text()), sizes.inner_text()
             page.keyboard.press("Enter")
             assert text.inner_text() == captured
             t = int(second.split("×")[-1])

@@ -74,3 +74,60 @@ def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
     assert shares["trained model"] > shares["trigram counts"] > shares["bigram counts"]
     assert shares["bigram counts"] > shares["untrained model"]
     assert "nanoGPT baby GPT" in text and "The Tempest" in text
+
+
+def test_no_heading_is_repeated_by_the_box_or_heading_under_it(book_html):
+    """A section's heading says its name once: the first box or heading in it does not
+    carry the same title ("Key takeaways" over a box titled "Key takeaways")."""
+    from bs4 import BeautifulSoup
+
+    repeated = []
+    for page in sorted(book_html.rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for section in soup.select("article section"):
+            heading = section.find(re.compile(r"^h[1-6]$"), recursive=False)
+            nested = section.select_one(":scope section")
+            under = [
+                section.select_one(":scope .admonition-title"),
+                nested and nested.find(re.compile(r"^h[1-6]$"), recursive=False),
+            ]
+            for inner in filter(None, [heading and title for title in under]):
+                said = heading.get_text(" ", strip=True).rstrip("#").strip()
+                if said == inner.get_text(" ", strip=True).rstrip("#").strip():
+                    repeated.append(f"{page.relative_to(book_html)}: {said}")
+    assert not repeated, repeated
+
+
+def test_the_start_page_times_the_learning_paths_routes(book_html):
+    """The start page's routes are the learning path's, chapter for chapter, and their
+    times add up: every chapter takes longer than any shorter route."""
+    from bs4 import BeautifulSoup
+
+    path = BeautifulSoup((book_html / "learning-path.html").read_text(), "html.parser")
+    routes = path.select_one("section#learning-path-routes dl")
+
+    def chain(dd) -> set[str]:  # the chapters of "A → B → C", not the side references
+        linked = [
+            a
+            for a in dd.select("a[href*='chapters/']")
+            if "→" in str(a.next_sibling or "") + str(a.previous_sibling or "")
+        ]
+        return {a["href"].split("#")[0] for a in linked}
+
+    counted = {
+        dt.get_text(" ", strip=True): len(chain(dd))
+        for dt, dd in zip(routes.select("dt"), routes.select("dd"), strict=True)
+    }
+    start = _page_text(book_html / "start.html")
+    route = r"(You [^:]+?)\s*:\s*(\d+)\s+chapters,\s+(\d+)\s+minutes"
+    said = {goal: (int(n), int(minutes)) for goal, n, minutes in re.findall(route, start)}
+    assert len(said) == 2, said
+    for goal, (chapters, _) in said.items():
+        assert counted[goal] == chapters, (goal, counted)
+    everything, hours = re.search(
+        r"Everything, in order.*?(\d+)\s+minutes of\s+prose, about\s+([\d.]+)\s+hours",
+        start,
+        re.S,
+    ).groups()
+    assert f"{int(everything) / 60:.1f}" == hours
+    assert all(int(everything) > minutes for _, minutes in said.values())

@@ -113,12 +113,16 @@ def test_captions_show_under_the_picture_not_over_it(site, context):  # noqa: F8
     below = page.locator("figure#ch-attention-clip .manim-clip-cues")
     track = "v => [...v.textTracks].find(t => t.kind === 'captions')"
     shown = below.locator("p.manim-clip-cue-active")
-    # the player draws none over the scene's legends; the page shows the first under it
+    caption = page.locator("figure#ch-attention-clip .manim-clip-caption")
+    # the player draws none over the scene's legends; under it, one line: the clip's
+    # caption until it plays, in the cell the cues share with it
     assert video.evaluate(f"v => ({track})(v).mode") == "hidden"
     expect_first = video.evaluate(f"v => ({track})(v).cues[0].text")
-    assert shown.inner_text() == expect_first and expect_first.startswith("Attention")
+    assert shown.text_content() == expect_first and expect_first.startswith("Attention")
+    assert caption.is_visible() and not shown.is_visible()
     clip, space = video.bounding_box(), below.bounding_box()
     assert space["y"] >= clip["y"] + clip["height"] - 1
+    assert caption.bounding_box()["y"] == space["y"]  # one line, not two stacked
     assert below.get_attribute("aria-hidden") == "true"  # the transcript says it to readers
     # playing, the line follows the clip's cues, in the space the longest one needs
     video.evaluate("v => { v.muted = true; return v.play(); }")
@@ -133,7 +137,7 @@ def test_captions_show_under_the_picture_not_over_it(site, context):  # noqa: F8
         "([box, text]) => box.querySelector('.manim-clip-cue-active').textContent === text",
         arg=[below.element_handle(), active],
     )
-    assert shown.count() == 1
+    assert shown.count() == 1 and shown.is_visible() and not caption.is_visible()
     assert below.bounding_box()["height"] == space["height"]
     # "Off" in the player's menu takes them away here too
     video.evaluate(f"v => {{ ({track})(v).mode = 'disabled'; }}")

@@ -57,7 +57,8 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9)["answer"]
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
-    assert step == first and f"Answer, computed while the book was built: step {step}." in words
+    assert step == first and f"Answer, computed while the book was built: step {step}. " in words
+    assert "so 90% of problems needs about 98.3% of the letters right (0.9^(1/6))" in words
     # scripts only on pages with a widget
     assert "nanobook_live.js" in page
     assert "nanobook_live.js" not in (app.outdir / "errors.html").read_text(encoding="utf-8")
@@ -109,3 +110,24 @@ def test_every_problem_is_a_located_warning_with_a_hint(app, warning):
     page = (app.outdir / "errors.html").read_text(encoding="utf-8")
     assert page.count("not available") == len(EXPECTED_WARNINGS)
     assert "data-nanobook-src" not in page
+
+
+def test_the_temperature_question_needs_the_odds_not_the_screen():
+    """The sampling chapter's question: the likeliest token's share at a temperature, among
+    its shares at 1, at sqrt(tau) and at 1/tau; the two leaders' shares at 1 (all the
+    reader needs) are in the question, the answer and its reason are not."""
+    import math
+
+    tau = 0.5
+    question = compute.predict("char", "temperature-share", "My lord, the kin", tau, 0.9)
+    shares = [float(value[:-1]) for value, _ in question["choices"]]
+    assert len(shares) == 4 and shares == sorted(shares)
+    assert question["answer"] == question["choices"][-1][0]  # sharper than at sqrt(tau)
+    first, second = (float(p) / 100 for p in re.findall(r"([\d.]+)%", question["text"])[:2])
+    odds = (first / second) ** (1 / tau)  # the reader's arithmetic, from the question alone
+    assert question["answer"] not in question["text"]
+    gap = float(re.search(r"by ([\d.]+), so", question["why"])[1])
+    assert math.exp(gap) == pytest.approx(first / second, rel=0.01)
+    assert math.exp(gap / tau) == pytest.approx(odds, rel=0.02)  # what the reason says
+    said = float(re.search(r"to ([\d.]+)\.$", question["why"])[1])
+    assert said == pytest.approx(odds, rel=0.02)

@@ -184,6 +184,8 @@ def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
     )
     assert widget.get_attribute("data-answer") == str(built["answer"])
     assert re.match(r"(Right|Not this time): the answer is ", verdict.inner_text())
+    if built.get("why"):  # the verdict says why, in the build's words, from the live model
+        assert verdict.inner_text().endswith(built["why"]), (verdict.inner_text(), built["why"])
 
 
 def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
@@ -256,3 +258,94 @@ def test_bad_input_is_explained_in_the_widget(open_page):
         "s => s.textContent.startsWith('Read with')", arg=status.element_handle()
     )
     assert field.get_attribute("aria-invalid") == "false"
+
+
+def _max_temperature() -> float:
+    script = (REPO / "ext/live_models/static/nanobook_widgets.js").read_text(encoding="utf-8")
+    return float(re.search(r"const MAX_TEMPERATURE = ([\d.]+);", script).group(1))
+
+
+def test_the_temperature_slider_reaches_where_the_sort_model_errs():
+    """The chapter says: turn the temperature up to watch the sort model make mistakes.
+    At the slider's top, most seeds do (at 2, the old top, about one in six did)."""
+    prompt, hottest = "CBACAB", _max_temperature()
+    wrong = sum(
+        compute.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
+        != "".join(sorted(prompt))
+        for seed in range(100)
+    )
+    assert wrong >= 50, wrong
+
+
+def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page):
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling[data-nanobook-model=sort]")
+    prompt = widget.get_by_label("Prompt for the sort model")
+    prompt.fill("cbacab")
+    assert prompt.input_value() == "CBACAB"  # upper-cased, not refused
+    assert prompt.get_attribute("aria-invalid") == "false"
+    top_k = widget.get_by_label("Top-k")
+    assert [o for o in top_k.locator("option").all_inner_texts() if o[0].isdigit()] == ["1", "2"]
+    top_k.select_option("1")
+    widget.get_by_role("button", name="Step").click()
+    bars = widget.locator(".nb-live-bar")
+    assert bars.count() == 3
+    cut = widget.locator(".nb-live-bar:not(.nb-live-bar-drawn)")
+    assert cut.locator(".nb-live-bar-p").all_inner_texts() == ["0%", "0%"]
+    assert all(
+        box["width"] == 0
+        for box in cut.locator(".nb-live-bar-fill").evaluate_all(
+            "fills => fills.map(f => f.getBoundingClientRect().toJSON())"
+        )
+    )
+    # the slider's top, in the page: the text is PyTorch's for that temperature
+    hottest = _max_temperature()
+    slider = widget.get_by_label("Temperature")
+    assert float(slider.get_attribute("max")) == hottest
+    top_k.select_option("")
+    slider.evaluate(
+        "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest
+    )
+    widget.get_by_role("button", name="Play").click()
+    built = compute.sampling("sort", "CBACAB", hottest, None, 0, 6)
+    assert widget.locator(".nb-live-text").inner_text() == built["text"]
+
+
+def test_the_chosen_head_is_one_large_labelled_map(open_page):
+    """The chosen head is drawn large, its cells' weights said by pointer and keyboard
+    (PyTorch's), the other heads as thumbnails to choose from; on a phone, it all fits
+    in well under two screens."""
+    page = open_page("attention", viewport={"width": 1280, "height": 900})
+    widget = live(page, "#live-attention-sort-0")
+    config = presets.gpt_config("sort")
+    entry = compute.trained_model("sort")
+    layer, head = 1, 2
+    widget.locator(".nb-live-map").nth(layer * config.n_head + head).focus()  # its head, large
+    large = widget.locator(".nb-live-focus-map")
+    assert (large.get_attribute("data-layer"), large.get_attribute("data-head")) == ("1", "2")
+    thumbnail = widget.locator(".nb-live-map").first.bounding_box()
+    assert large.bounding_box()["width"] >= 3 * thumbnail["width"]
+    assert widget.locator(".nb-live-legend").inner_text().split() == ["weight", "0", "1"]
+    ids = torch.tensor([entry.encode("".join(widget.locator(".nb-live-tok").all_inner_texts()))])
+    large.focus()
+    for key in ("ArrowUp", "ArrowUp", "ArrowRight", "ArrowRight", "ArrowRight"):
+        page.keyboard.press(key)
+    said = widget.locator(".nb-live-cell").inner_text()
+    query, key_at, weight = re.fullmatch(
+        r"Query (\d+) “.” → key (\d+) “.”: weight ([\d.]+)", said
+    ).groups()
+    query, key_at = int(query), int(key_at)
+    assert (query, key_at) == (ids.size(1) - 3, 3)
+    row = pytorch_rows(entry.model, ids, layer, head, query)["softmax"]
+    assert float(weight) == pytest.approx(row[key_at].item(), abs=0.0006)
+    # the pointer over a cell says that cell
+    box = large.bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2)
+    last = ids.size(1) - 1
+    assert widget.locator(".nb-live-cell").inner_text().startswith(f"Query {last} “")
+    assert f"→ key {last} “" in widget.locator(".nb-live-cell").inner_text()
+
+    phone = open_page("attention", viewport={"width": 390, "height": 844}, is_mobile=True)
+    small = live(phone, "#live-attention-sort-0")
+    assert small.bounding_box()["height"] <= 1.6 * 844
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 392

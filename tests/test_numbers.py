@@ -42,7 +42,7 @@ DEFINING_PHRASES = [
     r"\d+ minutes",  # the learning path's reading budgets
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
-APPENDIX = ["learning-path", "glossary"]  # pages that state the models' numbers too
+APPENDIX = ["start", "learning-path", "glossary"]  # pages that state the models' numbers too
 
 
 def typed_numbers(text: str) -> list[str]:

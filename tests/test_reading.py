@@ -271,10 +271,19 @@ def test_a_listing_is_one_tab_stop_walked_with_the_arrow_keys(book_html, browser
         page.keyboard.press("Shift+Tab")
         assert page.evaluate(FOCUSED)["id"] == order[-2]
 
-        # A screen reader's browse mode can jump over the listing: a link, not a Tab stop.
+        # Every listing's "Skip the listing" link is the Tab stop before it, shown when
+        # focused; Enter takes the keyboard past the listing.
+        skips = [s for s in stops if "as-skip" in s["classes"]]
+        assert [s["block"] for s in skips] == listings
+        assert all(s["focusVisible"] and s["ring"] >= 2 and s["contrast"] >= 3 for s in skips)
         skip = block.locator("a.as-skip")
-        assert skip.get_attribute("tabindex") == "-1"
+        skip.focus()
+        assert skip.evaluate("e => e.getBoundingClientRect().width > 40")  # seen, not clipped
+        page.keyboard.press("Enter")
         target = skip.get_attribute("href")
+        assert page.evaluate("() => document.activeElement.id") == target[1:]
+        page.keyboard.press("Shift+Tab")  # the listing's own stop is just before its end
+        assert page.evaluate(FOCUSED)["block"] == listings[1]
         assert page.evaluate(
             "([id, block]) => document.getElementById(id).previousElementSibling.id === block",
             [target[1:], listings[1]],

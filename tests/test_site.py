@@ -9,6 +9,7 @@ the keyboard.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import re
@@ -36,9 +37,9 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def translate_path(self, path):
         path = urlsplit(path).path
-        if path.startswith(self.prefix):
-            path = "/" + path[len(self.prefix) :]
-        return super().translate_path(path)
+        if not path.startswith(self.prefix):
+            return str(Path(self.directory, "outside-the-site", "missing"))  # a 404
+        return super().translate_path("/" + path[len(self.prefix) :])
 
     def send_error(self, code, message=None, explain=None):
         not_found = Path(self.directory, "404.html")
@@ -56,6 +57,22 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve(book_html: Path, prefix: str) -> Iterator[str]:
+    """The built book on 127.0.0.1 under ``prefix``: its root URL."""
+    handler = functools.partial(
+        type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(book_html)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
 @pytest.fixture(scope="session")
 def site(book_html) -> Iterator[str]:
     """The site's root URL on 127.0.0.1, mounted at the published path (e.g. /en/latest/)."""
@@ -63,15 +80,8 @@ def site(book_html) -> Iterator[str]:
         r'<link rel="canonical" href="([^"]+)"', (book_html / "index.html").read_text()
     )
     prefix = urlsplit(canonical.group(1)).path.removesuffix("index.html") if canonical else "/"
-    handler = functools.partial(
-        type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(book_html)
-    )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
-    server.shutdown()
-    thread.join()
+    with serve(book_html, prefix) as root:
+        yield root
 
 
 @dataclass
@@ -173,9 +183,30 @@ def test_old_urls_redirect_with_their_anchor(site, context):
 
 
 def test_404_page_works_from_any_depth(site, context):
+    _check_404_page(context, site, "chapters/deeper/still/missing.html")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "missing"),
+    [
+        ("/", "chapters/deeper/missing.html"),
+        ("/", "no/such/missing.html"),
+        ("/a/b/", "chapters/x/missing.html"),
+    ],
+)
+def test_404_page_works_under_any_prefix(book_html, context, prefix, missing):
+    """Served from another folder than the published one (a local server, a fork's
+    Pages site), the 404 page is styled with no failed request and its links work.
+    (A missing path outside chapters/ under a prefix costs a HEAD request per folder
+    above it that is not the site's root: not tested here.)"""
+    with serve(book_html, prefix) as root:
+        _check_404_page(context, root, missing)
+
+
+def _check_404_page(context, site: str, missing: str) -> None:
     problems = watch(context)
     page = context.new_page()
-    response = page.goto(site + "chapters/deeper/still/missing.html")
+    response = page.goto(site + missing)
     assert response.status == 404
     page.wait_for_load_state("networkidle")
     assert page.locator("h1").first.inner_text() == "Page not found"
@@ -188,6 +219,41 @@ def test_404_page_works_from_any_depth(site, context):
 
 
 # --- clips --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "heading"), [("overview", "Chapters"), ("attention", "Transcript")]
+)
+def test_transcript_times_and_film_chapters_seek_their_clip(book_html, context, slug, heading):
+    """A time in a clip's transcript (a chapter of the film) plays its clip from there,
+    by mouse and by keyboard. From disk: this test's server, unlike a real host, serves
+    no ranges of a file, so a browser cannot seek in a clip it has not loaded."""
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((book_html / "chapters" / f"{slug}.html").as_uri())
+    box = page.locator("details.manim-clip-transcript").filter(
+        has=page.locator("summary", has_text=heading)
+    )
+    box.first.locator("summary").click()
+    links = box.first.locator(".manim-clip-time a[data-seek]")
+    assert links.count() >= 2
+    video = box.first.locator("xpath=ancestor::figure[1]//video").element_handle()
+    for index, press in ((links.count() - 1, False), (1, True)):
+        link = links.nth(index)
+        at = float(link.get_attribute("data-seek"))
+        assert at > 0 and link.inner_text() == f"{int(at) // 60}:{int(at) % 60:02d}"
+        if press:
+            link.focus()
+            page.keyboard.press("Enter")
+        else:
+            link.click()
+        page.wait_for_function(
+            "([v, at]) => v.readyState > 0 && v.currentTime >= at - 0.05 && v.currentTime < at + 2",
+            arg=[video, at],
+        )
+    assert page.url.endswith(f"chapters/{slug}.html")  # the page stayed
+    assert not errors, errors
 
 
 def test_clips_show_their_poster_and_play(book_html, site, context):
@@ -310,6 +376,13 @@ WIDE_FORMULAS = """async () => {
 }"""
 
 
+# ASCII diagrams wider than their box that neither scroll nor wrap: their right side is lost.
+CLIPPED_DIAGRAMS = """() => [...document.querySelectorAll('.arch-diagram pre')]
+  .filter(pre => pre.scrollWidth > pre.clientWidth + 1
+                 && !['auto', 'scroll'].includes(getComputedStyle(pre).overflowX))
+  .map(pre => pre.textContent.trim().split('\\n')[0])"""
+
+
 def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     try:
@@ -324,6 +397,8 @@ def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
             )
             wide = page.evaluate(WIDE_FORMULAS)
             assert not wide, f"{slug}: formulas wider than a phone's column: {wide}"
+            clipped = page.evaluate(CLIPPED_DIAGRAMS)
+            assert not clipped, f"{slug}: diagrams cut off on the right: {clipped}"
         page.goto(site + "chapters/attention.html")
         page.screenshot(path=tmp_path / "attention-phone.png", full_page=True)
     finally:
@@ -566,5 +641,56 @@ def test_404_page_is_styled_when_opened_from_disk(book_html, browser):
         link = page.locator("article a", has_text="table of contents").first
         target = link.evaluate("a => a.href")
         assert target.startswith("file://") and Path(target[len("file://") :]).is_file()
+        # every stylesheet, script and icon it asks for is a file beside it
+        asked = page.evaluate(
+            "[...document.querySelectorAll('link[href], script[src]')]"
+            ".map(e => e.href || e.src).filter(u => u.startsWith('file:'))"
+        )
+        assert len(asked) >= 5 and all(Path(url[7:].split("?")[0]).is_file() for url in asked)
+    finally:
+        context.close()
+
+
+def _contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    def luminance(rgb):
+        linear = [c / 3294.6 if c <= 10.31 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted([luminance(a[:3]), luminance(b[:3])], reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_plot_axes_and_legends_read_at_aa_contrast(book_html, site, browser, scheme):
+    """A plot's axes, ticks and legend text (its grey ink), as the reader sees them on
+    the page behind the transparent plot: 4.5:1 and more, in both themes."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/training.html")
+        plots = page.locator(".cell_output img")
+        assert plots.count() >= 1
+        for index in range(min(2, plots.count())):
+            plot = plots.nth(index)
+            plot.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=plot.element_handle()
+            )
+            pixels = Image.open(BytesIO(plot.screenshot())).convert("RGB")
+            counts = pixels.getcolors(1 << 20)
+            background = max(counts)[1]  # the page, through the transparent plot
+            # the ink: the grey (not a data colour) drawn most strongly, in solid runs
+            # (spines, ticks) of many pixels; anti-aliased edges and the grid are fainter
+            greys = [
+                colour
+                for count, colour in counts
+                if count >= 40 and max(colour) - min(colour) <= 24 and colour != background
+            ]
+            ink = max(greys, key=lambda colour: _contrast(colour, background))
+            assert _contrast(ink, background) >= 4.5, (scheme, index, ink, background)
     finally:
         context.close()

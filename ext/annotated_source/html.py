@@ -68,7 +68,9 @@ def shape_text(entry: dict) -> str:
 
 def shape_html(entry: dict) -> str:
     """shape_text's words, each shape in a span with its formula for annotated_source.js
-    (data-formula; data-fixed when no formula explains it and it keeps its value)."""
+    (data-formula; data-fixed when no formula explains it and it keeps its value;
+    data-defines when the name is its own formula, as in ``B, T, C = x.size()``: that
+    line gives the symbols their values, so it shows the values in symbols too)."""
     formulas = dict(entry.get("formulas") or [])
     groups: list[tuple[list[str], str, str | None]] = []
     for name, shape in entry["values"]:
@@ -81,9 +83,11 @@ def shape_html(entry: dict) -> str:
     for names, shape, formula in groups:
         data = ""
         if "formulas" in entry:
-            data = f' data-formula="{escape(formula or shape)}"' + (
-                " data-fixed" if not formula else ""
-            )
+            data = f' data-formula="{escape(formula or shape)}"'
+            if not formula:
+                data += " data-fixed"
+            elif names == [formula]:
+                data += " data-defines"
         parts.append(
             f'{escape(", ".join(names))}: <span class="as-dims"{data}>{escape(shape)}</span>'
         )
@@ -129,11 +133,11 @@ def visit_block(self, node: annotated_source) -> None:
     # whether they sit beside their line or, when it is too long, under it.
     gutter = max((len(shape_text(e)) for e in shapes.values() if e["values"]), default=0)
     block_id = node["block_id"]
-    # A screen reader's browse mode reads a listing line by line: this link (not a Tab
-    # stop: the listing is only one) lets it jump past.
+    # A listing is long, read line by line by a screen reader's browse mode: this link,
+    # the Tab stop before it (shown when focused), jumps past it to its end.
     self.body.append(
         f'<div class="annotated-source" id="{block_id}" style="--as-shape-width: {gutter}ch">\n'
-        f'<a class="as-skip" href="#{block_id}-end" tabindex="-1">Skip the listing</a>\n'
+        f'<a class="as-skip" href="#{block_id}-end">Skip the listing</a>\n'
         f'<div class="as-header"><span class="as-title">{title}</span>{preset} {link}</div>\n'
         f'<div class="as-rows" role="group" aria-label="{escape(f"{name}, {where}")}">\n'
     )

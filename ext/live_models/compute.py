@@ -321,13 +321,17 @@ def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: f
         # the answer among three other recorded steps, before and after it
         last = len(snapshots) - 1
         picks = sorted({max(0, min(last, reached + d)) for d in (-6, -2, 0, 3)})
+        letters = len(replay_payload(preset)["targets"][0]) - (entry.meta["prompt_len"] - 1)
+        before = snapshots[max(0, reached - 1)]
         return {
             "ask": ask,
             "threshold": threshold,
-            "text": "At which of these training steps does held-out accuracy first reach "
+            "text": f"A held-out problem counts only when all {letters} letters of its answer "
+            f"are right. At which of these training steps does held-out accuracy first reach "
             f"{threshold:.0%}?",
             "choices": [[snapshots[i]["step"], f"step {snapshots[i]['step']}"] for i in picks],
             "answer": snapshots[reached]["step"],
+            "why": accuracy_why(threshold, letters, before["step"], before["accuracy"]),
         }
     if ask == "strongest-key":
         from model_src import probe
@@ -357,6 +361,8 @@ def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: f
     ids = entry.encode(prompt)
     with torch.no_grad():
         logits, _ = entry.model(torch.tensor([ids]))
+    if ask == "temperature-share":
+        return temperature_question(vocab, prompt, logits[0, -1].double(), temperature)
     probs = next_token_probs(logits[0, -1], temperature, None)
     likeliest = np.argsort(-probs, kind="stable")[:4]
     return {
@@ -368,3 +374,46 @@ def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: f
         "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
     }
+
+
+def accuracy_why(threshold: float, letters: int, step: int, accuracy: float) -> str:
+    """The accuracy-step verdict's reason (nanobook_widgets.js says it the same way)."""
+    per_letter = threshold ** (1 / letters)
+    return (
+        f"A problem counts only if all {letters} letters are right, so {threshold:.0%} of "
+        f"problems needs about {per_letter:.1%} of the letters right "
+        f"({threshold:g}^(1/{letters})): at step {step} it was still {accuracy:.1%}."
+    )
+
+
+def temperature_question(vocab: list[str], prompt: str, logits: torch.Tensor, tau: float) -> dict:
+    """How much of the probability the likeliest next token gets at temperature ``tau``,
+    against its share at 1, at sqrt(tau) and at 1/tau: each choice is a share, as a
+    percentage (the page's check finds the one nearest its own). The reader has the two
+    leaders' shares at 1, so their odds, which the temperature raises to the 1/tau."""
+    probs = {t: F.softmax(logits / t, dim=-1) for t in (1.0, tau, math.sqrt(tau), 1 / tau)}
+    shares = {t: float(p.max()) for t, p in probs.items()}
+    best, runner_up = (int(i) for i in torch.topk(logits, 2).indices)
+    options = sorted({f"{v:.1%}" for v in shares.values()}, key=lambda v: float(v[:-1]))
+    token, second = shown_token(vocab[best]), shown_token(vocab[runner_up])
+    return {
+        "ask": "temperature-share",
+        "input": prompt,
+        "temperature": tau,
+        "text": f"After “{prompt}”, the model's likeliest next token is “{token}” with "
+        f"{shares[1.0]:.1%} of the probability at temperature 1, and the runner-up “{second}” "
+        f"has {float(probs[1.0][runner_up]):.1%}. What share does “{token}” get at "
+        f"temperature {tau:g}?",
+        "choices": [[value, value] for value in options],
+        "answer": f"{shares[tau]:.1%}",
+        "why": temperature_why(tau, token, second, float(logits[best] - logits[runner_up])),
+    }
+
+
+def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
+    """The temperature verdict's reason (nanobook_widgets.js says it the same way)."""
+    return (
+        f"Dividing the logits by {tau:g} multiplies every gap between them by {1 / tau:g}: "
+        f"“{token}” leads the runner-up “{runner_up}” by {gap:.2f}, so its odds over it go "
+        f"from {math.exp(gap):.3g} to {math.exp(gap / tau):.3g}."
+    )

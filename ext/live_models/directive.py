@@ -202,7 +202,7 @@ class TrainingReplayDirective(_LiveDirective):
     kind = "replay"
 
 
-ASKS = ("strongest-key", "next-token", "accuracy-step")
+ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share")
 
 
 class PredictCheckDirective(_LiveDirective):

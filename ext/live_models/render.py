@@ -133,7 +133,8 @@ def predict_fallback(spec, result: dict) -> list[nodes.Node]:
         nodes.paragraph(text=result["text"], classes=["nb-predict-question"]),
         choices,
         nodes.paragraph(
-            text=f"Answer, computed while the book was built: {answer}.",
+            text=f"Answer, computed while the book was built: {answer}."
+            + (f" {result['why']}" if result.get("why") else ""),
             classes=["nb-predict-answer"],
         ),
     ]
@@ -206,7 +207,8 @@ def visit_html(self, node: live_widget) -> None:
         }
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
-            options["question"] = {k: v for k, v in question.items() if k != "answer"}
+            hidden = ("answer", "why")  # the page works both out when the reader checks
+            options["question"] = {k: v for k, v in question.items() if k not in hidden}
         attributes["data-live"] = json.dumps(options)
     attributes["aria-label"] = {
         "replay": f"Training replay of the {spec.preset} model",

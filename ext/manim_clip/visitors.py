@@ -54,12 +54,13 @@ def visit_html(self, node: manim_clip) -> None:
     epub = self.builder.name.startswith("epub")
     classes = "" if result else "manim-clip-failed"
     self.body.append(self.starttag(node, "figure", "", CLASS=classes))
+    video = None
     if result is None:
         _html_placeholder(self, node)
     elif epub:
         _html_poster(self, node, result)
     else:
-        _html_video(self, node, result)
+        video = _html_video(self, node, result)
     caption = _caption(node)
     downloads = result is not None and not epub
     if caption or downloads:
@@ -77,7 +78,7 @@ def visit_html(self, node: manim_clip) -> None:
     if caption or downloads:
         self.body.append("</figcaption>")
     if result is not None:
-        _html_transcript(self, result, epub)
+        _html_transcript(self, result, video)
         if not epub:
             _html_embed(self, node, result)
     self.body.append("</figure>\n")
@@ -111,7 +112,8 @@ def _publish(
     return posixpath.join(posixpath.dirname(self.builder.imgpath), folder, source.name)
 
 
-def _html_video(self, node: manim_clip, result: ClipResult) -> None:
+def _html_video(self, node: manim_clip, result: ClipResult) -> str:
+    """The <video>; returns its MP4's URL."""
     alias = alias_of(node)
     mp4 = _publish(self, result, "mp4", CLIPS_DIR, alias)
     webm = _publish(self, result, "webm", CLIPS_DIR, alias)
@@ -150,13 +152,20 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> None:
     film = isinstance(node, manim_film)
     download = _("Download the film (MP4)") if film else _("Download the clip (MP4)")
     self.body.append(f'<p>{alt} <a href="{mp4}">{download}</a></p></video>\n')
+    return mp4
+
+
+def timed_transcript(result: ClipResult) -> tuple[str, list[tuple[float, str]]]:
+    """Its heading and (seconds, text) for each caption beat of a clip, or each chapter
+    of the film."""
+    timed = result.meta.get("beats") or result.meta.get("chapters") or []
+    heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+    return heading, [(float(at), text) for at, text in timed]
 
 
 def transcript(result: ClipResult) -> tuple[str, list[tuple[str, str]]]:
-    """Its heading and (m:ss, text) for each caption beat of a clip, or each chapter of
-    the film."""
-    timed = result.meta.get("beats") or result.meta.get("chapters") or []
-    heading = _("Chapters") if "chapters" in result.meta else _("Transcript")
+    """Its heading and (m:ss, text) for each line of timed_transcript."""
+    heading, timed = timed_transcript(result)
     return heading, [(vtt.clock(at), text) for at, text in timed]
 
 
@@ -165,16 +174,25 @@ def run_on(lines: list[tuple[str, str]]) -> str:
     return " ".join(f"({at}) {' '.join(text.split())}" for at, text in lines)
 
 
-def _html_transcript(self, result: ClipResult, epub: bool) -> None:
-    """The beats as text: collapsed under a video, open beside an EPUB's poster."""
-    heading, lines = transcript(result)
+def _html_transcript(self, result: ClipResult, video: str | None) -> None:
+    """The beats as text: collapsed under a video, open beside an EPUB's poster (no
+    ``video``). Under a video each time is a link to that moment of it: manim_clip.js
+    plays the clip on the page from there; without the script the link opens the video
+    file at that time (a media fragment, ``#t=``)."""
+    heading, lines = timed_transcript(result)
     if not lines:
         return
     items = ""
     for at, text in lines:  # a caption of two lines keeps them
         shown = "<br>".join(escape(line) for line in text.splitlines())
-        items += f'<li><span class="manim-clip-time">{at}</span> {shown}</li>'
-    if epub:
+        clock = vtt.clock(at)
+        if video:
+            clock = (
+                f'<a href="{video}#t={at:g}" data-seek="{at:g}" '
+                f'aria-label="{escape(_("Play from") + " " + clock)}">{clock}</a>'
+            )
+        items += f'<li><span class="manim-clip-time">{clock}</span> {shown}</li>'
+    if not video:
         self.body.append(
             f'<div class="manim-clip-transcript"><p>{heading}</p><ol>{items}</ol></div>'
         )

@@ -111,7 +111,8 @@
 
   // Shapes as formulas (B×T×C), and shapes that follow a live widget's input. A shape's
   // formula is in data-formula; data-fixed marks one that no formula explains, which
-  // keeps its captured value.
+  // keeps its captured value; data-defines one that is a symbol's own value (B, T, C =
+  // x.size()), which stays a number ("B: 1", never "B: B").
   const SYMBOL = /B·T|3C|4C|nh|hs|\b[BTCVL]\b/g;
 
   function wireShapes(block) {
@@ -136,7 +137,7 @@
       texts.forEach((text) => {
         const formula = text.dataset.formula;
         let shown = text.dataset.captured;
-        if (asSymbols) shown = formula;
+        if (asSymbols && !("defines" in text.dataset)) shown = formula;
         else if (values) shown = formula.replace(SYMBOL, (name) => String(values[name]));
         const fixed = "fixed" in text.dataset && (asSymbols || Boolean(values));
         text.textContent = fixed ? `${shown} (as captured)` : shown;

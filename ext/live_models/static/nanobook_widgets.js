@@ -28,7 +28,19 @@
   }
 
   function percent(p) {
+    // exactly 0 (a token top-k cut) is said as 0, not as "<1%"
+    if (p === 0) return "0%";
     return p >= 0.995 ? "100%" : p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`;
+  }
+
+  /** The input as the model reads it: upper-cased when only its case keeps the model
+      from reading it (the sort model knows A, B, C; "cbacab" means CBACAB). */
+  function normalised(model, input) {
+    const text = input.value;
+    const upper = text.toUpperCase();
+    const known = (t) => [...t].every((ch) => model.stoi.has(ch));
+    if (upper !== text && !known(text) && known(upper)) input.value = upper;
+    return input.value;
   }
 
   /** Why `text` cannot be read by `model`, or null (the same rules as compute.py). */
@@ -149,17 +161,36 @@
     );
     const tokens = element("div", { className: "nb-live-tokens", role: "group", "aria-label": "Positions: choose a query" });
     const readout = element("p", { className: "nb-live-readout", "aria-live": "polite" });
-    const layers = element("div", { className: "nb-live-layers" });
-    widget.live.append(tokens, readout, layers);
+    const layers = element("div", { className: "nb-live-layers", role: "group", "aria-label": "Every head: choose one to show it large" });
+    // The chosen head, large: query letters down the side, key letters along the top, a
+    // colour legend, and the weight of the cell under the pointer or the keyboard's cursor.
+    const focusTitle = element("figcaption", { className: "nb-live-focus-title" });
+    const focusMap = element("canvas", {
+      className: "nb-live-focus-map",
+      tabindex: "0",
+      role: "img",
+      "aria-describedby": `${widget.id}-cell`,
+    });
+    const legend = element(
+      "div",
+      { className: "nb-live-legend", "aria-hidden": "true" },
+      element("span", { text: "weight 0" }),
+      element("span", { className: "nb-live-legend-bar" }),
+      element("span", { text: "1" })
+    );
+    const cellReadout = element("p", { className: "nb-live-cell", id: `${widget.id}-cell`, "aria-live": "polite" });
+    const focus = element("figure", { className: "nb-live-focus" }, focusTitle, focusMap, legend, cellReadout);
+    widget.live.append(tokens, readout, focus, layers);
 
     let result = null; // {ids, typed, forward, probs}
     let query = 0;
+    let key = 0; // the large map's cursor: a key at or before the query
     let layerChosen = 0;
     let headChosen = 0;
     const canvases = [];
 
     function run(model) {
-      const text = input.value;
+      const text = normalised(model, input);
       const problem = problemWith(model, text);
       input.setAttribute("aria-invalid", problem ? "true" : "false");
       if (problem) {
@@ -257,6 +288,33 @@
       draw();
     }
 
+    // Where on the large map a point falls: the query row and key column, or null.
+    function cellAt(event) {
+      const box = focusMap.getBoundingClientRect();
+      const { margin, cell } = focusMap.layout;
+      const t = Math.floor((event.clientY - box.top - margin) / cell);
+      const j = Math.floor((event.clientX - box.left - margin) / cell);
+      const T = result.ids.length;
+      return t >= 0 && t < T && j >= 0 && j <= t ? { t, j } : null;
+    }
+
+    focusMap.addEventListener("mousemove", (event) => {
+      const at = result && focusMap.layout && cellAt(event);
+      if (at) {
+        key = at.j;
+        choose(at.t);
+      }
+    });
+    focusMap.addEventListener("keydown", (event) => {
+      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      if (!move || !result) return;
+      event.preventDefault();
+      event.stopPropagation(); // the theme's arrow keys turn the page, except in controls
+      const t = Math.max(0, Math.min(result.ids.length - 1, query + move[0]));
+      key = Math.max(0, Math.min(t, key + move[1]));
+      choose(t);
+    });
+
     function chooseHead(l, h) {
       layerChosen = l;
       headChosen = h;
@@ -306,6 +364,7 @@
         canvas.parentElement.classList.toggle("nb-live-chosen", chosen);
         canvas.setAttribute("aria-pressed", chosen ? "true" : "false");
       }
+      drawFocus(model);
       // the chosen head's weights for the query, on the keys in the token strip
       const weights = forward.attention[layerChosen][headChosen][query];
       [...tokens.children].forEach((button, j) => {
@@ -323,6 +382,64 @@
         token: shown(model.vocab[ids[query]]),
         rows: { scores: traced.scores[query], masked: traced.masked[query], softmax: traced.softmax[query] },
       });
+    }
+
+    function drawFocus(model) {
+      const { ids, forward } = result;
+      const T = ids.length;
+      const rows = forward.attention[layerChosen][headChosen];
+      key = Math.min(key, query);
+      const size = focusMap.clientWidth || 320;
+      const ratio = window.devicePixelRatio || 1;
+      // a margin for the letters; every position labelled while a cell is 9 px or more
+      const font = Math.max(10, Math.min(15, (size / (T + 1)) * 0.75));
+      const margin = font * 1.6;
+      const cell = (size - margin) / T;
+      const every = Math.ceil(9 / cell);
+      focusMap.layout = { margin, cell };
+      focusMap.width = focusMap.height = Math.round(size * ratio);
+      const context = focusMap.getContext("2d");
+      context.setTransform(ratio, 0, 0, ratio, 0, 0);
+      context.clearRect(0, 0, size, size);
+      const ink = cssColour(root, "--nb-live-ink", "#da7756");
+      const empty = cssColour(root, "--nb-live-empty", "#eee");
+      const mark = cssColour(root, "--nb-live-mark", "#000");
+      const text = getComputedStyle(root).color;
+      context.font = `${font}px ${getComputedStyle(root).getPropertyValue("--pst-font-family-monospace") || "monospace"}`;
+      context.textAlign = "center";
+      context.textBaseline = "middle";
+      context.fillStyle = text;
+      for (let t = 0; t < T; t++) {
+        if (t % every && t !== query) continue;
+        const letter = shown(model.vocab[ids[t]]);
+        context.fillText(letter, margin + (t + 0.5) * cell, margin / 2); // keys, along the top
+        context.fillText(letter, margin / 2, margin + (t + 0.5) * cell); // queries, down the side
+      }
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j <= t; j++) {
+          context.globalAlpha = 1;
+          context.fillStyle = empty;
+          context.fillRect(margin + j * cell, margin + t * cell, cell, cell);
+          context.globalAlpha = Math.min(1, rows[t][j]);
+          context.fillStyle = ink;
+          context.fillRect(margin + j * cell, margin + t * cell, cell, cell);
+        }
+      }
+      context.globalAlpha = 1;
+      context.strokeStyle = mark;
+      context.lineWidth = 2;
+      context.strokeRect(margin + 1, margin + query * cell + 1, (query + 1) * cell - 2, cell - 2);
+      context.lineWidth = 3;
+      context.strokeRect(margin + key * cell + 1.5, margin + query * cell + 1.5, cell - 3, cell - 3);
+      focusTitle.textContent = `Layer ${layerChosen}, head ${headChosen}: each row a query, each column a key it may attend to`;
+      focusMap.setAttribute(
+        "aria-label",
+        `Attention map of layer ${layerChosen}, head ${headChosen}: ${T} queries by ${T} keys. Arrow keys move over its cells.`
+      );
+      focusMap.dataset.layer = layerChosen;
+      focusMap.dataset.head = headChosen;
+      const letter = (t) => shown(model.vocab[ids[t]]);
+      cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
     }
 
     let pending = 0;
@@ -348,6 +465,8 @@
   // --- live-sampling ----------------------------------------------------------------
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
+  // High enough that the sort model, sure of nearly every letter at 1, errs often.
+  const MAX_TEMPERATURE = 5;
   const BARS = 10;
 
   function samplingWidget(root, options) {
@@ -357,7 +476,7 @@
     const field = (label, control, output) =>
       element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control, ...(output ? [output] : []));
     const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
-    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: "0.1", max: "2", step: "0.05", value: String(options.temperature) });
+    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: "0.1", max: String(MAX_TEMPERATURE), step: "0.05", value: String(options.temperature) });
     const temperatureShown = element("output", { for: temperature.id, text: Number(options.temperature).toFixed(2) });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
@@ -389,7 +508,7 @@
 
     function reset(model) {
       stop();
-      const problem = problemWith(model, prompt.value);
+      const problem = problemWith(model, normalised(model, prompt));
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
       const seedValue = Number(seed.value);
       const badSeed = !(seed.value !== "" && Number.isInteger(seedValue) && seedValue >= 0 && seedValue < 2 ** 32);
@@ -423,7 +542,7 @@
         ...ranked.map((i) =>
           element(
             "li",
-            { className: i === token ? "nb-live-bar nb-live-bar-drawn" : "nb-live-bar", style: `--nb-live-p: ${probs[i].toFixed(4)}` },
+            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${probs[i] === 0 ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
             element("span", { className: "nb-live-bar-token", text: shown(model.vocab[i]) }),
             element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
             element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") })
@@ -673,6 +792,36 @@
   // --- predict-check ------------------------------------------------------------------
 
   /** The model's answer to a question, worked out in the browser, with what shows it. */
+  // A verdict's reason, as compute.py says it for the page without scripts.
+  function accuracyWhy(threshold, letters, step, accuracy) {
+    const perLetter = threshold ** (1 / letters);
+    return (
+      `A problem counts only if all ${letters} letters are right, so ${Math.round(threshold * 100)}% of ` +
+      `problems needs about ${(perLetter * 100).toFixed(1)}% of the letters right ` +
+      `(${threshold}^(1/${letters})): at step ${step} it was still ${(accuracy * 100).toFixed(1)}%.`
+    );
+  }
+
+  /** The likeliest next token's share at the question's temperature: the choice nearest it. */
+  function temperatureAnswer(model, question) {
+    const ids = model.encode(question.input);
+    const logits = [...model.forward(ids).logits[ids.length - 1]];
+    const tau = question.temperature;
+    const probs = model.probabilities(logits, { temperature: tau });
+    const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
+    const [best, runnerUp] = order;
+    const share = probs[best];
+    const off = (value) => Math.abs(parseFloat(value) / 100 - share);
+    const nearest = question.choices.reduce((b, [value]) => (off(value) < off(b) ? value : b), question.choices[0][0]);
+    const gap = logits[best] - logits[runnerUp];
+    const odds = (x) => Number(x.toPrecision(3));
+    const why =
+      `Dividing the logits by ${tau} multiplies every gap between them by ${Number((1 / tau).toPrecision(6))}: ` +
+      `“${shown(model.vocab[best])}” leads the runner-up “${shown(model.vocab[runnerUp])}” by ${gap.toFixed(2)}, ` +
+      `so its odds over it go from ${odds(Math.exp(gap))} to ${odds(Math.exp(gap / tau))}.`;
+    return { answer: nearest, evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}` };
+  }
+
   function answerOf(loaded, question) {
     if (question.ask === "accuracy-step") {
       const reached = loaded.snapshots.find((s) => s.accuracy >= question.threshold);
@@ -681,8 +830,13 @@
         .slice(-4)
         .map((s) => `step ${s.step}: ${percent(s.accuracy)}`)
         .join(", ");
-      return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.` };
+      const letters = loaded.probes[0].length - (loaded.prompt_len - 1);
+      const index = loaded.snapshots.indexOf(reached);
+      const before = index >= 0 ? loaded.snapshots[Math.max(0, index - 1)] : null;
+      const why = before ? ` ${accuracyWhy(question.threshold, letters, before.step, before.accuracy)}` : "";
+      return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.${why}` };
     }
+    if (question.ask === "temperature-share") return temperatureAnswer(loaded, question);
     const model = loaded;
     const ids = model.encode(question.input);
     const forward = model.forward(ids);

@@ -108,11 +108,13 @@
   }
 
   // A player draws captions over the bottom of the picture, where the scenes put their
-  // legends and formulas. Under the clip instead: each cue is a line of the page's text,
-  // all stacked in one place so the space they need is kept and nothing below moves as
-  // they change. aria-hidden: the transcript gives screen readers the same text. The
-  // player draws them again in full screen, or whenever the reader picks them in its
-  // menu; "Off" there hides them here too. Without this script the player draws them.
+  // legends and formulas. Under the clip instead, in the caption's own place: one line,
+  // the clip's caption until it plays, then the cue of the moment (the caption again at
+  // the end). Caption and cues share one grid cell, so the tallest sets the height and
+  // nothing below moves as they change. aria-hidden: the transcript gives screen readers
+  // the same text. The player draws them again in full screen, or whenever the reader
+  // picks them in its menu; "Off" there hides them here too. Without this script the
+  // player draws them.
   function captionsBelow() {
     const ACTIVE = "manim-clip-cue-active";
     for (const video of document.querySelectorAll("video.manim-clip-video")) {
@@ -122,9 +124,26 @@
       const below = document.createElement("div");
       below.className = "manim-clip-cues";
       below.setAttribute("aria-hidden", "true");
-      video.after(below);
+      const caption = video.closest("figure").querySelector("figcaption .caption-text");
+      const line = document.createElement("div");
+      line.className = "manim-clip-line";
+      if (caption) {
+        const named = document.createElement("span"); // the caption and its permalink
+        named.className = "manim-clip-caption";
+        caption.before(line);
+        const permalink = caption.nextElementSibling;
+        named.append(caption);
+        if (permalink && permalink.matches("a.headerlink")) named.append(permalink);
+        line.append(named, below);
+      } else {
+        video.after(line);
+        line.append(below);
+      }
+      const cueing = () => line.classList.toggle("manim-clip-cueing", video.currentTime > 0 && !video.ended);
+      for (const type of ["play", "seeked", "ended", "emptied"]) video.addEventListener(type, cueing);
       let lines = [];
       const show = () => {
+        cueing();
         const time = video.currentTime;
         let current = [...(track.activeCues || [])];
         if (!current.length) {
@@ -166,7 +185,38 @@
     }
   }
 
+  // A transcript's times (the film's chapters) are links to that moment of the video
+  // file: on the page they play the clip above them from there instead.
+  function seekLinks() {
+    for (const link of document.querySelectorAll("figure .manim-clip-time a[data-seek]")) {
+      const video = link.closest("figure").querySelector("video.manim-clip-video");
+      if (!video) continue;
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        const at = Number(link.dataset.seek);
+        // A clip seeks once the moment is seekable: at once from a host that serves
+        // ranges of the file, else when the file has loaded that far. Playing loads it.
+        const seek = () => {
+          const ranges = video.seekable;
+          for (let i = 0; i < ranges.length; i += 1) {
+            if (ranges.start(i) <= at && at <= ranges.end(i)) {
+              video.currentTime = at;
+              for (const type of ["loadedmetadata", "progress"]) video.removeEventListener(type, seek);
+              return;
+            }
+          }
+        };
+        for (const type of ["loadedmetadata", "progress"]) video.addEventListener(type, seek);
+        seek();
+        video.play().catch(() => {}); // the browser may refuse; the reader can press play
+        video.scrollIntoView({ block: "nearest" });
+        video.focus();
+      });
+    }
+  }
+
   function ready() {
+    seekLinks();
     captionsBelow();
     start();
     lengthOnIntent();
