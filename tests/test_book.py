@@ -74,3 +74,42 @@ def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
     assert shares["trained model"] > shares["trigram counts"] > shares["bigram counts"]
     assert shares["bigram counts"] > shares["untrained model"]
     assert "nanoGPT baby GPT" in text and "The Tempest" in text
+
+
+def test_the_probe_finds_the_counts_that_the_rule_needs(book_html):
+    """Attention chapter: no counts in the embeddings; after block 0's attention a linear
+    probe reads n_A and n_B, and the sorting rule on its counts sorts most problems; the
+    model's own lm_head cannot read that stream until block 0's MLP has run."""
+    page = _page_text(book_html / "chapters/attention.html")
+    number = r"\s+([\d.]+)%?"
+    rows = {
+        name: [float(v) for v in values]
+        for name, *values in re.findall(
+            r"(embeddings|after attention|after MLP)" + number * 5, page
+        )
+    }
+    assert set(rows) == {"embeddings", "after attention", "after MLP"}, rows
+    assert max(rows["embeddings"][:2]) < 0.5
+    assert min(rows["after attention"][:2] + rows["after MLP"][:2]) > 0.8
+    assert rows["after attention"][3] > 90  # the rule on the probe's counts: sorts, %
+    assert rows["after attention"][4] < 50 < 99 < rows["after MLP"][4]  # lm_head: sorts, %
+
+
+def test_the_successor_table_moves_from_a_to_c(book_html):
+    """Attention chapter: the selector head's weights by answer row and query letter. The first row
+    favours A for every query letter, the last C, and after the first row prompt letters
+    below the query's own get less weight than those at or above it."""
+    page = _page_text(book_html / "chapters/attention.html")
+    table = {}  # (row, query letter) -> {key letter: weight}
+    for row, line in re.findall(r"^row\s+(\d+)\s+(query .*)$", page, re.MULTILINE):
+        for q, shares in re.findall(r"query ([A-C]): (A [\d.]+ B [\d.]+ C [\d.]+)", line):
+            table[int(row), q] = dict(re.findall(r"([A-C]) ([\d.]+)", shares))
+    rows = sorted({row for row, _ in table})
+    assert len(rows) == 6, table
+    favoured = {key: max(shares, key=lambda k: float(shares[k])) for key, shares in table.items()}
+    assert all(favoured[rows[0], q] == "A" for q in "ABC")
+    assert all(favoured[key] == "C" for key in table if key[0] == rows[-1])
+    for (row, q), shares in table.items():
+        if row > rows[0] and q != "A":
+            below = sum(float(v) for k, v in shares.items() if k < q)
+            assert below < sum(float(v) for k, v in shares.items() if k >= q), (row, q)
