@@ -113,3 +113,28 @@ def test_the_successor_table_moves_from_a_to_c(book_html):
         if row > rows[0] and q != "A":
             below = sum(float(v) for k, v in shares.items() if k < q)
             assert below < sum(float(v) for k, v in shares.items() if k >= q), (row, q)
+
+
+def test_the_loss_jumps_at_every_rate_and_the_small_run_overfits(book_html):
+    """Training chapter: in every short run the held-out loss at least doubles between two
+    measurements; Adam's RMS step is a small fraction of η; at the window's end the lower
+    the peak rate, the lower the loss. With few problems the model overfits, and dropout
+    ends with a lower val loss but still above its best."""
+    page = _page_text(book_html / "chapters/training.html")
+    runs = {
+        name: (float(end), float(low), int(jumps), float(ratio))
+        for name, end, low, jumps, ratio in re.findall(
+            r"^(peak [\d.]+|no warmup|no clipping)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$",
+            page,
+            re.MULTILINE,
+        )
+    }
+    assert len(runs) == 5, runs
+    assert all(jumps >= 1 and ratio < 0.3 for _, _, jumps, ratio in runs.values())
+    peaks = sorted((float(name.split()[1]), run[0]) for name, run in runs.items() if "peak" in name)
+    assert [end for _, end in peaks] == sorted(end for _, end in peaks)
+    rows = re.findall(r"^\s*(\d+)\s+([\d.]+) / ([\d.]+)\s+([\d.]+) / ([\d.]+)$", page, re.MULTILINE)
+    plain_val = [float(r[1]) for r in rows]
+    dropout_val = [float(r[3]) for r in rows]
+    assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and float(rows[-1][2]) < 0.01
+    assert min(dropout_val) < dropout_val[-1] < plain_val[-1]
