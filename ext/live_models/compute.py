@@ -181,12 +181,18 @@ def mulberry32(seed: int):
         yield ((t ^ (t >> 14)) & mask) / 2**32
 
 
-def next_token_probs(logits: torch.Tensor, temperature: float, top_k: int | None) -> np.ndarray:
+def next_token_probs(
+    logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None = None
+) -> np.ndarray:
     """As model.generate turns the last logits into probabilities (in float64)."""
     scaled = logits.double() / temperature
     if top_k is not None:
         kth_best = torch.topk(scaled, min(top_k, scaled.numel())).values[-1]
         scaled[scaled < kth_best] = -math.inf
+    if top_p is not None:
+        from model_src.model import top_p_logits
+
+        scaled = top_p_logits(scaled, top_p)
     return F.softmax(scaled, dim=-1).numpy()
 
 
@@ -369,8 +375,9 @@ def predict(
         "ask": ask,
         "input": prompt,
         "temperature": temperature,
-        "text": f"The {preset} model has read “{prompt}”. At temperature {temperature:g}, which "
-        "token is it most likely to write next?",
+        "text": f"The {preset} model has read “{prompt}”. Which token is it most likely to "
+        f"write next? (The check shows the probabilities at temperature {temperature:g}; "
+        "every temperature ranks the same token first.)",
         "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
     }
