@@ -33,6 +33,18 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, eps=1e-5)
 
 
+def top_p_logits(logits, top_p):
+    """Nucleus sampling's cut: keep the likeliest tokens until their probabilities sum to
+    top_p (at least one token), set the rest to -inf. logits (..., V), any order."""
+    ordered, order = torch.sort(logits, dim=-1, descending=True)
+    probs = F.softmax(ordered, dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # the mass of the tokens ranked above each one
+    enough = before >= top_p  # enough without this token
+    enough[..., 0] = False  # the likeliest always stays
+    ordered = ordered.masked_fill(enough, float("-inf"))
+    return torch.empty_like(logits).scatter(-1, order, ordered)
+
+
 def causal_mask(block_size: int) -> torch.Tensor:
     """Ones on and below the diagonal: row t marks the positions that position t may see."""
     return torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size)
@@ -156,7 +168,7 @@ class GPT(nn.Module):
 
         self.apply(self._init_weights)
         # Every block adds its two c_proj outputs to the residual stream; shrinking
-        # those weights keeps the stream's variance from growing with depth (GPT-2 paper).
+        # those weights keeps the total of all writes the same size at any depth (GPT-2).
         for name, param in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
@@ -255,10 +267,11 @@ class GPT(nn.Module):
         return flops_per_iter / dt / peak_flops
 
     @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None):
         """Extend idx (B, T) by max_new_tokens sampled tokens, one at a time, each fed back
         in. temperature < 1 sharpens the distribution; top_k keeps only the k likeliest
-        tokens (top_k=1 is greedy). Call model.eval() first to switch dropout off."""
+        tokens (top_k=1 is greedy); top_p only the fewest likeliest whose probabilities
+        sum to top_p. Call model.eval() first to switch dropout off."""
         for _ in range(max_new_tokens):
             # the model has block_size positions: beyond that, keep only the latest tokens
             context = idx[:, -self.config.block_size :]
@@ -267,6 +280,8 @@ class GPT(nn.Module):
             if top_k is not None:
                 kth_best = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
                 logits[logits < kth_best] = float("-inf")
+            if top_p is not None:
+                logits = top_p_logits(logits, top_p)
             probs = F.softmax(logits, dim=-1)
             next_token = torch.multinomial(probs, num_samples=1)  # (B, 1)
             idx = torch.cat((idx, next_token), dim=1)

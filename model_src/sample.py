@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_new_tokens", type=int, default=300)
     parser.add_argument("--temperature", type=float, default=0.8, help="< 1: more cautious")
     parser.add_argument("--top_k", type=int, default=None, help="sample from the k likeliest")
+    parser.add_argument(
+        "--top_p", type=float, default=None, help="from the likeliest holding this much probability"
+    )
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     idx = torch.tensor([[stoi[ch] for ch in start]] * args.num_samples, device=args.device)
 
     torch.manual_seed(args.seed)
-    out = model.generate(idx, args.max_new_tokens, args.temperature, args.top_k)
+    out = model.generate(idx, args.max_new_tokens, args.temperature, args.top_k, args.top_p)
     for row in out.tolist():
         print("".join(itos[i] for i in row))
         print("-" * 40)

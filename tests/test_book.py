@@ -131,3 +131,67 @@ def test_the_start_page_times_the_learning_paths_routes(book_html):
     ).groups()
     assert f"{int(everything) / 60:.1f}" == hours
     assert all(int(everything) > minutes for _, minutes in said.values())
+
+
+def test_the_probe_finds_the_counts_that_the_rule_needs(book_html):
+    """Attention chapter: no counts in the embeddings; after block 0's attention a linear
+    probe reads n_A and n_B, and the sorting rule on its counts sorts most problems; the
+    model's own lm_head cannot read that stream until block 0's MLP has run."""
+    page = _page_text(book_html / "chapters/attention.html")
+    number = r"\s+([\d.]+)%?"
+    rows = {
+        name: [float(v) for v in values]
+        for name, *values in re.findall(
+            r"(embeddings|after attention|after MLP)" + number * 5, page
+        )
+    }
+    assert set(rows) == {"embeddings", "after attention", "after MLP"}, rows
+    assert max(rows["embeddings"][:2]) < 0.5
+    assert min(rows["after attention"][:2] + rows["after MLP"][:2]) > 0.8
+    assert rows["after attention"][3] > 90  # the rule on the probe's counts: sorts, %
+    assert rows["after attention"][4] < 50 < 99 < rows["after MLP"][4]  # lm_head: sorts, %
+
+
+def test_the_successor_table_moves_from_a_to_c(book_html):
+    """Attention chapter: the selector head's weights by answer row and query letter. The first row
+    favours A for every query letter, the last C, and after the first row prompt letters
+    below the query's own get less weight than those at or above it."""
+    page = _page_text(book_html / "chapters/attention.html")
+    table = {}  # (row, query letter) -> {key letter: weight}
+    for row, line in re.findall(r"^row\s+(\d+)\s+(query .*)$", page, re.MULTILINE):
+        for q, shares in re.findall(r"query ([A-C]): (A [\d.]+ B [\d.]+ C [\d.]+)", line):
+            table[int(row), q] = dict(re.findall(r"([A-C]) ([\d.]+)", shares))
+    rows = sorted({row for row, _ in table})
+    assert len(rows) == 6, table
+    favoured = {key: max(shares, key=lambda k: float(shares[k])) for key, shares in table.items()}
+    assert all(favoured[rows[0], q] == "A" for q in "ABC")
+    assert all(favoured[key] == "C" for key in table if key[0] == rows[-1])
+    for (row, q), shares in table.items():
+        if row > rows[0] and q != "A":
+            below = sum(float(v) for k, v in shares.items() if k < q)
+            assert below < sum(float(v) for k, v in shares.items() if k >= q), (row, q)
+
+
+def test_the_loss_jumps_at_every_rate_and_the_small_run_overfits(book_html):
+    """Training chapter: in every short run the held-out loss at least doubles between two
+    measurements; Adam's RMS step is a small fraction of η; at the window's end the lower
+    the peak rate, the lower the loss. With few problems the model overfits, and dropout
+    ends with a lower val loss but still above its best."""
+    page = _page_text(book_html / "chapters/training.html")
+    runs = {
+        name: (float(end), float(low), int(jumps), float(ratio))
+        for name, end, low, jumps, ratio in re.findall(
+            r"^(peak [\d.]+|no warmup|no clipping)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$",
+            page,
+            re.MULTILINE,
+        )
+    }
+    assert len(runs) == 5, runs
+    assert all(jumps >= 1 and ratio < 0.3 for _, _, jumps, ratio in runs.values())
+    peaks = sorted((float(name.split()[1]), run[0]) for name, run in runs.items() if "peak" in name)
+    assert [end for _, end in peaks] == sorted(end for _, end in peaks)
+    rows = re.findall(r"^\s*(\d+)\s+([\d.]+) / ([\d.]+)\s+([\d.]+) / ([\d.]+)$", page, re.MULTILINE)
+    plain_val = [float(r[1]) for r in rows]
+    dropout_val = [float(r[3]) for r in rows]
+    assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and float(rows[-1][2]) < 0.01
+    assert min(dropout_val) < dropout_val[-1] < plain_val[-1]

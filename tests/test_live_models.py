@@ -54,7 +54,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     for widget, ask in zip(widgets[3:], asks, strict=True):
         options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
         assert options["question"]["ask"] == ask and "answer" not in options["question"]
-    step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9)["answer"]
+    step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9, None)["answer"]
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
@@ -93,6 +93,7 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
     21: ("the char model keeps no training replay", "only sort models"),
     23: (":ask: 'guess' is not a question kind", "strongest-key, next-token, accuracy-step"),
     26: (":threshold: '2' is not a number from 0.01 to 1.0", ":threshold: 0.9"),
+    30: ("the sort model has layers 0 to 2", ":layer:"),
 }
 
 

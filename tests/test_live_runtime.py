@@ -155,3 +155,41 @@ def test_artifacts_are_small_and_content_addressed(artifacts, tmp_path):
     again = compute.artifact("sort", tmp_path)
     assert again.name == artifacts["sort"].name
     assert again.read_bytes() == artifacts["sort"].read_bytes()
+
+
+@pytest.fixture(scope="module")
+def bare_runtime(browser, tmp_path_factory):
+    """The runtime alone, on a page opened from disk: no model loaded."""
+    site = tmp_path_factory.mktemp("bare")
+    shutil.copy(STATIC / "nanobook_live.js", site)
+    (site / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>runtime</title>'
+        '<script src="nanobook_live.js"></script>'
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto((site / "index.html").as_uri())
+    yield page
+    context.close()
+
+
+def test_top_k_and_top_p_probabilities_equal_pytorch(bare_runtime):
+    """The runtime's next-token probabilities with temperature, top-k and top-p against
+    compute.next_token_probs, which uses model.top_p_logits."""
+    generator = torch.Generator().manual_seed(0)
+    cases = [(0.8, None, 0.9), (1.0, None, 0.5), (1.3, 20, 0.95), (0.5, None, 0.0), (1.0, 5, 1.0)]
+    for temperature, top_k, top_p in cases:
+        logits = torch.randn(96, generator=generator) * 3
+        expected = compute.next_token_probs(logits, temperature, top_k, top_p)
+        got = bare_runtime.evaluate(
+            """([logits, temperature, topK, topP]) => Array.from(nanobook.Model.prototype
+                 .probabilities.call(null, logits, {temperature, topK, topP}))""",
+            [logits.tolist(), temperature, top_k, top_p],
+        )
+        assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) < 1e-9
+        kept = expected > 0
+        assert expected[kept].sum() == pytest.approx(1)
+        # the kept tokens are the fewest likeliest whose probability reaches top_p
+        full = compute.next_token_probs(logits, temperature, top_k)
+        ranked = sorted(full, reverse=True)
+        assert sum(ranked[: kept.sum() - 1]) < top_p or kept.sum() == 1

@@ -181,6 +181,7 @@ def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
         options["prompt"],
         options["temperature"],
         question.get("threshold", 0.9),
+        question.get("layer"),  # strongest-key: the layer the build asked about
     )
     assert widget.get_attribute("data-answer") == str(built["answer"])
     assert re.match(r"(Right|Not this time): the answer is ", verdict.inner_text())

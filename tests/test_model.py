@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from model_src import kv_cache
-from model_src.model import GPT, GPTConfig
+from model_src.model import GPT, GPTConfig, top_p_logits
 from model_src.probe import attention_maps, heads_off
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -300,3 +300,17 @@ def test_silencing_heads_removes_exactly_their_slice(model):
     torch.testing.assert_close(zeroed[..., 8:], intact[..., 8:])  # head 1 untouched
     assert not torch.allclose(silenced, before)
     torch.testing.assert_close(model(idx)[0], before)  # the hook is gone again
+
+
+def test_top_p_keeps_the_fewest_likeliest_reaching_p():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 50, generator=generator) * 2
+    for top_p in (0.0, 0.3, 0.9, 1.0):
+        cut = top_p_logits(logits, top_p)
+        for row, kept in zip(F.softmax(logits, -1), cut > float("-inf"), strict=True):
+            ranked = row.sort(descending=True).values
+            n = next(i + 1 for i in range(len(ranked)) if ranked[: i + 1].sum() >= top_p - 1e-6)
+            assert kept.sum() == n  # the fewest whose mass reaches p, at least one
+            dropped = row[~kept]
+            assert dropped.numel() == 0 or row[kept].min() >= dropped.max()  # the likeliest
+        assert torch.equal(cut[cut > float("-inf")], logits[cut > float("-inf")])

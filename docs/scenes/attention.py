@@ -1,7 +1,9 @@
 """Chapter 4: one query attending to the keys before it, in the trained sort model.
 
 Every number is measured when the clip renders: the first held-out sort problem (the one
-the chapter's attention maps show) goes through the trained model once. probe's
+the chapter's attention maps show) goes through the trained model once. The clip shows a
+layer the model needs: one with a head whose silencing costs held-out accuracy (the
+chapter's ablation finds only layer 0's). probe's
 attention_maps catches the weights; a hook on the layer's c_attn catches q and k, from
 which the scores are recomputed by hand (and checked against the caught weights).
 """
@@ -26,10 +28,11 @@ def measure():
     """The trained run, the tokens, the layer and query shown, and that query's scores and
     weights in every head, each (nh, T).
 
-    The layer and query are the ones whose heads attend most sharply (lowest mean entropy
-    over the sorted positions): a near-uniform head shows no pattern worth watching.
+    Among the layers the model needs, the layer and query are the ones whose heads attend
+    most sharply (lowest mean entropy over the sorted positions): a near-uniform head
+    shows no pattern worth watching.
     """
-    from model_src import prepare, probe, trained
+    from model_src import prepare, probe, tasks, trained
 
     sort = trained.get("sort")
     model = sort.model
@@ -53,7 +56,7 @@ def measure():
     prompt_len = sort.meta["prompt_len"]
     sharpness = {  # (layer, query) -> mean entropy of its heads; queries in the answer
         (layer, query): entropy(maps[layer][0, :, query, : query + 1]).mean().item()
-        for layer in range(len(maps))
+        for layer in needed_layers(model, probe, tasks)
         for query in range(prompt_len, idx.size(1) - 1)  # a later key left to mask
     }
     layer, query = min(sharpness, key=sharpness.__getitem__)
@@ -69,6 +72,19 @@ def measure():
     by_hand = scores.masked_fill(torch.arange(T) > query, float("-inf")).softmax(-1)
     assert torch.allclose(by_hand, weights, atol=1e-5)
     return sort, idx[0].tolist(), layer, query, scores.tolist(), weights.tolist(), model.config
+
+
+def needed_layers(model, probe, tasks) -> list[int]:
+    """The layers with a head whose silencing lowers held-out sort accuracy."""
+    intact = tasks.sort_accuracy(model)
+    needed = []
+    for layer in range(model.config.n_layer):
+        for head in range(model.config.n_head):
+            with probe.heads_off(model, [(layer, head)]):
+                if tasks.sort_accuracy(model) < intact:
+                    needed.append(layer)
+                    break
+    return needed
 
 
 def signed(value: float, digits: int) -> str:
@@ -108,7 +124,7 @@ class AttentionScene(BookScene):
 
         self.show_title(
             "Attention: one query, the keys before it",
-            f"sort model, layer {layer} (its sharpest heads): "
+            f"sort model, layer {layer} (the layer it needs): "
             f"prompt {''.join(letters[:prompt_len])}, sorted so far",
         )
 

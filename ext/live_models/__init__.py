@@ -119,7 +119,7 @@ def _computation(compute, spec):
     if spec.kind == "replay":
         return lambda: compute.replay_summary(spec.preset)
     return lambda: compute.predict(
-        spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold
+        spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold, spec.layer
     )
 
 
@@ -133,7 +133,7 @@ def _compute(compute, cache: Path, spec) -> dict:
                 cache, spec.preset, spec.request(), _computation(compute, spec)
             )
         except ValueError as error:  # a question the model's record cannot answer
-            problem = (str(error), "choose another :threshold: or :prompt:")
+            problem = (str(error), "choose another :threshold:, :layer: or :prompt:")
     message, hint = problem
     _core.warn(
         logger, f"{spec.directive}: {message}", location=spec.location, subtype=SUBTYPE, hint=hint

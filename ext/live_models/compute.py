@@ -181,12 +181,18 @@ def mulberry32(seed: int):
         yield ((t ^ (t >> 14)) & mask) / 2**32
 
 
-def next_token_probs(logits: torch.Tensor, temperature: float, top_k: int | None) -> np.ndarray:
+def next_token_probs(
+    logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None = None
+) -> np.ndarray:
     """As model.generate turns the last logits into probabilities (in float64)."""
     scaled = logits.double() / temperature
     if top_k is not None:
         kth_best = torch.topk(scaled, min(top_k, scaled.numel())).values[-1]
         scaled[scaled < kth_best] = -math.inf
+    if top_p is not None:
+        from model_src.model import top_p_logits
+
+        scaled = top_p_logits(scaled, top_p)
     return F.softmax(scaled, dim=-1).numpy()
 
 
@@ -308,9 +314,12 @@ def replay_summary(preset: str) -> dict:
 # --- predict, then check ----------------------------------------------------------------
 
 
-def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: float) -> dict:
+def predict(
+    preset: str, ask: str, prompt: str, temperature: float, threshold: float, layer: int | None
+) -> dict:
     """A question, its choices and the build's answer. In the page the widget works the
-    answer out again with the live model (or the replay) when the reader checks."""
+    answer out again with the live model (or the replay) when the reader checks.
+    strongest-key asks about the most decided head of `layer` (of any layer if None)."""
     entry = trained_model(preset)
     vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
     if ask == "accuracy-step":
@@ -340,11 +349,14 @@ def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: f
         with torch.no_grad(), probe.attention_maps(entry.model) as maps:
             entry.model(torch.tensor([ids]), targets=torch.tensor([ids]))
         weights = torch.stack(maps)[:, 0].double()  # (n_layer, nh, T, T)
+        if layer is not None and layer >= len(weights):
+            raise ValueError(f"the {preset} model has layers 0 to {len(weights) - 1}")
+        layers = range(len(weights)) if layer is None else [layer]
         # the most decided head, over the positions the model wrote (all of them for char)
         first = typed if typed < len(ids) else 1
-        top = weights[:, :, first:].max(dim=-1).values  # (n_layer, nh, T - first)
-        layer, head, query = (int(i) for i in np.unravel_index(int(top.argmax()), top.shape))
-        query += first
+        top = weights[layers, :, first:].max(dim=-1).values  # (layers, nh, T - first)
+        at, head, query = (int(i) for i in np.unravel_index(int(top.argmax()), top.shape))
+        layer, query = layers[at], query + first
         text = entry.decode(ids)
         return {
             "ask": ask,
@@ -369,8 +381,9 @@ def predict(preset: str, ask: str, prompt: str, temperature: float, threshold: f
         "ask": ask,
         "input": prompt,
         "temperature": temperature,
-        "text": f"The {preset} model has read “{prompt}”. At temperature {temperature:g}, which "
-        "token is it most likely to write next?",
+        "text": f"The {preset} model has read “{prompt}”. Which token is it most likely to "
+        f"write next? (The check shows the probabilities at temperature {temperature:g}; "
+        "every temperature ranks the same token first.)",
         "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
     }

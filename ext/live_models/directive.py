@@ -51,6 +51,7 @@ class LiveSpec:
     steps: int = 1
     ask: str = ""  # predict: one of ASKS
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
+    layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -69,7 +70,7 @@ class LiveSpec:
             "attention": ["kind", "prompt"],
             "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
             "replay": ["kind"],
-            "predict": ["kind", "ask", "prompt", "temperature", "threshold"],
+            "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
@@ -207,11 +208,18 @@ ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share")
 
 class PredictCheckDirective(_LiveDirective):
     """```{predict-check} sort``` with :ask: (one of ASKS), :prompt:, :temperature:,
-    :threshold:: a question the reader answers before the live model (or the replay)
+    :threshold:, :layer:: a question the reader answers before the live model (or the replay)
     checks it. The question, its choices and its answer all come from the build."""
 
     kind = "predict"
-    known_options = (*_LiveDirective.known_options, "ask", "prompt", "temperature", "threshold")
+    known_options = (
+        *_LiveDirective.known_options,
+        "ask",
+        "prompt",
+        "temperature",
+        "threshold",
+        "layer",
+    )
     option_spec = _any_options(known_options)
 
     def _check(self, spec: LiveSpec) -> None:
@@ -229,3 +237,5 @@ class PredictCheckDirective(_LiveDirective):
             spec.threshold = _number(
                 self.options["threshold"], float, "threshold", 0.01, "0.9", 1.0
             )
+        if "layer" in self.options:
+            spec.layer = _number(self.options["layer"], int, "layer", 0, "0")

@@ -8,8 +8,8 @@
      sort.forward(ids, {trace: true})       -> also {trace}: per layer and head the raw
                                                scores, masked and softmax rows; shapes
      sort.encode("CBACAB"), sort.decode(ids), sort.config, sort.vocab
-     sort.generate(ids, {steps, temperature, topK, seed}) -> {ids, steps: [{probs, token}]}
-     sort.sampler(ids, {temperature, topK, seed}).step()  -> one token at a time
+     sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token}]}
+     sort.sampler(ids, {temperature, topK, topP, seed}).step()  -> one token at a time
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
@@ -377,25 +377,35 @@
     }
 
     /** Next-token probabilities from one logits row, as model.generate makes them. */
-    probabilities(logits, { temperature = 1, topK = null } = {}) {
+    probabilities(logits, { temperature = 1, topK = null, topP = null } = {}) {
       if (!(temperature > 0)) throw new RangeError("temperature must be above 0");
       const scaled = Float64Array.from(logits, (v) => v / temperature);
       if (topK !== null && topK !== undefined) {
         const kth = [...scaled].sort((a, b) => b - a)[Math.min(topK, scaled.length) - 1];
         for (let i = 0; i < scaled.length; i++) if (scaled[i] < kth) scaled[i] = -Infinity;
       }
+      if (topP !== null && topP !== undefined) {
+        // model.top_p_logits: keep the likeliest until their probabilities sum to topP
+        const probs = softmaxInPlace(Float64Array.from(scaled));
+        const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
+        let before = 0; // the mass of the tokens ranked above this one
+        order.forEach((i, rank) => {
+          if (rank > 0 && before >= topP) scaled[i] = -Infinity; // the likeliest always stays
+          before += probs[i];
+        });
+      }
       return softmaxInPlace(scaled);
     }
 
     /** A seeded sampler that extends `ids` one token per step(): {probs, token}, where
         probs is the distribution the token was drawn from. Same seed, same tokens. */
-    sampler(ids, { temperature = 1, topK = null, seed = 0 } = {}) {
+    sampler(ids, { temperature = 1, topK = null, topP = null, seed = 0 } = {}) {
       const random = randomNumbers(seed);
       const out = ids.slice();
       const step = () => {
         const context = out.slice(-this.config.block_size); // the model sees block_size tokens
         const { logits } = this.forward(context);
-        const probs = this.probabilities(logits[logits.length - 1], { temperature, topK });
+        const probs = this.probabilities(logits[logits.length - 1], { temperature, topK, topP });
         const u = random();
         let token = -1;
         let cumulative = 0;
