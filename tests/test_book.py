@@ -4,7 +4,10 @@ import html
 import re
 from pathlib import Path
 
+import torch
 from pages import CHAPTERS, parse
+
+from model_src import presets, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -49,3 +52,32 @@ def test_the_two_chapters_without_positions_agree(book_html):
     runs, rope = last_accuracy("no positions"), last_accuracy("RoPE")
     assert len(runs) == len(rope) == 2
     assert max(runs.values()) < single < 0.5 * min(rope.values())
+
+
+def test_the_trained_ngpt_lies_on_the_sphere_within_the_pages_tolerance(book_html):
+    """Every hidden state of every trained nGPT (the input to each attention and MLP step
+    and to the output layer), on every held-out problem, has length 1 within the tolerance
+    the nGPT chapter states."""
+    text = _page_text(book_html / "chapters/ngpt.html")
+    (tolerance,) = {float(t) for t in re.findall(r"stated tolerance of\s+(\d[\d.e+-]*\d)", text)}
+    data = presets.dataset("sort")
+    rows = torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"])[:, :-1].astype("int64"))
+    for name in variants.NGPT_RUNS:
+        for seed in variants.SEEDS:
+            model = variants.get(name, seed)["model"]
+            states = _hidden_states(model, rows)
+            assert len(states) == 1 + 2 * model.config.n_layer
+            for h in states:
+                assert (h.norm(dim=-1) - 1).abs().max() <= tolerance, (name, seed)
+
+
+def _hidden_states(model, rows) -> list[torch.Tensor]:
+    """What each attention, each MLP and the output layer of an NGPT read, on `rows`."""
+    states = []
+    layers = [model.lm_head] + [m for b in model.transformer.h for m in (b.attn, b.mlp)]
+    hooks = [m.register_forward_pre_hook(lambda m, args: states.append(args[0])) for m in layers]
+    with torch.no_grad():
+        model(rows, rows)
+    for hook in hooks:
+        hook.remove()
+    return states
