@@ -1,14 +1,21 @@
-"""What modern LLMs (Llama, Mistral, Qwen, ...) change in GPT-2's block, one switch each.
+"""What modern LLMs (Llama, Mistral, Qwen, nanochat, ...) change in GPT-2's block, one
+switch each.
 
     model = ModernGPT(ModernConfig(**gpt_fields, rmsnorm=True, swiglu=True, rope=True))
 
-Five changes, each off by default:
+Eight changes, each off by default. Llama's five:
 
     bias=False    no biases in the Linear layers and norms
     rmsnorm       RMSNorm: rescale by the root mean square, no mean subtracted, no bias
     swiglu        SwiGLU MLP: a gated MLP, its width cut to keep the parameter count
     rope          rotary position embeddings: positions turn q and k, no wpe table
     n_kv_head     grouped-query attention: fewer key/value heads than query heads
+
+and three more of today's small GPTs (nanochat's block):
+
+    relu2         ReLU² in the MLP instead of GELU: relu(x)**2
+    qk_norm       queries and keys RMS-normalised per head before their dot product
+    untied        an input embedding of its own, not shared with lm_head
 
 One more switch, wpe, keeps or drops the learned position table on its own, to test what
 RoPE brings apart from what it replaces.
@@ -36,6 +43,9 @@ class ModernConfig(GPTConfig):
     n_kv_head: int = 0  # 0: as many as n_head (ordinary multi-head attention)
     rope_base: float = 10000.0  # the slowest channel pair turns once in ~2π·base positions
     wpe: bool | None = None  # the learned position table; None: there is one unless rope
+    relu2: bool = False
+    qk_norm: bool = False
+    untied: bool = False
 
     def __post_init__(self):
         if self.wpe is None:
@@ -75,8 +85,9 @@ def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    """CausalSelfAttention with two options: queries and keys turned by RoPE, and
-    n_kv_head < n_head key/value heads, each shared by a group of query heads (GQA)."""
+    """CausalSelfAttention with three options: queries and keys turned by RoPE,
+    n_kv_head < n_head key/value heads, each shared by a group of query heads (GQA), and
+    queries and keys normalised before they meet (QK-norm)."""
 
     def __init__(self, config: ModernConfig):
         super().__init__()
@@ -95,23 +106,37 @@ class Attention(nn.Module):
             self.register_buffer("angles", angles, persistent=False)
         else:
             self.angles = None
+        self.qk_norm = config.qk_norm
 
-    def forward(self, x):
+    def heads(self, x):
+        """Queries, keys and values, each (B, nh, T, hs), as the attention weights see them."""
         B, T, C = x.size()
         hs, kv = C // self.n_head, self.n_kv_head
         q, k, v = self.c_attn(x).split([C, kv * hs, kv * hs], dim=2)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, kv, hs).transpose(1, 2)  # (B, kv, T, hs)
         v = v.view(B, T, kv, hs).transpose(1, 2)  # (B, kv, T, hs)
+        if self.qk_norm:  # q, k of length sqrt(hs): scores q·k/sqrt(hs) within ±sqrt(hs)
+            q, k = F.rms_norm(q, (hs,)), F.rms_norm(k, (hs,))
         if self.angles is not None:
             q, k = rotate(q, self.angles), rotate(k, self.angles)  # v carries content only
         # each key/value head serves n_head // kv consecutive query heads; only kv of
         # them are computed, and a KV cache would store only kv of them
         k = k.repeat_interleave(self.n_head // kv, dim=1)  # (B, nh, T, hs)
         v = v.repeat_interleave(self.n_head // kv, dim=1)  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+        return q, k, v
+
+    def forward(self, x):
+        B, T, C = x.size()
+        y = F.scaled_dot_product_attention(*self.heads(x), is_causal=True)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.c_proj(y)
+
+    def scores(self, x):
+        """The scores the softmax turns into weights, q·k/sqrt(hs): (B, nh, T, T), the
+        future left in (the causal mask is applied after them)."""
+        q, k, _ = self.heads(x)
+        return q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
 
 
 class SwiGLU(nn.Module):
@@ -131,6 +156,14 @@ class SwiGLU(nn.Module):
         return self.c_proj(F.silu(gate) * up)  # (B, T, C)
 
 
+class ReLU2MLP(MLP):
+    """GPT's MLP with relu(x)**2 for GELU (So et al. 2021, Primer; nanochat's MLP): as
+    cheap as ReLU, and smooth at 0 like GELU. Same weights, same count."""
+
+    def forward(self, x):
+        return self.c_proj(F.relu(self.c_fc(x)).square())  # (B, T, 4C) in, (B, T, C) out
+
+
 class ModernBlock(nn.Module):
     """Block, with the norm, attention and MLP its config picks."""
 
@@ -139,7 +172,10 @@ class ModernBlock(nn.Module):
         self.ln_1 = norm(config)
         self.attn = Attention(config)
         self.ln_2 = norm(config)
-        self.mlp = SwiGLU(config) if config.swiglu else MLP(config)
+        if config.swiglu:
+            self.mlp = SwiGLU(config)
+        else:
+            self.mlp = ReLU2MLP(config) if config.relu2 else MLP(config)
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -167,7 +203,8 @@ class ModernGPT(nn.Module):
         layers["ln_f"] = norm(config)
         self.transformer = nn.ModuleDict(layers)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight  # tied, as in GPT
+        if not config.untied:  # tied, as in GPT; untied, wte keeps its own initial weights
+            self.transformer.wte.weight = self.lm_head.weight
         self.apply(self._init_weights)
         for name, param in self.named_parameters():  # GPT's scaled residual writes
             if name.endswith("c_proj.weight"):

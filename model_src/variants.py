@@ -5,8 +5,10 @@
     runs["RoPE", 1337]["accuracy"]
 
 Every run uses the sort preset's settings and the loop of train.py: the same seeded
-initialisation, batches, AdamW groups, learning-rate schedule and clipping. Only the
-switches of ModernConfig differ, so the "GPT-2" variant (all switches off) retraces the
+initialisation, batches, AdamW groups, learning-rate schedule and clipping. A run's spec
+names the switches of ModernConfig it turns on and, for a few probes, a training setting
+it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `ngpt`
+trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
 book's sort model step for step. Each run is an entry of ext/store.py's store, keyed on
 the code (this file, modern.py and all they import), the data, the settings and the seed.
 """
@@ -14,6 +16,7 @@ the code (this file, modern.py and all they import), the data, the settings and 
 import json
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -21,9 +24,10 @@ import torch
 from ext.processes import Task, run_longest_first
 from ext.store import Store, code_inputs, digest, write_meta
 
-from . import prepare, presets, tasks, trained
+from . import muon, prepare, presets, tasks, trained
 from . import train as training
 from .modern import ModernConfig, ModernGPT
+from .ngpt import NGPT, NGPTConfig
 
 PACKAGE = Path(__file__).parent
 
@@ -44,17 +48,41 @@ POSITION_PROBES: dict[str, dict] = {
     "RoPE + wpe": dict(rope=True, wpe=True),
     "no positions": dict(wpe=False),
 }
-SWITCHES = {**VARIANTS, **POSITION_PROBES}
+# nanochat's block beyond Llama's: one change at a time, as above.
+NANOCHAT: dict[str, dict] = {
+    "ReLU²": dict(relu2=True),
+    "QK-norm": dict(qk_norm=True),
+    "untied": dict(untied=True),
+}
+# QK-norm where it should matter: a learning rate at which plain attention's scores grow.
+HIGH_LR = 0.1  # ten times the sort preset's
+HIGH_LR_PROBES: dict[str, dict] = {
+    "GPT-2, lr 0.1": dict(learning_rate=HIGH_LR),
+    "QK-norm, lr 0.1": dict(qk_norm=True, learning_rate=HIGH_LR),
+}
+# The block's matrices trained by Muon (at nanochat's rate), everything else by AdamW.
+MUON: dict[str, dict] = {"Muon": dict(muon_lr=0.02)}
+# ngpt.py's model, with the paper's RoPE and with GPT-2's learned position table.
+NGPT_RUNS: dict[str, dict] = {"nGPT": dict(ngpt=True), "nGPT + wpe": dict(ngpt=True, wpe=True)}
+SPECS = {**VARIANTS, **POSITION_PROBES, **NANOCHAT, **HIGH_LR_PROBES, **MUON, **NGPT_RUNS}
 SEEDS = (1337, 1338)  # the preset's seed, and one more to see what a seed alone changes
-RUNS = [(name, seed) for name in SWITCHES for seed in SEEDS]
+RUNS = [(name, seed) for name in SPECS for seed in SEEDS]
+_SWITCHES = {f.name for cls in (ModernConfig, NGPTConfig) for f in fields(cls)}
+_OWN = ("muon_lr", "ngpt")  # spec keys that are neither a switch nor a training setting
 
 
-def settings(seed: int) -> dict:
-    return training.resolve_config(presets.config_file("sort"), {"seed": seed})
+def settings(seed: int, spec: dict | None = None) -> dict:
+    """The sort preset's training settings with this seed and the spec's changes."""
+    changed = {k: v for k, v in (spec or {}).items() if k not in _SWITCHES and k not in _OWN}
+    return training.resolve_config(presets.config_file("sort"), {"seed": seed, **changed})
 
 
-def model_config(switches: dict) -> ModernConfig:
-    return ModernConfig(**{**vars(presets.gpt_config("sort")), **switches})
+def build(spec: dict) -> ModernGPT | NGPT:
+    """The model a spec names, in the sort model's shape: an NGPT or a ModernGPT."""
+    switches = {k: v for k, v in spec.items() if k in _SWITCHES}
+    config = NGPTConfig if spec.get("ngpt") else ModernConfig
+    model = NGPT if spec.get("ngpt") else ModernGPT
+    return model(config(**{**vars(presets.gpt_config("sort")), **switches}))
 
 
 def held_out_loss(model, data: prepare.Dataset) -> float:
@@ -70,44 +98,84 @@ def held_out_loss(model, data: prepare.Dataset) -> float:
     return loss
 
 
-def train_variant(switches: dict, seed: int) -> tuple[ModernGPT, dict]:
+def largest_score(model: ModernGPT, data: prepare.Dataset) -> float:
+    """The largest attention score q·k/sqrt(hs) any head gives a key it can see, over
+    every held-out problem: what the softmax of each head turns into weights."""
+    seq_len = data.meta["seq_len"]
+    rows = torch.from_numpy(data.val.reshape(-1, seq_len)[:, :-1].astype("int64"))
+    inputs = []  # each attention's input, caught on the way through
+    hooks = [
+        block.attn.register_forward_pre_hook(lambda attn, args: inputs.append((attn, args[0])))
+        for block in model.transformer.h
+    ]
+    model.eval()
+    with torch.no_grad():
+        model(rows, rows)
+        visible = torch.ones(rows.size(1), rows.size(1)).tril().bool()
+        largest = max(attn.scores(x).masked_select(visible).max().item() for attn, x in inputs)
+    model.train()
+    for hook in hooks:
+        hook.remove()
+    return largest
+
+
+def train_variant(spec: dict, seed: int) -> tuple[ModernGPT, dict]:
     """train.py's loop for a ModernGPT: returns the model and its record (train loss per
-    step; held-out loss and exact-sort accuracy at every evaluation)."""
-    cfg, data = settings(seed), presets.dataset("sort")
+    step; held-out loss, exact-sort accuracy and largest attention score at every
+    evaluation)."""
+    cfg, data = settings(seed, spec), presets.dataset("sort")
     threads_before = torch.get_num_threads()
     torch.set_num_threads(cfg["threads"])
     try:
         with torch.random.fork_rng():
             torch.manual_seed(cfg["seed"])
-            model = ModernGPT(model_config(switches))
-            betas = (cfg["beta1"], cfg["beta2"])
-            optimizer = model.configure_optimizers(
-                cfg["weight_decay"], cfg["learning_rate"], betas, "cpu"
-            )
+            model = build(spec)
+            optimizers = make_optimizers(model, cfg, spec.get("muon_lr"))
             generator = torch.Generator().manual_seed(cfg["seed"])
-            record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": []}
+            record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": [], "score": []}
             start = time.perf_counter()
             for it in range(cfg["max_iters"]):
-                for group in optimizer.param_groups:
-                    group["lr"] = training.get_lr(it, cfg)
+                set_learning_rates(optimizers, it, cfg, spec.get("muon_lr"))
                 x, y = prepare.sample_batch(
                     data.train, data.meta, cfg["batch_size"], cfg["block_size"], generator
                 )
                 _, loss = model(x, y)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                for optimizer in optimizers:
+                    optimizer.step()
+                if isinstance(model, NGPT):
+                    model.normalize_weights()  # every row back on the sphere
+                model.zero_grad(set_to_none=True)
                 record["loss"].append(loss.item())
                 if (it + 1) % cfg["eval_interval"] == 0:
                     record["eval_iter"].append(it + 1)
                     record["val_loss"].append(held_out_loss(model, data))
                     record["accuracy"].append(tasks.sort_accuracy(model))
+                    record["score"].append(largest_score(model, data))
             record["train_seconds"] = time.perf_counter() - start
     finally:
         torch.set_num_threads(threads_before)
     record["params"] = model.get_num_params()
     return model.eval(), record
+
+
+def make_optimizers(model: ModernGPT, cfg: dict, muon_lr: float | None) -> list:
+    """GPT's AdamW for every parameter; with a Muon rate, Muon for the block's matrices
+    and AdamW for the rest."""
+    betas = (cfg["beta1"], cfg["beta2"])
+    if muon_lr is None:
+        return [model.configure_optimizers(cfg["weight_decay"], cfg["learning_rate"], betas, "cpu")]
+    return list(muon.optimizers(model, cfg["weight_decay"], cfg["learning_rate"], muon_lr, betas))
+
+
+def set_learning_rates(optimizers: list, it: int, cfg: dict, muon_lr: float | None) -> None:
+    """train.py's schedule for AdamW; Muon's rate follows the same shape from muon_lr."""
+    lr = training.get_lr(it, cfg)
+    for optimizer in optimizers:
+        is_muon = isinstance(optimizer, muon.Muon)
+        for group in optimizer.param_groups:
+            group["lr"] = muon_lr * lr / cfg["learning_rate"] if is_muon else lr
 
 
 def _entries() -> dict[tuple[str, int], str]:
@@ -119,14 +187,19 @@ def _entries() -> dict[tuple[str, int], str]:
         data.val.tobytes(),
     )
     return {
-        (name, seed): f"{name.lower().replace(' ', '-')}-{seed}-"
+        (name, seed): f"{slug(name)}-{seed}-"
         + digest(
             *shared,
-            json.dumps(settings(seed), sort_keys=True),
-            json.dumps(SWITCHES[name], sort_keys=True),
+            json.dumps(settings(seed, SPECS[name]), sort_keys=True),
+            json.dumps(SPECS[name], sort_keys=True),
         )
         for name, seed in RUNS
     }
+
+
+def slug(name: str) -> str:
+    """A run's name as a file name: "GPT-2, lr 0.1" -> "gpt-2-lr-0.1", "ReLU²" -> "relu2"."""
+    return "-".join(name.lower().replace("²", "2").replace(",", " ").split())
 
 
 def _store() -> Store:
@@ -144,14 +217,14 @@ def _get(name: str, seed: int, entry: str) -> dict:
 
     def make(tmp: Path) -> None:
         print(f"training {entry} (cached for next time)", file=sys.stderr)
-        model, record = train_variant(SWITCHES[name], seed)
+        model, record = train_variant(SPECS[name], seed)
         torch.save(model.state_dict(), tmp / "model.pt")
         (tmp / "record.json").write_text(json.dumps(record))
         write_meta(tmp, {"files": {"weights": "model.pt", "record": "record.json"}})
 
     store.get_or_make(entry, make)
     path = store.path(entry)
-    model = ModernGPT(model_config(SWITCHES[name]))
+    model = build(SPECS[name])
     model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
     return {**json.loads((path / "record.json").read_text()), "model": model.eval()}
 
@@ -168,7 +241,7 @@ def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
 def missing() -> list[Task]:
     """The runs the cache lacks, as tasks for a process pool (a book build trains them
     before any page is read, beside the preset models)."""
-    size = trained.work(settings(SEEDS[0]))  # the sort model's: the switches barely change it
+    size = trained.work(settings(SEEDS[0]))  # the sort model's: the specs barely change it
     absent = [run for run, entry in _entries().items() if _store().get(entry) is None]
     return [Task(_train_only, run, size) for run in absent]
 

@@ -20,6 +20,7 @@ CHAPTERS = [
     "sampling",
     "scale",
     "modern",
+    "ngpt",
 ]
 
 

@@ -4,7 +4,10 @@ import html
 import re
 from pathlib import Path
 
+import torch
 from pages import CHAPTERS, parse
+
+from model_src import presets, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -195,3 +198,32 @@ def test_the_loss_jumps_at_every_rate_and_the_small_run_overfits(book_html):
     dropout_val = [float(r[3]) for r in rows]
     assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and float(rows[-1][2]) < 0.01
     assert min(dropout_val) < dropout_val[-1] < plain_val[-1]
+
+
+def test_the_trained_ngpt_lies_on_the_sphere_within_the_pages_tolerance(book_html):
+    """Every hidden state of every trained nGPT (the input to each attention and MLP step
+    and to the output layer), on every held-out problem, has length 1 within the tolerance
+    the nGPT chapter states."""
+    text = _page_text(book_html / "chapters/ngpt.html")
+    (tolerance,) = {float(t) for t in re.findall(r"stated\s+tolerance of\s+(\d[\d.e+-]*\d)", text)}
+    data = presets.dataset("sort")
+    rows = torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"])[:, :-1].astype("int64"))
+    for name in variants.NGPT_RUNS:
+        for seed in variants.SEEDS:
+            model = variants.get(name, seed)["model"]
+            states = _hidden_states(model, rows)
+            assert len(states) == 1 + 2 * model.config.n_layer
+            for h in states:
+                assert (h.norm(dim=-1) - 1).abs().max() <= tolerance, (name, seed)
+
+
+def _hidden_states(model, rows) -> list[torch.Tensor]:
+    """What each attention, each MLP and the output layer of an NGPT read, on `rows`."""
+    states = []
+    layers = [model.lm_head] + [m for b in model.transformer.h for m in (b.attn, b.mlp)]
+    hooks = [m.register_forward_pre_hook(lambda m, args: states.append(args[0])) for m in layers]
+    with torch.no_grad():
+        model(rows, rows)
+    for hook in hooks:
+        hook.remove()
+    return states

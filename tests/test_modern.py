@@ -2,12 +2,14 @@
 computation or against the GPT it replaces."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from model_src import presets
+from model_src import muon, prepare, presets, variants
+from model_src import train as training
 from model_src.model import GPT, MLP, CausalSelfAttention, LayerNorm
 from model_src.modern import (
     Attention,
@@ -18,6 +20,7 @@ from model_src.modern import (
     rope_angles,
     rotate,
 )
+from model_src.muon import newton_schulz
 
 SORT = presets.gpt_config("sort")
 
@@ -162,3 +165,92 @@ def test_variants_build_train_a_step_and_generate():
     assert out.shape == (2, SORT.block_size)
     with pytest.raises(ValueError):
         ModernGPT(modern(dropout=0.1))
+
+
+# --- nanochat's switches, and Muon ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("switches", "extra_params"),
+    [
+        ({"relu2": True}, 0),  # the same two matrices, another activation
+        ({"qk_norm": True}, 0),  # a normalisation with no gain to learn
+        ({"untied": True}, SORT.vocab_size * SORT.n_embd),  # wte's own (vocab, C) matrix
+    ],
+)
+def test_nanochat_switches_keep_shapes_and_count_their_parameters(switches, extra_params):
+    model = ModernGPT(modern(**switches))
+    idx = presets.sample_input("sort", batch=2).contiguous()
+    logits, loss = model(idx, idx)
+    assert logits.shape == (2, SORT.block_size, SORT.vocab_size) and loss.ndim == 0
+    assert model.get_num_params() == GPT(SORT).get_num_params() + extra_params
+
+
+def test_relu2_is_the_squared_relu_of_gpts_mlp_weights():
+    mlp = ModernGPT(modern(relu2=True)).transformer.h[0].mlp
+    x = torch.randn(2, 5, SORT.n_embd)
+    torch.testing.assert_close(mlp(x), mlp.c_proj(F.relu(mlp.c_fc(x)) ** 2))
+
+
+def test_qk_norm_bounds_every_score_by_the_root_of_the_head_size():
+    torch.manual_seed(0)
+    plain, normed = Attention(modern()), Attention(modern(qk_norm=True))
+    normed.load_state_dict(plain.state_dict())
+    x = 50 * torch.randn(2, SORT.block_size, SORT.n_embd)  # large inputs: large raw scores
+    hs = SORT.n_embd // SORT.n_head
+    q, _, _ = normed.heads(x)
+    torch.testing.assert_close(q.norm(dim=-1), torch.full(q.shape[:-1], hs**0.5))
+    assert normed.scores(x).abs().max() <= hs**0.5 + 1e-4
+    assert plain.scores(x).abs().max() > 10 * hs**0.5
+    # scores() is what forward's attention turns into weights
+    weights = plain.scores(x).masked_fill(~torch.ones(11, 11).tril().bool(), float("-inf"))
+    y = (weights.softmax(-1) @ plain.heads(x)[2]).transpose(1, 2).reshape(x.shape)
+    torch.testing.assert_close(plain(x), plain.c_proj(y), atol=1e-4, rtol=1e-4)
+
+
+def test_untied_embeddings_are_separate_matrices():
+    model = ModernGPT(modern(untied=True))
+    assert model.transformer.wte.weight is not model.lm_head.weight
+    assert "transformer.wte.weight" in dict(model.named_parameters())
+
+
+def test_with_nothing_changed_a_variant_retraces_train_py(tmp_path):
+    short = dict(max_iters=20, eval_interval=10, log_interval=5, warmup_iters=5, lr_decay_iters=20)
+    files = dict(out_dir=str(tmp_path / "out"), data_dir=str(tmp_path / "data"))
+    prepare.write(presets.dataset("sort"), tmp_path / "data")
+    training.train(training.resolve_config(presets.config_file("sort"), {**short, **files}))
+    log = (tmp_path / "out" / "log.jsonl").read_text()
+    logged = [json.loads(line) for line in log.splitlines()]
+    every_switch_off = dict(relu2=False, qk_norm=False, untied=False, rope=False, n_kv_head=0)
+    _, record = variants.train_variant({**short, **every_switch_off}, presets_seed())
+    assert [record["loss"][entry["iter"] - 1] for entry in logged] == [e["loss"] for e in logged]
+
+
+def presets_seed() -> int:
+    return training.resolve_config(presets.config_file("sort"))["seed"]
+
+
+@pytest.mark.parametrize("shape", [(48, 192), (192, 48), (144, 48)])
+def test_newton_schulz_sets_every_singular_value_near_one(shape):
+    torch.manual_seed(0)
+    G = torch.randn(shape) * torch.logspace(0, -2, shape[1])  # columns scaled over 100x
+    before = torch.linalg.svdvals(G)
+    after = torch.linalg.svdvals(newton_schulz(G))
+    assert before.max() / before.min() > 5
+    assert (after - 1).abs().max() <= muon.TOLERANCE, after
+    assert (after - 1).abs().max() > 0.05  # near 1, not on it: the coefficients' trade
+    # and the directions are kept: U V^T of the SVD, to within the same tolerance
+    U, _, Vh = torch.linalg.svd(G, full_matrices=False)
+    assert (newton_schulz(G) - U @ Vh).norm() / (U @ Vh).norm() <= muon.TOLERANCE
+
+
+def test_muon_trains_the_block_matrices_and_adamw_the_rest():
+    model = ModernGPT(modern())
+    names = muon.block_matrices(model)
+    assert names and all(n.startswith("transformer.h.") and n.endswith("weight") for n in names)
+    matrices, adamw = muon.optimizers(model, 0.1, 1e-3, 0.02, (0.9, 0.99))
+    in_muon = {id(p) for g in matrices.param_groups for p in g["params"]}
+    in_adamw = {id(p) for g in adamw.param_groups for p in g["params"]}
+    assert not in_muon & in_adamw
+    assert in_muon | in_adamw == {id(p) for p in model.parameters()}
+    assert id(model.lm_head.weight) in in_adamw  # the tied embedding: AdamW

@@ -40,6 +40,8 @@ DEFINING_PHRASES = [
     r"batch size of 2 and a block size of 8",  # data exercise: a batch small enough to read
     r"weights by 100",  # loss exercise: the factor to try
     r"\d+ minutes",  # the learning path's reading budgets
+    r"4 to\s+20 times",  # the nGPT paper's claim, as published (chapter 12 checks it)
+    r"5\. Is 1 a fixed point",  # the heading of the modern chapter's fifth exercise
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
 APPENDIX = ["start", "learning-path", "glossary"]  # pages that state the models' numbers too
