@@ -19,7 +19,9 @@ prune``) can remove what no build has used for a while: the store only grows oth
 Python sources are keyed on their syntax tree without docstrings where only their code
 matters (``code_digest``): a comment edit changes no key. ``code_inputs`` follows what a
 file imports, wherever it lives; the standard library and installed packages count by
-version, since their files change only with it.
+version, since their files change only with it. A relative import counts by code even in
+an installed package (the importing file does), so the project's own package keys alike
+from a checkout and from a wheel.
 """
 
 from __future__ import annotations
@@ -190,7 +192,9 @@ def import_files(
                     continue
             if found is None or found == path or found in files:
                 continue
-            if any(found.is_relative_to(d) for d in [*site, *stdlib]):
+            # a relative import stays in the importer's package, keyed by its code
+            # wherever it is installed: the checkout and a wheel give the same key
+            if not level and any(found.is_relative_to(d) for d in [*site, *stdlib]):
                 versions.add(_package_version(name.partition(".")[0], *installs))
                 continue
             files[found] = None

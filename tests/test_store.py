@@ -68,6 +68,24 @@ def test_imports_outside_the_project_are_followed_and_packages_named_by_version(
     assert store.code_inputs(scene, search=[elsewhere]) != before
 
 
+def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
+    tmp_path, monkeypatch
+):
+    """A reader's notebook finds the models the build trained: model_src in site-packages
+    keys train.py's relative imports by their code, as the checkout does, not as one
+    installed version."""
+    site = tmp_path / "site-packages"
+    installed = site / "model_src"
+    installed.mkdir(parents=True)
+    for source in (REPO / "model_src").glob("*.py"):
+        (installed / source.name).write_bytes(source.read_bytes())
+    monkeypatch.syspath_prepend(str(site))
+    in_checkout = store.code_inputs(REPO / "model_src" / "train.py", search=[REPO])
+    from_wheel = store.code_inputs(installed / "train.py", search=[site])
+    assert from_wheel == in_checkout
+    assert any(part.startswith("model_src/model.py=") for part in from_wheel)
+
+
 def _module_settings(path: Path) -> list[str]:
     """Names of the module-level constants (UPPER_CASE = literal) of a file."""
     tree = ast.parse(path.read_text())

@@ -1,0 +1,236 @@
+"""Each chapter as a notebook a reader runs in Jupyter with nothing but the package.
+
+MyST-NB saves a page's notebook as the page's source: markdown cells hold MyST (glue
+roles, directive fences, ``\\color{q}``), code cells keep the tags that hide them, and
+the cells import ``myst_nb.glue``. ``reader_notebook`` turns that notebook, executed,
+into one Jupyter opens and runs top to bottom:
+
+- ``{glue:text}`name``` becomes the value the build computed (the cell that computes it
+  is in the notebook too);
+- ``{ref}`` and ``{term}`` become links to the published page;
+- directive fences become markdown: admonitions a quote, dropdowns ``<details>``,
+  annotated source its notes, and clips, diagrams and widgets a link to them on the page;
+- ``\\color{role}`` becomes the role's colour as ``#RRGGBB``, which MathJax and KaTeX
+  both read;
+- every code cell is shown (the set-up cell first among them), ``glue`` is defined in
+  the cell that imported it, and a cell that needs the book's build machinery (``ext``)
+  is described instead of run.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nbformat
+
+# A link target: (text, URL) for a label, or None when the label is unknown.
+Resolver = Callable[[str, str], tuple[str, str] | None]
+
+GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
+GLUE_DEFINITION = '''\
+from IPython.display import display as _display
+
+
+def glue(name, value, display=True):
+    """The book puts `value` into its text as `name`; in this notebook it shows it."""
+    if display:
+        _display(value)
+'''
+BUILD_IMPORT = re.compile(r"^\s*(from|import)\s+ext(\.|\s)", re.M)
+HIDING_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output"}
+
+_ROLE = re.compile(r"\{(glue:text|ref|term)\}`([^`]+)`")
+_TARGET = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
+_LABEL_LINE = re.compile(r"^\(([\w:.-]+)\)=\s*$")
+_FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})\{([\w:-]+)\}[ \t]*(.*)$")
+_PLAIN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
+_OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
+_COLOR = re.compile(r"\\color\{(\w+)\}")
+
+ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention"}
+# What a directive that draws something shows on the page, for its link.
+ON_THE_PAGE = {
+    "manim-clip": "Clip",
+    "manim-film": "Film",
+    "arch-diagram": "Architecture diagram",
+    "live-attention": "Live model",
+    "live-sampling": "Live model",
+    "predict-check": "Predict, then check",
+    "training-replay": "Training replay",
+}
+
+
+@dataclass
+class Page:
+    """What the conversion needs to know about the page: its URL, its glued values, how
+    labels and terms resolve, and the colours of the math roles."""
+
+    url: str
+    glued: dict[str, str]
+    resolve: Resolver
+    colours: dict[str, str]
+
+
+def glued_values(notebook) -> dict[str, str]:
+    """name → text/plain of every value the executed notebook glued."""
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                prefix = record.get("mime_prefix", "")
+                values[record["name"]] = output["data"].get(prefix + "text/plain", "")
+    return values
+
+
+def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode:
+    """The executed MyST-NB notebook as a reader's notebook (see the module docstring);
+    ``preface`` (markdown) follows the title cell."""
+    notebook = copy.deepcopy(executed)
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = markdown(cell.source, page)
+            if text.strip():
+                cells.append(nbformat.v4.new_markdown_cell(text))
+        elif cell.cell_type == "code":
+            cells.append(_code_cell(cell, page))
+        else:
+            cells.append(cell)
+    cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0, _preface(preface))
+    notebook.cells = cells
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for cell in notebook.cells:
+        cell.pop("id", None)
+    notebook.nbformat, notebook.nbformat_minor = 4, 4  # ids dropped: 4.4 has none
+    return notebook
+
+
+def _preface(text: str):
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def _code_cell(cell, page: Page):
+    if BUILD_IMPORT.search(cell.source):
+        return nbformat.v4.new_markdown_cell(
+            "*A cell of the book checks here that its widget's build-time table matches "
+            f"the live model; it needs the book's build tools, so it runs only in the "
+            f"build. Its results are in the text below and on [the page]({page.url}).*"
+        )
+    source = GLUE_IMPORT.sub(lambda _: "", cell.source)
+    if source != cell.source:  # the set-up cell: glue defined where it was imported
+        source = source.rstrip("\n") + "\n\n\n" + GLUE_DEFINITION.rstrip("\n")
+    outputs = [
+        output
+        for output in cell.get("outputs", [])
+        if not output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")
+    ]
+    tags = [tag for tag in cell.metadata.get("tags", []) if tag not in HIDING_TAGS]
+    metadata = {"tags": tags} if tags else {}
+    return nbformat.v4.new_code_cell(source, outputs=outputs, metadata=metadata)
+
+
+def markdown(text: str, page: Page) -> str:
+    """A MyST markdown cell as plain Jupyter markdown."""
+    lines = text.split("\n")
+    out: list[str] = []
+    prose: list[str] = []  # roles may span lines: converted a paragraph run at a time
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        plain = None if fence else _PLAIN_FENCE.match(line)
+        if fence or plain or _LABEL_LINE.match(line):
+            out.append(_inline("\n".join(prose), page))
+            prose = []
+        if fence:
+            end = _closing(lines, index + 1, fence.group(2))
+            options, body = _options(lines[index + 1 : end])
+            name, argument = fence.group(3), fence.group(4).strip()
+            out.append(_directive(name, argument, options, body, page))
+            index = end + 1
+        elif plain:
+            end = _closing(lines, index + 1, plain.group(2))
+            out.extend(lines[index : end + 1])  # code shown as written
+            index = end + 1
+        else:
+            if not _LABEL_LINE.match(line):
+                prose.append(line)
+            index += 1
+    out.append(_inline("\n".join(prose), page))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _closing(lines: list[str], start: int, fence: str) -> int:
+    """The index of the line that closes a fence opened with ``fence``."""
+    closer = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+    for index in range(start, len(lines)):
+        if closer.match(lines[index]):
+            return index
+    return len(lines)
+
+
+def _options(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    options = {}
+    index = 0
+    while index < len(lines) and (option := _OPTION.match(lines[index])):
+        options[option.group(1)] = option.group(2).strip()
+        index += 1
+    return options, lines[index:]
+
+
+def _directive(name: str, argument: str, options: dict, body: list[str], page: Page) -> str:
+    inner = markdown("\n".join(body), page)
+    if name == "admonition" or name in ADMONITIONS:
+        title = _inline(argument, page) if name == "admonition" else name.capitalize()
+        quoted = "\n".join(f"> {line}".rstrip() for line in inner.split("\n"))
+        return f"\n> **{title}**\n>\n{quoted}\n"
+    if name == "dropdown":
+        return f"\n<details><summary>{_inline(argument, page)}</summary>\n\n{inner}\n\n</details>\n"
+    if name == "annotated-source":
+        return _annotated_source(argument, options, inner, page)
+    what = ON_THE_PAGE.get(name, name)
+    anchor = f"#{options['name']}" if "name" in options else ""
+    about = options.get("caption") or (f"{argument}" if argument else "")
+    about = f": {_inline(about, page)}" if about else ""
+    return f"\n> **{what}**{about} [See it on the book's page]({page.url}{anchor}).\n"
+
+
+def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:
+    """The notes, each under the line of code it explains; the shapes are on the page."""
+    target = f"`{options['object']}` in " if "object" in options else ""
+    lines = [f"\n**Annotated source:** {target}`model_src/{argument}`", ""]
+    for block in re.split(r"\n(?=@ )", inner.strip()):
+        anchor, _, note = block.partition("\n")
+        if anchor.startswith("@ "):
+            lines.append(f"- `{anchor[2:].strip()}` {' '.join(note.split())}")
+        elif block.strip():
+            lines.append(block.strip())
+    lines.append(f"\n(With the shapes each line produces on [the book's page]({page.url}).)\n")
+    return "\n".join(lines)
+
+
+def _inline(text: str, page: Page) -> str:
+    text = _COLOR.sub(lambda m: r"\color{#%s}" % page.colours.get(m[1], m[1]), text)
+    return _ROLE.sub(lambda m: _role(m[1], m[2], page), text)
+
+
+def _role(name: str, content: str, page: Page) -> str:
+    if name == "glue:text":
+        from myst_nb.core.variables import format_plain_text
+
+        key, _, spec = content.partition(":")
+        return format_plain_text(page.glued[key], spec)
+    target = _TARGET.match(content)
+    text, label = (target[1], target[2]) if target else ("", content)
+    found = page.resolve(name, label)
+    if found is None:
+        return text or label
+    title, url = found
+    return f"[{text or title}]({url})"
