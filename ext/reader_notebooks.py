@@ -20,11 +20,21 @@ into one Jupyter opens and runs top to bottom:
 from __future__ import annotations
 
 import copy
+import html
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
+from docutils import nodes
+from sphinx.util import logging
+
+from ._core import atomic_write
+from .book_build import TORCH_CPU_INDEX
+
+logger = logging.getLogger(__name__)
 
 # A link target: (text, URL) for a label, or None when the label is unknown.
 Resolver = Callable[[str, str], tuple[str, str] | None]
@@ -100,7 +110,8 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
             cells.append(_code_cell(cell, page))
         else:
             cells.append(cell)
-    cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0, _preface(preface))
+    title_cell = 1 if cells and cells[0].cell_type == "markdown" else 0
+    cells.insert(title_cell, nbformat.v4.new_markdown_cell(preface))
     notebook.cells = cells
     notebook.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -112,10 +123,6 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
     return notebook
 
 
-def _preface(text: str):
-    return nbformat.v4.new_markdown_cell(text)
-
-
 def _code_cell(cell, page: Page):
     if BUILD_IMPORT.search(cell.source):
         return nbformat.v4.new_markdown_cell(
@@ -123,9 +130,7 @@ def _code_cell(cell, page: Page):
             f"the live model; it needs the book's build tools, so it runs only in the "
             f"build. Its results are in the text below and on [the page]({page.url}).*"
         )
-    source = GLUE_IMPORT.sub(lambda _: "", cell.source)
-    if source != cell.source:  # the set-up cell: glue defined where it was imported
-        source = source.rstrip("\n") + "\n\n\n" + GLUE_DEFINITION.rstrip("\n")
+    source = GLUE_IMPORT.sub(lambda _: GLUE_DEFINITION + "\n", cell.source)
     outputs = [
         output
         for output in cell.get("outputs", [])
@@ -146,10 +151,16 @@ def markdown(text: str, page: Page) -> str:
         line = lines[index]
         fence = _FENCE.match(line)
         plain = None if fence else _PLAIN_FENCE.match(line)
-        if fence or plain or _LABEL_LINE.match(line):
+        math = line.strip() == "$$"
+        if fence or plain or math or _LABEL_LINE.match(line):
             out.append(_inline("\n".join(prose), page))
             prose = []
-        if fence:
+        if math:
+            end = next((i for i in range(index + 1, len(lines)) if lines[i].startswith("$$")),
+                       len(lines))
+            out.append(_display_math(lines[index + 1 : end], page))
+            index = end + 1
+        elif fence:
             end = _closing(lines, index + 1, fence.group(2))
             options, body = _options(lines[index + 1 : end])
             name, argument = fence.group(3), fence.group(4).strip()
@@ -165,6 +176,15 @@ def markdown(text: str, page: Page) -> str:
             index += 1
     out.append(_inline("\n".join(prose), page))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _display_math(lines: list[str], page: Page) -> str:
+    """A ``$$`` block; rows aligned with ``&`` or broken with ``\\\\`` go in an aligned
+    environment, as Sphinx puts them in a split one (MathJax wants an environment)."""
+    body = _inline("\n".join(lines), page)
+    if ("&" in body or "\\\\" in body) and not body.lstrip().startswith("\\begin"):
+        body = f"\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
+    return f"$$\n{body}\n$$"
 
 
 def _closing(lines: list[str], start: int, fence: str) -> int:
@@ -197,7 +217,7 @@ def _directive(name: str, argument: str, options: dict, body: list[str], page: P
         return _annotated_source(argument, options, inner, page)
     what = ON_THE_PAGE.get(name, name)
     anchor = f"#{options['name']}" if "name" in options else ""
-    about = options.get("caption") or (f"{argument}" if argument else "")
+    about = options.get("caption") or (f"the {argument} model" if argument else "")
     about = f": {_inline(about, page)}" if about else ""
     return f"\n> **{what}**{about} [See it on the book's page]({page.url}{anchor}).\n"
 
@@ -209,7 +229,7 @@ def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> s
     for block in re.split(r"\n(?=@ )", inner.strip()):
         anchor, _, note = block.partition("\n")
         if anchor.startswith("@ "):
-            lines.append(f"- `{anchor[2:].strip()}` {' '.join(note.split())}")
+            lines.append(f"- `{anchor[2:].strip()}`: {' '.join(note.split())}")
         elif block.strip():
             lines.append(block.strip())
     lines.append(f"\n(With the shapes each line produces on [the book's page]({page.url}).)\n")
@@ -234,3 +254,152 @@ def _role(name: str, content: str, page: Page) -> str:
         return text or label
     title, url = found
     return f"[{text or title}]({url})"
+
+
+# --- in the build: the notebook written beside the page's source, the run box -----------
+
+# After sphinx-book-theme's launch buttons (501): they copy MyST-NB's notebook to _sources.
+PRIORITY = 502
+
+
+def offer(app, pagename: str, executed, context: dict) -> None:
+    """Write the page's reader notebook to ``_sources/<page>.ipynb`` for the download
+    button and the run box."""
+    glued = glued_values(executed)
+    page = Page(_page_url(app, pagename), glued, _resolver(app), app.config.nanobook_math_colours)
+    try:
+        notebook = reader_notebook(executed, page, _preface(app, pagename))
+    except KeyError as missing:
+        logger.warning(
+            f"the notebook for readers names the glued value {missing}, which no cell "
+            "glued; hint: glue it in a code cell of the page",
+            location=pagename,
+            type="nanobook",
+        )
+        return
+    atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), nbformat.writes(notebook))
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def install_line(app) -> str:
+    url = app.config.nanobook_repository_url
+    package = f'"nanobook @ git+{url}"' if url else "."
+    return f"pip install {package} --extra-index-url {TORCH_CPU_INDEX}"
+
+
+def _preface(app, pagename: str) -> str:
+    title = app.env.titles[pagename].astext()
+    where = "" if app.config.nanobook_repository_url else " (in a checkout of the book)"
+    return (
+        f"*This notebook is the chapter [{title}]({_page_url(app, pagename)}) of "
+        f"{app.config.project}: the numbers the book's build computed are written into "
+        "the text, the cells that compute them are here, and the clips and live widgets "
+        f"are links to the page. Install the book's package first{where}:*\n\n"
+        f"    {install_line(app)}\n\n"
+        "*then run the cells in order. The first one sets up: it loads the trained "
+        "models, training any it does not find first (seconds to a minute each).*"
+    )
+
+
+def _page_url(app, pagename: str) -> str:
+    return app.config.html_baseurl + app.builder.get_target_uri(pagename)
+
+
+def _resolver(app) -> Resolver:
+    std = app.env.get_domain("std")
+    terms = {name.lower(): entry for (kind, name), entry in std.objects.items() if kind == "term"}
+
+    def resolve(role: str, target: str) -> tuple[str, str] | None:
+        if role == "ref" and target in std.labels:
+            docname, anchor, title = std.labels[target]
+        elif role == "term" and target.lower() in terms:
+            docname, anchor = terms[target.lower()][:2]
+            title = target
+        else:
+            return None
+        return title, f"{_page_url(app, docname)}#{anchor}"
+
+    return resolve
+
+
+# The branch the Pages workflow writes the notebooks to (chapters/<page>.ipynb and a
+# requirements.txt that installs the package): the launch buttons open them there.
+NOTEBOOKS_BRANCH = "notebooks"
+LAUNCHERS = {"colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}
+_LAUNCH_SLOT = '<p class="nanobook-launch"></p>'
+
+
+def launch_buttons(app, config) -> None:
+    """With a repository configured, the theme's repository and launch buttons."""
+    if not config.nanobook_repository_url:
+        return
+    config.html_theme_options = {
+        **config.html_theme_options,
+        "repository_url": config.nanobook_repository_url,
+        "repository_branch": NOTEBOOKS_BRANCH,
+        "path_to_docs": "",
+        "use_repository_button": True,
+        "launch_buttons": LAUNCHERS,
+    }
+
+
+def add_run_box(app, doctree, docname: str) -> None:
+    """The "Run this chapter" box, after the first paragraph of a notebook page."""
+    if app.builder.format != "html" or "kernelspec" not in app.env.metadata[docname]:
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    first = next((n for n in section.children if isinstance(n, nodes.paragraph)), None)
+    section.insert(section.index(first) + 1 if first else 1, _run_box(app, docname))
+
+
+def _run_box(app, docname: str) -> nodes.Element:
+    line = install_line(app)
+    repository = app.config.nanobook_repository_url
+    box = nodes.admonition(classes=["nanobook-run"])
+    box += nodes.title("", "Run this chapter")
+    where = "" if repository else ", from a checkout of the book's repository"
+    box += nodes.paragraph(
+        "", f"Install the book's package (Python 3.11 or later, PyTorch for the CPU){where}:"
+    )
+    box += nodes.literal_block(line, line, language="bash")
+    name = f"{posixpath.basename(docname)}.ipynb"
+    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
+    download = posixpath.relpath(f"_sources/{docname}.ipynb", page_dir or ".")
+    text = nodes.paragraph()
+    text += nodes.reference("", f"Download {name}", refuri=download, classes=["nanobook-download"])
+    text += nodes.Text(
+        " and open it in Jupyter: the chapter's cells in order, the set-up first, its "
+        "numbers written into the text, its clips and widgets linked back to this page."
+    )
+    box += text
+    if repository:
+        box += nodes.raw("", _LAUNCH_SLOT, format="html")
+    return box
+
+
+def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -> None:
+    """The theme's launch buttons open the reader's notebook (on NOTEBOOKS_BRANCH, not
+    the MyST source), in the header and in the run box."""
+    groups = [b for b in context.get("header_buttons", []) if b.get("label") == "launch-buttons"]
+    if not groups or _LAUNCH_SLOT not in context.get("body", ""):
+        return
+    links = []
+    for button in groups[0]["buttons"]:
+        if button.get("type") == "link":
+            button["url"] = re.sub(r"\.md$", ".ipynb", button["url"])
+            text = html.escape(button["text"])
+            links.append(f'<a class="nanobook-launch-link" href="{html.escape(button["url"])}">'
+                         f"Open in {text}</a>")
+    slot = f'<p class="nanobook-launch">{" ".join(links)}</p>'
+    context["body"] = context["body"].replace(_LAUNCH_SLOT, slot)
+
+
+def setup(app):
+    app.add_config_value("nanobook_repository_url", None, "html", types=(str, type(None)))
+    app.add_config_value("nanobook_math_colours", {}, "html", types=(dict,))
+    app.connect("config-inited", launch_buttons)
+    app.connect("doctree-resolved", add_run_box)
+    app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
