@@ -20,6 +20,7 @@ into one Jupyter opens and runs top to bottom:
 from __future__ import annotations
 
 import copy
+import fnmatch
 import html
 import posixpath
 import re
@@ -344,8 +345,10 @@ def launch_buttons(app, config) -> None:
 
 
 def add_run_box(app, doctree, docname: str) -> None:
-    """The "Run this chapter" box, after the first paragraph of a notebook page."""
-    if app.builder.format != "html" or "kernelspec" not in app.env.metadata[docname]:
+    """The "Run this chapter" box, after the first paragraph of a chapter (a page that
+    ``nanobook_run_box_pages`` matches)."""
+    chapter = any(fnmatch.fnmatch(docname, p) for p in app.config.nanobook_run_box_pages)
+    if app.builder.format != "html" or not chapter:
         return
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
@@ -396,10 +399,22 @@ def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -
     context["body"] = context["body"].replace(_LAUNCH_SLOT, slot)
 
 
+def binder_requirements(app, exception) -> None:
+    """With a repository configured, ``_sources/requirements.txt``: what Binder installs
+    beside the notebooks on NOTEBOOKS_BRANCH (the Pages workflow copies both there)."""
+    url = app.config.nanobook_repository_url
+    if exception or not url or app.builder.format != "html":
+        return
+    text = f"--extra-index-url {TORCH_CPU_INDEX}\nnanobook @ git+{url}\n"
+    atomic_write(Path(app.outdir, "_sources", "requirements.txt"), text)
+
+
 def setup(app):
     app.add_config_value("nanobook_repository_url", None, "html", types=(str, type(None)))
     app.add_config_value("nanobook_math_colours", {}, "html", types=(dict,))
+    app.add_config_value("nanobook_run_box_pages", ["chapters/*"], "env", types=(list,))
     app.connect("config-inited", launch_buttons)
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
+    app.connect("build-finished", binder_requirements)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
