@@ -157,8 +157,9 @@ def markdown(text: str, page: Page) -> str:
             out.append(_inline("\n".join(prose), page))
             prose = []
         if math:
-            end = next((i for i in range(index + 1, len(lines)) if lines[i].startswith("$$")),
-                       len(lines))
+            end = next(
+                (i for i in range(index + 1, len(lines)) if lines[i].startswith("$$")), len(lines)
+            )
             out.append(_display_math(lines[index + 1 : end], page))
             index = end + 1
         elif fence:
@@ -238,7 +239,7 @@ def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> s
 
 
 def _inline(text: str, page: Page) -> str:
-    text = _COLOR.sub(lambda m: r"\color{#%s}" % page.colours.get(m[1], m[1]), text)
+    text = _COLOR.sub(lambda m: "\\color{#" + page.colours.get(m[1], m[1]) + "}", text)
     return _ROLE.sub(lambda m: _role(m[1], m[2], page), text)
 
 
@@ -326,7 +327,10 @@ def _resolver(app) -> Resolver:
 # The branch the Pages workflow writes the notebooks to (chapters/<page>.ipynb and a
 # requirements.txt that installs the package): the launch buttons open them there.
 NOTEBOOKS_BRANCH = "notebooks"
-LAUNCHERS = {"colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}
+LAUNCHERS = {
+    "colab_url": "https://colab.research.google.com",
+    "binderhub_url": "https://mybinder.org",
+}
 _LAUNCH_SLOT = '<p class="nanobook-launch"></p>'
 
 
@@ -393,8 +397,10 @@ def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -
         if button.get("type") == "link":
             button["url"] = re.sub(r"\.md$", ".ipynb", button["url"])
             text = html.escape(button["text"])
-            links.append(f'<a class="nanobook-launch-link" href="{html.escape(button["url"])}">'
-                         f"Open in {text}</a>")
+            links.append(
+                f'<a class="nanobook-launch-link" href="{html.escape(button["url"])}">'
+                f"Open in {text}</a>"
+            )
     slot = f'<p class="nanobook-launch">{" ".join(links)}</p>'
     context["body"] = context["body"].replace(_LAUNCH_SLOT, slot)
 

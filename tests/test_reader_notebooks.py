@@ -231,12 +231,8 @@ def _clean_environment(tmp_path: Path) -> Path:
         pytest.skip("no local package sources (file:// index) configured for pip")
     env = {**os.environ, **OFFLINE}
     dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        + ["--quiet", "-w", str(dist), str(REPO)],
-        check=True,
-        env=env,
-    )
+    wheel = ["wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist)]
+    subprocess.run([sys.executable, "-m", "pip", *wheel, str(REPO)], check=True, env=env)
     venv = tmp_path / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -23,5 +23,7 @@ def _offer(app, pagename, templatename, context, doctree):
 
 def setup(app):
     app.connect("html-page-context", _offer, priority=reader_notebooks.PRIORITY)
+
+
 suppress_warnings = ["myst.directive_unknown"]  # the book's directives, not loaded here
 nanobook_run_box_pages = ["chapter"]
