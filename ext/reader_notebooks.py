@@ -80,6 +80,7 @@ class Page:
     labels and terms resolve, and the colours of the math roles."""
 
     url: str
+    site: str  # the published site's root URL
     glued: dict[str, str]
     resolve: Resolver
     colours: dict[str, str]
@@ -217,11 +218,22 @@ def _directive(name: str, argument: str, options: dict, body: list[str], page: P
         return f"\n<details><summary>{_inline(argument, page)}</summary>\n\n{inner}\n\n</details>\n"
     if name == "annotated-source":
         return _annotated_source(argument, options, inner, page)
+    if name == "manim-clip" and "name" in options:
+        return _clip(options, page)
     what = ON_THE_PAGE.get(name, name)
     anchor = f"#{options['name']}" if "name" in options else ""
     about = options.get("caption") or (f"the {argument} model" if argument else "")
     about = f": {_inline(about, page)}" if about else ""
     return f"\n> **{what}**{about} [See it on the book's page]({page.url}{anchor}).\n"
+
+
+def _clip(options: dict, page: Page) -> str:
+    """A named clip: its published poster (``_clips/<name>.webp``), linked to the clip."""
+    caption = _inline(options.get("caption", ""), page)
+    poster = f"{page.site}_clips/{options['name']}.webp"
+    link = f"{page.url}#{options['name']}"
+    play = f"> **Clip**: {caption} [Play it on the book's page]({link})."
+    return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
 
 
 def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:
@@ -268,7 +280,9 @@ def offer(app, pagename: str, executed, context: dict) -> None:
     """Write the page's reader notebook to ``_sources/<page>.ipynb`` for the download
     button and the run box."""
     glued = glued_values(executed)
-    page = Page(_page_url(app, pagename), glued, _resolver(app), app.config.nanobook_math_colours)
+    colours = app.config.nanobook_math_colours
+    site = app.config.html_baseurl
+    page = Page(_page_url(app, pagename), site, glued, _resolver(app), colours)
     try:
         notebook = reader_notebook(executed, page, _preface(app, pagename))
     except KeyError as missing:

@@ -35,6 +35,7 @@ MYST = re.compile(r"\{glue|\{ref\}|\{term\}|^\s*(```|:::)\{|^\([\w:.-]+\)=\s*$",
 def _page(glued: dict) -> reader_notebooks.Page:
     return reader_notebooks.Page(
         url="https://example.org/chapters/one.html",
+        site="https://example.org/",
         glued=glued,
         resolve=lambda role, label: (label.upper(), f"https://example.org/x.html#{label}"),
         colours={"q": "C2185B", "k": "0E7C8A"},
@@ -72,7 +73,9 @@ def test_directives_become_markdown_and_links_to_the_page():
     assert "> **Key takeaways**\n>\n> - one 3" in out
     assert "<details><summary>Solution</summary>\n\nIt is 3.\n\n</details>" in out
     page = "https://example.org/chapters/one.html"
-    assert f"> **Clip**: One query. [See it on the book's page]({page}#ch-clip)." in out
+    poster = "https://example.org/_clips/ch-clip.webp"
+    assert f"[![One query.]({poster})]({page}#ch-clip)" in out
+    assert f"> **Clip**: One query. [Play it on the book's page]({page}#ch-clip)." in out
     assert f"> **Live model**: the char model [See it on the book's page]({page})." in out
     assert "**Annotated source:** `causal_mask` in `model_src/model.py`" in out
     assert "- `return torch.tril(`: `tril` keeps the lower triangle." in out
