@@ -53,7 +53,8 @@ def glue(name, value, display=True):
 BUILD_IMPORT = re.compile(r"^\s*(from|import)\s+ext(\.|\s)", re.M)
 HIDING_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output"}
 
-_ROLE = re.compile(r"\{(glue:text|ref|term)\}`([^`]+)`")
+# A role, or a code span (left as written, even one that shows a role's markup).
+_ROLE = re.compile(r"\{(glue:text|ref|term)\}`([^`]+)`|`[^`\n]*`")
 _TARGET = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
 _LABEL_LINE = re.compile(r"^\(([\w:.-]+)\)=\s*$")
 _FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})\{([\w:-]+)\}[ \t]*(.*)$")
@@ -252,7 +253,7 @@ def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> s
 
 def _inline(text: str, page: Page) -> str:
     text = _COLOR.sub(lambda m: "\\color{#" + page.colours.get(m[1], m[1]) + "}", text)
-    return _ROLE.sub(lambda m: _role(m[1], m[2], page), text)
+    return _ROLE.sub(lambda m: _role(m[1], m[2], page) if m[1] else m[0], text)
 
 
 def _role(name: str, content: str, page: Page) -> str:

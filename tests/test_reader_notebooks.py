@@ -48,13 +48,15 @@ def _page(glued: dict) -> reader_notebooks.Page:
 def test_glue_refs_terms_and_colours_become_what_a_notebook_renders():
     text = (
         "(sec-a)=\n## A\n\nThe loss falls to {glue:text}`loss:.2f` (see\n{ref}`the data "
-        "<ch-data>`), a {term}`softmax` of ${\\color{q} q} \\cdot {\\color{k} k}$."
+        "<ch-data>`), a {term}`softmax` of ${\\color{q} q} \\cdot {\\color{k} k}$. Write "
+        "`{glue:text}` roles and `code`."
     )
     out = reader_notebooks.markdown(text, _page({"loss": "0.12345"}))
     assert "(sec-a)=" not in out and out.startswith("## A")
     assert "falls to 0.12 (see\n[the data](https://example.org/x.html#ch-data))" in out
     assert "a [SOFTMAX](https://example.org/x.html#softmax) of" in out
     assert "{\\color{#C2185B} q} \\cdot {\\color{#0E7C8A} k}" in out
+    assert "Write `{glue:text}` roles and `code`." in out  # code spans as written
 
 
 def test_directives_become_markdown_and_links_to_the_page():
