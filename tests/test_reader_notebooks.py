@@ -206,6 +206,26 @@ def test_every_chapter_has_a_run_box_without_launch_buttons_by_default(book_html
         assert "colab" not in page.lower() and "mybinder" not in page.lower(), slug
 
 
+@pytest.mark.book
+def test_every_link_of_the_notebooks_lands_on_the_built_site(book_html):
+    """Clips, widgets, refs and terms link to the published page and anchor, and named
+    clips show their published poster: each one exists in the build."""
+    for slug in CHAPTERS:
+        page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
+        site = re.search(r'<link rel="canonical" href="([^"]+)chapters/', page)[1]
+        notebook = _reader_notebook(book_html, slug)
+        text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+        links = re.findall(r"\]\((https?://[^)\s]+)\)", text)
+        assert links, slug
+        for url in links:
+            assert url.startswith(site), (slug, url)
+            path, _, anchor = url.removeprefix(site).partition("#")
+            target = book_html / path
+            assert target.is_file(), (slug, url)
+            if anchor:
+                assert f'id="{anchor}"' in target.read_text(encoding="utf-8"), (slug, url)
+
+
 def _local_package_sources() -> list[str]:
     """pip's configured package sources that are on this machine (file:// indexes, wheel
     folders), as pip options; the clean environment installs from nothing else."""
