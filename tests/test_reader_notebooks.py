@@ -199,7 +199,7 @@ def test_the_attention_notebook_reads_as_a_notebook(book_html):
 def test_every_chapter_has_a_run_box_without_launch_buttons_by_default(book_html):
     for slug in CHAPTERS:
         page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
-        box = re.search(r'<div class="nanobook-run admonition">(.*?)\n</div>\n', page, re.S)
+        box = re.search(r'<div class="nanobook-run admonition">(.*?)</p>\n</div>', page, re.S)
         assert box, slug
         assert f'href="../_sources/chapters/{slug}.ipynb"' in box[1], slug
         assert "pip install . --extra-index-url" in _text(box[1]), slug
