@@ -17,10 +17,12 @@ import re
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 from pages import CHAPTERS
 
 from ext import reader_notebooks
@@ -273,8 +275,6 @@ def _clean_environment(tmp_path: Path) -> Path:
 
 @pytest.mark.book
 def test_every_chapter_notebook_runs_in_a_clean_environment(book_html, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
     python = _clean_environment(tmp_path)
     work = tmp_path / "reader"  # not the checkout: what the notebooks import is installed
     work.mkdir()
@@ -297,11 +297,17 @@ def test_every_chapter_notebook_runs_in_a_clean_environment(book_html, tmp_path,
     }
     (kernel / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    for slug in CHAPTERS:
-        notebook = _reader_notebook(book_html, slug)
-        client = NotebookClient(
-            notebook, kernel_name="clean", timeout=900, resources={"metadata": {"path": work}}
-        )
-        client.execute()  # raises CellExecutionError, with the cell, if one fails
-        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-        assert all(cell.execution_count for cell in code), slug
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # one kernel per core
+        runs = {slug: pool.submit(_run, book_html, slug, work) for slug in CHAPTERS}
+        for slug, run in runs.items():
+            code = [cell for cell in run.result().cells if cell.cell_type == "code"]
+            assert all(cell.execution_count for cell in code), slug
+
+
+def _run(book_html: Path, slug: str, work: Path):
+    """The chapter's downloaded notebook, executed in the clean environment's kernel;
+    raises CellExecutionError, with the cell, if one fails."""
+    notebook = _reader_notebook(book_html, slug)
+    resources = {"metadata": {"path": work}}
+    NotebookClient(notebook, kernel_name="clean", timeout=900, resources=resources).execute()
+    return notebook
