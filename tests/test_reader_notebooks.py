@@ -14,6 +14,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -137,8 +138,6 @@ def _text(page: str) -> str:
 
 
 def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tmp_path):
-    import shutil
-
     srcdir = tmp_path / "book"
     shutil.copytree(ROOT, srcdir)
     _build(srcdir)
@@ -258,8 +257,12 @@ def _clean_environment(tmp_path: Path) -> Path:
         pytest.skip("no local package sources (file:// index) configured for pip")
     env = {**os.environ, **OFFLINE}
     dist = tmp_path / "dist"
+    # from a copy: setuptools' build/ folder in the checkout may hold files since deleted
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "build", "screenshots")
+    shutil.copytree(REPO, source, ignore=skip)
     wheel = ["wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist)]
-    subprocess.run([sys.executable, "-m", "pip", *wheel, str(REPO)], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "pip", *wheel, str(source)], check=True, env=env)
     venv = tmp_path / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
