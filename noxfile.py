@@ -30,10 +30,9 @@ ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 CONSTRAINTS = ROOT / "constraints.txt"
 DOCS, BUILD = ROOT / "docs", ROOT / "docs" / "_build"
-TORCH = "torch==2.13.0"
-# Without a local CPU wheel, pip would take PyPI's torch, which drags in several GB of
-# CUDA libraries: point it at PyTorch's CPU index instead.
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The package's own dependencies (what a chapter's notebook imports), torch among them.
+PACKAGE_DEPENDENCIES = PYPROJECT["project"]["dependencies"]
+TORCH = next(pin for pin in PACKAGE_DEPENDENCIES if pin.startswith("torch=="))
 
 # What Manim needs to build pycairo/manimpango and to typeset MathTex; chromium drives
 # the browser tests.
@@ -126,7 +125,7 @@ def _local_torch_wheel() -> bool:
             stderr=subprocess.DEVNULL,
         )
     return any(
-        glob.glob(os.path.join(link, "torch-2.13.0+cpu-*.whl"))
+        glob.glob(os.path.join(link, f"torch-{TORCH.split('==')[1]}+cpu-*.whl"))
         for link in links.split()
         if os.path.isdir(link)
     )
@@ -148,10 +147,13 @@ def python_packages(session: nox.Session, group: str) -> None:
     ).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
-    index = [] if _local_torch_wheel() else ["--extra-index-url", TORCH_CPU_INDEX]
+    # Without a local CPU wheel, pip would take PyPI's torch, which drags in several GB of
+    # CUDA libraries: point it at PyTorch's CPU index instead.
+    index = [] if _local_torch_wheel() else ["--extra-index-url", book_build.TORCH_CPU_INDEX]
     # torch first and alone, so nothing later can pick a CUDA build for it.
     session.install(TORCH, *index)
-    session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, group))
+    groups = nox.project.dependency_groups(PYPROJECT, group)
+    session.install("-c", str(CONSTRAINTS), *PACKAGE_DEPENDENCIES, *groups)
     stamp.write_text(wanted)
 
 

@@ -30,8 +30,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
-from ext import notebooks, processes, store  # noqa: E402  (needs the path above)
-from ext._core import atomic_write  # noqa: E402
+from ext import notebooks, processes, reader_notebooks, store  # noqa: E402  (the path above)
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -48,6 +47,7 @@ extensions = [
     "ext.annotated_source",
     "ext.live_models",
     "ext.lean_theme",  # the theme's icon rules and fonts cut to the icons in use
+    "ext.reader_notebooks",  # each chapter as a notebook, and the box that offers it
 ]
 
 # --- sources --------------------------------------------------------------------------
@@ -88,10 +88,11 @@ def _math_colour(hex_: str) -> str:
 
 
 # Equations colour a tensor as the clips and plots do (\color{q}, \color{att}, ...), in
-# the same hues at a lightness that stays legible in both page themes.
+# the same hues at a lightness that stays legible in both page themes. The chapters'
+# notebooks write the same colours as #RRGGBB (ext/reader_notebooks.py).
+nanobook_math_colours = {role: _math_colour(hex_) for role, hex_ in palette.ROLE.items()}
 imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
-    f"\\definecolor{{{role}}}{{HTML}}{{{_math_colour(hex_)}}}\n"
-    for role, hex_ in palette.ROLE.items()
+    f"\\definecolor{{{role}}}{{HTML}}{{{hex_}}}\n" for role, hex_ in nanobook_math_colours.items()
 )
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
@@ -109,6 +110,12 @@ nanobook_cache_dir = str(CACHE)
 nanobook_project_root = str(REPO)
 # A GIF per clip, for embedding in other projects' READMEs; drafts (tests, livedocs) skip it.
 manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" else ["gif"]
+
+# --- run a chapter yourself -------------------------------------------------------------
+# The book's repository on GitHub ("https://github.com/ORG/REPO"), or None. Set, the run
+# box installs the package from it and offers the theme's launch buttons (Colab, Binder);
+# None, the box installs from a checkout and shows no launch buttons.
+nanobook_repository_url = None
 
 # --- HTML -----------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -252,15 +259,15 @@ def _cell_inputs(app, docname, source) -> None:
 
 
 def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
-    """The page's executed notebook beside its MyST source, for the download button."""
+    """The page's executed notebook, made a reader's (ext/reader_notebooks.py), beside
+    its MyST source: the download button's and the run box's."""
     digest = app.env.metadata.get(pagename, {}).get("nanobook_cell_inputs")
     saved = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if doctree is None or not digest or not saved.is_file():
         return
-    text = notebooks.with_outputs(saved, str(CACHE / "jupyter" / digest))
-    if text:
-        atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), text)
-        context["ipynb_source"] = f"{pagename}.ipynb"
+    executed = notebooks.with_outputs(saved, str(CACHE / "jupyter" / digest))
+    if executed:
+        reader_notebooks.offer(app, pagename, executed, context)
 
 
 _STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
@@ -299,4 +306,5 @@ def setup(app):
     app.connect("env-get-outdated", _train_models, priority=400)
     app.connect("env-get-outdated", _execute_notebooks, priority=600)
     app.connect("source-read", _cell_inputs)
-    app.connect("html-page-context", _offer_notebook)  # before the theme's buttons (501)
+    # after the theme's launch buttons (501), which copy MyST-NB's notebook to _sources
+    app.connect("html-page-context", _offer_notebook, priority=reader_notebooks.PRIORITY)

@@ -10,6 +10,9 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# PyTorch's index of CPU-only wheels: PyPI's torch for Linux pulls in several GB of CUDA
+# libraries. nox installs from it, and so does the install line each chapter shows.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def sphinx_args(

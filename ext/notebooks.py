@@ -11,8 +11,9 @@ the match and merges the outputs, exactly as on a warm build.
 A notebook that fails here is left alone: MyST-NB executes it again while reading and
 reports the failure at the page, as it would without this step.
 
-``with_outputs`` gives a page's notebook as a reader downloads it: in cache mode MyST-NB
-saves the cells without the outputs it merged from the cache, so they are merged again.
+``with_outputs`` gives a page's notebook executed, for ext/reader_notebooks.py to make the
+reader's download of it: in cache mode MyST-NB saves the cells without the outputs it
+merged from the cache, so they are merged again.
 """
 
 from __future__ import annotations
@@ -123,9 +124,9 @@ def execute_missing(app, docnames: set[str], cache_path: Callable[[str], str]) -
     return executed
 
 
-def with_outputs(saved: Path, cache_path: str) -> str | None:
-    """The notebook MyST-NB saved at ``saved``, with the outputs its jupyter-cache holds
-    (as JSON text); None when the cache has no match."""
+def with_outputs(saved: Path, cache_path: str):
+    """The notebook MyST-NB saved at ``saved``, with the outputs its jupyter-cache holds;
+    None when the cache has no match."""
     import nbformat
     from jupyter_cache import get_cache
 
@@ -136,4 +137,4 @@ def with_outputs(saved: Path, cache_path: str) -> str | None:
         _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
     except KeyError:
         return None
-    return nbformat.writes(merged)
+    return merged

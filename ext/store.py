@@ -19,7 +19,9 @@ prune``) can remove what no build has used for a while: the store only grows oth
 Python sources are keyed on their syntax tree without docstrings where only their code
 matters (``code_digest``): a comment edit changes no key. ``code_inputs`` follows what a
 file imports, wherever it lives; the standard library and installed packages count by
-version, since their files change only with it.
+version, since their files change only with it, except the files of the distribution the
+keyed file belongs to: installed from a wheel, the project's own modules count by code,
+so they key alike from a checkout and from a wheel.
 """
 
 from __future__ import annotations
@@ -172,6 +174,9 @@ def import_files(
     stdlib = _stdlib_dirs()
     site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
     installs = (tuple(stdlib), tuple(site))
+    # installed from a wheel, the project's own files are keyed by code, as in a checkout
+    own_top = _top_name(path, site) if path else ""
+    own = _package_version(own_top, *installs) if own_top else ""
     files: dict[Path, None] = {}
     versions: set[str] = set()
     pending: list[Path | None] = [path]
@@ -185,18 +190,30 @@ def import_files(
                 found = _find_module(name, [current.parents[level - 1]])
             else:
                 found = _find_module(name, search)
-                if found is None:
-                    versions.add(_package_version(name.partition(".")[0], *installs))
+                if found is None:  # a name in a module (`from m import f`), or not found
+                    version = _package_version(name.partition(".")[0], *installs)
+                    versions.update([version] if version != own else [])
                     continue
             if found is None or found == path or found in files:
                 continue
             if any(found.is_relative_to(d) for d in [*site, *stdlib]):
-                versions.add(_package_version(name.partition(".")[0], *installs))
-                continue
+                top = _top_name(found, site) or name.partition(".")[0]
+                version = _package_version(top, *installs)
+                if not own or version != own:
+                    versions.add(version)
+                    continue
             files[found] = None
             pending.append(found)
     versions.discard("")
     return sorted(files), sorted(versions)
+
+
+def _top_name(file: Path, site: list[Path]) -> str:
+    """The top-level module an installed file belongs to ("" outside site-packages)."""
+    for folder in site:
+        if file.is_relative_to(folder):
+            return Path(file.relative_to(folder).parts[0]).stem
+    return ""
 
 
 @functools.lru_cache(maxsize=1024)  # installed packages do not change during a build

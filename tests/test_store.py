@@ -68,6 +68,41 @@ def test_imports_outside_the_project_are_followed_and_packages_named_by_version(
     assert store.code_inputs(scene, search=[elsewhere]) != before
 
 
+def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
+    tmp_path, monkeypatch
+):
+    """A reader's notebook finds the models the build trained: with model_src and ext
+    installed in site-packages by the nanobook wheel, the files they import from their
+    own distribution (relatively, or ext.store from model_src) are keyed by their code,
+    as in the checkout, not as one installed version."""
+    site = tmp_path / "site-packages"
+    for package, names in (("model_src", ["*.py"]), ("ext", ["__init__.py", "store.py"])):
+        (site / package).mkdir(parents=True)
+        for pattern in names:
+            for source in (REPO / package).glob(pattern):
+                (site / package / source.name).write_bytes(source.read_bytes())
+    (site / "ext" / "processes.py").write_bytes((REPO / "ext" / "processes.py").read_bytes())
+    info = site / "nanobook-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nanobook\nVersion: 0.1.0\n")
+    (info / "top_level.txt").write_text("ext\nmodel_src\n")
+    modules = ("train.py", "variants.py")
+    in_checkout = {m: store.code_inputs(REPO / "model_src" / m, search=[REPO]) for m in modules}
+    monkeypatch.syspath_prepend(str(site))
+    store._distributions.cache_clear()
+    store._package_version.cache_clear()
+    try:
+        for module in modules:
+            from_wheel = store.code_inputs(site / "model_src" / module, search=[site])
+            assert from_wheel == in_checkout[module], module
+            assert not any(part.startswith("nanobook==") for part in from_wheel)
+        assert any(part.startswith("ext/store.py=") for part in from_wheel)
+        assert any(part.startswith("model_src/model.py=") for part in from_wheel)
+    finally:
+        store._distributions.cache_clear()
+        store._package_version.cache_clear()
+
+
 def _module_settings(path: Path) -> list[str]:
     """Names of the module-level constants (UPPER_CASE = literal) of a file."""
     tree = ast.parse(path.read_text())

@@ -1,0 +1,441 @@
+"""Each chapter as a notebook a reader runs in Jupyter with nothing but the package.
+
+MyST-NB saves a page's notebook as the page's source: markdown cells hold MyST (glue
+roles, directive fences, ``\\color{q}``), code cells keep the tags that hide them, and
+the cells import ``myst_nb.glue``. ``reader_notebook`` turns that notebook, executed,
+into one Jupyter opens and runs top to bottom:
+
+- ``{glue:text}`name``` becomes the value the build computed (the cell that computes it
+  is in the notebook too);
+- ``{ref}`` and ``{term}`` become links to the published page;
+- directive fences become markdown: admonitions a quote, dropdowns ``<details>``,
+  annotated source its notes, and clips, diagrams and widgets a link to them on the page;
+- ``\\color{role}`` becomes the role's colour as ``#RRGGBB``, which MathJax and KaTeX
+  both read;
+- every code cell is shown (the set-up cell first among them), ``glue`` is defined in
+  the cell that imported it, and a cell that needs the book's build machinery (``ext``)
+  is described instead of run.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import html
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from docutils import nodes
+from sphinx.util import logging
+
+from ._core import atomic_write
+from .book_build import TORCH_CPU_INDEX
+
+logger = logging.getLogger(__name__)
+
+# A link target: (text, URL) for a label, or None when the label is unknown.
+Resolver = Callable[[str, str], tuple[str, str] | None]
+
+GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
+GLUE_DEFINITION = '''\
+from IPython.display import display as _display
+
+
+def glue(name, value, display=True):
+    """The book puts `value` into its text as `name`; in this notebook it shows it."""
+    if display:
+        _display(value)
+'''
+BUILD_IMPORT = re.compile(r"^\s*(from|import)\s+ext(\.|\s)", re.M)
+HIDING_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output"}
+
+# A role, or a code span (left as written, even one that shows a role's markup).
+_ROLE = re.compile(r"\{(glue:text|ref|term)\}`([^`]+)`|`[^`\n]*`")
+_TARGET = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
+_LABEL_LINE = re.compile(r"^\(([\w:.-]+)\)=\s*$")
+_FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})\{([\w:-]+)\}[ \t]*(.*)$")
+_PLAIN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
+_OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
+_COLOR = re.compile(r"\\color\{(\w+)\}")
+
+ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention"}
+# What a directive that draws something shows on the page, for its link.
+ON_THE_PAGE = {
+    "manim-clip": "Clip",
+    "manim-film": "Film",
+    "arch-diagram": "Architecture diagram",
+    "live-attention": "Live model",
+    "live-sampling": "Live model",
+    "predict-check": "Predict, then check",
+    "training-replay": "Training replay",
+}
+
+
+@dataclass
+class Page:
+    """What the conversion needs to know about the page: its URL, its glued values, how
+    labels and terms resolve, and the colours of the math roles."""
+
+    url: str
+    site: str  # the published site's root URL
+    glued: dict[str, str]
+    resolve: Resolver
+    colours: dict[str, str]
+
+
+def glued_values(notebook) -> dict[str, str]:
+    """name → text/plain of every value the executed notebook glued."""
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                prefix = record.get("mime_prefix", "")
+                values[record["name"]] = output["data"].get(prefix + "text/plain", "")
+    return values
+
+
+def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode:
+    """The executed MyST-NB notebook as a reader's notebook (see the module docstring);
+    ``preface`` (markdown) follows the title cell."""
+    notebook = copy.deepcopy(executed)
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = markdown(cell.source, page)
+            if text.strip():
+                cells.append(nbformat.v4.new_markdown_cell(text))
+        elif cell.cell_type == "code":
+            cells.append(_code_cell(cell, page))
+        else:
+            cells.append(cell)
+    title_cell = 1 if cells and cells[0].cell_type == "markdown" else 0
+    cells.insert(title_cell, nbformat.v4.new_markdown_cell(preface))
+    notebook.cells = cells
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for cell in notebook.cells:
+        cell.pop("id", None)
+    notebook.nbformat, notebook.nbformat_minor = 4, 4  # ids dropped: 4.4 has none
+    return notebook
+
+
+def _code_cell(cell, page: Page):
+    if BUILD_IMPORT.search(cell.source):
+        return nbformat.v4.new_markdown_cell(
+            "*A cell of the book checks here that its widget's build-time table matches "
+            f"the live model; it needs the book's build tools, so it runs only in the "
+            f"build. Its results are in the text below and on [the page]({page.url}).*"
+        )
+    source = GLUE_IMPORT.sub(lambda _: GLUE_DEFINITION + "\n", cell.source)
+    outputs = [
+        output
+        for output in cell.get("outputs", [])
+        if not output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")
+    ]
+    tags = [tag for tag in cell.metadata.get("tags", []) if tag not in HIDING_TAGS]
+    metadata = {"tags": tags} if tags else {}
+    return nbformat.v4.new_code_cell(source, outputs=outputs, metadata=metadata)
+
+
+def markdown(text: str, page: Page) -> str:
+    """A MyST markdown cell as plain Jupyter markdown."""
+    lines = text.split("\n")
+    out: list[str] = []
+    prose: list[str] = []  # roles may span lines: converted a paragraph run at a time
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        plain = None if fence else _PLAIN_FENCE.match(line)
+        math = line.strip() == "$$"
+        if fence or plain or math or _LABEL_LINE.match(line):
+            out.append(_inline("\n".join(prose), page))
+            prose = []
+        if math:
+            end = next(
+                (i for i in range(index + 1, len(lines)) if lines[i].startswith("$$")), len(lines)
+            )
+            out.append(_display_math(lines[index + 1 : end], page))
+            index = end + 1
+        elif fence:
+            end = _closing(lines, index + 1, fence.group(2))
+            options, body = _options(lines[index + 1 : end])
+            name, argument = fence.group(3), fence.group(4).strip()
+            out.append(_directive(name, argument, options, body, page))
+            index = end + 1
+        elif plain:
+            end = _closing(lines, index + 1, plain.group(2))
+            out.extend(lines[index : end + 1])  # code shown as written
+            index = end + 1
+        else:
+            if not _LABEL_LINE.match(line):
+                prose.append(line)
+            index += 1
+    out.append(_inline("\n".join(prose), page))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _display_math(lines: list[str], page: Page) -> str:
+    """A ``$$`` block; rows aligned with ``&`` or broken with ``\\\\`` go in an aligned
+    environment, as Sphinx puts them in a split one (MathJax wants an environment)."""
+    body = _inline("\n".join(lines), page)
+    if ("&" in body or "\\\\" in body) and not body.lstrip().startswith("\\begin"):
+        body = f"\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
+    return f"$$\n{body}\n$$"
+
+
+def _closing(lines: list[str], start: int, fence: str) -> int:
+    """The index of the line that closes a fence opened with ``fence``."""
+    closer = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+    for index in range(start, len(lines)):
+        if closer.match(lines[index]):
+            return index
+    return len(lines)
+
+
+def _options(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    options = {}
+    index = 0
+    while index < len(lines) and (option := _OPTION.match(lines[index])):
+        options[option.group(1)] = option.group(2).strip()
+        index += 1
+    return options, lines[index:]
+
+
+def _directive(name: str, argument: str, options: dict, body: list[str], page: Page) -> str:
+    inner = markdown("\n".join(body), page)
+    if name == "admonition" or name in ADMONITIONS:
+        title = _inline(argument, page) if name == "admonition" else name.capitalize()
+        quoted = "\n".join(f"> {line}".rstrip() for line in inner.split("\n"))
+        return f"\n> **{title}**\n>\n{quoted}\n"
+    if name == "dropdown":
+        return f"\n<details><summary>{_inline(argument, page)}</summary>\n\n{inner}\n\n</details>\n"
+    if name == "annotated-source":
+        return _annotated_source(argument, options, inner, page)
+    if name == "manim-clip" and "name" in options:
+        return _clip(options, page)
+    what = ON_THE_PAGE.get(name, name)
+    anchor = f"#{options['name']}" if "name" in options else ""
+    about = options.get("caption") or (f"the {argument} model" if argument else "")
+    about = f": {_inline(about, page)}" if about else ""
+    return f"\n> **{what}**{about} [See it on the book's page]({page.url}{anchor}).\n"
+
+
+def _clip(options: dict, page: Page) -> str:
+    """A named clip: its published poster (``_clips/<name>.webp``), linked to the clip."""
+    caption = _inline(options.get("caption", ""), page)
+    poster = f"{page.site}_clips/{options['name']}.webp"
+    link = f"{page.url}#{options['name']}"
+    play = f"> **Clip**: {caption} [Play it on the book's page]({link})."
+    return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
+
+
+def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:
+    """The notes, each under the line of code it explains; the shapes are on the page."""
+    target = f"`{options['object']}` in " if "object" in options else ""
+    lines = [f"\n**Annotated source:** {target}`model_src/{argument}`", ""]
+    for block in re.split(r"\n(?=@ )", inner.strip()):
+        anchor, _, note = block.partition("\n")
+        if anchor.startswith("@ "):
+            lines.append(f"- `{anchor[2:].strip()}`: {' '.join(note.split())}")
+        elif block.strip():
+            lines.append(block.strip())
+    lines.append(f"\n(With the shapes each line produces on [the book's page]({page.url}).)\n")
+    return "\n".join(lines)
+
+
+def _inline(text: str, page: Page) -> str:
+    text = _COLOR.sub(lambda m: "\\color{#" + page.colours.get(m[1], m[1]) + "}", text)
+    return _ROLE.sub(lambda m: _role(m[1], m[2], page) if m[1] else m[0], text)
+
+
+def _role(name: str, content: str, page: Page) -> str:
+    if name == "glue:text":
+        from myst_nb.core.variables import format_plain_text
+
+        key, _, spec = content.partition(":")
+        return format_plain_text(page.glued[key], spec)
+    target = _TARGET.match(content)
+    text, label = (target[1], target[2]) if target else ("", content)
+    found = page.resolve(name, label)
+    if found is None:
+        return text or label
+    title, url = found
+    return f"[{text or title}]({url})"
+
+
+# --- in the build: the notebook written beside the page's source, the run box -----------
+
+# After sphinx-book-theme's launch buttons (501): they copy MyST-NB's notebook to _sources.
+PRIORITY = 502
+
+
+def offer(app, pagename: str, executed, context: dict) -> None:
+    """Write the page's reader notebook to ``_sources/<page>.ipynb`` for the download
+    button and the run box."""
+    glued = glued_values(executed)
+    colours = app.config.nanobook_math_colours
+    site = app.config.html_baseurl
+    page = Page(_page_url(app, pagename), site, glued, _resolver(app), colours)
+    try:
+        notebook = reader_notebook(executed, page, _preface(app, pagename))
+    except KeyError as missing:
+        logger.warning(
+            f"the notebook for readers names the glued value {missing}, which no cell "
+            "glued; hint: glue it in a code cell of the page",
+            location=pagename,
+            type="nanobook",
+        )
+        return
+    atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), nbformat.writes(notebook))
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def install_line(app) -> str:
+    url = app.config.nanobook_repository_url
+    package = f'"nanobook @ git+{url}"' if url else "."
+    return f"pip install {package} --extra-index-url {TORCH_CPU_INDEX}"
+
+
+def _preface(app, pagename: str) -> str:
+    title = app.env.titles[pagename].astext()
+    where = "" if app.config.nanobook_repository_url else " (in a checkout of the book)"
+    return (
+        f"*This notebook is the chapter [{title}]({_page_url(app, pagename)}) of "
+        f"{app.config.project}: the numbers the book's build computed are written into "
+        "the text, the cells that compute them are here, and the clips and live widgets "
+        f"are links to the page. Install the book's package first{where}:*\n\n"
+        f"    {install_line(app)}\n\n"
+        "*then run the cells in order. The first one sets up: it loads the trained "
+        "models, training any it does not find first (seconds to a minute each).*"
+    )
+
+
+def _page_url(app, pagename: str) -> str:
+    return app.config.html_baseurl + app.builder.get_target_uri(pagename)
+
+
+def _resolver(app) -> Resolver:
+    std = app.env.get_domain("std")
+    terms = {name.lower(): entry for (kind, name), entry in std.objects.items() if kind == "term"}
+
+    def resolve(role: str, target: str) -> tuple[str, str] | None:
+        if role == "ref" and target in std.labels:
+            docname, anchor, title = std.labels[target]
+        elif role == "term" and target.lower() in terms:
+            docname, anchor = terms[target.lower()][:2]
+            title = target
+        else:
+            return None
+        return title, f"{_page_url(app, docname)}#{anchor}"
+
+    return resolve
+
+
+# The branch the Pages workflow writes the notebooks to (chapters/<page>.ipynb and a
+# requirements.txt that installs the package): the launch buttons open them there.
+NOTEBOOKS_BRANCH = "notebooks"
+LAUNCHERS = {
+    "colab_url": "https://colab.research.google.com",
+    "binderhub_url": "https://mybinder.org",
+}
+_LAUNCH_SLOT = '<p class="nanobook-launch"></p>'
+
+
+def launch_buttons(app, config) -> None:
+    """With a repository configured, the theme's repository and launch buttons."""
+    if not config.nanobook_repository_url:
+        return
+    config.html_theme_options = {
+        **config.html_theme_options,
+        "repository_url": config.nanobook_repository_url,
+        "repository_branch": NOTEBOOKS_BRANCH,
+        "path_to_docs": "",
+        "use_repository_button": True,
+        "launch_buttons": LAUNCHERS,
+    }
+
+
+def add_run_box(app, doctree, docname: str) -> None:
+    """The "Run this chapter" box, after the first paragraph of a chapter (a page that
+    ``nanobook_run_box_pages`` matches)."""
+    chapter = any(fnmatch.fnmatch(docname, p) for p in app.config.nanobook_run_box_pages)
+    if app.builder.format != "html" or not chapter:
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    first = next((n for n in section.children if isinstance(n, nodes.paragraph)), None)
+    section.insert(section.index(first) + 1 if first else 1, _run_box(app, docname))
+
+
+def _run_box(app, docname: str) -> nodes.Element:
+    line = install_line(app)
+    repository = app.config.nanobook_repository_url
+    box = nodes.admonition(classes=["nanobook-run"])
+    box += nodes.title("", "Run this chapter")
+    where = "" if repository else ", from a checkout of the book's repository"
+    box += nodes.paragraph(
+        "", f"Install the book's package (Python 3.11 or later, PyTorch for the CPU){where}:"
+    )
+    box += nodes.literal_block(line, line, language="bash")
+    name = f"{posixpath.basename(docname)}.ipynb"
+    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
+    download = posixpath.relpath(f"_sources/{docname}.ipynb", page_dir or ".")
+    text = nodes.paragraph()
+    text += nodes.reference("", f"Download {name}", refuri=download, classes=["nanobook-download"])
+    text += nodes.Text(
+        " and open it in Jupyter: the chapter's cells in order, the set-up first, its "
+        "numbers written into the text, its clips and widgets linked back to this page."
+    )
+    box += text
+    if repository:
+        box += nodes.raw("", _LAUNCH_SLOT, format="html")
+    return box
+
+
+def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -> None:
+    """The theme's launch buttons open the reader's notebook (on NOTEBOOKS_BRANCH, not
+    the MyST source), in the header and in the run box."""
+    groups = [b for b in context.get("header_buttons", []) if b.get("label") == "launch-buttons"]
+    if not groups or _LAUNCH_SLOT not in context.get("body", ""):
+        return
+    links = []
+    for button in groups[0]["buttons"]:
+        if button.get("type") == "link":
+            button["url"] = re.sub(r"\.md$", ".ipynb", button["url"])
+            text = html.escape(button["text"])
+            links.append(
+                f'<a class="nanobook-launch-link" href="{html.escape(button["url"])}">'
+                f"Open in {text}</a>"
+            )
+    slot = f'<p class="nanobook-launch">{" ".join(links)}</p>'
+    context["body"] = context["body"].replace(_LAUNCH_SLOT, slot)
+
+
+def binder_requirements(app, exception) -> None:
+    """With a repository configured, ``_sources/requirements.txt``: what Binder installs
+    beside the notebooks on NOTEBOOKS_BRANCH (the Pages workflow copies both there)."""
+    url = app.config.nanobook_repository_url
+    if exception or not url or app.builder.format != "html":
+        return
+    text = f"--extra-index-url {TORCH_CPU_INDEX}\nnanobook @ git+{url}\n"
+    atomic_write(Path(app.outdir, "_sources", "requirements.txt"), text)
+
+
+def setup(app):
+    app.add_config_value("nanobook_repository_url", None, "html", types=(str, type(None)))
+    app.add_config_value("nanobook_math_colours", {}, "html", types=(dict,))
+    app.add_config_value("nanobook_run_box_pages", ["chapters/*"], "env", types=(list,))
+    app.connect("config-inited", launch_buttons)
+    app.connect("doctree-resolved", add_run_box)
+    app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
+    app.connect("build-finished", binder_requirements)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

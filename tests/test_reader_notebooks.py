@@ -1,0 +1,316 @@
+"""Run any chapter yourself (issue 35): each chapter downloads as a notebook that runs in a
+fresh environment with nothing but the package installed, and a run box offers it.
+
+The clean-environment test builds the wheel, installs it with its declared dependencies
+into a new virtual environment from local package sources only (no network: pip and the
+kernels see a proxy that refuses), and executes every chapter's downloaded notebook
+there. Trained models come from the shared cache (NANOBOOK_CACHE_DIR), keyed alike from a
+wheel and a checkout; on a miss the package's own code trains them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from pages import CHAPTERS
+
+from ext import reader_notebooks
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).parent / "roots" / "test-reader-notebooks"
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+# What MyST writes and Jupyter does not read.
+MYST = re.compile(r"\{glue|\{ref\}|\{term\}|^\s*(```|:::)\{|^\([\w:.-]+\)=\s*$", re.M)
+
+
+def _page(glued: dict) -> reader_notebooks.Page:
+    return reader_notebooks.Page(
+        url="https://example.org/chapters/one.html",
+        site="https://example.org/",
+        glued=glued,
+        resolve=lambda role, label: (label.upper(), f"https://example.org/x.html#{label}"),
+        colours={"q": "C2185B", "k": "0E7C8A"},
+    )
+
+
+# --- the conversion ---------------------------------------------------------------------
+
+
+def test_glue_refs_terms_and_colours_become_what_a_notebook_renders():
+    text = (
+        "(sec-a)=\n## A\n\nThe loss falls to {glue:text}`loss:.2f` (see\n{ref}`the data "
+        "<ch-data>`), a {term}`softmax` of ${\\color{q} q} \\cdot {\\color{k} k}$. Write "
+        "`{glue:text}` roles and `code`."
+    )
+    out = reader_notebooks.markdown(text, _page({"loss": "0.12345"}))
+    assert "(sec-a)=" not in out and out.startswith("## A")
+    assert "falls to 0.12 (see\n[the data](https://example.org/x.html#ch-data))" in out
+    assert "a [SOFTMAX](https://example.org/x.html#softmax) of" in out
+    assert "{\\color{#C2185B} q} \\cdot {\\color{#0E7C8A} k}" in out
+    assert "Write `{glue:text}` roles and `code`." in out  # code spans as written
+
+
+def test_directives_become_markdown_and_links_to_the_page():
+    text = (
+        "```{admonition} Key takeaways\n- one {glue:text}`n`\n```\n\n"
+        "```{dropdown} Solution\nIt is {glue:text}`n`.\n```\n\n"
+        "```{manim-clip} AttentionScene\n:file: /scenes/attention.py\n"
+        ":caption: One query.\n:name: ch-clip\n```\n\n"
+        "```{live-sampling} char\n:prompt: def forward\n```\n\n"
+        "```{annotated-source} model.py\n:object: causal_mask\n\n"
+        "@ return torch.tril(\n`tril` keeps the lower\ntriangle.\n```\n\n"
+        '```python\nprint("{glue:text}`as written`")\n```\n\n'
+        "$$\na &= b \\\\\nc &= d\n$$"
+    )
+    out = reader_notebooks.markdown(text, _page({"n": "3"}))
+    assert "> **Key takeaways**\n>\n> - one 3" in out
+    assert "<details><summary>Solution</summary>\n\nIt is 3.\n\n</details>" in out
+    page = "https://example.org/chapters/one.html"
+    poster = "https://example.org/_clips/ch-clip.webp"
+    assert f"[![One query.]({poster})]({page}#ch-clip)" in out
+    assert f"> **Clip**: One query. [Play it on the book's page]({page}#ch-clip)." in out
+    assert f"> **Live model**: the char model [See it on the book's page]({page})." in out
+    assert "**Annotated source:** `causal_mask` in `model_src/model.py`" in out
+    assert "- `return torch.tril(`: `tril` keeps the lower triangle." in out
+    assert 'print("{glue:text}`as written`")' in out  # code is shown as written
+    assert "$$\n\\begin{aligned}\na &= b \\\\\nc &= d\n\\end{aligned}\n$$" in out
+    assert not MYST.search(out.replace('print("{glue:text}`as written`")', ""))
+
+
+def test_every_cell_is_shown_and_glue_works_without_myst_nb():
+    setup = nbformat.v4.new_code_cell(
+        "import math\nfrom myst_nb import glue\n\nglue('x', 2, display=False)\nX = 2",
+        metadata={"tags": ["remove-cell"]},
+    )
+    setup.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/papermill.record/text/plain": "2"},
+            metadata={"scrapbook": {"name": "x", "mime_prefix": "application/papermill.record/"}},
+        )
+    ]
+    widget = nbformat.v4.new_code_cell("from ext.live_models.compute import sampling\nY = 1")
+    executed = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# One\n\nIntro."), setup, widget]
+    )
+    assert reader_notebooks.glued_values(executed) == {"x": "2"}
+    out = reader_notebooks.reader_notebook(executed, _page({"x": "2"}), "PREFACE")
+    title, preface, code, described = out.cells
+    assert (title.source, preface.source) == ("# One\n\nIntro.", "PREFACE")
+    assert code.cell_type == "code" and "tags" not in code.metadata  # shown, not hidden
+    assert code.outputs == []  # the glued record is in the text, not an output
+    namespace: dict = {}
+    exec(code.source, namespace)  # glue, defined where myst_nb's was imported
+    assert namespace["X"] == 2
+    assert described.cell_type == "markdown" and "build tools" in described.source
+    nbformat.validate(out)
+
+
+# --- in a Sphinx build: the notebook offered, the run box, the launch buttons -----------
+
+
+def _build(srcdir: Path, *overrides: str) -> str:
+    out = srcdir / "_build" / "html"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-E", *overrides, str(srcdir), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,  # conf.py imports ext from the repository
+        check=True,
+    )
+    return result.stdout + result.stderr
+
+
+def _text(page: str) -> str:
+    return re.sub(r"<[^>]+>", "", page)
+
+
+def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tmp_path):
+    srcdir = tmp_path / "book"
+    shutil.copytree(ROOT, srcdir)
+    _build(srcdir)
+    page = (srcdir / "_build" / "html" / "chapter.html").read_text(encoding="utf-8")
+    assert "Run this chapter" in page
+    assert 'href="_sources/chapter.ipynb"' in page
+    assert "pip install . --extra-index-url https://download.pytorch.org/whl/cpu" in _text(page)
+    assert "colab" not in page.lower() and "binder" not in page.lower()
+    assert not (srcdir / "_build" / "html" / "_sources" / "requirements.txt").exists()
+    notebook = nbformat.read(srcdir / "_build" / "html" / "_sources" / "chapter.ipynb", 4)
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "The answer is 42, π is about 3.142" in text
+    assert "[Terms](https://example.org/book/index.html#terms)" in text
+    assert "[softmax](https://example.org/book/index.html#term-softmax)" in text
+    assert not MYST.search(text.replace('print("{glue:text}`kept as written`")', ""))
+    assert notebook.cells[2].cell_type == "code" and "glue(" in notebook.cells[2].source
+
+    _build(srcdir, "-D", "nanobook_repository_url=https://github.com/someone/nanobook")
+    page = (srcdir / "_build" / "html" / "chapter.html").read_text(encoding="utf-8")
+    installs = 'pip install "nanobook @ git+https://github.com/someone/nanobook"'
+    assert installs in html.unescape(_text(page))
+    launch = re.findall(r'<a class="nanobook-launch-link" href="([^"]+)">Open in (\w+)</a>', page)
+    assert dict((name, url) for url, name in launch) == {
+        "Binder": "https://mybinder.org/v2/gh/someone/nanobook/notebooks"
+        "?urlpath=tree/chapter.ipynb",
+        "Colab": "https://colab.research.google.com/github/someone/nanobook/blob/notebooks/"
+        "chapter.ipynb",
+    }
+    assert page.count("/notebooks?urlpath=tree/chapter.ipynb") == 2  # the header's menu too
+    requirements = srcdir / "_build" / "html" / "_sources" / "requirements.txt"
+    assert requirements.read_text() == (
+        "--extra-index-url https://download.pytorch.org/whl/cpu\n"
+        "nanobook @ git+https://github.com/someone/nanobook\n"
+    )
+
+
+# --- the whole book ---------------------------------------------------------------------
+
+
+def _reader_notebook(book_html: Path, slug: str):
+    return nbformat.read(book_html / "_sources" / "chapters" / f"{slug}.ipynb", as_version=4)
+
+
+@pytest.mark.book
+def test_the_attention_notebook_reads_as_a_notebook(book_html):
+    notebook = _reader_notebook(book_html, "attention")
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "{glue" not in text and not MYST.search(text)
+    assert not re.search(r"\\color\{[a-z]", text), "colours by role name: \\color{#RRGGBB}"
+    page = (book_html / "chapters" / "attention.html").read_text(encoding="utf-8")
+    uniform = re.search(r"A uniform guess costs (\S+) per letter", page)[1]
+    assert f"A uniform guess costs {uniform} per letter" in text
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert notebook.cells.index(code[0]) == 2  # title, how to run it, then the set-up
+    assert "from model_src import" in code[0].source and "def glue(" in code[0].source
+    assert not any(cell.metadata.get("tags") for cell in code)
+
+
+@pytest.mark.book
+def test_every_chapter_has_a_run_box_without_launch_buttons_by_default(book_html):
+    for slug in CHAPTERS:
+        page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
+        box = re.search(r'<div class="nanobook-run admonition">(.*?)</p>\n</div>', page, re.S)
+        assert box, slug
+        assert f'href="../_sources/chapters/{slug}.ipynb"' in box[1], slug
+        assert "pip install . --extra-index-url" in _text(box[1]), slug
+        assert "colab" not in page.lower() and "mybinder" not in page.lower(), slug
+
+
+@pytest.mark.book
+def test_every_link_of_the_notebooks_lands_on_the_built_site(book_html):
+    """Clips, widgets, refs and terms link to the published page and anchor, and named
+    clips show their published poster: each one exists in the build."""
+    for slug in CHAPTERS:
+        page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
+        site = re.search(r'<link rel="canonical" href="([^"]+)chapters/', page)[1]
+        notebook = _reader_notebook(book_html, slug)
+        text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+        links = re.findall(r"\]\((https?://[^)\s]+)\)", text)
+        assert links, slug
+        for url in links:
+            assert url.startswith(site), (slug, url)
+            path, _, anchor = url.removeprefix(site).partition("#")
+            target = book_html / path
+            assert target.is_file(), (slug, url)
+            if anchor:
+                assert f'id="{anchor}"' in target.read_text(encoding="utf-8"), (slug, url)
+
+
+def _local_package_sources() -> list[str]:
+    """pip's configured package sources that are on this machine (file:// indexes, wheel
+    folders), as pip options; the clean environment installs from nothing else."""
+    config = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
+    ).stdout
+    values = " ".join(re.findall(r"(?:index-url|find-links)='([^']*)'", config))
+    values += " " + " ".join(
+        os.environ.get(name, "") for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+    )
+    links = os.environ.get("PIP_FIND_LINKS", "") + " " + values
+    indexes = [v for v in dict.fromkeys(values.split()) if v.startswith("file://")]
+    folders = [v for v in dict.fromkeys(links.split()) if os.path.isdir(v)]
+    if not indexes:
+        return []
+    options = ["--index-url", indexes[0]]
+    for index in indexes[1:]:
+        options += ["--extra-index-url", index]
+    for folder in folders:
+        options += ["--find-links", folder]
+    return options
+
+
+def _clean_environment(tmp_path: Path) -> Path:
+    """A new virtual environment with the wheel, its dependencies and a Jupyter kernel."""
+    sources = _local_package_sources()
+    if not sources:
+        pytest.skip("no local package sources (file:// index) configured for pip")
+    env = {**os.environ, **OFFLINE}
+    dist = tmp_path / "dist"
+    # from a copy: setuptools' build/ folder in the checkout may hold files since deleted
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "build", "screenshots")
+    shutil.copytree(REPO, source, ignore=skip)
+    wheel = ["wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist)]
+    subprocess.run([sys.executable, "-m", "pip", *wheel, str(source)], check=True, env=env)
+    venv = tmp_path / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--isolated", "--quiet", *sources]
+    pip += ["--disable-pip-version-check"]
+    pip += ["--find-links", str(dist)]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    torch = next(pin for pin in project["dependencies"] if pin.startswith("torch=="))
+    subprocess.run([*pip, torch], check=True, env=env)  # alone first: the CPU build
+    subprocess.run([*pip, "nanobook", "ipykernel"], check=True, env=env)
+    return python
+
+
+@pytest.mark.book
+def test_every_chapter_notebook_runs_in_a_clean_environment(book_html, tmp_path, monkeypatch):
+    python = _clean_environment(tmp_path)
+    work = tmp_path / "reader"  # not the checkout: what the notebooks import is installed
+    work.mkdir()
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    check = "import model_src, palette, torch; print(model_src.__file__, torch.version.cuda)"
+    where = subprocess.run([python, "-c", check], capture_output=True, text=True, cwd=work)
+    installed, cuda = where.stdout.split()
+    assert installed.startswith(str(python.parent.parent)) and cuda == "None", where.stdout
+    packages = subprocess.run([python, "-m", "pip", "list"], capture_output=True, text=True)
+    assert "nvidia" not in packages.stdout.lower()
+
+    kernel = tmp_path / "jupyter" / "kernels" / "clean"
+    kernel.mkdir(parents=True)
+    cache = os.environ.get("NANOBOOK_CACHE_DIR", str(REPO / ".cache"))
+    spec = {
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "clean",
+        "language": "python",
+        "env": {**OFFLINE, "NANOBOOK_CACHE_DIR": cache, "PYTHONPATH": ""},
+    }
+    (kernel / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # one kernel per core
+        runs = {slug: pool.submit(_run, book_html, slug, work) for slug in CHAPTERS}
+        for slug, run in runs.items():
+            code = [cell for cell in run.result().cells if cell.cell_type == "code"]
+            assert all(cell.execution_count for cell in code), slug
+
+
+def _run(book_html: Path, slug: str, work: Path):
+    """The chapter's downloaded notebook, executed in the clean environment's kernel;
+    raises CellExecutionError, with the cell, if one fails."""
+    notebook = _reader_notebook(book_html, slug)
+    resources = {"metadata": {"path": work}}
+    NotebookClient(notebook, kernel_name="clean", timeout=900, resources=resources).execute()
+    return notebook
