@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib
+import math
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
@@ -28,6 +30,8 @@ from sphinx.util import logging
 from . import processes, store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
+# The hint of every warning about an artifact the cache could not take (OSError).
+STORAGE_HINT = "make the cache folder writable (nanobook_cache_dir), or free space on its disk"
 # What running the project's model code may raise without ending the build: any error,
 # and SystemExit (a module that calls sys.exit() when imported would otherwise end the
 # build with exit status 0, having written nothing). Ctrl+C still stops it.
@@ -36,6 +40,10 @@ MODEL_CODE_ERRORS = (Exception, SystemExit)
 # input whose tensors would hold more numbers than this (~400 MB of float32; the book's
 # largest model with its activations needs about 1 M) before anything is allocated.
 MAX_MODEL_NUMBERS = 100_000_000
+# What that code may use by default, in its own process (processes.call_apart): seconds
+# (nanobook_model_timeout) and GB of address space (nanobook_model_memory; torch
+# itself takes about 0.7 GB of it, the book's largest diagram 0.8 GB).
+MODEL_TIMEOUT, MODEL_MEMORY = 120, 4
 
 
 def model_size_problem(config, batch: int = 1, time: int | None = None) -> str | None:
@@ -205,28 +213,77 @@ def _say_again(app, env) -> None:
 
 
 class AnyOption(dict):
-    """An option_spec that takes every option name (unknown ones as plain text), so the
-    directive answers an unknown option itself, located and with a hint, in MyST as in
-    reST (docutils would drop the whole directive; MyST would warn without a hint)."""
+    """An option_spec that takes every option name (unknown ones as plain text) and every
+    value (one its converter refuses becomes a BadValue), so the directive answers a bad
+    option itself, located and with a hint, in MyST as in reST (docutils would drop the
+    whole directive; MyST would warn without a hint)."""
 
     def __missing__(self, key):
         return directives.unchanged
 
+    def __getitem__(self, key):
+        convert = super().__getitem__(key)
 
-def drop_unknown_options(directive, logger, subtype: str) -> None:
-    """Warn about the options ``directive`` does not know, then ignore them."""
+        def checked(value):
+            try:
+                return convert(value)
+            except (ValueError, TypeError) as error:
+                return BadValue(value, str(error))
+
+        return checked
+
+
+@dataclasses.dataclass(frozen=True)
+class BadValue:
+    """An option value its converter refused, and why (AnyOption, drop_bad_options)."""
+
+    text: str | None
+    reason: str
+
+
+def drop_bad_options(directive, logger, subtype: str) -> None:
+    """Warn about the options ``directive`` does not know or whose value it refuses,
+    then ignore them (a refused value leaves the option's default)."""
+    location = (directive.env.docname, directive.lineno)
     unknown = sorted(set(directive.options) - set(directive.option_spec))
-    if not unknown:
-        return
-    warn(
-        logger,
-        f"{directive.name}: unknown option(s) {', '.join(f':{name}:' for name in unknown)}",
-        location=(directive.env.docname, directive.lineno),
-        subtype=subtype,
-        hint=f"{directive.name} takes " + ", ".join(f":{name}:" for name in directive.option_spec),
-    )
-    for name in unknown:
+    if unknown:
+        warn(
+            logger,
+            f"{directive.name}: unknown option(s) {', '.join(f':{name}:' for name in unknown)}",
+            location=location,
+            subtype=subtype,
+            hint=f"{directive.name} takes "
+            + ", ".join(f":{name}:" for name in directive.option_spec),
+        )
+    bad = sorted(name for name, value in directive.options.items() if isinstance(value, BadValue))
+    for name in bad:
+        warn(
+            logger,
+            f"{directive.name}: :{name}: {directive.options[name].text!r} is not a value it takes",
+            location=location,
+            subtype=subtype,
+            hint=f":{name}: {directive.options[name].reason}",
+        )
+    for name in [*unknown, *bad]:
         del directive.options[name]
+
+
+def add_name(directive, node, logger, subtype: str) -> bool:
+    """``directive.add_name(node)`` for its :name:, unless another target of the page has
+    that name already: then a warning (docutils would say it without type or hint), and
+    False, so the caller gives the node an anchor of its own."""
+    name = nodes.fully_normalize_name(directive.options["name"])
+    if name in directive.state.document.nameids:
+        warn(
+            logger,
+            f"{directive.name}: :name: {name!r} is already the name of another target on this page",
+            location=(directive.env.docname, directive.lineno),
+            subtype=subtype,
+            hint="give each :name: once per page (a :ref: must know which one it means)",
+        )
+        return False
+    directive.add_name(node)
+    return True
 
 
 # --- paths ----------------------------------------------------------------------------
@@ -367,6 +424,23 @@ def add_typed_config(app, cls: type, prefix: str, rebuild: str = "env") -> None:
         app.add_config_value(prefix + field.name, default, rebuild)
 
 
+def _check_model_limits(app, config) -> None:
+    for name in ("nanobook_model_timeout", "nanobook_model_memory"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not (value >= 0 and math.isfinite(value)):
+            raise ConfigError(f"{name} = {value!r}: expected a finite number ≥ 0 (0: no limit)")
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether model code failed for want of memory (Python's error, or torch's)."""
+    return isinstance(error, MemoryError) or "can't allocate memory" in str(error)
+
+
+def memory_bytes(gigabytes: float) -> int | None:
+    """A memory limit in GB (nanobook_model_memory) in bytes, None for no limit."""
+    return int(gigabytes * 1e9) or None
+
+
 def cache_root(app) -> Path:
     """Where every extension keeps its rendered artifacts between builds."""
     configured = app.config.nanobook_cache_dir
@@ -383,7 +457,10 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_project_root", None, "env", types=[str, type(None)])
         app.add_config_value("nanobook_presets", "model_src.presets", "env", types=[str])
         # seconds a diagram's trace or a shape capture may run the model code (0: no limit)
-        app.add_config_value("nanobook_model_timeout", 120, "env", types=[int, float])
+        app.add_config_value("nanobook_model_timeout", MODEL_TIMEOUT, "env", types=[int, float])
+        # GB of address space the process running that model code may use (0: no limit)
+        app.add_config_value("nanobook_model_memory", MODEL_MEMORY, "env", types=[int, float])
+        app.connect("config-inited", _check_model_limits)
         app.connect("env-get-outdated", code_outdated)
         app.connect("env-before-read-docs", _note_pages_read)
         app.connect("source-read", _page_read_starts, priority=100)  # before anyone warns

@@ -2,6 +2,11 @@
 like Ctrl+C.
 
 Torch-free and Sphinx-free: clip workers, training and notebook pools all use it.
+``run_worker`` starts a worker module in a process group of its own, with a time
+limit, and kills the group once it is done; ``call_apart`` uses it to run one function
+of author code (a diagram's trace, a shape capture) in such a worker, under a memory
+limit too: ``python -m ext.processes`` is that worker. Whatever the code does there
+(exit, crash, fork, run out of memory, hang) the build goes on and says what happened.
 
 A build killed with SIGKILL runs no clean-up code, so its children must notice by
 themselves: ``die_with_parent`` asks Linux to kill the calling process when its parent
@@ -15,15 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import itertools
+import json
 import multiprocessing
 import os
+import resource
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -137,3 +149,175 @@ def spawned_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         jobs, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
     )
+
+
+# --- running code apart -------------------------------------------------------------------
+
+# The folder that holds the ``ext`` package, so ``python -m`` finds the workers.
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+# How long a worker may take to start (Python, torch) before its own time limit counts.
+STARTUP_SECONDS = 120
+
+
+def run_worker(
+    module: str,
+    job: dict,
+    *,
+    cwd: Path | str,
+    log: Path,
+    timeout: float,
+    on_start: Callable[[subprocess.Popen], None] = lambda process: None,
+    began: Path | None = None,
+) -> int | None:
+    """Run ``python -m module`` with ``job`` as JSON on stdin, its output into ``log``;
+    its return code, or None when it ran longer than ``timeout`` seconds (0: no limit),
+    counted from when the file ``began`` appears if given (its imports are not its time).
+
+    The worker gets a process group of its own, killed whole once the worker ends: what
+    it started (LaTeX, a fork of model code) never outlives it. Output goes to a file,
+    not a pipe, and the wait is for the worker itself, so a child that keeps running
+    (and would keep a pipe open) cannot make a finished worker look like a timeout."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+    on_start(process)
+    try:
+        with contextlib.suppress(BrokenPipeError):  # a worker that died at once
+            process.stdin.write(json.dumps(job).encode())
+            process.stdin.close()
+        return _wait(process, timeout, began)
+    finally:
+        kill_group(process)  # the worker if it ran too long; what it left running in any case
+        process.wait()
+
+
+def _wait(process: subprocess.Popen, timeout: float, began: Path | None) -> int | None:
+    if not timeout:
+        return process.wait()
+    if began is None:
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    deadline = time.monotonic() + STARTUP_SECONDS + timeout
+    started = False
+    while True:
+        try:
+            return process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            if not started and began.exists():
+                started, deadline = True, time.monotonic() + timeout
+            if time.monotonic() >= deadline:
+                return None
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass
+class Apart:
+    """How a ``call_apart`` went: the function's JSON result, or why there is none."""
+
+    value: object = None
+    failure: str = ""  # how the process ended without a result, with its output's tail
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure and not self.timed_out
+
+
+def call_apart(
+    function: str,
+    kwargs: dict,
+    *,
+    timeout: float,
+    memory: int | None,
+    imports: tuple[str, ...] = (),
+) -> Apart:
+    """``module:function(**kwargs)`` in a worker of its own (``run_worker``), with this
+    process's sys.path and folder, at most ``memory`` bytes of address space and
+    ``timeout`` seconds, counted once the function's module and ``imports`` (torch) are
+    imported; the function returns JSON-able data. Its own errors are the
+    function's to turn into data: a failure here is the process ending without a result
+    (an exit, os._exit, a signal, the kernel's OOM killer) or the code forking."""
+    with tempfile.TemporaryDirectory(prefix="nanobook-apart-") as work:
+        work = Path(work)
+        job = {
+            "function": function,
+            "kwargs": kwargs,
+            "sys_path": sys.path,
+            "memory": memory,
+            "imports": imports,
+            "parent_pid": os.getpid(),
+            "work": str(work),
+        }
+        log = work / "output.log"
+        returncode = run_worker(
+            "ext.processes", job, cwd=os.getcwd(), log=log, timeout=timeout, began=work / "began"
+        )
+        output = log.read_bytes().decode(errors="replace")
+        if returncode is None:
+            return Apart(timed_out=True)
+        try:
+            answer = json.loads((work / "result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return Apart(failure=_ended(returncode, output))
+    if answer["forked"]:
+        return Apart(failure="the code called fork(): its copies were stopped")
+    return Apart(value=answer["value"])
+
+
+def _ended(returncode: int, output: str) -> str:
+    if returncode < 0:
+        how = f"was killed by signal {signal.Signals(-returncode).name}"
+        if returncode == -signal.SIGKILL:
+            how += " (the kernel's out-of-memory killer, or a kill)"
+    else:
+        how = f"exited with code {returncode} (sys.exit or os._exit)"
+    tail = "\n".join(output.strip().splitlines()[-6:])
+    return f"the process running it {how} before it returned" + (f":\n{tail}" if tail else "")
+
+
+def _apart_worker() -> int:
+    """``python -m ext.processes``: run the job ``call_apart`` sent, write result.json."""
+    die_with_parent(group=True)  # a killed build takes the worker and its forks along
+    job = json.loads(sys.stdin.read())
+    if os.getppid() != job["parent_pid"]:  # the build died before prctl took effect
+        return 1
+    sys.path[:] = job["sys_path"]
+    if job["memory"]:
+        resource.setrlimit(resource.RLIMIT_AS, (job["memory"], job["memory"]))
+    module, _, name = job["function"].partition(":")
+    for other in job["imports"]:
+        importlib.import_module(other)
+    function = getattr(importlib.import_module(module), name)
+    work, worker, forks = Path(job["work"]), os.getpid(), []
+    os.register_at_fork(after_in_parent=lambda: forks.append(1))
+    (work / "began").touch()  # the time limit counts from here
+    value = function(**job["kwargs"])
+    if os.getpid() != worker:
+        os._exit(0)  # a forked copy of the code got here: the worker answers, once
+    result = work / "result.tmp"
+    result.write_text(json.dumps({"value": value, "forked": len(forks)}), encoding="utf-8")
+    result.replace(work / "result.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_apart_worker())

@@ -10,8 +10,11 @@ own code and every input it reads, so there is no version constant to bump by ha
 
 Publication is atomic (a temp folder renamed into place), a lock (flock) per key makes
 concurrent builds wait for each other rather than make one entry twice, and temp folders
-of dead runs are cleared. Entries are checked on read: a name in ``meta["files"]`` that
-leaves the entry (``../../etc/hostname``, a symlink) makes the entry invalid, never read.
+of dead runs are cleared. Entries are checked on read: meta.json records the size and
+digest of every file the entry holds (``write_meta``), and a file that is missing, cut
+short or changed, or a name in ``meta["files"]`` that leaves the entry
+(``../../etc/hostname``, a symlink), makes the entry invalid: never read, removed and
+made again, with one line in the log.
 
 Every use of an entry stamps it (``mark_used``), so ``python -m ext.store prune`` (``nox -s
 prune``) can remove what no build has used for a while: the store only grows otherwise.
@@ -258,54 +261,91 @@ def _short_name(file: Path, search: list[Path]) -> str:
 # --- the store --------------------------------------------------------------------------
 
 
+# How a producer reads its entry: (entry folder, metadata) -> contents; an error it
+# raises (OSError, ValueError, KeyError, TypeError) means the entry is damaged.
+Parse = Callable[[Path, dict], object]
+
+
 class InvalidEntry(ValueError):
-    """An entry whose meta.json is unreadable or names files outside the entry."""
+    """An entry whose meta.json is unreadable, names files outside the entry, or whose
+    files are not what it recorded."""
+
+    def __init__(self, entry: Path, reason: str):
+        super().__init__(f"{entry}: {reason}")
+        self.reason = reason
+
+
+def remove_entry(entry: Path) -> None:
+    """Set an entry aside (one rename, so no reader sees half of it), then delete it."""
+    broken = entry.with_name(f".tmp-broken-{entry.name}-{os.getpid()}")
+    entry.rename(broken)
+    if broken.is_dir() and not broken.is_symlink():
+        shutil.rmtree(broken, ignore_errors=True)
+    else:
+        broken.unlink()
 
 
 class Store:
-    """Entries ``<root>/<key>/`` made once, published whole, validated on read."""
+    """Entries ``<root>/<key>/`` made once, published whole, validated on read. ``log``
+    says when a damaged entry is made again (default: a line on stderr)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, log: Callable[[str], None] | None = None):
         self.root = Path(root)
+        self.log = log or (lambda line: print(line, file=sys.stderr))
 
     def path(self, key: str) -> Path:
         if not key or "/" in key or key.startswith("."):
             raise ValueError(f"not a store key: {key!r}")
         return self.root / key
 
-    def get(self, key: str) -> dict | None:
-        """The entry's metadata when it is complete and valid (stamped used), else None."""
-        entry = self.path(key)
-        try:
-            meta = validate(entry)
-        except InvalidEntry:
-            return None
-        mark_used(entry)
-        return meta
+    def get(self, key: str, parse: Parse | None = None):
+        """The entry's metadata (or ``parse(entry, meta)``, its contents as the producer
+        reads them) when it is complete and valid (stamped used), else None."""
+        return self._read(key, parse)[0]
 
-    def get_or_make(self, key: str, make: Callable[[Path], None]) -> dict:
-        """The entry's metadata; made first by ``make(tmp)`` if missing (or invalid).
+    def get_or_make(self, key: str, make: Callable[[Path], None], parse: Parse | None = None):
+        """As ``get``; the entry made first by ``make(tmp)`` if missing, damaged or
+        unreadable by ``parse`` (a damaged one is removed, with a line in the log).
 
         ``make`` fills the temp folder and writes meta.json last. Whoever holds the
         key's lock makes it; other builds wait, then read what it made.
         """
-        meta = self.get(key)
-        if meta is not None:
-            return meta
+        value, _ = self._read(key, parse)
+        if value is not None:
+            return value
         with self.lock(key):
-            meta = self.get(key)
-            if meta is not None:  # made by another build while we waited
-                return meta
+            value, damage = self._read(key, parse)
+            if value is not None:  # made by another build while we waited
+                return value
+            if damage is not None:
+                self.log(f"{self.root.name}/{key}: the cache entry was damaged ({damage}); remade")
+                remove_entry(self.path(key))
             self.clear_stale(key)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{os.getpid()}-", dir=self.root))
             try:
                 tmp.chmod(0o755)  # mkdtemp's folder is private; a shared cache is read by all
                 make(tmp)
                 meta = validate(tmp)
+                value = meta if parse is None else parse(tmp, meta)
                 self.publish(tmp, key)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)  # gone after a successful rename
-        return meta
+        return value
+
+    def _read(self, key: str, parse: Parse | None) -> tuple[object, str | None]:
+        """(what ``get`` returns, None) or (None, what is wrong with an entry that is there)."""
+        entry = self.path(key)
+        if not entry.exists() and not entry.is_symlink():
+            return None, None
+        try:
+            meta = validate(entry)
+            value = meta if parse is None else parse(entry, meta)
+        except InvalidEntry as error:
+            return None, error.reason
+        except (OSError, ValueError, KeyError, TypeError) as error:  # what parse meets
+            return None, f"its contents do not parse: {type(error).__name__}: {error}"
+        mark_used(entry)
+        return value, None
 
     @contextlib.contextmanager
     def lock(self, key: str):
@@ -316,13 +356,8 @@ class Store:
             yield
 
     def publish(self, tmp: Path, key: str) -> None:
-        """Rename a complete temp folder into place; a broken entry there is replaced."""
-        entry = self.path(key)
-        if entry.exists():  # invalid (a valid one was returned before): set it aside
-            broken = entry.with_name(f".tmp-broken-{key}-{os.getpid()}")
-            entry.rename(broken)
-            shutil.rmtree(broken, ignore_errors=True)
-        os.rename(tmp, entry)
+        """Rename a complete temp folder into place (we hold the key's lock)."""
+        os.rename(tmp, self.path(key))
 
     def clear_stale(self, key: str) -> None:
         """Temp folders of this key whose run has died (we hold the key's lock)."""
@@ -407,20 +442,59 @@ def alive(pid: int) -> bool:
 
 
 def validate(entry: Path) -> dict:
-    """The entry's metadata, once every file it names is a regular file inside it."""
+    """The entry's metadata, once every file it names is a regular file inside it and
+    every file it recorded (``write_meta``) has the size and digest it had then."""
     try:
         meta = json.loads((entry / META).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:  # missing too: meta.json is written last
-        raise InvalidEntry(f"{entry}: no readable {META}: {error}") from None
+        raise InvalidEntry(entry, f"no readable {META}: {error}") from None
     if not isinstance(meta, dict):
-        raise InvalidEntry(f"{entry}: {META} is not an object")
+        raise InvalidEntry(entry, f"{META} is not an object")
     files = meta.get("files", {})
     if not isinstance(files, dict):
-        raise InvalidEntry(f"{entry}: 'files' is not an object")
+        raise InvalidEntry(entry, "'files' is not an object")
     for kind, name in files.items():
         if not confined(entry, name):
-            raise InvalidEntry(f"{entry}: file {kind}={name!r} is not a file inside the entry")
-    return meta
+            raise InvalidEntry(entry, f"file {kind}={name!r} is not a file inside the entry")
+    contents = meta.get(CONTENTS)
+    if not isinstance(contents, dict) or not set(files.values()) <= set(contents):
+        raise InvalidEntry(entry, f"{META} does not record what the entry holds")
+    for name, recorded in contents.items():
+        path = entry / name
+        if not (isinstance(name, str) and _inside(entry, path) and path.is_file()):
+            raise InvalidEntry(entry, f"{name} is missing")
+        if [path.stat().st_size, _file_sha256(path)] != recorded:
+            raise InvalidEntry(entry, f"{name} is not the file that was stored")
+    return {field: value for field, value in meta.items() if field != CONTENTS}
+
+
+CONTENTS = "contents"  # meta.json: {relative path: [size, sha256]} of every file
+
+
+def write_meta(folder: Path, meta: dict) -> None:
+    """meta.json, written last: it is what makes an entry complete. It records the size
+    and digest of every file in ``folder`` (but itself), so reading can check them."""
+    folder = Path(folder)
+    contents = {
+        str(path.relative_to(folder)): [path.stat().st_size, _file_sha256(path)]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != META
+    }
+    text = json.dumps({**meta, CONTENTS: contents}, indent=1, ensure_ascii=False)
+    (folder / META).write_text(text, encoding="utf-8")
+
+
+def _file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+# Each version of a file is hashed once per process: a build checks an entry on every
+# read (a clip: when its page is read and when it is written).
+@functools.lru_cache(maxsize=4096)
+def _sha256_of(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def confined(entry: Path, name) -> bool:
@@ -433,9 +507,8 @@ def confined(entry: Path, name) -> bool:
     return target.is_file() and not target.is_symlink()
 
 
-def write_meta(folder: Path, meta: dict) -> None:
-    """meta.json, written last: it is what makes an entry complete."""
-    (Path(folder) / META).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+def _inside(entry: Path, path: Path) -> bool:
+    return not path.is_symlink() and path.resolve().is_relative_to(entry.resolve())
 
 
 def same_content(a: Path, b: Path) -> bool:

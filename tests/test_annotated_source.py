@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
-from ext import book_build
+from ext import book_build, processes
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
 from ext.annotated_source.html import shape_text
@@ -238,13 +238,13 @@ def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
     model.write_text(MODEL.read_text())
     monkeypatch.setattr(shapes, "_memo", {})
     first = shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache")
-    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache").glob("*/capture.json"))) == 1
 
-    def must_not_run(*args):
+    def must_not_run(*args, **kwargs):
         raise AssertionError("ran the model again")
 
     monkeypatch.setattr(shapes, "_memo", {})
-    monkeypatch.setattr(shapes, "capture", must_not_run)
+    monkeypatch.setattr(processes, "call_apart", must_not_run)  # not even a process started
     assert shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache") == first
     model.write_text(MODEL.read_text() + "\n# changed\n")
     with pytest.raises(AssertionError, match="ran the model again"):
@@ -810,12 +810,28 @@ def test_a_block_that_cannot_be_shown_leaves_a_placeholder(app):
 
 
 def test_a_capture_that_runs_too_long_is_stopped_and_not_cached(tmp_path):
-    import model_src.presets  # noqa: F401  (imported already, as in a build: not timed)
-    from ext import _core
-
     slow = tmp_path / "slow.py"
     slow.write_text("import time\n\ntime.sleep(600)\n")
     cache = tmp_path / "cache"
-    with pytest.raises(_core.ModelCodeTimeout, match="ran longer than 1 s"), _core.time_limit(1):
-        shapes.cached_capture(slow, "sort", "model_src.presets", tmp_path, cache)
-    assert not list(cache.glob("*.json"))  # a timeout says nothing about the code
+    result = shapes.cached_capture(slow, "sort", "model_src.presets", tmp_path, cache, timeout=1)
+    assert result["errors"] == ["the model code ran longer than 1 s and was stopped"]
+    assert not list(cache.glob("*/capture.json"))  # a timeout says nothing about the code
+
+
+def test_a_capture_whose_model_ends_its_process_or_forks_is_an_error_not_the_build(tmp_path):
+    model = MODEL.read_text()
+    activation = "        x = self.gelu(x)\n"
+    assert activation in model
+    results = {}
+    for name, line in [("exits", "os._exit(0)"), ("forks", "os.fork() or time.sleep(0.5)")]:
+        path = tmp_path / f"{name}.py"
+        path.write_text("import os, time\n" + model.replace(activation, f"        {line}\n"))
+        results[name] = shapes.cached_capture(path, "sort", "as_presets", FIXTURE, tmp_path / "c")
+    assert results["exits"]["errors"] == [
+        "the capture stopped: the process running it exited with code 0 "
+        "(sys.exit or os._exit) before it returned"
+    ]
+    assert results["forks"]["errors"] == [
+        "the capture stopped: the code called fork(): its copies were stopped"
+    ]
+    assert not list((tmp_path / "c").glob("*/capture.json"))

@@ -24,8 +24,8 @@ ROOTS = Path(__file__).parent / "roots"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-# A model file whose import is slow and says so: the build is then inside the capture.
-SLOW_IMPORT = 'import sys, time\nprint("capturing: model imported", flush=True)\ntime.sleep(4)\n'
+# A model file whose import is slow: the build is then inside the capture (its process).
+SLOW_IMPORT = "import time\ntime.sleep(4)\n"
 
 
 def _copy(root: str, dest: Path, slow_model: bool) -> Path:
@@ -86,7 +86,7 @@ STAGES = {
     # stage: (test root, a model slow to import, what says the stage has begun)
     "rendering clips": ("manim-film", False, "process:ext.manim_clip.worker"),
     "joining the film": ("manim-film", False, "joining the film of"),
-    "capturing shapes": ("annotated-source", True, "capturing: model imported"),
+    "capturing shapes": ("annotated-source", True, "process:ext.processes"),
 }
 
 

@@ -83,6 +83,35 @@ def test_latex_builder_shows_tables(app):
     assert r"\begin{tabulary}" in tex or r"\begin{tabular" in tex
 
 
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
+def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, browser):
+    """Issue 31, item 5: settings the browser refuses (written by hand here, since the
+    directive refuses them) leave that widget static; the sampling widget after it starts."""
+    app.build()
+    index = app.outdir / "index.html"
+    text = index.read_text(encoding="utf-8")
+    first = re.search(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', text)
+    bad = html.escape('{"kind": "attention", "prompt": "CBACAB", "temperature": Infinity}')
+    index.write_text(text[: first.start(1)] + bad + text[first.end(1) :], encoding="utf-8")
+    context = browser.new_context(reduced_motion="reduce")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(index.as_uri())
+    good = page.locator(".nb-live-sampling").first
+    good.scroll_into_view_if_needed()
+    good.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
+    good.get_by_role("button", name="Play").click()
+    sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
+    assert good.locator(".nb-live-text").inner_text() == sampled["text"]
+    broken = page.locator(".nb-live").first
+    assert "JSON" in broken.get_attribute("data-live-problem")
+    assert broken.locator(".nb-live-static").is_visible()
+    assert not errors, errors
+    context.close()
+
+
 EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
     4: ("unknown preset 'huge'", "sort, char"),
     6: ("unknown option(s) :temprature:", ":temperature:"),
@@ -94,6 +123,9 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
     23: (":ask: 'guess' is not a question kind", "strongest-key, next-token, accuracy-step"),
     26: (":threshold: '2' is not a number from 0.01 to 1.0", ":threshold: 0.9"),
     30: ("the sort model has layers 0 to 2", ":layer:"),
+    34: (":temperature: 'inf' is not a number from 0.1 to 5.0", ":temperature: 0.8"),
+    37: (":seed: '4294967296' is not a number from 0 to 4294967295", ":seed: 7"),
+    40: ("the :prompt: 'C' is one token: a strongest-key question needs", "two tokens"),
 }
 
 

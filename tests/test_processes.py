@@ -1,12 +1,18 @@
-"""ext/processes.py: the build's cores shared by its pools, and tasks run longest first."""
+"""ext/processes.py: the build's cores shared by its pools, tasks run longest first, and
+functions of author code called apart, whatever they do."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 from pathlib import Path
 
-from ext.processes import Cores, Task, run_longest_first
+import procfs
+
+from ext.processes import Cores, Task, call_apart, run_longest_first
 
 
 def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority():
@@ -72,3 +78,72 @@ def test_tasks_run_longest_first_and_all_run_in_processes(tmp_path: Path):
     spawned = tmp_path / "spawned"
     run_longest_first([Task(_append, (str(spawned), name), 1) for name in "abcd"], jobs=2)
     assert sorted(spawned.read_text().split()) == list("abcd")
+
+
+# --- call_apart: the child's functions (imported by name in the worker) -------------------
+
+
+def answers(number: int) -> dict:
+    return {"twice": 2 * number, "pid": os.getpid()}
+
+
+def ends_at_once() -> None:
+    os._exit(0)
+
+
+def crashes() -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def takes_too_much_memory() -> None:
+    bytearray(6 * 10**9)  # 6 GB under a 1 GB limit: MemoryError, an error like any other
+
+
+def forks(marker: str) -> int:
+    if os.fork() == 0:
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(600)  # would outlive the build
+    while not Path(marker).exists():  # the fork runs before the worker answers
+        time.sleep(0.01)
+    return 1
+
+
+def never_returns() -> None:
+    while True:
+        with contextlib.suppress(BaseException):  # even KeyboardInterrupt
+            time.sleep(1)
+
+
+def _apart(name: str, timeout: float = 60, memory: int | None = 10**9, **kwargs):
+    return call_apart(f"{__name__}:{name}", kwargs, timeout=timeout, memory=memory)
+
+
+def test_a_function_called_apart_answers_from_a_process_of_its_own():
+    apart = _apart("answers", number=21)
+    assert apart.ok and apart.value["twice"] == 42
+    assert apart.value["pid"] != os.getpid()
+
+
+def test_an_exit_a_signal_or_running_out_of_memory_apart_is_a_failure_said_in_words():
+    exited, crashed, hungry = (
+        _apart("ends_at_once"),
+        _apart("crashes"),
+        _apart("takes_too_much_memory"),
+    )
+    assert "exited with code 0 (sys.exit or os._exit)" in exited.failure
+    assert "killed by signal SIGSEGV" in crashed.failure
+    assert "exited with code 1" in hungry.failure and "MemoryError" in hungry.failure
+    assert not (exited.ok or crashed.ok or hungry.ok)
+
+
+def test_a_fork_apart_is_a_failure_and_its_copy_is_stopped(tmp_path):
+    marker = tmp_path / "fork.pid"
+    apart = _apart("forks", marker=str(marker))
+    assert "fork()" in apart.failure
+    fork = int(marker.read_text())
+    procfs.assert_gone([fork], within=10, what="the fork outlived its worker")
+
+
+def test_code_apart_that_never_returns_is_stopped_at_its_time_limit():
+    apart = _apart("never_returns", timeout=1)
+    assert apart.timed_out and not apart.ok

@@ -173,6 +173,53 @@ def test_an_entry_naming_files_outside_itself_is_never_read(tmp_path, name):
     assert made == {"files": {"mp4": "clip.mp4"}}
 
 
+@pytest.mark.parametrize(
+    "damage", ["cut short", "a byte flipped", "removed", "meta.json cut short", "unrecorded"]
+)
+def test_a_damaged_entry_is_removed_and_made_again_with_one_line_in_the_log(tmp_path, damage):
+    """Issue 31, item 2: the store checks what its files hold, not only their names."""
+    root = tmp_path / "clips"
+    store.Store(root).get_or_make("key", lambda tmp: _write_entry(tmp, "the whole clip"))
+    clip, meta = root / "key" / "clip.mp4", root / "key" / "meta.json"
+    if damage == "cut short":
+        clip.write_bytes(clip.read_bytes()[:5])
+    elif damage == "a byte flipped":
+        data = bytearray(clip.read_bytes())
+        data[3] ^= 0xFF
+        clip.write_bytes(bytes(data))
+    elif damage == "removed":
+        clip.unlink()
+    elif damage == "meta.json cut short":
+        meta.write_bytes(meta.read_bytes()[:20])
+    else:  # written by a store that recorded nothing: it cannot be checked
+        meta.write_text(json.dumps({"files": {"mp4": "clip.mp4"}}))
+    with pytest.raises(store.InvalidEntry):
+        store.validate(root / "key")
+    assert not render.is_complete(root / "key")
+    lines = []
+    made = store.Store(root, log=lines.append).get_or_make("key", _write_entry)
+    assert made == {"files": {"mp4": "clip.mp4"}} and clip.read_text() == "clip"
+    assert len(lines) == 1, lines
+    assert re.fullmatch(r"clips/key: the cache entry was damaged \(.+\); remade", lines[0])
+    assert store.Store(root, log=lines.append).get("key") == made and len(lines) == 1
+
+
+def test_an_entry_its_producer_cannot_parse_is_damaged_and_made_again(tmp_path):
+    """Issue 31: a result that cannot be parsed is a damaged entry, not the author's error."""
+    root = tmp_path / "live"
+
+    def parse(entry: Path, meta: dict) -> dict:
+        return json.loads((entry / "clip.mp4").read_text())
+
+    store.Store(root).get_or_make("key", lambda tmp: _write_entry(tmp, "{oops"))
+    lines = []
+    made = store.Store(root, log=lines.append).get_or_make(
+        "key", lambda tmp: _write_entry(tmp, '{"ok": true}'), parse
+    )
+    assert made == {"ok": True}
+    assert len(lines) == 1 and "its contents do not parse: JSONDecodeError" in lines[0]
+
+
 def _make_slowly(root: str, key: str, log: str) -> dict:
     def make(tmp: Path) -> None:
         with open(log, "a") as fh:
@@ -219,7 +266,7 @@ def test_a_build_killed_while_making_leaves_no_half_entry(tmp_path):
     meta = store.Store(root).get_or_make("k", _write_entry)  # resumes: stale temp cleared
     assert meta == {"files": {"mp4": "clip.mp4"}}
     assert sorted(p.name for p in root.iterdir()) == [".k.lock", "k"]
-    assert json.loads((root / "k" / "meta.json").read_text()) == meta
+    assert store.validate(root / "k") == meta
 
 
 def test_prune_removes_what_no_build_used_for_days(tmp_path):

@@ -20,7 +20,7 @@ from sphinx.util.docutils import SphinxDirective
 from .. import store
 from .._core import (
     AnyOption,
-    drop_unknown_options,
+    drop_bad_options,
     note_code_dependency,
     project_root,
     typed_config,
@@ -134,7 +134,7 @@ class AnnotatedSource(SphinxDirective):
     )
 
     def run(self) -> list[nodes.Node]:
-        drop_unknown_options(self, logger, SUBTYPE)
+        drop_bad_options(self, logger, SUBTYPE)
         location = (self.env.docname, self.lineno)
         try:
             path, relpath = self._resolve_file()

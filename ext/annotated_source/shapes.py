@@ -11,10 +11,11 @@ tensors, or int) the statement bound is attributed to the statement's first line
 line is recorded the first time it runs: the first call of a function called many
 times, the first iteration of a loop.
 
-Results are JSON in ``cache_root(app)/shapes``, keyed by everything that can change
-them: the file and the project files it imports, the preset (its name, resolved config
-and sample input), the presets module's source, this module's source and the torch
-version.
+The capture runs in a process of its own (processes.call_apart): whatever the model
+code does there, the build goes on. Results are entries of the store in
+``cache_root(app)/shapes``, keyed by everything that can change them: the file and the
+project files it imports, the preset (its name, resolved config and sample input), the
+presets module's source, this module's source and the torch version.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import store
+from .. import processes, store
 from .._core import (
     MODEL_CODE_ERRORS,
-    atomic_write,
     content_hash,
     file_digest,
     model_size_problem,
+    out_of_memory,
     project_imports,
     shape_text,
 )
@@ -126,8 +127,20 @@ def _torch_version() -> str:
         return "no torch"
 
 
-def cached_capture(path: Path, preset: str, presets_module: str, root: Path, cache: Path) -> dict:
-    """The capture for (file, preset), from memory, then disk, then by running the model.
+def cached_capture(
+    path: Path,
+    preset: str,
+    presets_module: str,
+    root: Path,
+    cache: Path,
+    *,
+    timeout: float = 0,
+    memory: int | None = None,
+    log=None,
+) -> dict:
+    """The capture for (file, preset), from memory, then the store, then by running the
+    model in a process of its own (``timeout`` seconds, ``memory`` bytes; ``log`` says
+    when a damaged entry is made again).
 
     A capture that raised is returned (with its errors) but not stored, so the next
     build tries again instead of serving a stale failure.
@@ -135,20 +148,62 @@ def cached_capture(path: Path, preset: str, presets_module: str, root: Path, cac
     key = cache_key(path, preset, presets_module, root)
     if key in _memo:
         return _memo[key]
-    stored = cache / f"{key}.json"
-    if stored.is_file():
-        result = json.loads(stored.read_text(encoding="utf-8"))
-        store.mark_used(stored)
-    else:
-        result = capture(path, preset, presets_module)
+    captures = store.Store(cache, log=log)
+    result = captures.get(key, parse=_stored_result)
+    if result is None:
+        result = _capture_apart(path, preset, presets_module, timeout, memory)
         if not result["errors"]:
-            variants = [capture(path, preset, presets_module, run) for run in VARIANT_RUNS]
-            tables = [_symbols(presets_module, preset, run) for run in RUNS]
-            add_formulas(result, variants, tables)
-            result["symbols"], result["second_size"] = tables[0], variants[0]["lines"]
-        if not result["errors"]:
-            atomic_write(stored, json.dumps(result, indent=1, ensure_ascii=False))
+            captures.get_or_make(key, lambda tmp: _write_result(tmp, result), _stored_result)
     _memo[key] = result
+    return result
+
+
+RESULT = "capture.json"
+
+
+def _write_result(folder: Path, result: dict) -> None:
+    (folder / RESULT).write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    store.write_meta(folder, {"files": {"capture": RESULT}})
+
+
+def _stored_result(entry: Path, meta: dict) -> dict:
+    """A stored capture; a ValueError when it is not one (the entry is damaged)."""
+    result = json.loads((entry / RESULT).read_text(encoding="utf-8"))
+    if not (isinstance(result, dict) and isinstance(result.get("lines"), dict)):
+        raise ValueError(f"{RESULT} holds no capture")
+    return result
+
+
+def _capture_apart(path: Path, preset: str, presets_module: str, timeout, memory) -> dict:
+    apart = processes.call_apart(
+        f"{__name__}:capture_with_formulas",
+        {"path": str(path), "preset": preset, "presets_module": presets_module},
+        timeout=timeout,
+        memory=memory,
+        imports=("torch",),
+    )
+    if apart.ok:
+        return apart.value
+    problem = (
+        f"the model code ran longer than {timeout:g} s and was stopped"
+        if apart.timed_out
+        else f"the capture stopped: {apart.failure}"
+    )
+    return {"lines": {}, "errors": [problem], "seconds": 0.0}
+
+
+def capture_with_formulas(path: str, preset: str, presets_module: str) -> dict:
+    """The capture, with each line's shapes as formulas of the config (runs in the
+    worker of ``_capture_apart``)."""
+    result = capture(Path(path), preset, presets_module)
+    if not result["errors"]:
+        try:
+            variants = [capture(Path(path), preset, presets_module, run) for run in VARIANT_RUNS]
+            tables = [_symbols(presets_module, preset, run) for run in RUNS]
+        except CaptureError as error:
+            return {**result, "errors": [str(error)]}
+        add_formulas(result, variants, tables)
+        result["symbols"], result["second_size"] = tables[0], variants[0]["lines"]
     return result
 
 
@@ -252,7 +307,8 @@ def _config_kwargs(config: Any, target: type) -> dict:
 
 
 def _describe_error(step: str, error: BaseException) -> str:
-    return f"{step} raised {type(error).__name__}: {error}"
+    why = " (more memory than nanobook_model_memory gives it)" if out_of_memory(error) else ""
+    return f"{step} raised {type(error).__name__}: {error}{why}"
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
-from .._core import ModelCodeTimeout, cache_root, time_limit, warn
+from .._core import STORAGE_HINT, ModelCodeTimeout, cache_root, memory_bytes, time_limit, warn
 from .directive import SUBTYPE, annotated_source, source_root
 from .html import lines_label, plain_lines, shape_text
 from .locate import LocateError
@@ -25,8 +25,16 @@ logger = logging.getLogger(__name__)
 
 
 def capture_for(app, path: str, preset: str) -> dict:
+    config = app.config
     return cached_capture(
-        Path(path), preset, app.config.nanobook_presets, source_root(app), _cache(app)
+        Path(path),
+        preset,
+        config.nanobook_presets,
+        source_root(app),
+        _cache(app),
+        timeout=config.nanobook_model_timeout,
+        memory=memory_bytes(config.nanobook_model_memory),
+        log=logger.info,
     )
 
 
@@ -52,10 +60,16 @@ def _capture_logged(app, path: str, preset: str) -> dict:
     try:
         with time_limit(app.config.nanobook_model_timeout):  # the key imports the presets
             key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
-            cached = (_cache(app) / f"{key}.json").is_file()
-            result = capture_for(app, path, preset)
-    except (CaptureError, LocateError, OSError, ModelCodeTimeout) as error:
+        cached = (_cache(app) / key).is_dir()
+        result = capture_for(app, path, preset)
+    except (CaptureError, LocateError, ModelCodeTimeout) as error:
         return {"lines": {}, "errors": [str(error)]}
+    except OSError as error:  # a cache folder that is full or read-only
+        return {
+            "lines": {},
+            "errors": [f"the capture could not be stored: {error}"],
+            "hint": STORAGE_HINT,
+        }
     if not cached:
         logger.info(
             f"annotated-source: shapes of {Path(path).name} ({preset}) "
@@ -71,7 +85,9 @@ def _check_block(result: dict, label: str, preset: str, start: int, end: int, lo
             f"annotated-source: shapes for {label} ({preset}): {problem}",
             location=location,
             subtype=SUBTYPE,
-            hint=f"check nanobook_presets and :shapes:; the capture runs {DRIVER}",
+            hint=result.get(
+                "hint", f"check nanobook_presets and :shapes:; the capture runs {DRIVER}"
+            ),
         )
     if not result["errors"] and not _lines_in(result, start, end):
         warn(

@@ -49,6 +49,7 @@ page shows what could not be drawn.
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.metadata
 from pathlib import Path
@@ -59,7 +60,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import _core, store
+from .. import _core, processes, store
 from .request import (
     KINDS,
     DiagramError,
@@ -98,7 +99,7 @@ class ArchDiagram(SphinxDirective):
     )
 
     def run(self) -> list[nodes.Node]:
-        _core.drop_unknown_options(self, logger, SUBTYPE)
+        _core.drop_bad_options(self, logger, SUBTYPE)
         options = self.options
         wrapper = nodes.container(
             "", literal_block=True, classes=["literal-block-wrapper", "arch-diagram"]
@@ -135,9 +136,7 @@ class ArchDiagram(SphinxDirective):
             pending = arch_diagram(request=request)
             self.set_source_info(pending)
             wrapper += pending
-        if "name" in options:
-            self.add_name(wrapper)
-        else:
+        if not ("name" in options and _core.add_name(self, wrapper, logger, SUBTYPE)):
             anchor = self._stable_id(request)
             wrapper["ids"].append(anchor)
             self.state.document.ids[anchor] = wrapper
@@ -182,18 +181,11 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         request = node["request"]
         try:
             text, notes = cached_drawing(app, request)
-        # whatever the model code does (or however long it takes), the build goes on
-        except (*_core.MODEL_CODE_ERRORS, _core.ModelCodeTimeout) as err:
-            if isinstance(err, _core.ModelCodeTimeout):
+        except (DiagramError, OSError) as err:  # OSError: a cache that cannot be written
+            if not isinstance(err, DiagramError):
                 err = DiagramError(
-                    f"drawing {request.target} stopped: {err}",
-                    hint="raise nanobook_model_timeout in conf.py, or draw a cheaper config",
-                )
-            elif not isinstance(err, DiagramError):
-                where = where_raised(err)
-                err = DiagramError(
-                    f"drawing {request.target} failed: {type(err).__name__}: {err}{where}",
-                    hint="run the same diagram with python -m ext.arch_diagram to see why",
+                    f"the diagram could not be stored: {err}",
+                    hint=_core.STORAGE_HINT,
                 )
             _core.warn(
                 logger, f"arch-diagram: {err.reason}", location=node, subtype=SUBTYPE, hint=err.hint
@@ -229,6 +221,49 @@ def draw_diagram(request: Request) -> Drawing:
     return draw_module(request, live)
 
 
+def draw_apart(request: Request, timeout: float, memory: int | None) -> Drawing:
+    """``draw_diagram`` in a process of its own (processes.call_apart), within
+    ``timeout`` seconds and ``memory`` bytes: whatever the model code does there (exit,
+    crash, fork, run out of memory, hang) is a DiagramError here."""
+    apart = processes.call_apart(
+        f"{__name__}:drawing_in_worker",
+        {"request": request.key()},
+        timeout=timeout,
+        memory=memory,
+        imports=("torch", f"{__name__}.modules", f"{__name__}.pipeline"),  # not timed
+    )
+    if apart.timed_out:
+        raise DiagramError(
+            f"drawing {request.target} stopped: the model code ran longer than {timeout:g} s",
+            hint="raise nanobook_model_timeout in conf.py, or draw a cheaper config",
+        )
+    if apart.failure:
+        raise DiagramError(
+            f"drawing {request.target} stopped: {apart.failure}",
+            hint="fix the model code: a diagram runs it once, in a process of its own, "
+            "and needs it to return",
+        )
+    if "error" in apart.value:
+        raise DiagramError(apart.value["error"], hint=apart.value["hint"])
+    return Drawing(apart.value["text"], apart.value["notes"])
+
+
+def drawing_in_worker(request: str) -> dict:
+    """In draw_apart's worker: the drawing of ``request`` (its key) or why there is none."""
+    request = Request(*ast.literal_eval(request))
+    try:
+        drawing = draw_diagram(request)
+    except DiagramError as err:
+        return {"error": err.reason, "hint": err.hint}
+    except _core.MODEL_CODE_ERRORS as err:
+        return {
+            "error": f"drawing {request.target} failed: {type(err).__name__}: {err}"
+            + where_raised(err),
+            "hint": "run the same diagram with python -m ext.arch_diagram to see why",
+        }
+    return {"text": drawing.text, "notes": drawing.notes}
+
+
 def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
     root = _core.project_root(app)
     sources = source_files(request, root)
@@ -239,13 +274,22 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
         *_producer_code(),
     )
 
-    def make(folder: Path) -> None:
-        with _core.time_limit(app.config.nanobook_model_timeout):
-            drawing = draw_diagram(request)
+    def make(folder: Path) -> None:  # a DiagramError leaves nothing stored
+        config = app.config
+        memory = _core.memory_bytes(config.nanobook_model_memory)
+        drawing = draw_apart(request, config.nanobook_model_timeout, memory)
         store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
 
-    meta = store.Store(_core.cache_root(app) / "diagrams").get_or_make(key, make)
-    return meta["text"], meta["notes"]
+    diagrams = store.Store(_core.cache_root(app) / "diagrams", log=logger.info)
+    return diagrams.get_or_make(key, make, parse=_stored_drawing)
+
+
+def _stored_drawing(entry: Path, meta: dict) -> tuple[str, list[str]]:
+    """A stored diagram's text and notes; a ValueError for anything else (damaged)."""
+    text, notes = meta["text"], meta["notes"]
+    if not (isinstance(text, str) and isinstance(notes, list)):
+        raise ValueError("the drawing is not text and notes")
+    return text, [str(note) for note in notes]
 
 
 # --- set-up ---------------------------------------------------------------------------------

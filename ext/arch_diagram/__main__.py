@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import draw_diagram
+from .._core import MODEL_MEMORY, MODEL_TIMEOUT, memory_bytes
+from . import draw_apart
 from .request import DEFAULT_DEPTH, DEFAULT_PRESETS, KINDS, DiagramError, parse
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             input=args.input,
             presets=args.presets,
         )
-        drawing = draw_diagram(request)
+        drawing = draw_apart(request, MODEL_TIMEOUT, memory_bytes(MODEL_MEMORY))
     except DiagramError as err:
         print(f"error: {err.reason}", file=sys.stderr)
         if err.hint:

@@ -28,6 +28,7 @@ KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline
 KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
 DEFAULT_DEPTH = 2
 DEFAULT_PRESETS = "model_src.presets"
+MAX_INPUT = 10**9  # batch or time: far beyond any model's, and short enough to read as int
 
 _IDENTIFIER = r"[A-Za-z_]\w*"
 _TARGET = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}(\.{_IDENTIFIER})*$")
@@ -129,9 +130,10 @@ def parse_input(text: str) -> tuple[int, int] | None:
     if not text or not text.strip():
         return None
     match = _INPUT.match(text)
-    if not match or not all(int(size) >= 1 for size in match.groups()):
+    if not match or not all(1 <= int(size) <= MAX_INPUT for size in match.groups()):
         raise DiagramError(
-            f"input {text!r} is not batch x time", hint="e.g. 1x11: one sequence of 11 tokens"
+            f"input {text!r} is not batch x time",
+            hint=f"e.g. 1x11: one sequence of 11 tokens (each at most {MAX_INPUT:,})",
         )
     return int(match[1]), int(match[2])
 
@@ -192,7 +194,8 @@ class Live:
         fields = " ".join(f"{key}={value!r}" for key, value in config_fields(self.config).items())
         return textwrap.wrap(fields, MAX_WIDTH, break_on_hyphens=False)
 
-    def sample(self, batch_time: tuple[int, int] | None):
+    def check_input(self, batch_time: tuple[int, int] | None) -> None:
+        """A DiagramError if batch x time is longer than the model reads."""
         batch, time = batch_time or (1, None)
         block_size = getattr(self.config, "block_size", None)
         if time is not None and block_size is not None and time > block_size:
@@ -201,6 +204,10 @@ class Live:
                 f"of preset {self.preset}",
                 hint=f"use a time of at most {block_size}, e.g. :input: {batch}x{block_size}",
             )
+
+    def sample(self, batch_time: tuple[int, int] | None):
+        self.check_input(batch_time)
+        batch, time = batch_time or (1, None)
         return run(
             f"{self.presets.__name__}.sample_input({self.preset!r}, batch={batch}, time={time})",
             lambda: self.presets.sample_input(self.preset, batch=batch, time=time),
@@ -233,6 +240,12 @@ def resolve_live(request: Request) -> Live:
             f"cannot import the presets module {request.presets!r}: {err}",
             hint="set nanobook_presets in conf.py to an importable module",
         ) from err
+    missing = [name for name in ("PRESETS", "gpt_config") if not hasattr(presets, name)]
+    if missing:
+        raise DiagramError(
+            f"the presets module {request.presets!r} has no {' or '.join(missing)}",
+            hint="name a presets module like model_src.presets (PRESETS, gpt_config, sample_input)",
+        )
     names = tuple(presets.PRESETS)
     preset = request.preset or names[0]
     if preset not in names:
@@ -262,18 +275,30 @@ def resolve_live(request: Request) -> Live:
                 f"config key {key} expects {type(base[key]).__name__}, got {value!r}",
                 hint=f"the preset's value is {base[key]!r}",
             )
+        if _is_count(base[key]) and value < 1:  # a size or a count: n_layer, n_embd, ...
+            raise DiagramError(
+                f"config key {key} is a size, at least 1, not {value!r}",
+                hint=f"the preset's value is {base[key]!r}",
+            )
         model_overrides.append((key, value))
     config = run(
         f"{request.presets}.gpt_config({preset!r}, ...)",
         lambda: presets.gpt_config(preset, **dict(model_overrides)),
         hint="check the config overrides",
     )
+    live = Live(presets, preset, config, tuple(model_overrides), settings)
+    live.check_input(request.input)  # first: a long input is not a size problem
     # before the model is built: its weights alone could take the machine down
     if problem := _core.model_size_problem(config, *(request.input or (1, None))):
         raise DiagramError(
             problem, hint="draw a smaller config (n_embd, n_layer) or :input: (e.g. 1x11)"
         )
-    return Live(presets, preset, config, tuple(model_overrides), settings)
+    return live
+
+
+def _is_count(default) -> bool:
+    """A config value that counts something (layers, heads, sizes): a positive int."""
+    return isinstance(default, int) and not isinstance(default, bool) and default >= 1
 
 
 def _fits(value, default) -> bool:
@@ -307,6 +332,11 @@ def run(what: str, call: Callable, hint: str | None = None):
     except DiagramError:
         raise
     except _core.MODEL_CODE_ERRORS as err:
+        if _core.out_of_memory(err):
+            hint = (
+                "the model code ran out of the memory the build gives it: draw a smaller "
+                "config, or raise nanobook_model_memory (GB) in conf.py"
+            )
         raise DiagramError(
             f"{what} raised {type(err).__name__}: {err}{where_raised(err)}",
             hint=hint or "the diagram is drawn from a real run: fix the code",

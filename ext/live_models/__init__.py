@@ -85,7 +85,13 @@ def compute_all(app, env) -> list[str]:
     for spec in specs:
         env.live_model_results[spec.uid] = _compute(compute, cache, spec)
     working = {spec.script for spec in specs if "error" not in env.live_model_results[spec.uid]}
-    env.live_model_artifacts = {name: str(compute.export(name, cache)) for name in sorted(working)}
+    for name in sorted(working):
+        try:
+            env.live_model_artifacts[name] = str(compute.export(name, cache))
+        except OSError as error:  # a full or read-only cache: its widgets stay static
+            for spec in specs:
+                if spec.script == name and "error" not in env.live_model_results[spec.uid]:
+                    env.live_model_results[spec.uid] = _unstored(spec, error)
     changed = {s.docname for s in specs if previous.get(s.uid) != env.live_model_results[s.uid]}
     return sorted(changed)
 
@@ -105,6 +111,12 @@ def _problem(compute, spec) -> tuple[str, str] | None:
         return (
             f"the :prompt: {spec.prompt!r} cannot be read: {problem}",
             "use only characters of the model's vocabulary, at most block_size of them",
+        )
+    if spec.ask == "strongest-key" and len(entry.encode(spec.prompt)) < 2:
+        return (
+            f"the :prompt: {spec.prompt!r} is one token: a strongest-key question needs a "
+            "query with an earlier position to attend to",
+            "give a :prompt: of at least two tokens",
         )
     return None
 
@@ -132,12 +144,20 @@ def _compute(compute, cache: Path, spec) -> dict:
             return compute.cached_result(
                 cache, spec.preset, spec.request(), _computation(compute, spec)
             )
+        except OSError as error:
+            return _unstored(spec, error)
         except ValueError as error:  # a question the model's record cannot answer
             problem = (str(error), "choose another :threshold:, :layer: or :prompt:")
     message, hint = problem
     _core.warn(
         logger, f"{spec.directive}: {message}", location=spec.location, subtype=SUBTYPE, hint=hint
     )
+    return {"error": message}
+
+
+def _unstored(spec, error: OSError) -> dict:
+    message = f"{spec.directive}: the result could not be stored in the cache: {error}"
+    _core.warn(logger, message, location=spec.location, subtype=SUBTYPE, hint=_core.STORAGE_HINT)
     return {"error": message}
 
 

@@ -29,11 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sphinx.util import logging
 
 from ..store import Store, code_digest, digest, write_meta
 from .directive import shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
+logger = logging.getLogger(__name__)
 
 
 def trained_model(preset: str):
@@ -47,16 +49,16 @@ def model_key(preset: str) -> str:
     return digest(preset, trained_model(preset).weights, code_digest(Path(__file__)))
 
 
-def stored_file(cache_dir: Path, key: str, name: str, make) -> Path:
-    """The store entry ``key``'s file ``name``, written by ``make()`` (text) if missing."""
+def stored_file(cache_dir: Path, key: str, name: str, make, read=lambda path: path):
+    """``read`` (default: the path) of the store entry ``key``'s file ``name``, written
+    by ``make()`` (text) if missing; an entry ``read`` cannot read is made again."""
 
     def write(tmp: Path) -> None:
         (tmp / name).write_text(make(), encoding="utf-8")
         write_meta(tmp, {"files": {"result": name}})
 
-    store = Store(cache_dir)
-    store.get_or_make(key, write)
-    return store.path(key) / name
+    store = Store(cache_dir, log=logger.info)
+    return store.get_or_make(key, write, parse=lambda entry, meta: read(entry / name))
 
 
 # --- the web artifact ----------------------------------------------------------------------
@@ -119,10 +121,13 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
     """``compute()`` once per (model, request, this file); a JSON file in the cache."""
     key = digest(model_key(preset), json.dumps(request, sort_keys=True))
-    path = stored_file(
-        cache_dir, f"{preset}-{request['kind']}-{key}", "result.json", lambda: json.dumps(compute())
+    return stored_file(
+        cache_dir,
+        f"{preset}-{request['kind']}-{key}",
+        "result.json",
+        lambda: json.dumps(compute(), allow_nan=False),
+        read=lambda path: json.loads(path.read_text(encoding="utf-8")),
     )
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def check_prompt(entry, prompt: str) -> str | None:

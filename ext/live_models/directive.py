@@ -4,6 +4,7 @@ record a spec; the computations happen once after reading (see __init__.py)."""
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 
 from docutils import nodes
@@ -22,6 +23,10 @@ DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
+# The sampling widget's temperature slider goes from, to (MAX_TEMPERATURE in
+# nanobook_widgets.js); the seed is the browser generator's 32-bit state.
+SAMPLING_TEMPERATURES = (0.1, 5.0)
+MAX_SEED = 2**32 - 1
 
 
 def shown_token(token: str) -> str:
@@ -93,11 +98,13 @@ class _Invalid(ValueError):
 
 
 def _number(text: str, kind, name: str, low: float, example: str, high: float = float("inf")):
+    """The option's value if it is a finite ``kind`` from ``low`` to ``high``: what the
+    page's widget settings (JSON) can hold and the browser's controls accept."""
     try:
         value = kind(text.strip())
     except ValueError:
         value = None
-    if value is None or not low <= value <= high:
+    if value is None or not (math.isfinite(value) and low <= value <= high):
         upto = "up" if high == float("inf") else f"to {high}"
         raise _Invalid(
             f":{name}: {text!r} is not a number from {low} {upto}", f"e.g. :{name}: {example}"
@@ -131,9 +138,7 @@ class _LiveDirective(SphinxDirective):
             classes=["nb-live", f"nb-live-{self.kind}", *self.options.get("class", "").split()],
         )
         self.set_source_info(node)
-        if "name" in self.options:
-            self.add_name(node)
-        else:
+        if not ("name" in self.options and _core.add_name(self, node, logger, SUBTYPE)):
             node["ids"].append(f"live-{self.kind}-{preset}-{len(specs)}")
         try:
             self._check(spec)
@@ -188,11 +193,13 @@ class LiveSamplingDirective(_LiveDirective):
         super()._check(spec)
         options = self.options
         if "temperature" in options:
-            spec.temperature = _number(options["temperature"], float, "temperature", 0.01, "0.8")
+            low, high = SAMPLING_TEMPERATURES
+            text = options["temperature"]
+            spec.temperature = _number(text, float, "temperature", low, "0.8", high)
         if "top-k" in options:
             spec.top_k = _number(options["top-k"], int, "top-k", 1, "20")
         if "seed" in options:
-            spec.seed = _number(options["seed"], int, "seed", 0, "7")
+            spec.seed = _number(options["seed"], int, "seed", 0, "7", MAX_SEED)
         if "steps" in options:
             spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
 

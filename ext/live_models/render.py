@@ -209,7 +209,7 @@ def visit_html(self, node: live_widget) -> None:
             question = env.live_model_results[node["uid"]]
             hidden = ("answer", "why")  # the page works both out when the reader checks
             options["question"] = {k: v for k, v in question.items() if k not in hidden}
-        attributes["data-live"] = json.dumps(options)
+        attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"Training replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",

@@ -112,8 +112,7 @@ class _FigureDirective(SphinxDirective):
 
     def _ids(self, node: manim_clip) -> None:
         """A stable anchor: from :name: (then :ref: works), else from the caption or scene."""
-        if "name" in self.options:
-            self.add_name(node)
+        if "name" in self.options and _core.add_name(self, node, logger, SUBTYPE):
             return
         node["ids"].append(make_id(self.env, self.state.document, self.id_prefix, clip_title(node)))
         self.state.document.note_explicit_target(node)
@@ -141,7 +140,7 @@ class ManimClipDirective(_FigureDirective):
     )
 
     def run(self) -> list[nodes.Node]:
-        _core.drop_unknown_options(self, logger, SUBTYPE)
+        _core.drop_bad_options(self, logger, SUBTYPE)
         scene = self.arguments[0]
         specs = self.env.manim_clip_specs.setdefault(self.env.docname, [])
         spec = ClipSpec(
@@ -200,7 +199,7 @@ class ManimFilmDirective(_FigureDirective):
     )
 
     def run(self) -> list[nodes.Node]:
-        _core.drop_unknown_options(self, logger, SUBTYPE)
+        _core.drop_bad_options(self, logger, SUBTYPE)
         spec = FilmSpec(self.env.docname, self.lineno)
         self.env.manim_film_specs.setdefault(self.env.docname, []).append(spec)
         node = manim_film(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -181,7 +180,7 @@ def _join(
         "chapters": [[round(start, 3), title] for start, _, title in timed],
         "files": files,
     }
-    _core.atomic_write(out / "meta.json", json.dumps(meta, indent=1))  # last: complete
+    store.write_meta(out, meta)  # last: complete
 
 
 # --- the film's video: media.py is in every clip's key, this file only in the film's ---

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import itertools
 import json
@@ -22,9 +23,7 @@ import math
 import os
 import queue
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from .. import _core, store
+from .. import _core, processes, store
 from ..processes import CORES
 from .directive import SUBTYPE, ClipSpec
 
@@ -51,8 +50,7 @@ QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, li
 STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
 
 WORKER_MODULE = f"{__package__}.worker"
-# The folder that holds the top-level package, so ``python -m`` finds the worker.
-PACKAGE_PARENT = Path(__file__).resolve().parents[len(__package__.split("."))]
+PACKAGE_PARENT = processes.PACKAGE_PARENT
 
 
 @dataclass(frozen=True)
@@ -309,8 +307,9 @@ class RenderPool:
             if key in self.renders and not again:
                 return
             if not self._threads:  # the first render of this build
-                self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-                remove_stale_temps(self.settings.cache_dir)
+                with contextlib.suppress(OSError):  # each render says it cannot store
+                    self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+                    remove_stale_temps(self.settings.cache_dir)
                 atexit.register(self.stop)
             render = self.renders[key] = Render(spec, early)
             self._queue.put((-expected_seconds(spec, self.history), next(self._order), key, render))
@@ -351,12 +350,12 @@ class RenderPool:
         with self._lock:
             render.process = process
             if render.unwanted:
-                _kill(process)
+                processes.kill_group(process)
 
     def _unwant(self, render: Render) -> None:  # with the lock held
         render.unwanted = True
         if not render.future.cancel() and render.process:
-            _kill(render.process)
+            processes.kill_group(render.process)
 
     def _work(self) -> None:
         while True:
@@ -378,7 +377,9 @@ class RenderPool:
         began = time.perf_counter()
         try:
             outcome = _render_one(render, key, self)
-        except Exception as error:  # e.g. the cache's disk is full
+        except OSError as error:  # the cache's disk is full, or the folder read-only
+            outcome = Outcome(False, 0.0, f"could not be stored: {error}", _core.STORAGE_HINT)
+        except Exception as error:
             outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
         with self._lock:
             render.process = None
@@ -465,61 +466,31 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
 
 
 def _run_worker(job: dict, timeout: float, on_start) -> tuple[int | None, str]:
-    """Run the worker; (returncode, output), returncode None after a timeout kill.
-
-    Its output goes to a file, not a pipe, and the wait is for the worker itself: a
-    child the scene started that keeps running (and would keep a pipe open) cannot make
-    a finished render look like a timeout; it is killed with the worker's group."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
+    """Run the worker; (returncode, output), returncode None after a timeout kill."""
     log = Path(job["work_dir"], "worker.log")
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE],
-            stdin=subprocess.PIPE,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=job["work_dir"],
-            env=env,
-            start_new_session=True,  # its own process group: a kill takes LaTeX & co. too
-        )
-    on_start(process)
-    try:
-        with contextlib.suppress(BrokenPipeError):  # a worker that died at once
-            process.stdin.write(json.dumps(job).encode())
-            process.stdin.close()
-        returncode = process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        returncode = None
-    finally:
-        _kill(process)  # the worker if it ran too long; what it left running in any case
-        process.wait()
+    returncode = processes.run_worker(
+        WORKER_MODULE, job, cwd=job["work_dir"], log=log, timeout=timeout, on_start=on_start
+    )
     return returncode, log.read_bytes().decode(errors="replace")
-
-
-def _kill(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def move_into_cache(out: Path, entry: Path) -> None:
     """Rename the finished folder into place; if another build got there first, keep theirs."""
-    if entry.exists() and not is_complete(entry):
-        # A broken entry (not made by this code: renames are whole) is set aside first.
-        logger.info(f"manim-clip: the cache entry {entry.name} was invalid; replaced")
-        broken = entry.with_name(f".tmp-broken-{entry.name}-{os.getpid()}")
-        entry.rename(broken)
-        shutil.rmtree(broken, ignore_errors=True)
+    try:
+        store.validate(entry)
+    except store.InvalidEntry as error:
+        if entry.exists():  # damaged, or not made by this code (renames are whole)
+            damaged = f"the cache entry {entry.name} was damaged ({error.reason})"
+            logger.info(f"manim-clip: {damaged}; made again")
+            store.remove_entry(entry)
     try:
         out.rename(entry)
     except OSError:
         if not is_complete(entry):
             raise
 
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
 
 HINTS = {
     "unknown-scene": "use one of the classes the file defines, or fix the directive's argument",
@@ -532,8 +503,16 @@ HINTS = {
 
 def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome:
     error_file = out / "error.json"
-    if error_file.is_file():
+    error = None
+    with contextlib.suppress(OSError, ValueError):  # a worker that could not write it
         error = json.loads(error_file.read_text(encoding="utf-8"))
+    full = output if error is None else f"{error['message']}\n{error.get('trace', '')}"
+    if any(f"[Errno {code}]" in full for code in STORAGE_ERRNOS):  # not the scene's fault
+        lines = error["message"] if error else "\n".join(output.strip().splitlines()[-8:])
+        return Outcome(
+            False, seconds, f"could not be stored:\n{_indent(lines)}", _core.STORAGE_HINT
+        )
+    if error is not None:
         trace = _indent(error.get("trace", ""))
         message = error["message"] + (f"\n{trace}" if trace else "")
         return Outcome(False, seconds, message, HINTS.get(error["kind"], HINTS["internal"]))

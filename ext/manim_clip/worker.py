@@ -20,7 +20,7 @@ import traceback
 import types
 from pathlib import Path
 
-from .. import processes
+from .. import processes, store
 from . import media, vtt
 
 SCENE_MODULE = "manim_clip_scene"
@@ -55,7 +55,7 @@ def main() -> int:
     # starts the longest first); children: LaTeX and whatever else the scene ran.
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     meta["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in usage), 2)
-    _write_json(out / "meta.json", meta)  # last: its presence means the clip is complete
+    store.write_meta(out, meta)  # last: its presence means the clip is complete
     return 0
 
 

@@ -906,9 +906,16 @@
   const widgets = [];
   function start() {
     for (const root of document.querySelectorAll(".nb-live[data-live]")) {
-      const options = JSON.parse(root.dataset.live);
-      const make = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget }[options.kind];
-      widgets.push(make(root, options));
+      // one widget whose settings cannot be used keeps its static rendering; the rest start
+      try {
+        const options = JSON.parse(root.dataset.live);
+        const make = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget }[options.kind];
+        if (!make) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
+        widgets.push(make(root, options));
+      } catch (error) {
+        root.dataset.liveProblem = String(error && error.message ? error.message : error);
+        console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
+      }
     }
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
     new MutationObserver(() => widgets.forEach((w) => w.redraw && w.redraw())).observe(document.documentElement, {

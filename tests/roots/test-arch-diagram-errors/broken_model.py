@@ -28,7 +28,7 @@ class Quitting(nn.Module):
 
 
 class Sleepy(nn.Module):
-    """Model code that never finishes (the root's conf.py allows it 2 seconds)."""
+    """Model code that never finishes (the root's conf.py allows it 10 seconds)."""
 
     def __init__(self, config):
         super().__init__()
