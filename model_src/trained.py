@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+import ext.store
 from ext.processes import Task, run_longest_first
 from ext.store import Store, code_digest, code_inputs, digest, write_meta
 
@@ -119,6 +120,7 @@ def cache_key(config: dict, data: prepare.Dataset) -> str:
     settings = {k: v for k, v in config.items() if k not in ("out_dir", "data_dir")}
     return digest(
         code_digest(Path(__file__)),  # this file lays out the entry
+        code_digest(Path(ext.store.__file__)),  # and the store records and checks it
         *code_inputs(Path(training.__file__), search=[PACKAGE.parent]),
         *code_inputs(Path(replay.__file__), search=[PACKAGE.parent]),
         data.train.tobytes(),

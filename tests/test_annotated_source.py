@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import re
 import shutil
 import sys
@@ -249,6 +250,20 @@ def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
     model.write_text(MODEL.read_text() + "\n# changed\n")
     with pytest.raises(AssertionError, match="ran the model again"):
         shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache")
+
+
+def test_a_damaged_capture_is_captured_again_not_served(tmp_path, monkeypatch):
+    """Issue 31: a truncated capture.json ended every later build; now it is remade."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(shapes, "_memo", {})
+    first = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, cache)
+    (stored,) = cache.glob("*/capture.json")
+    stored.write_bytes(stored.read_bytes()[:100])
+    monkeypatch.setattr(shapes, "_memo", {})
+    said = []
+    again = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, cache, log=said.append)
+    assert again["lines"] == first["lines"] and json.loads(stored.read_text()) == again
+    assert len(said) == 1 and "capture.json is not the file that was stored" in said[0]
 
 
 @pytest.mark.skipif(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
 from ext.arch_diagram import draw, draw_diagram
@@ -343,6 +344,28 @@ def test_cli_says_why_a_target_that_ends_its_process_was_not_drawn(tmp_path, cod
     assert said in result.stderr and "hint:" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--presets", "os"), "the presets module 'os' has no PRESETS or gpt_config"),
+        (("--input", "1x" + "9" * 300), "is not batch x time"),
+    ],
+)
+def test_cli_answers_a_bad_option_with_a_message_not_a_traceback(args, said):
+    result = cli("model_src.model:GPT", *args)
+    assert result.returncode == 1 and said in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram")
+@pytest.mark.parametrize("setting", ["nanobook_model_timeout", "nanobook_model_memory"])
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf")])
+def test_a_model_limit_that_is_no_limit_is_refused(make_app, app_params, setting, value):
+    args, kwargs = app_params
+    with pytest.raises(ConfigError, match=f"{setting} = {value!r}: expected a finite number"):
+        make_app(*args, **{**kwargs, "confoverrides": {setting: value}})
+
+
 # --- in Sphinx ----------------------------------------------------------------------------------
 
 
@@ -390,7 +413,8 @@ def test_latex_builder_shows_the_diagram(app):
 
 @pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
 def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, monkeypatch):
-    import ext.arch_diagram as extension
+    """Nor is a process started for it: a warm build spawns nothing."""
+    from ext import processes
 
     args, kwargs = app_params
     overrides = {"nanobook_cache_dir": str(tmp_path)}
@@ -398,10 +422,10 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     cached = sorted((tmp_path / "diagrams").glob("*/meta.json"))
     assert len(cached) == 3
 
-    def refuse(request):
-        raise AssertionError(f"drew {request.target} again")
+    def refuse(function, kwargs, **limits):
+        raise AssertionError(f"started a process to draw {kwargs} again")
 
-    monkeypatch.setattr(extension, "draw_diagram", refuse)
+    monkeypatch.setattr(processes, "call_apart", refuse)
     rebuilt = make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True})
     rebuilt.build()
     assert sorted((tmp_path / "diagrams").glob("*/meta.json")) == cached
@@ -427,7 +451,11 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
     41: ("drawing exiting_model:GPT failed: SystemExit: 0 (at exiting_model.py:5)", "python -m"),
     44: ("on 200000x8 tokens holds about 8.8e+08 numbers (3.5 GB)", "smaller config"),
     48: ("drawing broken_model:Sleepy stopped: the model code ran longer than 10 s", "timeout"),
+    58: ("input 1x99999 is longer than block_size 8 of preset tiny", ":input: 1x8"),
+    62: ("config key n_layer is a size, at least 1, not -1", "the preset's value is"),
+    65: (":name: 'fig-mlp' is already the name of another target on this page", "once per page"),
 }
+DRAWN_ANYWAY = 1  # the second fig-mlp: drawn, under an anchor of its own
 
 
 @pytest.mark.sphinx("html", testroot="arch-diagram-errors", freshenv=True)
@@ -441,7 +469,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(app, warning):
         assert reason in text and hint in text.partition("hint:")[2], (line, text)
         assert text.endswith("[nanobook.arch-diagram]")
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
-    assert page.count("could not be drawn") == len(EXPECTED_WARNINGS)
+    assert page.count("could not be drawn") == len(EXPECTED_WARNINGS) - DRAWN_ANYWAY
     assert "transformer.h.0.mlp · MLP · 2,128 parameters" in page  # the good one still draws
 
 

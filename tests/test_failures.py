@@ -202,3 +202,33 @@ def test_a_cache_folder_that_is_full_or_read_only_is_a_warning_per_artifact(
     _assert_fails_at_the_page(srcdir, code, log, "arch-diagram: the diagram could not be stored")
     assert "shapes for MLP.forward (sort): the capture could not be stored" in log, log[-3000:]
     assert log.count("hint: make the cache folder writable") == 2, log[-3000:]
+
+
+def test_an_option_value_a_directive_refuses_is_its_warning_not_docutils(tmp_path):
+    """Issue 31, item 6: docutils would report these without the book's type or a hint,
+    or (a flag given a value) take them silently."""
+    page = (
+        "Bad\n===\n\n.. manim-clip:: Fine\n   :file: nowhere.py\n   :autoplay: yes please\n\n"
+        ".. annotated-source:: model.py\n   :object: MLP.forward\n   :collapse: bogus\n\n"
+        "   @ x = self.gelu(x)\n   The activation.\n"
+    )
+    conf = (
+        'extensions = ["ext.manim_clip", "ext.annotated_source"]\n'
+        f"annotated_source_root = {str(ROOTS / 'test-annotated-source/model_src')!r}\n"
+    )
+    srcdir = _project(tmp_path, page, conf, {})
+    code, log, _ = _build(srcdir)
+    bad = srcdir / "bad.rst"
+    _assert_fails_at_the_page(
+        srcdir,
+        code,
+        log,
+        f"{bad}:4: WARNING: manim-clip: :autoplay: 'yes please' is not a value it takes\n"
+        "  hint: :autoplay: no argument is allowed",
+    )
+    assert (
+        f"{bad}:8: WARNING: annotated-source: :collapse: 'bogus' is not a value it takes\n"
+        "  hint: :collapse: choose from none, definitions, unannotated"
+    ) in log, log[-3000:]
+    assert "[nanobook.annotated-source]" in log and "[nanobook.manim_clip]" in log
+    assert 'autoplay=""' not in (srcdir / "_build/html/bad.html").read_text()

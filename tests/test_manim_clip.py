@@ -391,6 +391,29 @@ def test_interrupted_render_leaves_the_cache_valid(warm):
     assert not stale.exists() and fresh.exists()
 
 
+@pytest.mark.parametrize("damage", ["video cut to a third", "a poster byte flipped"])
+def test_a_damaged_clip_is_rendered_again_never_published(warm, damage):
+    """Issue 31, item 3: the entry's files are checked by content, not only by name."""
+    cache = cache_dir(warm)
+    box = next(p for p in cache.iterdir() if any(p.glob("Box-*.mp4")))
+    if damage == "video cut to a third":
+        target = next(box.glob("*.mp4"))
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 3])
+    else:
+        target = next(box.glob("*.webp"))
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    app = build(warm)
+    assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
+    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    status = app.status.getvalue()
+    assert status.count(f"the cache entry {box.name} was damaged") == 1, status
+    assert f"{target.name} is not the file that was stored" in status
+    published = app.outdir / "_clips" / target.name
+    assert published.read_bytes() == target.read_bytes()  # the whole file again
+
+
 def test_quality_env_var_overrides_conf_and_option(warm, monkeypatch):
     monkeypatch.setenv("NANOBOOK_CLIP_QUALITY", "draft")
     app = build(warm, confoverrides={"manim_clip_quality": "high"})
