@@ -326,11 +326,10 @@ class Store:
                 tmp.chmod(0o755)  # mkdtemp's folder is private; a shared cache is read by all
                 make(tmp)
                 meta = validate(tmp)
-                value = meta if parse is None else parse(tmp, meta)
                 self.publish(tmp, key)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)  # gone after a successful rename
-        return value
+            return meta if parse is None else parse(self.path(key), meta)
 
     def _read(self, key: str, parse: Parse | None) -> tuple[object, str | None]:
         """(what ``get`` returns, None) or (None, what is wrong with an entry that is there)."""

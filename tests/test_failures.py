@@ -183,16 +183,19 @@ def unwritable_cache(request, tmp_path):
 def test_a_cache_folder_that_is_full_or_read_only_is_a_warning_per_artifact(
     tmp_path, unwritable_cache
 ):
-    """Issue 31, item 2: a diagram and a shape capture that cannot be stored each get a
-    located warning with a hint, and every page is written."""
+    """Issue 31, item 2: a diagram, a shape capture, a live widget's result and a clip
+    that cannot be stored each get a located warning with a hint; every page is written."""
     page = (
         "Bad\n===\n\n.. arch-diagram:: model_src.model:GPT\n   :config: sort\n\n"
         ".. annotated-source:: model.py\n   :object: MLP.forward\n   :shapes: sort\n\n"
-        "   @ x = self.gelu(x)\n   The activation.\n"
+        "   @ x = self.gelu(x)\n   The activation.\n\n"
+        ".. live-attention:: sort\n\n"
+        ".. manim-clip:: Box\n\n   from manim import *\n\n   class Box(Scene):\n"
+        "       def construct(self):\n           self.play(Create(Square()), run_time=0.3)\n"
     )
     conf = (
-        'extensions = ["ext.arch_diagram", "ext.annotated_source"]\n'
-        'nanobook_presets = "as_presets"\n'
+        'extensions = ["ext.arch_diagram", "ext.annotated_source", "ext.live_models", '
+        '"ext.manim_clip"]\nnanobook_presets = "as_presets"\n'
         f"annotated_source_root = {str(ROOTS / 'test-annotated-source/model_src')!r}\n"
         f"nanobook_cache_dir = {str(unwritable_cache)!r}\n"
     )
@@ -200,8 +203,13 @@ def test_a_cache_folder_that_is_full_or_read_only_is_a_warning_per_artifact(
     srcdir = _project(tmp_path, page, conf, {"as_presets.py": presets})
     code, log, _ = _build(srcdir)
     _assert_fails_at_the_page(srcdir, code, log, "arch-diagram: the diagram could not be stored")
-    assert "shapes for MLP.forward (sort): the capture could not be stored" in log, log[-3000:]
-    assert log.count("hint: make the cache folder writable") == 2, log[-3000:]
+    for said in (
+        "shapes for MLP.forward (sort): the capture could not be stored",
+        "live-attention sort: the result could not be stored in the cache",
+        "manim-clip Box: could not be stored",
+    ):
+        assert said in log, (said, log[-3000:])
+    assert log.count("hint: make the cache folder writable") == 4, log[-3000:]
 
 
 def test_an_option_value_a_directive_refuses_is_its_warning_not_docutils(tmp_path):
