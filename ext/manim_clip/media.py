@@ -107,6 +107,7 @@ class FrameStream:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self._queue: queue.Queue = queue.Queue(maxsize=8)  # drawing may run 8 frames ahead
         self._error: BaseException | None = None
+        self._ended = False  # the encoder has taken the last frame (close or abort)
         self._thread = threading.Thread(
             target=self._encode, args=(width, height, fps), name="frame-stream", daemon=True
         )
@@ -135,15 +136,17 @@ class FrameStream:
             frame = av.VideoFrame.from_ndarray(pixels, format="rgba").reformat(format="yuv420p")
             for _ in range(repeat):  # a held frame (a wait) is converted once
                 yield frame
+        self._ended = True
 
     def _encode(self, width: int, height: int, fps) -> None:
         try:
             encode(
                 self._frames(), self.target, width=width, height=height, fps=fps, codec="libx264"
             )
-        except BaseException as error:
+        except BaseException as error:  # a full disk may fail the file's last write
             self._error = error
-            while self._queue.get() is not None:  # drained, so put() never blocks for good
+            # drained, so put() never blocks for good (unless the end was taken already)
+            while not self._ended and self._queue.get() is not None:
                 pass
 
 

@@ -512,6 +512,8 @@ def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome
         return Outcome(
             False, seconds, f"could not be stored:\n{_indent(lines)}", _core.STORAGE_HINT
         )
+    if error is None and (problem := _unwritable(out)):  # it could not even write its log
+        return Outcome(False, seconds, f"could not be stored: {problem}", _core.STORAGE_HINT)
     if error is not None:
         trace = _indent(error.get("trace", ""))
         message = error["message"] + (f"\n{trace}" if trace else "")
@@ -524,6 +526,18 @@ def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome
         f"the worker rendering it died ({how})" + (f":\n{tail}" if tail else ""),
         "a crash in native code (or os._exit) in the scene; run it alone with manim to see more",
     )
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why ``folder`` takes no more bytes (full, read-only), or None when it does."""
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        return str(error)
+    return None
 
 
 def _indent(text: str) -> str:
