@@ -53,7 +53,7 @@ class ClipConfig:
 
     quality: str = dataclasses.field(default="publish", metadata={"choices": QUALITIES})
     jobs: int = 0  # renders at once; 0: os.cpu_count() (an int, so -D can set it)
-    timeout: int | float = 600  # seconds per render before the worker is killed
+    timeout: int | float = 600  # seconds a scene may run (once manim is imported), then killed
     cache_dir: str | None = None  # None: <nanobook cache>/clips
     formats: list = dataclasses.field(default_factory=list, metadata={"choices": ("webm", "gif")})
 

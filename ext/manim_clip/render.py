@@ -461,6 +461,7 @@ def _job(spec: ClipSpec, key: str, out: Path, work: str, settings: Settings) -> 
         "stem": f"{spec.scene}-{key}",
         "out_dir": str(out),
         "work_dir": work,
+        "began": str(Path(work, "began")),  # written once manim is imported
         "parent_pid": os.getpid(),
     }
 
@@ -469,7 +470,13 @@ def _run_worker(job: dict, timeout: float, on_start) -> tuple[int | None, str]:
     """Run the worker; (returncode, output), returncode None after a timeout kill."""
     log = Path(job["work_dir"], "worker.log")
     returncode = processes.run_worker(
-        WORKER_MODULE, job, cwd=job["work_dir"], log=log, timeout=timeout, on_start=on_start
+        WORKER_MODULE,
+        job,
+        cwd=job["work_dir"],
+        log=log,
+        timeout=timeout,
+        on_start=on_start,
+        began=Path(job["began"]),
     )
     return returncode, log.read_bytes().decode(errors="replace")
 

@@ -69,6 +69,7 @@ def render(job: dict, out: Path) -> dict:
     from manim import Scene, tempconfig
     from manim.renderer.cairo_renderer import CairoRenderer
 
+    Path(job["began"]).touch()  # manim is imported: the scene's time limit counts from here
     module = load_scene_module(job)
     scene_class = getattr(module, job["scene"], None)
     if not (isinstance(scene_class, type) and issubclass(scene_class, Scene)):
