@@ -152,7 +152,7 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     import math
 
     tau = 0.5
-    question = compute.predict("char", "temperature-share", "My lord, the kin", tau, 0.9)
+    question = compute.predict("char", "temperature-share", "My lord, the kin", tau, 0.9, None)
     shares = [float(value[:-1]) for value, _ in question["choices"]]
     assert len(shares) == 4 and shares == sorted(shares)
     assert question["answer"] == question["choices"][-1][0]  # sharper than at sqrt(tau)
