@@ -610,18 +610,20 @@ def training_figures(cache: Path) -> dict:
         "'tokens_per_second': t.tokens_per_second, 'best_val_loss': t.best_val_loss}))"
     )
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
-    figures = {}
-    for preset in ("sort", "char"):
-        out = subprocess.run(
-            [sys.executable, "-c", code, preset],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            check=True,
-        ).stdout
-        figures[preset] = json.loads(out.strip().splitlines()[-1])
-    return figures
+    return {preset: python_json(code, env, preset) for preset in ("sort", "char")}
+
+
+def python_json(code: str, env: dict, *args: str) -> dict:
+    """Run `code` in a fresh Python and read the JSON object it prints last."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 REPLAY_CODE = """
@@ -653,15 +655,7 @@ def replay_figures(rounds: int = 5) -> dict:
     """What recording the training replay costs: sort trainings with and without it
     (one thread, alternated, medians of CPU seconds) and the size of what it records."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", REPLAY_CODE.replace("ROUNDS", str(rounds))],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-    ).stdout
-    figures = json.loads(out.strip().splitlines()[-1])
+    figures = python_json(REPLAY_CODE.replace("ROUNDS", str(rounds)), env)
     plain, recorded = (statistics.median(figures["seconds"][k]) for k in ("plain", "recorded"))
     figures.update(plain_median=plain, recorded_median=recorded, overhead=recorded / plain - 1)
     return figures
