@@ -78,7 +78,8 @@ def test_each_clip_has_a_transcript(book_html):
     for slug in CLIP_CHAPTERS:
         figure = _figure(book_html, slug)
         transcript = figure.split('<details class="manim-clip-transcript">', 1)[1]
-        lines = re.findall(r'<li><span class="manim-clip-time">\d+:\d\d</span> ', transcript)
+        time = r'<a [^>]*data-seek="[\d.]+"[^>]*>\d+:\d\d</a>'  # a link that seeks
+        lines = re.findall(rf'<li><span class="manim-clip-time">{time}</span> ', transcript)
         assert len(lines) >= 2, slug  # at least the title and the takeaway
         assert "Takeaway: " in transcript
 
