@@ -42,6 +42,7 @@ DEFINING_PHRASES = [
     r"\d+ minutes",  # the learning path's reading budgets
     r"4 to\s+20 times",  # the nGPT paper's claim, as published (chapter 12 checks it)
     r"5\. Is 1 a fixed point",  # the heading of the modern chapter's fifth exercise
+    r"Python 3\.11 or later",  # the run box: the package's requirement
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
 APPENDIX = ["start", "learning-path", "glossary"]  # pages that state the models' numbers too
