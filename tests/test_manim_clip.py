@@ -207,11 +207,14 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
     figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
     track = f'<track kind="captions" src="data:text/vtt;charset=utf-8,{quote(captions)}"'
     assert track in figure and 'srclang="en" label="Captions" default>' in figure
-    assert (
+    video = re.escape(dot.meta["files"]["video"])
+    assert re.search(  # the time is a link that plays the clip from there
         '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
-        '<li><span class="manim-clip-time">0:00</span> A dot grows &lt;from&gt; nothing<br>'
-        "then it fades away</li>"
-    ) in figure
+        f'<li><span class="manim-clip-time"><a href="_clips/{video}#t=0" data-seek="0" '
+        'aria-label="Play from 0:00">0:00</a></span> A dot grows &lt;from&gt; nothing<br>'
+        "then it fades away</li>",
+        figure,
+    )
     # A scene that says nothing has no captions: no track, no transcript, no empty file.
     box = app.env.manim_clip_results["index#1"]
     assert "captions" not in box.meta["files"] and box.meta["beats"] == []
