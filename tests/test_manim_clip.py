@@ -207,7 +207,7 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
     figure = html.split('id="dot-clip">', 1)[1].split("</figure>")[0]
     track = f'<track kind="captions" src="data:text/vtt;charset=utf-8,{quote(captions)}"'
     assert track in figure and 'srclang="en" label="Captions" default>' in figure
-    video = re.escape(dot.meta["files"]["video"])
+    video = re.escape(dot.meta["files"]["mp4"])
     assert re.search(  # the time is a link that plays the clip from there
         '<details class="manim-clip-transcript"><summary>Transcript</summary><ol>'
         f'<li><span class="manim-clip-time"><a href="_clips/{video}#t=0" data-seek="0" '
