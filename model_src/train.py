@@ -9,7 +9,8 @@ plain `name = value` lines, and `--name=value` overrides. A setting must already
 in DEFAULTS and keep its type, so a typo is an error instead of being silently ignored.
 Values are read with ast.literal_eval; nothing is executed.
 
-From Python, train({"dataset": "sort", ...}) runs the same loop and returns a summary.
+From Python, train({"dataset": "sort", ...}) runs the same loop and returns a summary;
+fit(model, cfg, batches) is the loop alone, for other models and other batches.
 
 It writes to out_dir: ckpt.pt (the checkpoint with the best val loss so far), meta.pkl
 (the tokenizer) and log.jsonl (one JSON object per logged step: iter, loss, lr, time;
@@ -164,7 +165,7 @@ def get_lr(it: int, config: Mapping) -> float:
 
 
 @torch.no_grad()
-def estimate_loss(model, data_dir, config: Mapping) -> dict[str, float]:
+def estimate_loss(model, batches: Callable, config: Mapping) -> dict[str, float]:
     """Mean loss over eval_iters batches of each split. One training batch is a noisy
     estimate; the same seeded batches every time make evaluations comparable."""
     model.eval()
@@ -173,18 +174,20 @@ def estimate_loss(model, data_dir, config: Mapping) -> dict[str, float]:
         generator = torch.Generator().manual_seed(config["seed"])
         total = 0.0
         for _ in range(config["eval_iters"]):
-            x, y = prepare.get_batch(
-                split,
-                data_dir,
-                config["batch_size"],
-                config["block_size"],
-                generator,
-                config["device"],
-            )
-            total += model(x, y)[1].item()
+            total += model(*batches(split, generator))[1].item()
         losses[split] = total / config["eval_iters"]
     model.train()
     return losses
+
+
+def file_batches(data_dir: Path, config: Mapping) -> Callable:
+    """batches(split, generator) -> (x, y) drawn from DIR/{split}.bin, for fit()."""
+
+    def batches(split: str, generator: torch.Generator):
+        size, block = config["batch_size"], config["block_size"]
+        return prepare.get_batch(split, data_dir, size, block, generator, config["device"])
+
+    return batches
 
 
 def save_checkpoint(out_dir: Path, checkpoint: dict) -> None:
@@ -244,79 +247,108 @@ def init_model(cfg: dict, out_dir: Path, vocab_size: int) -> tuple[GPT, dict, di
 
 def _train(cfg: dict, out_dir: Path, data_dir: Path, observe: Callable | None) -> dict:
     torch.manual_seed(cfg["seed"])
-    device, device_type = cfg["device"], "cuda" if "cuda" in cfg["device"] else "cpu"
+    device_type = "cuda" if "cuda" in cfg["device"] else "cpu"
     vocab_size = prepare.load_meta(data_dir)["vocab_size"]
     model, model_args, checkpoint = init_model(cfg, out_dir, vocab_size)
     optimizer = model.configure_optimizers(
         cfg["weight_decay"], cfg["learning_rate"], (cfg["beta1"], cfg["beta2"]), device_type
     )
-    iter_num, best_val_loss = 0, math.inf
+    start_iter, best_val_loss = 0, math.inf
     if checkpoint is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
-        iter_num, best_val_loss = checkpoint["iter_num"], checkpoint["best_val_loss"]
+        start_iter, best_val_loss = checkpoint["iter_num"], checkpoint["best_val_loss"]
         del checkpoint  # free the memory before training
-    forward = torch.compile(model) if cfg["compile"] else model
 
+    def save(iter_num: int, best: float) -> None:
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        info = {"model_args": model_args, "iter_num": iter_num, "best_val_loss": best}
+        save_checkpoint(out_dir, {**state, **info, "config": cfg})
+
+    summary = fit(
+        model,
+        cfg,
+        file_batches(data_dir, cfg),
+        optimizer=optimizer,
+        observe=observe,
+        save=save,
+        start_iter=start_iter,
+        best_val_loss=best_val_loss,
+    )
+    with open(out_dir / "log.jsonl", "a" if cfg["init_from"] == "resume" else "w") as log:
+        log.writelines(json.dumps(record) + "\n" for record in summary.pop("log"))
+    return summary
+
+
+def fit(
+    model,
+    cfg: Mapping,
+    batches: Callable,
+    *,
+    optimizer=None,
+    observe: Callable | None = None,
+    save: Callable | None = None,
+    start_iter: int = 0,
+    best_val_loss: float = math.inf,
+) -> dict:
+    """The training loop, for any model(x, y) -> (logits, loss) and any batches(split,
+    generator) -> (x, y); a target of -1 is not scored, which is how a caller masks the
+    loss. Trains `model` in place from step start_iter to cfg["max_iters"]: schedule,
+    gradient accumulation, clipping, evaluation every eval_interval steps.
+
+    optimizer defaults to the model's AdamW over the parameters that require grad.
+    observe(model, iter_num, loss) is called before the first step (loss None) and
+    after every step. save(iter_num, best_val_loss), if given, is called when an
+    evaluation improves on the best val loss (or always, with always_save_checkpoint).
+    Returns the summary train() returns, plus "log": the records log.jsonl holds."""
+    device_type = "cuda" if "cuda" in cfg["device"] else "cpu"
+    if optimizer is None:
+        betas = (cfg["beta1"], cfg["beta2"])
+        optimizer = model.configure_optimizers(
+            cfg["weight_decay"], cfg["learning_rate"], betas, device_type
+        )
+    forward = torch.compile(model) if cfg["compile"] else model
     # batches continue where a resumed run left off instead of repeating its first ones
-    generator = torch.Generator().manual_seed(cfg["seed"] + iter_num)
+    generator = torch.Generator().manual_seed(cfg["seed"] + start_iter)
     accum = cfg["gradient_accumulation_steps"]
     tokens_per_iter = accum * cfg["batch_size"] * cfg["block_size"]
-    start, step_seconds, steps_done = time.perf_counter(), 0.0, 0
-    losses = {}
+    start, step_seconds, iter_num = time.perf_counter(), 0.0, start_iter
+    losses, log = {}, []
     if observe:
         observe(model, iter_num, None)
-    with open(out_dir / "log.jsonl", "a" if cfg["init_from"] == "resume" else "w") as log:
-        while iter_num < cfg["max_iters"]:
-            lr = get_lr(iter_num, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            t0 = time.perf_counter()
-            loss_sum = 0.0
-            for _ in range(accum):
-                x, y = prepare.get_batch(
-                    "train", data_dir, cfg["batch_size"], cfg["block_size"], generator, device
-                )
-                _, loss = forward(x, y)
-                # gradients add up over micro-batches; dividing makes the sum a mean
-                (loss / accum).backward()
-                loss_sum += loss.item()
-            if cfg["grad_clip"]:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step_seconds += time.perf_counter() - t0
-            iter_num += 1
-            steps_done += 1
+    while iter_num < cfg["max_iters"]:
+        lr = get_lr(iter_num, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        t0 = time.perf_counter()
+        loss_sum = 0.0
+        for _ in range(accum):
+            _, loss = forward(*batches("train", generator))
+            # gradients add up over micro-batches; dividing makes the sum a mean
+            (loss / accum).backward()
+            loss_sum += loss.item()
+        if cfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_seconds += time.perf_counter() - t0
+        iter_num += 1
 
-            record = {"iter": iter_num, "loss": loss_sum / accum, "lr": lr}
-            if observe:
-                observe(model, iter_num, record["loss"])
-            if iter_num % cfg["eval_interval"] == 0 or iter_num == cfg["max_iters"]:
-                losses = estimate_loss(model, data_dir, cfg)
-                record.update(train_loss=losses["train"], val_loss=losses["val"])
-                print(
-                    f"[{cfg['dataset']}] iter {iter_num}/{cfg['max_iters']}: "
-                    f"train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
-                    f"{time.perf_counter() - start:.1f}s",
-                    file=sys.stderr,
-                )
-                if losses["val"] < best_val_loss or cfg["always_save_checkpoint"]:
-                    best_val_loss = min(best_val_loss, losses["val"])
-                    save_checkpoint(
-                        out_dir,
-                        {
-                            "model": model.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "model_args": model_args,
-                            "iter_num": iter_num,
-                            "best_val_loss": best_val_loss,
-                            "config": cfg,
-                        },
-                    )
-            if "val_loss" in record or iter_num % cfg["log_interval"] == 0:
-                record["time"] = time.perf_counter() - start
-                log.write(json.dumps(record) + "\n")
+        record = {"iter": iter_num, "loss": loss_sum / accum, "lr": lr}
+        if observe:
+            observe(model, iter_num, record["loss"])
+        if iter_num % cfg["eval_interval"] == 0 or iter_num == cfg["max_iters"]:
+            losses = estimate_loss(model, batches, cfg)
+            record.update(train_loss=losses["train"], val_loss=losses["val"])
+            _report(cfg, iter_num, losses, time.perf_counter() - start)
+            if losses["val"] < best_val_loss or cfg["always_save_checkpoint"]:
+                best_val_loss = min(best_val_loss, losses["val"])
+                if save:
+                    save(iter_num, best_val_loss)
+        if "val_loss" in record or iter_num % cfg["log_interval"] == 0:
+            record["time"] = time.perf_counter() - start
+            log.append(record)
 
+    steps_done = iter_num - start_iter
     return {
         "iters": iter_num,
         "best_val_loss": best_val_loss,
@@ -325,7 +357,16 @@ def _train(cfg: dict, out_dir: Path, data_dir: Path, observe: Callable | None) -
         "num_params": model.get_num_params(),
         "train_seconds": time.perf_counter() - start,
         "tokens_per_second": steps_done * tokens_per_iter / step_seconds if steps_done else 0.0,
+        "log": log,
     }
+
+
+def _report(cfg: Mapping, iter_num: int, losses: dict, seconds: float) -> None:
+    print(
+        f"[{cfg['dataset']}] iter {iter_num}/{cfg['max_iters']}: "
+        f"train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, {seconds:.1f}s",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
