@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
+import functools
 import importlib
 import math
 import os
@@ -96,23 +96,17 @@ _logger = logging.getLogger(__name__)
 # --- hashing and atomic writes ------------------------------------------------------
 
 
+@functools.cache
+def producer_code(module_file: str) -> list[str]:
+    """A producer's part of every key it makes: the code of its module and of everything
+    that module imports, followed transitively (store.code_inputs). Change any function a
+    producer calls and what it made is made again."""
+    return store.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
+
+
 def shape_text(shape) -> str:
     """``1×11×48``: how every extension writes a tensor's shape."""
     return "×".join(map(str, shape)) if len(shape) else "scalar"
-
-
-def content_hash(*parts: bytes | str, length: int = 16) -> str:
-    """A short, stable hex digest of the parts (each length-prefixed, so no ambiguity)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()[:length]
-
-
-def file_digest(path: Path) -> str:
-    return content_hash(Path(path).read_bytes())
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

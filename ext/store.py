@@ -62,6 +62,11 @@ def digest(*parts: bytes | str, length: int = 16) -> str:
     return hasher.hexdigest()[:length]
 
 
+def file_digest(path: Path) -> str:
+    """Digest of a file's bytes (data files, and code whose lines matter)."""
+    return digest(Path(path).read_bytes())
+
+
 def code_digest(path: Path) -> str:
     """Digest of a Python file's code: its syntax tree without docstrings (comments are
     never in it). A file that does not parse is keyed on its bytes."""

@@ -6,11 +6,17 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sphinx.util.console import strip_colors
 
+from ext import _core
 from ext.live_models import compute
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
@@ -164,3 +170,25 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     assert math.exp(gap / tau) == pytest.approx(odds, rel=0.02)  # what the reason says
     said = float(re.search(r"to ([\d.]+)\.$", question["why"])[1])
     assert said == pytest.approx(odds, rel=0.02)
+
+
+def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_path, monkeypatch):
+    """Issue 30: the exports are keyed on compute.py and all it imports, so editing
+    directive.shown_token (which shapes the fallbacks' texts) remakes them."""
+    copy = tmp_path / "ext"
+    shutil.copytree(REPO / "ext", copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    monkeypatch.setattr(compute, "__file__", str(copy / "live_models" / "compute.py"))
+    monkeypatch.setattr(compute, "trained_model", lambda preset: SimpleNamespace(weights="w"))
+    before = compute.model_key("tiny")
+    directive = copy / "live_models" / "directive.py"
+    shown = '{"\\n": "↵", " ": "␣", "\\t": "⇥"}'
+    assert shown in directive.read_text()
+    directive.write_text(directive.read_text().replace(shown, '{"\\n": "⏎", " ": "␣"}'))
+    _core.producer_code.cache_clear()  # once per build process: a build reads code once
+    assert compute.model_key("tiny") != before
+    directive.write_text(directive.read_text() + "\n# a comment changes no key\n")
+    _core.producer_code.cache_clear()
+    after_comment = compute.model_key("tiny")
+    directive.write_text(directive.read_text().replace("# a comment changes no key\n", ""))
+    _core.producer_code.cache_clear()
+    assert compute.model_key("tiny") == after_comment

@@ -36,10 +36,9 @@ from typing import Any
 from .. import processes, store
 from .._core import (
     MODEL_CODE_ERRORS,
-    content_hash,
-    file_digest,
     model_size_problem,
     out_of_memory,
+    producer_code,
     project_imports,
     shape_text,
 )
@@ -66,16 +65,11 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     The preset's resolved config and sample input are part of it, not just the presets
     module's source: a preset may read config files that no import reaches.
     """
-    parts = [file_digest(path), preset, _presets_source(presets_module)]  # bytes: lines move
+    parts = [store.file_digest(path), preset, _presets_source(presets_module)]  # bytes: lines move
     parts += [store.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
-    parts += _producer_code()  # this file and locate.py, which says which line is which
-    return content_hash(*parts)
-
-
-@functools.cache
-def _producer_code() -> list[str]:
-    return store.code_inputs(Path(__file__), search=[Path(__file__).parents[2]])
+    parts += producer_code(__file__)  # this file and locate.py, which says which line is which
+    return store.digest(*parts)
 
 
 def _presets_source(presets_module: str) -> str:
@@ -314,7 +308,7 @@ def _describe_error(step: str, error: BaseException) -> str:
 @contextlib.contextmanager
 def _imported(path: Path):
     """Import ``path`` as a fresh module (its folder on sys.path); forget it afterwards."""
-    name = f"_annotated_source_{content_hash(str(path), file_digest(path))}"
+    name = f"_annotated_source_{store.digest(str(path), store.file_digest(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs

@@ -50,7 +50,6 @@ page shows what could not be drawn.
 from __future__ import annotations
 
 import ast
-import functools
 import importlib.metadata
 from pathlib import Path
 from typing import ClassVar
@@ -199,12 +198,6 @@ def draw_diagrams(app, doctree: nodes.document) -> None:
         node.replace_self(block)
 
 
-@functools.cache
-def _producer_code() -> list[str]:
-    """This package's code and all it imports: the producer's part of a diagram's key."""
-    return store.code_inputs(*sorted(PACKAGE_DIR.glob("*.py")), search=[PACKAGE_DIR.parents[1]])
-
-
 def _short(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
@@ -267,11 +260,11 @@ def drawing_in_worker(request: str) -> dict:
 def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
     root = _core.project_root(app)
     sources = source_files(request, root)
-    key = _core.content_hash(
+    key = store.digest(
         request.key(),
         importlib.metadata.version("torch"),
         *(f"{_short(path, root)}:{store.code_digest(path)}" for path in sources),
-        *_producer_code(),
+        *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
     )
 
     def make(folder: Path) -> None:  # a DiagramError leaves nothing stored

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from sphinx.util import logging
 
-from ..store import Store, code_digest, digest, write_meta
+from .._core import producer_code
+from ..store import Store, digest, write_meta
 from .directive import shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
@@ -45,8 +46,9 @@ def trained_model(preset: str):
 
 
 def model_key(preset: str) -> str:
-    """The trained weights plus this exporter's code: what every result here depends on."""
-    return digest(preset, trained_model(preset).weights, code_digest(Path(__file__)))
+    """The trained weights plus this exporter's code and all it imports (shown_token
+    shapes its texts): what every result here depends on."""
+    return digest(preset, trained_model(preset).weights, *producer_code(__file__))
 
 
 def stored_file(cache_dir: Path, key: str, name: str, make, read=lambda path: path):

@@ -15,7 +15,6 @@ otherwise (another :quality:) is re-encoded first.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import tempfile
 import time
@@ -83,11 +82,6 @@ def film_clips(env) -> list[tuple[str, ClipSpec]]:
     ]
 
 
-@functools.cache
-def _producer_code() -> list[str]:
-    return store.code_inputs(Path(__file__), search=[render.PACKAGE_PARENT])
-
-
 def book_film(env, settings: render.Settings, title: str) -> FilmResult:
     """Find the film of the project's rendered clips in the cache, or join it.
 
@@ -113,8 +107,9 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
     width, height, fps = render.QUALITY[render.build_quality(settings)]
     opening = (title, f"{len(clips)} clips")
     cards = [(page, spec.caption or spec.scene) for page, spec in clips]
-    result.key = _core.content_hash(
-        *_producer_code(),  # this file and media.py: the cards' duration and layout, the encoder
+    result.key = store.digest(
+        # this file and media.py: the cards' duration and layout, the encoder
+        *_core.producer_code(__file__),
         f"{width}x{height}@{fps}",
         *opening,
         *(

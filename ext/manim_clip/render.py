@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
-import functools
 import itertools
 import json
 import math
@@ -98,11 +97,10 @@ def build_quality(settings: Settings) -> str:
     return os.environ.get(QUALITY_ENV) or settings.quality
 
 
-@functools.cache
 def producer_code() -> list[str]:
     """The worker's code and all it imports (media.py with its GIF, WebM and H.264
     settings; manim, av and pillow by version): the producer's part of every clip key."""
-    return store.code_inputs(Path(__file__).with_name("worker.py"), search=[PACKAGE_PARENT])
+    return _core.producer_code(str(Path(__file__).with_name("worker.py")))
 
 
 def clip_key(spec: ClipSpec, settings: Settings) -> str:
@@ -116,12 +114,12 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
         return Path(path).relative_to(root) if Path(path).is_relative_to(root) else Path(path)
 
     width, height, fps = QUALITY[effective_quality(spec, settings)]
-    return _core.content_hash(
+    return store.digest(
         *producer_code(),
         spec.scene,
         spec.code if spec.code is not None else store.code_digest(Path(spec.file)),
         *sorted(f"{name(path)}={store.code_digest(Path(path))}" for path in spec.imports),
-        *[f"{name(path)}={_core.file_digest(Path(path))}" for path in spec.data],
+        *[f"{name(path)}={store.file_digest(Path(path))}" for path in spec.data],
         f"{width}x{height}@{fps}",
         f"poster={spec.poster}",
         "formats=" + ",".join(sorted(settings.formats)),
