@@ -1,7 +1,7 @@
 """One content-addressed artifact store for everything the build makes and keeps.
 
 Torch-free and Sphinx-free, so trained models (model_src/trained.py), clips, the film,
-diagrams and shape captures all share it. An entry is a folder ``<root>/<key>/`` that
+diagrams and the live widgets' exports all share it. An entry is a folder ``<root>/<key>/`` that
 holds its files and, written last, ``meta.json``; the key is a digest of the producer's
 own code and every input it reads, so there is no version constant to bump by hand.
 
@@ -286,8 +286,8 @@ def remove_entry(entry: Path) -> None:
     entry.rename(broken)
     if broken.is_dir() and not broken.is_symlink():
         shutil.rmtree(broken, ignore_errors=True)
-    else:
-        broken.unlink()
+    else:  # a file, or gone: swept by another build meanwhile
+        broken.unlink(missing_ok=True)
 
 
 class Store:
@@ -325,10 +325,9 @@ class Store:
             if damage is not None:
                 self.log(f"{self.root.name}/{key}: the cache entry was damaged ({damage}); remade")
                 remove_entry(self.path(key))
-            self.clear_stale(key)
-            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{os.getpid()}-", dir=self.root))
+            self.sweep(key)
+            tmp = self.temp(key)
             try:
-                tmp.chmod(0o755)  # mkdtemp's folder is private; a shared cache is read by all
                 make(tmp)
                 meta = validate(tmp)
                 self.publish(tmp, key)
@@ -363,12 +362,31 @@ class Store:
         """Rename a complete temp folder into place (we hold the key's lock)."""
         os.rename(tmp, self.path(key))
 
-    def clear_stale(self, key: str) -> None:
-        """Temp folders of this key whose run has died (we hold the key's lock)."""
-        for stale in self.root.glob(f".tmp-{key}-*"):
-            pid = stale.name.removeprefix(f".tmp-{key}-").partition("-")[0]
-            if not pid.isdigit() or not alive(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
+    def temp(self, key: str) -> Path:
+        """A new temp folder in the store for ``key`` (to make its entry in, or scratch
+        space: ``<key>-work``), named ``.tmp-<key>-<pid>-<random>`` so that ``sweep``
+        knows whose it is."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{os.getpid()}-", dir=self.root))
+        tmp.chmod(0o755)  # mkdtemp's folder is private; a shared cache is read by all
+        return tmp
+
+    def sweep(self, key: str = "", older_than: float | None = None) -> None:
+        """Remove the temp folders (of ``key`` and its scratch, or of every key) whose run
+        has died, and with ``older_than`` any older than that many seconds (a PID that
+        was reused); a run still alive keeps its own. The one sweeper of every store."""
+        for temp in self.root.glob(f".tmp-{key}-*" if key else ".tmp-*"):
+            with contextlib.suppress(OSError):  # removed meanwhile by another build
+                if _abandoned(temp, older_than):
+                    shutil.rmtree(temp, ignore_errors=True)
+
+
+def _abandoned(temp: Path, older_than: float | None) -> bool:
+    """A temp folder whose run is gone: its name holds no live PID, or it is too old."""
+    parts = temp.name.rsplit("-", 2)  # .tmp-<key>-<pid>-<random>: the key may hold "-"
+    if len(parts) < 3 or not parts[1].isdigit() or not alive(int(parts[1])):
+        return True
+    return older_than is not None and time.time() - temp.stat().st_mtime > older_than
 
 
 def mark_used(entry: Path) -> None:

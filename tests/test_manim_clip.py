@@ -373,14 +373,18 @@ def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
 def test_interrupted_render_leaves_the_cache_valid(warm):
     cache = cache_dir(warm)
     box_key = next(p.name for p in cache.iterdir() if any(p.glob("Box-*.mp4")))
-    # A build killed mid-render: an old temp folder, a fresh one (another build's,
-    # maybe), and an entry whose files are half there (no meta.json: never complete).
-    stale = cache / f".tmp-{box_key}-killed"
+    # A build killed mid-render: its temp folder (its PID is gone), an old one (its
+    # PID reused since), a fresh one (another build's, running), and an entry whose
+    # files are half there (no meta.json: never complete).
+    dead = _a_dead_pid()
+    stale = cache / f".tmp-{box_key}-{dead}-killed"
     stale.mkdir()
     (stale / "half.mp4").write_bytes(b"\0" * 100)
+    old_one = cache / f".tmp-{box_key}-work-{os.getpid()}-old"
+    old_one.mkdir()
     old = time.time() - render.STALE_TEMP_SECONDS - 60
-    os.utime(stale, (old, old))
-    fresh = cache / f".tmp-{box_key}-running"
+    os.utime(old_one, (old, old))
+    fresh = cache / f".tmp-{box_key}-{os.getpid()}-running"
     fresh.mkdir()
     (cache / box_key / "meta.json").unlink()
     mp4 = next((cache / box_key).glob("*.mp4"))
@@ -391,7 +395,14 @@ def test_interrupted_render_leaves_the_cache_valid(warm):
     assert app.env.manim_clip_results["index#1"].status == "rendered"
     assert json.loads((cache / box_key / "meta.json").read_text())["scene"] == "Box"
     assert media.probe(mp4).frames >= 4
-    assert not stale.exists() and fresh.exists()
+    assert not stale.exists() and not old_one.exists() and fresh.exists()
+
+
+def _a_dead_pid() -> int:
+    """The PID of a process that has ended (and been reaped)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 @pytest.mark.parametrize("damage", ["video cut to a third", "a poster byte flipped"])
@@ -411,7 +422,7 @@ def test_a_damaged_clip_is_rendered_again_never_published(warm, damage):
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
     assert app.env.manim_clip_results["index#1"].status == "rendered"
     status = app.status.getvalue()
-    assert status.count(f"the cache entry {box.name} was damaged") == 1, status
+    assert status.count(f"clips/{box.name}: the cache entry was damaged") == 1, status
     assert f"{target.name} is not the file that was stored" in status
     published = app.outdir / "_clips" / target.name
     assert published.read_bytes() == target.read_bytes()  # the whole file again
@@ -551,9 +562,11 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     assert html.count('class="manim-clip-placeholder"') == 9
     assert "This clip failed to render." in html and "Raises in construct" in html
     assert len(_video_tags(html)) == 2, "the good clips are unaffected"
-    # Only the good clips are cached; no temp folder is left behind.
+    # Only the good clips are cached; no temp folder is left behind (a key's lock is).
     good = {app.env.manim_clip_results[uid].key for uid in ("index#9", "index#10")}
-    assert {p.name for p in cache_dir(srcdir).iterdir()} == good
+    cached = {p.name for p in cache_dir(srcdir).iterdir() if not p.name.startswith(".")}
+    assert cached == good
+    assert not list(cache_dir(srcdir).glob(".tmp-*"))
 
 
 def test_warnings_fail_the_build_with_W(tmp_path):
@@ -721,6 +734,44 @@ def test_parallel_read_and_write(tmp_path):
     assert next((app.outdir / "_clips").glob("Pulse-*.mp4")).is_file()
     # The film's spec, read in a worker process, reached the main one.
     assert film_line(app).startswith("manim-film: joined (7 clips")
+
+
+def test_two_builds_started_together_on_one_empty_cache_render_each_clip_once(tmp_path):
+    """Issue 30: the clips are entries of the one store, made under the key's lock, so
+    builds that share a cache wait for each other's render rather than render twice,
+    and publish the same site."""
+    srcdir = copy_root("manim-clip-shared", tmp_path)
+    cache = tmp_path / "shared-cache"
+    builds = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sphinx", "-b", "html", "-W", "-D",
+             f"nanobook_cache_dir={cache}", "-d", tmp_path / f"doctrees{i}",
+             srcdir, tmp_path / f"site{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (1, 2)
+    ]  # fmt: skip
+    outputs = [build.communicate(timeout=300)[0] for build in builds]
+    assert [build.returncode for build in builds] == [0, 0], outputs
+    summaries = sorted(SUMMARY.search(output).group() for output in outputs)
+    assert summaries == [
+        "manim-clip: 0 rendered, 1 reused, 0 failed",
+        "manim-clip: 1 rendered, 0 reused, 0 failed",
+    ]
+    assert len([entry for entry in (cache / "clips").iterdir() if entry.is_dir()]) == 1
+    assert not list((cache / "clips").glob(".tmp-*"))
+    assert _published(tmp_path / "site1") == _published(tmp_path / "site2")
+
+
+def _published(site: Path) -> dict[str, bytes]:
+    """A site's pages and clips, by path (not Sphinx's own build records)."""
+    return {
+        str(path.relative_to(site)): path.read_bytes()
+        for path in sorted(site.rglob("*"))
+        if path.is_file() and path.suffix != ".buildinfo" and ".doctrees" not in path.parts
+    }
 
 
 # --- the command line -----------------------------------------------------------------

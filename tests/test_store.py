@@ -171,7 +171,7 @@ def test_an_entry_naming_files_outside_itself_is_never_read(tmp_path, name):
     store.write_meta(entry, {"files": {"mp4": name}})
     with pytest.raises(store.InvalidEntry):
         store.validate(entry)
-    assert not render.is_complete(entry)
+    assert store.Store(tmp_path).get("key") is None  # never read
     made = store.Store(tmp_path).get_or_make("key", _write_entry)  # remade, not served
     assert made == {"files": {"mp4": "clip.mp4"}}
 
@@ -198,7 +198,7 @@ def test_a_damaged_entry_is_removed_and_made_again_with_one_line_in_the_log(tmp_
         meta.write_text(json.dumps({"files": {"mp4": "clip.mp4"}}))
     with pytest.raises(store.InvalidEntry):
         store.validate(root / "key")
-    assert not render.is_complete(root / "key")
+    assert store.Store(root).get("key") is None
     lines = []
     made = store.Store(root, log=lines.append).get_or_make("key", _write_entry)
     assert made == {"files": {"mp4": "clip.mp4"}} and clip.read_text() == "clip"

@@ -117,10 +117,10 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
             for (page, caption), (_, spec) in zip(cards, clips, strict=True)
         ),
     )
-    films = store.Store(settings.cache_dir)
+    films = render.clip_store(settings)
     name = f"film-{result.key}"
-    if films.get(name) is not None:
-        render.use_entry(result, films.path(name), "reused")
+    if (meta := films.get(name)) is not None:
+        render.use_entry(result, films.path(name), meta, "reused")
         return result
 
     logger.info(f"joining the film of {len(clips)} clips...")
@@ -130,12 +130,14 @@ def book_film(env, settings: render.Settings, title: str) -> FilmResult:
         for (page, caption), (_, spec) in zip(cards, clips, strict=True)
     ]
     try:  # joined into a temp folder, renamed into place once complete
-        films.get_or_make(name, lambda out: _join(parts, out, name, (width, height, fps), opening))
+        meta = films.get_or_make(
+            name, lambda out: _join(parts, out, name, (width, height, fps), opening)
+        )
     except Exception as error:  # e.g. a clip's file went missing, the disk is full
         result.error = f"could not join the film: {error!r}"
         result.hint = "nothing was cached, so the next build tries again"
         return result
-    render.use_entry(result, films.path(name), "joined")
+    render.use_entry(result, films.path(name), meta, "joined")
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 

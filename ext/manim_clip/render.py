@@ -6,9 +6,9 @@ is reused, every other one is rendered in a process of its own (worker.py), at m
 seconds. The pool works in the background for the whole build: renders start before
 pages are read, as soon as their inputs exist (early.py), and the render step after
 reading (``render_clips``) waits for those, starts what is still missing and reports
-every result. A worker writes into a temp folder inside the cache, which is renamed to
-``<cache>/<key>/`` only when complete: readers never see a half clip, and when two
-builds race for one key the first rename wins.
+every result. Every clip is an entry of the artifact store (ext/store.py): a worker
+writes into the store's temp folder, published whole as ``<cache>/<key>/``, under the
+key's lock, so builds that share the cache render each clip once.
 """
 
 from __future__ import annotations
@@ -153,10 +153,11 @@ def render_clips(
                 hint="rebuild so the page is read again",
             )
             continue
-        if result.key in pool.renders or not is_complete(settings.cache_dir / result.key):
+        meta = None if result.key in pool.renders else clip_store(settings).get(result.key)
+        if meta is None:
             needed.setdefault(result.key, []).append(spec)
         else:
-            use_entry(result, settings.cache_dir / result.key, "reused")
+            use_entry(result, clip_store(settings).path(result.key), meta, "reused")
     pool.discard_all_but(needed)  # started early for a spec that reading did not confirm
     for key, specs_of_key in needed.items():
         pool.submit(key, specs_of_key[0])
@@ -187,10 +188,10 @@ def render_clips(
         for spec in needed[key]:
             result = results[spec.uid]
             if outcome.ok:
-                use_entry(
-                    result, settings.cache_dir / key, "rendered" if spec is first else "reused"
-                )
-                result.seconds = outcome.seconds if spec is first else 0.0
+                made = outcome.made and spec is first  # else another build rendered it
+                entry = clip_store(settings).path(key)
+                use_entry(result, entry, outcome.meta, "rendered" if made else "reused")
+                result.seconds = outcome.seconds if made else 0.0
             else:
                 result.seconds, result.error = outcome.seconds, outcome.message
                 _core.warn(
@@ -223,39 +224,20 @@ def start_missing(specs: Iterable[ClipSpec], settings: Settings, pool: RenderPoo
             key = clip_key(spec, settings)
         except OSError:
             continue
-        if key not in pool.renders and not is_complete(settings.cache_dir / key):
+        if key not in pool.renders and clip_store(settings).get(key) is None:
             pool.submit(key, spec, early=True)
             started += 1
     return started
 
 
-def is_complete(entry: Path) -> bool:
-    """A cache entry (a clip's or the film's folder) is complete once it has meta.json,
-    and usable once every file it names is inside it (a restored cache is input too)."""
-    try:
-        store.validate(entry)
-    except store.InvalidEntry:
-        return False
-    return True
+def clip_store(settings: Settings) -> store.Store:
+    """The clips' (and the film's) entries: ``<cache>/<key>/``."""
+    return store.Store(settings.cache_dir, log=logger.info)
 
 
-def use_entry(result, entry: Path, status: str) -> None:
-    """Point a ClipResult or FilmResult at a complete, validated cache entry."""
-    result.status, result.directory = status, str(entry)
-    result.meta = store.validate(entry)
-    store.mark_used(entry)
-
-
-def remove_stale_temps(cache_dir: Path) -> None:
-    """Temp folders left by killed builds: those whose name (``.tmp-[work-]KEY-PID-…``)
-    holds the PID of a build that is gone, and any older than STALE_TEMP_SECONDS; a
-    build running now keeps its own."""
-    for temp in cache_dir.glob(".tmp-*"):
-        parts = temp.name.removeprefix(".tmp-").removeprefix("work-").split("-")
-        dead = len(parts) > 2 and parts[1].isdigit() and not store.alive(int(parts[1]))
-        with contextlib.suppress(OSError):  # removed meanwhile by another build
-            if dead or time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
-                shutil.rmtree(temp, ignore_errors=True)
+def use_entry(result, entry: Path, meta: dict, status: str) -> None:
+    """Point a ClipResult or FilmResult at a store entry read with its metadata."""
+    result.status, result.directory, result.meta = status, str(entry), meta
 
 
 # --- the pool ---------------------------------------------------------------------------
@@ -268,6 +250,16 @@ class Outcome:
     message: str = ""
     hint: str = ""
     cpu_seconds: float = 0.0  # the worker's own and its children's (LaTeX); 0 on failure
+    meta: dict = field(default_factory=dict)  # the entry's, when ok
+    made: bool = False  # rendered by this build (not by another that shares the cache)
+
+
+class RenderFailed(Exception):
+    """A render that stored nothing, and why (an Outcome that is not ok)."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
 
 
 @dataclass
@@ -307,7 +299,7 @@ class RenderPool:
             if not self._threads:  # the first render of this build
                 with contextlib.suppress(OSError):  # each render says it cannot store
                     self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-                    remove_stale_temps(self.settings.cache_dir)
+                    clip_store(self.settings).sweep(older_than=STALE_TEMP_SECONDS)
                 atexit.register(self.stop)
             render = self.renders[key] = Render(spec, early)
             self._queue.put((-expected_seconds(spec, self.history), next(self._order), key, render))
@@ -399,37 +391,50 @@ def expected_seconds(spec: ClipSpec, history: dict[tuple[str, str], float]) -> f
 
 
 def _render_one(render: Render, key: str, pool: RenderPool) -> Outcome:
-    spec, settings = render.spec, pool.settings
+    """Render ``key`` into the store, unless another build holding its lock did."""
     started = time.perf_counter()
-    pid = os.getpid()  # in the names: the next build clears them if this one dies
-    out = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-{pid}-", dir=settings.cache_dir))
-    out.chmod(0o755)  # mkdtemp's folder is private; a shared cache must be readable
+    made: list[float] = []  # the worker's CPU seconds, when this build rendered it
+
+    def make(out: Path) -> None:
+        made.append(_render_into(out, render, key, pool, started))
+
     try:
-        # scratch space in the cache's own temporary area: remove_stale_temps clears
-        # what a killed build leaves, and nothing lands in the system's /tmp
-        scratch = {"prefix": f".tmp-work-{key}-{pid}-", "dir": settings.cache_dir}
-        with tempfile.TemporaryDirectory(**scratch) as work:
-            returncode, output = _run_worker(
-                _job(spec, key, out, work, settings),
-                settings.timeout,
-                lambda process: pool.started(render, process),
-            )
-        seconds = round(time.perf_counter() - started, 2)
-        if returncode is None:
-            return Outcome(
+        meta = clip_store(pool.settings).get_or_make(key, make)
+    except RenderFailed as failed:
+        return failed.outcome
+    seconds = round(time.perf_counter() - started, 2)
+    return Outcome(True, seconds, cpu_seconds=sum(made), meta=meta, made=bool(made))
+
+
+def _render_into(out: Path, render: Render, key: str, pool: RenderPool, started: float) -> float:
+    """Run the worker writing the clip into ``out``; its CPU seconds, or RenderFailed."""
+    spec, settings = render.spec, pool.settings
+    # scratch space in the store's own temporary area: its sweeper clears what a
+    # killed build leaves, and nothing lands in the system's /tmp
+    work = clip_store(settings).temp(f"{key}-work")
+    try:
+        returncode, output = _run_worker(
+            _job(spec, key, out, str(work), settings),
+            settings.timeout,
+            lambda process: pool.started(render, process),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = round(time.perf_counter() - started, 2)
+    if returncode is None:
+        raise RenderFailed(
+            Outcome(
                 False,
                 seconds,
                 f"did not finish within {settings.timeout:g} s and was stopped",
                 "make the scene shorter, write it with :quality: "
                 "draft, or raise manim_clip_timeout",
             )
-        if returncode == 0 and is_complete(out):
-            cpu_seconds = store.validate(out)["cpu_seconds"]
-            move_into_cache(out, settings.cache_dir / key)
-            return Outcome(True, seconds, cpu_seconds=cpu_seconds)
-        return _failure(out, returncode, output, seconds)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)  # gone after a successful rename
+        )
+    if returncode == 0:
+        with contextlib.suppress(store.InvalidEntry):  # else: what the worker said, below
+            return store.validate(out)["cpu_seconds"]
+    raise RenderFailed(_failure(out, returncode, output, seconds))
 
 
 def scene_job(spec: ClipSpec, settings: Settings) -> dict:
@@ -477,22 +482,6 @@ def _run_worker(job: dict, timeout: float, on_start) -> tuple[int | None, str]:
         began=Path(job["began"]),
     )
     return returncode, log.read_bytes().decode(errors="replace")
-
-
-def move_into_cache(out: Path, entry: Path) -> None:
-    """Rename the finished folder into place; if another build got there first, keep theirs."""
-    try:
-        store.validate(entry)
-    except store.InvalidEntry as error:
-        if entry.exists():  # damaged, or not made by this code (renames are whole)
-            damaged = f"the cache entry {entry.name} was damaged ({error.reason})"
-            logger.info(f"manim-clip: {damaged}; made again")
-            store.remove_entry(entry)
-    try:
-        out.rename(entry)
-    except OSError:
-        if not is_complete(entry):
-            raise
 
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
