@@ -30,6 +30,20 @@ from sphinx.util import logging
 from . import processes, store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
+# Every subtype, each named after the directive (or the feature) it speaks for; the
+# authoring page lists them (docs/authoring.md, checked by tests/test_failures.py).
+SUBTYPES = (
+    "manim-clip",
+    "manim-film",
+    "arch-diagram",
+    "annotated-source",
+    "live-attention",
+    "live-sampling",
+    "training-replay",
+    "predict-check",
+    "math",
+    "reader-notebook",
+)
 # The hint of every warning about an artifact the cache could not take (OSError).
 STORAGE_HINT = "make the cache folder writable (nanobook_cache_dir), or free space on its disk"
 # What running the project's model code may raise without ending the build: any error,
@@ -148,6 +162,8 @@ def warn(
 
     One said while a page is read is kept with the page and said again on every later
     build that does not re-read it, so a warm ``-W`` build fails like a cold one."""
+    if subtype not in SUBTYPES:
+        raise ValueError(f"warning subtype {subtype!r} is not one of _core.SUBTYPES")
     text = f"{message}\n  hint: {hint}" if hint else message
     logger.warning(text, location=location, type=WARNING_TYPE, subtype=subtype)
     _said_while_reading.append({"text": text, "line": _line_of(location), "subtype": subtype})

@@ -32,7 +32,7 @@ import nbformat
 from docutils import nodes
 from sphinx.util import logging
 
-from ._core import atomic_write
+from ._core import atomic_write, warn
 from .book_build import TORCH_CPU_INDEX
 
 logger = logging.getLogger(__name__)
@@ -287,11 +287,12 @@ def offer(app, pagename: str, executed, context: dict) -> None:
     try:
         notebook = reader_notebook(executed, page, _preface(app, pagename))
     except KeyError as missing:
-        logger.warning(
-            f"the notebook for readers names the glued value {missing}, which no cell "
-            "glued; hint: glue it in a code cell of the page",
+        warn(
+            logger,
+            f"the notebook for readers names the glued value {missing}, which no cell glued",
             location=pagename,
-            type="nanobook",
+            subtype="reader-notebook",
+            hint="glue it in a code cell of the page",
         )
         return
     atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), nbformat.writes(notebook))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -238,5 +239,30 @@ def test_an_option_value_a_directive_refuses_is_its_warning_not_docutils(tmp_pat
         f"{bad}:8: WARNING: annotated-source: :collapse: 'bogus' is not a value it takes\n"
         "  hint: :collapse: choose from none, definitions, unannotated"
     ) in log, log[-3000:]
-    assert "[nanobook.annotated-source]" in log and "[nanobook.manim_clip]" in log
+    assert "[nanobook.annotated-source]" in log and "[nanobook.manim-clip]" in log
     assert 'autoplay=""' not in (srcdir / "_build/html/bad.html").read_text()
+
+
+def test_every_warning_subtype_is_named_after_its_directive_and_listed_for_authors():
+    """Issue 30: an author reads on the authoring page what to put in suppress_warnings.
+    Every subtype ext/ says (warn refuses any other) is listed there, every directive of
+    ext/ has a subtype of its name, and nothing in ext/ warns around warn."""
+    from ext import _core
+
+    listed = re.findall(r"`nanobook\.([a-z-]+)`", (REPO / "docs" / "authoring.md").read_text())
+    assert sorted(listed) == sorted(_core.SUBTYPES)
+    sources = {path: path.read_text() for path in sorted((REPO / "ext").rglob("*.py"))}
+    directives = {
+        name for text in sources.values() for name in re.findall(r'add_directive\("([^"]+)"', text)
+    }
+    assert directives and directives <= set(_core.SUBTYPES)
+    said = {
+        name
+        for text in sources.values()
+        for name in re.findall(r'(?:SUBTYPE = |subtype=)"([^"]+)"', text)
+    }
+    assert said and said <= set(_core.SUBTYPES)
+    around = [path.name for path, text in sources.items() if re.search(r"type=\"nanobook\"", text)]
+    assert around == []
+    with pytest.raises(ValueError, match=r"not one of _core\.SUBTYPES"):
+        _core.warn(_core._logger, "a warning", location=None, subtype="manim_clip")

@@ -144,8 +144,8 @@ def test_every_problem_is_a_located_warning_with_a_hint(app, warning):
     for line, (reason, hint) in EXPECTED_WARNINGS.items():
         text = found[str(line)]
         assert reason in text and hint in text.partition("hint:")[2], (line, text)
-        assert text.endswith("[nanobook.live_models]")
-        assert re.match(r"(live-attention|live-sampling|training-replay|predict-check) ", text)
+        directive = re.match(r"(live-attention|live-sampling|training-replay|predict-check) ", text)
+        assert directive and text.endswith(f"[nanobook.{directive[1]}]")
     page = (app.outdir / "errors.html").read_text(encoding="utf-8")
     assert page.count("not available") == len(EXPECTED_WARNINGS)
     assert "data-nanobook-src" not in page

@@ -500,7 +500,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     def warning(path: Path, line: int, *fragments: str) -> None:
         where = f"{path}:{line}: WARNING: manim-clip "
         assert where in warnings, f"no warning at {path.name}:{line}"
-        block = warnings.split(where, 1)[1].split("[nanobook.manim_clip]")[0]
+        block = warnings.split(where, 1)[1].split("[nanobook.manim-clip]")[0]
         for fragment in fragments:
             assert fragment in block, f"{fragment!r} not in the warning:\n{block}"
 
@@ -1059,7 +1059,7 @@ def test_film_with_a_failed_clip_is_a_placeholder_and_a_located_warning(warm_fil
         "the film was not made: 1 of 2 clips failed to render: alpha:4 (Orange)"
     )
     assert "hint: fix the clips named above" in block
-    assert "[nanobook.manim_film]" in block
+    assert "[nanobook.manim-film]" in block
 
     assert summary(app) == "manim-clip: 0 rendered, 1 reused, 1 failed"
     assert film_line(app) == "manim-film: failed (see the warning)"

@@ -31,7 +31,6 @@ from sphinx.util import logging
 from .. import _core
 from . import render
 from .directive import (
-    SUBTYPE,
     LiveAttentionDirective,
     LiveSamplingDirective,
     PredictCheckDirective,
@@ -150,14 +149,19 @@ def _compute(compute, cache: Path, spec) -> dict:
             problem = (str(error), "choose another :threshold:, :layer: or :prompt:")
     message, hint = problem
     _core.warn(
-        logger, f"{spec.directive}: {message}", location=spec.location, subtype=SUBTYPE, hint=hint
+        logger,
+        f"{spec.directive}: {message}",
+        location=spec.location,
+        subtype=spec.name,
+        hint=hint,
     )
     return {"error": message}
 
 
 def _unstored(spec, error: OSError) -> dict:
     message = f"{spec.directive}: the result could not be stored in the cache: {error}"
-    _core.warn(logger, message, location=spec.location, subtype=SUBTYPE, hint=_core.STORAGE_HINT)
+    hint = _core.STORAGE_HINT
+    _core.warn(logger, message, location=spec.location, subtype=spec.name, hint=hint)
     return {"error": message}
 
 

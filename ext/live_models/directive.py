@@ -16,7 +16,6 @@ from .. import _core
 
 logger = logging.getLogger(__name__)
 
-SUBTYPE = "live_models"
 # The page's default input when :prompt: is not given: the attention chapter's example
 # problem for sort, a speaker's name as the plays write it for char.
 DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
@@ -64,10 +63,15 @@ class LiveSpec:
         return (self.docname, self.lineno)
 
     @property
+    def name(self) -> str:
+        """The directive's name: its warnings' subtype."""
+        names = {"replay": "training-replay", "predict": "predict-check"}
+        return names.get(self.kind, f"live-{self.kind}")
+
+    @property
     def directive(self) -> str:
         """The directive and its argument, as warnings start."""
-        name = {"replay": "training-replay", "predict": "predict-check"}.get(self.kind)
-        return f"{name or 'live-' + self.kind} {self.preset}"
+        return f"{self.name} {self.preset}"
 
     def request(self) -> dict:
         """The options the computation depends on (part of its cache key)."""
@@ -138,7 +142,7 @@ class _LiveDirective(SphinxDirective):
             classes=["nb-live", f"nb-live-{self.kind}", *self.options.get("class", "").split()],
         )
         self.set_source_info(node)
-        if not ("name" in self.options and _core.add_name(self, node, logger, SUBTYPE)):
+        if not ("name" in self.options and _core.add_name(self, node, logger, self.name)):
             node["ids"].append(f"live-{self.kind}-{preset}-{len(specs)}")
         try:
             self._check(spec)
@@ -148,7 +152,7 @@ class _LiveDirective(SphinxDirective):
                 logger,
                 f"{spec.directive}: {problem}",
                 location=spec.location,
-                subtype=SUBTYPE,
+                subtype=spec.name,
                 hint=problem.hint,
             )
         specs.append(spec)

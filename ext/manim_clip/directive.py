@@ -21,7 +21,7 @@ from .. import _core
 
 logger = logging.getLogger(__name__)
 
-SUBTYPE = "manim_clip"
+SUBTYPE = "manim-clip"
 QUALITIES = ("draft", "publish", "high")
 
 

@@ -32,7 +32,7 @@ from .directive import ClipSpec
 
 logger = logging.getLogger(__name__)
 
-SUBTYPE = "manim_film"  # suppress_warnings = ["nanobook.manim_film"]
+SUBTYPE = "manim-film"  # suppress_warnings = ["nanobook.manim-film"]
 CARD_SECONDS = 1.5
 BACKGROUND = "#0f0f23"  # the book's clip background
 TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
