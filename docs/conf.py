@@ -13,8 +13,10 @@ from sphinx.util import logging
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
-CACHE = Path(os.environ.get("NANOBOOK_CACHE_DIR", REPO / ".cache"))
-os.environ.setdefault("NANOBOOK_CACHE_DIR", str(CACHE))
+from ext.store import default_cache  # noqa: E402  (the path above)
+
+CACHE = default_cache()
+os.environ["NANOBOOK_CACHE_DIR"] = str(CACHE)  # for the notebooks' kernels and workers
 # Code cells run in Jupyter kernels started by this process: they inherit the path.
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO), str(REPO / "docs" / "scenes"), *filter(None, [os.environ.get("PYTHONPATH")])]

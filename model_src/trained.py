@@ -23,7 +23,6 @@ interrupted run never leaves a half-written entry behind.
 
 import hashlib
 import json
-import os
 import pickle
 import sys
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import torch
 
 import ext.store
 from ext.processes import Task, run_longest_first
-from ext.store import Store, code_digest, code_inputs, digest, write_meta
+from ext.store import Store, code_digest, code_inputs, default_cache, digest, write_meta
 
 from . import prepare, presets, replay
 from . import train as training
@@ -43,7 +42,7 @@ PACKAGE = Path(__file__).parent
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("NANOBOOK_CACHE_DIR") or PACKAGE.parent / ".cache")
+    return default_cache()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sphinx.util.console import strip_colors
 from ext import book_build, processes
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
-from ext.annotated_source.html import shape_text
+from ext.annotated_source.html import shapes_line
 from ext.annotated_source.locate import (
     Anchor,
     LocateError,
@@ -734,7 +734,7 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
             for line, entry in result["lines"].items():
                 shown = block.locator(f"#{block.get_attribute('id')}-L{line} .as-shape-text")
                 if shown.count() and all(f for _, f in entry["formulas"]):
-                    assert shown.inner_text() == shape_text({"values": time[line]["values"]})
+                    assert shown.inner_text() == shapes_line({"values": time[line]["values"]})
                     compared += 1
             assert compared >= 5
             # a widget's chosen query: its scores, masked row and weights under their lines

@@ -365,3 +365,13 @@ def test_no_import_cycle_among_ext_modules():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_one_default_cache_folder_for_the_book_the_model_code_and_prune(monkeypatch):
+    """Issue 30: $NANOBOOK_CACHE_DIR, else the checkout's .cache, wherever it is asked."""
+    from model_src import shakespeare, trained
+
+    for value, expected in [("", REPO / ".cache"), ("/elsewhere/cache", Path("/elsewhere/cache"))]:
+        monkeypatch.setenv("NANOBOOK_CACHE_DIR", value)
+        assert store.default_cache() == expected
+        assert trained.cache_dir() == shakespeare.cache_dir() == expected

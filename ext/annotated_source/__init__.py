@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sphinx.errors import ConfigError
 
-from .._core import add_typed_config, setup_core
+from .._core import add_typed_config, per_page_state, setup_core
 from . import html
 from .directive import (
     AnnotatedSource,
@@ -51,21 +51,6 @@ def check_config(app, config) -> None:
         config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
-def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "annotated_source_requests"):
-        env.annotated_source_requests = {}
-
-
-def purge_doc(app, env, docname) -> None:
-    getattr(env, "annotated_source_requests", {}).pop(docname, None)
-
-
-def merge_info(app, env, docnames, other) -> None:
-    for docname in docnames:
-        if docname in other.annotated_source_requests:
-            env.annotated_source_requests[docname] = other.annotated_source_requests[docname]
-
-
 def setup(app):
     setup_core(app)
     add_typed_config(app, AnnotatedSourceConfig, "annotated_source_")
@@ -79,8 +64,6 @@ def setup(app):
     app.add_css_file("annotated_source.css")
     app.add_js_file("annotated_source.js", loading_method="defer")
     app.connect("config-inited", check_config)
-    app.connect("env-before-read-docs", init_env)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_info)
+    per_page_state(app, "annotated_source_requests")  # docname -> {request}
     app.connect("env-updated", capture_requested)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

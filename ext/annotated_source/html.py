@@ -54,31 +54,32 @@ def _css_class(token_type) -> str:
     return STANDARD_TYPES[token_type]
 
 
-def shape_text(entry: dict) -> str:
-    """``q, k, v: 1×11×48`` — neighbours with the same shape share it."""
-    groups: list[tuple[list[str], str]] = []
-    for name, shape in entry["values"]:
-        if groups and groups[-1][1] == shape:
-            groups[-1][0].append(name)
-        else:
-            groups.append(([name], shape))
-    text = ", ".join(f"{', '.join(names)}: {shape}" for names, shape in groups)
+def shapes_line(entry: dict) -> str:
+    """``q, k, v: 1×11×48`` — neighbours with the same shape share it (the plain text of
+    a line's shapes; ``shape_html`` marks up the same words)."""
+    groups = _shape_groups(entry["values"], {})
+    text = ", ".join(f"{', '.join(names)}: {shape}" for names, shape, _ in groups)
     return f"{text} ({entry['loop']})" if entry.get("loop") else text
 
 
-def shape_html(entry: dict) -> str:
-    """shape_text's words, each shape in a span with its formula for annotated_source.js
-    (data-formula; data-fixed when no formula explains it and it keeps its value;
-    data-defines when the name is its own formula, as in ``B, T, C = x.size()``: that
-    line gives the symbols their values, so it shows the values in symbols too)."""
-    formulas = dict(entry.get("formulas") or [])
+def _shape_groups(values, formulas: dict) -> list[tuple[list[str], str, str | None]]:
+    """(names, shape, formula) of each run of neighbours that share shape and formula."""
     groups: list[tuple[list[str], str, str | None]] = []
-    for name, shape in entry["values"]:
+    for name, shape in values:
         formula = formulas.get(name)
         if groups and groups[-1][1:] == (shape, formula):
             groups[-1][0].append(name)
         else:
             groups.append(([name], shape, formula))
+    return groups
+
+
+def shape_html(entry: dict) -> str:
+    """shapes_line's words, each shape in a span with its formula for annotated_source.js
+    (data-formula; data-fixed when no formula explains it and it keeps its value;
+    data-defines when the name is its own formula, as in ``B, T, C = x.size()``: that
+    line gives the symbols their values, so it shows the values in symbols too)."""
+    groups = _shape_groups(entry["values"], dict(entry.get("formulas") or []))
     parts = []
     for names, shape, formula in groups:
         data = ""
@@ -131,7 +132,7 @@ def visit_block(self, node: annotated_source) -> None:
         )
     # The shapes' gutter is as wide as the longest shape text, so the shapes line up
     # whether they sit beside their line or, when it is too long, under it.
-    gutter = max((len(shape_text(e)) for e in shapes.values() if e["values"]), default=0)
+    gutter = max((len(shapes_line(e)) for e in shapes.values() if e["values"]), default=0)
     block_id = node["block_id"]
     # A listing is long, read line by line by a screen reader's browse mode: this link,
     # the Tab stop before it (shown when focused), jumps past it to its end.

@@ -17,7 +17,7 @@ from sphinx.util import logging
 
 from .._core import STORAGE_HINT, ModelCodeTimeout, cache_root, memory_bytes, time_limit, warn
 from .directive import SUBTYPE, annotated_source, source_root
-from .html import lines_label, plain_lines, shape_text
+from .html import lines_label, plain_lines, shapes_line
 from .locate import LocateError
 from .shapes import DRIVER, CaptureError, cache_key, cached_capture
 
@@ -184,4 +184,4 @@ def _heading(block: annotated_source) -> nodes.paragraph:
 def _with_shape(line: str, entry: dict | None, width: int) -> str:
     if not entry or not entry["values"]:
         return line
-    return f"{line.ljust(width)}  # {shape_text(entry)}"
+    return f"{line.ljust(width)}  # {shapes_line(entry)}"

@@ -50,20 +50,9 @@ def check_config(app, config) -> None:
 
 
 def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "live_model_specs"):
-        env.live_model_specs = {}  # docname -> [LiveSpec]
+    if not hasattr(env, "live_model_results"):
         env.live_model_results = {}  # uid -> computation result, or {"error": ...}
         env.live_model_artifacts = {}  # preset -> the cached script
-
-
-def purge_doc(app, env, docname: str) -> None:
-    getattr(env, "live_model_specs", {}).pop(docname, None)
-
-
-def merge_specs(app, env, docnames, other) -> None:
-    for docname in docnames:
-        if docname in other.live_model_specs:
-            env.live_model_specs[docname] = other.live_model_specs[docname]
 
 
 def compute_all(app, env) -> list[str]:
@@ -191,9 +180,8 @@ def setup(app):
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.connect("config-inited", check_config)
+    _core.per_page_state(app, "live_model_specs")  # docname -> [LiveSpec]
     app.connect("env-before-read-docs", init_env)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_specs)
     app.connect("env-updated", compute_all)
     app.connect("doctree-resolved", render.add_fallbacks)
     app.connect("html-page-context", add_page_assets)

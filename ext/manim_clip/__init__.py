@@ -90,24 +90,10 @@ def check_config(app, config) -> None:
 
 
 def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "manim_clip_specs"):
-        env.manim_clip_specs = {}
+    if not hasattr(env, "manim_clip_results"):
         env.manim_clip_results = {}
-    if not hasattr(env, "manim_film_specs"):
-        env.manim_film_specs = {}  # docname -> [FilmSpec]
+    if not hasattr(env, "manim_film_result"):
         env.manim_film_result = None  # one film per build, whichever page shows it
-
-
-def purge_doc(app, env, docname: str) -> None:
-    getattr(env, "manim_clip_specs", {}).pop(docname, None)
-    getattr(env, "manim_film_specs", {}).pop(docname, None)
-
-
-def merge_specs(app, env, docnames, other) -> None:
-    for docname in docnames:
-        for name in ("manim_clip_specs", "manim_film_specs"):
-            if docname in getattr(other, name):
-                getattr(env, name)[docname] = getattr(other, name)[docname]
 
 
 def shows_clips(app) -> bool:
@@ -241,9 +227,9 @@ def setup(app):
     app.add_js_file("manim_clip.js", loading_method="defer")
     app.add_css_file("manim_clip.css")
     app.connect("config-inited", check_config)
+    # docname -> [ClipSpec], docname -> [FilmSpec]
+    _core.per_page_state(app, "manim_clip_specs", "manim_film_specs")
     app.connect("env-before-read-docs", init_env)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_specs)
     # At the default priority: a project makes what scenes read before it (the book's
     # conf.py trains its models at 400) and what can run beside the renders after it
     # (the book's notebooks execute at 600).
