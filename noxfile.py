@@ -20,7 +20,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ext import book_build  # the one sphinx-build command line, shared with tests and bench
+from buildlib import book_build  # the one sphinx-build command line, shared with tests and bench
 
 nox.options.default_venv_backend = "virtualenv"  # uv does not see a local CPU torch wheel
 nox.options.reuse_venv = "yes"
@@ -234,7 +234,7 @@ def film(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def prune(session: nox.Session) -> None:
     """Remove cache entries no build used for 30 days (--days N, --dry-run); stdlib only."""
-    session.run(sys.executable, "-m", "ext.store", "prune", *session.posargs, env=sphinx_env())
+    session.run(sys.executable, "-m", "buildlib.store", "prune", *session.posargs, env=sphinx_env())
 
 
 @nox.session

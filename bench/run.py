@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ext import book_build  # noqa: E402  (the book's sphinx-build command, shared)
+from buildlib import book_build  # noqa: E402  (the book's sphinx-build command, shared)
 
 SKIP = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "__pycache__", "media")
 CLIP_SUMMARY = re.compile(r"manim-clip: (\d+) rendered, (\d+) reused, (\d+) failed")

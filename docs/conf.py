@@ -13,7 +13,7 @@ from sphinx.util import logging
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
-from ext.store import default_cache  # noqa: E402  (the path above)
+from buildlib.store import default_cache  # noqa: E402  (the path above)
 
 CACHE = default_cache()
 os.environ["NANOBOOK_CACHE_DIR"] = str(CACHE)  # for the notebooks' kernels and workers
@@ -32,7 +32,8 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
 
-from ext import notebooks, processes, reader_notebooks, store  # noqa: E402  (the path above)
+from buildlib import processes, store  # noqa: E402  (the path above)
+from ext import notebooks, reader_notebooks  # noqa: E402
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"

@@ -27,7 +27,7 @@ from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from . import processes, store
+from buildlib import processes, store
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # Every subtype, each named after the directive (or the feature) it speaks for; the

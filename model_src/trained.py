@@ -11,7 +11,7 @@ Change any of them and the next get() trains afresh; stale entries just sit ther
 until the cache is deleted. Whoever reads a trained model keys on its `weights` digest
 instead, so a retrain that reproduces the same weights redoes nothing downstream.
 
-Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache), one entry of ext/store.py's store:
+Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache), one entry of buildlib/store.py's store:
     models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/, meta.json,
                                and for sort models replay.json (see replay.py)
 
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
-import ext.store
-from ext.processes import Task, run_longest_first
-from ext.store import Store, code_digest, code_inputs, default_cache, digest, write_meta
+import buildlib.store
+from buildlib.processes import Task, run_longest_first
+from buildlib.store import Store, code_digest, code_inputs, default_cache, digest, write_meta
 
 from . import prepare, presets, replay
 from . import train as training
@@ -119,7 +119,7 @@ def cache_key(config: dict, data: prepare.Dataset) -> str:
     settings = {k: v for k, v in config.items() if k not in ("out_dir", "data_dir")}
     return digest(
         code_digest(Path(__file__)),  # this file lays out the entry
-        code_digest(Path(ext.store.__file__)),  # and the store records and checks it
+        code_digest(Path(buildlib.store.__file__)),  # and the store records and checks it
         *code_inputs(Path(training.__file__), search=[PACKAGE.parent]),
         *code_inputs(Path(replay.__file__), search=[PACKAGE.parent]),
         data.train.tobytes(),

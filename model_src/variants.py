@@ -9,7 +9,7 @@ initialisation, batches, AdamW groups, learning-rate schedule and clipping. A ru
 names the switches of ModernConfig it turns on and, for a few probes, a training setting
 it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `ngpt`
 trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
-book's sort model step for step. Each run is an entry of ext/store.py's store, keyed on
+book's sort model step for step. Each run is an entry of buildlib/store.py's store, keyed on
 the code (this file, modern.py and all they import), the data, the settings and the seed.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from ext.processes import Task, run_longest_first
-from ext.store import Store, code_inputs, digest, write_meta
+from buildlib.processes import Task, run_longest_first
+from buildlib.store import Store, code_inputs, digest, write_meta
 
 from . import muon, prepare, presets, tasks, trained
 from . import train as training

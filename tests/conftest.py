@@ -13,7 +13,7 @@ pytest_plugins = "sphinx.testing.fixtures"
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from ext import book_build  # noqa: E402  (needs the path above)
+from buildlib import book_build, store  # noqa: E402  (needs the path above)
 
 # What `nox -s tests` sets already, for a pytest started by hand: before torch loads.
 os.environ.update(book_build.SAME_NUMBERS_EVERYWHERE)
@@ -45,7 +45,7 @@ def book_html() -> Path:
     clips and executed notebooks, exactly as `nox -s docs` does.
     """
     out = REPO / "docs" / "_build" / "test"
-    cache = Path(os.environ.get("NANOBOOK_CACHE_DIR", REPO / ".cache"))
+    cache = store.default_cache()
     env = {**os.environ, **book_build.environment(cache, "draft")}
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)],

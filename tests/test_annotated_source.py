@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
-from ext import book_build, processes
+from buildlib import book_build, processes
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
 from ext.annotated_source.html import shapes_line

@@ -414,7 +414,7 @@ def test_latex_builder_shows_the_diagram(app):
 @pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
 def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, monkeypatch):
     """Nor is a process started for it: a warm build spawns nothing."""
-    from ext import processes
+    from buildlib import processes
 
     args, kwargs = app_params
     overrides = {"nanobook_cache_dir": str(tmp_path)}

@@ -86,7 +86,7 @@ STAGES = {
     # stage: (test root, a model slow to import, what says the stage has begun)
     "rendering clips": ("manim-film", False, "process:ext.manim_clip.worker"),
     "joining the film": ("manim-film", False, "joining the film of"),
-    "capturing shapes": ("annotated-source", True, "process:ext.processes"),
+    "capturing shapes": ("annotated-source", True, "process:buildlib.processes"),
 }
 
 

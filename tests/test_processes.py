@@ -1,4 +1,4 @@
-"""ext/processes.py: the build's cores shared by its pools, tasks run longest first, and
+"""buildlib/processes.py: the build's cores shared by its pools, tasks run longest first, and
 functions of author code called apart, whatever they do."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import procfs
 
-from ext.processes import Cores, Task, call_apart, run_longest_first
+from buildlib.processes import Cores, Task, call_apart, run_longest_first
 
 
 def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority():

@@ -1,4 +1,4 @@
-"""The artifact store (ext/store.py) and the keys built on it: early cut-off, settings
+"""The artifact store (buildlib/store.py) and the keys built on it: early cut-off, settings
 that shape an artifact, concurrent and killed builds, entries that point outside."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ext import _core, store
+from buildlib import store
+from ext import _core
 from ext.manim_clip import film, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,21 +72,19 @@ def test_imports_outside_the_project_are_followed_and_packages_named_by_version(
 def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     tmp_path, monkeypatch
 ):
-    """A reader's notebook finds the models the build trained: with model_src and ext
+    """A reader's notebook finds the models the build trained: with model_src and buildlib
     installed in site-packages by the nanobook wheel, the files they import from their
-    own distribution (relatively, or ext.store from model_src) are keyed by their code,
+    own distribution (relatively, or buildlib.store from model_src) are keyed by their code,
     as in the checkout, not as one installed version."""
     site = tmp_path / "site-packages"
-    for package, names in (("model_src", ["*.py"]), ("ext", ["__init__.py", "store.py"])):
+    for package in ("model_src", "buildlib"):
         (site / package).mkdir(parents=True)
-        for pattern in names:
-            for source in (REPO / package).glob(pattern):
-                (site / package / source.name).write_bytes(source.read_bytes())
-    (site / "ext" / "processes.py").write_bytes((REPO / "ext" / "processes.py").read_bytes())
+        for source in (REPO / package).glob("*.py"):
+            (site / package / source.name).write_bytes(source.read_bytes())
     info = site / "nanobook-0.1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nanobook\nVersion: 0.1.0\n")
-    (info / "top_level.txt").write_text("ext\nmodel_src\n")
+    (info / "top_level.txt").write_text("buildlib\nmodel_src\n")
     modules = ("train.py", "variants.py")
     in_checkout = {m: store.code_inputs(REPO / "model_src" / m, search=[REPO]) for m in modules}
     monkeypatch.syspath_prepend(str(site))
@@ -96,7 +95,7 @@ def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
             from_wheel = store.code_inputs(site / "model_src" / module, search=[site])
             assert from_wheel == in_checkout[module], module
             assert not any(part.startswith("nanobook==") for part in from_wheel)
-        assert any(part.startswith("ext/store.py=") for part in from_wheel)
+        assert any(part.startswith("buildlib/store.py=") for part in from_wheel)
         assert any(part.startswith("model_src/model.py=") for part in from_wheel)
     finally:
         store._distributions.cache_clear()
@@ -248,7 +247,7 @@ def test_a_build_killed_while_making_leaves_no_half_entry(tmp_path):
     code = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from ext import store
+        from buildlib import store
 
         def make(tmp):
             (tmp / "clip.mp4").write_text("half")
@@ -290,7 +289,7 @@ def test_prune_removes_what_no_build_used_for_days(tmp_path):
     ]
     assert (cache / "clips" / "old").is_dir()  # a dry run removes nothing
 
-    code = "from ext import store; import sys; sys.exit(store.main(['prune']))"
+    code = "from buildlib import store; import sys; sys.exit(store.main(['prune']))"
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
@@ -322,9 +321,10 @@ def test_atomic_copy_compares_content_not_size(tmp_path):
 
 
 def _ext_import_graph() -> dict[str, set[str]]:
-    """module -> ext modules it imports (at any depth of the file: deferred ones too)."""
+    """module -> ext and buildlib modules it imports (at any depth of the file: deferred
+    ones too)."""
     modules = {}
-    for path in (REPO / "ext").rglob("*.py"):
+    for path in [*(REPO / "ext").rglob("*.py"), *(REPO / "buildlib").rglob("*.py")]:
         parts = path.relative_to(REPO).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         modules[name] = path
@@ -365,6 +365,23 @@ def test_no_import_cycle_among_ext_modules():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_the_library_the_model_code_shares_depends_on_no_extension():
+    """Issue 30: model_src, the noxfile and the bench share buildlib; neither it nor the
+    model code imports the Sphinx extensions (ext) or Sphinx."""
+    graph = _ext_import_graph()
+    assert {"buildlib.store", "buildlib.processes", "buildlib.book_build"} <= set(graph)
+    for module, imported in graph.items():
+        if module.startswith("buildlib"):
+            assert not {m for m in imported if m.startswith("ext")}, module
+    for path in [*(REPO / "buildlib").glob("*.py"), *(REPO / "model_src").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module]
+            tops = {name.partition(".")[0] for name in names}
+            assert not tops & {"ext", "sphinx", "docutils"}, (path.name, tops)
 
 
 def test_one_default_cache_folder_for_the_book_the_model_code_and_prune(monkeypatch):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from ext import book_build
+from buildlib import book_build
 from model_src import prepare, sample
 from model_src import train as training
 from model_src.model import GPT, GPTConfig

@@ -17,7 +17,8 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import store
+from buildlib import store
+
 from .._core import (
     AnyOption,
     drop_bad_options,

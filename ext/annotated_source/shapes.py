@@ -33,7 +33,8 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import processes, store
+from buildlib import processes, store
+
 from .._core import (
     MODEL_CODE_ERRORS,
     model_size_problem,

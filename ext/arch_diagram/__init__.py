@@ -59,7 +59,9 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import _core, processes, store
+from buildlib import processes, store
+
+from .. import _core
 from .request import (
     KINDS,
     DiagramError,

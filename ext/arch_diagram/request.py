@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import _core, store
+from buildlib import store
+
+from .. import _core
 from .draw import MAX_WIDTH
 
 KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline.py

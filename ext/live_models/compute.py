@@ -14,7 +14,7 @@ Two things come out of a trained model (``model_src.trained.get(preset)``):
 
 Sampling uses the runtime's own generator (mulberry32, seeded) and the same
 inverse-CDF draw, so the fallback shows the tokens a reader's browser draws for that
-seed too. Everything is an entry of the artifact store (ext/store.py) under the cache's
+seed too. Everything is an entry of the artifact store (buildlib/store.py) under the cache's
 ``live/``, keyed on the trained model's weights digest, this file's code and the request.
 """
 
@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from sphinx.util import logging
 
+from buildlib.store import Store, digest, write_meta
+
 from .._core import producer_code
-from ..store import Store, digest, write_meta
 from .directive import shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback

@@ -26,7 +26,9 @@ import av
 from PIL import Image, ImageDraw, ImageFont
 from sphinx.util import logging
 
-from .. import _core, store
+from buildlib import store
+
+from .. import _core
 from . import media, render, vtt
 from .directive import ClipSpec
 

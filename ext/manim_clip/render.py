@@ -6,7 +6,7 @@ is reused, every other one is rendered in a process of its own (worker.py), at m
 seconds. The pool works in the background for the whole build: renders start before
 pages are read, as soon as their inputs exist (early.py), and the render step after
 reading (``render_clips``) waits for those, starts what is still missing and reports
-every result. Every clip is an entry of the artifact store (ext/store.py): a worker
+every result. Every clip is an entry of the artifact store (buildlib/store.py): a worker
 writes into the store's temp folder, published whole as ``<cache>/<key>/``, under the
 key's lock, so builds that share the cache render each clip once.
 """
@@ -34,8 +34,10 @@ from pathlib import Path
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from .. import _core, processes, store
-from ..processes import CORES
+from buildlib import processes, store
+from buildlib.processes import CORES
+
+from .. import _core
 from .directive import SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ import traceback
 import types
 from pathlib import Path
 
-from .. import processes, store
+from buildlib import processes, store
+
 from . import media, vtt
 
 SCENE_MODULE = "manim_clip_scene"

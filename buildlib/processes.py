@@ -5,7 +5,7 @@ Torch-free and Sphinx-free: clip workers, training and notebook pools all use it
 ``run_worker`` starts a worker module in a process group of its own, with a time
 limit, and kills the group once it is done; ``call_apart`` uses it to run one function
 of author code (a diagram's trace, a shape capture) in such a worker, under a memory
-limit too: ``python -m ext.processes`` is that worker. Whatever the code does there
+limit too: ``python -m buildlib.processes`` is that worker. Whatever the code does there
 (exit, crash, fork, run out of memory, hang) the build goes on and says what happened.
 
 A build killed with SIGKILL runs no clean-up code, so its children must notice by
@@ -153,7 +153,7 @@ def spawned_pool(jobs: int) -> ProcessPoolExecutor:
 
 # --- running code apart -------------------------------------------------------------------
 
-# The folder that holds the ``ext`` package, so ``python -m`` finds the workers.
+# The folder that holds the ``ext`` and ``buildlib`` packages: ``python -m`` finds workers.
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 # How long a worker may take to start (Python, torch) before its own time limit counts.
 STARTUP_SECONDS = 120
@@ -269,7 +269,12 @@ def call_apart(
         }
         log = work / "output.log"
         returncode = run_worker(
-            "ext.processes", job, cwd=os.getcwd(), log=log, timeout=timeout, began=work / "began"
+            "buildlib.processes",
+            job,
+            cwd=os.getcwd(),
+            log=log,
+            timeout=timeout,
+            began=work / "began",
         )
         output = log.read_bytes().decode(errors="replace")
         if returncode is None:
@@ -295,7 +300,7 @@ def _ended(returncode: int, output: str) -> str:
 
 
 def _apart_worker() -> int:
-    """``python -m ext.processes``: run the job ``call_apart`` sent, write result.json."""
+    """``python -m buildlib.processes``: run the job ``call_apart`` sent, write result.json."""
     die_with_parent(group=True)  # a killed build takes the worker and its forks along
     job = json.loads(sys.stdin.read())
     if os.getppid() != job["parent_pid"]:  # the build died before prctl took effect

@@ -16,7 +16,7 @@ short or changed, or a name in ``meta["files"]`` that leaves the entry
 (``../../etc/hostname``, a symlink), makes the entry invalid: never read, removed and
 made again, with one line in the log.
 
-Every use of an entry stamps it (``mark_used``), so ``python -m ext.store prune`` (``nox -s
+Every use of an entry stamps it (``mark_used``), so ``python -m buildlib.store prune`` (``nox -s
 prune``) can remove what no build has used for a while: the store only grows otherwise.
 
 Python sources are keyed on their syntax tree without docstrings where only their code
@@ -432,11 +432,11 @@ def default_cache() -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ext.store prune [--days N] [--dry-run]``, on $NANOBOOK_CACHE_DIR (run
+    """``python -m buildlib.store prune [--days N] [--dry-run]``, on $NANOBOOK_CACHE_DIR (run
     it while no build is running)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m ext.store")
+    parser = argparse.ArgumentParser(prog="python -m buildlib.store")
     parser.add_argument("command", choices=["prune"])
     parser.add_argument(
         "--days", type=float, default=30.0, help="remove what no build used for this long"
