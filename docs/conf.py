@@ -1,15 +1,9 @@
 """Sphinx configuration for The Animated nanoGPT."""
 
-import ast
 import colorsys
 import os
-import re
-import resource
 import sys
-import time
 from pathlib import Path
-
-from sphinx.util import logging
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
@@ -31,9 +25,6 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 
 sys.path.insert(0, str(REPO / "docs" / "scenes"))
 import palette  # noqa: E402  (the book's colours, shared with clips and plots)
-
-from buildlib import processes, store  # noqa: E402  (the path above)
-from ext import notebooks, reader_notebooks  # noqa: E402
 
 project = "The Animated nanoGPT"
 author = "The nanobook authors"
@@ -175,139 +166,6 @@ if os.environ.get("NANOBOOK_ONLINE") != "1":
 # console error ("invalid theme mode") on every page before falling back to the same.
 html_context = {"default_mode": "auto"}
 
-
-# What executed cells read: the code of what they import (keyed on syntax, so a comment
-# changes nothing), the book models' weights, the model configs and the palette.
-_SEARCH = [REPO, REPO / "docs" / "scenes"]
-_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
-# A page whose cells read the book's own pages says so (`% cells read: chapters/*.md`):
-# their text is then an input too, so an edit there re-executes it.
-_CELLS_READ = re.compile(r"^% cells read: (.+)$", re.M)
-_MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
-
-
-def _train_models(app, env, added, changed, removed) -> list[str]:
-    """Train the book's models before any page is read, on every core, the longest first:
-    the presets, chapter 10's sweep, chapter 11's variants (so no page trains while the
-    clips render beside it). Re-reads nothing."""
-    from model_src import sweep, trained, variants
-
-    requests = [("sort", {}), ("char", {}), *sweep.requests()]
-    started = time.perf_counter()
-    tasks = trained.missing(requests) + variants.missing()
-    processes.run_longest_first(tasks)
-    app.nanobook_trained = len(tasks)
-    app.nanobook_training_seconds = time.perf_counter() - started
-    weights = [trained.get(name, **overrides).weights for name, overrides in requests]
-    configs = [f"{p.name}={store.code_digest(p)}" for p in _MODEL_INPUTS]
-    # clips key on it too: a retrain that reproduces the weights re-renders nothing
-    app.config.nanobook_inputs_digest = store.digest(*weights, *configs)
-    return []
-
-
-def _execute_notebooks(app, env, added, changed, removed) -> list[str]:
-    """Execute (in parallel) the notebooks of the pages to be read; returns the pages
-    whose cells read something that changed since they were last read."""
-    app.nanobook_cell_inputs = {}
-    for docname in env.found_docs:
-        source = Path(env.doc2path(docname))
-        text = source.read_text(encoding="utf-8")
-        cells = _CODE_CELL.findall(text)
-        if cells:
-            code = "\n".join(map(_cell_code, cells))
-            read = [
-                path.read_bytes()
-                for patterns in _CELLS_READ.findall(text)
-                for pattern in patterns.split()
-                for path in sorted(source.parent.glob(pattern))
-            ]
-            digest = store.digest(
-                app.config.nanobook_inputs_digest,
-                *store.code_inputs_of_source(code, _SEARCH),
-                *read,
-            )
-            app.nanobook_cell_inputs[docname] = digest
-            store.mark_used(CACHE / "jupyter" / digest)  # kept by `nox -s prune`
-    reread = [
-        docname
-        for docname, digest in app.nanobook_cell_inputs.items()
-        if docname in env.all_docs
-        and env.metadata.get(docname, {}).get("nanobook_cell_inputs") != digest
-    ]
-    to_read = (set(added) | set(changed) | set(reread)) & set(app.nanobook_cell_inputs)
-    app.nanobook_executed_early = notebooks.execute_missing(
-        app, to_read, lambda docname: str(CACHE / "jupyter" / app.nanobook_cell_inputs[docname])
-    )
-    return reread
-
-
-def _cell_code(cell: str) -> str:
-    """The cell's Python without options (`:tags:`) and magics; just its imports if it
-    does not parse, so what it imports is always seen."""
-    lines = [line for line in cell.splitlines() if not line.startswith((":", "%", "!"))]
-    try:
-        ast.parse("\n".join(lines))
-    except SyntaxError:
-        lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
-    return "\n".join(lines)
-
-
-def _cell_inputs(app, docname, source) -> None:
-    """Execute the page's cells with the jupyter-cache its inputs name; remember them."""
-    digest = getattr(app, "nanobook_cell_inputs", {}).get(docname)
-    if digest:
-        app.env.metadata[docname]["nanobook_cell_inputs"] = digest
-        path = str(CACHE / "jupyter" / digest)
-        app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
-
-
-def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
-    """The page's executed notebook, made a reader's (ext/reader_notebooks.py), beside
-    its MyST source: the download button's and the run box's."""
-    digest = app.env.metadata.get(pagename, {}).get("nanobook_cell_inputs")
-    saved = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
-    if doctree is None or not digest or not saved.is_file():
-        return
-    executed = notebooks.with_outputs(saved, str(CACHE / "jupyter" / digest))
-    if executed:
-        reader_notebooks.offer(app, pagename, executed, context)
-
-
-_STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
-
-
-def _build_summary(app, exception) -> None:
-    """The log's last line: what ran, how long, and how busy the cores were."""
-    if exception:
-        return
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    wall, cores = time.perf_counter() - _STARTED, os.cpu_count() or 1
-    from myst_nb.sphinx_ import NbMetadataCollector
-
-    executed = [  # execution data of a cached notebook carries the time it was cached
-        docname
-        for docname in app.env.found_docs
-        if (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("mtime", 0)
-        >= _STARTED_EPOCH
-    ]
-    logging.getLogger(__name__).info(
-        f"book build: {getattr(app, 'nanobook_trained', 0)} models trained "
-        f"({getattr(app, 'nanobook_training_seconds', 0):.1f} s), "
-        f"{len(executed)} notebooks executed; "
-        f"{wall:.1f} s wall, {cpu:.1f} CPU-s on {cores} cores ({cpu / wall / cores:.0%} busy)"
-    )
-
-
-def setup(app):
-    app.connect("build-finished", _build_summary)
-    # Models first, notebooks last: in between (at the default priority) ext.manim_clip
-    # starts the clip renders that need only the models, so they run beside the notebooks.
-    app.connect("env-get-outdated", _train_models, priority=400)
-    app.connect("env-get-outdated", _execute_notebooks, priority=600)
-    app.connect("source-read", _cell_inputs)
-    # after the theme's launch buttons (501), which copy MyST-NB's notebook to _sources
-    app.connect("html-page-context", _offer_notebook, priority=reader_notebooks.PRIORITY)
+# Last, after every extension: the book's own steps around them (ext/book.py): train the
+# models before pages are read, execute the notebooks, offer them to readers, summarise.
+extensions += ["ext.book"]

@@ -507,6 +507,6 @@ def setup_core(app) -> None:
         app.connect("builder-inited", _catch_sigterm)
         app.connect("build-finished", _release_sigterm)
         # A digest of the trained models' weights and the model configs, which scenes
-        # read without importing them (set by the book's conf.py before pages are read).
+        # read without importing them (set by ext/book.py before pages are read).
         # Part of clip keys only: pages are re-read for what they read, not for this.
         app.add_config_value("nanobook_inputs_digest", "", "", types=[str])

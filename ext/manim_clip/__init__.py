@@ -231,7 +231,7 @@ def setup(app):
     _core.per_page_state(app, "manim_clip_specs", "manim_film_specs")
     app.connect("env-before-read-docs", init_env)
     # At the default priority: a project makes what scenes read before it (the book's
-    # conf.py trains its models at 400) and what can run beside the renders after it
+    # ext/book.py trains its models at 400) and what can run beside the renders after it
     # (the book's notebooks execute at 600).
     app.connect("env-get-outdated", start_renders)
     # Last: other extensions' work after reading runs while clips still render.

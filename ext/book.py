@@ -1,0 +1,185 @@
+"""The book's own build steps around the extensions (docs/conf.py keeps only settings).
+
+Before any page is read: the book's models are trained, on every core, the longest
+first (``train_models``), then each page's notebook is keyed by what its cells read and
+executed if that changed (``execute_notebooks``). While a page is read it executes with
+the jupyter-cache its key names (``use_page_cache``); while it is written its executed
+notebook is offered to readers (``offer_notebook``). The log's last line says what ran
+(``summary``). Between the models and the notebooks, at the default priority,
+ext.manim_clip starts the clip renders that need only the models, so they run beside
+the notebooks.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import resource
+import time
+from pathlib import Path
+
+from sphinx.util import logging
+
+from buildlib import processes, store
+
+from . import _core, notebooks, reader_notebooks
+
+logger = logging.getLogger(__name__)
+
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+# A page whose cells read the book's own pages says so (`% cells read: chapters/*.md`):
+# their text is then an input too, so an edit there re-executes it.
+CELLS_READ = re.compile(r"^% cells read: (.+)$", re.M)
+CELL_INPUTS = "nanobook_cell_inputs"  # env.metadata[docname]: the key the page ran with
+_STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
+
+
+def jupyter_cache(app) -> Path:
+    """Where the executed notebooks are kept: a jupyter-cache per set of cell inputs."""
+    return _core.cache_root(app) / "jupyter"
+
+
+def cell_search(app) -> list[Path]:
+    """Where the cells' imports are found: the project, and the scenes beside the pages
+    (the palette)."""
+    return [_core.project_root(app), Path(app.srcdir) / "scenes"]
+
+
+def train_models(app, env, added, changed, removed) -> list[str]:
+    """Train the book's models before any page is read: the presets, chapter 10's sweep,
+    chapter 11's variants (so no page trains while the clips render beside it). Sets
+    ``nanobook_inputs_digest``: the weights and model configs, which cells and scenes
+    read without importing them. Re-reads nothing."""
+    from model_src import sweep, trained, variants
+
+    requests = [("sort", {}), ("char", {}), *sweep.requests()]
+    started = time.perf_counter()
+    tasks = trained.missing(requests) + variants.missing()
+    processes.run_longest_first(tasks)
+    app.nanobook_trained = len(tasks)
+    app.nanobook_training_seconds = time.perf_counter() - started
+    weights = [trained.get(name, **overrides).weights for name, overrides in requests]
+    configs = sorted((_core.project_root(app) / "model_src" / "config").glob("*.py"))
+    parts = [f"{path.name}={store.code_digest(path)}" for path in configs]
+    # clips key on it too: a retrain that reproduces the weights re-renders nothing
+    app.config.nanobook_inputs_digest = store.digest(*weights, *parts)
+    return []
+
+
+def page_inputs(text: str, source: Path, inputs_digest: str, search: list[Path]) -> str | None:
+    """The key of a page's notebook: the code of what its cells import (not comments),
+    the models' digest, and the pages its cells read; None for a page without cells."""
+    cells = CODE_CELL.findall(text)
+    if not cells:
+        return None
+    read = [
+        path.read_bytes()
+        for patterns in CELLS_READ.findall(text)
+        for pattern in patterns.split()
+        for path in sorted(source.parent.glob(pattern))
+    ]
+    code = "\n".join(map(cell_code, cells))
+    return store.digest(inputs_digest, *store.code_inputs_of_source(code, search), *read)
+
+
+def cell_code(cell: str) -> str:
+    """The cell's Python without options (`:tags:`) and magics; just its imports if it
+    does not parse, so what it imports is always seen."""
+    lines = [line for line in cell.splitlines() if not line.startswith((":", "%", "!"))]
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError:
+        lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
+    return "\n".join(lines)
+
+
+def execute_notebooks(app, env, added, changed, removed) -> list[str]:
+    """Execute (in parallel) the notebooks of the pages to be read; returns the pages
+    whose cells read something that changed since they were last read."""
+    app.nanobook_cell_inputs = {}
+    for docname in env.found_docs:
+        source = Path(env.doc2path(docname))
+        text = source.read_text(encoding="utf-8")
+        digest = page_inputs(text, source, app.config.nanobook_inputs_digest, cell_search(app))
+        if digest:
+            app.nanobook_cell_inputs[docname] = digest
+            store.mark_used(jupyter_cache(app) / digest)  # kept by `nox -s prune`
+    reread = [
+        docname
+        for docname, digest in app.nanobook_cell_inputs.items()
+        if docname in env.all_docs and env.metadata.get(docname, {}).get(CELL_INPUTS) != digest
+    ]
+    to_read = (set(added) | set(changed) | set(reread)) & set(app.nanobook_cell_inputs)
+    app.nanobook_executed_early = notebooks.execute_missing(
+        app, to_read, lambda docname: str(jupyter_cache(app) / app.nanobook_cell_inputs[docname])
+    )
+    return reread
+
+
+def use_page_cache(app, docname, source) -> None:
+    """Execute the page's cells with the jupyter-cache its inputs name; remember them."""
+    digest = getattr(app, "nanobook_cell_inputs", {}).get(docname)
+    if digest:
+        app.env.metadata[docname][CELL_INPUTS] = digest
+        path = str(jupyter_cache(app) / digest)
+        app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
+
+
+def offer_notebook(app, pagename, templatename, context, doctree) -> None:
+    """The page's executed notebook, made a reader's (ext/reader_notebooks.py), beside
+    its MyST source: the download button's and the run box's."""
+    digest = app.env.metadata.get(pagename, {}).get(CELL_INPUTS)
+    saved = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if doctree is None or not digest or not saved.is_file():
+        return
+    executed = notebooks.with_outputs(saved, str(jupyter_cache(app) / digest))
+    if executed:
+        reader_notebooks.offer(app, pagename, executed, context)
+
+
+def summary(app, exception) -> None:
+    """The log's last line: what ran, how long, and how busy the cores were."""
+    if exception:
+        return
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    executed = [  # execution data of a cached notebook carries the time it was cached
+        docname
+        for docname in app.env.found_docs
+        if (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("mtime", 0)
+        >= _STARTED_EPOCH
+    ]
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    trained = (getattr(app, "nanobook_trained", 0), getattr(app, "nanobook_training_seconds", 0))
+    wall = time.perf_counter() - _STARTED
+    logger.info(summary_line(*trained, len(executed), wall, cpu, os.cpu_count() or 1))
+
+
+def summary_line(
+    trained: int, training_seconds: float, executed: int, wall: float, cpu: float, cores: int
+) -> str:
+    """The line the bench reads: ``book build: 2 models trained (9.0 s), 3 notebooks
+    executed; 60.0 s wall, 114.0 CPU-s on 2 cores (95% busy)``."""
+    return (
+        f"book build: {trained} models trained ({training_seconds:.1f} s), "
+        f"{executed} notebooks executed; "
+        f"{wall:.1f} s wall, {cpu:.1f} CPU-s on {cores} cores ({cpu / wall / cores:.0%} busy)"
+    )
+
+
+def setup(app):
+    _core.setup_core(app)
+    app.connect("build-finished", summary)
+    # Models first, notebooks last: in between (at the default priority) ext.manim_clip
+    # starts the clip renders that need only the models, so they run beside the notebooks.
+    app.connect("env-get-outdated", train_models, priority=400)
+    app.connect("env-get-outdated", execute_notebooks, priority=600)
+    app.connect("source-read", use_page_cache)
+    # after the theme's launch buttons (501), which copy MyST-NB's notebook to _sources
+    app.connect("html-page-context", offer_notebook, priority=reader_notebooks.PRIORITY)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
