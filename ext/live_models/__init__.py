@@ -1,4 +1,5 @@
-"""``live-attention`` and ``live-sampling``: the book's trained models in the reader's browser.
+"""``live-attention``, ``live-sampling``, ``training-replay`` and ``predict-check``: the
+book's trained models in the reader's browser.
 
     ```{live-attention} sort          (or char)
     :prompt: CBACAB                   the input the page starts with (and the static
@@ -19,7 +20,7 @@ and each widget's computation on its default input is run, or taken from the cac
 the writers show it as a table everywhere and, in HTML, inside the widget that
 nanobook_widgets.js makes live (the JavaScript API is on the authoring page). A bad
 preset, option or prompt is a warning at the directive's line (type
-``nanobook.live_models``), and the page says the widget is not available.
+``nanobook.<the directive's name>``), and the page says the widget is not available.
 """
 
 from __future__ import annotations

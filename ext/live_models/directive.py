@@ -1,5 +1,6 @@
-"""The ``live-attention`` and ``live-sampling`` directives: they check their options and
-record a spec; the computations happen once after reading (see __init__.py)."""
+"""The live widgets' directives (``live-attention``, ``live-sampling``,
+``training-replay``, ``predict-check``): they check their options and record a spec;
+the computations happen once after reading (see __init__.py)."""
 
 from __future__ import annotations
 
