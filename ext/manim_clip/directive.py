@@ -165,13 +165,7 @@ class ManimClipDirective(_FigureDirective):
             fill_spec(spec, self.env.app, self.options, self.content)
         except InvalidClip as problem:
             spec.error = str(problem)
-            _core.warn(
-                logger,
-                f"manim-clip {scene}: {problem}",
-                location=spec.location,
-                subtype=SUBTYPE,
-                hint=problem.hint,
-            )
+            warn_clip(scene, spec.location, str(problem), problem.hint)
         if spec.file:  # what was found, even if a later check failed
             self.env.note_dependency(spec.file)
         for dependency in spec.imports:
@@ -211,6 +205,13 @@ class ManimFilmDirective(_FigureDirective):
         messages = self._caption(node)
         self._ids(node)
         return [node, *messages]
+
+
+def warn_clip(scene: str, location, message: str, hint: str | None) -> None:
+    """A clip's warning: ``manim-clip <scene>: <message>`` at its page and line."""
+    _core.warn(
+        logger, f"manim-clip {scene}: {message}", location=location, subtype=SUBTYPE, hint=hint
+    )
 
 
 class InvalidClip(Exception):

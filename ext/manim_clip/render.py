@@ -38,7 +38,7 @@ from buildlib import processes, store
 from buildlib.processes import CORES
 
 from .. import _core
-from .directive import SUBTYPE, ClipSpec
+from .directive import ClipSpec, warn_clip
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,30 @@ def render_clips(
     """Find or render every clip; returns a result per spec uid. Warns for each failure.
 
     Renders ``pool`` started before reading are waited for, not done again."""
+    results, needed = _look_up(specs, settings, pool)
+    outcomes = _render_needed(needed, settings, pool)
+    for key, outcome in outcomes.items():
+        first = needed[key][0]
+        for spec in needed[key]:
+            result = results[spec.uid]
+            if outcome.ok:
+                made = outcome.made and spec is first  # else another build rendered it
+                entry = clip_store(settings).path(key)
+                use_entry(result, entry, outcome.meta, "rendered" if made else "reused")
+                result.seconds = outcome.seconds if made else 0.0
+            else:
+                result.seconds, result.error = outcome.seconds, outcome.message
+                warn_clip(spec.scene, spec.location, outcome.message, outcome.hint)
+    for result in results.values():  # every build, so -W fails alike on a warm cache
+        for note in result.meta.get("notes", []):
+            hint = "choose a time within the clip for :poster:"
+            warn_clip(result.scene, (result.docname, result.lineno), note, hint)
+    return results
+
+
+def _look_up(specs: list[ClipSpec], settings: Settings, pool: RenderPool):
+    """A result per spec uid (reused from the store, or failed), and the specs of each
+    key the store lacks (or that ``pool`` renders already)."""
     results: dict[str, ClipResult] = {}
     needed: dict[str, list[ClipSpec]] = {}  # key -> the specs that need it rendered
     for spec in specs:
@@ -147,19 +171,20 @@ def render_clips(
             result.key = clip_key(spec, settings)
         except OSError as error:
             result.error = f"cannot read an input of the scene: {error}"
-            _core.warn(
-                logger,
-                f"manim-clip {spec.scene}: {result.error}",
-                location=spec.location,
-                subtype=SUBTYPE,
-                hint="rebuild so the page is read again",
-            )
+            warn_clip(spec.scene, spec.location, result.error, "rebuild so the page is read again")
             continue
         meta = None if result.key in pool.renders else clip_store(settings).get(result.key)
         if meta is None:
             needed.setdefault(result.key, []).append(spec)
         else:
             use_entry(result, clip_store(settings).path(result.key), meta, "reused")
+    return results, needed
+
+
+def _render_needed(
+    needed: dict[str, list[ClipSpec]], settings: Settings, pool: RenderPool
+) -> dict[str, Outcome]:
+    """Render each needed key (or wait for its early render); its Outcome."""
     pool.discard_all_but(needed)  # started early for a spec that reading did not confirm
     for key, specs_of_key in needed.items():
         pool.submit(key, specs_of_key[0])
@@ -185,34 +210,7 @@ def render_clips(
     for key in again:
         pool.submit(key, needed[key][0], again=True)
     outcomes.update(pool.finished(again))
-    for key, outcome in outcomes.items():
-        first = needed[key][0]
-        for spec in needed[key]:
-            result = results[spec.uid]
-            if outcome.ok:
-                made = outcome.made and spec is first  # else another build rendered it
-                entry = clip_store(settings).path(key)
-                use_entry(result, entry, outcome.meta, "rendered" if made else "reused")
-                result.seconds = outcome.seconds if made else 0.0
-            else:
-                result.seconds, result.error = outcome.seconds, outcome.message
-                _core.warn(
-                    logger,
-                    f"manim-clip {spec.scene}: {outcome.message}",
-                    location=spec.location,
-                    subtype=SUBTYPE,
-                    hint=outcome.hint,
-                )
-    for result in results.values():  # every build, so -W fails alike on a warm cache
-        for note in result.meta.get("notes", []):
-            _core.warn(
-                logger,
-                f"manim-clip {result.scene}: {note}",
-                location=(result.docname, result.lineno),
-                subtype=SUBTYPE,
-                hint="choose a time within the clip for :poster:",
-            )
-    return results
+    return outcomes
 
 
 def start_missing(specs: Iterable[ClipSpec], settings: Settings, pool: RenderPool) -> int:
