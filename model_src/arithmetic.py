@@ -208,4 +208,8 @@ def missing() -> list[Task]:
     """The runs the cache lacks, as tasks for the build's process pool."""
     size = 12 * 3 * 48**2 * SETTINGS["max_iters"] * SETTINGS["batch_size"] * BLOCK_SIZE
     absent = [run for run, entry in _entries().items() if _store().get(entry) is None]
-    return [Task(get, run, size) for run in absent]
+    return [Task(_train_only, run, size) for run in absent]
+
+
+def _train_only(name: str, seed: int) -> None:
+    get(name, seed)

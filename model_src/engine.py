@@ -33,12 +33,14 @@ from .model import GPT
 # The call syntax: the tokens the loop watches for, and the one that ends an answer.
 CALL_OPEN, CALL_CLOSE, STOP = "<", ">", "."
 ERROR = "ERR"  # what the model reads when a call cannot be answered
-# The calculator's rules: whole numbers of at most MAX_DIGITS digits joined by + and -;
-# a result outside ±MAX_RESULT is an overflow (a fixed-width register, like a real one).
-OPERATORS = "+-"
+# The calculator's rules: whole numbers of at most MAX_DIGITS digits (0 to 9 only) joined
+# by + and -; a result outside ±MAX_RESULT is an overflow (a fixed-width register, like a
+# real calculator's). The browser's calculator reads these same values.
+SIGNS = {"+": 1, "-": -1}
+OPERATORS = "".join(SIGNS)
 MAX_DIGITS = 6
 MAX_RESULT = 10**MAX_DIGITS - 1
-_TERM = re.compile(rf"([{re.escape(OPERATORS)}])(\d{{1,{MAX_DIGITS}}})")
+_TERM = re.compile(rf"([{re.escape(OPERATORS)}])([0-9]{{1,{MAX_DIGITS}}})")
 
 
 @dataclass
@@ -54,15 +56,15 @@ def calculate(expression: str) -> tuple[str, str | None]:
     "123+045" -> ("168", None); "7-10" -> ("-3", None); "12+" -> (ERROR, "...")."""
     if not expression:
         return ERROR, "empty call"
-    text = expression if expression[0] in OPERATORS else "+" + expression
+    unsigned = expression[0] not in OPERATORS  # then the first number counts as added
+    text = "+" + expression if unsigned else expression
     total, end = 0, 0
     for term in _TERM.finditer(text):
         if term.start() != end:
             break  # something between two terms that is not a term
-        sign = 1 if term.group(1) == "+" else -1
-        total, end = total + sign * int(term.group(2)), term.end()
+        total, end = total + SIGNS[term.group(1)] * int(term.group(2)), term.end()
     if end != len(text):
-        return ERROR, f"cannot read {expression!r} from character {max(end - 1, 0)} on"
+        return ERROR, f"cannot read the call from character {max(end - unsigned, 0)} on"
     if abs(total) > MAX_RESULT:
         return ERROR, f"overflow: |{total}| > {MAX_RESULT}"
     return str(total), None

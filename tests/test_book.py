@@ -229,3 +229,27 @@ def _hidden_states(model, rows) -> list[torch.Tensor]:
     for hook in hooks:
         hook.remove()
     return states
+
+
+def test_the_tools_chapter_says_what_its_table_measured(book_html):
+    """The calculator model gets nearly every held-out sum with the tool and almost none
+    without it, in both seeds; the model trained without a tool almost none; the prose
+    quotes the table; the leading digit of the plain model's sums beats the units."""
+    text = _page_text(book_html / "chapters/tools.html")
+    row = r"{}\s+{}\s+(\d{{4}})\s+([\d.]+)%\s+([\d.]+)%"
+    measured = {}
+    for name, mode in (
+        ("calculator", "tool on"),
+        ("calculator", "tool off"),
+        ("no tool", "tool off"),
+    ):
+        found = re.findall(row.format(re.escape(name), re.escape(mode)), text)
+        assert len(found) == 2, (name, mode)  # two seeds
+        measured[name, mode] = [float(right) for _, right, _ in found]
+    assert min(measured["calculator", "tool on"]) >= 95
+    assert max(measured["calculator", "tool off"]) <= 2
+    assert max(measured["no tool", "tool off"]) <= 5
+    quoted = " and ".join(f"{v:.1f}%" for v in measured["calculator", "tool on"])
+    assert f"the model gets {quoted} of the held-out sums right" in " ".join(text.split())
+    places = dict(re.findall(r"(units|tens|hundreds|thousands)\s+digit right\s+([\d.]+)%", text))
+    assert float(places["thousands"]) > float(places["units"])

@@ -5,6 +5,9 @@
                                       rendering shows); a sort prompt of 6 letters is
                                       read with the model's own greedy answer appended
     ```
+    ```{live-tools} calculator        the Tools chapter's model (model_src/arithmetic.py)
+    :prompt: 136+044=                 the sum the page starts with; the reader types another
+    ```
     ```{live-sampling} char
     :prompt: def                      the text to continue
     :temperature: 0.8                 (default 1)
@@ -32,8 +35,10 @@ from .. import _core
 from . import render
 from .directive import (
     SUBTYPE,
+    TOOL_MODELS,
     LiveAttentionDirective,
     LiveSamplingDirective,
+    LiveToolsDirective,
     PredictCheckDirective,
     TrainingReplayDirective,
     live_widget,
@@ -44,6 +49,7 @@ __version__ = "0.1.0"
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")
+TOOL_SCRIPT = "nanobook_tools.js"  # after SCRIPTS, on pages showing a tool model
 
 
 def check_config(app, config) -> None:
@@ -130,6 +136,8 @@ def _computation(compute, spec):
         )
     if spec.kind == "replay":
         return lambda: compute.replay_summary(spec.preset)
+    if spec.kind == "tools":
+        return lambda: compute.tools(spec.preset, spec.prompt)
     return lambda: compute.predict(
         spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold, spec.layer
     )
@@ -165,9 +173,11 @@ def add_page_assets(app, pagename, templatename, context, doctree) -> None:
     """The runtime only on pages with a working widget (deferred: after the page's text)."""
     results = app.env.live_model_results
     nodes = doctree.findall(live_widget) if doctree is not None else []
-    if not any("error" not in results.get(node["uid"], {"error": True}) for node in nodes):
+    working = [n for n in nodes if "error" not in results.get(n["uid"], {"error": True})]
+    if not working:
         return
-    for script in SCRIPTS:
+    tools = any(node["preset"] in TOOL_MODELS for node in working)
+    for script in (*SCRIPTS, *([TOOL_SCRIPT] if tools else [])):
         app.add_js_file(script, loading_method="defer")
     app.add_css_file("nanobook_live.css")
 
@@ -184,6 +194,7 @@ def setup(app):
     )
     app.add_directive("live-attention", LiveAttentionDirective)
     app.add_directive("live-sampling", LiveSamplingDirective)
+    app.add_directive("live-tools", LiveToolsDirective)
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.connect("config-inited", check_config)

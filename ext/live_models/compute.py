@@ -25,6 +25,7 @@ import json
 import math
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from sphinx.util import logging
 
 from ..store import Store, code_digest, digest, write_meta
-from .directive import shown_token
+from .directive import TOOL_MODELS, shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
 logger = logging.getLogger(__name__)
@@ -41,7 +42,41 @@ logger = logging.getLogger(__name__)
 def trained_model(preset: str):
     from model_src import trained  # the book's models; imported only when needed
 
-    return trained.get(preset)
+    return tool_model(preset) if preset in TOOL_MODELS else trained.get(preset)
+
+
+def tool_model(name: str) -> SimpleNamespace:
+    """The Tools chapter's calculator model (model_src/arithmetic.py), shaped like a
+    trained preset: its tokenizer as meta, its weights digest as key."""
+    from model_src import arithmetic, trained
+
+    model = arithmetic.get(name)["model"]
+    tokens = arithmetic.TOKENIZER
+    meta = {
+        "vocab_size": len(tokens.vocab),
+        "itos": dict(enumerate(tokens.vocab)),
+        "stoi": tokens.stoi,
+        "task": "addition",
+    }
+    weights = trained.weights_digest(model.state_dict())
+    return SimpleNamespace(
+        model=model, meta=meta, weights=weights, encode=tokens.encode, decode=tokens.decode
+    )
+
+
+def tool_rules() -> dict:
+    """The call syntax and the calculator's rules (model_src/engine.py), for the browser."""
+    from model_src import engine
+
+    return {
+        "open": engine.CALL_OPEN,
+        "close": engine.CALL_CLOSE,
+        "stop": engine.STOP,
+        "error": engine.ERROR,
+        "signs": engine.SIGNS,
+        "maxDigits": engine.MAX_DIGITS,
+        "maxResult": engine.MAX_RESULT,
+    }
 
 
 def model_key(preset: str) -> str:
@@ -98,6 +133,7 @@ def artifact_text(preset: str) -> str:
         },
         "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
         "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},
+        **({"tool": tool_rules()} if preset in TOOL_MODELS else {}),
         "layout": [[name, list(tensor.shape)] for name, tensor in tensors],
         "weights": base64.b64encode(pack_weights([t for _, t in tensors])).decode("ascii"),
     }
@@ -235,6 +271,23 @@ def sampling(
         )
         ids.append(token)
     return {"prompt": prompt, "steps": record, "text": entry.decode(ids)}
+
+
+def tools(preset: str, prompt: str) -> dict:
+    """The engine's greedy completion of ``prompt`` with the tool on and off: per token,
+    whether the engine forced it; and the calls it ran."""
+    from model_src import arithmetic, engine
+
+    entry = trained_model(preset)
+    runs = {}
+    for mode, tool in (("on", engine.calculate), ("off", None)):
+        done = engine.complete(entry.model, arithmetic.TOKENIZER, prompt, tool=tool)
+        runs[mode] = {
+            "text": done.text,
+            "forced": done.forced,
+            "calls": [[c.expression, c.result, c.error] for c in done.calls],
+        }
+    return {"prompt": prompt, **runs}
 
 
 # --- the training replay --------------------------------------------------------------------
@@ -375,6 +428,8 @@ def predict(
             "choices": [[j, f"{j} “{shown_token(text[j])}”"] for j in range(query + 1)],
             "answer": int(weights[layer, head, query, : query + 1].argmax()),
         }
+    if ask == "tool-off":
+        return tool_off_question(preset, prompt)
     ids = entry.encode(prompt)
     with torch.no_grad():
         logits, _ = entry.model(torch.tensor([ids]))
@@ -391,6 +446,25 @@ def predict(
         "every temperature ranks the same token first.)",
         "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
+    }
+
+
+def tool_off_question(preset: str, prompt: str) -> dict:
+    """What a tool model writes with its tool switched off, against what it writes with
+    it on and the plain sum: the choices are completions (the page's check runs the
+    engine in the browser with the tool off)."""
+    from model_src.engine import STOP
+
+    runs = tools(preset, prompt)
+    on, off = (runs[mode]["text"][len(prompt) :] for mode in ("on", "off"))
+    plain = runs["on"]["calls"][0][1] + STOP if runs["on"]["calls"] else on
+    return {
+        "ask": "tool-off",
+        "input": prompt,
+        "text": f"With its calculator, the {preset} model completes “{prompt}” with “{on}”. "
+        "What does it write with the calculator switched off?",
+        "choices": [[text, f"“{text}”"] for text in sorted({on, off, plain})],
+        "answer": off,
     }
 
 

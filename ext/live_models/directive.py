@@ -27,6 +27,8 @@ MAX_STEPS = 500
 # nanobook_widgets.js); the seed is the browser generator's 32-bit state.
 SAMPLING_TEMPERATURES = (0.1, 5.0)
 MAX_SEED = 2**32 - 1
+# Models a chapter trains (not presets), each with the one widget kind that shows it.
+TOOL_MODELS = ("calculator",)
 
 
 def shown_token(token: str) -> str:
@@ -47,7 +49,7 @@ class LiveSpec:
     uid: str  # "<docname>#<index>"
     docname: str
     lineno: int
-    kind: str  # "attention", "sampling", "replay" or "predict"
+    kind: str  # "attention", "sampling", "replay", "predict" or "tools"
     preset: str
     prompt: str
     temperature: float = 1.0
@@ -76,6 +78,7 @@ class LiveSpec:
             "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
             "replay": ["kind"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
+            "tools": ["kind", "prompt"],
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
@@ -162,6 +165,8 @@ class _LiveDirective(SphinxDirective):
                 f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
             )
         presets = importlib.import_module(self.config.nanobook_presets).PRESETS
+        if self.kind == "tools" or self.options.get("ask", "").strip() in TOOL_ASKS:
+            presets = TOOL_MODELS
         if spec.preset not in presets:
             raise _Invalid(
                 f"unknown preset {spec.preset!r}",
@@ -204,13 +209,23 @@ class LiveSamplingDirective(_LiveDirective):
             spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
 
 
+class LiveToolsDirective(_LiveDirective):
+    """```{live-tools} calculator``` with :prompt:: the model answers the reader's sum,
+    its calculator calls run by the engine, with a switch that turns the tool off."""
+
+    kind = "tools"
+    known_options = (*_LiveDirective.known_options, "prompt")
+    option_spec = _any_options(known_options)
+
+
 class TrainingReplayDirective(_LiveDirective):
     """```{training-replay} sort```: the model's training run, step by recorded step."""
 
     kind = "replay"
 
 
-ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share")
+ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share", "tool-off")
+TOOL_ASKS = ("tool-off",)  # the questions for a tool model, and the only ones it takes
 
 
 class PredictCheckDirective(_LiveDirective):

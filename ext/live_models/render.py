@@ -140,6 +140,22 @@ def predict_fallback(spec, result: dict) -> list[nodes.Node]:
     ]
 
 
+def tools_fallback(spec, result: dict) -> list[nodes.Node]:
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model completes “{spec.prompt}”, greedily, with its "
+        "calculator on and off. Forced: the tokens the engine wrote (the tool's answer).",
+        classes=["nb-live-caption"],
+    )
+    rows = []
+    for mode in ("on", "off"):
+        run = result[mode]
+        answer = run["text"][len(spec.prompt) :]
+        forced = "".join(ch for ch, f in zip(run["text"], run["forced"], strict=True) if f)
+        calls = "; ".join(f"{e} → {r}" + (f" ({why})" if why else "") for e, r, why in run["calls"])
+        rows.append([f"tool {mode}", answer, forced or "none", calls or "none"])
+    return [intro, _table(["calculator", "the model's completion", "forced", "calls"], rows)]
+
+
 def failed_fallback(spec, error: str) -> list[nodes.Node]:
     return [
         nodes.paragraph(
@@ -160,6 +176,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "sampling": sampling_fallback,
         "replay": replay_fallback,
         "predict": predict_fallback,
+        "tools": tools_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -213,6 +230,7 @@ def visit_html(self, node: live_widget) -> None:
     attributes["aria-label"] = {
         "replay": f"Training replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
+        "tools": f"The {spec.preset} model with its calculator, live",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')

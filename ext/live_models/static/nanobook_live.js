@@ -11,6 +11,8 @@
      sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token}]}
      sort.sampler(ids, {temperature, topK, topP, seed}).step()  -> one token at a time
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
+     calculator.tool                        -> a tool model's call syntax and calculator
+                                               rules (model_src/engine.py); else null
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights. A model's weights come in a script the build exports
@@ -253,6 +255,7 @@
       this.config = Object.freeze({ ...payload.config });
       this.vocab = payload.vocab.slice(); // id -> character
       this.task = payload.task;
+      this.tool = payload.tool ? Object.freeze({ ...payload.tool }) : null; // a tool model's call syntax and rules
       this.w = weights;
       this.stoi = new Map(this.vocab.map((ch, i) => [ch, i]));
     }

@@ -6,6 +6,7 @@
    uses a control, and the live rendering then takes the static one's place. Every
    problem (bad input, a model that cannot load) is said in the widget's status line.
    Each result fires a "nanobook:result" event on the widget (the bench times them).
+   Kinds with a script of their own (nanobook_tools.js) build on nanobook.widgets.
 */
 (function () {
   "use strict";
@@ -837,6 +838,15 @@
       return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.${why}` };
     }
     if (question.ask === "temperature-share") return temperatureAnswer(loaded, question);
+    if (question.ask === "tool-off") {
+      // the engine of nanobook_tools.js, which the build adds to pages with a tool model
+      const done = nanobook.tools.complete(loaded, question.input, { tool: false });
+      const answer = loaded.decode(done.ids.slice(question.input.length));
+      return {
+        answer,
+        evidence: `The live model, its calculator off, writes “${answer}”: it learned to write the call, and nothing about the sum, which its training never scored.`,
+      };
+    }
     const model = loaded;
     const ids = model.encode(question.input);
     const forward = model.forward(ids);
@@ -904,19 +914,47 @@
   // --- start ------------------------------------------------------------------------
 
   const widgets = [];
-  function start() {
-    for (const root of document.querySelectorAll(".nb-live[data-live]")) {
-      // one widget whose settings cannot be used keeps its static rendering; the rest start
-      try {
-        const options = JSON.parse(root.dataset.live);
-        const make = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget }[options.kind];
-        if (!make) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
-        widgets.push(make(root, options));
-      } catch (error) {
-        root.dataset.liveProblem = String(error && error.message ? error.message : error);
-        console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
+  const kinds = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget };
+
+  function startWidget(root) {
+    // one widget whose settings cannot be used keeps its static rendering; the rest start
+    try {
+      const options = JSON.parse(root.dataset.live);
+      const make = kinds[options.kind];
+      if (!make) {
+        // a kind with a script of its own (nanobook_tools.js) starts when that script runs
+        if (!(options.kind in laterKinds)) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
+        return;
       }
+      root.dataset.liveStarted = "true";
+      widgets.push(make(root, options));
+    } catch (error) {
+      root.dataset.liveProblem = String(error && error.message ? error.message : error);
+      console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
     }
+  }
+
+  // Kinds whose scripts come after this one (the build adds them to the page), and the
+  // shared helpers they build on: nanobook.widgets.add(kind, make) starts that kind's widgets.
+  const laterKinds = { tools: true };
+  nanobook.widgets = {
+    element,
+    setUp,
+    problemWith,
+    shown,
+    percent,
+    reducedMotion,
+    add(kind, make) {
+      kinds[kind] = make;
+      if (document.readyState === "loading") return; // start() will find them
+      for (const root of document.querySelectorAll(".nb-live[data-live]")) {
+        if (!root.dataset.liveStarted && !root.dataset.liveProblem) startWidget(root);
+      }
+    },
+  };
+
+  function start() {
+    for (const root of document.querySelectorAll(".nb-live[data-live]")) startWidget(root);
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
     new MutationObserver(() => widgets.forEach((w) => w.redraw && w.redraw())).observe(document.documentElement, {
       attributes: true,
