@@ -350,3 +350,38 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     small = live(phone, "#live-attention-sort-0")
     assert small.bounding_box()["height"] <= 1.6 * 844
     assert phone.evaluate("document.documentElement.scrollWidth") <= 392
+
+
+def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(open_page):
+    """The reader's own sum, with reduced motion (the whole completion at once): the call
+    underlined, the forced answer the engine's, and with the tool off the model's own
+    text, as model_src/engine.py writes it; the keyboard runs it (Enter)."""
+    from model_src import arithmetic, engine
+
+    model = arithmetic.get("calculator")["model"]
+    page = open_page("tools", reduced_motion="reduce")
+    widget = live(page, ".nb-live-tools")
+    field, switch = widget.locator("input[type=text]"), widget.locator("input[type=checkbox]")
+    for tool_on in (True, False):
+        switch.set_checked(tool_on)
+        field.fill("999+999=")
+        field.press("Enter")
+        done = engine.complete(
+            model, arithmetic.TOKENIZER, "999+999=", tool=engine.calculate if tool_on else None
+        )
+        text = widget.locator(".nb-tool-text")
+        page.wait_for_function(
+            "([t, want]) => t.textContent === want", arg=[text.element_handle(), done.text]
+        )
+        forced = "".join(ch for ch, f in zip(done.text, done.forced, strict=True) if f)
+        assert "".join(widget.locator(".nb-tool-forced").all_text_contents()) == forced
+        assert forced == ("1998" if tool_on else "")
+        caption = widget.locator(".nb-live-readout").text_content()
+        assert ("called the calculator with “999+999”" in caption) == tool_on
+
+
+def test_the_calculator_widget_fits_a_phone_in_the_dark(open_page):
+    page = open_page("tools", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    live(page, ".nb-live-tools")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -108,7 +108,8 @@ class ToolsScene(BookScene):
         parsed = label(f"{call.expression} = {call.result}", 26, TEXT, mono=True)
         parsed.move_to(tool[0].get_center() + DOWN * 0.25)
         self.play(GrowFromCenter(brace), FadeIn(heard), run_time=0.6)
-        self.play(TransformFromCopy(heard, parsed), run_time=0.7)
+        self.play(FadeIn(parsed, target_position=heard), run_time=0.7)  # no text morph
+        tool.add(parsed)  # it leaves with the calculator
         forced = label("the answer is forced in, one token per step", 24, FORCED)
         forced.move_to(note)
         self.play(swap(note, forced), FadeOut(brace), FadeOut(heard), run_time=0.6)
