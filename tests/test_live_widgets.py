@@ -374,7 +374,8 @@ def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(ope
             "([t, want]) => t.textContent === want", arg=[text.element_handle(), done.text]
         )
         forced = "".join(ch for ch, f in zip(done.text, done.forced, strict=True) if f)
-        assert "".join(widget.locator(".nb-tool-forced").all_text_contents()) == forced
+        shown = widget.locator(".nb-tool-text .nb-tool-forced").all_text_contents()
+        assert "".join(shown) == forced
         assert forced == ("1998" if tool_on else "")
         caption = widget.locator(".nb-live-readout").text_content()
         assert ("called the calculator with “999+999”" in caption) == tool_on

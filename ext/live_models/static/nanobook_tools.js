@@ -124,7 +124,7 @@
     }
 
     function describe(model, run) {
-      const said = run.calls.map((c) => `the model called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`);
+      const said = run.calls.map((c, i) => `${i ? "then" : "The model"} called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`);
       const answer = model.decode(run.ids.slice(run.promptLength));
       if (!toolOn.checked) return `Calculator off: the model wrote “${answer}” on its own.`;
       if (!said.length) return `The model wrote “${answer}” and made no call.`;
