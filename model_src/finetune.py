@@ -33,7 +33,7 @@ from .model import GPT
 
 PACKAGE = Path(__file__).parent
 SEEDS = (1337, 1338)
-EVERY = 25  # steps between accuracy measurements during a run
+EVERY = 50  # steps between accuracy measurements during a run
 HASH_LENGTH = 11  # letters in a # request: its conversation is as long as a sort one
 HASH_POOL, HASH_HELD_OUT = 4000, 300  # # training conversations, and held-out ones
 # name: the run it starts from, its task mixture, loss masking, LoRA rank, and settings
@@ -181,8 +181,11 @@ def fine_tune(name: str, seed: int) -> tuple[GPT, dict]:
 
 
 def _entries() -> dict[tuple[str, int], str]:
-    """Every run's entry name, with its key: the code, the base model and the settings."""
-    shared = (*code_inputs(Path(__file__), search=[PACKAGE.parent]), trained.get("sort").weights)
+    """Every run's entry name, with its key: the code, the base model and the settings.
+    The base model counts by its own cache key, so naming the runs trains nothing."""
+    sort_config = training.resolve_config(presets.config_file("sort"))
+    base = trained.cache_key(sort_config, presets.dataset("sort"))
+    shared = (*code_inputs(Path(__file__), search=[PACKAGE.parent]), base)
     return {
         (name, seed): f"{slug(name)}-{seed}-"
         + digest(
