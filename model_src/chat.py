@@ -83,7 +83,7 @@ def grow(model: GPT, vocab_size: int, block_size: int) -> GPT:
     new = grown.state_dict()  # shares storage with grown's parameters
     with torch.no_grad():
         for name, old in model.state_dict().items():
-            if not name.endswith("attn.bias"):  # the causal mask is built for the new size
+            if not name.endswith(".attn.bias"):  # the causal mask is built for the new size
                 new[name][: old.size(0)] = old  # all of it, or the first rows of a table
     return grown
 
