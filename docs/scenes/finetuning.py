@@ -70,15 +70,15 @@ class FinetuneScene(BookScene):
             color = ROLE["ids"] if i < old else ACCENT
             name = label(token, MIN_TEXT, color, mono=True)
             table.add(VGroup(name, bar(length * scale, 0.32, color)).arrange(RIGHT, buff=0.3))
-        table.arrange(DOWN, buff=0.14, aligned_edge=LEFT).move_to(LEFT * 1.5 + DOWN * 0.4)
+        table.arrange(DOWN, buff=0.14, aligned_edge=LEFT).move_to(DOWN * 0.2)
         bars_in_column(table)
         head = label("length of each row of wte", MIN_TEXT, TEXT_2).next_to(table, UP, buff=0.3)
         self.play(FadeIn(head), FadeIn(table[:old]), run_time=1.0)
         note = label(
-            f"{len(chat.VOCAB) - old} new tokens: new rows,\nshort and random",
+            f"{len(chat.VOCAB) - old} new tokens: new rows, short and random",
             MIN_TEXT,
             ACCENT,
-        ).next_to(table, RIGHT, buff=0.8)
+        ).next_to(table, DOWN, buff=0.35)
         self.play(LaggedStart(*[FadeIn(e, shift=0.1 * LEFT) for e in table[old:]]), FadeIn(note))
         self.wait(1.6)
         self.play(FadeOut(VGroup(head, table, note)), run_time=0.6)
@@ -135,7 +135,7 @@ class FinetuneScene(BookScene):
         from model_src import finetune
 
         head = label("held-out accuracy after fine-tuning (two seeds)", MIN_TEXT, TEXT_2)
-        head.next_to(self.mobjects[0], DOWN, buff=0.5)
+        head.move_to(UP * 2.3)
         chart = VGroup()
         for name, title in (("#", "on # alone"), ("mixture", "on # and ↑")):
             for task in ("↑", "#"):
