@@ -185,13 +185,15 @@ _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 def _train_models(app, env, added, changed, removed) -> list[str]:
     """Train the book's models before any page is read, on every core, the longest first:
-    the presets, chapter 10's sweep, chapter 11's variants (so no page trains while the
-    clips render beside it), the Tools chapter's addition models. Re-reads nothing."""
-    from model_src import arithmetic, sweep, trained, variants
+    the presets, chapter 10's sweep, chapter 11's variants, Part III's fine-tuning runs and
+    addition models (so no page trains while the clips render beside it). Re-reads nothing."""
+    from model_src import arithmetic, finetune, sweep, trained, variants
 
     requests = [("sort", {}), ("char", {}), *sweep.requests()]
     started = time.perf_counter()
-    tasks = trained.missing(requests) + variants.missing() + arithmetic.missing()
+    tasks = (
+        trained.missing(requests) + variants.missing() + finetune.missing() + arithmetic.missing()
+    )
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started

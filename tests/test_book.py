@@ -253,3 +253,61 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
     assert f"the model gets {quoted} of the held-out sums right" in " ".join(text.split())
     places = dict(re.findall(r"(units|tens|hundreds|thousands)\s+digit right\s+([\d.]+)%", text))
     assert float(places["thousands"]) > float(places["units"])
+
+
+def _section(page: Path, label: str) -> str:
+    """The text of one section of a page (its label is its id), whitespace collapsed."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    return " ".join(soup.select_one(f"section#{label}").get_text(" ").split())
+
+
+def _percents(said: str) -> list[float]:
+    return [float(p) for p in re.findall(r"([\d.]+)%", said)]
+
+
+def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
+    """Chapter 13's prose quotes its own tables: masking on sort and on #, the skill a
+    fine-tune forgets and the mixture keeps, LoRA's parameters, and the exact restore."""
+    page = book_html / "chapters/finetuning.html"
+    masking = _section(page, "ch-finetuning-sft")
+    steps = [int(s) for s in re.search(r"steps((?: \d+)+)", masking).group(1).split()]
+    curves = {
+        (name, seed): _percents(values)
+        for name, seed, values in re.findall(
+            r"(chat, unmasked|chat|#, unmasked|#) (1337|1338) ((?:[\d.]+% ?)+)", masking
+        )
+    }
+    said = re.search(r"At step (\d+) the masked runs answer (.*?) of the held-out", masking)
+    column = steps.index(int(said.group(1)))
+    assert _percents(said.group(2)) == [curves["chat", s][column] for s in ("1337", "1338")]
+    masked = [curves["#", s][-1] for s in ("1337", "1338")]
+    unmasked = [curves["#, unmasked", s][-1] for s in ("1337", "1338")]
+    assert min(masked) - max(unmasked) > 20  # percentage points: "it pays"
+
+    forgetting = _section(page, "ch-finetuning-forgetting")
+    rows = re.findall(r"(#|mixture) (1337|1338) [\d.]+% ([\d.]+)% ([\d.]+)%", forgetting)
+    after = {name: [float(up) for n, _, up, _ in rows if n == name] for name in ("#", "mixture")}
+    assert max(after["#"]) < 10 and min(after["mixture"]) > 90
+    assert (
+        _percents(re.search(r"alone, it sorts (.*?%) and (.*?%)", forgetting).group(0))
+        == after["#"]
+    )
+    assert (
+        _percents(re.search(r"mixture keeps (.*?%) and (.*?%)", forgetting).group(0))
+        == after["mixture"]
+    )
+
+    lora = _section(page, "ch-finetuning-lora")
+    counts = {
+        name: int(count.replace(",", ""))
+        for name, count in re.findall(r"(full|LoRA r=8|LoRA r=2) ([\d,]+) [\d.]+%", lora)
+    }
+    assert counts["LoRA r=2"] < counts["LoRA r=8"] < counts["full"] / 5
+    share = re.search(r"rank 8 trains ([\d,]+) parameters, ([\d.]+)%", lora)
+    assert int(share.group(1).replace(",", "")) == counts["LoRA r=8"]
+    assert abs(float(share.group(2)) - 100 * counts["LoRA r=8"] / counts["full"]) < 0.06
+    (base,) = re.findall(r"chat model's weights ([0-9a-f]{16})", lora)
+    (removed,) = re.findall(r"adapters removed ([0-9a-f]{16})", lora)
+    assert base == removed and "logits equal to the chat model's: True" in lora
