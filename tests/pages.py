@@ -21,6 +21,7 @@ CHAPTERS = [
     "scale",
     "modern",
     "ngpt",
+    "rl",
 ]
 
 
