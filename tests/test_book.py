@@ -255,7 +255,7 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
     pk = said(rf"and pass@ ?{k} from ([\d.]+% to [\d.]+% and [\d.]+%)")
     assert p1 == [round(100 * start["exact pass@1"], 1), *held("REINFORCE", "exact pass@1")]
     assert pk == [round(100 * start[f"exact pass@{k}"], 1), *held("REINFORCE", f"exact pass@{k}")]
-    assert all(end - p1[0] > 2 * (end_k - pk[0]) for end, end_k in zip(p1[1:], pk[1:]))
+    assert all(end - p1[0] > 2 * (end_k - pk[0]) for end, end_k in zip(p1[1:], pk[1:], strict=True))
     supervised = said(r"greedy answer is right on ([\d.]+% and [\d.]+%) of the held-out")
     reinforce = said(r"\(RL's: ([\d.]+% and [\d.]+%)\)")
     assert supervised == held("supervised", "greedy") and reinforce == held("REINFORCE", "greedy")
