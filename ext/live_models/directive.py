@@ -57,6 +57,7 @@ class LiveSpec:
     ask: str = ""  # predict: one of ASKS
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
+    run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -74,14 +75,17 @@ class LiveSpec:
         fields = {
             "attention": ["kind", "prompt"],
             "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
-            "replay": ["kind"],
+            "replay": ["kind", "run"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
     @property
     def script(self) -> str:
-        """The exported script the widget loads: the model, or its training replay."""
+        """The exported script the widget loads: the model, its training replay, or the
+        replay of its RL run."""
+        if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
+            return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
         return f"{self.preset}-replay" if uses_replay else self.preset
 
@@ -204,13 +208,25 @@ class LiveSamplingDirective(_LiveDirective):
             spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
 
 
+REPLAY_RUNS = ("training", "rl")
+
+
 class TrainingReplayDirective(_LiveDirective):
-    """```{training-replay} sort```: the model's training run, step by recorded step."""
+    """```{training-replay} sort```: the model's training run, step by recorded step;
+    with ``:run: rl``, the RL chapter's run from the early-stopped sort model."""
 
     kind = "replay"
+    known_options = (*_LiveDirective.known_options, "run")
+    option_spec = _any_options(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.run = self.options.get("run", "training").strip()
+        if spec.run not in REPLAY_RUNS:
+            raise _Invalid(f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}")
 
 
-ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share")
+ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share", "rl-pass-k")
 
 
 class PredictCheckDirective(_LiveDirective):
