@@ -1,14 +1,14 @@
 """Reinforcement learning with a checkable reward, on the sort task.
 
-    reward = sort_reward(prompts, answers)               # 1.0 for an exact sort, else 0.0
-    model = rl_step(model, optimizer, prompts, group=8)  # one policy-gradient update
+    reward = sort_reward(prompts, answers)            # 1.0 for an exact sort, else 0.0
+    out = rl_step(model, optimizer, prompts, group=8)  # one policy-gradient update
 
 No answer key is shown to the model: it writes a group of answers to each prompt by
 sampling, a checker scores each one, and the update raises the log-probability of the
 answers that scored above their group's mean and lowers the others (REINFORCE with the
 group's mean as the baseline). With `normalise=True` the advantages are also divided by
 the group's standard deviation, as GRPO does. How often a sample is right is measured by
-pass_at_k (passk.py).
+passk.py's pass_at_k; rl_runs.py runs the chapter's experiments with this.
 """
 
 import torch
