@@ -71,8 +71,10 @@ class RLStepScene(BookScene):
         checked = label("A checker pays 1 for an exact sort.", 26).move_to(sampled)
         self.play(swap(sampled, checked), FadeIn(reward_head), FadeIn(marks), run_time=1.2)
         for r, row in zip(rewards, rows, strict=True):
-            if r:
-                row.set_color(POSITIVE)
+            if r:  # the right answers' letters and cards turn green; the cards stay dark
+                for card, letter in row:
+                    card.set_stroke(POSITIVE)
+                    letter.set_color(POSITIVE)
         self.wait(0.8)
 
         # the advantages as bars around the group's mean
@@ -99,9 +101,9 @@ class RLStepScene(BookScene):
         # the update: up for the better answers, down for the worse
         pushes = VGroup(
             *[
-                label("↑ likelier" if a > 0 else "↓", 24, POSITIVE if a > 0 else TEXT_2).next_to(
-                    b, RIGHT, buff=0.2
-                )
+                label(
+                    "↑ likelier" if a > 0 else "↓ less likely", 24, POSITIVE if a > 0 else TEXT_2
+                ).next_to(b, RIGHT, buff=0.2)
                 for a, b in zip(advantages, bars, strict=True)
             ]
         )
