@@ -185,15 +185,21 @@ _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 def _train_models(app, env, added, changed, removed) -> list[str]:
     """Train the book's models before any page is read, on every core, the longest first:
-    the presets, chapter 10's sweep, chapter 11's variants, Part III's fine-tuning runs and
-    addition models (so no page trains while the clips render beside it). Re-reads nothing."""
-    from model_src import arithmetic, finetune, sweep, trained, variants
+    the presets, chapter 10's sweep, chapter 11's variants, Part III's fine-tuning runs,
+    addition models and RL runs (so no page trains while the clips render beside it).
+    Re-reads nothing."""
+    from model_src import arithmetic, finetune, rl_runs, sweep, trained, variants
 
-    requests = [("sort", {}), ("char", {}), *sweep.requests()]
+    requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
     started = time.perf_counter()
-    tasks = (
-        trained.missing(requests) + variants.missing() + finetune.missing() + arithmetic.missing()
-    )
+    # an RL run needing its start model before it is trained trains it, the others wait
+    tasks = [
+        *trained.missing(requests),
+        *variants.missing(),
+        *finetune.missing(),
+        *arithmetic.missing(),
+        *rl_runs.missing(),
+    ]
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started

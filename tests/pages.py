@@ -23,6 +23,7 @@ CHAPTERS = [
     "ngpt",
     "finetuning",
     "tools",
+    "rl",
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from pages import CHAPTERS, parse
 
-from model_src import presets, variants
+from model_src import presets, rl_runs, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -311,3 +311,37 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     (base,) = re.findall(r"chat model's weights ([0-9a-f]{16})", lora)
     (removed,) = re.findall(r"adapters removed ([0-9a-f]{16})", lora)
     assert base == removed and "logits equal to the chat model's: True" in lora
+
+
+def _percentages(text: str) -> list[float]:
+    return [float(p) for p in re.findall(r"([\d.]+)%", text)]
+
+
+def test_the_rl_page_states_what_its_runs_measured(book_html):
+    """The RL chapter's prose: pass@1 rises much more than pass@k (from the runs' records,
+    both seeds), the supervised control sorts more held-out prompts, the gamed checker
+    loses the exact sorts; every number as the cached runs hold it."""
+    text = " ".join(_page_text(book_html / "chapters/rl.html").split())
+    runs = rl_runs.run_all()
+    seeds, k = rl_runs.SEEDS, rl_runs.K
+    start = runs["start", seeds[0]]["final"]
+
+    def said(pattern: str) -> list[float]:
+        (match,) = set(re.findall(pattern, text))
+        return _percentages(" ".join(match) if isinstance(match, tuple) else match)
+
+    def held(name: str, key: str) -> list[float]:
+        return [round(100 * runs[name, s]["final"][key], 1) for s in seeds]
+
+    p1 = said(r"RL raises pass@1 from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    pk = said(rf"and pass@ ?{k} from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    assert p1 == [round(100 * start["exact pass@1"], 1), *held("REINFORCE", "exact pass@1")]
+    assert pk == [round(100 * start[f"exact pass@{k}"], 1), *held("REINFORCE", f"exact pass@{k}")]
+    assert all(end - p1[0] > 2 * (end_k - pk[0]) for end, end_k in zip(p1[1:], pk[1:], strict=True))
+    supervised = said(r"greedy answer is right on ([\d.]+% and [\d.]+%) of the held-out")
+    # the page's apostrophe is typographic (RL’s), and a glued number keeps a space after it
+    reinforce = said(r"of the held-out prompts \(RL.s: ([\d.]+% and [\d.]+%)")
+    assert supervised == held("supervised", "greedy") and reinforce == held("REINFORCE", "greedy")
+    assert min(supervised) > max(reinforce)
+    fell = said(r"Its exact sorts fell from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    assert fell[1:] == held("gamed", "exact pass@1") and max(fell[1:]) < fell[0] / 2

@@ -157,9 +157,53 @@ def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
         assert answers == want, (snapshot["step"], answers)
 
 
+def test_the_rl_replay_shows_the_runs_record(open_page):
+    """The RL chapter's replay: each recorded step's pass@1 and pass@k, and its group's
+    answers, rewards and advantages, as rl_runs.py recorded them; with reduced motion the
+    button steps through the record one snapshot a press."""
+    page = open_page("rl", reduced_motion="reduce")
+    widget = live(page, ".nb-live-replay")
+    payload = compute.rl_replay_payload("sort")
+    snapshots, k, vocab = payload["snapshots"], payload["k"], payload["vocab"]
+    slider = widget.locator("input[type=range]")
+    slider.focus()
+    for press, index in [("Home", 0), ("ArrowRight", 1), ("ArrowRight", 2), ("End", -1)]:
+        page.keyboard.press(press)
+        snapshot = snapshots[index]
+        summary = widget.locator(".nb-live-readout").first.inner_text()
+        assert summary.startswith(
+            f"Step {snapshot['step']}: held-out pass@1 {snapshot['pass@1']:.1%}, "
+            f"pass@{k} {snapshot[f'pass@{k}']:.1%}"
+        ), summary
+        rows = widget.locator(".nb-rl-answer")
+        if "answers" not in snapshot:
+            assert rows.count() == 0
+            continue
+        assert rows.locator(".nb-rl-word").all_text_contents() == [
+            "".join(vocab[i] for i in answer) for answer in snapshot["answers"]
+        ]
+        rewards = [
+            float(text.split()[0]) for text in rows.locator(".nb-rl-reward").all_text_contents()
+        ]
+        assert rewards == snapshot["rewards"]
+        shown = [float(text) for text in rows.locator(".nb-rl-advantage").all_text_contents()]
+        assert shown == pytest.approx(snapshot["advantages"], abs=5e-4)
+    assert (
+        slider.get_attribute("aria-valuetext")
+        == f"step {snapshots[-1]['step']} of {payload['max_iters']}"
+    )
+    button = widget.get_by_role("button", name="Next step")
+    button.click()  # from the last snapshot, the next press starts again near the beginning
+    assert (
+        widget.locator(".nb-live-readout")
+        .first.inner_text()
+        .startswith(f"Step {snapshots[1]['step']}:")
+    )
+
+
 @pytest.mark.parametrize(
     "chapter, preset",
-    [("attention", "sort"), ("sampling", "char"), ("training", "sort")],
+    [("attention", "sort"), ("sampling", "char"), ("training", "sort"), ("rl", "sort")],
 )
 def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
     page = open_page(chapter)
@@ -227,7 +271,11 @@ def test_the_char_widget_writes_dialogue_not_whitespace():
 
 
 def test_widgets_fit_a_phone_in_the_dark(open_page):
-    for chapter, selector in [("attention", ".nb-live-attention"), ("training", ".nb-live-replay")]:
+    for chapter, selector in [
+        ("attention", ".nb-live-attention"),
+        ("training", ".nb-live-replay"),
+        ("rl", ".nb-live-replay"),
+    ]:
         page = open_page(chapter, viewport={"width": 390, "height": 844}, color_scheme="dark")
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         live(page, selector)

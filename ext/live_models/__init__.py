@@ -104,13 +104,20 @@ def compute_all(app, env) -> list[str]:
 
 def _problem(compute, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    if spec.script.endswith("-rl-replay"):
+        if spec.preset != "sort":
+            return (
+                f"there is no RL run of the {spec.preset} model",
+                "only sort has one (rl_runs.py)",
+            )
+        return None
     entry = compute.trained_model(spec.preset)
     if spec.script.endswith("-replay") and entry.replay is None:
         return (
             f"the {spec.preset} model keeps no training replay",
             "only sort models record one while they train (model_src/replay.py)",
         )
-    if spec.kind == "replay" or spec.ask == "accuracy-step":
+    if spec.kind == "replay" or spec.ask in ("accuracy-step", "rl-pass-k"):
         return None
     problem = compute.check_prompt(entry, spec.prompt)
     if problem:
@@ -134,6 +141,8 @@ def _computation(compute, spec):
         return lambda: compute.sampling(
             spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
         )
+    if spec.kind == "replay" and spec.run == "rl":
+        return lambda: compute.rl_replay_summary(spec.preset)
     if spec.kind == "replay":
         return lambda: compute.replay_summary(spec.preset)
     if spec.kind == "tools":

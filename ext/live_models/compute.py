@@ -156,7 +156,9 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 
 def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
     """``compute()`` once per (model, request, this file); a JSON file in the cache."""
-    key = digest(model_key(preset), json.dumps(request, sort_keys=True))
+    uses_rl = request.get("run") == "rl" or request.get("ask") == "rl-pass-k"
+    inputs = rl_replay_key(preset) if uses_rl else model_key(preset)
+    key = digest(inputs, json.dumps(request, sort_keys=True))
     return stored_file(
         cache_dir,
         f"{preset}-{request['kind']}-{key}",
@@ -323,10 +325,95 @@ def replay_artifact(preset: str, cache_dir: Path) -> Path:
 
 
 def export(name: str, cache_dir: Path) -> Path:
-    """The script a widget loads: a model (``sort``) or a model's replay (``sort-replay``)."""
+    """The script a widget loads: a model (``sort``), a model's replay (``sort-replay``)
+    or the replay of its RL run (``sort-rl-replay``)."""
+    if name.endswith("-rl-replay"):
+        return rl_replay_artifact(name.removesuffix("-rl-replay"), cache_dir)
     if name.endswith("-replay"):
         return replay_artifact(name.removesuffix("-replay"), cache_dir)
     return artifact(name, cache_dir)
+
+
+# --- the RL run's replay ------------------------------------------------------------------
+
+
+def rl_replay_payload(preset: str) -> dict:
+    """What the RL replay shows: model_src/rl_runs.py's REINFORCE run (its first seed),
+    snapshot by snapshot: held-out pass@1 and pass@k, the mean reward, and one group."""
+    from model_src import rl_runs
+
+    record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
+    entry = trained_model(preset)
+    return {
+        "kind": "rl",
+        "run": f"REINFORCE, seed {record['seed']}",
+        "snapshots": record["replay"],
+        "max_iters": rl_runs.STEPS,
+        "k": rl_runs.K,
+        "prompts": rl_runs.PROMPTS,
+        "group": rl_runs.GROUP,
+        "start_iters": rl_runs.START_ITERS,
+        "vocab": [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)],
+    }
+
+
+def rl_replay_key(preset: str) -> str:
+    """The RL record itself plus this file's code: what the RL replay depends on."""
+    payload = json.dumps(rl_replay_payload(preset), sort_keys=True)
+    return digest(preset, payload, code_digest(Path(__file__)))
+
+
+def rl_replay_artifact(preset: str, cache_dir: Path) -> Path:
+    """The RL replay as a classic script registered as ``<preset>-rl-replay``."""
+    key = f"{preset}-rl-replay-{rl_replay_key(preset)}"
+
+    def text() -> str:
+        body = json.dumps(
+            {"name": f"{preset}-rl-replay", **rl_replay_payload(preset)},
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        header = f"/* The {preset} model's RL run, for nanobook_widgets.js */"
+        return f"{header}\nnanobook._register({body});\n"
+
+    return stored_file(cache_dir, key, f"{key}.js", text)
+
+
+def rl_replay_summary(preset: str) -> dict:
+    """The static rendering: pass@1, pass@k and mean reward at a few steps, and the first
+    recorded group with some right and some wrong answers."""
+    payload = rl_replay_payload(preset)
+    snapshots, vocab = payload["snapshots"], payload["vocab"]
+    last = len(snapshots) - 1
+    picks = sorted({0, last // 4, last // 2, last})
+    word = lambda ids: "".join(vocab[i] for i in ids)  # noqa: E731
+    mixed = next(
+        s for s in snapshots if "rewards" in s and 0 < sum(s["rewards"]) < len(s["rewards"])
+    )
+    return {
+        "k": payload["k"],
+        "max_iters": payload["max_iters"],
+        "snapshots": len(snapshots),
+        "rows": [
+            {
+                "step": snapshots[i]["step"],
+                "pass1": snapshots[i]["pass@1"],
+                "passk": snapshots[i][f"pass@{payload['k']}"],
+                "reward": snapshots[i].get("mean_reward"),
+            }
+            for i in picks
+        ],
+        "group": {
+            "step": mixed["step"],
+            "prompt": word(mixed["prompt"]),
+            "answers": [
+                [word(a), r, adv]
+                for a, r, adv in zip(
+                    mixed["answers"], mixed["rewards"], mixed["advantages"], strict=True
+                )
+            ],
+        },
+    }
 
 
 def first_step_reaching(snapshots: list[dict], level: float) -> int:
@@ -378,6 +465,8 @@ def predict(
     """A question, its choices and the build's answer. In the page the widget works the
     answer out again with the live model (or the replay) when the reader checks.
     strongest-key asks about the most decided head of `layer` (of any layer if None)."""
+    if ask == "rl-pass-k":
+        return rl_pass_k_question(preset)
     entry = trained_model(preset)
     vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
     if ask == "accuracy-step":
@@ -465,6 +554,37 @@ def tool_off_question(preset: str, prompt: str) -> dict:
         "What does it write with the calculator switched off?",
         "choices": [[text, f"“{text}”"] for text in sorted({on, off, plain})],
         "answer": off,
+    }
+
+
+RL_BAND = 0.02  # rl-pass-k: a change of pass@k smaller than this counts as "stayed"
+
+
+def rl_trend(before: float, after: float, band: float = RL_BAND) -> str:
+    """ "higher", "same" or "lower": how pass@k moved (nanobook_widgets.js decides alike)."""
+    return "same" if abs(after - before) < band else "higher" if after > before else "lower"
+
+
+def rl_pass_k_question(preset: str) -> dict:
+    """What RL did to pass@k, asked with pass@1's move given; answered from the RL record."""
+    payload = rl_replay_payload(preset)
+    first, last, k = payload["snapshots"][0], payload["snapshots"][-1], payload["k"]
+    points = f"{RL_BAND * 100:g} percentage points"
+    return {
+        "ask": "rl-pass-k",
+        "band": RL_BAND,
+        "k": k,
+        "text": f"Before RL the model's held-out pass@1 is {first['pass@1']:.1%} and its "
+        f"pass@{k} {first[f'pass@{k}']:.1%}. After {payload['max_iters']} steps of "
+        f"REINFORCE its pass@1 is {last['pass@1']:.1%}. What has pass@{k} done?",
+        "choices": [
+            ["lower", "It fell"],
+            ["same", f"It stayed within {points} of where it was"],
+            ["higher", f"It rose by more than {points}"],
+        ],
+        "answer": rl_trend(first[f"pass@{k}"], last[f"pass@{k}"]),
+        "why": f"pass@{k} went from {first[f'pass@{k}']:.1%} to {last[f'pass@{k}']:.1%} while "
+        f"pass@1 went from {first['pass@1']:.1%} to {last['pass@1']:.1%}.",
     }
 
 

@@ -59,6 +59,7 @@ class LiveSpec:
     ask: str = ""  # predict: one of ASKS
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
+    run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -76,7 +77,7 @@ class LiveSpec:
         fields = {
             "attention": ["kind", "prompt"],
             "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
-            "replay": ["kind"],
+            "replay": ["kind", "run"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
             "tools": ["kind", "prompt"],
         }[self.kind]
@@ -84,7 +85,10 @@ class LiveSpec:
 
     @property
     def script(self) -> str:
-        """The exported script the widget loads: the model, or its training replay."""
+        """The exported script the widget loads: the model, its training replay, or the
+        replay of its RL run."""
+        if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
+            return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
         return f"{self.preset}-replay" if uses_replay else self.preset
 
@@ -218,13 +222,32 @@ class LiveToolsDirective(_LiveDirective):
     option_spec = _any_options(known_options)
 
 
+REPLAY_RUNS = ("training", "rl")
+
+
 class TrainingReplayDirective(_LiveDirective):
-    """```{training-replay} sort```: the model's training run, step by recorded step."""
+    """```{training-replay} sort```: the model's training run, step by recorded step;
+    with ``:run: rl``, the RL chapter's run from the early-stopped sort model."""
 
     kind = "replay"
+    known_options = (*_LiveDirective.known_options, "run")
+    option_spec = _any_options(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.run = self.options.get("run", "training").strip()
+        if spec.run not in REPLAY_RUNS:
+            raise _Invalid(f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}")
 
 
-ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share", "tool-off")
+ASKS = (
+    "strongest-key",
+    "next-token",
+    "accuracy-step",
+    "temperature-share",
+    "tool-off",
+    "rl-pass-k",
+)
 TOOL_ASKS = ("tool-off",)  # the questions for a tool model, and the only ones it takes
 
 

@@ -124,6 +124,38 @@ def replay_fallback(spec, result: dict) -> list[nodes.Node]:
     return [intro, _table(header, rows)]
 
 
+def rl_replay_fallback(spec, result: dict) -> list[nodes.Node]:
+    k = result["k"]
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model's RL run, from the {result['snapshots']} snapshots its "
+        f"{result['max_iters']} steps recorded: held-out pass@1 and pass@{k} (exact), and the "
+        "mean reward of the step's groups.",
+        classes=["nb-live-caption"],
+    )
+    rows = [
+        [
+            str(row["step"]),
+            f"{row['pass1']:.1%}",
+            f"{row['passk']:.1%}",
+            "–" if row["reward"] is None else f"{row['reward']:.1%}",
+        ]
+        for row in result["rows"]
+    ]
+    group = result["group"]
+    shown = nodes.paragraph(
+        text=f"The group of step {group['step']}: the answers sampled for the prompt "
+        f"“{group['prompt']}”, each with its reward and advantage.",
+        classes=["nb-live-caption"],
+    )
+    answers = [[a, f"{r:.0f}", f"{adv:+.3f}"] for a, r, adv in group["answers"]]
+    return [
+        intro,
+        _table(["step", "pass@1", f"pass@{k}", "mean reward"], rows),
+        shown,
+        _table(["answer", "reward", "advantage"], answers),
+    ]
+
+
 def predict_fallback(spec, result: dict) -> list[nodes.Node]:
     choices = nodes.bullet_list()
     for _, label in result["choices"]:
@@ -174,7 +206,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
     make = {
         "attention": attention_fallback,
         "sampling": sampling_fallback,
-        "replay": replay_fallback,
+        "replay": rl_replay_fallback if spec.run == "rl" else replay_fallback,
         "predict": predict_fallback,
         "tools": tools_fallback,
     }[spec.kind]
@@ -221,6 +253,7 @@ def visit_html(self, node: live_widget) -> None:
             "topK": spec.top_k,
             "seed": spec.seed,
             "steps": spec.steps,
+            "run": spec.run,
         }
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
@@ -228,7 +261,7 @@ def visit_html(self, node: live_widget) -> None:
             options["question"] = {k: v for k, v in question.items() if k not in hidden}
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
-        "replay": f"Training replay of the {spec.preset} model",
+        "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
