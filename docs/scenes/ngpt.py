@@ -99,6 +99,11 @@ def ray(end, color: str, width: float = 6) -> VGroup:
 
 
 class SphereScene(BookScene, ThreeDScene):
+    def __init__(self, renderer=None, **kwargs):
+        if renderer is not None and not isinstance(renderer.camera, ThreeDCamera):
+            renderer.camera = ThreeDCamera()  # a renderer made for flat scenes: give it depth
+        super().__init__(renderer=renderer, **kwargs)
+
     def construct(self):
         m = measure()
         c, n = m["coords"], m["length"]
