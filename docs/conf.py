@@ -185,13 +185,13 @@ _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 def _train_models(app, env, added, changed, removed) -> list[str]:
     """Train the book's models before any page is read, on every core, the longest first:
-    the presets, chapter 10's sweep, chapter 11's variants (so no page trains while the
-    clips render beside it). Re-reads nothing."""
-    from model_src import sweep, trained, variants
+    the presets, chapter 10's sweep, chapter 11's variants and chapter 12's char runs
+    (so no page trains while the clips render beside it). Re-reads nothing."""
+    from model_src import char_ngpt, sweep, trained, variants
 
     requests = [("sort", {}), ("char", {}), *sweep.requests()]
     started = time.perf_counter()
-    tasks = trained.missing(requests) + variants.missing()
+    tasks = trained.missing(requests) + variants.missing() + char_ngpt.missing()
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started

@@ -65,3 +65,16 @@ def test_norm_eps_leaves_lengths_inside_the_shell_and_moves_the_rest_to_its_edge
     lengths = unit(x, norm_eps=0.1).norm(dim=-1)
     assert torch.allclose(lengths, torch.tensor([0.9, 0.95, 1.05, 1.1]))
     assert torch.allclose(unit(x).norm(dim=-1), torch.ones(4))
+
+
+def test_a_char_run_trains_with_fit_and_keeps_ngpt_on_the_sphere(monkeypatch):
+    from model_src import char_ngpt
+
+    monkeypatch.setattr(char_ngpt, "STEPS", 3)
+    model, record = char_ngpt.train_run("nGPT", 1337)
+    assert len(record["losses"]) == 3 and record["cpu_seconds"] > 0
+    assert record["val_loss"] < record["losses"][0] + 1  # evaluated once, at the end
+    for name, p in model.named_parameters():
+        if p.dim() == 2:
+            lengths = p.norm(dim=0 if name.endswith("c_proj.weight") else 1)
+            assert (lengths - 1).abs().max() < 1e-5, name
