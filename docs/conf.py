@@ -185,10 +185,10 @@ _MODEL_INPUTS = sorted((REPO / "model_src" / "config").glob("*.py"))
 
 def _train_models(app, env, added, changed, removed) -> list[str]:
     """Train the book's models before any page is read, on every core, the longest first:
-    the presets, chapter 10's sweep, chapter 11's variants, Part III's fine-tuning runs,
-    addition models and RL runs (so no page trains while the clips render beside it).
-    Re-reads nothing."""
-    from model_src import arithmetic, finetune, rl_runs, sweep, trained, variants
+    the presets, chapter 10's sweep, chapter 11's variants, chapter 12's char runs, Part
+    III's fine-tuning runs, addition models and RL runs (so no page trains while the clips
+    render beside it). Re-reads nothing."""
+    from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
 
     requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
     started = time.perf_counter()
@@ -196,6 +196,7 @@ def _train_models(app, env, added, changed, removed) -> list[str]:
     tasks = [
         *trained.missing(requests),
         *variants.missing(),
+        *char_ngpt.missing(),
         *finetune.missing(),
         *arithmetic.missing(),
         *rl_runs.missing(),

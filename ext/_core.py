@@ -64,6 +64,31 @@ def model_size_problem(config, batch: int = 1, time: int | None = None) -> str |
     )
 
 
+def defined_classes(module) -> list[type]:
+    """The classes ``module`` itself defines, in order (nanoGPT defines the model last)."""
+    return [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and obj.__module__ == module.__name__
+    ]
+
+
+def own_config(model_class: type, config):
+    """``config`` as ``model_class`` takes it: when its ``config`` argument is annotated
+    with a dataclass extending the preset's (modern.py's ModernConfig, ngpt.py's
+    NGPTConfig), that class with the preset's values and its own defaults for the rest."""
+    try:
+        wanted = typing.get_type_hints(model_class.__init__).get("config")
+    except Exception:  # an annotation that does not resolve: take the preset's as it is
+        return config
+    given = type(config)
+    if not (isinstance(wanted, type) and dataclasses.is_dataclass(given)):
+        return config
+    if wanted is given or not issubclass(wanted, given):
+        return config
+    return wanted(**{f.name: getattr(config, f.name) for f in dataclasses.fields(given)})
+
+
 class ModelCodeTimeout(BaseException):
     """Model code ran longer than nanobook_model_timeout. Not an Exception, so the
     handlers that turn the code's own errors into results let it through: a timeout
