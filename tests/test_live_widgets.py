@@ -20,6 +20,7 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
+from ext.live_models.directive import SAMPLING_TEMPERATURES
 from model_src import presets
 
 pytestmark = pytest.mark.browser
@@ -261,15 +262,10 @@ def test_bad_input_is_explained_in_the_widget(open_page):
     assert field.get_attribute("aria-invalid") == "false"
 
 
-def _max_temperature() -> float:
-    script = (REPO / "ext/live_models/static/nanobook_widgets.js").read_text(encoding="utf-8")
-    return float(re.search(r"const MAX_TEMPERATURE = ([\d.]+);", script).group(1))
-
-
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""
-    prompt, hottest = "CBACAB", _max_temperature()
+    prompt, hottest = "CBACAB", SAMPLING_TEMPERATURES[1]
     wrong = sum(
         compute.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
         != "".join(sorted(prompt))
@@ -300,9 +296,12 @@ def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page
         )
     )
     # the slider's top, in the page: the text is PyTorch's for that temperature
-    hottest = _max_temperature()
+    coldest, hottest = SAMPLING_TEMPERATURES  # handed to the page, typed nowhere else
     slider = widget.get_by_label("Temperature")
-    assert float(slider.get_attribute("max")) == hottest
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (
+        coldest,
+        hottest,
+    )
     top_k.select_option("")
     slider.evaluate(
         "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest

@@ -23,8 +23,9 @@ DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
-# The sampling widget's temperature slider goes from, to (MAX_TEMPERATURE in
-# nanobook_widgets.js); the seed is the browser generator's 32-bit state.
+# The sampling widget's temperature slider goes from, to (the page hands the range to
+# nanobook_widgets.js): up to where the sort model, sure of nearly every letter at 1,
+# errs often. The seed is the browser generator's 32-bit state.
 SAMPLING_TEMPERATURES = (0.1, 5.0)
 MAX_SEED = 2**32 - 1
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import _core
-from .directive import live_widget, shown_token
+from .directive import SAMPLING_TEMPERATURES, live_widget, shown_token
 
 LIVE_DIR = "_live"
 SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
@@ -205,6 +205,8 @@ def visit_html(self, node: live_widget) -> None:
             "seed": spec.seed,
             "steps": spec.steps,
         }
+        if spec.kind == "sampling":  # the controls' ranges: the directive's bounds
+            options["ranges"] = {"temperature": list(SAMPLING_TEMPERATURES)}
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
             hidden = ("answer", "why")  # the page works both out when the reader checks

@@ -465,8 +465,6 @@
   // --- live-sampling ----------------------------------------------------------------
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
-  // High enough that the sort model, sure of nearly every letter at 1, errs often.
-  const MAX_TEMPERATURE = 5;
   const BARS = 10;
 
   function samplingWidget(root, options) {
@@ -476,7 +474,8 @@
     const field = (label, control, output) =>
       element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control, ...(output ? [output] : []));
     const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
-    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: "0.1", max: String(MAX_TEMPERATURE), step: "0.05", value: String(options.temperature) });
+    const [coldest, hottest] = options.ranges.temperature; // the directive's bounds
+    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: String(coldest), max: String(hottest), step: "0.05", value: String(options.temperature) });
     const temperatureShown = element("output", { for: temperature.id, text: Number(options.temperature).toFixed(2) });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
