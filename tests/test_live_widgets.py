@@ -20,7 +20,7 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
-from ext.live_models.directive import SAMPLING_TEMPERATURES
+from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, shown_token
 from model_src import presets
 
 pytestmark = pytest.mark.browser
@@ -198,6 +198,51 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)
     assert text == built["text"]
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
+
+
+def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
+    """Top-p, set with the keyboard: the first step's bars are PyTorch's top-p
+    distribution (model_src.model.top_p_logits), the tokens it cuts are marked as cut,
+    the readout says how many it kept, and the whole run is the text PyTorch draws."""
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling")
+    slider = widget.get_by_label("Top-p")
+    low, high = SAMPLING_TOP_P  # handed to the page, typed nowhere else
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (low, high)
+    shown_p = widget.locator(f"output[for='{slider.get_attribute('id')}']")
+    assert float(slider.input_value()) == high and shown_p.inner_text() == "off"
+    slider.focus()
+    for _ in range(2):
+        slider.press("ArrowLeft")
+    top_p = 0.9
+    assert float(slider.input_value()) == top_p
+    assert shown_p.inner_text() == "0.90"
+    assert slider.get_attribute("aria-valuetext").startswith("0.90: keep the likeliest tokens")
+    widget.get_by_role("button", name="Step").click()
+
+    entry = compute.trained_model("char")
+    with torch.no_grad():
+        logits, _ = entry.model(torch.tensor([entry.encode("KING RICHARD:")]))
+    probs = compute.next_token_probs(logits[0, -1], 0.8, None, top_p)
+    token_of = {shown_token(entry.decode([i])): i for i in range(len(entry.meta["itos"]))}
+    bars = widget.locator(".nb-live-bar")
+    for n in range(bars.count()):
+        bar = bars.nth(n)
+        token = token_of[bar.locator(".nb-live-bar-token").inner_text()]
+        shown = float(bar.evaluate("b => b.style.getPropertyValue('--nb-live-p')"))
+        assert shown == pytest.approx(probs[token], abs=1e-4), (n, token)
+        cut = bar.locator(".nb-live-bar-why").inner_text()
+        assert cut == ("top-p cut" if probs[token] == 0 else ""), (n, token, cut)
+    assert widget.locator(".nb-live-bar-cut").count() > 0  # the cut tokens are among the bars
+    kept = int((probs > 0).sum())
+    readout = widget.locator(".nb-live-readout").inner_text()
+    assert f"Top-p 0.90 kept {kept} of {len(probs)} tokens" in readout, readout
+
+    widget.get_by_role("button", name="Reset").click()
+    widget.get_by_role("button", name="Play").click()
+    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80, top_p=top_p)
+    assert widget.locator(".nb-live-text").inner_text() == built["text"]
+    assert built["text"] != compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)["text"]
 
 
 def test_the_sampling_chapter_explains_the_widget_it_shows():
