@@ -360,6 +360,37 @@ def test_search_finds_attention(site, context):
     assert not problems, problems
 
 
+GLOSSARY_ENTRIES = """() => [...document.querySelectorAll('dl.glossary > dt')].map(dt => {
+  let dd = dt.nextElementSibling;
+  while (dd.tagName !== 'DD') dd = dd.nextElementSibling;
+  const said = n => {
+    const copy = n.cloneNode(true);
+    copy.querySelectorAll('.headerlink').forEach(link => link.remove());
+    return copy.textContent.replace(/\\s+/g, ' ').trim();
+  };
+  return said(dt) + ': ' + said(dd);
+})"""
+
+
+@pytest.mark.parametrize("query", ["backpropagation", "clipping"])
+def test_a_glossary_result_shows_one_entry(site, context, query):
+    """Sphinx's snippet is 240 characters of the page around the word, so on the
+    glossary it ran one entry's end into the next one's term ("…computes. gradient
+    accumulationSumming…"); the search page shows the entry alone."""
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(site + "glossary.html")
+    entries = page.evaluate(GLOSSARY_ENTRIES)
+    page.goto(site + f"search.html?q={query}")
+    result = page.locator("#search-results ul.search li", has=page.locator("a[href*=glossary]"))
+    snippet = result.first.locator("p.context")
+    snippet.wait_for(timeout=15_000)
+    text = snippet.inner_text().removeprefix("...").removesuffix("...")
+    holding = [entry for entry in entries if text in entry]
+    assert len(holding) == 1 and query in text.lower(), (text, holding)
+    assert not problems, problems
+
+
 WIDEST_ELEMENTS = """limit => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > limit && !e.closest('pre, .highlight,
     .as-code, table, .MathJax, .math, video, .manim-clip-video'))
