@@ -380,6 +380,7 @@ def test_a_glossary_result_shows_one_entry(site, context, query):
     problems = watch(context)
     page = context.new_page()
     page.goto(site + "glossary.html")
+    page.wait_for_load_state("networkidle")  # leaving earlier would abort its favicon
     entries = page.evaluate(GLOSSARY_ENTRIES)
     page.goto(site + f"search.html?q={query}")
     result = page.locator("#search-results ul.search li", has=page.locator("a[href*=glossary]"))
