@@ -13,6 +13,7 @@ import contextlib
 import functools
 import http.server
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -358,6 +359,41 @@ def test_search_finds_attention(site, context):
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any("chapters/attention.html" in href for href in hrefs), hrefs
     assert not problems, problems
+
+
+@pytest.mark.parametrize("width", [PHONE["width"], 1280])
+def test_the_players_controls_cover_nothing_of_the_clip(site, browser, width):
+    """The native controls lie in a band below the clip's frame (manim_clip.css), at a
+    phone's width and a desktop's: every pixel they change is below the frame's bottom.
+    On the phone the player is the screen's width, the width bookscene.MIN_TEXT assumes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "docs" / "scenes"))
+    import bookscene
+
+    context = browser.new_context(viewport={**PHONE, "width": width})
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/attention.html")
+        page.wait_for_load_state("networkidle")
+        video = page.locator("video.manim-clip-video").first
+        video.scroll_into_view_if_needed()
+        if width == PHONE["width"]:
+            assert video.bounding_box()["width"] == bookscene.PHONE_PLAYER_CSS_PX
+        shots = []
+        for controls in (True, False):
+            video.evaluate("(v, on) => { v.controls = on; }", controls)
+            page.wait_for_timeout(400)
+            shot = Image.open(io.BytesIO(video.screenshot())).convert("RGB")
+            shots.append(np.asarray(shot).astype(int))
+        changed = np.flatnonzero((np.abs(shots[0] - shots[1]).max(axis=2) > 60).sum(axis=1) > 3)
+        frame_bottom = video.bounding_box()["width"] * 9 / 16  # the frame sits at the top
+        assert changed.size and changed.min() >= frame_bottom, (changed.min(), frame_bottom)
+    finally:
+        context.close()
 
 
 GLOSSARY_ENTRIES = """() => [...document.querySelectorAll('dl.glossary > dt')].map(dt => {
