@@ -279,6 +279,13 @@ def _offer_notebook(app, pagename, templatename, context, doctree) -> None:
         reader_notebooks.offer(app, pagename, executed, context)
 
 
+def _search_snippets(app, pagename, templatename, context, doctree) -> None:
+    """The search page shows a glossary entry found by a search as that entry alone
+    (_static/nanobook_search.js); no other page loads it."""
+    if pagename == "search":
+        app.add_js_file("nanobook_search.js", loading_method="defer")
+
+
 _STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
 
 
@@ -317,3 +324,4 @@ def setup(app):
     app.connect("source-read", _cell_inputs)
     # after the theme's launch buttons (501), which copy MyST-NB's notebook to _sources
     app.connect("html-page-context", _offer_notebook, priority=reader_notebooks.PRIORITY)
+    app.connect("html-page-context", _search_snippets)

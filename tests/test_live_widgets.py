@@ -20,6 +20,7 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
+from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, shown_token
 from model_src import presets
 
 pytestmark = pytest.mark.browser
@@ -243,6 +244,51 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
 
 
+def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
+    """Top-p, set with the keyboard: the first step's bars are PyTorch's top-p
+    distribution (model_src.model.top_p_logits), the tokens it cuts are marked as cut,
+    the readout says how many it kept, and the whole run is the text PyTorch draws."""
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling")
+    slider = widget.get_by_label("Top-p")
+    low, high = SAMPLING_TOP_P  # handed to the page, typed nowhere else
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (low, high)
+    shown_p = widget.locator(f"output[for='{slider.get_attribute('id')}']")
+    assert float(slider.input_value()) == high and shown_p.inner_text() == "off"
+    slider.focus()
+    for _ in range(2):
+        slider.press("ArrowLeft")
+    top_p = 0.9
+    assert float(slider.input_value()) == top_p
+    assert shown_p.inner_text() == "0.90"
+    assert slider.get_attribute("aria-valuetext").startswith("0.90: keep the likeliest tokens")
+    widget.get_by_role("button", name="Step").click()
+
+    entry = compute.trained_model("char")
+    with torch.no_grad():
+        logits, _ = entry.model(torch.tensor([entry.encode("KING RICHARD:")]))
+    probs = compute.next_token_probs(logits[0, -1], 0.8, None, top_p)
+    token_of = {shown_token(entry.decode([i])): i for i in range(len(entry.meta["itos"]))}
+    bars = widget.locator(".nb-live-bar")
+    for n in range(bars.count()):
+        bar = bars.nth(n)
+        token = token_of[bar.locator(".nb-live-bar-token").inner_text()]
+        shown = float(bar.evaluate("b => b.style.getPropertyValue('--nb-live-p')"))
+        assert shown == pytest.approx(probs[token], abs=1e-4), (n, token)
+        cut = bar.locator(".nb-live-bar-why").inner_text()
+        assert cut == ("top-p cut" if probs[token] == 0 else ""), (n, token, cut)
+    assert widget.locator(".nb-live-bar-cut").count() > 0  # the cut tokens are among the bars
+    kept = int((probs > 0).sum())
+    readout = widget.locator(".nb-live-readout").inner_text()
+    assert f"Top-p 0.90 kept {kept} of {len(probs)} tokens" in readout, readout
+
+    widget.get_by_role("button", name="Reset").click()
+    widget.get_by_role("button", name="Play").click()
+    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80, top_p=top_p)
+    assert widget.locator(".nb-live-text").inner_text() == built["text"]
+    assert built["text"] != compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)["text"]
+
+
 def test_the_sampling_chapter_explains_the_widget_it_shows():
     """The chapter's cell that explains the char widget's table repeats its options: a
     changed directive must change the cell too (a cached notebook sees only its code)."""
@@ -309,15 +355,10 @@ def test_bad_input_is_explained_in_the_widget(open_page):
     assert field.get_attribute("aria-invalid") == "false"
 
 
-def _max_temperature() -> float:
-    script = (REPO / "ext/live_models/static/nanobook_widgets.js").read_text(encoding="utf-8")
-    return float(re.search(r"const MAX_TEMPERATURE = ([\d.]+);", script).group(1))
-
-
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""
-    prompt, hottest = "CBACAB", _max_temperature()
+    prompt, hottest = "CBACAB", SAMPLING_TEMPERATURES[1]
     wrong = sum(
         compute.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
         != "".join(sorted(prompt))
@@ -348,9 +389,12 @@ def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page
         )
     )
     # the slider's top, in the page: the text is PyTorch's for that temperature
-    hottest = _max_temperature()
+    coldest, hottest = SAMPLING_TEMPERATURES  # handed to the page, typed nowhere else
     slider = widget.get_by_label("Temperature")
-    assert float(slider.get_attribute("max")) == hottest
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (
+        coldest,
+        hottest,
+    )
     top_k.select_option("")
     slider.evaluate(
         "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest

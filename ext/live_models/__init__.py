@@ -12,6 +12,7 @@
     :prompt: def                      the text to continue
     :temperature: 0.8                 (default 1)
     :top-k: 20                        (default: none)
+    :top-p: 0.9                       (default: none; 0.05 to 1, and 1 keeps every token)
     :seed: 0                          the reader can change it in the widget
     :steps: 80                        tokens per run (default: 6 for sort, 80 for char)
     ```
@@ -139,7 +140,13 @@ def _computation(compute, spec):
         return lambda: compute.attention(spec.preset, spec.prompt)
     if spec.kind == "sampling":
         return lambda: compute.sampling(
-            spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
+            spec.preset,
+            spec.prompt,
+            spec.temperature,
+            spec.top_k,
+            spec.seed,
+            spec.steps,
+            top_p=spec.top_p,
         )
     if spec.kind == "replay" and spec.run == "rl":
         return lambda: compute.rl_replay_summary(spec.preset)

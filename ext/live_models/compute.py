@@ -250,7 +250,13 @@ def draw(probs: np.ndarray, u: float) -> int:
 
 
 def sampling(
-    preset: str, prompt: str, temperature: float, top_k: int | None, seed: int, steps: int
+    preset: str,
+    prompt: str,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    steps: int,
+    top_p: float | None = None,
 ):
     """``steps`` tokens sampled after ``prompt``, with each step's top candidates."""
     entry = trained_model(preset)
@@ -262,7 +268,7 @@ def sampling(
         idx = torch.tensor([ids[-block_size:]])
         with torch.no_grad():
             logits, _ = entry.model(idx)
-        probs = next_token_probs(logits[0, -1], temperature, top_k)
+        probs = next_token_probs(logits[0, -1], temperature, top_k, top_p)
         token = draw(probs, next(random))
         top = np.argsort(-probs, kind="stable")[:TOP_TOKENS]
         record.append(

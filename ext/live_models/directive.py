@@ -23,9 +23,13 @@ DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
-# The sampling widget's temperature slider goes from, to (MAX_TEMPERATURE in
-# nanobook_widgets.js); the seed is the browser generator's 32-bit state.
+# The sampling widget's temperature slider goes from, to (the page hands the range to
+# nanobook_widgets.js): up to where the sort model, sure of nearly every letter at 1,
+# errs often. The seed is the browser generator's 32-bit state.
 SAMPLING_TEMPERATURES = (0.1, 5.0)
+# Its top-p slider: from keeping little more than the likeliest token to 1, which keeps
+# every token (the widget then samples without top-p, as :top-p: left out does).
+SAMPLING_TOP_P = (0.05, 1.0)
 MAX_SEED = 2**32 - 1
 # Models a chapter trains (not presets), each with the one widget kind that shows it.
 TOOL_MODELS = ("calculator",)
@@ -54,6 +58,7 @@ class LiveSpec:
     prompt: str
     temperature: float = 1.0
     top_k: int | None = None
+    top_p: float | None = None
     seed: int = 0
     steps: int = 1
     ask: str = ""  # predict: one of ASKS
@@ -76,7 +81,7 @@ class LiveSpec:
         """The options the computation depends on (part of its cache key)."""
         fields = {
             "attention": ["kind", "prompt"],
-            "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
+            "sampling": ["kind", "prompt", "temperature", "top_k", "top_p", "seed", "steps"],
             "replay": ["kind", "run"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
             "tools": ["kind", "prompt"],
@@ -189,12 +194,13 @@ class LiveAttentionDirective(_LiveDirective):
 
 
 class LiveSamplingDirective(_LiveDirective):
-    """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :seed:, :steps:."""
+    """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :top-p:, :seed:,
+    :steps:."""
 
     kind = "sampling"
     known_options = (
         *_LiveDirective.known_options,
-        *("prompt", "temperature", "top-k", "seed", "steps"),
+        *("prompt", "temperature", "top-k", "top-p", "seed", "steps"),
     )
     option_spec = _any_options(known_options)
 
@@ -207,6 +213,10 @@ class LiveSamplingDirective(_LiveDirective):
             spec.temperature = _number(text, float, "temperature", low, "0.8", high)
         if "top-k" in options:
             spec.top_k = _number(options["top-k"], int, "top-k", 1, "20")
+        if "top-p" in options:
+            low, high = SAMPLING_TOP_P
+            top_p = _number(options["top-p"], float, "top-p", low, "0.9", high)
+            spec.top_p = None if top_p == high else top_p  # 1 keeps every token
         if "seed" in options:
             spec.seed = _number(options["seed"], int, "seed", 0, "7", MAX_SEED)
         if "steps" in options:

@@ -17,7 +17,7 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import _core
-from .directive import live_widget, shown_token
+from .directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, live_widget, shown_token
 
 LIVE_DIR = "_live"
 SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
@@ -76,11 +76,12 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
 
 def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
     top_k = "no top-k" if spec.top_k is None else f"top-k {spec.top_k}"
+    top_p = "" if spec.top_p is None else f", top-p {spec.top_p:g}"
     drawn = "".join(step["drawn"] for step in result["steps"]).replace("\n", shown_token("\n"))
     intro = nodes.paragraph(
         "",
         f"The {spec.preset} model continues “{spec.prompt}” at temperature "
-        f"{spec.temperature:g}, {top_k}, seed {spec.seed}: ",
+        f"{spec.temperature:g}, {top_k}{top_p}, seed {spec.seed}: ",
         nodes.literal(text=drawn),
         nodes.Text(
             f". The first {min(SAMPLING_ROWS, len(result['steps']))} steps, each with its "
@@ -251,10 +252,16 @@ def visit_html(self, node: live_widget) -> None:
             "prompt": spec.prompt,
             "temperature": spec.temperature,
             "topK": spec.top_k,
+            "topP": spec.top_p,
             "seed": spec.seed,
             "steps": spec.steps,
             "run": spec.run,
         }
+        if spec.kind == "sampling":  # the controls' ranges: the directive's bounds
+            options["ranges"] = {
+                "temperature": list(SAMPLING_TEMPERATURES),
+                "topP": list(SAMPLING_TOP_P),
+            }
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
             hidden = ("answer", "why")  # the page works both out when the reader checks

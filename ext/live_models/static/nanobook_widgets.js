@@ -466,8 +466,6 @@
   // --- live-sampling ----------------------------------------------------------------
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
-  // High enough that the sort model, sure of nearly every letter at 1, errs often.
-  const MAX_TEMPERATURE = 5;
   const BARS = 10;
 
   function samplingWidget(root, options) {
@@ -477,8 +475,12 @@
     const field = (label, control, output) =>
       element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control, ...(output ? [output] : []));
     const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
-    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: "0.1", max: String(MAX_TEMPERATURE), step: "0.05", value: String(options.temperature) });
+    const [coldest, hottest] = options.ranges.temperature; // the directive's bounds
+    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: String(coldest), max: String(hottest), step: "0.05", value: String(options.temperature) });
     const temperatureShown = element("output", { for: temperature.id, text: Number(options.temperature).toFixed(2) });
+    const [leastP, mostP] = options.ranges.topP; // mostP keeps every token: top-p off
+    const topP = element("input", { type: "range", id: `${id}-topp`, min: String(leastP), max: String(mostP), step: "0.05", value: String(options.topP ?? mostP) });
+    const topPShown = element("output", { for: topP.id });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
     const seed = element("input", { type: "number", id: `${id}-seed`, min: "0", step: "1", value: String(options.seed), inputmode: "numeric" });
@@ -489,6 +491,7 @@
       field(`Prompt for the ${name} model`, prompt),
       field("Temperature", temperature, temperatureShown),
       field("Top-k", topK),
+      field("Top-p", topP, topPShown),
       field("Seed", seed),
       element("div", { className: "nb-live-buttons" }, stepButton, playButton, resetButton)
     );
@@ -498,13 +501,35 @@
     widget.live.append(text, caption, bars);
 
     let sampler = null;
+    let filters = null; // the settings the sampler draws with
     let promptIds = [];
     let stepsDone = 0;
     let timer = 0;
 
     function settings(model) {
       const k = topK.value === "" ? null : Number(topK.value);
-      return { temperature: Number(temperature.value), topK: k, seed: Number(seed.value) };
+      const p = Number(topP.value) >= mostP ? null : Number(topP.value);
+      return { temperature: Number(temperature.value), topK: k, topP: p, seed: Number(seed.value) };
+    }
+
+    function showTopP() {
+      const p = Number(topP.value);
+      topPShown.textContent = p >= mostP ? "off" : p.toFixed(2);
+      topP.setAttribute("aria-valuetext", p >= mostP ? `${mostP}: off, every token kept` : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`);
+    }
+
+    /** Which filter set token i to 0: "top-k", "top-p" or "" (kept). */
+    function cutBy(i, probs, afterTopK) {
+      return probs[i] > 0 ? "" : afterTopK[i] === 0 ? "top-k" : "top-p";
+    }
+
+    /** What top-p did at this step: how many tokens it kept, holding how much. */
+    function topPSummary(probs, afterTopK) {
+      if (filters.topP === null) return "";
+      const kept = [...probs.keys()].filter((i) => probs[i] > 0);
+      const offered = afterTopK.filter((p) => p > 0).length;
+      const held = kept.reduce((sum, i) => sum + afterTopK[i], 0);
+      return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${(held * 100).toFixed(1)}% of the probability) and cut ${offered - kept.length}.`;
     }
 
     function reset(model) {
@@ -523,7 +548,8 @@
       widget.status.textContent = "";
       widget.live.classList.remove("nb-live-stale");
       promptIds = model.encode(prompt.value);
-      sampler = model.sampler(promptIds, settings(model));
+      filters = settings(model);
+      sampler = model.sampler(promptIds, filters);
       stepsDone = 0;
       text.replaceChildren(element("span", { className: "nb-live-prompt", text: prompt.value }));
       bars.replaceChildren();
@@ -534,23 +560,29 @@
       if (!sampler) return false;
       if (stepsDone >= options.steps) reset(model);
       const start = performance.now();
-      const { probs, token } = sampler.step();
+      const { probs, token, logits } = sampler.step();
       stepsDone++;
       text.append(element("span", { className: "nb-live-drawn", text: model.vocab[token] }));
-      const ranked = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, BARS);
+      // ranked as temperature alone would have them, so the tokens top-k and top-p cut show
+      const { temperature: t, topK: k } = filters;
+      const before = model.probabilities(logits, { temperature: t });
+      const afterTopK = model.probabilities(logits, { temperature: t, topK: k });
+      const ranked = [...before.keys()].sort((a, b) => before[b] - before[a]).slice(0, BARS);
       if (!ranked.includes(token)) ranked[ranked.length - 1] = token;
       bars.replaceChildren(
-        ...ranked.map((i) =>
-          element(
+        ...ranked.map((i) => {
+          const cut = cutBy(i, probs, afterTopK);
+          return element(
             "li",
-            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${probs[i] === 0 ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
+            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
             element("span", { className: "nb-live-bar-token", text: shown(model.vocab[i]) }),
             element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
-            element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") })
-          )
-        )
+            element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") }),
+            element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` })
+          );
+        })
       );
-      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${shown(model.vocab[token])}” (${percent(probs[token])}).`;
+      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${shown(model.vocab[token])}” (${percent(probs[token])}).` + topPSummary(probs, afterTopK);
       widget.announce({ ms: performance.now() - start });
       return stepsDone < options.steps;
     }
@@ -582,6 +614,11 @@
       temperatureShown.textContent = Number(temperature.value).toFixed(2);
       widget.ready(reset);
     });
+    topP.addEventListener("input", () => {
+      showTopP();
+      widget.ready(reset);
+    });
+    showTopP();
     for (const control of [prompt, seed, topK]) control.addEventListener("input", () => widget.ready(reset));
     stepButton.addEventListener("click", () => widget.ready((model) => step(model)));
     playButton.addEventListener("click", () => widget.ready(play));
