@@ -18,7 +18,7 @@ def letters_row(ids: list[int], color: str) -> VGroup:
     cells = VGroup()
     for i in ids:
         card = Square(CELL, stroke_color=color, stroke_width=2, fill_color=PANEL, fill_opacity=1)
-        cells.add(VGroup(card, label(LETTERS[i], 24, color, mono=True).move_to(card)))
+        cells.add(VGroup(card, label(LETTERS[i], MIN_TEXT, color, mono=True).move_to(card)))
     return cells.arrange(RIGHT, buff=0.05)
 
 
@@ -43,7 +43,7 @@ class RLStepScene(BookScene):
         )
 
         prompt = letters_row(prompt_ids, ROLE["ids"])
-        prompt_label = label("prompt", 24, TEXT_2).next_to(prompt, UP, buff=0.15)
+        prompt_label = label("prompt", MIN_TEXT, TEXT_2).next_to(prompt, UP, buff=0.15)
         prompt_group = VGroup(prompt_label, prompt).to_edge(LEFT, buff=0.6).shift(UP * 0.2)
         self.play(FadeIn(prompt_group), run_time=0.8)
 
@@ -67,7 +67,7 @@ class RLStepScene(BookScene):
                 for r, row in zip(rewards, rows, strict=True)
             ]
         )
-        reward_head = label("reward", 24, TEXT_2).next_to(marks, UP, buff=0.2)
+        reward_head = label("reward", MIN_TEXT, TEXT_2).next_to(marks, UP, buff=0.2)
         checked = label("A checker pays 1 for an exact sort.", 26).move_to(sampled)
         self.play(swap(sampled, checked), FadeIn(reward_head), FadeIn(marks), run_time=1.2)
         for r, row in zip(rewards, rows, strict=True):
@@ -86,7 +86,7 @@ class RLStepScene(BookScene):
             bars.add(b)
         axis = Line([zero_x, rows.get_top()[1], 0], [zero_x, rows.get_bottom()[1], 0])
         axis.set_stroke(TEXT_2, 2)
-        adv_head = label(f"advantage = reward − {mean:.2f}", 24, ACCENT_2)
+        adv_head = label(f"advantage = reward − {mean:.2f}", MIN_TEXT, ACCENT_2)
         adv_head.next_to(reward_head, RIGHT, buff=0.5).align_to(reward_head, DOWN)
         centred = label("Each reward minus the group's mean.", 26).move_to(sampled)
         self.play(swap(checked, centred), FadeIn(adv_head), Create(axis), run_time=1.0)
@@ -102,7 +102,7 @@ class RLStepScene(BookScene):
         pushes = VGroup(
             *[
                 label(
-                    "↑ likelier" if a > 0 else "↓ less likely", 24, POSITIVE if a > 0 else TEXT_2
+                    "↑ likelier" if a > 0 else "↓ less likely", MIN_TEXT, POSITIVE if a > 0 else TEXT_2
                 ).next_to(b, RIGHT, buff=0.2)
                 for a, b in zip(advantages, bars, strict=True)
             ]
@@ -130,15 +130,15 @@ class RLStepScene(BookScene):
         ).shift(DOWN * 0.2 + LEFT * 0.8)
         ticks = VGroup(
             *[
-                label(f"{v:.0%}", 24, TEXT_2).next_to(axes.c2p(0, v), LEFT, buff=0.15)
+                label(f"{v:.0%}", MIN_TEXT, TEXT_2).next_to(axes.c2p(0, v), LEFT, buff=0.15)
                 for v in (0, 0.5, 1)
             ],
             *[
-                label(str(s), 24, TEXT_2).next_to(axes.c2p(s, 0), DOWN, buff=0.12)
+                label(str(s), MIN_TEXT, TEXT_2).next_to(axes.c2p(s, 0), DOWN, buff=0.12)
                 for s in range(0, rl_runs.STEPS + 1, 50)
             ],
         )
-        step_name = label("RL step", 24, TEXT_2).next_to(axes, DOWN, buff=0.55)
+        step_name = label("RL step", MIN_TEXT, TEXT_2).next_to(axes, DOWN, buff=0.55)
         self.play(Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0)
         k = f"pass@{rl_runs.K}"
         lines, ends = VGroup(), VGroup()
@@ -151,7 +151,7 @@ class RLStepScene(BookScene):
                 stroke_width=4,
             )
             first, last = replay[0][key], replay[-1][key]
-            end = label(f"{key}\n{first:.0%} → {last:.0%}", 24, color, line_spacing=1.0)
+            end = label(f"{key}\n{first:.0%} → {last:.0%}", MIN_TEXT, color, line_spacing=1.0)
             end.next_to(axes.c2p(rl_runs.STEPS, last), RIGHT, buff=0.25)
             lines.add(line)
             ends.add(end)

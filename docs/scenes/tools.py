@@ -63,7 +63,7 @@ class ToolsScene(BookScene):
         tool.move_to([3.6, -1.3, 0])
         self.play(FadeIn(slots), FadeIn(written), FadeIn(model), FadeIn(tool), run_time=0.8)
 
-        note = label("each step: the model reads one token, writes the next", 24, TEXT_2)
+        note = label("each step: the model reads one token, writes the next", MIN_TEXT, TEXT_2)
         note.move_to(DOWN * 3.1)
         self.play(FadeIn(note), run_time=0.5)
         opened = None
@@ -87,7 +87,7 @@ class ToolsScene(BookScene):
         done = label(
             f"the model wrote {sampled} tokens; the engine forced "
             f"{len(steps) - sampled}, read like written ones",
-            24,
+            MIN_TEXT,
             POSITIVE,
         )
         done.move_to(note)
@@ -96,21 +96,21 @@ class ToolsScene(BookScene):
         self.wait(1.2)
         self.tool_off(slots[len(prompt)], VGroup(model, tool), done)
         self.takeaway(
-            "The model writes the call; the engine runs it and forces the answer in.",
-            "Trained with the answer masked, it learned the call, not the sum.",
+            "The model writes the call;\nthe engine runs it and forces the answer in.",
+            "Trained with the answer masked,\nit learned the call, not the sum.",
         )
 
     def show_call(self, span, call, tool, note):
         """The call is recognised: its text goes to the calculator, the answer comes back."""
         brace = Brace(span, DOWN, buff=0.08, color=ACCENT_2)
-        heard = label(f"call recognised: “{call.expression}”", 24, ACCENT_2)
+        heard = label(f"call recognised: “{call.expression}”", MIN_TEXT, ACCENT_2)
         heard.next_to(brace, DOWN, buff=0.1)
         parsed = label(f"{call.expression} = {call.result}", 26, TEXT, mono=True)
         parsed.move_to(tool[0].get_center() + DOWN * 0.25)
         self.play(GrowFromCenter(brace), FadeIn(heard), run_time=0.6)
         self.play(FadeIn(parsed, target_position=heard), run_time=0.7)  # no text morph
         tool.add(parsed)  # it leaves with the calculator
-        forced = label("the answer is forced in, one token per step", 24, FORCED)
+        forced = label("the answer is forced in, one token per step", MIN_TEXT, FORCED)
         forced.move_to(note)
         self.play(swap(note, forced), FadeOut(brace), FadeOut(heard), run_time=0.6)
         return forced
@@ -126,13 +126,13 @@ class ToolsScene(BookScene):
                 for (ch, _), slot in zip(steps, row, strict=True)
             ]
         )
-        head = label("tool off", 24, ROLE["loss"]).next_to(row, LEFT, buff=0.3)
+        head = label("tool off", MIN_TEXT, ROLE["loss"]).next_to(row, LEFT, buff=0.3)
         tail = "".join(ch for ch, _ in steps).split(">", 1)[-1]
         sum_written = any(ch.isdigit() for ch in tail)
         verdict = label(
             f"tool off, the same model writes “{tail}” after its call"
             + ("" if sum_written else ": no sum"),
-            24,
+            MIN_TEXT,
             ROLE["loss"],
         )
         verdict.move_to(caption)
