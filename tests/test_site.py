@@ -361,6 +361,20 @@ def test_search_finds_attention(site, context):
     assert not problems, problems
 
 
+def test_the_search_pages_magnifier_leaves_the_query_readable(site, context):
+    """The search page's own box draws its magnifier over the input's left edge: the
+    query's first letter must start to the right of it."""
+    page = context.new_page()
+    page.goto(site + "search.html?q=gradient")
+    box = page.locator(".bd-search-container form.bd-search")
+    box.locator("input").wait_for()
+    icon = box.locator("i").first.bounding_box()
+    text_left = box.locator("input").evaluate(
+        "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
+    )
+    assert text_left >= icon["x"] + icon["width"], (text_left, icon)
+
+
 @pytest.mark.parametrize("width", [PHONE["width"], 1280])
 def test_the_players_controls_cover_nothing_of_the_clip(site, browser, width):
     """The native controls lie in a band below the clip's frame (manim_clip.css), at a
