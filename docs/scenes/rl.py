@@ -102,7 +102,9 @@ class RLStepScene(BookScene):
         pushes = VGroup(
             *[
                 label(
-                    "↑ likelier" if a > 0 else "↓ less likely", MIN_TEXT, POSITIVE if a > 0 else TEXT_2
+                    "↑ likelier" if a > 0 else "↓ less likely",
+                    MIN_TEXT,
+                    POSITIVE if a > 0 else TEXT_2,
                 ).next_to(b, RIGHT, buff=0.2)
                 for a, b in zip(advantages, bars, strict=True)
             ]
