@@ -31,9 +31,11 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "prompt": "def",
         "temperature": 0.8,
         "topK": 20,
+        "topP": None,
         "seed": 3,
         "steps": 30,
         "run": "training",
+        "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
     attention = compute.attention("sort", "CBACAB")
