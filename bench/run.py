@@ -350,6 +350,8 @@ def parts(names: list[str], html: Path) -> None:
             results["live"] = live_figures(scratch)
         if "page-weight" in names:
             results["page_weight"] = page_weight(html)
+        if "training" in names:
+            results["training"] = training_figures(scratch / "cache")
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -363,6 +365,7 @@ PARTS = (
     "replay",
     "live",
     "page-weight",
+    "training",
 )
 
 

@@ -39,6 +39,7 @@ SUBTYPES = (
     "annotated-source",
     "live-attention",
     "live-sampling",
+    "live-tools",
     "training-replay",
     "predict-check",
     "math",
@@ -76,6 +77,31 @@ def model_size_problem(config, batch: int = 1, time: int | None = None) -> str |
         f"numbers ({numbers * 4 / 1e9:.1f} GB), more than the build runs "
         f"({MAX_MODEL_NUMBERS:.0e})"
     )
+
+
+def defined_classes(module) -> list[type]:
+    """The classes ``module`` itself defines, in order (nanoGPT defines the model last)."""
+    return [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and obj.__module__ == module.__name__
+    ]
+
+
+def own_config(model_class: type, config):
+    """``config`` as ``model_class`` takes it: when its ``config`` argument is annotated
+    with a dataclass extending the preset's (modern.py's ModernConfig, ngpt.py's
+    NGPTConfig), that class with the preset's values and its own defaults for the rest."""
+    try:
+        wanted = typing.get_type_hints(model_class.__init__).get("config")
+    except Exception:  # an annotation that does not resolve: take the preset's as it is
+        return config
+    given = type(config)
+    if not (isinstance(wanted, type) and dataclasses.is_dataclass(given)):
+        return config
+    if wanted is given or not issubclass(wanted, given):
+        return config
+    return wanted(**{f.name: getattr(config, f.name) for f in dataclasses.fields(given)})
 
 
 class ModelCodeTimeout(BaseException):
@@ -278,22 +304,53 @@ def drop_bad_options(directive, logger, subtype: str) -> None:
         del directive.options[name]
 
 
+NAMES = "nanobook_names"  # env.metadata[docname] key: {:name: of a directive: its line}
+
+
 def add_name(directive, node, logger, subtype: str) -> bool:
-    """``directive.add_name(node)`` for its :name:, unless another target of the page has
-    that name already: then a warning (docutils would say it without type or hint), and
-    False, so the caller gives the node an anchor of its own."""
+    """``directive.add_name(node)`` for its :name:, unless another target of the page or
+    of another page has that name already: then a warning (docutils would say the first
+    without type or hint, Sphinx the second not at all), and False, so the caller gives
+    the node an anchor of its own."""
     name = nodes.fully_normalize_name(directive.options["name"])
+    location = (directive.env.docname, directive.lineno)
     if name in directive.state.document.nameids:
         warn(
             logger,
             f"{directive.name}: :name: {name!r} is already the name of another target on this page",
-            location=(directive.env.docname, directive.lineno),
+            location=location,
             subtype=subtype,
             hint="give each :name: once per page (a :ref: must know which one it means)",
         )
         return False
+    elsewhere = _named_elsewhere(directive.env, name)
+    if elsewhere:
+        warn(
+            logger,
+            f"{directive.name}: :name: {name!r} is already the name of a target in {elsewhere}",
+            location=location,
+            subtype=subtype,
+            hint="give each :name: once in the book: a :ref: to it reaches only one of them, "
+            "and a clip's files named after it would overwrite the other's",
+        )
+        return False
+    directive.env.metadata[directive.env.docname].setdefault(NAMES, {})[name] = directive.lineno
     directive.add_name(node)
     return True
+
+
+def _named_elsewhere(env, name: str) -> str | None:
+    """Where another page of the book names a target ``name`` ("docname:line", or the
+    docname of a label), or None. Directive names are kept in the page's metadata, so
+    a later build that re-reads only one of the two pages still sees the other."""
+    for docname in sorted(env.found_docs - {env.docname}):
+        line = env.metadata.get(docname, {}).get(NAMES, {}).get(name)
+        if line is not None:
+            return f"{docname}:{line}"
+    labelled = env.domaindata["std"]["anonlabels"].get(name)
+    if labelled and labelled[0] != env.docname and labelled[0] in env.found_docs:
+        return labelled[0]
+    return None
 
 
 # --- per-page state -------------------------------------------------------------------

@@ -48,14 +48,23 @@ def cell_search(app) -> list[Path]:
 
 def train_models(app, env, added, changed, removed) -> list[str]:
     """Train the book's models before any page is read: the presets, chapter 10's sweep,
-    chapter 11's variants (so no page trains while the clips render beside it). Sets
+    chapter 11's variants, chapter 12's char runs, Part III's fine-tuning runs, addition
+    models and RL runs (so no page trains while the clips render beside it). Sets
     ``nanobook_inputs_digest``: the weights and model configs, which cells and scenes
     read without importing them. Re-reads nothing."""
-    from model_src import sweep, trained, variants
+    from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
 
-    requests = [("sort", {}), ("char", {}), *sweep.requests()]
+    requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
     started = time.perf_counter()
-    tasks = trained.missing(requests) + variants.missing()
+    # an RL run needing its start model before it is trained trains it, the others wait
+    tasks = [
+        *trained.missing(requests),
+        *variants.missing(),
+        *char_ngpt.missing(),
+        *finetune.missing(),
+        *arithmetic.missing(),
+        *rl_runs.missing(),
+    ]
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started
@@ -172,6 +181,13 @@ def summary_line(
     )
 
 
+def search_snippets(app, pagename, templatename, context, doctree) -> None:
+    """The search page shows a glossary entry found by a search as that entry alone
+    (_static/nanobook_search.js); no other page loads it."""
+    if pagename == "search":
+        app.add_js_file("nanobook_search.js", loading_method="defer")
+
+
 def setup(app):
     _core.setup_core(app)
     app.connect("build-finished", summary)
@@ -182,4 +198,5 @@ def setup(app):
     app.connect("source-read", use_page_cache)
     # after the theme's launch buttons (501), which copy MyST-NB's notebook to _sources
     app.connect("html-page-context", offer_notebook, priority=reader_notebooks.PRIORITY)
+    app.connect("html-page-context", search_snippets)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -71,6 +71,7 @@ ON_THE_PAGE = {
     "arch-diagram": "Architecture diagram",
     "live-attention": "Live model",
     "live-sampling": "Live model",
+    "live-tools": "Live model",
     "predict-check": "Predict, then check",
     "training-replay": "Training replay",
 }

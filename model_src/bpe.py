@@ -1,10 +1,11 @@
 """Byte-pair encoding, small enough to read in one sitting.
 
-GPT-2's tokenizer is built the same way, on far more text and with one extra step
-(it first splits text into words, so no token spans two words). Here:
+GPT-2's tokenizer is built the same way, on far more text, after one extra step:
+it first cuts the text into pieces with a regular expression (GPT2_SPLIT), so no token
+spans two pieces. Here:
 
-    merges = train(text, num_merges=100)
-    ids = encode("some text", merges)    # list of ints
+    merges = train(text, num_merges=100)                # or split=GPT2_SPLIT
+    ids = encode("some text", merges)    # list of ints (the same split, if trained with one)
     decode(ids, merges) == "some text"
 
 Every text starts as its UTF-8 bytes, tokens 0..255, so any string can be encoded.
@@ -13,10 +14,19 @@ a new token id (256, 257, ...). `merges` maps each pair to its new id, in the or
 the pairs were learned; encoding replays them in that order.
 """
 
+import re
 from collections import Counter
 from itertools import pairwise
 
 N_BYTES = 256  # token ids below this are single bytes
+
+# GPT-2's pre-split, in Python's re (GPT-2's own uses the regex module's \p{L} and \p{N};
+# on ASCII text, letters [^\W\d_], digits \d and the rest are the same classes): an
+# English contraction, or a run of letters, of digits or of other symbols with at most one
+# space in front, or a run of whitespace (leaving the last space to the word after it).
+GPT2_SPLIT = re.compile(
+    r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
+)
 
 
 def pair_counts(ids: list[int]) -> Counter:
@@ -39,26 +49,38 @@ def replace_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int
     return out
 
 
-def train(text: str, num_merges: int) -> dict[tuple[int, int], int]:
+def train(
+    text: str, num_merges: int, split: re.Pattern | None = None
+) -> dict[tuple[int, int], int]:
     """Learn up to num_merges merges from text (fewer if no pair repeats any more).
+    With `split`, pairs are counted inside each piece it finds, so no merge spans two.
     Ties go to the pair seen first, so the result depends only on text."""
-    ids = list(text.encode("utf-8"))
+    pieces = Counter(split.findall(text) if split else [text])  # each distinct piece, once
+    words = {tuple(piece.encode("utf-8")): n for piece, n in pieces.items()}
     merges = {}
     for new_id in range(N_BYTES, N_BYTES + num_merges):
-        counts = pair_counts(ids)
+        counts = Counter()
+        for ids, n in words.items():  # a piece that occurs n times: its pairs n times
+            for pair, count in pair_counts(ids).items():
+                counts[pair] += count * n
         if not counts:
             break
         pair = max(counts, key=counts.get)  # max keeps the first of equal counts
         if counts[pair] < 2:
             break  # merging a pair that occurs once compresses nothing worth learning
         merges[pair] = new_id
-        ids = replace_pair(ids, pair, new_id)
+        words = {tuple(replace_pair(list(ids), pair, new_id)): n for ids, n in words.items()}
     return merges
 
 
-def encode(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
+def encode(
+    text: str, merges: dict[tuple[int, int], int], split: re.Pattern | None = None
+) -> list[int]:
     """Bytes first, then the learned merges, earliest-learned first: a later merge may
-    be built from an earlier one's token, never the other way round."""
+    be built from an earlier one's token, never the other way round. With `split`, each
+    piece it finds is encoded on its own."""
+    if split:
+        return [i for piece in split.findall(text) for i in encode(piece, merges)]
     ids = list(text.encode("utf-8"))
     while len(ids) > 1:
         present = set(pairwise(ids))

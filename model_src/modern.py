@@ -222,14 +222,19 @@ class ModernGPT(nn.Module):
             n_params -= self.transformer.wpe.weight.numel()
         return n_params
 
-    def forward(self, idx, targets=None):
-        """As GPT.forward: all logits and the loss with targets, else the last logits."""
+    def embed(self, idx):
+        """Each token's vector, plus its position's row if there is a position table."""
         T = idx.size(1)
         if self.config.block_size < T:
             raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
         x = self.transformer.wte(idx)  # (B, T, C)
         if "wpe" in self.transformer:
             x = x + self.transformer.wpe(torch.arange(T, device=idx.device))
+        return x  # (B, T, C)
+
+    def forward(self, idx, targets=None):
+        """As GPT.forward: all logits and the loss with targets, else the last logits."""
+        x = self.embed(idx)  # (B, T, C)
         for block in self.transformer.h:
             x = block(x)
         x = self.transformer.ln_f(x)

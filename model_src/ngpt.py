@@ -24,7 +24,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from .model import GPT, GPTConfig
-from .modern import rope_angles, rotate
+from .modern import ModernGPT, rope_angles, rotate
 
 
 @dataclass
@@ -155,6 +155,9 @@ class NGPT(nn.Module):
     _init_weights = GPT._init_weights
     configure_optimizers = GPT.configure_optimizers
     generate = GPT.generate
+    # counted and embedded as ModernGPT does: tokens, and a position table if there is one
+    get_num_params = ModernGPT.get_num_params
+    embed = ModernGPT.embed
 
     @torch.no_grad()
     def normalize_weights(self):
@@ -167,21 +170,11 @@ class NGPT(nn.Module):
             elif param.dim() == 2:
                 param.copy_(unit(param, dim=1))  # (outputs, C) or (vocab/T, C)
 
-    def get_num_params(self, non_embedding: bool = True) -> int:
-        """As GPT counts them: without the position table, if there is one."""
-        n_params = sum(p.numel() for p in self.parameters())
-        if non_embedding and "wpe" in self.transformer:
-            n_params -= self.transformer.wpe.weight.numel()
-        return n_params
-
     def forward(self, idx, targets=None):
         """As GPT.forward: all logits and the loss with targets, else the last logits."""
-        T = idx.size(1)
-        if self.config.block_size < T:
-            raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
-        h = self.transformer.wte(idx)  # (B, T, C), rows of length 1
+        h = self.embed(idx)  # (B, T, C): unit token rows, plus a position's row with wpe
         if "wpe" in self.transformer:
-            h = unit(h + self.transformer.wpe(torch.arange(T, device=idx.device)))
+            h = unit(h)  # the sum, back on the sphere
         for block in self.transformer.h:
             h = block(h)
         if targets is None:

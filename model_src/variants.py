@@ -9,12 +9,12 @@ initialisation, batches, AdamW groups, learning-rate schedule and clipping. A ru
 names the switches of ModernConfig it turns on and, for a few probes, a training setting
 it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `ngpt`
 trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
-book's sort model step for step. Each run is an entry of buildlib/store.py's store, keyed on
-the code (this file, modern.py and all they import), the data, the settings and the seed.
+book's sort model step for step. Each run is kept by runs.py in the book's store, keyed
+on the code (this file, modern.py and all they import), the data, the settings and the
+seed.
 """
 
 import json
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -22,12 +22,13 @@ from pathlib import Path
 import torch
 
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import Store, code_inputs, digest, write_meta
+from buildlib.store import code_inputs, digest
 
 from . import muon, prepare, presets, tasks, trained
 from . import train as training
 from .modern import ModernConfig, ModernGPT
 from .ngpt import NGPT, NGPTConfig
+from .runs import Runs
 
 PACKAGE = Path(__file__).parent
 
@@ -202,31 +203,21 @@ def slug(name: str) -> str:
     return "-".join(name.lower().replace("²", "2").replace(",", " ").split())
 
 
-def _store() -> Store:
-    return Store(trained.cache_dir() / "variants")
+def _train(name: str, seed: int) -> tuple[ModernGPT, dict]:
+    return train_variant(SPECS[name], seed)
+
+
+def _build(name: str) -> ModernGPT | NGPT:
+    return build(SPECS[name])
+
+
+STORED = Runs("variants", entries=_entries, train=_train, build=_build)
 
 
 def get(name: str, seed: int = SEEDS[0]) -> dict:
     """The record of variant `name` trained with `seed`, trained first if not cached;
     `model` holds the trained ModernGPT."""
-    return _get(name, seed, _entries()[name, seed])
-
-
-def _get(name: str, seed: int, entry: str) -> dict:
-    store = _store()
-
-    def make(tmp: Path) -> None:
-        print(f"training {entry} (cached for next time)", file=sys.stderr)
-        model, record = train_variant(SPECS[name], seed)
-        torch.save(model.state_dict(), tmp / "model.pt")
-        (tmp / "record.json").write_text(json.dumps(record))
-        write_meta(tmp, {"files": {"weights": "model.pt", "record": "record.json"}})
-
-    store.get_or_make(entry, make)
-    path = store.path(entry)
-    model = build(SPECS[name])
-    model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
-    return {**json.loads((path / "record.json").read_text()), "model": model.eval()}
+    return STORED.get(name, seed)
 
 
 def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
@@ -234,17 +225,11 @@ def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
     first, `jobs` at a time, each in its own process with one thread (as trained.py's
     train_all does), so the results are the same as when trained one by one."""
     run_longest_first(missing(), jobs)
-    entries = _entries()
-    return {run: _get(*run, entries[run]) for run in RUNS}
+    return {run: get(*run) for run in RUNS}
 
 
 def missing() -> list[Task]:
     """The runs the cache lacks, as tasks for a process pool (a book build trains them
     before any page is read, beside the preset models)."""
     size = trained.work(settings(SEEDS[0]))  # the sort model's: the specs barely change it
-    absent = [run for run, entry in _entries().items() if _store().get(entry) is None]
-    return [Task(_train_only, run, size) for run in absent]
-
-
-def _train_only(name: str, seed: int) -> None:
-    get(name, seed)
+    return [Task(STORED.make, run, size) for run in STORED.absent()]

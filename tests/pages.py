@@ -21,6 +21,9 @@ CHAPTERS = [
     "scale",
     "modern",
     "ngpt",
+    "finetuning",
+    "tools",
+    "rl",
 ]
 
 

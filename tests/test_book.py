@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from pages import CHAPTERS, parse
 
-from model_src import presets, variants
+from model_src import presets, rl_runs, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -229,3 +229,119 @@ def _hidden_states(model, rows) -> list[torch.Tensor]:
     for hook in hooks:
         hook.remove()
     return states
+
+
+def test_the_tools_chapter_says_what_its_table_measured(book_html):
+    """The calculator model gets nearly every held-out sum with the tool and almost none
+    without it, in both seeds; the model trained without a tool almost none; the prose
+    quotes the table; the leading digit of the plain model's sums beats the units."""
+    text = _page_text(book_html / "chapters/tools.html")
+    row = r"{}\s+{}\s+(\d{{4}})\s+([\d.]+)%\s+([\d.]+)%"
+    measured = {}
+    for name, mode in (
+        ("calculator", "tool on"),
+        ("calculator", "tool off"),
+        ("no tool", "tool off"),
+    ):
+        found = re.findall(row.format(re.escape(name), re.escape(mode)), text)
+        assert len(found) == 2, (name, mode)  # two seeds
+        measured[name, mode] = [float(right) for _, right, _ in found]
+    assert min(measured["calculator", "tool on"]) >= 95
+    assert max(measured["calculator", "tool off"]) <= 2
+    assert max(measured["no tool", "tool off"]) <= 5
+    quoted = " and ".join(f"{v:.1f}%" for v in measured["calculator", "tool on"])
+    assert f"the model gets {quoted} of the held-out sums right" in " ".join(text.split())
+    places = dict(re.findall(r"(units|tens|hundreds|thousands)\s+digit right\s+([\d.]+)%", text))
+    assert float(places["thousands"]) > float(places["units"])
+
+
+def _section(page: Path, label: str) -> str:
+    """The text of one section of a page (its label is its id), whitespace collapsed."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    return " ".join(soup.select_one(f"section#{label}").get_text(" ").split())
+
+
+def _percents(said: str) -> list[float]:
+    return [float(p) for p in re.findall(r"([\d.]+)%", said)]
+
+
+def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
+    """Chapter 13's prose quotes its own tables: masking on sort and on #, the skill a
+    fine-tune forgets and the mixture keeps, LoRA's parameters, and the exact restore."""
+    page = book_html / "chapters/finetuning.html"
+    masking = _section(page, "ch-finetuning-sft")
+    steps = [int(s) for s in re.search(r"steps((?: \d+)+)", masking).group(1).split()]
+    curves = {
+        (name, seed): _percents(values)
+        for name, seed, values in re.findall(
+            r"(chat, unmasked|chat|#, unmasked|#) (1337|1338) ((?:[\d.]+% ?)+)", masking
+        )
+    }
+    said = re.search(r"At step (\d+) the masked runs answer (.*?) of the held-out", masking)
+    column = steps.index(int(said.group(1)))
+    assert _percents(said.group(2)) == [curves["chat", s][column] for s in ("1337", "1338")]
+    masked = [curves["#", s][-1] for s in ("1337", "1338")]
+    unmasked = [curves["#, unmasked", s][-1] for s in ("1337", "1338")]
+    assert min(masked) - max(unmasked) > 20  # percentage points: "it pays"
+
+    forgetting = _section(page, "ch-finetuning-forgetting")
+    rows = re.findall(r"(#|mixture) (1337|1338) [\d.]+% ([\d.]+)% ([\d.]+)%", forgetting)
+    after = {name: [float(up) for n, _, up, _ in rows if n == name] for name in ("#", "mixture")}
+    assert max(after["#"]) < 10 and min(after["mixture"]) > 90
+    assert (
+        _percents(re.search(r"alone, it sorts (.*?%) and (.*?%)", forgetting).group(0))
+        == after["#"]
+    )
+    assert (
+        _percents(re.search(r"mixture keeps (.*?%) and (.*?%)", forgetting).group(0))
+        == after["mixture"]
+    )
+
+    lora = _section(page, "ch-finetuning-lora")
+    counts = {
+        name: int(count.replace(",", ""))
+        for name, count in re.findall(r"(full|LoRA r=8|LoRA r=2) ([\d,]+) [\d.]+%", lora)
+    }
+    assert counts["LoRA r=2"] < counts["LoRA r=8"] < counts["full"] / 5
+    share = re.search(r"rank 8 trains ([\d,]+) parameters, ([\d.]+)%", lora)
+    assert int(share.group(1).replace(",", "")) == counts["LoRA r=8"]
+    assert abs(float(share.group(2)) - 100 * counts["LoRA r=8"] / counts["full"]) < 0.06
+    (base,) = re.findall(r"chat model's weights ([0-9a-f]{16})", lora)
+    (removed,) = re.findall(r"adapters removed ([0-9a-f]{16})", lora)
+    assert base == removed and "logits equal to the chat model's: True" in lora
+
+
+def _percentages(text: str) -> list[float]:
+    return [float(p) for p in re.findall(r"([\d.]+)%", text)]
+
+
+def test_the_rl_page_states_what_its_runs_measured(book_html):
+    """The RL chapter's prose: pass@1 rises much more than pass@k (from the runs' records,
+    both seeds), the supervised control sorts more held-out prompts, the gamed checker
+    loses the exact sorts; every number as the cached runs hold it."""
+    text = " ".join(_page_text(book_html / "chapters/rl.html").split())
+    runs = rl_runs.run_all()
+    seeds, k = rl_runs.SEEDS, rl_runs.K
+    start = runs["start", seeds[0]]["final"]
+
+    def said(pattern: str) -> list[float]:
+        (match,) = set(re.findall(pattern, text))
+        return _percentages(" ".join(match) if isinstance(match, tuple) else match)
+
+    def held(name: str, key: str) -> list[float]:
+        return [round(100 * runs[name, s]["final"][key], 1) for s in seeds]
+
+    p1 = said(r"RL raises pass@1 from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    pk = said(rf"and pass@ ?{k} from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    assert p1 == [round(100 * start["exact pass@1"], 1), *held("REINFORCE", "exact pass@1")]
+    assert pk == [round(100 * start[f"exact pass@{k}"], 1), *held("REINFORCE", f"exact pass@{k}")]
+    assert all(end - p1[0] > 2 * (end_k - pk[0]) for end, end_k in zip(p1[1:], pk[1:], strict=True))
+    supervised = said(r"greedy answer is right on ([\d.]+% and [\d.]+%) of the held-out")
+    # the page's apostrophe is typographic (RL’s), and a glued number keeps a space after it
+    reinforce = said(r"of the held-out prompts \(RL.s: ([\d.]+% and [\d.]+%)")
+    assert supervised == held("supervised", "greedy") and reinforce == held("REINFORCE", "greedy")
+    assert min(supervised) > max(reinforce)
+    fell = said(r"Its exact sorts fell from ([\d.]+% to [\d.]+% and [\d.]+%)")
+    assert fell[1:] == held("gamed", "exact pass@1") and max(fell[1:]) < fell[0] / 2

@@ -64,3 +64,29 @@ def test_multibyte_characters_can_merge_into_one_token():
 def test_decode_of_a_split_character_does_not_raise():
     first_byte = list("é".encode())[:1]
     assert bpe.decode(first_byte, {}) == "\ufffd"
+
+
+def test_the_gpt2_split_cuts_words_contractions_and_spaces_as_gpt2_does():
+    assert bpe.GPT2_SPLIT.findall("I'll pay  you 100 gold_coins!\n\n") == [
+        "I", "'ll", " pay", " ", " you", " 100", " gold", "_", "coins", "!", "\n\n"
+    ]  # fmt: skip
+    text = "It's 3 o'clock;  __init__ said   'hello'\tthere\n"
+    assert "".join(bpe.GPT2_SPLIT.findall(text)) == text  # nothing is dropped
+
+
+def test_with_a_split_no_merge_spans_two_pieces_and_encoding_round_trips():
+    text = "the cat sat. the cat sat. the hat sat on the mat. " * 4
+    merges = bpe.train(text, num_merges=40, split=bpe.GPT2_SPLIT)
+    table = bpe.vocab(merges)
+    assert all(len(bpe.GPT2_SPLIT.findall(table[i].decode())) == 1 for i in merges.values())
+    unsplit = bpe.vocab(bpe.train(text, num_merges=40))
+    assert any(token.endswith(b" ") and len(token) > 1 for token in unsplit.values())
+    ids = bpe.encode(text, merges, bpe.GPT2_SPLIT)
+    assert bpe.decode(ids, merges) == text
+    assert len(ids) < len(text) / 2
+
+
+def test_a_split_counts_each_distinct_piece_once_but_weighs_it_by_its_count():
+    # " ab" occurs three times, " cd" twice: the commonest pair inside a piece wins
+    merges = bpe.train(" ab ab ab cd cd", num_merges=1, split=bpe.GPT2_SPLIT)
+    assert bpe.vocab(merges)[256] == b" a"

@@ -266,3 +266,27 @@ def test_every_warning_subtype_is_named_after_its_directive_and_listed_for_autho
     assert around == []
     with pytest.raises(ValueError, match=r"not one of _core\.SUBTYPES"):
         _core.warn(_core._logger, "a warning", location=None, subtype="manim_clip")
+
+
+def test_a_name_given_on_two_pages_is_a_located_warning_at_the_second(tmp_path):
+    """Issue 31, item 6: Sphinx says nothing when two pages' directives share a :name:
+    (the second silently takes the :ref:, and a clip's files are named after it)."""
+    film = "Film {n}\n======\n\n.. manim-film::\n   :name: the-film\n"
+    srcdir = _project(
+        tmp_path, film.format(n=2), 'extensions = ["ext.manim_clip"]\n', {"a.rst": film.format(n=1)}
+    )
+    (srcdir / "index.rst").write_text("Book\n====\n\n.. toctree::\n\n   a\n   healthy\n   bad\n")
+    code, log, _ = _build(srcdir)
+    _assert_fails_at_the_page(
+        srcdir,
+        code,
+        log,
+        f"{srcdir / 'bad.rst'}:4: WARNING: manim-film: :name: 'the-film' is already the name "
+        "of a target in a:4\n  hint: give each :name: once in the book",
+    )
+    assert "[nanobook.manim-film]" in log and log.count("already the name") == 1, log[-3000:]
+    assert 'id="the-film"' in (srcdir / "_build/html/a.html").read_text()
+    # a later build that re-reads only the second page still knows the first page's name
+    (srcdir / "bad.rst").write_text(film.format(n=3))
+    code, log, _ = _build(srcdir)
+    assert code == 1 and "bad.rst:4: WARNING: manim-film: :name: 'the-film'" in log, log[-3000:]

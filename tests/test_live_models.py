@@ -37,8 +37,11 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "prompt": "def",
         "temperature": 0.8,
         "topK": 20,
+        "topP": None,
         "seed": 3,
         "steps": 30,
+        "run": "training",
+        "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
     attention = compute.attention("sort", "CBACAB")
@@ -132,6 +135,7 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
     34: (":temperature: 'inf' is not a number from 0.1 to 5.0", ":temperature: 0.8"),
     37: (":seed: '4294967296' is not a number from 0 to 4294967295", ":seed: 7"),
     40: ("the :prompt: 'C' is one token: a strongest-key question needs", "two tokens"),
+    44: (":run: 'ppo' is not a run", "one of training, rl"),
 }
 
 

@@ -193,3 +193,97 @@ def test_top_k_and_top_p_probabilities_equal_pytorch(bare_runtime):
         full = compute.next_token_probs(logits, temperature, top_k)
         ranked = sorted(full, reverse=True)
         assert sum(ranked[: kept.sum() - 1]) < top_p or kept.sum() == 1
+
+
+# --- the calculator model and its engine (nanobook_tools.js) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def tools_page(browser, tmp_path_factory):
+    """The runtime, the widgets' helpers and the engine, with the calculator model."""
+    site = tmp_path_factory.mktemp("tools")
+    artifact = compute.artifact("calculator", site)
+    for script in ("nanobook_live.js", "nanobook_widgets.js", "nanobook_tools.js"):
+        shutil.copy(STATIC / script, site)
+    (site / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>tools</title>'
+        f'<div data-nanobook-model="calculator" data-nanobook-src="{artifact.as_uri()}"></div>'
+        '<script src="nanobook_live.js"></script><script src="nanobook_widgets.js"></script>'
+        '<script src="nanobook_tools.js"></script>'
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((site / "index.html").as_uri())
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+def test_the_browser_calculator_is_the_engines(tools_page):
+    """Every expression, well-formed or not, gets the same result and the same reason."""
+    from model_src import engine
+
+    rng = random.Random("calculator")
+    alphabet = "0123456789+-=<>.ER"
+    expressions = [
+        "",
+        "+",
+        "-7",
+        "123+045",
+        "7-10",
+        "999999+1",
+        "-999999-1",
+        "1234567",
+        "0000009+1",
+        "1++2",
+        "12+",
+        "(1+2)",
+        "1 + 2",
+        "٣+1",
+        "__import__('os')",
+    ]
+    expressions += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(300)
+    ]
+    expressions += [
+        f"{rng.randint(0, 10**7)}{rng.choice('+-')}{rng.randint(0, 10**7)}" for _ in range(200)
+    ]
+    got = tools_page.evaluate(
+        """async (expressions) => {
+             const model = await nanobook.model("calculator");
+             return expressions.map(e => { const r = nanobook.tools.calculate(e, model.tool);
+                                           return [r.result, r.error]; });
+           }""",
+        expressions,
+    )
+    assert got == [list(engine.calculate(e)) for e in expressions]
+
+
+def test_the_browser_engine_completes_as_pytorch(tools_page):
+    """Greedy completions, tool on and off: the same tokens, the same forced ones, the same
+    calls, on held-out problems and on prompts the model never saw the like of."""
+    from model_src import arithmetic, engine
+
+    model = arithmetic.get("calculator")["model"]
+    prompts = [arithmetic.prompt(a, b) for a, b in arithmetic.held_out()[:12].tolist()]
+    prompts += ["999+999=", "000+000=", "1234+5678=", "5=", "12-345=", "<1+2>", "="]
+    expected = [
+        [done.ids, done.forced, [[c.expression, c.result, c.error] for c in done.calls]]
+        for tool in (engine.calculate, None)
+        for done in (engine.complete(model, arithmetic.TOKENIZER, p, tool=tool) for p in prompts)
+    ]
+    got = tools_page.evaluate(
+        """async (prompts) => {
+             const model = await nanobook.model("calculator");
+             return [true, false].flatMap(tool => prompts.map(p => {
+               const done = nanobook.tools.complete(model, p, {tool});
+               const calls = done.calls.map(c => [c.expression, c.result, c.error]);
+               return [done.ids, done.forced, calls];
+             }));
+           }""",
+        prompts,
+    )
+    assert got == expected
+    assert any(calls for _, _, calls in expected)  # the tool was used

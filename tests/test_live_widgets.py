@@ -20,6 +20,7 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
+from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, shown_token
 from model_src import presets
 
 pytestmark = pytest.mark.browser
@@ -157,9 +158,53 @@ def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
         assert answers == want, (snapshot["step"], answers)
 
 
+def test_the_rl_replay_shows_the_runs_record(open_page):
+    """The RL chapter's replay: each recorded step's pass@1 and pass@k, and its group's
+    answers, rewards and advantages, as rl_runs.py recorded them; with reduced motion the
+    button steps through the record one snapshot a press."""
+    page = open_page("rl", reduced_motion="reduce")
+    widget = live(page, ".nb-live-replay")
+    payload = compute.rl_replay_payload("sort")
+    snapshots, k, vocab = payload["snapshots"], payload["k"], payload["vocab"]
+    slider = widget.locator("input[type=range]")
+    slider.focus()
+    for press, index in [("Home", 0), ("ArrowRight", 1), ("ArrowRight", 2), ("End", -1)]:
+        page.keyboard.press(press)
+        snapshot = snapshots[index]
+        summary = widget.locator(".nb-live-readout").first.inner_text()
+        assert summary.startswith(
+            f"Step {snapshot['step']}: held-out pass@1 {snapshot['pass@1']:.1%}, "
+            f"pass@{k} {snapshot[f'pass@{k}']:.1%}"
+        ), summary
+        rows = widget.locator(".nb-rl-answer")
+        if "answers" not in snapshot:
+            assert rows.count() == 0
+            continue
+        assert rows.locator(".nb-rl-word").all_text_contents() == [
+            "".join(vocab[i] for i in answer) for answer in snapshot["answers"]
+        ]
+        rewards = [
+            float(text.split()[0]) for text in rows.locator(".nb-rl-reward").all_text_contents()
+        ]
+        assert rewards == snapshot["rewards"]
+        shown = [float(text) for text in rows.locator(".nb-rl-advantage").all_text_contents()]
+        assert shown == pytest.approx(snapshot["advantages"], abs=5e-4)
+    assert (
+        slider.get_attribute("aria-valuetext")
+        == f"step {snapshots[-1]['step']} of {payload['max_iters']}"
+    )
+    button = widget.get_by_role("button", name="Next step")
+    button.click()  # from the last snapshot, the next press starts again near the beginning
+    assert (
+        widget.locator(".nb-live-readout")
+        .first.inner_text()
+        .startswith(f"Step {snapshots[1]['step']}:")
+    )
+
+
 @pytest.mark.parametrize(
     "chapter, preset",
-    [("attention", "sort"), ("sampling", "char"), ("training", "sort")],
+    [("attention", "sort"), ("sampling", "char"), ("training", "sort"), ("rl", "sort")],
 )
 def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
     page = open_page(chapter)
@@ -199,6 +244,51 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
 
 
+def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
+    """Top-p, set with the keyboard: the first step's bars are PyTorch's top-p
+    distribution (model_src.model.top_p_logits), the tokens it cuts are marked as cut,
+    the readout says how many it kept, and the whole run is the text PyTorch draws."""
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling")
+    slider = widget.get_by_label("Top-p")
+    low, high = SAMPLING_TOP_P  # handed to the page, typed nowhere else
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (low, high)
+    shown_p = widget.locator(f"output[for='{slider.get_attribute('id')}']")
+    assert float(slider.input_value()) == high and shown_p.inner_text() == "off"
+    slider.focus()
+    for _ in range(2):
+        slider.press("ArrowLeft")
+    top_p = 0.9
+    assert float(slider.input_value()) == top_p
+    assert shown_p.inner_text() == "0.90"
+    assert slider.get_attribute("aria-valuetext").startswith("0.90: keep the likeliest tokens")
+    widget.get_by_role("button", name="Step").click()
+
+    entry = compute.trained_model("char")
+    with torch.no_grad():
+        logits, _ = entry.model(torch.tensor([entry.encode("KING RICHARD:")]))
+    probs = compute.next_token_probs(logits[0, -1], 0.8, None, top_p)
+    token_of = {shown_token(entry.decode([i])): i for i in range(len(entry.meta["itos"]))}
+    bars = widget.locator(".nb-live-bar")
+    for n in range(bars.count()):
+        bar = bars.nth(n)
+        token = token_of[bar.locator(".nb-live-bar-token").inner_text()]
+        shown = float(bar.evaluate("b => b.style.getPropertyValue('--nb-live-p')"))
+        assert shown == pytest.approx(probs[token], abs=1e-4), (n, token)
+        cut = bar.locator(".nb-live-bar-why").inner_text()
+        assert cut == ("top-p cut" if probs[token] == 0 else ""), (n, token, cut)
+    assert widget.locator(".nb-live-bar-cut").count() > 0  # the cut tokens are among the bars
+    kept = int((probs > 0).sum())
+    readout = widget.locator(".nb-live-readout").inner_text()
+    assert f"Top-p 0.90 kept {kept} of {len(probs)} tokens" in readout, readout
+
+    widget.get_by_role("button", name="Reset").click()
+    widget.get_by_role("button", name="Play").click()
+    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80, top_p=top_p)
+    assert widget.locator(".nb-live-text").inner_text() == built["text"]
+    assert built["text"] != compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)["text"]
+
+
 def test_the_sampling_chapter_explains_the_widget_it_shows():
     """The chapter's cell that explains the char widget's table repeats its options: a
     changed directive must change the cell too (a cached notebook sees only its code)."""
@@ -227,7 +317,11 @@ def test_the_char_widget_writes_dialogue_not_whitespace():
 
 
 def test_widgets_fit_a_phone_in_the_dark(open_page):
-    for chapter, selector in [("attention", ".nb-live-attention"), ("training", ".nb-live-replay")]:
+    for chapter, selector in [
+        ("attention", ".nb-live-attention"),
+        ("training", ".nb-live-replay"),
+        ("rl", ".nb-live-replay"),
+    ]:
         page = open_page(chapter, viewport={"width": 390, "height": 844}, color_scheme="dark")
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         live(page, selector)
@@ -261,15 +355,10 @@ def test_bad_input_is_explained_in_the_widget(open_page):
     assert field.get_attribute("aria-invalid") == "false"
 
 
-def _max_temperature() -> float:
-    script = (REPO / "ext/live_models/static/nanobook_widgets.js").read_text(encoding="utf-8")
-    return float(re.search(r"const MAX_TEMPERATURE = ([\d.]+);", script).group(1))
-
-
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""
-    prompt, hottest = "CBACAB", _max_temperature()
+    prompt, hottest = "CBACAB", SAMPLING_TEMPERATURES[1]
     wrong = sum(
         compute.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
         != "".join(sorted(prompt))
@@ -300,9 +389,12 @@ def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page
         )
     )
     # the slider's top, in the page: the text is PyTorch's for that temperature
-    hottest = _max_temperature()
+    coldest, hottest = SAMPLING_TEMPERATURES  # handed to the page, typed nowhere else
     slider = widget.get_by_label("Temperature")
-    assert float(slider.get_attribute("max")) == hottest
+    assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (
+        coldest,
+        hottest,
+    )
     top_k.select_option("")
     slider.evaluate(
         "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest
@@ -350,3 +442,39 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     small = live(phone, "#live-attention-sort-0")
     assert small.bounding_box()["height"] <= 1.6 * 844
     assert phone.evaluate("document.documentElement.scrollWidth") <= 392
+
+
+def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(open_page):
+    """The reader's own sum, with reduced motion (the whole completion at once): the call
+    underlined, the forced answer the engine's, and with the tool off the model's own
+    text, as model_src/engine.py writes it; the keyboard runs it (Enter)."""
+    from model_src import arithmetic, engine
+
+    model = arithmetic.get("calculator")["model"]
+    page = open_page("tools", reduced_motion="reduce")
+    widget = live(page, ".nb-live-tools")
+    field, switch = widget.locator("input[type=text]"), widget.locator("input[type=checkbox]")
+    for tool_on in (True, False):
+        switch.set_checked(tool_on)
+        field.fill("999+999=")
+        field.press("Enter")
+        done = engine.complete(
+            model, arithmetic.TOKENIZER, "999+999=", tool=engine.calculate if tool_on else None
+        )
+        text = widget.locator(".nb-tool-text")
+        page.wait_for_function(
+            "([t, want]) => t.textContent === want", arg=[text.element_handle(), done.text]
+        )
+        forced = "".join(ch for ch, f in zip(done.text, done.forced, strict=True) if f)
+        shown = widget.locator(".nb-tool-text .nb-tool-forced").all_text_contents()
+        assert "".join(shown) == forced
+        assert forced == ("1998" if tool_on else "")
+        caption = widget.locator(".nb-live-readout").text_content()
+        assert ("called the calculator with “999+999”" in caption) == tool_on
+
+
+def test_the_calculator_widget_fits_a_phone_in_the_dark(open_page):
+    page = open_page("tools", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    live(page, ".nb-live-tools")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -43,6 +43,14 @@ DEFINING_PHRASES = [
     r"4 to\s+20 times",  # the nGPT paper's claim, as published (chapter 12 checks it)
     r"5\. Is 1 a fixed point",  # the heading of the modern chapter's fifth exercise
     r"Python 3\.11 or later",  # the run box: the package's requirement
+    r"standard deviation 0\.02",  # GPT-2's initialisation, as nanoGPT sets it
+    r"[Rr]ank [28]\b",  # the fine-tuning chapter's LoRA ranks: settings, not results
+    r"Williams 1992",  # REINFORCE's citation
+    r"pass@\d+",  # the name of a metric: k is its definition
+    r"(?:from|out of) 16 samples",  # the RL exercise: the samples it gives
+    # ... and its solution, which counts with them
+    r"choosing 8 of the 16 samples|all 8 come from the 14 wrong ones|the 8 picks|from the 16;",
+    r"a group of 8 right answers",  # the RL exercise: the group it gives
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
 APPENDIX = ["start", "learning-path", "glossary"]  # pages that state the models' numbers too

@@ -137,3 +137,53 @@ def test_arrow_weights_follow_the_brief():
     assert main.stroke_width > 2 * side.stroke_width
     assert isinstance(optional, DashedLine) and optional.has_tip()
     assert optional.stroke_width <= side.stroke_width
+
+
+def test_min_text_is_worked_out_from_what_a_phone_reader_can_read():
+    """MIN_TEXT is not typed in: at MIN_TEXT a capital is at least MIN_CAPITAL_CSS_PX
+    tall in the phone's player (one point less would not be), and the capital height per
+    point the rule uses is what DejaVu Sans measures."""
+    import bookscene
+    from manim import config
+
+    capital = bookscene.label("H", 100).height / 100
+    assert capital == pytest.approx(bookscene.CAPITAL_PER_POINT, rel=0.01)
+
+    def on_the_phone(size):  # a capital's height in CSS px in the phone's player
+        return size * capital / config.frame_width * bookscene.PHONE_PLAYER_CSS_PX
+
+    smallest = bookscene.MIN_TEXT
+    assert on_the_phone(smallest) >= bookscene.MIN_CAPITAL_CSS_PX > on_the_phone(smallest - 1)
+
+
+def _played(make_text, morph=False) -> None:
+    """Play one text onto a BookScene without drawing frames (its checks still run)."""
+    import bookscene
+    from manim import FadeIn, Transform, tempconfig
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    class OneText(bookscene.BookScene):
+        def construct(self):
+            text = make_text()
+            self.play(FadeIn(text))
+            if morph:  # a number turned into another glyph keeps its original_text
+                self.play(Transform(text, bookscene.label("−∞", bookscene.MIN_TEXT)))
+
+    settings = {"dry_run": True, "disable_caching": True, "verbosity": "ERROR"}
+    with tempconfig(settings):
+        OneText(renderer=CairoRenderer(skip_animations=True)).render()
+
+
+def test_text_shown_smaller_than_min_text_or_cut_by_the_frame_fails_the_clip():
+    import bookscene
+    from manim import DOWN
+
+    smallest = bookscene.MIN_TEXT
+    with pytest.raises(ValueError, match=rf"font size {smallest * 0.8:.1f}, below MIN_TEXT"):
+        _played(lambda: bookscene.label("a caption scaled down", smallest).scale(0.8))
+    with pytest.raises(ValueError, match="below MIN_TEXT"):
+        _played(lambda: bookscene.label("typed too small", smallest - 1))
+    with pytest.raises(ValueError, match="cut by the frame's bottom edge"):
+        _played(lambda: bookscene.label("half out", smallest).to_edge(DOWN, buff=0).shift(DOWN / 8))
+    _played(lambda: bookscene.label("0.13", smallest), morph=True)  # no complaint
+    _played(lambda: bookscene.label("at the bottom edge", smallest).to_edge(DOWN, buff=0.05))

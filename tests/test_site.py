@@ -13,6 +13,7 @@ import contextlib
 import functools
 import http.server
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -357,6 +358,87 @@ def test_search_finds_attention(site, context):
     results.first.wait_for(timeout=15_000)
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any("chapters/attention.html" in href for href in hrefs), hrefs
+    assert not problems, problems
+
+
+def test_the_search_pages_magnifier_leaves_the_query_readable(site, context):
+    """The search page's own box draws its magnifier over the input's left edge: the
+    query's first letter must start to the right of it."""
+    page = context.new_page()
+    page.goto(site + "search.html?q=gradient")
+    box = page.locator(".bd-search-container form.bd-search")
+    box.locator("input").wait_for()
+    icon = box.locator("i").first.bounding_box()
+    text_left = box.locator("input").evaluate(
+        "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
+    )
+    assert text_left >= icon["x"] + icon["width"], (text_left, icon)
+
+
+@pytest.mark.parametrize("width", [PHONE["width"], 1280])
+def test_the_players_controls_cover_nothing_of_the_clip(site, browser, width):
+    """The native controls lie in a band below the clip's frame (manim_clip.css), at a
+    phone's width and a desktop's: every pixel they change is below the frame's bottom.
+    On the phone the player is the screen's width, the width bookscene.MIN_TEXT assumes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "docs" / "scenes"))
+    import bookscene
+
+    context = browser.new_context(viewport={**PHONE, "width": width})
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/attention.html")
+        page.wait_for_load_state("networkidle")
+        video = page.locator("video.manim-clip-video").first
+        video.scroll_into_view_if_needed()
+        if width == PHONE["width"]:
+            assert video.bounding_box()["width"] == bookscene.PHONE_PLAYER_CSS_PX
+        shots = []
+        for controls in (True, False):
+            video.evaluate("(v, on) => { v.controls = on; }", controls)
+            page.wait_for_timeout(400)
+            shot = Image.open(io.BytesIO(video.screenshot())).convert("RGB")
+            shots.append(np.asarray(shot).astype(int))
+        changed = np.flatnonzero((np.abs(shots[0] - shots[1]).max(axis=2) > 60).sum(axis=1) > 3)
+        frame_bottom = video.bounding_box()["width"] * 9 / 16  # the frame sits at the top
+        assert changed.size and changed.min() >= frame_bottom, (changed.min(), frame_bottom)
+    finally:
+        context.close()
+
+
+GLOSSARY_ENTRIES = """() => [...document.querySelectorAll('dl.glossary > dt')].map(dt => {
+  let dd = dt.nextElementSibling;
+  while (dd.tagName !== 'DD') dd = dd.nextElementSibling;
+  const said = n => {
+    const copy = n.cloneNode(true);
+    copy.querySelectorAll('.headerlink').forEach(link => link.remove());
+    return copy.textContent.replace(/\\s+/g, ' ').trim();
+  };
+  return said(dt) + ': ' + said(dd);
+})"""
+
+
+@pytest.mark.parametrize("query", ["backpropagation", "clipping"])
+def test_a_glossary_result_shows_one_entry(site, context, query):
+    """Sphinx's snippet is 240 characters of the page around the word, so on the
+    glossary it ran one entry's end into the next one's term ("…computes. gradient
+    accumulationSumming…"); the search page shows the entry alone."""
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(site + "glossary.html")
+    page.wait_for_load_state("networkidle")  # leaving earlier would abort its favicon
+    entries = page.evaluate(GLOSSARY_ENTRIES)
+    page.goto(site + f"search.html?q={query}")
+    result = page.locator("#search-results ul.search li", has=page.locator("a[href*=glossary]"))
+    snippet = result.first.locator("p.context")
+    snippet.wait_for(timeout=15_000)
+    text = snippet.inner_text().removeprefix("...").removesuffix("...")
+    holding = [entry for entry in entries if text in entry]
+    assert len(holding) == 1 and query in text.lower(), (text, holding)
     assert not problems, problems
 
 

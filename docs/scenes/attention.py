@@ -132,9 +132,12 @@ class AttentionScene(BookScene):
         token_row = cell_row(letters, TEXT_2, size=28, color=ROLE["ids"]).move_to([0, 1.85, 0])
         token_row.align_to(LEFT * 5.3, LEFT)
         positions = VGroup(
-            *[label(str(i), 24, TEXT_2).next_to(c, UP, buff=0.08) for i, c in enumerate(token_row)]
+            *[
+                label(str(i), MIN_TEXT, TEXT_2).next_to(c, UP, buff=0.08)
+                for i, c in enumerate(token_row)
+            ]
         )
-        token_name = label("tokens", 24, TEXT_2).next_to(token_row, LEFT, buff=0.3)
+        token_name = label("tokens", MIN_TEXT, TEXT_2).next_to(token_row, LEFT, buff=0.3)
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in token_row], lag_ratio=0.05),
             FadeIn(positions),
@@ -145,7 +148,7 @@ class AttentionScene(BookScene):
         keys, future = token_row[: query + 1], token_row[query + 1 :]
         role_note = label(
             f"query: position {query} ({query_letter})   ·   keys: positions 0–{query}",
-            24,
+            MIN_TEXT,
             TEXT,
             t2c={"query": ROLE["q"], "keys": ROLE["k"]},
         ).move_to([0, -2.7, 0])
@@ -161,13 +164,15 @@ class AttentionScene(BookScene):
         rows_y = [0.6, -0.35, -1.3]
         head_names = VGroup(
             *[
-                label(f"head {h}", 24, ACCENT_2).move_to([0, y, 0]).align_to(token_name, RIGHT)
+                label(f"head {h}", MIN_TEXT, ACCENT_2)
+                .move_to([0, y, 0])
+                .align_to(token_name, RIGHT)
                 for h, y in enumerate(rows_y)
             ]
         )
         score_row = cell_row([signed(s, 1) for s in scores[0]], TEXT_2)
         score_row.move_to([0, rows_y[0], 0]).align_to(token_row, LEFT)
-        score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", 24, TEXT)
+        score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", MIN_TEXT, TEXT)
         score_note.move_to(role_note)
         self.play(
             FadeIn(head_names[0]),
@@ -189,12 +194,14 @@ class AttentionScene(BookScene):
             .move_to(future, aligned_edge=UP)
             .shift(0.08 * UP)
         )
-        mask_label = label("future: masked", 24, TEXT_2).next_to(mask, DOWN, buff=0.1)
-        minus_inf = VGroup(*[label("−∞", 24, TEXT_2).move_to(c) for c in score_row[query + 1 :]])
+        mask_label = label("future: masked", MIN_TEXT, TEXT_2).next_to(mask, DOWN, buff=0.1)
+        minus_inf = VGroup(
+            *[label("−∞", MIN_TEXT, TEXT_2).move_to(c) for c in score_row[query + 1 :]]
+        )
         mask_note = label(
             f"causal mask: position {query + 1} would score {signed(scores[0][query + 1], 1)}, "
             "but the future is set to −∞",
-            24,
+            MIN_TEXT,
             TEXT,
         ).move_to(role_note)
         self.play(
@@ -213,7 +220,7 @@ class AttentionScene(BookScene):
         rows = [weight_row(weights[h], y, query) for h, y in enumerate(rows_y)]
         softmax_note = label(
             f"softmax → weights ≥ 0 that sum to {sum(weights[0]):.2f}; the future gets exactly 0",
-            24,
+            MIN_TEXT,
             TEXT,
         ).move_to(role_note)
         self.play(
@@ -231,8 +238,8 @@ class AttentionScene(BookScene):
         keen = max(range(cfg.n_head), key=same_letter.__getitem__)
         heads_note = label(
             f"each head its own weights: head {keen} puts {same_letter[keen]:.2f} "
-            f"on the keys that hold {query_letter}, its own letter",
-            24,
+            f"on the keys holding {query_letter}, its letter",
+            MIN_TEXT,
             TEXT,
         ).move_to(role_note)
         self.play(
@@ -256,7 +263,7 @@ class AttentionScene(BookScene):
         outputs = VGroup()
         for h, y in enumerate(rows_y):
             card = panel(1.5, CELL, stroke=ROLE["v"])
-            name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{query}]", 24, ROLE["v"]).move_to(card)
+            name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{query}]", MIN_TEXT, ROLE["v"]).move_to(card)
             outputs.add(VGroup(card, name).move_to([6.1, y, 0]))
         arrows = VGroup(
             *[
@@ -267,7 +274,7 @@ class AttentionScene(BookScene):
         sum_note = label(
             f"y[{query}] = Σ w[s] · v[s] over s ≤ {query}: {cfg.n_head} heads × {hs} "
             f"= {cfg.n_embd} channels → c_proj",
-            24,
+            MIN_TEXT,
             TEXT,
         ).move_to(role_note)
         self.play(

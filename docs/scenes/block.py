@@ -99,10 +99,10 @@ class BlockScene(BookScene):
         )
 
         # the road: the residual stream, straight through
-        road = main_arrow([-5.6, ROAD_Y, 0], [6.9, ROAD_Y, 0], STREAM)
-        stream_name = VGroup(label("x", 30, STREAM), label(dims, 24, TEXT_2, mono=True))
+        road = main_arrow([-5.4, ROAD_Y, 0], [6.9, ROAD_Y, 0], STREAM)
+        stream_name = VGroup(label("x", 30, STREAM), label(dims, MIN_TEXT, TEXT_2, mono=True))
         stream_name.arrange(DOWN, buff=0.08).next_to(road, LEFT, buff=0.15)
-        road_note = label("the residual stream: one vector per position", 24, STREAM)
+        road_note = label("the residual stream: one vector per position", MIN_TEXT, STREAM)
         road_note.move_to([0, NOTE_Y, 0])
         self.play(GrowArrow(road), FadeIn(stream_name), FadeIn(road_note), run_time=1.0)
 
@@ -126,7 +126,7 @@ class BlockScene(BookScene):
 
         # the vector enters; a copy takes each detour and comes back as a write
         def norm_tag(value: float, x: float) -> Text:
-            return label(f"|x| = {value:.2f}", 24, STREAM).move_to([x, ROAD_Y - 0.55, 0])
+            return label(f"|x| = {value:.2f}", MIN_TEXT, STREAM).move_to([x, ROAD_Y - 0.55, 0])
 
         vector = dot(STREAM).move_to([-5.35, ROAD_Y, 0])
         tags = VGroup(norm_tag(first["x"], -5.0))
@@ -140,7 +140,7 @@ class BlockScene(BookScene):
             explain = label(
                 f"{name} reads a normalised copy (norm {first[read]:.2f});\n"
                 f"its write (norm {first[write]:.2f}) is added to x",
-                24,
+                MIN_TEXT,
                 TEXT,
             ).move_to(note)
             self.play(
@@ -168,7 +168,7 @@ class BlockScene(BookScene):
             self.play(
                 Indicate(plus, color=ACCENT, scale_factor=1.4), FadeIn(tags[-1]), run_time=0.7
             )
-        same = label(f"x leaves as {dims}: the same shape it entered with", 24, STREAM)
+        same = label(f"x leaves as {dims}: the same shape it entered with", MIN_TEXT, STREAM)
         same.move_to(note)
         self.play(
             vector.animate.move_to([6.5, ROAD_Y, 0]), FadeOut(note), FadeIn(same), run_time=0.8
@@ -193,7 +193,7 @@ class BlockScene(BookScene):
         entering = [first["x"]] + [n["out"] for n in norms]
         readings = VGroup(
             *[
-                label(f"{value:.2f}", 24, STREAM).next_to(link, UP, buff=0.15)
+                label(f"{value:.2f}", MIN_TEXT, STREAM).next_to(link, UP, buff=0.15)
                 for value, link in zip(entering, links, strict=True)
             ]
         )
@@ -202,13 +202,13 @@ class BlockScene(BookScene):
             f"|x| of the same vector between stages: block 0 takes it from {entering[0]:.2f} "
             f"to {entering[1]:.2f},\nblocks 1 and 2 change it by "
             + " and ".join(f"{c:+.2f}".replace("-", "−") for c in change[1:]),
-            24,
+            MIN_TEXT,
             TEXT,
             line_spacing=1.1,
         ).move_to([0, -1.4, 0])
         stack_title = VGroup(
             label(f"Stacked × {cfg.n_layer}: one stream through every block", 36),
-            label(f"each block maps {dims} to {dims}", 24, TEXT_2),
+            label(f"each block maps {dims} to {dims}", MIN_TEXT, TEXT_2),
         )
         stack_title.arrange(DOWN, buff=0.12).move_to(title)
         self.play(
@@ -226,6 +226,6 @@ class BlockScene(BookScene):
         self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "Sub-layers add to the residual stream;\nthey never replace it.",
-            f"Each reads a LayerNorm'd copy (pre-LN). A block maps {dims} to {dims},\n"
-            "so blocks stack; the stream itself is normalised once, by ln_f.",
+            f"Each reads a LayerNorm'd copy (pre-LN).\nA block maps {dims} to {dims}, so blocks "
+            "stack;\nthe stream itself is normalised once, by ln_f.",
         )

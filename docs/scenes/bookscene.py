@@ -10,6 +10,8 @@ Scenes subclass BookScene and build their pictures from the small helpers below,
 change of font or arrow weight is made here once.
 """
 
+import math
+
 import numpy as np
 from manim import *
 from palette import ACCENT, ACCENT_2, BG, PANEL, TEXT, TEXT_2
@@ -18,15 +20,27 @@ config.background_color = BG
 
 FONT = "DejaVu Sans"
 MONO = "DejaVu Sans Mono"
-# The smallest text a clip may hold: font size 24 is a 30 px em (22 px capitals) at 720p,
-# still about 11 px capitals in the page's 672 px player.
-MIN_TEXT = 24
+# Text a reader can read on a phone. On a 390 px phone the player is as wide as the
+# screen (manim_clip.css; tests/test_clip_pages.py measures it), and a capital must be at
+# least 7 CSS px tall there, a 10 px font's: 7 / 390 of the frame's width. A DejaVu Sans
+# capital is 0.010125 frame units tall per point of font size ("H" at 100 is 1.0125 of
+# the frame's 14.2 units), so the old smallest size, 24, gave 6.7 px capitals and the
+# smallest now is 26 (7.2 px). Every Text on screen is checked after every animation at
+# the size it is shown, scaled or not (check_text_fits). The player's native controls
+# sit in a band of their own below the frame (manim_clip.css), so the frame's bottom
+# edge is as free for text as its others.
+PHONE_PLAYER_CSS_PX, MIN_CAPITAL_CSS_PX = 390, 7
+CAPITAL_PER_POINT = 0.010125  # frame units
+MIN_TEXT = math.ceil(
+    MIN_CAPITAL_CSS_PX / PHONE_PLAYER_CSS_PX * config.frame_width / CAPITAL_PER_POINT
+)
 
 
 def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **kw) -> Text:
     if size < MIN_TEXT:
         raise ValueError(f"label {text!r}: size {size} is below MIN_TEXT ({MIN_TEXT})")
     text = Text(text, font=MONO if mono else FONT, font_size=size, color=color, **kw)
+    text.shape_ratio = text.width / text.height if text.height else None  # a scale keeps it
     # Each glyph keeps the parsed SVG path its points were made from, and every copy of
     # the text (each FadeIn, Transform, takeaway) deep-copies it again: most of a clip's
     # copying. Nothing reads it after the points are made.
@@ -167,23 +181,34 @@ class BookScene(Scene):
             yield from (m for m in mobject.get_family() if isinstance(m, Text))
 
     def check_text_fits(self) -> None:
-        """Text left where the frame's edge cuts it is a layout error: say which."""
+        """Text the frame's edge cuts or too small for a phone is a layout error: say which."""
         half_width, half_height = config.frame_width / 2, config.frame_height / 2
         for text in self.texts_on_screen():
+            if text.get_fill_opacity() == 0:
+                continue
             (left, bottom, _), (right, top, _) = text.get_corner(DL), text.get_corner(UR)
-            cut = any(
-                low < edge < high
-                for low, high, edge in (
-                    (left, right, -half_width),
-                    (left, right, half_width),
-                    (bottom, top, -half_height),
-                    (bottom, top, half_height),
+            cut = [
+                name
+                for name, low, high, edge in (
+                    ("left", left, right, -half_width),
+                    ("right", left, right, half_width),
+                    ("bottom", bottom, top, -half_height),
+                    ("top", bottom, top, half_height),
                 )
-            )
-            if cut and text.get_fill_opacity() > 0:
+                if low < edge < high
+            ]
+            if cut:
                 raise ValueError(
-                    f"text {text.original_text!r} is cut by the frame's edge: "
-                    "shorten it, wrap it or move it inside"
+                    f"text {text.original_text!r} is cut by the frame's {' and '.join(cut)} "
+                    "edge: shorten it, wrap it or move it inside"
+                )
+            shape = getattr(text, "shape_ratio", None)  # a Transform may have morphed it
+            scaled = shape and text.height and abs(text.width / text.height / shape - 1) < 0.02
+            if scaled and text.font_size < MIN_TEXT - 0.01:
+                raise ValueError(
+                    f"text {text.original_text!r} is shown at font size {text.font_size:.1f}, "
+                    f"below MIN_TEXT ({MIN_TEXT}), too small on a phone: scale it less or "
+                    "shorten it"
                 )
 
     @staticmethod
@@ -208,7 +233,7 @@ class BookScene(Scene):
         curtain = FullScreenRectangle(fill_color=BG, fill_opacity=1, stroke_width=0)
         self.play(FadeIn(curtain), run_time=0.6)
         self.clear()
-        heading = label("Takeaway", 24, ACCENT_2)
+        heading = label("Takeaway", MIN_TEXT, ACCENT_2)
         body = VGroup(heading, label(text, 32, line_spacing=1.1))
         if detail:
             body.add(label(detail, 26, TEXT_2, line_spacing=1.1))

@@ -75,7 +75,9 @@ def table(rows, scale: float, names: list[str], name_color: str, top: float, cen
     for i, (row, name) in enumerate(zip(rows, names, strict=True)):
         cells = strip(row, scale).move_to([center_x, top - i * ROW_STEP, 0])
         strips.add(cells)
-        names_group.add(label(name, 24, name_color, mono=True).next_to(cells, LEFT, buff=0.15))
+        names_group.add(
+            label(name, MIN_TEXT, name_color, mono=True).next_to(cells, LEFT, buff=0.15)
+        )
     return strips, names_group
 
 
@@ -85,10 +87,10 @@ def number(value: float) -> str:
 
 def numbers_line(name: str, values, color: str) -> VGroup:
     """`name` and the first SHOWN values in fixed columns, then an ellipsis."""
-    line = VGroup(label(name, 24, color, mono=True))
+    line = VGroup(label(name, MIN_TEXT, color, mono=True))
     for value in values[:SHOWN].tolist():
-        line.add(label(number(value), 24, color, mono=True))
-    line.add(label("…", 24, TEXT_2, mono=True))
+        line.add(label(number(value), MIN_TEXT, color, mono=True))
+    line.add(label("…", MIN_TEXT, TEXT_2, mono=True))
     line[0].move_to(ORIGIN, aligned_edge=LEFT)
     for i, cell in enumerate(line[1:-1]):
         cell.move_to(RIGHT * (3.0 + 1.15 * i), aligned_edge=RIGHT)
@@ -113,15 +115,15 @@ class EmbeddingsScene(BookScene):
         id_cells = VGroup()
         for token in e.ids:
             box = panel(0.55, 0.55, stroke=ROLE["ids"])
-            id_cells.add(VGroup(box, label(str(token), 24, ROLE["ids"]).move_to(box)))
+            id_cells.add(VGroup(box, label(str(token), MIN_TEXT, ROLE["ids"]).move_to(box)))
         id_cells.arrange(RIGHT, buff=0.06).move_to(UP * 1.85 + RIGHT * 0.5)
         letters = VGroup(
             *[
-                label(e.itos[token], 24, TEXT_2).next_to(cell, UP, buff=0.08)
+                label(e.itos[token], MIN_TEXT, TEXT_2).next_to(cell, UP, buff=0.08)
                 for token, cell in zip(e.ids, id_cells, strict=True)
             ]
         )
-        idx_name = label(f"idx  1 × {T}", 24, ROLE["ids"]).next_to(id_cells, RIGHT, buff=0.3)
+        idx_name = label(f"idx  1 × {T}", MIN_TEXT, ROLE["ids"]).next_to(id_cells, RIGHT, buff=0.3)
 
         wte_rows, wte_names = table(
             e.wte,
@@ -131,13 +133,19 @@ class EmbeddingsScene(BookScene):
             top=1.85,
             center_x=-4.75,
         )
-        wte_head = label(f"wte  {len(e.wte)} × {C}", 24, TEXT).next_to(wte_rows, UP, buff=0.15)
+        wte_head = label(f"wte  {len(e.wte)} × {C}", MIN_TEXT, TEXT).next_to(
+            wte_rows, UP, buff=0.15
+        )
         wpe_rows, wpe_names = table(
             e.wpe, scale, [str(t) for t in range(len(e.wpe))], TEXT_2, top=0.3, center_x=-4.75
         )
-        wpe_head = label(f"wpe  {len(e.wpe)} × {C}", 24, TEXT).next_to(wpe_rows, UP, buff=0.15)
+        wpe_head = label(f"wpe  {len(e.wpe)} × {C}", MIN_TEXT, TEXT).next_to(
+            wpe_rows, UP, buff=0.15
+        )
         legend = label(
-            f"each cell is one of {C} numbers: orange < 0 < blue, brighter = larger", 24, TEXT_2
+            f"each cell is one of {C} numbers: orange < 0 < blue, brighter = larger",
+            MIN_TEXT,
+            TEXT_2,
         ).to_edge(DOWN, buff=0.25)
         self.play(FadeIn(id_cells), FadeIn(letters), FadeIn(idx_name), run_time=0.8)
         self.play(
@@ -155,7 +163,7 @@ class EmbeddingsScene(BookScene):
         x_rows, x_names = table(
             e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=4.9
         )
-        x_head = label(f"x  1 × {T} × {C}", 24, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
+        x_head = label(f"x  1 × {T} × {C}", MIN_TEXT, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
 
         # position 0, written out
         first = e.ids[0]
@@ -170,7 +178,7 @@ class EmbeddingsScene(BookScene):
             numbers_line("= x[0, 0]", e.x[0, 0], ROLE["x"]),
         )
         lines.arrange(DOWN, buff=0.25, aligned_edge=LEFT).move_to(DOWN * 0.35)
-        note = label(f"first {SHOWN} of {C} numbers, rounded", 24, TEXT_2)
+        note = label(f"first {SHOWN} of {C} numbers, rounded", MIN_TEXT, TEXT_2)
         note.next_to(lines, UP, buff=0.3)
         rule = Line(LEFT, RIGHT, stroke_width=2, color=TEXT_2)
         rule.set_width(lines.width).next_to(lines[2], UP, buff=0.12).align_to(lines, LEFT)
@@ -188,7 +196,7 @@ class EmbeddingsScene(BookScene):
             run_time=1.0,
         )
         self.wait(0.6)
-        rule_text = label("x[t] = wte[idx[t]] + wpe[t]", 24, ROLE["x"], mono=True)
+        rule_text = label("x[t] = wte[idx[t]] + wpe[t]", MIN_TEXT, ROLE["x"], mono=True)
         rule_text.move_to(lines)
         self.play(FadeOut(VGroup(lines, note, rule)), FadeIn(rule_text), run_time=0.6)
 
@@ -210,7 +218,9 @@ class EmbeddingsScene(BookScene):
             )
             self.remove(tok, pos)
         self.play(FadeIn(rule_text), run_time=0.4)
-        stream = label("x is the residual stream:\nevery block reads and adds to it", 24, TEXT_2)
+        stream = label(
+            "x is the residual stream:\nevery block reads and adds to it", MIN_TEXT, TEXT_2
+        )
         stream.next_to(rule_text, DOWN, buff=0.6).shift(LEFT * 0.4)
         to_block = side_arrow(
             stream.get_right() + RIGHT * 0.1,

@@ -58,7 +58,9 @@ def signed(value: float, digits: int = 2) -> str:
 def value_cell(letter: str, text: str, color: str, width: float = 1.75):
     """A card for one vocabulary entry: the letter small and grey, its value beneath."""
     card = panel(width, 0.85, stroke=color)
-    body = VGroup(label(letter, 24, TEXT_2), label(text, 24, color)).arrange(DOWN, buff=0.06)
+    body = VGroup(label(letter, MIN_TEXT, TEXT_2), label(text, MIN_TEXT, color)).arrange(
+        DOWN, buff=0.06
+    )
     return VGroup(card, body.move_to(card))
 
 
@@ -66,7 +68,7 @@ def loss_bar(name: str, value: float, text: str, color: str, scale: float):
     """One row of the init comparison: name, a bar as long as the loss, the number."""
     value_bar = bar(value * scale, 0.42, color)
     number = label(text, 26, color).next_to(value_bar, RIGHT, buff=0.2)
-    name_text = label(name, 24, TEXT).next_to(value_bar, LEFT, buff=0.3)
+    name_text = label(name, MIN_TEXT, TEXT).next_to(value_bar, LEFT, buff=0.3)
     return VGroup(name_text, value_bar, number)
 
 
@@ -97,8 +99,8 @@ class LossScene(BookScene):
         seq.add(VGroup(unknown, label("?", 26, ACCENT_2).move_to(unknown)))
         seq.arrange(RIGHT, buff=0.1)
         seq.shift(UP * 1.6 + RIGHT * (0.8 - seq[POSITION].get_x()))
-        prompt = label("prompt", 24, TEXT_2).next_to(seq[:prompt_len], UP, buff=0.15)
-        answer = label("sorted so far", 24, TEXT_2).next_to(seq[prompt_len:], UP, buff=0.15)
+        prompt = label("prompt", MIN_TEXT, TEXT_2).next_to(seq[:prompt_len], UP, buff=0.15)
+        answer = label("sorted so far", MIN_TEXT, TEXT_2).next_to(seq[prompt_len:], UP, buff=0.15)
         prompt.set_y(answer.get_y())  # "p" hangs below the line: align centres, not bottoms
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in seq], lag_ratio=0.06),
@@ -115,9 +117,9 @@ class LossScene(BookScene):
             ]
         )
         logit_row.arrange(RIGHT, buff=0.2).move_to([seq[POSITION].get_x(), 0.2, 0])
-        logit_name = label("logits z", 24, ROLE["logits"]).next_to(logit_row, LEFT, buff=0.4)
+        logit_name = label("logits z", MIN_TEXT, ROLE["logits"]).next_to(logit_row, LEFT, buff=0.4)
         to_logits = main_arrow(seq[POSITION].get_bottom(), logit_row.get_top())
-        model_note = label("trained model", 24, TEXT_2).next_to(to_logits, RIGHT, buff=0.15)
+        model_note = label("trained model", MIN_TEXT, TEXT_2).next_to(to_logits, RIGHT, buff=0.15)
         self.play(GrowArrow(to_logits), FadeIn(model_note), run_time=0.8)
         self.play(FadeIn(logit_row, shift=0.1 * DOWN), FadeIn(logit_name), run_time=0.9)
         self.wait(0.8)
@@ -127,7 +129,7 @@ class LossScene(BookScene):
             *[value_cell(s, f"{p:.5f}", ROLE["probs"]) for s, p in zip(letters, probs, strict=True)]
         )
         prob_row.arrange(RIGHT, buff=0.2).move_to([logit_row.get_x(), -1.4, 0])
-        prob_name = label("probs p", 24, ROLE["probs"]).next_to(prob_row, LEFT, buff=0.4)
+        prob_name = label("probs p", MIN_TEXT, ROLE["probs"]).next_to(prob_row, LEFT, buff=0.4)
         prob_name.align_to(logit_name, RIGHT)
         to_probs = main_arrow(logit_row.get_bottom(), prob_row.get_top())
         softmax = MathTex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", font_size=34, color=TEXT)
@@ -142,11 +144,11 @@ class LossScene(BookScene):
 
         # cross-entropy: only the probability of the true next letter counts
         target_cell = prob_row[target]
-        target_note = label(f"target: {letters[target]}", 24, ACCENT_2)
+        target_note = label(f"target: {letters[target]}", MIN_TEXT, ACCENT_2)
         target_note.next_to(prob_row, RIGHT, buff=0.3)
         loss_text = label(
             f"loss = −log p({letters[target]}) = −log {probs[target]:.5f} = {loss:.5f}",
-            24,
+            MIN_TEXT,
             ROLE["loss"],
         )
         loss_box = panel(loss_text.width + 0.6, 0.75, stroke=ROLE["loss"], stroke_width=3)
@@ -169,14 +171,14 @@ class LossScene(BookScene):
         stage = [m for m in self.mobjects if m is not title]
         init_title = VGroup(
             label("Loss at initialisation", 36),
-            label("the mean of −log p(target) over a batch", 24, TEXT_2),
+            label("the mean of −log p(target) over a batch", MIN_TEXT, TEXT_2),
         )
         init_title.arrange(DOWN, buff=0.12).move_to(title)
         scale = 4.5
         rows = VGroup(
             loss_bar("uniform guess: ln 3", math.log(3), f"{math.log(3):.4f}", TEXT_2, scale),
             loss_bar(
-                "untrained GPT (seed 0), a real batch",
+                "untrained GPT (seed 0)",
                 init_loss,
                 f"{init_loss:.4f}",
                 ROLE["loss"],
@@ -196,7 +198,7 @@ class LossScene(BookScene):
             f"A little under ln 3: tied embeddings make even an untrained model\n"
             f"lean towards repeating its input letter (p = {p_repeat:.2f}, not 0.33),\n"
             f"and {repeats} of these {scored} scored targets are repeats.",
-            24,
+            MIN_TEXT,
             TEXT_2,
             line_spacing=1.1,
         ).move_to(DOWN * 2.4 + RIGHT * 0.3)

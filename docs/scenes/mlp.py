@@ -89,7 +89,7 @@ def number(value: float) -> str:
 
 
 def caption(column, name, shape, color):
-    text = VGroup(label(name, 24, color), label(shape, 24, TEXT_2, mono=True))
+    text = VGroup(label(name, MIN_TEXT, color), label(shape, MIN_TEXT, TEXT_2, mono=True))
     return text.arrange(DOWN, buff=0.08).next_to(column, UP, buff=0.2)
 
 
@@ -116,7 +116,7 @@ def gelu_plot(pre, post):
             for a, b in zip(pre.tolist(), post.tolist(), strict=True)
         ]
     )
-    name = label("GELU(z) = z · Φ(z)", 24, TEXT).next_to(axes, UP, buff=0.15)
+    name = label("GELU(z) = z · Φ(z)", MIN_TEXT, TEXT).next_to(axes, UP, buff=0.15)
     return axes, curve, dots, name
 
 
@@ -142,7 +142,7 @@ class MLPScene(BookScene):
         hid_col.move_to(LEFT * 1.6 + DOWN * 0.7)
         hid_cap = caption(hid_col, "c_fc(h)", f"{H}", ACCENT_2)
         expand = main_arrow(h_col.get_right() + RIGHT * 0.1, hid_col.get_left() + LEFT * 0.1)
-        expand_note = label(f"c_fc\n{C} → {H}", 24, TEXT_2).next_to(expand, DOWN, buff=0.15)
+        expand_note = label(f"c_fc\n{C} → {H}", MIN_TEXT, TEXT_2).next_to(expand, DOWN, buff=0.15)
         self.play(GrowArrow(expand), FadeIn(expand_note), run_time=0.8)
         # the new column unfolds from the arrow's tip: a copy flying across would cross the note
         self.play(GrowFromEdge(hid_col, LEFT), FadeIn(hid_cap), run_time=1.4)
@@ -165,7 +165,7 @@ class MLPScene(BookScene):
         pairs = VGroup()
         for unit, direction in ((lowest, UP), (highest, LEFT)):
             z, g = v.hidden[t, unit].item(), v.activated[t, unit].item()
-            text = label(f"{number(z)} → {number(g)}", 24, TEXT)
+            text = label(f"{number(z)} → {number(g)}", MIN_TEXT, TEXT)
             pairs.add(text.next_to(dots[unit], direction, buff=0.2))
         self.play(FadeIn(pairs), run_time=0.6)
 
@@ -175,7 +175,7 @@ class MLPScene(BookScene):
         share = label(
             f"{v.negative_share:.0%} of block 0's GELU inputs are negative\n"
             "(all held-out problems): squashed to ≈ 0",
-            24,
+            MIN_TEXT,
             ACCENT,
         )
         share.next_to(axes, DOWN, buff=0.35).to_edge(RIGHT, buff=0.3)  # inside the frame
@@ -188,10 +188,12 @@ class MLPScene(BookScene):
         out_col.move_to(RIGHT * 2.4 + DOWN * 0.7)
         out_cap = caption(out_col, "c_proj(...)", f"{C}", ROLE["x"])
         project = main_arrow(hid_col.get_right() + RIGHT * 0.1, out_col.get_left() + LEFT * 0.1)
-        project_note = label(f"c_proj\n{H} → {C}", 24, TEXT_2).next_to(project, DOWN, buff=0.15)
+        project_note = label(f"c_proj\n{H} → {C}", MIN_TEXT, TEXT_2).next_to(
+            project, DOWN, buff=0.15
+        )
         self.play(GrowArrow(project), FadeIn(project_note), run_time=0.8)
         self.play(GrowFromEdge(out_col, LEFT), FadeIn(out_cap), run_time=1.4)
-        residual = label("added to the\nresidual stream", 24, TEXT_2)
+        residual = label("added to the\nresidual stream", MIN_TEXT, TEXT_2)
         residual.next_to(out_col, RIGHT, buff=0.6)
         self.play(FadeIn(residual, shift=0.2 * RIGHT), run_time=0.6)
         self.wait(1.2)
@@ -199,7 +201,7 @@ class MLPScene(BookScene):
         # every position: the same weights, and no position sees another
         self.play(*[FadeOut(m) for m in self.mobjects if m is not title], run_time=0.6)
         every = label(
-            "every position: the same weights, and no position sees another", 24, TEXT_2
+            "every position: the same weights, and no position sees another", MIN_TEXT, TEXT_2
         ).move_to(title[1])
         self.play(swap(title[1], every), run_time=0.8)
         self.show_every_position(v)
@@ -218,7 +220,7 @@ class MLPScene(BookScene):
             letter = label(v.letters[t], 26, ROLE["ids"])
             inp = bar_column(v.h[t], 1.0, v.h.abs().max().item(), ROLE["x"], half_width=0.4)
             box = panel(0.85, 0.55, stroke=ACCENT_2)
-            box.add(label("MLP", 24, ACCENT_2).move_to(box))
+            box.add(label("MLP", MIN_TEXT, ACCENT_2).move_to(box))
             outp = bar_column(v.out[t], 1.0, v.out.abs().max().item(), ROLE["x"], half_width=0.4)
             stack = VGroup(letter, inp, box, outp).arrange(DOWN, buff=0.5)
             columns.add(stack)
@@ -231,9 +233,9 @@ class MLPScene(BookScene):
                 side_arrow(box.get_bottom(), outp.get_top(), TEXT_2),
             )
         names = VGroup(
-            label(f"h  1×{T}×{C}", 24, ROLE["x"]),
-            label(f"→  1×{T}×{H} inside  →", 24, ACCENT_2),
-            label(f"out  1×{T}×{C}", 24, ROLE["x"]),
+            label(f"h  1×{T}×{C}", MIN_TEXT, ROLE["x"]),
+            label(f"→  1×{T}×{H} inside  →", MIN_TEXT, ACCENT_2),
+            label(f"out  1×{T}×{C}", MIN_TEXT, ROLE["x"]),
         ).arrange(RIGHT, buff=0.3)
         names.to_edge(DOWN, buff=0.35)
         self.play(LaggedStart(*[FadeIn(c[:2]) for c in columns], lag_ratio=0.05), run_time=1.0)

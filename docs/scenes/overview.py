@@ -90,8 +90,10 @@ class PipelineScene(BookScene):
         letter_row = (
             token_cells(letters, ROLE["ids"]).move_to([0, 2.05, 0]).to_edge(LEFT, buff=1.35)
         )
-        prompt = label("held-out prompt", 24, TEXT_2).next_to(letter_row[:prompt_len], UP, 0.1)
-        answer = label("sorted so far", 24, TEXT_2).next_to(letter_row[prompt_len:], UP, 0.1)
+        prompt = label("held-out prompt", MIN_TEXT, TEXT_2).next_to(
+            letter_row[:prompt_len], UP, 0.1
+        )
+        answer = label("sorted so far", MIN_TEXT, TEXT_2).next_to(letter_row[prompt_len:], UP, 0.1)
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letter_row], lag_ratio=0.05),
             FadeIn(prompt),
@@ -99,10 +101,12 @@ class PipelineScene(BookScene):
             run_time=1.2,
         )
         id_row = token_cells([str(i) for i in ids], ROLE["ids"]).move_to(letter_row)
-        id_name = VGroup(label("idx", 24, ROLE["ids"]), label(dims(idx.shape), 24, TEXT_2, True))
+        id_name = VGroup(
+            label("idx", MIN_TEXT, ROLE["ids"]), label(dims(idx.shape), MIN_TEXT, TEXT_2, True)
+        )
         id_name.arrange(DOWN, buff=0.06).next_to(id_row, LEFT, buff=0.25)
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
-        legend = label(vocab, 24, ROLE["ids"]).next_to(letter_row, RIGHT, buff=0.5)
+        legend = label(vocab, MIN_TEXT, ROLE["ids"]).next_to(letter_row, RIGHT, buff=0.5)
         self.play(
             *[ReplacementTransform(a, b) for a, b in zip(letter_row, id_row, strict=True)],
             FadeIn(id_name),
@@ -119,10 +123,10 @@ class PipelineScene(BookScene):
             height = MAP_HEIGHT if values.size(1) == cfg.n_embd else HEAD_ROW * values.size(1)
             x = (i - (len(STAGES) - 1) / 2) * (MAP_WIDTH + gap)
             heat = heat_map(values, color, height).move_to([x, -0.2, 0])
-            shape = label(dims(outputs[name].shape), 24, TEXT_2, mono=True)
+            shape = label(dims(outputs[name].shape), MIN_TEXT, TEXT_2, mono=True)
             columns.append(
                 Group(
-                    label(title, 24, color).move_to([x, 0.98, 0]),
+                    label(title, MIN_TEXT, color).move_to([x, 0.98, 0]),
                     heat,
                     shape.next_to(heat, DOWN, buff=0.15),
                 )
@@ -134,7 +138,7 @@ class PipelineScene(BookScene):
             main_arrow(a[1].get_right(), [b[1].get_left()[0], a[1].get_y(), 0])
             for a, b in itertools.pairwise(columns)
         ]
-        narration = label("", 24)
+        narration = label("", MIN_TEXT)
         steps = [
             f"wte + wpe: each id becomes a {cfg.n_embd}-wide vector, plus its position's",
             "block 0: attention and MLP add to every vector",
@@ -145,7 +149,7 @@ class PipelineScene(BookScene):
         ]
         incoming = [feed, *arrows]
         for arrow, column, step in zip(incoming, columns, steps, strict=True):
-            text = label(step, 24, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
+            text = label(step, MIN_TEXT, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
             self.play(
                 GrowArrow(arrow),
                 FadeIn(column, shift=0.1 * RIGHT),
@@ -156,9 +160,9 @@ class PipelineScene(BookScene):
             narration = text
             self.wait(0.35)
         key = label(
-            f"each map: {cfg.block_size} positions across, channels down; "
+            f"each map: {cfg.block_size} positions across, channels down;\n"
             "bright = large, grey = negative",
-            24,
+            MIN_TEXT,
             TEXT_2,
         ).next_to(narration, DOWN, buff=0.2, aligned_edge=LEFT)
         self.play(FadeIn(key), run_time=0.5)
@@ -178,13 +182,15 @@ class PipelineScene(BookScene):
             bar = Rectangle(width=max(1.4 * p, 0.02), height=0.26, stroke_width=0)
             rows.add(
                 VGroup(
-                    label(itos[i], 24, color).move_to([left, y, 0]),
-                    label(logit_text, 24, ROLE["logits"], mono=True).move_to([left + 0.9, y, 0]),
+                    label(itos[i], MIN_TEXT, color).move_to([left, y, 0]),
+                    label(logit_text, MIN_TEXT, ROLE["logits"], mono=True).move_to(
+                        [left + 0.9, y, 0]
+                    ),
                     bar.set_fill(color, 1).move_to([left + 1.6, y, 0], aligned_edge=LEFT),
-                    label(f"{p:.4f}", 24, color, mono=True).move_to([left + 3.9, y, 0]),
+                    label(f"{p:.4f}", MIN_TEXT, color, mono=True).move_to([left + 3.9, y, 0]),
                 )
             )
-        heading = label("last position: logits → softmax", 24, TEXT)
+        heading = label("last position: logits → softmax", MIN_TEXT, TEXT)
         heading.next_to(rows, LEFT, buff=0.4)
         to_rows = side_arrow(last.get_bottom(), [last.get_x(), rows.get_top()[1], 0], ACCENT)
         self.play(Create(last), GrowArrow(to_rows), FadeIn(heading), FadeOut(key), run_time=0.8)
@@ -200,12 +206,12 @@ class PipelineScene(BookScene):
         answer_ids = [*ids[prompt_len:], predicted]
         correct = answer_ids == sorted(ids[:prompt_len])
         verdict = label(
-            f"answer {''.join(itos[i] for i in answer_ids)}: "
+            f"answer {''.join(itos[i] for i in answer_ids)}:\n"
             + ("sorted ✓" if correct else "not sorted ✗"),
-            24,
+            MIN_TEXT,
             POSITIVE if correct else ACCENT,
         )
-        appended = label(f"the likeliest letter, {itos[predicted]}, is appended", 24, TEXT)
+        appended = label(f"the likeliest letter, {itos[predicted]}, is appended", MIN_TEXT, TEXT)
         appended.move_to(narration, aligned_edge=LEFT)
         self.play(
             FadeOut(legend),

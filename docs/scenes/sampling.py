@@ -61,8 +61,10 @@ def prob_bars(
     rows = VGroup()
     for i, (name, p) in enumerate(zip(names, probs, strict=True)):
         tint = ACCENT if i == highlight else color
-        name_text = label(name, 24, TEXT, mono=True)
-        rows.add(VGroup(name_text, bar(p * length, 0.3, tint), label(f"{p:.{digits}f}", 24, tint)))
+        name_text = label(name, MIN_TEXT, TEXT, mono=True)
+        rows.add(
+            VGroup(name_text, bar(p * length, 0.3, tint), label(f"{p:.{digits}f}", MIN_TEXT, tint))
+        )
     for row in rows:
         row[1].next_to(row[0], RIGHT, buff=0.25)
         row[2].move_to(row[1].get_left() + RIGHT * (room + 0.2 + 0.12 * digits))
@@ -95,8 +97,8 @@ class SamplingScene(BookScene):
             ]
         )
         names = VGroup(
-            label("prompt", 24, TEXT_2).next_to(slots[:prompt_len], UP, buff=0.15),
-            label("generated", 24, TEXT_2).next_to(slots[prompt_len:], UP, buff=0.15),
+            label("prompt", MIN_TEXT, TEXT_2).next_to(slots[:prompt_len], UP, buff=0.15),
+            label("generated", MIN_TEXT, TEXT_2).next_to(slots[prompt_len:], UP, buff=0.15),
         )
         names[0].set_y(names[1].get_y())
         model = VGroup(panel(3.0, 0.9, stroke=ROLE["x"], stroke_width=3))
@@ -110,11 +112,13 @@ class SamplingScene(BookScene):
             color=ACCENT,
             stroke_width=3,
         )
-        feed_note = label("append\nthe likeliest,\nfeed it back", 24, ACCENT, line_spacing=1.0)
+        feed_note = label(
+            "append\nthe likeliest,\nfeed it back", MIN_TEXT, ACCENT, line_spacing=1.0
+        )
         feed_note.next_to(feed_back, RIGHT, buff=0.15)
         window = label(
             f"the model reads the last ≤ {block_size} tokens (block_size): here the whole row fits",
-            24,
+            MIN_TEXT,
             TEXT_2,
         ).move_to(DOWN * 3.05)
         self.play(FadeIn(slots), FadeIn(prompt), FadeIn(names), FadeIn(model), run_time=1.0)
@@ -126,7 +130,7 @@ class SamplingScene(BookScene):
             new_arrow = main_arrow(new_brace.get_tip(), model.get_top())
             new_bars = prob_bars(letters, probs, ROLE["probs"], highlight=token)
             new_bars.move_to(bars)
-            new_counter = label(f"step {step + 1}/{len(steps)}", 24, TEXT_2)
+            new_counter = label(f"step {step + 1}/{len(steps)}", MIN_TEXT, TEXT_2)
             new_counter.next_to(slots, LEFT, buff=0.3)
             if step == 0:
                 self.play(GrowFromCenter(new_brace), GrowArrow(new_arrow), run_time=0.6)
@@ -159,7 +163,7 @@ class SamplingScene(BookScene):
         right = [t for *_, t in steps] == row[prompt_len:]
         verdict = label(
             "sorted correctly ✓" if right else "differs from the true answer",
-            24,
+            MIN_TEXT,
             POSITIVE if right else ROLE["loss"],
         )
         verdict.next_to(slots, RIGHT, buff=0.3)
@@ -179,12 +183,12 @@ class SamplingScene(BookScene):
         chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
             label("Temperature: softmax(logits / T)", 36),
-            label("the char model's next character, top 5", 24, TEXT_2),
+            label("the char model's next character, top 5", MIN_TEXT, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
         tail = "".join(shown(ch) for ch in text[-34:])
         context_line = VGroup(
-            label("…" + tail, 24, TEXT, mono=True), label("?", 24, ACCENT_2, mono=True)
+            label("…" + tail, MIN_TEXT, TEXT, mono=True), label("?", MIN_TEXT, ACCENT_2, mono=True)
         ).arrange(RIGHT, buff=0.08)
         context_line.move_to(UP * 1.6)
         columns = VGroup()
@@ -199,7 +203,7 @@ class SamplingScene(BookScene):
             )
         columns.arrange(RIGHT, buff=0.5).move_to(DOWN * 0.9)
         note = label(
-            "low T: sharper, nearly greedy;  high T: flatter, more surprising", 24, TEXT_2
+            "low T: sharper, nearly greedy;  high T: flatter, more surprising", MIN_TEXT, TEXT_2
         ).move_to(DOWN * 3.15)
         self.play(
             FadeOut(*[m for m in self.mobjects if m is not title]),

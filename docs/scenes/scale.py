@@ -49,16 +49,18 @@ class ScalingScene(BookScene):
         for decade in decades:
             at = axes.c2p(decade, math.log10(low))
             x_ticks.add(Line(at, at + DOWN * 0.1, color=TEXT_2, stroke_width=2))
-            x_ticks.add(label(params_text(10.0**decade), 24, TEXT_2).next_to(at, DOWN, buff=0.2))
+            x_ticks.add(
+                label(params_text(10.0**decade), MIN_TEXT, TEXT_2).next_to(at, DOWN, buff=0.2)
+            )
         y_ticks = VGroup()
         for loss in np.arange(low, high + TICK_STEP / 2, TICK_STEP):
             at = axes.c2p(decades[0], math.log10(loss))
             y_ticks.add(Line(at, at + LEFT * 0.1, color=TEXT_2, stroke_width=2))
-            y_ticks.add(label(f"{loss:.1f}", 24, TEXT_2).next_to(at, LEFT, buff=0.2))
-        x_name = label("parameters (log scale)", 24, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
-        y_name = label("val loss (log scale)", 24, TEXT_2).rotate(PI / 2)
+            y_ticks.add(label(f"{loss:.1f}", MIN_TEXT, TEXT_2).next_to(at, LEFT, buff=0.2))
+        x_name = label("parameters (log scale)", MIN_TEXT, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
+        y_name = label("val loss (log scale)", MIN_TEXT, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        key = label("L layers · H heads\nC channels (n_embd)", 24, TEXT_2, line_spacing=1.0)
+        key = label("L layers · H heads\nC channels (n_embd)", MIN_TEXT, TEXT_2, line_spacing=1.0)
         # the right of the frame holds the words: beside the dots they would cover each other
         key.move_to([1.3, axes.get_top()[1], 0], aligned_edge=UL)
         self.play(
@@ -77,16 +79,16 @@ class ScalingScene(BookScene):
             at = axes.c2p(math.log10(point["params"]), math.log10(point["val_loss"]))
             dot = Dot(at, radius=0.1, color=ROLE["loss"])
             note = VGroup(
-                label(point["name"], 24, TEXT, mono=True),
+                label(point["name"], MIN_TEXT, TEXT, mono=True),
                 label(
                     f"{params_text(point['params'])} · loss {point['val_loss']:.3f} · "
                     f"{point['train_seconds']:.0f} s",
-                    24,
+                    MIN_TEXT,
                     ROLE["loss"],
                 ),
             ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
             # a column in the order of the dots, top (largest loss) first
-            note.next_to(notes if notes else key, DOWN, buff=0.3, aligned_edge=LEFT)
+            note.next_to(notes if notes else key, DOWN, buff=0.2, aligned_edge=LEFT)
             notes.add(note)
             self.play(GrowFromCenter(dot), FadeIn(note, shift=0.1 * LEFT), run_time=0.7)
             dots.add(dot)
@@ -101,13 +103,15 @@ class ScalingScene(BookScene):
             dash_length=0.15,
         )
         fit_note = VGroup(
-            label("power-law fit:", 24, ACCENT_2),
+            label("power-law fit:", MIN_TEXT, ACCENT_2),
             MathTex(rf"L \propto N^{{{slope:.3f}}}", font_size=36, color=ACCENT_2),
         ).arrange(RIGHT, buff=0.2)
         each_tenfold = 1 - 10**slope
-        gain = label(f"each tenfold in parameters:\n{each_tenfold:.0%} lower loss", 24, POSITIVE)
+        gain = label(
+            f"each tenfold in parameters:\n{each_tenfold:.0%} lower loss", MIN_TEXT, POSITIVE
+        )
         VGroup(fit_note, gain).arrange(DOWN, aligned_edge=LEFT, buff=0.2).next_to(
-            notes, DOWN, buff=0.4, aligned_edge=LEFT
+            notes, DOWN, buff=0.25, aligned_edge=LEFT
         )
         self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
         self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)

@@ -68,7 +68,7 @@ def token_cell(token: int, text: str, color: str) -> VGroup:
     """A token: its id in a box, the text it stands for above."""
     box = panel(CELL, CELL, stroke=color)
     number = label(str(token), MIN_TEXT, color).move_to(box)
-    shown = label(visible(text), 24, TEXT, mono=True).next_to(box, UP, buff=0.1)
+    shown = label(visible(text), MIN_TEXT, TEXT, mono=True).next_to(box, UP, buff=0.1)
     return VGroup(box, number, shown)
 
 
@@ -97,9 +97,9 @@ class TokenizerScene(BookScene):
         # the char preset: one id per character, from its sorted vocabulary
         shown_vocab = "".join(visible(ch) for ch in tok.vocab)
         vocab = VGroup(
-            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", 24, ROLE["ids"]),
+            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", MIN_TEXT, ROLE["ids"]),
             *(
-                label(shown_vocab[start : start + VOCAB_ROW], 24, TEXT_2, mono=True)
+                label(shown_vocab[start : start + VOCAB_ROW], MIN_TEXT, TEXT_2, mono=True)
                 for start in range(0, len(shown_vocab), VOCAB_ROW)
             ),
         )
@@ -114,7 +114,7 @@ class TokenizerScene(BookScene):
             LaggedStart(*[FadeIn(cell, shift=0.1 * DOWN) for cell in chars], lag_ratio=0.04),
             run_time=1.0,
         )
-        stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", 24, ROLE["ids"])
+        stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", MIN_TEXT, ROLE["ids"])
         stoi_note.next_to(chars, DOWN, buff=0.4)
         self.play(
             *[cell[1].animate.set_opacity(1) for cell in chars], FadeIn(stoi_note), run_time=1.0
@@ -124,7 +124,7 @@ class TokenizerScene(BookScene):
         # byte-pair encoding starts from the 256 byte values instead
         row = token_row(tok.byte_ids, list(LINE), [ROLE["ids"]] * len(LINE)).move_to(UP * 1.2)
         bytes_note = label(
-            f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", 24, ROLE["ids"]
+            f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", MIN_TEXT, ROLE["ids"]
         ).next_to(row, DOWN, buff=0.3)
         self.play(
             FadeOut(vocab),
@@ -137,8 +137,8 @@ class TokenizerScene(BookScene):
 
         counts_panel = panel(5.6, 2.7).move_to(LEFT * 3.4 + DOWN * 1.9)
         merges_panel = panel(5.6, 2.7).move_to(RIGHT * 3.4 + DOWN * 1.9)
-        counts_head = label("commonest neighbour pairs", 24, TEXT_2)
-        merges_head = label("merges learned", 24, TEXT_2)
+        counts_head = label("commonest neighbour pairs", MIN_TEXT, TEXT_2)
+        merges_head = label("merges learned", MIN_TEXT, TEXT_2)
         counts_head.move_to(counts_panel.get_top() + DOWN * 0.35)
         merges_head.move_to(merges_panel.get_top() + DOWN * 0.35)
         self.play(
@@ -180,14 +180,14 @@ class TokenizerScene(BookScene):
             a, b = merge.pair
             entry = label(
                 f"{merge.new_id} = {a} + {b}   '{visible(tok.token_text[merge.new_id])}'",
-                24,
+                MIN_TEXT,
                 ACCENT_2,
                 mono=True,
             )
             entry.next_to(table_rows[-1] if table_rows else merges_head, DOWN, buff=0.25)
             entry.align_to(merges_panel, LEFT).shift(RIGHT * 0.4)
             table_rows.add(entry)
-            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", 24, ACCENT_2)
+            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", MIN_TEXT, ACCENT_2)
             length_note.move_to(bytes_note)
             self.play(
                 *[
@@ -206,8 +206,8 @@ class TokenizerScene(BookScene):
         self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             "BPE merges the most frequent pair of neighbours\ninto a new token, again and again.",
-            "Each merge shortens the sequence and adds one entry to the vocabulary;\n"
-            "the list of merges, in order, is the tokenizer.",
+            "Each merge shortens the sequence and adds one entry\n"
+            "to the vocabulary; the list of merges, in order, is the tokenizer.",
         )
 
     @staticmethod
@@ -217,7 +217,9 @@ class TokenizerScene(BookScene):
         for pair, count in merge.top_counts:
             a, b = (visible(tok.token_text[i]) for i in pair)
             color = ACCENT if pair == merge.pair else TEXT_2
-            lines.add(label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", 24, color, mono=True))
+            lines.add(
+                label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", MIN_TEXT, color, mono=True)
+            )
         if sum(count == merge.top_counts[0][1] for _, count in merge.top_counts) > 1:
-            lines.add(label("a tie: the pair seen first wins", 24, TEXT_2))
+            lines.add(label("a tie: the pair seen first wins", MIN_TEXT, TEXT_2))
         return lines.arrange(DOWN, buff=0.2, aligned_edge=LEFT)

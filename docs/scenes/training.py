@@ -63,7 +63,7 @@ class LossCurveScene(BookScene):
 
         y_ticks = VGroup(
             *[
-                label(tick_text(d), 24, TEXT_2).next_to(
+                label(tick_text(d), MIN_TEXT, TEXT_2).next_to(
                     loss_axes.c2p(0, d - FLOOR), LEFT, buff=0.15
                 )
                 for d in LOSS_DECADES
@@ -71,15 +71,15 @@ class LossCurveScene(BookScene):
         )
         x_ticks = VGroup(
             *[
-                label(str(it), 24, TEXT_2).next_to(lr_axes.c2p(it, 0), DOWN, buff=0.12)
+                label(str(it), MIN_TEXT, TEXT_2).next_to(lr_axes.c2p(it, 0), DOWN, buff=0.12)
                 for it in range(0, max_iters + 1, 100)
             ]
         )
-        y_name = label("loss (log scale)", 24, TEXT_2).rotate(PI / 2)
+        y_name = label("loss (log scale)", MIN_TEXT, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        x_name = label("step", 24, TEXT_2).next_to(x_ticks, DOWN, buff=0.1)
+        x_name = label("step", MIN_TEXT, TEXT_2).next_to(x_ticks, DOWN, buff=0.1)
         lr_name = label(
-            f"learning rate\n(peak {cfg['learning_rate']:g})", 24, ACCENT_2, line_spacing=1.0
+            f"learning rate\n(peak {cfg['learning_rate']:g})", MIN_TEXT, ACCENT_2, line_spacing=1.0
         ).next_to(lr_axes, LEFT, buff=0.2)
         self.play(
             Create(loss_axes),
@@ -107,7 +107,7 @@ class LossCurveScene(BookScene):
                 fill_opacity=0.08,
             )
             band.move_to([(left + right) / 2, (top + bottom) / 2, 0])
-            name_text = label(name, 24, color).next_to(band, UP, buff=0.08)
+            name_text = label(name, MIN_TEXT, color).next_to(band, UP, buff=0.08)
             phases.add(VGroup(band, name_text))
         lr_curve = lr_axes.plot_line_graph(
             [m["iter"] for m in metrics],
@@ -143,12 +143,15 @@ class LossCurveScene(BookScene):
         legend = VGroup(
             label(
                 f"train loss\n(one batch,\nevery {cfg['log_interval']} steps)",
-                24,
+                MIN_TEXT,
                 TRAIN_COLOR,
                 line_spacing=1.0,
             ),
             label(
-                f"val loss\n(every {cfg['eval_interval']} steps)", 24, VAL_COLOR, line_spacing=1.0
+                f"val loss\n(every {cfg['eval_interval']} steps)",
+                MIN_TEXT,
+                VAL_COLOR,
+                line_spacing=1.0,
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
         legend.next_to(loss_axes, RIGHT, buff=0.4).align_to(loss_axes, UP)
@@ -164,7 +167,7 @@ class LossCurveScene(BookScene):
         final_text = label(
             f"final val loss\n{final['val_loss']:.5f}\n\n"
             f"{accuracy:.0%} of held-out\nproblems sorted",
-            24,
+            MIN_TEXT,
             POSITIVE,
             line_spacing=1.0,
         )

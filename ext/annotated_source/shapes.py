@@ -37,8 +37,10 @@ from buildlib import processes, store
 
 from .._core import (
     MODEL_CODE_ERRORS,
+    defined_classes,
     model_size_problem,
     out_of_memory,
+    own_config,
     producer_code,
     project_imports,
     shape_text,
@@ -48,7 +50,8 @@ from .locate import bound_names, function_lines, loop_bodies, parse_file, statem
 
 # What the driver runs, in order: a reader of a warning learns what "ran" means.
 DRIVER = (
-    "GPT(GPTConfig(**preset)), model(idx, targets) (again with flash=False where a layer "
+    "GPT(GPTConfig(**preset)) (or the file's own last model class, with its own config "
+    "class), model(idx, targets) (again with flash=False where a layer "
     "has that switch), model.generate(idx[:, :4], 2), model.configure_optimizers(0.1, 1e-3, "
     '(0.9, 0.95), "cpu")'
 )
@@ -242,12 +245,14 @@ def _drive(module, presets, preset, recorder: LineRecorder, errors: list[str], r
     import torch
 
     config, idx = _preset(presets, preset, run)
-    settings = _config_kwargs(config, module.GPTConfig)
+    model_class = _file_model(module)
+    if model_class is getattr(module, "GPT", None):  # nanoGPT's file (any checkout's)
+        config = module.GPTConfig(**_config_kwargs(config, module.GPTConfig))
     targets = torch.roll(idx, -1, dims=1)
     # Seeded for the same run every build; forked so the build's own RNG state is untouched.
     with torch.random.fork_rng(), recorder:
         torch.manual_seed(0)
-        model = module.GPT(module.GPTConfig(**settings))
+        model = model_class(own_config(model_class, config))
         model.eval()  # the same answer every build, whatever the dropout
         steps = [
             ("forward", lambda: model(idx, targets)),
@@ -265,6 +270,18 @@ def _drive(module, presets, preset, recorder: LineRecorder, errors: list[str], r
                 step()
             except MODEL_CODE_ERRORS as error:
                 errors.append(_describe_error(f"GPT.{name}", error))
+
+
+def _file_model(module) -> type:
+    """The model the file runs: its GPT if it defines one (nanoGPT's model.py), else the
+    last nn.Module class it defines (modern.py's ModernGPT, ngpt.py's NGPT)."""
+    import torch.nn as nn
+
+    models = [c for c in defined_classes(module) if issubclass(c, nn.Module)]
+    gpt = getattr(module, "GPT", None)
+    if gpt is not None and (not models or gpt in models):
+        return gpt
+    return models[-1] if models else gpt
 
 
 def _explicit_attention(model) -> bool:
@@ -313,12 +330,17 @@ def _imported(path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs
-    sys.path.insert(0, str(path.parent))
+    folders = [str(path.parent)]
+    if (path.parent / "__init__.py").exists():  # a package's file: its relative imports work
+        module.__package__ = path.parent.name
+        folders.append(str(path.parent.parent))
+    sys.path[:0] = folders
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
-        sys.path.remove(str(path.parent))
+        for folder in folders:
+            sys.path.remove(folder)
         sys.modules.pop(name, None)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
-import inspect
 import re
 import textwrap
 import traceback
@@ -217,13 +216,14 @@ class Live:
         )
 
     def build(self, model_class):
-        """``model_class(config)``, seeded: the same weights on every drawing."""
+        """``model_class(config)``, seeded: the same weights on every drawing (the
+        config in the model's own class, if it extends the preset's)."""
         import torch
 
         torch.manual_seed(0)
         return run(
             f"building {model_class.__name__} for preset {self.preset}",
-            lambda: model_class(self.config),
+            lambda: model_class(_core.own_config(model_class, self.config)),
             hint="check the config overrides",
         )
 
@@ -314,13 +314,7 @@ def _fits(value, default) -> bool:
     return isinstance(value, type(default))
 
 
-def defined_classes(module) -> list[type]:
-    """The classes ``module`` itself defines, in order (nanoGPT defines the model last)."""
-    return [
-        obj
-        for obj in vars(module).values()
-        if inspect.isclass(obj) and obj.__module__ == module.__name__
-    ]
+defined_classes = _core.defined_classes
 
 
 # --- running model code ------------------------------------------------------------------

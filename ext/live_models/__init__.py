@@ -6,10 +6,14 @@ book's trained models in the reader's browser.
                                       rendering shows); a sort prompt of 6 letters is
                                       read with the model's own greedy answer appended
     ```
+    ```{live-tools} calculator        the Tools chapter's model (model_src/arithmetic.py)
+    :prompt: 136+044=                 the sum the page starts with; the reader types another
+    ```
     ```{live-sampling} char
     :prompt: def                      the text to continue
     :temperature: 0.8                 (default 1)
     :top-k: 20                        (default: none)
+    :top-p: 0.9                       (default: none; 0.05 to 1, and 1 keeps every token)
     :seed: 0                          the reader can change it in the widget
     :steps: 80                        tokens per run (default: 6 for sort, 80 for char)
     ```
@@ -32,8 +36,10 @@ from sphinx.util import logging
 from .. import _core
 from . import render
 from .directive import (
+    TOOL_MODELS,
     LiveAttentionDirective,
     LiveSamplingDirective,
+    LiveToolsDirective,
     PredictCheckDirective,
     TrainingReplayDirective,
     live_widget,
@@ -44,6 +50,7 @@ __version__ = "0.1.0"
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")
+TOOL_SCRIPT = "nanobook_tools.js"  # after SCRIPTS, on pages showing a tool model
 
 
 def check_config(app, config) -> None:
@@ -87,13 +94,20 @@ def compute_all(app, env) -> list[str]:
 
 def _problem(compute, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    if spec.script.endswith("-rl-replay"):
+        if spec.preset != "sort":
+            return (
+                f"there is no RL run of the {spec.preset} model",
+                "only sort has one (rl_runs.py)",
+            )
+        return None
     entry = compute.trained_model(spec.preset)
     if spec.script.endswith("-replay") and entry.replay is None:
         return (
             f"the {spec.preset} model keeps no training replay",
             "only sort models record one while they train (model_src/replay.py)",
         )
-    if spec.kind == "replay" or spec.ask == "accuracy-step":
+    if spec.kind == "replay" or spec.ask in ("accuracy-step", "rl-pass-k"):
         return None
     problem = compute.check_prompt(entry, spec.prompt)
     if problem:
@@ -115,10 +129,20 @@ def _computation(compute, spec):
         return lambda: compute.attention(spec.preset, spec.prompt)
     if spec.kind == "sampling":
         return lambda: compute.sampling(
-            spec.preset, spec.prompt, spec.temperature, spec.top_k, spec.seed, spec.steps
+            spec.preset,
+            spec.prompt,
+            spec.temperature,
+            spec.top_k,
+            spec.seed,
+            spec.steps,
+            top_p=spec.top_p,
         )
+    if spec.kind == "replay" and spec.run == "rl":
+        return lambda: compute.rl_replay_summary(spec.preset)
     if spec.kind == "replay":
         return lambda: compute.replay_summary(spec.preset)
+    if spec.kind == "tools":
+        return lambda: compute.tools(spec.preset, spec.prompt)
     return lambda: compute.predict(
         spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold, spec.layer
     )
@@ -159,9 +183,11 @@ def add_page_assets(app, pagename, templatename, context, doctree) -> None:
     """The runtime only on pages with a working widget (deferred: after the page's text)."""
     results = app.env.live_model_results
     nodes = doctree.findall(live_widget) if doctree is not None else []
-    if not any("error" not in results.get(node["uid"], {"error": True}) for node in nodes):
+    working = [n for n in nodes if "error" not in results.get(n["uid"], {"error": True})]
+    if not working:
         return
-    for script in SCRIPTS:
+    tools = any(node["preset"] in TOOL_MODELS for node in working)
+    for script in (*SCRIPTS, *([TOOL_SCRIPT] if tools else [])):
         app.add_js_file(script, loading_method="defer")
     app.add_css_file("nanobook_live.css")
 
@@ -178,6 +204,7 @@ def setup(app):
     )
     app.add_directive("live-attention", LiveAttentionDirective)
     app.add_directive("live-sampling", LiveSamplingDirective)
+    app.add_directive("live-tools", LiveToolsDirective)
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.connect("config-inited", check_config)

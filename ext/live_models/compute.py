@@ -25,6 +25,7 @@ import json
 import math
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from sphinx.util import logging
 from buildlib.store import Store, digest, write_meta
 
 from .._core import producer_code
-from .directive import shown_token
+from .directive import TOOL_MODELS, shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
 logger = logging.getLogger(__name__)
@@ -43,7 +44,41 @@ logger = logging.getLogger(__name__)
 def trained_model(preset: str):
     from model_src import trained  # the book's models; imported only when needed
 
-    return trained.get(preset)
+    return tool_model(preset) if preset in TOOL_MODELS else trained.get(preset)
+
+
+def tool_model(name: str) -> SimpleNamespace:
+    """The Tools chapter's calculator model (model_src/arithmetic.py), shaped like a
+    trained preset: its tokenizer as meta, its weights digest as key."""
+    from model_src import arithmetic, trained
+
+    model = arithmetic.get(name)["model"]
+    tokens = arithmetic.TOKENIZER
+    meta = {
+        "vocab_size": len(tokens.vocab),
+        "itos": dict(enumerate(tokens.vocab)),
+        "stoi": tokens.stoi,
+        "task": "addition",
+    }
+    weights = trained.weights_digest(model.state_dict())
+    return SimpleNamespace(
+        model=model, meta=meta, weights=weights, encode=tokens.encode, decode=tokens.decode
+    )
+
+
+def tool_rules() -> dict:
+    """The call syntax and the calculator's rules (model_src/engine.py), for the browser."""
+    from model_src import engine
+
+    return {
+        "open": engine.CALL_OPEN,
+        "close": engine.CALL_CLOSE,
+        "stop": engine.STOP,
+        "error": engine.ERROR,
+        "signs": engine.SIGNS,
+        "maxDigits": engine.MAX_DIGITS,
+        "maxResult": engine.MAX_RESULT,
+    }
 
 
 def model_key(preset: str) -> str:
@@ -101,6 +136,7 @@ def artifact_text(preset: str) -> str:
         },
         "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
         "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},
+        **({"tool": tool_rules()} if preset in TOOL_MODELS else {}),
         "layout": [[name, list(tensor.shape)] for name, tensor in tensors],
         "weights": base64.b64encode(pack_weights([t for _, t in tensors])).decode("ascii"),
     }
@@ -123,7 +159,9 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 
 def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
     """``compute()`` once per (model, request, this file); a JSON file in the cache."""
-    key = digest(model_key(preset), json.dumps(request, sort_keys=True))
+    uses_rl = request.get("run") == "rl" or request.get("ask") == "rl-pass-k"
+    inputs = rl_replay_key(preset) if uses_rl else model_key(preset)
+    key = digest(inputs, json.dumps(request, sort_keys=True))
     return stored_file(
         cache_dir,
         f"{preset}-{request['kind']}-{key}",
@@ -215,7 +253,13 @@ def draw(probs: np.ndarray, u: float) -> int:
 
 
 def sampling(
-    preset: str, prompt: str, temperature: float, top_k: int | None, seed: int, steps: int
+    preset: str,
+    prompt: str,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    steps: int,
+    top_p: float | None = None,
 ):
     """``steps`` tokens sampled after ``prompt``, with each step's top candidates."""
     entry = trained_model(preset)
@@ -227,7 +271,7 @@ def sampling(
         idx = torch.tensor([ids[-block_size:]])
         with torch.no_grad():
             logits, _ = entry.model(idx)
-        probs = next_token_probs(logits[0, -1], temperature, top_k)
+        probs = next_token_probs(logits[0, -1], temperature, top_k, top_p)
         token = draw(probs, next(random))
         top = np.argsort(-probs, kind="stable")[:TOP_TOKENS]
         record.append(
@@ -238,6 +282,23 @@ def sampling(
         )
         ids.append(token)
     return {"prompt": prompt, "steps": record, "text": entry.decode(ids)}
+
+
+def tools(preset: str, prompt: str) -> dict:
+    """The engine's greedy completion of ``prompt`` with the tool on and off: per token,
+    whether the engine forced it; and the calls it ran."""
+    from model_src import arithmetic, engine
+
+    entry = trained_model(preset)
+    runs = {}
+    for mode, tool in (("on", engine.calculate), ("off", None)):
+        done = engine.complete(entry.model, arithmetic.TOKENIZER, prompt, tool=tool)
+        runs[mode] = {
+            "text": done.text,
+            "forced": done.forced,
+            "calls": [[c.expression, c.result, c.error] for c in done.calls],
+        }
+    return {"prompt": prompt, **runs}
 
 
 # --- the training replay --------------------------------------------------------------------
@@ -273,10 +334,95 @@ def replay_artifact(preset: str, cache_dir: Path) -> Path:
 
 
 def export(name: str, cache_dir: Path) -> Path:
-    """The script a widget loads: a model (``sort``) or a model's replay (``sort-replay``)."""
+    """The script a widget loads: a model (``sort``), a model's replay (``sort-replay``)
+    or the replay of its RL run (``sort-rl-replay``)."""
+    if name.endswith("-rl-replay"):
+        return rl_replay_artifact(name.removesuffix("-rl-replay"), cache_dir)
     if name.endswith("-replay"):
         return replay_artifact(name.removesuffix("-replay"), cache_dir)
     return artifact(name, cache_dir)
+
+
+# --- the RL run's replay ------------------------------------------------------------------
+
+
+def rl_replay_payload(preset: str) -> dict:
+    """What the RL replay shows: model_src/rl_runs.py's REINFORCE run (its first seed),
+    snapshot by snapshot: held-out pass@1 and pass@k, the mean reward, and one group."""
+    from model_src import rl_runs
+
+    record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
+    entry = trained_model(preset)
+    return {
+        "kind": "rl",
+        "run": f"REINFORCE, seed {record['seed']}",
+        "snapshots": record["replay"],
+        "max_iters": rl_runs.STEPS,
+        "k": rl_runs.K,
+        "prompts": rl_runs.PROMPTS,
+        "group": rl_runs.GROUP,
+        "start_iters": rl_runs.START_ITERS,
+        "vocab": [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)],
+    }
+
+
+def rl_replay_key(preset: str) -> str:
+    """The RL record itself plus this file's code: what the RL replay depends on."""
+    payload = json.dumps(rl_replay_payload(preset), sort_keys=True)
+    return digest(preset, payload, *producer_code(__file__))
+
+
+def rl_replay_artifact(preset: str, cache_dir: Path) -> Path:
+    """The RL replay as a classic script registered as ``<preset>-rl-replay``."""
+    key = f"{preset}-rl-replay-{rl_replay_key(preset)}"
+
+    def text() -> str:
+        body = json.dumps(
+            {"name": f"{preset}-rl-replay", **rl_replay_payload(preset)},
+            ensure_ascii=True,
+            separators=(",", ":"),
+        )
+        header = f"/* The {preset} model's RL run, for nanobook_widgets.js */"
+        return f"{header}\nnanobook._register({body});\n"
+
+    return stored_file(cache_dir, key, f"{key}.js", text)
+
+
+def rl_replay_summary(preset: str) -> dict:
+    """The static rendering: pass@1, pass@k and mean reward at a few steps, and the first
+    recorded group with some right and some wrong answers."""
+    payload = rl_replay_payload(preset)
+    snapshots, vocab = payload["snapshots"], payload["vocab"]
+    last = len(snapshots) - 1
+    picks = sorted({0, last // 4, last // 2, last})
+    word = lambda ids: "".join(vocab[i] for i in ids)  # noqa: E731
+    mixed = next(
+        s for s in snapshots if "rewards" in s and 0 < sum(s["rewards"]) < len(s["rewards"])
+    )
+    return {
+        "k": payload["k"],
+        "max_iters": payload["max_iters"],
+        "snapshots": len(snapshots),
+        "rows": [
+            {
+                "step": snapshots[i]["step"],
+                "pass1": snapshots[i]["pass@1"],
+                "passk": snapshots[i][f"pass@{payload['k']}"],
+                "reward": snapshots[i].get("mean_reward"),
+            }
+            for i in picks
+        ],
+        "group": {
+            "step": mixed["step"],
+            "prompt": word(mixed["prompt"]),
+            "answers": [
+                [word(a), r, adv]
+                for a, r, adv in zip(
+                    mixed["answers"], mixed["rewards"], mixed["advantages"], strict=True
+                )
+            ],
+        },
+    }
 
 
 def first_step_reaching(snapshots: list[dict], level: float) -> int:
@@ -328,6 +474,8 @@ def predict(
     """A question, its choices and the build's answer. In the page the widget works the
     answer out again with the live model (or the replay) when the reader checks.
     strongest-key asks about the most decided head of `layer` (of any layer if None)."""
+    if ask == "rl-pass-k":
+        return rl_pass_k_question(preset)
     entry = trained_model(preset)
     vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
     if ask == "accuracy-step":
@@ -378,6 +526,8 @@ def predict(
             "choices": [[j, f"{j} “{shown_token(text[j])}”"] for j in range(query + 1)],
             "answer": int(weights[layer, head, query, : query + 1].argmax()),
         }
+    if ask == "tool-off":
+        return tool_off_question(preset, prompt)
     ids = entry.encode(prompt)
     with torch.no_grad():
         logits, _ = entry.model(torch.tensor([ids]))
@@ -394,6 +544,56 @@ def predict(
         "every temperature ranks the same token first.)",
         "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
+    }
+
+
+def tool_off_question(preset: str, prompt: str) -> dict:
+    """What a tool model writes with its tool switched off, against what it writes with
+    it on and the plain sum: the choices are completions (the page's check runs the
+    engine in the browser with the tool off)."""
+    from model_src.engine import STOP
+
+    runs = tools(preset, prompt)
+    on, off = (runs[mode]["text"][len(prompt) :] for mode in ("on", "off"))
+    plain = runs["on"]["calls"][0][1] + STOP if runs["on"]["calls"] else on
+    return {
+        "ask": "tool-off",
+        "input": prompt,
+        "text": f"With its calculator, the {preset} model completes “{prompt}” with “{on}”. "
+        "What does it write with the calculator switched off?",
+        "choices": [[text, f"“{text}”"] for text in sorted({on, off, plain})],
+        "answer": off,
+    }
+
+
+RL_BAND = 0.02  # rl-pass-k: a change of pass@k smaller than this counts as "stayed"
+
+
+def rl_trend(before: float, after: float, band: float = RL_BAND) -> str:
+    """ "higher", "same" or "lower": how pass@k moved (nanobook_widgets.js decides alike)."""
+    return "same" if abs(after - before) < band else "higher" if after > before else "lower"
+
+
+def rl_pass_k_question(preset: str) -> dict:
+    """What RL did to pass@k, asked with pass@1's move given; answered from the RL record."""
+    payload = rl_replay_payload(preset)
+    first, last, k = payload["snapshots"][0], payload["snapshots"][-1], payload["k"]
+    points = f"{RL_BAND * 100:g} percentage points"
+    return {
+        "ask": "rl-pass-k",
+        "band": RL_BAND,
+        "k": k,
+        "text": f"Before RL the model's held-out pass@1 is {first['pass@1']:.1%} and its "
+        f"pass@{k} {first[f'pass@{k}']:.1%}. After {payload['max_iters']} steps of "
+        f"REINFORCE its pass@1 is {last['pass@1']:.1%}. What has pass@{k} done?",
+        "choices": [
+            ["lower", "It fell"],
+            ["same", f"It stayed within {points} of where it was"],
+            ["higher", f"It rose by more than {points}"],
+        ],
+        "answer": rl_trend(first[f"pass@{k}"], last[f"pass@{k}"]),
+        "why": f"pass@{k} went from {first[f'pass@{k}']:.1%} to {last[f'pass@{k}']:.1%} while "
+        f"pass@1 went from {first['pass@1']:.1%} to {last['pass@1']:.1%}.",
     }
 
 

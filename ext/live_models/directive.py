@@ -23,10 +23,16 @@ DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
-# The sampling widget's temperature slider goes from, to (MAX_TEMPERATURE in
-# nanobook_widgets.js); the seed is the browser generator's 32-bit state.
+# The sampling widget's temperature slider goes from, to (the page hands the range to
+# nanobook_widgets.js): up to where the sort model, sure of nearly every letter at 1,
+# errs often. The seed is the browser generator's 32-bit state.
 SAMPLING_TEMPERATURES = (0.1, 5.0)
+# Its top-p slider: from keeping little more than the likeliest token to 1, which keeps
+# every token (the widget then samples without top-p, as :top-p: left out does).
+SAMPLING_TOP_P = (0.05, 1.0)
 MAX_SEED = 2**32 - 1
+# Models a chapter trains (not presets), each with the one widget kind that shows it.
+TOOL_MODELS = ("calculator",)
 
 
 def shown_token(token: str) -> str:
@@ -47,16 +53,18 @@ class LiveSpec:
     uid: str  # "<docname>#<index>"
     docname: str
     lineno: int
-    kind: str  # "attention", "sampling", "replay" or "predict"
+    kind: str  # "attention", "sampling", "replay", "predict" or "tools"
     preset: str
     prompt: str
     temperature: float = 1.0
     top_k: int | None = None
+    top_p: float | None = None
     seed: int = 0
     steps: int = 1
     ask: str = ""  # predict: one of ASKS
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
+    run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -78,15 +86,19 @@ class LiveSpec:
         """The options the computation depends on (part of its cache key)."""
         fields = {
             "attention": ["kind", "prompt"],
-            "sampling": ["kind", "prompt", "temperature", "top_k", "seed", "steps"],
-            "replay": ["kind"],
+            "sampling": ["kind", "prompt", "temperature", "top_k", "top_p", "seed", "steps"],
+            "replay": ["kind", "run"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
+            "tools": ["kind", "prompt"],
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
     @property
     def script(self) -> str:
-        """The exported script the widget loads: the model, or its training replay."""
+        """The exported script the widget loads: the model, its training replay, or the
+        replay of its RL run."""
+        if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
+            return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
         return f"{self.preset}-replay" if uses_replay else self.preset
 
@@ -167,6 +179,8 @@ class _LiveDirective(SphinxDirective):
                 f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
             )
         presets = importlib.import_module(self.config.nanobook_presets).PRESETS
+        if self.kind == "tools" or self.options.get("ask", "").strip() in TOOL_ASKS:
+            presets = TOOL_MODELS
         if spec.preset not in presets:
             raise _Invalid(
                 f"unknown preset {spec.preset!r}",
@@ -185,12 +199,13 @@ class LiveAttentionDirective(_LiveDirective):
 
 
 class LiveSamplingDirective(_LiveDirective):
-    """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :seed:, :steps:."""
+    """```{live-sampling} char``` with :prompt:, :temperature:, :top-k:, :top-p:, :seed:,
+    :steps:."""
 
     kind = "sampling"
     known_options = (
         *_LiveDirective.known_options,
-        *("prompt", "temperature", "top-k", "seed", "steps"),
+        *("prompt", "temperature", "top-k", "top-p", "seed", "steps"),
     )
     option_spec = _any_options(known_options)
 
@@ -203,19 +218,52 @@ class LiveSamplingDirective(_LiveDirective):
             spec.temperature = _number(text, float, "temperature", low, "0.8", high)
         if "top-k" in options:
             spec.top_k = _number(options["top-k"], int, "top-k", 1, "20")
+        if "top-p" in options:
+            low, high = SAMPLING_TOP_P
+            top_p = _number(options["top-p"], float, "top-p", low, "0.9", high)
+            spec.top_p = None if top_p == high else top_p  # 1 keeps every token
         if "seed" in options:
             spec.seed = _number(options["seed"], int, "seed", 0, "7", MAX_SEED)
         if "steps" in options:
             spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
 
 
+class LiveToolsDirective(_LiveDirective):
+    """```{live-tools} calculator``` with :prompt:: the model answers the reader's sum,
+    its calculator calls run by the engine, with a switch that turns the tool off."""
+
+    kind = "tools"
+    known_options = (*_LiveDirective.known_options, "prompt")
+    option_spec = _any_options(known_options)
+
+
+REPLAY_RUNS = ("training", "rl")
+
+
 class TrainingReplayDirective(_LiveDirective):
-    """```{training-replay} sort```: the model's training run, step by recorded step."""
+    """```{training-replay} sort```: the model's training run, step by recorded step;
+    with ``:run: rl``, the RL chapter's run from the early-stopped sort model."""
 
     kind = "replay"
+    known_options = (*_LiveDirective.known_options, "run")
+    option_spec = _any_options(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.run = self.options.get("run", "training").strip()
+        if spec.run not in REPLAY_RUNS:
+            raise _Invalid(f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}")
 
 
-ASKS = ("strongest-key", "next-token", "accuracy-step", "temperature-share")
+ASKS = (
+    "strongest-key",
+    "next-token",
+    "accuracy-step",
+    "temperature-share",
+    "tool-off",
+    "rl-pass-k",
+)
+TOOL_ASKS = ("tool-off",)  # the questions for a tool model, and the only ones it takes
 
 
 class PredictCheckDirective(_LiveDirective):

@@ -17,7 +17,7 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import _core
-from .directive import live_widget, shown_token
+from .directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, live_widget, shown_token
 
 LIVE_DIR = "_live"
 SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
@@ -76,11 +76,12 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
 
 def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
     top_k = "no top-k" if spec.top_k is None else f"top-k {spec.top_k}"
+    top_p = "" if spec.top_p is None else f", top-p {spec.top_p:g}"
     drawn = "".join(step["drawn"] for step in result["steps"]).replace("\n", shown_token("\n"))
     intro = nodes.paragraph(
         "",
         f"The {spec.preset} model continues “{spec.prompt}” at temperature "
-        f"{spec.temperature:g}, {top_k}, seed {spec.seed}: ",
+        f"{spec.temperature:g}, {top_k}{top_p}, seed {spec.seed}: ",
         nodes.literal(text=drawn),
         nodes.Text(
             f". The first {min(SAMPLING_ROWS, len(result['steps']))} steps, each with its "
@@ -124,6 +125,38 @@ def replay_fallback(spec, result: dict) -> list[nodes.Node]:
     return [intro, _table(header, rows)]
 
 
+def rl_replay_fallback(spec, result: dict) -> list[nodes.Node]:
+    k = result["k"]
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model's RL run, from the {result['snapshots']} snapshots its "
+        f"{result['max_iters']} steps recorded: held-out pass@1 and pass@{k} (exact), and the "
+        "mean reward of the step's groups.",
+        classes=["nb-live-caption"],
+    )
+    rows = [
+        [
+            str(row["step"]),
+            f"{row['pass1']:.1%}",
+            f"{row['passk']:.1%}",
+            "–" if row["reward"] is None else f"{row['reward']:.1%}",
+        ]
+        for row in result["rows"]
+    ]
+    group = result["group"]
+    shown = nodes.paragraph(
+        text=f"The group of step {group['step']}: the answers sampled for the prompt "
+        f"“{group['prompt']}”, each with its reward and advantage.",
+        classes=["nb-live-caption"],
+    )
+    answers = [[a, f"{r:.0f}", f"{adv:+.3f}"] for a, r, adv in group["answers"]]
+    return [
+        intro,
+        _table(["step", "pass@1", f"pass@{k}", "mean reward"], rows),
+        shown,
+        _table(["answer", "reward", "advantage"], answers),
+    ]
+
+
 def predict_fallback(spec, result: dict) -> list[nodes.Node]:
     choices = nodes.bullet_list()
     for _, label in result["choices"]:
@@ -138,6 +171,22 @@ def predict_fallback(spec, result: dict) -> list[nodes.Node]:
             classes=["nb-predict-answer"],
         ),
     ]
+
+
+def tools_fallback(spec, result: dict) -> list[nodes.Node]:
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model completes “{spec.prompt}”, greedily, with its "
+        "calculator on and off. Forced: the tokens the engine wrote (the tool's answer).",
+        classes=["nb-live-caption"],
+    )
+    rows = []
+    for mode in ("on", "off"):
+        run = result[mode]
+        answer = run["text"][len(spec.prompt) :]
+        forced = "".join(ch for ch, f in zip(run["text"], run["forced"], strict=True) if f)
+        calls = "; ".join(f"{e} → {r}" + (f" ({why})" if why else "") for e, r, why in run["calls"])
+        rows.append([f"tool {mode}", answer, forced or "none", calls or "none"])
+    return [intro, _table(["calculator", "the model's completion", "forced", "calls"], rows)]
 
 
 def failed_fallback(spec, error: str) -> list[nodes.Node]:
@@ -158,8 +207,9 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
     make = {
         "attention": attention_fallback,
         "sampling": sampling_fallback,
-        "replay": replay_fallback,
+        "replay": rl_replay_fallback if spec.run == "rl" else replay_fallback,
         "predict": predict_fallback,
+        "tools": tools_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -202,17 +252,25 @@ def visit_html(self, node: live_widget) -> None:
             "prompt": spec.prompt,
             "temperature": spec.temperature,
             "topK": spec.top_k,
+            "topP": spec.top_p,
             "seed": spec.seed,
             "steps": spec.steps,
+            "run": spec.run,
         }
+        if spec.kind == "sampling":  # the controls' ranges: the directive's bounds
+            options["ranges"] = {
+                "temperature": list(SAMPLING_TEMPERATURES),
+                "topP": list(SAMPLING_TOP_P),
+            }
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
             hidden = ("answer", "why")  # the page works both out when the reader checks
             options["question"] = {k: v for k, v in question.items() if k not in hidden}
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
-        "replay": f"Training replay of the {spec.preset} model",
+        "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
+        "tools": f"The {spec.preset} model with its calculator, live",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')

@@ -8,9 +8,11 @@
      sort.forward(ids, {trace: true})       -> also {trace}: per layer and head the raw
                                                scores, masked and softmax rows; shapes
      sort.encode("CBACAB"), sort.decode(ids), sort.config, sort.vocab
-     sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token}]}
+     sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token, logits}]}
      sort.sampler(ids, {temperature, topK, topP, seed}).step()  -> one token at a time
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
+     calculator.tool                        -> a tool model's call syntax and calculator
+                                               rules (model_src/engine.py); else null
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights. A model's weights come in a script the build exports
@@ -253,6 +255,7 @@
       this.config = Object.freeze({ ...payload.config });
       this.vocab = payload.vocab.slice(); // id -> character
       this.task = payload.task;
+      this.tool = payload.tool ? Object.freeze({ ...payload.tool }) : null; // a tool model's call syntax and rules
       this.w = weights;
       this.stoi = new Map(this.vocab.map((ch, i) => [ch, i]));
     }
@@ -397,15 +400,17 @@
       return softmaxInPlace(scaled);
     }
 
-    /** A seeded sampler that extends `ids` one token per step(): {probs, token}, where
-        probs is the distribution the token was drawn from. Same seed, same tokens. */
+    /** A seeded sampler that extends `ids` one token per step(): {probs, token, logits},
+        where probs is the distribution the token was drawn from and logits the scores it
+        was made from. Same seed, same tokens. */
     sampler(ids, { temperature = 1, topK = null, topP = null, seed = 0 } = {}) {
       const random = randomNumbers(seed);
       const out = ids.slice();
       const step = () => {
         const context = out.slice(-this.config.block_size); // the model sees block_size tokens
         const { logits } = this.forward(context);
-        const probs = this.probabilities(logits[logits.length - 1], { temperature, topK, topP });
+        const last = logits[logits.length - 1];
+        const probs = this.probabilities(last, { temperature, topK, topP });
         const u = random();
         let token = -1;
         let cumulative = 0;
@@ -415,12 +420,12 @@
         }
         if (token < 0) token = probs.findLastIndex((p) => p > 0); // the sum rounded below u
         out.push(token);
-        return { probs, token };
+        return { probs, token, logits: last };
       };
       return { ids: out, step };
     }
 
-    /** Extend `ids` by `steps` tokens: {ids, steps: [{probs, token}, ...]}. */
+    /** Extend `ids` by `steps` tokens: {ids, steps: [{probs, token, logits}, ...]}. */
     generate(ids, { steps = 1, ...options } = {}) {
       const sampler = this.sampler(ids, options);
       const record = [];

@@ -6,6 +6,7 @@
    uses a control, and the live rendering then takes the static one's place. Every
    problem (bad input, a model that cannot load) is said in the widget's status line.
    Each result fires a "nanobook:result" event on the widget (the bench times them).
+   Kinds with a script of their own (nanobook_tools.js) build on nanobook.widgets.
 */
 (function () {
   "use strict";
@@ -465,8 +466,6 @@
   // --- live-sampling ----------------------------------------------------------------
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
-  // High enough that the sort model, sure of nearly every letter at 1, errs often.
-  const MAX_TEMPERATURE = 5;
   const BARS = 10;
 
   function samplingWidget(root, options) {
@@ -476,8 +475,12 @@
     const field = (label, control, output) =>
       element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control, ...(output ? [output] : []));
     const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
-    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: "0.1", max: String(MAX_TEMPERATURE), step: "0.05", value: String(options.temperature) });
+    const [coldest, hottest] = options.ranges.temperature; // the directive's bounds
+    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: String(coldest), max: String(hottest), step: "0.05", value: String(options.temperature) });
     const temperatureShown = element("output", { for: temperature.id, text: Number(options.temperature).toFixed(2) });
+    const [leastP, mostP] = options.ranges.topP; // mostP keeps every token: top-p off
+    const topP = element("input", { type: "range", id: `${id}-topp`, min: String(leastP), max: String(mostP), step: "0.05", value: String(options.topP ?? mostP) });
+    const topPShown = element("output", { for: topP.id });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
     const seed = element("input", { type: "number", id: `${id}-seed`, min: "0", step: "1", value: String(options.seed), inputmode: "numeric" });
@@ -488,6 +491,7 @@
       field(`Prompt for the ${name} model`, prompt),
       field("Temperature", temperature, temperatureShown),
       field("Top-k", topK),
+      field("Top-p", topP, topPShown),
       field("Seed", seed),
       element("div", { className: "nb-live-buttons" }, stepButton, playButton, resetButton)
     );
@@ -497,13 +501,35 @@
     widget.live.append(text, caption, bars);
 
     let sampler = null;
+    let filters = null; // the settings the sampler draws with
     let promptIds = [];
     let stepsDone = 0;
     let timer = 0;
 
     function settings(model) {
       const k = topK.value === "" ? null : Number(topK.value);
-      return { temperature: Number(temperature.value), topK: k, seed: Number(seed.value) };
+      const p = Number(topP.value) >= mostP ? null : Number(topP.value);
+      return { temperature: Number(temperature.value), topK: k, topP: p, seed: Number(seed.value) };
+    }
+
+    function showTopP() {
+      const p = Number(topP.value);
+      topPShown.textContent = p >= mostP ? "off" : p.toFixed(2);
+      topP.setAttribute("aria-valuetext", p >= mostP ? `${mostP}: off, every token kept` : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`);
+    }
+
+    /** Which filter set token i to 0: "top-k", "top-p" or "" (kept). */
+    function cutBy(i, probs, afterTopK) {
+      return probs[i] > 0 ? "" : afterTopK[i] === 0 ? "top-k" : "top-p";
+    }
+
+    /** What top-p did at this step: how many tokens it kept, holding how much. */
+    function topPSummary(probs, afterTopK) {
+      if (filters.topP === null) return "";
+      const kept = [...probs.keys()].filter((i) => probs[i] > 0);
+      const offered = afterTopK.filter((p) => p > 0).length;
+      const held = kept.reduce((sum, i) => sum + afterTopK[i], 0);
+      return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${(held * 100).toFixed(1)}% of the probability) and cut ${offered - kept.length}.`;
     }
 
     function reset(model) {
@@ -522,7 +548,8 @@
       widget.status.textContent = "";
       widget.live.classList.remove("nb-live-stale");
       promptIds = model.encode(prompt.value);
-      sampler = model.sampler(promptIds, settings(model));
+      filters = settings(model);
+      sampler = model.sampler(promptIds, filters);
       stepsDone = 0;
       text.replaceChildren(element("span", { className: "nb-live-prompt", text: prompt.value }));
       bars.replaceChildren();
@@ -533,23 +560,29 @@
       if (!sampler) return false;
       if (stepsDone >= options.steps) reset(model);
       const start = performance.now();
-      const { probs, token } = sampler.step();
+      const { probs, token, logits } = sampler.step();
       stepsDone++;
       text.append(element("span", { className: "nb-live-drawn", text: model.vocab[token] }));
-      const ranked = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, BARS);
+      // ranked as temperature alone would have them, so the tokens top-k and top-p cut show
+      const { temperature: t, topK: k } = filters;
+      const before = model.probabilities(logits, { temperature: t });
+      const afterTopK = model.probabilities(logits, { temperature: t, topK: k });
+      const ranked = [...before.keys()].sort((a, b) => before[b] - before[a]).slice(0, BARS);
       if (!ranked.includes(token)) ranked[ranked.length - 1] = token;
       bars.replaceChildren(
-        ...ranked.map((i) =>
-          element(
+        ...ranked.map((i) => {
+          const cut = cutBy(i, probs, afterTopK);
+          return element(
             "li",
-            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${probs[i] === 0 ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
+            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
             element("span", { className: "nb-live-bar-token", text: shown(model.vocab[i]) }),
             element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
-            element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") })
-          )
-        )
+            element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") }),
+            element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` })
+          );
+        })
       );
-      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${shown(model.vocab[token])}” (${percent(probs[token])}).`;
+      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${shown(model.vocab[token])}” (${percent(probs[token])}).` + topPSummary(probs, afterTopK);
       widget.announce({ ms: performance.now() - start });
       return stepsDone < options.steps;
     }
@@ -581,6 +614,11 @@
       temperatureShown.textContent = Number(temperature.value).toFixed(2);
       widget.ready(reset);
     });
+    topP.addEventListener("input", () => {
+      showTopP();
+      widget.ready(reset);
+    });
+    showTopP();
     for (const control of [prompt, seed, topK]) control.addEventListener("input", () => widget.ready(reset));
     stepButton.addEventListener("click", () => widget.ready((model) => step(model)));
     playButton.addEventListener("click", () => widget.ready(play));
@@ -601,19 +639,101 @@
 
   // --- training-replay ----------------------------------------------------------------
 
-  /** The sort model while it learned: a step slider (and play) over the build's snapshots. */
-  function replayWidget(root, options) {
-    const widget = setUp(root, options);
-    const id = widget.id;
-    const slider = element("input", { type: "range", id: `${id}-step`, min: "0", max: "0", step: "1", value: "0" });
+  function svg(tag, attributes) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    return node;
+  }
+
+  function svgLabel(chart, text, attributes) {
+    const node = svg("text", attributes);
+    node.textContent = text;
+    chart.append(node);
+  }
+
+  /** What both replays share: a step slider and a Play button (Next step with reduced
+      motion) over the recorded snapshots. start(count, draw) once the record is in;
+      draw(at) shows snapshot `at`. */
+  function stepper(widget, sliderLabel) {
+    const slider = element("input", { type: "range", id: `${widget.id}-step`, min: "0", max: "0", step: "1", value: "0" });
     const stepShown = element("output", { for: slider.id });
     const playButton = element("button", { type: "button", className: "nb-live-button", "aria-pressed": "false", text: reducedMotion.matches ? "Next step" : "Play" });
-    const probe = element("select", { id: `${id}-probe` });
+    let at = 0;
+    let timer = 0;
+    let count = 0;
+    let draw = () => {};
+
+    function show(index) {
+      at = index;
+      slider.value = String(at);
+      draw(at);
+    }
+
+    function stop() {
+      clearTimeout(timer);
+      timer = 0;
+      playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
+      playButton.setAttribute("aria-pressed", "false");
+    }
+
+    function play() {
+      if (timer) return stop();
+      if (at >= count - 1) at = 0;
+      if (reducedMotion.matches) {
+        // no running animation: each press shows the next recorded step
+        show(at + 1);
+        return;
+      }
+      playButton.textContent = "Pause";
+      playButton.setAttribute("aria-pressed", "true");
+      const tick = () => {
+        show(at);
+        if (at < count - 1) {
+          at += 1;
+          timer = setTimeout(tick, 600);
+        } else stop();
+      };
+      tick();
+    }
+
+    slider.addEventListener("input", () =>
+      widget.ready(() => {
+        stop();
+        show(Number(slider.value));
+      })
+    );
+    playButton.addEventListener("click", () => widget.ready(play));
     widget.controls.append(
-      element("div", { className: "nb-live-field nb-replay-slider" }, element("label", { for: slider.id, text: "Training step" }), slider, stepShown),
-      element("div", { className: "nb-live-field" }, element("label", { for: probe.id, text: "Held-out prompt" }), probe),
+      element("div", { className: "nb-live-field nb-replay-slider" }, element("label", { for: slider.id, text: sliderLabel }), slider, stepShown),
       element("div", { className: "nb-live-buttons" }, playButton)
     );
+    return {
+      stepShown,
+      /** Say which recorded step is shown, beside the slider and to a screen reader. */
+      say(step, last) {
+        stepShown.textContent = `${step} of ${last}`;
+        slider.setAttribute("aria-valuetext", `step ${step} of ${last}`);
+      },
+      start(snapshots, drawAt) {
+        count = snapshots;
+        draw = drawAt;
+        slider.max = String(count - 1);
+        show(0);
+      },
+      redraw() {
+        if (count) draw(at);
+      },
+    };
+  }
+
+  /** The sort model while it learned: a step slider (and play) over the build's snapshots. */
+  function replayWidget(root, options) {
+    if (options.run === "rl") return rlReplayWidget(root, options);
+    const widget = setUp(root, options);
+    const id = widget.id;
+    const steps = stepper(widget, "Training step");
+    const probe = element("select", { id: `${id}-probe` });
+    widget.controls.lastChild.before(element("div", { className: "nb-live-field" }, element("label", { for: probe.id, text: "Held-out prompt" }), probe));
     const summary = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     chart.setAttribute("class", "nb-replay-chart");
@@ -624,13 +744,6 @@
 
     let replay = null;
     let at = 0;
-    let timer = 0;
-
-    function svg(tag, attributes) {
-      const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-      for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-      return node;
-    }
 
     /** Loss (left axis, log scale) over every logged step; accuracy (right axis) at the snapshots. */
     function drawChart() {
@@ -651,11 +764,7 @@
         svg("polyline", { points: snapshots.map((s) => `${x(s.step)},${yAccuracy(s.accuracy)}`).join(" "), class: "nb-replay-accuracy" }),
         svg("line", { x1: x(snapshot.step), y1: top, x2: x(snapshot.step), y2: bottom, class: "nb-replay-now" })
       );
-      const label = (text, attributes) => {
-        const node = svg("text", attributes);
-        node.textContent = text;
-        chart.append(node);
-      };
+      const label = (text, attributes) => svgLabel(chart, text, attributes);
       const near = x(snapshot.step) > (left + right) / 2;
       label(`step ${snapshot.step}`, { x: x(snapshot.step) + (near ? -6 : 6), y: top + 12, "text-anchor": near ? "end" : "start", class: "nb-replay-now-label" });
       label("loss (log scale)", { x: left, y: bottom + 20, class: "nb-replay-loss-label" });
@@ -672,13 +781,11 @@
 
     function drawStep() {
       const snapshot = replay.snapshots[at];
+      steps.say(snapshot.step, replay.max_iters);
       const p = Number(probe.value);
       const vocab = replay.vocab;
       const rowLength = replay.probes[p].length;
       const promptLength = replay.prompt_len;
-      slider.value = String(at);
-      stepShown.textContent = `${snapshot.step} of ${replay.max_iters}`;
-      slider.setAttribute("aria-valuetext", `step ${snapshot.step} of ${replay.max_iters}`);
       const loss = snapshot.loss === null ? "before the first update" : `training loss ${snapshot.loss.toFixed(3)}`;
       summary.textContent = `Step ${snapshot.step}: ${loss}, held-out accuracy ${percent(snapshot.accuracy)}.`;
       drawChart();
@@ -731,38 +838,8 @@
       widget.announce({ step: snapshot.step });
     }
 
-    function stop() {
-      clearTimeout(timer);
-      timer = 0;
-      playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
-      playButton.setAttribute("aria-pressed", "false");
-    }
-
-    function play() {
-      if (timer) return stop();
-      if (at >= replay.snapshots.length - 1) at = 0;
-      if (reducedMotion.matches) {
-        // no running animation: each press shows the next recorded step
-        at += 1;
-        drawStep();
-        return;
-      }
-      playButton.textContent = "Pause";
-      playButton.setAttribute("aria-pressed", "true");
-      const delay = 600;
-      const tick = () => {
-        drawStep();
-        if (at < replay.snapshots.length - 1) {
-          at += 1;
-          timer = setTimeout(tick, delay);
-        } else stop();
-      };
-      tick();
-    }
-
     widget.onLoad((loaded) => {
       replay = loaded;
-      slider.max = String(replay.snapshots.length - 1);
       replay.probes.forEach((row, p) =>
         probe.append(element("option", { value: String(p), text: row.slice(0, replay.prompt_len).map((i) => replay.vocab[i]).join("") }))
       );
@@ -774,20 +851,109 @@
         });
         layers.append(row);
       });
-      drawStep();
-    });
-    slider.addEventListener("input", () =>
-      widget.ready(() => {
-        stop();
-        at = Number(slider.value);
+      steps.start(replay.snapshots.length, (index) => {
+        at = index;
         drawStep();
-      })
-    );
+      });
+    });
     probe.addEventListener("change", () => widget.ready(drawStep));
-    playButton.addEventListener("click", () => widget.ready(play));
     widget.redraw = () => replay && drawStep();
     return widget;
   }
+
+  /** The sort model's RL run: held-out pass@1 and pass@k over the steps, and the group of
+      answers the model sampled for one prompt at each recorded step, with rewards and
+      advantages (model_src/rl_runs.py records it). */
+  function rlReplayWidget(root, options) {
+    const widget = setUp(root, options);
+    const steps = stepper(widget, "RL step");
+    const summary = element("p", { className: "nb-live-readout", "aria-live": "polite" });
+    const chart = svg("svg", { class: "nb-replay-chart", role: "img" });
+    const group = element("div", { className: "nb-rl-group" });
+    widget.live.append(summary, chart, group);
+    let replay = null;
+    const pct = (p) => `${(p * 100).toFixed(1)}%`;
+
+    function drawChart(at) {
+      const { snapshots, max_iters: last, k } = replay;
+      const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+      chart.setAttribute("viewBox", `0 0 ${width} 168`);
+      const [left, right, top, bottom] = [40, width - 64, 12, 140];
+      const x = (step) => left + ((right - left) * step) / last;
+      const y = (p) => bottom - (bottom - top) * p;
+      const line = (key, cls) => svg("polyline", { points: snapshots.map((s) => `${x(s.step)},${y(s[key])}`).join(" "), class: cls });
+      const now = snapshots[at];
+      chart.replaceChildren(
+        svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+        line(`pass@${k}`, "nb-rl-passk"),
+        line("pass@1", "nb-replay-accuracy"),
+        svg("line", { x1: x(now.step), y1: top, x2: x(now.step), y2: bottom, class: "nb-replay-now" })
+      );
+      const end = snapshots[snapshots.length - 1];
+      svgLabel(chart, `pass@${k}`, { x: right + 6, y: y(end[`pass@${k}`]) - 4 });
+      svgLabel(chart, "pass@1", { x: right + 6, y: y(end["pass@1"]) + 14, class: "nb-replay-accuracy-label" });
+      svgLabel(chart, "100%", { x: left - 4, y: top + 4, "text-anchor": "end" });
+      svgLabel(chart, "0%", { x: left - 4, y: bottom + 4, "text-anchor": "end" });
+      svgLabel(chart, `RL step (${last} in all)`, { x: left, y: bottom + 20 });
+      const first = snapshots[0];
+      chart.setAttribute(
+        "aria-label",
+        `Held-out pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`
+      );
+    }
+
+    function drawGroup(snapshot) {
+      const word = (ids) => ids.map((i) => replay.vocab[i]).join("");
+      if (!snapshot.answers) {
+        group.replaceChildren(element("p", { className: "nb-live-caption", text: "Step 0: the model before any update, so no group yet. Move the slider on." }));
+        return;
+      }
+      const largest = Math.max(...snapshot.advantages.map(Math.abs)) || 1;
+      const list = element("ul", { className: "nb-rl-answers", "aria-label": `The ${snapshot.answers.length} answers sampled for the prompt ${word(snapshot.prompt)}` });
+      snapshot.answers.forEach((answer, i) => {
+        const reward = snapshot.rewards[i];
+        const advantage = snapshot.advantages[i];
+        const push = advantage > 0 ? "made likelier" : advantage < 0 ? "made less likely" : "left alone";
+        const side = (sign) => element("span", { className: `nb-rl-${sign > 0 ? "pos" : "neg"}`, style: `--nb-rl-w: ${(sign * advantage > 0 ? Math.abs(advantage) / largest : 0).toFixed(3)}` });
+        list.append(
+          element(
+            "li",
+            { className: `nb-rl-answer ${reward ? "nb-replay-right" : "nb-replay-wrong"}`, "aria-label": `${word(answer)}: reward ${reward}, advantage ${advantage.toFixed(3)}, ${push}` },
+            element("span", { className: "nb-rl-word", text: word(answer) }),
+            element("span", { className: "nb-rl-reward", text: reward ? "1 ✓" : "0 ✗" }),
+            element("span", { className: "nb-rl-bar", "aria-hidden": "true" }, side(-1), side(1)),
+            element("span", { className: "nb-rl-advantage", text: `${advantage > 0 ? "+" : ""}${advantage.toFixed(3)}` })
+          )
+        );
+      });
+      group.replaceChildren(
+        element("p", { className: "nb-live-caption", text: `The first group of step ${snapshot.step}: prompt ${word(snapshot.prompt)}, the ${snapshot.answers.length} answers the model sampled, the checker's reward and each answer's advantage (reward minus the group's mean).` }),
+        list
+      );
+    }
+
+    function draw(at) {
+      const snapshot = replay.snapshots[at];
+      const k = replay.k;
+      steps.say(snapshot.step, replay.max_iters);
+      const reward =
+        snapshot.mean_reward === undefined
+          ? "before the first update"
+          : `mean reward over the step's ${replay.prompts} groups ${pct(snapshot.mean_reward)}`;
+      summary.textContent = `Step ${snapshot.step}: held-out pass@1 ${pct(snapshot["pass@1"])}, pass@${k} ${pct(snapshot[`pass@${k}`])}; ${reward}.`;
+      drawChart(at);
+      drawGroup(snapshot);
+      widget.announce({ step: snapshot.step });
+    }
+
+    widget.onLoad((loaded) => {
+      replay = loaded;
+      steps.start(replay.snapshots.length, draw);
+    });
+    widget.redraw = steps.redraw;
+    return widget;
+  }
+
 
   // --- predict-check ------------------------------------------------------------------
 
@@ -837,6 +1003,24 @@
       return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.${why}` };
     }
     if (question.ask === "temperature-share") return temperatureAnswer(loaded, question);
+    if (question.ask === "tool-off") {
+      // the engine of nanobook_tools.js, which the build adds to pages with a tool model
+      const done = nanobook.tools.complete(loaded, question.input, { tool: false });
+      const answer = loaded.decode(done.ids.slice(question.input.length));
+      return {
+        answer,
+        evidence: `The live model, its calculator off, writes “${answer}”: it learned to write the call, and nothing about the sum, which its training never scored.`,
+      };
+    }
+    if (question.ask === "rl-pass-k") {
+      // as compute.py's rl_trend decides, from the RL run's first and last snapshots
+      const k = question.k;
+      const [first, last] = [loaded.snapshots[0], loaded.snapshots[loaded.snapshots.length - 1]];
+      const [before, after] = [first[`pass@${k}`], last[`pass@${k}`]];
+      const answer = Math.abs(after - before) < question.band ? "same" : after > before ? "higher" : "lower";
+      const pct = (p) => `${(p * 100).toFixed(1)}%`;
+      return { answer, evidence: `In the RL run's record, pass@${k} went from ${pct(before)} to ${pct(after)} while pass@1 went from ${pct(first["pass@1"])} to ${pct(last["pass@1"])}.` };
+    }
     const model = loaded;
     const ids = model.encode(question.input);
     const forward = model.forward(ids);
@@ -904,19 +1088,47 @@
   // --- start ------------------------------------------------------------------------
 
   const widgets = [];
-  function start() {
-    for (const root of document.querySelectorAll(".nb-live[data-live]")) {
-      // one widget whose settings cannot be used keeps its static rendering; the rest start
-      try {
-        const options = JSON.parse(root.dataset.live);
-        const make = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget }[options.kind];
-        if (!make) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
-        widgets.push(make(root, options));
-      } catch (error) {
-        root.dataset.liveProblem = String(error && error.message ? error.message : error);
-        console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
+  const kinds = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget };
+
+  function startWidget(root) {
+    // one widget whose settings cannot be used keeps its static rendering; the rest start
+    try {
+      const options = JSON.parse(root.dataset.live);
+      const make = kinds[options.kind];
+      if (!make) {
+        // a kind with a script of its own (nanobook_tools.js) starts when that script runs
+        if (!(options.kind in laterKinds)) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
+        return;
       }
+      root.dataset.liveStarted = "true";
+      widgets.push(make(root, options));
+    } catch (error) {
+      root.dataset.liveProblem = String(error && error.message ? error.message : error);
+      console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
     }
+  }
+
+  // Kinds whose scripts come after this one (the build adds them to the page), and the
+  // shared helpers they build on: nanobook.widgets.add(kind, make) starts that kind's widgets.
+  const laterKinds = { tools: true };
+  nanobook.widgets = {
+    element,
+    setUp,
+    problemWith,
+    shown,
+    percent,
+    reducedMotion,
+    add(kind, make) {
+      kinds[kind] = make;
+      if (document.readyState === "loading") return; // start() will find them
+      for (const root of document.querySelectorAll(".nb-live[data-live]")) {
+        if (!root.dataset.liveStarted && !root.dataset.liveProblem) startWidget(root);
+      }
+    },
+  };
+
+  function start() {
+    for (const root of document.querySelectorAll(".nb-live[data-live]")) startWidget(root);
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
     new MutationObserver(() => widgets.forEach((w) => w.redraw && w.redraw())).observe(document.documentElement, {
       attributes: true,

@@ -1,0 +1,216 @@
+"""Chapter 12: nGPT's step along the unit sphere, with the trained model's own vectors.
+
+The first held-out sort problem goes through the trained nGPT (with the position table)
+to block 0's attention step, and the clip follows the last position. Five vectors of
+that step lie in one three-dimensional subspace of the C-dimensional space: the hidden
+state h, attention's raw output a, its direction h_A, the interpolated point
+h + alpha (h_A - h) and its direction, the new h. An orthonormal basis of that subspace
+draws all of them with their true lengths and angles; every number shown is measured.
+"""
+
+import math
+
+import torch
+from bookscene import *
+from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
+
+RUN, VAL_ROW = "nGPT + wpe", 0  # the chapter's trained run, its first held-out problem
+SHELL = 0.1  # the norm_eps of the chapter's exercise 3
+R = 1.7  # the unit sphere's radius on screen
+STATE, PROPOSAL, FLAT, STEP = ROLE["x"], ACCENT_2, ROLE["loss"], POSITIVE
+PHI, THETA = 68 * DEGREES, -40 * DEGREES  # the camera's view of the sphere
+# the sphere's centre: 2.6 to the right of the frame's centre and 0.4 down, on screen
+# (screen-right is (-sin θ, cos θ, 0) in the scene's coordinates; up has sin φ of z)
+CENTRE = 2.6 * np.array([-math.sin(THETA), math.cos(THETA), 0]) + np.array([0, 0, -0.45])
+
+
+def measure() -> dict:
+    """Block 0's attention step at the last position of the first held-out problem:
+    the vectors of the step in 3D coordinates of the subspace they span, and their
+    lengths and angles, computed in the model's own C dimensions."""
+    from model_src import presets, variants
+    from model_src.ngpt import unit
+
+    model = variants.get(RUN, variants.SEEDS[0])["model"]
+    data = presets.dataset("sort")
+    row = data.val.reshape(-1, data.meta["seq_len"])[VAL_ROW].astype("int64")
+    idx = torch.from_numpy(row[:-1])[None]  # (1, T)
+    block = model.transformer.h[0]
+    with torch.no_grad():
+        h = unit(model.embed(idx))  # (1, T, C), what block 0 reads
+        out = block.attn(h)
+        h_a = unit(out)
+        alpha = block.alpha_a()
+        lerp = h + alpha * (h_a - h)
+        new = unit(lerp)
+        after_mlp = unit(new + block.alpha_m() * (unit(block.mlp(new)) - new))
+        assert torch.allclose(after_mlp, block(h))  # the same step as NormBlock's
+    v = {
+        name: t[0, -1].double()
+        for name, t in dict(h=h, out=out, h_a=h_a, lerp=lerp, new=new).items()
+    }
+    # h first, then what h_A and the new h add: h points up, h_A leans to the right
+    basis, _ = torch.linalg.qr(torch.stack([v["h"], v["h_a"], v["new"]], dim=1))  # (C, 3)
+    basis = basis * torch.sign(basis.T @ (v["h"] + v["h_a"] + v["new"]))  # axes facing them
+    coords = {name: (basis.T @ x) for name, x in v.items()}
+    for name, x in v.items():  # the subspace holds every vector of the step exactly
+        assert abs(coords[name].norm() - x.norm()) < 1e-9, name
+
+    def angle(a: str, b: str) -> float:
+        return math.degrees(math.acos(float((v[a] @ v[b]) / (v[a].norm() * v[b].norm()))))
+
+    return {
+        "coords": {name: (c[1].item(), c[2].item(), c[0].item()) for name, c in coords.items()},
+        "length": {name: x.norm().item() for name, x in v.items()},
+        "flat": (v["h"] + v["out"]).norm().item(),
+        "turn": angle("h", "h_a"),
+        "step": angle("h", "new"),
+        "alpha": alpha.mean().item(),
+        "prompt": "".join(data.meta["itos"][i] for i in row[: data.meta["prompt_len"]]),
+    }
+
+
+def within(length: float) -> float:
+    """The length unit() with norm_eps = SHELL gives a vector of this length."""
+    return min(max(length, 1 - SHELL), 1 + SHELL)
+
+
+def shown(coords, length: float = 1.0) -> np.ndarray:
+    """A vector of the subspace as a point of the scene (the unit sphere has radius R)."""
+    return CENTRE + np.array(coords) * R * length
+
+
+def arc_points(a, b, steps: int = 40) -> list[np.ndarray]:
+    """The great-circle arc from a to b on the sphere of radius R."""
+    a, b = np.array(a) / np.linalg.norm(a), np.array(b) / np.linalg.norm(b)
+    omega = math.acos(float(np.clip(a @ b, -1, 1)))
+    return [
+        CENTRE + R * (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
+        for t in np.linspace(0, 1, steps)
+    ]
+
+
+def ray(end, color: str, width: float = 6) -> VGroup:
+    """A vector from the centre: a line with a dot at its tip (3D arrows render heavily)."""
+    return VGroup(
+        Line3D(CENTRE, end, thickness=0.02 * width / 6, color=color),
+        Dot3D(end, radius=0.07, color=color),
+    )
+
+
+class SphereScene(BookScene, ThreeDScene):
+    def __init__(self, renderer=None, **kwargs):
+        if renderer is not None and not isinstance(renderer.camera, ThreeDCamera):
+            renderer.camera = ThreeDCamera()  # a renderer made for flat scenes: give it depth
+        super().__init__(renderer=renderer, **kwargs)
+
+    def construct(self):
+        m = measure()
+        c, n = m["coords"], m["length"]
+        self.set_camera_orientation(phi=PHI, theta=THETA)
+        title = VGroup(
+            label("nGPT: every vector on the unit sphere", 36),
+            label(f"block 0 of the trained nGPT, last position of {m['prompt']}", MIN_TEXT, TEXT_2),
+        ).arrange(DOWN, buff=0.12)
+        title.to_edge(UP, buff=0.35)
+        self.beat(f"{title[0].original_text}: {title[1].original_text}")
+        self.already_said(title)
+        self.add_fixed_in_frame_mobjects(title)
+        self.play(FadeIn(title), run_time=0.8)
+
+        sphere = Sphere(CENTRE, radius=R, resolution=(10, 20))
+        sphere.set_fill(PANEL, opacity=0.35).set_stroke(TEXT_2, width=0.6, opacity=0.35)
+        h = ray(shown(c["h"]), STATE)
+        notes = VGroup()
+        self.say(notes, f"h, the hidden state: length {n['h']:.3f}", STATE)
+        self.play(FadeIn(sphere), Create(h), run_time=1.2)
+        self.wait(0.8)
+
+        # attention proposes: its raw output a, and the direction h_A it stands for
+        a = ray(shown(c["out"]), FLAT, 4)
+        h_a = ray(shown(c["h_a"]), PROPOSAL)
+        self.say(notes, f"attention's output a: length {n['out']:.2f}", FLAT)
+        self.play(Create(a), run_time=1.0)
+        self.say(notes, f"h_A = a / |a|, {m['turn']:.0f}° away from h", PROPOSAL)
+        self.play(Create(h_a), run_time=1.0)
+        self.wait(0.6)
+
+        # GPT's way: add in flat space, and the length goes where the sum takes it
+        tip = shown(c["h"]) + shown(c["out"]) - CENTRE  # h + a
+        flat = VGroup(
+            Line3D(shown(c["h"]), tip, thickness=0.012, color=FLAT),
+            Dot3D(tip, radius=0.07, color=FLAT),
+        )
+        self.say(notes, f"GPT adds: |h + a| = {m['flat']:.2f}, off the sphere", FLAT)
+        self.play(Create(flat), run_time=1.2)
+        self.wait(1.0)
+        self.play(flat.animate.set_opacity(0.25), a.animate.set_opacity(0.25), run_time=0.6)
+
+        # nGPT's way: part of the way towards h_A, then back onto the sphere
+        chord = DashedLine(shown(c["h"]), shown(c["h_a"]), color=TEXT_2, stroke_width=3)
+        inner = Dot3D(shown(c["lerp"]), radius=0.08, color=TEXT)
+        self.say(
+            notes,
+            f"nGPT moves h a fraction α (mean {m['alpha']:.2f})\n"
+            f"towards h_A: h + α(h_A − h) has length {n['lerp']:.3f}",
+            TEXT,
+            fresh=True,
+        )
+        self.play(Create(chord), FadeIn(inner), run_time=1.2)
+        new = ray(shown(c["new"]), STEP)
+        path = VMobject(stroke_color=STEP, stroke_width=8).set_points_smoothly(
+            arc_points(c["h"], c["new"])
+        )
+        self.say(
+            notes, f"unit() puts it back on the sphere:\na step of {m['step']:.1f}° along it", STEP
+        )
+        self.play(Create(new), Create(path), run_time=1.2)
+        self.wait(0.8)
+        self.mark_poster()  # both steps in one picture: off the sphere, and along it
+        self.begin_ambient_camera_rotation(rate=0.15)
+        self.wait(2.0)
+        self.stop_ambient_camera_rotation()
+
+        # norm_eps: a shell instead of the sphere
+        shell = VGroup(
+            *[
+                Sphere(CENTRE, radius=R * r, resolution=(10, 20))
+                .set_fill(color, opacity=0.12)
+                .set_stroke(color, width=0.5, opacity=0.3)
+                for r, color in ((1 - SHELL, TEXT_2), (1 + SHELL, ACCENT))
+            ]
+        )
+        self.say(
+            notes,
+            f"norm_eps = {SHELL}: a length within {1 - SHELL:.1f} to {1 + SHELL:.1f} is kept,\n"
+            f"so {n['lerp']:.3f} stays {within(n['lerp']):.3f}; a longer one is cut to\n"
+            f"the nearer edge: a's {n['out']:.2f} becomes {within(n['out']):.1f}",
+            ACCENT,
+            fresh=True,
+        )
+        self.play(FadeIn(shell), FadeOut(sphere), run_time=1.0)
+        moving = a[1].copy().set_opacity(1).scale(1.4)
+        self.play(moving.animate.move_to(shown(c["h_a"], within(n["out"]))), run_time=1.2)
+        self.wait(2.0)
+        self.play(*[FadeOut(mob) for mob in self.mobjects], run_time=0.6)
+        self.set_camera_orientation(phi=0, theta=-90 * DEGREES)  # the card lies flat
+        self.takeaway(
+            "nGPT steps along the sphere, never off it.",
+            "h ← unit(h + α ⊙ (h_A − h)), with α learned per channel;\n"
+            "norm_eps widens the sphere into a thin shell.",
+        )
+
+    def say(self, notes: VGroup, text: str, color: str, fresh: bool = False) -> None:
+        """A caption in the left column (fixed in the frame), under the ones before it,
+        or alone at the top of the column when ``fresh``."""
+        note = label(text, MIN_TEXT, color, line_spacing=1.05)
+        if fresh and notes:
+            self.play(FadeOut(notes), run_time=0.4)
+            notes.remove(*notes)
+        if notes:
+            note.next_to(notes[-1], DOWN, buff=0.3, aligned_edge=LEFT)
+        else:
+            note.move_to([0, 1.9, 0]).to_edge(LEFT, buff=0.5)
+        notes.add(note)
+        self.add_fixed_in_frame_mobjects(note)
+        self.play(FadeIn(note), run_time=0.5)

@@ -1,0 +1,168 @@
+"""The RL chapter: one step of REINFORCE on the sort task, from the run's own record.
+
+A prompt, the group of answers the model sampled for it at a recorded step, the checker's
+rewards, the advantages (reward minus the group's mean), which answers the update makes
+likelier and which less likely; then pass@1 and pass@8 over the whole run.
+"""
+
+from bookscene import *
+from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
+
+LETTERS = "ABC"
+ROW_HEIGHT = 0.52
+CELL = 0.42
+
+
+def letters_row(ids: list[int], color: str) -> VGroup:
+    """A sequence of letters, each in a small card."""
+    cells = VGroup()
+    for i in ids:
+        card = Square(CELL, stroke_color=color, stroke_width=2, fill_color=PANEL, fill_opacity=1)
+        cells.add(VGroup(card, label(LETTERS[i], MIN_TEXT, color, mono=True).move_to(card)))
+    return cells.arrange(RIGHT, buff=0.05)
+
+
+def mixed_group(replay: list[dict]) -> dict:
+    """The first recorded group with right and wrong answers in it: one with a lesson."""
+    return next(s for s in replay if "rewards" in s and 0 < sum(s["rewards"]) < len(s["rewards"]))
+
+
+class RLStepScene(BookScene):
+    def construct(self):
+        from model_src import rl_runs
+
+        record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
+        shot = mixed_group(record["replay"])
+        prompt_ids = shot["prompt"]
+        rewards, advantages = shot["rewards"], shot["advantages"]
+        mean = sum(rewards) / len(rewards)
+
+        self.show_title(
+            "Learning from a checker",
+            f"step {shot['step']} of {rl_runs.STEPS}: one prompt, {rl_runs.GROUP} sampled answers",
+        )
+
+        prompt = letters_row(prompt_ids, ROLE["ids"])
+        prompt_label = label("prompt", MIN_TEXT, TEXT_2).next_to(prompt, UP, buff=0.15)
+        prompt_group = VGroup(prompt_label, prompt).to_edge(LEFT, buff=0.6).shift(UP * 0.2)
+        self.play(FadeIn(prompt_group), run_time=0.8)
+
+        rows = VGroup(*[letters_row(a, TEXT) for a in shot["answers"]])
+        rows.arrange(DOWN, buff=ROW_HEIGHT - CELL).next_to(prompt_group, RIGHT, buff=1.4)
+        rows.shift(DOWN * 0.35)
+        arrows = VGroup(*[side_arrow(prompt.get_right(), row.get_left()) for row in rows])
+        sampled = label("The model writes a group of answers.", 26).to_edge(DOWN, buff=0.4)
+        self.play(
+            LaggedStart(*[Create(a) for a in arrows], lag_ratio=0.1),
+            LaggedStart(*[FadeIn(r, shift=0.2 * RIGHT) for r in rows], lag_ratio=0.1),
+            FadeIn(sampled),
+            run_time=2.0,
+        )
+
+        marks = VGroup(
+            *[
+                label("1" if r else "0", 26, POSITIVE if r else TEXT_2).next_to(
+                    row, RIGHT, buff=0.3
+                )
+                for r, row in zip(rewards, rows, strict=True)
+            ]
+        )
+        reward_head = label("reward", MIN_TEXT, TEXT_2).next_to(marks, UP, buff=0.2)
+        checked = label("A checker pays 1 for an exact sort.", 26).move_to(sampled)
+        self.play(swap(sampled, checked), FadeIn(reward_head), FadeIn(marks), run_time=1.2)
+        for r, row in zip(rewards, rows, strict=True):
+            if r:  # the right answers' letters and cards turn green; the cards stay dark
+                for card, letter in row:
+                    card.set_stroke(POSITIVE)
+                    letter.set_color(POSITIVE)
+        self.wait(0.8)
+
+        # the advantages as bars around the group's mean
+        zero_x = marks.get_right()[0] + 1.6
+        bars = VGroup()
+        for a, mark in zip(advantages, marks, strict=True):
+            b = bar(abs(a) * 1.6, 0.3, POSITIVE if a > 0 else TEXT_2)
+            b.move_to([zero_x + a * 0.8, mark.get_center()[1], 0])
+            bars.add(b)
+        axis = Line([zero_x, rows.get_top()[1], 0], [zero_x, rows.get_bottom()[1], 0])
+        axis.set_stroke(TEXT_2, 2)
+        adv_head = label(f"advantage = reward − {mean:.2f}", MIN_TEXT, ACCENT_2)
+        adv_head.next_to(reward_head, RIGHT, buff=0.5).align_to(reward_head, DOWN)
+        centred = label("Each reward minus the group's mean.", 26).move_to(sampled)
+        self.play(swap(checked, centred), FadeIn(adv_head), Create(axis), run_time=1.0)
+        self.play(
+            LaggedStart(
+                *[GrowFromEdge(b, LEFT if b.get_center()[0] > zero_x else RIGHT) for b in bars],
+                lag_ratio=0.08,
+            ),
+            run_time=1.5,
+        )
+
+        # the update: up for the better answers, down for the worse
+        pushes = VGroup(
+            *[
+                label(
+                    "↑ likelier" if a > 0 else "↓ less likely",
+                    MIN_TEXT,
+                    POSITIVE if a > 0 else TEXT_2,
+                ).next_to(b, RIGHT, buff=0.2)
+                for a, b in zip(advantages, bars, strict=True)
+            ]
+        )
+        pushed = label("The update raises what beat its group.", 26).move_to(sampled)
+        self.play(swap(centred, pushed), FadeIn(pushes, shift=0.1 * UP), run_time=1.2)
+        self.mark_poster()
+        self.wait(2.0)
+
+        # the whole run: pass@1 climbing towards pass@8
+        self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
+        self.show_run(record)
+
+    def show_run(self, record: dict) -> None:
+        from model_src import rl_runs
+
+        replay = record["replay"]
+        axes = Axes(
+            x_range=[0, rl_runs.STEPS, 20],
+            y_range=[0, 1, 0.25],
+            x_length=8,
+            y_length=3.8,
+            tips=False,
+            axis_config={"color": TEXT_2, "stroke_width": 2},
+        ).shift(DOWN * 0.2 + LEFT * 0.8)
+        ticks = VGroup(
+            *[
+                label(f"{v:.0%}", MIN_TEXT, TEXT_2).next_to(axes.c2p(0, v), LEFT, buff=0.15)
+                for v in (0, 0.5, 1)
+            ],
+            *[
+                label(str(s), MIN_TEXT, TEXT_2).next_to(axes.c2p(s, 0), DOWN, buff=0.12)
+                for s in range(0, rl_runs.STEPS + 1, 50)
+            ],
+        )
+        step_name = label("RL step", MIN_TEXT, TEXT_2).next_to(axes, DOWN, buff=0.55)
+        self.play(Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0)
+        k = f"pass@{rl_runs.K}"
+        lines, ends = VGroup(), VGroup()
+        for key, color in ((k, ROLE["x"]), ("pass@1", ACCENT)):
+            line = axes.plot_line_graph(
+                [s["step"] for s in replay],
+                [s[key] for s in replay],
+                line_color=color,
+                add_vertex_dots=False,
+                stroke_width=4,
+            )
+            first, last = replay[0][key], replay[-1][key]
+            end = label(f"{key}\n{first:.0%} → {last:.0%}", MIN_TEXT, color, line_spacing=1.0)
+            end.next_to(axes.c2p(rl_runs.STEPS, last), RIGHT, buff=0.25)
+            lines.add(line)
+            ends.add(end)
+        ends.arrange(DOWN, aligned_edge=LEFT, buff=0.4).next_to(axes, RIGHT, buff=0.3)
+        self.play(Create(lines[0]), FadeIn(ends[0]), run_time=2.0, rate_func=linear)
+        self.play(Create(lines[1]), FadeIn(ends[1]), run_time=2.0, rate_func=linear)
+        self.wait(2.0)
+        self.takeaway(
+            "RL makes the answers the model can already\nwrite the ones it writes most often.",
+            f"Held-out pass@1 {replay[0]['pass@1']:.0%} → {replay[-1]['pass@1']:.0%}, "
+            f"{k} {replay[0][k]:.0%} → {replay[-1][k]:.0%}, in {rl_runs.STEPS} steps.",
+        )

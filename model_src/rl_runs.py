@@ -1,0 +1,228 @@
+"""The RL chapter's runs, each trained once and then read from the cache.
+
+    from model_src import rl_runs
+    runs = rl_runs.run_all()          # {(name, seed): record}; the first call trains
+    runs["REINFORCE", 1337]["final"]["pass@1"]
+
+Every run starts from the same model: the sort preset stopped at START_ITERS of its 600
+steps (trained.get), so it sorts some prompts and not others. Then, from one seed:
+- "REINFORCE", "GRPO": rl.py's update with the exact-sort checker, the group's mean as
+  baseline, and for GRPO the group's spread dividing the advantages too;
+- "gamed": REINFORCE with the checker that only checks the letters' order;
+- "supervised": the control, train.py's fit on the training rows (the answers shown),
+  with the same optimiser, learning rate and number of steps.
+"start" is that model evaluated, untrained. A record holds the held-out evaluation at
+the end (every held-out prompt sampled SAMPLES times, pass@k by passk.py's estimator),
+and for the RL runs a replay: at every
+REPLAY_EVERY steps the exact pass@1 and pass@k and one group's answers and rewards.
+Each run is kept by runs.py in the book's store, keyed on the code (this file, rl.py and all
+they import, train.py included), the data, the settings and the seed.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from buildlib.processes import Task, run_longest_first
+from buildlib.store import code_inputs, digest
+
+from . import passk, prepare, presets, rl, tasks, trained
+from . import train as training
+from .runs import Runs
+
+PACKAGE = Path(__file__).parent
+
+START_ITERS = 60  # a tenth of the sort preset's 600 steps: right on some prompts only
+PROMPTS = 8  # prompts per RL step
+GROUP = 8  # answers sampled per prompt
+STEPS = 100  # updates, for every run
+LEARNING_RATE = 2e-4  # constant, for RL and the supervised control alike
+SAMPLES = 16  # samples per held-out prompt when evaluating: n of pass@k
+K = 8  # the k of pass@k beside pass@1
+REPLAY_EVERY = 5  # steps between the replay's snapshots
+
+RUNS_BY_NAME: dict[str, dict] = {
+    "start": dict(steps=0),  # no training: the early-stopped model, evaluated
+    "REINFORCE": dict(reward="sort", normalise=False),
+    "GRPO": dict(reward="sort", normalise=True),
+    "gamed": dict(reward="order", normalise=False),
+    "supervised": dict(supervised=True),
+}
+SEEDS = (1337, 1338)
+RUNS = [(name, seed) for name in RUNS_BY_NAME for seed in SEEDS]
+
+
+def requests() -> list[tuple[str, dict]]:
+    """The trained preset the runs start from, for trained.missing."""
+    return [("sort", {"max_iters": START_ITERS})]
+
+
+def start_model():
+    """A fresh copy of the early-stopped sort model, in training mode."""
+    ((name, overrides),) = requests()
+    return trained.get(name, **overrides).model.train()
+
+
+def held_out() -> tuple[torch.Tensor, torch.Tensor]:
+    """(146, 6) held-out prompts and (146, 6) their sorted answers."""
+    data = prepare.sort_data()
+    rows = torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"]).astype("int64"))
+    return rows[:, : data.meta["prompt_len"]], rows[:, data.meta["prompt_len"] :]
+
+
+@torch.no_grad()
+def exact_pass(model, prompts, answers, k: int = K) -> dict:
+    """pass@1 and pass@k without sampling: a prompt has one right answer, sampled with
+    probability p, so pass@1 = p and pass@k = 1 - (1 - p)^k, averaged over prompts."""
+    p = rl.answer_log_probs(model.eval(), prompts, answers).exp()  # (N,)
+    model.train()
+    return {"pass@1": p.mean().item(), f"pass@{k}": (1 - (1 - p) ** k).mean().item()}
+
+
+@torch.no_grad()
+def evaluate(model) -> dict:
+    """Held-out: SAMPLES answers per prompt scored by both checkers, pass@1 and pass@K by
+    the unbiased estimator, and the greedy answer's accuracy."""
+    prompts, _ = held_out()
+    answers = rl.sample_answers(model, prompts, SAMPLES)  # (146 * n, 6)
+    repeated = prompts.repeat_interleave(SAMPLES, dim=0)
+    right = rl.sort_reward(repeated, answers).view(-1, SAMPLES)  # (146, n)
+    ordered = rl.order_reward(repeated, answers)
+    counts = right.sum(dim=1).int().tolist()
+    return {
+        "right": counts,  # per prompt: how many of the n samples sort it
+        "pass@1": passk.mean_pass_at_k(SAMPLES, counts, 1),
+        f"pass@{K}": passk.mean_pass_at_k(SAMPLES, counts, K),
+        "ordered": ordered.mean().item(),  # what the gameable checker would pay
+        "ordered_wrong": (ordered - right.view(-1)).mean().item(),  # its hole, used
+        "greedy": tasks.sort_accuracy(model),
+        **{f"exact {key}": v for key, v in exact_pass(model, *held_out()).items()},
+    }
+
+
+def snapshot(model, step: int, prompts: torch.Tensor | None, out: dict | None) -> dict:
+    """The replay at one step: exact pass@1 and pass@K, and the step's first group (its
+    prompt, answers, rewards and advantages) with the mean reward of all its groups."""
+    group = {}
+    if out is not None:
+        group = {
+            "prompt": prompts[0].tolist(),
+            "answers": out["answers"][:GROUP].tolist(),
+            "rewards": out["rewards"][0].tolist(),
+            "advantages": [round(a, 4) for a in out["advantages"][0].tolist()],
+            "mean_reward": out["rewards"].mean().item(),
+        }
+    return {"step": step, **exact_pass(model, *held_out()), **group}
+
+
+def train_rl(spec: dict, seed: int) -> dict:
+    """STEPS of rl.rl_step from the early-stopped model; the record of the run."""
+    model, prompts = start_model(), rl.train_prompts()
+    optimizer = model.configure_optimizers(0.0, LEARNING_RATE, (0.9, 0.99), "cpu")
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the sampler's draws
+    reward = rl.REWARDS[spec["reward"]]
+    replay, rewards = [snapshot(model, 0, None, None)], []
+    started = time.process_time()
+    for step in range(1, STEPS + 1):
+        batch = prompts[torch.randint(len(prompts), (PROMPTS,), generator=generator)]
+        out = rl.rl_step(model, optimizer, batch, GROUP, reward, spec["normalise"])
+        rewards.append(out["rewards"].mean().item())
+        if step % REPLAY_EVERY == 0:
+            replay.append(snapshot(model, step, batch, out))
+    seconds = time.process_time() - started
+    return {"model": model.eval(), "seconds": seconds, "rewards": rewards, "replay": replay}
+
+
+def train_supervised(seed: int) -> dict:
+    """The control: fit on the training rows, answers shown, the same steps and rate."""
+    model, data = start_model(), presets.dataset("sort")
+    overrides = dict(seed=seed, max_iters=STEPS, learning_rate=LEARNING_RATE, decay_lr=False)
+    cfg = training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
+
+    def batches(split: str, generator: torch.Generator):
+        rows = data.train if split == "train" else data.val
+        return prepare.sample_batch(
+            rows, data.meta, cfg["batch_size"], cfg["block_size"], generator
+        )
+
+    started = time.process_time()
+    summary = training.fit(model, cfg, batches)
+    seconds = time.process_time() - started
+    return {
+        "model": model.eval(),
+        "seconds": seconds,
+        "losses": [r["loss"] for r in summary["log"]],
+    }
+
+
+def train(spec: dict, seed: int) -> dict:
+    if spec.get("supervised"):
+        return train_supervised(seed)
+    if spec.get("steps") == 0:
+        return {"model": start_model().eval(), "seconds": 0.0}
+    return train_rl(spec, seed)
+
+
+def run(name: str, seed: int) -> dict:
+    """Train one run (one torch thread, the caller's random state untouched) and
+    evaluate it: its record, with the evaluation as "final"."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            record = train(RUNS_BY_NAME[name], seed)
+            torch.manual_seed(seed)  # the same evaluation draws for every run of a seed
+            record["final"] = evaluate(record.pop("model"))
+    finally:
+        torch.set_num_threads(threads)
+    return {"name": name, "seed": seed, **record}
+
+
+def _entries() -> dict[tuple[str, int], str]:
+    data = presets.dataset("sort")
+    shared = (
+        *code_inputs(Path(__file__), search=[PACKAGE.parent]),
+        data.train.tobytes(),
+        data.val.tobytes(),
+    )
+    return {
+        (name, seed): f"{name.lower()}-{seed}-"
+        + digest(*shared, json.dumps(RUNS_BY_NAME[name], sort_keys=True), str(seed))
+        for name, seed in RUNS
+    }
+
+
+def _train(name: str, seed: int) -> tuple[None, dict]:
+    return None, run(name, seed)  # a record only: the runs' models are not kept
+
+
+STORED = Runs("rl", entries=_entries, train=_train)
+
+
+def get(name: str, seed: int = SEEDS[0]) -> dict:
+    """The record of run `name` with `seed`, trained first if not cached."""
+    return STORED.get(name, seed)
+
+
+def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
+    """Every run with every seed; missing ones trained first, `jobs` at a time."""
+    run_longest_first(missing(), jobs)
+    return {(name, seed): get(name, seed) for name, seed in RUNS}
+
+
+def missing() -> list[Task]:
+    """The runs the cache lacks, as tasks for a process pool (the book trains them before
+    reading any page). Their size: sampled tokens or rows, against the sort model's."""
+    return [Task(STORED.make, run, _work(*run)) for run in STORED.absent()]
+
+
+def _work(name: str, seed: int) -> int:
+    """A run's size, to order them, in trained.work's units: rows through the model."""
+    spec = RUNS_BY_NAME[name]
+    rows = 0 if spec.get("steps") == 0 else 32 if spec.get("supervised") else 3 * PROMPTS * GROUP
+    config = training.resolve_config(presets.config_file("sort"))
+    return trained.work({**config, "max_iters": STEPS, "batch_size": rows})
