@@ -7,9 +7,9 @@
 At about 30 evenly spaced steps (always step 0, before any update, and the last) it
 keeps, for a few fixed held-out prompts, the attention maps of every head and the
 model's next-letter choice at each position with its probability, plus the training
-loss at that step and the held-out accuracy. Recording only reads the model (eval
-mode, no gradients, no random numbers drawn), so the trained weights are exactly
-those of a run without it.
+loss at that step and the held-out accuracy, of whole answers and of single letters.
+Recording only reads the model (eval mode, no gradients, no random numbers drawn), so
+the trained weights are exactly those of a run without it.
 """
 
 import torch
@@ -36,13 +36,17 @@ def held_out_rows() -> tuple[torch.Tensor, torch.Tensor, int]:
     return rows[:, :-1].contiguous(), rows[:, 1:].contiguous(), data.meta["prompt_len"]
 
 
+def letters_right(logits: torch.Tensor, targets: torch.Tensor, prompt_len: int) -> torch.Tensor:
+    """(N, letters) whether the likeliest letter is right at each answer position,
+    given the right letters before it (the causal mask hides each position's future)."""
+    return (logits.argmax(dim=-1) == targets)[:, prompt_len - 1 :]
+
+
 def answers_right(logits: torch.Tensor, targets: torch.Tensor, prompt_len: int) -> torch.Tensor:
-    """(N,) whether greedy decoding sorts each row. It writes a whole answer right
-    exactly when the likeliest letter is right at every answer position given the right
-    letters before it, and one pass over the complete rows scores just that (the causal
-    mask hides each position's future): tasks.sort_accuracy's six passes in one."""
-    right = logits.argmax(dim=-1) == targets  # (N, T)
-    return right[:, prompt_len - 1 :].all(dim=1)
+    """(N,) whether greedy decoding sorts each row: it writes a whole answer right exactly
+    when every letter is right given the right ones before it, so one pass over the
+    complete rows scores just that: tasks.sort_accuracy's six passes in one."""
+    return letters_right(logits, targets, prompt_len).all(dim=1)
 
 
 class Recorder:
@@ -62,12 +66,14 @@ class Recorder:
             model(self.x[:PROBES])
         model.train(was_training)
         best = F.softmax(logits[:PROBES], dim=-1).max(dim=-1)  # (P, T) each
-        accuracy = answers_right(logits, self.y, self.prompt_len).float().mean().item()
+        right = letters_right(logits, self.y, self.prompt_len)  # (N, letters)
+        accuracy = right.all(dim=1).float().mean().item()
         self.snapshots.append(
             {
                 "step": iter_num,
                 "loss": None if loss is None else round(loss, DECIMALS),
-                "accuracy": round(accuracy, DECIMALS),
+                "accuracy": round(accuracy, DECIMALS),  # whole answers right
+                "letters": round(right.float().mean().item(), DECIMALS),  # answer letters right
                 # attention[p][layer][head][query][key], keys 0..query only: the rest is masked
                 "attention": _causal_rows(_rounded(torch.stack(maps, dim=1)[:PROBES])),
                 "prediction": best.indices.tolist(),  # likeliest next letter

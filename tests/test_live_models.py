@@ -67,7 +67,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
-    assert "so 90% of problems needs about 98.3% of the letters right (0.9^(1/6))" in words
+    assert "90% of whole answers needs 98.3% of the letters right (0.9^(1/6))" in words
     # scripts only on pages with a widget
     assert "nanobook_live.js" in page
     assert "nanobook_live.js" not in (app.outdir / "errors.html").read_text(encoding="utf-8")

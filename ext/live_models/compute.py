@@ -479,25 +479,7 @@ def predict(
     entry = trained_model(preset)
     vocab = [entry.meta["itos"][i] for i in range(entry.model.config.vocab_size)]
     if ask == "accuracy-step":
-        snapshots = replay_payload(preset)["snapshots"]
-        reached = first_step_reaching(snapshots, threshold)
-        if snapshots[reached]["accuracy"] < threshold:
-            raise ValueError(f"held-out accuracy never reaches {threshold:.0%} in the replay")
-        # the answer among three other recorded steps, before and after it
-        last = len(snapshots) - 1
-        picks = sorted({max(0, min(last, reached + d)) for d in (-6, -2, 0, 3)})
-        letters = len(replay_payload(preset)["targets"][0]) - (entry.meta["prompt_len"] - 1)
-        before = snapshots[max(0, reached - 1)]
-        return {
-            "ask": ask,
-            "threshold": threshold,
-            "text": f"A held-out problem counts only when all {letters} letters of its answer "
-            f"are right. At which of these training steps does held-out accuracy first reach "
-            f"{threshold:.0%}?",
-            "choices": [[snapshots[i]["step"], f"step {snapshots[i]['step']}"] for i in picks],
-            "answer": snapshots[reached]["step"],
-            "why": accuracy_why(threshold, letters, before["step"], before["accuracy"]),
-        }
+        return accuracy_step_question(preset, threshold)
     if ask == "strongest-key":
         from model_src import probe
 
@@ -597,13 +579,41 @@ def rl_pass_k_question(preset: str) -> dict:
     }
 
 
-def accuracy_why(threshold: float, letters: int, step: int, accuracy: float) -> str:
-    """The accuracy-step verdict's reason (nanobook_widgets.js says it the same way)."""
-    per_letter = threshold ** (1 / letters)
+def accuracy_step_question(preset: str, threshold: float) -> dict:
+    """At which of four recorded steps whole-answer accuracy first reaches `threshold`,
+    given the share of single answer letters right at each: the reader reasons from the
+    letters to whole answers (all must be right) instead of guessing a step."""
+    snapshots = replay_payload(preset)["snapshots"]
+    reached = first_step_reaching(snapshots, threshold)
+    if snapshots[reached]["accuracy"] < threshold:
+        raise ValueError(f"held-out accuracy never reaches {threshold:.0%} in the replay")
+    last = len(snapshots) - 1  # the answer among three other recorded steps, around it
+    picks = [snapshots[i] for i in sorted({max(0, min(last, reached + d)) for d in (-6, -2, 0, 3)})]
+    entry = trained_model(preset)
+    letters = len(replay_payload(preset)["targets"][0]) - (entry.meta["prompt_len"] - 1)
+    shares = ", ".join(f"step {s['step']}: {s['letters']:.1%}" for s in picks)
+    return {
+        "ask": "accuracy-step",
+        "threshold": threshold,
+        "text": f"A held-out problem counts only when all {letters} letters of its answer are "
+        f"right. The share of answer letters the model got right, in the replay: {shares}. "
+        f"At which of these steps does the share of whole answers first reach {threshold:.0%}?",
+        "choices": [[s["step"], f"step {s['step']}"] for s in picks],
+        "answer": snapshots[reached]["step"],
+        "why": accuracy_why(threshold, letters, snapshots[reached]),
+    }
+
+
+def accuracy_why(threshold: float, letters: int, reached: dict) -> str:
+    """Why whole answers reach `threshold` where they do: letters' mistakes, if independent,
+    leave threshold^(1/letters) of the letters to be right, and the replay shows how near
+    independent they are."""
+    step, right, whole = reached["step"], reached["letters"], reached["accuracy"]
     return (
-        f"A problem counts only if all {letters} letters are right, so {threshold:.0%} of "
-        f"problems needs about {per_letter:.1%} of the letters right "
-        f"({threshold:g}^(1/{letters})): at step {step} it was still {accuracy:.1%}."
+        f"All {letters} letters must be right, so if the letters' mistakes are independent "
+        f"{threshold:.0%} of whole answers needs {threshold ** (1 / letters):.1%} of the letters "
+        f"right ({threshold:g}^(1/{letters})). At step {step} the letters were {right:.1%} right "
+        f"and whole answers {whole:.1%}; independent mistakes would give {right**letters:.1%}."
     )
 
 

@@ -264,8 +264,8 @@ def visit_html(self, node: live_widget) -> None:
             }
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
-            hidden = ("answer", "why")  # the page works both out when the reader checks
-            options["question"] = {k: v for k, v in question.items() if k not in hidden}
+            # the page works the answer out again when the reader checks
+            options["question"] = {k: v for k, v in question.items() if k != "answer"}
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",

@@ -958,15 +958,7 @@
   // --- predict-check ------------------------------------------------------------------
 
   /** The model's answer to a question, worked out in the browser, with what shows it. */
-  // A verdict's reason, as compute.py says it for the page without scripts.
-  function accuracyWhy(threshold, letters, step, accuracy) {
-    const perLetter = threshold ** (1 / letters);
-    return (
-      `A problem counts only if all ${letters} letters are right, so ${Math.round(threshold * 100)}% of ` +
-      `problems needs about ${(perLetter * 100).toFixed(1)}% of the letters right ` +
-      `(${threshold}^(1/${letters})): at step ${step} it was still ${(accuracy * 100).toFixed(1)}%.`
-    );
-  }
+
 
   /** The likeliest next token's share at the question's temperature: the choice nearest it. */
   function temperatureAnswer(model, question) {
@@ -996,11 +988,8 @@
         .slice(-4)
         .map((s) => `step ${s.step}: ${percent(s.accuracy)}`)
         .join(", ");
-      const letters = loaded.probes[0].length - (loaded.prompt_len - 1);
-      const index = loaded.snapshots.indexOf(reached);
-      const before = index >= 0 ? loaded.snapshots[Math.max(0, index - 1)] : null;
-      const why = before ? ` ${accuracyWhy(question.threshold, letters, before.step, before.accuracy)}` : "";
-      return { answer: reached ? reached.step : null, evidence: `Held-out accuracy in the replay: ${evidence}.${why}` };
+      // the reason is the build's, from the same record (compute.accuracy_why)
+      return { answer: reached ? reached.step : null, evidence: `Whole answers right in the replay: ${evidence}. ${question.why}` };
     }
     if (question.ask === "temperature-share") return temperatureAnswer(loaded, question);
     if (question.ask === "tool-off") {
