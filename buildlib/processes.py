@@ -89,6 +89,7 @@ class Cores:
     """
 
     def __init__(self, count: int):
+        self.count = count
         self._free = count
         self._waiting: list[tuple[int, int]] = []  # (priority, ticket) of each waiter
         self._tickets = itertools.count()

@@ -37,10 +37,11 @@ The rest of the pipeline (see ``pipeline.py``): the argument is one of these wor
 The same drawings from a shell: ``python -m ext.arch_diagram model_src.model:GPT
 --config sort --focus transformer.h.0.attn`` (``--help`` lists the options).
 
-The directive only checks its options while a page is read; once the page is parsed
-(``doctree-read``) each diagram is taken from the cache or drawn, and the placeholder
-node becomes a captioned literal block: every builder shows it as text, HTML gets the
-copy button, and the caption an anchor (the :name:, or one made of what is drawn).
+The directive only checks its options and records what to draw while a page is read.
+After reading (``env-updated``) every diagram of the book is taken from the cache or
+drawn, a core each, and when a page is written its placeholder node becomes a captioned
+literal block: every builder shows it as text, HTML gets the copy button, and the
+caption an anchor (the :name:, or one made of what is drawn).
 Cache keys cover the request, the project files it is drawn from (pages depend on them
 too, so an edit to the model redraws) and the versions of torch and this package. A
 problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -81,9 +83,9 @@ PACKAGE_DIR = Path(__file__).parent
 
 
 class arch_diagram(nodes.General, nodes.Element):
-    """Stands where the diagram goes until the page is read; ``request`` says what to draw.
-    It never reaches a writer: doctree-read replaces it with a literal block, which every
-    builder already knows how to show."""
+    """Stands where the diagram goes until the page is written; ``request`` says what to
+    draw. It never reaches a writer: doctree-resolved replaces it with a literal block,
+    which every builder already knows how to show."""
 
 
 class ArchDiagram(SphinxDirective):
@@ -137,6 +139,8 @@ class ArchDiagram(SphinxDirective):
             pending = arch_diagram(request=request)
             self.set_source_info(pending)
             wrapper += pending
+            specs = self.env.arch_diagram_specs.setdefault(self.env.docname, [])
+            specs.append((request, self.lineno))
         if not ("name" in options and _core.add_name(self, wrapper, logger, SUBTYPE)):
             anchor = self._stable_id(request)
             wrapper["ids"].append(anchor)
@@ -173,29 +177,58 @@ def placeholder(target: str, reason: str) -> nodes.literal_block:
     return nodes.literal_block(text, text, language="text", classes=["arch-diagram-error"])
 
 
-# --- drawing, once the page is read ------------------------------------------------------
+# --- drawing, once every page is read ----------------------------------------------------
 
 
-def draw_diagrams(app, doctree: nodes.document) -> None:
-    """Replace each placeholder with its diagram, from the cache or drawn now."""
+def draw_all(app, env) -> list[str]:
+    """After reading: every diagram the pages ask for, from the cache or drawn now (a core
+    each), its problems and notes said at each directive; returns the pages whose
+    drawings changed (they are written again)."""
+    asked = [
+        (docname, line, request)
+        for docname in sorted(env.arch_diagram_specs)
+        for request, line in env.arch_diagram_specs[docname]
+    ]
+    requests = {request.key(): request for _, _, request in asked}
+    with ThreadPoolExecutor(max(1, min(len(requests), processes.CORES.count))) as pool:
+        results = pool.map(lambda request: drawing_or_problem(app, request), requests.values())
+        drawn = dict(zip(requests, results, strict=True))
+    for docname, line, request in asked:
+        result = drawn[request.key()]
+        said = [(result["error"], result["hint"])] if "error" in result else []
+        for message, hint in said + [(note, None) for note in result.get("notes", [])]:
+            _core.warn(
+                logger,
+                f"arch-diagram: {message}",
+                location=(docname, line),
+                subtype=SUBTYPE,
+                hint=hint,
+            )
+    previous = getattr(env, "arch_diagram_results", {})
+    env.arch_diagram_results = drawn
+    return sorted({d for d, _, r in asked if previous.get(r.key()) != drawn[r.key()]})
+
+
+def drawing_or_problem(app, request: Request) -> dict:
+    """{"text", "notes"} of the request's drawing, or {"error", "hint"}."""
+    try:
+        text, notes = cached_drawing(app, request)
+    except DiagramError as err:
+        return {"error": err.reason, "hint": err.hint}
+    except OSError as err:  # a cache that cannot be written
+        return {"error": f"the diagram could not be stored: {err}", "hint": _core.STORAGE_HINT}
+    return {"text": text, "notes": notes}
+
+
+def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
+    """Replace each placeholder with its drawing, or with what could not be drawn."""
     for node in list(doctree.findall(arch_diagram)):
         request = node["request"]
-        try:
-            text, notes = cached_drawing(app, request)
-        except (DiagramError, OSError) as err:  # OSError: a cache that cannot be written
-            if not isinstance(err, DiagramError):
-                err = DiagramError(
-                    f"the diagram could not be stored: {err}",
-                    hint=_core.STORAGE_HINT,
-                )
-            _core.warn(
-                logger, f"arch-diagram: {err.reason}", location=node, subtype=SUBTYPE, hint=err.hint
-            )
-            node.replace_self(placeholder(request.target, err.reason))
+        result = app.env.arch_diagram_results.get(request.key(), {"error": "not drawn"})
+        if "error" in result:
+            node.replace_self(placeholder(request.target, result["error"]))
             continue
-        for note in notes:
-            _core.warn(logger, f"arch-diagram: {note}", location=node, subtype=SUBTYPE)
-        block = nodes.literal_block(text, text, language="text")
+        block = nodes.literal_block(result["text"], result["text"], language="text")
         block.source, block.line = node.source, node.line
         node.replace_self(block)
 
@@ -272,7 +305,11 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
     def make(folder: Path) -> None:  # a DiagramError leaves nothing stored
         config = app.config
         memory = _core.memory_bytes(config.nanobook_model_memory)
-        drawing = draw_apart(request, config.nanobook_model_timeout, memory)
+        processes.CORES.acquire()  # drawn beside the clips and notebooks, never more
+        try:
+            drawing = draw_apart(request, config.nanobook_model_timeout, memory)
+        finally:
+            processes.CORES.release()
         store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
 
     diagrams = store.Store(_core.cache_root(app) / "diagrams", log=logger.info)
@@ -293,5 +330,7 @@ def _stored_drawing(entry: Path, meta: dict) -> tuple[str, list[str]]:
 def setup(app):
     _core.setup_core(app)
     app.add_directive("arch-diagram", ArchDiagram)
-    app.connect("doctree-read", draw_diagrams)
+    _core.per_page_state(app, "arch_diagram_specs")  # docname -> [(request, line)]
+    app.connect("env-updated", draw_all)
+    app.connect("doctree-resolved", show_diagrams)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
