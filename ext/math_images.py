@@ -24,7 +24,6 @@ says what is missing.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import subprocess
 import tempfile
@@ -38,6 +37,8 @@ from docutils import nodes
 from sphinx.ext import imgmath
 from sphinx.util import logging
 from sphinx.util.math import wrap_displaymath
+
+from buildlib import processes
 
 from ._core import atomic_write, warn
 
@@ -122,13 +123,16 @@ def typeset_one_by_one(documents: dict[Path, str], config) -> dict[str, str]:
     that fail. A missing tool (OSError) is raised: imgmath says what is missing."""
 
     def alone(item: tuple[Path, str]) -> tuple[str, str | None]:
+        processes.CORES.acquire()  # the build's one budget, shared with clips and notebooks
         try:
             typeset(dict([item]), config)
         except (ValueError, subprocess.CalledProcessError) as error:
             return item[1], latex_error(error)
+        finally:
+            processes.CORES.release()
         return item[1], None
 
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(processes.CORES.count) as pool:
         return {latex: error for latex, error in pool.map(alone, documents.items()) if error}
 
 
