@@ -176,6 +176,15 @@ def atomic_copy(src: Path, dest: Path) -> None:
 # --- warnings -------------------------------------------------------------------------
 
 
+class Problem(ValueError):
+    """What an input cannot do, and what would fix it: every directive's warning is made of
+    one (``message`` and ``hint``), wherever it was found."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
 def warn(
     logger: logging.SphinxLoggerAdapter,
     message: str,

@@ -16,12 +16,12 @@ from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
 from buildlib import book_build, processes
+from ext._core import Problem
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
 from ext.annotated_source.html import shapes_line
 from ext.annotated_source.locate import (
     Anchor,
-    LocateError,
     find_object,
     list_objects,
     note_spans,
@@ -79,7 +79,7 @@ def test_the_whole_file_is_the_object_when_none_is_named(parsed):
 
 
 def test_a_missing_object_lists_what_the_file_defines(parsed):
-    with pytest.raises(LocateError) as caught:
+    with pytest.raises(Problem) as caught:
         find_object(*parsed, "GPT.forwrd")
     assert "no object 'GPT.forwrd'" in str(caught.value)
     assert "did you mean 'GPT.forward'" in caught.value.hint
@@ -124,7 +124,7 @@ def test_anchors_text_regex_and_pick(parsed):
 )
 def test_anchor_drift_is_explained(parsed, anchor, message, hint):
     obj = find_object(*parsed, "CausalSelfAttention.forward")
-    with pytest.raises(LocateError) as caught:
+    with pytest.raises(Problem) as caught:
         resolve_anchor(Anchor.parse(anchor), obj, "model.py")
     assert message in str(caught.value)
     assert hint in caught.value.hint
@@ -806,7 +806,7 @@ def test_sources_are_decoded_as_python_decodes_them(tmp_path):
     assert lines[1] == 'NAME = "café"'
     image = tmp_path / "image.png"
     image.write_bytes(bytes(range(256)))
-    with pytest.raises(LocateError, match=r"image\.png is not Python source text") as error:
+    with pytest.raises(Problem, match=r"image\.png is not Python source text") as error:
         parse_file(image)
     assert "coding line" in error.value.hint
 

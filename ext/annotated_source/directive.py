@@ -21,6 +21,7 @@ from buildlib import store
 
 from .._core import (
     AnyOption,
+    Problem,
     drop_bad_options,
     note_code_dependency,
     project_root,
@@ -29,7 +30,6 @@ from .._core import (
 )
 from .locate import (
     Anchor,
-    LocateError,
     SourceObject,
     find_object,
     nested_definitions,
@@ -141,7 +141,7 @@ class AnnotatedSource(SphinxDirective):
             path, relpath = self._resolve_file()
             tree, file_lines = parse_file(path)
             obj = find_object(tree, file_lines, self.options.get("object", "").strip())
-        except LocateError as error:
+        except Problem as error:
             warn(
                 logger,
                 f"annotated-source {self.arguments[0]}: {error}",
@@ -184,14 +184,14 @@ class AnnotatedSource(SphinxDirective):
         root = source_root(self.env.app)
         path = (root / self.arguments[0]).resolve()
         if not path.is_relative_to(root):
-            raise LocateError(
+            raise Problem(
                 f"the path leaves annotated_source_root ({root})",
                 hint="name a file under annotated_source_root, e.g. 'model.py'",
             )
         if not path.is_file():
             found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
             listing = ", ".join(found[:30]) + (" ..." if len(found) > 30 else "")
-            raise LocateError(
+            raise Problem(
                 f"no such file under annotated_source_root ({root})",
                 hint=f"files there: {listing}"
                 if found
@@ -232,7 +232,7 @@ class AnnotatedSource(SphinxDirective):
             if spec.anchor is not None:
                 try:
                     line = resolve_anchor(Anchor.parse(spec.anchor), obj, relpath)
-                except LocateError as error:
+                except Problem as error:
                     warn(
                         logger,
                         f"annotated-source: {error}",

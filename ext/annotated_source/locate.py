@@ -17,18 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._core import Problem
+
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 # Statements whose bodies still belong to the scope that contains them.
 _BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
-
-
-class LocateError(ValueError):
-    """A file, object or anchor that cannot be found; ``hint`` says what would work."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 # --- objects ------------------------------------------------------------------------
@@ -61,31 +55,31 @@ class SourceObject:
 
 def read_source(path: Path) -> str:
     """A Python file's text, decoded as Python decodes it (UTF-8, or what its coding line
-    says); a LocateError when it is not Python source text at all."""
+    says); a Problem when it is not Python source text at all."""
     data = path.read_bytes()
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
-        raise LocateError(
+        raise Problem(
             f"{path.name} is not Python source text ({error})",
             hint="name a .py file; one in another encoding than UTF-8 says so in a coding "
             "line (# -*- coding: latin-1 -*-)",
         ) from None
     if "\0" in text:
-        raise LocateError(
+        raise Problem(
             f"{path.name} is not Python source text (it holds NUL bytes)", hint="name a .py file"
         )
     return text
 
 
 def parse_file(path: Path) -> tuple[ast.Module, tuple[str, ...]]:
-    """The file's syntax tree and lines; a LocateError names the line that does not parse."""
+    """The file's syntax tree and lines; a Problem names the line that does not parse."""
     text = read_source(Path(path))
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as error:
-        raise LocateError(
+        raise Problem(
             f"{Path(path).name} does not parse: {error.msg} (line {error.lineno})",
             hint="fix the file, or point annotated_source_root at a checkout whose code parses",
         ) from error
@@ -112,7 +106,7 @@ def find_object(tree: ast.Module, file_lines: tuple[str, ...], name: str) -> Sou
     for part in name.split("."):
         matches = [d for d in scope_definitions(scope.body) if d.name == part]
         if not matches:
-            raise LocateError(
+            raise Problem(
                 f"no object {name!r}",
                 hint=_object_hint(tree, name),
             )
@@ -287,18 +281,18 @@ class Anchor:
         if match := _PICK.match(raw):
             body, pick = match["anchor"], int(match["pick"])
             if pick < 1:
-                raise LocateError(f"anchor {raw!r} picks match {pick}", hint="count from #1")
+                raise Problem(f"anchor {raw!r} picks match {pick}", hint="count from #1")
         pattern = None
         if len(body) > 2 and body.startswith("/") and body.endswith("/"):
             try:
                 pattern = re.compile(body[1:-1])
             except re.error as error:
-                raise LocateError(
+                raise Problem(
                     f"anchor {raw!r} is not a valid regular expression: {error}",
                     hint="escape special characters, or use plain text without slashes",
                 ) from error
         if not body:
-            raise LocateError("an '@' line has no anchor text", hint="write '@ <text of the line>'")
+            raise Problem("an '@' line has no anchor text", hint="write '@ <text of the line>'")
         return cls(raw, body, pattern, pick)
 
     def matches(self, line: str) -> bool:
@@ -306,24 +300,24 @@ class Anchor:
 
 
 def resolve_anchor(anchor: Anchor, obj: SourceObject, path_name: str) -> int:
-    """The line the anchor names inside the object; LocateError when it names none or several."""
+    """The line the anchor names inside the object; Problem when it names none or several."""
     where = f"{obj.label} ({path_name}, lines {obj.start}-{obj.end})"
     found = [number for number, line in obj.lines() if anchor.matches(line)]
     if not found:
-        raise LocateError(
+        raise Problem(
             f"anchor {anchor.raw!r} matches no line of {where}",
             hint=_anchor_hint(anchor, obj),
         )
     if anchor.pick is not None:
         if anchor.pick > len(found):
-            raise LocateError(
+            raise Problem(
                 f"anchor {anchor.raw!r} picks match {anchor.pick}, but {anchor.text!r} "
                 f"matches {_count(found)} of {where}",
                 hint=f"matching lines: {', '.join(map(str, found))}",
             )
         return found[anchor.pick - 1]
     if len(found) > 1:
-        raise LocateError(
+        raise Problem(
             f"anchor {anchor.raw!r} matches {_count(found)} of {where}: "
             f"{', '.join(map(str, found))}",
             hint=f"lengthen the anchor, or add ' #N' to pick one (e.g. '@ {anchor.text} #2')",

@@ -37,6 +37,7 @@ from buildlib import processes, store
 
 from .._core import (
     MODEL_CODE_ERRORS,
+    Problem,
     defined_classes,
     model_size_problem,
     out_of_memory,
@@ -59,10 +60,6 @@ _LIST_LIMIT = 4  # longer lists of tensors are summarised as "N tensors"
 _memo: dict[str, dict] = {}  # per process: each capture is loaded or run once a build
 
 
-class CaptureError(RuntimeError):
-    pass
-
-
 def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     """Digest of every input that shapes a capture's result.
 
@@ -79,7 +76,7 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
 def _presets_source(presets_module: str) -> str:
     origin = store.module_file(presets_module)
     if origin is None:
-        raise CaptureError(f"presets module {presets_module!r} not found")
+        raise Problem(f"presets module {presets_module!r} not found")
     return origin.read_text(encoding="utf-8")
 
 
@@ -88,7 +85,7 @@ def _preset_fingerprint(presets_module: str, preset: str) -> str:
     try:
         presets = importlib.import_module(presets_module)
     except MODEL_CODE_ERRORS as error:
-        raise CaptureError(
+        raise Problem(
             f"presets module {presets_module!r} does not import: {type(error).__name__}: {error}"
         ) from error
     config, idx = _preset(presets, preset)
@@ -97,20 +94,20 @@ def _preset_fingerprint(presets_module: str, preset: str) -> str:
 
 def _preset(presets, preset: str, run: Run | None = None):
     """The preset's GPTConfig and sample input, as ``run`` varies them (default: the
-    preset itself on its sample input); CaptureError says what went wrong."""
+    preset itself on its sample input); Problem says what went wrong."""
     run = run or Run()
     try:
         config = presets.gpt_config(preset, **run.overrides(presets.gpt_config(preset)))
         if problem := model_size_problem(config, *run.input_size(config.block_size)):
-            raise CaptureError(f"{problem}; capture a smaller preset")
+            raise Problem(f"{problem}; capture a smaller preset")
         return config, presets.sample_input(preset, *run.input_size(config.block_size))
-    except CaptureError:
+    except Problem:
         raise
     except KeyError as error:
         known = ", ".join(getattr(presets, "PRESETS", ()))
-        raise CaptureError(f"unknown preset {preset!r} (presets: {known})") from error
+        raise Problem(f"unknown preset {preset!r} (presets: {known})") from error
     except MODEL_CODE_ERRORS as error:
-        raise CaptureError(_describe_error(f"preset {preset!r}", error)) from error
+        raise Problem(_describe_error(f"preset {preset!r}", error)) from error
 
 
 def _symbols(presets_module: str, preset: str, run: Run) -> dict[str, int]:
@@ -198,7 +195,7 @@ def capture_with_formulas(path: str, preset: str, presets_module: str) -> dict:
         try:
             variants = [capture(Path(path), preset, presets_module, run) for run in VARIANT_RUNS]
             tables = [_symbols(presets_module, preset, run) for run in RUNS]
-        except CaptureError as error:
+        except Problem as error:
             return {**result, "errors": [str(error)]}
         add_formulas(result, variants, tables)
         result["symbols"], result["second_size"] = tables[0], variants[0]["lines"]
@@ -230,7 +227,7 @@ def capture(path: Path, preset: str, presets_module: str, run: Run | None = None
         presets = importlib.import_module(presets_module)
         with _imported(path) as module, contextlib.redirect_stdout(io.StringIO()):
             _drive(module, presets, preset, recorder, errors, run)
-    except CaptureError as error:
+    except Problem as error:
         errors.append(str(error))
     except MODEL_CODE_ERRORS as error:
         errors.append(_describe_error("setting up", error))

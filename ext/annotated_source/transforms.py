@@ -15,11 +15,18 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
-from .._core import STORAGE_HINT, ModelCodeTimeout, cache_root, memory_bytes, time_limit, warn
+from .._core import (
+    STORAGE_HINT,
+    ModelCodeTimeout,
+    Problem,
+    cache_root,
+    memory_bytes,
+    time_limit,
+    warn,
+)
 from .directive import SUBTYPE, annotated_source, source_root
 from .html import lines_label, plain_lines, shapes_line
-from .locate import LocateError
-from .shapes import DRIVER, CaptureError, cache_key, cached_capture
+from .shapes import DRIVER, cache_key, cached_capture
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ def _capture_logged(app, path: str, preset: str) -> dict:
             key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
         cached = (_cache(app) / key).is_dir()
         result = capture_for(app, path, preset)
-    except (CaptureError, LocateError, ModelCodeTimeout) as error:
+    except (Problem, ModelCodeTimeout) as error:
         return {"lines": {}, "errors": [str(error)]}
     except OSError as error:  # a cache folder that is full or read-only
         return {

@@ -64,9 +64,9 @@ from sphinx.util.docutils import SphinxDirective
 from buildlib import processes, store
 
 from .. import _core
+from .._core import Problem
 from .request import (
     KINDS,
-    DiagramError,
     Drawing,
     Request,
     parse,
@@ -117,15 +117,15 @@ class ArchDiagram(SphinxDirective):
                 input=options.get("input", ""),
                 presets=self.config.nanobook_presets,
             )
-        except DiagramError as err:
+        except Problem as err:
             _core.warn(
                 logger,
-                f"arch-diagram: {err.reason}",
+                f"arch-diagram: {err.message}",
                 location=self.get_location(),
                 subtype=SUBTYPE,
                 hint=err.hint,
             )
-            request, problem = None, err.reason
+            request, problem = None, err.message
         caption_text = options.get("caption") or default_caption(self.arguments[0], options)
         inlines, messages = self.parse_inline(caption_text, lineno=self.lineno)
         caption = nodes.caption(caption_text, "", *inlines)
@@ -213,8 +213,8 @@ def drawing_or_problem(app, request: Request) -> dict:
     """{"text", "notes"} of the request's drawing, or {"error", "hint"}."""
     try:
         text, notes = cached_drawing(app, request)
-    except DiagramError as err:
-        return {"error": err.reason, "hint": err.hint}
+    except Problem as err:
+        return {"error": err.message, "hint": err.hint}
     except OSError as err:  # a cache that cannot be written
         return {"error": f"the diagram could not be stored: {err}", "hint": _core.STORAGE_HINT}
     return {"text": text, "notes": notes}
@@ -238,7 +238,7 @@ def _short(path: Path, root: Path) -> str:
 
 
 def draw_diagram(request: Request) -> Drawing:
-    """Import, build, trace and lay out; a DiagramError says why that was not possible."""
+    """Import, build, trace and lay out; a Problem says why that was not possible."""
     # torch is imported here, not at module level: reading a page must stay cheap
     from .modules import draw_module
     from .pipeline import draw_pipeline
@@ -252,7 +252,7 @@ def draw_diagram(request: Request) -> Drawing:
 def draw_apart(request: Request, timeout: float, memory: int | None) -> Drawing:
     """``draw_diagram`` in a process of its own (processes.call_apart), within
     ``timeout`` seconds and ``memory`` bytes: whatever the model code does there (exit,
-    crash, fork, run out of memory, hang) is a DiagramError here."""
+    crash, fork, run out of memory, hang) is a Problem here."""
     apart = processes.call_apart(
         f"{__name__}:drawing_in_worker",
         {"request": request.key()},
@@ -261,18 +261,18 @@ def draw_apart(request: Request, timeout: float, memory: int | None) -> Drawing:
         imports=("torch", f"{__name__}.modules", f"{__name__}.pipeline"),  # not timed
     )
     if apart.timed_out:
-        raise DiagramError(
+        raise Problem(
             f"drawing {request.target} stopped: the model code ran longer than {timeout:g} s",
             hint="raise nanobook_model_timeout in conf.py, or draw a cheaper config",
         )
     if apart.failure:
-        raise DiagramError(
+        raise Problem(
             f"drawing {request.target} stopped: {apart.failure}",
             hint="fix the model code: a diagram runs it once, in a process of its own, "
             "and needs it to return",
         )
     if "error" in apart.value:
-        raise DiagramError(apart.value["error"], hint=apart.value["hint"])
+        raise Problem(apart.value["error"], hint=apart.value["hint"])
     return Drawing(apart.value["text"], apart.value["notes"])
 
 
@@ -281,8 +281,8 @@ def drawing_in_worker(request: str) -> dict:
     request = Request(*ast.literal_eval(request))
     try:
         drawing = draw_diagram(request)
-    except DiagramError as err:
-        return {"error": err.reason, "hint": err.hint}
+    except Problem as err:
+        return {"error": err.message, "hint": err.hint}
     except _core.MODEL_CODE_ERRORS as err:
         return {
             "error": f"drawing {request.target} failed: {type(err).__name__}: {err}"
@@ -302,7 +302,7 @@ def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
         *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
     )
 
-    def make(folder: Path) -> None:  # a DiagramError leaves nothing stored
+    def make(folder: Path) -> None:  # a Problem leaves nothing stored
         config = app.config
         memory = _core.memory_bytes(config.nanobook_model_memory)
         processes.CORES.acquire()  # drawn beside the clips and notebooks, never more

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._core import MODEL_MEMORY, MODEL_TIMEOUT, memory_bytes
+from .._core import MODEL_MEMORY, MODEL_TIMEOUT, Problem, memory_bytes
 from . import draw_apart
-from .request import DEFAULT_DEPTH, DEFAULT_PRESETS, KINDS, DiagramError, parse
+from .request import DEFAULT_DEPTH, DEFAULT_PRESETS, KINDS, parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             presets=args.presets,
         )
         drawing = draw_apart(request, MODEL_TIMEOUT, memory_bytes(MODEL_MEMORY))
-    except DiagramError as err:
-        print(f"error: {err.reason}", file=sys.stderr)
+    except Problem as err:
+        print(f"error: {err.message}", file=sys.stderr)
         if err.hint:
             print(f"  hint: {err.hint}", file=sys.stderr)
         return 1

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from .. import _core
-from .._core import shape_text
+from .._core import Problem, shape_text
 from . import draw
-from .request import KINDS, DiagramError, Drawing, Live, Request, defined_classes, run
+from .request import KINDS, Drawing, Live, Request, defined_classes, run
 from .trace import (
     Call,
     Op,
@@ -75,7 +75,7 @@ def draw_module(request: Request, live: Live) -> Drawing:
     try:
         text = draw.render(header, flow, planner.footnotes)
     except draw.DiagramTooWide as err:
-        raise DiagramError(
+        raise Problem(
             str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
         ) from err
     return Drawing(text, planner.notes)
@@ -85,7 +85,7 @@ def import_target(target: str):
     try:
         return _core.import_object(target)
     except (ImportError, AttributeError) as err:
-        raise DiagramError(
+        raise Problem(
             f"cannot import {target!r}: {err}",
             hint="write module.path:Name, importable from the project root "
             "(e.g. model_src.model:GPT)",
@@ -103,11 +103,11 @@ def build_model(name: str, target, live: Live) -> tuple[nn.Module, str]:
     """
     hint = f"target a model class (module.path:Class), or one of {', '.join(KINDS)}"
     if not inspect.isclass(target):
-        raise DiagramError(
+        raise Problem(
             f"{name} is a {type(target).__name__}, not a torch.nn.Module subclass", hint=hint
         )
     if not issubclass(target, nn.Module):
-        raise DiagramError(f"{name} is a class, but not a torch.nn.Module", hint=hint)
+        raise Problem(f"{name} is a class, but not a torch.nn.Module", hint=hint)
     module = sys.modules[target.__module__]
     for candidate in reversed(defined_classes(module)):
         if issubclass(candidate, nn.Module) and _accepts(candidate, live.config):
@@ -115,7 +115,7 @@ def build_model(name: str, target, live: Live) -> tuple[nn.Module, str]:
             for path, submodule in model.named_modules():
                 if type(submodule) is target:
                     return model, path
-    raise DiagramError(
+    raise Problem(
         f"no model in {module.__name__} that can be built from the preset's config "
         f"contains a {target.__name__}",
         hint="target the model class that contains it",
@@ -131,14 +131,14 @@ def _accepts(model_class, config) -> bool:
 
 
 def find_call(model: nn.Module, root: Call, path: str) -> Call:
-    """The call of the module at ``path``, or a DiagramError listing what does exist."""
+    """The call of the module at ``path``, or a Problem listing what does exist."""
     parts = path.split(".")
     parent, parent_path = model, ""
     for depth, part in enumerate(parts):
         children = dict(parent.named_children())
         if part not in children:
             where = parent_path or f"the {type(model).__name__}"
-            raise DiagramError(
+            raise Problem(
                 f"{type(model).__name__} has no submodule {path}",
                 hint=f"{where} has: {', '.join(children) or 'no submodules'}",
             )
@@ -147,7 +147,7 @@ def find_call(model: nn.Module, root: Call, path: str) -> Call:
     if call is None:
         container = root.find(path.rpartition(".")[0]) or root
         called = ", ".join(child.path for child in container.children)
-        raise DiagramError(
+        raise Problem(
             f"{path} ({type(parent).__name__}) is never called by the forward pass",
             hint=f"focus on a module the forward calls: {called}",
         )

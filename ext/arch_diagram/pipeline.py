@@ -25,9 +25,9 @@ import textwrap
 
 import torch
 
-from .._core import shape_text
+from .._core import Problem, shape_text
 from . import draw
-from .request import DiagramError, Drawing, Live, Request, defined_classes, run
+from .request import Drawing, Live, Request, defined_classes, run
 from .trace import Recorder
 
 MAX_SHOWN_ROWS = 3  # batch rows printed; the shape line says how many there are
@@ -45,7 +45,7 @@ def draw_pipeline(request: Request, live: Live) -> Drawing:
         lines = drawings[request.target](request, live)
         return Drawing(draw.finish(lines), [])
     except draw.DiagramTooWide as err:
-        raise DiagramError(str(err), hint="ask for a shorter :input:") from err
+        raise Problem(str(err), hint="ask for a shorter :input:") from err
 
 
 # --- finding the live code ----------------------------------------------------------------
@@ -57,7 +57,7 @@ def _sibling(live: Live, name: str):
     try:
         return importlib.import_module(module_name)
     except ImportError as err:
-        raise DiagramError(
+        raise Problem(
             f"cannot import {module_name} beside the presets module: {err}",
             hint="the non-module diagrams read nanoGPT's layout: model, prepare, train",
         ) from err
@@ -68,7 +68,7 @@ def _model(live: Live, method: str):
     module = sys.modules[type(live.config).__module__]
     classes = [cls for cls in defined_classes(module) if callable(getattr(cls, method, None))]
     if not classes:
-        raise DiagramError(
+        raise Problem(
             f"no class in {module.__name__} has a {method} method",
             hint="the model class lives beside the preset's config class",
         )
@@ -291,7 +291,7 @@ def generate(request: Request, live: Live) -> list[str]:
     new_tokens = settings["max_new_tokens"] or block_size + 1 - prompt_len
     temperature, top_k = settings["temperature"], settings["top_k"]
     if new_tokens < 1 or temperature <= 0 or (top_k is not None and top_k < 1):
-        raise DiagramError(
+        raise Problem(
             f"max_new_tokens={new_tokens}, temperature={temperature}, top_k={top_k}",
             hint="max_new_tokens ≥ 1, temperature > 0, top_k ≥ 1 or None",
         )

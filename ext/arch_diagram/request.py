@@ -3,7 +3,7 @@ directive and the command line; torch is only imported by the model code it runs
 
 ``parse`` checks the options' syntax only (cheap: the directive calls it while a page
 is read). ``resolve_live`` imports the presets module and builds the config; ``run``
-calls model code, so that whatever it raises is a DiagramError with a reason and a hint.
+calls model code, so that whatever it raises is a Problem with a reason and a hint.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from buildlib import store
 
 from .. import _core
+from .._core import Problem
 from .draw import MAX_WIDTH
 
 KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline.py
@@ -35,14 +36,6 @@ _IDENTIFIER = r"[A-Za-z_]\w*"
 _TARGET = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}(\.{_IDENTIFIER})*$")
 _FOCUS = re.compile(rf"^{_IDENTIFIER}(\.(\d+|{_IDENTIFIER}))*$")
 _INPUT = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
-
-
-class DiagramError(Exception):
-    """Why a diagram cannot be drawn, and what to do about it."""
-
-    def __init__(self, reason: str, hint: str | None = None):
-        super().__init__(reason)
-        self.reason, self.hint = reason, hint
 
 
 @dataclass(frozen=True)
@@ -68,17 +61,17 @@ def parse(
     input: str = "",
     presets: str = DEFAULT_PRESETS,
 ) -> Request:
-    """A Request from option text, or a DiagramError naming the bad option."""
+    """A Request from option text, or a Problem naming the bad option."""
     target = target.strip()
     if target not in KINDS and not _TARGET.match(target):
-        raise DiagramError(
+        raise Problem(
             f"target {target!r} is neither module.path:Name nor a diagram kind",
             hint=f"e.g. model_src.model:GPT, model_src.model:Block, or one of {', '.join(KINDS)}",
         )
     preset, overrides = parse_config(config)
     focus = focus.strip()
     if focus and not _FOCUS.match(focus):
-        raise DiagramError(
+        raise Problem(
             f"focus {focus!r} is not a dotted module path",
             hint="e.g. transformer.h.0.attn (names as in model.named_modules())",
         )
@@ -95,14 +88,14 @@ def parse_config(text: str) -> tuple[str | None, tuple[tuple[str, object], ...]]
         key, equals, value = (part.strip() for part in item.partition("="))
         if not equals:
             if preset is not None:
-                raise DiagramError(
+                raise Problem(
                     f"config {text!r} names two presets, {preset!r} and {item!r}",
                     hint="one preset, then key=value overrides: sort,n_layer=1",
                 )
             preset = item
             continue
         if not re.fullmatch(_IDENTIFIER, key) or not value:
-            raise DiagramError(
+            raise Problem(
                 f"config item {item!r} is not key=value", hint="e.g. sort,n_layer=2,n_embd=32"
             )
         try:
@@ -120,7 +113,7 @@ def parse_depth(text: str | int) -> int:
     except ValueError:
         depth = 0
     if depth < 1:
-        raise DiagramError(
+        raise Problem(
             f"depth {text!r} is not a whole number of at least 1",
             hint="1 draws the model's direct parts, 2 expands them (default), ...",
         )
@@ -132,7 +125,7 @@ def parse_input(text: str) -> tuple[int, int] | None:
         return None
     match = _INPUT.match(text)
     if not match or not all(1 <= int(size) <= MAX_INPUT for size in match.groups()):
-        raise DiagramError(
+        raise Problem(
             f"input {text!r} is not batch x time",
             hint=f"e.g. 1x11: one sequence of 11 tokens (each at most {MAX_INPUT:,})",
         )
@@ -196,11 +189,11 @@ class Live:
         return textwrap.wrap(fields, MAX_WIDTH, break_on_hyphens=False)
 
     def check_input(self, batch_time: tuple[int, int] | None) -> None:
-        """A DiagramError if batch x time is longer than the model reads."""
+        """A Problem if batch x time is longer than the model reads."""
         batch, time = batch_time or (1, None)
         block_size = getattr(self.config, "block_size", None)
         if time is not None and block_size is not None and time > block_size:
-            raise DiagramError(
+            raise Problem(
                 f"input {batch}x{time} is longer than block_size {block_size} "
                 f"of preset {self.preset}",
                 hint=f"use a time of at most {block_size}, e.g. :input: {batch}x{block_size}",
@@ -238,20 +231,20 @@ def resolve_live(request: Request) -> Live:
     try:
         presets = importlib.import_module(request.presets)
     except _core.MODEL_CODE_ERRORS as err:
-        raise DiagramError(
+        raise Problem(
             f"cannot import the presets module {request.presets!r}: {err}",
             hint="set nanobook_presets in conf.py to an importable module",
         ) from err
     missing = [name for name in ("PRESETS", "gpt_config") if not hasattr(presets, name)]
     if missing:
-        raise DiagramError(
+        raise Problem(
             f"the presets module {request.presets!r} has no {' or '.join(missing)}",
             hint="name a presets module like model_src.presets (PRESETS, gpt_config, sample_input)",
         )
     names = tuple(presets.PRESETS)
     preset = request.preset or names[0]
     if preset not in names:
-        raise DiagramError(
+        raise Problem(
             f"unknown preset {preset!r}", hint=f"presets in {request.presets}: {', '.join(names)}"
         )
     base = config_fields(
@@ -262,23 +255,23 @@ def resolve_live(request: Request) -> Live:
     for key, value in request.overrides:
         if key in settings:
             if value is not None and not _fits(value, settings[key]):
-                raise DiagramError(
+                raise Problem(
                     f"{key}={value!r} has the wrong type", hint=f"the default is {settings[key]!r}"
                 )
             settings[key] = value
             continue
         if key not in base:
-            raise DiagramError(
+            raise Problem(
                 f"unknown config key {key!r} for preset {preset}",
                 hint=f"valid keys: {', '.join([*base, *settings])}",
             )
         if not _fits(value, base[key]):
-            raise DiagramError(
+            raise Problem(
                 f"config key {key} expects {type(base[key]).__name__}, got {value!r}",
                 hint=f"the preset's value is {base[key]!r}",
             )
         if _is_count(base[key]) and value < 1:  # a size or a count: n_layer, n_embd, ...
-            raise DiagramError(
+            raise Problem(
                 f"config key {key} is a size, at least 1, not {value!r}",
                 hint=f"the preset's value is {base[key]!r}",
             )
@@ -292,7 +285,7 @@ def resolve_live(request: Request) -> Live:
     live.check_input(request.input)  # first: a long input is not a size problem
     # before the model is built: its weights alone could take the machine down
     if problem := _core.model_size_problem(config, *(request.input or (1, None))):
-        raise DiagramError(
+        raise Problem(
             problem, hint="draw a smaller config (n_embd, n_layer) or :input: (e.g. 1x11)"
         )
     return live
@@ -321,11 +314,11 @@ defined_classes = _core.defined_classes
 
 
 def run(what: str, call: Callable, hint: str | None = None):
-    """``call()``, which runs model code: whatever that raises becomes a DiagramError
+    """``call()``, which runs model code: whatever that raises becomes a Problem
     naming ``what`` and the project line that raised."""
     try:
         return call()
-    except DiagramError:
+    except Problem:
         raise
     except _core.MODEL_CODE_ERRORS as err:
         if _core.out_of_memory(err):
@@ -333,7 +326,7 @@ def run(what: str, call: Callable, hint: str | None = None):
                 "the model code ran out of the memory the build gives it: draw a smaller "
                 "config, or raise nanobook_model_memory (GB) in conf.py"
             )
-        raise DiagramError(
+        raise Problem(
             f"{what} raised {type(err).__name__}: {err}{where_raised(err)}",
             hint=hint or "the diagram is drawn from a real run: fix the code",
         ) from err

@@ -108,12 +108,6 @@ def _any_options(names: tuple[str, ...]) -> _core.AnyOption:
     return _core.AnyOption(dict.fromkeys(names, directives.unchanged))
 
 
-class _Invalid(ValueError):
-    def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.hint = hint
-
-
 def _number(text: str, kind, name: str, low: float, example: str, high: float = float("inf")):
     """The option's value if it is a finite ``kind`` from ``low`` to ``high``: what the
     page's widget settings (JSON) can hold and the browser's controls accept."""
@@ -123,7 +117,7 @@ def _number(text: str, kind, name: str, low: float, example: str, high: float = 
         value = None
     if value is None or not (math.isfinite(value) and low <= value <= high):
         upto = "up" if high == float("inf") else f"to {high}"
-        raise _Invalid(
+        raise _core.Problem(
             f":{name}: {text!r} is not a number from {low} {upto}", f"e.g. :{name}: {example}"
         )
     return value
@@ -159,7 +153,7 @@ class _LiveDirective(SphinxDirective):
             node["ids"].append(f"live-{self.kind}-{preset}-{len(specs)}")
         try:
             self._check(spec)
-        except _Invalid as problem:
+        except _core.Problem as problem:
             spec.error = str(problem)
             _core.warn(
                 logger,
@@ -174,7 +168,7 @@ class _LiveDirective(SphinxDirective):
     def _check(self, spec: LiveSpec) -> None:
         unknown = sorted(set(self.options) - set(self.known_options))
         if unknown:
-            raise _Invalid(
+            raise _core.Problem(
                 f"unknown option(s) {', '.join(':' + name + ':' for name in unknown)}",
                 f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
             )
@@ -182,12 +176,12 @@ class _LiveDirective(SphinxDirective):
         if self.kind == "tools" or self.options.get("ask", "").strip() in TOOL_ASKS:
             presets = TOOL_MODELS
         if spec.preset not in presets:
-            raise _Invalid(
+            raise _core.Problem(
                 f"unknown preset {spec.preset!r}",
                 f"name one of the trained models: {', '.join(presets)}",
             )
         if "prompt" in self.known_options and not spec.prompt:
-            raise _Invalid(":prompt: is empty", "give the input the page starts with")
+            raise _core.Problem(":prompt: is empty", "give the input the page starts with")
 
 
 class LiveAttentionDirective(_LiveDirective):
@@ -252,7 +246,9 @@ class TrainingReplayDirective(_LiveDirective):
         super()._check(spec)
         spec.run = self.options.get("run", "training").strip()
         if spec.run not in REPLAY_RUNS:
-            raise _Invalid(f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}")
+            raise _core.Problem(
+                f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}"
+            )
 
 
 ASKS = (
@@ -286,7 +282,7 @@ class PredictCheckDirective(_LiveDirective):
         super()._check(spec)
         spec.ask = self.options.get("ask", "").strip()
         if spec.ask not in ASKS:
-            raise _Invalid(
+            raise _core.Problem(
                 f":ask: {spec.ask!r} is not a question kind", f"one of {', '.join(ASKS)}"
             )
         if "temperature" in self.options:

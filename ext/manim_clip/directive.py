@@ -18,6 +18,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
 
 from .. import _core
+from .._core import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class ManimClipDirective(_FigureDirective):
         self._ids(node)
         try:
             fill_spec(spec, self.env.app, self.options, self.content)
-        except InvalidClip as problem:
+        except Problem as problem:
             spec.error = str(problem)
             warn_clip(scene, spec.location, str(problem), problem.hint)
         if spec.file:  # what was found, even if a later check failed
@@ -214,24 +215,18 @@ def warn_clip(scene: str, location, message: str, hint: str | None) -> None:
     )
 
 
-class InvalidClip(Exception):
-    def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.hint = hint
-
-
 def fill_spec(spec: ClipSpec, app, options: dict, content: list[str]) -> None:
     """Check a clip's options and find its files, from the directive's parsed options and
-    body; raises InvalidClip with a hint. What the directive and the early start
+    body; raises Problem with a hint. What the directive and the early start
     (early.py) share, so both make the same spec, and so the same cache key."""
     if not spec.scene.isidentifier():
-        raise InvalidClip(
+        raise Problem(
             f"{spec.scene!r} is not a Python class name",
             "give the scene's class name, e.g. ```{manim-clip} AttentionScene",
         )
     quality = options.get("quality")
     if quality is not None and quality.strip() not in QUALITIES:
-        raise InvalidClip(
+        raise Problem(
             f":quality: {quality!r} is not one of {', '.join(QUALITIES)}",
             "draft is fast for writing, publish is the default, high is 1080p60",
         )
@@ -239,7 +234,7 @@ def fill_spec(spec: ClipSpec, app, options: dict, content: list[str]) -> None:
     try:
         spec.poster = _poster_option(options.get("poster", "scene"))
     except ValueError:
-        raise InvalidClip(
+        raise Problem(
             f":poster: {options['poster']!r} is not scene, last, first or seconds",
             "e.g. :poster: first, or :poster: 2.5 for the frame at 2.5 s;"
             " without it, the frame the scene marks (else the last)",
@@ -247,7 +242,7 @@ def fill_spec(spec: ClipSpec, app, options: dict, content: list[str]) -> None:
 
     body = "\n".join(content).strip()
     if ("file" in options) == bool(body):
-        raise InvalidClip(
+        raise Problem(
             "give the scene either with :file: or as the directive's body",
             "not both, and not neither",
         )
@@ -288,13 +283,13 @@ def _existing_file(app, docname: str, argument: str, option: str) -> Path:
     try:
         path = _core.resolve_path(app, docname, argument)
     except _core.PathOutsideProject as error:
-        raise InvalidClip(
+        raise Problem(
             f"{option} {error}",
             "keep scene and data files inside the project"
             " (a leading / starts from the source folder)",
         ) from None
     if not path.is_file():
-        raise InvalidClip(
+        raise Problem(
             f"{option} {argument!r}: no such file ({path})",
             "paths are relative to the page, or to the source folder with a leading /",
         )

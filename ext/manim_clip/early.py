@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .directive import ClipSpec, InvalidClip, ManimClipDirective, fill_spec
+from .._core import Problem
+from .directive import ClipSpec, ManimClipDirective, fill_spec
 
 
 def known_specs(app, env, added, changed, removed) -> list[ClipSpec]:
@@ -67,7 +68,7 @@ def page_specs(app, docname: str) -> list[ClipSpec]:
                 page=str(page),
             )
             fill_spec(spec, app, parsed.options, parsed.body)
-        except (MarkupError, InvalidClip, OSError):
+        except (MarkupError, Problem, OSError):
             continue
         specs.append(spec)
     return specs
