@@ -320,15 +320,16 @@ def replay_payload(preset: str) -> dict:
 def replay_artifact(preset: str, cache_dir: Path) -> Path:
     """The replay as a classic script registered as ``<preset>-replay``."""
     key = f"{preset}-replay-{model_key(preset)}"
+    about = f"How the {preset} model learned"
+    return registered_script(cache_dir, key, f"{preset}-replay", about, replay_payload(preset))
+
+
+def registered_script(cache_dir: Path, key: str, name: str, about: str, payload: dict) -> Path:
+    """The store entry ``key``: a classic script that registers ``payload`` as ``name``."""
 
     def text() -> str:
-        body = json.dumps(
-            {"name": f"{preset}-replay", **replay_payload(preset)},
-            ensure_ascii=True,
-            separators=(",", ":"),
-        )
-        header = f"/* How the {preset} model learned, for nanobook_widgets.js */"
-        return f"{header}\nnanobook._register({body});\n"
+        body = json.dumps({"name": name, **payload}, ensure_ascii=True, separators=(",", ":"))
+        return f"/* {about}, for nanobook_widgets.js */\nnanobook._register({body});\n"
 
     return stored_file(cache_dir, key, f"{key}.js", text)
 
@@ -375,17 +376,8 @@ def rl_replay_key(preset: str) -> str:
 def rl_replay_artifact(preset: str, cache_dir: Path) -> Path:
     """The RL replay as a classic script registered as ``<preset>-rl-replay``."""
     key = f"{preset}-rl-replay-{rl_replay_key(preset)}"
-
-    def text() -> str:
-        body = json.dumps(
-            {"name": f"{preset}-rl-replay", **rl_replay_payload(preset)},
-            ensure_ascii=True,
-            separators=(",", ":"),
-        )
-        header = f"/* The {preset} model's RL run, for nanobook_widgets.js */"
-        return f"{header}\nnanobook._register({body});\n"
-
-    return stored_file(cache_dir, key, f"{key}.js", text)
+    about, payload = f"The {preset} model's RL run", rl_replay_payload(preset)
+    return registered_script(cache_dir, key, f"{preset}-rl-replay", about, payload)
 
 
 def rl_replay_summary(preset: str) -> dict:
