@@ -174,7 +174,8 @@
     }
 
     function show(model, run) {
-      const text = kit.normalised(model, letters);
+      letters.value = letters.value.toUpperCase(); // the hint says so: "abc" is ABC
+      const text = letters.value;
       const request = requestMenu.value;
       const limits = Object.keys(model.chat.answers).map((token) => `${mostLetters(model, token)} after ${token}`);
       hint.textContent = `Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;

@@ -1122,7 +1122,6 @@
   nanobook.widgets = {
     element,
     setUp,
-    normalised,
     argmax,
     problemWith,
     shown,
