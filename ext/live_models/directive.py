@@ -205,6 +205,7 @@ class _LiveDirective(SphinxDirective):
             raise _Invalid(":prompt: is empty", "give the input the page starts with")
 
     def _check_model(self, spec: LiveSpec) -> None:
+        """The argument names a preset, or a tool model for the widgets that show one."""
         presets = importlib.import_module(self.config.nanobook_presets).PRESETS
         if self.kind == "tools" or self.options.get("ask", "").strip() in TOOL_ASKS:
             presets = TOOL_MODELS
