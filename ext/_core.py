@@ -40,6 +40,7 @@ SUBTYPES = (
     "live-attention",
     "live-sampling",
     "live-tools",
+    "live-chat",
     "training-replay",
     "predict-check",
     "math",

@@ -72,6 +72,7 @@ ON_THE_PAGE = {
     "live-attention": "Live model",
     "live-sampling": "Live model",
     "live-tools": "Live model",
+    "live-chat": "Live model",
     "predict-check": "Predict, then check",
     "training-replay": "Training replay",
 }

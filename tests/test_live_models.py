@@ -196,3 +196,89 @@ def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_
     directive.write_text(directive.read_text().replace("# a comment changes no key\n", ""))
     _core.producer_code.cache_clear()
     assert compute.model_key("tiny") == after_comment
+
+
+# --- live-chat: the fine-tuning chapter's runs ------------------------------------------
+
+
+def static_rows(page: str) -> list[list[list[str]]]:
+    """Every table of the page's static renderings, as rows of cell texts."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "html.parser")
+    return [
+        [[cell.get_text(strip=True) for cell in row.find_all(["td", "th"])] for row in table("tr")]
+        for table in soup.select(".nb-live-static table")
+    ]
+
+
+@pytest.mark.sphinx("html", testroot="live-chat", freshenv=True)
+def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, tmp_path):
+    """Every run's script is shipped and named in the options with its label; without
+    JavaScript the page shows the turn as chat.render lays it out (ids and mask) and each
+    run's greedy reply, computed by PyTorch."""
+    from model_src import chat
+
+    app.build()
+    assert "index.rst" not in strip_colors(warning.getvalue())
+    page = (app.outdir / "index.html").read_text(encoding="utf-8")
+    section = re.search(r'<section ([^>]*class="nb-live nb-live-chat[^>]*)>', page)[1]
+    options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', section)[1]))
+    assert [run["script"] for run in options["runs"]] == ["finetune-hash", "finetune-mixture"]
+    assert [run["name"] for run in options["runs"]] == ["#", "mixture"]
+    for run in options["runs"]:
+        assert re.fullmatch(rf"_live/{run['script']}-[0-9a-f]{{16}}\.js", run["src"])
+        shipped = (app.outdir / run["src"]).read_bytes()
+        assert shipped == compute.artifact(run["script"], tmp_path).read_bytes()
+    assert options["requests"] == [[token, compute.REQUEST_NAMES[token]] for token in chat.TASKS]
+    assert len(compute.REQUEST_NAMES) == len(chat.TASKS)
+    assert "nanobook_chat.js" in page
+
+    conversation, replies = static_rows(page)
+    ids, trained = chat.render(chat.conversation("↑", "CABBAC"))
+    assert conversation[1:] == [
+        [str(t), chat.VOCAB[i], str(i), "scored" if scored else "not scored"]
+        for t, (i, scored) in enumerate(zip(ids, trained, strict=True))
+    ]
+    asked = chat.prompt("↑", "CABBAC")
+    right = " ".join(chat.VOCAB[i] for i in ids[len(asked) :])
+    for row, run in zip(replies[1:], ("hash", "mixture"), strict=True):
+        model = compute.trained_model(f"finetune-{run}").model
+        reply = " ".join(chat.VOCAB[i] for i in compute.chat_reply(model, asked)[0])
+        assert row[1:] == [reply, "yes" if reply == right else "no"]
+    assert [row[2] for row in replies[1:]] == ["no", "yes"]  # the # run forgot how to sort
+
+
+@pytest.mark.sphinx("text", testroot="live-chat", freshenv=True)
+def test_the_chat_widget_is_a_table_in_text(app):
+    app.build()
+    text = (app.outdir / "index.txt").read_text(encoding="utf-8")
+    assert "<assistant>" in text and "not scored" in text and "its reply" in text
+    assert "mixture (fine-tuned on # and ↑)" in text
+
+
+CHAT_WARNINGS = {  # line in errors.rst -> what it says, and the hint
+    4: ("unknown run(s) 'lora'", "chat, chat-unmasked, hash"),
+    7: ("unknown run(s) 'sort'", "mixture, lora-r8"),
+    11: ("a run named twice", "name each once"),
+    15: ("'CAB' cannot be read: it must start with a request, ↑ or #", "e.g. :prompt: ↑ABC"),
+    18: ("7 letters, but ↑ with its reply fits at most 6", "then letters (ABC)"),
+    21: ("letters other than A, B, C: 'D'", "a request (↑ or #)"),
+    24: ("unknown option(s) :runs:", ":prompt:, :compare:"),
+    28: (":prompt: is empty", "give the input"),
+}
+
+
+@pytest.mark.sphinx("html", testroot="live-chat", freshenv=True)
+def test_every_chat_problem_is_a_located_warning_with_a_hint(app, warning):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    found = dict(re.findall(r"errors\.rst:(\d+): WARNING: (.*\n  hint: .*)", warnings))
+    assert sorted(map(int, found)) == sorted(CHAT_WARNINGS), warnings
+    for line, (reason, hint) in CHAT_WARNINGS.items():
+        text = found[str(line)]
+        assert text.startswith("live-chat ") and reason in text, (line, text)
+        assert hint in text.partition("hint:")[2] and text.endswith("[nanobook.live-chat]")
+    page = (app.outdir / "errors.html").read_text(encoding="utf-8")
+    assert page.count("not available") == len(CHAT_WARNINGS)
+    assert "data-nanobook-src" not in page

@@ -287,3 +287,133 @@ def test_the_browser_engine_completes_as_pytorch(tools_page):
     )
     assert got == expected
     assert any(calls for _, _, calls in expected)  # the tool was used
+
+
+# --- the fine-tuned chat models and their conversation rules (nanobook_chat.js) ----------
+
+CHAT_RUNS = ("mixture", "hash", "lora-r8")  # both skills; # alone; # through merged adapters
+
+
+@pytest.fixture(scope="module")
+def chat_page(browser, tmp_path_factory):
+    """The runtime, the widgets' helpers and the chat rules, with three runs' models."""
+    from ext.live_models.directive import chat_script
+
+    site = tmp_path_factory.mktemp("chat")
+    holders = "".join(
+        f'<div data-nanobook-model="{chat_script(run)}" '
+        f'data-nanobook-src="{compute.artifact(chat_script(run), site).as_uri()}"></div>'
+        for run in CHAT_RUNS
+    )
+    for script in ("nanobook_live.js", "nanobook_widgets.js", "nanobook_chat.js"):
+        shutil.copy(STATIC / script, site)
+    (site / "index.html").write_text(
+        f'<!doctype html><meta charset="utf-8"><title>chat</title>{holders}'
+        '<script src="nanobook_live.js"></script><script src="nanobook_widgets.js"></script>'
+        '<script src="nanobook_chat.js"></script>'
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((site / "index.html").as_uri())
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+def chat_turns(count: int) -> list[str]:
+    """User turns of every kind: held-out ones of both tasks, the shortest and the longest
+    each request takes, and turns no run was trained on (a letter repeated)."""
+    from model_src import chat, finetune
+
+    turns = [request + text for request in chat.TASKS for text in finetune.letters(request, "val")]
+    rng = random.Random("chat")
+    picked = rng.sample(turns, count)
+    longest = {request: max(map(len, compute.right_replies(request))) for request in chat.TASKS}
+    for request, most in longest.items():
+        picked += [request + "A", request + "C" * most, request + "B" * (most - 1) + "A"]
+    return picked
+
+
+def test_the_browser_chat_models_reply_as_pytorch(chat_page):
+    """Greedy replies up to <end>: the same tokens and, at every step, the same logits
+    (within 1e-4), for every run, on each request, asked of models that learned it and
+    of the one that forgot it."""
+    from ext.live_models.directive import chat_script
+    from model_src import chat
+
+    turns = chat_turns(10)
+    asked = [chat.prompt(turn[:1], turn[1:]) for turn in turns]
+    for run in CHAT_RUNS:
+        script = chat_script(run)
+        model = compute.trained_model(script).model
+        got = chat_page.evaluate(
+            """async ([script, prompts]) => {
+                 const model = await nanobook.model(script);
+                 return prompts.map(ids => nanobook.chat.reply(model, ids));
+               }""",
+            [script, asked],
+        )
+        worst = 0.0
+        for ids, reply in zip(asked, got, strict=True):
+            expected, logits = compute.chat_reply(model, ids)
+            assert reply["ids"] == expected, (run, chat.VOCAB, ids)
+            difference = torch.tensor(reply["logits"]) - torch.tensor(logits, dtype=torch.float64)
+            worst = max(worst, difference.abs().max().item())
+        assert worst <= 1e-4, f"{run}: logits differ by up to {worst:.2e}"
+        if run == "hash":  # the run that forgot ↑: its wrong replies are compared too
+            right = right_replies(turns)
+            assert any(reply["ids"] != r for reply, r in zip(got, right, strict=True))
+
+
+def right_replies(turns: list[str]) -> list[list[int]]:
+    """The reply tokens of each turn's conversation, as chat.render lays them out."""
+    from model_src import chat
+
+    replies = []
+    for turn in turns:
+        ids, _ = chat.render(chat.conversation(turn[:1], turn[1:]))
+        replies.append(ids[len(chat.prompt(turn[:1], turn[1:])) :])
+    return replies
+
+
+def test_the_browser_lays_out_conversations_as_chat_render(chat_page):
+    """The mask, the prompt and the right reply from the exported rules: chat.render,
+    chat.prompt and chat.TASKS on shuffled turns, and the same turns refused as the
+    build refuses a :prompt: (too many letters, a strange letter, no request)."""
+    from model_src import chat
+
+    rng = random.Random("render")
+    turns = chat_turns(200)
+    turns = [turn[:1] + "".join(rng.sample(turn[1:], len(turn) - 1)) for turn in turns]
+    refused = ["↑", "↑CAD", "↑ABCABCA", "#" + "AB" * 6, "CAB", "↑abc", "#A B"]
+    got = chat_page.evaluate(
+        """async ([turns, refused]) => {
+             const model = await nanobook.model("finetune-mixture");
+             const chat = nanobook.chat;
+             const split = (turn) => [turn[0], turn.slice(1)];
+             return {
+               rendered: turns.map(turn => {
+                 const [request, letters] = split(turn);
+                 const right = chat.rightReply(model, request, letters);
+                 return [chat.render(model, [["user", turn], ["assistant", right]]),
+                         chat.prompt(model, request, letters), right,
+                         chat.problem(model, request, letters)];
+               }),
+               refused: refused.map(turn => chat.problem(model, ...split(turn))),
+               free: chat.render(model, [["user", "#AB"], ["assistant", "C"], ["user", "↑BA"]]),
+             };
+           }""",
+        [turns, refused],
+    )
+    for turn, (rendered, asked, right, problem) in zip(turns, got["rendered"], strict=True):
+        request, letters = turn[:1], turn[1:]
+        ids, trained_flags = chat.render(chat.conversation(request, letters))
+        assert rendered == {"ids": ids, "trained": trained_flags}, turn
+        assert asked == chat.prompt(request, letters) and right == chat.TASKS[request](letters)
+        assert problem is None and compute.chat_prompt_problem(turn) is None
+    for turn, problem in zip(refused, got["refused"], strict=True):
+        assert problem and compute.chat_prompt_problem(turn), turn
+    ids, trained_flags = chat.render([("user", "#AB"), ("assistant", "C"), ("user", "↑BA")])
+    assert got["free"] == {"ids": ids, "trained": trained_flags}

@@ -478,3 +478,60 @@ def test_the_calculator_widget_fits_a_phone_in_the_dark(open_page):
     page.evaluate("document.documentElement.dataset.theme = 'dark'")
     live(page, ".nb-live-tools")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def shown_ids(cells) -> list[int]:
+    """The ids a row of the chat widget shows under its tokens ("id 3")."""
+    texts = cells.locator(".nb-chat-id").all_inner_texts()
+    return [int(text.removeprefix("id ")) for text in texts]
+
+
+def test_the_chat_widget_lays_out_the_readers_turn_and_replies_as_pytorch(open_page):
+    """The reader's own turn in lower case (read as upper), with reduced motion: its tokens,
+    ids and loss mask as chat.render lays them out, the mask said to screen readers too;
+    each run's reply as PyTorch writes it, greedy to <end>, marked against the right one;
+    a letter the models do not know is refused with a message."""
+    from model_src import chat
+
+    page = open_page("finetuning", reduced_motion="reduce")
+    widget = live(page, ".nb-live-chat")
+    request, run_menu = widget.locator("select").nth(0), widget.locator("select").nth(1)
+    letters = widget.locator("input[type=text]")
+    request.select_option("#")
+    letters.fill("abcacbbca")
+    letters.press("Enter")
+    ids, trained_flags = chat.render(chat.conversation("#", "ABCACBBCA"))
+    asked = chat.prompt("#", "ABCACBBCA")
+    conversation, reply = (widget.locator(".nb-chat-row").nth(i) for i in (0, 1))
+    options = json.loads(widget.get_attribute("data-live"))
+    for index, run in enumerate(options["runs"]):
+        run_menu.select_option(str(index))
+        page.wait_for_function(
+            "([readout, name]) => readout.textContent.startsWith(`The ${name} model replies`)",
+            arg=[widget.locator(".nb-live-readout").element_handle(), run["name"]],
+        )
+        assert letters.input_value() == "ABCACBBCA"
+        cells = conversation.locator(".nb-chat-token")
+        assert shown_ids(cells) == ids
+        heard = cells.locator(".nb-live-sr").all_text_contents()
+        assert heard == ["scored by the loss" if s else "not scored" for s in trained_flags]
+        scored = [("nb-chat-scored" in c.get_attribute("class")) for c in cells.all()]
+        assert scored == trained_flags
+        model = compute.trained_model(run["script"]).model
+        written, _ = compute.chat_reply(model, asked)
+        assert shown_ids(reply.locator(".nb-chat-token")) == written, run["name"]
+        right = ids[len(asked) :]
+        marks = reply.locator(".nb-chat-mark").all_inner_texts()
+        assert marks == ["✓" if right[i : i + 1] == [t] else "✗" for i, t in enumerate(written)]
+    letters.fill("abd")
+    letters.press("Enter")
+    assert "“D” is not a letter" in widget.locator(".nb-live-status").inner_text()
+    assert letters.get_attribute("aria-invalid") == "true"
+
+
+def test_the_chat_widget_fits_a_phone_in_the_dark(open_page):
+    page = open_page("finetuning", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    widget = live(page, ".nb-live-chat")
+    widget.locator(".nb-live-readout", has_text="replies").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

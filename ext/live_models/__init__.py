@@ -1,5 +1,5 @@
-"""``live-attention``, ``live-sampling``, ``training-replay`` and ``predict-check``: the
-book's trained models in the reader's browser.
+"""``live-attention``, ``live-sampling``, ``live-tools``, ``live-chat``, ``training-replay``
+and ``predict-check``: the book's trained models in the reader's browser.
 
     ```{live-attention} sort          (or char)
     :prompt: CBACAB                   the input the page starts with (and the static
@@ -8,6 +8,10 @@ book's trained models in the reader's browser.
     ```
     ```{live-tools} calculator        the Tools chapter's model (model_src/arithmetic.py)
     :prompt: 136+044=                 the sum the page starts with; the reader types another
+    ```
+    ```{live-chat} mixture            a fine-tuning run of model_src/finetune.py (its slug)
+    :prompt: ↑CABBAC                  the user's turn: a request token, then letters
+    :compare: hash                    more runs the reader can switch to (default: none)
     ```
     ```{live-sampling} char
     :prompt: def                      the text to continue
@@ -38,6 +42,7 @@ from . import render
 from .directive import (
     TOOL_MODELS,
     LiveAttentionDirective,
+    LiveChatDirective,
     LiveSamplingDirective,
     LiveToolsDirective,
     PredictCheckDirective,
@@ -51,6 +56,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")
 TOOL_SCRIPT = "nanobook_tools.js"  # after SCRIPTS, on pages showing a tool model
+CHAT_SCRIPT = "nanobook_chat.js"  # after SCRIPTS, on pages with a live-chat
 
 
 def check_config(app, config) -> None:
@@ -80,13 +86,18 @@ def compute_all(app, env) -> list[str]:
     cache = _core.cache_root(app) / "live"
     for spec in specs:
         env.live_model_results[spec.uid] = _compute(compute, cache, spec)
-    working = {spec.script for spec in specs if "error" not in env.live_model_results[spec.uid]}
+    working = {
+        name
+        for spec in specs
+        if "error" not in env.live_model_results[spec.uid]
+        for name in spec.scripts
+    }
     for name in sorted(working):
         try:
             env.live_model_artifacts[name] = str(compute.export(name, cache))
         except OSError as error:  # a full or read-only cache: its widgets stay static
             for spec in specs:
-                if spec.script == name and "error" not in env.live_model_results[spec.uid]:
+                if name in spec.scripts and "error" not in env.live_model_results[spec.uid]:
                     env.live_model_results[spec.uid] = _unstored(spec, error)
     changed = {s.docname for s in specs if previous.get(s.uid) != env.live_model_results[s.uid]}
     return sorted(changed)
@@ -94,6 +105,8 @@ def compute_all(app, env) -> list[str]:
 
 def _problem(compute, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    if spec.kind == "chat":
+        return compute.chat_problem(spec.runs, spec.prompt)
     if spec.script.endswith("-rl-replay"):
         if spec.preset != "sort":
             return (
@@ -143,6 +156,8 @@ def _computation(compute, spec):
         return lambda: compute.replay_summary(spec.preset)
     if spec.kind == "tools":
         return lambda: compute.tools(spec.preset, spec.prompt)
+    if spec.kind == "chat":
+        return lambda: compute.chat_replies(spec.runs, spec.prompt)
     return lambda: compute.predict(
         spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold, spec.layer
     )
@@ -187,7 +202,8 @@ def add_page_assets(app, pagename, templatename, context, doctree) -> None:
     if not working:
         return
     tools = any(node["preset"] in TOOL_MODELS for node in working)
-    for script in (*SCRIPTS, *([TOOL_SCRIPT] if tools else [])):
+    chat = any(node["kind"] == "chat" for node in working)
+    for script in (*SCRIPTS, *([TOOL_SCRIPT] if tools else []), *([CHAT_SCRIPT] if chat else [])):
         app.add_js_file(script, loading_method="defer")
     app.add_css_file("nanobook_live.css")
 
@@ -205,6 +221,7 @@ def setup(app):
     app.add_directive("live-attention", LiveAttentionDirective)
     app.add_directive("live-sampling", LiveSamplingDirective)
     app.add_directive("live-tools", LiveToolsDirective)
+    app.add_directive("live-chat", LiveChatDirective)
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.connect("config-inited", check_config)

@@ -21,6 +21,7 @@ seed too. Everything is an entry of the artifact store (buildlib/store.py) under
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import zlib
@@ -35,7 +36,7 @@ from sphinx.util import logging
 from buildlib.store import Store, digest, write_meta
 
 from .._core import producer_code
-from .directive import TOOL_MODELS, shown_token
+from .directive import CHAT_PREFIX, TOOL_MODELS, chat_script, shown_token
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 def trained_model(preset: str):
     from model_src import trained  # the book's models; imported only when needed
 
+    if preset.startswith(CHAT_PREFIX):
+        return chat_model(preset.removeprefix(CHAT_PREFIX))
     return tool_model(preset) if preset in TOOL_MODELS else trained.get(preset)
 
 
@@ -137,6 +140,7 @@ def artifact_text(preset: str) -> str:
         "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
         "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},
         **({"tool": tool_rules()} if preset in TOOL_MODELS else {}),
+        **({"chat": chat_rules()} if preset.startswith(CHAT_PREFIX) else {}),
         "layout": [[name, list(tensor.shape)] for name, tensor in tensors],
         "weights": base64.b64encode(pack_weights([t for _, t in tensors])).decode("ascii"),
     }
@@ -159,9 +163,7 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 
 def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
     """``compute()`` once per (model, request, this file); a JSON file in the cache."""
-    uses_rl = request.get("run") == "rl" or request.get("ask") == "rl-pass-k"
-    inputs = rl_replay_key(preset) if uses_rl else model_key(preset)
-    key = digest(inputs, json.dumps(request, sort_keys=True))
+    key = digest(result_inputs(preset, request), json.dumps(request, sort_keys=True))
     return stored_file(
         cache_dir,
         f"{preset}-{request['kind']}-{key}",
@@ -169,6 +171,16 @@ def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
         lambda: json.dumps(compute(), allow_nan=False),
         read=lambda path: json.loads(path.read_text(encoding="utf-8")),
     )
+
+
+def result_inputs(preset: str, request: dict) -> str:
+    """What a computation reads besides its request: the RL record, every chat run's
+    model, or the preset's model."""
+    if request.get("run") == "rl" or request.get("ask") == "rl-pass-k":
+        return rl_replay_key(preset)
+    if request["kind"] == "chat":
+        return digest(*(model_key(chat_script(run)) for run in request["runs"]))
+    return model_key(preset)
 
 
 def check_prompt(entry, prompt: str) -> str | None:
@@ -299,6 +311,183 @@ def tools(preset: str, prompt: str) -> dict:
             "calls": [[c.expression, c.result, c.error] for c in done.calls],
         }
     return {"prompt": prompt, **runs}
+
+
+# --- the chat models of the fine-tuning chapter (model_src/finetune.py) --------------------
+
+# The widget's label for each request of chat.TASKS, one each (tests/test_live_models.py).
+REQUEST_NAMES = {"↑": "sort the letters", "#": "the most common letter"}
+
+
+def chat_runs() -> dict[str, str]:
+    """Every fine-tuning run, {slug: name}: "hash" -> "#", "lora-r8" -> "LoRA r=8"."""
+    from model_src import finetune
+
+    return {finetune.slug(name): name for name in finetune.RUNS}
+
+
+def chat_model(run: str) -> SimpleNamespace:
+    """A fine-tuning run's model (its first seed), shaped like a trained preset. A LoRA
+    run's adapters are merged into its weights: the browser runs a plain GPT."""
+    from model_src import chat, finetune, lora, trained
+
+    name = chat_runs()[run]
+    model = finetune.get(name)["model"]
+    if finetune.RUNS[name]["rank"]:
+        model = lora.merge_lora(model)
+    meta = {"vocab_size": len(chat.VOCAB), "itos": dict(enumerate(chat.VOCAB)), "task": "chat"}
+    weights = trained.weights_digest(model.state_dict())
+    return SimpleNamespace(model=model, meta=meta, weights=weights)
+
+
+def chat_run_about(run: str) -> str:
+    """What the widget says of a run after its name: "fine-tuned on # and ↑"."""
+    from model_src import finetune
+
+    spec = finetune.RUNS[chat_runs()[run]]
+    alone = " alone" if len(spec["mix"]) == 1 else ""
+    adapters = f", through rank-{spec['rank']} LoRA adapters" if spec["rank"] else ""
+    return f"fine-tuned on {' and '.join(spec['mix'])}{alone}{adapters}"
+
+
+def conversation_fits(request: str, letters: str) -> bool:
+    """Whether the request with its right reply fits the chat models' context (their
+    last token, <end>, is only ever a target: the model never reads it)."""
+    from model_src import chat, finetune
+
+    return len(chat.render(chat.conversation(request, letters))[0]) - 1 <= finetune.context()
+
+
+def right_replies(request: str) -> dict[str, str]:
+    """chat.TASKS's reply to every set of letters whose conversation fits, keyed by the
+    letters in vocabulary order: a request's answer depends on which letters it is given,
+    not on their order (tests/test_live_runtime.py checks the browser's answers on
+    shuffled letters against chat.TASKS)."""
+    from model_src import chat
+
+    def fitting(count: int) -> list[str]:
+        every = map("".join, itertools.combinations_with_replacement(chat.LETTERS, count))
+        return [letters for letters in every if conversation_fits(request, letters)]
+
+    replies, count = {}, 1
+    while letters := fitting(count):
+        replies.update((text, chat.TASKS[request](text)) for text in letters)
+        count += 1
+    return replies
+
+
+def role_layout(role: str) -> dict:
+    """How chat.render lays out a turn of ``role``: the tokens before and after its text,
+    each with whether the loss sees it, and whether it sees the text's own tokens (one
+    per character)."""
+    from model_src import chat
+
+    probe = chat.LETTERS[0]
+    ids, trained = chat.render([(role, probe)])
+    text = ids.index(chat.STOI[probe])
+
+    def tokens(positions) -> list:
+        return [[chat.VOCAB[ids[i]], trained[i]] for i in positions]
+
+    return {
+        "before": tokens(range(text)),
+        "text": trained[text],
+        "after": tokens(range(text + 1, len(ids))),
+    }
+
+
+def chat_rules() -> dict:
+    """What the browser needs to lay out a conversation as chat.render does and to know
+    its right reply, all from model_src/chat.py: each role's layout with the loss's mask,
+    the stop token, the letters, and each request's right replies."""
+    from model_src import chat
+
+    roles = [role for role, _ in chat.conversation(next(iter(chat.TASKS)), "")]
+    return {
+        "letters": list(chat.LETTERS),
+        "stop": chat.VOCAB[chat.END],
+        "roles": {role: role_layout(role) for role in roles},
+        "answers": {request: right_replies(request) for request in chat.TASKS},
+    }
+
+
+def chat_prompt_problem(prompt: str) -> str | None:
+    """Why ``prompt`` is not a user's turn the chat models can answer, or None: a request
+    token, then letters, as many as fit with the right reply (nanobook_chat.js says the
+    same for the reader's turn)."""
+    from model_src import chat
+
+    request, letters = prompt[:1], prompt[1:]
+    if request not in chat.TASKS:
+        return f"it must start with a request, {' or '.join(chat.TASKS)}"
+    strange = sorted(set(letters) - set(chat.LETTERS))
+    if strange:
+        return f"letters other than {', '.join(chat.LETTERS)}: {', '.join(map(repr, strange))}"
+    if not letters:
+        return "no letters after the request"
+    if not conversation_fits(request, letters):
+        most = max(map(len, right_replies(request)))
+        return f"{len(letters)} letters, but {request} with its reply fits at most {most}"
+    return None
+
+
+def chat_problem(runs: tuple[str, ...], prompt: str) -> tuple[str, str] | None:
+    """Why a live-chat cannot show these runs or this prompt, with a hint; None if it can."""
+    from model_src import chat
+
+    known = chat_runs()
+    unknown = [run for run in runs if run not in known]
+    if unknown or len(set(runs)) < len(runs):
+        said = f"unknown run(s) {', '.join(map(repr, unknown))}" if unknown else "a run named twice"
+        return said, f"name each once, among the runs of model_src/finetune.py: {', '.join(known)}"
+    problem = chat_prompt_problem(prompt)
+    if problem:
+        return (
+            f"the :prompt: {prompt!r} cannot be read: {problem}",
+            f"a request ({' or '.join(chat.TASKS)}) then letters ({''.join(chat.LETTERS)}), "
+            f"e.g. :prompt: {next(iter(chat.TASKS))}{chat.LETTERS}",
+        )
+    return None
+
+
+@torch.no_grad()
+def chat_reply(model, prompt: list[int]) -> tuple[list[int], list[list[float]]]:
+    """The greedy reply to ``prompt`` as the widget writes it: the likeliest token (the
+    first of ties, as argmax) until <end>, or until the context is full (block_size
+    tokens read); with the logits of each step."""
+    from model_src import chat
+
+    ids, logits = list(prompt), []
+    while len(ids) <= model.config.block_size:
+        last = model(torch.tensor([ids]))[0][0, -1]
+        ids.append(int(last.argmax()))
+        logits.append(last.tolist())
+        if ids[-1] == chat.END:
+            break
+    return ids[len(prompt) :], logits
+
+
+def chat_replies(runs: tuple[str, ...], prompt: str) -> dict:
+    """The static rendering: the user's turn with its right reply as fine-tuning renders
+    it (tokens, ids, the loss's mask), and each run's greedy reply after <assistant>."""
+    from model_src import chat
+
+    request, letters = prompt[:1], prompt[1:]
+    ids, trained = chat.render(chat.conversation(request, letters))
+    asked = chat.prompt(request, letters)
+    replies = {}
+    for run in runs:
+        reply, _ = chat_reply(trained_model(chat_script(run)).model, asked)
+        replies[run] = [chat.VOCAB[i] for i in reply]
+    return {
+        "tokens": [chat.VOCAB[i] for i in ids],
+        "ids": ids,
+        "trained": trained,
+        "asked": len(asked),  # the prompt's tokens: the right reply follows them
+        "replies": replies,
+        "runs": {run: {"name": chat_runs()[run], "about": chat_run_about(run)} for run in runs},
+        "requests": [[request, REQUEST_NAMES[request]] for request in chat.TASKS],
+    }
 
 
 # --- the training replay --------------------------------------------------------------------

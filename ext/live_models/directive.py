@@ -1,6 +1,6 @@
 """The live widgets' directives (``live-attention``, ``live-sampling``,
-``training-replay``, ``predict-check``): they check their options and record a spec;
-the computations happen once after reading (see __init__.py)."""
+``training-replay``, ``predict-check``, ``live-tools``, ``live-chat``): they check their
+options and record a spec; the computations happen once after reading (see __init__.py)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ SAMPLING_TOP_P = (0.05, 1.0)
 MAX_SEED = 2**32 - 1
 # Models a chapter trains (not presets), each with the one widget kind that shows it.
 TOOL_MODELS = ("calculator",)
+# live-chat's runs (model_src/finetune.py, named as finetune.slug names them) are exported
+# as scripts of this prefix: "finetune-mixture".
+CHAT_PREFIX = "finetune-"
+
+
+def chat_script(run: str) -> str:
+    """The exported script of a fine-tuning run."""
+    return f"{CHAT_PREFIX}{run}"
 
 
 def shown_token(token: str) -> str:
@@ -53,7 +61,7 @@ class LiveSpec:
     uid: str  # "<docname>#<index>"
     docname: str
     lineno: int
-    kind: str  # "attention", "sampling", "replay", "predict" or "tools"
+    kind: str  # "attention", "sampling", "replay", "predict", "tools" or "chat"
     preset: str
     prompt: str
     temperature: float = 1.0
@@ -65,6 +73,7 @@ class LiveSpec:
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
     run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
+    compare: tuple[str, ...] = ()  # chat: runs the reader can switch to, after the preset
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -90,13 +99,26 @@ class LiveSpec:
             "replay": ["kind", "run"],
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
             "tools": ["kind", "prompt"],
+            "chat": ["kind", "prompt", "runs"],
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
     @property
+    def runs(self) -> tuple[str, ...]:
+        """chat: the fine-tuning runs the widget shows, the first one first."""
+        return (self.preset, *self.compare)
+
+    @property
+    def scripts(self) -> list[str]:
+        """Every exported script the widget loads: its model's, or each run's (chat)."""
+        return [chat_script(run) for run in self.runs] if self.kind == "chat" else [self.script]
+
+    @property
     def script(self) -> str:
-        """The exported script the widget loads: the model, its training replay, or the
-        replay of its RL run."""
+        """The exported script the widget loads first: the model, its training replay, the
+        replay of its RL run, or a chat run's model."""
+        if self.kind == "chat":
+            return chat_script(self.preset)
         if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
             return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
@@ -172,6 +194,12 @@ class _LiveDirective(SphinxDirective):
                 f"unknown option(s) {', '.join(':' + name + ':' for name in unknown)}",
                 f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
             )
+        self._check_model(spec)
+        if "prompt" in self.known_options and not spec.prompt:
+            raise _core.Problem(":prompt: is empty", "give the input the page starts with")
+
+    def _check_model(self, spec: LiveSpec) -> None:
+        """The argument names a preset, or a tool model for the widgets that show one."""
         presets = importlib.import_module(self.config.nanobook_presets).PRESETS
         if self.kind == "tools" or self.options.get("ask", "").strip() in TOOL_ASKS:
             presets = TOOL_MODELS
@@ -180,8 +208,6 @@ class _LiveDirective(SphinxDirective):
                 f"unknown preset {spec.preset!r}",
                 f"name one of the trained models: {', '.join(presets)}",
             )
-        if "prompt" in self.known_options and not spec.prompt:
-            raise _core.Problem(":prompt: is empty", "give the input the page starts with")
 
 
 class LiveAttentionDirective(_LiveDirective):
@@ -229,6 +255,24 @@ class LiveToolsDirective(_LiveDirective):
     kind = "tools"
     known_options = (*_LiveDirective.known_options, "prompt")
     option_spec = _any_options(known_options)
+
+
+class LiveChatDirective(_LiveDirective):
+    """```{live-chat} mixture``` with :prompt: (a request token and letters, ``↑CABBAC``)
+    and :compare: (more runs, e.g. ``hash``): the conversation as fine-tuning renders it,
+    the loss's mask, and the chosen run's greedy reply."""
+
+    kind = "chat"
+    known_options = (*_LiveDirective.known_options, "prompt", "compare")
+    option_spec = _any_options(known_options)
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        spec.compare = tuple(self.options.get("compare", "").replace(",", " ").split())
+
+    def _check_model(self, spec: LiveSpec) -> None:
+        """The runs and the prompt are checked after reading, against model_src/finetune.py
+        and chat.py: reading a page imports no model code."""
 
 
 REPLAY_RUNS = ("training", "rl")

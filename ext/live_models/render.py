@@ -2,7 +2,8 @@
 
 Every builder gets the static rendering made at build time from the widget's default
 input: a sentence and a table (attention: each position's prediction and where each
-head looks most; sampling: each step's likeliest tokens and the one drawn). HTML wraps
+head looks most; sampling: each step's likeliest tokens and the one drawn; chat: the
+conversation's tokens with the loss's mask, and each run's reply). HTML wraps
 it in the widget's element, which nanobook_widgets.js replaces with the live version
 once the model's script is in (EPUB keeps the static one: no scripts there). The model's
 script is copied into ``_live/`` as the page is written.
@@ -189,6 +190,36 @@ def tools_fallback(spec, result: dict) -> list[nodes.Node]:
     return [intro, _table(["calculator", "the model's completion", "forced", "calls"], rows)]
 
 
+def chat_fallback(spec, result: dict) -> list[nodes.Node]:
+    tokens, asked = result["tokens"], result["asked"]
+    right = tokens[asked:]
+    intro = nodes.paragraph(
+        text=f"The user's turn “{spec.prompt}” with its right reply, as fine-tuning renders "
+        "it: each token, its id, and whether the loss scores it.",
+        classes=["nb-live-caption"],
+    )
+    columns = zip(tokens, result["ids"], result["trained"], strict=True)
+    rows = [
+        [str(t), token, str(i), "scored" if trained else "not scored"]
+        for t, (token, i, trained) in enumerate(columns)
+    ]
+    replies = nodes.paragraph(
+        text=f"Each model's greedy reply after {tokens[asked - 1]}, computed while the book "
+        f"was built (the right reply is “{' '.join(right)}”):",
+        classes=["nb-live-caption"],
+    )
+    answers = []
+    for run, reply in result["replies"].items():
+        model = f"{result['runs'][run]['name']} ({result['runs'][run]['about']})"
+        answers.append([model, " ".join(reply), "yes" if reply == right else "no"])
+    return [
+        intro,
+        _table(["position", "token", "id", "the loss"], rows),
+        replies,
+        _table(["model", "its reply", "right?"], answers),
+    ]
+
+
 def failed_fallback(spec, error: str) -> list[nodes.Node]:
     return [
         nodes.paragraph(
@@ -210,6 +241,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "replay": rl_replay_fallback if spec.run == "rl" else replay_fallback,
         "predict": predict_fallback,
         "tools": tools_fallback,
+        "chat": chat_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -262,6 +294,13 @@ def visit_html(self, node: live_widget) -> None:
                 "temperature": list(SAMPLING_TEMPERATURES),
                 "topP": list(SAMPLING_TOP_P),
             }
+        if spec.kind == "chat":  # the requests' labels, and every run, the first one first
+            result = env.live_model_results[node["uid"]]
+            options["requests"] = result["requests"]
+            options["runs"] = [
+                {"script": script, "src": _script_url(self, script), **result["runs"][run]}
+                for run, script in zip(spec.runs, spec.scripts, strict=True)
+            ]
         if spec.kind == "predict":  # the question and its choices, not the answer
             question = env.live_model_results[node["uid"]]
             # the page works the answer out again when the reader checks
@@ -271,6 +310,7 @@ def visit_html(self, node: live_widget) -> None:
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
+        "chat": "A conversation with the fine-tuned chat models, live",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')

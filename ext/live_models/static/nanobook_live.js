@@ -13,6 +13,9 @@
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
      calculator.tool                        -> a tool model's call syntax and calculator
                                                rules (model_src/engine.py); else null
+     finetuned.chat                         -> a fine-tuning run's conversation rules
+                                               (model_src/chat.py), as in the model
+                                               "finetune-mixture"; else null
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights. A model's weights come in a script the build exports
@@ -256,6 +259,7 @@
       this.vocab = payload.vocab.slice(); // id -> character
       this.task = payload.task;
       this.tool = payload.tool ? Object.freeze({ ...payload.tool }) : null; // a tool model's call syntax and rules
+      this.chat = payload.chat || null; // a chat model's roles, mask, stop token and right replies
       this.w = weights;
       this.stoi = new Map(this.vocab.map((ch, i) => [ch, i]));
     }

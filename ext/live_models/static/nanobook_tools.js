@@ -14,7 +14,7 @@
 (function () {
   "use strict";
   const kit = nanobook.widgets;
-  const { element } = kit;
+  const { element, argmax } = kit;
 
   /** engine.calculate: whole numbers joined by the rules' signs, parsed here, never run. */
   function calculate(expression, rules) {
@@ -35,12 +35,6 @@
     }
     if (Math.abs(total) > rules.maxResult) return { result: rules.error, error: `overflow: |${total}| > ${rules.maxResult}` };
     return { result: String(total), error: null };
-  }
-
-  function argmax(row) {
-    let best = 0;
-    for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i; // the first of ties, as torch
-    return best;
   }
 
   /** engine.advance, step by step, greedy: a queued answer's token is forced, else the

@@ -6,7 +6,8 @@
    uses a control, and the live rendering then takes the static one's place. Every
    problem (bad input, a model that cannot load) is said in the widget's status line.
    Each result fires a "nanobook:result" event on the widget (the bench times them).
-   Kinds with a script of their own (nanobook_tools.js) build on nanobook.widgets.
+   Kinds with a script of their own (nanobook_tools.js, nanobook_chat.js) build on
+   nanobook.widgets.
 */
 (function () {
   "use strict";
@@ -42,6 +43,13 @@
     const known = (t) => [...t].every((ch) => model.stoi.has(ch));
     if (upper !== text && !known(text) && known(upper)) input.value = upper;
     return input.value;
+  }
+
+  /** The likeliest token of a logits row: the first of ties, as torch's argmax. */
+  function argmax(row) {
+    let best = 0;
+    for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+    return best;
   }
 
   /** Why `text` cannot be read by `model`, or null (the same rules as compute.py). */
@@ -1085,7 +1093,7 @@
       const options = JSON.parse(root.dataset.live);
       const make = kinds[options.kind];
       if (!make) {
-        // a kind with a script of its own (nanobook_tools.js) starts when that script runs
+        // a kind with a script of its own (nanobook_tools.js, …) starts when that script runs
         if (!(options.kind in laterKinds)) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
         return;
       }
@@ -1099,10 +1107,11 @@
 
   // Kinds whose scripts come after this one (the build adds them to the page), and the
   // shared helpers they build on: nanobook.widgets.add(kind, make) starts that kind's widgets.
-  const laterKinds = { tools: true };
+  const laterKinds = { tools: true, chat: true };
   nanobook.widgets = {
     element,
     setUp,
+    argmax,
     problemWith,
     shown,
     percent,

@@ -1,0 +1,244 @@
+/* The live-chat widget and the conversation rules it runs: model_src/chat.py in the browser.
+
+     const model = await nanobook.model("finetune-mixture");
+     nanobook.chat.render(model, [["user", "↑CAB"], ["assistant", "ABC"]]) -> {ids, trained}
+     nanobook.chat.prompt(model, "↑", "CAB")      -> ids: the user's turn and <assistant>
+     nanobook.chat.rightReply(model, "↑", "CAB")  -> "ABC", chat.TASKS's answer
+     nanobook.chat.problem(model, "↑", "CAD")     -> why the turn cannot be asked, or null
+     nanobook.chat.replier(model, ids).step()     -> {token, logits}, one greedy token, or null
+     nanobook.chat.reply(model, ids)              -> {ids, logits}: the reply, as compute.chat_reply
+
+   Every rule is the model's `chat` record, exported by the build from chat.py: each
+   role's tokens around its text with the loss's mask, the stop token, the letters, and
+   each request's right reply to every set of letters that fits the context. The widget:
+   a request, letters and a model; the turn with its right reply as fine-tuning renders
+   it, the tokens the loss scores marked; then the model's own reply, token by token.
+*/
+(function () {
+  "use strict";
+  const kit = nanobook.widgets;
+  const { element, argmax } = kit;
+
+  /** chat.render: each turn's tokens, and whether the loss scores each one. */
+  function render(model, turns) {
+    const ids = [];
+    const trained = [];
+    const put = ([token, scored]) => {
+      ids.push(model.stoi.get(token));
+      trained.push(scored);
+    };
+    for (const [role, text] of turns) {
+      const layout = model.chat.roles[role];
+      layout.before.forEach(put);
+      for (const letter of text) put([letter, layout.text]);
+      layout.after.forEach(put);
+    }
+    return { ids, trained };
+  }
+
+  /** chat.prompt: the user's turn, then what opens the assistant's. */
+  function prompt(model, request, letters) {
+    const opening = model.chat.roles.assistant.before.map(([token]) => model.stoi.get(token));
+    return [...render(model, [["user", request + letters]]).ids, ...opening];
+  }
+
+  /** The build's table is keyed by the letters in vocabulary order (an answer depends on
+      which letters there are, not their order); undefined if the conversation cannot fit. */
+  function rightReply(model, request, letters) {
+    const key = [...letters].sort((a, b) => model.stoi.get(a) - model.stoi.get(b)).join("");
+    return model.chat.answers[request][key];
+  }
+
+  /** The most letters a request takes: its longest key in the build's table. */
+  function mostLetters(model, request) {
+    return Math.max(...Object.keys(model.chat.answers[request]).map((key) => key.length));
+  }
+
+  /** Why the turn cannot be asked, or null: compute.chat_prompt_problem's rules. */
+  function problem(model, request, letters) {
+    const rules = model.chat;
+    const known = rules.letters.join(", ");
+    if (!(request in rules.answers)) return `Choose a request: ${Object.keys(rules.answers).join(" or ")}.`;
+    const strange = [...new Set([...letters].filter((ch) => !rules.letters.includes(ch)))];
+    if (strange.length) {
+      const said = strange.map((ch) => `“${kit.shown(ch)}”`).join(", ");
+      return `${said} ${strange.length > 1 ? "are not letters" : "is not a letter"} the chat models read: they know ${known}.`;
+    }
+    if (!letters.length) return `Type letters after the request (${known}).`;
+    if (rightReply(model, request, letters) === undefined) {
+      return `${request} takes at most ${mostLetters(model, request)} letters: with its reply the conversation must fit the model's ${model.config.block_size} positions, and ${[...letters].length} do not.`;
+    }
+    return null;
+  }
+
+  /** compute.chat_reply, a token per step(): the likeliest (the first of ties) until the
+      stop token, or until the context is full. */
+  function replier(model, promptIds) {
+    const stop = model.stoi.get(model.chat.stop);
+    const ids = promptIds.slice();
+    let stopped = false;
+    function step() {
+      if (stopped || ids.length > model.config.block_size) return null;
+      const { logits } = model.forward(ids);
+      const last = logits[logits.length - 1];
+      const token = argmax(last);
+      ids.push(token);
+      stopped = token === stop;
+      return { token, logits: last };
+    }
+    return { ids, step };
+  }
+
+  function reply(model, promptIds) {
+    const session = replier(model, promptIds);
+    const logits = [];
+    for (let step = session.step(); step; step = session.step()) logits.push(Array.from(step.logits));
+    return { ids: session.ids.slice(promptIds.length), logits };
+  }
+
+  nanobook.chat = { render, prompt, rightReply, problem, replier, reply };
+
+  // --- the widget -------------------------------------------------------------------------
+
+  /** A token with its id; `mark` is what the reader sees under it, `said` what a screen
+      reader hears instead. */
+  function cell(model, token, className, mark, said) {
+    return element(
+      "li",
+      { className: `nb-chat-token ${className}` },
+      element("span", { className: "nb-chat-tok", text: kit.shown(model.vocab[token]) }),
+      element("span", { className: "nb-chat-id", text: `id ${token}` }),
+      element("span", { className: "nb-chat-mark", "aria-hidden": "true", text: mark }),
+      element("span", { className: "nb-live-sr", text: said })
+    );
+  }
+
+  function chatWidget(root, options) {
+    const widget = kit.setUp(root, options);
+    const id = widget.id;
+    const [firstRequest, ...firstLetters] = [...options.prompt];
+    const requestMenu = element(
+      "select",
+      { id: `${id}-request` },
+      ...options.requests.map(([token, name]) => element("option", { value: token, text: `${token}  ${name}` }))
+    );
+    requestMenu.value = firstRequest;
+    const letters = element("input", {
+      type: "text",
+      id: `${id}-letters`,
+      value: firstLetters.join(""),
+      spellcheck: "false",
+      autocomplete: "off",
+      autocapitalize: "characters",
+      "aria-describedby": `${id}-hint`,
+    });
+    const runMenu = element(
+      "select",
+      { id: `${id}-run` },
+      ...options.runs.map((run, i) => element("option", { value: String(i), text: `${run.name}: ${run.about}` }))
+    );
+    const replyButton = element("button", { type: "button", className: "nb-live-button", text: "Reply" });
+    const hint = element("span", { className: "nb-live-hint", id: `${id}-hint` });
+    const field = (label, control) => element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control);
+    widget.controls.append(
+      field("Request", requestMenu),
+      field("Letters", letters),
+      ...(options.runs.length > 1 ? [field("Model", runMenu)] : []),
+      element("div", { className: "nb-live-buttons" }, replyButton),
+      hint
+    );
+
+    const conversationTitle = element("p", { className: "nb-chat-title", id: `${id}-conversation` });
+    const conversation = element("ol", { className: "nb-chat-row", "aria-labelledby": conversationTitle.id });
+    const replyTitle = element("p", { className: "nb-chat-title", id: `${id}-reply` });
+    const replyRow = element("ol", { className: "nb-chat-row", "aria-labelledby": replyTitle.id });
+    const readout = element("p", { className: "nb-live-readout", "aria-live": "polite" });
+    const legend = element(
+      "p",
+      { className: "nb-chat-legend", "aria-hidden": "true" },
+      element("span", { className: "nb-chat-token nb-chat-scored", text: "scored by the loss" }),
+      element("span", { className: "nb-chat-token", text: "read, not scored" }),
+      element("span", { className: "nb-chat-token nb-chat-right", text: "✓ the right token" }),
+      element("span", { className: "nb-chat-token nb-chat-wrong", text: "✗ a wrong one" })
+    );
+    widget.live.append(conversationTitle, conversation, replyTitle, replyRow, readout, legend);
+    let timer = 0;
+    let asked = 0; // the latest reply asked for: a model that loads late answers nothing
+
+    function describe(run, model, written, right) {
+      const text = (ids) => ids.map((token) => model.vocab[token]).join(" ");
+      const full = written[written.length - 1] !== model.stoi.get(model.chat.stop);
+      const ending = full ? `, and the context is full before it writes ${model.chat.stop}` : "";
+      const verdict = text(written) === text(right) ? "right" : `wrong; the right reply is “${text(right)}”`;
+      return `The ${run.name} model replies “${text(written)}”${ending}: ${verdict}.`;
+    }
+
+    function show(model, run) {
+      letters.value = letters.value.toUpperCase(); // the hint says so: "abc" is ABC
+      const text = letters.value;
+      const request = requestMenu.value;
+      const limits = Object.keys(model.chat.answers).map((token) => `${mostLetters(model, token)} after ${token}`);
+      hint.textContent = `Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
+      const problemNow = problem(model, request, text);
+      letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
+      widget.status.textContent = problemNow || "";
+      widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
+      if (problemNow) return;
+
+      const rendered = render(model, [["user", request + text], ["assistant", rightReply(model, request, text)]]);
+      const question = prompt(model, request, text);
+      const right = rendered.ids.slice(question.length);
+      conversationTitle.textContent = "Your turn with its right reply, as fine-tuning renders it: the loss scores only the marked tokens.";
+      conversation.replaceChildren(
+        ...rendered.ids.map((token, i) =>
+          rendered.trained[i] ? cell(model, token, "nb-chat-scored", "scored", "scored by the loss") : cell(model, token, "", "–", "not scored")
+        )
+      );
+      replyTitle.textContent = `The ${run.name} model's own reply, greedy, after ${model.vocab[question[question.length - 1]]}:`;
+      replyRow.replaceChildren();
+      readout.textContent = "Replying…";
+      const session = replier(model, question);
+      const advance = () => {
+        const step = session.step();
+        if (step) {
+          const wanted = right[replyRow.children.length];
+          replyRow.append(
+            step.token === wanted
+              ? cell(model, step.token, "nb-chat-right", "✓", "right")
+              : cell(model, step.token, "nb-chat-wrong", "✗", wanted === undefined ? "wrong: the right reply has ended" : `wrong: the right token is ${model.vocab[wanted]}`)
+          );
+          if (kit.reducedMotion.matches) return advance(); // no animation: the whole reply at once
+          timer = setTimeout(advance, 140);
+          return;
+        }
+        const written = session.ids.slice(question.length);
+        readout.textContent = describe(run, model, written, right);
+        widget.announce({ run: run.script, ids: written, right });
+      };
+      advance();
+    }
+
+    function start() {
+      clearTimeout(timer);
+      const run = options.runs[Number(runMenu.value)];
+      const mine = ++asked;
+      nanobook.model(run.script, run.src).then(
+        (model) => mine === asked && show(model, run),
+        (error) => {
+          widget.status.textContent = `The ${run.name} model is not available: ${error.message}.`;
+        }
+      );
+    }
+
+    replyButton.addEventListener("click", () => widget.ready(start));
+    requestMenu.addEventListener("change", () => widget.ready(start));
+    runMenu.addEventListener("change", () => widget.ready(start));
+    letters.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") widget.ready(start);
+    });
+    widget.onLoad(start);
+    return widget;
+  }
+
+  kit.add("chat", chatWidget);
+})();
