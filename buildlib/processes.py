@@ -138,9 +138,14 @@ def run_longest_first(tasks: list[Task], jobs: int | None = None) -> None:
         for task in tasks:
             task.function(*task.args)
         return
-    with spawned_pool(jobs) as pool:
+    pool = spawned_pool(jobs)
+    try:
         for future in [pool.submit(task.function, *task.args) for task in tasks]:
             future.result()
+    except BaseException:  # Ctrl+C, SIGTERM, a failed task: start nothing more, wait for none
+        pool.shutdown(wait=False, cancel_futures=True)  # the workers die with this process
+        raise
+    pool.shutdown()
 
 
 def spawned_pool(jobs: int) -> ProcessPoolExecutor:

@@ -4,6 +4,7 @@ functions of author code called apart, whatever they do."""
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import signal
 import threading
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import procfs
+import pytest
 
 from buildlib.processes import Cores, Task, call_apart, run_longest_first
 
@@ -116,6 +118,21 @@ def never_returns() -> None:
 
 def _apart(name: str, timeout: float = 60, memory: int | None = 10**9, **kwargs):
     return call_apart(f"{__name__}:{name}", kwargs, timeout=timeout, memory=memory)
+
+
+def test_a_failed_task_stops_the_pool_without_waiting_for_the_others():
+    """A stopped or failed training run must not keep the build waiting (an interrupt
+    reaches the loop as an exception, like this failure): the queued tasks are cancelled
+    and the running ones are not waited for."""
+    tasks = [
+        Task(operator.truediv, (1, 0), 3),
+        Task(time.sleep, (10,), 2),
+        Task(time.sleep, (10,), 1),
+    ]
+    started = time.monotonic()
+    with pytest.raises(ZeroDivisionError):
+        run_longest_first(tasks, jobs=2)
+    assert time.monotonic() - started < 5
 
 
 def test_a_function_called_apart_answers_from_a_process_of_its_own():
