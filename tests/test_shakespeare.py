@@ -8,11 +8,12 @@ import http.server
 import math
 import re
 import threading
+import unicodedata
 
 import numpy as np
 import pytest
 
-from model_src import ngram, prepare, shakespeare
+from model_src import ngram, prepare, shakespeare, visible
 
 
 def test_the_cached_distribution_is_the_pinned_one():
@@ -101,6 +102,14 @@ def test_the_separator_stands_between_plays_and_nowhere_in_them():
     assert text.split(shakespeare.SEPARATOR) == list(plays)  # one between each two plays
     assert all(play.endswith("\n") and not play.startswith("\n") for play in plays)
     assert shakespeare.SEPARATOR in prepare.build("char").meta["stoi"]  # one more id
+
+
+def test_the_book_prints_the_separator_as_its_picture():
+    glyph = visible.token(shakespeare.SEPARATOR)
+    assert unicodedata.name(glyph) == "SYMBOL FOR END OF TEXT"
+    seam = f"Amen!\n{shakespeare.SEPARATOR}WARWICK:"
+    assert visible.line(seam) == f"Amen!↵{glyph}WARWICK:"  # on one line: spaces kept
+    assert visible.token(" king\n\t") == "␣king↵⇥"
 
 
 def test_validation_is_the_end_of_the_winters_tale_and_the_tempest():

@@ -35,11 +35,6 @@ MAX_SEED = 2**32 - 1
 TOOL_MODELS = ("calculator",)
 
 
-def shown_token(token: str) -> str:
-    """A token as the widgets print it: whitespace made visible."""
-    return {"\n": "↵", " ": "␣", "\t": "⇥"}.get(token, token)
-
-
 class live_widget(nodes.General, nodes.Element):
     """A live widget: attributes uid, kind ("attention" or "sampling"), preset.
 
