@@ -9,8 +9,6 @@ import torch
 from bookscene import *
 from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
 
-from model_src import visible
-
 VAL_ROW = 1  # a held-out sort problem (chapter 7's clip uses row 0)
 TEMPERATURES = (0.5, 1.0, 1.5)
 TOP = 5
@@ -43,6 +41,14 @@ def hesitant_context(char):
     logits, _ = char.model(windows)  # (8, 1, vocab_size)
     pick = int(logits[:, -1].softmax(-1).max(-1).values.argmin())
     return char.decode(windows[pick].tolist()), logits[pick, -1]
+
+
+def shown(text: str) -> str:
+    """A token as the book prints it (model_src/visible.py): whitespace drawn, so token
+    boundaries show."""
+    from model_src import visible
+
+    return visible.token(text)
 
 
 def prob_bars(
@@ -178,13 +184,13 @@ class SamplingScene(BookScene):
         # temperature: divide the logits by T before the softmax
         text, logits = hesitant_context(char)
         order = logits.topk(TOP).indices.tolist()  # dividing by T > 0 keeps the order
-        chars = [visible.token(char.meta["itos"][i]) for i in order]
+        chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
             label("Temperature: softmax(logits / T)", 36),
             label("the char model's next character, top 5", MIN_TEXT, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
-        tail = "".join(visible.token(ch) for ch in text[-34:])
+        tail = "".join(shown(ch) for ch in text[-34:])
         context_line = VGroup(
             label("…" + tail, MIN_TEXT, TEXT, mono=True), label("?", MIN_TEXT, ACCENT_2, mono=True)
         ).arrange(RIGHT, buff=0.08)
