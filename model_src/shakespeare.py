@@ -46,7 +46,7 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 # Between two plays: ASCII's END OF TEXT, a control character no play contains. It is one
 # more id of the char vocabulary, one that only the seams carry, so a training window that
 # runs from one play into the next shows where the first ended, as GPT-2's <|endoftext|>
-# does between documents. The book prints it as ␃ (model_src/visible.py).
+# does between documents. The book prints it as ∎ (model_src/visible.py).
 SEPARATOR = "\x03"
 
 

@@ -4,13 +4,15 @@
     visible.line("WARWICK:\\n") == "WARWICK:↵"   text on one line: the space stays a space
 
 Every page, diagram and widget prints tokens this way (the widgets' script gets each
-model's vocabulary printed by token()). A control character, such as the separator
-between the char corpus's plays (ASCII's END OF TEXT, model_src/shakespeare.py), is
-printed as Unicode's picture of it: ␃.
+model's vocabulary printed by token()). The separator between the char corpus's plays,
+ASCII's END OF TEXT (model_src/shakespeare.py), is printed as ∎, the mark that ends an
+article; any other control character as Unicode's picture of it.
 """
 
-WHITESPACE = {"\n": "↵", " ": "␣", "\t": "⇥"}
-CONTROL_PICTURES = 0x2400  # U+2400 + a control character's code (below 32) is its picture
+DRAWN = {"\n": "↵", " ": "␣", "\t": "⇥", "\x03": "∎"}
+# U+2400 + a control character's code (below 32) is its picture. The font of many a
+# system lacks them, hence the end mark above for the one control character the book uses.
+CONTROL_PICTURES = 0x2400
 
 
 def token(text: str) -> str:
@@ -24,6 +26,6 @@ def line(text: str) -> str:
 
 
 def _drawn(ch: str) -> str:
-    if ch in WHITESPACE:
-        return WHITESPACE[ch]
+    if ch in DRAWN:
+        return DRAWN[ch]
     return chr(CONTROL_PICTURES + ord(ch)) if ord(ch) < 32 else ch

@@ -203,9 +203,9 @@ def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_
     assert any(part.startswith("model_src/visible.py=") for part in parts)
     before = compute.model_key("tiny")
     printing = tmp_path / "model_src" / "visible.py"
-    shown = '{"\\n": "↵", " ": "␣", "\\t": "⇥"}'
-    assert shown in printing.read_text()
-    printing.write_text(printing.read_text().replace(shown, '{"\\n": "⏎", " ": "␣"}'))
+    separator = '"\\x03": "∎"'
+    assert separator in printing.read_text()
+    printing.write_text(printing.read_text().replace(separator, '"\\x03": "■"'))
     _core.producer_code.cache_clear()  # once per build process: a build reads code once
     assert compute.model_key("tiny") != before
     printing.write_text(printing.read_text() + "\n# a comment changes no key\n")

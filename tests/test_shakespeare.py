@@ -104,9 +104,9 @@ def test_the_separator_stands_between_plays_and_nowhere_in_them():
     assert shakespeare.SEPARATOR in prepare.build("char").meta["stoi"]  # one more id
 
 
-def test_the_book_prints_the_separator_as_its_picture():
+def test_the_book_prints_the_separator_as_an_end_mark():
     glyph = visible.token(shakespeare.SEPARATOR)
-    assert unicodedata.name(glyph) == "SYMBOL FOR END OF TEXT"
+    assert unicodedata.name(glyph) == "END OF PROOF"  # the end mark of an article
     seam = f"Amen!\n{shakespeare.SEPARATOR}WARWICK:"
     assert visible.line(seam) == f"Amen!↵{glyph}WARWICK:"  # on one line: spaces kept
     assert visible.token(" king\n\t") == "␣king↵⇥"

@@ -8,7 +8,7 @@
      sort.forward(ids, {trace: true})       -> also {trace}: per layer and head the raw
                                                scores, masked and softmax rows; shapes
      sort.encode("CBACAB"), sort.decode(ids), sort.config, sort.vocab
-     sort.shown[id]                         -> the token as the book prints it: "↵", "␣", "␃"
+     sort.shown[id]                         -> the token as the book prints it: "↵", "␣", "∎"
      sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token, logits}]}
      sort.sampler(ids, {temperature, topK, topP, seed}).step()  -> one token at a time
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
