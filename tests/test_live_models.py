@@ -13,8 +13,10 @@ from types import SimpleNamespace
 import pytest
 from sphinx.util.console import strip_colors
 
+from buildlib import processes
 from ext import _core
-from ext.live_models import compute
+from ext.live_models import compute, render
+from model_src import shakespeare, visible
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,7 +51,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert "with the model's own answer “AABBC” appended" in page
     sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
-    assert " ".join(sampled["text"][3:].replace("\n", "↵").split()) in words
+    assert " ".join(visible.line(sampled["text"][3:]).split()) in words
     # the replay: its own script, and a table of a few recorded steps from the cache
     replay_src = re.search(r'data-nanobook-src="([^"]+)"', widgets[2])[1]
     assert re.fullmatch(r"_live/sort-replay-[0-9a-f]{16}\.js", replay_src)
@@ -176,24 +178,40 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     assert said == pytest.approx(odds, rel=0.02)
 
 
+def test_the_static_rendering_prints_a_separator_the_char_model_draws():
+    """The separator between plays prints as the book prints it, in the text and in the
+    table, never as a character that shows nothing."""
+    sep = shakespeare.SEPARATOR
+    spec = SimpleNamespace(
+        preset="char", prompt="Amen!", temperature=1.0, top_k=None, top_p=None, seed=0
+    )
+    steps = [{"drawn": ch, "candidates": [[ch, 0.5], ["A", 0.25]]} for ch in f"\n{sep}W"]
+    text = "".join(node.astext() for node in render.sampling_fallback(spec, {"steps": steps}))
+    assert f"↵{visible.token(sep)}W" in text and sep not in text
+
+
 def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_path, monkeypatch):
     """Issue 30: the exports are keyed on compute.py and all it imports, so editing
-    directive.shown_token (which shapes the fallbacks' texts) remakes them."""
-    copy = tmp_path / "ext"
-    shutil.copytree(REPO / "ext", copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
-    monkeypatch.setattr(compute, "__file__", str(copy / "live_models" / "compute.py"))
+    model_src/visible.py (how the fallbacks and the script print tokens) remakes them."""
+    for package in ("ext", "model_src", "buildlib"):
+        ignore = shutil.ignore_patterns("__pycache__", "static")
+        shutil.copytree(REPO / package, tmp_path / package, ignore=ignore)
+    monkeypatch.setattr(processes, "PACKAGE_PARENT", tmp_path)  # imports found in the copy
+    monkeypatch.setattr(compute, "__file__", str(tmp_path / "ext" / "live_models" / "compute.py"))
     monkeypatch.setattr(compute, "trained_model", lambda preset: SimpleNamespace(weights="w"))
+    parts = _core.producer_code(compute.__file__)
+    assert any(part.startswith("model_src/visible.py=") for part in parts)
     before = compute.model_key("tiny")
-    directive = copy / "live_models" / "directive.py"
-    shown = '{"\\n": "↵", " ": "␣", "\\t": "⇥"}'
-    assert shown in directive.read_text()
-    directive.write_text(directive.read_text().replace(shown, '{"\\n": "⏎", " ": "␣"}'))
+    printing = tmp_path / "model_src" / "visible.py"
+    separator = '"\\x03": "∎"'
+    assert separator in printing.read_text()
+    printing.write_text(printing.read_text().replace(separator, '"\\x03": "■"'))
     _core.producer_code.cache_clear()  # once per build process: a build reads code once
     assert compute.model_key("tiny") != before
-    directive.write_text(directive.read_text() + "\n# a comment changes no key\n")
+    printing.write_text(printing.read_text() + "\n# a comment changes no key\n")
     _core.producer_code.cache_clear()
     after_comment = compute.model_key("tiny")
-    directive.write_text(directive.read_text().replace("# a comment changes no key\n", ""))
+    printing.write_text(printing.read_text().replace("# a comment changes no key\n", ""))
     _core.producer_code.cache_clear()
     assert compute.model_key("tiny") == after_comment
 

@@ -20,8 +20,8 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
-from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, shown_token
-from model_src import presets
+from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P
+from model_src import presets, shakespeare, visible
 
 pytestmark = pytest.mark.browser
 
@@ -244,6 +244,25 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
 
 
+def test_the_sampling_widget_prints_the_separator_it_draws(open_page):
+    """At the slider's top temperature the char model draws the separator between plays
+    within a few seeds: the widget's text shows it as the book prints it, never as a
+    character that shows nothing, and is otherwise the text PyTorch draws."""
+    sep, hottest, prompt = shakespeare.SEPARATOR, SAMPLING_TEMPERATURES[1], "KING RICHARD:"
+    runs = (compute.sampling("char", prompt, hottest, None, seed, 80) for seed in range(20))
+    seed, built = next((seed, run) for seed, run in enumerate(runs) if sep in run["text"])
+    page = open_page("sampling", reduced_motion="reduce")
+    widget = live(page, ".nb-live-sampling[data-nanobook-model=char]")
+    slider = widget.get_by_label("Temperature")
+    slider.evaluate(
+        "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest
+    )
+    widget.get_by_label("Seed").fill(str(seed))
+    widget.get_by_role("button", name="Play").click()
+    text = widget.locator(".nb-live-text").inner_text()
+    assert text == built["text"].replace(sep, visible.token(sep))
+
+
 def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
     """Top-p, set with the keyboard: the first step's bars are PyTorch's top-p
     distribution (model_src.model.top_p_logits), the tokens it cuts are marked as cut,
@@ -268,7 +287,7 @@ def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
     with torch.no_grad():
         logits, _ = entry.model(torch.tensor([entry.encode("KING RICHARD:")]))
     probs = compute.next_token_probs(logits[0, -1], 0.8, None, top_p)
-    token_of = {shown_token(entry.decode([i])): i for i in range(len(entry.meta["itos"]))}
+    token_of = {visible.token(entry.decode([i])): i for i in range(len(entry.meta["itos"]))}
     bars = widget.locator(".nb-live-bar")
     for n in range(bars.count()):
         bar = bars.nth(n)

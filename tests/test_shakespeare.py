@@ -8,11 +8,12 @@ import http.server
 import math
 import re
 import threading
+import unicodedata
 
 import numpy as np
 import pytest
 
-from model_src import ngram, prepare, shakespeare
+from model_src import ngram, prepare, shakespeare, visible
 
 
 def test_the_cached_distribution_is_the_pinned_one():
@@ -89,9 +90,26 @@ def test_the_corpus_is_the_eight_plays_as_dialogue():
     assert text.startswith("SLY:\n")  # The Taming of the Shrew's induction
     assert text.rstrip().endswith("Let your indulgence set me free.")  # The Tempest's last line
     assert not re.search(r"[\[\]{}_]|^(ACT|SCENE) ", text, re.M)  # no directions or headings
-    assert set(text) <= {"\n", *map(chr, range(32, 127))}
+    assert set(text) <= {"\n", shakespeare.SEPARATOR, *map(chr, range(32, 127))}
     speakers = re.findall(r"^([1-9A-Z][A-Z' ]+):$", text, re.M)
     assert len(speakers) > 6000 and {"CORIOLANUS", "PROSPERO", "LEONTES"} <= set(speakers)
+
+
+def test_the_separator_stands_between_plays_and_nowhere_in_them():
+    plays, text = shakespeare.plays(), prepare.default_corpus()
+    assert len(plays) == len(shakespeare.PLAYS)
+    assert not any(shakespeare.SEPARATOR in play for play in plays)
+    assert text.split(shakespeare.SEPARATOR) == list(plays)  # one between each two plays
+    assert all(play.endswith("\n") and not play.startswith("\n") for play in plays)
+    assert shakespeare.SEPARATOR in prepare.build("char").meta["stoi"]  # one more id
+
+
+def test_the_book_prints_the_separator_as_an_end_mark():
+    glyph = visible.token(shakespeare.SEPARATOR)
+    assert unicodedata.name(glyph) == "END OF PROOF"  # the end mark of an article
+    seam = f"Amen!\n{shakespeare.SEPARATOR}WARWICK:"
+    assert visible.line(seam) == f"Amen!↵{glyph}WARWICK:"  # on one line: spaces kept
+    assert visible.token(" king\n\t") == "␣king↵⇥"
 
 
 def test_validation_is_the_end_of_the_winters_tale_and_the_tempest():

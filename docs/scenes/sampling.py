@@ -43,8 +43,12 @@ def hesitant_context(char):
     return char.decode(windows[pick].tolist()), logits[pick, -1]
 
 
-def shown(ch: str) -> str:
-    return {" ": "␣", "\n": "↵"}.get(ch, ch)
+def shown(text: str) -> str:
+    """A token as the book prints it (model_src/visible.py): whitespace drawn, so token
+    boundaries show."""
+    from model_src import visible
+
+    return visible.token(text)
 
 
 def prob_bars(

@@ -59,17 +59,20 @@ def tokenize() -> Tokenized:
     )
 
 
-def visible(text: str) -> str:
-    """Spaces and newlines drawn, so token boundaries show."""
-    return text.replace(" ", "␣").replace("\n", "↵")
+def shown(text: str) -> str:
+    """A token as the book prints it (model_src/visible.py): whitespace drawn, so token
+    boundaries show."""
+    from model_src import visible
+
+    return visible.token(text)
 
 
 def token_cell(token: int, text: str, color: str) -> VGroup:
     """A token: its id in a box, the text it stands for above."""
     box = panel(CELL, CELL, stroke=color)
     number = label(str(token), MIN_TEXT, color).move_to(box)
-    shown = label(visible(text), MIN_TEXT, TEXT, mono=True).next_to(box, UP, buff=0.1)
-    return VGroup(box, number, shown)
+    above = label(shown(text), MIN_TEXT, TEXT, mono=True).next_to(box, UP, buff=0.1)
+    return VGroup(box, number, above)
 
 
 def token_row(ids, texts, colors) -> VGroup:
@@ -95,7 +98,7 @@ class TokenizerScene(BookScene):
         self.show_title("Tokenizer: text → ids", "a line of the char corpus, two ways")
 
         # the char preset: one id per character, from its sorted vocabulary
-        shown_vocab = "".join(visible(ch) for ch in tok.vocab)
+        shown_vocab = "".join(shown(ch) for ch in tok.vocab)
         vocab = VGroup(
             label(f"char vocabulary: {len(tok.vocab)} characters, sorted", MIN_TEXT, ROLE["ids"]),
             *(
@@ -179,7 +182,7 @@ class TokenizerScene(BookScene):
             new_row.move_to(row, aligned_edge=DOWN)
             a, b = merge.pair
             entry = label(
-                f"{merge.new_id} = {a} + {b}   '{visible(tok.token_text[merge.new_id])}'",
+                f"{merge.new_id} = {a} + {b}   '{shown(tok.token_text[merge.new_id])}'",
                 MIN_TEXT,
                 ACCENT_2,
                 mono=True,
@@ -215,7 +218,7 @@ class TokenizerScene(BookScene):
         """The three commonest pairs before this merge; the winner highlighted."""
         lines = VGroup()
         for pair, count in merge.top_counts:
-            a, b = (visible(tok.token_text[i]) for i in pair)
+            a, b = (shown(tok.token_text[i]) for i in pair)
             color = ACCENT if pair == merge.pair else TEXT_2
             lines.add(
                 label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", MIN_TEXT, color, mono=True)

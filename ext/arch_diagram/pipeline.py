@@ -25,13 +25,14 @@ import textwrap
 
 import torch
 
+from model_src import visible
+
 from .._core import Problem, shape_text
 from . import draw
 from .request import Drawing, Live, Request, defined_classes, run
 from .trace import Recorder
 
 MAX_SHOWN_ROWS = 3  # batch rows printed; the shape line says how many there are
-VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
 def draw_pipeline(request: Request, live: Live) -> Drawing:
@@ -202,7 +203,7 @@ def get_batch(request: Request, live: Live) -> list[str]:
         ignored |= -1 in ys
         lines.append(
             f" row {row}  tokens".ljust(16)
-            + "".join(f"{_visible(itos[t]):>{cell}}" for t in window[:shown])
+            + "".join(f"{visible.token(itos[t]):>{cell}}" for t in window[:shown])
         )
         lines.append(f"         x[{row}]".ljust(16) + "".join(f"{t:>{cell}}" for t in xs[:shown]))
         lines.append(
@@ -222,10 +223,6 @@ def get_batch(request: Request, live: Live) -> list[str]:
     return lines
 
 
-def _visible(token: str) -> str:
-    return "".join(VISIBLE.get(ch, ch) for ch in token)
-
-
 # --- tokenizer ----------------------------------------------------------------------------
 
 
@@ -242,7 +239,7 @@ def tokenizer(request: Request, live: Live) -> list[str]:
         ),
         "",
     ]
-    vocabulary = "  ".join(f"{i} {_visible(itos[i])}" for i in sorted(itos))
+    vocabulary = "  ".join(f"{i} {visible.token(itos[i])}" for i in sorted(itos))
     lines += textwrap.wrap(
         f"itos (id → character): {vocabulary}",
         draw.MAX_WIDTH,
@@ -250,7 +247,7 @@ def tokenizer(request: Request, live: Live) -> list[str]:
         break_on_hyphens=False,
     )
     lines.append("")
-    cell = max(2, *(len(str(i)) for i in ids), *(len(_visible(c)) for c in text)) + 1
+    cell = max(2, *(len(str(i)) for i in ids), *(len(visible.token(c)) for c in text)) + 1
     encode, decode = "  stoi[ch]: character → id", "  itos[i]: id → character"
     label = 10
     shown = min(len(ids), (draw.MAX_WIDTH - label - len(encode)) // cell)
@@ -261,13 +258,13 @@ def tokenizer(request: Request, live: Live) -> list[str]:
         return name.ljust(label) + "".join(f"{v:>{cell}}" for v in values)
 
     lines += [
-        row(" text", [_visible(c) for c in text[:shown]]),
+        row(" text", [visible.token(c) for c in text[:shown]]),
         " " * label + stems + encode,
         arrows,
         row(" ids", [stoi[c] for c in text[:shown]]),
         " " * label + stems + decode,
         arrows,
-        row(" text", [_visible(itos[stoi[c]]) for c in text[:shown]]),
+        row(" text", [visible.token(itos[stoi[c]]) for c in text[:shown]]),
     ]
     note = f"{live.presets.__name__}.sample_input({live.preset!r}, {batch}, {time})"
     lines += ["", f"the text is {note}, decoded"]

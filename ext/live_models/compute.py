@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from sphinx.util import logging
 
 from buildlib.store import Store, digest, write_meta
+from model_src import visible
 
 from .._core import producer_code
-from .directive import CHAT_PREFIX, TOOL_MODELS, chat_script, shown_token
+from .directive import CHAT_PREFIX, TOOL_MODELS, chat_script
 
 TOP_TOKENS = 5  # bars per step in the sampling fallback
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def tool_rules() -> dict:
 
 
 def model_key(preset: str) -> str:
-    """The trained weights plus this exporter's code and all it imports (shown_token
+    """The trained weights plus this exporter's code and all it imports (model_src/visible.py
     shapes its texts): what every result here depends on."""
     return digest(preset, trained_model(preset).weights, *producer_code(__file__))
 
@@ -138,6 +139,8 @@ def artifact_text(preset: str) -> str:
             "bias": config.bias,
         },
         "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
+        # each token as the book prints it (visible.py), for the script to print it so too
+        "shown": [visible.token(entry.meta["itos"][i]) for i in range(config.vocab_size)],
         "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},
         **({"tool": tool_rules()} if preset in TOOL_MODELS else {}),
         **({"chat": chat_rules()} if preset.startswith(CHAT_PREFIX) else {}),
@@ -684,9 +687,9 @@ def predict(
             "head": head,
             "query": query,
             "text": f"Reading “{text}”, head {head} of layer {layer} is the model's most decided "
-            f"head. When position {query} (“{shown_token(text[query])}”) is the query, which "
+            f"head. When position {query} (“{visible.token(text[query])}”) is the query, which "
             "position does it attend to most?",
-            "choices": [[j, f"{j} “{shown_token(text[j])}”"] for j in range(query + 1)],
+            "choices": [[j, f"{j} “{visible.token(text[j])}”"] for j in range(query + 1)],
             "answer": int(weights[layer, head, query, : query + 1].argmax()),
         }
     if ask == "tool-off":
@@ -705,7 +708,7 @@ def predict(
         "text": f"The {preset} model has read “{prompt}”. Which token is it most likely to "
         f"write next? (The check shows the probabilities at temperature {temperature:g}; "
         "every temperature ranks the same token first.)",
-        "choices": [[vocab[i], f"“{shown_token(vocab[i])}”"] for i in sorted(likeliest)],
+        "choices": [[vocab[i], f"“{visible.token(vocab[i])}”"] for i in sorted(likeliest)],
         "answer": vocab[int(np.argmax(probs))],
     }
 
@@ -807,7 +810,7 @@ def temperature_question(vocab: list[str], prompt: str, logits: torch.Tensor, ta
     shares = {t: float(p.max()) for t, p in probs.items()}
     best, runner_up = (int(i) for i in torch.topk(logits, 2).indices)
     options = sorted({f"{v:.1%}" for v in shares.values()}, key=lambda v: float(v[:-1]))
-    token, second = shown_token(vocab[best]), shown_token(vocab[runner_up])
+    token, second = visible.token(vocab[best]), visible.token(vocab[runner_up])
     return {
         "ask": "temperature-share",
         "input": prompt,

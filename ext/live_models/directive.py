@@ -43,11 +43,6 @@ def chat_script(run: str) -> str:
     return f"{CHAT_PREFIX}{run}"
 
 
-def shown_token(token: str) -> str:
-    """A token as the widgets print it: whitespace made visible."""
-    return {"\n": "↵", " ": "␣", "\t": "⇥"}.get(token, token)
-
-
 class live_widget(nodes.General, nodes.Element):
     """A live widget: attributes uid, kind ("attention" or "sampling"), preset.
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from docutils import nodes
 
+from model_src import visible
+
 from .. import _core
-from .directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, live_widget, shown_token
+from .directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, live_widget
 
 LIVE_DIR = "_live"
 SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
@@ -65,11 +67,11 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
             for layer in result["attention"]
         ]
         prediction = (
-            f"{shown_token(result['predicted'][t])} ({result['probability'][t]:.2f})"
+            f"{visible.token(result['predicted'][t])} ({result['probability'][t]:.2f})"
             if t >= first_scored
             else "(not scored)"
         )
-        rows.append([str(t), shown_token(token), prediction, *looks])
+        rows.append([str(t), visible.token(token), prediction, *looks])
     layers = [f"layer {n}" for n in range(len(result["attention"]))]
     header = ["position", "token", "predicts", *layers]
     return [intro, _table(header, rows)]
@@ -78,7 +80,7 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
 def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
     top_k = "no top-k" if spec.top_k is None else f"top-k {spec.top_k}"
     top_p = "" if spec.top_p is None else f", top-p {spec.top_p:g}"
-    drawn = "".join(step["drawn"] for step in result["steps"]).replace("\n", shown_token("\n"))
+    drawn = visible.line("".join(step["drawn"] for step in result["steps"]))
     intro = nodes.paragraph(
         "",
         f"The {spec.preset} model continues “{spec.prompt}” at temperature "
@@ -93,8 +95,8 @@ def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
     rows = [
         [
             str(n + 1),
-            "  ".join(f"{shown_token(tok)} {p:.2f}" for tok, p in step["candidates"]),
-            shown_token(step["drawn"]),
+            "  ".join(f"{visible.token(tok)} {p:.2f}" for tok, p in step["candidates"]),
+            visible.token(step["drawn"]),
         ]
         for n, step in enumerate(result["steps"][:SAMPLING_ROWS])
     ]

@@ -8,6 +8,7 @@
      sort.forward(ids, {trace: true})       -> also {trace}: per layer and head the raw
                                                scores, masked and softmax rows; shapes
      sort.encode("CBACAB"), sort.decode(ids), sort.config, sort.vocab
+     sort.shown[id]                         -> the token as the book prints it: "↵", "␣", "∎"
      sort.generate(ids, {steps, temperature, topK, topP, seed}) -> {ids, steps: [{probs, token, logits}]}
      sort.sampler(ids, {temperature, topK, topP, seed}).step()  -> one token at a time
      await nanobook.data("sort-replay")    -> a plain exported record (the training replay)
@@ -257,6 +258,7 @@
       this.name = payload.name;
       this.config = Object.freeze({ ...payload.config });
       this.vocab = payload.vocab.slice(); // id -> character
+      this.shown = payload.shown.slice(); // id -> the token as the book prints it (model_src/visible.py)
       this.task = payload.task;
       this.tool = payload.tool ? Object.freeze({ ...payload.tool }) : null; // a tool model's call syntax and rules
       this.chat = payload.chat || null; // a chat model's roles, mask, stop token and right replies

@@ -14,10 +14,6 @@
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   let counter = 0;
 
-  function shown(token) {
-    return { "\n": "↵", " ": "␣", "\t": "⇥" }[token] || token;
-  }
-
   function element(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attributes)) {
@@ -57,7 +53,7 @@
     if (!text.length) return `Type a prompt: the ${model.name} model needs at least one token.`;
     const unknown = [...new Set([...text].filter((ch) => !model.stoi.has(ch)))];
     if (unknown.length) {
-      const list = unknown.map((ch) => `“${shown(ch)}”`).join(", ");
+      const list = unknown.map((ch) => `“${ch}”`).join(", ");
       const vocab = model.vocab.length <= 10 ? ` It knows only ${model.vocab.join(", ")}.` : "";
       return `${list} ${unknown.length > 1 ? "are" : "is"} not in the ${model.name} model's vocabulary.${vocab}`;
     }
@@ -243,11 +239,11 @@
             className: `nb-live-token${t >= typed ? " nb-live-answer" : ""}`,
             tabindex: t === query ? "0" : "-1",
             "aria-label":
-              `position ${t}, ${shown(model.vocab[id])}${t >= typed ? " (the model's answer)" : ""}; ` +
-              (scored ? `predicts ${shown(model.vocab[best])} at ${percent(probs[t][best])}` : "inside the prompt, where training scored no prediction"),
+              `position ${t}, ${model.shown[id]}${t >= typed ? " (the model's answer)" : ""}; ` +
+              (scored ? `predicts ${model.shown[best]} at ${percent(probs[t][best])}` : "inside the prompt, where training scored no prediction"),
           },
-          element("span", { className: "nb-live-tok", text: shown(model.vocab[id]) }),
-          element("span", { className: "nb-live-pred", text: scored ? `→${shown(model.vocab[best])}` : "·" }),
+          element("span", { className: "nb-live-tok", text: model.shown[id] }),
+          element("span", { className: "nb-live-pred", text: scored ? `→${model.shown[best]}` : "·" }),
           element("span", { className: "nb-live-prob", text: scored ? percent(probs[t][best]) : "" })
         );
         button.addEventListener("focus", () => choose(t));
@@ -381,14 +377,14 @@
         button.classList.toggle("nb-live-query", j === query);
       });
       const ranked = [...weights.keys()].filter((j) => j <= query).sort((a, b) => weights[b] - weights[a]).slice(0, 3);
-      const parts = ranked.map((j) => `position ${j} “${shown(model.vocab[ids[j]])}” ${percent(weights[j])}`);
-      readout.textContent = `Position ${query} “${shown(model.vocab[ids[query]])}”, layer ${layerChosen} head ${headChosen}, attends most to ${parts.join(", ")}.`;
+      const parts = ranked.map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
+      readout.textContent = `Position ${query} “${model.shown[ids[query]]}”, layer ${layerChosen} head ${headChosen}, attends most to ${parts.join(", ")}.`;
       const traced = forward.trace.layers[layerChosen].heads[headChosen];
       widget.tell("select", {
         layer: layerChosen,
         head: headChosen,
         query,
-        token: shown(model.vocab[ids[query]]),
+        token: model.shown[ids[query]],
         rows: { scores: traced.scores[query], masked: traced.masked[query], softmax: traced.softmax[query] },
       });
     }
@@ -420,7 +416,7 @@
       context.fillStyle = text;
       for (let t = 0; t < T; t++) {
         if (t % every && t !== query) continue;
-        const letter = shown(model.vocab[ids[t]]);
+        const letter = model.shown[ids[t]];
         context.fillText(letter, margin + (t + 0.5) * cell, margin / 2); // keys, along the top
         context.fillText(letter, margin / 2, margin + (t + 0.5) * cell); // queries, down the side
       }
@@ -447,7 +443,7 @@
       );
       focusMap.dataset.layer = layerChosen;
       focusMap.dataset.head = headChosen;
-      const letter = (t) => shown(model.vocab[ids[t]]);
+      const letter = (t) => model.shown[ids[t]];
       cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
     }
 
@@ -570,7 +566,9 @@
       const start = performance.now();
       const { probs, token, logits } = sampler.step();
       stepsDone++;
-      text.append(element("span", { className: "nb-live-drawn", text: model.vocab[token] }));
+      // whitespace lays the text out; a token that prints nothing shows as the book prints it
+      const drawn = /^\s+$/.test(model.vocab[token]) ? model.vocab[token] : model.shown[token];
+      text.append(element("span", { className: "nb-live-drawn", text: drawn }));
       // ranked as temperature alone would have them, so the tokens top-k and top-p cut show
       const { temperature: t, topK: k } = filters;
       const before = model.probabilities(logits, { temperature: t });
@@ -583,14 +581,14 @@
           return element(
             "li",
             { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
-            element("span", { className: "nb-live-bar-token", text: shown(model.vocab[i]) }),
+            element("span", { className: "nb-live-bar-token", text: model.shown[i] }),
             element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
             element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") }),
             element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` })
           );
         })
       );
-      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${shown(model.vocab[token])}” (${percent(probs[token])}).` + topPSummary(probs, afterTopK);
+      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` + topPSummary(probs, afterTopK);
       widget.announce({ ms: performance.now() - start });
       return stepsDone < options.steps;
     }
@@ -983,7 +981,7 @@
     const odds = (x) => Number(x.toPrecision(3));
     const why =
       `Dividing the logits by ${tau} multiplies every gap between them by ${Number((1 / tau).toPrecision(6))}: ` +
-      `“${shown(model.vocab[best])}” leads the runner-up “${shown(model.vocab[runnerUp])}” by ${gap.toFixed(2)}, ` +
+      `“${model.shown[best]}” leads the runner-up “${model.shown[runnerUp]}” by ${gap.toFixed(2)}, ` +
       `so its odds over it go from ${odds(Math.exp(gap))} to ${odds(Math.exp(gap / tau))}.`;
     return { answer: nearest, evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}` };
   }
@@ -1024,13 +1022,13 @@
     if (question.ask === "strongest-key") {
       const row = forward.attention[question.layer][question.head][question.query];
       const best = row.reduce((b, w, j) => (w > row[b] ? j : b), 0);
-      const weights = [...row.slice(0, question.query + 1)].map((w, j) => `${j} “${shown(model.vocab[ids[j]])}” ${percent(w)}`);
+      const weights = [...row.slice(0, question.query + 1)].map((w, j) => `${j} “${model.shown[ids[j]]}” ${percent(w)}`);
       return { answer: best, evidence: `The live model's weights for that query: ${weights.join(", ")}.` };
     }
     const probs = model.probabilities(forward.logits[ids.length - 1], { temperature: question.temperature });
     const best = probs.reduce((b, p, i) => (p > probs[b] ? i : b), 0);
     const ranked = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 4);
-    const listed = ranked.map((i) => `“${shown(model.vocab[i])}” ${percent(probs[i])}`).join(", ");
+    const listed = ranked.map((i) => `“${model.shown[i]}” ${percent(probs[i])}`).join(", ");
     return { answer: model.vocab[best], evidence: `At temperature ${question.temperature}, the live model's next-token probabilities: ${listed}.` };
   }
 
@@ -1113,7 +1111,6 @@
     setUp,
     argmax,
     problemWith,
-    shown,
     percent,
     reducedMotion,
     add(kind, make) {
