@@ -246,10 +246,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
+    """ruff check and ruff format --check; biome check (lint and format) of the browser
+    code, which are classic scripts: biome.json keeps their "use strict"."""
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("biome", "check", ".")
 
 
 @nox.session

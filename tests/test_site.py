@@ -586,6 +586,10 @@ def changed_pixels(before: bytes, after: bytes) -> int:
     return difference.histogram()[255]
 
 
+ALL_WIDGETS_LIVE = """() => [...document.querySelectorAll("section[data-nanobook-model]")]
+    .every((w) => w.querySelector(":scope > .nb-live-static").hidden)"""
+
+
 def test_focus_is_visible_on_every_tab_stop(book_html, site, browser):
     """Tab through a chapter with a clip, solutions, listings and live widgets; for each
     stop, the pixels around it focused and unfocused must differ by at least a quarter
@@ -597,6 +601,12 @@ def test_focus_is_visible_on_every_tab_stop(book_html, site, browser):
         page.emulate_media(reduced_motion="reduce")
         page.goto(site + "chapters/attention.html")
         page.wait_for_load_state("networkidle")
+        # every live widget in first: one that goes live while the keys move swaps its
+        # static table for its controls, and the Tab order with it
+        for widget in page.locator("section[data-nanobook-model]").all():
+            widget.scroll_into_view_if_needed()
+        page.wait_for_function(ALL_WIDGETS_LIVE, timeout=60_000)
+        page.evaluate("window.scrollTo(0, 0)")
         stops: list[str] = []
         for _ in range(400):
             page.keyboard.press("Tab")

@@ -2,8 +2,9 @@
    definition" (an entry is a few lines), instead of the 240 characters of page text
    around the word that Sphinx shows, which run one entry's end into the next one's
    term. Loaded after searchtools.js, before the search starts (once the page loaded). */
-(function () {
+(() => {
   "use strict";
+
   if (typeof Search === "undefined") return;
   const pageSnippet = Search.makeSearchSummary;
 
@@ -18,7 +19,7 @@
 
   const said = (node) => {
     const copy = node.cloneNode(true);
-    copy.querySelectorAll(".headerlink").forEach((link) => link.remove());
+    for (const link of copy.querySelectorAll(".headerlink")) link.remove();
     return copy.textContent.replace(/\s+/g, " ").trim();
   };
 

@@ -21,7 +21,7 @@
       const entry = notes.get(id);
       if (!entry) return;
       entry.note.classList.toggle("as-active", on);
-      entry.lines.forEach((line) => line.classList.toggle("as-active", on));
+      for (const line of entry.lines) line.classList.toggle("as-active", on);
     };
     notes.forEach(({ note }, id) => {
       note.addEventListener("mouseenter", () => show(id, true));
@@ -31,8 +31,15 @@
     });
     block.querySelectorAll(".as-line[data-as-notes]").forEach((line) => {
       const ids = line.dataset.asNotes.split(" ");
-      for (const [event, on] of [["mouseenter", true], ["mouseleave", false], ["focus", true], ["blur", false]]) {
-        line.addEventListener(event, () => ids.forEach((id) => show(id, on)));
+      for (const [event, on] of [
+        ["mouseenter", true],
+        ["mouseleave", false],
+        ["focus", true],
+        ["blur", false],
+      ]) {
+        line.addEventListener(event, () => {
+          for (const id of ids) show(id, on);
+        });
       }
     });
   }
@@ -60,7 +67,8 @@
     );
     if (!all.length) return;
     // (a closed fold's lines still have boxes in Chromium: ask whether they are shown)
-    const shown = (stop) => (stop.checkVisibility ? stop.checkVisibility() : stop.getClientRects().length > 0);
+    const shown = (stop) =>
+      stop.checkVisibility ? stop.checkVisibility() : stop.getClientRects().length > 0;
     const visible = () => all.filter(shown);
     let current = all[0];
     const settle = (stop) => {
@@ -89,7 +97,8 @@
     });
     rows.addEventListener("keydown", (event) => {
       const step = KEYS[event.key];
-      if (step === undefined || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      if (step === undefined || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey)
+        return;
       const stops = visible();
       const here = stops.indexOf(document.activeElement);
       if (here < 0) return;
@@ -120,7 +129,7 @@
     if (!holder) return;
     const symbols = JSON.parse(holder.dataset.asSymbols);
     const texts = [...block.querySelectorAll(".as-dims[data-formula]")];
-    texts.forEach((text) => (text.dataset.captured = text.textContent));
+    for (const text of texts) text.dataset.captured = text.textContent;
     const live = block.querySelector(".as-live");
     const toggle = document.createElement("button");
     toggle.type = "button";
@@ -133,7 +142,7 @@
 
     function render() {
       const asSymbols = toggle.getAttribute("aria-pressed") === "true";
-      const values = sizes && { ...symbols, ...sizes, "B·T": sizes.B * sizes.T };
+      const values = sizes && { ...symbols, ...sizes, B·T: sizes.B * sizes.T };
       texts.forEach((text) => {
         const formula = text.dataset.formula;
         let shown = text.dataset.captured;
@@ -141,7 +150,9 @@
         else if (values) shown = formula.replace(SYMBOL, (name) => String(values[name]));
         const fixed = "fixed" in text.dataset && (asSymbols || Boolean(values));
         text.textContent = fixed ? `${shown} (as captured)` : shown;
-        text.title = fixed ? "No formula in B, T, C… explains this shape: it is the captured one" : "";
+        text.title = fixed
+          ? "No formula in B, T, C… explains this shape: it is the captured one"
+          : "";
       });
     }
 
@@ -198,11 +209,14 @@
       const { model, layer, head, query, token, rows } = event.detail || {};
       if (model !== holder.dataset.asPreset) return;
       for (const { key, label, value } of lines) {
-        const row = rows && rows[key];
+        const row = rows?.[key];
         value.hidden = !row;
-        if (row) value.textContent = `${label}, query ${query} (“${token}”), layer ${layer} head ${head}: ${vector(row)}`;
+        if (row)
+          value.textContent = `${label}, query ${query} (“${token}”), layer ${layer} head ${head}: ${vector(row)}`;
       }
-      said.textContent = rows ? ` · query ${query}, layer ${layer} head ${head}: its values are under the lines that make them` : "";
+      said.textContent = rows
+        ? ` · query ${query}, layer ${layer} head ${head}: its values are under the lines that make them`
+        : "";
     });
   }
 

@@ -14,8 +14,9 @@
    a request, letters and a model; the turn with its right reply as fine-tuning renders
    it, the tokens the loss scores marked; then the model's own reply, token by token.
 */
-(function () {
+(() => {
   "use strict";
+
   const kit = nanobook.widgets;
   const { element, argmax } = kit;
 
@@ -58,7 +59,8 @@
   function problem(model, request, letters) {
     const rules = model.chat;
     const known = rules.letters.join(", ");
-    if (!(request in rules.answers)) return `Choose a request: ${Object.keys(rules.answers).join(" or ")}.`;
+    if (!(request in rules.answers))
+      return `Choose a request: ${Object.keys(rules.answers).join(" or ")}.`;
     const strange = [...new Set([...letters].filter((ch) => !rules.letters.includes(ch)))];
     if (strange.length) {
       const said = strange.map((ch) => `“${kit.shown(ch)}”`).join(", ");
@@ -92,7 +94,8 @@
   function reply(model, promptIds) {
     const session = replier(model, promptIds);
     const logits = [];
-    for (let step = session.step(); step; step = session.step()) logits.push(Array.from(step.logits));
+    for (let step = session.step(); step; step = session.step())
+      logits.push(Array.from(step.logits));
     return { ids: session.ids.slice(promptIds.length), logits };
   }
 
@@ -109,7 +112,7 @@
       element("span", { className: "nb-chat-tok", text: kit.shown(model.vocab[token]) }),
       element("span", { className: "nb-chat-id", text: `id ${token}` }),
       element("span", { className: "nb-chat-mark", "aria-hidden": "true", text: mark }),
-      element("span", { className: "nb-live-sr", text: said })
+      element("span", { className: "nb-live-sr", text: said }),
     );
   }
 
@@ -120,7 +123,9 @@
     const requestMenu = element(
       "select",
       { id: `${id}-request` },
-      ...options.requests.map(([token, name]) => element("option", { value: token, text: `${token}  ${name}` }))
+      ...options.requests.map(([token, name]) =>
+        element("option", { value: token, text: `${token}  ${name}` }),
+      ),
     );
     requestMenu.value = firstRequest;
     const letters = element("input", {
@@ -135,21 +140,39 @@
     const runMenu = element(
       "select",
       { id: `${id}-run` },
-      ...options.runs.map((run, i) => element("option", { value: String(i), text: `${run.name}: ${run.about}` }))
+      ...options.runs.map((run, i) =>
+        element("option", { value: String(i), text: `${run.name}: ${run.about}` }),
+      ),
     );
-    const replyButton = element("button", { type: "button", className: "nb-live-button", text: "Reply" });
+    const replyButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      text: "Reply",
+    });
     const hint = element("span", { className: "nb-live-hint", id: `${id}-hint` });
-    const field = (label, control) => element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control);
+    const field = (label, control) =>
+      element(
+        "div",
+        { className: "nb-live-field" },
+        element("label", { for: control.id, text: label }),
+        control,
+      );
     widget.controls.append(
       field("Request", requestMenu),
       field("Letters", letters),
       ...(options.runs.length > 1 ? [field("Model", runMenu)] : []),
       element("div", { className: "nb-live-buttons" }, replyButton),
-      hint
+      hint,
     );
 
-    const conversationTitle = element("p", { className: "nb-chat-title", id: `${id}-conversation` });
-    const conversation = element("ol", { className: "nb-chat-row", "aria-labelledby": conversationTitle.id });
+    const conversationTitle = element("p", {
+      className: "nb-chat-title",
+      id: `${id}-conversation`,
+    });
+    const conversation = element("ol", {
+      className: "nb-chat-row",
+      "aria-labelledby": conversationTitle.id,
+    });
     const replyTitle = element("p", { className: "nb-chat-title", id: `${id}-reply` });
     const replyRow = element("ol", { className: "nb-chat-row", "aria-labelledby": replyTitle.id });
     const readout = element("p", { className: "nb-live-readout", "aria-live": "polite" });
@@ -159,7 +182,7 @@
       element("span", { className: "nb-chat-token nb-chat-scored", text: "scored by the loss" }),
       element("span", { className: "nb-chat-token", text: "read, not scored" }),
       element("span", { className: "nb-chat-token nb-chat-right", text: "✓ the right token" }),
-      element("span", { className: "nb-chat-token nb-chat-wrong", text: "✗ a wrong one" })
+      element("span", { className: "nb-chat-token nb-chat-wrong", text: "✗ a wrong one" }),
     );
     widget.live.append(conversationTitle, conversation, replyTitle, replyRow, readout, legend);
     let timer = 0;
@@ -169,7 +192,8 @@
       const text = (ids) => ids.map((token) => model.vocab[token]).join(" ");
       const full = written[written.length - 1] !== model.stoi.get(model.chat.stop);
       const ending = full ? `, and the context is full before it writes ${model.chat.stop}` : "";
-      const verdict = text(written) === text(right) ? "right" : `wrong; the right reply is “${text(right)}”`;
+      const verdict =
+        text(written) === text(right) ? "right" : `wrong; the right reply is “${text(right)}”`;
       return `The ${run.name} model replies “${text(written)}”${ending}: ${verdict}.`;
     }
 
@@ -177,7 +201,9 @@
       letters.value = letters.value.toUpperCase(); // the hint says so: "abc" is ABC
       const text = letters.value;
       const request = requestMenu.value;
-      const limits = Object.keys(model.chat.answers).map((token) => `${mostLetters(model, token)} after ${token}`);
+      const limits = Object.keys(model.chat.answers).map(
+        (token) => `${mostLetters(model, token)} after ${token}`,
+      );
       hint.textContent = `Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
       const problemNow = problem(model, request, text);
       letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
@@ -185,14 +211,20 @@
       widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
       if (problemNow) return;
 
-      const rendered = render(model, [["user", request + text], ["assistant", rightReply(model, request, text)]]);
+      const rendered = render(model, [
+        ["user", request + text],
+        ["assistant", rightReply(model, request, text)],
+      ]);
       const question = prompt(model, request, text);
       const right = rendered.ids.slice(question.length);
-      conversationTitle.textContent = "Your turn with its right reply, as fine-tuning renders it: the loss scores only the marked tokens.";
+      conversationTitle.textContent =
+        "Your turn with its right reply, as fine-tuning renders it: the loss scores only the marked tokens.";
       conversation.replaceChildren(
         ...rendered.ids.map((token, i) =>
-          rendered.trained[i] ? cell(model, token, "nb-chat-scored", "scored", "scored by the loss") : cell(model, token, "", "–", "not scored")
-        )
+          rendered.trained[i]
+            ? cell(model, token, "nb-chat-scored", "scored", "scored by the loss")
+            : cell(model, token, "", "–", "not scored"),
+        ),
       );
       replyTitle.textContent = `The ${run.name} model's own reply, greedy, after ${model.vocab[question[question.length - 1]]}:`;
       replyRow.replaceChildren();
@@ -205,7 +237,15 @@
           replyRow.append(
             step.token === wanted
               ? cell(model, step.token, "nb-chat-right", "✓", "right")
-              : cell(model, step.token, "nb-chat-wrong", "✗", wanted === undefined ? "wrong: the right reply has ended" : `wrong: the right token is ${model.vocab[wanted]}`)
+              : cell(
+                  model,
+                  step.token,
+                  "nb-chat-wrong",
+                  "✗",
+                  wanted === undefined
+                    ? "wrong: the right reply has ended"
+                    : `wrong: the right token is ${model.vocab[wanted]}`,
+                ),
           );
           if (kit.reducedMotion.matches) return advance(); // no animation: the whole reply at once
           timer = setTimeout(advance, 140);
@@ -226,7 +266,7 @@
         (model) => mine === asked && show(model, run),
         (error) => {
           widget.status.textContent = `The ${run.name} model is not available: ${error.message}.`;
-        }
+        },
       );
     }
 

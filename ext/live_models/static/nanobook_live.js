@@ -22,9 +22,10 @@
    float32 weights. A model's weights come in a script the build exports
    (_live/<name>-<hash>.js); it is added to the page only when asked for.
 */
-(function () {
+(() => {
   "use strict";
-  const nanobook = (window.nanobook = window.nanobook || {});
+  window.nanobook = window.nanobook || {};
+  const nanobook = window.nanobook;
   const payloads = {}; // name -> what the exported script registered
   const waiting = {}; // name -> [resolve, reject] of the script being loaded
   const scripts = {}; // name -> Promise of its script having run
@@ -32,7 +33,7 @@
 
   // --- loading ------------------------------------------------------------------------
 
-  nanobook._register = function (payload) {
+  nanobook._register = (payload) => {
     payloads[payload.name] = payload;
     if (waiting[payload.name]) waiting[payload.name][0]();
   };
@@ -40,7 +41,7 @@
   // Where the page's widgets say a model's script is (the build writes the URL).
   function sourceOf(name) {
     const holder = document.querySelector(`[data-nanobook-model="${name}"][data-nanobook-src]`);
-    return holder && holder.dataset.nanobookSrc;
+    return holder?.dataset.nanobookSrc;
   }
 
   function loadScript(name, src) {
@@ -78,7 +79,7 @@
 
   /** What the script exported as `name` registered, loading it once (several widgets
       may ask for the same script while it loads). */
-  nanobook.data = function (name, src) {
+  nanobook.data = (name, src) => {
     if (!scripts[name]) {
       scripts[name] = payloads[name] ? Promise.resolve() : loadScript(name, src || sourceOf(name));
       scripts[name].catch(() => delete scripts[name]); // a later call may try again
@@ -87,7 +88,7 @@
   };
 
   /** The model `name`, loading its script on first use. `src` overrides the page's URL. */
-  nanobook.model = function (name, src) {
+  nanobook.model = (name, src) => {
     if (!models[name]) {
       models[name] = (async () => {
         const payload = await nanobook.data(name, src);
@@ -190,9 +191,15 @@
         const both = o + 1 < nOut;
         const w0 = o * nIn;
         const w1 = both ? w0 + nIn : w0;
-        let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+        let s00 = 0,
+          s01 = 0,
+          s10 = 0,
+          s11 = 0;
         for (let i = 0; i < nIn; i++) {
-          const a = x[r0 + i], b = x[r1 + i], u = weight[w0 + i], v = weight[w1 + i];
+          const a = x[r0 + i],
+            b = x[r1 + i],
+            u = weight[w0 + i],
+            v = weight[w1 + i];
           s00 += a * u;
           s01 += a * v;
           s10 += b * u;
@@ -243,7 +250,7 @@
   // mulberry32: a small seeded generator of numbers in [0, 1); compute.py has its twin
   function randomNumbers(seed) {
     let state = seed >>> 0;
-    return function () {
+    return () => {
       state = (state + 0x6d2b79f5) >>> 0;
       let t = Math.imul(state ^ (state >>> 15), state | 1);
       t = (t + Math.imul(t ^ (t >>> 7), t | 61)) ^ t;
@@ -270,7 +277,9 @@
     encode(text) {
       const unknown = [...new Set([...text].filter((ch) => !this.stoi.has(ch)))];
       if (unknown.length) {
-        const error = new Error(`not in the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(", ")}`);
+        const error = new Error(
+          `not in the vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(", ")}`,
+        );
         error.unknown = unknown;
         throw error;
       }
@@ -290,14 +299,17 @@
       const T = ids.length;
       if (T < 1 || T > block_size) throw new RangeError(`need 1 to ${block_size} tokens, got ${T}`);
       for (const id of ids) {
-        if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new RangeError(`token id ${id} out of range`);
+        if (!(Number.isInteger(id) && id >= 0 && id < V))
+          throw new RangeError(`token id ${id} out of range`);
       }
       const w = this.w;
       const get = (key) => (bias || !key.endsWith(".bias") ? w[key] : null);
       const hs = C / nh;
       const scale = 1 / Math.sqrt(hs);
       const trace = options.trace ? { layers: [], shapes: {} } : null;
-      const shape = (key, dims) => trace && (trace.shapes[key] = dims);
+      const shape = (key, dims) => {
+        if (trace) trace.shapes[key] = dims;
+      };
 
       // token + position embeddings
       const x = new Float64Array(T * C);
@@ -314,8 +326,15 @@
       for (let l = 0; l < n_layer; l++) {
         const p = `transformer.h.${l}.`;
         // attention: queries, keys and values of all heads from one matmul
-        const h = layerNorm(x, T, C, w[p + "ln_1.weight"], get(p + "ln_1.bias"));
-        const qkv = linear(h, T, C, 3 * C, w[p + "attn.c_attn.weight"], get(p + "attn.c_attn.bias"));
+        const h = layerNorm(x, T, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`));
+        const qkv = linear(
+          h,
+          T,
+          C,
+          3 * C,
+          w[`${p}attn.c_attn.weight`],
+          get(`${p}attn.c_attn.bias`),
+        );
         const y = new Float64Array(T * C);
         const heads = [];
         const traced = [];
@@ -353,14 +372,28 @@
           traced.push(tr);
         }
         attention.push(heads);
-        const attnOut = linear(y, T, C, C, w[p + "attn.c_proj.weight"], get(p + "attn.c_proj.bias"));
+        const attnOut = linear(
+          y,
+          T,
+          C,
+          C,
+          w[`${p}attn.c_proj.weight`],
+          get(`${p}attn.c_proj.bias`),
+        );
         for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
 
         // MLP: widen 4x, GELU, project back
-        const h2 = layerNorm(x, T, C, w[p + "ln_2.weight"], get(p + "ln_2.bias"));
-        const wide = linear(h2, T, C, 4 * C, w[p + "mlp.c_fc.weight"], get(p + "mlp.c_fc.bias"));
+        const h2 = layerNorm(x, T, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`));
+        const wide = linear(h2, T, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
         for (let i = 0; i < wide.length; i++) wide[i] = gelu(wide[i]);
-        const mlpOut = linear(wide, T, 4 * C, C, w[p + "mlp.c_proj.weight"], get(p + "mlp.c_proj.bias"));
+        const mlpOut = linear(
+          wide,
+          T,
+          4 * C,
+          C,
+          w[`${p}mlp.c_proj.weight`],
+          get(`${p}mlp.c_proj.bias`),
+        );
         for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
         if (trace) trace.layers.push({ heads: traced });
       }

@@ -11,8 +11,9 @@
    the reader's sum, a switch for the calculator, and the completion token by token, the
    call and the forced answer marked. Built on the helpers of nanobook_widgets.js.
 */
-(function () {
+(() => {
   "use strict";
+
   const kit = nanobook.widgets;
   const { element, argmax } = kit;
 
@@ -20,20 +21,30 @@
   function calculate(expression, rules) {
     if (!expression.length) return { result: rules.error, error: "empty call" };
     const unsigned = !(expression[0] in rules.signs); // the first number then counts as added
-    const text = unsigned ? "+" + expression : expression;
+    const text = unsigned ? `+${expression}` : expression;
     let total = 0;
     let end = 0;
     while (end < text.length && text[end] in rules.signs) {
       let digits = end + 1;
-      while (digits < text.length && digits - end - 1 < rules.maxDigits && text[digits] >= "0" && text[digits] <= "9") digits++;
+      while (
+        digits < text.length &&
+        digits - end - 1 < rules.maxDigits &&
+        text[digits] >= "0" &&
+        text[digits] <= "9"
+      )
+        digits++;
       if (digits === end + 1) break; // a sign without a number
       total += rules.signs[text[end]] * Number(text.slice(end + 1, digits));
       end = digits;
     }
     if (end !== text.length) {
-      return { result: rules.error, error: `cannot read the call from character ${Math.max(end - unsigned, 0)} on` };
+      return {
+        result: rules.error,
+        error: `cannot read the call from character ${Math.max(end - unsigned, 0)} on`,
+      };
     }
-    if (Math.abs(total) > rules.maxResult) return { result: rules.error, error: `overflow: |${total}| > ${rules.maxResult}` };
+    if (Math.abs(total) > rules.maxResult)
+      return { result: rules.error, error: `overflow: |${total}| > ${rules.maxResult}` };
     return { result: String(total), error: null };
   }
 
@@ -61,7 +72,8 @@
       forced.push(isForced);
       let call = null;
       if (!isForced && token === id(rules.stop)) finished = true;
-      else if (isForced || !tool) call = null; // a forced token is never a call; tool off: calls are text
+      else if (isForced || !tool)
+        call = null; // a forced token is never a call; tool off: calls are text
       else if (token === id(rules.open) && opened === null) opened = ids.length;
       else if (token === id(rules.close) && opened !== null) {
         const expression = model.decode(ids.slice(opened, -1));
@@ -88,15 +100,43 @@
   function toolsWidget(root, options) {
     const widget = kit.setUp(root, options);
     const id = widget.id;
-    const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off", inputmode: "numeric" });
+    const prompt = element("input", {
+      type: "text",
+      id: `${id}-prompt`,
+      value: options.prompt,
+      spellcheck: "false",
+      autocomplete: "off",
+      autocapitalize: "off",
+      inputmode: "numeric",
+    });
     const toolOn = element("input", { type: "checkbox", id: `${id}-tool`, checked: "" });
-    const runButton = element("button", { type: "button", className: "nb-live-button", text: "Run" });
+    const runButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      text: "Run",
+    });
     widget.controls.append(
-      element("div", { className: "nb-live-field" }, element("label", { for: prompt.id, text: `Sum for the ${root.dataset.nanobookModel} model` }), prompt),
-      element("div", { className: "nb-live-field nb-tool-switch" }, toolOn, element("label", { for: toolOn.id, text: "Calculator on" })),
-      element("div", { className: "nb-live-buttons" }, runButton)
+      element(
+        "div",
+        { className: "nb-live-field" },
+        element("label", {
+          for: prompt.id,
+          text: `Sum for the ${root.dataset.nanobookModel} model`,
+        }),
+        prompt,
+      ),
+      element(
+        "div",
+        { className: "nb-live-field nb-tool-switch" },
+        toolOn,
+        element("label", { for: toolOn.id, text: "Calculator on" }),
+      ),
+      element("div", { className: "nb-live-buttons" }, runButton),
     );
-    const text = element("p", { className: "nb-live-text nb-tool-text", "aria-label": "The completion; the calculator's answer is marked as forced" });
+    const text = element("p", {
+      className: "nb-live-text nb-tool-text",
+      "aria-label": "The completion; the calculator's answer is marked as forced",
+    });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const legend = element(
       "p",
@@ -105,20 +145,33 @@
       " ",
       element("span", { className: "nb-tool-token nb-tool-call", text: "its call" }),
       " ",
-      element("span", { className: "nb-tool-token nb-tool-forced", text: "forced by the engine" })
+      element("span", { className: "nb-tool-token nb-tool-forced", text: "forced by the engine" }),
     );
     widget.live.append(text, caption, legend);
     let timer = 0;
 
     function token(model, i, run, inCall) {
-      const kind = i < run.promptLength ? "nb-live-prompt" : run.forced[i] ? "nb-tool-forced" : inCall ? "nb-tool-call" : "nb-tool-written";
-      const span = element("span", { className: `nb-tool-token ${kind}`, text: model.vocab[run.ids[i]] });
+      const kind =
+        i < run.promptLength
+          ? "nb-live-prompt"
+          : run.forced[i]
+            ? "nb-tool-forced"
+            : inCall
+              ? "nb-tool-call"
+              : "nb-tool-written";
+      const span = element("span", {
+        className: `nb-tool-token ${kind}`,
+        text: model.vocab[run.ids[i]],
+      });
       if (run.forced[i]) span.setAttribute("title", "forced: the calculator's answer, not sampled");
       return span;
     }
 
     function describe(model, run) {
-      const said = run.calls.map((c, i) => `${i ? "then" : "The model"} called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`);
+      const said = run.calls.map(
+        (c, i) =>
+          `${i ? "then" : "The model"} called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`,
+      );
       const answer = model.decode(run.ids.slice(run.promptLength));
       if (!toolOn.checked) return `Calculator off: the model wrote “${answer}” on its own.`;
       if (!said.length) return `The model wrote “${answer}” and made no call.`;
@@ -157,7 +210,11 @@
           return advance(); // no animation: the whole completion at once
         }
         caption.textContent = describe(model, run);
-        widget.announce({ ms: performance.now() - started, text: model.decode(run.ids), calls: run.calls });
+        widget.announce({
+          ms: performance.now() - started,
+          text: model.decode(run.ids),
+          calls: run.calls,
+        });
       };
       advance();
     }

@@ -9,7 +9,7 @@
    Kinds with a script of their own (nanobook_tools.js, nanobook_chat.js) build on
    nanobook.widgets.
 */
-(function () {
+(() => {
   "use strict";
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   let counter = 0;
@@ -71,7 +71,11 @@
   /** What every widget shares: the lazy model, the status line, the static rendering. */
   function setUp(root, options) {
     const id = `nb-live-${++counter}`;
-    const status = element("p", { className: "nb-live-status", role: "status", "aria-live": "polite" });
+    const status = element("p", {
+      className: "nb-live-status",
+      role: "status",
+      "aria-live": "polite",
+    });
     status.textContent = "The live model loads when you reach it.";
     const live = element("div", { className: "nb-live-body", hidden: "" });
     const staticPart = root.querySelector(".nb-live-static");
@@ -79,7 +83,9 @@
     root.append(live);
     let loading = null;
     let loaded;
-    const whenLoaded = new Promise((resolve) => (loaded = resolve));
+    const whenLoaded = new Promise((resolve) => {
+      loaded = resolve;
+    });
     const widget = {
       id,
       root,
@@ -94,7 +100,9 @@
           const name = root.dataset.nanobookModel;
           // a model, or a plain record such as "sort-replay"
           const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
-          status.textContent = name.endsWith("-replay") ? "Loading the training replay…" : `Loading the ${name} model…`;
+          status.textContent = name.endsWith("-replay")
+            ? "Loading the training replay…"
+            : `Loading the ${name} model…`;
           loading = load(name).then(
             (model) => {
               widget.model = model;
@@ -108,7 +116,7 @@
               status.textContent = `The live model is not available: ${error.message}. The table shows the book's example.`;
               loading = null;
               throw error;
-            }
+            },
           );
         }
         loading.then(callback, () => {});
@@ -122,7 +130,11 @@
       },
       /** Tell the rest of the page (annotated source) about the reader's input. */
       tell(type, detail) {
-        document.dispatchEvent(new CustomEvent(`nanobook:${type}`, { detail: { model: root.dataset.nanobookModel, ...detail } }));
+        document.dispatchEvent(
+          new CustomEvent(`nanobook:${type}`, {
+            detail: { model: root.dataset.nanobookModel, ...detail },
+          }),
+        );
       },
     };
     // first use, or the widget coming near the screen, loads the model
@@ -135,7 +147,7 @@
             widget.ready(() => {});
           }
         },
-        { rootMargin: "200px" }
+        { rootMargin: "200px" },
       );
       observer.observe(root);
     } else {
@@ -162,11 +174,19 @@
     widget.controls.append(
       element("label", { for: input.id, text: `Prompt for the ${name} model` }),
       input,
-      hint
+      hint,
     );
-    const tokens = element("div", { className: "nb-live-tokens", role: "group", "aria-label": "Positions: choose a query" });
+    const tokens = element("div", {
+      className: "nb-live-tokens",
+      role: "group",
+      "aria-label": "Positions: choose a query",
+    });
     const readout = element("p", { className: "nb-live-readout", "aria-live": "polite" });
-    const layers = element("div", { className: "nb-live-layers", role: "group", "aria-label": "Every head: choose one to show it large" });
+    const layers = element("div", {
+      className: "nb-live-layers",
+      role: "group",
+      "aria-label": "Every head: choose one to show it large",
+    });
     // The chosen head, large: query letters down the side, key letters along the top, a
     // colour legend, and the weight of the cell under the pointer or the keyboard's cursor.
     const focusTitle = element("figcaption", { className: "nb-live-focus-title" });
@@ -181,10 +201,21 @@
       { className: "nb-live-legend", "aria-hidden": "true" },
       element("span", { text: "weight 0" }),
       element("span", { className: "nb-live-legend-bar" }),
-      element("span", { text: "1" })
+      element("span", { text: "1" }),
     );
-    const cellReadout = element("p", { className: "nb-live-cell", id: `${widget.id}-cell`, "aria-live": "polite" });
-    const focus = element("figure", { className: "nb-live-focus" }, focusTitle, focusMap, legend, cellReadout);
+    const cellReadout = element("p", {
+      className: "nb-live-cell",
+      id: `${widget.id}-cell`,
+      "aria-live": "polite",
+    });
+    const focus = element(
+      "figure",
+      { className: "nb-live-focus" },
+      focusTitle,
+      focusMap,
+      legend,
+      cellReadout,
+    );
     widget.live.append(tokens, readout, focus, layers);
 
     let result = null; // {ids, typed, forward, probs}
@@ -216,7 +247,10 @@
       result = { ids, typed, forward, probs };
       query = Math.min(query, ids.length - 1);
       if (!root.dataset.queried) query = ids.length - 1;
-      widget.status.textContent = typed < ids.length ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.` : "";
+      widget.status.textContent =
+        typed < ids.length
+          ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.`
+          : "";
       widget.live.classList.remove("nb-live-stale");
       build(model);
       widget.announce({ ms: performance.now() - start });
@@ -228,7 +262,7 @@
       tokens.replaceChildren();
       // training scored only the answer's positions of a sort row (the loss ignores the
       // prompt's), so what the model "predicts" inside the prompt means nothing: not shown
-      const firstScored = model.task && model.task.prompt_len ? model.task.prompt_len - 1 : 0;
+      const firstScored = model.task?.prompt_len ? model.task.prompt_len - 1 : 0;
       ids.forEach((id, t) => {
         const best = probs[t].reduce((b, p, i) => (p > probs[t][b] ? i : b), 0);
         const scored = t >= firstScored;
@@ -240,16 +274,26 @@
             tabindex: t === query ? "0" : "-1",
             "aria-label":
               `position ${t}, ${model.shown[id]}${t >= typed ? " (the model's answer)" : ""}; ` +
-              (scored ? `predicts ${model.shown[best]} at ${percent(probs[t][best])}` : "inside the prompt, where training scored no prediction"),
+              (scored
+                ? `predicts ${model.shown[best]} at ${percent(probs[t][best])}`
+                : "inside the prompt, where training scored no prediction"),
           },
           element("span", { className: "nb-live-tok", text: model.shown[id] }),
-          element("span", { className: "nb-live-pred", text: scored ? `→${model.shown[best]}` : "·" }),
-          element("span", { className: "nb-live-prob", text: scored ? percent(probs[t][best]) : "" })
+          element("span", {
+            className: "nb-live-pred",
+            text: scored ? `→${model.shown[best]}` : "·",
+          }),
+          element("span", {
+            className: "nb-live-prob",
+            text: scored ? percent(probs[t][best]) : "",
+          }),
         );
         button.addEventListener("focus", () => choose(t));
         button.addEventListener("mouseenter", () => choose(t));
         button.addEventListener("keydown", (event) => {
-          const next = { ArrowLeft: t - 1, ArrowRight: t + 1, Home: 0, End: ids.length - 1 }[event.key];
+          const next = { ArrowLeft: t - 1, ArrowRight: t + 1, Home: 0, End: ids.length - 1 }[
+            event.key
+          ];
           if (next !== undefined && next >= 0 && next < ids.length) {
             event.preventDefault();
             tokens.children[next].focus();
@@ -261,7 +305,11 @@
         layers.replaceChildren();
         canvases.length = 0;
         forward.attention.forEach((heads, l) => {
-          const row = element("div", { className: "nb-live-layer" }, element("p", { className: "nb-live-layer-name", text: `Layer ${l}` }));
+          const row = element(
+            "div",
+            { className: "nb-live-layer" },
+            element("p", { className: "nb-live-layer-name", text: `Layer ${l}` }),
+          );
           heads.forEach((_, h) => {
             const canvas = element("canvas", {
               className: "nb-live-map",
@@ -269,7 +317,12 @@
               role: "button",
               "aria-label": `Layer ${l}, head ${h}: show what the chosen position attends to in this head`,
             });
-            const figure = element("figure", { className: "nb-live-head" }, canvas, element("figcaption", { text: `head ${h}` }));
+            const figure = element(
+              "figure",
+              { className: "nb-live-head" },
+              canvas,
+              element("figcaption", { text: `head ${h}` }),
+            );
             canvas.addEventListener("click", () => chooseHead(l, h));
             canvas.addEventListener("focus", () => chooseHead(l, h));
             canvas.addEventListener("mousemove", (event) => {
@@ -311,7 +364,9 @@
       }
     });
     focusMap.addEventListener("keydown", (event) => {
-      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[
+        event.key
+      ];
       if (!move || !result) return;
       event.preventDefault();
       event.stopPropagation(); // the theme's arrow keys turn the page, except in controls
@@ -331,7 +386,9 @@
       query = t;
       layerChosen = l;
       headChosen = h;
-      [...tokens.children].forEach((b, i) => b.setAttribute("tabindex", i === t ? "0" : "-1"));
+      for (const [i, b] of [...tokens.children].entries()) {
+        b.setAttribute("tabindex", i === t ? "0" : "-1");
+      }
       draw();
     }
 
@@ -376,8 +433,13 @@
         button.style.setProperty("--nb-live-weight", j <= query ? weights[j].toFixed(3) : "0");
         button.classList.toggle("nb-live-query", j === query);
       });
-      const ranked = [...weights.keys()].filter((j) => j <= query).sort((a, b) => weights[b] - weights[a]).slice(0, 3);
-      const parts = ranked.map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
+      const ranked = [...weights.keys()]
+        .filter((j) => j <= query)
+        .sort((a, b) => weights[b] - weights[a])
+        .slice(0, 3);
+      const parts = ranked.map(
+        (j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`,
+      );
       readout.textContent = `Position ${query} “${model.shown[ids[query]]}”, layer ${layerChosen} head ${headChosen}, attends most to ${parts.join(", ")}.`;
       const traced = forward.trace.layers[layerChosen].heads[headChosen];
       widget.tell("select", {
@@ -385,7 +447,11 @@
         head: headChosen,
         query,
         token: model.shown[ids[query]],
-        rows: { scores: traced.scores[query], masked: traced.masked[query], softmax: traced.softmax[query] },
+        rows: {
+          scores: traced.scores[query],
+          masked: traced.masked[query],
+          softmax: traced.softmax[query],
+        },
       });
     }
 
@@ -435,11 +501,16 @@
       context.lineWidth = 2;
       context.strokeRect(margin + 1, margin + query * cell + 1, (query + 1) * cell - 2, cell - 2);
       context.lineWidth = 3;
-      context.strokeRect(margin + key * cell + 1.5, margin + query * cell + 1.5, cell - 3, cell - 3);
+      context.strokeRect(
+        margin + key * cell + 1.5,
+        margin + query * cell + 1.5,
+        cell - 3,
+        cell - 3,
+      );
       focusTitle.textContent = `Layer ${layerChosen}, head ${headChosen}: each row a query, each column a key it may attend to`;
       focusMap.setAttribute(
         "aria-label",
-        `Attention map of layer ${layerChosen}, head ${headChosen}: ${T} queries by ${T} keys. Arrow keys move over its cells.`
+        `Attention map of layer ${layerChosen}, head ${headChosen}: ${T} queries by ${T} keys. Arrow keys move over its cells.`,
       );
       focusMap.dataset.layer = layerChosen;
       focusMap.dataset.head = headChosen;
@@ -477,31 +548,84 @@
     const name = root.dataset.nanobookModel;
     const id = widget.id;
     const field = (label, control, output) =>
-      element("div", { className: "nb-live-field" }, element("label", { for: control.id, text: label }), control, ...(output ? [output] : []));
-    const prompt = element("input", { type: "text", id: `${id}-prompt`, value: options.prompt, spellcheck: "false", autocomplete: "off", autocapitalize: "off" });
+      element(
+        "div",
+        { className: "nb-live-field" },
+        element("label", { for: control.id, text: label }),
+        control,
+        ...(output ? [output] : []),
+      );
+    const prompt = element("input", {
+      type: "text",
+      id: `${id}-prompt`,
+      value: options.prompt,
+      spellcheck: "false",
+      autocomplete: "off",
+      autocapitalize: "off",
+    });
     const [coldest, hottest] = options.ranges.temperature; // the directive's bounds
-    const temperature = element("input", { type: "range", id: `${id}-temperature`, min: String(coldest), max: String(hottest), step: "0.05", value: String(options.temperature) });
-    const temperatureShown = element("output", { for: temperature.id, text: Number(options.temperature).toFixed(2) });
+    const temperature = element("input", {
+      type: "range",
+      id: `${id}-temperature`,
+      min: String(coldest),
+      max: String(hottest),
+      step: "0.05",
+      value: String(options.temperature),
+    });
+    const temperatureShown = element("output", {
+      for: temperature.id,
+      text: Number(options.temperature).toFixed(2),
+    });
     const [leastP, mostP] = options.ranges.topP; // mostP keeps every token: top-p off
-    const topP = element("input", { type: "range", id: `${id}-topp`, min: String(leastP), max: String(mostP), step: "0.05", value: String(options.topP ?? mostP) });
+    const topP = element("input", {
+      type: "range",
+      id: `${id}-topp`,
+      min: String(leastP),
+      max: String(mostP),
+      step: "0.05",
+      value: String(options.topP ?? mostP),
+    });
     const topPShown = element("output", { for: topP.id });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
-    const seed = element("input", { type: "number", id: `${id}-seed`, min: "0", step: "1", value: String(options.seed), inputmode: "numeric" });
-    const stepButton = element("button", { type: "button", className: "nb-live-button", text: "Step" });
-    const playButton = element("button", { type: "button", className: "nb-live-button", "aria-pressed": "false", text: "Play" });
-    const resetButton = element("button", { type: "button", className: "nb-live-button", text: "Reset" });
+    const seed = element("input", {
+      type: "number",
+      id: `${id}-seed`,
+      min: "0",
+      step: "1",
+      value: String(options.seed),
+      inputmode: "numeric",
+    });
+    const stepButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      text: "Step",
+    });
+    const playButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      "aria-pressed": "false",
+      text: "Play",
+    });
+    const resetButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      text: "Reset",
+    });
     widget.controls.append(
       field(`Prompt for the ${name} model`, prompt),
       field("Temperature", temperature, temperatureShown),
       field("Top-k", topK),
       field("Top-p", topP, topPShown),
       field("Seed", seed),
-      element("div", { className: "nb-live-buttons" }, stepButton, playButton, resetButton)
+      element("div", { className: "nb-live-buttons" }, stepButton, playButton, resetButton),
     );
     const text = element("p", { className: "nb-live-text", "aria-label": "Text so far" });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
-    const bars = element("ol", { className: "nb-live-bars", "aria-label": "Next-token distribution at this step" });
+    const bars = element("ol", {
+      className: "nb-live-bars",
+      "aria-label": "Next-token distribution at this step",
+    });
     widget.live.append(text, caption, bars);
 
     let sampler = null;
@@ -510,7 +634,7 @@
     let stepsDone = 0;
     let timer = 0;
 
-    function settings(model) {
+    function settings(_model) {
       const k = topK.value === "" ? null : Number(topK.value);
       const p = Number(topP.value) >= mostP ? null : Number(topP.value);
       return { temperature: Number(temperature.value), topK: k, topP: p, seed: Number(seed.value) };
@@ -519,7 +643,12 @@
     function showTopP() {
       const p = Number(topP.value);
       topPShown.textContent = p >= mostP ? "off" : p.toFixed(2);
-      topP.setAttribute("aria-valuetext", p >= mostP ? `${mostP}: off, every token kept` : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`);
+      topP.setAttribute(
+        "aria-valuetext",
+        p >= mostP
+          ? `${mostP}: off, every token kept`
+          : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`,
+      );
     }
 
     /** Which filter set token i to 0: "top-k", "top-p" or "" (kept). */
@@ -541,7 +670,12 @@
       const problem = problemWith(model, normalised(model, prompt));
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
       const seedValue = Number(seed.value);
-      const badSeed = !(seed.value !== "" && Number.isInteger(seedValue) && seedValue >= 0 && seedValue < 2 ** 32);
+      const badSeed = !(
+        seed.value !== "" &&
+        Number.isInteger(seedValue) &&
+        seedValue >= 0 &&
+        seedValue < 2 ** 32
+      );
       seed.setAttribute("aria-invalid", badSeed ? "true" : "false");
       sampler = null;
       if (problem || badSeed) {
@@ -580,15 +714,23 @@
           const cut = cutBy(i, probs, afterTopK);
           return element(
             "li",
-            { className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`, style: `--nb-live-p: ${probs[i].toFixed(4)}` },
+            {
+              className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`,
+              style: `--nb-live-p: ${probs[i].toFixed(4)}`,
+            },
             element("span", { className: "nb-live-bar-token", text: model.shown[i] }),
             element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
-            element("span", { className: "nb-live-bar-p", text: percent(probs[i]) + (i === token ? " drawn" : "") }),
-            element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` })
+            element("span", {
+              className: "nb-live-bar-p",
+              text: percent(probs[i]) + (i === token ? " drawn" : ""),
+            }),
+            element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` }),
           );
-        })
+        }),
       );
-      caption.textContent = `Step ${stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` + topPSummary(probs, afterTopK);
+      caption.textContent =
+        `Step ${stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` +
+        topPSummary(probs, afterTopK);
       widget.announce({ ms: performance.now() - start });
       return stepsDone < options.steps;
     }
@@ -611,7 +753,11 @@
       playButton.textContent = "Pause";
       playButton.setAttribute("aria-pressed", "true");
       const tick = () => {
-        timer = step(model) ? setTimeout(tick, 120) : (stop(), 0);
+        if (step(model)) timer = setTimeout(tick, 120);
+        else {
+          stop();
+          timer = 0;
+        }
       };
       tick();
     }
@@ -625,7 +771,8 @@
       widget.ready(reset);
     });
     showTopP();
-    for (const control of [prompt, seed, topK]) control.addEventListener("input", () => widget.ready(reset));
+    for (const control of [prompt, seed, topK])
+      control.addEventListener("input", () => widget.ready(reset));
     stepButton.addEventListener("click", () => widget.ready((model) => step(model)));
     playButton.addEventListener("click", () => widget.ready(play));
     resetButton.addEventListener("click", () => widget.ready(reset));
@@ -661,9 +808,21 @@
       motion) over the recorded snapshots. start(count, draw) once the record is in;
       draw(at) shows snapshot `at`. */
   function stepper(widget, sliderLabel) {
-    const slider = element("input", { type: "range", id: `${widget.id}-step`, min: "0", max: "0", step: "1", value: "0" });
+    const slider = element("input", {
+      type: "range",
+      id: `${widget.id}-step`,
+      min: "0",
+      max: "0",
+      step: "1",
+      value: "0",
+    });
     const stepShown = element("output", { for: slider.id });
-    const playButton = element("button", { type: "button", className: "nb-live-button", "aria-pressed": "false", text: reducedMotion.matches ? "Next step" : "Play" });
+    const playButton = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      "aria-pressed": "false",
+      text: reducedMotion.matches ? "Next step" : "Play",
+    });
     let at = 0;
     let timer = 0;
     let count = 0;
@@ -706,12 +865,18 @@
       widget.ready(() => {
         stop();
         show(Number(slider.value));
-      })
+      }),
     );
     playButton.addEventListener("click", () => widget.ready(play));
     widget.controls.append(
-      element("div", { className: "nb-live-field nb-replay-slider" }, element("label", { for: slider.id, text: sliderLabel }), slider, stepShown),
-      element("div", { className: "nb-live-buttons" }, playButton)
+      element(
+        "div",
+        { className: "nb-live-field nb-replay-slider" },
+        element("label", { for: slider.id, text: sliderLabel }),
+        slider,
+        stepShown,
+      ),
+      element("div", { className: "nb-live-buttons" }, playButton),
     );
     return {
       stepShown,
@@ -739,12 +904,23 @@
     const id = widget.id;
     const steps = stepper(widget, "Training step");
     const probe = element("select", { id: `${id}-probe` });
-    widget.controls.lastChild.before(element("div", { className: "nb-live-field" }, element("label", { for: probe.id, text: "Held-out prompt" }), probe));
+    widget.controls.lastChild.before(
+      element(
+        "div",
+        { className: "nb-live-field" },
+        element("label", { for: probe.id, text: "Held-out prompt" }),
+        probe,
+      ),
+    );
     const summary = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     chart.setAttribute("class", "nb-replay-chart");
-        chart.setAttribute("role", "img");
-    const sequence = element("div", { className: "nb-live-tokens", role: "list", "aria-label": "The prompt and the model's prediction at each answer position" });
+    chart.setAttribute("role", "img");
+    const sequence = element("div", {
+      className: "nb-live-tokens",
+      role: "list",
+      "aria-label": "The prompt and the model's prediction at each answer position",
+    });
     const layers = element("div", { className: "nb-live-layers" });
     widget.live.append(summary, chart, sequence, layers);
 
@@ -766,22 +942,48 @@
       const snapshot = snapshots[at];
       chart.replaceChildren(
         svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
-        svg("polyline", { points: curve.map(([s, loss]) => `${x(s)},${y(loss)}`).join(" "), class: "nb-replay-loss" }),
-        svg("polyline", { points: snapshots.map((s) => `${x(s.step)},${yAccuracy(s.accuracy)}`).join(" "), class: "nb-replay-accuracy" }),
-        svg("line", { x1: x(snapshot.step), y1: top, x2: x(snapshot.step), y2: bottom, class: "nb-replay-now" })
+        svg("polyline", {
+          points: curve.map(([s, loss]) => `${x(s)},${y(loss)}`).join(" "),
+          class: "nb-replay-loss",
+        }),
+        svg("polyline", {
+          points: snapshots.map((s) => `${x(s.step)},${yAccuracy(s.accuracy)}`).join(" "),
+          class: "nb-replay-accuracy",
+        }),
+        svg("line", {
+          x1: x(snapshot.step),
+          y1: top,
+          x2: x(snapshot.step),
+          y2: bottom,
+          class: "nb-replay-now",
+        }),
       );
       const label = (text, attributes) => svgLabel(chart, text, attributes);
       const near = x(snapshot.step) > (left + right) / 2;
-      label(`step ${snapshot.step}`, { x: x(snapshot.step) + (near ? -6 : 6), y: top + 12, "text-anchor": near ? "end" : "start", class: "nb-replay-now-label" });
+      label(`step ${snapshot.step}`, {
+        x: x(snapshot.step) + (near ? -6 : 6),
+        y: top + 12,
+        "text-anchor": near ? "end" : "start",
+        class: "nb-replay-now-label",
+      });
       label("loss (log scale)", { x: left, y: bottom + 20, class: "nb-replay-loss-label" });
-      label("accuracy", { x: right, y: bottom + 20, "text-anchor": "end", class: "nb-replay-accuracy-label" });
+      label("accuracy", {
+        x: right,
+        y: bottom + 20,
+        "text-anchor": "end",
+        class: "nb-replay-accuracy-label",
+      });
       label(Math.max(...losses).toFixed(2), { x: left - 4, y: top + 4, "text-anchor": "end" });
-      label(String(Number(Math.min(...losses).toPrecision(2))), { x: left - 4, y: bottom + 4, "text-anchor": "end" });
+      label(String(Number(Math.min(...losses).toPrecision(2))), {
+        x: left - 4,
+        y: bottom + 4,
+        "text-anchor": "end",
+      });
       label("100%", { x: right + 4, y: top + 4 });
       label("0%", { x: right + 4, y: bottom + 4 });
       chart.setAttribute(
         "aria-label",
-        `Training loss falling over ${last} steps and held-out accuracy rising; the current step ${snapshot.step} is marked.`
+        `Training loss falling over ${last} steps and held-out accuracy rising; the current step ${snapshot.step} is marked.`,
       );
     }
 
@@ -792,7 +994,10 @@
       const vocab = replay.vocab;
       const rowLength = replay.probes[p].length;
       const promptLength = replay.prompt_len;
-      const loss = snapshot.loss === null ? "before the first update" : `training loss ${snapshot.loss.toFixed(3)}`;
+      const loss =
+        snapshot.loss === null
+          ? "before the first update"
+          : `training loss ${snapshot.loss.toFixed(3)}`;
       summary.textContent = `Step ${snapshot.step}: ${loss}, held-out accuracy ${percent(snapshot.accuracy)}.`;
       drawChart();
       // the probe: each position's letter, and below the answer positions what the model predicts
@@ -806,11 +1011,21 @@
           {
             className: `nb-live-token${answer ? (right ? " nb-replay-right" : " nb-replay-wrong") : ""}`,
             role: "listitem",
-            "aria-label": `position ${t}, ${vocab[replay.probes[p][t]]}` + (answer ? `; predicts ${vocab[predicted]} at ${percent(snapshot.probability[p][t])}, ${right ? "right" : "wrong"}` : ""),
+            "aria-label":
+              `position ${t}, ${vocab[replay.probes[p][t]]}` +
+              (answer
+                ? `; predicts ${vocab[predicted]} at ${percent(snapshot.probability[p][t])}, ${right ? "right" : "wrong"}`
+                : ""),
           },
           element("span", { className: "nb-live-tok", text: vocab[replay.probes[p][t]] }),
-          element("span", { className: "nb-live-pred", text: answer ? `→${vocab[predicted]}` : "" }),
-          element("span", { className: "nb-live-prob", text: answer ? percent(snapshot.probability[p][t]) : "" })
+          element("span", {
+            className: "nb-live-pred",
+            text: answer ? `→${vocab[predicted]}` : "",
+          }),
+          element("span", {
+            className: "nb-live-prob",
+            text: answer ? percent(snapshot.probability[p][t]) : "",
+          }),
         );
         sequence.append(cell);
       }
@@ -825,20 +1040,20 @@
         const context = canvas.getContext("2d");
         const cell = canvas.width / rows.length;
         context.clearRect(0, 0, canvas.width, canvas.height);
-        rows.forEach((row, t) =>
-          row.forEach((weight, j) => {
+        for (const [t, row] of rows.entries()) {
+          for (const [j, weight] of row.entries()) {
             context.globalAlpha = 1;
             context.fillStyle = empty;
             context.fillRect(j * cell, t * cell, cell, cell);
             context.globalAlpha = Math.min(1, weight);
             context.fillStyle = ink;
             context.fillRect(j * cell, t * cell, cell, cell);
-          })
-        );
+          }
+        }
         const strongest = rows.map((row) => row.indexOf(Math.max(...row)));
         canvas.setAttribute(
           "aria-label",
-          `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} at step ${snapshot.step}: the key each position attends to most, in order: ${strongest.join(", ")}`
+          `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} at step ${snapshot.step}: the key each position attends to most, in order: ${strongest.join(", ")}`,
         );
       });
       widget.announce({ step: snapshot.step });
@@ -846,14 +1061,34 @@
 
     widget.onLoad((loaded) => {
       replay = loaded;
-      replay.probes.forEach((row, p) =>
-        probe.append(element("option", { value: String(p), text: row.slice(0, replay.prompt_len).map((i) => replay.vocab[i]).join("") }))
-      );
+      for (const [p, row] of replay.probes.entries()) {
+        const text = row
+          .slice(0, replay.prompt_len)
+          .map((i) => replay.vocab[i])
+          .join("");
+        probe.append(element("option", { value: String(p), text }));
+      }
       replay.snapshots[0].attention[0].forEach((heads, l) => {
-        const row = element("div", { className: "nb-live-layer" }, element("p", { className: "nb-live-layer-name", text: `Layer ${l}` }));
+        const row = element(
+          "div",
+          { className: "nb-live-layer" },
+          element("p", { className: "nb-live-layer-name", text: `Layer ${l}` }),
+        );
         heads.forEach((_, h) => {
-          const canvas = element("canvas", { className: "nb-live-map", role: "img", "data-layer": String(l), "data-head": String(h) });
-          row.append(element("figure", { className: "nb-live-head" }, canvas, element("figcaption", { text: `head ${h}` })));
+          const canvas = element("canvas", {
+            className: "nb-live-map",
+            role: "img",
+            "data-layer": String(l),
+            "data-head": String(h),
+          });
+          row.append(
+            element(
+              "figure",
+              { className: "nb-live-head" },
+              canvas,
+              element("figcaption", { text: `head ${h}` }),
+            ),
+          );
         });
         layers.append(row);
       });
@@ -887,54 +1122,90 @@
       const [left, right, top, bottom] = [40, width - 64, 12, 140];
       const x = (step) => left + ((right - left) * step) / last;
       const y = (p) => bottom - (bottom - top) * p;
-      const line = (key, cls) => svg("polyline", { points: snapshots.map((s) => `${x(s.step)},${y(s[key])}`).join(" "), class: cls });
+      const line = (key, cls) =>
+        svg("polyline", {
+          points: snapshots.map((s) => `${x(s.step)},${y(s[key])}`).join(" "),
+          class: cls,
+        });
       const now = snapshots[at];
       chart.replaceChildren(
         svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
         line(`pass@${k}`, "nb-rl-passk"),
         line("pass@1", "nb-replay-accuracy"),
-        svg("line", { x1: x(now.step), y1: top, x2: x(now.step), y2: bottom, class: "nb-replay-now" })
+        svg("line", {
+          x1: x(now.step),
+          y1: top,
+          x2: x(now.step),
+          y2: bottom,
+          class: "nb-replay-now",
+        }),
       );
       const end = snapshots[snapshots.length - 1];
       svgLabel(chart, `pass@${k}`, { x: right + 6, y: y(end[`pass@${k}`]) - 4 });
-      svgLabel(chart, "pass@1", { x: right + 6, y: y(end["pass@1"]) + 14, class: "nb-replay-accuracy-label" });
+      svgLabel(chart, "pass@1", {
+        x: right + 6,
+        y: y(end["pass@1"]) + 14,
+        class: "nb-replay-accuracy-label",
+      });
       svgLabel(chart, "100%", { x: left - 4, y: top + 4, "text-anchor": "end" });
       svgLabel(chart, "0%", { x: left - 4, y: bottom + 4, "text-anchor": "end" });
       svgLabel(chart, `RL step (${last} in all)`, { x: left, y: bottom + 20 });
       const first = snapshots[0];
       chart.setAttribute(
         "aria-label",
-        `Held-out pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`
+        `Held-out pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`,
       );
     }
 
     function drawGroup(snapshot) {
       const word = (ids) => ids.map((i) => replay.vocab[i]).join("");
       if (!snapshot.answers) {
-        group.replaceChildren(element("p", { className: "nb-live-caption", text: "Step 0: the model before any update, so no group yet. Move the slider on." }));
+        group.replaceChildren(
+          element("p", {
+            className: "nb-live-caption",
+            text: "Step 0: the model before any update, so no group yet. Move the slider on.",
+          }),
+        );
         return;
       }
       const largest = Math.max(...snapshot.advantages.map(Math.abs)) || 1;
-      const list = element("ul", { className: "nb-rl-answers", "aria-label": `The ${snapshot.answers.length} answers sampled for the prompt ${word(snapshot.prompt)}` });
+      const list = element("ul", {
+        className: "nb-rl-answers",
+        "aria-label": `The ${snapshot.answers.length} answers sampled for the prompt ${word(snapshot.prompt)}`,
+      });
       snapshot.answers.forEach((answer, i) => {
         const reward = snapshot.rewards[i];
         const advantage = snapshot.advantages[i];
-        const push = advantage > 0 ? "made likelier" : advantage < 0 ? "made less likely" : "left alone";
-        const side = (sign) => element("span", { className: `nb-rl-${sign > 0 ? "pos" : "neg"}`, style: `--nb-rl-w: ${(sign * advantage > 0 ? Math.abs(advantage) / largest : 0).toFixed(3)}` });
+        const push =
+          advantage > 0 ? "made likelier" : advantage < 0 ? "made less likely" : "left alone";
+        const side = (sign) =>
+          element("span", {
+            className: `nb-rl-${sign > 0 ? "pos" : "neg"}`,
+            style: `--nb-rl-w: ${(sign * advantage > 0 ? Math.abs(advantage) / largest : 0).toFixed(3)}`,
+          });
         list.append(
           element(
             "li",
-            { className: `nb-rl-answer ${reward ? "nb-replay-right" : "nb-replay-wrong"}`, "aria-label": `${word(answer)}: reward ${reward}, advantage ${advantage.toFixed(3)}, ${push}` },
+            {
+              className: `nb-rl-answer ${reward ? "nb-replay-right" : "nb-replay-wrong"}`,
+              "aria-label": `${word(answer)}: reward ${reward}, advantage ${advantage.toFixed(3)}, ${push}`,
+            },
             element("span", { className: "nb-rl-word", text: word(answer) }),
             element("span", { className: "nb-rl-reward", text: reward ? "1 ✓" : "0 ✗" }),
             element("span", { className: "nb-rl-bar", "aria-hidden": "true" }, side(-1), side(1)),
-            element("span", { className: "nb-rl-advantage", text: `${advantage > 0 ? "+" : ""}${advantage.toFixed(3)}` })
-          )
+            element("span", {
+              className: "nb-rl-advantage",
+              text: `${advantage > 0 ? "+" : ""}${advantage.toFixed(3)}`,
+            }),
+          ),
         );
       });
       group.replaceChildren(
-        element("p", { className: "nb-live-caption", text: `The first group of step ${snapshot.step}: prompt ${word(snapshot.prompt)}, the ${snapshot.answers.length} answers the model sampled, the checker's reward and each answer's advantage (reward minus the group's mean).` }),
-        list
+        element("p", {
+          className: "nb-live-caption",
+          text: `The first group of step ${snapshot.step}: prompt ${word(snapshot.prompt)}, the ${snapshot.answers.length} answers the model sampled, the checker's reward and each answer's advantage (reward minus the group's mean).`,
+        }),
+        list,
       );
     }
 
@@ -960,11 +1231,9 @@
     return widget;
   }
 
-
   // --- predict-check ------------------------------------------------------------------
 
   /** The model's answer to a question, worked out in the browser, with what shows it. */
-
 
   /** The likeliest next token's share at the question's temperature: the choice nearest it. */
   function temperatureAnswer(model, question) {
@@ -976,14 +1245,20 @@
     const [best, runnerUp] = order;
     const share = probs[best];
     const off = (value) => Math.abs(parseFloat(value) / 100 - share);
-    const nearest = question.choices.reduce((b, [value]) => (off(value) < off(b) ? value : b), question.choices[0][0]);
+    const nearest = question.choices.reduce(
+      (b, [value]) => (off(value) < off(b) ? value : b),
+      question.choices[0][0],
+    );
     const gap = logits[best] - logits[runnerUp];
     const odds = (x) => Number(x.toPrecision(3));
     const why =
       `Dividing the logits by ${tau} multiplies every gap between them by ${Number((1 / tau).toPrecision(6))}: ` +
       `“${model.shown[best]}” leads the runner-up “${model.shown[runnerUp]}” by ${gap.toFixed(2)}, ` +
       `so its odds over it go from ${odds(Math.exp(gap))} to ${odds(Math.exp(gap / tau))}.`;
-    return { answer: nearest, evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}` };
+    return {
+      answer: nearest,
+      evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}`,
+    };
   }
 
   function answerOf(loaded, question) {
@@ -995,7 +1270,10 @@
         .map((s) => `step ${s.step}: ${percent(s.accuracy)}`)
         .join(", ");
       // the reason is the build's, from the same record (compute.accuracy_why)
-      return { answer: reached ? reached.step : null, evidence: `Whole answers right in the replay: ${evidence}. ${question.why}` };
+      return {
+        answer: reached ? reached.step : null,
+        evidence: `Whole answers right in the replay: ${evidence}. ${question.why}`,
+      };
     }
     if (question.ask === "temperature-share") return temperatureAnswer(loaded, question);
     if (question.ask === "tool-off") {
@@ -1012,9 +1290,13 @@
       const k = question.k;
       const [first, last] = [loaded.snapshots[0], loaded.snapshots[loaded.snapshots.length - 1]];
       const [before, after] = [first[`pass@${k}`], last[`pass@${k}`]];
-      const answer = Math.abs(after - before) < question.band ? "same" : after > before ? "higher" : "lower";
+      const answer =
+        Math.abs(after - before) < question.band ? "same" : after > before ? "higher" : "lower";
       const pct = (p) => `${(p * 100).toFixed(1)}%`;
-      return { answer, evidence: `In the RL run's record, pass@${k} went from ${pct(before)} to ${pct(after)} while pass@1 went from ${pct(first["pass@1"])} to ${pct(last["pass@1"])}.` };
+      return {
+        answer,
+        evidence: `In the RL run's record, pass@${k} went from ${pct(before)} to ${pct(after)} while pass@1 went from ${pct(first["pass@1"])} to ${pct(last["pass@1"])}.`,
+      };
     }
     const model = loaded;
     const ids = model.encode(question.input);
@@ -1022,27 +1304,61 @@
     if (question.ask === "strongest-key") {
       const row = forward.attention[question.layer][question.head][question.query];
       const best = row.reduce((b, w, j) => (w > row[b] ? j : b), 0);
-      const weights = [...row.slice(0, question.query + 1)].map((w, j) => `${j} “${model.shown[ids[j]]}” ${percent(w)}`);
-      return { answer: best, evidence: `The live model's weights for that query: ${weights.join(", ")}.` };
+      const weights = [...row.slice(0, question.query + 1)].map(
+        (w, j) => `${j} “${model.shown[ids[j]]}” ${percent(w)}`,
+      );
+      return {
+        answer: best,
+        evidence: `The live model's weights for that query: ${weights.join(", ")}.`,
+      };
     }
-    const probs = model.probabilities(forward.logits[ids.length - 1], { temperature: question.temperature });
+    const probs = model.probabilities(forward.logits[ids.length - 1], {
+      temperature: question.temperature,
+    });
     const best = probs.reduce((b, p, i) => (p > probs[b] ? i : b), 0);
     const ranked = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 4);
     const listed = ranked.map((i) => `“${model.shown[i]}” ${percent(probs[i])}`).join(", ");
-    return { answer: model.vocab[best], evidence: `At temperature ${question.temperature}, the live model's next-token probabilities: ${listed}.` };
+    return {
+      answer: model.vocab[best],
+      evidence: `At temperature ${question.temperature}, the live model's next-token probabilities: ${listed}.`,
+    };
   }
 
   function predictWidget(root, options) {
     const widget = setUp(root, options);
     const question = options.question;
     const storageKey = `nanobook:predict:${location.pathname}#${root.id}`;
-    const fieldset = element("fieldset", { className: "nb-predict" }, element("legend", { text: question.text }));
+    const fieldset = element(
+      "fieldset",
+      { className: "nb-predict" },
+      element("legend", { text: question.text }),
+    );
     question.choices.forEach(([value, label], i) => {
-      const radio = element("input", { type: "radio", name: `${widget.id}-choice`, id: `${widget.id}-c${i}`, value: String(value) });
-      fieldset.append(element("div", { className: "nb-predict-choice" }, radio, element("label", { for: radio.id, text: label })));
+      const radio = element("input", {
+        type: "radio",
+        name: `${widget.id}-choice`,
+        id: `${widget.id}-c${i}`,
+        value: String(value),
+      });
+      fieldset.append(
+        element(
+          "div",
+          { className: "nb-predict-choice" },
+          radio,
+          element("label", { for: radio.id, text: label }),
+        ),
+      );
     });
-    const check = element("button", { type: "button", className: "nb-live-button", text: "Check with the model" });
-    const verdict = element("p", { className: "nb-predict-verdict", role: "status", "aria-live": "polite" });
+    const check = element("button", {
+      type: "button",
+      className: "nb-live-button",
+      text: "Check with the model",
+    });
+    const verdict = element("p", {
+      className: "nb-predict-verdict",
+      role: "status",
+      "aria-live": "polite",
+    });
     widget.controls.append(fieldset, element("div", { className: "nb-live-buttons" }, check));
     widget.live.append(verdict);
     // the question replaces the static rendering at once: that one shows the answer
@@ -1053,7 +1369,7 @@
       const kept = localStorage.getItem(storageKey);
       const radio = kept && fieldset.querySelector(`input[value="${CSS.escape(kept)}"]`);
       if (radio) radio.checked = true;
-    } catch (error) {
+    } catch (_error) {
       // storage may be off (private windows, file://): progress is simply not kept
     }
     check.addEventListener("click", () => {
@@ -1064,7 +1380,7 @@
       }
       try {
         localStorage.setItem(storageKey, picked.value);
-      } catch (error) {
+      } catch (_error) {
         // as above
       }
       widget.ready((loaded) => {
@@ -1083,7 +1399,12 @@
   // --- start ------------------------------------------------------------------------
 
   const widgets = [];
-  const kinds = { attention: attentionWidget, sampling: samplingWidget, replay: replayWidget, predict: predictWidget };
+  const kinds = {
+    attention: attentionWidget,
+    sampling: samplingWidget,
+    replay: replayWidget,
+    predict: predictWidget,
+  };
 
   function startWidget(root) {
     // one widget whose settings cannot be used keeps its static rendering; the rest start
@@ -1092,14 +1413,19 @@
       const make = kinds[options.kind];
       if (!make) {
         // a kind with a script of its own (nanobook_tools.js, …) starts when that script runs
-        if (!(options.kind in laterKinds)) throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
+        if (!(options.kind in laterKinds))
+          throw new TypeError(`no live widget of kind ${JSON.stringify(options.kind)}`);
         return;
       }
       root.dataset.liveStarted = "true";
       widgets.push(make(root, options));
     } catch (error) {
-      root.dataset.liveProblem = String(error && error.message ? error.message : error);
-      console.warn("nanobook: this live widget's settings cannot be used; it stays static:", root.id, error);
+      root.dataset.liveProblem = String(error?.message ? error.message : error);
+      console.warn(
+        "nanobook: this live widget's settings cannot be used; it stays static:",
+        root.id,
+        error,
+      );
     }
   }
 
@@ -1125,7 +1451,9 @@
   function start() {
     for (const root of document.querySelectorAll(".nb-live[data-live]")) startWidget(root);
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
-    new MutationObserver(() => widgets.forEach((w) => w.redraw && w.redraw())).observe(document.documentElement, {
+    new MutationObserver(() => {
+      for (const w of widgets) w.redraw?.();
+    }).observe(document.documentElement, {
       attributes: true,
       attributeFilter: ["data-theme"],
     });

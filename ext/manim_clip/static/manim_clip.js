@@ -5,6 +5,7 @@
 // text is there to select and copy by hand).
 (() => {
   "use strict";
+
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
   function start() {
@@ -74,10 +75,10 @@
         try {
           await navigator.clipboard.writeText(field.value);
           copied = true;
-        } catch (error) {
+        } catch (_error) {
           try {
             copied = document.execCommand("copy");
-          } catch (ignored) {
+          } catch (_ignored) {
             copied = false;
           }
         }
@@ -101,9 +102,7 @@
       for (const type of ["pointerenter", "touchstart", "focusin"]) {
         video.addEventListener(type, load, { once: true, passive: true });
       }
-      video.addEventListener("loadedmetadata", () =>
-        video.classList.remove("manim-clip-unloaded"),
-      );
+      video.addEventListener("loadedmetadata", () => video.classList.remove("manim-clip-unloaded"));
     }
   }
 
@@ -133,14 +132,16 @@
         caption.before(line);
         const permalink = caption.nextElementSibling;
         named.append(caption);
-        if (permalink && permalink.matches("a.headerlink")) named.append(permalink);
+        if (permalink?.matches("a.headerlink")) named.append(permalink);
         line.append(named, below);
       } else {
         video.after(line);
         line.append(below);
       }
-      const cueing = () => line.classList.toggle("manim-clip-cueing", video.currentTime > 0 && !video.ended);
-      for (const type of ["play", "seeked", "ended", "emptied"]) video.addEventListener(type, cueing);
+      const cueing = () =>
+        line.classList.toggle("manim-clip-cueing", video.currentTime > 0 && !video.ended);
+      for (const type of ["play", "seeked", "ended", "emptied"])
+        video.addEventListener(type, cueing);
       let lines = [];
       const show = () => {
         cueing();
@@ -201,7 +202,8 @@
           for (let i = 0; i < ranges.length; i += 1) {
             if (ranges.start(i) <= at && at <= ranges.end(i)) {
               video.currentTime = at;
-              for (const type of ["loadedmetadata", "progress"]) video.removeEventListener(type, seek);
+              for (const type of ["loadedmetadata", "progress"])
+                video.removeEventListener(type, seek);
               return;
             }
           }
