@@ -63,7 +63,7 @@
       return `Choose a request: ${Object.keys(rules.answers).join(" or ")}.`;
     const strange = [...new Set([...letters].filter((ch) => !rules.letters.includes(ch)))];
     if (strange.length) {
-      const said = strange.map((ch) => `“${kit.shown(ch)}”`).join(", ");
+      const said = strange.map((ch) => `“${ch}”`).join(", ");
       return `${said} ${strange.length > 1 ? "are not letters" : "is not a letter"} the chat models read: they know ${known}.`;
     }
     if (!letters.length) return `Type letters after the request (${known}).`;
@@ -109,7 +109,7 @@
     return element(
       "li",
       { className: `nb-chat-token ${className}` },
-      element("span", { className: "nb-chat-tok", text: kit.shown(model.vocab[token]) }),
+      element("span", { className: "nb-chat-tok", text: model.shown[token] }),
       element("span", { className: "nb-chat-id", text: `id ${token}` }),
       element("span", { className: "nb-chat-mark", "aria-hidden": "true", text: mark }),
       element("span", { className: "nb-live-sr", text: said }),
