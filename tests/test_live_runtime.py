@@ -198,18 +198,15 @@ def test_top_k_and_top_p_probabilities_equal_pytorch(bare_runtime):
 # --- the calculator model and its engine (nanobook_tools.js) -----------------------------
 
 
-@pytest.fixture(scope="module")
-def tools_page(browser, tmp_path_factory):
-    """The runtime, the widgets' helpers and the engine, with the calculator model."""
-    site = tmp_path_factory.mktemp("tools")
-    artifact = compute.artifact("calculator", site)
-    for script in ("nanobook_live.js", "nanobook_widgets.js", "nanobook_tools.js"):
-        shutil.copy(STATIC / script, site)
+def page_with_scripts(browser, site, script: str, holders: str):
+    """A page from disk with the runtime, the widgets' helpers, ``script`` and the model
+    holders; yields it, then checks that no script threw."""
+    for name in ("nanobook_live.js", "nanobook_widgets.js", script):
+        shutil.copy(STATIC / name, site)
     (site / "index.html").write_text(
-        '<!doctype html><meta charset="utf-8"><title>tools</title>'
-        f'<div data-nanobook-model="calculator" data-nanobook-src="{artifact.as_uri()}"></div>'
+        f'<!doctype html><meta charset="utf-8"><title>{script}</title>{holders}'
         '<script src="nanobook_live.js"></script><script src="nanobook_widgets.js"></script>'
-        '<script src="nanobook_tools.js"></script>'
+        f'<script src="{script}"></script>'
     )
     context = browser.new_context()
     page = context.new_page()
@@ -219,6 +216,15 @@ def tools_page(browser, tmp_path_factory):
     yield page
     assert not errors, errors
     context.close()
+
+
+@pytest.fixture(scope="module")
+def tools_page(browser, tmp_path_factory):
+    """The runtime, the widgets' helpers and the engine, with the calculator model."""
+    site = tmp_path_factory.mktemp("tools")
+    artifact = compute.artifact("calculator", site)
+    holder = f'<div data-nanobook-model="calculator" data-nanobook-src="{artifact.as_uri()}"></div>'
+    yield from page_with_scripts(browser, site, "nanobook_tools.js", holder)
 
 
 def test_the_browser_calculator_is_the_engines(tools_page):
@@ -305,21 +311,7 @@ def chat_page(browser, tmp_path_factory):
         f'data-nanobook-src="{compute.artifact(chat_script(run), site).as_uri()}"></div>'
         for run in CHAT_RUNS
     )
-    for script in ("nanobook_live.js", "nanobook_widgets.js", "nanobook_chat.js"):
-        shutil.copy(STATIC / script, site)
-    (site / "index.html").write_text(
-        f'<!doctype html><meta charset="utf-8"><title>chat</title>{holders}'
-        '<script src="nanobook_live.js"></script><script src="nanobook_widgets.js"></script>'
-        '<script src="nanobook_chat.js"></script>'
-    )
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((site / "index.html").as_uri())
-    yield page
-    assert not errors, errors
-    context.close()
+    yield from page_with_scripts(browser, site, "nanobook_chat.js", holders)
 
 
 def chat_turns(count: int) -> list[str]:
