@@ -42,6 +42,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -78,7 +79,7 @@ def code_digest(path: Path) -> str:
 @functools.lru_cache(maxsize=256)
 def _code_digest(data: bytes) -> str:
     try:
-        tree = ast.parse(data)
+        tree = parse_python(data)
     except (SyntaxError, ValueError):
         return digest(data)
     scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -86,6 +87,17 @@ def _code_digest(data: bytes) -> str:
         if isinstance(node, scopes) and _is_docstring(node.body[0] if node.body else None):
             node.body = node.body[1:] or [ast.Pass()]
     return digest(ast.dump(tree, annotate_fields=False, include_attributes=False))
+
+
+# CPython 3.11 keeps the AST constructor's recursion depth where threads share it: two
+# threads parsing at once can fail with "AST constructor recursion depth mismatch" (seen
+# in CI; python/cpython#106905). Keys are computed in the build's threads: one at a time.
+_PARSING = threading.Lock()
+
+
+def parse_python(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    with _PARSING:
+        return ast.parse(source, filename=filename)
 
 
 def _is_docstring(statement) -> bool:
@@ -136,7 +148,7 @@ def _names_in_file(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int]
 
 def _names_in_source(source: str | bytes) -> list[tuple[str, int]]:
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError):
         return []  # whoever runs the file reports the error with its location
     names: list[tuple[str, int]] = []

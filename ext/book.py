@@ -12,7 +12,6 @@ the notebooks.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import resource
@@ -97,7 +96,7 @@ def cell_code(cell: str) -> str:
     does not parse, so what it imports is always seen."""
     lines = [line for line in cell.splitlines() if not line.startswith((":", "%", "!"))]
     try:
-        ast.parse("\n".join(lines))
+        store.parse_python("\n".join(lines))
     except SyntaxError:
         lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
     return "\n".join(lines)

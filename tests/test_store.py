@@ -142,6 +142,43 @@ def test_every_setting_that_shapes_an_artifact_is_in_its_key(tmp_path, producer,
         assert store.code_digest(copy) != store.code_digest(package / source), setting
 
 
+_PARSE_IN_THREADS = """
+import gc, sys, threading
+from pathlib import Path
+from buildlib import store
+sources = [p.read_bytes() for p in sorted(Path("ext").rglob("*.py"))[:10]]
+gc.set_threshold(50)  # Python code runs mid-construction, so threads switch there
+gc.callbacks.append(lambda phase, info: sum(range(200)))
+sys.setswitchinterval(1e-6)
+failures = []
+def parse_all():
+    for _ in range(5):
+        for source in sources:
+            try:
+                store.parse_python(source)
+            except SystemError as err:
+                failures.append(str(err))
+threads = [threading.Thread(target=parse_all) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(failures), failures[:1])
+"""
+
+
+def test_keys_computed_in_threads_parse_one_at_a_time():
+    """CI failure: the diagrams' threads parsed at once and CPython 3.11 raised "AST
+    constructor recursion depth mismatch". Bare ast.parse fails this script; ours not."""
+    run = subprocess.run(
+        [sys.executable, "-c", _PARSE_IN_THREADS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert run.stdout.startswith("0 "), run.stdout
+
+
 def test_the_shape_capture_key_includes_locate_py():
     from ext.annotated_source import shapes
 
