@@ -6,7 +6,9 @@ every cold build. Before the pages are written, this extension collects every fo
 of the doctrees, puts the ones not typeset yet into one document, one ``preview`` page
 each, and converts all pages in one ``dvisvgm`` run. Each SVG goes where imgmath looks
 for it (named by imgmath's own hash of the LaTeX), with imgmath's depth comment, so
-imgmath finds it and runs nothing.
+imgmath finds it and runs nothing. Each SVG is also an entry of the book's store
+(``<cache>/math``, keyed by the LaTeX document, the tools' versions and arguments): a new
+output folder copies it from there, and two builds sharing the cache typeset it once.
 
 A formula's SVG must not depend on the others in its batch: with ``--no-fonts=1``
 dvisvgm draws every glyph as a path of its own (with the default, glyph definitions are
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -38,8 +41,9 @@ from sphinx.ext import imgmath
 from sphinx.util import logging
 from sphinx.util.math import wrap_displaymath
 
-from buildlib import processes
+from buildlib import processes, store
 
+from . import _core
 from ._core import atomic_write, warn
 
 logger = logging.getLogger(__name__)
@@ -136,16 +140,66 @@ def typeset_one_by_one(documents: dict[Path, str], config) -> dict[str, str]:
         return {latex: error for latex, error in pool.map(alone, documents.items()) if error}
 
 
-def typeset_missing(failures: dict[str, str], app, builder) -> None:
+def usable(app, builder) -> bool:
+    """Whether imgmath would make the SVGs this extension makes (else it does its work)."""
     config = app.config
-    renderer = getattr(builder, "math_renderer_name", None)  # HTML builders only
-    if renderer != "imgmath" or config.imgmath_image_format != "svg":
-        return
-    if not config.imgmath_use_preview or config.imgmath_embed:
-        return
-    if not GLYPHS_AS_PATHS & set(config.imgmath_dvisvgm_args):
-        return
-    if Path(config.imgmath_latex).name != "latex":  # xelatex, tectonic: not a DVI
+    return (
+        getattr(builder, "math_renderer_name", None) == "imgmath"  # HTML builders only
+        and config.imgmath_image_format == "svg"
+        and config.imgmath_use_preview
+        and not config.imgmath_embed
+        and bool(GLYPHS_AS_PATHS & set(config.imgmath_dvisvgm_args))
+        and Path(config.imgmath_latex).name == "latex"  # xelatex, tectonic: not a DVI
+    )
+
+
+@functools.cache
+def _tool_version(tool: str) -> str:
+    """The tool's first line of ``--version`` (its SVGs change with it), or "" if absent."""
+    try:
+        run = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (run.stdout or run.stderr).partition("\n")[0]
+
+
+def formula_key(latex: str, config) -> str:
+    """A formula's store key: imgmath's LaTeX document, the tools, their arguments."""
+    tools = [config.imgmath_latex, config.imgmath_dvisvgm]
+    return store.digest(
+        latex,
+        *map(_tool_version, tools),
+        *config.imgmath_latex_args,
+        "--",
+        *config.imgmath_dvisvgm_args,
+        *_core.producer_code(__file__),
+    )
+
+
+def store_formula(math: store.Store, key: str, svg: Path) -> None:
+    def make(folder: Path) -> None:
+        shutil.copyfile(svg, folder / "formula.svg")
+        store.write_meta(folder, {"files": {"svg": "formula.svg"}})
+
+    math.get_or_make(key, make)
+
+
+def from_store(math: store.Store, keys: dict[str, str], documents: dict[Path, str]) -> dict:
+    """Copy each stored formula to where imgmath looks; the documents still missing."""
+    missing = {}
+    for target, latex in documents.items():
+        meta = math.get(keys[latex])
+        if meta is None:
+            missing[target] = latex
+        else:
+            atomic_write(target, (math.path(keys[latex]) / meta["files"]["svg"]).read_bytes())
+    return missing
+
+
+def typeset_missing(failures: dict[str, str], app, builder) -> None:
+    """Before pages are written: every formula not in the output yet, from the store or
+    typeset now (one run for all, under one lock: two builds typeset a formula once)."""
+    if not usable(app, builder):
         return
     failures.clear()  # a formula fixed since the last build is typeset again below
     folder = Path(builder.outdir, builder.imagedir, "math")
@@ -159,10 +213,34 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
                 missing.append((node, latex))
     if not documents:
         return
+    math = store.Store(_core.cache_root(app) / "math", log=logger.info)
+    keys = {latex: formula_key(latex, app.config) for latex in documents.values()}
+    with math.lock("typesetting"):  # one lock file; the runs are seconds
+        documents = from_store(math, keys, documents)
+        if documents:
+            typeset_and_store(documents, keys, math, failures, app.config)
+    for node, latex in missing:  # said on every build until fixed: there is no image to reuse
+        if latex in failures:
+            warn(
+                logger,
+                f"math: LaTeX cannot typeset `{node.astext()}`: {failures[latex]}",
+                location=node,
+                subtype="math",
+                hint="fix the formula; until then the page shows its LaTeX as text",
+            )
+
+
+def typeset_and_store(documents, keys, math, failures: dict[str, str], config) -> None:
+    """Typeset the documents in one run, one by one if that fails (``failures`` gets
+    LaTeX's errors), and store what was made. A missing tool leaves them to imgmath."""
     started = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
+    next(iter(documents)).parent.mkdir(parents=True, exist_ok=True)
     try:
         typeset(documents, config)
+        logger.info(
+            f"math: {len(documents)} formulas typeset in one LaTeX run "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
     except OSError as error:
         logger.info(f"math: {error}; imgmath typesets the formulas")
         return
@@ -175,21 +253,9 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
             f"math: one run for {len(documents)} formulas failed ({latex_error(error)}); "
             f"typeset one by one, {len(failures)} failed"
         )
-        # said on every build until fixed: a failed formula never has an image to reuse
-        for node, latex in missing:
-            if latex in failures:
-                warn(
-                    logger,
-                    f"math: LaTeX cannot typeset `{node.astext()}`: {failures[latex]}",
-                    location=node,
-                    subtype="math",
-                    hint="fix the formula; until then the page shows its LaTeX as text",
-                )
-        return
-    logger.info(
-        f"math: {len(documents)} formulas typeset in one LaTeX run "
-        f"({time.perf_counter() - started:.1f} s)"
-    )
+    for target, latex in documents.items():
+        if latex not in failures:
+            store_formula(math, keys[latex], target)
 
 
 def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) -> None:
@@ -206,6 +272,7 @@ def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) ->
 
 
 def setup(app):
+    _core.setup_core(app)
     app.setup_extension("sphinx.ext.imgmath")
     failures: dict[str, str] = {}  # LaTeX document -> LaTeX's error, for this build
     app.connect("write-started", functools.partial(typeset_missing, failures))

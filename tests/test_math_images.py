@@ -52,9 +52,38 @@ def test_only_what_is_missing_is_typeset_again(app):
     first = _math_images(app)
     victim = Path(app.outdir, "_images", "math", next(iter(first)))
     victim.unlink()
+    app._status.truncate(0), app._status.seek(0)
+    app.build(force_all=True)
+    assert "typeset" not in app._status.getvalue()
+    assert _math_images(app) == first  # copied back from the store
+
+    victim.unlink()
+    for entry in Path(app.outdir).parent.glob("nanobook-cache/math/*/meta.json"):
+        entry.parent.joinpath("formula.svg").write_text("<svg/>")  # damaged: remade
+    app._status.truncate(0), app._status.seek(0)
     app.build(force_all=True)
     assert "math: 1 formulas typeset in one LaTeX run" in app._status.getvalue()
     assert _math_images(app) == first
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_a_new_output_folder_takes_the_formulas_from_the_store(app, make_app, tmp_path):
+    def build(folder: str):
+        built = make_app(
+            "html",
+            srcdir=app.srcdir,
+            builddir=tmp_path / folder,
+            confoverrides={"nanobook_cache_dir": str(tmp_path / "cache")},
+            freshenv=True,
+        )
+        built.build()
+        return built
+
+    first, again = build("first"), build("again")
+    assert "math: 5 formulas typeset in one LaTeX run" in first._status.getvalue()
+    assert "formulas typeset" not in again._status.getvalue()
+    assert _math_images(again) == _math_images(first)
+    assert "nanobook" not in again._warning.getvalue()
 
 
 @pytest.mark.sphinx(
