@@ -352,6 +352,8 @@ def parts(names: list[str], html: Path) -> None:
             results["page_weight"] = page_weight(html)
         if "training" in names:
             results["training"] = training_figures(scratch / "cache")
+        if "trainings" in names:
+            results["trainings"] = training_groups(scratch / "all-trainings")
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -366,6 +368,7 @@ PARTS = (
     "live",
     "page-weight",
     "training",
+    "trainings",
 )
 
 
@@ -449,6 +452,7 @@ def main() -> None:
     ]
     models = scratch / "train-cache"
     results["training"] = training_figures(models)  # also warms the comparison's models
+    results["trainings"] = training_groups(scratch / "all-trainings")
     results["replay"] = replay = replay_figures()
     results["targets"].append(
         {
@@ -614,6 +618,48 @@ def training_figures(cache: Path) -> dict:
     )
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
     return {preset: python_json(code, env, preset) for preset in ("sort", "char")}
+
+
+# Every training a cold build runs, by the chapter that asks for it, in book.train_models'
+# order (later groups reuse what earlier ones trained, as in the build).
+TRAININGS_CODE = """
+import json, resource, time
+from buildlib import processes
+from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
+groups = {
+    "presets (sort, char)": lambda: trained.missing([("sort", {}), ("char", {})]),
+    "learning-rate sweep (training)": lambda: trained.missing(sweep.requests()),
+    "After GPT-2 variants (modern, nGPT)": variants.missing,
+    "char nGPT runs (nGPT)": char_ngpt.missing,
+    "fine-tuning runs (Part III)": finetune.missing,
+    "addition models (tools)": arithmetic.missing,
+    "RL runs and their start models (rl)": lambda: [
+        *trained.missing(rl_runs.requests()), *rl_runs.missing()
+    ],
+}
+def cpu():  # a lone task runs in this process, more in a pool's
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in used)
+figures = {}
+for name, tasks in groups.items():
+    todo, began, cpu_before = tasks(), time.perf_counter(), cpu()
+    processes.run_longest_first(todo)  # its pool's workers are reaped: their CPU counts
+    figures[name] = {"runs": len(todo), "seconds": round(time.perf_counter() - began, 1),
+                     "cpu_seconds": round(cpu() - cpu_before, 1)}
+print(json.dumps(figures))
+"""
+
+
+def training_groups(cache: Path) -> dict:
+    """Every training of a cold build from an empty cache, group by group: runs, wall
+    seconds on all cores, and CPU seconds (what each chapter's trainings cost)."""
+    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(cache)}
+    groups = python_json(TRAININGS_CODE, env)
+    groups["all"] = {
+        field: round(sum(group[field] for group in groups.values()), 1)
+        for field in ("runs", "seconds", "cpu_seconds")
+    }
+    return groups
 
 
 def python_json(code: str, env: dict, *args: str) -> dict:
@@ -879,6 +925,18 @@ def markdown(results: dict) -> str:
         f"best val loss {t['best_val_loss']:.3f}."
         for preset, t in results["training"].items()
     ]
+    if groups := results.get("trainings"):
+        lines += [
+            "",
+            "Every training of a cold build, from an empty cache, by the chapters that ask "
+            "for it (all cores; CPU-s is what each group adds to a cold build's work):",
+            "",
+            "| trainings | runs | wall s | CPU-s |",
+            "|---|---:|---:|---:|",
+        ] + [
+            f"| {name} | {g['runs']} | {g['seconds']:.0f} | {g['cpu_seconds']:.0f} |"
+            for name, g in groups.items()
+        ]
     if replay := results.get("replay"):
         lines += [
             "",
