@@ -9,6 +9,32 @@
   const kit = nanobook.widgets;
   const { element, argmax, percent } = kit;
 
+  /** The chosen head, large: query letters down the side, key letters along the top, a
+      colour legend, and the weight of the cell under the pointer or the keyboard's cursor. */
+  function focusFigure(id) {
+    const title = element("figcaption", { className: "nb-live-focus-title" });
+    const map = element("canvas", {
+      className: "nb-live-focus-map",
+      tabindex: "0",
+      role: "img",
+      "aria-describedby": `${id}-cell`,
+    });
+    const legend = element(
+      "div",
+      { className: "nb-live-legend", "aria-hidden": "true" },
+      element("span", { text: "weight 0" }),
+      element("span", { className: "nb-live-legend-bar" }),
+      element("span", { text: "1" }),
+    );
+    const cell = element("p", {
+      className: "nb-live-cell",
+      id: `${id}-cell`,
+      "aria-live": "polite",
+    });
+    const figure = element("figure", { className: "nb-live-focus" }, title, map, legend, cell);
+    return { figure, title, map, cell };
+  }
+
   function attentionWidget(root, options) {
     const widget = kit.setUp(root, options);
     const name = root.dataset.nanobookModel;
@@ -32,36 +58,9 @@
       role: "group",
       "aria-label": "Every head: choose one to show it large",
     });
-    // The chosen head, large: query letters down the side, key letters along the top, a
-    // colour legend, and the weight of the cell under the pointer or the keyboard's cursor.
-    const focusTitle = element("figcaption", { className: "nb-live-focus-title" });
-    const focusMap = element("canvas", {
-      className: "nb-live-focus-map",
-      tabindex: "0",
-      role: "img",
-      "aria-describedby": `${widget.id}-cell`,
-    });
-    const legend = element(
-      "div",
-      { className: "nb-live-legend", "aria-hidden": "true" },
-      element("span", { text: "weight 0" }),
-      element("span", { className: "nb-live-legend-bar" }),
-      element("span", { text: "1" }),
-    );
-    const cellReadout = element("p", {
-      className: "nb-live-cell",
-      id: `${widget.id}-cell`,
-      "aria-live": "polite",
-    });
-    const focus = element(
-      "figure",
-      { className: "nb-live-focus" },
-      focusTitle,
-      focusMap,
-      legend,
-      cellReadout,
-    );
-    widget.live.append(tokens, readout, focus, layers);
+    const focus = focusFigure(widget.id);
+    const { title: focusTitle, map: focusMap, cell: cellReadout } = focus;
+    widget.live.append(tokens, readout, focus.figure, layers);
 
     let result = null; // {ids, typed, forward, probs}
     let query = 0;
