@@ -16,28 +16,23 @@
     const name = root.dataset.nanobookModel;
     const id = widget.id;
     const prompt = kit.textInput(`${id}-prompt`, options.prompt);
-    const [coldest, hottest] = options.ranges.temperature; // the directive's bounds
-    const temperature = element("input", {
-      type: "range",
-      id: `${id}-temperature`,
-      min: String(coldest),
-      max: String(hottest),
-      step: "0.05",
-      value: String(options.temperature),
-    });
+    // a slider in steps of 0.05 over the directive's bounds
+    const slider = (suffix, [low, high], value) =>
+      element("input", {
+        type: "range",
+        id: `${id}-${suffix}`,
+        min: String(low),
+        max: String(high),
+        step: "0.05",
+        value: String(value),
+      });
+    const temperature = slider("temperature", options.ranges.temperature, options.temperature);
     const temperatureShown = element("output", {
       for: temperature.id,
       text: Number(options.temperature).toFixed(2),
     });
-    const [leastP, mostP] = options.ranges.topP; // mostP keeps every token: top-p off
-    const topP = element("input", {
-      type: "range",
-      id: `${id}-topp`,
-      min: String(leastP),
-      max: String(mostP),
-      step: "0.05",
-      value: String(options.topP ?? mostP),
-    });
+    const mostP = options.ranges.topP[1]; // keeps every token: top-p off
+    const topP = slider("topp", options.ranges.topP, options.topP ?? mostP);
     const topPShown = element("output", { for: topP.id });
     const topK = element("select", { id: `${id}-topk` });
     topK.append(element("option", { value: "", text: "off (all tokens)" }));
