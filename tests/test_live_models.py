@@ -70,10 +70,23 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
     assert "90% of whole answers needs 98.3% of the letters right (0.9^(1/6))" in words
-    # scripts only on pages with a widget
-    assert "nanobook_live.js" in page
+    # scripts only on pages with a widget: the runtime, the kit, then the kinds it shows
+    scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
+    kinds = [f"nanobook_{kind}.js" for kind in ("attention", "predict", "replay", "sampling")]
+    assert scripts == ["nanobook_live.js", "nanobook_widgets.js", *kinds]
     assert "nanobook_live.js" not in (app.outdir / "errors.html").read_text(encoding="utf-8")
-    assert (app.outdir / "_static" / "nanobook_widgets.js").is_file()
+    assert all((app.outdir / "_static" / name).is_file() for name in scripts)
+
+
+def test_every_widget_kind_has_a_script_that_adds_it():
+    """One script per directive's kind, which registers that kind with the kit."""
+    from ext import live_models
+    from ext.live_models.directive import _LiveDirective
+
+    kinds = {directive.kind for directive in _LiveDirective.__subclasses__()}
+    assert set(live_models.KIND_SCRIPTS) == kinds
+    for kind, name in live_models.KIND_SCRIPTS.items():
+        assert f'kit.add("{kind}", ' in (live_models.STATIC / name).read_text(encoding="utf-8")
 
 
 @pytest.mark.sphinx("text", testroot="live-models", freshenv=True)
@@ -98,10 +111,13 @@ def test_latex_builder_shows_tables(app):
 @pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
 def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, browser):
     """Issue 31, item 5: settings the browser refuses (written by hand here, since the
-    directive refuses them) leave that widget static; the sampling widget after it starts."""
+    directive refuses them) leave that widget static; the sampling widget after it starts.
+    So does a kind no script on the page adds, once the page has loaded."""
     app.build()
     index = app.outdir / "index.html"
     text = index.read_text(encoding="utf-8")
+    *_, last = re.finditer(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', text)
+    text = text[: last.start(1)] + html.escape('{"kind": "nosuch"}') + text[last.end(1) :]
     first = re.search(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', text)
     bad = html.escape('{"kind": "attention", "prompt": "CBACAB", "temperature": Infinity}')
     index.write_text(text[: first.start(1)] + bad + text[first.end(1) :], encoding="utf-8")
@@ -119,6 +135,10 @@ def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, brow
     broken = page.locator(".nb-live").first
     assert "JSON" in broken.get_attribute("data-live-problem")
     assert broken.locator(".nb-live-static").is_visible()
+    unknown = page.locator('.nb-live[data-live-problem*="nosuch"]')
+    unknown.wait_for(state="attached", timeout=10_000)
+    assert unknown.get_attribute("data-live-problem") == 'no live widget of kind "nosuch"'
+    assert unknown.locator(".nb-live-static").is_visible()
     assert not errors, errors
     context.close()
 

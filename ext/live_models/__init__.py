@@ -25,8 +25,9 @@ and ``predict-check``: the book's trained models in the reader's browser.
 The directives record a spec while pages are read. After reading (env-updated), each
 model a page asks for is exported once into the cache as a web artifact (compute.py),
 and each widget's computation on its default input is run, or taken from the cache;
-the writers show it as a table everywhere and, in HTML, inside the widget that
-nanobook_widgets.js makes live (the JavaScript API is on the authoring page). A bad
+the writers show it as a table everywhere and, in HTML, inside the widget that its
+kind's script makes live (``static/nanobook_<kind>.js``, on the shared helpers of
+nanobook_widgets.js; the JavaScript API is on the authoring page). A bad
 preset, option or prompt is a warning at the directive's line (type
 ``nanobook.<the directive's name>``), and the page says the widget is not available.
 """
@@ -54,9 +55,17 @@ __version__ = "0.1.0"
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")
-TOOL_SCRIPT = "nanobook_tools.js"  # after SCRIPTS, on pages showing a tool model
-CHAT_SCRIPT = "nanobook_chat.js"  # after SCRIPTS, on pages with a live-chat
+SCRIPTS = ("nanobook_live.js", "nanobook_widgets.js")  # the runtime, the widgets' kit
+# After SCRIPTS, the script of each widget kind the page shows (it registers with the kit).
+KIND_SCRIPTS = {
+    "attention": "nanobook_attention.js",
+    "sampling": "nanobook_sampling.js",
+    "replay": "nanobook_replay.js",
+    "predict": "nanobook_predict.js",
+    "tools": "nanobook_tools.js",
+    "chat": "nanobook_chat.js",
+}
+TOOL_SCRIPT = KIND_SCRIPTS["tools"]  # also the engine a predict-check on a tool model runs
 
 
 def check_config(app, config) -> None:
@@ -195,15 +204,17 @@ def _unstored(spec, error: OSError) -> dict:
 
 
 def add_page_assets(app, pagename, templatename, context, doctree) -> None:
-    """The runtime only on pages with a working widget (deferred: after the page's text)."""
+    """The runtime, the kit and the scripts of the kinds shown, only on pages with a working
+    widget (deferred: after the page's text, in this order, so the kit comes first)."""
     results = app.env.live_model_results
     nodes = doctree.findall(live_widget) if doctree is not None else []
     working = [n for n in nodes if "error" not in results.get(n["uid"], {"error": True})]
     if not working:
         return
-    tools = any(node["preset"] in TOOL_MODELS for node in working)
-    chat = any(node["kind"] == "chat" for node in working)
-    for script in (*SCRIPTS, *([TOOL_SCRIPT] if tools else []), *([CHAT_SCRIPT] if chat else [])):
+    shown = {KIND_SCRIPTS[node["kind"]] for node in working}
+    if any(node["preset"] in TOOL_MODELS for node in working):
+        shown.add(TOOL_SCRIPT)
+    for script in (*SCRIPTS, *sorted(shown)):
         app.add_js_file(script, loading_method="defer")
     app.add_css_file("nanobook_live.css")
 

@@ -736,7 +736,7 @@ RL_BAND = 0.02  # rl-pass-k: a change of pass@k smaller than this counts as "sta
 
 
 def rl_trend(before: float, after: float, band: float = RL_BAND) -> str:
-    """ "higher", "same" or "lower": how pass@k moved (nanobook_widgets.js decides alike)."""
+    """ "higher", "same" or "lower": how pass@k moved (nanobook_predict.js decides alike)."""
     return "same" if abs(after - before) < band else "higher" if after > before else "lower"
 
 
@@ -826,7 +826,7 @@ def temperature_question(vocab: list[str], prompt: str, logits: torch.Tensor, ta
 
 
 def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
-    """The temperature verdict's reason (nanobook_widgets.js says it the same way)."""
+    """The temperature verdict's reason (nanobook_predict.js says it the same way)."""
     return (
         f"Dividing the logits by {tau:g} multiplies every gap between them by {1 / tau:g}: "
         f"“{token}” leads the runner-up “{runner_up}” by {gap:.2f}, so its odds over it go "

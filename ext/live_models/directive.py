@@ -24,7 +24,7 @@ DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 DEFAULT_STEPS = {"sort": 6, "char": 80}
 MAX_STEPS = 500
 # The sampling widget's temperature slider goes from, to (the page hands the range to
-# nanobook_widgets.js): up to where the sort model, sure of nearly every letter at 1,
+# nanobook_sampling.js): up to where the sort model, sure of nearly every letter at 1,
 # errs often. The seed is the browser generator's 32-bit state.
 SAMPLING_TEMPERATURES = (0.1, 5.0)
 # Its top-p slider: from keeping little more than the likeliest token to 1, which keeps

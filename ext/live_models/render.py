@@ -4,9 +4,9 @@ Every builder gets the static rendering made at build time from the widget's def
 input: a sentence and a table (attention: each position's prediction and where each
 head looks most; sampling: each step's likeliest tokens and the one drawn; chat: the
 conversation's tokens with the loss's mask, and each run's reply). HTML wraps
-it in the widget's element, which nanobook_widgets.js replaces with the live version
-once the model's script is in (EPUB keeps the static one: no scripts there). The model's
-script is copied into ``_live/`` as the page is written.
+it in the widget's element, which its kind's script (nanobook_<kind>.js) replaces with
+the live version once the model's script is in (EPUB keeps the static one: no scripts
+there). The model's script is copied into ``_live/`` as the page is written.
 """
 
 from __future__ import annotations

@@ -128,12 +128,7 @@
       ),
     );
     requestMenu.value = firstRequest;
-    const letters = element("input", {
-      type: "text",
-      id: `${id}-letters`,
-      value: firstLetters.join(""),
-      spellcheck: "false",
-      autocomplete: "off",
+    const letters = kit.textInput(`${id}-letters`, firstLetters.join(""), {
       autocapitalize: "characters",
       "aria-describedby": `${id}-hint`,
     });
@@ -144,23 +139,12 @@
         element("option", { value: String(i), text: `${run.name}: ${run.about}` }),
       ),
     );
-    const replyButton = element("button", {
-      type: "button",
-      className: "nb-live-button",
-      text: "Reply",
-    });
+    const replyButton = kit.button("Reply");
     const hint = element("span", { className: "nb-live-hint", id: `${id}-hint` });
-    const field = (label, control) =>
-      element(
-        "div",
-        { className: "nb-live-field" },
-        element("label", { for: control.id, text: label }),
-        control,
-      );
     widget.controls.append(
-      field("Request", requestMenu),
-      field("Letters", letters),
-      ...(options.runs.length > 1 ? [field("Model", runMenu)] : []),
+      kit.field("Request", requestMenu),
+      kit.field("Letters", letters),
+      ...(options.runs.length > 1 ? [kit.field("Model", runMenu)] : []),
       element("div", { className: "nb-live-buttons" }, replyButton),
       hint,
     );

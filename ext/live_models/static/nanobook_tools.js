@@ -100,31 +100,11 @@
   function toolsWidget(root, options) {
     const widget = kit.setUp(root, options);
     const id = widget.id;
-    const prompt = element("input", {
-      type: "text",
-      id: `${id}-prompt`,
-      value: options.prompt,
-      spellcheck: "false",
-      autocomplete: "off",
-      autocapitalize: "off",
-      inputmode: "numeric",
-    });
+    const prompt = kit.textInput(`${id}-prompt`, options.prompt, { inputmode: "numeric" });
     const toolOn = element("input", { type: "checkbox", id: `${id}-tool`, checked: "" });
-    const runButton = element("button", {
-      type: "button",
-      className: "nb-live-button",
-      text: "Run",
-    });
+    const runButton = kit.button("Run");
     widget.controls.append(
-      element(
-        "div",
-        { className: "nb-live-field" },
-        element("label", {
-          for: prompt.id,
-          text: `Sum for the ${root.dataset.nanobookModel} model`,
-        }),
-        prompt,
-      ),
+      kit.field(`Sum for the ${root.dataset.nanobookModel} model`, prompt),
       element(
         "div",
         { className: "nb-live-field nb-tool-switch" },
