@@ -120,10 +120,15 @@ def watch(context) -> Problems:
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
             problems.console.append(message.text)
 
+    def on_failed(request):
+        # chromium may fetch the favicon after "networkidle"; leaving the page aborts it
+        if not (request.failure == "net::ERR_ABORTED" and "/favicon" in request.url):
+            problems.failed.append(f"{request.failure} {request.url}")
+
     def on_page(page):
         page.on("console", on_console)
         page.on("pageerror", lambda e: problems.console.append(str(e)))
-        page.on("requestfailed", lambda r: problems.failed.append(f"{r.failure} {r.url}"))
+        page.on("requestfailed", on_failed)
         page.on("response", on_response)
 
     context.route("**/*", route)
