@@ -254,13 +254,11 @@
       );
     }
 
-    replyButton.addEventListener("click", () => widget.ready(start));
-    requestMenu.addEventListener("change", () => widget.ready(start));
-    runMenu.addEventListener("change", () => widget.ready(start));
-    letters.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") widget.ready(start);
+    widget.runWhenAsked(start, {
+      click: [replyButton],
+      change: [requestMenu, runMenu],
+      enter: [letters],
     });
-    widget.onLoad(start);
     return widget;
   }
 

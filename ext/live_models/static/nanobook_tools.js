@@ -199,12 +199,7 @@
       advance();
     }
 
-    runButton.addEventListener("click", () => widget.ready(start));
-    toolOn.addEventListener("change", () => widget.ready(start));
-    prompt.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") widget.ready(start);
-    });
-    widget.onLoad(start);
+    widget.runWhenAsked(start, { click: [runButton], change: [toolOn], enter: [prompt] });
     return widget;
   }
 

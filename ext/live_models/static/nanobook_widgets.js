@@ -128,6 +128,19 @@
       onLoad(callback) {
         whenLoaded.then(callback);
       },
+      /** Run `start(model)` once the model is in, and again each time the reader asks: a
+          click, a changed control, Enter in a text field. */
+      runWhenAsked(start, { click = [], change = [], enter = [] }) {
+        const run = () => widget.ready(start);
+        for (const control of click) control.addEventListener("click", run);
+        for (const control of change) control.addEventListener("change", run);
+        for (const control of enter) {
+          control.addEventListener("keydown", (event) => {
+            if (event.key === "Enter") run();
+          });
+        }
+        widget.onLoad(start);
+      },
       announce(detail) {
         root.dispatchEvent(new CustomEvent("nanobook:result", { detail }));
       },
