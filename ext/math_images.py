@@ -163,17 +163,18 @@ def _tool_version(tool: str) -> str:
     return (run.stdout or run.stderr).partition("\n")[0]
 
 
-def formula_key(latex: str, config) -> str:
-    """A formula's store key: imgmath's LaTeX document, the tools, their arguments."""
+def formula_keys(latex_documents, config) -> dict[str, str]:
+    """Each formula's store key: imgmath's LaTeX document, the tools, their arguments and
+    this module's code (digested once: it is the same for every formula)."""
     tools = [config.imgmath_latex, config.imgmath_dvisvgm]
-    return store.digest(
-        latex,
+    shared = store.digest(
         *map(_tool_version, tools),
         *config.imgmath_latex_args,
         "--",
         *config.imgmath_dvisvgm_args,
         *_core.producer_code(__file__),
     )
+    return {latex: store.digest(latex, shared) for latex in latex_documents}
 
 
 def store_formula(math: store.Store, key: str, svg: Path) -> None:
@@ -214,7 +215,7 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
     if not documents:
         return
     math = store.Store(_core.cache_root(app) / "math", log=logger.info)
-    keys = {latex: formula_key(latex, app.config) for latex in documents.values()}
+    keys = formula_keys(set(documents.values()), app.config)
     with math.lock("typesetting"):  # one lock file; the runs are seconds
         documents = from_store(math, keys, documents)
         if documents:
