@@ -216,10 +216,22 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
         return
     math = store.Store(_core.cache_root(app) / "math", log=logger.info)
     keys = formula_keys(set(documents.values()), app.config)
-    with math.lock("typesetting"):  # one lock file; the runs are seconds
-        documents = from_store(math, keys, documents)
-        if documents:
-            typeset_and_store(documents, keys, math, failures, app.config)
+    try:
+        with math.lock("typesetting"):  # one lock file; the runs are seconds
+            missing_now = from_store(math, keys, documents)
+            if missing_now:
+                typeset_and_store(missing_now, keys, math, failures, app.config)
+    except OSError as error:  # a cache that cannot be written: typeset, keep nothing
+        warn(
+            logger,
+            f"math: the equation images could not be stored: {error}",
+            location=missing[0][0],  # the first formula it could not keep
+            subtype="math",
+            hint=_core.STORAGE_HINT,
+        )
+        unmade = {target: latex for target, latex in documents.items() if not target.is_file()}
+        if unmade:
+            typeset_and_store(unmade, keys, None, failures, app.config)
     for node, latex in missing:  # said on every build until fixed: there is no image to reuse
         if latex in failures:
             warn(
@@ -233,7 +245,8 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
 
 def typeset_and_store(documents, keys, math, failures: dict[str, str], config) -> None:
     """Typeset the documents in one run, one by one if that fails (``failures`` gets
-    LaTeX's errors), and store what was made. A missing tool leaves them to imgmath."""
+    LaTeX's errors), and store what was made (``math``: None, nowhere). A missing tool
+    leaves them to imgmath."""
     started = time.perf_counter()
     next(iter(documents)).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -255,7 +268,7 @@ def typeset_and_store(documents, keys, math, failures: dict[str, str], config) -
             f"typeset one by one, {len(failures)} failed"
         )
     for target, latex in documents.items():
-        if latex not in failures:
+        if latex not in failures and math is not None:
             store_formula(math, keys[latex], target)
 
 

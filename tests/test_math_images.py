@@ -104,3 +104,22 @@ def test_a_bad_formula_is_reported_at_its_line_and_shown_as_text(app):
     app._warning.truncate(0), app._warning.seek(0)
     app.build()  # nothing to re-read or re-write: said again all the same
     assert located in app._warning.getvalue()
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_a_cache_that_cannot_be_written_is_a_located_warning(app, make_app, tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.mkdir()
+    (blocked / "math").write_text("a file where the store's folder should be")
+    built = make_app(
+        "html",
+        srcdir=app.srcdir,
+        builddir=tmp_path / "out",
+        confoverrides={"nanobook_cache_dir": str(blocked)},
+        freshenv=True,
+    )
+    built.build()
+    warnings = built._warning.getvalue()
+    assert "index.rst:" in warnings and "math: the equation images could not be stored" in warnings
+    assert "[nanobook.math]" in warnings
+    assert len(_math_images(built)) == 5  # typeset all the same, kept nowhere
