@@ -189,11 +189,11 @@ def from_store(math: store.Store, keys: dict[str, str], documents: dict[Path, st
     """Copy each stored formula to where imgmath looks; the documents still missing."""
     missing = {}
     for target, latex in documents.items():
-        meta = math.get(keys[latex])
-        if meta is None:
+        svg = math.get(keys[latex], parse=lambda entry, meta: entry / meta["files"]["svg"])
+        if svg is None:
             missing[target] = latex
         else:
-            atomic_write(target, (math.path(keys[latex]) / meta["files"]["svg"]).read_bytes())
+            atomic_write(target, svg.read_bytes())
     return missing
 
 
