@@ -625,18 +625,8 @@ def training_figures(cache: Path) -> dict:
 TRAININGS_CODE = """
 import json, resource, time
 from buildlib import processes
-from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
-groups = {
-    "presets (sort, char)": lambda: trained.missing([("sort", {}), ("char", {})]),
-    "learning-rate sweep (training)": lambda: trained.missing(sweep.requests()),
-    "After GPT-2 variants (modern, nGPT)": variants.missing,
-    "char nGPT runs (nGPT)": char_ngpt.missing,
-    "fine-tuning runs (Part III)": finetune.missing,
-    "addition models (tools)": arithmetic.missing,
-    "RL runs and their start models (rl)": lambda: [
-        *trained.missing(rl_runs.requests()), *rl_runs.missing()
-    ],
-}
+from ext import book
+groups = book.training_groups()
 def cpu():  # a lone task runs in this process, more in a pool's
     used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in used)

@@ -51,19 +51,11 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     models and RL runs (so no page trains while the clips render beside it). Sets
     ``nanobook_inputs_digest``: the weights and model configs, which cells and scenes
     read without importing them. Re-reads nothing."""
-    from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
+    from model_src import rl_runs, sweep, trained
 
     requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
     started = time.perf_counter()
-    # an RL run needing its start model before it is trained trains it, the others wait
-    tasks = [
-        *trained.missing(requests),
-        *variants.missing(),
-        *char_ngpt.missing(),
-        *finetune.missing(),
-        *arithmetic.missing(),
-        *rl_runs.missing(),
-    ]
+    tasks = [task for missing in training_groups().values() for task in missing()]
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started
@@ -73,6 +65,26 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     # clips key on it too: a retrain that reproduces the weights re-renders nothing
     app.config.nanobook_inputs_digest = store.digest(*weights, *parts)
     return []
+
+
+def training_groups() -> dict:
+    """Every training the book needs, by the chapters that ask for it: {name: a function
+    returning the missing ones as tasks}. An RL run needing its start model before it is
+    trained trains it; the others wait (the bench times the groups one by one)."""
+    from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
+
+    return {
+        "presets (sort, char)": lambda: trained.missing([("sort", {}), ("char", {})]),
+        "learning-rate sweep (training)": lambda: trained.missing(sweep.requests()),
+        "After GPT-2 variants (modern, nGPT)": variants.missing,
+        "char nGPT runs (nGPT)": char_ngpt.missing,
+        "fine-tuning runs (Part III)": finetune.missing,
+        "addition models (tools)": arithmetic.missing,
+        "RL runs and their start models (rl)": lambda: [
+            *trained.missing(rl_runs.requests()),
+            *rl_runs.missing(),
+        ],
+    }
 
 
 def page_inputs(text: str, source: Path, inputs_digest: str, search: list[Path]) -> str | None:
