@@ -126,27 +126,8 @@ def installed(path: Path) -> bool:
     return any(Path(path).resolve().is_relative_to(d) for d in [*site, *_stdlib_dirs()])
 
 
-def _imported_names(path: Path | None, source: str | None = None) -> Sequence[tuple[str, int]]:
-    """(dotted name, relative level) of every module the file (or source) may import."""
-    if source is not None:
-        return _names_in_source(source)
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return []
-    # a page's keys parse the same few files again and again: once per version of each
-    return _names_in_file(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=1024)
-def _names_in_file(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int], ...]:
-    try:
-        return tuple(_names_in_source(Path(path).read_bytes()))
-    except OSError:
-        return ()
-
-
 def _names_in_source(source: str | bytes) -> list[tuple[str, int]]:
+    """(dotted name, relative level) of every module the code may import."""
     try:
         tree = parse_python(source)
     except (SyntaxError, ValueError):
@@ -161,6 +142,14 @@ def _names_in_source(source: str | bytes) -> list[tuple[str, int]]:
                 names.append((node.module, node.level))
             names.extend((prefix + alias.name, node.level) for alias in node.names)
     return names
+
+
+@functools.lru_cache(maxsize=1024)  # each file is resolved from several search paths
+def _names_in_file(path: Path, stamp: tuple | None) -> list[tuple[str, int]]:
+    try:
+        return _names_in_source(path.read_bytes())
+    except OSError:
+        return []  # gone, or never there
 
 
 def _find_module(name: str, search: list[Path]) -> Path | None:
@@ -190,42 +179,77 @@ def import_files(
     and installed distributions it imports).
     """
     path = Path(path).resolve() if path else None
-    search = [Path(p).resolve() for p in search]
-    stdlib = _stdlib_dirs()
-    site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
-    installs = (tuple(stdlib), tuple(site))
+    search = tuple(Path(p).resolve() for p in search)
+    site = tuple(
+        Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p
+    )
     # installed from a wheel, the project's own files are keyed by code, as in a checkout
     own_top = _top_name(path, site) if path else ""
-    own = _package_version(own_top, *installs) if own_top else ""
+    own = _package_version(own_top, tuple(_stdlib_dirs()), site) if own_top else ""
     files: dict[Path, None] = {}
     versions: set[str] = set()
     pending: list[Path | None] = [path]
     while pending:
         current = pending.pop()
-        names = _imported_names(current, source if current is path else None)
-        for name, level in names:
-            if level and current is None:
-                continue  # a relative import in code that is not in a package
-            if level:  # `from . import x`: from the importing file's package
-                found = _find_module(name, [current.parents[level - 1]])
-            else:
-                found = _find_module(name, search)
-                if found is None:  # a name in a module (`from m import f`), or not found
-                    version = _package_version(name.partition(".")[0], *installs)
-                    versions.update([version] if version != own else [])
-                    continue
-            if found is None or found == path or found in files:
-                continue
-            if any(found.is_relative_to(d) for d in [*site, *stdlib]):
-                top = _top_name(found, site) or name.partition(".")[0]
-                version = _package_version(top, *installs)
-                if not own or version != own:
-                    versions.add(version)
-                    continue
-            files[found] = None
-            pending.append(found)
+        code = source if current is path else None
+        found, named = _resolved(current, _stamp(current), code, search, site, own)
+        versions.update(named)
+        for file in found:
+            if file != path and file not in files:
+                files[file] = None
+                pending.append(file)
     versions.discard("")
     return sorted(files), sorted(versions)
+
+
+def _stamp(file: Path | None) -> tuple[int, int] | None:
+    """(size, mtime) of a file: a remembered answer about it holds while this does."""
+    try:
+        stat = file.stat() if file else None
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns) if stat else None
+
+
+# A build asks what the same files import over and over (130 keys, 14,000 file lookups
+# without this); a process is short, so a module created during one is not looked for again.
+@functools.lru_cache(maxsize=4096)
+def _resolved(
+    current: Path | None,
+    stamp: tuple | None,
+    source: str | None,
+    search: tuple[Path, ...],
+    site: tuple[Path, ...],
+    own: str,
+) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """What one file's (or source's) imports resolve to: (the files to follow in turn,
+    the ``name==version`` of installed and standard modules)."""
+    names = _names_in_source(source) if source is not None else _names_in_file(current, stamp)
+    stdlib = tuple(_stdlib_dirs())
+    files: list[Path] = []
+    versions: list[str] = []
+    for name, level in names:
+        if level and current is None:
+            continue  # a relative import in code that is not in a package
+        if level:  # `from . import x`: from the importing file's package
+            found = _find_module(name, [current.parents[level - 1]])
+        else:
+            found = _find_module(name, list(search))
+            if found is None:  # a name in a module (`from m import f`), or not found
+                version = _package_version(name.partition(".")[0], stdlib, site)
+                versions.extend([version] if version != own else [])
+                continue
+        if found is None:
+            continue
+        if any(found.is_relative_to(d) for d in [*site, *stdlib]):
+            version = _package_version(
+                _top_name(found, site) or name.partition(".")[0], stdlib, site
+            )
+            if not own or version != own:
+                versions.append(version)
+                continue
+        files.append(found)
+    return tuple(files), tuple(versions)
 
 
 def _top_name(file: Path, site: list[Path]) -> str:

@@ -59,7 +59,7 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     processes.run_longest_first(tasks)
     app.nanobook_trained = len(tasks)
     app.nanobook_training_seconds = time.perf_counter() - started
-    weights = [trained.get(name, **overrides).weights for name, overrides in requests]
+    weights = [trained.weights(name, **overrides) for name, overrides in requests]
     configs = sorted((_core.project_root(app) / "model_src" / "config").glob("*.py"))
     parts = [f"{path.name}={store.code_digest(path)}" for path in configs]
     # clips key on it too: a retrain that reproduces the weights re-renders nothing

@@ -6,6 +6,7 @@ in model_src/config/ plus its data set. Nothing here trains; everything is cheap
 """
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import torch
@@ -23,8 +24,11 @@ def config_file(name: str) -> Path:
     return CONFIG_DIR / f"{name}.py"
 
 
+# keys, diagrams and cells ask for it dozens of times a build; tokenising once will do
+@functools.cache
 def dataset(name: str) -> prepare.Dataset:
-    """The preset's data, built in memory: 729 sort rows, or a few dozen KB of text."""
+    """The preset's data, built in memory: 729 sort rows, or the Shakespeare corpus.
+    Shared by every caller: read it, do not change it."""
     return prepare.build(resolve_config(config_file(name))["dataset"])
 
 

@@ -69,12 +69,24 @@ class Trained:
 def get(name: str, **overrides) -> Trained:
     """Preset `name` trained with its config file plus `overrides` (training settings
     such as max_iters=100): from the cache if it is there, trained first if not."""
+    stored, entry = _made(name, overrides)
+    return _load(name, entry, stored)
+
+
+def weights(name: str, **overrides) -> str:
+    """get(name, **overrides).weights without loading the model: what keys need."""
+    stored, _ = _made(name, overrides)
+    return stored["weights"]
+
+
+def _made(name: str, overrides: dict) -> tuple[dict, Path]:
+    """The entry's metadata and folder, trained first if the cache lacks it."""
     config = training.resolve_config(presets.config_file(name), overrides)
     data = presets.dataset(name)
     key = _entry(name, overrides)
     store = Store(cache_dir() / "models")
-    store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
-    return _load(name, store.path(key))
+    meta = store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
+    return meta, store.path(key)
 
 
 def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list[str]:
@@ -158,7 +170,8 @@ def _train_into(tmp: Path, entry: Path, config: dict, data: prepare.Dataset) -> 
     write_meta(tmp, {"files": {**files, "summary": "summary.json"}, "weights": weights})
 
 
-def _load(name: str, entry: Path) -> Trained:
+def _load(name: str, entry: Path, stored: dict) -> Trained:
+    """The entry as a Trained; `stored` is its meta.json (the weights digest)."""
     model = GPT.from_checkpoint(torch.load(entry / "ckpt.pt", map_location="cpu"))
     summary = json.loads((entry / "summary.json").read_text())
     with open(entry / "meta.pkl", "rb") as f:
@@ -175,6 +188,6 @@ def _load(name: str, entry: Path) -> Trained:
         train_seconds=summary["train_seconds"],
         tokens_per_second=summary["tokens_per_second"],
         best_val_loss=summary["best_val_loss"],
-        weights=json.loads((entry / "meta.json").read_text())["weights"],
+        weights=stored["weights"],
         replay=json.loads(replay_file.read_text()) if replay_file.exists() else None,
     )

@@ -69,6 +69,21 @@ def test_imports_outside_the_project_are_followed_and_packages_named_by_version(
     assert store.code_inputs(scene, search=[elsewhere]) != before
 
 
+def test_a_remembered_import_answer_follows_an_edit_of_any_file_it_reached(tmp_path):
+    """import_files remembers its answers within a process (a build asks 130 times): an
+    edit of the file or of anything it reached is seen by the next call."""
+    (tmp_path / "a.py").write_text("import b\n")
+    (tmp_path / "b.py").write_text("X = 1\n")
+    (tmp_path / "c.py").write_text("Y = 2\n")
+    files, _ = store.import_files(tmp_path / "a.py", [tmp_path])
+    assert files == [(tmp_path / "b.py").resolve()]
+    (tmp_path / "b.py").write_text("import c\nX = 1\n")  # a file it reached now imports c
+    files, _ = store.import_files(tmp_path / "a.py", [tmp_path])
+    assert files == [(tmp_path / "b.py").resolve(), (tmp_path / "c.py").resolve()]
+    (tmp_path / "a.py").write_text("X = 3\n")  # the file itself stops importing
+    assert store.import_files(tmp_path / "a.py", [tmp_path])[0] == []
+
+
 def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     tmp_path, monkeypatch
 ):

@@ -85,6 +85,10 @@ def test_second_get_loads_instead_of_training(sort_model, monkeypatch):
     assert again.out_dir == sort_model.out_dir
     for key, value in sort_model.model.state_dict().items():
         assert torch.equal(again.model.state_dict()[key], value)
+    # what keys need, read from the entry without loading the model: its weights' digest
+    assert (
+        trained.weights("sort") == again.weights == trained.weights_digest(again.model.state_dict())
+    )
 
 
 def test_sort_accuracy_counts_exact_sorts_only(sort_model):

@@ -88,7 +88,13 @@ def tool_rules() -> dict:
 def model_key(preset: str) -> str:
     """The trained weights plus this exporter's code and all it imports (model_src/visible.py
     shapes its texts): what every result here depends on."""
-    return digest(preset, trained_model(preset).weights, *producer_code(__file__))
+    if preset.startswith(CHAT_PREFIX) or preset in TOOL_MODELS:
+        weights = trained_model(preset).weights
+    else:  # a preset's weights are recorded in its entry: no need to load the model
+        from model_src import trained
+
+        weights = trained.weights(preset)
+    return digest(preset, weights, *producer_code(__file__))
 
 
 def stored_file(cache_dir: Path, key: str, name: str, make, read=lambda path: path):
