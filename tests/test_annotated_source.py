@@ -850,3 +850,30 @@ def test_a_capture_whose_model_ends_its_process_or_forks_is_an_error_not_the_bui
         "the capture stopped: the code called fork(): its copies were stopped"
     ]
     assert not list((tmp_path / "c").glob("*/capture.json"))
+
+
+def test_a_page_is_read_again_when_the_lines_it_shows_change_not_for_a_comment_elsewhere(
+    make_app, tmp_path
+):
+    """Issue 30's warm builds: a comment edit of a shown file re-reads only the pages
+    whose shown lines changed; a code edit anywhere re-reads every page showing the file
+    (its shapes come from running all of it)."""
+    srcdir = tmp_path / "book"
+    shutil.copytree(FIXTURE, srcdir)
+    model = srcdir / "model_src" / "model.py"
+
+    def pages_read_again() -> int:
+        app = make_app("html", srcdir=srcdir, status=io.StringIO(), warning=io.StringIO())
+        app.build()
+        status = strip_colors(app._status.getvalue())
+        return int(re.search(r"(\d+) changed", status).group(1))
+
+    pages_read_again()  # a cold build
+    model.write_text(model.read_text() + "\n# a comment after every shown object\n")
+    assert pages_read_again() == 0
+    # a comment inside CausalSelfAttention.forward, on its line: attention.md shows it
+    model.write_text(model.read_text().replace("# batch, time, channels", "# B, T, C"))
+    assert pages_read_again() == 1
+    assert "# B, T, C" in (srcdir / "_build" / "html" / "attention.html").read_text()
+    model.write_text(model.read_text().replace("1e-5", "1e-6"))  # LayerNorm: shown nowhere
+    assert pages_read_again() == 2

@@ -31,6 +31,7 @@ from .directive import (
     annotated_source_row,
     settings,
 )
+from .shown import pages_showing_changed_lines
 from .transforms import AttachShapes, InterleaveForOtherBuilders, capture_requested
 
 STATIC = Path(__file__).parent / "static"
@@ -64,6 +65,12 @@ def setup(app):
     app.add_css_file("annotated_source.css")
     app.add_js_file("annotated_source.js", loading_method="defer")
     app.connect("config-inited", check_config)
+    app.connect("env-get-outdated", pages_showing_changed_lines)
     per_page_state(app, "annotated_source_requests")  # docname -> {request}
     app.connect("env-updated", capture_requested)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "1.0",
+        "env_version": 1,  # 1: pages record the lines they show (shown.py), not the file
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

@@ -38,6 +38,7 @@ from .locate import (
     resolve_anchor,
     split_notes,
 )
+from .shown import note_shown
 
 logger = logging.getLogger(__name__)
 SUBTYPE = "annotated-source"
@@ -137,11 +138,14 @@ class AnnotatedSource(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         drop_bad_options(self, logger, SUBTYPE)
         location = (self.env.docname, self.lineno)
+        name, path = self.options.get("object", "").strip(), None
         try:
             path, relpath = self._resolve_file()
             tree, file_lines = parse_file(path)
-            obj = find_object(tree, file_lines, self.options.get("object", "").strip())
+            obj = find_object(tree, file_lines, name)
         except Problem as error:
+            if path:  # read again when the file parses and holds the object
+                note_shown(self.env, path, name, None)
             warn(
                 logger,
                 f"annotated-source {self.arguments[0]}: {error}",
@@ -152,7 +156,7 @@ class AnnotatedSource(SphinxDirective):
             # the reader sees that something is missing here, as for a failed clip
             text = f"[annotated-source {self.arguments[0]} could not be shown: {error}]"
             return [nodes.paragraph(text=text, classes=["annotated-source-placeholder"])]
-        self.env.note_dependency(str(path))
+        note_shown(self.env, path, name, obj)
         preset = self.options.get("shapes", "").strip() or None
         if preset:
             self._note_presets_dependency()
