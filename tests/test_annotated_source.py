@@ -247,7 +247,10 @@ def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
     monkeypatch.setattr(shapes, "_memo", {})
     monkeypatch.setattr(processes, "call_apart", must_not_run)  # not even a process started
     assert shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache") == first
+    # a comment after the code moves no line the shapes sit on: still served
     model.write_text(MODEL.read_text() + "\n# changed\n")
+    assert shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache") == first
+    model.write_text("# a first line moves every line below it\n" + MODEL.read_text())
     with pytest.raises(AssertionError, match="ran the model again"):
         shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache")
 

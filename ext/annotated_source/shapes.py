@@ -20,6 +20,7 @@ presets module's source, this module's source and the torch version.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import importlib
@@ -66,11 +67,22 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     The preset's resolved config and sample input are part of it, not just the presets
     module's source: a preset may read config files that no import reaches.
     """
-    parts = [store.file_digest(path), preset, _presets_source(presets_module)]  # bytes: lines move
+    parts = [code_and_places(path), preset, _presets_source(presets_module)]
     parts += [store.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
     parts += producer_code(__file__)  # this file and locate.py, which says which line is which
     return store.digest(*parts)
+
+
+def code_and_places(path: Path) -> str:
+    """Digest of the file's code and where each piece of it is: shapes sit on lines, so
+    an edit that moves code counts, a comment that moves none (one at the end) does not."""
+    data = Path(path).read_bytes()
+    try:
+        tree = store.parse_python(data)
+    except (SyntaxError, ValueError):
+        return store.digest(data)
+    return store.digest(ast.dump(tree, include_attributes=True))
 
 
 def _presets_source(presets_module: str) -> str:
