@@ -321,6 +321,37 @@ def edit_scenarios(scratch: Path, which: list[str]) -> dict:
     return results
 
 
+def cheap_rebuilds(book: Workspace, plain: Workspace, record) -> None:
+    """No-op and prose-edit rebuilds of the book and of its plain-Sphinx floor (the same
+    pages without our directives), one after the other: ``record(name, build)``."""
+    for _ in range(CHEAP_RUNS):
+        record("no-op rebuild", book.build("draft"))
+        record("no-op rebuild, plain Sphinx", plain.build("draft"))
+    for _ in range(CHEAP_RUNS):
+        book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+        record("prose edit rebuild", book.build("draft"))
+        plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+        record("prose edit rebuild, plain Sphinx", plain.build("draft"))
+
+
+def floor(scratch: Path) -> dict:
+    """The cheap rebuilds on a warm book (a copy of this checkout's .cache) and its
+    plain-Sphinx floor: what the engine adds to Sphinx on the same pages."""
+    book = Workspace(scratch, "floor", cache=ROOT / ".cache", clips=True)
+    book.build("draft")  # warm: this tree's own keys
+    plain = Workspace(scratch, "floor-plain", plain=True, cache=book.root / ".cache")
+    plain.build("draft")
+    scenarios: dict[str, Scenario] = {}
+    cheap_rebuilds(
+        book, plain, lambda name, b: scenarios.setdefault(name, Scenario(name)).builds.append(b)
+    )
+    results = {name: scenario.summary() for name, scenario in scenarios.items()}
+    for label in ("no-op rebuild", "prose edit rebuild"):
+        pair = ratio(scenarios[label], scenarios[f"{label}, plain Sphinx"])
+        results[f"{label} / plain Sphinx"] = round(pair["median"], 2)
+    return results
+
+
 def _edit(book: Workspace, relpath: str, text: str) -> Build:
     book.touch(relpath, text)
     return book.build("draft")
@@ -348,6 +379,8 @@ def parts(names: list[str], html: Path) -> None:
         edits = [name for name in names if name in (*EDITS, "shown-comment-edit")]
         if edits:
             results.update(edit_scenarios(scratch, edits))
+        if "floor" in names:
+            results["floor"] = floor(scratch)
         if "cold-publish-cpu" in names:
             results["cold publish"] = cold_publish(scratch)
         if "clip-renders" in names:
@@ -374,6 +407,7 @@ def parts(names: list[str], html: Path) -> None:
 
 
 PARTS = (
+    "floor",
     "comment-edit",
     "shown-comment-edit",
     "sample-edit",
@@ -438,14 +472,7 @@ def main() -> None:
         # and executed notebooks (copied, so its set-up build trains and executes nothing).
         plain = Workspace(scratch, f"plain-{i}", plain=True, cache=book.root / ".cache")
         plain.build("draft")
-        for _ in range(CHEAP_RUNS):
-            record("no-op rebuild", book.build("draft"))
-            record("no-op rebuild, plain Sphinx", plain.build("draft"))
-        for _ in range(CHEAP_RUNS):
-            book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
-            record("prose edit rebuild", book.build("draft"))
-            plain.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
-            record("prose edit rebuild, plain Sphinx", plain.build("draft"))
+        cheap_rebuilds(book, plain, record)
         # code, not a comment: scenes are keyed on their syntax tree, so a comment
         # re-renders nothing
         book.touch("docs/scenes/attention.py", "\nEDITED_FOR_THE_BENCH = True\n")
