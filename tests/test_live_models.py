@@ -218,7 +218,7 @@ def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_
         shutil.copytree(REPO / package, tmp_path / package, ignore=ignore)
     monkeypatch.setattr(processes, "PACKAGE_PARENT", tmp_path)  # imports found in the copy
     monkeypatch.setattr(compute, "__file__", str(tmp_path / "ext" / "live_models" / "compute.py"))
-    monkeypatch.setattr(compute, "trained_model", lambda preset: SimpleNamespace(weights="w"))
+    monkeypatch.setattr(compute, "model_weights", lambda preset: "w")
     parts = _core.producer_code(compute.__file__)
     assert any(part.startswith("model_src/visible.py=") for part in parts)
     before = compute.model_key("tiny")

@@ -88,13 +88,16 @@ def tool_rules() -> dict:
 def model_key(preset: str) -> str:
     """The trained weights plus this exporter's code and all it imports (model_src/visible.py
     shapes its texts): what every result here depends on."""
-    if preset.startswith(CHAT_PREFIX) or preset in TOOL_MODELS:
-        weights = trained_model(preset).weights
-    else:  # a preset's weights are recorded in its entry: no need to load the model
-        from model_src import trained
+    return digest(preset, model_weights(preset), *producer_code(__file__))
 
-        weights = trained.weights(preset)
-    return digest(preset, weights, *producer_code(__file__))
+
+def model_weights(preset: str) -> str:
+    """The digest of the weights the exports of ``preset`` come from."""
+    if preset.startswith(CHAT_PREFIX) or preset in TOOL_MODELS:
+        return trained_model(preset).weights
+    from model_src import trained  # a book preset's entry records it: no model loaded
+
+    return trained.weights(preset)
 
 
 def stored_file(cache_dir: Path, key: str, name: str, make, read=lambda path: path):
