@@ -46,13 +46,19 @@ CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more
 # main when issue 13 was filed: its cold publish build is re-measured beside this tree's
 # (with this checkout's Python packages), so the two figures share one machine and load.
 BASELINE = "f0f6dec"
-EDITS = {  # issue 13's edits: (file, text appended)
-    "comment-edit": ("model_src/model.py", "\n# a comment only: no number changes\n"),
-    "sample-edit": ("model_src/sample.py", "\nEDITED_FOR_THE_BENCH = True\n"),
+EDITS = {  # issue 13's edits, each made to a workspace
+    # appended after every object a page shows: no page is read again
+    "comment-edit": lambda book: book.touch(
+        "model_src/model.py", "\n# a comment only: no number changes\n"
+    ),
+    # reworded inside CausalSelfAttention.forward, which the attention chapter shows
+    "shown-comment-edit": lambda book: book.reword(
+        "model_src/model.py", "# each row now sums to 1", "# each row sums to 1 now"
+    ),
+    "sample-edit": lambda book: book.touch(
+        "model_src/sample.py", "\nEDITED_FOR_THE_BENCH = True\n"
+    ),
 }
-# A comment reworded where pages show it (CausalSelfAttention.forward): (file, old, new).
-# The comment edit above lands after every shown object, and re-reads no page.
-SHOWN_COMMENT_EDIT = ("model_src/model.py", "# each row now sums to 1", "# each row sums to 1 now")
 # The book's directive blocks (MyST fences), removed to build the plain-Sphinx floor.
 DIRECTIVE_BLOCK = re.compile(
     r"^(`{3,})\{(manim-clip|manim-film|arch-diagram|annotated-source)\}.*?^\1[ \t]*$\n?",
@@ -187,7 +193,7 @@ class Workspace:
         path = self.root / relpath
         text = path.read_text()
         if old not in text:
-            raise SystemExit(f"bench: {relpath} no longer holds {old!r}; update SHOWN_COMMENT_EDIT")
+            raise SystemExit(f"bench: {relpath} no longer holds {old!r}; update EDITS")
         path.write_text(text.replace(old, new, 1))
 
 
@@ -307,13 +313,11 @@ def edit_scenarios(scratch: Path, which: list[str]) -> dict:
     sample.py. Each says what it retrained, executed, rendered and re-read."""
     book = Workspace(scratch, "edits", cache=ROOT / ".cache", clips=True)
     book.build("draft")  # warm: this tree's own keys
-    results = {"prose edit": describe(_edit(book, "docs/chapters/attention.md", "\nProse.\n"))}
+    book.touch("docs/chapters/attention.md", "\nProse.\n")
+    results = {"prose edit": describe(book.build("draft"))}
     for name in which:
-        if name == "shown-comment-edit":
-            book.reword(*SHOWN_COMMENT_EDIT)
-            results[name] = describe(book.build("draft"))
-        else:
-            results[name] = describe(_edit(book, *EDITS[name]))
+        EDITS[name](book)
+        results[name] = describe(book.build("draft"))
         results[name]["/ prose edit"] = round(
             results[name]["seconds"] / results["prose edit"]["seconds"], 2
         )
@@ -352,11 +356,6 @@ def floor(scratch: Path) -> dict:
     return results
 
 
-def _edit(book: Workspace, relpath: str, text: str) -> Build:
-    book.touch(relpath, text)
-    return book.build("draft")
-
-
 def cold_publish(scratch: Path) -> dict:
     """Cold publish builds from an empty cache, this tree's and the baseline's one after
     the other: wall time, and how busy the cores were."""
@@ -376,7 +375,7 @@ def parts(names: list[str], html: Path) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     try:
         results = {}
-        edits = [name for name in names if name in (*EDITS, "shown-comment-edit")]
+        edits = [name for name in names if name in EDITS]
         if edits:
             results.update(edit_scenarios(scratch, edits))
         if "floor" in names:
@@ -477,11 +476,11 @@ def main() -> None:
         # re-renders nothing
         book.touch("docs/scenes/attention.py", "\nEDITED_FOR_THE_BENCH = True\n")
         record("scene edit rebuild", book.build("draft"))
-        book.touch(*EDITS["comment-edit"])
+        EDITS["comment-edit"](book)
         record("model.py comment edit rebuild", book.build("draft"))
-        book.reword(*SHOWN_COMMENT_EDIT)
+        EDITS["shown-comment-edit"](book)
         record("model.py shown comment edit rebuild", book.build("draft"))
-        book.touch(*EDITS["sample-edit"])
+        EDITS["sample-edit"](book)
         record("sample.py code edit rebuild", book.build("draft"))
         for jobs, build in clip_renders(book).items():
             record(f"clip renders, {jobs} job(s)", build)
