@@ -464,11 +464,17 @@ def code_outdated(app, env, added, changed, removed) -> list[str]:
 
     return [
         docname
-        for docname, metadata in env.metadata.items()
-        if docname in env.found_docs
-        and docname not in changed | removed
-        and any(current(p) != d for p, d in metadata.get(CODE_DEPENDENCIES, {}).items())
+        for docname, metadata in pages_read_before(env, changed, removed)
+        if any(current(p) != d for p, d in metadata.get(CODE_DEPENDENCIES, {}).items())
     ]
+
+
+def pages_read_before(env, changed, removed):
+    """(docname, metadata) of the pages an env-get-outdated handler may add: still in
+    the project, and not already to be read again or removed."""
+    for docname, metadata in env.metadata.items():
+        if docname in env.found_docs and docname not in changed | removed:
+            yield docname, metadata
 
 
 def import_object(target: str, extra_paths: list[Path] = ()):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from buildlib import store
 
-from .._core import Problem, note_code_dependency
+from .._core import Problem, note_code_dependency, pages_read_before
 from .locate import SourceObject, find_object, parse_file
 
 SHOWN = "nanobook_shown_lines"  # env.metadata[docname]: [[path, object, digest], ...]
@@ -44,8 +44,6 @@ def pages_showing_changed_lines(app, env, added, changed, removed) -> list[str]:
 
     return [
         docname
-        for docname, metadata in env.metadata.items()
-        if docname in env.found_docs
-        and docname not in changed | removed
-        and any(current(path, name) != digest for path, name, digest in metadata.get(SHOWN, []))
+        for docname, metadata in pages_read_before(env, changed, removed)
+        if any(current(path, name) != digest for path, name, digest in metadata.get(SHOWN, []))
     ]
