@@ -40,10 +40,15 @@ def sphinx_args(
 # and the low bits of a sum differ between them: over a few hundred training steps that
 # grows into another model, and the book's measured claims are about one model. Pinned
 # to AVX2, which any x86 machine of the last decade has, every machine trains the same.
+# One thread per process, for the same reason (a sum split over N threads is added in
+# another order) and for speed: the book's models are tiny, and two notebook kernels of
+# two threads each on two cores spend most of their time waiting on one another (the
+# attention chapter's cells: 245 s, against 15 s on one thread each).
 SAME_NUMBERS_EVERYWHERE = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_CBWR": "AVX2,STRICT",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OMP_NUM_THREADS": "1",
 }
 
 

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from buildlib import book_build, store  # noqa: E402  (needs the path above)
 
-# What `nox -s tests` sets already, for a pytest started by hand: before torch loads.
+# What `nox -s tests` sets already, for a pytest started by hand: before torch loads
+# (one torch thread among them: tiny models, where a second thread only coordinates).
 os.environ.update(book_build.SAME_NUMBERS_EVERYWHERE)
 
 collect_ignore = ["roots"]
@@ -24,17 +25,6 @@ collect_ignore = ["roots"]
 @pytest.fixture(scope="session")
 def rootdir() -> Path:
     return Path(__file__).parent / "roots"
-
-
-@pytest.fixture
-def one_torch_thread():
-    """Tiny models: a second thread only adds coordination, and on a busy machine much more."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ from model_src import kv_cache
 from model_src.model import GPT, GPTConfig, top_p_logits
 from model_src.probe import attention_maps, heads_off
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def tiny_config(**overrides) -> GPTConfig:
     values = dict(block_size=16, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0)

@@ -9,8 +9,6 @@ import torch
 from model_src import passk, presets, rl
 from model_src.model import GPT
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def _ids(*texts: str) -> torch.Tensor:
     return torch.tensor([["ABC".index(ch) for ch in text] for text in texts])

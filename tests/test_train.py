@@ -19,9 +19,6 @@ from model_src import prepare, sample
 from model_src import train as training
 from model_src.model import GPT, GPTConfig
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 # --- data ------------------------------------------------------------------------------
 
 
@@ -280,7 +277,7 @@ def test_training_leaves_the_callers_random_state_and_threads_alone(tmp_path):
     torch.manual_seed(123)
     training.train(tiny_run(tmp_path, max_iters=2, threads=2))
     assert torch.equal(torch.rand(3), expected)
-    assert torch.get_num_threads() == 1  # as the one_thread fixture set it
+    assert torch.get_num_threads() == 1  # as OMP_NUM_THREADS=1 set it (conftest)
 
 
 def test_every_build_computes_with_the_same_kernels(tmp_path):

@@ -22,9 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 QUICK = dict(max_iters=10, eval_interval=5, eval_iters=2, log_interval=5)  # a few steps
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 @pytest.fixture(scope="session")
 def sort_cache(tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("cache")
