@@ -305,6 +305,10 @@ def _ended(returncode: int, output: str) -> str:
     return f"the process running it {how} before it returned" + (f":\n{tail}" if tail else "")
 
 
+def _stop_copy() -> None:
+    os._exit(0)
+
+
 def _apart_worker() -> int:
     """``python -m buildlib.processes``: run the job ``call_apart`` sent, write result.json."""
     die_with_parent(group=True)  # a killed build takes the worker and its forks along
@@ -318,12 +322,12 @@ def _apart_worker() -> int:
     for other in job["imports"]:
         importlib.import_module(other)
     function = getattr(importlib.import_module(module), name)
-    work, worker, forks = Path(job["work"]), os.getpid(), []
-    os.register_at_fork(after_in_parent=lambda: forks.append(1))
+    work, forks = Path(job["work"]), []
+    # A copy of the code ends the moment it is made: one that went on could fork again
+    # (a fork in a loop fills memory in seconds), and only the worker answers.
+    os.register_at_fork(after_in_parent=lambda: forks.append(1), after_in_child=_stop_copy)
     (work / "began").touch()  # the time limit counts from here
     value = function(**job["kwargs"])
-    if os.getpid() != worker:
-        os._exit(0)  # a forked copy of the code got here: the worker answers, once
     result = work / "result.tmp"
     result.write_text(json.dumps({"value": value, "forked": len(forks)}), encoding="utf-8")
     result.replace(work / "result.json")
