@@ -123,9 +123,9 @@ RUNAWAY_MODELS = {
     "        os.kill(os.getpid(), signal.SIGSEGV)\n",
     "hungry": "    def __init__(self, config):\n        super().__init__(config)\n"
     "        self.hoard = torch.ones(6 * 10**9 // 4)  # 6 GB\n",
-    "forks": "    def forward(self, idx, targets=None):\n        if os.fork() == 0:\n"
-    "            open(FORK_PID, 'w').write(str(os.getpid()))\n            time.sleep(600)\n"
-    "        while not os.path.exists(FORK_PID):\n            time.sleep(0.01)\n"
+    "forks": "    def forward(self, idx, targets=None):\n        copy = os.fork()\n"
+    "        if copy == 0:\n            open(FORK_PID + '.ran', 'w').write('ran')\n"
+    "            time.sleep(600)\n        open(FORK_PID, 'w').write(str(copy))\n"
     "        return super().forward(idx, targets)\n",
     "hangs": "    def forward(self, idx, targets=None):\n        while True:\n            try:\n"
     "                time.sleep(1)\n            except BaseException:\n                pass\n",
@@ -158,6 +158,7 @@ def test_model_code_that_exits_crashes_hoards_forks_or_hangs_fails_at_its_diagra
     assert log.count(f"{srcdir / 'bad.rst'}:") == len(RUNAWAY_MODELS), log[-3000:]
     html = (srcdir / "_build/html/bad.html").read_text()
     assert html.count("could not be drawn") == len(RUNAWAY_MODELS)
+    assert not Path(f"{fork_pid}.ran").exists()  # the copy ended before any of the code
     procfs.assert_gone([int(fork_pid.read_text())], within=10, what="the fork outlived it")
 
 
