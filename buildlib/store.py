@@ -119,11 +119,17 @@ def _stdlib_dirs() -> list[Path]:
     return [Path(paths[name]).resolve() for name in ("stdlib", "platstdlib")]
 
 
+def _site_dirs() -> tuple[Path, ...]:
+    """Where installed packages live, among the folders on sys.path."""
+    return tuple(
+        Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p
+    )
+
+
 def installed(path: Path) -> bool:
     """Is ``path`` part of the standard library or an installed package? Those are keyed
     by version (their files change only with it), everything else by its code."""
-    site = [Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p]
-    return any(Path(path).resolve().is_relative_to(d) for d in [*site, *_stdlib_dirs()])
+    return any(Path(path).resolve().is_relative_to(d) for d in [*_site_dirs(), *_stdlib_dirs()])
 
 
 def _names_in_source(source: str | bytes) -> list[tuple[str, int]]:
@@ -180,9 +186,7 @@ def import_files(
     """
     path = Path(path).resolve() if path else None
     search = tuple(Path(p).resolve() for p in search)
-    site = tuple(
-        Path(p).resolve() for p in sys.path if "site-packages" in p or "dist-packages" in p
-    )
+    site = _site_dirs()
     # installed from a wheel, the project's own files are keyed by code, as in a checkout
     own_top = _top_name(path, site) if path else ""
     own = _package_version(own_top, tuple(_stdlib_dirs()), site) if own_top else ""

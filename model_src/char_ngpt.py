@@ -20,7 +20,7 @@ import torch
 from buildlib.processes import Task, run_longest_first
 from buildlib.store import code_inputs, digest
 
-from . import prepare, presets, trained
+from . import presets, trained
 from . import train as training
 from .model import GPT
 from .ngpt import NGPT, NGPTConfig
@@ -53,12 +53,6 @@ def train_run(name: str, seed: int) -> tuple[GPT | NGPT, dict]:
     step, the final evaluation, the CPU seconds the run took)."""
     cfg, data = settings(seed), presets.dataset("char")
 
-    def batches(split: str, generator: torch.Generator):
-        split_data = data.train if split == "train" else data.val
-        return prepare.sample_batch(
-            split_data, data.meta, cfg["batch_size"], cfg["block_size"], generator
-        )
-
     losses = []
 
     def observe(model, iter_num: int, loss: float | None) -> None:
@@ -74,7 +68,7 @@ def train_run(name: str, seed: int) -> tuple[GPT | NGPT, dict]:
             torch.manual_seed(seed)
             model = build(name)
             started = time.process_time()
-            summary = training.fit(model, cfg, batches, observe=observe)
+            summary = training.fit(model, cfg, training.memory_batches(data, cfg), observe=observe)
             cpu_seconds = time.process_time() - started
     finally:
         torch.set_num_threads(threads_before)

@@ -1,7 +1,8 @@
 """Muon: momentum, orthogonalised, for the matrices inside the blocks (Jordan et al. 2024;
 nanochat trains its block this way, and the rest with AdamW).
 
-    muon, adamw = optimizers(model, weight_decay, adamw_lr, muon_lr, betas)
+    optimizer = optimizers(model, weight_decay, adamw_lr, muon_lr, betas)
+    train.fit(model, cfg, batches, optimizer=optimizer)
 
 AdamW scales every weight's step by that weight's own gradient history. Muon treats a
 weight matrix as what it is, a linear map: it takes the momentum of the gradient,
@@ -61,8 +62,25 @@ def block_matrices(model: torch.nn.Module) -> list[str]:
     ]
 
 
-def optimizers(model, weight_decay, adamw_lr, muon_lr, betas) -> tuple[Muon, torch.optim.AdamW]:
-    """Muon for block_matrices(model); AdamW, with GPT's two groups, for the rest."""
+class Paired:
+    """Muon and AdamW stepped as one optimizer, which is what train.fit takes."""
+
+    def __init__(self, muon: Muon, adamw: torch.optim.AdamW):
+        self.muon, self.adamw = muon, adamw
+        self.param_groups = muon.param_groups + adamw.param_groups
+
+    def step(self):
+        self.muon.step()
+        self.adamw.step()
+
+    def zero_grad(self, set_to_none: bool = True):
+        self.muon.zero_grad(set_to_none)
+        self.adamw.zero_grad(set_to_none)
+
+
+def optimizers(model, weight_decay, adamw_lr, muon_lr, betas) -> Paired:
+    """Muon for block_matrices(model); AdamW, with GPT's two groups, for the rest. Muon's
+    rate follows the same schedule as AdamW's, scaled by muon_lr / adamw_lr."""
     muon_names = block_matrices(model)
     params = dict(model.named_parameters())  # a tied matrix appears once
     rest = [p for n, p in params.items() if n not in muon_names]
@@ -71,4 +89,5 @@ def optimizers(model, weight_decay, adamw_lr, muon_lr, betas) -> tuple[Muon, tor
         {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
     ]
     muon = Muon([params[n] for n in muon_names], lr=muon_lr)
-    return muon, torch.optim.AdamW(groups, lr=adamw_lr, betas=betas)
+    muon.param_groups[0]["lr_scale"] = muon_lr / adamw_lr  # train.fit reads it
+    return Paired(muon, torch.optim.AdamW(groups, lr=adamw_lr, betas=betas))

@@ -142,14 +142,8 @@ def train_supervised(seed: int) -> dict:
     overrides = dict(seed=seed, max_iters=STEPS, learning_rate=LEARNING_RATE, decay_lr=False)
     cfg = training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
 
-    def batches(split: str, generator: torch.Generator):
-        rows = data.train if split == "train" else data.val
-        return prepare.sample_batch(
-            rows, data.meta, cfg["batch_size"], cfg["block_size"], generator
-        )
-
     started = time.process_time()
-    summary = training.fit(model, cfg, batches)
+    summary = training.fit(model, cfg, training.memory_batches(data, cfg))
     seconds = time.process_time() - started
     return {
         "model": model.eval(),

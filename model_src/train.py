@@ -190,6 +190,18 @@ def file_batches(data_dir: Path, config: Mapping) -> Callable:
     return batches
 
 
+def memory_batches(data: prepare.Dataset, config: Mapping) -> Callable:
+    """batches(split, generator) -> (x, y) drawn from a dataset in memory, for fit()."""
+
+    def batches(split: str, generator: torch.Generator):
+        rows = data.train if split == "train" else data.val
+        return prepare.sample_batch(
+            rows, data.meta, config["batch_size"], config["block_size"], generator
+        )
+
+    return batches
+
+
 def save_checkpoint(out_dir: Path, checkpoint: dict) -> None:
     """Write ckpt.pt in one piece: a crash mid-write leaves the previous one intact."""
     partial = out_dir / "ckpt.pt.partial"
@@ -318,7 +330,7 @@ def fit(
     while iter_num < cfg["max_iters"]:
         lr = get_lr(iter_num, cfg)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         t0 = time.perf_counter()
         loss_sum = 0.0
         for _ in range(accum):

@@ -15,7 +15,6 @@ seed.
 """
 
 import json
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -121,62 +120,47 @@ def largest_score(model: ModernGPT, data: prepare.Dataset) -> float:
 
 
 def train_variant(spec: dict, seed: int) -> tuple[ModernGPT, dict]:
-    """train.py's loop for a ModernGPT: returns the model and its record (train loss per
-    step; held-out loss, exact-sort accuracy and largest attention score at every
-    evaluation)."""
+    """train.py's fit for a ModernGPT (or an NGPT): returns the model and its record
+    (train loss per step; held-out loss, exact-sort accuracy and largest attention score
+    at every evaluation)."""
     cfg, data = settings(seed, spec), presets.dataset("sort")
+    record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": [], "score": []}
+
+    def observe(model, iter_num: int, loss: float | None) -> None:
+        if isinstance(model, NGPT):
+            model.normalize_weights()  # after every optimizer step: rows back on the sphere
+        if loss is None:
+            return
+        record["loss"].append(loss)
+        if iter_num % cfg["eval_interval"] == 0:
+            record["eval_iter"].append(iter_num)
+            record["val_loss"].append(held_out_loss(model, data))
+            record["accuracy"].append(tasks.sort_accuracy(model))
+            record["score"].append(largest_score(model, data))
+
     threads_before = torch.get_num_threads()
     torch.set_num_threads(cfg["threads"])
     try:
         with torch.random.fork_rng():
             torch.manual_seed(cfg["seed"])
             model = build(spec)
-            optimizers = make_optimizers(model, cfg, spec.get("muon_lr"))
-            generator = torch.Generator().manual_seed(cfg["seed"])
-            record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": [], "score": []}
-            start = time.perf_counter()
-            for it in range(cfg["max_iters"]):
-                set_learning_rates(optimizers, it, cfg, spec.get("muon_lr"))
-                x, y = prepare.sample_batch(
-                    data.train, data.meta, cfg["batch_size"], cfg["block_size"], generator
-                )
-                _, loss = model(x, y)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-                for optimizer in optimizers:
-                    optimizer.step()
-                if isinstance(model, NGPT):
-                    model.normalize_weights()  # every row back on the sphere
-                model.zero_grad(set_to_none=True)
-                record["loss"].append(loss.item())
-                if (it + 1) % cfg["eval_interval"] == 0:
-                    record["eval_iter"].append(it + 1)
-                    record["val_loss"].append(held_out_loss(model, data))
-                    record["accuracy"].append(tasks.sort_accuracy(model))
-                    record["score"].append(largest_score(model, data))
-            record["train_seconds"] = time.perf_counter() - start
+            optimizer = make_optimizer(model, cfg, spec.get("muon_lr"))
+            batches = training.memory_batches(data, cfg)
+            summary = training.fit(model, cfg, batches, optimizer=optimizer, observe=observe)
     finally:
         torch.set_num_threads(threads_before)
+    record["train_seconds"] = summary["train_seconds"]
     record["params"] = model.get_num_params()
     return model.eval(), record
 
 
-def make_optimizers(model: ModernGPT, cfg: dict, muon_lr: float | None) -> list:
+def make_optimizer(model: ModernGPT, cfg: dict, muon_lr: float | None):
     """GPT's AdamW for every parameter; with a Muon rate, Muon for the block's matrices
-    and AdamW for the rest."""
+    and AdamW for the rest, stepped as one."""
     betas = (cfg["beta1"], cfg["beta2"])
     if muon_lr is None:
-        return [model.configure_optimizers(cfg["weight_decay"], cfg["learning_rate"], betas, "cpu")]
-    return list(muon.optimizers(model, cfg["weight_decay"], cfg["learning_rate"], muon_lr, betas))
-
-
-def set_learning_rates(optimizers: list, it: int, cfg: dict, muon_lr: float | None) -> None:
-    """train.py's schedule for AdamW; Muon's rate follows the same shape from muon_lr."""
-    lr = training.get_lr(it, cfg)
-    for optimizer in optimizers:
-        is_muon = isinstance(optimizer, muon.Muon)
-        for group in optimizer.param_groups:
-            group["lr"] = muon_lr * lr / cfg["learning_rate"] if is_muon else lr
+        return model.configure_optimizers(cfg["weight_decay"], cfg["learning_rate"], betas, "cpu")
+    return muon.optimizers(model, cfg["weight_decay"], cfg["learning_rate"], muon_lr, betas)
 
 
 def _entries() -> dict[tuple[str, int], str]:

@@ -248,9 +248,24 @@ def test_muon_trains_the_block_matrices_and_adamw_the_rest():
     model = ModernGPT(modern())
     names = muon.block_matrices(model)
     assert names and all(n.startswith("transformer.h.") and n.endswith("weight") for n in names)
-    matrices, adamw = muon.optimizers(model, 0.1, 1e-3, 0.02, (0.9, 0.99))
+    paired = muon.optimizers(model, 0.1, 1e-3, 0.02, (0.9, 0.99))
+    matrices, adamw = paired.muon, paired.adamw
     in_muon = {id(p) for g in matrices.param_groups for p in g["params"]}
     in_adamw = {id(p) for g in adamw.param_groups for p in g["params"]}
     assert not in_muon & in_adamw
     assert in_muon | in_adamw == {id(p) for p in model.parameters()}
     assert id(model.lm_head.weight) in in_adamw  # the tied embedding: AdamW
+
+
+def test_fit_steps_muon_at_its_rate_on_adamw_schedule():
+    cfg = training.resolve_config(presets.config_file("sort"), dict(max_iters=3, eval_iters=1))
+    model = ModernGPT(modern())
+    paired = muon.optimizers(model, 0.1, cfg["learning_rate"], 0.02, (0.9, 0.99))
+    training.fit(
+        model, cfg, training.memory_batches(presets.dataset("sort"), cfg), optimizer=paired
+    )
+    scheduled = training.get_lr(2, cfg)  # the rate of the last step
+    assert [g["lr"] for g in paired.adamw.param_groups] == [scheduled, scheduled]
+    assert paired.muon.param_groups[0]["lr"] == pytest.approx(
+        0.02 * scheduled / cfg["learning_rate"]
+    )
