@@ -200,7 +200,8 @@ def livedocs(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite: units, Sphinx test projects, a draft build of the book, browsers."""
     install(session, "test")
-    session.run("pytest", *session.posargs, env=sphinx_env("draft"))
+    # one worker per core; `-- -n 0` after the session name runs them in this process
+    session.run("pytest", "-n", "auto", *session.posargs, env=sphinx_env("draft"))
 
 
 @nox.session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -27,16 +28,38 @@ def rootdir() -> Path:
     return Path(__file__).parent / "roots"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the built book run last: with `-n`, the other workers get on
+    with everything else while one of them builds it."""
+    items.sort(key=lambda item: "book_html" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def book_html() -> Path:
-    """The whole book built once per test session, at draft quality, warnings as errors.
+    """The whole book built once per test run, at draft quality, warnings as errors.
 
     It shares the repository's caches (.cache/), so a warm run reuses trained models,
-    clips and executed notebooks, exactly as `nox -s docs` does.
+    clips and executed notebooks, exactly as `nox -s docs` does. Under pytest-xdist the
+    first worker to ask builds it; the others wait for that build and read its outcome.
     """
     out = REPO / "docs" / "_build" / "test"
-    cache = store.default_cache()
-    env = {**os.environ, **book_build.environment(cache, "draft")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    outcome = out.parent / "test.outcome"  # the run's id, then "" or why the build failed
+    with (out.parent / "test.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = outcome.read_text() if outcome.is_file() else ""
+        if not run or not done.startswith(f"{run}\n"):
+            done = f"{run}\n{_build_book(out)}"
+            outcome.write_text(done)
+    failure = done.partition("\n")[2]
+    assert not failure, failure
+    return out / "html"
+
+
+def _build_book(out: Path) -> str:
+    """Build the book into ``out``: "" when it built, else the end of its output."""
+    env = {**os.environ, **book_build.environment(store.default_cache(), "draft")}
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)],
         capture_output=True,
@@ -44,10 +67,9 @@ def book_html() -> Path:
         env=env,
         check=False,
     )
-    assert result.returncode == 0, (
-        f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-    )
-    return out / "html"
+    if result.returncode == 0:
+        return ""
+    return f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
 
 
 @pytest.fixture(scope="session")
