@@ -127,10 +127,10 @@ def train_variant(spec: dict, seed: int) -> tuple[ModernGPT, dict]:
     record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": [], "score": []}
 
     def observe(model, iter_num: int, loss: float | None) -> None:
+        if loss is None:
+            return  # before the first step: an NGPT starts on the sphere
         if isinstance(model, NGPT):
             model.normalize_weights()  # after every optimizer step: rows back on the sphere
-        if loss is None:
-            return
         record["loss"].append(loss)
         if iter_num % cfg["eval_interval"] == 0:
             record["eval_iter"].append(iter_num)
