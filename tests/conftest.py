@@ -29,9 +29,15 @@ def rootdir() -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that read the built book run last: with `-n`, the other workers get on
-    with everything else while one of them builds it."""
-    items.sort(key=lambda item: "book_html" in getattr(item, "fixturenames", ()))
+    """The tests that read the built book run last, the slow ones (marked `book`) first
+    among them: with `-n`, the other workers get on with everything else while one of
+    them builds the book, and no long test starts when the rest are done."""
+
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        reads_book = "book_html" in getattr(item, "fixturenames", ())
+        return reads_book, item.get_closest_marker("book") is None
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")
