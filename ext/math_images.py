@@ -26,6 +26,7 @@ says what is missing.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -204,6 +205,16 @@ def from_store(math: store.Store, keys: dict[str, str], documents: dict[Path, st
     return missing
 
 
+MADE_WITH = ".keys.json"  # beside the images: {file name: the store key it was made with}
+
+
+def _made_with(folder: Path) -> dict[str, str]:
+    try:
+        return json.loads((folder / MADE_WITH).read_text())
+    except (OSError, ValueError):
+        return {}  # a folder made before this record, or damaged: every image is checked
+
+
 def typeset_missing(failures: dict[str, str], app, builder) -> None:
     """Before pages are written: every formula not in the output yet, from the store or
     typeset now (one run for all, under one lock: two builds typeset a formula once)."""
@@ -211,18 +222,22 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
         return
     failures.clear()  # a formula fixed since the last build is typeset again below
     folder = Path(builder.outdir, builder.imagedir, "math")
-    documents: dict[Path, str] = {}
-    missing: list[tuple[nodes.Element, str]] = []
-    for docname in sorted(app.env.all_docs):
-        for node, latex in formulas(app.env.get_doctree(docname), app):
-            target = folder / f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg"
-            if not target.is_file():
-                documents.setdefault(target, latex)
-                missing.append((node, latex))
+    found = [
+        (node, latex, folder / f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg")
+        for docname in sorted(app.env.all_docs)
+        for node, latex in formulas(app.env.get_doctree(docname), app)
+    ]
+    keys = formula_keys({latex for _, latex, _ in found}, app.config)
+    # imgmath names a file by its LaTeX alone: the key it was made with says if it is stale
+    recorded = _made_with(folder)
+    current = {t.name: keys[tex] for _, tex, t in found if recorded.get(t.name) == keys[tex]}
+    documents = {t: tex for _, tex, t in found if t.name not in current or not t.is_file()}
+    missing = [(node, latex) for node, latex, target in found if target in documents]
     if not documents:
         return
+    for target in documents:
+        target.unlink(missing_ok=True)  # made with other settings: no stale image stays
     math = store.Store(_core.cache_root(app) / "math", log=logger.info)
-    keys = formula_keys(set(documents.values()), app.config)
     try:
         with math.lock("typesetting"):  # one lock file; the runs are seconds
             missing_now = from_store(math, keys, documents)
@@ -239,6 +254,9 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
         unmade = {target: latex for target, latex in documents.items() if not target.is_file()}
         if unmade:
             typeset_and_store(unmade, keys, None, failures, app.config)
+    made = {t.name: keys[latex] for t, latex in documents.items() if t.is_file()}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / MADE_WITH, json.dumps({**current, **made}, sort_keys=True).encode())
     for node, latex in missing:  # said on every build until fixed: there is no image to reuse
         if latex in failures:
             warn(

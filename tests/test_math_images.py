@@ -123,3 +123,20 @@ def test_a_cache_that_cannot_be_written_is_a_located_warning(app, make_app, tmp_
     assert "index.rst:" in warnings and "math: the equation images could not be stored" in warnings
     assert "[nanobook.math]" in warnings
     assert len(_math_images(built)) == 5  # typeset all the same, kept nowhere
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_images_made_with_other_settings_are_made_again(app, make_app, tmp_path):
+    """imgmath names an image by its LaTeX alone: a rebuild after a change of the dvisvgm
+    arguments must not keep the images the old ones made."""
+    app.build()
+    fine = _math_images(app)
+    coarser = {"imgmath_dvisvgm_args": ["--no-fonts=1", "--precision=1"]}
+    again = make_app(
+        "html", srcdir=app.srcdir, builddir=Path(app.outdir).parent, confoverrides=coarser
+    )
+    assert again.outdir == app.outdir  # the same output folder, images and all
+    again.build()
+    fresh = make_app("html", srcdir=app.srcdir, builddir=tmp_path / "fresh", confoverrides=coarser)
+    fresh.build()
+    assert _math_images(again) == _math_images(fresh) != fine
