@@ -230,8 +230,12 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
     keys = formula_keys({latex for _, latex, _ in found}, app.config)
     # imgmath names a file by its LaTeX alone: the key it was made with says if it is stale
     recorded = _made_with(folder)
-    current = {t.name: keys[tex] for _, tex, t in found if recorded.get(t.name) == keys[tex]}
-    documents = {t: tex for _, tex, t in found if t.name not in current or not t.is_file()}
+    current = {
+        t.name: keys[tex]
+        for _, tex, t in found
+        if recorded.get(t.name) == keys[tex] and t.is_file()
+    }
+    documents = {t: tex for _, tex, t in found if t.name not in current}
     missing = [(node, latex) for node, latex, target in found if target in documents]
     if not documents:
         return
