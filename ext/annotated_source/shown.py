@@ -5,6 +5,7 @@ stays as it is, unlike a dependency on the file's mtime (env.note_dependency).""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from buildlib import store
@@ -32,12 +33,12 @@ def note_shown(env, path: Path, name: str, obj: SourceObject | None) -> None:
 def pages_showing_changed_lines(app, env, added, changed, removed) -> list[str]:
     """env-get-outdated: the pages some of whose shown lines are not what they showed."""
     now: dict[tuple[str, str], str] = {}
+    parsed = functools.cache(parse_file)  # a file that ten pages show is parsed once
 
     def current(path: str, name: str) -> str:
         if (path, name) not in now:
             try:
-                tree, file_lines = parse_file(Path(path))
-                now[path, name] = lines_digest(find_object(tree, file_lines, name))
+                now[path, name] = lines_digest(find_object(*parsed(Path(path)), name))
             except (Problem, OSError):  # the page says so where the block is
                 now[path, name] = lines_digest(None)
         return now[path, name]
