@@ -36,9 +36,7 @@ class Runs:
 
     def get(self, name: str, seed: int) -> dict:
         """The run's record, trained first if not cached; "model" holds its model."""
-        store, entry = self.store(), self.entries()[name, seed]
-        store.get_or_make(entry, lambda tmp: self._train_into(tmp, name, seed, entry))
-        path = store.path(entry)
+        _, path = self._made(name, seed)
         record = json.loads((path / "record.json").read_text())
         if self.build is None:
             return record
@@ -46,9 +44,21 @@ class Runs:
         model.load_state_dict(torch.load(path / "model.pt", map_location="cpu"))
         return {**record, "model": model.eval()}
 
+    def weights(self, name: str, seed: int) -> str:
+        """The digest of the run's weights, as its entry recorded it: what readers of the
+        model key on, read without loading it (trained first if not cached)."""
+        meta, _ = self._made(name, seed)
+        return meta["weights"]
+
+    def _made(self, name: str, seed: int) -> tuple[dict, Path]:
+        """The run's entry metadata and folder, trained first if the cache lacks it."""
+        store, entry = self.store(), self.entries()[name, seed]
+        meta = store.get_or_make(entry, lambda tmp: self._train_into(tmp, name, seed, entry))
+        return meta, store.path(entry)
+
     def make(self, name: str, seed: int) -> None:
         """Train the run if missing (a process pool's task: it sends nothing back)."""
-        self.get(name, seed)
+        self._made(name, seed)
 
     def absent(self) -> list[Run]:
         """The runs the cache lacks."""
@@ -59,8 +69,9 @@ class Runs:
         print(f"training {entry} (cached for next time)", file=sys.stderr)
         model, record = self.train(name, seed)
         (tmp / "record.json").write_text(json.dumps(record))
-        files = {"record": "record.json"}
+        files, meta = {"record": "record.json"}, {}
         if model is not None:
             torch.save(model.state_dict(), tmp / "model.pt")
             files["weights"] = "model.pt"
-        write_meta(tmp, {"files": files})
+            meta["weights"] = trained.weights_digest(model.state_dict())
+        write_meta(tmp, {"files": files, **meta})

@@ -287,6 +287,24 @@ def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, 
     assert [row[2] for row in replies[1:]] == ["no", "yes"]  # the # run forgot how to sort
 
 
+@pytest.mark.parametrize("root", ["live-models", "live-chat"])
+def test_a_rebuild_whose_results_are_stored_loads_no_model(root, make_app, rootdir, tmp_path):
+    """Keys come from what the models' entries recorded and a stored result was checked
+    when it was made: a rebuild that changes nothing loads no model and says nothing."""
+    srcdir = tmp_path / root
+    shutil.copytree(rootdir / f"test-{root}", srcdir)
+    (srcdir / "errors.rst").write_text("Errors\n======\n\nNone: each is said on every build.\n")
+    make_app("html", srcdir=srcdir, freshenv=True).build()
+    loaded = []
+    with pytest.MonkeyPatch.context() as patch:
+        for loader in ("trained_model", "chat_model", "tool_model"):
+            patch.setattr(compute, loader, lambda *args, name=loader: loaded.append(name))
+        again = make_app("html", srcdir=srcdir)
+        again.build()
+    assert not loaded
+    assert "nanobook" not in strip_colors(again._warning.getvalue())
+
+
 @pytest.mark.sphinx("text", testroot="live-chat", freshenv=True)
 def test_the_chat_widget_is_a_table_in_text(app):
     app.build()

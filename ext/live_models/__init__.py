@@ -112,7 +112,7 @@ def compute_all(app, env) -> list[str]:
     return sorted(changed)
 
 
-def _problem(compute, spec) -> tuple[str, str] | None:
+def _problem(compute, cache: Path, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
     if spec.kind == "chat":
         return compute.chat_problem(spec.runs, spec.prompt)
@@ -123,6 +123,8 @@ def _problem(compute, spec) -> tuple[str, str] | None:
                 "only sort has one (rl_runs.py)",
             )
         return None
+    if compute.stored_result(cache, spec.preset, spec.request()) is not None:
+        return None  # checked when it was made: no model is loaded to check it again
     entry = compute.trained_model(spec.preset)
     if spec.script.endswith("-replay") and entry.replay is None:
         return (
@@ -175,7 +177,7 @@ def _computation(compute, spec):
 def _compute(compute, cache: Path, spec) -> dict:
     if spec.error is not None:
         return {"error": spec.error}
-    problem = _problem(compute, spec)
+    problem = _problem(compute, cache, spec)
     if problem is None:
         try:
             return compute.cached_result(

@@ -53,8 +53,8 @@ def trained_model(preset: str):
 
 def tool_model(name: str) -> SimpleNamespace:
     """The Tools chapter's calculator model (model_src/arithmetic.py), shaped like a
-    trained preset: its tokenizer as meta, its weights digest as key."""
-    from model_src import arithmetic, trained
+    trained preset: its tokenizer as meta."""
+    from model_src import arithmetic
 
     model = arithmetic.get(name)["model"]
     tokens = arithmetic.TOKENIZER
@@ -64,10 +64,7 @@ def tool_model(name: str) -> SimpleNamespace:
         "stoi": tokens.stoi,
         "task": "addition",
     }
-    weights = trained.weights_digest(model.state_dict())
-    return SimpleNamespace(
-        model=model, meta=meta, weights=weights, encode=tokens.encode, decode=tokens.decode
-    )
+    return SimpleNamespace(model=model, meta=meta, encode=tokens.encode, decode=tokens.decode)
 
 
 def tool_rules() -> dict:
@@ -92,11 +89,15 @@ def model_key(preset: str) -> str:
 
 
 def model_weights(preset: str) -> str:
-    """The digest of the weights the exports of ``preset`` come from."""
-    if preset.startswith(CHAT_PREFIX) or preset in TOOL_MODELS:
-        return trained_model(preset).weights
-    from model_src import trained  # a book preset's entry records it: no model loaded
+    """The digest of the weights the exports of ``preset`` come from, as the model's store
+    entry recorded it: no model is loaded."""
+    from model_src import arithmetic, finetune, trained
 
+    if preset.startswith(CHAT_PREFIX):
+        name = chat_runs()[preset.removeprefix(CHAT_PREFIX)]
+        return finetune.STORED.weights(name, finetune.SEEDS[0])
+    if preset in TOOL_MODELS:
+        return arithmetic.STORED.weights(preset, arithmetic.SEEDS[0])
     return trained.weights(preset)
 
 
@@ -173,16 +174,34 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 # --- the computations the widgets run, on the default input --------------------------------
 
 
+RESULT = "result.json"  # a computation's entry: its JSON
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
     """``compute()`` once per (model, request, this file); a JSON file in the cache."""
-    key = digest(result_inputs(preset, request), json.dumps(request, sort_keys=True))
     return stored_file(
         cache_dir,
-        f"{preset}-{request['kind']}-{key}",
-        "result.json",
+        result_entry(preset, request),
+        RESULT,
         lambda: json.dumps(compute(), allow_nan=False),
-        read=lambda path: json.loads(path.read_text(encoding="utf-8")),
+        read=read_json,
     )
+
+
+def stored_result(cache_dir: Path, preset: str, request: dict) -> dict | None:
+    """The result ``cached_result`` stored for the request, or None (nothing computed)."""
+    entry = result_entry(preset, request)
+    read = lambda folder, meta: read_json(folder / RESULT)  # noqa: E731
+    return Store(cache_dir, log=logger.info).get(entry, parse=read)
+
+
+def result_entry(preset: str, request: dict) -> str:
+    key = digest(result_inputs(preset, request), json.dumps(request, sort_keys=True))
+    return f"{preset}-{request['kind']}-{key}"
 
 
 def result_inputs(preset: str, request: dict) -> str:
@@ -341,15 +360,14 @@ def chat_runs() -> dict[str, str]:
 def chat_model(run: str) -> SimpleNamespace:
     """A fine-tuning run's model (its first seed), shaped like a trained preset. A LoRA
     run's adapters are merged into its weights: the browser runs a plain GPT."""
-    from model_src import chat, finetune, lora, trained
+    from model_src import chat, finetune, lora
 
     name = chat_runs()[run]
     model = finetune.get(name)["model"]
     if finetune.RUNS[name]["rank"]:
         model = lora.merge_lora(model)
     meta = {"vocab_size": len(chat.VOCAB), "itos": dict(enumerate(chat.VOCAB)), "task": "chat"}
-    weights = trained.weights_digest(model.state_dict())
-    return SimpleNamespace(model=model, meta=meta, weights=weights)
+    return SimpleNamespace(model=model, meta=meta)
 
 
 def chat_run_about(run: str) -> str:
@@ -522,14 +540,17 @@ def replay_artifact(preset: str, cache_dir: Path) -> Path:
     """The replay as a classic script registered as ``<preset>-replay``."""
     key = f"{preset}-replay-{model_key(preset)}"
     about = f"How the {preset} model learned"
-    return registered_script(cache_dir, key, f"{preset}-replay", about, replay_payload(preset))
+    return registered_script(
+        cache_dir, key, f"{preset}-replay", about, lambda: replay_payload(preset)
+    )
 
 
-def registered_script(cache_dir: Path, key: str, name: str, about: str, payload: dict) -> Path:
-    """The store entry ``key``: a classic script that registers ``payload`` as ``name``."""
+def registered_script(cache_dir: Path, key: str, name: str, about: str, payload) -> Path:
+    """The store entry ``key``: a classic script that registers ``payload()`` as ``name``
+    (called only to make the entry)."""
 
     def text() -> str:
-        body = json.dumps({"name": name, **payload}, ensure_ascii=True, separators=(",", ":"))
+        body = json.dumps({"name": name, **payload()}, ensure_ascii=True, separators=(",", ":"))
         return f"/* {about}, for nanobook_widgets.js */\nnanobook._register({body});\n"
 
     return stored_file(cache_dir, key, f"{key}.js", text)
@@ -548,12 +569,19 @@ def export(name: str, cache_dir: Path) -> Path:
 # --- the RL run's replay ------------------------------------------------------------------
 
 
+def rl_replay_run() -> tuple[str, int]:
+    """The run the RL replay shows: REINFORCE with the first seed (model_src/rl_runs.py)."""
+    from model_src import rl_runs
+
+    return "REINFORCE", rl_runs.SEEDS[0]
+
+
 def rl_replay_payload(preset: str) -> dict:
     """What the RL replay shows: model_src/rl_runs.py's REINFORCE run (its first seed),
     snapshot by snapshot: held-out pass@1 and pass@k, the mean reward, and one group."""
     from model_src import rl_runs
 
-    record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
+    record = rl_runs.get(*rl_replay_run())
     entry = trained_model(preset)
     return {
         "kind": "rl",
@@ -569,16 +597,21 @@ def rl_replay_payload(preset: str) -> dict:
 
 
 def rl_replay_key(preset: str) -> str:
-    """The RL record itself plus this file's code: what the RL replay depends on."""
-    payload = json.dumps(rl_replay_payload(preset), sort_keys=True)
-    return digest(preset, payload, *producer_code(__file__))
+    """What the RL replay depends on: the run's store entry (named by everything its record
+    depends on), the preset's weights (its vocabulary) and this file's code."""
+    from model_src import rl_runs
+
+    run = rl_runs.STORED.entries()[rl_replay_run()]
+    return digest(preset, run, model_weights(preset), *producer_code(__file__))
 
 
 def rl_replay_artifact(preset: str, cache_dir: Path) -> Path:
     """The RL replay as a classic script registered as ``<preset>-rl-replay``."""
     key = f"{preset}-rl-replay-{rl_replay_key(preset)}"
-    about, payload = f"The {preset} model's RL run", rl_replay_payload(preset)
-    return registered_script(cache_dir, key, f"{preset}-rl-replay", about, payload)
+    about = f"The {preset} model's RL run"
+    return registered_script(
+        cache_dir, key, f"{preset}-rl-replay", about, lambda: rl_replay_payload(preset)
+    )
 
 
 def rl_replay_summary(preset: str) -> dict:
