@@ -2,13 +2,15 @@
 
 ``sphinx.ext.imgmath`` runs ``latex`` and ``dvisvgm`` once per formula while it writes
 the pages: about 150 formulas, 0.17 s of start-up each, 25 s on one core at the end of
-every cold build. Before the pages are written, this extension collects every formula
-of the doctrees, puts the ones not typeset yet into one document, one ``preview`` page
-each, and converts all pages in one ``dvisvgm`` run. Each SVG goes where imgmath looks
+every cold build. Each page's formulas are noted while it is read; before the pages are
+written, this extension puts the ones not typeset yet into one document, one ``preview``
+page each, and converts all pages in one ``dvisvgm`` run. Each SVG goes where imgmath looks
 for it (named by imgmath's own hash of the LaTeX), with imgmath's depth comment, so
 imgmath finds it and runs nothing. Each SVG is also an entry of the book's store
 (``<cache>/math``, keyed by the LaTeX document, the tools' versions and arguments): a new
-output folder copies it from there, and two builds sharing the cache typeset it once.
+output folder copies it from there, and two builds sharing the cache typeset it once. A
+record beside the images says what each formula's image was made with, so a build whose
+formulas all have current images makes no LaTeX document at all.
 
 A formula's SVG must not depend on the others in its batch: with ``--no-fonts=1``
 dvisvgm draws every glyph as a path of its own (with the default, glyph definitions are
@@ -56,18 +58,38 @@ GLYPHS_AS_PATHS = {"--no-fonts=1", "-n1"}
 
 def formulas(doctree: nodes.Node, app) -> Iterator[tuple[nodes.Element, str]]:
     """Each formula node of the doctree with the LaTeX document imgmath makes of it."""
-    for node in list(doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))):
-        if isinstance(node, nodes.math):
-            math = f"${node.astext()}$"
-        elif node.get("no-wrap", node.get("nowrap", False)):
-            math = node.astext()
-        else:
-            math = wrap_displaymath(node.astext(), None, False)
+    for node, math in math_texts(doctree):
         yield node, _latex_document(math, app.config, app.confdir)
 
 
-# imgmath builds a template environment for every formula (3 ms); the book's 437 formulas
-# are 258 different ones, each made once per build (a Config is hashed by identity)
+def math_texts(doctree: nodes.Node) -> Iterator[tuple[nodes.Element, str]]:
+    """Each formula node with the math imgmath puts in its LaTeX document."""
+    for node in list(doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))):
+        if isinstance(node, nodes.math):
+            yield node, f"${node.astext()}$"
+        elif node.get("no-wrap", node.get("nowrap", False)):
+            yield node, node.astext()
+        else:
+            yield node, wrap_displaymath(node.astext(), None, False)
+
+
+def note_formulas(app, doctree: nodes.document) -> None:
+    """While a page is read: its formulas and their lines, so that the step before writing
+    finds every formula without loading every page's doctree again."""
+    app.env.math_formulas[app.env.docname] = [
+        (math, _line(node), node.astext()) for node, math in math_texts(doctree)
+    ]
+
+
+def _line(node: nodes.Node) -> int | None:
+    """The formula's line (inline math has none of its own: its paragraph's)."""
+    while node is not None and node.line is None:
+        node = node.parent
+    return node.line if node is not None else None
+
+
+# imgmath builds a template environment for every formula (3 ms): a document is made only
+# for a formula with no current image, once per build (a Config is hashed by identity)
 @functools.lru_cache(maxsize=2048)
 def _latex_document(math: str, config, confdir) -> str:
     return imgmath.generate_latex_macro("svg", math, config, confdir)
@@ -171,20 +193,6 @@ def _tool_version(tool: str) -> str:
     return (run.stdout or run.stderr).partition("\n")[0]
 
 
-def formula_keys(latex_documents, config) -> dict[str, str]:
-    """Each formula's store key: imgmath's LaTeX document, the tools, their arguments and
-    this module's code (digested once: it is the same for every formula)."""
-    tools = [config.imgmath_latex, config.imgmath_dvisvgm]
-    shared = store.digest(
-        *map(_tool_version, tools),
-        *config.imgmath_latex_args,
-        "--",
-        *config.imgmath_dvisvgm_args,
-        *_core.producer_code(__file__),
-    )
-    return {latex: store.digest(latex, shared) for latex in latex_documents}
-
-
 def store_formula(math: store.Store, key: str, svg: Path) -> None:
     def make(folder: Path) -> None:
         shutil.copyfile(svg, folder / "formula.svg")
@@ -205,7 +213,8 @@ def from_store(math: store.Store, keys: dict[str, str], documents: dict[Path, st
     return missing
 
 
-MADE_WITH = ".keys.json"  # beside the images: {file name: the store key it was made with}
+# beside the images: {formula's math: [its image file, the shared key it was made with]}
+MADE_WITH = ".keys.json"
 
 
 def _made_with(folder: Path) -> dict[str, str]:
@@ -222,25 +231,66 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
         return
     failures.clear()  # a formula fixed since the last build is typeset again below
     folder = Path(builder.outdir, builder.imagedir, "math")
-    found = [
-        (node, latex, folder / f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg")
-        for docname in sorted(app.env.all_docs)
-        for node, latex in formulas(app.env.get_doctree(docname), app)
-    ]
-    keys = formula_keys({latex for _, latex, _ in found}, app.config)
+    found = {
+        math: (docname, line, text)
+        for docname in sorted(app.env.math_formulas)
+        for math, line, text in app.env.math_formulas[docname]
+    }
+    shared = shared_key(app)
     # imgmath names a file by its LaTeX alone: the key it was made with says if it is stale
     recorded = _made_with(folder)
-    current = {
-        t.name: keys[tex]
-        for _, tex, t in found
-        if recorded.get(t.name) == keys[tex] and t.is_file()
-    }
-    documents = {t: tex for _, tex, t in found if t.name not in current}
-    missing = [(node, latex) for node, latex, target in found if target in documents]
+    current = {m: recorded[m] for m in found if _still_made(recorded.get(m), shared, folder)}
+    latex = {m: _latex_document(m, app.config, app.confdir) for m in found if m not in current}
+    documents = {folder / svg_name(doc): doc for doc in latex.values()}
     if not documents:
         return
+    keys = {doc: store.digest(doc, shared) for doc in documents.values()}
     for target in documents:
         target.unlink(missing_ok=True)  # made with other settings: no stale image stays
+    _make(documents, keys, failures, app, location=found[next(iter(latex))][:2])
+    made = {m: [svg_name(d), shared] for m, d in latex.items() if (folder / svg_name(d)).is_file()}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / MADE_WITH, json.dumps({**current, **made}, sort_keys=True).encode())
+    for math, doc in latex.items():  # said on every build until fixed: no image to reuse
+        if doc in failures:
+            docname, line, text = found[math]
+            warn(
+                logger,
+                f"math: LaTeX cannot typeset `{text}`: {failures[doc]}",
+                location=(docname, line),
+                subtype="math",
+                hint="fix the formula; until then the page shows its LaTeX as text",
+            )
+
+
+def shared_key(app) -> str:
+    """What every formula's image depends on besides its math: imgmath's template and
+    settings (as the document it makes of a fixed formula shows them), the tools, their
+    arguments and this module's code."""
+    config = app.config
+    return store.digest(
+        _latex_document("$x$", config, app.confdir),
+        *map(_tool_version, [config.imgmath_latex, config.imgmath_dvisvgm]),
+        *config.imgmath_latex_args,
+        "--",
+        *config.imgmath_dvisvgm_args,
+        *_core.producer_code(__file__),
+    )
+
+
+def _still_made(record, shared: str, folder: Path) -> bool:
+    """Whether a formula's record ([image file, shared key]) names an image made as now."""
+    return (
+        isinstance(record, list)
+        and len(record) == 2
+        and record[1] == shared
+        and (folder / str(record[0])).is_file()
+    )
+
+
+def _make(documents: dict[Path, str], keys, failures, app, location) -> None:
+    """The documents' images from the store, or typeset and stored; typeset and kept
+    nowhere when the store cannot be written (said at ``location``, the first one's)."""
     math = store.Store(_core.cache_root(app) / "math", log=logger.info)
     try:
         with math.lock("typesetting"):  # one lock file; the runs are seconds
@@ -251,25 +301,18 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
         warn(
             logger,
             f"math: the equation images could not be stored: {error}",
-            location=missing[0][0],  # the first formula it could not keep
+            location=location,
             subtype="math",
             hint=_core.STORAGE_HINT,
         )
         unmade = {target: latex for target, latex in documents.items() if not target.is_file()}
         if unmade:
             typeset_and_store(unmade, keys, None, failures, app.config)
-    made = {t.name: keys[latex] for t, latex in documents.items() if t.is_file()}
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / MADE_WITH, json.dumps({**current, **made}, sort_keys=True).encode())
-    for node, latex in missing:  # said on every build until fixed: there is no image to reuse
-        if latex in failures:
-            warn(
-                logger,
-                f"math: LaTeX cannot typeset `{node.astext()}`: {failures[latex]}",
-                location=node,
-                subtype="math",
-                hint="fix the formula; until then the page shows its LaTeX as text",
-            )
+
+
+def svg_name(latex: str) -> str:
+    """The file imgmath looks for: named by its LaTeX document's SHA-1."""
+    return f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg"
 
 
 def typeset_and_store(documents, keys, math, failures: dict[str, str], config) -> None:
@@ -317,7 +360,10 @@ def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) ->
 def setup(app):
     _core.setup_core(app)
     app.setup_extension("sphinx.ext.imgmath")
+    _core.per_page_state(app, "math_formulas")  # docname -> [(math, line, source text)]
+    app.connect("doctree-read", note_formulas)
     failures: dict[str, str] = {}  # LaTeX document -> LaTeX's error, for this build
     app.connect("write-started", functools.partial(typeset_missing, failures))
     app.connect("doctree-resolved", functools.partial(show_failed_as_text, failures))
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version 1: pages read before formulas were noted are read again
+    return {"env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}

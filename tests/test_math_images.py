@@ -140,3 +140,24 @@ def test_images_made_with_other_settings_are_made_again(app, make_app, tmp_path)
     fresh = make_app("html", srcdir=app.srcdir, builddir=tmp_path / "fresh", confoverrides=coarser)
     fresh.build()
     assert _math_images(again) == _math_images(fresh) != fine
+
+
+@pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
+def test_a_build_whose_images_are_current_makes_no_latex_document(app, monkeypatch):
+    """The formulas are noted while pages are read and each image's record says what it
+    was made with: a rebuild that changes nothing loads no doctree and makes no document
+    (imgmath's template costs 3 ms a formula)."""
+    from sphinx.ext import imgmath
+
+    from ext import math_images
+
+    app.build()
+    made, generate = [], imgmath.generate_latex_macro
+    monkeypatch.setattr(
+        imgmath, "generate_latex_macro", lambda *args: made.append(args[1]) or generate(*args)
+    )
+    monkeypatch.setattr(app.env, "get_doctree", lambda docname: pytest.fail(f"{docname} loaded"))
+    math_images._latex_document.cache_clear()
+    app.build()
+    assert made == ["$x$"]  # the fixed formula whose document shows imgmath's settings
+    assert len(_math_images(app)) == 5 and not app._warning.getvalue()
