@@ -5,18 +5,22 @@ pydata-sphinx-theme's stylesheet carries a rule for each of Font Awesome's 2,000
 so icons the pages show. After an HTML build this extension keeps, in the copied theme
 files, the rules of the icons the built pages and scripts name and the glyphs that any
 stylesheet draws; the rest is removed. Sphinx copies the theme's files afresh on every
-build, so each build starts from the originals. (The theme's 1.5 MB script that redraws
-icons as SVG is replaced outright, by ``docs/_static/scripts/fontawesome.js``.)
+build, so each build starts from the originals; a font's cut is kept in the book's
+store. (The theme's 1.5 MB script that redraws icons as SVG is replaced outright, by
+``docs/_static/scripts/fontawesome.js``.)
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from sphinx.util import logging
 
-from ._core import atomic_write
+from buildlib import store
+
+from ._core import atomic_write, cache_root, producer_code, setup_core
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,24 @@ def codepoints(css: str) -> set[int]:
     return found
 
 
-def subset_font(path: Path, keep: set[int]) -> tuple[int, int]:
+def slim_font(path: Path, keep: set[int], cache: Path) -> tuple[int, int]:
+    """Cut the font in place to the characters ``keep``; (bytes before, after). The cut
+    is an entry of the book's store: a rebuild copies it instead of cutting again."""
+    before = path.stat().st_size
+    key = store.digest(path.read_bytes(), *map(str, sorted(keep)), *producer_code(__file__))
+
+    def make(tmp: Path) -> None:
+        shutil.copyfile(path, tmp / path.name)
+        subset_font(tmp / path.name, keep)
+        store.write_meta(tmp, {"files": {"font": path.name}})
+
+    fonts = store.Store(cache / "fonts", log=logger.info)
+    cut = fonts.get_or_make(key, make, parse=lambda entry, meta: entry / meta["files"]["font"])
+    atomic_write(path, cut.read_bytes())
+    return before, path.stat().st_size
+
+
+def subset_font(path: Path, keep: set[int]) -> None:
     from fontTools import subset
 
     options = subset.Options()
@@ -63,11 +84,7 @@ def subset_font(path: Path, keep: set[int]) -> tuple[int, int]:
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=keep & set(font.getBestCmap()))
     subsetter.subset(font)
-    before = path.stat().st_size
-    scratch = path.with_name(path.name + ".subset")
-    subset.save_font(font, str(scratch), options)
-    scratch.replace(path)
-    return before, path.stat().st_size
+    subset.save_font(font, str(path), options)
 
 
 def slim_icons(app, exception) -> None:
@@ -83,7 +100,8 @@ def slim_icons(app, exception) -> None:
     drawn = set()
     for sheet in outdir.glob("_static/**/*.css"):
         drawn |= codepoints(sheet.read_text(encoding="utf-8", errors="replace"))
-    sizes = [subset_font(font, drawn) for font in sorted((outdir / FONTS).glob("*.woff2"))]
+    fonts = sorted((outdir / FONTS).glob("*.woff2"))
+    sizes = [slim_font(font, drawn, cache_root(app)) for font in fonts]
     logger.info(
         f"lean theme: icon rules {len(css):,} -> {len(slim):,} bytes; icon fonts "
         f"{sum(b for b, _ in sizes):,} -> {sum(a for _, a in sizes):,} bytes"
@@ -91,5 +109,6 @@ def slim_icons(app, exception) -> None:
 
 
 def setup(app):
+    setup_core(app)
     app.connect("build-finished", slim_icons)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

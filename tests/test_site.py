@@ -13,6 +13,7 @@ import contextlib
 import functools
 import http.server
 import re
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -800,3 +801,26 @@ def test_plot_axes_and_legends_read_at_aa_contrast(book_html, site, browser, sch
             assert _contrast(ink, background) >= 4.5, (scheme, index, ink, background)
     finally:
         context.close()
+
+
+def test_a_font_is_cut_once_then_copied_from_the_store(tmp_path, monkeypatch):
+    """Sphinx copies the theme's fonts afresh on every build: the cut is a store entry,
+    so a rebuild copies the same bytes instead of running fontTools again."""
+    import pydata_sphinx_theme
+
+    from ext import lean_theme
+
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme"
+    original = theme / "static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
+    keep = {0xF0C9, 0xF00D}  # the bars and the cross
+    font = tmp_path / "out" / original.name
+    font.parent.mkdir()
+    shutil.copyfile(original, font)
+    before, after = lean_theme.slim_font(font, keep, tmp_path / "cache")
+    cut = font.read_bytes()
+    assert before == original.stat().st_size > 10 * after
+
+    shutil.copyfile(original, font)  # the next build's fresh copy
+    monkeypatch.setattr(lean_theme, "subset_font", lambda *args: pytest.fail("cut again"))
+    assert lean_theme.slim_font(font, keep, tmp_path / "cache") == (before, after)
+    assert font.read_bytes() == cut
