@@ -84,6 +84,37 @@ def test_a_remembered_import_answer_follows_an_edit_of_any_file_it_reached(tmp_p
     assert store.import_files(tmp_path / "a.py", [tmp_path])[0] == []
 
 
+def test_a_file_is_parsed_once_for_every_build_that_shares_the_cache(tmp_path):
+    """What parsing a file tells (code digest, imports) is kept in the cache by the file's
+    bytes: the next process reads it instead of parsing; an edit is parsed again."""
+    module = tmp_path / "m.py"
+    module.write_text("import os\nX = 1\n")
+    ask = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from buildlib import store
+        parsed = []
+        parse = store.parse_python
+        store.parse_python = lambda *args: parsed.append(1) or parse(*args)
+        path = Path({str(module)!r})
+        print(store.code_digest(path), store.import_files(path, [path.parent])[1], len(parsed))
+        """
+    )
+    env = {**os.environ, "NANOBOOK_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+
+    def answer() -> tuple[str, str]:
+        run = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split(maxsplit=1)[0], run.stdout.rsplit(maxsplit=1)[1]
+
+    first, parses = answer()
+    assert parses == "1"  # one parse for both questions
+    assert answer() == (first, "0")
+    module.write_text("import os\nX = 2\n")
+    edited, parses = answer()
+    assert edited != first and parses == "1"
+
+
 def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     tmp_path, monkeypatch
 ):
