@@ -194,9 +194,8 @@ def cached_result(cache_dir: Path, preset: str, request: dict, compute) -> dict:
 
 def stored_result(cache_dir: Path, preset: str, request: dict) -> dict | None:
     """The result ``cached_result`` stored for the request, or None (nothing computed)."""
-    entry = result_entry(preset, request)
-    read = lambda folder, meta: read_json(folder / RESULT)  # noqa: E731
-    return Store(cache_dir, log=logger.info).get(entry, parse=read)
+    store = Store(cache_dir, log=logger.info)
+    return store.get(result_entry(preset, request), parse=lambda e, _: read_json(e / RESULT))
 
 
 def result_entry(preset: str, request: dict) -> str:
