@@ -46,6 +46,8 @@ CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more
 # main when issue 13 was filed: its cold publish build is re-measured beside this tree's
 # (with this checkout's Python packages), so the two figures share one machine and load.
 BASELINE = "f0f6dec"
+# main before issue 30 redesigned the engine: its rebuilds are re-measured beside this tree's
+ENGINE_BEFORE = "5eaceb4"
 EDITS = {  # issue 13's edits, each made to a workspace
     # appended after every object a page shows: no page is read again
     "comment-edit": lambda book: book.touch(
@@ -356,6 +358,34 @@ def floor(scratch: Path) -> dict:
     return results
 
 
+def engine_before(scratch: Path) -> dict:
+    """No-op, prose-edit and comment-edit rebuilds of this tree and of ENGINE_BEFORE (its
+    own pages and models, built from an empty cache first), taken in turn so that a
+    change in the machine's speed hits both: the same day's figures, before and after."""
+    trees = {
+        "this tree": Workspace(scratch, "now", cache=ROOT / ".cache", clips=True),
+        f"engine before, {ENGINE_BEFORE}": Workspace(scratch, "before", commit=ENGINE_BEFORE),
+    }
+    for book in trees.values():
+        book.build("draft")  # warm; the earlier tree from empty (minutes)
+    scenarios: dict[str, Scenario] = {}
+
+    def record(tree: str, name: str, build: Build) -> None:
+        scenarios.setdefault(f"{name}, {tree}", Scenario(name)).builds.append(build)
+
+    for _ in range(CHEAP_RUNS):
+        for tree, book in trees.items():
+            record(tree, "no-op rebuild", book.build("draft"))
+    for _ in range(CHEAP_RUNS):
+        for tree, book in trees.items():
+            book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
+            record(tree, "prose edit rebuild", book.build("draft"))
+    for tree, book in trees.items():
+        EDITS["comment-edit"](book)
+        record(tree, "model.py comment edit rebuild", book.build("draft"))
+    return {name: scenario.summary() for name, scenario in scenarios.items()}
+
+
 def cold_publish(scratch: Path) -> dict:
     """Cold publish builds from an empty cache, this tree's and the baseline's one after
     the other: wall time, and how busy the cores were."""
@@ -380,6 +410,8 @@ def parts(names: list[str], html: Path) -> None:
             results.update(edit_scenarios(scratch, edits))
         if "floor" in names:
             results["floor"] = floor(scratch)
+        if "engine-before" in names:
+            results["engine before"] = engine_before(scratch)
         if "cold-publish-cpu" in names:
             results["cold publish"] = cold_publish(scratch)
         if "clip-renders" in names:
@@ -407,6 +439,7 @@ def parts(names: list[str], html: Path) -> None:
 
 PARTS = (
     "floor",
+    "engine-before",
     "comment-edit",
     "shown-comment-edit",
     "sample-edit",
