@@ -48,6 +48,8 @@ CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more
 BASELINE = "f0f6dec"
 # main before issue 30 redesigned the engine: its rebuilds are re-measured beside this tree's
 ENGINE_BEFORE = "5eaceb4"
+NOW_BESIDE, BEFORE = f"this tree beside {ENGINE_BEFORE}", f"engine before, {ENGINE_BEFORE}"
+ENGINE_REBUILDS = ("no-op rebuild", "prose edit rebuild", "model.py comment edit rebuild")
 EDITS = {  # issue 13's edits, each made to a workspace
     # appended after every object a page shows: no page is read again
     "comment-edit": lambda book: book.touch(
@@ -358,32 +360,30 @@ def floor(scratch: Path) -> dict:
     return results
 
 
-def engine_before(scratch: Path) -> dict:
-    """No-op, prose-edit and comment-edit rebuilds of this tree and of ENGINE_BEFORE (its
-    own pages and models, built from an empty cache first), taken in turn so that a
-    change in the machine's speed hits both: the same day's figures, before and after."""
+def engine_before(scratch: Path, record, cache: Path) -> None:
+    """No-op, prose-edit and comment-edit rebuilds of this tree (on a copy of ``cache``)
+    and of ENGINE_BEFORE (its own pages and models, built from an empty cache first),
+    taken in turn so that a change in the machine's speed hits both:
+    ``record(name, build)``."""
     trees = {
-        "this tree": Workspace(scratch, "now", cache=ROOT / ".cache", clips=True),
-        f"engine before, {ENGINE_BEFORE}": Workspace(scratch, "before", commit=ENGINE_BEFORE),
+        NOW_BESIDE: Workspace(scratch, "now", cache=cache, clips=True),
+        BEFORE: Workspace(scratch, "before", commit=ENGINE_BEFORE),
     }
     for book in trees.values():
         book.build("draft")  # warm; the earlier tree from empty (minutes)
-    scenarios: dict[str, Scenario] = {}
-
-    def record(tree: str, name: str, build: Build) -> None:
-        scenarios.setdefault(f"{name}, {tree}", Scenario(name)).builds.append(build)
-
-    for _ in range(CHEAP_RUNS):
+    edits = [
+        ("no-op rebuild", lambda book: None),
+        ("no-op rebuild", lambda book: None),
+        ("prose edit rebuild", lambda book: book.touch("docs/chapters/attention.md", "\nProse.\n")),
+        ("prose edit rebuild", lambda book: book.touch("docs/chapters/attention.md", "\nMore.\n")),
+        ("model.py comment edit rebuild", EDITS["comment-edit"]),
+    ]
+    for name, edit in edits:
         for tree, book in trees.items():
-            record(tree, "no-op rebuild", book.build("draft"))
-    for _ in range(CHEAP_RUNS):
-        for tree, book in trees.items():
-            book.touch("docs/chapters/attention.md", "\nOne more sentence of prose.\n")
-            record(tree, "prose edit rebuild", book.build("draft"))
-    for tree, book in trees.items():
-        EDITS["comment-edit"](book)
-        record(tree, "model.py comment edit rebuild", book.build("draft"))
-    return {name: scenario.summary() for name, scenario in scenarios.items()}
+            edit(book)
+            record(f"{name}, {tree}", book.build("draft"))
+    for book in trees.values():
+        shutil.rmtree(book.root, ignore_errors=True)
 
 
 def cold_publish(scratch: Path) -> dict:
@@ -411,7 +411,13 @@ def parts(names: list[str], html: Path) -> None:
         if "floor" in names:
             results["floor"] = floor(scratch)
         if "engine-before" in names:
-            results["engine before"] = engine_before(scratch)
+            before: dict[str, Scenario] = {}
+            engine_before(
+                scratch,
+                lambda name, b: before.setdefault(name, Scenario(name)).builds.append(b),
+                cache=ROOT / ".cache",
+            )
+            results["engine before"] = {name: sc.summary() for name, sc in before.items()}
         if "cold-publish-cpu" in names:
             results["cold publish"] = cold_publish(scratch)
         if "clip-renders" in names:
@@ -519,6 +525,9 @@ def main() -> None:
             record(f"clip renders, {jobs} job(s)", build)
             themselves = dataclasses.replace(build, seconds=build.renders[0])
             record(f"clip renders themselves, {jobs} job(s)", themselves)
+        if i == args.repeat - 1:
+            print("[the engine before issue 30, beside this tree]", flush=True)
+            engine_before(scratch, record, cache=book.root / ".cache")
         shutil.rmtree(book.root), shutil.rmtree(plain.root)
 
     scenes = [
@@ -616,6 +625,14 @@ def main() -> None:
             0.4,
         ),
         "no-op / cold (draft)": ("no-op rebuild", "cold build, draft", None),
+        **{
+            f"{name}: this tree / engine before": (
+                f"{name}, {NOW_BESIDE}",
+                f"{name}, {BEFORE}",
+                1.0,
+            )
+            for name in ENGINE_REBUILDS
+        },
     }
     for label, (a, b, target) in pairs.items():
         if a in s and b in s:
