@@ -40,7 +40,7 @@ def _page_text(page: Path) -> str:
 
 def test_the_two_chapters_without_positions_agree(book_html):
     """The modern chapter compares its no-position runs with the attention chapter's: every
-    one sorts far fewer than RoPE, and the three end far apart from one another."""
+    one sorts fewer than half as many problems as RoPE."""
     attention = _page_text(book_html / "chapters/attention.html")
     modern = _page_text(book_html / "chapters/modern.html")
     (single,) = {float(m) for m in re.findall(r"no positions\s+[\d.]+\s+([\d.]+)%", attention)}
@@ -53,7 +53,6 @@ def test_the_two_chapters_without_positions_agree(book_html):
     assert len(runs) == len(rope) == 2
     without = [*runs.values(), single]
     assert max(without) < 0.5 * min(rope.values())
-    assert max(without) - min(without) > 20  # percentage points: "far apart"
 
 
 def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
@@ -177,11 +176,12 @@ def test_the_successor_table_moves_from_a_to_c(book_html):
             assert below < sum(float(v) for k, v in shares.items() if k >= q), (row, q)
 
 
-def test_the_loss_jumps_at_every_rate_and_the_small_run_overfits(book_html):
-    """Training chapter: in every short run the held-out loss at least doubles between two
-    measurements; Adam's RMS step is a small fraction of η; at the window's end the lower
-    the peak rate, the lower the loss. With few problems the model overfits, and dropout
-    ends with a lower val loss but still above its best."""
+def test_the_loss_jumps_despite_the_guards_and_the_small_run_overfits(book_html):
+    """Training chapter: in some short run with warmup and clipping the held-out loss at least
+    doubles between two measurements, and the prose counts the runs that jump as the table
+    does; Adam's RMS step is a small fraction of η; at the window's end the lower the peak
+    rate, the lower the loss. With few problems the model overfits, and dropout ends with a
+    lower val loss but still above its best."""
     page = _page_text(book_html / "chapters/training.html")
     runs = {
         name: (float(end), float(low), int(jumps), float(ratio))
@@ -192,7 +192,10 @@ def test_the_loss_jumps_at_every_rate_and_the_small_run_overfits(book_html):
         )
     }
     assert len(runs) == 5, runs
-    assert all(jumps >= 1 and ratio < 0.3 for _, _, jumps, ratio in runs.values())
+    assert all(ratio < 0.3 for _, _, _, ratio in runs.values())
+    assert max(run[2] for name, run in runs.items() if "peak" in name) >= 1  # warmup, clipping
+    jumping = sum(run[2] >= 1 for run in runs.values())
+    assert f"In {jumping} of the {len(runs)} runs the validation loss" in " ".join(page.split())
     peaks = sorted((float(name.split()[1]), run[0]) for name, run in runs.items() if "peak" in name)
     assert [end for _, end in peaks] == sorted(end for _, end in peaks)
     rows = re.findall(r"^\s*(\d+)\s+([\d.]+) / ([\d.]+)\s+([\d.]+) / ([\d.]+)$", page, re.MULTILINE)
