@@ -857,13 +857,19 @@ def temperature_question(vocab: list[str], prompt: str, logits: torch.Tensor, ta
         "input": prompt,
         "temperature": tau,
         "text": f"After “{prompt}”, the model's likeliest next token is “{token}” with "
-        f"{shares[1.0]:.1%} of the probability at temperature 1, and the runner-up “{second}” "
-        f"has {float(probs[1.0][runner_up]):.1%}. What share does “{token}” get at "
-        f"temperature {tau:g}?",
+        f"{share_text(shares[1.0])} of the probability at temperature 1, and the runner-up "
+        f"“{second}” has {share_text(float(probs[1.0][runner_up]))}. What share does "
+        f"“{token}” get at temperature {tau:g}?",
         "choices": [[value, value] for value in options],
         "answer": f"{shares[tau]:.1%}",
         "why": temperature_why(tau, token, second, float(logits[best] - logits[runner_up])),
     }
+
+
+def share_text(p: float) -> str:
+    """A share to three significant figures: the reader works the odds out from two of
+    them, and one decimal of a 5 % share is already 1 % off."""
+    return f"{p * 100:.3g}%"
 
 
 def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
