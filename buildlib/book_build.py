@@ -40,8 +40,8 @@ def sphinx_args(
 # and the low bits of a sum differ between them: over a few hundred training steps that
 # grows into another model, and the book's measured claims are about one model. Pinned
 # to AVX2, which any x86 machine of the last decade has, an AVX2 and an AVX-512 machine
-# trained the same; an Intel Xeon with AMX (2026-11-25) did not, for a cause not found,
-# so the chapters claim only what does not hang on rounding.
+# trained the same; an Intel Xeon with AMX (2026-11-25) did not, for a cause not found
+# (the chapters' asserts stop a build whose runs break a claim).
 # One thread per process, for the same reason (a sum split over N threads is added in
 # another order) and for speed: the book's models are tiny, and two notebook kernels of
 # two threads each on two cores spend most of their time waiting on one another (the
