@@ -179,9 +179,10 @@ def test_the_successor_table_moves_from_a_to_c(book_html):
 def test_the_loss_jumps_despite_the_guards_and_the_small_run_overfits(book_html):
     """Training chapter: in some short run with warmup and clipping the held-out loss at least
     doubles between two measurements, and the prose counts the runs that jump as the table
-    does; Adam's RMS step is a small fraction of η; at the window's end the lower the peak
-    rate, the lower the loss. With few problems the model overfits, and dropout ends with a
-    lower val loss but still above its best."""
+    does; Adam's RMS step is a small fraction of η; at the window's end the highest peak
+    rate is well behind the other two. With few problems the model overfits, and with
+    dropout the val loss still more than doubles from its best; the prose's verdict on the
+    gap matches the table."""
     page = _page_text(book_html / "chapters/training.html")
     runs = {
         name: (float(end), float(low), int(jumps), float(ratio))
@@ -197,12 +198,16 @@ def test_the_loss_jumps_despite_the_guards_and_the_small_run_overfits(book_html)
     jumping = sum(run[2] >= 1 for run in runs.values())
     assert f"In {jumping} of the {len(runs)} runs the validation loss" in " ".join(page.split())
     peaks = sorted((float(name.split()[1]), run[0]) for name, run in runs.items() if "peak" in name)
-    assert [end for _, end in peaks] == sorted(end for _, end in peaks)
+    assert peaks[-1][1] > 2 * max(end for _, end in peaks[:-1])
     rows = re.findall(r"^\s*(\d+)\s+([\d.]+) / ([\d.]+)\s+([\d.]+) / ([\d.]+)$", page, re.MULTILINE)
     plain_val = [float(r[1]) for r in rows]
     dropout_val = [float(r[3]) for r in rows]
-    assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and float(rows[-1][2]) < 0.01
-    assert min(dropout_val) < dropout_val[-1] < plain_val[-1]
+    plain_train = [float(r[2]) for r in rows]
+    assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and min(plain_train) < 0.01
+    assert dropout_val[-1] > 2 * min(dropout_val)
+    gaps = [float(rows[-1][3]) - float(rows[-1][4]), plain_val[-1] - plain_train[-1]]
+    verdict = "smaller" if gaps[0] < gaps[1] else "larger"
+    assert f"That is a {verdict} gap than without dropout" in " ".join(page.split())
 
 
 def test_the_trained_ngpt_lies_on_the_sphere_within_the_pages_tolerance(book_html):
@@ -285,6 +290,9 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     said = re.search(r"At step (\d+) the masked runs answer (.*?) of the held-out", masking)
     column = steps.index(int(said.group(1)))
     assert _percents(said.group(2)) == [curves["chat", s][column] for s in ("1337", "1338")]
+    # "in both seeds the masked run starts sooner": ahead of both unmasked runs at that step
+    unmasked_then = [curves["chat, unmasked", s][column] for s in ("1337", "1338")]
+    assert min(_percents(said.group(2))) > max(unmasked_then)
     masked = [curves["#", s][-1] for s in ("1337", "1338")]
     unmasked = [curves["#, unmasked", s][-1] for s in ("1337", "1338")]
     assert min(masked) - max(unmasked) > 20  # percentage points: "it pays"
