@@ -95,7 +95,9 @@ imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
 # what its cells read (see _cell_inputs below): outside docs/, one per set of inputs.
 nb_execution_mode = "cache"
 nb_execution_cache_path = str(CACHE / "jupyter")  # pages use folders in it
-nb_execution_raise_on_error = True  # a failing cell fails the build
+# A failing cell is a warning at its line (ext/claims.py), and its page is published
+# without what follows it; -W fails the build once every page is written.
+nb_execution_raise_on_error = False
 nb_execution_timeout = 900  # the first cell to ask for a trained model trains it
 nb_execution_show_tb = True
 nb_merge_streams = True  # one output box per cell, however its prints were flushed

@@ -45,6 +45,7 @@ SUBTYPES = (
     "predict-check",
     "math",
     "reader-notebook",
+    "claim",
 )
 # The hint of every warning about an artifact the cache could not take (OSError).
 STORAGE_HINT = "make the cache folder writable (nanobook_cache_dir), or free space on its disk"

@@ -201,6 +201,7 @@ def search_snippets(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     _core.setup_core(app)
+    app.setup_extension("ext.claims")  # a page whose cells fail is published without the rest
     app.connect("build-finished", summary)
     # Models first, notebooks last: in between (at the default priority) ext.manim_clip
     # starts the clip renders that need only the models, so they run beside the notebooks.

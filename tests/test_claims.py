@@ -1,0 +1,75 @@
+"""ext/claims.py and buildlib/claim_values.py: a claim that fails warns at its line,
+with what was measured, and its page is published without what rests on it.
+
+The builds run as `python -m sphinx` in a process of their own, as a maintainer runs
+them (MyST-NB's parser registration does not survive other test apps in one process).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent / "roots" / "test-claims"
+REPO = Path(__file__).parent.parent
+
+
+def build(srcdir: Path, *options: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CLAIMS_TEST_CACHE": str(srcdir / "_jupyter")}
+    command = [sys.executable, "-m", "sphinx", "-b", "html", *options]
+    return subprocess.run(
+        [*command, str(srcdir), str(srcdir / "_build")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,  # conf.py imports ext
+    )
+
+
+@pytest.fixture(scope="module")
+def failed_build(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    srcdir = tmp_path_factory.mktemp("claims") / "book"
+    shutil.copytree(ROOT, srcdir)
+    return build(srcdir, "-W", "--keep-going"), srcdir / "_build"
+
+
+def test_a_failed_claim_is_a_warning_at_its_line_with_the_values_measured(failed_build):
+    result, _ = failed_build
+    lines = (ROOT / "fails.md").read_text().splitlines()
+    assert_line = next(i for i, line in enumerate(lines, 1) if line.startswith("assert "))
+    warning = re.search(rf"fails\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr)
+    assert warning, result.stderr
+    assert warning.group(1) == (
+        "the prose says: masked ahead in both seeds (assert min(early_m) > max(early_u); "
+        "measured: early_m = [0.0, 0.0], early_u = [0.027, 0.007]) [nanobook.claim]"
+    )
+    assert "hint: the page is published without the text after this cell" in result.stderr
+    # said once, by us: not MyST-NB's unlocated "Executing notebook failed" and report path
+    assert "Executing notebook failed" not in result.stderr
+    assert result.stderr.count("WARNING") == 1
+
+
+def test_warnings_as_errors_fail_the_build_after_every_page_is_written(failed_build):
+    result, out = failed_build
+    assert result.returncode == 1
+    assert "build finished with problems" in result.stderr
+    holds = (out / "holds.html").read_text(encoding="utf-8")
+    assert "Ahead in both seeds, by 40% and 30%" in holds
+    assert "left out" not in holds
+
+
+def test_the_failed_page_says_nothing_that_rests_on_the_claim(failed_build):
+    _, out = failed_build
+    page = (out / "fails.html").read_text(encoding="utf-8")
+    assert "Before the experiment." in page
+    assert "starts sooner" not in page and "More that rests on the claim" not in page
+    assert "This build stopped checking the page here: a claim did not hold" in page
+    assert "Part of this page is left out of this build" in page
+    assert 'id="fails-later"' in page  # headings stay: links to them still land
