@@ -42,6 +42,7 @@ extensions = [
     "ext.live_models",
     "ext.lean_theme",  # the theme's icon rules and fonts cut to the icons in use
     "ext.reader_notebooks",  # each chapter as a notebook, and the box that offers it
+    "ext.cell_bookkeeping",  # shown cells leave out glue() and the prose's asserts
 ]
 
 # --- sources --------------------------------------------------------------------------
