@@ -170,6 +170,27 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def claims(session: nox.Session) -> None:
+    """The book rebuilt under other seeds: `nox -s claims -- 1 2` builds it (draft clips)
+    with NANOBOOK_SEED=1, then 2, each into docs/_build/claims-<n> with its own trained
+    runs, and prints every page's claims with what failed under each value."""
+    install(session, "docs")
+    values = session.posargs or ["1", "2"]
+    for value in values:
+        out = BUILD / f"claims-{value}"
+        session.log(f"NANOBOOK_SEED={value}: building into {out}")
+        session.run(
+            "sphinx-build",
+            *book_build.sphinx_args(out),
+            "-w",
+            str(out / "warnings.txt"),
+            env={**sphinx_env("draft"), "NANOBOOK_SEED": value},
+            success_codes=[0, 1],  # a failed claim is what this session reports
+        )
+    session.run("python", "-m", "buildlib.claims_table", str(DOCS), *values, env=sphinx_env())
+
+
+@nox.session
 def livedocs(session: nox.Session) -> None:
     """Serve the book with live reload, draft-quality clips; also watches ext/ and model_src/."""
     install(session, "docs")

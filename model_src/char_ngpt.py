@@ -22,6 +22,7 @@ from buildlib.store import code_inputs, digest
 
 from . import presets, trained
 from . import train as training
+from .experiments import seeds
 from .model import GPT
 from .ngpt import NGPT, NGPTConfig
 from .runs import Runs
@@ -29,7 +30,7 @@ from .runs import Runs
 PACKAGE = Path(__file__).parent
 STEPS = 120  # under a tenth of the char preset's run: enough to see who gets ahead
 MODELS = ("GPT-2", "nGPT")
-SEEDS = (1337, 1338)
+SEEDS = seeds.seeds(2)
 RUNS = [(name, seed) for name in MODELS for seed in SEEDS]
 
 

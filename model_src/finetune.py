@@ -28,11 +28,12 @@ from buildlib.store import code_inputs, digest
 
 from . import chat, lora, prepare, presets, trained
 from . import train as training
+from .experiments import seeds
 from .model import GPT
 from .runs import Runs
 
 PACKAGE = Path(__file__).parent
-SEEDS = (1337, 1338)
+SEEDS = seeds.seeds(2)
 EVERY = 50  # steps between accuracy measurements during a run
 HASH_LENGTH = 11  # letters in a # request: its conversation is as long as a sort one
 HASH_POOL, HASH_HELD_OUT = 4000, 300  # # training conversations, and held-out ones

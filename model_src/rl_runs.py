@@ -30,6 +30,7 @@ from buildlib.store import code_inputs, digest
 
 from . import passk, prepare, presets, rl, tasks, trained
 from . import train as training
+from .experiments import seeds
 from .runs import Runs
 
 PACKAGE = Path(__file__).parent
@@ -50,7 +51,7 @@ RUNS_BY_NAME: dict[str, dict] = {
     "gamed": dict(reward="order", normalise=False),
     "supervised": dict(supervised=True),
 }
-SEEDS = (1337, 1338)
+SEEDS = seeds.seeds(2)
 RUNS = [(name, seed) for name in RUNS_BY_NAME for seed in SEEDS]
 
 

@@ -36,6 +36,7 @@ from buildlib.store import Store, code_digest, code_inputs, default_cache, diges
 
 from . import prepare, presets, replay
 from . import train as training
+from .experiments import seeds
 from .model import GPT
 
 PACKAGE = Path(__file__).parent
@@ -81,7 +82,7 @@ def weights(name: str, **overrides) -> str:
 
 def _made(name: str, overrides: dict) -> tuple[dict, Path]:
     """The entry's metadata and folder, trained first if the cache lacks it."""
-    config = training.resolve_config(presets.config_file(name), overrides)
+    config = settings(name, overrides)
     data = presets.dataset(name)
     key = _entry(name, overrides)
     store = Store(cache_dir() / "models")
@@ -108,7 +109,7 @@ def missing(requests: list[tuple[str, dict]]) -> list[Task]:
 
 
 def _work(name: str, overrides: dict) -> int:
-    return work(training.resolve_config(presets.config_file(name), overrides))
+    return work(settings(name, overrides))
 
 
 def work(config: dict) -> int:
@@ -122,8 +123,13 @@ def _train_only(name: str, overrides: dict) -> None:
 
 
 def _entry(name: str, overrides: dict) -> str:
+    return f"{name}-{cache_key(settings(name, overrides), presets.dataset(name))}"
+
+
+def settings(name: str, overrides: dict) -> dict:
+    """Preset `name`'s training settings with `overrides`, its seed moved by NANOBOOK_SEED."""
     config = training.resolve_config(presets.config_file(name), overrides)
-    return f"{name}-{cache_key(config, presets.dataset(name))}"
+    return {**config, "seed": seeds.seed(config["seed"])}
 
 
 def cache_key(config: dict, data: prepare.Dataset) -> str:
