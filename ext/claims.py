@@ -50,9 +50,7 @@ def report_failed_cells(app, doctree: nodes.document) -> None:
     claim = error.startswith("AssertionError")
     what = "a claim did not hold" if claim else "a cell failed"
     detail = error.removeprefix("AssertionError: ") if claim else error
-    _core.warn(
-        logger, f"{what}: {detail}", location=(docname, line), subtype="claim", hint=HINT
-    )
+    _core.warn(logger, f"{what}: {detail}", location=(docname, line), subtype="claim", hint=HINT)
     _leave_out_after(doctree, cell, what, detail)
 
 

@@ -44,7 +44,9 @@ def test_a_failed_claim_is_a_warning_at_its_line_with_the_values_measured(failed
     result, _ = failed_build
     lines = (ROOT / "fails.md").read_text().splitlines()
     assert_line = next(i for i, line in enumerate(lines, 1) if line.startswith("assert "))
-    warning = re.search(rf"fails\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr)
+    warning = re.search(
+        rf"fails\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr
+    )
     assert warning, result.stderr
     assert warning.group(1) == (
         "the prose says: masked ahead in both seeds (assert min(early_m) > max(early_u); "
