@@ -1,0 +1,74 @@
+"""How the book decides a claim about its runs: one rule, stated once.
+
+Two settings are compared over the same seeds, paired: seed s of one and seed s of the
+other start from the same draw of the random numbers, so what differs between them is
+the setting, plus the rounding that follows from it. For each seed the difference d_s
+of the measured value (an accuracy, a loss) is taken, and
+
+    a difference is claimed only when the mean of the d_s lies more than three standard
+    errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds;
+
+anything closer is "no difference this book can measure at this size". Three standard
+errors is about the 1-in-300 level of a normal difference, and with five to eight seeds a
+t-distribution's tails are wider still: a claim that passes it does not hinge on one
+seed or on one machine's rounding. The page shows the statistic beside the claim
+("+8.0 ± 2.4 points over 8 seeds") and words it by the verdict.
+"""
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_SEEDS = 5
+STANDARD_ERRORS = 3.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Paired differences (first minus second), one per seed, and the rule's verdict."""
+
+    differences: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.differences)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.differences)
+
+    @property
+    def standard_error(self) -> float:
+        return statistics.stdev(self.differences) / math.sqrt(self.n)
+
+    @property
+    def verdict(self) -> str:
+        """ "ahead" (the first is larger), "behind", or "even" (no measurable difference)."""
+        if self.n < MIN_SEEDS:
+            raise ValueError(f"{self.n} seeds cannot decide a claim: the book asks {MIN_SEEDS}")
+        if abs(self.mean) > STANDARD_ERRORS * self.standard_error:
+            return "ahead" if self.mean > 0 else "behind"
+        return "even"
+
+    def statistic(self, scale: float = 100, unit: str = " points", digits: int = 1) -> str:
+        """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds'."""
+        mean, error = self.mean * scale, self.standard_error * scale
+        return f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
+
+    def words(
+        self, ahead: str, behind: str, even: str = "no difference this book can measure"
+    ) -> str:
+        return {"ahead": ahead, "behind": behind, "even": even}[self.verdict]
+
+
+def paired(first: Sequence[float], second: Sequence[float]) -> Comparison:
+    """The comparison of two settings measured over the same seeds, in the same order."""
+    if len(first) != len(second):
+        raise ValueError(f"paired runs need the same seeds: {len(first)} against {len(second)}")
+    return Comparison(tuple(a - b for a, b in zip(first, second, strict=True)))
+
+
+def in_how_many(flags: Sequence[bool]) -> str:
+    """'6 of 8 seeds': a count, for what a single seed shows."""
+    return f"{sum(map(bool, flags))} of {len(flags)} seeds"

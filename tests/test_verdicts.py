@@ -1,0 +1,37 @@
+"""model_src/experiments: the one rule that decides a claim about runs, and the seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_src.experiments import seeds, verdicts
+
+
+def test_a_difference_beyond_three_standard_errors_is_a_verdict():
+    ahead = verdicts.paired([0.9, 0.8, 0.85, 0.95, 0.9], [0.7, 0.65, 0.7, 0.75, 0.72])
+    assert ahead.verdict == "ahead"
+    assert ahead.statistic() == "+17.6 ± 1.1 points over 5 seeds"
+    assert verdicts.paired([0.7] * 5, [0.8, 0.9, 0.85, 0.8, 0.9]).verdict == "behind"
+
+
+def test_a_difference_within_the_noise_is_no_verdict():
+    noisy = verdicts.paired([0.9, 0.5, 0.8, 0.6, 0.95], [0.7, 0.8, 0.6, 0.85, 0.7])
+    assert noisy.verdict == "even"
+    assert noisy.words("ahead", "behind") == "no difference this book can measure"
+
+
+def test_fewer_than_five_seeds_decide_nothing():
+    with pytest.raises(ValueError, match="cannot decide"):
+        _ = verdicts.paired([1.0, 1.0], [0.0, 0.0]).verdict
+    with pytest.raises(ValueError, match="same seeds"):
+        verdicts.paired([1.0, 1.0], [0.0])
+
+
+def test_nanobook_seed_moves_every_seed_by_whole_thousands(monkeypatch):
+    monkeypatch.delenv("NANOBOOK_SEED", raising=False)
+    assert seeds.seeds(3) == (1337, 1338, 1339)
+    monkeypatch.setenv("NANOBOOK_SEED", "2")
+    assert seeds.seeds(3) == (3337, 3338, 3339) and seeds.seed() == 3337
+    monkeypatch.setenv("NANOBOOK_SEED", "two")
+    with pytest.raises(ValueError, match="must be an integer"):
+        seeds.seed()
