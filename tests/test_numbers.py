@@ -27,6 +27,9 @@ DEFINING_PHRASES = [
     r"[Cc]hapters? \d+",
     r"et al\. \(?\d{4}",  # a citation's year
     r"[A-Z][a-z]+ \(\d{4}\)",  # a single author's citation: Shazeer (2020)
+    # a fact about another project carries its date: LLaMA (February 2023), since July 2026
+    r"(?:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December) \d{4}",
     r"e ≈ 2\.7",  # Euler's number
     r"100 %",  # a share's upper bound
     r"multiple of 64",  # nanoGPT's padding of GPT-2's vocabulary
@@ -77,3 +80,8 @@ def test_prose_types_in_no_numbers(book_html, page):
 def test_the_check_finds_a_typed_in_number_and_spares_names():
     text = "GPT-2 has int64 ids, 4C channels and ln_1; it was trained for 240 steps."
     assert [t.split()[0] for t in typed_numbers(text)] == ["'240'"]
+
+
+def test_a_project_s_month_and_year_are_its_date_not_a_measurement():
+    text = "LLaMA (February 2023) kept multi-head attention; 2023 alone is a typed number."
+    assert [t.split()[0] for t in typed_numbers(text)] == ["'2023'"]
