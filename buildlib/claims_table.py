@@ -2,14 +2,19 @@
 
     python -m buildlib.claims_table docs 1 2
 
-A claim is an assert in a chapter's cell that checks what the prose says (its message or
-comment says "prose"). A page's notebook stops at its first failing claim, so the claims
-after it were not checked under that value. Read from the chapters' text and from each
-build's warnings file (docs/_build/claims-<n>/warnings.txt, ext/claims.py's warnings).
+Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (its
+message or comment says "prose"): a page's notebook stops at its first failing one, so
+those after it were not checked under that value. And a comparison decided by the book's
+rule (model_src/experiments/verdicts.py), whose statistic a chapter glues under a key
+ending in ``_stat`` and its verdict's words under the same key ending in ``_words``:
+listed with both, per value. Read from the chapters' text and from each build's warnings
+(docs/_build/claims-<n>/warnings.txt, ext/claims.py's) and glue files (MyST-NB's
+jupyter_execute/chapters/<page>.glue.json).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -47,6 +52,36 @@ def failures(warnings: Path) -> dict[str, tuple[int, str, str]] | None:
     return found
 
 
+def decided(build: Path, page: str) -> dict[str, tuple[str, str]]:
+    """{claim: (statistic, verdict's words)} glued by the page in that build."""
+    glue_file = build / "jupyter_execute" / "chapters" / f"{page}.glue.json"
+    if not glue_file.is_file():
+        return {}
+    glued = {
+        key: value["data"].get("text/plain", "").strip("'\"")
+        for key, value in json.loads(glue_file.read_text(encoding="utf-8")).items()
+    }
+    return {
+        key.removesuffix("_stat"): (text, glued.get(key.removesuffix("_stat") + "_words", ""))
+        for key, text in glued.items()
+        if key.endswith("_stat")
+    }
+
+
+def verdict_lines(docs: Path, pages: list[Path], values: list[str]) -> list[str]:
+    lines = []
+    for page in pages:
+        by_value = {v: decided(docs / "_build" / f"claims-{v}", page.stem) for v in values}
+        for claim in sorted({claim for found in by_value.values() for claim in found}):
+            lines.append(f"{page.stem}: {claim}")
+            for value in values:
+                statistic, words = by_value[value].get(claim, ("not computed", ""))
+                lines.append(
+                    f"  NANOBOOK_SEED={value}: {statistic}" + (f": {words}" if words else "")
+                )
+    return lines
+
+
 def table(docs: Path, values: list[str]) -> str:
     pages = sorted((docs / "chapters").glob("*.md"))
     failed = {
@@ -74,7 +109,8 @@ def table(docs: Path, values: list[str]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         for row in rows
     ]
-    return "\n".join([*text, "", *details] if details else text)
+    verdicts = verdict_lines(docs, pages, values)
+    return "\n".join([*text, "", *details, "", "Comparisons decided by the rule:", *verdicts])
 
 
 if __name__ == "__main__":
