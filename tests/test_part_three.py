@@ -1,0 +1,51 @@
+"""Part III ends with the bridge from the toy to a real assistant, and the fine-tuning
+chapter names the forgetting it shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
+LABEL = re.compile(r"^\(([\w:.-]+)\)=\s*$", re.M)
+REF = re.compile(r"\{ref\}`(?:[^`<]*<)?([\w:.-]+)>?`")
+
+
+def sections(slug: str) -> dict[str, str]:
+    """A chapter's text by the label that opens each part of it."""
+    parts = LABEL.split((CHAPTERS / f"{slug}.md").read_text(encoding="utf-8"))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_part_three_ends_with_the_way_to_a_real_assistant():
+    rl = sections("rl")
+    label, bridge = list(rl.items())[-1]
+    assert label == "ch-rl-real-assistant"
+    assert bridge.lstrip().startswith("## From here to a real assistant\n")
+    for idea in (
+        "Instruction data at scale",
+        "reward model",
+        "RLHF",
+        "PPO",
+        "KL",
+        "DPO",
+        "reference model",
+        "Ouyang et al.",
+        "Rafailov et al.",
+    ):
+        assert idea in bridge, idea
+    # each step tied to the chapter it grows from, by a link that resolves
+    linked = set(REF.findall(bridge))
+    assert {"ch-finetuning-sft", "ch-finetuning-forgetting", "ch-rl-step"} <= linked
+    known = {
+        label for slug in ("overview", "finetuning", "tools", "rl") for label in sections(slug)
+    }
+    assert linked <= known, linked - known
+    assert bridge.rstrip().endswith(
+        "Previous: {ref}`ch-tools` · Back to the start: {ref}`ch-overview`"
+    )
+
+
+def test_the_forgetting_is_named_where_it_is_shown():
+    forgetting = sections("finetuning")["ch-finetuning-forgetting"]
+    assert "**catastrophic forgetting**" in forgetting
