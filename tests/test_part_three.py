@@ -49,3 +49,28 @@ def test_part_three_ends_with_the_way_to_a_real_assistant():
 def test_the_forgetting_is_named_where_it_is_shown():
     forgetting = sections("finetuning")["ch-finetuning-forgetting"]
     assert "**catastrophic forgetting**" in forgetting
+
+
+def test_start_here_times_a_route_from_gpt_to_the_assistant():
+    """The start page's cell, run as the build runs it: the learning path's routes, the
+    new one among them, each with the chapters and minutes it glues."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    start = (CHAPTERS.parent / "start.md").read_text(encoding="utf-8")
+    (cell,) = [c for c in read_myst_markdown_notebook(start).cells if c.cell_type == "code"]
+    glued: dict[str, object] = {}
+    code = cell.source.replace("from myst_nb import glue\n", "")
+    exec(code, {"glue": lambda name, value, display: glued.__setitem__(name, value)})
+    routes = dict(
+        zip(
+            re.findall(r"- \*\*(You [^*]+)\*\*", start),
+            re.findall(r"\{glue:text\}`(start_route\d)_chapters`", start),
+            strict=True,
+        )
+    )
+    path = (CHAPTERS.parent / "learning-path.md").read_text(encoding="utf-8")
+    chain = path.split("You want to see how a GPT becomes an assistant\n: ", 1)[1].split(".")[0]
+    assert REF.findall(chain)[-3:] == ["ch-finetuning", "ch-tools", "ch-rl"]
+    route = routes["You want to see how a GPT becomes an assistant"]
+    assert glued[f"{route}_chapters"] == len(REF.findall(chain))
+    assert 0 < glued[f"{route}_minutes"] < glued["start_all_minutes"]
