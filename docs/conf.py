@@ -108,6 +108,9 @@ nanobook_cache_dir = str(CACHE)
 nanobook_project_root = str(REPO)
 # A GIF per clip, for embedding in other projects' READMEs; drafts (tests, livedocs) skip it.
 manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" else ["gif"]
+# The Embed box under each clip (Markdown for a README) is for authors: drafts and
+# `nox -s livedocs` show it, the published book leaves it out of its readers' way.
+manim_clip_embed = os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft"
 
 # --- run a chapter yourself -------------------------------------------------------------
 # The book's repository on GitHub ("https://github.com/ORG/REPO"), or None. Set, the run

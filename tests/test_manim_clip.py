@@ -269,6 +269,16 @@ def test_embed_links_are_absolute_with_a_base_url(warm):
     ) in html
 
 
+def test_a_project_may_leave_the_embed_box_out(warm):
+    """For a book's readers: no Embed box under the clips, which keep their stable URLs."""
+    app = build(warm, confoverrides={"manim_clip_embed": False})
+    figure = (app.outdir / "index.html").read_text().split('id="dot-clip">', 1)[1]
+    figure = figure.split("</figure>")[0]
+    assert "manim-clip-embed" not in figure and "<textarea" not in figure
+    assert 'class="manim-clip-transcript"' in figure and "manim-clip-downloads" in figure
+    assert (app.outdir / "_clips" / "dot-clip.webp").is_file()
+
+
 def test_clips_have_no_audio_track(built):
     _, app = built
     for kind in ("mp4", "webm"):

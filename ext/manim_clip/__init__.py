@@ -207,6 +207,9 @@ def setup(app):
     _core.setup_core(app)
     # rebuild "": settings change clips, not what pages read; render_all rewrites pages.
     _core.add_typed_config(app, ClipConfig, "manim_clip_", rebuild="")
+    # Under each named clip, an Embed box with the Markdown that shows it in a README;
+    # False leaves it out of the pages (the clips keep their stable URLs).
+    app.add_config_value("manim_clip_embed", True, "html", types=frozenset({bool}))
     app.add_enumerable_node(
         manim_clip,
         "figure",  # numbered with the figures: :numref: gives "Fig. N"

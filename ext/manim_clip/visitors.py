@@ -1,9 +1,10 @@
 """How each builder shows a clip, and the film (shown like a clip).
 
 HTML (html, dirhtml, singlehtml): a <figure> with a <video>; the files are copied into
-``_clips/`` as the page is written, with captions, a transcript and an Embed box. EPUB:
-the poster image (readers rarely play video, and EPUB has no place for MP4 in its
-manifest) and the transcript. LaTeX: the poster as a figure, the transcript beneath.
+``_clips/`` as the page is written, with captions, a transcript and, unless
+``manim_clip_embed`` is False, an Embed box. EPUB: the poster image (readers rarely play
+video, and EPUB has no place for MP4 in its manifest) and the transcript. LaTeX: the
+poster as a figure, the transcript beneath.
 Every other builder (text, man, texinfo, ...): the paragraph ``[animation: caption]``
 (``[film: caption]``) and the transcript (the film's chapters). A clip that failed to
 render, or a film that could not be made, shows a visible placeholder with its caption.
@@ -79,7 +80,7 @@ def visit_html(self, node: manim_clip) -> None:
         self.body.append("</figcaption>")
     if result is not None:
         _html_transcript(self, result, video)
-        if not epub:
+        if not epub and self.config.manim_clip_embed:
             _html_embed(self, node, result)
     self.body.append("</figure>\n")
     raise nodes.SkipNode
