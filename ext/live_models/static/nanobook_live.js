@@ -24,8 +24,9 @@
 */
 (() => {
   "use strict";
-  window.nanobook = window.nanobook || {};
-  const nanobook = window.nanobook;
+  // globalThis: the same script serves a page (window) and the trainer's worker (self)
+  globalThis.nanobook = globalThis.nanobook || {};
+  const nanobook = globalThis.nanobook;
   const payloads = {}; // name -> what the exported script registered
   const waiting = {}; // name -> [resolve, reject] of the script being loaded
   const scripts = {}; // name -> Promise of its script having run
@@ -179,7 +180,8 @@
   }
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W: rows are contiguous dot
-  // products. Two positions by two outputs at a time, so each number loaded serves two
+  // products (T counts rows: positions of one sequence or of a batch). Two positions by
+  // two outputs at a time, so each number loaded serves two
   // products (about 2.5x faster than one dot product at a time; the sums are the same).
   function linear(x, T, nIn, nOut, weight, bias) {
     const out = new Float64Array(T * nOut);
@@ -217,10 +219,15 @@
     }
     return out;
   }
+  nanobook._linear = linear;
 
-  function layerNorm(x, T, C, weight, bias) {
-    const out = new Float64Array(T * C);
-    for (let t = 0; t < T; t++) {
+  // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
+  // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
+  function layerNorm(x, N, C, weight, bias, record = null) {
+    const out = new Float64Array(N * C);
+    const normalised = record ? new Float64Array(N * C) : null;
+    const inverseStd = record ? new Float64Array(N) : null;
+    for (let t = 0; t < N; t++) {
       const row = t * C;
       let mean = 0;
       for (let c = 0; c < C; c++) mean += x[row + c];
@@ -228,10 +235,14 @@
       let variance = 0; // biased, as F.layer_norm
       for (let c = 0; c < C; c++) variance += (x[row + c] - mean) ** 2;
       const scale = 1 / Math.sqrt(variance / C + 1e-5);
+      if (inverseStd) inverseStd[t] = scale;
       for (let c = 0; c < C; c++) {
-        out[row + c] = (x[row + c] - mean) * scale * weight[c] + (bias ? bias[c] : 0);
+        const n = (x[row + c] - mean) * scale;
+        if (normalised) normalised[row + c] = n;
+        out[row + c] = n * weight[c] + (bias ? bias[c] : 0);
       }
     }
+    if (record) Object.assign(record, { normalised, inverseStd, out });
     return out;
   }
 
@@ -257,6 +268,137 @@
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
   }
+
+  // --- the forward pass: model.py's GPT, for inference and for training ------------------
+
+  // Causal self-attention of B sequences of T positions: qkv (B·T, 3C), the queries, keys
+  // and values of all heads side by side, -> y (B·T, C) and the weights att (B, nh, T, T),
+  // 0 above the diagonal. A trace (B = 1) also keeps, per head, each row's raw scores
+  // (the future's too, as PyTorch computes them) and the scores after the mask.
+  function attend(qkv, B, T, C, nh, trace = null) {
+    const hs = C / nh;
+    const scale = 1 / Math.sqrt(hs);
+    const y = new Float64Array(B * T * C);
+    const att = new Float64Array(B * nh * T * T);
+    const score = (b, t, j, head) => {
+      const q = (b * T + t) * 3 * C + head * hs;
+      const k = (b * T + j) * 3 * C + C + head * hs;
+      let dot = 0;
+      for (let d = 0; d < hs; d++) dot += qkv[q + d] * qkv[k + d];
+      return dot * scale;
+    };
+    for (let b = 0; b < B; b++) {
+      for (let head = 0; head < nh; head++) {
+        const traced = trace ? { scores: [], masked: [], softmax: [] } : null;
+        for (let t = 0; t < T; t++) {
+          const start = ((b * nh + head) * T + t) * T;
+          const row = att.subarray(start, start + T);
+          for (let j = 0; j <= t; j++) row[j] = score(b, t, j, head);
+          for (let j = t + 1; j < T; j++) row[j] = -Infinity; // hide the future
+          if (traced) {
+            const scores = Float64Array.from(row, (v, j) => (j > t ? score(b, t, j, head) : v));
+            traced.scores.push(scores);
+            traced.masked.push(row.slice());
+            traced.softmax.push(row);
+          }
+          softmaxInPlace(row);
+          // weighted sum of the values of positions 0..t
+          const out = (b * T + t) * C + head * hs;
+          const values = b * T * 3 * C + 2 * C + head * hs; // position 0's, then 3C apart
+          for (let d = 0; d < hs; d++) {
+            let sum = 0;
+            for (let j = 0; j <= t; j++) sum += row[j] * qkv[values + j * 3 * C + d];
+            y[out + d] = sum;
+          }
+        }
+        if (traced) trace.heads.push(traced);
+      }
+    }
+    return { y, att };
+  }
+
+  // One Block: x += attn(ln_1(x)); x += mlp(ln_2(x)), on x (B·T, C) in place. Returns the
+  // attention weights. A record, if given, keeps every tensor the backward pass reads.
+  function block(w, p, config, x, B, T, record, trace) {
+    const { n_head: nh, n_embd: C, bias } = config;
+    const get = (key) => (bias ? w[key] : null); // biases exist only with config.bias
+    const N = B * T;
+    const ln1 = record ? {} : null;
+    const h = layerNorm(x, N, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`), ln1);
+    // queries, keys and values of all heads from one matmul
+    const qkv = linear(h, N, C, 3 * C, w[`${p}attn.c_attn.weight`], get(`${p}attn.c_attn.bias`));
+    const { y, att } = attend(qkv, B, T, C, nh, trace);
+    const attnOut = linear(y, N, C, C, w[`${p}attn.c_proj.weight`], get(`${p}attn.c_proj.bias`));
+    for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
+
+    // MLP: widen 4x, GELU, project back
+    const ln2 = record ? {} : null;
+    const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), ln2);
+    const wide = linear(h2, N, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
+    const act = wide.map(gelu);
+    const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
+    for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
+    if (record) Object.assign(record, { ln1, qkv, att, y, ln2, wide, act });
+    return att;
+  }
+
+  // F.cross_entropy(logits, targets, ignore_index=-1): the mean of -log p(target) over the
+  // positions whose target is not -1. A tape keeps the softmax rows and the count.
+  function crossEntropy(logits, targets, N, V, tape) {
+    const probs = tape ? new Float64Array(N * V) : null;
+    let total = 0;
+    let count = 0;
+    for (let n = 0; n < N; n++) {
+      const row = logits.subarray(n * V, (n + 1) * V);
+      const target = targets[n];
+      if (target === -1 && !probs) continue;
+      let max = -Infinity;
+      for (const v of row) if (v > max) max = v;
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      if (probs) for (let v = 0; v < V; v++) probs[n * V + v] = Math.exp(row[v] - max) / sum;
+      if (target === -1) continue;
+      total += max + Math.log(sum) - row[target];
+      count++;
+    }
+    if (tape) Object.assign(tape, { probs, targets, count });
+    return total / count; // NaN when nothing is scored, as PyTorch
+  }
+
+  /** model.py's GPT.forward over B sequences of T tokens, ids (B·T) one sequence after
+      another: {logits (B·T, V), attention: per layer (B, nh, T, T)}, and with targets
+      (B·T, -1 for a position not scored) the loss. A tape, if given, keeps what the
+      backward pass (nanobook_train.js) reads; a trace (B = 1) each head's scores. */
+  function gptForward(w, config, ids, B, T, { targets = null, tape = null, trace = null } = {}) {
+    const { vocab_size: V, n_layer, n_embd: C, bias } = config;
+    const N = B * T;
+    // token + position embeddings
+    const x = new Float64Array(N * C);
+    const wte = w["transformer.wte.weight"];
+    const wpe = w["transformer.wpe.weight"];
+    for (let n = 0; n < N; n++) {
+      const token = ids[n] * C;
+      const position = (n % T) * C;
+      for (let c = 0; c < C; c++) x[n * C + c] = wte[token + c] + wpe[position + c];
+    }
+    if (tape) Object.assign(tape, { ids, B, T, layers: [] });
+    const attention = [];
+    for (let l = 0; l < n_layer; l++) {
+      const record = tape ? {} : null;
+      const traced = trace ? { heads: [] } : null;
+      attention.push(block(w, `transformer.h.${l}.`, config, x, B, T, record, traced));
+      if (tape) tape.layers.push(record);
+      if (trace) trace.layers.push(traced);
+    }
+    const lnf = tape ? {} : null;
+    const lnfBias = bias ? w["transformer.ln_f.bias"] : null;
+    const final = layerNorm(x, N, C, w["transformer.ln_f.weight"], lnfBias, lnf);
+    if (tape) tape.lnf = lnf;
+    const logits = linear(final, N, C, V, wte, null); // lm_head is wte (tied)
+    const loss = targets ? crossEntropy(logits, targets, N, V, tape) : null;
+    return { logits, attention, loss };
+  }
+  nanobook._forward = gptForward;
 
   // --- the model ------------------------------------------------------------------------
 
@@ -295,127 +437,39 @@
         (each T rows of T: q·k/√hs, then the causal mask's -Infinity, then the weights)
         and trace.shapes: the shape of each named tensor, keyed like "attn.q". */
     forward(ids, options = {}) {
-      const { block_size, vocab_size: V, n_layer, n_head: nh, n_embd: C, bias } = this.config;
+      const { block_size, vocab_size: V, n_head: nh, n_embd: C } = this.config;
       const T = ids.length;
       if (T < 1 || T > block_size) throw new RangeError(`need 1 to ${block_size} tokens, got ${T}`);
       for (const id of ids) {
         if (!(Number.isInteger(id) && id >= 0 && id < V))
           throw new RangeError(`token id ${id} out of range`);
       }
-      const w = this.w;
-      const get = (key) => (bias || !key.endsWith(".bias") ? w[key] : null);
-      const hs = C / nh;
-      const scale = 1 / Math.sqrt(hs);
       const trace = options.trace ? { layers: [], shapes: {} } : null;
-      const shape = (key, dims) => {
-        if (trace) trace.shapes[key] = dims;
+      const out = gptForward(this.w, this.config, ids, 1, T, { trace });
+      const rows = (flat, size) =>
+        Array.from({ length: flat.length / size }, (_, i) =>
+          flat.subarray(i * size, (i + 1) * size),
+        );
+      const logits = rows(out.logits, V);
+      // per layer, per head, T rows of T weights
+      const attention = out.attention.map((att) => rows(att, T * T).map((head) => rows(head, T)));
+      if (!trace) return { logits, attention };
+      const hs = C / nh;
+      trace.shapes = {
+        tok_emb: [1, T, C],
+        pos_emb: [T, C],
+        x: [1, T, C],
+        "attn.qkv": [1, T, 3 * C],
+        "attn.q": [1, nh, T, hs],
+        "attn.k": [1, nh, T, hs],
+        "attn.v": [1, nh, T, hs],
+        "attn.att": [1, nh, T, T],
+        "attn.y": [1, T, C],
+        "mlp.c_fc": [1, T, 4 * C],
+        "mlp.c_proj": [1, T, C],
+        logits: [1, T, V],
       };
-
-      // token + position embeddings
-      const x = new Float64Array(T * C);
-      const wte = w["transformer.wte.weight"];
-      const wpe = w["transformer.wpe.weight"];
-      for (let t = 0; t < T; t++) {
-        for (let c = 0; c < C; c++) x[t * C + c] = wte[ids[t] * C + c] + wpe[t * C + c];
-      }
-      shape("tok_emb", [1, T, C]);
-      shape("pos_emb", [T, C]);
-      shape("x", [1, T, C]);
-
-      const attention = [];
-      for (let l = 0; l < n_layer; l++) {
-        const p = `transformer.h.${l}.`;
-        // attention: queries, keys and values of all heads from one matmul
-        const h = layerNorm(x, T, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`));
-        const qkv = linear(
-          h,
-          T,
-          C,
-          3 * C,
-          w[`${p}attn.c_attn.weight`],
-          get(`${p}attn.c_attn.bias`),
-        );
-        const y = new Float64Array(T * C);
-        const heads = [];
-        const traced = [];
-        for (let head = 0; head < nh; head++) {
-          const rows = [];
-          const tr = { scores: [], masked: [], softmax: [] };
-          for (let t = 0; t < T; t++) {
-            const q = t * 3 * C + head * hs;
-            const scores = new Float64Array(T);
-            // the future's scores are masked away; only a trace shows them, as PyTorch has them
-            const seen = trace ? T : t + 1;
-            for (let j = 0; j < seen; j++) {
-              const k = j * 3 * C + C + head * hs;
-              let dot = 0;
-              for (let d = 0; d < hs; d++) dot += qkv[q + d] * qkv[k + d];
-              scores[j] = dot * scale;
-            }
-            const row = scores.slice();
-            for (let j = t + 1; j < T; j++) row[j] = -Infinity; // hide the future
-            if (trace) {
-              tr.scores.push(scores);
-              tr.masked.push(row.slice());
-            }
-            softmaxInPlace(row);
-            rows.push(row);
-            if (trace) tr.softmax.push(row);
-            // weighted sum of the values of positions 0..t
-            for (let d = 0; d < hs; d++) {
-              let sum = 0;
-              for (let j = 0; j <= t; j++) sum += row[j] * qkv[j * 3 * C + 2 * C + head * hs + d];
-              y[t * C + head * hs + d] = sum;
-            }
-          }
-          heads.push(rows);
-          traced.push(tr);
-        }
-        attention.push(heads);
-        const attnOut = linear(
-          y,
-          T,
-          C,
-          C,
-          w[`${p}attn.c_proj.weight`],
-          get(`${p}attn.c_proj.bias`),
-        );
-        for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
-
-        // MLP: widen 4x, GELU, project back
-        const h2 = layerNorm(x, T, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`));
-        const wide = linear(h2, T, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
-        for (let i = 0; i < wide.length; i++) wide[i] = gelu(wide[i]);
-        const mlpOut = linear(
-          wide,
-          T,
-          4 * C,
-          C,
-          w[`${p}mlp.c_proj.weight`],
-          get(`${p}mlp.c_proj.bias`),
-        );
-        for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
-        if (trace) trace.layers.push({ heads: traced });
-      }
-      if (trace) {
-        Object.assign(trace.shapes, {
-          "attn.qkv": [1, T, 3 * C],
-          "attn.q": [1, nh, T, hs],
-          "attn.k": [1, nh, T, hs],
-          "attn.v": [1, nh, T, hs],
-          "attn.att": [1, nh, T, T],
-          "attn.y": [1, T, C],
-          "mlp.c_fc": [1, T, 4 * C],
-          "mlp.c_proj": [1, T, C],
-          logits: [1, T, V],
-        });
-      }
-
-      const final = layerNorm(x, T, C, w["transformer.ln_f.weight"], get("transformer.ln_f.bias"));
-      const flat = linear(final, T, C, V, wte, null); // lm_head is wte (tied)
-      const logits = [];
-      for (let t = 0; t < T; t++) logits.push(flat.subarray(t * V, (t + 1) * V));
-      return trace ? { logits, attention, trace } : { logits, attention };
+      return { logits, attention, trace };
     }
 
     /** Next-token probabilities from one logits row, as model.generate makes them. */

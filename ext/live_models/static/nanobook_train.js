@@ -1,0 +1,427 @@
+/* Training in the reader's browser: model_src/train.py's step, in plain JavaScript.
+
+   Loaded after nanobook_live.js, and only when the reader asks to train (a page that
+   only reads models never fetches it). Defines `nanobook.training`:
+
+     const rules = await nanobook.data("sort-training")  // exported from model_src
+     const trainer = nanobook.training.trainer({config, weights, rules, settings, startIter})
+     trainer.step([{x, y}, ...]) -> {iter, loss, lr, norm}   one optimiser step over its
+                                    micro-batches (x, y: B rows of T token ids; y = -1
+                                    is not scored), as train.fit's loop body
+     trainer.gradients({x, y})   -> {loss, grads}            loss.backward() alone
+     trainer.params, trainer.iter, trainer.model(payload)    -> a nanobook.Model
+
+   The forward pass is nanobook_live.js's (nanobook._forward), recording a tape; the
+   backward pass below differentiates it by hand. Settings (learning rate, schedule,
+   betas, clipping, ...), the optimiser's parameter groups and eps all come from `rules`,
+   which ext/live_models/training.py exports from train.py's config and
+   GPT.configure_optimizers: nothing here restates them.
+*/
+(() => {
+  "use strict";
+  const nanobook = globalThis.nanobook;
+  if (!nanobook?._forward) throw new Error("nanobook_train.js needs nanobook_live.js first");
+  const erf = nanobook._erf;
+  const linear = nanobook._linear;
+
+  // --- backward pass ----------------------------------------------------------------------
+
+  // (rows, cols) -> (cols, rows)
+  function transpose(a, rows, cols) {
+    const out = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+    }
+    return out;
+  }
+
+  // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
+  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). Both
+  // products are the forward's kernel on transposed copies: its dot products then run
+  // along contiguous memory (a transpose costs one pass; a product, one per output).
+  function linearBackward(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
+    const dx = linear(dy, N, nOut, nIn, transpose(weight, nOut, nIn), null);
+    const dWeight = linear(transpose(dy, N, nOut), nOut, N, nIn, transpose(x, N, nIn), null);
+    for (let i = 0; i < dWeight.length; i++) gWeight[i] += dWeight[i];
+    if (gBias) {
+      for (let n = 0; n < N; n++) for (let o = 0; o < nOut; o++) gBias[o] += dy[n * nOut + o];
+    }
+    return dx;
+  }
+
+  // LayerNorm backward from its record (normalised rows x̂, 1/σ): with g = dy·weight,
+  // dx = (g - mean(g) - x̂·mean(g·x̂)) / σ, row by row.
+  function layerNormBackward(dy, record, N, C, weight, gWeight, gBias) {
+    const { normalised, inverseStd } = record;
+    const dx = new Float64Array(N * C);
+    for (let n = 0; n < N; n++) {
+      const row = n * C;
+      let sumG = 0;
+      let sumGX = 0;
+      for (let c = 0; c < C; c++) {
+        const g = dy[row + c] * weight[c];
+        sumG += g;
+        sumGX += g * normalised[row + c];
+        gWeight[c] += dy[row + c] * normalised[row + c];
+        if (gBias) gBias[c] += dy[row + c];
+      }
+      const meanG = sumG / C;
+      const meanGX = sumGX / C;
+      for (let c = 0; c < C; c++) {
+        const g = dy[row + c] * weight[c];
+        dx[row + c] = inverseStd[n] * (g - meanG - normalised[row + c] * meanGX);
+      }
+    }
+    return dx;
+  }
+
+  // nn.GELU()'s derivative, exact form: Φ(u) + u·φ(u)
+  const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+  function geluSlope(u) {
+    return 0.5 * (1 + erf(u / Math.SQRT2)) + u * INV_SQRT_2PI * Math.exp(-0.5 * u * u);
+  }
+
+  // Attention backward: dy (B·T, C) -> dqkv (B·T, 3C), through y = att·v, the softmax
+  // (ds = att·(datt - Σ att·datt)) and the scaled scores q·k/√hs.
+  function attendBackward(dy, qkv, att, B, T, C, nh) {
+    const hs = C / nh;
+    const scale = 1 / Math.sqrt(hs);
+    const dqkv = new Float64Array(B * T * 3 * C);
+    const dAtt = new Float64Array(T);
+    for (let b = 0; b < B; b++) {
+      for (let head = 0; head < nh; head++) {
+        for (let t = 0; t < T; t++) {
+          const row = ((b * nh + head) * T + t) * T;
+          const dOut = (b * T + t) * C + head * hs;
+          const q = (b * T + t) * 3 * C + head * hs;
+          let weighted = 0; // Σ_j att·datt
+          for (let j = 0; j <= t; j++) {
+            const v = (b * T + j) * 3 * C + 2 * C + head * hs;
+            let dot = 0;
+            for (let d = 0; d < hs; d++) {
+              dot += dy[dOut + d] * qkv[v + d];
+              dqkv[v + d] += att[row + j] * dy[dOut + d];
+            }
+            dAtt[j] = dot;
+            weighted += att[row + j] * dot;
+          }
+          for (let j = 0; j <= t; j++) {
+            const dScore = att[row + j] * (dAtt[j] - weighted) * scale;
+            const k = (b * T + j) * 3 * C + C + head * hs;
+            for (let d = 0; d < hs; d++) {
+              dqkv[q + d] += dScore * qkv[k + d];
+              dqkv[k + d] += dScore * qkv[q + d];
+            }
+          }
+        }
+      }
+    }
+    return dqkv;
+  }
+
+  // One Block backward, from the bottom of its MLP up to its input: dx (B·T, C) is the
+  // gradient of the block's output, updated in place to that of its input.
+  function blockBackward(w, g, p, config, record, dx, B, T) {
+    const { n_head: nh, n_embd: C, bias } = config;
+    const N = B * T;
+    const get = (store, key) => (bias ? store[key] : null);
+    const { ln1, qkv, att, y, ln2, wide, act } = record;
+    // x += mlp(ln_2(x))
+    const key = (name) => `${p}${name}`;
+    const dAct = linearBackward(
+      dx,
+      act,
+      N,
+      4 * C,
+      C,
+      w[key("mlp.c_proj.weight")],
+      g[key("mlp.c_proj.weight")],
+      get(g, key("mlp.c_proj.bias")),
+    );
+    for (let i = 0; i < dAct.length; i++) dAct[i] *= geluSlope(wide[i]);
+    const dh2 = linearBackward(
+      dAct,
+      ln2.out,
+      N,
+      C,
+      4 * C,
+      w[key("mlp.c_fc.weight")],
+      g[key("mlp.c_fc.weight")],
+      get(g, key("mlp.c_fc.bias")),
+    );
+    const dx2 = layerNormBackward(
+      dh2,
+      ln2,
+      N,
+      C,
+      w[key("ln_2.weight")],
+      g[key("ln_2.weight")],
+      get(g, key("ln_2.bias")),
+    );
+    for (let i = 0; i < dx.length; i++) dx[i] += dx2[i];
+    // x += attn(ln_1(x))
+    const dy = linearBackward(
+      dx,
+      y,
+      N,
+      C,
+      C,
+      w[key("attn.c_proj.weight")],
+      g[key("attn.c_proj.weight")],
+      get(g, key("attn.c_proj.bias")),
+    );
+    const dqkv = attendBackward(dy, qkv, att, B, T, C, nh);
+    const dh = linearBackward(
+      dqkv,
+      ln1.out,
+      N,
+      C,
+      3 * C,
+      w[key("attn.c_attn.weight")],
+      g[key("attn.c_attn.weight")],
+      get(g, key("attn.c_attn.bias")),
+    );
+    const dx1 = layerNormBackward(
+      dh,
+      ln1,
+      N,
+      C,
+      w[key("ln_1.weight")],
+      g[key("ln_1.weight")],
+      get(g, key("ln_1.bias")),
+    );
+    for (let i = 0; i < dx.length; i++) dx[i] += dx1[i];
+  }
+
+  /** loss.backward() for the tape of one forward pass with targets: adds scale·dL/dθ
+      into grads (name -> Float64Array, as the weights), as .grad accumulates. */
+  function backward(w, g, config, tape, scale = 1) {
+    const { vocab_size: V, n_layer, n_embd: C, bias } = config;
+    const { ids, B, T, probs, targets, count } = tape;
+    const N = B * T;
+    // cross-entropy: dL/dlogits = (softmax - onehot(target)) / count, 0 where not scored
+    const dLogits = new Float64Array(N * V);
+    for (let n = 0; n < N; n++) {
+      if (targets[n] === -1) continue;
+      for (let v = 0; v < V; v++) dLogits[n * V + v] = (probs[n * V + v] * scale) / count;
+      dLogits[n * V + targets[n]] -= scale / count;
+    }
+    const wte = "transformer.wte.weight";
+    const dFinal = linearBackward(dLogits, tape.lnf.out, N, C, V, w[wte], g[wte], null);
+    const lnfBias = bias ? g["transformer.ln_f.bias"] : null;
+    const dx = layerNormBackward(
+      dFinal,
+      tape.lnf,
+      N,
+      C,
+      w["transformer.ln_f.weight"],
+      g["transformer.ln_f.weight"],
+      lnfBias,
+    );
+    for (let l = n_layer - 1; l >= 0; l--) {
+      blockBackward(w, g, `transformer.h.${l}.`, config, tape.layers[l], dx, B, T);
+    }
+    // the embeddings: wte's rows also collect the lm_head's gradient above (tied)
+    const gWte = g[wte];
+    const gWpe = g["transformer.wpe.weight"];
+    for (let n = 0; n < N; n++) {
+      const token = ids[n] * C;
+      const position = (n % T) * C;
+      for (let c = 0; c < C; c++) {
+        gWte[token + c] += dx[n * C + c];
+        gWpe[position + c] += dx[n * C + c];
+      }
+    }
+  }
+
+  // --- optimiser, schedule, clipping ------------------------------------------------------
+
+  /** train.get_lr: linear warmup to learning_rate, half a cosine down to min_lr at
+      lr_decay_iters, then min_lr. */
+  function learningRate(it, s) {
+    if (!s.decay_lr) return s.learning_rate;
+    if (it < s.warmup_iters) return (s.learning_rate * (it + 1)) / (s.warmup_iters + 1);
+    if (it >= s.lr_decay_iters) return s.min_lr;
+    const progress = (it - s.warmup_iters) / (s.lr_decay_iters - s.warmup_iters);
+    return s.min_lr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (s.learning_rate - s.min_lr);
+  }
+
+  // torch.nn.utils.clip_grad_norm_ (torch 2.x) adds this to the norm before dividing, so a
+  // zero gradient never divides by zero: a constant inside torch, not a setting of train.py.
+  const CLIP_EPSILON = 1e-6;
+
+  /** torch.nn.utils.clip_grad_norm_: the norm of all gradients as one vector; every
+      gradient times min(max_norm / (norm + 1e-6), 1). Returns the norm before clipping. */
+  function clipGradients(grads, maxNorm) {
+    let squares = 0;
+    for (const g of grads) for (const v of g) squares += v * v;
+    const norm = Math.sqrt(squares);
+    const factor = Math.min(maxNorm / (norm + CLIP_EPSILON), 1);
+    for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= factor;
+    return norm;
+  }
+
+  /** torch.optim.AdamW's step for one tensor (the single-tensor path, amsgrad off):
+      decoupled decay, moments, bias corrections, param -= lr/bc1 · m / (√v/√bc2 + eps). */
+  function adamW(param, grad, state, { lr, weightDecay, beta1, beta2, eps }) {
+    state.step += 1;
+    if (weightDecay !== 0) for (let i = 0; i < param.length; i++) param[i] *= 1 - lr * weightDecay;
+    const stepSize = lr / (1 - beta1 ** state.step);
+    const correction2 = Math.sqrt(1 - beta2 ** state.step);
+    const { m, v } = state;
+    for (let i = 0; i < param.length; i++) {
+      const g = grad[i];
+      m[i] += (g - m[i]) * (1 - beta1); // exp_avg.lerp_(grad, 1 - beta1)
+      v[i] = v[i] * beta2 + (1 - beta2) * g * g;
+      param[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / correction2 + eps);
+    }
+  }
+
+  // --- the trainer ------------------------------------------------------------------------
+
+  // The settings the step reads; each must come from the exported rules (or the reader),
+  // none has a default here.
+  const NEEDED = [
+    "learning_rate",
+    "min_lr",
+    "warmup_iters",
+    "lr_decay_iters",
+    "decay_lr",
+    "weight_decay",
+    "beta1",
+    "beta2",
+    "grad_clip",
+    "gradient_accumulation_steps",
+    "dropout",
+  ];
+
+  // A layer's parameter names stand for all layers in the exported groups: h.0. -> h.*.
+  const groupPattern = (name) => name.replace(/\.h\.\d+\./, ".h.*.");
+
+  function groupOf(rules, name) {
+    const group = rules.groups.find((g) => g.params.includes(groupPattern(name)));
+    if (!group) throw new Error(`no optimiser group for ${name}`);
+    return group;
+  }
+
+  function checkRules(rules, settings) {
+    const missing = NEEDED.filter((key) => !(key in settings));
+    if (missing.length) throw new Error(`settings missing: ${missing.join(", ")}`);
+    if (settings.dropout !== 0) throw new Error("the page trains without dropout only");
+    const { name, amsgrad, maximize } = rules.optimizer;
+    if (name !== "AdamW" || amsgrad || maximize) {
+      throw new Error(`the page runs AdamW without amsgrad or maximize, not ${name}`);
+    }
+  }
+
+  // Token rows (B arrays of T ids) -> one flat array, checked against the model's shape.
+  function flatRows(rows, config, what, low) {
+    const T = rows[0]?.length;
+    if (!(T >= 1 && T <= config.block_size))
+      throw new RangeError(`${what}: need 1 to ${config.block_size} tokens a row`);
+    const flat = new Int32Array(rows.length * T);
+    rows.forEach((row, b) => {
+      if (row.length !== T) throw new RangeError(`${what}: rows of different lengths`);
+      row.forEach((id, t) => {
+        if (!(Number.isInteger(id) && id >= low && id < config.vocab_size)) {
+          throw new RangeError(`${what}: token id ${id} out of range`);
+        }
+        flat[b * T + t] = id;
+      });
+    });
+    return { flat, B: rows.length, T };
+  }
+
+  class Trainer {
+    /** config: the model's shape (as a Model's config); weights: name -> numbers, copied
+        (state-dict names, wte tied to lm_head); rules: the exported training rules;
+        settings: rules.settings, or the reader's changes to them; startIter: the step the
+        schedule starts at (train.fit's start_iter), with fresh optimiser moments. */
+    constructor({ config, weights, rules, settings = rules.settings, startIter = 0 }) {
+      checkRules(rules, settings);
+      this.config = Object.freeze({ ...config });
+      this.rules = rules;
+      this.settings = Object.freeze({ ...settings });
+      this.iter = startIter;
+      this.params = {};
+      this.state = {};
+      for (const [name, values] of Object.entries(weights)) {
+        this.params[name] = Float64Array.from(values);
+        const group = groupOf(rules, name);
+        this.state[name] = {
+          step: 0,
+          m: new Float64Array(values.length),
+          v: new Float64Array(values.length),
+          weightDecay:
+            group.weight_decay === "setting" ? settings.weight_decay : group.weight_decay,
+          lrScale: group.lr_scale,
+        };
+      }
+    }
+
+    /** The loss of one batch and, added into `grads` (fresh zeros if not given), its
+        gradient times `scale`: loss.backward() on loss·scale. */
+    gradients({ x, y }, grads = null, scale = 1) {
+      const ids = flatRows(x, this.config, "x", 0);
+      const targets = flatRows(y, this.config, "y", -1);
+      if (targets.B !== ids.B || targets.T !== ids.T)
+        throw new RangeError("x and y differ in shape");
+      const into = grads || this.zeroGradients();
+      const tape = {};
+      const { loss } = nanobook._forward(this.params, this.config, ids.flat, ids.B, ids.T, {
+        targets: targets.flat,
+        tape,
+      });
+      backward(this.params, into, this.config, tape, scale);
+      return { loss, grads: into };
+    }
+
+    zeroGradients() {
+      const grads = {};
+      for (const [name, p] of Object.entries(this.params)) grads[name] = new Float64Array(p.length);
+      return grads;
+    }
+
+    /** One iteration of train.fit's loop: the schedule's rate, each micro-batch's loss
+        divided by their number and backpropagated, clipping, AdamW. Returns the step
+        reached, the mean loss, the rate used and the gradients' norm before clipping. */
+    step(microBatches) {
+      const s = this.settings;
+      if (microBatches.length !== s.gradient_accumulation_steps) {
+        throw new RangeError(`need ${s.gradient_accumulation_steps} micro-batches a step`);
+      }
+      const lr = learningRate(this.iter, s);
+      const grads = this.zeroGradients();
+      let lossSum = 0;
+      for (const batch of microBatches) {
+        lossSum += this.gradients(batch, grads, 1 / microBatches.length).loss;
+      }
+      const all = Object.values(grads);
+      let norm = null;
+      if (s.grad_clip) norm = clipGradients(all, s.grad_clip);
+      const { eps } = this.rules.optimizer;
+      for (const [name, param] of Object.entries(this.params)) {
+        const state = this.state[name];
+        const options = { lr: lr * state.lrScale, weightDecay: state.weightDecay, eps };
+        adamW(param, grads[name], state, { ...options, beta1: s.beta1, beta2: s.beta2 });
+      }
+      this.lastGradients = grads; // clipped, as PyTorch's .grad before zero_grad
+      this.iter += 1;
+      return { iter: this.iter, loss: lossSum / microBatches.length, lr, norm };
+    }
+
+    /** The trained weights as a model other widgets can read (`payload` as a model's
+        script registers it: name, vocab, shown, task). The model shares the weights:
+        training on changes it. */
+    model(payload) {
+      return new nanobook.Model({ ...payload, config: this.config }, this.params);
+    }
+  }
+
+  nanobook.training = {
+    trainer: (options) => new Trainer(options),
+    learningRate,
+    clipGradients,
+    _backward: backward,
+  };
+})();

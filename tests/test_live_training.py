@@ -1,0 +1,292 @@
+"""The page's trainer (ext/live_models/static/nanobook_train.js) against model_src/train.py.
+
+From the same weights and the same batches, steps taken in Debian's chromium are compared
+with iterations of ``train.fit``'s own loop: the optimizer ``GPT.configure_optimizers``
+builds, ``get_lr``'s schedule, ``clip_grad_norm_``, gradient accumulation. The page reads
+every setting and the optimizer's groups from ``ext/live_models/training.py``, as a
+page would be handed them; the settings a reader may change go through it too.
+
+PyTorch trains the book in float32, the page in float64. The step itself is checked
+against ``train.fit`` run on the same model in float64 (``model.double()``: the same
+code and operations, rounding at 1e-16 instead of 1e-7): every gradient and every
+updated weight within 1e-5 relative, plus 1e-9 of its tensor's largest entry for the
+entries that are zero but for rounding. Against float32, the book's precision, the
+gradients agree to float32's rounding (1e-5 of each tensor's scale) and the losses of 20
+steps in a row to 1e-4. Weights are not compared one by one there: AdamW divides each
+gradient by its own size, so an entry whose exact gradient is 0 (a key bias: softmax
+ignores a shift shared by a row's scores) is float32's rounding noise, ~1e-11, which
+over eps = 1e-8 moves that weight by a thousandth of the learning rate.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from ext.live_models import training
+from ext.live_models.compute import weight_tensors
+from model_src import prepare, presets, train
+from model_src.model import GPT, GPTConfig
+
+pytestmark = pytest.mark.browser
+
+STATIC = Path(training.__file__).parent / "static"
+PRESET = "sort"
+
+# (train.py overrides, the step the schedule starts at): the book's settings inside the
+# warmup and inside the cosine, then settings a reader could choose.
+CASES = {
+    "book, first step": ({}, 0),
+    "book, cosine": ({}, 350),
+    "1 layer, 2 heads of 16, no clipping, no warmup, 3x the rate": (
+        {
+            "n_layer": 1,
+            "n_head": 2,
+            "n_embd": 32,
+            "grad_clip": 0.0,
+            "warmup_iters": 0,
+            "learning_rate": 3e-2,
+        },
+        7,
+    ),
+    "no biases, 4 heads, small batch, past the decay, strong decay": (
+        {
+            "n_layer": 2,
+            "n_head": 4,
+            "n_embd": 64,
+            "bias": False,
+            "batch_size": 8,
+            "weight_decay": 0.5,
+            "beta2": 0.95,
+            "min_lr": 2e-3,
+        },
+        700,
+    ),
+    "accumulation of 3, tight clipping, constant rate": (
+        {
+            "gradient_accumulation_steps": 3,
+            "grad_clip": 0.05,
+            "decay_lr": False,
+            "batch_size": 5,
+            "beta1": 0.8,
+        },
+        0,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    """The runtime and the trainer on a bare page opened from disk (file://)."""
+    site = tmp_path_factory.mktemp("training")
+    for script in ("nanobook_live.js", "nanobook_train.js"):
+        shutil.copy(STATIC / script, site)
+    (site / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>training</title>'
+        '<script src="nanobook_live.js"></script><script src="nanobook_train.js"></script>'
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((site / "index.html").as_uri())
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+def start_model(rules: dict, seed: int) -> GPT:
+    """A model as train.py initialises it, shaped as the rules say."""
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(**rules["config"]))
+
+
+def sort_batches(settings: dict, steps: int, seed: int) -> list[list[tuple]]:
+    """`steps` optimiser steps' worth of training batches, each a list of micro-batches."""
+    data = presets.dataset(PRESET)
+    generator = torch.Generator().manual_seed(seed)
+    size, block = settings["batch_size"], settings["block_size"]
+    return [
+        [
+            prepare.sample_batch(data.train, data.meta, size, block, generator)
+            for _ in range(settings["gradient_accumulation_steps"])
+        ]
+        for _ in range(steps)
+    ]
+
+
+def train_py(model: GPT, overrides: dict, batches: list[list[tuple]], start_iter: int) -> dict:
+    """train.fit from start_iter over `batches`, on a copy of `model`: the gradients of the
+    first step before clipping (what the micro-batches' backward() left in .grad), the
+    trained copy and its weights, and the logged losses."""
+    model = copy.deepcopy(model)
+    served = iter([micro for step in batches for micro in step])
+    accum = len(batches[0])
+    calls = [0]
+
+    def batch_of(split: str, generator):
+        calls[0] += split == "train"
+        return next(served, batches[0][0])  # after the steps, fit's evaluation reads these
+
+    grads = {}
+    for name, param in model.named_parameters():
+
+        def keep(p, name=name):
+            if calls[0] <= accum:  # the first step's micro-batches
+                grads[name] = p.grad.detach().clone()
+
+        param.register_post_accumulate_grad_hook(keep)
+    settings = {**overrides, "max_iters": start_iter + len(batches), "eval_iters": 1}
+    cfg = train.resolve_config(presets.config_file(PRESET), {**settings, "log_interval": 1})
+    summary = train.fit(model, cfg, batch_of, start_iter=start_iter)
+    losses = [record["loss"] for record in summary["log"]]
+    return {
+        "grads": grads,
+        "model": model,
+        "weights": dict(weight_tensors(model)),
+        "losses": losses,
+    }
+
+
+RUN_STEPS = """([rules, weights, startIter, batches, probe]) => {
+  const trainer = nanobook.training.trainer({config: rules.config, weights, rules, startIter});
+  const grads = trainer.zeroGradients();
+  for (const micro of batches[0]) trainer.gradients(micro, grads, 1 / batches[0].length);
+  const steps = batches.map((micro) => trainer.step(micro));
+  const plain = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.from(v)]));
+  const model = trainer.model({name: "trained", vocab: ["A", "B", "C"], shown: ["A", "B", "C"]});
+  const logits = Array.from(model.forward(probe).logits, (row) => Array.from(row));
+  return {grads: plain(grads), weights: plain(trainer.params), steps, logits};
+}"""
+
+
+def run_in_page(page, rules: dict, model: GPT, start_iter: int, batches) -> dict:
+    weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
+    plain = [[{"x": x.tolist(), "y": y.tolist()} for x, y in step] for step in batches]
+    probe = batches[0][0][0][0].tolist()
+    return page.evaluate(RUN_STEPS, [rules, weights, start_iter, plain, probe])
+
+
+def worst(got: dict, expected: dict, floor: float) -> tuple[float, float, str]:
+    """The largest |got - expected| / (|expected| + floor * max|expected tensor|) over all
+    entries of all tensors, that difference relative to its tensor's largest entry, and
+    the tensor's name."""
+    assert set(got) == set(expected)
+    result = (0.0, 0.0, "")
+    for name, reference in expected.items():
+        reference = reference.double()
+        value = torch.tensor(got[name], dtype=torch.float64).reshape(reference.shape)
+        scale = reference.abs().max().item()
+        gap = (value - reference).abs()
+        relative = (gap / (reference.abs() + floor * scale)).max().item()
+        result = max(result, (relative, gap.max().item() / scale, name))
+    return result
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_one_step_equals_train_py(page, case):
+    """Every gradient and every updated weight of one step, against train.fit in float64."""
+    overrides, start_iter = CASES[case]
+    rules = training.training_rules(PRESET, **overrides)
+    model = start_model(rules, seed=len(case))
+    batches = sort_batches(rules["settings"], steps=1, seed=start_iter)
+    got = run_in_page(page, rules, model, start_iter, batches)
+    expected = train_py(model.double(), overrides, batches, start_iter)
+
+    relative, _, name = worst(got["grads"], expected["grads"], floor=1e-4)
+    assert relative <= 1e-5, f"{case}: gradient of {name} off by {relative:.1e} relative"
+    relative, _, name = worst(got["weights"], expected["weights"], floor=1e-4)
+    assert relative <= 1e-5, f"{case}: updated {name} off by {relative:.1e} relative"
+    assert got["steps"][0]["loss"] == pytest.approx(expected["losses"][0], rel=1e-12)
+    assert got["steps"][0]["lr"] == pytest.approx(train.get_lr(start_iter, rules["settings"]))
+    clipped = got["steps"][0]["norm"] is not None
+    assert clipped == bool(rules["settings"]["grad_clip"])
+
+
+def test_the_cases_clip_and_do_not(page):
+    """The cases exercise clipping: the tight clip's norm is above its limit."""
+    overrides, start_iter = CASES["accumulation of 3, tight clipping, constant rate"]
+    rules = training.training_rules(PRESET, **overrides)
+    batches = sort_batches(rules["settings"], steps=1, seed=0)
+    got = run_in_page(page, rules, start_model(rules, seed=0), start_iter, batches)
+    assert got["steps"][0]["norm"] > 10 * rules["settings"]["grad_clip"]
+
+
+def test_gradients_equal_float32_pytorch(page):
+    """The book's step against train.fit in float32, the precision the book trains in:
+    the gradients agree to float32's rounding, relative to each tensor's scale."""
+    rules = training.training_rules(PRESET)
+    model = start_model(rules, seed=1)
+    batches = sort_batches(rules["settings"], steps=1, seed=1)
+    got = run_in_page(page, rules, model, 0, batches)
+    expected = train_py(model, {}, batches, 0)
+    relative, _, name = worst(got["grads"], expected["grads"], floor=1)
+    assert relative <= 1e-5, f"gradient of {name} off by {relative:.1e} of its tensor's scale"
+
+
+def test_twenty_steps_follow_pytorch(page):
+    """20 steps in a row with the book's settings: every loss within 1e-4 of train.fit's in
+    float32 (within 1e-10 in float64), and the trained model the page hands on reads as
+    PyTorch's trained model does."""
+    rules = training.training_rules(PRESET)
+    model = start_model(rules, seed=2)
+    batches = sort_batches(rules["settings"], steps=20, seed=2)
+    got = run_in_page(page, rules, model, 0, batches)
+    losses = [step["loss"] for step in got["steps"]]
+    as_float32 = train_py(model, {}, batches, 0)["losses"]
+    assert max(abs(a - b) for a, b in zip(losses, as_float32, strict=True)) <= 1e-4
+    float64 = train_py(model.double(), {}, batches, 0)
+    assert max(abs(a - b) for a, b in zip(losses, float64["losses"], strict=True)) <= 1e-10
+    assert losses[-1] < losses[0] - 0.2  # it learned something
+
+    probe = batches[0][0][0][:1]
+    with torch.no_grad():
+        logits, _ = float64["model"](probe, targets=probe)  # with targets: every position's
+    gap = (torch.tensor(got["logits"], dtype=torch.float64) - logits[0]).abs().max().item()
+    assert gap <= 1e-8
+
+
+def test_rules_are_train_pys():
+    """The exported rules: train.py's resolved settings, and groups holding every parameter
+    once, as configure_optimizers groups them, for every depth."""
+    overrides = {"n_layer": 2, "weight_decay": 0.3}
+    rules = training.training_rules(PRESET, **overrides)
+    settings = train.resolve_config(presets.config_file(PRESET), overrides)
+    assert rules["settings"] == {key: settings[key] for key in training.SETTINGS}
+    model = start_model(rules, seed=0)
+    optimizer = model.configure_optimizers(0.3, settings["learning_rate"], (0.9, 0.99), "cpu")
+    names = {id(p): name for name, p in model.named_parameters()}
+    for exported, group in zip(rules["groups"], optimizer.param_groups, strict=True):
+        held = {training.layer_pattern(names[id(p)]) for p in group["params"]}
+        assert set(exported["params"]) == held
+        decay = settings["weight_decay"] if exported["weight_decay"] == "setting" else 0.0
+        assert decay == group["weight_decay"]
+    assert rules["optimizer"] == {"name": "AdamW", "eps": 1e-8, "amsgrad": False, "maximize": False}
+
+
+def test_the_trainer_refuses_what_it_cannot_follow(page):
+    rules = training.training_rules(PRESET)
+    refusals = page.evaluate(
+        """(rules) => {
+             const attempt = (changed) => {
+               try {
+                 nanobook.training.trainer({config: rules.config, weights: {}, ...changed});
+                 return null;
+               } catch (error) { return error.message; }
+             };
+             const {learning_rate, ...missing} = rules.settings;
+             return [
+               attempt({rules, settings: missing}),
+               attempt({rules, settings: {...rules.settings, dropout: 0.1}}),
+               attempt({rules: {...rules, optimizer: {...rules.optimizer, name: "SGD"}}}),
+             ];
+           }""",
+        rules,
+    )
+    assert "learning_rate" in refusals[0]
+    assert "dropout" in refusals[1]
+    assert "SGD" in refusals[2]
