@@ -213,9 +213,18 @@ def _find_module(name: str, search: list[Path]) -> Path | None:
     for base in search:
         candidate = Path(base).joinpath(*parts)
         for option in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-            if option.is_file():
+            if is_file(option):
                 return option.resolve()
     return None
+
+
+def is_file(path: Path) -> bool:
+    """``Path.is_file`` for a name an author typed: False, not an OSError, for a name the
+    file system refuses to look up (a part longer than it takes, ENAMETOOLONG)."""
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
 
 
 def module_file(name: str) -> Path | None:
@@ -315,16 +324,19 @@ def _top_name(file: Path, site: list[Path]) -> str:
 
 @functools.lru_cache(maxsize=1024)  # installed packages do not change during a build
 def _package_version(top: str, stdlib: tuple[Path, ...], site: tuple[Path, ...]) -> str:
-    """``name==version`` for an installed or standard module, "" when it is not found."""
+    """``name==version`` for an installed or standard module, "" when it is neither (not
+    found, or files of a checkout: keyed by their code, whatever metadata lies beside
+    them, such as the ``*.egg-info`` that ``pip install .`` leaves in a source folder)."""
     if top in sys.builtin_module_names:
         return f"python=={sys.version.split()[0]}"
     spec = importlib.machinery.PathFinder.find_spec(top)
-    origin = Path(spec.origin).resolve() if spec and spec.origin else None
-    if (
-        origin
-        and any(origin.is_relative_to(d) for d in stdlib)
-        and not any(origin.is_relative_to(d) for d in site)
-    ):
+    if spec is None:
+        return ""
+    places = [Path(spec.origin)] if spec.origin else list(spec.submodule_search_locations or [])
+    places = [place.resolve() for place in places]
+    if not places or not all(any(p.is_relative_to(d) for d in (*stdlib, *site)) for p in places):
+        return ""
+    if not any(place.is_relative_to(d) for place in places for d in site):
         return f"python=={sys.version.split()[0]}"
     for dist in _distributions().get(top, []):
         return f"{dist}=={importlib.metadata.version(dist)}"

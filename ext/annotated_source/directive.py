@@ -192,7 +192,7 @@ class AnnotatedSource(SphinxDirective):
                 f"the path leaves annotated_source_root ({root})",
                 hint="name a file under annotated_source_root, e.g. 'model.py'",
             )
-        if not path.is_file():
+        if not store.is_file(path):
             found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
             listing = ", ".join(found[:30]) + (" ..." if len(found) > 30 else "")
             raise Problem(
