@@ -275,44 +275,102 @@ class AnyOption(dict):
             try:
                 return convert(value)
             except (ValueError, TypeError) as error:
-                return BadValue(value, str(error))
+                text = value or ""  # an empty value is None in reST
+                if isinstance(convert, Number):
+                    return BadValue(text, convert.refusal(key, text))
+                refused = Problem(f":{key}: {text!r} is not a value it takes", f":{key}: {error}")
+                return BadValue(text, refused)
 
         return checked
 
 
 @dataclasses.dataclass(frozen=True)
 class BadValue:
-    """An option value its converter refused, and why (AnyOption, drop_bad_options)."""
+    """An option value its converter refused, and what to say about it (AnyOption)."""
 
-    text: str | None
-    reason: str
+    text: str
+    problem: Problem
+
+
+# The largest whole number a page's widget settings carry exactly (JSON, read by the
+# browser as a double): the bound of a whole-number option that has no tighter one.
+MAX_EXACT_INTEGER = 2**53 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Number:
+    """A numeric option's converter (an option_spec value): the one place an option's
+    number is read and held to its bounds, ``low`` to ``high`` included. Whole numbers
+    (``kind`` int) are compared as Python ints, exact at any length; other numbers must
+    be finite floats. Anything else, an empty value included, raises ValueError, which
+    AnyOption turns into a BadValue saying ``refusal``. The bounds keep what divides or
+    exponentiates by the value finite, and what the page's JSON carries exact."""
+
+    kind: type  # int or float
+    low: float
+    high: float
+    example: str  # a value the hint suggests
+    about: str = ""  # what the hint adds: what the values mean
+
+    def __call__(self, text: str | None):
+        try:
+            value = self.kind((text or "").strip())
+        except ValueError:  # not a number, or an int of more digits than Python reads
+            raise ValueError(f"not {self.wanted}") from None
+        if self.kind is float and not math.isfinite(value):  # nan, inf, 1e400
+            raise ValueError(f"not {self.wanted}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"not {self.wanted}")
+        return value
+
+    @property
+    def wanted(self) -> str:
+        number = "a whole number" if self.kind is int else "a number"
+        return f"{number} from {self.low} to {self.high}"
+
+    def refusal(self, name: str, text: str) -> Problem:
+        """What a directive says about a value of its option ``name`` this refuses."""
+        hint = f"e.g. :{name}: {self.example}" + (f"; {self.about}" if self.about else "")
+        return Problem(f":{name}: {text!r} is not {self.wanted}", hint)
+
+
+def option_problems(directive) -> list[tuple[tuple[str, ...], Problem]]:
+    """What is wrong with ``directive``'s options, each with the option names it is about:
+    the unknown names together, then each value its converter refused (AnyOption)."""
+    problems = []
+    unknown = tuple(sorted(set(directive.options) - set(directive.option_spec)))
+    if unknown:
+        said = ", ".join(f":{name}:" for name in unknown)
+        takes = ", ".join(f":{name}:" for name in directive.option_spec)
+        problems.append(
+            (unknown, Problem(f"unknown option(s) {said}", f"{directive.name} takes {takes}"))
+        )
+    for name, value in sorted(directive.options.items()):
+        if isinstance(value, BadValue):
+            problems.append(((name,), value.problem))
+    return problems
+
+
+def taken_options(options: dict) -> dict:
+    """The options whose values their converters took (what is left for the directive once
+    drop_bad_options has warned about the others; unknown names are ignored by it)."""
+    return {name: value for name, value in options.items() if not isinstance(value, BadValue)}
 
 
 def drop_bad_options(directive, logger, subtype: str) -> None:
     """Warn about the options ``directive`` does not know or whose value it refuses,
     then ignore them (a refused value leaves the option's default)."""
     location = (directive.env.docname, directive.lineno)
-    unknown = sorted(set(directive.options) - set(directive.option_spec))
-    if unknown:
+    for names, problem in option_problems(directive):
         warn(
             logger,
-            f"{directive.name}: unknown option(s) {', '.join(f':{name}:' for name in unknown)}",
+            f"{directive.name}: {problem.message}",
             location=location,
             subtype=subtype,
-            hint=f"{directive.name} takes "
-            + ", ".join(f":{name}:" for name in directive.option_spec),
+            hint=problem.hint,
         )
-    bad = sorted(name for name, value in directive.options.items() if isinstance(value, BadValue))
-    for name in bad:
-        warn(
-            logger,
-            f"{directive.name}: :{name}: {directive.options[name].text!r} is not a value it takes",
-            location=location,
-            subtype=subtype,
-            hint=f":{name}: {directive.options[name].reason}",
-        )
-    for name in [*unknown, *bad]:
-        del directive.options[name]
+        for name in names:
+            del directive.options[name]
 
 
 NAMES = "nanobook_names"  # env.metadata[docname] key: {:name: of a directive: its line}

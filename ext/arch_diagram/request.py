@@ -29,6 +29,10 @@ KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline
 # defaults, except max_new_tokens: None fills the context window once
 KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
 DEFAULT_DEPTH = 2
+# Levels expanded: beyond the nesting of any model, more draws the same.
+DEPTH = _core.Number(
+    int, 1, 100, str(DEFAULT_DEPTH), "1 draws the model's direct parts, 2 expands them (default)"
+)
 DEFAULT_PRESETS = "model_src.presets"
 MAX_INPUT = 10**9  # batch or time: far beyond any model's, and short enough to read as int
 
@@ -109,15 +113,9 @@ def parse_depth(text: str | int) -> int:
     if text in ("", None):
         return DEFAULT_DEPTH
     try:
-        depth = int(str(text).strip())
+        return DEPTH(str(text))
     except ValueError:
-        depth = 0
-    if depth < 1:
-        raise Problem(
-            f"depth {text!r} is not a whole number of at least 1",
-            hint="1 draws the model's direct parts, 2 expands them (default), ...",
-        )
-    return depth
+        raise DEPTH.refusal("depth", str(text)) from None
 
 
 def parse_input(text: str) -> tuple[int, int] | None:

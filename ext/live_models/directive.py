@@ -5,7 +5,6 @@ options and record a spec; the computations happen once after reading (see __ini
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass
 
 from docutils import nodes
@@ -31,6 +30,9 @@ SAMPLING_TEMPERATURES = (0.1, 5.0)
 # every token (the widget then samples without top-p, as :top-p: left out does).
 SAMPLING_TOP_P = (0.05, 1.0)
 MAX_SEED = 2**32 - 1
+# predict-check's temperature question: from where the likeliest token takes nearly all
+# the probability to where every token has about the same share.
+PREDICT_TEMPERATURES = (0.01, 100.0)
 # Models a chapter trains (not presets), each with the one widget kind that shows it.
 TOOL_MODELS = ("calculator",)
 # live-chat's runs (model_src/finetune.py, named as finetune.slug names them) are exported
@@ -120,32 +122,36 @@ class LiveSpec:
         return f"{self.preset}-replay" if uses_replay else self.preset
 
 
-def _any_options(names: tuple[str, ...]) -> _core.AnyOption:
-    """Every option name is taken, so an unknown one becomes this widget's located error."""
-    return _core.AnyOption(dict.fromkeys(names, directives.unchanged))
+# The numeric options and their bounds (the one place they are checked: _core.Number):
+# what the page's widget settings (JSON) hold, what the browser's controls accept, and
+# what keeps the build's computation finite.
+SAMPLING_NUMBERS = {
+    "temperature": _core.Number(float, *SAMPLING_TEMPERATURES, "0.8"),
+    "top-k": _core.Number(int, 1, _core.MAX_EXACT_INTEGER, "20"),
+    "top-p": _core.Number(float, *SAMPLING_TOP_P, "0.9", "1 keeps every token"),
+    "seed": _core.Number(int, 0, MAX_SEED, "7"),
+    "steps": _core.Number(int, 1, MAX_STEPS, "40"),
+}
+PREDICT_NUMBERS = {
+    "temperature": _core.Number(float, *PREDICT_TEMPERATURES, "0.2"),
+    "threshold": _core.Number(float, 0.01, 1.0, "0.9"),
+    "layer": _core.Number(int, 0, _core.MAX_EXACT_INTEGER, "0"),
+}
 
 
-def _number(text: str, kind, name: str, low: float, example: str, high: float = float("inf")):
-    """The option's value if it is a finite ``kind`` from ``low`` to ``high``: what the
-    page's widget settings (JSON) can hold and the browser's controls accept."""
-    try:
-        value = kind(text.strip())
-    except ValueError:
-        value = None
-    if value is None or not (math.isfinite(value) and low <= value <= high):
-        upto = "up" if high == float("inf") else f"to {high}"
-        raise _core.Problem(
-            f":{name}: {text!r} is not a number from {low} {upto}", f"e.g. :{name}: {example}"
-        )
-    return value
+def _options(*texts: str, numbers: dict | None = None) -> _core.AnyOption:
+    """A widget's option_spec: :name:, :class: and ``texts`` take text, ``numbers`` a
+    number within bounds; every other name is taken too, so that an unknown one is this
+    widget's located error."""
+    spec = dict.fromkeys(("name", "class", *texts), directives.unchanged)
+    return _core.AnyOption({**spec, **(numbers or {})})
 
 
 class _LiveDirective(SphinxDirective):
     required_arguments = 1
     has_content = False
     kind = ""
-    known_options: tuple[str, ...] = ("name", "class")
-    option_spec = _any_options(known_options)
+    option_spec = _options()
 
     def run(self) -> list[nodes.Node]:
         preset = self.arguments[0].strip()
@@ -183,14 +189,11 @@ class _LiveDirective(SphinxDirective):
         return [node]
 
     def _check(self, spec: LiveSpec) -> None:
-        unknown = sorted(set(self.options) - set(self.known_options))
-        if unknown:
-            raise _core.Problem(
-                f"unknown option(s) {', '.join(':' + name + ':' for name in unknown)}",
-                f"{self.name} takes {', '.join(':' + n + ':' for n in self.known_options)}",
-            )
+        problems = _core.option_problems(self)
+        if problems:  # the first: the widget is not shown whatever the others say
+            raise problems[0][1]
         self._check_model(spec)
-        if "prompt" in self.known_options and not spec.prompt:
+        if "prompt" in self.option_spec and not spec.prompt:
             raise _core.Problem(":prompt: is empty", "give the input the page starts with")
 
     def _check_model(self, spec: LiveSpec) -> None:
@@ -209,8 +212,7 @@ class LiveAttentionDirective(_LiveDirective):
     """```{live-attention} sort``` with an optional :prompt:."""
 
     kind = "attention"
-    known_options = (*_LiveDirective.known_options, "prompt")
-    option_spec = _any_options(known_options)
+    option_spec = _options("prompt")
 
 
 class LiveSamplingDirective(_LiveDirective):
@@ -218,29 +220,17 @@ class LiveSamplingDirective(_LiveDirective):
     :steps:."""
 
     kind = "sampling"
-    known_options = (
-        *_LiveDirective.known_options,
-        *("prompt", "temperature", "top-k", "top-p", "seed", "steps"),
-    )
-    option_spec = _any_options(known_options)
+    option_spec = _options("prompt", numbers=SAMPLING_NUMBERS)
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
         options = self.options
-        if "temperature" in options:
-            low, high = SAMPLING_TEMPERATURES
-            text = options["temperature"]
-            spec.temperature = _number(text, float, "temperature", low, "0.8", high)
-        if "top-k" in options:
-            spec.top_k = _number(options["top-k"], int, "top-k", 1, "20")
-        if "top-p" in options:
-            low, high = SAMPLING_TOP_P
-            top_p = _number(options["top-p"], float, "top-p", low, "0.9", high)
-            spec.top_p = None if top_p == high else top_p  # 1 keeps every token
-        if "seed" in options:
-            spec.seed = _number(options["seed"], int, "seed", 0, "7", MAX_SEED)
-        if "steps" in options:
-            spec.steps = _number(options["steps"], int, "steps", 1, "40", MAX_STEPS)
+        spec.temperature = options.get("temperature", spec.temperature)
+        spec.top_k = options.get("top-k", spec.top_k)
+        top_p = options.get("top-p", spec.top_p)
+        spec.top_p = None if top_p == SAMPLING_TOP_P[1] else top_p  # 1 keeps every token
+        spec.seed = options.get("seed", spec.seed)
+        spec.steps = options.get("steps", spec.steps)
 
 
 class LiveToolsDirective(_LiveDirective):
@@ -248,8 +238,7 @@ class LiveToolsDirective(_LiveDirective):
     its calculator calls run by the engine, with a switch that turns the tool off."""
 
     kind = "tools"
-    known_options = (*_LiveDirective.known_options, "prompt")
-    option_spec = _any_options(known_options)
+    option_spec = _options("prompt")
 
 
 class LiveChatDirective(_LiveDirective):
@@ -258,8 +247,7 @@ class LiveChatDirective(_LiveDirective):
     the loss's mask, and the chosen run's greedy reply."""
 
     kind = "chat"
-    known_options = (*_LiveDirective.known_options, "prompt", "compare")
-    option_spec = _any_options(known_options)
+    option_spec = _options("prompt", "compare")
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
@@ -278,8 +266,7 @@ class TrainingReplayDirective(_LiveDirective):
     with ``:run: rl``, the RL chapter's run from the early-stopped sort model."""
 
     kind = "replay"
-    known_options = (*_LiveDirective.known_options, "run")
-    option_spec = _any_options(known_options)
+    option_spec = _options("run")
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
@@ -307,15 +294,7 @@ class PredictCheckDirective(_LiveDirective):
     checks it. The question, its choices and its answer all come from the build."""
 
     kind = "predict"
-    known_options = (
-        *_LiveDirective.known_options,
-        "ask",
-        "prompt",
-        "temperature",
-        "threshold",
-        "layer",
-    )
-    option_spec = _any_options(known_options)
+    option_spec = _options("ask", "prompt", numbers=PREDICT_NUMBERS)
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
@@ -324,13 +303,6 @@ class PredictCheckDirective(_LiveDirective):
             raise _core.Problem(
                 f":ask: {spec.ask!r} is not a question kind", f"one of {', '.join(ASKS)}"
             )
-        if "temperature" in self.options:
-            spec.temperature = _number(
-                self.options["temperature"], float, "temperature", 0.01, "0.2"
-            )
-        if "threshold" in self.options:
-            spec.threshold = _number(
-                self.options["threshold"], float, "threshold", 0.01, "0.9", 1.0
-            )
-        if "layer" in self.options:
-            spec.layer = _number(self.options["layer"], int, "layer", 0, "0")
+        spec.temperature = self.options.get("temperature", spec.temperature)
+        spec.threshold = self.options.get("threshold", spec.threshold)
+        spec.layer = self.options.get("layer", spec.layer)

@@ -6,7 +6,7 @@ Rendering happens once per build, after every page is read (see render.py and fi
 
 from __future__ import annotations
 
-import math
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,8 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
+
+from buildlib import store
 
 from .. import _core
 from .._core import Problem
@@ -86,13 +88,14 @@ def _caption_of(node: nodes.Element) -> nodes.caption | None:
     return next((child for child in node.children if isinstance(child, nodes.caption)), None)
 
 
+# A poster's time in seconds: how far into the clip is checked once it is rendered.
+POSTER_SECONDS = _core.Number(float, 0, sys.float_info.max, "2.5")
+
+
 def _poster_option(value: str) -> str:
     value = value.strip() or "scene"
-    if value in ("scene", "first", "last"):
-        return value
-    seconds = float(value)  # ValueError for anything that is not a number
-    if not math.isfinite(seconds) or seconds < 0:  # nan and inf parse as floats too
-        raise ValueError
+    if value not in ("scene", "first", "last"):
+        POSTER_SECONDS(value)  # ValueError for anything that is not a time
     return value
 
 
@@ -288,7 +291,7 @@ def _existing_file(app, docname: str, argument: str, option: str) -> Path:
             "keep scene and data files inside the project"
             " (a leading / starts from the source folder)",
         ) from None
-    if not path.is_file():
+    if not store.is_file(path):
         raise Problem(
             f"{option} {argument!r}: no such file ({path})",
             "paths are relative to the page, or to the source folder with a leading /",

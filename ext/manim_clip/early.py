@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._core import Problem
+from .._core import Problem, taken_options
 from .directive import ClipSpec, ManimClipDirective, fill_spec
 
 
@@ -67,7 +67,8 @@ def page_specs(app, docname: str) -> list[ClipSpec]:
                 scene=parsed.arguments[0],
                 page=str(page),
             )
-            fill_spec(spec, app, parsed.options, parsed.body)
+            # without the values the directive refuses (and ignores, after its warning)
+            fill_spec(spec, app, taken_options(parsed.options), parsed.body)
         except (MarkupError, Problem, OSError):
             continue
         specs.append(spec)
