@@ -24,6 +24,7 @@ import base64
 import itertools
 import json
 import math
+import sys
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -877,5 +878,19 @@ def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
     return (
         f"Dividing the logits by {tau:g} multiplies every gap between them by {1 / tau:g}: "
         f"“{token}” leads the runner-up “{runner_up}” by {gap:.2f}, so its odds over it go "
-        f"from {math.exp(gap):.3g} to {math.exp(gap / tau):.3g}."
+        f"from {exp_text(gap)} to {exp_text(gap / tau)}."
     )
+
+
+def exp_text(x: float) -> str:
+    """e**x to three significant figures, as ``f"{math.exp(x):.3g}"`` writes it, for any x:
+    at the lowest temperature (0.01) a logit gap of 7.1 already makes odds beyond a float's
+    range, so those are written from x's decimal logarithm (nanobook_predict.js alike)."""
+    if x < math.log(sys.float_info.max):
+        return f"{math.exp(x):.3g}"
+    decimals = x / math.log(10)
+    exponent = math.floor(decimals)
+    mantissa = f"{10 ** (decimals - exponent):.3g}"
+    if mantissa == "10":  # 9.996 rounds up
+        mantissa, exponent = "1", exponent + 1
+    return f"{mantissa}e+{exponent}"

@@ -47,7 +47,10 @@
       which letters there are, not their order); undefined if the conversation cannot fit. */
   function rightReply(model, request, letters) {
     const key = [...letters].sort((a, b) => model.stoi.get(a) - model.stoi.get(b)).join("");
-    return model.chat.answers[request][key];
+    const answers = model.chat.answers;
+    return Object.hasOwn(answers, request) && Object.hasOwn(answers[request], key)
+      ? answers[request][key]
+      : undefined;
   }
 
   /** The most letters a request takes: its longest key in the build's table. */
@@ -59,7 +62,7 @@
   function problem(model, request, letters) {
     const rules = model.chat;
     const known = rules.letters.join(", ");
-    if (!(request in rules.answers))
+    if (!Object.hasOwn(rules.answers, request))
       return `Choose a request: ${Object.keys(rules.answers).join(" or ")}.`;
     const strange = [...new Set([...letters].filter((ch) => !rules.letters.includes(ch)))];
     if (strange.length) {

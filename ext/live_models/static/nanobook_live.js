@@ -27,21 +27,25 @@
   // globalThis: the same script serves a page (window) and the trainer's worker (self)
   globalThis.nanobook = globalThis.nanobook || {};
   const nanobook = globalThis.nanobook;
-  const payloads = {}; // name -> what the exported script registered
-  const waiting = {}; // name -> [resolve, reject] of the script being loaded
-  const scripts = {}; // name -> Promise of its script having run
-  const models = {}; // name -> Promise<Model>
+  // Maps, not objects: a name like an object's property ("constructor", "__proto__") is
+  // unknown like any other, never the prototype's
+  const payloads = new Map(); // name -> what the exported script registered
+  const waiting = new Map(); // name -> [resolve, reject] of the script being loaded
+  const scripts = new Map(); // name -> Promise of its script having run
+  const models = new Map(); // name -> Promise<Model>
 
   // --- loading ------------------------------------------------------------------------
 
   nanobook._register = (payload) => {
-    payloads[payload.name] = payload;
-    if (waiting[payload.name]) waiting[payload.name][0]();
+    payloads.set(payload.name, payload);
+    waiting.get(payload.name)?.[0]();
   };
 
   // Where the page's widgets say a model's script is (the build writes the URL).
   function sourceOf(name) {
-    const holder = document.querySelector(`[data-nanobook-model="${name}"][data-nanobook-src]`);
+    const holder = document.querySelector(
+      `[data-nanobook-model="${CSS.escape(name)}"][data-nanobook-src]`,
+    );
     return holder?.dataset.nanobookSrc;
   }
 
@@ -51,7 +55,7 @@
         reject(new Error(`no script for the ${name} model on this page`));
         return;
       }
-      waiting[name] = [resolve, reject];
+      waiting.set(name, [resolve, reject]);
       const script = document.createElement("script");
       script.src = src;
       script.async = true;
@@ -81,17 +85,20 @@
   /** What the script exported as `name` registered, loading it once (several widgets
       may ask for the same script while it loads). */
   nanobook.data = (name, src) => {
-    if (!scripts[name]) {
-      scripts[name] = payloads[name] ? Promise.resolve() : loadScript(name, src || sourceOf(name));
-      scripts[name].catch(() => delete scripts[name]); // a later call may try again
+    if (!scripts.has(name)) {
+      const loaded = payloads.has(name)
+        ? Promise.resolve()
+        : loadScript(name, src || sourceOf(name));
+      scripts.set(name, loaded);
+      loaded.catch(() => scripts.delete(name)); // a later call may try again
     }
-    return scripts[name].then(() => payloads[name]);
+    return scripts.get(name).then(() => payloads.get(name));
   };
 
   /** The model `name`, loading its script on first use. `src` overrides the page's URL. */
   nanobook.model = (name, src) => {
-    if (!models[name]) {
-      models[name] = (async () => {
+    if (!models.has(name)) {
+      const made = (async () => {
         const payload = await nanobook.data(name, src);
         const flat = await inflate(payload.weights);
         const weights = {};
@@ -105,9 +112,10 @@
         if (offset !== flat.length) throw new Error(`the ${name} model's weights are damaged`);
         return new Model(payload, weights);
       })();
-      models[name].catch(() => delete models[name]); // a later call may try again
+      models.set(name, made);
+      made.catch(() => models.delete(name)); // a later call may try again
     }
-    return models[name];
+    return models.get(name);
   };
 
   // --- arithmetic -----------------------------------------------------------------------

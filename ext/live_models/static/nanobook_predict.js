@@ -8,6 +8,19 @@
   const kit = nanobook.widgets;
   const { element, argmax, percent } = kit;
 
+  /** e^x to three significant figures, for any x: at a temperature of 0.01 a logit gap of
+      7.1 already makes odds beyond a double's range, so those are written from x's decimal
+      logarithm (compute.exp_text alike). */
+  function expText(x) {
+    const value = Math.exp(x);
+    if (Number.isFinite(value)) return String(Number(value.toPrecision(3)));
+    const decimals = x / Math.LN10;
+    let exponent = Math.floor(decimals);
+    let mantissa = Number((10 ** (decimals - exponent)).toPrecision(3));
+    if (mantissa === 10) [mantissa, exponent] = [1, exponent + 1]; // 9.996 rounds up
+    return `${mantissa}e+${exponent}`;
+  }
+
   /** The likeliest next token's share at the question's temperature: the choice nearest it. */
   function temperatureAnswer(model, question) {
     const ids = model.encode(question.input);
@@ -22,11 +35,10 @@
       question.choices[0][0],
     );
     const gap = logits[best] - logits[runnerUp];
-    const odds = (x) => Number(x.toPrecision(3));
     const why =
       `Dividing the logits by ${tau} multiplies every gap between them by ${Number((1 / tau).toPrecision(6))}: ` +
       `“${model.shown[best]}” leads the runner-up “${model.shown[runnerUp]}” by ${gap.toFixed(2)}, ` +
-      `so its odds over it go from ${odds(Math.exp(gap))} to ${odds(Math.exp(gap / tau))}.`;
+      `so its odds over it go from ${expText(gap)} to ${expText(gap / tau)}.`;
     return {
       answer: nearest,
       evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}`,
@@ -105,18 +117,21 @@
 
   // The model's answer to each kind of question (what it loaded: a model or a record),
   // worked out in the browser, with what shows it.
-  const ANSWERS = {
-    "accuracy-step": accuracyStepAnswer,
-    "temperature-share": temperatureAnswer,
-    "tool-off": toolOffAnswer,
-    "rl-pass-k": rlPassKAnswer,
-    "strongest-key": strongestKeyAnswer,
-    "next-token": nextTokenAnswer,
-  };
+  // A Map: a question kind named like an object's property ("constructor") is unknown.
+  const ANSWERS = new Map([
+    ["accuracy-step", accuracyStepAnswer],
+    ["temperature-share", temperatureAnswer],
+    ["tool-off", toolOffAnswer],
+    ["rl-pass-k", rlPassKAnswer],
+    ["strongest-key", strongestKeyAnswer],
+    ["next-token", nextTokenAnswer],
+  ]);
 
   function predictWidget(root, options) {
-    const widget = kit.setUp(root, options);
     const question = options.question;
+    const answerOf = ANSWERS.get(question.ask); // before anything is built: else it stays static
+    if (!answerOf) throw new TypeError(`no question of kind ${JSON.stringify(question.ask)}`);
+    const widget = kit.setUp(root, options);
     const storageKey = `nanobook:predict:${location.pathname}#${root.id}`;
     const fieldset = element(
       "fieldset",
@@ -170,7 +185,7 @@
         // as above
       }
       widget.ready((loaded) => {
-        const { answer, evidence } = ANSWERS[question.ask](loaded, question);
+        const { answer, evidence } = answerOf(loaded, question);
         const label = question.choices.find(([value]) => String(value) === String(answer));
         const right = String(answer) === picked.value;
         verdict.textContent = `${right ? "Right" : "Not this time"}: the answer is ${label ? label[1] : answer}. ${evidence}`;

@@ -20,11 +20,12 @@
   /** engine.calculate: whole numbers joined by the rules' signs, parsed here, never run. */
   function calculate(expression, rules) {
     if (!expression.length) return { result: rules.error, error: "empty call" };
-    const unsigned = !(expression[0] in rules.signs); // the first number then counts as added
+    const isSign = (ch) => Object.hasOwn(rules.signs, ch); // not the prototype's names
+    const unsigned = !isSign(expression[0]); // the first number then counts as added
     const text = unsigned ? `+${expression}` : expression;
     let total = 0;
     let end = 0;
-    while (end < text.length && text[end] in rules.signs) {
+    while (end < text.length && isSign(text[end])) {
       let digits = end + 1;
       while (
         digits < text.length &&

@@ -267,7 +267,9 @@
 
   // --- start ------------------------------------------------------------------------
 
-  const kinds = {}; // kind -> make(root, options), as each kind's script adds it
+  // kind -> make(root, options), as each kind's script adds it; a Map, so that a kind
+  // named like an object's property ("constructor", "__proto__") is unknown like any other
+  const kinds = new Map();
   const widgets = [];
 
   function stayStatic(root, error) {
@@ -283,7 +285,7 @@
     // one widget whose settings cannot be used keeps its static rendering; the rest start
     try {
       const options = JSON.parse(root.dataset.live);
-      const make = kinds[options.kind];
+      const make = kinds.get(options.kind);
       if (!make) return; // its kind's script has not run yet: add() starts it
       root.dataset.liveStarted = "true";
       widgets.push(make(root, options));
@@ -324,7 +326,7 @@
     headGrid,
     /** Start the widgets of `kind` with `make(root, options)`, now or at start-up. */
     add(kind, make) {
-      kinds[kind] = make;
+      kinds.set(kind, make);
       if (document.readyState === "loading") return; // start() will find them
       for (const root of waiting()) startWidget(root);
     },
