@@ -377,12 +377,21 @@ NAMES = "nanobook_names"  # env.metadata[docname] key: {:name: of a directive: i
 
 
 def add_name(directive, node, logger, subtype: str) -> bool:
-    """``directive.add_name(node)`` for its :name:, unless another target of the page or
-    of another page has that name already: then a warning (docutils would say the first
-    without type or hint, Sphinx the second not at all), and False, so the caller gives
-    the node an anchor of its own."""
-    name = nodes.fully_normalize_name(directive.options["name"])
+    """``directive.add_name(node)`` for its :name:, unless it is empty or another target
+    of the page or of another page has that name already: then a warning (docutils would
+    say the second without type or hint, Sphinx the third not at all), and False, so the
+    caller gives the node an anchor of its own."""
+    name = nodes.fully_normalize_name(directive.options["name"] or "")
     location = (directive.env.docname, directive.lineno)
+    if not name:
+        warn(
+            logger,
+            f"{directive.name}: :name: is empty",
+            location=location,
+            subtype=subtype,
+            hint="give the target a name (a :ref: names it), or leave :name: out",
+        )
+        return False
     if name in directive.state.document.nameids:
         warn(
             logger,

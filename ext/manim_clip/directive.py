@@ -25,6 +25,7 @@ from .._core import Problem
 logger = logging.getLogger(__name__)
 
 SUBTYPE = "manim-clip"
+FILM_SUBTYPE = "manim-film"  # the film directive's warnings, and the film's
 QUALITIES = ("draft", "publish", "high")
 
 
@@ -103,6 +104,7 @@ class _FigureDirective(SphinxDirective):
     """What clips and films share: a caption and an anchor."""
 
     id_prefix = "clip"
+    subtype = SUBTYPE  # of the directive's warnings: named after it
 
     def _caption(self, node: manim_clip) -> list[nodes.Node]:
         text = self.options.get("caption", "").strip()
@@ -116,7 +118,7 @@ class _FigureDirective(SphinxDirective):
 
     def _ids(self, node: manim_clip) -> None:
         """A stable anchor: from :name: (then :ref: works), else from the caption or scene."""
-        if "name" in self.options and _core.add_name(self, node, logger, SUBTYPE):
+        if "name" in self.options and _core.add_name(self, node, logger, self.subtype):
             return
         node["ids"].append(make_id(self.env, self.state.document, self.id_prefix, clip_title(node)))
         self.state.document.note_explicit_target(node)
@@ -187,6 +189,7 @@ class ManimFilmDirective(_FigureDirective):
     """
 
     id_prefix = "film"
+    subtype = FILM_SUBTYPE
     option_spec = _core.AnyOption(
         {
             "caption": directives.unchanged,
@@ -197,7 +200,7 @@ class ManimFilmDirective(_FigureDirective):
     )
 
     def run(self) -> list[nodes.Node]:
-        _core.drop_bad_options(self, logger, SUBTYPE)
+        _core.drop_bad_options(self, logger, self.subtype)
         spec = FilmSpec(self.env.docname, self.lineno)
         self.env.manim_film_specs.setdefault(self.env.docname, []).append(spec)
         node = manim_film(

@@ -30,11 +30,11 @@ from buildlib import store
 
 from .. import _core
 from . import media, render, vtt
-from .directive import ClipSpec
+from .directive import FILM_SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)
 
-SUBTYPE = "manim-film"  # suppress_warnings = ["nanobook.manim-film"]
+SUBTYPE = FILM_SUBTYPE  # suppress_warnings = ["nanobook.manim-film"]
 CARD_SECONDS = 1.5
 BACKGROUND = "#0f0f23"  # the book's clip background
 TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
