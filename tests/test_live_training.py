@@ -21,7 +21,10 @@ over eps = 1e-8 moves that weight by a thousandth of the learning rate.
 from __future__ import annotations
 
 import copy
+import functools
 import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -79,24 +82,54 @@ CASES = {
 }
 
 
+SCRIPTS = ("nanobook_live.js", "nanobook_train.js", "nanobook_train_worker.js")
+
+
 @pytest.fixture(scope="module")
-def page(browser, tmp_path_factory):
-    """The runtime and the trainer on a bare page opened from disk (file://)."""
-    site = tmp_path_factory.mktemp("training")
-    for script in ("nanobook_live.js", "nanobook_train.js"):
-        shutil.copy(STATIC / script, site)
-    (site / "index.html").write_text(
+def site(tmp_path_factory) -> Path:
+    """A folder with the runtime, the trainer, its worker and a bare page loading the two."""
+    folder = tmp_path_factory.mktemp("training")
+    for script in SCRIPTS:
+        shutil.copy(STATIC / script, folder)
+    (folder / "index.html").write_text(
         '<!doctype html><meta charset="utf-8"><title>training</title>'
         '<script src="nanobook_live.js"></script><script src="nanobook_train.js"></script>'
     )
+    return folder
+
+
+def open_page(browser, address: str):
+    """The page at ``address``; yields it, then checks that no script threw."""
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((site / "index.html").as_uri())
+    page.goto(address)
     yield page
     assert not errors, errors
     context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, site):
+    """The page opened from disk (file://), where no worker script may start."""
+    yield from open_page(browser, (site / "index.html").as_uri())
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_page(browser, site):
+    """The page served over http, as a published book is."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield from open_page(browser, f"http://127.0.0.1:{server.server_port}/index.html")
+    server.shutdown()
+    thread.join()
 
 
 def start_model(rules: dict, seed: int) -> GPT:
@@ -290,3 +323,121 @@ def test_the_trainer_refuses_what_it_cannot_follow(page):
     assert "learning_rate" in refusals[0]
     assert "dropout" in refusals[1]
     assert "SGD" in refusals[2]
+
+
+def test_batches_are_train_pys(page):
+    """The page's generator is torch.Generator's and its sort batches prepare.sample_batch's,
+    drawn from the rows training.training_data exports."""
+    data = training.training_data(PRESET)
+    dataset = presets.dataset(PRESET)
+    for seed, size in [(1337, 32), (0, 5), (2**33 + 7, 64)]:
+        generator = torch.Generator().manual_seed(seed)
+        expected = [
+            prepare.sample_batch(dataset.train, dataset.meta, size, data["seq_len"] - 1, generator)
+            for _ in range(3)
+        ]
+        got = page.evaluate(
+            """([data, seed, size]) => {
+                 const {_mersenneTwister, _sortBatch} = nanobook.training;
+                 const next = _mersenneTwister(seed);
+                 return [0, 1, 2].map(() => _sortBatch(data.train, data, size, next));
+               }""",
+            [data, seed, size],
+        )
+        assert got == [{"x": x.tolist(), "y": y.tolist()} for x, y in expected]
+
+
+RUN_SESSION = """([rules, weights, data]) => {
+  const session = nanobook.training.session({config: rules.config, weights, rules, data});
+  const records = [];
+  while (!session.done) records.push(session.advance());
+  return records;
+}"""
+
+
+def test_a_run_retraces_train_fit(page):
+    """A run of 30 steps with evaluations every 10, batches drawn as train.fit draws them
+    from its own seeded generator: every record (rate, loss, evaluation losses) is fit's,
+    within 1e-10 in float64 and 1e-4 in float32."""
+    overrides = {"max_iters": 30, "eval_interval": 10, "eval_iters": 3}
+    rules = training.training_rules(PRESET, **overrides)
+    model = start_model(rules, seed=3)
+    weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
+    records = page.evaluate(RUN_SESSION, [rules, weights, training.training_data(PRESET)])
+    cfg = train.resolve_config(presets.config_file(PRESET), {**overrides, "log_interval": 1})
+    for dtype, tolerance in ((torch.float64, 1e-10), (torch.float32, 1e-4)):
+        trained = copy.deepcopy(model).to(dtype)
+        log = train.fit(trained, cfg, train.memory_batches(presets.dataset(PRESET), cfg))["log"]
+        assert [r["iter"] for r in records] == [r["iter"] for r in log]
+        for got, expected in zip(records, log, strict=True):
+            assert got["lr"] == pytest.approx(expected["lr"], rel=1e-14)
+            for key in ("loss", "train_loss", "val_loss"):
+                assert (key in got) == (key in expected)
+                if key in got:
+                    assert abs(got[key] - expected[key]) <= tolerance, (dtype, got["iter"], key)
+
+
+DRIVE = """async (options) => {
+  const records = [];
+  const states = [];
+  const weights = [];
+  let wake = () => {};
+  const until = (ready) => new Promise((resolve) => {
+    const check = () => (ready() ? resolve() : (wake = check));
+    check();
+  });
+  const run = nanobook.training.start(options, (message) => {
+    if (message.type === "record") records.push(message.record);
+    if (message.type === "state") states.push(message.state);
+    if (message.type === "error") states.push(`error: ${message.message}`);
+    if (message.type === "weights") weights.push(message.iter);
+    wake();
+  });
+  await until(() => records.length >= 2);
+  run.pause();
+  await until(() => states.includes("paused"));
+  const atPause = records.length;
+  run.step();
+  const { iter } = await run.weights(); // answered after the step's record
+  const stepped = records.length - atPause;
+  run.resume();
+  await until(() => states.includes("done") || states.some((s) => s.startsWith("error")));
+  const plain = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.from(v)]));
+  const final = plain((await run.weights()).weights);
+  const session = nanobook.training.session(options);
+  const direct = [];
+  while (!session.done) direct.push(session.advance());
+  const directWeights = plain(session.trainer.params);
+  return {mode: run.mode(), records, direct, states, stepped, pausedAt: iter,
+          lastBeforeStep: records[atPause - 1].iter, final, directWeights};
+}"""
+
+
+def drive(page) -> dict:
+    overrides = {"max_iters": 8, "eval_interval": 4, "eval_iters": 2, "batch_size": 8}
+    rules = training.training_rules(PRESET, **overrides)
+    weights = {name: t.flatten().tolist() for name, t in weight_tensors(start_model(rules, 4))}
+    options = {
+        "config": rules["config"],
+        "weights": weights,
+        "rules": rules,
+        "data": training.training_data(PRESET),
+    }
+    result = page.evaluate(DRIVE, options)
+    assert result["states"] == ["running", "paused", "running", "done"]
+    assert result["stepped"] == 1  # paused, one step, one record
+    assert result["pausedAt"] == result["lastBeforeStep"] + 1
+    assert [r["iter"] for r in result["records"]] == list(range(1, 9))
+    # paused, stepped and resumed, the run is the one an uninterrupted session makes
+    assert result["records"] == result["direct"]
+    assert result["final"] == result["directWeights"]
+    return result
+
+
+def test_the_run_trains_in_a_worker_when_served(served_page):
+    assert drive(served_page)["mode"] == "worker"
+
+
+def test_the_run_trains_on_the_page_from_disk(page):
+    """From file:// no worker script may start: the same run, one step per task."""
+    assert drive(page)["mode"] == "page"

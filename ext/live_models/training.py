@@ -12,6 +12,10 @@ reads comes from here, made by model_src's own code, never retyped in JavaScript
   (``transformer.h.*.attn.c_attn.weight``), with the weight decay the group applies:
   ``"setting"`` when it is the ``weight_decay`` setting, else its own number;
 * ``optimizer``: the class and the defaults the optimiser was built with (eps).
+
+``training_data`` hands over the rows the batches are drawn from. The page draws them as
+``train.fit`` does (its generator, seeded with the run's seed, is torch's mt19937), so a
+run in the page meets the same batches as the run in PyTorch.
 """
 
 from __future__ import annotations
@@ -108,4 +112,25 @@ def training_rules(preset: str, **overrides) -> dict:
         "config": dataclasses.asdict(config),
         "groups": optimizer_groups(model, settings),
         "optimizer": optimizer_rules(model, settings),
+    }
+
+
+def training_data(preset: str) -> dict:
+    """What the page's batches are drawn from, for a sort preset: the train and val rows
+    end to end, the row length, and the target positions ``prepare.sample_batch`` leaves
+    unscored (-1), read off a batch it draws."""
+    from model_src import prepare, presets
+
+    data = presets.dataset(preset)
+    if data.meta.get("task") != "sort":
+        raise ValueError(f"the page trains on sort rows, not on {preset!r}'s data")
+    seq_len = data.meta["seq_len"]
+    generator = torch.Generator().manual_seed(0)
+    _, y = prepare.sample_batch(data.train, data.meta, 64, seq_len - 1, generator)
+    unscored = torch.nonzero((y == -1).all(dim=0)).flatten().tolist()
+    return {
+        "seq_len": seq_len,
+        "unscored": unscored,
+        "train": data.train.tolist(),
+        "val": data.val.tolist(),
     }

@@ -1,10 +1,18 @@
-/* Training in the reader's browser: model_src/train.py's step, in plain JavaScript.
+/* Training in the reader's browser: model_src/train.py's loop, in plain JavaScript.
 
    Loaded after nanobook_live.js, and only when the reader asks to train (a page that
-   only reads models never fetches it). Defines `nanobook.training`:
+   only reads models never fetches it). Defines `nanobook.training`. `rules` and `data`
+   are what ext/live_models/training.py exports (training_rules, training_data);
+   options = {config, weights, rules, settings = rules.settings, data, startIter = 0}:
 
-     const rules = await nanobook.data("sort-training")  // exported from model_src
-     const trainer = nanobook.training.trainer({config, weights, rules, settings, startIter})
+     const run = nanobook.training.start(options, listen)  // in a Web Worker, else on
+         the page; listen({type: "record", record}) with train.fit's log record of each
+         step ({iter, loss, lr, norm}, + train_loss, val_loss every eval_interval), and
+         {type: "state", state: "running" | "paused" | "done" | "stopped"}, {type: "error"}
+     run.pause(), run.resume(), run.step(), run.stop(), await run.weights(), run.mode()
+     const session = nanobook.training.session(options)   // the same run, synchronous:
+         session.advance() -> record, session.done, session.trainer
+     const trainer = nanobook.training.trainer(options)   // one step at a time:
      trainer.step([{x, y}, ...]) -> {iter, loss, lr, norm}   one optimiser step over its
                                     micro-batches (x, y: B rows of T token ids; y = -1
                                     is not scored), as train.fit's loop body
@@ -14,8 +22,8 @@
    The forward pass is nanobook_live.js's (nanobook._forward), recording a tape; the
    backward pass below differentiates it by hand. Settings (learning rate, schedule,
    betas, clipping, ...), the optimiser's parameter groups and eps all come from `rules`,
-   which ext/live_models/training.py exports from train.py's config and
-   GPT.configure_optimizers: nothing here restates them.
+   exported from train.py's config and GPT.configure_optimizers: nothing here restates
+   them. Batches are drawn as train.fit draws them, from the same seed.
 */
 (() => {
   "use strict";
@@ -376,6 +384,13 @@
       return { loss, grads: into };
     }
 
+    /** The mean loss of one batch, as model(x, y) in eval mode: no tape, no gradient. */
+    loss({ x, y }) {
+      const ids = flatRows(x, this.config, "x", 0);
+      const targets = flatRows(y, this.config, "y", -1).flat;
+      return nanobook._forward(this.params, this.config, ids.flat, ids.B, ids.T, { targets }).loss;
+    }
+
     zeroGradients() {
       const grads = {};
       for (const [name, p] of Object.entries(this.params)) grads[name] = new Float64Array(p.length);
@@ -405,7 +420,6 @@
         const options = { lr: lr * state.lrScale, weightDecay: state.weightDecay, eps };
         adamW(param, grads[name], state, { ...options, beta1: s.beta1, beta2: s.beta2 });
       }
-      this.lastGradients = grads; // clipped, as PyTorch's .grad before zero_grad
       this.iter += 1;
       return { iter: this.iter, loss: lossSum / microBatches.length, lr, norm };
     }
@@ -418,10 +432,237 @@
     }
   }
 
+  // --- batches, as train.py draws them ---------------------------------------------------
+
+  /** at::mt19937, the generator behind a CPU torch.Generator: manual_seed(seed) seeds it
+      with the seed's low 32 bits, and torch.randint(n) takes its next output modulo n. So
+      a seed gives the batches train.py draws with it. Returns next() -> uint32. */
+  function mersenneTwister(seed) {
+    const state = new Uint32Array(624);
+    state[0] = seed % 2 ** 32;
+    for (let i = 1; i < 624; i++) {
+      const previous = state[i - 1] ^ (state[i - 1] >>> 30);
+      state[i] = Math.imul(1812433253, previous) + i;
+    }
+    let index = 624;
+    return () => {
+      if (index === 624) {
+        for (let k = 0; k < 624; k++) {
+          const y = (state[k] & 0x80000000) | (state[(k + 1) % 624] & 0x7fffffff);
+          state[k] = state[(k + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+        }
+        index = 0;
+      }
+      let y = state[index++];
+      y ^= y >>> 11;
+      y ^= (y << 7) & 0x9d2c5680;
+      y ^= (y << 15) & 0xefc60000;
+      return (y ^ (y >>> 18)) >>> 0;
+    };
+  }
+
+  /** prepare.sample_batch for the sort task: `size` whole rows drawn as randint(rows)
+      draws them, x the row without its last token, y without its first, the positions
+      data.unscored (exported, read off sample_batch's own output) set to -1. */
+  function sortBatch(rows, data, size, next) {
+    const count = rows.length / data.seq_len;
+    const x = [];
+    const y = [];
+    for (let b = 0; b < size; b++) {
+      const start = (next() % count) * data.seq_len;
+      const row = Array.from(rows.slice(start, start + data.seq_len));
+      x.push(row.slice(0, -1));
+      const targets = row.slice(1);
+      for (const position of data.unscored) targets[position] = -1;
+      y.push(targets);
+    }
+    return { x, y };
+  }
+
+  // --- a run: train.fit's loop, one iteration at a time -----------------------------------
+
+  class Session {
+    /** A Trainer (same options) plus the data the batches come from (training.py's
+        training_data). The batches follow train.fit: a generator seeded with
+        seed + startIter, micro-batch after micro-batch. */
+    constructor(options) {
+      this.trainer = new Trainer(options);
+      this.settings = this.trainer.settings;
+      this.data = options.data;
+      if (this.settings.block_size !== this.data.seq_len - 1) {
+        throw new RangeError(`sort rows need block_size ${this.data.seq_len - 1}`);
+      }
+      this.next = mersenneTwister(this.settings.seed + this.trainer.iter);
+    }
+
+    get done() {
+      return this.trainer.iter >= this.settings.max_iters;
+    }
+
+    /** One iteration: the step, and every eval_interval steps (and at max_iters) the
+        evaluation. The record is train.fit's log record, plus the gradients' norm. */
+    advance() {
+      const s = this.settings;
+      const micro = Array.from({ length: s.gradient_accumulation_steps }, () =>
+        sortBatch(this.data.train, this.data, s.batch_size, this.next),
+      );
+      const record = this.trainer.step(micro);
+      if (record.iter % s.eval_interval === 0 || record.iter === s.max_iters) {
+        Object.assign(record, this.evaluate());
+      }
+      return record;
+    }
+
+    /** train.estimate_loss: each split's mean loss over eval_iters batches, drawn by a
+        generator seeded with the run's seed (the same batches at every evaluation). */
+    evaluate() {
+      const s = this.settings;
+      const losses = {};
+      for (const split of ["train", "val"]) {
+        const next = mersenneTwister(s.seed);
+        let total = 0;
+        for (let i = 0; i < s.eval_iters; i++) {
+          total += this.trainer.loss(sortBatch(this.data[split], this.data, s.batch_size, next));
+        }
+        losses[`${split}_loss`] = total / s.eval_iters;
+      }
+      return losses;
+    }
+  }
+
+  /** The run's message handler, the same in a worker and on the page: handle(message)
+      for {type: "start", options}, "pause", "resume", "step" (one step while paused),
+      "stop" and "weights"; post(message) sends {type: "record", record}, {type: "state",
+      state: "running" | "paused" | "done" | "stopped"}, {type: "weights", iter, weights}
+      or {type: "error", message}. One step per task, so messages get in between. */
+  function driver(post, schedule = (task) => setTimeout(task, 0)) {
+    let session = null;
+    let running = false;
+    const advance = () => {
+      post({ type: "record", record: session.advance() });
+      if (session.done) {
+        running = false;
+        post({ type: "state", state: "done" });
+      }
+    };
+    const tick = () => {
+      if (!running) return;
+      advance();
+      if (running) schedule(tick);
+    };
+    const actions = {
+      start: ({ options }) => {
+        session = new Session(options);
+        running = false;
+        actions.resume();
+      },
+      pause: () => {
+        running = false;
+        post({ type: "state", state: "paused" });
+      },
+      resume: () => {
+        if (running || session.done) return;
+        running = true;
+        post({ type: "state", state: "running" });
+        schedule(tick);
+      },
+      step: () => {
+        if (!running && !session.done) advance();
+      },
+      stop: () => {
+        running = false;
+        post({ type: "state", state: "stopped" });
+      },
+      weights: () => {
+        const weights = {};
+        for (const [name, p] of Object.entries(session.trainer.params)) weights[name] = p.slice();
+        post({ type: "weights", iter: session.trainer.iter, weights });
+      },
+    };
+    return (message) => {
+      try {
+        if (message.type !== "start" && !session) throw new Error("no run started");
+        actions[message.type](message);
+      } catch (error) {
+        running = false;
+        post({ type: "error", message: error.message });
+      }
+    };
+  }
+
+  // The worker script sits beside this one: its address, while this script runs.
+  const WORKER = globalThis.document?.currentScript?.src
+    ? new URL("nanobook_train_worker.js", document.currentScript.src).href
+    : null;
+
+  /** Train in a Web Worker, so the page stays responsive; where no worker can start
+      (a page opened from file://, where Chromium refuses worker scripts), on the page,
+      one step per task. listen(message) hears the driver's messages. Returns {pause,
+      resume, step, stop, weights() -> Promise<{iter, weights}>, mode()}. */
+  function start(options, listen) {
+    const pending = []; // what was sent before the worker said it was ready
+    let send = null;
+    let mode = "starting";
+    const waiters = [];
+    const hear = (message) => {
+      if (message.type === "weights") waiters.shift()?.(message);
+      listen(message);
+    };
+    const onPage = () => {
+      mode = "page";
+      const handle = driver((message) => setTimeout(() => hear(message), 0));
+      send = handle;
+      for (const message of pending.splice(0)) handle(message);
+    };
+    let worker = null;
+    try {
+      if (WORKER) worker = new Worker(WORKER);
+    } catch {
+      worker = null; // file://: SecurityError
+    }
+    if (worker) {
+      worker.onmessage = ({ data }) => {
+        if (data.type !== "ready") return hear(data);
+        mode = "worker";
+        send = (message) => worker.postMessage(message);
+        for (const message of pending.splice(0)) send(message);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        if (mode !== "starting") return listen({ type: "error", message: event.message });
+        worker.terminate(); // it never started (its script refused): train on the page
+        onPage();
+      };
+    } else {
+      onPage();
+    }
+    const post = (message) => (send ? send(message) : pending.push(message));
+    post({ type: "start", options });
+    return {
+      pause: () => post({ type: "pause" }),
+      resume: () => post({ type: "resume" }),
+      step: () => post({ type: "step" }),
+      stop: () => {
+        post({ type: "stop" });
+        worker?.terminate();
+      },
+      weights: () =>
+        new Promise((resolve) => {
+          waiters.push(resolve);
+          post({ type: "weights" });
+        }),
+      mode: () => mode,
+    };
+  }
+
   nanobook.training = {
     trainer: (options) => new Trainer(options),
+    session: (options) => new Session(options),
+    start,
+    driver,
     learningRate,
     clipGradients,
-    _backward: backward,
+    _mersenneTwister: mersenneTwister,
+    _sortBatch: sortBatch,
   };
 })();
