@@ -19,7 +19,9 @@
                                                "finetune-mixture"; else null
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
-   float32 weights. A model's weights come in a script the build exports
+   float32 weights. It is written once, for a batch of sequences (nanobook._forward):
+   Model.forward runs it on one, and the trainer (nanobook_train.js, loaded only to
+   train) on a batch, keeping a tape of what its backward pass reads. A model's weights come in a script the build exports
    (_live/<name>-<hash>.js); it is added to the page only when asked for.
 */
 (() => {
