@@ -9,9 +9,10 @@ initialisation, batches, AdamW groups, learning-rate schedule and clipping. A ru
 names the switches of ModernConfig it turns on and, for a few probes, a training setting
 it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `ngpt`
 trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
-book's sort model step for step. Each run is kept by runs.py in the book's store, keyed
-on the code (this file, modern.py and all they import), the data, the settings and the
-seed.
+book's sort model step for step. Every run is trained with SEEDS; the runs the chapters
+compare (COMPARED) with more seeds, up to the step where the comparisons are read. Each
+run is kept by runs.py in the book's store, keyed on the code (this file, modern.py and
+all they import), the data, the settings and the seed.
 """
 
 import json
@@ -66,17 +67,44 @@ MUON: dict[str, dict] = {"Muon": dict(muon_lr=0.02)}
 # ngpt.py's model, with the paper's RoPE and with GPT-2's learned position table.
 NGPT_RUNS: dict[str, dict] = {"nGPT": dict(ngpt=True), "nGPT + wpe": dict(ngpt=True, wpe=True)}
 SPECS = {**VARIANTS, **POSITION_PROBES, **NANOCHAT, **HIGH_LR_PROBES, **MUON, **NGPT_RUNS}
-# the preset's seed (moved by NANOBOOK_SEED), and one more to see what a seed alone changes
+# Every run, trained to its last step with the preset's seed and one more (moved by
+# NANOBOOK_SEED): the chapters' tables and plots show these.
 SEEDS = seeds.seeds(2)
-RUNS = [(name, seed) for name in SPECS for seed in SEEDS]
+# The runs the chapters compare, with how many seeds each comparison is decided over,
+# paired by seed (experiments/verdicts.py): eight where the difference may lie within
+# three standard errors of zero, five where it lies far beyond them. Their seeds past
+# SEEDS train only to COMPARED_STEPS, the steps whose evaluations the comparisons read:
+# the schedule is the full run's, so such a run is the full run's first steps.
+COMPARED: dict[str, int] = {
+    **dict.fromkeys(("GPT-2", "no biases", "RMSNorm", "SwiGLU", "GQA", "RoPE + wpe"), 8),
+    **dict.fromkeys((*NANOCHAT, "Muon", "nGPT", "nGPT + wpe"), 8),
+    **dict.fromkeys(("RoPE", "all five", "no positions", *HIGH_LR_PROBES), 5),
+}
+COMPARED_STEPS = 300
+RUNS = [(name, seed) for name in SPECS for seed in SEEDS] + [
+    (name, seed) for name, count in COMPARED.items() for seed in seeds.seeds(count)[len(SEEDS) :]
+]
 _SWITCHES = {f.name for cls in (ModernConfig, NGPTConfig) for f in fields(cls)}
 _OWN = ("muon_lr", "ngpt")  # spec keys that are neither a switch nor a training setting
 
 
-def settings(seed: int, spec: dict | None = None) -> dict:
-    """The sort preset's training settings with this seed and the spec's changes."""
+def settings(seed: int, spec: dict | None = None, steps: int | None = None) -> dict:
+    """The sort preset's training settings with this seed and the spec's changes, cut
+    to `steps` steps if given (the schedule unchanged)."""
     changed = {k: v for k, v in (spec or {}).items() if k not in _SWITCHES and k not in _OWN}
-    return training.resolve_config(presets.config_file("sort"), {"seed": seed, **changed})
+    cut = {} if steps is None else {"max_iters": steps}
+    return training.resolve_config(presets.config_file("sort"), {"seed": seed, **changed, **cut})
+
+
+def steps_of(seed: int) -> int | None:
+    """How far a run with this seed trains: to the end (None) for SEEDS, else to
+    COMPARED_STEPS."""
+    return None if seed in SEEDS else COMPARED_STEPS
+
+
+def seeds_of(name: str) -> tuple[int, ...]:
+    """Every seed run `name` is trained with: its compared seeds, or SEEDS."""
+    return seeds.seeds(COMPARED.get(name, len(SEEDS)))
 
 
 def build(spec: dict) -> ModernGPT | NGPT:
@@ -121,11 +149,11 @@ def largest_score(model: ModernGPT, data: prepare.Dataset) -> float:
     return largest
 
 
-def train_variant(spec: dict, seed: int) -> tuple[ModernGPT, dict]:
-    """train.py's fit for a ModernGPT (or an NGPT): returns the model and its record
-    (train loss per step; held-out loss, exact-sort accuracy and largest attention score
-    at every evaluation)."""
-    cfg, data = settings(seed, spec), presets.dataset("sort")
+def train_variant(spec: dict, seed: int, steps: int | None = None) -> tuple[ModernGPT, dict]:
+    """train.py's fit for a ModernGPT (or an NGPT), `steps` steps if given: returns the
+    model and its record (train loss per step; held-out loss, exact-sort accuracy and
+    largest attention score at every evaluation)."""
+    cfg, data = settings(seed, spec, steps), presets.dataset("sort")
     record = {"loss": [], "eval_iter": [], "val_loss": [], "accuracy": [], "score": []}
 
     def observe(model, iter_num: int, loss: float | None) -> None:
@@ -177,7 +205,7 @@ def _entries() -> dict[tuple[str, int], str]:
         (name, seed): f"{slug(name)}-{seed}-"
         + digest(
             *shared,
-            json.dumps(settings(seed, SPECS[name]), sort_keys=True),
+            json.dumps(settings(seed, SPECS[name], steps_of(seed)), sort_keys=True),
             json.dumps(SPECS[name], sort_keys=True),
         )
         for name, seed in RUNS
@@ -190,7 +218,7 @@ def slug(name: str) -> str:
 
 
 def _train(name: str, seed: int) -> tuple[ModernGPT, dict]:
-    return train_variant(SPECS[name], seed)
+    return train_variant(SPECS[name], seed, steps_of(seed))
 
 
 def _build(name: str) -> ModernGPT | NGPT:
@@ -207,9 +235,10 @@ def get(name: str, seed: int = SEEDS[0]) -> dict:
 
 
 def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
-    """Every variant with every seed, {(name, seed): record}; missing ones are trained
-    first, `jobs` at a time, each in its own process with one thread (as trained.py's
-    train_all does), so the results are the same as when trained one by one."""
+    """Every run, {(name, seed): record}: each variant with SEEDS, the compared ones with
+    all their seeds; missing ones are trained first, `jobs` at a time, each in its own
+    process with one thread (as trained.py's train_all does), so the results are the same
+    as when trained one by one."""
     run_longest_first(missing(), jobs)
     return {run: get(*run) for run in RUNS}
 
@@ -217,5 +246,6 @@ def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
 def missing() -> list[Task]:
     """The runs the cache lacks, as tasks for a process pool (a book build trains them
     before any page is read, beside the preset models)."""
-    size = trained.work(settings(SEEDS[0]))  # the sort model's: the specs barely change it
-    return [Task(STORED.make, run, size) for run in STORED.absent()]
+    # the sort model's, for the run's steps: the specs barely change it
+    size = {seed: trained.work(settings(seed, steps=steps_of(seed))) for _, seed in RUNS}
+    return [Task(STORED.make, run, size[run[1]]) for run in STORED.absent()]

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from model_src import muon, prepare, presets, variants
 from model_src import train as training
+from model_src.experiments import verdicts
 from model_src.model import GPT, MLP, CausalSelfAttention, LayerNorm
 from model_src.modern import (
     Attention,
@@ -228,6 +229,31 @@ def test_with_nothing_changed_a_variant_retraces_train_py(tmp_path):
 
 def presets_seed() -> int:
     return training.resolve_config(presets.config_file("sort"))["seed"]
+
+
+def test_a_run_cut_short_is_the_first_steps_of_the_full_run():
+    """A compared seed's run stops at COMPARED_STEPS with the full run's schedule, so its
+    losses and evaluations are the full run's first ones (the chapters pair them)."""
+    short = dict(max_iters=20, eval_interval=10, log_interval=5, warmup_iters=5, lr_decay_iters=20)
+    _, full = variants.train_variant(short, presets_seed())
+    _, cut = variants.train_variant(short, presets_seed(), steps=10)
+    assert len(cut["loss"]) == 10 and cut["loss"] == full["loss"][:10]
+    assert cut["eval_iter"] == [10] and cut["accuracy"] == full["accuracy"][:1]
+
+
+def test_compared_runs_have_all_their_seeds_the_others_those_shown():
+    for name in variants.SPECS:
+        seeds = variants.seeds_of(name)
+        assert seeds[: len(variants.SEEDS)] == variants.SEEDS
+        assert sorted(s for n, s in variants.RUNS if n == name) == sorted(seeds)
+    assert len(set(variants.RUNS)) == len(variants.RUNS)
+    assert min(variants.COMPARED.values()) >= verdicts.MIN_SEEDS
+    further = variants.seeds_of("GPT-2")[-1]
+    cut = variants.settings(further, steps=variants.steps_of(further))
+    full = variants.settings(variants.SEEDS[0])
+    assert variants.steps_of(variants.SEEDS[0]) is None
+    assert cut["max_iters"] == variants.COMPARED_STEPS < full["max_iters"]
+    assert cut["lr_decay_iters"] == full["lr_decay_iters"]  # the same schedule, cut
 
 
 @pytest.mark.parametrize("shape", [(48, 192), (192, 48), (144, 48)])

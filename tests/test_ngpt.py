@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model_src import presets
+from model_src.experiments import verdicts
 from model_src.modern import ModernConfig, ModernGPT
 from model_src.ngpt import NGPT, NGPTConfig, unit
 
@@ -78,3 +79,12 @@ def test_a_char_run_trains_with_fit_and_keeps_ngpt_on_the_sphere(monkeypatch):
         if p.dim() == 2:
             lengths = p.norm(dim=0 if name.endswith("c_proj.weight") else 1)
             assert (lengths - 1).abs().max() < 1e-5, name
+
+
+def test_both_char_models_are_trained_with_every_compared_seed():
+    from model_src import char_ngpt
+
+    assert char_ngpt.COMPARED_SEEDS[: len(char_ngpt.SEEDS)] == char_ngpt.SEEDS
+    assert len(char_ngpt.COMPARED_SEEDS) >= verdicts.MIN_SEEDS
+    expected = {(name, seed) for name in char_ngpt.MODELS for seed in char_ngpt.COMPARED_SEEDS}
+    assert set(char_ngpt.RUNS) == expected and len(char_ngpt.RUNS) == len(expected)
