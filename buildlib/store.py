@@ -601,14 +601,16 @@ def validate(entry: Path) -> dict:
 CONTENTS = "contents"  # meta.json: {relative path: [size, sha256]} of every file
 
 
-def write_meta(folder: Path, meta: dict) -> None:
+def write_meta(folder: Path, meta: dict, unrecorded: tuple[str, ...] = ()) -> None:
     """meta.json, written last: it is what makes an entry complete. It records the size
-    and digest of every file in ``folder`` (but itself), so reading can check them."""
+    and digest of every file in ``folder`` (but itself), so reading can check them;
+    ``unrecorded`` names the files a reader changes (jupyter-cache's database, which
+    notes each read), checked by whoever opens them instead."""
     folder = Path(folder)
     contents = {
         str(path.relative_to(folder)): [path.stat().st_size, _file_sha256(path)]
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != META
+        if path.is_file() and path.name != META and path.name not in unrecorded
     }
     text = json.dumps({**meta, CONTENTS: contents}, indent=1, ensure_ascii=False)
     (folder / META).write_text(text, encoding="utf-8")

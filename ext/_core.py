@@ -45,6 +45,7 @@ SUBTYPES = (
     "predict-check",
     "math",
     "reader-notebook",
+    "notebook",
     "claim",
 )
 # The hint of every warning about an artifact the cache could not take (OSError).

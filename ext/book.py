@@ -31,6 +31,7 @@ CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 # their text is then an input too, so an edit there re-executes it.
 CELLS_READ = re.compile(r"^% cells read: (.+)$", re.M)
 CELL_INPUTS = "nanobook_cell_inputs"  # env.metadata[docname]: the key the page ran with
+CELL_CACHE = "nanobook_cell_cache"  # env.metadata[docname]: the jupyter-cache it ran with
 _STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
 
 
@@ -132,28 +133,30 @@ def execute_notebooks(app, env, added, changed, removed) -> list[str]:
     ]
     to_read = (set(added) | set(changed) | set(reread)) & set(app.nanobook_cell_inputs)
     app.nanobook_executed_early = notebooks.execute_missing(
-        app, to_read, lambda docname: str(jupyter_cache(app) / app.nanobook_cell_inputs[docname])
+        app, to_read, lambda docname: jupyter_cache(app) / app.nanobook_cell_inputs[docname]
     )
     return reread
 
 
 def use_page_cache(app, docname, source) -> None:
-    """Execute the page's cells with the jupyter-cache its inputs name; remember them."""
+    """Execute the page's cells with the jupyter-cache its inputs name, the store entry
+    made before reading; a page whose entry could not be made (its cells failed, the
+    cache is read-only) executes into a folder of the build's own, outside the store."""
     digest = getattr(app, "nanobook_cell_inputs", {}).get(docname)
     if digest:
         app.env.metadata[docname][CELL_INPUTS] = digest
-        path = str(jupyter_cache(app) / digest)
-        app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=path)
+        cache = notebooks.cache_for_reading(app, docname, jupyter_cache(app) / digest)
+        app.env.metadata[docname][CELL_CACHE] = str(cache)
 
 
 def offer_notebook(app, pagename, templatename, context, doctree) -> None:
     """The page's executed notebook, made a reader's (ext/reader_notebooks.py), beside
     its MyST source: the download button's and the run box's."""
-    digest = app.env.metadata.get(pagename, {}).get(CELL_INPUTS)
+    cache = app.env.metadata.get(pagename, {}).get(CELL_CACHE)
     saved = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
-    if doctree is None or not digest or not saved.is_file():
+    if doctree is None or not cache or not saved.is_file():
         return
-    executed = notebooks.with_outputs(saved, str(jupyter_cache(app) / digest))
+    executed = notebooks.with_outputs(saved, cache)
     if executed:
         reader_notebooks.offer(app, pagename, executed, context)
 

@@ -7,6 +7,7 @@ them (MyST-NB's parser registration does not survive other test apps in one proc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,3 +66,75 @@ def test_a_kernel_that_dies_is_left_to_the_reading_step():
     )
     _, seconds, error = notebooks._execute(notebook, cwd=str(ROOT), timeout=60)
     assert error.startswith("DeadKernelError") and seconds == 0.0
+
+
+def _built(srcdir: Path, cache: Path) -> str:
+    """A fresh build of the copied root over ``cache``; its log, warnings included."""
+    env = {**os.environ, "NOTEBOOKS_TEST_CACHE": str(cache)}
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-E",
+        str(srcdir),
+        str(srcdir / "_build"),
+    ]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True, cwd=ROOT.parent.parent.parent
+    )
+    return result.stdout + result.stderr
+
+
+def _page(srcdir: Path) -> str:
+    return (srcdir / "_build" / "one.html").read_text(encoding="utf-8")
+
+
+def test_an_executed_notebook_is_checked_before_its_outputs_are_published(tmp_path):
+    srcdir, cache = tmp_path / "notebooks", tmp_path / "jupyter"
+    shutil.copytree(ROOT, srcdir)
+    _built(srcdir, cache)
+    (executed,) = (cache / "one" / "executed").glob("*/base.ipynb")
+    executed.write_text(executed.read_text().replace("True 45", "True 52"))
+
+    log = _built(srcdir, cache)
+
+    assert re.search(
+        r"one\.md: WARNING: the cached execution of this page was damaged "
+        r"\(executed/\w+/base\.ipynb is not the file that was stored\); executed afresh\n"
+        r"  hint: nothing to do: .* \[nanobook\.notebook\]",
+        log,
+    ), log
+    assert "page one ran in process True 45" in _page(srcdir)  # the made number, not 52
+    assert "executing 1 notebooks" in log  # the damaged one only
+
+
+def test_a_damaged_database_is_a_warning_and_a_fresh_execution(tmp_path):
+    srcdir, cache = tmp_path / "notebooks", tmp_path / "jupyter"
+    shutil.copytree(ROOT, srcdir)
+    _built(srcdir, cache)
+    database = cache / "one" / "global.db"
+    database.write_bytes(b"not sqlite" + database.read_bytes()[10:])
+
+    log = _built(srcdir, cache)
+
+    assert re.search(r"one\.md: WARNING: the cached execution of this page was damaged \(", log)
+    assert "page one ran in process True 45" in _page(srcdir)
+    _built(srcdir, cache)  # made again whole: the next build reads it without a word
+    assert "WARNING" not in _built(srcdir, cache)
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_and_the_pages_still_run(tmp_path):
+    srcdir = tmp_path / "notebooks"
+    shutil.copytree(ROOT, srcdir)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("the cache folder's parent is a file: nothing can be stored under it")
+
+    log = _built(srcdir, blocked / "jupyter")
+
+    assert re.search(r"one\.md: WARNING: the executed notebook could not be stored: ", log), log
+    assert "hint: make the cache folder writable" in log
+    assert "page one ran in process True 45" in _page(srcdir)
+    html = (srcdir / "_build" / "two.html").read_text(encoding="utf-8")
+    assert "page two ran" in html
