@@ -254,6 +254,13 @@ def film(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def serve(session: nox.Session) -> None:
+    """Serve the built book on 127.0.0.1 as a web host does, video seeking included;
+    stdlib only (`python -m http.server` answers no byte ranges)."""
+    session.run(sys.executable, "-m", "buildlib.serve", str(BUILD / "html"), *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def prune(session: nox.Session) -> None:
     """Remove cache entries no build used for 30 days (--days N, --dry-run); stdlib only."""
     session.run(sys.executable, "-m", "buildlib.store", "prune", *session.posargs, env=sphinx_env())
