@@ -75,6 +75,8 @@ ASKED_WITH = {
     ("predict-check", "threshold"): "accuracy-step",
     ("predict-check", "layer"): "strongest-key",
 }
+# An option whose value holds values: each hostile one is swept inside it too.
+HOLDS = {("arch-diagram", "config"): "sort,n_embd={}", ("arch-diagram", "input"): "1x{}"}
 END = "The page was written to its end."
 
 
@@ -125,7 +127,8 @@ def _registered_directives(make_app, srcdir: Path, monkeypatch) -> dict[str, typ
 
 def _cases(name: str, directive: type) -> list[Case]:
     """The argument's cases (a directive that takes one), then every option's: the
-    hostile values, and for a number its bounds."""
+    hostile values (alone, and inside the option's value when it holds several), and for
+    a number its bounds."""
     cases = []
     if directive.required_arguments:
         # "": MyST's own error (a required argument missing), not the directive's
@@ -133,6 +136,8 @@ def _cases(name: str, directive: type) -> list[Case]:
     for option in directive.option_spec:
         converter = directive.option_spec.get(option)
         values = list(HOSTILE.values())
+        if (name, option) in HOLDS:
+            values += [HOLDS[name, option].format(value) for value in HOSTILE.values()]
         if isinstance(converter, _core.Number):
             values += [str(converter.low), str(converter.high)]
         cases += [Case(name, option, value, converter) for value in values]

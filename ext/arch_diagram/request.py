@@ -102,11 +102,20 @@ def parse_config(text: str) -> tuple[str | None, tuple[tuple[str, object], ...]]
             raise Problem(
                 f"config item {item!r} is not key=value", hint="e.g. sort,n_layer=2,n_embd=32"
             )
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value
+        overrides[key] = _literal(value)
     return preset, tuple(sorted(overrides.items()))
+
+
+def _literal(text: str):
+    """A config value as the Python literal it spells, else the text; also the text for a
+    literal whose repr does not read back (1e400 is inf), since the request travels to
+    the drawing's process as its repr (Request.key)."""
+    try:
+        value = ast.literal_eval(text)
+        ast.literal_eval(repr(value))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value
 
 
 def parse_depth(text: str | int) -> int:
@@ -271,6 +280,12 @@ def resolve_live(request: Request) -> Live:
         if _is_count(base[key]) and value < 1:  # a size or a count: n_layer, n_embd, ...
             raise Problem(
                 f"config key {key} is a size, at least 1, not {value!r}",
+                hint=f"the preset's value is {base[key]!r}",
+            )
+        if _is_count(base[key]) and value > _core.MAX_MODEL_NUMBERS:  # a float could not say it
+            raise Problem(
+                f"config key {key} is a size of at most {_core.MAX_MODEL_NUMBERS:,} (the most "
+                f"numbers a diagram's model may hold), not {value!r}",
                 hint=f"the preset's value is {base[key]!r}",
             )
         model_overrides.append((key, value))
