@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -123,10 +124,14 @@ def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     own distribution (relatively, or buildlib.store from model_src) are keyed by their code,
     as in the checkout, not as one installed version."""
     site = tmp_path / "site-packages"
-    for package in ("model_src", "buildlib"):
-        (site / package).mkdir(parents=True)
-        for source in (REPO / package).glob("*.py"):
-            (site / package / source.name).write_bytes(source.read_bytes())
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]
+    for package in packages:  # what the wheel holds, as pyproject.toml lists it
+        folder = Path(*package.split("."))
+        (site / folder).mkdir(parents=True)
+        for source in (REPO / folder).glob("*.py"):
+            (site / folder / source.name).write_bytes(source.read_bytes())
     info = site / "nanobook-0.1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nanobook\nVersion: 0.1.0\n")
