@@ -390,6 +390,13 @@ def _run_box(app, docname: str) -> nodes.Element:
         "", f"Install the book's package (Python 3.11 or later, PyTorch for the CPU){where}:"
     )
     box += nodes.literal_block(line, line, language="bash")
+    if not _executed(app, docname):  # no notebook was made to download (ext/claims.py)
+        box += nodes.paragraph(
+            "",
+            "This build could not run the chapter's cells to their end, so it offers "
+            "no notebook to download; the page says where they stopped.",
+        )
+        return box
     name = f"{posixpath.basename(docname)}.ipynb"
     page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
     download = posixpath.relpath(f"_sources/{docname}.ipynb", page_dir or ".")
@@ -403,6 +410,13 @@ def _run_box(app, docname: str) -> nodes.Element:
     if repository:
         box += nodes.raw("", _LAUNCH_SLOT, format="html")
     return box
+
+
+def _executed(app, docname: str) -> bool:
+    """Whether the page's cells ran to their end in this build (MyST-NB's record)."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("succeeded", True)
 
 
 def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -> None:

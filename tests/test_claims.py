@@ -75,3 +75,10 @@ def test_the_failed_page_says_nothing_that_rests_on_the_claim(failed_build):
     assert "This build stopped checking the page here: a claim did not hold" in page
     assert "Part of this page is left out of this build" in page
     assert 'id="fails-later"' in page  # headings stay: links to them still land
+
+
+def test_the_run_box_offers_only_a_notebook_that_was_made(failed_build):
+    _, out = failed_build
+    assert "offers no notebook to download" in (out / "fails.html").read_text(encoding="utf-8")
+    assert "Download fails.ipynb" not in (out / "fails.html").read_text(encoding="utf-8")
+    assert "Download holds.ipynb" in (out / "holds.html").read_text(encoding="utf-8")
