@@ -109,9 +109,12 @@ def execute_missing(app, docnames: set[str], entry_of: Callable[[str], Path]) ->
 
 
 def _execute_into_store(pool, stopping, timeout, docname, path, reader, notebook, entry) -> bool:
-    """Execute a page's notebook in ``pool`` into its store entry; False if it did not end."""
+    """Execute a page's notebook in ``pool`` into its store entry; True if this build
+    executed it (False: it did not end, or another build sharing the cache made it)."""
+    ran = []
 
     def make(tmp: Path) -> None:
+        ran.append(docname)
         # first in line for a core: no page can be read before its notebook has run,
         # while the clip renders beside them are awaited only later
         if not CORES.acquire(priority=0, give_up=stopping.is_set):
@@ -122,7 +125,7 @@ def _execute_into_store(pool, stopping, timeout, docname, path, reader, notebook
             CORES.release()
         _fill_entry(tmp, path, reader, *run)
 
-    return _made(docname, entry, make)
+    return _made(docname, entry, make) and bool(ran)
 
 
 class NotExecuted(Exception):

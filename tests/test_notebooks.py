@@ -138,3 +138,28 @@ def test_a_cache_that_cannot_be_written_is_a_warning_and_the_pages_still_run(tmp
     assert "page one ran in process True 45" in _page(srcdir)
     html = (srcdir / "_build" / "two.html").read_text(encoding="utf-8")
     assert "page two ran" in html
+
+
+def test_two_builds_sharing_a_cache_execute_each_notebook_once(tmp_path):
+    cache = tmp_path / "jupyter"
+    sources = [tmp_path / f"notebooks-{n}" for n in (1, 2)]
+    for srcdir in sources:
+        shutil.copytree(ROOT, srcdir)
+    env = {**os.environ, "NOTEBOOKS_TEST_CACHE": str(cache)}
+    builds = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sphinx", "-b", "html", str(src), str(src / "_build")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT.parent.parent.parent,
+        )
+        for src in sources
+    ]
+    logs = [build.communicate()[0] for build in builds]
+    # a build that finds both made before it looks executes none, and says nothing of it
+    executed = [sum(map(int, re.findall(r"executed (\d+) notebooks in", log))) for log in logs]
+    assert sum(executed) == 2, logs  # one and two, each by one build
+    for srcdir in sources:
+        assert "page one ran in process True 45" in _page(srcdir)
