@@ -580,6 +580,8 @@ def validate(entry: Path) -> dict:
         raise InvalidEntry(entry, f"no readable {META}: {error}") from None
     if not isinstance(meta, dict):
         raise InvalidEntry(entry, f"{META} is not an object")
+    if meta.get(DIGEST) != _meta_digest({k: v for k, v in meta.items() if k != DIGEST}):
+        raise InvalidEntry(entry, f"{META} is not what was stored")  # e.g. a drawing's text
     files = meta.get("files", {})
     if not isinstance(files, dict):
         raise InvalidEntry(entry, "'files' is not an object")
@@ -595,7 +597,7 @@ def validate(entry: Path) -> dict:
             raise InvalidEntry(entry, f"{name} is missing")
         if [path.stat().st_size, _file_sha256(path)] != recorded:
             raise InvalidEntry(entry, f"{name} is not the file that was stored")
-    return {field: value for field, value in meta.items() if field != CONTENTS}
+    return {field: value for field, value in meta.items() if field not in (CONTENTS, DIGEST)}
 
 
 CONTENTS = "contents"  # meta.json: {relative path: [size, sha256]} of every file
@@ -612,8 +614,16 @@ def write_meta(folder: Path, meta: dict, unrecorded: tuple[str, ...] = ()) -> No
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != META and path.name not in unrecorded
     }
-    text = json.dumps({**meta, CONTENTS: contents}, indent=1, ensure_ascii=False)
+    recorded = {**meta, CONTENTS: contents}
+    text = json.dumps({**recorded, DIGEST: _meta_digest(recorded)}, indent=1, ensure_ascii=False)
     (folder / META).write_text(text, encoding="utf-8")
+
+
+DIGEST = "digest"  # meta.json: the sha256 of the rest of it, so a changed field is seen too
+
+
+def _meta_digest(recorded: dict) -> str:
+    return hashlib.sha256(json.dumps(recorded, sort_keys=True).encode()).hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

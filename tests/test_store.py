@@ -264,7 +264,8 @@ def test_an_entry_naming_files_outside_itself_is_never_read(tmp_path, name):
 
 
 @pytest.mark.parametrize(
-    "damage", ["cut short", "a byte flipped", "removed", "meta.json cut short", "unrecorded"]
+    "damage",
+    ["cut short", "a byte flipped", "removed", "meta.json cut short", "unrecorded", "a field"],
 )
 def test_a_damaged_entry_is_removed_and_made_again_with_one_line_in_the_log(tmp_path, damage):
     """Issue 31, item 2: the store checks what its files hold, not only their names."""
@@ -281,8 +282,11 @@ def test_a_damaged_entry_is_removed_and_made_again_with_one_line_in_the_log(tmp_
         clip.unlink()
     elif damage == "meta.json cut short":
         meta.write_bytes(meta.read_bytes()[:20])
-    else:  # written by a store that recorded nothing: it cannot be checked
+    elif damage == "unrecorded":  # written by a store that recorded nothing: it cannot be checked
         meta.write_text(json.dumps({"files": {"mp4": "clip.mp4"}}))
+    else:  # what meta.json itself says (a diagram's drawing lives there) changed
+        fields = json.loads(meta.read_text())
+        meta.write_text(json.dumps({**fields, "text": "a drawing nobody made"}))
     with pytest.raises(store.InvalidEntry):
         store.validate(root / "key")
     assert store.Store(root).get("key") is None
