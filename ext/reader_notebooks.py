@@ -51,6 +51,16 @@ def glue(name, value, display=True):
     if display:
         _display(value)
 '''
+# First, before anything imports torch: the build's kernels and threads, so the notebook
+# computes what its page printed (the values live in buildlib/book_build.py, not here).
+NUMERICS_CELL = """\
+# The numerics the book was built with (one thread, the same CPU kernels): set before
+# torch is imported, they make this notebook compute the numbers its page printed.
+import os
+
+from buildlib.book_build import SAME_NUMBERS_EVERYWHERE
+
+os.environ.update(SAME_NUMBERS_EVERYWHERE)"""
 BUILD_IMPORT = re.compile(r"^\s*(from|import)\s+ext(\.|\s)", re.M)
 HIDING_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hide-output"}
 
@@ -117,7 +127,10 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
         else:
             cells.append(cell)
     title_cell = 1 if cells and cells[0].cell_type == "markdown" else 0
-    cells.insert(title_cell, nbformat.v4.new_markdown_cell(preface))
+    cells[title_cell:title_cell] = [
+        nbformat.v4.new_markdown_cell(preface),
+        nbformat.v4.new_code_cell(NUMERICS_CELL),
+    ]
     notebook.cells = cells
     notebook.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},

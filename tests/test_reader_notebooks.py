@@ -26,6 +26,7 @@ import pytest
 from nbclient import NotebookClient
 from pages import CHAPTERS
 
+from buildlib import book_build
 from ext import reader_notebooks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,8 +108,15 @@ def test_every_cell_is_shown_and_glue_works_without_myst_nb():
     )
     assert reader_notebooks.glued_values(executed) == {"x": "2"}
     out = reader_notebooks.reader_notebook(executed, _page({"x": "2"}), "PREFACE")
-    title, preface, code, described = out.cells
+    title, preface, numerics, code, described = out.cells
     assert (title.source, preface.source) == ("# One\n\nIntro.", "PREFACE")
+    # first of the code: the build's numerics, before anything imports torch
+    environment: dict = {}
+    exec(
+        numerics.source.replace("os.environ.update", "environment.update"),
+        {"environment": environment},
+    )
+    assert environment == book_build.SAME_NUMBERS_EVERYWHERE
     assert code.cell_type == "code" and "tags" not in code.metadata  # shown, not hidden
     assert code.outputs == []  # the glued record is in the text, not an output
     namespace: dict = {}
@@ -153,7 +161,9 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
     assert "[Terms](https://example.org/book/index.html#terms)" in text
     assert "[softmax](https://example.org/book/index.html#term-softmax)" in text
     assert not MYST.search(text.replace('print("{glue:text}`kept as written`")', ""))
-    assert notebook.cells[2].cell_type == "code" and "glue(" in notebook.cells[2].source
+    numerics, setup = notebook.cells[2:4]  # the build's numerics, then the page's first cell
+    assert "SAME_NUMBERS_EVERYWHERE" in numerics.source
+    assert setup.cell_type == "code" and "glue(" in setup.source
 
     _build(srcdir, "-D", "nanobook_repository_url=https://github.com/someone/nanobook")
     page = (srcdir / "_build" / "html" / "chapter.html").read_text(encoding="utf-8")
