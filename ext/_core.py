@@ -43,6 +43,7 @@ SUBTYPES = (
     "live-chat",
     "training-replay",
     "predict-check",
+    "live-training",
     "math",
     "reader-notebook",
     "notebook",

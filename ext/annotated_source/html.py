@@ -137,7 +137,9 @@ def visit_block(self, node: annotated_source) -> None:
     # A listing is long, read line by line by a screen reader's browse mode: this link,
     # the Tab stop before it (shown when focused), jumps past it to its end.
     self.body.append(
-        f'<div class="annotated-source" id="{block_id}" style="--as-shape-width: {gutter}ch">\n'
+        # data-as-path: the file, for a widget that marks its lines (nanobook_training.js)
+        f'<div class="annotated-source" id="{block_id}" data-as-path="{escape(node["relpath"])}"'
+        f' style="--as-shape-width: {gutter}ch">\n'
         f'<a class="as-skip" href="#{block_id}-end">Skip the listing</a>\n'
         f'<div class="as-header"><span class="as-title">{title}</span>{preset} {link}</div>\n'
         f'<div class="as-rows" role="group" aria-label="{escape(f"{name}, {where}")}">\n'

@@ -1,5 +1,5 @@
-"""``live-attention``, ``live-sampling``, ``live-tools``, ``live-chat``, ``training-replay``
-and ``predict-check``: the book's trained models in the reader's browser.
+"""``live-attention``, ``live-sampling``, ``live-tools``, ``live-chat``, ``training-replay``,
+``predict-check`` and ``live-training``: the book's trained models in the reader's browser.
 
     ```{live-attention} sort          (or char)
     :prompt: CBACAB                   the input the page starts with (and the static
@@ -21,6 +21,11 @@ and ``predict-check``: the book's trained models in the reader's browser.
     :seed: 0                          the reader can change it in the widget
     :steps: 80                        tokens per run (default: 6 for sort, 80 for char)
     ```
+    ```{live-training} sort           the reader trains the model in the page (a Web Worker)
+    :steps: 600                       each option sets a control's default (the book run's
+    :clip: off                        value if left out): :seed:, :learning-rate:, :warmup:,
+    ```                               :steps:, :batch-size:, :clip:, :weight-decay:,
+                                      :layers:, :width:
 
 The directives record a spec while pages are read. After reading (env-updated), each
 model a page asks for is exported once into the cache as a web artifact (compute.py),
@@ -46,6 +51,7 @@ from .directive import (
     LiveChatDirective,
     LiveSamplingDirective,
     LiveToolsDirective,
+    LiveTrainingDirective,
     PredictCheckDirective,
     TrainingReplayDirective,
     live_widget,
@@ -64,6 +70,7 @@ KIND_SCRIPTS = {
     "predict": "nanobook_predict.js",
     "tools": "nanobook_tools.js",
     "chat": "nanobook_chat.js",
+    "training": "nanobook_training.js",  # the trainer itself loads when the reader trains
 }
 TOOL_SCRIPT = KIND_SCRIPTS["tools"]  # also the engine a predict-check on a tool model runs
 
@@ -116,6 +123,10 @@ def _problem(compute, cache: Path, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
     if spec.kind == "chat":
         return compute.chat_problem(spec.runs, spec.prompt)
+    if spec.kind == "training":
+        from . import training_widget
+
+        return training_widget.problem(spec.preset, spec.settings)
     if spec.script.endswith("-rl-replay"):
         if spec.preset != "sort":
             return (
@@ -169,6 +180,10 @@ def _computation(compute, spec):
         return lambda: compute.tools(spec.preset, spec.prompt)
     if spec.kind == "chat":
         return lambda: compute.chat_replies(spec.runs, spec.prompt)
+    if spec.kind == "training":
+        from . import training_widget
+
+        return lambda: training_widget.summary(spec.preset)
     return lambda: compute.predict(
         spec.preset, spec.ask, spec.prompt, spec.temperature, spec.threshold, spec.layer
     )
@@ -180,11 +195,14 @@ def _compute(compute, cache: Path, spec) -> dict:
     problem = _problem(compute, cache, spec)
     if problem is None:
         try:
-            return compute.cached_result(
+            result = compute.cached_result(
                 cache, spec.preset, spec.request(), _computation(compute, spec)
             )
+            return _with_phases(result) if spec.kind == "training" else result
         except OSError as error:
             return _unstored(spec, error)
+        except _core.Problem as error:  # a phase's line is no longer in train.py
+            problem = (str(error), error.hint)
         except ValueError as error:  # a question the model's record cannot answer
             problem = (str(error), "choose another :threshold:, :layer: or :prompt:")
     message, hint = problem
@@ -196,6 +214,14 @@ def _compute(compute, cache: Path, spec) -> dict:
         hint=hint,
     )
     return {"error": message}
+
+
+def _with_phases(result: dict) -> dict:
+    """A training widget's result with the lines of each phase of the step, found in
+    the code as it is now (never cached: a line moves without changing what trains)."""
+    from . import training_widget
+
+    return {**result, "phases": training_widget.phase_lines()}
 
 
 def _unstored(spec, error: OSError) -> dict:
@@ -237,6 +263,7 @@ def setup(app):
     app.add_directive("live-chat", LiveChatDirective)
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
+    app.add_directive("live-training", LiveTrainingDirective)
     app.connect("config-inited", check_config)
     _core.per_page_state(app, "live_model_specs")  # docname -> [LiveSpec]
     app.connect("env-before-read-docs", init_env)

@@ -1,11 +1,12 @@
 """The live widgets' directives (``live-attention``, ``live-sampling``,
-``training-replay``, ``predict-check``, ``live-tools``, ``live-chat``): they check their
-options and record a spec; the computations happen once after reading (see __init__.py)."""
+``training-replay``, ``predict-check``, ``live-tools``, ``live-chat``, ``live-training``):
+they check their options and record a spec; the computations happen once after reading
+(see __init__.py)."""
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -58,7 +59,7 @@ class LiveSpec:
     uid: str  # "<docname>#<index>"
     docname: str
     lineno: int
-    kind: str  # "attention", "sampling", "replay", "predict", "tools" or "chat"
+    kind: str  # "attention", "sampling", "replay", "predict", "tools", "chat" or "training"
     preset: str
     prompt: str
     temperature: float = 1.0
@@ -71,6 +72,7 @@ class LiveSpec:
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
     run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
     compare: tuple[str, ...] = ()  # chat: runs the reader can switch to, after the preset
+    settings: dict = field(default_factory=dict)  # training: the author's defaults, by option
     error: str | None = None  # found while reading: the widget shows no model
 
     @property
@@ -97,6 +99,7 @@ class LiveSpec:
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
             "tools": ["kind", "prompt"],
             "chat": ["kind", "prompt", "runs"],
+            "training": ["kind"],  # the static rendering is the book's run, whatever the options
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
@@ -116,6 +119,8 @@ class LiveSpec:
         replay of its RL run, or a chat run's model."""
         if self.kind == "chat":
             return chat_script(self.preset)
+        if self.kind == "training":
+            return f"{self.preset}-training"
         if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
             return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
@@ -132,6 +137,32 @@ SAMPLING_NUMBERS = {
     "seed": _core.Number(int, 0, MAX_SEED, "7"),
     "steps": _core.Number(int, 1, MAX_STEPS, "40"),
 }
+# live-training: the reader's settings, each an option setting its default (the book run's
+# value when left out) and a control of the page held to these bounds. Steps: the page
+# trains a few steps a second, so the longest run is minutes. Layers and width: up to
+# about four times the book model's work per step.
+MAX_TRAINING_STEPS = 2000
+TRAINING_NUMBERS = {
+    "seed": _core.Number(int, 0, MAX_SEED, "7"),
+    "learning-rate": _core.Number(float, 1e-5, 1.0, "3e-3"),
+    "warmup": _core.Number(int, 0, MAX_TRAINING_STEPS, "0", "0 starts at the full rate"),
+    "steps": _core.Number(int, 1, MAX_TRAINING_STEPS, "200"),
+    "batch-size": _core.Number(int, 1, 128, "8"),
+    "weight-decay": _core.Number(float, 0.0, 1.0, "0"),
+    "layers": _core.Number(int, 1, 4, "1"),
+    "width": _core.Number(int, 12, 96, "24", "a multiple of the model's heads"),
+}
+CLIP_SWITCH = ("on", "off")
+
+
+def clip_switch(text: str | None) -> bool:
+    """:clip: on or off (whether train.fit clips the gradients' norm)."""
+    value = (text or "").strip()
+    if value not in CLIP_SWITCH:
+        raise ValueError(" or ".join(CLIP_SWITCH))
+    return value == CLIP_SWITCH[0]
+
+
 PREDICT_NUMBERS = {
     "temperature": _core.Number(float, *PREDICT_TEMPERATURES, "0.2"),
     "threshold": _core.Number(float, 0.01, 1.0, "0.9"),
@@ -256,6 +287,20 @@ class LiveChatDirective(_LiveDirective):
     def _check_model(self, spec: LiveSpec) -> None:
         """The runs and the prompt are checked after reading, against model_src/finetune.py
         and chat.py: reading a page imports no model code."""
+
+
+class LiveTrainingDirective(_LiveDirective):
+    """```{live-training} sort``` with :seed:, :learning-rate:, :warmup:, :steps:,
+    :batch-size:, :clip:, :weight-decay:, :layers:, :width:: the reader trains the model
+    in the page, starting from these settings (the book run's where left out)."""
+
+    kind = "training"
+    option_spec = _options(numbers={**TRAINING_NUMBERS, "clip": clip_switch})
+
+    def _check(self, spec: LiveSpec) -> None:
+        super()._check(spec)
+        names = (*TRAINING_NUMBERS, "clip")
+        spec.settings = {name: self.options[name] for name in names if name in self.options}
 
 
 REPLAY_RUNS = ("training", "rl")

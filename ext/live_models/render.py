@@ -222,6 +222,26 @@ def chat_fallback(spec, result: dict) -> list[nodes.Node]:
     ]
 
 
+def training_fallback(spec, result: dict) -> list[nodes.Node]:
+    """The book's own run, as its log recorded it: the page's run starts from it."""
+    book = result["book"]
+    first = [row for row in result["rows"] if row[2] is None]
+    intro = nodes.paragraph(
+        text=f"The book's run of the {spec.preset} model (seed {book['seed']}, "
+        f"{book['steps']} steps, learning rate {book['learning-rate']:g}, warmup "
+        f"{book['warmup']} steps, batch size {book['batch-size']}): the training loss it "
+        f"logged at its first {len(first)} logged steps (every {result['log_interval']}), "
+        f"then at every evaluation (every {result['eval_interval']} steps) with the "
+        "held-out loss.",
+        classes=["nb-live-caption"],
+    )
+    rows = [
+        [str(step), f"{loss:.4f}", "–" if held_out is None else f"{held_out:.4f}"]
+        for step, loss, held_out in result["rows"]
+    ]
+    return [intro, _table(["step", "training loss", "held-out loss"], rows)]
+
+
 def failed_fallback(spec, error: str) -> list[nodes.Node]:
     return [
         nodes.paragraph(
@@ -244,6 +264,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "predict": predict_fallback,
         "tools": tools_fallback,
         "chat": chat_fallback,
+        "training": training_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -307,15 +328,34 @@ def visit_html(self, node: live_widget) -> None:
             question = env.live_model_results[node["uid"]]
             # the page works the answer out again when the reader checks
             options["question"] = {k: v for k, v in question.items() if k != "answer"}
+        if spec.kind == "training":  # none of the options above: its own controls
+            result = env.live_model_results[node["uid"]]
+            options = {"kind": spec.kind, **_training_options(self, spec, result)}
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
         "chat": "A conversation with the fine-tuned chat models, live",
+        "training": f"Train the {spec.preset} model in your browser",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')
+
+
+def _training_options(self, spec, result: dict) -> dict:
+    """What the training widget's page needs before the reader presses Train: its
+    controls, the start the build exported, the phases' lines, the trainer's address."""
+    from . import training_widget
+
+    static = posixpath.join(posixpath.dirname(self.builder.imgpath), "_static")
+    return {
+        "preset": spec.preset,
+        "controls": training_widget.page_controls(spec.settings, result),
+        "start": training_widget.page_start(result),
+        "phases": result["phases"],
+        "trainer": posixpath.join(static, "nanobook_train.js"),
+    }
 
 
 def depart_html(self, node: live_widget) -> None:
