@@ -9,8 +9,9 @@
    Each result fires a "nanobook:result" event on the widget (the bench times them).
    Each kind has a script of its own, which the build adds after this one on the pages
    that show it (nanobook_attention.js, nanobook_sampling.js, nanobook_replay.js,
-   nanobook_predict.js, nanobook_tools.js, nanobook_chat.js): it builds on the helpers of
-   nanobook.widgets and hands its widgets' maker to nanobook.widgets.add(kind, make).
+   nanobook_predict.js, nanobook_tools.js, nanobook_chat.js, nanobook_training.js): it
+   builds on the helpers of nanobook.widgets and hands its widgets' maker to
+   nanobook.widgets.add(kind, make).
 */
 (() => {
   "use strict";
@@ -71,8 +72,10 @@
     return getComputedStyle(root).getPropertyValue(name).trim() || fallback;
   }
 
-  /** What every widget shares: the lazy model, the status line, the static rendering. */
-  function setUp(root, options) {
+  /** What every widget shares: the lazy model, the status line, the static rendering.
+      With loadWhenSeen false, the model loads only when the widget asks (ready): a
+      widget whose model is large and only needed once the reader acts (live-training). */
+  function setUp(root, options, { loadWhenSeen = true } = {}) {
     const id = `nb-live-${++counter}`;
     const status = element("p", {
       className: "nb-live-status",
@@ -153,6 +156,7 @@
         );
       },
     };
+    if (!loadWhenSeen) return widget;
     // first use, or the widget coming near the screen, loads the model
     root.addEventListener("focusin", () => widget.ready(() => {}), { once: true });
     if ("IntersectionObserver" in window) {

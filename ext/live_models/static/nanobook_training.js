@@ -1,0 +1,632 @@
+/* The live-training widget: the reader trains the sort model in the page with settings of
+   their own, watches the training and held-out losses come in, follows one step through
+   the phases of train.fit (marking the lines of train.py that run each one, when the page
+   shows them), and hands the model they trained to the page's attention widget.
+
+   Before the reader presses Train the page holds only this script and the controls: the
+   bounds, the book run's values and the phases' lines come in the widget's options (from
+   ext/live_models/training_widget.py). Train loads the trainer (nanobook_train.js, which
+   runs in a Web Worker where it can) and the run's export: the book run's starting
+   weights, the trainer's rules and data, the book's log, and how to draw another start.
+*/
+(() => {
+  "use strict";
+
+  const kit = nanobook.widgets;
+  const { element, reducedMotion } = kit;
+  const PHASE_PAUSE_MS = 450; // how long a step's walk through its phases shows each one
+
+  // --- the reader's settings ----------------------------------------------------------
+
+  /** One control: a number box held to the build's bounds, or a switch. read() gives the
+      value the run's settings take (a switch: the build's on or off value). */
+  function controlField(widgetId, control) {
+    const id = `${widgetId}-${control.name}`;
+    if (control.kind === "switch") {
+      const box = element("input", { type: "checkbox", id });
+      box.checked = control.value;
+      const field = kit.field(control.label, box);
+      return { control, input: box, field, read: () => (box.checked ? control.on : control.off) };
+    }
+    const step = control.step ?? (control.kind === "int" ? 1 : "any");
+    const input = element("input", {
+      type: "number",
+      id,
+      min: String(control.min),
+      max: String(control.max),
+      step: String(step),
+      value: String(control.value),
+      inputmode: control.kind === "int" ? "numeric" : "decimal",
+      "aria-describedby": `${id}-range`,
+    });
+    const range = element("span", {
+      className: "nb-live-hint",
+      id: `${id}-range`,
+      text: `${control.min} to ${control.max}${control.step ? `, in steps of ${control.step}` : ""}`,
+    });
+    const field = kit.field(control.label, input, range);
+    return { control, input, field, read: () => Number(input.value) };
+  }
+
+  /** What is wrong with the settings typed, said as the bounds say it; null if nothing. */
+  function settingsProblem(fields) {
+    for (const { control, input } of fields) {
+      if (control.kind === "switch") continue;
+      const valid = input.value !== "" && input.checkValidity();
+      input.setAttribute("aria-invalid", valid ? "false" : "true");
+      if (!valid) {
+        const kind = control.kind === "int" ? "a whole number" : "a number";
+        const step = control.step ? `, a multiple of ${control.step}` : "";
+        return `${control.label}: give ${kind} from ${control.min} to ${control.max}${step}.`;
+      }
+    }
+    return null;
+  }
+
+  /** The run the settings ask for: train.py's settings and the model's shape, each
+      control setting what the build says it sets. */
+  function chosenRun(fields, rules) {
+    const settings = { ...rules.settings };
+    const config = { ...rules.config };
+    for (const { control, read } of fields) {
+      const value = read();
+      for (const key of control.sets.settings || []) settings[key] = value;
+      for (const key of control.sets.config || []) config[key] = value;
+    }
+    return { settings, config };
+  }
+
+  /** Whether the chosen run starts from the book run's weights, which the build exported. */
+  function startsAsBook(start, fields) {
+    return fields.every(
+      ({ control, read }) => !(control.name in start) || read() === start[control.name],
+    );
+  }
+
+  function startText(start, fields) {
+    const book = Object.entries(start)
+      .map(
+        ([name, value]) =>
+          `${fields.find((f) => f.control.name === name).control.label.toLowerCase()} ${value}`,
+      )
+      .join(", ");
+    return startsAsBook(start, fields)
+      ? `The run starts from the book run's own weights (PyTorch's, exported by the build: ${book}), so its first steps retrace the book's run.`
+      : `With another seed, depth or width than the book's (${book}), the page draws the starting weights itself, as model.py's rules say but with its own generator: the start differs from PyTorch's. The batches are still the ones train.py draws with this seed.`;
+  }
+
+  // --- the run's start ----------------------------------------------------------------
+
+  /** Starting weights for a shape or seed the build did not export: each parameter shaped
+      and filled as the export's `draw` rules say (read off model.py), normal draws made
+      from train.py's generator (mt19937) by Box-Muller and rounded to float32. */
+  function drawnWeights(draw, config, seed) {
+    const next = nanobook.training._mersenneTwister(seed);
+    const uniform = () => (next() + 1) / 4294967297; // in (0, 1): the logarithm stays finite
+    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const fills = draw.fills[String(config.n_layer)];
+    const layered = (pattern) => pattern.includes(".h.*.");
+    const names = [];
+    let blocksAdded = false;
+    for (const entry of draw.params) {
+      if (!layered(entry[0])) names.push([entry[0], entry]);
+      else if (!blocksAdded) {
+        blocksAdded = true; // every block's parameters, block after block, as in the state dict
+        for (let l = 0; l < config.n_layer; l++) {
+          for (const block of draw.params.filter(([p]) => layered(p))) {
+            names.push([block[0].replace(".h.*.", `.h.${l}.`), block]);
+          }
+        }
+      }
+    }
+    const weights = {};
+    for (const [name, [pattern, dims]] of names) {
+      const size = dims.reduce(
+        (n, [perWidth, constant]) => n * (perWidth * config.n_embd + constant),
+        1,
+      );
+      const fill = fills[pattern];
+      const values = new Float64Array(size);
+      if ("fill" in fill) values.fill(fill.fill);
+      else for (let i = 0; i < size; i++) values[i] = Math.fround(fill.mean + fill.std * normal());
+      weights[name] = values;
+    }
+    return weights;
+  }
+
+  let trainerLoading = null;
+
+  /** nanobook_train.js, added to the page once, when the reader first presses Train. */
+  function loadTrainer(src) {
+    if (nanobook.training) return Promise.resolve();
+    trainerLoading ||= new Promise((resolve, reject) => {
+      const script = element("script", { src });
+      script.addEventListener("load", resolve);
+      script.addEventListener("error", () => {
+        trainerLoading = null;
+        reject(new Error("the trainer could not be loaded"));
+      });
+      document.head.append(script);
+    });
+    return trainerLoading;
+  }
+
+  // --- what the page shows of a run ---------------------------------------------------
+
+  const loss4 = (value) => (Number.isFinite(value) ? value.toFixed(4) : String(value));
+
+  /** The run's log, as train.fit logs it: every log_interval steps and at each evaluation. */
+  function logTable(widgetId) {
+    const body = element("tbody");
+    const header = element(
+      "tr",
+      {},
+      ...["Step", "Training loss", "Held-out loss"].map((text) =>
+        element("th", { scope: "col", text }),
+      ),
+    );
+    const caption = element("caption", { text: "Your run's log" });
+    const table = element(
+      "table",
+      { className: "nb-training-log", id: `${widgetId}-log` },
+      caption,
+      element("thead", {}, header),
+      body,
+    );
+    const box = element(
+      "div",
+      {
+        className: "nb-training-log-box",
+        role: "region",
+        tabindex: "0",
+        "aria-labelledby": `${widgetId}-log-title`,
+      },
+      table,
+    );
+    caption.id = `${widgetId}-log-title`;
+    return {
+      box,
+      clear(logInterval, evalInterval) {
+        body.replaceChildren();
+        caption.textContent = `Your run's log: the training loss every ${logInterval} steps, the held-out loss at each evaluation (every ${evalInterval} steps and at the end)`;
+      },
+      add(record) {
+        const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+        const heldOut = "val_loss" in record ? loss4(record.val_loss) : "–";
+        body.append(
+          element(
+            "tr",
+            {},
+            element("td", { text: String(record.iter) }),
+            element("td", { text: loss4(record.loss) }),
+            element("td", { text: heldOut }),
+          ),
+        );
+        if (atBottom) box.scrollTop = box.scrollHeight;
+      },
+    };
+  }
+
+  function svg(tag, attributes) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    return node;
+  }
+
+  function svgText(text, attributes) {
+    const node = svg("text", attributes);
+    node.textContent = text;
+    return node;
+  }
+
+  /** The losses over the run's steps on a log scale: the reader's training loss (a line),
+      held-out loss (dots), and the book's logged run (dashed) for comparison. */
+  function drawChart(chart, records, book, lastStep) {
+    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+    chart.setAttribute("viewBox", `0 0 ${width} 170`);
+    const [left, right, top, bottom] = [48, width - 12, 12, 140];
+    const shown = book.filter(([step]) => step <= lastStep);
+    const values = [
+      ...records.flatMap((r) => [r.loss, r.val_loss]),
+      ...shown.flatMap(([, l, v]) => [l, v]),
+    ];
+    const finite = values.filter((v) => Number.isFinite(v) && v > 0);
+    if (!finite.length) return chart.replaceChildren();
+    const [low, high] = [Math.log(Math.min(...finite)), Math.log(Math.max(...finite))];
+    const x = (step) => left + ((right - left) * step) / lastStep;
+    const y = (loss) => bottom - ((bottom - top) * (Math.log(loss) - low)) / (high - low || 1);
+    const line = (points, className) =>
+      svg("polyline", {
+        points: points
+          .filter(([, v]) => Number.isFinite(v) && v > 0)
+          .map(([s, v]) => `${x(s)},${y(v)}`)
+          .join(" "),
+        class: className,
+      });
+    const heldOut = records.filter((r) => Number.isFinite(r.val_loss) && r.val_loss > 0);
+    chart.replaceChildren(
+      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+      line(
+        shown.map(([s, l]) => [s, l]),
+        "nb-training-book",
+      ),
+      line(
+        records.map((r) => [r.iter, r.loss]),
+        "nb-training-loss",
+      ),
+      ...heldOut.map((r) =>
+        svg("circle", { cx: x(r.iter), cy: y(r.val_loss), r: 4, class: "nb-training-val" }),
+      ),
+      svgText(Math.exp(high).toFixed(2), { x: left - 4, y: top + 4, "text-anchor": "end" }),
+      svgText(String(Number(Math.exp(low).toPrecision(2))), {
+        x: left - 4,
+        y: bottom + 4,
+        "text-anchor": "end",
+      }),
+      svgText("loss (log scale) over the steps", { x: left, y: bottom + 20 }),
+      svgText(String(lastStep), { x: right, y: bottom + 20, "text-anchor": "end" }),
+    );
+    const last = records[records.length - 1];
+    const val = heldOut[heldOut.length - 1];
+    chart.setAttribute(
+      "aria-label",
+      `Your run's training loss over ${last ? last.iter : 0} of ${lastStep} steps${last ? `, now ${loss4(last.loss)}` : ""}${val ? `; held-out loss ${loss4(val.val_loss)} at step ${val.iter}` : ""}. The book's run is drawn dashed for comparison.`,
+    );
+  }
+
+  /** What the chart's marks are, in words that wrap on a phone. */
+  function chartLegend() {
+    const swatch = (kind) =>
+      element("span", { className: `nb-training-swatch ${kind}`, "aria-hidden": "true" });
+    return element(
+      "p",
+      { className: "nb-training-legend" },
+      swatch(""),
+      "your training loss",
+      swatch("nb-training-swatch-val"),
+      "your held-out loss",
+      swatch("nb-training-swatch-book"),
+      "the book's run",
+    );
+  }
+
+  // --- the phases of a step, and the lines of train.py that run them ------------------
+
+  /** What one phase of the step that made `record` did, with its numbers. */
+  function phaseValue(name, record, run) {
+    const { settings, config } = run;
+    const clip = settings.grad_clip;
+    switch (name) {
+      case "schedule":
+        return `get_lr gives ${Number(record.lr.toPrecision(3))} for step ${record.iter - 1}`;
+      case "batch":
+        return `${settings.batch_size} training problems, drawn by the generator seeded with ${settings.seed}`;
+      case "forward":
+        return `${config.n_layer} blocks read ${settings.batch_size}×${settings.block_size} tokens`;
+      case "loss":
+        return `cross-entropy over the answer letters: ${loss4(record.loss)}`;
+      case "backward":
+        return `a gradient for every one of the ${run.parameters.toLocaleString("en")} weights`;
+      case "clip":
+        if (record.norm === null) return "clipping is off: the gradients stay as they are";
+        return record.norm > clip
+          ? `their norm ${record.norm.toFixed(3)} is above ${clip}: all scaled down to ${clip}`
+          : `their norm ${record.norm.toFixed(3)} is within ${clip}: left as they are`;
+      default:
+        return `AdamW moved every weight: step ${record.iter} done`;
+    }
+  }
+
+  /** The page's lines of a phase: each listing of its file whose line says the anchor. */
+  function phaseLines(phase) {
+    const found = [];
+    for (const spec of phase.lines) {
+      for (const block of document.querySelectorAll(".annotated-source[data-as-path]")) {
+        if (block.dataset.asPath !== spec.path) continue;
+        const line = block.querySelector(`#${CSS.escape(block.id)}-L${spec.line}`);
+        if (line?.querySelector(".as-src")?.textContent.includes(spec.anchor))
+          found.push({ spec, line });
+      }
+    }
+    return found;
+  }
+
+  /** The list of phases: choosing one (or a step walking through them) marks its lines
+      and links to them; each shows what it did in the latest step. */
+  function phasePanel(widgetId, phases) {
+    const list = element("ol", {
+      className: "nb-training-phases",
+      "aria-label": "The phases of one training step",
+    });
+    const where = element("p", { className: "nb-training-where", id: `${widgetId}-where` });
+    const items = phases.map((phase) => {
+      const value = element("span", { className: "nb-training-phase-value" });
+      const button = element(
+        "button",
+        {
+          type: "button",
+          className: "nb-training-phase",
+          "aria-pressed": "false",
+          "aria-describedby": where.id,
+        },
+        element("span", { className: "nb-training-phase-name", text: phase.label }),
+        value,
+      );
+      list.append(element("li", {}, button));
+      return { phase, button, value };
+    });
+    let marked = [];
+    let walk = 0;
+    function choose(name) {
+      for (const line of marked) line.classList.remove("nb-training-line");
+      marked = [];
+      const item = items.find((i) => i.phase.name === name);
+      for (const i of items) i.button.setAttribute("aria-pressed", String(i === item));
+      if (!item) return where.replaceChildren();
+      const found = phaseLines(item.phase);
+      marked = found.map(({ line }) => line);
+      for (const line of marked) line.classList.add("nb-training-line");
+      const links = found.map(({ spec, line }) => {
+        const link = element("a", {
+          href: `#${line.id}`,
+          text: `line ${spec.line} of ${spec.path}`,
+        });
+        link.addEventListener("click", () => {
+          const fold = line.closest("details");
+          if (fold) fold.open = true; // a folded stretch of the listing hides the line
+        });
+        return link;
+      });
+      const said = links.length
+        ? [
+            `${item.phase.label}: marked in the listing, `,
+            ...links.flatMap((l, i) => (i ? [", ", l] : [l])),
+            ".",
+          ]
+        : [`${item.phase.label}: its code is in train.py's fit (the listing is not on this page).`];
+      where.replaceChildren(...said);
+    }
+    for (const item of items) {
+      item.button.addEventListener("click", () => {
+        clearTimeout(walk); // the reader's choice ends a step's walk
+        choose(item.phase.name);
+      });
+    }
+    return {
+      element: element("div", { className: "nb-training-phase-panel" }, list, where),
+      show(record, run) {
+        for (const item of items) item.value.textContent = phaseValue(item.phase.name, record, run);
+      },
+      /** One step's phases one after the other (at once with reduced motion: its last). */
+      walk() {
+        clearTimeout(walk);
+        if (reducedMotion.matches) return choose(items[items.length - 1].phase.name);
+        const next = (index) => {
+          choose(items[index].phase.name);
+          if (index + 1 < items.length) walk = setTimeout(() => next(index + 1), PHASE_PAUSE_MS);
+        };
+        next(0);
+      },
+    };
+  }
+
+  // --- the widget -----------------------------------------------------------------------
+
+  // A button that a state disables hands the keyboard's focus to the one to press next.
+  const NEXT_BUTTON = {
+    pause: "resume",
+    resume: "pause",
+    train: "pause",
+    step: "train",
+    hand: "train",
+  };
+
+  /** The widget's buttons for each state of the run ("idle", "loading", "running",
+      "paused", "done"), keeping the focus on an enabled one. */
+  function buttonSetter(buttons) {
+    return (state) => {
+      const focused = Object.keys(buttons).find((key) => buttons[key] === document.activeElement);
+      buttons.train.disabled = state === "loading"; // while running: a new run replaces it
+      buttons.pause.disabled = state !== "running";
+      buttons.resume.disabled = state !== "paused";
+      buttons.step.disabled = state !== "paused";
+      if (buttons.hand) buttons.hand.disabled = state !== "paused" && state !== "done";
+      if (focused && buttons[focused].disabled) {
+        const next = buttons[NEXT_BUTTON[focused]];
+        (next.disabled ? buttons.train : next).focus();
+      }
+      if (state !== "idle") buttons.train.textContent = "Train again";
+    };
+  }
+
+  /** The controls, the start note and the buttons (Read with my model only when the page
+      has an attention widget of the same model). */
+  function trainingControls(widget, options) {
+    const fields = options.controls.map((control) => controlField(widget.id, control));
+    const settings = element(
+      "div",
+      { className: "nb-training-settings", role: "group", "aria-label": "Training settings" },
+      ...fields.map((f) => f.field),
+    );
+    const start = element("p", { className: "nb-live-hint nb-training-start" });
+    const sayStart = () => {
+      start.textContent = startText(options.start, fields);
+    };
+    for (const { input } of fields) input.addEventListener("change", sayStart);
+    sayStart();
+    const buttons = {
+      train: kit.button("Train"),
+      pause: kit.button("Pause"),
+      resume: kit.button("Resume"),
+      step: kit.button("Step"),
+    };
+    const attention = document.querySelector(
+      `.nb-live-attention[data-nanobook-model="${CSS.escape(options.preset)}"]`,
+    );
+    if (attention) buttons.hand = kit.button("Read with my model in the attention widget");
+    widget.controls.append(
+      settings,
+      start,
+      element("div", { className: "nb-live-buttons" }, ...Object.values(buttons)),
+    );
+    return { fields, buttons };
+  }
+
+  /** What the status line says when the run's state changes. */
+  function stateText(state, run, handOver) {
+    const last = run.records[run.records.length - 1];
+    if (state === "running") return "Training in your browser. Pause stops after the current step.";
+    if (state === "paused")
+      return `Paused after step ${last ? last.iter : 0}. Step takes one more step, through its phases; Resume goes on.`;
+    const evaluated = run.records.filter((r) => "val_loss" in r).pop();
+    const heldOut = evaluated ? `, held-out loss ${loss4(evaluated.val_loss)}` : "";
+    const then = handOver ? " You can now read the attention widget's prompt with your model." : "";
+    return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${then}`;
+  }
+
+  /** What the live part shows of a run: the progress line, the phases, the chart, its
+      legend and the log. heard(run, record) adds a record; a stepped one walks the phases. */
+  function runView(widget, options) {
+    const progress = element("p", { className: "nb-live-readout nb-training-progress" });
+    const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
+    const log = logTable(widget.id);
+    const phases = phasePanel(widget.id, options.phases);
+    widget.live.append(progress, phases.element, chart, chartLegend(), log.box);
+    let shown = null;
+    let drawing = 0;
+    const redraw = () =>
+      shown && drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
+    return {
+      redraw,
+      start(run) {
+        shown = run;
+        log.clear(run.settings.log_interval, run.settings.eval_interval);
+        progress.textContent = "";
+        redraw();
+      },
+      heard(run, record, stepped) {
+        const s = run.settings;
+        if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(record);
+        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}`;
+        phases.show(record, run);
+        if (stepped) phases.walk();
+        // one drawing per frame, however many records came in it
+        if (!drawing) {
+          drawing = requestAnimationFrame(() => {
+            drawing = 0;
+            redraw();
+          });
+        }
+      },
+    };
+  }
+
+  /** A run in the trainer: its settings, shape, export and records, its state as the
+      trainer last said it, and whether the reader asked for one step. */
+  function newRun(fields, options, model, payload) {
+    const { settings, config } = chosenRun(fields, payload.rules);
+    const fromBook = startsAsBook(options.start, fields);
+    const weights = fromBook ? model.w : drawnWeights(payload.draw, config, settings.seed);
+    const parameters = Object.values(weights).reduce((n, w) => n + w.length, 0);
+    const run = { settings, config, parameters, payload, weights, records: [] };
+    return Object.assign(run, { state: "starting", stepping: false });
+  }
+
+  /** The reader's model as it is now, in the attention widgets of the same model. */
+  async function handOver(widget, options, run) {
+    const { iter, weights } = await run.handle.weights();
+    const { vocab, shown, task } = run.payload;
+    const model = new nanobook.Model(
+      { name: options.preset, config: run.config, vocab, shown, task },
+      weights,
+    );
+    const label = `your model (step ${iter})`;
+    document.dispatchEvent(
+      new CustomEvent("nanobook:model", { detail: { name: options.preset, model, label } }),
+    );
+    widget.status.textContent = `The attention widget now reads its prompt with your model as it was after step ${iter}; its Model menu switches back to the book's.`;
+  }
+
+  function trainingWidget(root, options) {
+    const widget = kit.setUp(root, options, { loadWhenSeen: false });
+    const name = root.dataset.nanobookModel;
+    widget.status.textContent =
+      "Choose the settings, then press Train: the model trains in this page.";
+    const { fields, buttons } = trainingControls(widget, options);
+    const setButtons = buttonSetter(buttons);
+    setButtons("idle");
+    const view = runView(widget, options);
+    widget.redraw = view.redraw;
+    let run = null; // the run shown
+    const say = (state) => {
+      widget.status.textContent = stateText(state, run, Boolean(buttons.hand));
+    };
+
+    function hear(current, message) {
+      if (current !== run) return; // an earlier run's last words
+      if (message.type === "record") {
+        const { record } = message;
+        const stepped = run.stepping;
+        run.stepping = false;
+        run.records.push(record);
+        view.heard(run, record, stepped);
+        // the step under way when the reader paused ends after the pause is heard
+        if (run.state === "paused" && !stepped) say("paused");
+        if (stepped) {
+          widget.status.textContent = `Step ${record.iter} done, training loss ${loss4(record.loss)}: the phases below show what it did.`;
+        }
+        widget.announce({ record });
+      } else if (message.type === "state" && message.state !== "stopped") {
+        run.state = message.state;
+        setButtons(message.state);
+        say(message.state);
+      } else if (message.type === "error") {
+        setButtons("done");
+        widget.status.textContent = `Training stopped: ${message.message}.`;
+      }
+    }
+
+    async function train() {
+      const problem = settingsProblem(fields);
+      if (problem) {
+        widget.status.textContent = problem;
+        return;
+      }
+      run?.handle.stop();
+      run = null;
+      setButtons("loading");
+      widget.status.textContent = "Loading the trainer and the book run's start…";
+      try {
+        const loaded = new Promise((resolve, reject) => {
+          nanobook.model(name).catch(reject);
+          widget.ready(resolve); // shows the live part in place of the book's table
+        });
+        const [model] = await Promise.all([loaded, loadTrainer(options.trainer)]);
+        const current = newRun(fields, options, model, await nanobook.data(name));
+        run = current;
+        view.start(current);
+        const { config, weights, settings, payload } = current;
+        const started = { config, weights, settings, rules: payload.rules, data: payload.data };
+        current.handle = nanobook.training.start(started, (message) => hear(current, message));
+      } catch (error) {
+        setButtons("idle");
+        widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
+      }
+    }
+
+    buttons.train.addEventListener("click", train);
+    buttons.pause.addEventListener("click", () => run?.handle.pause());
+    buttons.resume.addEventListener("click", () => run?.handle.resume());
+    buttons.step.addEventListener("click", () => {
+      if (!run) return;
+      run.stepping = true;
+      run.handle.step();
+    });
+    buttons.hand?.addEventListener("click", () => run && handOver(widget, options, run));
+    return widget;
+  }
+
+  kit.add("training", trainingWidget);
+  // tests/test_live_training_widget.py compares the starts it draws with model.py's
+  nanobook._drawnWeights = drawnWeights;
+})();
