@@ -1,7 +1,8 @@
 /* The live-attention widget: the reader's prompt read by the model, each position's
    prediction, and every head's attention, one head large with its weights. Its input and
    chosen row are the nanobook:input and nanobook:select events annotated-source listens
-   to. Built on the helpers of nanobook_widgets.js.
+   to. A model the reader trained in a live-training widget can take the book's model's
+   place (event nanobook:model). Built on the helpers of nanobook_widgets.js.
 */
 (() => {
   "use strict";
@@ -69,7 +70,8 @@
     let headChosen = 0;
     const canvases = [];
 
-    function run(model) {
+    function run(book) {
+      const model = reading(book);
       const text = kit.normalised(model, input);
       const problem = kit.problemWith(model, text);
       input.setAttribute("aria-invalid", problem ? "true" : "false");
@@ -88,7 +90,9 @@
       }
       const forward = model.forward(ids, { trace: true });
       const probs = forward.logits.map((row) => model.probabilities(row));
-      result = { ids, typed, forward, probs };
+      result = { ids, typed, forward, probs, model };
+      // a model of fewer layers (the reader's) has no layer chosen in a deeper one
+      layerChosen = Math.min(layerChosen, forward.attention.length - 1);
       query = Math.min(query, ids.length - 1);
       if (!root.dataset.queried) query = ids.length - 1;
       widget.status.textContent =
@@ -226,7 +230,7 @@
 
     function draw() {
       if (!result) return;
-      const model = widget.model;
+      const model = result.model;
       const { ids, forward } = result;
       const colours = kit.mapColours(root);
       for (const { canvas, l, h } of canvases) {
@@ -328,6 +332,25 @@
           ? `Letters ${model.vocab.join(", ")}; ${task.prompt_len || 1} to ${model.config.block_size} of them${task.prompt_len ? ` (${task.prompt_len} letters get the model's answer appended). Under each letter: the letter the model predicts next, from the last prompt letter on (training scores no prediction inside the prompt).` : ""}`
           : `Up to ${model.config.block_size} characters.`;
     };
+    // A model the reader trained (nanobook_training.js says "nanobook:model") may read the
+    // prompt in the book's model's place: a menu then chooses which one does.
+    const theirs = { model: null, menu: null };
+    const reading = (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
+    document.addEventListener("nanobook:model", (event) => {
+      const { name: trained, model, label } = event.detail || {};
+      if (trained !== name || !model) return;
+      if (!theirs.menu) {
+        theirs.menu = element("select", { id: `${widget.id}-model` });
+        theirs.menu.append(element("option", { value: "book", text: `the book's ${name} model` }));
+        theirs.menu.append(element("option", { value: "reader" }));
+        theirs.menu.addEventListener("change", () => widget.ready(run));
+        widget.controls.append(kit.field("Model", theirs.menu));
+      }
+      theirs.model = model;
+      theirs.menu.lastChild.textContent = label;
+      theirs.menu.value = "reader";
+      widget.ready(run);
+    });
     widget.onLoad((model) => {
       hintText(model);
       run(model);
