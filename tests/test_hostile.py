@@ -69,6 +69,7 @@ VALID = {
     "live-chat": ("mixture", {"prompt": "↑CABBAC"}, ""),
     "training-replay": ("sort", {}, ""),
     "predict-check": ("sort", {"ask": "temperature-share"}, ""),
+    "live-training": ("sort", {}, ""),
 }
 # An option that only counts for one kind of question is swept with that question.
 ASKED_WITH = {

@@ -1,0 +1,378 @@
+"""The live-training widget (issue 47) in a tiny Sphinx project: what the build hands the
+page (controls held to the directive's bounds, the book run's values, the phases' lines,
+the export with the book run's starting weights), the static rendering of the book's run,
+located warnings; and in Debian's chromium, a reader's run with the book's settings,
+paused and stepped, whose losses are train.fit's, handed to the attention widget."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sphinx.util.console import strip_colors
+
+from ext.live_models import compute, training_widget
+from ext.live_models.directive import TRAINING_NUMBERS
+from model_src import presets, probe, train, trained
+from model_src.model import GPT, GPTConfig
+
+REPO = Path(__file__).resolve().parent.parent
+PRESET = "sort"
+RETRACED = 30  # the steps whose losses the page must give as PyTorch does, within 1e-4
+
+
+def widgets(page: Path) -> list[dict]:
+    """Each live widget of a built page: its attributes, with data-live read."""
+    found = []
+    for match in re.finditer(r"<section ([^>]*class=\"nb-live[^>]*)>", page.read_text("utf-8")):
+        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', match[1]))
+        if "data-live" in attributes:
+            attributes["data-live"] = json.loads(html.unescape(attributes["data-live"]))
+        found.append(attributes)
+    return found
+
+
+def controls_of(widget: dict) -> dict[str, dict]:
+    return {control["name"]: control for control in widget["data-live"]["controls"]}
+
+
+def book_values() -> dict:
+    """The book run's settings, as the trained model recorded them."""
+    config = trained.get(PRESET).config
+    return {
+        "seed": config["seed"],
+        "learning-rate": config["learning_rate"],
+        "warmup": config["warmup_iters"],
+        "steps": config["max_iters"],
+        "batch-size": config["batch_size"],
+        "clip": bool(config["grad_clip"]),
+        "weight-decay": config["weight_decay"],
+        "layers": config["n_layer"],
+        "width": config["n_embd"],
+    }
+
+
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
+    index = app.outdir / "index.html"
+    training, attention = widgets(index)
+    assert attention["data-nanobook-model"] == PRESET  # the widget the reader's model joins
+    assert training["data-nanobook-model"] == "sort-training"
+    assert re.fullmatch(r"_live/sort-training-[0-9a-f]{16}\.js", training["data-nanobook-src"])
+    options = training["data-live"]
+    assert (app.outdir / options["trainer"]).is_file()  # _static/nanobook_train.js
+    # every control: the book run's value, the directive's bounds, what it sets
+    controls = controls_of(training)
+    assert list(controls) == [name for name, *_ in training_widget.CONTROLS]
+    assert {name: c["value"] for name, c in controls.items()} == book_values()
+    for name, number in TRAINING_NUMBERS.items():
+        assert controls[name]["max"] == number.high and controls[name]["min"] >= number.low
+    heads = presets.gpt_config(PRESET).n_head
+    assert controls["width"]["step"] == heads and controls["width"]["min"] % heads == 0
+    assert controls["steps"]["sets"] == {"settings": ["max_iters", "lr_decay_iters"]}
+    assert controls["clip"]["on"] == trained.get(PRESET).config["grad_clip"]
+    assert options["start"] == {"seed": book_values()["seed"], "layers": 3, "width": 48}
+    # each phase's lines say its anchor, in model_src as it is now
+    for phase in options["phases"]:
+        for line in phase["lines"]:
+            text = (REPO / "model_src" / line["path"]).read_text("utf-8").splitlines()
+            assert line["anchor"] in text[line["line"] - 1]
+    assert [p["name"] for p in options["phases"]] == [p[0] for p in training_widget.PHASES]
+    # the author's options on the MyST page set the controls' starting values
+    (myst,) = widgets(app.outdir / "myst.html")
+    chosen = {name: c["value"] for name, c in controls_of(myst).items()}
+    assert chosen == {
+        **book_values(),
+        "steps": 40,
+        "clip": False,
+        "layers": 1,
+        "width": 24,
+        "seed": 7,
+    }
+    # the trainer loads when the reader trains: the page lists only the widget's script
+    page = index.read_text("utf-8")
+    scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
+    assert "nanobook_training.js" in scripts and "nanobook_train.js" not in scripts
+    assert 'data-as-path="train.py"' in page
+    # the static rendering: the book's logged run
+    log = trained.get(PRESET).metrics
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    first = log[training_widget.FIRST_ROWS - 1]
+    assert f"{first['iter']} {first['loss']:.4f} –" in words
+    last = log[-1]
+    assert f"{last['iter']} {last['loss']:.4f} {last['val_loss']:.4f}" in words
+
+
+@pytest.mark.sphinx("text", testroot="live-training", freshenv=True)
+def test_without_html_the_books_run_is_a_table(app):
+    app.build()
+    text = (app.outdir / "index.txt").read_text("utf-8")
+    assert "held-out loss" in text and "The book's run of the sort model" in text
+    assert not list(app.outdir.glob("_live/*"))
+
+
+EXPECTED_WARNINGS = {  # line of errors.rst -> what it says, and the hint
+    4: ("the page trains only on sort problems", "live-training sort"),
+    6: (":width: 50 is not a multiple of the model's 3 heads", ":width: 24"),
+    9: (":clip: 'sometimes' is not a value it takes", "on or off"),
+    12: (":steps: '0' is not a whole number from 1 to 2000", ":steps: 200"),
+    15: (":learning-rate: 'inf' is not a number", ":learning-rate: 3e-3"),
+    18: (":layers: '9' is not a whole number from 1 to 4", ":layers: 1"),
+    21: ("unknown option(s) :warmpu:", ":warmup:"),
+}
+
+
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_every_bad_value_is_a_located_warning_with_a_hint(app, warning):
+    app.build()
+    said = strip_colors(warning.getvalue())
+    for line, (message, hint) in EXPECTED_WARNINGS.items():
+        found = re.search(
+            rf"errors\.rst:{line}: WARNING: live-training \w+: (.*)\n\s+hint: (.*)", said
+        )
+        assert found, (line, said)
+        assert message in found[1] and hint in found[2], (line, found[0])
+        assert "[nanobook.live-training]" in found[2]
+    page = (app.outdir / "errors.html").read_text("utf-8")
+    assert page.count("not available") == len(EXPECTED_WARNINGS)
+
+
+def exported(tmp_path) -> dict:
+    """The export's payload, as the page's script registers it."""
+    text = training_widget.artifact(PRESET, tmp_path).read_text("utf-8")
+    return json.loads(text[text.index("(") + 1 : text.rindex(")")])
+
+
+def unpacked(payload: dict) -> dict[str, torch.Tensor]:
+    """The export's weights, unpacked as nanobook_live.js does."""
+    planes = zlib.decompress(base64.b64decode(payload["weights"]), -15)
+    flat = np.frombuffer(planes, np.uint8).reshape(4, -1).T.copy().view("<f4").ravel()
+    weights, offset = {}, 0
+    for name, shape in payload["layout"]:
+        size = int(np.prod(shape))
+        weights[name] = torch.from_numpy(flat[offset : offset + size].copy()).reshape(shape)
+        offset += size
+    return weights
+
+
+def test_the_export_starts_where_the_books_run_started(tmp_path):
+    """The exported start is train.py's (seed, then GPT(config)), and read as the book's
+    own run recorded its model before the first update (the replay's step 0, stored to
+    4 decimals)."""
+    payload = exported(tmp_path)
+    weights = unpacked(payload)
+    torch.manual_seed(trained.get(PRESET).config["seed"])
+    expected = GPT(GPTConfig(**payload["rules"]["config"]))
+    for name, tensor in compute.weight_tensors(expected):
+        assert torch.equal(weights[name], tensor), name
+    model = GPT(GPTConfig(**payload["rules"]["config"]))
+    model.load_state_dict(weights, strict=False)  # lm_head is wte (tied); masks are buffers
+    replay = trained.get(PRESET).replay
+    start = replay["snapshots"][0]
+    assert start["step"] == 0
+    with torch.no_grad(), probe.attention_maps(model.eval()) as maps:
+        model(torch.tensor(replay["probes"]), targets=torch.tensor(replay["probes"]))
+    computed = torch.stack(maps, dim=1)  # (probe, layer, head, query, key)
+    # the replay keeps each query's keys 0..query, rounded to 4 decimals
+    gap = max(
+        abs(value - computed[p, layer, head, query, key].item())
+        for p, layers in enumerate(start["attention"])
+        for layer, heads in enumerate(layers)
+        for head, queries in enumerate(heads)
+        for query, keys in enumerate(queries)
+        for key, value in enumerate(keys)
+    )
+    assert gap <= 5.1e-5
+    assert payload["book"] == [
+        [m["iter"], m["loss"], m.get("val_loss")] for m in trained.get(PRESET).metrics
+    ]
+
+
+# --- in chromium -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def page_of(app, browser):
+    """Opens a page of the built tiny project from disk (reduced motion: a step's phases
+    are shown at once); fails the test on any script error."""
+    app.build()
+    contexts = []
+
+    def open_(name: str, **options):
+        context = browser.new_context(reduced_motion="reduce", **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.requests = []
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.goto((app.outdir / f"{name}.html").as_uri())
+        page.evaluate(
+            """() => {
+                 window.records = [];
+                 for (const w of document.querySelectorAll('.nb-live-training'))
+                   w.addEventListener('nanobook:result',
+                                      (e) => window.records.push(e.detail.record));
+               }"""
+        )
+        return page
+
+    yield open_
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+def train_fit(steps: int, dtype: torch.dtype) -> tuple[list[dict], GPT]:
+    """train.fit with the book run's settings for `steps` steps, logging every step, from
+    the book run's start: its log and the trained model."""
+    seed = trained.get(PRESET).config["seed"]
+    cfg = train.resolve_config(
+        presets.config_file(PRESET), {"log_interval": 1, "max_iters": steps, "seed": seed}
+    )
+    torch.manual_seed(seed)
+    model = GPT(presets.gpt_config(PRESET)).to(dtype)
+    log = train.fit(model, cfg, train.memory_batches(presets.dataset(PRESET), cfg))["log"]
+    return log, model.eval()
+
+
+def button(widget, name: str):
+    return widget.get_by_role("button", name=name, exact=True)
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    page.wait_for_timeout(500)
+    assert not page.evaluate("Boolean(nanobook.training)")
+    trainer = ("nanobook_train.js", "nanobook_train_worker.js", "_live/sort-training-")
+    assert not [u for u in page.requests if any(name in u for name in trainer)]
+    button(widget, "Train").click()
+    rows = widget.locator("table.nb-training-log tbody tr")
+    rows.nth(RETRACED // 5 - 1).wait_for(timeout=300_000)  # the log's rows, as they come
+    button(widget, "Pause").click()
+    status = widget.locator(".nb-live-status")
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Paused')"
+    )
+    # on a page opened from disk the trainer runs on the page, and the record of the step
+    # under way when Pause was pressed may be heard just after the pause: let it come
+    page.wait_for_timeout(500)
+    before = page.evaluate("window.records.length")
+    button(widget, "Step").click()
+    page.wait_for_function(f"window.records.length > {before}", timeout=60_000)
+    records = page.evaluate("window.records")
+    assert len(records) == before + 1
+    assert status.inner_text().startswith(f"Step {before + 1} done")
+    # the first steps are train.fit's, from the book run's start, and the book's own log's
+    losses = [r["loss"] for r in records[:RETRACED]]
+    log, _ = train_fit(RETRACED, torch.float32)
+    assert max(abs(a - b["loss"]) for a, b in zip(losses, log, strict=True)) <= 1e-4
+    book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
+    assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-4
+    # the log table: train.fit's log_interval rows, each record's numbers
+    logged = [r for r in records if r["iter"] % 5 == 0]
+    expected = [f"{r['iter']}\t{r['loss']:.4f}\t–" for r in logged]
+    assert rows.all_inner_texts() == expected
+    # the step's last phase is shown, and its line of train.py marked in the listing
+    chosen = widget.locator('.nb-training-phase[aria-pressed="true"]')
+    assert chosen.inner_text().startswith("Optimiser step")
+    marked = page.locator(".annotated-source .as-line.nb-training-line")
+    assert "optimizer.step()" in marked.inner_text()
+    handed_to_attention(page, widget, before + 1)
+
+
+def handed_to_attention(page, widget, steps: int) -> None:
+    """The reader's model, handed over, reads the attention widget's prompt: its answer
+    and its predictions are those of train.fit's model after as many steps (float64)."""
+    button(widget, "Read with my model in the attention widget").click()
+    attention = page.locator(".nb-live-attention")
+    menu = attention.locator("select")
+    menu.wait_for()
+    assert menu.input_value() == "reader"
+    assert menu.locator("option:checked").inner_text() == f"your model (step {steps})"
+    _, model = train_fit(steps, torch.float64)
+    entry = trained.get(PRESET)
+    ids = torch.tensor([entry.encode("CBACAB")])
+    with torch.no_grad():
+        ids = model.generate(ids, model.config.block_size - ids.shape[1], top_k=1)
+        logits, _ = model(ids, targets=ids)
+    first = entry.meta["prompt_len"] - 1
+    predicted = [f"→{entry.meta['itos'][int(i)]}" for i in logits[0].argmax(-1)][first:]
+    shown = attention.locator(".nb-live-pred").all_inner_texts()[first:]
+    assert shown == predicted
+    answer = entry.decode(ids[0, 6:].tolist())
+    assert f"“{answer}”" in attention.locator(".nb-live-status").inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
+    """The MyST page's run (seed 7, one layer, width 24, no clipping, 40 steps) starts from
+    weights drawn in the page, says so, and trains to its end."""
+    page = page_of("myst")
+    widget = page.locator(".nb-live-training")
+    assert "differs from PyTorch's" in widget.locator(".nb-training-start").inner_text()
+    button(widget, "Train").click()
+    status = widget.locator(".nb-live-status")
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    assert status.inner_text().startswith("Done: 40 steps")
+    records = page.evaluate("window.records")
+    assert [r["iter"] for r in records] == list(range(1, 41))
+    assert all(r["norm"] is None for r in records)  # clipping off
+    assert "val_loss" in records[-1] and records[-1]["loss"] < records[0]["loss"]
+    assert widget.locator("table.nb-training-log tbody tr").count() == 8
+
+
+DRAW = """([rules, draw, depth, width, seed]) => {
+  const config = {...rules.config, n_layer: depth, n_embd: width};
+  const weights = nanobook._drawnWeights(draw, config, seed);
+  return Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Array.from(v)]));
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_drawn_start_is_shaped_and_filled_as_model_py_fills_it(page_of, tmp_path):
+    """For every depth the page offers and a few widths: the parameters of GPT(config),
+    in its order and shapes, constants as model.py sets them, and normal draws with the
+    spread model.py gives each (c_proj's shrinking with depth)."""
+    page = page_of("index")
+    page.add_script_tag(path=str(Path(compute.__file__).parent / "static" / "nanobook_train.js"))
+    payload = exported(tmp_path)
+    layers = TRAINING_NUMBERS["layers"]
+    for depth in range(layers.low, layers.high + 1):
+        for width in (12, 48, 96):
+            config = {**payload["rules"]["config"], "n_layer": depth, "n_embd": width}
+            got = page.evaluate(DRAW, [payload["rules"], payload["draw"], depth, width, depth])
+            model = GPT(GPTConfig(**config))
+            params = dict(model.named_parameters())
+            assert list(got) == list(params)
+            for name, param in params.items():
+                values = torch.tensor(got[name], dtype=torch.float64)
+                assert values.numel() == param.numel(), name
+                if len(param.unique()) == 1:
+                    assert torch.all(values == float(param.detach().view(-1)[0])), name
+                elif param.numel() >= 500:
+                    std = 0.02 / (2 * depth) ** 0.5 if name.endswith("c_proj.weight") else 0.02
+                    assert abs(values.std().item() / std - 1) < 0.15, name
+                    assert abs(values.mean().item()) < 4 * std / values.numel() ** 0.5, name
