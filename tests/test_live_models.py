@@ -198,6 +198,34 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     assert said == pytest.approx(odds, rel=0.02)
 
 
+def test_the_strongest_key_question_is_never_a_near_tie(monkeypatch):
+    """The attention chapter's question asks where the strongest key leads the runner-up
+    by the most, from the position that writes the first answer letter on: its answer
+    leads by CLEAR_LEAD at least. Heads that spread their weight evenly give no question
+    but a ValueError (a located warning on the page)."""
+    from contextlib import contextmanager
+
+    import torch
+
+    from model_src import probe
+
+    question = compute.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, 0)
+    row = compute.attention("sort", "CBCABC")["attention"][0][question["head"]][question["query"]]
+    first, second = sorted(row[: question["query"] + 1], reverse=True)[:2]
+    assert question["answer"] == row.index(first) and first - second >= compute.CLEAR_LEAD
+    assert question["query"] >= len("CBCABC") - 1
+
+    @contextmanager
+    def even_maps(model):  # every head of every layer: an even spread over 0 ... t
+        T = model.config.block_size
+        even = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+        yield [even.expand(1, model.config.n_head, T, T)] * model.config.n_layer
+
+    monkeypatch.setattr(probe, "attention_maps", even_maps)
+    with pytest.raises(ValueError, match="no head decides clearly"):
+        compute.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
+
+
 def test_the_static_rendering_prints_a_separator_the_char_model_draws():
     """The separator between plays prints as the book prints it, in the text and in the
     table, never as a character that shows nothing."""

@@ -699,12 +699,16 @@ def replay_summary(preset: str) -> dict:
 # --- predict, then check ----------------------------------------------------------------
 
 
+CLEAR_LEAD = 0.1  # strongest-key: the answer's weight leads the runner-up's by this at least
+
+
 def predict(
     preset: str, ask: str, prompt: str, temperature: float, threshold: float, layer: int | None
 ) -> dict:
     """A question, its choices and the build's answer. In the page the widget works the
     answer out again with the live model (or the replay) when the reader checks.
-    strongest-key asks about the most decided head of `layer` (of any layer if None)."""
+    strongest-key asks about the most decided head of `layer` (of any layer if None): the
+    one whose strongest key leads the runner-up by the most."""
     if ask == "rl-pass-k":
         return rl_pass_k_question(preset)
     entry = trained_model(preset)
@@ -721,10 +725,18 @@ def predict(
         if layer is not None and layer >= len(weights):
             raise ValueError(f"the {preset} model has layers 0 to {len(weights) - 1}")
         layers = range(len(weights)) if layer is None else [layer]
-        # the most decided head, over the positions the model wrote (all of them for char)
-        first = typed if typed < len(ids) else 1
-        top = weights[layers, :, first:].max(dim=-1).values  # (layers, nh, T - first)
-        at, head, query = (int(i) for i in np.unravel_index(int(top.argmax()), top.shape))
+        # the most decided head: where its strongest key leads the runner-up by the most, at
+        # a query that predicts a letter the model wrote (from the last typed one; for char,
+        # any). A near tie would make the answer a coin toss, and rounding could flip it.
+        first = typed - 1 if typed < len(ids) else 1
+        two = weights[layers, :, first:].topk(2, dim=-1).values  # (layers, nh, T - first, 2)
+        lead = two[..., 0] - two[..., 1]
+        at, head, query = (int(i) for i in np.unravel_index(int(lead.argmax()), lead.shape))
+        if lead.max() < CLEAR_LEAD:
+            raise ValueError(
+                f"no head decides clearly on {prompt!r}: the strongest key leads the next by "
+                f"{lead.max():.0%} at most, under the {CLEAR_LEAD:.0%} a fair question needs"
+            )
         layer, query = layers[at], query + first
         text = entry.decode(ids)
         return {
