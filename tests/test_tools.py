@@ -5,6 +5,7 @@ import torch
 
 from model_src import arithmetic, engine
 from model_src.engine import ERROR, MAX_RESULT, calculate
+from model_src.experiments import seeds, verdicts
 from model_src.model import GPT
 
 TOKENS = arithmetic.TOKENIZER
@@ -189,3 +190,12 @@ def test_training_batches_never_hold_a_held_out_problem():
 )  # fmt: skip
 def test_the_answer_read_from_a_completion(text, answer):
     assert arithmetic.result(text) == answer
+
+
+def test_both_models_are_trained_with_every_seed_so_the_chapter_can_pair_them():
+    """Tool on against tool off, and the calculator model against the plain one, are
+    compared seed by seed (verdicts.paired): both models with each of the seeds."""
+    assert len(arithmetic.SEEDS) >= verdicts.MIN_SEEDS
+    assert seeds.seeds(len(arithmetic.SEEDS)) == arithmetic.SEEDS
+    expected = {(name, seed) for name in arithmetic.RUNS for seed in arithmetic.SEEDS}
+    assert set(arithmetic.STORED.entries()) == expected
