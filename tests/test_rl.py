@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from model_src import passk, presets, rl
+from model_src import passk, presets, rl, rl_runs
+from model_src.experiments import seeds, verdicts
 from model_src.model import GPT
 
 
@@ -127,3 +128,16 @@ def test_one_rl_step_raises_the_rewarded_answers_log_probability(normalise):
         was = rl.answer_log_probs(before, repeated, answers)
         now = rl.answer_log_probs(model, repeated, answers)
     assert (now - was)[right].mean() > 0 > (now - was)[~right].mean()
+
+
+# --- the chapter's runs ---------------------------------------------------------------------
+
+
+def test_every_kind_of_run_has_every_seed_so_the_chapter_can_pair_them():
+    """The chapter compares kinds of run seed by seed (verdicts.paired): each kind is in
+    the store with each of the experiment's seeds, which NANOBOOK_SEED moves."""
+    assert len(rl_runs.SEEDS) >= verdicts.MIN_SEEDS
+    assert seeds.seeds(len(rl_runs.SEEDS)) == rl_runs.SEEDS
+    expected = {(name, seed) for name in rl_runs.RUNS_BY_NAME for seed in rl_runs.SEEDS}
+    assert set(rl_runs.RUNS) == expected and len(rl_runs.RUNS) == len(expected)
+    assert set(rl_runs.STORED.entries()) == expected
