@@ -44,7 +44,7 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     positions shown end below half the problems, as the page says."""
     modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
     sooner, slower = "learns the task sooner than GPT-2", "learns it more slowly than GPT-2"
-    even = "makes no difference this book can measure"
+    even = "(?:makes no difference|differs from GPT-2 by nothing) this book can measure"
     claims = re.findall(
         rf"({sooner}|{slower}|{even}) \(([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds\)",
         modern,
@@ -56,7 +56,7 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
         if abs(difference) > bound + 0.1:  # beyond the rule's bound (to the page's rounding)
             assert words == (sooner if difference > 0 else slower)
         elif abs(difference) < bound - 0.1:
-            assert words == even
+            assert re.fullmatch(even, words)
     row = r"no positions\s+[\d,]+\s+(\d{4})\s+[\d.]+\s+([\d.]+)%"  # a run may be printed twice
     finals = {seed: float(value) for seed, value in re.findall(row, modern)}
     assert len(finals) == 2 and max(finals.values()) < 50
