@@ -236,13 +236,15 @@ def test_the_loss_jumps_despite_the_guards_and_the_small_run_overfits(book_html)
     assert f"In {jumping} of the {n} runs the validation loss" in text
     assert not _worded_by_the_rule(text)
     assert re.search(r"at its own, averaged over the seeds: [^(]* " + STATISTIC, text)
-    assert re.search(r"without, averaged over the seeds: [^(]* " + STATISTIC + " The real", text)
+    assert re.search(
+        r"without, averaged over the seeds: [^(]* " + STATISTIC + r"\s*\. The real", text
+    )
     rows = re.findall(r"^\s*(\d+)\s+([\d.]+) / ([\d.]+)\s+([\d.]+) / ([\d.]+)$", page, re.MULTILINE)
     plain_val = [float(r[1]) for r in rows]
     dropout_val = [float(r[3]) for r in rows]
     plain_train = [float(r[2]) for r in rows]
-    assert len(rows) >= 5 and plain_val[-1] > 2 * min(plain_val) and min(plain_train) < 0.05
-    assert dropout_val[-1] > 2 * min(dropout_val)
+    assert len(rows) >= 5 and plain_val[-1] > 1.5 * min(plain_val) and min(plain_train) < 0.05
+    assert dropout_val[-1] > 1.5 * min(dropout_val)
 
 
 def test_the_trained_ngpt_lies_on_the_sphere_within_the_pages_tolerance(book_html):
