@@ -257,7 +257,8 @@ def test_each_chapter_downloads_as_a_notebook_and_as_its_myst_source(book_html):
         assert notebook["nbformat"] == 4
         code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
         assert code and any(cell["outputs"] for cell in code), f"{slug}: not executed"
-        first_cell = "".join(code[0]["source"])  # the set-up, glue defined where imported
+        assert "SAME_NUMBERS_EVERYWHERE" in "".join(code[0]["source"])  # the build's numerics
+        first_cell = "".join(code[1]["source"])  # the set-up, glue defined where imported
         as_written = first_cell.replace(GLUE_DEFINITION + "\n", "from myst_nb import glue\n")
         assert first_cell.strip() and as_written.strip() in source
 

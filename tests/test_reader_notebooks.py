@@ -201,8 +201,9 @@ def test_the_attention_notebook_reads_as_a_notebook(book_html):
     uniform = re.search(r"A uniform guess costs (\S+) per letter", page)[1]
     assert f"A uniform guess costs {uniform} per letter" in text
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert notebook.cells.index(code[0]) == 2  # title, how to run it, then the set-up
-    assert "from model_src import" in code[0].source and "def glue(" in code[0].source
+    # title, how to run it, the build's numerics, then the set-up
+    assert notebook.cells.index(code[0]) == 2 and "SAME_NUMBERS_EVERYWHERE" in code[0].source
+    assert "from model_src import" in code[1].source and "def glue(" in code[1].source
     assert not any(cell.metadata.get("tags") for cell in code)
 
 
