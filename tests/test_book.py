@@ -350,7 +350,7 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     ):
         curves.setdefault(name, {})[seed] = _percents(values)
     said = re.search(
-        r"At step (\d+), averaged over (\d+) seeds, the masked runs answer ([\d.]+)%", masking
+        r"At step (\d+) ?, averaged over (\d+) seeds, the masked runs answer ([\d.]+)%", masking
     )
     column = steps.index(int(said.group(1)))
     assert len(curves["chat"]) == int(said.group(2)) >= 5  # the book's rule: five seeds or more
@@ -358,8 +358,8 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert abs(float(said.group(3)) - mean) < 0.06
     # the verdict's words follow the paired statistic: "+a ± b points over n seeds"
     stat = re.search(
-        r"masked minus unmasked is ([+-][\d.]+) ± ([\d.]+) points over \d+ seeds: "
-        r"by the book's rule, (.*?)\.",
+        r"masked minus unmasked is ([+-][\d.]+) ± ([\d.]+) points over \d+ seeds ?: "
+        r"by the book.s rule ?, (.*?) ?\.",
         masking,
     )
     difference, error, words = float(stat.group(1)), float(stat.group(2)), stat.group(3)
@@ -376,12 +376,15 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert max(after["#"]) < 10 and min(after["mixture"]) > 90
     for name, said in (("#", "alone, it sorts"), ("mixture", "mixture keeps")):
         found = re.search(
-            said + r" ([\d.]+)% on average \(from ([\d.]+)% to ([\d.]+)%\)", forgetting
+            said
+            + r" ([\d.]+)% on average \((?:from ([\d.]+)% to ([\d.]+)%|([\d.]+)% in every seed)\)",
+            forgetting,
         )
-        mean, low, high = map(float, found.groups())
+        mean, low, high, every = found.groups()
         values = after[name]
-        assert (low, high) == (min(values), max(values))
-        assert abs(mean - sum(values) / len(values)) < 0.06
+        low, high = (every, every) if every else (low, high)
+        assert (float(low), float(high)) == (min(values), max(values))
+        assert abs(float(mean) - sum(values) / len(values)) < 0.1  # each shown to 0.1
 
     lora = _section(page, "ch-finetuning-lora")
     counts = {

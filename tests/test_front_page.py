@@ -13,7 +13,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 INDEX = DOCS / "index.md"
 LABEL = re.compile(r"^\(([\w:.-]+)\)=\s*$", re.M)
 REF = re.compile(r"\{ref\}`(?:[^`<]*<)?([\w:.-]+)>?`")
-POSTER = re.compile(r'<a href="chapters/(\w+)\.html#([\w-]+)"><img src="(_clips/([\w-]+)\.webp)"')
+POSTER = re.compile(
+    r'<a href="chapters/(\w+)\.html#([\w-]+)"><img [^>]*?src="(_clips/([\w-]+)\.webp)"'
+)
 # The widgets to try, by the label of the section that holds them.
 WIDGETS = {
     "ch-attention-live": "live-attention",

@@ -110,7 +110,7 @@ def compute_all(app, env) -> list[str]:
     }
     for name in sorted(working):
         try:
-            env.live_model_artifacts[name] = str(compute.export(name, cache))
+            env.live_model_artifacts[name] = str(_export(name, cache))
         except OSError as error:  # a full or read-only cache: its widgets stay static
             for spec in specs:
                 if name in spec.scripts and "error" not in env.live_model_results[spec.uid]:
@@ -271,3 +271,15 @@ def setup(app):
     app.connect("doctree-resolved", render.add_fallbacks)
     app.connect("html-page-context", add_page_assets)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _export(name: str, cache) -> Path:
+    """The script a widget loads (compute.export), or a run to train again
+    (``sort-training``, training_widget.py)."""
+    if name.endswith("-training"):
+        from . import training_widget
+
+        return training_widget.artifact(name.removesuffix("-training"), cache)
+    from . import compute
+
+    return compute.export(name, cache)

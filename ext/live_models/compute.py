@@ -557,13 +557,9 @@ def registered_script(cache_dir: Path, key: str, name: str, about: str, payload)
 
 
 def export(name: str, cache_dir: Path) -> Path:
-    """The script a widget loads: a model (``sort``), a model's replay (``sort-replay``),
-    the replay of its RL run (``sort-rl-replay``) or its run to train again
-    (``sort-training``, training_widget.py)."""
-    if name.endswith("-training"):
-        from . import training_widget
-
-        return training_widget.artifact(name.removesuffix("-training"), cache_dir)
+    """The script a widget loads: a model (``sort``), a model's replay (``sort-replay``)
+    or the replay of its RL run (``sort-rl-replay``); a run to train again
+    (``sort-training``) is training_widget.py's."""
     if name.endswith("-rl-replay"):
         return rl_replay_artifact(name.removesuffix("-rl-replay"), cache_dir)
     if name.endswith("-replay"):
