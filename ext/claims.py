@@ -9,8 +9,8 @@ stops executing the page at that cell. This module then, while the page is read:
   the assert and the values it was decided on (the kernel's buildlib/claim_values.py
   writes them into the error), subtype ``nanobook.claim``; ``-W`` fails the build at its
   end, after every other page was written;
-- shows a notice where the cell was and, at the top of the page, and leaves out the rest
-  of the page (the headings stay, so links to them still land): a sentence after the
+- shows a notice where the cell was and one at the top of the page, and leaves out the
+  rest of the page (the headings stay, so links to them still land): a sentence after the
   failing cell may rest on the claim or on a number the notebook never computed.
 
 MyST-NB's own warnings for the failure (``mystnb.exec``) are left out: this one says it
@@ -28,7 +28,6 @@ from . import _core
 
 logger = logging.getLogger(__name__)
 
-CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
 ARROW = re.compile(r"^-+> *\d+ (.*)$")  # "---> 288 assert ..." in IPython's traceback
 HINT = (
     "the page is published without the text after this cell. If the claim is true of the "
