@@ -14,6 +14,7 @@ settings and the seed. The runs, in the order they build on one another:
     #, #, unmasked    from chat: a new skill, the most common of 11 letters, masked or not
     mixture           from chat: # and ↑ conversations half and half, against forgetting
     LoRA r=8, r=2     from chat: # through rank-r adapters only (lora.py)
+    LoRA r=8, # row   the same rank 8, with the # token's row of wte (tied: lm_head) trained
 """
 
 import copy
@@ -49,6 +50,9 @@ RUNS: dict[str, dict] = {
     "mixture": dict(start="chat", mix=("#", "↑"), masked=True, rank=0, max_iters=100),
     "LoRA r=8": dict(start="chat", mix=("#",), masked=True, rank=8, max_iters=100),
     "LoRA r=2": dict(start="chat", mix=("#",), masked=True, rank=2, max_iters=100),
+    "LoRA r=8, # row": dict(
+        start="chat", mix=("#",), masked=True, rank=8, max_iters=100, tokens=("#",)
+    ),
 }
 LEARNING_RATE = {"full": 3e-3, "lora": 1e-2}  # adapters start at zero: a larger step
 
@@ -162,7 +166,7 @@ def fine_tune(name: str, seed: int) -> tuple[GPT, dict]:
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # the adapters' A matrices
             if spec["rank"]:
-                lora.add_lora(model, spec["rank"])
+                lora.add_lora(model, spec["rank"], token_ids(name))
             # the skills that matter here: what the run trains, and the sort it must keep
             measured = dict.fromkeys(("↑", *spec["mix"]))
             record = {"step": [], "accuracy": {task: [] for task in measured}}
@@ -215,8 +219,13 @@ def _build(name: str) -> GPT:
     """The chat model's shape, with run `name`'s adapters."""
     model = GPT(presets.gpt_config("sort", vocab_size=len(chat.VOCAB), block_size=context()))
     if RUNS[name]["rank"]:
-        lora.add_lora(model, RUNS[name]["rank"])
+        lora.add_lora(model, RUNS[name]["rank"], token_ids(name))
     return model
+
+
+def token_ids(name: str) -> list[int]:
+    """The ids whose rows of the token table a LoRA run trains beside its adapters."""
+    return [chat.STOI[token] for token in RUNS[name].get("tokens", ())]
 
 
 STORED = Runs("finetune", entries=_entries, train=fine_tune, build=_build)

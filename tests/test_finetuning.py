@@ -138,3 +138,25 @@ def test_a_mixture_draws_both_tasks_alike_and_the_same_rows_for_a_seed():
     assert 16 < requests.count("#") < 48
     again = draw("train", torch.Generator().manual_seed(0))
     assert torch.equal(x, again[0]) and torch.equal(y, again[1])
+
+
+def test_a_trainable_token_row_trains_that_row_both_ways_and_moves_nothing_else():
+    base = small_gpt(vocab_size=len(chat.VOCAB), block_size=finetune.context())
+    hash_id, C = chat.STOI["#"], base.config.n_embd
+    adapted = lora.add_lora(copy.deepcopy(base).train(), rank=2, tokens=[hash_id])
+    only_adapters = lora.add_lora(copy.deepcopy(base), rank=2)
+    assert lora.trainable(adapted) == lora.trainable(only_adapters) + C  # one row more
+    idx = torch.tensor([chat.prompt("#", "ABCCBACCABC")])
+    with torch.no_grad():
+        assert torch.allclose(adapted(idx)[0], base(idx)[0], atol=1e-6)  # the row starts as it was
+    cfg = {**finetune.settings("LoRA r=8, # row", 0), "max_iters": 3, "eval_iters": 1}
+    train.fit(adapted, cfg, finetune.batches(("#",), True, 4))
+    merged = lora.merge_lora(copy.deepcopy(adapted))
+    table, before = merged.transformer.wte.weight, base.transformer.wte.weight
+    assert merged.lm_head.weight is table  # still tied: the row is the token both ways
+    others = torch.arange(len(chat.VOCAB)) != hash_id
+    assert torch.equal(table[others], before[others]) and not torch.equal(table, before)
+    with torch.no_grad():
+        assert torch.allclose(merged(idx, idx)[0], adapted(idx, idx)[0], atol=1e-5)
+    removed = lora.remove_lora(adapted)
+    assert weights_digest(removed.state_dict()) == weights_digest(base.state_dict())
