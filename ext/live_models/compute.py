@@ -735,13 +735,15 @@ def predict(
             )
         layer, query = layers[at], query + first
         text = entry.decode(ids)
+        # whose most decided head it is: the model's, or only the one layer's asked about
+        among = "the model's" if len(layers) > 1 else f"layer {layer}'s"
         return {
             "ask": ask,
             "input": text,
             "layer": layer,
             "head": head,
             "query": query,
-            "text": f"Reading “{text}”, head {head} of layer {layer} is the model's most decided "
+            "text": f"Reading “{text}”, head {head} of layer {layer} is {among} most decided "
             f"head. When position {query} (“{visible.token(text[query])}”) is the query, which "
             "position does it attend to most?",
             "choices": [[j, f"{j} “{visible.token(text[j])}”"] for j in range(query + 1)],
