@@ -84,3 +84,52 @@ def cache_numbers(model: GPT, context_length: int) -> int:
     """How many numbers the cache holds for one sequence: a key and a value of C numbers
     for every layer and position, 2·L·T·C."""
     return 2 * model.config.n_layer * context_length * model.config.n_embd
+
+
+# What one sequence's cache holds, for the attention variants models use today. Plain
+# arithmetic on the shape, no tensors: it counts models too large to build here.
+
+
+def numbers_per_token(n_layer: int, n_kv_head: int, head_size: int) -> int:
+    """A key and a value of head_size numbers per k/v head and layer, for each token of
+    context. Multi-head attention has n_kv_head = n_head (then this is 2·L·C, as in
+    cache_numbers); grouped-query attention fewer, each shared by a group of query
+    heads; multi-query attention one."""
+    return 2 * n_layer * n_kv_head * head_size
+
+
+def mla_sizes(head_size: int) -> tuple[int, int]:
+    """The latent and RoPE-key sizes of multi-head latent attention (MLA) as DeepSeek-V2
+    (DeepSeek-AI, arXiv 2405.04434, May 2024) sets them from the head size d_h:
+    d_c = 4·d_h and d_h^R = d_h / 2, 512 and 64 in its 236B model (d_h = 128)."""
+    return 4 * head_size, head_size // 2
+
+
+def latent_numbers_per_token(n_layer: int, latent_size: int, rope_size: int) -> int:
+    """MLA caches, per layer and token, one compressed latent of latent_size numbers, out
+    of which every head's key and value are projected when it attends, and one key of
+    rope_size numbers, shared by all heads, that carries the position. The position
+    cannot go into the latent: a rotation that depends on it would sit between the
+    latent's projection to keys and the query, and that projection could no longer be
+    folded into the query's, which is what lets MLA attend to the latent directly."""
+    return n_layer * (latent_size + rope_size)
+
+
+def windowed_numbers(n_kv_head: int, head_size: int, context: int, windows) -> int:
+    """Numbers cached for one sequence of `context` tokens when layer l attends only to
+    its last windows[l] positions (None: to all of them). A windowed layer never reads an
+    older key again, so its cache can drop it: it stops growing at the window."""
+    per_position = 2 * n_kv_head * head_size  # one layer's key and value
+    return sum(per_position * (context if w is None else min(context, w)) for w in windows)
+
+
+def nanochat_windows(n_layer: int, context: int) -> list[int | None]:
+    """nanochat's layer windows since March 2026 (commit a825e63; pattern "SSSL" since
+    January 2026): the pattern tiled over the layers, S a short window of a quarter of
+    the context, L the whole context, and the last layer always L. nanochat rounds the
+    quarter up to a multiple of 128 for its kernel (2048 -> 512, unchanged); the tiny
+    models here would round past their whole context, so this keeps the quarter."""
+    short = -(-context // 4)  # a quarter, rounded up
+    windows = [None if layer % 4 == 3 else short for layer in range(n_layer)]
+    windows[-1] = None
+    return windows
