@@ -6,7 +6,8 @@ the cells import ``myst_nb.glue``. ``reader_notebook`` turns that notebook, exec
 into one Jupyter opens and runs top to bottom:
 
 - ``{glue:text}`name``` becomes the value the build computed (the cell that computes it
-  is in the notebook too);
+  is in the notebook too), and a last cell checks each such value against what the
+  reader's run computed (``glue`` keeps them);
 - ``{ref}`` and ``{term}`` become links to the published page;
 - directive fences become markdown: admonitions a quote, dropdowns ``<details>``,
   annotated source its notes, and clips, diagrams and widgets a link to them on the page;
@@ -23,6 +24,7 @@ import copy
 import fnmatch
 import html
 import posixpath
+import pprint
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ from sphinx.util import logging
 
 from buildlib.book_build import TORCH_CPU_INDEX
 
-from ._core import atomic_write, warn
+from . import reader_wheel
+from ._core import atomic_write, setup_core, warn
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +46,31 @@ Resolver = Callable[[str, str], tuple[str, str] | None]
 
 GLUE_IMPORT = re.compile(r"^from myst_nb import glue\n", re.M)
 GLUE_DEFINITION = '''\
+from IPython.core.formatters import format_display_data
 from IPython.display import display as _display
+
+COMPUTED = {}  # name -> what this notebook computed, as the book's text writes it
 
 
 def glue(name, value, display=True):
-    """The book puts `value` into its text as `name`; in this notebook it shows it."""
+    """The book puts `value` into its text as `name`; this notebook keeps it for its
+    last cell, which checks the text's values against this run's, and shows it."""
+    COMPUTED[name] = format_display_data(value)[0].get("text/plain", "")
     if display:
         _display(value)
 '''
+# Last: the values the text quotes (the page's, as the build computed them) against the
+# ones this run computed, named by name; values only the build computes are left out.
+CHECK_CELL = """\
+# Every value the text above quotes is the page's: the book's build computed it. Here
+# each is checked against what this notebook computed (COMPUTED, filled by glue).
+PAGE = {page}
+differ = {{name: text for name, text in PAGE.items() if COMPUTED.get(name) != text}}
+same = len(PAGE) - len(differ)
+print(f"{{same}} of {{len(PAGE)}} values in the text are what this run computed")
+for name, text in differ.items():
+    print(f"  {{name}}: the page says {{text!r}}, this run {{COMPUTED.get(name)!r}}")"""
+CHECK_HEADING = "## Check: the text's values against this run"
 # First, before anything imports torch: the build's kernels and threads, so the notebook
 # computes what its page printed (the values live in buildlib/book_build.py, not here).
 NUMERICS_CELL = """\
@@ -102,8 +122,18 @@ class Page:
 
 def glued_values(notebook) -> dict[str, str]:
     """name → text/plain of every value the executed notebook glued."""
+    return _glued_in(notebook.cells)
+
+
+def page_values(notebook) -> dict[str, str]:
+    """What ``glued_values`` gives, but for the values glued by cells that need the
+    book's build tools (the reader's notebook describes those instead of running them)."""
+    return _glued_in(cell for cell in notebook.cells if not BUILD_IMPORT.search(cell.source))
+
+
+def _glued_in(cells) -> dict[str, str]:
     values = {}
-    for cell in notebook.cells:
+    for cell in cells:
         for output in cell.get("outputs", []):
             record = output.get("metadata", {}).get("scrapbook")
             if record:
@@ -130,6 +160,11 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
     cells[title_cell:title_cell] = [
         nbformat.v4.new_markdown_cell(preface),
         nbformat.v4.new_code_cell(NUMERICS_CELL),
+    ]
+    check = pprint.pformat(page_values(executed), width=88, sort_dicts=False)
+    cells += [
+        nbformat.v4.new_markdown_cell(CHECK_HEADING),
+        nbformat.v4.new_code_cell(CHECK_CELL.format(page=check)),
     ]
     notebook.cells = cells
     notebook.metadata = {
@@ -313,25 +348,70 @@ def offer(app, pagename: str, executed, context: dict) -> None:
         return
     atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), nbformat.writes(notebook))
     context["ipynb_source"] = f"{pagename}.ipynb"
+    _add_to_download_menu(context)
+
+
+def _add_to_download_menu(context: dict) -> None:
+    """The notebook first in the theme's download menu (the theme made the menu before
+    the notebook existed: it offers a notebook only when it knows of one already)."""
+    menus = [b for b in context.get("header_buttons", []) if b.get("label") == "download-buttons"]
+    if not menus or any(b.get("label") == NOTEBOOK_BUTTON for b in menus[0]["buttons"]):
+        return
+    url = f"{context['pathto']('_sources', 1)}/{context['ipynb_source']}"
+    menus[0]["buttons"].insert(
+        0,
+        {
+            "type": "link",
+            "url": url,
+            "text": ".ipynb",
+            "icon": "fas fa-code",
+            "tooltip": "Download notebook file",
+            "label": NOTEBOOK_BUTTON,
+        },
+    )
+
+
+NOTEBOOK_BUTTON = "download-notebook-button"  # the theme's own label for it
 
 
 def install_line(app) -> str:
-    url = app.config.nanobook_repository_url
-    package = f'"nanobook @ git+{url}"' if url else "."
+    """The one line that installs the book's package and Jupyter: the wheel this build
+    published (ext/reader_wheel.py) at its absolute URL, else the repository, else the
+    checkout the reader is in."""
+    package = _package(app) or CHECKOUT
     return f"pip install {package} --extra-index-url {TORCH_CPU_INDEX}"
+
+
+CHECKOUT = '".[notebook]"'  # quoted: a shell may read the brackets as a pattern
+
+
+def _package(app) -> str | None:
+    wheel, site = getattr(app, reader_wheel.WHEEL, None), app.config.html_baseurl
+    if wheel and site:
+        return f'"nanobook[notebook] @ {site}{wheel}"'
+    if app.config.nanobook_repository_url:
+        return f'"nanobook[notebook] @ git+{app.config.nanobook_repository_url}"'
+    return None
+
+
+def _from_a_checkout(app) -> bool:
+    return _package(app) is None
 
 
 def _preface(app, pagename: str) -> str:
     title = app.env.titles[pagename].astext()
-    where = "" if app.config.nanobook_repository_url else " (in a checkout of the book)"
+    where = " (in a checkout of the book)" if _from_a_checkout(app) else ""
     return (
         f"*This notebook is the chapter [{title}]({_page_url(app, pagename)}) of "
-        f"{app.config.project}: the numbers the book's build computed are written into "
-        "the text, the cells that compute them are here, and the clips and live widgets "
-        f"are links to the page. Install the book's package first{where}:*\n\n"
+        f"{app.config.project}: the cells that compute its numbers are here, and the "
+        "clips and live widgets are links to the page. Every value the text quotes is "
+        "the page's, as the book's build computed it; the last cell checks each one "
+        "against what your run computed. Install the book's package and Jupyter "
+        f"first{where}:*\n\n"
         f"    {install_line(app)}\n\n"
-        "*then run the cells in order. The first one sets up: it loads the trained "
-        "models, training any it does not find first (seconds to a minute each).*"
+        "*then run the cells in order. The first one sets the book's numerics; the next "
+        "loads the trained models, training any it does not find first (seconds to a "
+        "minute each).*"
     )
 
 
@@ -398,11 +478,18 @@ def _run_box(app, docname: str) -> nodes.Element:
     repository = app.config.nanobook_repository_url
     box = nodes.admonition(classes=["nanobook-run"])
     box += nodes.title("", "Run this chapter")
-    where = "" if repository else ", from a checkout of the book's repository"
+    where = ", from a checkout of the book's repository" if _from_a_checkout(app) else ""
     box += nodes.paragraph(
-        "", f"Install the book's package (Python 3.11 or later, PyTorch for the CPU){where}:"
+        "",
+        "Install the book's package with Jupyter (Python 3.11 or later, PyTorch for the "
+        f"CPU){where}:",
     )
     box += nodes.literal_block(line, line, language="bash")
+    if repository:
+        source = nodes.paragraph("", "Its source: ")
+        source += nodes.reference("", repository, refuri=repository)
+        source += nodes.Text(".")
+        box += source
     if not _executed(app, docname):  # no notebook was made to download (ext/claims.py)
         box += nodes.paragraph(
             "",
@@ -415,9 +502,12 @@ def _run_box(app, docname: str) -> nodes.Element:
     download = posixpath.relpath(f"_sources/{docname}.ipynb", page_dir or ".")
     text = nodes.paragraph()
     text += nodes.reference("", f"Download {name}", refuri=download, classes=["nanobook-download"])
+    text += nodes.Text(" and open it in Jupyter (")
+    text += nodes.literal("", f"jupyter notebook {name}")
     text += nodes.Text(
-        " and open it in Jupyter: the chapter's cells in order, the set-up first, its "
-        "numbers written into the text, its clips and widgets linked back to this page."
+        "): the chapter's cells in order, the set-up first, its clips and widgets linked "
+        "back to this page, and last a cell that checks the numbers of the text against "
+        "your run."
     )
     box += text
     if repository:
@@ -462,10 +552,12 @@ def binder_requirements(app, exception) -> None:
 
 
 def setup(app):
+    setup_core(app)  # the cache and the project root, where the wheel is kept and made
     app.add_config_value("nanobook_repository_url", None, "html", types=(str, type(None)))
     app.add_config_value("nanobook_math_colours", {}, "html", types=(dict,))
     app.add_config_value("nanobook_run_box_pages", ["chapters/*"], "env", types=(list,))
     app.connect("config-inited", launch_buttons)
+    app.connect("builder-inited", reader_wheel.publish)
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
     app.connect("build-finished", binder_requirements)

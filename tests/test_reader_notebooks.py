@@ -1,16 +1,19 @@
 """Run any chapter yourself (issue 35): each chapter downloads as a notebook that runs in a
 fresh environment with nothing but the package installed, and a run box offers it.
 
-The clean-environment test builds the wheel, installs it with its declared dependencies
-into a new virtual environment from local package sources only (no network: pip and the
-kernels see a proxy that refuses), and executes every chapter's downloaded notebook
-there. Trained models come from the shared cache (NANOBOOK_CACHE_DIR), keyed alike from a
-wheel and a checkout; on a miss the package's own code trains them.
+The clean-environment tests install the wheel the build published, as the run box's
+line does (with Jupyter, its ``notebook`` extra), into a new virtual environment from local
+package sources only (no network: pip and the kernels see a proxy that refuses), and
+execute every chapter's downloaded notebook there; for three chapters every value the
+text quotes and every line a cell printed must be what the page shows. Trained models come
+from the shared cache (NANOBOOK_CACHE_DIR; ``clean_kernel`` says why that is fair).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import json
 import os
 import re
@@ -18,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,20 +99,17 @@ def test_every_cell_is_shown_and_glue_works_without_myst_nb():
         "import math\nfrom myst_nb import glue\n\nglue('x', 2, display=False)\nX = 2",
         metadata={"tags": ["remove-cell"]},
     )
-    setup.outputs = [
-        nbformat.v4.new_output(
-            "display_data",
-            data={"application/papermill.record/text/plain": "2"},
-            metadata={"scrapbook": {"name": "x", "mime_prefix": "application/papermill.record/"}},
-        )
-    ]
-    widget = nbformat.v4.new_code_cell("from ext.live_models.compute import sampling\nY = 1")
+    setup.outputs = [_glued_output("x", "2")]
+    widget = nbformat.v4.new_code_cell(
+        "from ext.live_models.compute import sampling\nfrom myst_nb import glue\nglue('y', 1)"
+    )
+    widget.outputs = [_glued_output("y", "1")]
     executed = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("# One\n\nIntro."), setup, widget]
     )
-    assert reader_notebooks.glued_values(executed) == {"x": "2"}
+    assert reader_notebooks.glued_values(executed) == {"x": "2", "y": "1"}
     out = reader_notebooks.reader_notebook(executed, _page({"x": "2"}), "PREFACE")
-    title, preface, numerics, code, described = out.cells
+    title, preface, numerics, code, described, heading, check = out.cells
     assert (title.source, preface.source) == ("# One\n\nIntro.", "PREFACE")
     # first of the code: the build's numerics, before anything imports torch
     environment: dict = {}
@@ -123,7 +124,32 @@ def test_every_cell_is_shown_and_glue_works_without_myst_nb():
     exec(code.source, namespace)  # glue, defined where myst_nb's was imported
     assert namespace["X"] == 2
     assert described.cell_type == "markdown" and "build tools" in described.source
+    # last, the text's values (the page's) against this run's: only the build computes y
+    assert heading.cell_type == "markdown" and check.cell_type == "code"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check.source, namespace)
+    assert namespace["PAGE"] == {"x": "2"}
+    assert printed.getvalue() == "1 of 1 values in the text are what this run computed\n"
+    namespace["COMPUTED"]["x"] = "3"  # another machine's number
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check.source, namespace)
+    assert printed.getvalue().splitlines() == [
+        "0 of 1 values in the text are what this run computed",
+        "  x: the page says '2', this run '3'",
+    ]
     nbformat.validate(out)
+
+
+def _glued_output(name: str, text: str):
+    """The output MyST-NB's glue(name, value, display=False) leaves in its cell."""
+    prefix = "application/papermill.record/"
+    return nbformat.v4.new_output(
+        "display_data",
+        data={f"{prefix}text/plain": text},
+        metadata={"scrapbook": {"name": name, "mime_prefix": prefix}},
+    )
 
 
 # --- in a Sphinx build: the notebook offered, the run box, the launch buttons -----------
@@ -152,7 +178,10 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
     page = (srcdir / "_build" / "html" / "chapter.html").read_text(encoding="utf-8")
     assert "Run this chapter" in page
     assert 'href="_sources/chapter.ipynb"' in page
-    assert "pip install . --extra-index-url https://download.pytorch.org/whl/cpu" in _text(page)
+    # no pyproject.toml in this project's root: no wheel, the checkout is the package
+    checkout = 'pip install ".[notebook]" --extra-index-url https://download.pytorch.org/whl/cpu'
+    assert checkout in html.unescape(_text(page))
+    assert _download_menu(page) == ["_sources/chapter.ipynb", "_sources/chapter.md"]
     assert "colab" not in page.lower() and "binder" not in page.lower()
     assert not (srcdir / "_build" / "html" / "_sources" / "requirements.txt").exists()
     notebook = nbformat.read(srcdir / "_build" / "html" / "_sources" / "chapter.ipynb", 4)
@@ -167,8 +196,11 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
 
     _build(srcdir, "-D", "nanobook_repository_url=https://github.com/someone/nanobook")
     page = (srcdir / "_build" / "html" / "chapter.html").read_text(encoding="utf-8")
-    installs = 'pip install "nanobook @ git+https://github.com/someone/nanobook"'
+    installs = 'pip install "nanobook[notebook] @ git+https://github.com/someone/nanobook"'
     assert installs in html.unescape(_text(page))
+    source = 'Its source: <a class="reference external" href="https://github.com/someone/nanobook"'
+    assert source in page
+    assert _download_menu(page) == ["_sources/chapter.ipynb", "_sources/chapter.md"]
     launch = re.findall(r'<a class="nanobook-launch-link" href="([^"]+)">Open in (\w+)</a>', page)
     assert dict((name, url) for url, name in launch) == {
         "Binder": "https://mybinder.org/v2/gh/someone/nanobook/notebooks"
@@ -182,6 +214,40 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
         "--extra-index-url https://download.pytorch.org/whl/cpu\n"
         "nanobook @ git+https://github.com/someone/nanobook\n"
     )
+
+
+def _download_menu(page: str) -> list[str]:
+    """The links of the theme's download menu, in order."""
+    menu = re.search(r'<div class="dropdown dropdown-download-buttons">(.*?)</ul>', page, re.S)
+    return re.findall(r'<a href="([^"]+)"', menu[1])
+
+
+def test_the_run_box_installs_the_wheel_the_build_published(tmp_path):
+    """With the project's pyproject.toml at its root, the build publishes the wheel under
+    a folder named by its content, and the run box and the notebook install it, with
+    Jupyter, from the site."""
+    srcdir = tmp_path / "book"
+    shutil.copytree(ROOT, srcdir)
+    _build(srcdir, "-D", f"nanobook_project_root={REPO}")
+    out = srcdir / "_build" / "html"
+    (wheel,) = out.glob("_downloads/*/nanobook-*-py3-none-any.whl")
+    key = wheel.parent.name
+    made = srcdir / "_build" / "nanobook-cache" / "wheels" / key / wheel.name
+    assert wheel.read_bytes() == made.read_bytes()  # the store's entry, published
+    url = f"https://example.org/book/_downloads/{key}/{wheel.name}"
+    line = (
+        f'pip install "nanobook[notebook] @ {url}" --extra-index-url {book_build.TORCH_CPU_INDEX}'
+    )
+    page = (out / "chapter.html").read_text(encoding="utf-8")
+    assert line in html.unescape(_text(page))
+    assert "checkout" not in _text(page)
+    notebook = nbformat.read(out / "_sources" / "chapter.ipynb", 4)
+    assert f"    {line}\n" in notebook.cells[1].source
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"model_src/model.py", "buildlib/store.py", "palette.py"} <= names
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "notebook" in extras["optional-dependencies"]
 
 
 # --- the whole book ---------------------------------------------------------------------
@@ -209,12 +275,16 @@ def test_the_attention_notebook_reads_as_a_notebook(book_html):
 
 @pytest.mark.book
 def test_every_chapter_has_a_run_box_without_launch_buttons_by_default(book_html):
+    # the wheel this build published, at the site's address
+    wheel = _published_wheel(book_html).relative_to(book_html).as_posix()
     for slug in CHAPTERS:
         page = (book_html / "chapters" / f"{slug}.html").read_text(encoding="utf-8")
         box = re.search(r'<div class="nanobook-run admonition">(.*?)</p>\n</div>', page, re.S)
         assert box, slug
         assert f'href="../_sources/chapters/{slug}.ipynb"' in box[1], slug
-        assert "pip install . --extra-index-url" in _text(box[1]), slug
+        assert _download_menu(page)[0] == f"../_sources/chapters/{slug}.ipynb", slug
+        line = html.unescape(_text(box[1]))
+        assert re.search(rf'pip install "nanobook\[notebook\] @ \S+/{wheel}"', line), slug
         assert "colab" not in page.lower() and "mybinder" not in page.lower(), slug
 
 
@@ -263,46 +333,52 @@ def _local_package_sources() -> list[str]:
     return options
 
 
-def _clean_environment(tmp_path: Path) -> Path:
-    """A new virtual environment with the wheel, its dependencies and a Jupyter kernel."""
+def _clean_environment(folder: Path, wheel: Path) -> Path:
+    """A new virtual environment with the published wheel and what its ``notebook``
+    extra brings (Jupyter and its kernel), as the run box's line installs them."""
     sources = _local_package_sources()
     if not sources:
         pytest.skip("no local package sources (file:// index) configured for pip")
     env = {**os.environ, **OFFLINE}
-    dist = tmp_path / "dist"
-    # from a copy: setuptools' build/ folder in the checkout may hold files since deleted
-    source = tmp_path / "source"
-    skip = shutil.ignore_patterns(".git", ".nox", ".cache", "_build", "build", "screenshots")
-    shutil.copytree(REPO, source, ignore=skip)
-    wheel = ["wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist)]
-    subprocess.run([sys.executable, "-m", "pip", *wheel, str(source)], check=True, env=env)
-    venv = tmp_path / "venv"
+    venv = folder / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "--isolated", "--quiet", *sources]
     pip += ["--disable-pip-version-check"]
-    pip += ["--find-links", str(dist)]
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     torch = next(pin for pin in project["dependencies"] if pin.startswith("torch=="))
     subprocess.run([*pip, torch], check=True, env=env)  # alone first: the CPU build
-    subprocess.run([*pip, "nanobook", "ipykernel"], check=True, env=env)
+    # the run box's line, offline: the wheel from the built site, not the checkout
+    subprocess.run([*pip, f"nanobook[notebook] @ {wheel.as_uri()}"], check=True, env=env)
     return python
 
 
-@pytest.mark.book
-def test_every_chapter_notebook_runs_in_a_clean_environment(book_html, tmp_path, monkeypatch):
-    python = _clean_environment(tmp_path)
-    work = tmp_path / "reader"  # not the checkout: what the notebooks import is installed
-    work.mkdir()
-    monkeypatch.delenv("PYTHONPATH", raising=False)
-    check = "import model_src, palette, torch; print(model_src.__file__, torch.version.cuda)"
-    where = subprocess.run([python, "-c", check], capture_output=True, text=True, cwd=work)
-    installed, cuda = where.stdout.split()
-    assert installed.startswith(str(python.parent.parent)) and cuda == "None", where.stdout
-    packages = subprocess.run([python, "-m", "pip", "list"], capture_output=True, text=True)
-    assert "nvidia" not in packages.stdout.lower()
+def _published_wheel(book_html: Path) -> Path:
+    """The wheel the run boxes point at, in the built site."""
+    page = html.unescape(_text((book_html / "chapters" / "tools.html").read_text()))
+    url = re.search(r'pip install "nanobook\[notebook\] @ (\S+)"', page)[1]
+    site = re.search(r"^(.*/)_downloads/", url)[1]
+    wheel = book_html / url.removeprefix(site)
+    assert wheel.is_file(), url
+    return wheel
 
-    kernel = tmp_path / "jupyter" / "kernels" / "clean"
+
+@pytest.fixture(scope="module")
+def clean_kernel(book_html, tmp_path_factory) -> str:
+    """A Jupyter kernel (its name) in a clean environment with only the published wheel
+    installed, started outside the checkout, reading the build's trained models.
+
+    The models come from the book's cache (NANOBOOK_CACHE_DIR) rather than being trained
+    again, to keep the test within minutes. That is fair: a model's entry is keyed by the
+    code that trains it (the wheel's modules count by their code, keyed alike from a
+    wheel and a checkout), its data, settings and seed, so the wheel finds the build's
+    models only if it would train them the same way, and training under the build's
+    numerics (the notebook's first cell) is deterministic. What is checked here is that
+    the notebook's cells, run by the published package, compute the page's numbers from
+    those models; a miss would train with the package's own code."""
+    folder = tmp_path_factory.mktemp("clean")
+    python = _clean_environment(folder, _published_wheel(book_html))
+    kernel = folder / "jupyter" / "kernels" / "clean"
     kernel.mkdir(parents=True)
     cache = os.environ.get("NANOBOOK_CACHE_DIR", str(REPO / ".cache"))
     spec = {
@@ -312,17 +388,73 @@ def test_every_chapter_notebook_runs_in_a_clean_environment(book_html, tmp_path,
         "env": {**OFFLINE, "NANOBOOK_CACHE_DIR": cache, "PYTHONPATH": ""},
     }
     (kernel / "kernel.json").write_text(json.dumps(spec))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    check = "import model_src, palette, torch; print(model_src.__file__, torch.version.cuda)"
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run(
+        [python, "-c", check], capture_output=True, text=True, cwd=folder, env=clean_env
+    )
+    installed, cuda = where.stdout.split()
+    assert installed.startswith(str(python.parent.parent)) and cuda == "None", where.stdout
+    packages = subprocess.run([python, "-m", "pip", "list"], capture_output=True, text=True)
+    assert "nvidia" not in packages.stdout.lower()
+    assert "notebook " in packages.stdout and "nbconvert " in packages.stdout
+    return str(folder / "jupyter")
+
+
+@pytest.mark.book
+def test_every_chapter_notebook_runs_in_a_clean_environment(
+    book_html, clean_kernel, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("JUPYTER_PATH", clean_kernel)
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # one kernel per core
-        runs = {slug: pool.submit(_run, book_html, slug, work) for slug in CHAPTERS}
+        runs = {slug: pool.submit(_run, book_html, slug, tmp_path) for slug in CHAPTERS}
         for slug, run in runs.items():
             code = [cell for cell in run.result().cells if cell.cell_type == "code"]
             assert all(cell.execution_count for cell in code), slug
 
 
+# Cheap chapters whose every printed number is checked: one of the pipeline's, two of
+# Part III's (their runs are seeded and their records carry the build's CPU-seconds).
+REPRODUCED = ("attention", "tools", "rl")
+_SAME = re.compile(r"^(\d+) of (\d+) values in the text are what this run computed$")
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("slug", REPRODUCED)
+def test_a_notebook_prints_every_number_its_page_printed(
+    book_html, clean_kernel, slug, tmp_path, monkeypatch
+):
+    """Run by the published wheel, the chapter's notebook computes every value its text
+    quotes (its last cell compares them) and prints what each cell printed on the page."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("JUPYTER_PATH", clean_kernel)
+    page = _reader_notebook(book_html, slug)
+    ran = _run(book_html, slug, tmp_path)
+    *cells, check = [cell for cell in ran.cells if cell.cell_type == "code"]
+    (same,) = _printed(check).splitlines()
+    counted = _SAME.match(same)
+    assert counted and counted[1] == counted[2] != "0", same
+    shown = [cell for cell in page.cells if cell.cell_type == "code"][: len(cells)]
+    for before, after in zip(shown, cells, strict=True):
+        assert _printed(after) == _printed(before), before.source[:200]
+
+
+def _printed(cell) -> str:
+    """What a code cell printed (stdout) and the text of the value it ended on."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stdout":
+            parts.append(output.text)
+        elif output.output_type == "execute_result":
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
 def _run(book_html: Path, slug: str, work: Path):
-    """The chapter's downloaded notebook, executed in the clean environment's kernel;
-    raises CellExecutionError, with the cell, if one fails."""
+    """The chapter's downloaded notebook, executed in the clean environment's kernel
+    (in ``work``, not the checkout: what it imports is installed); raises
+    CellExecutionError, with the cell, if one fails."""
     notebook = _reader_notebook(book_html, slug)
     resources = {"metadata": {"path": work}}
     NotebookClient(notebook, kernel_name="clean", timeout=900, resources=resources).execute()
