@@ -18,7 +18,7 @@ from sphinx.util.console import strip_colors
 from ext._core import Problem
 from ext.arch_diagram import draw, draw_diagram
 from ext.arch_diagram.request import parse
-from model_src import presets, probe, train, visible
+from model_src import ngpt, presets, probe, train, visible
 from model_src.model import GPT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +42,11 @@ DIAGRAMS = {
     "get_batch_sort": ("get_batch", {"config": "sort"}),
     "tokenizer_sort": ("tokenizer", {"config": "sort"}),
     "generate_sort": ("generate", {"config": "sort,top_k=2"}),
+    # as the nGPT chapter draws it
+    "ngpt_sort_block_focus": (
+        "model_src.ngpt:NGPT",
+        {"config": "sort,bias=False", "focus": "transformer.h.0", "depth": "2", "input": "1x11"},
+    ),
 }
 # The char corpus is cleaned from a pinned package by our own rules, which may still
 # change: these are checked for what they must say, not byte for byte.
@@ -198,6 +203,96 @@ def test_a_layout_the_trace_does_not_confirm_is_drawn_as_a_plain_chain(monkeypat
         "transformer.h.0.attn: the forward pass does not match the CausalSelfAttention layout "
         "(found no fused attention kernel, F.scaled_dot_product_attention); "
         "drawn as a plain chain of its calls"
+    ]
+
+
+# --- nGPT: the sphere's steps on the path, the learned scales beside it ---------------------
+
+
+def ngpt_sort_model() -> ngpt.NGPT:
+    config = presets.gpt_config("sort")
+    config.bias = False
+    return ngpt.NGPT(ngpt.NGPTConfig(**vars(config))).eval()
+
+
+def test_ngpt_draws_every_learned_scale_beside_the_path(drawings):
+    text = drawings["ngpt_sort_block_focus"]
+    scales = {
+        path.rpartition(".")[2]
+        for path, module in ngpt_sort_model().named_modules()
+        if isinstance(module, ngpt.Scale)
+        and not path.startswith(("transformer.h.1", "transformer.h.2"))
+    }
+    assert scales == {"alpha_a", "alpha_m", "s_qk", "s_u", "s_v", "s_z"}
+    for name in scales:
+        shown = [line for line in text.splitlines() if re.search(rf"\b{name}\b", line)]
+        # one row each, joined to the path by a multiply: data never flows through a scale
+        assert len(shown) == 1, name
+        assert re.search(rf"\(×\)◄─ {name} +Scale\(\d+\) → \d+ ", shown[0]), shown[0]
+
+
+SPHERE_STEP = re.compile(
+    r"(?P<unit>unit\(·\) +to length 1)|(?P<sub>\(−\)◄)|\(×\)◄─ (?P<alpha>alpha_\w)"
+    r"|(?P<add>\(\+\)◄)|┴─ (?P<sublayer>attn|mlp) "
+)
+
+
+def test_ngpt_block_moves_along_the_sphere_step_by_step(drawings):
+    text = drawings["ngpt_sort_block_focus"]
+    steps = []
+    for line in text.splitlines():
+        if found := SPHERE_STEP.search(line):
+            kind, value = next((k, v) for k, v in found.groupdict().items() if v)
+            steps.append(value if kind in ("alpha", "sublayer") else kind)
+    # h = unit(h + alpha() * (unit(sublayer(h)) - h)), for attention and then the MLP
+    assert steps == [
+        *("attn", "unit", "sub", "alpha_a", "add", "unit"),
+        *("mlp", "unit", "sub", "alpha_m", "add", "unit"),
+    ]
+    # and inside attention: queries and keys onto the sphere, per head, before they meet
+    assert re.search(r"unit\(·\) +q and k, each head's.*\n.*\n.*\n.*\(×\)◄─ s_qk ", text)
+    assert "q·kᵀ·√16, causal mask" in text  # the kernel was given scale=√hs, not 1/√hs
+
+
+def test_ngpt_ends_in_logits_and_loss_like_gpt(drawings):
+    model = ngpt_sort_model()
+    idx = presets.sample_input("sort")
+    with torch.no_grad():
+        logits, _ = model(idx, idx)
+    text = drawings["ngpt_sort_block_focus"]
+    shape = "×".join(map(str, logits.shape))
+    assert text.rstrip().splitlines()[-3] == f"    logits {shape} · loss scalar"
+    assert "cross_entropy(logits, targets" in text and "output" not in text
+    block = sum(p.numel() for p in model.transformer.h[0].parameters())
+    assert "NormBlock ─" in text and f" {block:,} ─┐" in text
+    assert text.startswith(f"NGPT · preset sort, bias=False · {params(model):,} parameters\n")
+
+
+def test_ngpt_with_a_position_table_puts_the_sum_back_on_the_sphere():
+    from ext.arch_diagram.modules import Planner
+    from ext.arch_diagram.trace import trace
+
+    config = presets.gpt_config("sort")
+    config.bias = False
+    model = ngpt.NGPT(ngpt.NGPTConfig(**vars(config), wpe=True)).eval()
+    idx = presets.sample_input("sort")
+    planner = Planner(model, depth=1)
+    text = draw.render([], planner.plan(trace(model, (idx, idx))))
+    assert planner.notes == []
+    assert re.search(r"\(\+\)◄─ transformer\.wpe .*\n.*\n *▼\n *unit\(·\) +to length 1\n", text)
+
+
+def test_an_ngpt_block_that_does_not_interpolate_is_drawn_as_its_calls(monkeypatch):
+    def add_instead(self, h):  # GPT's residual: no step along the sphere
+        h = ngpt.unit(h + self.attn(h))
+        return ngpt.unit(h + self.mlp(h))
+
+    monkeypatch.setattr(ngpt.NormBlock, "forward", add_instead)
+    request = parse("model_src.ngpt:NGPT", config="sort,bias=False", focus="transformer.h.0")
+    drawn = draw_diagram(request)
+    assert "(−)◄" not in drawn.text and "alpha_a" not in drawn.text  # never called: not drawn
+    assert [note.partition(" (")[0] for note in drawn.notes] == [
+        "transformer.h.0: the forward pass does not match the NormBlock layout"
     ]
 
 

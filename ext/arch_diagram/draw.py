@@ -4,9 +4,12 @@ The vocabulary is small and knows nothing about torch:
 
     Label     the tensor entering or leaving the diagram     idx 1×11
     Node      a module or operation on the main path          ln_1  LayerNorm(48)   96
-    Join      an add whose second input comes from the side  (+)◄─ wpe  Embedding(11, 48)
+    Join      an add (or ×) whose second input comes from    (+)◄─ wpe  Embedding(11, 48)
+              the side: a learned scale is a side input     (×)◄─ s_z  Scale(3) → 3
     Tap       a result taken off to the side                 ├─► cross_entropy → loss
     Residual  a side branch that skips its body and rejoins  ├──┐ … (+)◄──┘
+    RailJoin  inside a Residual: the skipped input joins     (−)◄──┤
+              the path early too (nGPT's h + α(a − h))
     Loop      a body that runs again and again               ├◄─┐ … ├──┘ ×6
     Frame     an expanded module: its own flow in a box      ┌─┴─ h.0…2  Block ×3 ─┐
 
@@ -46,6 +49,7 @@ class Node:
 class Join:
     side: Node
     out: str = ""
+    op: str = "+"  # how the side input joins: + (added) or × (a learned scale)
 
 
 @dataclass
@@ -59,6 +63,15 @@ class Tap:
 @dataclass
 class Residual:
     body: list
+    out: str = ""
+    label: str = ""  # what the side line carries, printed where it leaves the path
+
+
+@dataclass
+class RailJoin:
+    """Inside a Residual's body: the value on the side line joins the path here as well."""
+
+    op: str
     out: str = ""
 
 
@@ -96,7 +109,8 @@ class Columns:
         return text.rstrip()
 
 
-JOIN_LEAD = "(+)◄─ "
+JOIN_LEAD = "(+)◄─ "  # its width: every join's lead, whatever its op, is as wide
+RAIL_MARK = "\0"  # ends a RailJoin's row until its Residual knows where the rail runs
 
 
 @dataclass
@@ -183,7 +197,9 @@ def _element(element, columns: Columns, rail: int | None = None) -> _Part:
     if isinstance(element, Tap):
         return _Part([" ├─► " + element.text], stem=1)
     if isinstance(element, Join):
-        return _Part([" ▼", columns.row(JOIN_LEAD, element.side)], stem=1)
+        return _Part([" ▼", columns.row(f"({element.op})◄─ ", element.side)], stem=1)
+    if isinstance(element, RailJoin):
+        return _Part([" ▼", f"({element.op})◄" + RAIL_MARK], stem=1)
     if isinstance(element, Residual | Loop):
         return _side_branch(element, columns, rail)
     if isinstance(element, Frame):
@@ -195,9 +211,13 @@ def _side_branch(element: Residual | Loop, columns: Columns, rail: int | None) -
     body = _flow(element.body, columns)
     stem = body.stem
     rail = max(rail or 0, max(len(line) for line in body.lines) + 3, stem + 6)
-    lines = [line.ljust(rail) + "│" for line in body.lines]
+    lines = [
+        line[:-1].ljust(rail, "─") + "┤" if line.endswith(RAIL_MARK) else line.ljust(rail) + "│"
+        for line in body.lines
+    ]
     if isinstance(element, Residual):
         top = " " * stem + "├" + "─" * (rail - stem - 1) + "┐"
+        top += f" {element.label}" if element.label else ""
         lines.append((" " * stem + "▼").ljust(rail) + "│")
         bottom = " " * (stem - 1) + "(+)◄" + "─" * (rail - stem - 3) + "┘"
     else:

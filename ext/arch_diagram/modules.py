@@ -18,6 +18,7 @@ a note says so, rather than drawing a structure the code does not have.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -185,6 +186,44 @@ class Loss:
     """The cross-entropy against targets, when the forward was given them."""
 
 
+@dataclass(frozen=True)
+class Scaled:
+    """``x = side() * x``: a learned scale, a module called with no input, multiplies the
+    main path. It is drawn beside the path, not on it: nothing flows through it."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """``x = unit(x)``: every position's vector scaled to length 1, onto nGPT's sphere."""
+
+
+@dataclass(frozen=True)
+class SphereStep:
+    """nGPT's ``h = unit(h + alpha() * (unit(body(h)) - h))``: h moves towards the body's
+    proposal by a learned amount per channel, then goes back onto the sphere."""
+
+    path: str
+    alpha: str
+
+
+@dataclass(frozen=True)
+class SphereAttention:
+    """Attention as in ``Attention``, with nGPT's queries and keys: unit per head, times
+    the learned ``scale``."""
+
+    scale: str
+
+
+@dataclass(frozen=True)
+class IfCalled:
+    """``steps``, when the forward calls the module at ``path`` (nGPT's optional wpe)."""
+
+    path: str
+    steps: tuple
+
+
 LAYOUTS = {
     "GPT": (
         "transformer.wte",
@@ -197,7 +236,20 @@ LAYOUTS = {
     ),
     "Block": (Residual(("ln_1", "attn")), Residual(("ln_2", "mlp"))),
     "CausalSelfAttention": ("c_attn", Attention(), "c_proj", "resid_dropout"),
+    "NGPT": (
+        "transformer.wte",
+        IfCalled("transformer.wpe", (SideInput("transformer.wpe"), Unit())),
+        "transformer.h",
+        "lm_head",
+        Scaled("s_z"),
+        Loss(),
+    ),
+    "NormBlock": (SphereStep("attn", "alpha_a"), SphereStep("mlp", "alpha_m")),
+    "NormAttention": ("c_attn", SphereAttention("s_qk"), "c_proj"),
 }
+# how a side input joins the path, by the op that takes its output
+JOIN_OPS = {"add": "+", "mul": "×"}
+UNIT_TEXT = ("unit(·)", "to length 1")
 
 
 # --- repeated siblings -----------------------------------------------------------------
@@ -319,7 +371,25 @@ class Planner:
                     f"{call.path or call.type_name}: the forward pass does not match the "
                     f"{call.type_name} layout ({why}); drawn as a plain chain of its calls"
                 )
-        return [self.item(item, level + 1, call) for item in items]
+        return [self._chained(item, level + 1, call) for item in items]
+
+    def _chained(self, item: Item, level: int, parent: Call):
+        """An item of a plain chain: a learned value that an add or a multiply takes is a
+        side input of that op, not a stage the data flows through."""
+        drawn = self.item(item, level, parent)
+        if not _learned_value(item):
+            return drawn
+        value = item.first.outputs[0]
+        views = {value.id} | {
+            op.outputs[0].id
+            for op in parent.ops
+            if op.name == "view" and op.args and op.args[0].id == value.id
+        }
+        for op in parent.ops:
+            if op.name in JOIN_OPS and views & {arg.id for arg in op.args}:
+                drawn.kind += f" → {shape_text(value.shape)}"
+                return draw.Join(drawn, out=shape_text(op.outputs[0].shape), op=JOIN_OPS[op.name])
+        return drawn
 
     def item(self, item: Item, level: int, parent: Call):
         """A child as one row, or as a frame with its own flow while depth allows."""
@@ -364,6 +434,20 @@ class Planner:
             self.footnotes.append(text)
 
 
+def _score_scale(scale: float | None, head_size: int) -> str:
+    """How the kernel scales q·kᵀ: its default 1/√hs, √hs (nGPT's cosines) or a number."""
+    if scale is None or math.isclose(scale, head_size**-0.5):
+        return f"/√{head_size}"
+    if math.isclose(scale, head_size**0.5):
+        return f"·√{head_size}"
+    return f"·{scale:g}"
+
+
+def _learned_value(item: Item) -> bool:
+    """A single call that takes no tensor: a learned value such as nGPT's Scale."""
+    return len(item.calls) == 1 and not item.first.inputs and bool(item.first.outputs)
+
+
 def _level_of(root: Call, path: str, level: int = 0) -> int:
     """How many calls down from ``root`` the call of ``path`` is (-1: not in this tree)."""
     if root.path == path:
@@ -379,14 +463,19 @@ class _LayoutMatch:
 
     def __init__(self, planner: Planner, call: Call, items: list[Item], level: int):
         self.planner, self.call, self.level = planner, call, level
-        self.items = list(items)
-        self.adds = [op for op in call.ops if op.name == "add"]
+        # modules called with no input (learned scales) are not on the path: Python may
+        # call one before the module whose output it scales, so they wait here by path
+        self.scales = {item.path: item for item in items if _learned_value(item)}
+        self.items = [item for item in items if not _learned_value(item)]
+        self.ops = list(call.ops)  # each is matched once, then removed
         self.previous: Item | None = None
+        self.current: Value | None = None  # what the main path carries so far
 
     def elements(self, layout) -> list:
         flow = [element for step in layout for element in self._step(step)]
-        if self.items:
-            raise _Mismatch(f"{self.items[0].path} is called but not in the layout")
+        if self.items or self.scales:
+            path = self.items[0].path if self.items else next(iter(self.scales))
+            raise _Mismatch(f"{path} is called but not in the layout")
         return flow
 
     def _take(self, path: str) -> list[Item]:
@@ -400,6 +489,7 @@ class _LayoutMatch:
             taken.append(self.items.pop(0))
         if taken:
             self.previous = taken[-1]
+            self.current = self.previous.last.outputs[0] if self.previous.last.outputs else None
             return taken
         found = self.items[0].path if self.items else "nothing"
         raise _Mismatch(f"expected a call of {full}, found {found}")
@@ -410,27 +500,89 @@ class _LayoutMatch:
             raise _Mismatch(f"{path} was called {len(taken)} times")
         return taken[0]
 
-    def _add(self, *operands: Value) -> Op:
+    def _take_scale(self, path: str) -> Item:
+        full = f"{self.call.path}.{path}" if self.call.path else path
+        if full not in self.scales:
+            raise _Mismatch(f"expected a call of {full} with no input")
+        return self.scales.pop(full)
+
+    def _op(self, name: str, *operands: Value, first: Value | None = None) -> Op:
+        """The op ``name`` on exactly ``operands`` (any order), or whose first is ``first``."""
         wanted = {value.id for value in operands}
-        for op in self.adds:
-            if {value.id for value in op.args} == wanted:
-                self.adds.remove(op)
+        for op in self.ops:
+            if op.name != name or not op.args:
+                continue
+            if (first is not None and op.args[0].id == first.id) or (
+                operands and {value.id for value in op.args} == wanted
+            ):
+                self.ops.remove(op)
                 return op
-        raise _Mismatch("no add of the two tensors the layout joins")
+        raise _Mismatch(f"no {name} of the tensors the layout joins")
+
+    def _add(self, *operands: Value) -> Op:
+        return self._op("add", *operands)
+
+    def _unit(self, value: Value) -> Value:
+        """unit(value)'s result: value / its norm, times the length it is given (1)."""
+        self._op("norm", first=value)
+        divided = self._op("div", first=value).outputs[0]
+        return self._op("mul", first=divided).outputs[0]
+
+    def _unit_node(self, value: Value) -> draw.Node:
+        self.current = self._unit(value)
+        return draw.Node(*UNIT_TEXT, out=shape_text(self.current.shape))
+
+    def _product(self, scale: Item, main: Value) -> Value:
+        """The product of ``main`` and a learned scale (or a view of it, shaped per head)."""
+        value = scale.first.outputs[0]
+        views = {value.id} | {
+            op.outputs[0].id for op in self.ops if op.name == "view" and op.args[0].id == value.id
+        }
+        for op in self.ops:
+            ids = {arg.id for arg in op.args}
+            if op.name == "mul" and main.id in ids and ids & views:
+                self.ops.remove(op)
+                return op.outputs[0]
+        raise _Mismatch(f"{scale.path} does not multiply the path")
+
+    def _scale_join(self, scale: Item, product: Value, level: int) -> draw.Join:
+        node = self.planner.item(scale, level, self.call)
+        node.kind += f" → {shape_text(scale.first.outputs[0].shape)}"
+        self.current = product
+        return draw.Join(node, out=shape_text(product.shape), op="×")
+
+    def _scale(self, scale: Item, main: Value, level: int) -> draw.Join:
+        """A learned scale multiplying ``main``, drawn as a side input."""
+        return self._scale_join(scale, self._product(scale, main), level)
+
+    def _sphere_step(self, step: SphereStep, level: int) -> list:
+        alpha = self._take_scale(step.alpha)
+        body = self._take_one(step.path)
+        h, proposal = body.first.inputs[0], body.last.outputs[0]
+        drawn = [self.planner.item(body, level, self.call), self._unit_node(proposal)]
+        towards = self._op("sub", self.current, h).outputs[0]  # unit(proposal) − h
+        drawn.append(draw.RailJoin("−", out=shape_text(towards.shape)))
+        drawn.append(self._scale(alpha, towards, level))
+        moved = self._add(h, self.current).outputs[0]
+        residual = draw.Residual(drawn, out=shape_text(moved.shape), label="h")
+        return [residual, self._unit_node(moved)]
 
     def _step(self, step) -> list:
         level = self.level + 1
         if isinstance(step, str):
             return [self.planner.item(item, level, self.call) for item in self._take(step)]
         if isinstance(step, SideInput):
-            main = self.previous
+            main = self.current
             side = self._take_one(step.path)
             if main is None:
                 raise _Mismatch(f"{step.path} has nothing to be added to")
-            add = self._add(main.last.outputs[0], side.last.outputs[0])
+            add = self._add(main, side.last.outputs[0])
+            self.current = add.outputs[0]
             node = self.planner.item(side, level, self.call)
             node.kind += f" → {shape_text(side.last.outputs[0].shape)}"
             return [draw.Join(node, out=shape_text(add.outputs[0].shape))]
+        if isinstance(step, Scaled | Unit | SphereStep | IfCalled):
+            return self._sphere(step, level)
         if isinstance(step, Residual):
             taken = [self._take_one(path) for path in step.paths]
             add = self._add(taken[0].first.inputs[0], taken[-1].last.outputs[0])
@@ -438,6 +590,8 @@ class _LayoutMatch:
             return [draw.Residual(body, out=shape_text(add.outputs[0].shape))]
         if isinstance(step, Attention):
             return self._attention(level)
+        if isinstance(step, SphereAttention):
+            return self._attention(level, step)
         if isinstance(step, Loss):
             losses = [op for op in self.call.ops if op.name == "cross_entropy"]
             if not losses:
@@ -448,7 +602,23 @@ class _LayoutMatch:
             return [draw.Tap(f"cross_entropy(logits, targets{targets}) → loss {loss}")]
         raise TypeError(f"unknown layout step {step!r}")
 
-    def _attention(self, level: int) -> list:
+    def _sphere(self, step, level: int) -> list:
+        """nGPT's steps: a learned scale, unit(), a step along the sphere, an optional part."""
+        if isinstance(step, IfCalled):
+            full = f"{self.call.path}.{step.path}" if self.call.path else step.path
+            called = any(item.path == full for item in self.items)
+            return (
+                [element for inner in step.steps for element in self._step(inner)] if called else []
+            )
+        if isinstance(step, SphereStep):
+            return self._sphere_step(step, level)
+        if self.current is None:
+            raise _Mismatch(f"{step} has nothing to act on")
+        if isinstance(step, Scaled):
+            return [self._scale(self._take_scale(step.path), self.current, level)]
+        return [self._unit_node(self.current)]  # Unit
+
+    def _attention(self, level: int, sphere: SphereAttention | None = None) -> list:
         # torch 2 always has the fused kernel, and nanoGPT always takes it: a model that
         # computes attention by hand is drawn as a plain chain, with a note
         fused = [op for op in self.call.ops if op.name == "scaled_dot_product_attention"]
@@ -457,6 +627,7 @@ class _LayoutMatch:
         q, k, v = (value.shape for value in fused[0].args[:3])
         att = (*q[:-1], k[-2])  # never stored: the kernel streams through it
         y = fused[0].outputs[0].shape
+        turned = sphere and self._sphere_heads(sphere, fused[0], level)
         if not self.items:
             raise _Mismatch("no module takes the attention's output")
         merged = self.items[0].first.inputs[0].shape  # the heads side by side: c_proj's input
@@ -471,11 +642,30 @@ class _LayoutMatch:
         )
         return [
             draw.Node(f"split q, k, v into {heads} heads of {head_size}", free=True, out=qkv),
+            *(turned or []),
             draw.Node(
-                f"q·kᵀ/√{head_size}, causal mask, softmax  †",
+                f"q·kᵀ{_score_scale(fused[0].scale, head_size)}, causal mask, softmax  †",
                 free=True,
                 out=f"att: {shape_text(att)}",
             ),
             draw.Node("att·v: weighted sum of the values  †", free=True, out=f"y: {shape_text(y)}"),
             draw.Node("heads side by side again", free=True, out=shape_text(merged)),
         ]
+
+    def _sphere_heads(self, sphere: SphereAttention, fused: Op, level: int) -> list:
+        """nGPT's queries and keys: RoPE if the trace turned them, unit() per head, times
+        s_qk. Checked: the kernel's q and k are exactly those products."""
+        scale = self._take_scale(sphere.scale)
+        drawn = []
+        if any(op.name == "cos" for op in self.call.ops):
+            drawn.append(draw.Node("RoPE: q and k turned by position", free=True, out="q, k"))
+        normed = [op.args[0] for op in self.ops if op.name == "norm"]
+        products = [self._product(scale, self._unit(value)) for value in normed]
+        if sorted(value.id for value in products) != sorted(value.id for value in fused.args[:2]):
+            raise _Mismatch("the kernel's q and k are not unit(·) × s_qk")
+        out = shape_text(products[0].shape)
+        if drawn:
+            drawn[0].out += f": {out}"
+        drawn.append(draw.Node(UNIT_TEXT[0], "q and k, each head's", out=out))
+        drawn.append(self._scale_join(scale, products[0], level))
+        return drawn

@@ -2,9 +2,9 @@
 
 Forward hooks give each module call its input and output tensors; a TorchFunctionMode
 sees the handful of tensor operations the layouts care about (the adds of residual
-connections, attention's fused kernel, the loss). Tensors are remembered by
-identity, so "the input of ln_2 is the output of that add" is a fact about the run, not a
-guess; they are kept alive until the trace ends so that no id is reused.
+connections, attention's fused kernel, the loss, nGPT's unit() and scales). Tensors are
+remembered by identity, so "the input of ln_2 is the output of that add" is a fact about
+the run, not a guess; they are kept alive until the trace ends so that no id is reused.
 """
 
 from __future__ import annotations
@@ -19,7 +19,20 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-RECORDED_OPS = {"add", "scaled_dot_product_attention", "cross_entropy"}
+# the adds of residuals, attention's kernel, the loss; and the elementwise ops of nGPT's
+# steps on the sphere (unit(): norm, div, mul; a learned scale: mul, perhaps of its view;
+# h + α(a − h): sub)
+RECORDED_OPS = {
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "norm",
+    "view",
+    "cos",  # RoPE's angles: queries and keys turned by position
+    "scaled_dot_product_attention",
+    "cross_entropy",
+}
 
 
 class Value(NamedTuple):
@@ -32,6 +45,7 @@ class Op:
     name: str
     args: list[Value]
     outputs: list[Value]
+    scale: float | None = None  # attention's scale= keyword, when it was given
 
 
 @dataclass
@@ -99,9 +113,10 @@ class Recorder:
     def _leave_module(self, module, inputs, output):
         self._stack.pop().outputs = self.values(output)
 
-    def op(self, name: str, args, result) -> None:
+    def op(self, name: str, args, result, kwargs: dict) -> None:
         if name in self.ops:
-            op = Op(name, self.values(list(args)), self.values(result))
+            scale = kwargs.get("scale")
+            op = Op(name, self.values(list(args)), self.values(result), scale)
             (self._stack[-1].ops if self._stack else self.loose_ops).append(op)
 
     def __enter__(self) -> Recorder:
@@ -127,7 +142,7 @@ class _OpMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
-        self.recorder.op(getattr(func, "__name__", ""), args, result)
+        self.recorder.op(getattr(func, "__name__", ""), args, result, kwargs or {})
         return result
 
 
@@ -187,6 +202,7 @@ def result_names(module: nn.Module) -> list[str]:
     except (OSError, TypeError):
         return []
     returns = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Return)]
+    returns.sort(key=lambda node: node.lineno)  # the last in the source: walk goes by depth
     if not returns or returns[-1].value is None:
         return []
     value = returns[-1].value
