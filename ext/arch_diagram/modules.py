@@ -2,15 +2,19 @@
 the calls into diagram elements.
 
 A module's flow is, by default, the calls it made, in order: right for MLP and any
-plain chain. Three nanoGPT modules do more than chain their children, and for them a
-small declarative layout, keyed by class name, says what the forward does:
+plain chain. A module called with no input (a learned scale) is drawn beside the path,
+joined by the op that takes its output. Six modules do more than chain their children,
+and for them a small declarative layout, keyed by class name, says what the forward does:
 
     GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
     Block                residual(ln_1, attn), residual(ln_2, mlp)
     CausalSelfAttention  c_attn, heads, scores, mix (the fused kernel), c_proj, resid_dropout
+    NGPT                 wte, [(+) wpe, unit], h ×N, lm_head, (×) s_z, [loss]
+    NormBlock            for attn, then mlp: unit(h + alpha (unit(sublayer(h)) − h))
+    NormAttention        c_attn, heads, [RoPE], unit, (×) s_qk, scores, mix, c_proj
 
 A layout is only drawn if the trace agrees with it: the calls come in its order, and
-every add it draws is an add the forward really ran, on exactly those two tensors. If
+every op it draws is an op the forward really ran, on exactly those tensors. If
 the model changes so that it no longer agrees, the module is drawn as a plain chain and
 a note says so, rather than drawing a structure the code does not have.
 """
