@@ -15,7 +15,7 @@ from sphinx.util.console import strip_colors
 
 from buildlib import processes
 from ext import _core
-from ext.live_models import compute, render
+from ext.live_models import compute, distribution, render
 from model_src import shakespeare, visible
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "seed": 3,
         "steps": 30,
         "run": "training",
+        "trained": distribution.char_limits(),  # the hint names the plays (test_off_distribution)
         "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch

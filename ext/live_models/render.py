@@ -20,9 +20,13 @@ from docutils import nodes
 from model_src import visible
 
 from .. import _core
+from . import distribution
 from .directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P, live_widget
 
 LIVE_DIR = "_live"
+# The widgets whose input the reader types, beside chat (whose runs each carry their own):
+# the page says when that input is outside what the model was trained on.
+FREE_INPUT = ("attention", "sampling", "tools")
 SAMPLING_ROWS = 12  # steps listed in the static table; the sentence has the whole text
 
 
@@ -264,7 +268,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "predict": predict_fallback,
         "tools": tools_fallback,
         "chat": chat_fallback,
-        "training": training_fallback,
+        "training": rl_replay_fallback if spec.run == "rl" else training_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -312,6 +316,8 @@ def visit_html(self, node: live_widget) -> None:
             "steps": spec.steps,
             "run": spec.run,
         }
+        if spec.kind in FREE_INPUT:  # what the model was trained on, for the hint and the check
+            options["trained"] = distribution.limits(spec.preset)  # None: no check
         if spec.kind == "sampling":  # the controls' ranges: the directive's bounds
             options["ranges"] = {
                 "temperature": list(SAMPLING_TEMPERATURES),
@@ -321,7 +327,12 @@ def visit_html(self, node: live_widget) -> None:
             result = env.live_model_results[node["uid"]]
             options["requests"] = result["requests"]
             options["runs"] = [
-                {"script": script, "src": _script_url(self, script), **result["runs"][run]}
+                {
+                    "script": script,
+                    "src": _script_url(self, script),
+                    "trained": distribution.chat_limits(run),
+                    **result["runs"][run],
+                }
                 for run, script in zip(spec.runs, spec.scripts, strict=True)
             ]
         if spec.kind == "predict":  # the question and its choices, not the answer
@@ -330,14 +341,15 @@ def visit_html(self, node: live_widget) -> None:
             options["question"] = {k: v for k, v in question.items() if k != "answer"}
         if spec.kind == "training":  # none of the options above: its own controls
             result = env.live_model_results[node["uid"]]
-            options = {"kind": spec.kind, **_training_options(self, spec, result)}
+            options = _training_options(self, spec, result)
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
         "chat": "A conversation with the fine-tuned chat models, live",
-        "training": f"Train the {spec.preset} model in your browser",
+        "training": f"Train the {spec.preset} model in your browser"
+        + (" by reinforcement learning" if spec.run == "rl" else ""),
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')
@@ -345,16 +357,28 @@ def visit_html(self, node: live_widget) -> None:
 
 def _training_options(self, spec, result: dict) -> dict:
     """What the training widget's page needs before the reader presses Train: its
-    controls, the start the build exported, the phases' lines, the trainer's address."""
-    from . import training_widget
+    controls, the start the build exported, the phases' lines, the trainer's address;
+    with :run: rl, the RL controls (kind ``rl-training``, nanobook_training_rl.js)."""
+    from . import rl_training, training_widget
 
     static = posixpath.join(posixpath.dirname(self.builder.imgpath), "_static")
+    trainer = posixpath.join(static, "nanobook_train.js")
+    if spec.run == "rl":
+        controls = rl_training.page_controls(spec.settings, result)
+        return {
+            "kind": "rl-training",
+            "preset": spec.preset,
+            "controls": controls,
+            "about": {**result["about"], "k": result["k"]},
+            "trainer": trainer,
+        }
     return {
+        "kind": spec.kind,
         "preset": spec.preset,
         "controls": training_widget.page_controls(spec.settings, result),
         "start": training_widget.page_start(result),
         "phases": result["phases"],
-        "trainer": posixpath.join(static, "nanobook_train.js"),
+        "trainer": trainer,
     }
 
 

@@ -36,13 +36,24 @@
     return { figure, title, map, cell };
   }
 
+  /** The prompt's hint: what the model was trained on, then what the widget reads. */
+  function hintText(model, trained) {
+    const task = model.task || {};
+    const most = model.config.block_size;
+    if (model.vocab.length > 10) return `${kit.trainedOn(trained)} Up to ${most} characters.`;
+    const appended = task.prompt_len
+      ? ` ${task.prompt_len} letters get the model's answer appended. Under each letter: the letter the model predicts next, from the last prompt letter on (training scores no prediction inside the prompt).`
+      : "";
+    return `${kit.trainedOn(trained)} Letters ${model.vocab.join(", ")}, up to ${most} of them.${appended}`;
+  }
+
   function attentionWidget(root, options) {
     const widget = kit.setUp(root, options);
     const name = root.dataset.nanobookModel;
     const input = kit.textInput(`${widget.id}-prompt`, options.prompt, {
       "aria-describedby": `${widget.id}-hint`,
     });
-    const hint = element("span", { className: "nb-live-hint", id: `${widget.id}-hint` });
+    const hint = kit.hint(`${widget.id}-hint`);
     widget.controls.append(
       element("label", { for: input.id, text: `Prompt for the ${name} model` }),
       input,
@@ -62,6 +73,7 @@
     const focus = focusFigure(widget.id);
     const { title: focusTitle, map: focusMap, cell: cellReadout } = focus;
     widget.live.append(tokens, readout, focus.figure, layers);
+    const note = kit.trainingNote(widget, input, readout); // under the reply: never in training?
 
     let result = null; // {ids, typed, forward, probs}
     let query = 0;
@@ -75,6 +87,7 @@
       const text = kit.normalised(model, input);
       const problem = kit.problemWith(model, text);
       input.setAttribute("aria-invalid", problem ? "true" : "false");
+      note(problem ? null : options.trained, text);
       if (problem) {
         widget.status.textContent = problem;
         widget.live.classList.add("nb-live-stale");
@@ -325,13 +338,6 @@
       pending = requestAnimationFrame(() => widget.ready(run));
     });
     widget.redraw = draw;
-    const hintText = (model) => {
-      const task = model.task || {};
-      hint.textContent =
-        model.vocab.length <= 10
-          ? `Letters ${model.vocab.join(", ")}; ${task.prompt_len || 1} to ${model.config.block_size} of them${task.prompt_len ? ` (${task.prompt_len} letters get the model's answer appended). Under each letter: the letter the model predicts next, from the last prompt letter on (training scores no prediction inside the prompt).` : ""}`
-          : `Up to ${model.config.block_size} characters.`;
-    };
     // A model the reader trained (nanobook_training.js says "nanobook:model") may read the
     // prompt in the book's model's place: a menu then chooses which one does.
     const theirs = { model: null, menu: null };
@@ -352,7 +358,7 @@
       widget.ready(run);
     });
     widget.onLoad((model) => {
-      hintText(model);
+      hint.textContent = hintText(model, options.trained);
       run(model);
     });
     return widget;

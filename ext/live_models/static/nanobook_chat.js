@@ -143,7 +143,7 @@
       ),
     );
     const replyButton = kit.button("Reply");
-    const hint = element("span", { className: "nb-live-hint", id: `${id}-hint` });
+    const hint = kit.hint(`${id}-hint`);
     widget.controls.append(
       kit.field("Request", requestMenu),
       kit.field("Letters", letters),
@@ -172,6 +172,7 @@
       element("span", { className: "nb-chat-token nb-chat-wrong", text: "✗ a wrong one" }),
     );
     widget.live.append(conversationTitle, conversation, replyTitle, replyRow, readout, legend);
+    const note = kit.trainingNote(widget, letters, readout);
     let timer = 0;
     let asked = 0; // the latest reply asked for: a model that loads late answers nothing
 
@@ -191,9 +192,10 @@
       const limits = Object.keys(model.chat.answers).map(
         (token) => `${mostLetters(model, token)} after ${token}`,
       );
-      hint.textContent = `Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
+      hint.textContent = `${kit.trainedOn(run.trained)} Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
       const problemNow = problem(model, request, text);
       letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
+      note(problemNow ? null : run.trained, request + text);
       widget.status.textContent = problemNow || "";
       widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
       if (problemNow) return;

@@ -15,7 +15,10 @@
     const widget = kit.setUp(root, options);
     const name = root.dataset.nanobookModel;
     const id = widget.id;
-    const prompt = kit.textInput(`${id}-prompt`, options.prompt);
+    const prompt = kit.textInput(`${id}-prompt`, options.prompt, {
+      "aria-describedby": `${id}-hint`,
+    });
+    const hint = kit.hint(`${id}-hint`, kit.trainedOn(options.trained));
     // a slider in steps of 0.05 over the directive's bounds
     const slider = (suffix, [low, high], value) =>
       element("input", {
@@ -48,7 +51,7 @@
     const playButton = kit.button("Play", { "aria-pressed": "false" });
     const resetButton = kit.button("Reset");
     widget.controls.append(
-      field(`Prompt for the ${name} model`, prompt),
+      field(`Prompt for the ${name} model`, prompt, hint),
       field("Temperature", temperature, temperatureShown),
       field("Top-k", topK),
       field("Top-p", topP, topPShown),
@@ -62,6 +65,7 @@
       "aria-label": "Next-token distribution at this step",
     });
     widget.live.append(text, caption, bars);
+    const note = kit.trainingNote(widget, prompt, caption);
 
     let sampler = null;
     let filters = null; // the settings the sampler draws with
@@ -104,6 +108,7 @@
       stop();
       const problem = kit.problemWith(model, kit.normalised(model, prompt));
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
+      note(problem ? null : options.trained, prompt.value);
       const seedValue = Number(seed.value);
       const badSeed = !(
         seed.value !== "" &&

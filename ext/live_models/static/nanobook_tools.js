@@ -101,11 +101,15 @@
   function toolsWidget(root, options) {
     const widget = kit.setUp(root, options);
     const id = widget.id;
-    const prompt = kit.textInput(`${id}-prompt`, options.prompt, { inputmode: "numeric" });
+    const prompt = kit.textInput(`${id}-prompt`, options.prompt, {
+      inputmode: "numeric",
+      "aria-describedby": `${id}-hint`,
+    });
+    const hint = kit.hint(`${id}-hint`, kit.trainedOn(options.trained));
     const toolOn = element("input", { type: "checkbox", id: `${id}-tool`, checked: "" });
     const runButton = kit.button("Run");
     widget.controls.append(
-      kit.field(`Sum for the ${root.dataset.nanobookModel} model`, prompt),
+      kit.field(`Sum for the ${root.dataset.nanobookModel} model`, prompt, hint),
       element(
         "div",
         { className: "nb-live-field nb-tool-switch" },
@@ -129,6 +133,7 @@
       element("span", { className: "nb-tool-token nb-tool-forced", text: "forced by the engine" }),
     );
     widget.live.append(text, caption, legend);
+    const note = kit.trainingNote(widget, prompt, caption);
     let timer = 0;
 
     function token(model, i, run, inCall) {
@@ -163,6 +168,7 @@
       clearTimeout(timer);
       const problem = kit.problemWith(model, prompt.value);
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
+      note(problem ? null : options.trained, prompt.value);
       if (problem) {
         widget.status.textContent = problem;
         widget.live.classList.add("nb-live-stale");

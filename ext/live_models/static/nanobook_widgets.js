@@ -198,6 +198,11 @@
     return element("button", { type: "button", className: "nb-live-button", ...attributes, text });
   }
 
+  /** A hint beside a control (the control's aria-describedby names `id`). */
+  function hint(id, text = "") {
+    return element("span", { className: "nb-live-hint", id, text });
+  }
+
   /** A control with its label (and whatever shows its value after it). */
   function field(label, control, ...after) {
     return element(
@@ -207,6 +212,86 @@
       control,
       ...after,
     );
+  }
+
+  // --- the training distribution -------------------------------------------------------
+
+  /** A text's runs: each number whole, every other character alone ("12+5=" -> 12 + 5 =). */
+  const runsOf = (text) => text.match(/[0-9]+|[^0-9]/gu) || [];
+  const isNumber = (run) => /^[0-9]/.test(run);
+
+  /** Why `text` is not in the form of `template` (a training prompt, its digits slots). */
+  function formProblem(template, text) {
+    const want = runsOf(template);
+    const got = runsOf(text);
+    const same =
+      want.length === got.length &&
+      want.every((w, i) => (isNumber(w) ? isNumber(got[i]) : w === got[i]));
+    if (!same) return `“${text}” is not in that form (${template})`;
+    const long = got.find((run, i) => isNumber(run) && run.length !== want[i].length);
+    return long ? `“${long}” has ${long.length} digits` : null;
+  }
+
+  /** Why `chars` (a prompt) is outside `limits` (lengths, letters, answers), or null. */
+  function lettersProblem(limits, chars) {
+    const strange = [...new Set(chars.filter((ch) => !limits.letters.includes(ch)))];
+    if (strange.length) return `${strange.map((ch) => `“${ch}”`).join(", ")} never appeared`;
+    const most = Math.max(...limits.lengths);
+    if (limits.lengths.includes(chars.length)) return null;
+    if (chars.length < most || !limits.answers) {
+      return `this one has ${chars.length} ${limits.unit}`;
+    }
+    // past the prompt, training only ever showed the answer to its letters
+    const order = (ch) => limits.letters.indexOf(ch);
+    const key = chars
+      .slice(0, most)
+      .sort((a, b) => order(a) - order(b))
+      .join("");
+    const answer = Object.hasOwn(limits.answers, key) ? limits.answers[key] : "";
+    const after = chars.slice(most).join("");
+    if (after.length <= answer.length && answer.startsWith(after)) return null;
+    return `after ${most} ${limits.unit} training always showed their answer “${answer}”, never “${after}”`;
+  }
+
+  /** Why `text` is outside what the model was trained on, or null. The limits are the
+      build's (distribution.py, from the code that made the training data); a chat run's
+      hold each request's own, the request being the text's first character. */
+  function offDistribution(limits, text) {
+    if (!limits) return null;
+    const [first, ...rest] = [...text];
+    if (limits.requests) {
+      const request = limits.requests[first];
+      return request ? lettersProblem(request, rest) : `${first} was never asked`;
+    }
+    if (limits.template !== undefined) return formProblem(limits.template, text);
+    return limits.lengths ? lettersProblem(limits, [...text]) : null;
+  }
+
+  /** The hint's first sentence: what the model was trained on. */
+  function trainedOn(limits) {
+    return limits ? `Trained on ${limits.about}.` : "";
+  }
+
+  /** A line under the reply (placed after `after`) that says when the input was never in
+      training, described by the input's aria-describedby and read out when it changes.
+      Returns show(limits, text): the line for that input, or none (limits null). */
+  function trainingNote(widget, input, after) {
+    const note = element("p", {
+      className: "nb-live-offdist",
+      id: `${widget.id}-trained`,
+      role: "status",
+      hidden: "",
+    });
+    after.after(note);
+    const described = input.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", described ? `${described} ${note.id}` : note.id);
+    return (limits, text) => {
+      const reason = offDistribution(limits, text);
+      note.hidden = !reason;
+      note.textContent = reason
+        ? `Outside its training: the model learned from ${limits.about}, and ${reason}. Expect nonsense.`
+        : "";
+    };
   }
 
   // --- attention maps -----------------------------------------------------------------
@@ -318,11 +403,15 @@
     argmax,
     ranked,
     problemWith,
+    offDistribution,
+    trainedOn,
+    trainingNote,
     normalised,
     percent,
     reducedMotion,
     textInput,
     button,
+    hint,
     field,
     mapColours,
     heatCells,
