@@ -268,7 +268,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "predict": predict_fallback,
         "tools": tools_fallback,
         "chat": chat_fallback,
-        "training": rl_replay_fallback if spec.run == "rl" else training_fallback,
+        "training": training_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -341,15 +341,14 @@ def visit_html(self, node: live_widget) -> None:
             options["question"] = {k: v for k, v in question.items() if k != "answer"}
         if spec.kind == "training":  # none of the options above: its own controls
             result = env.live_model_results[node["uid"]]
-            options = _training_options(self, spec, result)
+            options = {"kind": spec.kind, **_training_options(self, spec, result)}
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
         "chat": "A conversation with the fine-tuned chat models, live",
-        "training": f"Train the {spec.preset} model in your browser"
-        + (" by reinforcement learning" if spec.run == "rl" else ""),
+        "training": f"Train the {spec.preset} model in your browser",
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')
@@ -357,28 +356,16 @@ def visit_html(self, node: live_widget) -> None:
 
 def _training_options(self, spec, result: dict) -> dict:
     """What the training widget's page needs before the reader presses Train: its
-    controls, the start the build exported, the phases' lines, the trainer's address;
-    with :run: rl, the RL controls (kind ``rl-training``, nanobook_training_rl.js)."""
-    from . import rl_training, training_widget
+    controls, the start the build exported, the phases' lines, the trainer's address."""
+    from . import training_widget
 
     static = posixpath.join(posixpath.dirname(self.builder.imgpath), "_static")
-    trainer = posixpath.join(static, "nanobook_train.js")
-    if spec.run == "rl":
-        controls = rl_training.page_controls(spec.settings, result)
-        return {
-            "kind": "rl-training",
-            "preset": spec.preset,
-            "controls": controls,
-            "about": {**result["about"], "k": result["k"]},
-            "trainer": trainer,
-        }
     return {
-        "kind": spec.kind,
         "preset": spec.preset,
         "controls": training_widget.page_controls(spec.settings, result),
         "start": training_widget.page_start(result),
         "phases": result["phases"],
-        "trainer": trainer,
+        "trainer": posixpath.join(static, "nanobook_train.js"),
     }
 
 
