@@ -101,6 +101,8 @@ class Prose(HTMLParser):
     cross-references show, and the values the build glued in (MyST-NB's pasted text),
     which are computed by definition."""
 
+    skipped_classes = SKIPPED_CLASSES
+
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
@@ -115,7 +117,7 @@ class Prose(HTMLParser):
             return  # void elements have no end tag
         classes = set((attrs.get("class") or "").split())
         skipped = bool(self._stack and self._stack[-1])
-        self._stack.append(skipped or tag in SKIPPED_TAGS or bool(classes & SKIPPED_CLASSES))
+        self._stack.append(skipped or tag in SKIPPED_TAGS or bool(classes & self.skipped_classes))
 
     def handle_endtag(self, tag):
         if tag in VOID_TAGS:
@@ -136,5 +138,17 @@ class Prose(HTMLParser):
 
 def prose(page: Path) -> str:
     parser = Prose()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.text
+
+
+class Reading(Prose):
+    """The prose as a reader reads it: with the values the build glued into it."""
+
+    skipped_classes = SKIPPED_CLASSES - {"pasted-text"}
+
+
+def reading(page: Path) -> str:
+    parser = Reading()
     parser.feed(page.read_text(encoding="utf-8"))
     return parser.text

@@ -9,7 +9,7 @@ and the few listed in DEFINITIONS below.
 import re
 
 import pytest
-from pages import CHAPTERS, prose
+from pages import CHAPTERS, prose, reading
 
 # A number with its own word boundaries: 85,584 or 0.02 or 23.7% or −1, but not the 2 of
 # GPT-2, the 64 of int64 or the 4 of 4C (those are names), nor a section number "4.2".
@@ -85,3 +85,50 @@ def test_the_check_finds_a_typed_in_number_and_spares_names():
 def test_a_project_s_month_and_year_are_its_date_not_a_measurement():
     text = "LLaMA (February 2023) kept multi-head attention; 2023 alone is a typed number."
     assert [t.split()[0] for t in typed_numbers(text)] == ["'2023'"]
+
+
+# --- glued values read as English --------------------------------------------------------
+
+# what a glued value can make of a sentence that no writer would: a range whose two ends
+# print alike ("3 to 3 CPU-seconds": say the value once), a plural hedged with "(s)"
+# ("time(s)": count, then pluralise)
+UNREAD = {
+    "a range whose ends are equal": re.compile(
+        r"(?<![\w.,−-])([−-]?\d[\d,]*(?:\.\d+)?)( ?%)? (?:to|–) \1\2?(?![.,]?\d)"
+    ),
+    "a plural hedged with (s)": re.compile(r"\w\(s\)"),
+}
+# a value glued in as nothing: MyST-NB writes the span, empty
+EMPTY_GLUE = re.compile(r'<span class="[^"]*\bpasted-text\b[^"]*">\s*</span>')
+
+
+def unread(text: str) -> list[str]:
+    """Each phrase of text that reads like a report, not a book, with some context."""
+    return [
+        f"{what}: …{text[max(0, m.start() - 60) : m.end() + 30]}…"
+        for what, pattern in UNREAD.items()
+        for m in pattern.finditer(text)
+    ]
+
+
+@pytest.mark.parametrize("page", [f"chapters/{slug}" for slug in CHAPTERS] + APPENDIX)
+def test_glued_values_read_as_english(book_html, page):
+    path = book_html / f"{page}.html"
+    found = unread(reading(path))
+    found += ["an empty glued value"] * len(EMPTY_GLUE.findall(path.read_text(encoding="utf-8")))
+    assert not found, "phrases no writer would write:\n" + "\n".join(found)
+
+
+def test_the_reading_check_finds_equal_ranges_and_hedged_plurals():
+    said = (
+        "Each run took 3 to 3 CPU-seconds; 12.5 % to 12.5 % of them; seed(s) 1 to 4 and "
+        "13 to 3, 3 to 30, 0.5 to 0.55 and 2 to 2.5 are ranges, and GPT-2 to 2 is a name."
+    )
+    assert [found.partition(":")[0] for found in unread(said)] == [
+        "a range whose ends are equal",
+        "a range whose ends are equal",
+        "a plural hedged with (s)",
+    ]
+    assert EMPTY_GLUE.findall(
+        '<span class="pasted-text"> </span><span class="pasted-text">3</span>'
+    )
