@@ -132,3 +132,34 @@ def test_the_reading_check_finds_equal_ranges_and_hedged_plurals():
     assert EMPTY_GLUE.findall(
         '<span class="pasted-text"> </span><span class="pasted-text">3</span>'
     )
+
+
+# every glued value, as the page paints it: its weight, its parent's, its underline, and
+# whether the sentence asked for emphasis (a <strong> around it)
+GLUED_STYLES = """() => [...document.querySelectorAll("article p span.pasted-text")].map((e) => {
+  const own = getComputedStyle(e);
+  return {
+    text: e.textContent,
+    weight: own.fontWeight,
+    around: getComputedStyle(e.parentElement).fontWeight,
+    underline: own.textDecorationLine + " " + own.textDecorationStyle,
+    emphasised: e.closest("strong, b") !== null,
+  };
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_computed_values_are_marked_not_bold(book_html, browser, scheme):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto((book_html / "chapters" / "ngpt.html").as_uri())
+        glued = page.evaluate(GLUED_STYLES)
+    finally:
+        context.close()
+    assert glued
+    for value in glued:
+        assert value["underline"] == "underline dotted", value
+        if not value["emphasised"]:  # as heavy as the words around it
+            assert value["weight"] == value["around"], value
