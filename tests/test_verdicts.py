@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model_src.experiments import seeds, verdicts
+from model_src.experiments import seeds, verdicts, wording
 
 
 def test_a_difference_beyond_three_standard_errors_is_a_verdict():
@@ -35,3 +35,9 @@ def test_nanobook_seed_moves_every_seed_by_whole_thousands(monkeypatch):
     monkeypatch.setenv("NANOBOOK_SEED", "two")
     with pytest.raises(ValueError, match="must be an integer"):
         seeds.seed()
+
+
+def test_a_span_whose_ends_print_alike_is_one_value():
+    assert wording.span([3.04, 2.96, 3.01], ".0f") == "3"
+    assert wording.span([1.234, 1.29, 1.26], ".2f") == "1.23 to 1.29"
+    assert wording.span([0.125, 0.125], ".1%") == "12.5%"
