@@ -69,7 +69,7 @@ def test_the_limits_follow_the_code_that_makes_the_data(monkeypatch):
 def test_the_calculator_limits_are_the_form_of_its_training_prompts():
     limits = distribution.calculator_limits()
     assert limits["template"] == arithmetic.prompt(0, 0)
-    example = re.search(r"like (\S+):", limits["about"])[1]
+    example = re.search(r"like (\S+) \(", limits["about"])[1]
     assert re.fullmatch(re.sub("0", "[0-9]", re.escape(limits["template"])), example)
     assert f"exactly {arithmetic.DIGITS} digits" in limits["about"]
 

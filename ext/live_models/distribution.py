@@ -94,8 +94,8 @@ def calculator_limits() -> dict:
     digits = sorted({len(run) for run in re.findall("[0-9]+", form)})
     numbers = len(re.findall("[0-9]+", form))
     return {
-        "about": f"problems like {prompts[0]}: {numbers} numbers of exactly "
-        f"{_either(digits)} digits each",
+        "about": f"problems like {prompts[0]} ({numbers} numbers of exactly "
+        f"{_either(digits)} digits each)",
         "unit": "characters",
         "template": form,
     }
