@@ -73,3 +73,24 @@ def test_start_here_times_a_route_from_gpt_to_the_assistant():
     route = routes["You want to see how a GPT becomes an assistant"]
     assert glued[f"{route}_chapters"] == len(REF.findall(chain))
     assert 0 < glued[f"{route}_minutes"] < glued["start_all_minutes"]
+
+
+def test_the_tools_prediction_is_asked_before_anything_shows_its_answer():
+    tools = sections("tools")
+    live = tools["ch-tools-live"]
+    asked = live.index("```{predict-check} calculator\n:ask: tool-off")
+    assert asked < live.index("```{live-tools}")  # the widget can switch the tool off
+    # the sections before it say nothing of what the model writes with the tool off
+    labels = list(tools)
+    before = "".join(tools[label] for label in labels[: labels.index("ch-tools-live")])
+    assert "tool off" not in before and "switched off" not in before
+    assert "{predict-check}" not in "".join(
+        tools[label] for label in labels if label != "ch-tools-live"
+    )
+
+
+def test_ngpt_recaps_rope_and_swiglu_with_links_before_it_leans_on_them():
+    opening = sections("ngpt")["ch-ngpt"]
+    recap = next(p for p in opening.split("\n\n") if "ch-modern-rope" in p)
+    assert "<ch-modern-swiglu>" in recap and "{ref}`RoPE <ch-modern-rope>`" in recap
+    assert len(re.findall(r"\.(?=\s+[A-Z{]|\s*$)", recap.strip())) == 3  # three sentences
