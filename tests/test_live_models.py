@@ -70,6 +70,15 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
+    # the button says what the reader's answer is checked against: a record, or the model
+    checks = [
+        json.loads(html.unescape(re.search(r'data-live="([^"]+)"', w)[1])) for w in widgets[3:]
+    ]
+    assert [options["question"]["check"] for options in checks] == [
+        "Check with the model",
+        "Check against the training record",
+        "Check with the model",
+    ]
     assert "90% of whole answers needs 98.3% of the letters right (0.9^(1/6))" in words
     # scripts only on pages with a widget: the runtime, the kit, then the kinds it shows
     scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)

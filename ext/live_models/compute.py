@@ -696,15 +696,30 @@ def replay_summary(preset: str) -> dict:
 
 
 CLEAR_LEAD = 0.1  # strongest-key: the answer's weight leads the runner-up's by this at least
+# the check button says what the answer is checked against: the model the page runs, or,
+# for these kinds, a record the build kept of a run
+CHECKED_AGAINST_A_RECORD = {
+    "accuracy-step": "Check against the training record",
+    "rl-pass-k": "Check against the RL run's record",
+}
+CHECK_WITH_THE_MODEL = "Check with the model"
 
 
 def predict(
     preset: str, ask: str, prompt: str, temperature: float, threshold: float, layer: int | None
 ) -> dict:
-    """A question, its choices and the build's answer. In the page the widget works the
-    answer out again with the live model (or the replay) when the reader checks.
-    strongest-key asks about the most decided head of `layer` (of any layer if None): the
-    one whose strongest key leads the runner-up by the most."""
+    """A question, its choices, the build's answer and what the button checks it with. In
+    the page the widget works the answer out again with the live model (or the record)
+    when the reader checks."""
+    question = _question(preset, ask, prompt, temperature, threshold, layer)
+    return {**question, "check": CHECKED_AGAINST_A_RECORD.get(ask, CHECK_WITH_THE_MODEL)}
+
+
+def _question(
+    preset: str, ask: str, prompt: str, temperature: float, threshold: float, layer: int | None
+) -> dict:
+    """strongest-key asks about the most decided head of `layer` (of any layer if None):
+    the one whose strongest key leads the runner-up by the most."""
     if ask == "rl-pass-k":
         return rl_pass_k_question(preset)
     entry = trained_model(preset)

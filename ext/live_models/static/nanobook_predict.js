@@ -154,7 +154,7 @@
         ),
       );
     });
-    const check = kit.button("Check with the model");
+    const check = kit.button(question.check); // the model, or a record of a run: the build says
     const verdict = element("p", {
       className: "nb-predict-verdict",
       role: "status",
