@@ -46,22 +46,6 @@ def docs_apt_packages() -> set[str]:
 # --- hosting configs --------------------------------------------------------------------
 
 
-def test_readthedocs_builds_with_nox_and_the_noxfile_packages():
-    config = yaml.safe_load((REPO / ".readthedocs.yaml").read_text(encoding="utf-8"))
-    assert config["version"] == 2
-    build = config["build"]
-    assert build["os"] == "ubuntu-24.04"
-    assert str(build["tools"]["python"]) == "3.11"
-    assert set(build["apt_packages"]) == docs_apt_packages()
-    commands = build["commands"]
-    assert any(re.search(r"\bnox -s docs\b", c) for c in commands)
-    nox_run = next(i for i, c in enumerate(commands) if "nox -s docs" in c)
-    copy = next(i for i, c in enumerate(commands) if c.startswith("cp "))
-    assert nox_run < copy
-    assert "docs/_build/html" in commands[copy]
-    assert "$READTHEDOCS_OUTPUT/html" in commands[copy]
-
-
 def _steps_using(steps: list[dict], action: str) -> list[dict]:
     return [s for s in steps if s.get("uses", "").split("@")[0] == action]
 
