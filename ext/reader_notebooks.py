@@ -543,11 +543,14 @@ def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -
 
 def binder_requirements(app, exception) -> None:
     """With a repository configured, ``_sources/requirements.txt``: what Binder installs
-    beside the notebooks on NOTEBOOKS_BRANCH (the Pages workflow copies both there)."""
+    beside the notebooks on NOTEBOOKS_BRANCH (the Pages workflow copies both there): the
+    published wheel (Binder brings Jupyter), else the repository."""
     url = app.config.nanobook_repository_url
     if exception or not url or app.builder.format != "html":
         return
-    text = f"--extra-index-url {TORCH_CPU_INDEX}\nnanobook @ git+{url}\n"
+    wheel, site = getattr(app, reader_wheel.WHEEL, None), app.config.html_baseurl
+    package = f"nanobook @ {site}{wheel}" if wheel and site else f"nanobook @ git+{url}"
+    text = f"--extra-index-url {TORCH_CPU_INDEX}\n{package}\n"
     atomic_write(Path(app.outdir, "_sources", "requirements.txt"), text)
 
 

@@ -249,6 +249,16 @@ def test_the_run_box_installs_the_wheel_the_build_published(tmp_path):
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert "notebook" in extras["optional-dependencies"]
 
+    repository = "https://github.com/someone/nanobook"
+    _build(
+        srcdir, "-D", f"nanobook_project_root={REPO}", "-D", f"nanobook_repository_url={repository}"
+    )
+    page = (out / "chapter.html").read_text(encoding="utf-8")
+    assert line in html.unescape(_text(page))  # the wheel still: the site carries its code
+    assert f'href="{repository}"' in page and "Open in Binder" in page
+    requirements = (out / "_sources" / "requirements.txt").read_text()
+    assert requirements.splitlines()[1] == f"nanobook @ {url}"  # what Binder installs
+
 
 # --- the whole book ---------------------------------------------------------------------
 
