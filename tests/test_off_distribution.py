@@ -258,3 +258,55 @@ def test_the_pages_check_agrees_with_the_sort_rows(page):
     for text, verdict in zip(texts, verdicts, strict=True):
         in_rows = len(text) >= prepare.SORT_LENGTH and any(row.startswith(text) for row in rows)
         assert (verdict is None) == in_rows, (text, verdict)
+
+
+# --- the static rendering says it too, as the page's script would --------------------------
+
+
+@pytest.mark.sphinx("text", testroot="off-distribution", freshenv=True)
+def test_the_static_rendering_says_when_the_authors_prompt_is_off(app):
+    app.build()
+    text = " ".join((app.outdir / "off.txt").read_text(encoding="utf-8").split())
+    on = " ".join((app.outdir / "index.txt").read_text(encoding="utf-8").split())
+    assert "Outside its training" not in on
+    for said in [
+        "sorts of 6 letters from A, B, C, and this one has 2 letters",
+        "their answer “AABBCC”, never “CC”",
+        "“1234” has 4 digits",
+        "mixture: Outside its training: the model learned from ↑ requests of 6 letters and #",
+        "chat: Outside its training: the model learned from ↑ requests of 6 letters, all from",
+    ]:
+        assert said in text, said
+
+
+def parity_inputs() -> list[tuple[str, str]]:
+    """(limits' name, input): sort prompts of every length, sums of every form, chat turns."""
+    sort = ["".join(p) for n in range(1, 10) for p in itertools.product("ABC", repeat=n)][::5]
+    sums = ["123+045=", "1234+5678=", "12+5=", "123-045=", "", "12345", "+=", "999+999=9"]
+    turns = ["↑CBA", "↑CBACAB", "#ABCABCABCAB", "#AB", "↑", "#ABCD", "xABC", "↑CBACABAABBCC"]
+    return (
+        [("sort", text) for text in [*sort, "ABD", "AAAAAAA", "ABCABCAABBCCA"]]
+        + [("calculator", text) for text in sums]
+        + [(run, text) for run in ("chat", "hash", "mixture") for text in turns]
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
+def test_the_page_and_the_build_say_the_same_of_every_input(page):
+    """The static rendering's note (distribution.note) and the page's (trainingNote's
+    text, from offDistribution) agree, word for word, on every input."""
+    limits = {
+        "sort": distribution.sort_limits(),
+        "calculator": distribution.calculator_limits(),
+        **{run: distribution.chat_limits(run) for run in ("chat", "hash", "mixture")},
+    }
+    inputs = parity_inputs()
+    said = page.evaluate(
+        """([limits, inputs]) =>
+             inputs.map(([name, text]) => nanobook.widgets.offDistribution(limits[name], text))""",
+        [limits, inputs],
+    )
+    for (name, text), reason in zip(inputs, said, strict=True):
+        assert distribution.off_distribution(limits[name], text) == reason, (name, text)
+    assert sum(reason is None for reason in said) >= 5  # some inputs are on, too

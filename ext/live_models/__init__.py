@@ -26,6 +26,9 @@
     :clip: off                        value if left out): :seed:, :learning-rate:, :warmup:,
     ```                               :steps:, :batch-size:, :clip:, :weight-decay:,
                                       :layers:, :width:
+    ```{live-training} sort           with :run: rl, the RL chapter's run (rl_runs.py):
+    :run: rl                          :method:, :reward:, :group:, :learning-rate:,
+    ```                               :steps:, :seed:
 
 The directives record a spec while pages are read. After reading (env-updated), each
 model a page asks for is exported once into the cache as a web artifact (compute.py),
@@ -44,7 +47,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 from .. import _core
-from . import render
+from . import memory_widget, render
 from .directive import (
     TOOL_MODELS,
     LiveAttentionDirective,
@@ -73,6 +76,8 @@ KIND_SCRIPTS = {
     "training": "nanobook_training.js",  # the trainer itself loads when the reader trains
 }
 TOOL_SCRIPT = KIND_SCRIPTS["tools"]  # also the engine a predict-check on a tool model runs
+# live-training with :run: rl: RL in the page, on the training widget's parts (after them)
+RL_TRAINING_SCRIPT = "nanobook_training_rl.js"
 
 
 def check_config(app, config) -> None:
@@ -123,6 +128,10 @@ def _problem(compute, cache: Path, spec) -> tuple[str, str] | None:
     """Why the spec's model or input cannot be used, with a hint; None when it can."""
     if spec.kind == "chat":
         return compute.chat_problem(spec.runs, spec.prompt)
+    if spec.kind == "training" and spec.run == "rl":
+        from . import rl_training
+
+        return rl_training.problem(spec.preset, spec.settings)
     if spec.kind == "training":
         from . import training_widget
 
@@ -180,6 +189,10 @@ def _computation(compute, spec):
         return lambda: compute.tools(spec.preset, spec.prompt)
     if spec.kind == "chat":
         return lambda: compute.chat_replies(spec.runs, spec.prompt)
+    if spec.kind == "training" and spec.run == "rl":
+        from . import rl_training
+
+        return lambda: rl_training.summary(spec.preset)
     if spec.kind == "training":
         from . import training_widget
 
@@ -198,7 +211,8 @@ def _compute(compute, cache: Path, spec) -> dict:
             result = compute.cached_result(
                 cache, spec.preset, spec.request(), _computation(compute, spec)
             )
-            return _with_phases(result) if spec.kind == "training" else result
+            trains = spec.kind == "training" and spec.run == "training"
+            return _with_phases(result) if trains else result
         except OSError as error:
             return _unstored(spec, error)
         except _core.Problem as error:  # a phase's line is no longer in train.py
@@ -240,6 +254,9 @@ def add_page_assets(app, pagename, templatename, context, doctree) -> None:
     if not working:
         return
     shown = {KIND_SCRIPTS[node["kind"]] for node in working}
+    specs = app.env.live_model_spec_by_uid
+    if any(specs[node["uid"]].script.endswith("-rl-training") for node in working):
+        shown.add(RL_TRAINING_SCRIPT)
     if any(node["preset"] in TOOL_MODELS for node in working):
         shown.add(TOOL_SCRIPT)
     for script in (*SCRIPTS, *sorted(shown)):
@@ -264,6 +281,7 @@ def setup(app):
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.add_directive("live-training", LiveTrainingDirective)
+    memory_widget.setup(app)  # memory-calculator: formulas, not a trained model
     app.connect("config-inited", check_config)
     _core.per_page_state(app, "live_model_specs")  # docname -> [LiveSpec]
     app.connect("env-before-read-docs", init_env)
@@ -275,7 +293,11 @@ def setup(app):
 
 def _export(name: str, cache) -> Path:
     """The script a widget loads (compute.export), or a run to train again
-    (``sort-training``, training_widget.py)."""
+    (``sort-training``, training_widget.py; ``sort-rl-training``, rl_training.py)."""
+    if name.endswith("-rl-training"):
+        from . import rl_training
+
+        return rl_training.artifact(name.removesuffix("-rl-training"), cache)
     if name.endswith("-training"):
         from . import training_widget
 

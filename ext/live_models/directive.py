@@ -99,7 +99,7 @@ class LiveSpec:
             "predict": ["kind", "ask", "prompt", "temperature", "threshold", "layer"],
             "tools": ["kind", "prompt"],
             "chat": ["kind", "prompt", "runs"],
-            "training": ["kind"],  # the static rendering is the book's run, whatever the options
+            "training": ["kind", "run"],  # the static rendering: the run, whatever the options
         }[self.kind]
         return {name: getattr(self, name) for name in fields}
 
@@ -120,7 +120,7 @@ class LiveSpec:
         if self.kind == "chat":
             return chat_script(self.preset)
         if self.kind == "training":
-            return f"{self.preset}-training"
+            return f"{self.preset}-{'rl-' if self.run == 'rl' else ''}training"
         if (self.kind == "replay" and self.run == "rl") or self.ask == "rl-pass-k":
             return f"{self.preset}-rl-replay"
         uses_replay = self.kind == "replay" or self.ask == "accuracy-step"
@@ -137,6 +137,7 @@ SAMPLING_NUMBERS = {
     "seed": _core.Number(int, 0, MAX_SEED, "7"),
     "steps": _core.Number(int, 1, MAX_STEPS, "40"),
 }
+REPLAY_RUNS = ("training", "rl")  # a model's training run, or the RL chapter's (rl_runs.py)
 # live-training: the reader's settings, each an option setting its default (the book run's
 # value when left out) and a control of the page held to these bounds. Steps: the page
 # trains a few steps a second, so the longest run is minutes. Layers and width: up to
@@ -153,6 +154,17 @@ TRAINING_NUMBERS = {
     "width": _core.Number(int, 12, 96, "24", "a multiple of the model's heads"),
 }
 CLIP_SWITCH = ("on", "off")
+# live-training with :run: rl: the RL chapter's run again (rl_training.py). An RL step
+# samples a group of answers for each prompt before it trains: fewer steps than a training
+# run in the same minutes. GRPO divides by a group's spread: two answers at least.
+MAX_RL_STEPS = 500
+RL_NUMBERS = {
+    "seed": TRAINING_NUMBERS["seed"],
+    "learning-rate": TRAINING_NUMBERS["learning-rate"],
+    "steps": _core.Number(int, 1, MAX_RL_STEPS, "100"),
+    "group": _core.Number(int, 2, 32, "8", "the answers sampled for each prompt"),
+}
+RL_CHOICES = ("method", "reward")  # checked against model_src/rl_runs.py and rl.py
 
 
 def clip_switch(text: str | None) -> bool:
@@ -289,21 +301,44 @@ class LiveChatDirective(_LiveDirective):
         and chat.py: reading a page imports no model code."""
 
 
+def read_run(options: dict) -> str:
+    """:run: (training-replay, live-training): one of REPLAY_RUNS, training if left out."""
+    run = options.get("run", "training").strip()
+    if run not in REPLAY_RUNS:
+        raise _core.Problem(f":run: {run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}")
+    return run
+
+
 class LiveTrainingDirective(_LiveDirective):
     """```{live-training} sort``` with :seed:, :learning-rate:, :warmup:, :steps:,
     :batch-size:, :clip:, :weight-decay:, :layers:, :width:: the reader trains the model
-    in the page, starting from these settings (the book run's where left out)."""
+    in the page, starting from these settings (the book run's where left out). With
+    ``:run: rl``, the RL chapter's run instead, with :method:, :reward:, :group:,
+    :learning-rate:, :steps:, :seed:."""
 
     kind = "training"
-    option_spec = _options(numbers={**TRAINING_NUMBERS, "clip": clip_switch})
+    option_spec = _options(
+        "run", *RL_CHOICES, numbers={**RL_NUMBERS, **TRAINING_NUMBERS, "clip": clip_switch}
+    )
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
-        names = (*TRAINING_NUMBERS, "clip")
+        spec.run = read_run(self.options)
+        names = (*RL_NUMBERS, *RL_CHOICES) if spec.run == "rl" else (*TRAINING_NUMBERS, "clip")
+        other = sorted(set(self.options) - {"name", "class", "run", *names})
+        if other:
+            raise _core.Problem(
+                f":{other[0]}: is not a setting of the {spec.run} run",
+                f"its settings: {', '.join(f':{n}:' for n in names)}",
+            )
+        numbers = RL_NUMBERS if spec.run == "rl" else TRAINING_NUMBERS
+        for name, number in numbers.items():  # the options took the widest bounds of the two
+            if name in self.options and not number.low <= self.options[name] <= number.high:
+                raise number.refusal(name, str(self.options[name]))
         spec.settings = {name: self.options[name] for name in names if name in self.options}
-
-
-REPLAY_RUNS = ("training", "rl")
+        for name in RL_CHOICES:
+            if name in spec.settings:
+                spec.settings[name] = spec.settings[name].strip()
 
 
 class TrainingReplayDirective(_LiveDirective):
@@ -315,11 +350,7 @@ class TrainingReplayDirective(_LiveDirective):
 
     def _check(self, spec: LiveSpec) -> None:
         super()._check(spec)
-        spec.run = self.options.get("run", "training").strip()
-        if spec.run not in REPLAY_RUNS:
-            raise _core.Problem(
-                f":run: {spec.run!r} is not a run", f"one of {', '.join(REPLAY_RUNS)}"
-            )
+        spec.run = read_run(self.options)
 
 
 ASKS = (

@@ -148,3 +148,69 @@ def _request_limits(request: str) -> dict:
 def _either(numbers: list[int]) -> str:
     """6, or "6 or 11": every count training had."""
     return " or ".join(map(str, numbers))
+
+
+# --- the check, for the static rendering (nanobook_widgets.js makes the same in the page) ---
+
+NOTE = "Outside its training: the model learned from {about}, and {reason}. Expect nonsense."
+
+
+def note(limits: dict | None, text: str) -> str | None:
+    """The line under the reply when ``text`` is outside ``limits``, or None: the page's
+    (tests/test_off_distribution.py checks the two say the same on many inputs)."""
+    reason = off_distribution(limits, text)
+    return NOTE.format(about=limits["about"], reason=reason) if reason else None
+
+
+def off_distribution(limits: dict | None, text: str) -> str | None:
+    """Why ``text`` is outside ``limits``, or None (nanobook_widgets.js, offDistribution)."""
+    if not limits:
+        return None
+    chars = list(text)
+    if "requests" in limits:
+        request = limits["requests"].get(chars[0]) if chars else None
+        return _letters_problem(request, chars[1:]) if request else f"{text[:1]} was never asked"
+    if "template" in limits:
+        return _form_problem(limits["template"], text)
+    return _letters_problem(limits, chars) if "lengths" in limits else None
+
+
+def _runs(text: str) -> list[str]:
+    """Each number whole, every other character alone: "12+5=" -> 12 + 5 =."""
+    return re.findall("[0-9]+|[^0-9]", text)
+
+
+def _is_number(run: str) -> bool:
+    return re.match("[0-9]", run) is not None
+
+
+def _form_problem(template: str, text: str) -> str | None:
+    want, got = _runs(template), _runs(text)
+    number = _is_number
+    same = len(want) == len(got) and all(
+        number(g) if number(w) else w == g for w, g in zip(want, got, strict=True)
+    )
+    if not same:
+        return f"“{text}” is not in that form ({template})"
+    long = [g for w, g in zip(want, got, strict=True) if number(g) and len(g) != len(w)]
+    return f"“{long[0]}” has {len(long[0])} digits" if long else None
+
+
+def _letters_problem(limits: dict, chars: list[str]) -> str | None:
+    strange = list(dict.fromkeys(c for c in chars if c not in limits["letters"]))
+    if strange:
+        return f"{', '.join(f'“{c}”' for c in strange)} never appeared"
+    most = max(limits["lengths"])
+    if len(chars) in limits["lengths"]:
+        return None
+    if len(chars) < most or "answers" not in limits:
+        return f"this one has {len(chars)} {limits['unit']}"
+    key = "".join(sorted(chars[:most], key=limits["letters"].index))
+    answer = limits["answers"].get(key, "")
+    after = "".join(chars[most:])
+    if len(after) <= len(answer) and answer.startswith(after):
+        return None
+    return (
+        f"after {most} {limits['unit']} training always showed their answer “{answer}”, "
+        f"never “{after}”"
+    )

@@ -49,6 +49,13 @@ def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
     return table
 
 
+def training_note(limits: dict | None, text: str, who: str = "") -> list[nodes.Node]:
+    """The page's line under the reply, when the input is outside the training data: for
+    readers without JavaScript and for builders without HTML too."""
+    said = distribution.note(limits, text)
+    return [nodes.paragraph(text=who + said, classes=["nb-live-caption"])] if said else []
+
+
 def attention_fallback(spec, result: dict) -> list[nodes.Node]:
     tokens, typed = result["tokens"], result["typed"]
     heads = len(result["attention"][0])
@@ -78,7 +85,8 @@ def attention_fallback(spec, result: dict) -> list[nodes.Node]:
         rows.append([str(t), visible.token(token), prediction, *looks])
     layers = [f"layer {n}" for n in range(len(result["attention"]))]
     header = ["position", "token", "predicts", *layers]
-    return [intro, _table(header, rows)]
+    note = training_note(distribution.limits(spec.preset), spec.prompt)
+    return [intro, *note, _table(header, rows)]
 
 
 def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
@@ -104,7 +112,8 @@ def sampling_fallback(spec, result: dict) -> list[nodes.Node]:
         ]
         for n, step in enumerate(result["steps"][:SAMPLING_ROWS])
     ]
-    return [intro, _table(["step", "likeliest next tokens", "drawn"], rows)]
+    note = training_note(distribution.limits(spec.preset), spec.prompt)
+    return [intro, *note, _table(["step", "likeliest next tokens", "drawn"], rows)]
 
 
 def replay_fallback(spec, result: dict) -> list[nodes.Node]:
@@ -193,7 +202,12 @@ def tools_fallback(spec, result: dict) -> list[nodes.Node]:
         forced = "".join(ch for ch, f in zip(run["text"], run["forced"], strict=True) if f)
         calls = "; ".join(f"{e} → {r}" + (f" ({why})" if why else "") for e, r, why in run["calls"])
         rows.append([f"tool {mode}", answer, forced or "none", calls or "none"])
-    return [intro, _table(["calculator", "the model's completion", "forced", "calls"], rows)]
+    header = ["calculator", "the model's completion", "forced", "calls"]
+    return [
+        intro,
+        *training_note(distribution.limits(spec.preset), spec.prompt),
+        _table(header, rows),
+    ]
 
 
 def chat_fallback(spec, result: dict) -> list[nodes.Node]:
@@ -223,6 +237,13 @@ def chat_fallback(spec, result: dict) -> list[nodes.Node]:
         _table(["position", "token", "id", "the loss"], rows),
         replies,
         _table(["model", "its reply", "right?"], answers),
+        *(
+            note
+            for run in spec.runs
+            for note in training_note(
+                distribution.chat_limits(run), spec.prompt, f"{result['runs'][run]['name']}: "
+            )
+        ),
     ]
 
 
@@ -268,7 +289,7 @@ def fallback(env, node: live_widget) -> list[nodes.Node]:
         "predict": predict_fallback,
         "tools": tools_fallback,
         "chat": chat_fallback,
-        "training": training_fallback,
+        "training": rl_replay_fallback if spec.run == "rl" else training_fallback,
     }[spec.kind]
     return make(spec, outcome)
 
@@ -341,14 +362,15 @@ def visit_html(self, node: live_widget) -> None:
             options["question"] = {k: v for k, v in question.items() if k != "answer"}
         if spec.kind == "training":  # none of the options above: its own controls
             result = env.live_model_results[node["uid"]]
-            options = {"kind": spec.kind, **_training_options(self, spec, result)}
+            options = _training_options(self, spec, result)
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = {
         "replay": f"{'RL' if spec.run == 'rl' else 'Training'} replay of the {spec.preset} model",
         "predict": f"Predict, then check with the {spec.preset} model",
         "tools": f"The {spec.preset} model with its calculator, live",
         "chat": "A conversation with the fine-tuned chat models, live",
-        "training": f"Train the {spec.preset} model in your browser",
+        "training": f"Train the {spec.preset} model in your browser"
+        + (" by reinforcement learning" if spec.run == "rl" else ""),
     }.get(spec.kind, f"Live {spec.kind} of the {spec.preset} model")
     self.body.append(self.starttag(node, "section", "", **attributes))
     self.body.append('<div class="nb-live-static">')
@@ -356,16 +378,28 @@ def visit_html(self, node: live_widget) -> None:
 
 def _training_options(self, spec, result: dict) -> dict:
     """What the training widget's page needs before the reader presses Train: its
-    controls, the start the build exported, the phases' lines, the trainer's address."""
-    from . import training_widget
+    controls, the start the build exported, the phases' lines, the trainer's address;
+    with :run: rl, the RL controls (kind ``rl-training``, nanobook_training_rl.js)."""
+    from . import rl_training, training_widget
 
     static = posixpath.join(posixpath.dirname(self.builder.imgpath), "_static")
+    trainer = posixpath.join(static, "nanobook_train.js")
+    if spec.run == "rl":
+        controls = rl_training.page_controls(spec.settings, result)
+        return {
+            "kind": "rl-training",
+            "preset": spec.preset,
+            "controls": controls,
+            "about": {**result["about"], "k": result["k"]},
+            "trainer": trainer,
+        }
     return {
+        "kind": spec.kind,
         "preset": spec.preset,
         "controls": training_widget.page_controls(spec.settings, result),
         "start": training_widget.page_start(result),
         "phases": result["phases"],
-        "trainer": posixpath.join(static, "nanobook_train.js"),
+        "trainer": trainer,
     }
 
 

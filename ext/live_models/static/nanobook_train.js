@@ -202,8 +202,10 @@
   }
 
   /** loss.backward() for the tape of one forward pass with targets: adds scale·dL/dθ
-      into grads (name -> Float64Array, as the weights), as .grad accumulates. */
-  function backward(w, g, config, tape, scale = 1) {
+      into grads (name -> Float64Array, as the weights), as .grad accumulates. With
+      rowWeights (one number per sequence), the loss is instead Σ_b rowWeights[b] times
+      the sum of -log p(target) over sequence b's scored positions (a policy gradient). */
+  function backward(w, g, config, tape, scale = 1, rowWeights = null) {
     const { vocab_size: V, n_layer, n_embd: C, bias } = config;
     const { ids, B, T, probs, targets, count } = tape;
     const N = B * T;
@@ -211,8 +213,9 @@
     const dLogits = new Float64Array(N * V);
     for (let n = 0; n < N; n++) {
       if (targets[n] === -1) continue;
-      for (let v = 0; v < V; v++) dLogits[n * V + v] = (probs[n * V + v] * scale) / count;
-      dLogits[n * V + targets[n]] -= scale / count;
+      const [times, over] = rowWeights ? [rowWeights[Math.floor(n / T)], 1] : [scale, count];
+      for (let v = 0; v < V; v++) dLogits[n * V + v] = (probs[n * V + v] * times) / over;
+      dLogits[n * V + targets[n]] -= times / over;
     }
     const wte = "transformer.wte.weight";
     const dFinal = linearBackward(dLogits, tape.lnf.out, N, C, V, w[wte], g[wte], null);
@@ -405,15 +408,22 @@
       if (microBatches.length !== s.gradient_accumulation_steps) {
         throw new RangeError(`need ${s.gradient_accumulation_steps} micro-batches a step`);
       }
-      const lr = learningRate(this.iter, s);
       const grads = this.zeroGradients();
       let lossSum = 0;
       for (const batch of microBatches) {
         lossSum += this.gradients(batch, grads, 1 / microBatches.length).loss;
       }
-      const all = Object.values(grads);
+      const { lr, norm } = this.update(grads);
+      return { iter: this.iter, loss: lossSum / microBatches.length, lr, norm };
+    }
+
+    /** The rest of a step once the gradients are in: the schedule's rate, clipping (when
+        the settings clip), AdamW over every parameter. Returns the rate and the norm. */
+    update(grads) {
+      const s = this.settings;
+      const lr = learningRate(this.iter, s);
       let norm = null;
-      if (s.grad_clip) norm = clipGradients(all, s.grad_clip);
+      if (s.grad_clip) norm = clipGradients(Object.values(grads), s.grad_clip);
       const { eps } = this.rules.optimizer;
       for (const [name, param] of Object.entries(this.params)) {
         const state = this.state[name];
@@ -421,7 +431,12 @@
         adamW(param, grads[name], state, { ...options, beta1: s.beta1, beta2: s.beta2 });
       }
       this.iter += 1;
-      return { iter: this.iter, loss: lossSum / microBatches.length, lr, norm };
+      return { lr, norm };
+    }
+
+    /** rl.rl_step's update for answers already sampled (see policyStep below). */
+    policyStep(prompts, answers, options) {
+      return policyStep(this, prompts, answers, options);
     }
 
     /** The trained weights as a model other widgets can read (`payload` as a model's
@@ -530,6 +545,190 @@
     }
   }
 
+  // --- reinforcement learning: model_src/rl.py's step ------------------------------------
+
+  /** rl.py's checkers (rl.REWARDS), under the names the build exports: 1 or 0 for an
+      answer to a prompt (arrays of letter ids). tests/test_live_rl.py checks each against
+      rl.py's on many answers. */
+  const REWARDS = new Map([
+    // sort_reward: the prompt's letters in sorted order
+    [
+      "sort",
+      (prompt, answer) => {
+        const sorted = Array.from(prompt).sort((a, b) => a - b);
+        return answer.length === sorted.length && answer.every((id, i) => id === sorted[i]) ? 1 : 0;
+      },
+    ],
+    // order_reward: letters in order, whatever they are
+    ["order", (_prompt, answer) => (answer.every((id, i) => !i || id >= answer[i - 1]) ? 1 : 0)],
+  ]);
+
+  function checker(name) {
+    if (!REWARDS.has(name)) throw new RangeError(`no reward ${name}`);
+    return REWARDS.get(name);
+  }
+
+  /** rl.advantages: each reward minus its group's mean; with normalise (GRPO) divided by
+      the group's standard deviation (torch.std's, over group - 1) plus eps. rewards: the
+      groups one after the other. rl.py's rewards are float32 tensors, so each of its
+      operations rounds to float32 (its sums accumulate in float64): rounded so here. */
+  function advantages(rewards, group, normalise, eps) {
+    const f = Math.fround;
+    const out = new Float64Array(rewards.length);
+    for (let start = 0; start < rewards.length; start += group) {
+      const own = rewards.slice(start, start + group);
+      const mean = f(own.reduce((a, b) => a + b, 0) / group);
+      const spread = f(Math.sqrt(own.reduce((a, r) => a + (r - mean) ** 2, 0) / (group - 1)));
+      own.forEach((r, i) => {
+        const centred = f(r - mean);
+        out[start + i] = normalise ? f(centred / f(spread + f(eps))) : centred;
+      });
+    }
+    return out;
+  }
+
+  /** rl.answer_log_probs' input: each prompt followed by its answer, less the last letter
+      (x), and the next letters with the prompt's positions unscored (y = -1). */
+  function answerRows(prompts, answers) {
+    const x = [];
+    const y = [];
+    answers.forEach((answer, i) => {
+      const row = [...prompts[i], ...answer];
+      x.push(row.slice(0, -1));
+      y.push(row.slice(1).map((id, t) => (t < prompts[i].length - 1 ? -1 : id)));
+    });
+    return { x, y };
+  }
+
+  /** Each row's sum of log p(target) over its scored positions, from a forward pass's
+      logits (B·T, V): rl.answer_log_probs. */
+  function rowLogProbs(logits, targets, B, T, V) {
+    const out = new Float64Array(B);
+    for (let n = 0; n < B * T; n++) {
+      if (targets[n] === -1) continue;
+      const row = logits.subarray(n * V, (n + 1) * V);
+      let max = -Infinity;
+      for (const v of row) if (v > max) max = v;
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      out[Math.floor(n / T)] += row[targets[n]] - max - Math.log(sum);
+    }
+    return out;
+  }
+
+  /** rl.rl_step after its sampling: rewards of `answers` (group answers to each prompt, in
+      prompt order) by the named checker, advantages, loss = -mean(A·log p(answer)), its
+      gradient (each answer's cross-entropy gradient weighted by A / count), the
+      optimiser's step. options: {group, reward, normalise, eps}. */
+  function policyStep(trainer, prompts, answers, { group, reward, normalise, eps }) {
+    if (answers.length !== prompts.length * group)
+      throw new RangeError("need group answers a prompt");
+    const check = checker(reward);
+    const repeated = answers.map((_, i) => prompts[Math.floor(i / group)]);
+    const rewards = Float64Array.from(answers, (answer, i) => check(repeated[i], answer));
+    const advantage = advantages(rewards, group, normalise, eps);
+    const { x, y } = answerRows(repeated, answers);
+    const ids = flatRows(x, trainer.config, "x", 0);
+    const targets = flatRows(y, trainer.config, "y", -1).flat;
+    const tape = {};
+    const { logits } = nanobook._forward(trainer.params, trainer.config, ids.flat, ids.B, ids.T, {
+      targets,
+      tape,
+    });
+    const logProbs = rowLogProbs(logits, targets, ids.B, ids.T, trainer.config.vocab_size);
+    const grads = trainer.zeroGradients();
+    const weights = advantage.map((a) => a / answers.length);
+    backward(trainer.params, grads, trainer.config, tape, 1, weights);
+    const loss = -advantage.reduce((sum, a, i) => sum + a * logProbs[i], 0) / answers.length;
+    const { lr } = trainer.update(grads);
+    return { iter: trainer.iter, loss, lr, rewards, advantages: advantage, grads };
+  }
+
+  /** rl.sample_answers: `group` answers to each prompt, rows of `length` letters drawn one
+      at a time at temperature 1, each from the model's softmax by a uniform draw of the
+      generator `next` (the first letter whose running sum passes it). */
+  function sampleAnswers(trainer, prompts, group, length, next) {
+    const { params, config } = trainer;
+    const rows = prompts.flatMap((prompt) => Array.from({ length: group }, () => [...prompt]));
+    const V = config.vocab_size;
+    for (let s = 0; s < length; s++) {
+      const T = Math.min(rows[0].length, config.block_size);
+      const ids = Int32Array.from(rows.flatMap((row) => row.slice(-T)));
+      const { logits } = nanobook._forward(params, config, ids, rows.length, T);
+      rows.forEach((row, b) => {
+        const last = logits.subarray(((b + 1) * T - 1) * V, (b + 1) * T * V);
+        const max = Math.max(...last);
+        const weights = Array.from(last, (v) => Math.exp(v - max));
+        const u = (next() / 2 ** 32) * weights.reduce((a, w) => a + w, 0);
+        let token = 0;
+        for (let running = weights[0]; running <= u && token < V - 1; ) running += weights[++token];
+        row.push(token); // the last letter if the running sum rounded below u
+      });
+    }
+    return rows.map((row) => row.slice(-length));
+  }
+
+  /** rl_runs.exact_pass: with one right answer a prompt, sampled with probability p,
+      pass@1 = mean p and pass@k = mean 1 - (1 - p)^k, over the held-out prompts. */
+  function exactPass(trainer, prompts, answers, k) {
+    const { x, y } = answerRows(prompts, answers);
+    const ids = flatRows(x, trainer.config, "x", 0);
+    const targets = flatRows(y, trainer.config, "y", -1).flat;
+    const { logits } = nanobook._forward(trainer.params, trainer.config, ids.flat, ids.B, ids.T);
+    const p = Array.from(
+      rowLogProbs(logits, targets, ids.B, ids.T, trainer.config.vocab_size),
+      Math.exp,
+    );
+    const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+    return { pass1: mean(p), passk: mean(p.map((q) => 1 - (1 - q) ** k)) };
+  }
+
+  class PolicySession {
+    /** rl_runs.train_rl in the page: a Trainer (options as for Session, settings from the
+        RL export) and options.rl = the run ({prompts, group, reward, normalise, eps,
+        steps, k, eval_every, seed}) with options.data's prompts ({train, held_out,
+        held_out_answers, answer_len}). The prompts are drawn as train_rl draws them (a
+        generator seeded with the seed); the answers by a generator of their own. */
+    constructor(options) {
+      this.trainer = new Trainer(options);
+      this.rl = options.rl;
+      this.data = options.data;
+      this.next = mersenneTwister(this.rl.seed);
+      this.sampler = mersenneTwister(this.rl.seed + 1); // its own stream: the prompts stay train_rl's
+      this.first = { iter: 0, ...this.evaluate() };
+    }
+
+    get done() {
+      return this.trainer.iter >= this.rl.steps;
+    }
+
+    /** One RL step: prompts, their groups of answers, the update; every eval_every steps
+        (and at the end) the held-out pass@1 and pass@k. The record: {iter, reward (the
+        chosen checker's mean), sorted (the share of answers that sort their prompt), loss,
+        lr}. */
+    advance() {
+      const { rl, data } = this;
+      const prompts = Array.from(
+        { length: rl.prompts },
+        () => data.train[this.next() % data.train.length],
+      );
+      const answers = sampleAnswers(this.trainer, prompts, rl.group, data.answer_len, this.sampler);
+      const out = this.trainer.policyStep(prompts, answers, rl);
+      const sorted = answers.filter((a, i) =>
+        checker("sort")(prompts[Math.floor(i / rl.group)], a),
+      );
+      const mean = out.rewards.reduce((a, b) => a + b, 0) / out.rewards.length;
+      const record = { iter: out.iter, reward: mean, sorted: sorted.length / answers.length };
+      Object.assign(record, { loss: out.loss, lr: out.lr });
+      if (record.iter % rl.eval_every === 0 || this.done) Object.assign(record, this.evaluate());
+      return record;
+    }
+
+    evaluate() {
+      return exactPass(this.trainer, this.data.held_out, this.data.held_out_answers, this.rl.k);
+    }
+  }
+
   /** The run's message handler, the same in a worker and on the page: handle(message)
       for {type: "start", options}, "pause", "resume", "step" (one step while paused),
       "stop" and "weights"; post(message) sends {type: "record", record}, {type: "state",
@@ -552,8 +751,9 @@
     };
     const actions = {
       start: ({ options }) => {
-        session = new Session(options);
+        session = options.rl ? new PolicySession(options) : new Session(options);
         running = false;
+        if (session.first) post({ type: "record", record: session.first });
         actions.resume();
       },
       pause: () => {
@@ -658,11 +858,15 @@
   nanobook.training = {
     trainer: (options) => new Trainer(options),
     session: (options) => new Session(options),
+    policySession: (options) => new PolicySession(options),
     start,
     driver,
     learningRate,
     clipGradients,
     _mersenneTwister: mersenneTwister,
     _sortBatch: sortBatch,
+    _rewards: (name, prompts, answers) => answers.map((a, i) => checker(name)(prompts[i], a)),
+    _advantages: advantages,
+    _sampleAnswers: sampleAnswers,
   };
 })();

@@ -18,10 +18,18 @@
 
   // --- the reader's settings ----------------------------------------------------------
 
-  /** One control: a number box held to the build's bounds, or a switch. read() gives the
-      value the run's settings take (a switch: the build's on or off value). */
+  /** One control: a number box held to the build's bounds, a switch, or a choice among
+      the build's [value, label] pairs. read() gives the value the run's settings take
+      (a switch: the build's on or off value). */
   function controlField(widgetId, control) {
     const id = `${widgetId}-${control.name}`;
+    if (control.kind === "choice") {
+      const choices = control.choices.map(([value, text]) => element("option", { value, text }));
+      const select = element("select", { id }, ...choices);
+      select.value = control.value;
+      const field = kit.field(control.label, select);
+      return { control, input: select, field, read: () => select.value };
+    }
     if (control.kind === "switch") {
       const box = element("input", { type: "checkbox", id });
       box.checked = control.value;
@@ -51,7 +59,7 @@
   /** What is wrong with the settings typed, said as the bounds say it; null if nothing. */
   function settingsProblem(fields) {
     for (const { control, input } of fields) {
-      if (control.kind === "switch") continue;
+      if (control.kind === "switch" || control.kind === "choice") continue;
       const valid = input.value !== "" && input.checkValidity();
       input.setAttribute("aria-invalid", valid ? "false" : "true");
       if (!valid) {
@@ -627,6 +635,8 @@
   }
 
   kit.add("training", trainingWidget);
+  // what the RL widget (nanobook_training_rl.js) shares with this one
+  kit.trainingParts = { controlField, settingsProblem, loadTrainer, buttonSetter, svg, svgText };
   // tests/test_live_training_widget.py compares the starts it draws with model.py's
   nanobook._drawnWeights = drawnWeights;
 })();

@@ -279,15 +279,13 @@
     const note = element("p", {
       className: "nb-live-offdist",
       id: `${widget.id}-trained`,
-      role: "status",
-      hidden: "",
+      role: "status", // present while empty, so that what it then says is read out
     });
     after.after(note);
     const described = input.getAttribute("aria-describedby");
     input.setAttribute("aria-describedby", described ? `${described} ${note.id}` : note.id);
     return (limits, text) => {
       const reason = offDistribution(limits, text);
-      note.hidden = !reason;
       note.textContent = reason
         ? `Outside its training: the model learned from ${limits.about}, and ${reason}. Expect nonsense.`
         : "";

@@ -1,0 +1,309 @@
+/* The live-training widget with :run: rl: the reader runs the RL chapter's REINFORCE or
+   GRPO from the chapter's start model, with their own group size, learning rate, steps,
+   seed and reward (the exact-sort check or the gameable one), and watches the held-out
+   pass@1 and pass@k, the mean reward and the share of answers that really sort.
+
+   Before the reader presses Train the page holds only this script, the training widget's
+   (whose parts it uses: kit.trainingParts) and the controls, with the bounds and choices
+   the build gives (ext/live_models/rl_training.py, in the widget's options). Train loads
+   the trainer (nanobook_train.js, in a Web Worker where it can) and the run's export: the
+   start model, the rules and prompts of rl_runs.py, and the book's recorded REINFORCE run.
+*/
+(() => {
+  "use strict";
+
+  const kit = nanobook.widgets;
+  const { element } = kit;
+  const parts = () => kit.trainingParts;
+  const percent = (value) => (Number.isFinite(value) ? `${(100 * value).toFixed(1)}%` : "–");
+
+  /** The run the controls ask for: the Trainer's settings and rl_runs' run, each control
+      setting what the build says it sets; the method's normalise from the build's methods. */
+  function chosenRun(fields, rules) {
+    const settings = { ...rules.settings };
+    const rl = { ...rules.rl };
+    for (const { control, read } of fields) {
+      for (const key of control.sets.settings || []) settings[key] = read();
+      for (const key of control.sets.rl || []) rl[key] = read();
+    }
+    rl.normalise = rules.rl.methods[rl.method].normalise;
+    return { settings, rl };
+  }
+
+  /** The run's log: each step's mean reward and sampled pass@1; held-out pass@1, pass@k. */
+  function logTable(widgetId, about) {
+    const columns = [
+      "Step",
+      "Mean reward",
+      "Sorted (pass@1, sampled)",
+      "Held-out pass@1",
+      `Held-out pass@${about.k}`,
+    ];
+    const header = element(
+      "tr",
+      {},
+      ...columns.map((text) => element("th", { scope: "col", text })),
+    );
+    const body = element("tbody");
+    const caption = element("caption", {
+      id: `${widgetId}-log-title`,
+      text: `Your run's log: at every step the mean reward its answers got from the chosen checker and the share of them that sort their prompt; at the start, every ${about.eval_every} steps and at the end, the held-out pass@1 and pass@${about.k} (exact, from the model's probabilities).`,
+    });
+    const table = element(
+      "table",
+      { className: "nb-training-log", id: `${widgetId}-log` },
+      caption,
+      element("thead", {}, header),
+      body,
+    );
+    const box = element(
+      "div",
+      {
+        className: "nb-training-log-box",
+        role: "region",
+        tabindex: "0",
+        "aria-labelledby": caption.id,
+      },
+      table,
+    );
+    return {
+      box,
+      clear: () => body.replaceChildren(),
+      add(record) {
+        const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+        const cells = [String(record.iter), percent(record.reward), percent(record.sorted)];
+        cells.push(percent(record.pass1), percent(record.passk));
+        body.append(element("tr", {}, ...cells.map((text) => element("td", { text }))));
+        if (atBottom) box.scrollTop = box.scrollHeight;
+      },
+    };
+  }
+
+  /** Shares (0 to 1) over the run's steps: held-out pass@1 and pass@k, the mean reward and
+      the share sorted of each step, and the book's REINFORCE run's pass@1 (dashed). */
+  function drawChart(chart, run, about) {
+    const { svg, svgText } = parts();
+    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+    chart.setAttribute("viewBox", `0 0 ${width} 170`);
+    const [left, right, top, bottom] = [40, width - 12, 12, 140];
+    const last = run.rl.steps;
+    const x = (step) => left + ((right - left) * Math.min(step, last)) / last;
+    const y = (share) => bottom - (bottom - top) * share;
+    const line = (points, className) =>
+      svg("polyline", {
+        points: points
+          .filter(([, v]) => Number.isFinite(v))
+          .map(([s, v]) => `${x(s)},${y(v)}`)
+          .join(" "),
+        class: className,
+      });
+    const evaluated = run.records.filter((r) => "pass1" in r);
+    const stepped = run.records.filter((r) => "reward" in r);
+    const book = run.payload.book.points.filter(([step]) => step <= last);
+    chart.replaceChildren(
+      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+      line(
+        book.map(([s, p1]) => [s, p1]),
+        "nb-training-book",
+      ),
+      line(
+        stepped.map((r) => [r.iter, r.reward]),
+        "nb-rl-reward",
+      ),
+      line(
+        stepped.map((r) => [r.iter, r.sorted]),
+        "nb-rl-sorted",
+      ),
+      line(
+        evaluated.map((r) => [r.iter, r.passk]),
+        "nb-rl-passk",
+      ),
+      line(
+        evaluated.map((r) => [r.iter, r.pass1]),
+        "nb-training-loss",
+      ),
+      ...evaluated.map((r) =>
+        svg("circle", { cx: x(r.iter), cy: y(r.pass1), r: 3.5, class: "nb-training-val" }),
+      ),
+      svgText("100%", { x: left - 4, y: top + 4, "text-anchor": "end" }),
+      svgText("0", { x: left - 4, y: bottom + 4, "text-anchor": "end" }),
+      svgText("share over the steps", { x: left, y: bottom + 20 }),
+      svgText(String(last), { x: right, y: bottom + 20, "text-anchor": "end" }),
+    );
+    chart.setAttribute("aria-label", chartSummary(run, about));
+  }
+
+  /** The chart in words: where the run is and what it measured last. */
+  function chartSummary(run, about) {
+    const last = run.records[run.records.length - 1];
+    const held = run.records.filter((r) => "pass1" in r).pop();
+    const heldText = held
+      ? `; held-out pass@1 ${percent(held.pass1)} and pass@${about.k} ${percent(held.passk)} at step ${held.iter}`
+      : "";
+    const stepText =
+      last && "reward" in last
+        ? `, step ${last.iter}: mean reward ${percent(last.reward)}, sorted ${percent(last.sorted)}`
+        : "";
+    return `Your RL run over ${last ? last.iter : 0} of ${run.rl.steps} steps${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
+  }
+
+  function chartLegend(about) {
+    const swatch = (kind) =>
+      element("span", { className: `nb-training-swatch ${kind}`, "aria-hidden": "true" });
+    return element(
+      "p",
+      { className: "nb-training-legend" },
+      swatch(""),
+      "held-out pass@1",
+      swatch("nb-rl-swatch-passk"),
+      `held-out pass@${about.k}`,
+      swatch("nb-rl-swatch-reward"),
+      "mean reward",
+      swatch("nb-rl-swatch-sorted"),
+      "answers that sort (sampled)",
+      swatch("nb-training-swatch-book"),
+      "the book's REINFORCE run (pass@1)",
+    );
+  }
+
+  /** What the status line says when the run's state changes. */
+  function stateText(state, run, about) {
+    const last = run.records[run.records.length - 1];
+    const step = last ? last.iter : 0;
+    if (state === "running") return "RL in your browser. Pause stops after the current step.";
+    if (state === "paused")
+      return `Paused after step ${step}. Step takes one more step; Resume goes on.`;
+    const held = run.records.filter((r) => "pass1" in r).pop();
+    return `Done: ${step} steps of ${run.rl.method} with the ${run.rl.reward} reward; held-out pass@1 ${percent(held.pass1)}, pass@${about.k} ${percent(held.passk)} (at the start ${percent(run.records[0].pass1)}, ${percent(run.records[0].passk)}).`;
+  }
+
+  /** The progress line, the chart, its legend and the log; heard(run, record) adds one. */
+  function runView(widget, about) {
+    const progress = element("p", { className: "nb-live-readout nb-training-progress" });
+    const chart = parts().svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
+    const log = logTable(widget.id, about);
+    widget.live.append(progress, chart, chartLegend(about), log.box);
+    let shown = null;
+    let drawing = 0;
+    const redraw = () => shown && drawChart(chart, shown, about);
+    return {
+      redraw,
+      start(run) {
+        shown = run;
+        log.clear();
+        progress.textContent = "";
+        redraw();
+      },
+      heard(run, record) {
+        log.add(record);
+        const reward =
+          "reward" in record
+            ? ` · mean reward ${percent(record.reward)} · sorted ${percent(record.sorted)}`
+            : "";
+        const held = run.records.filter((r) => "pass1" in r).pop();
+        progress.textContent = `Step ${record.iter} of ${run.rl.steps}${reward} · held-out pass@1 ${percent(held.pass1)} (step ${held.iter})`;
+        if (!drawing) {
+          drawing = requestAnimationFrame(() => {
+            drawing = 0;
+            redraw();
+          });
+        }
+      },
+    };
+  }
+
+  /** The controls, a note on what one step does, and the buttons. */
+  function rlControls(widget, options) {
+    const fields = options.controls.map((control) => parts().controlField(widget.id, control));
+    const settings = element(
+      "div",
+      { className: "nb-training-settings", role: "group", "aria-label": "RL settings" },
+      ...fields.map((f) => f.field),
+    );
+    const { prompts, start_iters: startIters } = options.about;
+    const note = element("p", {
+      className: "nb-live-hint nb-training-start",
+      text: `Each step draws ${prompts} training prompts, samples the group's answers to each from the model, scores them with the reward and takes rl.py's update. The run starts from the chapter's start model (the sort model stopped after ${startIters} steps of training).`,
+    });
+    const buttons = {
+      train: kit.button("Train"),
+      pause: kit.button("Pause"),
+      resume: kit.button("Resume"),
+      step: kit.button("Step"),
+    };
+    widget.controls.append(
+      settings,
+      note,
+      element("div", { className: "nb-live-buttons" }, ...Object.values(buttons)),
+    );
+    return { fields, buttons };
+  }
+
+  function rlWidget(root, options) {
+    const widget = kit.setUp(root, options, { loadWhenSeen: false });
+    const name = root.dataset.nanobookModel;
+    widget.status.textContent = "Choose the settings, then press Train: RL runs in this page.";
+    const { fields, buttons } = rlControls(widget, options);
+    const setButtons = parts().buttonSetter(buttons);
+    setButtons("idle");
+    const view = runView(widget, options.about);
+    widget.redraw = view.redraw;
+    let run = null;
+
+    function hear(current, message) {
+      if (current !== run) return; // an earlier run's last words
+      if (message.type === "record") {
+        run.records.push(message.record);
+        view.heard(run, message.record);
+        if (run.state === "paused")
+          widget.status.textContent = stateText("paused", run, options.about);
+        widget.announce({ record: message.record });
+      } else if (message.type === "state" && message.state !== "stopped") {
+        run.state = message.state;
+        setButtons(message.state);
+        widget.status.textContent = stateText(message.state, run, options.about);
+      } else if (message.type === "error") {
+        setButtons("done");
+        widget.status.textContent = `RL stopped: ${message.message}.`;
+      }
+    }
+
+    async function train() {
+      const problem = parts().settingsProblem(fields);
+      if (problem) {
+        widget.status.textContent = problem;
+        return;
+      }
+      run?.handle.stop();
+      run = null;
+      setButtons("loading");
+      widget.status.textContent = "Loading the trainer and the chapter's start model…";
+      try {
+        const loaded = new Promise((resolve, reject) => {
+          nanobook.model(name).catch(reject);
+          widget.ready(resolve); // shows the live part in place of the recorded run
+        });
+        const [model] = await Promise.all([loaded, parts().loadTrainer(options.trainer)]);
+        const payload = await nanobook.data(name);
+        const { settings, rl } = chosenRun(fields, payload.rules);
+        const current = { settings, rl, payload, records: [], state: "starting" };
+        run = current;
+        view.start(current);
+        const started = { config: model.config, weights: model.w, settings, rules: payload.rules };
+        Object.assign(started, { data: payload.data, rl });
+        current.handle = nanobook.training.start(started, (message) => hear(current, message));
+      } catch (error) {
+        setButtons("idle");
+        widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
+      }
+    }
+
+    buttons.train.addEventListener("click", train);
+    buttons.pause.addEventListener("click", () => run?.handle.pause());
+    buttons.resume.addEventListener("click", () => run?.handle.resume());
+    buttons.step.addEventListener("click", () => run?.handle.step());
+    return widget;
+  }
+
+  kit.add("rl-training", rlWidget);
+})();
