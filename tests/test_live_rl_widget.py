@@ -1,0 +1,213 @@
+"""live-training with :run: rl (issue 47) in a tiny Sphinx project: what the build hands
+the page (controls with rl_runs.py's values, rl.py's checkers and methods as choices, the
+directive's bounds), the static rendering of the chapter's recorded run, located
+warnings; and in Debian's chromium, a reader's run pressed, paused, stepped and finished,
+its log table, its start measured as rl_runs measures it, its layout at 390 px."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sphinx.util.console import strip_colors
+from test_live_training_widget import button, controls_of, widgets
+
+from ext.live_models import compute, rl_training
+from ext.live_models.directive import RL_NUMBERS
+from model_src import rl, rl_runs
+
+PRESET = "sort"
+
+
+def chapter_values() -> dict:
+    """The chapter's run, as rl_runs.py sets it."""
+    return {
+        "method": next(iter(rl_training.methods())),
+        "reward": next(iter(rl.REWARDS)),
+        "group": rl_runs.GROUP,
+        "learning-rate": rl_runs.LEARNING_RATE,
+        "steps": rl_runs.STEPS,
+        "seed": rl_runs.SEEDS[0],
+    }
+
+
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_the_page_gets_rl_runs_settings_and_the_recorded_run(app, warning):
+    app.build()
+    warnings = strip_colors(warning.getvalue())
+    assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
+    index = app.outdir / "index.html"
+    (widget,) = widgets(index)
+    assert widget["data-nanobook-model"] == "sort-rl-training"
+    assert re.fullmatch(r"_live/sort-rl-training-[0-9a-f]{16}\.js", widget["data-nanobook-src"])
+    options = widget["data-live"]
+    assert options["kind"] == "rl-training"
+    assert (app.outdir / options["trainer"]).is_file()
+    controls = controls_of(widget)
+    assert list(controls) == [name for name, *_ in rl_training.CONTROLS]
+    assert {name: c["value"] for name, c in controls.items()} == chapter_values()
+    assert [c[0] for c in controls["reward"]["choices"]] == list(rl.REWARDS)
+    assert [c[0] for c in controls["method"]["choices"]] == ["REINFORCE", "GRPO"]
+    for name, number in RL_NUMBERS.items():
+        assert (controls[name]["min"], controls[name]["max"]) == (number.low, number.high)
+    assert options["about"] == {
+        "prompts": rl_runs.PROMPTS,
+        "eval_every": rl_runs.REPLAY_EVERY,
+        "start_iters": rl_runs.START_ITERS,
+        "k": rl_runs.K,
+    }
+    (myst,) = widgets(app.outdir / "myst.html")
+    chosen = {name: c["value"] for name, c in controls_of(myst).items()}
+    assert chosen == {
+        "method": "GRPO",
+        "reward": "order",
+        "group": 4,
+        "learning-rate": 3e-3,
+        "steps": 30,
+        "seed": 11,
+    }
+    # the trainer loads when the reader presses Train; the RL widget's script after the
+    # training widget's, whose parts it uses
+    page = index.read_text("utf-8")
+    scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
+    assert "nanobook_train.js" not in scripts
+    assert scripts.index("nanobook_training.js") < scripts.index("nanobook_training_rl.js")
+    # the static rendering: the chapter's recorded REINFORCE run
+    recorded = compute.rl_replay_summary(PRESET)
+    words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    for row in recorded["rows"]:
+        assert f"{row['step']} {row['pass1']:.1%} {row['passk']:.1%}" in words
+
+
+EXPECTED_WARNINGS = {  # line of errors.rst -> what it says, and the hint
+    4: ("there is no RL run of the char model", "live-training sort"),
+    7: (":method: 'PPO' is not one of rl_runs.py's", "REINFORCE, GRPO"),
+    11: (":reward: 'length' is not one of rl_runs.py's", "sort, order"),
+    15: (":group: '1' is not a whole number from 2 to 32", ":group: 8"),
+    19: (":steps: '900' is not a whole number from 1 to 500", ":steps: 100"),
+    23: (":clip: is not a setting of the rl run", ":group:"),
+    27: (":run: 'rlhf' is not a run", "training, rl"),
+}
+
+
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_every_bad_value_is_a_located_warning_with_a_hint(app, warning):
+    app.build()
+    said = strip_colors(warning.getvalue())
+    for line, (message, hint) in EXPECTED_WARNINGS.items():
+        found = re.search(
+            rf"errors\.rst:{line}: WARNING: live-training \w+: (.*)\n\s+hint: (.*)", said
+        )
+        assert found, (line, said)
+        assert message in found[1] and hint in found[2], (line, found[0])
+    page = (app.outdir / "errors.html").read_text("utf-8")
+    assert page.count("not available") == len(EXPECTED_WARNINGS)
+
+
+@pytest.mark.sphinx("text", testroot="live-rl", freshenv=True)
+def test_without_html_the_recorded_run_is_a_table(app):
+    app.build()
+    text = (app.outdir / "index.txt").read_text("utf-8")
+    assert "RL run" in text and "pass@1" in text
+    assert not list(app.outdir.glob("_live/*"))
+
+
+# --- in chromium -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def opened(app, browser):
+    """Opens a page of the built tiny project from disk; fails on any script error."""
+    app.build()
+    contexts = []
+
+    def open_(name: str, **options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems, page.requests = [], []
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.goto((app.outdir / f"{name}.html").as_uri())
+        page.evaluate(
+            """() => {
+                 window.records = [];
+                 for (const w of document.querySelectorAll('.nb-live-training'))
+                   w.addEventListener('nanobook:result',
+                                      (e) => window.records.push(e.detail.record));
+               }"""
+        )
+        return page
+
+    yield open_
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+def status_starts(page, text: str, timeout: int = 300_000) -> None:
+    page.wait_for_function(
+        "(text) => document.querySelector('.nb-live-training .nb-live-status')"
+        ".textContent.startsWith(text)",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_a_readers_rl_run_paused_stepped_and_finished(opened):
+    """The MyST page's run (GRPO, the gameable reward, group 4, 30 steps): nothing of the
+    trainer before Train; a record for the start and every step, the held-out ones every
+    REPLAY_EVERY steps, the log's rows the records; the start's pass@1 rl_runs'."""
+    page = opened("myst")
+    widget = page.locator(".nb-live-training")
+    page.wait_for_timeout(500)
+    trainer = ("nanobook_train.js", "nanobook_train_worker.js", "_live/sort-rl-training-")
+    assert not [u for u in page.requests if any(name in u for name in trainer)]
+    button(widget, "Train").click()
+    rows = widget.locator("table.nb-training-log tbody tr")
+    rows.nth(3).wait_for(timeout=300_000)
+    button(widget, "Pause").click()
+    status_starts(page, "Paused")
+    page.wait_for_timeout(500)  # from disk, the step under way may be heard just after
+    before = page.evaluate("window.records.length")
+    button(widget, "Step").click()
+    page.wait_for_function(f"window.records.length > {before}", timeout=60_000)
+    assert page.evaluate("window.records.length") == before + 1
+    button(widget, "Resume").click()
+    status_starts(page, "Done")
+    records = page.evaluate("window.records")
+    assert [r["iter"] for r in records] == list(range(31))
+    evaluated = [r["iter"] for r in records if "pass1" in r]
+    assert evaluated == list(range(0, 31, rl_runs.REPLAY_EVERY))
+    assert all(0 <= r["sorted"] <= r["reward"] <= 1 for r in records[1:])  # sorted is ordered
+    start = rl_runs.exact_pass(rl_runs.start_model(), *rl_runs.held_out())
+    assert records[0]["pass1"] == pytest.approx(start["pass@1"], rel=1e-5)
+    texts = rows.all_inner_texts()
+    assert len(texts) == 31 and texts[0].startswith("0\t–\t–\t")
+    assert texts[5].split("\t")[0] == "5" and texts[5].split("\t")[3].endswith("%")
+    assert widget.locator(".nb-live-status").inner_text().startswith("Done: 30 steps of GRPO")
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_the_widget_fits_a_phone(opened):
+    page = opened("index", viewport={"width": 390, "height": 800}, color_scheme="dark")
+    widget = page.locator(".nb-live-training")
+    button(widget, "Train").click()
+    widget.locator("table.nb-training-log tbody tr").nth(1).wait_for(timeout=300_000)
+    button(widget, "Pause").click()
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('.nb-live-training *')]
+             .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+                            && !e.closest('.nb-training-log-box'))
+             .map((e) => e.tagName + '.' + e.className)"""
+    )
+    assert not wide, wide
+    # the controls are reached by the keyboard: Tab goes from the method to the reward
+    page.locator(".nb-live-training select").first.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "SELECT"
