@@ -558,3 +558,27 @@ def test_the_chat_widget_fits_a_phone_in_the_dark(open_page):
     widget = live(page, ".nb-live-chat")
     widget.locator(".nb-live-readout", has_text="replies").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+# Issue 50: what a reader typed into the book's widgets, and what the line under the reply
+# then says (tests/test_off_distribution.py checks every widget kind on a small project).
+READERS_OFF_INPUTS = [
+    ("attention", "#live-attention-sort-0", "AB", "this one has 2 letters"),
+    ("tools", ".nb-live-tools", "1234+5678=", "“1234” has 4 digits"),
+    ("finetuning", ".nb-live-chat", "CBA", "this one has 3 letters"),
+]
+
+
+@pytest.mark.parametrize(("chapter", "selector", "typed", "reason"), READERS_OFF_INPUTS)
+def test_the_book_says_when_the_readers_input_was_never_in_training(
+    open_page, chapter, selector, typed, reason
+):
+    page = open_page(chapter, reduced_motion="reduce")
+    widget = live(page, selector)
+    note = widget.locator(".nb-live-offdist")
+    assert not note.is_visible()  # the page's own input was in training
+    field = widget.locator("input[type=text]")
+    field.fill(typed)
+    field.press("Enter")
+    note.wait_for(state="visible")
+    assert note.inner_text().startswith("Outside its training") and reason in note.inner_text()
