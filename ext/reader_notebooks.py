@@ -505,8 +505,8 @@ def _run_box(app, docname: str) -> nodes.Element:
     text += nodes.Text(" and open it in Jupyter (")
     text += nodes.literal("", f"jupyter notebook {name}")
     text += nodes.Text(
-        "): the chapter's cells in order, the set-up first, its clips and widgets linked "
-        "back to this page, and last a cell that checks the numbers of the text against "
+        "): the chapter's cells in order, the build's numerics first, its clips and widgets "
+        "linked back to this page, and last a cell that checks the numbers of the text against "
         "your run."
     )
     box += text
