@@ -44,6 +44,7 @@ SUBTYPES = (
     "training-replay",
     "predict-check",
     "live-training",
+    "memory-calculator",
     "math",
     "reader-notebook",
     "notebook",

@@ -70,6 +70,7 @@ VALID = {
     "training-replay": ("sort", {}, ""),
     "predict-check": ("sort", {"ask": "temperature-share"}, ""),
     "live-training": ("sort", {}, ""),
+    "memory-calculator": ("char", {}, ""),
 }
 # An option that only counts for one kind of question is swept with that question.
 ASKED_WITH = {

@@ -281,7 +281,8 @@ def setup(app):
     app.add_directive("training-replay", TrainingReplayDirective)
     app.add_directive("predict-check", PredictCheckDirective)
     app.add_directive("live-training", LiveTrainingDirective)
-    memory_widget.setup(app)  # memory-calculator: formulas, not a trained model
+    app.add_directive(memory_widget.NAME, memory_widget.MemoryCalculatorDirective)
+    memory_widget.connect(app)  # memory-calculator: formulas, not a trained model
     app.connect("config-inited", check_config)
     _core.per_page_state(app, "live_model_specs")  # docname -> [LiveSpec]
     app.connect("env-before-read-docs", init_env)

@@ -1,0 +1,209 @@
+"""The memory calculator (issue 48): model_src/footprint.py's formulas against real tensors,
+the traced formulas against the functions, the page a tiny Sphinx project gets, and in
+Debian's chromium the reader's settings giving Python's figures."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sphinx.util.console import strip_colors
+
+from ext.live_models import formulas, memory_check, memory_widget
+from model_src import footprint
+
+
+def test_every_formula_equals_what_the_tensors_hold():
+    assert memory_check.disagreements(memory_widget.traced()) == []
+
+
+def test_the_traced_formulas_are_the_functions():
+    trees = memory_widget.traced()
+    for shape in memory_widget.shapes().values():
+        args = [shape[name] for name in memory_widget.PARAMETER_INPUTS]
+        n = footprint.parameters(*args)
+        L, C, nh, kv = (shape[k] for k in ("n_layer", "n_embd", "n_head", "n_kv_head"))
+        V, T, B, p = (shape[k] for k in ("vocab_size", "context", "batch", "precision"))
+        assert formulas.evaluate(trees["parameters"], shape) == n
+        activations = footprint.activation_bytes(L, C, nh, kv, V, B, T, p)
+        assert formulas.evaluate(trees["activations"], shape) == activations
+        assert formulas.evaluate(trees["kv_cache"], shape) == footprint.kv_cache_bytes(
+            L, C, nh, kv, B, T, p
+        )
+        state = footprint.optimizer_bytes(
+            "muon",
+            n,
+            footprint.block_matrices(L, C, nh, kv),
+            footprint.tensors(L, shape["bias"]),
+            L,
+            p,
+        )
+        assert formulas.evaluate(trees["optimizer:muon"], shape) == state
+        assert formulas.evaluate(trees["training:muon"], shape) == 2 * n * p + state + activations
+
+
+def test_a_formula_cannot_branch_on_an_input():
+    (x,) = formulas.symbols("x")
+    with pytest.raises(TypeError, match="cannot branch"):
+        bool(x + 1)  # what an `if` or a `max` on an input would ask
+    assert formulas.evaluate(formulas.as_tree(7 // (x + 1) - x / 2), {"x": 3}) == 7 // 4 - 3 / 2
+
+
+def calculators(page: Path) -> list[dict]:
+    found = []
+    for match in re.finditer(r"<section ([^>]*class=\"nb-live[^>]*)>", page.read_text("utf-8")):
+        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', match[1]))
+        if "data-live" in attributes:
+            attributes["data-live"] = json.loads(html.unescape(attributes["data-live"]))
+        found.append(attributes)
+    return found
+
+
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_the_page_gets_bounds_shapes_and_formulas(app, warning):
+    app.build()
+    said = strip_colors(warning.getvalue())
+    assert "index.md" not in said, said
+    (widget,) = calculators(app.outdir / "index.html")
+    data = widget["data-live"]
+    assert data["kind"] == "memory" and data["start"] == "char"
+    bounds = {i["name"]: (i["min"], i["max"]) for i in data["inputs"]}
+    assert bounds == {n: (b.low, b.high) for n, (_, b) in memory_widget.INPUTS.items()}
+    assert data["formulas"] == json.loads(json.dumps(memory_widget.traced()))
+    page = (app.outdir / "index.html").read_text("utf-8")
+    assert "nanobook_memory.js" in page and "nb-live-static" in page
+
+
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_a_bad_shape_or_option_is_a_located_warning(app, warning):
+    app.build()
+    said = strip_colors(warning.getvalue())
+    assert re.search(r"errors\.md:3: WARNING: memory-calculator gpt3: unknown shape 'gpt3'", said)
+    assert "one of sort, char, gpt2, d20" in said
+    assert re.search(r"errors\.md:6: WARNING: memory-calculator sort: .*colour", said), said
+    page = (app.outdir / "errors.html").read_text("utf-8")
+    assert page.count("not available") == 2 and "data-live" not in page
+
+
+@pytest.mark.sphinx("text", testroot="memory-calculator", freshenv=True)
+def test_without_html_every_shape_is_a_table(app):
+    app.build()
+    text = (app.outdir / "index.txt").read_text("utf-8")
+    char = memory_widget.shapes()["char"]
+    params = memory_widget.shown(
+        footprint.parameters(*(char[n] for n in memory_widget.PARAMETER_INPUTS)), "count"
+    )
+    assert "nanochat d20" in text and "KV cache" in text and params in text
+
+
+# --- in chromium -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def page_of(app, browser):
+    app.build()
+    contexts = []
+
+    def open_(**options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.goto((app.outdir / "index.html").as_uri())
+        return page
+
+    yield open_
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+def expected(values: dict, optimizer: str) -> dict[str, str]:
+    """Each output as Python computes and writes it."""
+    trees = memory_widget.traced()
+    figures = {}
+    for name, (_, unit) in memory_widget.OUTPUTS.items():
+        key = f"{name}:{optimizer}" if name in ("optimizer", "training") else name
+        figures[name] = memory_widget.shown(formulas.evaluate(trees[key], values), unit)
+    return figures
+
+
+def shown_on(page) -> dict[str, str]:
+    cells = page.locator(".nb-memory-table td[data-output]")
+    return {
+        cells.nth(i).get_attribute("data-output"): cells.nth(i).inner_text()
+        for i in range(cells.count())
+    }
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_the_readers_settings_give_pythons_figures(page_of):
+    page = page_of()
+    widget = page.locator(".nb-live-memory")
+    widget.locator(".nb-memory-table").wait_for()
+    char = memory_widget.shapes()["char"]
+    assert shown_on(page) == expected(char, "adamw")
+    # the keyboard: from char to GPT-2 small in the shapes' list
+    start = widget.get_by_label("start from")
+    start.focus()
+    page.keyboard.press("ArrowDown")
+    gpt2 = memory_widget.shapes()["gpt2"]
+    assert shown_on(page) == expected(gpt2, "adamw")
+    settings = {
+        "layers": 24,
+        "width C": 2048,
+        "heads": 16,
+        "k/v heads": 4,
+        "context T": 4096,
+        "batch B": 8,
+        "training tokens": 10**10,
+        "throughput, TFLOP/s": 100,
+    }
+    for label, value in settings.items():
+        widget.get_by_label(label, exact=True).fill(str(value))
+    widget.get_by_label("precision").select_option("bf16")
+    widget.get_by_label("optimizer").select_option("muon")
+    widget.get_by_label("biases").uncheck()
+    names = {label: n for n, (label, _) in memory_widget.INPUTS.items()}
+    values = {
+        **gpt2,
+        **{names[label]: v for label, v in settings.items()},
+        "bias": 0,
+        "precision": memory_widget.PRECISIONS["bf16"],
+    }
+    assert shown_on(page) == expected(values, "muon")
+    status = widget.locator(".nb-live-status").inner_text()
+    assert expected(values, "muon")["training"] in status
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_bad_settings_are_said_and_marked(page_of):
+    page = page_of()
+    widget = page.locator(".nb-live-memory")
+    widget.get_by_label("heads", exact=True).fill("5")  # 96 channels do not split into 5
+    assert "must divide" in widget.locator(".nb-live-status").inner_text()
+    assert set(shown_on(page).values()) == {"—"}
+    widget.get_by_label("layers").fill("0")
+    assert widget.get_by_label("layers").get_attribute("aria-invalid") == "true"
+    assert "from 1 to 256" in widget.locator(".nb-live-status").inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_the_calculator_fits_a_phone_in_the_dark(page_of):
+    page = page_of(
+        viewport={"width": 390, "height": 844}, color_scheme="dark", reduced_motion="reduce"
+    )
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    page.locator(".nb-memory-table").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ink = page.locator(".nb-live-memory").evaluate("e => getComputedStyle(e).borderLeftColor")
+    assert ink == "rgb(244, 162, 97)"  # the dark theme's accent
