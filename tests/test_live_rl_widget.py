@@ -201,10 +201,14 @@ def test_the_widget_fits_a_phone(opened):
     widget.locator("table.nb-training-log tbody tr").nth(1).wait_for(timeout=300_000)
     button(widget, "Pause").click()
     wide = page.evaluate(
-        """() => [...document.querySelectorAll('.nb-live-training *')]
-             .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
-                            && !e.closest('.nb-training-log-box'))
-             .map((e) => e.tagName + '.' + e.className)"""
+        """() => {
+             const root = document.querySelector('.nb-live-training');
+             const edge = Math.min(root.getBoundingClientRect().right, window.innerWidth);
+             return [...root.querySelectorAll('*')]
+               .filter((e) => e.getBoundingClientRect().right > edge + 1
+                              && !e.closest('.nb-training-log-box'))
+               .map((e) => e.tagName + '.' + e.className);
+           }"""
     )
     assert not wide, wide
     # the controls are reached by the keyboard: Tab goes from the method to the reward

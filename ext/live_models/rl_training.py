@@ -43,10 +43,10 @@ CONTROLS = (
 # How the page names rl.py's checkers and rl_runs.py's methods (the names come from there:
 # one without a label here is named by its own name).
 LABELS = {
-    "sort": "exact sort (rl.sort_reward)",
-    "order": "letters in order (rl.order_reward: gameable)",
-    "REINFORCE": "REINFORCE (group mean as baseline)",
-    "GRPO": "GRPO (also divided by the group's spread)",
+    "sort": "exact sort (sort_reward)",
+    "order": "in order, gameable (order_reward)",
+    "REINFORCE": "REINFORCE (mean baseline)",
+    "GRPO": "GRPO (÷ the group's spread)",
 }
 
 

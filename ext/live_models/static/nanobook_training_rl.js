@@ -32,13 +32,7 @@
 
   /** The run's log: each step's mean reward and sampled pass@1; held-out pass@1, pass@k. */
   function logTable(widgetId, about) {
-    const columns = [
-      "Step",
-      "Mean reward",
-      "Sorted (pass@1, sampled)",
-      "Held-out pass@1",
-      `Held-out pass@${about.k}`,
-    ];
+    const columns = ["Step", "Reward", "Sorted", "pass@1", `pass@${about.k}`];
     const header = element(
       "tr",
       {},
@@ -47,11 +41,11 @@
     const body = element("tbody");
     const caption = element("caption", {
       id: `${widgetId}-log-title`,
-      text: `Your run's log: at every step the mean reward its answers got from the chosen checker and the share of them that sort their prompt; at the start, every ${about.eval_every} steps and at the end, the held-out pass@1 and pass@${about.k} (exact, from the model's probabilities).`,
+      text: `Your run's log. Reward: the mean reward of the step's answers by the chosen checker. Sorted: the share of them that sort their prompt (pass@1, sampled). pass@1 and pass@${about.k}: on the held-out prompts, exact from the model's probabilities, at the start, every ${about.eval_every} steps and at the end.`,
     });
     const table = element(
       "table",
-      { className: "nb-training-log", id: `${widgetId}-log` },
+      { className: "nb-training-log nb-rl-log", id: `${widgetId}-log` },
       caption,
       element("thead", {}, header),
       body,
