@@ -207,3 +207,18 @@ def test_the_calculator_fits_a_phone_in_the_dark(page_of):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     ink = page.locator(".nb-live-memory").evaluate("e => getComputedStyle(e).borderLeftColor")
     assert ink == "rgb(244, 162, 97)"  # the dark theme's accent
+
+
+@pytest.mark.browser
+def test_the_scale_chapters_calculator_gives_pythons_figures(book_html, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto((book_html / "chapters" / "scale.html").as_uri())
+    widget = page.locator(".nb-live-memory")
+    widget.scroll_into_view_if_needed()
+    widget.locator(".nb-memory-table").wait_for()
+    assert shown_on(page) == expected(memory_widget.shapes()["char"], "adamw")
+    assert not problems, problems
+    context.close()

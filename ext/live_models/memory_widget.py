@@ -31,8 +31,9 @@ KIND = "memory"
 SCRIPT = "nanobook_memory.js"
 NAME = "memory-calculator"
 
-# The reader's inputs: (label, bounds). Bounds keep every figure below 2**53 for the
-# widths and depths of today's largest open models, so the page's numbers are exact.
+# The reader's inputs: (label, bounds), up to about the largest open models' shapes and
+# runs. The page computes in doubles: figures above 2**53 (8 PiB, 9e15 FLOPs) round, far
+# below the three significant digits it shows.
 INPUTS = {
     "n_layer": ("layers", _core.Number(int, 1, 256, "12")),
     "n_embd": ("width C", _core.Number(int, 1, 32768, "768")),
