@@ -191,43 +191,61 @@
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W: rows are contiguous dot
   // products (T counts rows: positions of one sequence or of a batch). Two positions by
-  // two outputs at a time, so each number loaded serves two
-  // products (about 2.5x faster than one dot product at a time; the sums are the same).
+  // four outputs at a time: each number loaded serves two or four products, and the eight
+  // sums stay in registers (1.5x faster than two by two, which was 2.5x faster than one
+  // dot product at a time). Each sum still runs over i in order: the same sums, bit for bit.
   function linear(x, T, nIn, nOut, weight, bias) {
     const out = new Float64Array(T * nOut);
+    const lastRow = (nOut - 1) * nIn;
     for (let t = 0; t < T; t += 2) {
       const pair = t + 1 < T;
       const r0 = t * nIn;
       const r1 = pair ? r0 + nIn : r0; // an odd last position is simply computed twice
-      for (let o = 0; o < nOut; o += 2) {
-        const both = o + 1 < nOut;
+      for (let o = 0; o < nOut; o += 4) {
+        // outputs past the last one read its row again; their sums are not written
         const w0 = o * nIn;
-        const w1 = both ? w0 + nIn : w0;
+        const w1 = Math.min(w0 + nIn, lastRow);
+        const w2 = Math.min(w0 + 2 * nIn, lastRow);
+        const w3 = Math.min(w0 + 3 * nIn, lastRow);
         let s00 = 0,
           s01 = 0,
+          s02 = 0,
+          s03 = 0,
           s10 = 0,
-          s11 = 0;
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
         for (let i = 0; i < nIn; i++) {
           const a = x[r0 + i],
             b = x[r1 + i],
-            u = weight[w0 + i],
-            v = weight[w1 + i];
-          s00 += a * u;
-          s01 += a * v;
-          s10 += b * u;
-          s11 += b * v;
+            u0 = weight[w0 + i],
+            u1 = weight[w1 + i],
+            u2 = weight[w2 + i],
+            u3 = weight[w3 + i];
+          s00 += a * u0;
+          s01 += a * u1;
+          s02 += a * u2;
+          s03 += a * u3;
+          s10 += b * u0;
+          s11 += b * u1;
+          s12 += b * u2;
+          s13 += b * u3;
         }
-        const b0 = bias ? bias[o] : 0;
-        const b1 = bias && both ? bias[o + 1] : 0;
-        out[t * nOut + o] = b0 + s00;
-        if (both) out[t * nOut + o + 1] = b1 + s01;
-        if (pair) {
-          out[(t + 1) * nOut + o] = b0 + s10;
-          if (both) out[(t + 1) * nOut + o + 1] = b1 + s11;
-        }
+        const left = nOut - o;
+        storeFour(out, t * nOut + o, left, bias, o, s00, s01, s02, s03);
+        if (pair) storeFour(out, (t + 1) * nOut + o, left, bias, o, s10, s11, s12, s13);
       }
     }
     return out;
+  }
+
+  // up to four sums of one output row from out[at], each after its bias (if any), as far
+  // as the row goes (`left` outputs)
+  function storeFour(out, at, left, bias, o, s0, s1, s2, s3) {
+    out[at] = (bias ? bias[o] : 0) + s0;
+    if (left > 1) out[at + 1] = (bias ? bias[o + 1] : 0) + s1;
+    if (left > 2) out[at + 2] = (bias ? bias[o + 2] : 0) + s2;
+    if (left > 3) out[at + 3] = (bias ? bias[o + 3] : 0) + s3;
   }
   nanobook._linear = linear;
 
