@@ -129,7 +129,7 @@ def expected(values: dict, optimizer: str) -> dict[str, str]:
     trees = memory_widget.traced()
     figures = {}
     for name, (_, unit) in memory_widget.OUTPUTS.items():
-        key = f"{name}:{optimizer}" if name in ("optimizer", "training") else name
+        key = f"{name}:{optimizer}" if name in memory_widget.PER_OPTIMIZER else name
         figures[name] = memory_widget.shown(formulas.evaluate(trees[key], values), unit)
     return figures
 

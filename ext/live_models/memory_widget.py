@@ -57,9 +57,10 @@ OUTPUTS = {  # name: (label, unit)
     "activations": ("activations kept for backward", "bytes"),
     "training": ("training step, all four", "bytes"),
     "kv_cache": ("KV cache, generating", "bytes"),
-    "flops_per_token": ("FLOPs per training token", "count"),
+    "flops_per_token": ("FLOPs per training token, 6N + 12LCT", "count"),
     "training_seconds": ("training time", "seconds"),
 }
+PER_OPTIMIZER = ("optimizer", "training")  # outputs with a formula for each optimizer
 
 
 # The shapes the reader can start from, and where each comes from (shapes()).
@@ -228,7 +229,8 @@ def settings(start: str, trees: dict, starts: dict) -> dict:
         "shapes": starts,
         "shapeLabels": SHAPE_LABELS,
         "outputs": [
-            {"name": n, "label": label, "unit": unit} for n, (label, unit) in OUTPUTS.items()
+            {"name": n, "label": label, "unit": unit, "perOptimizer": n in PER_OPTIMIZER}
+            for n, (label, unit) in OUTPUTS.items()
         ],
         "formulas": trees,
         "units": UNITS,
@@ -299,7 +301,7 @@ def fallback_table(data: dict) -> nodes.Node:
     rows = []
     for output in data["outputs"]:
         name = output["name"]
-        key = f"{name}:adamw" if name in ("optimizer", "training") else name
+        key = f"{name}:adamw" if name in PER_OPTIMIZER else name
         cells = [
             shown(formulas.evaluate(data["formulas"][key], shape), output["unit"])
             for shape in shapes.values()

@@ -111,8 +111,8 @@
         cell.textContent = "—";
         continue;
       }
-      const ranked = ["optimizer", "training"].includes(output.name);
-      const tree = widget.options.formulas[ranked ? `${output.name}:${optimizer}` : output.name];
+      const key = output.perOptimizer ? `${output.name}:${optimizer}` : output.name;
+      const tree = widget.options.formulas[key];
       cell.textContent = shown(evaluate(tree, values), output.unit, widget.options.units);
     }
     widget.status.textContent = problem ?? widget.summary();
@@ -181,5 +181,4 @@
   }
 
   nanobook.widgets.add("memory", make);
-  nanobook.memory = { evaluate }; // for the tests: the page's own evaluation
 })();
