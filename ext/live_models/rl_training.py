@@ -50,15 +50,21 @@ LABELS = {
 }
 
 
+# What a run of rl_runs.RUNS_BY_NAME may set for the page to follow it: the page's step is
+# rl.rl_step with its reward and its normalise; a run setting anything else (another
+# baseline, a KL term) is not offered.
+FOLLOWED = {"reward", "normalise"}
+
+
 def methods() -> dict[str, dict]:
-    """rl_runs.py's methods on the exact-sort checker, by name, with whether each divides
-    the advantages by the group's spread (GRPO) or not (REINFORCE)."""
+    """rl_runs.py's methods on the exact-sort checker that the page follows, by name, with
+    whether each divides the advantages by the group's spread (GRPO) or not (REINFORCE)."""
     from model_src import rl_runs
 
     return {
         name: {"normalise": spec["normalise"]}
         for name, spec in rl_runs.RUNS_BY_NAME.items()
-        if spec.get("reward") == "sort"
+        if spec.get("reward") == "sort" and set(spec) <= FOLLOWED
     }
 
 
