@@ -400,6 +400,62 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert base == removed and "logits equal to the chat model's: True" in lora
 
 
+def _rule_words(said: tuple, ahead: str, behind: str, even: str, rounding: float = 0.1):
+    """The words a paired statistic (difference, error, words as the page prints them)
+    must come with by the book's rule (verdicts.py), up to the page's rounding."""
+    difference, error, words = float(said[0]), float(said[1]), said[2]
+    if abs(difference) > 3 * error + rounding:
+        assert words == (ahead if difference > 0 else behind), (difference, error, words)
+    elif abs(difference) < 3 * error - rounding:
+        assert words == even, (difference, error, words)
+
+
+def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_html):
+    """Chapter 13's newer claims against its own tables: the unmasked runs' loss at the
+    answer letter against knowing only how often each letter wins, and LoRA with the new
+    token's row trained against rank 8 and the full fine-tune, each with the rule's words."""
+    page = book_html / "chapters/finetuning.html"
+    unspaced = re.compile(r" (?=[.,:;)])|(?<=\() ")
+    explained = unspaced.sub("", _section(page, "ch-finetuning-mask-measures"))
+    prior = float(re.search(r"how often each letter wins: ([\d.]+) nats", explained).group(1))
+    losses = {
+        name: [float(v) for v in values.split()]
+        for name, values in re.findall(r"(#, unmasked|#) ((?:\d\.\d{3} ?){5,})", explained)
+    }
+    said = re.search(
+        r"unmasked runs end at ([\d.]+) on average, minus that ([+-][\d.]+) ± ([\d.]+) nats "
+        r"over (\d+) seeds: (.*?)\. The masked", explained
+    )  # fmt: skip
+    unmasked = losses["#, unmasked"]
+    assert len(unmasked) == int(said.group(4)) >= 5
+    assert abs(float(said.group(1)) - sum(unmasked) / len(unmasked)) < 0.001
+    assert abs(float(said.group(2)) - (sum(unmasked) / len(unmasked) - prior)) < 0.002
+    _rule_words(
+        said.group(2, 3, 5),
+        "above it, so they predict the answer worse than knowing how often each letter wins",
+        "below it, so they learned some of the counting",
+        "no different from it, so what they learned of the answer is how often each letter wins",
+        rounding=0.002,
+    )  # fmt: skip
+
+    row = unspaced.sub("", _section(page, "ch-finetuning-lora-row"))
+    table = {
+        name: _percents(values)
+        for name, values in re.findall(r"(full|LoRA r=8, # row|LoRA r=8) ((?:[\d.]+% ?){5,})", row)
+    }
+    gain = [a - b for a, b in zip(table["LoRA r=8, # row"], table["LoRA r=8"], strict=True)]
+    said = re.search(
+        r"row.s run minus rank 8 is ([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds: (.*?)\;", row
+    )
+    assert int(said.group(3)) == len(gain) >= 5
+    assert abs(float(said.group(1)) - sum(gain) / len(gain)) < 0.1  # the table's rounding
+    _rule_words(
+        said.group(1, 2, 4),
+        "training the row helps", "training the row hurts",
+        "these seeds cannot tell whether training the row changes it",
+    )  # fmt: skip
+
+
 def _percentages(text: str) -> list[float]:
     return [float(p) for p in re.findall(r"([\d.]+)%", text)]
 
