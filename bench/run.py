@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -411,66 +412,132 @@ def cold_publish(scratch: Path) -> dict:
     return results
 
 
+def engine_before_alone(scratch: Path) -> dict:
+    """As the full run does it: this tree's cold publish build first, then the engine
+    before issue 30 beside it (engine_before)."""
+    before: dict[str, Scenario] = {}
+
+    def record(name: str, build: Build) -> None:
+        before.setdefault(name, Scenario(name)).builds.append(build)
+
+    book = Workspace(scratch, "publish")
+    record("cold build, publish", book.build("publish"))
+    engine_before(scratch, record, cache=book.root / ".cache")
+    return {name: sc.summary() for name, sc in before.items()}
+
+
+def clip_render_figures(scratch: Path) -> dict:
+    """The clip renders of a warm book with one job and with two."""
+    book = Workspace(scratch, "clip-renders", cache=ROOT / ".cache")
+    book.build("draft")  # warm: this tree's own keys
+    builds = clip_renders(book)
+    figures = {f"{jobs} job(s)": describe(b) for jobs, b in builds.items()}
+    figures["2 jobs / 1 job"] = round(builds[2].renders[0] / builds[1].renders[0], 3)
+    return figures
+
+
+# The scenarios `--only` runs one by one (besides EDITS): name -> (the key of its figures,
+# measure(scratch, html) -> figures), html being the built book the page scenarios read.
+SCENARIOS = {
+    "floor": ("floor", lambda scratch, html: floor(scratch)),
+    "engine-before": ("engine before", lambda scratch, html: engine_before_alone(scratch)),
+    "cold-publish-cpu": ("cold publish", lambda scratch, html: cold_publish(scratch)),
+    "clip-renders": ("clip renders", lambda scratch, html: clip_render_figures(scratch)),
+    "replay": ("replay", lambda scratch, html: replay_figures()),
+    "live": ("live", lambda scratch, html: live_figures(scratch)),
+    "train-rate": ("train_rate", lambda scratch, html: train_rate_figures(scratch)),
+    "page-weight": ("page_weight", lambda scratch, html: page_weight(html)),
+    "training-page-weight": (
+        "training_page_weight",
+        lambda scratch, html: training_page_weight(html),
+    ),
+    "training": ("training", lambda scratch, html: training_figures(scratch / "cache")),
+    "trainings": ("trainings", lambda scratch, html: training_groups(scratch / "all-trainings")),
+}
+PARTS = (*EDITS, *SCENARIOS)
+
+
 def parts(names: list[str], html: Path) -> None:
     """Run only the named scenarios (`python bench/run.py --only comment-edit`); print
-    their figures as JSON. The machine may be shared: these never run the full bench."""
+    their figures as JSON, and the targets they decide. The machine may be shared: these
+    never run the full bench."""
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     try:
         results = {}
         edits = [name for name in names if name in EDITS]
         if edits:
             results.update(edit_scenarios(scratch, edits))
-        if "floor" in names:
-            results["floor"] = floor(scratch)
-        if "engine-before" in names:  # as the full run does: this tree's cold publish first
-            before: dict[str, Scenario] = {}
-
-            def record(name: str, build: Build) -> None:
-                before.setdefault(name, Scenario(name)).builds.append(build)
-
-            book = Workspace(scratch, "publish")
-            record("cold build, publish", book.build("publish"))
-            engine_before(scratch, record, cache=book.root / ".cache")
-            results["engine before"] = {name: sc.summary() for name, sc in before.items()}
-        if "cold-publish-cpu" in names:
-            results["cold publish"] = cold_publish(scratch)
-        if "clip-renders" in names:
-            book = Workspace(scratch, "clip-renders", cache=ROOT / ".cache")
-            book.build("draft")  # warm: this tree's own keys
-            builds = clip_renders(book)
-            results["clip renders"] = {f"{jobs} job(s)": describe(b) for jobs, b in builds.items()}
-            results["clip renders"]["2 jobs / 1 job"] = round(
-                builds[2].renders[0] / builds[1].renders[0], 3
-            )
-        if "replay" in names:
-            results["replay"] = replay_figures()
-        if "live" in names:
-            results["live"] = live_figures(scratch)
-        if "page-weight" in names:
-            results["page_weight"] = page_weight(html)
-        if "training" in names:
-            results["training"] = training_figures(scratch / "cache")
-        if "trainings" in names:
-            results["trainings"] = training_groups(scratch / "all-trainings")
+        for name in names:
+            if name in SCENARIOS:
+                key, measure = SCENARIOS[name]
+                results[key] = measure(scratch, html)
+        results["targets"] = scenario_targets(results)
         print(json.dumps(results, indent=2))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-PARTS = (
-    "floor",
-    "engine-before",
-    "comment-edit",
-    "shown-comment-edit",
-    "sample-edit",
-    "cold-publish-cpu",
-    "clip-renders",
-    "replay",
-    "live",
-    "page-weight",
-    "training",
-    "trainings",
-)
+def target(name: str, value, passed: bool) -> dict:
+    return {"target": name, "value": value, "pass": passed}
+
+
+def scenario_targets(results: dict) -> list[dict]:
+    """The targets decided by the figures of the scenarios measured (results' keys)."""
+    targets = []
+    if replay := results.get("replay"):
+        overhead, size = replay["overhead"], replay["replay_bytes"]
+        targets += [
+            target(
+                "recording the training replay adds <= 10% to training", overhead, overhead <= 0.10
+            ),
+            target("training replay <= 1 MB", size, size <= 1_000_000),
+        ]
+    if live := results.get("live"):
+        sort_ms, char_ms = (live["forward"][name]["median_ms"] for name in ("sort", "char"))
+        first, sizes = live["first_result_ms"], live["artifact_bytes"]
+        targets += [
+            target("sort forward <= 1 ms (chromium)", sort_ms, sort_ms <= 1),
+            target("char forward, full context, <= 20 ms", char_ms, char_ms <= 20),
+            target("first live result <= 300 ms after the first interaction", first, first <= 300),
+            target(
+                "live artifacts: sort <= 400 kB, char <= 2 MB",
+                sizes,
+                sizes["sort"] <= 400_000 and sizes["char"] <= 2_000_000,
+            ),
+        ]
+    if rate := results.get("train_rate"):
+        share = rate["page / torch step rate"]
+        targets.append(
+            target(
+                f"in-page training step rate >= {TRAIN_RATE_SHARE:.0%} of PyTorch's one thread",
+                share,
+                share >= TRAIN_RATE_SHARE,
+            )
+        )
+    if weight := results.get("site_weight"):
+        biggest = max(weight["clip_mp4_bytes"].values(), default=0)
+        targets.append(target("publish clip MP4 < 1 MB each", biggest, biggest < 1_000_000))
+    if pages := results.get("page_weight"):
+        heaviest = max(page["before_scroll_bytes"] for page in pages.values())
+        targets.append(
+            target(
+                "a chapter transfers <= 1 MB before the reader scrolls",
+                heaviest,
+                heaviest <= 1_000_000,
+            )
+        )
+    if training := results.get("training_page_weight"):
+        for moment in WEIGHED_MOMENTS:
+            ratio_ = training["with / without the widget"][moment]
+            targets.append(
+                target(
+                    f"training chapter {moment}: with the live-training widget / without"
+                    f" <= {1 + PAGE_WEIGHT_SLACK}",
+                    ratio_,
+                    ratio_ <= 1 + PAGE_WEIGHT_SLACK,
+                )
+            )
+    return targets
 
 
 def main() -> None:
@@ -549,44 +616,16 @@ def main() -> None:
     models = scratch / "train-cache"
     results["training"] = training_figures(models)  # also warms the comparison's models
     results["trainings"] = training_groups(scratch / "all-trainings")
-    results["replay"] = replay = replay_figures()
-    results["targets"].append(
-        {
-            "target": "recording the training replay adds <= 10% to training",
-            "value": replay["overhead"],
-            "pass": replay["overhead"] <= 0.10,
-        }
-    )
-    results["targets"].append(
-        {
-            "target": "training replay <= 1 MB",
-            "value": replay["replay_bytes"],
-            "pass": replay["replay_bytes"] <= 1_000_000,
-        }
-    )
-    results["live"] = live = live_figures(scratch)
-    sort_ms, char_ms = (live["forward"][name]["median_ms"] for name in ("sort", "char"))
-    results["targets"] += [
-        {"target": "sort forward <= 1 ms (chromium)", "value": sort_ms, "pass": sort_ms <= 1},
-        {"target": "char forward, full context, <= 20 ms", "value": char_ms, "pass": char_ms <= 20},
-        {
-            "target": "first live result <= 300 ms after the first interaction",
-            "value": live["first_result_ms"],
-            "pass": live["first_result_ms"] <= 300,
-        },
-        {
-            "target": "live artifacts: sort <= 400 kB, char <= 2 MB",
-            "value": live["artifact_bytes"],
-            "pass": live["artifact_bytes"]["sort"] <= 400_000
-            and live["artifact_bytes"]["char"] <= 2_000_000,
-        },
-    ]
+    results["replay"] = replay_figures()
+    results["live"] = live_figures(scratch)
+    results["train_rate"] = train_rate_figures(scratch)
     for i in range(args.publish_repeat):
         print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
         book = Workspace(scratch, f"publish-{i}")
         record("cold build, publish", book.build("publish"))
         results["site_weight"] = site_weight(book.docs / "_build" / "html")
         results["page_weight"] = page_weight(book.docs / "_build" / "html")
+        results["training_page_weight"] = training_page_weight(book.docs / "_build" / "html")
         if i == args.publish_repeat - 1:
             print("[the engine before issue 30, beside this tree]", flush=True)
             engine_before(scratch, record, cache=book.root / ".cache")
@@ -697,25 +736,7 @@ def main() -> None:
                     "pass": all(g == want for g in got),
                 }
             )
-    if "site_weight" in results:
-        weight = results["site_weight"]
-        biggest = max(weight["clip_mp4_bytes"].values(), default=0)
-        results["targets"].append(
-            {
-                "target": "publish clip MP4 < 1 MB each",
-                "value": biggest,
-                "pass": biggest < 1_000_000,
-            }
-        )
-    if "page_weight" in results:
-        heaviest = max(page["before_scroll_bytes"] for page in results["page_weight"].values())
-        results["targets"].append(
-            {
-                "target": "a chapter transfers <= 1 MB before the reader scrolls",
-                "value": heaviest,
-                "pass": heaviest <= 1_000_000,
-            }
-        )
+    results["targets"] += scenario_targets(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "docs" / "performance.md").write_text(markdown(results))
@@ -876,10 +897,23 @@ def live_figures(scratch: Path) -> dict:
 
 
 @contextlib.contextmanager
-def served(html: Path):
-    """The built book over HTTP on 127.0.0.1 (no compression, no log); its root URL."""
+def served(html: Path, pages: dict[str, bytes] | None = None):
+    """The built book over HTTP on 127.0.0.1 (no compression, no log), and ``pages``
+    (path -> HTML) beside its files; its root URL."""
+    extra = pages or {}
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = extra.get(self.path.split("?")[0])
+            if body is None:
+                super().do_GET()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, *args) -> None:
             pass
 
@@ -939,6 +973,229 @@ def page_weight(html: Path) -> dict:
             context.close()
         browser.close()
     return results
+
+
+# Issue 47: the page trains at >= 30 % of PyTorch's one-thread step rate, and a page with
+# the live-training widget weighs what it weighed without it, within 5 %, until Train.
+TRAIN_RATE_SHARE = 0.30
+PAGE_WEIGHT_SLACK = 0.05
+TRAIN_RATE_ROUNDS, TRAIN_RATE_STEPS = 5, 20
+# The sort model as the training chapter's widget starts it: the book's settings, run for
+# `steps` steps with one evaluation (at the end: its step is left out of the timings).
+TORCH_STEPS_CODE = """
+import json, sys, time, torch
+from ext.live_models import training
+from ext.live_models.compute import weight_tensors
+from model_src import presets, train
+from model_src.model import GPT, GPTConfig
+torch.set_num_threads(1)
+steps, seed = int(sys.argv[1]), int(sys.argv[2])
+overrides = {"max_iters": steps, "eval_interval": steps, "eval_iters": 1}
+rules = training.training_rules("sort", **overrides)
+torch.manual_seed(seed)
+model = GPT(GPTConfig(**rules["config"]))
+if sys.argv[3] == "export":
+    weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
+    print(json.dumps({"config": rules["config"], "weights": weights, "rules": rules,
+                      "data": training.training_data("sort")}))
+    sys.exit()
+cfg = train.resolve_config(presets.config_file("sort"), {**overrides, "log_interval": 1})
+marks = []  # observe() runs before the first step and after each, before an evaluation
+log = train.fit(model, cfg, train.memory_batches(presets.dataset("sort"), cfg),
+                observe=lambda *_: marks.append((time.perf_counter(), time.thread_time())))["log"]
+steps = list(zip(marks, marks[1:]))
+print(json.dumps({"step_ms": [1000 * (b[0] - a[0]) for a, b in steps],
+                  "step_cpu_ms": [1000 * (b[1] - a[1]) for a, b in steps],
+                  "losses": [record["loss"] for record in log]}))
+"""
+# One training run in JavaScript, each step timed by `clock` (ms); a step that ends in an
+# evaluation is not a step's time.
+TIMED_STEPS = """(options, clock) => {
+  const session = nanobook.training.session(options);
+  const stepMs = [], losses = [];
+  while (!session.done) {
+    const start = clock();
+    const record = session.advance();
+    const ms = clock() - start;
+    losses.push(record.loss);
+    if (!("val_loss" in record)) stepMs.push(ms);
+  }
+  return {stepMs, losses};
+}"""
+PAGE_STEPS_CODE = f"(options) => ({TIMED_STEPS})(options, () => performance.now())"
+# The same in node (the V8 engine outside a browser), timed in CPU time: what a step costs
+# whatever else the machine runs. argv: the folder of the scripts, the options' file.
+NODE_STEPS_CODE = """
+const fs = require("fs"), vm = require("vm");
+const [folder, optionsFile] = process.argv.slice(1);
+for (const script of fs.readFileSync(`${folder}/order.txt`, "utf8").split("\\n").filter(Boolean))
+  vm.runInThisContext(fs.readFileSync(`${folder}/${script}`, "utf8"));
+const cpuMs = () => { const used = process.cpuUsage(); return (used.user + used.system) / 1000; };
+const options = JSON.parse(fs.readFileSync(optionsFile, "utf8"));
+console.log(JSON.stringify((TIMED_STEPS)(options, cpuMs)));
+""".replace("TIMED_STEPS", TIMED_STEPS)
+
+
+def trainer_site(scratch: Path) -> Path:
+    """A folder with the scripts the trainer's worker runs (the runtime, then the trainer:
+    nanobook_train_worker.js's importScripts), a bare page loading them in that order, and
+    order.txt listing it for node."""
+    worker = (ROOT / "ext" / "live_models" / "static" / "nanobook_train_worker.js").read_text()
+    scripts = re.findall(r'"([\w.]+\.js)"', re.search(r"importScripts\((.*?)\)", worker)[1])
+    site = scratch / "train-rate"
+    site.mkdir()
+    for script in scripts:
+        shutil.copy(ROOT / "ext" / "live_models" / "static" / script, site)
+    (site / "order.txt").write_text("\n".join(scripts) + "\n")
+    tags = "".join(f'<script src="{script}"></script>' for script in scripts)
+    (site / "index.html").write_text(f'<!doctype html><meta charset="utf-8">{tags}')
+    return site
+
+
+def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
+    """The live-training widget's step against train.fit's on one thread, side by side:
+    the sort model at the book's settings, from the same weights, on the same batches
+    (both draw them as train.fit does, from the same seed), in alternated rounds so that
+    the machine's load hits both. The page runs nanobook_train.js in chromium, in float64
+    as it trains; PyTorch in float32, as the book trains. Medians of the step times (wall
+    clock); where node is installed, also the CPU time of a step, node against torch."""
+    from playwright.sync_api import sync_playwright
+
+    site = trainer_site(scratch)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = (str(TRAIN_RATE_STEPS), str(seed))
+    options = python_json(TORCH_STEPS_CODE, env, *args, "export")
+    (site / "options.json").write_text(json.dumps(options))
+    node = shutil.which("node")
+    times: dict[str, list[float]] = {"torch": [], "torch_cpu": [], "page": [], "node_cpu": []}
+    gap = 0.0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**book_build.chromium())
+        page = browser.new_page()
+        page.goto((site / "index.html").as_uri())
+        for _ in range(TRAIN_RATE_ROUNDS):
+            torch_round = python_json(TORCH_STEPS_CODE, env, *args, "time")
+            page_round = page.evaluate(PAGE_STEPS_CODE, options)
+            times["torch"] += torch_round["step_ms"]
+            times["torch_cpu"] += torch_round["step_cpu_ms"]
+            times["page"] += page_round["stepMs"]
+            pairs = zip(torch_round["losses"], page_round["losses"], strict=True)
+            gap = max(gap, *(abs(a - b) for a, b in pairs))
+            if node:
+                command = [node, "-e", NODE_STEPS_CODE, str(site), str(site / "options.json")]
+                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                times["node_cpu"] += json.loads(out)["stepMs"]
+        engine = f"chromium {browser.version}"
+        browser.close()
+    median = {name: statistics.median(values) for name, values in times.items() if values}
+    settings = options["rules"]["settings"]
+    figures = {
+        "engine": engine,
+        "model": {key: options["config"][key] for key in ("n_layer", "n_head", "n_embd")},
+        "batch": {key: settings[key] for key in ("batch_size", "block_size")},
+        "steps": len(times["page"]),
+        "torch_step_ms": median["torch"],
+        "page_step_ms": median["page"],
+        "page / torch step rate": median["torch"] / median["page"],
+        "largest loss gap, page (float64) - torch (float32)": gap,
+        "torch_step_cpu_ms": median["torch_cpu"],
+    }
+    if node:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+        figures.update(
+            node=version.strip(),
+            node_step_cpu_ms=median["node_cpu"],
+        )
+        figures["page / torch step rate, CPU time (node)"] = (
+            median["torch_cpu"] / median["node_cpu"]
+        )
+    return figures
+
+
+WEIGHED_MOMENTS = ("on load", "scrolled through")
+TRAINING_PAGE = "chapters/training.html"
+SECTION_TAG = re.compile(r"<(/?)section\b[^>]*>")
+
+
+def without_training_widget(page: str) -> str:
+    """The built page as it would be without its live-training widgets: each widget's
+    section goes, and so does the widget's script (with the runtime's, if no other live
+    widget is left on the page)."""
+    from ext.live_models import KIND_SCRIPTS, SCRIPTS
+
+    kept, depth, cut_from, pos = [], 0, None, 0
+    for tag in SECTION_TAG.finditer(page):
+        opening = not tag.group(1)
+        if cut_from is None:
+            is_widget = opening and '"kind": "training"' in unescape(tag.group(0))
+            if is_widget:
+                kept.append(page[pos : tag.start()])
+                cut_from, depth = tag.start(), 1
+            continue
+        depth += 1 if opening else -1
+        if depth == 0:
+            pos, cut_from = tag.end(), None
+    if not kept:
+        raise SystemExit(f"no live-training widget in {TRAINING_PAGE}")
+    rest = "".join(kept) + page[pos:]
+    scripts = [KIND_SCRIPTS["training"]]
+    if "data-live=" not in rest:
+        scripts += SCRIPTS
+    for script in scripts:
+        rest = re.sub(
+            rf'<script[^>]*src="[^"]*/{re.escape(script)}[^"]*"[^>]*></script>\s*', "", rest
+        )
+    return rest
+
+
+def weigh(browser, url: str) -> dict:
+    """Bytes chromium receives for the page at ``url`` (1280x800, a fresh context): once
+    loaded and idle, then after scrolling through it to the end, idle again; and whether
+    the trainer's script was asked for."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    received: list[int] = []
+    network.on("Network.dataReceived", lambda event: received.append(event["dataLength"]))
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    figures = {"on load": sum(received)}
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for top in range(0, height, 600):
+        page.evaluate(f"window.scrollTo(0, {top})")
+        page.wait_for_timeout(50)  # let lazy content see itself on screen
+    page.wait_for_load_state("networkidle")
+    figures["scrolled through"] = sum(received)
+    figures["trainer fetched"] = any("nanobook_train.js" in address for address in asked)
+    context.close()
+    return figures
+
+
+def training_page_weight(html: Path) -> dict:
+    """The training chapter's weight before the reader presses Train, against the same
+    built page without its live-training widget (served beside it, same folder)."""
+    from playwright.sync_api import sync_playwright
+
+    original = (html / TRAINING_PAGE).read_text(encoding="utf-8")
+    bare = "/" + TRAINING_PAGE.replace(".html", "-without-widget.html")
+    with (
+        served(html, {bare: without_training_widget(original).encode()}) as site,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(**book_build.chromium())
+        figures = {
+            "with the widget": weigh(browser, site + TRAINING_PAGE),
+            "without the widget": weigh(browser, site + bare.lstrip("/")),
+        }
+        browser.close()
+    with_, without = figures["with the widget"], figures["without the widget"]
+    figures["with / without the widget"] = {
+        moment: with_[moment] / without[moment] for moment in WEIGHED_MOMENTS
+    }
+    return figures
 
 
 def machine() -> dict:
@@ -1075,6 +1332,38 @@ def markdown(results: dict) -> str:
             "(script loaded, weights inflated, forward pass, widget drawn); artifacts "
             + ", ".join(f"{name} {size / 1e3:.0f} kB" for name, size in sorted(b.items()))
             + ".",
+        ]
+    if rate := results.get("train_rate"):
+        model, batch = rate["model"], rate["batch"]
+        lines += [
+            "",
+            f"Training in the page ({rate['engine']}, float64) against train.fit on one "
+            f"thread (float32), side by side: the sort model ({model['n_layer']} layers, "
+            f"width {model['n_embd']}), batches of {batch['batch_size']} x "
+            f"{batch['block_size']} tokens, the same weights and batches; "
+            f"{rate['page_step_ms']:.0f} ms against {rate['torch_step_ms']:.1f} ms a step "
+            f"(medians of {rate['steps']} steps each): the page trains at "
+            f"{rate['page / torch step rate']:.0%} of PyTorch's step rate.",
+        ]
+        if "node" in rate:
+            lines[-1] += (
+                f" In CPU time, whatever else the machine runs: {rate['node_step_cpu_ms']:.0f} ms"
+                f" a step in node {rate['node']} (the same V8 engine outside a browser) against"
+                f" {rate['torch_step_cpu_ms']:.1f} ms, "
+                f"{rate['page / torch step rate, CPU time (node)']:.0%}."
+            )
+    if training := results.get("training_page_weight"):
+        with_, without = training["with the widget"], training["without the widget"]
+        lines += [
+            "",
+            "The training chapter before the reader presses Train, with its live-training "
+            "widget and without (the same built page, the widget's section and script "
+            "removed): "
+            + "; ".join(
+                f"{moment} {with_[moment] / 1e3:.0f} kB against {without[moment] / 1e3:.0f} kB"
+                for moment in WEIGHED_MOMENTS
+            )
+            + f". The trainer's script was {'' if with_['trainer fetched'] else 'not '}fetched.",
         ]
     lines.append("")
     return "\n".join(lines)
