@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     fetching.add_argument(
         "--wait",
         type=float,
-        default=780,
-        help="seconds to wait for the workflow to publish (default 780: Read the Docs"
-        " stops a build at 15 minutes, set-up included)",
+        default=720,
+        help="seconds to wait for the workflow to publish (default 720: Read the Docs"
+        " stops a build at 15 minutes, its clone, set-up and upload of the output included)",
     )
     fetching.add_argument("--poll", type=float, default=30, help="seconds between asks")
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -214,3 +215,17 @@ def test_an_existing_output_folder_is_not_written_into(release, tmp_path):
     out.mkdir(parents=True)
     fetched = run("fetch", "--commit", COMMIT, "--out", str(out), "--base", base)
     assert fetched.returncode != 0 and "exists already" in fetched.stderr
+
+
+def test_the_readme_states_the_measured_cold_build_where_a_host_is_chosen():
+    """The cold build's time is quoted from the bench's last full run (bench/results.json),
+    with its date and cores, in the section that chooses between the hosts."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    publish = readme[readme.index("## Publish it") :].split("\n## ", 1)[0]
+    bench = json.loads((REPO / "bench" / "results.json").read_text(encoding="utf-8"))
+    seconds = bench["scenarios"]["cold build, publish"]["median"]
+    machine = bench["machine"]
+    for quoted in (f"{seconds:.0f} s", f"{seconds / 60:.1f} min", machine["date"]):
+        assert quoted in publish, quoted
+    assert f"{machine['cores']} cores" in publish
+    assert "does not fit" in publish and "15 minutes" in publish
