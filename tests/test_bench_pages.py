@@ -1,0 +1,65 @@
+"""What the bench's page-weight comparison of the training chapter rests on: the page
+"without the live-training widget" is the built page less the widget's section and
+script, and less the runtime's scripts only when no other live widget is left."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ext.live_models import KIND_SCRIPTS, SCRIPTS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def widget(kind: str, inner: str = "") -> str:
+    live = html.escape(json.dumps({"kind": kind, "preset": "sort"}))
+    static = f'<div class="nb-live-static">{inner}</div>'
+    return f'<section class="nb-live" data-live="{live}">{static}</section>'
+
+
+def scripts(*names: str) -> str:
+    return "".join(f'<script defer="defer" src="../_static/{n}?v=1"></script>\n' for n in names)
+
+
+def page(head: str, body: str) -> str:
+    chapter = f"<section id='ch'>{body}<p>after</p></section>"
+    return f"<html><head>{head}</head><body>{chapter}</body></html>"
+
+
+def test_the_widget_and_its_script_go_and_the_rest_stays(bench):
+    head = scripts(*SCRIPTS, KIND_SCRIPTS["attention"], KIND_SCRIPTS["training"])
+    body = "<p>before</p>" + widget("training", "<section><p>static run</p></section>")
+    body += widget("attention")
+    bare = bench.without_training_widget(page(head, body))
+    assert "static run" not in bare and "&quot;training&quot;" not in bare
+    assert KIND_SCRIPTS["training"] not in bare
+    for kept in (*SCRIPTS, KIND_SCRIPTS["attention"], "before", "after", "&quot;attention&quot;"):
+        assert kept in bare, kept
+    assert bare.count("<section") == bare.count("</section>") == 2
+
+
+def test_with_no_live_widget_left_the_runtime_goes_too(bench):
+    head = scripts(*SCRIPTS, KIND_SCRIPTS["training"])
+    bare = bench.without_training_widget(page(head, widget("training") + widget("training")))
+    assert "<script" not in bare
+    assert "after" in bare
+
+
+def test_a_page_without_the_widget_is_refused(bench):
+    with pytest.raises(SystemExit, match="no live-training widget"):
+        bench.without_training_widget(page(scripts(*SCRIPTS), widget("attention")))
