@@ -400,6 +400,33 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert base == removed and "logits equal to the chat model's: True" in lora
 
 
+def _unspaced(text: str) -> str:
+    """Page text without the space a glued value keeps on each side before punctuation."""
+    return re.sub(r" (?=[.,:;)])|(?<=\() ", "", text)
+
+
+def test_the_data_page_says_where_the_validation_text_begins(book_html):
+    """The char corpus's split falls inside a play: the page names the play, the act and
+    scene, and the shares of the validation text, as the corpus and its split give them."""
+    from model_src import prepare, shakespeare
+
+    text = _unspaced(_section(book_html / "chapters/data.html", "ch-data-char"))
+    said = re.search(
+        r"falls inside The Winter.s Tale, in (Act [IVX]+, scene [ivx]+), mid-speech .*? "
+        r"Those last (\d+)% of The Winter.s Tale are (\d+)% of the validation text; "
+        r"the other (\d+)% is the whole of The Tempest",
+        text,
+    )
+    corpus = prepare.default_corpus()
+    val = corpus[len(prepare.char_data(corpus).train) :]
+    cut, tempest = val.split(shakespeare.SEPARATOR)
+    assert tempest == shakespeare.plays()[-1]
+    assert said.group(1) == "Act V, scene ii"  # where the edition's headings put its first line
+    assert int(said.group(2)) == round(100 * len(cut) / len(shakespeare.plays()[-2]))
+    assert int(said.group(3)) == round(100 * len(cut) / len(val))
+    assert int(said.group(4)) == round(100 * len(tempest) / len(val))
+
+
 def _rule_words(said: tuple, ahead: str, behind: str, even: str, rounding: float = 0.1):
     """The words a paired statistic (difference, error, words as the page prints them)
     must come with by the book's rule (verdicts.py), up to the page's rounding."""
@@ -415,8 +442,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     answer letter against knowing only how often each letter wins, and LoRA with the new
     token's row trained against rank 8 and the full fine-tune, each with the rule's words."""
     page = book_html / "chapters/finetuning.html"
-    unspaced = re.compile(r" (?=[.,:;)])|(?<=\() ")
-    explained = unspaced.sub("", _section(page, "ch-finetuning-mask-measures"))
+    explained = _unspaced(_section(page, "ch-finetuning-mask-measures"))
     prior = float(re.search(r"how often each letter wins: ([\d.]+) nats", explained).group(1))
     losses = {
         name: [float(v) for v in values.split()]
@@ -438,7 +464,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
         rounding=0.002,
     )  # fmt: skip
 
-    row = unspaced.sub("", _section(page, "ch-finetuning-lora-row"))
+    row = _unspaced(_section(page, "ch-finetuning-lora-row"))
     table = {
         name: _percents(values)
         for name, values in re.findall(r"(full|LoRA r=8, # row|LoRA r=8) ((?:[\d.]+% ?){5,})", row)
