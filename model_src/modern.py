@@ -18,7 +18,10 @@ and three more of today's small GPTs (nanochat's block):
     untied        an input embedding of its own, not shared with lm_head
 
 One more switch, wpe, keeps or drops the learned position table on its own, to test what
-RoPE brings apart from what it replaces.
+RoPE brings apart from what it replaces. And one of nanochat's later changes (January
+2026), after Mistral 7B (October 2023):
+
+    window        sliding-window attention: each query sees only the last W positions
 
 With every switch off, ModernGPT is GPT: the same parameters under the same names,
 created in the same order, so one seed gives the same weights and a GPT state dict
@@ -46,6 +49,7 @@ class ModernConfig(GPTConfig):
     relu2: bool = False
     qk_norm: bool = False
     untied: bool = False
+    window: int = 0  # 0: every earlier position; W: only the last W, the query's own included
 
     def __post_init__(self):
         if self.wpe is None:
@@ -73,6 +77,13 @@ def rope_angles(head_size: int, block_size: int, base: float = 10000.0) -> torch
     return torch.outer(torch.arange(block_size).float(), speeds)  # (T, hs/2)
 
 
+def window_mask(T: int, window: int, device=None) -> torch.Tensor:
+    """(T, T) bool, True where query t may attend to key s: s <= t, as in causal attention,
+    and s > t - window, the last `window` positions (t's own included). A key older than
+    that is never read again, so a KV cache can drop it: the cache stops growing at W."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril().triu(1 - window)
+
+
 def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """Turn each channel pair (x[2i], x[2i+1]) of x (B, nh, T, hs) by its angle at its
     position. A rotation keeps lengths, and q(t)·k(s) after turning by t and s depends
@@ -85,9 +96,9 @@ def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    """CausalSelfAttention with three options: queries and keys turned by RoPE,
-    n_kv_head < n_head key/value heads, each shared by a group of query heads (GQA), and
-    queries and keys normalised before they meet (QK-norm)."""
+    """CausalSelfAttention with four options: queries and keys turned by RoPE,
+    n_kv_head < n_head key/value heads, each shared by a group of query heads (GQA),
+    queries and keys normalised before they meet (QK-norm), and a sliding window."""
 
     def __init__(self, config: ModernConfig):
         super().__init__()
@@ -107,6 +118,9 @@ class Attention(nn.Module):
         else:
             self.angles = None
         self.qk_norm = config.qk_norm
+        if config.window < 0:
+            raise ValueError("window must be 0 (no window) or a number of positions")
+        self.window = config.window
 
     def heads(self, x):
         """Queries, keys and values, each (B, nh, T, hs), as the attention weights see them."""
@@ -128,13 +142,17 @@ class Attention(nn.Module):
 
     def forward(self, x):
         B, T, C = x.size()
-        y = F.scaled_dot_product_attention(*self.heads(x), is_causal=True)  # (B, nh, T, hs)
+        if self.window:
+            mask = window_mask(T, self.window, x.device)
+            y = F.scaled_dot_product_attention(*self.heads(x), attn_mask=mask)  # (B, nh, T, hs)
+        else:  # GPT's call, kept as it was: the switches off give GPT's numbers exactly
+            y = F.scaled_dot_product_attention(*self.heads(x), is_causal=True)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.c_proj(y)
 
     def scores(self, x):
-        """The scores the softmax turns into weights, q·k/sqrt(hs): (B, nh, T, T), the
-        future left in (the causal mask is applied after them)."""
+        """The scores the softmax turns into weights, q·k/sqrt(hs): (B, nh, T, T), every
+        key left in (the causal mask, and the window if any, are applied after them)."""
         q, k, _ = self.heads(x)
         return q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
 

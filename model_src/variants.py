@@ -27,7 +27,7 @@ from buildlib.store import code_inputs, digest
 from . import muon, prepare, presets, tasks, trained
 from . import train as training
 from .experiments import seeds
-from .modern import ModernConfig, ModernGPT
+from .modern import ModernConfig, ModernGPT, window_mask
 from .ngpt import NGPT, NGPTConfig
 from .runs import Runs
 
@@ -62,11 +62,33 @@ HIGH_LR_PROBES: dict[str, dict] = {
     "GPT-2, lr 0.1": dict(learning_rate=HIGH_LR),
     "QK-norm, lr 0.1": dict(qk_norm=True, learning_rate=HIGH_LR),
 }
+
+
+def sort_windows() -> dict[str, int]:
+    """Two sliding windows, from the sort task's lengths (P prompt letters, L layers).
+    Through L layers a query reaches L·(W - 1) positions back (each layer's window passes
+    on what its keys read), so: "blind", the largest W with which the query that writes
+    the first sorted letter cannot reach the prompt's first letter at all; "prompt",
+    W = P, with which that query sees every prompt letter in one layer."""
+    prompt, layers = prepare.SORT_LENGTH, presets.gpt_config("sort").n_layer
+    return {"blind": -(-(prompt - 1) // layers), "prompt": prompt}
+
+
+WINDOWS = sort_windows()
+WINDOW_RUNS: dict[str, dict] = {f"window {w}": dict(window=w) for w in WINDOWS.values()}
 # The block's matrices trained by Muon (at nanochat's rate), everything else by AdamW.
 MUON: dict[str, dict] = {"Muon": dict(muon_lr=0.02)}
 # ngpt.py's model, with the paper's RoPE and with GPT-2's learned position table.
 NGPT_RUNS: dict[str, dict] = {"nGPT": dict(ngpt=True), "nGPT + wpe": dict(ngpt=True, wpe=True)}
-SPECS = {**VARIANTS, **POSITION_PROBES, **NANOCHAT, **HIGH_LR_PROBES, **MUON, **NGPT_RUNS}
+SPECS = {
+    **VARIANTS,
+    **POSITION_PROBES,
+    **NANOCHAT,
+    **HIGH_LR_PROBES,
+    **MUON,
+    **NGPT_RUNS,
+    **WINDOW_RUNS,
+}
 # Every run, trained to its last step with the preset's seed and one more (moved by
 # NANOBOOK_SEED): the chapters' tables and plots show these.
 SEEDS = seeds.seeds(2)
@@ -79,6 +101,8 @@ COMPARED: dict[str, int] = {
     **dict.fromkeys(("GPT-2", "no biases", "RMSNorm", "SwiGLU", "GQA", "RoPE + wpe"), 8),
     **dict.fromkeys((*NANOCHAT, "Muon", "nGPT", "nGPT + wpe"), 8),
     **dict.fromkeys(("RoPE", "all five", "no positions", *HIGH_LR_PROBES), 5),
+    f"window {WINDOWS['prompt']}": 8,
+    f"window {WINDOWS['blind']}": 5,  # it cannot sort every problem: predicted far behind
 }
 COMPARED_STEPS = 300
 RUNS = [(name, seed) for name in SPECS for seed in SEEDS] + [
@@ -141,12 +165,20 @@ def largest_score(model: ModernGPT, data: prepare.Dataset) -> float:
     model.eval()
     with torch.no_grad():
         model(rows, rows)
-        visible = torch.ones(rows.size(1), rows.size(1)).tril().bool()
-        largest = max(attn.scores(x).masked_select(visible).max().item() for attn, x in inputs)
+        T = rows.size(1)
+        largest = max(
+            attn.scores(x).masked_select(visible(attn, T)).max().item() for attn, x in inputs
+        )
     model.train()
     for hook in hooks:
         hook.remove()
     return largest
+
+
+def visible(attn, T: int) -> torch.Tensor:
+    """(T, T) bool: the keys each query of `attn` may attend to, its window if it has one
+    (nGPT's attention has none: every earlier key)."""
+    return window_mask(T, getattr(attn, "window", 0) or T)
 
 
 def train_variant(spec: dict, seed: int, steps: int | None = None) -> tuple[ModernGPT, dict]:

@@ -20,6 +20,7 @@ from model_src.modern import (
     SwiGLU,
     rope_angles,
     rotate,
+    window_mask,
 )
 from model_src.muon import newton_schulz
 
@@ -109,6 +110,54 @@ def test_gqa_shares_each_kv_head_across_its_query_group():
     torch.testing.assert_close(attn(x), attn.c_proj(y))
     with pytest.raises(ValueError):
         Attention(modern(n_kv_head=2))  # 3 query heads do not split into groups of 2
+
+
+@pytest.mark.parametrize("window", [SORT.block_size, SORT.block_size + 5])
+def test_a_window_as_long_as_the_context_is_causal_attention(window):
+    T = SORT.block_size
+    assert torch.equal(window_mask(T, window), torch.ones(T, T, dtype=torch.bool).tril())
+    torch.manual_seed(0)
+    plain = Attention(modern())
+    windowed = Attention(modern(window=window))
+    windowed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, T, SORT.n_embd)
+    torch.testing.assert_close(windowed(x), plain(x), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("window", [1, 2, 4])
+def test_keys_beyond_the_window_get_no_weight(window):
+    """Changing the input at one position s changes the output of the queries that see it,
+    s ... s + window - 1, and of no later one: their weight on it is exactly zero."""
+    T, s = SORT.block_size, 2
+    torch.manual_seed(0)
+    attn = Attention(modern(window=window))
+    x = torch.randn(1, T, SORT.n_embd)
+    changed = x.clone()
+    changed[:, s] += 1.0
+    with torch.no_grad():
+        moved = (attn(changed) - attn(x)).abs().amax(dim=-1)[0]  # (T,): per query
+    assert (moved[s : s + window] > 1e-4).all()
+    assert torch.equal(moved[s + window :], torch.zeros(T - s - window))
+    assert torch.equal(moved[:s], torch.zeros(s))  # the causal mask, as before
+    with pytest.raises(ValueError):
+        Attention(modern(window=-1))
+
+
+def test_the_blind_window_cannot_reach_the_first_letter_through_every_layer():
+    """Through L layers a query reaches L·(W - 1) positions back: with the chapter's blind
+    window, the logits that choose the first sorted letter never depend on the prompt's
+    first letter, while one position more of window lets them."""
+    P, blind = prepare.SORT_LENGTH, variants.WINDOWS["blind"]
+    idx = presets.sample_input("sort", batch=1)[:, :P]  # a prompt
+    other = idx.clone()
+    other[0, 0] = (idx[0, 0] + 1) % SORT.vocab_size
+    for window, reaches in ((blind, False), (blind + 1, True)):
+        torch.manual_seed(0)
+        model = ModernGPT(modern(window=window)).eval()
+        with torch.no_grad():
+            same = torch.equal(model(idx)[0], model(other)[0])
+        assert same is not reaches, window
+    assert variants.WINDOWS["prompt"] == P
 
 
 def test_swiglu_keeps_shape_and_the_mlp_weight_count():
