@@ -686,9 +686,10 @@
   class PolicySession {
     /** rl_runs.train_rl in the page: a Trainer (options as for Session, settings from the
         RL export) and options.rl = the run ({prompts, group, reward, normalise, eps,
-        steps, k, eval_every, seed}) with options.data's prompts ({train, held_out,
-        held_out_answers, answer_len}). The prompts are drawn as train_rl draws them (a
-        generator seeded with the seed); the answers by a generator of their own. */
+        steps, k, eval_every, seed, exact: the checker of the real score}), with
+        options.data's prompts ({train, held_out, held_out_answers, answer_len}). The
+        prompts are drawn as train_rl draws them (a generator seeded with the seed); the
+        answers by a generator of their own. */
     constructor(options) {
       this.trainer = new Trainer(options);
       this.rl = options.rl;
@@ -714,9 +715,8 @@
       );
       const answers = sampleAnswers(this.trainer, prompts, rl.group, data.answer_len, this.sampler);
       const out = this.trainer.policyStep(prompts, answers, rl);
-      const sorted = answers.filter((a, i) =>
-        checker("sort")(prompts[Math.floor(i / rl.group)], a),
-      );
+      const exact = checker(rl.exact); // rl_runs' right answers, whatever the reward pays
+      const sorted = answers.filter((a, i) => exact(prompts[Math.floor(i / rl.group)], a));
       const mean = out.rewards.reduce((a, b) => a + b, 0) / out.rewards.length;
       const record = { iter: out.iter, reward: mean, sorted: sorted.length / answers.length };
       Object.assign(record, { loss: out.loss, lr: out.lr });
