@@ -7,8 +7,11 @@ No answer key is shown to the model: it writes a group of answers to each prompt
 sampling, a checker scores each one, and the update raises the log-probability of the
 answers that scored above their group's mean and lowers the others (REINFORCE with the
 group's mean as the baseline). With `normalise=True` the advantages are also divided by
-the group's standard deviation, as GRPO does. How often a sample is right is measured by
-passk.py's pass_at_k; rl_runs.py runs the chapter's experiments with this.
+the group's standard deviation, as GRPO does; with `baseline="leave-one-out"` each answer
+is compared with the mean of the *other* answers of its group (RLOO), which keeps the
+expected gradient whole; with `kl` > 0 the loss also pays `kl` times an estimate of the
+KL divergence from a frozen reference model, GRPO's anchor. How often a sample is right
+is measured by passk.py's pass_at_k; rl_runs.py runs the chapter's experiments with this.
 """
 
 import torch
@@ -59,21 +62,46 @@ def sample_answers(model, prompts: torch.Tensor, group: int) -> torch.Tensor:
     return rows[:, prompts.size(1) :]
 
 
-def answer_log_probs(model, prompts: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
-    """(N,) log-probability the model gives each whole answer: the sum over its 6 letters
-    of log p(letter | prompt, earlier letters). Differentiable."""
+def letter_log_probs(model, prompts: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """(N, 6) log p(letter | prompt, earlier letters) of each answer letter. Differentiable."""
     rows = torch.cat((prompts, answers), dim=1)  # (N, 12)
     # given targets, the model returns logits at every position, not just the last
     logits, _ = model(rows[:, :-1], rows[:, 1:].contiguous())  # (N, 11, vocab)
     log_probs = F.log_softmax(logits[:, prompts.size(1) - 1 :], dim=-1)  # (N, 6, vocab)
-    return log_probs.gather(-1, answers.unsqueeze(-1)).squeeze(-1).sum(dim=1)  # (N,)
+    return log_probs.gather(-1, answers.unsqueeze(-1)).squeeze(-1)  # (N, 6)
 
 
-def advantages(rewards: torch.Tensor, normalise: bool = False) -> torch.Tensor:
+def answer_log_probs(model, prompts: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """(N,) log-probability the model gives each whole answer: the sum over its 6 letters
+    of log p(letter | prompt, earlier letters). Differentiable."""
+    return letter_log_probs(model, prompts, answers).sum(dim=1)  # (N,)
+
+
+def kl_estimate(log_probs: torch.Tensor, reference_log_probs: torch.Tensor) -> torch.Tensor:
+    """Per letter, an estimate of KL(model || reference) from letters the model sampled:
+    r - log r - 1 with r = p_reference / p_model (the estimator GRPO uses; Schulman 2020).
+    Never negative, 0 where the two agree; its mean over samples is the KL divergence."""
+    log_ratio = reference_log_probs - log_probs
+    return log_ratio.exp() - log_ratio - 1
+
+
+BASELINES = ("mean", "leave-one-out")
+
+
+def advantages(
+    rewards: torch.Tensor, normalise: bool = False, baseline: str = "mean"
+) -> torch.Tensor:
     """(P, G) how much better each sample did than its group: reward minus the group's
-    mean (REINFORCE's baseline), divided by the group's spread if normalise (GRPO).
+    mean (REINFORCE's baseline) or minus the mean of the group's other answers
+    (leave-one-out, RLOO), divided by the group's spread if normalise (GRPO).
     A group that all scored alike has advantage 0 everywhere: nothing to learn from it."""
-    centred = rewards - rewards.mean(dim=1, keepdim=True)  # (P, G)
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline {baseline!r} is not one of {BASELINES}")
+    if baseline == "mean":
+        centred = rewards - rewards.mean(dim=1, keepdim=True)  # (P, G)
+    else:  # the sample's own reward left out of its baseline: G/(G-1) times the above
+        others = (rewards.sum(dim=1, keepdim=True) - rewards) / (rewards.size(1) - 1)
+        centred = rewards - others  # (P, G)
     if not normalise:
         return centred
     return centred / (rewards.std(dim=1, keepdim=True) + EPS)
@@ -82,17 +110,36 @@ def advantages(rewards: torch.Tensor, normalise: bool = False) -> torch.Tensor:
 # --- the update ---------------------------------------------------------------------------
 
 
-def rl_step(model, optimizer, prompts, group: int, reward=sort_reward, normalise=False) -> dict:
-    """One policy-gradient update on `prompts` (P, 6): sample, score, push. Returns the
-    group's answers (P * G, 6), their rewards and advantages (P, G)."""
+def rl_step(
+    model,
+    optimizer,
+    prompts,
+    group: int,
+    reward=sort_reward,
+    normalise=False,
+    baseline="mean",
+    kl: float = 0.0,
+    reference=None,
+) -> dict:
+    """One policy-gradient update on `prompts` (P, 6): sample, score, push. Given a frozen
+    `reference` model, also measure the answers' KL from it and add `kl` times it to the
+    loss. Returns the group's answers (P * G, 6), their rewards and advantages (P, G), and
+    that KL per answer (None without a reference)."""
     answers = sample_answers(model, prompts, group)  # (P * G, 6)
     repeated = prompts.repeat_interleave(group, dim=0)  # (P * G, 6)
     rewards = reward(repeated, answers).view(-1, group)  # (P, G)
-    advantage = advantages(rewards, normalise)  # (P, G), a constant: no gradient flows in
-    log_probs = answer_log_probs(model, repeated, answers)  # (P * G,)
+    advantage = advantages(rewards, normalise, baseline)  # (P, G), a constant: no gradient
+    letters = letter_log_probs(model, repeated, answers)  # (P * G, 6)
     # gradient of -A·log p: up for answers better than their group, down for worse ones
-    loss = -(advantage.view(-1) * log_probs).mean()
+    loss = -(advantage.view(-1) * letters.sum(dim=1)).mean()
+    drift = None
+    if reference is not None:
+        with torch.no_grad():
+            anchor = letter_log_probs(reference, repeated, answers)  # (P * G, 6)
+        drift = kl_estimate(letters, anchor).sum(dim=1).mean()  # per answer, all 6 letters
+        loss = loss + kl * drift
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"answers": answers, "rewards": rewards, "advantages": advantage}
+    kl_value = None if drift is None else drift.item()
+    return {"answers": answers, "rewards": rewards, "advantages": advantage, "kl": kl_value}

@@ -8,12 +8,16 @@ Every run starts from the same model: the sort preset stopped at START_ITERS of 
 steps (trained.get), so it sorts some prompts and not others. Then, from one seed:
 - "REINFORCE", "GRPO": rl.py's update with the exact-sort checker, the group's mean as
   baseline, and for GRPO the group's spread dividing the advantages too;
+- "RLOO": REINFORCE with the leave-one-out baseline (each answer against the mean of
+  the others in its group);
 - "gamed": REINFORCE with the checker that only checks the letters' order;
+- "gamed+KL": the same, with the KL penalty to the start model that GRPO adds;
 - "supervised": the control, train.py's fit on the training rows (the answers shown),
   with the same optimiser, learning rate and number of steps.
 "start" is that model evaluated, untrained. A record holds the held-out evaluation at
-the end (every held-out prompt sampled SAMPLES times, pass@k by passk.py's estimator),
-and for the RL runs a replay: at every
+the end (every held-out prompt sampled SAMPLES times, pass@k by passk.py's estimator;
+the samples themselves and each prompt's exact probability of its right answer, for
+voting.py), and for the RL runs a replay: at every
 REPLAY_EVERY steps the exact pass@1 and pass@k and one group's answers and rewards.
 Each run is kept by runs.py in the book's store, keyed on the code (this file, rl.py and all
 they import, train.py included), the data, the settings and the seed.
@@ -44,12 +48,16 @@ SAMPLES = 16  # samples per held-out prompt when evaluating: n of pass@k
 K = 8  # the k of pass@k beside pass@1
 REPLAY_EVERY = 5  # steps between the replay's snapshots
 
+KL_COEFFICIENT = 0.04  # GRPO's β in DeepSeekMath: the weight of the KL penalty
+
 RUNS_BY_NAME: dict[str, dict] = {
     "start": dict(steps=0),  # no training: the early-stopped model, evaluated
     "REINFORCE": dict(reward="sort", normalise=False),
     "GRPO": dict(reward="sort", normalise=True),
     "gamed": dict(reward="order", normalise=False),
     "supervised": dict(supervised=True),
+    "RLOO": dict(reward="sort", normalise=False, baseline="leave-one-out"),
+    "gamed+KL": dict(reward="order", normalise=False, kl=KL_COEFFICIENT),
 }
 # eight: the chapter compares runs paired by seed (verdicts.py), and GRPO against
 # REINFORCE is a difference close to the seeds' own spread
@@ -76,11 +84,18 @@ def held_out() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
+def right_answer_probabilities(model, prompts, answers) -> torch.Tensor:
+    """(N,) the chance that one sample at temperature 1 is the right answer."""
+    was_training = model.training
+    p = rl.answer_log_probs(model.eval(), prompts, answers).exp()  # (N,)
+    model.train(was_training)
+    return p
+
+
 def exact_pass(model, prompts, answers, k: int = K) -> dict:
     """pass@1 and pass@k without sampling: a prompt has one right answer, sampled with
     probability p, so pass@1 = p and pass@k = 1 - (1 - p)^k, averaged over prompts."""
-    p = rl.answer_log_probs(model.eval(), prompts, answers).exp()  # (N,)
-    model.train()
+    p = right_answer_probabilities(model, prompts, answers)  # (N,)
     return {"pass@1": p.mean().item(), f"pass@{k}": (1 - (1 - p) ** k).mean().item()}
 
 
@@ -94,8 +109,12 @@ def evaluate(model) -> dict:
     right = rl.sort_reward(repeated, answers).view(-1, SAMPLES)  # (146, n)
     ordered = rl.order_reward(repeated, answers)
     counts = right.sum(dim=1).int().tolist()
+    written = ["".join(prepare.SORT_LETTERS[i] for i in row) for row in answers.tolist()]
     return {
         "right": counts,  # per prompt: how many of the n samples sort it
+        # per prompt: its n sampled answers, and the chance of the right one in one sample
+        "samples": [written[i : i + SAMPLES] for i in range(0, len(written), SAMPLES)],
+        "p": right_answer_probabilities(model, *held_out()).tolist(),
         "pass@1": passk.mean_pass_at_k(SAMPLES, counts, 1),
         f"pass@{K}": passk.mean_pass_at_k(SAMPLES, counts, K),
         "ordered": ordered.mean().item(),  # what the gameable checker would pay
@@ -121,22 +140,28 @@ def snapshot(model, step: int, prompts: torch.Tensor | None, out: dict | None) -
 
 
 def train_rl(spec: dict, seed: int) -> dict:
-    """STEPS of rl.rl_step from the early-stopped model; the record of the run."""
+    """STEPS of rl.rl_step from the early-stopped model; the record of the run. A spec
+    with "kl" is anchored to a frozen copy of the start model, whose KL it records."""
     model, prompts = start_model(), rl.train_prompts()
     optimizer = model.configure_optimizers(0.0, LEARNING_RATE, (0.9, 0.99), "cpu")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the sampler's draws
     reward = rl.REWARDS[spec["reward"]]
-    replay, rewards = [snapshot(model, 0, None, None)], []
+    reference = start_model().eval() if "kl" in spec else None  # the anchor, frozen
+    method = dict(normalise=spec["normalise"], baseline=spec.get("baseline", "mean"))
+    anchor = dict(kl=spec.get("kl", 0.0), reference=reference)
+    replay, rewards, kls = [snapshot(model, 0, None, None)], [], []
     started = time.process_time()
     for step in range(1, STEPS + 1):
         batch = prompts[torch.randint(len(prompts), (PROMPTS,), generator=generator)]
-        out = rl.rl_step(model, optimizer, batch, GROUP, reward, spec["normalise"])
+        out = rl.rl_step(model, optimizer, batch, GROUP, reward, **method, **anchor)
         rewards.append(out["rewards"].mean().item())
+        kls.append(out["kl"])
         if step % REPLAY_EVERY == 0:
             replay.append(snapshot(model, step, batch, out))
     seconds = time.process_time() - started
-    return {"model": model.eval(), "seconds": seconds, "rewards": rewards, "replay": replay}
+    record = {"model": model.eval(), "seconds": seconds, "rewards": rewards, "replay": replay}
+    return {**record, "kl": kls} if reference is not None else record
 
 
 def train_supervised(seed: int) -> dict:

@@ -532,3 +532,43 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
     )  # fmt: skip
     said = f"went from {mean('start', p1)} to {mean('gamed', p1)}"
     assert f"{said} ({gamed}" in text
+
+
+def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
+    """The leave-one-out baseline against the group mean, the KL anchor against the gamed
+    run, and the start model's best-of-k and majority vote against RL's one try: each with
+    its paired statistic and the words its verdict picks, recomputed from the runs."""
+    from model_src import prepare, voting
+    from model_src.experiments import verdicts
+
+    text = " ".join(_page_text(book_html / "chapters/rl.html").split()).replace("’", "'")
+    text = re.sub(r" (?=[.,:;)])|(?<=\() ", "", text)
+    runs = rl_runs.run_all()
+    seeds, k, n = rl_runs.SEEDS, rl_runs.K, rl_runs.SAMPLES
+
+    def final(name: str, key: str) -> list[float]:
+        return [runs[name, s]["final"][key] for s in seeds]
+
+    even = "no difference this book can measure"
+    loo = verdicts.paired(final("RLOO", "exact pass@1"), final("REINFORCE", "exact pass@1"))
+    words = loo.words(ahead="RLOO ahead", behind="the group mean ahead", even=even)
+    stat = loo.statistic(digits=4)  # the page's precision: one decimal would read 0.0
+    assert f"RLOO minus REINFORCE, seed by seed, is {stat}: {words}" in text
+    anchor = verdicts.paired(final("gamed+KL", "ordered_wrong"), final("gamed", "ordered_wrong"))
+    words = anchor.words(ahead="more with the anchor", behind="fewer with the anchor", even=even)
+    assert f"anchored minus not, seed by seed: {anchor.statistic()}, {words}" in text
+
+    right = [
+        "".join(prepare.SORT_LETTERS[i] for i in row) for row in rl_runs.held_out()[1].tolist()
+    ]
+    re_p1 = final("REINFORCE", "exact pass@1")
+    best = [voting.best_of_k(runs["start", s]["final"]["p"], k) for s in seeds]
+    versus_rl = verdicts.paired(best, re_p1)
+    words = versus_rl.words(
+        ahead="the sampler with a checker ahead", behind="RL ahead with one try", even=even
+    )
+    assert f"the first minus the second is {versus_rl.statistic()}: {words}" in text
+    votes = [voting.majority_at_k(runs["start", s]["final"]["samples"], right, n, s) for s in seeds]
+    vote = verdicts.paired(votes, re_p1)
+    words = vote.words(ahead="the vote ahead", behind="RL ahead with one try", even=even)
+    assert f"against RL's one try: {vote.statistic()}, {words}" in text

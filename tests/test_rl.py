@@ -141,3 +141,66 @@ def test_every_kind_of_run_has_every_seed_so_the_chapter_can_pair_them():
     expected = {(name, seed) for name in rl_runs.RUNS_BY_NAME for seed in rl_runs.SEEDS}
     assert set(rl_runs.RUNS) == expected and len(rl_runs.RUNS) == len(expected)
     assert set(rl_runs.STORED.entries()) == expected
+
+
+# --- the leave-one-out baseline and the KL anchor -------------------------------------------
+
+
+def test_the_leave_one_out_baseline_leaves_each_answer_out_of_its_own_baseline():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    left_out = rl.advantages(rewards, baseline="leave-one-out")
+    for p, i in itertools.product(range(3), range(4)):
+        others = torch.cat((rewards[p, :i], rewards[p, i + 1 :]))
+        assert left_out[p, i] == pytest.approx((rewards[p, i] - others.mean()).item())
+    # the same direction as the group mean's, longer by G / (G - 1)
+    assert torch.allclose(left_out, rl.advantages(rewards) * 4 / 3, atol=1e-6)
+    with pytest.raises(ValueError, match="not one of"):
+        rl.advantages(rewards, baseline="median")
+
+
+def test_the_group_mean_shrinks_the_expected_gradient_by_g_minus_1_over_g():
+    """A one-parameter policy answering right with probability p: the expected update of
+    each baseline, over every outcome of a group, against the true gradient d p / d logit."""
+    p, group = 0.3, 4
+    true_gradient = p * (1 - p)  # d/dθ E[r] for p = sigmoid(θ), r = 1 for a right answer
+    expected = {"mean": 0.0, "leave-one-out": 0.0}
+    for outcome in itertools.product([0.0, 1.0], repeat=group):
+        chance = math.prod(p if r else 1 - p for r in outcome)
+        rewards = torch.tensor([outcome])
+        score = torch.tensor(outcome) - p  # d log π(answer) / dθ for each answer
+        for baseline in expected:
+            advantage = rl.advantages(rewards, baseline=baseline)[0]
+            expected[baseline] += chance * (advantage * score).mean().item()
+    assert expected["leave-one-out"] == pytest.approx(true_gradient)
+    assert expected["mean"] == pytest.approx(true_gradient * (group - 1) / group)
+
+
+def test_the_kl_estimate_averages_to_the_kl_divergence_and_is_never_negative():
+    model_probs = torch.tensor([0.5, 0.3, 0.2])
+    reference_probs = torch.tensor([0.2, 0.2, 0.6])
+    estimate = rl.kl_estimate(model_probs.log(), reference_probs.log())
+    assert (estimate >= 0).all()
+    kl = (model_probs * (model_probs / reference_probs).log()).sum()
+    assert (model_probs * estimate).sum().item() == pytest.approx(kl.item())  # E over π
+    assert (rl.kl_estimate(model_probs.log(), model_probs.log()) == 0).all()
+
+
+def test_the_anchor_holds_the_model_nearer_the_reference():
+    """Steps with the KL penalty end nearer the start than the same steps without it; with
+    no reference the step reports no KL and is the plain step."""
+    prompts = _ids("CABBAC", "BCACBA")
+
+    def drift_after(kl: float) -> float:
+        model, reference = _tiny_model().train(), _tiny_model().eval()
+        optimizer = model.configure_optimizers(0.0, 3e-2, (0.9, 0.99), "cpu")
+        torch.manual_seed(2)
+        for _ in range(8):
+            out = rl.rl_step(
+                model, optimizer, prompts, 16, _starts_with_a, kl=kl, reference=reference
+            )
+        return out["kl"]
+
+    assert drift_after(1.0) < drift_after(0.0)
+    model = _tiny_model().train()
+    optimizer = model.configure_optimizers(0.0, 1e-2, (0.9, 0.99), "cpu")
+    assert rl.rl_step(model, optimizer, prompts, 4, _starts_with_a)["kl"] is None
