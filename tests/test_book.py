@@ -572,3 +572,11 @@ def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
     vote = verdicts.paired(votes, re_p1)
     words = vote.words(ahead="the vote ahead", behind="RL ahead with one try", even=even)
     assert f"against RL's one try: {vote.statistic()}, {words}" in text
+    large = re.search(r"= (\d+), REINFORCE minus start is ([^:]+): ([^.]+)\.", text)
+    k = int(large.group(1))
+    at_k = verdicts.paired(
+        *([voting.best_of_k(runs[name, s]["final"]["p"], k) for s in seeds]
+          for name in ("REINFORCE", "start"))
+    )  # fmt: skip
+    words = at_k.words(ahead="REINFORCE ahead", behind="the start model ahead", even=even)
+    assert large.group(2, 3) == (at_k.statistic(digits=3), words)
