@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from pages import CHAPTERS, parse
 
-from model_src import presets, rl_runs, variants
+from model_src import prepare, presets, rl_runs, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -65,6 +65,63 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
         assert float(said.group(2)) == max(finals.values())
     else:
         assert max(finals.values()) < 50
+
+
+def test_the_window_section_says_what_its_runs_and_the_task_give(book_html):
+    """The sliding-window runs' words follow the statistics beside them; the ceiling the
+    blind window leaves is the task's own count, and no run shown passes it; the cache
+    shares are the windows over the context; the cost sentence follows the prompt-long
+    window's verdict."""
+    modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
+    # from the section's first words to its last (its title is also a link's text above)
+    section = modern[modern.index("A sliding window caps the cache") :]
+    section = section[: section.index("no token is ever out of reach there")]
+    sooner, slower = "learns the task sooner than GPT-2", "learns the task more slowly than GPT-2"
+    even = "makes no difference this book can measure"
+    claims = re.findall(
+        rf"({sooner}|{slower}|{even}) \(\s*([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds\s*\)",
+        section,
+    )
+    assert len(claims) == 2  # the blind window, then the prompt-long one
+    verdicts_said = []
+    for words, mean, error, seeds in claims:
+        assert int(seeds) >= 5
+        difference, bound = float(mean), 3 * float(error)
+        if abs(difference) > bound + 0.1:  # beyond the rule's bound (to the page's rounding)
+            assert words == (sooner if difference > 0 else slower)
+        elif abs(difference) < bound - 0.1:
+            assert words == even
+        verdicts_said.append({sooner: "ahead", slower: "behind", even: "even"}[words])
+    cost = {
+        "ahead": "even speeds learning up",
+        "behind": "costs speed of learning",
+        "even": "costs nothing this book can measure",
+    }[verdicts_said[1]]
+    assert f"of the cache, {cost} on this task" in section
+
+    data = prepare.sort_data()
+    prompt_len, seq_len = data.meta["prompt_len"], data.meta["seq_len"]
+    layers, context = presets.gpt_config("sort").n_layer, presets.gpt_config("sort").block_size
+    blind, prompt = variants.WINDOWS["blind"], variants.WINDOWS["prompt"]
+    reach = layers * (blind - 1)
+    problems = data.val.reshape(-1, seq_len).tolist()
+
+    def most_right(p: int) -> int:  # answers from what the query at p sees, best case
+        seen = {}
+        for row in problems:
+            seen.setdefault(tuple(row[max(0, p - reach) : p + 1]), []).append(row[p + 1])
+        return sum(max(map(nexts.count, nexts)) for nexts in seen.values())
+
+    ceiling = min(most_right(p) for p in range(prompt_len - 1, context))
+    said = re.search(r"sorts (\d+) problems, against the (\d+) \((\d+)%\) the lengths", section)
+    assert said and int(said.group(2)) == ceiling < len(problems)
+    assert int(said.group(3)) == round(100 * ceiling / len(problems))
+    assert int(said.group(1)) <= ceiling
+    finals = re.findall(rf"window {blind}\s+[\d,]+\s+\d{{4}}\s+[\d.]+\s+([\d.]+)%", section)
+    assert len(finals) == 2 and all(float(f) / 100 * len(problems) <= ceiling + 0.5 for f in finals)
+    for window in (blind, prompt):
+        share = f"{window}/{context} ({round(100 * window / context)}%)"
+        assert share in section, share
 
 
 def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
