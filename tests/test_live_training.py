@@ -441,3 +441,57 @@ def test_the_run_trains_in_a_worker_when_served(served_page):
 def test_the_run_trains_on_the_page_from_disk(page):
     """From file:// no worker script may start: the same run, one step per task."""
     assert drive(page)["mode"] == "page"
+
+
+HELD_OUT = """([config, weights, rules, settings, data]) => {
+  const params = Object.fromEntries(
+    Object.entries(weights).map(([name, values]) => [name, Float64Array.from(values)]),
+  );
+  const accuracy = nanobook.training.heldOutAccuracy(params, config, data);
+  const session = nanobook.training.session({config, weights, rules, settings, data});
+  return {accuracy, record: session.advance()};
+}"""
+
+
+@pytest.mark.parametrize("share", [0.0, 0.55, 1.0])
+def test_held_out_accuracy_and_maps_are_the_books(page, share):
+    """The page's held-out accuracy for given weights (the book's trained sort model,
+    moved a share of the way back to its start) is tasks.sort_accuracy's for the same
+    weights in float64, and within one problem of it in float32; a step's record carries
+    it with the maps of the replay's probe, as probe.attention_maps reads them."""
+    from ext.live_models import compute
+    from model_src import probe, replay, tasks
+
+    book = compute.trained_model(PRESET)
+    rules = training.training_rules(PRESET, seed=book.config["seed"])
+    start = start_model(rules, seed=rules["settings"]["seed"])
+    model = copy.deepcopy(book.model).double()
+    with torch.no_grad():
+        for param, first in zip(model.parameters(), start.parameters(), strict=True):
+            param.lerp_(first.double(), share)
+    data = training.training_data(PRESET)
+    assert data["held_out"]["probe"] == replay.held_out_rows()[0][0].tolist()
+    # a session of one step that evaluates and logs it, from the same weights
+    settings = {**rules["settings"], "max_iters": 1, "eval_iters": 1, "learning_rate": 0.0}
+    settings["min_lr"] = 0.0
+    weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
+    got = page.evaluate(HELD_OUT, [rules["config"], weights, rules, settings, data])
+    problems = len(data["val"]) // data["seq_len"]
+
+    def solved(accuracy: float) -> int:  # tasks.sort_accuracy is a float32 mean
+        return round(accuracy * problems)
+
+    expected = solved(tasks.sort_accuracy(model))
+    assert solved(got["accuracy"]) == expected
+    in_float32 = tasks.sort_accuracy(copy.deepcopy(model).float())
+    assert abs(solved(got["accuracy"]) - solved(in_float32)) <= 1
+    # no rate, no move (decay scales a weight by 1 - lr·decay): the record scores the same model
+    assert solved(got["record"]["accuracy"]) == expected
+    rows = torch.tensor([data["held_out"]["probe"]])
+    with torch.no_grad(), probe.attention_maps(model.eval()) as maps:
+        model(rows)
+    for layer, heads in enumerate(got["record"]["attention"]):
+        for head, queries in enumerate(heads):
+            for query, keys in enumerate(queries):
+                expected_row = maps[layer][0, head, query, : query + 1].tolist()
+                assert keys == pytest.approx(expected_row, abs=1e-9)

@@ -13,7 +13,8 @@ reads comes from here, made by model_src's own code, never retyped in JavaScript
   ``"setting"`` when it is the ``weight_decay`` setting, else its own number;
 * ``optimizer``: the class and the defaults the optimiser was built with (eps).
 
-``training_data`` hands over the rows the batches are drawn from. The page draws them as
+``training_data`` hands over the rows the batches are drawn from, and the held-out
+rows' rule and probe the page scores and draws the model with. The page draws them as
 ``train.fit`` does (its generator, seeded with the run's seed, is torch's mt19937), so a
 run in the page meets the same batches as the run in PyTorch.
 """
@@ -118,8 +119,10 @@ def training_rules(preset: str, **overrides) -> dict:
 def training_data(preset: str) -> dict:
     """What the page's batches are drawn from, for a sort preset: the train and val rows
     end to end, the row length, and the target positions ``prepare.sample_batch`` leaves
-    unscored (-1), read off a batch it draws."""
-    from model_src import prepare, presets
+    unscored (-1), read off a batch it draws; and what the page scores the model with as it
+    trains: where answers start in a held-out row (tasks.sort_accuracy's rule, over every
+    val row) and the held-out probe whose attention it draws (the replay's first)."""
+    from model_src import prepare, presets, replay
 
     data = presets.dataset(preset)
     if data.meta.get("task") != "sort":
@@ -128,9 +131,11 @@ def training_data(preset: str) -> dict:
     generator = torch.Generator().manual_seed(0)
     _, y = prepare.sample_batch(data.train, data.meta, 64, seq_len - 1, generator)
     unscored = torch.nonzero((y == -1).all(dim=0)).flatten().tolist()
+    probes, _, _ = replay.held_out_rows()
     return {
         "seq_len": seq_len,
         "unscored": unscored,
         "train": data.train.tolist(),
         "val": data.val.tolist(),
+        "held_out": {"prompt_len": data.meta["prompt_len"], "probe": probes[0].tolist()},
     }

@@ -7,7 +7,8 @@
 
      const run = nanobook.training.start(options, listen)  // in a Web Worker, else on
          the page; listen({type: "record", record}) with train.fit's log record of each
-         step ({iter, loss, lr, norm}, + train_loss, val_loss every eval_interval), and
+         step ({iter, loss, lr, norm}, + train_loss, val_loss and the held-out accuracy
+         every eval_interval, + the probe's attention at each logged step), and
          {type: "state", state: "running" | "paused" | "done" | "stopped"}, {type: "error"}
      run.pause(), run.resume(), run.step(), run.stop(), await run.weights(), run.mode()
      const session = nanobook.training.session(options)   // the same run, synchronous:
@@ -494,6 +495,53 @@
     return { x, y };
   }
 
+  // --- what a run shows of the model: its held-out score and its attention -----------------
+
+  /** The first index of a row's largest entry, as torch.argmax picks it. */
+  function likeliest(values, start, length) {
+    let best = 0;
+    for (let i = 1; i < length; i++) if (values[start + i] > values[start + best]) best = i;
+    return best;
+  }
+
+  /** tasks.sort_accuracy over every held-out row: the share that greedy decoding sorts.
+      It writes a whole answer right exactly when each answer letter is the likeliest given
+      the right ones before it, so one pass over the complete rows scores just that
+      (model_src/replay.py's answers_right). data.held_out.prompt_len is where answers start. */
+  function heldOutAccuracy(params, config, data) {
+    const L = data.seq_len;
+    const T = L - 1;
+    const N = data.val.length / L;
+    const ids = new Int32Array(N * T);
+    for (let n = 0; n < N; n++) for (let t = 0; t < T; t++) ids[n * T + t] = data.val[n * L + t];
+    const { logits } = nanobook._forward(params, config, ids, N, T);
+    const V = config.vocab_size;
+    let right = 0;
+    for (let n = 0; n < N; n++) {
+      let sorted = true;
+      for (let t = data.held_out.prompt_len - 1; t < T && sorted; t++) {
+        sorted = likeliest(logits, (n * T + t) * V, V) === data.val[n * L + t + 1];
+      }
+      right += sorted;
+    }
+    return right / N;
+  }
+
+  /** Every head's attention on the held-out probe the build hands over (the replay's first):
+      [layer][head][query] rows of keys 0 to the query, the rest being masked. */
+  function probeAttention(params, config, probe) {
+    const T = probe.length;
+    const { attention } = nanobook._forward(params, config, Int32Array.from(probe), 1, T);
+    return attention.map((att) =>
+      Array.from({ length: config.n_head }, (_, h) =>
+        Array.from({ length: T }, (_, q) => {
+          const start = (h * T + q) * T;
+          return Array.from(att.subarray(start, start + q + 1));
+        }),
+      ),
+    );
+  }
+
   // --- a run: train.fit's loop, one iteration at a time -----------------------------------
 
   class Session {
@@ -515,15 +563,22 @@
     }
 
     /** One iteration: the step, and every eval_interval steps (and at max_iters) the
-        evaluation. The record is train.fit's log record, plus the gradients' norm. */
+        evaluation. The record is train.fit's log record, plus the gradients' norm, the
+        held-out accuracy at each evaluation and the probe's attention when it is logged. */
     advance() {
       const s = this.settings;
       const micro = Array.from({ length: s.gradient_accumulation_steps }, () =>
         sortBatch(this.data.train, this.data, s.batch_size, this.next),
       );
       const record = this.trainer.step(micro);
-      if (record.iter % s.eval_interval === 0 || record.iter === s.max_iters) {
+      const { params, config } = this.trainer;
+      const evaluated = record.iter % s.eval_interval === 0 || record.iter === s.max_iters;
+      if (evaluated) {
         Object.assign(record, this.evaluate());
+        record.accuracy = heldOutAccuracy(params, config, this.data);
+      }
+      if (evaluated || record.iter % s.log_interval === 0) {
+        record.attention = probeAttention(params, config, this.data.held_out.probe);
       }
       return record;
     }
@@ -863,6 +918,7 @@
     driver,
     learningRate,
     clipGradients,
+    heldOutAccuracy,
     _mersenneTwister: mersenneTwister,
     _sortBatch: sortBatch,
     _rewards: (name, prompts, answers) => answers.map((a, i) => checker(name)(prompts[i], a)),
