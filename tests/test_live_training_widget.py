@@ -287,8 +287,9 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-4
     # the log table: train.fit's log_interval rows, each record's numbers
     logged = [r for r in records if r["iter"] % 5 == 0]
-    expected = [f"{r['iter']}\t{r['loss']:.4f}\t–" for r in logged]
+    expected = [f"{r['iter']}\t{r['loss']:.4f}\t–\t–" for r in logged]
     assert rows.all_inner_texts() == expected
+    maps_drawn(page, widget, records)
     # the step's last phase is shown, and its line of train.py marked in the listing
     chosen = widget.locator('.nb-training-phase[aria-pressed="true"]')
     assert chosen.inner_text().startswith("Optimiser step")
@@ -340,7 +341,37 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     assert [r["iter"] for r in records] == list(range(1, 41))
     assert all(r["norm"] is None for r in records)  # clipping off
     assert "val_loss" in records[-1] and records[-1]["loss"] < records[0]["loss"]
-    assert widget.locator("table.nb-training-log tbody tr").count() == 8
+    rows = widget.locator("table.nb-training-log tbody tr")
+    assert rows.count() == 8
+    # the evaluations' rows: held-out loss and accuracy, as the kit says a share
+    evaluated = [r for r in records if "val_loss" in r]
+    assert [r["iter"] for r in evaluated] == [40]  # the run's end (eval_interval: 100)
+    for record in evaluated:
+        row = rows.nth(record["iter"] // 5 - 1).inner_text().split("\t")
+        assert row[2] == f"{record['val_loss']:.4f}"
+        assert row[3] == page.evaluate("(p) => nanobook.widgets.percent(p)", record["accuracy"])
+    assert f"held-out accuracy {row[3]}" in status.inner_text()
+    maps_drawn(page, widget, records)
+
+
+def maps_drawn(page, widget, records: list[dict]) -> None:
+    """The attention panel shows every head's map at the last logged step, each canvas
+    with a text alternative: the key each query of the probe attends to most."""
+    record = [r for r in records if "attention" in r][-1]
+    title = widget.locator(".nb-training-maps-title")
+    page.wait_for_function(
+        "([title, step]) => title.textContent.includes(step)",
+        arg=[title.element_handle(), f"after step {record['iter']}:"],
+    )
+    maps = widget.locator(".nb-training-maps canvas.nb-live-map")
+    heads = [(lay, h) for lay, layer in enumerate(record["attention"]) for h in range(len(layer))]
+    assert maps.count() == len(heads)
+    for n, (lay, h) in enumerate(heads):
+        rows = record["attention"][lay][h]
+        strongest = ", ".join(str(max(range(len(r)), key=r.__getitem__)) for r in rows)
+        label = maps.nth(n).get_attribute("aria-label")
+        assert label.startswith(f"Layer {lay}, head {h} at step {record['iter']}:")
+        assert label.endswith(strongest)
 
 
 DRAW = """([rules, draw, depth, width, seed]) => {

@@ -13,7 +13,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, reducedMotion } = kit;
+  const { element, reducedMotion, percent } = kit;
   const PHASE_PAUSE_MS = 450; // how long a step's walk through its phases shows each one
 
   // --- the reader's settings ----------------------------------------------------------
@@ -169,7 +169,7 @@
     const header = element(
       "tr",
       {},
-      ...["Step", "Training loss", "Held-out loss"].map((text) =>
+      ...["Step", "Training loss", "Held-out loss", "Held-out accuracy"].map((text) =>
         element("th", { scope: "col", text }),
       ),
     );
@@ -196,11 +196,12 @@
       box,
       clear(logInterval, evalInterval) {
         body.replaceChildren();
-        caption.textContent = `Your run's log: the training loss every ${logInterval} steps, the held-out loss at each evaluation (every ${evalInterval} steps and at the end)`;
+        caption.textContent = `Your run's log: the training loss every ${logInterval} steps, the held-out loss and the share of held-out problems sorted right at each evaluation (every ${evalInterval} steps and at the end)`;
       },
       add(record) {
         const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
         const heldOut = "val_loss" in record ? loss4(record.val_loss) : "–";
+        const accuracy = "accuracy" in record ? percent(record.accuracy) : "–";
         body.append(
           element(
             "tr",
@@ -208,6 +209,7 @@
             element("td", { text: String(record.iter) }),
             element("td", { text: loss4(record.loss) }),
             element("td", { text: heldOut }),
+            element("td", { text: accuracy }),
           ),
         );
         if (atBottom) box.scrollTop = box.scrollHeight;
@@ -418,6 +420,65 @@
     };
   }
 
+  // --- the attention maps forming -------------------------------------------------------
+
+  /** Every head's attention on the build's held-out probe, redrawn at each logged step:
+      one small map a head (the kit's, as the attention widget draws them), each labelled
+      with the key every position attends to most. */
+  function attentionPanel(widgetId) {
+    const title = element("p", { className: "nb-training-maps-title", id: `${widgetId}-maps` });
+    const layers = element("div", { className: "nb-live-layers" });
+    const panel = element(
+      "div",
+      { className: "nb-training-maps", role: "group", "aria-labelledby": title.id },
+      title,
+      layers,
+    );
+    panel.hidden = true;
+    let shown = null; // the latest record with maps, and the run's vocabulary
+    function draw() {
+      if (!shown) return;
+      const { record, vocab, probe } = shown;
+      const colours = kit.mapColours(panel);
+      const letters = probe.map((id) => vocab[id]).join("");
+      title.textContent = `Attention on the held-out row ${letters} after step ${record.iter}: each head's map, a row for each position (the query), darker where it reads more.`;
+      for (const canvas of layers.querySelectorAll("canvas")) {
+        const { layer, head } = canvas.dataset;
+        const rows = record.attention[layer][head];
+        kit.headMap(canvas, rows, colours, 60);
+        canvas.setAttribute(
+          "aria-label",
+          `Layer ${layer}, head ${head} at step ${record.iter}: the position each position attends to most, in order: ${rows.map(kit.argmax).join(", ")}`,
+        );
+      }
+    }
+    return {
+      element: panel,
+      draw,
+      clear() {
+        shown = null;
+        panel.hidden = true;
+        layers.replaceChildren();
+      },
+      show(record, run) {
+        if (!record.attention) return;
+        if (!shown) {
+          kit.headGrid(layers, record.attention, (l, h) =>
+            element("canvas", {
+              className: "nb-live-map",
+              role: "img",
+              "data-layer": String(l),
+              "data-head": String(h),
+            }),
+          );
+          panel.hidden = false;
+        }
+        const { vocab, data } = run.payload;
+        shown = { record, vocab, probe: data.held_out.probe };
+      },
+    };
+  }
+
   // --- the widget -----------------------------------------------------------------------
 
   // A button that a state disables hands the keyboard's focus to the one to press next.
@@ -487,7 +548,9 @@
     if (state === "paused")
       return `Paused after step ${last ? last.iter : 0}. Step takes one more step, through its phases; Resume goes on.`;
     const evaluated = run.records.filter((r) => "val_loss" in r).pop();
-    const heldOut = evaluated ? `, held-out loss ${loss4(evaluated.val_loss)}` : "";
+    const heldOut = evaluated
+      ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percent(evaluated.accuracy)}`
+      : "";
     const then = handOver ? " You can now read the attention widget's prompt with your model." : "";
     return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${then}`;
   }
@@ -499,16 +562,20 @@
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
     const log = logTable(widget.id);
     const phases = phasePanel(widget.id, options.phases);
-    widget.live.append(progress, phases.element, chart, chartLegend(), log.box);
+    const maps = attentionPanel(widget.id);
+    widget.live.append(progress, phases.element, chart, chartLegend(), maps.element, log.box);
     let shown = null;
     let drawing = 0;
-    const redraw = () =>
-      shown && drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
+    const redraw = () => {
+      if (shown) drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
+      maps.draw();
+    };
     return {
       redraw,
       start(run) {
         shown = run;
         log.clear(run.settings.log_interval, run.settings.eval_interval);
+        maps.clear();
         progress.textContent = "";
         redraw();
       },
@@ -517,6 +584,7 @@
         if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(record);
         progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}`;
         phases.show(record, run);
+        maps.show(record, run);
         if (stepped) phases.walk();
         // one drawing per frame, however many records came in it
         if (!drawing) {
