@@ -276,10 +276,15 @@ def payload(preset: str) -> dict:
 
 
 def artifact(preset: str, cache_dir: Path) -> Path:
-    """The export as a classic script registered as ``<preset>-training``."""
+    """The export as a classic script registered as ``<preset>-training``, keyed on the
+    model and on this file's code and all it imports (training.py's rules and data)."""
+    from buildlib.store import digest
+
+    from .. import _core
     from . import compute
 
-    key = f"{preset}-training-{compute.model_key(preset)}"
+    made = digest(preset, compute.model_key(preset), *_core.producer_code(__file__))
+    key = f"{preset}-training-{made}"
     about = f"The {preset} model's training run, to train again in the page"
     return compute.registered_script(
         cache_dir, key, f"{preset}-training", about, lambda: payload(preset)
