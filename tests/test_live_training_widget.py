@@ -351,6 +351,8 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
         assert row[2] == f"{record['val_loss']:.4f}"
         assert row[3] == page.evaluate("(p) => nanobook.widgets.percent(p)", record["accuracy"])
     assert f"held-out accuracy {row[3]}" in status.inner_text()
+    progress = widget.locator(".nb-training-progress").inner_text()
+    assert progress.endswith(f"held-out accuracy {row[3]} at step 40")
     maps_drawn(page, widget, records)
 
 

@@ -565,6 +565,7 @@
     const maps = attentionPanel(widget.id);
     widget.live.append(progress, phases.element, chart, chartLegend(), maps.element, log.box);
     let shown = null;
+    let scored = null; // the run's latest evaluation
     let drawing = 0;
     const redraw = () => {
       if (shown) drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
@@ -574,6 +575,7 @@
       redraw,
       start(run) {
         shown = run;
+        scored = null;
         log.clear(run.settings.log_interval, run.settings.eval_interval);
         maps.clear();
         progress.textContent = "";
@@ -582,7 +584,11 @@
       heard(run, record, stepped) {
         const s = run.settings;
         if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(record);
-        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}`;
+        if ("accuracy" in record) scored = record;
+        const accuracy = scored
+          ? ` · held-out accuracy ${percent(scored.accuracy)} at step ${scored.iter}`
+          : "";
+        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}`;
         phases.show(record, run);
         maps.show(record, run);
         if (stepped) phases.walk();
