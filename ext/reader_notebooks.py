@@ -386,7 +386,7 @@ CHECKOUT = '".[notebook]"'  # quoted: a shell may read the brackets as a pattern
 
 
 def _package(app) -> str | None:
-    wheel, site = getattr(app, reader_wheel.WHEEL, None), app.config.html_baseurl
+    wheel, site = app.config.nanobook_wheel, app.config.html_baseurl
     if wheel and site:
         return f'"nanobook[notebook] @ {site}{wheel}"'
     if app.config.nanobook_repository_url:
@@ -548,7 +548,7 @@ def binder_requirements(app, exception) -> None:
     url = app.config.nanobook_repository_url
     if exception or not url or app.builder.format != "html":
         return
-    wheel, site = getattr(app, reader_wheel.WHEEL, None), app.config.html_baseurl
+    wheel, site = app.config.nanobook_wheel, app.config.html_baseurl
     package = f"nanobook @ {site}{wheel}" if wheel and site else f"nanobook @ git+{url}"
     text = f"--extra-index-url {TORCH_CPU_INDEX}\n{package}\n"
     atomic_write(Path(app.outdir, "_sources", "requirements.txt"), text)
@@ -560,7 +560,7 @@ def setup(app):
     app.add_config_value("nanobook_math_colours", {}, "html", types=(dict,))
     app.add_config_value("nanobook_run_box_pages", ["chapters/*"], "env", types=(list,))
     app.connect("config-inited", launch_buttons)
-    app.connect("builder-inited", reader_wheel.publish)
+    reader_wheel.setup(app)  # the project's wheel, published with the site
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
     app.connect("build-finished", binder_requirements)

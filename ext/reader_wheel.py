@@ -27,7 +27,6 @@ from ._core import STORAGE_HINT, atomic_copy, cache_root, producer_code, project
 logger = logging.getLogger(__name__)
 
 FOLDER = "_downloads"  # beside Sphinx's own downloads, named the same way
-WHEEL = "nanobook_wheel"  # app attribute: the published wheel's path in the site, or None
 
 
 def sources(root: Path) -> list[Path]:
@@ -83,12 +82,13 @@ def stored_wheel(app) -> tuple[str, Path]:
     return key, path
 
 
-def publish(app) -> None:
-    """builder-inited: the wheel copied into the site (``app.nanobook_wheel`` its path
-    there), when the project root has a pyproject.toml; else None and the run box says
-    to install from a checkout."""
-    setattr(app, WHEEL, None)
-    if app.builder.format != "html" or not (project_root(app) / "pyproject.toml").is_file():
+def make(app, config) -> None:
+    """config-inited: the wheel made (or found in the store) and its path in the site set
+    as ``nanobook_wheel``, when the project root has a pyproject.toml; else None, and the
+    run box says to install from a checkout. Set before the build compares its settings
+    with the last build's, so a new wheel rewrites every page that links it."""
+    config.nanobook_wheel, app.nanobook_wheel_file = None, None
+    if not (project_root(app) / "pyproject.toml").is_file():
         return
     try:
         key, wheel = stored_wheel(app)
@@ -98,9 +98,7 @@ def publish(app) -> None:
     except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
         problem, hint = f"{type(error).__name__}: {error}", STORAGE_HINT
     else:
-        published = f"{FOLDER}/{key}/{wheel.name}"
-        atomic_copy(wheel, Path(app.outdir, published))
-        setattr(app, WHEEL, published)
+        config.nanobook_wheel, app.nanobook_wheel_file = f"{FOLDER}/{key}/{wheel.name}", wheel
         return
     warn(
         logger,
@@ -110,3 +108,17 @@ def publish(app) -> None:
         subtype="reader-notebook",
         hint=hint,
     )
+
+
+def publish(app) -> None:
+    """builder-inited: the wheel copied into an HTML build's site."""
+    if app.builder.format == "html" and app.nanobook_wheel_file:
+        atomic_copy(app.nanobook_wheel_file, Path(app.outdir, app.config.nanobook_wheel))
+
+
+def setup(app) -> None:
+    """Called by ext/reader_notebooks.py's setup."""
+    # the wheel's path in the site; set by `make`, not by conf.py
+    app.add_config_value("nanobook_wheel", None, "html", types=(str, type(None)))
+    app.connect("config-inited", make)
+    app.connect("builder-inited", publish)

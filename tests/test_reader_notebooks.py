@@ -216,6 +216,35 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
     )
 
 
+def test_a_new_wheel_rewrites_the_pages_that_link_it(tmp_path):
+    """An edit to the package makes a new wheel, and a build that reads no page again
+    still rewrites the run boxes to link it (the wheel's path is a setting of the build)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("A package.\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "nanobook"\nversion = "0.1.0"\nreadme = "README.md"\n'
+        '[tool.setuptools]\npy-modules = ["palette"]\n'
+    )
+    (project / "palette.py").write_text("ONE = 1\n")
+    srcdir = tmp_path / "book"
+    shutil.copytree(ROOT, srcdir)
+    out = srcdir / "_build" / "html"
+    build = [sys.executable, "-m", "sphinx", "-b", "html", "-D", f"nanobook_project_root={project}"]
+    build += [str(srcdir), str(out)]
+
+    def linked() -> str:
+        subprocess.run(build, capture_output=True, cwd=REPO, check=True)
+        page = html.unescape(_text((out / "chapter.html").read_text(encoding="utf-8")))
+        return re.search(r"https://example\.org/book/(_downloads/\S+\.whl)", page)[1]
+
+    first = linked()
+    (project / "palette.py").write_text("ONE = 2\n")
+    second = linked()
+    assert first != second and (out / second).is_file() and (out / first).is_file()
+
+
 def _download_menu(page: str) -> list[str]:
     """The links of the theme's download menu, in order."""
     menu = re.search(r'<div class="dropdown dropdown-download-buttons">(.*?)</ul>', page, re.S)
