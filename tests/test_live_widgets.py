@@ -173,8 +173,8 @@ def test_the_rl_replay_shows_the_runs_record(open_page):
         snapshot = snapshots[index]
         summary = widget.locator(".nb-live-readout").first.inner_text()
         assert summary.startswith(
-            f"Step {snapshot['step']}: held-out pass@1 {snapshot['pass@1']:.1%}, "
-            f"pass@{k} {snapshot[f'pass@{k}']:.1%}"
+            f"Step {snapshot['step']}: held-out exact pass@1 {snapshot['pass@1']:.1%}, "
+            f"exact pass@{k} {snapshot[f'pass@{k}']:.1%}"
         ), summary
         rows = widget.locator(".nb-rl-answer")
         if "answers" not in snapshot:

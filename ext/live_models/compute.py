@@ -821,9 +821,9 @@ def rl_pass_k_question(preset: str) -> dict:
         "ask": "rl-pass-k",
         "band": RL_BAND,
         "k": k,
-        "text": f"Before RL the model's held-out pass@1 is {first['pass@1']:.1%} and its "
-        f"pass@{k} {first[f'pass@{k}']:.1%}. After {payload['max_iters']} steps of "
-        f"REINFORCE its pass@1 is {last['pass@1']:.1%}. What has pass@{k} done?",
+        "text": f"Before RL the model's held-out exact pass@1 is {first['pass@1']:.1%} and its "
+        f"exact pass@{k} {first[f'pass@{k}']:.1%}. After {payload['max_iters']} steps of "
+        f"REINFORCE its exact pass@1 is {last['pass@1']:.1%}. What has exact pass@{k} done?",
         "choices": [
             ["lower", "It fell"],
             ["same", f"It stayed within {points} of where it was"],

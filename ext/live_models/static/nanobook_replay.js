@@ -319,7 +319,7 @@
       const first = snapshots[0];
       chart.setAttribute(
         "aria-label",
-        `Held-out pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`,
+        `Held-out exact pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and exact pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`,
       );
     }
 
@@ -383,7 +383,7 @@
         snapshot.mean_reward === undefined
           ? "before the first update"
           : `mean reward over the step's ${replay.prompts} groups ${pct(snapshot.mean_reward)}`;
-      summary.textContent = `Step ${snapshot.step}: held-out pass@1 ${pct(snapshot["pass@1"])}, pass@${k} ${pct(snapshot[`pass@${k}`])}; ${reward}.`;
+      summary.textContent = `Step ${snapshot.step}: held-out exact pass@1 ${pct(snapshot["pass@1"])}, exact pass@${k} ${pct(snapshot[`pass@${k}`])}; ${reward}.`;
       drawChart(at);
       drawGroup(snapshot);
       widget.announce({ step: snapshot.step });

@@ -32,7 +32,7 @@
 
   /** The run's log: each step's mean reward and sampled pass@1; held-out pass@1, pass@k. */
   function logTable(widgetId, about) {
-    const columns = ["Step", "Reward", "Sorted", "pass@1", `pass@${about.k}`];
+    const columns = ["Step", "Reward", "Sorted", "exact pass@1", `exact pass@${about.k}`];
     const header = element(
       "tr",
       {},
@@ -148,15 +148,15 @@
       "p",
       { className: "nb-training-legend" },
       swatch(""),
-      "held-out pass@1",
+      "held-out exact pass@1",
       swatch("nb-rl-swatch-passk"),
-      `held-out pass@${about.k}`,
+      `held-out exact pass@${about.k}`,
       swatch("nb-rl-swatch-reward"),
       "mean reward",
       swatch("nb-rl-swatch-sorted"),
       "answers that sort (sampled)",
       swatch("nb-training-swatch-book"),
-      "the book's REINFORCE run (pass@1)",
+      "the book's REINFORCE run (exact pass@1)",
     );
   }
 
