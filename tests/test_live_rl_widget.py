@@ -112,6 +112,21 @@ def test_without_html_the_recorded_run_is_a_table(app):
     assert not list(app.outdir.glob("_live/*"))
 
 
+def test_the_recorded_runs_summary_is_keyed_on_rl_training_code(monkeypatch):
+    """compute.py does not import rl_training.py, which makes the summary: an edit to
+    it (or to what it imports) must key the stored summary anew."""
+    monkeypatch.setattr(compute, "rl_replay_key", lambda preset: "the recorded run")
+    request = {"kind": "training", "run": "rl"}
+    before = compute.result_entry(PRESET, request)
+    code = compute.producer_code
+
+    def edited(file: str) -> list[str]:
+        return [*code(file), "edited"] if file == rl_training.__file__ else code(file)
+
+    monkeypatch.setattr(compute, "producer_code", edited)
+    assert compute.result_entry(PRESET, request) != before
+
+
 # --- in chromium -----------------------------------------------------------------------
 
 

@@ -201,6 +201,21 @@ def test_the_export_starts_where_the_books_run_started(tmp_path):
 # --- in chromium -----------------------------------------------------------------------
 
 
+def test_the_books_runs_summary_is_keyed_on_training_widget_code(monkeypatch):
+    """compute.py does not import training_widget.py, which makes the summary: an edit
+    to it (or to training.py, which it imports) must key the stored summary anew."""
+    monkeypatch.setattr(compute, "model_key", lambda preset: "the book's run")
+    request = {"kind": "training", "run": "training"}
+    before = compute.result_entry(PRESET, request)
+    code = compute.producer_code
+
+    def edited(file: str) -> list[str]:
+        return [*code(file), "edited"] if file == training_widget.__file__ else code(file)
+
+    monkeypatch.setattr(compute, "producer_code", edited)
+    assert compute.result_entry(PRESET, request) != before
+
+
 @pytest.fixture
 def page_of(app, browser):
     """Opens a page of the built tiny project from disk (reduced motion: a step's phases

@@ -204,10 +204,20 @@ def result_entry(preset: str, request: dict) -> str:
     return f"{preset}-{request['kind']}-{key}"
 
 
+# The module that computes a training widget's summary, by its run: compute.py does not
+# import it, so its code (and all it imports) joins the key (result_inputs).
+TRAINING_PRODUCERS = {"rl": "rl_training.py", "training": "training_widget.py"}
+
+
 def result_inputs(preset: str, request: dict) -> str:
     """What a computation reads besides its request: the RL record, every chat run's
-    model, or the preset's model."""
-    if request.get("run") == "rl" or request.get("ask") == "rl-pass-k":
+    model, or the preset's model; for a training widget, also its producer's code."""
+    rl = request.get("run") == "rl" or request.get("ask") == "rl-pass-k"
+    if request["kind"] == "training":
+        made = rl_replay_key(preset) if rl else model_key(preset)
+        producer = Path(__file__).with_name(TRAINING_PRODUCERS[request["run"]])
+        return digest(made, *producer_code(str(producer)))
+    if rl:
         return rl_replay_key(preset)
     if request["kind"] == "chat":
         return digest(*(model_key(chat_script(run)) for run in request["runs"]))
