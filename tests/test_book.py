@@ -563,17 +563,25 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
     def mean(name: str, key: str) -> str:
         return f"{100 * sum(final(name, key)) / len(seeds):.1f}%"
 
-    def claim(first: str, second: str, key: str, separator: str = ": ", **words: str) -> str:
+    def claim(
+        first: str, second: str, key: str, separator: str = ": ", digits: int = 1, **words: str
+    ) -> str:
         """'+a ± b points over n seeds: the words of its verdict'."""
         comparison = verdicts.paired(final(first, key), final(second, key))
-        return f"{comparison.statistic()}{separator}{comparison.words(**words)}"
+        return f"{comparison.statistic(digits=digits)}{separator}{comparison.words(**words)}"
 
     change = dict(ahead="a rise", behind="a fall", even="no change this book can measure")
+    even_models = "no difference this book can measure"
     p1, pk = "exact pass@1", f"exact pass@{k}"
     said = f"from {mean('start', p1)} to {mean('REINFORCE', p1)} on average over the seeds"
     assert f"{said} ({claim('REINFORCE', 'start', p1, **change)})" in text
     said = f"from {mean('start', pk)} to {mean('REINFORCE', pk)}"
-    assert f"{said} ({claim('REINFORCE', 'start', pk, **change)})" in text
+    error = 100 * verdicts.paired(final("REINFORCE", pk), final("start", pk)).standard_error
+    digits = next(d for d in range(1, 5) if round(error, d) or d == 4)  # its spread not 0.0
+    assert f"{said} ({claim('REINFORCE', 'start', pk, digits=digits, **change)})" in text
+    models = dict(ahead="RL's model ahead", behind="the start model ahead", even=even_models)
+    said = f"against the start model's: {claim('REINFORCE', 'start', pk, ', ', digits, **models)})"
+    assert said in text.replace("’", "'")
     supervised = claim(
         "supervised", "REINFORCE", p1, " (", ahead="the control ahead", behind="RL ahead"
     )
