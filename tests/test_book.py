@@ -433,13 +433,12 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert max(after["#"]) < 10 and min(after["mixture"]) > 90
     for name, said in (("#", "alone, it sorts"), ("mixture", "mixture keeps")):
         found = re.search(
-            said
-            + r" ([\d.]+)% on average \((?:from ([\d.]+)% to ([\d.]+)%|([\d.]+)% in every seed)\)",
+            said + r" (?:([\d.]+)% \(([\d.]+)%–([\d.]+)% by seed\)|([\d.]+)% in every seed)",
             forgetting,
         )
         mean, low, high, every = found.groups()
         values = after[name]
-        low, high = (every, every) if every else (low, high)
+        mean, low, high = (every, every, every) if every else (mean, low, high)
         assert (float(low), float(high)) == (min(values), max(values))
         assert abs(float(mean) - sum(values) / len(values)) < 0.1  # each shown to 0.1
 
@@ -506,18 +505,19 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
         for name, values in re.findall(r"(#, unmasked|#) ((?:\d\.\d{3} ?){5,})", explained)
     }
     said = re.search(
-        r"unmasked runs end at ([\d.]+) on average, minus that ([+-][\d.]+) ± ([\d.]+) nats "
+        r"unmasked runs end at ([\d.]+) on average, ([\d.]+) ± ([\d.]+) nats (above|below) it "
         r"over (\d+) seeds: (.*?)\. The masked", explained
     )  # fmt: skip
     unmasked = losses["#, unmasked"]
-    assert len(unmasked) == int(said.group(4)) >= 5
+    assert len(unmasked) == int(said.group(5)) >= 5
     assert abs(float(said.group(1)) - sum(unmasked) / len(unmasked)) < 0.001
-    assert abs(float(said.group(2)) - (sum(unmasked) / len(unmasked) - prior)) < 0.002
+    difference = float(said.group(2)) * (1 if said.group(4) == "above" else -1)
+    assert abs(difference - (sum(unmasked) / len(unmasked) - prior)) < 0.002
     _rule_words(
-        said.group(2, 3, 5),
-        "above it, so they predict the answer worse than knowing how often each letter wins",
-        "below it, so they learned some of the counting",
-        "no different from it, so what they learned of the answer is how often each letter wins",
+        (difference, said.group(3), said.group(6)),
+        "worse, so they predict the answer worse than knowing how often each letter wins",
+        "better, so they learned some of the counting",
+        "no better, so of the answer they learned at most how often each letter wins",
         rounding=0.002,
     )  # fmt: skip
 
