@@ -88,6 +88,29 @@ def test_a_bad_shape_or_option_is_a_located_warning(app, warning):
     assert page.count("not available") == 2 and "data-live" not in page
 
 
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_failing_model_code_is_a_located_warning_not_a_traceback(app, warning, monkeypatch):
+    def broken():
+        raise ZeroDivisionError("a formula divides by zero")
+
+    monkeypatch.setattr(memory_widget, "traced", broken)
+    app.build()
+    said = strip_colors(warning.getvalue())
+    assert re.search(r"index\.md:7: WARNING: memory-calculator: .*ZeroDivisionError", said), said
+    assert "tests/test_memory_calculator.py runs the same code" in said
+    page = (app.outdir / "index.html").read_text("utf-8")
+    assert "not available" in page and "data-live" not in page
+
+
+def test_the_calculator_follows_all_the_code_it_runs():
+    root = Path(memory_widget.__file__).resolve().parents[2]
+    files = {str(f.relative_to(root)) for f in memory_widget.code_files(root)}
+    expected = {"ext/live_models/memory_widget.py", "ext/live_models/memory_check.py"}
+    expected |= {f"model_src/{n}.py" for n in ("footprint", "memory", "presets", "train")}
+    expected |= {"model_src/prepare.py", "model_src/config/char.py", "model_src/config/sort.py"}
+    assert expected <= files, expected - files
+
+
 @pytest.mark.sphinx("text", testroot="memory-calculator", freshenv=True)
 def test_without_html_every_shape_is_a_table(app):
     app.build()
@@ -97,6 +120,26 @@ def test_without_html_every_shape_is_a_table(app):
         footprint.parameters(*(char[n] for n in memory_widget.PARAMETER_INPUTS)), "count"
     )
     assert "nanochat d20" in text and "KV cache" in text and params in text
+
+
+# Figures on either side of a step or a rounding: (value, unit, as the page writes it)
+BOUNDARIES = [
+    (1023.7 * 2**20, "bytes", "1,020 MiB"),
+    (8192, "bytes", "8 KiB"),
+    (8191, "bytes", "8 KiB"),
+    (5.432 * 2**30, "bytes", "5.43 GiB"),
+    (1023, "bytes", "1,023 B"),
+    (999.7, "count", "1,000"),
+    (12.345, "count", "12.3"),
+    (0.125, "seconds", "0.125 s"),
+    (1.125, "seconds", "1.13 s"),  # a tie, away from zero as Intl.NumberFormat rounds
+    (5432, "count", "5,432"),
+    (5432.5, "count", "5,430"),
+]
+
+
+def test_figures_are_written_to_three_significant_digits():
+    assert [memory_widget.shown(v, u) for v, u, _ in BOUNDARIES] == [t for *_, t in BOUNDARIES]
 
 
 # --- in chromium -----------------------------------------------------------------------
@@ -181,6 +224,18 @@ def test_the_readers_settings_give_pythons_figures(page_of):
     assert shown_on(page) == expected(values, "muon")
     status = widget.locator(".nb-live-status").inner_text()
     assert expected(values, "muon")["training"] in status
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_the_page_writes_a_figure_as_python_does(app, page_of):
+    page = page_of()
+    (widget,) = calculators(app.outdir / "index.html")
+    written = page.evaluate(
+        "([figures, options]) => figures.map(([v, u]) => nanobook.memory.shown(v, u, options))",
+        [[[v, u] for v, u, _ in BOUNDARIES], widget["data-live"]],
+    )
+    assert written == [memory_widget.shown(v, u) for v, u, _ in BOUNDARIES]
 
 
 @pytest.mark.browser

@@ -289,7 +289,14 @@ def setup(app):
     app.connect("env-updated", compute_all)
     app.connect("doctree-resolved", render.add_fallbacks)
     app.connect("html-page-context", add_page_assets)
-    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version 1: a calculator's page is read again when any code it runs changes
+    # (memory_widget.code_files); pages read before followed a shorter list
+    return {
+        "version": __version__,
+        "env_version": 1,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
 
 
 def _export(name: str, cache) -> Path:

@@ -15,8 +15,8 @@ line if a formula disagrees. Without scripts, the page shows the table of every 
 
 from __future__ import annotations
 
+import decimal
 import json
-import math
 from pathlib import Path
 
 from docutils import nodes
@@ -70,14 +70,6 @@ SHAPE_LABELS = {
     "gpt2": "GPT-2 small",
     "d20": "nanochat d20 (Oct. 2025)",
 }
-MODEL_SRC = Path(__file__).resolve().parents[2] / "model_src"
-CODE = [
-    *(
-        MODEL_SRC / f"{name}.py"
-        for name in ("footprint", "kv_cache", "memory", "model", "modern", "muon")
-    ),
-    *(Path(__file__).parent / f"{name}.py" for name in ("formulas", "memory_check")),
-]
 # GPT-2 small's batch: nanoGPT's config/train_gpt2.py, 12 sequences per micro-step.
 GPT2_BATCH = 12
 CHINCHILLA_TOKENS_PER_PARAMETER = 20  # the shapes without a run here: compute-optimal
@@ -142,6 +134,7 @@ UNITS = {
     "count": [("", 1), ("million", 10**6), ("billion", 10**9), ("trillion", 10**12)],
     "seconds": [("s", 1), ("min", 60), ("h", 3600), ("days", 86400), ("years", 365.25 * 86400)],
 }
+SIGNIFICANT = 3  # digits of every figure but whole numbers below a unit's first step
 CAPTION = "What one training step holds, generation's cache, and the run's cost"
 
 
@@ -173,10 +166,24 @@ class MemoryCalculatorDirective(SphinxDirective):
                 logger, f"{NAME} {start}: {problem}", location=node, subtype=NAME, hint=problem.hint
             )
             node["error"] = str(problem)
-        for path in CODE:  # what the formulas and their check are made of
+        for path in code_files(_core.project_root(self.env.app)):
             _core.note_code_dependency(self.env, path)
         specs.append({"uid": uid, "start": start, "line": self.lineno, "fresh": True})
         return [node]
+
+
+def code_files(root: Path) -> list[Path]:
+    """What the formulas, the shapes and their check are made of: this file and
+    memory_check.py, all they import (but the standard library and installed packages),
+    and the presets' config files, which train.resolve_config reads without importing."""
+    from model_src import presets
+
+    here = Path(__file__).resolve()
+    files = {here, here.with_name("memory_check.py")}
+    for path in list(files):
+        files.update(_core.project_imports(path, root))
+    files.update(presets.config_file(name).resolve() for name in presets.PRESETS)
+    return sorted(files)
 
 
 def traced() -> dict:
@@ -234,6 +241,7 @@ def settings(start: str, trees: dict, starts: dict) -> dict:
         ],
         "formulas": trees,
         "units": UNITS,
+        "significant": SIGNIFICANT,
         "caption": CAPTION,
     }
 
@@ -251,10 +259,19 @@ def compute_all(app, env) -> list[str]:
     fresh = [(d, s) for d, s in specs if s["uid"] not in env.memory_widget_settings]
     if not fresh:
         return []
-    from . import memory_check
-
-    trees, starts = traced(), shapes()
-    disagreements = memory_check.disagreements(trees)
+    try:
+        trees, starts, disagreements = checked()
+    except _core.MODEL_CODE_ERRORS as error:  # model code run in this process: say where
+        for docname, spec in fresh:  # and leave the page without settings: "not available"
+            _core.warn(
+                logger,
+                f"{NAME}: its formulas or their check failed: {type(error).__name__}: {error}",
+                location=(docname, spec["line"]),
+                subtype=NAME,
+                hint="tests/test_memory_calculator.py runs the same code: see where it fails "
+                "(model_src/footprint.py, memory.py, a preset's config)",
+            )
+        return sorted({d for d, _ in fresh})
     for docname, spec in fresh:
         for problem in disagreements:
             _core.warn(
@@ -269,6 +286,15 @@ def compute_all(app, env) -> list[str]:
     return sorted({d for d, _ in fresh})
 
 
+def checked() -> tuple[dict, dict, list[str]]:
+    """The traced formulas, the starting shapes, and where the formulas disagree with the
+    measured models: model code, run in the build's process."""
+    from . import memory_check
+
+    trees = traced()
+    return trees, shapes(), memory_check.disagreements(trees)
+
+
 def add_fallbacks(app, doctree, docname) -> None:
     """Each calculator's static rendering: every shape's figures at its own settings."""
     for node in doctree.findall(memory_widget):
@@ -281,16 +307,24 @@ def add_fallbacks(app, doctree, docname) -> None:
 
 def shown(value: float, unit: str) -> str:
     """A figure as the page writes it (nanobook_memory.js, shown): in the largest of its
-    unit's steps it reaches; whole below the first step, else to three significant digits."""
+    unit's steps it reaches; whole below the first step, else to SIGNIFICANT digits."""
     name, size = next(step for step in reversed(UNITS[unit]) if value >= step[1] or step[1] == 1)
     scaled = value / size
-    if size == 1 and scaled == int(scaled):
-        text = f"{int(scaled):,}"
-    else:
-        decimals = max(0, 2 - math.floor(math.log10(abs(scaled)))) if scaled else 0
-        text = f"{round(scaled, decimals):,.{decimals}f}"
-        text = text.rstrip("0").rstrip(".") if "." in text else text
+    text = f"{int(scaled):,}" if size == 1 and scaled == int(scaled) else significant(scaled)
     return f"{text} {name}" if name else text
+
+
+def significant(value: float) -> str:
+    """``value`` to SIGNIFICANT digits as the page's Intl.NumberFormat writes it: 1,020
+    for 1023.7 (the digits past them are zeros, not kept), ties away from zero on the
+    float's exact value, trailing zeros dropped."""
+    if not value:
+        return "0"
+    exact = decimal.Decimal(value)
+    place = exact.adjusted() - SIGNIFICANT + 1  # the power of ten of the last digit kept
+    rounded = exact.quantize(decimal.Decimal(1).scaleb(place), rounding=decimal.ROUND_HALF_UP)
+    text = f"{rounded:,.{max(0, -place)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fallback_table(data: dict) -> nodes.Node:

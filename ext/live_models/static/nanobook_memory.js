@@ -25,8 +25,9 @@
     return OPERATIONS.get(op)(evaluate(left, values), evaluate(right, values));
   }
 
-  /** A figure in the units the build chose (memory_widget.shown writes the static table). */
-  function shown(value, unit, units) {
+  /** A figure in the units and to the significant digits the build chose
+      (memory_widget.shown writes the static table). */
+  function shown(value, unit, { units, significant }) {
     const steps = units[unit];
     let i = 0;
     while (i + 1 < steps.length && value >= steps[i + 1][1]) i++;
@@ -35,7 +36,7 @@
     const text =
       size === 1 && Number.isInteger(scaled)
         ? scaled.toLocaleString("en")
-        : scaled.toLocaleString("en", { maximumSignificantDigits: 3 });
+        : scaled.toLocaleString("en", { maximumSignificantDigits: significant });
     return name ? `${text} ${name}` : text;
   }
 
@@ -113,7 +114,7 @@
       }
       const key = output.perOptimizer ? `${output.name}:${optimizer}` : output.name;
       const tree = widget.options.formulas[key];
-      cell.textContent = shown(evaluate(tree, values), output.unit, widget.options.units);
+      cell.textContent = shown(evaluate(tree, values), output.unit, widget.options);
     }
     widget.status.textContent = problem ?? widget.summary();
     widget.root.dispatchEvent(new CustomEvent("nanobook:result"));
@@ -181,4 +182,5 @@
   }
 
   nanobook.widgets.add("memory", make);
+  nanobook.memory = { evaluate, shown };
 })();
