@@ -14,6 +14,7 @@ import json
 import re
 
 import pytest
+from sphinx.util.console import strip_colors
 
 from ext.live_models import distribution
 from model_src import arithmetic, chat, finetune, prepare, shakespeare
@@ -110,6 +111,21 @@ def test_every_free_input_widget_is_handed_the_task_codes_limits(app):
     (run,) = chat_widget["runs"]
     assert run["trained"]["requests"]["#"]["lengths"] == [finetune.HASH_LENGTH]
     assert run["trained"]["requests"]["↑"]["lengths"] == [prepare.SORT_LENGTH]
+
+
+@pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
+def test_rows_that_contradict_the_reading_are_a_located_warning(app, warning, monkeypatch):
+    def contradictory():
+        raise ValueError("the sort rows answer ABC two ways")
+
+    monkeypatch.setattr(distribution, "sort_limits", contradictory)
+    app.build()  # not a traceback while the page is written
+    said = strip_colors(warning.getvalue())
+    for line, directive in ((4, "live-attention sort"), (6, "live-sampling sort")):
+        assert re.search(rf"index\.rst:{line}: WARNING: {directive}: .*answer ABC two ways", said)
+    assert said.count("fix the rows or the reading") == 4, said  # once per sort widget, of 2 pages
+    options = widget_options((app.outdir / "index.html").read_text(encoding="utf-8"))
+    assert [o["kind"] for o in options] == ["attention", "chat", "tools"]  # the sort two: static
 
 
 @pytest.fixture

@@ -168,6 +168,27 @@ def _problem(compute, cache: Path, spec) -> tuple[str, str] | None:
     return None
 
 
+def _trained_problem(spec) -> tuple[str, str] | None:
+    """Why what the widget's model was trained on (the page's check of the reader's input)
+    cannot be read, with a hint; None when it can. Read here, not while the page is
+    written, so that a problem is a warning at the directive's line."""
+    from . import distribution, render
+
+    try:
+        if spec.kind in render.FREE_INPUT:
+            distribution.limits(spec.preset)
+        if spec.kind == "chat":
+            for run in spec.runs:
+                distribution.chat_limits(run)
+    except ValueError as error:  # the training rows contradict what distribution.py reads
+        return (
+            f"what its model was trained on cannot be read: {error}",
+            "distribution.py reads it from the rows prepare.py, arithmetic.py and "
+            "finetune.py make: fix the rows or the reading",
+        )
+    return None
+
+
 def _computation(compute, spec):
     if spec.kind == "attention":
         return lambda: compute.attention(spec.preset, spec.prompt)
@@ -205,7 +226,7 @@ def _computation(compute, spec):
 def _compute(compute, cache: Path, spec) -> dict:
     if spec.error is not None:
         return {"error": spec.error}
-    problem = _problem(compute, cache, spec)
+    problem = _problem(compute, cache, spec) or _trained_problem(spec)
     if problem is None:
         try:
             result = compute.cached_result(
