@@ -88,14 +88,19 @@ def make(app, config) -> None:
     run box says to install from a checkout. Set before the build compares its settings
     with the last build's, so a new wheel rewrites every page that links it."""
     config.nanobook_wheel, app.nanobook_wheel_file = None, None
-    if not (project_root(app) / "pyproject.toml").is_file():
+    pyproject = project_root(app) / "pyproject.toml"
+    if not pyproject.is_file():
         return
+    location = None
     try:
         key, wheel = stored_wheel(app)
     except subprocess.CalledProcessError as error:
         said = (error.stderr or error.stdout or "").strip().splitlines()[-3:]
         problem, hint = f"pip could not build it: {' '.join(said)}", "check pyproject.toml"
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
+    except (KeyError, tomllib.TOMLDecodeError) as error:  # a table or key missing, bad TOML
+        problem, hint = f"{type(error).__name__}: {error}", "check pyproject.toml"
+        location = str(pyproject)
+    except OSError as error:
         problem, hint = f"{type(error).__name__}: {error}", STORAGE_HINT
     else:
         config.nanobook_wheel, app.nanobook_wheel_file = f"{FOLDER}/{key}/{wheel.name}", wheel
@@ -104,7 +109,7 @@ def make(app, config) -> None:
         logger,
         f"the project's wheel is not published ({problem}); the run box says to install "
         "from a checkout",
-        location=None,
+        location=location,
         subtype="reader-notebook",
         hint=hint,
     )

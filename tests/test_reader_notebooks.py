@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import types
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -243,6 +244,28 @@ def test_a_new_wheel_rewrites_the_pages_that_link_it(tmp_path):
     (project / "palette.py").write_text("ONE = 2\n")
     second = linked()
     assert first != second and (out / second).is_file() and (out / first).is_file()
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ('[project]\nname = "nanobook"\nreadme = "README.md"\n', "KeyError"),  # no tool table
+        ("[project\n", "TOMLDecodeError"),
+    ],
+)
+def test_a_broken_pyproject_is_said_at_pyproject_toml(tmp_path, monkeypatch, text, error):
+    from ext import reader_wheel
+
+    (tmp_path / "pyproject.toml").write_text(text)
+    config = types.SimpleNamespace(nanobook_project_root=str(tmp_path))
+    app = types.SimpleNamespace(config=config, srcdir=tmp_path, confdir=tmp_path)
+    said = []
+    monkeypatch.setattr(reader_wheel, "warn", lambda _, message, **how: said.append((message, how)))
+    reader_wheel.make(app, config)
+    ((message, how),) = said
+    assert error in message
+    assert how["location"] == str(tmp_path / "pyproject.toml")
+    assert how["hint"] == "check pyproject.toml" and config.nanobook_wheel is None
 
 
 def _download_menu(page: str) -> list[str]:
