@@ -2,8 +2,8 @@
 memory, FLOPs. Plain arithmetic on the arguments, no tensors, so it counts models far too
 large to build here, and it runs unchanged on symbols: the scale chapter's memory
 calculator (ext/live_models/memory_widget.py) traces these functions into formulas for
-the page. tests/test_footprint.py checks every one against what model_src/memory.py
-measures on real tensors.
+the page. ext/live_models/memory_check.py checks every one against what model_src/memory.py
+measures on real tensors, in every build and in tests/test_memory_calculator.py.
 
 The shape is GPT's (model.py) with grouped-query attention's n_kv_head (modern.py);
 `bias` is 1 or 0 (GPTConfig.bias); `precision` is bytes per number: 4 for float32, 2
