@@ -578,7 +578,12 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
         return f"{100 * sum(final(name, key)) / len(seeds):.1f}%"
 
     def claim(
-        first: str, second: str, key: str, separator: str = ": ", digits: int = 1, **words: str
+        first: str,
+        second: str,
+        key: str,
+        separator: str = ": ",
+        digits: int | None = None,
+        **words: str,
     ) -> str:
         """'+a ± b points over n seeds: the words of its verdict'."""
         comparison = verdicts.paired(final(first, key), final(second, key))

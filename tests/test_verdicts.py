@@ -41,3 +41,11 @@ def test_a_span_whose_ends_print_alike_is_one_value():
     assert wording.span([3.04, 2.96, 3.01], ".0f") == "3"
     assert wording.span([1.234, 1.29, 1.26], ".2f") == "1.23 to 1.29"
     assert wording.span([0.125, 0.125], ".1%") == "12.5%"
+
+
+def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
+    tight = verdicts.paired([0.5000, 0.5001, 0.5002, 0.5003, 0.5004], [0.5] * 5)
+    assert tight.statistic() == "+0.02 ± 0.01 points over 5 seeds"
+    assert tight.statistic(digits=1) == "+0.0 ± 0.0 points over 5 seeds"
+    certain = verdicts.paired([1.0] * 5, [0.0] * 5)
+    assert certain.statistic() == "+100.0 ± 0.0 points over 5 seeds"

@@ -51,9 +51,15 @@ class Comparison:
             return "ahead" if self.mean > 0 else "behind"
         return "even"
 
-    def statistic(self, scale: float = 100, unit: str = " points", digits: int = 1) -> str:
-        """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds'."""
+    def statistic(
+        self, scale: float = 100, unit: str = " points", digits: int | None = None
+    ) -> str:
+        """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds'.
+        Without digits, one decimal, or as many more (up to 4) as a standard error above 0
+        needs not to print as 0: '± 0.0' reads as no spread at all."""
         mean, error = self.mean * scale, self.standard_error * scale
+        if digits is None:
+            digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
         return f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
 
     def words(
