@@ -14,6 +14,7 @@ from .kv_cache import numbers_per_token
 
 STEP_COUNT_BYTES = 4  # AdamW's step: one float32 number per parameter tensor
 INDEX_BYTES = 8  # token and position ids are int64
+PRECISIONS = {"fp32": 4, "bf16": 2}  # bytes per number of weights and activations
 
 
 def parameters(n_layer, n_embd, n_head, n_kv_head, vocab_size, block_size, bias):

@@ -219,7 +219,7 @@ def test_the_readers_settings_give_pythons_figures(page_of):
         **gpt2,
         **{names[label]: v for label, v in settings.items()},
         "bias": 0,
-        "precision": memory_widget.PRECISIONS["bf16"],
+        "precision": footprint.PRECISIONS["bf16"],
     }
     assert shown_on(page) == expected(values, "muon")
     status = widget.locator(".nb-live-status").inner_text()

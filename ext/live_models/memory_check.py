@@ -15,11 +15,11 @@ import dataclasses
 import torch
 
 from model_src import kv_cache, memory, muon, presets
+from model_src.footprint import PRECISIONS
 from model_src.model import GPT
 from model_src.modern import ModernConfig, ModernGPT
 
 from . import formulas
-from .memory_widget import PRECISIONS
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BATCH = 2  # enough to show what grows with the batch; small enough to be quick

@@ -47,7 +47,6 @@ INPUTS = {
 }
 # n_embd splits into n_head heads and n_head into groups of k/v heads (modern.Attention)
 DIVIDES = (("n_head", "n_embd"), ("n_kv_head", "n_head"))
-PRECISIONS = {"fp32": 4, "bf16": 2}  # bytes per number
 OPTIMIZER_LABELS = {"adamw": "AdamW", "muon": "Muon (+ AdamW)", "sgd": "SGD with momentum"}
 OUTPUTS = {  # name: (label, unit)
     "parameters": ("parameters", "count"),
@@ -119,7 +118,7 @@ def _inputs(config: dict, batch: int, tokens: int | None) -> dict:
         "context": config["block_size"],
         "batch": batch,
         "bias": int(config["bias"]),
-        "precision": PRECISIONS["fp32"],
+        "precision": footprint.PRECISIONS["fp32"],
         "throughput": peak_tflops(),
     }
     if tokens is None:
@@ -217,6 +216,8 @@ def traced() -> dict:
 
 def settings(start: str, trees: dict, starts: dict) -> dict:
     """What the page is handed: inputs with bounds, choices, shapes, rules, formulas."""
+    from model_src import footprint
+
     return {
         "kind": KIND,
         "start": start,
@@ -231,7 +232,7 @@ def settings(start: str, trees: dict, starts: dict) -> dict:
             for name, (label, number) in INPUTS.items()
         ],
         "divides": DIVIDES,
-        "precisions": PRECISIONS,
+        "precisions": footprint.PRECISIONS,
         "optimizers": OPTIMIZER_LABELS,
         "shapes": starts,
         "shapeLabels": SHAPE_LABELS,
