@@ -42,7 +42,7 @@
     const most = model.config.block_size;
     if (model.vocab.length > 10) return `${kit.trainedOn(trained)} Up to ${most} characters.`;
     const appended = task.prompt_len
-      ? ` ${task.prompt_len} letters get the model's answer appended. Under each letter: the letter the model predicts next, from the last prompt letter on (training scores no prediction inside the prompt).`
+      ? ` ${task.prompt_len} letters get the model's answer appended; from the last prompt letter on, each letter shows the model's guess for the next.`
       : "";
     return `${kit.trainedOn(trained)} Letters ${model.vocab.join(", ")}, up to ${most} of them.${appended}`;
   }
