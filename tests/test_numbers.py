@@ -52,7 +52,7 @@ DEFINING_PHRASES = [
     r"pass@\d+",  # the name of a metric: k is its definition
     r"(?:from|out of) 16 samples",  # the RL exercise: the samples it gives
     # ... and its solution, which counts with them
-    r"choosing 8 of the 16 samples|all 8 come from the 14 wrong ones|the 8 picks|from the 16;",
+    r"choosing 8 of the 16 samples|all 8 come from the 14 wrong ones",
     r"a group of 8 right answers",  # the RL exercise: the group it gives
 ]
 DEFINING = re.compile("|".join(DEFINING_PHRASES))
