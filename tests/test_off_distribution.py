@@ -22,24 +22,22 @@ from model_src import arithmetic, chat, finetune, prepare, shakespeare
 NOTE = ".nb-live-offdist"
 
 
+def _clear_limits() -> None:
+    for made in (
+        distribution.sort_limits,
+        distribution.char_limits,
+        distribution.calculator_limits,
+        distribution._request_limits,
+    ):
+        made.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh_limits():
     """Each test reads the task code as it is then (the limits are cached per process)."""
-    for made in (
-        distribution.sort_limits,
-        distribution.char_limits,
-        distribution.calculator_limits,
-    ):
-        made.cache_clear()
-    distribution._request_limits.cache_clear()
+    _clear_limits()
     yield
-    for made in (
-        distribution.sort_limits,
-        distribution.char_limits,
-        distribution.calculator_limits,
-    ):
-        made.cache_clear()
-    distribution._request_limits.cache_clear()
+    _clear_limits()
 
 
 # --- the limits are the task code's ----------------------------------------------------------
