@@ -275,11 +275,13 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check; biome check (lint and format) of the browser
-    code, which are classic scripts: biome.json keeps their "use strict"."""
+    """ruff check and ruff format --check; no function over 80 lines; biome check (lint
+    and format) of the browser code, which are classic scripts: biome.json keeps their
+    "use strict" and runs buildlib/function_length.grit, the 80 lines of the JavaScript."""
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "-m", "buildlib.function_length")
     session.run("biome", "check", ".")
 
 
