@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -436,6 +437,9 @@ def clip_render_figures(scratch: Path) -> dict:
     return figures
 
 
+# Where the training scenario trains, in the scratch folder: the full run's comparison with
+# Manim's directive builds on the models it leaves there.
+TRAINED_MODELS = "train-cache"
 # The scenarios `--only` runs one by one (besides EDITS): name -> (the key of its figures,
 # measure(scratch, html) -> figures), html being the built book the page scenarios read.
 SCENARIOS = {
@@ -451,7 +455,7 @@ SCENARIOS = {
         "training_page_weight",
         lambda scratch, html: training_page_weight(html),
     ),
-    "training": ("training", lambda scratch, html: training_figures(scratch / "cache")),
+    "training": ("training", lambda scratch, html: training_figures(scratch / TRAINED_MODELS)),
     "trainings": ("trainings", lambda scratch, html: training_groups(scratch / "all-trainings")),
 }
 PARTS = (*EDITS, *SCENARIOS)
@@ -540,7 +544,230 @@ def scenario_targets(results: dict) -> list[dict]:
     return targets
 
 
-def main() -> None:
+# What the full run (no --only) keeps across its stages: the command line, the scratch
+# folder, every scenario's builds, and the figures results.json gets.
+@dataclass
+class FullRun:
+    args: argparse.Namespace
+    scratch: Path
+    results: dict
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+
+    def record(self, name: str, build: Build) -> None:
+        self.scenarios.setdefault(name, Scenario(name)).builds.append(build)
+        print(
+            f"  {name}: {build.seconds:.1f}s rendered={build.rendered} "
+            f"executed={build.executed} trained={build.trained}",
+            flush=True,
+        )
+
+
+# The edits a draft round makes to its warm book, one after the other, and the name each
+# rebuild is recorded as. The scene edit is code, not a comment: scenes are keyed on their
+# syntax tree, so a comment re-renders nothing.
+DRAFT_EDITS = (
+    (
+        "scene edit rebuild",
+        lambda book: book.touch("docs/scenes/attention.py", "\nEDITED_FOR_THE_BENCH = True\n"),
+    ),
+    ("model.py comment edit rebuild", EDITS["comment-edit"]),
+    ("model.py shown comment edit rebuild", EDITS["shown-comment-edit"]),
+    ("sample.py code edit rebuild", EDITS["sample-edit"]),
+)
+# The scenes a small project shows with our directive and with Manim's own.
+COMPARED_SCENES = [
+    ("AttentionScene", ROOT / "docs/scenes/attention.py"),
+    ("LossCurveScene", ROOT / "docs/scenes/training.py"),
+    ("MLPScene", ROOT / "docs/scenes/mlp.py"),
+]
+# The scenarios of SCENARIOS the full run measures once, between its draft and publish
+# rounds; the training also warms the models the comparison with Manim's directive uses.
+FIGURES = ("training", "trainings", "replay", "live", "train-rate")
+# The figures a publish round takes of the book it built.
+PUBLISHED_FIGURES = ("page-weight", "training-page-weight")
+
+
+def draft_round(run: FullRun, i: int) -> None:
+    """Cold draft builds of the book and of its plain-Sphinx floor, the cheap rebuilds, a
+    rebuild after each of DRAFT_EDITS, then the clip renders with one job and with two."""
+    book = Workspace(run.scratch, f"book-{i}")
+    run.record("cold build, draft", book.build("draft"))
+    # The floor: the same pages without our directives, on the same trained models
+    # and executed notebooks (copied, so its set-up build trains and executes nothing).
+    plain = Workspace(run.scratch, f"plain-{i}", plain=True, cache=book.root / ".cache")
+    plain.build("draft")
+    cheap_rebuilds(book, plain, run.record)
+    for name, edit in DRAFT_EDITS:
+        edit(book)
+        run.record(name, book.build("draft"))
+    for jobs, build in clip_renders(book).items():
+        run.record(f"clip renders, {jobs} job(s)", build)
+        themselves = dataclasses.replace(build, seconds=build.renders[0])
+        run.record(f"clip renders themselves, {jobs} job(s)", themselves)
+    shutil.rmtree(book.root), shutil.rmtree(plain.root)
+
+
+def figures(run: FullRun, i: int) -> None:
+    """FIGURES, each measured as `--only` measures it."""
+    for name in FIGURES:
+        key, measure = SCENARIOS[name]
+        run.results[key] = measure(run.scratch, run.args.html)
+
+
+def publish_round(run: FullRun, i: int) -> None:
+    """A cold publish build and the weight of its site and pages; in the last round, the
+    engine before issue 30 beside this tree; then the baseline's cold publish build."""
+    book = Workspace(run.scratch, f"publish-{i}")
+    run.record("cold build, publish", book.build("publish"))
+    html = book.docs / "_build" / "html"
+    run.results["site_weight"] = site_weight(html)
+    for name in PUBLISHED_FIGURES:
+        key, measure = SCENARIOS[name]
+        run.results[key] = measure(run.scratch, html)
+    if i == run.args.publish_repeat - 1:
+        print("[the engine before issue 30, beside this tree]", flush=True)
+        engine_before(run.scratch, run.record, cache=book.root / ".cache")
+        run.results["engine_before"] = {
+            "commit": ENGINE_BEFORE,
+            "failed_notebooks": run.scenarios[f"cold build, publish, {BEFORE}"]
+            .builds[-1]
+            .failed_notebooks,
+            "prose_page": PROSE_PAGE,
+        }
+    shutil.rmtree(book.root)
+    baseline = Workspace(run.scratch, f"baseline-{i}", commit=BASELINE)
+    run.record(f"cold build, publish, baseline {BASELINE}", baseline.build("publish"))
+    shutil.rmtree(baseline.root)
+
+
+def directive_round(run: FullRun, i: int) -> None:
+    """COMPARED_SCENES in a small project with our directive, then with Manim's: a cold
+    build and a prose-edit rebuild of each."""
+    for ours in (True, False):
+        label = "manim-clip" if ours else "Manim's directive"
+        proj = manim_directive_project(
+            run.scratch, f"{'ours' if ours else 'manim'}-{i}", COMPARED_SCENES, ours
+        )
+        run.record(f"{label}: cold build", build_project(proj, run.scratch / TRAINED_MODELS))
+        index = proj / "index.rst"
+        index.write_text(index.read_text().replace("Some prose", "Some edited prose", 1))
+        run.record(
+            f"{label}: prose edit rebuild", build_project(proj, run.scratch / TRAINED_MODELS)
+        )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A part of the full run: what it builds and records, a round at a time."""
+
+    title: str  # printed before each round: "[draft round 1/2]"
+    rounds: str | None  # the option that says how many rounds; None: once, silently
+    run: Callable[[FullRun, int], None]
+
+
+# The full run, in order.
+FULL_RUN = (
+    Stage("draft round", "repeat", draft_round),
+    Stage("figures", None, figures),
+    Stage("publish round", "publish_repeat", publish_round),
+    Stage("versus Manim's directive, round", "repeat", directive_round),
+)
+# The ratios reported, each of one scenario's builds over another's, pair by pair:
+# label -> (scenario, the one it is over, the most it may be, or None: no target).
+PAIRS = {
+    "no-op rebuild / plain Sphinx": ("no-op rebuild", "no-op rebuild, plain Sphinx", 1.5),
+    "prose edit / plain Sphinx": ("prose edit rebuild", "prose edit rebuild, plain Sphinx", 1.5),
+    "2 jobs / 1 job": (
+        "clip renders themselves, 2 job(s)",
+        "clip renders themselves, 1 job(s)",
+        0.55,
+    ),
+    "2 jobs / 1 job, whole build": ("clip renders, 2 job(s)", "clip renders, 1 job(s)", None),
+    "comment edit / prose edit": ("model.py comment edit rebuild", "prose edit rebuild", 2.0),
+    "cold publish / baseline": (
+        "cold build, publish",
+        f"cold build, publish, baseline {BASELINE}",
+        0.7,
+    ),
+    "cold: ours / Manim's": ("manim-clip: cold build", "Manim's directive: cold build", 0.6),
+    "prose edit: ours / Manim's": (
+        "manim-clip: prose edit rebuild",
+        "Manim's directive: prose edit rebuild",
+        0.4,
+    ),
+    "no-op / cold (draft)": ("no-op rebuild", "cold build, draft", None),
+    "cold publish: this tree / engine before": (
+        "cold build, publish",
+        f"cold build, publish, {BEFORE}",
+        None,  # the earlier tree's failing notebooks stop early: see the note under the tables
+    ),
+    **{
+        f"{name}: this tree / engine before": (f"{name}, {NOW_BESIDE}", f"{name}, {BEFORE}", 1.0)
+        for name in ENGINE_REBUILDS
+    },
+}
+# How many clips a rebuild may render.
+RENDERS_ALLOWED = {"no-op rebuild": 0, "prose edit rebuild": 0, "scene edit rebuild": 1}
+
+
+def ratios(scenarios: dict[str, Scenario]) -> tuple[dict, list[dict]]:
+    """The PAIRS whose two scenarios ran, and the targets those with a limit decide."""
+    figures, targets = {}, []
+    for label, (a, b, most) in PAIRS.items():
+        if a in scenarios and b in scenarios:
+            r = ratio(scenarios[a], scenarios[b])
+            figures[label] = {**r, "target": most}
+            if most is not None:
+                targets.append(target(f"{label} <= {most}", r["median"], r["median"] <= most))
+    return figures, targets
+
+
+def build_targets(scenarios: dict[str, Scenario]) -> list[dict]:
+    """The targets on the builds themselves: how busy a cold publish build keeps the
+    cores, and what the rebuilds redo."""
+    targets = []
+    if publish := scenarios.get("cold build, publish"):
+        busy = min(build.utilisation() for build in publish.builds)
+        targets.append(target("cold publish: CPU utilisation >= 85%", busy, busy >= 0.85))
+    if comment := scenarios.get("model.py comment edit rebuild"):
+        redone = [(b.trained, b.executed, b.rendered) for b in comment.builds]
+        targets.append(
+            target(
+                "comment edit of model.py: 0 trained, 0 executed, 0 rendered",
+                redone,
+                all(r == (0, 0, 0) for r in redone),
+            )
+        )
+    for name, want in RENDERS_ALLOWED.items():
+        if name in scenarios:
+            got = scenarios[name].summary()["rendered"]
+            targets.append(
+                target(f"{name}: clips rendered == {want}", got, all(g == want for g in got))
+            )
+    return targets
+
+
+def full_run(args: argparse.Namespace) -> dict:
+    """Every stage of FULL_RUN, then the scenarios' summaries, the ratios and the targets."""
+    results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}
+    run = FullRun(args, Path(tempfile.mkdtemp(prefix="nanobook-bench-")), results)
+    for stage in FULL_RUN:
+        rounds = getattr(args, stage.rounds) if stage.rounds else 1
+        for i in range(rounds):
+            if stage.rounds:
+                print(f"[{stage.title} {i + 1}/{rounds}]", flush=True)
+            stage.run(run, i)
+    results["compared_scenes"] = [scene for scene, _ in COMPARED_SCENES]
+    for name, scenario in run.scenarios.items():
+        results["scenarios"][name] = scenario.summary()
+    results["ratios"], ratio_targets = ratios(run.scenarios)
+    results["targets"] += ratio_targets + build_targets(run.scenarios)
+    results["targets"] += scenario_targets(results)
+    shutil.rmtree(run.scratch, ignore_errors=True)
+    return results
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
@@ -567,181 +794,19 @@ def main() -> None:
         default=ROOT / "docs" / "_build" / "html",
         help="the built book that --only page-weight measures (default: nox -s docs's)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     if args.only:
         parts(args.only, args.html)
         return
-    scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
-    results: dict = {"machine": machine(), "scenarios": {}, "ratios": {}, "targets": []}
-    s: dict[str, Scenario] = {}
-
-    def record(name: str, build: Build) -> None:
-        s.setdefault(name, Scenario(name)).builds.append(build)
-        print(
-            f"  {name}: {build.seconds:.1f}s rendered={build.rendered} "
-            f"executed={build.executed} trained={build.trained}",
-            flush=True,
-        )
-
-    for i in range(args.repeat):
-        print(f"[draft round {i + 1}/{args.repeat}]", flush=True)
-        book = Workspace(scratch, f"book-{i}")
-        record("cold build, draft", book.build("draft"))
-        # The floor: the same pages without our directives, on the same trained models
-        # and executed notebooks (copied, so its set-up build trains and executes nothing).
-        plain = Workspace(scratch, f"plain-{i}", plain=True, cache=book.root / ".cache")
-        plain.build("draft")
-        cheap_rebuilds(book, plain, record)
-        # code, not a comment: scenes are keyed on their syntax tree, so a comment
-        # re-renders nothing
-        book.touch("docs/scenes/attention.py", "\nEDITED_FOR_THE_BENCH = True\n")
-        record("scene edit rebuild", book.build("draft"))
-        EDITS["comment-edit"](book)
-        record("model.py comment edit rebuild", book.build("draft"))
-        EDITS["shown-comment-edit"](book)
-        record("model.py shown comment edit rebuild", book.build("draft"))
-        EDITS["sample-edit"](book)
-        record("sample.py code edit rebuild", book.build("draft"))
-        for jobs, build in clip_renders(book).items():
-            record(f"clip renders, {jobs} job(s)", build)
-            themselves = dataclasses.replace(build, seconds=build.renders[0])
-            record(f"clip renders themselves, {jobs} job(s)", themselves)
-        shutil.rmtree(book.root), shutil.rmtree(plain.root)
-
-    scenes = [
-        ("AttentionScene", ROOT / "docs/scenes/attention.py"),
-        ("LossCurveScene", ROOT / "docs/scenes/training.py"),
-        ("MLPScene", ROOT / "docs/scenes/mlp.py"),
-    ]
-    models = scratch / "train-cache"
-    results["training"] = training_figures(models)  # also warms the comparison's models
-    results["trainings"] = training_groups(scratch / "all-trainings")
-    results["replay"] = replay_figures()
-    results["live"] = live_figures(scratch)
-    results["train_rate"] = train_rate_figures(scratch)
-    for i in range(args.publish_repeat):
-        print(f"[publish round {i + 1}/{args.publish_repeat}]", flush=True)
-        book = Workspace(scratch, f"publish-{i}")
-        record("cold build, publish", book.build("publish"))
-        results["site_weight"] = site_weight(book.docs / "_build" / "html")
-        results["page_weight"] = page_weight(book.docs / "_build" / "html")
-        results["training_page_weight"] = training_page_weight(book.docs / "_build" / "html")
-        if i == args.publish_repeat - 1:
-            print("[the engine before issue 30, beside this tree]", flush=True)
-            engine_before(scratch, record, cache=book.root / ".cache")
-            results["engine_before"] = {
-                "commit": ENGINE_BEFORE,
-                "failed_notebooks": s[f"cold build, publish, {BEFORE}"].builds[-1].failed_notebooks,
-                "prose_page": PROSE_PAGE,
-            }
-        shutil.rmtree(book.root)
-        baseline = Workspace(scratch, f"baseline-{i}", commit=BASELINE)
-        record(f"cold build, publish, baseline {BASELINE}", baseline.build("publish"))
-        shutil.rmtree(baseline.root)
-    for i in range(args.repeat):
-        print(f"[versus Manim's directive, round {i + 1}/{args.repeat}]", flush=True)
-        for ours in (True, False):
-            label = "manim-clip" if ours else "Manim's directive"
-            proj = manim_directive_project(
-                scratch, f"{'ours' if ours else 'manim'}-{i}", scenes, ours
-            )
-            record(f"{label}: cold build", build_project(proj, models))
-            index = proj / "index.rst"
-            index.write_text(index.read_text().replace("Some prose", "Some edited prose", 1))
-            record(f"{label}: prose edit rebuild", build_project(proj, models))
-    results["compared_scenes"] = [c for c, _ in scenes]
-
-    for name, scen in s.items():
-        results["scenarios"][name] = scen.summary()
-    pairs = {
-        "no-op rebuild / plain Sphinx": ("no-op rebuild", "no-op rebuild, plain Sphinx", 1.5),
-        "prose edit / plain Sphinx": (
-            "prose edit rebuild",
-            "prose edit rebuild, plain Sphinx",
-            1.5,
-        ),
-        "2 jobs / 1 job": (
-            "clip renders themselves, 2 job(s)",
-            "clip renders themselves, 1 job(s)",
-            0.55,
-        ),
-        "2 jobs / 1 job, whole build": ("clip renders, 2 job(s)", "clip renders, 1 job(s)", None),
-        "comment edit / prose edit": (
-            "model.py comment edit rebuild",
-            "prose edit rebuild",
-            2.0,
-        ),
-        "cold publish / baseline": (
-            "cold build, publish",
-            f"cold build, publish, baseline {BASELINE}",
-            0.7,
-        ),
-        "cold: ours / Manim's": ("manim-clip: cold build", "Manim's directive: cold build", 0.6),
-        "prose edit: ours / Manim's": (
-            "manim-clip: prose edit rebuild",
-            "Manim's directive: prose edit rebuild",
-            0.4,
-        ),
-        "no-op / cold (draft)": ("no-op rebuild", "cold build, draft", None),
-        "cold publish: this tree / engine before": (
-            "cold build, publish",
-            f"cold build, publish, {BEFORE}",
-            None,  # the earlier tree's failing notebooks stop early: see the note under the tables
-        ),
-        **{
-            f"{name}: this tree / engine before": (
-                f"{name}, {NOW_BESIDE}",
-                f"{name}, {BEFORE}",
-                1.0,
-            )
-            for name in ENGINE_REBUILDS
-        },
-    }
-    for label, (a, b, target) in pairs.items():
-        if a in s and b in s:
-            r = ratio(s[a], s[b])
-            results["ratios"][label] = {**r, "target": target}
-            if target is not None:
-                results["targets"].append(
-                    {
-                        "target": f"{label} <= {target}",
-                        "value": r["median"],
-                        "pass": r["median"] <= target,
-                    }
-                )
-    publish = s.get("cold build, publish")
-    if publish:
-        busy = min(build.utilisation() for build in publish.builds)
-        results["targets"].append(
-            {"target": "cold publish: CPU utilisation >= 85%", "value": busy, "pass": busy >= 0.85}
-        )
-    comment = s.get("model.py comment edit rebuild")
-    if comment:
-        redone = [(b.trained, b.executed, b.rendered) for b in comment.builds]
-        results["targets"].append(
-            {
-                "target": "comment edit of model.py: 0 trained, 0 executed, 0 rendered",
-                "value": redone,
-                "pass": all(r == (0, 0, 0) for r in redone),
-            }
-        )
-    zero = {"no-op rebuild": 0, "prose edit rebuild": 0, "scene edit rebuild": 1}
-    for name, want in zero.items():
-        if name in s:
-            got = s[name].summary()["rendered"]
-            results["targets"].append(
-                {
-                    "target": f"{name}: clips rendered == {want}",
-                    "value": got,
-                    "pass": all(g == want for g in got),
-                }
-            )
-    results["targets"] += scenario_targets(results)
+    results = full_run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     (ROOT / "docs" / "performance.md").write_text(markdown(results))
     print(markdown(results))
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def training_figures(cache: Path) -> dict:
@@ -1211,7 +1276,12 @@ def machine() -> dict:
     }
 
 
-def markdown(results: dict) -> str:
+def _counts(values: list) -> str:
+    return ", ".join("—" if v is None else str(v) for v in values)
+
+
+def heading_and_scenarios(results: dict) -> list[str]:
+    """The page's front matter and heading, the machine, and a row per scenario."""
     m = results["machine"]
     lines = [
         "---",
@@ -1230,18 +1300,17 @@ def markdown(results: dict) -> str:
         "| models trained | pages read | cores busy |",
         "|---|---:|---:|---:|---:|---|---|---|---|---|",
     ]
+    return lines + [
+        f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
+        f"| {_counts(r['rendered'])} | {_counts(r['executed'])} | {_counts(r['trained'])} "
+        f"| {_counts(r.get('pages read', []))} "
+        f"| {', '.join(f'{u:.0%}' for u in r.get('utilisation', []))} |"
+        for name, r in results["scenarios"].items()
+    ]
 
-    def counts(values: list) -> str:
-        return ", ".join("—" if v is None else str(v) for v in values)
 
-    for name, r in results["scenarios"].items():
-        lines.append(
-            f"| {name} | {r['median']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['n']} "
-            f"| {counts(r['rendered'])} | {counts(r['executed'])} | {counts(r['trained'])} "
-            f"| {counts(r.get('pages read', []))} "
-            f"| {', '.join(f'{u:.0%}' for u in r.get('utilisation', []))} |"
-        )
-    lines += [
+def ratio_and_target_tables(results: dict) -> list[str]:
+    lines = [
         "",
         "| ratio (pair by pair) | median | min | max | target |",
         "|---|---:|---:|---:|---|",
@@ -1253,48 +1322,66 @@ def markdown(results: dict) -> str:
     for t in results["targets"]:
         value = f"{t['value']:.2f}" if isinstance(t["value"], float) else str(t["value"])
         lines.append(f"| {t['target']} | {value} | {'yes' if t['pass'] else '**no**'} |")
-    if before := results.get("engine_before"):
-        lines += [
-            "",
-            f"The engine before issue 30 is main at {before['commit']} (the same chapters), "
-            "built with this checkout's Python packages. "
-            f"{before['failed_notebooks']} of its chapters' notebooks failed an "
-            "assert on this machine, whose rounding moves the runs their claims describe; "
-            "its build goes on past them (they take the time they took). Its rebuilds, and "
-            "this tree's beside them, are at publish quality; the prose edit is to "
-            f"`{before['prose_page']}`, whose notebook runs in both.",
-        ]
-    if "site_weight" in results:
-        w = results["site_weight"]
-        lines += [
-            "",
-            f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html.",
-            "",
-            "| clip (publish quality) | MP4 size |",
-            "|---|---:|",
-        ]
-        lines += [f"| {n} | {b / 1e3:.0f} kB |" for n, b in w["clip_mp4_bytes"].items()]
-        lines += [
+    return lines
+
+
+def engine_before_note(results: dict) -> list[str]:
+    if not (before := results.get("engine_before")):
+        return []
+    return [
+        "",
+        f"The engine before issue 30 is main at {before['commit']} (the same chapters), "
+        "built with this checkout's Python packages. "
+        f"{before['failed_notebooks']} of its chapters' notebooks failed an "
+        "assert on this machine, whose rounding moves the runs their claims describe; "
+        "its build goes on past them (they take the time they took). Its rebuilds, and "
+        "this tree's beside them, are at publish quality; the prose edit is to "
+        f"`{before['prose_page']}`, whose notebook runs in both.",
+    ]
+
+
+def site_weight_table(results: dict) -> list[str]:
+    if "site_weight" not in results:
+        return []
+    w = results["site_weight"]
+    return [
+        "",
+        f"Site weight: {w['total_bytes'] / 1e6:.1f} MB in docs/_build/html.",
+        "",
+        "| clip (publish quality) | MP4 size |",
+        "|---|---:|",
+        *(f"| {n} | {b / 1e3:.0f} kB |" for n, b in w["clip_mp4_bytes"].items()),
+        *(
             f"| {n} (the film of all clips) | {b / 1e3:.0f} kB |"
             for n, b in w["film_mp4_bytes"].items()
-        ]
-    if "page_weight" in results:
-        lines += [
-            "",
-            "What chromium receives for each chapter (1280×800, served over HTTP, no "
-            "compression): before the reader scrolls, and once the first clip has played.",
-            "",
-            "| chapter | before scrolling | after the first clip |",
-            "|---|---:|---:|",
-        ]
-        for name, page in results["page_weight"].items():
-            after = page["after_clip_bytes"]
-            lines.append(
-                f"| {name} | {page['before_scroll_bytes'] / 1e3:.0f} kB | "
-                + ("—" if after is None else f"{after / 1e3:.0f} kB")
-                + " |"
-            )
-    lines += [""] + [
+        ),
+    ]
+
+
+def page_weight_table(results: dict) -> list[str]:
+    if "page_weight" not in results:
+        return []
+    lines = [
+        "",
+        "What chromium receives for each chapter (1280×800, served over HTTP, no "
+        "compression): before the reader scrolls, and once the first clip has played.",
+        "",
+        "| chapter | before scrolling | after the first clip |",
+        "|---|---:|---:|",
+    ]
+    for name, page in results["page_weight"].items():
+        after = page["after_clip_bytes"]
+        lines.append(
+            f"| {name} | {page['before_scroll_bytes'] / 1e3:.0f} kB | "
+            + ("—" if after is None else f"{after / 1e3:.0f} kB")
+            + " |"
+        )
+    return lines
+
+
+def training_notes(results: dict) -> list[str]:
+    """A line per model trained from scratch, then every training of a cold build."""
+    lines = [""] + [
         f"{preset.capitalize()} model training from scratch: {t['train_seconds']:.1f} s, "
         f"{t['cpu_seconds']:.1f} CPU-s, {t['tokens_per_second']:,.0f} tokens/s, "
         f"best val loss {t['best_val_loss']:.3f}."
@@ -1312,6 +1399,11 @@ def markdown(results: dict) -> str:
             f"| {name} | {g['runs']} | {g['seconds']:.0f} | {g['cpu_seconds']:.0f} |"
             for name, g in groups.items()
         ]
+    return lines
+
+
+def replay_and_live_notes(results: dict) -> list[str]:
+    lines = []
     if replay := results.get("replay"):
         lines += [
             "",
@@ -1333,40 +1425,67 @@ def markdown(results: dict) -> str:
             + ", ".join(f"{name} {size / 1e3:.0f} kB" for name, size in sorted(b.items()))
             + ".",
         ]
-    if rate := results.get("train_rate"):
-        model, batch = rate["model"], rate["batch"]
-        lines += [
-            "",
-            f"Training in the page ({rate['engine']}, float64) against train.fit on one "
-            f"thread (float32), side by side: the sort model ({model['n_layer']} layers, "
-            f"width {model['n_embd']}), batches of {batch['batch_size']} x "
-            f"{batch['block_size']} tokens, the same weights and batches; "
-            f"{rate['page_step_ms']:.0f} ms against {rate['torch_step_ms']:.1f} ms a step "
-            f"(medians of {rate['steps']} steps each): the page trains at "
-            f"{rate['page / torch step rate']:.0%} of PyTorch's step rate.",
-        ]
-        if "node" in rate:
-            lines[-1] += (
-                f" In CPU time, whatever else the machine runs: {rate['node_step_cpu_ms']:.0f} ms"
-                f" a step in node {rate['node']} (the same V8 engine outside a browser) against"
-                f" {rate['torch_step_cpu_ms']:.1f} ms, "
-                f"{rate['page / torch step rate, CPU time (node)']:.0%}."
-            )
-    if training := results.get("training_page_weight"):
-        with_, without = training["with the widget"], training["without the widget"]
-        lines += [
-            "",
-            "The training chapter before the reader presses Train, with its live-training "
-            "widget and without (the same built page, the widget's section and script "
-            "removed): "
-            + "; ".join(
-                f"{moment} {with_[moment] / 1e3:.0f} kB against {without[moment] / 1e3:.0f} kB"
-                for moment in WEIGHED_MOMENTS
-            )
-            + f". The trainer's script was {'' if with_['trainer fetched'] else 'not '}fetched.",
-        ]
-    lines.append("")
-    return "\n".join(lines)
+    return lines
+
+
+def train_rate_note(results: dict) -> list[str]:
+    if not (rate := results.get("train_rate")):
+        return []
+    model, batch = rate["model"], rate["batch"]
+    lines = [
+        "",
+        f"Training in the page ({rate['engine']}, float64) against train.fit on one "
+        f"thread (float32), side by side: the sort model ({model['n_layer']} layers, "
+        f"width {model['n_embd']}), batches of {batch['batch_size']} x "
+        f"{batch['block_size']} tokens, the same weights and batches; "
+        f"{rate['page_step_ms']:.0f} ms against {rate['torch_step_ms']:.1f} ms a step "
+        f"(medians of {rate['steps']} steps each): the page trains at "
+        f"{rate['page / torch step rate']:.0%} of PyTorch's step rate.",
+    ]
+    if "node" in rate:
+        lines[-1] += (
+            f" In CPU time, whatever else the machine runs: {rate['node_step_cpu_ms']:.0f} ms"
+            f" a step in node {rate['node']} (the same V8 engine outside a browser) against"
+            f" {rate['torch_step_cpu_ms']:.1f} ms, "
+            f"{rate['page / torch step rate, CPU time (node)']:.0%}."
+        )
+    return lines
+
+
+def training_page_note(results: dict) -> list[str]:
+    if not (training := results.get("training_page_weight")):
+        return []
+    with_, without = training["with the widget"], training["without the widget"]
+    return [
+        "",
+        "The training chapter before the reader presses Train, with its live-training "
+        "widget and without (the same built page, the widget's section and script "
+        "removed): "
+        + "; ".join(
+            f"{moment} {with_[moment] / 1e3:.0f} kB against {without[moment] / 1e3:.0f} kB"
+            for moment in WEIGHED_MOMENTS
+        )
+        + f". The trainer's script was {'' if with_['trainer fetched'] else 'not '}fetched.",
+    ]
+
+
+# docs/performance.md, part by part: each gives its lines, none if its figures are absent.
+PAGE_PARTS = (
+    heading_and_scenarios,
+    ratio_and_target_tables,
+    engine_before_note,
+    site_weight_table,
+    page_weight_table,
+    training_notes,
+    replay_and_live_notes,
+    train_rate_note,
+    training_page_note,
+)
+
+
+def markdown(results: dict) -> str:
+    """docs/performance.md, from results.json."""
+    return "\n".join([*(line for part in PAGE_PARTS for line in part(results)), ""])
 
 
 if __name__ == "__main__":
