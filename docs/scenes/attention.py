@@ -17,6 +17,7 @@ from palette import ACCENT_2, BG, PANEL, ROLE, TEXT, TEXT_2
 VAL_ROW = 0  # the held-out problem the chapter's maps show
 CELL = 0.85
 GAP = 0.06
+HEAD_ROWS_Y = (0.6, -0.35, -1.3)  # a row of scores, then weights, per head
 
 
 def entropy(weights: torch.Tensor) -> torch.Tensor:
@@ -121,15 +122,31 @@ class AttentionScene(BookScene):
         itos, prompt_len = sort.meta["itos"], sort.meta["prompt_len"]
         hs = cfg.n_embd // cfg.n_head
         letters = [itos[t] for t in tokens]
-        query_letter = letters[query]
-
         self.show_title(
             "Attention: one query, the keys before it",
             f"sort model, layer {layer} (the layer it needs): "
             f"prompt {''.join(letters[:prompt_len])}, sorted so far",
         )
+        token_row, positions, token_name = self.show_tokens(letters)
+        # every caption takes the place of the first, the query's
+        place = self.pick_query(query, letters[query], token_row, positions)
+        head_names, score_row, note = self.score(scores[0], query, hs, token_row, token_name, place)
+        shade, note = self.mask_future(scores[0], query, token_row, score_row, note, place)
+        rows = [weight_row(weights[h], y, query) for h, y in enumerate(HEAD_ROWS_Y)]
+        note = self.softmax(sum(weights[0]), score_row, rows[0], shade, note, place)
+        query_of = (query, letters[query])
+        note = self.other_heads(tokens, weights, query_of, rows, head_names, shade, note, place)
+        self.sum_values(query, cfg, rows, note, place)
+        self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Each position takes a weighted average\nof the positions up to itself.",
+            f"Weights: a softmax of q · k / √{hs}, one set per head.\n"
+            "The causal mask gives every later position exactly 0.",
+        )
 
-        # the tokens; the query and the keys it may see
+    def show_tokens(self, letters: list[str]) -> tuple[VGroup, VGroup, Text]:
+        """The tokens, each with its position."""
         token_row = cell_row(letters, TEXT_2, size=28, color=ROLE["ids"]).move_to([0, 1.85, 0])
         token_row.align_to(LEFT * 5.3, LEFT)
         positions = VGroup(
@@ -145,8 +162,11 @@ class AttentionScene(BookScene):
             FadeIn(token_name),
             run_time=1.2,
         )
+        return token_row, positions, token_name
 
-        keys, future = token_row[: query + 1], token_row[query + 1 :]
+    def pick_query(self, query: int, query_letter: str, token_row, positions) -> Text:
+        """The query and the keys it may see; returns their caption."""
+        keys = token_row[: query + 1]
         role_note = label(
             f"query: position {query} ({query_letter})   ·   keys: positions 0–{query}",
             MIN_TEXT,
@@ -160,34 +180,41 @@ class AttentionScene(BookScene):
             FadeIn(role_note),
             run_time=1.0,
         )
+        return role_note
 
-        # head 0: the real scores q·k/√hs, the future ones masked to −∞
-        rows_y = [0.6, -0.35, -1.3]
+    def score(self, scores, query: int, hs: int, token_row, token_name, place: Text):
+        """Head 0: the real scores q·k/√hs. Returns the heads' names, the score row and
+        the caption."""
         head_names = VGroup(
             *[
                 label(f"head {h}", MIN_TEXT, ACCENT_2)
                 .move_to([0, y, 0])
                 .align_to(token_name, RIGHT)
-                for h, y in enumerate(rows_y)
+                for h, y in enumerate(HEAD_ROWS_Y)
             ]
         )
-        score_row = cell_row([signed(s, 1) for s in scores[0]], TEXT_2)
-        score_row.move_to([0, rows_y[0], 0]).align_to(token_row, LEFT)
+        score_row = cell_row([signed(s, 1) for s in scores], TEXT_2)
+        score_row.move_to([0, HEAD_ROWS_Y[0], 0]).align_to(token_row, LEFT)
         score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", MIN_TEXT, TEXT)
-        score_note.move_to(role_note)
+        score_note.move_to(place)
         self.play(
             FadeIn(head_names[0]),
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in score_row], lag_ratio=0.04),
-            FadeOut(role_note),
+            FadeOut(place),
             FadeIn(score_note),
             run_time=1.2,
         )
         self.wait(1.0)
+        return head_names, score_row, score_note
 
+    def mask_future(self, scores, query: int, token_row, score_row, score_note, place: Text):
+        """The future's scores masked to −∞; returns the shade over the future (and its
+        label) and the caption."""
+        future = token_row[query + 1 :]
         mask = (
             Rectangle(
                 width=future.width + 0.16,
-                height=token_row.get_top()[1] - rows_y[-1] + CELL / 2 + 0.16,
+                height=token_row.get_top()[1] - HEAD_ROWS_Y[-1] + CELL / 2 + 0.16,
                 stroke_width=0,
                 fill_color=BG,
                 fill_opacity=0.55,
@@ -200,11 +227,11 @@ class AttentionScene(BookScene):
             *[label("−∞", MIN_TEXT, TEXT_2).move_to(c) for c in score_row[query + 1 :]]
         )
         mask_note = label(
-            f"causal mask: position {query + 1} would score {signed(scores[0][query + 1], 1)}, "
+            f"causal mask: position {query + 1} would score {signed(scores[query + 1], 1)}, "
             "but the future is set to −∞",
             MIN_TEXT,
             TEXT,
-        ).move_to(role_note)
+        ).move_to(place)
         self.play(
             FadeIn(mask),
             FadeIn(mask_label),
@@ -216,40 +243,46 @@ class AttentionScene(BookScene):
             run_time=1.2,
         )
         self.wait(1.3)
+        return (mask, mask_label), mask_note
 
-        # softmax: the scores become weights that sum to 1
-        rows = [weight_row(weights[h], y, query) for h, y in enumerate(rows_y)]
+    def softmax(self, total: float, score_row, weight_row, shade, mask_note, place: Text):
+        """Softmax: the scores become weights that sum to 1 (``total``)."""
         softmax_note = label(
-            f"softmax → weights ≥ 0 that sum to {sum(weights[0]):.2f}; the future gets exactly 0",
+            f"softmax → weights ≥ 0 that sum to {total:.2f}; the future gets exactly 0",
             MIN_TEXT,
             TEXT,
-        ).move_to(role_note)
+        ).move_to(place)
         self.play(
-            *[ReplacementTransform(a, b) for a, b in zip(score_row, rows[0], strict=True)],
+            *[ReplacementTransform(a, b) for a, b in zip(score_row, weight_row, strict=True)],
             swap(mask_note, softmax_note),
             run_time=1.4,
         )
-        self.bring_to_front(mask, mask_label)
+        self.bring_to_front(*shade)
         self.wait(1.5)
+        return softmax_note
 
-        # the other heads: their own q and k, so their own weights over the same keys
+    def other_heads(self, tokens, weights, query_of, rows, head_names, shade, note, place):
+        """The other heads: their own q and k, so their own weights over the same keys;
+        the head that looks most at the query's own letter (``query_of``: the query's
+        position and letter) picked out."""
+        query, query_letter = query_of
         same_letter = [
             sum(head[s] for s in range(query + 1) if tokens[s] == tokens[query]) for head in weights
         ]
-        keen = max(range(cfg.n_head), key=same_letter.__getitem__)
+        keen = max(range(len(weights)), key=same_letter.__getitem__)
         heads_note = label(
             f"each head its own weights: head {keen} puts {same_letter[keen]:.2f} "
             f"on the keys holding {query_letter}, its letter",
             MIN_TEXT,
             TEXT,
-        ).move_to(role_note)
+        ).move_to(place)
         self.play(
             FadeIn(head_names[1:]),
             *[FadeIn(r, shift=0.1 * DOWN) for r in rows[1:]],
-            swap(softmax_note, heads_note),
+            swap(note, heads_note),
             run_time=1.4,
         )
-        self.bring_to_front(mask, mask_label)
+        self.bring_to_front(*shade)
         self.play(
             *[
                 rows[keen][s][0].animate.set_stroke(ROLE["q"], width=5)
@@ -259,10 +292,12 @@ class AttentionScene(BookScene):
             run_time=0.8,
         )
         self.wait(1.6)
+        return heads_note
 
-        # the weighted sum of values, one hs-wide output per head
+    def sum_values(self, query: int, cfg, rows, heads_note, place: Text) -> None:
+        """The weighted sum of values, one hs-wide output per head."""
         outputs = VGroup()
-        for h, y in enumerate(rows_y):
+        for h, y in enumerate(HEAD_ROWS_Y):
             card = panel(1.5, CELL, stroke=ROLE["v"])
             name = label(f"y{'₀₁₂₃₄₅₆₇₈₉'[h]}[{query}]", MIN_TEXT, ROLE["v"]).move_to(card)
             outputs.add(VGroup(card, name).move_to([6.1, y, 0]))
@@ -273,21 +308,14 @@ class AttentionScene(BookScene):
             ]
         )
         sum_note = label(
-            f"y[{query}] = Σ w[s] · v[s] over s ≤ {query}: {cfg.n_head} heads × {hs} "
-            f"= {cfg.n_embd} channels → c_proj",
+            f"y[{query}] = Σ w[s] · v[s] over s ≤ {query}: {cfg.n_head} heads × "
+            f"{cfg.n_embd // cfg.n_head} = {cfg.n_embd} channels → c_proj",
             MIN_TEXT,
             TEXT,
-        ).move_to(role_note)
+        ).move_to(place)
         self.play(
             *[GrowArrow(a) for a in arrows],
             LaggedStart(*[FadeIn(o, shift=0.2 * RIGHT) for o in outputs], lag_ratio=0.15),
             swap(heads_note, sum_note),
             run_time=1.4,
-        )
-        self.wait(2.0)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Each position takes a weighted average\nof the positions up to itself.",
-            f"Weights: a softmax of q · k / √{hs}, one set per head.\n"
-            "The causal mask gives every later position exactly 0.",
         )

@@ -85,27 +85,55 @@ def dot(color: str) -> RoundedRectangle:
     )
 
 
+def norm_tag(value: float, x: float) -> Text:
+    return label(f"|x| = {value:.2f}", MIN_TEXT, STREAM).move_to([x, ROAD_Y - 0.55, 0])
+
+
 class BlockScene(BookScene):
     def construct(self):
         sort, idx, shape, norms = measure()
         cfg = sort.model.config
-        first = norms[0]
         dims = "×".join(map(str, shape))
-        hs, hidden = cfg.n_embd // cfg.n_head, sort.model.transformer.h[0].mlp.c_fc.out_features
         prompt = sort.decode(idx[0, : sort.meta["prompt_len"]])
         title = self.show_title(
             "A block: two detours, each added back",
             f"block 0 of the trained sort model, at the last position of prompt {prompt}",
         )
+        road, stream_name, road_note = self.draw_road(dims)
+        hidden = sort.model.transformer.h[0].mlp.c_fc.out_features
+        lines, boxes, pluses, legs = self.draw_detours(cfg, hidden)
+        vector, tags, note = self.follow_vector(norms[0], legs, pluses, road_note)
+        same = label(f"x leaves as {dims}: the same shape it entered with", MIN_TEXT, STREAM)
+        same.move_to(note)
+        self.play(
+            vector.animate.move_to([6.5, ROAD_Y, 0]), FadeOut(note), FadeIn(same), run_time=0.8
+        )
+        self.wait(1.2)
+        drawing = VGroup(road, stream_name, *lines, *boxes)
+        drawing.add(*pluses, vector, tags, same)
+        self.stack(cfg.n_layer, dims, norms, title, drawing)
+        self.wait(2.4)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Sub-layers add to the residual stream;\nthey never replace it.",
+            f"Each reads a LayerNorm'd copy (pre-LN).\nA block maps {dims} to {dims}, so blocks "
+            "stack;\nthe stream itself is normalised once, by ln_f.",
+        )
 
-        # the road: the residual stream, straight through
+    def draw_road(self, dims: str) -> tuple[Arrow, VGroup, Text]:
+        """The road: the residual stream, straight through."""
         road = main_arrow([-5.4, ROAD_Y, 0], [6.9, ROAD_Y, 0], STREAM)
         stream_name = VGroup(label("x", 30, STREAM), label(dims, MIN_TEXT, TEXT_2, mono=True))
         stream_name.arrange(DOWN, buff=0.08).next_to(road, LEFT, buff=0.15)
         road_note = label("the residual stream: one vector per position", MIN_TEXT, STREAM)
         road_note.move_to([0, NOTE_Y, 0])
         self.play(GrowArrow(road), FadeIn(stream_name), FadeIn(road_note), run_time=1.0)
+        return road, stream_name, road_note
 
+    def draw_detours(self, cfg, hidden: int):
+        """The two detours, each a LayerNorm and a sub-layer, and their (+) on the road;
+        returns their lines, boxes, (+)s and the legs a copy travels on each."""
+        hs = cfg.n_embd // cfg.n_head
         plus_1, plus_2 = junction(0.15), junction(5.85)
         ln_1 = box("ln_1", "LayerNorm", TEXT_2, 2.0).move_to([-3.75, DETOUR_Y, 0])
         attn = box("attn", f"{cfg.n_head} heads × {hs}", ACCENT_2, 2.3)
@@ -123,18 +151,18 @@ class BlockScene(BookScene):
             run_time=1.4,
         )
         self.wait(0.4)
+        return (lines_1, lines_2), (ln_1, attn, ln_2, mlp), (plus_1, plus_2), (legs_1, legs_2)
 
-        # the vector enters; a copy takes each detour and comes back as a write
-        def norm_tag(value: float, x: float) -> Text:
-            return label(f"|x| = {value:.2f}", MIN_TEXT, STREAM).move_to([x, ROAD_Y - 0.55, 0])
-
+    def follow_vector(self, first: dict, legs, pluses, road_note: Text):
+        """The vector enters; a copy takes each detour and comes back as a write. Returns
+        the vector, its norm tags and the last note."""
         vector = dot(STREAM).move_to([-5.35, ROAD_Y, 0])
         tags = VGroup(norm_tag(first["x"], -5.0))
         self.play(FadeIn(vector), FadeIn(tags[0]), run_time=0.6)
         note = road_note
         detours = (
-            (legs_1, -4.8, plus_1, "attention", "ln_1", "attn", "middle"),
-            (legs_2, 0.85, plus_2, "the MLP", "ln_2", "mlp", "out"),
+            (legs[0], -4.8, pluses[0], "attention", "ln_1", "attn", "middle"),
+            (legs[1], 0.85, pluses[1], "the MLP", "ln_2", "mlp", "out"),
         )
         for (reading, writing), start_x, plus, name, read, write, after in detours:
             explain = label(
@@ -168,18 +196,12 @@ class BlockScene(BookScene):
             self.play(
                 Indicate(plus, color=ACCENT, scale_factor=1.4), FadeIn(tags[-1]), run_time=0.7
             )
-        same = label(f"x leaves as {dims}: the same shape it entered with", MIN_TEXT, STREAM)
-        same.move_to(note)
-        self.play(
-            vector.animate.move_to([6.5, ROAD_Y, 0]), FadeOut(note), FadeIn(same), run_time=0.8
-        )
-        self.wait(1.2)
+        return vector, tags, note
 
-        # stacking: the block becomes one card, and three of them make the model's middle
-        drawing = VGroup(road, stream_name, lines_1, lines_2, ln_1, attn, ln_2, mlp)
-        drawing.add(plus_1, plus_2, vector, tags, same)
+    def stack(self, n_layer: int, dims: str, norms: list[dict], title, drawing: VGroup):
+        """Stacking: the block becomes one card, and three of them make the model's middle."""
         cards = VGroup(
-            *[box(f"block {i}", dims, STREAM, 2.0) for i in range(cfg.n_layer)],
+            *[box(f"block {i}", dims, STREAM, 2.0) for i in range(n_layer)],
             box("ln_f", "LayerNorm", TEXT_2, 2.0),
         ).arrange(RIGHT, buff=1.15)
         cards.move_to([0.55, 0.5, 0])
@@ -190,7 +212,7 @@ class BlockScene(BookScene):
                 for a, b in itertools.pairwise(cards)
             ],
         )
-        entering = [first["x"]] + [n["out"] for n in norms]
+        entering = [norms[0]["x"]] + [n["out"] for n in norms]
         readings = VGroup(
             *[
                 label(f"{value:.2f}", MIN_TEXT, STREAM).next_to(link, UP, buff=0.15)
@@ -207,7 +229,7 @@ class BlockScene(BookScene):
             line_spacing=1.1,
         ).move_to([0, -1.4, 0])
         stack_title = VGroup(
-            label(f"Stacked × {cfg.n_layer}: one stream through every block", 36),
+            label(f"Stacked × {n_layer}: one stream through every block", 36),
             label(f"each block maps {dims} to {dims}", MIN_TEXT, TEXT_2),
         )
         stack_title.arrange(DOWN, buff=0.12).move_to(title)
@@ -222,10 +244,3 @@ class BlockScene(BookScene):
             run_time=1.4,
         )
         self.play(FadeIn(readings), FadeIn(reading_note), run_time=0.8)
-        self.wait(2.4)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Sub-layers add to the residual stream;\nthey never replace it.",
-            f"Each reads a LayerNorm'd copy (pre-LN).\nA block maps {dims} to {dims}, so blocks "
-            "stack;\nthe stream itself is normalised once, by ln_f.",
-        )

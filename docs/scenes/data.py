@@ -39,7 +39,29 @@ class DataBatchScene(BookScene):
         itos, prompt_len = meta["itos"], meta["prompt_len"]
         row_ids = [*x, y[-1]]  # the whole stored row: x plus the one token only y sees
         self.show_title("Data: text → integers", "one sort problem, as get_batch serves it")
+        letters, prompt, answer = self.show_problem(itos, row_ids, prompt_len)
+        ids, legend = self.encode(itos, row_ids, letters)
+        shifted, arrows, shift_note = self.shift_targets(
+            x, y, row_ids, ids, (legend, prompt, answer)
+        )
+        mask_note = self.mask_prompt(y, shifted, arrows, shift_note)
+        shape = label(
+            f"x, y: {cfg['batch_size']} × {cfg['block_size']}   (batch_size × block_size)",
+            30,
+            ACCENT,
+        )
+        shape.next_to(mask_note, DOWN, buff=0.35)
+        self.play(Write(shape), run_time=1.0)
+        self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "The target is the input shifted left by one.",
+            "Every position predicts the next token; the sort task scores\n"
+            "only the positions whose next token is determined.",
+        )
 
+    def show_problem(self, itos: dict, row_ids: list[int], prompt_len: int):
+        """The stored row as letters: the prompt, then its sorted answer."""
         letters = cells([itos[i] for i in row_ids], ROLE["ids"]).move_to(UP * 0.6)
         prompt = label("prompt", 28, TEXT_2).next_to(letters[:prompt_len], UP, buff=0.2)
         answer = label("sorted", 28, TEXT_2).next_to(letters[prompt_len:], UP, buff=0.2)
@@ -50,7 +72,10 @@ class DataBatchScene(BookScene):
             run_time=1.6,
         )
         self.wait(0.8)
+        return letters, prompt, answer
 
+    def encode(self, itos: dict, row_ids: list[int], letters: VGroup):
+        """Each letter becomes its integer, by the vocabulary shown."""
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
         legend = label(f"vocabulary: {vocab}", 32, ROLE["ids"]).move_to(DOWN * 1.2)
         ids = cells(row_ids, ROLE["ids"]).move_to(letters)
@@ -59,16 +84,17 @@ class DataBatchScene(BookScene):
             *[ReplacementTransform(a, b) for a, b in zip(letters, ids, strict=True)], run_time=1.2
         )
         self.wait(0.8)
+        return ids, legend
 
-        # x is the row without its last token; y is the row without its first
+    def shift_targets(self, x, y, row_ids, ids: VGroup, leaving: tuple):
+        """x is the row without its last token; y is the row without its first. The
+        vocabulary and the row's labels (``leaving``) go."""
         x_row = cells(x, ROLE["ids"]).move_to(UP * 1.2 + LEFT * (CELL + 0.12) / 2)
         y_row = cells(y, ACCENT_2).next_to(x_row, DOWN, buff=1.1)
         x_name = label("x", 40, ROLE["ids"]).next_to(x_row, LEFT, buff=0.3)
         y_name = label("y", 40, ACCENT_2).next_to(y_row, LEFT, buff=0.3)
         self.play(
-            FadeOut(legend),
-            FadeOut(prompt),
-            FadeOut(answer),
+            *[FadeOut(mobject) for mobject in leaving],
             ReplacementTransform(ids[:-1], x_row[:]),
             FadeOut(ids[-1]),
             FadeIn(x_name),
@@ -95,8 +121,10 @@ class DataBatchScene(BookScene):
             run_time=1.4,
         )
         self.wait(1.2)
+        return shifted, arrows, shift_note
 
-        # the prompt letters are random: their targets are -1, which the loss skips
+    def mask_prompt(self, y, shifted: VGroup, arrows: VGroup, shift_note: Text) -> Text:
+        """The prompt letters are random: their targets are -1, which the loss skips."""
         masked = [i for i, target in enumerate(y) if target == -1]
         minus = VGroup(*[label("−1", 32, TEXT_2).move_to(shifted[i]) for i in masked])
         mask_note = label(
@@ -111,18 +139,4 @@ class DataBatchScene(BookScene):
             run_time=1.2,
         )
         self.wait(0.8)
-
-        shape = label(
-            f"x, y: {cfg['batch_size']} × {cfg['block_size']}   (batch_size × block_size)",
-            30,
-            ACCENT,
-        )
-        shape.next_to(mask_note, DOWN, buff=0.35)
-        self.play(Write(shape), run_time=1.0)
-        self.wait(2.0)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "The target is the input shifted left by one.",
-            "Every position predicts the next token; the sort task scores\n"
-            "only the positions whose next token is determined.",
-        )
+        return mask_note

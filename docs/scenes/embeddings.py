@@ -110,8 +110,43 @@ class EmbeddingsScene(BookScene):
         self.show_title(
             "Embeddings: token row + position row", "the trained sort model's two lookup tables"
         )
+        id_cells, wte_rows, wpe_rows = self.show_tables(e, scale)
+        x_rows, x_names = table(
+            e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=4.9
+        )
+        x_head = label(f"x  1 × {T} × {C}", MIN_TEXT, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
+        marks, rule_text = self.add_first(
+            e, (id_cells, wte_rows, wpe_rows), x_rows, x_names, x_head
+        )
+        # every other position: the same two lookups and one sum; the rows travel across
+        # the middle, so the rule steps aside while they do
+        self.play(FadeOut(rule_text), run_time=0.3)
+        for t in range(1, T):
+            token = e.ids[t]
+            tok, pos = wte_rows[token].copy(), wpe_rows[t].copy()
+            self.play(
+                marks[0].animate.move_to(id_cells[t]),
+                marks[1].animate.move_to(wte_rows[token]),
+                marks[2].animate.move_to(wpe_rows[t]),
+                tok.animate.move_to(x_rows[t]).set_opacity(0.2),
+                pos.animate.move_to(x_rows[t]).set_opacity(0.2),
+                FadeIn(x_rows[t], rate_func=lambda a: smooth(max(0.0, 2 * a - 1))),
+                FadeIn(x_names[t]),
+                run_time=1.0 if t == 1 else 0.45,
+            )
+            self.remove(tok, pos)
+        self.play(FadeIn(rule_text), run_time=0.4)
+        self.show_stream(rule_text, marks, x_names, x_head)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Each id picks a row of wte, each position a row of wpe:\nx is their sum.",
+            f"x (B × T × C, here 1 × {T} × {C}) is the residual stream\n"
+            "that every block reads and adds to.",
+        )
 
-        # the ids, and the two tables they index
+    def show_tables(self, e: Embeddings, scale: float) -> tuple[VGroup, VGroup, VGroup]:
+        """The ids, and the two tables they index."""
+        T, C = len(e.ids), e.wte.size(1)
         id_cells = VGroup()
         for token in e.ids:
             box = panel(0.55, 0.55, stroke=ROLE["ids"])
@@ -159,14 +194,13 @@ class EmbeddingsScene(BookScene):
             run_time=1.0,
         )
         self.wait(0.5)
+        return id_cells, wte_rows, wpe_rows
 
-        x_rows, x_names = table(
-            e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=4.9
-        )
-        x_head = label(f"x  1 × {T} × {C}", MIN_TEXT, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
-
-        # position 0, written out
-        first = e.ids[0]
+    def add_first(self, e: Embeddings, tables: tuple, x_rows, x_names, x_head):
+        """Position 0, written out: its two rows (of the id, wte and wpe ``tables``,
+        marked) and their sum, which becomes x's first row; returns the marks and the rule."""
+        id_cells, wte_rows, wpe_rows = tables
+        first, C = e.ids[0], e.wte.size(1)
         marks = VGroup(
             highlight(id_cells[0], ROLE["ids"]),
             highlight(wte_rows[first], ROLE["ids"]),
@@ -199,25 +233,10 @@ class EmbeddingsScene(BookScene):
         rule_text = label("x[t] = wte[idx[t]] + wpe[t]", MIN_TEXT, ROLE["x"], mono=True)
         rule_text.move_to(lines)
         self.play(FadeOut(VGroup(lines, note, rule)), FadeIn(rule_text), run_time=0.6)
+        return marks, rule_text
 
-        # every other position: the same two lookups and one sum; the rows travel across
-        # the middle, so the rule steps aside while they do
-        self.play(FadeOut(rule_text), run_time=0.3)
-        for t in range(1, T):
-            token = e.ids[t]
-            tok, pos = wte_rows[token].copy(), wpe_rows[t].copy()
-            self.play(
-                marks[0].animate.move_to(id_cells[t]),
-                marks[1].animate.move_to(wte_rows[token]),
-                marks[2].animate.move_to(wpe_rows[t]),
-                tok.animate.move_to(x_rows[t]).set_opacity(0.2),
-                pos.animate.move_to(x_rows[t]).set_opacity(0.2),
-                FadeIn(x_rows[t], rate_func=lambda a: smooth(max(0.0, 2 * a - 1))),
-                FadeIn(x_names[t]),
-                run_time=1.0 if t == 1 else 0.45,
-            )
-            self.remove(tok, pos)
-        self.play(FadeIn(rule_text), run_time=0.4)
+    def show_stream(self, rule_text: Text, marks: VGroup, x_names: VGroup, x_head: Text):
+        """x is the residual stream every block reads and adds to."""
         stream = label(
             "x is the residual stream:\nevery block reads and adds to it", MIN_TEXT, TEXT_2
         )
@@ -235,12 +254,6 @@ class EmbeddingsScene(BookScene):
             run_time=1.0,
         )
         self.wait(1.6)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Each id picks a row of wte, each position a row of wpe:\nx is their sum.",
-            f"x (B × T × C, here 1 × {T} × {C}) is the residual stream\n"
-            "that every block reads and adds to.",
-        )
 
     def fly(self, row, line):
         """A copy of a table row moves into a worked line and becomes its numbers."""

@@ -76,16 +76,27 @@ class LossScene(BookScene):
     def construct(self):
         sort, row, logits, target = trained_prediction()
         init_loss, p_repeat, repeats, scored = untrained_loss()
-        itos, prompt_len = sort.meta["itos"], sort.meta["prompt_len"]
         probs = torch.tensor(logits).softmax(-1).tolist()
-        loss = -math.log(probs[target])
-        letters = [itos[i] for i in range(len(logits))]
+        letters = [sort.meta["itos"][i] for i in range(len(logits))]
 
         title = self.show_title(
             "Logits → softmax → loss", "the trained sort model at one position of the sorted half"
         )
+        seq = self.show_context(sort.meta, row)
+        logit_row, logit_name = self.show_logits(letters, logits, seq)
+        prob_row, softmax = self.show_softmax(letters, probs, logit_row, logit_name)
+        self.show_cross_entropy(letters, probs, target, prob_row, softmax)
+        self.compare_with_init(sort, init_loss, (p_repeat, repeats, scored), title)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "The loss is −log of the probability\nthe model gives the right token.",
+            f"Untrained, it guesses about uniformly: loss ≈ ln 3 = {math.log(3):.4f}.\n"
+            f"Trained: {sort.best_val_loss:.5f} on held-out problems.",
+        )
 
-        # the context, its last letter highlighted, and the unknown next one
+    def show_context(self, meta: dict, row) -> VGroup:
+        """The context, its last letter highlighted, and the unknown next one."""
+        itos, prompt_len = meta["itos"], meta["prompt_len"]
         seq = VGroup()
         for i, token in enumerate(row[: POSITION + 1]):
             box = panel(
@@ -108,8 +119,10 @@ class LossScene(BookScene):
             FadeIn(answer),
             run_time=1.4,
         )
+        return seq
 
-        # logits: one score per letter, read out at the highlighted position
+    def show_logits(self, letters: list[str], logits, seq: VGroup) -> tuple[VGroup, Text]:
+        """Logits: one score per letter, read out at the highlighted position."""
         logit_row = VGroup(
             *[
                 value_cell(s, signed(z), ROLE["logits"])
@@ -123,8 +136,10 @@ class LossScene(BookScene):
         self.play(GrowArrow(to_logits), FadeIn(model_note), run_time=0.8)
         self.play(FadeIn(logit_row, shift=0.1 * DOWN), FadeIn(logit_name), run_time=0.9)
         self.wait(0.8)
+        return logit_row, logit_name
 
-        # softmax: exponentiate and normalise, so the scores become probabilities
+    def show_softmax(self, letters, probs, logit_row: VGroup, logit_name: Text):
+        """Softmax: exponentiate and normalise, so the scores become probabilities."""
         prob_row = VGroup(
             *[value_cell(s, f"{p:.5f}", ROLE["probs"]) for s, p in zip(letters, probs, strict=True)]
         )
@@ -141,8 +156,11 @@ class LossScene(BookScene):
             run_time=1.2,
         )
         self.wait(0.8)
+        return prob_row, softmax
 
-        # cross-entropy: only the probability of the true next letter counts
+    def show_cross_entropy(self, letters, probs, target: int, prob_row, softmax) -> None:
+        """Cross-entropy: only the probability of the true next letter counts."""
+        loss = -math.log(probs[target])
         target_cell = prob_row[target]
         target_note = label(f"target: {letters[target]}", MIN_TEXT, ACCENT_2)
         target_note.next_to(prob_row, RIGHT, buff=0.3)
@@ -167,7 +185,10 @@ class LossScene(BookScene):
         self.play(FadeIn(loss_box), Write(loss_text), run_time=1.0)
         self.wait(2.0)
 
-        # how far training came: ln 3 (a uniform guess) and an untrained model's real loss
+    def compare_with_init(self, sort, init_loss: float, repeats: tuple, title: VGroup) -> None:
+        """How far training came: ln 3 (a uniform guess) and an untrained model's real loss;
+        ``repeats``: the untrained model's p(repeat), the repeats and the scored targets."""
+        p_repeat, repeated, scored = repeats
         stage = [m for m in self.mobjects if m is not title]
         init_title = VGroup(
             label("Loss at initialisation", 36),
@@ -197,7 +218,7 @@ class LossScene(BookScene):
         note = label(
             f"A little under ln 3: tied embeddings make even an untrained model\n"
             f"lean towards repeating its input letter (p = {p_repeat:.2f}, not 0.33),\n"
-            f"and {repeats} of these {scored} scored targets are repeats.",
+            f"and {repeated} of these {scored} scored targets are repeats.",
             MIN_TEXT,
             TEXT_2,
             line_spacing=1.1,
@@ -209,9 +230,3 @@ class LossScene(BookScene):
             )
         self.play(FadeIn(note), run_time=0.8)
         self.wait(2.5)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "The loss is −log of the probability\nthe model gives the right token.",
-            f"Untrained, it guesses about uniformly: loss ≈ ln 3 = {math.log(3):.4f}.\n"
-            f"Trained: {sort.best_val_loss:.5f} on held-out problems.",
-        )

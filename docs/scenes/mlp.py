@@ -124,15 +124,31 @@ class MLPScene(BookScene):
     def construct(self):
         v = load_values()
         t = len(v.letters) - 1
-        C, H = v.h.size(-1), v.hidden.size(-1)
         title = self.show_title(
             "MLP: expand, bend, project back",
             f"block 0 of the trained sort model, position {t} (token {v.letters[t]})",
         )
+        hid_col, hid_cap = self.expand(v, t)
+        self.bend(v, t, hid_col, hid_cap)
+        self.project_back(v, t, hid_col)
+        # every position: the same weights, and no position sees another
+        self.play(*[FadeOut(m) for m in self.mobjects if m is not title], run_time=0.6)
+        every = label(
+            "every position: the same weights, and no position sees another", MIN_TEXT, TEXT_2
+        ).move_to(title[1])
+        self.play(swap(title[1], every), run_time=0.8)
+        self.show_every_position(v)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "The MLP widens each position ×4,\nbends it, and projects it back.",
+            "The same two layers act on every position separately;\n"
+            "attention mixes positions, the MLP transforms each one.",
+        )
 
-        # expand: c_fc turns 48 channels into 192 hidden units
-        short = HIDDEN_HEIGHT * C / H
-        h_col = bar_column(v.h[t], short, v.h[t].abs().max().item(), ROLE["x"])
+    def expand(self, v: MLPValues, t: int) -> tuple[VGroup, Text]:
+        """c_fc turns 48 channels into 192 hidden units."""
+        C, H = v.h.size(-1), v.hidden.size(-1)
+        h_col = bar_column(v.h[t], HIDDEN_HEIGHT * C / H, v.h[t].abs().max().item(), ROLE["x"])
         h_col.move_to(LEFT * 5.3 + DOWN * 0.7)
         h_cap = caption(h_col, "h", f"{C}", ROLE["x"])
         self.play(FadeIn(h_col), FadeIn(h_cap), run_time=0.8)
@@ -147,8 +163,10 @@ class MLPScene(BookScene):
         # the new column unfolds from the arrow's tip: a copy flying across would cross the note
         self.play(GrowFromEdge(hid_col, LEFT), FadeIn(hid_cap), run_time=1.4)
         self.wait(0.8)
+        return hid_col, hid_cap
 
-        # bend: each unit goes through GELU on its own
+    def bend(self, v: MLPValues, t: int, hid_col: VGroup, hid_cap: Text) -> None:
+        """Each unit goes through GELU on its own."""
         axes, curve, dots, gelu_name = gelu_plot(v.hidden[t], v.activated[t])
         VGroup(axes, curve, dots, gelu_name).move_to(RIGHT * 3.6 + DOWN * 0.4)
         self.play(Create(axes), Create(curve), FadeIn(gelu_name), run_time=1.0)
@@ -169,6 +187,7 @@ class MLPScene(BookScene):
             pairs.add(text.next_to(dots[unit], direction, buff=0.2))
         self.play(FadeIn(pairs), run_time=0.6)
 
+        H, hidden_scale = v.hidden.size(-1), v.hidden[t].abs().max().item()
         act_col = bar_column(v.activated[t], HIDDEN_HEIGHT, hidden_scale, ACCENT_2, ACCENT)
         act_col.move_to(hid_col)
         act_cap = caption(act_col, "gelu(c_fc(h))", f"{H}", ACCENT_2)
@@ -181,10 +200,14 @@ class MLPScene(BookScene):
         share.next_to(axes, DOWN, buff=0.35).to_edge(RIGHT, buff=0.3)  # inside the frame
         self.play(Transform(hid_col, act_col), swap(hid_cap, act_cap), FadeIn(share), run_time=1.4)
         self.wait(1.4)
-
-        # project back: c_proj turns 192 units into 48 channels again
         self.play(FadeOut(VGroup(axes, curve, dots, gelu_name, pairs, share)), run_time=0.6)
-        out_col = bar_column(v.out[t], short, v.out[t].abs().max().item(), ROLE["x"])
+
+    def project_back(self, v: MLPValues, t: int, hid_col: VGroup) -> None:
+        """c_proj turns 192 units into 48 channels again."""
+        C, H = v.h.size(-1), v.hidden.size(-1)
+        out_col = bar_column(
+            v.out[t], HIDDEN_HEIGHT * C / H, v.out[t].abs().max().item(), ROLE["x"]
+        )
         out_col.move_to(RIGHT * 2.4 + DOWN * 0.7)
         out_cap = caption(out_col, "c_proj(...)", f"{C}", ROLE["x"])
         project = main_arrow(hid_col.get_right() + RIGHT * 0.1, out_col.get_left() + LEFT * 0.1)
@@ -197,20 +220,6 @@ class MLPScene(BookScene):
         residual.next_to(out_col, RIGHT, buff=0.6)
         self.play(FadeIn(residual, shift=0.2 * RIGHT), run_time=0.6)
         self.wait(1.2)
-
-        # every position: the same weights, and no position sees another
-        self.play(*[FadeOut(m) for m in self.mobjects if m is not title], run_time=0.6)
-        every = label(
-            "every position: the same weights, and no position sees another", MIN_TEXT, TEXT_2
-        ).move_to(title[1])
-        self.play(swap(title[1], every), run_time=0.8)
-        self.show_every_position(v)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "The MLP widens each position ×4,\nbends it, and projects it back.",
-            "The same two layers act on every position separately;\n"
-            "attention mixes positions, the MLP transforms each one.",
-        )
 
     def show_every_position(self, v: MLPValues):
         T, C, H = v.h.size(0), v.h.size(-1), v.hidden.size(-1)

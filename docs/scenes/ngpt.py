@@ -106,11 +106,27 @@ class SphereScene(BookScene, ThreeDScene):
 
     def construct(self):
         m = measure()
-        c, n = m["coords"], m["length"]
         self.set_camera_orientation(phi=PHI, theta=THETA)
+        self.show_fixed_title(m["prompt"])
+        notes = VGroup()
+        sphere = self.show_state(m, notes)
+        a = self.propose(m, notes)
+        self.add_flat(m, notes, a)
+        self.step_along(m, notes)
+        self.show_shell(m, notes, sphere, a)
+        self.play(*[FadeOut(mob) for mob in self.mobjects], run_time=0.6)
+        self.set_camera_orientation(phi=0, theta=-90 * DEGREES)  # the card lies flat
+        self.takeaway(
+            "nGPT steps along the sphere, never off it.",
+            "h ← unit(h + α ⊙ (h_A − h)), with α learned per channel;\n"
+            "norm_eps widens the sphere into a thin shell.",
+        )
+
+    def show_fixed_title(self, prompt: str) -> None:
+        """The title, fixed in the frame while the camera turns."""
         title = VGroup(
             label("nGPT: every vector on the unit sphere", 36),
-            label(f"block 0 of the trained nGPT, last position of {m['prompt']}", MIN_TEXT, TEXT_2),
+            label(f"block 0 of the trained nGPT, last position of {prompt}", MIN_TEXT, TEXT_2),
         ).arrange(DOWN, buff=0.12)
         title.to_edge(UP, buff=0.35)
         self.beat(f"{title[0].original_text}: {title[1].original_text}")
@@ -118,15 +134,19 @@ class SphereScene(BookScene, ThreeDScene):
         self.add_fixed_in_frame_mobjects(title)
         self.play(FadeIn(title), run_time=0.8)
 
+    def show_state(self, m: dict, notes: VGroup) -> Sphere:
+        """The unit sphere and the hidden state h on it."""
         sphere = Sphere(CENTRE, radius=R, resolution=(10, 20))
         sphere.set_fill(PANEL, opacity=0.35).set_stroke(TEXT_2, width=0.6, opacity=0.35)
-        h = ray(shown(c["h"]), STATE)
-        notes = VGroup()
-        self.say(notes, f"h, the hidden state: length {n['h']:.3f}", STATE)
+        h = ray(shown(m["coords"]["h"]), STATE)
+        self.say(notes, f"h, the hidden state: length {m['length']['h']:.3f}", STATE)
         self.play(FadeIn(sphere), Create(h), run_time=1.2)
         self.wait(0.8)
+        return sphere
 
-        # attention proposes: its raw output a, and the direction h_A it stands for
+    def propose(self, m: dict, notes: VGroup) -> VGroup:
+        """Attention proposes: its raw output a, and the direction h_A it stands for."""
+        c, n = m["coords"], m["length"]
         a = ray(shown(c["out"]), FLAT, 4)
         h_a = ray(shown(c["h_a"]), PROPOSAL)
         self.say(notes, f"attention's output a: length {n['out']:.2f}", FLAT)
@@ -134,8 +154,11 @@ class SphereScene(BookScene, ThreeDScene):
         self.say(notes, f"h_A = a / |a|, {m['turn']:.0f}° away from h", PROPOSAL)
         self.play(Create(h_a), run_time=1.0)
         self.wait(0.6)
+        return a
 
-        # GPT's way: add in flat space, and the length goes where the sum takes it
+    def add_flat(self, m: dict, notes: VGroup, a: VGroup) -> None:
+        """GPT's way: add in flat space, and the length goes where the sum takes it."""
+        c = m["coords"]
         tip = shown(c["h"]) + shown(c["out"]) - CENTRE  # h + a
         flat = VGroup(
             Line3D(shown(c["h"]), tip, thickness=0.012, color=FLAT),
@@ -146,7 +169,9 @@ class SphereScene(BookScene, ThreeDScene):
         self.wait(1.0)
         self.play(flat.animate.set_opacity(0.25), a.animate.set_opacity(0.25), run_time=0.6)
 
-        # nGPT's way: part of the way towards h_A, then back onto the sphere
+    def step_along(self, m: dict, notes: VGroup) -> None:
+        """nGPT's way: part of the way towards h_A, then back onto the sphere."""
+        c, n = m["coords"], m["length"]
         chord = DashedLine(shown(c["h"]), shown(c["h_a"]), color=TEXT_2, stroke_width=3)
         inner = Dot3D(shown(c["lerp"]), radius=0.08, color=TEXT)
         self.say(
@@ -171,7 +196,9 @@ class SphereScene(BookScene, ThreeDScene):
         self.wait(2.0)
         self.stop_ambient_camera_rotation()
 
-        # norm_eps: a shell instead of the sphere
+    def show_shell(self, m: dict, notes: VGroup, sphere: Sphere, a: VGroup) -> None:
+        """norm_eps: a shell instead of the sphere."""
+        c, n = m["coords"], m["length"]
         shell = VGroup(
             *[
                 Sphere(CENTRE, radius=R * r, resolution=(10, 20))
@@ -192,13 +219,6 @@ class SphereScene(BookScene, ThreeDScene):
         moving = a[1].copy().set_opacity(1).scale(1.4)
         self.play(moving.animate.move_to(shown(c["h_a"], within(n["out"]))), run_time=1.2)
         self.wait(2.0)
-        self.play(*[FadeOut(mob) for mob in self.mobjects], run_time=0.6)
-        self.set_camera_orientation(phi=0, theta=-90 * DEGREES)  # the card lies flat
-        self.takeaway(
-            "nGPT steps along the sphere, never off it.",
-            "h ← unit(h + α ⊙ (h_A − h)), with α learned per channel;\n"
-            "norm_eps widens the sphere into a thin shell.",
-        )
 
     def say(self, notes: VGroup, text: str, color: str, fresh: bool = False) -> None:
         """A caption in the left column (fixed in the frame), under the ones before it,

@@ -79,14 +79,26 @@ class PipelineScene(BookScene):
         cfg = sort.model.config
         itos, prompt_len = sort.meta["itos"], sort.meta["prompt_len"]
         ids = idx[0].tolist()
-        letters = [itos[i] for i in ids]
         last_logits = outputs["lm_head"][0, -1]
-        probs = last_logits.softmax(-1).tolist()
         predicted = int(last_logits.argmax())
         x_shape = dims(outputs["transformer.h.0"].shape)
         self.show_title("The whole pipeline, on one sort problem")
+        id_row, id_name, legend = self.show_ids(itos, ids, prompt_len, dims(idx.shape))
+        columns, narration, key = self.show_stages(cfg, outputs, id_row, x_shape)
+        rows = self.show_forecast(cfg, itos, last_logits, predicted, columns[-1][1], key)
+        self.append(itos, ids, prompt_len, predicted, (id_row, id_name, legend), rows, narration)
+        self.wait(2.0)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Token ids in, next-token scores out.",
+            f"{dims(idx.shape)} ids become {x_shape} vectors, refined by {cfg.n_layer} blocks;\n"
+            f"the head scores the {cfg.vocab_size} letters at every position "
+            f"({dims(outputs['lm_head'].shape)}).",
+        )
 
-        # letters, then the ids the model reads
+    def show_ids(self, itos: dict, ids: list[int], prompt_len: int, idx_shape: str):
+        """Letters, then the ids the model reads."""
+        letters = [itos[i] for i in ids]
         letter_row = (
             token_cells(letters, ROLE["ids"]).move_to([0, 2.05, 0]).to_edge(LEFT, buff=1.35)
         )
@@ -102,7 +114,7 @@ class PipelineScene(BookScene):
         )
         id_row = token_cells([str(i) for i in ids], ROLE["ids"]).move_to(letter_row)
         id_name = VGroup(
-            label("idx", MIN_TEXT, ROLE["ids"]), label(dims(idx.shape), MIN_TEXT, TEXT_2, True)
+            label("idx", MIN_TEXT, ROLE["ids"]), label(idx_shape, MIN_TEXT, TEXT_2, True)
         )
         id_name.arrange(DOWN, buff=0.06).next_to(id_row, LEFT, buff=0.25)
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
@@ -114,8 +126,11 @@ class PipelineScene(BookScene):
             run_time=1.0,
         )
         self.wait(0.5)
+        return id_row, id_name, legend
 
-        # every stage's real output: the same 1×11×48 until the head makes it 1×11×3
+    def show_stages(self, cfg, outputs: dict, id_row: VGroup, x_shape: str):
+        """Every stage's real output: the same 1×11×48 until the head makes it 1×11×3.
+        Returns the stages' columns, the narration line and the maps' key."""
         columns = []
         gap = 0.62
         for i, (name, title, color) in enumerate(STAGES):
@@ -167,9 +182,11 @@ class PipelineScene(BookScene):
         ).next_to(narration, DOWN, buff=0.2, aligned_edge=LEFT)
         self.play(FadeIn(key), run_time=0.5)
         self.wait(1.2)
+        return columns, narration, key
 
-        # the last position's scores, as probabilities: the forecast for the next letter
-        head_map = columns[-1][1]
+    def show_forecast(self, cfg, itos, last_logits, predicted: int, head_map, key) -> VGroup:
+        """The last position's scores, as probabilities: the forecast for the next letter."""
+        probs = last_logits.softmax(-1).tolist()
         column_width = MAP_WIDTH / cfg.block_size
         last = Rectangle(width=column_width + 0.06, height=head_map.height + 0.06)
         last.set_stroke(ACCENT, 3).move_to(head_map[0].get_right() + LEFT * column_width / 2)
@@ -199,8 +216,12 @@ class PipelineScene(BookScene):
             run_time=1.0,
         )
         self.wait(1.2)
+        return rows
 
-        # the likeliest letter is appended: the sequence grows by one
+    def append(self, itos, ids, prompt_len: int, predicted: int, id_part, rows, narration):
+        """The likeliest letter is appended: the sequence grows by one. ``id_part``: the
+        id row, its name and the vocabulary legend."""
+        id_row, id_name, legend = id_part
         next_cell = token_cells([itos[predicted]], POSITIVE)[0]
         next_cell.next_to(id_row, RIGHT, buff=0.06)
         answer_ids = [*ids[prompt_len:], predicted]
@@ -220,9 +241,8 @@ class PipelineScene(BookScene):
             swap(narration, appended),
             run_time=1.0,
         )
-        letters_again = token_cells([*letters, itos[predicted]], ROLE["ids"]).move_to(
-            VGroup(id_row, next_cell)
-        )
+        letters_again = token_cells([*[itos[i] for i in ids], itos[predicted]], ROLE["ids"])
+        letters_again.move_to(VGroup(id_row, next_cell))
         verdict.next_to(letters_again, RIGHT, buff=0.3)
         self.play(
             *[
@@ -231,12 +251,4 @@ class PipelineScene(BookScene):
             ],
             FadeIn(verdict),
             run_time=1.0,
-        )
-        self.wait(2.0)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Token ids in, next-token scores out.",
-            f"{dims(idx.shape)} ids become {x_shape} vectors, refined by {cfg.n_layer} blocks;\n"
-            f"the head scores the {cfg.vocab_size} letters at every position "
-            f"({dims(outputs['lm_head'].shape)}).",
         )

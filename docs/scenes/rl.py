@@ -33,21 +33,30 @@ class RLStepScene(BookScene):
 
         record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
         shot = mixed_group(record["replay"])
-        prompt_ids = shot["prompt"]
-        rewards, advantages = shot["rewards"], shot["advantages"]
-        mean = sum(rewards) / len(rewards)
-
         self.show_title(
             "Learning from a checker",
             f"step {shot['step']} of {rl_runs.STEPS}: one prompt, {rl_runs.GROUP} sampled answers",
         )
+        prompt, prompt_group = self.show_prompt(shot["prompt"])
+        rows, sampled = self.sample_answers(shot["answers"], prompt, prompt_group)
+        marks, reward_head, checked = self.check_answers(shot["rewards"], rows, sampled)
+        bars, centred = self.centre_rewards(shot, rows, marks, reward_head, checked, sampled)
+        self.show_update(shot["advantages"], bars, centred, sampled)
+        # the whole run: pass@1 climbing towards pass@8
+        self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
+        self.show_run(record)
 
+    def show_prompt(self, prompt_ids: list[int]) -> tuple[VGroup, VGroup]:
         prompt = letters_row(prompt_ids, ROLE["ids"])
         prompt_label = label("prompt", MIN_TEXT, TEXT_2).next_to(prompt, UP, buff=0.15)
         prompt_group = VGroup(prompt_label, prompt).to_edge(LEFT, buff=0.6).shift(UP * 0.2)
         self.play(FadeIn(prompt_group), run_time=0.8)
+        return prompt, prompt_group
 
-        rows = VGroup(*[letters_row(a, TEXT) for a in shot["answers"]])
+    def sample_answers(self, answers, prompt: VGroup, prompt_group: VGroup):
+        """The group of answers, an arrow from the prompt to each; returns the rows and
+        the caption, where every later caption goes."""
+        rows = VGroup(*[letters_row(a, TEXT) for a in answers])
         rows.arrange(DOWN, buff=ROW_HEIGHT - CELL).next_to(prompt_group, RIGHT, buff=1.4)
         rows.shift(DOWN * 0.35)
         arrows = VGroup(*[side_arrow(prompt.get_right(), row.get_left()) for row in rows])
@@ -58,7 +67,10 @@ class RLStepScene(BookScene):
             FadeIn(sampled),
             run_time=2.0,
         )
+        return rows, sampled
 
+    def check_answers(self, rewards: list[float], rows: VGroup, sampled: Text):
+        """Each answer's reward beside it; the right answers turn green."""
         marks = VGroup(
             *[
                 label("1" if r else "0", 26, POSITIVE if r else TEXT_2).next_to(
@@ -76,8 +88,12 @@ class RLStepScene(BookScene):
                     card.set_stroke(POSITIVE)
                     letter.set_color(POSITIVE)
         self.wait(0.8)
+        return marks, reward_head, checked
 
-        # the advantages as bars around the group's mean
+    def centre_rewards(self, shot: dict, rows, marks, reward_head, checked, sampled):
+        """The advantages as bars around the group's mean."""
+        rewards, advantages = shot["rewards"], shot["advantages"]
+        mean = sum(rewards) / len(rewards)
         zero_x = marks.get_right()[0] + 1.6
         bars = VGroup()
         for a, mark in zip(advantages, marks, strict=True):
@@ -97,8 +113,10 @@ class RLStepScene(BookScene):
             ),
             run_time=1.5,
         )
+        return bars, centred
 
-        # the update: up for the better answers, down for the worse
+    def show_update(self, advantages: list[float], bars: VGroup, centred: Text, sampled: Text):
+        """The update: up for the better answers, down for the worse."""
         pushes = VGroup(
             *[
                 label(
@@ -113,10 +131,6 @@ class RLStepScene(BookScene):
         self.play(swap(centred, pushed), FadeIn(pushes, shift=0.1 * UP), run_time=1.2)
         self.mark_poster()
         self.wait(2.0)
-
-        # the whole run: pass@1 climbing towards pass@8
-        self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
-        self.show_run(record)
 
     def show_run(self, record: dict) -> None:
         from model_src import rl_runs

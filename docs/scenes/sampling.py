@@ -85,19 +85,46 @@ class SamplingScene(BookScene):
         row = data.val.reshape(-1, seq_len)[VAL_ROW].astype("int64").tolist()
         steps = greedy_steps(sort, row[:prompt_len], seq_len - prompt_len)
         letters = [sort.meta["itos"][i] for i in range(sort.meta["vocab_size"])]
-        block_size = sort.model.config.block_size
 
         title = self.show_title(
             "Sampling: one token at a time", "the trained sort model completes a held-out prompt"
         )
+        slots, model = self.show_prompt(letters, row[:prompt_len], seq_len)
+        block_size = sort.model.config.block_size
+        generated, feedback = self.generate(steps, letters, slots, model, block_size)
+        right = [t for *_, t in steps] == row[prompt_len:]
+        verdict = label(
+            "sorted correctly ✓" if right else "differs from the true answer",
+            MIN_TEXT,
+            POSITIVE if right else ROLE["loss"],
+        )
+        verdict.next_to(slots, RIGHT, buff=0.3)
+        self.play(
+            generated.animate.set_color(POSITIVE),
+            *[s.animate.set_stroke(POSITIVE) for s in slots[prompt_len:]],
+            *[FadeOut(m) for m in feedback],
+            FadeIn(verdict),
+            run_time=0.8,
+        )
+        self.wait(1.2)
+        self.show_temperature(char, title)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Generation is a loop: predict, append, feed back.",
+            "Greedy takes the likeliest token. Temperature reshapes the odds\n"
+            "before sampling: below 1 sharper, above 1 flatter.",
+        )
 
+    def show_prompt(self, letters: list[str], prompt_ids: list[int], seq_len: int):
+        """The row's slots, the prompt in the first ones, and the model below."""
+        prompt_len = len(prompt_ids)
         slots = VGroup(*[panel(CELL, CELL, stroke=TEXT_2) for _ in range(seq_len)])
         slots.arrange(RIGHT, buff=0.1).move_to(UP * 1.5 + LEFT * 0.8)
         slots[prompt_len:].set_stroke(opacity=0.35)  # empty until generated
         prompt = VGroup(
             *[
                 label(letters[t], 26, ROLE["ids"]).move_to(slots[i])
-                for i, t in enumerate(row[:prompt_len])
+                for i, t in enumerate(prompt_ids)
             ]
         )
         names = VGroup(
@@ -107,6 +134,13 @@ class SamplingScene(BookScene):
         names[0].set_y(names[1].get_y())
         model = VGroup(panel(3.0, 0.9, stroke=ROLE["x"], stroke_width=3))
         model.add(label("sort GPT", 26, ROLE["x"]).move_to(model[0])).move_to([-4.2, -1.3, 0])
+        self.play(FadeIn(slots), FadeIn(prompt), FadeIn(names), FadeIn(model), run_time=1.0)
+        return slots, model
+
+    def generate(self, steps, letters, slots: VGroup, model: VGroup, block_size: int):
+        """Step by step: the context read, the model's probabilities, the likeliest letter
+        appended. Returns the letters generated and the feedback arrow with its note."""
+        prompt_len = len(slots) - len(steps)
         bars = prob_bars(letters, steps[0][1], ROLE["probs"]).move_to([0.9, -1.3, 0])
         to_probs = main_arrow(model.get_right(), bars.get_left() + LEFT * 0.15)
         feed_back = CurvedArrow(
@@ -125,8 +159,6 @@ class SamplingScene(BookScene):
             MIN_TEXT,
             TEXT_2,
         ).move_to(DOWN * 3.05)
-        self.play(FadeIn(slots), FadeIn(prompt), FadeIn(names), FadeIn(model), run_time=1.0)
-
         generated = VGroup()
         brace = to_model = counter = None  # what the previous step showed
         for step, (context_len, probs, token) in enumerate(steps):
@@ -163,25 +195,10 @@ class SamplingScene(BookScene):
                 run_time=0.6,
             )
             generated.add(letter)
+        return generated, (feed_back, feed_note)
 
-        right = [t for *_, t in steps] == row[prompt_len:]
-        verdict = label(
-            "sorted correctly ✓" if right else "differs from the true answer",
-            MIN_TEXT,
-            POSITIVE if right else ROLE["loss"],
-        )
-        verdict.next_to(slots, RIGHT, buff=0.3)
-        self.play(
-            generated.animate.set_color(POSITIVE),
-            *[s.animate.set_stroke(POSITIVE) for s in slots[prompt_len:]],
-            FadeOut(feed_back),
-            FadeOut(feed_note),
-            FadeIn(verdict),
-            run_time=0.8,
-        )
-        self.wait(1.2)
-
-        # temperature: divide the logits by T before the softmax
+    def show_temperature(self, char, title: VGroup) -> None:
+        """Temperature: divide the logits by T before the softmax."""
         text, logits = hesitant_context(char)
         order = logits.topk(TOP).indices.tolist()  # dividing by T > 0 keeps the order
         chars = [shown(char.meta["itos"][i]) for i in order]
@@ -225,9 +242,3 @@ class SamplingScene(BookScene):
             )
         self.play(FadeIn(note), run_time=0.5)
         self.wait(2.0)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Generation is a loop: predict, append, feed back.",
-            "Greedy takes the likeliest token. Temperature reshapes the odds\n"
-            "before sampling: below 1 sharper, above 1 flatter.",
-        )

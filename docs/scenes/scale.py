@@ -25,16 +25,27 @@ class ScalingScene(BookScene):
         params = np.array([p["params"] for p in points], dtype=float)
         losses = np.array([p["val_loss"] for p in points])
         seconds = sum(p["train_seconds"] for p in points)
-        # straight line in log-log space: log L = log a - alpha log N
-        slope, intercept = np.polyfit(np.log10(params), np.log10(losses), 1)
-
         self.show_title(
             "Bigger models, lower loss",
             f"{len(points)} sizes of the char model, {sweep.STEPS} steps each: "
             f"{seconds:.0f} s of training in all",
         )
-
         decades = range(math.floor(np.log10(params.min())), math.ceil(np.log10(params.max())) + 1)
+        axes, key = self.draw_axes(decades, losses)
+        dots, notes = self.plot_sizes(points, axes, key)
+        self.draw_fit(params, losses, decades, axes, dots, notes)
+        self.wait(2.5)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Loss falls as a power of model size.",
+            f"Here: {params_text(params[0])} → {params_text(params[-1])} parameters "
+            f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
+            "Larger studies (Kaplan et al., 2020) find the same\n"
+            "straight line over many more decades.",
+        )
+
+    def draw_axes(self, decades: range, losses: np.ndarray) -> tuple[Axes, Text]:
+        """Log axes with their ticks and names, and the key of the sizes' names."""
         low = math.floor(losses.min() / TICK_STEP) * TICK_STEP
         high = math.ceil(losses.max() / TICK_STEP + 0.5) * TICK_STEP  # room for labels
         axes = Axes(
@@ -72,7 +83,10 @@ class ScalingScene(BookScene):
             FadeIn(key),
             run_time=1.2,
         )
+        return axes, key
 
+    def plot_sizes(self, points: list[dict], axes: Axes, key: Text) -> tuple[VGroup, VGroup]:
+        """A dot per size, and its note in a column under the key."""
         dots = VGroup()
         notes = VGroup()
         for point in points:
@@ -93,8 +107,12 @@ class ScalingScene(BookScene):
             self.play(GrowFromCenter(dot), FadeIn(note, shift=0.1 * LEFT), run_time=0.7)
             dots.add(dot)
         self.wait(0.8)
+        return dots, notes
 
-        # the fit: a dashed line, since it is a summary of the points, not a measurement
+    def draw_fit(self, params, losses, decades: range, axes: Axes, dots, notes) -> None:
+        """The fit: a dashed line, since it is a summary of the points, not a measurement."""
+        # straight line in log-log space: log L = log a - alpha log N
+        slope, intercept = np.polyfit(np.log10(params), np.log10(losses), 1)
         ends = [decades[0] + 0.1, decades[-1] - 0.05]
         fit = DashedLine(
             *[axes.c2p(x, intercept + slope * x) for x in ends],
@@ -115,12 +133,3 @@ class ScalingScene(BookScene):
         )
         self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
         self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)
-        self.wait(2.5)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Loss falls as a power of model size.",
-            f"Here: {params_text(params[0])} → {params_text(params[-1])} parameters "
-            f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
-            "Larger studies (Kaplan et al., 2020) find the same\n"
-            "straight line over many more decades.",
-        )

@@ -96,8 +96,19 @@ class TokenizerScene(BookScene):
     def construct(self):
         tok = tokenize()
         self.show_title("Tokenizer: text → ids", "a line of the char corpus, two ways")
+        vocab, chars, stoi_note = self.show_chars(tok)
+        row, bytes_note = self.show_bytes(tok, vocab, chars, stoi_note)
+        self.learn_merges(tok, row, bytes_note)
+        self.wait(1.2)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "BPE merges the most frequent pair of neighbours\ninto a new token, again and again.",
+            "Each merge shortens the sequence and adds one entry\n"
+            "to the vocabulary; the list of merges, in order, is the tokenizer.",
+        )
 
-        # the char preset: one id per character, from its sorted vocabulary
+    def show_chars(self, tok: Tokenized) -> tuple[VGroup, VGroup, Text]:
+        """The char preset: one id per character, from its sorted vocabulary."""
         shown_vocab = "".join(shown(ch) for ch in tok.vocab)
         vocab = VGroup(
             label(f"char vocabulary: {len(tok.vocab)} characters, sorted", MIN_TEXT, ROLE["ids"]),
@@ -123,8 +134,10 @@ class TokenizerScene(BookScene):
             *[cell[1].animate.set_opacity(1) for cell in chars], FadeIn(stoi_note), run_time=1.0
         )
         self.wait(1.4)
+        return vocab, chars, stoi_note
 
-        # byte-pair encoding starts from the 256 byte values instead
+    def show_bytes(self, tok: Tokenized, vocab, chars, stoi_note) -> tuple[VGroup, Text]:
+        """Byte-pair encoding starts from the 256 byte values instead."""
         row = token_row(tok.byte_ids, list(LINE), [ROLE["ids"]] * len(LINE)).move_to(UP * 1.2)
         bytes_note = label(
             f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", MIN_TEXT, ROLE["ids"]
@@ -137,7 +150,11 @@ class TokenizerScene(BookScene):
             run_time=1.2,
         )
         self.wait(0.6)
+        return row, bytes_note
 
+    def learn_merges(self, tok: Tokenized, row: VGroup, bytes_note: Text) -> None:
+        """Merge after merge: the pairs counted, the commonest marked and merged in the row,
+        each merge a line of the table."""
         counts_panel = panel(5.6, 2.7).move_to(LEFT * 3.4 + DOWN * 1.9)
         merges_panel = panel(5.6, 2.7).move_to(RIGHT * 3.4 + DOWN * 1.9)
         counts_head = label("commonest neighbour pairs", MIN_TEXT, TEXT_2)
@@ -151,67 +168,62 @@ class TokenizerScene(BookScene):
             FadeIn(merges_head),
             run_time=0.6,
         )
-
         ids = tok.byte_ids
-        table_rows = VGroup()
+        table_rows = VGroup(merges_head)  # the head, then a line per merge
         counts = VGroup()
         for step, merge in enumerate(tok.merges):
             slow = step == 0
             new_counts = self.count_lines(tok, merge).next_to(counts_head, DOWN, buff=0.25)
             self.play(FadeOut(counts), FadeIn(new_counts), run_time=0.8 if slow else 0.5)
             counts = new_counts
-
-            groups = merged_groups(ids, merge.pair)
-            pairs = [g for g in groups if len(g) == 2]
-            marks = VGroup(
-                *[
-                    SurroundingRectangle(
-                        VGroup(row[a][0], row[b][0]), color=ACCENT, buff=0.06, stroke_width=4
-                    )
-                    for a, b in pairs
-                ]
-            )
-            self.play(Create(marks), run_time=0.8 if slow else 0.5)
-            if slow:
-                self.wait(0.6)
-
-            new_ids = [merge.new_id if len(g) == 2 else ids[g[0]] for g in groups]
-            assert new_ids == merge.ids_after
-            colors = [ACCENT_2 if i >= 256 else ROLE["ids"] for i in new_ids]
-            new_row = token_row(new_ids, [tok.token_text[i] for i in new_ids], colors)
-            new_row.move_to(row, aligned_edge=DOWN)
-            a, b = merge.pair
             entry = label(
-                f"{merge.new_id} = {a} + {b}   '{shown(tok.token_text[merge.new_id])}'",
+                f"{merge.new_id} = {merge.pair[0]} + {merge.pair[1]}   "
+                f"'{shown(tok.token_text[merge.new_id])}'",
                 MIN_TEXT,
                 ACCENT_2,
                 mono=True,
             )
-            entry.next_to(table_rows[-1] if table_rows else merges_head, DOWN, buff=0.25)
+            entry.next_to(table_rows[-1], DOWN, buff=0.25)
             entry.align_to(merges_panel, LEFT).shift(RIGHT * 0.4)
             table_rows.add(entry)
-            length_note = label(f"{len(ids)} → {len(new_ids)} tokens", MIN_TEXT, ACCENT_2)
-            length_note.move_to(bytes_note)
-            self.play(
-                *[
-                    ReplacementTransform(VGroup(*[row[i] for i in g]), new_row[n])
-                    for n, g in enumerate(groups)
-                ],
-                FadeOut(marks),
-                FadeIn(entry, shift=0.1 * DOWN),
-                swap(bytes_note, length_note),
-                run_time=1.2 if slow else 0.9,
-            )
-            row, ids, bytes_note = new_row, new_ids, length_note
-            self.wait(1.0 if slow else 0.5)
+            row, ids, bytes_note = self.merge(tok, merge, row, ids, entry, bytes_note, slow)
 
-        self.wait(1.2)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "BPE merges the most frequent pair of neighbours\ninto a new token, again and again.",
-            "Each merge shortens the sequence and adds one entry\n"
-            "to the vocabulary; the list of merges, in order, is the tokenizer.",
+    def merge(self, tok: Tokenized, merge: Merge, row, ids, entry, bytes_note, slow: bool):
+        """One merge: its pair marked in the row, then each pair made one token, the
+        table's new line and the new length shown; returns the new row, ids and note."""
+        groups = merged_groups(ids, merge.pair)
+        pairs = [g for g in groups if len(g) == 2]
+        marks = VGroup(
+            *[
+                SurroundingRectangle(
+                    VGroup(row[a][0], row[b][0]), color=ACCENT, buff=0.06, stroke_width=4
+                )
+                for a, b in pairs
+            ]
         )
+        self.play(Create(marks), run_time=0.8 if slow else 0.5)
+        if slow:
+            self.wait(0.6)
+
+        new_ids = [merge.new_id if len(g) == 2 else ids[g[0]] for g in groups]
+        assert new_ids == merge.ids_after
+        colors = [ACCENT_2 if i >= 256 else ROLE["ids"] for i in new_ids]
+        new_row = token_row(new_ids, [tok.token_text[i] for i in new_ids], colors)
+        new_row.move_to(row, aligned_edge=DOWN)
+        length_note = label(f"{len(ids)} → {len(new_ids)} tokens", MIN_TEXT, ACCENT_2)
+        length_note.move_to(bytes_note)
+        self.play(
+            *[
+                ReplacementTransform(VGroup(*[row[i] for i in g]), new_row[n])
+                for n, g in enumerate(groups)
+            ],
+            FadeOut(marks),
+            FadeIn(entry, shift=0.1 * DOWN),
+            swap(bytes_note, length_note),
+            run_time=1.2 if slow else 0.9,
+        )
+        self.wait(1.0 if slow else 0.5)
+        return new_row, new_ids, length_note
 
     @staticmethod
     def count_lines(tok: Tokenized, merge: Merge) -> VGroup:

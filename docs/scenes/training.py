@@ -32,14 +32,37 @@ class LossCurveScene(BookScene):
         cfg, metrics = sort.config, sort.metrics
         evals = [m for m in metrics if "val_loss" in m]
         accuracy = tasks.sort_accuracy(sort.model)
-        max_iters, warmup = cfg["max_iters"], cfg["warmup_iters"]
-
         self.show_title(
             "Training the sort model",
-            f"{max_iters} steps of AdamW, batch {cfg['batch_size']}: the run's own log",
+            f"{cfg['max_iters']} steps of AdamW, batch {cfg['batch_size']}: the run's own log",
+        )
+        loss_axes, lr_axes = self.draw_axes(cfg)
+        self.show_schedule(cfg, metrics, loss_axes, lr_axes)
+        legend, val_dots = self.show_losses(cfg, metrics, evals, loss_axes)
+        final = evals[-1]
+        final_text = label(
+            f"final val loss\n{final['val_loss']:.5f}\n\n"
+            f"{accuracy:.0%} of held-out\nproblems sorted",
+            MIN_TEXT,
+            POSITIVE,
+            line_spacing=1.0,
+        )
+        final_point = val_dots[-1]
+        final_text.next_to(legend, DOWN, buff=0.4, aligned_edge=LEFT)
+        self.play(FadeIn(final_text), Indicate(final_point, color=TEXT), run_time=1.2)
+        self.wait(2.5)
+        self.mark_poster()  # the whole picture, just before the takeaway card
+        self.takeaway(
+            "Warm the learning rate up, then decay it:\nthe loss falls by orders of magnitude.",
+            f"Batch loss {metrics[0]['loss']:.2f} at step {metrics[0]['iter']}; "
+            f"val loss {final['val_loss']:.5f} at step {final['iter']},\n"
+            f"{sort.train_seconds:.0f} s of training on one CPU core.",
         )
 
-        # the loss on a log axis: y is log10(loss)
+    def draw_axes(self, cfg: dict) -> tuple[Axes, Axes]:
+        """The loss on a log axis (y is log10(loss)), the learning rate under it on the
+        same step axis."""
+        max_iters = cfg["max_iters"]
         loss_axes = Axes(
             x_range=[0, max_iters, 100],
             y_range=[0, 0.3 - FLOOR, 1],
@@ -78,9 +101,6 @@ class LossCurveScene(BookScene):
         y_name = label("loss (log scale)", MIN_TEXT, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
         x_name = label("step", MIN_TEXT, TEXT_2).next_to(x_ticks, DOWN, buff=0.1)
-        lr_name = label(
-            f"learning rate\n(peak {cfg['learning_rate']:g})", MIN_TEXT, ACCENT_2, line_spacing=1.0
-        ).next_to(lr_axes, LEFT, buff=0.2)
         self.play(
             Create(loss_axes),
             Create(lr_axes),
@@ -90,8 +110,14 @@ class LossCurveScene(BookScene):
             FadeIn(x_name),
             run_time=1.2,
         )
+        return loss_axes, lr_axes
 
-        # the schedule's two phases, shaded across both plots
+    def show_schedule(self, cfg: dict, metrics: list[dict], loss_axes: Axes, lr_axes: Axes):
+        """The schedule's two phases, shaded across both plots, and the learning rate."""
+        max_iters, warmup = cfg["max_iters"], cfg["warmup_iters"]
+        lr_name = label(
+            f"learning rate\n(peak {cfg['learning_rate']:g})", MIN_TEXT, ACCENT_2, line_spacing=1.0
+        ).next_to(lr_axes, LEFT, buff=0.2)
         top, bottom = loss_axes.get_top()[1], lr_axes.get_bottom()[1]
         phases = VGroup()
         for start, end, name, color in (
@@ -119,7 +145,9 @@ class LossCurveScene(BookScene):
         self.play(FadeIn(phases), FadeIn(lr_name), run_time=0.8)
         self.play(Create(lr_curve), run_time=1.5)
 
-        # the training loss, one batch every 5 steps: noisy, so drawn thin
+    def show_losses(self, cfg: dict, metrics, evals, loss_axes: Axes) -> tuple[VGroup, VGroup]:
+        """The training loss, one batch every 5 steps: noisy, so drawn thin; then the val
+        loss at each evaluation. Returns the legend and the val dots."""
         train_curve = loss_axes.plot_line_graph(
             [m["iter"] for m in metrics],
             [log_y(m["loss"]) for m in metrics],
@@ -162,23 +190,4 @@ class LossCurveScene(BookScene):
             FadeIn(legend[1]),
             run_time=1.5,
         )
-
-        final = evals[-1]
-        final_text = label(
-            f"final val loss\n{final['val_loss']:.5f}\n\n"
-            f"{accuracy:.0%} of held-out\nproblems sorted",
-            MIN_TEXT,
-            POSITIVE,
-            line_spacing=1.0,
-        )
-        final_point = val_dots[-1]
-        final_text.next_to(legend, DOWN, buff=0.4, aligned_edge=LEFT)
-        self.play(FadeIn(final_text), Indicate(final_point, color=TEXT), run_time=1.2)
-        self.wait(2.5)
-        self.mark_poster()  # the whole picture, just before the takeaway card
-        self.takeaway(
-            "Warm the learning rate up, then decay it:\nthe loss falls by orders of magnitude.",
-            f"Batch loss {metrics[0]['loss']:.2f} at step {metrics[0]['iter']}; "
-            f"val loss {final['val_loss']:.5f} at step {final['iter']},\n"
-            f"{sort.train_seconds:.0f} s of training on one CPU core.",
-        )
+        return legend, val_dots
