@@ -13,10 +13,6 @@ RUNS = {"small": {"scale": 1.0}, "large": {"scale": 3.0}}
 trainings: list[tuple[str, int]] = []  # every (name, seed) trained, in order
 
 
-def two_seeds(name: str) -> tuple[int, ...]:
-    return seeds.seeds(2)
-
-
 def settings(name: str, seed: int) -> dict:
     return {"seed": seed, "threads": 1}
 
@@ -44,7 +40,7 @@ def experiment(**changes) -> runner.Experiment:
         folder="tiny",
         code=Path(__file__),
         runs=RUNS,
-        seeds=two_seeds,
+        seeds=seeds.seeds(2),
         settings=settings,
         train=train,
         size=size,
@@ -117,6 +113,16 @@ def test_nanobook_seed_moves_every_run_and_its_key(cache, monkeypatch):
     assert moved.every_run() == [(n, s) for n in RUNS for s in (3337, 3338)]
     assert moved.get("small", 3337)["seed"] == 3337
     assert not set(moved.entries().values()) & set(book.values())
+
+
+def more_for_large(name: str) -> tuple[int, ...]:
+    return seeds.seeds(3 if name == "large" else 1)
+
+
+def test_runs_may_differ_in_how_many_seeds_they_train(cache):
+    tiny = experiment(seeds=more_for_large)
+    assert tiny.every_run() == [("small", 1337), ("large", 1337), ("large", 1338), ("large", 1339)]
+    assert len(tiny.entries()) == len(tiny.missing()) == 4
 
 
 def test_every_entry_is_keyed_on_its_settings_and_its_spec(cache):

@@ -63,10 +63,6 @@ def train_and_evaluate(name: str, seed: int) -> tuple[GPT, dict]:
     return model, record
 
 
-def every_seed(name: str) -> tuple[int, ...]:
-    return SEEDS
-
-
 def work(name: str, seed: int) -> int:
     """Block weights (12·L·C²) times tokens seen, as trained.work counts."""
     return 12 * 3 * 48**2 * SETTINGS["max_iters"] * SETTINGS["batch_size"] * BLOCK_SIZE
@@ -80,7 +76,7 @@ EXPERIMENT = Experiment(
     folder="arithmetic",
     code=Path(__file__),
     runs=RUNS,
-    seeds=every_seed,
+    seeds=SEEDS,
     settings=settings,
     train=train_and_evaluate,
     size=work,

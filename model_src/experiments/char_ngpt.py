@@ -15,6 +15,7 @@ data, the settings and the seed.
 
 import dataclasses
 import time
+from functools import partial
 from pathlib import Path
 
 from .. import presets, trained
@@ -22,7 +23,7 @@ from .. import train as training
 from ..model import GPT
 from ..ngpt import NGPT, NGPTConfig
 from . import seeds
-from .runner import Experiment
+from .runner import Experiment, rows
 
 STEPS = 120  # under a tenth of the char preset's run: enough to see who gets ahead
 MODELS = ("GPT-2", "nGPT")
@@ -73,18 +74,8 @@ def train_run(name: str, seed: int) -> tuple[GPT | NGPT, dict]:
     return model.eval(), record
 
 
-def data() -> tuple[bytes, bytes]:
-    """What every run reads beside its code: the char corpus, train and held out."""
-    char = presets.dataset("char")
-    return char.train.tobytes(), char.val.tobytes()
-
-
 def run_settings(name: str, seed: int) -> dict:
     return settings(seed)
-
-
-def compared_seeds(name: str) -> tuple[int, ...]:
-    return COMPARED_SEEDS
 
 
 def work(name: str, seed: int) -> int:
@@ -95,11 +86,11 @@ EXPERIMENT = Experiment(
     folder="char-ngpt",
     code=Path(__file__),
     runs={name: name for name in MODELS},
-    seeds=compared_seeds,
+    seeds=COMPARED_SEEDS,
     settings=run_settings,
     train=train_run,
     size=work,
-    inputs=data,
+    inputs=partial(rows, "char"),
     build=build,
     prefix="char-",
 )

@@ -96,10 +96,6 @@ def build(name: str) -> GPT:
     return model
 
 
-def compared_seeds(name: str) -> tuple[int, ...]:
-    return COMPARED_SEEDS
-
-
 def work(name: str, seed: int) -> int:
     return trained.work(settings(name, seed))
 
@@ -108,7 +104,7 @@ EXPERIMENT = Experiment(
     folder="finetune",
     code=Path(__file__),
     runs=RUNS,
-    seeds=compared_seeds,
+    seeds=COMPARED_SEEDS,
     settings=settings,
     train=train_run,
     size=work,

@@ -24,6 +24,7 @@ all they import, train.py included), the data, the run's spec and the seed.
 """
 
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ import torch
 from .. import passk, prepare, presets, rl, tasks, trained
 from .. import train as training
 from . import seeds
-from .runner import Experiment
+from .runner import Experiment, rows
 
 START_ITERS = 60  # a tenth of the sort preset's 600 steps: right on some prompts only
 PROMPTS = 8  # prompts per RL step
@@ -199,30 +200,20 @@ def work(name: str, seed: int) -> int:
     return trained.work({**config, "max_iters": STEPS, "batch_size": rows})
 
 
-def data() -> tuple[bytes, bytes]:
-    """What every run reads beside its code: the sort task's rows."""
-    sort = presets.dataset("sort")
-    return sort.train.tobytes(), sort.val.tobytes()
-
-
 def settings(name: str, seed: int) -> dict:
     """A run's settings beyond its spec: its seed (the rest are this file's constants)."""
     return {"seed": seed}
-
-
-def every_seed(name: str) -> tuple[int, ...]:
-    return SEEDS
 
 
 EXPERIMENT = Experiment(
     folder="rl",
     code=Path(__file__),
     runs=RUNS_BY_NAME,
-    seeds=every_seed,
+    seeds=SEEDS,
     settings=settings,
     train=run,
     size=work,
-    inputs=data,
+    inputs=partial(rows, "sort"),
 )
 get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
 RUNS = EXPERIMENT.every_run()

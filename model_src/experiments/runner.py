@@ -25,7 +25,7 @@ import torch
 from buildlib.processes import Task, run_longest_first
 from buildlib.store import Store, code_inputs, digest, write_meta
 
-from .. import trained
+from .. import presets, trained
 
 Run = tuple[str, int]  # (name, seed)
 REPOSITORY = Path(__file__).parents[2]  # where the keys' file names start
@@ -36,6 +36,13 @@ def slug(name: str) -> str:
     "LoRA r=8" -> "lora-r8", "#, unmasked" -> "hash-unmasked"."""
     words = name.lower().replace("²", "2").replace("#", "hash").replace("=", "")
     return "-".join(words.replace(",", " ").split())
+
+
+def rows(preset: str) -> tuple[bytes, bytes]:
+    """What runs on a preset's data read beside their code: its training and held-out
+    rows (an experiment's `inputs`, as functools.partial(rows, "sort"))."""
+    data = presets.dataset(preset)
+    return data.train.tobytes(), data.val.tobytes()
 
 
 def one_by_one(runs: list[Run]) -> list[list[Run]]:
@@ -59,7 +66,8 @@ class Experiment:
     code: Path  # the module that declares it: its code and all it imports key every run
     # every run's name, with its description (JSON): what the run is, in its key
     runs: Mapping[str, object]
-    seeds: Callable[[str], tuple[int, ...]]  # the seeds run `name` is trained with
+    # every run's seeds (seeds.seeds), or a function of the name for runs that differ
+    seeds: tuple[int, ...] | Callable[[str], tuple[int, ...]]
     settings: Callable[[str, int], dict]  # the training settings of (name, seed), keyed
     # one run: (the trained model, or None if it keeps none, and its JSON record)
     train: Callable[[str, int], tuple[torch.nn.Module | None, dict]]
@@ -74,7 +82,11 @@ class Experiment:
 
     def every_run(self) -> list[Run]:
         """(name, seed) of every run, name by name."""
-        return [(name, seed) for name in self.runs for seed in self.seeds(name)]
+        return [(name, seed) for name in self.runs for seed in self.seeds_of(name)]
+
+    def seeds_of(self, name: str) -> tuple[int, ...]:
+        """The seeds run `name` is trained with."""
+        return self.seeds if isinstance(self.seeds, tuple) else self.seeds(name)
 
     def entries(self) -> dict[Run, str]:
         """Every run's entry name, with its key; the shared inputs are digested once."""
@@ -138,7 +150,7 @@ class Experiment:
 
     def _made(self, name: str, seed: int | None) -> tuple[dict, Path]:
         """The run's entry metadata and folder, trained first if the cache lacks it."""
-        seed = self.seeds(name)[0] if seed is None else seed
+        seed = self.seeds_of(name)[0] if seed is None else seed
         store, entry = self.store(), self.entries()[name, seed]
         meta = store.get_or_make(entry, lambda tmp: self._train_into(tmp, name, seed, entry))
         return meta, store.path(entry)

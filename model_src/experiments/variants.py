@@ -16,6 +16,7 @@ all they import), the data, the settings and the seed.
 """
 
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from .. import train as training
 from ..modern import ModernConfig, ModernGPT, window_mask
 from ..ngpt import NGPT, NGPTConfig
 from . import seeds
-from .runner import Experiment
+from .runner import Experiment, rows
 
 # One change at a time against GPT-2's block, then all five together (Llama's recipe).
 # The sort model has 3 heads, so grouped-query attention can only share one k/v head.
@@ -210,12 +211,6 @@ def make_optimizer(model: ModernGPT, cfg: dict, muon_lr: float | None):
     return muon.optimizers(model, cfg["weight_decay"], cfg["learning_rate"], muon_lr, betas)
 
 
-def data() -> tuple[bytes, bytes]:
-    """What every run reads beside its code: the sort task's rows."""
-    sort = presets.dataset("sort")
-    return sort.train.tobytes(), sort.val.tobytes()
-
-
 def run_settings(name: str, seed: int) -> dict:
     """Run `name`'s training settings with `seed`, cut to its steps."""
     return settings(seed, SPECS[name], steps_of(seed))
@@ -242,7 +237,7 @@ EXPERIMENT = Experiment(
     settings=run_settings,
     train=train_run,
     size=work,
-    inputs=data,
+    inputs=partial(rows, "sort"),
     build=build_run,
 )
 get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
