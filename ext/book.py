@@ -52,7 +52,8 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     models and RL runs (so no page trains while the clips render beside it). Sets
     ``nanobook_inputs_digest``: the weights and model configs, which cells and scenes
     read without importing them. Re-reads nothing."""
-    from model_src import rl_runs, sweep, trained
+    from model_src import sweep, trained
+    from model_src.experiments import rl_runs
 
     requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
     started = time.perf_counter()
@@ -72,15 +73,16 @@ def training_groups() -> dict:
     """Every training the book needs, by the chapters that ask for it: {name: a function
     returning the missing ones as tasks}. An RL run needing its start model before it is
     trained trains it; the others wait (the bench times the groups one by one)."""
-    from model_src import arithmetic, char_ngpt, finetune, rl_runs, sweep, trained, variants
+    from model_src import sweep, trained
+    from model_src.experiments import arithmetic_runs, char_ngpt, finetune_runs, rl_runs, variants
 
     return {
         "presets (sort, char)": lambda: trained.missing([("sort", {}), ("char", {})]),
         "learning-rate sweep (training)": lambda: trained.missing(sweep.requests()),
         "After GPT-2 variants (modern, nGPT)": variants.missing,
         "char nGPT runs (nGPT)": char_ngpt.missing,
-        "fine-tuning runs (Part III)": finetune.missing,
-        "addition models (tools)": arithmetic.missing,
+        "fine-tuning runs (Part III)": finetune_runs.missing,
+        "addition models (tools)": arithmetic_runs.missing,
         "RL runs and their start models (rl)": lambda: [
             *trained.missing(rl_runs.requests()),
             *rl_runs.missing(),

@@ -11,7 +11,8 @@ the group's standard deviation, as GRPO does; with `baseline="leave-one-out"` ea
 is compared with the mean of the *other* answers of its group (RLOO), which keeps the
 expected gradient whole; with `kl` > 0 the loss also pays `kl` times an estimate of the
 KL divergence from a frozen reference model, GRPO's anchor. How often a sample is right
-is measured by passk.py's pass_at_k; rl_runs.py runs the chapter's experiments with this.
+is measured by passk.py's pass_at_k; experiments/rl_runs.py runs the chapter's experiments
+with this.
 """
 
 import torch

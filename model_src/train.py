@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from . import prepare
+from .experiments import seeds
 from .model import GPT, GPTConfig
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -225,15 +226,9 @@ def train(config: Mapping, observe: Callable | None = None) -> dict:
         prepare.write(prepare.build(cfg["dataset"]), data_dir)
     shutil.copy(data_dir / "meta.pkl", out_dir / "meta.pkl")  # keep the tokenizer at hand
 
-    # leave the caller's process as it was: same thread count, same random state
-    threads_before = torch.get_num_threads()
-    if cfg["threads"]:
-        torch.set_num_threads(cfg["threads"])
-    try:
-        with torch.random.fork_rng():
-            return _train(cfg, out_dir, data_dir, observe)
-    finally:
-        torch.set_num_threads(threads_before)
+    # seeded, and the caller's process left as it was: same thread count, same random state
+    with seeds.seeded(cfg["seed"], cfg["threads"]):
+        return _train(cfg, out_dir, data_dir, observe)
 
 
 def init_model(cfg: dict, out_dir: Path, vocab_size: int) -> tuple[GPT, dict, dict | None]:
@@ -258,7 +253,6 @@ def init_model(cfg: dict, out_dir: Path, vocab_size: int) -> tuple[GPT, dict, di
 
 
 def _train(cfg: dict, out_dir: Path, data_dir: Path, observe: Callable | None) -> dict:
-    torch.manual_seed(cfg["seed"])
     device_type = "cuda" if "cuda" in cfg["device"] else "cpu"
     vocab_size = prepare.load_meta(data_dir)["vocab_size"]
     model, model_args, checkpoint = init_model(cfg, out_dir, vocab_size)

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from pages import CHAPTERS, parse
 
-from model_src import prepare, presets, rl_runs, variants
+from model_src import prepare, presets
+from model_src.experiments import rl_runs, variants
 
 
 def _links(page: Path) -> set[str]:
@@ -357,8 +358,7 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
     held-out sum with the tool and almost none without it; the model trained without a
     tool almost none; the prose quotes the table's means with the paired statistic, and
     the words beside the digits' statistics follow the book's rule."""
-    from model_src import arithmetic
-    from model_src.experiments import verdicts
+    from model_src.experiments import arithmetic_runs, verdicts
 
     text = " ".join(_page_text(book_html / "chapters/tools.html").split())
     text = re.sub(r" (?=[.,:;)])|(?<=\() ", "", text)  # the spaces around glued values
@@ -370,9 +370,9 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
         ("no tool", "tool off"),
     ):
         found = re.findall(row.format(re.escape(name), re.escape(mode)), text)
-        assert [int(seed) for seed, _, _ in found] == list(arithmetic.SEEDS), (name, mode)
+        assert [int(seed) for seed, _, _ in found] == list(arithmetic_runs.SEEDS), (name, mode)
         measured[name, mode] = [float(right) for _, right, _ in found]
-    assert len(arithmetic.SEEDS) >= verdicts.MIN_SEEDS
+    assert len(arithmetic_runs.SEEDS) >= verdicts.MIN_SEEDS
     assert min(measured["calculator", "tool on"]) >= 95
     assert max(measured["calculator", "tool off"]) <= 2
     assert max(measured["no tool", "tool off"]) <= 5

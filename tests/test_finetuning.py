@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from model_src import chat, finetune, lora, presets, train
+from model_src.experiments import finetune_runs
 from model_src.model import GPT
 from model_src.trained import weights_digest
 
@@ -114,7 +115,7 @@ def test_an_adapter_starts_at_zero_and_removing_it_restores_the_base_exactly():
 def test_training_an_adapter_moves_no_base_weight():
     base = small_gpt(vocab_size=len(chat.VOCAB), block_size=finetune.context())
     adapted = lora.add_lora(copy.deepcopy(base).train(), rank=2)
-    cfg = {**finetune.settings("LoRA r=2", 0), "max_iters": 3, "eval_iters": 1}
+    cfg = {**finetune_runs.settings("LoRA r=2", 0), "max_iters": 3, "eval_iters": 1}
     batches = finetune.batches(("#",), True, 4)
     train.fit(adapted, cfg, batches)
     assert any(
@@ -149,7 +150,7 @@ def test_a_trainable_token_row_trains_that_row_both_ways_and_moves_nothing_else(
     idx = torch.tensor([chat.prompt("#", "ABCCBACCABC")])
     with torch.no_grad():
         assert torch.allclose(adapted(idx)[0], base(idx)[0], atol=1e-6)  # the row starts as it was
-    cfg = {**finetune.settings("LoRA r=8, # row", 0), "max_iters": 3, "eval_iters": 1}
+    cfg = {**finetune_runs.settings("LoRA r=8, # row", 0), "max_iters": 3, "eval_iters": 1}
     train.fit(adapted, cfg, finetune.batches(("#",), True, 4))
     merged = lora.merge_lora(copy.deepcopy(adapted))
     table, before = merged.transformer.wte.weight, base.transformer.wte.weight

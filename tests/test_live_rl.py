@@ -21,7 +21,8 @@ from test_live_training import page, served_page, site, worst  # noqa: F401 (fix
 
 from ext.live_models import rl_training
 from ext.live_models.compute import weight_tensors
-from model_src import rl, rl_runs
+from model_src import rl
+from model_src.experiments import rl_runs
 
 pytestmark = pytest.mark.browser
 

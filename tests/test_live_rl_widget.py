@@ -14,7 +14,8 @@ from test_live_training_widget import button, controls_of, widgets
 
 from ext.live_models import compute, rl_training
 from ext.live_models.directive import RL_NUMBERS
-from model_src import rl, rl_runs
+from model_src import rl
+from model_src.experiments import rl_runs
 
 PRESET = "sort"
 

@@ -271,8 +271,9 @@ def test_the_browser_engine_completes_as_pytorch(tools_page):
     """Greedy completions, tool on and off: the same tokens, the same forced ones, the same
     calls, on held-out problems and on prompts the model never saw the like of."""
     from model_src import arithmetic, engine
+    from model_src.experiments import arithmetic_runs
 
-    model = arithmetic.get("calculator")["model"]
+    model = arithmetic_runs.get("calculator")["model"]
     prompts = [arithmetic.prompt(a, b) for a, b in arithmetic.held_out()[:12].tolist()]
     prompts += ["999+999=", "000+000=", "1234+5678=", "5=", "12-345=", "<1+2>", "="]
     expected = [

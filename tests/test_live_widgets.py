@@ -472,8 +472,9 @@ def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(ope
     underlined, the forced answer the engine's, and with the tool off the model's own
     text, as model_src/engine.py writes it; the keyboard runs it (Enter)."""
     from model_src import arithmetic, engine
+    from model_src.experiments import arithmetic_runs
 
-    model = arithmetic.get("calculator")["model"]
+    model = arithmetic_runs.get("calculator")["model"]
     page = open_page("tools", reduced_motion="reduce")
     widget = live(page, ".nb-live-tools")
     field, switch = widget.locator("input[type=text]"), widget.locator("input[type=checkbox]")

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from model_src import muon, prepare, presets, variants
+from model_src import muon, prepare, presets
 from model_src import train as training
-from model_src.experiments import verdicts
+from model_src.experiments import variants, verdicts
 from model_src.model import GPT, MLP, CausalSelfAttention, LayerNorm
 from model_src.modern import (
     Attention,

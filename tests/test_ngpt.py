@@ -69,7 +69,7 @@ def test_norm_eps_leaves_lengths_inside_the_shell_and_moves_the_rest_to_its_edge
 
 
 def test_a_char_run_trains_with_fit_and_keeps_ngpt_on_the_sphere(monkeypatch):
-    from model_src import char_ngpt
+    from model_src.experiments import char_ngpt
 
     monkeypatch.setattr(char_ngpt, "STEPS", 3)
     model, record = char_ngpt.train_run("nGPT", 1337)
@@ -82,7 +82,7 @@ def test_a_char_run_trains_with_fit_and_keeps_ngpt_on_the_sphere(monkeypatch):
 
 
 def test_both_char_models_are_trained_with_every_compared_seed():
-    from model_src import char_ngpt
+    from model_src.experiments import char_ngpt
 
     assert char_ngpt.COMPARED_SEEDS[: len(char_ngpt.SEEDS)] == char_ngpt.SEEDS
     assert len(char_ngpt.COMPARED_SEEDS) >= verdicts.MIN_SEEDS

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from model_src import passk, presets, rl, rl_runs
-from model_src.experiments import seeds, verdicts
+from model_src import passk, presets, rl
+from model_src.experiments import rl_runs, seeds, verdicts
 from model_src.model import GPT
 
 
@@ -140,7 +140,7 @@ def test_every_kind_of_run_has_every_seed_so_the_chapter_can_pair_them():
     assert seeds.seeds(len(rl_runs.SEEDS)) == rl_runs.SEEDS
     expected = {(name, seed) for name in rl_runs.RUNS_BY_NAME for seed in rl_runs.SEEDS}
     assert set(rl_runs.RUNS) == expected and len(rl_runs.RUNS) == len(expected)
-    assert set(rl_runs.STORED.entries()) == expected
+    assert set(rl_runs.EXPERIMENT.entries()) == expected
 
 
 # --- the leave-one-out baseline and the KL anchor -------------------------------------------

@@ -136,7 +136,7 @@ def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nanobook\nVersion: 0.1.0\n")
     (info / "top_level.txt").write_text("buildlib\nmodel_src\n")
-    modules = ("train.py", "variants.py")
+    modules = ("train.py", "experiments/variants.py")
     in_checkout = {m: store.code_inputs(REPO / "model_src" / m, search=[REPO]) for m in modules}
     monkeypatch.syspath_prepend(str(site))
     store._distributions.cache_clear()

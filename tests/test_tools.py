@@ -5,7 +5,7 @@ import torch
 
 from model_src import arithmetic, engine
 from model_src.engine import ERROR, MAX_RESULT, calculate
-from model_src.experiments import seeds, verdicts
+from model_src.experiments import arithmetic_runs, seeds, verdicts
 from model_src.model import GPT
 
 TOKENS = arithmetic.TOKENIZER
@@ -195,7 +195,7 @@ def test_the_answer_read_from_a_completion(text, answer):
 def test_both_models_are_trained_with_every_seed_so_the_chapter_can_pair_them():
     """Tool on against tool off, and the calculator model against the plain one, are
     compared seed by seed (verdicts.paired): both models with each of the seeds."""
-    assert len(arithmetic.SEEDS) >= verdicts.MIN_SEEDS
-    assert seeds.seeds(len(arithmetic.SEEDS)) == arithmetic.SEEDS
-    expected = {(name, seed) for name in arithmetic.RUNS for seed in arithmetic.SEEDS}
-    assert set(arithmetic.STORED.entries()) == expected
+    assert len(arithmetic_runs.SEEDS) >= verdicts.MIN_SEEDS
+    assert seeds.seeds(len(arithmetic_runs.SEEDS)) == arithmetic_runs.SEEDS
+    expected = {(name, seed) for name in arithmetic_runs.RUNS for seed in arithmetic_runs.SEEDS}
+    assert set(arithmetic_runs.EXPERIMENT.entries()) == expected

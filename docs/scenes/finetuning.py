@@ -2,9 +2,9 @@
 small adapter, and a mixture keeps a skill that fine-tuning on one task forgets.
 
 Everything shown is measured: the row lengths of the sort model's wte grown by
-chat.grow (seeded as finetune.py's first run), a conversation rendered by chat.render,
+chat.grow (seeded as finetune_runs.py's first run), a conversation rendered by chat.render,
 the parameter counts of lora.py's adapter on block 0's c_attn, and the held-out
-accuracies of finetune.py's runs (both seeds).
+accuracies of finetune_runs.py's runs (both seeds).
 """
 
 from bookscene import *
@@ -15,15 +15,18 @@ REQUEST = ("↑", "CABBAC")  # the conversation the clip renders
 
 
 def load():
-    from model_src import chat, finetune, lora
+    from model_src import chat, lora
+    from model_src.experiments import finetune_runs
 
-    grown = finetune.start_model("chat", finetune.SEEDS[0])  # the sort model, grown
+    grown = finetune_runs.start_model("chat", finetune_runs.SEEDS[0])  # the sort model, grown
     rows = grown.transformer.wte.weight.detach().norm(dim=1).tolist()
     ids, trained = chat.render(chat.conversation(*REQUEST))
     linear = grown.transformer.h[0].attn.c_attn
-    adapter = lora.LoRALinear(linear, finetune.RUNS["LoRA r=8"]["rank"])
+    adapter = lora.LoRALinear(linear, finetune_runs.RUNS["LoRA r=8"]["rank"])
     runs = {
-        (n, s): finetune.get(n, s)["accuracy"] for n in ("#", "mixture") for s in finetune.SEEDS
+        (n, s): finetune_runs.get(n, s)["accuracy"]
+        for n in ("#", "mixture")
+        for s in finetune_runs.SEEDS
     }
     return chat, rows, ids, trained, linear, adapter, runs
 
@@ -132,14 +135,14 @@ class FinetuneScene(BookScene):
         self.play(FadeOut(VGroup(group, b_text, note)), run_time=0.6)
 
     def forgetting(self, runs):
-        from model_src import finetune
+        from model_src.experiments import finetune_runs
 
         head = label("held-out accuracy after fine-tuning (two seeds)", MIN_TEXT, TEXT_2)
         head.move_to(UP * 2.3)
         chart = VGroup()
         for name, title in (("#", "on # alone"), ("mixture", "on # and ↑")):
             for task in ("↑", "#"):
-                values = [runs[name, s][task][-1] for s in finetune.SEEDS]
+                values = [runs[name, s][task][-1] for s in finetune_runs.SEEDS]
                 color = ROLE["ids"] if task == "↑" else ACCENT
                 text = f"{title}: {task}  " + " / ".join(f"{v:.0%}" for v in values)
                 line = label(text, MIN_TEXT, color)

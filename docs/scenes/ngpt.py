@@ -28,7 +28,8 @@ def measure() -> dict:
     """Block 0's attention step at the last position of the first held-out problem:
     the vectors of the step in 3D coordinates of the subspace they span, and their
     lengths and angles, computed in the model's own C dimensions."""
-    from model_src import presets, variants
+    from model_src import presets
+    from model_src.experiments import variants
     from model_src.ngpt import unit
 
     model = variants.get(RUN, variants.SEEDS[0])["model"]

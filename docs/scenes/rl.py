@@ -29,7 +29,7 @@ def mixed_group(replay: list[dict]) -> dict:
 
 class RLStepScene(BookScene):
     def construct(self):
-        from model_src import rl_runs
+        from model_src.experiments import rl_runs
 
         record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
         shot = mixed_group(record["replay"])
@@ -133,7 +133,7 @@ class RLStepScene(BookScene):
         self.wait(2.0)
 
     def show_run(self, record: dict) -> None:
-        from model_src import rl_runs
+        from model_src.experiments import rl_runs
 
         replay = record["replay"]
         axes = Axes(

@@ -20,8 +20,9 @@ def run_steps(tool: bool) -> tuple[str, list[tuple[str, bool]], list]:
     import torch
 
     from model_src import arithmetic, engine, kv_cache
+    from model_src.experiments import arithmetic_runs
 
-    model = arithmetic.get("calculator")["model"]
+    model = arithmetic_runs.get("calculator")["model"]
     a, b = arithmetic.held_out()[PROBLEM].tolist()
     prompt = arithmetic.prompt(a, b)
     tokens = arithmetic.TOKENIZER

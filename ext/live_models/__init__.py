@@ -6,10 +6,10 @@
                                       rendering shows); a sort prompt of 6 letters is
                                       read with the model's own greedy answer appended
     ```
-    ```{live-tools} calculator        the Tools chapter's model (model_src/arithmetic.py)
+    ```{live-tools} calculator        the Tools chapter's model (experiments/arithmetic_runs.py)
     :prompt: 136+044=                 the sum the page starts with; the reader types another
     ```
-    ```{live-chat} mixture            a fine-tuning run of model_src/finetune.py (its slug)
+    ```{live-chat} mixture            a fine-tuning run of experiments/finetune_runs.py (its slug)
     :prompt: ↑CABBAC                  the user's turn: a request token, then letters
     :compare: hash                    more runs the reader can switch to (default: none)
     ```

@@ -53,11 +53,12 @@ def trained_model(preset: str):
 
 
 def tool_model(name: str) -> SimpleNamespace:
-    """The Tools chapter's calculator model (model_src/arithmetic.py), shaped like a
-    trained preset: its tokenizer as meta."""
+    """The Tools chapter's calculator model (experiments/arithmetic_runs.py), shaped like
+    a trained preset: its tokenizer as meta."""
     from model_src import arithmetic
+    from model_src.experiments import arithmetic_runs
 
-    model = arithmetic.get(name)["model"]
+    model = arithmetic_runs.get(name)["model"]
     tokens = arithmetic.TOKENIZER
     meta = {
         "vocab_size": len(tokens.vocab),
@@ -92,13 +93,14 @@ def model_key(preset: str) -> str:
 def model_weights(preset: str) -> str:
     """The digest of the weights the exports of ``preset`` come from, as the model's store
     entry recorded it: no model is loaded."""
-    from model_src import arithmetic, finetune, trained
+    from model_src import trained
+    from model_src.experiments import arithmetic_runs, finetune_runs
 
     if preset.startswith(CHAT_PREFIX):
         name = chat_runs()[preset.removeprefix(CHAT_PREFIX)]
-        return finetune.STORED.weights(name, finetune.SEEDS[0])
+        return finetune_runs.EXPERIMENT.weights(name, finetune_runs.SEEDS[0])
     if preset in TOOL_MODELS:
-        return arithmetic.STORED.weights(preset, arithmetic.SEEDS[0])
+        return arithmetic_runs.EXPERIMENT.weights(preset, arithmetic_runs.SEEDS[0])
     return trained.weights(preset)
 
 
@@ -354,7 +356,7 @@ def tools(preset: str, prompt: str) -> dict:
     return {"prompt": prompt, **runs}
 
 
-# --- the chat models of the fine-tuning chapter (model_src/finetune.py) --------------------
+# --- the chat models of the fine-tuning chapter (experiments/finetune_runs.py) -------------
 
 # The widget's label for each request of chat.TASKS, one each (tests/test_live_models.py).
 REQUEST_NAMES = {"↑": "sort the letters", "#": "the most common letter"}
@@ -362,19 +364,20 @@ REQUEST_NAMES = {"↑": "sort the letters", "#": "the most common letter"}
 
 def chat_runs() -> dict[str, str]:
     """Every fine-tuning run, {slug: name}: "hash" -> "#", "lora-r8" -> "LoRA r=8"."""
-    from model_src import finetune
+    from model_src.experiments import finetune_runs, runner
 
-    return {finetune.slug(name): name for name in finetune.RUNS}
+    return {runner.slug(name): name for name in finetune_runs.RUNS}
 
 
 def chat_model(run: str) -> SimpleNamespace:
     """A fine-tuning run's model (its first seed), shaped like a trained preset. A LoRA
     run's adapters are merged into its weights: the browser runs a plain GPT."""
-    from model_src import chat, finetune, lora
+    from model_src import chat, lora
+    from model_src.experiments import finetune_runs
 
     name = chat_runs()[run]
-    model = finetune.get(name)["model"]
-    if finetune.RUNS[name]["rank"]:
+    model = finetune_runs.get(name)["model"]
+    if finetune_runs.RUNS[name]["rank"]:
         model = lora.merge_lora(model)
     meta = {"vocab_size": len(chat.VOCAB), "itos": dict(enumerate(chat.VOCAB)), "task": "chat"}
     return SimpleNamespace(model=model, meta=meta)
@@ -382,9 +385,9 @@ def chat_model(run: str) -> SimpleNamespace:
 
 def chat_run_about(run: str) -> str:
     """What the widget says of a run after its name: "fine-tuned on # and ↑"."""
-    from model_src import finetune
+    from model_src.experiments import finetune_runs
 
-    spec = finetune.RUNS[chat_runs()[run]]
+    spec = finetune_runs.RUNS[chat_runs()[run]]
     alone = " alone" if len(spec["mix"]) == 1 else ""
     adapters = f", through rank-{spec['rank']} LoRA adapters" if spec["rank"] else ""
     return f"fine-tuned on {' and '.join(spec['mix'])}{alone}{adapters}"
@@ -479,7 +482,10 @@ def chat_problem(runs: tuple[str, ...], prompt: str) -> tuple[str, str] | None:
     unknown = [run for run in runs if run not in known]
     if unknown or len(set(runs)) < len(runs):
         said = f"unknown run(s) {', '.join(map(repr, unknown))}" if unknown else "a run named twice"
-        return said, f"name each once, among the runs of model_src/finetune.py: {', '.join(known)}"
+        return (
+            said,
+            f"name each once, among the runs of experiments/finetune_runs.py: {', '.join(known)}",
+        )
     problem = chat_prompt_problem(prompt)
     if problem:
         return (
@@ -581,16 +587,16 @@ def export(name: str, cache_dir: Path) -> Path:
 
 
 def rl_replay_run() -> tuple[str, int]:
-    """The run the RL replay shows: REINFORCE with the first seed (model_src/rl_runs.py)."""
-    from model_src import rl_runs
+    """The run the RL replay shows: REINFORCE with the first seed (experiments/rl_runs.py)."""
+    from model_src.experiments import rl_runs
 
     return "REINFORCE", rl_runs.SEEDS[0]
 
 
 def rl_replay_payload(preset: str) -> dict:
-    """What the RL replay shows: model_src/rl_runs.py's REINFORCE run (its first seed),
+    """What the RL replay shows: experiments/rl_runs.py's REINFORCE run (its first seed),
     snapshot by snapshot: held-out pass@1 and pass@k, the mean reward, and one group."""
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
 
     record = rl_runs.get(*rl_replay_run())
     entry = trained_model(preset)
@@ -610,9 +616,9 @@ def rl_replay_payload(preset: str) -> dict:
 def rl_replay_key(preset: str) -> str:
     """What the RL replay depends on: the run's store entry (named by everything its record
     depends on), the preset's weights (its vocabulary) and this file's code."""
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
 
-    run = rl_runs.STORED.entries()[rl_replay_run()]
+    run = rl_runs.EXPERIMENT.entries()[rl_replay_run()]
     return digest(preset, run, model_weights(preset), *producer_code(__file__))
 
 

@@ -36,8 +36,8 @@ MAX_SEED = 2**32 - 1
 PREDICT_TEMPERATURES = (0.01, 100.0)
 # Models a chapter trains (not presets), each with the one widget kind that shows it.
 TOOL_MODELS = ("calculator",)
-# live-chat's runs (model_src/finetune.py, named as finetune.slug names them) are exported
-# as scripts of this prefix: "finetune-mixture".
+# live-chat's runs (experiments/finetune_runs.py, named as runner.slug names them) are
+# exported as scripts of this prefix: "finetune-mixture".
 CHAT_PREFIX = "finetune-"
 
 
@@ -70,7 +70,7 @@ class LiveSpec:
     ask: str = ""  # predict: one of ASKS
     threshold: float = 0.9  # predict, accuracy-step: the accuracy asked about
     layer: int | None = None  # predict, strongest-key: ask about this layer's heads only
-    run: str = "training"  # replay: the model's training run, or "rl" (model_src/rl_runs.py)
+    run: str = "training"  # replay: the model's training run, or "rl" (experiments/rl_runs.py)
     compare: tuple[str, ...] = ()  # chat: runs the reader can switch to, after the preset
     settings: dict = field(default_factory=dict)  # training: the author's defaults, by option
     error: str | None = None  # found while reading: the widget shows no model
@@ -164,7 +164,7 @@ RL_NUMBERS = {
     "steps": _core.Number(int, 1, MAX_RL_STEPS, "100"),
     "group": _core.Number(int, 2, 32, "8", "the answers sampled for each prompt"),
 }
-RL_CHOICES = ("method", "reward")  # checked against model_src/rl_runs.py and rl.py
+RL_CHOICES = ("method", "reward")  # checked against experiments/rl_runs.py and rl.py
 
 
 def clip_switch(text: str | None) -> bool:
@@ -297,7 +297,7 @@ class LiveChatDirective(_LiveDirective):
         spec.compare = tuple(self.options.get("compare", "").replace(",", " ").split())
 
     def _check_model(self, spec: LiveSpec) -> None:
-        """The runs and the prompt are checked after reading, against model_src/finetune.py
+        """The runs and the prompt are checked after reading, against experiments/finetune_runs.py
         and chat.py: reading a page imports no model code."""
 
 

@@ -102,25 +102,26 @@ def calculator_limits() -> dict:
 
 
 def chat_limits(run: str) -> dict:
-    """A fine-tuning run (its slug) and the runs it starts from (finetune.RUNS): each
+    """A fine-tuning run (its slug) and the runs it starts from (finetune_runs.RUNS): each
     request they were fine-tuned on, with the letter counts and letters of its training
     conversations. The about says the run's own requests first, then those it learned
     before ("# requests of 11 letters, after ↑ requests of 6 in the chat run")."""
-    from model_src import chat, finetune
+    from model_src import chat
+    from model_src.experiments import finetune_runs, runner
 
-    name = {finetune.slug(name): name for name in finetune.RUNS}[run]
-    own = sorted(finetune.RUNS[name]["mix"], key=list(chat.TASKS).index)
+    name = {runner.slug(name): name for name in finetune_runs.RUNS}[run]
+    own = sorted(finetune_runs.RUNS[name]["mix"], key=list(chat.TASKS).index)
     requests = {request: _request_limits(request) for request in own}
     about = _requests_text(requests)
-    start = finetune.RUNS[name]["start"]
-    while start in finetune.RUNS:  # back to the sort model ("base")
-        earlier = [r for r in finetune.RUNS[start]["mix"] if r not in requests]
+    start = finetune_runs.RUNS[name]["start"]
+    while start in finetune_runs.RUNS:  # back to the sort model ("base")
+        earlier = [r for r in finetune_runs.RUNS[start]["mix"] if r not in requests]
         requests.update((request, _request_limits(request)) for request in earlier)
         if earlier:
             about += (
                 f", after {_requests_text({r: requests[r] for r in earlier})} in the {start} run"
             )
-        start = finetune.RUNS[start]["start"]
+        start = finetune_runs.RUNS[start]["start"]
     letters = sorted({c for r in requests.values() for c in r["letters"]}, key=chat.STOI.get)
     return {"about": f"{about}, all from {', '.join(letters)}", "requests": requests}
 

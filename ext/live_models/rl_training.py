@@ -1,5 +1,5 @@
 """What ``live-training`` with ``:run: rl`` needs from the build: the RL chapter's runs
-(model_src/rl_runs.py) to run again in the page, with the reader's method, reward, group
+(experiments/rl_runs.py) to run again in the page, with the reader's method, reward, group
 size, learning rate, number of steps and seed.
 
 The page (static/nanobook_train.js's PolicySession) runs ``rl_runs.train_rl``: prompts
@@ -59,7 +59,7 @@ FOLLOWED = {"reward", "normalise"}
 def methods() -> dict[str, dict]:
     """rl_runs.py's methods on the exact-sort checker that the page follows, by name, with
     whether each divides the advantages by the group's spread (GRPO) or not (REINFORCE)."""
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
 
     return {
         name: {"normalise": spec["normalise"]}
@@ -78,7 +78,7 @@ def rewards() -> list[str]:
 def optimizer_arguments(model) -> dict:
     """The arguments ``rl_runs.train_rl`` hands ``model.configure_optimizers``, read off
     train_rl running from ``model`` with no steps: weight decay, rate and betas."""
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
 
     called = {}
     build = model.configure_optimizers
@@ -105,7 +105,8 @@ def rl_rules(model) -> dict:
     settings, groups and optimiser, and the run's own rules (``rl``)."""
     import dataclasses
 
-    from model_src import rl, rl_runs
+    from model_src import rl
+    from model_src.experiments import rl_runs
 
     from . import training
 
@@ -153,7 +154,8 @@ def rl_rules(model) -> dict:
 def rl_data() -> dict:
     """The prompts RL sees (rl.train_prompts) and the held-out prompts with their answers
     (rl_runs.held_out), as rows of letter ids."""
-    from model_src import rl, rl_runs
+    from model_src import rl
+    from model_src.experiments import rl_runs
 
     held_out, answers = rl_runs.held_out()
     return {
@@ -184,7 +186,7 @@ def problem(preset: str, settings: dict) -> tuple[str, str] | None:
 def summary(preset: str) -> dict:
     """The static rendering (the chapter's recorded REINFORCE run, compute.rl_replay_summary)
     and the controls' book values: the chapter's run's settings."""
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
 
     from . import compute
 
@@ -232,7 +234,8 @@ def payload(preset: str) -> dict:
     and the book's recorded REINFORCE run ([step, pass@1, pass@k] per snapshot)."""
     import base64
 
-    from model_src import rl_runs, visible
+    from model_src import visible
+    from model_src.experiments import rl_runs
 
     from . import compute
 
@@ -264,7 +267,8 @@ def payload(preset: str) -> dict:
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-rl-training``."""
     from buildlib.store import digest
-    from model_src import rl_runs, trained
+    from model_src import trained
+    from model_src.experiments import rl_runs
 
     from .. import _core
     from . import compute

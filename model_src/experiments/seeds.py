@@ -9,9 +9,17 @@ rounding would train it:
 
 What the runs read stays the same: the data, its train/held-out split and the batches
 the cells show (their seeds are the data's, not a run's).
+
+Every run trains inside `seeded(seed, threads)`: its seed drawn afresh and its thread
+count set, the caller's random state and thread count given back after, even if the
+run fails. train.py's train() and every experiment's runs (runner.py) use this one guard.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
 
 BOOK_SEED = 1337
 STRIDE = 1000  # one value's seeds never meet another's, for experiments of < 1000 seeds
@@ -36,3 +44,19 @@ def seed(book_seed: int = BOOK_SEED) -> int:
 def seeds(count: int) -> tuple[int, ...]:
     """An experiment's ``count`` seeds: the book's first ``count``, moved."""
     return tuple(seed(BOOK_SEED + i) for i in range(count))
+
+
+@contextmanager
+def seeded(seed: int, threads: int = 0) -> Iterator[None]:
+    """Run the block with torch's random state seeded by `seed` and `threads` torch
+    threads (0 leaves the count alone); afterwards, the caller's random state and thread
+    count as they were. One thread makes a run the same bit for bit wherever it runs."""
+    threads_before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(threads_before)

@@ -282,7 +282,7 @@
 
   /** The sort model's RL run: held-out pass@1 and pass@k over the steps, and the group of
       answers the model sampled for one prompt at each recorded step, with rewards and
-      advantages (model_src/rl_runs.py records it). */
+      advantages (experiments/rl_runs.py records it). */
   function rlReplayWidget(root, options) {
     const widget = kit.setUp(root, options);
     const steps = stepper(widget, "RL step");

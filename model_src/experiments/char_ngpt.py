@@ -1,5 +1,6 @@
 """nGPT against GPT-2 on the char corpus: short runs in the char preset's shape.
 
+    from model_src.experiments import char_ngpt
     runs = char_ngpt.run_all()       # the first call trains (seconds each), later ones load
     runs["nGPT", 1337]["losses"]     # the training loss at every step
 
@@ -7,34 +8,27 @@ Both models train with train.py's fit and the char preset's settings, cut to STE
 (the learning-rate schedule shortened with them): the same seeded batches, AdamW groups
 and clipping. nGPT (with RoPE, as in the paper) puts its rows back on the sphere after
 every step. Both are trained with COMPARED_SEEDS, paired by seed, since the chapter
-compares them (experiments/verdicts.py); its table and plot show the first SEEDS. Each
-run is kept by runs.py in the book's store, keyed on the code (this file and all it
-imports), the data, the settings and the seed.
+compares them (verdicts.py); its table and plot show the first SEEDS. Each run is kept
+by runner.py in the book's store, keyed on the code (this file and all it imports), the
+data, the settings and the seed.
 """
 
 import dataclasses
-import json
 import time
+from functools import partial
 from pathlib import Path
 
-import torch
+from .. import presets, trained
+from .. import train as training
+from ..model import GPT
+from ..ngpt import NGPT, NGPTConfig
+from . import seeds
+from .runner import Experiment, rows
 
-from buildlib.processes import Task, run_longest_first
-from buildlib.store import code_inputs, digest
-
-from . import presets, trained
-from . import train as training
-from .experiments import seeds
-from .model import GPT
-from .ngpt import NGPT, NGPTConfig
-from .runs import Runs
-
-PACKAGE = Path(__file__).parent
 STEPS = 120  # under a tenth of the char preset's run: enough to see who gets ahead
 MODELS = ("GPT-2", "nGPT")
 SEEDS = seeds.seeds(2)  # the runs the table and the plot show
 COMPARED_SEEDS = seeds.seeds(5)  # the runs the comparisons rest on: SEEDS and more
-RUNS = [(name, seed) for name in MODELS for seed in COMPARED_SEEDS]
 
 
 def settings(seed: int) -> dict:
@@ -65,17 +59,11 @@ def train_run(name: str, seed: int) -> tuple[GPT | NGPT, dict]:
         if loss is not None:
             losses.append(loss)
 
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg["threads"])
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            model = build(name)
-            started = time.process_time()
-            summary = training.fit(model, cfg, training.memory_batches(data, cfg), observe=observe)
-            cpu_seconds = time.process_time() - started
-    finally:
-        torch.set_num_threads(threads_before)
+    with seeds.seeded(seed, cfg["threads"]):
+        model = build(name)
+        started = time.process_time()
+        summary = training.fit(model, cfg, training.memory_batches(data, cfg), observe=observe)
+        cpu_seconds = time.process_time() - started
     record = {
         "losses": losses,
         "train_loss": summary["train_loss"],
@@ -86,28 +74,25 @@ def train_run(name: str, seed: int) -> tuple[GPT | NGPT, dict]:
     return model.eval(), record
 
 
-def _entries() -> dict[tuple[str, int], str]:
-    data = presets.dataset("char")
-    shared = (*code_inputs(Path(__file__), search=[PACKAGE.parent]), data.train.tobytes())
-    return {
-        (name, seed): f"char-{name.lower()}-{seed}-"
-        + digest(*shared, data.val.tobytes(), name, json.dumps(settings(seed), sort_keys=True))
-        for name, seed in RUNS
-    }
+def run_settings(name: str, seed: int) -> dict:
+    return settings(seed)
 
 
-STORED = Runs("char-ngpt", entries=_entries, train=train_run, build=build)
+def work(name: str, seed: int) -> int:
+    return trained.work(settings(seed))
 
 
-def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
-    """Every run, {(name, seed): record}; missing ones are trained first, each in its own
-    process with one thread, as variants.run_all does."""
-    run_longest_first(missing(), jobs)
-    return {run: STORED.get(*run) for run in RUNS}
-
-
-def missing() -> list[Task]:
-    """The runs the cache lacks, as tasks for a process pool (the book build trains them
-    before any page is read)."""
-    size = trained.work(settings(SEEDS[0]))
-    return [Task(STORED.make, run, size) for run in STORED.absent()]
+EXPERIMENT = Experiment(
+    folder="char-ngpt",
+    code=Path(__file__),
+    runs={name: name for name in MODELS},
+    seeds=COMPARED_SEEDS,
+    settings=run_settings,
+    train=train_run,
+    size=work,
+    inputs=partial(rows, "char"),
+    build=build,
+    prefix="char-",
+)
+get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
+RUNS = EXPERIMENT.every_run()

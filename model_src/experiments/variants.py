@@ -1,6 +1,6 @@
 """The modern variants of modern.py trained on the sort task, each like the sort model.
 
-    from model_src import variants
+    from model_src.experiments import variants
     runs = variants.run_all()       # the first call trains (seconds each), later ones load
     runs["RoPE", 1337]["accuracy"]
 
@@ -11,27 +11,22 @@ it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `n
 trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
 book's sort model step for step. Every run is trained with SEEDS; the runs the chapters
 compare (COMPARED) with more seeds, up to the step where the comparisons are read. Each
-run is kept by runs.py in the book's store, keyed on the code (this file, modern.py and
+run is kept by runner.py in the book's store, keyed on the code (this file, modern.py and
 all they import), the data, the settings and the seed.
 """
 
-import json
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from buildlib.processes import Task, run_longest_first
-from buildlib.store import code_inputs, digest
-
-from . import muon, prepare, presets, tasks, trained
-from . import train as training
-from .experiments import seeds
-from .modern import ModernConfig, ModernGPT, window_mask
-from .ngpt import NGPT, NGPTConfig
-from .runs import Runs
-
-PACKAGE = Path(__file__).parent
+from .. import muon, prepare, presets, tasks, trained
+from .. import train as training
+from ..modern import ModernConfig, ModernGPT, window_mask
+from ..ngpt import NGPT, NGPTConfig
+from . import seeds
+from .runner import Experiment, rows
 
 # One change at a time against GPT-2's block, then all five together (Llama's recipe).
 # The sort model has 3 heads, so grouped-query attention can only share one k/v head.
@@ -93,7 +88,7 @@ SPECS = {
 # NANOBOOK_SEED): the chapters' tables and plots show these.
 SEEDS = seeds.seeds(2)
 # The runs the chapters compare, with how many seeds each comparison is decided over,
-# paired by seed (experiments/verdicts.py): eight where the difference may lie within
+# paired by seed (verdicts.py): eight where the difference may lie within
 # three standard errors of zero, five where it lies far beyond them. Their seeds past
 # SEEDS train only to COMPARED_STEPS, the steps whose evaluations the comparisons read:
 # the schedule is the full run's, so such a run is the full run's first steps.
@@ -105,9 +100,6 @@ COMPARED: dict[str, int] = {
     f"window {WINDOWS['blind']}": 5,  # it cannot sort every problem: predicted far behind
 }
 COMPARED_STEPS = 300
-RUNS = [(name, seed) for name in SPECS for seed in SEEDS] + [
-    (name, seed) for name, count in COMPARED.items() for seed in seeds.seeds(count)[len(SEEDS) :]
-]
 _SWITCHES = {f.name for cls in (ModernConfig, NGPTConfig) for f in fields(cls)}
 _OWN = ("muon_lr", "ngpt")  # spec keys that are neither a switch nor a training setting
 
@@ -200,17 +192,11 @@ def train_variant(spec: dict, seed: int, steps: int | None = None) -> tuple[Mode
             record["accuracy"].append(tasks.sort_accuracy(model))
             record["score"].append(largest_score(model, data))
 
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg["threads"])
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(cfg["seed"])
-            model = build(spec)
-            optimizer = make_optimizer(model, cfg, spec.get("muon_lr"))
-            batches = training.memory_batches(data, cfg)
-            summary = training.fit(model, cfg, batches, optimizer=optimizer, observe=observe)
-    finally:
-        torch.set_num_threads(threads_before)
+    with seeds.seeded(cfg["seed"], cfg["threads"]):
+        model = build(spec)
+        optimizer = make_optimizer(model, cfg, spec.get("muon_lr"))
+        batches = training.memory_batches(data, cfg)
+        summary = training.fit(model, cfg, batches, optimizer=optimizer, observe=observe)
     record["train_seconds"] = summary["train_seconds"]
     record["params"] = model.get_num_params()
     return model.eval(), record
@@ -225,59 +211,34 @@ def make_optimizer(model: ModernGPT, cfg: dict, muon_lr: float | None):
     return muon.optimizers(model, cfg["weight_decay"], cfg["learning_rate"], muon_lr, betas)
 
 
-def _entries() -> dict[tuple[str, int], str]:
-    """Every run's entry name, with its key; the code and the data are digested once."""
-    data = presets.dataset("sort")
-    shared = (
-        *code_inputs(Path(__file__), search=[PACKAGE.parent]),
-        data.train.tobytes(),
-        data.val.tobytes(),
-    )
-    return {
-        (name, seed): f"{slug(name)}-{seed}-"
-        + digest(
-            *shared,
-            json.dumps(settings(seed, SPECS[name], steps_of(seed)), sort_keys=True),
-            json.dumps(SPECS[name], sort_keys=True),
-        )
-        for name, seed in RUNS
-    }
+def run_settings(name: str, seed: int) -> dict:
+    """Run `name`'s training settings with `seed`, cut to its steps."""
+    return settings(seed, SPECS[name], steps_of(seed))
 
 
-def slug(name: str) -> str:
-    """A run's name as a file name: "GPT-2, lr 0.1" -> "gpt-2-lr-0.1", "ReLU²" -> "relu2"."""
-    return "-".join(name.lower().replace("²", "2").replace(",", " ").split())
+def work(name: str, seed: int) -> int:
+    """The sort model's work for the run's steps: the specs barely change it."""
+    return trained.work(settings(seed, steps=steps_of(seed)))
 
 
-def _train(name: str, seed: int) -> tuple[ModernGPT, dict]:
+def train_run(name: str, seed: int) -> tuple[ModernGPT | NGPT, dict]:
     return train_variant(SPECS[name], seed, steps_of(seed))
 
 
-def _build(name: str) -> ModernGPT | NGPT:
+def build_run(name: str) -> ModernGPT | NGPT:
     return build(SPECS[name])
 
 
-STORED = Runs("variants", entries=_entries, train=_train, build=_build)
-
-
-def get(name: str, seed: int = SEEDS[0]) -> dict:
-    """The record of variant `name` trained with `seed`, trained first if not cached;
-    `model` holds the trained ModernGPT."""
-    return STORED.get(name, seed)
-
-
-def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
-    """Every run, {(name, seed): record}: each variant with SEEDS, the compared ones with
-    all their seeds; missing ones are trained first, `jobs` at a time, each in its own
-    process with one thread (as trained.py's train_all does), so the results are the same
-    as when trained one by one."""
-    run_longest_first(missing(), jobs)
-    return {run: get(*run) for run in RUNS}
-
-
-def missing() -> list[Task]:
-    """The runs the cache lacks, as tasks for a process pool (a book build trains them
-    before any page is read, beside the preset models)."""
-    # the sort model's, for the run's steps: the specs barely change it
-    size = {seed: trained.work(settings(seed, steps=steps_of(seed))) for _, seed in RUNS}
-    return [Task(STORED.make, run, size[run[1]]) for run in STORED.absent()]
+EXPERIMENT = Experiment(
+    folder="variants",
+    code=Path(__file__),
+    runs=SPECS,
+    seeds=seeds_of,
+    settings=run_settings,
+    train=train_run,
+    size=work,
+    inputs=partial(rows, "sort"),
+    build=build_run,
+)
+get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
+RUNS = EXPERIMENT.every_run()

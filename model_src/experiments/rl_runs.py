@@ -1,6 +1,6 @@
 """The RL chapter's runs, each trained once and then read from the cache.
 
-    from model_src import rl_runs
+    from model_src.experiments import rl_runs
     runs = rl_runs.run_all()          # {(name, seed): record}; the first call trains
     runs["REINFORCE", 1337]["final"]["pass@1"]
 
@@ -19,25 +19,20 @@ the end (every held-out prompt sampled SAMPLES times, pass@k by passk.py's estim
 the samples themselves and each prompt's exact probability of its right answer, for
 voting.py), and for the RL runs a replay: at every
 REPLAY_EVERY steps the exact pass@1 and pass@k and one group's answers and rewards.
-Each run is kept by runs.py in the book's store, keyed on the code (this file, rl.py and all
-they import, train.py included), the data, the settings and the seed.
+Each run is kept by runner.py in the book's store, keyed on the code (this file, rl.py and
+all they import, train.py included), the data, the run's spec and the seed.
 """
 
-import json
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from buildlib.processes import Task, run_longest_first
-from buildlib.store import code_inputs, digest
-
-from . import passk, prepare, presets, rl, tasks, trained
-from . import train as training
-from .experiments import seeds
-from .runs import Runs
-
-PACKAGE = Path(__file__).parent
+from .. import passk, prepare, presets, rl, tasks, trained
+from .. import train as training
+from . import seeds
+from .runner import Experiment, rows
 
 START_ITERS = 60  # a tenth of the sort preset's 600 steps: right on some prompts only
 PROMPTS = 8  # prompts per RL step
@@ -62,7 +57,6 @@ RUNS_BY_NAME: dict[str, dict] = {
 # eight: the chapter compares runs paired by seed (verdicts.py), and GRPO against
 # REINFORCE is a difference close to the seeds' own spread
 SEEDS = seeds.seeds(8)
-RUNS = [(name, seed) for name in RUNS_BY_NAME for seed in SEEDS]
 
 
 def requests() -> list[tuple[str, dict]]:
@@ -188,63 +182,38 @@ def train(spec: dict, seed: int) -> dict:
     return train_rl(spec, seed)
 
 
-def run(name: str, seed: int) -> dict:
+def run(name: str, seed: int) -> tuple[None, dict]:
     """Train one run (one torch thread, the caller's random state untouched) and
-    evaluate it: its record, with the evaluation as "final"."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            record = train(RUNS_BY_NAME[name], seed)
-            torch.manual_seed(seed)  # the same evaluation draws for every run of a seed
-            record["final"] = evaluate(record.pop("model"))
-    finally:
-        torch.set_num_threads(threads)
-    return {"name": name, "seed": seed, **record}
+    evaluate it: its record, with the evaluation as "final" (its model is not kept)."""
+    with seeds.seeded(seed, threads=1):
+        record = train(RUNS_BY_NAME[name], seed)
+        torch.manual_seed(seed)  # the same evaluation draws for every run of a seed
+        record["final"] = evaluate(record.pop("model"))
+    return None, {"name": name, "seed": seed, **record}
 
 
-def _entries() -> dict[tuple[str, int], str]:
-    data = presets.dataset("sort")
-    shared = (
-        *code_inputs(Path(__file__), search=[PACKAGE.parent]),
-        data.train.tobytes(),
-        data.val.tobytes(),
-    )
-    return {
-        (name, seed): f"{name.lower()}-{seed}-"
-        + digest(*shared, json.dumps(RUNS_BY_NAME[name], sort_keys=True), str(seed))
-        for name, seed in RUNS
-    }
-
-
-def _train(name: str, seed: int) -> tuple[None, dict]:
-    return None, run(name, seed)  # a record only: the runs' models are not kept
-
-
-STORED = Runs("rl", entries=_entries, train=_train)
-
-
-def get(name: str, seed: int = SEEDS[0]) -> dict:
-    """The record of run `name` with `seed`, trained first if not cached."""
-    return STORED.get(name, seed)
-
-
-def run_all(jobs: int | None = None) -> dict[tuple[str, int], dict]:
-    """Every run with every seed; missing ones trained first, `jobs` at a time."""
-    run_longest_first(missing(), jobs)
-    return {(name, seed): get(name, seed) for name, seed in RUNS}
-
-
-def missing() -> list[Task]:
-    """The runs the cache lacks, as tasks for a process pool (the book trains them before
-    reading any page). Their size: sampled tokens or rows, against the sort model's."""
-    return [Task(STORED.make, run, _work(*run)) for run in STORED.absent()]
-
-
-def _work(name: str, seed: int) -> int:
+def work(name: str, seed: int) -> int:
     """A run's size, to order them, in trained.work's units: rows through the model."""
     spec = RUNS_BY_NAME[name]
     rows = 0 if spec.get("steps") == 0 else 32 if spec.get("supervised") else 3 * PROMPTS * GROUP
     config = training.resolve_config(presets.config_file("sort"))
     return trained.work({**config, "max_iters": STEPS, "batch_size": rows})
+
+
+def settings(name: str, seed: int) -> dict:
+    """A run's settings beyond its spec: its seed (the rest are this file's constants)."""
+    return {"seed": seed}
+
+
+EXPERIMENT = Experiment(
+    folder="rl",
+    code=Path(__file__),
+    runs=RUNS_BY_NAME,
+    seeds=SEEDS,
+    settings=settings,
+    train=run,
+    size=work,
+    inputs=partial(rows, "sort"),
+)
+get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
+RUNS = EXPERIMENT.every_run()
