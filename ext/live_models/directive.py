@@ -161,6 +161,16 @@ class LiveSpec:
         return None
 
 
+def export_by_suffix(name: str, cache: Path, makers: dict) -> Path | None:
+    """A kind's ``export``: the maker of the first suffix ``name`` ends with (the suffix
+    first that another ends with: "-rl-replay" before "-replay") makes it for the
+    preset the name starts with; None when no suffix fits."""
+    for suffix, make in makers.items():
+        if name.endswith(suffix):
+            return make(name.removesuffix(suffix), cache)
+    return None
+
+
 def prompt_problem(spec: LiveSpec, cache: Path) -> tuple[str, str] | None:
     """Why the model cannot read the spec's prompt (compute.check_prompt), with a hint;
     None when it can, or when its result is stored (it was checked when it was made)."""

@@ -17,7 +17,7 @@ from docutils import nodes
 
 from .. import _core
 from . import distribution
-from .directive import live_widget
+from .directive import live_widget, prompt_problem
 
 LIVE_DIR = "_live"
 
@@ -62,6 +62,13 @@ def trained_problem(limits) -> tuple[str, str] | None:
             "finetune.py make: fix the rows or the reading",
         )
     return None
+
+
+def typed_input_problem(spec, cache: Path) -> tuple[str, str] | None:
+    """A widget whose input the reader types (attention, sampling, tools): why its prompt
+    cannot be read, or what its model was trained on (the page's check) cannot be."""
+    limits = lambda: distribution.limits(spec.preset)  # noqa: E731
+    return prompt_problem(spec, cache) or trained_problem(limits)
 
 
 def failed_fallback(spec, error: str) -> list[nodes.Node]:

@@ -18,8 +18,8 @@ from docutils import nodes
 from model_src import visible
 
 from .. import distribution
-from ..directive import LiveSpec, options, prompt_problem
-from ..render import table, trained_problem, training_note
+from ..directive import LiveSpec, options
+from ..render import table, training_note, typed_input_problem
 
 
 @dataclass
@@ -31,9 +31,7 @@ class AttentionSpec(LiveSpec):
     request_fields = ("prompt",)
 
     def problem(self, cache: Path) -> tuple[str, str] | None:
-        return prompt_problem(self, cache) or trained_problem(
-            lambda: distribution.limits(self.preset)
-        )
+        return typed_input_problem(self, cache)
 
     def compute(self) -> dict:
         return attention(self.preset, self.prompt)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from docutils import nodes
 
-from ..directive import LiveSpec, options, read_run
+from ..directive import LiveSpec, export_by_suffix, options, read_run
 from ..render import table
 
 
@@ -60,11 +60,8 @@ class ReplaySpec(LiveSpec):
     def export(name: str, cache: Path) -> Path | None:
         from .. import compute
 
-        if name.endswith("-rl-replay"):
-            return compute.rl_replay_artifact(name.removesuffix("-rl-replay"), cache)
-        if name.endswith("-replay"):
-            return compute.replay_artifact(name.removesuffix("-replay"), cache)
-        return None
+        makers = {"-rl-replay": compute.rl_replay_artifact, "-replay": compute.replay_artifact}
+        return export_by_suffix(name, cache, makers)
 
 
 SPEC = ReplaySpec

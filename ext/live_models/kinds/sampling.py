@@ -25,8 +25,8 @@ from model_src import visible
 
 from ... import _core
 from .. import distribution
-from ..directive import MAX_SEED, LiveSpec, options, prompt_problem
-from ..render import table, trained_problem, training_note
+from ..directive import MAX_SEED, LiveSpec, options
+from ..render import table, training_note, typed_input_problem
 
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
@@ -74,9 +74,7 @@ class SamplingSpec(LiveSpec):
         self.steps = options.get("steps", DEFAULT_STEPS.get(self.preset, self.steps))
 
     def problem(self, cache: Path) -> tuple[str, str] | None:
-        return prompt_problem(self, cache) or trained_problem(
-            lambda: distribution.limits(self.preset)
-        )
+        return typed_input_problem(self, cache)
 
     def compute(self) -> dict:
         return sampling(

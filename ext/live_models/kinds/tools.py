@@ -15,8 +15,8 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import distribution
-from ..directive import TOOL_MODELS, LiveSpec, options, prompt_problem
-from ..render import table, trained_problem, training_note
+from ..directive import TOOL_MODELS, LiveSpec, options
+from ..render import table, training_note, typed_input_problem
 
 SCRIPT = "nanobook_tools.js"
 
@@ -37,9 +37,7 @@ class ToolsSpec(LiveSpec):
         return TOOL_MODELS
 
     def problem(self, cache: Path) -> tuple[str, str] | None:
-        return prompt_problem(self, cache) or trained_problem(
-            lambda: distribution.limits(self.preset)
-        )
+        return typed_input_problem(self, cache)
 
     def compute(self) -> dict:
         return tools(self.preset, self.prompt)

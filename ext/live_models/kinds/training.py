@@ -20,7 +20,7 @@ from pathlib import Path
 from docutils import nodes
 
 from ... import _core
-from ..directive import MAX_SEED, LiveSpec, options, read_run
+from ..directive import MAX_SEED, LiveSpec, export_by_suffix, options, read_run
 from ..render import table
 
 # The reader's settings, each an option setting its default (the book run's value when
@@ -167,11 +167,8 @@ class TrainingSpec(LiveSpec):
         ``sort-rl-training`` (rl_training.py)."""
         from .. import rl_training, training_widget
 
-        if name.endswith("-rl-training"):
-            return rl_training.artifact(name.removesuffix("-rl-training"), cache)
-        if name.endswith("-training"):
-            return training_widget.artifact(name.removesuffix("-training"), cache)
-        return None
+        makers = {"-rl-training": rl_training.artifact, "-training": training_widget.artifact}
+        return export_by_suffix(name, cache, makers)
 
 
 SPEC = TrainingSpec
