@@ -229,7 +229,7 @@ def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
         preset,
         question["ask"],
         options["prompt"],
-        options["temperature"],
+        question.get("temperature", 1.0),  # the asks that take one carry it
         question.get("threshold", 0.9),
         question.get("layer"),  # strongest-key: the layer the build asked about
     )
