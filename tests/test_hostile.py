@@ -27,7 +27,7 @@ from sphinx.util.console import strip_colors
 
 from buildlib import processes, store
 from ext import _core
-from ext.live_models import compute
+from ext.live_models.kinds import predict
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = Path(__file__).parent / "roots"
@@ -338,12 +338,12 @@ def test_the_temperature_question_works_at_the_lowest_temperature_a_page_may_giv
     """Issue 49: at :temperature: 0.01 a logit gap above 7.1 made math.exp overflow
     (the char model's default prompt has 7.21): the odds are written for any gap."""
     logits = torch.tensor([7.21, 0.0, -3.0], dtype=torch.float64)
-    question = compute.temperature_question(["a", "b", "c"], "x", logits, 0.01)
+    question = predict.temperature_question(["a", "b", "c"], "x", logits, 0.01)
     assert question["answer"] == "100.0%"
     assert question["why"].endswith("from 1.35e+03 to 1.34e+313.")
     for x in (0.4, 7.21, 700.0, 709.9, 721.0, 800.0, 5000.0, 72100.0):
         exact = decimal.Decimal(x).exp()  # any exponent, to 28 digits
-        assert decimal.Decimal(compute.exp_text(x)) == decimal.Decimal(f"{exact:.3g}"), x
+        assert decimal.Decimal(predict.exp_text(x)) == decimal.Decimal(f"{exact:.3g}"), x
 
 
 # --- keys and build leftovers -----------------------------------------------------------

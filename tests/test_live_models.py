@@ -15,7 +15,10 @@ from sphinx.util.console import strip_colors
 
 from buildlib import processes
 from ext import _core
-from ext.live_models import compute, distribution, render
+from ext.live_models import compute, distribution
+from ext.live_models.kinds import attention as attention_kind
+from ext.live_models.kinds import chat as chat_kind
+from ext.live_models.kinds import predict, replay, sampling
 from model_src import shakespeare, visible
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,15 +45,14 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "topP": None,
         "seed": 3,
         "steps": 30,
-        "run": "training",
         "trained": distribution.char_limits(),  # the hint names the plays (test_off_distribution)
-        "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0]},
+        "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0], "seed": [0, 2**32 - 1]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
-    attention = compute.attention("sort", "CBACAB")
+    attention = attention_kind.attention("sort", "CBACAB")
     assert "".join(attention["tokens"]) == "CBACABAABBC"
     assert "with the model's own answer “AABBC” appended" in page
-    sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
+    sampled = sampling.sampling("char", "def", 0.8, 20, 3, 30)
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
     assert " ".join(visible.line(sampled["text"][3:]).split()) in words
     # the replay: its own script, and a table of a few recorded steps from the cache
@@ -58,7 +60,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert re.fullmatch(r"_live/sort-replay-[0-9a-f]{16}\.js", replay_src)
     shipped = (app.outdir / replay_src).read_bytes()
     assert shipped == compute.replay_artifact("sort", tmp_path).read_bytes()
-    summary = compute.replay_summary("sort")
+    summary = replay.replay_summary("sort")
     assert summary["rows"][0]["step"] == 0 and summary["rows"][-1]["step"] == summary["max_iters"]
     assert f"training run of {summary['max_iters']} steps" in words
     # predict-check: the page's options hold the question but never its answer
@@ -66,7 +68,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     for widget, ask in zip(widgets[3:], asks, strict=True):
         options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
         assert options["question"]["ask"] == ask and "answer" not in options["question"]
-    step = compute.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9, None)["answer"]
+    step = predict.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9, None)["answer"]
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
@@ -89,14 +91,14 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
 
 
 def test_every_widget_kind_has_a_script_that_adds_it():
-    """One script per directive's kind, which registers that kind with the kit."""
+    """Each registered kind's script registers that kind with the kit."""
     from ext import live_models
-    from ext.live_models.directive import _LiveDirective
+    from ext.live_models.kinds import KINDS
 
-    kinds = {directive.kind for directive in _LiveDirective.__subclasses__()}
-    assert set(live_models.KIND_SCRIPTS) == kinds
-    for kind, name in live_models.KIND_SCRIPTS.items():
-        assert f'kit.add("{kind}", ' in (live_models.STATIC / name).read_text(encoding="utf-8")
+    assert len(KINDS) == 7
+    for kind, spec in KINDS.items():
+        script = (live_models.STATIC / spec.page_script).read_text(encoding="utf-8")
+        assert f'kit.add("{kind}", ' in script
 
 
 @pytest.mark.sphinx("text", testroot="live-models", freshenv=True)
@@ -140,7 +142,7 @@ def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, brow
     good.scroll_into_view_if_needed()
     good.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
     good.get_by_role("button", name="Play").click()
-    sampled = compute.sampling("char", "def", 0.8, 20, 3, 30)
+    sampled = sampling.sampling("char", "def", 0.8, 20, 3, 30)
     assert good.locator(".nb-live-text").inner_text() == sampled["text"]
     broken = page.locator(".nb-live").first
     assert "JSON" in broken.get_attribute("data-live-problem")
@@ -194,7 +196,7 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     import math
 
     tau = 0.5
-    question = compute.predict("char", "temperature-share", "My lord, the kin", tau, 0.9, None)
+    question = predict.predict("char", "temperature-share", "My lord, the kin", tau, 0.9, None)
     shares = [float(value[:-1]) for value, _ in question["choices"]]
     assert len(shares) == 4 and shares == sorted(shares)
     assert question["answer"] == question["choices"][-1][0]  # sharper than at sqrt(tau)
@@ -219,14 +221,16 @@ def test_the_strongest_key_question_is_never_a_near_tie(monkeypatch):
 
     from model_src import probe
 
-    question = compute.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, 0)
-    row = compute.attention("sort", "CBCABC")["attention"][0][question["head"]][question["query"]]
+    question = predict.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, 0)
+    row = attention_kind.attention("sort", "CBCABC")["attention"][0][question["head"]][
+        question["query"]
+    ]
     first, second = sorted(row[: question["query"] + 1], reverse=True)[:2]
-    assert question["answer"] == row.index(first) and first - second >= compute.CLEAR_LEAD
+    assert question["answer"] == row.index(first) and first - second >= predict.CLEAR_LEAD
     assert question["query"] >= len("CBCABC") - 1
     # asked about layer 0, the question says whose most decided head it is: layer 0's
     assert "is layer 0's most decided head" in question["text"]
-    anywhere = compute.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
+    anywhere = predict.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
     assert "the model's most decided head" in anywhere["text"]
 
     @contextmanager
@@ -237,7 +241,7 @@ def test_the_strongest_key_question_is_never_a_near_tie(monkeypatch):
 
     monkeypatch.setattr(probe, "attention_maps", even_maps)
     with pytest.raises(ValueError, match="no head decides clearly"):
-        compute.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
+        predict.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
 
 
 def test_the_static_rendering_prints_a_separator_the_char_model_draws():
@@ -248,7 +252,7 @@ def test_the_static_rendering_prints_a_separator_the_char_model_draws():
         preset="char", prompt="Amen!", temperature=1.0, top_k=None, top_p=None, seed=0
     )
     steps = [{"drawn": ch, "candidates": [[ch, 0.5], ["A", 0.25]]} for ch in f"\n{sep}W"]
-    text = "".join(node.astext() for node in render.sampling_fallback(spec, {"steps": steps}))
+    text = "".join(node.astext() for node in sampling.sampling_fallback(spec, {"steps": steps}))
     assert f"↵{visible.token(sep)}W" in text and sep not in text
 
 
@@ -310,8 +314,8 @@ def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, 
         assert re.fullmatch(rf"_live/{run['script']}-[0-9a-f]{{16}}\.js", run["src"])
         shipped = (app.outdir / run["src"]).read_bytes()
         assert shipped == compute.artifact(run["script"], tmp_path).read_bytes()
-    assert options["requests"] == [[token, compute.REQUEST_NAMES[token]] for token in chat.TASKS]
-    assert len(compute.REQUEST_NAMES) == len(chat.TASKS)
+    assert options["requests"] == [[token, chat_kind.REQUEST_NAMES[token]] for token in chat.TASKS]
+    assert len(chat_kind.REQUEST_NAMES) == len(chat.TASKS)
     assert "nanobook_chat.js" in page
 
     conversation, replies = static_rows(page)
@@ -324,7 +328,7 @@ def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, 
     right = " ".join(chat.VOCAB[i] for i in ids[len(asked) :])
     for row, run in zip(replies[1:], ("hash", "mixture"), strict=True):
         model = compute.trained_model(f"finetune-{run}").model
-        reply = " ".join(chat.VOCAB[i] for i in compute.chat_reply(model, asked)[0])
+        reply = " ".join(chat.VOCAB[i] for i in chat_kind.chat_reply(model, asked)[0])
         assert row[1:] == [reply, "yes" if reply == right else "no"]
     assert [row[2] for row in replies[1:]] == ["no", "yes"]  # the # run forgot how to sort
 

@@ -13,7 +13,8 @@ from sphinx.util.console import strip_colors
 from test_live_training_widget import button, controls_of, widgets
 
 from ext.live_models import compute, rl_training
-from ext.live_models.directive import RL_NUMBERS
+from ext.live_models.kinds.replay import rl_replay_summary
+from ext.live_models.kinds.training import RL_NUMBERS, TrainingSpec
 from model_src import rl
 from model_src.experiments import rl_runs
 
@@ -74,7 +75,7 @@ def test_the_page_gets_rl_runs_settings_and_the_recorded_run(app, warning):
     assert "nanobook_train.js" not in scripts
     assert scripts.index("nanobook_training.js") < scripts.index("nanobook_training_rl.js")
     # the static rendering: the chapter's recorded REINFORCE run
-    recorded = compute.rl_replay_summary(PRESET)
+    recorded = rl_replay_summary(PRESET)
     words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
     for row in recorded["rows"]:
         assert f"{row['step']} {row['pass1']:.1%} {row['passk']:.1%}" in words
@@ -117,15 +118,15 @@ def test_the_recorded_runs_summary_is_keyed_on_rl_training_code(monkeypatch):
     """compute.py does not import rl_training.py, which makes the summary: an edit to
     it (or to what it imports) must key the stored summary anew."""
     monkeypatch.setattr(compute, "rl_replay_key", lambda preset: "the recorded run")
-    request = {"kind": "training", "run": "rl"}
-    before = compute.result_entry(PRESET, request)
+    spec = TrainingSpec(uid="index#0", docname="index", lineno=1, preset=PRESET, run="rl")
+    before = compute.result_entry(spec)
     code = compute.producer_code
 
     def edited(file: str) -> list[str]:
         return [*code(file), "edited"] if file == rl_training.__file__ else code(file)
 
     monkeypatch.setattr(compute, "producer_code", edited)
-    assert compute.result_entry(PRESET, request) != before
+    assert compute.result_entry(spec) != before
 
 
 # --- in chromium -----------------------------------------------------------------------

@@ -17,6 +17,8 @@ import pytest
 import torch
 
 from ext.live_models import compute
+from ext.live_models.kinds import chat as chat_kind
+from ext.live_models.kinds import sampling
 from model_src import probe, trained
 
 pytestmark = pytest.mark.browser
@@ -114,7 +116,7 @@ def test_seeded_sampling_is_what_the_build_shows(runtime_page):
     """The static fallback's draws (compute.sampling) are the browser's for that seed."""
     prompt, steps = "The model ", 40
     for temperature, top_k, seed in [(0.8, 20, 7), (1.3, None, 123456789)]:
-        built = compute.sampling("char", prompt, temperature, top_k, seed, steps)
+        built = sampling.sampling("char", prompt, temperature, top_k, seed, steps)
         text = runtime_page.evaluate(
             """async ([prompt, steps, temperature, topK, seed]) => {
                  const m = await nanobook.model("char");
@@ -350,7 +352,7 @@ def test_the_browser_chat_models_reply_as_pytorch(chat_page):
         )
         worst = 0.0
         for ids, reply in zip(asked, got, strict=True):
-            expected, logits = compute.chat_reply(model, ids)
+            expected, logits = chat_kind.chat_reply(model, ids)
             assert reply["ids"] == expected, (run, chat.VOCAB, ids)
             difference = torch.tensor(reply["logits"]) - torch.tensor(logits, dtype=torch.float64)
             worst = max(worst, difference.abs().max().item())
@@ -405,8 +407,8 @@ def test_the_browser_lays_out_conversations_as_chat_render(chat_page):
         ids, trained_flags = chat.render(chat.conversation(request, letters))
         assert rendered == {"ids": ids, "trained": trained_flags}, turn
         assert asked == chat.prompt(request, letters) and right == chat.TASKS[request](letters)
-        assert problem is None and compute.chat_prompt_problem(turn) is None
+        assert problem is None and chat_kind.chat_prompt_problem(turn) is None
     for turn, problem in zip(refused, got["refused"], strict=True):
-        assert problem and compute.chat_prompt_problem(turn), turn
+        assert problem and chat_kind.chat_prompt_problem(turn), turn
     ids, trained_flags = chat.render([("user", "#AB"), ("assistant", "C"), ("user", "↑BA")])
     assert got["free"] == {"ids": ids, "trained": trained_flags}

@@ -19,7 +19,7 @@ import torch
 from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
-from ext.live_models.directive import TRAINING_NUMBERS
+from ext.live_models.kinds.training import TRAINING_NUMBERS, TrainingSpec
 from model_src import presets, probe, train, trained
 from model_src.model import GPT, GPTConfig
 
@@ -205,15 +205,15 @@ def test_the_books_runs_summary_is_keyed_on_training_widget_code(monkeypatch):
     """compute.py does not import training_widget.py, which makes the summary: an edit
     to it (or to training.py, which it imports) must key the stored summary anew."""
     monkeypatch.setattr(compute, "model_key", lambda preset: "the book's run")
-    request = {"kind": "training", "run": "training"}
-    before = compute.result_entry(PRESET, request)
+    spec = TrainingSpec(uid="index#0", docname="index", lineno=1, preset=PRESET, run="training")
+    before = compute.result_entry(spec)
     code = compute.producer_code
 
     def edited(file: str) -> list[str]:
         return [*code(file), "edited"] if file == training_widget.__file__ else code(file)
 
     monkeypatch.setattr(compute, "producer_code", edited)
-    assert compute.result_entry(PRESET, request) != before
+    assert compute.result_entry(spec) != before
 
 
 @pytest.fixture

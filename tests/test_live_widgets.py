@@ -20,7 +20,8 @@ import torch
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
-from ext.live_models.directive import SAMPLING_TEMPERATURES, SAMPLING_TOP_P
+from ext.live_models.kinds import chat as chat_kind
+from ext.live_models.kinds import predict, sampling
 from model_src import presets, shakespeare, visible
 
 pytestmark = pytest.mark.browser
@@ -224,11 +225,11 @@ def test_predict_then_check_gives_the_models_answer(open_page, chapter, preset):
     page.wait_for_function(
         "w => w.dataset.answer !== undefined", arg=widget.element_handle(), timeout=30_000
     )
-    built = compute.predict(
+    built = predict.predict(
         preset,
         question["ask"],
         options["prompt"],
-        options["temperature"],
+        question.get("temperature", 1.0),  # the asks that take one carry it
         question.get("threshold", 0.9),
         question.get("layer"),  # strongest-key: the layer the build asked about
     )
@@ -243,7 +244,7 @@ def test_seeded_sampling_in_the_page_is_what_the_build_shows(open_page):
     widget = live(page, ".nb-live-sampling")
     widget.get_by_role("button", name="Play").click()  # reduced motion: the whole run at once
     text = widget.locator(".nb-live-text").inner_text()
-    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)
+    built = sampling.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)
     assert text == built["text"]
     assert "Step 80 of 80" in widget.locator(".nb-live-readout").inner_text()
 
@@ -252,8 +253,8 @@ def test_the_sampling_widget_prints_the_separator_it_draws(open_page):
     """At the slider's top temperature the char model draws the separator between plays
     within a few seeds: the widget's text shows it as the book prints it, never as a
     character that shows nothing, and is otherwise the text PyTorch draws."""
-    sep, hottest, prompt = shakespeare.SEPARATOR, SAMPLING_TEMPERATURES[1], "KING RICHARD:"
-    runs = (compute.sampling("char", prompt, hottest, None, seed, 80) for seed in range(20))
+    sep, hottest, prompt = shakespeare.SEPARATOR, sampling.TEMPERATURES[1], "KING RICHARD:"
+    runs = (sampling.sampling("char", prompt, hottest, None, seed, 80) for seed in range(20))
     seed, built = next((seed, run) for seed, run in enumerate(runs) if sep in run["text"])
     page = open_page("sampling", reduced_motion="reduce")
     widget = live(page, ".nb-live-sampling[data-nanobook-model=char]")
@@ -274,7 +275,7 @@ def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
     page = open_page("sampling", reduced_motion="reduce")
     widget = live(page, ".nb-live-sampling")
     slider = widget.get_by_label("Top-p")
-    low, high = SAMPLING_TOP_P  # handed to the page, typed nowhere else
+    low, high = sampling.TOP_P  # handed to the page, typed nowhere else
     assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (low, high)
     shown_p = widget.locator(f"output[for='{slider.get_attribute('id')}']")
     assert float(slider.input_value()) == high and shown_p.inner_text() == "off"
@@ -307,9 +308,9 @@ def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
 
     widget.get_by_role("button", name="Reset").click()
     widget.get_by_role("button", name="Play").click()
-    built = compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80, top_p=top_p)
+    built = sampling.sampling("char", "KING RICHARD:", 0.8, None, 0, 80, top_p=top_p)
     assert widget.locator(".nb-live-text").inner_text() == built["text"]
-    assert built["text"] != compute.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)["text"]
+    assert built["text"] != sampling.sampling("char", "KING RICHARD:", 0.8, None, 0, 80)["text"]
 
 
 def test_the_sampling_chapter_explains_the_widget_it_shows():
@@ -330,7 +331,7 @@ def test_the_char_widget_writes_dialogue_not_whitespace():
     page = (REPO / "docs" / "chapters" / "sampling.md").read_text(encoding="utf-8")
     block = re.search(r"```\{live-sampling\} char\n((?::\w+: .*\n)+)", page).group(1)
     options = dict(re.findall(r":(\w+): (.*)", block))
-    built = compute.sampling(
+    built = sampling.sampling(
         "char", options["prompt"], float(options["temperature"]), None, int(options["seed"]), 80
     )
     written = built["text"][len(options["prompt"]) :]
@@ -381,9 +382,9 @@ def test_bad_input_is_explained_in_the_widget(open_page):
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""
-    prompt, hottest = "CBACAB", SAMPLING_TEMPERATURES[1]
+    prompt, hottest = "CBACAB", sampling.TEMPERATURES[1]
     wrong = sum(
-        compute.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
+        sampling.sampling("sort", prompt, hottest, None, seed, len(prompt))["text"][len(prompt) :]
         != "".join(sorted(prompt))
         for seed in range(100)
     )
@@ -412,7 +413,7 @@ def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page
         )
     )
     # the slider's top, in the page: the text is PyTorch's for that temperature
-    coldest, hottest = SAMPLING_TEMPERATURES  # handed to the page, typed nowhere else
+    coldest, hottest = sampling.TEMPERATURES  # handed to the page, typed nowhere else
     slider = widget.get_by_label("Temperature")
     assert (float(slider.get_attribute("min")), float(slider.get_attribute("max"))) == (
         coldest,
@@ -423,7 +424,7 @@ def test_the_sort_sampler_reads_lowercase_and_shows_cut_tokens_as_zero(open_page
         "(s, t) => { s.value = String(t); s.dispatchEvent(new Event('input')); }", hottest
     )
     widget.get_by_role("button", name="Play").click()
-    built = compute.sampling("sort", "CBACAB", hottest, None, 0, 6)
+    built = sampling.sampling("sort", "CBACAB", hottest, None, 0, 6)
     assert widget.locator(".nb-live-text").inner_text() == built["text"]
 
 
@@ -542,7 +543,7 @@ def test_the_chat_widget_lays_out_the_readers_turn_and_replies_as_pytorch(open_p
         scored = [("nb-chat-scored" in c.get_attribute("class")) for c in cells.all()]
         assert scored == trained_flags
         model = compute.trained_model(run["script"]).model
-        written, _ = compute.chat_reply(model, asked)
+        written, _ = chat_kind.chat_reply(model, asked)
         assert shown_ids(reply.locator(".nb-chat-token")) == written, run["name"]
         right = ids[len(asked) :]
         marks = reply.locator(".nb-chat-mark").all_inner_texts()

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# The glossary's symbols, as the runtime (annotated_source.js) evaluates them too.
+# The glossary's symbols; the page is handed their values (annotated_source.js matches them).
 SYMBOLS = ("B", "T", "C", "nh", "hs", "V", "L", "3C", "4C", "B·T")
 NUMBER = re.compile(r"(?<![A-Za-z\d])\d+")  # 11 in 1×11, not the 64 of int64
 

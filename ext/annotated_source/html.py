@@ -13,6 +13,7 @@ file or the page reaches the output unescaped.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 
 from docutils import nodes
@@ -20,6 +21,15 @@ from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES
 
 from .directive import annotated_source, annotated_source_note
+
+# The rows a live-attention widget's chosen query gives (its event "nanobook:select",
+# from the runtime's trace), each marked for annotated_source.js under the line of
+# CausalSelfAttention.forward that makes it: [key, the line's pattern, the row's label].
+VALUE_LINES = (
+    ("scores", re.compile(r"att = \(q @ k"), "scores q·k/√hs"),
+    ("masked", re.compile(r"\.masked_fill\("), "masked"),
+    ("softmax", re.compile(r"=\s*F\.softmax\(att"), "weights"),
+)
 
 
 def highlighted_lines(lines: list[str], indent: int) -> list[str]:
@@ -145,9 +155,10 @@ def visit_block(self, node: annotated_source) -> None:
         f'<div class="as-rows" role="group" aria-label="{escape(f"{name}, {where}")}">\n'
     )
     node["html_lines"] = highlighted_lines(node["lines"], node["indent"])
-    node["indents"] = [
-        len(line) - len(line.lstrip(" ")) for line in plain_lines(node["lines"], node["indent"])
-    ]
+    plain = plain_lines(node["lines"], node["indent"])
+    node["indents"] = [len(line) - len(line.lstrip(" ")) for line in plain]
+    # the lines a live widget's values mark, in a block that follows live widgets
+    node["value_lines"] = [_value_line(line) if shapes and symbols else "" for line in plain]
     node["line_notes"] = _notes_by_line(node)
 
 
@@ -222,11 +233,20 @@ def visit_code(self, node) -> None:
     raise nodes.SkipNode
 
 
+def _value_line(text: str) -> str:
+    """The attributes that mark a line making a value of VALUE_LINES, or ""."""
+    for key, pattern, label in VALUE_LINES:
+        if pattern.search(text):
+            return f' data-as-value="{key}" data-as-value-label="{escape(label)}"'
+    return ""
+
+
 def _line_html(block: annotated_source, line: int) -> str:
     code = block["html_lines"][line - block["start"]]
     notes = block["line_notes"].get(line)
     entry = (block.get("shapes") or {}).get(str(line))
     attributes = f' data-as-notes="{" ".join(notes)}"' if notes else ""
+    attributes += block["value_lines"][line - block["start"]]
     shape = ""
     if entry and entry["values"]:
         loop = f' <span class="as-iter">({entry["loop"]})</span>' if entry["loop"] else ""

@@ -329,7 +329,7 @@ def significant(value: float) -> str:
 
 
 def fallback_table(data: dict) -> nodes.Node:
-    from .render import _table
+    from .render import table
 
     shapes = data["shapes"]
     header = ["", *(data["shapeLabels"][name] for name in shapes)]
@@ -351,7 +351,7 @@ def fallback_table(data: dict) -> nodes.Node:
         "not. With scripts, the page lets you change every setting.",
         classes=["nb-live-caption"],
     )
-    return nodes.container("", caption, _table(header, rows), classes=["nb-live-static"])
+    return nodes.container("", caption, table(header, rows), classes=["nb-live-static"])
 
 
 def visit_html(self, node) -> None:

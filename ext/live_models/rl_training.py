@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
-from .directive import RL_NUMBERS
+from .kinds.training import RL_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option, its
 # label, and what it sets: the Trainer's settings or the run's ("rl").
@@ -184,11 +184,11 @@ def problem(preset: str, settings: dict) -> tuple[str, str] | None:
 
 
 def summary(preset: str) -> dict:
-    """The static rendering (the chapter's recorded REINFORCE run, compute.rl_replay_summary)
+    """The static rendering (the chapter's recorded REINFORCE run, replay.rl_replay_summary)
     and the controls' book values: the chapter's run's settings."""
     from model_src.experiments import rl_runs
 
-    from . import compute
+    from .kinds.replay import rl_replay_summary
 
     values = {
         "method": next(iter(methods())),
@@ -203,7 +203,7 @@ def summary(preset: str) -> dict:
         "eval_every": rl_runs.REPLAY_EVERY,
         "start_iters": rl_runs.START_ITERS,
     }
-    return {**compute.rl_replay_summary(preset), "book": values, "about": about}
+    return {**rl_replay_summary(preset), "book": values, "about": about}
 
 
 def page_controls(spec_settings: dict, result: dict) -> list[dict]:

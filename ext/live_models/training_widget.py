@@ -20,7 +20,7 @@ import base64
 import math
 from pathlib import Path
 
-from .directive import TRAINING_NUMBERS
+from .kinds.training import TRAINING_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option (which
 # gives its default), the label, and what it sets: train.py settings ("settings") or the

@@ -121,13 +121,32 @@
   // Shapes as formulas (B×T×C), and shapes that follow a live widget's input. A shape's
   // formula is in data-formula; data-fixed marks one that no formula explains, which
   // keeps its captured value; data-defines one that is a symbol's own value (B, T, C =
-  // x.size()), which stays a number ("B: 1", never "B: B").
-  const SYMBOL = /B·T|3C|4C|nh|hs|\b[BTCVL]\b/g;
+  // x.size()), which stays a number ("B: 1", never "B: B"). The symbols and their values
+  // are the build's (data-as-symbols); a product (B·T) follows its factors' live values.
+
+  /** The symbols' names as one pattern, the longest first (3C before C); a one-letter
+      name only as a word of its own. */
+  function symbolPattern(symbols) {
+    const names = Object.keys(symbols).sort((a, b) => b.length - a.length);
+    const literal = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const words = names.map((name) => (name.length > 1 ? literal(name) : `\\b${name}\\b`));
+    return new RegExp(words.join("|"), "g");
+  }
+
+  /** Every symbol's value for a live input's sizes ({B, T}). */
+  function liveValues(symbols, sizes) {
+    const values = { ...symbols, ...sizes };
+    for (const name of Object.keys(symbols).filter((n) => n.includes("·"))) {
+      values[name] = name.split("·").reduce((product, factor) => product * values[factor], 1);
+    }
+    return values;
+  }
 
   function wireShapes(block) {
     const holder = block.querySelector(".as-symbols");
     if (!holder) return;
     const symbols = JSON.parse(holder.dataset.asSymbols);
+    const pattern = symbolPattern(symbols);
     const texts = [...block.querySelectorAll(".as-dims[data-formula]")];
     for (const text of texts) text.dataset.captured = text.textContent;
     const live = block.querySelector(".as-live");
@@ -142,12 +161,12 @@
 
     function render() {
       const asSymbols = toggle.getAttribute("aria-pressed") === "true";
-      const values = sizes && { ...symbols, ...sizes, B·T: sizes.B * sizes.T };
+      const values = sizes && liveValues(symbols, sizes);
       texts.forEach((text) => {
         const formula = text.dataset.formula;
         let shown = text.dataset.captured;
         if (asSymbols && !("defines" in text.dataset)) shown = formula;
-        else if (values) shown = formula.replace(SYMBOL, (name) => String(values[name]));
+        else if (values) shown = formula.replace(pattern, (name) => String(values[name]));
         const fixed = "fixed" in text.dataset && (asSymbols || Boolean(values));
         text.textContent = fixed ? `${shown} (as captured)` : shown;
         text.title = fixed
@@ -172,14 +191,9 @@
   }
 
   // Live values: a live-attention widget says which query and head the reader chose
-  // (event "nanobook:select", with the runtime's trace of that row). The three lines of
-  // CausalSelfAttention.forward that make the row each show it: the scores q·k/√hs, the
-  // row with the future masked to -inf, and the softmax weights.
-  const VALUE_LINES = [
-    ["scores", /att = \(q @ k/, "scores q·k/√hs"],
-    ["masked", /\.masked_fill\(/, "masked"],
-    ["softmax", /=\s*F\.softmax\(att/, "weights"],
-  ];
+  // (event "nanobook:select", with the runtime's trace of that row). The lines of
+  // CausalSelfAttention.forward that make the row each show it: the build marks them
+  // (data-as-value: the trace's key; data-as-value-label: what the row is).
 
   function vector(row) {
     const shown = [...row].map((v) => (v === -Infinity ? "−∞" : v.toFixed(2).replace("-", "−")));
@@ -190,15 +204,12 @@
     const holder = block.querySelector(".as-symbols");
     if (!holder) return;
     const lines = [];
-    for (const line of block.querySelectorAll(".as-line")) {
-      const source = line.querySelector(".as-src");
-      const match = source && VALUE_LINES.find(([, pattern]) => pattern.test(source.textContent));
-      if (!match) continue;
+    for (const line of block.querySelectorAll(".as-line[data-as-value]")) {
       const value = document.createElement("span");
       value.className = "as-value";
       value.hidden = true;
       line.append(value);
-      lines.push({ key: match[0], label: match[2], value });
+      lines.push({ key: line.dataset.asValue, label: line.dataset.asValueLabel, value });
     }
     if (!lines.length) return;
     const said = document.createElement("span");

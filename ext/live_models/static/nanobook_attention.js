@@ -37,19 +37,20 @@
   }
 
   /** The prompt's hint: what the model was trained on, then what the widget reads. */
-  function hintText(model, trained) {
-    const task = model.task || {};
+  function hintText(model, options) {
+    const trained = kit.trainedOn(options.trained);
     const most = model.config.block_size;
-    if (model.vocab.length > 10) return `${kit.trainedOn(trained)} Up to ${most} characters.`;
-    const appended = task.prompt_len
-      ? ` ${task.prompt_len} letters get the model's answer appended; from the last prompt letter on, each letter shows the model's guess for the next.`
+    if (model.vocab.length > 10) return `${trained} Up to ${most} characters.`;
+    const appended = options.answerAfter
+      ? ` ${options.answerAfter} letters get the model's answer appended; from the last prompt letter on, each letter shows the model's guess for the next.`
       : "";
-    return `${kit.trainedOn(trained)} Letters ${model.vocab.join(", ")}, up to ${most} of them.${appended}`;
+    return `${trained} Letters ${model.vocab.join(", ")}, up to ${most} of them.${appended}`;
   }
 
-  function attentionWidget(root, options) {
-    const widget = kit.setUp(root, options);
-    const name = root.dataset.nanobookModel;
+  /** The widget's parts: the prompt with its hint, the positions, the readout, the chosen
+      head large and every head small. */
+  function attentionView(widget, options) {
+    const name = widget.root.dataset.nanobookModel;
     const input = kit.textInput(`${widget.id}-prompt`, options.prompt, {
       "aria-describedby": `${widget.id}-hint`,
     });
@@ -71,283 +72,299 @@
       "aria-label": "Every head: choose one to show it large",
     });
     const focus = focusFigure(widget.id);
-    const { title: focusTitle, map: focusMap, cell: cellReadout } = focus;
     widget.live.append(tokens, readout, focus.figure, layers);
     const note = kit.trainingNote(widget, input, readout); // under the reply: never in training?
+    return { name, input, hint, tokens, readout, layers, focus, note };
+  }
 
-    let result = null; // {ids, typed, forward, probs}
-    let query = 0;
-    let key = 0; // the large map's cursor: a key at or before the query
-    let layerChosen = 0;
-    let headChosen = 0;
-    const canvases = [];
-
-    function run(book) {
-      const model = reading(book);
-      const text = kit.normalised(model, input);
-      const problem = kit.problemWith(model, text);
-      input.setAttribute("aria-invalid", problem ? "true" : "false");
-      note(problem ? null : options.trained, text);
-      if (problem) {
-        widget.status.textContent = problem;
-        widget.live.classList.add("nb-live-stale");
-        return;
-      }
-      const start = performance.now();
-      let ids = model.encode(text);
-      const typed = ids.length;
-      const task = model.task || {};
-      if (task.task === "sort" && ids.length === task.prompt_len) {
-        // as in the chapters: the model reads the prompt followed by its own greedy answer
-        ids = model.generate(ids, { steps: model.config.block_size - ids.length, topK: 1 }).ids;
-      }
-      const forward = model.forward(ids, { trace: true });
-      const probs = forward.logits.map((row) => model.probabilities(row));
-      result = { ids, typed, forward, probs, model };
-      // a model of fewer layers (the reader's) has no layer chosen in a deeper one
-      layerChosen = Math.min(layerChosen, forward.attention.length - 1);
-      query = Math.min(query, ids.length - 1);
-      if (!root.dataset.queried) query = ids.length - 1;
-      widget.status.textContent =
-        typed < ids.length
-          ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.`
-          : "";
-      widget.live.classList.remove("nb-live-stale");
-      build(model);
-      widget.announce({ ms: performance.now() - start });
-      widget.tell("input", { batch: 1, time: ids.length });
+  /** Read the prompt with `model`: the new result, or the problem in the status line. */
+  function read(w, model) {
+    const { widget, options, view, state } = w;
+    const text = kit.normalised(model, view.input);
+    const problem = kit.problemWith(model, text);
+    view.input.setAttribute("aria-invalid", problem ? "true" : "false");
+    view.note(problem ? null : options.trained, text);
+    if (problem) {
+      widget.status.textContent = problem;
+      widget.live.classList.add("nb-live-stale");
+      return false;
     }
+    const start = performance.now();
+    let ids = model.encode(text);
+    const typed = ids.length;
+    if (ids.length === options.answerAfter) {
+      // the build's rule (as in the chapters): the model reads the prompt followed by its
+      // own greedy answer
+      ids = model.generate(ids, { steps: model.config.block_size - ids.length, topK: 1 }).ids;
+    }
+    const forward = model.forward(ids, { trace: true });
+    const probs = forward.logits.map((row) => model.probabilities(row));
+    state.result = { ids, typed, forward, probs, model };
+    // a model of fewer layers (the reader's) has no layer chosen in a deeper one
+    state.layer = Math.min(state.layer, forward.attention.length - 1);
+    state.query = Math.min(state.query, ids.length - 1);
+    if (!widget.root.dataset.queried) state.query = ids.length - 1;
+    widget.status.textContent =
+      typed < ids.length
+        ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.`
+        : "";
+    widget.live.classList.remove("nb-live-stale");
+    build(w, model);
+    widget.announce({ ms: performance.now() - start });
+    widget.tell("input", { batch: 1, time: ids.length });
+    return true;
+  }
 
-    function build(model) {
-      const { ids, typed, forward, probs } = result;
-      tokens.replaceChildren();
-      // training scored only the answer's positions of a sort row (the loss ignores the
-      // prompt's), so what the model "predicts" inside the prompt means nothing: not shown
-      const firstScored = model.task?.prompt_len ? model.task.prompt_len - 1 : 0;
-      ids.forEach((id, t) => {
-        const best = argmax(probs[t]);
-        const scored = t >= firstScored;
-        const button = element(
-          "button",
-          {
-            type: "button",
-            className: `nb-live-token${t >= typed ? " nb-live-answer" : ""}`,
-            tabindex: t === query ? "0" : "-1",
-            "aria-label":
-              `position ${t}, ${model.shown[id]}${t >= typed ? " (the model's answer)" : ""}; ` +
-              (scored
-                ? `predicts ${model.shown[best]} at ${percent(probs[t][best])}`
-                : "inside the prompt, where training scored no prediction"),
-          },
-          element("span", { className: "nb-live-tok", text: model.shown[id] }),
-          element("span", {
-            className: "nb-live-pred",
-            text: scored ? `→${model.shown[best]}` : "·",
-          }),
-          element("span", {
-            className: "nb-live-prob",
-            text: scored ? percent(probs[t][best]) : "",
-          }),
-        );
-        button.addEventListener("focus", () => choose(t));
-        button.addEventListener("mouseenter", () => choose(t));
-        button.addEventListener("keydown", (event) => {
-          const next = { ArrowLeft: t - 1, ArrowRight: t + 1, Home: 0, End: ids.length - 1 }[
-            event.key
-          ];
-          if (next !== undefined && next >= 0 && next < ids.length) {
-            event.preventDefault();
-            tokens.children[next].focus();
-          }
-        });
-        tokens.append(button);
-      });
-      if (canvases.length !== forward.attention.length * forward.attention[0].length) {
-        canvases.length = 0;
-        kit.headGrid(layers, forward.attention, headCanvas);
+  /** Position t's button: its token, and the model's guess for the next one. */
+  function positionButton(w, model, t) {
+    const { ids, typed, probs } = w.state.result;
+    const id = ids[t];
+    const best = argmax(probs[t]);
+    // training scored only the answer's positions of a sort row (the loss ignores the
+    // prompt's), so what the model "predicts" inside the prompt means nothing: not shown
+    const scored = t >= w.options.firstScored;
+    const button = element(
+      "button",
+      {
+        type: "button",
+        className: `nb-live-token${t >= typed ? " nb-live-answer" : ""}`,
+        tabindex: t === w.state.query ? "0" : "-1",
+        "aria-label":
+          `position ${t}, ${model.shown[id]}${t >= typed ? " (the model's answer)" : ""}; ` +
+          (scored
+            ? `predicts ${model.shown[best]} at ${percent(probs[t][best])}`
+            : "inside the prompt, where training scored no prediction"),
+      },
+      element("span", { className: "nb-live-tok", text: model.shown[id] }),
+      element("span", {
+        className: "nb-live-pred",
+        text: scored ? `→${model.shown[best]}` : "·",
+      }),
+      element("span", {
+        className: "nb-live-prob",
+        text: scored ? percent(probs[t][best]) : "",
+      }),
+    );
+    button.addEventListener("focus", () => choose(w, t));
+    button.addEventListener("mouseenter", () => choose(w, t));
+    button.addEventListener("keydown", (event) => {
+      const next = { ArrowLeft: t - 1, ArrowRight: t + 1, Home: 0, End: ids.length - 1 }[event.key];
+      if (next !== undefined && next >= 0 && next < ids.length) {
+        event.preventDefault();
+        w.view.tokens.children[next].focus();
       }
-      draw();
-    }
+    });
+    return button;
+  }
 
-    // A small map is a button: choosing it (or a row of it) shows that head large.
-    function headCanvas(l, h) {
-      const canvas = element("canvas", {
-        className: "nb-live-map",
-        tabindex: "0",
-        role: "button",
-        "aria-label": `Layer ${l}, head ${h}: show what the chosen position attends to in this head`,
-      });
-      canvas.addEventListener("click", () => chooseHead(l, h));
-      canvas.addEventListener("focus", () => chooseHead(l, h));
-      canvas.addEventListener("mousemove", (event) => {
-        const box = canvas.getBoundingClientRect();
-        const t = Math.floor(((event.clientY - box.top) / box.height) * result.ids.length);
-        if (t >= 0 && t < result.ids.length) choose(t, l, h);
-      });
-      canvas.addEventListener("keydown", (event) => {
-        const next = { ArrowUp: query - 1, ArrowDown: query + 1 }[event.key];
-        if (next !== undefined && next >= 0 && next < result.ids.length) {
-          event.preventDefault();
-          choose(next);
-        }
-      });
-      canvases.push({ canvas, l, h });
-      return canvas;
+  function build(w, model) {
+    const { ids, forward } = w.state.result;
+    const { tokens, layers } = w.view;
+    tokens.replaceChildren(...ids.map((_, t) => positionButton(w, model, t)));
+    const canvases = w.state.canvases;
+    if (canvases.length !== forward.attention.length * forward.attention[0].length) {
+      canvases.length = 0;
+      kit.headGrid(layers, forward.attention, (l, h) => headCanvas(w, l, h));
     }
+    draw(w);
+  }
 
+  // A small map is a button: choosing it (or a row of it) shows that head large.
+  function headCanvas(w, l, h) {
+    const { state } = w;
+    const canvas = element("canvas", {
+      className: "nb-live-map",
+      tabindex: "0",
+      role: "button",
+      "aria-label": `Layer ${l}, head ${h}: show what the chosen position attends to in this head`,
+    });
+    canvas.addEventListener("click", () => chooseHead(w, l, h));
+    canvas.addEventListener("focus", () => chooseHead(w, l, h));
+    canvas.addEventListener("mousemove", (event) => {
+      const box = canvas.getBoundingClientRect();
+      const t = Math.floor(((event.clientY - box.top) / box.height) * state.result.ids.length);
+      if (t >= 0 && t < state.result.ids.length) choose(w, t, l, h);
+    });
+    canvas.addEventListener("keydown", (event) => {
+      const next = { ArrowUp: state.query - 1, ArrowDown: state.query + 1 }[event.key];
+      if (next !== undefined && next >= 0 && next < state.result.ids.length) {
+        event.preventDefault();
+        choose(w, next);
+      }
+    });
+    state.canvases.push({ canvas, l, h });
+    return canvas;
+  }
+
+  /** The large map follows the pointer and the arrow keys over its cells. */
+  function wireFocusMap(w) {
+    const { state } = w;
+    const focusMap = w.view.focus.map;
     // Where on the large map a point falls: the query row and key column, or null.
     function cellAt(event) {
       const box = focusMap.getBoundingClientRect();
       const { margin, cell } = focusMap.layout;
       const t = Math.floor((event.clientY - box.top - margin) / cell);
       const j = Math.floor((event.clientX - box.left - margin) / cell);
-      const T = result.ids.length;
+      const T = state.result.ids.length;
       return t >= 0 && t < T && j >= 0 && j <= t ? { t, j } : null;
     }
-
     focusMap.addEventListener("mousemove", (event) => {
-      const at = result && focusMap.layout && cellAt(event);
+      const at = state.result && focusMap.layout && cellAt(event);
       if (at) {
-        key = at.j;
-        choose(at.t);
+        state.key = at.j;
+        choose(w, at.t);
       }
     });
     focusMap.addEventListener("keydown", (event) => {
       const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[
         event.key
       ];
-      if (!move || !result) return;
+      if (!move || !state.result) return;
       event.preventDefault();
       event.stopPropagation(); // the theme's arrow keys turn the page, except in controls
-      const t = Math.max(0, Math.min(result.ids.length - 1, query + move[0]));
-      key = Math.max(0, Math.min(t, key + move[1]));
-      choose(t);
+      const t = Math.max(0, Math.min(state.result.ids.length - 1, state.query + move[0]));
+      state.key = Math.max(0, Math.min(t, state.key + move[1]));
+      choose(w, t);
     });
+  }
 
-    function chooseHead(l, h) {
-      layerChosen = l;
-      headChosen = h;
-      draw();
+  function chooseHead(w, l, h) {
+    w.state.layer = l;
+    w.state.head = h;
+    draw(w);
+  }
+
+  function choose(w, t, l = w.state.layer, h = w.state.head) {
+    w.widget.root.dataset.queried = "yes";
+    Object.assign(w.state, { query: t, layer: l, head: h });
+    for (const [i, b] of [...w.view.tokens.children].entries()) {
+      b.setAttribute("tabindex", i === t ? "0" : "-1");
     }
+    draw(w);
+  }
 
-    function choose(t, l = layerChosen, h = headChosen) {
-      root.dataset.queried = "yes";
-      query = t;
-      layerChosen = l;
-      headChosen = h;
-      for (const [i, b] of [...tokens.children].entries()) {
-        b.setAttribute("tabindex", i === t ? "0" : "-1");
-      }
-      draw();
-    }
-
-    function draw() {
-      if (!result) return;
-      const model = result.model;
-      const { ids, forward } = result;
-      const colours = kit.mapColours(root);
-      for (const { canvas, l, h } of canvases) {
-        const context = kit.headMap(canvas, forward.attention[l][h], colours, 120);
-        const cell = canvas.width / ids.length;
-        context.strokeStyle = colours.mark;
-        context.lineWidth = Math.max(1, (window.devicePixelRatio || 1) * 1.5);
-        context.strokeRect(0.5, query * cell + 0.5, (query + 1) * cell - 1, cell - 1);
-        const chosen = l === layerChosen && h === headChosen;
-        canvas.parentElement.classList.toggle("nb-live-chosen", chosen);
-        canvas.setAttribute("aria-pressed", chosen ? "true" : "false");
-      }
-      drawFocus(model);
-      // the chosen head's weights for the query, on the keys in the token strip
-      const weights = forward.attention[layerChosen][headChosen][query];
-      [...tokens.children].forEach((button, j) => {
-        button.style.setProperty("--nb-live-weight", j <= query ? weights[j].toFixed(3) : "0");
-        button.classList.toggle("nb-live-query", j === query);
-      });
-      const parts = kit
-        .ranked(weights.slice(0, query + 1), 3)
-        .map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
-      readout.textContent = `Position ${query} “${model.shown[ids[query]]}”, layer ${layerChosen} head ${headChosen}, attends most to ${parts.join(", ")}.`;
-      const traced = forward.trace.layers[layerChosen].heads[headChosen];
-      widget.tell("select", {
-        layer: layerChosen,
-        head: headChosen,
-        query,
-        token: model.shown[ids[query]],
-        rows: {
-          scores: traced.scores[query],
-          masked: traced.masked[query],
-          softmax: traced.softmax[query],
-        },
-      });
-    }
-
-    function drawFocus(model) {
-      const { ids, forward } = result;
-      const T = ids.length;
-      const rows = forward.attention[layerChosen][headChosen];
-      key = Math.min(key, query);
-      const size = focusMap.clientWidth || 320;
-      const ratio = window.devicePixelRatio || 1;
-      // a margin for the letters; every position labelled while a cell is 9 px or more
-      const font = Math.max(10, Math.min(15, (size / (T + 1)) * 0.75));
-      const margin = font * 1.6;
-      const cell = (size - margin) / T;
-      const every = Math.ceil(9 / cell);
-      focusMap.layout = { margin, cell };
-      focusMap.width = focusMap.height = Math.round(size * ratio);
-      const context = focusMap.getContext("2d");
-      context.setTransform(ratio, 0, 0, ratio, 0, 0);
-      context.clearRect(0, 0, size, size);
-      const colours = kit.mapColours(root);
-      const text = getComputedStyle(root).color;
-      context.font = `${font}px ${getComputedStyle(root).getPropertyValue("--pst-font-family-monospace") || "monospace"}`;
-      context.textAlign = "center";
-      context.textBaseline = "middle";
-      context.fillStyle = text;
-      for (let t = 0; t < T; t++) {
-        if (t % every && t !== query) continue;
-        const letter = model.shown[ids[t]];
-        context.fillText(letter, margin + (t + 0.5) * cell, margin / 2); // keys, along the top
-        context.fillText(letter, margin / 2, margin + (t + 0.5) * cell); // queries, down the side
-      }
-      kit.heatCells(context, rows, colours, margin, margin, cell);
+  /** Every head's small map, with the query's row marked and the chosen head pressed. */
+  function drawHeads(w) {
+    const { ids, forward } = w.state.result;
+    const colours = kit.mapColours(w.widget.root);
+    for (const { canvas, l, h } of w.state.canvases) {
+      const context = kit.headMap(canvas, forward.attention[l][h], colours, 120);
+      const cell = canvas.width / ids.length;
+      const query = w.state.query;
       context.strokeStyle = colours.mark;
-      context.lineWidth = 2;
-      context.strokeRect(margin + 1, margin + query * cell + 1, (query + 1) * cell - 2, cell - 2);
-      context.lineWidth = 3;
-      context.strokeRect(
-        margin + key * cell + 1.5,
-        margin + query * cell + 1.5,
-        cell - 3,
-        cell - 3,
-      );
-      focusTitle.textContent = `Layer ${layerChosen}, head ${headChosen}: each row a query, each column a key it may attend to`;
-      focusMap.setAttribute(
-        "aria-label",
-        `Attention map of layer ${layerChosen}, head ${headChosen}: ${T} queries by ${T} keys. Arrow keys move over its cells.`,
-      );
-      focusMap.dataset.layer = layerChosen;
-      focusMap.dataset.head = headChosen;
-      const letter = (t) => model.shown[ids[t]];
-      cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
+      context.lineWidth = Math.max(1, (window.devicePixelRatio || 1) * 1.5);
+      context.strokeRect(0.5, query * cell + 0.5, (query + 1) * cell - 1, cell - 1);
+      const chosen = l === w.state.layer && h === w.state.head;
+      canvas.parentElement.classList.toggle("nb-live-chosen", chosen);
+      canvas.setAttribute("aria-pressed", chosen ? "true" : "false");
     }
+  }
 
-    let pending = 0;
-    input.addEventListener("input", () => {
-      cancelAnimationFrame(pending);
-      pending = requestAnimationFrame(() => widget.ready(run));
+  function draw(w) {
+    if (!w.state.result) return;
+    const { model, ids, forward } = w.state.result;
+    const { query, layer, head } = w.state;
+    const { tokens, readout } = w.view;
+    drawHeads(w);
+    drawFocus(w, model);
+    // the chosen head's weights for the query, on the keys in the token strip
+    const weights = forward.attention[layer][head][query];
+    [...tokens.children].forEach((button, j) => {
+      button.style.setProperty("--nb-live-weight", j <= query ? weights[j].toFixed(3) : "0");
+      button.classList.toggle("nb-live-query", j === query);
     });
-    widget.redraw = draw;
-    // A model the reader trained (nanobook_training.js says "nanobook:model") may read the
-    // prompt in the book's model's place: a menu then chooses which one does.
+    const parts = kit
+      .ranked(weights.slice(0, query + 1), 3)
+      .map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
+    readout.textContent = `Position ${query} “${model.shown[ids[query]]}”, layer ${layer} head ${head}, attends most to ${parts.join(", ")}.`;
+    const traced = forward.trace.layers[layer].heads[head];
+    w.widget.tell("select", {
+      layer,
+      head,
+      query,
+      token: model.shown[ids[query]],
+      rows: {
+        scores: traced.scores[query],
+        masked: traced.masked[query],
+        softmax: traced.softmax[query],
+      },
+    });
+  }
+
+  /** The large map's letters and cells at its drawn size; returns the cells' layout. */
+  function focusGrid(w, model, rows) {
+    const { ids } = w.state.result;
+    const { root } = w.widget;
+    const focusMap = w.view.focus.map;
+    const T = ids.length;
+    const query = w.state.query;
+    const size = focusMap.clientWidth || 320;
+    const ratio = window.devicePixelRatio || 1;
+    // a margin for the letters; every position labelled while a cell is 9 px or more
+    const font = Math.max(10, Math.min(15, (size / (T + 1)) * 0.75));
+    const margin = font * 1.6;
+    const cell = (size - margin) / T;
+    const every = Math.ceil(9 / cell);
+    focusMap.layout = { margin, cell };
+    focusMap.width = focusMap.height = Math.round(size * ratio);
+    const context = focusMap.getContext("2d");
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, size, size);
+    const colours = kit.mapColours(root);
+    context.font = `${font}px ${getComputedStyle(root).getPropertyValue("--pst-font-family-monospace") || "monospace"}`;
+    context.textAlign = "center";
+    context.textBaseline = "middle";
+    context.fillStyle = getComputedStyle(root).color;
+    for (let t = 0; t < T; t++) {
+      if (t % every && t !== query) continue;
+      const letter = model.shown[ids[t]];
+      context.fillText(letter, margin + (t + 0.5) * cell, margin / 2); // keys, along the top
+      context.fillText(letter, margin / 2, margin + (t + 0.5) * cell); // queries, down the side
+    }
+    kit.heatCells(context, rows, colours, margin, margin, cell);
+    return { context, colours, margin, cell };
+  }
+
+  function drawFocus(w, model) {
+    const { ids } = w.state.result;
+    const { title: focusTitle, map: focusMap, cell: cellReadout } = w.view.focus;
+    const { query, layer, head } = w.state;
+    const T = ids.length;
+    const rows = w.state.result.forward.attention[layer][head];
+    w.state.key = Math.min(w.state.key, query);
+    const key = w.state.key;
+    const { context, colours, margin, cell } = focusGrid(w, model, rows);
+    context.strokeStyle = colours.mark;
+    context.lineWidth = 2;
+    context.strokeRect(margin + 1, margin + query * cell + 1, (query + 1) * cell - 2, cell - 2);
+    context.lineWidth = 3;
+    context.strokeRect(margin + key * cell + 1.5, margin + query * cell + 1.5, cell - 3, cell - 3);
+    focusTitle.textContent = `Layer ${layer}, head ${head}: each row a query, each column a key it may attend to`;
+    focusMap.setAttribute(
+      "aria-label",
+      `Attention map of layer ${layer}, head ${head}: ${T} queries by ${T} keys. Arrow keys move over its cells.`,
+    );
+    focusMap.dataset.layer = layer;
+    focusMap.dataset.head = head;
+    const letter = (t) => model.shown[ids[t]];
+    cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
+  }
+
+  /** A model the reader trained (nanobook_training.js says "nanobook:model") may read the
+      prompt in the book's model's place: a menu then chooses which one does. Returns
+      which model reads, given the book's. */
+  function readersModel(w, run) {
+    const { widget, view } = w;
     const theirs = { model: null, menu: null };
-    const reading = (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
     document.addEventListener("nanobook:model", (event) => {
       const { name: trained, model, label } = event.detail || {};
-      if (trained !== name || !model) return;
+      if (trained !== view.name || !model) return;
       if (!theirs.menu) {
         theirs.menu = element("select", { id: `${widget.id}-model` });
-        theirs.menu.append(element("option", { value: "book", text: `the book's ${name} model` }));
+        theirs.menu.append(
+          element("option", { value: "book", text: `the book's ${view.name} model` }),
+        );
         theirs.menu.append(element("option", { value: "reader" }));
         theirs.menu.addEventListener("change", () => widget.ready(run));
         widget.controls.append(kit.field("Model", theirs.menu));
@@ -357,8 +374,27 @@
       theirs.menu.value = "reader";
       widget.ready(run);
     });
+    return (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
+  }
+
+  function attentionWidget(root, options) {
+    const widget = kit.setUp(root, options);
+    const view = attentionView(widget, options);
+    // the result read, the chosen query, the large map's cursor (a key at or before the
+    // query), the chosen layer and head, and every head's small map
+    const state = { result: null, query: 0, key: 0, layer: 0, head: 0, canvases: [] };
+    const w = { widget, options, view, state };
+    wireFocusMap(w);
+    const run = (book) => read(w, reading(book));
+    const reading = readersModel(w, run);
+    let pending = 0;
+    view.input.addEventListener("input", () => {
+      cancelAnimationFrame(pending);
+      pending = requestAnimationFrame(() => widget.ready(run));
+    });
+    widget.redraw = () => draw(w);
     widget.onLoad((model) => {
-      hint.textContent = hintText(model, options.trained);
+      view.hint.textContent = hintText(model, options);
       run(model);
     });
     return widget;

@@ -119,8 +119,8 @@
     );
   }
 
-  function chatWidget(root, options) {
-    const widget = kit.setUp(root, options);
+  /** The controls: the request, the letters, the run (when there are several), Reply. */
+  function chatControls(widget, options) {
     const id = widget.id;
     const [firstRequest, ...firstLetters] = [...options.prompt];
     const requestMenu = element(
@@ -151,7 +151,13 @@
       element("div", { className: "nb-live-buttons" }, replyButton),
       hint,
     );
+    return { requestMenu, letters, runMenu, replyButton, hint };
+  }
 
+  /** The controls, and the conversation and the reply, each a row of tokens. */
+  function chatView(widget, options) {
+    const id = widget.id;
+    const controls = chatControls(widget, options);
     const conversationTitle = element("p", {
       className: "nb-chat-title",
       id: `${id}-conversation`,
@@ -172,87 +178,99 @@
       element("span", { className: "nb-chat-token nb-chat-wrong", text: "✗ a wrong one" }),
     );
     widget.live.append(conversationTitle, conversation, replyTitle, replyRow, readout, legend);
-    const note = kit.trainingNote(widget, letters, readout);
-    let timer = 0;
+    const note = kit.trainingNote(widget, controls.letters, readout);
+    return { ...controls, conversationTitle, conversation, replyTitle, replyRow, readout, note };
+  }
+
+  function describe(run, model, written, right) {
+    const text = (ids) => ids.map((token) => model.vocab[token]).join(" ");
+    const full = written[written.length - 1] !== model.stoi.get(model.chat.stop);
+    const ending = full ? `, and the context is full before it writes ${model.chat.stop}` : "";
+    const verdict =
+      text(written) === text(right) ? "right" : `wrong; the right reply is “${text(right)}”`;
+    return `The ${run.name} model replies “${text(written)}”${ending}: ${verdict}.`;
+  }
+
+  /** The reply's token against the right one at its place. */
+  function replyCell(model, token, wanted) {
+    if (token === wanted) return cell(model, token, "nb-chat-right", "✓", "right");
+    const said =
+      wanted === undefined
+        ? "wrong: the right reply has ended"
+        : `wrong: the right token is ${model.vocab[wanted]}`;
+    return cell(model, token, "nb-chat-wrong", "✗", said);
+  }
+
+  /** Write the run's greedy reply token by token (at once with reduced motion). */
+  function writeReply(w, model, run, question, right) {
+    const { widget, view, timer } = w;
+    view.replyRow.replaceChildren();
+    view.readout.textContent = "Replying…";
+    const session = replier(model, question);
+    const advance = () => {
+      const step = session.step();
+      if (step) {
+        view.replyRow.append(replyCell(model, step.token, right[view.replyRow.children.length]));
+        if (kit.reducedMotion.matches) return advance(); // no animation: the whole reply at once
+        timer.id = setTimeout(advance, 140);
+        return;
+      }
+      const written = session.ids.slice(question.length);
+      view.readout.textContent = describe(run, model, written, right);
+      widget.announce({ run: run.script, ids: written, right });
+    };
+    advance();
+  }
+
+  /** The reader's turn: the hint, the problem if any, the conversation as fine-tuning
+      renders it, then the run's reply. */
+  function show(w, model, run) {
+    const { widget, view } = w;
+    const { letters, requestMenu } = view;
+    letters.value = letters.value.toUpperCase(); // the hint says so: "abc" is ABC
+    const text = letters.value;
+    const request = requestMenu.value;
+    const limits = Object.keys(model.chat.answers).map(
+      (token) => `${mostLetters(model, token)} after ${token}`,
+    );
+    view.hint.textContent = `${kit.trainedOn(run.trained)} Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
+    const problemNow = problem(model, request, text);
+    letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
+    view.note(problemNow ? null : run.trained, request + text);
+    widget.status.textContent = problemNow || "";
+    widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
+    if (problemNow) return;
+
+    const rendered = render(model, [
+      ["user", request + text],
+      ["assistant", rightReply(model, request, text)],
+    ]);
+    const question = prompt(model, request, text);
+    view.conversationTitle.textContent =
+      "Your turn with its right reply, as fine-tuning renders it: the loss scores only the marked tokens.";
+    view.conversation.replaceChildren(
+      ...rendered.ids.map((token, i) =>
+        rendered.trained[i]
+          ? cell(model, token, "nb-chat-scored", "scored", "scored by the loss")
+          : cell(model, token, "", "–", "not scored"),
+      ),
+    );
+    view.replyTitle.textContent = `The ${run.name} model's own reply, greedy, after ${model.vocab[question[question.length - 1]]}:`;
+    writeReply(w, model, run, question, rendered.ids.slice(question.length));
+  }
+
+  function chatWidget(root, options) {
+    const widget = kit.setUp(root, options);
+    const view = chatView(widget, options);
+    const w = { widget, view, timer: { id: 0 } };
     let asked = 0; // the latest reply asked for: a model that loads late answers nothing
 
-    function describe(run, model, written, right) {
-      const text = (ids) => ids.map((token) => model.vocab[token]).join(" ");
-      const full = written[written.length - 1] !== model.stoi.get(model.chat.stop);
-      const ending = full ? `, and the context is full before it writes ${model.chat.stop}` : "";
-      const verdict =
-        text(written) === text(right) ? "right" : `wrong; the right reply is “${text(right)}”`;
-      return `The ${run.name} model replies “${text(written)}”${ending}: ${verdict}.`;
-    }
-
-    function show(model, run) {
-      letters.value = letters.value.toUpperCase(); // the hint says so: "abc" is ABC
-      const text = letters.value;
-      const request = requestMenu.value;
-      const limits = Object.keys(model.chat.answers).map(
-        (token) => `${mostLetters(model, token)} after ${token}`,
-      );
-      hint.textContent = `${kit.trainedOn(run.trained)} Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
-      const problemNow = problem(model, request, text);
-      letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
-      note(problemNow ? null : run.trained, request + text);
-      widget.status.textContent = problemNow || "";
-      widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
-      if (problemNow) return;
-
-      const rendered = render(model, [
-        ["user", request + text],
-        ["assistant", rightReply(model, request, text)],
-      ]);
-      const question = prompt(model, request, text);
-      const right = rendered.ids.slice(question.length);
-      conversationTitle.textContent =
-        "Your turn with its right reply, as fine-tuning renders it: the loss scores only the marked tokens.";
-      conversation.replaceChildren(
-        ...rendered.ids.map((token, i) =>
-          rendered.trained[i]
-            ? cell(model, token, "nb-chat-scored", "scored", "scored by the loss")
-            : cell(model, token, "", "–", "not scored"),
-        ),
-      );
-      replyTitle.textContent = `The ${run.name} model's own reply, greedy, after ${model.vocab[question[question.length - 1]]}:`;
-      replyRow.replaceChildren();
-      readout.textContent = "Replying…";
-      const session = replier(model, question);
-      const advance = () => {
-        const step = session.step();
-        if (step) {
-          const wanted = right[replyRow.children.length];
-          replyRow.append(
-            step.token === wanted
-              ? cell(model, step.token, "nb-chat-right", "✓", "right")
-              : cell(
-                  model,
-                  step.token,
-                  "nb-chat-wrong",
-                  "✗",
-                  wanted === undefined
-                    ? "wrong: the right reply has ended"
-                    : `wrong: the right token is ${model.vocab[wanted]}`,
-                ),
-          );
-          if (kit.reducedMotion.matches) return advance(); // no animation: the whole reply at once
-          timer = setTimeout(advance, 140);
-          return;
-        }
-        const written = session.ids.slice(question.length);
-        readout.textContent = describe(run, model, written, right);
-        widget.announce({ run: run.script, ids: written, right });
-      };
-      advance();
-    }
-
     function start() {
-      clearTimeout(timer);
-      const run = options.runs[Number(runMenu.value)];
+      clearTimeout(w.timer.id);
+      const run = options.runs[Number(view.runMenu.value)];
       const mine = ++asked;
       nanobook.model(run.script, run.src).then(
-        (model) => mine === asked && show(model, run),
+        (model) => mine === asked && show(w, model, run),
         (error) => {
           widget.status.textContent = `The ${run.name} model is not available: ${error.message}.`;
         },
@@ -260,9 +278,9 @@
     }
 
     widget.runWhenAsked(start, {
-      click: [replyButton],
-      change: [requestMenu, runMenu],
-      enter: [letters],
+      click: [view.replyButton],
+      change: [view.requestMenu, view.runMenu],
+      enter: [view.letters],
     });
     return widget;
   }

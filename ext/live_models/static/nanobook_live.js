@@ -286,7 +286,7 @@
     return row;
   }
 
-  // mulberry32: a small seeded generator of numbers in [0, 1); compute.py has its twin
+  // mulberry32: a small seeded generator of numbers in [0, 1); kinds/sampling.py has its twin
   function randomNumbers(seed) {
     let state = seed >>> 0;
     return () => {

@@ -71,7 +71,7 @@
     };
   }
 
-  /** Whether RL moved pass@k: as compute.py's rl_trend decides, from the RL run's first
+  /** Whether RL moved pass@k: as kinds/predict.py's rl_trend decides, from the RL run's first
       and last snapshots. */
   function rlPassKAnswer(replay, question) {
     const k = question.k;

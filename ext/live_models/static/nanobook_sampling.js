@@ -11,9 +11,9 @@
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
   const BARS = 10;
 
-  function samplingWidget(root, options) {
-    const widget = kit.setUp(root, options);
-    const name = root.dataset.nanobookModel;
+  /** The controls (prompt, temperature, top-k, top-p, seed, the buttons) and the text,
+      the step's caption and its bars. */
+  function samplingView(widget, options) {
     const id = widget.id;
     const prompt = kit.textInput(`${id}-prompt`, options.prompt, {
       "aria-describedby": `${id}-hint`,
@@ -42,21 +42,23 @@
     const seed = element("input", {
       type: "number",
       id: `${id}-seed`,
-      min: "0",
+      min: String(options.ranges.seed[0]),
       step: "1",
       value: String(options.seed),
       inputmode: "numeric",
     });
-    const stepButton = kit.button("Step");
-    const playButton = kit.button("Play", { "aria-pressed": "false" });
-    const resetButton = kit.button("Reset");
+    const buttons = {
+      step: kit.button("Step"),
+      play: kit.button("Play", { "aria-pressed": "false" }),
+      reset: kit.button("Reset"),
+    };
     widget.controls.append(
-      field(`Prompt for the ${name} model`, prompt, hint),
+      field(`Prompt for the ${widget.root.dataset.nanobookModel} model`, prompt, hint),
       field("Temperature", temperature, temperatureShown),
       field("Top-k", topK),
       field("Top-p", topP, topPShown),
       field("Seed", seed),
-      element("div", { className: "nb-live-buttons" }, stepButton, playButton, resetButton),
+      element("div", { className: "nb-live-buttons" }, buttons.step, buttons.play, buttons.reset),
     );
     const text = element("p", { className: "nb-live-text", "aria-label": "Text so far" });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
@@ -66,166 +68,198 @@
     });
     widget.live.append(text, caption, bars);
     const note = kit.trainingNote(widget, prompt, caption);
+    return {
+      ...{ prompt, temperature, temperatureShown, mostP, topP, topPShown, topK, seed },
+      ...{ buttons, text, caption, bars, note },
+    };
+  }
 
-    let sampler = null;
-    let filters = null; // the settings the sampler draws with
-    let promptIds = [];
-    let stepsDone = 0;
-    let timer = 0;
+  function settings(view) {
+    const { temperature, topK, topP, seed, mostP } = view;
+    const k = topK.value === "" ? null : Number(topK.value);
+    const p = Number(topP.value) >= mostP ? null : Number(topP.value);
+    return { temperature: Number(temperature.value), topK: k, topP: p, seed: Number(seed.value) };
+  }
 
-    function settings(_model) {
-      const k = topK.value === "" ? null : Number(topK.value);
-      const p = Number(topP.value) >= mostP ? null : Number(topP.value);
-      return { temperature: Number(temperature.value), topK: k, topP: p, seed: Number(seed.value) };
-    }
+  function showTopP(view) {
+    const { topP, topPShown, mostP } = view;
+    const p = Number(topP.value);
+    topPShown.textContent = p >= mostP ? "off" : p.toFixed(2);
+    topP.setAttribute(
+      "aria-valuetext",
+      p >= mostP
+        ? `${mostP}: off, every token kept`
+        : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`,
+    );
+  }
 
-    function showTopP() {
-      const p = Number(topP.value);
-      topPShown.textContent = p >= mostP ? "off" : p.toFixed(2);
-      topP.setAttribute(
-        "aria-valuetext",
-        p >= mostP
-          ? `${mostP}: off, every token kept`
-          : `${p.toFixed(2)}: keep the likeliest tokens until they hold ${Math.round(p * 100)}%`,
-      );
-    }
+  /** Which filter set token i to 0: "top-k", "top-p" or "" (kept). */
+  function cutBy(i, probs, afterTopK) {
+    return probs[i] > 0 ? "" : afterTopK[i] === 0 ? "top-k" : "top-p";
+  }
 
-    /** Which filter set token i to 0: "top-k", "top-p" or "" (kept). */
-    function cutBy(i, probs, afterTopK) {
-      return probs[i] > 0 ? "" : afterTopK[i] === 0 ? "top-k" : "top-p";
-    }
+  /** What top-p did at this step: how many tokens it kept, holding how much. */
+  function topPSummary(filters, probs, afterTopK) {
+    if (filters.topP === null) return "";
+    const kept = [...probs.keys()].filter((i) => probs[i] > 0);
+    const offered = afterTopK.filter((p) => p > 0).length;
+    const held = kept.reduce((sum, i) => sum + afterTopK[i], 0);
+    return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${(held * 100).toFixed(1)}% of the probability) and cut ${offered - kept.length}.`;
+  }
 
-    /** What top-p did at this step: how many tokens it kept, holding how much. */
-    function topPSummary(probs, afterTopK) {
-      if (filters.topP === null) return "";
-      const kept = [...probs.keys()].filter((i) => probs[i] > 0);
-      const offered = afterTopK.filter((p) => p > 0).length;
-      const held = kept.reduce((sum, i) => sum + afterTopK[i], 0);
-      return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${(held * 100).toFixed(1)}% of the probability) and cut ${offered - kept.length}.`;
-    }
+  /** Why the seed cannot be used, or "" (the build's range). */
+  function seedProblem(seed, [lowest, highest]) {
+    const value = Number(seed.value);
+    const fine = seed.value !== "" && Number.isInteger(value) && value >= lowest;
+    return fine && value <= highest
+      ? ""
+      : `The seed is a whole number from ${lowest} to ${highest}.`;
+  }
 
-    function reset(model) {
-      stop();
-      const problem = kit.problemWith(model, kit.normalised(model, prompt));
-      prompt.setAttribute("aria-invalid", problem ? "true" : "false");
-      note(problem ? null : options.trained, prompt.value);
-      const seedValue = Number(seed.value);
-      const badSeed = !(
-        seed.value !== "" &&
-        Number.isInteger(seedValue) &&
-        seedValue >= 0 &&
-        seedValue < 2 ** 32
-      );
-      seed.setAttribute("aria-invalid", badSeed ? "true" : "false");
-      sampler = null;
-      if (problem || badSeed) {
-        widget.status.textContent = problem || "The seed is a whole number from 0 to 4294967295.";
-        widget.live.classList.add("nb-live-stale");
-        return;
-      }
-      widget.status.textContent = "";
-      widget.live.classList.remove("nb-live-stale");
-      promptIds = model.encode(prompt.value);
-      filters = settings(model);
-      sampler = model.sampler(promptIds, filters);
-      stepsDone = 0;
-      text.replaceChildren(element("span", { className: "nb-live-prompt", text: prompt.value }));
-      bars.replaceChildren();
-      caption.textContent = `Press Step to draw one token, or Play for ${options.steps}.`;
-    }
-
-    function step(model) {
-      if (!sampler) return false;
-      if (stepsDone >= options.steps) reset(model);
-      const start = performance.now();
-      const { probs, token, logits } = sampler.step();
-      stepsDone++;
-      // whitespace lays the text out; a token that prints nothing shows as the book prints it
-      const drawn = /^\s+$/.test(model.vocab[token]) ? model.vocab[token] : model.shown[token];
-      text.append(element("span", { className: "nb-live-drawn", text: drawn }));
-      // ranked as temperature alone would have them, so the tokens top-k and top-p cut show
-      const { temperature: t, topK: k } = filters;
-      const before = model.probabilities(logits, { temperature: t });
-      const afterTopK = model.probabilities(logits, { temperature: t, topK: k });
-      const ranked = kit.ranked(before, BARS);
-      if (!ranked.includes(token)) ranked[ranked.length - 1] = token;
-      bars.replaceChildren(
-        ...ranked.map((i) => {
-          const cut = cutBy(i, probs, afterTopK);
-          return element(
-            "li",
-            {
-              className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`,
-              style: `--nb-live-p: ${probs[i].toFixed(4)}`,
-            },
-            element("span", { className: "nb-live-bar-token", text: model.shown[i] }),
-            element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
-            element("span", {
-              className: "nb-live-bar-p",
-              text: percent(probs[i]) + (i === token ? " drawn" : ""),
-            }),
-            element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` }),
-          );
+  /** The step's bars: the likeliest tokens as temperature alone ranks them (so that the
+      tokens top-k and top-p cut show), the drawn one among them. */
+  function stepBars(model, filters, drawn) {
+    const { probs, token, logits } = drawn;
+    const { temperature: t, topK: k } = filters;
+    const before = model.probabilities(logits, { temperature: t });
+    const afterTopK = model.probabilities(logits, { temperature: t, topK: k });
+    const ranked = kit.ranked(before, BARS);
+    if (!ranked.includes(token)) ranked[ranked.length - 1] = token;
+    const bars = ranked.map((i) => {
+      const cut = cutBy(i, probs, afterTopK);
+      return element(
+        "li",
+        {
+          className: `nb-live-bar${i === token ? " nb-live-bar-drawn" : ""}${cut ? " nb-live-bar-cut" : ""}`,
+          style: `--nb-live-p: ${probs[i].toFixed(4)}`,
+        },
+        element("span", { className: "nb-live-bar-token", text: model.shown[i] }),
+        element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
+        element("span", {
+          className: "nb-live-bar-p",
+          text: percent(probs[i]) + (i === token ? " drawn" : ""),
         }),
+        element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` }),
       );
-      caption.textContent =
-        `Step ${stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` +
-        topPSummary(probs, afterTopK);
-      widget.announce({ ms: performance.now() - start });
-      return stepsDone < options.steps;
-    }
+    });
+    return { bars, summary: topPSummary(filters, probs, afterTopK) };
+  }
 
-    function stop() {
-      clearTimeout(timer);
-      timer = 0;
-      playButton.textContent = "Play";
-      playButton.setAttribute("aria-pressed", "false");
+  /** Start again from the prompt with the controls' settings (or say what is wrong). */
+  function reset(w, model) {
+    const { widget, options, view, run } = w;
+    stop(w);
+    const problem = kit.problemWith(model, kit.normalised(model, view.prompt));
+    view.prompt.setAttribute("aria-invalid", problem ? "true" : "false");
+    view.note(problem ? null : options.trained, view.prompt.value);
+    const badSeed = seedProblem(view.seed, options.ranges.seed);
+    view.seed.setAttribute("aria-invalid", badSeed ? "true" : "false");
+    run.sampler = null;
+    if (problem || badSeed) {
+      widget.status.textContent = problem || badSeed;
+      widget.live.classList.add("nb-live-stale");
+      return;
     }
+    widget.status.textContent = "";
+    widget.live.classList.remove("nb-live-stale");
+    run.filters = settings(view);
+    run.sampler = model.sampler(model.encode(view.prompt.value), run.filters);
+    run.stepsDone = 0;
+    view.text.replaceChildren(
+      element("span", { className: "nb-live-prompt", text: view.prompt.value }),
+    );
+    view.bars.replaceChildren();
+    view.caption.textContent = `Press Step to draw one token, or Play for ${options.steps}.`;
+  }
 
-    function play(model) {
-      if (timer) return stop();
-      if (!sampler || stepsDone >= options.steps) reset(model);
-      if (!sampler) return;
-      if (kit.reducedMotion.matches) {
-        while (step(model)); // no animation: the whole run at once
-        return;
+  /** Draw one token; returns whether the run has steps left. */
+  function step(w, model) {
+    const { widget, options, view, run } = w;
+    if (!run.sampler) return false;
+    if (run.stepsDone >= options.steps) reset(w, model);
+    const start = performance.now();
+    const drawn = run.sampler.step();
+    const { probs, token } = drawn;
+    run.stepsDone++;
+    // whitespace lays the text out; a token that prints nothing shows as the book prints it
+    const shown = /^\s+$/.test(model.vocab[token]) ? model.vocab[token] : model.shown[token];
+    view.text.append(element("span", { className: "nb-live-drawn", text: shown }));
+    const { bars, summary } = stepBars(model, run.filters, drawn);
+    view.bars.replaceChildren(...bars);
+    view.caption.textContent =
+      `Step ${run.stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` +
+      summary;
+    widget.announce({ ms: performance.now() - start });
+    return run.stepsDone < options.steps;
+  }
+
+  function stop(w) {
+    const play = w.view.buttons.play;
+    clearTimeout(w.run.timer);
+    w.run.timer = 0;
+    play.textContent = "Play";
+    play.setAttribute("aria-pressed", "false");
+  }
+
+  function play(w, model) {
+    const { run } = w;
+    if (run.timer) return stop(w);
+    if (!run.sampler || run.stepsDone >= w.options.steps) reset(w, model);
+    if (!run.sampler) return;
+    if (kit.reducedMotion.matches) {
+      while (step(w, model)); // no animation: the whole run at once
+      return;
+    }
+    w.view.buttons.play.textContent = "Pause";
+    w.view.buttons.play.setAttribute("aria-pressed", "true");
+    const tick = () => {
+      if (step(w, model)) run.timer = setTimeout(tick, 120);
+      else {
+        stop(w);
+        run.timer = 0;
       }
-      playButton.textContent = "Pause";
-      playButton.setAttribute("aria-pressed", "true");
-      const tick = () => {
-        if (step(model)) timer = setTimeout(tick, 120);
-        else {
-          stop();
-          timer = 0;
-        }
-      };
-      tick();
-    }
+    };
+    tick();
+  }
 
-    temperature.addEventListener("input", () => {
-      temperatureShown.textContent = Number(temperature.value).toFixed(2);
-      widget.ready(reset);
+  /** The top-k menu: the choices below the model's vocabulary, and the page's own. */
+  function topKChoices(view, options, model) {
+    const { topK } = view;
+    for (const k of TOP_K_CHOICES.filter((k) => k < model.config.vocab_size)) {
+      topK.append(element("option", { value: String(k), text: String(k) }));
+    }
+    topK.value = options.topK === null ? "" : String(options.topK);
+    if (topK.value === "" && options.topK !== null) {
+      topK.append(element("option", { value: String(options.topK), text: String(options.topK) }));
+      topK.value = String(options.topK);
+    }
+  }
+
+  function samplingWidget(root, options) {
+    const widget = kit.setUp(root, options);
+    const view = samplingView(widget, options);
+    // the sampler and the settings it draws with, the steps drawn, Play's timer
+    const run = { sampler: null, filters: null, stepsDone: 0, timer: 0 };
+    const w = { widget, options, view, run };
+    const again = () => widget.ready((model) => reset(w, model));
+    view.temperature.addEventListener("input", () => {
+      view.temperatureShown.textContent = Number(view.temperature.value).toFixed(2);
+      again();
     });
-    topP.addEventListener("input", () => {
-      showTopP();
-      widget.ready(reset);
+    view.topP.addEventListener("input", () => {
+      showTopP(view);
+      again();
     });
-    showTopP();
-    for (const control of [prompt, seed, topK])
-      control.addEventListener("input", () => widget.ready(reset));
-    stepButton.addEventListener("click", () => widget.ready((model) => step(model)));
-    playButton.addEventListener("click", () => widget.ready(play));
-    resetButton.addEventListener("click", () => widget.ready(reset));
+    showTopP(view);
+    for (const control of [view.prompt, view.seed, view.topK]) {
+      control.addEventListener("input", again);
+    }
+    view.buttons.step.addEventListener("click", () => widget.ready((model) => step(w, model)));
+    view.buttons.play.addEventListener("click", () => widget.ready((model) => play(w, model)));
+    view.buttons.reset.addEventListener("click", again);
     widget.onLoad((model) => {
-      for (const k of TOP_K_CHOICES.filter((k) => k < model.config.vocab_size)) {
-        topK.append(element("option", { value: String(k), text: String(k) }));
-      }
-      topK.value = options.topK === null ? "" : String(options.topK);
-      if (topK.value === "" && options.topK !== null) {
-        topK.append(element("option", { value: String(options.topK), text: String(options.topK) }));
-        topK.value = String(options.topK);
-      }
-      reset(model);
+      topKChoices(view, options, model);
+      reset(w, model);
     });
     return widget;
   }

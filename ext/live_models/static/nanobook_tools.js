@@ -98,8 +98,9 @@
 
   // --- the widget -------------------------------------------------------------------------
 
-  function toolsWidget(root, options) {
-    const widget = kit.setUp(root, options);
+  /** The controls (the sum, the calculator switch, Run) and the completion with its
+      caption and legend. */
+  function toolsView(widget, options) {
     const id = widget.id;
     const prompt = kit.textInput(`${id}-prompt`, options.prompt, {
       inputmode: "numeric",
@@ -109,7 +110,7 @@
     const toolOn = element("input", { type: "checkbox", id: `${id}-tool`, checked: "" });
     const runButton = kit.button("Run");
     widget.controls.append(
-      kit.field(`Sum for the ${root.dataset.nanobookModel} model`, prompt, hint),
+      kit.field(`Sum for the ${widget.root.dataset.nanobookModel} model`, prompt, hint),
       element(
         "div",
         { className: "nb-live-field nb-tool-switch" },
@@ -134,41 +135,77 @@
     );
     widget.live.append(text, caption, legend);
     const note = kit.trainingNote(widget, prompt, caption);
-    let timer = 0;
+    return { prompt, toolOn, runButton, text, caption, note };
+  }
 
-    function token(model, i, run, inCall) {
-      const kind =
-        i < run.promptLength
-          ? "nb-live-prompt"
-          : run.forced[i]
-            ? "nb-tool-forced"
-            : inCall
-              ? "nb-tool-call"
-              : "nb-tool-written";
-      const span = element("span", {
-        className: `nb-tool-token ${kind}`,
-        text: model.vocab[run.ids[i]],
+  function token(model, i, run, inCall) {
+    const kind =
+      i < run.promptLength
+        ? "nb-live-prompt"
+        : run.forced[i]
+          ? "nb-tool-forced"
+          : inCall
+            ? "nb-tool-call"
+            : "nb-tool-written";
+    const span = element("span", {
+      className: `nb-tool-token ${kind}`,
+      text: model.vocab[run.ids[i]],
+    });
+    if (run.forced[i]) span.setAttribute("title", "forced: the calculator's answer, not sampled");
+    return span;
+  }
+
+  function describe(model, run, toolOn) {
+    const said = run.calls.map(
+      (c, i) =>
+        `${i ? "then" : "The model"} called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`,
+    );
+    const answer = model.decode(run.ids.slice(run.promptLength));
+    if (!toolOn) return `Calculator off: the model wrote “${answer}” on its own.`;
+    if (!said.length) return `The model wrote “${answer}” and made no call.`;
+    return `${said.join("; ")}. Completion: “${answer}”.`;
+  }
+
+  /** Write the completion token by token (at once with reduced motion), then describe it. */
+  function writeCompletion(w, model, run) {
+    const { widget, view, timer } = w;
+    const { text, caption, toolOn } = view;
+    let opened = false;
+    const started = performance.now();
+    const advance = () => {
+      const step = run.step();
+      if (step) {
+        const written = !step.forced && toolOn.checked;
+        if (written && step.token === model.stoi.get(model.tool.open)) opened = true;
+        text.append(token(model, run.ids.length - 1, run, opened));
+        if (written && step.token === model.stoi.get(model.tool.close)) opened = false;
+        if (!kit.reducedMotion.matches) {
+          timer.id = setTimeout(advance, step.forced ? 260 : 140);
+          return;
+        }
+        return advance(); // no animation: the whole completion at once
+      }
+      caption.textContent = describe(model, run, toolOn.checked);
+      widget.announce({
+        ms: performance.now() - started,
+        text: model.decode(run.ids),
+        calls: run.calls,
       });
-      if (run.forced[i]) span.setAttribute("title", "forced: the calculator's answer, not sampled");
-      return span;
-    }
+    };
+    advance();
+  }
 
-    function describe(model, run) {
-      const said = run.calls.map(
-        (c, i) =>
-          `${i ? "then" : "The model"} called the calculator with “${c.expression}”, which answered ${c.result}${c.error ? ` (${c.error})` : ""}, forced into the context`,
-      );
-      const answer = model.decode(run.ids.slice(run.promptLength));
-      if (!toolOn.checked) return `Calculator off: the model wrote “${answer}” on its own.`;
-      if (!said.length) return `The model wrote “${answer}” and made no call.`;
-      return `${said.join("; ")}. Completion: “${answer}”.`;
-    }
+  function toolsWidget(root, options) {
+    const widget = kit.setUp(root, options);
+    const view = toolsView(widget, options);
+    const { prompt, toolOn } = view;
+    const timer = { id: 0 };
 
     function start(model) {
-      clearTimeout(timer);
+      clearTimeout(timer.id);
       const problem = kit.problemWith(model, prompt.value);
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
-      note(problem ? null : options.trained, prompt.value);
+      view.note(problem ? null : options.trained, prompt.value);
       if (problem) {
         widget.status.textContent = problem;
         widget.live.classList.add("nb-live-stale");
@@ -178,35 +215,12 @@
       widget.live.classList.remove("nb-live-stale");
       const run = session(model, prompt.value, { tool: toolOn.checked });
       run.promptLength = run.ids.length;
-      let opened = false;
-      const spans = run.ids.map((_, i) => token(model, i, run, false));
-      text.replaceChildren(...spans);
-      caption.textContent = "Running…";
-      const started = performance.now();
-      const advance = () => {
-        const step = run.step();
-        if (step) {
-          const written = !step.forced && toolOn.checked;
-          if (written && step.token === model.stoi.get(model.tool.open)) opened = true;
-          text.append(token(model, run.ids.length - 1, run, opened));
-          if (written && step.token === model.stoi.get(model.tool.close)) opened = false;
-          if (!kit.reducedMotion.matches) {
-            timer = setTimeout(advance, step.forced ? 260 : 140);
-            return;
-          }
-          return advance(); // no animation: the whole completion at once
-        }
-        caption.textContent = describe(model, run);
-        widget.announce({
-          ms: performance.now() - started,
-          text: model.decode(run.ids),
-          calls: run.calls,
-        });
-      };
-      advance();
+      view.text.replaceChildren(...run.ids.map((_, i) => token(model, i, run, false)));
+      view.caption.textContent = "Running…";
+      writeCompletion({ widget, view, timer }, model, run);
     }
 
-    widget.runWhenAsked(start, { click: [runButton], change: [toolOn], enter: [prompt] });
+    widget.runWhenAsked(start, { click: [view.runButton], change: [toolOn], enter: [prompt] });
     return widget;
   }
 

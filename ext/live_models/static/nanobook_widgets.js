@@ -52,7 +52,7 @@
     return best;
   }
 
-  /** Why `text` cannot be read by `model`, or null (the same rules as compute.py). */
+  /** Why `text` cannot be read by `model`, or null (the same rules as compute.check_prompt). */
   function problemWith(model, text) {
     if (!text.length) return `Type a prompt: the ${model.name} model needs at least one token.`;
     const unknown = [...new Set([...text].filter((ch) => !model.stoi.has(ch)))];
@@ -72,6 +72,59 @@
     return getComputedStyle(root).getPropertyValue(name).trim() || fallback;
   }
 
+  /** `widget.ready`: load the widget's model (once), then run `callback(model)`; the live
+      rendering then takes the static one's place. `loaded(model)` once it is in. */
+  function modelLoader(widget, staticPart, loaded) {
+    const { root, status, live } = widget;
+    let loading = null;
+    return (callback) => {
+      if (!loading) {
+        const name = root.dataset.nanobookModel;
+        // a model, or a plain record such as "sort-replay"
+        const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
+        status.textContent = name.endsWith("-replay")
+          ? "Loading the training replay…"
+          : `Loading the ${name} model…`;
+        loading = load(name).then(
+          (model) => {
+            widget.model = model;
+            staticPart.hidden = true;
+            live.hidden = false;
+            if (status.textContent.startsWith("Loading")) status.textContent = "";
+            loaded(model);
+            return model;
+          },
+          (error) => {
+            status.textContent = `The live model is not available: ${error.message}. The table shows the book's example.`;
+            loading = null;
+            throw error;
+          },
+        );
+      }
+      loading.then(callback, () => {});
+    };
+  }
+
+  /** First use, or the widget coming near the screen, loads the model. */
+  function loadWhenNear(widget) {
+    const { root } = widget;
+    root.addEventListener("focusin", () => widget.ready(() => {}), { once: true });
+    if ("IntersectionObserver" in window) {
+      const observer = new IntersectionObserver(
+        (entries) => {
+          if (entries.some((entry) => entry.isIntersecting)) {
+            observer.disconnect();
+            widget.ready(() => {});
+          }
+        },
+        { rootMargin: "200px" },
+      );
+      observer.observe(root);
+    } else {
+      widget.ready(() => {});
+    }
+  }
+
   /** What every widget shares: the lazy model, the status line, the static rendering.
       With loadWhenSeen false, the model loads only when the widget asks (ready): a
       widget whose model is large and only needed once the reader acts (live-training). */
@@ -87,7 +140,6 @@
     const staticPart = root.querySelector(".nb-live-static");
     root.prepend(element("div", { className: "nb-live-controls" }), status);
     root.append(live);
-    let loading = null;
     let loaded;
     const whenLoaded = new Promise((resolve) => {
       loaded = resolve;
@@ -100,33 +152,6 @@
       live,
       controls: root.querySelector(".nb-live-controls"),
       model: null,
-      /** Load the model (once), then run `callback(model)`. */
-      ready(callback) {
-        if (!loading) {
-          const name = root.dataset.nanobookModel;
-          // a model, or a plain record such as "sort-replay"
-          const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
-          status.textContent = name.endsWith("-replay")
-            ? "Loading the training replay…"
-            : `Loading the ${name} model…`;
-          loading = load(name).then(
-            (model) => {
-              widget.model = model;
-              staticPart.hidden = true;
-              live.hidden = false;
-              if (status.textContent.startsWith("Loading")) status.textContent = "";
-              loaded(model);
-              return model;
-            },
-            (error) => {
-              status.textContent = `The live model is not available: ${error.message}. The table shows the book's example.`;
-              loading = null;
-              throw error;
-            },
-          );
-        }
-        loading.then(callback, () => {});
-      },
       /** Run `callback(model)` once the model is in, without loading it. */
       onLoad(callback) {
         whenLoaded.then(callback);
@@ -156,23 +181,9 @@
         );
       },
     };
-    if (!loadWhenSeen) return widget;
-    // first use, or the widget coming near the screen, loads the model
-    root.addEventListener("focusin", () => widget.ready(() => {}), { once: true });
-    if ("IntersectionObserver" in window) {
-      const observer = new IntersectionObserver(
-        (entries) => {
-          if (entries.some((entry) => entry.isIntersecting)) {
-            observer.disconnect();
-            widget.ready(() => {});
-          }
-        },
-        { rootMargin: "200px" },
-      );
-      observer.observe(root);
-    } else {
-      widget.ready(() => {});
-    }
+    /** Load the model (once), then run `callback(model)`. */
+    widget.ready = modelLoader(widget, staticPart, loaded);
+    if (loadWhenSeen) loadWhenNear(widget);
     return widget;
   }
 

@@ -1,0 +1,93 @@
+"""``live-tools``: the Tools chapter's model (experiments/arithmetic_runs.py) answers the
+reader's sum, its calculator calls run by the engine, with a switch that turns the tool
+off (static/nanobook_tools.js, also the engine a predict-check on a tool model runs).
+
+    ```{live-tools} calculator
+    :prompt: 136+044=                 the sum the page starts with; the reader types another
+    ```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from docutils import nodes
+
+from .. import distribution
+from ..directive import TOOL_MODELS, LiveSpec, options
+from ..render import table, training_note, typed_input_problem
+
+SCRIPT = "nanobook_tools.js"
+
+
+@dataclass
+class ToolsSpec(LiveSpec):
+    kind = "tools"
+    name = "live-tools"
+    page_script = SCRIPT
+    option_spec = options("prompt")
+    request_fields = ("prompt",)
+
+    @property
+    def label(self) -> str:
+        return f"The {self.preset} model with its calculator, live"
+
+    def models(self, presets: tuple[str, ...], options: dict) -> tuple[str, ...]:
+        return TOOL_MODELS
+
+    def problem(self, cache: Path) -> tuple[str, str] | None:
+        return typed_input_problem(self, cache)
+
+    def compute(self) -> dict:
+        return tools(self.preset, self.prompt)
+
+    def fallback(self, result: dict) -> list[nodes.Node]:
+        return tools_fallback(self, result)
+
+    def page_options(self, page, result: dict) -> dict:
+        trained = distribution.limits(self.preset)  # for the hint and the check
+        return {**super().page_options(page, result), "trained": trained}
+
+
+SPEC = ToolsSpec
+
+
+def tools(preset: str, prompt: str) -> dict:
+    """The engine's greedy completion of ``prompt`` with the tool on and off: per token,
+    whether the engine forced it; and the calls it ran."""
+    from model_src import arithmetic, engine
+
+    from ..compute import trained_model
+
+    entry = trained_model(preset)
+    runs = {}
+    for mode, tool in (("on", engine.calculate), ("off", None)):
+        done = engine.complete(entry.model, arithmetic.TOKENIZER, prompt, tool=tool)
+        runs[mode] = {
+            "text": done.text,
+            "forced": done.forced,
+            "calls": [[c.expression, c.result, c.error] for c in done.calls],
+        }
+    return {"prompt": prompt, **runs}
+
+
+def tools_fallback(spec: ToolsSpec, result: dict) -> list[nodes.Node]:
+    intro = nodes.paragraph(
+        text=f"The {spec.preset} model completes “{spec.prompt}”, greedily, with its "
+        "calculator on and off. Forced: the tokens the engine wrote (the tool's answer).",
+        classes=["nb-live-caption"],
+    )
+    rows = []
+    for mode in ("on", "off"):
+        run = result[mode]
+        answer = run["text"][len(spec.prompt) :]
+        forced = "".join(ch for ch, f in zip(run["text"], run["forced"], strict=True) if f)
+        calls = "; ".join(f"{e} → {r}" + (f" ({why})" if why else "") for e, r, why in run["calls"])
+        rows.append([f"tool {mode}", answer, forced or "none", calls or "none"])
+    header = ["calculator", "the model's completion", "forced", "calls"]
+    return [
+        intro,
+        *training_note(distribution.limits(spec.preset), spec.prompt),
+        table(header, rows),
+    ]

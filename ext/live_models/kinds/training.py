@@ -1,0 +1,194 @@
+"""``live-training``: the reader trains the model in the page, in a Web Worker
+(static/nanobook_training.js; its trainer nanobook_train.js loads when the reader trains).
+What the page is handed is training_widget.py's; with ``:run: rl``, rl_training.py's (and
+nanobook_training_rl.js joins the page).
+
+    ```{live-training} sort           each option sets a control's default (the book run's
+    :steps: 600                       value if left out): :seed:, :learning-rate:, :warmup:,
+    :clip: off                        :steps:, :batch-size:, :clip:, :weight-decay:,
+    ```                               :layers:, :width:
+    ```{live-training} sort           with :run: rl, the RL chapter's run (rl_runs.py):
+    :run: rl                          :method:, :reward:, :group:, :learning-rate:,
+    ```                               :steps:, :seed:
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docutils import nodes
+
+from ... import _core
+from ..directive import MAX_SEED, LiveSpec, export_by_suffix, options, read_run
+from ..render import table
+
+# The reader's settings, each an option setting its default (the book run's value when
+# left out) and a control of the page held to these bounds. Steps: the page trains a few
+# steps a second, so the longest run is minutes. Layers and width: up to about four times
+# the book model's work per step.
+MAX_TRAINING_STEPS = 2000
+TRAINING_NUMBERS = {
+    "seed": _core.Number(int, 0, MAX_SEED, "7"),
+    "learning-rate": _core.Number(float, 1e-5, 1.0, "3e-3"),
+    "warmup": _core.Number(int, 0, MAX_TRAINING_STEPS, "0", "0 starts at the full rate"),
+    "steps": _core.Number(int, 1, MAX_TRAINING_STEPS, "200"),
+    "batch-size": _core.Number(int, 1, 128, "8"),
+    "weight-decay": _core.Number(float, 0.0, 1.0, "0"),
+    "layers": _core.Number(int, 1, 4, "1"),
+    "width": _core.Number(int, 12, 96, "24", "a multiple of the model's heads"),
+}
+CLIP_SWITCH = ("on", "off")
+# With :run: rl, the RL chapter's run again (rl_training.py). An RL step samples a group
+# of answers for each prompt before it trains: fewer steps than a training run in the
+# same minutes. GRPO divides by a group's spread: two answers at least.
+MAX_RL_STEPS = 500
+RL_NUMBERS = {
+    "seed": TRAINING_NUMBERS["seed"],
+    "learning-rate": TRAINING_NUMBERS["learning-rate"],
+    "steps": _core.Number(int, 1, MAX_RL_STEPS, "100"),
+    "group": _core.Number(int, 2, 32, "8", "the answers sampled for each prompt"),
+}
+RL_CHOICES = ("method", "reward")  # checked against experiments/rl_runs.py and rl.py
+RL_SCRIPT = "nanobook_training_rl.js"  # RL in the page, on the training widget's parts
+
+
+def clip_switch(text: str | None) -> bool:
+    """:clip: on or off (whether train.fit clips the gradients' norm)."""
+    value = (text or "").strip()
+    if value not in CLIP_SWITCH:
+        raise ValueError(" or ".join(CLIP_SWITCH))
+    return value == CLIP_SWITCH[0]
+
+
+@dataclass
+class TrainingSpec(LiveSpec):
+    kind = "training"
+    name = "live-training"
+    page_script = "nanobook_training.js"
+    option_spec = options(
+        "run", *RL_CHOICES, numbers={**RL_NUMBERS, **TRAINING_NUMBERS, "clip": clip_switch}
+    )
+    request_fields = ("run",)  # the static rendering: the run, whatever the options
+
+    run: str = "training"  # the model's training run, or "rl" (experiments/rl_runs.py)
+    settings: dict = field(default_factory=dict)  # the author's defaults, by option
+
+    def read(self, options: dict) -> None:
+        self.run = read_run(options)
+        names = (*RL_NUMBERS, *RL_CHOICES) if self.run == "rl" else (*TRAINING_NUMBERS, "clip")
+        other = sorted(set(options) - {"name", "class", "run", *names})
+        if other:
+            raise _core.Problem(
+                f":{other[0]}: is not a setting of the {self.run} run",
+                f"its settings: {', '.join(f':{n}:' for n in names)}",
+            )
+        numbers = RL_NUMBERS if self.run == "rl" else TRAINING_NUMBERS
+        for name, number in numbers.items():  # the options took the widest bounds of the two
+            if name in options and not number.low <= options[name] <= number.high:
+                raise number.refusal(name, str(options[name]))
+        self.settings = {name: options[name] for name in names if name in options}
+        for name in RL_CHOICES:
+            if name in self.settings:
+                self.settings[name] = self.settings[name].strip()
+
+    @property
+    def widget(self):
+        """The module that makes what the page is handed: rl_training or training_widget."""
+        from .. import rl_training, training_widget
+
+        return rl_training if self.run == "rl" else training_widget
+
+    @property
+    def producer(self) -> str:
+        return self.widget.__file__
+
+    def reads(self) -> str:
+        from .. import compute
+
+        return compute.rl_replay_key(self.preset) if self.run == "rl" else super().reads()
+
+    @property
+    def script(self) -> str:
+        return f"{self.preset}-{'rl-' if self.run == 'rl' else ''}training"
+
+    def page_scripts(self) -> tuple[str, ...]:
+        return (self.page_script, *((RL_SCRIPT,) if self.run == "rl" else ()))
+
+    @property
+    def label(self) -> str:
+        rl = " by reinforcement learning" if self.run == "rl" else ""
+        return f"Train the {self.preset} model in your browser{rl}"
+
+    def problem(self, cache: Path) -> tuple[str, str] | None:
+        return self.widget.problem(self.preset, self.settings)
+
+    def compute(self) -> dict:
+        return self.widget.summary(self.preset)
+
+    def shown(self, result: dict) -> dict:
+        """With the lines of each phase of the step, found in the code as it is now (never
+        cached: a line moves without changing what trains)."""
+        if self.run == "rl":
+            return result
+        return {**result, "phases": self.widget.phase_lines()}
+
+    def fallback(self, result: dict) -> list[nodes.Node]:
+        from .replay import rl_replay_fallback
+
+        if self.run == "rl":
+            return rl_replay_fallback(self, result)
+        return training_fallback(self, result)
+
+    def page_options(self, page, result: dict) -> dict:
+        """Its controls, the start the build exported, the phases' lines, the trainer's
+        address; with :run: rl, the RL controls (kind ``rl-training``)."""
+        trainer = page.static("nanobook_train.js")
+        if self.run == "rl":
+            return {
+                "kind": "rl-training",
+                "preset": self.preset,
+                "controls": self.widget.page_controls(self.settings, result),
+                "about": {**result["about"], "k": result["k"]},
+                "trainer": trainer,
+            }
+        return {
+            "kind": self.kind,
+            "preset": self.preset,
+            "controls": self.widget.page_controls(self.settings, result),
+            "start": self.widget.page_start(result),
+            "phases": result["phases"],
+            "trainer": trainer,
+        }
+
+    @staticmethod
+    def export(name: str, cache: Path) -> Path | None:
+        """A run to train again: ``sort-training`` (training_widget.py) or
+        ``sort-rl-training`` (rl_training.py)."""
+        from .. import rl_training, training_widget
+
+        makers = {"-rl-training": rl_training.artifact, "-training": training_widget.artifact}
+        return export_by_suffix(name, cache, makers)
+
+
+SPEC = TrainingSpec
+
+
+def training_fallback(spec, result: dict) -> list[nodes.Node]:
+    """The book's own run, as its log recorded it: the page's run starts from it."""
+    book = result["book"]
+    first = [row for row in result["rows"] if row[2] is None]
+    intro = nodes.paragraph(
+        text=f"The book's run of the {spec.preset} model (seed {book['seed']}, "
+        f"{book['steps']} steps, learning rate {book['learning-rate']:g}, warmup "
+        f"{book['warmup']} steps, batch size {book['batch-size']}): the training loss it "
+        f"logged at its first {len(first)} logged steps (every {result['log_interval']}), "
+        f"then at every evaluation (every {result['eval_interval']} steps) with the "
+        "held-out loss.",
+        classes=["nb-live-caption"],
+    )
+    rows = [
+        [str(step), f"{loss:.4f}", "–" if held_out is None else f"{held_out:.4f}"]
+        for step, loss, held_out in result["rows"]
+    ]
+    return [intro, table(["step", "training loss", "held-out loss"], rows)]
