@@ -19,6 +19,7 @@ import torch
 from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
+from ext.live_models.kinds.sampling import draw, mulberry32
 from ext.live_models.kinds.training import TRAINING_NUMBERS, TrainingSpec
 from model_src import presets, probe, train, trained
 from model_src.model import GPT, GPTConfig
@@ -310,20 +311,18 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert chosen.inner_text().startswith("Optimiser step")
     marked = page.locator(".annotated-source .as-line.nb-training-line")
     assert "optimizer.step()" in marked.inner_text()
-    handed_to_attention(page, widget, before + 1)
+    handed_over(page, widget, before + 1)
 
 
-def handed_to_attention(page, widget, steps: int) -> None:
-    """The reader's model, handed over, reads the attention widget's prompt: its answer
-    and its predictions are those of train.fit's model after as many steps (float64)."""
-    button(widget, "Read with my model in the attention widget").click()
-    attention = page.locator(".nb-live-attention")
-    menu = attention.locator("select")
-    menu.wait_for()
-    assert menu.input_value() == "reader"
-    assert menu.locator("option:checked").inner_text() == f"your model (step {steps})"
+def handed_over(page, widget, steps: int) -> None:
+    """The reader's model, handed over, reads the attention widget's prompt and samples in
+    the sampling widget: its answer, its predictions and its draws are those of train.fit's
+    model after as many steps (float64)."""
+    button(widget, "Use my model in the attention and sampling widgets").click()
     _, model = train_fit(steps, torch.float64)
     entry = trained.get(PRESET)
+    attention = page.locator(".nb-live-attention")
+    assert chosen_model(attention) == f"your model (step {steps})"
     ids = torch.tensor([entry.encode("CBACAB")])
     with torch.no_grad():
         ids = model.generate(ids, model.config.block_size - ids.shape[1], top_k=1)
@@ -334,6 +333,34 @@ def handed_to_attention(page, widget, steps: int) -> None:
     assert shown == predicted
     answer = entry.decode(ids[0, 6:].tolist())
     assert f"“{answer}”" in attention.locator(".nb-live-status").inner_text()
+    sampling = page.locator(".nb-live-sampling")
+    assert chosen_model(sampling) == f"your model (step {steps})"
+    steps_drawn = json.loads(sampling.get_attribute("data-live"))["steps"]
+    for drawn in range(1, steps_drawn + 1):
+        button(sampling, "Step").click()
+        sampling.locator(".nb-live-drawn").nth(drawn - 1).wait_for()
+    page_draws = "".join(sampling.locator(".nb-live-drawn").all_inner_texts())
+    assert page_draws == sampled_by(model, "CBACAB", seed=0, steps=steps_drawn)
+
+
+def chosen_model(widget) -> str:
+    """The label of the model a widget's Model menu has chosen (waiting for the menu)."""
+    menu = widget.locator("select[id$='-model']")
+    menu.wait_for()
+    assert menu.input_value() == "reader"
+    return menu.locator("option:checked").inner_text()
+
+
+def sampled_by(model: GPT, prompt: str, seed: int, steps: int) -> str:
+    """What the sampling widget draws after ``prompt`` with ``model`` at temperature 1 from
+    ``seed``: the page's generator and rule of drawing, run on PyTorch's probabilities."""
+    entry = trained.get(PRESET)
+    ids, random = entry.encode(prompt), mulberry32(seed)
+    for _ in range(steps):
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([ids]))
+        ids.append(draw(compute.next_token_probs(logits[0, -1], 1.0, None, None), next(random)))
+    return entry.decode(ids[len(prompt) :])
 
 
 @pytest.mark.browser

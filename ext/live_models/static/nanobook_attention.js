@@ -351,32 +351,6 @@
     cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
   }
 
-  /** A model the reader trained (nanobook_training.js says "nanobook:model") may read the
-      prompt in the book's model's place: a menu then chooses which one does. Returns
-      which model reads, given the book's. */
-  function readersModel(w, run) {
-    const { widget, view } = w;
-    const theirs = { model: null, menu: null };
-    document.addEventListener("nanobook:model", (event) => {
-      const { name: trained, model, label } = event.detail || {};
-      if (trained !== view.name || !model) return;
-      if (!theirs.menu) {
-        theirs.menu = element("select", { id: `${widget.id}-model` });
-        theirs.menu.append(
-          element("option", { value: "book", text: `the book's ${view.name} model` }),
-        );
-        theirs.menu.append(element("option", { value: "reader" }));
-        theirs.menu.addEventListener("change", () => widget.ready(run));
-        widget.controls.append(kit.field("Model", theirs.menu));
-      }
-      theirs.model = model;
-      theirs.menu.lastChild.textContent = label;
-      theirs.menu.value = "reader";
-      widget.ready(run);
-    });
-    return (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
-  }
-
   function attentionWidget(root, options) {
     const widget = kit.setUp(root, options);
     const view = attentionView(widget, options);
@@ -386,7 +360,7 @@
     const w = { widget, options, view, state };
     wireFocusMap(w);
     const run = (book) => read(w, reading(book));
-    const reading = readersModel(w, run);
+    const reading = kit.readersModel(widget, view.name, () => widget.ready(run));
     let pending = 0;
     view.input.addEventListener("input", () => {
       cancelAnimationFrame(pending);

@@ -241,7 +241,9 @@
     // the sampler and the settings it draws with, the steps drawn, Play's timer
     const run = { sampler: null, filters: null, stepsDone: 0, timer: 0 };
     const w = { widget, options, view, run };
-    const again = () => widget.ready((model) => reset(w, model));
+    // the reader's own model, handed over by a training widget, may sample in the book's place
+    const again = () => widget.ready((model) => reset(w, reading(model)));
+    const reading = kit.readersModel(widget, root.dataset.nanobookModel, again);
     view.temperature.addEventListener("input", () => {
       view.temperatureShown.textContent = Number(view.temperature.value).toFixed(2);
       again();
@@ -254,8 +256,12 @@
     for (const control of [view.prompt, view.seed, view.topK]) {
       control.addEventListener("input", again);
     }
-    view.buttons.step.addEventListener("click", () => widget.ready((model) => step(w, model)));
-    view.buttons.play.addEventListener("click", () => widget.ready((model) => play(w, model)));
+    view.buttons.step.addEventListener("click", () =>
+      widget.ready((model) => step(w, reading(model))),
+    );
+    view.buttons.play.addEventListener("click", () =>
+      widget.ready((model) => play(w, reading(model))),
+    );
     view.buttons.reset.addEventListener("click", again);
     widget.onLoad((model) => {
       topKChoices(view, options, model);

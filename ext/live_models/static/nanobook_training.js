@@ -1,7 +1,8 @@
 /* The live-training widget: the reader trains the sort model in the page with settings of
    their own, watches the training and held-out losses come in, follows one step through
    the phases of train.fit (marking the lines of train.py that run each one, when the page
-   shows them), and hands the model they trained to the page's attention widget.
+   shows them), and hands the model they trained to the page's attention and sampling
+   widgets.
 
    Before the reader presses Train the page holds only this script and the controls: the
    bounds, the book run's values and the phases' lines come in the widget's options (from
@@ -508,8 +509,8 @@
     };
   }
 
-  /** The controls, the start note and the buttons (Read with my model only when the page
-      has an attention widget of the same model). */
+  /** The controls, the start note and the buttons (Use my model only when the page has an
+      attention or sampling widget of the same model). */
   function trainingControls(widget, options) {
     const fields = options.controls.map((control) => controlField(widget.id, control));
     const settings = element(
@@ -529,16 +530,25 @@
       resume: kit.button("Resume"),
       step: kit.button("Step"),
     };
-    const attention = document.querySelector(
-      `.nb-live-attention[data-nanobook-model="${CSS.escape(options.preset)}"]`,
-    );
-    if (attention) buttons.hand = kit.button("Read with my model in the attention widget");
+    const takers = receivers(options.preset);
+    if (takers) buttons.hand = kit.button(`Use my model in the ${takers}`);
     widget.controls.append(
       settings,
       start,
       element("div", { className: "nb-live-buttons" }, ...Object.values(buttons)),
     );
     return { fields, buttons };
+  }
+
+  /** Which widgets of the page can take the reader's model in the book's place, in words
+      ("attention widget", "attention and sampling widgets"), or "" when there are none. */
+  function receivers(preset) {
+    const model = `[data-nanobook-model="${CSS.escape(preset)}"]`;
+    const kinds = ["attention", "sampling"].filter((kind) =>
+      document.querySelector(`.nb-live-${kind}${model}`),
+    );
+    if (!kinds.length) return "";
+    return `${kinds.join(" and ")} widget${kinds.length > 1 ? "s" : ""}`;
   }
 
   /** What the status line says when the run's state changes. */
@@ -551,7 +561,7 @@
     const heldOut = evaluated
       ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percent(evaluated.accuracy)}`
       : "";
-    const then = handOver ? " You can now read the attention widget's prompt with your model." : "";
+    const then = handOver ? ` You can now use your model in the ${handOver}.` : "";
     return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${then}`;
   }
 
@@ -614,7 +624,8 @@
     return Object.assign(run, { state: "starting", stepping: false });
   }
 
-  /** The reader's model as it is now, in the attention widgets of the same model. */
+  /** The reader's model as it is now, in the attention and sampling widgets of the same
+      model. */
   async function handOver(widget, options, run) {
     const { iter, weights } = await run.handle.weights();
     const { vocab, shown, task } = run.payload;
@@ -626,7 +637,8 @@
     document.dispatchEvent(
       new CustomEvent("nanobook:model", { detail: { name: options.preset, model, label } }),
     );
-    widget.status.textContent = `The attention widget now reads its prompt with your model as it was after step ${iter}; its Model menu switches back to the book's.`;
+    const takers = receivers(options.preset);
+    widget.status.textContent = `Your model as it was after step ${iter} is now in the ${takers}; a Model menu there switches back to the book's.`;
   }
 
   function trainingWidget(root, options) {
@@ -641,7 +653,7 @@
     widget.redraw = view.redraw;
     let run = null; // the run shown
     const say = (state) => {
-      widget.status.textContent = stateText(state, run, Boolean(buttons.hand));
+      widget.status.textContent = stateText(state, run, buttons.hand && receivers(options.preset));
     };
 
     function hear(current, message) {

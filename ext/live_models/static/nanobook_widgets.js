@@ -306,6 +306,30 @@
   // --- attention maps -----------------------------------------------------------------
 
   /** The maps' colours, read at each drawing: the reader may switch the theme. */
+  /** A model the reader trained may stand in for the book's: nanobook_training.js fires
+      "nanobook:model" with it, and a Model menu then appears in the widget's controls to
+      choose between the two. `rerun()` shows the widget again with the chosen one.
+      Returns pick(book): the model the widget reads with, given the book's. */
+  function readersModel(widget, name, rerun) {
+    const theirs = { model: null, menu: null };
+    document.addEventListener("nanobook:model", (event) => {
+      const { name: trained, model, label } = event.detail || {};
+      if (trained !== name || !model) return;
+      if (!theirs.menu) {
+        theirs.menu = element("select", { id: `${widget.id}-model` });
+        theirs.menu.append(element("option", { value: "book", text: `the book's ${name} model` }));
+        theirs.menu.append(element("option", { value: "reader" }));
+        theirs.menu.addEventListener("change", rerun);
+        widget.controls.append(field("Model", theirs.menu));
+      }
+      theirs.model = model;
+      theirs.menu.lastChild.textContent = label;
+      theirs.menu.value = "reader";
+      rerun();
+    });
+    return (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
+  }
+
   function mapColours(root) {
     return {
       ink: cssColour(root, "--nb-live-ink", "#da7756"),
@@ -422,6 +446,7 @@
     button,
     hint,
     field,
+    readersModel,
     mapColours,
     heatCells,
     headMap,
