@@ -157,9 +157,19 @@ Block = Markdown | Code | Math | Target | Fence
 class Page:
     """A MyST page, parsed: see the module's docstring."""
 
-    front_matter: dict
+    front_matter_text: str  # the YAML between the page's opening ``---`` lines
     blocks: tuple[Block, ...]
     comments: tuple[Comment, ...]
+
+    @cached_property
+    def front_matter(self) -> dict:
+        """The front matter; empty if there is none or it is not a YAML mapping (MyST
+        warns about that at the page's line when Sphinx reads it)."""
+        try:
+            matter = yaml.safe_load(self.front_matter_text)
+        except yaml.YAMLError:
+            return {}
+        return matter if isinstance(matter, dict) else {}
 
     @property
     def fences(self) -> list[Fence]:
@@ -221,13 +231,13 @@ def parse(text: str, config=None, first_line: int = 1) -> Page:
 
     tokens = create_md_parser(parser_config(config), RendererHTML).parse(text)
     lines = text.split("\n")
-    front_matter, blocks, comments = {}, [], []
+    front_matter, blocks, comments = "", [], []
     written = 0  # the lines before it are in a block already
     depth = 0
     for token in tokens:
         depth += token.nesting
         if token.type == "front_matter":
-            front_matter = yaml.safe_load(token.content) or {}
+            front_matter = token.content
             written = token.map[1]
         elif token.type == "myst_line_comment":
             comments += [

@@ -9,8 +9,9 @@ into one Jupyter opens and runs top to bottom:
   is in the notebook too), and a last cell checks each such value against what the
   reader's run computed (``glue`` keeps them);
 - ``{ref}`` and ``{term}`` become links to the published page;
-- directive fences become markdown: admonitions a quote, dropdowns ``<details>``,
-  annotated source its notes, and clips, diagrams and widgets a link to them on the page;
+- directive fences (as the book's one reader of MyST, buildlib/myst_pages.py, finds
+  them) become markdown: admonitions a quote, dropdowns ``<details>``, annotated source
+  its notes, and clips, diagrams and widgets a link to them on the page;
 - ``\\color{role}`` becomes the role's colour as ``#RRGGBB``, which MathJax and KaTeX
   both read;
 - every code cell is shown (the set-up cell first among them), ``glue`` is defined in

@@ -69,6 +69,12 @@ def test_front_matter_comments_and_targets():
     assert targets == [myst_pages.Target("ch-one", 8)]
 
 
+def test_a_page_that_does_not_read_says_nothing_rather_than_raising():
+    page = myst_pages.parse("---\nkey: [unclosed\n---\n```{code-cell}\n:tags: [a\nx = 1\n```\n")
+    assert page.front_matter == {}  # MyST warns about both when Sphinx reads the page
+    assert [cell.source for cell in page.cells] == ["x = 1"]
+
+
 def test_cells_with_their_tags_as_myst_nb_reads_them():
     (cell,) = myst_pages.parse(PAGE, BOOK).cells
     assert cell.metadata == {"tags": ["remove-input", "hide-output"]}
