@@ -40,6 +40,7 @@ from buildlib.book_build import TORCH_CPU_INDEX
 
 from . import reader_wheel
 from ._core import atomic_write, setup_core, warn
+from .annotated_source.locate import split_notes
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +230,8 @@ def _display_math(body: str, page: Page) -> str:
 
 def _directive(fence: myst_pages.Fence, page: Page) -> str:
     name, argument, options = fence.name, fence.argument, fence.options
+    if name == "annotated-source":
+        return _annotated_source(fence, page)
     inner = _converted(fence.page, page)
     if name == "admonition" or name in ADMONITIONS:
         title = _inline(argument, page) if name == "admonition" else name.capitalize()
@@ -236,8 +239,6 @@ def _directive(fence: myst_pages.Fence, page: Page) -> str:
         return f"\n> **{title}**\n>\n{quoted}\n"
     if name == "dropdown":
         return f"\n<details><summary>{_inline(argument, page)}</summary>\n\n{inner}\n\n</details>\n"
-    if name == "annotated-source":
-        return _annotated_source(argument, options, inner, page)
     if name == "manim-clip" and "name" in options:
         return _clip(options, page)
     what = ON_THE_PAGE.get(name, name)
@@ -256,16 +257,18 @@ def _clip(options: dict, page: Page) -> str:
     return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
 
 
-def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:
-    """The notes, each under the line of code it explains; the shapes are on the page."""
-    target = f"`{options['object']}` in " if "object" in options else ""
-    lines = [f"\n**Annotated source:** {target}`model_src/{argument}`", ""]
-    for block in re.split(r"\n(?=@ )", inner.strip()):
-        anchor, _, note = block.partition("\n")
-        if anchor.startswith("@ "):
-            lines.append(f"- `{anchor[2:].strip()}`: {' '.join(note.split())}")
-        elif block.strip():
-            lines.append(block.strip())
+def _annotated_source(fence: myst_pages.Fence, page: Page) -> str:
+    """The notes, split as the directive splits them, each under the line of code it
+    explains; the shapes are on the page."""
+    target = f"`{fence.options['object']}` in " if "object" in fence.options else ""
+    lines = [f"\n**Annotated source:** {target}`model_src/{fence.argument}`", ""]
+    body = fence.body.split("\n")
+    for note in split_notes(body):
+        text = markdown("\n".join(body[note.start : note.stop]), page)
+        if note.anchor is None:  # on the whole object
+            lines.append(text)
+        else:
+            lines.append(f"- `{note.anchor.strip()}`: {' '.join(text.split())}")
     lines.append(f"\n(With the shapes each line produces on [the book's page]({page.url}).)\n")
     return "\n".join(lines)
 
