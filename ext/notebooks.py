@@ -79,8 +79,8 @@ def execute_missing(app, docnames: set[str], entry_of: Callable[[str], Path]) ->
     pending = []
     for docname in sorted(docnames):
         path = Path(env.doc2path(docname))
-        read = myst_pages.notebook(path, env.myst_config, nb_config)
-        if read is None or path.suffix != ".md":
+        read = path.suffix == ".md" and myst_pages.notebook(path, env.myst_config, nb_config)
+        if not read:
             continue
         (reader, notebook), entry = read, Path(entry_of(docname))
         if not stored(entry, notebook, docname):
