@@ -5,8 +5,8 @@ A page is parsed to the block level by markdown-it with the project's MyST setti
 with), and everything the build needs of it is read from those tokens:
 
 - the front matter (``Page.front_matter``);
-- the code cells, as MyST-NB reads them: ``{code-cell}`` fences outside any list or
-  quote, their options (``:tags:``) read as YAML (``Page.cells``);
+- the code cells, as MyST-NB reads them: `````{code-cell}`` fences outside any list
+  or quote, their options (``:tags:``) read as YAML (``Page.cells``);
 - every directive fence (`````{name}`` or ``:::{name}``) with its argument, options,
   body and line; a fence's body is a page of its own (``Fence.page``), for the
   directives nested in it (``Page.fences``);
@@ -114,6 +114,7 @@ class Fence:
     argument: str
     content: str  # everything after the opening line, as MyST hands it to the directive
     line: int  # the opening line's
+    markup: str  # the fence's characters: ``` (or more), ::: for a colon fence
     top_level: bool  # outside any list or quote (MyST-NB reads only those as cells)
     config: object = dataclasses.field(repr=False, compare=False)
 
@@ -178,9 +179,11 @@ class Page:
 
     @property
     def cells(self) -> list[Cell]:
-        """The code cells, in order, as MyST-NB reads them."""
+        """The code cells, in order, as MyST-NB reads them: backtick fences, not nested."""
         return [
-            fence.cell() for fence in self.fences if fence.name == "code-cell" and fence.top_level
+            fence.cell()
+            for fence in self.fences
+            if fence.name == "code-cell" and fence.top_level and fence.markup.startswith("`")
         ]
 
 
@@ -265,7 +268,8 @@ def _block(token, lines: list[str], first_line: int, top_level: bool, config) ->
     if token.type in ("fence", "colon_fence"):
         name, argument = [*(token.info or "").split(maxsplit=1), "", ""][:2]  # as MyST splits it
         if name.startswith("{") and name.endswith("}"):
-            return Fence(name[1:-1], argument.strip(), token.content, line, top_level, config)
+            fence = name[1:-1], argument.strip(), token.content, line, token.markup
+            return Fence(*fence, top_level, config)
         if token.type == "fence":
             return Code("\n".join(lines[token.map[0] : token.map[1]]), line)
     if token.type in ("math_block", "math_block_label"):

@@ -76,7 +76,9 @@ def test_a_page_that_does_not_read_says_nothing_rather_than_raising():
 
 
 def test_cells_with_their_tags_as_myst_nb_reads_them():
-    (cell,) = myst_pages.parse(PAGE, BOOK).cells
+    # a colon fence and a fence in a list are not cells to MyST-NB: it runs neither
+    others = ":::{code-cell}\nx = 1\n:::\n\n- item\n\n  ```{code-cell}\n  y = 2\n  ```\n"
+    (cell,) = myst_pages.parse(PAGE + others, BOOK).cells
     assert cell.metadata == {"tags": ["remove-input", "hide-output"]}
     assert cell.source == "%matplotlib inline\nimport torch"
     assert cell.line == _line(PAGE, "```{code-cell}")
