@@ -20,16 +20,15 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from buildlib import processes, store
+from buildlib import myst_pages, processes, store
 
 from . import _core, notebooks, reader_notebooks
 
 logger = logging.getLogger(__name__)
 
-CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 # A page whose cells read the book's own pages says so (`% cells read: chapters/*.md`):
 # their text is then an input too, so an edit there re-executes it.
-CELLS_READ = re.compile(r"^% cells read: (.+)$", re.M)
+CELLS_READ = "cells read:"
 CELL_INPUTS = "nanobook_cell_inputs"  # env.metadata[docname]: the key the page ran with
 CELL_CACHE = "nanobook_cell_cache"  # env.metadata[docname]: the jupyter-cache it ran with
 _STARTED, _STARTED_EPOCH = time.perf_counter(), time.time()
@@ -90,26 +89,29 @@ def training_groups() -> dict:
     }
 
 
-def page_inputs(text: str, source: Path, inputs_digest: str, search: list[Path]) -> str | None:
+def page_inputs(
+    page: myst_pages.Page, source: Path, inputs_digest: str, search: list[Path]
+) -> str | None:
     """The key of a page's notebook: the code of what its cells import (not comments),
     the models' digest, and the pages its cells read; None for a page without cells."""
-    cells = CODE_CELL.findall(text)
+    cells = page.cells
     if not cells:
         return None
     read = [
         path.read_bytes()
-        for patterns in CELLS_READ.findall(text)
-        for pattern in patterns.split()
+        for comment in page.comments
+        if comment.text.strip().startswith(CELLS_READ)
+        for pattern in comment.text.strip().removeprefix(CELLS_READ).split()
         for path in sorted(source.parent.glob(pattern))
     ]
-    code = "\n".join(map(cell_code, cells))
+    code = "\n".join(cell_code(cell.source) for cell in cells)
     return store.digest(inputs_digest, *store.code_inputs_of_source(code, search), *read)
 
 
-def cell_code(cell: str) -> str:
-    """The cell's Python without options (`:tags:`) and magics; just its imports if it
-    does not parse, so what it imports is always seen."""
-    lines = [line for line in cell.splitlines() if not line.startswith((":", "%", "!"))]
+def cell_code(source: str) -> str:
+    """The cell's Python without magics; just its imports if it does not parse, so what
+    it imports is always seen."""
+    lines = [line for line in source.splitlines() if not line.startswith(("%", "!"))]
     try:
         store.parse_python("\n".join(lines))
     except SyntaxError:
@@ -123,8 +125,10 @@ def execute_notebooks(app, env, added, changed, removed) -> list[str]:
     app.nanobook_cell_inputs = {}
     for docname in env.found_docs:
         source = Path(env.doc2path(docname))
-        text = source.read_text(encoding="utf-8")
-        digest = page_inputs(text, source, app.config.nanobook_inputs_digest, cell_search(app))
+        if source.suffix != ".md":
+            continue
+        page = myst_pages.read(source, env.myst_config)
+        digest = page_inputs(page, source, app.config.nanobook_inputs_digest, cell_search(app))
         if digest:
             app.nanobook_cell_inputs[docname] = digest
             store.mark_used(jupyter_cache(app) / digest)  # kept by `nox -s prune`

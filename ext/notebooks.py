@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sphinx.util import logging
 
+from buildlib import myst_pages
 from buildlib.processes import CORES, spawned_pool
 from buildlib.store import InvalidEntry, Store, mark_used, remove_entry, validate, write_meta
 
@@ -72,19 +73,16 @@ def execute_missing(app, docnames: set[str], entry_of: Callable[[str], Path]) ->
     """Execute, in parallel, the notebooks among ``docnames`` whose store entry
     (``entry_of(docname)``, a folder of a buildlib Store) is missing, damaged or holds
     another version of the cells; returns the pages executed."""
-    from myst_nb.core.read import create_nb_reader
-
     env, nb_config = app.env, app.env.mystnb_config
     if nb_config.execution_mode != "cache":
         return []
     pending = []
     for docname in sorted(docnames):
         path = Path(env.doc2path(docname))
-        text = path.read_text(encoding="utf-8")
-        reader = create_nb_reader(str(path), env.myst_config, nb_config, text)
-        if reader is None or path.suffix != ".md":
+        read = path.suffix == ".md" and myst_pages.notebook(path, env.myst_config, nb_config)
+        if not read:
             continue
-        notebook, entry = reader.read(text), Path(entry_of(docname))
+        (reader, notebook), entry = read, Path(entry_of(docname))
         if not stored(entry, notebook, docname):
             pending.append((docname, path, reader, notebook, entry))
     if not pending:

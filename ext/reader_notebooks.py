@@ -9,8 +9,9 @@ into one Jupyter opens and runs top to bottom:
   is in the notebook too), and a last cell checks each such value against what the
   reader's run computed (``glue`` keeps them);
 - ``{ref}`` and ``{term}`` become links to the published page;
-- directive fences become markdown: admonitions a quote, dropdowns ``<details>``,
-  annotated source its notes, and clips, diagrams and widgets a link to them on the page;
+- directive fences (as the book's one reader of MyST, buildlib/myst_pages.py, finds
+  them) become markdown: admonitions a quote, dropdowns ``<details>``, annotated source
+  its notes, and clips, diagrams and widgets a link to them on the page;
 - ``\\color{role}`` becomes the role's colour as ``#RRGGBB``, which MathJax and KaTeX
   both read;
 - every code cell is shown (the set-up cell first among them), ``glue`` is defined in
@@ -34,10 +35,12 @@ import nbformat
 from docutils import nodes
 from sphinx.util import logging
 
+from buildlib import myst_pages
 from buildlib.book_build import TORCH_CPU_INDEX
 
 from . import reader_wheel
 from ._core import atomic_write, setup_core, warn
+from .annotated_source.locate import split_notes
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +90,6 @@ HIDING_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-input", "hi
 # A role, or a code span (left as written, even one that shows a role's markup).
 _ROLE = re.compile(r"\{(glue:text|ref|term)\}`([^`]+)`|`[^`\n]*`")
 _TARGET = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
-_LABEL_LINE = re.compile(r"^\(([\w:.-]+)\)=\s*$")
-_FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})\{([\w:-]+)\}[ \t]*(.*)$")
-_PLAIN_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
-_OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
 _COLOR = re.compile(r"\\color\{(\w+)\}")
 
 ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention"}
@@ -111,13 +110,14 @@ ON_THE_PAGE = {
 @dataclass
 class Page:
     """What the conversion needs to know about the page: its URL, its glued values, how
-    labels and terms resolve, and the colours of the math roles."""
+    labels and terms resolve, the colours of the math roles, and how MyST is read."""
 
     url: str
     site: str  # the published site's root URL
     glued: dict[str, str]
     resolve: Resolver
     colours: dict[str, str]
+    myst_config: object  # how the book reads MyST (app.env.myst_config)
 
 
 def glued_values(notebook) -> dict[str, str]:
@@ -197,79 +197,48 @@ def _code_cell(cell, page: Page):
 
 def markdown(text: str, page: Page) -> str:
     """A MyST markdown cell as plain Jupyter markdown."""
-    lines = text.split("\n")
+    return _converted(myst_pages.parse(text, page.myst_config), page)
+
+
+def _converted(parsed: myst_pages.Page, page: Page) -> str:
     out: list[str] = []
-    prose: list[str] = []  # roles may span lines: converted a paragraph run at a time
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        fence = _FENCE.match(line)
-        plain = None if fence else _PLAIN_FENCE.match(line)
-        math = line.strip() == "$$"
-        if fence or plain or math or _LABEL_LINE.match(line):
-            out.append(_inline("\n".join(prose), page))
-            prose = []
-        if math:
-            end = next(
-                (i for i in range(index + 1, len(lines)) if lines[i].startswith("$$")), len(lines)
-            )
-            out.append(_display_math(lines[index + 1 : end], page))
-            index = end + 1
-        elif fence:
-            end = _closing(lines, index + 1, fence.group(2))
-            options, body = _options(lines[index + 1 : end])
-            name, argument = fence.group(3), fence.group(4).strip()
-            out.append(_directive(name, argument, options, body, page))
-            index = end + 1
-        elif plain:
-            end = _closing(lines, index + 1, plain.group(2))
-            out.extend(lines[index : end + 1])  # code shown as written
-            index = end + 1
-        else:
-            if not _LABEL_LINE.match(line):
-                prose.append(line)
-            index += 1
-    out.append(_inline("\n".join(prose), page))
+    prose = ""  # roles may span lines: the markdown between two blocks converted whole
+    for block in parsed.blocks:
+        if isinstance(block, myst_pages.Markdown):
+            prose = block.text
+            continue
+        out.append(_inline(prose, page))
+        prose = ""
+        if isinstance(block, myst_pages.Fence):
+            out.append(_directive(block, page))
+        elif isinstance(block, myst_pages.Code):
+            out.append(block.text)  # code shown as written
+        elif isinstance(block, myst_pages.Math):
+            out.append(_display_math(block.body, page))
+    out.append(_inline(prose, page))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
 
 
-def _display_math(lines: list[str], page: Page) -> str:
+def _display_math(body: str, page: Page) -> str:
     """A ``$$`` block; rows aligned with ``&`` or broken with ``\\\\`` go in an aligned
     environment, as Sphinx puts them in a split one (MathJax wants an environment)."""
-    body = _inline("\n".join(lines), page)
+    body = _inline(body, page)
     if ("&" in body or "\\\\" in body) and not body.lstrip().startswith("\\begin"):
         body = f"\\begin{{aligned}}\n{body}\n\\end{{aligned}}"
     return f"$$\n{body}\n$$"
 
 
-def _closing(lines: list[str], start: int, fence: str) -> int:
-    """The index of the line that closes a fence opened with ``fence``."""
-    closer = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-    for index in range(start, len(lines)):
-        if closer.match(lines[index]):
-            return index
-    return len(lines)
-
-
-def _options(lines: list[str]) -> tuple[dict[str, str], list[str]]:
-    options = {}
-    index = 0
-    while index < len(lines) and (option := _OPTION.match(lines[index])):
-        options[option.group(1)] = option.group(2).strip()
-        index += 1
-    return options, lines[index:]
-
-
-def _directive(name: str, argument: str, options: dict, body: list[str], page: Page) -> str:
-    inner = markdown("\n".join(body), page)
+def _directive(fence: myst_pages.Fence, page: Page) -> str:
+    name, argument, options = fence.name, fence.argument, fence.options
+    if name == "annotated-source":
+        return _annotated_source(fence, page)
+    inner = _converted(fence.page, page)
     if name == "admonition" or name in ADMONITIONS:
         title = _inline(argument, page) if name == "admonition" else name.capitalize()
         quoted = "\n".join(f"> {line}".rstrip() for line in inner.split("\n"))
         return f"\n> **{title}**\n>\n{quoted}\n"
     if name == "dropdown":
         return f"\n<details><summary>{_inline(argument, page)}</summary>\n\n{inner}\n\n</details>\n"
-    if name == "annotated-source":
-        return _annotated_source(argument, options, inner, page)
     if name == "manim-clip" and "name" in options:
         return _clip(options, page)
     what = ON_THE_PAGE.get(name, name)
@@ -288,16 +257,18 @@ def _clip(options: dict, page: Page) -> str:
     return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
 
 
-def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:
-    """The notes, each under the line of code it explains; the shapes are on the page."""
-    target = f"`{options['object']}` in " if "object" in options else ""
-    lines = [f"\n**Annotated source:** {target}`model_src/{argument}`", ""]
-    for block in re.split(r"\n(?=@ )", inner.strip()):
-        anchor, _, note = block.partition("\n")
-        if anchor.startswith("@ "):
-            lines.append(f"- `{anchor[2:].strip()}`: {' '.join(note.split())}")
-        elif block.strip():
-            lines.append(block.strip())
+def _annotated_source(fence: myst_pages.Fence, page: Page) -> str:
+    """The notes, split as the directive splits them, each under the line of code it
+    explains; the shapes are on the page."""
+    target = f"`{fence.options['object']}` in " if "object" in fence.options else ""
+    lines = [f"\n**Annotated source:** {target}`model_src/{fence.argument}`", ""]
+    body = fence.body.split("\n")
+    for note in split_notes(body):
+        text = markdown("\n".join(body[note.start : note.stop]), page)
+        if note.anchor is None:  # on the whole object
+            lines.append(text)
+        else:
+            lines.append(f"- `{note.anchor.strip()}`: {' '.join(text.split())}")
     lines.append(f"\n(With the shapes each line produces on [the book's page]({page.url}).)\n")
     return "\n".join(lines)
 
@@ -334,7 +305,7 @@ def offer(app, pagename: str, executed, context: dict) -> None:
     glued = glued_values(executed)
     colours = app.config.nanobook_math_colours
     site = app.config.html_baseurl
-    page = Page(_page_url(app, pagename), site, glued, _resolver(app), colours)
+    page = Page(_page_url(app, pagename), site, glued, _resolver(app), colours, app.env.myst_config)
     try:
         notebook = reader_notebook(executed, page, _preface(app, pagename))
     except KeyError as missing:

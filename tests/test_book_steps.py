@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sphinx.testing.util import SphinxTestApp
 
+from buildlib import myst_pages
 from ext import book, manim_clip
 
 PAGE = """# A page
@@ -28,28 +29,32 @@ def _project(tmp_path: Path) -> tuple[Path, Path]:
     return page, tmp_path
 
 
+def _key(text: str, page: Path, models: str, search: Path) -> str | None:
+    return book.page_inputs(myst_pages.parse(text), page, models, [search])
+
+
 def test_a_pages_key_follows_what_its_cells_import_and_read_not_comments(tmp_path):
     page, search = _project(tmp_path)
-    key = book.page_inputs(page.read_text(), page, "models-1", [search])
+    key = _key(page.read_text(), page, "models-1", search)
     helper = tmp_path / "helper.py"
     helper.write_text("# a comment\n" + helper.read_text())
-    assert book.page_inputs(page.read_text(), page, "models-1", [search]) == key
-    assert book.page_inputs(page.read_text(), page, "models-2", [search]) != key  # retrained
+    assert _key(page.read_text(), page, "models-1", search) == key
+    assert _key(page.read_text(), page, "models-2", search) != key  # retrained
     helper.write_text("def value():\n    return 2\n")
-    changed = book.page_inputs(page.read_text(), page, "models-1", [search])
+    changed = _key(page.read_text(), page, "models-1", search)
     assert changed != key
     # a page whose cells read other pages: their text is an input too
     (tmp_path / "other.md").write_text("# Other\n")
     reads = page.read_text() + "\n% cells read: other.md\n"
-    reading = book.page_inputs(reads, page, "models-1", [search])
+    reading = _key(reads, page, "models-1", search)
     assert reading != changed
     (tmp_path / "other.md").write_text("# Other, edited\n")
-    assert book.page_inputs(reads, page, "models-1", [search]) != reading
-    assert book.page_inputs("# No cells\n", page, "models-1", [search]) is None
+    assert _key(reads, page, "models-1", search) != reading
+    assert _key("# No cells\n", page, "models-1", search) is None
 
 
 def test_a_cells_code_is_its_python_or_at_least_its_imports():
-    assert book.cell_code(":tags: [x]\n%time\n!ls\nimport a\nb = 1\n") == "import a\nb = 1"
+    assert book.cell_code("%time\n!ls\nimport a\nb = 1\n") == "import a\nb = 1"
     assert book.cell_code("import a\nfrom b import c\nif:\n") == "import a\nfrom b import c"
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from myst_parser.config.main import MdParserConfig
 from nbclient import NotebookClient
 from pages import CHAPTERS
 
@@ -48,6 +49,7 @@ def _page(glued: dict) -> reader_notebooks.Page:
         glued=glued,
         resolve=lambda role, label: (label.upper(), f"https://example.org/x.html#{label}"),
         colours={"q": "C2185B", "k": "0E7C8A"},
+        myst_config=MdParserConfig(enable_extensions={"colon_fence", "dollarmath"}),
     )
 
 

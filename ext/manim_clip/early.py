@@ -5,9 +5,10 @@ A clip's key needs its scene's files and what scenes read (the trained models, i
 after a project has made those inputs and before the pages are read, the pool starts
 every missing clip of ``known_specs`` in the background: those of the pages Sphinx
 will read, found by scanning their MyST source, and those the environment kept for
-the other pages. The scan parses a page with MyST's own parser and each
-``manim-clip`` fence with MyST's directive parsing and the directive's own checks
-(``directive.fill_spec``), so it makes the spec reading will record.
+the other pages. The scan reads a page with the book's one reader of
+MyST pages (buildlib/myst_pages.py, MyST's own parser) and each ``manim-clip`` fence with
+MyST's directive parsing and the directive's own checks (``directive.fill_spec``), so it
+makes the spec reading will record.
 
 The render step after reading (``render.render_clips``) waits for these renders
 instead of starting them again, starts what the scan missed (rST pages, a clip inside
@@ -19,6 +20,8 @@ recorded while reading, and a render's result is shared by its key.
 from __future__ import annotations
 
 from pathlib import Path
+
+from buildlib import myst_pages
 
 from .._core import Problem, taken_options
 from .directive import ClipSpec, ManimClipDirective, fill_spec
@@ -44,26 +47,22 @@ def page_specs(app, docname: str) -> list[ClipSpec]:
     config = getattr(app.env, "myst_config", None)  # set by myst_parser, if it is used
     if page.suffix != ".md" or config is None:
         return []
-    from myst_parser.mdit_to_docutils.base import DocutilsRenderer
-    from myst_parser.parsers.directives import MarkupError, parse_directive_text
-    from myst_parser.parsers.mdit import create_md_parser
+    from myst_parser.parsers.directives import MarkupError
 
     try:
-        text = page.read_text(encoding="utf-8")
+        fences = myst_pages.read(page, config).fences
     except (OSError, UnicodeDecodeError):
         return []
     specs = []
-    for token in create_md_parser(config, DocutilsRenderer).parse(text):
-        name, _, argument = (token.info or "").strip().partition(" ")
-        if token.type not in ("fence", "colon_fence") or name != "{manim-clip}" or not token.map:
+    for fence in fences:
+        if fence.name != "manim-clip":
             continue
-        lineno = token.map[0] + 1  # the fence's line, as MyST gives it to the directive
         try:
-            parsed = parse_directive_text(ManimClipDirective, argument, token.content, line=lineno)
+            parsed = fence.parse(ManimClipDirective)
             spec = ClipSpec(
                 uid=f"{docname}#{len(specs)}",
                 docname=docname,
-                lineno=lineno,
+                lineno=fence.line,  # the fence's line, as MyST gives it to the directive
                 scene=parsed.arguments[0],
                 page=str(page),
             )
