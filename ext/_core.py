@@ -189,6 +189,20 @@ class Problem(ValueError):
         super().__init__(message)
         self.message, self.hint = message, hint
 
+    # Kept with what a build made (producers.Made, on env, pickled between builds) and
+    # compared with the last build's to know which pages to write again.
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (other.message, other.hint) == (
+            self.message,
+            self.hint,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.message, self.hint))
+
+    def __reduce__(self):
+        return type(self), (self.message, self.hint)
+
 
 def warn(
     logger: logging.SphinxLoggerAdapter,
