@@ -1,6 +1,6 @@
 """Plumbing shared by the book's Sphinx extensions.
 
-Hashing for artifact names and cache keys, atomic writes, path rules for directive
+Hashing for artifact names and cache keys, atomic copies, path rules for directive
 arguments, located warnings, typed configuration, and the project files a Python
 file imports (so cache keys change when a helper module changes).
 """
@@ -12,10 +12,8 @@ import dataclasses
 import functools
 import importlib
 import math
-import os
 import signal
 import sys
-import tempfile
 import threading
 import types
 import typing
@@ -28,6 +26,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from buildlib import processes, store
+from buildlib.files import atomic_write
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # Every subtype, each named after the directive (or the feature) it speaks for; the
@@ -138,7 +137,7 @@ def time_limit(seconds: float):
 _logger = logging.getLogger(__name__)
 
 
-# --- hashing and atomic writes ------------------------------------------------------
+# --- hashing and atomic copies ------------------------------------------------------
 
 
 @functools.cache
@@ -152,21 +151,6 @@ def producer_code(module_file: str) -> list[str]:
 def shape_text(shape) -> str:
     """``1×11×48``: how every extension writes a tensor's shape."""
     return "×".join(map(str, shape)) if len(shape) else "scalar"
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a file so readers see the old content or the new, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; artifacts get published
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_copy(src: Path, dest: Path) -> None:

@@ -19,8 +19,9 @@ from pathlib import Path
 from sphinx.util import logging
 
 from buildlib import store
+from buildlib.files import atomic_write
 
-from ._core import atomic_write, cache_root, producer_code, setup_core
+from ._core import cache_root, producer_code, setup_core
 
 logger = logging.getLogger(__name__)
 

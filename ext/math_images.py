@@ -45,9 +45,10 @@ from sphinx.util import logging
 from sphinx.util.math import wrap_displaymath
 
 from buildlib import processes, store
+from buildlib.files import atomic_write
 
 from . import _core
-from ._core import atomic_write, warn
+from ._core import warn
 
 logger = logging.getLogger(__name__)
 

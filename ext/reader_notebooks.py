@@ -35,9 +35,10 @@ from docutils import nodes
 from sphinx.util import logging
 
 from buildlib.book_build import TORCH_CPU_INDEX
+from buildlib.files import atomic_write
 
 from . import reader_wheel
-from ._core import atomic_write, setup_core, warn
+from ._core import setup_core, warn
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-from .. import _core
+from buildlib.files import atomic_write
+
 from . import CLIPS_BUILDER, film, render, settings, sheets
 
 
@@ -129,7 +130,7 @@ def write_film(app: Sphinx, target: Path) -> Path:
     if not result.ok:
         raise SystemExit(f"error: {result.error}")
     target = target.resolve()
-    _core.atomic_write(target, result.path("mp4").read_bytes())
+    atomic_write(target, result.path("mp4").read_bytes())
     return target
 
 
