@@ -282,11 +282,14 @@ def _directive(name: str, argument: str, options: dict, body: list[str], page: P
 
 def _clip(options: dict, page: Page) -> str:
     """A named clip: its published poster (``_clips/<name>.webp``), linked to the clip."""
+    from .manim_clip.visitors import stable_poster  # the clip's own answer, not retyped
+
     caption = _inline(options.get("caption", ""), page)
-    poster = f"{page.site}_clips/{options['name']}.webp"
     link = f"{page.url}#{options['name']}"
     play = f"> **Clip**: {caption} [Play it on the book's page]({link})."
-    return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
+    poster = stable_poster(options["name"])
+    picture = f"[![{caption}]({page.site}{poster})]({link})\n\n" if poster else ""
+    return f"\n{picture}{play}\n"
 
 
 def _annotated_source(argument: str, options: dict, inner: str, page: Page) -> str:

@@ -279,6 +279,24 @@ def test_a_project_may_leave_the_embed_box_out(warm):
     assert (app.outdir / "_clips" / "dot-clip.webp").is_file()
 
 
+def test_a_page_shares_with_its_first_clips_poster_asked_of_the_clip(warm):
+    """ext/site.py takes og:image from the clip's result, not from the page's HTML."""
+    app = build(
+        warm,
+        confoverrides={
+            "extensions": ["myst_parser", "ext.manim_clip", "ext.site"],
+            "ogp_site_url": "https://example.org/book/",
+        },
+    )
+    dot = app.env.manim_clip_results["index#0"]
+    poster = dot.meta["files"]["poster"]
+    html = (app.outdir / "index.html").read_text()
+    assert f'poster="_clips/{poster}"' in html  # what the <video> shows first
+    assert f'content="https://example.org/book/_clips/{poster}"' in html
+    alt = "An orange dot grows from nothing in the middle of the frame."
+    assert f'<meta property="og:image:alt" content="{alt}"' in html
+
+
 def test_clips_have_no_audio_track(built):
     _, app = built
     for kind in ("mp4", "webm"):

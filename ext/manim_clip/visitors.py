@@ -89,9 +89,31 @@ def visit_html(self, node: manim_clip) -> None:
 def alias_of(node: manim_clip) -> str | None:
     """The stable file name of a clip's files: its :name:, made safe for a URL."""
     names = node.get("names") or []
-    if not names:
-        return None
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", names[0]).strip(".-") or None
+    return stable_name(names[0]) if names else None
+
+
+def stable_name(name: str) -> str | None:
+    """A :name: as the stable file name of its clip's files (None: nothing of it is safe)."""
+    normal = nodes.fully_normalize_name(name)  # as docutils keeps it in the node's names
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", normal).strip(".-") or None
+
+
+def stable_poster(name: str) -> str | None:
+    """Where, from the site root, the poster of the clip named ``name`` is published
+    under its stable name (the worker writes posters as WebP)."""
+    alias = stable_name(name)
+    return f"{CLIPS_DIR}/{alias}.webp" if alias else None
+
+
+def first_poster(env, doctree: nodes.Node) -> tuple[str, str] | None:
+    """(URL from the site root, alt text) of the poster of the page's first clip or film
+    that rendered: what its <video> shows before it plays."""
+    for node in doctree.findall(lambda n: isinstance(n, (manim_clip, manim_film))):
+        result = _result(env, node)
+        poster = result.path("poster") if result else None
+        if poster is not None:
+            return f"{CLIPS_DIR}/{poster.name}", _alt(node)
+    return None
 
 
 def _publish(
