@@ -6,11 +6,13 @@ made, stored and read back; ``after_reading`` does the rest, the same way for ea
     pages read ──► asked(env): Asked(docname, line, spec) per directive
                      │ key(app, spec)               once per spec, main thread
                      ▼
-                   dedupe by key ──► Store(cache/<name>).get_or_make(key)
+                   dedupe by key ──► make_all(app, {key: spec}): by default, a thread
+                     │   each, entries(app).get_or_make(key)   (cache/<name>)
                      │                 ├─ there: read(entry, meta)
-                     │                 └─ missing: make(app, spec) under one of the
-                     │                    build's cores, write(value, folder), read back
-                     ▼                    (a value with problems is shown, never stored)
+                     │                 └─ missing: make_into(app, key, spec, folder) under
+                     │                    one of the build's cores: make(app, spec), then
+                     │                    write(value, folder); read back (a value with
+                     ▼                    problems is shown, never stored)
                    Made(key, value, problems) per spec, kept on env
                      │ each Problem (and note) warned at each spec's docname:line
                      ▼
@@ -20,11 +22,17 @@ made, stored and read back; ``after_reading`` does the rest, the same way for ea
 A Problem raised by ``key`` or ``make`` is the spec's failure; an OSError is the cache
 refusing the entry (said with _core.STORAGE_HINT). Failures are said on every build,
 so a warm ``-W`` build fails like a cold one, and never stored: the next build tries again.
+
+Three hooks let a producer leave the defaults: ``entries`` picks its store (the film
+lives among the clips), ``make_into`` lets a worker write the entry's files itself, and
+``make_all`` makes every wanted key its own way: in one call (a batch), or in a pool of
+its own that started before reading (the clips), as long as each key gets its Made.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,6 +66,10 @@ class Made:
     key: str
     value: Any = None
     problems: tuple[Problem, ...] = ()
+    # made by this build (not read from the store) and how long that took: for the log,
+    # not for telling whether a page changed
+    fresh: bool = dataclasses.field(default=False, compare=False)
+    seconds: float = dataclasses.field(default=0.0, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -83,9 +95,38 @@ class Producer:
         """The store key: its own code (_core.producer_code) and every input it reads."""
         raise NotImplementedError
 
+    def entries(self, app) -> store.Store:
+        """Its store: ``<cache>/<name>`` (a producer may keep its entries in another's)."""
+        return store.Store(_core.cache_root(app) / self.name, log=logger.info)
+
+    def make_all(self, app, wanted: dict[str, Any]) -> dict[str, Made]:
+        """The Made of each key of ``wanted`` (key -> the spec it is made for): each from
+        the store or made now, a thread each, at most as many at once as the build has
+        cores. Override it to make many in one call, or where they are being made."""
+        entries = self.entries(app)
+
+        def made_for(key: str) -> Made:
+            return obtain(
+                self, entries, key, lambda folder: self.make_into(app, key, wanted[key], folder)
+            )
+
+        with ThreadPoolExecutor(max(1, min(len(wanted), processes.CORES.count))) as pool:
+            return dict(zip(wanted, pool.map(made_for, wanted), strict=True))
+
+    def make_into(self, app, key: str, spec, folder: Path) -> None:
+        """Make the entry of ``spec`` in the store's temp ``folder`` (under a core):
+        ``make`` then ``write``. Override it when a worker writes the files itself."""
+        self.written(self.make(app, spec), folder)
+
     def make(self, app, spec) -> Any:
         """The value, made now (under a core); a Problem when there can be none."""
         raise NotImplementedError
+
+    def written(self, value, folder: Path) -> None:
+        """``write`` a value without problems; one with problems is shown, not stored."""
+        if self.problems(value):
+            raise _Unkept(value)
+        self.write(value, folder)
 
     def write(self, value, folder: Path) -> None:
         """Put ``value`` into the entry's temp folder, meta.json last (store.write_meta)."""
@@ -130,13 +171,7 @@ def after_reading(producer: Producer, app, env) -> list[str]:
     first: dict[str, Any] = {}  # key -> the spec it is made for
     for ident, key in keys.items():
         first.setdefault(key, specs[ident])
-    entries = store.Store(_core.cache_root(app) / producer.name, log=logger.info)
-
-    def made_for(key: str) -> Made:
-        return obtain(producer, entries, key, lambda: producer.make(app, first[key]))
-
-    with ThreadPoolExecutor(max(1, min(len(first), processes.CORES.count))) as pool:
-        by_key = dict(zip(first, pool.map(made_for, first), strict=True))
+    by_key = producer.make_all(app, first) if first else {}
     outcomes.update({ident: by_key[key] for ident, key in keys.items()})
     for place, ident in zip(asked, idents, strict=True):
         _say(producer, place, outcomes[ident])
@@ -147,26 +182,27 @@ def after_reading(producer: Producer, app, env) -> list[str]:
     return sorted({a.docname for a, i in zip(asked, idents, strict=True) if i in changed})
 
 
-def obtain(producer: Producer, entries: store.Store, key: str, make: Callable[[], Any]) -> Made:
-    """The Made of ``key``: read from ``entries``, or ``make()`` under one of the
-    build's cores, stored and read back (a value with problems is not stored)."""
-    unkept: list = []
+def obtain(
+    producer: Producer, entries: store.Store, key: str, make_into: Callable[[Path], None]
+) -> Made:
+    """The Made of ``key``: read from ``entries``, or made by ``make_into(folder)`` under
+    one of the build's cores, stored and read back (a value with problems is not stored)."""
+    began = time.perf_counter()
+    made: list[bool] = []  # whether this build made it (not another sharing the cache)
 
-    def make_into(folder: Path) -> None:
+    def make_under_core(folder: Path) -> None:
         processes.CORES.acquire()  # beside the clips and notebooks, never more
         try:
-            value = make()
+            make_into(folder)
         finally:
             processes.CORES.release()
-        if producer.problems(value):
-            unkept.append(value)
-            raise _Unkept
-        producer.write(value, folder)
+        made.append(True)
 
     try:
-        return Made(key, entries.get_or_make(key, make_into, parse=producer.read))
-    except _Unkept:
-        return Made(key, unkept[0], tuple(producer.problems(unkept[0])))
+        value = entries.get_or_make(key, make_under_core, parse=producer.read)
+        return Made(key, value, fresh=bool(made), seconds=_since(began) if made else 0.0)
+    except _Unkept as unkept:
+        return Made(key, unkept.value, tuple(producer.problems(unkept.value)))
     except Problem as problem:
         return Made(key, problems=(problem,))
     except OSError as error:
@@ -175,6 +211,14 @@ def obtain(producer: Producer, entries: store.Store, key: str, make: Callable[[]
 
 class _Unkept(Exception):
     """A value made with problems: get_or_make stores nothing, obtain shows it."""
+
+    def __init__(self, value):
+        super().__init__("made with problems")
+        self.value = value
+
+
+def _since(began: float) -> float:
+    return round(time.perf_counter() - began, 2)
 
 
 def _unstored(producer: Producer, error: OSError) -> Problem:
@@ -197,6 +241,11 @@ def _kept(env) -> dict[str, dict]:
     if not hasattr(env, KEPT):
         setattr(env, KEPT, {})
     return getattr(env, KEPT)
+
+
+def forget(env, producer: Producer) -> None:
+    """Keep nothing of ``producer`` on ``env`` (a builder that shows none of it)."""
+    _kept(env)[producer.name] = {}
 
 
 def made(env, producer: Producer, spec) -> Made | None:

@@ -31,7 +31,7 @@ from sphinx.util.console import strip_colors
 
 from ext.manim_clip import media, render, vtt
 from ext.manim_clip.directive import ClipSpec
-from ext.manim_clip.film import film_mp4
+from ext.manim_clip.film import film_mp4, made_film
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = Path(__file__).parent / "roots"
@@ -883,16 +883,16 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     assert app.warning.getvalue() == ""
     assert summary(app) == "manim-clip: 2 rendered, 0 reused, 0 failed"
     assert re.fullmatch(r"manim-film: joined \(2 clips, \d+\.\d s\)", film_line(app))
-    film = app.env.manim_film_result
-    name = film.meta["files"]["mp4"]
-    assert name == f"film-{film.key}.mp4"
+    film = made_film(app.env)
+    name = film.value.meta["files"]["mp4"]
+    assert name == f"{film.key}.mp4"
 
     html = (app.outdir / "index.html").read_text()
     (video,) = _video_tags(html)
     for attribute in (
         'width="854"',
         'height="480"',
-        f'poster="_clips/film-{film.key}.webp"',
+        f'poster="_clips/{film.key}.webp"',
         'controls playsinline preload="none"',
         'aria-label="A green square, then an orange one, each after a title card."',
     ):
@@ -908,7 +908,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     )
     alpha = (app.outdir / "alpha.html").read_text()
     assert '<a class="reference internal" href="index.html#the-film">' in alpha
-    for published in (name, f"film-{film.key}.webp"):
+    for published in (name, f"{film.key}.webp"):
         assert (app.outdir / "_clips" / published).is_file()
 
     # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
@@ -934,14 +934,14 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
 
 def test_the_film_has_a_chapter_per_clip(built_film):
     _, app = built_film
-    film = app.env.manim_film_result
+    film = made_film(app.env)
     card = CARD_FRAMES / 15  # seconds at draft's 15 fps
     green = media.probe(app.env.manim_clip_results["zeta#0"].path("mp4")).frames / 15
-    assert film.meta["chapters"] == [
+    assert film.value.meta["chapters"] == [
         [0.0, "Zeta comes first"],
         [round(2 * card + green, 3), "Alpha comes second"],
     ]
-    chapters = (app.outdir / "_clips" / film.meta["files"]["chapters"]).read_text()
+    chapters = (app.outdir / "_clips" / film.value.meta["files"]["chapters"]).read_text()
     assert (
         chapters.startswith("WEBVTT\n\n1\n00:00:00.000 --> ") and "Alpha comes second" in chapters
     )
@@ -963,8 +963,8 @@ def _packets(mp4: Path) -> list[tuple[bytes, float]]:
 
 def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film):
     _, app = built_film
-    film = app.env.manim_film_result
-    packets = _packets(film.path("mp4"))
+    film = made_film(app.env)
+    packets = _packets(film.value.path("mp4"))
     card = CARD_FRAMES / 15
     at, start = CARD_FRAMES, card  # after the opening card
     for uid in ("zeta#0", "alpha#0"):  # Green, then Orange, each after its title card
@@ -978,9 +978,9 @@ def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film
         assert moved == pytest.approx([time for _, time in own], abs=1e-3)
         at, start = at + len(own), start + clip.meta["duration"]
     assert at == len(packets)
-    assert film.meta["duration"] == pytest.approx(start, abs=2e-3)
+    assert film.value.meta["duration"] == pytest.approx(start, abs=2e-3)
     # The time runs on across every joint, one frame at a time.
-    times = [time for time, _ in media.frames_of(film.path("mp4"))]
+    times = [time for time, _ in media.frames_of(film.value.path("mp4"))]
     assert len(times) == len(packets) and times[0] == 0
     assert {round(b - a, 6) for a, b in itertools.pairwise(times)} == {round(1 / 15, 6)}
 
@@ -1020,17 +1020,19 @@ def test_a_clip_encoded_otherwise_is_re_encoded_to_the_film_s(tmp_path):
 @pytest.mark.browser
 def test_the_film_plays_through_in_chromium(built_film, browser, tmp_path):
     _, app = built_film
-    film = app.env.manim_film_result
-    frames = len(_packets(film.path("mp4")))
+    film = made_film(app.env)
+    frames = len(_packets(film.value.path("mp4")))
     page = browser.new_page()
     try:
         (tmp_path / "film.html").write_text(
-            f'<video src="{film.path("mp4").as_uri()}" muted playsinline></video>'
+            f'<video src="{film.value.path("mp4").as_uri()}" muted playsinline></video>'
         )
         page.goto((tmp_path / "film.html").as_uri())
         video = page.locator("video").element_handle()
         page.wait_for_function("v => v.readyState >= 1", arg=video)
-        assert video.evaluate("v => v.duration") == pytest.approx(film.meta["duration"], abs=0.01)
+        assert video.evaluate("v => v.duration") == pytest.approx(
+            film.value.meta["duration"], abs=0.01
+        )
         video.evaluate("v => { v.playbackRate = 2; return v.play(); }")
         page.wait_for_function("v => v.ended || v.error", arg=video, timeout=30_000)
         assert video.evaluate("v => [v.error, v.webkitDecodedFrameCount]") == [None, frames]
@@ -1041,8 +1043,8 @@ def test_the_film_plays_through_in_chromium(built_film, browser, tmp_path):
 def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
     first = build(warm_film)
     assert film_line(first) == "manim-film: reused (2 clips)"
-    film = first.env.manim_film_result.meta["files"]["mp4"]
-    assert film == built_film[1].env.manim_film_result.meta["files"]["mp4"]
+    film = made_film(first.env).value.meta["files"]["mp4"]
+    assert film == made_film(built_film[1].env).value.meta["files"]["mp4"]
 
     # A no-op rebuild reads nothing and joins nothing.
     app = build(warm_film)
@@ -1058,7 +1060,7 @@ def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
     assert "0 added, 1 changed, 0 removed" in app.status.getvalue()
     assert summary(app) == "manim-clip: 1 rendered, 1 reused, 0 failed"
     assert film_line(app).startswith("manim-film: joined (2 clips")
-    new_film = app.env.manim_film_result.meta["files"]["mp4"]
+    new_film = made_film(app.env).value.meta["files"]["mp4"]
     assert new_film != film
     html = (app.outdir / "index.html").read_text()
     assert f'src="_clips/{new_film}"' in html and film not in html
@@ -1108,7 +1110,7 @@ def test_film_in_text_is_its_caption_and_chapters(warm_film):
 
 def test_film_in_epub_and_latex_is_its_poster(warm_film):
     app = build(warm_film, "epub")
-    poster = app.env.manim_film_result.meta["files"]["poster_png"]
+    poster = made_film(app.env).value.meta["files"]["poster_png"]
     page = (app.outdir / "index.xhtml").read_text()
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert "<video" not in page
@@ -1123,7 +1125,7 @@ def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_pat
     result = _cli("film", str(warm_film), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "manim-film: reused (2 clips)" in result.stdout
-    cached = built_film[1].env.manim_film_result.path("mp4")
+    cached = made_film(built_film[1].env).value.path("mp4")
     assert out.read_bytes() == cached.read_bytes()
 
 

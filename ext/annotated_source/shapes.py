@@ -149,11 +149,14 @@ def cached_capture(
     ``cache``, or by running the model in a process of its own (``timeout`` seconds,
     ``memory`` bytes; ``log`` says when a damaged entry is made again). A capture that
     raised is returned (with its errors) but not stored, as in a build."""
+    captures = Captures()
     made = producers.obtain(
-        Captures(),
+        captures,
         store.Store(cache, log=log),
         cache_key(path, preset, presets_module, root),
-        lambda: capture_apart(path, preset, presets_module, timeout, memory),
+        lambda folder: captures.written(
+            capture_apart(path, preset, presets_module, timeout, memory), folder
+        ),
     )
     return made.value or {"lines": {}, "errors": [p.message for p in made.problems]}
 

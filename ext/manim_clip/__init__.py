@@ -25,7 +25,7 @@ from sphinx.builders import Builder
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from .. import _core
+from .. import _core, producers
 from . import early, film, render
 from .directive import (
     QUALITIES,
@@ -92,8 +92,6 @@ def check_config(app, config) -> None:
 def init_env(app, env, docnames) -> None:
     if not hasattr(env, "manim_clip_results"):
         env.manim_clip_results = {}
-    if not hasattr(env, "manim_film_result"):
-        env.manim_film_result = None  # one film per build, whichever page shows it
 
 
 def shows_clips(app) -> bool:
@@ -127,7 +125,7 @@ def render_all(app, env) -> list[str]:
     """After reading: render what is missing; returns the pages whose clips changed."""
     if not shows_clips(app):
         env.manim_clip_results = {}
-        env.manim_film_result = None
+        producers.forget(env, film.FILM)
         return []
     specs = [
         spec for docname in sorted(env.manim_clip_specs) for spec in env.manim_clip_specs[docname]
@@ -139,29 +137,8 @@ def render_all(app, env) -> list[str]:
         for uid, result in env.manim_clip_results.items()
         if uid not in previous or (previous[uid].key, previous[uid].ok) != (result.key, result.ok)
     }
-    return sorted(changed | join_film(app, env))
-
-
-def join_film(app, env) -> set[str]:
-    """After the clips: the film, if a page shows it; returns the pages to write again."""
-    film_specs = [spec for specs in env.manim_film_specs.values() for spec in specs]
-    previous = env.manim_film_result
-    if not film_specs:
-        env.manim_film_result = None
-        return set()
-    result = env.manim_film_result = film.book_film(env, settings(app), app.config.project)
-    if not result.ok:
-        for spec in film_specs:  # every build, so -W fails alike on a warm cache
-            _core.warn(
-                logger,
-                f"manim-film: the film was not made: {result.error}",
-                location=spec.location,
-                subtype=film.SUBTYPE,
-                hint=result.hint,
-            )
-    if previous is not None and (previous.key, previous.ok) == (result.key, result.ok):
-        return set()
-    return {spec.docname for spec in film_specs}
+    # after the clips: the film, if a page shows it
+    return sorted(changed | set(producers.after_reading(film.FILM, app, env)))
 
 
 def finish(app, exception) -> None:
@@ -179,8 +156,8 @@ def finish(app, exception) -> None:
             logger.info("  " + line)
     if pool is not None and (line := render.pool_line(pool)):
         logger.info(line)
-    if film_result := getattr(app.env, "manim_film_result", None):
-        logger.info(film.summary_line(film_result))
+    if made_film := film.made_film(app.env):
+        logger.info(film.summary_line(made_film, len(film.film_clips(app.env))))
 
 
 class ClipsBuilder(Builder):

@@ -126,11 +126,11 @@ def write_film(app: Sphinx, target: Path) -> Path:
     It is the build's own film if a page shows one; else it is joined (or found in the
     cache) now, by the same code.
     """
-    result = app.env.manim_film_result or film.book_film(app.env, settings(app), app.config.project)
-    if not result.ok:
-        raise SystemExit(f"error: {result.error}")
+    made = film.made_film(app.env) or film.book_film(app)
+    if not made.ok:
+        raise SystemExit(f"error: {made.problems[0].message}")
     target = target.resolve()
-    atomic_write(target, result.path("mp4").read_bytes())
+    atomic_write(target, made.value.path("mp4").read_bytes())
     return target
 
 

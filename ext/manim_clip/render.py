@@ -37,7 +37,7 @@ from sphinx.util.display import status_iterator
 from buildlib import processes, store
 from buildlib.processes import CORES
 
-from .. import _core
+from .. import _core, producers
 from .directive import ClipSpec, warn_clip
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,26 @@ class ClipResult:
     def path(self, kind: str) -> Path | None:
         name = self.meta.get("files", {}).get(kind)
         return Path(self.directory, name) if name else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A clip's (or the film's) store entry, read with its metadata: what pages show."""
+
+    directory: str
+    meta: dict
+
+    def path(self, kind: str) -> Path | None:
+        name = self.meta.get("files", {}).get(kind)
+        return Path(self.directory, name) if name else None
+
+
+def clip_result(env, spec: ClipSpec) -> producers.Made:
+    """What became of the clip of ``spec`` this build."""
+    result = env.manim_clip_results[spec.uid]
+    if not result.ok:
+        return producers.Made(result.key, problems=(_core.Problem(result.error),))
+    return producers.Made(result.key, Entry(result.directory, result.meta))
 
 
 def effective_quality(spec: ClipSpec, settings: Settings) -> str:

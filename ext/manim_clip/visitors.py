@@ -24,18 +24,18 @@ from sphinx.locale import _
 from .. import _core
 from . import vtt
 from .directive import clip_title, manim_clip, manim_film
-from .film import FilmResult
-from .render import ClipResult
+from .film import made_film
+from .render import ClipResult, Entry
 
 CLIPS_DIR = "_clips"
 
 
-def _result(env, node: manim_clip) -> ClipResult | FilmResult | None:
+def _result(env, node: manim_clip) -> ClipResult | Entry | None:
     """The node's clip (or film), if it rendered."""
     if isinstance(node, manim_film):
-        result = getattr(env, "manim_film_result", None)
-    else:
-        result = getattr(env, "manim_clip_results", {}).get(node["uid"])
+        made = made_film(env)
+        return made.value if made and made.ok else None
+    result = getattr(env, "manim_clip_results", {}).get(node["uid"])
     return result if result and result.ok else None
 
 
