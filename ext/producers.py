@@ -149,6 +149,10 @@ class Producer:
         """What every problem said at ``asked`` starts with."""
         return self.subtype
 
+    def note_heading(self, asked: Asked) -> str:
+        """What every note said at ``asked`` starts with."""
+        return self.subtype
+
 
 def after_reading(producer: Producer, app, env) -> list[str]:
     """Every spec the pages ask for, from the store or made now (a core each), its
@@ -171,7 +175,7 @@ def after_reading(producer: Producer, app, env) -> list[str]:
     first: dict[str, Any] = {}  # key -> the spec it is made for
     for ident, key in keys.items():
         first.setdefault(key, specs[ident])
-    by_key = producer.make_all(app, first) if first else {}
+    by_key = producer.make_all(app, first)  # even none: a pool may stop what it began
     outcomes.update({ident: by_key[key] for ident, key in keys.items()})
     for place, ident in zip(asked, idents, strict=True):
         _say(producer, place, outcomes[ident])
@@ -229,7 +233,7 @@ def _say(producer: Producer, asked: Asked, made: Made) -> None:
     location = (asked.docname, asked.line)
     said = [(f"{producer.heading(asked)}: {p.message}", p.hint) for p in made.problems]
     notes = producer.notes(asked, made.value) if made.ok else []
-    said += [(f"{producer.subtype}: {p.message}", p.hint) for p in notes]
+    said += [(f"{producer.note_heading(asked)}: {p.message}", p.hint) for p in notes]
     for message, hint in said:
         _core.warn(logger, message, location=location, subtype=producer.subtype, hint=hint)
 
@@ -250,4 +254,9 @@ def forget(env, producer: Producer) -> None:
 
 def made(env, producer: Producer, spec) -> Made | None:
     """What became of ``spec`` this build (None: no page asked for it)."""
-    return getattr(env, KEPT, {}).get(producer.name, {}).get(producer.ident(spec))
+    return made_of(env, producer, producer.ident(spec))
+
+
+def made_of(env, producer: Producer, ident: Hashable) -> Made | None:
+    """What became of the spec ``ident`` tells apart (all a page's node may hold)."""
+    return getattr(env, KEPT, {}).get(producer.name, {}).get(ident)

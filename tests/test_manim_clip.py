@@ -107,7 +107,7 @@ def test_first_build_renders_each_distinct_clip_once(built):
     assert app.warning.getvalue() == ""
     # Dot appears twice (rst and MyST) with the same key: one render, one reuse.
     assert summary(app) == "manim-clip: 2 rendered, 1 reused, 0 failed"
-    statuses = {r.uid: r.status for r in app.env.manim_clip_results.values()}
+    statuses = {r.spec.uid: r.status for r in render.clip_results(app.env).values()}
     assert statuses == {"index#0": "rendered", "index#1": "rendered", "myst#0": "reused"}
     table = app.status.getvalue().split("manim-clip: 2 rendered")[1]
     assert re.search(r"index:8\s+Dot\s+rendered\s+\d+\.\d", table)
@@ -150,7 +150,7 @@ def test_html_video_figure(built):
     assert '<span class="std std-ref">A dot grows</span>' in html
     # Text fallback inside <video>, sources, downloads.
     assert "<p>An orange dot grows from nothing in the middle of the frame. <a href=" in html
-    stem = app.env.manim_clip_results["index#0"].meta["files"]["mp4"][:-4]
+    stem = render.clip_results(app.env)["index#0"].meta["files"]["mp4"][:-4]
     assert f'<source src="_clips/{stem}.webm" type="video/webm">' in html
     assert f'<source src="_clips/{stem}.mp4" type="video/mp4">' in html
     assert f'<a href="_clips/{stem}.gif" download>GIF</a>' in html
@@ -163,7 +163,7 @@ def test_html_video_figure(built):
 
 def test_clip_files(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     assert re.fullmatch(r"Dot-[0-9a-f]{16}\.mp4", dot.meta["files"]["mp4"])
     mp4 = (app.outdir / "_clips" / dot.meta["files"]["mp4"]).read_bytes()
     assert 0 < mp4.find(b"moov") < mp4.find(b"mdat"), "the index must come first (faststart)"
@@ -188,14 +188,14 @@ def test_clip_files(built):
             assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
     *_, (_, last) = media.frames_of(dot.path("mp4"))
     assert max(last.to_image().getpixel((427, 240))) < 60, "the clip itself ends empty"
-    box = app.env.manim_clip_results["index#1"]
+    box = render.clip_results(app.env)["index#1"]
     with Image.open(box.path("poster")) as poster:
         assert poster.convert("L").getextrema()[1] < 10, "the first frame is still empty"
 
 
 def test_the_scene_beats_are_captions_and_a_transcript(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     # two beats 0.3 s apart: one caption of two lines, none that flashes by
     assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing\nthen it fades away"]]
     captions = (app.outdir / "_clips" / dot.meta["files"]["captions"]).read_text()
@@ -216,7 +216,7 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
         figure,
     )
     # A scene that says nothing has no captions: no track, no transcript, no empty file.
-    box = app.env.manim_clip_results["index#1"]
+    box = render.clip_results(app.env)["index#1"]
     assert "captions" not in box.meta["files"] and box.meta["beats"] == []
     box_figure = html.split('id="clip-An-inline-square">', 1)[1].split("</figure>")[0]
     assert "<track" not in box_figure and "Transcript" not in box_figure
@@ -224,7 +224,7 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
 
 def test_stable_aliases_by_name_and_an_embed_box(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     clips = app.outdir / "_clips"
     for kind, suffix in (
         ("mp4", "mp4"),
@@ -288,7 +288,7 @@ def test_a_page_shares_with_its_first_clips_poster_asked_of_the_clip(warm):
             "ogp_site_url": "https://example.org/book/",
         },
     )
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     poster = dot.meta["files"]["poster"]
     html = (app.outdir / "index.html").read_text()
     assert f'poster="_clips/{poster}"' in html  # what the <video> shows first
@@ -300,7 +300,7 @@ def test_a_page_shares_with_its_first_clips_poster_asked_of_the_clip(warm):
 def test_clips_have_no_audio_track(built):
     _, app = built
     for kind in ("mp4", "webm"):
-        with av.open(str(app.env.manim_clip_results["index#0"].path(kind))) as container:
+        with av.open(str(render.clip_results(app.env)["index#0"].path(kind))) as container:
             assert [stream.type for stream in container.streams] == ["video"], kind
 
 
@@ -375,8 +375,8 @@ def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
     app = build(warm)
     assert "0 added, 2 changed, 0 removed" in app.status.getvalue()
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#0"].status == "rendered"
-    assert app.env.manim_clip_results["index#1"].status == "reused"
+    assert render.clip_results(app.env)["index#0"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "reused"
 
     # A project module the scene imports.
     helpers = warm / "scenes" / "helpers.py"
@@ -389,8 +389,8 @@ def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
     index.write_text(index.read_text().replace("run_time=0.3", "run_time=0.2"))
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
-    new_stem = app.env.manim_clip_results["index#1"].meta["files"]["mp4"]
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
+    new_stem = render.clip_results(app.env)["index#1"].meta["files"]["mp4"]
     assert new_stem in (app.outdir / "index.html").read_text()
 
     # A caption is not part of the key.
@@ -420,7 +420,7 @@ def test_interrupted_render_leaves_the_cache_valid(warm):
 
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
     assert json.loads((cache / box_key / "meta.json").read_text())["scene"] == "Box"
     assert media.probe(mp4).frames >= 4
     assert not stale.exists() and not old_one.exists() and fresh.exists()
@@ -448,7 +448,7 @@ def test_a_damaged_clip_is_rendered_again_never_published(warm, damage):
         target.write_bytes(bytes(data))
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
     status = app.status.getvalue()
     assert status.count(f"clips/{box.name}: the cache entry was damaged") == 1, status
     assert f"{target.name} is not the file that was stored" in status
@@ -591,7 +591,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     assert "This clip failed to render." in html and "Raises in construct" in html
     assert len(_video_tags(html)) == 2, "the good clips are unaffected"
     # Only the good clips are cached; no temp folder is left behind (a key's lock is).
-    good = {app.env.manim_clip_results[uid].key for uid in ("index#9", "index#10")}
+    good = {render.clip_results(app.env)[uid].key for uid in ("index#9", "index#10")}
     cached = {p.name for p in cache_dir(srcdir).iterdir() if not p.name.startswith(".")}
     assert cached == good
     assert not list(cache_dir(srcdir).glob(".tmp-*"))
@@ -632,7 +632,7 @@ def test_dummy_after_html_reports_no_stale_summary(warm):
 def test_latex_gets_the_poster_as_a_figure(warm):
     app = build(warm, "latex")
     tex = next(app.outdir.glob("*.tex")).read_text()
-    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster_png"])
+    poster = Path(render.clip_results(app.env)["index#0"].meta["files"]["poster_png"])
     assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
     assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
     # what the clip says, in print (a caption's two lines are two lines of the source)
@@ -649,7 +649,7 @@ def test_epub_gets_the_poster_image(warm):
     app = build(warm, "epub")
     page = (app.outdir / "index.xhtml").read_text()
     assert "<video" not in page
-    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster_png"]
+    poster = render.clip_results(app.env)["index#0"].meta["files"]["poster_png"]
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert (app.outdir / "_images" / poster).is_file()
     assert f"_images/{poster}" in (app.outdir / "content.opf").read_text()
@@ -754,7 +754,7 @@ def test_parallel_read_and_write(tmp_path):
     app = build(srcdir, parallel=2)
     assert app.warning.getvalue() == ""
     assert summary(app) == "manim-clip: 1 rendered, 6 reused, 0 failed"
-    assert sorted(app.env.manim_clip_results) == [f"page{i}#0" for i in range(1, 8)]
+    assert sorted(render.clip_results(app.env)) == [f"page{i}#0" for i in range(1, 8)]
     for i in range(1, 8):
         html = (app.outdir / f"page{i}.html").read_text()
         videos = 2 if i == 7 else 1  # page 7 shows the film too
@@ -914,7 +914,7 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
     # order, not the alphabet's.
     green, orange = (
-        media.probe(app.env.manim_clip_results[uid].path("mp4")).frames
+        media.probe(render.clip_results(app.env)[uid].path("mp4")).frames
         for uid in ("zeta#0", "alpha#0")
     )
     frames = [frame for _, frame in media.frames_of(app.outdir / "_clips" / name)]
@@ -936,7 +936,7 @@ def test_the_film_has_a_chapter_per_clip(built_film):
     _, app = built_film
     film = made_film(app.env)
     card = CARD_FRAMES / 15  # seconds at draft's 15 fps
-    green = media.probe(app.env.manim_clip_results["zeta#0"].path("mp4")).frames / 15
+    green = media.probe(render.clip_results(app.env)["zeta#0"].path("mp4")).frames / 15
     assert film.value.meta["chapters"] == [
         [0.0, "Zeta comes first"],
         [round(2 * card + green, 3), "Alpha comes second"],
@@ -969,7 +969,7 @@ def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film
     at, start = CARD_FRAMES, card  # after the opening card
     for uid in ("zeta#0", "alpha#0"):  # Green, then Orange, each after its title card
         at, start = at + CARD_FRAMES, start + card
-        clip = app.env.manim_clip_results[uid]
+        clip = render.clip_results(app.env)[uid]
         own = _packets(clip.path("mp4"))
         copied = packets[at : at + len(own)]
         assert [data for data, _ in copied] == [data for data, _ in own], f"{uid}: not copied"

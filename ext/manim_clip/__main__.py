@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     app = _build(source, config, args)
-    results = app.env.manim_clip_results
+    results = render.clip_results(app.env)
     print(f"clips cache: {settings(app).cache_dir}")
     failed = sum(not result.ok for result in results.values())
     if args.command == "film":
@@ -138,9 +138,9 @@ def write_sheets(app: Sphinx, folder: Path) -> list[Path]:
     """A frame sheet per rendered clip, named after its page and scene."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for result in app.env.manim_clip_results.values():
+    for result in render.clip_results(app.env).values():
         if result.ok:
-            target = folder / f"{Path(result.docname).name}-{result.scene}.webp"
+            target = folder / f"{Path(result.spec.docname).name}-{result.spec.scene}.webp"
             sheets.frame_sheet(result.path("mp4"), target)
             written.append(target)
     return written

@@ -9,7 +9,7 @@ the other pages. The scan parses a page with MyST's own parser and each
 ``manim-clip`` fence with MyST's directive parsing and the directive's own checks
 (``directive.fill_spec``), so it makes the spec reading will record.
 
-The render step after reading (``render.render_clips``) waits for these renders
+The render step after reading (``render.Clips.make_all``) waits for these renders
 instead of starting them again, starts what the scan missed (rST pages, a clip inside
 another directive or an included file) and drops renders no page needs. A scan that
 finds too little or too much only costs time: what pages show comes from the specs

@@ -80,7 +80,7 @@ class Film(producers.Producer):
         ]
 
     def entries(self, app) -> store.Store:
-        return render.clip_store(_settings(app))
+        return render.clip_store(render.app_settings(app))
 
     def key(self, app, spec: FilmSpec | None) -> str:
         """``film-<digest>``; a Problem when there is no clip, or one failed to render."""
@@ -136,16 +136,10 @@ class Film(producers.Producer):
 FILM = Film()
 
 
-def _settings(app) -> render.Settings:
-    from . import settings  # the package's conf reader, which imports this module
-
-    return settings(app)
-
-
 def _layout(app) -> tuple[tuple[int, int, int], tuple[str, str], list[tuple[str, str]]]:
     """The film's (width, height, fps), its opening card and a card per clip."""
     clips = film_clips(app.env)
-    size = render.QUALITY[render.build_quality(_settings(app))]
+    size = render.QUALITY[render.build_quality(render.app_settings(app))]
     opening = (app.config.project, f"{len(clips)} clips")
     return size, opening, [(page, spec.caption or spec.scene) for page, spec in clips]
 
