@@ -25,7 +25,7 @@ from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 from buildlib.files import atomic_write
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
@@ -143,9 +143,9 @@ _logger = logging.getLogger(__name__)
 @functools.cache
 def producer_code(module_file: str) -> list[str]:
     """A producer's part of every key it makes: the code of its module and of everything
-    that module imports, followed transitively (store.code_inputs). Change any function a
+    that module imports, followed transitively (keys.code_inputs). Change any function a
     producer calls and what it made is made again."""
-    return store.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
+    return keys.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
 
 
 def shape_text(shape) -> str:
@@ -499,10 +499,10 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
     live: found on ``search`` (default: the file's folder, then ``root``), then sys.path.
 
     Installed packages and the standard library are left out: they change only with
-    their version, which cache keys record (store.code_inputs).
+    their version, which cache keys record (keys.code_inputs).
     """
     search = [*(search or [Path(path).parent, root]), *(Path(p) for p in sys.path if p)]
-    files, _ = store.import_files(path, search)
+    files, _ = keys.import_files(path, search)
     return files
 
 
@@ -513,7 +513,7 @@ def note_code_dependency(env, path: Path) -> None:
     """Re-read the page when the code of ``path`` changes, not its comments (unlike
     env.note_dependency, which follows the file's mtime)."""
     try:
-        digest = store.code_digest(Path(path))
+        digest = keys.code_digest(Path(path))
     except OSError:
         digest = ""
     env.metadata[env.docname].setdefault(CODE_DEPENDENCIES, {})[str(path)] = digest
@@ -526,7 +526,7 @@ def code_outdated(app, env, added, changed, removed) -> list[str]:
     def current(path: str) -> str:
         if path not in digests:
             try:
-                digests[path] = store.code_digest(Path(path))
+                digests[path] = keys.code_digest(Path(path))
             except OSError:
                 digests[path] = "gone"
         return digests[path]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from buildlib.keys import code_inputs, digest
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import code_inputs, digest
 
 from . import presets, trained
 from . import train as training

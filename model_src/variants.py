@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
+from buildlib.keys import code_inputs, digest
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import code_inputs, digest
 
 from . import muon, prepare, presets, tasks, trained
 from . import train as training

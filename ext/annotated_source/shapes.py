@@ -34,7 +34,7 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 
 from .. import producers
 from .._core import (
@@ -68,10 +68,10 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     module's source: a preset may read config files that no import reaches.
     """
     parts = [code_and_places(path), preset, _presets_source(presets_module)]
-    parts += [store.code_digest(p) for p in project_imports(path, root)]
+    parts += [keys.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
     parts += producer_code(__file__)  # this file and locate.py, which says which line is which
-    return store.digest(*parts)
+    return keys.digest(*parts)
 
 
 def code_and_places(path: Path) -> str:
@@ -79,14 +79,14 @@ def code_and_places(path: Path) -> str:
     an edit that moves code counts, a comment that moves none (one at the end) does not."""
     data = Path(path).read_bytes()
     try:
-        tree = store.parse_python(data)
+        tree = keys.parse_python(data)
     except (SyntaxError, ValueError):
-        return store.digest(data)
-    return store.digest(ast.dump(tree, include_attributes=True))
+        return keys.digest(data)
+    return keys.digest(ast.dump(tree, include_attributes=True))
 
 
 def _presets_source(presets_module: str) -> str:
-    origin = store.module_file(presets_module)
+    origin = keys.module_file(presets_module)
     if origin is None:
         raise Problem(f"presets module {presets_module!r} not found")
     return origin.read_text(encoding="utf-8")
@@ -352,7 +352,7 @@ def _describe_error(step: str, error: BaseException) -> str:
 @contextlib.contextmanager
 def _imported(path: Path):
     """Import ``path`` as a fresh module (its folder on sys.path); forget it afterwards."""
-    name = f"_annotated_source_{store.digest(str(path), store.file_digest(path))}"
+    name = f"_annotated_source_{keys.digest(str(path), keys.file_digest(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs

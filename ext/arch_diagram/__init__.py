@@ -61,7 +61,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 
 from .. import _core, producers
 from .._core import Problem
@@ -198,11 +198,11 @@ class Diagrams(producers.Producer):
 
     def key(self, app, request: Request) -> str:
         root = _core.project_root(app)
-        return store.digest(
+        return keys.digest(
             request.key(),
             importlib.metadata.version("torch"),
             *(
-                f"{_short(path, root)}:{store.code_digest(path)}"
+                f"{_short(path, root)}:{keys.code_digest(path)}"
                 for path in source_files(request, root)
             ),
             *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports

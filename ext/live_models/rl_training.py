@@ -263,7 +263,7 @@ def payload(preset: str) -> dict:
 
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-rl-training``."""
-    from buildlib.store import digest
+    from buildlib.keys import digest
     from model_src import rl_runs, trained
 
     from .. import _core

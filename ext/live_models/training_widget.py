@@ -278,7 +278,7 @@ def payload(preset: str) -> dict:
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-training``, keyed on the
     model and on this file's code and all it imports (training.py's rules and data)."""
-    from buildlib.store import digest
+    from buildlib.keys import digest
 
     from .. import _core
     from . import compute

@@ -25,7 +25,7 @@ import av
 from PIL import Image, ImageDraw, ImageFont
 from sphinx.util import logging
 
-from buildlib import store
+from buildlib import keys, store
 
 from .. import _core, producers
 from .._core import Problem
@@ -100,7 +100,7 @@ class Film(producers.Producer):
                 " the film is joined once every clip renders",
             )
         size, opening, cards = _layout(app)
-        return "film-" + store.digest(
+        return "film-" + keys.digest(
             # this file and media.py: the cards' duration and layout, the encoder
             *_core.producer_code(__file__),
             "{}x{}@{}".format(*size),

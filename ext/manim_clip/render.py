@@ -37,7 +37,7 @@ from pathlib import Path
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 from buildlib.processes import CORES
 
 from .. import _core, producers
@@ -181,12 +181,12 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
         return Path(path).relative_to(root) if Path(path).is_relative_to(root) else Path(path)
 
     width, height, fps = QUALITY[effective_quality(spec, settings)]
-    return store.digest(
+    return keys.digest(
         *producer_code(),
         spec.scene,
-        spec.code if spec.code is not None else store.code_digest(Path(spec.file)),
-        *sorted(f"{name(path)}={store.code_digest(Path(path))}" for path in spec.imports),
-        *[f"{name(path)}={store.file_digest(Path(path))}" for path in spec.data],
+        spec.code if spec.code is not None else keys.code_digest(Path(spec.file)),
+        *sorted(f"{name(path)}={keys.code_digest(Path(path))}" for path in spec.imports),
+        *[f"{name(path)}={keys.file_digest(Path(path))}" for path in spec.data],
         f"{width}x{height}@{fps}",
         f"poster={spec.poster}",
         "formats=" + ",".join(sorted(settings.formats)),
