@@ -1,6 +1,6 @@
 """Plumbing shared by the book's Sphinx extensions.
 
-Hashing for artifact names and cache keys, atomic writes, path rules for directive
+Hashing for artifact names and cache keys, atomic copies, path rules for directive
 arguments, located warnings, typed configuration, and the project files a Python
 file imports (so cache keys change when a helper module changes).
 """
@@ -12,10 +12,8 @@ import dataclasses
 import functools
 import importlib
 import math
-import os
 import signal
 import sys
-import tempfile
 import threading
 import types
 import typing
@@ -27,7 +25,8 @@ from docutils.parsers.rst import directives
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
+from buildlib.files import atomic_write
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # Every subtype, each named after the directive (or the feature) it speaks for; the
@@ -138,35 +137,20 @@ def time_limit(seconds: float):
 _logger = logging.getLogger(__name__)
 
 
-# --- hashing and atomic writes ------------------------------------------------------
+# --- hashing and atomic copies ------------------------------------------------------
 
 
 @functools.cache
 def producer_code(module_file: str) -> list[str]:
     """A producer's part of every key it makes: the code of its module and of everything
-    that module imports, followed transitively (store.code_inputs). Change any function a
+    that module imports, followed transitively (keys.code_inputs). Change any function a
     producer calls and what it made is made again."""
-    return store.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
+    return keys.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
 
 
 def shape_text(shape) -> str:
     """``1×11×48``: how every extension writes a tensor's shape."""
     return "×".join(map(str, shape)) if len(shape) else "scalar"
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a file so readers see the old content or the new, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; artifacts get published
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_copy(src: Path, dest: Path) -> None:
@@ -188,6 +172,20 @@ class Problem(ValueError):
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.message, self.hint = message, hint
+
+    # Kept with what a build made (producers.Made, on env, pickled between builds) and
+    # compared with the last build's to know which pages to write again.
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (other.message, other.hint) == (
+            self.message,
+            self.hint,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.message, self.hint))
+
+    def __reduce__(self):
+        return type(self), (self.message, self.hint)
 
 
 def warn(
@@ -501,10 +499,10 @@ def project_imports(path: Path, root: Path, search: list[Path] | None = None) ->
     live: found on ``search`` (default: the file's folder, then ``root``), then sys.path.
 
     Installed packages and the standard library are left out: they change only with
-    their version, which cache keys record (store.code_inputs).
+    their version, which cache keys record (keys.code_inputs).
     """
     search = [*(search or [Path(path).parent, root]), *(Path(p) for p in sys.path if p)]
-    files, _ = store.import_files(path, search)
+    files, _ = keys.import_files(path, search)
     return files
 
 
@@ -515,7 +513,7 @@ def note_code_dependency(env, path: Path) -> None:
     """Re-read the page when the code of ``path`` changes, not its comments (unlike
     env.note_dependency, which follows the file's mtime)."""
     try:
-        digest = store.code_digest(Path(path))
+        digest = keys.code_digest(Path(path))
     except OSError:
         digest = ""
     env.metadata[env.docname].setdefault(CODE_DEPENDENCIES, {})[str(path)] = digest
@@ -528,7 +526,7 @@ def code_outdated(app, env, added, changed, removed) -> list[str]:
     def current(path: str) -> str:
         if path not in digests:
             try:
-                digests[path] = store.code_digest(Path(path))
+                digests[path] = keys.code_digest(Path(path))
             except OSError:
                 digests[path] = "gone"
         return digests[path]

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from buildlib import myst_pages, processes, store
+from buildlib import keys, processes, store
 
-from . import _core, notebooks, reader_notebooks
+from . import _core, myst_pages, notebooks, reader_notebooks
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     app.nanobook_training_seconds = time.perf_counter() - started
     weights = [trained.weights(name, **overrides) for name, overrides in requests]
     configs = sorted((_core.project_root(app) / "model_src" / "config").glob("*.py"))
-    parts = [f"{path.name}={store.code_digest(path)}" for path in configs]
+    parts = [f"{path.name}={keys.code_digest(path)}" for path in configs]
     # clips key on it too: a retrain that reproduces the weights re-renders nothing
-    app.config.nanobook_inputs_digest = store.digest(*weights, *parts)
+    app.config.nanobook_inputs_digest = keys.digest(*weights, *parts)
     return []
 
 
@@ -105,7 +105,7 @@ def page_inputs(
         for path in sorted(source.parent.glob(pattern))
     ]
     code = "\n".join(cell_code(cell.source) for cell in cells)
-    return store.digest(inputs_digest, *store.code_inputs_of_source(code, search), *read)
+    return keys.digest(inputs_digest, *keys.code_inputs_of_source(code, search), *read)
 
 
 def cell_code(source: str) -> str:
@@ -113,7 +113,7 @@ def cell_code(source: str) -> str:
     it imports is always seen."""
     lines = [line for line in source.splitlines() if not line.startswith(("%", "!"))]
     try:
-        store.parse_python("\n".join(lines))
+        keys.parse_python("\n".join(lines))
     except SyntaxError:
         lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
     return "\n".join(lines)

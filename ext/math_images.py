@@ -45,9 +45,11 @@ from sphinx.util import logging
 from sphinx.util.math import wrap_displaymath
 
 from buildlib import processes, store
+from buildlib.files import atomic_write
+from buildlib.keys import digest
 
 from . import _core
-from ._core import atomic_write, warn
+from ._core import warn
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +246,7 @@ def typeset_missing(failures: dict[str, str], app, builder) -> None:
     documents = {folder / svg_name(doc): doc for doc in latex.values()}
     if not documents:
         return
-    keys = {doc: store.digest(doc, shared) for doc in documents.values()}
+    keys = {doc: digest(doc, shared) for doc in documents.values()}
     for target in documents:
         target.unlink(missing_ok=True)  # made with other settings: no stale image stays
     _make(documents, keys, failures, app, location=found[next(iter(latex))][:2])
@@ -268,7 +270,7 @@ def shared_key(app) -> str:
     settings (as the document it makes of a fixed formula shows them), the tools, their
     arguments and this module's code."""
     config = app.config
-    return store.digest(
+    return digest(
         _latex_document("$x$", config, app.confdir),
         *map(_tool_version, [config.imgmath_latex, config.imgmath_dvisvgm]),
         *config.imgmath_latex_args,

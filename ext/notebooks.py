@@ -33,11 +33,10 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from buildlib import myst_pages
 from buildlib.processes import CORES, spawned_pool
 from buildlib.store import InvalidEntry, Store, mark_used, remove_entry, validate, write_meta
 
-from . import _core
+from . import _core, myst_pages
 
 logger = logging.getLogger(__name__)
 

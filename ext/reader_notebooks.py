@@ -9,7 +9,7 @@ into one Jupyter opens and runs top to bottom:
   is in the notebook too), and a last cell checks each such value against what the
   reader's run computed (``glue`` keeps them);
 - ``{ref}`` and ``{term}`` become links to the published page;
-- directive fences (as the book's one reader of MyST, buildlib/myst_pages.py, finds
+- directive fences (as the book's one reader of MyST, ext/myst_pages.py, finds
   them) become markdown: admonitions a quote, dropdowns ``<details>``, annotated source
   its notes, and clips, diagrams and widgets a link to them on the page;
 - ``\\color{role}`` becomes the role's colour as ``#RRGGBB``, which MathJax and KaTeX
@@ -35,11 +35,11 @@ import nbformat
 from docutils import nodes
 from sphinx.util import logging
 
-from buildlib import myst_pages
 from buildlib.book_build import TORCH_CPU_INDEX
+from buildlib.files import atomic_write
 
-from . import reader_wheel
-from ._core import atomic_write, setup_core, warn
+from . import myst_pages, reader_wheel
+from ._core import setup_core, warn
 from .annotated_source.locate import split_notes
 
 logger = logging.getLogger(__name__)
@@ -250,11 +250,14 @@ def _directive(fence: myst_pages.Fence, page: Page) -> str:
 
 def _clip(options: dict, page: Page) -> str:
     """A named clip: its published poster (``_clips/<name>.webp``), linked to the clip."""
+    from .manim_clip.visitors import stable_poster  # the clip's own answer, not retyped
+
     caption = _inline(options.get("caption", ""), page)
-    poster = f"{page.site}_clips/{options['name']}.webp"
     link = f"{page.url}#{options['name']}"
     play = f"> **Clip**: {caption} [Play it on the book's page]({link})."
-    return f"\n[![{caption}]({poster})]({link})\n\n{play}\n"
+    poster = stable_poster(options["name"])
+    picture = f"[![{caption}]({page.site}{poster})]({link})\n\n" if poster else ""
+    return f"\n{picture}{play}\n"
 
 
 def _annotated_source(fence: myst_pages.Fence, page: Page) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from buildlib import store
+from buildlib import keys, store
 
 from ._core import STORAGE_HINT, atomic_copy, cache_root, producer_code, project_root, warn
 
@@ -70,8 +70,8 @@ def stored_wheel(app) -> tuple[str, Path]:
     """(key, path) of the project's wheel in the store, built first if missing."""
     root = project_root(app)
     files = sources(root)
-    parts = [f"{name}={store.file_digest(root / name)}" for name in files]
-    key = store.digest(*parts, *producer_code(__file__))
+    parts = [f"{name}={keys.file_digest(root / name)}" for name in files]
+    key = keys.digest(*parts, *producer_code(__file__))
 
     def make(tmp: Path) -> None:
         wheel = build(root, files, tmp)

@@ -24,9 +24,7 @@ written this time are added back before it writes the file.
 
 from __future__ import annotations
 
-import html
 import json
-import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -35,38 +33,24 @@ from urllib.parse import urljoin
 from docutils import nodes
 from sphinx_sitemap import is_excluded
 
-from ._core import atomic_write
-
-# The <video> tag that manim-clip writes: poster and aria-label attributes.
-_VIDEO_TAG = re.compile(r"<video\b[^>]*>")
-_ATTRIBUTE = re.compile(r'\b(poster|aria-label)="([^"]*)"')
+from buildlib.files import atomic_write
 
 # Before sphinxext-opengraph (500), after sphinx-notfound-page (400).
 PRIORITY = 450
-
-
-def first_clip_poster(body: str) -> tuple[str, str] | None:
-    """The (poster URL, alt text) of the first video with a poster in a page body."""
-    for tag in _VIDEO_TAG.findall(body):
-        attributes = dict(_ATTRIBUTE.findall(tag))
-        if attributes.get("poster"):
-            return html.unescape(attributes["poster"]), html.unescape(
-                attributes.get("aria-label", "")
-            )
-    return None
 
 
 def set_og_image(app, pagename: str, templatename, context: dict[str, Any], doctree) -> None:
     meta = context.get("meta")
     if doctree is None or meta is None or "og:image" in meta:
         return
-    found = first_clip_poster(context.get("body", ""))
+    if "ext.manim_clip" not in app.extensions or app.builder.name.startswith("epub"):
+        return  # no clips, or none shown as a video (an EPUB shows posters as images)
+    from .manim_clip.visitors import first_poster
+
+    found = first_poster(app.env, doctree)
     if not found or not app.config.ogp_site_url:
         return
-    poster, alt = found
-    # The poster's path is relative to the page; the tag needs it from the site root.
-    page_dir = posixpath.dirname(app.builder.get_target_uri(pagename))
-    from_root = posixpath.normpath(posixpath.join(page_dir, poster))
+    from_root, alt = found
     image = {"og:image": urljoin(app.config.ogp_site_url, from_root)}
     if alt and "og:image:alt" not in meta:
         image["og:image:alt"] = alt

@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 
 import buildlib.store
+from buildlib.keys import code_digest, code_inputs, digest
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import Store, code_digest, code_inputs, default_cache, digest, write_meta
+from buildlib.store import Store, default_cache, write_meta
 
 from . import prepare, presets, replay
 from . import train as training

@@ -37,6 +37,7 @@ class Page(HTMLParser):
         self.meta: dict[str, str] = {}
         self.canonical: str | None = None
         self.headings: list[tuple[str, str | None]] = []  # (section id, headerlink href)
+        self.posters: list[tuple[str, str]] = []  # (poster, aria-label) of each <video>
         self._section_ids: list[str] = []
         self._in_heading = False
 
@@ -50,6 +51,8 @@ class Page(HTMLParser):
             for name in ("href", "src", "poster"):
                 if attrs.get(name):
                     self.links.append(attrs[name])
+        if tag == "video" and attrs.get("poster"):
+            self.posters.append((attrs["poster"], attrs.get("aria-label", "")))
         if tag == "link" and attrs.get("rel") == "canonical":
             self.canonical = attrs["href"]
         if tag == "meta" and (key := attrs.get("property") or attrs.get("name")):

@@ -237,14 +237,12 @@ def test_the_tracer_is_removed_even_when_the_run_fails():
 def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
     model = tmp_path / "model.py"
     model.write_text(MODEL.read_text())
-    monkeypatch.setattr(shapes, "_memo", {})
     first = shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("*/capture.json"))) == 1
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("ran the model again")
 
-    monkeypatch.setattr(shapes, "_memo", {})
     monkeypatch.setattr(processes, "call_apart", must_not_run)  # not even a process started
     assert shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache") == first
     # a comment after the code moves no line the shapes sit on: still served
@@ -258,11 +256,9 @@ def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
 def test_a_damaged_capture_is_captured_again_not_served(tmp_path, monkeypatch):
     """Issue 31: a truncated capture.json ended every later build; now it is remade."""
     cache = tmp_path / "cache"
-    monkeypatch.setattr(shapes, "_memo", {})
     first = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, cache)
     (stored,) = cache.glob("*/capture.json")
     stored.write_bytes(stored.read_bytes()[:100])
-    monkeypatch.setattr(shapes, "_memo", {})
     said = []
     again = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, cache, log=said.append)
     assert again["lines"] == first["lines"] and json.loads(stored.read_text()) == again

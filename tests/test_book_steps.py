@@ -8,8 +8,7 @@ from pathlib import Path
 
 from sphinx.testing.util import SphinxTestApp
 
-from buildlib import myst_pages
-from ext import book, manim_clip
+from ext import book, manim_clip, myst_pages
 
 PAGE = """# A page
 

@@ -25,7 +25,7 @@ import torch
 from sphinx.application import Sphinx
 from sphinx.util.console import strip_colors
 
-from buildlib import processes, store
+from buildlib import keys, processes
 from ext import _core
 from ext.live_models.kinds import predict
 
@@ -364,9 +364,9 @@ def test_a_key_does_not_change_with_metadata_a_pip_install_leaves_in_the_checkou
 
     def key() -> list[str]:
         importlib.invalidate_caches()
-        for cached in (store._distributions, store._package_version, store._resolved):
+        for cached in (keys._distributions, keys._package_version, keys._resolved):
             cached.cache_clear()
-        return store.code_inputs(project / "pkg/user.py", search=[project])
+        return keys.code_inputs(project / "pkg/user.py", search=[project])
 
     clean = key()
     leftover = project / "pkg.egg-info"

@@ -306,7 +306,7 @@ CHAT_RUNS = ("mixture", "hash", "lora-r8")  # both skills; # alone; # through me
 @pytest.fixture(scope="module")
 def chat_page(browser, tmp_path_factory):
     """The runtime, the widgets' helpers and the chat rules, with three runs' models."""
-    from ext.live_models.directive import chat_script
+    from ext.live_models.names import chat_script
 
     site = tmp_path_factory.mktemp("chat")
     holders = "".join(
@@ -335,7 +335,7 @@ def test_the_browser_chat_models_reply_as_pytorch(chat_page):
     """Greedy replies up to <end>: the same tokens and, at every step, the same logits
     (within 1e-4), for every run, on each request, asked of models that learned it and
     of the one that forgot it."""
-    from ext.live_models.directive import chat_script
+    from ext.live_models.names import chat_script
     from model_src import chat
 
     turns = chat_turns(10)

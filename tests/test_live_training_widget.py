@@ -20,7 +20,8 @@ from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
 from ext.live_models.kinds.sampling import draw, mulberry32
-from ext.live_models.kinds.training import TRAINING_NUMBERS, TrainingSpec
+from ext.live_models.kinds.training import TrainingSpec
+from ext.live_models.training_bounds import TRAINING_NUMBERS
 from model_src import presets, probe, train, trained
 from model_src.model import GPT, GPTConfig
 

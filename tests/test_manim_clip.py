@@ -31,7 +31,7 @@ from sphinx.util.console import strip_colors
 
 from ext.manim_clip import media, render, vtt
 from ext.manim_clip.directive import ClipSpec
-from ext.manim_clip.film import film_mp4
+from ext.manim_clip.film import film_mp4, made_film
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = Path(__file__).parent / "roots"
@@ -107,7 +107,7 @@ def test_first_build_renders_each_distinct_clip_once(built):
     assert app.warning.getvalue() == ""
     # Dot appears twice (rst and MyST) with the same key: one render, one reuse.
     assert summary(app) == "manim-clip: 2 rendered, 1 reused, 0 failed"
-    statuses = {r.uid: r.status for r in app.env.manim_clip_results.values()}
+    statuses = {r.spec.uid: r.status for r in render.clip_results(app.env).values()}
     assert statuses == {"index#0": "rendered", "index#1": "rendered", "myst#0": "reused"}
     table = app.status.getvalue().split("manim-clip: 2 rendered")[1]
     assert re.search(r"index:8\s+Dot\s+rendered\s+\d+\.\d", table)
@@ -150,7 +150,7 @@ def test_html_video_figure(built):
     assert '<span class="std std-ref">A dot grows</span>' in html
     # Text fallback inside <video>, sources, downloads.
     assert "<p>An orange dot grows from nothing in the middle of the frame. <a href=" in html
-    stem = app.env.manim_clip_results["index#0"].meta["files"]["mp4"][:-4]
+    stem = render.clip_results(app.env)["index#0"].meta["files"]["mp4"][:-4]
     assert f'<source src="_clips/{stem}.webm" type="video/webm">' in html
     assert f'<source src="_clips/{stem}.mp4" type="video/mp4">' in html
     assert f'<a href="_clips/{stem}.gif" download>GIF</a>' in html
@@ -163,7 +163,7 @@ def test_html_video_figure(built):
 
 def test_clip_files(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     assert re.fullmatch(r"Dot-[0-9a-f]{16}\.mp4", dot.meta["files"]["mp4"])
     mp4 = (app.outdir / "_clips" / dot.meta["files"]["mp4"]).read_bytes()
     assert 0 < mp4.find(b"moov") < mp4.find(b"mdat"), "the index must come first (faststart)"
@@ -188,14 +188,14 @@ def test_clip_files(built):
             assert r > 180 and g < 160, "the dot's colour comes from the imported helper"
     *_, (_, last) = media.frames_of(dot.path("mp4"))
     assert max(last.to_image().getpixel((427, 240))) < 60, "the clip itself ends empty"
-    box = app.env.manim_clip_results["index#1"]
+    box = render.clip_results(app.env)["index#1"]
     with Image.open(box.path("poster")) as poster:
         assert poster.convert("L").getextrema()[1] < 10, "the first frame is still empty"
 
 
 def test_the_scene_beats_are_captions_and_a_transcript(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     # two beats 0.3 s apart: one caption of two lines, none that flashes by
     assert dot.meta["beats"] == [[0.0, "A dot grows <from> nothing\nthen it fades away"]]
     captions = (app.outdir / "_clips" / dot.meta["files"]["captions"]).read_text()
@@ -216,7 +216,7 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
         figure,
     )
     # A scene that says nothing has no captions: no track, no transcript, no empty file.
-    box = app.env.manim_clip_results["index#1"]
+    box = render.clip_results(app.env)["index#1"]
     assert "captions" not in box.meta["files"] and box.meta["beats"] == []
     box_figure = html.split('id="clip-An-inline-square">', 1)[1].split("</figure>")[0]
     assert "<track" not in box_figure and "Transcript" not in box_figure
@@ -224,7 +224,7 @@ def test_the_scene_beats_are_captions_and_a_transcript(built):
 
 def test_stable_aliases_by_name_and_an_embed_box(built):
     _, app = built
-    dot = app.env.manim_clip_results["index#0"]
+    dot = render.clip_results(app.env)["index#0"]
     clips = app.outdir / "_clips"
     for kind, suffix in (
         ("mp4", "mp4"),
@@ -279,10 +279,28 @@ def test_a_project_may_leave_the_embed_box_out(warm):
     assert (app.outdir / "_clips" / "dot-clip.webp").is_file()
 
 
+def test_a_page_shares_with_its_first_clips_poster_asked_of_the_clip(warm):
+    """ext/site.py takes og:image from the clip's result, not from the page's HTML."""
+    app = build(
+        warm,
+        confoverrides={
+            "extensions": ["myst_parser", "ext.manim_clip", "ext.site"],
+            "ogp_site_url": "https://example.org/book/",
+        },
+    )
+    dot = render.clip_results(app.env)["index#0"]
+    poster = dot.meta["files"]["poster"]
+    html = (app.outdir / "index.html").read_text()
+    assert f'poster="_clips/{poster}"' in html  # what the <video> shows first
+    assert f'content="https://example.org/book/_clips/{poster}"' in html
+    alt = "An orange dot grows from nothing in the middle of the frame."
+    assert f'<meta property="og:image:alt" content="{alt}"' in html
+
+
 def test_clips_have_no_audio_track(built):
     _, app = built
     for kind in ("mp4", "webm"):
-        with av.open(str(app.env.manim_clip_results["index#0"].path(kind))) as container:
+        with av.open(str(render.clip_results(app.env)["index#0"].path(kind))) as container:
             assert [stream.type for stream in container.streams] == ["video"], kind
 
 
@@ -357,8 +375,8 @@ def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
     app = build(warm)
     assert "0 added, 2 changed, 0 removed" in app.status.getvalue()
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#0"].status == "rendered"
-    assert app.env.manim_clip_results["index#1"].status == "reused"
+    assert render.clip_results(app.env)["index#0"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "reused"
 
     # A project module the scene imports.
     helpers = warm / "scenes" / "helpers.py"
@@ -371,8 +389,8 @@ def test_rebuild_reuses_everything_and_rerenders_exactly_what_changed(warm):
     index.write_text(index.read_text().replace("run_time=0.3", "run_time=0.2"))
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
-    new_stem = app.env.manim_clip_results["index#1"].meta["files"]["mp4"]
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
+    new_stem = render.clip_results(app.env)["index#1"].meta["files"]["mp4"]
     assert new_stem in (app.outdir / "index.html").read_text()
 
     # A caption is not part of the key.
@@ -402,7 +420,7 @@ def test_interrupted_render_leaves_the_cache_valid(warm):
 
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
     assert json.loads((cache / box_key / "meta.json").read_text())["scene"] == "Box"
     assert media.probe(mp4).frames >= 4
     assert not stale.exists() and not old_one.exists() and fresh.exists()
@@ -430,7 +448,7 @@ def test_a_damaged_clip_is_rendered_again_never_published(warm, damage):
         target.write_bytes(bytes(data))
     app = build(warm)
     assert summary(app) == "manim-clip: 1 rendered, 2 reused, 0 failed"
-    assert app.env.manim_clip_results["index#1"].status == "rendered"
+    assert render.clip_results(app.env)["index#1"].status == "rendered"
     status = app.status.getvalue()
     assert status.count(f"clips/{box.name}: the cache entry was damaged") == 1, status
     assert f"{target.name} is not the file that was stored" in status
@@ -573,7 +591,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     assert "This clip failed to render." in html and "Raises in construct" in html
     assert len(_video_tags(html)) == 2, "the good clips are unaffected"
     # Only the good clips are cached; no temp folder is left behind (a key's lock is).
-    good = {app.env.manim_clip_results[uid].key for uid in ("index#9", "index#10")}
+    good = {render.clip_results(app.env)[uid].key for uid in ("index#9", "index#10")}
     cached = {p.name for p in cache_dir(srcdir).iterdir() if not p.name.startswith(".")}
     assert cached == good
     assert not list(cache_dir(srcdir).glob(".tmp-*"))
@@ -614,7 +632,7 @@ def test_dummy_after_html_reports_no_stale_summary(warm):
 def test_latex_gets_the_poster_as_a_figure(warm):
     app = build(warm, "latex")
     tex = next(app.outdir.glob("*.tex")).read_text()
-    poster = Path(app.env.manim_clip_results["index#0"].meta["files"]["poster_png"])
+    poster = Path(render.clip_results(app.env)["index#0"].meta["files"]["poster_png"])
     assert f"\\sphinxincludegraphics[width=\\linewidth]{{{{{poster.stem}}}.png}}" in tex
     assert "\\caption{A dot \\sphinxstyleemphasis{grows}}" in tex
     # what the clip says, in print (a caption's two lines are two lines of the source)
@@ -631,7 +649,7 @@ def test_epub_gets_the_poster_image(warm):
     app = build(warm, "epub")
     page = (app.outdir / "index.xhtml").read_text()
     assert "<video" not in page
-    poster = app.env.manim_clip_results["index#0"].meta["files"]["poster_png"]
+    poster = render.clip_results(app.env)["index#0"].meta["files"]["poster_png"]
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert (app.outdir / "_images" / poster).is_file()
     assert f"_images/{poster}" in (app.outdir / "content.opf").read_text()
@@ -736,7 +754,7 @@ def test_parallel_read_and_write(tmp_path):
     app = build(srcdir, parallel=2)
     assert app.warning.getvalue() == ""
     assert summary(app) == "manim-clip: 1 rendered, 6 reused, 0 failed"
-    assert sorted(app.env.manim_clip_results) == [f"page{i}#0" for i in range(1, 8)]
+    assert sorted(render.clip_results(app.env)) == [f"page{i}#0" for i in range(1, 8)]
     for i in range(1, 8):
         html = (app.outdir / f"page{i}.html").read_text()
         videos = 2 if i == 7 else 1  # page 7 shows the film too
@@ -865,16 +883,16 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     assert app.warning.getvalue() == ""
     assert summary(app) == "manim-clip: 2 rendered, 0 reused, 0 failed"
     assert re.fullmatch(r"manim-film: joined \(2 clips, \d+\.\d s\)", film_line(app))
-    film = app.env.manim_film_result
-    name = film.meta["files"]["mp4"]
-    assert name == f"film-{film.key}.mp4"
+    film = made_film(app.env)
+    name = film.value.meta["files"]["mp4"]
+    assert name == f"{film.key}.mp4"
 
     html = (app.outdir / "index.html").read_text()
     (video,) = _video_tags(html)
     for attribute in (
         'width="854"',
         'height="480"',
-        f'poster="_clips/film-{film.key}.webp"',
+        f'poster="_clips/{film.key}.webp"',
         'controls playsinline preload="none"',
         'aria-label="A green square, then an orange one, each after a title card."',
     ):
@@ -890,13 +908,13 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
     )
     alpha = (app.outdir / "alpha.html").read_text()
     assert '<a class="reference internal" href="index.html#the-film">' in alpha
-    for published in (name, f"film-{film.key}.webp"):
+    for published in (name, f"{film.key}.webp"):
         assert (app.outdir / "_clips" / published).is_file()
 
     # The opening card, then card + Green (zeta) and card + Orange (alpha): the toctree's
     # order, not the alphabet's.
     green, orange = (
-        media.probe(app.env.manim_clip_results[uid].path("mp4")).frames
+        media.probe(render.clip_results(app.env)[uid].path("mp4")).frames
         for uid in ("zeta#0", "alpha#0")
     )
     frames = [frame for _, frame in media.frames_of(app.outdir / "_clips" / name)]
@@ -916,14 +934,14 @@ def test_film_joins_every_clip_in_toctree_order(built_film):
 
 def test_the_film_has_a_chapter_per_clip(built_film):
     _, app = built_film
-    film = app.env.manim_film_result
+    film = made_film(app.env)
     card = CARD_FRAMES / 15  # seconds at draft's 15 fps
-    green = media.probe(app.env.manim_clip_results["zeta#0"].path("mp4")).frames / 15
-    assert film.meta["chapters"] == [
+    green = media.probe(render.clip_results(app.env)["zeta#0"].path("mp4")).frames / 15
+    assert film.value.meta["chapters"] == [
         [0.0, "Zeta comes first"],
         [round(2 * card + green, 3), "Alpha comes second"],
     ]
-    chapters = (app.outdir / "_clips" / film.meta["files"]["chapters"]).read_text()
+    chapters = (app.outdir / "_clips" / film.value.meta["files"]["chapters"]).read_text()
     assert (
         chapters.startswith("WEBVTT\n\n1\n00:00:00.000 --> ") and "Alpha comes second" in chapters
     )
@@ -945,13 +963,13 @@ def _packets(mp4: Path) -> list[tuple[bytes, float]]:
 
 def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film):
     _, app = built_film
-    film = app.env.manim_film_result
-    packets = _packets(film.path("mp4"))
+    film = made_film(app.env)
+    packets = _packets(film.value.path("mp4"))
     card = CARD_FRAMES / 15
     at, start = CARD_FRAMES, card  # after the opening card
     for uid in ("zeta#0", "alpha#0"):  # Green, then Orange, each after its title card
         at, start = at + CARD_FRAMES, start + card
-        clip = app.env.manim_clip_results[uid]
+        clip = render.clip_results(app.env)[uid]
         own = _packets(clip.path("mp4"))
         copied = packets[at : at + len(own)]
         assert [data for data, _ in copied] == [data for data, _ in own], f"{uid}: not copied"
@@ -960,9 +978,9 @@ def test_the_film_copies_the_clips_packets_and_encodes_only_the_cards(built_film
         assert moved == pytest.approx([time for _, time in own], abs=1e-3)
         at, start = at + len(own), start + clip.meta["duration"]
     assert at == len(packets)
-    assert film.meta["duration"] == pytest.approx(start, abs=2e-3)
+    assert film.value.meta["duration"] == pytest.approx(start, abs=2e-3)
     # The time runs on across every joint, one frame at a time.
-    times = [time for time, _ in media.frames_of(film.path("mp4"))]
+    times = [time for time, _ in media.frames_of(film.value.path("mp4"))]
     assert len(times) == len(packets) and times[0] == 0
     assert {round(b - a, 6) for a, b in itertools.pairwise(times)} == {round(1 / 15, 6)}
 
@@ -1002,17 +1020,19 @@ def test_a_clip_encoded_otherwise_is_re_encoded_to_the_film_s(tmp_path):
 @pytest.mark.browser
 def test_the_film_plays_through_in_chromium(built_film, browser, tmp_path):
     _, app = built_film
-    film = app.env.manim_film_result
-    frames = len(_packets(film.path("mp4")))
+    film = made_film(app.env)
+    frames = len(_packets(film.value.path("mp4")))
     page = browser.new_page()
     try:
         (tmp_path / "film.html").write_text(
-            f'<video src="{film.path("mp4").as_uri()}" muted playsinline></video>'
+            f'<video src="{film.value.path("mp4").as_uri()}" muted playsinline></video>'
         )
         page.goto((tmp_path / "film.html").as_uri())
         video = page.locator("video").element_handle()
         page.wait_for_function("v => v.readyState >= 1", arg=video)
-        assert video.evaluate("v => v.duration") == pytest.approx(film.meta["duration"], abs=0.01)
+        assert video.evaluate("v => v.duration") == pytest.approx(
+            film.value.meta["duration"], abs=0.01
+        )
         video.evaluate("v => { v.playbackRate = 2; return v.play(); }")
         page.wait_for_function("v => v.ended || v.error", arg=video, timeout=30_000)
         assert video.evaluate("v => [v.error, v.webkitDecodedFrameCount]") == [None, frames]
@@ -1023,8 +1043,8 @@ def test_the_film_plays_through_in_chromium(built_film, browser, tmp_path):
 def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
     first = build(warm_film)
     assert film_line(first) == "manim-film: reused (2 clips)"
-    film = first.env.manim_film_result.meta["files"]["mp4"]
-    assert film == built_film[1].env.manim_film_result.meta["files"]["mp4"]
+    film = made_film(first.env).value.meta["files"]["mp4"]
+    assert film == made_film(built_film[1].env).value.meta["files"]["mp4"]
 
     # A no-op rebuild reads nothing and joins nothing.
     app = build(warm_film)
@@ -1040,7 +1060,7 @@ def test_film_is_reused_until_a_clip_changes(warm_film, built_film):
     assert "0 added, 1 changed, 0 removed" in app.status.getvalue()
     assert summary(app) == "manim-clip: 1 rendered, 1 reused, 0 failed"
     assert film_line(app).startswith("manim-film: joined (2 clips")
-    new_film = app.env.manim_film_result.meta["files"]["mp4"]
+    new_film = made_film(app.env).value.meta["files"]["mp4"]
     assert new_film != film
     html = (app.outdir / "index.html").read_text()
     assert f'src="_clips/{new_film}"' in html and film not in html
@@ -1090,7 +1110,7 @@ def test_film_in_text_is_its_caption_and_chapters(warm_film):
 
 def test_film_in_epub_and_latex_is_its_poster(warm_film):
     app = build(warm_film, "epub")
-    poster = app.env.manim_film_result.meta["files"]["poster_png"]
+    poster = made_film(app.env).value.meta["files"]["poster_png"]
     page = (app.outdir / "index.xhtml").read_text()
     assert f'<img class="manim-clip-poster" src="_images/{poster}"' in page
     assert "<video" not in page
@@ -1105,7 +1125,7 @@ def test_cli_film_copies_the_film_the_build_shows(warm_film, built_film, tmp_pat
     result = _cli("film", str(warm_film), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "manim-film: reused (2 clips)" in result.stdout
-    cached = built_film[1].env.manim_film_result.path("mp4")
+    cached = made_film(built_film[1].env).value.path("mp4")
     assert out.read_bytes() == cached.read_bytes()
 
 

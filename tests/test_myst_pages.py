@@ -1,4 +1,4 @@
-"""buildlib/myst_pages.py: the one reader of the book's MyST pages (front matter, code
+"""ext/myst_pages.py: the one reader of the book's MyST pages (front matter, code
 cells, directive fences with their options and lines, the markdown between)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 from myst_parser.config.main import MdParserConfig
 
-from buildlib import myst_pages
+from ext import myst_pages
 
 BOOK = MdParserConfig(enable_extensions={"colon_fence", "dollarmath", "amsmath", "deflist"})
 

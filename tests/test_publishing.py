@@ -20,7 +20,6 @@ from pages import CHAPTERS, parse
 from sphinx.util.inventory import InventoryFile
 
 from ext.reader_notebooks import GLUE_DEFINITION
-from ext.site import first_clip_poster
 
 REPO = Path(__file__).resolve().parent.parent
 LABEL_LINE = re.compile(r"^\(([\w-]+)\)=\s*$", re.MULTILINE)
@@ -190,11 +189,11 @@ def test_pages_share_with_opengraph_and_their_clip_poster(book_html, base_url):
         image = meta["og:image"]
         assert image.startswith(base_url), image
         assert (book_html / image[len(base_url) :]).is_file(), image
-        poster = first_clip_poster(page_path.read_text(encoding="utf-8"))
-        if poster:  # a chapter with a clip previews with its own poster
-            from_root = posixpath.normpath(posixpath.join("chapters", poster[0]))
+        if page.posters:  # a chapter with a clip previews with its first clip's poster
+            poster, alt = page.posters[0]
+            from_root = posixpath.normpath(posixpath.join("chapters", poster))
             assert image == urljoin(base_url, from_root)
-            assert meta["og:image:alt"] == poster[1]
+            assert meta["og:image:alt"] == alt
 
 
 def test_relative_links_and_anchors_resolve(book_html):
@@ -216,16 +215,6 @@ def test_relative_links_and_anchors_resolve(book_html):
                 if html.unescape(parts.fragment) not in ids:
                     broken.append(f"{path.relative_to(book_html)}: {link} (no such anchor)")
     assert not broken, "\n".join(broken)
-
-
-def test_first_clip_poster_reads_the_video_tag():
-    body = (
-        '<p>intro</p><video class="x" controls></video>'
-        '<video class="manim-clip-video" poster="../_clips/ab12.png" '
-        'aria-label="Q &amp; K"><source src="../_clips/ab12.mp4"></video>'
-    )
-    assert first_clip_poster(body) == ("../_clips/ab12.png", "Q & K")
-    assert first_clip_poster("<p>no clip</p>") is None
 
 
 def test_each_chapter_downloads_as_a_notebook_and_as_its_myst_source(book_html):

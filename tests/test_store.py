@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib import store
+from buildlib import keys, store
 from ext import _core
 from ext.manim_clip import film, render
 
@@ -31,11 +31,11 @@ REPO = Path(__file__).resolve().parent.parent
 def test_code_digest_ignores_comments_and_docstrings_not_code(tmp_path):
     path = tmp_path / "m.py"
     path.write_text('"""Doc."""\nX = 1  # why\n\n\ndef f():\n    """Doc."""\n    return X\n')
-    before = store.code_digest(path)
+    before = keys.code_digest(path)
     path.write_text('"""Other doc."""\n# a new comment\nX = 1\n\n\ndef f():\n    return X\n')
-    assert store.code_digest(path) == before
+    assert keys.code_digest(path) == before
     path.write_text('"""Doc."""\nX = 2\n\n\ndef f():\n    return X\n')
-    assert store.code_digest(path) != before
+    assert keys.code_digest(path) != before
 
 
 def test_a_comment_edit_of_model_py_keeps_the_training_key(tmp_path):
@@ -44,13 +44,13 @@ def test_a_comment_edit_of_model_py_keeps_the_training_key(tmp_path):
     copy.mkdir()
     for source in (REPO / "model_src").glob("*.py"):
         (copy / source.name).write_bytes(source.read_bytes())
-    before = store.code_inputs(copy / "train.py", search=[tmp_path])
+    before = keys.code_inputs(copy / "train.py", search=[tmp_path])
     with open(copy / "model.py", "a") as fh:
         fh.write("\n# a comment at the end changes no weight\n")
-    assert store.code_inputs(copy / "train.py", search=[tmp_path]) == before
+    assert keys.code_inputs(copy / "train.py", search=[tmp_path]) == before
     with open(copy / "model.py", "a") as fh:
         fh.write("UNUSED = 1\n")
-    assert store.code_inputs(copy / "train.py", search=[tmp_path]) != before
+    assert keys.code_inputs(copy / "train.py", search=[tmp_path]) != before
 
 
 def test_imports_outside_the_project_are_followed_and_packages_named_by_version(tmp_path):
@@ -61,13 +61,13 @@ def test_imports_outside_the_project_are_followed_and_packages_named_by_version(
     scene = tmp_path / "project" / "scene.py"
     scene.parent.mkdir()
     scene.write_text("import helper\nimport numpy\n")
-    files, versions = store.import_files(scene, [scene.parent, elsewhere])
+    files, versions = keys.import_files(scene, [scene.parent, elsewhere])
     assert files == [(elsewhere / "helper.py").resolve()]
     assert any(v.startswith("numpy==") for v in versions)
     assert any(v.startswith("python==") for v in versions)  # json, from the standard library
-    before = store.code_inputs(scene, search=[elsewhere])
+    before = keys.code_inputs(scene, search=[elsewhere])
     (elsewhere / "helper.py").write_text("import json\nWIDTH = 144\n")
-    assert store.code_inputs(scene, search=[elsewhere]) != before
+    assert keys.code_inputs(scene, search=[elsewhere]) != before
 
 
 def test_a_remembered_import_answer_follows_an_edit_of_any_file_it_reached(tmp_path):
@@ -76,13 +76,13 @@ def test_a_remembered_import_answer_follows_an_edit_of_any_file_it_reached(tmp_p
     (tmp_path / "a.py").write_text("import b\n")
     (tmp_path / "b.py").write_text("X = 1\n")
     (tmp_path / "c.py").write_text("Y = 2\n")
-    files, _ = store.import_files(tmp_path / "a.py", [tmp_path])
+    files, _ = keys.import_files(tmp_path / "a.py", [tmp_path])
     assert files == [(tmp_path / "b.py").resolve()]
     (tmp_path / "b.py").write_text("import c\nX = 1\n")  # a file it reached now imports c
-    files, _ = store.import_files(tmp_path / "a.py", [tmp_path])
+    files, _ = keys.import_files(tmp_path / "a.py", [tmp_path])
     assert files == [(tmp_path / "b.py").resolve(), (tmp_path / "c.py").resolve()]
     (tmp_path / "a.py").write_text("X = 3\n")  # the file itself stops importing
-    assert store.import_files(tmp_path / "a.py", [tmp_path])[0] == []
+    assert keys.import_files(tmp_path / "a.py", [tmp_path])[0] == []
 
 
 def test_a_file_is_parsed_once_for_every_build_that_shares_the_cache(tmp_path):
@@ -93,12 +93,12 @@ def test_a_file_is_parsed_once_for_every_build_that_shares_the_cache(tmp_path):
     ask = textwrap.dedent(
         f"""
         from pathlib import Path
-        from buildlib import store
+        from buildlib import keys
         parsed = []
-        parse = store.parse_python
-        store.parse_python = lambda *args: parsed.append(1) or parse(*args)
+        parse = keys.parse_python
+        keys.parse_python = lambda *args: parsed.append(1) or parse(*args)
         path = Path({str(module)!r})
-        print(store.code_digest(path), store.import_files(path, [path.parent])[1], len(parsed))
+        print(keys.code_digest(path), keys.import_files(path, [path.parent])[1], len(parsed))
         """
     )
     env = {**os.environ, "NANOBOOK_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
@@ -137,20 +137,20 @@ def test_the_model_code_keys_alike_installed_from_a_wheel_and_in_the_checkout(
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nanobook\nVersion: 0.1.0\n")
     (info / "top_level.txt").write_text("buildlib\nmodel_src\n")
     modules = ("train.py", "experiments/variants.py")
-    in_checkout = {m: store.code_inputs(REPO / "model_src" / m, search=[REPO]) for m in modules}
+    in_checkout = {m: keys.code_inputs(REPO / "model_src" / m, search=[REPO]) for m in modules}
     monkeypatch.syspath_prepend(str(site))
-    store._distributions.cache_clear()
-    store._package_version.cache_clear()
+    keys._distributions.cache_clear()
+    keys._package_version.cache_clear()
     try:
         for module in modules:
-            from_wheel = store.code_inputs(site / "model_src" / module, search=[site])
+            from_wheel = keys.code_inputs(site / "model_src" / module, search=[site])
             assert from_wheel == in_checkout[module], module
             assert not any(part.startswith("nanobook==") for part in from_wheel)
         assert any(part.startswith("buildlib/store.py=") for part in from_wheel)
         assert any(part.startswith("model_src/model.py=") for part in from_wheel)
     finally:
-        store._distributions.cache_clear()
-        store._package_version.cache_clear()
+        keys._distributions.cache_clear()
+        keys._package_version.cache_clear()
 
 
 def _module_settings(path: Path) -> list[str]:
@@ -190,7 +190,7 @@ def test_every_setting_that_shapes_an_artifact_is_in_its_key(tmp_path, producer,
         edited = re.sub(rf"^{setting} = ", f"{setting} = 1 or ", original, count=1, flags=re.M)
         assert edited != original
         copy.write_text(edited)
-        assert store.code_digest(copy) != store.code_digest(package / source), setting
+        assert keys.code_digest(copy) != keys.code_digest(package / source), setting
 
 
 _PARSE_IN_THREADS = """
@@ -206,7 +206,7 @@ def parse_all():
     for _ in range(5):
         for source in sources:
             try:
-                store.parse_python(source)
+                keys.parse_python(source)
             except SystemError as err:
                 failures.append(str(err))
 threads = [threading.Thread(target=parse_all) for _ in range(4)]
@@ -429,7 +429,11 @@ def _ext_import_graph() -> dict[str, set[str]]:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 prefix = ".".join(base) if node.level else ""
                 module = ".".join(filter(None, [prefix, node.module]))
-                names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+                names = [f"{module}.{alias.name}" for alias in node.names]
+                # `from .. import compute` imports the submodule; the package itself only
+                # when a name is not one of its modules
+                if not all(name in modules for name in names):
+                    names.append(module)
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             else:

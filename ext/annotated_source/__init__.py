@@ -16,10 +16,12 @@ type ``nanobook.annotated-source``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sphinx.errors import ConfigError
 
+from .. import producers
 from .._core import add_typed_config, per_page_state, setup_core
 from . import html
 from .directive import (
@@ -32,7 +34,7 @@ from .directive import (
     settings,
 )
 from .shown import pages_showing_changed_lines
-from .transforms import AttachShapes, InterleaveForOtherBuilders, capture_requested
+from .transforms import SHAPES, AttachShapes, InterleaveForOtherBuilders
 
 STATIC = Path(__file__).parent / "static"
 
@@ -67,7 +69,7 @@ def setup(app):
     app.connect("config-inited", check_config)
     app.connect("env-get-outdated", pages_showing_changed_lines)
     per_page_state(app, "annotated_source_requests")  # docname -> {request}
-    app.connect("env-updated", capture_requested)
+    app.connect("env-updated", functools.partial(producers.after_reading, SHAPES))
     return {
         "version": "1.0",
         "env_version": 1,  # 1: pages record the lines they show (shown.py), not the file

@@ -17,7 +17,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from buildlib import store
+from buildlib import keys
 
 from .._core import (
     AnyOption,
@@ -192,7 +192,7 @@ class AnnotatedSource(SphinxDirective):
                 f"the path leaves annotated_source_root ({root})",
                 hint="name a file under annotated_source_root, e.g. 'model.py'",
             )
-        if not store.is_file(path):
+        if not keys.is_file(path):
             found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
             listing = ", ".join(found[:30]) + (" ..." if len(found) > 30 else "")
             raise Problem(
@@ -205,7 +205,7 @@ class AnnotatedSource(SphinxDirective):
 
     def _note_presets_dependency(self) -> None:
         """Re-read the page when the presets change: its shapes may."""
-        origin = store.module_file(self.config.nanobook_presets)
+        origin = keys.module_file(self.config.nanobook_presets)
         if origin:  # else the capture reports the missing module where the block is
             note_code_dependency(self.env, origin)
 

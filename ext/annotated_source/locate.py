@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildlib import store
+from buildlib import keys
 
 from .._core import Problem
 
@@ -79,7 +79,7 @@ def parse_file(path: Path) -> tuple[ast.Module, tuple[str, ...]]:
     """The file's syntax tree and lines; a Problem names the line that does not parse."""
     text = read_source(Path(path))
     try:
-        tree = store.parse_python(text, filename=str(path))
+        tree = keys.parse_python(text, filename=str(path))
     except SyntaxError as error:
         raise Problem(
             f"{Path(path).name} does not parse: {error.msg} (line {error.lineno})",

@@ -34,8 +34,9 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 
+from .. import producers
 from .._core import (
     MODEL_CODE_ERRORS,
     Problem,
@@ -58,7 +59,6 @@ DRIVER = (
     '(0.9, 0.95), "cpu")'
 )
 _LIST_LIMIT = 4  # longer lists of tensors are summarised as "N tensors"
-_memo: dict[str, dict] = {}  # per process: each capture is loaded or run once a build
 
 
 def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
@@ -68,10 +68,10 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     module's source: a preset may read config files that no import reaches.
     """
     parts = [code_and_places(path), preset, _presets_source(presets_module)]
-    parts += [store.code_digest(p) for p in project_imports(path, root)]
+    parts += [keys.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
     parts += producer_code(__file__)  # this file and locate.py, which says which line is which
-    return store.digest(*parts)
+    return keys.digest(*parts)
 
 
 def code_and_places(path: Path) -> str:
@@ -79,14 +79,14 @@ def code_and_places(path: Path) -> str:
     an edit that moves code counts, a comment that moves none (one at the end) does not."""
     data = Path(path).read_bytes()
     try:
-        tree = store.parse_python(data)
+        tree = keys.parse_python(data)
     except (SyntaxError, ValueError):
-        return store.digest(data)
-    return store.digest(ast.dump(tree, include_attributes=True))
+        return keys.digest(data)
+    return keys.digest(ast.dump(tree, include_attributes=True))
 
 
 def _presets_source(presets_module: str) -> str:
-    origin = store.module_file(presets_module)
+    origin = keys.module_file(presets_module)
     if origin is None:
         raise Problem(f"presets module {presets_module!r} not found")
     return origin.read_text(encoding="utf-8")
@@ -145,43 +145,60 @@ def cached_capture(
     memory: int | None = None,
     log=None,
 ) -> dict:
-    """The capture for (file, preset), from memory, then the store, then by running the
-    model in a process of its own (``timeout`` seconds, ``memory`` bytes; ``log`` says
-    when a damaged entry is made again).
-
-    A capture that raised is returned (with its errors) but not stored, so the next
-    build tries again instead of serving a stale failure.
-    """
-    key = cache_key(path, preset, presets_module, root)
-    if key in _memo:
-        return _memo[key]
-    captures = store.Store(cache, log=log)
-    result = captures.get(key, parse=_stored_result)
-    if result is None:
-        result = _capture_apart(path, preset, presets_module, timeout, memory)
-        if not result["errors"]:
-            captures.get_or_make(key, lambda tmp: _write_result(tmp, result), _stored_result)
-    _memo[key] = result
-    return result
+    """The capture for (file, preset) outside a build (tests, tools): from the store in
+    ``cache``, or by running the model in a process of its own (``timeout`` seconds,
+    ``memory`` bytes; ``log`` says when a damaged entry is made again). A capture that
+    raised is returned (with its errors) but not stored, as in a build."""
+    captures = Captures()
+    made = producers.obtain(
+        captures,
+        store.Store(cache, log=log),
+        cache_key(path, preset, presets_module, root),
+        lambda folder: captures.written(
+            capture_apart(path, preset, presets_module, timeout, memory), folder
+        ),
+    )
+    return made.value or {"lines": {}, "errors": [p.message for p in made.problems]}
 
 
 RESULT = "capture.json"
 
 
-def _write_result(folder: Path, result: dict) -> None:
-    (folder / RESULT).write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    store.write_meta(folder, {"files": {"capture": RESULT}})
+class Captures(producers.Producer):
+    """How a capture is stored and read back; a capture that raised is shown with its
+    errors, never stored (transforms.Shapes: what pages ask for and where to say it)."""
+
+    name, thing = "shapes", "the capture"
+
+    def write(self, result: dict, folder: Path) -> None:
+        (folder / RESULT).write_text(json.dumps(result, indent=1, ensure_ascii=False))
+        store.write_meta(folder, {"files": {"capture": RESULT}})
+
+    def read(self, entry: Path, meta: dict) -> dict:
+        """A stored capture; a ValueError when it is not one (the entry is damaged)."""
+        result = json.loads((entry / RESULT).read_text(encoding="utf-8"))
+        if not (isinstance(result, dict) and isinstance(result.get("lines"), dict)):
+            raise ValueError(f"{RESULT} holds no capture")
+        return result
+
+    def problems(self, result: dict) -> list[Problem]:
+        return [Problem(error, CAPTURE_HINT) for error in result["errors"]]
 
 
-def _stored_result(entry: Path, meta: dict) -> dict:
-    """A stored capture; a ValueError when it is not one (the entry is damaged)."""
-    result = json.loads((entry / RESULT).read_text(encoding="utf-8"))
-    if not (isinstance(result, dict) and isinstance(result.get("lines"), dict)):
-        raise ValueError(f"{RESULT} holds no capture")
-    return result
+CAPTURE_HINT = f"check nanobook_presets and :shapes:; the capture runs {DRIVER}"
 
 
-def _capture_apart(path: Path, preset: str, presets_module: str, timeout, memory) -> dict:
+def lines_in(result: dict, start: int, end: int) -> dict:
+    """The captured lines from ``start`` to ``end`` that bound a value."""
+    return {
+        line: entry
+        for line, entry in result["lines"].items()
+        if start <= int(line) <= end and entry["values"]
+    }
+
+
+def capture_apart(path: Path, preset: str, presets_module: str, timeout, memory) -> dict:
+    """The capture, run in a process of its own: what ends or outlasts it is an error."""
     apart = processes.call_apart(
         f"{__name__}:capture_with_formulas",
         {"path": str(path), "preset": preset, "presets_module": presets_module},
@@ -201,7 +218,7 @@ def _capture_apart(path: Path, preset: str, presets_module: str, timeout, memory
 
 def capture_with_formulas(path: str, preset: str, presets_module: str) -> dict:
     """The capture, with each line's shapes as formulas of the config (runs in the
-    worker of ``_capture_apart``)."""
+    worker of ``capture_apart``)."""
     result = capture(Path(path), preset, presets_module)
     if not result["errors"]:
         try:
@@ -335,7 +352,7 @@ def _describe_error(step: str, error: BaseException) -> str:
 @contextlib.contextmanager
 def _imported(path: Path):
     """Import ``path`` as a fresh module (its folder on sys.path); forget it afterwards."""
-    name = f"_annotated_source_{store.digest(str(path), store.file_digest(path))}"
+    name = f"_annotated_source_{keys.digest(str(path), keys.file_digest(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs

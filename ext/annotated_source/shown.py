@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from buildlib import store
+from buildlib import keys
 
 from .._core import Problem, note_code_dependency, pages_read_before
 from .locate import SourceObject, find_object, parse_file
@@ -19,7 +19,7 @@ SHOWN = "nanobook_shown_lines"  # env.metadata[docname]: [[path, object, digest]
 def lines_digest(obj: SourceObject | None) -> str:
     if obj is None:
         return "gone"  # the file does not parse, or has no such object
-    return store.digest(str(obj.start), str(obj.end), *(text for _, text in obj.lines()))
+    return keys.digest(str(obj.start), str(obj.end), *(text for _, text in obj.lines()))
 
 
 def note_shown(env, path: Path, name: str, obj: SourceObject | None) -> None:

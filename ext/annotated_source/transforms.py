@@ -1,10 +1,11 @@
 """Work done after reading: capture shapes, attach them, and lay blocks out for non-HTML.
 
-Captures run once per build in the main process (``env-updated``), before any
-parallel writer forks; each page then only loads the cached result. Builders without
-the two-column layout (text, LaTeX, epub, man, texinfo ...) get notes and code
-interleaved: each note's paragraphs, then its lines as a numbered literal block that
-starts at the real line number, with captured shapes as trailing comments.
+Captures are made once per build after reading (``env-updated``: SHAPES, through the one
+lifecycle of ext/producers.py), before any parallel writer forks; each page then only
+attaches what was made. Builders without the two-column layout (text, LaTeX, epub, man,
+texinfo ...) get notes and code interleaved: each note's paragraphs, then its lines as a
+numbered literal block that starts at the real line number, with captured shapes as
+trailing comments.
 """
 
 from __future__ import annotations
@@ -15,103 +16,66 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
-from .._core import (
-    STORAGE_HINT,
-    ModelCodeTimeout,
-    Problem,
-    cache_root,
-    memory_bytes,
-    time_limit,
-    warn,
-)
+from .. import producers
+from .._core import ModelCodeTimeout, Problem, memory_bytes, time_limit
 from .directive import SUBTYPE, annotated_source, source_root
 from .html import lines_label, plain_lines, shapes_line
-from .shapes import DRIVER, cache_key, cached_capture
+from .shapes import CAPTURE_HINT, DRIVER, Captures, cache_key, capture_apart, lines_in
 
 logger = logging.getLogger(__name__)
 
 
-def capture_for(app, path: str, preset: str) -> dict:
-    config = app.config
-    return cached_capture(
-        Path(path),
-        preset,
-        config.nanobook_presets,
-        source_root(app),
-        _cache(app),
-        timeout=config.nanobook_model_timeout,
-        memory=memory_bytes(config.nanobook_model_memory),
-        log=logger.info,
-    )
+class Shapes(Captures):
+    """The captures the pages' blocks ask for (after reading, through the one lifecycle of
+    ext/producers.py); each block is told what is wrong with its shapes."""
 
+    subtype = SUBTYPE
 
-def _cache(app) -> Path:
-    return cache_root(app) / "shapes"
+    def asked(self, env) -> list[producers.Asked]:
+        requests = getattr(env, "annotated_source_requests", {})
+        return [
+            producers.Asked(docname, lineno, (path, preset), (label, start, end))
+            for docname in sorted(requests)
+            for path, preset, label, start, end, lineno in sorted(requests[docname])
+        ]
 
+    def key(self, app, spec: tuple[str, str]) -> str:
+        path, preset = spec
+        config = app.config
+        try:
+            with time_limit(config.nanobook_model_timeout):  # it imports the presets
+                return cache_key(Path(path), preset, config.nanobook_presets, source_root(app))
+        except (Problem, ModelCodeTimeout) as error:
+            raise Problem(str(error), CAPTURE_HINT) from error
 
-def capture_requested(app, env) -> None:
-    """After reading, before writers fork: run the captures that pages ask for (cached),
-    and say what is wrong with any block's shapes. Said on every build for every page,
-    read or not, so a warm ``-W`` build fails like a cold one."""
-    requests = getattr(env, "annotated_source_requests", {})
-    captured = app.annotated_source_captures = {}  # what pages attach, as they are written
-    for docname in sorted(requests):
-        for path, preset, label, start, end, lineno in sorted(requests[docname]):
-            if (path, preset) not in captured:
-                captured[path, preset] = _capture_logged(app, path, preset)
-            block = (label, preset, start, end)
-            _check_block(captured[path, preset], *block, location=(docname, lineno))
-
-
-def _capture_logged(app, path: str, preset: str) -> dict:
-    try:
-        with time_limit(app.config.nanobook_model_timeout):  # the key imports the presets
-            key = cache_key(Path(path), preset, app.config.nanobook_presets, source_root(app))
-        cached = (_cache(app) / key).is_dir()
-        result = capture_for(app, path, preset)
-    except (Problem, ModelCodeTimeout) as error:
-        return {"lines": {}, "errors": [str(error)]}
-    except OSError as error:  # a cache folder that is full or read-only
-        return {
-            "lines": {},
-            "errors": [f"the capture could not be stored: {error}"],
-            "hint": STORAGE_HINT,
-        }
-    if not cached:
+    def make(self, app, spec: tuple[str, str]) -> dict:
+        path, preset = spec
+        config = app.config
+        memory = memory_bytes(config.nanobook_model_memory)
+        timeout = config.nanobook_model_timeout
+        result = capture_apart(Path(path), preset, config.nanobook_presets, timeout, memory)
         logger.info(
             f"annotated-source: shapes of {Path(path).name} ({preset}) "
             f"captured in {result['seconds']:.1f}s"
         )
-    return result
+        return result
+
+    def notes(self, asked: producers.Asked, result: dict) -> list[Problem]:
+        label, start, end = asked.about
+        if lines_in(result, start, end):
+            return []
+        return [
+            Problem(
+                f"no line of {label} bound a tensor while the {asked.spec[1]!r} sample ran",
+                f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
+            )
+        ]
+
+    def heading(self, asked: producers.Asked) -> str:
+        return f"{SUBTYPE}: shapes for {asked.about[0]} ({asked.spec[1]})"
 
 
-def _check_block(result: dict, label: str, preset: str, start: int, end: int, location) -> None:
-    for problem in result["errors"]:
-        warn(
-            logger,
-            f"annotated-source: shapes for {label} ({preset}): {problem}",
-            location=location,
-            subtype=SUBTYPE,
-            hint=result.get(
-                "hint", f"check nanobook_presets and :shapes:; the capture runs {DRIVER}"
-            ),
-        )
-    if not result["errors"] and not _lines_in(result, start, end):
-        warn(
-            logger,
-            f"annotated-source: no line of {label} bound a tensor while the {preset!r} sample ran",
-            location=location,
-            subtype=SUBTYPE,
-            hint=f"the capture runs {DRIVER}; drop :shapes: for code it does not reach",
-        )
-
-
-def _lines_in(result: dict, start: int, end: int) -> dict:
-    return {
-        line: entry
-        for line, entry in result["lines"].items()
-        if start <= int(line) <= end and entry["values"]
-    }
+SHAPES = Shapes()
 
 
 class AttachShapes(SphinxPostTransform):
@@ -125,11 +89,11 @@ class AttachShapes(SphinxPostTransform):
                 self._attach(block)
 
     def _attach(self, block: annotated_source) -> None:
-        """The shapes only: capture_requested made them (within the time limit) and has
-        said what is wrong with them."""
-        captures = getattr(self.app, "annotated_source_captures", {})
-        result = captures.get((block["path"], block["preset"]), {"lines": {}})
-        block["shapes"] = _lines_in(result, block["start"], block["end"])
+        """The shapes only: the after-reading step (shapes.SHAPES) made them and has said
+        what is wrong with them."""
+        made = producers.made(self.env, SHAPES, (block["path"], block["preset"]))
+        result = made.value if made and made.value else {"lines": {}}
+        block["shapes"] = lines_in(result, block["start"], block["end"])
         block["symbols"] = result.get("symbols", {})
 
 

@@ -51,8 +51,8 @@ page shows what could not be drawn.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -61,9 +61,9 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 
-from .. import _core
+from .. import _core, producers
 from .._core import Problem
 from .request import (
     KINDS,
@@ -180,55 +180,67 @@ def placeholder(target: str, reason: str) -> nodes.literal_block:
 # --- drawing, once every page is read ----------------------------------------------------
 
 
-def draw_all(app, env) -> list[str]:
-    """After reading: every diagram the pages ask for, from the cache or drawn now (a core
-    each), its problems and notes said at each directive; returns the pages whose
-    drawings changed (they are written again)."""
-    asked = [
-        (docname, line, request)
-        for docname in sorted(env.arch_diagram_specs)
-        for request, line in env.arch_diagram_specs[docname]
-    ]
-    requests = {request.key(): request for _, _, request in asked}
-    with ThreadPoolExecutor(max(1, min(len(requests), processes.CORES.count))) as pool:
-        results = pool.map(lambda request: drawing_or_problem(app, request), requests.values())
-        drawn = dict(zip(requests, results, strict=True))
-    for docname, line, request in asked:
-        result = drawn[request.key()]
-        said = [(result["error"], result["hint"])] if "error" in result else []
-        for message, hint in said + [(note, None) for note in result.get("notes", [])]:
-            _core.warn(
-                logger,
-                f"arch-diagram: {message}",
-                location=(docname, line),
-                subtype=SUBTYPE,
-                hint=hint,
-            )
-    previous = getattr(env, "arch_diagram_results", {})
-    env.arch_diagram_results = drawn
-    return sorted({d for d, _, r in asked if previous.get(r.key()) != drawn[r.key()]})
+class Diagrams(producers.Producer):
+    """After reading, every diagram of the book from the store, or drawn (a core each) in
+    a process of its own; its problems and notes said at each directive."""
+
+    name, subtype, thing = "diagrams", SUBTYPE, "the diagram"
+
+    def ident(self, request: Request) -> str:
+        return request.key()  # an override's value may be a list: not hashable
+
+    def asked(self, env) -> list[producers.Asked]:
+        return [
+            producers.Asked(docname, line, request)
+            for docname in sorted(env.arch_diagram_specs)
+            for request, line in env.arch_diagram_specs[docname]
+        ]
+
+    def key(self, app, request: Request) -> str:
+        root = _core.project_root(app)
+        return keys.digest(
+            request.key(),
+            importlib.metadata.version("torch"),
+            *(
+                f"{_short(path, root)}:{keys.code_digest(path)}"
+                for path in source_files(request, root)
+            ),
+            *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
+        )
+
+    def make(self, app, request: Request) -> Drawing:
+        config = app.config
+        memory = _core.memory_bytes(config.nanobook_model_memory)
+        return draw_apart(request, config.nanobook_model_timeout, memory)
+
+    def write(self, drawing: Drawing, folder: Path) -> None:
+        store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
+
+    def read(self, entry: Path, meta: dict) -> Drawing:
+        """A stored diagram; a ValueError for anything else (damaged)."""
+        text, notes = meta["text"], meta["notes"]
+        if not (isinstance(text, str) and isinstance(notes, list)):
+            raise ValueError("the drawing is not text and notes")
+        return Drawing(text, [str(note) for note in notes])
+
+    def notes(self, asked: producers.Asked, drawing: Drawing) -> list[Problem]:
+        return [Problem(note) for note in drawing.notes]
 
 
-def drawing_or_problem(app, request: Request) -> dict:
-    """{"text", "notes"} of the request's drawing, or {"error", "hint"}."""
-    try:
-        text, notes = cached_drawing(app, request)
-    except Problem as err:
-        return {"error": err.message, "hint": err.hint}
-    except OSError as err:  # a cache that cannot be written
-        return {"error": f"the diagram could not be stored: {err}", "hint": _core.STORAGE_HINT}
-    return {"text": text, "notes": notes}
+DIAGRAMS = Diagrams()
 
 
 def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
     """Replace each placeholder with its drawing, or with what could not be drawn."""
     for node in list(doctree.findall(arch_diagram)):
         request = node["request"]
-        result = app.env.arch_diagram_results.get(request.key(), {"error": "not drawn"})
-        if "error" in result:
-            node.replace_self(placeholder(request.target, result["error"]))
+        made = producers.made(app.env, DIAGRAMS, request)
+        if made is None or not made.ok:
+            reason = made.problems[0].message if made else "not drawn"
+            node.replace_self(placeholder(request.target, reason))
             continue
-        block = nodes.literal_block(result["text"], result["text"], language="text")
+        text = made.value.text
+        block = nodes.literal_block(text, text, language="text")
         block.source, block.line = node.source, node.line
         node.replace_self(block)
 
@@ -292,38 +304,6 @@ def drawing_in_worker(request: str) -> dict:
     return {"text": drawing.text, "notes": drawing.notes}
 
 
-def cached_drawing(app, request: Request) -> tuple[str, list[str]]:
-    root = _core.project_root(app)
-    sources = source_files(request, root)
-    key = store.digest(
-        request.key(),
-        importlib.metadata.version("torch"),
-        *(f"{_short(path, root)}:{store.code_digest(path)}" for path in sources),
-        *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
-    )
-
-    def make(folder: Path) -> None:  # a Problem leaves nothing stored
-        config = app.config
-        memory = _core.memory_bytes(config.nanobook_model_memory)
-        processes.CORES.acquire()  # drawn beside the clips and notebooks, never more
-        try:
-            drawing = draw_apart(request, config.nanobook_model_timeout, memory)
-        finally:
-            processes.CORES.release()
-        store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
-
-    diagrams = store.Store(_core.cache_root(app) / "diagrams", log=logger.info)
-    return diagrams.get_or_make(key, make, parse=_stored_drawing)
-
-
-def _stored_drawing(entry: Path, meta: dict) -> tuple[str, list[str]]:
-    """A stored diagram's text and notes; a ValueError for anything else (damaged)."""
-    text, notes = meta["text"], meta["notes"]
-    if not (isinstance(text, str) and isinstance(notes, list)):
-        raise ValueError("the drawing is not text and notes")
-    return text, [str(note) for note in notes]
-
-
 # --- set-up ---------------------------------------------------------------------------------
 
 
@@ -331,6 +311,6 @@ def setup(app):
     _core.setup_core(app)
     app.add_directive("arch-diagram", ArchDiagram)
     _core.per_page_state(app, "arch_diagram_specs")  # docname -> [(request, line)]
-    app.connect("env-updated", draw_all)
+    app.connect("env-updated", functools.partial(producers.after_reading, DIAGRAMS))
     app.connect("doctree-resolved", show_diagrams)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

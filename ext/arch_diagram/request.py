@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildlib import store
+from buildlib import keys
 
 from .. import _core
 from .._core import Problem
@@ -152,10 +152,10 @@ def source_files(request: Request, root: Path) -> list[Path]:
         request.presets,
         *([] if request.target in KINDS else [request.target.partition(":")[0]]),
     ]:
-        origin = store.module_file(name)
+        origin = keys.module_file(name)
         if origin is None:
             continue  # drawing reports it
-        if store.installed(origin):
+        if keys.installed(origin):
             continue  # keyed by version: torch's is part of every drawing's key
         # inside the project root or not: a changed file must never leave a stale drawing
         files.add(origin)

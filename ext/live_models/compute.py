@@ -35,11 +35,12 @@ import torch
 import torch.nn.functional as F
 from sphinx.util import logging
 
-from buildlib.store import Store, digest, write_meta
+from buildlib.keys import digest
+from buildlib.store import Store, write_meta
 from model_src import visible
 
 from .._core import producer_code
-from .directive import CHAT_PREFIX, TOOL_MODELS
+from .names import CHAT_PREFIX, TOOL_MODELS
 
 logger = logging.getLogger(__name__)
 

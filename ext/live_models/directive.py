@@ -25,17 +25,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROMPTS = {"sort": "CBACAB", "char": "KING RICHARD:"}
 # The seed of the page's generator: its 32-bit state (the page is handed the range).
 MAX_SEED = 2**32 - 1
-# Models a chapter trains (not presets), each with the one widget kind that shows it.
-TOOL_MODELS = ("calculator",)
-# live-chat's runs (experiments/finetune_runs.py, named as runner.slug names them) are
-# exported as scripts of this prefix: "finetune-mixture".
-CHAT_PREFIX = "finetune-"
 REPLAY_RUNS = ("training", "rl")  # a model's training run, or the RL chapter's (rl_runs.py)
-
-
-def chat_script(run: str) -> str:
-    """The exported script of a fine-tuning run."""
-    return f"{CHAT_PREFIX}{run}"
 
 
 def read_run(options: dict) -> str:

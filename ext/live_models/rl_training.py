@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
-from .kinds.training import RL_NUMBERS
+from .training_bounds import RL_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option, its
 # label, and what it sets: the Trainer's settings or the run's ("rl").
@@ -266,7 +266,7 @@ def payload(preset: str) -> dict:
 
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-rl-training``."""
-    from buildlib.store import digest
+    from buildlib.keys import digest
     from model_src import trained
     from model_src.experiments import rl_runs
 

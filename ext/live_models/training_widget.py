@@ -20,7 +20,7 @@ import base64
 import math
 from pathlib import Path
 
-from .kinds.training import TRAINING_NUMBERS
+from .training_bounds import TRAINING_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option (which
 # gives its default), the label, and what it sets: train.py settings ("settings") or the
@@ -278,7 +278,7 @@ def payload(preset: str) -> dict:
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-training``, keyed on the
     model and on this file's code and all it imports (training.py's rules and data)."""
-    from buildlib.store import digest
+    from buildlib.keys import digest
 
     from .. import _core
     from . import compute

@@ -25,7 +25,7 @@ from sphinx.builders import Builder
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from .. import _core
+from .. import _core, producers
 from . import early, film, render
 from .directive import (
     QUALITIES,
@@ -89,79 +89,30 @@ def check_config(app, config) -> None:
     config.html_static_path.append(str(STATIC))
 
 
-def init_env(app, env, docnames) -> None:
-    if not hasattr(env, "manim_clip_results"):
-        env.manim_clip_results = {}
-    if not hasattr(env, "manim_film_result"):
-        env.manim_film_result = None  # one film per build, whichever page shows it
-
-
 def shows_clips(app) -> bool:
     """Whether this builder shows clips (e.g. gettext and linkcheck have no place for one)."""
     return app.builder.format in RENDERING_FORMATS or app.builder.name == CLIPS_BUILDER
-
-
-def render_pool(app) -> render.RenderPool:
-    """This build's pool of renders, made when first asked for; build-finished stops it."""
-    if getattr(app, "manim_clip_pool", None) is None:
-        history = {
-            (result.docname, result.scene): result.meta["cpu_seconds"]
-            for result in getattr(app.env, "manim_clip_results", {}).values()
-            if "cpu_seconds" in result.meta
-        }
-        app.manim_clip_pool = render.RenderPool(settings(app), history)
-    return app.manim_clip_pool
 
 
 def start_renders(app, env, added, changed, removed) -> list[str]:
     """env-get-outdated: start the renders the build will need (early.py); re-reads nothing."""
     if shows_clips(app):
         specs = early.known_specs(app, env, added, changed, removed)
-        started = render.start_missing(specs, settings(app), render_pool(app))
+        started = render.start_missing(specs, settings(app), render.render_pool(app))
         if started:
             logger.info(f"manim-clip: {started} renders started before reading")
     return []
 
 
 def render_all(app, env) -> list[str]:
-    """After reading: render what is missing; returns the pages whose clips changed."""
+    """After reading: render what is missing, then the film if a page shows it (the
+    lifecycle of ext/producers.py); returns the pages whose clips changed."""
     if not shows_clips(app):
-        env.manim_clip_results = {}
-        env.manim_film_result = None
+        producers.forget(env, render.CLIPS)
+        producers.forget(env, film.FILM)
         return []
-    specs = [
-        spec for docname in sorted(env.manim_clip_specs) for spec in env.manim_clip_specs[docname]
-    ]
-    previous = env.manim_clip_results
-    env.manim_clip_results = render.render_clips(specs, settings(app), render_pool(app))
-    changed = {
-        result.docname
-        for uid, result in env.manim_clip_results.items()
-        if uid not in previous or (previous[uid].key, previous[uid].ok) != (result.key, result.ok)
-    }
-    return sorted(changed | join_film(app, env))
-
-
-def join_film(app, env) -> set[str]:
-    """After the clips: the film, if a page shows it; returns the pages to write again."""
-    film_specs = [spec for specs in env.manim_film_specs.values() for spec in specs]
-    previous = env.manim_film_result
-    if not film_specs:
-        env.manim_film_result = None
-        return set()
-    result = env.manim_film_result = film.book_film(env, settings(app), app.config.project)
-    if not result.ok:
-        for spec in film_specs:  # every build, so -W fails alike on a warm cache
-            _core.warn(
-                logger,
-                f"manim-film: the film was not made: {result.error}",
-                location=spec.location,
-                subtype=film.SUBTYPE,
-                hint=result.hint,
-            )
-    if previous is not None and (previous.key, previous.ok) == (result.key, result.ok):
-        return set()
-    return {spec.docname for spec in film_specs}
+    changed = producers.after_reading(render.CLIPS, app, env)
+    return sorted(set(changed) | set(producers.after_reading(film.FILM, app, env)))
 
 
 def finish(app, exception) -> None:
@@ -172,15 +123,15 @@ def finish(app, exception) -> None:
         pool.stop()
     if exception is not None:
         return
-    results = getattr(app.env, "manim_clip_results", {})
+    results = render.clip_results(app.env) if shows_clips(app) else {}
     if results:
         logger.info(render.summary_line(results.values()))
         for line in render.summary_table(results.values()):
             logger.info("  " + line)
     if pool is not None and (line := render.pool_line(pool)):
         logger.info(line)
-    if film_result := getattr(app.env, "manim_film_result", None):
-        logger.info(film.summary_line(film_result))
+    if made_film := film.made_film(app.env):
+        logger.info(film.summary_line(made_film, len(film.film_clips(app.env))))
 
 
 class ClipsBuilder(Builder):
@@ -232,7 +183,6 @@ def setup(app):
     app.connect("config-inited", check_config)
     # docname -> [ClipSpec], docname -> [FilmSpec]
     _core.per_page_state(app, "manim_clip_specs", "manim_film_specs")
-    app.connect("env-before-read-docs", init_env)
     # At the default priority: a project makes what scenes read before it (the book's
     # ext/book.py trains its models at 400) and what can run beside the renders after it
     # (the book's notebooks execute at 600).

@@ -24,7 +24,8 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-from .. import _core
+from buildlib.files import atomic_write
+
 from . import CLIPS_BUILDER, film, render, settings, sheets
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     app = _build(source, config, args)
-    results = app.env.manim_clip_results
+    results = render.clip_results(app.env)
     print(f"clips cache: {settings(app).cache_dir}")
     failed = sum(not result.ok for result in results.values())
     if args.command == "film":
@@ -125,11 +126,11 @@ def write_film(app: Sphinx, target: Path) -> Path:
     It is the build's own film if a page shows one; else it is joined (or found in the
     cache) now, by the same code.
     """
-    result = app.env.manim_film_result or film.book_film(app.env, settings(app), app.config.project)
-    if not result.ok:
-        raise SystemExit(f"error: {result.error}")
+    made = film.made_film(app.env) or film.book_film(app)
+    if not made.ok:
+        raise SystemExit(f"error: {made.problems[0].message}")
     target = target.resolve()
-    _core.atomic_write(target, result.path("mp4").read_bytes())
+    atomic_write(target, made.value.path("mp4").read_bytes())
     return target
 
 
@@ -137,9 +138,9 @@ def write_sheets(app: Sphinx, folder: Path) -> list[Path]:
     """A frame sheet per rendered clip, named after its page and scene."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for result in app.env.manim_clip_results.values():
+    for result in render.clip_results(app.env).values():
         if result.ok:
-            target = folder / f"{Path(result.docname).name}-{result.scene}.webp"
+            target = folder / f"{Path(result.spec.docname).name}-{result.spec.scene}.webp"
             sheets.frame_sheet(result.path("mp4"), target)
             written.append(target)
     return written

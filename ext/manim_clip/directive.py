@@ -17,7 +17,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
 
-from buildlib import store
+from buildlib import keys
 
 from .. import _core
 from .._core import Problem
@@ -294,7 +294,7 @@ def _existing_file(app, docname: str, argument: str, option: str) -> Path:
             "keep scene and data files inside the project"
             " (a leading / starts from the source folder)",
         ) from None
-    if not store.is_file(path):
+    if not keys.is_file(path):
         raise Problem(
             f"{option} {argument!r}: no such file ({path})",
             "paths are relative to the page, or to the source folder with a leading /",

@@ -6,11 +6,11 @@ after a project has made those inputs and before the pages are read, the pool st
 every missing clip of ``known_specs`` in the background: those of the pages Sphinx
 will read, found by scanning their MyST source, and those the environment kept for
 the other pages. The scan reads a page with the book's one reader of
-MyST pages (buildlib/myst_pages.py, MyST's own parser) and each ``manim-clip`` fence with
+MyST pages (ext/myst_pages.py, MyST's own parser) and each ``manim-clip`` fence with
 MyST's directive parsing and the directive's own checks (``directive.fill_spec``), so it
 makes the spec reading will record.
 
-The render step after reading (``render.render_clips``) waits for these renders
+The render step after reading (``render.Clips.make_all``) waits for these renders
 instead of starting them again, starts what the scan missed (rST pages, a clip inside
 another directive or an included file) and drops renders no page needs. A scan that
 finds too little or too much only costs time: what pages show comes from the specs
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from buildlib import myst_pages
-
+from .. import myst_pages
 from .._core import Problem, taken_options
 from .directive import ClipSpec, ManimClipDirective, fill_spec
 

@@ -1,12 +1,13 @@
 """The film: every clip of the book in reading order, each after a title card, in one MP4.
 
-One function, ``book_film``, makes it for both callers: the render step, when a page
-has ``manim-film`` (right after the clips are rendered), and ``python -m ext.manim_clip
-film``, which copies the result out. Its cache key hashes the clips' own keys in order,
-the text of every title card, the build's quality and the code that joins it (this file
-and media.py, so the cards' duration and layout): editing a clip, a caption or a
-page title joins it again; a rebuild with nothing changed reuses it. Like a clip, it is
-joined into a temp folder that is renamed into the cache only when complete.
+``FILM`` is a producer (ext/producers.py) of one entry, ``film-<digest>`` in the clips'
+store: the render step makes it when a page has ``manim-film`` (right after the clips
+are rendered), and ``python -m ext.manim_clip film`` (``book_film``) when none does, to
+copy it out. Its digest hashes the clips' own keys in order, the text of every title
+card, the build's quality and the code that joins it (this file and media.py, so the
+cards' duration and layout): editing a clip, a caption or a page title joins it again;
+a rebuild with nothing changed reuses it. Like a clip, it is joined into a temp folder
+that is renamed into the cache only when complete.
 
 The join decodes no clip: the title cards are encoded the way the clips are, so the
 clips' packets are copied into the film as they are (``film_mp4``); only a clip encoded
@@ -17,20 +18,19 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 from PIL import Image, ImageDraw, ImageFont
 from sphinx.util import logging
 
-from buildlib import store
+from buildlib import keys, store
 
-from .. import _core
+from .. import _core, producers
+from .._core import Problem
 from . import media, render, vtt
-from .directive import FILM_SUBTYPE, ClipSpec
+from .directive import FILM_SUBTYPE, ClipSpec, FilmSpec
 
 logger = logging.getLogger(__name__)
 
@@ -38,26 +38,6 @@ SUBTYPE = FILM_SUBTYPE  # suppress_warnings = ["nanobook.manim-film"]
 CARD_SECONDS = 1.5
 BACKGROUND = "#0f0f23"  # the book's clip background
 TEXT, TEXT_SECONDARY = "#ffffff", "#888888"
-
-
-@dataclass
-class FilmResult:
-    """What the render step did for the film; the visitors read it like a ClipResult."""
-
-    status: str  # joined | reused | failed
-    key: str = ""
-    clips: int = 0
-    seconds: float = 0.0
-    directory: str = ""
-    meta: dict = field(default_factory=dict)
-    error: str = ""
-    hint: str = ""  # what to do about the error
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
-    path = render.ClipResult.path  # a film's cache entry is laid out like a clip's
 
 
 def document_order(env) -> list[str]:
@@ -84,64 +64,99 @@ def film_clips(env) -> list[tuple[str, ClipSpec]]:
     ]
 
 
-def book_film(env, settings: render.Settings, title: str) -> FilmResult:
-    """Find the film of the project's rendered clips in the cache, or join it.
+class Film(producers.Producer):
+    """The one film every ``manim-film`` directive shows, kept in the clips' store."""
 
-    ``env.manim_clip_results`` must hold this build's clips. A failed result carries
-    the reason in ``error`` and ``hint``; the caller says it where it belongs.
-    """
-    clips = film_clips(env)
-    result = FilmResult("failed", clips=len(clips))
-    if not clips:
-        result.error = "the project has no manim-clip directives, so there is no film"
-        result.hint = "add clips to the pages, or remove the manim-film directive"
-        return result
-    failed = [spec for _, spec in clips if not env.manim_clip_results[spec.uid].ok]
-    if failed:
-        where = ", ".join(f"{spec.docname}:{spec.lineno} ({spec.scene})" for spec in failed)
-        result.error = f"{len(failed)} of {len(clips)} clips failed to render: {where}"
-        result.hint = (
-            "fix the clips named above (each has its own warning);"
-            " the film is joined once every clip renders"
+    name, subtype, thing = "manim-film", SUBTYPE, "the film"
+
+    def ident(self, spec: FilmSpec | None) -> str:
+        return "film"  # one film per build, whichever page shows it
+
+    def asked(self, env) -> list[producers.Asked]:
+        return [
+            producers.Asked(spec.docname, spec.lineno, spec)
+            for docname in sorted(env.manim_film_specs)
+            for spec in env.manim_film_specs[docname]
+        ]
+
+    def entries(self, app) -> store.Store:
+        return render.clip_store(render.app_settings(app))
+
+    def key(self, app, spec: FilmSpec | None) -> str:
+        """``film-<digest>``; a Problem when there is no clip, or one failed to render."""
+        clips = film_clips(app.env)
+        if not clips:
+            raise Problem(
+                "the project has no manim-clip directives, so there is no film",
+                "add clips to the pages, or remove the manim-film directive",
+            )
+        results = [render.clip_result(app.env, spec) for _, spec in clips]
+        failed = [spec for (_, spec), made in zip(clips, results, strict=True) if not made.ok]
+        if failed:
+            where = ", ".join(f"{spec.docname}:{spec.lineno} ({spec.scene})" for spec in failed)
+            raise Problem(
+                f"{len(failed)} of {len(clips)} clips failed to render: {where}",
+                "fix the clips named above (each has its own warning);"
+                " the film is joined once every clip renders",
+            )
+        size, opening, cards = _layout(app)
+        return "film-" + keys.digest(
+            # this file and media.py: the cards' duration and layout, the encoder
+            *_core.producer_code(__file__),
+            "{}x{}@{}".format(*size),
+            *opening,
+            *(
+                f"{page}\n{caption}\n{made.key}"
+                for (page, caption), made in zip(cards, results, strict=True)
+            ),
         )
-        return result
 
-    width, height, fps = render.QUALITY[render.build_quality(settings)]
-    opening = (title, f"{len(clips)} clips")
-    cards = [(page, spec.caption or spec.scene) for page, spec in clips]
-    result.key = store.digest(
-        # this file and media.py: the cards' duration and layout, the encoder
-        *_core.producer_code(__file__),
-        f"{width}x{height}@{fps}",
-        *opening,
-        *(
-            f"{page}\n{caption}\n{env.manim_clip_results[spec.uid].key}"
-            for (page, caption), (_, spec) in zip(cards, clips, strict=True)
-        ),
-    )
-    films = render.clip_store(settings)
-    name = f"film-{result.key}"
-    if (meta := films.get(name)) is not None:
-        render.use_entry(result, films.path(name), meta, "reused")
-        return result
+    def make_into(self, app, key: str, spec: FilmSpec | None, folder: Path) -> None:
+        size, opening, cards = _layout(app)
+        logger.info(f"joining the film of {len(cards)} clips...")
+        parts = [
+            (page, caption, render.clip_result(app.env, clip).value.path("mp4"))
+            for (page, caption), (_, clip) in zip(cards, film_clips(app.env), strict=True)
+        ]
+        try:
+            _join(parts, folder, key, size, opening)
+        except Exception as error:  # e.g. a clip's file went missing, the disk is full
+            raise Problem(
+                f"could not join the film: {error!r}",
+                "nothing was cached, so the next build tries again",
+            ) from error
 
-    logger.info(f"joining the film of {len(clips)} clips...")
-    started = time.perf_counter()
-    parts = [
-        (page, caption, env.manim_clip_results[spec.uid].path("mp4"))
-        for (page, caption), (_, spec) in zip(cards, clips, strict=True)
-    ]
-    try:  # joined into a temp folder, renamed into place once complete
-        meta = films.get_or_make(
-            name, lambda out: _join(parts, out, name, (width, height, fps), opening)
-        )
-    except Exception as error:  # e.g. a clip's file went missing, the disk is full
-        result.error = f"could not join the film: {error!r}"
-        result.hint = "nothing was cached, so the next build tries again"
-        return result
-    render.use_entry(result, films.path(name), meta, "joined")
-    result.seconds = round(time.perf_counter() - started, 2)
-    return result
+    def read(self, entry: Path, meta: dict) -> render.Entry:
+        return render.Entry(str(entry), meta)
+
+    def heading(self, asked: producers.Asked) -> str:
+        return f"{SUBTYPE}: the film was not made"
+
+
+FILM = Film()
+
+
+def _layout(app) -> tuple[tuple[int, int, int], tuple[str, str], list[tuple[str, str]]]:
+    """The film's (width, height, fps), its opening card and a card per clip."""
+    clips = film_clips(app.env)
+    size = render.QUALITY[render.build_quality(render.app_settings(app))]
+    opening = (app.config.project, f"{len(clips)} clips")
+    return size, opening, [(page, spec.caption or spec.scene) for page, spec in clips]
+
+
+def made_film(env) -> producers.Made | None:
+    """What became of the film this build (None: no page shows it)."""
+    return producers.made(env, FILM, None)
+
+
+def book_film(app) -> producers.Made:
+    """The film, as the build makes it, for ``python -m ext.manim_clip film``: from the
+    store, or joined now; its problems are the caller's to say."""
+    try:
+        key = FILM.key(app, None)
+    except Problem as problem:
+        return producers.Made("", problems=(problem,))
+    return FILM.make_all(app, {key: None})[key]
 
 
 def _join(
@@ -263,10 +278,10 @@ def film_mp4(
     return duration, [starts[index] for index in chapters]
 
 
-def summary_line(result: FilmResult) -> str:
+def summary_line(made: producers.Made, clips: int) -> str:
     """``manim-film: joined|reused|failed``, then the clip count and the join's time."""
-    if result.status == "joined":
-        return f"manim-film: joined ({result.clips} clips, {result.seconds:.1f} s)"
-    if result.status == "reused":
-        return f"manim-film: reused ({result.clips} clips)"
-    return "manim-film: failed (see the warning)"
+    if not made.ok:
+        return "manim-film: failed (see the warning)"
+    if made.fresh:
+        return f"manim-film: joined ({clips} clips, {made.seconds:.1f} s)"
+    return f"manim-film: reused ({clips} clips)"

@@ -1,14 +1,17 @@
-"""The render step: cache keys, the content-addressed cache, and the pool of workers.
+"""The render step: the clips' producer, their cache keys, and the pool of workers.
 
-Each clip's key hashes everything that changes its video; a key already in the cache
-is reused, every other one is rendered in a process of its own (worker.py), at most
-``manim_clip_jobs`` at a time, the longest first, killed after ``manim_clip_timeout``
-seconds. The pool works in the background for the whole build: renders start before
-pages are read, as soon as their inputs exist (early.py), and the render step after
-reading (``render_clips``) waits for those, starts what is still missing and reports
-every result. Every clip is an entry of the artifact store (buildlib/store.py): a worker
-writes into the store's temp folder, published whole as ``<cache>/<key>/``, under the
-key's lock, so builds that share the cache render each clip once.
+``CLIPS`` is a producer (ext/producers.py): after reading, the one lifecycle keys
+every clip, says its problems at its directive and keeps its Made; only the making is
+the clips' own (``Clips.make_all``). Each clip's key hashes everything that changes its
+video; a key already in the cache is reused, every other one is rendered in a process
+of its own (worker.py), at most ``manim_clip_jobs`` at a time, the longest first,
+killed after ``manim_clip_timeout`` seconds. The pool works in the background for the
+whole build: renders start before pages are read, as soon as their inputs exist
+(early.py), and ``make_all`` waits for those (a failed one is not rendered again),
+starts what is still missing and drops what no page needs. Every clip is an entry of
+the artifact store (buildlib/store.py): a worker writes into the store's temp folder,
+published whole as ``<cache>/<key>/``, under the key's lock, so builds that share the
+cache render each clip once.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from pathlib import Path
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from buildlib import processes, store
+from buildlib import keys, processes, store
 from buildlib.processes import CORES
 
-from .. import _core
-from .directive import ClipSpec, warn_clip
+from .. import _core, producers
+from .._core import Problem
+from .directive import SUBTYPE, ClipSpec
 
 logger = logging.getLogger(__name__)
 
@@ -66,28 +70,89 @@ class Settings:
     inputs_digest: str = ""
 
 
-@dataclass
-class ClipResult:
-    """What the render step did for one clip; the visitors read ``directory`` and ``meta``."""
+@dataclass(frozen=True)
+class Entry:
+    """A clip's (or the film's) store entry, read with its metadata: what pages show."""
 
-    uid: str
-    docname: str
-    lineno: int
-    scene: str
+    directory: str
+    meta: dict
+
+    def path(self, kind: str) -> Path | None:
+        name = self.meta.get("files", {}).get(kind)
+        return Path(self.directory, name) if name else None
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A clip's row in the build's summary (``clip_results``): what became of it."""
+
+    spec: ClipSpec
+    made: producers.Made | None  # None: the directive refused it (warned while reading)
     status: str  # rendered | reused | failed
-    key: str = ""
     seconds: float = 0.0
-    directory: str = ""
-    meta: dict = field(default_factory=dict)
-    error: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status != "failed"
 
+    @property
+    def key(self) -> str:
+        return self.made.key if self.made else ""
+
+    @property
+    def meta(self) -> dict:
+        return self.made.value.meta if self.ok else {}
+
     def path(self, kind: str) -> Path | None:
-        name = self.meta.get("files", {}).get(kind)
-        return Path(self.directory, name) if name else None
+        return self.made.value.path(kind) if self.ok else None
+
+
+def page_clips(env) -> list[ClipSpec]:
+    """Every clip the pages read record, in page order."""
+    specs = getattr(env, "manim_clip_specs", {})
+    return [spec for docname in sorted(specs) for spec in specs[docname]]
+
+
+def clip_result(env, spec: ClipSpec) -> producers.Made:
+    """What became of the clip of ``spec`` this build."""
+    refused = producers.Made("", problems=(Problem(spec.error or "not rendered"),))
+    return producers.made(env, CLIPS, spec) or refused
+
+
+def clip_results(env) -> dict[str, ClipResult]:
+    """Each clip's row of the summary, by uid: rendered by this build (the first clip of
+    its key), reused, or failed (with the seconds its render took)."""
+    results: dict[str, ClipResult] = {}
+    rendered: set[str] = set()
+    for spec in page_clips(env):
+        made = producers.made(env, CLIPS, spec)
+        if made is None or not made.ok:
+            result = ClipResult(spec, made, "failed", made.seconds if made else 0.0)
+        elif made.fresh and made.key not in rendered:
+            rendered.add(made.key)
+            result = ClipResult(spec, made, "rendered", made.seconds)
+        else:
+            result = ClipResult(spec, made, "reused")
+        results[spec.uid] = result
+    return results
+
+
+def app_settings(app) -> Settings:
+    from . import settings  # the package's conf reader, which imports this module
+
+    return settings(app)
+
+
+def render_pool(app) -> RenderPool:
+    """This build's pool of renders, made when first asked for; build-finished stops it."""
+    if getattr(app, "manim_clip_pool", None) is None:
+        history = {
+            (result.spec.docname, result.spec.scene): result.meta["cpu_seconds"]
+            for result in clip_results(app.env).values()
+            if "cpu_seconds" in result.meta
+        }
+        app.manim_clip_pool = RenderPool(app_settings(app), history)
+    return app.manim_clip_pool
 
 
 def effective_quality(spec: ClipSpec, settings: Settings) -> str:
@@ -116,12 +181,12 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
         return Path(path).relative_to(root) if Path(path).is_relative_to(root) else Path(path)
 
     width, height, fps = QUALITY[effective_quality(spec, settings)]
-    return store.digest(
+    return keys.digest(
         *producer_code(),
         spec.scene,
-        spec.code if spec.code is not None else store.code_digest(Path(spec.file)),
-        *sorted(f"{name(path)}={store.code_digest(Path(path))}" for path in spec.imports),
-        *[f"{name(path)}={store.file_digest(Path(path))}" for path in spec.data],
+        spec.code if spec.code is not None else keys.code_digest(Path(spec.file)),
+        *sorted(f"{name(path)}={keys.code_digest(Path(path))}" for path in spec.imports),
+        *[f"{name(path)}={keys.file_digest(Path(path))}" for path in spec.data],
         f"{width}x{height}@{fps}",
         f"poster={spec.poster}",
         "formats=" + ",".join(sorted(settings.formats)),
@@ -129,72 +194,73 @@ def clip_key(spec: ClipSpec, settings: Settings) -> str:
     )
 
 
-def render_clips(
-    specs: list[ClipSpec], settings: Settings, pool: RenderPool
-) -> dict[str, ClipResult]:
-    """Find or render every clip; returns a result per spec uid. Warns for each failure.
+class Clips(producers.Producer):
+    """Every clip the pages show: from the store, or rendered in the build's RenderPool,
+    which started what it could before reading."""
 
-    Renders ``pool`` started before reading are waited for, not done again."""
-    results, needed = _look_up(specs, settings, pool)
-    outcomes = _render_needed(needed, settings, pool)
-    for key, outcome in outcomes.items():
-        first = needed[key][0]
-        for spec in needed[key]:
-            result = results[spec.uid]
-            if outcome.ok:
-                made = outcome.made and spec is first  # else another build rendered it
-                entry = clip_store(settings).path(key)
-                use_entry(result, entry, outcome.meta, "rendered" if made else "reused")
-                result.seconds = outcome.seconds if made else 0.0
-            else:
-                result.seconds, result.error = outcome.seconds, outcome.message
-                warn_clip(spec.scene, spec.location, outcome.message, outcome.hint)
-    for result in results.values():  # every build, so -W fails alike on a warm cache
-        for note in result.meta.get("notes", []):
-            hint = "choose a time within the clip for :poster:"
-            warn_clip(result.scene, (result.docname, result.lineno), note, hint)
-    return results
+    name, subtype, thing = "manim-clip", SUBTYPE, "the clip"
 
+    def ident(self, spec: ClipSpec) -> str:
+        return spec.uid
 
-def _look_up(specs: list[ClipSpec], settings: Settings, pool: RenderPool):
-    """A result per spec uid (reused from the store, or failed), and the specs of each
-    key the store lacks (or that ``pool`` renders already)."""
-    results: dict[str, ClipResult] = {}
-    needed: dict[str, list[ClipSpec]] = {}  # key -> the specs that need it rendered
-    for spec in specs:
-        result = ClipResult(spec.uid, spec.docname, spec.lineno, spec.scene, "failed")
-        results[spec.uid] = result
-        if spec.error:
-            result.error = spec.error  # warned while reading
-            continue
+    def asked(self, env) -> list[producers.Asked]:
+        """The pages' clips but those the directive refused (it said why, while reading)."""
+        return [
+            producers.Asked(spec.docname, spec.lineno, spec)
+            for spec in page_clips(env)
+            if not spec.error
+        ]
+
+    def key(self, app, spec: ClipSpec) -> str:
         try:
-            result.key = clip_key(spec, settings)
+            return clip_key(spec, app_settings(app))
         except OSError as error:
-            result.error = f"cannot read an input of the scene: {error}"
-            warn_clip(spec.scene, spec.location, result.error, "rebuild so the page is read again")
-            continue
-        meta = None if result.key in pool.renders else clip_store(settings).get(result.key)
-        if meta is None:
-            needed.setdefault(result.key, []).append(spec)
-        else:
-            use_entry(result, clip_store(settings).path(result.key), meta, "reused")
-    return results, needed
+            raise Problem(
+                f"cannot read an input of the scene: {error}", "rebuild so the page is read again"
+            ) from error
+
+    def make_all(self, app, wanted: dict[str, ClipSpec]) -> dict[str, producers.Made]:
+        """Each key from the store, or rendered in the pool: a render it started early is
+        waited for, not started again; one no page wants is stopped."""
+        settings, pool = app_settings(app), render_pool(app)
+        entries = clip_store(settings)
+        made: dict[str, producers.Made] = {}
+        needed: dict[str, ClipSpec] = {}  # key -> the spec it is rendered for
+        for key, spec in wanted.items():
+            meta = None if key in pool.renders else entries.get(key)
+            if meta is None:
+                needed[key] = spec
+            else:
+                made[key] = producers.Made(key, Entry(str(entries.path(key)), meta))
+        return made | _render_needed(needed, settings, pool)
+
+    def heading(self, asked: producers.Asked) -> str:
+        return f"{SUBTYPE} {asked.spec.scene}"
+
+    note_heading = heading
+
+    def notes(self, asked: producers.Asked, entry: Entry) -> list[Problem]:
+        hint = "choose a time within the clip for :poster:"
+        return [Problem(note, hint) for note in entry.meta.get("notes", [])]
+
+
+CLIPS = Clips()
 
 
 def _render_needed(
-    needed: dict[str, list[ClipSpec]], settings: Settings, pool: RenderPool
-) -> dict[str, Outcome]:
-    """Render each needed key (or wait for its early render); its Outcome."""
+    needed: dict[str, ClipSpec], settings: Settings, pool: RenderPool
+) -> dict[str, producers.Made]:
+    """Render each needed key (or wait for its early render); its Made."""
     pool.discard_all_but(needed)  # started early for a spec that reading did not confirm
-    for key, specs_of_key in needed.items():
-        pool.submit(key, specs_of_key[0])
-    outcomes = dict(
+    for key, spec in needed.items():
+        pool.submit(key, spec)
+    made = dict(
         status_iterator(
             pool.finished(needed),
             "rendering manim clips... ",
             "darkgreen",
             len(needed),
-            stringify_func=lambda finished: needed[finished[0]][0].scene,
+            stringify_func=lambda finished: needed[finished[0]].scene,
         )
         if needed
         else ()
@@ -203,14 +269,14 @@ def _render_needed(
     # early for a spec that differs from the page's (a scan that drifted) is redone.
     again = [
         key
-        for key, outcome in outcomes.items()
+        for key, outcome in made.items()
         if not outcome.ok
-        and scene_job(pool.renders[key].spec, settings) != scene_job(needed[key][0], settings)
+        and scene_job(pool.renders[key].spec, settings) != scene_job(needed[key], settings)
     ]
     for key in again:
-        pool.submit(key, needed[key][0], again=True)
-    outcomes.update(pool.finished(again))
-    return outcomes
+        pool.submit(key, needed[key], again=True)
+    made.update(pool.finished(again))
+    return made
 
 
 def start_missing(specs: Iterable[ClipSpec], settings: Settings, pool: RenderPool) -> int:
@@ -235,36 +301,12 @@ def clip_store(settings: Settings) -> store.Store:
     return store.Store(settings.cache_dir, log=logger.info)
 
 
-def use_entry(result, entry: Path, meta: dict, status: str) -> None:
-    """Point a ClipResult or FilmResult at a store entry read with its metadata."""
-    result.status, result.directory, result.meta = status, str(entry), meta
-
-
 # --- the pool ---------------------------------------------------------------------------
 
 
 @dataclass
-class Outcome:
-    ok: bool
-    seconds: float
-    message: str = ""
-    hint: str = ""
-    cpu_seconds: float = 0.0  # the worker's own and its children's (LaTeX); 0 on failure
-    meta: dict = field(default_factory=dict)  # the entry's, when ok
-    made: bool = False  # rendered by this build (not by another that shares the cache)
-
-
-class RenderFailed(Exception):
-    """A render that stored nothing, and why (an Outcome that is not ok)."""
-
-    def __init__(self, outcome: Outcome):
-        super().__init__(outcome.message)
-        self.outcome = outcome
-
-
-@dataclass
 class Render:
-    """One render the pool was asked for: the spec it renders, its Outcome to come."""
+    """One render the pool was asked for: the spec it renders, its Made to come."""
 
     spec: ClipSpec
     early: bool  # started before the pages were read
@@ -308,8 +350,8 @@ class RenderPool:
                 self._threads.append(thread)
                 thread.start()
 
-    def finished(self, keys: Iterable[str]) -> Iterator[tuple[str, Outcome]]:
-        """(key, Outcome) for each of ``keys``, as their renders finish."""
+    def finished(self, keys: Iterable[str]) -> Iterator[tuple[str, producers.Made]]:
+        """(key, Made) for each of ``keys``, as their renders finish."""
         futures = {self.renders[key].future: key for key in keys}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -366,16 +408,18 @@ class RenderPool:
             return
         began = time.perf_counter()
         try:
-            outcome = _render_one(render, key, self)
+            made = _render_one(render, key, self)
         except OSError as error:  # the cache's disk is full, or the folder read-only
-            outcome = Outcome(False, 0.0, f"could not be stored: {error}", _core.STORAGE_HINT)
+            problem = Problem(f"could not be stored: {error}", _core.STORAGE_HINT)
+            made = producers.Made(key, problems=(problem,))
         except Exception as error:
-            outcome = Outcome(False, 0.0, f"could not render: {error!r}", HINTS["internal"])
+            problem = Problem(f"could not render: {error!r}", HINTS["internal"])
+            made = producers.Made(key, problems=(problem,))
         with self._lock:
             render.process = None
             first = self.span[0] if self.span else began
             self.span = (min(first, began), time.perf_counter())
-        render.future.set_result(outcome)
+        render.future.set_result(made)
 
 
 def expected_seconds(spec: ClipSpec, history: dict[tuple[str, str], float]) -> float:
@@ -390,24 +434,30 @@ def expected_seconds(spec: ClipSpec, history: dict[tuple[str, str], float]) -> f
     return size / 1000
 
 
-def _render_one(render: Render, key: str, pool: RenderPool) -> Outcome:
+def _render_one(render: Render, key: str, pool: RenderPool) -> producers.Made:
     """Render ``key`` into the store, unless another build holding its lock did."""
     started = time.perf_counter()
-    made: list[float] = []  # the worker's CPU seconds, when this build rendered it
+    made: list[bool] = []  # whether this build rendered it
+    entries = clip_store(pool.settings)
 
     def make(out: Path) -> None:
-        made.append(_render_into(out, render, key, pool, started))
+        _render_into(out, render, key, pool)
+        made.append(True)
 
     try:
-        meta = clip_store(pool.settings).get_or_make(key, make)
-    except RenderFailed as failed:
-        return failed.outcome
-    seconds = round(time.perf_counter() - started, 2)
-    return Outcome(True, seconds, cpu_seconds=sum(made), meta=meta, made=bool(made))
+        meta = entries.get_or_make(key, make)
+    except Problem as problem:
+        return producers.Made(key, problems=(problem,), seconds=_since(started))
+    entry = Entry(str(entries.path(key)), meta)
+    return producers.Made(key, entry, fresh=bool(made), seconds=_since(started))
 
 
-def _render_into(out: Path, render: Render, key: str, pool: RenderPool, started: float) -> float:
-    """Run the worker writing the clip into ``out``; its CPU seconds, or RenderFailed."""
+def _since(began: float) -> float:
+    return round(time.perf_counter() - began, 2)
+
+
+def _render_into(out: Path, render: Render, key: str, pool: RenderPool) -> None:
+    """Run the worker writing the clip into ``out``; a Problem when it stored nothing."""
     spec, settings = render.spec, pool.settings
     # scratch space in the store's own temporary area: its sweeper clears what a
     # killed build leaves, and nothing lands in the system's /tmp
@@ -420,21 +470,16 @@ def _render_into(out: Path, render: Render, key: str, pool: RenderPool, started:
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    seconds = round(time.perf_counter() - started, 2)
     if returncode is None:
-        raise RenderFailed(
-            Outcome(
-                False,
-                seconds,
-                f"did not finish within {settings.timeout:g} s and was stopped",
-                "make the scene shorter, write it with :quality: "
-                "draft, or raise manim_clip_timeout",
-            )
+        raise Problem(
+            f"did not finish within {settings.timeout:g} s and was stopped",
+            "make the scene shorter, write it with :quality: draft, or raise manim_clip_timeout",
         )
     if returncode == 0:
         with contextlib.suppress(store.InvalidEntry):  # else: what the worker said, below
-            return store.validate(out)["cpu_seconds"]
-    raise RenderFailed(_failure(out, returncode, output, seconds))
+            store.validate(out)
+            return
+    raise _failure(out, returncode, output)
 
 
 def scene_job(spec: ClipSpec, settings: Settings) -> dict:
@@ -495,7 +540,7 @@ HINTS = {
 }
 
 
-def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome:
+def _failure(out: Path, returncode: int, output: str) -> Problem:
     error_file = out / "error.json"
     error = None
     with contextlib.suppress(OSError, ValueError):  # a worker that could not write it
@@ -503,20 +548,16 @@ def _failure(out: Path, returncode: int, output: str, seconds: float) -> Outcome
     full = output if error is None else f"{error['message']}\n{error.get('trace', '')}"
     if any(f"[Errno {code}]" in full for code in STORAGE_ERRNOS):  # not the scene's fault
         lines = error["message"] if error else "\n".join(output.strip().splitlines()[-8:])
-        return Outcome(
-            False, seconds, f"could not be stored:\n{_indent(lines)}", _core.STORAGE_HINT
-        )
+        return Problem(f"could not be stored:\n{_indent(lines)}", _core.STORAGE_HINT)
     if error is None and (problem := _unwritable(out)):  # it could not even write its log
-        return Outcome(False, seconds, f"could not be stored: {problem}", _core.STORAGE_HINT)
+        return Problem(f"could not be stored: {problem}", _core.STORAGE_HINT)
     if error is not None:
         trace = _indent(error.get("trace", ""))
         message = error["message"] + (f"\n{trace}" if trace else "")
-        return Outcome(False, seconds, message, HINTS.get(error["kind"], HINTS["internal"]))
+        return Problem(message, HINTS.get(error["kind"], HINTS["internal"]))
     tail = _indent("\n".join(output.strip().splitlines()[-8:]))
     how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-    return Outcome(
-        False,
-        seconds,
+    return Problem(
         f"the worker rendering it died ({how})" + (f":\n{tail}" if tail else ""),
         "a crash in native code (or os._exit) in the scene; run it alone with manim to see more",
     )
@@ -554,7 +595,8 @@ def pool_line(pool: RenderPool) -> str | None:
     done = [r for r in pool.renders.values() if r.future.done() and not r.future.cancelled()]
     if not done or pool.span is None:
         return None
-    cpu = sum(render.future.result().cpu_seconds for render in done)
+    made = [render.future.result() for render in done]  # the worker's and its LaTeX's
+    cpu = sum(m.value.meta.get("cpu_seconds", 0.0) for m in made if m.fresh)
     early = sum(render.early for render in done)
     return (
         f"manim-clip: {len(done)} renders in {pool.span[1] - pool.span[0]:.1f} s "
@@ -563,7 +605,10 @@ def pool_line(pool: RenderPool) -> str | None:
 
 
 def summary_table(results: Iterable[ClipResult]) -> list[str]:
-    rows = [(f"{r.docname}:{r.lineno}", r.scene, r.status, f"{r.seconds:.1f}") for r in results]
+    rows = [
+        (f"{r.spec.docname}:{r.spec.lineno}", r.spec.scene, r.status, f"{r.seconds:.1f}")
+        for r in results
+    ]
     header = ("clip", "scene", "status", "seconds")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     return [

@@ -21,22 +21,23 @@ from urllib.parse import quote
 from docutils import nodes
 from sphinx.locale import _
 
-from .. import _core
+from .. import _core, producers
 from . import vtt
 from .directive import clip_title, manim_clip, manim_film
-from .film import FilmResult
-from .render import ClipResult
+from .film import made_film
+from .render import CLIPS, Entry
 
 CLIPS_DIR = "_clips"
 
 
-def _result(env, node: manim_clip) -> ClipResult | FilmResult | None:
+def _result(env, node: manim_clip) -> Entry | None:
     """The node's clip (or film), if it rendered."""
-    if isinstance(node, manim_film):
-        result = getattr(env, "manim_film_result", None)
-    else:
-        result = getattr(env, "manim_clip_results", {}).get(node["uid"])
-    return result if result and result.ok else None
+    made = (
+        made_film(env)
+        if isinstance(node, manim_film)
+        else producers.made_of(env, CLIPS, node["uid"])
+    )
+    return made.value if made and made.ok else None
 
 
 def _caption(node: manim_clip) -> nodes.caption | None:
@@ -89,14 +90,34 @@ def visit_html(self, node: manim_clip) -> None:
 def alias_of(node: manim_clip) -> str | None:
     """The stable file name of a clip's files: its :name:, made safe for a URL."""
     names = node.get("names") or []
-    if not names:
-        return None
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", names[0]).strip(".-") or None
+    return stable_name(names[0]) if names else None
 
 
-def _publish(
-    self, result: ClipResult, kind: str, folder: str, alias: str | None = None
-) -> str | None:
+def stable_name(name: str) -> str | None:
+    """A :name: as the stable file name of its clip's files (None: nothing of it is safe)."""
+    normal = nodes.fully_normalize_name(name)  # as docutils keeps it in the node's names
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", normal).strip(".-") or None
+
+
+def stable_poster(name: str) -> str | None:
+    """Where, from the site root, the poster of the clip named ``name`` is published
+    under its stable name (the worker writes posters as WebP)."""
+    alias = stable_name(name)
+    return f"{CLIPS_DIR}/{alias}.webp" if alias else None
+
+
+def first_poster(env, doctree: nodes.Node) -> tuple[str, str] | None:
+    """(URL from the site root, alt text) of the poster of the page's first clip or film
+    that rendered: what its <video> shows before it plays."""
+    for node in doctree.findall(lambda n: isinstance(n, (manim_clip, manim_film))):
+        result = _result(env, node)
+        poster = result.path("poster") if result else None
+        if poster is not None:
+            return f"{CLIPS_DIR}/{poster.name}", _alt(node)
+    return None
+
+
+def _publish(self, result: Entry, kind: str, folder: str, alias: str | None = None) -> str | None:
     """Copy one of the clip's files into the output; its URL from the current page.
 
     With an alias, a copy named after it too (``_clips/<name>.mp4``): a stable URL for
@@ -113,7 +134,7 @@ def _publish(
     return posixpath.join(posixpath.dirname(self.builder.imgpath), folder, source.name)
 
 
-def _html_video(self, node: manim_clip, result: ClipResult) -> str:
+def _html_video(self, node: manim_clip, result: Entry) -> str:
     """The <video>; returns its MP4's URL."""
     alias = alias_of(node)
     mp4 = _publish(self, result, "mp4", CLIPS_DIR, alias)
@@ -156,7 +177,7 @@ def _html_video(self, node: manim_clip, result: ClipResult) -> str:
     return mp4
 
 
-def timed_transcript(result: ClipResult) -> tuple[str, list[tuple[float, str]]]:
+def timed_transcript(result: Entry) -> tuple[str, list[tuple[float, str]]]:
     """Its heading and (seconds, text) for each caption beat of a clip, or each chapter
     of the film."""
     timed = result.meta.get("beats") or result.meta.get("chapters") or []
@@ -164,7 +185,7 @@ def timed_transcript(result: ClipResult) -> tuple[str, list[tuple[float, str]]]:
     return heading, [(float(at), text) for at, text in timed]
 
 
-def transcript(result: ClipResult) -> tuple[str, list[tuple[str, str]]]:
+def transcript(result: Entry) -> tuple[str, list[tuple[str, str]]]:
     """Its heading and (m:ss, text) for each line of timed_transcript."""
     heading, timed = timed_transcript(result)
     return heading, [(vtt.clock(at), text) for at, text in timed]
@@ -175,7 +196,7 @@ def run_on(lines: list[tuple[str, str]]) -> str:
     return " ".join(f"({at}) {' '.join(text.split())}" for at, text in lines)
 
 
-def _html_transcript(self, result: ClipResult, video: str | None) -> None:
+def _html_transcript(self, result: Entry, video: str | None) -> None:
     """The beats as text: collapsed under a video, open beside an EPUB's poster (no
     ``video``). Under a video each time is a link to that moment of it: manim_clip.js
     plays the clip on the page from there; without the script the link opens the video
@@ -204,7 +225,7 @@ def _html_transcript(self, result: ClipResult, video: str | None) -> None:
         )
 
 
-def _html_embed(self, node: manim_clip, result: ClipResult) -> None:
+def _html_embed(self, node: manim_clip, result: Entry) -> None:
     """Markdown that shows the clip (its GIF, else its poster) linking to its place in
     the book, by the stable aliases: select it, or copy it with the button (the script
     shows the button; without the script the text is still there to select)."""
@@ -230,7 +251,7 @@ def _html_embed(self, node: manim_clip, result: ClipResult) -> None:
     )
 
 
-def _html_poster(self, node: manim_clip, result: ClipResult) -> None:
+def _html_poster(self, node: manim_clip, result: Entry) -> None:
     poster = _publish(self, result, "poster_png", self.builder.imagedir)
     self.body.append(
         f'<img class="manim-clip-poster" src="{poster}" alt="{escape(_alt(node))}" '
@@ -256,7 +277,7 @@ def _html_placeholder(self, node: manim_clip) -> None:
     )
 
 
-def _html_downloads(self, node: manim_clip, result: ClipResult) -> None:
+def _html_downloads(self, node: manim_clip, result: Entry) -> None:
     alias = alias_of(node)
     links = [
         f'<a href="{url}" download>{label}</a>'

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from buildlib.keys import code_inputs, digest
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import Store, code_inputs, digest, write_meta
+from buildlib.store import Store, write_meta
 
 from .. import presets, trained
 

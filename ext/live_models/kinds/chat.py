@@ -17,7 +17,8 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import distribution
-from ..directive import LiveSpec, chat_script, options
+from ..directive import LiveSpec, options
+from ..names import chat_script
 from ..render import table, trained_problem, training_note
 
 # The widget's label for each request of chat.TASKS, one each (tests/test_live_models.py).

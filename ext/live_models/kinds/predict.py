@@ -21,7 +21,8 @@ from docutils import nodes
 from model_src import visible
 
 from ... import _core
-from ..directive import TOOL_MODELS, LiveSpec, options, prompt_problem
+from ..directive import LiveSpec, options, prompt_problem
+from ..names import TOOL_MODELS
 from . import replay, tools
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import distribution
-from ..directive import TOOL_MODELS, LiveSpec, options
+from ..directive import LiveSpec, options
+from ..names import TOOL_MODELS
 from ..render import table, training_note, typed_input_problem
 
 SCRIPT = "nanobook_tools.js"

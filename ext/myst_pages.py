@@ -14,8 +14,9 @@ with), and everything the build needs of it is read from those tokens:
 - the rest in order (``Page.blocks``): markdown as written, plain code fences, display
   math and ``(label)=`` targets between the fences.
 
-Line numbers are the page's, from 1, so a warning names ``docname:line``. Sphinx-free:
-the early clip scan, the notebook keys, the executor and the notebook export for readers
+Line numbers are the page's, from 1, so a warning names ``docname:line``. It needs no
+Sphinx application (MyST's parser and docutils' option converters only): the early clip
+scan, the notebook keys, the executor and the notebook export for readers
 all read pages here (the executor's notebook is MyST-NB's own reading of the page, since
 jupyter-cache matches it against what MyST-NB reads while Sphinx reads the page).
 """
