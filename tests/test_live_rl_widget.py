@@ -14,7 +14,8 @@ from test_live_training_widget import button, controls_of, widgets
 
 from ext.live_models import compute, rl_training
 from ext.live_models.kinds.replay import rl_replay_summary
-from ext.live_models.kinds.training import RL_NUMBERS, TrainingSpec
+from ext.live_models.kinds.training import TrainingSpec
+from ext.live_models.training_bounds import RL_NUMBERS
 from model_src import rl
 from model_src.experiments import rl_runs
 
@@ -58,7 +59,10 @@ def test_the_page_gets_rl_runs_settings_and_the_recorded_run(app, warning):
         "start_iters": rl_runs.START_ITERS,
         "k": rl_runs.K,
     }
-    (myst,) = widgets(app.outdir / "myst.html")
+    # the MyST page also has a sampling widget to hand the reader's model to
+    (myst,) = [
+        w for w in widgets(app.outdir / "myst.html") if w["data-live"]["kind"] == "rl-training"
+    ]
     chosen = {name: c["value"] for name, c in controls_of(myst).items()}
     assert chosen == {
         "method": "GRPO",
@@ -207,6 +211,27 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     assert len(texts) == 31 and texts[0].startswith("0\t–\t–\t")
     assert texts[5].split("\t")[0] == "5" and texts[5].split("\t")[3].endswith("%")
     assert widget.locator(".nb-live-status").inner_text().startswith("Done: 30 steps of GRPO")
+    handed_to_sampling(page, widget, steps=30)
+
+
+def handed_to_sampling(page, widget, steps: int) -> None:
+    """The RL-trained model, handed over, samples in the page's sampling widget in the
+    book's model's place, and its Model menu switches back."""
+    button(widget, "Use my model in the sampling widget").click()
+    sampling = page.locator(".nb-live-sampling")
+    menu = sampling.locator("select[id$='-model']")
+    menu.wait_for()
+    assert menu.input_value() == "reader"
+    assert menu.locator("option:checked").inner_text() == f"your RL model (step {steps})"
+    button(sampling, "Step").click()
+    sampling.locator(".nb-live-drawn").first.wait_for()
+    assert (
+        widget.locator(".nb-live-status")
+        .inner_text()
+        .startswith(f"Your RL model as it was after step {steps} is now in the sampling widget")
+    )
+    menu.select_option("book")
+    assert sampling.locator(".nb-live-drawn").count() == 0  # started again with the book's
 
 
 @pytest.mark.browser

@@ -624,21 +624,24 @@
     return Object.assign(run, { state: "starting", stepping: false });
   }
 
-  /** The reader's model as it is now, in the attention and sampling widgets of the same
-      model. */
-  async function handOver(widget, options, run) {
-    const { iter, weights } = await run.handle.weights();
-    const { vocab, shown, task } = run.payload;
-    const model = new nanobook.Model(
-      { name: options.preset, config: run.config, vocab, shown, task },
-      weights,
-    );
-    const label = `your model (step ${iter})`;
+  /** The reader's model as the run (its handle) has it now, in the attention and sampling
+      widgets of the same preset. shape: the model's config, vocab, shown and task; whose:
+      what the menus call it ("your model", "your RL model"). */
+  async function handOver(widget, preset, handle, shape, whose) {
+    const { iter, weights } = await handle.weights();
+    const { config, vocab, shown, task } = shape;
+    const model = new nanobook.Model({ name: preset, config, vocab, shown, task }, weights);
+    const label = `${whose} (step ${iter})`;
     document.dispatchEvent(
-      new CustomEvent("nanobook:model", { detail: { name: options.preset, model, label } }),
+      new CustomEvent("nanobook:model", { detail: { name: preset, model, label } }),
     );
-    const takers = receivers(options.preset);
-    widget.status.textContent = `Your model as it was after step ${iter} is now in the ${takers}; a Model menu there switches back to the book's.`;
+    widget.status.textContent = `${whose[0].toUpperCase()}${whose.slice(1)} as it was after step ${iter} is now in the ${receivers(preset)}; a Model menu there switches back to the book's.`;
+  }
+
+  /** The training widget's run, handed over as "your model". */
+  function handRun(widget, options, run) {
+    const shape = { config: run.config, ...run.payload };
+    return handOver(widget, options.preset, run.handle, shape, "your model");
   }
 
   function trainingWidget(root, options) {
@@ -716,13 +719,22 @@
       run.stepping = true;
       run.handle.step();
     });
-    buttons.hand?.addEventListener("click", () => run && handOver(widget, options, run));
+    buttons.hand?.addEventListener("click", () => run && handRun(widget, options, run));
     return widget;
   }
 
   kit.add("training", trainingWidget);
   // what the RL widget (nanobook_training_rl.js) shares with this one
-  kit.trainingParts = { controlField, settingsProblem, loadTrainer, buttonSetter, svg, svgText };
+  kit.trainingParts = {
+    controlField,
+    settingsProblem,
+    loadTrainer,
+    buttonSetter,
+    svg,
+    svgText,
+    receivers,
+    handOver,
+  };
   // tests/test_live_training_widget.py compares the starts it draws with model.py's
   nanobook._drawnWeights = drawnWeights;
 })();

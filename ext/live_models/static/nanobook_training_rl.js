@@ -225,6 +225,8 @@
       resume: kit.button("Resume"),
       step: kit.button("Step"),
     };
+    const takers = parts().receivers(options.preset);
+    if (takers) buttons.hand = kit.button(`Use my model in the ${takers}`);
     widget.controls.append(
       settings,
       note,
@@ -281,6 +283,8 @@
         const payload = await nanobook.data(name);
         const { settings, rl } = chosenRun(fields, payload.rules);
         const current = { settings, rl, payload, records: [], state: "starting" };
+        current.shape = { config: model.config, vocab: model.vocab, shown: model.shown };
+        current.shape.task = model.task;
         run = current;
         view.start(current);
         const started = { config: model.config, weights: model.w, settings, rules: payload.rules };
@@ -296,6 +300,9 @@
     buttons.pause.addEventListener("click", () => run?.handle.pause());
     buttons.resume.addEventListener("click", () => run?.handle.resume());
     buttons.step.addEventListener("click", () => run?.handle.step());
+    buttons.hand?.addEventListener("click", () => {
+      if (run) parts().handOver(widget, options.preset, run.handle, run.shape, "your RL model");
+    });
     return widget;
   }
 
