@@ -184,9 +184,19 @@
   }
   nanobook._erf = erf;
 
-  // nn.GELU(): the exact form x·Φ(x), not the tanh approximation
-  function gelu(x) {
-    return 0.5 * x * (1 + erf(x / Math.SQRT2));
+  // nn.GELU() on every entry of `wide`: the exact form x·Φ(x), not the tanh approximation.
+  // With a record, Φ(x) is kept: the backward pass's slope Φ(x) + x·φ(x) reuses it.
+  function gelu(wide, record) {
+    const act = new Float64Array(wide.length);
+    const cdf = record ? new Float64Array(wide.length) : null;
+    for (let i = 0; i < wide.length; i++) {
+      const x = wide[i];
+      const phi = 0.5 * (1 + erf(x / Math.SQRT2));
+      if (cdf) cdf[i] = phi;
+      act[i] = x * phi;
+    }
+    if (record) record.cdf = cdf;
+    return act;
   }
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W: rows are contiguous dot
@@ -247,7 +257,10 @@
     if (left > 2) out[at + 2] = (bias ? bias[o + 2] : 0) + s2;
     if (left > 3) out[at + 3] = (bias ? bias[o + 3] : 0) + s3;
   }
-  nanobook._linear = linear;
+  // The forward pass multiplies through kernels.linear: nanobook_train.js, loaded to train,
+  // puts in its WebAssembly kernel, which computes the same numbers faster.
+  const kernels = { linear };
+  nanobook._kernels = kernels;
 
   // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
   // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
@@ -354,17 +367,45 @@
     const ln1 = record ? {} : null;
     const h = layerNorm(x, N, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`), ln1);
     // queries, keys and values of all heads from one matmul
-    const qkv = linear(h, N, C, 3 * C, w[`${p}attn.c_attn.weight`], get(`${p}attn.c_attn.bias`));
+    const qkv = kernels.linear(
+      h,
+      N,
+      C,
+      3 * C,
+      w[`${p}attn.c_attn.weight`],
+      get(`${p}attn.c_attn.bias`),
+    );
     const { y, att } = attend(qkv, B, T, C, nh, trace);
-    const attnOut = linear(y, N, C, C, w[`${p}attn.c_proj.weight`], get(`${p}attn.c_proj.bias`));
+    const attnOut = kernels.linear(
+      y,
+      N,
+      C,
+      C,
+      w[`${p}attn.c_proj.weight`],
+      get(`${p}attn.c_proj.bias`),
+    );
     for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
 
     // MLP: widen 4x, GELU, project back
     const ln2 = record ? {} : null;
     const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), ln2);
-    const wide = linear(h2, N, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
-    const act = wide.map(gelu);
-    const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
+    const wide = kernels.linear(
+      h2,
+      N,
+      C,
+      4 * C,
+      w[`${p}mlp.c_fc.weight`],
+      get(`${p}mlp.c_fc.bias`),
+    );
+    const act = gelu(wide, record);
+    const mlpOut = kernels.linear(
+      act,
+      N,
+      4 * C,
+      C,
+      w[`${p}mlp.c_proj.weight`],
+      get(`${p}mlp.c_proj.bias`),
+    );
     for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
     if (record) Object.assign(record, { ln1, qkv, att, y, ln2, wide, act });
     return att;
@@ -422,7 +463,7 @@
     const lnfBias = bias ? w["transformer.ln_f.bias"] : null;
     const final = layerNorm(x, N, C, w["transformer.ln_f.weight"], lnfBias, lnf);
     if (tape) tape.lnf = lnf;
-    const logits = linear(final, N, C, V, wte, null); // lm_head is wte (tied)
+    const logits = kernels.linear(final, N, C, V, wte, null); // lm_head is wte (tied)
     const loss = targets ? crossEntropy(logits, targets, N, V, tape) : null;
     return { logits, attention, loss };
   }
