@@ -172,15 +172,18 @@
     return table;
   })();
 
+  // The nearest point as (ax/step + 0.5) | 0 and the sign by a comparison: the same
+  // numbers as Math.round and Math.sign, and in V8 a GELU twice as fast (measured).
   function erf(x) {
     const ax = Math.abs(x);
     if (ax >= ERF_MAX) return Math.sign(x);
-    const k = Math.round(ax / ERF_STEP);
+    const k = (ax / ERF_STEP + 0.5) | 0;
     const h = ax - k * ERF_STEP;
     const base = k * (ERF_TERMS + 1);
     let sum = erfTable[base + ERF_TERMS];
     for (let n = ERF_TERMS - 1; n >= 1; n--) sum = sum * h + erfTable[base + n];
-    return Math.sign(x) * (erfTable[base] + h * sum);
+    const value = erfTable[base] + h * sum;
+    return x < 0 ? -value : value;
   }
   nanobook._erf = erf;
 
@@ -288,15 +291,21 @@
   }
 
   function softmaxInPlace(row) {
-    let max = -Infinity;
-    for (const v of row) if (v > max) max = v;
-    let sum = 0;
-    for (let i = 0; i < row.length; i++) {
-      row[i] = Math.exp(row[i] - max); // exp(-inf) = 0: masked and filtered entries vanish
-      sum += row[i];
-    }
-    for (let i = 0; i < row.length; i++) row[i] /= sum;
+    softmaxAt(row, 0, row.length);
     return row;
+  }
+
+  // softmax over values[start, start + length), in place
+  function softmaxAt(values, start, length) {
+    const end = start + length;
+    let max = -Infinity;
+    for (let i = start; i < end; i++) if (values[i] > max) max = values[i];
+    let sum = 0;
+    for (let i = start; i < end; i++) {
+      values[i] = Math.exp(values[i] - max); // exp(-inf) = 0: masked and filtered entries vanish
+      sum += values[i];
+    }
+    for (let i = start; i < end; i++) values[i] /= sum;
   }
 
   // mulberry32: a small seeded generator of numbers in [0, 1); compute.py has its twin
@@ -332,23 +341,23 @@
       for (let head = 0; head < nh; head++) {
         const traced = trace ? { scores: [], masked: [], softmax: [] } : null;
         for (let t = 0; t < T; t++) {
-          const start = ((b * nh + head) * T + t) * T;
-          const row = att.subarray(start, start + T);
-          for (let j = 0; j <= t; j++) row[j] = score(b, t, j, head);
-          for (let j = t + 1; j < T; j++) row[j] = -Infinity; // hide the future
+          const start = ((b * nh + head) * T + t) * T; // the row's weights: att[start + j]
+          for (let j = 0; j <= t; j++) att[start + j] = score(b, t, j, head);
+          for (let j = t + 1; j < T; j++) att[start + j] = -Infinity; // hide the future
           if (traced) {
+            const row = att.subarray(start, start + T);
             const scores = Float64Array.from(row, (v, j) => (j > t ? score(b, t, j, head) : v));
             traced.scores.push(scores);
             traced.masked.push(row.slice());
             traced.softmax.push(row);
           }
-          softmaxInPlace(row);
+          softmaxAt(att, start, T);
           // weighted sum of the values of positions 0..t
           const out = (b * T + t) * C + head * hs;
           const values = b * T * 3 * C + 2 * C + head * hs; // position 0's, then 3C apart
           for (let d = 0; d < hs; d++) {
             let sum = 0;
-            for (let j = 0; j <= t; j++) sum += row[j] * qkv[values + j * 3 * C + d];
+            for (let j = 0; j <= t; j++) sum += att[start + j] * qkv[values + j * 3 * C + d];
             y[out + d] = sum;
           }
         }
