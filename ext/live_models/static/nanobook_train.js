@@ -245,10 +245,15 @@
 
     // `count` rows of `size` numbers from `from` into the memory at `at`, `stride` apart
     put(from, count, size, at, stride) {
-      if (stride === size) this.floats.set(from.subarray(0, count * size), at);
-      else
-        for (let r = 0; r < count; r++)
-          this.floats.set(from.subarray(r * size, (r + 1) * size), at + r * stride);
+      const f = this.floats;
+      if (stride === size) {
+        f.set(count * size === from.length ? from : from.subarray(0, count * size), at);
+        return;
+      }
+      for (let r = 0; r < count; r++) {
+        for (let i = 0, to = at + r * stride, row = r * size; i < size; i++)
+          f[to + i] = from[row + i];
+      }
     }
 
     run(place, K, rowStride, kStride) {
@@ -259,16 +264,19 @@
     /** nanobook_live.js's linear: x W^T + b, with W^T put in B. */
     linear(x, T, nIn, nOut, weight, bias) {
       const place = this.layout(T, nIn, nOut);
+      const { b, width } = place;
       const f = this.floats;
       this.put(x, T, nIn, place.a, nIn);
-      for (let o = 0; o < nOut; o++) {
-        for (let i = 0; i < nIn; i++) f[place.b + i * place.width + o] = weight[o * nIn + i];
+      for (let i = 0; i < nIn; i++) {
+        const row = b + i * width; // written in order, read down W's column i
+        for (let o = 0, from = i; o < nOut; o++, from += nIn) f[row + o] = weight[from];
       }
       this.run(place, nIn, nIn, 1);
       const out = new Float64Array(T * nOut);
+      this.take(out, T, nOut, place);
+      if (!bias) return out;
       for (let t = 0; t < T; t++) {
-        const row = place.c + t * place.width;
-        for (let o = 0; o < nOut; o++) out[t * nOut + o] = (bias ? bias[o] : 0) + f[row + o];
+        for (let o = 0, at = t * nOut; o < nOut; o++, at++) out[at] = bias[o] + out[at];
       }
       return out;
     }
@@ -297,12 +305,18 @@
       }
     }
 
-    // C's first `count` rows of `size` into `into`
+    // C's first `count` rows of `size` into `into` (one copy where C's rows are not padded:
+    // a subarray per row costs more than the copying)
     take(into, count, size, place) {
       const f = this.floats;
+      const { c, width } = place;
+      if (width === size) {
+        into.set(f.subarray(c, c + count * size));
+        return;
+      }
       for (let r = 0; r < count; r++) {
-        const row = place.c + r * place.width;
-        into.set(f.subarray(row, row + size), r * size);
+        for (let i = 0, from = c + r * width, to = r * size; i < size; i++)
+          into[to + i] = f[from + i];
       }
     }
   }
