@@ -273,10 +273,13 @@
       }
       this.run(place, nIn, nIn, 1);
       const out = new Float64Array(T * nOut);
-      this.take(out, T, nOut, place);
-      if (!bias) return out;
+      if (!bias) {
+        this.take(out, T, nOut, place);
+        return out;
+      }
       for (let t = 0; t < T; t++) {
-        for (let o = 0, at = t * nOut; o < nOut; o++, at++) out[at] = bias[o] + out[at];
+        const row = place.c + t * width;
+        for (let o = 0, at = t * nOut; o < nOut; o++, at++) out[at] = bias[o] + f[row + o];
       }
       return out;
     }
