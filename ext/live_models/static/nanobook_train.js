@@ -437,15 +437,56 @@
   }
 
   // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
-  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates).
+  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). The
+  // products skip the rows of dy that are all zero (they add nothing): the positions whose
+  // loss is not scored send nothing back through the last block's MLP.
   function linearBackward(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
-    if (products) products.weightGrad(dy, x, N, nOut, nIn, gWeight);
-    else linearWeightGrad(dy, x, N, nOut, nIn, gWeight);
     if (gBias) {
       for (let n = 0; n < N; n++) for (let o = 0; o < nOut; o++) gBias[o] += dy[n * nOut + o];
     }
-    if (products) return products.inputGrad(dy, N, nOut, nIn, weight);
-    return linearInputGrad(dy, N, nOut, nIn, weight);
+    const rows = rowsInUse(dy, N, nOut);
+    if (!rows) return linearProducts(dy, x, N, nIn, nOut, weight, gWeight);
+    const kept = linearProducts(
+      gatherRows(dy, rows, nOut),
+      gatherRows(x, rows, nIn),
+      rows.length,
+      nIn,
+      nOut,
+      weight,
+      gWeight,
+    );
+    const dx = new Float64Array(N * nIn);
+    rows.forEach((n, r) => dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn));
+    return dx;
+  }
+
+  // gWeight += dy^T x; returns dy W
+  function linearProducts(dy, x, N, nIn, nOut, weight, gWeight) {
+    if (!products) {
+      linearWeightGrad(dy, x, N, nOut, nIn, gWeight);
+      return linearInputGrad(dy, N, nOut, nIn, weight);
+    }
+    products.weightGrad(dy, x, N, nOut, nIn, gWeight);
+    return products.inputGrad(dy, N, nOut, nIn, weight);
+  }
+
+  // The indices of the rows of dy (N, width) with a number other than 0; null if all have.
+  function rowsInUse(dy, N, width) {
+    const rows = [];
+    for (let n = 0; n < N; n++) {
+      const end = (n + 1) * width;
+      let i = n * width;
+      while (i < end && dy[i] === 0) i++;
+      if (i < end) rows.push(n);
+    }
+    return rows.length < N ? rows : null;
+  }
+
+  // the given rows of values (rows of `width`), one after the other
+  function gatherRows(values, rows, width) {
+    const out = new Float64Array(rows.length * width);
+    rows.forEach((n, r) => out.set(values.subarray(n * width, (n + 1) * width), r * width));
+    return out;
   }
 
   // LayerNorm backward from its record (normalised rows x̂, 1/σ): with g = dy·weight,
