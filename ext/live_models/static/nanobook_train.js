@@ -456,7 +456,9 @@
       gWeight,
     );
     const dx = new Float64Array(N * nIn);
-    rows.forEach((n, r) => dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn));
+    rows.forEach((n, r) => {
+      dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn);
+    });
     return dx;
   }
 
@@ -485,7 +487,9 @@
   // the given rows of values (rows of `width`), one after the other
   function gatherRows(values, rows, width) {
     const out = new Float64Array(rows.length * width);
-    rows.forEach((n, r) => out.set(values.subarray(n * width, (n + 1) * width), r * width));
+    rows.forEach((n, r) => {
+      out.set(values.subarray(n * width, (n + 1) * width), r * width);
+    });
     return out;
   }
 
