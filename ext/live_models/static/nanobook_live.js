@@ -260,10 +260,6 @@
     if (left > 2) out[at + 2] = (bias ? bias[o + 2] : 0) + s2;
     if (left > 3) out[at + 3] = (bias ? bias[o + 3] : 0) + s3;
   }
-  // The forward pass multiplies through kernels.linear: nanobook_train.js, loaded to train,
-  // puts in its WebAssembly kernel, which computes the same numbers faster.
-  const kernels = { linear };
-  nanobook._kernels = kernels;
 
   // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
   // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
@@ -376,45 +372,17 @@
     const ln1 = record ? {} : null;
     const h = layerNorm(x, N, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`), ln1);
     // queries, keys and values of all heads from one matmul
-    const qkv = kernels.linear(
-      h,
-      N,
-      C,
-      3 * C,
-      w[`${p}attn.c_attn.weight`],
-      get(`${p}attn.c_attn.bias`),
-    );
+    const qkv = linear(h, N, C, 3 * C, w[`${p}attn.c_attn.weight`], get(`${p}attn.c_attn.bias`));
     const { y, att } = attend(qkv, B, T, C, nh, trace);
-    const attnOut = kernels.linear(
-      y,
-      N,
-      C,
-      C,
-      w[`${p}attn.c_proj.weight`],
-      get(`${p}attn.c_proj.bias`),
-    );
+    const attnOut = linear(y, N, C, C, w[`${p}attn.c_proj.weight`], get(`${p}attn.c_proj.bias`));
     for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
 
     // MLP: widen 4x, GELU, project back
     const ln2 = record ? {} : null;
     const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), ln2);
-    const wide = kernels.linear(
-      h2,
-      N,
-      C,
-      4 * C,
-      w[`${p}mlp.c_fc.weight`],
-      get(`${p}mlp.c_fc.bias`),
-    );
+    const wide = linear(h2, N, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
     const act = gelu(wide, record);
-    const mlpOut = kernels.linear(
-      act,
-      N,
-      4 * C,
-      C,
-      w[`${p}mlp.c_proj.weight`],
-      get(`${p}mlp.c_proj.bias`),
-    );
+    const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
     for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
     if (record) Object.assign(record, { ln1, qkv, att, y, ln2, wide, act });
     return att;
@@ -472,7 +440,7 @@
     const lnfBias = bias ? w["transformer.ln_f.bias"] : null;
     const final = layerNorm(x, N, C, w["transformer.ln_f.weight"], lnfBias, lnf);
     if (tape) tape.lnf = lnf;
-    const logits = kernels.linear(final, N, C, V, wte, null); // lm_head is wte (tied)
+    const logits = linear(final, N, C, V, wte, null); // lm_head is wte (tied)
     const loss = targets ? crossEntropy(logits, targets, N, V, tape) : null;
     return { logits, attention, loss };
   }
