@@ -172,21 +172,34 @@
     return table;
   })();
 
+  // The nearest point as (ax/step + 0.5) | 0 and the sign by a comparison: the same
+  // numbers as Math.round and Math.sign, and in V8 a GELU twice as fast (measured).
   function erf(x) {
     const ax = Math.abs(x);
     if (ax >= ERF_MAX) return Math.sign(x);
-    const k = Math.round(ax / ERF_STEP);
+    const k = (ax / ERF_STEP + 0.5) | 0;
     const h = ax - k * ERF_STEP;
     const base = k * (ERF_TERMS + 1);
     let sum = erfTable[base + ERF_TERMS];
     for (let n = ERF_TERMS - 1; n >= 1; n--) sum = sum * h + erfTable[base + n];
-    return Math.sign(x) * (erfTable[base] + h * sum);
+    const value = erfTable[base] + h * sum;
+    return x < 0 ? -value : value;
   }
   nanobook._erf = erf;
 
-  // nn.GELU(): the exact form x·Φ(x), not the tanh approximation
-  function gelu(x) {
-    return 0.5 * x * (1 + erf(x / Math.SQRT2));
+  // nn.GELU() on every entry of `wide`: the exact form x·Φ(x), not the tanh approximation.
+  // With a record, Φ(x) is kept: the backward pass's slope Φ(x) + x·φ(x) reuses it.
+  function gelu(wide, record) {
+    const act = new Float64Array(wide.length);
+    const cdf = record ? new Float64Array(wide.length) : null;
+    for (let i = 0; i < wide.length; i++) {
+      const x = wide[i];
+      const phi = 0.5 * (1 + erf(x / Math.SQRT2));
+      if (cdf) cdf[i] = phi;
+      act[i] = x * phi;
+    }
+    if (record) record.cdf = cdf;
+    return act;
   }
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W: rows are contiguous dot
@@ -247,7 +260,6 @@
     if (left > 2) out[at + 2] = (bias ? bias[o + 2] : 0) + s2;
     if (left > 3) out[at + 3] = (bias ? bias[o + 3] : 0) + s3;
   }
-  nanobook._linear = linear;
 
   // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
   // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
@@ -275,15 +287,21 @@
   }
 
   function softmaxInPlace(row) {
-    let max = -Infinity;
-    for (const v of row) if (v > max) max = v;
-    let sum = 0;
-    for (let i = 0; i < row.length; i++) {
-      row[i] = Math.exp(row[i] - max); // exp(-inf) = 0: masked and filtered entries vanish
-      sum += row[i];
-    }
-    for (let i = 0; i < row.length; i++) row[i] /= sum;
+    softmaxAt(row, 0, row.length);
     return row;
+  }
+
+  // softmax over values[start, start + length), in place
+  function softmaxAt(values, start, length) {
+    const end = start + length;
+    let max = -Infinity;
+    for (let i = start; i < end; i++) if (values[i] > max) max = values[i];
+    let sum = 0;
+    for (let i = start; i < end; i++) {
+      values[i] = Math.exp(values[i] - max); // exp(-inf) = 0: masked and filtered entries vanish
+      sum += values[i];
+    }
+    for (let i = start; i < end; i++) values[i] /= sum;
   }
 
   // mulberry32: a small seeded generator of numbers in [0, 1); kinds/sampling.py has its twin
@@ -319,23 +337,23 @@
       for (let head = 0; head < nh; head++) {
         const traced = trace ? { scores: [], masked: [], softmax: [] } : null;
         for (let t = 0; t < T; t++) {
-          const start = ((b * nh + head) * T + t) * T;
-          const row = att.subarray(start, start + T);
-          for (let j = 0; j <= t; j++) row[j] = score(b, t, j, head);
-          for (let j = t + 1; j < T; j++) row[j] = -Infinity; // hide the future
+          const start = ((b * nh + head) * T + t) * T; // the row's weights: att[start + j]
+          for (let j = 0; j <= t; j++) att[start + j] = score(b, t, j, head);
+          for (let j = t + 1; j < T; j++) att[start + j] = -Infinity; // hide the future
           if (traced) {
+            const row = att.subarray(start, start + T);
             const scores = Float64Array.from(row, (v, j) => (j > t ? score(b, t, j, head) : v));
             traced.scores.push(scores);
             traced.masked.push(row.slice());
             traced.softmax.push(row);
           }
-          softmaxInPlace(row);
+          softmaxAt(att, start, T);
           // weighted sum of the values of positions 0..t
           const out = (b * T + t) * C + head * hs;
           const values = b * T * 3 * C + 2 * C + head * hs; // position 0's, then 3C apart
           for (let d = 0; d < hs; d++) {
             let sum = 0;
-            for (let j = 0; j <= t; j++) sum += row[j] * qkv[values + j * 3 * C + d];
+            for (let j = 0; j <= t; j++) sum += att[start + j] * qkv[values + j * 3 * C + d];
             y[out + d] = sum;
           }
         }
@@ -363,7 +381,7 @@
     const ln2 = record ? {} : null;
     const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), ln2);
     const wide = linear(h2, N, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
-    const act = wide.map(gelu);
+    const act = gelu(wide, record);
     const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
     for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
     if (record) Object.assign(record, { ln1, qkv, att, y, ln2, wide, act });

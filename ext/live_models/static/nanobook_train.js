@@ -30,32 +30,158 @@
   "use strict";
   const nanobook = globalThis.nanobook;
   if (!nanobook?._forward) throw new Error("nanobook_train.js needs nanobook_live.js first");
-  const erf = nanobook._erf;
-  const linear = nanobook._linear;
 
   // --- backward pass ----------------------------------------------------------------------
 
-  // (rows, cols) -> (cols, rows)
-  function transpose(a, rows, cols) {
-    const out = new Float64Array(rows * cols);
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  // dx = dy W for y = x W^T (dy (N, nOut), W (nOut, nIn)): dx's row n sums dy[n, o] times
+  // W's row o, so both run along contiguous memory as stored, two rows by four columns at
+  // a time (the forward kernel's blocking: each number loaded serves two or four
+  // products). Each sum runs over o in order.
+  function linearInputGrad(dy, N, nOut, nIn, weight) {
+    const dx = new Float64Array(N * nIn);
+    const lastColumn = nIn - 1;
+    for (let n = 0; n < N; n += 2) {
+      const pair = n + 1 < N;
+      const r0 = n * nOut;
+      const r1 = pair ? r0 + nOut : r0; // an odd last row is simply computed twice
+      for (let i = 0; i < nIn; i += 4) {
+        // columns past the last one read it again; their sums are not written
+        const i1 = Math.min(i + 1, lastColumn);
+        const i2 = Math.min(i + 2, lastColumn);
+        const i3 = Math.min(i + 3, lastColumn);
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s03 = 0,
+          s10 = 0,
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
+        for (let o = 0, w = 0; o < nOut; o++, w += nIn) {
+          const a = dy[r0 + o],
+            b = dy[r1 + o],
+            u0 = weight[w + i],
+            u1 = weight[w + i1],
+            u2 = weight[w + i2],
+            u3 = weight[w + i3];
+          s00 += a * u0;
+          s01 += a * u1;
+          s02 += a * u2;
+          s03 += a * u3;
+          s10 += b * u0;
+          s11 += b * u1;
+          s12 += b * u2;
+          s13 += b * u3;
+        }
+        const left = nIn - i;
+        addFour(dx, n * nIn + i, left, s00, s01, s02, s03);
+        if (pair) addFour(dx, (n + 1) * nIn + i, left, s10, s11, s12, s13);
+      }
     }
-    return out;
+    return dx;
+  }
+
+  // gWeight += dy^T x (dy (N, nOut), x (N, nIn)): each sum runs down the N rows of both, in
+  // order, two outputs by four inputs at a time, and lands in the gradient (.grad adds).
+  function linearWeightGrad(dy, x, N, nOut, nIn, gWeight) {
+    const lastIn = nIn - 1;
+    for (let o = 0; o < nOut; o += 2) {
+      const pair = o + 1 < nOut;
+      const o1 = pair ? o + 1 : o; // an odd last output is simply computed twice
+      for (let i = 0; i < nIn; i += 4) {
+        const i1 = Math.min(i + 1, lastIn);
+        const i2 = Math.min(i + 2, lastIn);
+        const i3 = Math.min(i + 3, lastIn);
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s03 = 0,
+          s10 = 0,
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
+        for (let n = 0, d = 0, r = 0; n < N; n++, d += nOut, r += nIn) {
+          const a = dy[d + o],
+            b = dy[d + o1],
+            u0 = x[r + i],
+            u1 = x[r + i1],
+            u2 = x[r + i2],
+            u3 = x[r + i3];
+          s00 += a * u0;
+          s01 += a * u1;
+          s02 += a * u2;
+          s03 += a * u3;
+          s10 += b * u0;
+          s11 += b * u1;
+          s12 += b * u2;
+          s13 += b * u3;
+        }
+        const left = nIn - i;
+        addFour(gWeight, o * nIn + i, left, s00, s01, s02, s03);
+        if (pair) addFour(gWeight, (o + 1) * nIn + i, left, s10, s11, s12, s13);
+      }
+    }
+  }
+
+  // up to four sums added into out[at..], as far as the row goes (`left` entries)
+  function addFour(out, at, left, s0, s1, s2, s3) {
+    out[at] += s0;
+    if (left > 1) out[at + 1] += s1;
+    if (left > 2) out[at + 2] += s2;
+    if (left > 3) out[at + 3] += s3;
   }
 
   // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
-  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). Both
-  // products are the forward's kernel on transposed copies: its dot products then run
-  // along contiguous memory (a transpose costs one pass; a product, one per output).
+  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). The
+  // products skip the rows of dy that are all zero (they add nothing): the positions whose
+  // loss is not scored send nothing back through the last block's MLP.
   function linearBackward(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
-    const dx = linear(dy, N, nOut, nIn, transpose(weight, nOut, nIn), null);
-    const dWeight = linear(transpose(dy, N, nOut), nOut, N, nIn, transpose(x, N, nIn), null);
-    for (let i = 0; i < dWeight.length; i++) gWeight[i] += dWeight[i];
     if (gBias) {
       for (let n = 0; n < N; n++) for (let o = 0; o < nOut; o++) gBias[o] += dy[n * nOut + o];
     }
+    const rows = rowsInUse(dy, N, nOut);
+    if (!rows) return linearProducts(dy, x, N, nIn, nOut, weight, gWeight);
+    const kept = linearProducts(
+      gatherRows(dy, rows, nOut),
+      gatherRows(x, rows, nIn),
+      rows.length,
+      nIn,
+      nOut,
+      weight,
+      gWeight,
+    );
+    const dx = new Float64Array(N * nIn);
+    rows.forEach((n, r) => {
+      dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn);
+    });
     return dx;
+  }
+
+  // gWeight += dy^T x; returns dy W
+  function linearProducts(dy, x, N, nIn, nOut, weight, gWeight) {
+    linearWeightGrad(dy, x, N, nOut, nIn, gWeight);
+    return linearInputGrad(dy, N, nOut, nIn, weight);
+  }
+
+  // The indices of the rows of dy (N, width) with a number other than 0; null if all have.
+  function rowsInUse(dy, N, width) {
+    const rows = [];
+    for (let n = 0; n < N; n++) {
+      const end = (n + 1) * width;
+      let i = n * width;
+      while (i < end && dy[i] === 0) i++;
+      if (i < end) rows.push(n);
+    }
+    return rows.length < N ? rows : null;
+  }
+
+  // the given rows of values (rows of `width`), one after the other
+  function gatherRows(values, rows, width) {
+    const out = new Float64Array(rows.length * width);
+    rows.forEach((n, r) => {
+      out.set(values.subarray(n * width, (n + 1) * width), r * width);
+    });
+    return out;
   }
 
   // LayerNorm backward from its record (normalised rows x̂, 1/σ): with g = dy·weight,
@@ -84,10 +210,10 @@
     return dx;
   }
 
-  // nn.GELU()'s derivative, exact form: Φ(u) + u·φ(u)
+  // nn.GELU()'s derivative, exact form: Φ(u) + u·φ(u), with Φ(u) kept by the forward pass
   const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-  function geluSlope(u) {
-    return 0.5 * (1 + erf(u / Math.SQRT2)) + u * INV_SQRT_2PI * Math.exp(-0.5 * u * u);
+  function geluSlope(u, cdf) {
+    return cdf + u * INV_SQRT_2PI * Math.exp(-0.5 * u * u);
   }
 
   // Attention backward: dy (B·T, C) -> dqkv (B·T, 3C), through y = att·v, the softmax
@@ -134,7 +260,7 @@
     const { n_head: nh, n_embd: C, bias } = config;
     const N = B * T;
     const get = (store, key) => (bias ? store[key] : null);
-    const { ln1, qkv, att, y, ln2, wide, act } = record;
+    const { ln1, qkv, att, y, ln2, wide, cdf, act } = record;
     // x += mlp(ln_2(x))
     const key = (name) => `${p}${name}`;
     const dAct = linearBackward(
@@ -147,7 +273,7 @@
       g[key("mlp.c_proj.weight")],
       get(g, key("mlp.c_proj.bias")),
     );
-    for (let i = 0; i < dAct.length; i++) dAct[i] *= geluSlope(wide[i]);
+    for (let i = 0; i < dAct.length; i++) dAct[i] *= geluSlope(wide[i], cdf[i]);
     const dh2 = linearBackward(
       dAct,
       ln2.out,
