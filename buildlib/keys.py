@@ -331,6 +331,19 @@ def code_inputs(*paths: Path, search: Iterable[Path] = ()) -> list[str]:
     return sorted(parts)
 
 
+# the folder holding buildlib, ext and model_src: the checkout, or site-packages
+CODE_HOME = Path(__file__).resolve().parents[1]
+
+
+@functools.cache  # once per process: a build reads the code once
+def producer_code(module_file: str | Path) -> list[str]:
+    """A producer's part of every key it makes: the code of the module that makes the
+    artifact and of everything it imports, followed transitively (``code_inputs``), named
+    from the project's folder. The one spelling for ``ext`` and ``model_src`` alike:
+    change any function a producer calls and what it made is made again."""
+    return code_inputs(Path(module_file), search=[CODE_HOME])
+
+
 def _short_name(file: Path, search: list[Path]) -> str:
     for base in search:
         if file.is_relative_to(base):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import importlib
 import math
 import signal
@@ -27,6 +26,7 @@ from sphinx.util import logging
 
 from buildlib import keys, processes, store
 from buildlib.files import atomic_write
+from buildlib.keys import producer_code  # noqa: F401  (the widgets call it from here)
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # Every subtype, each named after the directive (or the feature) it speaks for; the
@@ -138,14 +138,6 @@ _logger = logging.getLogger(__name__)
 
 
 # --- hashing and atomic copies ------------------------------------------------------
-
-
-@functools.cache
-def producer_code(module_file: str) -> list[str]:
-    """A producer's part of every key it makes: the code of its module and of everything
-    that module imports, followed transitively (keys.code_inputs). Change any function a
-    producer calls and what it made is made again."""
-    return keys.code_inputs(Path(module_file), search=[processes.PACKAGE_PARENT])
 
 
 def shape_text(shape) -> str:

@@ -21,7 +21,7 @@ from sphinx.util import logging
 from buildlib import keys, store
 from buildlib.files import atomic_write
 
-from ._core import cache_root, producer_code, setup_core
+from ._core import cache_root, setup_core
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def slim_font(path: Path, keep: set[int], cache: Path) -> tuple[int, int]:
     """Cut the font in place to the characters ``keep``; (bytes before, after). The cut
     is an entry of the book's store: a rebuild copies it instead of cutting again."""
     before = path.stat().st_size
-    key = keys.digest(path.read_bytes(), *map(str, sorted(keep)), *producer_code(__file__))
+    key = keys.digest(path.read_bytes(), *map(str, sorted(keep)), *keys.producer_code(__file__))
 
     def make(tmp: Path) -> None:
         shutil.copyfile(path, tmp / path.name)

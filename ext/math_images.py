@@ -2,12 +2,14 @@
 
 ``sphinx.ext.imgmath`` runs ``latex`` and ``dvisvgm`` once per formula while it writes
 the pages: about 150 formulas, 0.17 s of start-up each, 25 s on one core at the end of
-every cold build. Each page's formulas are noted while it is read; before the pages are
-written, this extension puts the ones not typeset yet into one document, one ``preview``
-page each, and converts all pages in one ``dvisvgm`` run. Each SVG goes where imgmath looks
+every cold build. Each page's formulas are noted while it is read; after reading, the
+``FORMULAS`` producer (ext/producers.py: one lifecycle with the diagrams and clips) puts
+the ones not typeset yet into one document, one ``preview`` page each (its ``make_all``),
+and converts all pages in one ``dvisvgm`` run. Each SVG goes where imgmath looks
 for it (named by imgmath's own hash of the LaTeX), with imgmath's depth comment, so
 imgmath finds it and runs nothing. Each SVG is also an entry of the book's store
-(``<cache>/math``, keyed by the LaTeX document, the tools' versions and arguments): a new
+(``<cache>/math``, keyed by the math, imgmath's template and settings, the tools'
+versions and arguments): a new
 output folder copies it from there, and two builds sharing the cache typeset it once. A
 record beside the images says what each formula's image was made with, so a build whose
 formulas all have current images makes no LaTeX document at all.
@@ -27,6 +29,7 @@ says what is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -46,22 +49,16 @@ from sphinx.util.math import wrap_displaymath
 
 from buildlib import processes, store
 from buildlib.files import atomic_write
-from buildlib.keys import digest
+from buildlib.keys import digest, producer_code
 
-from . import _core
-from ._core import warn
+from . import _core, producers
+from ._core import Problem
 
 logger = logging.getLogger(__name__)
 
 PREVIEW = re.compile(r"\\begin\{preview\}.*?\\end\{preview\}\n?", re.S)
 PAGE_ID = re.compile(r"id='page\d+'")
 GLYPHS_AS_PATHS = {"--no-fonts=1", "-n1"}
-
-
-def formulas(doctree: nodes.Node, app) -> Iterator[tuple[nodes.Element, str]]:
-    """Each formula node of the doctree with the LaTeX document imgmath makes of it."""
-    for node, math in math_texts(doctree):
-        yield node, _latex_document(math, app.config, app.confdir)
 
 
 def math_texts(doctree: nodes.Node) -> Iterator[tuple[nodes.Element, str]]:
@@ -195,24 +192,127 @@ def _tool_version(tool: str) -> str:
     return (run.stdout or run.stderr).partition("\n")[0]
 
 
-def store_formula(math: store.Store, key: str, svg: Path) -> None:
+@dataclasses.dataclass(frozen=True)
+class Formula:
+    """A formula a page asks for: the math imgmath puts in its LaTeX document, and the
+    text the page wrote (what a warning quotes)."""
+
+    math: str
+    text: str
+
+
+class Formulas(producers.Producer):
+    """The book's formulas as SVGs where imgmath looks for them: a producer whose
+    ``make_all`` typesets every missing one in one LaTeX run (one run each if that fails).
+    A Made's value is the image's file name (None: none, the page shows the text)."""
+
+    name = "math"
+    subtype = "math"
+    thing = "the equation images"
+
+    def ident(self, spec: Formula) -> str:
+        return spec.math
+
+    def asked(self, env) -> list[producers.Asked]:
+        return [
+            producers.Asked(docname, line, Formula(math, text))
+            for docname in sorted(env.math_formulas)
+            for math, line, text in env.math_formulas[docname]
+        ]
+
+    def key(self, app, spec: Formula) -> str:
+        # the math and the shared key say what its document is: no document is made here
+        return digest(spec.math, shared_key(app))
+
+    def read(self, entry: Path, meta: dict) -> Path:
+        return entry / meta["files"]["svg"]
+
+    def make_all(self, app, wanted: dict[str, Formula]) -> dict[str, producers.Made]:
+        """Those whose image is current, as the record beside the images says, without a
+        document; the rest from the store or typeset now."""
+        folder = Path(app.builder.outdir, app.builder.imagedir, "math")
+        shared = shared_key(app)
+        recorded = _made_with(folder)  # imgmath names a file by its LaTeX alone
+        made = {
+            key: producers.Made(key, recorded[spec.math][0])
+            for key, spec in wanted.items()
+            if _still_made(recorded.get(spec.math), shared, folder)
+        }
+        missing = {key: spec for key, spec in wanted.items() if key not in made}
+        if not missing:
+            return made
+        made |= _images(app, missing, folder)
+        record = {spec.math: [made[k].value, shared] for k, spec in wanted.items() if made[k].value}
+        atomic_write(folder / MADE_WITH, json.dumps(record, sort_keys=True).encode())
+        return made
+
+
+FORMULAS = Formulas()
+LATEX_HINT = "fix the formula; until then the page shows its LaTeX as text"
+
+
+def _images(app, missing: dict[str, Formula], folder: Path) -> dict[str, producers.Made]:
+    """The missing formulas' images from the store, or typeset and stored (under one lock:
+    two builds typeset a formula once); typeset and kept nowhere when the store cannot be
+    written."""
+    config, confdir = app.config, app.confdir
+    documents = {key: _latex_document(f.math, config, confdir) for key, f in missing.items()}
+    targets = {key: folder / svg_name(document) for key, document in documents.items()}
+    for target in targets.values():
+        target.unlink(missing_ok=True)  # made with other settings: no stale image stays
+    entries = FORMULAS.entries(app)
+    made: dict[str, producers.Made] = {}
+    kept: tuple[Problem, ...] = ()
+    try:
+        with entries.lock("typesetting"):  # one lock file; the runs are seconds
+            made = from_store(entries, missing, targets)
+            made |= _typeset_now(app, missing, documents, targets, made, entries)
+    except OSError as error:  # a cache that cannot be written: typeset, keep nothing
+        kept = (producers.unstored(FORMULAS, error),)
+        made = {k: m for k, m in made.items() if targets[k].is_file()}
+        made |= _typeset_now(app, missing, documents, targets, made, None)
+    return {key: dataclasses.replace(m, problems=m.problems + kept) for key, m in made.items()}
+
+
+def from_store(entries: store.Store, missing: dict, targets: dict) -> dict[str, producers.Made]:
+    """Copy each stored formula to where imgmath looks: the Made of those found."""
+    made = {}
+    for key in missing:
+        svg = entries.get(key, parse=FORMULAS.read)
+        if svg is not None:
+            atomic_write(targets[key], svg.read_bytes())
+            made[key] = producers.Made(key, targets[key].name)
+    return made
+
+
+def _typeset_now(app, missing, documents, targets, made, entries) -> dict[str, producers.Made]:
+    """The Made of each formula not ``made`` yet: typeset now and stored in ``entries``
+    (None: nowhere); LaTeX's error for one it cannot typeset."""
+    rest = {targets[key]: documents[key] for key in missing if key not in made}
+    if not rest:
+        return {}
+    failures = typeset_all(rest, app.config)
+    outcomes = {}
+    for key in (key for key in missing if key not in made):
+        error = failures.get(documents[key])
+        if error is not None:
+            problem = Problem(f"LaTeX cannot typeset `{missing[key].text}`: {error}", LATEX_HINT)
+            outcomes[key] = producers.Made(key, problems=(problem,))
+        elif not targets[key].is_file():  # no tool: imgmath says what is missing
+            outcomes[key] = producers.Made(key)
+        else:
+            if entries is not None:
+                store_formula(entries, key, targets[key])
+            outcomes[key] = producers.Made(key, targets[key].name, fresh=True)
+    return outcomes
+
+
+def store_formula(entries: store.Store, key: str, svg: Path) -> None:
     def make(folder: Path) -> None:
         shutil.copyfile(svg, folder / "formula.svg")
         store.write_meta(folder, {"files": {"svg": "formula.svg"}})
 
-    math.get_or_make(key, make)
-
-
-def from_store(math: store.Store, keys: dict[str, str], documents: dict[Path, str]) -> dict:
-    """Copy each stored formula to where imgmath looks; the documents still missing."""
-    missing = {}
-    for target, latex in documents.items():
-        svg = math.get(keys[latex], parse=lambda entry, meta: entry / meta["files"]["svg"])
-        if svg is None:
-            missing[target] = latex
-        else:
-            atomic_write(target, svg.read_bytes())
-    return missing
+    entries.get_or_make(key, make)
 
 
 # beside the images: {formula's math: [its image file, the shared key it was made with]}
@@ -226,43 +326,13 @@ def _made_with(folder: Path) -> dict[str, str]:
         return {}  # a folder made before this record, or damaged: every image is checked
 
 
-def typeset_missing(failures: dict[str, str], app, builder) -> None:
-    """Before pages are written: every formula not in the output yet, from the store or
-    typeset now (one run for all, under one lock: two builds typeset a formula once)."""
-    if not usable(app, builder):
-        return
-    failures.clear()  # a formula fixed since the last build is typeset again below
-    folder = Path(builder.outdir, builder.imagedir, "math")
-    found = {
-        math: (docname, line, text)
-        for docname in sorted(app.env.math_formulas)
-        for math, line, text in app.env.math_formulas[docname]
-    }
-    shared = shared_key(app)
-    # imgmath names a file by its LaTeX alone: the key it was made with says if it is stale
-    recorded = _made_with(folder)
-    current = {m: recorded[m] for m in found if _still_made(recorded.get(m), shared, folder)}
-    latex = {m: _latex_document(m, app.config, app.confdir) for m in found if m not in current}
-    documents = {folder / svg_name(doc): doc for doc in latex.values()}
-    if not documents:
-        return
-    keys = {doc: digest(doc, shared) for doc in documents.values()}
-    for target in documents:
-        target.unlink(missing_ok=True)  # made with other settings: no stale image stays
-    _make(documents, keys, failures, app, location=found[next(iter(latex))][:2])
-    made = {m: [svg_name(d), shared] for m, d in latex.items() if (folder / svg_name(d)).is_file()}
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / MADE_WITH, json.dumps({**current, **made}, sort_keys=True).encode())
-    for math, doc in latex.items():  # said on every build until fixed: no image to reuse
-        if doc in failures:
-            docname, line, text = found[math]
-            warn(
-                logger,
-                f"math: LaTeX cannot typeset `{text}`: {failures[doc]}",
-                location=(docname, line),
-                subtype="math",
-                hint="fix the formula; until then the page shows its LaTeX as text",
-            )
+def made_before_writing(app, env) -> list[str]:
+    """After reading: every formula's image, where the builder writes imgmath's (an
+    env-updated handler: the pages whose formulas' images changed)."""
+    if not usable(app, app.builder):
+        producers.forget(env, FORMULAS)  # imgmath does its own work
+        return []
+    return producers.after_reading(FORMULAS, app, env)
 
 
 def shared_key(app) -> str:
@@ -276,7 +346,7 @@ def shared_key(app) -> str:
         *config.imgmath_latex_args,
         "--",
         *config.imgmath_dvisvgm_args,
-        *_core.producer_code(__file__),
+        *producer_code(__file__),
     )
 
 
@@ -290,68 +360,47 @@ def _still_made(record, shared: str, folder: Path) -> bool:
     )
 
 
-def _make(documents: dict[Path, str], keys, failures, app, location) -> None:
-    """The documents' images from the store, or typeset and stored; typeset and kept
-    nowhere when the store cannot be written (said at ``location``, the first one's)."""
-    math = store.Store(_core.cache_root(app) / "math", log=logger.info)
-    try:
-        with math.lock("typesetting"):  # one lock file; the runs are seconds
-            missing_now = from_store(math, keys, documents)
-            if missing_now:
-                typeset_and_store(missing_now, keys, math, failures, app.config)
-    except OSError as error:  # a cache that cannot be written: typeset, keep nothing
-        warn(
-            logger,
-            f"math: the equation images could not be stored: {error}",
-            location=location,
-            subtype="math",
-            hint=_core.STORAGE_HINT,
-        )
-        unmade = {target: latex for target, latex in documents.items() if not target.is_file()}
-        if unmade:
-            typeset_and_store(unmade, keys, None, failures, app.config)
-
-
 def svg_name(latex: str) -> str:
     """The file imgmath looks for: named by its LaTeX document's SHA-1."""
     return f"{sha1(latex.encode(), usedforsecurity=False).hexdigest()}.svg"
 
 
-def typeset_and_store(documents, keys, math, failures: dict[str, str], config) -> None:
-    """Typeset the documents in one run, one by one if that fails (``failures`` gets
-    LaTeX's errors), and store what was made (``math``: None, nowhere). A missing tool
-    leaves them to imgmath."""
+def typeset_all(documents: dict[Path, str], config) -> dict[str, str]:
+    """Typeset the documents in one run (a core), one by one if that fails; {LaTeX
+    document: LaTeX's error} of those that fail. A missing tool leaves them to imgmath."""
     started = time.perf_counter()
     next(iter(documents)).parent.mkdir(parents=True, exist_ok=True)
     try:
-        typeset(documents, config)
+        processes.CORES.acquire()  # one run, one core of the build's budget
+        try:
+            typeset(documents, config)
+        finally:
+            processes.CORES.release()
         logger.info(
             f"math: {len(documents)} formulas typeset in one LaTeX run "
             f"({time.perf_counter() - started:.1f} s)"
         )
+        return {}
     except OSError as error:
         logger.info(f"math: {error}; imgmath typesets the formulas")
-        return
+        return {}
     except (ValueError, subprocess.CalledProcessError) as error:
         try:
-            failures.update(typeset_one_by_one(documents, config))
+            failures = typeset_one_by_one(documents, config)
         except OSError:
-            return
+            return {}
         logger.info(
             f"math: one run for {len(documents)} formulas failed ({latex_error(error)}); "
             f"typeset one by one, {len(failures)} failed"
         )
-    for target, latex in documents.items():
-        if latex not in failures and math is not None:
-            store_formula(math, keys[latex], target)
+        return failures
 
 
-def show_failed_as_text(failures: dict[str, str], app, doctree, docname: str) -> None:
-    """A formula LaTeX could not typeset (reported above) is shown as its source text."""
-    if not failures:
-        return
-    for node, latex in formulas(doctree, app):
-        if latex in failures:
+def show_failed_as_text(app, doctree, docname: str) -> None:
+    """A formula with no image and a problem (said after reading) is shown as its text."""
+    for node, math in math_texts(doctree):
+        made = producers.made_of(app.env, FORMULAS, math)
+        if made is not None and made.value is None and made.problems:
             text = node.astext()
             block = isinstance(node, nodes.math_block)
             node.replace_self(
@@ -364,8 +413,7 @@ def setup(app):
     app.setup_extension("sphinx.ext.imgmath")
     _core.per_page_state(app, "math_formulas")  # docname -> [(math, line, source text)]
     app.connect("doctree-read", note_formulas)
-    failures: dict[str, str] = {}  # LaTeX document -> LaTeX's error, for this build
-    app.connect("write-started", functools.partial(typeset_missing, failures))
-    app.connect("doctree-resolved", functools.partial(show_failed_as_text, failures))
+    app.connect("env-updated", made_before_writing)
+    app.connect("doctree-resolved", show_failed_as_text)
     # env_version 1: pages read before formulas were noted are read again
     return {"env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}

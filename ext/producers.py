@@ -92,7 +92,7 @@ class Producer:
         raise NotImplementedError
 
     def key(self, app, spec) -> str:
-        """The store key: its own code (_core.producer_code) and every input it reads."""
+        """The store key: its own code (keys.producer_code) and every input it reads."""
         raise NotImplementedError
 
     def entries(self, app) -> store.Store:
@@ -171,7 +171,7 @@ def after_reading(producer: Producer, app, env) -> list[str]:
         except Problem as problem:
             outcomes[ident] = Made("", problems=(problem,))
         except OSError as error:
-            outcomes[ident] = Made("", problems=(_unstored(producer, error),))
+            outcomes[ident] = Made("", problems=(unstored(producer, error),))
     first: dict[str, Any] = {}  # key -> the spec it is made for
     for ident, key in keys.items():
         first.setdefault(key, specs[ident])
@@ -210,7 +210,7 @@ def obtain(
     except Problem as problem:
         return Made(key, problems=(problem,))
     except OSError as error:
-        return Made(key, problems=(_unstored(producer, error),))
+        return Made(key, problems=(unstored(producer, error),))
 
 
 class _Unkept(Exception):
@@ -225,7 +225,8 @@ def _since(began: float) -> float:
     return round(time.perf_counter() - began, 2)
 
 
-def _unstored(producer: Producer, error: OSError) -> Problem:
+def unstored(producer: Producer, error: OSError) -> Problem:
+    """The cache refusing an entry, as the problem said at each place asking for it."""
     return Problem(f"{producer.thing} could not be stored: {error}", _core.STORAGE_HINT)
 
 

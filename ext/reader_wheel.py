@@ -22,7 +22,7 @@ from sphinx.util import logging
 
 from buildlib import keys, store
 
-from ._core import STORAGE_HINT, atomic_copy, cache_root, producer_code, project_root, warn
+from ._core import STORAGE_HINT, atomic_copy, cache_root, project_root, warn
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def stored_wheel(app) -> tuple[str, Path]:
     root = project_root(app)
     files = sources(root)
     parts = [f"{name}={keys.file_digest(root / name)}" for name in files]
-    key = keys.digest(*parts, *producer_code(__file__))
+    key = keys.digest(*parts, *keys.producer_code(__file__))
 
     def make(tmp: Path) -> None:
         wheel = build(root, files, tmp)

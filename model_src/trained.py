@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 import buildlib.store
-from buildlib.keys import code_digest, code_inputs, digest
+from buildlib.keys import code_digest, digest, producer_code
 from buildlib.processes import Task, run_longest_first
 from buildlib.store import Store, default_cache, write_meta
 
@@ -39,8 +39,6 @@ from . import prepare, presets, replay
 from . import train as training
 from .experiments import seeds
 from .model import GPT
-
-PACKAGE = Path(__file__).parent
 
 
 def cache_dir() -> Path:
@@ -139,8 +137,8 @@ def cache_key(config: dict, data: prepare.Dataset) -> str:
     return digest(
         code_digest(Path(__file__)),  # this file lays out the entry
         code_digest(Path(buildlib.store.__file__)),  # and the store records and checks it
-        *code_inputs(Path(training.__file__), search=[PACKAGE.parent]),
-        *code_inputs(Path(replay.__file__), search=[PACKAGE.parent]),
+        *producer_code(training.__file__),
+        *producer_code(replay.__file__),
         data.train.tobytes(),
         data.val.tobytes(),
         json.dumps(data.meta, sort_keys=True),

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sphinx.util.console import strip_colors
 
-from buildlib import processes
+from buildlib import keys
 from ext import _core
 from ext.live_models import compute, distribution
 from ext.live_models.kinds import attention as attention_kind
@@ -262,7 +262,7 @@ def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_
     for package in ("ext", "model_src", "buildlib"):
         ignore = shutil.ignore_patterns("__pycache__", "static")
         shutil.copytree(REPO / package, tmp_path / package, ignore=ignore)
-    monkeypatch.setattr(processes, "PACKAGE_PARENT", tmp_path)  # imports found in the copy
+    monkeypatch.setattr(keys, "CODE_HOME", tmp_path)  # imports found in the copy
     monkeypatch.setattr(compute, "__file__", str(tmp_path / "ext" / "live_models" / "compute.py"))
     monkeypatch.setattr(compute, "model_weights", lambda preset: "w")
     parts = _core.producer_code(compute.__file__)

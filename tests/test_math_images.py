@@ -101,6 +101,13 @@ def test_a_bad_formula_is_reported_at_its_line_and_shown_as_text(app):
     assert r"\frac{1}{" in page  # its source, as text
     assert len(_math_images(app)) == 5  # every other formula still has its image
 
+    from ext import math_images, producers
+
+    broken = producers.made_of(app.env, math_images.FORMULAS, "$\\frac{1}{$")
+    assert broken.value is None and "File ended" in broken.problems[0].message
+    fine = producers.made_of(app.env, math_images.FORMULAS, "$x_i$")
+    assert fine.ok and Path(app.outdir, "_images", "math", fine.value).is_file()
+
     app._warning.truncate(0), app._warning.seek(0)
     app.build()  # nothing to re-read or re-write: said again all the same
     assert located in app._warning.getvalue()

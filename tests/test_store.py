@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from buildlib import keys, store
-from ext import _core
 from ext.manim_clip import film, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,7 +179,7 @@ def _module_settings(path: Path) -> list[str]:
 def test_every_setting_that_shapes_an_artifact_is_in_its_key(tmp_path, producer, source, settings):
     """Editing a setting's value changes the producer's key, so the artifact is remade."""
     package = REPO / "ext" / "manim_clip"
-    keyed = render.producer_code() if producer == "clip" else _core.producer_code(film.__file__)
+    keyed = render.producer_code() if producer == "clip" else keys.producer_code(film.__file__)
     name = f"ext/manim_clip/{source}="
     assert any(part.startswith(name) for part in keyed), f"{source} is not in the {producer} key"
     original = (package / source).read_text()
@@ -234,8 +233,7 @@ def test_the_shape_capture_key_includes_locate_py():
     from ext.annotated_source import shapes
 
     assert any(
-        p.startswith("ext/annotated_source/locate.py=")
-        for p in _core.producer_code(shapes.__file__)
+        p.startswith("ext/annotated_source/locate.py=") for p in keys.producer_code(shapes.__file__)
     )
 
 

@@ -44,7 +44,6 @@ from .._core import (
     model_size_problem,
     out_of_memory,
     own_config,
-    producer_code,
     project_imports,
     shape_text,
 )
@@ -70,7 +69,7 @@ def cache_key(path: Path, preset: str, presets_module: str, root: Path) -> str:
     parts = [code_and_places(path), preset, _presets_source(presets_module)]
     parts += [keys.code_digest(p) for p in project_imports(path, root)]
     parts += [_preset_fingerprint(presets_module, preset), _torch_version()]
-    parts += producer_code(__file__)  # this file and locate.py, which says which line is which
+    parts += keys.producer_code(__file__)  # this file and locate.py, which says which line is which
     return keys.digest(*parts)
 
 

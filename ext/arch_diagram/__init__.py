@@ -205,7 +205,7 @@ class Diagrams(producers.Producer):
                 f"{_short(path, root)}:{keys.code_digest(path)}"
                 for path in source_files(request, root)
             ),
-            *_core.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
+            *keys.producer_code(__file__),  # with modules.py, pipeline.py: all it imports
         )
 
     def make(self, app, request: Request) -> Drawing:

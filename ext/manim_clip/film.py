@@ -27,7 +27,7 @@ from sphinx.util import logging
 
 from buildlib import keys, store
 
-from .. import _core, producers
+from .. import producers
 from .._core import Problem
 from . import media, render, vtt
 from .directive import FILM_SUBTYPE, ClipSpec, FilmSpec
@@ -102,7 +102,7 @@ class Film(producers.Producer):
         size, opening, cards = _layout(app)
         return "film-" + keys.digest(
             # this file and media.py: the cards' duration and layout, the encoder
-            *_core.producer_code(__file__),
+            *keys.producer_code(__file__),
             "{}x{}@{}".format(*size),
             *opening,
             *(

@@ -167,7 +167,7 @@ def build_quality(settings: Settings) -> str:
 def producer_code() -> list[str]:
     """The worker's code and all it imports (media.py with its GIF, WebM and H.264
     settings; manim, av and pillow by version): the producer's part of every clip key."""
-    return _core.producer_code(str(Path(__file__).with_name("worker.py")))
+    return keys.producer_code(Path(__file__).with_name("worker.py"))
 
 
 def clip_key(spec: ClipSpec, settings: Settings) -> str:

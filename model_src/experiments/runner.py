@@ -22,14 +22,13 @@ from pathlib import Path
 
 import torch
 
-from buildlib.keys import code_inputs, digest
+from buildlib.keys import digest, producer_code
 from buildlib.processes import Task, run_longest_first
 from buildlib.store import Store, write_meta
 
 from .. import presets, trained
 
 Run = tuple[str, int]  # (name, seed)
-REPOSITORY = Path(__file__).parents[2]  # where the keys' file names start
 
 
 def slug(name: str) -> str:
@@ -91,7 +90,7 @@ class Experiment:
 
     def entries(self) -> dict[Run, str]:
         """Every run's entry name, with its key; the shared inputs are digested once."""
-        shared = (*code_inputs(self.code, search=[REPOSITORY]), *self.inputs())
+        shared = (*producer_code(self.code), *self.inputs())
         return {
             (name, seed): f"{self.prefix}{slug(name)}-{seed}-"
             + digest(
