@@ -67,8 +67,9 @@ def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     warnings = strip_colors(warning.getvalue())
     assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
     index = app.outdir / "index.html"
-    training, attention = widgets(index)
-    assert attention["data-nanobook-model"] == PRESET  # the widget the reader's model joins
+    training, attention, sampling = widgets(index)
+    # the widgets the reader's model joins
+    assert attention["data-nanobook-model"] == sampling["data-nanobook-model"] == PRESET
     assert training["data-nanobook-model"] == "sort-training"
     assert re.fullmatch(r"_live/sort-training-[0-9a-f]{16}\.js", training["data-nanobook-src"])
     options = training["data-live"]
