@@ -145,6 +145,11 @@ class Producer:
         """What to say at ``asked`` about a value made without problems."""
         return []
 
+    def warning_subtype(self, asked: Asked) -> str:
+        """The type of the warnings said at ``asked`` (a producer of many directives says
+        each one's)."""
+        return self.subtype
+
     def heading(self, asked: Asked) -> str:
         """What every problem said at ``asked`` starts with."""
         return self.subtype
@@ -171,7 +176,7 @@ def after_reading(producer: Producer, app, env) -> list[str]:
         except Problem as problem:
             outcomes[ident] = Made("", problems=(problem,))
         except OSError as error:
-            outcomes[ident] = Made("", problems=(_unstored(producer, error),))
+            outcomes[ident] = Made("", problems=(unstored(producer, error),))
     first: dict[str, Any] = {}  # key -> the spec it is made for
     for ident, key in keys.items():
         first.setdefault(key, specs[ident])
@@ -210,7 +215,7 @@ def obtain(
     except Problem as problem:
         return Made(key, problems=(problem,))
     except OSError as error:
-        return Made(key, problems=(_unstored(producer, error),))
+        return Made(key, problems=(unstored(producer, error),))
 
 
 class _Unkept(Exception):
@@ -225,8 +230,10 @@ def _since(began: float) -> float:
     return round(time.perf_counter() - began, 2)
 
 
-def _unstored(producer: Producer, error: OSError) -> Problem:
-    return Problem(f"{producer.thing} could not be stored: {error}", _core.STORAGE_HINT)
+def unstored(producer: Producer, error: OSError) -> Problem:
+    """The cache refused an entry of ``producer``."""
+    said = f"{producer.thing} could not be stored in the cache: {error}"
+    return Problem(said, _core.STORAGE_HINT)
 
 
 def _say(producer: Producer, asked: Asked, made: Made) -> None:
@@ -235,7 +242,8 @@ def _say(producer: Producer, asked: Asked, made: Made) -> None:
     notes = producer.notes(asked, made.value) if made.ok else []
     said += [(f"{producer.note_heading(asked)}: {p.message}", p.hint) for p in notes]
     for message, hint in said:
-        _core.warn(logger, message, location=location, subtype=producer.subtype, hint=hint)
+        subtype = producer.warning_subtype(asked)
+        _core.warn(logger, message, location=location, subtype=subtype, hint=hint)
 
 
 KEPT = "nanobook_made"  # env attribute: {producer name: {spec: Made}}

@@ -46,6 +46,8 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "seed": 3,
         "steps": 30,
         "trained": distribution.char_limits(),  # the hint names the plays (test_off_distribution)
+        # what the reader may type: the rule the build checks :prompt: with
+        "promptRule": compute.prompt_rule(compute.trained_model("char")),
         "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0], "seed": [0, 2**32 - 1]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
