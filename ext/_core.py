@@ -26,7 +26,6 @@ from sphinx.util import logging
 
 from buildlib import keys, processes, store
 from buildlib.files import atomic_write
-from buildlib.keys import producer_code  # noqa: F401  (the widgets call it from here)
 
 WARNING_TYPE = "nanobook"  # suppress with suppress_warnings = ["nanobook.<subtype>"]
 # Every subtype, each named after the directive (or the feature) it speaks for; the

@@ -145,6 +145,11 @@ class Producer:
         """What to say at ``asked`` about a value made without problems."""
         return []
 
+    def warning_subtype(self, asked: Asked) -> str:
+        """The type of the warnings said at ``asked`` (a producer of many directives says
+        each one's)."""
+        return self.subtype
+
     def heading(self, asked: Asked) -> str:
         """What every problem said at ``asked`` starts with."""
         return self.subtype
@@ -227,7 +232,8 @@ def _since(began: float) -> float:
 
 def unstored(producer: Producer, error: OSError) -> Problem:
     """The cache refusing an entry, as the problem said at each place asking for it."""
-    return Problem(f"{producer.thing} could not be stored: {error}", _core.STORAGE_HINT)
+    said = f"{producer.thing} could not be stored in the cache: {error}"
+    return Problem(said, _core.STORAGE_HINT)
 
 
 def _say(producer: Producer, asked: Asked, made: Made) -> None:
@@ -236,7 +242,8 @@ def _say(producer: Producer, asked: Asked, made: Made) -> None:
     notes = producer.notes(asked, made.value) if made.ok else []
     said += [(f"{producer.note_heading(asked)}: {p.message}", p.hint) for p in notes]
     for message, hint in said:
-        _core.warn(logger, message, location=location, subtype=producer.subtype, hint=hint)
+        subtype = producer.warning_subtype(asked)
+        _core.warn(logger, message, location=location, subtype=subtype, hint=hint)
 
 
 KEPT = "nanobook_made"  # env attribute: {producer name: {spec: Made}}

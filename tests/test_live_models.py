@@ -14,7 +14,6 @@ import pytest
 from sphinx.util.console import strip_colors
 
 from buildlib import keys
-from ext import _core
 from ext.live_models import compute, distribution
 from ext.live_models.kinds import attention as attention_kind
 from ext.live_models.kinds import chat as chat_kind
@@ -46,6 +45,8 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
         "seed": 3,
         "steps": 30,
         "trained": distribution.char_limits(),  # the hint names the plays (test_off_distribution)
+        # what the reader may type: the rule the build checks :prompt: with
+        "promptRule": compute.prompt_rule(compute.trained_model("char")),
         "ranges": {"temperature": [0.1, 5.0], "topP": [0.05, 1.0], "seed": [0, 2**32 - 1]},
     }
     # the static rendering: the sort model's greedy answer and the seeded draws, from PyTorch
@@ -265,20 +266,20 @@ def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_
     monkeypatch.setattr(keys, "CODE_HOME", tmp_path)  # imports found in the copy
     monkeypatch.setattr(compute, "__file__", str(tmp_path / "ext" / "live_models" / "compute.py"))
     monkeypatch.setattr(compute, "model_weights", lambda preset: "w")
-    parts = _core.producer_code(compute.__file__)
+    parts = keys.producer_code(compute.__file__)
     assert any(part.startswith("model_src/visible.py=") for part in parts)
     before = compute.model_key("tiny")
     printing = tmp_path / "model_src" / "visible.py"
     separator = '"\\x03": "∎"'
     assert separator in printing.read_text()
     printing.write_text(printing.read_text().replace(separator, '"\\x03": "■"'))
-    _core.producer_code.cache_clear()  # once per build process: a build reads code once
+    keys.producer_code.cache_clear()  # once per build process: a build reads code once
     assert compute.model_key("tiny") != before
     printing.write_text(printing.read_text() + "\n# a comment changes no key\n")
-    _core.producer_code.cache_clear()
+    keys.producer_code.cache_clear()
     after_comment = compute.model_key("tiny")
     printing.write_text(printing.read_text().replace("# a comment changes no key\n", ""))
-    _core.producer_code.cache_clear()
+    keys.producer_code.cache_clear()
     assert compute.model_key("tiny") == after_comment
 
 

@@ -229,6 +229,32 @@ def tools_page(browser, tmp_path_factory):
     yield from page_with_scripts(browser, site, "nanobook_tools.js", holder)
 
 
+# Typed prompts: good ones and bad ones (empty, unknown characters, one too many).
+TYPED = {
+    "sort": ["CBACAB", "", "cbacab", "CBAXAB", "AB é", "B"],
+    "char": ["KING RICHARD:", "", "ROMEO:\nO", "naïve café", "😀", "x"],
+    "calculator": ["136+044=", "", "1+1=x", "9"],
+}
+
+PROBLEM_WITH = """([rule, name, prompts]) =>
+  prompts.map((text) => nanobook.widgets.problemWith(rule, name, text))"""
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_the_page_and_the_build_refuse_the_same_prompts(tools_page, name):
+    """The page's check (problemWith, nanobook_widgets.js) applies the rule the build hands
+    it (compute.prompt_rule): it refuses what compute.check_prompt refuses, and only that."""
+    rule = compute.prompt_rule(compute.trained_model(name))
+    letter = next(c for c in rule["characters"] if len(c) == 1 and c.isalnum())
+    longest = letter * rule["longest"]
+    prompts = [*TYPED[name], longest, longest + letter]
+    said = tools_page.evaluate(PROBLEM_WITH, [rule, name, prompts])
+    build = [compute.check_prompt(rule, prompt) for prompt in prompts]
+    answers = list(zip(prompts, said, build, strict=True))
+    assert [p is None for p in said] == [b is None for b in build], answers
+    assert None in build and any(build), build  # good and bad prompts both
+
+
 def test_the_browser_calculator_is_the_engines(tools_page):
     """Every expression, well-formed or not, gets the same result and the same reason."""
     from model_src import engine

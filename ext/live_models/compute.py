@@ -12,10 +12,11 @@ Two things come out of a trained model (``model_src.trained.get(preset)``):
 * the records a widget replays (a model's training run, the RL chapter's run), exported
   the same way.
 
-It also stores each widget's computation on the page's default input (its kind's
-``compute``, kinds/<kind>.py), for readers without JavaScript and for builders without
-HTML, and holds what the kinds share: the model, the prompt's rules, the sort model's
-greedy append, the next token's probabilities. Everything is an entry of the artifact
+It also keys each widget's computation on the page's default input (its kind's
+``compute``, kinds/<kind>.py; widgets.py stores it), for readers without JavaScript and
+for builders without HTML, and holds what the kinds share: the model, the prompt's
+rule (handed to the page as data), the sort model's greedy append, the next token's
+probabilities. Everything is an entry of the artifact
 store (buildlib/store.py) under the cache's ``live/``, keyed on the trained model's
 weights digest, the producer's code and the request.
 """
@@ -35,11 +36,10 @@ import torch
 import torch.nn.functional as F
 from sphinx.util import logging
 
-from buildlib.keys import digest
+from buildlib.keys import digest, producer_code
 from buildlib.store import Store, write_meta
 from model_src import visible
 
-from .._core import producer_code
 from .names import CHAT_PREFIX, TOOL_MODELS
 
 logger = logging.getLogger(__name__)
@@ -178,31 +178,6 @@ def artifact(preset: str, cache_dir: Path) -> Path:
 # --- the computations the widgets run, on the default input --------------------------------
 
 
-RESULT = "result.json"  # a computation's entry: its JSON
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def cached_result(cache_dir: Path, spec) -> dict:
-    """``spec.compute()`` once per (what it reads, its request, its producer's code); a
-    JSON file in the cache."""
-    return stored_file(
-        cache_dir,
-        result_entry(spec),
-        RESULT,
-        lambda: json.dumps(spec.compute(), allow_nan=False),
-        read=read_json,
-    )
-
-
-def stored_result(cache_dir: Path, spec) -> dict | None:
-    """The result ``cached_result`` stored for the spec, or None (nothing computed)."""
-    store = Store(cache_dir, log=logger.info)
-    return store.get(result_entry(spec), parse=lambda e, _: read_json(e / RESULT))
-
-
 def result_entry(spec) -> str:
     """A widget's result: keyed on what it reads (its model, or a record), its producer's
     code with all that imports (the kind's module, directive.LiveSpec.producer) and its
@@ -213,15 +188,25 @@ def result_entry(spec) -> str:
     return f"{spec.preset}-{request['kind']}-{key}"
 
 
-def check_prompt(entry, prompt: str) -> str | None:
-    """Why the model cannot read ``prompt``, or None: the widget gives the same answers."""
-    if not prompt:
-        return "the prompt is empty"
-    unknown = sorted({ch for ch in prompt if ch not in entry.meta["stoi"]})
+def prompt_rule(entry) -> dict:
+    """What a prompt the model can read is made of: the characters it knows (its
+    tokens), and how many of them it reads at the least and at the most. The page is
+    handed it (its widgets' problemWith applies it to what the reader types) and
+    check_prompt applies it here: one rule, written once."""
+    config = entry.model.config
+    vocab = [entry.meta["itos"][i] for i in range(config.vocab_size)]
+    return {"characters": vocab, "shortest": 1, "longest": config.block_size}
+
+
+def check_prompt(rule: dict, prompt: str) -> str | None:
+    """Why a model with this ``prompt_rule`` cannot read ``prompt``, or None."""
+    if len(prompt) < rule["shortest"]:
+        return "the prompt is empty" if not prompt else f"fewer than {rule['shortest']} characters"
+    unknown = sorted(set(prompt) - set(rule["characters"]))
     if unknown:
         return f"characters outside the vocabulary: {', '.join(map(repr, unknown))}"
-    if len(prompt) > entry.model.config.block_size:
-        return f"{len(prompt)} characters, more than block_size {entry.model.config.block_size}"
+    if len(prompt) > rule["longest"]:
+        return f"{len(prompt)} characters, more than block_size {rule['longest']}"
     return None
 
 

@@ -2,7 +2,7 @@
 the directive that reads a kind's options into its spec. Each kind is one module of
 ``kinds/`` (its spec class: options and bounds, request, computation, problem check,
 static fallback, page options, label and script); the directives are made from them
-(kinds/__init__.py). The computations happen once after reading (see __init__.py)."""
+(kinds/__init__.py). The computations happen once after reading (widgets.py)."""
 
 from __future__ import annotations
 
@@ -124,8 +124,14 @@ class LiveSpec:
 
     # --- after reading (torch is imported only here) ----------------------------------
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        """Why the spec's model or input cannot be used, with a hint; None when it can."""
+    def problem(self) -> _core.Problem | None:
+        """Why the spec cannot be shown, found on every build before its key: what tells
+        it without loading a model. None when nothing is wrong."""
+        return None
+
+    def input_problem(self) -> _core.Problem | None:
+        """Why the spec's model cannot read its input, found when its result is made (a
+        stored result was checked when it was made). None when it can."""
         return None
 
     def compute(self) -> dict:
@@ -161,16 +167,14 @@ def export_by_suffix(name: str, cache: Path, makers: dict) -> Path | None:
     return None
 
 
-def prompt_problem(spec: LiveSpec, cache: Path) -> tuple[str, str] | None:
-    """Why the model cannot read the spec's prompt (compute.check_prompt), with a hint;
-    None when it can, or when its result is stored (it was checked when it was made)."""
+def prompt_problem(spec: LiveSpec) -> _core.Problem | None:
+    """Why the model cannot read the spec's prompt (compute.check_prompt); None if it can."""
     from . import compute
 
-    if compute.stored_result(cache, spec) is not None:
-        return None  # checked when it was made: no model is loaded to check it again
-    problem = compute.check_prompt(compute.trained_model(spec.preset), spec.prompt)
+    rule = compute.prompt_rule(compute.trained_model(spec.preset))
+    problem = compute.check_prompt(rule, spec.prompt)
     if problem:
-        return (
+        return _core.Problem(
             f"the :prompt: {spec.prompt!r} cannot be read: {problem}",
             "use only characters of the model's vocabulary, at most block_size of them",
         )

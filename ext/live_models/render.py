@@ -16,8 +16,8 @@ from pathlib import Path
 from docutils import nodes
 
 from .. import _core
-from . import distribution
-from .directive import live_widget, prompt_problem
+from . import distribution, widgets
+from .directive import live_widget
 
 LIVE_DIR = "_live"
 
@@ -48,15 +48,15 @@ def training_note(limits: dict | None, text: str, who: str = "") -> list[nodes.N
     return [nodes.paragraph(text=who + said, classes=["nb-live-caption"])] if said else []
 
 
-def trained_problem(limits) -> tuple[str, str] | None:
+def trained_problem(limits) -> _core.Problem | None:
     """Why what the widget's model was trained on (``limits()``: distribution.py's reading,
-    the page's check of the reader's input) cannot be read, with a hint; None when it can.
-    Read after reading, not while the page is written, so that a problem is a warning at
-    the directive's line."""
+    the page's check of the reader's input) cannot be read; None when it can. Checked
+    after reading, not while the page is written, so that a problem is a warning at the
+    directive's line."""
     try:
         limits()
     except ValueError as error:  # the training rows contradict what distribution.py reads
-        return (
+        return _core.Problem(
             f"what its model was trained on cannot be read: {error}",
             "distribution.py reads it from the rows prepare.py, arithmetic.py and "
             "finetune.py make: fix the rows or the reading",
@@ -64,11 +64,10 @@ def trained_problem(limits) -> tuple[str, str] | None:
     return None
 
 
-def typed_input_problem(spec, cache: Path) -> tuple[str, str] | None:
-    """A widget whose input the reader types (attention, sampling, tools): why its prompt
-    cannot be read, or what its model was trained on (the page's check) cannot be."""
-    limits = lambda: distribution.limits(spec.preset)  # noqa: E731
-    return prompt_problem(spec, cache) or trained_problem(limits)
+def preset_trained_problem(spec) -> _core.Problem | None:
+    """A widget whose input the reader types (attention, sampling, tools): why what its
+    model was trained on (the page's check of that input) cannot be read."""
+    return trained_problem(lambda: distribution.limits(spec.preset))
 
 
 def failed_fallback(spec, error: str) -> list[nodes.Node]:
@@ -82,11 +81,11 @@ def failed_fallback(spec, error: str) -> list[nodes.Node]:
 
 
 def fallback(env, node: live_widget) -> list[nodes.Node]:
-    spec = env.live_model_spec_by_uid[node["uid"]]
-    outcome = env.live_model_results.get(node["uid"], {"error": spec.error or "not computed"})
-    if "error" in outcome:
-        return failed_fallback(spec, outcome["error"])
-    return spec.fallback(outcome)
+    spec = widgets.spec_of(env, node["uid"])
+    made = widgets.made_of(env, node["uid"])
+    if made is None or not made.ok:
+        return failed_fallback(spec, made.problems[0].message if made else spec.error)
+    return spec.fallback(made.value.result)
 
 
 def add_fallbacks(app, doctree: nodes.document, docname: str) -> None:
@@ -103,9 +102,9 @@ def add_fallbacks(app, doctree: nodes.document, docname: str) -> None:
 # --- HTML -------------------------------------------------------------------------------
 
 
-def _script_url(self, script: str) -> str | None:
-    """Copy the exported script into _live/ and give its URL from this page (not for EPUB)."""
-    source = getattr(self.builder.env, "live_model_artifacts", {}).get(script)
+def _script_url(self, source: str | None) -> str | None:
+    """Copy the exported script ``source`` into _live/ and give its URL from this page
+    (not for EPUB)."""
     if source is None or self.builder.name.startswith("epub"):
         return None
     target = Path(self.builder.outdir, LIVE_DIR, Path(source).name)
@@ -117,11 +116,11 @@ def _script_url(self, script: str) -> str | None:
 class PageLinks:
     """URLs from the page being written, for a kind's page options."""
 
-    def __init__(self, translator):
-        self.translator = translator
+    def __init__(self, translator, scripts: dict[str, str]):
+        self.translator, self.scripts = translator, scripts
 
     def exported(self, script: str) -> str | None:
-        return _script_url(self.translator, script)
+        return _script_url(self.translator, self.scripts.get(script))
 
     def static(self, name: str) -> str:
         way_up = posixpath.dirname(self.translator.builder.imgpath)
@@ -129,14 +128,14 @@ class PageLinks:
 
 
 def visit_html(self, node: live_widget) -> None:
-    env = self.builder.env
-    spec = env.live_model_spec_by_uid[node["uid"]]
-    result = env.live_model_results.get(node["uid"], {"error": True})
-    url = _script_url(self, spec.script) if "error" not in result else None
+    spec = widgets.spec_of(self.builder.env, node["uid"])
+    shown = widgets.shown_of(self.builder.env, node["uid"])
+    page = PageLinks(self, shown.scripts if shown else {})
+    url = page.exported(spec.script)
     attributes = {"data-nanobook-model": spec.script}
     if url:
         attributes["data-nanobook-src"] = url
-        options = spec.page_options(PageLinks(self), result)
+        options = spec.page_options(page, shown.result)
         attributes["data-live"] = json.dumps(options, allow_nan=False)  # the directive's bounds
     attributes["aria-label"] = spec.label
     self.body.append(self.starttag(node, "section", "", **attributes))

@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
+from .. import _core
 from .training_bounds import RL_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option, its
@@ -166,17 +167,17 @@ def rl_data() -> dict:
     }
 
 
-def problem(preset: str, settings: dict) -> tuple[str, str] | None:
-    """Why the page cannot run RL on ``preset`` with the author's ``settings``, with a hint."""
+def problem(preset: str, settings: dict) -> _core.Problem | None:
+    """Why the page cannot run RL on ``preset`` with the author's ``settings``."""
     if preset != "sort":
-        return (
+        return _core.Problem(
             f"there is no RL run of the {preset} model",
             "only sort has one (rl_runs.py): live-training sort",
         )
     choices = {"method": methods(), "reward": rewards()}
     for name, known in choices.items():
         if name in settings and settings[name] not in known:
-            return (
+            return _core.Problem(
                 f":{name}: {settings[name]!r} is not one of rl_runs.py's",
                 f"one of {', '.join(known)}",
             )
@@ -266,16 +267,15 @@ def payload(preset: str) -> dict:
 
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-rl-training``."""
-    from buildlib.keys import digest
+    from buildlib.keys import digest, producer_code
     from model_src import trained
     from model_src.experiments import rl_runs
 
-    from .. import _core
     from . import compute
 
     ((name, overrides),) = rl_runs.requests()
     start = trained.weights(name, **overrides)
-    made = digest(preset, start, compute.rl_replay_key(preset), *_core.producer_code(__file__))
+    made = digest(preset, start, compute.rl_replay_key(preset), *producer_code(__file__))
     key = f"{preset}-rl-training-{made}"
     about = f"The {preset} model's RL runs, to run again in the page"
     return compute.registered_script(

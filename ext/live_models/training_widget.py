@@ -20,6 +20,7 @@ import base64
 import math
 from pathlib import Path
 
+from .. import _core
 from .training_bounds import TRAINING_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option (which
@@ -72,19 +73,19 @@ PHASES = (
 )
 
 
-def problem(preset: str, settings: dict) -> tuple[str, str] | None:
-    """Why the page cannot train ``preset`` with the author's ``settings``, with a hint."""
+def problem(preset: str, settings: dict) -> _core.Problem | None:
+    """Why the page cannot train ``preset`` with the author's ``settings``."""
     from model_src import presets
 
     if presets.dataset(preset).meta.get("task") != "sort":
-        return (
+        return _core.Problem(
             f"the page trains only on sort problems, not on the {preset} model's data",
             "use live-training sort",
         )
     heads = presets.gpt_config(preset).n_head
     width = settings.get("width")
     if width is not None and width % heads:
-        return (
+        return _core.Problem(
             f":width: {width} is not a multiple of the model's {heads} heads",
             f"e.g. :width: {heads * 8}",
         )
@@ -278,12 +279,11 @@ def payload(preset: str) -> dict:
 def artifact(preset: str, cache_dir: Path) -> Path:
     """The export as a classic script registered as ``<preset>-training``, keyed on the
     model and on this file's code and all it imports (training.py's rules and data)."""
-    from buildlib.keys import digest
+    from buildlib.keys import digest, producer_code
 
-    from .. import _core
     from . import compute
 
-    made = digest(preset, compute.model_key(preset), *_core.producer_code(__file__))
+    made = digest(preset, compute.model_key(preset), *producer_code(__file__))
     key = f"{preset}-training-{made}"
     about = f"The {preset} model's training run, to train again in the page"
     return compute.registered_script(

@@ -11,15 +11,15 @@ and every head's attention (static/nanobook_attention.js).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from docutils import nodes
 
 from model_src import visible
 
+from ... import _core
 from .. import distribution
-from ..directive import LiveSpec, options
-from ..render import table, training_note, typed_input_problem
+from ..directive import LiveSpec, options, prompt_problem
+from ..render import preset_trained_problem, table, training_note
 
 
 @dataclass
@@ -30,8 +30,11 @@ class AttentionSpec(LiveSpec):
     option_spec = options("prompt")
     request_fields = ("prompt",)
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        return typed_input_problem(self, cache)
+    def problem(self) -> _core.Problem | None:
+        return preset_trained_problem(self)
+
+    def input_problem(self) -> _core.Problem | None:
+        return prompt_problem(self)
 
     def compute(self) -> dict:
         return attention(self.preset, self.prompt)
@@ -43,6 +46,7 @@ class AttentionSpec(LiveSpec):
         return {
             **super().page_options(page, result),
             "trained": distribution.limits(self.preset),  # for the hint and the check; None: none
+            "promptRule": result["prompt_rule"],  # what the reader may type (compute.py)
             # the build's rule (compute.completed_ids): a sort prompt of this many tokens
             # is read with the model's greedy answer appended; earlier predictions unscored
             "answerAfter": result.get("answer_after"),
@@ -60,7 +64,7 @@ def attention(preset: str, prompt: str) -> dict:
 
     from model_src import probe
 
-    from ..compute import completed_ids, trained_model
+    from ..compute import completed_ids, prompt_rule, trained_model
 
     entry = trained_model(preset)
     ids, typed = completed_ids(entry, entry.encode(prompt))
@@ -71,6 +75,7 @@ def attention(preset: str, prompt: str) -> dict:
     best = probs.max(dim=-1)
     sort = entry.meta.get("task") == "sort"
     return {
+        "prompt_rule": prompt_rule(entry),
         "tokens": [entry.meta["itos"][i] for i in ids],
         "typed": typed,
         "answer_after": entry.meta["prompt_len"] if sort else None,

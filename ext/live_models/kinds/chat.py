@@ -12,10 +12,10 @@ replies) is compute.chat_rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from docutils import nodes
 
+from ... import _core
 from .. import distribution
 from ..directive import LiveSpec, options
 from ..names import chat_script
@@ -66,7 +66,7 @@ class ChatSpec(LiveSpec):
     def label(self) -> str:
         return "A conversation with the fine-tuned chat models, live"
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
+    def problem(self) -> _core.Problem | None:
         limits = lambda: [distribution.chat_limits(run) for run in self.runs]  # noqa: E731
         return chat_problem(self.runs, self.prompt) or trained_problem(limits)
 
@@ -127,8 +127,8 @@ def chat_prompt_problem(prompt: str) -> str | None:
     return None
 
 
-def chat_problem(runs: tuple[str, ...], prompt: str) -> tuple[str, str] | None:
-    """Why a live-chat cannot show these runs or this prompt, with a hint; None if it can."""
+def chat_problem(runs: tuple[str, ...], prompt: str) -> _core.Problem | None:
+    """Why a live-chat cannot show these runs or this prompt; None if it can."""
     from model_src import chat
 
     from ..compute import chat_runs
@@ -137,13 +137,13 @@ def chat_problem(runs: tuple[str, ...], prompt: str) -> tuple[str, str] | None:
     unknown = [run for run in runs if run not in known]
     if unknown or len(set(runs)) < len(runs):
         said = f"unknown run(s) {', '.join(map(repr, unknown))}" if unknown else "a run named twice"
-        return (
+        return _core.Problem(
             said,
             f"name each once, among the runs of experiments/finetune_runs.py: {', '.join(known)}",
         )
     problem = chat_prompt_problem(prompt)
     if problem:
-        return (
+        return _core.Problem(
             f"the :prompt: {prompt!r} cannot be read: {problem}",
             f"a request ({' or '.join(chat.TASKS)}) then letters ({''.join(chat.LETTERS)}), "
             f"e.g. :prompt: {next(iter(chat.TASKS))}{chat.LETTERS}",

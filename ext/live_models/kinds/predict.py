@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docutils import nodes
@@ -94,20 +93,23 @@ class PredictSpec(LiveSpec):
     def label(self) -> str:
         return f"Predict, then check with the {self.preset} model"
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        if self.ask == "rl-pass-k":
-            return replay.rl_problem(self.preset)
-        if self.ask == "accuracy-step":
-            return replay.replay_problem(self, cache)
-        return prompt_problem(self, cache) or self._prompt_too_short(cache)
+    def problem(self) -> _core.Problem | None:
+        return replay.rl_problem(self.preset) if self.ask == "rl-pass-k" else None
 
-    def _prompt_too_short(self, cache: Path) -> tuple[str, str] | None:
+    def input_problem(self) -> _core.Problem | None:
+        if self.ask == "rl-pass-k":
+            return None
+        if self.ask == "accuracy-step":
+            return replay.replay_problem(self)
+        return prompt_problem(self) or self._prompt_too_short()
+
+    def _prompt_too_short(self) -> _core.Problem | None:
         from .. import compute
 
-        if self.ask != "strongest-key" or compute.stored_result(cache, self) is not None:
+        if self.ask != "strongest-key":
             return None
         if len(compute.trained_model(self.preset).encode(self.prompt)) < 2:
-            return (
+            return _core.Problem(
                 f"the :prompt: {self.prompt!r} is one token: a strongest-key question needs a "
                 "query with an earlier position to attend to",
                 "give a :prompt: of at least two tokens",

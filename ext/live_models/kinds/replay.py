@@ -14,6 +14,7 @@ from pathlib import Path
 
 from docutils import nodes
 
+from ... import _core
 from ..directive import LiveSpec, export_by_suffix, options, read_run
 from ..render import table
 
@@ -44,8 +45,11 @@ class ReplaySpec(LiveSpec):
     def label(self) -> str:
         return f"{'RL' if self.run == 'rl' else 'Training'} replay of the {self.preset} model"
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        return rl_problem(self.preset) if self.run == "rl" else replay_problem(self, cache)
+    def problem(self) -> _core.Problem | None:
+        return rl_problem(self.preset) if self.run == "rl" else None
+
+    def input_problem(self) -> _core.Problem | None:
+        return None if self.run == "rl" else replay_problem(self)
 
     def compute(self) -> dict:
         return (rl_replay_summary if self.run == "rl" else replay_summary)(self.preset)
@@ -67,22 +71,21 @@ class ReplaySpec(LiveSpec):
 SPEC = ReplaySpec
 
 
-def rl_problem(preset: str) -> tuple[str, str] | None:
-    """Why there is no RL run of ``preset`` to show, with a hint; None when there is."""
+def rl_problem(preset: str) -> _core.Problem | None:
+    """Why there is no RL run of ``preset`` to show; None when there is."""
     if preset != "sort":
-        return (f"there is no RL run of the {preset} model", "only sort has one (rl_runs.py)")
+        return _core.Problem(
+            f"there is no RL run of the {preset} model", "only sort has one (rl_runs.py)"
+        )
     return None
 
 
-def replay_problem(spec: LiveSpec, cache: Path) -> tuple[str, str] | None:
-    """Why the spec's model has no training replay, with a hint; None when it has one
-    (or when its result is stored: it was checked when it was made)."""
+def replay_problem(spec: LiveSpec) -> _core.Problem | None:
+    """Why the spec's model has no training replay; None when it has one."""
     from .. import compute
 
-    if compute.stored_result(cache, spec) is not None:
-        return None
     if compute.trained_model(spec.preset).replay is None:
-        return (
+        return _core.Problem(
             f"the {spec.preset} model keeps no training replay",
             "only sort models record one while they train (model_src/replay.py)",
         )

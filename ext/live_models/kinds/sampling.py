@@ -17,7 +17,6 @@ inverse-CDF draw, so it shows the tokens a reader's browser draws for that seed 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from docutils import nodes
 
@@ -25,8 +24,8 @@ from model_src import visible
 
 from ... import _core
 from .. import distribution
-from ..directive import MAX_SEED, LiveSpec, options
-from ..render import table, training_note, typed_input_problem
+from ..directive import MAX_SEED, LiveSpec, options, prompt_problem
+from ..render import preset_trained_problem, table, training_note
 
 # Tokens sampled by default: the sort model's whole answer, a few lines of char text.
 DEFAULT_STEPS = {"sort": 6, "char": 80}
@@ -73,8 +72,11 @@ class SamplingSpec(LiveSpec):
         self.seed = options.get("seed", self.seed)
         self.steps = options.get("steps", DEFAULT_STEPS.get(self.preset, self.steps))
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        return typed_input_problem(self, cache)
+    def problem(self) -> _core.Problem | None:
+        return preset_trained_problem(self)
+
+    def input_problem(self) -> _core.Problem | None:
+        return prompt_problem(self)
 
     def compute(self) -> dict:
         return sampling(
@@ -99,6 +101,7 @@ class SamplingSpec(LiveSpec):
             "seed": self.seed,
             "steps": self.steps,
             "trained": distribution.limits(self.preset),  # for the hint and the check
+            "promptRule": result["prompt_rule"],  # what the reader may type (compute.py)
             # the controls' ranges: the directive's bounds
             "ranges": {
                 "temperature": list(TEMPERATURES),
@@ -147,7 +150,7 @@ def sampling(
     import numpy as np
     import torch
 
-    from ..compute import next_token_probs, trained_model
+    from ..compute import next_token_probs, prompt_rule, trained_model
 
     entry = trained_model(preset)
     block_size = entry.model.config.block_size
@@ -168,7 +171,8 @@ def sampling(
             }
         )
         ids.append(token)
-    return {"prompt": prompt, "steps": record, "text": entry.decode(ids)}
+    rule = prompt_rule(entry)
+    return {"prompt": prompt, "prompt_rule": rule, "steps": record, "text": entry.decode(ids)}
 
 
 def sampling_fallback(spec: SamplingSpec, result: dict) -> list[nodes.Node]:

@@ -10,14 +10,14 @@ off (static/nanobook_tools.js, also the engine a predict-check on a tool model r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from docutils import nodes
 
+from ... import _core
 from .. import distribution
-from ..directive import LiveSpec, options
+from ..directive import LiveSpec, options, prompt_problem
 from ..names import TOOL_MODELS
-from ..render import table, training_note, typed_input_problem
+from ..render import preset_trained_problem, table, training_note
 
 SCRIPT = "nanobook_tools.js"
 
@@ -37,8 +37,11 @@ class ToolsSpec(LiveSpec):
     def models(self, presets: tuple[str, ...], options: dict) -> tuple[str, ...]:
         return TOOL_MODELS
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
-        return typed_input_problem(self, cache)
+    def problem(self) -> _core.Problem | None:
+        return preset_trained_problem(self)
+
+    def input_problem(self) -> _core.Problem | None:
+        return prompt_problem(self)
 
     def compute(self) -> dict:
         return tools(self.preset, self.prompt)
@@ -47,8 +50,11 @@ class ToolsSpec(LiveSpec):
         return tools_fallback(self, result)
 
     def page_options(self, page, result: dict) -> dict:
-        trained = distribution.limits(self.preset)  # for the hint and the check
-        return {**super().page_options(page, result), "trained": trained}
+        return {
+            **super().page_options(page, result),
+            "trained": distribution.limits(self.preset),  # for the hint and the check
+            "promptRule": result["prompt_rule"],  # what the reader may type (compute.py)
+        }
 
 
 SPEC = ToolsSpec
@@ -59,7 +65,7 @@ def tools(preset: str, prompt: str) -> dict:
     whether the engine forced it; and the calls it ran."""
     from model_src import arithmetic, engine
 
-    from ..compute import trained_model
+    from ..compute import prompt_rule, trained_model
 
     entry = trained_model(preset)
     runs = {}
@@ -70,7 +76,7 @@ def tools(preset: str, prompt: str) -> dict:
             "forced": done.forced,
             "calls": [[c.expression, c.result, c.error] for c in done.calls],
         }
-    return {"prompt": prompt, **runs}
+    return {"prompt": prompt, "prompt_rule": prompt_rule(entry), **runs}
 
 
 def tools_fallback(spec: ToolsSpec, result: dict) -> list[nodes.Node]:

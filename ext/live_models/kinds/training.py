@@ -96,7 +96,7 @@ class TrainingSpec(LiveSpec):
         rl = " by reinforcement learning" if self.run == "rl" else ""
         return f"Train the {self.preset} model in your browser{rl}"
 
-    def problem(self, cache: Path) -> tuple[str, str] | None:
+    def problem(self) -> _core.Problem | None:
         return self.widget.problem(self.preset, self.settings)
 
     def compute(self) -> dict:

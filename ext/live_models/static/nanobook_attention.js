@@ -81,7 +81,7 @@
   function read(w, model) {
     const { widget, options, view, state } = w;
     const text = kit.normalised(model, view.input);
-    const problem = kit.problemWith(model, text);
+    const problem = kit.problemWith(options.promptRule, model.name, text);
     view.input.setAttribute("aria-invalid", problem ? "true" : "false");
     view.note(problem ? null : options.trained, text);
     if (problem) {

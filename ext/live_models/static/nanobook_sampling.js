@@ -149,7 +149,11 @@
   function reset(w, model) {
     const { widget, options, view, run } = w;
     stop(w);
-    const problem = kit.problemWith(model, kit.normalised(model, view.prompt));
+    const problem = kit.problemWith(
+      options.promptRule,
+      model.name,
+      kit.normalised(model, view.prompt),
+    );
     view.prompt.setAttribute("aria-invalid", problem ? "true" : "false");
     view.note(problem ? null : options.trained, view.prompt.value);
     const badSeed = seedProblem(view.seed, options.ranges.seed);

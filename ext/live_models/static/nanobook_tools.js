@@ -203,7 +203,7 @@
 
     function start(model) {
       clearTimeout(timer.id);
-      const problem = kit.problemWith(model, prompt.value);
+      const problem = kit.problemWith(options.promptRule, model.name, prompt.value);
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
       view.note(problem ? null : options.trained, prompt.value);
       if (problem) {

@@ -52,18 +52,24 @@
     return best;
   }
 
-  /** Why `text` cannot be read by `model`, or null (the same rules as compute.check_prompt). */
-  function problemWith(model, text) {
-    if (!text.length) return `Type a prompt: the ${model.name} model needs at least one token.`;
-    const unknown = [...new Set([...text].filter((ch) => !model.stoi.has(ch)))];
+  /** Why `text` cannot be read by the `name` model, or null: the build's rule, handed to
+      the page as data (`rule`: compute.prompt_rule's characters, shortest and longest). */
+  function problemWith(rule, name, text) {
+    const length = [...text].length;
+    if (length < rule.shortest) {
+      const tokens = rule.shortest === 1 ? "one token" : `${rule.shortest} tokens`;
+      return `Type a prompt: the ${name} model needs at least ${tokens}.`;
+    }
+    const known = new Set(rule.characters);
+    const unknown = [...new Set([...text].filter((ch) => !known.has(ch)))];
     if (unknown.length) {
       const list = unknown.map((ch) => `“${ch}”`).join(", ");
-      const vocab = model.vocab.length <= 10 ? ` It knows only ${model.vocab.join(", ")}.` : "";
-      return `${list} ${unknown.length > 1 ? "are" : "is"} not in the ${model.name} model's vocabulary.${vocab}`;
+      const all = rule.characters;
+      const vocab = all.length <= 10 ? ` It knows only ${all.join(", ")}.` : "";
+      return `${list} ${unknown.length > 1 ? "are" : "is"} not in the ${name} model's vocabulary.${vocab}`;
     }
-    const length = [...text].length;
-    if (length > model.config.block_size) {
-      return `The ${model.name} model reads at most ${model.config.block_size} tokens (its block_size); this prompt has ${length}.`;
+    if (length > rule.longest) {
+      return `The ${name} model reads at most ${rule.longest} tokens (its block_size); this prompt has ${length}.`;
     }
     return null;
   }
