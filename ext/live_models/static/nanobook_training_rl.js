@@ -283,8 +283,8 @@
         const payload = await nanobook.data(name);
         const { settings, rl } = chosenRun(fields, payload.rules);
         const current = { settings, rl, payload, records: [], state: "starting" };
-        current.shape = { config: model.config, vocab: model.vocab, shown: model.shown };
-        current.shape.task = model.task;
+        const { config, vocab, shown, task } = model;
+        current.shape = { config, vocab, shown, task };
         run = current;
         view.start(current);
         const started = { config: model.config, weights: model.w, settings, rules: payload.rules };
