@@ -838,21 +838,20 @@ def training_figures(cache: Path) -> dict:
     return {preset: python_json(code, env, preset) for preset in ("sort", "char")}
 
 
-# Every training a cold build runs, by the chapter that asks for it, in book.train_models'
-# order (later groups reuse what earlier ones trained, as in the build).
+# Every training a cold build runs, by the chapters that ask for it, in trained_runs'
+# order (later ones reuse what earlier ones trained, as in the build).
 TRAININGS_CODE = """
 import json, resource, time
 from buildlib import processes
-from ext import book
-groups = book.training_groups()
+from ext.trained_runs import TRAININGS
 def cpu():  # a lone task runs in this process, more in a pool's
     used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in used)
 figures = {}
-for name, tasks in groups.items():
-    todo, began, cpu_before = tasks(), time.perf_counter(), cpu()
+for training in TRAININGS:
+    todo, began, cpu_before = training.missing(), time.perf_counter(), cpu()
     processes.run_longest_first(todo)  # its pool's workers are reaped: their CPU counts
-    figures[name] = {"runs": len(todo), "seconds": round(time.perf_counter() - began, 1),
+    figures[training.title] = {"runs": len(todo), "seconds": round(time.perf_counter() - began, 1),
                      "cpu_seconds": round(cpu() - cpu_before, 1)}
 print(json.dumps(figures))
 """

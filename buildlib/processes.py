@@ -129,23 +129,42 @@ class Task:
     work: float
 
 
-def run_longest_first(tasks: list[Task], jobs: int | None = None) -> None:
+def run_longest_first(
+    tasks: list[Task], jobs: int | None = None, *, keep_going: bool = False
+) -> list[BaseException | None]:
     """Run the tasks, the most work first (so no core idles at the end), up to ``jobs``
-    (default: the cores) at once, in a ``spawned_pool``; here, one by one, with one job."""
-    tasks = sorted(tasks, key=lambda task: -task.work)
+    (default: the cores) at once, in a ``spawned_pool``; here, one by one, with one job.
+    A failed task stops the rest and raises, unless ``keep_going``: then each task's
+    error (an Exception or SystemExit it raised; None if it ran) is returned, in the
+    order of ``tasks``, and the others run on."""
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].work)
+    failures: list[BaseException | None] = [None] * len(tasks)
     jobs = min(jobs or os.cpu_count() or 1, len(tasks))
     if jobs <= 1:
-        for task in tasks:
-            task.function(*task.args)
-        return
+        for i in order:
+            failures[i] = _failure(lambda i=i: tasks[i].function(*tasks[i].args), keep_going)
+        return failures
     pool = spawned_pool(jobs)
     try:
-        for future in [pool.submit(task.function, *task.args) for task in tasks]:
-            future.result()
+        futures = {i: pool.submit(tasks[i].function, *tasks[i].args) for i in order}
+        for i, future in futures.items():
+            failures[i] = _failure(future.result, keep_going)
     except BaseException:  # Ctrl+C, SIGTERM, a failed task: start nothing more, wait for none
         pool.shutdown(wait=False, cancel_futures=True)  # the workers die with this process
         raise
     pool.shutdown()
+    return failures
+
+
+def _failure(call: Callable[[], object], keep_going: bool) -> BaseException | None:
+    """What ``call()`` raised, if ``keep_going`` lets it be an answer (None if it ran)."""
+    try:
+        call()
+    except (Exception, SystemExit) as error:
+        if not keep_going:
+            raise
+        return error
+    return None
 
 
 def spawned_pool(jobs: int) -> ProcessPoolExecutor:

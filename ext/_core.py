@@ -47,6 +47,7 @@ SUBTYPES = (
     "reader-notebook",
     "notebook",
     "claim",
+    "training",
 )
 # The hint of every warning about an artifact the cache could not take (OSError).
 STORAGE_HINT = "make the cache folder writable (nanobook_cache_dir), or free space on its disk"

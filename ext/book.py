@@ -13,16 +13,15 @@ the notebooks.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import time
 from pathlib import Path
 
 from sphinx.util import logging
 
-from buildlib import keys, processes, store
+from buildlib import keys, store
 
-from . import _core, myst_pages, notebooks, reader_notebooks
+from . import _core, myst_pages, notebooks, producers, reader_notebooks, trained_runs
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +45,22 @@ def cell_search(app) -> list[Path]:
 
 
 def train_models(app, env, added, changed, removed) -> list[str]:
-    """Train the book's models before any page is read: the presets, chapter 10's sweep,
-    chapter 11's variants, chapter 12's char runs, Part III's fine-tuning runs, addition
-    models and RL runs (so no page trains while the clips render beside it). Sets
-    ``nanobook_inputs_digest``: the weights and model configs, which cells and scenes
-    read without importing them. Re-reads nothing."""
+    """Train what the pages' cells ask for before any page is read (ext/trained_runs.py:
+    the presets, chapter 10's sweep, chapter 11's variants, chapter 12's char runs, Part
+    III's fine-tuning runs, addition models and RL runs), so no page trains while the
+    clips render beside it. Sets ``nanobook_inputs_digest``: the preset weights and model
+    configs, which cells and scenes read without importing them. Re-reads nothing."""
     from model_src import sweep, trained
     from model_src.experiments import rl_runs
 
-    requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
+    runs = trained_runs.TrainedRuns(book_pages(app, env), cell_search(app))
     started = time.perf_counter()
-    tasks = [task for missing in training_groups().values() for task in missing()]
-    processes.run_longest_first(tasks)
-    app.nanobook_trained = len(tasks)
+    producers.produce(runs, app, env)
+    app.nanobook_trained = runs.trained
     app.nanobook_training_seconds = time.perf_counter() - started
-    weights = [trained.weights(name, **overrides) for name, overrides in requests]
+    requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
+    # a training that failed was said at its pages: the digest says "missing" in its place
+    weights = [trained.stored_weights(name, **over) or "missing" for name, over in requests]
     configs = sorted((_core.project_root(app) / "model_src" / "config").glob("*.py"))
     parts = [f"{path.name}={keys.code_digest(path)}" for path in configs]
     # clips key on it too: a retrain that reproduces the weights re-renders nothing
@@ -68,25 +68,16 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     return []
 
 
-def training_groups() -> dict:
-    """Every training the book needs, by the chapters that ask for it: {name: a function
-    returning the missing ones as tasks}. An RL run needing its start model before it is
-    trained trains it; the others wait (the bench times the groups one by one)."""
-    from model_src import sweep, trained
-    from model_src.experiments import arithmetic_runs, char_ngpt, finetune_runs, rl_runs, variants
-
-    return {
-        "presets (sort, char)": lambda: trained.missing([("sort", {}), ("char", {})]),
-        "learning-rate sweep (training)": lambda: trained.missing(sweep.requests()),
-        "After GPT-2 variants (modern, nGPT)": variants.missing,
-        "char nGPT runs (nGPT)": char_ngpt.missing,
-        "fine-tuning runs (Part III)": finetune_runs.missing,
-        "addition models (tools)": arithmetic_runs.missing,
-        "RL runs and their start models (rl)": lambda: [
-            *trained.missing(rl_runs.requests()),
-            *rl_runs.missing(),
-        ],
-    }
+def book_pages(app, env) -> dict[str, myst_pages.Page]:
+    """The MyST pages of the book, each read once a build (for its trained runs and its
+    notebook's key)."""
+    if getattr(app, "nanobook_pages", None) is None:
+        app.nanobook_pages = {
+            docname: myst_pages.read(Path(env.doc2path(docname)), env.myst_config)
+            for docname in sorted(env.found_docs)
+            if Path(env.doc2path(docname)).suffix == ".md"
+        }
+    return app.nanobook_pages
 
 
 def page_inputs(
@@ -104,30 +95,16 @@ def page_inputs(
         for pattern in comment.text.strip().removeprefix(CELLS_READ).split()
         for path in sorted(source.parent.glob(pattern))
     ]
-    code = "\n".join(cell_code(cell.source) for cell in cells)
+    code = "\n".join(cell.python for cell in cells)
     return keys.digest(inputs_digest, *keys.code_inputs_of_source(code, search), *read)
-
-
-def cell_code(source: str) -> str:
-    """The cell's Python without magics; just its imports if it does not parse, so what
-    it imports is always seen."""
-    lines = [line for line in source.splitlines() if not line.startswith(("%", "!"))]
-    try:
-        keys.parse_python("\n".join(lines))
-    except SyntaxError:
-        lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
-    return "\n".join(lines)
 
 
 def execute_notebooks(app, env, added, changed, removed) -> list[str]:
     """Execute (in parallel) the notebooks of the pages to be read; returns the pages
     whose cells read something that changed since they were last read."""
     app.nanobook_cell_inputs = {}
-    for docname in env.found_docs:
+    for docname, page in book_pages(app, env).items():
         source = Path(env.doc2path(docname))
-        if source.suffix != ".md":
-            continue
-        page = myst_pages.read(source, env.myst_config)
         digest = page_inputs(page, source, app.config.nanobook_inputs_digest, cell_search(app))
         if digest:
             app.nanobook_cell_inputs[docname] = digest

@@ -332,7 +332,7 @@ def made_before_writing(app, env) -> list[str]:
     if not usable(app, app.builder):
         producers.forget(env, FORMULAS)  # imgmath does its own work
         return []
-    return producers.after_reading(FORMULAS, app, env)
+    return producers.produce(FORMULAS, app, env)
 
 
 def shared_key(app) -> str:

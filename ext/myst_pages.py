@@ -24,6 +24,7 @@ jupyter-cache matches it against what MyST-NB reads while Sphinx reads the page)
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,8 @@ from typing import ClassVar
 
 import yaml
 from docutils.parsers.rst import directives
+
+from buildlib import keys
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,17 @@ class Cell:
     source: str
     metadata: dict
     line: int
+
+    @property
+    def python(self) -> str:
+        """Its Python without magics; just its imports if it does not parse, so what it
+        imports is always seen (what keys its page and asks for trained runs)."""
+        lines = [line for line in self.source.splitlines() if not line.startswith(("%", "!"))]
+        try:
+            keys.parse_python("\n".join(lines))
+        except SyntaxError:
+            lines = [line.strip() for line in lines if re.match(r"\s*(import|from)\s", line)]
+        return "\n".join(lines)
 
 
 class _AnyOption(dict):

@@ -1,7 +1,9 @@
-"""The one lifecycle of what the build makes after reading, written once for every producer.
+"""The one lifecycle of what the build makes, written once for every producer.
 
 A producer (a diagram, a shape capture…) says what pages asked for, how it is keyed,
-made, stored and read back; ``after_reading`` does the rest, the same way for each::
+made, stored and read back; ``produce`` does the rest, the same way for each. It runs
+after reading (on env-updated), except for the trained runs (ext/trained_runs.py), made
+before reading since the pages' cells load them::
 
     pages read ──► asked(env): Asked(docname, line, spec) per directive
                      │ key(app, spec)               once per spec, main thread
@@ -26,7 +28,8 @@ so a warm ``-W`` build fails like a cold one, and never stored: the next build t
 Three hooks let a producer leave the defaults: ``entries`` picks its store (the film
 lives among the clips), ``make_into`` lets a worker write the entry's files itself, and
 ``make_all`` makes every wanted key its own way: in one call (a batch), or in a pool of
-its own that started before reading (the clips), as long as each key gets its Made.
+its own that started before reading (the clips, the trained runs), as long as each key
+gets its Made.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class Made:
 
 
 class Producer:
-    """What one kind of artifact says about itself; ``after_reading`` runs the rest."""
+    """What one kind of artifact says about itself; ``produce`` runs the rest."""
 
     name: ClassVar[str]  # its store (a folder of the cache) and its results on env
     subtype: ClassVar[str]  # its warnings' type (one of _core.SUBTYPES)
@@ -159,7 +162,7 @@ class Producer:
         return self.subtype
 
 
-def after_reading(producer: Producer, app, env) -> list[str]:
+def produce(producer: Producer, app, env) -> list[str]:
     """Every spec the pages ask for, from the store or made now (a core each), its
     problems said at each place that asks for it; keeps each spec's Made on ``env`` and
     returns the pages whose Made changed (an env-updated handler's answer)."""

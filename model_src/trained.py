@@ -79,11 +79,17 @@ def weights(name: str, **overrides) -> str:
     return stored["weights"]
 
 
+def stored_weights(name: str, **overrides) -> str | None:
+    """weights(name, **overrides) if the cache holds it, else None (nothing is trained)."""
+    stored = Store(cache_dir() / "models").get(entry(name, overrides))
+    return stored["weights"] if stored else None
+
+
 def _made(name: str, overrides: dict) -> tuple[dict, Path]:
     """The entry's metadata and folder, trained first if the cache lacks it."""
     config = settings(name, overrides)
     data = presets.dataset(name)
-    key = _entry(name, overrides)
+    key = entry(name, overrides)
     store = Store(cache_dir() / "models")
     meta = store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
     return meta, store.path(key)
@@ -98,12 +104,12 @@ def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list
     """
     tasks = missing(requests)
     run_longest_first(tasks, jobs)
-    return [_entry(*task.args) for task in tasks]
+    return [entry(*task.args) for task in tasks]
 
 
 def missing(requests: list[tuple[str, dict]]) -> list[Task]:
     """The trainings among `requests` that the cache lacks, as tasks for a process pool."""
-    absent = [(n, o) for n, o in requests if not (cache_dir() / "models" / _entry(n, o)).is_dir()]
+    absent = [(n, o) for n, o in requests if not (cache_dir() / "models" / entry(n, o)).is_dir()]
     return [Task(_train_only, (name, over), _work(name, over)) for name, over in absent]
 
 
@@ -121,7 +127,8 @@ def _train_only(name: str, overrides: dict) -> None:
     get(name, **overrides)
 
 
-def _entry(name: str, overrides: dict) -> str:
+def entry(name: str, overrides: dict) -> str:
+    """The store entry of (name, overrides): its key, from its settings and data."""
     return f"{name}-{cache_key(settings(name, overrides), presets.dataset(name))}"
 
 

@@ -76,7 +76,7 @@ def _build(producer, tmp_path):
 def test_each_key_is_made_once_and_every_spec_gets_its_result(tmp_path, said):
     letters = Letters({"one": [(3, "a"), (9, "b")], "two": [(4, "A"), (5, "a")]})
     app, env = _build(letters, tmp_path)
-    changed = producers.after_reading(letters, app, env)
+    changed = producers.produce(letters, app, env)
     assert sorted(letters.made) in (["a", "b"], ["A", "b"])  # "a" and "A": one key, one make
     assert changed == ["one", "two"] and not said
     for spec in ("a", "A", "b"):
@@ -84,14 +84,14 @@ def test_each_key_is_made_once_and_every_spec_gets_its_result(tmp_path, said):
     assert producers.made(env, letters, "never asked") is None
     # the next build reads them back from the store, makes nothing and writes no page
     again = Letters(letters.pages)
-    assert producers.after_reading(again, app, env) == [] and again.made == []
+    assert producers.produce(again, app, env) == [] and again.made == []
     assert (tmp_path / "cache" / "letters" / "a" / "value.json").is_file()
 
 
 def test_a_problem_is_said_at_each_place_that_asks_and_nothing_is_stored(tmp_path, said):
     letters = Letters({"one": [(3, "bad"), (7, "nokey")], "two": [(12, "bad")]})
     app, env = _build(letters, tmp_path)
-    producers.after_reading(letters, app, env)
+    producers.produce(letters, app, env)
     assert said == [
         (("one", 3), "math: bad cannot be made", "make it good", "math"),
         (("one", 7), "math: nokey has no key", "give it one", "math"),
@@ -100,14 +100,14 @@ def test_a_problem_is_said_at_each_place_that_asks_and_nothing_is_stored(tmp_pat
     assert letters.made == ["bad"]  # once for both pages; "nokey" never made
     assert not producers.made(env, letters, "bad").ok
     said.clear()
-    assert producers.after_reading(letters, app, env) == []  # the same failure: no page
+    assert producers.produce(letters, app, env) == []  # the same failure: no page
     assert letters.made == ["bad", "bad"] and len(said) == 3  # tried and said again
 
 
 def test_a_value_with_problems_is_shown_said_and_not_stored_and_notes_are_said(tmp_path, said):
     letters = Letters({"one": [(2, "half"), (5, "note")]})
     app, env = _build(letters, tmp_path)
-    producers.after_reading(letters, app, env)
+    producers.produce(letters, app, env)
     half = producers.made(env, letters, "half")
     assert half.value["text"] == "HALF" and half.problems == (Problem("only half", "finish it"),)
     assert said == [
@@ -121,20 +121,20 @@ def test_a_value_with_problems_is_shown_said_and_not_stored_and_notes_are_said(t
 def test_the_pages_whose_result_changed_are_returned(tmp_path, said):
     letters = Letters({"one": [(1, "a")], "two": [(1, "b")], "three": [(1, "c")]})
     app, env = _build(letters, tmp_path)
-    producers.after_reading(letters, app, env)
+    producers.produce(letters, app, env)
     store.remove_entry(tmp_path / "cache" / "letters" / "b")
     letters.pages["two"] = [(1, "bad")]  # now fails
     letters.pages["three"] = [(1, "C")]  # another spec, the same key and value
-    assert producers.after_reading(letters, app, env) == ["three", "two"]
+    assert producers.produce(letters, app, env) == ["three", "two"]
     letters.pages["two"] = [(1, "b")]  # fixed
-    assert producers.after_reading(letters, app, env) == ["two"]
+    assert producers.produce(letters, app, env) == ["two"]
 
 
 def test_a_storage_error_is_said_with_the_storage_hint(tmp_path, said):
     letters = Letters({"one": [(4, "a")]})
     app, env = _build(letters, tmp_path)
     (tmp_path / "cache").write_text("not a folder")
-    producers.after_reading(letters, app, env)
+    producers.produce(letters, app, env)
     ((location, message, hint, _),) = said
     assert location == ("one", 4) and message.startswith("math: the letter could not be stored")
     assert hint == _core.STORAGE_HINT

@@ -69,7 +69,7 @@ def setup(app):
     app.connect("config-inited", check_config)
     app.connect("env-get-outdated", pages_showing_changed_lines)
     per_page_state(app, "annotated_source_requests")  # docname -> {request}
-    app.connect("env-updated", functools.partial(producers.after_reading, SHAPES))
+    app.connect("env-updated", functools.partial(producers.produce, SHAPES))
     return {
         "version": "1.0",
         "env_version": 1,  # 1: pages record the lines they show (shown.py), not the file

@@ -311,6 +311,6 @@ def setup(app):
     _core.setup_core(app)
     app.add_directive("arch-diagram", ArchDiagram)
     _core.per_page_state(app, "arch_diagram_specs")  # docname -> [(request, line)]
-    app.connect("env-updated", functools.partial(producers.after_reading, DIAGRAMS))
+    app.connect("env-updated", functools.partial(producers.produce, DIAGRAMS))
     app.connect("doctree-resolved", show_diagrams)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

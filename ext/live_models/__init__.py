@@ -65,7 +65,7 @@ def setup(app):
     memory_widget.connect(app)  # memory-calculator: formulas, not a trained model
     app.connect("config-inited", check_config)
     _core.per_page_state(app, "live_model_specs")  # docname -> [LiveSpec]
-    app.connect("env-updated", functools.partial(producers.after_reading, widgets.WIDGETS))
+    app.connect("env-updated", functools.partial(producers.produce, widgets.WIDGETS))
     app.connect("doctree-resolved", render.add_fallbacks)
     app.connect("html-page-context", add_page_assets)
     # env_version 3: the results are the producers' (widgets.py); pages read before keep

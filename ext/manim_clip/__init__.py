@@ -111,8 +111,8 @@ def render_all(app, env) -> list[str]:
         producers.forget(env, render.CLIPS)
         producers.forget(env, film.FILM)
         return []
-    changed = producers.after_reading(render.CLIPS, app, env)
-    return sorted(set(changed) | set(producers.after_reading(film.FILM, app, env)))
+    changed = producers.produce(render.CLIPS, app, env)
+    return sorted(set(changed) | set(producers.produce(film.FILM, app, env)))
 
 
 def finish(app, exception) -> None:
