@@ -164,20 +164,19 @@
 
   const loss4 = (value) => (Number.isFinite(value) ? value.toFixed(4) : String(value));
 
-  /** The run's log, as train.fit logs it: every log_interval steps and at each evaluation. */
-  function logTable(widgetId) {
+  /** A run's log that screen readers read and readers copy: a table with a caption, its
+      rows added as the run goes, kept scrolled to the newest unless the reader scrolled up. */
+  function logTable(widgetId, columns, className) {
     const body = element("tbody");
     const header = element(
       "tr",
       {},
-      ...["Step", "Training loss", "Held-out loss", "Held-out accuracy"].map((text) =>
-        element("th", { scope: "col", text }),
-      ),
+      ...columns.map((text) => element("th", { scope: "col", text })),
     );
-    const caption = element("caption", { text: "Your run's log" });
+    const caption = element("caption", { id: `${widgetId}-log-title`, text: "Your run's log" });
     const table = element(
       "table",
-      { className: "nb-training-log", id: `${widgetId}-log` },
+      { className, id: `${widgetId}-log` },
       caption,
       element("thead", {}, header),
       body,
@@ -188,35 +187,34 @@
         className: "nb-training-log-box",
         role: "region",
         tabindex: "0",
-        "aria-labelledby": `${widgetId}-log-title`,
+        "aria-labelledby": caption.id,
       },
       table,
     );
-    caption.id = `${widgetId}-log-title`;
     return {
       box,
-      clear(logInterval, evalInterval) {
+      clear(text) {
         body.replaceChildren();
-        caption.textContent = `Your run's log: the training loss every ${logInterval} steps, the held-out loss and the share of held-out problems sorted right at each evaluation (every ${evalInterval} steps and at the end)`;
+        caption.textContent = text;
       },
-      add(record) {
+      add(cells) {
         const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
-        const heldOut = "val_loss" in record ? loss4(record.val_loss) : "–";
-        const accuracy = "accuracy" in record ? percent(record.accuracy) : "–";
-        body.append(
-          element(
-            "tr",
-            {},
-            element("td", { text: String(record.iter) }),
-            element("td", { text: loss4(record.loss) }),
-            element("td", { text: heldOut }),
-            element("td", { text: accuracy }),
-          ),
-        );
+        body.append(element("tr", {}, ...cells.map((text) => element("td", { text }))));
         if (atBottom) box.scrollTop = box.scrollHeight;
       },
     };
   }
+
+  /** The log as train.fit keeps it: every log_interval steps and at each evaluation. */
+  const LOG_COLUMNS = ["Step", "Training loss", "Held-out loss", "Held-out accuracy"];
+  const logCaption = (s) =>
+    `Your run's log: the training loss every ${s.log_interval} steps, the held-out loss and the share of held-out problems sorted right at each evaluation (every ${s.eval_interval} steps and at the end)`;
+  const logCells = (record) => [
+    String(record.iter),
+    loss4(record.loss),
+    "val_loss" in record ? loss4(record.val_loss) : "–",
+    "accuracy" in record ? percent(record.accuracy) : "–",
+  ];
 
   function svg(tag, attributes) {
     const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -230,12 +228,41 @@
     return node;
   }
 
+  /** A chart as wide as it is shown: sets its viewBox, returns its plot box
+      [left, right, top, bottom] (``left``: room for the value labels). */
+  function chartFrame(chart, left) {
+    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+    chart.setAttribute("viewBox", `0 0 ${width} 170`);
+    return [left, width - 12, 12, 140];
+  }
+
+  /** A line through the points [step, value] that y(value) can place. */
+  function polyline(points, x, y, className) {
+    const placed = points.map(([s, v]) => [x(s), y(v)]).filter(([, b]) => Number.isFinite(b));
+    return svg("polyline", {
+      points: placed.map(([a, b]) => `${a},${b}`).join(" "),
+      class: className,
+    });
+  }
+
+  /** The x axis and the labels around the plot box: the top and bottom values, what
+      is drawn, and the last step. */
+  function axes([left, right, top, bottom], high, low, what, lastStep) {
+    const end = { "text-anchor": "end" };
+    return [
+      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+      svgText(high, { x: left - 4, y: top + 4, ...end }),
+      svgText(low, { x: left - 4, y: bottom + 4, ...end }),
+      svgText(what, { x: left, y: bottom + 20 }),
+      svgText(String(lastStep), { x: right, y: bottom + 20, ...end }),
+    ];
+  }
+
   /** The losses over the run's steps on a log scale: the reader's training loss (a line),
       held-out loss (dots), and the book's logged run (dashed) for comparison. */
   function drawChart(chart, records, book, lastStep) {
-    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
-    chart.setAttribute("viewBox", `0 0 ${width} 170`);
-    const [left, right, top, bottom] = [48, width - 12, 12, 140];
+    const box = chartFrame(chart, 48);
+    const [left, right, top, bottom] = box;
     const shown = book.filter(([step]) => step <= lastStep);
     const values = [
       ...records.flatMap((r) => [r.loss, r.val_loss]),
@@ -246,36 +273,23 @@
     const [low, high] = [Math.log(Math.min(...finite)), Math.log(Math.max(...finite))];
     const x = (step) => left + ((right - left) * step) / lastStep;
     const y = (loss) => bottom - ((bottom - top) * (Math.log(loss) - low)) / (high - low || 1);
-    const line = (points, className) =>
-      svg("polyline", {
-        points: points
-          .filter(([, v]) => Number.isFinite(v) && v > 0)
-          .map(([s, v]) => `${x(s)},${y(v)}`)
-          .join(" "),
-        class: className,
-      });
     const heldOut = records.filter((r) => Number.isFinite(r.val_loss) && r.val_loss > 0);
+    const lines = [
+      [shown.map(([s, l]) => [s, l]), "nb-training-book"],
+      [records.map((r) => [r.iter, r.loss]), "nb-training-loss"],
+    ];
     chart.replaceChildren(
-      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
-      line(
-        shown.map(([s, l]) => [s, l]),
-        "nb-training-book",
-      ),
-      line(
-        records.map((r) => [r.iter, r.loss]),
-        "nb-training-loss",
-      ),
+      ...lines.map(([points, className]) => polyline(points, x, y, className)),
       ...heldOut.map((r) =>
         svg("circle", { cx: x(r.iter), cy: y(r.val_loss), r: 4, class: "nb-training-val" }),
       ),
-      svgText(Math.exp(high).toFixed(2), { x: left - 4, y: top + 4, "text-anchor": "end" }),
-      svgText(String(Number(Math.exp(low).toPrecision(2))), {
-        x: left - 4,
-        y: bottom + 4,
-        "text-anchor": "end",
-      }),
-      svgText("loss (log scale) over the steps", { x: left, y: bottom + 20 }),
-      svgText(String(lastStep), { x: right, y: bottom + 20, "text-anchor": "end" }),
+      ...axes(
+        box,
+        Math.exp(high).toFixed(2),
+        String(Number(Math.exp(low).toPrecision(2))),
+        "loss (log scale) over the steps",
+        lastStep,
+      ),
     );
     const last = records[records.length - 1];
     const val = heldOut[heldOut.length - 1];
@@ -285,25 +299,35 @@
     );
   }
 
-  /** What the chart's marks are, in words that wrap on a phone. */
-  function chartLegend() {
+  /** What a chart's marks are, in words that wrap on a phone: [swatch class, words]. */
+  function legend(entries) {
     const swatch = (kind) =>
       element("span", { className: `nb-training-swatch ${kind}`, "aria-hidden": "true" });
     return element(
       "p",
       { className: "nb-training-legend" },
-      swatch(""),
-      "your training loss",
-      swatch("nb-training-swatch-val"),
-      "your held-out loss",
-      swatch("nb-training-swatch-book"),
-      "the book's run",
+      ...entries.flatMap(([kind, words]) => [swatch(kind), words]),
     );
   }
 
-  // --- the phases of a step, and the lines of train.py that run them ------------------
+  const LEGEND = [
+    ["", "your training loss"],
+    ["nb-training-swatch-val", "your held-out loss"],
+    ["nb-training-swatch-book", "the book's run"],
+  ];
 
-  /** What one phase of the step that made `record` did, with its numbers. */
+  /** ``draw`` once in the next frame, however often it is asked for before then. */
+  function oncePerFrame(draw) {
+    let asked = 0;
+    return () => {
+      if (asked) return;
+      asked = requestAnimationFrame(() => {
+        asked = 0;
+        draw();
+      });
+    };
+  }
+
   function phaseValue(name, record, run) {
     const { settings, config } = run;
     const clip = settings.grad_clip;
@@ -570,30 +594,30 @@
   function runView(widget, options) {
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
-    const log = logTable(widget.id);
+    const log = logTable(widget.id, LOG_COLUMNS, "nb-training-log");
     const phases = phasePanel(widget.id, options.phases);
     const maps = attentionPanel(widget.id);
-    widget.live.append(progress, phases.element, chart, chartLegend(), maps.element, log.box);
+    widget.live.append(progress, phases.element, chart, legend(LEGEND), maps.element, log.box);
     let shown = null;
     let scored = null; // the run's latest evaluation
-    let drawing = 0;
     const redraw = () => {
       if (shown) drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
       maps.draw();
     };
+    const redrawSoon = oncePerFrame(redraw); // one drawing a frame, however many records
     return {
       redraw,
       start(run) {
         shown = run;
         scored = null;
-        log.clear(run.settings.log_interval, run.settings.eval_interval);
+        log.clear(logCaption(run.settings));
         maps.clear();
         progress.textContent = "";
         redraw();
       },
       heard(run, record, stepped) {
         const s = run.settings;
-        if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(record);
+        if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(logCells(record));
         if ("accuracy" in record) scored = record;
         const accuracy = scored
           ? ` · held-out accuracy ${percent(scored.accuracy)} at step ${scored.iter}`
@@ -602,15 +626,61 @@
         phases.show(record, run);
         maps.show(record, run);
         if (stepped) phases.walk();
-        // one drawing per frame, however many records came in it
-        if (!drawing) {
-          drawing = requestAnimationFrame(() => {
-            drawing = 0;
-            redraw();
-          });
-        }
+        redrawSoon();
       },
     };
+  }
+
+  /** The widget's model and its export, and the trainer: what pressing Train loads (the
+      live part replaces the recorded run as soon as the model is there). */
+  async function loadForTraining(widget, name, trainer) {
+    const loaded = new Promise((resolve, reject) => {
+      nanobook.model(name).catch(reject);
+      widget.ready(resolve);
+    });
+    const [model] = await Promise.all([loaded, loadTrainer(trainer)]);
+    return [model, await nanobook.data(name)];
+  }
+
+  /** What pressing Train does in either widget: the settings checked, the run shown
+      stopped, the model, its export and the trainer loaded; then ``begin(model,
+      exported)`` gives the new run and what the trainer starts it with. The run becomes
+      ``shown.run`` and the trainer's messages go to ``shown.hear(run, message)``. */
+  async function pressTrain(widget, shown, { fields, setButtons, trainer, loading }, begin) {
+    const problem = settingsProblem(fields);
+    if (problem) {
+      widget.status.textContent = problem;
+      return;
+    }
+    shown.run?.handle.stop();
+    shown.run = null;
+    setButtons("loading");
+    widget.status.textContent = loading;
+    try {
+      const name = widget.root.dataset.nanobookModel;
+      const [model, exported] = await loadForTraining(widget, name, trainer);
+      const [run, started] = begin(model, exported);
+      shown.run = run;
+      run.handle = nanobook.training.start(started, (message) => shown.hear(run, message));
+    } catch (error) {
+      setButtons("idle");
+      widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
+    }
+  }
+
+  /** The buttons acting on the run shown (``current()``): Train starts another, Pause,
+      Resume and Step ask the trainer, and Use my model hands the run over. */
+  function wireButtons(buttons, current, train, hand) {
+    buttons.train.addEventListener("click", train);
+    buttons.pause.addEventListener("click", () => current()?.handle.pause());
+    buttons.resume.addEventListener("click", () => current()?.handle.resume());
+    buttons.step.addEventListener("click", () => {
+      const run = current();
+      if (!run) return;
+      run.stepping = true; // its next record walks the phases
+      run.handle.step();
+    });
+    buttons.hand?.addEventListener("click", () => current() && hand(current()));
   }
 
   /** A run in the trainer: its settings, shape, export and records, its state as the
@@ -646,7 +716,6 @@
 
   function trainingWidget(root, options) {
     const widget = kit.setUp(root, options, { loadWhenSeen: false });
-    const name = root.dataset.nanobookModel;
     widget.status.textContent =
       "Choose the settings, then press Train: the model trains in this page.";
     const { fields, buttons } = trainingControls(widget, options);
@@ -654,13 +723,13 @@
     setButtons("idle");
     const view = runView(widget, options);
     widget.redraw = view.redraw;
-    let run = null; // the run shown
-    const say = (state) => {
+    const say = (state, run) => {
       widget.status.textContent = stateText(state, run, buttons.hand && receivers(options.preset));
     };
+    const shown = { run: null, hear }; // the run shown, and what hears its trainer
 
-    function hear(current, message) {
-      if (current !== run) return; // an earlier run's last words
+    function hear(run, message) {
+      if (run !== shown.run) return; // an earlier run's last words
       if (message.type === "record") {
         const { record } = message;
         const stepped = run.stepping;
@@ -668,7 +737,7 @@
         run.records.push(record);
         view.heard(run, record, stepped);
         // the step under way when the reader paused ends after the pause is heard
-        if (run.state === "paused" && !stepped) say("paused");
+        if (run.state === "paused" && !stepped) say("paused", run);
         if (stepped) {
           widget.status.textContent = `Step ${record.iter} done, training loss ${loss4(record.loss)}: the phases below show what it did.`;
         }
@@ -676,50 +745,28 @@
       } else if (message.type === "state" && message.state !== "stopped") {
         run.state = message.state;
         setButtons(message.state);
-        say(message.state);
+        say(message.state, run);
       } else if (message.type === "error") {
         setButtons("done");
         widget.status.textContent = `Training stopped: ${message.message}.`;
       }
     }
 
-    async function train() {
-      const problem = settingsProblem(fields);
-      if (problem) {
-        widget.status.textContent = problem;
-        return;
-      }
-      run?.handle.stop();
-      run = null;
-      setButtons("loading");
-      widget.status.textContent = "Loading the trainer and the book run's start…";
-      try {
-        const loaded = new Promise((resolve, reject) => {
-          nanobook.model(name).catch(reject);
-          widget.ready(resolve); // shows the live part in place of the book's table
-        });
-        const [model] = await Promise.all([loaded, loadTrainer(options.trainer)]);
-        const current = newRun(fields, options, model, await nanobook.data(name));
-        run = current;
-        view.start(current);
-        const { config, weights, settings, payload } = current;
-        const started = { config, weights, settings, rules: payload.rules, data: payload.data };
-        current.handle = nanobook.training.start(started, (message) => hear(current, message));
-      } catch (error) {
-        setButtons("idle");
-        widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
-      }
-    }
-
-    buttons.train.addEventListener("click", train);
-    buttons.pause.addEventListener("click", () => run?.handle.pause());
-    buttons.resume.addEventListener("click", () => run?.handle.resume());
-    buttons.step.addEventListener("click", () => {
-      if (!run) return;
-      run.stepping = true;
-      run.handle.step();
-    });
-    buttons.hand?.addEventListener("click", () => run && handRun(widget, options, run));
+    const loading = "Loading the trainer and the book run's start…";
+    const pressed = { fields, setButtons, trainer: options.trainer, loading };
+    const train = () =>
+      pressTrain(widget, shown, pressed, (model, exported) => {
+        const run = newRun(fields, options, model, exported);
+        view.start(run);
+        const { config, weights, settings, payload } = run;
+        return [run, { config, weights, settings, rules: payload.rules, data: payload.data }];
+      });
+    wireButtons(
+      buttons,
+      () => shown.run,
+      train,
+      (run) => handRun(widget, options, run),
+    );
     return widget;
   }
 
@@ -727,11 +774,16 @@
   // what the RL widget (nanobook_training_rl.js) shares with this one
   kit.trainingParts = {
     controlField,
-    settingsProblem,
-    loadTrainer,
+    pressTrain,
     buttonSetter,
+    wireButtons,
     svg,
-    svgText,
+    logTable,
+    chartFrame,
+    polyline,
+    axes,
+    legend,
+    oncePerFrame,
     receivers,
     handOver,
   };

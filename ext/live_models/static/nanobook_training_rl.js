@@ -31,98 +31,48 @@
   }
 
   /** The run's log: each step's mean reward and sampled pass@1; held-out pass@1, pass@k. */
-  function logTable(widgetId, about) {
-    const columns = ["Step", "Reward", "Sorted", "exact pass@1", `exact pass@${about.k}`];
-    const header = element(
-      "tr",
-      {},
-      ...columns.map((text) => element("th", { scope: "col", text })),
-    );
-    const body = element("tbody");
-    const caption = element("caption", {
-      id: `${widgetId}-log-title`,
-      text: `Your run's log. Reward: the mean reward of the step's answers by the chosen checker. Sorted: the share of them that sort their prompt (pass@1, sampled). pass@1 and pass@${about.k}: on the held-out prompts, exact from the model's probabilities, at the start, every ${about.eval_every} steps and at the end.`,
-    });
-    const table = element(
-      "table",
-      { className: "nb-training-log nb-rl-log", id: `${widgetId}-log` },
-      caption,
-      element("thead", {}, header),
-      body,
-    );
-    const box = element(
-      "div",
-      {
-        className: "nb-training-log-box",
-        role: "region",
-        tabindex: "0",
-        "aria-labelledby": caption.id,
-      },
-      table,
-    );
-    return {
-      box,
-      clear: () => body.replaceChildren(),
-      add(record) {
-        const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
-        const cells = [String(record.iter), percent(record.reward), percent(record.sorted)];
-        cells.push(percent(record.pass1), percent(record.passk));
-        body.append(element("tr", {}, ...cells.map((text) => element("td", { text }))));
-        if (atBottom) box.scrollTop = box.scrollHeight;
-      },
-    };
-  }
+  const logColumns = (about) => [
+    "Step",
+    "Reward",
+    "Sorted",
+    "exact pass@1",
+    `exact pass@${about.k}`,
+  ];
+  const logCaption = (about) =>
+    `Your run's log. Reward: the mean reward of the step's answers by the chosen checker. Sorted: the share of them that sort their prompt (pass@1, sampled). pass@1 and pass@${about.k}: on the held-out prompts, exact from the model's probabilities, at the start, every ${about.eval_every} steps and at the end.`;
+  const logCells = (record) => [
+    String(record.iter),
+    percent(record.reward),
+    percent(record.sorted),
+    percent(record.pass1),
+    percent(record.passk),
+  ];
 
   /** Shares (0 to 1) over the run's steps: held-out pass@1 and pass@k, the mean reward and
       the share sorted of each step, and the book's REINFORCE run's pass@1 (dashed). */
   function drawChart(chart, run, about) {
-    const { svg, svgText } = parts();
-    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
-    chart.setAttribute("viewBox", `0 0 ${width} 170`);
-    const [left, right, top, bottom] = [40, width - 12, 12, 140];
+    const { svg, chartFrame, polyline, axes } = parts();
+    const box = chartFrame(chart, 40);
+    const [left, right, top, bottom] = box;
     const last = run.rl.steps;
     const x = (step) => left + ((right - left) * Math.min(step, last)) / last;
     const y = (share) => bottom - (bottom - top) * share;
-    const line = (points, className) =>
-      svg("polyline", {
-        points: points
-          .filter(([, v]) => Number.isFinite(v))
-          .map(([s, v]) => `${x(s)},${y(v)}`)
-          .join(" "),
-        class: className,
-      });
     const evaluated = run.records.filter((r) => "pass1" in r);
     const stepped = run.records.filter((r) => "reward" in r);
     const book = run.payload.book.points.filter(([step]) => step <= last);
+    const lines = [
+      [book.map(([s, p1]) => [s, p1]), "nb-training-book"],
+      [stepped.map((r) => [r.iter, r.reward]), "nb-rl-reward"],
+      [stepped.map((r) => [r.iter, r.sorted]), "nb-rl-sorted"],
+      [evaluated.map((r) => [r.iter, r.passk]), "nb-rl-passk"],
+      [evaluated.map((r) => [r.iter, r.pass1]), "nb-training-loss"],
+    ];
     chart.replaceChildren(
-      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
-      line(
-        book.map(([s, p1]) => [s, p1]),
-        "nb-training-book",
-      ),
-      line(
-        stepped.map((r) => [r.iter, r.reward]),
-        "nb-rl-reward",
-      ),
-      line(
-        stepped.map((r) => [r.iter, r.sorted]),
-        "nb-rl-sorted",
-      ),
-      line(
-        evaluated.map((r) => [r.iter, r.passk]),
-        "nb-rl-passk",
-      ),
-      line(
-        evaluated.map((r) => [r.iter, r.pass1]),
-        "nb-training-loss",
-      ),
+      ...lines.map(([points, className]) => polyline(points, x, y, className)),
       ...evaluated.map((r) =>
         svg("circle", { cx: x(r.iter), cy: y(r.pass1), r: 3.5, class: "nb-training-val" }),
       ),
-      svgText("100%", { x: left - 4, y: top + 4, "text-anchor": "end" }),
-      svgText("0", { x: left - 4, y: bottom + 4, "text-anchor": "end" }),
-      svgText("share over the steps", { x: left, y: bottom + 20 }),
-      svgText(String(last), { x: right, y: bottom + 20, "text-anchor": "end" }),
+      ...axes(box, "100%", "0", "share over the steps", last),
     );
     chart.setAttribute("aria-label", chartSummary(run, about));
   }
@@ -141,24 +91,13 @@
     return `Your RL run over ${last ? last.iter : 0} of ${run.rl.steps} steps${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
   }
 
-  function chartLegend(about) {
-    const swatch = (kind) =>
-      element("span", { className: `nb-training-swatch ${kind}`, "aria-hidden": "true" });
-    return element(
-      "p",
-      { className: "nb-training-legend" },
-      swatch(""),
-      "held-out exact pass@1",
-      swatch("nb-rl-swatch-passk"),
-      `held-out exact pass@${about.k}`,
-      swatch("nb-rl-swatch-reward"),
-      "mean reward",
-      swatch("nb-rl-swatch-sorted"),
-      "answers that sort (sampled)",
-      swatch("nb-training-swatch-book"),
-      "the book's REINFORCE run (exact pass@1)",
-    );
-  }
+  const legendEntries = (about) => [
+    ["", "held-out exact pass@1"],
+    ["nb-rl-swatch-passk", `held-out exact pass@${about.k}`],
+    ["nb-rl-swatch-reward", "mean reward"],
+    ["nb-rl-swatch-sorted", "answers that sort (sampled)"],
+    ["nb-training-swatch-book", "the book's REINFORCE run (exact pass@1)"],
+  ];
 
   /** What the status line says when the run's state changes. */
   function stateText(state, run, about) {
@@ -175,33 +114,28 @@
   function runView(widget, about) {
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = parts().svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
-    const log = logTable(widget.id, about);
-    widget.live.append(progress, chart, chartLegend(about), log.box);
+    const log = parts().logTable(widget.id, logColumns(about), "nb-training-log nb-rl-log");
+    widget.live.append(progress, chart, parts().legend(legendEntries(about)), log.box);
     let shown = null;
-    let drawing = 0;
     const redraw = () => shown && drawChart(chart, shown, about);
+    const redrawSoon = parts().oncePerFrame(redraw);
     return {
       redraw,
       start(run) {
         shown = run;
-        log.clear();
+        log.clear(logCaption(about));
         progress.textContent = "";
         redraw();
       },
       heard(run, record) {
-        log.add(record);
+        log.add(logCells(record));
         const reward =
           "reward" in record
             ? ` · mean reward ${percent(record.reward)} · sorted ${percent(record.sorted)}`
             : "";
         const held = run.records.filter((r) => "pass1" in r).pop();
         progress.textContent = `Step ${record.iter} of ${run.rl.steps}${reward} · held-out pass@1 ${percent(held.pass1)} (step ${held.iter})`;
-        if (!drawing) {
-          drawing = requestAnimationFrame(() => {
-            drawing = 0;
-            redraw();
-          });
-        }
+        redrawSoon();
       },
     };
   }
@@ -237,17 +171,16 @@
 
   function rlWidget(root, options) {
     const widget = kit.setUp(root, options, { loadWhenSeen: false });
-    const name = root.dataset.nanobookModel;
     widget.status.textContent = "Choose the settings, then press Train: RL runs in this page.";
     const { fields, buttons } = rlControls(widget, options);
     const setButtons = parts().buttonSetter(buttons);
     setButtons("idle");
     const view = runView(widget, options.about);
     widget.redraw = view.redraw;
-    let run = null;
+    const shown = { run: null, hear }; // the run shown, and what hears its trainer
 
-    function hear(current, message) {
-      if (current !== run) return; // an earlier run's last words
+    function hear(run, message) {
+      if (run !== shown.run) return; // an earlier run's last words
       if (message.type === "record") {
         run.records.push(message.record);
         view.heard(run, message.record);
@@ -264,45 +197,21 @@
       }
     }
 
-    async function train() {
-      const problem = parts().settingsProblem(fields);
-      if (problem) {
-        widget.status.textContent = problem;
-        return;
-      }
-      run?.handle.stop();
-      run = null;
-      setButtons("loading");
-      widget.status.textContent = "Loading the trainer and the chapter's start model…";
-      try {
-        const loaded = new Promise((resolve, reject) => {
-          nanobook.model(name).catch(reject);
-          widget.ready(resolve); // shows the live part in place of the recorded run
-        });
-        const [model] = await Promise.all([loaded, parts().loadTrainer(options.trainer)]);
-        const payload = await nanobook.data(name);
+    const loading = "Loading the trainer and the chapter's start model…";
+    const pressed = { fields, setButtons, trainer: options.trainer, loading };
+    const train = () =>
+      parts().pressTrain(widget, shown, pressed, (model, payload) => {
         const { settings, rl } = chosenRun(fields, payload.rules);
-        const current = { settings, rl, payload, records: [], state: "starting" };
-        const { config, vocab, shown, task } = model;
-        current.shape = { config, vocab, shown, task };
-        run = current;
-        view.start(current);
-        const started = { config: model.config, weights: model.w, settings, rules: payload.rules };
-        Object.assign(started, { data: payload.data, rl });
-        current.handle = nanobook.training.start(started, (message) => hear(current, message));
-      } catch (error) {
-        setButtons("idle");
-        widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
-      }
-    }
-
-    buttons.train.addEventListener("click", train);
-    buttons.pause.addEventListener("click", () => run?.handle.pause());
-    buttons.resume.addEventListener("click", () => run?.handle.resume());
-    buttons.step.addEventListener("click", () => run?.handle.step());
-    buttons.hand?.addEventListener("click", () => {
-      if (run) parts().handOver(widget, options.preset, run.handle, run.shape, "your RL model");
-    });
+        const { config, vocab, shown: letters, task } = model;
+        const shape = { config, vocab, shown: letters, task };
+        const run = { settings, rl, payload, shape, records: [], state: "starting" };
+        view.start(run);
+        const { data, rules } = payload;
+        return [run, { config, weights: model.w, settings, rules, data, rl }];
+      });
+    const hand = (run) =>
+      parts().handOver(widget, options.preset, run.handle, run.shape, "your RL model");
+    parts().wireButtons(buttons, () => shown.run, train, hand);
     return widget;
   }
 
