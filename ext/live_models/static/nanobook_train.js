@@ -259,72 +259,23 @@
   function blockBackward(w, g, p, config, record, dx, B, T) {
     const { n_head: nh, n_embd: C, bias } = config;
     const N = B * T;
-    const get = (store, key) => (bias ? store[key] : null);
     const { ln1, qkv, att, y, ln2, wide, cdf, act } = record;
+    // the layer `name` of this block: its weight, and the gradients its backward adds to
+    const layer = (name) => [
+      w[`${p}${name}.weight`],
+      g[`${p}${name}.weight`],
+      bias ? g[`${p}${name}.bias`] : null,
+    ];
+    const linear = (dy, x, nIn, nOut, name) => linearBackward(dy, x, N, nIn, nOut, ...layer(name));
+    const norm = (dy, saved, name) => layerNormBackward(dy, saved, N, C, ...layer(name));
     // x += mlp(ln_2(x))
-    const key = (name) => `${p}${name}`;
-    const dAct = linearBackward(
-      dx,
-      act,
-      N,
-      4 * C,
-      C,
-      w[key("mlp.c_proj.weight")],
-      g[key("mlp.c_proj.weight")],
-      get(g, key("mlp.c_proj.bias")),
-    );
+    const dAct = linear(dx, act, 4 * C, C, "mlp.c_proj");
     for (let i = 0; i < dAct.length; i++) dAct[i] *= geluSlope(wide[i], cdf[i]);
-    const dh2 = linearBackward(
-      dAct,
-      ln2.out,
-      N,
-      C,
-      4 * C,
-      w[key("mlp.c_fc.weight")],
-      g[key("mlp.c_fc.weight")],
-      get(g, key("mlp.c_fc.bias")),
-    );
-    const dx2 = layerNormBackward(
-      dh2,
-      ln2,
-      N,
-      C,
-      w[key("ln_2.weight")],
-      g[key("ln_2.weight")],
-      get(g, key("ln_2.bias")),
-    );
+    const dx2 = norm(linear(dAct, ln2.out, C, 4 * C, "mlp.c_fc"), ln2, "ln_2");
     for (let i = 0; i < dx.length; i++) dx[i] += dx2[i];
     // x += attn(ln_1(x))
-    const dy = linearBackward(
-      dx,
-      y,
-      N,
-      C,
-      C,
-      w[key("attn.c_proj.weight")],
-      g[key("attn.c_proj.weight")],
-      get(g, key("attn.c_proj.bias")),
-    );
-    const dqkv = attendBackward(dy, qkv, att, B, T, C, nh);
-    const dh = linearBackward(
-      dqkv,
-      ln1.out,
-      N,
-      C,
-      3 * C,
-      w[key("attn.c_attn.weight")],
-      g[key("attn.c_attn.weight")],
-      get(g, key("attn.c_attn.bias")),
-    );
-    const dx1 = layerNormBackward(
-      dh,
-      ln1,
-      N,
-      C,
-      w[key("ln_1.weight")],
-      g[key("ln_1.weight")],
-      get(g, key("ln_1.bias")),
-    );
+    const dqkv = attendBackward(linear(dx, y, C, C, "attn.c_proj"), qkv, att, B, T, C, nh);
+    const dx1 = norm(linear(dqkv, ln1.out, C, 3 * C, "attn.c_attn"), ln1, "ln_1");
     for (let i = 0; i < dx.length; i++) dx[i] += dx1[i];
   }
 
