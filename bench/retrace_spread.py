@@ -1,0 +1,61 @@
+"""How far the sort preset's run drifts from itself in PyTorch when only its rounding
+changes: train.fit in float32 on one thread (the book's run) against the same run on two
+threads and in float64, from the same start and batches, for five seeds. It prints, per
+seed, the largest difference in training loss over the first 30, 60 and 100 steps.
+
+    python bench/retrace_spread.py          # about a minute on one core
+
+The page's trainer retraces train.fit within 1e-4 over 30 steps (tests/
+test_live_training_widget.py); where PyTorch's own float32 runs part by more than 1e-3,
+no second implementation's losses can stay within 1e-3 of them step for step.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model_src import presets, train
+from model_src.model import GPT
+
+PRESET, STEPS, SPANS = "sort", 100, (30, 60, 100)
+
+
+def losses(seed: int, dtype: torch.dtype, threads: int) -> list[float]:
+    """train.fit's training loss at each of the first STEPS steps (the preset's schedule)."""
+    torch.set_num_threads(threads)
+    overrides = {"log_interval": 1, "max_iters": STEPS, "seed": seed}
+    cfg = train.resolve_config(presets.config_file(PRESET), overrides)
+    cfg["lr_decay_iters"] = train.resolve_config(presets.config_file(PRESET), {})["max_iters"]
+    torch.manual_seed(seed)
+    model = GPT(presets.gpt_config(PRESET)).to(dtype)
+    log = train.fit(model, cfg, train.memory_batches(presets.dataset(PRESET), cfg))["log"]
+    return [record["loss"] for record in log]
+
+
+def spread(a: list[float], b: list[float]) -> dict[int, float]:
+    """The largest difference of two runs' losses over each span of first steps."""
+    pairs = list(zip(a, b, strict=True))
+    return {span: max(abs(x - y) for x, y in pairs[:span]) for span in SPANS}
+
+
+def main() -> None:
+    book_seed = train.resolve_config(presets.config_file(PRESET), {})["seed"]
+    rows = {}
+    for seed in range(book_seed, book_seed + 5):
+        book = losses(seed, torch.float32, 1)
+        rows[seed] = {
+            "float32, 2 threads": spread(book, losses(seed, torch.float32, 2)),
+            "float64": spread(book, losses(seed, torch.float64, 1)),
+        }
+    print(json.dumps(rows, indent=1))
+    for against in ("float32, 2 threads", "float64"):
+        over = sum(row[against][STEPS] > 1e-3 for row in rows.values())
+        print(f"{against}: past 1e-3 within {STEPS} steps in {over} of {len(rows)} seeds")
+
+
+if __name__ == "__main__":
+    main()
