@@ -23,6 +23,20 @@ os.environ.update(book_build.SAME_NUMBERS_EVERYWHERE)
 collect_ignore = ["roots"]
 
 
+@pytest.fixture
+def said(monkeypatch) -> list[tuple]:
+    """The warnings ext/_core.warn says: (location, message, hint, subtype) each."""
+    from ext import _core
+
+    warnings = []
+
+    def warn(logger, message, *, location, subtype, hint=None):
+        warnings.append((location, message, hint, subtype))
+
+    monkeypatch.setattr(_core, "warn", warn)
+    return warnings
+
+
 @pytest.fixture(scope="session")
 def rootdir() -> Path:
     return Path(__file__).parent / "roots"

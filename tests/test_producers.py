@@ -7,8 +7,6 @@ import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from buildlib import store
 from ext import _core, producers
 from ext._core import Problem
@@ -54,17 +52,6 @@ class Letters(producers.Producer):
 
     def notes(self, asked, value):
         return [Problem("a note")] if value["text"] == "NOTE" else []
-
-
-@pytest.fixture
-def said(monkeypatch):
-    warnings = []
-
-    def warn(logger, message, *, location, subtype, hint=None):
-        warnings.append((location, message, hint, subtype))
-
-    monkeypatch.setattr(_core, "warn", warn)
-    return warnings
 
 
 def _build(producer, tmp_path):

@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from buildlib.processes import Task
-from ext import _core, myst_pages, producers, trained_runs
+from ext import myst_pages, producers, trained_runs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,17 +18,6 @@ def _fails(message: str) -> None:
 
 def _trains(path: str) -> None:
     Path(path).write_text("trained")
-
-
-@pytest.fixture
-def said(monkeypatch):
-    warnings = []
-
-    def warn(logger, message, *, location, subtype, hint=None):
-        warnings.append((location, message, hint, subtype))
-
-    monkeypatch.setattr(_core, "warn", warn)
-    return warnings
 
 
 def _page(*cells: str) -> myst_pages.Page:
