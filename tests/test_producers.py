@@ -1,4 +1,4 @@
-"""ext/producers.py: the one after-reading lifecycle, with a fake producer."""
+"""ext/producers.py: the one lifecycle (produce), with a fake producer."""
 
 from __future__ import annotations
 
