@@ -53,7 +53,8 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     from model_src import sweep, trained
     from model_src.experiments import rl_runs
 
-    runs = trained_runs.TrainedRuns(book_pages(app, env), cell_search(app))
+    app.nanobook_pages = book_pages(env)
+    runs = trained_runs.TrainedRuns(app.nanobook_pages, cell_search(app))
     started = time.perf_counter()
     producers.produce(runs, app, env)
     app.nanobook_trained = runs.trained
@@ -68,16 +69,14 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     return []
 
 
-def book_pages(app, env) -> dict[str, myst_pages.Page]:
-    """The MyST pages of the book, each read once a build (for its trained runs and its
-    notebook's key)."""
-    if getattr(app, "nanobook_pages", None) is None:
-        app.nanobook_pages = {
-            docname: myst_pages.read(Path(env.doc2path(docname)), env.myst_config)
-            for docname in sorted(env.found_docs)
-            if Path(env.doc2path(docname)).suffix == ".md"
-        }
-    return app.nanobook_pages
+def book_pages(env) -> dict[str, myst_pages.Page]:
+    """The MyST pages of the book as they are now: read once a build, by train_models,
+    for the trainings they ask for and their notebooks' keys (app.nanobook_pages)."""
+    return {
+        docname: myst_pages.read(Path(env.doc2path(docname)), env.myst_config)
+        for docname in sorted(env.found_docs)
+        if Path(env.doc2path(docname)).suffix == ".md"
+    }
 
 
 def page_inputs(
@@ -103,7 +102,7 @@ def execute_notebooks(app, env, added, changed, removed) -> list[str]:
     """Execute (in parallel) the notebooks of the pages to be read; returns the pages
     whose cells read something that changed since they were last read."""
     app.nanobook_cell_inputs = {}
-    for docname, page in book_pages(app, env).items():
+    for docname, page in app.nanobook_pages.items():
         source = Path(env.doc2path(docname))
         digest = page_inputs(page, source, app.config.nanobook_inputs_digest, cell_search(app))
         if digest:
