@@ -261,7 +261,7 @@
   /** The losses over the run's steps on a log scale: the reader's training loss (a line),
       held-out loss (dots), and the book's logged run (dashed) for comparison. */
   function drawChart(chart, records, book, lastStep) {
-    const box = chartFrame(chart, 48);
+    const box = chartFrame(chart, 58); // room for a label such as 0.00015
     const [left, right, top, bottom] = box;
     const shown = book.filter(([step]) => step <= lastStep);
     const values = [
