@@ -1119,6 +1119,51 @@ console.log(JSON.stringify((TIMED_STEPS)(options, cpuMs)));
 """.replace("TIMED_STEPS", TIMED_STEPS)
 
 
+# The most multiply-adds a second plain JavaScript does here: the trainer's own 2 x 4 tile of
+# sums (nanobook_train.js), on rows that stay in the L1 cache, timed in CPU time in node.
+NODE_PEAK_CODE = """
+const n = 48, a = new Float64Array(2 * n).fill(0.5), b = new Float64Array(4 * n).fill(0.25);
+function tile() {
+  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i], y = a[n + i], u0 = b[i], u1 = b[n + i], u2 = b[2 * n + i], u3 = b[3 * n + i];
+    s00 += x * u0; s01 += x * u1; s02 += x * u2; s03 += x * u3;
+    s10 += y * u0; s11 += y * u1; s12 += y * u2; s13 += y * u3;
+  }
+  return s00 + s01 + s02 + s03 + s10 + s11 + s12 + s13;
+}
+let kept = 0;
+for (let r = 0; r < 20000; r++) kept += tile();
+const reps = 400000, began = process.cpuUsage();
+for (let r = 0; r < reps; r++) kept += tile();
+const used = process.cpuUsage(began), seconds = (used.user + used.system) / 1e6;
+console.log(JSON.stringify({ gmacs: (reps * 8 * n) / seconds / 1e9, kept }));
+"""
+
+
+def step_macs(config: dict, settings: dict) -> int:
+    """The multiply-adds of one training step of a GPT: its forward pass (per token and
+    layer, 12 C^2 in its four matrices and about C T in causal attention; C V in the
+    head) and a backward pass of twice that (the gradients of inputs and of weights)."""
+    C, T = config["n_embd"], settings["block_size"]
+    per_token = config["n_layer"] * (12 * C * C + C * T) + C * config["vocab_size"]
+    return 3 * settings["batch_size"] * T * per_token
+
+
+def plain_js_ceiling(node: str, config: dict, settings: dict, torch_ms: float) -> dict:
+    """How fast a plain-JavaScript step could be here at best: its multiply-adds at the
+    scalar peak of NODE_PEAK_CODE, against PyTorch's step (CPU time)."""
+    out = subprocess.run([node, "-e", NODE_PEAK_CODE], capture_output=True, text=True, check=True)
+    gmacs, macs = json.loads(out.stdout)["gmacs"], step_macs(config, settings)
+    floor_ms = macs / gmacs / 1e6
+    return {
+        "step multiply-adds": macs,
+        "plain JS peak, GMAC/s (node)": round(gmacs, 2),
+        "plain JS step at that peak, ms": round(floor_ms, 1),
+        "best page / torch step rate in plain JS": round(torch_ms / floor_ms, 3),
+    }
+
+
 def trainer_site(scratch: Path) -> Path:
     """A folder with the scripts the trainer's worker runs (the runtime, then the trainer:
     nanobook_train_worker.js's importScripts), a bare page loading them in that order, and
@@ -1192,6 +1237,7 @@ def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
         figures["page / torch step rate, CPU time (node)"] = (
             median["torch_cpu"] / median["node_cpu"]
         )
+        figures.update(plain_js_ceiling(node, options["config"], settings, median["torch_cpu"]))
     return figures
 
 
@@ -1466,6 +1512,14 @@ def train_rate_note(results: dict) -> list[str]:
             f" a step in node {rate['node']} (the same V8 engine outside a browser) against"
             f" {rate['torch_step_cpu_ms']:.1f} ms, "
             f"{rate['page / torch step rate, CPU time (node)']:.0%}."
+        )
+    if "plain JS peak, GMAC/s (node)" in rate:
+        lines[-1] += (
+            f" A step is {rate['step multiply-adds'] / 1e6:.0f} M multiply-adds; plain "
+            f"JavaScript does at most {rate['plain JS peak, GMAC/s (node)']} G a second here "
+            f"(the trainer's own tile of sums, its rows in the L1 cache), so even at that "
+            f"peak a step takes {rate['plain JS step at that peak, ms']} ms: at best "
+            f"{rate['best page / torch step rate in plain JS']:.0%} of PyTorch's rate."
         )
     return lines
 
