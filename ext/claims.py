@@ -13,12 +13,15 @@ stops executing the page at that cell. This module then, while the page is read:
   rest of the page (the headings stay, so links to them still land): a sentence after the
   failing cell may rest on the claim or on a number the notebook never computed.
 
-MyST-NB's own warnings for the failure (``mystnb.exec``) are left out: this one says it
-at the line, with the values.
+MyST-NB's own warnings for the failure are left out: its ``mystnb.exec`` (this one says
+it at the line, with the values), and on such a page its ``mystnb.glue`` "No key … found
+in glue data" (the keys glued after the failing cell were never computed, and the text
+that shows them is left out).
 """
 
 from __future__ import annotations
 
+import logging as python_logging
 import re
 
 from docutils import nodes
@@ -40,9 +43,9 @@ def report_failed_cells(app, doctree: nodes.document) -> None:
     from myst_nb.sphinx_ import NbMetadataCollector
 
     docname = app.env.docname
-    executed = NbMetadataCollector.get_exec_data(app.env, docname) or {}
-    if executed.get("succeeded", True):
+    if not _stopped(app.env, docname):
         return
+    executed = NbMetadataCollector.get_exec_data(app.env, docname)
     cell, trace = _failing_cell(doctree)
     error = _last_line(trace or executed.get("traceback") or "") or str(executed.get("error"))
     line = _failing_line(app.env.doc2path(docname), cell, trace) if cell else None
@@ -51,6 +54,36 @@ def report_failed_cells(app, doctree: nodes.document) -> None:
     detail = error.removeprefix("AssertionError: ") if claim else error
     _core.warn(logger, f"{what}: {detail}", location=(docname, line), subtype="claim", hint=HINT)
     _leave_out_after(doctree, cell, what, detail)
+
+
+def _stopped(env, docname: str) -> bool:
+    """Did the page's notebook stop at a failing cell?"""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    executed = NbMetadataCollector.get_exec_data(env, docname) or {}
+    return not executed.get("succeeded", True)
+
+
+class _GlueNeverComputed(python_logging.Filter):
+    """Leaves out MyST-NB's missing-glue warnings on a page whose notebook stopped: said
+    once, at the failing line, is enough. Put first among the warning handler's filters,
+    so that what it leaves out is neither counted nor raised."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    def filter(self, record: python_logging.LogRecord) -> bool:
+        if (getattr(record, "type", ""), getattr(record, "subtype", "")) != ("mystnb", "glue"):
+            return True
+        docname = getattr(record, "docname", "")  # MyST-NB's logger names the page
+        return not (docname and self.app.env and _stopped(self.app.env, docname))
+
+
+def _filter_glue_warnings(app) -> None:
+    for handler in python_logging.getLogger("sphinx").handlers:
+        if isinstance(handler, logging.WarningStreamHandler):
+            handler.filters.insert(0, _GlueNeverComputed(app))
 
 
 def _failing_cell(doctree) -> tuple[nodes.Element | None, str | None]:
@@ -130,6 +163,7 @@ def _notice(text: str) -> nodes.Element:
 
 
 def setup(app):
+    app.connect("builder-inited", _filter_glue_warnings)
     app.connect("doctree-read", report_failed_cells)
     app.connect("config-inited", lambda app, config: config.suppress_warnings.append("mystnb.exec"))
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
