@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -21,6 +22,12 @@ from buildlib import book_build, store  # noqa: E402  (needs the path above)
 os.environ.update(book_build.SAME_NUMBERS_EVERYWHERE)
 
 collect_ignore = ["roots"]
+
+# sphinx-sitemap starts a multiprocessing Manager for every Sphinx app a test builds in its
+# worker. Forked, that server keeps every file the worker has open, Playwright's driver pipe
+# among them, so the session's browser could never be stopped and the run never ended
+# (playwright-python issue 1074). Spawned, it inherits nothing.
+multiprocessing.set_start_method("spawn", force=True)
 
 
 @pytest.fixture
