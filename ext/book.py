@@ -50,8 +50,7 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     III's fine-tuning runs, addition models and RL runs), so no page trains while the
     clips render beside it. Sets ``nanobook_inputs_digest``: the preset weights and model
     configs, which cells and scenes read without importing them. Re-reads nothing."""
-    from model_src import sweep, trained
-    from model_src.experiments import rl_runs
+    from model_src import trained
 
     app.nanobook_pages = book_pages(env)
     runs = trained_runs.TrainedRuns(app.nanobook_pages, cell_search(app))
@@ -59,7 +58,7 @@ def train_models(app, env, added, changed, removed) -> list[str]:
     producers.produce(runs, app, env)
     app.nanobook_trained = runs.trained
     app.nanobook_training_seconds = time.perf_counter() - started
-    requests = [("sort", {}), ("char", {}), *sweep.requests(), *rl_runs.requests()]
+    requests = trained_runs.preset_requests()
     # a training that failed was said at its pages: the digest says "missing" in its place
     weights = [trained.stored_weights(name, **over) or "missing" for name, over in requests]
     configs = sorted((_core.project_root(app) / "model_src" / "config").glob("*.py"))

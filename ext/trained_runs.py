@@ -63,6 +63,12 @@ def _rl():
     return trained, rl_runs.requests(), rl_runs.EXPERIMENT
 
 
+def preset_requests() -> list[tuple[str, dict]]:
+    """Every (preset, overrides) trained through model_src.trained: the presets, the sweep
+    and the RL start model (what the inputs digest reads the weights of)."""
+    return [*_presets()[1], *_sweep()[1], *_rl()[1]]
+
+
 def _of_requests(title: str, module: str, requests: Callable) -> Training:
     """A training of presets with overrides (model_src.trained's requests)."""
 
