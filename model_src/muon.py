@@ -90,4 +90,4 @@ def optimizers(model, weight_decay, adamw_lr, muon_lr, betas) -> Paired:
     ]
     muon = Muon([params[n] for n in muon_names], lr=muon_lr)
     muon.param_groups[0]["lr_scale"] = muon_lr / adamw_lr  # train.fit reads it
-    return Paired(muon, torch.optim.AdamW(groups, lr=adamw_lr, betas=betas))
+    return Paired(muon, torch.optim.AdamW(groups, lr=adamw_lr, betas=betas, fused=True))

@@ -2,6 +2,7 @@
 initialisation, the two attention paths, optimiser groups, checkpoint compatibility,
 generation with and without a KV cache, silencing heads."""
 
+import copy
 import math
 
 import pytest
@@ -204,7 +205,25 @@ def test_optimizer_decays_matrices_only(model):
     assert len(no_decay["params"]) == 8 * 2 + 2
     n_numel = sum(p.numel() for group in (decay, no_decay) for p in group["params"])
     assert n_numel == model.get_num_params(non_embedding=False)
-    assert not optimizer.defaults["fused"]  # fused only on CUDA
+    assert optimizer.defaults["fused"]  # one kernel a tensor, on the CPU as on CUDA
+
+
+def test_the_fused_step_is_adamw_s_step(model):
+    """The fused kernel changes how the update runs, not what it is: from the same weights
+    and gradients, the same step as PyTorch's loop one tensor at a time. (One step: after
+    it, rounding leaves the twins a hair apart, and the key biases' gradient, zero but for
+    rounding, is all noise, which Adam scales up to a full step.)"""
+    twin = copy.deepcopy(model)
+    fused = model.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")
+    plain = twin.configure_optimizers(0.1, 1e-2, (0.9, 0.99), "cpu")
+    for group in plain.param_groups:
+        group.update(fused=False, foreach=False)  # the textbook loop, tensor by tensor
+    idx = tokens(2, 8)
+    for net, optimizer in ((model, fused), (twin, plain)):
+        net(idx, idx)[1].backward()
+        optimizer.step()
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
 
 
 def test_estimate_mfu_follows_the_palm_formula(model):
