@@ -49,3 +49,13 @@ def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
     assert tight.statistic(digits=1) == "+0.0 ± 0.0 points over 5 seeds"
     certain = verdicts.paired([1.0] * 5, [0.0] * 5)
     assert certain.statistic() == "+100.0 ± 0.0 points over 5 seeds"
+
+
+def test_a_share_claims_nothing_under_the_floor_however_steady():
+    one_problem = 1 / 146  # the same single held-out problem, in every seed
+    steady = ([0.5 + one_problem] * 8, [0.5] * 8)
+    assert verdicts.paired(*steady).verdict == "ahead"  # no spread: any mean is > 3 SE
+    assert verdicts.shares(*steady).verdict == "even"
+    clear = ([0.80, 0.82, 0.79, 0.81, 0.83], [0.70, 0.71, 0.69, 0.72, 0.70])
+    assert verdicts.shares(*clear).verdict == "ahead"
+    assert verdicts.shares(*clear[::-1]).verdict == "behind"

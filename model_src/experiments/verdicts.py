@@ -83,6 +83,12 @@ def paired(first: Sequence[float], second: Sequence[float], floor: float = 0.0) 
     return Comparison(tuple(a - b for a, b in zip(first, second, strict=True)), floor)
 
 
+def shares(first: Sequence[float], second: Sequence[float]) -> Comparison:
+    """`paired` for shares of held-out problems (accuracies), which move one problem at a
+    time: a difference is claimed only from RESOLUTION up."""
+    return paired(first, second, floor=RESOLUTION)
+
+
 def in_how_many(flags: Sequence[bool]) -> str:
     """'6 of 8 seeds': a count, for what a single seed shows."""
     return f"{sum(map(bool, flags))} of {len(flags)} seeds"
