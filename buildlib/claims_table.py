@@ -21,7 +21,7 @@ from pathlib import Path
 
 ASSERT = re.compile(r"^\s*assert\b")
 WARNING = re.compile(
-    r"chapters/(?P<page>[\w-]+)\.md:(?P<line>\d+): WARNING: "
+    r"chapters/(?P<page>[\w-]+)\.md(?::(?P<line>\d+))?: WARNING: "
     r"(?P<what>a claim did not hold|a cell failed): (?P<detail>.*?)(?: \[nanobook\.claim\])?$"
 )
 
@@ -48,7 +48,8 @@ def failures(warnings: Path) -> dict[str, tuple[int, str, str]] | None:
     for line in warnings.read_text(encoding="utf-8").splitlines():
         match = WARNING.search(line)
         if match:
-            found[match["page"]] = (int(match["line"]), match["what"], match["detail"])
+            at = int(match["line"] or 0)  # 0: a warning that named no line: all unchecked
+            found[match["page"]] = (at, match["what"], match["detail"])
     return found
 
 
@@ -101,7 +102,8 @@ def table(docs: Path, values: list[str]) -> str:
                 continue
             line, what, detail = failed[value][page.stem]
             unchecked = sum(1 for claim in claims if claim > line)
-            row.append(f"failed at line {line}, {unchecked} after it unchecked")
+            where = f"at line {line}" if line else "at no line the warning named"
+            row.append(f"failed {where}, {unchecked} after it unchecked")
             details.append(f"NANOBOOK_SEED={value} {page.stem}.md:{line}: {what}: {detail}")
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

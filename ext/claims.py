@@ -32,6 +32,7 @@ from . import _core
 logger = logging.getLogger(__name__)
 
 ARROW = re.compile(r"^-+> *\d+ (.*)$")  # "---> 288 assert ..." in IPython's traceback
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # the terminal colours of the kernel's own traceback
 HINT = (
     "the page is published without the text after this cell. If the claim is true of the "
     "runs, decide it over more seeds (rebuild with NANOBOOK_SEED=1 and 2 to see it vary); "
@@ -46,9 +47,11 @@ def report_failed_cells(app, doctree: nodes.document) -> None:
     if not _stopped(app.env, docname):
         return
     executed = NbMetadataCollector.get_exec_data(app.env, docname)
-    cell, trace = _failing_cell(doctree)
-    error = _last_line(trace or executed.get("traceback") or "") or str(executed.get("error"))
-    line = _failing_line(app.env.doc2path(docname), cell, trace) if cell else None
+    cell, shown = _failing_cell(doctree)
+    # a cell tagged remove-cell shows no traceback: the kernel's, in colour, says it too
+    trace = COLOUR.sub("", shown or executed.get("traceback") or "")
+    error = _last_line(trace) or str(executed.get("error"))
+    line = _failing_line(app.env.doc2path(docname), cell, trace)
     claim = error.startswith("AssertionError")
     what = "a claim did not hold" if claim else "a cell failed"
     detail = error.removeprefix("AssertionError: ") if claim else error
@@ -102,10 +105,11 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _failing_line(source, cell, trace: str) -> int | None:
+def _failing_line(source, cell, trace: str) -> int:
     """The page's line of the statement that failed: the traceback's arrowed line,
-    found in the page's text from the cell's first line on."""
-    start = cell.line or 1
+    found in the page's text from the cell's first line on (from the top when the cell
+    is not on the page)."""
+    start = (cell.line if cell is not None else None) or 1
     statement = next(
         (m.group(1).strip() for line in trace.splitlines() if (m := ARROW.match(line.strip()))),
         None,

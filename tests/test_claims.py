@@ -55,7 +55,26 @@ def test_a_failed_claim_is_a_warning_at_its_line_with_the_values_measured(failed
     assert "hint: the page is published without the text after this cell" in result.stderr
     # said once, by us: not MyST-NB's unlocated "Executing notebook failed" and report path
     assert "Executing notebook failed" not in result.stderr
-    assert result.stderr.count("WARNING") == 1
+    assert result.stderr.count("fails.md") == 1
+
+
+def test_a_claim_in_a_hidden_cell_is_said_at_its_line_too(failed_build):
+    """A remove-cell cell shows no traceback on the page: the kernel's own, in terminal
+    colours, gives the line and the claim."""
+    result, out = failed_build
+    lines = (ROOT / "hidden.md").read_text().splitlines()
+    assert_line = next(i for i, line in enumerate(lines, 1) if line.startswith("assert "))
+    warning = re.search(
+        rf"hidden\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr
+    )
+    assert warning, result.stderr
+    assert warning.group(1) == (
+        "the prose says: the rest sets most of the direction in every seed "
+        "(assert max(shares) < 0.5; measured: shares = [0.52, 0.12])"
+    )
+    assert "\x1b" not in result.stderr
+    assert result.stderr.count("WARNING") == 2  # this page's and fails.md's, no others
+    assert "In every seed the rest sets" not in (out / "hidden.html").read_text(encoding="utf-8")
 
 
 def test_warnings_as_errors_fail_the_build_after_every_page_is_written(failed_build):

@@ -45,3 +45,17 @@ def test_the_table_lists_each_claim_per_seed_value(tmp_path):
     assert "ch: muon\n  NANOBOOK_SEED=1: +8.0 ± 2.4 points over 8 seeds: ahead\n" in printed
     assert "  NANOBOOK_SEED=2: +0.5 ± 2.0 points over 8 seeds: even\n" in printed
     assert "  NANOBOOK_SEED=3: not computed" in printed
+
+
+def test_a_failure_said_without_a_line_is_still_a_failure(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "chapters").mkdir(parents=True)
+    (docs / "chapters" / "ch.md").write_text("assert a, 'the prose says: a'\n")
+    build = docs / "_build" / "claims-1"
+    build.mkdir(parents=True)
+    (build / "warnings.txt").write_text(
+        f"{docs}/chapters/ch.md: WARNING: a cell failed: ValueError: no [nanobook.claim]"
+    )
+    printed = claims_table.table(docs, ["1"])
+    assert "failed at no line the warning named, 1 after it unchecked" in printed
+    assert "all held" not in printed
