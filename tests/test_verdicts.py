@@ -59,3 +59,10 @@ def test_a_share_claims_nothing_under_the_floor_however_steady():
     clear = ([0.80, 0.82, 0.79, 0.81, 0.83], [0.70, 0.71, 0.69, 0.72, 0.70])
     assert verdicts.shares(*clear).verdict == "ahead"
     assert verdicts.shares(*clear[::-1]).verdict == "behind"
+
+
+def test_a_mean_just_under_the_floor_does_not_print_as_the_floor():
+    just_under = verdicts.shares([0.5160, 0.5236] * 4, [0.5] * 8)  # +1.98 ± 0.14 points
+    assert just_under.verdict == "even"
+    assert just_under.statistic() == "+1.98 ± 0.14 points over 8 seeds"
+    assert verdicts.paired([0.5160, 0.5236] * 4, [0.5] * 8).statistic().startswith("+2.0 ±")

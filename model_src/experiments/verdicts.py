@@ -63,10 +63,14 @@ class Comparison:
     ) -> str:
         """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds'.
         Without digits, one decimal, or as many more (up to 4) as a standard error above 0
-        needs not to print as 0: '± 0.0' reads as no spread at all."""
-        mean, error = self.mean * scale, self.standard_error * scale
+        needs not to print as 0 ('± 0.0' reads as no spread at all), or as a mean just
+        under the floor needs not to print as the floor ('+2.0' beside "no difference
+        under 2 points" reads as a contradiction)."""
+        mean, error, floor = self.mean * scale, self.standard_error * scale, self.floor * scale
         if digits is None:
             digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
+            while digits < 4 and abs(mean) < floor and round(abs(mean), digits) >= floor:
+                digits += 1
         return f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
 
     def words(
