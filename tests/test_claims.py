@@ -40,15 +40,20 @@ def failed_build(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     return build(srcdir, "-W", "--keep-going"), srcdir / "_build"
 
 
-def test_a_failed_claim_is_a_warning_at_its_line_with_the_values_measured(failed_build):
-    result, _ = failed_build
-    lines = (ROOT / "fails.md").read_text().splitlines()
+def said_at_the_assert(result: subprocess.CompletedProcess, page: str) -> str:
+    """What the build's warning at the line of the page's assert says the claim was."""
+    lines = (ROOT / page).read_text().splitlines()
     assert_line = next(i for i, line in enumerate(lines, 1) if line.startswith("assert "))
     warning = re.search(
-        rf"fails\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr
+        rf"{re.escape(page)}:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr
     )
     assert warning, result.stderr
-    assert warning.group(1) == (
+    return warning.group(1)
+
+
+def test_a_failed_claim_is_a_warning_at_its_line_with_the_values_measured(failed_build):
+    result, _ = failed_build
+    assert said_at_the_assert(result, "fails.md") == (
         "the prose says: masked ahead in both seeds (assert min(early_m) > max(early_u); "
         "measured: early_m = [0.0, 0.0], early_u = [0.027, 0.007])"
     )
@@ -62,13 +67,7 @@ def test_a_claim_in_a_hidden_cell_is_said_at_its_line_too(failed_build):
     """A remove-cell cell shows no traceback on the page: the kernel's own, in terminal
     colours, gives the line and the claim."""
     result, out = failed_build
-    lines = (ROOT / "hidden.md").read_text().splitlines()
-    assert_line = next(i for i, line in enumerate(lines, 1) if line.startswith("assert "))
-    warning = re.search(
-        rf"hidden\.md:{assert_line}: WARNING: a claim did not hold: (.*)", result.stderr
-    )
-    assert warning, result.stderr
-    assert warning.group(1) == (
+    assert said_at_the_assert(result, "hidden.md") == (
         "the prose says: the rest sets most of the direction in every seed "
         "(assert max(shares) < 0.5; measured: shares = [0.52, 0.12])"
     )
