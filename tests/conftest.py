@@ -26,7 +26,7 @@ collect_ignore = ["roots"]
 # sphinx-sitemap starts a multiprocessing Manager for every Sphinx app a test builds in its
 # worker. Forked, that server keeps every file the worker has open, Playwright's driver pipe
 # among them, so the session's browser could never be stopped and the run never ended
-# (playwright-python issue 1074). Spawned, it inherits nothing.
+# (playwright-python issue 1074, filed 2021 against 1.17). Spawned, it inherits nothing.
 multiprocessing.set_start_method("spawn", force=True)
 
 

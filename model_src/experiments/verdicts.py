@@ -10,8 +10,8 @@ of the measured value (an accuracy, a loss) is taken, and
 
 anything closer is "no difference this book can measure at this size". A share of
 held-out problems moves in steps of one problem, and a difference of one problem in every
-seed has no spread at all: such a comparison also asks the mean to reach a `floor`,
-RESOLUTION for the sort task's shares, below which it is "even" whatever its spread. Three standard
+seed has no spread at all: a comparison of accuracies (`shares`) also asks the mean to
+reach RESOLUTION, below which it is "even" whatever its spread. Three standard
 errors is about the 1-in-300 level of a normal difference, and with five to eight seeds a
 t-distribution's tails are wider still: a claim that passes it does not hinge on one
 seed or on one machine's rounding. The page shows the statistic beside the claim
