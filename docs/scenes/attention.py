@@ -3,7 +3,7 @@
 Every number is measured when the clip renders: the first held-out sort problem (the one
 the chapter's attention maps show) goes through the trained model once. The clip shows a
 layer the model needs: one with a head whose silencing costs held-out accuracy (the
-chapter's ablation finds only layer 0's). probe's
+chapter's ablation finds the heads the model needs). probe's
 attention_maps catches the weights; a hook on the layer's c_attn catches q and k, from
 which the scores are recomputed by hand (and checked against the caught weights).
 """
