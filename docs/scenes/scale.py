@@ -26,21 +26,22 @@ class ScalingScene(BookScene):
         losses = np.array([p["val_loss"] for p in points])
         seconds = sum(p["train_seconds"] for p in points)
         self.show_title(
-            "Bigger models, lower loss",
-            f"{len(points)} sizes of the char model, {sweep.STEPS} steps each: "
+            "Loss against model size",
+            f"{len(points)} sizes of the char model, one run each, {sweep.STEPS} steps: "
             f"{seconds:.0f} s of training in all",
         )
         decades = range(math.floor(np.log10(params.min())), math.ceil(np.log10(params.max())) + 1)
         axes, key = self.draw_axes(decades, losses)
         dots, notes = self.plot_sizes(points, axes, key)
-        self.draw_fit(params, losses, decades, axes, dots, notes)
+        fit_gap = self.draw_fit(params, losses, decades, axes, dots, notes)
         self.wait(2.5)
         self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
-            "Loss falls as a power of model size.",
-            f"Here: {params_text(params[0])} → {params_text(params[-1])} parameters "
+            f"In this sweep, one run per size, the loss lies\n"
+            f"within {fit_gap:.1%} of a power of model size.",
+            f"{params_text(params[0])} → {params_text(params[-1])} parameters "
             f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
-            "Larger studies (Kaplan et al., 2020) find the same\n"
+            "Larger studies (Kaplan et al., 2020) find a\n"
             "straight line over many more decades.",
         )
 
@@ -109,8 +110,9 @@ class ScalingScene(BookScene):
         self.wait(0.8)
         return dots, notes
 
-    def draw_fit(self, params, losses, decades: range, axes: Axes, dots, notes) -> None:
-        """The fit: a dashed line, since it is a summary of the points, not a measurement."""
+    def draw_fit(self, params, losses, decades: range, axes: Axes, dots, notes) -> float:
+        """The fit: a dashed line, since it is a summary of the points, not a measurement.
+        Returns the largest gap between a point and the line, as a share of the fit."""
         # straight line in log-log space: log L = log a - alpha log N
         slope, intercept = np.polyfit(np.log10(params), np.log10(losses), 1)
         ends = [decades[0] + 0.1, decades[-1] - 0.05]
@@ -125,11 +127,16 @@ class ScalingScene(BookScene):
             MathTex(rf"L \propto N^{{{slope:.3f}}}", font_size=36, color=ACCENT_2),
         ).arrange(RIGHT, buff=0.2)
         each_tenfold = 1 - 10**slope
+        direction = "lower" if each_tenfold > 0 else "higher"
         gain = label(
-            f"each tenfold in parameters:\n{each_tenfold:.0%} lower loss", MIN_TEXT, POSITIVE
+            f"in this sweep, each tenfold\nin parameters: {abs(each_tenfold):.0%} {direction} loss",
+            MIN_TEXT,
+            POSITIVE,
         )
         VGroup(fit_note, gain).arrange(DOWN, aligned_edge=LEFT, buff=0.2).next_to(
             notes, DOWN, buff=0.25, aligned_edge=LEFT
         )
         self.play(Create(fit), FadeIn(fit_note), run_time=1.2)
         self.play(FadeIn(gain), Indicate(dots, color=ACCENT), run_time=1.0)
+        fitted = 10 ** (intercept + slope * np.log10(params))
+        return float(np.abs(losses / fitted - 1).max())

@@ -52,10 +52,14 @@ class LossCurveScene(BookScene):
         self.play(FadeIn(final_text), Indicate(final_point, color=TEXT), run_time=1.2)
         self.wait(2.5)
         self.mark_poster()  # the whole picture, just before the takeaway card
+        first = evals[0]
+        moved = "fell" if final["val_loss"] < first["val_loss"] else "rose"
         self.takeaway(
-            "Warm the learning rate up, then decay it:\nthe loss falls by orders of magnitude.",
-            f"Batch loss {metrics[0]['loss']:.2f} at step {metrics[0]['iter']}; "
-            f"val loss {final['val_loss']:.5f} at step {final['iter']},\n"
+            f"In this run (seed {cfg['seed']}), the val loss {moved}\n"
+            f"from {first['val_loss']:.3f} at step {first['iter']} "
+            f"to {final['val_loss']:.5f} at step {final['iter']}.",
+            f"One run, warmup then cosine decay: batch loss {metrics[0]['loss']:.2f} "
+            f"at step {metrics[0]['iter']},\n"
             f"{sort.train_seconds:.0f} s of training on one CPU core.",
         )
 
