@@ -4,7 +4,8 @@ small adapter, and a mixture keeps a skill that fine-tuning on one task forgets.
 Everything shown is measured: the row lengths of the sort model's wte grown by
 chat.grow (seeded as finetune_runs.py's first run), a conversation rendered by chat.render,
 the parameter counts of lora.py's adapter on block 0's c_attn, and the held-out
-accuracies of finetune_runs.py's runs (both seeds).
+accuracies of finetune_runs.py's runs (the mean of every compared seed, and the mixture
+minus # alone paired by seed, verdicts.py's statistic).
 """
 
 from bookscene import *
@@ -26,7 +27,7 @@ def load():
     runs = {
         (n, s): finetune_runs.get(n, s)["accuracy"]
         for n in ("#", "mixture")
-        for s in finetune_runs.SEEDS
+        for s in finetune_runs.COMPARED_SEEDS
     }
     return chat, rows, ids, trained, linear, adapter, runs
 
@@ -135,21 +136,30 @@ class FinetuneScene(BookScene):
         self.play(FadeOut(VGroup(group, b_text, note)), run_time=0.6)
 
     def forgetting(self, runs):
-        from model_src.experiments import finetune_runs
+        from model_src.experiments import finetune_runs, verdicts
 
-        head = label("held-out accuracy after fine-tuning (two seeds)", MIN_TEXT, TEXT_2)
+        seeds = finetune_runs.COMPARED_SEEDS
+        head = label(
+            f"held-out accuracy after fine-tuning, mean of {len(seeds)} seeds", MIN_TEXT, TEXT_2
+        )
         head.move_to(UP * 2.3)
-        chart = VGroup()
+        chart, final = VGroup(), {}
         for name, title in (("#", "on # alone"), ("mixture", "on # and ↑")):
             for task in ("↑", "#"):
-                values = [runs[name, s][task][-1] for s in finetune_runs.SEEDS]
+                final[name, task] = [runs[name, s][task][-1] for s in seeds]
+                mean = sum(final[name, task]) / len(seeds)
                 color = ROLE["ids"] if task == "↑" else ACCENT
-                text = f"{title}: {task}  " + " / ".join(f"{v:.0%}" for v in values)
-                line = label(text, MIN_TEXT, color)
-                chart.add(VGroup(line, bar(4.0 * min(values), 0.3, color)).arrange(RIGHT, buff=0.3))
+                line = label(f"{title}: {task}  {mean:.0%}", MIN_TEXT, color)
+                chart.add(VGroup(line, bar(4.0 * mean, 0.3, color)).arrange(RIGHT, buff=0.3))
         chart.arrange(DOWN, buff=0.3, aligned_edge=LEFT).next_to(head, DOWN, buff=0.5)
         bars_in_column(chart)
+        paired = VGroup(label("mixture minus # alone, paired by seed:", MIN_TEXT, TEXT_2))
+        for task in ("↑", "#"):
+            gap = verdicts.shares(final["mixture", task], final["#", task])
+            paired.add(label(f"on {task}: {gap.statistic()}", MIN_TEXT, TEXT_2))
+        paired.arrange(DOWN, buff=0.15, aligned_edge=LEFT).next_to(chart, DOWN, buff=0.5)
         self.play(FadeIn(head), LaggedStart(*[FadeIn(e) for e in chart], lag_ratio=0.3))
+        self.play(FadeIn(paired))
         self.wait(1.5)
         self.mark_poster()
         self.wait(1.0)

@@ -1,10 +1,11 @@
 """Chapter 14: the engine's loop with a tool.
 
-The trained calculator model completes a held-out problem greedily, one token per step:
-the tokens it writes stream into the row, its call is recognised when it writes ">", the
-calculator's answer comes back and is forced in, a token per step, and the model ends
-the answer. Then the same prompt with the tool switched off. Every token is the
-engine's own (model_src/engine.py), run while the clip renders.
+The trained calculator model (the first seed's, named on screen) completes a held-out
+problem greedily, one token per step: the tokens it writes stream into the row, its call
+is recognised when it writes ">", the calculator's answer comes back and is forced in, a
+token per step, and the model ends the answer. Then the same prompt with the tool
+switched off. Every token is the engine's own (model_src/engine.py), run while the clip
+renders.
 """
 
 from bookscene import *
@@ -22,7 +23,7 @@ def run_steps(tool: bool) -> tuple[str, list[tuple[str, bool]], list]:
     from model_src import arithmetic, engine, kv_cache
     from model_src.experiments import arithmetic_runs
 
-    model = arithmetic_runs.get("calculator")["model"]
+    model = arithmetic_runs.get("calculator", arithmetic_runs.SEEDS[0])["model"]
     a, b = arithmetic.held_out()[PROBLEM].tolist()
     prompt = arithmetic.prompt(a, b)
     tokens = arithmetic.TOKENIZER
@@ -118,6 +119,8 @@ class ToolsScene(BookScene):
 
     def tool_off(self, first_answer_slot, panels, caption):
         """The same prompt with the tool switched off: what the model writes is all there is."""
+        from model_src.experiments import arithmetic_runs
+
         _, steps, _ = run_steps(tool=False)
         row = slot_row(len(steps))
         row.move_to([first_answer_slot.get_left()[0] + row.width / 2, -0.6, 0])
@@ -131,7 +134,7 @@ class ToolsScene(BookScene):
         tail = "".join(ch for ch, _ in steps).split(">", 1)[-1]
         sum_written = any(ch.isdigit() for ch in tail)
         verdict = label(
-            f"tool off, the same model writes “{tail}” after its call"
+            f"tool off, seed {arithmetic_runs.SEEDS[0]}'s model writes “{tail}” after its call"
             + ("" if sum_written else ": no sum"),
             MIN_TEXT,
             ROLE["loss"],
