@@ -177,6 +177,7 @@ class RLStepScene(BookScene):
         self.wait(2.0)
         self.takeaway(
             "RL makes the answers the model can already\nwrite the ones it writes most often.",
-            f"Held-out pass@1 {replay[0]['pass@1']:.0%} → {replay[-1]['pass@1']:.0%}, "
-            f"{k} {replay[0][k]:.0%} → {replay[-1][k]:.0%}, in {rl_runs.STEPS} steps.",
+            f"Seed {rl_runs.SEEDS[0]}'s run, held out:\npass@1 {replay[0]['pass@1']:.0%} → "
+            f"{replay[-1]['pass@1']:.0%}, {k} {replay[0][k]:.0%} → {replay[-1][k]:.0%}, "
+            f"in {rl_runs.STEPS} steps.",
         )
