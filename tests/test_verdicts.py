@@ -64,5 +64,6 @@ def test_a_share_claims_nothing_under_the_floor_however_steady():
 def test_a_mean_just_under_the_floor_does_not_print_as_the_floor():
     just_under = verdicts.shares([0.5160, 0.5236] * 4, [0.5] * 8)  # +1.98 ± 0.14 points
     assert just_under.verdict == "even"
-    assert just_under.statistic() == "+1.98 ± 0.14 points over 8 seeds"
+    assert just_under.under_floor
+    assert just_under.statistic() == "+1.98 ± 0.14 points over 8 seeds, under the floor of 2 points"
     assert verdicts.paired([0.5160, 0.5236] * 4, [0.5] * 8).statistic().startswith("+2.0 ±")

@@ -58,10 +58,17 @@ class Comparison:
             return "ahead" if self.mean > 0 else "behind"
         return "even"
 
+    @property
+    def under_floor(self) -> bool:
+        """Beyond three standard errors yet under the floor: "even" for the floor alone."""
+        return STANDARD_ERRORS * self.standard_error < abs(self.mean) < self.floor
+
     def statistic(
         self, scale: float = 100, unit: str = " points", digits: int | None = None
     ) -> str:
-        """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds'.
+        """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds',
+        and ', under the floor of 2 points' where only the floor makes it "even" (a steady
+        gap of one problem would otherwise read as a difference the verdict denies).
         Without digits, one decimal, or as many more (up to 4) as a standard error above 0
         needs not to print as 0 ('± 0.0' reads as no spread at all), or as a mean just
         under the floor needs not to print as the floor ('+2.0' beside "no difference
@@ -71,7 +78,8 @@ class Comparison:
             digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
             while digits < 4 and abs(mean) < floor and round(abs(mean), digits) >= floor:
                 digits += 1
-        return f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
+        text = f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
+        return text + (f", under the floor of {floor:g}{unit}" if self.under_floor else "")
 
     def words(
         self, ahead: str, behind: str, even: str = "no difference this book can measure"
