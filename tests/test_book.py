@@ -549,7 +549,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     _rule_words(
         said.group(1, 2, 4),
         "training the row helps", "training the row hurts",
-        "these seeds cannot tell whether training the row changes it",
+        "these seeds cannot tell whether training the row changes the score",
     )  # fmt: skip
 
 
