@@ -39,6 +39,26 @@ def _page_text(page: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
 
 
+# A paired statistic as verdicts.Comparison.statistic prints it: mean, standard error,
+# seeds, and the note where only the floor of a comparison of shares makes it "even".
+PAIRED = r"([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
+
+
+def _rule_words(
+    said: tuple, ahead: str, behind: str, even: str, rounding: float = 0.1, floored: str = ""
+):
+    """The words a paired statistic (difference, error, words as the page prints them)
+    must come with by the book's rule (verdicts.py), up to the page's rounding; `floored`,
+    the floor's note if the page printed one, makes them the even words."""
+    difference, error, words = float(said[0]), float(said[1]), said[2]
+    if floored:
+        assert words == even, (difference, error, floored, words)
+    elif abs(difference) > 3 * error + rounding:
+        assert words == (ahead if difference > 0 else behind), (difference, error, words)
+    elif abs(difference) < 3 * error - rounding:
+        assert words == even, (difference, error, words)
+
+
 def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_html):
     """Each variant's words against GPT-2 are the ones the book's rule picks from the
     paired statistic printed beside them, over five seeds or more; and what the page says
@@ -46,18 +66,13 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
     sooner, slower = "learns the task sooner than GPT-2", "learns it more slowly than GPT-2"
     even = "(?:makes no difference|differs from GPT-2 by nothing) this book can measure"
-    claims = re.findall(
-        rf"({sooner}|{slower}|{even}) \(\s*([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds\s*\)",
-        modern,
-    )
+    claims = re.findall(rf"({sooner}|{slower}|{even}) \(\s*{PAIRED}\s*\)", modern)
     assert len(claims) >= 9  # the four, RoPE, all five, RoPE + wpe and nanochat's three
-    for words, mean, error, seeds in claims:
+    for words, mean, error, seeds, floored in claims:
         assert int(seeds) >= 5
-        difference, bound = float(mean), 3 * float(error)
-        if abs(difference) > bound + 0.1:  # beyond the rule's bound (to the page's rounding)
-            assert words == (sooner if difference > 0 else slower)
-        elif abs(difference) < bound - 0.1:
-            assert re.fullmatch(even, words)
+        # either even wording is the even verdict's
+        said = (mean, error, words if not re.fullmatch(even, words) else "even")
+        _rule_words(said, sooner, slower, "even", floored=floored)
     row = r"no positions\s+[\d,]+\s+(\d{4})\s+[\d.]+\s+([\d.]+)%"  # a run may be printed twice
     finals = {seed: float(value) for seed, value in re.findall(row, modern)}
     said = re.search(r"the runs shown (do not get to half|get no further than ([\d.]+)%)", modern)
@@ -92,19 +107,13 @@ def test_the_window_section_says_what_its_runs_and_the_task_give(book_html):
     verdicts_said = []
     for words in worded:
         claims = re.findall(
-            "(" + "|".join(map(re.escape, words)) + r") \(\s*([+-][\d.]+) ± ([\d.]+) points "
-            r"over (\d+) seeds\s*\)",
-            section,
+            "(" + "|".join(map(re.escape, words)) + rf") \(\s*{PAIRED}\s*\)", section
         )
         assert len(claims) == 1, words
-        said, mean, error, seeds = claims[0]
+        said, mean, error, seeds, floored = claims[0]
         assert int(seeds) >= 5
-        difference, bound = float(mean), 3 * float(error)
-        if abs(difference) > bound + 0.1:  # beyond the rule's bound (to the page's rounding)
-            assert said == words[0 if difference > 0 else 1]
-        elif abs(difference) < bound - 0.1:
-            assert said == words[2]
-        verdicts_said.append((("ahead", "behind", "even")[words.index(said)], difference))
+        _rule_words((mean, error, said), *words, floored=floored)
+        verdicts_said.append((("ahead", "behind", "even")[words.index(said)], float(mean)))
     verdict, difference = verdicts_said[1]
     cost = {
         "ahead": "even speeds learning up",
@@ -383,18 +392,12 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
     off = measured["calculator", "tool off"]
     mean = sum(a - b for a, b in zip(on, off, strict=True)) / len(on)
     assert abs(float(said.group(1)) - mean) < 0.2  # the table's rounding
-    lead = re.search(
-        r"Thousands minus units, seed by seed, is ([+-][\d.]+) ± ([\d.]+) points over \d+ "
-        r"seeds: (.*?)\.", text
+    lead = re.search(rf"Thousands minus units, seed by seed, is {PAIRED}: (.*?)\.", text)
+    _rule_words(
+        lead.group(1, 2, 5),
+        "the leading digit is right more often", "the units digit is right more often",
+        "no difference this book can measure", floored=lead.group(4),
     )  # fmt: skip
-    difference, error, words = float(lead.group(1)), float(lead.group(2)), lead.group(3)
-    if abs(difference) > 3 * error + 0.1:  # beyond the rule's bound (to the page's rounding)
-        assert words == (
-            "the leading digit is right more often" if difference > 0
-            else "the units digit is right more often"
-        )  # fmt: skip
-    elif abs(difference) < 3 * error - 0.1:
-        assert words == "no difference this book can measure"
 
 
 def _section(page: Path, label: str) -> str:
@@ -429,17 +432,13 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert abs(float(said.group(3)) - mean) < 0.06
     # the verdict's words follow the paired statistic: "+a ± b points over n seeds"
     stat = re.search(
-        r"masked minus unmasked is ([+-][\d.]+) ± ([\d.]+) points over \d+ seeds ?: "
-        r"by the book.s rule ?, (.*?) ?\.",
-        masking,
+        rf"masked minus unmasked is {PAIRED} ?: by the book.s rule ?, (.*?) ?\.", masking
     )
-    difference, error, words = float(stat.group(1)), float(stat.group(2)), stat.group(3)
-    if abs(difference) > 3 * error + 0.1:  # beyond the rule's bound (to the page's rounding)
-        assert words == (
-            "the masked runs start sooner" if difference > 0 else "the unmasked runs start sooner"
-        )
-    elif abs(difference) < 3 * error - 0.1:
-        assert words == "these seeds cannot tell which starts sooner"
+    _rule_words(
+        stat.group(1, 2, 5),
+        "the masked runs start sooner", "the unmasked runs start sooner",
+        "these seeds cannot tell which starts sooner", floored=stat.group(4),
+    )  # fmt: skip
 
     forgetting = _section(page, "ch-finetuning-forgetting")
     rows = re.findall(r"(#|mixture) (\d{4,}) [\d.]+% ([\d.]+)% ([\d.]+)%", forgetting)
@@ -447,13 +446,11 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     assert max(after["#"]) < 10 and min(after["mixture"]) > 90
     for name, said in (("#", "alone, it sorts"), ("mixture", "mixture keeps")):
         found = re.search(
-            said + r" (?:([\d.]+)% \(([\d.]+)%–([\d.]+)% by seed\)|([\d.]+)% in every seed)",
-            forgetting,
-        )
-        mean, low, high, every = found.groups()
+            said + r" ([\d.]+)%(?: \(([\d.]+)% to ([\d.]+)% by seed\))?", forgetting
+        )  # wording.by_seed: the mean alone where every seed prints alike
+        mean, low, high = found.groups()
         values = after[name]
-        mean, low, high = (every, every, every) if every else (mean, low, high)
-        assert (float(low), float(high)) == (min(values), max(values))
+        assert (float(low or mean), float(high or mean)) == (min(values), max(values))
         assert abs(float(mean) - sum(values) / len(values)) < 0.1  # each shown to 0.1
 
     lora = _section(page, "ch-finetuning-lora")
@@ -497,16 +494,6 @@ def test_the_data_page_says_where_the_validation_text_begins(book_html):
     assert int(said.group(4)) == round(100 * len(tempest) / len(val))
 
 
-def _rule_words(said: tuple, ahead: str, behind: str, even: str, rounding: float = 0.1):
-    """The words a paired statistic (difference, error, words as the page prints them)
-    must come with by the book's rule (verdicts.py), up to the page's rounding."""
-    difference, error, words = float(said[0]), float(said[1]), said[2]
-    if abs(difference) > 3 * error + rounding:
-        assert words == (ahead if difference > 0 else behind), (difference, error, words)
-    elif abs(difference) < 3 * error - rounding:
-        assert words == even, (difference, error, words)
-
-
 def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_html):
     """Chapter 13's newer claims against its own tables: the unmasked runs' loss at the
     answer letter against knowing only how often each letter wins, and LoRA with the new
@@ -541,15 +528,14 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
         for name, values in re.findall(r"(full|LoRA r=8, # row|LoRA r=8) ((?:[\d.]+% ?){5,})", row)
     }
     gain = [a - b for a, b in zip(table["LoRA r=8, # row"], table["LoRA r=8"], strict=True)]
-    said = re.search(
-        r"row.s run minus rank 8 is ([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds: (.*?)\;", row
-    )
+    said = re.search(rf"row.s run minus rank 8 is {PAIRED}: (.*?)\;", row)
     assert int(said.group(3)) == len(gain) >= 5
     assert abs(float(said.group(1)) - sum(gain) / len(gain)) < 0.1  # the table's rounding
     _rule_words(
-        said.group(1, 2, 4),
+        said.group(1, 2, 5),
         "training the row helps", "training the row hurts",
         "these seeds cannot tell whether training the row changes the score",
+        floored=said.group(4),
     )  # fmt: skip
 
 

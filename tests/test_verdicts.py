@@ -43,6 +43,11 @@ def test_a_span_whose_ends_print_alike_is_one_value():
     assert wording.span([0.125, 0.125], ".1%") == "12.5%"
 
 
+def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():
+    assert wording.by_seed([0.987, 0.997, 0.995], ".1%") == "99.3% (98.7% to 99.7% by seed)"
+    assert wording.by_seed([0.0, 0.0001, 0.0], ".1%") == "0.0%"
+
+
 def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
     tight = verdicts.paired([0.5000, 0.5001, 0.5002, 0.5003, 0.5004], [0.5] * 5)
     assert tight.statistic() == "+0.02 ± 0.01 points over 5 seeds"
