@@ -109,7 +109,7 @@ def _rl_missing() -> list[processes.Task]:
 # what earlier ones trained, as in the build).
 TRAININGS = (
     _of_requests("presets (sort, char)", "model_src.trained", _presets),
-    _of_requests("learning-rate sweep (training)", "model_src.sweep", _sweep),
+    _of_requests("scaling sweep (scale)", "model_src.sweep", _sweep),
     _of_experiment("After GPT-2 variants (modern, nGPT)", "variants"),
     _of_experiment("char nGPT runs (nGPT)", "char_ngpt"),
     _of_experiment("fine-tuning runs (Part III)", "finetune_runs"),

@@ -2,15 +2,21 @@
 
     from model_src import sweep
     for point in sweep.run():  # the first call trains, later ones load
-        print(point["name"], point["params"], point["val_loss"])
+        print(point["name"], point["params"], point["val_loss"], point["val_losses"])
 
 Only the shape changes from one size to the next, each about four times the parameters of
 the one before; data, batch, steps and learning-rate schedule are the same for all, so
-the differences in loss are what the extra parameters buy. Each run is a trained.get()
-cache entry, so the sweep trains once and the book's clips and cells just load it.
+the differences in loss are what the extra parameters buy. Every size is trained with
+SEEDS seeds, the same ones for every size, so that sizes compare seed by seed
+(experiments/verdicts.py) and the luck of one run is measured, not guessed. Each run is a
+trained.get() cache entry, so the sweep trains once and the book's clips and cells just
+load it.
 """
 
+import statistics
+
 from . import trained
+from .experiments import seeds, verdicts
 
 SIZES: tuple[dict, ...] = (
     dict(n_layer=1, n_head=2, n_embd=32),
@@ -25,29 +31,38 @@ SIZES: tuple[dict, ...] = (
 # on the plays); at 600 the sizes were ordered.
 STEPS = 600
 TRAINING = dict(max_iters=STEPS, warmup_iters=STEPS // 10, lr_decay_iters=STEPS, eval_interval=100)
+# The seeds each size trains with, as the book draws them (trained.get moves them by
+# NANOBOOK_SEED): as few as the book's rule decides a comparison on.
+SEEDS = tuple(seeds.BOOK_SEED + i for i in range(verdicts.MIN_SEEDS))
 
 
 def size_name(size: dict) -> str:
     return f"{size['n_layer']}L·{size['n_head']}H·{size['n_embd']}C"
 
 
-def requests(sizes=SIZES, training=TRAINING, preset: str = "char") -> list[tuple[str, dict]]:
-    """The (preset, overrides) of each run, for trained.train_all."""
-    return [(preset, {**size, **training}) for size in sizes]
+def requests(
+    sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS
+) -> list[tuple[str, dict]]:
+    """The (preset, overrides) of each run, every size with every seed, for
+    trained.train_all."""
+    return [(preset, {**size, **training, "seed": seed}) for size in sizes for seed in seeds]
 
 
-def run(sizes=SIZES, training=TRAINING, preset: str = "char") -> list[dict]:
+def run(sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS) -> list[dict]:
     """One dict per size, smallest first: name, params (as GPT.get_num_params counts
-    them), val_loss (the best evaluation of the run), train_seconds, and the shape."""
+    them), val_losses (each seed's best evaluation, in the order of seeds), val_loss
+    (their mean), train_seconds (all its seeds'), and the shape."""
     points = []
     for size in sizes:
-        result = trained.get(preset, **size, **training)
+        results = [trained.get(preset, **size, **training, seed=seed) for seed in seeds]
+        losses = [result.best_val_loss for result in results]
         points.append(
             {
                 "name": size_name(size),
-                "params": result.model.get_num_params(),
-                "val_loss": result.best_val_loss,
-                "train_seconds": result.train_seconds,
+                "params": results[0].model.get_num_params(),
+                "val_losses": losses,
+                "val_loss": statistics.fmean(losses),
+                "train_seconds": sum(result.train_seconds for result in results),
                 **size,
             }
         )

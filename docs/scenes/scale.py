@@ -1,7 +1,8 @@
 """Chapter 10: loss against parameters, on log axes, from the book's own scaling sweep.
 
 Each point is one size of the char model trained by model_src/sweep.py (same data, same
-steps, same schedule); the dashed line is a least-squares power law through those points.
+steps, same schedule): its mean loss over the sweep's seeds, with a bar from the lowest
+seed's to the highest's; the dashed line is a least-squares power law through the means.
 """
 
 import math
@@ -27,17 +28,18 @@ class ScalingScene(BookScene):
         seconds = sum(p["train_seconds"] for p in points)
         self.show_title(
             "Loss against model size",
-            f"{len(points)} sizes of the char model, one run each, {sweep.STEPS} steps: "
-            f"{seconds:.0f} s of training in all",
+            f"{len(points)} sizes of the char model, {len(sweep.SEEDS)} seeds each, "
+            f"{sweep.STEPS} steps: {seconds:.0f} s of training in all",
         )
         decades = range(math.floor(np.log10(params.min())), math.ceil(np.log10(params.max())) + 1)
-        axes, key = self.draw_axes(decades, losses)
+        every_loss = np.array([loss for p in points for loss in p["val_losses"]])
+        axes, key = self.draw_axes(decades, every_loss)  # room for every seed's bar
         dots, notes = self.plot_sizes(points, axes, key)
         fit_gap = self.draw_fit(params, losses, decades, axes, dots, notes)
         self.wait(2.5)
         self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
-            f"In this sweep, one run per size, the loss lies\n"
+            f"In this sweep, the mean loss of {len(sweep.SEEDS)} seeds lies\n"
             f"within {fit_gap:.1%} of a power of model size.",
             f"{params_text(params[0])} → {params_text(params[-1])} parameters "
             f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
@@ -87,16 +89,23 @@ class ScalingScene(BookScene):
         return axes, key
 
     def plot_sizes(self, points: list[dict], axes: Axes, key: Text) -> tuple[VGroup, VGroup]:
-        """A dot per size, and its note in a column under the key."""
+        """A dot per size at its mean loss, a bar over its seeds' losses, and its note in a
+        column under the key."""
         dots = VGroup()
         notes = VGroup()
         for point in points:
-            at = axes.c2p(math.log10(point["params"]), math.log10(point["val_loss"]))
-            dot = Dot(at, radius=0.1, color=ROLE["loss"])
+            x = math.log10(point["params"])
+            at = axes.c2p(x, math.log10(point["val_loss"]))
+            bar = Line(
+                *[axes.c2p(x, math.log10(f(point["val_losses"]))) for f in (min, max)],
+                color=ROLE["loss"],
+                stroke_width=3,
+            )
+            dot = VGroup(bar, Dot(at, radius=0.1, color=ROLE["loss"]))
             note = VGroup(
                 label(point["name"], MIN_TEXT, TEXT, mono=True),
                 label(
-                    f"{params_text(point['params'])} · loss {point['val_loss']:.3f} · "
+                    f"{params_text(point['params'])} · mean loss {point['val_loss']:.3f} · "
                     f"{point['train_seconds']:.0f} s",
                     MIN_TEXT,
                     ROLE["loss"],
