@@ -51,17 +51,21 @@ def requests(
 def run(sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS) -> list[dict]:
     """One dict per size, smallest first: name, params (as GPT.get_num_params counts
     them), val_losses (each seed's best evaluation, in the order of seeds), val_loss
-    (their mean), train_seconds (all its seeds'), and the shape."""
+    (their mean), eval_iters and val_curves (the steps evaluated, and each seed's val loss
+    at them), train_seconds (all its seeds'), and the shape."""
     points = []
     for size in sizes:
         results = [trained.get(preset, **size, **training, seed=seed) for seed in seeds]
         losses = [result.best_val_loss for result in results]
+        evals = [[m for m in result.metrics if "val_loss" in m] for result in results]
         points.append(
             {
                 "name": size_name(size),
                 "params": results[0].model.get_num_params(),
                 "val_losses": losses,
                 "val_loss": statistics.fmean(losses),
+                "eval_iters": [m["iter"] for m in evals[0]],
+                "val_curves": [[m["val_loss"] for m in run] for run in evals],
                 "train_seconds": sum(result.train_seconds for result in results),
                 **size,
             }

@@ -32,7 +32,11 @@ def test_run_reports_one_point_per_size_in_order_over_its_seeds(tmp_path, monkey
     assert [p["name"] for p in points] == ["1L·1H·8C", "1L·2H·16C"]
     assert points[0]["params"] < points[1]["params"]
     for point, size in zip(points, tiny, strict=True):
-        assert point.keys() == {"name", "params", "val_losses", "val_loss", "train_seconds", *size}
+        assert point.keys() == {
+            "name", "params", "val_losses", "val_loss", "eval_iters", "val_curves",
+            "train_seconds", *size,
+        }  # fmt: skip
+        assert [min(curve) for curve in point["val_curves"]] == point["val_losses"]
         assert len(point["val_losses"]) == 2 and len(set(point["val_losses"])) == 2  # two seeds
         assert point["val_loss"] == sum(point["val_losses"]) / 2
         assert all(math.isfinite(loss) and 0 < loss < 10 for loss in point["val_losses"])
