@@ -41,7 +41,7 @@ def _page_text(page: Path) -> str:
 
 # A paired statistic as verdicts.Comparison.statistic prints it: mean, standard error,
 # seeds, and the note where only the floor of a comparison of shares makes it "even".
-PAIRED = r"([+-][\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
+PAIRED = r"([+-]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
 
 
 def _rule_words(
@@ -277,7 +277,7 @@ def test_the_successor_table_moves_from_a_to_c(book_html):
 
 
 STATISTIC = (  # as PAIRED, in parentheses, with or without "points"
-    r"\(\s*([+−-][\d.]+) ± ([\d.]+)(?: points)? over (\d+) seeds(, under the floor[^)]*)?\s*\)"
+    r"\(\s*([+−-]?[\d.]+) ± ([\d.]+)(?: points)? over (\d+) seeds(, under the floor[^)]*)?\s*\)"
 )
 
 

@@ -51,7 +51,10 @@ def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():
 def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
     tight = verdicts.paired([0.5000, 0.5001, 0.5002, 0.5003, 0.5004], [0.5] * 5)
     assert tight.statistic() == "+0.02 ± 0.01 points over 5 seeds"
-    assert tight.statistic(digits=1) == "+0.0 ± 0.0 points over 5 seeds"
+    # a mean that rounds to zero has no sign: "-0.0" would read as a fall, "+0.0" as a rise
+    assert tight.statistic(digits=1) == "0.0 ± 0.0 points over 5 seeds"
+    below = verdicts.paired([0.5, 0.49999, 0.5, 0.5, 0.5], [0.5] * 5)
+    assert below.statistic(digits=2) == "0.00 ± 0.00 points over 5 seeds"
     certain = verdicts.paired([1.0] * 5, [0.0] * 5)
     assert certain.statistic() == "+100.0 ± 0.0 points over 5 seeds"
 

@@ -78,7 +78,9 @@ class Comparison:
             digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
             while digits < 4 and abs(mean) < floor and round(abs(mean), digits) >= floor:
                 digits += 1
-        text = f"{mean:+.{digits}f} ± {error:.{digits}f}{unit} over {self.n} seeds"
+        shown = f"{abs(mean):.{digits}f}"
+        sign = "" if float(shown) == 0 else "+" if mean > 0 else "-"  # no "-0.0": not a fall
+        text = f"{sign}{shown} ± {error:.{digits}f}{unit} over {self.n} seeds"
         return text + (f", under the floor of {floor:g}{unit}" if self.under_floor else "")
 
     def words(
