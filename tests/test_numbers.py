@@ -36,7 +36,7 @@ DEFINING_PHRASES = [
     r"GPT-2(?:'s|’s)? (?:has |table of |)50,?257",  # GPT-2's vocabulary, as published
     r"50,000 merges",  # GPT-2's tokenizer, as published
     r"\(256, 257, …\)|257 =|258 =",  # the worked example's new ids: 256, then one more each
-    r"PEFT \d+\.\d+",  # another project's version, said with its date
+    r"(?:PEFT|PyTorch) \d+\.\d+",  # another project's version, said with its date
     r"τ = 0\.3, 0\.8 and 1\.5",  # sampling exercise: temperatures to try
     r"Generate 200 tokens|plus 200",  # sampling exercise: a length past block_size
     r"only 8 do|draws 8",  # training exercise: the micro-batch size
