@@ -256,8 +256,9 @@ def tool_off_question(preset: str, prompt: str) -> dict:
     return {
         "ask": "tool-off",
         "input": prompt,
-        "text": f"With its calculator, the {preset} model completes “{prompt}” with “{on}”. "
-        "What does it write with the calculator switched off?",
+        "text": f"With its calculator, seed {tools.trained_seed(preset)}'s {preset} model "
+        f"completes “{prompt}” with “{on}”. What does it write with the calculator switched "
+        "off?",
         "choices": [[text, f"“{text}”"] for text in sorted({on, off, plain})],
         "answer": off,
     }

@@ -79,10 +79,20 @@ def tools(preset: str, prompt: str) -> dict:
     return {"prompt": prompt, "prompt_rule": prompt_rule(entry), **runs}
 
 
+def trained_seed(preset: str) -> int:
+    """The seed of the run the widgets load: compute.tool_model reads
+    arithmetic_runs.get(preset), which without a seed takes the run's first."""
+    from model_src.experiments import arithmetic_runs
+
+    return arithmetic_runs.EXPERIMENT.seeds_of(preset)[0]
+
+
 def tools_fallback(spec: ToolsSpec, result: dict) -> list[nodes.Node]:
+    # other seeds' models write other things after an unanswered call: say whose this is
     intro = nodes.paragraph(
-        text=f"The {spec.preset} model completes “{spec.prompt}”, greedily, with its "
-        "calculator on and off. Forced: the tokens the engine wrote (the tool's answer).",
+        text=f"Seed {trained_seed(spec.preset)}'s {spec.preset} model completes "
+        f"“{spec.prompt}”, greedily, with its calculator on and off. Forced: the tokens the "
+        "engine wrote (the tool's answer).",
         classes=["nb-live-caption"],
     )
     rows = []
