@@ -41,7 +41,9 @@ def _page_text(page: Path) -> str:
 
 # A paired statistic as verdicts.Comparison.statistic prints it: mean, standard error,
 # seeds, and the note where only the floor of a comparison of shares makes it "even".
-PAIRED = r"([+-]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
+PAIRED = (
+    r"([+-]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
+)
 
 
 def _rule_words(
@@ -607,12 +609,16 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
         even="no difference this book can measure at this size",
     )  # fmt: skip
     assert f"GRPO minus REINFORCE, seed by seed, is {grpo}" in text
-    gamed = claim(
-        "gamed", "start", p1, ahead="the real task went up anyway",
-        behind="the real task went down", even="no change in the real task this book can measure",
-    )  # fmt: skip
-    said = f"went from {mean('start', p1)} to {mean('gamed', p1)}"
-    assert f"{said} ({gamed}" in text
+    gamed = verdicts.paired(final("gamed", p1), final("start", p1))
+    words = gamed.words(
+        ahead="a rise by the book's rule",
+        behind="a fall by the book's rule",
+        even="a change these seeds cannot separate from noise",
+    )
+    fell = sum(v < runs["start", seeds[0]]["final"][p1] for v in final("gamed", p1))
+    said = f"went from {mean('start', p1)} to {mean('gamed', p1)} on average: it fell in"
+    assert said in text and f"{words} ({gamed.statistic()})" in text
+    assert (f"fell in {fell} of the" in text) or (f"in all {len(seeds)} seeds" in text)
 
 
 def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
@@ -660,4 +666,4 @@ def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
           for name in ("REINFORCE", "start"))
     )  # fmt: skip
     words = at_k.words(ahead="REINFORCE ahead", behind="the start model ahead", even=even)
-    assert large.group(2, 3) == (at_k.statistic(digits=3), words)
+    assert large.group(2, 3) == (at_k.statistic(), words)
