@@ -252,10 +252,12 @@ def test_the_probe_finds_the_counts_that_the_rule_needs(book_html):
 
 
 def test_the_successor_table_moves_from_a_to_c(book_html):
-    """Attention chapter: the selector head's weights by answer row and query letter. The first row
-    favours A for every query letter, the last never A, as the prose names it; after the
-    first row prompt letters below the query's own get less weight than those at or above it."""
+    """Attention chapter: the selector head's weights by answer row and query letter. The
+    prose names each end row's favoured keys as the table has them (one for every query
+    letter, or each letter's own); the last row never favours A; after the first row
+    prompt letters below the query's own get less weight than those at or above it."""
     page = _page_text(book_html / "chapters/attention.html")
+    text = " ".join(page.split()).replace("’", "'")  # smart quotes
     table = {}  # (row, query letter) -> {key letter: weight}
     for row, line in re.findall(r"^row\s+(\d+)\s+(query .*)$", page, re.MULTILINE):
         for q, shares in re.findall(r"query ([A-C]): (A [\d.]+ B [\d.]+ C [\d.]+)", line):
@@ -263,15 +265,17 @@ def test_the_successor_table_moves_from_a_to_c(book_html):
     rows = sorted({row for row, _ in table})
     assert len(rows) == 6, table
     favoured = {key: max(shares, key=lambda k: float(shares[k])) for key, shares in table.items()}
-    assert all(favoured[rows[0], q] == "A" for q in "ABC")
-    last = {q: favoured[row, q] for row, q in table if row == rows[-1]}
-    assert "A" not in last.values()
-    said = (
-        "whatever it holds, to the C's"
-        if set(last.values()) == {"C"}
-        else " and ".join(f"the {key}'s when it holds {q}" for q, key in sorted(last.items()))
-    )
-    assert said in " ".join(page.split()).replace("’", "'"), said  # smart quotes
+    for end in (rows[0], rows[-1]):
+        keys = {q: favoured[row, q] for row, q in table if row == end}
+        said = (
+            f"to the prompt's {next(iter(keys.values()))}'s whatever letter the query holds"
+            if len(set(keys.values())) == 1
+            else " and ".join(
+                f"the prompt's {key}'s when the query holds {q}" for q, key in sorted(keys.items())
+            )
+        )
+        assert said in text, said
+    assert "A" not in {favoured[row, q] for row, q in table if row == rows[-1]}
     for (row, q), shares in table.items():
         if row > rows[0] and q != "A":
             below = sum(float(v) for k, v in shares.items() if k < q)
