@@ -619,10 +619,16 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
         behind="a fall by the book's rule",
         even="a change these seeds cannot separate from noise",
     )
-    fell = sum(v < runs["start", seeds[0]]["final"][p1] for v in final("gamed", p1))
-    said = f"went from {mean('start', p1)} to {mean('gamed', p1)} on average: it fell in"
+    before = runs["start", seeds[0]]["final"][p1]
+    fell = sum(v < before for v in final("gamed", p1))
+    rose = sum(v > before for v in final("gamed", p1))
+    by_seed = (
+        f"it {'fell' if fell else 'rose'} in all {len(seeds)} seeds"
+        if len(seeds) in (fell, rose)
+        else f"it fell in {fell} of the {len(seeds)} seeds"
+    )
+    said = f"went from {mean('start', p1)} to {mean('gamed', p1)} on average: {by_seed}"
     assert said in text and f"{words} ({gamed.statistic()})" in text
-    assert (f"fell in {fell} of the" in text) or (f"in all {len(seeds)} seeds" in text)
 
 
 def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
