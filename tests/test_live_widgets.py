@@ -475,7 +475,7 @@ def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(ope
     from model_src import arithmetic, engine
     from model_src.experiments import arithmetic_runs
 
-    model = arithmetic_runs.get("calculator")["model"]
+    model = arithmetic_runs.get("calculator", arithmetic_runs.shown_seed("calculator"))["model"]
     page = open_page("tools", reduced_motion="reduce")
     widget = live(page, ".nb-live-tools")
     field, switch = widget.locator("input[type=text]"), widget.locator("input[type=checkbox]")

@@ -75,3 +75,14 @@ def test_a_mean_just_under_the_floor_does_not_print_as_the_floor():
     assert just_under.under_floor
     assert just_under.statistic() == "+1.98 ± 0.14 points over 8 seeds, under the floor of 2 points"
     assert verdicts.paired([0.5160, 0.5236] * 4, [0.5] * 8).statistic().startswith("+2.0 ±")
+
+
+def test_a_size_prints_unsigned_and_a_gap_by_its_magnitude_with_the_statistics_digits():
+    shares_of_a_gain = verdicts.Comparison((0.40, 0.45, 0.50, 0.42, 0.48))
+    assert shares_of_a_gain.statistic(unit="%", signed=False) == "45.0 ± 1.8% over 5 seeds"
+    falling = verdicts.paired([0.5160, 0.5236] * 4, [0.53] * 8, floor=verdicts.RESOLUTION)
+    assert falling.statistic().startswith("-1.0 ± 0.1 points")
+    assert falling.statistic(signed=False).startswith("-1.0 ±")  # a fall keeps its sign
+    assert falling.magnitude() == "1.0"
+    just_under = verdicts.shares([0.5160, 0.5236] * 4, [0.5] * 8)
+    assert just_under.magnitude() == "1.98"  # as many digits as the statistic shows

@@ -59,7 +59,7 @@ def tool_model(name: str) -> SimpleNamespace:
     from model_src import arithmetic
     from model_src.experiments import arithmetic_runs
 
-    model = arithmetic_runs.get(name)["model"]
+    model = arithmetic_runs.get(name, arithmetic_runs.shown_seed(name))["model"]
     tokens = arithmetic.TOKENIZER
     meta = {
         "vocab_size": len(tokens.vocab),

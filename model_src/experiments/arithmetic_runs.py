@@ -72,6 +72,11 @@ def build(name: str) -> GPT:
     return GPT(gpt_config())
 
 
+def shown_seed(name: str) -> int:
+    """The seed of run `name` that the chapter's quiz and live widgets load: its first."""
+    return EXPERIMENT.seeds_of(name)[0]
+
+
 EXPERIMENT = Experiment(
     folder="arithmetic",
     code=Path(__file__),

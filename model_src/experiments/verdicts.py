@@ -64,24 +64,41 @@ class Comparison:
         return STANDARD_ERRORS * self.standard_error < abs(self.mean) < self.floor
 
     def statistic(
-        self, scale: float = 100, unit: str = " points", digits: int | None = None
+        self,
+        scale: float = 100,
+        unit: str = " points",
+        digits: int | None = None,
+        signed: bool = True,
     ) -> str:
         """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds',
         and ', under the floor of 2 points' where only the floor makes it "even" (a steady
         gap of one problem would otherwise read as a difference the verdict denies).
-        Without digits, one decimal, or as many more (up to 4) as a standard error above 0
-        needs not to print as 0 ('± 0.0' reads as no spread at all), or as a mean just
-        under the floor needs not to print as the floor ('+2.0' beside "no difference
-        under 2 points" reads as a contradiction)."""
+        Unsigned (`signed=False`) for a mean that is a size, not a difference: '46.3 ±
+        5.0% over 8 seeds'. Digits as `magnitude` prints the mean."""
+        digits = self._digits(scale) if digits is None else digits
+        shown = self.magnitude(scale, digits)
+        positive = "+" if signed else ""
+        sign = "" if float(shown) == 0 else positive if self.mean > 0 else "-"  # no "-0.0"
+        error = f"{self.standard_error * scale:.{digits}f}"
+        text = f"{sign}{shown} ± {error}{unit} over {self.n} seeds"
+        floor = f", under the floor of {self.floor * scale:g}{unit}"
+        return text + (floor if self.under_floor else "")
+
+    def magnitude(self, scale: float = 100, digits: int | None = None) -> str:
+        """|mean| as `statistic` prints it, for a sentence that names the size of a gap."""
+        digits = self._digits(scale) if digits is None else digits
+        return f"{abs(self.mean * scale):.{digits}f}"
+
+    def _digits(self, scale: float) -> int:
+        """One decimal, or as many more (up to 4) as a standard error above 0 needs not to
+        print as 0 ('± 0.0' reads as no spread at all), or as a mean just under the floor
+        needs not to print as the floor ('+2.0' beside "no difference under 2 points" reads
+        as a contradiction)."""
         mean, error, floor = self.mean * scale, self.standard_error * scale, self.floor * scale
-        if digits is None:
-            digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
-            while digits < 4 and abs(mean) < floor and round(abs(mean), digits) >= floor:
-                digits += 1
-        shown = f"{abs(mean):.{digits}f}"
-        sign = "" if float(shown) == 0 else "+" if mean > 0 else "-"  # no "-0.0": not a fall
-        text = f"{sign}{shown} ± {error:.{digits}f}{unit} over {self.n} seeds"
-        return text + (f", under the floor of {floor:g}{unit}" if self.under_floor else "")
+        digits = next(d for d in range(1, 5) if round(error, d) or not error or d == 4)
+        while digits < 4 and abs(mean) < floor and round(abs(mean), digits) >= floor:
+            digits += 1
+        return digits
 
     def words(
         self, ahead: str, behind: str, even: str = "no difference this book can measure"

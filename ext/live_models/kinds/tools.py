@@ -80,11 +80,10 @@ def tools(preset: str, prompt: str) -> dict:
 
 
 def trained_seed(preset: str) -> int:
-    """The seed of the run the widgets load: compute.tool_model reads
-    arithmetic_runs.get(preset), which without a seed takes the run's first."""
+    """The seed of the run the widgets load (compute.tool_model)."""
     from model_src.experiments import arithmetic_runs
 
-    return arithmetic_runs.EXPERIMENT.seeds_of(preset)[0]
+    return arithmetic_runs.shown_seed(preset)
 
 
 def tools_fallback(spec: ToolsSpec, result: dict) -> list[nodes.Node]:
