@@ -14,10 +14,14 @@ def test_a_difference_beyond_three_standard_errors_is_a_verdict():
     assert verdicts.paired([0.7] * 5, [0.8, 0.9, 0.85, 0.8, 0.9]).verdict == "behind"
 
 
-def test_a_difference_within_the_noise_is_no_verdict():
-    noisy = verdicts.paired([0.9, 0.5, 0.8, 0.6, 0.95], [0.7, 0.8, 0.6, 0.85, 0.7])
+def test_a_difference_within_the_noise_is_no_verdict_over_eight_seeds():
+    first, second = [0.9, 0.5, 0.8, 0.6, 0.95, 0.7, 0.75, 0.8], [0.7, 0.8, 0.6, 0.85] * 2
+    noisy = verdicts.paired(first, second)
     assert noisy.verdict == "even"
     assert noisy.words("ahead", "behind") == "no difference this book can measure"
+    # five seeds decide a difference far beyond its spread, not the absence of one
+    with pytest.raises(ValueError, match="asks 8 seeds"):
+        _ = verdicts.paired(first[:5], second[:5]).verdict
 
 
 def test_fewer_than_five_seeds_decide_nothing():

@@ -95,7 +95,9 @@ SEEDS = seeds.seeds(2)
 COMPARED: dict[str, int] = {
     **dict.fromkeys(("GPT-2", "no biases", "RMSNorm", "SwiGLU", "GQA", "RoPE + wpe"), 8),
     **dict.fromkeys((*NANOCHAT, "Muon", "nGPT", "nGPT + wpe"), 8),
-    **dict.fromkeys(("RoPE", "all five", "no positions", *HIGH_LR_PROBES), 5),
+    # near the noise under some seeds (all five's lag: 3.4 standard errors with five seeds
+    # under NANOBOOK_SEED=13), and QK-norm's spike count at the high rate within it
+    **dict.fromkeys(("RoPE", "all five", "no positions", *HIGH_LR_PROBES), 8),
     f"window {WINDOWS['prompt']}": 8,
     f"window {WINDOWS['blind']}": 5,  # it cannot sort every problem: predicted far behind
 }

@@ -6,9 +6,12 @@ the setting, plus the rounding that follows from it. For each seed the differenc
 of the measured value (an accuracy, a loss) is taken, and
 
     a difference is claimed only when the mean of the d_s lies more than three standard
-    errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds;
+    errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds, and n >= 8 for
+    a mean within three standard errors of zero;
 
-anything closer is "no difference this book can measure at this size". A share of
+anything closer is "no difference this book can measure at this size". Five seeds decide
+a difference that stands far beyond its spread; a mean within the noise is a verdict of
+"even" only when eight seeds say so, for five may miss a small effect that eight find. A share of
 held-out problems moves in steps of one problem, and a difference of one problem in every
 seed has no spread at all: a comparison of accuracies (`shares`) also asks the mean to
 reach RESOLUTION, below which it is "even" whatever its spread. Three standard
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MIN_SEEDS = 5
+NEAR_NOISE_SEEDS = 8  # the least seeds for a mean within STANDARD_ERRORS of zero
 STANDARD_ERRORS = 3.0
 # the least difference in a share of problems a claim is made on: 2 points, three of the
 # sort task's 146 held-out problems (one is 0.7 points)
@@ -54,7 +58,13 @@ class Comparison:
         """ "ahead" (the first is larger), "behind", or "even" (no measurable difference)."""
         if self.n < MIN_SEEDS:
             raise ValueError(f"{self.n} seeds cannot decide a claim: the book asks {MIN_SEEDS}")
-        if abs(self.mean) > STANDARD_ERRORS * self.standard_error and abs(self.mean) >= self.floor:
+        beyond_noise = abs(self.mean) > STANDARD_ERRORS * self.standard_error
+        if not beyond_noise and self.n < NEAR_NOISE_SEEDS:
+            raise ValueError(
+                f"{self.statistic()} lies within {STANDARD_ERRORS:g} standard errors of zero:"
+                f" the book asks {NEAR_NOISE_SEEDS} seeds to call that no difference"
+            )
+        if beyond_noise and abs(self.mean) >= self.floor:
             return "ahead" if self.mean > 0 else "behind"
         return "even"
 
