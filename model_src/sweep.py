@@ -32,7 +32,9 @@ SIZES: tuple[dict, ...] = (
 STEPS = 600
 TRAINING = dict(max_iters=STEPS, warmup_iters=STEPS // 10, lr_decay_iters=STEPS, eval_interval=100)
 # The seeds each size trains with, as the book draws them (trained.get moves them by
-# NANOBOOK_SEED): as few as the book's rule decides a comparison on.
+# NANOBOOK_SEED): as few as the book's rule claims a difference on. Each step up in size
+# lies far beyond the noise; one within it would be a failed claim, for the rule asks
+# eight seeds to call a difference absent.
 SEEDS = tuple(seeds.BOOK_SEED + i for i in range(verdicts.MIN_SEEDS))
 
 

@@ -81,12 +81,25 @@ def test_a_mean_just_under_the_floor_does_not_print_as_the_floor():
     assert verdicts.paired([0.5160, 0.5236] * 4, [0.5] * 8).statistic().startswith("+2.0 ±")
 
 
-def test_a_size_prints_unsigned_and_a_gap_by_its_magnitude_with_the_statistics_digits():
+def test_a_size_prints_without_a_plus_and_a_gap_by_its_magnitude_with_the_statistics_digits():
     shares_of_a_gain = verdicts.Comparison((0.40, 0.45, 0.50, 0.42, 0.48))
-    assert shares_of_a_gain.statistic(unit="%", signed=False) == "45.0 ± 1.8% over 5 seeds"
+    assert shares_of_a_gain.statistic(unit="%", plus=False) == "45.0 ± 1.8% over 5 seeds"
     falling = verdicts.paired([0.5160, 0.5236] * 4, [0.53] * 8, floor=verdicts.RESOLUTION)
     assert falling.statistic().startswith("-1.0 ± 0.1 points")
-    assert falling.statistic(signed=False).startswith("-1.0 ±")  # a fall keeps its sign
+    assert falling.statistic(plus=False).startswith("-1.0 ±")  # a fall keeps its sign
     assert falling.magnitude() == "1.0"
     just_under = verdicts.shares([0.5160, 0.5236] * 4, [0.5] * 8)
     assert just_under.magnitude() == "1.98"  # as many digits as the statistic shows
+
+
+def test_no_difference_takes_eight_seeds_at_every_edge():
+    same = [0.5] * 5
+    with pytest.raises(ValueError, match="asks 8 seeds"):  # no spread, no difference
+        _ = verdicts.paired(same, same).verdict
+    assert verdicts.paired([0.5] * 8, [0.5] * 8).verdict == "even"
+    steady_problem = verdicts.shares([0.5 + 1 / 146] * 5, [0.5] * 5)
+    assert steady_problem.verdict == "even"  # beyond the noise, under the floor: 5 decide
+    with pytest.raises(ValueError, match="asks 8 seeds"):
+        _ = verdicts.Comparison((0.1, -0.1, 0.2, -0.2, 0.1, -0.1, 0.05)).verdict  # seven
+    with pytest.raises(ValueError, match="not a number"):
+        _ = verdicts.Comparison((0.1, float("nan"), 0.2, 0.1, 0.3)).verdict

@@ -23,7 +23,7 @@ def run_steps(tool: bool) -> tuple[str, list[tuple[str, bool]], list]:
     from model_src import arithmetic, engine, kv_cache
     from model_src.experiments import arithmetic_runs
 
-    model = arithmetic_runs.get("calculator", arithmetic_runs.SEEDS[0])["model"]
+    model = arithmetic_runs.get("calculator", arithmetic_runs.shown_seed("calculator"))["model"]
     a, b = arithmetic.held_out()[PROBLEM].tolist()
     prompt = arithmetic.prompt(a, b)
     tokens = arithmetic.TOKENIZER
@@ -133,8 +133,9 @@ class ToolsScene(BookScene):
         head = label("tool off", MIN_TEXT, ROLE["loss"]).next_to(row, LEFT, buff=0.3)
         tail = "".join(ch for ch, _ in steps).split(">", 1)[-1]
         sum_written = any(ch.isdigit() for ch in tail)
+        seed = arithmetic_runs.shown_seed("calculator")
         verdict = label(
-            f"tool off, seed {arithmetic_runs.SEEDS[0]}'s model writes “{tail}” after its call"
+            f"tool off, seed {seed}'s model writes “{tail}” after its call"
             + ("" if sum_written else ": no sum"),
             MIN_TEXT,
             ROLE["loss"],

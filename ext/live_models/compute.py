@@ -101,7 +101,7 @@ def model_weights(preset: str) -> str:
         name = chat_runs()[preset.removeprefix(CHAT_PREFIX)]
         return finetune_runs.EXPERIMENT.weights(name, finetune_runs.SEEDS[0])
     if preset in TOOL_MODELS:
-        return arithmetic_runs.EXPERIMENT.weights(preset, arithmetic_runs.SEEDS[0])
+        return arithmetic_runs.EXPERIMENT.weights(preset, arithmetic_runs.shown_seed(preset))
     return trained.weights(preset)
 
 

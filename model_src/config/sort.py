@@ -1,5 +1,5 @@
-# Sort six letters from {A, B, C}: CABBAC -> AABBCC. The model is the one llm-viz
-# animates: 3 layers, 3 heads, 48 channels, 85,584 parameters.
+# Sort six letters from {A, B, C}: CABBAC -> AABBCC. The model has the shape of the one
+# llm-viz animates (minGPT's demo): 3 layers, 3 heads, 48 channels, 85,584 parameters.
 out_dir = "out-sort"
 dataset = "sort"
 block_size = 11  # 6 prompt letters + 6 sorted ones, minus the last (only ever a target)

@@ -21,7 +21,7 @@ from .runner import Experiment
 RUNS = {"calculator": True, "no tool": False}  # name -> trained with the tool?
 # eight (verdicts.py): tool on against off is a gap of nearly every sum, far beyond what a
 # seed moves, but the units digit without the tool is compared with a guess, and that
-# difference lies within the noise
+# difference may lie within the noise
 SEEDS = seeds.seeds(8)
 # the sort preset's optimiser settings, at a length where the tool model is done
 SETTINGS = dict(

@@ -89,7 +89,8 @@ SPECS = {
 SEEDS = seeds.seeds(2)
 # The runs the chapters compare, with how many seeds each comparison is decided over,
 # paired by seed (verdicts.py): eight where the difference may lie within
-# three standard errors of zero, five where it lies far beyond them. Their seeds past
+# three standard errors of zero (fewer cannot call it absent), five where it lies far
+# beyond them. Their seeds past
 # SEEDS train only to COMPARED_STEPS, the steps whose evaluations the comparisons read:
 # the schedule is the full run's, so such a run is the full run's first steps.
 COMPARED: dict[str, int] = {

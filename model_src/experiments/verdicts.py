@@ -9,9 +9,9 @@ of the measured value (an accuracy, a loss) is taken, and
     errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds, and n >= 8 for
     a mean within three standard errors of zero;
 
-anything closer is "no difference this book can measure at this size". Five seeds decide
-a difference that stands far beyond its spread; a mean within the noise is a verdict of
-"even" only when eight seeds say so, for five may miss a small effect that eight find. A share of
+anything closer is "no difference this book can measure at this size". Five seeds can
+claim a difference; saying there is none takes eight, for five may miss a small effect
+that eight find. A share of
 held-out problems moves in steps of one problem, and a difference of one problem in every
 seed has no spread at all: a comparison of accuracies (`shares`) also asks the mean to
 reach RESOLUTION, below which it is "even" whatever its spread. Three standard
@@ -58,11 +58,14 @@ class Comparison:
         """ "ahead" (the first is larger), "behind", or "even" (no measurable difference)."""
         if self.n < MIN_SEEDS:
             raise ValueError(f"{self.n} seeds cannot decide a claim: the book asks {MIN_SEEDS}")
+        if not all(map(math.isfinite, self.differences)):
+            raise ValueError(f"a run's value is not a number: {self.differences}")
         beyond_noise = abs(self.mean) > STANDARD_ERRORS * self.standard_error
         if not beyond_noise and self.n < NEAR_NOISE_SEEDS:
             raise ValueError(
-                f"{self.statistic()} lies within {STANDARD_ERRORS:g} standard errors of zero:"
-                f" the book asks {NEAR_NOISE_SEEDS} seeds to call that no difference"
+                f"{self.statistic(scale=1, unit='')} lies within {STANDARD_ERRORS:g} standard"
+                f" errors of zero: the book asks {NEAR_NOISE_SEEDS} seeds to call that no"
+                " difference"
             )
         if beyond_noise and abs(self.mean) >= self.floor:
             return "ahead" if self.mean > 0 else "behind"
@@ -78,16 +81,16 @@ class Comparison:
         scale: float = 100,
         unit: str = " points",
         digits: int | None = None,
-        signed: bool = True,
+        plus: bool = True,
     ) -> str:
         """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds',
         and ', under the floor of 2 points' where only the floor makes it "even" (a steady
         gap of one problem would otherwise read as a difference the verdict denies).
-        Unsigned (`signed=False`) for a mean that is a size, not a difference: '46.3 ±
+        Without a "+" (`plus=False`) for a mean that is a size, not a difference: '46.3 ±
         5.0% over 8 seeds'. Digits as `magnitude` prints the mean."""
         digits = self._digits(scale) if digits is None else digits
         shown = self.magnitude(scale, digits)
-        positive = "+" if signed else ""
+        positive = "+" if plus else ""
         sign = "" if float(shown) == 0 else positive if self.mean > 0 else "-"  # no "-0.0"
         error = f"{self.standard_error * scale:.{digits}f}"
         text = f"{sign}{shown} ± {error}{unit} over {self.n} seeds"
