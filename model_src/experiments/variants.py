@@ -88,11 +88,11 @@ SPECS = {
 # NANOBOOK_SEED): the chapters' tables and plots show these.
 SEEDS = seeds.seeds(2)
 # The runs the chapters compare, with how many seeds each comparison is decided over,
-# paired by seed (verdicts.py): eight where the difference may lie within
-# three standard errors of zero (fewer cannot call it absent), five where it lies far
-# beyond them. Their seeds past
-# SEEDS train only to COMPARED_STEPS, the steps whose evaluations the comparisons read:
-# the schedule is the full run's, so such a run is the full run's first steps.
+# paired by seed (verdicts.py): eight where the difference may lie within three standard
+# errors of zero (fewer cannot call it absent), five where it lies far beyond them. Their
+# seeds past SEEDS train only to COMPARED_STEPS, the steps whose evaluations the
+# comparisons read: the schedule is the full run's, so such a run is the full run's first
+# steps.
 COMPARED: dict[str, int] = {
     **dict.fromkeys(("GPT-2", "no biases", "RMSNorm", "SwiGLU", "GQA", "RoPE + wpe"), 8),
     **dict.fromkeys((*NANOCHAT, "Muon", "nGPT", "nGPT + wpe"), 8),

@@ -6,19 +6,17 @@ the setting, plus the rounding that follows from it. For each seed the differenc
 of the measured value (an accuracy, a loss) is taken, and
 
     a difference is claimed only when the mean of the d_s lies more than three standard
-    errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds, and n >= 8 for
-    a mean within three standard errors of zero;
+    errors from zero (|mean| > 3 * sd / sqrt(n)), with n >= 5 seeds;
 
-anything closer is "no difference this book can measure at this size". Five seeds can
-claim a difference; saying there is none takes eight, for five may miss a small effect
-that eight find. A share of
-held-out problems moves in steps of one problem, and a difference of one problem in every
-seed has no spread at all: a comparison of accuracies (`shares`) also asks the mean to
-reach RESOLUTION, below which it is "even" whatever its spread. Three standard
-errors is about the 1-in-300 level of a normal difference, and with five to eight seeds a
-t-distribution's tails are wider still: a claim that passes it does not hinge on one
-seed or on one machine's rounding. The page shows the statistic beside the claim
-("+8.0 ± 2.4 points over 8 seeds") and words it by the verdict.
+anything closer is "no difference this book can measure at this size", said only with
+n >= 8 seeds: five seeds can claim a difference, but may miss a small one that eight
+find. A share of held-out problems moves in steps of one problem, and a difference of one
+problem in every seed has no spread at all: a comparison of accuracies (`shares`) also
+asks the mean to reach RESOLUTION, below which it is "even" whatever its spread. Three
+standard errors is about the 1-in-300 level of a normal difference, and with five to
+eight seeds a t-distribution's tails are wider still: a claim that passes it does not
+hinge on one seed or on one machine's rounding. The page shows the statistic beside the
+claim ("+8.0 ± 2.4 points over 8 seeds") and words it by the verdict.
 """
 
 import math
