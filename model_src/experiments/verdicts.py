@@ -58,21 +58,25 @@ class Comparison:
             raise ValueError(f"{self.n} seeds cannot decide a claim: the book asks {MIN_SEEDS}")
         if not all(map(math.isfinite, self.differences)):
             raise ValueError(f"a run's value is not a number: {self.differences}")
-        beyond_noise = abs(self.mean) > STANDARD_ERRORS * self.standard_error
-        if not beyond_noise and self.n < NEAR_NOISE_SEEDS:
+        if not self.beyond_noise and self.n < NEAR_NOISE_SEEDS:
             raise ValueError(
                 f"{self.statistic(scale=1, unit='')} lies within {STANDARD_ERRORS:g} standard"
                 f" errors of zero: the book asks {NEAR_NOISE_SEEDS} seeds to call that no"
                 " difference"
             )
-        if beyond_noise and abs(self.mean) >= self.floor:
+        if self.beyond_noise and abs(self.mean) >= self.floor:
             return "ahead" if self.mean > 0 else "behind"
         return "even"
 
     @property
+    def beyond_noise(self) -> bool:
+        """The mean lies more than STANDARD_ERRORS standard errors from zero."""
+        return abs(self.mean) > STANDARD_ERRORS * self.standard_error
+
+    @property
     def under_floor(self) -> bool:
         """Beyond three standard errors yet under the floor: "even" for the floor alone."""
-        return STANDARD_ERRORS * self.standard_error < abs(self.mean) < self.floor
+        return self.beyond_noise and abs(self.mean) < self.floor
 
     def statistic(
         self,
