@@ -67,7 +67,7 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     of the runs without positions shown is what its table shows."""
     modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
     sooner, slower = "learns the task sooner than GPT-2", "learns it more slowly than GPT-2"
-    even = "(?:makes no difference|differs from GPT-2 by nothing) this book can measure"
+    even = "(?:makes no difference|shows no difference from GPT-2 that) this book can measure"
     claims = re.findall(rf"({sooner}|{slower}|{even}) \(\s*{PAIRED}\s*\)", modern)
     assert len(claims) >= 9  # the four, RoPE, all five, RoPE + wpe and nanochat's three
     for words, mean, error, seeds, floored in claims:
@@ -454,7 +454,7 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     _rule_words(
         stat.group(1, 2, 5),
         "the masked runs start sooner", "the unmasked runs start sooner",
-        "these seeds cannot tell which starts sooner", floored=stat.group(4),
+        "neither starts sooner", floored=stat.group(4),
     )  # fmt: skip
 
     forgetting = _section(page, "ch-finetuning-forgetting")
@@ -551,7 +551,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     _rule_words(
         said.group(1, 2, 5),
         "training the row helps", "training the row hurts",
-        "these seeds cannot tell whether training the row changes the score",
+        "by the book’s rule training the row neither helps nor hurts",
         floored=said.group(4),
     )  # fmt: skip
 

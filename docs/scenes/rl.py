@@ -42,7 +42,7 @@ class RLStepScene(BookScene):
         marks, reward_head, checked = self.check_answers(shot["rewards"], rows, sampled)
         bars, centred = self.centre_rewards(shot, rows, marks, reward_head, checked, sampled)
         self.show_update(shot["advantages"], bars, centred, sampled)
-        # the whole run: pass@1 climbing towards pass@8
+        # the whole run: pass@1 and pass@8, step by step
         self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
         self.show_run(record)
 
