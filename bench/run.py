@@ -642,7 +642,8 @@ def figures(run: FullRun, i: int) -> None:
 
 def publish_round(run: FullRun, i: int) -> None:
     """A cold publish build and the weight of its site and pages; in the last round, the
-    engine before issue 30 beside this tree; then the baseline's cold publish build."""
+    engine before issue 30 beside this tree; then the baseline's cold publish build; in the
+    last round, SEEDS_BEFORE's too, beside this round's (issue 45's cost)."""
     book = Workspace(run.scratch, f"publish-{i}")
     run.record("cold build, publish", published := book.build("publish"))
     html = book.docs / "_build" / "html"
