@@ -134,6 +134,41 @@ def test_erf_is_accurate(runtime_page):
     assert max(abs(v - math.erf(x)) for x, v in zip(xs, values, strict=True)) < 1e-14
 
 
+# (rows, terms, columns, a's step from one row to the next, from one term to the next):
+# the shapes of a forward pass (a = x), of an input's gradient (a = dy) and of a weight's
+# (a = dy read down its columns), with odd rows and columns.
+PRODUCT_SHAPES = ((22, 8, 24, 8, 1), (7, 13, 9, 13, 1), (5, 22, 3, 1, 5), (1, 1, 1, 1, 1))
+PRODUCTS_CODE = """([R, J, I, aRow, aStep]) => {
+  let seed = 7;
+  const draw = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+  const a = Float64Array.from({ length: (R - 1) * aRow + (J - 1) * aStep + 1 }, draw);
+  const q = Float32Array.from({ length: J * I }, draw);
+  const start = Float64Array.from({ length: R * I }, draw);
+  const [kernel, plain] = [start.slice(), start.slice()];
+  nanobook._products(kernel, a, aRow, aStep, q, R, J, I);
+  nanobook._productsInJs(plain, a, aRow, aStep, q, R, J, I);
+  return { a: [...a], q: [...q], start: [...start], kernel: [...kernel], plain: [...plain],
+           webAssembly: nanobook._products !== nanobook._productsInJs };
+}"""
+
+
+@pytest.mark.parametrize("shape", PRODUCT_SHAPES, ids=lambda s: "x".join(map(str, s[:3])))
+def test_products_run_in_webassembly_as_in_plain_javascript(runtime_page, shape):
+    """The linear layers' products run in the WebAssembly kernel, which gives the plain
+    JavaScript loops' sums bit for bit, and float64 PyTorch's to its rounding."""
+    got = runtime_page.evaluate(PRODUCTS_CODE, list(shape))
+    assert got["webAssembly"]
+    assert got["kernel"] == got["plain"]
+    rows, terms, columns, row_step, term_step = shape
+    a = torch.tensor(got["a"], dtype=torch.float64)
+    picked = a[torch.arange(rows)[:, None] * row_step + torch.arange(terms)[None, :] * term_step]
+    q = torch.tensor(got["q"], dtype=torch.float64).view(terms, columns)
+    start = torch.tensor(got["start"], dtype=torch.float64).view(rows, columns)
+    expected = start + picked @ q
+    kernel = torch.tensor(got["kernel"], dtype=torch.float64).view(rows, columns)
+    assert torch.allclose(kernel, expected, rtol=0, atol=1e-13)
+
+
 def test_trace_keeps_scores_masks_and_shapes(runtime_page):
     trace = runtime_page.evaluate(
         """async () => {

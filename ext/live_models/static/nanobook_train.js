@@ -1,4 +1,5 @@
-/* Training in the reader's browser: model_src/train.py's loop, in plain JavaScript.
+/* Training in the reader's browser: model_src/train.py's loop, in plain JavaScript (the
+   products of the linear layers in nanobook_live.js's WebAssembly kernel).
 
    Loaded after nanobook_live.js, and only when the reader asks to train (a page that
    only reads models never fetches it). Defines `nanobook.training`. `rules` and `data`
@@ -33,104 +34,6 @@
 
   // --- backward pass ----------------------------------------------------------------------
 
-  // dx = dy W for y = x W^T (dy (N, nOut), W (nOut, nIn)): dx's row n sums dy[n, o] times
-  // W's row o, so both run along contiguous memory as stored, two rows by four columns at
-  // a time (the forward kernel's blocking: each number loaded serves two or four
-  // products). Each sum runs over o in order.
-  function linearInputGrad(dy, N, nOut, nIn, weight) {
-    const dx = new Float64Array(N * nIn);
-    const lastColumn = nIn - 1;
-    for (let n = 0; n < N; n += 2) {
-      const pair = n + 1 < N;
-      const r0 = n * nOut;
-      const r1 = pair ? r0 + nOut : r0; // an odd last row is simply computed twice
-      for (let i = 0; i < nIn; i += 4) {
-        // columns past the last one read it again; their sums are not written
-        const i1 = Math.min(i + 1, lastColumn);
-        const i2 = Math.min(i + 2, lastColumn);
-        const i3 = Math.min(i + 3, lastColumn);
-        let s00 = 0,
-          s01 = 0,
-          s02 = 0,
-          s03 = 0,
-          s10 = 0,
-          s11 = 0,
-          s12 = 0,
-          s13 = 0;
-        for (let o = 0, w = 0; o < nOut; o++, w += nIn) {
-          const a = dy[r0 + o],
-            b = dy[r1 + o],
-            u0 = weight[w + i],
-            u1 = weight[w + i1],
-            u2 = weight[w + i2],
-            u3 = weight[w + i3];
-          s00 += a * u0;
-          s01 += a * u1;
-          s02 += a * u2;
-          s03 += a * u3;
-          s10 += b * u0;
-          s11 += b * u1;
-          s12 += b * u2;
-          s13 += b * u3;
-        }
-        const left = nIn - i;
-        addFour(dx, n * nIn + i, left, s00, s01, s02, s03);
-        if (pair) addFour(dx, (n + 1) * nIn + i, left, s10, s11, s12, s13);
-      }
-    }
-    return dx;
-  }
-
-  // gWeight += dy^T x (dy (N, nOut), x (N, nIn)): each sum runs down the N rows of both, in
-  // order, two outputs by four inputs at a time, and lands in the gradient (.grad adds).
-  function linearWeightGrad(dy, x, N, nOut, nIn, gWeight) {
-    const lastIn = nIn - 1;
-    for (let o = 0; o < nOut; o += 2) {
-      const pair = o + 1 < nOut;
-      const o1 = pair ? o + 1 : o; // an odd last output is simply computed twice
-      for (let i = 0; i < nIn; i += 4) {
-        const i1 = Math.min(i + 1, lastIn);
-        const i2 = Math.min(i + 2, lastIn);
-        const i3 = Math.min(i + 3, lastIn);
-        let s00 = 0,
-          s01 = 0,
-          s02 = 0,
-          s03 = 0,
-          s10 = 0,
-          s11 = 0,
-          s12 = 0,
-          s13 = 0;
-        for (let n = 0, d = 0, r = 0; n < N; n++, d += nOut, r += nIn) {
-          const a = dy[d + o],
-            b = dy[d + o1],
-            u0 = x[r + i],
-            u1 = x[r + i1],
-            u2 = x[r + i2],
-            u3 = x[r + i3];
-          s00 += a * u0;
-          s01 += a * u1;
-          s02 += a * u2;
-          s03 += a * u3;
-          s10 += b * u0;
-          s11 += b * u1;
-          s12 += b * u2;
-          s13 += b * u3;
-        }
-        const left = nIn - i;
-        addFour(gWeight, o * nIn + i, left, s00, s01, s02, s03);
-        if (pair) addFour(gWeight, (o + 1) * nIn + i, left, s10, s11, s12, s13);
-      }
-    }
-  }
-
-  // up to four sums added into out[at..], as far as the row goes (`left` entries)
-  function addFour(out, at, left, s0, s1, s2, s3) {
-    out[at] += s0;
-    if (left > 1) out[at + 1] += s1;
-    if (left > 2) out[at + 2] += s2;
-    if (left > 3) out[at + 3] += s3;
-  }
-
   // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
   // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). The
   // products skip the rows of dy that are all zero (they add nothing): the positions whose
@@ -157,10 +60,13 @@
     return dx;
   }
 
-  // gWeight += dy^T x; returns dy W
+  // gWeight += dy^T x (the sums run down the N rows); returns dy W. The products are
+  // nanobook_live.js's, the forward pass's kernel.
   function linearProducts(dy, x, N, nIn, nOut, weight, gWeight) {
-    linearWeightGrad(dy, x, N, nOut, nIn, gWeight);
-    return linearInputGrad(dy, N, nOut, nIn, weight);
+    nanobook._products(gWeight, dy, 1, nOut, x, nOut, N, nIn);
+    const dx = new Float64Array(N * nIn);
+    nanobook._products(dx, dy, nOut, 1, weight, N, nOut, nIn);
+    return dx;
   }
 
   // The indices of the rows of dy (N, width) with a number other than 0; null if all have.
