@@ -1130,23 +1130,27 @@ console.log(JSON.stringify((TIMED_STEPS)(options, cpuMs)));
 """.replace("TIMED_STEPS", TIMED_STEPS)
 
 
-# How fast the page's products kernel (nanobook_live.js's nanobook._products: WebAssembly
+# How fast the page's products kernel (nanobook_live.js's nanobook._kernel: WebAssembly
 # where the engine has it) multiplies and adds, on the step's widest product (the MLP's
-# widening: B*T rows, C terms, 4C columns), timed in CPU time in node. argv: the folder
-# of the scripts, [rows, terms, columns].
+# widening: B*T rows, C terms, 4C columns) with its operands in place, timed in CPU time
+# in node. argv: the folder of the scripts, [rows, terms, columns].
 NODE_KERNEL_CODE = """
 const fs = require("fs"), vm = require("vm");
 const [folder, shape] = process.argv.slice(1);
 vm.runInThisContext(fs.readFileSync(`${folder}/nanobook_live.js`, "utf8"));
-const [R, J, I] = JSON.parse(shape), products = nanobook._products;
-const a = new Float64Array(R * J).fill(0.5), q = new Float64Array(J * I).fill(0.25);
-const out = new Float64Array(R * I);
-for (let r = 0; r < 50; r++) products(out, a, J, 1, q, R, J, I);
+const [R, J, I] = JSON.parse(shape), kernel = nanobook._kernel;
+kernel.start();
+const a = kernel.put(new Float64Array(R * J).fill(0.5));
+const q = kernel.put(new Float64Array(J * I).fill(0.25));
+const [init, out] = [kernel.zeros(I), kernel.reserve(R * I)];
+const run = () => kernel.products(out, init, 0, a, J, 1, q, R, J, I);
+for (let r = 0; r < 50; r++) run();
 const cpu = () => { const used = process.cpuUsage(); return (used.user + used.system) / 1e6; };
 let reps = 0;
 const began = cpu();
-while (cpu() - began < 1) for (let r = 0; r < 20; r++, reps++) products(out, a, J, 1, q, R, J, I);
-console.log(JSON.stringify({ gmacs: (reps * R * J * I) / (cpu() - began) / 1e9 }));
+while (cpu() - began < 1) for (let r = 0; r < 20; r++, reps++) run();
+const gmacs = (reps * R * J * I) / (cpu() - began) / 1e9;
+console.log(JSON.stringify({ engine: kernel.engine, gmacs }));
 """
 
 
@@ -1167,10 +1171,12 @@ def kernel_share(node: str, site: Path, config: dict, settings: dict, step_ms: f
     shape = json.dumps([rows, width, 4 * width])
     command = [node, "-e", NODE_KERNEL_CODE, str(site), shape]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
-    gmacs, macs = json.loads(out.stdout)["gmacs"], step_macs(config, settings)
+    kernel, macs = json.loads(out.stdout), step_macs(config, settings)
+    gmacs = kernel["gmacs"]
     products_ms = macs / gmacs / 1e6
     return {
         "step multiply-adds": macs,
+        "products engine": kernel["engine"],
         "products kernel, GMAC/s (node)": round(gmacs, 2),
         "step's products at that rate, ms": round(products_ms, 1),
         "rest of the step, ms (node)": round(step_ms - products_ms, 1),
@@ -1530,8 +1536,8 @@ def train_rate_note(results: dict) -> list[str]:
         products_ms = rate["step's products at that rate, ms"]
         lines[-1] += (
             f" A step is {rate['step multiply-adds'] / 1e6:.0f} M multiply-adds, in the"
-            " products of its linear layers, which a WebAssembly kernel the page assembles"
-            " computes two float64 lanes at a time: at that kernel's"
+            " products of its linear layers, which the page computes in its"
+            f" {rate['products engine']} kernel: at that kernel's"
             f" {rate['products kernel, GMAC/s (node)']} G a second here they would take"
             f" {products_ms} ms, which leaves {rate['rest of the step, ms (node)']} ms of"
             " the step to the rest, in plain JavaScript (norms, attention, GELU, AdamW, and"

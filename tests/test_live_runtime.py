@@ -134,36 +134,47 @@ def test_erf_is_accurate(runtime_page):
     assert max(abs(v - math.erf(x)) for x, v in zip(xs, values, strict=True)) < 1e-14
 
 
-# (rows, terms, columns, a's step from one row to the next, from one term to the next):
-# the shapes of a forward pass (a = x), of an input's gradient (a = dy) and of a weight's
-# (a = dy read down its columns), with odd rows and columns.
-PRODUCT_SHAPES = ((22, 8, 24, 8, 1), (7, 13, 9, 13, 1), (5, 22, 3, 1, 5), (1, 1, 1, 1, 1))
-PRODUCTS_CODE = """([R, J, I, aRow, aStep]) => {
+# (rows, terms, columns, a's step from one row to the next, from one term to the next,
+# init's from one row to the next): a forward pass (a = x, from the bias), an input's
+# gradient (a = dy, from zeros) and a weight's (a = dy read down its columns, adding to
+# out), with odd rows and columns.
+PRODUCT_SHAPES = (
+    (22, 8, 24, 8, 1, 0),
+    (7, 13, 9, 13, 1, 0),
+    (5, 22, 3, 1, 5, 3),
+    (1, 1, 1, 1, 1, 1),
+)
+PRODUCTS_CODE = """([R, J, I, aRow, aStep, initRow]) => {
   let seed = 7;
   const draw = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
   const a = Float64Array.from({ length: (R - 1) * aRow + (J - 1) * aStep + 1 }, draw);
   const q = Float32Array.from({ length: J * I }, draw);
-  const start = Float64Array.from({ length: R * I }, draw);
-  const [kernel, plain] = [start.slice(), start.slice()];
-  nanobook._products(kernel, a, aRow, aStep, q, R, J, I);
-  nanobook._productsInJs(plain, a, aRow, aStep, q, R, J, I);
-  return { a: [...a], q: [...q], start: [...start], kernel: [...kernel], plain: [...plain],
-           webAssembly: nanobook._products !== nanobook._productsInJs };
+  const start = Float64Array.from({ length: initRow ? R * I : I }, draw);
+  const run = (engine) => {
+    const memory = nanobook._kernelMemory(engine);
+    memory.start();
+    const [aAt, qAt, startAt] = [memory.put(a), memory.put(q), memory.put(start)];
+    const out = initRow ? startAt : memory.reserve(R * I);
+    memory.products(out, startAt, initRow, aAt, aRow, aStep, qAt, R, J, I);
+    return [...memory.take(out, R * I)];
+  };
+  return { a: [...a], q: [...q], start: [...start], engine: nanobook._kernel.engine,
+           kernel: run("WebAssembly"), plain: run("JavaScript") };
 }"""
 
 
 @pytest.mark.parametrize("shape", PRODUCT_SHAPES, ids=lambda s: "x".join(map(str, s[:3])))
 def test_products_run_in_webassembly_as_in_plain_javascript(runtime_page, shape):
     """The linear layers' products run in the WebAssembly kernel, which gives the plain
-    JavaScript loops' sums bit for bit, and float64 PyTorch's to its rounding."""
+    JavaScript engine's sums bit for bit, and float64 PyTorch's to its rounding."""
     got = runtime_page.evaluate(PRODUCTS_CODE, list(shape))
-    assert got["webAssembly"]
+    assert got["engine"] == "WebAssembly"
     assert got["kernel"] == got["plain"]
-    rows, terms, columns, row_step, term_step = shape
+    rows, terms, columns, row_step, term_step, _ = shape
     a = torch.tensor(got["a"], dtype=torch.float64)
     picked = a[torch.arange(rows)[:, None] * row_step + torch.arange(terms)[None, :] * term_step]
     q = torch.tensor(got["q"], dtype=torch.float64).view(terms, columns)
-    start = torch.tensor(got["start"], dtype=torch.float64).view(rows, columns)
+    start = torch.tensor(got["start"], dtype=torch.float64).view(-1, columns)
     expected = start + picked @ q
     kernel = torch.tensor(got["kernel"], dtype=torch.float64).view(rows, columns)
     assert torch.allclose(kernel, expected, rtol=0, atol=1e-13)

@@ -20,9 +20,10 @@
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights; the products of its linear layers run in a WebAssembly kernel that
-   this script assembles (nanobook._products, shared with the trainer). It is written once, for a batch of sequences (nanobook._forward):
-   Model.forward runs it on one, and the trainer (nanobook_train.js, loaded only to
-   train) on a batch, keeping a tape of what its backward pass reads. A model's weights come in a script the build exports
+   this script assembles (nanobook._kernel, shared with the trainer). It is written
+   once, for a batch of sequences (nanobook._forward): Model.forward runs it on one, and
+   the trainer (nanobook_train.js, loaded only to train) on a batch, keeping a tape of
+   what its backward pass reads. A model's weights come in a script the build exports
    (_live/<name>-<hash>.js); it is added to the page only when asked for.
 */
 (() => {
@@ -188,11 +189,52 @@
   }
   nanobook._erf = erf;
 
+  // --- the passes' arrays ---------------------------------------------------------------
+
+  // Where the forward and backward passes get their arrays (zeros): fresh ones, or, while
+  // the trainer computes a step's gradients (nanobook._inScratch), views into buffers kept
+  // from one step to the next. A fresh array of this size costs far more than filling it
+  // with zeros: the browser hands it memory it must first map, page by page.
+  let scratch = null;
+  const zeros = (n) => (scratch ? scratch.zeros(n) : new Float64Array(n));
+  nanobook._zeros = zeros;
+
+  /** Run work() with the passes' arrays taken from `buffers` (nanobook._scratch()), which
+      it empties first: nothing work() allocates may outlive it. */
+  nanobook._inScratch = (buffers, work) => {
+    buffers.empty();
+    scratch = buffers;
+    try {
+      return work();
+    } finally {
+      scratch = null;
+    }
+  };
+  nanobook._scratch = () => {
+    const chunks = [];
+    let chunk = 0;
+    let used = 0;
+    return {
+      empty() {
+        chunk = 0;
+        used = 0;
+      },
+      zeros(n) {
+        while (chunk < chunks.length && used + n > chunks[chunk].length)
+          [chunk, used] = [chunk + 1, 0];
+        if (chunk === chunks.length) chunks.push(new Float64Array(Math.max(n, 1 << 20)));
+        const array = chunks[chunk].subarray(used, used + n);
+        used += n;
+        return array.fill(0);
+      },
+    };
+  };
+
   // nn.GELU() on every entry of `wide`: the exact form x·Φ(x), not the tanh approximation.
   // With a record, Φ(x) is kept: the backward pass's slope Φ(x) + x·φ(x) reuses it.
   function gelu(wide, record) {
-    const act = new Float64Array(wide.length);
-    const cdf = record ? new Float64Array(wide.length) : null;
+    const act = zeros(wide.length);
+    const cdf = record ? zeros(wide.length) : null;
     for (let i = 0; i < wide.length; i++) {
       const x = wide[i];
       const phi = 0.5 * (1 + erf(x / Math.SQRT2));
@@ -205,54 +247,127 @@
 
   // --- the products of linear layers ------------------------------------------------------
 
-  // products(out, a, aRow, aStep, q, R, J, I) adds to each out[r, i] (R rows of I) the sum
-  // over j of a[r * aRow + j * aStep] times q[j, i] (J rows of I), one term after another
-  // in j's order. Every product of a linear layer has this form: its forward pass (a = x,
-  // q = W^T), the gradient of its input (a = dy, q = W) and of its weight (a = dy read
-  // down its columns, q = x). Both versions below add the same terms in the same order:
-  // the same sums, bit for bit.
-  function productsInJs(out, a, aRow, aStep, q, R, J, I) {
-    for (let r = 0; r < R; r++) {
-      for (let j = 0; j < J; j++) addRowTimes(out, r * I, a[r * aRow + j * aStep], q, j * I, I);
-    }
+  // Every product of a linear layer has one form: out[r, i] (R rows of I) starts from
+  // init[r * initRow + i] and adds a[r * aRow + j * aStep] times q[j, i] (J rows of I), one
+  // term after another in j's order. Its forward pass has a = x, q = W^T and starts from
+  // the bias (initRow = 0); the gradient of its input a = dy, q = W; of its weight a = dy
+  // read down its columns, q = x, starting from the gradient so far (init = out).
+  //
+  // The operands live in one float64 memory, addresses counting float64s: put() copies
+  // an array in after the last, products() works there, take() copies a result out, and
+  // start() frees it all for the next layer. Two engines keep this memory: WebAssembly,
+  // whose SIMD instructions take two float64 lanes at once (4x the multiply-adds a second
+  // of plain JavaScript here: nox -s bench), and plain JavaScript where the browser has
+  // no WebAssembly SIMD. Both add the same terms in the same order: the same sums, bit for
+  // bit. The WebAssembly module is assembled below, byte by byte: nothing is fetched.
+  function kernelMemory(engine) {
+    let top = 0;
+    const reserve = (n) => {
+      const at = top + (top & 1); // a vector's 16 bytes start on an even float64
+      top = at + n;
+      engine.fit(top);
+      return at;
+    };
+    const takeInto = (at, array) => {
+      array.set(engine.heap().subarray(at, at + array.length));
+      return array;
+    };
+    return {
+      engine: engine.name,
+      start: () => {
+        top = 0;
+      },
+      reserve,
+      put(values) {
+        const at = reserve(values.length);
+        engine.heap().set(values, at);
+        return at;
+      },
+      // W (rows, columns) as W^T
+      putTransposed(values, rows, columns) {
+        const at = reserve(rows * columns);
+        const heap = engine.heap();
+        for (let o = 0; o < rows; o++) {
+          for (let k = 0, from = o * columns; k < columns; k++)
+            heap[at + k * rows + o] = values[from + k];
+        }
+        return at;
+      },
+      zeros(n) {
+        const at = reserve(n);
+        engine.heap().fill(0, at, at + n);
+        return at;
+      },
+      // into an array of the passes (heap.slice is ~50x slower out of WebAssembly memory)
+      take: (at, n) => takeInto(at, zeros(n)),
+      takeInto,
+      products: engine.products,
+    };
   }
 
-  // out[at .. at + I) += s * q[from .. from + I)
-  function addRowTimes(out, at, s, q, from, I) {
-    for (let i = 0; i < I; i++) out[at + i] += s * q[from + i];
+  // The plain JavaScript engine: its memory a Float64Array, grown by copying.
+  function engineInJs() {
+    let heap = new Float64Array(1 << 16);
+    const engine = {
+      name: "JavaScript",
+      heap: () => heap,
+      fit(n) {
+        if (n <= heap.length) return;
+        const larger = new Float64Array(Math.max(n, 2 * heap.length));
+        larger.set(heap);
+        heap = larger;
+      },
+      products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
+        startRows(heap, out, init, initRow, R, I);
+        for (let r = 0; r < R; r++) {
+          for (let j = 0; j < J; j++) {
+            addRowTimes(heap, out + r * I, heap[a + r * aRow + j * aStep], q + j * I, I);
+          }
+        }
+      },
+    };
+    return engine;
   }
 
-  // The same in WebAssembly, whose SIMD instructions work on two float64 lanes at once:
-  // about 4x the multiply-adds a second of plain JavaScript here (nox -s bench). The
-  // module is assembled below, byte by byte, from its instructions: nothing is fetched.
-  // Null where the browser has no WebAssembly SIMD; productsInJs does the work there.
-  function productsInWasm() {
+  // out's R rows of I from init (rows initRow apart; initRow = I and init = out: as they are)
+  function startRows(heap, out, init, initRow, R, I) {
+    if (init === out && initRow === I) return;
+    for (let r = 0; r < R; r++)
+      heap.copyWithin(out + r * I, init + r * initRow, init + r * initRow + I);
+  }
+
+  // heap[at .. at + I) += s * heap[from .. from + I)
+  function addRowTimes(heap, at, s, from, I) {
+    for (let i = 0; i < I; i++) heap[at + i] += s * heap[from + i];
+  }
+
+  // The WebAssembly engine; null where the browser has no WebAssembly SIMD. Its kernel
+  // takes the columns two at a time; an odd last column is added here, in the same order.
+  function engineInWasm() {
     const bytes = productsModule();
     if (typeof WebAssembly !== "object" || !WebAssembly.validate(bytes)) return null;
     const module = new WebAssembly.Module(bytes);
     const { products, memory } = new WebAssembly.Instance(module).exports;
     let heap = new Float64Array(memory.buffer);
-    const even = (n) => n + (n & 1); // a vector's 16 bytes start on an even float64
-    return (out, a, aRow, aStep, q, R, J, I) => {
-      const atQ = even(a.length);
-      const atOut = atQ + even(q.length);
-      const end = atOut + R * I;
-      if (end > heap.length) {
-        memory.grow(Math.ceil((8 * end - memory.buffer.byteLength) / 65536));
-        heap = new Float64Array(memory.buffer);
-      }
-      heap.set(a, 0);
-      heap.set(q, atQ);
-      heap.set(out.subarray(0, R * I), atOut);
-      products(8 * atOut, 0, 8 * aRow, 8 * aStep, 8 * atQ, R, J, I);
-      out.set(heap.subarray(atOut, end));
-      if (I % 2) {
-        // the kernel takes the columns two by two; an odd last one is added here
+    return {
+      name: "WebAssembly",
+      heap: () => heap,
+      fit(n) {
+        if (n <= heap.length) return;
+        memory.grow(Math.ceil((8 * n - memory.buffer.byteLength) / 65536));
+        heap = new Float64Array(memory.buffer); // growing detached the old buffer
+      },
+      products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
+        products(8 * out, 8 * init, 8 * initRow, 8 * a, 8 * aRow, 8 * aStep, 8 * q, R, J, I);
+        if (I % 2 === 0) return;
         for (let r = 0; r < R; r++) {
-          for (let j = 0; j < J; j++)
-            addRowTimes(out, r * I + I - 1, a[r * aRow + j * aStep], q, j * I + I - 1, 1);
+          const last = out + r * I + I - 1;
+          heap[last] = heap[init + r * initRow + I - 1];
+          for (let j = 0; j < J; j++) {
+            addRowTimes(heap, last, heap[a + r * aRow + j * aStep], q + j * I + I - 1, 1);
+          }
         }
-      }
+      },
     };
   }
 
@@ -292,14 +407,14 @@
     mulF: simd(0xf2), // f64x2.mul
   };
 
-  // The kernel's locals, by index: its eight parameters (addresses and strides in bytes,
+  // The kernel's locals, by index: its ten parameters (addresses and strides in bytes,
   // counts in rows and columns), then its own; sum(k) is s0..s3 for the first row of two,
   // s4..s7 for the second.
   const slot = {
-    ...{ out: 0, a: 1, aRow: 2, aStep: 3, q: 4, rows: 5, terms: 6, columns: 7 },
-    ...{ r: 8, i: 9, j: 10, pa0: 11, pa1: 12, pq: 13, o0: 14, o1: 15, rowBytes: 16 },
-    ...{ a0: 17, a1: 18, r1: 19, x: 28, y: 29, u: 30 },
-    sum: (k) => 20 + k,
+    ...{ out: 0, init: 1, initRow: 2, a: 3, aRow: 4, aStep: 5, q: 6, rows: 7, terms: 8 },
+    ...{ columns: 9, r: 10, i: 11, j: 12, pa0: 13, pa1: 14, pq: 15, o0: 16, o1: 17 },
+    ...{ rowBytes: 18, a0: 19, a1: 20, r1: 21, n0: 22, n1: 23, x: 32, y: 33, u: 34 },
+    sum: (k) => 24 + k,
   };
 
   // Two rows of out, `width` vectors (two columns each) at a time, while they fit the row:
@@ -307,13 +422,13 @@
   function columnsCode(width) {
     const { get, set, int, add, sub, eqz, gtU, loop, end, br, brIf } = wasmOp;
     const { load, store, splat, addF, mulF } = wasmOp;
-    const { i, j, pa0, pa1, pq, o0, o1, a0, a1, x, y, u, sum, rowBytes } = slot;
+    const { i, j, pa0, pa1, pq, o0, o1, n0, n1, a0, a1, x, y, u, sum, rowBytes } = slot;
     const each = (code) => Array.from({ length: width }, (_, k) => code(16 * k, k));
     const addTimes = (s, scalar) => [get(s), get(scalar), get(u), mulF, addF, set(s)];
     return [
       [loop, get(i), int(16 * width), add, get(rowBytes), gtU, brIf(1)],
-      each((at, k) => [get(o0), get(i), add, load(at), set(sum(k))]),
-      each((at, k) => [get(o1), get(i), add, load(at), set(sum(4 + k))]),
+      each((at, k) => [get(n0), get(i), add, load(at), set(sum(k))]),
+      each((at, k) => [get(n1), get(i), add, load(at), set(sum(4 + k))]),
       [get(a0), set(pa0), get(a1), set(pa1), get(slot.q), get(i), add, set(pq)],
       [get(slot.terms), set(j), loop, get(j), eqz, brIf(1)],
       [get(pa0), splat, set(x), get(pa1), splat, set(y)],
@@ -345,6 +460,7 @@
       [get(r), int(1), add, get(r), get(r), int(1), add, get(rows), ltU, select, set(r1)],
       [start(slot.a, r, slot.aRow, slot.a0), start(slot.a, r1, slot.aRow, slot.a1)],
       [start(slot.out, r, rowBytes, slot.o0), start(slot.out, r1, rowBytes, slot.o1)],
+      [start(slot.init, r, slot.initRow, slot.n0), start(slot.init, r1, slot.initRow, slot.n1)],
       [int(0), set(slot.i), columnsCode(4), columnsCode(1)],
       [get(r), int(2), add, set(r), br(0), end],
     ];
@@ -355,10 +471,10 @@
     const section = (id, body) => [id, ...uleb(body.length), ...body];
     const name = (text) => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
     const [i32, v128] = [0x7f, 0x7b];
-    const body = [2, 12, i32, 11, v128, ...productsCode().flat(Infinity), 0x0b];
+    const body = [2, 14, i32, 11, v128, ...productsCode().flat(Infinity), 0x0b];
     return new Uint8Array([
       ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-      ...section(1, [1, 0x60, 8, ...Array(8).fill(i32), 0]),
+      ...section(1, [1, 0x60, 10, ...Array(10).fill(i32), 0]),
       ...section(3, [1, 0]),
       ...section(5, [1, 0x00, 1]),
       ...section(7, [2, ...name("products"), 0, 0, ...name("memory"), 2, 0]),
@@ -366,29 +482,29 @@
     ]);
   }
 
-  const products = productsInWasm() ?? productsInJs;
-  nanobook._products = products; // the trainer's backward pass takes the same kernel
-  nanobook._productsInJs = productsInJs; // what the tests hold the kernel to
+  const engines = { WebAssembly: engineInWasm, JavaScript: engineInJs };
+  const kernel = kernelMemory(engineInWasm() ?? engineInJs());
+  nanobook._kernel = kernel; // the trainer's backward pass works in the same memory
+  nanobook._kernelMemory = (name) => kernelMemory(engines[name]()); // for the tests
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W (T counts rows: positions of
   // one sequence or of a batch): each output starts from its bias and adds its products.
   function linear(x, T, nIn, nOut, weight, bias) {
-    const out = new Float64Array(T * nOut);
-    if (bias) for (let t = 0; t < T; t++) out.set(bias, t * nOut);
-    const transposed = new Float64Array(nIn * nOut);
-    for (let o = 0; o < nOut; o++) {
-      for (let k = 0; k < nIn; k++) transposed[k * nOut + o] = weight[o * nIn + k];
-    }
-    products(out, x, nIn, 1, transposed, T, nIn, nOut);
-    return out;
+    kernel.start();
+    const xAt = kernel.put(x);
+    const weightAt = kernel.putTransposed(weight, nOut, nIn);
+    const init = bias ? kernel.put(bias) : kernel.zeros(nOut);
+    const outAt = kernel.reserve(T * nOut);
+    kernel.products(outAt, init, 0, xAt, nIn, 1, weightAt, T, nIn, nOut);
+    return kernel.take(outAt, T * nOut);
   }
 
   // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
   // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
   function layerNorm(x, N, C, weight, bias, record = null) {
-    const out = new Float64Array(N * C);
-    const normalised = record ? new Float64Array(N * C) : null;
-    const inverseStd = record ? new Float64Array(N) : null;
+    const out = zeros(N * C);
+    const normalised = record ? zeros(N * C) : null;
+    const inverseStd = record ? zeros(N) : null;
     for (let t = 0; t < N; t++) {
       const row = t * C;
       let mean = 0;
@@ -446,8 +562,8 @@
   function attend(qkv, B, T, C, nh, trace = null) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
-    const y = new Float64Array(B * T * C);
-    const att = new Float64Array(B * nh * T * T);
+    const y = zeros(B * T * C);
+    const att = zeros(B * nh * T * T);
     const score = (b, t, j, head) => {
       const q = (b * T + t) * 3 * C + head * hs;
       const k = (b * T + j) * 3 * C + C + head * hs;
@@ -513,7 +629,7 @@
   // F.cross_entropy(logits, targets, ignore_index=-1): the mean of -log p(target) over the
   // positions whose target is not -1. A tape keeps the softmax rows and the count.
   function crossEntropy(logits, targets, N, V, tape) {
-    const probs = tape ? new Float64Array(N * V) : null;
+    const probs = tape ? zeros(N * V) : null;
     let total = 0;
     let count = 0;
     for (let n = 0; n < N; n++) {
@@ -541,7 +657,7 @@
     const { vocab_size: V, n_layer, n_embd: C, bias } = config;
     const N = B * T;
     // token + position embeddings
-    const x = new Float64Array(N * C);
+    const x = zeros(N * C);
     const wte = w["transformer.wte.weight"];
     const wpe = w["transformer.wpe.weight"];
     for (let n = 0; n < N; n++) {

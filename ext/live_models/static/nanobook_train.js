@@ -39,34 +39,35 @@
   // products skip the rows of dy that are all zero (they add nothing): the positions whose
   // loss is not scored send nothing back through the last block's MLP.
   function linearBackward(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
-    if (gBias) {
-      for (let n = 0; n < N; n++) for (let o = 0; o < nOut; o++) gBias[o] += dy[n * nOut + o];
-    }
     const rows = rowsInUse(dy, N, nOut);
-    if (!rows) return linearProducts(dy, x, N, nIn, nOut, weight, gWeight);
-    const kept = linearProducts(
-      gatherRows(dy, rows, nOut),
-      gatherRows(x, rows, nIn),
-      rows.length,
-      nIn,
-      nOut,
-      weight,
-      gWeight,
-    );
-    const dx = new Float64Array(N * nIn);
+    if (!rows) return linearProducts(dy, x, N, nIn, nOut, weight, gWeight, gBias);
+    const [dyKept, xKept] = [gatherRows(dy, rows, nOut), gatherRows(x, rows, nIn)];
+    const kept = linearProducts(dyKept, xKept, rows.length, nIn, nOut, weight, gWeight, gBias);
+    const dx = nanobook._zeros(N * nIn);
     rows.forEach((n, r) => {
       dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn);
     });
     return dx;
   }
 
-  // gWeight += dy^T x (the sums run down the N rows); returns dy W. The products are
-  // nanobook_live.js's, the forward pass's kernel.
-  function linearProducts(dy, x, N, nIn, nOut, weight, gWeight) {
-    nanobook._products(gWeight, dy, 1, nOut, x, nOut, N, nIn);
-    const dx = new Float64Array(N * nIn);
-    nanobook._products(dx, dy, nOut, 1, weight, N, nOut, nIn);
-    return dx;
+  // gWeight += dy^T x and gBias += Σ dy, each sum down the N rows in order; returns dy W.
+  // In nanobook_live.js's kernel memory, as the forward pass's products.
+  function linearProducts(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
+    const kernel = nanobook._kernel;
+    kernel.start();
+    const [dyAt, xAt, gWeightAt] = [kernel.put(dy), kernel.put(x), kernel.put(gWeight)];
+    kernel.products(gWeightAt, gWeightAt, nIn, dyAt, 1, nOut, xAt, nOut, N, nIn);
+    kernel.takeInto(gWeightAt, gWeight);
+    if (gBias) {
+      // Σ_n 1 · dy[n]: one row whose every term's factor is the same 1
+      const [gBiasAt, oneAt] = [kernel.put(gBias), kernel.put([1])];
+      kernel.products(gBiasAt, gBiasAt, nOut, oneAt, 0, 0, dyAt, 1, N, nOut);
+      kernel.takeInto(gBiasAt, gBias);
+    }
+    const [weightAt, zerosAt] = [kernel.put(weight), kernel.zeros(nIn)];
+    const dxAt = kernel.reserve(N * nIn);
+    kernel.products(dxAt, zerosAt, 0, dyAt, nOut, 1, weightAt, N, nOut, nIn);
+    return kernel.take(dxAt, N * nIn);
   }
 
   // The indices of the rows of dy (N, width) with a number other than 0; null if all have.
@@ -83,7 +84,7 @@
 
   // the given rows of values (rows of `width`), one after the other
   function gatherRows(values, rows, width) {
-    const out = new Float64Array(rows.length * width);
+    const out = nanobook._zeros(rows.length * width);
     rows.forEach((n, r) => {
       out.set(values.subarray(n * width, (n + 1) * width), r * width);
     });
@@ -94,7 +95,7 @@
   // dx = (g - mean(g) - x̂·mean(g·x̂)) / σ, row by row.
   function layerNormBackward(dy, record, N, C, weight, gWeight, gBias) {
     const { normalised, inverseStd } = record;
-    const dx = new Float64Array(N * C);
+    const dx = nanobook._zeros(N * C);
     for (let n = 0; n < N; n++) {
       const row = n * C;
       let sumG = 0;
@@ -127,8 +128,8 @@
   function attendBackward(dy, qkv, att, B, T, C, nh) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
-    const dqkv = new Float64Array(B * T * 3 * C);
-    const dAtt = new Float64Array(T);
+    const dqkv = nanobook._zeros(B * T * 3 * C);
+    const dAtt = nanobook._zeros(T);
     for (let b = 0; b < B; b++) {
       for (let head = 0; head < nh; head++) {
         for (let t = 0; t < T; t++) {
@@ -194,7 +195,7 @@
     const { ids, B, T, probs, targets, count } = tape;
     const N = B * T;
     // cross-entropy: dL/dlogits = (softmax - onehot(target)) / count, 0 where not scored
-    const dLogits = new Float64Array(N * V);
+    const dLogits = nanobook._zeros(N * V);
     for (let n = 0; n < N; n++) {
       if (targets[n] === -1) continue;
       const [times, over] = rowWeights ? [rowWeights[Math.floor(n / T)], 1] : [scale, count];
@@ -340,6 +341,7 @@
       this.iter = startIter;
       this.params = {};
       this.state = {};
+      this.scratch = nanobook._scratch(); // the arrays of a step's passes, reused
       for (const [name, values] of Object.entries(weights)) {
         this.params[name] = Float64Array.from(values);
         const group = groupOf(rules, name);
@@ -362,12 +364,14 @@
       if (targets.B !== ids.B || targets.T !== ids.T)
         throw new RangeError("x and y differ in shape");
       const into = grads || this.zeroGradients();
-      const tape = {};
-      const { loss } = nanobook._forward(this.params, this.config, ids.flat, ids.B, ids.T, {
-        targets: targets.flat,
-        tape,
+      const loss = nanobook._inScratch(this.scratch, () => {
+        const tape = {};
+        const { params, config } = this;
+        const options = { targets: targets.flat, tape };
+        const { loss } = nanobook._forward(params, config, ids.flat, ids.B, ids.T, options);
+        backward(params, into, config, tape, scale);
+        return loss;
       });
-      backward(this.params, into, this.config, tape, scale);
       return { loss, grads: into };
     }
 
