@@ -672,15 +672,16 @@
     const { x, y } = answerRows(repeated, answers);
     const ids = flatRows(x, trainer.config, "x", 0);
     const targets = flatRows(y, trainer.config, "y", -1).flat;
-    const tape = {};
-    const { logits } = nanobook._forward(trainer.params, trainer.config, ids.flat, ids.B, ids.T, {
-      targets,
-      tape,
-    });
-    const logProbs = rowLogProbs(logits, targets, ids.B, ids.T, trainer.config.vocab_size);
     const grads = trainer.zeroGradients();
     const weights = advantage.map((a) => a / answers.length);
-    backward(trainer.params, grads, trainer.config, tape, 1, weights);
+    const logProbs = nanobook._inScratch(trainer.scratch, () => {
+      const tape = {};
+      const { params, config } = trainer;
+      const options = { targets, tape };
+      const { logits } = nanobook._forward(params, config, ids.flat, ids.B, ids.T, options);
+      backward(params, grads, config, tape, 1, weights);
+      return rowLogProbs(logits, targets, ids.B, ids.T, config.vocab_size);
+    });
     const loss = -advantage.reduce((sum, a, i) => sum + a * logProbs[i], 0) / answers.length;
     const { lr } = trainer.update(grads);
     return { iter: trainer.iter, loss, lr, rewards, advantages: advantage, grads };
