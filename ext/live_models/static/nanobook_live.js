@@ -195,13 +195,13 @@
 
   // --- the passes' arrays ---------------------------------------------------------------
 
-  // Where the forward and backward passes get their arrays (zeros): fresh ones, or, while
+  // Where the forward and backward passes get new arrays (zeros): fresh ones, or, while
   // the trainer computes a step's gradients (nanobook._inScratch), views into buffers kept
   // from one step to the next. A fresh array of this size costs far more than filling it
   // with zeros: the browser hands it memory it must first map, page by page.
   let scratch = null;
-  const zeros = (n) => (scratch ? scratch.zeros(n) : new Float64Array(n));
-  nanobook._zeros = zeros;
+  const newArray = (n) => (scratch ? scratch.zeros(n) : new Float64Array(n));
+  nanobook._newArray = newArray;
 
   /** Run work() with the passes' arrays taken from `buffers` (nanobook._scratch()), which
       it empties first: nothing work() allocates may outlive it. */
@@ -237,8 +237,8 @@
   // nn.GELU() on every entry of `wide`: the exact form x·Φ(x), not the tanh approximation.
   // With a record, Φ(x) is kept: the backward pass's slope Φ(x) + x·φ(x) reuses it.
   function gelu(wide, record) {
-    const act = zeros(wide.length);
-    const cdf = record ? zeros(wide.length) : null;
+    const act = newArray(wide.length);
+    const cdf = record ? newArray(wide.length) : null;
     for (let i = 0; i < wide.length; i++) {
       const x = wide[i];
       const phi = 0.5 * (1 + erf(x / Math.SQRT2));
@@ -260,9 +260,9 @@
   // The operands live in one float64 memory, addresses counting float64s: put() copies
   // an array in after the last, products() works there, take() copies a result out, and
   // start() frees it all for the next layer. Two engines keep this memory: WebAssembly,
-  // whose SIMD instructions take two float64 lanes at once (4x the multiply-adds a second
-  // of plain JavaScript here: nox -s bench), and plain JavaScript where the browser has
-  // no WebAssembly SIMD. Both add the same terms in the same order: the same sums, bit for
+  // whose SIMD instructions take two float64 lanes at once (on the bench's machine,
+  // 2026-11-26: 13.7 G multiply-adds a second against plain JavaScript's 3.1), and plain
+  // JavaScript where the browser has no WebAssembly SIMD. Both add the same terms in the same order: the same sums, bit for
   // bit. The WebAssembly module is assembled below, byte by byte: nothing is fetched.
   function kernelMemory(engine) {
     let top = 0;
@@ -302,8 +302,8 @@
         engine.heap().fill(0, at, at + n);
         return at;
       },
-      // into an array of the passes (heap.slice is ~50x slower out of WebAssembly memory)
-      take: (at, n) => takeInto(at, zeros(n)),
+      // into a new array of the passes (Chromium's heap.slice is far slower: measured)
+      take: (at, n) => takeInto(at, newArray(n)),
       takeInto,
       products: engine.products,
     };
@@ -506,9 +506,9 @@
   // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
   // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
   function layerNorm(x, N, C, weight, bias, record = null) {
-    const out = zeros(N * C);
-    const normalised = record ? zeros(N * C) : null;
-    const inverseStd = record ? zeros(N) : null;
+    const out = newArray(N * C);
+    const normalised = record ? newArray(N * C) : null;
+    const inverseStd = record ? newArray(N) : null;
     for (let t = 0; t < N; t++) {
       const row = t * C;
       let mean = 0;
@@ -566,8 +566,8 @@
   function attend(qkv, B, T, C, nh, trace = null) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
-    const y = zeros(B * T * C);
-    const att = zeros(B * nh * T * T);
+    const y = newArray(B * T * C);
+    const att = newArray(B * nh * T * T);
     const score = (b, t, j, head) => {
       const q = (b * T + t) * 3 * C + head * hs;
       const k = (b * T + j) * 3 * C + C + head * hs;
@@ -633,7 +633,7 @@
   // F.cross_entropy(logits, targets, ignore_index=-1): the mean of -log p(target) over the
   // positions whose target is not -1. A tape keeps the softmax rows and the count.
   function crossEntropy(logits, targets, N, V, tape) {
-    const probs = tape ? zeros(N * V) : null;
+    const probs = tape ? newArray(N * V) : null;
     let total = 0;
     let count = 0;
     for (let n = 0; n < N; n++) {
@@ -661,7 +661,7 @@
     const { vocab_size: V, n_layer, n_embd: C, bias } = config;
     const N = B * T;
     // token + position embeddings
-    const x = zeros(N * C);
+    const x = newArray(N * C);
     const wte = w["transformer.wte.weight"];
     const wpe = w["transformer.wpe.weight"];
     for (let n = 0; n < N; n++) {

@@ -43,7 +43,7 @@
     if (!rows) return linearProducts(dy, x, N, nIn, nOut, weight, gWeight, gBias);
     const [dyKept, xKept] = [gatherRows(dy, rows, nOut), gatherRows(x, rows, nIn)];
     const kept = linearProducts(dyKept, xKept, rows.length, nIn, nOut, weight, gWeight, gBias);
-    const dx = nanobook._zeros(N * nIn);
+    const dx = nanobook._newArray(N * nIn);
     rows.forEach((n, r) => {
       dx.set(kept.subarray(r * nIn, (r + 1) * nIn), n * nIn);
     });
@@ -84,7 +84,7 @@
 
   // the given rows of values (rows of `width`), one after the other
   function gatherRows(values, rows, width) {
-    const out = nanobook._zeros(rows.length * width);
+    const out = nanobook._newArray(rows.length * width);
     rows.forEach((n, r) => {
       out.set(values.subarray(n * width, (n + 1) * width), r * width);
     });
@@ -95,7 +95,7 @@
   // dx = (g - mean(g) - x̂·mean(g·x̂)) / σ, row by row.
   function layerNormBackward(dy, record, N, C, weight, gWeight, gBias) {
     const { normalised, inverseStd } = record;
-    const dx = nanobook._zeros(N * C);
+    const dx = nanobook._newArray(N * C);
     for (let n = 0; n < N; n++) {
       const row = n * C;
       let sumG = 0;
@@ -128,8 +128,8 @@
   function attendBackward(dy, qkv, att, B, T, C, nh) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
-    const dqkv = nanobook._zeros(B * T * 3 * C);
-    const dAtt = nanobook._zeros(T);
+    const dqkv = nanobook._newArray(B * T * 3 * C);
+    const dAtt = nanobook._newArray(T);
     for (let b = 0; b < B; b++) {
       for (let head = 0; head < nh; head++) {
         for (let t = 0; t < T; t++) {
@@ -195,7 +195,7 @@
     const { ids, B, T, probs, targets, count } = tape;
     const N = B * T;
     // cross-entropy: dL/dlogits = (softmax - onehot(target)) / count, 0 where not scored
-    const dLogits = nanobook._zeros(N * V);
+    const dLogits = nanobook._newArray(N * V);
     for (let n = 0; n < N; n++) {
       if (targets[n] === -1) continue;
       const [times, over] = rowWeights ? [rowWeights[Math.floor(n / T)], 1] : [scale, count];
