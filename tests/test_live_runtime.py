@@ -34,25 +34,43 @@ def artifacts(tmp_path_factory) -> dict[str, Path]:
     return {name: compute.artifact(name, folder) for name in PRESETS}
 
 
-@pytest.fixture(scope="module")
-def runtime_page(artifacts, browser, tmp_path_factory):
-    """A bare page opened from disk, holding the runtime and the two models' addresses."""
-    site = tmp_path_factory.mktemp("page")
+def open_runtime(artifacts, browser, site: Path, policy: str = "") -> tuple:
+    """A bare page opened from disk, holding the runtime and the two models' addresses,
+    under a Content-Security-Policy if given; its context and the errors it reported."""
     shutil.copy(STATIC / "nanobook_live.js", site)
     holders = "".join(
         f'<div data-nanobook-model="{name}" data-nanobook-src="{path.as_uri()}"></div>'
         for name, path in artifacts.items()
     )
+    head = f'<meta http-equiv="Content-Security-Policy" content="{policy}">' if policy else ""
     (site / "index.html").write_text(
-        f'<!doctype html><meta charset="utf-8"><title>live</title>{holders}'
+        f'<!doctype html><meta charset="utf-8">{head}<title>live</title>{holders}'
         '<script src="nanobook_live.js"></script>'
     )
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    if not policy:  # under a policy, the browser reports what it refused as an error
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto((site / "index.html").as_uri())
+    return context, page, errors
+
+
+@pytest.fixture(scope="module")
+def runtime_page(artifacts, browser, tmp_path_factory):
+    context, page, errors = open_runtime(artifacts, browser, tmp_path_factory.mktemp("page"))
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def strict_page(artifacts, browser, tmp_path_factory):
+    """The same page under a policy that lets scripts from the site run but forbids
+    compiling WebAssembly (no 'wasm-unsafe-eval')."""
+    site = tmp_path_factory.mktemp("strict")
+    context, page, errors = open_runtime(artifacts, browser, site, "script-src 'self'")
     yield page
     assert not errors, errors
     context.close()
@@ -140,6 +158,7 @@ def test_erf_is_accurate(runtime_page):
 # out), with odd rows and columns.
 PRODUCT_SHAPES = (
     (22, 8, 24, 8, 1, 0),
+    (3, 3000, 5, 3000, 1, 0),  # more than the kernel's first memory: it grows
     (7, 13, 9, 13, 1, 0),
     (5, 22, 3, 1, 5, 3),
     (1, 1, 1, 1, 1, 1),
@@ -178,6 +197,18 @@ def test_products_run_in_webassembly_as_in_plain_javascript(runtime_page, shape)
     expected = start + picked @ q
     kernel = torch.tensor(got["kernel"], dtype=torch.float64).view(rows, columns)
     assert torch.allclose(kernel, expected, rtol=0, atol=1e-13)
+
+
+def test_a_page_that_forbids_webassembly_gets_the_same_numbers(runtime_page, strict_page):
+    """Where the page's policy forbids compiling WebAssembly, the runtime computes in
+    plain JavaScript, and its forward pass gives the WebAssembly page's logits and
+    attention bit for bit."""
+    assert runtime_page.evaluate("nanobook._kernel.engine") == "WebAssembly"
+    assert strict_page.evaluate("nanobook._kernel.engine") == "JavaScript"
+    for name in PRESETS:
+        inputs = random_inputs(name, 5)
+        strict = strict_page.evaluate(RUN_FORWARD, [name, inputs])
+        assert strict == runtime_page.evaluate(RUN_FORWARD, [name, inputs])
 
 
 def test_trace_keeps_scores_masks_and_shapes(runtime_page):

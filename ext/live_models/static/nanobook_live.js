@@ -152,7 +152,7 @@
   // derivatives of e^(-x²)). With |h| ≤ 1/128, eight terms leave an error far below
   // 1e-15, and a GELU costs eight multiply-adds instead of dozens of series terms.
   const ERF_STEP = 1 / 64;
-  const ERF_TERMS = 8; // erf() below sums exactly eight
+  const ERF_TERMS = 8; // erf() below sums exactly these eight, in pairs
   const ERF_MAX = 6; // 1 - erf(6) < 3e-17
   const erfTable = (() => {
     const points = ERF_MAX / ERF_STEP + 1;
@@ -183,12 +183,12 @@
     if (ax >= ERF_MAX) return Math.sign(x);
     const k = (ax / ERF_STEP + 0.5) | 0;
     const h = ax - k * ERF_STEP;
-    const c = k * (ERF_TERMS + 1);
-    const t = erfTable;
+    const base = k * (ERF_TERMS + 1);
+    const c = (n) => erfTable[base + n];
     const h2 = h * h;
-    const low = t[c + 1] + h * t[c + 2] + h2 * (t[c + 3] + h * t[c + 4]);
-    const high = t[c + 5] + h * t[c + 6] + h2 * (t[c + 7] + h * t[c + 8]);
-    const value = t[c] + h * (low + h2 * h2 * high);
+    const low = c(1) + h * c(2) + h2 * (c(3) + h * c(4));
+    const high = c(5) + h * c(6) + h2 * (c(7) + h * c(8));
+    const value = c(0) + h * (low + h2 * h2 * high);
     return x < 0 ? -value : value;
   }
   nanobook._erf = erf;
@@ -206,6 +206,7 @@
   /** Run work() with the passes' arrays taken from `buffers` (nanobook._scratch()), which
       it empties first: nothing work() allocates may outlive it. */
   nanobook._inScratch = (buffers, work) => {
+    if (scratch) throw new Error("a step's scratch is already in use");
     buffers.empty();
     scratch = buffers;
     try {
@@ -261,9 +262,10 @@
   // an array in after the last, products() works there, take() copies a result out, and
   // start() frees it all for the next layer. Two engines keep this memory: WebAssembly,
   // whose SIMD instructions take two float64 lanes at once (on the bench's machine,
-  // 2026-11-26: 13.7 G multiply-adds a second against plain JavaScript's 3.1), and plain
-  // JavaScript where the browser has no WebAssembly SIMD. Both add the same terms in the same order: the same sums, bit for
-  // bit. The WebAssembly module is assembled below, byte by byte: nothing is fetched.
+  // 2026-11-26: 13.7 G multiply-adds a second against plain JavaScript's 3.1 at best),
+  // and plain JavaScript where the browser has no WebAssembly SIMD or the page's policy
+  // forbids compiling it. Both add the same terms in the same order: the same sums, bit
+  // for bit. The WebAssembly module is assembled below, byte by byte: nothing is fetched.
   function kernelMemory(engine) {
     let top = 0;
     const reserve = (n) => {
@@ -309,10 +311,12 @@
     };
   }
 
-  // The plain JavaScript engine: its memory a Float64Array, grown by copying.
+  // The plain JavaScript engine: its memory a Float64Array, grown by copying. Two rows by
+  // four columns at a time, their eight sums kept in registers (each number loaded serves
+  // two or four products); columns past the last are read again and not written.
   function engineInJs() {
     let heap = new Float64Array(1 << 16);
-    const engine = {
+    return {
       name: "JavaScript",
       heap: () => heap,
       fit(n) {
@@ -322,36 +326,74 @@
         heap = larger;
       },
       products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
-        startRows(heap, out, init, initRow, R, I);
-        for (let r = 0; r < R; r++) {
-          for (let j = 0; j < J; j++) {
-            addRowTimes(heap, out + r * I, heap[a + r * aRow + j * aStep], q + j * I, I);
-          }
+        for (let r = 0; r < R; r += 2) {
+          const r1 = Math.min(r + 1, R - 1); // an odd last row is computed twice
+          const rows = { r, r1, out, init, initRow, a, aRow, aStep, q, J, I };
+          for (let i = 0; i < I; i += 4) tileInJs(heap, rows, i);
         }
       },
     };
-    return engine;
   }
 
-  // out's R rows of I from init (rows initRow apart; initRow = I and init = out: as they are)
-  function startRows(heap, out, init, initRow, R, I) {
-    if (init === out && initRow === I) return;
-    for (let r = 0; r < R; r++)
-      heap.copyWithin(out + r * I, init + r * initRow, init + r * initRow + I);
+  // Rows r and r1 of out, columns i .. i + 3 (those that exist).
+  function tileInJs(heap, { r, r1, out, init, initRow, a, aRow, aStep, q, J, I }, i) {
+    const i1 = Math.min(i + 1, I - 1);
+    const i2 = Math.min(i + 2, I - 1);
+    const i3 = Math.min(i + 3, I - 1);
+    const n0 = init + r * initRow;
+    const n1 = init + r1 * initRow;
+    let s00 = heap[n0 + i],
+      s01 = heap[n0 + i1],
+      s02 = heap[n0 + i2],
+      s03 = heap[n0 + i3],
+      s10 = heap[n1 + i],
+      s11 = heap[n1 + i1],
+      s12 = heap[n1 + i2],
+      s13 = heap[n1 + i3];
+    let pa0 = a + r * aRow;
+    let pa1 = a + r1 * aRow;
+    for (let j = 0, pq = q; j < J; j++, pa0 += aStep, pa1 += aStep, pq += I) {
+      const x = heap[pa0],
+        y = heap[pa1],
+        u0 = heap[pq + i],
+        u1 = heap[pq + i1],
+        u2 = heap[pq + i2],
+        u3 = heap[pq + i3];
+      s00 += x * u0;
+      s01 += x * u1;
+      s02 += x * u2;
+      s03 += x * u3;
+      s10 += y * u0;
+      s11 += y * u1;
+      s12 += y * u2;
+      s13 += y * u3;
+    }
+    storeFour(heap, out + r * I + i, I - i, s00, s01, s02, s03);
+    storeFour(heap, out + r1 * I + i, I - i, s10, s11, s12, s13);
   }
 
-  // heap[at .. at + I) += s * heap[from .. from + I)
-  function addRowTimes(heap, at, s, from, I) {
-    for (let i = 0; i < I; i++) heap[at + i] += s * heap[from + i];
+  // up to four sums from heap[at], as far as the row goes (`left` columns)
+  function storeFour(heap, at, left, s0, s1, s2, s3) {
+    heap[at] = s0;
+    if (left > 1) heap[at + 1] = s1;
+    if (left > 2) heap[at + 2] = s2;
+    if (left > 3) heap[at + 3] = s3;
   }
 
-  // The WebAssembly engine; null where the browser has no WebAssembly SIMD. Its kernel
-  // takes the columns two at a time; an odd last column is added here, in the same order.
+  // The WebAssembly engine; null where the browser has no WebAssembly SIMD, or where the
+  // page's Content-Security-Policy forbids compiling it (then validate() passes and the
+  // compiling throws). Its kernel takes the columns two at a time: an odd last column is
+  // the JavaScript engine's work.
   function engineInWasm() {
     const bytes = productsModule();
     if (typeof WebAssembly !== "object" || !WebAssembly.validate(bytes)) return null;
-    const module = new WebAssembly.Module(bytes);
-    const { products, memory } = new WebAssembly.Instance(module).exports;
+    let exports;
+    try {
+      exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+    } catch {
+      return null;
+    }
+    const { products, memory } = exports;
     let heap = new Float64Array(memory.buffer);
     return {
       name: "WebAssembly",
@@ -364,12 +406,9 @@
       products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
         products(8 * out, 8 * init, 8 * initRow, 8 * a, 8 * aRow, 8 * aStep, 8 * q, R, J, I);
         if (I % 2 === 0) return;
-        for (let r = 0; r < R; r++) {
-          const last = out + r * I + I - 1;
-          heap[last] = heap[init + r * initRow + I - 1];
-          for (let j = 0; j < J; j++) {
-            addRowTimes(heap, last, heap[a + r * aRow + j * aStep], q + j * I + I - 1, 1);
-          }
+        for (let r = 0; r < R; r += 2) {
+          const r1 = Math.min(r + 1, R - 1);
+          tileInJs(heap, { r, r1, out, init, initRow, a, aRow, aStep, q, J, I }, I - 1);
         }
       },
     };
@@ -414,11 +453,11 @@
   // The kernel's locals, by index: its ten parameters (addresses and strides in bytes,
   // counts in rows and columns), then its own; sum(k) is s0..s3 for the first row of two,
   // s4..s7 for the second.
+  // biome-ignore format: the slots in index order, a few to a line
   const slot = {
-    ...{ out: 0, init: 1, initRow: 2, a: 3, aRow: 4, aStep: 5, q: 6, rows: 7, terms: 8 },
-    ...{ columns: 9, r: 10, i: 11, j: 12, pa0: 13, pa1: 14, pq: 15, o0: 16, o1: 17 },
-    ...{ rowBytes: 18, a0: 19, a1: 20, r1: 21, n0: 22, n1: 23, x: 32, y: 33, u: 34 },
-    sum: (k) => 24 + k,
+    out: 0, init: 1, initRow: 2, a: 3, aRow: 4, aStep: 5, q: 6, rows: 7, terms: 8, columns: 9,
+    r: 10, i: 11, j: 12, pa0: 13, pa1: 14, pq: 15, o0: 16, o1: 17, rowBytes: 18, a0: 19,
+    a1: 20, r1: 21, n0: 22, n1: 23, x: 32, y: 33, u: 34, sum: (k) => 24 + k,
   };
 
   // Two rows of out, `width` vectors (two columns each) at a time, while they fit the row:
@@ -489,7 +528,11 @@
   const engines = { WebAssembly: engineInWasm, JavaScript: engineInJs };
   const kernel = kernelMemory(engineInWasm() ?? engineInJs());
   nanobook._kernel = kernel; // the trainer's backward pass works in the same memory
-  nanobook._kernelMemory = (name) => kernelMemory(engines[name]()); // for the tests
+  nanobook._kernelMemory = (name) => {
+    const engine = engines[name]();
+    if (!engine) throw new Error(`no ${name} engine in this browser`);
+    return kernelMemory(engine); // for the tests
+  };
 
   // (T, n_in) @ W(n_out, n_in)^T + b, as nn.Linear stores W (T counts rows: positions of
   // one sequence or of a batch): each output starts from its bias and adds its products.

@@ -35,7 +35,8 @@
   // --- backward pass ----------------------------------------------------------------------
 
   // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
-  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias (as .grad accumulates). The
+  // dL/dW = dy^T x and dL/db = Σ dy into gWeight and gBias, each sum going on, term by
+  // term, from the gradient so far (as .grad accumulates, in float64's rounding). The
   // products skip the rows of dy that are all zero (they add nothing): the positions whose
   // loss is not scored send nothing back through the last block's MLP.
   function linearBackward(dy, x, N, nIn, nOut, weight, gWeight, gBias) {
