@@ -632,7 +632,9 @@
             traced.masked.push(row.slice());
             traced.softmax.push(row);
           }
-          softmaxAt(att, start, T);
+          // the hidden entries' exp(-inf) = 0 adds nothing: the softmax runs over 0..t
+          softmaxAt(att, start, t + 1);
+          att.fill(0, start + t + 1, start + T);
           // weighted sum of the values of positions 0..t
           const out = (b * T + t) * C + head * hs;
           const values = b * T * 3 * C + 2 * C + head * hs; // position 0's, then 3C apart
