@@ -1074,6 +1074,8 @@ def page_weight(html: Path) -> dict:
 TRAIN_RATE_SHARE = 0.30
 PAGE_WEIGHT_SLACK = 0.05
 TRAIN_RATE_ROUNDS, TRAIN_RATE_STEPS = 5, 20
+# Issue 47 asks the page to retrace the book's run within RETRACE_GAP for RETRACE_STEPS.
+RETRACE_STEPS, RETRACE_GAP = 100, 1e-3
 # The sort model as the training chapter's widget starts it: the book's settings, run for
 # `steps` steps with one evaluation (at the end: its step is left out of the timings).
 TORCH_STEPS_CODE = """
@@ -1183,6 +1185,24 @@ def kernel_share(node: str, site: Path, config: dict, settings: dict, step_ms: f
     }
 
 
+def page_retrace(page, env: dict, seed: int) -> dict:
+    """How long the page's run follows the book's (train.fit, float32, one thread) from
+    the same start and batches: the first of RETRACE_STEPS steps whose loss differs by
+    more than RETRACE_GAP (None if none does), and the largest difference before it."""
+    args = (str(RETRACE_STEPS), str(seed))
+    options = python_json(TORCH_STEPS_CODE, env, *args, "export")
+    book = python_json(TORCH_STEPS_CODE, env, *args, "time")["losses"]
+    ours = page.evaluate(PAGE_STEPS_CODE, options)["losses"]
+    gaps = [abs(a - b) for a, b in zip(book, ours, strict=True)]
+    parted = next((step for step, gap in enumerate(gaps, 1) if gap > RETRACE_GAP), None)
+    return {
+        "steps": RETRACE_STEPS,
+        "seed": seed,
+        "first step past the gap": parted,
+        "largest gap before it": max(gaps[: (parted or len(gaps) + 1) - 1], default=0.0),
+    }
+
+
 def trainer_site(scratch: Path) -> Path:
     """A folder with the scripts the trainer's worker runs (the runtime, then the trainer:
     nanobook_train_worker.js's importScripts), a bare page loading them in that order, and
@@ -1232,6 +1252,7 @@ def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
                 command = [node, "-e", NODE_STEPS_CODE, str(site), str(site / "options.json")]
                 out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
                 times["node_cpu"] += json.loads(out)["stepMs"]
+        retrace = page_retrace(page, env, seed)
         engine = f"chromium {browser.version}"
         browser.close()
     median = {name: statistics.median(values) for name, values in times.items() if values}
@@ -1246,6 +1267,7 @@ def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
         "page / torch step rate": median["torch"] / median["page"],
         "largest loss gap, page (float64) - torch (float32)": gap,
         "torch_step_cpu_ms": median["torch_cpu"],
+        "retrace": retrace,
     }
     if node:
         version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
@@ -1542,6 +1564,19 @@ def train_rate_note(results: dict) -> list[str]:
             f" {products_ms} ms, which leaves {rate['rest of the step, ms (node)']} ms of"
             " the step to the rest, in plain JavaScript (norms, attention, GELU, AdamW, and"
             " copying into and out of the kernel's memory)."
+        )
+    if retrace := rate.get("retrace"):
+        parted, within = retrace["first step past the gap"], retrace["largest gap before it"]
+        followed = (
+            f"the losses first differ by more than {RETRACE_GAP:g} at step {parted}, "
+            f"having stayed within {within:.1e} before it"
+            if parted
+            else f"every loss within {within:.1e}"
+        )
+        lines[-1] += (
+            f" Retracing the book's run (seed {retrace['seed']}, its first"
+            f" {retrace['steps']} steps): {followed} (bench/retrace_spread.py measures how"
+            " two PyTorch runs, float64 on one thread and on two, part)."
         )
     return lines
 
