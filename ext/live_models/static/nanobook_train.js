@@ -32,6 +32,12 @@
   const nanobook = globalThis.nanobook;
   if (!nanobook?._forward) throw new Error("nanobook_train.js needs nanobook_live.js first");
 
+  // The passes of a step or an evaluation take their arrays from these buffers, kept from
+  // one to the next (see nanobook._inScratch): what such a pass returns is a number or a
+  // new array, never one of its own.
+  const passBuffers = nanobook._scratch();
+  const inScratch = (work) => nanobook._inScratch(passBuffers, work);
+
   // --- backward pass ----------------------------------------------------------------------
 
   // y = x W^T + b (nn.Linear) backward: returns dL/dx = dy W (N, nIn) and adds
@@ -342,7 +348,6 @@
       this.iter = startIter;
       this.params = {};
       this.state = {};
-      this.scratch = nanobook._scratch(); // the arrays of a step's passes, reused
       for (const [name, values] of Object.entries(weights)) {
         this.params[name] = Float64Array.from(values);
         const group = groupOf(rules, name);
@@ -365,7 +370,7 @@
       if (targets.B !== ids.B || targets.T !== ids.T)
         throw new RangeError("x and y differ in shape");
       const into = grads || this.zeroGradients();
-      const loss = nanobook._inScratch(this.scratch, () => {
+      const loss = inScratch(() => {
         const tape = {};
         const { params, config } = this;
         const options = { targets: targets.flat, tape };
@@ -380,7 +385,10 @@
     loss({ x, y }) {
       const ids = flatRows(x, this.config, "x", 0);
       const targets = flatRows(y, this.config, "y", -1).flat;
-      return nanobook._forward(this.params, this.config, ids.flat, ids.B, ids.T, { targets }).loss;
+      const { params, config } = this;
+      return inScratch(
+        () => nanobook._forward(params, config, ids.flat, ids.B, ids.T, { targets }).loss,
+      );
     }
 
     zeroGradients() {
@@ -502,16 +510,18 @@
     const N = data.val.length / L;
     const ids = new Int32Array(N * T);
     for (let n = 0; n < N; n++) for (let t = 0; t < T; t++) ids[n * T + t] = data.val[n * L + t];
-    const { logits } = nanobook._forward(params, config, ids, N, T);
     const V = config.vocab_size;
     let right = 0;
-    for (let n = 0; n < N; n++) {
-      let sorted = true;
-      for (let t = data.held_out.prompt_len - 1; t < T && sorted; t++) {
-        sorted = likeliest(logits, (n * T + t) * V, V) === data.val[n * L + t + 1];
+    inScratch(() => {
+      const { logits } = nanobook._forward(params, config, ids, N, T);
+      for (let n = 0; n < N; n++) {
+        let sorted = true;
+        for (let t = data.held_out.prompt_len - 1; t < T && sorted; t++) {
+          sorted = likeliest(logits, (n * T + t) * V, V) === data.val[n * L + t + 1];
+        }
+        right += sorted;
       }
-      right += sorted;
-    }
+    });
     return right / N;
   }
 
@@ -675,7 +685,7 @@
     const targets = flatRows(y, trainer.config, "y", -1).flat;
     const grads = trainer.zeroGradients();
     const weights = advantage.map((a) => a / answers.length);
-    const logProbs = nanobook._inScratch(trainer.scratch, () => {
+    const logProbs = inScratch(() => {
       const tape = {};
       const { params, config } = trainer;
       const options = { targets, tape };
@@ -698,9 +708,12 @@
     for (let s = 0; s < length; s++) {
       const T = Math.min(rows[0].length, config.block_size);
       const ids = Int32Array.from(rows.flatMap((row) => row.slice(-T)));
-      const { logits } = nanobook._forward(params, config, ids, rows.length, T);
+      const lasts = inScratch(() => {
+        const { logits } = nanobook._forward(params, config, ids, rows.length, T);
+        return rows.map((_, b) => logits.slice(((b + 1) * T - 1) * V, (b + 1) * T * V));
+      });
       rows.forEach((row, b) => {
-        const last = logits.subarray(((b + 1) * T - 1) * V, (b + 1) * T * V);
+        const last = lasts[b];
         const max = Math.max(...last);
         const weights = Array.from(last, (v) => Math.exp(v - max));
         const u = (next() / 2 ** 32) * weights.reduce((a, w) => a + w, 0);
@@ -718,11 +731,12 @@
     const { x, y } = answerRows(prompts, answers);
     const ids = flatRows(x, trainer.config, "x", 0);
     const targets = flatRows(y, trainer.config, "y", -1).flat;
-    const { logits } = nanobook._forward(trainer.params, trainer.config, ids.flat, ids.B, ids.T);
-    const p = Array.from(
-      rowLogProbs(logits, targets, ids.B, ids.T, trainer.config.vocab_size),
-      Math.exp,
-    );
+    const { params, config } = trainer;
+    const logProbs = inScratch(() => {
+      const { logits } = nanobook._forward(params, config, ids.flat, ids.B, ids.T);
+      return rowLogProbs(logits, targets, ids.B, ids.T, config.vocab_size);
+    });
+    const p = Array.from(logProbs, Math.exp);
     const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
     return { pass1: mean(p), passk: mean(p.map((q) => 1 - (1 - q) ** k)) };
   }
