@@ -196,9 +196,10 @@
   // --- the passes' arrays ---------------------------------------------------------------
 
   // Where the forward and backward passes get new arrays (zeros): fresh ones, or, while
-  // the trainer computes a step's gradients (nanobook._inScratch), views into buffers kept
-  // from one step to the next. A fresh array of this size costs far more than filling it
-  // with zeros: the browser hands it memory it must first map, page by page.
+  // the trainer runs a pass whose arrays die with it (a step, an evaluation: see
+  // nanobook._inScratch), views into buffers kept from one pass to the next. A fresh
+  // array of this size costs far more than filling one with zeros: the browser hands it
+  // memory it must first map, page by page.
   let scratch = null;
   const newArray = (n) => (scratch ? scratch.zeros(n) : new Float64Array(n));
   nanobook._newArray = newArray;
