@@ -20,7 +20,8 @@
 
    The forward pass is model_src/model.py's GPT, step for step, in float64 over the
    float32 weights; the products of its linear layers run in a WebAssembly kernel that
-   this script assembles (nanobook._kernel, shared with the trainer). It is written
+   this script assembles, or in plain JavaScript where a page cannot compile it
+   (nanobook._kernel, shared with the trainer). It is written
    once, for a batch of sequences (nanobook._forward): Model.forward runs it on one, and
    the trainer (nanobook_train.js, loaded only to train) on a batch, keeping a tape of
    what its backward pass reads. A model's weights come in a script the build exports
@@ -327,13 +328,17 @@
         heap = larger;
       },
       products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
-        for (let r = 0; r < R; r += 2) {
-          const r1 = Math.min(r + 1, R - 1); // an odd last row is computed twice
-          const rows = { r, r1, out, init, initRow, a, aRow, aStep, q, J, I };
-          for (let i = 0; i < I; i += 4) tileInJs(heap, rows, i);
-        }
+        tilesInJs(heap, { out, init, initRow, a, aRow, aStep, q, R, J, I }, 0);
       },
     };
+  }
+
+  // Every pair of rows (an odd last row is computed twice), columns from `first` on.
+  function tilesInJs(heap, { out, init, initRow, a, aRow, aStep, q, R, J, I }, first) {
+    for (let r = 0; r < R; r += 2) {
+      const rows = { r, r1: Math.min(r + 1, R - 1), out, init, initRow, a, aRow, aStep, q, J, I };
+      for (let i = first; i < I; i += 4) tileInJs(heap, rows, i);
+    }
   }
 
   // Rows r and r1 of out, columns i .. i + 3 (those that exist).
@@ -406,11 +411,7 @@
       },
       products(out, init, initRow, a, aRow, aStep, q, R, J, I) {
         products(8 * out, 8 * init, 8 * initRow, 8 * a, 8 * aRow, 8 * aStep, 8 * q, R, J, I);
-        if (I % 2 === 0) return;
-        for (let r = 0; r < R; r += 2) {
-          const r1 = Math.min(r + 1, R - 1);
-          tileInJs(heap, { r, r1, out, init, initRow, a, aRow, aStep, q, J, I }, I - 1);
-        }
+        if (I % 2) tilesInJs(heap, { out, init, initRow, a, aRow, aStep, q, R, J, I }, I - 1);
       },
     };
   }
