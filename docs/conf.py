@@ -40,7 +40,7 @@ extensions = [
     "ext.arch_diagram",
     "ext.annotated_source",
     "ext.live_models",
-    "ext.lean_theme",  # the theme's icon rules and fonts cut to the icons in use
+    "ext.lean_theme",  # the theme's stylesheets and icon fonts cut to what the pages use
     "ext.reader_notebooks",  # each chapter as a notebook, and the box that offers it
     "ext.cell_bookkeeping",  # shown cells leave out glue() and the prose's asserts
 ]

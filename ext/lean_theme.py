@@ -1,12 +1,14 @@
-"""The theme's icons at the size of the icons the book uses.
+"""The theme's stylesheets and icons at the size of what the book uses.
 
-pydata-sphinx-theme's stylesheet carries a rule for each of Font Awesome's 2,000 icons
-(about 66 kB) and its solid web font every glyph (115 kB), on every page, for the ten or
-so icons the pages show. After an HTML build this extension keeps, in the copied theme
-files, the rules of the icons the built pages and scripts name and the glyphs that any
-stylesheet draws; the rest is removed. Sphinx copies the theme's files afresh on every
-build, so each build starts from the originals; a font's cut is kept in the book's
-store. (The theme's 1.5 MB script that redraws icons as SVG is replaced outright, by
+The stylesheets the theme and extensions ship (pydata-sphinx-theme's, with Bootstrap and a
+rule for each of Font Awesome's 2,000 icons; sphinx-design's; MyST-NB's) are about 440 kB
+on every page's first visit, most of it rules for classes no page or script of the book
+names. After an HTML build this extension keeps, in those copied files, the rules whose
+class and id names occur somewhere in the built pages or scripts (as words: a rule is
+dropped only if a name it needs appears nowhere), and in the icon fonts the glyphs that
+any stylesheet still draws. Sphinx copies these files afresh on every build, so each build
+starts from the originals; a font's cut is kept in the book's store. (The theme's 1.5 MB
+script that redraws icons as SVG is replaced outright, by
 ``docs/_static/scripts/fontawesome.js``.)
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from sphinx.util import logging
@@ -25,27 +28,119 @@ from ._core import cache_root, setup_core
 
 logger = logging.getLogger(__name__)
 
-STYLESHEET = Path("_static", "styles", "pydata-sphinx-theme.css")
+# the stylesheets pruned: the theme's and the extensions', never the book's own
+STYLESHEETS = (
+    "_static/styles/pydata-sphinx-theme.css",
+    "_static/styles/sphinx-book-theme.css",
+    "_static/sphinx-design.min.css",
+    "_static/mystnb.*.css",
+    "_static/basic.css",
+)
 FONTS = Path("_static", "vendor", "fontawesome", "webfonts")
-ICON_RULE = re.compile(r'((?:\.fa-[a-z0-9-]+,?)+)\{--fa:"((?:\\.|[^"\\])*)"\}')
-ICON_NAME = re.compile(r"\bfa-[a-z0-9-]+")
+WORD = re.compile(r"[A-Za-z0-9_-]+")
+# a class or id in a selector (with CSS escapes, as in `.sm\:flex`)
+NAME = re.compile(r"[.#]((?:[A-Za-z0-9_-]|\\.)+)")
+# what a selector's names are read without: attribute tests, whose values are not names,
+# and functional pseudo-classes (:not(.a) holds where .a is absent; :is() needs only one)
+UNREAD = re.compile(r"\[[^\]]*\]|:[a-z-]+\((?:[^()]|\([^()]*\))*\)")
+# Bootstrap's script builds these classes from parts ("bs-" + "tooltip" + "-auto")
+BUILT_BY_SCRIPT = re.compile(r"bs-[a-z]+-auto")
+# at-rules holding rules (pruned inside); any other block (@font-face, @keyframes) is kept
+GROUPING = ("@media", "@supports", "@layer", "@container")
 # A glyph in a stylesheet: "\f0c9" (hex escape) or "\!" (an escaped character)
 GLYPH = re.compile(r'"((?:\\[0-9a-fA-F]{1,6}\s?|\\.|[^"\\]){1,2})"')
 
 
-def names_in_use(outdir: Path) -> set[str]:
-    """Every ``fa-…`` token in the built pages and scripts: what may show an icon."""
-    names: set[str] = set()
+def words_in_use(outdir: Path) -> set[str]:
+    """Every word of the built pages and scripts: what may name a class or an id."""
+    words: set[str] = set()
     for path in [*outdir.rglob("*.html"), *outdir.glob("_static/**/*.js")]:
-        names.update(ICON_NAME.findall(path.read_text(encoding="utf-8", errors="replace")))
-    return names
+        words.update(WORD.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return words
 
 
-def keep_used_rules(css: str, used: set[str]) -> str:
-    def keep(rule: re.Match) -> str:
-        return rule[0] if set(ICON_NAME.findall(rule[1])) & used else ""
+def _skip_string(css: str, i: int) -> int:
+    """The index just past the quoted string that starts at i."""
+    quote, i = css[i], i + 1
+    while css[i] != quote:
+        i += 2 if css[i] == "\\" else 1
+    return i + 1
 
-    return ICON_RULE.sub(keep, css)
+
+def _block_end(css: str, i: int) -> int:
+    """The index just past the block whose "{" is at i."""
+    depth, i = 1, i + 1
+    while depth:
+        if css[i] in "\"'":
+            i = _skip_string(css, i)
+            continue
+        depth += {"{": 1, "}": -1}.get(css[i], 0)
+        i += 1
+    return i
+
+
+def pieces(css: str) -> Iterator[tuple[str, str | None]]:
+    """The stylesheet's top-level pieces, in order: (prelude, body) for a block,
+    (text, None) for a statement, or for a /*! comment (a licence) between rules."""
+    start = i = 0
+    while i < len(css):
+        if css.startswith("/*", i):
+            end = css.index("*/", i) + 2
+            if css.startswith("/*!", i) and not css[start:i].strip():
+                yield css[i:end], None
+                start = end
+            i = end  # any other comment stays in the prelude it is in
+        elif css[i] in "\"'":
+            i = _skip_string(css, i)
+        elif css[i] == ";":
+            yield css[start : i + 1], None
+            i = start = i + 1
+        elif css[i] == "{":
+            end = _block_end(css, i)
+            yield css[start:i], css[i + 1 : end - 1]
+            i = start = end
+        else:
+            i += 1
+    if css[start:].strip():
+        yield css[start:], None
+
+
+def selectors(prelude: str) -> list[str]:
+    """A rule's selectors: its prelude, without comments, split at its top-level commas."""
+    parts, depth, current = [], 0, []
+    for char in re.sub(r"/\*.*?\*/", "", prelude, flags=re.S):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*parts, "".join(current)]
+
+
+def named(selector: str, words: set[str]) -> bool:
+    """Whether every class and id the selector needs occurs among `words`."""
+    for name in NAME.findall(UNREAD.sub("", selector)):
+        # an escaped name (".sm\\:flex") is looked for word by word
+        if not BUILT_BY_SCRIPT.fullmatch(name) and not words.issuperset(WORD.findall(name)):
+            return False
+    return True
+
+
+def keep_used_rules(css: str, words: set[str]) -> str:
+    """The stylesheet with only the rules whose names occur among `words`: a rule keeps
+    the selectors that do, a grouping rule (@media...) what it keeps inside, if anything."""
+    kept = []
+    for prelude, body in pieces(css):
+        head = prelude.strip()
+        if body is None or (head.startswith("@") and not head.startswith(GROUPING)):
+            kept.append(prelude if body is None else f"{prelude}{{{body}}}")
+        elif head.startswith("@"):
+            inside = keep_used_rules(body, words)
+            kept.append(f"{prelude}{{{inside}}}" if inside.strip() else "")
+        elif used := [s for s in selectors(prelude) if named(s, words)]:
+            kept.append(f"{','.join(used)}{{{body}}}")
+    return "".join(kept)
 
 
 def codepoints(css: str) -> set[int]:
@@ -88,28 +183,30 @@ def subset_font(path: Path, keep: set[int]) -> None:
     subset.save_font(font, str(path), options)
 
 
-def slim_icons(app, exception) -> None:
+def slim_theme(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
-    stylesheet = outdir / STYLESHEET
-    if not stylesheet.is_file():
-        return  # another theme
-    css = stylesheet.read_text(encoding="utf-8")
-    slim = keep_used_rules(css, names_in_use(outdir))
-    atomic_write(stylesheet, slim)
+    words = words_in_use(outdir)
+    sheets = sorted({path for pattern in STYLESHEETS for path in outdir.glob(pattern)})
+    before = after = 0
+    for sheet in sheets:
+        css = sheet.read_text(encoding="utf-8")
+        slim = keep_used_rules(css, words)
+        atomic_write(sheet, slim)
+        before, after = before + len(css), after + len(slim)
     drawn = set()
     for sheet in outdir.glob("_static/**/*.css"):
         drawn |= codepoints(sheet.read_text(encoding="utf-8", errors="replace"))
     fonts = sorted((outdir / FONTS).glob("*.woff2"))
     sizes = [slim_font(font, drawn, cache_root(app)) for font in fonts]
     logger.info(
-        f"lean theme: icon rules {len(css):,} -> {len(slim):,} bytes; icon fonts "
+        f"lean theme: {len(sheets)} stylesheets {before:,} -> {after:,} bytes; icon fonts "
         f"{sum(b for b, _ in sizes):,} -> {sum(a for _, a in sizes):,} bytes"
     )
 
 
 def setup(app):
     setup_core(app)
-    app.connect("build-finished", slim_icons)
+    app.connect("build-finished", slim_theme)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

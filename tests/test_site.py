@@ -824,3 +824,26 @@ def test_a_font_is_cut_once_then_copied_from_the_store(tmp_path, monkeypatch):
     monkeypatch.setattr(lean_theme, "subset_font", lambda *args: pytest.fail("cut again"))
     assert lean_theme.slim_font(font, keep, tmp_path / "cache") == (before, after)
     assert font.read_bytes() == cut
+
+
+def test_a_stylesheet_keeps_the_rules_whose_names_the_book_uses():
+    """The theme's stylesheets are cut to the rules whose classes and ids occur in the
+    built pages or scripts; whatever else a stylesheet holds is kept as it was."""
+    from ext import lean_theme
+
+    css = (
+        "/*! licence */.used,.unused{color:red}.unused .used{margin:0}"
+        "@media (min-width:1px){.unused{top:0}}@media print{.used>p{top:1px}}"
+        "@font-face{font-family:x;src:url(x.woff2)}@keyframes spin{0%{opacity:0}}"
+        '.used:not(.unused)::before{content:"{.unused}"}a[href$=".unused"]{color:blue}'
+        "@import url(x.css);.bs-tooltip-auto .tooltip-arrow{left:0}/* a note */#used-id{x:1}"
+        ".sm\\:used{y:1}.other\\:used{z:1}html{font-size:1px}"
+    )
+    kept = lean_theme.keep_used_rules(css, {"used", "used-id", "sm", "tooltip-arrow"})
+    assert kept == (
+        "/*! licence */.used{color:red}@media print{.used>p{top:1px}}"
+        "@font-face{font-family:x;src:url(x.woff2)}@keyframes spin{0%{opacity:0}}"
+        '.used:not(.unused)::before{content:"{.unused}"}a[href$=".unused"]{color:blue}'
+        "@import url(x.css);.bs-tooltip-auto .tooltip-arrow{left:0}#used-id{x:1}"
+        ".sm\\:used{y:1}html{font-size:1px}"
+    )
