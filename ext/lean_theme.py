@@ -1,14 +1,14 @@
 """The theme's stylesheets and icons at the size of what the book uses.
 
 The stylesheets the theme and extensions ship (pydata-sphinx-theme's, with Bootstrap and a
-rule for each of Font Awesome's 2,000 icons; sphinx-design's; MyST-NB's) are about 440 kB
+rule for each of Font Awesome's 2,000 icons; sphinx-design's; MyST-NB's) are about 500 kB
 on every page's first visit, most of it rules for classes no page or script of the book
 names. After an HTML build this extension keeps, in those copied files, the rules whose
 class and id names occur somewhere in the built pages or scripts (as words: a rule is
 dropped only if a name it needs appears nowhere), and in the icon fonts the glyphs that
-any stylesheet still draws. Sphinx copies these files afresh on every build, so each build
-starts from the originals; a font's cut is kept in the book's store. (The theme's 1.5 MB
-script that redraws icons as SVG is replaced outright, by
+any stylesheet still draws. A build begins by removing the last build's cut copies, so
+Sphinx and MyST-NB copy the originals again; a font's cut is kept in the book's store.
+(The theme's 1.5 MB script that redraws icons as SVG is replaced outright, by
 ``docs/_static/scripts/fontawesome.js``.)
 """
 
@@ -183,12 +183,25 @@ def subset_font(path: Path, keep: set[int]) -> None:
     subset.save_font(font, str(path), options)
 
 
+def stylesheets(outdir: Path) -> list[Path]:
+    """The copies of STYLESHEETS in the output."""
+    return sorted({path for pattern in STYLESHEETS for path in outdir.glob(pattern)})
+
+
+def copy_afresh(app) -> None:
+    """Remove the last build's cut copies: MyST-NB copies its stylesheet only where no other
+    file is (a cut copy would stay, with a warning), so every build starts from the originals."""
+    if app.builder.format == "html":
+        for sheet in stylesheets(Path(app.outdir)):
+            sheet.unlink()
+
+
 def slim_theme(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
     words = words_in_use(outdir)
-    sheets = sorted({path for pattern in STYLESHEETS for path in outdir.glob(pattern)})
+    sheets = stylesheets(outdir)
     before = after = 0
     for sheet in sheets:
         css = sheet.read_text(encoding="utf-8")
@@ -208,5 +221,6 @@ def slim_theme(app, exception) -> None:
 
 def setup(app):
     setup_core(app)
+    app.connect("builder-inited", copy_afresh)
     app.connect("build-finished", slim_theme)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
