@@ -125,6 +125,8 @@ html_static_path = ["_static"]
 templates_path = ["_templates"]  # layout.html: no search index on pages other than search
 html_favicon = "_static/favicon.svg"  # the causal mask, in the palette
 html_css_files = ["nanobook.css"]
+# every page: the sidebar toggles the reader sees, bound to the theme's drawers
+html_js_files = [("nanobook_toggles.js", {"defer": "defer"})]
 html_sourcelink_suffix = ""  # a chapter's MyST source downloads as .md, not .md.txt
 html_theme_options = {
     "show_toc_level": 2,

@@ -847,3 +847,44 @@ def test_a_stylesheet_keeps_the_rules_whose_names_the_book_uses():
         "@import url(x.css);.bs-tooltip-auto .tooltip-arrow{left:0}#used-id{x:1}"
         ".sm\\:used{y:1}html{font-size:1px}"
     )
+
+
+def test_the_sidebar_toggles_the_reader_sees_open_and_close_the_sidebars(site, browser):
+    """The theme binds each sidebar toggle to the first button of its kind, a hidden one:
+    the visible buttons open the drawers on a phone, by mouse and by keyboard, give focus
+    back when they close, and hide and show the navigation on a wide screen."""
+    opened = "id => document.getElementById(id).open"
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/overview.html")
+        page.wait_for_load_state("networkidle")
+        for side in ("primary", "secondary"):
+            toggle = page.locator(f"button.{side}-toggle:visible")
+            assert toggle.count() == 1
+            toggle.click()
+            modal = f"pst-{side}-sidebar-modal"
+            page.wait_for_function(opened, arg=modal)
+            links = page.locator(f"#{modal} a:visible")
+            assert links.count() >= 3  # the book's chapters, or the page's sections
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"!({opened})('{modal}')")
+            assert toggle.evaluate("button => document.activeElement === button")
+            page.keyboard.press("Enter")
+            page.wait_for_function(opened, arg=modal)
+            page.keyboard.press("Escape")
+    finally:
+        context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/overview.html")
+        page.wait_for_load_state("networkidle")
+        shown = "getComputedStyle(document.getElementById('pst-primary-sidebar')).visibility"
+        assert page.evaluate(shown) == "visible"
+        page.locator("button.primary-toggle:visible").click()
+        page.wait_for_function(f"{shown} === 'hidden'")
+        page.locator("button.primary-toggle:visible").click()
+        page.wait_for_function(f"{shown} === 'visible'")
+    finally:
+        context.close()
