@@ -120,6 +120,8 @@ def _execute_into_store(pool, stopping, timeout, docname, path, reader, notebook
             run = pool.submit(_execute, notebook, str(path.parent), timeout).result()
         finally:
             CORES.release()
+        # each page as it ends: a cold build's longest wait, and where its time goes
+        logger.info(f"executed {docname} in {run[1]:.1f} s{' (failed)' if run[2] else ''}")
         _fill_entry(tmp, path, reader, *run)
 
     return _made(docname, entry, make) and bool(ran)
