@@ -1297,7 +1297,7 @@ def without_training_widget(page: str) -> str:
     for tag in SECTION_TAG.finditer(page):
         opening = not tag.group(1)
         if cut_from is None:
-            is_widget = opening and '"kind": "training"' in unescape(tag.group(0))
+            is_widget = opening and re.search(r'"kind":\s*"training"', unescape(tag.group(0)))
             if is_widget:
                 kept.append(page[pos : tag.start()])
                 cut_from, depth = tag.start(), 1

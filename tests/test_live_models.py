@@ -35,7 +35,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert re.fullmatch(r"_live/sort-[0-9a-f]{16}\.js", src)
     shipped = app.outdir / src
     assert shipped.read_bytes() == compute.artifact("sort", tmp_path).read_bytes()
-    options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widgets[1])[1]))
+    options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", widgets[1])[1]))
     assert options == {
         "kind": "sampling",
         "prompt": "def",
@@ -67,7 +67,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     # predict-check: the page's options hold the question but never its answer
     asks = ("strongest-key", "accuracy-step", "next-token")
     for widget, ask in zip(widgets[3:], asks, strict=True):
-        options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', widget)[1]))
+        options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", widget)[1]))
         assert options["question"]["ask"] == ask and "answer" not in options["question"]
     step = predict.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9, None)["answer"]
     snapshots = compute.trained_model("sort").replay["snapshots"]
@@ -75,7 +75,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
     # the button says what the reader's answer is checked against: a record, or the model
     checks = [
-        json.loads(html.unescape(re.search(r'data-live="([^"]+)"', w)[1])) for w in widgets[3:]
+        json.loads(html.unescape(re.search(r"data-live='([^']+)'", w)[1])) for w in widgets[3:]
     ]
     assert [options["question"]["check"] for options in checks] == [
         "Check with the model",
@@ -129,9 +129,9 @@ def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, brow
     app.build()
     index = app.outdir / "index.html"
     text = index.read_text(encoding="utf-8")
-    *_, last = re.finditer(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', text)
+    *_, last = re.finditer(r"<section [^>]*class=\"nb-live[^>]*data-live='([^']+)'", text)
     text = text[: last.start(1)] + html.escape('{"kind": "nosuch"}') + text[last.end(1) :]
-    first = re.search(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', text)
+    first = re.search(r"<section [^>]*class=\"nb-live[^>]*data-live='([^']+)'", text)
     bad = html.escape('{"kind": "attention", "prompt": "CBACAB", "temperature": Infinity}')
     index.write_text(text[: first.start(1)] + bad + text[first.end(1) :], encoding="utf-8")
     context = browser.new_context(reduced_motion="reduce")
@@ -308,7 +308,7 @@ def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, 
     assert "index.rst" not in strip_colors(warning.getvalue())
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
     section = re.search(r'<section ([^>]*class="nb-live nb-live-chat[^>]*)>', page)[1]
-    options = json.loads(html.unescape(re.search(r'data-live="([^"]+)"', section)[1]))
+    options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", section)[1]))
     assert [run["script"] for run in options["runs"]] == ["finetune-hash", "finetune-mixture"]
     assert [run["name"] for run in options["runs"]] == ["#", "mixture"]
     for run in options["runs"]:

@@ -34,7 +34,8 @@ def widgets(page: Path) -> list[dict]:
     """Each live widget of a built page: its attributes, with data-live read."""
     found = []
     for match in re.finditer(r"<section ([^>]*class=\"nb-live[^>]*)>", page.read_text("utf-8")):
-        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', match[1]))
+        found_attributes = re.findall(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)')", match[1])
+        attributes = {name: double or single for name, double, single in found_attributes}
         if "data-live" in attributes:
             attributes["data-live"] = json.loads(html.unescape(attributes["data-live"]))
         found.append(attributes)

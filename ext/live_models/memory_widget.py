@@ -16,7 +16,6 @@ line if a formula disagrees. Without scripts, the page shows the table of every 
 from __future__ import annotations
 
 import decimal
-import json
 from pathlib import Path
 
 from docutils import nodes
@@ -25,6 +24,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from .. import _core
 from . import formulas
+from .render import opening_tag
 
 logger = logging.getLogger(__name__)
 KIND = "memory"
@@ -356,8 +356,7 @@ def fallback_table(data: dict) -> nodes.Node:
 
 def visit_html(self, node) -> None:
     data = self.builder.env.memory_widget_settings.get(node["uid"])
-    live = {} if data is None or node.get("error") else {"data-live": json.dumps(data)}
-    self.body.append(self.starttag(node, "section", "", **live))
+    self.body.append(opening_tag(self, node, None if node.get("error") else data))
 
 
 def depart_html(self, node) -> None:

@@ -1,7 +1,7 @@
 /* The widgets' kit, on top of nanobook_live.js: what every live widget shares, and the
    start-up that finds the page's widgets.
 
-   Each widget is a <section class="nb-live" data-live="{options}"> holding the static
+   Each widget is a <section class="nb-live" data-live='{options}'> holding the static
    rendering made at build time. The controls appear at once; the model's script is
    added to the page only when the widget scrolls near the screen or the reader first
    uses a control, and the live rendering then takes the static one's place. Every
