@@ -47,6 +47,7 @@ UNREAD = re.compile(r"\[[^\]]*\]|:[a-z-]+\((?:[^()]|\([^()]*\))*\)")
 BUILT_BY_SCRIPT = re.compile(r"bs-[a-z]+-auto")
 # at-rules holding rules (pruned inside); any other block (@font-face, @keyframes) is kept
 GROUPING = ("@media", "@supports", "@layer", "@container")
+COMMENT = re.compile(r"/\*.*?\*/", re.S)
 # A glyph in a stylesheet: "\f0c9" (hex escape) or "\!" (an escaped character)
 GLYPH = re.compile(r'"((?:\\[0-9a-fA-F]{1,6}\s?|\\.|[^"\\]){1,2})"')
 
@@ -108,7 +109,7 @@ def pieces(css: str) -> Iterator[tuple[str, str | None]]:
 def selectors(prelude: str) -> list[str]:
     """A rule's selectors: its prelude, without comments, split at its top-level commas."""
     parts, depth, current = [], 0, []
-    for char in re.sub(r"/\*.*?\*/", "", prelude, flags=re.S):
+    for char in COMMENT.sub("", prelude):
         depth += {"(": 1, ")": -1}.get(char, 0)
         if char == "," and depth == 0:
             parts.append("".join(current))
@@ -132,7 +133,7 @@ def keep_used_rules(css: str, words: set[str]) -> str:
     the selectors that do, a grouping rule (@media...) what it keeps inside, if anything."""
     kept = []
     for prelude, body in pieces(css):
-        head = prelude.strip()
+        head = COMMENT.sub("", prelude).strip()
         if body is None or (head.startswith("@") and not head.startswith(GROUPING)):
             kept.append(prelude if body is None else f"{prelude}{{{body}}}")
         elif head.startswith("@"):

@@ -838,6 +838,7 @@ def test_a_stylesheet_keeps_the_rules_whose_names_the_book_uses():
         '.used:not(.unused)::before{content:"{.unused}"}a[href$=".unused"]{color:blue}'
         "@import url(x.css);.bs-tooltip-auto .tooltip-arrow{left:0}/* a note */#used-id{x:1}"
         ".sm\\:used{y:1}.other\\:used{z:1}html{font-size:1px}"
+        "/* a note */@media (min-width:40.5em){.used{w:1}}"
     )
     kept = lean_theme.keep_used_rules(css, {"used", "used-id", "sm", "tooltip-arrow"})
     assert kept == (
@@ -846,6 +847,7 @@ def test_a_stylesheet_keeps_the_rules_whose_names_the_book_uses():
         '.used:not(.unused)::before{content:"{.unused}"}a[href$=".unused"]{color:blue}'
         "@import url(x.css);.bs-tooltip-auto .tooltip-arrow{left:0}#used-id{x:1}"
         ".sm\\:used{y:1}html{font-size:1px}"
+        "/* a note */@media (min-width:40.5em){.used{w:1}}"
     )
 
 
