@@ -136,7 +136,8 @@ def opening_tag(translator, node, live: dict | None, **attributes) -> str:
     if live is None:
         return tag
     text = json.dumps(live, allow_nan=False, separators=(",", ":"))
-    return f"{tag[:-1]} data-live='{html.escape(text, quote=False).replace(chr(39), '&#x27;')}'>"
+    quoted = html.escape(text, quote=False).replace("'", "&#x27;")
+    return f"{tag[:-1]} data-live='{quoted}'>"
 
 
 def visit_html(self, node: live_widget) -> None:
