@@ -1,8 +1,11 @@
-"""What the tests read from built pages: the chapters in order, and a page's links, ids,
-meta tags and headings."""
+"""What the tests read from built pages: the chapters in order, a page's links, ids, meta
+tags and headings, and its live widgets."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -155,3 +158,19 @@ def reading(page: Path) -> str:
     parser = Reading()
     parser.feed(page.read_text(encoding="utf-8"))
     return parser.text
+
+
+LIVE_SECTION = re.compile(r"<section ([^>]*class=\"nb-live[^>]*)>")
+# an attribute in double quotes, or in single ones (data-live's JSON)
+ATTRIBUTE = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def live_widgets(text: str) -> list[dict]:
+    """Each live widget of a page's HTML: its section's attributes, data-live read as JSON."""
+    found = []
+    for section in LIVE_SECTION.finditer(text):
+        attributes = {name: html.unescape(a or b) for name, a, b in ATTRIBUTE.findall(section[1])}
+        if "data-live" in attributes:
+            attributes["data-live"] = json.loads(attributes["data-live"])
+        found.append(attributes)
+    return found

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pages import live_widgets
 from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
@@ -32,14 +33,7 @@ RETRACED = 30  # the steps whose losses the page must give as PyTorch does, with
 
 def widgets(page: Path) -> list[dict]:
     """Each live widget of a built page: its attributes, with data-live read."""
-    found = []
-    for match in re.finditer(r"<section ([^>]*class=\"nb-live[^>]*)>", page.read_text("utf-8")):
-        found_attributes = re.findall(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)')", match[1])
-        attributes = {name: double or single for name, double, single in found_attributes}
-        if "data-live" in attributes:
-            attributes["data-live"] = json.loads(html.unescape(attributes["data-live"]))
-        found.append(attributes)
-    return found
+    return live_widgets(page.read_text("utf-8"))
 
 
 def controls_of(widget: dict) -> dict[str, dict]:

@@ -4,12 +4,12 @@ Debian's chromium the reader's settings giving Python's figures."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
 
 import pytest
+from pages import live_widgets
 from sphinx.util.console import strip_colors
 
 from ext.live_models import formulas, memory_check, memory_widget
@@ -53,13 +53,7 @@ def test_a_formula_cannot_branch_on_an_input():
 
 
 def calculators(page: Path) -> list[dict]:
-    found = []
-    for match in re.finditer(r"<section ([^>]*class=\"nb-live[^>]*)>", page.read_text("utf-8")):
-        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', match[1]))
-        if "data-live" in attributes:
-            attributes["data-live"] = json.loads(html.unescape(attributes["data-live"]))
-        found.append(attributes)
-    return found
+    return live_widgets(page.read_text("utf-8"))
 
 
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)

@@ -8,12 +8,11 @@ line under the reply when the input is outside them, while still running the mod
 
 from __future__ import annotations
 
-import html
 import itertools
-import json
 import re
 
 import pytest
+from pages import live_widgets
 from sphinx.util.console import strip_colors
 
 from ext.live_models import distribution
@@ -92,8 +91,7 @@ def test_the_char_model_is_named_by_its_plays():
 
 
 def widget_options(page: str) -> list[dict]:
-    found = re.findall(r'<section [^>]*class="nb-live[^>]*data-live="([^"]+)"', page)
-    return [json.loads(html.unescape(options)) for options in found]
+    return [widget["data-live"] for widget in live_widgets(page) if "data-live" in widget]
 
 
 @pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
