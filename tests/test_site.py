@@ -851,30 +851,37 @@ def test_a_stylesheet_keeps_the_rules_whose_names_the_book_uses():
     )
 
 
-def test_the_sidebar_toggles_the_reader_sees_open_and_close_the_sidebars(site, browser):
-    """The theme binds each sidebar toggle to the first button of its kind, a hidden one:
-    the visible buttons open the drawers on a phone, by mouse and by keyboard, give focus
-    back when they close, and hide and show the navigation on a wide screen."""
+def test_the_header_buttons_the_reader_sees_work_by_tap_and_by_keyboard(site, browser):
+    """The theme binds each sidebar toggle to the first button of its kind, a hidden one,
+    and blurs the colour-mode button on every click. On a phone both drawers open by a tap
+    and list their links, and once closed leave no tooltip over the bar (the next tap opens
+    the download menu); by keyboard a drawer gives focus back to its button. On a wide
+    screen the navigation hides and shows, and the colour-mode menu keeps the keyboard."""
     opened = "id => document.getElementById(id).open"
-    context = browser.new_context(viewport=PHONE)
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     try:
         page = context.new_page()
         page.goto(site + "chapters/overview.html")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         for side in ("primary", "secondary"):
             toggle = page.locator(f"button.{side}-toggle:visible")
-            assert toggle.count() == 1
-            toggle.click()
             modal = f"pst-{side}-sidebar-modal"
+            toggle.tap()
             page.wait_for_function(opened, arg=modal)
-            links = page.locator(f"#{modal} a:visible")
-            assert links.count() >= 3  # the book's chapters, or the page's sections
+            assert page.locator(f"#{modal} a:visible").count() >= 3  # chapters, or sections
             page.keyboard.press("Escape")
             page.wait_for_function(f"!({opened})('{modal}')")
-            assert toggle.evaluate("button => document.activeElement === button")
+            page.wait_for_timeout(700)  # past the tooltips' delay
+            assert page.locator(".tooltip.show").count() == 0
+            page.locator("button.dropdown-toggle:visible").first.tap(timeout=5_000)
+            page.wait_for_selector(".dropdown-menu.show")
+            page.keyboard.press("Escape")
+            toggle.focus()
             page.keyboard.press("Enter")
             page.wait_for_function(opened, arg=modal)
             page.keyboard.press("Escape")
+            page.wait_for_function(f"!({opened})('{modal}')")
+            assert toggle.evaluate("button => document.activeElement === button")
     finally:
         context.close()
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -888,5 +895,13 @@ def test_the_sidebar_toggles_the_reader_sees_open_and_close_the_sidebars(site, b
         page.wait_for_function(f"{shown} === 'hidden'")
         page.locator("button.primary-toggle:visible").click()
         page.wait_for_function(f"{shown} === 'visible'")
+        colours = page.locator("button.theme-switch-button")
+        colours.focus()
+        page.keyboard.press("Enter")
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate("document.activeElement.closest('.dropdown-menu') !== null")
+        page.keyboard.press("Escape")
+        page.wait_for_function("!document.querySelector('.dropdown-menu.show')")
+        assert colours.evaluate("button => document.activeElement === button")
     finally:
         context.close()
