@@ -96,9 +96,14 @@ _LOCAL_404 = r"""<script>
   }
   document.write(tags.join("").split(%(placeholder)s).join(root));
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[href^='" + prefix + "'], [src^='" + prefix + "']").forEach(
+    var linking = ["href", "src", "action"].map(function (name) {
+      return "[" + name + "^='" + prefix + "']";
+    });
+    document.querySelectorAll(linking.join(", ")).forEach(
       function (element) {
-        var attribute = element.hasAttribute("src") ? "src" : "href";
+        var attribute = ["src", "action"].filter(function (name) {
+          return element.hasAttribute(name);
+        })[0] || "href";
         var url = element.getAttribute(attribute);
         element.setAttribute(attribute, root + url.slice(prefix.length));
       });

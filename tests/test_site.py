@@ -220,6 +220,9 @@ def _check_404_page(context, site: str, missing: str) -> None:
     # The theme's stylesheet loaded (the sidebar is laid out, not a bare list).
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
     assert not problems, problems
+    # its search goes to the site's search page, wherever the site is served from
+    for action in page.locator("form.bd-search").evaluate_all("fs => fs.map(f => f.action)"):
+        assert action == site + "search.html", action
     page.locator("article a", has_text="Attention").first.click()
     page.wait_for_url(site + "chapters/attention.html*")
     assert not problems, problems
