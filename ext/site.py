@@ -96,17 +96,16 @@ _LOCAL_404 = r"""<script>
   }
   document.write(tags.join("").split(%(placeholder)s).join(root));
   document.addEventListener("DOMContentLoaded", function () {
-    var linking = ["href", "src", "action"].map(function (name) {
-      return "[" + name + "^='" + prefix + "']";
-    });
-    document.querySelectorAll(linking.join(", ")).forEach(
-      function (element) {
-        var attribute = ["src", "action"].filter(function (name) {
-          return element.hasAttribute(name);
-        })[0] || "href";
-        var url = element.getAttribute(attribute);
-        element.setAttribute(attribute, root + url.slice(prefix.length));
+    var names = ["href", "src", "action"];
+    var linking = names.map(function (name) { return "[" + name + "^='" + prefix + "']"; });
+    document.querySelectorAll(linking.join(", ")).forEach(function (element) {
+      names.forEach(function (name) {
+        var url = element.getAttribute(name);
+        if (url && url.indexOf(prefix) === 0) {
+          element.setAttribute(name, root + url.slice(prefix.length));
+        }
       });
+    });
   });
 })();
 </script>"""

@@ -174,3 +174,8 @@ def live_widgets(text: str) -> list[dict]:
             attributes["data-live"] = json.loads(attributes["data-live"])
         found.append(attributes)
     return found
+
+
+def widget_settings(text: str) -> list[dict]:
+    """The settings (data-live) of each live widget of a page's HTML that has them."""
+    return [widget["data-live"] for widget in live_widgets(text) if "data-live" in widget]

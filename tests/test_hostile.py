@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pages import widget_settings
 from sphinx.application import Sphinx
 from sphinx.util.console import strip_colors
 
@@ -258,7 +259,7 @@ def test_in_the_browser_a_name_an_object_already_has_is_unknown_like_any_other(
     app.build()
     index = app.outdir / "index.html"
     text = index.read_text(encoding="utf-8")
-    settings = [json.loads(html.unescape(s)) for s in re.findall(r"data-live='([^']+)'", text)]
+    settings = widget_settings(text)
     question = next(options for options in settings if options["kind"] == "predict")
     hostile = [{"kind": name} for name in OBJECT_NAMES] + [
         {**question, "question": {**question["question"], "ask": name}} for name in OBJECT_NAMES

@@ -4,13 +4,13 @@ the exported script, static fallbacks per builder, located warnings."""
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from pages import live_widgets
 from sphinx.util.console import strip_colors
 
 from buildlib import keys
@@ -29,14 +29,13 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     warnings = strip_colors(warning.getvalue())
     assert "index.rst" not in warnings and "myst.md" not in warnings, warnings
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
-    widgets = re.findall(r'<section ([^>]*class="nb-live[^>]*)>', page)
+    widgets = live_widgets(page)
     assert len(widgets) == 6
-    src = re.search(r'data-nanobook-src="([^"]+)"', widgets[0])[1]
+    src = widgets[0]["data-nanobook-src"]
     assert re.fullmatch(r"_live/sort-[0-9a-f]{16}\.js", src)
     shipped = app.outdir / src
     assert shipped.read_bytes() == compute.artifact("sort", tmp_path).read_bytes()
-    options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", widgets[1])[1]))
-    assert options == {
+    assert widgets[1]["data-live"] == {
         "kind": "sampling",
         "prompt": "def",
         "temperature": 0.8,
@@ -57,7 +56,7 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
     assert " ".join(visible.line(sampled["text"][3:]).split()) in words
     # the replay: its own script, and a table of a few recorded steps from the cache
-    replay_src = re.search(r'data-nanobook-src="([^"]+)"', widgets[2])[1]
+    replay_src = widgets[2]["data-nanobook-src"]
     assert re.fullmatch(r"_live/sort-replay-[0-9a-f]{16}\.js", replay_src)
     shipped = (app.outdir / replay_src).read_bytes()
     assert shipped == compute.replay_artifact("sort", tmp_path).read_bytes()
@@ -67,16 +66,14 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     # predict-check: the page's options hold the question but never its answer
     asks = ("strongest-key", "accuracy-step", "next-token")
     for widget, ask in zip(widgets[3:], asks, strict=True):
-        options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", widget)[1]))
+        options = widget["data-live"]
         assert options["question"]["ask"] == ask and "answer" not in options["question"]
     step = predict.predict("sort", "accuracy-step", "CBACAB", 1.0, 0.9, None)["answer"]
     snapshots = compute.trained_model("sort").replay["snapshots"]
     first = next(s["step"] for s in snapshots if s["accuracy"] >= 0.9)
     assert step == first and f"Answer, computed while the book was built: step {step}. " in words
     # the button says what the reader's answer is checked against: a record, or the model
-    checks = [
-        json.loads(html.unescape(re.search(r"data-live='([^']+)'", w)[1])) for w in widgets[3:]
-    ]
+    checks = [widget["data-live"] for widget in widgets[3:]]
     assert [options["question"]["check"] for options in checks] == [
         "Check with the model",
         "Check against the training record",
@@ -307,8 +304,8 @@ def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, 
     app.build()
     assert "index.rst" not in strip_colors(warning.getvalue())
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
-    section = re.search(r'<section ([^>]*class="nb-live nb-live-chat[^>]*)>', page)[1]
-    options = json.loads(html.unescape(re.search(r"data-live='([^']+)'", section)[1]))
+    (chat_widget,) = [w for w in live_widgets(page) if "nb-live-chat" in w["class"]]
+    options = chat_widget["data-live"]
     assert [run["script"] for run in options["runs"]] == ["finetune-hash", "finetune-mixture"]
     assert [run["name"] for run in options["runs"]] == ["#", "mixture"]
     for run in options["runs"]:

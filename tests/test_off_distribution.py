@@ -12,7 +12,7 @@ import itertools
 import re
 
 import pytest
-from pages import live_widgets
+from pages import widget_settings
 from sphinx.util.console import strip_colors
 
 from ext.live_models import distribution
@@ -90,14 +90,10 @@ def test_the_char_model_is_named_by_its_plays():
 # --- the page ---------------------------------------------------------------------------------
 
 
-def widget_options(page: str) -> list[dict]:
-    return [widget["data-live"] for widget in live_widgets(page) if "data-live" in widget]
-
-
 @pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
 def test_every_free_input_widget_is_handed_the_task_codes_limits(app):
     app.build()
-    options = widget_options((app.outdir / "index.html").read_text(encoding="utf-8"))
+    options = widget_settings((app.outdir / "index.html").read_text(encoding="utf-8"))
     attention, sampling, char, chat_widget, tools = options
     for sort in (attention, sampling):
         assert sort["trained"]["lengths"] == [prepare.SORT_LENGTH]
@@ -120,7 +116,7 @@ def test_rows_that_contradict_the_reading_are_a_located_warning(app, warning, mo
     for line, directive in ((4, "live-attention sort"), (6, "live-sampling sort")):
         assert re.search(rf"index\.rst:{line}: WARNING: {directive}: .*answer ABC two ways", said)
     assert said.count("fix the rows or the reading") == 4, said  # once per sort widget, of 2 pages
-    options = widget_options((app.outdir / "index.html").read_text(encoding="utf-8"))
+    options = widget_settings((app.outdir / "index.html").read_text(encoding="utf-8"))
     assert [o["kind"] for o in options] == ["attention", "chat", "tools"]  # the sort two: static
 
 
@@ -257,7 +253,7 @@ def test_the_calculator_says_four_digits_were_never_in_training(page):
 def test_the_pages_check_agrees_with_the_sort_rows(page):
     """Every sort prompt the widget calls trained-on is a prefix of a training row (after
     the whole prompt), and every other one is called off."""
-    limits = widget_options(page.content())[0]["trained"]
+    limits = widget_settings(page.content())[0]["trained"]
     rows = {
         "".join(prepare.SORT_LETTERS[i] for i in row)
         for row in distribution._rows(prepare.sort_data())
