@@ -37,6 +37,8 @@ STYLESHEETS = (
     "_static/basic.css",
 )
 FONTS = Path("_static", "vendor", "fontawesome", "webfonts")
+# the source map of the theme's icon script, which the book's own replaces (1.8 MB)
+REPLACED_SCRIPT_MAP = Path("_static", "scripts", "fontawesome.js.map")
 WORD = re.compile(r"[A-Za-z0-9_-]+")
 # a class or id in a selector (with CSS escapes, as in `.sm\:flex`)
 NAME = re.compile(r"[.#]((?:[A-Za-z0-9_-]|\\.)+)")
@@ -48,6 +50,9 @@ BUILT_BY_SCRIPT = re.compile(r"bs-[a-z]+-auto")
 # at-rules holding rules (pruned inside); any other block (@font-face, @keyframes) is kept
 GROUPING = ("@media", "@supports", "@layer", "@container")
 COMMENT = re.compile(r"/\*.*?\*/", re.S)
+# the original's source map, which no longer describes a cut copy (devtools would show
+# rules at the wrong lines): the reference goes, and the map with it
+SOURCE_MAP = re.compile(r"/\*# sourceMappingURL=.*?\*/", re.S)
 # A glyph in a stylesheet: "\f0c9" (hex escape) or "\!" (an escaped character)
 GLYPH = re.compile(r'"((?:\\[0-9a-fA-F]{1,6}\s?|\\.|[^"\\]){1,2})"')
 
@@ -135,7 +140,7 @@ def keep_used_rules(css: str, words: set[str]) -> str:
     for prelude, body in pieces(css):
         head = COMMENT.sub("", prelude).strip()
         if body is None or (head.startswith("@") and not head.startswith(GROUPING)):
-            kept.append(prelude if body is None else f"{prelude}{{{body}}}")
+            kept.append(SOURCE_MAP.sub("", prelude) if body is None else f"{prelude}{{{body}}}")
         elif head.startswith("@"):
             inside = keep_used_rules(body, words)
             kept.append(f"{prelude}{{{inside}}}" if inside.strip() else "")
@@ -208,7 +213,9 @@ def slim_theme(app, exception) -> None:
         css = sheet.read_text(encoding="utf-8")
         slim = keep_used_rules(css, words)
         atomic_write(sheet, slim)
+        sheet.with_name(f"{sheet.name}.map").unlink(missing_ok=True)
         before, after = before + len(css), after + len(slim)
+    (outdir / REPLACED_SCRIPT_MAP).unlink(missing_ok=True)
     drawn = set()
     for sheet in outdir.glob("_static/**/*.css"):
         drawn |= codepoints(sheet.read_text(encoding="utf-8", errors="replace"))
