@@ -7,7 +7,7 @@ pick k of the n, the fraction that holds no right sample is C(n - c, k) / C(n, k
 
 averaged over problems (Chen et al. 2021, the Codex paper). Taking the first k samples
 instead would use only k of the n draws; this uses all of them. The binomials overflow
-for large n, so the ratio is computed as a product of k factors that each lie in [0, 1].
+for large n, so the ratio is computed as a product of c factors that each lie in [0, 1].
 """
 
 import math

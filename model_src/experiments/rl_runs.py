@@ -13,7 +13,8 @@ steps (trained.get), so it sorts some prompts and not others. Then, from one see
 - "gamed": REINFORCE with the checker that only checks the letters' order;
 - "gamed+KL": the same, with the KL penalty to the start model that GRPO adds;
 - "supervised": the control, train.py's fit on the training rows (the answers shown),
-  with the same optimiser, learning rate and number of steps.
+  with AdamW's betas, the constant learning rate and the number of steps of the RL
+  runs, and train.py's weight decay and gradient clipping, which the RL loop leaves out.
 "start" is that model evaluated, untrained. A record holds the held-out evaluation at
 the end (every held-out prompt sampled SAMPLES times, pass@k by passk.py's estimator;
 the samples themselves and each prompt's exact probability of its right answer, for
@@ -159,7 +160,8 @@ def train_rl(spec: dict, seed: int) -> dict:
 
 
 def train_supervised(seed: int) -> dict:
-    """The control: fit on the training rows, answers shown, the same steps and rate."""
+    """The control: fit on the training rows, answers shown, the RL runs' steps and rate
+    (train.fit keeps its weight decay and clipping)."""
     model, data = start_model(), presets.dataset("sort")
     overrides = dict(seed=seed, max_iters=STEPS, learning_rate=LEARNING_RATE, decay_lr=False)
     cfg = training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
