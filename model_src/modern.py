@@ -44,7 +44,9 @@ class ModernConfig(GPTConfig):
     swiglu: bool = False
     rope: bool = False
     n_kv_head: int = 0  # 0: as many as n_head (ordinary multi-head attention)
-    rope_base: float = 10000.0  # the slowest channel pair turns once in ~2π·base positions
+    # RoPE's speeds: pair i turns base^(-2i/hs) radians a position, so the slowest pair
+    # turns once in 2π·base^((hs-2)/hs) positions: the larger the base, the slower the turns
+    rope_base: float = 10000.0
     wpe: bool | None = None  # the learned position table; None: there is one unless rope
     relu2: bool = False
     qk_norm: bool = False

@@ -3,11 +3,14 @@
     model = NGPT(NGPTConfig(**gpt_fields))
     ...optimizer.step(); model.normalize_weights()   # after every step
 
-Every vector that travels through nGPT has length 1:
+nGPT keeps its vectors at length 1:
 
-    the token embeddings, and every row of every weight matrix (normalize_weights),
+    the token embeddings, and every weight matrix's vectors along h (normalize_weights),
     the hidden state h, after every attention and every MLP,
-    the queries and keys inside attention.
+    each head's queries and keys inside attention, before their scale s_qk.
+
+(The values, and what attention and the MLP propose before it is normalised, may have any
+length.)
 
 There are no LayerNorms: a block moves h a small step along the sphere towards what its
 attention or MLP proposes, by a learned amount per channel (the "eigen learning rates"
@@ -97,8 +100,9 @@ class NormAttention(nn.Module):
 
 
 class NormMLP(nn.Module):
-    """A SwiGLU MLP (modern.py's width, 8C/3) whose two projections are scaled by s_u and
-    s_v: with unit rows and a unit h, each is a cosine, too small for SiLU to bend."""
+    """A SwiGLU MLP (modern.py's width, 8C/3) whose two projections, each a cosine with
+    unit rows and a unit h, are scaled: v, the gate, by s_v·√C, since a cosine is too small
+    for SiLU to bend; u, the branch the gate multiplies, by s_u."""
 
     def __init__(self, config: NGPTConfig):
         super().__init__()

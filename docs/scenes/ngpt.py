@@ -126,8 +126,8 @@ class SphereScene(BookScene, ThreeDScene):
     def show_fixed_title(self, prompt: str) -> None:
         """The title, fixed in the frame while the camera turns."""
         title = VGroup(
-            label("nGPT: every vector on the unit sphere", 36),
-            label(f"block 0 of the trained nGPT, last position of {prompt}", MIN_TEXT, TEXT_2),
+            label("nGPT: the hidden state on the unit sphere", 36),
+            label(f"block 0 of a trained {RUN}, last position of {prompt}", MIN_TEXT, TEXT_2),
         ).arrange(DOWN, buff=0.12)
         title.to_edge(UP, buff=0.35)
         self.beat(f"{title[0].original_text}: {title[1].original_text}")
