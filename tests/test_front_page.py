@@ -48,10 +48,14 @@ def test_the_picture_is_a_clips_stable_poster_linking_to_the_clip():
     assert clip and anchor == name
 
 
-def test_the_first_paragraph_names_part_iii_and_three_widgets_follow():
-    paragraphs = INDEX.read_text(encoding="utf-8").split("\n\n")
+def test_the_first_paragraph_names_both_parts_and_three_widgets_follow():
+    text = INDEX.read_text(encoding="utf-8")
+    paragraphs = text.split("\n\n")
     first = paragraphs[1]  # after the label and the title
-    assert "Part III" in first
+    # the sidebar's captions for the two parts, as the paragraph names them
+    captions = re.findall(r"^:caption: (.+)$", text, re.M)
+    for part in ("The pipeline", "From model to assistant"):
+        assert part in captions and f"*{part}*" in " ".join(first.split()), part
     assert {"ch-finetuning", "ch-tools", "ch-rl"} <= set(REF.findall(first))
     try_it = next(p for p in paragraphs if p.startswith("- "))
     assert set(REF.findall(try_it)) == set(WIDGETS)
