@@ -254,6 +254,44 @@ def test_ngpt_block_moves_along_the_sphere_step_by_step(drawings):
     assert "q·kᵀ·√16, causal mask" in text  # the kernel was given scale=√hs, not 1/√hs
 
 
+def test_ngpt_mlp_draws_its_halves_and_the_gate_between_c_fc_and_c_proj(drawings):
+    text = drawings["ngpt_sort_block_focus"]
+    model = ngpt_sort_model()
+    hidden, width = model.transformer.h[0].mlp.hidden, model.config.n_embd
+    idx = presets.sample_input("sort")
+    half = f"1×{idx.size(1)}×{hidden}"
+    mlp = text[text.index("mlp  NormMLP") : text.index("c_proj", text.index("mlp  NormMLP"))]
+    expected = [
+        "c_fc",
+        "split in two: u and v",
+        f"u, v: {half}",
+        "(×)◄─ s_u ",
+        f"u: {half}",
+        "(×)◄─ s_v ",
+        f"v: {half}",
+        f"u × SiLU(v × √{width})",  # the constant read from the run: the code's sqrt_C
+    ]
+    at = 0
+    for part in expected:  # each after the one before
+        at = mlp.find(part, at)
+        assert at >= 0, f"{part!r} missing, or out of order, in:\n{mlp}"
+        at += len(part)
+
+
+def test_a_norm_mlp_without_the_gate_is_drawn_as_its_calls(monkeypatch):
+    def ungated(self, h):  # both halves scaled, multiplied with no SiLU
+        u, v = self.c_fc(h).split(self.hidden, dim=-1)
+        return self.c_proj(u * self.s_u() * v * self.s_v())
+
+    monkeypatch.setattr(ngpt.NormMLP, "forward", ungated)
+    request = parse("model_src.ngpt:NGPT", config="sort,bias=False", focus="transformer.h.0")
+    drawn = draw_diagram(request)
+    assert "SiLU" not in drawn.text
+    assert [note.partition(" (")[0] for note in drawn.notes] == [
+        "transformer.h.0.mlp: the forward pass does not match the NormMLP layout"
+    ]
+
+
 def test_ngpt_ends_in_logits_and_loss_like_gpt(drawings):
     model = ngpt_sort_model()
     idx = presets.sample_input("sort")

@@ -3,7 +3,7 @@ the calls into diagram elements.
 
 A module's flow is, by default, the calls it made, in order: right for MLP and any
 plain chain. A module called with no input (a learned scale) is drawn beside the path,
-joined by the op that takes its output. Six modules do more than chain their children,
+joined by the op that takes its output. Seven modules do more than chain their children,
 and for them a small declarative layout, keyed by class name, says what the forward does:
 
     GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
@@ -12,6 +12,7 @@ and for them a small declarative layout, keyed by class name, says what the forw
     NGPT                 wte, [(+) wpe, unit], h ×N, lm_head, (×) s_z, [loss]
     NormBlock            for attn, then mlp: unit(h + alpha (unit(sublayer(h)) − h))
     NormAttention        c_attn, heads, [RoPE], unit, (×) s_qk, scores, mix, c_proj
+    NormMLP              c_fc, split into u and v, (×) s_u, (×) s_v, u × SiLU(v·√C), c_proj
 
 A layout is only drawn if the trace agrees with it: the calls come in its order, and
 every op it draws is an op the forward really ran, on exactly those tensors. If
@@ -221,6 +222,15 @@ class SphereAttention:
 
 
 @dataclass(frozen=True)
+class Gated:
+    """A gated MLP's middle: the path split into halves u and v, each times its learned
+    scale (``u_scale``, ``v_scale``), then ``u * silu(v * c)`` for a constant c."""
+
+    u_scale: str
+    v_scale: str
+
+
+@dataclass(frozen=True)
 class IfCalled:
     """``steps``, when the forward calls the module at ``path`` (nGPT's optional wpe)."""
 
@@ -250,6 +260,7 @@ LAYOUTS = {
     ),
     "NormBlock": (SphereStep("attn", "alpha_a"), SphereStep("mlp", "alpha_m")),
     "NormAttention": ("c_attn", SphereAttention("s_qk"), "c_proj"),
+    "NormMLP": ("c_fc", Gated("s_u", "s_v"), "c_proj"),
 }
 # how a side input joins the path, by the op that takes its output
 JOIN_OPS = {"add": "+", "mul": "×"}
@@ -447,6 +458,12 @@ def _score_scale(scale: float | None, head_size: int) -> str:
     return f"·{scale:g}"
 
 
+def _constant_text(value: float) -> str:
+    """A factor as the code most likely wrote it: √n for the root of a whole number."""
+    square = round(value * value)
+    return f"√{square}" if square and math.isclose(value * value, square) else f"{value:.4g}"
+
+
 def _learned_value(item: Item) -> bool:
     """A single call that takes no tensor: a learned value such as nGPT's Scale."""
     return len(item.calls) == 1 and not item.first.inputs and bool(item.first.outputs)
@@ -596,6 +613,8 @@ class _LayoutMatch:
             return self._attention(level)
         if isinstance(step, SphereAttention):
             return self._attention(level, step)
+        if isinstance(step, Gated):
+            return self._gated(step, level)
         if isinstance(step, Loss):
             losses = [op for op in self.call.ops if op.name == "cross_entropy"]
             if not losses:
@@ -621,6 +640,35 @@ class _LayoutMatch:
         if isinstance(step, Scaled):
             return [self._scale(self._take_scale(step.path), self.current, level)]
         return [self._unit_node(self.current)]  # Unit
+
+    def _gated(self, step: Gated, level: int) -> list:
+        """The halves of a gated MLP, each scaled, and the product that joins them.
+        Checked: the product is of the scaled u and SiLU of the scaled v, times a constant."""
+        if self.current is None:
+            raise _Mismatch("a gated MLP has nothing to split")
+        halves = self._op("split", first=self.current).outputs
+        if len(halves) != 2:
+            raise _Mismatch(f"the gated MLP's split made {len(halves)} parts, not u and v")
+        u_scale, v_scale = self._take_scale(step.u_scale), self._take_scale(step.v_scale)
+        u, v = self._product(u_scale, halves[0]), self._product(v_scale, halves[1])
+        u_join = self._scale_join(u_scale, u, level)
+        v_join = self._scale_join(v_scale, v, level)
+        widened = self._op("mul", first=v)  # the constant: a cosine back to SiLU's range
+        if widened.constant is None:
+            raise _Mismatch("v's scale is not followed by a constant factor")
+        gate = self._op("silu", first=widened.outputs[0]).outputs[0]
+        self.current = self._op("mul", u, gate).outputs[0]
+        u_join.out, v_join.out = f"u: {u_join.out}", f"v: {v_join.out}"
+        return [
+            draw.Node("split in two: u and v", free=True, out=f"u, v: {shape_text(u.shape)}"),
+            u_join,
+            v_join,
+            draw.Node(
+                f"u × SiLU(v × {_constant_text(widened.constant)})",
+                free=True,
+                out=shape_text(self.current.shape),
+            ),
+        ]
 
     def _attention(self, level: int, sphere: SphereAttention | None = None) -> list:
         # torch 2 always has the fused kernel, and nanoGPT always takes it: a model that

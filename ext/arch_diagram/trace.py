@@ -19,10 +19,12 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-# the adds of residuals, attention's kernel, the loss; and the elementwise ops of nGPT's
+# the adds of residuals, attention's kernel, the loss; the elementwise ops of nGPT's
 # steps on the sphere (unit(): norm, div, mul; a learned scale: mul, perhaps of its view;
-# h + α(a − h): sub)
+# h + α(a − h): sub); and a gated MLP's halves (split, silu, mul)
 RECORDED_OPS = {
+    "split",
+    "silu",
     "add",
     "sub",
     "mul",
@@ -46,6 +48,7 @@ class Op:
     args: list[Value]
     outputs: list[Value]
     scale: float | None = None  # attention's scale= keyword, when it was given
+    constant: float | None = None  # a plain number among the arguments (v * sqrt_C)
 
 
 @dataclass
@@ -116,7 +119,9 @@ class Recorder:
     def op(self, name: str, args, result, kwargs: dict) -> None:
         if name in self.ops:
             scale = kwargs.get("scale")
-            op = Op(name, self.values(list(args)), self.values(result), scale)
+            numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
+            constant = float(numbers[0]) if numbers else None
+            op = Op(name, self.values(list(args)), self.values(result), scale, constant)
             (self._stack[-1].ops if self._stack else self.loose_ops).append(op)
 
     def __enter__(self) -> Recorder:
