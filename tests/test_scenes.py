@@ -72,7 +72,7 @@ def test_scene_names_are_unique_across_files():
     assert len(names) == len(set(names)), names
 
 
-@pytest.mark.parametrize("name", [*SCENE_FILES, *HELPERS])
+@pytest.mark.parametrize("name", [*SCENE_FILES, *sorted(HELPERS)])
 def test_scenes_read_the_project_only_when_they_render(name):
     """model_src is imported inside functions: listing or importing a scene file stays
     cheap, and its data is measured when (and each time) the clip renders."""
