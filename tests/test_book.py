@@ -551,7 +551,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     _rule_words(
         said.group(1, 2, 5),
         "training the row helps", "training the row hurts",
-        "by the book’s rule training the row neither helps nor hurts",
+        "no help or harm from training the row that this book can measure",
         floored=said.group(4),
     )  # fmt: skip
 

@@ -1,5 +1,5 @@
 """The front page shows what the book is in one screen: a first paragraph that names
-Part III, a clip's poster linking to the clip, and three links to widgets to try; the
+both parts, a clip's poster linking to the clip, and three links to widgets to try; the
 table of contents is the sidebar's alone."""
 
 from __future__ import annotations

@@ -27,9 +27,11 @@ DEFINING_PHRASES = [
     r"[Cc]hapters? \d+",
     r"et al\. \(?\d{4}",  # a citation's year
     r"[A-Z][a-z]+ \(\d{4}\)",  # a single author's citation: Shazeer (2020)
-    # a fact about another project carries its date: LLaMA (February 2023), since July 2026
-    r"(?:January|February|March|April|May|June|July|August|September|October|November"
-    r"|December) \d{4}",
+    # a fact about another project carries its date: LLaMA (February 2023), since July 2026,
+    # from 2 March to 9 March 2026 (a day, its month and perhaps its year)
+    r"(?:\d{1,2} )?(?:January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)(?: \d{4})?",
+    r"Llama \d+(?:\.\d+)?",  # a model family's version: Llama 3.1, Llama 3.2
     r"e ≈ 2\.7",  # Euler's number
     r"100 %",  # a share's upper bound
     r"multiple of 64",  # nanoGPT's padding of GPT-2's vocabulary
@@ -83,8 +85,11 @@ def test_the_check_finds_a_typed_in_number_and_spares_names():
 
 
 def test_a_project_s_month_and_year_are_its_date_not_a_measurement():
-    text = "LLaMA (February 2023) kept multi-head attention; 2023 alone is a typed number."
-    assert [t.split()[0] for t in typed_numbers(text)] == ["'2023'"]
+    text = (
+        "LLaMA (February 2023) kept multi-head attention, Llama 3.2 tied its embeddings, a"
+        " cap was 20 from 2 March to 9 March 2026; 2023 alone is a typed number."
+    )
+    assert [t.split()[0] for t in typed_numbers(text)] == ["'20'", "'2023'"]
 
 
 # --- glued values read as English --------------------------------------------------------
