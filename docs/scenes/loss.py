@@ -1,5 +1,5 @@
 """Chapter 7: logits → softmax → cross-entropy, at one real position of the trained sort model;
-then the loss at initialisation next to ln 3 and the trained model's final val loss.
+then the loss at initialisation next to ln 3 and the trained model's best val loss.
 
 Every number is measured when the clip renders: the trained model's logits on the first
 held-out sort problem, and an untrained GPT (seed 0) on the training run's first batch.
@@ -206,7 +206,7 @@ class LossScene(BookScene):
                 scale,
             ),
             loss_bar(
-                "trained: final val loss",
+                "trained: best val loss",
                 sort.best_val_loss,
                 f"{sort.best_val_loss:.5f}",
                 POSITIVE,
