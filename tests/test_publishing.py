@@ -1,7 +1,8 @@
 """What publishing relies on: hosting configs, stable labels, redirects, sitemap, 404, sharing.
 
 The configs are checked against noxfile.py's SYSTEM_PACKAGES (read with ast: nox is not
-installed in the test environment); the rest against the draft build of the book.
+installed in the test environment); the rest against the draft build of the book, and
+the 404 page's incremental rebuild against a small project (roots/test-site-404).
 """
 
 from __future__ import annotations
@@ -242,3 +243,25 @@ def test_content_images_load_lazily(book_html):
         images = re.findall(r"<img\b[^>]*>", page)
         eager = [tag for tag in images if 'loading="lazy"' not in tag]
         assert not eager, f"{slug}: {eager[:3]}"
+
+
+@pytest.mark.sphinx("html", testroot="site-404", freshenv=True)
+def test_404_page_is_written_again_when_its_code_changes(app, make_app, monkeypatch):
+    """ext/site.py writes half of 404.html (its links, its head script): an incremental
+    build after an edit of that code rewrites the page, though its source is unchanged."""
+    import ext._core
+    import ext.site
+
+    app.build()
+    page = Path(app.outdir, "404.html")
+    assert "nanobook: 404 resources" in page.read_text(encoding="utf-8")
+    page.write_text("the page as an older ext/site.py wrote it", encoding="utf-8")
+    digest = ext._core.keys.code_digest
+    edited = Path(ext.site.__file__)
+    monkeypatch.setattr(
+        ext._core.keys, "code_digest", lambda path: "edited" if path == edited else digest(path)
+    )
+    again = make_app("html", srcdir=app.srcdir, builddir=Path(app.outdir).parent)
+    again.build()
+    assert "nanobook: 404 resources" in page.read_text(encoding="utf-8")
+    assert 'href="/book/index.html"' in page.read_text(encoding="utf-8")
