@@ -159,12 +159,17 @@ def train_rl(spec: dict, seed: int) -> dict:
     return {**record, "kl": kls} if reference is not None else record
 
 
-def train_supervised(seed: int) -> dict:
-    """The control: fit on the training rows, answers shown, the RL runs' steps and rate
-    (train.fit keeps its weight decay and clipping)."""
-    model, data = start_model(), presets.dataset("sort")
+def supervised_settings(seed: int) -> dict:
+    """The control's train.fit settings: the sort preset's (its batch, weight decay and
+    clipping, as the start model trained) at the RL runs' steps and constant rate. fit's
+    own loss estimate goes unread (evaluate scores the run), so one batch a split."""
     overrides = dict(seed=seed, max_iters=STEPS, learning_rate=LEARNING_RATE, decay_lr=False)
-    cfg = training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
+    return training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
+
+
+def train_supervised(seed: int) -> dict:
+    """The control: fit on the training rows, answers shown (supervised_settings)."""
+    model, data, cfg = start_model(), presets.dataset("sort"), supervised_settings(seed)
 
     started = time.process_time()
     summary = training.fit(model, cfg, training.memory_batches(data, cfg))
@@ -195,11 +200,11 @@ def run(name: str, seed: int) -> tuple[None, dict]:
 
 
 def work(name: str, seed: int) -> int:
-    """A run's size, to order them, in trained.work's units: rows through the model."""
-    spec = RUNS_BY_NAME[name]
-    rows = 0 if spec.get("steps") == 0 else 32 if spec.get("supervised") else 3 * PROMPTS * GROUP
-    config = training.resolve_config(presets.config_file("sort"))
-    return trained.work({**config, "max_iters": STEPS, "batch_size": rows})
+    """A run's size, to order them, in trained.work's units: rows through the model (an
+    RL step's group is sampled, scored and trained on: about three passes of its rows)."""
+    spec, control = RUNS_BY_NAME[name], supervised_settings(seed)
+    rows = control["batch_size"] if spec.get("supervised") else 3 * PROMPTS * GROUP
+    return trained.work({**control, "batch_size": 0 if spec.get("steps") == 0 else rows})
 
 
 def settings(name: str, seed: int) -> dict:
