@@ -112,7 +112,7 @@ TRAININGS = (
     _of_requests("scaling sweep (scale)", "model_src.sweep", _sweep),
     _of_experiment("After GPT-2 variants (modern, nGPT)", "variants"),
     _of_experiment("char nGPT runs (nGPT)", "char_ngpt"),
-    _of_experiment("fine-tuning runs (Part III)", "finetune_runs"),
+    _of_experiment("fine-tuning runs (finetuning)", "finetune_runs"),
     _of_experiment("addition models (tools)", "arithmetic_runs"),
     Training(
         "RL runs and their start models (rl)",
