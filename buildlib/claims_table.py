@@ -2,8 +2,8 @@
 
     python -m buildlib.claims_table docs 1 2
 
-Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (its
-message or comment says "prose"): a page's notebook stops at its first failing one, so
+Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (the
+asserts the page does not show, ext/cell_bookkeeping.py's): a page's notebook stops at its first failing one, so
 those after it were not checked under that value. And a comparison decided by the book's
 rule (model_src/experiments/verdicts.py), whose statistic a chapter glues under a key
 ending in ``_stat`` and its verdict's words under the same key ending in ``_words``:
@@ -19,7 +19,9 @@ import re
 import sys
 from pathlib import Path
 
-ASSERT = re.compile(r"^\s*assert\b")
+from ext.cell_bookkeeping import prose_asserts
+
+CELL = re.compile(r"^(`{3,})\{code-cell\}")
 WARNING = re.compile(
     r"chapters/(?P<page>[\w-]+)\.md(?::(?P<line>\d+))?: WARNING: "
     r"(?P<what>a claim did not hold|a cell failed): (?P<detail>.*?)(?: \[nanobook\.claim\])?$"
@@ -27,15 +29,22 @@ WARNING = re.compile(
 
 
 def claim_lines(page: Path) -> list[int]:
-    """The lines of the page's asserts that check its prose."""
+    """The lines of the page's asserts that check its prose, as the page shows them not
+    (ext/cell_bookkeeping.py decides which those are)."""
     lines = page.read_text(encoding="utf-8").splitlines()
-    found = []
-    for number, line in enumerate(lines, 1):
-        if not ASSERT.match(line):
+    found, number = [], 0
+    while number < len(lines):
+        fence = CELL.match(lines[number])
+        number += 1
+        if not fence:
             continue
-        statement = " ".join(lines[number - 1 : number + 2])  # a message may follow a "\"
-        if "prose" in statement:
-            found.append(number)
+        while number < len(lines) and lines[number].startswith(":"):
+            number += 1  # the cell's options (:tags: ...)
+        start = number
+        while number < len(lines) and lines[number].rstrip() != fence[1]:
+            number += 1
+        source = "\n".join(lines[start:number])
+        found += [start + line for line in prose_asserts(source)]
     return found
 
 

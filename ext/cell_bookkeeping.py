@@ -116,6 +116,19 @@ def _hidden(body: list[ast.stmt], previous_end: int, comments, alone) -> tuple[s
     return hidden, everything
 
 
+def prose_asserts(source: str) -> list[int]:
+    """The first lines of a cell's asserts that check its prose: those shown_source
+    leaves out (none if the source does not parse)."""
+    try:
+        tree = ast.parse(source)
+        comments, alone = _comments(source)
+    except (SyntaxError, tokenize.TokenError):
+        return []
+    hidden, _ = _hidden(tree.body, 0, comments, alone)
+    asserts = (node for node in ast.walk(tree) if isinstance(node, ast.Assert))
+    return sorted(node.lineno for node in asserts if node.lineno in hidden)
+
+
 def shown_source(source: str) -> str:
     """A cell's source as the page shows it, without the bookkeeping. Where lines were
     left out, the blank lines around them shrink to what either side had."""

@@ -15,8 +15,8 @@ def test_the_table_lists_each_claim_per_seed_value(tmp_path):
     docs = tmp_path / "docs"
     (docs / "chapters").mkdir(parents=True)
     (docs / "chapters" / "ch.md").write_text(
-        "x\nassert a > b, 'the prose says: a first'\ny\nassert c, (\n    'the prose says: c')\n"
-        "assert d  # a check of the code itself\n"
+        "```{code-cell} ipython3\nassert a > b, 'the prose says: a first'\ny\nassert c, (\n"
+        "    'the prose says: c')\nassert d  # a check of the code itself\n```\n"
     )
     for value, line, stat, words in (
         ("1", None, "+8.0 ± 2.4 points over 8 seeds", "ahead"),
@@ -50,7 +50,7 @@ def test_the_table_lists_each_claim_per_seed_value(tmp_path):
 def test_a_failure_said_without_a_line_is_still_a_failure(tmp_path):
     docs = tmp_path / "docs"
     (docs / "chapters").mkdir(parents=True)
-    (docs / "chapters" / "ch.md").write_text("assert a, 'the prose says: a'\n")
+    (docs / "chapters" / "ch.md").write_text("```{code-cell}\nassert a, 'the prose says: a'\n```\n")
     build = docs / "_build" / "claims-1"
     build.mkdir(parents=True)
     (build / "warnings.txt").write_text(
@@ -59,3 +59,16 @@ def test_a_failure_said_without_a_line_is_still_a_failure(tmp_path):
     printed = claims_table.table(docs, ["1"])
     assert "failed at no line the warning named, 1 after it unchecked" in printed
     assert "all held" not in printed
+
+
+def test_claims_are_the_asserts_the_page_leaves_out(tmp_path):
+    """Asserts after a comment about the prose are claims too (as ext/cell_bookkeeping.py
+    hides them); asserts outside cells, and those the lesson shows, are not."""
+    page = tmp_path / "ch.md"
+    page.write_text(
+        "assert outside_a_cell, 'the prose'\n"
+        "```{code-cell} ipython3\n:tags: [remove-cell]\n\nx = 1\n"
+        "# what the prose says: x is one and positive\nassert x == 1\nassert x > 0\n"
+        "print(x)\nassert x, 'the lesson: x is truthy'\n```\n"
+    )
+    assert claims_table.claim_lines(page) == [7, 8]
