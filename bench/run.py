@@ -1390,8 +1390,8 @@ def heading_and_scenarios(results: dict) -> list[str]:
     m = results["machine"]
     lines = [
         "---",
-        "orphan: true  # a maintainers' page: out of the reader's navigation, linked from",
-        "---",  # the README and the authoring page
+        "orphan: true  # a maintainers' page, linked from the README and the authoring page",
+        "---",
         "",
         "(performance)=",
         "# Build performance",

@@ -3,8 +3,8 @@
     python -m buildlib.claims_table docs 1 2
 
 Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (the
-asserts the page does not show, ext/cell_bookkeeping.py's): a page's notebook stops at its first failing one, so
-those after it were not checked under that value. And a comparison decided by the book's
+asserts the page does not show, ext/cell_bookkeeping.py's): a page's notebook stops at its
+first failing one, so those after it were not checked under that value. And a comparison decided by the book's
 rule (model_src/experiments/verdicts.py), whose statistic a chapter glues under a key
 ending in ``_stat`` and its verdict's words under the same key ending in ``_words``:
 listed with both, per value. Read from the chapters' text and from each build's warnings
