@@ -4,12 +4,12 @@
 
 Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (the
 asserts the page does not show, ext/cell_bookkeeping.py's): a page's notebook stops at its
-first failing one, so those after it were not checked under that value. And a comparison decided by the book's
-rule (model_src/experiments/verdicts.py), whose statistic a chapter glues under a key
-ending in ``_stat`` and its verdict's words under the same key ending in ``_words``:
-listed with both, per value. Read from the chapters' text and from each build's warnings
-(docs/_build/claims-<n>/warnings.txt, ext/claims.py's) and glue files (MyST-NB's
-jupyter_execute/chapters/<page>.glue.json).
+first failing one, so those after it were not checked under that value. And a comparison
+decided by the book's rule (model_src/experiments/verdicts.py), whose statistic a chapter
+glues under a key ending in ``_stat`` and its verdict's words under the same key ending in
+``_words``: listed with both, per value. Read from the chapters' text and from each
+build's warnings (docs/_build/claims-<n>/warnings.txt, ext/claims.py's) and glue files
+(MyST-NB's jupyter_execute/chapters/<page>.glue.json).
 """
 
 from __future__ import annotations
