@@ -168,3 +168,21 @@ def test_seeded_with_no_thread_count_leaves_it_alone():
     threads = torch.get_num_threads()
     with seeds.seeded(1):
         assert torch.get_num_threads() == threads
+
+
+def test_a_run_whose_train_seeds_nothing_still_trains_seeded_on_one_thread(cache):
+    """The runner seeds each run itself: an experiment that forgets is still repeatable,
+    its seeds differ, and the caller's random state and threads are left as they were."""
+
+    def unseeded(name: str, seed: int) -> tuple[None, dict]:
+        return None, {"draw": torch.rand(1).item(), "threads": torch.get_num_threads()}
+
+    draws = {}
+    for folder in ("first", "second"):
+        loose = experiment(folder=folder, train=unseeded, build=None)
+        torch.manual_seed(0)
+        state, threads = torch.get_rng_state(), torch.get_num_threads()
+        draws[folder] = [loose.get("small", seed)["draw"] for seed in (1337, 1338)]
+        assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
+        assert loose.get("large", 1337)["threads"] == 1
+    assert draws["first"] == draws["second"] and draws["first"][0] != draws["first"][1]

@@ -11,7 +11,8 @@ keyed on the experiment's code (its module and all it imports, the model and its
 training included), on what else its runs read (`inputs`: data, a start model's key),
 on the run's training settings and on its description: change any of them and the run
 trains afresh. Its seeds come from seeds.py, so NANOBOOK_SEED moves every one of them,
-and each run is trained inside seeds.seeded (one seed, the caller's state untouched).
+and each run is trained inside seeds.seeded (its seed, one thread, the caller's state
+untouched), whether or not the experiment's own train function seeds it as well.
 """
 
 import json
@@ -27,6 +28,7 @@ from buildlib.processes import Task, run_longest_first
 from buildlib.store import Store, write_meta
 
 from .. import presets, trained
+from . import seeds
 
 Run = tuple[str, int]  # (name, seed)
 
@@ -157,7 +159,8 @@ class Experiment:
 
     def _train_into(self, tmp: Path, name: str, seed: int, entry: str) -> None:
         print(f"training {entry} (cached for next time)", file=sys.stderr)
-        model, record = self.train(name, seed)
+        with seeds.seeded(seed, threads=1):  # what an experiment's train leaves unseeded
+            model, record = self.train(name, seed)
         (tmp / "record.json").write_text(json.dumps(record))
         files, meta = {"record": "record.json"}, {}
         if model is not None:
