@@ -93,7 +93,7 @@ imgmath_latex_preamble = "\\usepackage{xcolor}\n" + "".join(
 
 # --- execution: every cell runs against the real model, cached by jupyter-cache -------
 # jupyter-cache keys only on the cells' code, so each page executes with a cache named by
-# what its cells read (see _cell_inputs below): outside docs/, one per set of inputs.
+# what its cells read (ext/book.py's page_inputs): outside docs/, one per set of inputs.
 nb_execution_mode = "cache"
 nb_execution_cache_path = str(CACHE / "jupyter")  # pages use folders in it
 # A failing cell is a warning at its line (ext/claims.py), and its page is published
@@ -113,9 +113,10 @@ manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" el
 manim_clip_embed = os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft"
 
 # --- run a chapter yourself -------------------------------------------------------------
-# The book's repository on GitHub ("https://github.com/ORG/REPO"), or None. Set, the run
-# box installs the package from it and offers the theme's launch buttons (Colab, Binder);
-# None, the box installs from a checkout and shows no launch buttons.
+# The book's repository on GitHub ("https://github.com/ORG/REPO"), or None. Set, the theme
+# offers its launch buttons (Colab, Binder), and the run box installs from it when the site
+# publishes no wheel of its own (it does wherever html_baseurl is set, as here);
+# None and no wheel, the box installs from a checkout.
 nanobook_repository_url = None
 
 # --- HTML -----------------------------------------------------------------------------

@@ -55,10 +55,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     them builds the book, and no long test starts when the rest are done."""
 
     def order(item: pytest.Item) -> tuple[bool, bool]:
-        reads_book = "book_html" in getattr(item, "fixturenames", ())
-        return reads_book, item.get_closest_marker("book") is None
+        return reads_book(item), item.get_closest_marker("book") is None
 
+    for item in items:
+        if reads_book(item):  # `-m "not reads_book"`: the tests that need no built book
+            item.add_marker("reads_book")
     items.sort(key=order)
+
+
+def reads_book(item: pytest.Item) -> bool:
+    return "book_html" in getattr(item, "fixturenames", ())
 
 
 @pytest.fixture(scope="session")
