@@ -133,7 +133,10 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,  # MyST source, notebook (ext.site), print
     "home_page_in_toc": True,
-    "navigation_with_keys": True,
+    # Off, pydata-sphinx-theme's default (0.20; its issue 1492): the arrow keys
+    # would turn the page from a live widget's map, log or a button just pressed, losing a
+    # reader's run, and screen readers need them.
+    "navigation_with_keys": False,
 }
 
 # --- publishing: stable URLs, sharing metadata, sitemap, redirects, 404, linkcheck ------

@@ -138,6 +138,22 @@ def pytorch_rows(model, ids, layer: int, head: int, query: int) -> dict[str, tor
     return {"scores": scores, "masked": masked, "softmax": torch.softmax(masked, dim=0)}
 
 
+def test_arrow_keys_never_turn_the_page_under_a_widget(open_page):
+    """A head's map takes the focus; the arrows there, or on the page itself, stay in the
+    chapter (the theme's arrow-key navigation is off)."""
+    page = open_page("attention")
+    chapter = page.url
+    live(page, ".nb-live-attention").locator("canvas[role=button]").first.focus()
+    for key in ("ArrowRight", "ArrowLeft"):
+        page.keyboard.press(key)
+        page.wait_for_timeout(300)  # a navigation would have begun by now
+        assert page.url == chapter, key
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert page.url == chapter
+
+
 def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
     page = open_page("training")
     widget = live(page, ".nb-live-replay")
