@@ -362,6 +362,23 @@ def sampled_by(model: GPT, prompt: str, seed: int, steps: int) -> str:
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_keyboard_keeps_its_place_while_the_trainer_loads_and_runs(page_of):
+    """Train pressed from the keyboard: every button is disabled while the trainer loads,
+    and the focus then goes to Pause, not to the page (where a screen reader loses its
+    place); Pause hands it to Resume."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    button(widget, "Train").focus()
+    page.keyboard.press("Enter")
+    focused = "document.activeElement.textContent"
+    page.wait_for_function(f"{focused} === 'Pause'", timeout=120_000)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"{focused} === 'Resume'", timeout=60_000)
+    assert widget.locator(".nb-live-status").inner_text().startswith("Paused")
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     """The MyST page's run (seed 7, one layer, width 24, no clipping, 40 steps) starts from
     weights drawn in the page, says so, and trains to its end."""

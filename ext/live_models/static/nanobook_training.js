@@ -516,8 +516,23 @@
   };
 
   /** The widget's buttons for each state of the run ("idle", "loading", "running",
-      "paused", "done"), keeping the focus on an enabled one. */
+      "paused", "done"), keeping the focus on an enabled one. While the trainer loads
+      every button is disabled: the focus waits, and goes to Pause (or Train) as soon as
+      one is enabled, unless the reader has moved it elsewhere. */
   function buttonSetter(buttons) {
+    let waiting = null; // [the button that lost the focus, the one to hand it to]
+    function handOn() {
+      const [from, to] = waiting;
+      const active = document.activeElement;
+      if (active !== document.body && active !== from && !active?.disabled) {
+        waiting = null; // the reader has moved on
+        return;
+      }
+      const next = to.disabled ? buttons.train : to;
+      if (next.disabled) return;
+      next.focus();
+      waiting = null;
+    }
     return (state) => {
       const focused = Object.keys(buttons).find((key) => buttons[key] === document.activeElement);
       buttons.train.disabled = state === "loading"; // while running: a new run replaces it
@@ -526,9 +541,9 @@
       buttons.step.disabled = state !== "paused";
       if (buttons.hand) buttons.hand.disabled = state !== "paused" && state !== "done";
       if (focused && buttons[focused].disabled) {
-        const next = buttons[NEXT_BUTTON[focused]];
-        (next.disabled ? buttons.train : next).focus();
+        waiting = [buttons[focused], buttons[NEXT_BUTTON[focused]]];
       }
+      if (waiting) handOn();
       if (state !== "idle") buttons.train.textContent = "Train again";
     };
   }
