@@ -284,6 +284,25 @@ def test_the_sampling_widget_prints_the_separator_it_draws(open_page):
     assert text == built["text"].replace(sep, visible.token(sep))
 
 
+def test_a_play_is_said_once_when_it_stops_not_at_every_frame(open_page):
+    """Play rewrites the sampling readout and the replay's step many times a second: a
+    screen reader hears them when the run stops, not at every frame."""
+    page = open_page("sampling")
+    widget = live(page, ".nb-live-sampling")
+    readout = widget.locator(".nb-live-readout")
+    widget.get_by_role("button", name="Play").click()
+    assert readout.get_attribute("aria-live") == "off"
+    widget.get_by_role("button", name="Pause").click()
+    assert readout.get_attribute("aria-live") == "polite"
+    page = open_page("training")
+    widget = live(page, ".nb-live-replay")
+    spoken = widget.locator("output, .nb-live-readout")
+    widget.get_by_role("button", name="Play").click()
+    assert set(spoken.evaluate_all("(all) => all.map((e) => e.ariaLive)")) == {"off"}
+    widget.get_by_role("button", name="Pause").click()
+    assert set(spoken.evaluate_all("(all) => all.map((e) => e.ariaLive)")) == {"polite"}
+
+
 def test_the_top_p_control_samples_as_pytorch_and_shows_what_it_cuts(open_page):
     """Top-p, set with the keyboard: the first step's bars are PyTorch's top-p
     distribution (model_src.model.top_p_logits), the tokens it cuts are marked as cut,

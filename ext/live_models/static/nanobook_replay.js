@@ -79,7 +79,10 @@
       draw(at);
     }
 
+    const spoken = () => [stepShown, ...widget.live.querySelectorAll(".nb-live-readout")];
+
     function stop() {
+      if (timer) kit.quietWhilePlaying(spoken(), false);
       clearTimeout(timer);
       timer = 0;
       playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
@@ -96,6 +99,7 @@
       }
       playButton.textContent = "Pause";
       playButton.setAttribute("aria-pressed", "true");
+      kit.quietWhilePlaying(spoken(), true);
       const tick = () => {
         show(at);
         if (at < count - 1) {
@@ -103,6 +107,7 @@
           timer = setTimeout(tick, 600);
         } else stop();
       };
+      timer = -1; // playing, before the first tick's timer is set
       tick();
     }
 

@@ -199,6 +199,7 @@
 
   function stop(w) {
     const play = w.view.buttons.play;
+    if (w.run.timer) kit.quietWhilePlaying([w.view.caption], false);
     clearTimeout(w.run.timer);
     w.run.timer = 0;
     play.textContent = "Play";
@@ -216,13 +217,12 @@
     }
     w.view.buttons.play.textContent = "Pause";
     w.view.buttons.play.setAttribute("aria-pressed", "true");
+    kit.quietWhilePlaying([w.view.caption], true);
     const tick = () => {
       if (step(w, model)) run.timer = setTimeout(tick, 120);
-      else {
-        stop(w);
-        run.timer = 0;
-      }
+      else stop(w);
     };
+    run.timer = -1; // playing, before the first tick's timer is set
     tick();
   }
 

@@ -299,14 +299,15 @@
     );
   }
 
-  /** What a chart's marks are, in words that wrap on a phone: [swatch class, words]. */
+  /** What a chart's marks are, in words that wrap on a phone: [swatch class, words]; a
+      list, so that a screen reader and a copy keep the entries apart. */
   function legend(entries) {
     const swatch = (kind) =>
       element("span", { className: `nb-training-swatch ${kind}`, "aria-hidden": "true" });
     return element(
-      "p",
+      "ul",
       { className: "nb-training-legend" },
-      ...entries.flatMap(([kind, words]) => [swatch(kind), words]),
+      ...entries.map(([kind, words]) => element("li", {}, swatch(kind), words)),
     );
   }
 
@@ -466,7 +467,7 @@
       const { record, vocab, probe } = shown;
       const colours = kit.mapColours(panel);
       const letters = probe.map((id) => vocab[id]).join("");
-      title.textContent = `Attention on the held-out row ${letters} after step ${record.iter}: each head's map, a row for each position (the query), darker where it reads more.`;
+      title.textContent = `Attention on the held-out row ${letters} after step ${record.iter}: each head's map, a row for each position (the query), its colour stronger where that query reads more.`;
       for (const canvas of layers.querySelectorAll("canvas")) {
         const { layer, head } = canvas.dataset;
         const rows = record.attention[layer][head];

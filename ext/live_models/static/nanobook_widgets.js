@@ -131,6 +131,15 @@
     }
   }
 
+  /** Live regions a Play rewrites many times a second: silent while it plays, then what
+      they show is said once when it stops. */
+  function quietWhilePlaying(regions, playing) {
+    for (const region of regions) {
+      region.setAttribute("aria-live", playing ? "off" : "polite");
+      if (!playing) region.replaceChildren(region.textContent);
+    }
+  }
+
   /** What every widget shares: the lazy model, the status line, the static rendering.
       With loadWhenSeen false, the model loads only when the widget asks (ready): a
       widget whose model is large and only needed once the reader acts (live-training). */
@@ -448,6 +457,7 @@
     normalised,
     percent,
     reducedMotion,
+    quietWhilePlaying,
     textInput,
     button,
     hint,
