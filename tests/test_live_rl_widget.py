@@ -1,11 +1,13 @@
 """live-training with :run: rl (issue 47) in a tiny Sphinx project: what the build hands
 the page (controls with rl_runs.py's values, rl.py's checkers and methods as choices, the
-directive's bounds), the static rendering of the chapter's recorded run, located
+directive's bounds), the static rendering (the settings it starts from, where the
+chapter's recorded run ended), located
 warnings; and in Debian's chromium, a reader's run pressed, paused, stepped and finished,
 its log table, its start measured as rl_runs measures it, its layout at 390 px."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -78,11 +80,15 @@ def test_the_page_gets_rl_runs_settings_and_the_recorded_run(app, warning):
     scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
     assert "nanobook_train.js" not in scripts
     assert scripts.index("nanobook_training.js") < scripts.index("nanobook_training_rl.js")
-    # the static rendering: the chapter's recorded REINFORCE run
-    recorded = rl_replay_summary(PRESET)
-    words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
-    for row in recorded["rows"]:
-        assert f"{row['step']} {row['pass1']:.1%} {row['passk']:.1%}" in words
+    # the static rendering: the settings the page starts from, and where the chapter's
+    # recorded REINFORCE run ended (its record itself is the RL replay's)
+    last = rl_replay_summary(PRESET)["rows"][-1]
+    words = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
+    assert f"after {last['step']} steps at held-out pass@1 {last['pass1']:.1%}" in words
+    assert f"Group size (answers a prompt) {rl_runs.GROUP}" in words
+    myst = (app.outdir / "myst.html").read_text("utf-8")
+    myst_words = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", myst).split()))
+    assert "Method GRPO (÷ the group's spread)" in myst_words and "Seed 11" in myst_words
 
 
 EXPECTED_WARNINGS = {  # line of errors.rst -> what it says, and the hint
@@ -114,7 +120,7 @@ def test_every_bad_value_is_a_located_warning_with_a_hint(app, warning):
 def test_without_html_the_recorded_run_is_a_table(app):
     app.build()
     text = (app.outdir / "index.txt").read_text("utf-8")
-    assert "RL run" in text and "pass@1" in text
+    assert "needs JavaScript" in text and "pass@1" in text and "Learning rate" in text
     assert not list(app.outdir.glob("_live/*"))
 
 

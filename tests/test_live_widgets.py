@@ -154,6 +154,41 @@ def test_arrow_keys_never_turn_the_page_under_a_widget(open_page):
     assert page.url == chapter
 
 
+# Text in a widget below WCAG's contrast (4.5:1, 3:1 from 24 px or 18.66 px bold) against
+# the first opaque ground behind it: [tag, class, text, ratio, px].
+LOW_CONTRAST = r"""() => {
+  const lum = (c) => { const m = c.match(/[\d.]+/g).map(Number); const [r,g,b] = m.slice(0,3).map(v => { v/=255; return v <= 0.03928 ? v/12.92 : ((v+0.055)/1.055)**2.4; }); return [0.2126*r+0.7152*g+0.0722*b, m.length > 3 ? m[3] : 1]; };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; const [l, a] = lum(c); if (a > 0.9) return l; } return 1; };
+  const out = [];
+  for (const root of document.querySelectorAll('.nb-live')) {
+    for (const e of root.querySelectorAll('*')) {
+      if (!e.offsetParent && e.tagName !== 'text') continue;
+      const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+      if (!own) continue;
+      const st = getComputedStyle(e);
+      const colour = e instanceof SVGElement ? st.fill : st.color;
+      if (!colour || colour === 'none') continue;
+      const [lf] = lum(colour); const lb = bg(e instanceof SVGElement ? e.closest('svg') : e);
+      const ratio = (Math.max(lf, lb) + 0.05) / (Math.min(lf, lb) + 0.05);
+      const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+      const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+      if (ratio < need && !e.closest('[hidden],[disabled]')) out.push([e.tagName, e.className?.baseVal ?? e.className, e.textContent.trim().slice(0,30), ratio.toFixed(2), size]);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_widgets_text_reads_at_wcag_contrast(open_page, scheme):
+    for chapter in ("attention", "sampling", "training", "rl", "tools", "finetuning"):
+        page = open_page(chapter, color_scheme=scheme)
+        for widget in page.locator(".nb-live").all():
+            widget.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)  # the models load when seen, and draw
+        assert page.evaluate(LOW_CONTRAST) == [], (chapter, scheme)
+
+
 def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
     page = open_page("training")
     widget = live(page, ".nb-live-replay")

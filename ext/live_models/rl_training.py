@@ -18,7 +18,8 @@ model_src's code, never retyped in JavaScript:
 
 The export, ``<preset>-rl-training``, is a model's script holding the chapter's start
 model (the sort preset stopped early), that, and the book's recorded REINFORCE run for
-comparison. The static rendering is that recorded run (render.rl_replay_fallback).
+comparison. The static rendering is the settings the page starts from and where that run
+ended (kinds/training.py's rl_training_fallback).
 """
 
 from __future__ import annotations

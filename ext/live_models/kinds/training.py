@@ -110,10 +110,8 @@ class TrainingSpec(LiveSpec):
         return {**result, "phases": self.widget.phase_lines()}
 
     def fallback(self, result: dict) -> list[nodes.Node]:
-        from .replay import rl_replay_fallback
-
         if self.run == "rl":
-            return rl_replay_fallback(self, result)
+            return rl_training_fallback(self, result)
         return training_fallback(self, result)
 
     def page_options(self, page, result: dict) -> dict:
@@ -148,6 +146,26 @@ class TrainingSpec(LiveSpec):
 
 
 SPEC = TrainingSpec
+
+
+def rl_training_fallback(spec, result: dict) -> list[nodes.Node]:
+    """The settings the page would start from (the author's, else the book's RL run's)
+    and where the book's run ended: its record step by step is the RL replay's (one table
+    of it a page is enough)."""
+    from ..rl_training import CONTROLS, LABELS
+
+    last, k, book = result["rows"][-1], result["k"], result["book"]
+    intro = nodes.paragraph(
+        text=f"Training the {spec.preset} model by RL in the page needs JavaScript. It would "
+        "start from the settings below; the book's run ended after "
+        f"{last['step']} steps at held-out pass@1 {last['pass1']:.1%} and pass@{k} "
+        f"{last['passk']:.1%} (exact).",
+        classes=["nb-live-caption"],
+    )
+    chosen = {name: spec.settings.get(name, book[name]) for name, *_ in CONTROLS}
+    chosen["learning-rate"] = f"{chosen['learning-rate']:g}"
+    rows = [[label, LABELS.get(chosen[name], str(chosen[name]))] for name, label, *_ in CONTROLS]
+    return [intro, table(["setting", "start"], rows)]
 
 
 def training_fallback(spec, result: dict) -> list[nodes.Node]:
