@@ -157,25 +157,35 @@ def test_arrow_keys_never_turn_the_page_under_a_widget(open_page):
 # Text in a widget below WCAG's contrast (4.5:1, 3:1 from 24 px or 18.66 px bold) against
 # the first opaque ground behind it: [tag, class, text, ratio, px].
 LOW_CONTRAST = r"""() => {
-  const lum = (c) => { const m = c.match(/[\d.]+/g).map(Number); const [r,g,b] = m.slice(0,3).map(v => { v/=255; return v <= 0.03928 ? v/12.92 : ((v+0.055)/1.055)**2.4; }); return [0.2126*r+0.7152*g+0.0722*b, m.length > 3 ? m[3] : 1]; };
-  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; const [l, a] = lum(c); if (a > 0.9) return l; } return 1; };
-  const out = [];
-  for (const root of document.querySelectorAll('.nb-live')) {
-    for (const e of root.querySelectorAll('*')) {
-      if (!e.offsetParent && e.tagName !== 'text') continue;
-      const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
-      if (!own) continue;
-      const st = getComputedStyle(e);
-      const colour = e instanceof SVGElement ? st.fill : st.color;
-      if (!colour || colour === 'none') continue;
-      const [lf] = lum(colour); const lb = bg(e instanceof SVGElement ? e.closest('svg') : e);
-      const ratio = (Math.max(lf, lb) + 0.05) / (Math.min(lf, lb) + 0.05);
-      const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
-      const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
-      if (ratio < need && !e.closest('[hidden],[disabled]')) out.push([e.tagName, e.className?.baseVal ?? e.className, e.textContent.trim().slice(0,30), ratio.toFixed(2), size]);
+  const luminance = (colour) => {
+    const [r, g, b, alpha = 1] = colour.match(/[\d.]+/g).map(Number);
+    const linear = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return [0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b), alpha];
+  };
+  const ground = (e) => {
+    for (; e; e = e.parentElement) {
+      const [l, alpha] = luminance(getComputedStyle(e).backgroundColor);
+      if (alpha > 0.9) return l;
+    }
+    return 1;
+  };
+  const low = [];
+  for (const e of document.querySelectorAll(".nb-live *")) {
+    if (!e.offsetParent && e.tagName !== "text") continue;
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (e.closest("[hidden], [disabled]")) continue;
+    const style = getComputedStyle(e);
+    const svg = e instanceof SVGElement;
+    const [text] = luminance(svg ? style.fill : style.color);
+    const back = ground(svg ? e.closest("svg") : e);
+    const ratio = (Math.max(text, back) + 0.05) / (Math.min(text, back) + 0.05);
+    const px = parseFloat(style.fontSize);
+    const large = px >= 24 || (Number(style.fontWeight) >= 700 && px >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) {
+      low.push([e.tagName, e.getAttribute("class"), e.textContent.trim().slice(0, 30), ratio, px]);
     }
   }
-  return out;
+  return low;
 }"""
 
 
