@@ -530,6 +530,27 @@ def code_outdated(app, env, added, changed, removed) -> list[str]:
     ]
 
 
+EXTENSION_CODE = "nanobook_extension_code"  # env attribute: ext/'s code the pages were read with
+
+
+def extension_code() -> str:
+    """One digest of the code (not the comments) of every module of ext/."""
+    root = Path(__file__).parent
+    files = sorted(root.rglob("*.py"))
+    return keys.digest(*(f"{p.relative_to(root)}={keys.code_digest(p)}" for p in files))
+
+
+def extension_outdated(app, env, added, changed, removed) -> list[str]:
+    """Every page, once ext/'s code has changed since the pages were read (env-get-outdated):
+    what a directive or transform made of a page is kept in its doctree, as Sphinx re-reads
+    every page when an extension's version changes."""
+    now, before = extension_code(), getattr(env, EXTENSION_CODE, None)
+    setattr(env, EXTENSION_CODE, now)
+    if before in (None, now):
+        return []
+    return [docname for docname in env.found_docs if docname not in added | changed | removed]
+
+
 def pages_read_before(env, changed, removed):
     """(docname, metadata) of the pages an env-get-outdated handler may add: still in
     the project, and not already to be read again or removed."""
@@ -633,6 +654,7 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_model_memory", MODEL_MEMORY, "env", types=[int, float])
         app.connect("config-inited", _check_model_limits)
         app.connect("env-get-outdated", code_outdated)
+        app.connect("env-get-outdated", extension_outdated)
         app.connect("env-before-read-docs", _note_pages_read)
         app.connect("source-read", _page_read_starts, priority=100)  # before anyone warns
         app.connect("doctree-read", _keep_read_warnings, priority=900)  # after all have

@@ -67,6 +67,8 @@ def glue(name, value, display=True):
 CHECK_CELL = """\
 # Every value the text above quotes is the page's: the book's build computed it. Here
 # each is checked against what this notebook computed (COMPUTED, filled by glue).
+# Timings (seconds, CPU-seconds, tokens a second) measure the machine that ran them and
+# differ from the build's; any other value that differs is worth a look.
 PAGE = {page}
 differ = {{name: text for name, text in PAGE.items() if COMPUTED.get(name) != text}}
 same = len(PAGE) - len(differ)
@@ -356,6 +358,7 @@ def install_line(app) -> str:
     return f"pip install {package} --extra-index-url {TORCH_CPU_INDEX}"
 
 
+VENV = "python3 -m venv nanobook && . nanobook/bin/activate"  # the run box's first line
 CHECKOUT = '".[notebook]"'  # quoted: a shell may read the brackets as a pattern
 
 
@@ -381,11 +384,13 @@ def _preface(app, pagename: str) -> str:
         "clips and live widgets are links to the page. Every value the text quotes is "
         "the page's, as the book's build computed it; the last cell checks each one "
         "against what your run computed. Install the book's package and Jupyter "
-        f"first{where}:*\n\n"
-        f"    {install_line(app)}\n\n"
+        f"first, in an environment of its own{where}:*\n\n"
+        f"    {VENV}\n    {install_line(app)}\n\n"
         "*then run the cells in order. The first one sets the book's numerics; the next "
-        "loads the trained models, training any it does not find first (seconds to a "
-        "minute each).*"
+        "loads the trained models, training any it does not find first (that can take "
+        "minutes; they are kept for the next run, in the folder `NANOBOOK_CACHE_DIR` "
+        "names, else in a `.cache` folder beside the book's code). Timings differ from the page's, "
+        "as they measure your machine.*"
     )
 
 
@@ -456,9 +461,11 @@ def _run_box(app, docname: str) -> nodes.Element:
     box += nodes.paragraph(
         "",
         "Install the book's package with Jupyter (Python 3.11 or later, PyTorch for the "
-        f"CPU){where}:",
+        "CPU) in an environment of its own, as it pins the versions it was built with"
+        f"{where}:",
     )
-    box += nodes.literal_block(line, line, language="bash")
+    commands = f"{VENV}\n{line}"
+    box += nodes.literal_block(commands, commands, language="bash")
     if repository:
         source = nodes.paragraph("", "Its source: ")
         source += nodes.reference("", repository, refuri=repository)
@@ -475,7 +482,8 @@ def _run_box(app, docname: str) -> nodes.Element:
     page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
     download = posixpath.relpath(f"_sources/{docname}.ipynb", page_dir or ".")
     text = nodes.paragraph()
-    text += nodes.reference("", f"Download {name}", refuri=download, classes=["nanobook-download"])
+    link = f'<a class="reference internal nanobook-download" href="{download}" download>'
+    text += nodes.raw("", f"{link}Download {name}</a>", format="html")
     text += nodes.Text(" and open it in Jupyter (")
     text += nodes.literal("", f"jupyter notebook {name}")
     text += nodes.Text(

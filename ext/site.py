@@ -16,7 +16,7 @@ its theme links absolute (``notfound_urls_prefix``); the links in its body are m
 absolute here the same way. Opened from disk, or served from a root other than the
 published prefix, those links would lead nowhere: the page's head resources are written
 by a script that first finds the site's root (``local_404_page``), and its links follow.
-That work is this module's, so the page is read again when this file's code changes.
+That work is this module's, so the page is read again when ext/'s code changes.
 
 sphinx-sitemap lists the pages each build writes, so an incremental build (livedocs, a
 second `nox -s docs`) would publish a sitemap of the changed pages only: the pages not
@@ -36,7 +36,7 @@ from sphinx_sitemap import is_excluded
 
 from buildlib.files import atomic_write
 
-from ._core import note_code_dependency, setup_core
+from ._core import setup_core
 
 # Before sphinxext-opengraph (500), after sphinx-notfound-page (400).
 PRIORITY = 450
@@ -59,13 +59,6 @@ def set_og_image(app, pagename: str, templatename, context: dict[str, Any], doct
         image["og:image:alt"] = alt
     # A copy: the environment's metadata must not change while pages are written.
     context["meta"] = {**meta, **image}
-
-
-def reread_404_with_this_code(app, doctree) -> None:
-    """The 404 page is written by this module as much as by its source: it is read again,
-    and so written again, when this file's code changes (an edit of _LOCAL_404, say)."""
-    if app.env.docname == app.config.notfound_pagename:
-        note_code_dependency(app.env, Path(__file__))
 
 
 def absolute_404_links(app, doctree, docname: str) -> None:
@@ -173,12 +166,11 @@ def complete_sitemap(app, exception) -> None:
 
 
 def setup(app):
-    setup_core(app)  # re-reads pages whose code dependencies changed
+    setup_core(app)  # re-reads the pages (the 404 page too) when ext/'s code changes
     app.setup_extension("sphinxext.opengraph")
     app.setup_extension("notfound.extension")
     app.setup_extension("sphinx_sitemap")
     app.connect("html-page-context", set_og_image, priority=PRIORITY)
-    app.connect("doctree-read", reread_404_with_this_code)
     app.connect("doctree-resolved", absolute_404_links)
     app.connect("html-page-context", lazy_images)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
