@@ -216,13 +216,14 @@
         choose(w, at.t);
       }
     });
+    // the arrows move the cursor a cell; Home and End to the row's first and last key
+    const MOVES = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     focusMap.addEventListener("keydown", (event) => {
-      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[
-        event.key
-      ];
+      const edge = { Home: -Infinity, End: Infinity }[event.key];
+      const move = MOVES[event.key] ?? (edge === undefined ? undefined : [0, edge]);
       if (!move || !state.result) return;
-      event.preventDefault();
-      event.stopPropagation(); // the theme's arrow keys turn the page, except in controls
+      event.preventDefault(); // not the page's scrolling
+      event.stopPropagation(); // nor a theme's arrow-key navigation
       const t = Math.max(0, Math.min(state.result.ids.length - 1, state.query + move[0]));
       state.key = Math.max(0, Math.min(t, state.key + move[1]));
       choose(w, t);

@@ -51,9 +51,8 @@
       value: "0",
     });
     const stepShown = element("output", { for: slider.id });
-    const playButton = kit.button(reducedMotion.matches ? "Next step" : "Play", {
-      "aria-pressed": "false",
-    });
+    // its words say what a press does (Play, Pause): no pressed state besides them
+    const playButton = kit.button(reducedMotion.matches ? "Next step" : "Play");
     const sliderField = kit.field(sliderLabel, slider, stepShown);
     sliderField.classList.add("nb-replay-slider");
     widget.controls.append(
@@ -86,7 +85,7 @@
       clearTimeout(timer);
       timer = 0;
       playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
-      playButton.setAttribute("aria-pressed", "false");
+      playButton.classList.remove("nb-live-playing");
     }
 
     function play() {
@@ -98,7 +97,7 @@
         return;
       }
       playButton.textContent = "Pause";
-      playButton.setAttribute("aria-pressed", "true");
+      playButton.classList.add("nb-live-playing");
       kit.quietWhilePlaying(spoken(), true);
       const tick = () => {
         show(at);

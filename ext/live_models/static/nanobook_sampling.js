@@ -49,7 +49,7 @@
     });
     const buttons = {
       step: kit.button("Step"),
-      play: kit.button("Play", { "aria-pressed": "false" }),
+      play: kit.button("Play"), // its words say what a press does: no pressed state
       reset: kit.button("Reset"),
     };
     widget.controls.append(
@@ -203,7 +203,7 @@
     clearTimeout(w.run.timer);
     w.run.timer = 0;
     play.textContent = "Play";
-    play.setAttribute("aria-pressed", "false");
+    play.classList.remove("nb-live-playing");
   }
 
   function play(w, model) {
@@ -216,7 +216,7 @@
       return;
     }
     w.view.buttons.play.textContent = "Pause";
-    w.view.buttons.play.setAttribute("aria-pressed", "true");
+    w.view.buttons.play.classList.add("nb-live-playing");
     kit.quietWhilePlaying([w.view.caption], true);
     const tick = () => {
       if (step(w, model)) run.timer = setTimeout(tick, 120);
