@@ -20,7 +20,8 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from buildlib import book_build  # the one sphinx-build command line, shared with tests and bench
+# the one sphinx-build command line, shared with tests and bench; where the cache is
+from buildlib import book_build, store
 
 nox.options.default_venv_backend = "virtualenv"  # uv does not see a local CPU torch wheel
 nox.options.reuse_venv = "yes"
@@ -158,7 +159,8 @@ def python_packages(session: nox.Session, group: str) -> None:
 
 
 def sphinx_env(quality: str | None = None) -> dict[str, str]:
-    return book_build.environment(ROOT / ".cache", quality)
+    """The build's variables; its cache is $NANOBOOK_CACHE_DIR if set, else .cache/."""
+    return book_build.environment(store.default_cache(), quality)
 
 
 @nox.session
