@@ -148,7 +148,7 @@
       kit.field("Request", requestMenu),
       kit.field("Letters", letters),
       ...(options.runs.length > 1 ? [kit.field("Model", runMenu)] : []),
-      element("div", { className: "nb-live-buttons" }, replyButton),
+      element("div", { className: "nb-live-buttons nb-live-beside" }, replyButton),
       hint,
     );
     return { requestMenu, letters, runMenu, replyButton, hint };

@@ -57,7 +57,7 @@
     sliderField.classList.add("nb-replay-slider");
     widget.controls.append(
       sliderField,
-      element("div", { className: "nb-live-buttons" }, playButton),
+      element("div", { className: "nb-live-buttons nb-live-beside" }, playButton),
     );
     return { slider, stepShown, playButton };
   }
