@@ -3,7 +3,7 @@
     python -m buildlib.claims_table docs 1 2
 
 Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (the
-asserts the page does not show, ext/cell_bookkeeping.py's): a page's notebook stops at its
+asserts the page does not show, buildlib/bookkeeping.py's): a page's notebook stops at its
 first failing one, so those after it were not checked under that value. And a comparison
 decided by the book's rule (model_src/experiments/verdicts.py), whose statistic a chapter
 glues under a key ending in ``_stat`` and its verdict's words under the same key ending in
@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from ext.cell_bookkeeping import prose_asserts
+from buildlib.bookkeeping import prose_asserts
 
 CELL = re.compile(r"^(`{3,})\{code-cell\}")
 WARNING = re.compile(
@@ -30,7 +30,7 @@ WARNING = re.compile(
 
 def claim_lines(page: Path) -> list[int]:
     """The lines of the page's asserts that check its prose, as the page shows them not
-    (ext/cell_bookkeeping.py decides which those are)."""
+    (buildlib/bookkeeping.py decides which those are)."""
     lines = page.read_text(encoding="utf-8").splitlines()
     found, number = [], 0
     while number < len(lines):
