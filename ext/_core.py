@@ -530,23 +530,25 @@ def code_outdated(app, env, added, changed, removed) -> list[str]:
     ]
 
 
-EXTENSION_CODE = "nanobook_extension_code"  # env attribute: ext/'s code the pages were read with
+EXTENSION_CODE = "nanobook_extension_code"  # env attribute: the code the pages were read with
 
 
 def extension_code() -> str:
-    """One digest of the code (not the comments) of every module of ext/."""
-    root = Path(__file__).parent
-    files = sorted(root.rglob("*.py"))
-    return keys.digest(*(f"{p.relative_to(root)}={keys.code_digest(p)}" for p in files))
+    """One digest of the code (not the comments) of every module of ext/ and of buildlib/,
+    the library it runs (what a transform hides, buildlib/bookkeeping.py decides)."""
+    ext = Path(__file__).parent
+    files = sorted([*ext.rglob("*.py"), *(ext.parent / "buildlib").glob("*.py")])
+    return keys.digest(*(f"{p.relative_to(ext.parent)}={keys.code_digest(p)}" for p in files))
 
 
 def extension_outdated(app, env, added, changed, removed) -> list[str]:
-    """Every page, once ext/'s code has changed since the pages were read (env-get-outdated):
-    what a directive or transform made of a page is kept in its doctree, as Sphinx re-reads
-    every page when an extension's version changes."""
+    """Every page, unless the pages were read with the same ext/ and buildlib/ code as now
+    (env-get-outdated): what a directive or transform made of a page is kept in its
+    doctree, as Sphinx re-reads every page when an extension's version changes. Pages read
+    before this was recorded are read again once."""
     now, before = extension_code(), getattr(env, EXTENSION_CODE, None)
     setattr(env, EXTENSION_CODE, now)
-    if before in (None, now):
+    if before == now:
         return []
     return [docname for docname in env.found_docs if docname not in added | changed | removed]
 
