@@ -337,8 +337,18 @@ def test_a_play_is_said_once_when_it_stops_not_at_every_frame(open_page):
     readout = widget.locator(".nb-live-readout")
     widget.get_by_role("button", name="Play").click()
     assert readout.get_attribute("aria-live") == "off"
+    readout.evaluate(  # each change of the region, and whether it was live then
+        """(r) => { window.heard = [];
+                    new MutationObserver(() => window.heard.push([r.ariaLive, r.textContent]))
+                      .observe(r, { childList: true, characterData: true, subtree: true }); }"""
+    )
+    page.wait_for_timeout(500)  # a few frames, written while the region is quiet
     widget.get_by_role("button", name="Pause").click()
     assert readout.get_attribute("aria-live") == "polite"
+    page.wait_for_timeout(100)
+    heard = page.evaluate("window.heard")
+    assert {live for live, _ in heard[:-1]} == {"off"}  # no frame was said as it played
+    assert heard[-1] == ["polite", readout.inner_text()]  # the last one is, once
     page = open_page("training")
     widget = live(page, ".nb-live-replay")
     spoken = widget.locator("output, .nb-live-readout")
@@ -535,6 +545,12 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     assert (query, key_at) == (ids.size(1) - 3, 3)
     row = pytorch_rows(entry.model, ids, layer, head, query)["softmax"]
     assert float(weight) == pytest.approx(row[key_at].item(), abs=0.0006)
+    # Home and End: the row's first key and its last (the query itself), the page unmoved
+    scrolled = page.evaluate("window.scrollY")
+    for key, at in (("End", query), ("Home", 0)):
+        page.keyboard.press(key)
+        assert f"→ key {at} “" in widget.locator(".nb-live-cell").inner_text(), key
+    assert page.evaluate("window.scrollY") == scrolled
     # the pointer over a cell says that cell
     box = large.bounding_box()
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2)

@@ -344,7 +344,7 @@
     focusTitle.textContent = `Layer ${layer}, head ${head}: each row a query, each column a key it may attend to`;
     focusMap.setAttribute(
       "aria-label",
-      `Attention map of layer ${layer}, head ${head}: ${T} queries by ${T} keys. Arrow keys move over its cells.`,
+      `Attention map of layer ${layer}, head ${head}: ${T} queries by ${T} keys. Arrow keys move over its cells; Home and End go to a row's first and last key.`,
     );
     focusMap.dataset.layer = layer;
     focusMap.dataset.head = head;

@@ -68,9 +68,10 @@
   function stepper(widget, sliderLabel) {
     const { slider, stepShown, playButton } = stepperControls(widget, sliderLabel);
     let at = 0;
-    let timer = 0;
     let count = 0;
     let draw = () => {};
+    const spoken = () => [stepShown, ...widget.live.querySelectorAll(".nb-live-readout")];
+    const player = kit.player(playButton, spoken, 600);
 
     function show(index) {
       at = index;
@@ -78,41 +79,25 @@
       draw(at);
     }
 
-    const spoken = () => [stepShown, ...widget.live.querySelectorAll(".nb-live-readout")];
-
-    function stop() {
-      if (timer) kit.quietWhilePlaying(spoken(), false);
-      clearTimeout(timer);
-      timer = 0;
-      playButton.textContent = reducedMotion.matches ? "Next step" : "Play";
-      playButton.classList.remove("nb-live-playing");
-    }
-
     function play() {
-      if (timer) return stop();
+      if (player.playing) return player.stop();
       if (at >= count - 1) at = 0;
       if (reducedMotion.matches) {
         // no running animation: each press shows the next recorded step
         show(at + 1);
         return;
       }
-      playButton.textContent = "Pause";
-      playButton.classList.add("nb-live-playing");
-      kit.quietWhilePlaying(spoken(), true);
-      const tick = () => {
+      player.start(() => {
         show(at);
-        if (at < count - 1) {
-          at += 1;
-          timer = setTimeout(tick, 600);
-        } else stop();
-      };
-      timer = -1; // playing, before the first tick's timer is set
-      tick();
+        if (at >= count - 1) return false;
+        at += 1;
+        return true;
+      });
     }
 
     slider.addEventListener("input", () =>
       widget.ready(() => {
-        stop();
+        player.stop();
         show(Number(slider.value));
       }),
     );

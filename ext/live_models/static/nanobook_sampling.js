@@ -58,7 +58,13 @@
       field("Top-k", topK),
       field("Top-p", topP, topPShown),
       field("Seed", seed),
-      element("div", { className: "nb-live-buttons" }, buttons.step, buttons.play, buttons.reset),
+      element(
+        "div",
+        { className: "nb-live-buttons nb-live-row" },
+        buttons.step,
+        buttons.play,
+        buttons.reset,
+      ),
     );
     const text = element("p", { className: "nb-live-text", "aria-label": "Text so far" });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
@@ -148,7 +154,7 @@
   /** Start again from the prompt with the controls' settings (or say what is wrong). */
   function reset(w, model) {
     const { widget, options, view, run } = w;
-    stop(w);
+    w.player.stop();
     const problem = kit.problemWith(
       options.promptRule,
       model.name,
@@ -197,33 +203,16 @@
     return run.stepsDone < options.steps;
   }
 
-  function stop(w) {
-    const play = w.view.buttons.play;
-    if (w.run.timer) kit.quietWhilePlaying([w.view.caption], false);
-    clearTimeout(w.run.timer);
-    w.run.timer = 0;
-    play.textContent = "Play";
-    play.classList.remove("nb-live-playing");
-  }
-
   function play(w, model) {
-    const { run } = w;
-    if (run.timer) return stop(w);
+    const { run, player } = w;
+    if (player.playing) return player.stop();
     if (!run.sampler || run.stepsDone >= w.options.steps) reset(w, model);
     if (!run.sampler) return;
     if (kit.reducedMotion.matches) {
       while (step(w, model)); // no animation: the whole run at once
       return;
     }
-    w.view.buttons.play.textContent = "Pause";
-    w.view.buttons.play.classList.add("nb-live-playing");
-    kit.quietWhilePlaying([w.view.caption], true);
-    const tick = () => {
-      if (step(w, model)) run.timer = setTimeout(tick, 120);
-      else stop(w);
-    };
-    run.timer = -1; // playing, before the first tick's timer is set
-    tick();
+    player.start(() => step(w, model));
   }
 
   /** The top-k menu: the choices below the model's vocabulary, and the page's own. */
@@ -242,9 +231,10 @@
   function samplingWidget(root, options) {
     const widget = kit.setUp(root, options);
     const view = samplingView(widget, options);
-    // the sampler and the settings it draws with, the steps drawn, Play's timer
-    const run = { sampler: null, filters: null, stepsDone: 0, timer: 0 };
-    const w = { widget, options, view, run };
+    // the sampler and the settings it draws with, the steps drawn
+    const run = { sampler: null, filters: null, stepsDone: 0 };
+    const player = kit.player(view.buttons.play, () => [view.caption], 120);
+    const w = { widget, options, view, run, player };
     // the reader's own model, handed over by a training widget, may sample in the book's place
     const again = () => widget.ready((model) => reset(w, reading(model)));
     const reading = kit.readersModel(widget, root.dataset.nanobookModel, again);

@@ -140,6 +140,39 @@
     }
   }
 
+  /** A Play button's loop: start(tick) calls tick() every `ms` while it says another frame
+      follows; stop() ends it. While it plays the button says Pause and the `spoken()`
+      regions are quiet; when it stops they are said once and the button says again what it
+      said (Play). */
+  function player(button, spoken, ms) {
+    const idle = button.textContent;
+    let timer = 0; // the next frame's timeout; -1 before the first; 0 when stopped
+    const loop = {
+      get playing() {
+        return timer !== 0;
+      },
+      start(tick) {
+        button.textContent = "Pause";
+        button.classList.add("nb-live-playing");
+        quietWhilePlaying(spoken(), true);
+        timer = -1;
+        const next = () => {
+          if (tick()) timer = setTimeout(next, ms);
+          else loop.stop();
+        };
+        next();
+      },
+      stop() {
+        if (timer) quietWhilePlaying(spoken(), false);
+        clearTimeout(timer);
+        timer = 0;
+        button.textContent = idle;
+        button.classList.remove("nb-live-playing");
+      },
+    };
+    return loop;
+  }
+
   /** What every widget shares: the lazy model, the status line, the static rendering.
       With loadWhenSeen false, the model loads only when the widget asks (ready): a
       widget whose model is large and only needed once the reader acts (live-training). */
@@ -457,7 +490,7 @@
     normalised,
     percent,
     reducedMotion,
-    quietWhilePlaying,
+    player,
     textInput,
     button,
     hint,
