@@ -62,8 +62,8 @@ def test_a_failure_said_without_a_line_is_still_a_failure(tmp_path):
 
 
 def test_claims_are_the_asserts_the_page_leaves_out(tmp_path):
-    """Asserts after a comment about the prose are claims too (as ext/cell_bookkeeping.py
-    hides them); asserts outside cells, and those the lesson shows, are not."""
+    """Asserts after a comment about the prose are claims too (as buildlib/bookkeeping.py
+    decides for the page); asserts outside cells, and those the lesson shows, are not."""
     page = tmp_path / "ch.md"
     page.write_text(
         "assert outside_a_cell, 'the prose'\n"

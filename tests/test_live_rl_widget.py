@@ -117,7 +117,7 @@ def test_every_bad_value_is_a_located_warning_with_a_hint(app, warning):
 
 
 @pytest.mark.sphinx("text", testroot="live-rl", freshenv=True)
-def test_without_html_the_recorded_run_is_a_table(app):
+def test_without_html_the_starting_settings_are_a_table(app):
     app.build()
     text = (app.outdir / "index.txt").read_text("utf-8")
     assert "needs JavaScript" in text and "pass@1" in text and "Learning rate" in text

@@ -186,8 +186,8 @@ def problem(preset: str, settings: dict) -> _core.Problem | None:
 
 
 def summary(preset: str) -> dict:
-    """The static rendering (the chapter's recorded REINFORCE run, replay.rl_replay_summary)
-    and the controls' book values: the chapter's run's settings."""
+    """The chapter's recorded REINFORCE run (replay.rl_replay_summary: the static rendering
+    says where it ended) and the controls' book values: the chapter's run's settings."""
     from model_src.experiments import rl_runs
 
     from .kinds.replay import rl_replay_summary

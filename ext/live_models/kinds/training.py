@@ -149,12 +149,12 @@ SPEC = TrainingSpec
 
 
 def rl_training_fallback(spec, result: dict) -> list[nodes.Node]:
-    """The settings the page would start from (the author's, else the book's RL run's)
-    and where the book's run ended: its record step by step is the RL replay's (one table
-    of it a page is enough)."""
-    from ..rl_training import CONTROLS, LABELS
+    """The settings the page would start from (its controls' values) and where the book's
+    run ended: its record step by step is the RL replay's (one table of it a page is
+    enough)."""
+    from ..rl_training import page_controls
 
-    last, k, book = result["rows"][-1], result["k"], result["book"]
+    last, k = result["rows"][-1], result["k"]
     intro = nodes.paragraph(
         text=f"Training the {spec.preset} model by RL in the page needs JavaScript. It would "
         "start from the settings below; the book's run ended after "
@@ -162,9 +162,12 @@ def rl_training_fallback(spec, result: dict) -> list[nodes.Node]:
         f"{last['passk']:.1%} (exact).",
         classes=["nb-live-caption"],
     )
-    chosen = {name: spec.settings.get(name, book[name]) for name, *_ in CONTROLS}
-    chosen["learning-rate"] = f"{chosen['learning-rate']:g}"
-    rows = [[label, LABELS.get(chosen[name], str(chosen[name]))] for name, label, *_ in CONTROLS]
+    rows = []
+    for control in page_controls(spec.settings, result):
+        value = control["value"]
+        named = dict(control.get("choices", ()))  # a choice is said by its label
+        said = f"{value:g}" if control["kind"] == "float" else str(value)
+        rows.append([control["label"], named.get(value, said)])
     return [intro, table(["setting", "start"], rows)]
 
 

@@ -160,7 +160,10 @@
       role: "status",
       "aria-live": "polite",
     });
-    widget.controls.append(fieldset, element("div", { className: "nb-live-buttons" }, check));
+    widget.controls.append(
+      fieldset,
+      element("div", { className: "nb-live-buttons nb-live-row" }, check),
+    );
     widget.live.append(verdict);
     // the question replaces the static rendering at once: that one shows the answer
     widget.live.hidden = false;

@@ -531,7 +531,7 @@
       }
       const next = to.disabled ? buttons.train : to;
       if (next.disabled) return;
-      next.focus();
+      next.focus({ preventScroll: true }); // a reader who scrolled away stays where they are
       waiting = null;
     }
     return (state) => {
@@ -575,7 +575,7 @@
     widget.controls.append(
       settings,
       start,
-      element("div", { className: "nb-live-buttons" }, ...Object.values(buttons)),
+      element("div", { className: "nb-live-buttons nb-live-row" }, ...Object.values(buttons)),
     );
     return { fields, buttons };
   }

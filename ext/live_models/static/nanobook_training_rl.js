@@ -164,7 +164,7 @@
     widget.controls.append(
       settings,
       note,
-      element("div", { className: "nb-live-buttons" }, ...Object.values(buttons)),
+      element("div", { className: "nb-live-buttons nb-live-row" }, ...Object.values(buttons)),
     );
     return { fields, buttons };
   }
