@@ -16,7 +16,8 @@ its theme links absolute (``notfound_urls_prefix``); the links in its body are m
 absolute here the same way. Opened from disk, or served from a root other than the
 published prefix, those links would lead nowhere: the page's head resources are written
 by a script that first finds the site's root (``local_404_page``), and its links follow.
-That work is this module's, so the page is read again when ext/'s code changes.
+That work is this module's, so the page is read again when ext/'s code changes
+(`_core.extension_outdated`, which setup connects for a project that loads this alone).
 
 sphinx-sitemap lists the pages each build writes, so an incremental build (livedocs, a
 second `nox -s docs`) would publish a sitemap of the changed pages only: the pages not

@@ -157,7 +157,9 @@
         quietWhilePlaying(spoken(), true);
         timer = -1;
         const next = () => {
-          if (tick()) timer = setTimeout(next, ms);
+          const more = tick();
+          if (!timer) return; // the frame stopped the loop itself (a widget's reset)
+          if (more) timer = setTimeout(next, ms);
           else loop.stop();
         };
         next();
