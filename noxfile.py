@@ -189,7 +189,7 @@ def claims(session: nox.Session) -> None:
             env={**sphinx_env("draft"), "NANOBOOK_SEED": value},
             success_codes=[0, 1],  # a failed claim is what this session reports
         )
-    session.run("python", "-m", "buildlib.claims_table", str(DOCS), *values, env=sphinx_env())
+    session.run("python", "-m", "ext.claims_table", str(DOCS), *values, env=sphinx_env())
 
 
 @nox.session

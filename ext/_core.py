@@ -535,7 +535,7 @@ EXTENSION_CODE = "nanobook_extension_code"  # env attribute: the code the pages 
 
 def extension_code() -> str:
     """One digest of the code (not the comments) of every module of ext/ and of buildlib/,
-    the library it runs (what a transform hides, buildlib/bookkeeping.py decides)."""
+    the library it runs (the store, the keys)."""
     ext = Path(__file__).parent
     files = sorted([*ext.rglob("*.py"), *(ext.parent / "buildlib").glob("*.py")])
     return keys.digest(*(f"{p.relative_to(ext.parent)}={keys.code_digest(p)}" for p in files))

@@ -38,6 +38,7 @@ HINT = (
     "runs, decide it over more seeds (rebuild with NANOBOOK_SEED=1 and 2 to see it vary); "
     "if not, say what the runs do show"
 )
+CLAIM_FAILED, CELL_FAILED = "a claim did not hold", "a cell failed"  # ext/claims_table.py reads
 
 
 def report_failed_cells(app, doctree: nodes.document) -> None:
@@ -53,7 +54,7 @@ def report_failed_cells(app, doctree: nodes.document) -> None:
     error = _last_line(trace) or str(executed.get("error"))
     line = _failing_line(app.env.doc2path(docname), cell, trace)
     claim = error.startswith("AssertionError")
-    what = "a claim did not hold" if claim else "a cell failed"
+    what = CLAIM_FAILED if claim else CELL_FAILED
     detail = error.removeprefix("AssertionError: ") if claim else error
     _core.warn(logger, f"{what}: {detail}", location=(docname, line), subtype="claim", hint=HINT)
     _leave_out_after(doctree, cell, what, detail)

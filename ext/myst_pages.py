@@ -82,7 +82,8 @@ class Cell:
 
     source: str
     metadata: dict
-    line: int
+    line: int  # the opening fence's
+    body_line: int  # the source's first line
 
     @property
     def python(self) -> str:
@@ -163,7 +164,8 @@ class Fence:
         from myst_parser.parsers.directives import parse_directive_text
 
         parts = parse_directive_text(_CellDirective, "", self.content, validate_options=False)
-        return Cell("\n".join(parts.body), parts.options, self.line)
+        body_line = self.line + 1 + parts.body_offset
+        return Cell("\n".join(parts.body), parts.options, self.line, body_line)
 
 
 Block = Markdown | Code | Math | Target | Fence

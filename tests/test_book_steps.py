@@ -54,7 +54,7 @@ def test_a_pages_key_follows_what_its_cells_import_and_read_not_comments(tmp_pat
 
 def test_a_cells_code_is_its_python_or_at_least_its_imports():
     def python(source: str) -> str:
-        return myst_pages.Cell(source, {}, 1).python
+        return myst_pages.Cell(source, {}, 1, 2).python
 
     assert python("%time\n!ls\nimport a\nb = 1\n") == "import a\nb = 1"
     assert python("import a\nfrom b import c\nif:\n") == "import a\nfrom b import c"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from myst_nb.core.read import read_myst_markdown_notebook
 
-from buildlib.bookkeeping import shown_source
+from ext.cell_bookkeeping import shown_source
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = Path(__file__).parent / "roots" / "test-cell-bookkeeping"

@@ -1,10 +1,10 @@
-"""buildlib/claims_table.py: what `nox -s claims` prints from the builds it made."""
+"""ext/claims_table.py: what `nox -s claims` prints from the builds it made."""
 
 from __future__ import annotations
 
 import json
 
-from buildlib import claims_table
+from ext import claims_table
 
 
 def _glue(value: str) -> dict:
@@ -62,7 +62,7 @@ def test_a_failure_said_without_a_line_is_still_a_failure(tmp_path):
 
 
 def test_claims_are_the_asserts_the_page_leaves_out(tmp_path):
-    """Asserts after a comment about the prose are claims too (as buildlib/bookkeeping.py
+    """Asserts after a comment about the prose are claims too (as ext/cell_bookkeeping.py
     decides for the page); asserts outside cells, and those the lesson shows, are not."""
     page = tmp_path / "ch.md"
     page.write_text(

@@ -82,6 +82,7 @@ def test_cells_with_their_tags_as_myst_nb_reads_them():
     assert cell.metadata == {"tags": ["remove-input", "hide-output"]}
     assert cell.source == "%matplotlib inline\nimport torch"
     assert cell.line == _line(PAGE, "```{code-cell}")
+    assert cell.body_line == _line(PAGE, "%matplotlib inline")
 
 
 def test_fences_with_options_argument_body_and_line():

@@ -1,9 +1,9 @@
 """What `nox -s claims` prints: the chapters' claims under each NANOBOOK_SEED it built.
 
-    python -m buildlib.claims_table docs 1 2
+    python -m ext.claims_table docs 1 2
 
 Two kinds of claim. An assert in a chapter's cell that checks what fixed prose says (the
-asserts the page does not show, buildlib/bookkeeping.py's): a page's notebook stops at its
+asserts the page does not show, ext/cell_bookkeeping.py's rule): a page's notebook stops at its
 first failing one, so those after it were not checked under that value. And a comparison
 decided by the book's rule (model_src/experiments/verdicts.py), whose statistic a chapter
 glues under a key ending in ``_stat`` and its verdict's words under the same key ending in
@@ -19,33 +19,24 @@ import re
 import sys
 from pathlib import Path
 
-from buildlib.bookkeeping import prose_asserts
+from . import claims, myst_pages
+from .cell_bookkeeping import prose_asserts
 
-CELL = re.compile(r"^(`{3,})\{code-cell\}")
-WARNING = re.compile(
+WARNING = re.compile(  # ext/claims.py's warning, as Sphinx writes it to the -w file
     r"chapters/(?P<page>[\w-]+)\.md(?::(?P<line>\d+))?: WARNING: "
-    r"(?P<what>a claim did not hold|a cell failed): (?P<detail>.*?)(?: \[nanobook\.claim\])?$"
+    rf"(?P<what>{claims.CLAIM_FAILED}|{claims.CELL_FAILED}): "
+    r"(?P<detail>.*?)(?: \[nanobook\.claim\])?$"
 )
 
 
 def claim_lines(page: Path) -> list[int]:
-    """The lines of the page's asserts that check its prose, as the page shows them not
-    (buildlib/bookkeeping.py decides which those are)."""
-    lines = page.read_text(encoding="utf-8").splitlines()
-    found, number = [], 0
-    while number < len(lines):
-        fence = CELL.match(lines[number])
-        number += 1
-        if not fence:
-            continue
-        while number < len(lines) and lines[number].startswith(":"):
-            number += 1  # the cell's options (:tags: ...)
-        start = number
-        while number < len(lines) and lines[number].rstrip() != fence[1]:
-            number += 1
-        source = "\n".join(lines[start:number])
-        found += [start + line for line in prose_asserts(source)]
-    return found
+    """The page's lines of the asserts that check its prose, those the page does not show,
+    in the code cells as MyST-NB reads them."""
+    return [
+        cell.body_line + line - 1
+        for cell in myst_pages.read(page).cells
+        for line in prose_asserts(cell.source)
+    ]
 
 
 def failures(warnings: Path) -> dict[str, tuple[int, str, str]] | None:
