@@ -194,7 +194,8 @@ def claims(session: nox.Session) -> None:
 
 @nox.session
 def livedocs(session: nox.Session) -> None:
-    """Serve the book with live reload, draft-quality clips; also watches ext/ and model_src/."""
+    """Serve the book with live reload, draft-quality clips; also watches ext/, buildlib/ and
+    model_src/ (a change to their code re-reads every page or the pages that use it)."""
     install(session, "docs")
     port = os.environ.get("NANOBOOK_PORT", "8000")
     session.log(f"Previewing at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
@@ -206,6 +207,8 @@ def livedocs(session: nox.Session) -> None:
         "127.0.0.1",
         "--watch",
         str(ROOT / "ext"),
+        "--watch",
+        str(ROOT / "buildlib"),
         "--watch",
         str(ROOT / "model_src"),
         "--re-ignore",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from buildlib import store
+
 ROOT = Path(__file__).resolve().parent.parent
 # PyTorch's index of CPU-only wheels: PyPI's torch for Linux pulls in several GB of CUDA
 # libraries. nox installs from it, and so does the install line each chapter shows.
@@ -54,12 +56,15 @@ SAME_NUMBERS_EVERYWHERE = {
 }
 
 
+CLIP_QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
+
+
 def environment(cache: Path, quality: str | None = None) -> dict[str, str]:
     """The variables a book build needs: its cache, a fixed hash seed, the same numerics
     on every machine, the clip quality."""
-    env = {"PYTHONHASHSEED": "0", "NANOBOOK_CACHE_DIR": str(cache), **SAME_NUMBERS_EVERYWHERE}
+    env = {"PYTHONHASHSEED": "0", store.CACHE_ENV: str(cache), **SAME_NUMBERS_EVERYWHERE}
     if quality:
-        env["NANOBOOK_CLIP_QUALITY"] = quality
+        env[CLIP_QUALITY_ENV] = quality
     return env
 
 

@@ -200,11 +200,14 @@ def _size(entry: Path) -> int:
     return sum(f.lstat().st_size for f in entry.rglob("*") if not f.is_dir())
 
 
+CACHE_ENV = "NANOBOOK_CACHE_DIR"  # where a build, a reader's notebook and prune keep things
+
+
 def default_cache() -> Path:
     """Where the book keeps what it makes between builds (models, clips, notebooks…):
     $NANOBOOK_CACHE_DIR, else the checkout's ``.cache``. The one answer for docs/conf.py,
     model_src and ``prune``."""
-    return Path(os.environ.get("NANOBOOK_CACHE_DIR") or Path(__file__).parents[1] / ".cache")
+    return Path(os.environ.get(CACHE_ENV) or Path(__file__).parents[1] / ".cache")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

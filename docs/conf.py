@@ -7,7 +7,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
-from buildlib.store import default_cache  # noqa: E402  (the path above)
+from buildlib.book_build import CLIP_QUALITY_ENV  # noqa: E402  (the path above)
+from buildlib.store import default_cache  # noqa: E402
 
 CACHE = default_cache()
 os.environ["NANOBOOK_CACHE_DIR"] = str(CACHE)  # for the notebooks' kernels and workers
@@ -106,11 +107,12 @@ nb_merge_streams = True  # one output box per cell, however its prints were flus
 # --- the book's extensions ------------------------------------------------------------
 nanobook_cache_dir = str(CACHE)
 nanobook_project_root = str(REPO)
-# A GIF per clip, for embedding in other projects' READMEs; drafts (tests, livedocs) skip it.
-manim_clip_formats = [] if os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft" else ["gif"]
+DRAFT = os.environ.get(CLIP_QUALITY_ENV) == "draft"  # tests, livedocs, nox -s claims
+# A GIF per clip, for embedding in other projects' READMEs; drafts skip it.
+manim_clip_formats = [] if DRAFT else ["gif"]
 # The Embed box under each clip (Markdown for a README) is for authors: drafts and
 # `nox -s livedocs` show it, the published book leaves it out of its readers' way.
-manim_clip_embed = os.environ.get("NANOBOOK_CLIP_QUALITY") == "draft"
+manim_clip_embed = DRAFT
 
 # --- run a chapter yourself -------------------------------------------------------------
 # The book's repository on GitHub ("https://github.com/ORG/REPO"), or None. Set, the theme

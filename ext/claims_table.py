@@ -91,8 +91,8 @@ def table(docs: Path, values: list[str]) -> str:
     rows = [["page", "claims", *(f"NANOBOOK_SEED={value}" for value in values)]]
     details = []
     for page in pages:
-        claims = claim_lines(page)
-        row = [page.stem, str(len(claims))]
+        asserted_at = claim_lines(page)
+        row = [page.stem, str(len(asserted_at))]
         for value in values:
             if failed[value] is None:
                 row.append("not built")
@@ -101,7 +101,7 @@ def table(docs: Path, values: list[str]) -> str:
                 row.append("all held")
                 continue
             line, what, detail = failed[value][page.stem]
-            unchecked = sum(1 for claim in claims if claim > line)
+            unchecked = sum(1 for at in asserted_at if at > line)
             where = f"at line {line}" if line else "at no line the warning named"
             row.append(f"failed {where}, {unchecked} after it unchecked")
             details.append(f"NANOBOOK_SEED={value} {page.stem}.md:{line}: {what}: {detail}")

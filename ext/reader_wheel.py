@@ -91,7 +91,6 @@ def make(app, config) -> None:
     pyproject = project_root(app) / "pyproject.toml"
     if not pyproject.is_file():
         return
-    location = None
     try:
         key, wheel = stored_wheel(app)
     except subprocess.CalledProcessError as error:
@@ -99,7 +98,6 @@ def make(app, config) -> None:
         problem, hint = f"pip could not build it: {' '.join(said)}", "check pyproject.toml"
     except (KeyError, tomllib.TOMLDecodeError) as error:  # a table or key missing, bad TOML
         problem, hint = f"{type(error).__name__}: {error}", "check pyproject.toml"
-        location = str(pyproject)
     except OSError as error:
         problem, hint = f"{type(error).__name__}: {error}", STORAGE_HINT
     else:
@@ -109,7 +107,7 @@ def make(app, config) -> None:
         logger,
         f"the project's wheel is not published ({problem}); the run box says to install "
         "from a checkout",
-        location=location,
+        location=str(pyproject),
         subtype="reader-notebook",
         hint=hint,
     )

@@ -45,8 +45,8 @@ def size_name(size: dict) -> str:
 def requests(
     sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS
 ) -> list[tuple[str, dict]]:
-    """The (preset, overrides) of each run, every size with every seed, for
-    trained.train_all."""
+    """The (preset, overrides) of each run, every size with every seed (for
+    trained.missing: the build trains those its cache lacks)."""
     return [(preset, {**size, **training, "seed": seed}) for size in sizes for seed in seeds]
 
 

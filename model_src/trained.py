@@ -15,7 +15,7 @@ Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache), one entry of buildlib/store.
     models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/, meta.json,
                                and for sort models replay.json (see replay.py)
 
-Several processes may ask at once (parallel Sphinx workers, train_all): the first
+Several processes may ask at once (parallel Sphinx workers, the build's pool): the first
 trains while holding the entry's lock, the others wait on it and then load. Training
 writes into a temporary directory renamed into place only when complete, so an
 interrupted run never leaves a half-written entry behind.
@@ -32,7 +32,7 @@ import torch
 
 import buildlib.store
 from buildlib.keys import code_digest, digest, producer_code
-from buildlib.processes import Task, run_longest_first
+from buildlib.processes import Task
 from buildlib.store import Store, default_cache, write_meta
 
 from . import prepare, presets, replay
@@ -93,18 +93,6 @@ def _made(name: str, overrides: dict) -> tuple[dict, Path]:
     store = Store(cache_dir() / "models")
     meta = store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
     return meta, store.path(key)
-
-
-def train_all(requests: list[tuple[str, dict]], jobs: int | None = None) -> list[str]:
-    """Make sure every (name, overrides) is trained, up to `jobs` trainings at once;
-    returns the names of the entries trained now.
-
-    Each runs in a process of its own with the thread count of its config (one), so
-    the weights are the same bit for bit as when trained one after another.
-    """
-    tasks = missing(requests)
-    run_longest_first(tasks, jobs)
-    return [entry(*task.args) for task in tasks]
 
 
 def missing(requests: list[tuple[str, dict]]) -> list[Task]:

@@ -201,10 +201,13 @@ def test_the_replays_one_pass_accuracy_is_the_greedy_exact_sort_accuracy(sort_mo
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_trainings_die_with_a_killed_build_and_leave_no_entry(cache):
-    """SIGKILL the process that runs train_all mid-training: its training processes die
+    """SIGKILL the process that runs the trainings mid-training: its training processes die
     with it, no entry is published, and the next run trains from scratch."""
     requests = [("sort", {"max_iters": 5000}), ("sort", {"max_iters": 4999})]
-    code = f"from model_src import trained; trained.train_all({requests!r}, jobs=2)"
+    code = (
+        "from buildlib import processes; from model_src import trained; "
+        f"processes.run_longest_first(trained.missing({requests!r}), jobs=2)"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "NANOBOOK_CACHE_DIR": str(cache)}
     parent = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO)
     deadline = time.monotonic() + 120

@@ -79,7 +79,6 @@ __version__ = "0.1.0"
 
 logger = logging.getLogger(__name__)
 SUBTYPE = "arch-diagram"
-PACKAGE_DIR = Path(__file__).parent
 
 
 class arch_diagram(nodes.General, nodes.Element):

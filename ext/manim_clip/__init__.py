@@ -54,17 +54,13 @@ class ClipConfig:
     quality: str = dataclasses.field(default="publish", metadata={"choices": QUALITIES})
     jobs: int = 0  # renders at once; 0: os.cpu_count() (an int, so -D can set it)
     timeout: int | float = 600  # seconds a scene may run (once manim is imported), then killed
-    cache_dir: str | None = None  # None: <nanobook cache>/clips
     formats: list = dataclasses.field(default_factory=list, metadata={"choices": ("webm", "gif")})
 
 
 def settings(app) -> render.Settings:
     config = _core.typed_config(app, ClipConfig, "manim_clip_")
-    cache = (
-        Path(app.confdir, config.cache_dir) if config.cache_dir else _core.cache_root(app) / "clips"
-    )
     return render.Settings(
-        cache_dir=cache.resolve(),
+        cache_dir=(_core.cache_root(app) / "clips").resolve(),
         project_root=_core.project_root(app),
         quality=config.quality,
         formats=tuple(config.formats),

@@ -37,7 +37,7 @@ from pathlib import Path
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
-from buildlib import keys, processes, store
+from buildlib import book_build, keys, processes, store
 from buildlib.processes import CORES
 
 from .. import _core, producers
@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 RENDER_PRIORITY = 1
 # (width, height, fps) per quality
 QUALITY = {"draft": (854, 480, 15), "publish": (1280, 720, 30), "high": (1920, 1080, 60)}
-QUALITY_ENV = "NANOBOOK_CLIP_QUALITY"  # overrides conf and :quality: (tests, livedocs)
+QUALITY_ENV = book_build.CLIP_QUALITY_ENV  # overrides conf and :quality: (tests, livedocs)
 STALE_TEMP_SECONDS = 3600  # a temp folder this old belongs to no running build
 
 WORKER_MODULE = f"{__package__}.worker"

@@ -9,11 +9,13 @@ Each run is kept by runner.py in the book's store, keyed on the code (this file,
 arithmetic.py, engine.py and all they import), the settings and the seed.
 """
 
+import dataclasses
 import time
 from pathlib import Path
 
 from .. import train as training
-from ..arithmetic import BLOCK_SIZE, batches, evaluate, gpt_config
+from .. import trained
+from ..arithmetic import batches, evaluate, gpt_config
 from ..model import GPT
 from . import seeds
 from .runner import Experiment
@@ -65,8 +67,7 @@ def train_and_evaluate(name: str, seed: int) -> tuple[GPT, dict]:
 
 
 def work(name: str, seed: int) -> int:
-    """Block weights (12·L·C²) times tokens seen, as trained.work counts."""
-    return 12 * 3 * 48**2 * SETTINGS["max_iters"] * SETTINGS["batch_size"] * BLOCK_SIZE
+    return trained.work({**settings(name, seed), **dataclasses.asdict(gpt_config())})
 
 
 def build(name: str) -> GPT:
