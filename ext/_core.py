@@ -618,11 +618,38 @@ def add_typed_config(app, cls: type, prefix: str, rebuild: str = "env") -> None:
         app.add_config_value(prefix + field.name, default, rebuild)
 
 
-def _check_model_limits(app, config) -> None:
+def _check_shared_config(app, config) -> None:
+    """The settings every extension shares, checked once (Sphinx only warns of a wrong
+    type, and goes on with it)."""
     for name in ("nanobook_model_timeout", "nanobook_model_memory"):
         value = getattr(config, name)
-        if isinstance(value, bool) or not (value >= 0 and math.isfinite(value)):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and value >= 0 and math.isfinite(value)):
             raise ConfigError(f"{name} = {value!r}: expected a finite number ≥ 0 (0: no limit)")
+    for name, may_be_unset in SHARED_TEXT_SETTINGS.items():
+        value = getattr(config, name)
+        if not (isinstance(value, str) or (value is None and may_be_unset)):
+            expected = "a path (text) or None" if may_be_unset else "a module's name (text)"
+            raise ConfigError(f"{name} = {value!r}: expected {expected}")
+
+
+# the shared settings that are text: whether None (unset) is allowed
+SHARED_TEXT_SETTINGS = {
+    "nanobook_cache_dir": True,
+    "nanobook_project_root": True,
+    "nanobook_presets": False,
+}
+
+
+def presets_module(name: str):
+    """The module ``nanobook_presets`` names; a Problem when it cannot be imported."""
+    try:
+        return importlib.import_module(name)
+    except MODEL_CODE_ERRORS as error:
+        raise Problem(
+            f"cannot import the presets module {name!r}: {type(error).__name__}: {error}",
+            hint="set nanobook_presets in conf.py to an importable module",
+        ) from error
 
 
 def out_of_memory(error: BaseException) -> bool:
@@ -654,7 +681,7 @@ def setup_core(app) -> None:
         app.add_config_value("nanobook_model_timeout", MODEL_TIMEOUT, "env", types=[int, float])
         # GB of address space the process running that model code may use (0: no limit)
         app.add_config_value("nanobook_model_memory", MODEL_MEMORY, "env", types=[int, float])
-        app.connect("config-inited", _check_model_limits)
+        app.connect("config-inited", _check_shared_config)
         app.connect("env-get-outdated", code_outdated)
         app.connect("env-get-outdated", extension_outdated)
         app.connect("env-before-read-docs", _note_pages_read)

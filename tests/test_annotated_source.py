@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import io
 import json
@@ -76,6 +77,11 @@ def test_objects_are_found_by_name(parsed, name, first_text, last_text):
 def test_the_whole_file_is_the_object_when_none_is_named(parsed):
     obj = find_object(*parsed, "")
     assert (obj.start, obj.end) == (1, len(MODEL.read_text().splitlines()))
+
+
+def test_an_empty_file_is_a_problem_not_a_crash():
+    with pytest.raises(Problem, match="the file is empty"):
+        find_object(ast.parse(""), (), "")
 
 
 def test_a_missing_object_lists_what_the_file_defines(parsed):

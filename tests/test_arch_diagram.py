@@ -492,10 +492,27 @@ def test_cli_answers_a_bad_option_with_a_message_not_a_traceback(args, said):
 
 @pytest.mark.sphinx("html", testroot="arch-diagram")
 @pytest.mark.parametrize("setting", ["nanobook_model_timeout", "nanobook_model_memory"])
-@pytest.mark.parametrize("value", [-1, float("nan"), float("inf")])
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), None])
 def test_a_model_limit_that_is_no_limit_is_refused(make_app, app_params, setting, value):
     args, kwargs = app_params
     with pytest.raises(ConfigError, match=f"{setting} = {value!r}: expected a finite number"):
+        make_app(*args, **{**kwargs, "confoverrides": {setting: value}})
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram")
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("nanobook_cache_dir", 5, "a path (text) or None"),
+        ("nanobook_project_root", ["src"], "a path (text) or None"),
+        ("nanobook_presets", None, "a module's name (text)"),
+    ],
+)
+def test_a_shared_setting_of_the_wrong_type_is_refused_before_any_extension_uses_it(
+    make_app, app_params, setting, value, expected
+):
+    args, kwargs = app_params
+    with pytest.raises(ConfigError, match=re.escape(f"{setting} = {value!r}: expected {expected}")):
         make_app(*args, **{**kwargs, "confoverrides": {setting: value}})
 
 

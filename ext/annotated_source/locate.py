@@ -103,7 +103,9 @@ def scope_definitions(body: list[ast.stmt]) -> Iterator[ast.AST]:
 def find_object(tree: ast.Module, file_lines: tuple[str, ...], name: str) -> SourceObject:
     """The object called ``name`` (dots walk into classes and functions); "" is the file."""
     if not name:
-        return SourceObject("", 1, max(len(file_lines), 1), 1, tree, file_lines)
+        if not file_lines:
+            raise Problem("the file is empty: there is no code to show", hint="name another file")
+        return SourceObject("", 1, len(file_lines), 1, tree, file_lines)
     scope: ast.AST = tree
     for part in name.split("."):
         matches = [d for d in scope_definitions(scope.body) if d.name == part]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import re
 import textwrap
 import traceback
@@ -235,13 +234,7 @@ def config_fields(config) -> dict[str, object]:
 
 
 def resolve_live(request: Request) -> Live:
-    try:
-        presets = importlib.import_module(request.presets)
-    except _core.MODEL_CODE_ERRORS as err:
-        raise Problem(
-            f"cannot import the presets module {request.presets!r}: {err}",
-            hint="set nanobook_presets in conf.py to an importable module",
-        ) from err
+    presets = _core.presets_module(request.presets)
     missing = [name for name in ("PRESETS", "gpt_config") if not hasattr(presets, name)]
     if missing:
         raise Problem(

@@ -226,7 +226,7 @@ class LiveDirective(SphinxDirective):
         problems = _core.option_problems(self)
         if problems:  # the first: the widget is not shown whatever the others say
             raise problems[0][1]
-        presets = importlib.import_module(self.config.nanobook_presets).PRESETS
+        presets = _core.presets_module(self.config.nanobook_presets).PRESETS
         names = spec.models(tuple(presets), self.options)
         if names is not None and spec.preset not in names:
             raise _core.Problem(
