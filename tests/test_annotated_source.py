@@ -145,6 +145,11 @@ def test_notes_split_at_anchor_lines():
         ("/y = /", ["Two"]),
     ]
     assert notes[1].head == 2
+    # an "@" with nothing after it is an anchor left out, which the anchor says, not note text
+    (alone,) = split_notes(["@", "Body."])
+    assert alone.anchor == ""
+    with pytest.raises(Problem, match="has no anchor text"):
+        Anchor.parse(alone.anchor)
 
 
 def test_a_note_explains_its_statement_or_block(parsed):

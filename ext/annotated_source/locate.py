@@ -343,7 +343,7 @@ def _anchor_hint(anchor: Anchor, obj: SourceObject) -> str:
 
 # --- notes --------------------------------------------------------------------------
 
-_NOTE_START = re.compile(r"^@\s+(?P<anchor>\S.*)$")
+_NOTE_START = re.compile(r"^@(?:\s+(?P<anchor>.*))?$")  # "@" alone: a note with no anchor
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,9 @@ def split_notes(content: list[str]) -> list[NoteSpec]:
     A note line that should start with "@ " is written "\\@ " (Markdown and reST both
     render it as "@").
     """
-    heads = [(i, m["anchor"]) for i, line in enumerate(content) if (m := _NOTE_START.match(line))]
+    heads = [
+        (i, m["anchor"] or "") for i, line in enumerate(content) if (m := _NOTE_START.match(line))
+    ]
     notes = []
     first_head = heads[0][0] if heads else len(content)
     if any(line.strip() for line in content[:first_head]):
