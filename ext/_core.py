@@ -17,7 +17,7 @@ import threading
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -325,6 +325,32 @@ class Number:
         """What a directive says about a value of its option ``name`` this refuses."""
         hint = f"e.g. :{name}: {self.example}" + (f"; {self.about}" if self.about else "")
         return Problem(f":{name}: {text!r} is not {self.wanted}", hint)
+
+
+class OneArgument:
+    """For a directive of one argument, checked in ``run`` like its options: a missing or
+    second argument, or a body where it takes none, is then a located warning with a hint,
+    said again on warm builds. docutils refuses those itself before ``run``, once, with
+    no hint, and drops the directive."""
+
+    required_arguments, optional_arguments, final_argument_whitespace = 0, 1, True
+    has_content = True  # a body is refused in argument_problem unless takes_body
+    takes_body: ClassVar[bool] = False
+    argument_example: ClassVar[str]  # a valid argument, for the hints
+
+    @property
+    def argument(self) -> str:
+        return self.arguments[0].strip() if self.arguments else ""
+
+    def argument_problem(self) -> Problem | None:
+        example = f"write it after the name: {{{self.name}}} {self.argument_example}"
+        if not self.argument:
+            return Problem("the argument is missing", example)
+        if len(self.argument.split()) > 1:
+            return Problem("it takes one argument, and this is more than one", example)
+        if self.content and not self.takes_body:
+            return Problem("it takes no body", "leave the fence empty but for its options")
+        return None
 
 
 def option_problems(directive) -> list[tuple[tuple[str, ...], Problem]]:

@@ -294,3 +294,35 @@ def test_a_name_given_on_two_pages_is_a_located_warning_at_the_second(tmp_path):
     (srcdir / "bad.rst").write_text(film.format(n=3))
     code, log, _ = _build(srcdir)
     assert code == 1 and "bad.rst:4: WARNING: manim-film: :name: 'the-film'" in log, log[-3000:]
+
+
+def test_a_missing_or_second_argument_or_a_body_is_the_directives_warning_on_every_build(
+    tmp_path,
+):
+    """docutils refuses these before the directive runs, once, without a hint: a warm
+    build under -W then passed with the directive missing from its page."""
+    page = (
+        "Bad\n===\n\n.. manim-clip::\n\n"
+        ".. annotated-source:: model.py other.py\n\n"
+        ".. arch-diagram:: model_src.model:GPT\n\n   A body it does not take.\n"
+    )
+    conf = (
+        'extensions = ["ext.manim_clip", "ext.annotated_source", "ext.arch_diagram"]\n'
+        f"annotated_source_root = {str(ROOTS / 'test-annotated-source/model_src')!r}\n"
+    )
+    srcdir = _project(tmp_path, page, conf, {})
+    bad = srcdir / "bad.rst"
+    expected = [
+        f"{bad}:4: WARNING: manim-clip: the argument is missing\n"
+        "  hint: write it after the name: {manim-clip} AttentionScene",
+        f"{bad}:6: WARNING: annotated-source model.py other.py: it takes one argument, and "
+        "this is more than one\n  hint: write it after the name: {annotated-source} model.py",
+        f"{bad}:8: WARNING: arch-diagram: it takes no body\n"
+        "  hint: leave the fence empty but for its options",
+    ]
+    for build in ("cold", "warm"):
+        code, log, _ = _build(srcdir)
+        _assert_fails_at_the_page(srcdir, code, log, expected[0])
+        for said in expected[1:]:
+            assert said in log, (build, log[-3000:])
+        assert "ERROR" not in log, (build, log[-3000:])

@@ -21,6 +21,7 @@ from buildlib import keys
 
 from .._core import (
     AnyOption,
+    OneArgument,
     Problem,
     drop_bad_options,
     note_code_dependency,
@@ -94,7 +95,7 @@ def collapse_option(argument: str | None) -> list[str]:
     return [word for word in words if word != "none"]
 
 
-class AnnotatedSource(SphinxDirective):
+class AnnotatedSource(OneArgument, SphinxDirective):
     """Code from ``annotated_source_root`` with notes beside the lines they explain.
 
     Syntax (MyST; reST is the same with ``.. annotated-source:: model.py``)::
@@ -125,8 +126,7 @@ class AnnotatedSource(SphinxDirective):
     both may be given (``definitions unannotated``); ``none`` is the default.
     """
 
-    required_arguments = 1
-    has_content = True
+    takes_body, argument_example = True, "model.py"
     option_spec = AnyOption(
         {
             "object": directives.unchanged_required,
@@ -140,6 +140,8 @@ class AnnotatedSource(SphinxDirective):
         location = (self.env.docname, self.lineno)
         name, path = self.options.get("object", "").strip(), None
         try:
+            if problem := self.argument_problem():
+                raise problem
             path, relpath = self._resolve_file()
             tree, file_lines = parse_file(path)
             obj = find_object(tree, file_lines, name)
@@ -148,13 +150,13 @@ class AnnotatedSource(SphinxDirective):
                 note_shown(self.env, path, name, None)
             warn(
                 logger,
-                f"annotated-source {self.arguments[0]}: {error}",
+                f"annotated-source {self.argument}: {error}",
                 location=location,
                 subtype=SUBTYPE,
                 hint=error.hint,
             )
             # the reader sees that something is missing here, as for a failed clip
-            text = f"[annotated-source {self.arguments[0]} could not be shown: {error}]"
+            text = f"[annotated-source {self.argument} could not be shown: {error}]"
             return [nodes.paragraph(text=text, classes=["annotated-source-placeholder"])]
         note_shown(self.env, path, name, obj)
         preset = self.options.get("shapes", "").strip() or None
@@ -186,7 +188,7 @@ class AnnotatedSource(SphinxDirective):
 
     def _resolve_file(self) -> tuple[Path, str]:
         root = source_root(self.env.app)
-        path = (root / self.arguments[0]).resolve()
+        path = (root / self.argument).resolve()
         if not path.is_relative_to(root):
             raise Problem(
                 f"the path leaves annotated_source_root ({root})",

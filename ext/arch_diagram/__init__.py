@@ -87,8 +87,8 @@ class arch_diagram(nodes.General, nodes.Element):
     which every builder already knows how to show."""
 
 
-class ArchDiagram(SphinxDirective):
-    required_arguments = 1
+class ArchDiagram(_core.OneArgument, SphinxDirective):
+    argument_example = "model_src.model:GPT"
     option_spec: ClassVar[dict] = _core.AnyOption(
         {
             "config": directives.unchanged,
@@ -108,8 +108,10 @@ class ArchDiagram(SphinxDirective):
         )
         self.set_source_info(wrapper)
         try:
+            if problem := self.argument_problem():
+                raise problem
             request = parse(
-                self.arguments[0],
+                self.argument,
                 config=options.get("config", ""),
                 focus=options.get("focus", ""),
                 depth=options.get("depth", ""),
@@ -125,13 +127,13 @@ class ArchDiagram(SphinxDirective):
                 hint=err.hint,
             )
             request, problem = None, err.message
-        caption_text = options.get("caption") or default_caption(self.arguments[0], options)
+        caption_text = options.get("caption") or default_caption(self.argument, options)
         inlines, messages = self.parse_inline(caption_text, lineno=self.lineno)
         caption = nodes.caption(caption_text, "", *inlines)
         self.set_source_info(caption)
         wrapper += caption
         if request is None:
-            wrapper += placeholder(self.arguments[0], problem)
+            wrapper += placeholder(self.argument, problem)
         else:
             for path in source_files(request, _core.project_root(self.env.app)):
                 _core.note_code_dependency(self.env, path)  # a comment edit draws nothing new
@@ -149,7 +151,7 @@ class ArchDiagram(SphinxDirective):
     def _stable_id(self, request: Request | None) -> str:
         """An anchor that stays put across builds: made of what is drawn, not of the order
         of the page's diagrams (a second diagram of the same thing gets ``-2``)."""
-        parts = [self.arguments[0].rpartition(":")[2] or self.arguments[0]]
+        parts = [self.argument.rpartition(":")[2] or self.argument]
         if request:
             parts += [
                 request.focus,

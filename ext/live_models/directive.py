@@ -181,16 +181,15 @@ def prompt_problem(spec: LiveSpec) -> _core.Problem | None:
     return None
 
 
-class LiveDirective(SphinxDirective):
+class LiveDirective(_core.OneArgument, SphinxDirective):
     """A kind's directive (kinds/__init__.py makes one per kind): the argument names the
     model; the options fill the kind's spec."""
 
-    required_arguments = 1
-    has_content = False
+    argument_example = "sort"
     spec_class: type[LiveSpec] = LiveSpec
 
     def run(self) -> list[nodes.Node]:
-        kind, preset = self.spec_class.kind, self.arguments[0].strip()
+        kind, preset = self.spec_class.kind, self.argument
         specs = self.env.live_model_specs.setdefault(self.env.docname, [])
         spec = self.spec_class(
             uid=f"{self.env.docname}#{len(specs)}",
@@ -223,6 +222,8 @@ class LiveDirective(SphinxDirective):
         return [node]
 
     def _check(self, spec: LiveSpec) -> None:
+        if problem := self.argument_problem():
+            raise problem
         problems = _core.option_problems(self)
         if problems:  # the first: the widget is not shown whatever the others say
             raise problems[0][1]

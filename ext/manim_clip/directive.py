@@ -124,11 +124,10 @@ class _FigureDirective(SphinxDirective):
         self.state.document.note_explicit_target(node)
 
 
-class ManimClipDirective(_FigureDirective):
+class ManimClipDirective(_core.OneArgument, _FigureDirective):
     """```{manim-clip} SceneClass``` with :file: or the scene's code as the body."""
 
-    required_arguments = 1
-    has_content = True
+    takes_body, argument_example = True, "AttentionScene"
     # Values are checked in run(), so a bad one is a located warning and a placeholder
     # instead of docutils' error that drops the whole directive.
     option_spec = _core.AnyOption(
@@ -147,7 +146,7 @@ class ManimClipDirective(_FigureDirective):
 
     def run(self) -> list[nodes.Node]:
         _core.drop_bad_options(self, logger, SUBTYPE)
-        scene = self.arguments[0]
+        scene = self.argument
         specs = self.env.manim_clip_specs.setdefault(self.env.docname, [])
         spec = ClipSpec(
             uid=f"{self.env.docname}#{len(specs)}",
@@ -168,6 +167,8 @@ class ManimClipDirective(_FigureDirective):
         spec.caption = caption.astext() if (caption := _caption_of(node)) else ""
         self._ids(node)
         try:
+            if problem := self.argument_problem():
+                raise problem
             fill_spec(spec, self.env.app, self.options, self.content)
         except Problem as problem:
             spec.error = str(problem)
@@ -216,9 +217,8 @@ class ManimFilmDirective(_FigureDirective):
 
 def warn_clip(scene: str, location, message: str, hint: str | None) -> None:
     """A clip's warning: ``manim-clip <scene>: <message>`` at its page and line."""
-    _core.warn(
-        logger, f"manim-clip {scene}: {message}", location=location, subtype=SUBTYPE, hint=hint
-    )
+    said = f"manim-clip {scene}: {message}" if scene else f"manim-clip: {message}"
+    _core.warn(logger, said, location=location, subtype=SUBTYPE, hint=hint)
 
 
 def fill_spec(spec: ClipSpec, app, options: dict, content: list[str]) -> None:
