@@ -394,6 +394,9 @@ def test_drawing_is_deterministic(drawings):
             "n_layer",
         ),
         ("model_src.model:GPT", {"config": "sort,n_layer=two"}, "n_layer expects int", "3"),
+        ("generate", {"config": "sort,temperature=0"}, "temperature is a number above 0", "1"),
+        ("generate", {"config": "sort,top_k=many"}, "top_k is a whole number", "every token"),
+        ("generate", {"config": "sort,max_new_tokens=0"}, "at least 1", "leave it out"),
         (
             "model_src.model:GPT",
             {"config": "sort", "focus": "transformer.h.0.atn"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import re
 import textwrap
 import traceback
@@ -27,6 +28,21 @@ KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
 # defaults, except max_new_tokens: None fills the context window once
 KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
+# what each of those may be: (test, what it is, the hint)
+WHOLE, ABOVE_ZERO = "a whole number, at least 1", "a number above 0"
+SETTING_RULES = {
+    "max_new_tokens": (
+        lambda v: _whole(v) and v >= 1,
+        WHOLE,
+        "leave it out to fill the context window once",
+    ),
+    "temperature": (
+        lambda v: _number(v) and 0 < v < math.inf,
+        ABOVE_ZERO,
+        "1 samples as the model learned; lower is more careful",
+    ),
+    "top_k": (lambda v: _whole(v) and v >= 1, WHOLE, "leave it out to sample from every token"),
+}
 DEFAULT_DEPTH = 2
 # Levels expanded: beyond the nesting of any model, more draws the same.
 DEPTH = _core.Number(
@@ -254,10 +270,9 @@ def resolve_live(request: Request) -> Live:
     model_overrides = []
     for key, value in request.overrides:
         if key in settings:
-            if value is not None and not _fits(value, settings[key]):
-                raise Problem(
-                    f"{key}={value!r} has the wrong type", hint=f"the default is {settings[key]!r}"
-                )
+            valid, what, hint = SETTING_RULES[key]
+            if not valid(value):
+                raise Problem(f"{key}={value!r}: {key} is {what}", hint=hint)
             settings[key] = value
             continue
         if key not in base:
@@ -295,6 +310,14 @@ def resolve_live(request: Request) -> Live:
             problem, hint="draw a smaller config (n_embd, n_layer) or :input: (e.g. 1x11)"
         )
     return live
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_count(default) -> bool:
