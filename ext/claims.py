@@ -13,6 +13,13 @@ stops executing the page at that cell. This module then, while the page is read:
   rest of the page (the headings stay, so links to them still land): a sentence after the
   failing cell may rest on the claim or on a number the notebook never computed.
 
+A cell that fails otherwise (a ``KeyError``, a ``SyntaxError``) is said the same way, as
+``a cell failed: <type>: <message's first line>``, with a hint to fix the cell; one whose
+kernel died (``os._exit``, a crash, a kill for want of memory) as ``a cell failed: the
+kernel died …``. What failed is taken from the notebook MyST-NB executed (the failing
+cell's error output, its line from MyST-NB's source map), as MyST-NB's cache and force
+modes run it through jupyter-cache's ``single_nb_execution``, which this module wraps.
+
 MyST-NB's own warnings for the failure are left out: its ``mystnb.exec`` (this one says
 it at the line, with the values), and on such a page its ``mystnb.glue`` "No key … found
 in glue data" (the keys glued after the failing cell were never computed, and the text
@@ -21,8 +28,12 @@ that shows them is left out).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging as python_logging
 import re
+import traceback
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.util import logging
@@ -33,31 +44,79 @@ logger = logging.getLogger(__name__)
 
 ARROW = re.compile(r"^-+> *\d+ (.*)$")  # "---> 288 assert ..." in IPython's traceback
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # the terminal colours of the kernel's own traceback
-HINT = (
+# A SyntaxError's message ends with the kernel's name for the cell's file: nothing to a reader
+CELL_FILE = re.compile(r" \(\d+\.py, line \d+\)$")
+CLAIM_HINT = (
     "the page is published without the text after this cell. If the claim is true of the "
     "runs, decide it over more seeds (rebuild with NANOBOOK_SEED=1 and 2 to see it vary); "
     "if not, say what the runs do show"
 )
+CELL_HINT = (
+    "fix the cell (its traceback: {report}); the page is published without the text after it"
+)
+KERNEL_DIED = "the kernel running it died"
+KERNEL_HINT = (
+    "run the cell in Jupyter to see why its process ended (os._exit, a crash in compiled "
+    "code, running out of memory); the page is published without the text after it"
+)
 CLAIM_FAILED, CELL_FAILED = "a claim did not hold", "a cell failed"  # ext/claims_table.py reads
 
 
-def report_failed_cells(app, doctree: nodes.document) -> None:
-    from myst_nb.sphinx_ import NbMetadataCollector
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """What stopped a page's notebook, as the notebook MyST-NB executed says it."""
 
+    error: str  # "KeyError: 'x'", on one line; KERNEL_DIED for a kernel that died
+    cell: int | None  # the failing cell's index in the notebook (None: no cell ran)
+    line: int  # the page's line of the failing cell's fence (1: no cell ran)
+    source: str  # the failing cell's code
+    trace: str  # the kernel's traceback, without its colours
+
+    @property
+    def claim(self) -> bool:
+        return self.error.startswith("AssertionError")
+
+
+# What failed in the notebook of the page being read (executions and reads of pages
+# alternate in a process: source-read empties it, the page's doctree-read takes it).
+_failed: list[Failure] = []
+
+
+def report_failed_cells(app, doctree: nodes.document) -> None:
     docname = app.env.docname
     if not _stopped(app.env, docname):
         return
-    executed = NbMetadataCollector.get_exec_data(app.env, docname)
-    cell, shown = _failing_cell(doctree)
-    # a cell tagged remove-cell shows no traceback: the kernel's, in colour, says it too
-    trace = COLOUR.sub("", shown or executed.get("traceback") or "")
-    error = _last_line(trace) or str(executed.get("error"))
-    line = _failing_line(app.env.doc2path(docname), cell, trace)
-    claim = error.startswith("AssertionError")
-    what = CLAIM_FAILED if claim else CELL_FAILED
-    detail = error.removeprefix("AssertionError: ") if claim else error
-    _core.warn(logger, f"{what}: {detail}", location=(docname, line), subtype="claim", hint=HINT)
-    _leave_out_after(doctree, cell, what, detail)
+    failure = _failed.pop() if _failed else _unrecorded(app.env, docname)
+    source = app.env.doc2path(docname)
+    line = _failing_line(source, failure)
+    what = CLAIM_FAILED if failure.claim else CELL_FAILED
+    detail = failure.error.removeprefix("AssertionError: ") if failure.claim else failure.error
+    _core.warn(
+        logger,
+        f"{what}: {detail}",
+        location=(docname, line),
+        subtype="claim",
+        hint=_hint(app, docname, failure),
+    )
+    _leave_out_after(doctree, _cell_node(doctree, failure.cell), what, detail)
+
+
+def _hint(app, docname: str, failure: Failure) -> str:
+    if failure.claim:
+        return CLAIM_HINT
+    if failure.error == KERNEL_DIED:
+        return KERNEL_HINT
+    # where MyST-NB writes the traceback of a page whose notebook failed
+    report = Path(app.outdir, "reports", *f"{docname}.err.log".split("/"))
+    return CELL_HINT.format(report=report)
+
+
+def _unrecorded(env, docname: str) -> Failure:
+    """What MyST-NB recorded of a failure this module did not see (a notebook executed
+    inline, not through jupyter-cache): the error's type, no cell."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return Failure(str(NbMetadataCollector.get_exec_data(env, docname)["error"]), None, 1, "", "")
 
 
 def _stopped(env, docname: str) -> bool:
@@ -66,6 +125,68 @@ def _stopped(env, docname: str) -> bool:
 
     executed = NbMetadataCollector.get_exec_data(env, docname) or {}
     return not executed.get("succeeded", True)
+
+
+def _keeping_failures(execute):
+    """jupyter-cache's ``single_nb_execution`` as MyST-NB calls it, made to keep what
+    failed for report_failed_cells, and to return a kernel that died as a failed
+    execution: nbclient raises DeadKernelError, which MyST-NB lets through to end the
+    whole build."""
+
+    @functools.wraps(execute)
+    def executing(notebook, cwd, **options):
+        from jupyter_cache.executors.utils import ExecutionResult
+
+        started = []  # the cells sent to the kernel, by index: it stops at the last one
+        options["on_cell_execute"] = lambda cell, cell_index: started.append(cell_index)
+        try:
+            result = execute(notebook, cwd, **options)
+        except Exception as error:  # the kernel died, or did not start
+            result = ExecutionResult(notebook, cwd, 0.0, error, traceback.format_exc())
+        if result.err is not None:
+            _failed[:] = [_failure(notebook, started[-1] if started else None, result.err)]
+        return result
+
+    executing.keeps_failures = True
+    return executing
+
+
+def _failure(notebook, index: int | None, error: Exception) -> Failure:
+    if index is None:
+        return Failure(error_line(error), None, 1, "", "")
+    cell = notebook.cells[index]
+    trace = "\n".join(
+        line
+        for output in cell.get("outputs", [])
+        if output.output_type == "error"
+        for line in output.traceback
+    )
+    fence = notebook.metadata.get("source_map", [0] * len(notebook.cells))[index] + 1
+    return Failure(error_line(error), index, fence, cell.source, COLOUR.sub("", trace))
+
+
+def error_line(error: Exception) -> str:
+    """What stopped a notebook, on one line: the kernel's error as ``Type: message``
+    (its message's first line, "…" if more follows), KERNEL_DIED, or what the executor
+    raised."""
+    from nbclient.exceptions import DeadKernelError
+
+    if isinstance(error, DeadKernelError):
+        return KERNEL_DIED
+    kind = getattr(error, "ename", type(error).__name__)  # a CellExecutionError's: the kernel's
+    message = CELL_FILE.sub("", getattr(error, "evalue", str(error)))
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return kind
+    return f"{kind}: {lines[0]}{' …' if len(lines) > 1 else ''}"
+
+
+def _keep_failures_of_executions(app) -> None:
+    from myst_nb.core.execute import cache, direct
+
+    for mode in (cache, direct):  # each imported the function: wrapped where they call it
+        if not getattr(mode.single_nb_execution, "keeps_failures", False):
+            mode.single_nb_execution = _keeping_failures(mode.single_nb_execution)
 
 
 class _GlueNeverComputed(python_logging.Filter):
@@ -90,39 +211,30 @@ def _filter_glue_warnings(app) -> None:
             handler.filters.insert(0, _GlueNeverComputed(app))
 
 
-def _failing_cell(doctree) -> tuple[nodes.Element | None, str | None]:
-    """The first code cell with an error among its outputs, and the error's text."""
+def _cell_node(doctree, index: int | None) -> nodes.Element | None:
+    """The page's node of the notebook's code cell ``index``; None for a cell the page
+    does not show (remove-cell)."""
     for cell in doctree.findall(nodes.container):
-        if cell.get("nb_element") != "cell_code":
-            continue
-        for output in cell.findall(nodes.literal_block):
-            if "traceback" in output["classes"]:
-                return cell, output.astext()
-    return None, None
+        if cell.get("nb_element") == "cell_code" and cell.get("cell_index") == index:
+            return cell
+    return None
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def _failing_line(source, cell, trace: str) -> int:
-    """The page's line of the statement that failed: the traceback's arrowed line,
-    found in the page's text from the cell's first line on (from the top when the cell
-    is not on the page)."""
-    start = (cell.line if cell is not None else None) or 1
+def _failing_line(source, failure: Failure) -> int:
+    """The page's line of the statement that failed: the traceback's arrowed line (else
+    the cell's first line), found in the page's text from the cell's fence on."""
     statement = next(
-        (m.group(1).strip() for line in trace.splitlines() if (m := ARROW.match(line.strip()))),
-        None,
+        (m.group(1) for line in failure.trace.splitlines() if (m := ARROW.match(line.strip()))),
+        next((line for line in failure.source.splitlines() if line.strip()), None),
     )
     if statement is None:
-        return start
+        return failure.line
     with open(source, encoding="utf-8") as page:
         lines = page.read().splitlines()
-    for number in range(start, len(lines) + 1):
-        if lines[number - 1].strip() == statement:
+    for number in range(failure.line, len(lines) + 1):
+        if lines[number - 1].strip() == statement.strip():
             return number
-    return start
+    return failure.line
 
 
 def _leave_out_after(doctree, cell, what: str, detail: str) -> None:
@@ -132,7 +244,7 @@ def _leave_out_after(doctree, cell, what: str, detail: str) -> None:
         f"This build stopped checking the page here: {what} ({detail}). What follows is "
         "left out, so that nothing on this page rests on it."
     )
-    if cell is None:  # no cell to point at (the kernel died): leave out the whole page
+    if cell is None:  # no cell to point at (a hidden cell, or none ran): leave out the page
         first = next(iter(doctree.findall(nodes.section)), None)
         if first is None:
             return
@@ -168,7 +280,10 @@ def _notice(text: str) -> nodes.Element:
 
 
 def setup(app):
+    _core.setup_core(app)  # its warnings said again on builds that do not read the page
     app.connect("builder-inited", _filter_glue_warnings)
+    app.connect("builder-inited", _keep_failures_of_executions)
+    app.connect("source-read", lambda app, docname, source: _failed.clear())
     app.connect("doctree-read", report_failed_cells)
     app.connect("config-inited", lambda app, config: config.suppress_warnings.append("mystnb.exec"))
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -36,13 +36,14 @@ from sphinx.util import logging
 from buildlib.processes import CORES, spawned_pool
 from buildlib.store import InvalidEntry, Store, mark_used, remove_entry, validate, write_meta
 
-from . import _core, myst_pages
+from . import _core, claims, myst_pages
 
 logger = logging.getLogger(__name__)
 
 
 def _execute(notebook, cwd: str, timeout: int | None):
-    """In a worker: run the notebook; returns (it with its outputs, seconds, error)."""
+    """In a worker: run the notebook; returns (it with its outputs, seconds, what stopped
+    it on one line or None)."""
     from jupyter_cache.executors.utils import single_nb_execution
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
@@ -59,13 +60,13 @@ def _execute(notebook, cwd: str, timeout: int | None):
                 notebook, cwd=cwd, timeout=timeout, allow_errors=False, km=manager
             )
         except Exception as error:  # a kernel that died: MyST-NB runs the page again
-            return notebook, 0.0, f"{type(error).__name__}: {error}"
+            return notebook, 0.0, claims.error_line(error)
         finally:
             # nbclient leaves a kernel it was handed running: stop it and wait for it, or
             # each worker keeps one idle kernel per notebook, uncounted in the build's CPU
             if run_sync(manager.is_alive)():
                 run_sync(manager.shutdown_kernel)()
-    return notebook, result.time, result.exc_string
+    return notebook, result.time, result.err and claims.error_line(result.err)
 
 
 def execute_missing(app, docnames: set[str], entry_of: Callable[[str], Path]) -> list[str]:
@@ -142,7 +143,7 @@ def _fill_entry(tmp: Path, page: Path, reader, notebook, seconds: float, error: 
     from jupyter_cache.base import CacheBundleIn
 
     if error:
-        raise NotExecuted(error.strip().splitlines()[-1])
+        raise NotExecuted(error)
     cache = get_cache(str(tmp))
     stage = cache.add_nb_to_project(str(page), read_data=reader.read_fmt)
     cache.cache_notebook_bundle(

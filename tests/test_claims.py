@@ -99,3 +99,62 @@ def test_the_run_box_offers_only_a_notebook_that_was_made(failed_build):
     assert "offers no notebook to download" in (out / "fails.html").read_text(encoding="utf-8")
     assert "Download fails.ipynb" not in (out / "fails.html").read_text(encoding="utf-8")
     assert "Download holds.ipynb" in (out / "holds.html").read_text(encoding="utf-8")
+
+
+CELLS = Path(__file__).parent / "roots" / "test-claims-cells"
+
+
+@pytest.fixture(scope="module")
+def cells_build(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The pages whose cells fail otherwise than by a claim, built as the book builds
+    them: executed early (ext/notebooks.py), then again while each is read."""
+    srcdir = tmp_path_factory.mktemp("cells") / "book"
+    shutil.copytree(CELLS, srcdir)
+    return build(srcdir, "-W", "--keep-going"), srcdir
+
+
+def line_of(page: str, text: str) -> int:
+    lines = (CELLS / page).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.startswith(text))
+
+
+def test_a_cell_that_ends_its_kernel_is_a_warning_at_the_cell_and_the_build_goes_on(
+    cells_build,
+):
+    result, srcdir = cells_build
+    said = f"dies.md:{line_of('dies.md', 'import os')}: WARNING: a cell failed: the kernel running"
+    assert "Extension error" not in result.stderr and result.returncode == 1
+    assert re.search(
+        rf"{re.escape(said)} it died\n  hint: run the cell in Jupyter to see why its process "
+        r"ended .*the page is published without the text after it \[nanobook\.claim\]",
+        result.stderr,
+    ), result.stderr
+    page = (srcdir / "_build" / "dies.html").read_text(encoding="utf-8")
+    assert "Before the cell." in page and 'id="dies-later"' in page
+    assert "After the cell" not in page and "More after the cell" not in page
+    assert "This build stopped checking the page here: a cell failed" in page
+    assert "this page ran 42" in (srcdir / "_build" / "works.html").read_text(encoding="utf-8")
+
+    warm = build(srcdir, "-W", "--keep-going")  # reads no page: the warnings are kept
+    assert "0 added, 0 changed, 0 removed" in warm.stdout and warm.returncode == 1
+    assert said in warm.stderr
+
+
+def test_a_cell_that_raises_is_said_by_its_error_and_told_to_be_fixed(cells_build):
+    result, srcdir = cells_build
+    reports = srcdir / "_build" / "reports"
+    raised = line_of("message.md", "raise ValueError")
+    assert (
+        f"message.md:{raised}: WARNING: a cell failed: ValueError: over the limit of 3 …\n"
+        f"  hint: fix the cell (its traceback: {reports / 'message.err.log'}); the page is "
+        "published without the text after it [nanobook.claim]"
+    ) in result.stderr
+    assert "second line of the message" in (reports / "message.err.log").read_text()
+    # a hidden cell's group of errors: said by the group's message, at the cell
+    grouped = line_of("group.md", "errors = ")
+    assert (
+        f"group.md:{grouped}: WARNING: a cell failed: ExceptionGroup: two checks failed "
+        "(2 sub-exceptions)\n  hint: fix the cell"
+    ) in result.stderr
+    assert "decide it over more seeds" not in result.stderr  # no claim failed here
+    assert result.stderr.count("WARNING") == 3

@@ -52,20 +52,32 @@ def test_notebooks_run_early_in_parallel_and_reading_uses_their_outputs(tmp_path
     assert "page one ran in process True 45" in html
 
 
-def test_a_kernel_that_dies_is_left_to_the_reading_step():
-    """A kernel lost early (it died, or could not start) is an error string, not an
-    exception that stops the build: MyST-NB executes the page again while reading."""
+def _run_early(code: str) -> tuple[float, str | None]:
+    """(seconds, error) of a one-cell notebook run as the early execution runs it."""
     import nbformat
 
     from ext import notebooks
 
     os.environ["JUPYTER_PATH"] = str(Path(notebooks.__file__).parent / "jupyter")
     notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")],
+        cells=[nbformat.v4.new_code_cell(code)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
     )
     _, seconds, error = notebooks._execute(notebook, cwd=str(ROOT), timeout=60)
-    assert error.startswith("DeadKernelError") and seconds == 0.0
+    return seconds, error
+
+
+def test_a_kernel_that_dies_is_left_to_the_reading_step():
+    """A kernel lost early (it died, or could not start) is an error string, not an
+    exception that stops the build: MyST-NB executes the page again while reading."""
+    from ext import claims
+
+    assert _run_early("import os\nos._exit(3)") == (0.0, claims.KERNEL_DIED)
+
+
+def test_a_cell_that_fails_early_is_logged_by_its_error_and_its_message_s_first_line():
+    _, error = _run_early('raise ValueError("over the limit\\nsecond line")')
+    assert error == "ValueError: over the limit …"
 
 
 def _built(srcdir: Path, cache: Path) -> str:
