@@ -4,6 +4,7 @@ Debian's chromium the reader's settings giving Python's figures."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -82,7 +83,11 @@ def test_a_bad_shape_or_option_is_a_located_warning(app, warning):
     assert page.count("not available") == 2 and "data-live" not in page
 
 
-@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+# its own srcdir, so its own cache (<srcdir>/_build/nanobook-cache): the settings the
+# other tests stored would not run the broken code
+@pytest.mark.sphinx(
+    "html", testroot="memory-calculator", srcdir="memory-calculator-broken", freshenv=True
+)
 def test_failing_model_code_is_a_located_warning_not_a_traceback(app, warning, monkeypatch):
     def broken():
         raise ZeroDivisionError("a formula divides by zero")
@@ -94,6 +99,46 @@ def test_failing_model_code_is_a_located_warning_not_a_traceback(app, warning, m
     assert "tests/test_memory_calculator.py runs the same code" in said
     page = (app.outdir / "index.html").read_text("utf-8")
     assert "not available" in page and "data-live" not in page
+
+
+DISAGREEMENT = (
+    "parameters of the char model (fp32, 4 k/v heads): the formula gives 1, the tensors 2"
+)
+
+
+@pytest.mark.sphinx("html", testroot="memory-calculator", srcdir="memory-calculator-disagrees")
+def test_a_warm_build_says_a_disagreement_again(make_app, app_params, monkeypatch):
+    """A disagreement is never stored: a build that reads no page says it again, so a warm
+    `-W` build fails like a cold one."""
+    monkeypatch.setattr(memory_check, "disagreements", lambda trees: [DISAGREEMENT])
+    args, kwargs = app_params
+    for fresh in (True, False):
+        app = make_app(*args, **{**kwargs, "freshenv": fresh, "warning": io.StringIO()})
+        app.build()
+        said = strip_colors(app._warning.getvalue())
+        assert f"index.md:7: WARNING: memory-calculator: {DISAGREEMENT}" in said, said
+        assert "hint: a formula in model_src/footprint.py is off" in said
+    assert "0 added, 0 changed" in strip_colors(app._status.getvalue())  # nothing re-read
+    assert "data-live" in (app.outdir / "index.html").read_text("utf-8")  # shown all the same
+    strict = make_app(*args, **{**kwargs, "freshenv": False, "warningiserror": True})
+    strict.build()
+    assert strict.statuscode == 1
+
+
+@pytest.mark.sphinx("html", testroot="memory-calculator", srcdir="memory-calculator-stored")
+def test_settings_without_disagreements_are_made_once(make_app, app_params, monkeypatch):
+    """The store keeps them: a build that reads every page again takes them from it."""
+    checks = []
+    monkeypatch.setattr(memory_check, "disagreements", lambda trees: checks.append(trees) or [])
+    args, kwargs = app_params
+    pages = []
+    for _ in range(2):
+        app = make_app(*args, **{**kwargs, "freshenv": True, "warning": io.StringIO()})
+        app.build()
+        assert "index.md" not in strip_colors(app._warning.getvalue())
+        pages.append((app.outdir / "index.html").read_text("utf-8"))
+    assert len(checks) == 1
+    assert pages[0] == pages[1] and "data-live" in pages[1]
 
 
 def test_the_calculator_follows_all_the_code_it_runs():

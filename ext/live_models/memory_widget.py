@@ -6,23 +6,31 @@
 The reader sets layers, width, heads, k/v heads, vocabulary, context, batch, precision,
 optimizer, training tokens and throughput, and reads parameters, weights, gradients,
 optimizer state, activations, the KV cache, FLOPs per token and training time. Every
-figure is a formula of model_src/footprint.py, traced into a tree once per build
-(formulas.py) and evaluated by the page (static/nanobook_memory.js), which retypes none.
+figure is a formula of model_src/footprint.py, traced into a tree (formulas.py) and
+evaluated by the page (static/nanobook_memory.js), which retypes none.
 After reading, the build measures the book's two models with real tensors
 (model_src/memory.py, kv_cache.CachedGPT, GPT.estimate_mfu) and warns at the directive's
-line if a formula disagrees. Without scripts, the page shows the table of every shape.
+line if a formula disagrees. That takes about ten CPU-seconds, so the page's settings are
+kept in the store (``<cache>/memory``, ext/producers.py), keyed by the code they come
+from; a disagreement is said on every build and never stored. Without scripts, the page
+shows the table of every shape.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
+import functools
+import json
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .. import _core
+from buildlib import keys, store
+
+from .. import _core, producers
 from . import formulas
 from .render import opening_tag
 
@@ -138,7 +146,8 @@ CAPTION = "What one training step holds, generation's cache, and the run's cost"
 
 
 class memory_widget(nodes.General, nodes.Element):
-    """The calculator: attribute uid; after reading, its static table as children."""
+    """The calculator: attribute start (its shape); when written, its static table as
+    children."""
 
 
 class MemoryCalculatorDirective(SphinxDirective):
@@ -147,15 +156,15 @@ class MemoryCalculatorDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         specs = self.env.memory_widget_specs.setdefault(self.env.docname, [])
-        uid = f"{self.env.docname}#memory{len(specs)}"
         start = self.arguments[0].strip()
         classes = ["nb-live", f"nb-live-{KIND}", *self.options.get("class", "").split()]
-        node = memory_widget(uid=uid, start=start, classes=classes)
+        node = memory_widget(start=start, classes=classes)
         self.set_source_info(node)
         if not ("name" in self.options and _core.add_name(self, node, logger, NAME)):
             node["ids"].append(f"memory-calculator-{len(specs)}")
         problems = _core.option_problems(self)
-        if problems or start not in SHAPE_LABELS:
+        refused = bool(problems) or start not in SHAPE_LABELS
+        if refused:
             problem = (
                 problems[0][1]
                 if problems
@@ -165,9 +174,7 @@ class MemoryCalculatorDirective(SphinxDirective):
                 logger, f"{NAME} {start}: {problem}", location=node, subtype=NAME, hint=problem.hint
             )
             node["error"] = str(problem)
-        for path in code_files(_core.project_root(self.env.app)):
-            _core.note_code_dependency(self.env, path)
-        specs.append({"uid": uid, "start": start, "line": self.lineno, "fresh": True})
+        specs.append({"start": start, "line": self.lineno, "refused": refused})
         return [node]
 
 
@@ -247,44 +254,83 @@ def settings(start: str, trees: dict, starts: dict) -> dict:
     }
 
 
-def compute_all(app, env) -> list[str]:
-    """After reading: for each calculator on a page read in this build, trace the formulas,
-    check them against the measured models (about ten CPU-seconds, so only then: a page is
-    read again when the code they come from changes) and hand it its settings. Returns
-    the pages to write again."""
-    specs = [(d, s) for d in sorted(env.memory_widget_specs) for s in env.memory_widget_specs[d]]
-    previous = getattr(env, "memory_widget_settings", {})
-    env.memory_widget_settings = {
-        s["uid"]: previous[s["uid"]] for _, s in specs if not s["fresh"] and s["uid"] in previous
-    }
-    fresh = [(d, s) for d, s in specs if s["uid"] not in env.memory_widget_settings]
-    if not fresh:
-        return []
-    try:
-        trees, starts, disagreements = checked()
-    except _core.MODEL_CODE_ERRORS as error:  # model code run in this process: say where
-        for docname, spec in fresh:  # and leave the page without settings: "not available"
-            _core.warn(
-                logger,
-                f"{NAME}: its formulas or their check failed: {type(error).__name__}: {error}",
-                location=(docname, spec["line"]),
-                subtype=NAME,
-                hint="tests/test_memory_calculator.py runs the same code: see where it fails "
-                "(model_src/footprint.py, memory.py, a preset's config)",
-            )
-        return sorted({d for d, _ in fresh})
-    for docname, spec in fresh:
-        for problem in disagreements:
-            _core.warn(
-                logger,
-                f"{NAME}: {problem}",
-                location=(docname, spec["line"]),
-                subtype=NAME,
-                hint="a formula in model_src/footprint.py is off: fix it or what it counts",
-            )
-        env.memory_widget_settings[spec["uid"]] = settings(spec["start"], trees, starts)
-        spec["fresh"] = False
-    return sorted({d for d, _ in fresh})
+@dataclasses.dataclass
+class Checked:
+    """What a calculator is made of: the page's settings, and where the formulas disagree
+    with the measured models (none in a stored one: a value with problems is not kept)."""
+
+    settings: dict
+    disagreements: list[str]
+
+
+SETTINGS = "settings.json"  # an entry's file: the page's settings as JSON
+DISAGREEMENT_HINT = "a formula in model_src/footprint.py is off: fix it or what it counts"
+MODEL_CODE_HINT = (
+    "tests/test_memory_calculator.py runs the same code: see where it fails "
+    "(model_src/footprint.py, memory.py, a preset's config)"
+)
+
+
+class Calculators(producers.Producer):
+    """Each starting shape's settings, from the store or traced and checked now: about ten
+    CPU-seconds, made again only when the code they come from changes."""
+
+    name, subtype, thing = "memory", NAME, "the memory calculator's settings"
+
+    def asked(self, env) -> list[producers.Asked]:
+        """The pages' calculators but those the directive refused (it said why, while
+        reading): the spec is the shape they start from."""
+        return [
+            producers.Asked(docname, spec["line"], spec["start"])
+            for docname in sorted(env.memory_widget_specs)
+            for spec in env.memory_widget_specs[docname]
+            if not spec["refused"]
+        ]
+
+    def key(self, app, start: str) -> str:
+        """The shape and the code its settings come from, with the versions of the
+        installed packages it imports (torch measures the models)."""
+        try:
+            files = code_files(_core.project_root(app))  # imports the presets
+        except _core.MODEL_CODE_ERRORS as error:
+            raise model_code_problem(error) from error
+        return keys.digest(start, *keys.code_inputs(*files, search=[keys.CODE_HOME]))
+
+    def make(self, app, start: str) -> Checked:
+        try:
+            trees, starts, disagreements = checked()
+        except _core.MODEL_CODE_ERRORS as error:  # model code run in this process: say where
+            raise model_code_problem(error) from error
+        return Checked(settings(start, trees, starts), disagreements)
+
+    def problems(self, value: Checked) -> list[_core.Problem]:
+        return [_core.Problem(found, DISAGREEMENT_HINT) for found in value.disagreements]
+
+    def write(self, value: Checked, folder: Path) -> None:
+        (folder / SETTINGS).write_text(json.dumps(value.settings), encoding="utf-8")
+        store.write_meta(folder, {"files": {"settings": SETTINGS}})
+
+    def read(self, entry: Path, meta: dict) -> Checked:
+        return Checked(json.loads((entry / SETTINGS).read_text(encoding="utf-8")), [])
+
+
+CALCULATORS = Calculators()
+
+
+def model_code_problem(error: BaseException) -> _core.Problem:
+    """Model code that failed (and leaves the page without settings: "not available")."""
+    return _core.Problem(
+        f"its formulas or their check failed: {type(error).__name__}: {error}", MODEL_CODE_HINT
+    )
+
+
+def shown_settings(env, node: memory_widget) -> dict | None:
+    """What the calculator ``node`` is handed, shown even when a formula disagrees; None
+    when it is not available (refused while reading, or its model code failed)."""
+    if node.get("error"):
+        return None
+    made = producers.made(env, CALCULATORS, node["start"])
+    return made.value.settings if made is not None and made.value is not None else None
 
 
 def checked() -> tuple[dict, dict, list[str]]:
@@ -299,8 +345,8 @@ def checked() -> tuple[dict, dict, list[str]]:
 def add_fallbacks(app, doctree, docname) -> None:
     """Each calculator's static rendering: every shape's figures at its own settings."""
     for node in doctree.findall(memory_widget):
-        data = app.env.memory_widget_settings.get(node["uid"])
-        if data is None or node.get("error"):
+        data = shown_settings(app.env, node)
+        if data is None:
             node += nodes.paragraph(text="The memory calculator is not available here.")
             continue
         node += fallback_table(data)
@@ -355,8 +401,7 @@ def fallback_table(data: dict) -> nodes.Node:
 
 
 def visit_html(self, node) -> None:
-    data = self.builder.env.memory_widget_settings.get(node["uid"])
-    self.body.append(opening_tag(self, node, None if node.get("error") else data))
+    self.body.append(opening_tag(self, node, shown_settings(self.builder.env, node)))
 
 
 def depart_html(self, node) -> None:
@@ -368,7 +413,9 @@ def pass_through(self, node) -> None:
 
 
 def add_page_assets(app, pagename, templatename, context, doctree) -> None:
-    if doctree is None or not any(not n.get("error") for n in doctree.findall(memory_widget)):
+    if doctree is None or not any(
+        shown_settings(app.env, node) for node in doctree.findall(memory_widget)
+    ):
         return
     from . import SCRIPTS
 
@@ -390,6 +437,6 @@ def connect(app) -> None:
         texinfo=(pass_through, pass_through),
     )
     _core.per_page_state(app, "memory_widget_specs")
-    app.connect("env-updated", compute_all)
+    app.connect("env-updated", functools.partial(producers.produce, CALCULATORS))
     app.connect("doctree-resolved", add_fallbacks)
     app.connect("html-page-context", add_page_assets)
