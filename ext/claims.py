@@ -68,7 +68,7 @@ class Failure:
 
     error: str  # "KeyError: 'x'", on one line; KERNEL_DIED for a kernel that died
     cell: int | None  # the failing cell's index in the notebook (None: no cell ran)
-    line: int  # the page's line of the failing cell's fence (1: no cell ran)
+    line: int  # the page's line after the failing cell's opening fence (1: no cell ran)
     source: str  # the failing cell's code
     trace: str  # the kernel's traceback, without its colours
 
@@ -161,8 +161,9 @@ def _failure(notebook, index: int | None, error: Exception) -> Failure:
         if output.output_type == "error"
         for line in output.traceback
     )
-    fence = notebook.metadata.get("source_map", [0] * len(notebook.cells))[index] + 1
-    return Failure(error_line(error), index, fence, cell.source, COLOUR.sub("", trace))
+    starts = notebook.metadata.get("source_map", [])  # MyST-NB's, of a page read from MyST
+    start = starts[index] + 1 if len(starts) == len(notebook.cells) else 1
+    return Failure(error_line(error), index, start, cell.source, COLOUR.sub("", trace))
 
 
 def error_line(error: Exception) -> str:
@@ -222,7 +223,7 @@ def _cell_node(doctree, index: int | None) -> nodes.Element | None:
 
 def _failing_line(source, failure: Failure) -> int:
     """The page's line of the statement that failed: the traceback's arrowed line (else
-    the cell's first line), found in the page's text from the cell's fence on."""
+    the cell's first line), found in the page's text from the cell's first line on."""
     statement = next(
         (m.group(1) for line in failure.trace.splitlines() if (m := ARROW.match(line.strip()))),
         next((line for line in failure.source.splitlines() if line.strip()), None),
