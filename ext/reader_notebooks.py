@@ -7,7 +7,8 @@ into one Jupyter opens and runs top to bottom:
 
 - ``{glue:text}`name``` becomes the value the build computed (the cell that computes it
   is in the notebook too), and a last cell checks each such value against what the
-  reader's run computed (``glue`` keeps them);
+  reader's run computed (``glue`` keeps them); a name no cell glued is a warning at its
+  line while the page is read (``check_quotes``), and the page offers no notebook;
 - ``{ref}`` and ``{term}`` become links to the published page;
 - directive fences (as the book's one reader of MyST, ext/myst_pages.py, finds
   them) become markdown: admonitions a quote, dropdowns ``<details>``, annotated source
@@ -27,8 +28,8 @@ import html
 import posixpath
 import pprint
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -120,6 +121,8 @@ class Page:
     resolve: Resolver
     colours: dict[str, str]
     myst_config: object  # how the book reads MyST (app.env.myst_config)
+    # the names the text quotes ({glue:text}) that are not in ``glued``, as converted
+    unglued: list[str] = field(default_factory=list)
 
 
 def glued_values(notebook) -> dict[str, str]:
@@ -285,10 +288,7 @@ def _inline(text: str, page: Page) -> str:
 
 def _role(name: str, content: str, page: Page) -> str:
     if name == "glue:text":
-        from myst_nb.core.variables import format_plain_text
-
-        key, _, spec = content.partition(":")
-        return format_plain_text(page.glued[key], spec)
+        return _glued(content, page)
     target = _TARGET.match(content)
     text, label = (target[1], target[2]) if target else ("", content)
     found = page.resolve(name, label)
@@ -298,33 +298,95 @@ def _role(name: str, content: str, page: Page) -> str:
     return f"[{text or title}]({url})"
 
 
+def _glued(content: str, page: Page) -> str:
+    """A glued value as the page writes it; a name no cell glued is noted in
+    ``page.unglued`` and left as written."""
+    from myst_nb.core.variables import format_plain_text
+
+    key, _, spec = content.partition(":")
+    if key not in page.glued:
+        page.unglued.append(key)
+        return f"{{glue:text}}`{content}`"
+    try:
+        return format_plain_text(page.glued[key], spec)
+    except ValueError:  # a format the value does not take: MyST-NB warns at its line
+        return page.glued[key]
+
+
+def unglued_quotes(
+    notebook, glued: Iterable[str], lines: list[str], myst_config
+) -> list[tuple[str, int]]:
+    """(name, line) of each value the notebook's text quotes (``{glue:text}``) that no
+    cell glued (``glued``: the names the cells did), at its first line in the page's
+    ``lines``: what the reader's notebook could not write. Found by converting each
+    markdown cell as ``reader_notebook`` does, so that a quote in code is not one."""
+    page = Page("", "", dict.fromkeys(glued, ""), lambda role, label: None, {}, myst_config)
+    starts = notebook.metadata.get("source_map", [])
+    if len(starts) != len(notebook.cells):  # not read from MyST (a .ipynb page): no lines
+        starts = [0] * len(notebook.cells)
+    found = []
+    for cell, start in zip(notebook.cells, starts, strict=True):
+        if cell.cell_type != "markdown":
+            continue
+        page.unglued.clear()
+        markdown(cell.source, page)
+        for name in dict.fromkeys(page.unglued):
+            quote = re.compile(r"\{glue:text\}`" + re.escape(name) + "[:`]")
+            at = range(start + 1, len(lines) + 1)
+            found.append((name, next((n for n in at if quote.search(lines[n - 1])), start + 1)))
+    return found
+
+
 # --- in the build: the notebook written beside the page's source, the run box -----------
 
 # After sphinx-book-theme's launch buttons (501): they copy MyST-NB's notebook to _sources.
 PRIORITY = 502
+UNGLUED = "nanobook_unglued"  # env.metadata[docname] key: the names its text quotes unglued
 
 
 def offer(app, pagename: str, executed, context: dict) -> None:
     """Write the page's reader notebook to ``_sources/<page>.ipynb`` for the download
-    button and the run box."""
+    button and the run box; none for a page whose text quotes a value no cell glued
+    (said while the page was read)."""
+    if app.env.metadata.get(pagename, {}).get(UNGLUED):
+        return
     glued = glued_values(executed)
     colours = app.config.nanobook_math_colours
     site = app.config.html_baseurl
     page = Page(_page_url(app, pagename), site, glued, _resolver(app), colours, app.env.myst_config)
-    try:
-        notebook = reader_notebook(executed, page, _preface(app, pagename))
-    except KeyError as missing:
-        warn(
-            logger,
-            f"the notebook for readers names the glued value {missing}, which no cell glued",
-            location=pagename,
-            subtype="reader-notebook",
-            hint="glue it in a code cell of the page",
-        )
-        return
+    notebook = reader_notebook(executed, page, _preface(app, pagename))
     atomic_write(Path(app.outdir, "_sources", f"{pagename}.ipynb"), nbformat.writes(notebook))
     context["ipynb_source"] = f"{pagename}.ipynb"
     _add_to_download_menu(context)
+
+
+def check_quotes(app, doctree) -> None:
+    """doctree-read: each value the page's text quotes that no cell glued is a warning
+    at its line, and the page offers no notebook (kept in the page's metadata for the
+    run box and ``offer``): the reader's notebook could not write it. A page whose cells
+    stopped is left to ext/claims.py (the values after the failing cell were never made)."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    env, docname = app.env, app.env.docname
+    path = Path(env.doc2path(docname))
+    read = _executed(app, docname) and myst_pages.notebook(path, env.myst_config, env.mystnb_config)
+    if not read:
+        return
+    glued = NbMetadataCollector.get_doc_data(env).get(docname, {}).get("glue", [])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    unglued = unglued_quotes(read[1], glued, lines, env.myst_config)
+    for name, line in unglued:
+        warn(
+            logger,
+            f"the text quotes the glued value {name!r}, which no cell glued: the page shows "
+            "nothing there, and offers no notebook for readers",
+            location=(docname, line),
+            subtype="reader-notebook",
+            hint=f"glue it in a code cell of the page (glue({name!r}, value)), or quote a "
+            "name a cell glues",
+        )
+    if unglued:
+        env.metadata[docname][UNGLUED] = [name for name, _ in unglued]
 
 
 def _add_to_download_menu(context: dict) -> None:
@@ -471,12 +533,9 @@ def _run_box(app, docname: str) -> nodes.Element:
         source += nodes.reference("", repository, refuri=repository)
         source += nodes.Text(".")
         box += source
-    if not _executed(app, docname):  # no notebook was made to download (ext/claims.py)
-        box += nodes.paragraph(
-            "",
-            "This build could not run the chapter's cells to their end, so it offers "
-            "no notebook to download; the page says where they stopped.",
-        )
+    missing = _why_no_notebook(app, docname)
+    if missing:
+        box += nodes.paragraph("", missing)
         return box
     name = f"{posixpath.basename(docname)}.ipynb"
     page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
@@ -495,6 +554,21 @@ def _run_box(app, docname: str) -> nodes.Element:
     if repository:
         box += nodes.raw("", _LAUNCH_SLOT, format="html")
     return box
+
+
+def _why_no_notebook(app, docname: str) -> str | None:
+    """Why the build made no notebook of the page to download, or None."""
+    if not _executed(app, docname):  # ext/claims.py says where
+        return (
+            "This build could not run the chapter's cells to their end, so it offers no "
+            "notebook to download; the page says where they stopped."
+        )
+    if app.env.metadata.get(docname, {}).get(UNGLUED):
+        return (
+            "This build offers no notebook of the chapter to download: its text quotes a "
+            "value no cell computes (the build's warnings say where)."
+        )
+    return None
 
 
 def _executed(app, docname: str) -> bool:
@@ -543,6 +617,7 @@ def setup(app):
     app.add_config_value("nanobook_run_box_pages", ["chapters/*"], "env", types=(list,))
     app.connect("config-inited", launch_buttons)
     reader_wheel.setup(app)  # the project's wheel, published with the site
+    app.connect("doctree-read", check_quotes)
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
     app.connect("build-finished", binder_requirements)

@@ -145,6 +145,12 @@ def test_every_cell_is_shown_and_glue_works_without_myst_nb():
     nbformat.validate(out)
 
 
+def test_a_value_in_a_format_it_does_not_take_is_written_as_glued():
+    """MyST-NB warns at the role's line; the reader's notebook is still made."""
+    out = reader_notebooks.markdown("It is {glue:text}`name:.2f`.", _page({"name": "'abc'"}))
+    assert out == "It is 'abc'."
+
+
 def _glued_output(name: str, text: str):
     """The output MyST-NB's glue(name, value, display=False) leaves in its cell."""
     prefix = "application/papermill.record/"
@@ -217,6 +223,40 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
         "--extra-index-url https://download.pytorch.org/whl/cpu\n"
         "nanobook @ git+https://github.com/someone/nanobook\n"
     )
+
+
+UNGLUED = Path(__file__).parent / "roots" / "test-reader-notebooks-unglued"
+
+
+def test_a_quote_of_a_value_no_cell_glued_is_a_warning_at_its_line_and_no_notebook(tmp_path):
+    srcdir = tmp_path / "book"
+    shutil.copytree(UNGLUED, srcdir)
+    out = srcdir / "_build" / "html"
+    build = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", srcdir, out]
+
+    def built() -> subprocess.CompletedProcess:
+        return subprocess.run(build, capture_output=True, text=True, cwd=REPO, check=False)
+
+    cold = built()
+    lines = (UNGLUED / "quotes.md").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "{glue:text}`never_made" in text)
+    said = (
+        f"quotes.md:{line}: WARNING: the text quotes the glued value 'never_made', which no "
+        "cell glued: the page shows nothing there, and offers no notebook for readers\n"
+        "  hint: glue it in a code cell of the page (glue('never_made', value)), or quote a "
+        "name a cell glues [nanobook.reader-notebook]"
+    )
+    assert said in cold.stderr and cold.returncode == 1
+    assert "'made'" not in cold.stderr and "in_code" not in cold.stderr  # glued; in code
+    page = (out / "quotes.html").read_text(encoding="utf-8")
+    assert "offers no notebook of the chapter to download" in page
+    assert "quotes.ipynb" not in page and not (out / "_sources" / "quotes.ipynb").exists()
+    fine = (out / "fine.html").read_text(encoding="utf-8")  # the other pages are offered
+    assert 'href="_sources/fine.ipynb"' in fine and (out / "_sources" / "fine.ipynb").is_file()
+
+    warm = built()  # reads no page: the warning is kept with it
+    assert "0 added, 0 changed, 0 removed" in warm.stdout
+    assert said in warm.stderr and warm.returncode == 1
 
 
 def test_a_new_wheel_rewrites_the_pages_that_link_it(tmp_path):
