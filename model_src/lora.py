@@ -36,7 +36,7 @@ class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, rank: int):
         super().__init__()
         self.base = base.requires_grad_(False)
-        # A starts random (as a Linear's weight would), B at zero: the change starts at 0
+        # A starts random (standard deviation 1/√in), B at zero: the change starts at 0
         self.lora_A = nn.Parameter(
             torch.randn(rank, base.in_features) / math.sqrt(base.in_features)
         )
