@@ -150,32 +150,35 @@ class memory_widget(nodes.General, nodes.Element):
     children."""
 
 
-class MemoryCalculatorDirective(SphinxDirective):
-    required_arguments = 1
+class MemoryCalculatorDirective(_core.OneArgument, SphinxDirective):
+    argument_example = "char"
     option_spec = _core.AnyOption(dict.fromkeys(("name", "class"), str))
 
     def run(self) -> list[nodes.Node]:
         specs = self.env.memory_widget_specs.setdefault(self.env.docname, [])
-        start = self.arguments[0].strip()
+        start = self.argument
         classes = ["nb-live", f"nb-live-{KIND}", *self.options.get("class", "").split()]
         node = memory_widget(start=start, classes=classes)
         self.set_source_info(node)
         if not ("name" in self.options and _core.add_name(self, node, logger, NAME)):
             node["ids"].append(f"memory-calculator-{len(specs)}")
-        problems = _core.option_problems(self)
-        refused = bool(problems) or start not in SHAPE_LABELS
-        if refused:
-            problem = (
-                problems[0][1]
-                if problems
-                else _core.Problem(f"unknown shape {start!r}", f"one of {', '.join(SHAPE_LABELS)}")
-            )
-            _core.warn(
-                logger, f"{NAME} {start}: {problem}", location=node, subtype=NAME, hint=problem.hint
-            )
+        problem = self._problem(start)
+        if problem:
+            said = f"{NAME} {start}: {problem}" if start else f"{NAME}: {problem}"
+            _core.warn(logger, said, location=node, subtype=NAME, hint=problem.hint)
             node["error"] = str(problem)
-        specs.append({"start": start, "line": self.lineno, "refused": refused})
+        specs.append({"start": start, "line": self.lineno, "refused": problem is not None})
         return [node]
+
+    def _problem(self, start: str) -> _core.Problem | None:
+        """The first thing wrong with the directive: its argument, an option, the shape."""
+        if problem := self.argument_problem():
+            return problem
+        if problems := _core.option_problems(self):
+            return problems[0][1]
+        if start not in SHAPE_LABELS:
+            return _core.Problem(f"unknown shape {start!r}", f"one of {', '.join(SHAPE_LABELS)}")
+        return None
 
 
 def code_files(root: Path) -> list[Path]:
