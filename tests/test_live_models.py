@@ -254,6 +254,26 @@ def test_the_static_rendering_prints_a_separator_the_char_model_draws():
     assert f"↵{visible.token(sep)}W" in text and sep not in text
 
 
+def test_the_layer_norm_eps_the_page_gets_is_the_one_the_model_uses():
+    """The eps handed to the page is heard from the model as it runs: with it, F.layer_norm
+    gives what the model's LayerNorm gives; one LayerNorm with an eps of its own is heard
+    too, and refused, since the page's forward pass takes one."""
+    import torch
+    import torch.nn.functional as F
+
+    from model_src import presets
+    from model_src.model import GPT
+
+    model = GPT(presets.gpt_config("sort"))
+    eps = compute.layer_norm_eps(model)
+    norm = model.transformer.ln_f
+    x = torch.randn(2, 3, model.config.n_embd)
+    assert torch.equal(norm(x), F.layer_norm(x, norm.weight.shape, norm.weight, norm.bias, eps=eps))
+    norm.forward = lambda x: F.layer_norm(x, norm.weight.shape, norm.weight, norm.bias, 2 * eps)
+    with pytest.raises(ValueError, match="LayerNorms use eps"):
+        compute.layer_norm_eps(model)
+
+
 def test_the_key_of_every_export_follows_the_functions_the_exporter_imports(tmp_path, monkeypatch):
     """Issue 30: the exports are keyed on compute.py and all it imports, so editing
     model_src/visible.py (how the fallbacks and the script print tokens) remakes them."""

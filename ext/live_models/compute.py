@@ -24,6 +24,7 @@ weights digest, the producer's code and the request.
 from __future__ import annotations
 
 import base64
+import inspect
 import itertools
 import json
 import math
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sphinx.util import logging
+from torch.overrides import TorchFunctionMode
 
 from buildlib.keys import digest, producer_code
 from buildlib.store import Store, write_meta
@@ -130,6 +132,38 @@ def weight_tensors(model) -> list[tuple[str, torch.Tensor]]:
     ]
 
 
+def layer_norm_eps(model) -> float:
+    """The eps `model`'s LayerNorms add to the variance, as they pass it to F.layer_norm
+    while the model runs (model.py writes it in that call; no attribute holds it). The page
+    is handed it with the model (nanobook_live.js's layerNorm), as the trainer is handed the
+    optimiser's eps: one number, written once."""
+    heard = _LayerNormCalls()
+    # a model in training mode drops out at random: leave the caller's random state as it was
+    with torch.random.fork_rng(), torch.no_grad(), heard:
+        model(torch.zeros((1, 1), dtype=torch.long))
+    if len(set(heard.eps)) != 1:
+        raise ValueError(
+            f"the model's LayerNorms use eps {sorted(set(heard.eps))}: the page takes one"
+        )
+    return heard.eps[0]
+
+
+class _LayerNormCalls(TorchFunctionMode):
+    """Notes the eps of every F.layer_norm call made while it is on (given or defaulted)."""
+
+    def __init__(self):
+        super().__init__()
+        self.eps: list[float] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.layer_norm:
+            call = inspect.signature(F.layer_norm).bind(*args, **kwargs)
+            call.apply_defaults()
+            self.eps.append(call.arguments["eps"])
+        return func(*args, **kwargs)
+
+
 def pack_weights(tensors: list[torch.Tensor]) -> bytes:
     """float32 little-endian, byte-shuffled into 4 planes, raw deflate (no zlib header)."""
     flat = np.concatenate([t.detach().cpu().numpy().ravel() for t in tensors]).astype("<f4")
@@ -151,6 +185,7 @@ def artifact_text(preset: str) -> str:
             "n_head": config.n_head,
             "n_embd": config.n_embd,
             "bias": config.bias,
+            "layer_norm_eps": layer_norm_eps(entry.model),
         },
         "vocab": [entry.meta["itos"][i] for i in range(config.vocab_size)],
         # each token as the book prints it (visible.py), for the script to print it so too

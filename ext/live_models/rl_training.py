@@ -104,13 +104,13 @@ def optimizer_arguments(model) -> dict:
 
 def rl_rules(model) -> dict:
     """The page's rules for RL from ``model`` (the chapter's start model): the Trainer's
-    settings, groups and optimiser, and the run's own rules (``rl``)."""
+    settings, groups and optimiser, LayerNorm's eps, and the run's own rules (``rl``)."""
     import dataclasses
 
     from model_src import rl
     from model_src.experiments import rl_runs
 
-    from . import training
+    from . import compute, training
 
     used = optimizer_arguments(model)
     beta1, beta2 = used["betas"]
@@ -134,6 +134,7 @@ def rl_rules(model) -> dict:
         "settings": settings,
         "groups": training.optimizer_groups(model, settings),
         "optimizer": training.optimizer_rules(model, settings),
+        "layer_norm_eps": compute.layer_norm_eps(model),
         "rl": {
             "prompts": rl_runs.PROMPTS,
             "group": rl_runs.GROUP,
@@ -248,8 +249,10 @@ def payload(preset: str) -> dict:
     vocab = [itos[i] for i in range(model.config.vocab_size)]
     replay = compute.rl_replay_payload(preset)
     k = replay["k"]
+    rules = rl_rules(model)
     return {
-        "config": rl_rules(model)["config"],
+        # the config as a model's script carries it (compute.artifact_text): with LayerNorm's eps
+        "config": {**rules["config"], "layer_norm_eps": rules["layer_norm_eps"]},
         "vocab": vocab,
         "shown": [visible.token(token) for token in vocab],
         "task": {
@@ -257,7 +260,7 @@ def payload(preset: str) -> dict:
         },
         "layout": [[name, list(tensor.shape)] for name, tensor in tensors],
         "weights": base64.b64encode(compute.pack_weights([t for _, t in tensors])).decode(),
-        "rules": rl_rules(model),
+        "rules": rules,
         "data": rl_data(),
         "book": {
             "run": replay["run"],

@@ -11,7 +11,9 @@ reads comes from here, made by model_src's own code, never retyped in JavaScript
   ``configure_optimizers`` builds, a layer's names standing for every layer
   (``transformer.h.*.attn.c_attn.weight``), with the weight decay the group applies:
   ``"setting"`` when it is the ``weight_decay`` setting, else its own number;
-* ``optimizer``: the class and the defaults the optimiser was built with (eps).
+* ``optimizer``: the class and the defaults the optimiser was built with (eps);
+* ``layer_norm_eps``: the eps the model's LayerNorms add to the variance
+  (``compute.layer_norm_eps``), which the page's forward pass adds too.
 
 ``training_data`` hands over the rows the batches are drawn from, and the held-out
 rows' rule and probe the page scores and draws the model with. The page draws them as
@@ -98,9 +100,12 @@ def optimizer_rules(model, settings: dict) -> dict:
 
 def training_rules(preset: str, **overrides) -> dict:
     """The trainer's rules for ``preset`` trained with ``overrides`` (train.py settings,
-    such as n_layer=1 or grad_clip=0.0): settings, model shape, groups, optimiser."""
+    such as n_layer=1 or grad_clip=0.0): settings, model shape, groups, optimiser,
+    LayerNorm's eps."""
     from model_src import presets, train
     from model_src.model import GPT, GPTConfig
+
+    from .compute import layer_norm_eps
 
     settings = train.resolve_config(presets.config_file(preset), overrides)
     fields = [field.name for field in dataclasses.fields(GPTConfig)]
@@ -113,6 +118,7 @@ def training_rules(preset: str, **overrides) -> dict:
         "config": dataclasses.asdict(config),
         "groups": optimizer_groups(model, settings),
         "optimizer": optimizer_rules(model, settings),
+        "layer_norm_eps": layer_norm_eps(model),
     }
 
 

@@ -263,7 +263,8 @@ def payload(preset: str) -> dict:
     itos = entry.meta["itos"]
     vocab = [itos[i] for i in range(model.config.vocab_size)]
     return {
-        "config": rules["config"],
+        # the config as a model's script carries it (compute.artifact_text): with LayerNorm's eps
+        "config": {**rules["config"], "layer_norm_eps": rules["layer_norm_eps"]},
         "vocab": vocab,
         "shown": [visible.token(token) for token in vocab],
         "task": {k: v for k, v in entry.meta.items() if k in ("task", "prompt_len", "seq_len")},

@@ -548,9 +548,11 @@
     return kernel.take(outAt, T * nOut);
   }
 
-  // model.py's LayerNorm over the N rows of x (N, C). A record, if given, keeps each row
-  // normalised and its 1/σ: what the backward pass (nanobook_train.js) differentiates.
-  function layerNorm(x, N, C, weight, bias, record = null) {
+  // model.py's LayerNorm over the N rows of x (N, C), eps added to the variance as the model
+  // adds it (the build reads it off the model: config.layer_norm_eps). A record, if given,
+  // keeps each row normalised and its 1/σ: what the backward pass (nanobook_train.js)
+  // differentiates.
+  function layerNorm(x, N, C, weight, bias, eps, record = null) {
     const out = newArray(N * C);
     const normalised = record ? newArray(N * C) : null;
     const inverseStd = record ? newArray(N) : null;
@@ -561,7 +563,7 @@
       mean /= C;
       let variance = 0; // biased, as F.layer_norm
       for (let c = 0; c < C; c++) variance += (x[row + c] - mean) ** 2;
-      const scale = 1 / Math.sqrt(variance / C + 1e-5);
+      const scale = 1 / Math.sqrt(variance / C + eps);
       if (inverseStd) inverseStd[t] = scale;
       for (let c = 0; c < C; c++) {
         const n = (x[row + c] - mean) * scale;
@@ -655,11 +657,11 @@
   // One Block: x += attn(ln_1(x)); x += mlp(ln_2(x)), on x (B·T, C) in place. Returns the
   // attention weights. A record, if given, keeps every tensor the backward pass reads.
   function block(w, p, config, x, B, T, record, trace) {
-    const { n_head: nh, n_embd: C, bias } = config;
+    const { n_head: nh, n_embd: C, bias, layer_norm_eps: eps } = config;
     const get = (key) => (bias ? w[key] : null); // biases exist only with config.bias
     const N = B * T;
     const ln1 = record ? {} : null;
-    const h = layerNorm(x, N, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`), ln1);
+    const h = layerNorm(x, N, C, w[`${p}ln_1.weight`], get(`${p}ln_1.bias`), eps, ln1);
     // queries, keys and values of all heads from one matmul
     const qkv = linear(h, N, C, 3 * C, w[`${p}attn.c_attn.weight`], get(`${p}attn.c_attn.bias`));
     const { y, att } = attend(qkv, B, T, C, nh, trace);
@@ -668,7 +670,7 @@
 
     // MLP: widen 4x, GELU, project back
     const ln2 = record ? {} : null;
-    const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), ln2);
+    const h2 = layerNorm(x, N, C, w[`${p}ln_2.weight`], get(`${p}ln_2.bias`), eps, ln2);
     const wide = linear(h2, N, C, 4 * C, w[`${p}mlp.c_fc.weight`], get(`${p}mlp.c_fc.bias`));
     const act = gelu(wide, record);
     const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
@@ -705,7 +707,9 @@
       (B·T, -1 for a position not scored) the loss. A tape, if given, keeps what the
       backward pass (nanobook_train.js) reads; a trace (B = 1) each head's scores. */
   function gptForward(w, config, ids, B, T, { targets = null, tape = null, trace = null } = {}) {
-    const { vocab_size: V, n_layer, n_embd: C, bias } = config;
+    const { vocab_size: V, n_layer, n_embd: C, bias, layer_norm_eps: eps } = config;
+    // without it every LayerNorm would quietly give NaN
+    if (!(eps >= 0)) throw new TypeError("config.layer_norm_eps: the model came without it");
     const N = B * T;
     // token + position embeddings
     const x = newArray(N * C);
@@ -727,7 +731,7 @@
     }
     const lnf = tape ? {} : null;
     const lnfBias = bias ? w["transformer.ln_f.bias"] : null;
-    const final = layerNorm(x, N, C, w["transformer.ln_f.weight"], lnfBias, lnf);
+    const final = layerNorm(x, N, C, w["transformer.ln_f.weight"], lnfBias, eps, lnf);
     if (tape) tape.lnf = lnf;
     const logits = linear(final, N, C, V, wte, null); // lm_head is wte (tied)
     const loss = targets ? crossEntropy(logits, targets, N, V, tape) : null;

@@ -23,9 +23,10 @@
 
    The forward pass is nanobook_live.js's (nanobook._forward), recording a tape; the
    backward pass below differentiates it by hand. Settings (learning rate, schedule,
-   betas, clipping, ...), the optimiser's parameter groups and eps all come from `rules`,
-   exported from train.py's config and GPT.configure_optimizers: nothing here restates
-   them. Batches are drawn as train.fit draws them, from the same seed.
+   betas, clipping, ...), the optimiser's parameter groups and eps, and LayerNorm's eps
+   all come from `rules`, exported from train.py's config, GPT.configure_optimizers and the
+   model itself: nothing here restates them. Batches are drawn as train.fit draws them,
+   from the same seed.
 */
 (() => {
   "use strict";
@@ -336,13 +337,16 @@
   }
 
   class Trainer {
-    /** config: the model's shape (as a Model's config); weights: name -> numbers, copied
-        (state-dict names, wte tied to lm_head); rules: the exported training rules;
+    /** config: the model's shape (as a Model's config, LayerNorm's eps taken from the
+        rules); weights: name -> numbers, copied (state-dict names, wte tied to lm_head);
+        rules: the exported training rules;
         settings: rules.settings, or the reader's changes to them; startIter: the step the
         schedule starts at (train.fit's start_iter), with fresh optimiser moments. */
     constructor({ config, weights, rules, settings = rules.settings, startIter = 0 }) {
       checkRules(rules, settings);
-      this.config = Object.freeze({ ...config });
+      // a config may come as train.py's has it (rules.config), without LayerNorm's eps:
+      // the forward pass reads the one the rules carry
+      this.config = Object.freeze({ ...config, layer_norm_eps: rules.layer_norm_eps });
       this.rules = rules;
       this.settings = Object.freeze({ ...settings });
       this.iter = startIter;
