@@ -40,7 +40,7 @@
   function hintText(model, options) {
     const trained = kit.trainedOn(options.trained);
     const most = model.config.block_size;
-    if (model.vocab.length > 10) return `${trained} Up to ${most} characters.`;
+    if (!kit.shortEnoughToList(model.vocab)) return `${trained} Up to ${most} characters.`;
     const appended = options.answerAfter
       ? ` ${options.answerAfter} letters get the model's answer appended; from the last prompt letter on, each letter shows the model's guess for the next.`
       : "";

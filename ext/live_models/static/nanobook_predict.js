@@ -6,7 +6,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, argmax, percent } = kit;
+  const { element, argmax, percent, percentOneDecimal } = kit;
 
   /** e^x to three significant figures, for any x: at a temperature of 0.01 a logit gap of
       7.1 already makes odds beyond a double's range, so those are written from x's decimal
@@ -41,7 +41,7 @@
       `so its odds over it go from ${expText(gap)} to ${expText(gap / tau)}.`;
     return {
       answer: nearest,
-      evidence: `The live model gives it ${(share * 100).toFixed(1)}% at temperature ${tau}. ${why}`,
+      evidence: `The live model gives it ${percentOneDecimal(share)} at temperature ${tau}. ${why}`,
     };
   }
 
@@ -79,11 +79,8 @@
     const [before, after] = [first[`pass@${k}`], last[`pass@${k}`]];
     const answer =
       Math.abs(after - before) < question.band ? "same" : after > before ? "higher" : "lower";
-    const pct = (p) => `${(p * 100).toFixed(1)}%`;
-    return {
-      answer,
-      evidence: `In the RL run's record, pass@${k} went from ${pct(before)} to ${pct(after)} while pass@1 went from ${pct(first["pass@1"])} to ${pct(last["pass@1"])}.`,
-    };
+    // the moves of pass@k and pass@1 in the build's words, from the same record (rl_pass_k_question)
+    return { answer, evidence: `In the RL run's record, ${question.why}` };
   }
 
   /** The key a head's query attends to most. */

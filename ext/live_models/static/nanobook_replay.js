@@ -7,34 +7,13 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, argmax, percent, reducedMotion } = kit;
-
-  function svg(tag, attributes) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    return node;
-  }
-
-  function svgLabel(chart, text, attributes) {
-    const node = svg("text", attributes);
-    node.textContent = text;
-    chart.append(node);
-  }
-
-  /** The chart drawn in CSS pixels of its own width, so its labels keep their size on a
-      phone: the plot's edges, and x(step) over the run's `last` steps. */
-  function plotArea(chart, left, rightMargin, last) {
-    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
-    chart.setAttribute("viewBox", `0 0 ${width} 168`);
-    const right = width - rightMargin;
-    const x = (step) => left + ((right - left) * step) / last;
-    return { left, right, top: 12, bottom: 140, x };
-  }
+  const { element, argmax, percent, percentOneDecimal, reducedMotion, svg, svgText } = kit;
 
   /** The curves over the step axis, and over them the line at the step shown. */
-  function drawCurves(chart, { left, right, top, bottom, x }, curves, step) {
+  function drawCurves(chart, frame, curves, step) {
+    const { top, bottom, x } = frame;
     chart.replaceChildren(
-      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+      kit.chartAxis(frame),
       ...curves,
       svg("line", { x1: x(step), y1: top, x2: x(step), y2: bottom, class: "nb-replay-now" }),
     );
@@ -125,8 +104,8 @@
       snapshots; the step shown marked. */
   function drawLearningChart(chart, replay, at) {
     const { curve, snapshots, max_iters: last } = replay;
-    const area = plotArea(chart, 52, 44, last);
-    const { left, right, top, bottom, x } = area;
+    const frame = kit.chartFrame(chart, { leftMargin: 52, rightMargin: 44, lastStep: last });
+    const { left, right, top, bottom, x } = frame;
     const losses = curve.map(([, loss]) => loss);
     const [low, high] = [Math.log(Math.min(...losses)), Math.log(Math.max(...losses))];
     const y = (loss) => bottom - ((bottom - top) * (Math.log(loss) - low)) / (high - low || 1);
@@ -142,8 +121,8 @@
         class: "nb-replay-accuracy",
       }),
     ];
-    drawCurves(chart, area, curves, snapshot.step);
-    const label = (text, attributes) => svgLabel(chart, text, attributes);
+    drawCurves(chart, frame, curves, snapshot.step);
+    const label = (text, attributes) => chart.append(svgText(text, attributes));
     const near = x(snapshot.step) > (left + right) / 2;
     label(`step ${snapshot.step}`, {
       x: x(snapshot.step) + (near ? -6 : 6),
@@ -295,8 +274,8 @@
   /** pass@1 and pass@k over the RL steps, the step shown marked. */
   function drawPassChart(chart, replay, at) {
     const { snapshots, max_iters: last, k } = replay;
-    const area = plotArea(chart, 40, 64, last);
-    const { left, right, top, bottom, x } = area;
+    const frame = kit.chartFrame(chart, { leftMargin: 40, rightMargin: 64, lastStep: last });
+    const { left, right, top, bottom, x } = frame;
     const y = (p) => bottom - (bottom - top) * p;
     const line = (key, cls) =>
       svg("polyline", {
@@ -305,25 +284,25 @@
       });
     const now = snapshots[at];
     const curves = [line(`pass@${k}`, "nb-rl-passk"), line("pass@1", "nb-replay-accuracy")];
-    drawCurves(chart, area, curves, now.step);
+    drawCurves(chart, frame, curves, now.step);
     const end = snapshots[snapshots.length - 1];
-    svgLabel(chart, `pass@${k}`, { x: right + 6, y: y(end[`pass@${k}`]) - 4 });
-    svgLabel(chart, "pass@1", {
-      x: right + 6,
-      y: y(end["pass@1"]) + 14,
-      class: "nb-replay-accuracy-label",
-    });
-    svgLabel(chart, "100%", { x: left - 4, y: top + 4, "text-anchor": "end" });
-    svgLabel(chart, "0%", { x: left - 4, y: bottom + 4, "text-anchor": "end" });
-    svgLabel(chart, `RL step (${last} in all)`, { x: left, y: bottom + 20 });
+    chart.append(
+      svgText(`pass@${k}`, { x: right + 6, y: y(end[`pass@${k}`]) - 4 }),
+      svgText("pass@1", {
+        x: right + 6,
+        y: y(end["pass@1"]) + 14,
+        class: "nb-replay-accuracy-label",
+      }),
+      svgText("100%", { x: left - 4, y: top + 4, "text-anchor": "end" }),
+      svgText("0%", { x: left - 4, y: bottom + 4, "text-anchor": "end" }),
+      svgText(`RL step (${last} in all)`, { x: left, y: bottom + 20 }),
+    );
     const first = snapshots[0];
     chart.setAttribute(
       "aria-label",
-      `Held-out exact pass@1 going from ${pct(first["pass@1"])} to ${pct(end["pass@1"])} over ${last} RL steps, and exact pass@${k} from ${pct(first[`pass@${k}`])} to ${pct(end[`pass@${k}`])}; step ${now.step} is marked.`,
+      `Held-out exact pass@1 going from ${percentOneDecimal(first["pass@1"])} to ${percentOneDecimal(end["pass@1"])} over ${last} RL steps, and exact pass@${k} from ${percentOneDecimal(first[`pass@${k}`])} to ${percentOneDecimal(end[`pass@${k}`])}; step ${now.step} is marked.`,
     );
   }
-
-  const pct = (p) => `${(p * 100).toFixed(1)}%`;
 
   /** One sampled answer: its word, reward, and advantage as a bar either side of 0. */
   function answerItem(snapshot, i, word, largest) {
@@ -400,8 +379,8 @@
       const reward =
         snapshot.mean_reward === undefined
           ? "before the first update"
-          : `mean reward over the step's ${replay.prompts} groups ${pct(snapshot.mean_reward)}`;
-      summary.textContent = `Step ${snapshot.step}: held-out exact pass@1 ${pct(snapshot["pass@1"])}, exact pass@${k} ${pct(snapshot[`pass@${k}`])}; ${reward}.`;
+          : `mean reward over the step's ${replay.prompts} groups ${percentOneDecimal(snapshot.mean_reward)}`;
+      summary.textContent = `Step ${snapshot.step}: held-out exact pass@1 ${percentOneDecimal(snapshot["pass@1"])}, exact pass@${k} ${percentOneDecimal(snapshot[`pass@${k}`])}; ${reward}.`;
       drawPassChart(chart, replay, at);
       drawGroup(group, replay, snapshot);
       widget.announce({ step: snapshot.step });

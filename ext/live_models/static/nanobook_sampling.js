@@ -6,7 +6,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, field, percent } = kit;
+  const { element, field, percent, percentOneDecimal } = kit;
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
   const BARS = 10;
@@ -110,7 +110,7 @@
     const kept = [...probs.keys()].filter((i) => probs[i] > 0);
     const offered = afterTopK.filter((p) => p > 0).length;
     const held = kept.reduce((sum, i) => sum + afterTopK[i], 0);
-    return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${(held * 100).toFixed(1)}% of the probability) and cut ${offered - kept.length}.`;
+    return ` Top-p ${filters.topP.toFixed(2)} kept ${kept.length} of ${offered} tokens (${percentOneDecimal(held)} of the probability) and cut ${offered - kept.length}.`;
   }
 
   /** Why the seed cannot be used, or "" (the build's range). */

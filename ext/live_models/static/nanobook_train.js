@@ -923,13 +923,10 @@
     policySession: (options) => new PolicySession(options),
     start,
     driver,
-    learningRate,
-    clipGradients,
     heldOutAccuracy,
     _mersenneTwister: mersenneTwister,
     _sortBatch: sortBatch,
     _rewards: (name, prompts, answers) => answers.map((a, i) => checker(name)(prompts[i], a)),
     _advantages: advantages,
-    _sampleAnswers: sampleAnswers,
   };
 })();

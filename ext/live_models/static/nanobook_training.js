@@ -14,7 +14,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, reducedMotion, percent } = kit;
+  const { element, reducedMotion, percent, svg, svgText } = kit;
   const PHASE_PAUSE_MS = 450; // how long a step's walk through its phases shows each one
 
   // --- the reader's settings ----------------------------------------------------------
@@ -216,26 +216,6 @@
     "accuracy" in record ? percent(record.accuracy) : "–",
   ];
 
-  function svg(tag, attributes) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    return node;
-  }
-
-  function svgText(text, attributes) {
-    const node = svg("text", attributes);
-    node.textContent = text;
-    return node;
-  }
-
-  /** A chart as wide as it is shown: sets its viewBox, returns its plot box
-      [left, right, top, bottom] (``left``: room for the value labels). */
-  function chartFrame(chart, left) {
-    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
-    chart.setAttribute("viewBox", `0 0 ${width} 170`);
-    return [left, width - 12, 12, 140];
-  }
-
   /** A line through the points [step, value] that y(value) can place. */
   function polyline(points, x, y, className) {
     const placed = points.map(([s, v]) => [x(s), y(v)]).filter(([, b]) => Number.isFinite(b));
@@ -245,12 +225,13 @@
     });
   }
 
-  /** The x axis and the labels around the plot box: the top and bottom values, what
-      is drawn, and the last step. */
-  function axes([left, right, top, bottom], high, low, what, lastStep) {
+  /** The x axis and the labels around the plot of a chart frame (kit.chartFrame): the top
+      and bottom values, what is drawn, and the last step. */
+  function axes(frame, high, low, what, lastStep) {
+    const { left, right, top, bottom } = frame;
     const end = { "text-anchor": "end" };
     return [
-      svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" }),
+      kit.chartAxis(frame),
       svgText(high, { x: left - 4, y: top + 4, ...end }),
       svgText(low, { x: left - 4, y: bottom + 4, ...end }),
       svgText(what, { x: left, y: bottom + 20 }),
@@ -261,8 +242,9 @@
   /** The losses over the run's steps on a log scale: the reader's training loss (a line),
       held-out loss (dots), and the book's logged run (dashed) for comparison. */
   function drawChart(chart, records, book, lastStep) {
-    const box = chartFrame(chart, 58); // room for a label such as 0.00015
-    const [left, right, top, bottom] = box;
+    // room on the left for a label such as 0.00015
+    const frame = kit.chartFrame(chart, { leftMargin: 58, rightMargin: 12, lastStep });
+    const { top, bottom, x } = frame;
     const shown = book.filter(([step]) => step <= lastStep);
     const values = [
       ...records.flatMap((r) => [r.loss, r.val_loss]),
@@ -271,7 +253,6 @@
     const finite = values.filter((v) => Number.isFinite(v) && v > 0);
     if (!finite.length) return chart.replaceChildren();
     const [low, high] = [Math.log(Math.min(...finite)), Math.log(Math.max(...finite))];
-    const x = (step) => left + ((right - left) * step) / lastStep;
     const y = (loss) => bottom - ((bottom - top) * (Math.log(loss) - low)) / (high - low || 1);
     const heldOut = records.filter((r) => Number.isFinite(r.val_loss) && r.val_loss > 0);
     const lines = [
@@ -284,7 +265,7 @@
         svg("circle", { cx: x(r.iter), cy: y(r.val_loss), r: 4, class: "nb-training-val" }),
       ),
       ...axes(
-        box,
+        frame,
         Math.exp(high).toFixed(2),
         String(Number(Math.exp(low).toPrecision(2))),
         "loss (log scale) over the steps",
@@ -793,9 +774,7 @@
     pressTrain,
     buttonSetter,
     wireButtons,
-    svg,
     logTable,
-    chartFrame,
     polyline,
     axes,
     legend,

@@ -13,9 +13,8 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element } = kit;
+  const { element, percentOneDecimal, svg } = kit;
   const parts = () => kit.trainingParts;
-  const percent = (value) => (Number.isFinite(value) ? `${(100 * value).toFixed(1)}%` : "–");
 
   /** The run the controls ask for: the Trainer's settings and rl_runs' run, each control
       setting what the build says it sets; the method's normalise from the build's methods. */
@@ -42,20 +41,19 @@
     `Your run's log. Reward: the mean reward of the step's answers by the chosen checker. Sorted: the share of them that sort their prompt (pass@1, sampled). pass@1 and pass@${about.k}: on the held-out prompts, exact from the model's probabilities, at the start, every ${about.eval_every} steps and at the end.`;
   const logCells = (record) => [
     String(record.iter),
-    percent(record.reward),
-    percent(record.sorted),
-    percent(record.pass1),
-    percent(record.passk),
+    percentOneDecimal(record.reward),
+    percentOneDecimal(record.sorted),
+    percentOneDecimal(record.pass1),
+    percentOneDecimal(record.passk),
   ];
 
   /** Shares (0 to 1) over the run's steps: held-out pass@1 and pass@k, the mean reward and
       the share sorted of each step, and the book's REINFORCE run's pass@1 (dashed). */
   function drawChart(chart, run, about) {
-    const { svg, chartFrame, polyline, axes } = parts();
-    const box = chartFrame(chart, 40);
-    const [left, right, top, bottom] = box;
+    const { polyline, axes } = parts();
     const last = run.rl.steps;
-    const x = (step) => left + ((right - left) * Math.min(step, last)) / last;
+    const frame = kit.chartFrame(chart, { leftMargin: 40, rightMargin: 12, lastStep: last });
+    const { top, bottom, x } = frame;
     const y = (share) => bottom - (bottom - top) * share;
     const evaluated = run.records.filter((r) => "pass1" in r);
     const stepped = run.records.filter((r) => "reward" in r);
@@ -72,7 +70,7 @@
       ...evaluated.map((r) =>
         svg("circle", { cx: x(r.iter), cy: y(r.pass1), r: 3.5, class: "nb-training-val" }),
       ),
-      ...axes(box, "100%", "0", "share over the steps", last),
+      ...axes(frame, "100%", "0", "share over the steps", last),
     );
     chart.setAttribute("aria-label", chartSummary(run, about));
   }
@@ -82,11 +80,11 @@
     const last = run.records[run.records.length - 1];
     const held = run.records.filter((r) => "pass1" in r).pop();
     const heldText = held
-      ? `; held-out pass@1 ${percent(held.pass1)} and pass@${about.k} ${percent(held.passk)} at step ${held.iter}`
+      ? `; held-out pass@1 ${percentOneDecimal(held.pass1)} and pass@${about.k} ${percentOneDecimal(held.passk)} at step ${held.iter}`
       : "";
     const stepText =
       last && "reward" in last
-        ? `, step ${last.iter}: mean reward ${percent(last.reward)}, sorted ${percent(last.sorted)}`
+        ? `, step ${last.iter}: mean reward ${percentOneDecimal(last.reward)}, sorted ${percentOneDecimal(last.sorted)}`
         : "";
     return `Your RL run over ${last ? last.iter : 0} of ${run.rl.steps} steps${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
   }
@@ -107,13 +105,13 @@
     if (state === "paused")
       return `Paused after step ${step}. Step takes one more step; Resume goes on.`;
     const held = run.records.filter((r) => "pass1" in r).pop();
-    return `Done: ${step} steps of ${run.rl.method} with the ${run.rl.reward} reward; held-out pass@1 ${percent(held.pass1)}, pass@${about.k} ${percent(held.passk)} (at the start ${percent(run.records[0].pass1)}, ${percent(run.records[0].passk)}).`;
+    return `Done: ${step} steps of ${run.rl.method} with the ${run.rl.reward} reward; held-out pass@1 ${percentOneDecimal(held.pass1)}, pass@${about.k} ${percentOneDecimal(held.passk)} (at the start ${percentOneDecimal(run.records[0].pass1)}, ${percentOneDecimal(run.records[0].passk)}).`;
   }
 
   /** The progress line, the chart, its legend and the log; heard(run, record) adds one. */
   function runView(widget, about) {
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
-    const chart = parts().svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
+    const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
     const log = parts().logTable(widget.id, logColumns(about), "nb-training-log nb-rl-log");
     widget.live.append(progress, chart, parts().legend(legendEntries(about)), log.box);
     let shown = null;
@@ -131,10 +129,10 @@
         log.add(logCells(record));
         const reward =
           "reward" in record
-            ? ` · mean reward ${percent(record.reward)} · sorted ${percent(record.sorted)}`
+            ? ` · mean reward ${percentOneDecimal(record.reward)} · sorted ${percentOneDecimal(record.sorted)}`
             : "";
         const held = run.records.filter((r) => "pass1" in r).pop();
-        progress.textContent = `Step ${record.iter} of ${run.rl.steps}${reward} · held-out pass@1 ${percent(held.pass1)} (step ${held.iter})`;
+        progress.textContent = `Step ${record.iter} of ${run.rl.steps}${reward} · held-out pass@1 ${percentOneDecimal(held.pass1)} (step ${held.iter})`;
         redrawSoon();
       },
     };

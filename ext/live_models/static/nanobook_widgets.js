@@ -35,6 +35,15 @@
     return p >= 0.995 ? "100%" : p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`;
   }
 
+  /** A share as a percentage to one decimal ("12.3%"), for a run's rates that move by less
+      than a whole percent; "–" where there is none (a record without it). */
+  const percentOneDecimal = (share) =>
+    Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : "–";
+
+  /** Whether a vocabulary is short enough for a hint or a problem to list it whole (the
+      sort model's letters are; the char model's characters are not). */
+  const shortEnoughToList = (vocab) => vocab.length <= 10;
+
   /** The input as the model reads it: upper-cased when only its case keeps the model
       from reading it (the sort model knows A, B, C; "cbacab" means CBACAB). */
   function normalised(model, input) {
@@ -65,7 +74,7 @@
     if (unknown.length) {
       const list = unknown.map((ch) => `“${ch}”`).join(", ");
       const all = rule.characters;
-      const vocab = all.length <= 10 ? ` It knows only ${all.join(", ")}.` : "";
+      const vocab = shortEnoughToList(all) ? ` It knows only ${all.join(", ")}.` : "";
       return `${list} ${unknown.length > 1 ? "are" : "is"} not in the ${name} model's vocabulary.${vocab}`;
     }
     if (length > rule.longest) {
@@ -437,6 +446,39 @@
     );
   }
 
+  // --- charts -------------------------------------------------------------------------
+
+  function svg(tag, attributes) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    return node;
+  }
+
+  function svgText(text, attributes) {
+    const node = svg("text", attributes);
+    node.textContent = text;
+    return node;
+  }
+
+  // .nb-replay-chart's height in nanobook_live.css: a unit of the drawing is a CSS pixel
+  const CHART_HEIGHT = 168;
+
+  /** A chart over a run's steps, drawn in CSS pixels of its own width so that its labels
+      keep their size on a phone: sets its viewBox and returns the plot's edges, with
+      `leftMargin` and `rightMargin` left beside it for labels, and x(step) placing steps
+      0 to `lastStep` across it. */
+  function chartFrame(chart, { leftMargin, rightMargin, lastStep }) {
+    const width = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+    chart.setAttribute("viewBox", `0 0 ${width} ${CHART_HEIGHT}`);
+    const [left, right] = [leftMargin, width - rightMargin];
+    const x = (step) => left + ((right - left) * step) / lastStep;
+    return { left, right, top: 12, bottom: 140, x };
+  }
+
+  /** The step axis: a line under the plot of a chartFrame. */
+  const chartAxis = ({ left, right, bottom }) =>
+    svg("line", { x1: left, y1: bottom, x2: right, y2: bottom, class: "nb-replay-axis" });
+
   // --- start ------------------------------------------------------------------------
 
   // kind -> make(root, options), as each kind's script adds it; a Map, so that a kind
@@ -491,6 +533,8 @@
     trainingNote,
     normalised,
     percent,
+    percentOneDecimal,
+    shortEnoughToList,
     reducedMotion,
     player,
     textInput,
@@ -502,6 +546,10 @@
     heatCells,
     headMap,
     headGrid,
+    svg,
+    svgText,
+    chartFrame,
+    chartAxis,
     /** Start the widgets of `kind` with `make(root, options)`, now or at start-up. */
     add(kind, make) {
       kinds.set(kind, make);
