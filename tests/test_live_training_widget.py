@@ -340,6 +340,29 @@ def handed_over(page, widget, steps: int) -> None:
     assert page_draws == sampled_by(model, "CBACAB", seed=0, steps=steps_drawn)
 
 
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
+    """A run with one layer where the book's model has three, handed over, is read in its
+    shape, not the export's: the attention widget shows one layer, and no script fails."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    for label, value in (("Layers", "1"), ("Steps", "5")):
+        field = widget.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Tab")  # the field's change is heard before Train is pressed
+    button(widget, "Train").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    button(widget, "Use my model in the attention and sampling widgets").click()
+    attention = page.locator(".nb-live-attention")
+    assert chosen_model(attention) == "your model (step 5)"
+    assert attention.locator(".nb-live-layer-name").all_inner_texts() == ["Layer 0"]
+
+
 def chosen_model(widget) -> str:
     """The label of the model a widget's Model menu has chosen (waiting for the menu)."""
     menu = widget.locator("select[id$='-model']")

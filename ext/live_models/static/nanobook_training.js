@@ -72,11 +72,12 @@
     return null;
   }
 
-  /** The run the settings ask for: train.py's settings and the model's shape, each
-      control setting what the build says it sets. */
-  function chosenRun(fields, rules) {
-    const settings = { ...rules.settings };
-    const config = { ...rules.config };
+  /** The run the settings ask for: train.py's settings and the model's shape (the
+      export's config, which also holds LayerNorm's eps), each control setting what the
+      build says it sets. */
+  function chosenRun(fields, payload) {
+    const settings = { ...payload.rules.settings };
+    const config = { ...payload.config };
     for (const { control, read } of fields) {
       const value = read();
       for (const key of control.sets.settings || []) settings[key] = value;
@@ -683,7 +684,7 @@
   /** A run in the trainer: its settings, shape, export and records, its state as the
       trainer last said it, and whether the reader asked for one step. */
   function newRun(fields, options, model, payload) {
-    const { settings, config } = chosenRun(fields, payload.rules);
+    const { settings, config } = chosenRun(fields, payload);
     const fromBook = startsAsBook(options.start, fields);
     const weights = fromBook ? model.w : drawnWeights(payload.draw, config, settings.seed);
     const parameters = Object.values(weights).reduce((n, w) => n + w.length, 0);
@@ -707,7 +708,7 @@
 
   /** The training widget's run, handed over as "your model". */
   function handRun(widget, options, run) {
-    const shape = { config: run.config, ...run.payload };
+    const shape = { ...run.payload, config: run.config }; // the reader's shape, not the book's
     return handOver(widget, options.preset, run.handle, shape, "your model");
   }
 
