@@ -347,10 +347,14 @@ def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
     shape, not the export's: the attention widget shows one layer, and no script fails."""
     page = page_of("index")
     widget = page.locator(".nb-live-training")
-    for label, value in (("Layers", "1"), ("Steps", "5")):
-        field = widget.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Tab")  # the field's change is heard before Train is pressed
+    for label, value in (("Steps", "5"), ("Layers", "1")):  # a new depth: a new start note
+        widget.get_by_label(label, exact=True).fill(value)
+    # the start note follows the fields as they are typed in, not when they lose focus:
+    # a note that grew then would move Train from under a click on its way to it
+    top = "e => e.getBoundingClientRect().top + window.scrollY"
+    where = button(widget, "Train").evaluate(top)
+    page.evaluate("document.activeElement.blur()")
+    assert button(widget, "Train").evaluate(top) == where
     button(widget, "Train").click()
     page.wait_for_function(
         "document.querySelector('.nb-live-training .nb-live-status').textContent"

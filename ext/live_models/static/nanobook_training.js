@@ -544,7 +544,9 @@
     const sayStart = () => {
       start.textContent = startText(options.start, fields);
     };
-    for (const { input } of fields) input.addEventListener("change", sayStart);
+    // as the reader types, not when the field loses focus: a note that grew then would
+    // move Train from under a click that is on its way to it
+    for (const { input } of fields) input.addEventListener("input", sayStart);
     sayStart();
     const buttons = {
       train: kit.button("Train"),
