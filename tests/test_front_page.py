@@ -1,5 +1,5 @@
 """The front page shows what the book is in one screen: a first paragraph that names
-both parts, a clip's poster linking to the clip, and three links to widgets to try; the
+both parts, a clip's poster linking to the clip, and links to four widgets to try; the
 table of contents is the sidebar's alone."""
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ POSTER = re.compile(
 # The widgets to try, by the label of the section that holds them.
 WIDGETS = {
     "ch-attention-live": "live-attention",
+    "ch-training-live": "live-training",
     "ch-tools-live": "live-tools",
-    "ch-rl-replay": "training-replay",
+    "ch-rl-live": "live-training",
 }
 
 
@@ -48,7 +49,7 @@ def test_the_picture_is_a_clips_stable_poster_linking_to_the_clip():
     assert clip and anchor == name
 
 
-def test_the_first_paragraph_names_both_parts_and_three_widgets_follow():
+def test_the_first_paragraph_names_both_parts_and_the_widgets_follow():
     text = INDEX.read_text(encoding="utf-8")
     paragraphs = text.split("\n\n")
     first = paragraphs[1]  # after the label and the title
