@@ -439,6 +439,145 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     maps_drawn(page, widget, records)
 
 
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
+    """Before the run's first step the phase buttons are disabled (they would show
+    nothing), and the line they point to says when they fill in; after it they work.
+    The MyST page's model has one layer: its forward phase says "1 block reads"."""
+    page = page_of("myst")
+    widget = page.locator(".nb-live-training")
+    phases = widget.locator(".nb-training-phase")
+    assert phases.count() == 7
+    assert all(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
+    where = widget.locator(".nb-training-where")
+    assert where.inner_text().startswith("The phases fill in once your run has taken a step.")
+    button(widget, "Train").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    assert not any(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
+    assert where.inner_text() == "Choose a phase to mark the lines of train.py that run it."
+    forward = widget.locator(".nb-training-phase", has_text="Forward")
+    assert forward.locator(".nb-training-phase-value").inner_text().startswith("1 block reads ")
+    forward.focus()
+    page.keyboard.press("Enter")
+    assert forward.get_attribute("aria-pressed") == "true"
+    assert where.inner_text().startswith("Forward: ")
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two CSS colours given as rgb(r, g, b)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    low, high = sorted((luminance(a), luminance(b)))
+    return (high + 0.05) / (low + 0.05)
+
+
+CELLS_AND_GROUND = """panel => {
+  const c = nanobook.widgets.mapColours(panel);
+  const probe = document.createElement('span');
+  panel.append(probe);
+  const colour = (css) => { probe.style.color = css; return getComputedStyle(probe).color; };
+  const said = [colour(c.empty), colour(c.ink),
+                getComputedStyle(panel.closest('.nb-live')).backgroundColor];
+  probe.remove();
+  return said;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_heads_map_enlarges_and_reads_in_dark_mode(page_of):
+    """Each head's small map is a button: pressed (a click, or Enter) it shows that head
+    large below the others, with the probe's letters and the same words; pressed again,
+    no more. In dark mode the maps' cells, weight 0 and weight 1, stand 3:1 against the
+    widget's ground (the dark theme's own cells were dark on dark)."""
+    page = page_of("index", color_scheme="dark")
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("5")
+    button(widget, "Train").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    panel = widget.locator(".nb-training-maps")
+    empty, ink, ground = page.evaluate(CELLS_AND_GROUND, panel.element_handle())
+    assert contrast(empty, ground) >= 3 and contrast(ink, ground) >= 3, (empty, ink, ground)
+    large = panel.locator("figure.nb-live-focus")
+    assert large.is_hidden()
+    heads = panel.locator("button.nb-training-head")
+    assert heads.count() == 9
+    second = heads.nth(4)  # layer 1, head 1
+    words = second.locator("canvas").get_attribute("aria-label")
+    assert words.startswith("Layer 1, head 1 at step 5:")
+    assert panel.get_by_role("button", name=words).count() == 1  # the map's words name it
+    second.click()
+    assert large.is_visible() and second.get_attribute("aria-pressed") == "true"
+    assert large.locator("canvas").get_attribute("aria-label") == words
+    assert large.locator("figcaption").inner_text().startswith("Layer 1, head 1 after step 5")
+    size = large.locator("canvas").bounding_box()["width"]
+    assert size > 3 * heads.first.bounding_box()["width"]
+    heads.first.focus()
+    page.keyboard.press("Enter")  # another head, from the keyboard
+    assert heads.first.get_attribute("aria-pressed") == "true"
+    assert second.get_attribute("aria-pressed") == "false"
+    assert large.locator("canvas").get_attribute("aria-label").startswith("Layer 0, head 0")
+    page.keyboard.press("Enter")  # the same again: no longer large
+    assert large.is_hidden() and heads.first.get_attribute("aria-pressed") == "false"
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_phases_link_lands_below_the_top_and_leads_back(page_of):
+    """A phase's link to its line of train.py lands the line below the top of the window
+    (a theme's sticky header covers the top) and hands it the focus; under the marked
+    lines a link leads back, by the keyboard, to the chosen phase in the widget."""
+    page = page_of("index", viewport={"width": 1280, "height": 700})
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("5")
+    button(widget, "Train").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    phase = widget.locator(".nb-training-phase", has_text="Optimiser step")
+    phase.click()
+    link = widget.locator(".nb-training-where a")
+    assert link.inner_text().startswith("line ") and link.inner_text().endswith("of train.py")
+    link.focus()
+    page.keyboard.press("Enter")
+    marked = page.locator(".annotated-source .as-line.nb-training-line")
+    page.wait_for_function("document.activeElement.classList.contains('nb-training-line')")
+    assert "optimizer.step()" in page.evaluate("document.activeElement.textContent")
+    page.wait_for_timeout(300)  # the jump
+    top = marked.first.evaluate("e => e.getBoundingClientRect().top")
+    assert 80 <= top <= 700, top
+    back = page.locator(".annotated-source .nb-training-back a")
+    assert back.count() == 1 and back.inner_text() == "Back to the training widget"
+    assert marked.last.evaluate("e => e.nextElementSibling.matches('.nb-training-back')")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Back to the training widget"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.classList.contains('nb-training-phase')")
+    assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
+    page.wait_for_timeout(300)  # the scroll back
+    box = phase.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 700
+    # another phase takes its own way back; none is left behind
+    widget.locator(".nb-training-phase", has_text="Backward").click()
+    assert page.locator(".annotated-source .nb-training-back").count() == 1
+
+
 def maps_drawn(page, widget, records: list[dict]) -> None:
     """The attention panel shows every head's map at the last logged step, each canvas
     with a text alternative: the key each query of the probe attends to most."""

@@ -10,32 +10,6 @@
   const kit = nanobook.widgets;
   const { element, argmax, percent } = kit;
 
-  /** The chosen head, large: query letters down the side, key letters along the top, a
-      colour legend, and the weight of the cell under the pointer or the keyboard's cursor. */
-  function focusFigure(id) {
-    const title = element("figcaption", { className: "nb-live-focus-title" });
-    const map = element("canvas", {
-      className: "nb-live-focus-map",
-      tabindex: "0",
-      role: "img",
-      "aria-describedby": `${id}-cell`,
-    });
-    const legend = element(
-      "div",
-      { className: "nb-live-legend", "aria-hidden": "true" },
-      element("span", { text: "weight 0" }),
-      element("span", { className: "nb-live-legend-bar" }),
-      element("span", { text: "1" }),
-    );
-    const cell = element("p", {
-      className: "nb-live-cell",
-      id: `${id}-cell`,
-      "aria-live": "polite",
-    });
-    const figure = element("figure", { className: "nb-live-focus" }, title, map, legend, cell);
-    return { figure, title, map, cell };
-  }
-
   /** The prompt's hint: what the model was trained on, then what the widget reads. */
   function hintText(model, options) {
     const trained = kit.trainedOn(options.trained);
@@ -71,7 +45,8 @@
       role: "group",
       "aria-label": "Every head: choose one to show it large",
     });
-    const focus = focusFigure(widget.id);
+    // the chosen head, large, the reader's cursor on its cells
+    const focus = kit.mapFigure(widget.id, { explore: true });
     widget.live.append(tokens, readout, focus.figure, layers);
     const note = kit.trainingNote(widget, input, readout); // under the reply: never in training?
     return { name, input, hint, tokens, readout, layers, focus, note };
@@ -295,36 +270,11 @@
 
   /** The large map's letters and cells at its drawn size; returns the cells' layout. */
   function focusGrid(w, model, rows) {
-    const { ids } = w.state.result;
-    const { root } = w.widget;
     const focusMap = w.view.focus.map;
-    const T = ids.length;
-    const query = w.state.query;
-    const size = focusMap.clientWidth || 320;
-    const ratio = window.devicePixelRatio || 1;
-    // a margin for the letters; every position labelled while a cell is 9 px or more
-    const font = Math.max(10, Math.min(15, (size / (T + 1)) * 0.75));
-    const margin = font * 1.6;
-    const cell = (size - margin) / T;
-    const every = Math.ceil(9 / cell);
-    focusMap.layout = { margin, cell };
-    focusMap.width = focusMap.height = Math.round(size * ratio);
-    const context = focusMap.getContext("2d");
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, size, size);
-    const colours = kit.mapColours(root);
-    context.font = `${font}px ${getComputedStyle(root).getPropertyValue("--pst-font-family-monospace") || "monospace"}`;
-    context.textAlign = "center";
-    context.textBaseline = "middle";
-    context.fillStyle = getComputedStyle(root).color;
-    for (let t = 0; t < T; t++) {
-      if (t % every && t !== query) continue;
-      const letter = model.shown[ids[t]];
-      context.fillText(letter, margin + (t + 0.5) * cell, margin / 2); // keys, along the top
-      context.fillText(letter, margin / 2, margin + (t + 0.5) * cell); // queries, down the side
-    }
-    kit.heatCells(context, rows, colours, margin, margin, cell);
-    return { context, colours, margin, cell };
+    const letters = w.state.result.ids.map((id) => model.shown[id]);
+    const drawn = kit.letteredMap(focusMap, rows, letters, w.widget.root, w.state.query);
+    focusMap.layout = { margin: drawn.margin, cell: drawn.cell };
+    return drawn;
   }
 
   function drawFocus(w, model) {

@@ -311,6 +311,9 @@
     };
   }
 
+  /** "1 block", "3 blocks": a count and its noun, which agree. */
+  const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
   function phaseValue(name, record, run) {
     const { settings, config } = run;
     const clip = settings.grad_clip;
@@ -318,9 +321,9 @@
       case "schedule":
         return `get_lr gives ${Number(record.lr.toPrecision(3))} for step ${record.iter - 1}`;
       case "batch":
-        return `${settings.batch_size} training problems, drawn by the generator seeded with ${settings.seed}`;
+        return `${counted(settings.batch_size, "training problem")}, drawn by the generator seeded with ${settings.seed}`;
       case "forward":
-        return `${config.n_layer} blocks read ${settings.batch_size}×${settings.block_size} tokens`;
+        return `${counted(config.n_layer, "block")} read${config.n_layer === 1 ? "s" : ""} ${settings.batch_size}×${settings.block_size} tokens`;
       case "loss":
         return `cross-entropy over the answer letters: ${loss4(record.loss)}`;
       case "backward":
@@ -349,15 +352,54 @@
     return found;
   }
 
-  /** The list of phases: choosing one (or a step walking through them) marks its lines
-      and links to them; each shows what it did in the latest step. */
-  function phasePanel(widgetId, phases) {
-    const list = element("ol", {
-      className: "nb-training-phases",
-      "aria-label": "The phases of one training step",
+  const PHASES_WAIT =
+    "The phases fill in once your run has taken a step. Each then marks the lines of train.py that run it, and Step walks through one step's phases.";
+  const PHASES_CHOOSE = "Choose a phase to mark the lines of train.py that run it.";
+
+  /** After the last marked line of each listing: a link back to the phases (the listing
+      can be many screens above the widget). Following it scrolls back and gives the
+      chosen phase the keyboard's focus. Returns the links' rows, to take out later. */
+  function backRows(found, listId, chosen) {
+    const lasts = new Map(); // listing -> its last marked line
+    for (const { line } of found) lasts.set(line.closest(".annotated-source"), line);
+    return [...lasts.values()].map((line) => {
+      const back = element("a", {
+        href: `#${listId}`,
+        text: "Back to the training widget",
+      });
+      back.addEventListener("click", (event) => {
+        event.preventDefault();
+        const button = chosen();
+        if (!button) return;
+        const behavior = reducedMotion.matches ? "auto" : "smooth";
+        button.scrollIntoView({ block: "center", behavior });
+        button.focus({ preventScroll: true });
+      });
+      const row = element("div", { className: "nb-training-back" }, back);
+      line.after(row);
+      return row;
     });
-    const where = element("p", { className: "nb-training-where", id: `${widgetId}-where` });
-    const items = phases.map((phase) => {
+  }
+
+  /** The links to a phase's marked lines: following one opens a folded stretch of the
+      listing over the line and hands the line the keyboard's focus, from where Tab
+      reaches the way back. */
+  function lineLinks(found) {
+    return found.map(({ spec, line }) => {
+      const link = element("a", { href: `#${line.id}`, text: `line ${spec.line} of ${spec.path}` });
+      link.addEventListener("click", () => {
+        const fold = line.closest("details");
+        if (fold) fold.open = true; // a folded stretch of the listing hides the line
+        line.focus({ preventScroll: true }); // the link's jump does the scrolling
+      });
+      return link;
+    });
+  }
+
+  /** The phase buttons, disabled until a run has taken a step (before then they would
+      show nothing), each with the line that says where its code is. */
+  function phaseButtons(phases, where) {
+    return phases.map((phase) => {
       const value = element("span", { className: "nb-training-phase-value" });
       const button = element(
         "button",
@@ -370,39 +412,52 @@
         element("span", { className: "nb-training-phase-name", text: phase.label }),
         value,
       );
-      list.append(element("li", {}, button));
+      button.disabled = true;
       return { phase, button, value };
     });
+  }
+
+  /** The list of phases: choosing one (or a step walking through them) marks its lines
+      and links to them; each shows what it did in the latest step. */
+  function phasePanel(widgetId, phases) {
+    const list = element("ol", {
+      className: "nb-training-phases",
+      id: `${widgetId}-phases`,
+      "aria-label": "The phases of one training step",
+    });
+    const where = element("p", { className: "nb-training-where", id: `${widgetId}-where` });
+    where.textContent = PHASES_WAIT;
+    const items = phaseButtons(phases, where);
+    for (const { button } of items) list.append(element("li", {}, button));
+    const chosen = () => items.find((i) => i.button.getAttribute("aria-pressed") === "true");
     let marked = [];
+    let backs = [];
     let walk = 0;
     function choose(name) {
       for (const line of marked) line.classList.remove("nb-training-line");
-      marked = [];
+      for (const row of backs) row.remove();
       const item = items.find((i) => i.phase.name === name);
       for (const i of items) i.button.setAttribute("aria-pressed", String(i === item));
-      if (!item) return where.replaceChildren();
+      if (!item) {
+        [marked, backs] = [[], []];
+        return;
+      }
       const found = phaseLines(item.phase);
       marked = found.map(({ line }) => line);
       for (const line of marked) line.classList.add("nb-training-line");
-      const links = found.map(({ spec, line }) => {
-        const link = element("a", {
-          href: `#${line.id}`,
-          text: `line ${spec.line} of ${spec.path}`,
-        });
-        link.addEventListener("click", () => {
-          const fold = line.closest("details");
-          if (fold) fold.open = true; // a folded stretch of the listing hides the line
-        });
-        return link;
-      });
-      const said = links.length
-        ? [
-            `${item.phase.label}: marked in the listing, `,
-            ...links.flatMap((l, i) => (i ? [", ", l] : [l])),
-            ".",
-          ]
-        : [`${item.phase.label}: its code is in train.py's fit (the listing is not on this page).`];
-      where.replaceChildren(...said);
+      backs = backRows(found, list.id, () => chosen()?.button);
+      const links = lineLinks(found);
+      where.replaceChildren(
+        ...(links.length
+          ? [
+              `${item.phase.label}: marked in the listing, `,
+              ...links.flatMap((l, i) => (i ? [", ", l] : [l])),
+              ".",
+            ]
+          : [
+              `${item.phase.label}: its code is in train.py's fit (the listing is not on this page).`,
+            ]),
+      );
     }
     for (const item of items) {
       item.button.addEventListener("click", () => {
@@ -412,8 +467,21 @@
     }
     return {
       element: element("div", { className: "nb-training-phase-panel" }, list, where),
+      /** A new run: nothing to show until its first step. */
+      reset() {
+        clearTimeout(walk);
+        choose(null);
+        for (const item of items) {
+          item.button.disabled = true;
+          item.value.textContent = "";
+        }
+        where.textContent = PHASES_WAIT;
+      },
       show(record, run) {
         for (const item of items) item.value.textContent = phaseValue(item.phase.name, record, run);
+        if (!items[0].button.disabled) return;
+        for (const item of items) item.button.disabled = false;
+        where.textContent = PHASES_CHOOSE;
       },
       /** One step's phases one after the other (at once with reduced motion: its last). */
       walk() {
@@ -430,55 +498,89 @@
 
   // --- the attention maps forming -------------------------------------------------------
 
+  /** What a head's map says in words: the position each position attends to most. */
+  const mapLabel = (layer, head, record, rows) =>
+    `Layer ${layer}, head ${head} at step ${record.iter}: the position each position attends to most, in order: ${rows.map(kit.argmax).join(", ")}`;
+
+  /** A head's small map, a button that shows it large (and, pressed again, no more). */
+  function thumbnail(l, h, toggle) {
+    const canvas = element("canvas", {
+      className: "nb-live-map",
+      role: "img",
+      "data-layer": String(l),
+      "data-head": String(h),
+    });
+    const button = element(
+      "button",
+      { type: "button", className: "nb-training-head", "aria-pressed": "false" },
+      canvas,
+    );
+    button.addEventListener("click", () => toggle(l, h));
+    return button;
+  }
+
   /** Every head's attention on the build's held-out probe, redrawn at each logged step:
       one small map a head (the kit's, as the attention widget draws them), each labelled
-      with the key every position attends to most. */
+      with the key every position attends to most; the one the reader chooses is shown
+      large, with the probe's letters along its sides (the kit's figure). */
   function attentionPanel(widgetId) {
     const title = element("p", { className: "nb-training-maps-title", id: `${widgetId}-maps` });
     const layers = element("div", { className: "nb-live-layers" });
+    const large = kit.mapFigure(`${widgetId}-large`);
+    large.figure.hidden = true;
     const panel = element(
       "div",
       { className: "nb-training-maps", role: "group", "aria-labelledby": title.id },
       title,
       layers,
+      large.figure,
     );
     panel.hidden = true;
     let shown = null; // the latest record with maps, and the run's vocabulary
+    let enlarged = null; // the head shown large: "layer,head"
+    function drawLarge(record, letters) {
+      large.figure.hidden = !enlarged;
+      if (!enlarged) return;
+      const [layer, head] = enlarged.split(",");
+      const rows = record.attention[layer][head];
+      large.title.textContent = `Layer ${layer}, head ${head} after step ${record.iter}: each row a query, each column a key it may attend to`;
+      large.map.setAttribute("aria-label", mapLabel(layer, head, record, rows));
+      kit.letteredMap(large.map, rows, letters, panel);
+    }
     function draw() {
       if (!shown) return;
       const { record, vocab, probe } = shown;
       const colours = kit.mapColours(panel);
-      const letters = probe.map((id) => vocab[id]).join("");
-      title.textContent = `Attention on the held-out row ${letters} after step ${record.iter}: each head's map, a row for each position (the query), its colour stronger where that query reads more.`;
+      const letters = probe.map((id) => vocab[id]);
+      title.textContent = `Attention on the held-out row ${letters.join("")} after step ${record.iter}: each head's map, a row for each position (the query), its colour stronger where that query reads more. Choose a map to see it large.`;
       for (const canvas of layers.querySelectorAll("canvas")) {
         const { layer, head } = canvas.dataset;
         const rows = record.attention[layer][head];
         kit.headMap(canvas, rows, colours, 60);
-        canvas.setAttribute(
-          "aria-label",
-          `Layer ${layer}, head ${head} at step ${record.iter}: the position each position attends to most, in order: ${rows.map(kit.argmax).join(", ")}`,
-        );
+        canvas.setAttribute("aria-label", mapLabel(layer, head, record, rows));
+        const chosen = enlarged === `${layer},${head}`;
+        canvas.parentElement.setAttribute("aria-pressed", String(chosen));
+        canvas.closest("figure").classList.toggle("nb-live-chosen", chosen);
       }
+      drawLarge(record, letters);
     }
+    const toggle = (l, h) => {
+      enlarged = enlarged === `${l},${h}` ? null : `${l},${h}`;
+      draw();
+    };
     return {
       element: panel,
       draw,
       clear() {
         shown = null;
-        panel.hidden = true;
+        enlarged = null;
+        panel.hidden = large.figure.hidden = true;
         layers.replaceChildren();
       },
       show(record, run) {
         if (!record.attention) return;
         if (!shown) {
-          kit.headGrid(layers, record.attention, (l, h) =>
-            element("canvas", {
-              className: "nb-live-map",
-              role: "img",
-              "data-layer": String(l),
-              "data-head": String(h),
-            }),
-          );
+          kit.headGrid(layers, record.attention, (l, h) => thumbnail(l, h, toggle));
           panel.hidden = false;
         }
         const { vocab, data } = run.payload;
@@ -612,6 +714,7 @@
         scored = null;
         log.clear(logCaption(run.settings));
         maps.clear();
+        phases.reset();
         progress.textContent = "";
         redraw();
       },

@@ -446,6 +446,63 @@
     );
   }
 
+  /** A head's map shown large (the attention widget's chosen head, a training run's head
+      the reader enlarged): a caption, the canvas letteredMap draws, a colour legend and,
+      where the reader moves over its cells (explore), a line saying the cell's weight. */
+  function mapFigure(id, { explore = false } = {}) {
+    const title = element("figcaption", { className: "nb-live-focus-title" });
+    const map = element("canvas", {
+      className: "nb-live-focus-map",
+      role: "img",
+      ...(explore ? { tabindex: "0", "aria-describedby": `${id}-cell` } : {}),
+    });
+    const legend = element(
+      "div",
+      { className: "nb-live-legend", "aria-hidden": "true" },
+      element("span", { text: "weight 0" }),
+      element("span", { className: "nb-live-legend-bar" }),
+      element("span", { text: "1" }),
+    );
+    const cell = explore
+      ? element("p", { className: "nb-live-cell", id: `${id}-cell`, "aria-live": "polite" })
+      : null;
+    const parts = cell ? [title, map, legend, cell] : [title, map, legend];
+    const figure = element("figure", { className: "nb-live-focus" }, ...parts);
+    return { figure, title, map, cell };
+  }
+
+  /** A head's map large, at the canvas's drawn size: each position's letter along the
+      top (keys) and down the side (queries), every one while a cell is 9 px or more,
+      else every few and always the `query`'s; then the cells. Returns the context, the
+      colours and the cells' layout (margin, cell) for marks drawn over them. */
+  function letteredMap(canvas, rows, letters, root, query = -1) {
+    const T = letters.length;
+    const size = canvas.clientWidth || 320;
+    const ratio = window.devicePixelRatio || 1;
+    const font = Math.max(10, Math.min(15, (size / (T + 1)) * 0.75));
+    const margin = font * 1.6;
+    const cell = (size - margin) / T;
+    const every = Math.ceil(9 / cell);
+    canvas.width = canvas.height = Math.round(size * ratio);
+    const context = canvas.getContext("2d");
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, size, size);
+    const colours = mapColours(root);
+    const style = getComputedStyle(root);
+    const mono = style.getPropertyValue("--pst-font-family-monospace") || "monospace";
+    context.font = `${font}px ${mono}`;
+    context.textAlign = "center";
+    context.textBaseline = "middle";
+    context.fillStyle = style.color;
+    for (let t = 0; t < T; t++) {
+      if (t % every && t !== query) continue;
+      context.fillText(letters[t], margin + (t + 0.5) * cell, margin / 2); // keys, along the top
+      context.fillText(letters[t], margin / 2, margin + (t + 0.5) * cell); // queries, down the side
+    }
+    heatCells(context, rows, colours, margin, margin, cell);
+    return { context, colours, margin, cell };
+  }
+
   // --- charts -------------------------------------------------------------------------
 
   function svg(tag, attributes) {
@@ -546,6 +603,8 @@
     heatCells,
     headMap,
     headGrid,
+    mapFigure,
+    letteredMap,
     svg,
     svgText,
     chartFrame,
