@@ -124,6 +124,7 @@ class ScalingScene(BookScene):
         Returns the largest gap between a point and the line, as a share of the fit."""
         # straight line in log-log space: log L = log a - alpha log N
         slope, intercept = np.polyfit(np.log10(params), np.log10(losses), 1)
+        alpha = -slope  # the papers' sign (Kaplan et al.): L = a N^-alpha, alpha > 0
         ends = [decades[0] + 0.1, decades[-1] - 0.05]
         fit = DashedLine(
             *[axes.c2p(x, intercept + slope * x) for x in ends],
@@ -132,10 +133,12 @@ class ScalingScene(BookScene):
             dash_length=0.15,
         )
         fit_note = VGroup(
-            label("power-law fit:", MIN_TEXT, ACCENT_2),
-            MathTex(rf"L \propto N^{{{slope:.3f}}}", font_size=36, color=ACCENT_2),
+            label("power law:", MIN_TEXT, ACCENT_2),  # with the exponent, as wide as a note
+            MathTex(
+                rf"L \propto N^{{-\alpha}},\ \alpha = {alpha:.3f}", font_size=36, color=ACCENT_2
+            ),
         ).arrange(RIGHT, buff=0.2)
-        each_tenfold = 1 - 10**slope
+        each_tenfold = 1 - 10**-alpha
         direction = "lower" if each_tenfold > 0 else "higher"
         gain = label(
             f"in this sweep, each tenfold\nin parameters: {abs(each_tenfold):.0%} {direction} loss",
