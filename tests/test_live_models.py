@@ -63,6 +63,13 @@ def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warn
     summary = replay.replay_summary("sort")
     assert summary["rows"][0]["step"] == 0 and summary["rows"][-1]["step"] == summary["max_iters"]
     assert f"training run of {summary['max_iters']} steps" in words
+    # the caption tells the snapshots recorded from the few rows the table shows
+    *earlier, last = [str(row["step"]) for row in summary["rows"]]
+    shown = replay.NUMBER_WORDS[len(summary["rows"])]
+    assert (
+        f"recorded {summary['snapshots']} snapshots; the table shows {shown} of them, at "
+        f"steps {', '.join(earlier)} and {last}. Each row gives" in words
+    )
     # predict-check: the page's options hold the question but never its answer
     asks = ("strongest-key", "accuracy-step", "next-token")
     for widget, ask in zip(widgets[3:], asks, strict=True):

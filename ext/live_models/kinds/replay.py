@@ -92,6 +92,9 @@ def replay_problem(spec: LiveSpec) -> _core.Problem | None:
     return None
 
 
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}  # the replay table's row counts
+
+
 def first_step_reaching(snapshots: list[dict], level: float) -> int:
     """Index of the first snapshot whose held-out accuracy is at least ``level`` (or the last)."""
     return next((i for i, s in enumerate(snapshots) if s["accuracy"] >= level), len(snapshots) - 1)
@@ -174,13 +177,17 @@ def rl_replay_summary(preset: str) -> dict:
 
 
 def replay_fallback(spec, result: dict) -> list[nodes.Node]:
-    steps = ", ".join(str(row["step"]) for row in result["rows"])
+    *earlier, last = [str(row["step"]) for row in result["rows"]]
+    steps = f"{', '.join(earlier)} and {last}" if earlier else last
+    shown = len(result["rows"])
     intro = nodes.paragraph(
-        text=f"The {spec.preset} model learning, from the {result['snapshots']} snapshots its "
-        f"training run of {result['max_iters']} steps recorded, at steps {steps}: the training "
-        f"loss, the held-out accuracy, its answer to the held-out prompt “{result['prompt']}” "
-        f"(the sorted answer is “{result['target']}”), and for each layer the position each "
-        "head attends to most from each answer position (heads separated by “/”).",
+        text=f"The {spec.preset} model learning. Its training run of {result['max_iters']} "
+        f"steps recorded {result['snapshots']} snapshots; the table shows "
+        f"{NUMBER_WORDS.get(shown, shown)} of them, at steps {steps}. Each row gives the "
+        f"training loss, the held-out accuracy, the model's answer to the held-out prompt "
+        f"“{result['prompt']}” (the sorted answer is “{result['target']}”), and for each "
+        "layer the position each head attends to most from each answer position (heads "
+        "separated by “/”).",
         classes=["nb-live-caption"],
     )
     layers = len(result["rows"][0]["looks"])
