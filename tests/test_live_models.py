@@ -233,10 +233,13 @@ def test_the_strongest_key_question_is_never_a_near_tie(monkeypatch):
     first, second = sorted(row[: question["query"] + 1], reverse=True)[:2]
     assert question["answer"] == row.index(first) and first - second >= predict.CLEAR_LEAD
     assert question["query"] >= len("CBCABC") - 1
-    # asked about layer 0, the question says whose most decided head it is: layer 0's
-    assert "is layer 0's most decided head" in question["text"]
+    # asked about layer 0, the question says whose most decided head it is, layer 0's, and
+    # names it as the attention chapter does
+    said = f"the most decided head in layer 0 is layer 0, head {question['head']}."
+    assert said in question["text"]
     anywhere = predict.predict("sort", "strongest-key", "CBCABC", 1.0, 0.9, None)
-    assert "the model's most decided head" in anywhere["text"]
+    said = f"the most decided head of the model is layer {anywhere['layer']}, head "
+    assert said + f"{anywhere['head']}." in anywhere["text"]
 
     @contextmanager
     def even_maps(model):  # every head of every layer: an even spread over 0 ... t

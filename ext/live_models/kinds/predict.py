@@ -209,16 +209,18 @@ def _question(
             )
         layer, query = layers[at], query + first
         text = entry.decode(ids)
-        # whose most decided head it is: the model's, or only the one layer's asked about
-        among = "the model's" if len(layers) > 1 else f"layer {layer}'s"
+        # whose most decided head it is: the model's, or only the one layer's asked about;
+        # a head is named as the attention chapter and the attention widget name it
+        among = "of the model" if len(layers) > 1 else f"in layer {layer}"
+        name = f"layer {layer}, head {head}"
         return {
             "ask": ask,
             "input": text,
             "layer": layer,
             "head": head,
             "query": query,
-            "text": f"Reading “{text}”, head {head} of layer {layer} is {among} most decided "
-            f"head. When position {query} (“{visible.token(text[query])}”) is the query, which "
+            "text": f"Reading “{text}”, the most decided head {among} is {name}. When "
+            f"position {query} (“{visible.token(text[query])}”) is the query, which "
             "position does it attend to most?",
             "choices": [[j, f"{j} “{visible.token(text[j])}”"] for j in range(query + 1)],
             "answer": int(weights[layer, head, query, : query + 1].argmax()),
