@@ -187,3 +187,40 @@ def test_text_shown_smaller_than_min_text_or_cut_by_the_frame_fails_the_clip():
         _played(lambda: bookscene.label("half out", smallest).to_edge(DOWN, buff=0).shift(DOWN / 8))
     _played(lambda: bookscene.label("0.13", smallest), morph=True)  # no complaint
     _played(lambda: bookscene.label("at the bottom edge", smallest).to_edge(DOWN, buff=0.05))
+
+
+def test_text_on_text_or_on_a_kept_clear_picture_fails_the_clip():
+    """Two texts that touch, or a text over a picture marked keep_clear (the embeddings
+    clip's heat strips), are layout errors; texts side by side with a space between them,
+    a text beside a picture, and a text a group holds a second time are not."""
+    import bookscene
+    from manim import DOWN, RIGHT, Rectangle, VGroup
+
+    smallest = bookscene.MIN_TEXT
+
+    def two(shift, picture=False):
+        def make():
+            first = bookscene.label("−0.05", smallest, mono=True)
+            second = (
+                bookscene.keep_clear(Rectangle(width=2, height=0.3, fill_opacity=1))
+                if picture
+                else bookscene.label("−0.12", smallest, mono=True)
+            )
+            second.next_to(first, RIGHT, buff=0).shift(shift)
+            return VGroup(first, second)
+
+        return make
+
+    with pytest.raises(ValueError, match=re.escape("'−0.05' runs into text '−0.12'")):
+        _played(two(RIGHT * 0.02))  # the minus sign reads as the first number's
+    with pytest.raises(ValueError, match="covers a picture it must keep clear of"):
+        _played(two(RIGHT * -0.3, picture=True))
+    _played(two(RIGHT * 0.2))  # a space between them
+    _played(two(RIGHT * 0.02, picture=True))  # beside the picture, not on it
+    _played(two(DOWN * 0.4))  # one line under the other
+
+    def held_twice():
+        text = bookscene.label("<", smallest, mono=True)
+        return VGroup(text, VGroup(text))  # the same text, not two
+
+    _played(held_twice)

@@ -7,7 +7,9 @@ takeaway, each with the time it appears. ``mark_poster()`` marks the frame on sc
 the clip's poster. The clip worker reads both (``beats``, ``poster_time``).
 
 Scenes subclass BookScene and build their pictures from the small helpers below, so a
-change of font or arrow weight is made here once.
+change of font or arrow weight is made here once. After every animation the scene checks
+its text: inside the frame, large enough for a phone, clear of other text and of the
+pictures a scene marks ``keep_clear``; a clip whose text breaks a rule fails to render.
 """
 
 import math
@@ -144,6 +146,53 @@ def optional_arrow(start, end, color: str = TEXT_2) -> DashedLine:
     return line
 
 
+# Two texts closer than this touch: 4.5 px of a 1280 px frame, a quarter of a space at
+# MIN_TEXT (a mono space is 0.21 frame units). A text may end a little more than that
+# before the next on purpose (a sampled character after its context); closer, the two
+# read as one.
+TEXT_GAP = 0.05  # frame units
+
+
+def keep_clear(picture: Mobject) -> Mobject:
+    """Mark a picture (a strip of values, a grid) that no text may cover: every text on
+    screen is checked against it after every animation (BookScene.check_text_clear)."""
+    picture.keep_clear = True
+    return picture
+
+
+def is_drawn(mobject: Mobject) -> bool:
+    """Whether any part of the mobject shows: a fill or a stroke not faded out."""
+    return any(
+        part.get_fill_opacity() > 0 or (part.get_stroke_opacity() > 0 and part.stroke_width > 0)
+        for part in mobject.family_members_with_points()
+    )
+
+
+def box(mobject: Mobject) -> np.ndarray:
+    """The bounding box as one row: left, bottom, right, top."""
+    (left, bottom, _), (right, top, _) = mobject.get_corner(DL), mobject.get_corner(UR)
+    return np.array([[left, bottom, right, top]])
+
+
+def glyph_boxes(text: Text) -> np.ndarray:
+    """One bounding box per glyph of a text (a space has none)."""
+    glyphs = text.family_members_with_points()
+    return np.concatenate([box(g) for g in glyphs]) if glyphs else np.empty((0, 4))
+
+
+def boxes_meet(a: np.ndarray, b: np.ndarray, gap: float = 0) -> bool:
+    """Whether a box of `a` (rows of left, bottom, right, top) and a box of `b` come
+    closer than `gap`: overlap, or leave less than `gap` between them on both axes."""
+    a, b = a[:, None, :], b[None, :, :]
+    apart = (
+        (a[..., 2] + gap <= b[..., 0])
+        | (b[..., 2] + gap <= a[..., 0])
+        | (a[..., 3] + gap <= b[..., 1])
+        | (b[..., 3] + gap <= a[..., 1])
+    )
+    return not apart.all()
+
+
 def is_sentence(text: str) -> bool:
     """A caption, not a label: four words or more ("head 0" and "c_fc 48 → 192" are not)."""
     return sum(any(c.isalpha() for c in word) for word in text.split()) >= 4
@@ -169,6 +218,7 @@ class BookScene(Scene):
         start = self.renderer.time
         super().play(*args, **kwargs)
         self.check_text_fits()
+        self.check_text_clear()
         for text in self.texts_on_screen():  # sentences this animation brought on screen
             if not getattr(text, "beat_recorded", False):
                 text.beat_recorded = True
@@ -176,9 +226,14 @@ class BookScene(Scene):
                     self.beat(text.original_text, at=start)
 
     def texts_on_screen(self):
-        """Every Text in the scene, inside groups too."""
+        """Every Text in the scene, inside groups too, once (a group may hold a text the
+        scene also holds)."""
+        seen = set()
         for mobject in self.mobjects:
-            yield from (m for m in mobject.get_family() if isinstance(m, Text))
+            for m in mobject.get_family():
+                if isinstance(m, Text) and id(m) not in seen:
+                    seen.add(id(m))
+                    yield m
 
     def check_text_fits(self) -> None:
         """Text the frame's edge cuts or too small for a phone is a layout error: say which."""
@@ -210,6 +265,34 @@ class BookScene(Scene):
                     f"below MIN_TEXT ({MIN_TEXT}), too small on a phone: scale it less or "
                     "shorten it"
                 )
+
+    def check_text_clear(self) -> None:
+        """Text on other text, or on a picture marked keep_clear, is a layout error: say
+        which. Two texts keep TEXT_GAP apart, glyph by glyph (a long line may pass over a
+        short one's empty end), so numbers in a row can't run into one another."""
+        texts = [t for t in self.texts_on_screen() if t.get_fill_opacity() > 0]
+        texts = [(text, box(text), glyph_boxes(text)) for text in texts]
+        pictures = [
+            m
+            for mobject in self.mobjects
+            for m in mobject.get_family()
+            if getattr(m, "keep_clear", False) and is_drawn(m)
+        ]
+        for i, (text, outline, boxes) in enumerate(texts):
+            for other, other_outline, other_boxes in texts[i + 1 :]:
+                near = boxes_meet(outline, other_outline, TEXT_GAP)
+                if near and boxes_meet(boxes, other_boxes, TEXT_GAP):
+                    raise ValueError(
+                        f"text {text.original_text!r} runs into text {other.original_text!r}"
+                        f" at {self.renderer.time:.1f} s: move one of them"
+                    )
+            for picture in pictures:
+                if text not in picture.get_family() and boxes_meet(boxes, box(picture)):
+                    raise ValueError(
+                        f"text {text.original_text!r} covers a picture it must keep clear of "
+                        f"({type(picture).__name__} at {np.round(picture.get_center()[:2], 2)})"
+                        f" at {self.renderer.time:.1f} s: move one of them"
+                    )
 
     @staticmethod
     def already_said(group: Mobject) -> None:

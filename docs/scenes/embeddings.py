@@ -12,11 +12,16 @@ import torch
 from bookscene import *
 from palette import ACCENT, ACCENT_2, PANEL, ROLE, TEXT, TEXT_2
 
-STRIP_WIDTH = 3.1
+STRIP_WIDTH = 2.6
 SHADES = 8  # colour steps per sign
 ROW_HEIGHT = 0.26
 ROW_STEP = 0.34
 SHOWN = 3  # numbers written out per vector
+# Three columns across the frame: the two tables on the left, x on the right, and the
+# worked sum, the rule and the beat between them, clear of both tables' strips and names.
+TABLES_X, X_TABLE_X = -4.75, 5.5  # the strips' centres
+MIDDLE_X = 0.12  # the middle column's centre, halfway between the tables' inner edges
+COLUMN_GAP = 0.35  # between a name and its numbers, and between two numbers
 
 
 @dataclass
@@ -66,7 +71,7 @@ def strip(values, scale: float) -> VGroup:
     outline = Rectangle(
         width=STRIP_WIDTH, height=ROW_HEIGHT, stroke_width=1, stroke_color=TEXT_2
     ).move_to([STRIP_WIDTH / 2, 0, 0])
-    return VGroup(*shapes.values(), outline)
+    return keep_clear(VGroup(*shapes.values(), outline))
 
 
 def table(rows, scale: float, names: list[str], name_color: str, top: float, center_x: float):
@@ -85,15 +90,19 @@ def number(value: float) -> str:
     return f"{value:.2f}".replace("-", "−")
 
 
-def numbers_line(name: str, values, color: str) -> VGroup:
-    """`name` and the first SHOWN values in fixed columns, then an ellipsis."""
+def numbers_line(name: str, values, color: str, name_width: float) -> VGroup:
+    """`name` and the first SHOWN values in columns, then an ellipsis. The columns start
+    after `name_width` (the widest name of the sum) and are as wide as a negative number,
+    so the lines of a sum align and a minus sign never reads as the last number's."""
     line = VGroup(label(name, MIN_TEXT, color, mono=True))
     for value in values[:SHOWN].tolist():
         line.add(label(number(value), MIN_TEXT, color, mono=True))
     line.add(label("…", MIN_TEXT, TEXT_2, mono=True))
     line[0].move_to(ORIGIN, aligned_edge=LEFT)
+    column = label(number(-0.5), MIN_TEXT, mono=True).width
     for i, cell in enumerate(line[1:-1]):
-        cell.move_to(RIGHT * (3.0 + 1.15 * i), aligned_edge=RIGHT)
+        right = name_width + (i + 1) * (COLUMN_GAP + column)
+        cell.move_to(RIGHT * right, aligned_edge=RIGHT)
     line[-1].next_to(line[-2], RIGHT, buff=0.15)
     return line
 
@@ -112,7 +121,7 @@ class EmbeddingsScene(BookScene):
         )
         id_cells, wte_rows, wpe_rows = self.show_tables(e, scale)
         x_rows, x_names = table(
-            e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=4.9
+            e.x[0], scale, [str(t) for t in range(T)], TEXT_2, top=0.3, center_x=X_TABLE_X
         )
         x_head = label(f"x  1 × {T} × {C}", MIN_TEXT, ROLE["x"]).next_to(x_rows, UP, buff=0.15)
         marks, rule_text = self.add_first(
@@ -166,13 +175,13 @@ class EmbeddingsScene(BookScene):
             [f"{i} {e.itos[i]}" for i in range(len(e.wte))],
             ROLE["ids"],
             top=1.85,
-            center_x=-4.75,
+            center_x=TABLES_X,
         )
         wte_head = label(f"wte  {len(e.wte)} × {C}", MIN_TEXT, TEXT).next_to(
             wte_rows, UP, buff=0.15
         )
         wpe_rows, wpe_names = table(
-            e.wpe, scale, [str(t) for t in range(len(e.wpe))], TEXT_2, top=0.3, center_x=-4.75
+            e.wpe, scale, [str(t) for t in range(len(e.wpe))], TEXT_2, top=0.3, center_x=TABLES_X
         )
         wpe_head = label(f"wpe  {len(e.wpe)} × {C}", MIN_TEXT, TEXT).next_to(
             wpe_rows, UP, buff=0.15
@@ -206,12 +215,20 @@ class EmbeddingsScene(BookScene):
             highlight(wte_rows[first], ROLE["ids"]),
             highlight(wpe_rows[0], ACCENT_2),
         )
+        names = (f"wte[{first}]", "+ wpe[0]", "= x[0, 0]")
+        name_width = max(label(name, MIN_TEXT, mono=True).width for name in names)
         lines = VGroup(
-            numbers_line(f"wte[{first}]", e.wte[first], ROLE["ids"]),
-            numbers_line("+ wpe[0]", e.wpe[0], ACCENT_2),
-            numbers_line("= x[0, 0]", e.x[0, 0], ROLE["x"]),
+            *[
+                numbers_line(name, values, color, name_width)
+                for name, values, color in zip(
+                    names,
+                    (e.wte[first], e.wpe[0], e.x[0, 0]),
+                    (ROLE["ids"], ACCENT_2, ROLE["x"]),
+                    strict=True,
+                )
+            ]
         )
-        lines.arrange(DOWN, buff=0.25, aligned_edge=LEFT).move_to(DOWN * 0.35)
+        lines.arrange(DOWN, buff=0.25, aligned_edge=LEFT).move_to([MIDDLE_X, -0.35, 0])
         note = label(f"first {SHOWN} of {C} numbers, rounded", MIN_TEXT, TEXT_2)
         note.next_to(lines, UP, buff=0.3)
         rule = Line(LEFT, RIGHT, stroke_width=2, color=TEXT_2)
@@ -231,16 +248,17 @@ class EmbeddingsScene(BookScene):
         )
         self.wait(0.6)
         rule_text = label("x[t] = wte[idx[t]] + wpe[t]", MIN_TEXT, ROLE["x"], mono=True)
-        rule_text.move_to(lines)
+        rule_text.move_to([MIDDLE_X, lines.get_y(), 0])
         self.play(FadeOut(VGroup(lines, note, rule)), FadeIn(rule_text), run_time=0.6)
         return marks, rule_text
 
     def show_stream(self, rule_text: Text, marks: VGroup, x_names: VGroup, x_head: Text):
-        """x is the residual stream every block reads and adds to."""
+        """x is the residual stream every block reads and adds to: said in the middle
+        column, under the rule, with an arrow to x."""
         stream = label(
-            "x is the residual stream:\nevery block reads and adds to it", MIN_TEXT, TEXT_2
+            "x is the residual stream:\nevery block reads\nand adds to it", MIN_TEXT, TEXT_2
         )
-        stream.next_to(rule_text, DOWN, buff=0.6).shift(LEFT * 0.4)
+        stream.next_to(rule_text, DOWN, buff=0.6).align_to(rule_text, LEFT)
         to_block = side_arrow(
             stream.get_right() + RIGHT * 0.1,
             [x_names.get_left()[0] - 0.1, stream.get_y(), 0],

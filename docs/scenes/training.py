@@ -75,7 +75,7 @@ class LossCurveScene(BookScene):
             tips=False,
             axis_config={"color": TEXT_2, "stroke_width": 2},
         )
-        loss_axes.move_to(UP * 0.45 + LEFT * 0.9)
+        loss_axes.move_to(UP * 0.35 + LEFT * 0.9)  # the phase names clear the subtitle
         lr_axes = Axes(
             x_range=[0, max_iters, 100],
             y_range=[0, cfg["learning_rate"] * 1.15, 1],
@@ -186,7 +186,7 @@ class LossCurveScene(BookScene):
                 line_spacing=1.0,
             ),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
-        legend.next_to(loss_axes, RIGHT, buff=0.4).align_to(loss_axes, UP)
+        legend.next_to(loss_axes, RIGHT, buff=0.55).align_to(loss_axes, UP)  # clear of "600"
         self.play(Create(train_curve), FadeIn(legend[0]), run_time=3.5, rate_func=linear)
         self.play(
             Create(val_line),
