@@ -44,6 +44,7 @@ extensions = [
     "ext.lean_theme",  # the theme's stylesheets and icon fonts cut to what the pages use
     "ext.reader_notebooks",  # each chapter as a notebook, and the box that offers it
     "ext.cell_bookkeeping",  # shown cells leave out glue() and the prose's asserts
+    "ext.computed_marks",  # the dotted mark on glued values: whole if short, numerals if long
 ]
 
 # --- sources --------------------------------------------------------------------------

@@ -35,8 +35,17 @@ def test_build_outputs_and_caches_are_not_sources(book_html):
     assert not leaked
 
 
+# the mark on a numeral of a glued sentence (ext/computed_marks.py): part of its word
+NUMERAL_MARK = re.compile(r'<span class="computed-number">([^<]*)</span>')
+
+
+def _page_html(page: Path) -> str:
+    """A page's HTML with its numerals' marks taken off, so a glued sentence reads whole."""
+    return NUMERAL_MARK.sub(r"\1", page.read_text(encoding="utf-8"))
+
+
 def _page_text(page: Path) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
+    return html.unescape(re.sub(r"<[^>]+>", " ", _page_html(page)))
 
 
 # A paired statistic as verdicts.Comparison.statistic prints it: mean, standard error,
@@ -434,7 +443,7 @@ def _section(page: Path, label: str) -> str:
     """The text of one section of a page (its label is its id), whitespace collapsed."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    soup = BeautifulSoup(_page_html(page), "html.parser")
     return " ".join(soup.select_one(f"section#{label}").get_text(" ").split())
 
 

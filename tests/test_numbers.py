@@ -139,15 +139,19 @@ def test_the_reading_check_finds_equal_ranges_and_hedged_plurals():
     )
 
 
-# every glued value, as the page paints it: its weight, its parent's, its underline, and
-# whether the sentence asked for emphasis (a <strong> around it)
+# every glued value, as the page paints it: its weight, its parent's, its underline, its
+# numerals' underlines (a glued sentence's, ext/computed_marks.py), and whether the
+# sentence asked for emphasis (a <strong> around it)
 GLUED_STYLES = """() => [...document.querySelectorAll("article p span.pasted-text")].map((e) => {
   const own = getComputedStyle(e);
+  const line = (s) => s.textDecorationLine + " " + s.textDecorationStyle;
   return {
     text: e.textContent,
+    prose: e.classList.contains("computed-prose"),
     weight: own.fontWeight,
     around: getComputedStyle(e.parentElement).fontWeight,
-    underline: own.textDecorationLine + " " + own.textDecorationStyle,
+    underline: line(own),
+    numerals: [...e.querySelectorAll("span.computed-number")].map((n) => line(getComputedStyle(n))),
     emphasised: e.closest("strong, b") !== null,
   };
 })"""
@@ -164,7 +168,13 @@ def test_computed_values_are_marked_not_bold(book_html, browser, scheme):
     finally:
         context.close()
     assert glued
+    # the chapter glues short values and whole sentences: both kinds are checked
+    assert {value["prose"] for value in glued} == {True, False}
     for value in glued:
-        assert value["underline"] == "underline dotted", value
+        if value["prose"]:  # a glued sentence: its numerals marked, not its words
+            assert value["underline"].startswith("none"), value
+            assert set(value["numerals"]) <= {"underline dotted"}, value
+        else:
+            assert value["underline"] == "underline dotted", value
         if not value["emphasised"]:  # as heavy as the words around it
             assert value["weight"] == value["around"], value

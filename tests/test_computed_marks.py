@@ -1,0 +1,97 @@
+"""ext/computed_marks.py: a glued value keeps its dotted mark, a glued sentence does not
+(only the numerals in it do)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docutils import nodes
+
+from ext.computed_marks import LONG, NUMBER, PROSE, mark
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).parent / "roots" / "test-computed-marks"
+
+
+def glued(text: str) -> nodes.inline:
+    node = nodes.inline(text, text, classes=["pasted-text"])
+    nodes.paragraph("", "", node)  # a parent, as in a page
+    mark(node)
+    return node
+
+
+def numerals(node: nodes.inline) -> list[str]:
+    return [n.astext() for n in node.findall(nodes.inline) if NUMBER in n["classes"]]
+
+
+def test_a_short_glued_text_keeps_its_mark_whole():
+    for text in ("73.4%", "+15.4 ± 1.7 points over 8 seeds", "no difference this book can measure"):
+        assert len(text) <= LONG
+        node = glued(text)
+        assert node["classes"] == ["pasted-text"] and not numerals(node), text
+        assert node.astext() == text
+
+
+def test_a_glued_sentence_marks_only_its_numerals():
+    said = (
+        "In 7 of 8 seeds GPT-2 sorts −0.5% fewer, 1,200 steps later (3e-08 apart, "
+        "log₁₀ +0.61); seed 1337's run is 2.7 times slower."
+    )
+    node = glued(said)
+    assert PROSE in node["classes"]
+    assert numerals(node) == ["7", "8", "−0.5%", "1,200", "3e-08", "+0.61", "1337", "2.7"]
+    assert node.astext() == said  # the words are all still there, in order
+
+
+def test_a_glued_sentence_without_numerals_is_not_marked_at_all():
+    node = glued("the masked runs are still ahead at the last evaluation of all")
+    assert PROSE in node["classes"] and not numerals(node)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    srcdir = tmp_path_factory.mktemp("marks") / "root"
+    shutil.copytree(ROOT, srcdir)
+    env = {**os.environ, "COMPUTED_MARKS_TEST_CACHE": str(srcdir.parent / "jupyter")}
+    command = [sys.executable, "-m", "sphinx", "-W", "-b", "html", str(srcdir)]
+    # in a process of its own, as tests/test_cell_bookkeeping.py builds its project
+    subprocess.run([*command, str(srcdir / "_build")], env=env, check=True, cwd=REPO)
+    return srcdir / "_build"
+
+
+# each glued text as the page paints it: its underline, and each of its numerals'
+MARKS = """() => [...document.querySelectorAll("article span.pasted-text")].map((e) => ({
+  text: e.textContent,
+  underline: getComputedStyle(e).textDecorationLine,
+  numerals: [...e.querySelectorAll("span.computed-number")].map((n) => [
+    n.textContent,
+    getComputedStyle(n).textDecorationLine + " " + getComputedStyle(n).textDecorationStyle,
+  ]),
+}))"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_page_underlines_a_number_but_not_a_glued_sentence(built, browser, scheme):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto((built / "index.html").as_uri())
+        marks = page.evaluate(MARKS)
+        style = page.evaluate(
+            "getComputedStyle(document.querySelector('article span.pasted-text'))"
+            ".textDecorationStyle"
+        )
+    finally:
+        context.close()
+    by_text = {m["text"]: m for m in marks}
+    assert by_text["73.4%"]["underline"] == "underline" and style == "dotted"
+    assert by_text["no difference this book can measure"]["underline"] == "underline"
+    sentence = next(m for m in marks if m["text"].startswith("It sorts"))
+    assert sentence["underline"] == "none"
+    assert sentence["numerals"] == [["73.4%", "underline dotted"], ["1,200", "underline dotted"]]
