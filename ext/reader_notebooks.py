@@ -29,7 +29,7 @@ import posixpath
 import pprint
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -64,18 +64,30 @@ def glue(name, value, display=True):
         _display(value)
 '''
 # Last: the values the text quotes (the page's, as the build computed them) against the
-# ones this run computed, named by name; values only the build computes are left out.
+# ones this run computed, named by name; values only the build computes are left out. A
+# value that differs is shown in the sentence that quotes it, so the reader can tell a
+# timing from a result.
 CHECK_CELL = """\
 # Every value the text above quotes is the page's: the book's build computed it. Here
 # each is checked against what this notebook computed (COMPUTED, filled by glue).
-# Timings (seconds, CPU-seconds, tokens a second) measure the machine that ran them and
-# differ from the build's; any other value that differs is worth a look.
 PAGE = {page}
+QUOTED_IN = {quoted}  # the sentence of the text that quotes each value
 differ = {{name: text for name, text in PAGE.items() if COMPUTED.get(name) != text}}
 same = len(PAGE) - len(differ)
 print(f"{{same}} of {{len(PAGE)}} values in the text are what this run computed")
 for name, text in differ.items():
-    print(f"  {{name}}: the page says {{text!r}}, this run {{COMPUTED.get(name)!r}}")"""
+    print(f"  {{name}}: the page says {{text!r}}, this run {{COMPUTED.get(name)!r}}")
+    if name in QUOTED_IN:
+        print(f"    in: {{QUOTED_IN[name]}}")
+if differ:
+    print({timings!r})"""
+TIMINGS_DIFFER = (
+    "Timings (seconds, CPU-seconds, tokens a second) measure the machine that ran them "
+    "and differ from the build's; any other value that differs is worth a look."
+)
+QUOTE_LENGTH = 160  # characters of a quoting sentence the check prints
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z{`*(\[])")
+_QUOTE = re.compile(r"\{glue:text\}`([^`:]+)")
 CHECK_HEADING = "## Check: the text's values against this run"
 # First, before anything imports torch: the build's kernels and threads, so the notebook
 # computes what its page printed (the values live in buildlib/book_build.py, not here).
@@ -166,10 +178,15 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
         nbformat.v4.new_markdown_cell(preface),
         nbformat.v4.new_code_cell(NUMERICS_CELL),
     ]
-    check = pprint.pformat(page_values(executed), width=88, sort_dicts=False)
+    values, quoted = page_values(executed), quoting_sentences(executed, page)
+    check = CHECK_CELL.format(
+        page=pprint.pformat(values, width=88, sort_dicts=False),
+        quoted=pprint.pformat({n: quoted[n] for n in values if n in quoted}, width=88),
+        timings=TIMINGS_DIFFER,
+    )
     cells += [
         nbformat.v4.new_markdown_cell(CHECK_HEADING),
-        nbformat.v4.new_code_cell(CHECK_CELL.format(page=check)),
+        nbformat.v4.new_code_cell(check),
     ]
     notebook.cells = cells
     notebook.metadata = {
@@ -180,6 +197,24 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
         cell.pop("id", None)
     notebook.nbformat, notebook.nbformat_minor = 4, 4  # ids dropped: 4.4 has none
     return notebook
+
+
+def quoting_sentences(executed, page: Page) -> dict[str, str]:
+    """name → the first sentence of the text that quotes it, as the notebook writes it
+    (cut to QUOTE_LENGTH characters)."""
+    quiet = replace(page, unglued=[])  # the text's own conversion notes those
+    found: dict[str, str] = {}
+    for cell in executed.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for paragraph in cell.source.split("\n\n"):
+            for sentence in _SENTENCE_END.split(paragraph):
+                for name in _QUOTE.findall(sentence):
+                    if name not in found:
+                        said = " ".join(_inline(sentence, quiet).split())
+                        cut = len(said) > QUOTE_LENGTH
+                        found[name] = said[: QUOTE_LENGTH - 1] + "…" if cut else said
+    return found
 
 
 def _code_cell(cell, page: Page):
@@ -448,11 +483,12 @@ def _preface(app, pagename: str) -> str:
         "against what your run computed. Install the book's package and Jupyter "
         f"first, in an environment of its own{where}:*\n\n"
         f"    {VENV}\n    {install_line(app)}\n\n"
-        "*then run the cells in order. The first one sets the book's numerics; the next "
-        "loads the trained models, training any it does not find first (that can take "
-        "minutes; they are kept for the next run, in the folder `NANOBOOK_CACHE_DIR` "
-        "names, else in a `.cache` folder beside the book's code). Timings differ from the page's, "
-        "as they measure your machine.*"
+        "*then run the cells in order. The first one sets the book's numerics; a cell "
+        "that needs a trained model loads it, and trains it first on a first run (minutes "
+        "for most chapters, longer for a chapter that compares many runs; what it trains is "
+        "kept for the next run, in the folder `NANOBOOK_CACHE_DIR` names, else in a "
+        "`.cache` folder beside the book's code). Timings differ from the page's, as they "
+        "measure your machine.*"
     )
 
 

@@ -141,8 +141,39 @@ def test_every_cell_is_shown_and_glue_works_without_myst_nb():
     assert printed.getvalue().splitlines() == [
         "0 of 1 values in the text are what this run computed",
         "  x: the page says '2', this run '3'",
+        reader_notebooks.TIMINGS_DIFFER,
     ]
     nbformat.validate(out)
+
+
+def test_the_check_shows_a_value_that_differs_in_the_sentence_that_quotes_it():
+    """A reader tells a timing from a result by the sentence around it, written as the
+    notebook's text writes it (the value in place, a long sentence cut)."""
+    text = (
+        "# One\n\nA first sentence. The run took {glue:text}`secs` CPU-seconds, and "
+        "[more](https://example.org). Then {glue:text}`acc` of problems came right, "
+        + "which is said at some length " * 8
+        + "to the end."
+    )
+    glued = [_glued_output("secs", "12"), _glued_output("acc", "'90%'")]
+    code = nbformat.v4.new_code_cell("glue('secs', 12); glue('acc', '90%')", outputs=glued)
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text), code])
+    page = _page({"secs": "12", "acc": "'90%'"})
+    check = reader_notebooks.reader_notebook(executed, page, "PREFACE").cells[-1]
+    namespace = {"COMPUTED": {"secs": "15", "acc": "'90%'"}}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check.source, namespace)
+    lines = printed.getvalue().splitlines()
+    assert lines[:3] == [
+        "1 of 2 values in the text are what this run computed",
+        "  secs: the page says '12', this run '15'",
+        "    in: The run took 12 CPU-seconds, and [more](https://example.org).",
+    ]
+    quoted = reader_notebooks.quoting_sentences(executed, page)["acc"]
+    assert quoted.startswith("Then 90% of problems came right") and quoted.endswith("…")
+    assert len(quoted) == reader_notebooks.QUOTE_LENGTH
+    assert page.unglued == []  # quoting converts text but notes no unglued names twice
 
 
 def test_a_value_in_a_format_it_does_not_take_is_written_as_glued():
