@@ -45,6 +45,7 @@ extensions = [
     "ext.reader_notebooks",  # each chapter as a notebook, and the box that offers it
     "ext.cell_bookkeeping",  # shown cells leave out glue() and the prose's asserts
     "ext.computed_marks",  # the dotted mark on glued values: whole if short, numerals if long
+    "ext.cell_images",  # a figure a cell draws without an alt text is a warning
 ]
 
 # --- sources --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ SUBTYPES = (
     "math",
     "reader-notebook",
     "notebook",
+    "cell-image",
     "claim",
     "training",
 )

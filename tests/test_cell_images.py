@@ -1,0 +1,65 @@
+"""ext/cell_images.py: a figure a code cell draws without an alt text is a located warning
+with a hint; one with its cell's ``mystnb: image: alt`` is not, and its alt is published."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ext.cell_images import HINT, MESSAGE
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).parent / "roots" / "test-cell-images"
+
+
+def build(srcdir: Path) -> str:
+    """Build the root (in a process of its own, as tests/test_computed_marks.py does);
+    returns what it said on stderr."""
+    env = {**os.environ, "CELL_IMAGES_TEST_CACHE": str(srcdir.parent / "jupyter")}
+    command = [sys.executable, "-m", "sphinx", "-b", "html", str(srcdir), str(srcdir / "_build")]
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, str, str]:
+    """The built root, what its first build said, and what a second one (reading nothing
+    again) said."""
+    srcdir = tmp_path_factory.mktemp("images") / "root"
+    shutil.copytree(ROOT, srcdir)
+    return srcdir, build(srcdir), build(srcdir)
+
+
+def cell_line(srcdir: Path, after: str) -> int:
+    """The page's line of the first code cell after the sentence ``after``."""
+    lines = (srcdir / "index.md").read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(after))
+    return next(n for n in range(start, len(lines)) if lines[n].startswith("```{code-cell}")) + 1
+
+
+def test_a_figure_without_alt_is_a_warning_at_its_cell_and_one_with_alt_is_not(built):
+    srcdir, said, _ = built
+    warnings = [line for line in said.splitlines() if "WARNING" in line]
+    without = cell_line(srcdir, "A figure that does not")
+    assert warnings == [f"{srcdir / 'index.md'}:{without}: WARNING: {MESSAGE}"]
+    assert f"  hint: {HINT} [nanobook.cell-image]" in said
+
+
+def test_the_warning_is_said_again_by_a_build_that_does_not_read_the_page(built):
+    srcdir, _, again = built
+    without = cell_line(srcdir, "A figure that does not")
+    assert f"index.md:{without}: WARNING: {MESSAGE}" in again
+
+
+def test_the_alt_of_the_cell_is_the_image_alt_in_the_page(built):
+    srcdir, _, _ = built
+    html = (srcdir / "_build" / "index.html").read_text()
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    assert alts[0] == "One black pixel, the whole figure."
+    assert len(alts) == 2 and alts[1].endswith(".png")  # the cell without: its file name
