@@ -444,6 +444,29 @@ def test_widgets_fit_a_phone_in_the_dark(open_page):
         assert ink == "rgb(244, 162, 97)"  # the dark theme's accent
 
 
+def test_the_sampling_tables_fit_a_phone_with_the_drawn_column_in_view(open_page):
+    """Until the model loads, and without JavaScript, a live-sampling widget shows its
+    static table. On a 390 px phone a step's likeliest tokens wrap between tokens, so the
+    table fits and its drawn column, which the chapter's prose reads, stays in view."""
+    page = open_page(
+        "sampling",
+        viewport={"width": 390, "height": 844},
+        color_scheme="dark",
+        java_script_enabled=False,
+    )
+    tables = page.locator(".nb-live-sampling .nb-live-static table")
+    assert tables.count() == 2
+    for n in range(tables.count()):
+        fit = tables.nth(n).evaluate(
+            """t => ({scroll: t.scrollWidth, client: t.clientWidth,
+                      right: t.getBoundingClientRect().right,
+                      drawn: Math.max(...[...t.querySelectorAll("tr > :last-child")]
+                                          .map(c => c.getBoundingClientRect().right))})"""
+        )
+        assert fit["scroll"] <= fit["client"] and fit["drawn"] <= fit["right"] <= 390, fit
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def test_bad_input_is_explained_in_the_widget(open_page):
     page = open_page("attention")
     widget = live(page, "#live-attention-sort-0")

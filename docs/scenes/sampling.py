@@ -10,7 +10,7 @@ from bookscene import *
 from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
 
 VAL_ROW = 1  # a held-out sort problem (chapter 7's clip uses row 0)
-TEMPERATURES = (0.5, 1.0, 1.5)
+TEMPERATURES = (0.5, 1.0, 2.0)  # the chapter's temperature chart shows these (it checks)
 TOP = 5
 CELL = 0.62
 BAR = 2.4  # length of a bar at probability 1
@@ -198,12 +198,12 @@ class SamplingScene(BookScene):
         return generated, (feed_back, feed_note)
 
     def show_temperature(self, char, title: VGroup) -> None:
-        """Temperature: divide the logits by T before the softmax."""
+        """Temperature: divide the logits by τ before the softmax."""
         text, logits = hesitant_context(char)
-        order = logits.topk(TOP).indices.tolist()  # dividing by T > 0 keeps the order
+        order = logits.topk(TOP).indices.tolist()  # dividing by τ > 0 keeps the order
         chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
-            label("Temperature: softmax(logits / T)", 36),
+            label("Temperature: softmax(logits / τ)", 36),
             label("the char model's next character, top 5", MIN_TEXT, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
@@ -216,7 +216,7 @@ class SamplingScene(BookScene):
         tempered = [(logits / t).softmax(-1)[order].tolist() for t in TEMPERATURES]
         length = 1.9 / max(max(probs) for probs in tempered)  # one scale for all three
         for temperature, probs in zip(TEMPERATURES, tempered, strict=True):
-            head = label(f"T = {temperature}", 26, ACCENT_2 if temperature == 1 else TEXT)
+            head = label(f"τ = {temperature}", 26, ACCENT_2 if temperature == 1 else TEXT)
             columns.add(
                 VGroup(
                     head, prob_bars(chars, probs, ROLE["probs"], length=length, room=1.9, digits=3)
@@ -224,7 +224,7 @@ class SamplingScene(BookScene):
             )
         columns.arrange(RIGHT, buff=0.5).move_to(DOWN * 0.9)
         note = label(
-            "low T: sharper, nearly greedy;  high T: flatter, more surprising", MIN_TEXT, TEXT_2
+            "low τ: sharper, nearly greedy;  high τ: flatter, more surprising", MIN_TEXT, TEXT_2
         ).move_to(DOWN * 3.15)
         self.play(
             FadeOut(*[m for m in self.mobjects if m is not title]),

@@ -23,19 +23,24 @@ from .directive import live_widget
 LIVE_DIR = "_live"
 
 
-def table(header: list[str], rows: list[list[str]]) -> nodes.table:
+def table(header: list[str], rows: list[list[str | nodes.paragraph]]) -> nodes.table:
+    """A table of text cells; a cell may be a paragraph of its own (marked-up parts)."""
     table = nodes.table(classes=["nb-live-table"])
     group = nodes.tgroup(cols=len(header))
     table += group
+
+    def paragraph(cell: str | nodes.paragraph) -> nodes.paragraph:
+        return cell if isinstance(cell, nodes.paragraph) else nodes.paragraph(text=cell)
+
     # widths in characters, as the text builder reads them: every cell fits unwrapped
     # (a column narrower than one wide character would never finish wrapping)
     for column in zip(header, *rows, strict=True):
-        group += nodes.colspec(colwidth=max(len(cell) for cell in column) + 2)
+        group += nodes.colspec(colwidth=max(len(paragraph(cell).astext()) for cell in column) + 2)
     head, body = nodes.thead(), nodes.tbody()
     for cells, parent in [(header, head), *((row, body) for row in rows)]:
         row_node = nodes.row()
         for cell in cells:
-            row_node += nodes.entry("", nodes.paragraph(text=cell))
+            row_node += nodes.entry("", paragraph(cell))
         parent += row_node
     group += head
     group += body

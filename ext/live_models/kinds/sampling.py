@@ -175,6 +175,18 @@ def sampling(
     return {"prompt": prompt, "prompt_rule": rule, "steps": record, "text": entry.decode(ids)}
 
 
+def candidates(listed: list) -> nodes.paragraph:
+    """A step's likeliest tokens with their probabilities, each kept on one line: on a
+    narrow screen the cell wraps between them (nanobook_live.css), so the table stays as
+    wide as the page and the drawn column beside it in view."""
+    cell = nodes.paragraph(classes=["nb-live-candidates"])
+    for n, (token, p) in enumerate(listed):
+        if n:
+            cell += nodes.Text("  ")
+        cell += nodes.inline(text=f"{visible.token(token)} {p:.2f}", classes=["nb-live-candidate"])
+    return cell
+
+
 def sampling_fallback(spec: SamplingSpec, result: dict) -> list[nodes.Node]:
     top_k = "no top-k" if spec.top_k is None else f"top-k {spec.top_k}"
     top_p = "" if spec.top_p is None else f", top-p {spec.top_p:g}"
@@ -191,11 +203,7 @@ def sampling_fallback(spec: SamplingSpec, result: dict) -> list[nodes.Node]:
         classes=["nb-live-caption"],
     )
     rows = [
-        [
-            str(n + 1),
-            "  ".join(f"{visible.token(tok)} {p:.2f}" for tok, p in step["candidates"]),
-            visible.token(step["drawn"]),
-        ]
+        [str(n + 1), candidates(step["candidates"]), visible.token(step["drawn"])]
         for n, step in enumerate(result["steps"][:ROWS])
     ]
     note = training_note(distribution.limits(spec.preset), spec.prompt)
