@@ -67,6 +67,20 @@ def test_scene_file_defines_exactly_the_scenes_its_chapter_shows(name):
     assert clips_in_book().get(name, set()) == defined
 
 
+def test_the_sampling_clip_shows_the_temperatures_of_the_chapters_chart():
+    """The clip and the chart beside it show the same three temperatures. Checked here,
+    not in the chapter: the reader's notebook has no scene files to read."""
+    scene = ast.parse((SCENES / "sampling.py").read_text(encoding="utf-8"))
+    (shown,) = [
+        ast.literal_eval(node.value)
+        for node in scene.body
+        if isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["TEMPERATURES"]
+    ]
+    chapter = (CHAPTERS / "sampling.md").read_text(encoding="utf-8")
+    (charted,) = re.findall(r"^temperatures = (\[[^\]\n]*\])", chapter, re.MULTILINE)
+    assert list(shown) == ast.literal_eval(charted)
+
+
 def test_scene_names_are_unique_across_files():
     names = [cls for name in SCENE_FILES for cls in scene_classes(SCENES / name)]
     assert len(names) == len(set(names)), names

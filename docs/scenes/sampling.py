@@ -10,7 +10,7 @@ from bookscene import *
 from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
 
 VAL_ROW = 1  # a held-out sort problem (chapter 7's clip uses row 0)
-TEMPERATURES = (0.5, 1.0, 2.0)  # the chapter's temperature chart shows these (it checks)
+TEMPERATURES = (0.5, 1.0, 2.0)  # the chapter's temperature chart shows these (a test checks)
 TOP = 5
 CELL = 0.62
 BAR = 2.4  # length of a bar at probability 1
