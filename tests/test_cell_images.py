@@ -22,7 +22,17 @@ def build(srcdir: Path) -> str:
     """Build the root (in a process of its own, as tests/test_computed_marks.py does);
     returns what it said on stderr."""
     env = {**os.environ, "CELL_IMAGES_TEST_CACHE": str(srcdir.parent / "jupyter")}
-    command = [sys.executable, "-m", "sphinx", "-b", "html", str(srcdir), str(srcdir / "_build")]
+    # -N: no colour codes in what it says, which Sphinx adds where CI is set
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-N",
+        "-b",
+        "html",
+        str(srcdir),
+        str(srcdir / "_build"),
+    ]
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
     return done.stderr
 
