@@ -265,6 +265,16 @@ def button(widget, name: str):
     return widget.get_by_role("button", name=name, exact=True)
 
 
+def train_to_the_end(page, widget) -> None:
+    """Press Train and wait until the run says it is done."""
+    button(widget, "Train").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
@@ -355,12 +365,7 @@ def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
     where = button(widget, "Train").evaluate(top)
     page.evaluate("document.activeElement.blur()")
     assert button(widget, "Train").evaluate(top) == where
-    button(widget, "Train").click()
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done')",
-        timeout=300_000,
-    )
+    train_to_the_end(page, widget)
     button(widget, "Use my model in the attention and sampling widgets").click()
     attention = page.locator(".nb-live-attention")
     assert chosen_model(attention) == "your model (step 5)"
@@ -412,13 +417,8 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     page = page_of("myst")
     widget = page.locator(".nb-live-training")
     assert "differs from PyTorch's" in widget.locator(".nb-training-start").inner_text()
-    button(widget, "Train").click()
+    train_to_the_end(page, widget)
     status = widget.locator(".nb-live-status")
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done')",
-        timeout=300_000,
-    )
     assert status.inner_text().startswith("Done: 40 steps")
     records = page.evaluate("window.records")
     assert [r["iter"] for r in records] == list(range(1, 41))
@@ -452,12 +452,7 @@ def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
     assert all(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
     where = widget.locator(".nb-training-where")
     assert where.inner_text().startswith("The phases fill in once your run has taken a step.")
-    button(widget, "Train").click()
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done')",
-        timeout=300_000,
-    )
+    train_to_the_end(page, widget)
     assert not any(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
     assert where.inner_text() == "Choose a phase to mark the lines of train.py that run it."
     forward = widget.locator(".nb-training-phase", has_text="Forward")
@@ -503,12 +498,7 @@ def test_a_heads_map_enlarges_and_reads_in_dark_mode(page_of):
     page.evaluate("document.documentElement.dataset.theme = 'dark'")
     widget = page.locator(".nb-live-training")
     widget.get_by_label("Steps", exact=True).fill("5")
-    button(widget, "Train").click()
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done')",
-        timeout=300_000,
-    )
+    train_to_the_end(page, widget)
     panel = widget.locator(".nb-training-maps")
     empty, ink, ground = page.evaluate(CELLS_AND_GROUND, panel.element_handle())
     assert contrast(empty, ground) >= 3 and contrast(ink, ground) >= 3, (empty, ink, ground)
@@ -544,12 +534,7 @@ def test_a_phases_link_lands_below_the_top_and_leads_back(page_of):
     page = page_of("index", viewport={"width": 1280, "height": 700})
     widget = page.locator(".nb-live-training")
     widget.get_by_label("Steps", exact=True).fill("5")
-    button(widget, "Train").click()
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done')",
-        timeout=300_000,
-    )
+    train_to_the_end(page, widget)
     phase = widget.locator(".nb-training-phase", has_text="Optimiser step")
     phase.click()
     link = widget.locator(".nb-training-where a")
