@@ -53,6 +53,60 @@ def code_digest(path: Path) -> str:
     return _python_facts(Path(path).read_bytes())[0]
 
 
+# --- the code this process runs ---------------------------------------------------------
+# A module's file may be edited while a build runs (an editor's save under livedocs): the
+# build goes on running the code it loaded. Its keys name that code, not the file's new
+# text, or what the old code made would be stored under the edit's key and shown for it.
+# Code that runs in another process (a worker, a kernel) loads its files when it starts:
+# an edit between a key and that start stores the new code's result under the old text's
+# key, which the next build no longer asks for.
+_LOADED: dict[Path, str] = {}  # a loaded module's file -> the code digest of what it ran
+
+
+def running_code_digest(path: Path) -> str:
+    """The code digest of ``path`` as this process loaded it, if ``remember_loaded_code``
+    saw it loaded; else as it is on disk now (code_digest)."""
+    loaded = _LOADED.get(Path(path).resolve())
+    return loaded if loaded is not None else code_digest(path)
+
+
+class _RememberingLoader(importlib.machinery.SourceFileLoader):
+    def exec_module(self, module) -> None:
+        _LOADED[Path(self.path).resolve()] = code_digest(Path(self.path))  # what runs next
+        super().exec_module(module)
+
+
+class _RememberingFinder:
+    """A meta path finder: the modules ``PathFinder`` finds under ``roots`` load through
+    ``_RememberingLoader``."""
+
+    def __init__(self, roots: tuple[Path, ...]):
+        self.roots = roots
+
+    def find_spec(self, name, path=None, target=None):
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        loader = getattr(spec, "loader", None)
+        if type(loader) is importlib.machinery.SourceFileLoader and self._ours(loader.path):
+            spec.loader = _RememberingLoader(loader.name, loader.path)
+        return spec
+
+    def _ours(self, file: str) -> bool:
+        return any(Path(file).resolve().is_relative_to(root) for root in self.roots)
+
+
+def remember_loaded_code(*roots: Path) -> None:
+    """From now on, key this process's modules under ``roots`` (default: the project's
+    folder) by the code they were loaded with; those already loaded, by their code now.
+    A build calls it first thing (docs/conf.py)."""
+    roots = tuple(Path(r).resolve() for r in roots or (CODE_HOME,))
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and file.endswith(".py") and _RememberingFinder(roots)._ours(file):
+            _LOADED.setdefault(Path(file).resolve(), code_digest(Path(file)))
+    if not any(isinstance(f, _RememberingFinder) and f.roots == roots for f in sys.meta_path):
+        sys.meta_path.insert(0, _RememberingFinder(roots))
+
+
 def _names_in_file(path: Path) -> list[tuple[str, int]]:
     """(dotted name, relative level) of every module the file may import."""
     try:
@@ -326,7 +380,7 @@ def code_inputs(*paths: Path, search: Iterable[Path] = ()) -> list[str]:
     for path in paths:
         files, versions = import_files(path, search)
         for file in [Path(path).resolve(), *files]:
-            parts[f"{_short_name(file, search)}={code_digest(file)}"] = None
+            parts[f"{_short_name(file, search)}={running_code_digest(file)}"] = None
         parts.update(dict.fromkeys(versions))
     return sorted(parts)
 

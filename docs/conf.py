@@ -7,7 +7,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # ext/ and model_src/ import from the checkout
-from buildlib.book_build import CLIP_QUALITY_ENV  # noqa: E402  (the path above)
+from buildlib import keys  # noqa: E402  (the path above)
+
+keys.remember_loaded_code()  # key the code this build runs, even if a file changes meanwhile
+from buildlib.book_build import CLIP_QUALITY_ENV  # noqa: E402
 from buildlib.store import default_cache  # noqa: E402
 
 CACHE = default_cache()

@@ -565,7 +565,8 @@ def extension_code() -> str:
     the library it runs (the store, the keys)."""
     ext = Path(__file__).parent
     files = sorted([*ext.rglob("*.py"), *(ext.parent / "buildlib").glob("*.py")])
-    return keys.digest(*(f"{p.relative_to(ext.parent)}={keys.code_digest(p)}" for p in files))
+    parts = (f"{p.relative_to(ext.parent)}={keys.running_code_digest(p)}" for p in files)
+    return keys.digest(*parts)
 
 
 def extension_outdated(app, env, added, changed, removed) -> list[str]:

@@ -52,6 +52,38 @@ def test_a_comment_edit_of_model_py_keeps_the_training_key(tmp_path):
     assert keys.code_inputs(copy / "train.py", search=[tmp_path]) != before
 
 
+def test_a_module_saved_while_a_build_runs_is_keyed_by_the_code_the_build_loaded(tmp_path):
+    """A producer module edited while a build runs: the build still runs the code it loaded,
+    so its keys name that code, and what it makes is not stored under the edit's key. A
+    module not loaded yet is keyed by its file, as before."""
+    (tmp_path / "made").mkdir()
+    (tmp_path / "made" / "__init__.py").write_text("")
+    for name in ("kind", "later"):
+        (tmp_path / "made" / f"{name}.py").write_text("ANSWER = 1\n")
+    script = textwrap.dedent(f"""
+        import json, sys
+        from pathlib import Path
+        root = Path({str(tmp_path)!r})
+        sys.path.insert(0, str(root))
+        from buildlib import keys
+        keys.remember_loaded_code(root)
+        from made import kind
+        def key(name):
+            return keys.code_inputs(root / "made" / f"{{name}}.py", search=[root])
+        before = key("kind"), key("later")
+        for name in ("kind", "later"):
+            (root / "made" / f"{{name}}.py").write_text("ANSWER = 2\\n")
+        print(json.dumps([before, (key("kind"), key("later")), kind.ANSWER]))
+    """)
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    (kind_before, later_before), (kind_after, later_after), answer = json.loads(run.stdout)
+    assert answer == 1  # the process runs the code it loaded
+    assert kind_after == kind_before  # and keys it by that code
+    assert later_after != later_before  # a module it never loaded: by the file now
+
+
 def test_imports_outside_the_project_are_followed_and_packages_named_by_version(tmp_path):
     """Issue 18, item 6: a helper on PYTHONPATH is part of the key, wherever it lives."""
     elsewhere = tmp_path / "elsewhere"
