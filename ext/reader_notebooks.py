@@ -25,9 +25,11 @@ from __future__ import annotations
 import copy
 import fnmatch
 import html
+import importlib.metadata
 import posixpath
 import pprint
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -447,12 +449,15 @@ def _add_to_download_menu(context: dict) -> None:
 NOTEBOOK_BUTTON = "download-notebook-button"  # the theme's own label for it
 
 
-def install_line(app) -> str:
-    """The one line that installs the book's package and Jupyter: the wheel this build
-    published (ext/reader_wheel.py) at its absolute URL, else the repository, else the
-    checkout the reader is in."""
+def install_lines(app) -> str:
+    """The lines that install the book's package and Jupyter. PyTorch first and alone: its
+    CPU build, at the version this build ran, from PyTorch's index, so pip neither takes
+    PyPI's CUDA build nor asks PyTorch's index for every other package. Then the wheel this
+    build published (ext/reader_wheel.py) at its absolute URL, else the repository, else
+    the checkout the reader is in."""
+    torch = f"torch=={importlib.metadata.version('torch').partition('+')[0]}"
     package = _package(app) or CHECKOUT
-    return f"pip install {package} --extra-index-url {TORCH_CPU_INDEX}"
+    return f"pip install {torch} --index-url {TORCH_CPU_INDEX}\npip install {package}"
 
 
 VENV = "python3 -m venv nanobook && . nanobook/bin/activate"  # the run box's first line
@@ -482,7 +487,7 @@ def _preface(app, pagename: str) -> str:
         "the page's, as the book's build computed it; the last cell checks each one "
         "against what your run computed. Install the book's package and Jupyter "
         f"first, in an environment of its own{where}:*\n\n"
-        f"    {VENV}\n    {install_line(app)}\n\n"
+        f"    {VENV}\n{textwrap.indent(install_lines(app), '    ')}\n\n"
         "*then run the cells in order. The first one sets the book's numerics; a cell "
         "that needs a trained model loads it, and trains it first on a first run (minutes "
         "for most chapters, longer for a chapter that compares many runs; what it trains is "
@@ -551,7 +556,6 @@ def add_run_box(app, doctree, docname: str) -> None:
 
 
 def _run_box(app, docname: str) -> nodes.Element:
-    line = install_line(app)
     repository = app.config.nanobook_repository_url
     box = nodes.admonition(classes=["nanobook-run"])
     box += nodes.title("", "Run this chapter")
@@ -562,7 +566,7 @@ def _run_box(app, docname: str) -> nodes.Element:
         "CPU) in an environment of its own, as it pins the versions it was built with"
         f"{where}:",
     )
-    commands = f"{VENV}\n{line}"
+    commands = f"{VENV}\n{install_lines(app)}"
     box += nodes.literal_block(commands, commands, language="bash")
     if repository:
         source = nodes.paragraph("", "Its source: ")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib.metadata
 import io
 import json
 import os
@@ -219,7 +220,11 @@ def test_a_page_offers_its_notebook_and_launch_buttons_only_with_a_repository(tm
     assert "Run this chapter" in page
     assert 'href="_sources/chapter.ipynb"' in page
     # no pyproject.toml in this project's root: no wheel, the checkout is the package
-    checkout = 'pip install ".[notebook]" --extra-index-url https://download.pytorch.org/whl/cpu'
+    torch = importlib.metadata.version("torch").partition("+")[0]
+    checkout = (  # PyTorch alone first, the CPU build of the version the build ran
+        f"pip install torch=={torch} --index-url https://download.pytorch.org/whl/cpu\n"
+        'pip install ".[notebook]"\n'
+    )
     assert checkout in html.unescape(_text(page))
     assert _download_menu(page) == ["_sources/chapter.ipynb", "_sources/chapter.md"]
     assert "colab" not in page.lower() and "binder" not in page.lower()
@@ -360,14 +365,14 @@ def test_the_run_box_installs_the_wheel_the_build_published(tmp_path):
     made = srcdir / "_build" / "nanobook-cache" / "wheels" / key / wheel.name
     assert wheel.read_bytes() == made.read_bytes()  # the store's entry, published
     url = f"https://example.org/book/_downloads/{key}/{wheel.name}"
-    line = (
-        f'pip install "nanobook[notebook] @ {url}" --extra-index-url {book_build.TORCH_CPU_INDEX}'
-    )
+    torch = importlib.metadata.version("torch").partition("+")[0]
+    torch_line = f"pip install torch=={torch} --index-url {book_build.TORCH_CPU_INDEX}"
+    line = f'pip install "nanobook[notebook] @ {url}"'
     page = (out / "chapter.html").read_text(encoding="utf-8")
-    assert line in html.unescape(_text(page))
+    assert f"{torch_line}\n{line}\n" in html.unescape(_text(page))
     assert "checkout" not in _text(page)
     notebook = nbformat.read(out / "_sources" / "chapter.ipynb", 4)
-    assert f"    {line}\n" in notebook.cells[1].source
+    assert f"    {torch_line}\n    {line}\n" in notebook.cells[1].source
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert {"model_src/model.py", "buildlib/store.py", "palette.py"} <= names
