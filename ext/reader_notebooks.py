@@ -568,6 +568,7 @@ def _run_box(app, docname: str) -> nodes.Element:
     )
     commands = f"{VENV}\n{install_lines(app)}"
     box += nodes.literal_block(commands, commands, language="bash")
+    box += _wheel_here(app, docname)
     if repository:
         source = nodes.paragraph("", "Its source: ")
         source += nodes.reference("", repository, refuri=repository)
@@ -594,6 +595,33 @@ def _run_box(app, docname: str) -> nodes.Element:
     if repository:
         box += nodes.raw("", _LAUNCH_SLOT, format="html")
     return box
+
+
+RUN_BOX_SCRIPT = "nanobook_run_box.js"  # the wheel beside the page, when not at the site
+
+
+def _wheel_here(app, docname: str) -> list[nodes.Node]:
+    """Where the published wheel is from this page, for RUN_BOX_SCRIPT: read anywhere
+    but the published site (a local build, from disk or served), the box names the wheel
+    this build made, which the site may not have."""
+    wheel, site = app.config.nanobook_wheel, app.config.html_baseurl
+    if not (wheel and site):
+        return []
+    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
+    here = html.escape(posixpath.relpath(wheel, page_dir or "."))
+    published = html.escape(f"{site}{wheel}")
+    span = f'<span hidden data-nanobook-wheel="{here}" data-nanobook-published="{published}">'
+    return [nodes.raw("", f"{span}</span>", format="html")]
+
+
+def add_run_box_script(app, pagename, templatename, context, doctree) -> None:
+    """The pages whose run box names the published wheel load RUN_BOX_SCRIPT."""
+    if "data-nanobook-wheel=" in context.get("body", ""):
+        app.add_js_file(RUN_BOX_SCRIPT, loading_method="defer")
+
+
+def _static_path(app, config) -> None:
+    config.html_static_path.append(str(Path(__file__).with_name("static")))
 
 
 def _why_no_notebook(app, docname: str) -> str | None:
@@ -660,5 +688,7 @@ def setup(app):
     app.connect("doctree-read", check_quotes)
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
+    app.connect("html-page-context", add_run_box_script)
+    app.connect("config-inited", _static_path)
     app.connect("build-finished", binder_requirements)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -352,10 +352,10 @@ def _download_menu(page: str) -> list[str]:
     return re.findall(r'<a href="([^"]+)"', menu[1])
 
 
-def test_the_run_box_installs_the_wheel_the_build_published(tmp_path):
+def test_the_run_box_installs_the_wheel_the_build_published(tmp_path, browser):
     """With the project's pyproject.toml at its root, the build publishes the wheel under
     a folder named by its content, and the run box and the notebook install it, with
-    Jupyter, from the site."""
+    Jupyter, from the site; a page read from a local build names the wheel beside it."""
     srcdir = tmp_path / "book"
     shutil.copytree(ROOT, srcdir)
     _build(srcdir, "-D", f"nanobook_project_root={REPO}")
@@ -373,6 +373,11 @@ def test_the_run_box_installs_the_wheel_the_build_published(tmp_path):
     assert "checkout" not in _text(page)
     notebook = nbformat.read(out / "_sources" / "chapter.ipynb", 4)
     assert f"    {torch_line}\n    {line}\n" in notebook.cells[1].source
+    page = browser.new_page()
+    page.goto((out / "chapter.html").as_uri())  # from disk: the site may not have this wheel
+    local = f'pip install "nanobook[notebook] @ {wheel.resolve().as_uri()}"'
+    assert local in page.locator(".nanobook-run pre").inner_text()
+    page.close()
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert {"model_src/model.py", "buildlib/store.py", "palette.py"} <= names
