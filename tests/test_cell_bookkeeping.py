@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from builds import sphinx_build
 from myst_nb.core.read import read_myst_markdown_notebook
 
 from ext.cell_bookkeeping import shown_source
@@ -32,11 +30,7 @@ def visible_bookkeeping(code: str) -> list[str]:
 def built(tmp_path_factory) -> Path:
     srcdir = tmp_path_factory.mktemp("bookkeeping") / "root"
     shutil.copytree(ROOT, srcdir)
-    env = {**os.environ, "BOOKKEEPING_TEST_CACHE": str(srcdir.parent / "jupyter")}
-    command = [sys.executable, "-m", "sphinx", "-W", "-b", "html", str(srcdir)]
-    # in a process of its own: MyST-NB's parser registration does not survive other
-    # test apps in one process (tests/test_notebooks.py)
-    subprocess.run([*command, str(srcdir / "_build")], env=env, check=True, cwd=REPO)
+    sphinx_build(srcdir, srcdir.parent / "jupyter", "-W")
     return srcdir
 
 

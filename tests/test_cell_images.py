@@ -3,38 +3,21 @@ with a hint; one with its cell's ``mystnb: image: alt`` is not, and its alt is p
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from builds import sphinx_build
 
 from ext.cell_images import HINT, MESSAGE
 
-REPO = Path(__file__).resolve().parent.parent
 ROOT = Path(__file__).parent / "roots" / "test-cell-images"
 
 
 def build(srcdir: Path) -> str:
-    """Build the root (in a process of its own, as tests/test_computed_marks.py does);
-    returns what it said on stderr."""
-    env = {**os.environ, "CELL_IMAGES_TEST_CACHE": str(srcdir.parent / "jupyter")}
-    # -N: no colour codes in what it says, which Sphinx adds where CI is set
-    command = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "-N",
-        "-b",
-        "html",
-        str(srcdir),
-        str(srcdir / "_build"),
-    ]
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    return done.stderr
+    """Build the root; returns what it said on stderr."""
+    return sphinx_build(srcdir, srcdir.parent / "jupyter").stderr
 
 
 @pytest.fixture(scope="module")

@@ -7,30 +7,19 @@ them (MyST-NB's parser registration does not survive other test apps in one proc
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from builds import sphinx_build
 
 ROOT = Path(__file__).parent / "roots" / "test-claims"
-REPO = Path(__file__).parent.parent
 
 
 def build(srcdir: Path, *options: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CLAIMS_TEST_CACHE": str(srcdir / "_jupyter")}
-    command = [sys.executable, "-m", "sphinx", "-b", "html", *options]
-    return subprocess.run(
-        [*command, str(srcdir), str(srcdir / "_build")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,  # conf.py imports ext
-    )
+    return sphinx_build(srcdir, srcdir / "_jupyter", *options, check=False)
 
 
 @pytest.fixture(scope="module")

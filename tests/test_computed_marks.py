@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from builds import sphinx_build
 from docutils import nodes
 
 from ext.computed_marks import LONG, NUMBER, PROSE, mark
 
-REPO = Path(__file__).resolve().parent.parent
 ROOT = Path(__file__).parent / "roots" / "test-computed-marks"
 
 
@@ -57,10 +54,7 @@ def test_a_glued_sentence_without_numerals_is_not_marked_at_all():
 def built(tmp_path_factory) -> Path:
     srcdir = tmp_path_factory.mktemp("marks") / "root"
     shutil.copytree(ROOT, srcdir)
-    env = {**os.environ, "COMPUTED_MARKS_TEST_CACHE": str(srcdir.parent / "jupyter")}
-    command = [sys.executable, "-m", "sphinx", "-W", "-b", "html", str(srcdir)]
-    # in a process of its own, as tests/test_cell_bookkeeping.py builds its project
-    subprocess.run([*command, str(srcdir / "_build")], env=env, check=True, cwd=REPO)
+    sphinx_build(srcdir, srcdir.parent / "jupyter", "-W")
     return srcdir / "_build"
 
 

@@ -9,24 +9,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from builds import sphinx_build
 
 ROOT = Path(__file__).parent / "roots" / "test-notebooks"
 
 
 def build(srcdir: Path, cache: Path, fresh: bool) -> str:
-    env = {**os.environ, "NOTEBOOKS_TEST_CACHE": str(cache)}
-    command = [sys.executable, "-m", "sphinx", "-b", "html", str(srcdir), str(srcdir / "_build")]
-    result = subprocess.run(
-        [*command, *(["-E"] if fresh else [])],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parent.parent,  # the repository: conf.py imports ext
-    )
+    result = sphinx_build(srcdir, cache, *(["-E"] if fresh else []))
     return result.stdout + result.stderr
 
 
@@ -82,20 +74,7 @@ def test_a_cell_that_fails_early_is_logged_by_its_error_and_its_message_s_first_
 
 def _built(srcdir: Path, cache: Path) -> str:
     """A fresh build of the copied root over ``cache``; its log, warnings included."""
-    env = {**os.environ, "NOTEBOOKS_TEST_CACHE": str(cache)}
-    command = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "-b",
-        "html",
-        "-E",
-        str(srcdir),
-        str(srcdir / "_build"),
-    ]
-    result = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True, cwd=ROOT.parent.parent.parent
-    )
+    result = sphinx_build(srcdir, cache, "-E")
     return result.stdout + result.stderr
 
 
@@ -157,19 +136,9 @@ def test_two_builds_sharing_a_cache_execute_each_notebook_once(tmp_path):
     sources = [tmp_path / f"notebooks-{n}" for n in (1, 2)]
     for srcdir in sources:
         shutil.copytree(ROOT, srcdir)
-    env = {**os.environ, "NOTEBOOKS_TEST_CACHE": str(cache)}
-    builds = [
-        subprocess.Popen(
-            [sys.executable, "-m", "sphinx", "-b", "html", str(src), str(src / "_build")],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT.parent.parent.parent,
-        )
-        for src in sources
-    ]
-    logs = [build.communicate()[0] for build in builds]
+    with ThreadPoolExecutor(len(sources)) as pool:  # the two builds at once
+        builds = list(pool.map(lambda srcdir: sphinx_build(srcdir, cache, check=False), sources))
+    logs = [build.stdout + build.stderr for build in builds]
     # a build that finds both made before it looks executes none, and says nothing of it
     executed = [sum(map(int, re.findall(r"executed (\d+) notebooks in", log))) for log in logs]
     assert sum(executed) == 2, logs  # one and two, each by one build

@@ -7,4 +7,4 @@ from ext import cell_bookkeeping
 os.environ["JUPYTER_PATH"] = os.path.join(os.path.dirname(cell_bookkeeping.__file__), "jupyter")
 extensions = ["myst_nb", "ext.cell_bookkeeping"]
 nb_execution_mode = "cache"
-nb_execution_cache_path = os.environ["BOOKKEEPING_TEST_CACHE"]
+nb_execution_cache_path = os.environ["NANOBOOK_TEST_NOTEBOOKS"]

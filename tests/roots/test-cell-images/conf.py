@@ -8,4 +8,4 @@ os.environ["JUPYTER_PATH"] = os.path.join(os.path.dirname(cell_images.__file__),
 extensions = ["myst_nb", "ext.cell_images"]
 exclude_patterns = ["_build", "jupyter_execute"]
 nb_execution_mode = "cache"
-nb_execution_cache_path = os.environ["CELL_IMAGES_TEST_CACHE"]
+nb_execution_cache_path = os.environ["NANOBOOK_TEST_NOTEBOOKS"]

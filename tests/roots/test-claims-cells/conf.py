@@ -11,7 +11,8 @@ extensions = ["myst_nb", "ext.claims"]
 exclude_patterns = ["_build", "_jupyter", "jupyter_execute", "unstored-notebooks"]
 nb_execution_mode = "cache"
 nb_execution_raise_on_error = False
-CACHE = Path(os.environ["CLAIMS_TEST_CACHE"])  # a store: each page's executed notebook an entry
+# a store: each page's executed notebook an entry
+CACHE = Path(os.environ["NANOBOOK_TEST_NOTEBOOKS"])
 
 
 # As the book: each notebook executed before reading, and again while its page is read

@@ -8,7 +8,7 @@ REPO = os.path.dirname(os.path.dirname(computed_marks.__file__))
 os.environ["JUPYTER_PATH"] = os.path.join(REPO, "ext", "jupyter")  # the book's kernel
 extensions = ["myst_nb", "ext.computed_marks"]
 nb_execution_mode = "cache"
-nb_execution_cache_path = os.environ["COMPUTED_MARKS_TEST_CACHE"]
+nb_execution_cache_path = os.environ["NANOBOOK_TEST_NOTEBOOKS"]
 # the book's theme and its stylesheet, where the mark is drawn
 html_theme = "sphinx_book_theme"
 html_static_path = [os.path.join(REPO, "docs", "_static")]

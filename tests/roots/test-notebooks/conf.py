@@ -9,7 +9,8 @@ os.environ["JUPYTER_PATH"] = os.path.join(os.path.dirname(notebooks.__file__), "
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "jupyter_execute", "unstored-notebooks"]
 nb_execution_mode = "cache"
-CACHE = Path(os.environ["NOTEBOOKS_TEST_CACHE"])  # a store: each page's executed notebook an entry
+# a store: each page's executed notebook an entry
+CACHE = Path(os.environ["NANOBOOK_TEST_NOTEBOOKS"])
 
 
 def _entry(docname):
