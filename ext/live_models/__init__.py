@@ -51,6 +51,7 @@ def add_page_assets(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     _core.setup_core(app)
+    app.setup_extension("ext.published")  # and what no page shows any more, pruned
     app.add_node(
         live_widget,
         html=(render.visit_html, render.depart_html),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from docutils import nodes
 
-from .. import _core
+from .. import _core, published
 from . import distribution, widgets
 from .directive import live_widget
 
@@ -113,10 +113,10 @@ def _script_url(self, source: str | None) -> str | None:
     (not for EPUB)."""
     if source is None or self.builder.name.startswith("epub"):
         return None
-    target = Path(self.builder.outdir, LIVE_DIR, Path(source).name)
-    _core.atomic_copy(Path(source), target)
+    name = Path(source).name
+    published.copy(self.builder, Path(source), LIVE_DIR, name)
     # imgpath is "<relative way up>/_images" for the page being written
-    return posixpath.join(posixpath.dirname(self.builder.imgpath), LIVE_DIR, target.name)
+    return posixpath.join(posixpath.dirname(self.builder.imgpath), LIVE_DIR, name)
 
 
 class PageLinks:

@@ -152,6 +152,7 @@ class ClipsBuilder(Builder):
 
 def setup(app):
     _core.setup_core(app)
+    app.setup_extension("ext.published")  # and what no page shows any more, pruned
     # rebuild "": settings change clips, not what pages read; render_all rewrites pages.
     _core.add_typed_config(app, ClipConfig, "manim_clip_", rebuild="")
     # Under each named clip, an Embed box with the Markdown that shows it in a README;

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from docutils import nodes
 from sphinx.locale import _
 
-from .. import _core, producers
+from .. import _core, producers, published
 from . import vtt
 from .directive import clip_title, manim_clip, manim_film
 from .film import made_film
@@ -127,9 +127,7 @@ def _publish(self, result: Entry, kind: str, folder: str, alias: str | None = No
         return None
     names = [source.name] + ([f"{alias}{source.suffix}"] if alias else [])
     for name in names:
-        target = Path(self.builder.outdir, folder, name)
-        _core.atomic_copy(source, target)
-        target.chmod(0o644)  # atomic_copy's temp files are private; the web must read these
+        published.copy(self.builder, source, folder, name)
     # imgpath is "<relative way up>/_images" for the page being written
     return posixpath.join(posixpath.dirname(self.builder.imgpath), folder, source.name)
 
