@@ -114,9 +114,16 @@ def make(app, config) -> None:
 
 
 def publish(app) -> None:
-    """builder-inited: the wheel copied into an HTML build's site."""
-    if app.builder.format == "html" and app.nanobook_wheel_file:
-        atomic_copy(app.nanobook_wheel_file, Path(app.outdir, app.config.nanobook_wheel))
+    """builder-inited: the wheel copied into an HTML build's site, where it replaces the
+    wheels of earlier builds (each in a folder of its own, which holds nothing else)."""
+    if app.builder.format != "html" or not app.nanobook_wheel_file:
+        return
+    wheel = Path(app.outdir, app.config.nanobook_wheel)
+    for folder in Path(app.outdir, FOLDER).glob("*/"):
+        files = list(folder.iterdir())
+        if folder != wheel.parent and files and all(f.name == wheel.name for f in files):
+            shutil.rmtree(folder)
+    atomic_copy(app.nanobook_wheel_file, wheel)
 
 
 def setup(app) -> None:

@@ -355,11 +355,18 @@ def _download_menu(page: str) -> list[str]:
 def test_the_run_box_installs_the_wheel_the_build_published(tmp_path, browser):
     """With the project's pyproject.toml at its root, the build publishes the wheel under
     a folder named by its content, and the run box and the notebook install it, with
-    Jupyter, from the site; a page read from a local build names the wheel beside it."""
+    Jupyter, from the site, in place of an earlier build's; a page read from a local build
+    names the wheel beside it."""
     srcdir = tmp_path / "book"
     shutil.copytree(ROOT, srcdir)
-    _build(srcdir, "-D", f"nanobook_project_root={REPO}")
     out = srcdir / "_build" / "html"
+    earlier = out / "_downloads" / "0123456789abcdef" / "nanobook-0.1.0-py3-none-any.whl"
+    download = out / "_downloads" / "fedcba9876543210" / "data.csv"  # a :download:'s
+    for planted in (earlier, download):
+        planted.parent.mkdir(parents=True)
+        planted.write_text("an earlier build's")
+    _build(srcdir, "-D", f"nanobook_project_root={REPO}")
+    assert not earlier.parent.exists() and download.exists()
     (wheel,) = out.glob("_downloads/*/nanobook-*-py3-none-any.whl")
     key = wheel.parent.name
     made = srcdir / "_build" / "nanobook-cache" / "wheels" / key / wheel.name
