@@ -1,5 +1,6 @@
 """The whole book builds with warnings as errors, and every chapter is reachable."""
 
+import collections
 import html
 import re
 from pathlib import Path
@@ -533,6 +534,58 @@ def test_the_data_page_says_where_the_validation_text_begins(book_html):
     assert int(said.group(4)) == round(100 * len(tempest) / len(val))
 
 
+def _the_finetuning_seeds_that_count(page: Path, explained: str, prior: float, losses: list):
+    """The unmasked # runs the page says learned some of the counting, and the one reply of
+    those that collapsed, against the tables: each seed it names is below the prior at the
+    answer letter and above the best reply that ignores the counting; the collapsed runs are
+    the ones whose commonest reply is every reply, and the prior's best is the commonest."""
+    replies = _unspaced(_section(page, "ch-finetuning-sft"))
+    table = {
+        seed: (float(right), reply, float(share))
+        for seed, right, reply, share in re.findall(
+            r"#, unmasked (\d{4,}) ([\d.]+)% ([ABC]|<\w+>) ([\d.]+)% [\d.]+%", replies
+        )
+    }
+    assert len(table) == len(losses) >= 5
+    loss_of = dict(zip(table, losses, strict=True))  # both tables list the seeds in order
+    trivial = {name: float(v) for name, v in re.findall(r"“([^”]+)” ([\d.]+)%", replies)}
+    best = max(trivial.values())
+    said = re.search(rf"the best of them: “([^”]+)”, {best}%\)", explained)
+    assert said and trivial[said.group(1)] == best
+    named = re.findall(
+        r"seed (\d{4,}), at ([\d.]+) nats .*? the right letter on ([\d.]+)%", explained
+    )
+    counted = re.search(
+        r"(No unmasked run has\.|Every unmasked run has:|Of the (\d+) unmasked runs, (\d+)"
+        r" ha(?:s|ve): .*? The other (\d+) ha(?:s|ve) not\.)",
+        explained,
+    )
+    if counted.group(2):
+        assert int(counted.group(2)) == len(table) and int(counted.group(3)) == len(named)
+        assert int(counted.group(3)) + int(counted.group(4)) == len(table)
+    for seed, loss, right in named:
+        assert float(loss) == round(loss_of[seed], 3) < prior
+        assert float(right) == table[seed][0] > best
+    if counted.group(1).startswith("Every"):
+        assert all(loss < prior for loss in losses) and min(v[0] for v in table.values()) > best
+
+    collapsed = collections.Counter(reply for _, reply, share in table.values() if share == 100)
+    prior_best = re.search(r"has one best reply for every request: ([ABC]),", explained).group(1)
+    said = re.search(r"every held-out request \((\d+) of (\d+) seeds\) (.*?);", explained)
+    if not collapsed:
+        assert "No unmasked run gives one reply to every held-out request" in explained
+        return
+    assert int(said.group(1)) == sum(collapsed.values()) and int(said.group(2)) == len(table)
+    if set(collapsed) == {prior_best}:
+        assert said.group(3) in ("gives that one", "all give that one")
+    else:
+        for reply, n in collapsed.items():
+            assert f"{reply} in {n}" in said.group(3)
+    fixed = max(("A", "B", "C"), key=lambda c: trivial[f"always {c}"])
+    assert f"(“always {fixed}”, {trivial[f'always {fixed}']}%)" in explained
+    assert ("is the best single reply" in explained) == (fixed == prior_best)
+
+
 def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_html):
     """Chapter 13's newer claims against its own tables: the unmasked runs' loss at the
     answer letter against knowing only how often each letter wins, and LoRA with the new
@@ -555,11 +608,10 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     assert abs(difference - (sum(unmasked) / len(unmasked) - prior)) < 0.002
     _rule_words(
         (difference, said.group(3), said.group(6)),
-        "worse, so they predict the answer worse than knowing how often each letter wins",
-        "better, so they learned some of the counting",
-        "no better, so of the answer they learned at most how often each letter wins",
-        rounding=0.002,
+        "measurably worse on average", "measurably better on average",
+        "not measurably better on average", rounding=0.002,
     )  # fmt: skip
+    _the_finetuning_seeds_that_count(page, explained, prior, unmasked)
 
     row = _unspaced(_section(page, "ch-finetuning-lora-row"))
     table = {
