@@ -6,8 +6,9 @@ on every page's first visit, most of it rules for classes no page or script of t
 names. After an HTML build this extension keeps, in those copied files, the rules whose
 class and id names occur somewhere in the built pages or scripts (as words: a rule is
 dropped only if a name it needs appears nowhere), and in the icon fonts the glyphs that
-any stylesheet still draws. A build begins by removing the last build's cut copies, so
-Sphinx and MyST-NB copy the originals again; a font's cut is kept in the book's store.
+any stylesheet still draws. Once pages are read, a build removes the last build's cut
+copies, so Sphinx and MyST-NB copy the originals again; a font's cut is kept in the book's
+store.
 (The theme's 1.5 MB script that redraws icons as SVG is replaced outright, by
 ``docs/_static/scripts/fontawesome.js``.)
 """
@@ -194,12 +195,15 @@ def stylesheets(outdir: Path) -> list[Path]:
     return sorted({path for pattern in STYLESHEETS for path in outdir.glob(pattern)})
 
 
-def copy_afresh(app) -> None:
-    """Remove the last build's cut copies: MyST-NB copies its stylesheet only where no other
-    file is (a cut copy would stay, with a warning), so every build starts from the originals."""
+def copy_afresh(app, env) -> list[str]:
+    """env-updated: remove the last build's cut copies, so that the originals are copied
+    again (MyST-NB copies its stylesheet only where no other file is: a cut copy would
+    stay, with a warning). Not before: while pages are read, which can take minutes, the
+    site a preview serves keeps its styles."""
     if app.builder.format == "html":
         for sheet in stylesheets(Path(app.outdir)):
             sheet.unlink()
+    return []
 
 
 def slim_theme(app, exception) -> None:
@@ -229,6 +233,6 @@ def slim_theme(app, exception) -> None:
 
 def setup(app):
     setup_core(app)
-    app.connect("builder-inited", copy_afresh)
+    app.connect("env-updated", copy_afresh)
     app.connect("build-finished", slim_theme)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
