@@ -94,6 +94,13 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
             for words, verdict in grouped.items():
                 if clause.endswith(words):
                     claims += [(m, e, verdict, n, f) for m, e, n, f in re.findall(PAIRED, clause)]
+    # the four changes' table: a row each, the statistic, then the verdict in a word
+    row_words = {"sooner": sooner, "more slowly": slower, "no difference": "even"}
+    rows = re.findall(
+        rf"(?:no biases|RMSNorm|SwiGLU|GQA) {PAIRED} (sooner|more slowly|no difference)", modern
+    )
+    assert len(rows) == 4
+    claims += [(m, e, row_words[w], n, f) for m, e, n, f, w in rows]
     assert len(claims) >= 9  # the four, RoPE, all five, RoPE + wpe and nanochat's three
     for mean, error, words, seeds, floored in claims:
         assert int(seeds) >= 5
@@ -171,6 +178,48 @@ def test_the_window_section_says_what_its_runs_and_the_task_give(book_html):
     for window in (blind, prompt):
         share = f"{window}/{context} ({round(100 * window / context)}%)"
         assert share in section, share
+
+
+def test_the_modern_chapters_qk_norm_and_window_summaries_follow_their_numbers(book_html):
+    """QK-norm's jumps and plain attention's one-hot rows are worded by the rule from the
+    statistics beside them; the narrow window's summary is the section's own counts."""
+    # the page writes ’ for ': the patterns' ".s" match either
+    modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
+    share = ("larger than", "smaller than", "no different, as far as this book can measure, from")
+    said = re.search(
+        rf"QK-norm.s share at this rate is ({'|'.join(share)}) plain attention.s \(\s*{PAIRED}\s*\)"
+        rf" and ({'|'.join(share)}) its own at the preset rate \(\s*{PAIRED}\s*\)",
+        modern,
+    )
+    assert said
+    for words, mean, error, seeds in (said.groups()[0:4], said.groups()[5:9]):
+        assert int(seeds) >= 5
+        _rule_words((mean, error, words), *share)
+    sharp = (
+        "the high rate makes such rows more common",
+        "the high rate makes them less common",
+        "the rate makes no difference this book can measure",
+    )
+    said = re.search(rf"seed by seed, ({'|'.join(sharp)}) \(\s*{PAIRED}\s*\)", modern)
+    assert said and int(said.group(4)) >= 5
+    _rule_words(said.groups()[1:3] + said.groups()[0:1], *sharp)
+
+    counts = re.search(r"sorts (\d+) problems, against the (\d+) \((\d+)%\) the lengths", modern)
+    best, ceiling = int(counts.group(1)), int(counts.group(2))
+    problems = len(prepare.sort_data().val) // prepare.sort_data().meta["seq_len"]
+    relation = (
+        "less than half of" if 2 * best < ceiling else "below" if best < ceiling else "as many as"
+    )
+    summary = re.findall(
+        r"no run ever sorts more than ([\d.]+)% of the held-out problems, (.+?) the ([\d.]+)% its"
+        r" reach allows",
+        modern,
+    )
+    assert len(summary) == 2  # the opening and the takeaways
+    for best_share, words, ceiling_share in summary:
+        assert words == relation
+        assert abs(float(best_share) - 100 * best / problems) < 0.5
+        assert abs(float(ceiling_share) - 100 * ceiling / problems) < 0.5
 
 
 def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
