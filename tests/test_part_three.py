@@ -87,6 +87,18 @@ def test_the_tools_prediction_is_asked_before_anything_shows_its_answer():
     assert "{predict-check}" not in "".join(
         tools[label] for label in labels if label != "ch-tools-live"
     )
+    # the clip ends on the tool switched off: it comes after the question, not before
+    text = (CHAPTERS / "tools.md").read_text(encoding="utf-8")
+    assert text.index("```{predict-check} calculator") < text.index("```{manim-clip} ToolsScene")
+
+
+def test_the_rl_prediction_is_asked_before_the_clip_shows_its_answer():
+    """The clip ends on the run's pass@1 and pass@k before and after RL: the question of
+    what pass@k did comes first, and only one question asks it."""
+    text = (CHAPTERS / "rl.md").read_text(encoding="utf-8")
+    asked = text.index("```{predict-check} sort\n:ask: rl-pass-k")
+    assert text.count("{predict-check}") == 1
+    assert asked < text.index("```{manim-clip} RLStepScene")
 
 
 def test_ngpt_recaps_rope_and_swiglu_with_links_before_it_leans_on_them():
