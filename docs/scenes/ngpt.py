@@ -15,9 +15,11 @@ from bookscene import *
 from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
 
 RUN, VAL_ROW = "nGPT + wpe", 0  # the chapter's trained run, its first held-out problem
-SHELL = 0.1  # the norm_eps of the chapter's exercise 3
+SHELL = 0.1  # the norm_eps of the chapter's exercise 3, a what-if beside the runs' own
 R = 1.7  # the unit sphere's radius on screen
 STATE, PROPOSAL, FLAT, STEP = ROLE["x"], ACCENT_2, ROLE["loss"], POSITIVE
+NOTES_TOP = 2.35  # the top of the captions' column, under the title
+ROW = 0.45  # the colour key's line height
 PHI, THETA = 68 * DEGREES, -40 * DEGREES  # the camera's view of the sphere
 # the sphere's centre: 2.6 to the right of the frame's centre and 0.4 down, on screen
 # (screen-right is (-sin θ, cos θ, 0) in the scene's coordinates; up has sin φ of z)
@@ -67,6 +69,7 @@ def measure() -> dict:
         "turn": angle("h", "h_a"),
         "step": angle("h", "new"),
         "alpha": alpha.mean().item(),
+        "norm_eps": model.config.norm_eps,
         "prompt": "".join(data.meta["itos"][i] for i in row[: data.meta["prompt_len"]]),
     }
 
@@ -109,19 +112,52 @@ class SphereScene(BookScene, ThreeDScene):
         m = measure()
         self.set_camera_orientation(phi=PHI, theta=THETA)
         self.show_fixed_title(m["prompt"])
+        self.key = self.colour_key()
         notes = VGroup()
         sphere = self.show_state(m, notes)
         a = self.propose(m, notes)
         self.add_flat(m, notes, a)
-        self.step_along(m, notes)
-        self.show_shell(m, notes, sphere, a)
+        new = self.step_along(m, notes)
+        self.show_shell(m, notes, sphere, a, new)
         self.play(*[FadeOut(mob) for mob in self.mobjects], run_time=0.6)
         self.set_camera_orientation(phi=0, theta=-90 * DEGREES)  # the card lies flat
         self.takeaway(
             "nGPT steps along the sphere, never off it.",
             "h ← unit(h + α ⊙ (h_A − h)), with α learned per channel;\n"
-            "norm_eps widens the sphere into a thin shell.",
+            "a norm_eps above 0 would widen the sphere into a thin shell.",
         )
+
+    def colour_key(self) -> dict[str, VGroup]:
+        """A key to the vectors of the 3D view, in the bottom left corner (fixed in the
+        frame): each row is shown when its vector first is, and stays."""
+        rows = {
+            "h": (STATE, "h, the hidden state", True),
+            "a": (FLAT, "a, attention's output", True),
+            "h_a": (PROPOSAL, "h_A, a's direction", True),
+            "flat": (FLAT, "h + a, GPT's sum", False),
+            "lerp": (TEXT, "h + α(h_A − h), nGPT's step", False),
+            "new": (STEP, "new h = unit(h + α(h_A − h))", True),
+        }
+        key = {}
+        for name, (color, text, tipped) in rows.items():
+            swatch = VGroup(
+                Line(ORIGIN, 0.45 * RIGHT, color=color, stroke_width=4 if tipped else 2)
+            )
+            if name == "lerp":
+                swatch = VGroup(Dot(0.225 * RIGHT, radius=0.08, color=color))
+            elif tipped:
+                swatch.add(Dot(0.45 * RIGHT, radius=0.06, color=color))
+            words = label(text, MIN_TEXT, color).next_to(0.65 * RIGHT, RIGHT, buff=0)
+            key[name] = VGroup(swatch, words).shift(len(key) * ROW * DOWN)  # one column
+        column = VGroup(*key.values()).to_corner(DL, buff=0.35)
+        self.already_said(column)  # a key, not captions: the transcript has the notes
+        return key
+
+    def show_key(self, *names: str) -> list[Animation]:
+        """The key's rows for these vectors, coming in with them."""
+        rows = [self.key[name] for name in names]
+        self.add_fixed_in_frame_mobjects(*rows)
+        return [FadeIn(row) for row in rows]
 
     def show_fixed_title(self, prompt: str) -> None:
         """The title, fixed in the frame while the camera turns."""
@@ -141,7 +177,7 @@ class SphereScene(BookScene, ThreeDScene):
         sphere.set_fill(PANEL, opacity=0.35).set_stroke(TEXT_2, width=0.6, opacity=0.35)
         h = ray(shown(m["coords"]["h"]), STATE)
         self.say(notes, f"h, the hidden state: length {m['length']['h']:.3f}", STATE)
-        self.play(FadeIn(sphere), Create(h), run_time=1.2)
+        self.play(FadeIn(sphere), Create(h), *self.show_key("h"), run_time=1.2)
         self.wait(0.8)
         return sphere
 
@@ -151,9 +187,9 @@ class SphereScene(BookScene, ThreeDScene):
         a = ray(shown(c["out"]), FLAT, 4)
         h_a = ray(shown(c["h_a"]), PROPOSAL)
         self.say(notes, f"attention's output a: length {n['out']:.2f}", FLAT)
-        self.play(Create(a), run_time=1.0)
+        self.play(Create(a), *self.show_key("a"), run_time=1.0)
         self.say(notes, f"h_A = a / |a|, {m['turn']:.0f}° away from h", PROPOSAL)
-        self.play(Create(h_a), run_time=1.0)
+        self.play(Create(h_a), *self.show_key("h_a"), run_time=1.0)
         self.wait(0.6)
         return a
 
@@ -166,11 +202,11 @@ class SphereScene(BookScene, ThreeDScene):
             Dot3D(tip, radius=0.07, color=FLAT),
         )
         self.say(notes, f"GPT adds: |h + a| = {m['flat']:.2f}, off the sphere", FLAT)
-        self.play(Create(flat), run_time=1.2)
+        self.play(Create(flat), *self.show_key("flat"), run_time=1.2)
         self.wait(1.0)
         self.play(flat.animate.set_opacity(0.25), a.animate.set_opacity(0.25), run_time=0.6)
 
-    def step_along(self, m: dict, notes: VGroup) -> None:
+    def step_along(self, m: dict, notes: VGroup) -> VGroup:
         """nGPT's way: part of the way towards h_A, then back onto the sphere."""
         c, n = m["coords"], m["length"]
         chord = DashedLine(shown(c["h"]), shown(c["h_a"]), color=TEXT_2, stroke_width=3)
@@ -182,7 +218,7 @@ class SphereScene(BookScene, ThreeDScene):
             TEXT,
             fresh=True,
         )
-        self.play(Create(chord), FadeIn(inner), run_time=1.2)
+        self.play(Create(chord), FadeIn(inner), *self.show_key("lerp"), run_time=1.2)
         new = ray(shown(c["new"]), STEP)
         path = VMobject(stroke_color=STEP, stroke_width=8).set_points_smoothly(
             arc_points(c["h"], c["new"])
@@ -190,15 +226,17 @@ class SphereScene(BookScene, ThreeDScene):
         self.say(
             notes, f"unit() puts it back on the sphere:\na step of {m['step']:.1f}° along it", STEP
         )
-        self.play(Create(new), Create(path), run_time=1.2)
+        self.play(Create(new), Create(path), *self.show_key("new"), run_time=1.2)
         self.wait(0.8)
         self.mark_poster()  # both steps in one picture: off the sphere, and along it
         self.begin_ambient_camera_rotation(rate=0.15)
         self.wait(2.0)
         self.stop_ambient_camera_rotation()
+        return VGroup(new, path)
 
-    def show_shell(self, m: dict, notes: VGroup, sphere: Sphere, a: VGroup) -> None:
-        """norm_eps: a shell instead of the sphere."""
+    def show_shell(self, m: dict, notes: VGroup, sphere: Sphere, a: VGroup, new: VGroup):
+        """What norm_eps = SHELL would change, which the trained runs do not use: unit()
+        would keep a length within the shell and cut a longer one to its edge."""
         c, n = m["coords"], m["length"]
         shell = VGroup(
             *[
@@ -208,16 +246,21 @@ class SphereScene(BookScene, ThreeDScene):
                 for r, color in ((1 - SHELL, TEXT_2), (1 + SHELL, ACCENT))
             ]
         )
+        assert m["norm_eps"] != SHELL  # what the caption says: a what-if, not the runs
         self.say(
             notes,
-            f"norm_eps = {SHELL}: a length within {1 - SHELL:.1f} to {1 + SHELL:.1f} is kept,\n"
-            f"so {n['lerp']:.3f} stays {within(n['lerp']):.3f}; a longer one is cut to\n"
-            f"the nearer edge: a's {n['out']:.2f} becomes {within(n['out']):.1f}",
+            f"If unit() had norm_eps = {SHELL}\n"
+            f"(the runs here use {m['norm_eps']:g}), it would keep\n"
+            f"any length from {1 - SHELL:.1f} to {1 + SHELL:.1f}: the step's\n"
+            f"{n['lerp']:.3f} would stay {within(n['lerp']):.3f}, and a's {n['out']:.2f}\n"
+            f"would be cut to the shell's edge, {within(n['out']):.1f}",
             ACCENT,
             fresh=True,
         )
-        self.play(FadeIn(shell), FadeOut(sphere), run_time=1.0)
+        self.play(FadeIn(shell), FadeOut(sphere), new.animate.set_opacity(0.25), run_time=1.0)
+        kept = ray(shown(c["lerp"]), TEXT, 4)  # the step, left as long as it is
         moving = a[1].copy().set_opacity(1).scale(1.4)
+        self.play(Create(kept), run_time=0.8)
         self.play(moving.animate.move_to(shown(c["h_a"], within(n["out"]))), run_time=1.2)
         self.wait(2.0)
 
@@ -230,8 +273,8 @@ class SphereScene(BookScene, ThreeDScene):
             notes.remove(*notes)
         if notes:
             note.next_to(notes[-1], DOWN, buff=0.3, aligned_edge=LEFT)
-        else:
-            note.move_to([0, 1.9, 0]).to_edge(LEFT, buff=0.5)
+        else:  # the column's top, clear of the title however many lines the note has
+            note.to_edge(LEFT, buff=0.5).shift((NOTES_TOP - note.get_top()[1]) * UP)
         notes.add(note)
         self.add_fixed_in_frame_mobjects(note)
         self.play(FadeIn(note), run_time=0.5)
