@@ -220,6 +220,48 @@ def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
         assert answers == want, (snapshot["step"], answers)
 
 
+def test_the_training_replay_starts_again_at_step_0_with_reduced_motion(open_page):
+    """With reduced motion each press of Next step shows the next snapshot; from the last,
+    the first again (step 0), not the second."""
+    page = open_page("training", reduced_motion="reduce")
+    widget = live(page, ".nb-live-replay")
+    snapshots = compute.trained_model("sort").replay["snapshots"]
+    last = compute.replay_payload("sort")["max_iters"]
+    widget.locator("input[type=range]").focus()
+    page.keyboard.press("End")
+    shown = widget.locator("output")
+    assert shown.inner_text() == f"{snapshots[-1]['step']} of {last}"
+    button = widget.get_by_role("button", name="Next step")
+    for snapshot in snapshots[:2]:
+        button.click()
+        assert shown.inner_text() == f"{snapshot['step']} of {last}"
+        readout = widget.locator(".nb-live-readout").first.inner_text()
+        assert readout.startswith(f"Step {snapshot['step']}:")
+
+
+def test_the_replays_step_label_is_clear_of_the_curves(open_page):
+    """The learning chart's "step N" sits above every point of both curves and inside the
+    chart, at the first snapshot, the last and between, on a wide screen and a phone."""
+    for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+        page = open_page("training", viewport=viewport, reduced_motion="reduce")
+        widget = live(page, ".nb-live-replay")
+        slider = widget.locator("input[type=range]")
+        slider.focus()
+        for press in ("Home", "ArrowRight", "ArrowRight", "ArrowRight", "End"):
+            page.keyboard.press(press)
+            chart = widget.locator("svg.nb-replay-chart")
+            label, lowest, width = chart.evaluate(
+                """(svg) => { const box = svg.querySelector(".nb-replay-now-label").getBBox();
+                    const ys = [...svg.querySelectorAll("polyline")]
+                      .flatMap((p) => [...p.points].map((point) => point.y));
+                    return [[box.x, box.y, box.width, box.height], Math.min(...ys),
+                            svg.viewBox.baseVal.width]; }"""
+            )
+            x, y, w, h = label
+            assert y + h <= lowest, (press, label, lowest)  # above the curves' highest point
+            assert y >= 0 and x >= 0 and x + w <= width, (press, label, width)
+
+
 def test_the_rl_replay_shows_the_runs_record(open_page):
     """The RL chapter's replay: each recorded step's pass@1 and pass@k, and its group's
     answers, rewards and advantages, as rl_runs.py recorded them; with reduced motion the
@@ -256,11 +298,11 @@ def test_the_rl_replay_shows_the_runs_record(open_page):
         == f"step {snapshots[-1]['step']} of {payload['max_iters']}"
     )
     button = widget.get_by_role("button", name="Next step")
-    button.click()  # from the last snapshot, the next press starts again near the beginning
+    button.click()  # from the last snapshot, the next press starts again at the first
     assert (
         widget.locator(".nb-live-readout")
         .first.inner_text()
-        .startswith(f"Step {snapshots[1]['step']}:")
+        .startswith(f"Step {snapshots[0]['step']}:")
     )
 
 
@@ -327,6 +369,15 @@ def test_the_sampling_widget_prints_the_separator_it_draws(open_page):
     widget.get_by_role("button", name="Play").click()
     text = widget.locator(".nb-live-text").inner_text()
     assert text == built["text"].replace(sep, visible.token(sep))
+
+
+def test_the_sampled_text_is_a_named_group(open_page):
+    """A paragraph's aria-label is never read: the text so far is a group, named."""
+    page = open_page("sampling")
+    widget = live(page, ".nb-live-sampling")
+    text = widget.get_by_role("group", name="Text so far")
+    assert text.count() == 1
+    assert "nb-live-text" in text.get_attribute("class")
 
 
 def test_a_play_is_said_once_when_it_stops_not_at_every_frame(open_page):
@@ -587,6 +638,44 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 392
 
 
+HEARD = """() => { window.heard = [];
+  const live = (e) => e.getAttribute("aria-live")
+    ?? ({ status: "polite", log: "polite", alert: "assertive" }[e.getAttribute("role")] ?? null);
+  new MutationObserver((records) => { for (const r of records) {
+    let e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    while (e && live(e) === null) e = e.parentElement;
+    if (e) window.heard.push([live(e), e.className]);
+  } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""
+"""Records each change of the page's live regions: [its aria-live then, its class]."""
+
+
+def said_regions(page) -> set[str]:
+    """The live regions that changed since the last call while live (a screen reader says
+    them), by class; clears the record."""
+    page.wait_for_timeout(100)
+    heard = page.evaluate("() => window.heard.splice(0)")
+    return {name for live, name in heard if live != "off"}
+
+
+def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
+    """An arrow key on the large map says the cell under the cursor, and nothing else: the
+    row's summary and the listing's line follow silently, and a move along the row leaves
+    the summary as it was."""
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    widget.locator(".nb-live-focus-map").focus()
+    page.evaluate(HEARD)
+    readout = widget.locator(".nb-live-readout")
+    for key in ("ArrowUp", "ArrowUp", "ArrowRight", "ArrowLeft", "End", "Home", "ArrowDown"):
+        readout.evaluate("(r) => { window.summary = r.firstChild; }")
+        page.keyboard.press(key)
+        assert said_regions(page) == {"nb-live-cell"}, key
+        if key in ("ArrowRight", "ArrowLeft", "End", "Home"):  # the same row: not rewritten
+            assert readout.evaluate("(r) => r.firstChild === window.summary"), key
+    listing = page.locator(".as-live-values").first
+    assert "query" in listing.inner_text()  # shown beside the source, not said
+
+
 def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(open_page):
     """The reader's own sum, with reduced motion (the whole completion at once): the call
     underlined, the forced answer the engine's, and with the tool off the model's own
@@ -606,13 +695,23 @@ def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(ope
             model, arithmetic.TOKENIZER, "999+999=", tool=engine.calculate if tool_on else None
         )
         text = widget.locator(".nb-tool-text")
-        page.wait_for_function(
-            "([t, want]) => t.textContent === want", arg=[text.element_handle(), done.text]
+        page.wait_for_function(  # the text shown: what a screen reader alone hears left out
+            """([t, want]) => [...t.childNodes].filter((n) => !n.classList?.contains("nb-live-sr"))
+                                .map((n) => n.textContent).join("") === want""",
+            arg=[text.element_handle(), done.text],
         )
         forced = "".join(ch for ch, f in zip(done.text, done.forced, strict=True) if f)
         shown = widget.locator(".nb-tool-text .nb-tool-forced").all_text_contents()
         assert "".join(shown) == forced
         assert forced == ("1998" if tool_on else "")
+        # the colour's meaning in words for a screen reader, after each forced run, unseen
+        assert widget.get_by_role("group", name="The completion").count() == 1
+        said = text.locator(".nb-live-sr")
+        assert said.count() == (1 if tool_on else 0)
+        if tool_on:
+            assert said.text_content() == " (forced by the engine)"
+            assert "nb-tool-forced" in said.evaluate("(s) => s.previousSibling.className")
+            assert said.bounding_box()["width"] <= 1
         caption = widget.locator(".nb-live-readout").text_content()
         assert ("called the calculator with “999+999”" in caption) == tool_on
 

@@ -292,6 +292,37 @@ def test_bad_settings_are_said_and_marked(page_of):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
+def test_a_number_typed_is_said_once_the_reader_pauses(page_of):
+    """Each keystroke shows its figures at once; a screen reader hears the status line
+    only once the reader pauses (not a result for "32" on the way to "325"), and a choice
+    from a menu at once."""
+    page = page_of()
+    widget = page.locator(".nb-live-memory")
+    status = widget.locator(".nb-live-status")
+    layers = widget.get_by_label("layers", exact=True)
+    layers.fill("3")
+    page.wait_for_timeout(700)
+    status.evaluate(  # each change of the status line, and whether it was live then
+        """(s) => { window.heard = [];
+                    new MutationObserver(() => window.heard.push([s.ariaLive, s.textContent]))
+                      .observe(s, { childList: true, characterData: true, subtree: true }); }"""
+    )
+    layers.press_sequentially("25", delay=150)
+    assert "from 1 to 256" in status.inner_text()  # shown at once
+    assert set(shown_on(page).values()) == {"—"}
+    heard = page.evaluate("window.heard.splice(0)")
+    assert heard and {live for live, _ in heard} == {"off"}  # typed, not said
+    page.wait_for_timeout(700)
+    heard = page.evaluate("window.heard.splice(0)")
+    assert heard == [["polite", status.inner_text()]]  # said once, after the pause
+    widget.get_by_label("optimizer").select_option("muon")
+    layers.fill("12")
+    widget.get_by_label("optimizer").select_option("adamw")  # a choice: said at once
+    assert page.evaluate("window.heard.splice(0)")[-1] == ["polite", status.inner_text()]
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
 def test_the_calculator_fits_a_phone_in_the_dark(page_of):
     page = page_of(
         viewport={"width": 390, "height": 844}, color_scheme="dark", reduced_motion="reduce"

@@ -214,7 +214,8 @@
     if (!lines.length) return;
     const said = document.createElement("span");
     said.className = "as-live as-live-values";
-    said.setAttribute("aria-live", "polite");
+    // shown, not said: the widget that chose the row says the reader's choice itself
+    said.setAttribute("aria-live", "off");
     holder.after(said);
     document.addEventListener("nanobook:select", (event) => {
       const { model, layer, head, query, token, rows } = event.detail || {};
@@ -225,9 +226,10 @@
         if (row)
           value.textContent = `${label}, query ${query} (“${token}”), layer ${layer} head ${head}: ${vector(row)}`;
       }
-      said.textContent = rows
+      const line = rows
         ? ` · query ${query}, layer ${layer} head ${head}: its values are under the lines that make them`
         : "";
+      if (said.textContent !== line) said.textContent = line;
     });
   }
 

@@ -39,7 +39,9 @@
       role: "group",
       "aria-label": "Positions: choose a query",
     });
-    const readout = element("p", { className: "nb-live-readout", "aria-live": "polite" });
+    // a key press says one thing, the cell under the cursor (the large map's line): this
+    // summary of the chosen row is shown, not said
+    const readout = element("p", { className: "nb-live-readout", "aria-live": "off" });
     const layers = element("div", {
       className: "nb-live-layers",
       role: "group",
@@ -253,7 +255,8 @@
     const parts = kit
       .ranked(weights.slice(0, query + 1), 3)
       .map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
-    readout.textContent = `Position ${query} “${model.shown[ids[query]]}”, layer ${layer} head ${head}, attends most to ${parts.join(", ")}.`;
+    const summary = `Position ${query} “${model.shown[ids[query]]}”, layer ${layer} head ${head}, attends most to ${parts.join(", ")}.`;
+    if (readout.textContent !== summary) readout.textContent = summary; // a new key: unchanged
     const traced = forward.trace.layers[layer].heads[head];
     w.widget.tell("select", {
       layer,

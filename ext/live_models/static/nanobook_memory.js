@@ -49,7 +49,7 @@
       step: input.whole ? "1" : "any",
       inputmode: input.whole ? "numeric" : "decimal",
     });
-    control.addEventListener("input", () => update(widget));
+    control.addEventListener("input", () => update(widget, { typing: true }));
     widget.controls.set(input.name, control);
     return field(input.label, control);
   }
@@ -104,7 +104,24 @@
     return { values, optimizer: widget.controls.get("optimizer").value };
   }
 
-  function update(widget) {
+  // how long the reader pauses in a number before the result is said (ms)
+  const PAUSE = 500;
+
+  /** The status line shows the result at once; a screen reader hears it once the reader
+      has paused typing (`typing`), not at each keystroke, and at once for a choice. */
+  function say(widget, text, { typing = false } = {}) {
+    const { status } = widget;
+    clearTimeout(widget.saying);
+    status.setAttribute("aria-live", typing ? "off" : "polite");
+    status.textContent = text;
+    if (!typing) return;
+    widget.saying = setTimeout(() => {
+      status.setAttribute("aria-live", "polite");
+      status.replaceChildren(status.textContent); // said now, as a change of the region
+    }, PAUSE);
+  }
+
+  function update(widget, { typing = false } = {}) {
     const { values, optimizer, problem } = read(widget);
     for (const output of widget.options.outputs) {
       const cell = widget.cells.get(output.name);
@@ -116,7 +133,7 @@
       const tree = widget.options.formulas[key];
       cell.textContent = shown(evaluate(tree, values), output.unit, widget.options);
     }
-    widget.status.textContent = problem ?? widget.summary();
+    say(widget, problem ?? widget.summary(), { typing });
     widget.root.dispatchEvent(new CustomEvent("nanobook:result"));
   }
 

@@ -8,6 +8,8 @@
 
   const kit = nanobook.widgets;
   const { element, argmax, percent, percentOneDecimal, reducedMotion, svg, svgText } = kit;
+  // the band above the learning chart's plot that holds the step's label (px)
+  const LABEL_BAND = 16;
 
   /** The curves over the step axis, and over them the line at the step shown. */
   function drawCurves(chart, frame, curves, step) {
@@ -60,12 +62,12 @@
 
     function play() {
       if (player.playing) return player.stop();
-      if (at >= count - 1) at = 0;
       if (reducedMotion.matches) {
-        // no running animation: each press shows the next recorded step
-        show(at + 1);
+        // no running animation: each press shows the next recorded step, from the end the first
+        show(at >= count - 1 ? 0 : at + 1);
         return;
       }
+      if (at >= count - 1) at = 0;
       player.start(() => {
         show(at);
         if (at >= count - 1) return false;
@@ -104,7 +106,10 @@
       snapshots; the step shown marked. */
   function drawLearningChart(chart, replay, at) {
     const { curve, snapshots, max_iters: last } = replay;
-    const frame = kit.chartFrame(chart, { leftMargin: 52, rightMargin: 44, lastStep: last });
+    // the plot starts lower than the kit's frame: the step's label sits above it, clear of
+    // the curves
+    const drawn = kit.chartFrame(chart, { leftMargin: 52, rightMargin: 44, lastStep: last });
+    const frame = { ...drawn, top: drawn.top + LABEL_BAND };
     const { left, right, top, bottom, x } = frame;
     const losses = curve.map(([, loss]) => loss);
     const [low, high] = [Math.log(Math.min(...losses)), Math.log(Math.max(...losses))];
@@ -125,8 +130,8 @@
     const label = (text, attributes) => chart.append(svgText(text, attributes));
     const near = x(snapshot.step) > (left + right) / 2;
     label(`step ${snapshot.step}`, {
-      x: x(snapshot.step) + (near ? -6 : 6),
-      y: top + 12,
+      x: x(snapshot.step) + (near ? 4 : -4),
+      y: top - 6,
       "text-anchor": near ? "end" : "start",
       class: "nb-replay-now-label",
     });

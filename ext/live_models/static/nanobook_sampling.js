@@ -66,7 +66,12 @@
         buttons.reset,
       ),
     );
-    const text = element("p", { className: "nb-live-text", "aria-label": "Text so far" });
+    // a group, for a name a screen reader says (a paragraph's aria-label is not read)
+    const text = element("p", {
+      className: "nb-live-text",
+      role: "group",
+      "aria-label": "Text so far",
+    });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const bars = element("ol", {
       className: "nb-live-bars",

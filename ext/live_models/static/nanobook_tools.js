@@ -119,9 +119,11 @@
       ),
       element("div", { className: "nb-live-buttons" }, runButton),
     );
+    // a group, for a name a screen reader says (a paragraph's aria-label is not read)
     const text = element("p", {
       className: "nb-live-text nb-tool-text",
-      "aria-label": "The completion; the calculator's answer is marked as forced",
+      role: "group",
+      "aria-label": "The completion",
     });
     const caption = element("p", { className: "nb-live-readout", "aria-live": "polite" });
     const legend = element(
@@ -155,6 +157,10 @@
     return span;
   }
 
+  /** After a run of forced tokens, the words a screen reader hears for their colour. */
+  const forcedSaid = () =>
+    element("span", { className: "nb-live-sr", text: " (forced by the engine)" });
+
   function describe(model, run, toolOn) {
     const said = run.calls.map(
       (c, i) =>
@@ -177,7 +183,9 @@
       if (step) {
         const written = !step.forced && toolOn.checked;
         if (written && step.token === model.stoi.get(model.tool.open)) opened = true;
-        text.append(token(model, run.ids.length - 1, run, opened));
+        const i = run.ids.length - 1;
+        if (run.forced[i - 1] && !step.forced) text.append(forcedSaid());
+        text.append(token(model, i, run, opened));
         if (written && step.token === model.stoi.get(model.tool.close)) opened = false;
         if (!kit.reducedMotion.matches) {
           timer.id = setTimeout(advance, step.forced ? 260 : 140);
@@ -185,6 +193,7 @@
         }
         return advance(); // no animation: the whole completion at once
       }
+      if (run.forced.at(-1)) text.append(forcedSaid());
       caption.textContent = describe(model, run, toolOn.checked);
       widget.announce({
         ms: performance.now() - started,
