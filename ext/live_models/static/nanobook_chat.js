@@ -144,12 +144,17 @@
     );
     const replyButton = kit.button("Reply");
     const hint = kit.hint(`${id}-hint`);
+    // Reply beside the letters it sends (it wraps under them on a narrow screen), the hint
+    // under both: the field's foot, where the letters are typed
+    const lettersField = kit.field("Letters", letters, hint);
+    const entry = element("div", { className: "nb-chat-entry" });
+    letters.replaceWith(entry);
+    entry.append(letters, replyButton);
+    lettersField.classList.add("nb-chat-letters");
     widget.controls.append(
       kit.field("Request", requestMenu),
-      kit.field("Letters", letters),
       ...(options.runs.length > 1 ? [kit.field("Model", runMenu)] : []),
-      element("div", { className: "nb-live-buttons nb-live-beside" }, replyButton),
-      hint,
+      lettersField,
     );
     return { requestMenu, letters, runMenu, replyButton, hint };
   }

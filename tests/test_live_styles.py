@@ -1,0 +1,230 @@
+"""The widgets' colours and layout (nanobook_live.css) in Debian's chromium, on a tiny
+project with one widget of each kind that has a map, a chart, a pressed button or a button
+beside its fields: contrast is computed from what the browser paints or computes (WCAG's
+4.5:1 for text, 3:1 for a control's border and a map's cells), and the buttons beside
+fields are placed by their boxes at a desktop's width and a phone's."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.sphinx("html", testroot="live-styles", freshenv=True),
+]
+
+# WCAG's contrast of two CSS colours ("rgb(…)" or "#rrggbb"), in the page
+CONTRAST = r"""
+const luminance = (colour) => {
+  const probe = document.createElement("span");
+  probe.style.color = colour;
+  document.body.append(probe);
+  const [r, g, b] = getComputedStyle(probe).color.match(/[\d.]+/g).map(Number);
+  probe.remove();
+  const linear = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+};
+const contrast = (a, b) => {
+  const [x, y] = [luminance(a), luminance(b)];
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+};
+const panel = (e) => getComputedStyle(e.closest(".nb-live")).backgroundColor;
+"""
+
+
+@pytest.fixture
+def opened(app, browser):
+    """open_(scheme, width): the test root's page in chromium, every widget loaded."""
+    app.build()
+    contexts = []
+
+    def open_(scheme: str, width: int = 1280):
+        context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900})
+        contexts.append(context)
+        tab = context.new_page()
+        tab.problems = []
+        tab.on("console", lambda m: m.type == "error" and tab.problems.append(m.text))
+        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+        tab.goto((app.outdir / "index.html").as_uri())
+        tab.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
+        for widget in tab.locator(".nb-live:not(.nb-live-training)").all():
+            widget.scroll_into_view_if_needed()
+            widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
+        tab.wait_for_timeout(500)  # the maps and charts drawn
+        return tab
+
+    yield open_
+    for context in contexts:
+        for tab in context.pages:
+            assert not tab.problems, tab.problems
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_playing_button_reads_at_wcag_contrast(opened, scheme):
+    """Play turns to Pause on the accent (nb-live-playing, or aria-pressed): its text
+    must read on it in both themes (white on the dark theme's accent was 2.1:1)."""
+    tab = opened(scheme)
+    ratios = tab.evaluate(
+        CONTRAST
+        + """
+        [...document.querySelectorAll(".nb-live .nb-live-button")].map((b) => {
+          b.classList.add("nb-live-playing");
+          const style = getComputedStyle(b);
+          const ratio = contrast(style.color, style.backgroundColor);
+          b.classList.remove("nb-live-playing");
+          return [b.textContent, ratio];
+        })"""
+    )
+    assert len(ratios) >= 4  # sampling's, both replays', chat's Reply
+    assert all(ratio >= 4.5 for _, ratio in ratios), ratios
+
+
+def test_every_attention_map_stands_out_from_the_dark_panel(opened):
+    """Every cell a map paints (a weight of 0 included: the triangle's edge) is at least
+    3:1 against the panel in dark mode: the attention widget's maps, large and small, and
+    the training replay's; and the training widget's maps take the same colours."""
+    tab = opened("dark")
+    found = tab.evaluate(
+        CONTRAST
+        + """
+        [...document.querySelectorAll(".nb-live canvas")].filter((c) => c.width).map((c) => {
+          const { data } = c.getContext("2d").getImageData(0, 0, c.width, c.height);
+          let lowest = Infinity;
+          const seen = new Set();
+          for (let i = 0; i < data.length; i += 4) {
+            if (data[i + 3] !== 255) continue;
+            const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+            if (seen.has(key)) continue;
+            seen.add(key);
+            lowest = Math.min(lowest, contrast(`rgb(${data[i]},${data[i + 1]},${data[i + 2]})`,
+              panel(c)));
+          }
+          return [c.closest(".nb-live").dataset.nanobookModel, lowest];
+        })"""
+    )
+    models = {model for model, _ in found}
+    assert {"sort", "sort-replay"} <= models, found
+    assert all(lowest >= 3 for _, lowest in found), found
+    # the training widget's maps (drawn once the reader trains) read the same colours
+    same = tab.evaluate(
+        """(() => {
+          const root = document.querySelector(".nb-live-training");
+          const maps = document.createElement("div");
+          maps.className = "nb-training-maps";
+          root.querySelector(".nb-live-body").append(maps);
+          const [own, theirs] = [maps, root].map((e) => getComputedStyle(e));
+          const names = ["--nb-live-empty", "--nb-live-ink"];
+          const same = names.every((n) => own.getPropertyValue(n) === theirs.getPropertyValue(n));
+          maps.remove();
+          return same;
+        })()"""
+    )
+    assert same
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_controls_border_stands_out_from_the_panel(opened, scheme):
+    tab = opened(scheme)
+    low = tab.evaluate(
+        CONTRAST
+        + """
+        const controls = document.querySelectorAll(`.nb-live input[type=text],
+          .nb-live input[type=number], .nb-live select, .nb-live button`);
+        [...controls].filter((e) => e.offsetParent && getComputedStyle(e).borderTopWidth !== "0px")
+          .map((e) => [e.tagName, e.className, e.textContent.slice(0, 20),
+                       contrast(getComputedStyle(e).borderTopColor, panel(e))])"""
+    )
+    assert len(low) >= 10
+    assert [c for c in low if c[-1] < 3] == []
+
+
+def test_each_rl_chart_draws_pass_at_k_as_its_label_or_legend_says(opened):
+    """The RL replay labels its pass@k line at its end, the RL training widget in a legend
+    with a swatch: each line is drawn in its label's colour and its swatch's style."""
+    tab = opened("light")
+    replay = tab.evaluate(
+        """(() => {
+          const chart = document
+            .querySelector(".nb-live-replay .nb-replay-chart polyline.nb-rl-passk")
+            .closest("svg");
+          const line = getComputedStyle(chart.querySelector(".nb-rl-passk"));
+          const label = [...chart.querySelectorAll("text")].find((t) => /^pass@\\d+$/.test(
+            t.textContent) && t.textContent !== "pass@1");
+          const one = getComputedStyle(chart.querySelector(".nb-replay-accuracy")).stroke;
+          return [line.stroke, getComputedStyle(label).fill, one];
+        })()"""
+    )
+    stroke, label, pass1 = replay
+    assert stroke == label and stroke != pass1, replay
+    training = tab.evaluate(
+        """(() => {
+          const widget = document.querySelector(".nb-live-training");
+          const chart = widget.querySelector(".nb-training-chart");
+          const body = chart.closest(".nb-live-body");
+          body.hidden = false; // drawn once the reader trains: its style is the same
+          const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+          line.setAttribute("class", "nb-rl-passk");
+          chart.append(line);
+          const drawn = getComputedStyle(line);
+          const swatch = getComputedStyle(widget.querySelector(".nb-rl-swatch-passk"));
+          const found = [drawn.stroke, swatch.borderTopColor, drawn.strokeDasharray,
+                  swatch.borderTopStyle];
+          line.remove();
+          body.hidden = true;
+          return found;
+        })()"""
+    )
+    assert training[0] == training[1] and training[3] == "dotted", training
+    assert training[2].startswith("2px"), training  # dotted: a short dash
+
+
+# Where a button is: its top and bottom, the bottoms of the controls on its line (beside
+# it), and the lowest bottom of a field or control above it
+PLACED = """(button) => {
+  const box = button.getBoundingClientRect();
+  const row = button.closest(".nb-live-controls");
+  const controls = [...row.querySelectorAll("input, select")].map((c) => c.getBoundingClientRect());
+  const beside = controls.filter((r) => r.top < box.bottom && r.bottom > box.top)
+    .map((r) => r.bottom);
+  const parts = [...row.querySelectorAll(".nb-live-field")].filter((f) => !f.contains(button))
+    .map((f) => f.getBoundingClientRect());
+  const above = Math.max(...[...parts, ...controls].map((r) => r.bottom)
+    .filter((b) => b <= box.top + 1));
+  return { top: box.top, bottom: box.bottom, beside, above };
+}"""
+
+
+def boxes(widget, *selectors):
+    return [widget.locator(s).first.bounding_box() for s in selectors]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_buttons_beside_fields_line_up_with_their_controls_or_wrap_without_a_gap(opened, width):
+    """Play beside a replay's slider, Reply beside the chat's letters: bottom to bottom
+    with the control when on its line; when it wraps, no empty label-high row above it.
+    The chat's hint stays with the letters it is about."""
+    tab = opened("dark", width)
+    pairs = [
+        (tab.locator(".nb-live-replay").nth(n), "input[type=range]", ".nb-live-button")
+        for n in (0, 1)
+    ]
+    chat = tab.locator(".nb-live-chat")
+    pairs.append((chat, "input[type=text]", ".nb-live-button"))
+    for widget, control, button in pairs:
+        where = widget.locator(button).first.evaluate(PLACED)
+        if where["beside"]:  # bottom to bottom with the controls of the fields beside it
+            assert all(abs(b - where["bottom"]) <= 1 for b in where["beside"]), where
+        else:  # under them: the rows' gap (0.5rem) or the entry's (0.4rem), no more
+            assert where["top"] - where["above"] <= 9, (control, where)
+    letters, reply = boxes(chat, "input[type=text]", ".nb-live-button")
+    if reply["y"] < letters["y"] + letters["height"]:  # Reply beside the letters it sends
+        assert abs(reply["y"] + reply["height"] - letters["y"] - letters["height"]) <= 1
+    hint = chat.locator(".nb-live-hint")
+    assert hint.evaluate(
+        "(h) => h.closest('.nb-live-field').contains("
+        "h.closest('.nb-live-controls').querySelector('input[type=text]'))"
+    )
+    letters, said = boxes(chat, "input[type=text]", ".nb-live-hint")
+    assert 0 <= said["y"] - (letters["y"] + letters["height"]) <= 60, (letters, said)
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width
