@@ -12,7 +12,14 @@ import re
 
 import pytest
 from sphinx.util.console import strip_colors
-from test_live_training_widget import button, controls_of, widgets
+from test_live_training_widget import (
+    button,
+    controls_of,
+    notices_with_and_without_javascript,
+    said_while_training,
+    watch_train,
+    widgets,
+)
 
 from ext.live_models import compute, rl_training
 from ext.live_models.kinds.replay import rl_replay_summary
@@ -263,3 +270,32 @@ def test_the_widget_fits_a_phone(opened):
     page.locator(".nb-live-training select").first.focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.tagName") == "SELECT"
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_only_a_reader_without_javascript_is_told_it_is_needed(opened, app, browser):
+    """Without JavaScript the widget says RL in the page needs it, and the settings it would
+    start from; with it, the controls are there, neither the notice nor their table."""
+    on, off = notices_with_and_without_javascript(app, browser, "index")
+    notice = "Training the sort model by RL in the page needs JavaScript"
+    assert notice not in on and "\nsetting\n" not in on and "Train" in on
+    assert notice in off and "\nsetting\n" in off and "The book's run ended after" in off
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(opened):
+    """While the first run loads, the status says so in the reader's words (not the
+    export's name) and the button still reads Train; Train again once the run is done."""
+    page = opened("index")
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("2")
+    watch_train(page, widget)
+    button(widget, "Train").click()
+    status_starts(page, "Done")
+    statuses, again = said_while_training(page)
+    loads = [s for s in statuses if s.startswith("Loading")]
+    assert loads and all(s == "Loading the trainer and the chapter's start model…" for s in loads)
+    assert not [s for s in statuses if "rl-training" in s]
+    assert again and all(s.startswith("Done") for s in again), again

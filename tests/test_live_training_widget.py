@@ -222,7 +222,7 @@ def page_of(app, browser):
     contexts = []
 
     def open_(name: str, **options):
-        context = browser.new_context(reduced_motion="reduce", **options)
+        context = browser.new_context(**{"reduced_motion": "reduce", **options})
         contexts.append(context)
         page = context.new_page()
         page.problems = []
@@ -616,3 +616,115 @@ def test_a_drawn_start_is_shaped_and_filled_as_model_py_fills_it(page_of, tmp_pa
                     std = 0.02 / (2 * depth) ** 0.5 if name.endswith("c_proj.weight") else 0.02
                     assert abs(values.std().item() / std - 1) < 0.15, name
                     assert abs(values.mean().item()) < 4 * std / values.numel() ** 0.5, name
+
+
+def notices_with_and_without_javascript(app, browser, name: str) -> tuple[str, str]:
+    """The widget's text a reader sees on page `name`, with JavaScript and without."""
+    seen = []
+    for enabled in (True, False):
+        context = browser.new_context(java_script_enabled=enabled)
+        page = context.new_page()
+        page.goto((app.outdir / f"{name}.html").as_uri())
+        seen.append(page.locator(".nb-live-training").inner_text())
+        context.close()
+    return seen[0], seen[1]
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_only_a_reader_without_javascript_is_told_it_is_needed(page_of, app, browser):
+    """Without JavaScript the widget says training in the page needs it, above the book's
+    run; with it, the controls are there and the notice is not."""
+    on, off = notices_with_and_without_javascript(app, browser, "index")
+    notice = "Training the sort model in the page needs JavaScript"
+    assert notice not in on and "Train" in on
+    assert notice in off and "The book's run of the sort model" in off
+
+
+def watch_train(page, widget) -> None:
+    """Records, at each change of the widget, its status and the Train button's name."""
+    widget.evaluate(
+        """(root) => {
+             const train = [...root.querySelectorAll('button')]
+               .find((b) => b.textContent === 'Train');
+             const status = root.querySelector('.nb-live-status');
+             window.seen = [];
+             const note = () => window.seen.push([status.textContent, train.textContent]);
+             new MutationObserver(note).observe(root, {
+               subtree: true, childList: true, characterData: true, attributes: true,
+             });
+           }"""
+    )
+
+
+def said_while_training(page) -> tuple[list[str], list[str]]:
+    """What the status said, and what it said whenever the button read Train again."""
+    seen = page.evaluate("window.seen")
+    return [s for s, _ in seen], [s for s, name in seen if name == "Train again"]
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(page_of):
+    """While the first run loads, the status says so in the reader's words (not the
+    export's name) and the button still reads Train; Train again once the run is done."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("2")
+    watch_train(page, widget)
+    train_to_the_end(page, widget)
+    statuses, again = said_while_training(page)
+    loads = [s for s in statuses if s.startswith("Loading")]
+    assert loads and all(s == "Loading the trainer and the book run's start…" for s in loads)
+    assert not [s for s in statuses if "sort-training" in s or "undefined" in s]
+    assert again and all(s.startswith("Done") for s in again), again
+    assert button(widget, "Train again").is_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_typing_inside_a_lowercase_prompt_keeps_the_caret(page_of):
+    """Typing "ab" after CB in CBACAB upper-cases it where it was typed: CBABACAB."""
+    page = page_of("index")
+    for kind in ("sampling", "attention"):
+        widget = page.locator(f".nb-live-{kind}")
+        prompt = widget.locator("input[id$='-prompt']")
+        prompt.fill("CBACAB")
+        widget.locator(".nb-live-body").wait_for(timeout=60_000)  # the model is in
+        prompt.evaluate("(input) => { input.focus(); input.setSelectionRange(2, 2); }")
+        page.keyboard.type("ab")
+        page.wait_for_timeout(300)  # the attention widget reads its prompt at the next frame
+        assert prompt.input_value() == "CBABACAB", kind
+        assert prompt.evaluate("(input) => input.selectionStart") == 4
+
+
+GROWS_ABOVE = """() => {
+  // content above the widget that loads, and grows, as the page scrolls back to it
+  const lazy = document.createElement('div');
+  lazy.style.height = '40px';
+  document.querySelector('.nb-live-training').before(lazy);
+  window.addEventListener('scroll', () => setTimeout(() => {
+    lazy.style.height = '2400px';
+  }, 80), { once: true });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_way_back_lands_on_the_phase_as_content_above_it_loads(page_of):
+    """Without reduced motion, content loaded above the widget on the way back (a figure,
+    a clip) does not leave the chosen phase off the screen."""
+    page = page_of("index", viewport={"width": 1280, "height": 700}, reduced_motion="no-preference")
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("5")
+    train_to_the_end(page, widget)
+    phase = widget.locator(".nb-training-phase", has_text="Optimiser step")
+    phase.click()
+    widget.locator(".nb-training-where a").click()
+    page.wait_for_timeout(300)
+    page.evaluate(GROWS_ABOVE)
+    page.locator(".annotated-source .nb-training-back a").click()
+    page.wait_for_timeout(1500)  # the scroll back, the growth, and what follows it
+    assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
+    box = phase.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 700, box

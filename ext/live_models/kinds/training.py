@@ -157,9 +157,12 @@ def rl_training_fallback(spec, result: dict) -> list[nodes.Node]:
     last, k = result["rows"][-1], result["k"]
     intro = nodes.paragraph(
         text=f"Training the {spec.preset} model by RL in the page needs JavaScript. It would "
-        "start from the settings below; the book's run ended after "
-        f"{last['step']} steps at held-out pass@1 {last['pass1']:.1%} and pass@{k} "
-        f"{last['passk']:.1%} (exact).",
+        "start from the settings below.",
+        classes=["nb-live-caption"],
+    )
+    ended = nodes.paragraph(
+        text=f"The book's run ended after {last['step']} steps at held-out pass@1 "
+        f"{last['pass1']:.1%} and pass@{k} {last['passk']:.1%} (exact).",
         classes=["nb-live-caption"],
     )
     rows = []
@@ -168,13 +171,25 @@ def rl_training_fallback(spec, result: dict) -> list[nodes.Node]:
         named = dict(control.get("choices", ()))  # a choice is said by its label
         said = f"{value:g}" if control["kind"] == "float" else str(value)
         rows.append([control["label"], named.get(value, said)])
-    return [intro, table(["setting", "start"], rows)]
+    return [without_javascript(intro, table(["setting", "start"], rows)), ended]
+
+
+def without_javascript(*parts: nodes.Node) -> nodes.container:
+    """What only a reader without JavaScript needs: the page's script hides it (the
+    widget's own controls are there)."""
+    return nodes.container("", *parts, classes=["nb-live-nojs"])
 
 
 def training_fallback(spec, result: dict) -> list[nodes.Node]:
     """The book's own run, as its log recorded it: the page's run starts from it."""
     book = result["book"]
     first = [row for row in result["rows"] if row[2] is None]
+    notice = nodes.paragraph(
+        text=f"Training the {spec.preset} model in the page needs JavaScript: with it, you "
+        "would choose the settings, train, and watch its loss step by step. Below is "
+        "the book's own run.",
+        classes=["nb-live-caption"],
+    )
     intro = nodes.paragraph(
         text=f"The book's run of the {spec.preset} model (seed {book['seed']}, "
         f"{book['steps']} steps, learning rate {book['learning-rate']:g}, warmup "
@@ -188,4 +203,8 @@ def training_fallback(spec, result: dict) -> list[nodes.Node]:
         [str(step), f"{loss:.4f}", "–" if held_out is None else f"{held_out:.4f}"]
         for step, loss, held_out in result["rows"]
     ]
-    return [intro, table(["step", "training loss", "held-out loss"], rows)]
+    return [
+        without_javascript(notice),
+        intro,
+        table(["step", "training loss", "held-out loss"], rows),
+    ]

@@ -356,6 +356,23 @@
     "The phases fill in once your run has taken a step. Each then marks the lines of train.py that run it, and Step walks through one step's phases.";
   const PHASES_CHOOSE = "Choose a phase to mark the lines of train.py that run it.";
 
+  /** Scrolls `element` back into view if what loads near it once the page settles (a
+      figure, a clip) has pushed it off the screen, unless the reader has scrolled. */
+  function inViewOnceSettled(element) {
+    let moved = false;
+    const readerMoves = ["wheel", "touchmove", "keydown", "pointerdown"];
+    const heard = () => {
+      moved = true;
+    };
+    for (const type of readerMoves) window.addEventListener(type, heard, { once: true });
+    setTimeout(() => {
+      for (const type of readerMoves) window.removeEventListener(type, heard);
+      const { top, bottom } = element.getBoundingClientRect();
+      const off = top < 0 || bottom > window.innerHeight;
+      if (off && !moved) element.scrollIntoView({ block: "center" });
+    }, 600);
+  }
+
   /** After the last marked line of each listing: a link back to the phases (the listing
       can be many screens above the widget). Following it scrolls back and gives the
       chosen phase the keyboard's focus. Returns the links' rows, to take out later. */
@@ -371,9 +388,11 @@
         event.preventDefault();
         const button = chosen();
         if (!button) return;
-        const behavior = reducedMotion.matches ? "auto" : "smooth";
-        button.scrollIntoView({ block: "center", behavior });
+        // a jump, not a smooth scroll: content loaded on the way changes the height above
+        // the widget, and a smooth scroll would end where the button no longer is
         button.focus({ preventScroll: true });
+        button.scrollIntoView({ block: "center", behavior: "auto" });
+        inViewOnceSettled(button);
       });
       const row = element("div", { className: "nb-training-back" }, back);
       line.after(row);
@@ -629,7 +648,8 @@
         waiting = [buttons[focused], buttons[NEXT_BUTTON[focused]]];
       }
       if (waiting) handOn();
-      if (state !== "idle") buttons.train.textContent = "Train again";
+      // a run has finished, failed or been paused: Train would start another
+      if (state === "done" || state === "paused") buttons.train.textContent = "Train again";
     };
   }
 
@@ -767,7 +787,10 @@
       run.handle = nanobook.training.start(started, (message) => shown.hear(run, message));
     } catch (error) {
       setButtons("idle");
-      widget.status.textContent = `The trainer is not available: ${error.message}. The table shows the book's run.`;
+      const tables = widget.root.querySelectorAll(".nb-live-static table");
+      const shown = [...tables].some((table) => table.offsetParent !== null);
+      const book = shown ? " The table shows the book's run." : "";
+      widget.status.textContent = `The trainer is not available: ${error.message}.${book}`;
     }
   }
 

@@ -50,7 +50,11 @@
     const text = input.value;
     const upper = text.toUpperCase();
     const known = (t) => [...t].every((ch) => model.stoi.has(ch));
-    if (upper !== text && !known(text) && known(upper)) input.value = upper;
+    if (upper !== text && !known(text) && known(upper)) {
+      const { selectionStart: start, selectionEnd: end } = input;
+      input.value = upper; // which moves the caret to the end: it goes back where it was
+      if (upper.length === text.length && start !== null) input.setSelectionRange(start, end);
+    }
     return input.value;
   }
 
@@ -88,8 +92,9 @@
   }
 
   /** `widget.ready`: load the widget's model (once), then run `callback(model)`; the live
-      rendering then takes the static one's place. `loaded(model)` once it is in. */
-  function modelLoader(widget, staticPart, loaded) {
+      rendering then takes the static one's place. `loaded(model)` once it is in. A widget
+      that says itself what it loads (`saysLoading`) keeps its status line as it is. */
+  function modelLoader(widget, staticPart, loaded, saysLoading) {
     const { root, status, live } = widget;
     let loading = null;
     return (callback) => {
@@ -97,15 +102,17 @@
         const name = root.dataset.nanobookModel;
         // a model, or a plain record such as "sort-replay"
         const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
-        status.textContent = name.endsWith("-replay")
-          ? "Loading the training replay…"
-          : `Loading the ${name} model…`;
+        if (!saysLoading) {
+          status.textContent = name.endsWith("-replay")
+            ? "Loading the training replay…"
+            : `Loading the ${name} model…`;
+        }
         loading = load(name).then(
           (model) => {
             widget.model = model;
             staticPart.hidden = true;
             live.hidden = false;
-            if (status.textContent.startsWith("Loading")) status.textContent = "";
+            if (!saysLoading && status.textContent.startsWith("Loading")) status.textContent = "";
             loaded(model);
             return model;
           },
@@ -184,9 +191,11 @@
     return loop;
   }
 
-  /** What every widget shares: the lazy model, the status line, the static rendering.
+  /** What every widget shares: the lazy model, the status line, the static rendering
+      (whose parts for a reader without JavaScript, .nb-live-nojs, go: this reader has it).
       With loadWhenSeen false, the model loads only when the widget asks (ready): a
-      widget whose model is large and only needed once the reader acts (live-training). */
+      widget whose model is large and only needed once the reader acts (live-training);
+      such a widget says itself what it loads (its export's name is not the reader's). */
   function setUp(root, options, { loadWhenSeen = true } = {}) {
     const id = `nb-live-${++counter}`;
     const status = element("p", {
@@ -197,6 +206,7 @@
     status.textContent = "The live model loads when you reach it.";
     const live = element("div", { className: "nb-live-body", hidden: "" });
     const staticPart = root.querySelector(".nb-live-static");
+    for (const part of root.querySelectorAll(".nb-live-nojs")) part.hidden = true;
     root.prepend(element("div", { className: "nb-live-controls" }), status);
     root.append(live);
     let loaded;
@@ -241,7 +251,7 @@
       },
     };
     /** Load the model (once), then run `callback(model)`. */
-    widget.ready = modelLoader(widget, staticPart, loaded);
+    widget.ready = modelLoader(widget, staticPart, loaded, !loadWhenSeen);
     if (loadWhenSeen) loadWhenNear(widget);
     return widget;
   }
