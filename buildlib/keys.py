@@ -86,8 +86,9 @@ class _RememberingFinder:
     def find_spec(self, name, path=None, target=None):
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         loader = getattr(spec, "loader", None)
-        if type(loader) is importlib.machinery.SourceFileLoader and self._ours(loader.path):
-            spec.loader = _RememberingLoader(loader.name, loader.path)
+        if type(loader) is not importlib.machinery.SourceFileLoader or not self._ours(loader.path):
+            return None  # not ours: the finders after this one find it as they would
+        spec.loader = _RememberingLoader(loader.name, loader.path)
         return spec
 
     def _ours(self, file: str) -> bool:
