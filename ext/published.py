@@ -30,8 +30,8 @@ _COPIED = "nanobook_copied"  # builder attribute: {docname: {folder: [names]}}
 
 
 def copy(builder, source: Path, folder: str, name: str) -> None:
-    """Copy ``source`` into the site as ``folder/name`` for the page being written."""
-    assert folder in FOLDERS, folder
+    """Copy ``source`` into the site as ``folder/name`` for the page being written
+    (FOLDERS are pruned; another folder, such as an EPUB's _images, is Sphinx's)."""
     target = Path(builder.outdir, folder, name)
     _core.atomic_copy(source, target)
     target.chmod(0o644)  # atomic_copy's temp files are private; the web must read these
