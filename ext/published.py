@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 FOLDERS = ("_clips", "_live")  # the folders whose every file some page copied
 LISTS = "nanobook-published"  # in the doctrees folder: <docname>.json per page
-_COPIED = "nanobook_copied"  # builder attribute: {docname: {folder: [names]}}
+_COPIED = "nanobook_copied"  # builder attribute: {docname: {folder: {names}}}
 
 
 def copy(builder, source: Path, folder: str, name: str) -> None:
