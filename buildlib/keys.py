@@ -92,7 +92,10 @@ class _RememberingFinder:
         return spec
 
     def _ours(self, file: str) -> bool:
-        return any(Path(file).resolve().is_relative_to(root) for root in self.roots)
+        """Under a root, and not an installed package's (a checkout's .nox holds those):
+        an installed module is keyed by its version."""
+        path = Path(file).resolve()
+        return any(path.is_relative_to(root) for root in self.roots) and not installed(path)
 
 
 def remember_loaded_code(*roots: Path) -> None:

@@ -66,8 +66,12 @@ def test_a_module_saved_while_a_build_runs_is_keyed_by_the_code_the_build_loaded
         root = Path({str(tmp_path)!r})
         sys.path.insert(0, str(root))
         from buildlib import keys
-        keys.remember_loaded_code(root)
+        import importlib.util
+        site = Path(importlib.util.find_spec("yaml").origin).parents[1]
+        keys.remember_loaded_code(root, site)
+        import yaml  # an installed package, even under a root, is keyed by its version
         from made import kind
+        assert not any(keys.installed(file) for file in keys._LOADED), keys._LOADED
         def key(name):
             return keys.code_inputs(root / "made" / f"{{name}}.py", search=[root])
         before = key("kind"), key("later")
