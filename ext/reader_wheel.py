@@ -114,16 +114,25 @@ def make(app, config) -> None:
 
 
 def publish(app) -> None:
-    """builder-inited: the wheel copied into an HTML build's site, where it replaces the
-    wheels of earlier builds (each in a folder of its own, which holds nothing else)."""
+    """builder-inited: the wheel copied into an HTML build's site, beside the wheels of
+    earlier builds, which the pages not yet rewritten still link (``prune`` removes them
+    once the build has rewritten every page)."""
     if app.builder.format != "html" or not app.nanobook_wheel_file:
+        return
+    atomic_copy(app.nanobook_wheel_file, Path(app.outdir, app.config.nanobook_wheel))
+
+
+def prune(app, exception) -> None:
+    """build-finished: the wheels of earlier builds removed from the site (each in a
+    folder of its own, which holds nothing else), after a build that completed; a build
+    that stopped leaves them to the pages that still link them."""
+    if exception is not None or app.builder.format != "html" or not app.nanobook_wheel_file:
         return
     wheel = Path(app.outdir, app.config.nanobook_wheel)
     for folder in Path(app.outdir, FOLDER).glob("*/"):
         files = list(folder.iterdir())
         if folder != wheel.parent and files and all(f.name == wheel.name for f in files):
             shutil.rmtree(folder)
-    atomic_copy(app.nanobook_wheel_file, wheel)
 
 
 def setup(app) -> None:
@@ -132,3 +141,4 @@ def setup(app) -> None:
     app.add_config_value("nanobook_wheel", None, "html", types=(str, type(None)))
     app.connect("config-inited", make)
     app.connect("builder-inited", publish)
+    app.connect("build-finished", prune)

@@ -325,6 +325,36 @@ def test_a_new_wheel_rewrites_the_pages_that_link_it(tmp_path):
     assert first != second and (out / second).is_file() and not (out / first).exists()
 
 
+@pytest.mark.parametrize("stopped", [False, True])
+def test_the_old_wheel_stays_until_the_build_has_rewritten_the_pages(tmp_path, stopped):
+    """While a build writes its pages, the pages it has not rewritten yet still link the
+    last build's wheel: that wheel leaves the site only once the build has finished, and
+    stays if the build stopped."""
+    from ext import reader_wheel
+
+    name = "nanobook-0.1.0-py3-none-any.whl"
+    made = tmp_path / "store" / name
+    made.parent.mkdir()
+    made.write_bytes(b"new")
+    out = tmp_path / "html"
+    old = out / reader_wheel.FOLDER / "old" / name
+    sphinx_own = out / reader_wheel.FOLDER / "abc" / "data.csv"  # Sphinx's download
+    for file in (old, sphinx_own):
+        file.parent.mkdir(parents=True)
+        file.write_bytes(b"old")
+    app = types.SimpleNamespace(
+        builder=types.SimpleNamespace(format="html"),
+        outdir=str(out),
+        config=types.SimpleNamespace(nanobook_wheel=f"{reader_wheel.FOLDER}/new/{name}"),
+        nanobook_wheel_file=made,
+    )
+    reader_wheel.publish(app)  # builder-inited: before any page is written
+    assert (out / app.config.nanobook_wheel).read_bytes() == b"new" and old.is_file()
+    reader_wheel.prune(app, RuntimeError("stopped") if stopped else None)  # build-finished
+    assert old.is_file() == stopped
+    assert (out / app.config.nanobook_wheel).is_file() and sphinx_own.is_file()
+
+
 @pytest.mark.parametrize(
     "text, error",
     [
