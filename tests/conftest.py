@@ -117,3 +117,44 @@ def browser():
         browser = playwright.chromium.launch(**options)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def open_page_checked_for_errors(browser):
+    """open_(address, **context_options): the page at ``address`` in a browser context of its
+    own (options as Playwright's new_context takes them: viewport, color_scheme,
+    reduced_motion…). The page keeps what it reports as an error (a console error or an
+    uncaught exception) in ``page.problems`` and the addresses it requests in
+    ``page.requests``. When the test ends, every page opened must have reported no error;
+    then each context is closed."""
+    contexts = []
+
+    def open_(address: str, **context_options):
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.problems, page.requests = [], []
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.goto(address)
+        return page
+
+    yield open_
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+@pytest.fixture
+def open_test_root_page(app, open_page_checked_for_errors):
+    """open_(name, **context_options): page ``name`` of the test's Sphinx project (its
+    ``sphinx`` mark), built first, opened from disk by open_page_checked_for_errors."""
+    app.build()
+
+    def open_(name: str = "index", **context_options):
+        address = (app.outdir / f"{name}.html").as_uri()
+        return open_page_checked_for_errors(address, **context_options)
+
+    return open_

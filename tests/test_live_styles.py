@@ -33,19 +33,12 @@ const panel = (e) => getComputedStyle(e.closest(".nb-live")).backgroundColor;
 
 
 @pytest.fixture
-def opened(app, browser):
-    """open_(scheme, width): the test root's page in chromium, every widget loaded."""
-    app.build()
-    contexts = []
+def opened(open_test_root_page):
+    """open_(scheme, width): the test root's page in chromium, every widget loaded; no
+    script error allowed."""
 
     def open_(scheme: str, width: int = 1280):
-        context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900})
-        contexts.append(context)
-        tab = context.new_page()
-        tab.problems = []
-        tab.on("console", lambda m: m.type == "error" and tab.problems.append(m.text))
-        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-        tab.goto((app.outdir / "index.html").as_uri())
+        tab = open_test_root_page(color_scheme=scheme, viewport={"width": width, "height": 900})
         tab.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
         for widget in tab.locator(".nb-live:not(.nb-live-training)").all():
             widget.scroll_into_view_if_needed()
@@ -53,11 +46,7 @@ def opened(app, browser):
         tab.wait_for_timeout(500)  # the maps and charts drawn
         return tab
 
-    yield open_
-    for context in contexts:
-        for tab in context.pages:
-            assert not tab.problems, tab.problems
-        context.close()
+    return open_
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -30,25 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def open_page(book_html, browser):
+def open_page(book_html, open_page_checked_for_errors):
     """Opens a chapter from disk; fails the test on any console error or page error."""
-    contexts = []
 
     def open_(name: str, **options):
-        context = browser.new_context(**options)
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
-        page.goto((book_html / "chapters" / f"{name}.html").as_uri())
-        return page
+        chapter = (book_html / "chapters" / f"{name}.html").as_uri()
+        return open_page_checked_for_errors(chapter, **options)
 
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
+    return open_
 
 
 def live(page, selector: str):

@@ -184,28 +184,6 @@ def test_figures_are_written_to_three_significant_digits():
 # --- in chromium -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def page_of(app, browser):
-    app.build()
-    contexts = []
-
-    def open_(**options):
-        context = browser.new_context(**options)
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.goto((app.outdir / "index.html").as_uri())
-        return page
-
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
-
-
 def expected(values: dict, optimizer: str) -> dict[str, str]:
     """Each output as Python computes and writes it."""
     trees = memory_widget.traced()
@@ -226,8 +204,8 @@ def shown_on(page) -> dict[str, str]:
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
-def test_the_readers_settings_give_pythons_figures(page_of):
-    page = page_of()
+def test_the_readers_settings_give_pythons_figures(open_test_root_page):
+    page = open_test_root_page()
     widget = page.locator(".nb-live-memory")
     widget.locator(".nb-memory-table").wait_for()
     char = memory_widget.shapes()["char"]
@@ -267,8 +245,8 @@ def test_the_readers_settings_give_pythons_figures(page_of):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
-def test_the_page_writes_a_figure_as_python_does(app, page_of):
-    page = page_of()
+def test_the_page_writes_a_figure_as_python_does(app, open_test_root_page):
+    page = open_test_root_page()
     (widget,) = calculators(app.outdir / "index.html")
     written = page.evaluate(
         "([figures, options]) => figures.map(([v, u]) => nanobook.memory.shown(v, u, options))",
@@ -279,8 +257,8 @@ def test_the_page_writes_a_figure_as_python_does(app, page_of):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
-def test_bad_settings_are_said_and_marked(page_of):
-    page = page_of()
+def test_bad_settings_are_said_and_marked(open_test_root_page):
+    page = open_test_root_page()
     widget = page.locator(".nb-live-memory")
     widget.get_by_label("heads", exact=True).fill("5")  # 96 channels do not split into 5
     assert "must divide" in widget.locator(".nb-live-status").inner_text()
@@ -292,11 +270,11 @@ def test_bad_settings_are_said_and_marked(page_of):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
-def test_a_number_typed_is_said_once_the_reader_pauses(page_of):
+def test_a_number_typed_is_said_once_the_reader_pauses(open_test_root_page):
     """Each keystroke shows its figures at once; a screen reader hears the status line
     only once the reader pauses (not a result for "32" on the way to "325"), and a choice
     from a menu at once."""
-    page = page_of()
+    page = open_test_root_page()
     widget = page.locator(".nb-live-memory")
     status = widget.locator(".nb-live-status")
     layers = widget.get_by_label("layers", exact=True)
@@ -323,8 +301,8 @@ def test_a_number_typed_is_said_once_the_reader_pauses(page_of):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="memory-calculator", freshenv=True)
-def test_the_calculator_fits_a_phone_in_the_dark(page_of):
-    page = page_of(
+def test_the_calculator_fits_a_phone_in_the_dark(open_test_root_page):
+    page = open_test_root_page(
         viewport={"width": 390, "height": 844}, color_scheme="dark", reduced_motion="reduce"
     )
     page.evaluate("document.documentElement.dataset.theme = 'dark'")

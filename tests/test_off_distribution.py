@@ -121,18 +121,9 @@ def test_rows_that_contradict_the_reading_are_a_located_warning(app, warning, mo
 
 
 @pytest.fixture
-def page(app, browser):
+def page(open_test_root_page):
     """The test root's page in chromium; no console error allowed."""
-    app.build()
-    context = browser.new_context(reduced_motion="reduce")
-    tab = context.new_page()
-    problems = []
-    tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    tab.on("pageerror", lambda e: problems.append(str(e)))
-    tab.goto((app.outdir / "index.html").as_uri())
-    yield tab
-    assert not problems, problems
-    context.close()
+    return open_test_root_page(reduced_motion="reduce")
 
 
 def note_of(widget):
