@@ -15,6 +15,7 @@ from sphinx.util.console import strip_colors
 from test_live_training_widget import (
     button,
     controls_of,
+    keep_records,
     notices_with_and_without_javascript,
     said_while_training,
     watch_train,
@@ -150,35 +151,16 @@ def test_the_recorded_runs_summary_is_keyed_on_rl_training_code(monkeypatch):
 
 
 @pytest.fixture
-def opened(app, browser):
-    """Opens a page of the built tiny project from disk; fails on any script error."""
-    app.build()
-    contexts = []
+def opened(open_test_root_page):
+    """Opens a page of the built tiny project from disk, its records kept; fails on any
+    script error."""
 
     def open_(name: str, **options):
-        context = browser.new_context(**options)
-        contexts.append(context)
-        page = context.new_page()
-        page.problems, page.requests = [], []
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.goto((app.outdir / f"{name}.html").as_uri())
-        page.evaluate(
-            """() => {
-                 window.records = [];
-                 for (const w of document.querySelectorAll('.nb-live-training'))
-                   w.addEventListener('nanobook:result',
-                                      (e) => window.records.push(e.detail.record));
-               }"""
-        )
+        page = open_test_root_page(name, **options)
+        keep_records(page)
         return page
 
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
+    return open_
 
 
 def status_starts(page, text: str, timeout: int = 300_000) -> None:

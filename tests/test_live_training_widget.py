@@ -214,38 +214,30 @@ def test_the_books_runs_summary_is_keyed_on_training_widget_code(monkeypatch):
     assert compute.result_entry(spec) != before
 
 
+def keep_records(page) -> None:
+    """Collects in window.records the record of every step the page's training widgets
+    report (their nanobook:result events), in order."""
+    page.evaluate(
+        """() => {
+             window.records = [];
+             for (const w of document.querySelectorAll('.nb-live-training'))
+               w.addEventListener('nanobook:result',
+                                  (e) => window.records.push(e.detail.record));
+           }"""
+    )
+
+
 @pytest.fixture
-def page_of(app, browser):
+def page_of(open_test_root_page):
     """Opens a page of the built tiny project from disk (reduced motion: a step's phases
-    are shown at once); fails the test on any script error."""
-    app.build()
-    contexts = []
+    are shown at once), its records kept; fails the test on any script error."""
 
     def open_(name: str, **options):
-        context = browser.new_context(**{"reduced_motion": "reduce", **options})
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.requests = []
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.goto((app.outdir / f"{name}.html").as_uri())
-        page.evaluate(
-            """() => {
-                 window.records = [];
-                 for (const w of document.querySelectorAll('.nb-live-training'))
-                   w.addEventListener('nanobook:result',
-                                      (e) => window.records.push(e.detail.record));
-               }"""
-        )
+        page = open_test_root_page(name, **{"reduced_motion": "reduce", **options})
+        keep_records(page)
         return page
 
-    yield open_
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
+    return open_
 
 
 def train_fit(steps: int, dtype: torch.dtype) -> tuple[list[dict], GPT]:
