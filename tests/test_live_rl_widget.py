@@ -17,8 +17,7 @@ from test_live_training_widget import (
     controls_of,
     keep_records,
     notices_with_and_without_javascript,
-    said_while_training,
-    watch_train,
+    said_during_a_two_step_run,
     widgets,
 )
 
@@ -272,11 +271,7 @@ def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(opened):
     export's name) and the button still reads Train; Train again once the run is done."""
     page = opened("index")
     widget = page.locator(".nb-live-training")
-    widget.get_by_label("Steps", exact=True).fill("2")
-    watch_train(page, widget)
-    button(widget, "Train").click()
-    status_starts(page, "Done")
-    statuses, again = said_while_training(page)
+    statuses, again = said_during_a_two_step_run(page, widget)
     loads = [s for s in statuses if s.startswith("Loading")]
     assert loads and all(s == "Loading the trainer and the chapter's start model…" for s in loads)
     assert not [s for s in statuses if "rl-training" in s]

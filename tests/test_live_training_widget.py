@@ -655,6 +655,15 @@ def said_while_training(page) -> tuple[list[str], list[str]]:
     return [s for s, _ in seen], [s for s, name in seen if name == "Train again"]
 
 
+def said_during_a_two_step_run(page, widget) -> tuple[list[str], list[str]]:
+    """Trains for 2 steps, watched from before Train is pressed to the end of the run: what
+    the status said, and what it said whenever the button read Train again."""
+    widget.get_by_label("Steps", exact=True).fill("2")
+    watch_train(page, widget)
+    train_to_the_end(page, widget)
+    return said_while_training(page)
+
+
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(page_of):
@@ -662,10 +671,7 @@ def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(page_of):
     export's name) and the button still reads Train; Train again once the run is done."""
     page = page_of("index")
     widget = page.locator(".nb-live-training")
-    widget.get_by_label("Steps", exact=True).fill("2")
-    watch_train(page, widget)
-    train_to_the_end(page, widget)
-    statuses, again = said_while_training(page)
+    statuses, again = said_during_a_two_step_run(page, widget)
     loads = [s for s in statuses if s.startswith("Loading")]
     assert loads and all(s == "Loading the trainer and the book run's start…" for s in loads)
     assert not [s for s in statuses if "sort-training" in s or "undefined" in s]
