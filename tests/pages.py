@@ -1,5 +1,5 @@
 """What the tests read from built pages: the chapters in order, a page's links, ids, meta
-tags and headings, and its live widgets."""
+tags and headings, and its live widgets (in chromium too: once they have loaded)."""
 
 from __future__ import annotations
 
@@ -179,3 +179,11 @@ def live_widgets(text: str) -> list[dict]:
 def widget_settings(text: str) -> list[dict]:
     """The settings (data-live) of each live widget of a page's HTML that has them."""
     return [widget["data-live"] for widget in live_widgets(text) if "data-live" in widget]
+
+
+def loaded_widget(widget, timeout: int = 60_000):
+    """A live widget in chromium (a Playwright locator), scrolled into view, once its model
+    (or replay) has loaded and it shows its body in place of the static rendering."""
+    widget.scroll_into_view_if_needed()
+    widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=timeout)
+    return widget

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pages import widget_settings
+from pages import loaded_widget, widget_settings
 from sphinx.application import Sphinx
 from sphinx.util.console import strip_colors
 
@@ -277,9 +277,7 @@ def test_in_the_browser_a_name_an_object_already_has_is_unknown_like_any_other(
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(index.as_uri())
-    good = page.locator(".nb-live-attention").first
-    good.scroll_into_view_if_needed()
-    good.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
+    loaded_widget(page.locator(".nb-live-attention").first)
     refused = page.locator(".nb-live[data-live-problem]")
     refused.nth(len(hostile) - 1).wait_for(state="attached", timeout=10_000)
     said = sorted(refused.evaluate_all("roots => roots.map((r) => r.dataset.liveProblem)"))

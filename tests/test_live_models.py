@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from pages import live_widgets
+from pages import live_widgets, loaded_widget
 from sphinx.util.console import strip_colors
 
 from buildlib import keys
@@ -143,9 +143,7 @@ def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, brow
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(index.as_uri())
-    good = page.locator(".nb-live-sampling").first
-    good.scroll_into_view_if_needed()
-    good.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
+    good = loaded_widget(page.locator(".nb-live-sampling").first)
     good.get_by_role("button", name="Play").click()
     sampled = sampling.sampling("char", "def", 0.8, 20, 3, 30)
     assert good.locator(".nb-live-text").inner_text() == sampled["text"]

@@ -7,6 +7,7 @@ fields are placed by their boxes at a desktop's width and a phone's."""
 from __future__ import annotations
 
 import pytest
+from pages import loaded_widget
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,8 +42,7 @@ def opened(open_test_root_page):
         tab = open_test_root_page(color_scheme=scheme, viewport={"width": width, "height": 900})
         tab.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
         for widget in tab.locator(".nb-live:not(.nb-live-training)").all():
-            widget.scroll_into_view_if_needed()
-            widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
+            loaded_widget(widget)
         tab.wait_for_timeout(500)  # the maps and charts drawn
         return tab
 

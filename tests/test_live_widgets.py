@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pages import loaded_widget
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
@@ -42,10 +43,7 @@ def open_page(book_html, open_page_checked_for_errors):
 
 def live(page, selector: str):
     """The widget, scrolled into view and with its model (or replay) loaded."""
-    widget = page.locator(selector).first
-    widget.scroll_into_view_if_needed()
-    widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=30_000)
-    return widget
+    return loaded_widget(page.locator(selector).first, timeout=30_000)
 
 
 def expected_dims(entry: dict, second: dict | None) -> list[str]:

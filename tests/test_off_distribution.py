@@ -12,7 +12,7 @@ import itertools
 import re
 
 import pytest
-from pages import widget_settings
+from pages import loaded_widget, widget_settings
 from sphinx.util.console import strip_colors
 
 from ext.live_models import distribution
@@ -137,10 +137,7 @@ def wait_note(widget, shown: bool):
 
 
 def loaded(tab, kind: str, n: int = 0):
-    widget = tab.locator(f".nb-live-{kind}").nth(n)
-    widget.scroll_into_view_if_needed()
-    widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=60_000)
-    return widget
+    return loaded_widget(tab.locator(f".nb-live-{kind}").nth(n))
 
 
 def described_by_note(widget, field):
