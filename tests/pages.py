@@ -1,5 +1,6 @@
 """What the tests read from built pages: the chapters in order, a page's links, ids, meta
-tags and headings, and its live widgets (in chromium too: once they have loaded)."""
+tags and headings, and its live widgets; in chromium, a page checked for uncaught
+exceptions and a live widget once it has loaded."""
 
 from __future__ import annotations
 
@@ -187,3 +188,16 @@ def loaded_widget(widget, timeout: int = 60_000):
     widget.scroll_into_view_if_needed()
     widget.locator(".nb-live-body:not([hidden])").wait_for(timeout=timeout)
     return widget
+
+
+def page_without_uncaught_exceptions(browser, address: str):
+    """For a fixture to yield from: the page at ``address`` in a browser context of its own;
+    at the fixture's end, checks that no script on it threw, then closes the context."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(address)
+    yield page
+    assert not errors, errors
+    context.close()

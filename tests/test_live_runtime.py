@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pages import page_without_uncaught_exceptions
 
 from ext.live_models import compute
 from ext.live_models.kinds import chat as chat_kind
@@ -287,14 +288,7 @@ def page_with_scripts(browser, site, script: str, holders: str):
         '<script src="nanobook_live.js"></script><script src="nanobook_widgets.js"></script>'
         f'<script src="{script}"></script>'
     )
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((site / "index.html").as_uri())
-    yield page
-    assert not errors, errors
-    context.close()
+    yield from page_without_uncaught_exceptions(browser, (site / "index.html").as_uri())
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pages import page_without_uncaught_exceptions
 
 from ext.live_models import training
 from ext.live_models.compute import weight_tensors
@@ -98,22 +99,10 @@ def site(tmp_path_factory) -> Path:
     return folder
 
 
-def open_page(browser, address: str):
-    """The page at ``address``; yields it, then checks that no script threw."""
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(address)
-    yield page
-    assert not errors, errors
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def page(browser, site):
     """The page opened from disk (file://), where no worker script may start."""
-    yield from open_page(browser, (site / "index.html").as_uri())
+    yield from page_without_uncaught_exceptions(browser, (site / "index.html").as_uri())
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -127,7 +116,8 @@ def served_page(browser, site):
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield from open_page(browser, f"http://127.0.0.1:{server.server_port}/index.html")
+    address = f"http://127.0.0.1:{server.server_port}/index.html"
+    yield from page_without_uncaught_exceptions(browser, address)
     server.shutdown()
     thread.join()
 
