@@ -72,13 +72,25 @@ def glue(name, value, display=True):
 CHECK_CELL = """\
 # Every value the text above quotes is the page's: the book's build computed it. Here
 # each is checked against what this notebook computed (COMPUTED, filled by glue).
+from ast import literal_eval
+
 PAGE = {page}
 QUOTED_IN = {quoted}  # the sentence of the text that quotes each value
+
+
+def as_written(text):  # as the text writes a value: a string without its quotes
+    try:
+        return str(literal_eval(text))
+    except (SyntaxError, ValueError):
+        return text
+
+
 differ = {{name: text for name, text in PAGE.items() if COMPUTED.get(name) != text}}
 same = len(PAGE) - len(differ)
 print(f"{{same}} of {{len(PAGE)}} values in the text are what this run computed")
 for name, text in differ.items():
-    print(f"  {{name}}: the page says {{text!r}}, this run {{COMPUTED.get(name)!r}}")
+    ours = as_written(COMPUTED.get(name))
+    print(f"  {{name}}: the page says {{as_written(text)!r}}, this run {{ours!r}}")
     if name in QUOTED_IN:
         print(f"    in: {{QUOTED_IN[name]}}")
 if differ:
@@ -587,9 +599,8 @@ def _run_box(app, docname: str) -> nodes.Element:
     text += nodes.Text(" and open it in Jupyter (")
     text += nodes.literal("", f"jupyter notebook {name}")
     text += nodes.Text(
-        "): the chapter's cells in order, the build's numerics first, its clips and widgets "
-        "linked back to this page, and last a cell that checks the numbers of the text against "
-        "your run."
+        "): the chapter's cells in order, its clips and widgets linked back to this page, and "
+        "last a cell that checks the numbers of the text against your run."
     )
     box += text
     if repository:

@@ -175,6 +175,12 @@ def test_the_check_shows_a_value_that_differs_in_the_sentence_that_quotes_it():
     assert quoted.startswith("Then 90% of problems came right") and quoted.endswith("…")
     assert len(quoted) == reader_notebooks.QUOTE_LENGTH
     assert page.unglued == []  # quoting converts text but notes no unglued names twice
+    # a glued string is shown as the text writes it, without its repr's quotes
+    namespace = {"COMPUTED": {"secs": "12", "acc": "'85%'"}}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check.source, namespace)
+    assert "  acc: the page says '90%', this run '85%'" in printed.getvalue().splitlines()
 
 
 def test_a_value_in_a_format_it_does_not_take_is_written_as_glued():
