@@ -149,9 +149,7 @@ def dialogue(play: str) -> str:
 
 # An act or scene heading with its second line (in capitals or not: Measure for Measure has
 # an "Act IV."), or what is left of a stage direction whose brackets the edition did not close.
-HEADING_OR_LEFTOVER = re.compile(
-    r"^(ACT|Act|SCENE|Scene)\s+([IVX]+|\d+)\b|^INDUCTION\.?$|[\[\]{}]"
-)
+HEADING_OR_LEFTOVER = re.compile(r"^(ACT|Act|SCENE|Scene)\s+([IVX]+|\d+)\b|^INDUCTION\.?$|[\[\]{}]")
 
 
 if __name__ == "__main__":
