@@ -31,6 +31,7 @@ import nbformat
 import pytest
 from myst_parser.config.main import MdParserConfig
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from pages import CHAPTERS
 
 from buildlib import book_build, store
@@ -55,6 +56,25 @@ def _page(glued: dict) -> reader_notebooks.Page:
 
 
 # --- the conversion ---------------------------------------------------------------------
+
+
+def test_a_solution_that_fails_after_the_chapter_is_named(tmp_path):
+    """Solutions run after every cell, in order, in one kernel: one that reads a name the
+    chapter or an earlier solution rebound fails, and the failure names it."""
+    chapter = nbformat.v4.new_code_cell("cfg = {'block_size': 11}")
+    exercises = nbformat.v4.new_markdown_cell(
+        "1. Rebind it.\n\n<details><summary>Solution</summary>\n\n~~~python\n"
+        "cfg = 'medium'\n~~~\nProse.\n\n</details>\n\n2. Read it.\n\n"
+        "<details><summary>Solution</summary>\n\n```python\nprint(cfg['block_size'])\n```"
+        "\n\n</details>\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[chapter, exercises])
+    assert [c.source for c in _solutions(notebook)] == [
+        "cfg = 'medium'\n",
+        "print(cfg['block_size'])\n",
+    ]
+    with pytest.raises(AssertionError, match=r"^one: solution 2 failed$"):
+        _run_with_solutions(notebook, "one", "python3", tmp_path)
 
 
 def test_glue_refs_terms_and_colours_become_what_a_notebook_renders():
@@ -597,8 +617,9 @@ _SAME = re.compile(r"^(\d+) of (\d+) values in the text are what this run comput
 @pytest.mark.book
 def test_every_chapter_notebook_runs_from_the_published_wheel(book_html, tmp_path, monkeypatch):
     """Every chapter's notebook runs in a clean environment with only the published wheel
-    installed; the REPRODUCED ones compute every value their text quotes (their last
-    cell compares them) and print what each cell printed on the page."""
+    installed, and then every exercise solution's Python, in order, as a reader who has run
+    the chapter would try them; the REPRODUCED ones compute every value their text quotes
+    (their last cell compares them) and print what each cell printed on the page."""
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setenv("JUPYTER_PATH", _clean_kernel(book_html, tmp_path))
     work = tmp_path / "reader"  # not the checkout: what the notebooks import is installed
@@ -609,6 +630,8 @@ def test_every_chapter_notebook_runs_from_the_published_wheel(book_html, tmp_pat
     for slug, notebook in ran.items():
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(cell.execution_count for cell in code), slug
+    tried = sum(SOLUTION in cell.metadata for n in ran.values() for cell in n.cells)
+    assert tried, "no solution's Python was found in the notebooks"
     differences = [d for slug in REPRODUCED for d in _differences(book_html, slug, ran[slug])]
     assert not differences, "\n".join(differences)
 
@@ -617,7 +640,8 @@ def _differences(book_html: Path, slug: str, ran) -> list[str]:
     """Where the run notebook ``ran`` is not the page: its last cell's count of the text's
     values it computed alike, and each cell whose printed output differs."""
     page = _reader_notebook(book_html, slug)
-    *cells, check = [cell for cell in ran.cells if cell.cell_type == "code"]
+    chapter = [c for c in ran.cells if c.cell_type == "code" and SOLUTION not in c.metadata]
+    *cells, check = chapter
     said = _printed(check)
     counted = _SAME.match(said.strip())
     found = [] if counted and counted[1] == counted[2] != "0" else [f"{slug}: {said}"]
@@ -639,11 +663,46 @@ def _printed(cell) -> str:
     return "".join(parts)
 
 
+# An exercise's solution in a chapter's notebook, and the Python in it (fenced either way)
+_SOLUTION = re.compile(r"<details><summary>Solution</summary>(.*?)</details>", re.S)
+_PYTHON = re.compile(r"^(```|~~~)python\n(.*?)^\1$", re.M | re.S)
+SOLUTION = "nanobook_solution"  # a code cell's metadata: which solution's code it is
+
+
+def _solutions(notebook) -> list:
+    """Code cells of every solution's Python, in the order the chapter gives them, each
+    marked with its solution's number."""
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    cells = []
+    for number, solution in enumerate(_SOLUTION.findall(markdown), start=1):
+        for fence in _PYTHON.finditer(solution):
+            cell = nbformat.v4.new_code_cell(fence[2])
+            cell.metadata[SOLUTION] = number
+            cells.append(cell)
+    return cells
+
+
 def _run(book_html: Path, slug: str, work: Path):
     """The chapter's downloaded notebook, executed in the clean environment's kernel
-    (in ``work``, not the checkout: what it imports is installed); raises
-    CellExecutionError, with the cell, if one fails."""
-    notebook = _reader_notebook(book_html, slug)
+    (in ``work``, not the checkout: what it imports is installed), followed by its
+    solutions' Python."""
+    return _run_with_solutions(_reader_notebook(book_html, slug), slug, "clean", work)
+
+
+def _run_with_solutions(notebook, slug: str, kernel: str, work: Path):
+    """``notebook`` executed in ``kernel`` in the folder ``work``, then its solutions'
+    Python; a cell that fails is an AssertionError naming the chapter and, for a
+    solution, its number, from nbclient's error with the cell and its traceback."""
+    notebook.cells += _solutions(notebook)
     resources = {"metadata": {"path": work}}
-    NotebookClient(notebook, kernel_name="clean", timeout=900, resources=resources).execute()
+    try:
+        NotebookClient(notebook, kernel_name=kernel, timeout=900, resources=resources).execute()
+    except CellExecutionError as error:
+        failed = next(
+            cell
+            for cell in notebook.cells
+            if any(out.output_type == "error" for out in cell.get("outputs", []))
+        )
+        which = f"solution {failed.metadata[SOLUTION]}" if SOLUTION in failed.metadata else "a cell"
+        raise AssertionError(f"{slug}: {which} failed") from error
     return notebook
