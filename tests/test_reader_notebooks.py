@@ -58,25 +58,6 @@ def _page(glued: dict) -> reader_notebooks.Page:
 # --- the conversion ---------------------------------------------------------------------
 
 
-def test_a_solution_that_fails_after_the_chapter_is_named(tmp_path):
-    """Solutions run after every cell, in order, in one kernel: one that reads a name the
-    chapter or an earlier solution rebound fails, and the failure names it."""
-    chapter = nbformat.v4.new_code_cell("cfg = {'block_size': 11}")
-    exercises = nbformat.v4.new_markdown_cell(
-        "1. Rebind it.\n\n<details><summary>Solution</summary>\n\n~~~python\n"
-        "cfg = 'medium'\n~~~\nProse.\n\n</details>\n\n2. Read it.\n\n"
-        "<details><summary>Solution</summary>\n\n```python\nprint(cfg['block_size'])\n```"
-        "\n\n</details>\n"
-    )
-    notebook = nbformat.v4.new_notebook(cells=[chapter, exercises])
-    assert [c.source for c in _solutions(notebook)] == [
-        "cfg = 'medium'\n",
-        "print(cfg['block_size'])\n",
-    ]
-    with pytest.raises(AssertionError, match=r"^one: solution 2 failed$"):
-        _run_with_solutions(notebook, "one", "python3", tmp_path)
-
-
 def test_glue_refs_terms_and_colours_become_what_a_notebook_renders():
     text = (
         "(sec-a)=\n## A\n\nThe loss falls to {glue:text}`loss:.2f` (see\n{ref}`the data "
@@ -706,3 +687,22 @@ def _run_with_solutions(notebook, slug: str, kernel: str, work: Path):
         which = f"solution {failed.metadata[SOLUTION]}" if SOLUTION in failed.metadata else "a cell"
         raise AssertionError(f"{slug}: {which} failed") from error
     return notebook
+
+
+def test_a_solution_that_fails_after_the_chapter_is_named(tmp_path):
+    """Solutions run after every cell, in order, in one kernel: one that reads a name the
+    chapter or an earlier solution rebound fails, and the failure names it."""
+    chapter = nbformat.v4.new_code_cell("cfg = {'block_size': 11}")
+    exercises = nbformat.v4.new_markdown_cell(
+        "1. Rebind it.\n\n<details><summary>Solution</summary>\n\n~~~python\n"
+        "cfg = 'medium'\n~~~\nProse.\n\n</details>\n\n2. Read it.\n\n"
+        "<details><summary>Solution</summary>\n\n```python\nprint(cfg['block_size'])\n```"
+        "\n\n</details>\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[chapter, exercises])
+    assert [c.source for c in _solutions(notebook)] == [
+        "cfg = 'medium'\n",
+        "print(cfg['block_size'])\n",
+    ]
+    with pytest.raises(AssertionError, match=r"^one: solution 2 failed$"):
+        _run_with_solutions(notebook, "one", "python3", tmp_path)
