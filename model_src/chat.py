@@ -10,7 +10,7 @@ Each is a new token, appended after the letters, so the trained model's ids keep
 their meaning:
 
     <user> ↑ C A B B A C <assistant> A A B B C C <end>
-    └──── the user's turn ──────────┘└── the reply ─────┘   the loss sees only the reply
+    └──────── the prompt ───────────┘└── the reply ─────┘   the loss sees only the reply
 
 `grow` gives a trained GPT the rows these tokens (and the longer context) need.
 """

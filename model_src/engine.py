@@ -10,10 +10,10 @@ A call is text between CALL_OPEN and CALL_CLOSE, written by the model token by t
 like any other text. When the model writes CALL_CLOSE the loop reads the call, runs the
 tool on it and queues the tool's answer: on the next steps those tokens are forced into
 the context instead of sampled, the model reads them as if it had written them, and
-then goes on. Nothing
-the model writes is ever executed: `calculate` parses the expression itself, and every
-call it cannot answer (malformed, too long, overflowing) gets ERROR as its answer, which
-the model reads like any other result. The loop never raises on what the model writes.
+then goes on. Nothing the model writes is ever executed: `calculate` parses the
+expression itself, and every call it cannot answer (malformed, too long, overflowing)
+gets ERROR as its answer, which the model reads like any other result. The loop never
+raises on what the model writes.
 
 The keys and values of every position, forced ones included, stay in a KV cache
 (kv_cache.py): after the prompt's prefill, each step runs the model on one new token per

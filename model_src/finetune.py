@@ -101,7 +101,8 @@ def fine_tune(model: GPT, spec: dict, cfg: dict) -> tuple[GPT, dict]:
     the run's spec (its tasks "mix", "masked", LoRA "rank" and the "tokens" whose rows
     it trains) and settings: returns the model (with its adapters, for a LoRA run) and
     its record: held-out accuracy on ↑ (and #, if it trains on it) every EVERY steps,
-    trainable parameters, final losses and the CPU seconds the training took."""
+    trainable parameters, final losses and the CPU seconds the run took (training and
+    those accuracy checks)."""
     if spec["rank"]:  # the adapters' A matrices: drawn from torch's seed, the caller's
         lora.add_lora(model, spec["rank"], token_ids(spec))
     # the skills that matter here: what the run trains, and the sort it must keep

@@ -6,9 +6,10 @@
     bigram.generate(prompt_ids, 200, generator)
 
 An order-n model predicts the next character from the n - 1 before it, by how often each
-character followed them in the training text. Unseen continuations get a small share
-alpha of a count, chosen on the last tenth of the training text, so the validation text
-is read only to score. Order 1 (the unigram model) ignores the context altogether.
+character followed them in the training text. Every count gets alpha added, a fraction
+of one occurrence, so a continuation never seen keeps some probability; alpha is chosen
+on the last tenth of the training text, so the validation text is read only to score.
+Order 1 (the unigram model) ignores the context altogether.
 """
 
 from dataclasses import dataclass

@@ -30,7 +30,7 @@ def _worker(rank, world_size, port, model, x, y, out_dir):
     share = x.size(0) // world_size  # this process's slice of the batch
     rows = slice(rank * share, (rank + 1) * share)
     _, loss = model(x[rows], y[rows])
-    loss.backward()  # the gradient of this process's half only
+    loss.backward()  # the gradient of this process's share only
     for p in model.parameters():
         dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)  # every process gets the sum...
         p.grad /= world_size  # ... and divides: the mean over the whole batch

@@ -81,7 +81,8 @@ def answer_log_probs(model, prompts: torch.Tensor, answers: torch.Tensor) -> tor
 def kl_estimate(log_probs: torch.Tensor, reference_log_probs: torch.Tensor) -> torch.Tensor:
     """Per letter, an estimate of KL(model || reference) from letters the model sampled:
     r - log r - 1 with r = p_reference / p_model (the estimator GRPO uses; Schulman 2020).
-    Never negative, 0 where the two agree; its mean over samples is the KL divergence."""
+    Never negative, 0 where the two agree; its expected value over the model's samples is
+    the KL divergence."""
     log_ratio = reference_log_probs - log_probs
     return log_ratio.exp() - log_ratio - 1
 

@@ -1,6 +1,6 @@
 """Sample text from a trained model: one of ours, or a nanoGPT character-level one.
 
-    python -m model_src.sample --out_dir=out-char --start="def " --num_samples=2
+    python -m model_src.sample --out_dir=out-char --start="KING RICHARD:" --num_samples=2
     python -m model_src.sample --out_dir=out-sort --start=CABBAC --max_new_tokens=6 --top_k=1
 
 --start is the prompt, or FILE:path to read it from a file. The tokenizer is the

