@@ -110,6 +110,7 @@ def _rl_missing() -> list[processes.Task]:
 TRAININGS = (
     _of_requests("presets (sort, char)", "model_src.trained", _presets),
     _of_requests("scaling sweep (scale)", "model_src.sweep", _sweep),
+    _of_experiment("short runs of the loop (training)", "training_runs"),
     _of_experiment("After GPT-2 variants (modern, nGPT)", "variants"),
     _of_experiment("char nGPT runs (nGPT)", "char_ngpt"),
     _of_experiment("fine-tuning runs (finetuning)", "finetune_runs"),

@@ -5,14 +5,15 @@ runner trains each (name, seed) once, keeps it in the book's store and reads it 
     get, run_all, missing = EXPERIMENT.get, EXPERIMENT.run_all, EXPERIMENT.missing
     run_all()["RoPE", 1337]["model"]     # the first call trains (seconds each), later ones load
 
-The experiments of chapters 11 to 15 are declared this way: variants.py, char_ngpt.py,
-finetune_runs.py, arithmetic_runs.py and rl_runs.py, beside this file. A run's entry is
-keyed on the experiment's code (its module and all it imports, the model and its
-training included), on what else its runs read (`inputs`: data, a start model's key),
-on the run's training settings and on its description: change any of them and the run
-trains afresh. Its seeds come from seeds.py, so NANOBOOK_SEED moves every one of them,
-and each run is trained inside seeds.seeded (its seed, one thread, the caller's state
-untouched), whether or not the experiment's own train function seeds it as well.
+The training chapter's short runs (training_runs.py) and the experiments of chapters 11
+to 15 (variants.py, char_ngpt.py, finetune_runs.py, arithmetic_runs.py and rl_runs.py)
+are declared this way, beside this file. A run's entry is keyed on the experiment's code
+(its module and all it imports, the model and its training included), on what else its
+runs read (`inputs`: data, a start model's key), on the run's training settings and on
+its description: change any of them and the run trains afresh. Its seeds come from
+seeds.py, so NANOBOOK_SEED moves every one of them, and each run is trained inside
+seeds.seeded (its seed, one thread, the caller's state untouched), whether or not the
+experiment's own train function seeds it as well.
 """
 
 import json
