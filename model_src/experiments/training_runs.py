@@ -7,9 +7,9 @@
 `short_run` is train.py's loop spelled out step by step, so that it can measure what
 fit does not report: the length of every update (all parameters as one vector) and,
 every few steps, the loss on every held-out problem and on as many training problems.
-Each run changes one setting of the sort preset (clipping, the peak rate, warmup,
-dropout on a few training problems) and is trained from the same eight seeds as the
-others, paired by seed (verdicts.py). Two full-length runs per seed test weight decay on
+Each run changes the sort preset's settings (clipping, the peak rate, warmup, or few
+training problems, with and without dropout) and is trained from the same eight seeds as
+the others, paired by seed (verdicts.py). Two full-length runs per seed test weight decay on
 every parameter against train.py's two groups. Each run is kept by runner.py in the
 book's store, keyed on this code, the data, its settings and its seed.
 """
