@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -67,42 +69,91 @@ def reads_book(item: pytest.Item) -> bool:
     return "book_html" in getattr(item, "fixturenames", ())
 
 
+# The draft build of the book that the tests read, and how its workers share it.
+BOOK = REPO / "docs" / "_build" / "test"
+BUILD_LOCK = BOOK.parent / "test.lock"  # held while the book builds
+OUTCOME = BOOK.parent / "test.outcome"  # the run's id, then "" or why the build failed
+STARTED = BOOK.parent / "test.started"  # the id of the run whose build has begun
+OWN_RUN = uuid.uuid4().hex  # this process's run id, when pytest-xdist gives none
+BUILDS: list[subprocess.Popen] = []  # the book builds this process started
+
+
+def run_id() -> str:
+    """This test run's id, the same in every pytest-xdist worker."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or OWN_RUN
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When the run reads the book, its build begins now, in the background, beside the
+    unit tests: run after them, it left the cores half idle for minutes (a cold build
+    waits on one notebook or one training at a time), and the book's tests waited."""
+    wanted = any(reads_book(item) for item in session.items)
+    if wanted and not session.config.option.collectonly:
+        start_book_build()
+
+
+def start_book_build() -> None:
+    """The first worker to ask starts the build, in a thread holding BUILD_LOCK until the
+    outcome is written: book_html, in every worker, waits on that lock."""
+    BOOK.parent.mkdir(parents=True, exist_ok=True)
+    with STARTED.open("a+") as started:
+        fcntl.flock(started, fcntl.LOCK_EX)
+        started.seek(0)
+        if started.read() == run_id():
+            return
+        started.seek(0)
+        started.truncate()
+        started.write(run_id())
+        lock = BUILD_LOCK.open("w")
+        fcntl.flock(lock, fcntl.LOCK_EX)  # before the thread starts: no one reads too soon
+    threading.Thread(target=_build_and_record, args=(lock,), daemon=True).start()
+
+
+def _build_and_record(lock) -> None:
+    with lock:
+        OUTCOME.write_text(f"{run_id()}\n{_build_book(BOOK)}")
+
+
+def pytest_sessionfinish() -> None:
+    """A run that ends before its book is built (-x, Ctrl-C) stops the build."""
+    for build in BUILDS:
+        if build.poll() is None:
+            build.terminate()
+            build.wait()
+
+
 @pytest.fixture(scope="session")
 def book_html() -> Path:
     """The whole book built once per test run, at draft quality, warnings as errors.
 
     It shares the repository's caches (.cache/), so a warm run reuses trained models,
-    clips and executed notebooks, exactly as `nox -s docs` does. Under pytest-xdist the
-    first worker to ask builds it; the others wait for that build and read its outcome.
+    clips and executed notebooks, exactly as `nox -s docs` does. The build began when the
+    tests were collected (pytest_collection_finish); this waits for it and reads its
+    outcome, or builds the book here if no build of this run was recorded.
     """
-    out = REPO / "docs" / "_build" / "test"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
-    outcome = out.parent / "test.outcome"  # the run's id, then "" or why the build failed
-    with (out.parent / "test.lock").open("w") as lock:
+    BOOK.parent.mkdir(parents=True, exist_ok=True)
+    with BUILD_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = outcome.read_text() if outcome.is_file() else ""
-        if not run or not done.startswith(f"{run}\n"):
-            done = f"{run}\n{_build_book(out)}"
-            outcome.write_text(done)
+        done = OUTCOME.read_text() if OUTCOME.is_file() else ""
+        if not done.startswith(f"{run_id()}\n"):
+            done = f"{run_id()}\n{_build_book(BOOK)}"
+            OUTCOME.write_text(done)
     failure = done.partition("\n")[2]
     assert not failure, failure
-    return out / "html"
+    return BOOK / "html"
 
 
 def _build_book(out: Path) -> str:
     """Build the book into ``out``: "" when it built, else the end of its output."""
     env = {**os.environ, **book_build.environment(store.default_cache(), "draft")}
-    result = subprocess.run(
-        [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if result.returncode == 0:
+    command = [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with subprocess.Popen(command, env=env, **pipes) as build:
+        BUILDS.append(build)
+        stdout, stderr = build.communicate()
+    if build.returncode == 0:
         return ""
-    return f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    return f"book build failed:\n{stdout[-4000:]}\n{stderr[-8000:]}"
 
 
 @pytest.fixture(scope="session")

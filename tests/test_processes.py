@@ -21,19 +21,21 @@ def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority
     cores = Cores(2)
     holding, most, order = [], [0], []
     lock = threading.Lock()
+    all_asked, at_once = threading.Event(), threading.Event()
+    at_once.set()
 
-    def work(name: str, priority: int) -> None:
+    def work(name: str, priority: int, hold_until: threading.Event) -> None:
         cores.acquire(priority)
         with lock:
             holding.append(name)
             most[0] = max(most[0], len(holding))
             order.append(name)
-        time.sleep(0.05)
+        hold_until.wait()
         with lock:
             holding.remove(name)
         cores.release()
 
-    first = [threading.Thread(target=work, args=(f"first {i}", 0)) for i in range(2)]
+    first = [threading.Thread(target=work, args=(f"first {i}", 0, all_asked)) for i in range(2)]
     for thread in first:
         thread.start()
     while len(holding) < 2:  # both cores taken before the others ask
@@ -41,9 +43,11 @@ def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority
     later = [("render a", 1), ("render b", 1), ("notebook", 0)]
     threads = []
     for name, priority in later:  # asked in this order; the notebook outranks the renders
-        threads.append(threading.Thread(target=work, args=(name, priority)))
+        threads.append(threading.Thread(target=work, args=(name, priority, at_once)))
         threads[-1].start()
-        time.sleep(0.01)
+        while len(cores._waiting) < len(threads):  # in line before the next one asks
+            time.sleep(0.001)
+    all_asked.set()
     for thread in first + threads:
         thread.join()
     assert most[0] == 2
