@@ -857,14 +857,13 @@ def training_figures(cache: Path) -> dict:
 # order (later ones reuse what earlier ones trained, as in the build).
 TRAININGS_CODE = """
 import json, resource, time
-from buildlib import processes
+from buildlib import processes, store
 from ext.trained_runs import TRAININGS
-from model_src import trained
 def cpu():  # a lone task runs in this process, more in a pool's
     used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in used)
 def stored():  # runs in the stores: a pool task may train several (a seed's, in order)
-    return sum(1 for p in trained.cache_dir().glob("*/*") if p.is_dir() and p.name[0] != ".")
+    return sum(1 for p in store.default_cache().glob("*/*") if p.is_dir() and p.name[0] != ".")
 figures = {}
 for training in TRAININGS:
     todo, began, cpu_before, before = training.missing(), time.perf_counter(), cpu(), stored()

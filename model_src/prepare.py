@@ -120,20 +120,26 @@ def load_meta(data_dir: str | Path) -> dict:
         return pickle.load(f)
 
 
+def sort_problems(rows: np.ndarray, meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets of whole sort rows (N, seq_len): (N, seq_len - 1) each, the
+    targets shifted left by one and -1 (not scored) under the prompt."""
+    batch = torch.from_numpy(rows.astype(np.int64))
+    x, y = batch[:, :-1], batch[:, 1:].clone()
+    y[:, : meta["prompt_len"] - 1] = -1  # the prompt is random: score only the sorted half
+    return x, y
+
+
 def sample_batch(data: np.ndarray, meta: dict, batch_size: int, block_size: int, generator):
     """Draw a batch (x, y), both (batch_size, block_size) int64, y being x shifted left by
     one: the model learns to predict y[t] from x[:t + 1]. The generator decides which."""
     if meta["task"] == "sort":
         # whole rows only: a window across two rows would mix two problems
-        seq_len, prompt_len = meta["seq_len"], meta["prompt_len"]
+        seq_len = meta["seq_len"]
         if block_size != seq_len - 1:
             raise ValueError(f"sort rows need block_size {seq_len - 1}, not {block_size}")
         rows = data.reshape(-1, seq_len)
         picks = torch.randint(len(rows), (batch_size,), generator=generator).numpy()
-        batch = torch.from_numpy(rows[picks].astype(np.int64))  # (B, seq_len)
-        x, y = batch[:, :-1], batch[:, 1:].clone()
-        y[:, : prompt_len - 1] = -1  # the prompt is random: score only the sorted half
-        return x, y
+        return sort_problems(rows[picks], meta)
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     x = torch.stack([torch.from_numpy(data[i : i + block_size].astype(np.int64)) for i in starts])
     y = torch.stack(

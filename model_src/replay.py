@@ -67,7 +67,7 @@ class Recorder:
         model.train(was_training)
         best = F.softmax(logits[:PROBES], dim=-1).max(dim=-1)  # (P, T) each
         right = letters_right(logits, self.y, self.prompt_len)  # (N, letters)
-        accuracy = right.all(dim=1).float().mean().item()
+        accuracy = answers_right(logits, self.y, self.prompt_len).float().mean().item()
         self.snapshots.append(
             {
                 "step": iter_num,

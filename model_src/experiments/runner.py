@@ -26,7 +26,7 @@ import torch
 
 from buildlib.keys import digest, producer_code
 from buildlib.processes import Task, run_longest_first
-from buildlib.store import Store, write_meta
+from buildlib.store import Store, default_cache, write_meta
 
 from .. import presets, trained
 from . import seeds
@@ -149,7 +149,7 @@ class Experiment:
 
     def store(self) -> Store:
         """The store's folder of this experiment's runs."""
-        return Store(trained.cache_dir() / self.folder)
+        return Store(default_cache() / self.folder)
 
     def _made(self, name: str, seed: int | None) -> tuple[dict, Path]:
         """The run's entry metadata and folder, trained first if the cache lacks it."""

@@ -67,11 +67,7 @@ RUNS: dict[str, dict] = {
 def all_problems(flat_rows, meta: dict, count: int | None = None):
     """Inputs and targets for the first `count` problems of a split (all by default);
     the prompt is not scored."""
-    rows = flat_rows.reshape(-1, meta["seq_len"])[:count]
-    rows = torch.from_numpy(rows.astype("int64"))
-    targets = rows[:, 1:].clone()
-    targets[:, : meta["prompt_len"] - 1] = -1
-    return rows[:, :-1], targets
+    return prepare.sort_problems(flat_rows.reshape(-1, meta["seq_len"])[:count], meta)
 
 
 def short_run(steps, seed, rows=None, dropout=0.0, every=10, **changes) -> dict:

@@ -140,10 +140,7 @@ def build(spec: dict) -> ModernGPT | NGPT:
 
 def held_out_loss(model, data: prepare.Dataset) -> float:
     """Mean loss over every held-out problem, the sorted half scored, as training is."""
-    seq_len, prompt_len = data.meta["seq_len"], data.meta["prompt_len"]
-    rows = torch.from_numpy(data.val.reshape(-1, seq_len).astype("int64"))
-    x, y = rows[:, :-1], rows[:, 1:].clone()
-    y[:, : prompt_len - 1] = -1
+    x, y = prepare.sort_problems(data.val.reshape(-1, data.meta["seq_len"]), data.meta)
     model.eval()
     with torch.no_grad():
         loss = model(x, y)[1].item()
