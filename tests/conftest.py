@@ -85,16 +85,16 @@ def run_id() -> str:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """When the run reads the book, its build begins now, in the background, beside the
-    unit tests: run after them, it left the cores half idle for minutes (a cold build
-    waits on one notebook or one training at a time), and the book's tests waited."""
+    unit tests: begun after them, it kept the book's tests waiting for all of its minutes;
+    beside them, it uses what they leave idle (browsers and subprocesses waiting)."""
     wanted = any(reads_book(item) for item in session.items)
     if wanted and not session.config.option.collectonly:
         start_book_build()
 
 
 def start_book_build() -> None:
-    """The first worker to ask starts the build, in a thread holding BUILD_LOCK until the
-    outcome is written: book_html, in every worker, waits on that lock."""
+    """The first worker to ask starts the build; a thread of its holds BUILD_LOCK until the
+    outcome is written, and book_html, in every worker, waits on that lock."""
     BOOK.parent.mkdir(parents=True, exist_ok=True)
     with STARTED.open("a+") as started:
         fcntl.flock(started, fcntl.LOCK_EX)
@@ -105,13 +105,18 @@ def start_book_build() -> None:
         started.truncate()
         started.write(run_id())
         lock = BUILD_LOCK.open("w")
-        fcntl.flock(lock, fcntl.LOCK_EX)  # before the thread starts: no one reads too soon
-    threading.Thread(target=_build_and_record, args=(lock,), daemon=True).start()
+        fcntl.flock(lock, fcntl.LOCK_EX)  # before the build starts: no one reads too soon
+    try:  # started here, before any test runs, so no test's monkeypatched variable reaches it
+        build = _start_build(BOOK)
+    except BaseException:
+        lock.close()
+        raise
+    threading.Thread(target=_record, args=(build, lock), daemon=True).start()
 
 
-def _build_and_record(lock) -> None:
+def _record(build: subprocess.Popen, lock) -> None:
     with lock:
-        OUTCOME.write_text(f"{run_id()}\n{_build_book(BOOK)}")
+        OUTCOME.write_text(f"{run_id()}\n{_outcome(build)}")
 
 
 def pytest_sessionfinish() -> None:
@@ -136,21 +141,26 @@ def book_html() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = OUTCOME.read_text() if OUTCOME.is_file() else ""
         if not done.startswith(f"{run_id()}\n"):
-            done = f"{run_id()}\n{_build_book(BOOK)}"
+            done = f"{run_id()}\n{_outcome(_start_build(BOOK))}"
             OUTCOME.write_text(done)
     failure = done.partition("\n")[2]
     assert not failure, failure
     return BOOK / "html"
 
 
-def _build_book(out: Path) -> str:
-    """Build the book into ``out``: "" when it built, else the end of its output."""
+def _start_build(out: Path) -> subprocess.Popen:
+    """The book's draft build into ``out``, begun."""
     env = {**os.environ, **book_build.environment(store.default_cache(), "draft")}
     command = [sys.executable, "-m", "sphinx", *book_build.sphinx_args(out)]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    with subprocess.Popen(command, env=env, **pipes) as build:
-        BUILDS.append(build)
-        stdout, stderr = build.communicate()
+    build = subprocess.Popen(command, env=env, **pipes)
+    BUILDS.append(build)
+    return build
+
+
+def _outcome(build: subprocess.Popen) -> str:
+    """The empty string when the build ends well, else the end of its output."""
+    stdout, stderr = build.communicate()
     if build.returncode == 0:
         return ""
     return f"book build failed:\n{stdout[-4000:]}\n{stderr[-8000:]}"
