@@ -127,7 +127,7 @@ class FinetuneScene(BookScene):
         self.play(FadeIn(group[0]), run_time=0.8)
         self.play(FadeIn(plus), FadeIn(b), FadeIn(b_text), FadeIn(group[3]), run_time=1.0)
         note = label(
-            f"c_attn: {full:,} weights frozen, {small:,} trained (rank {rank})",
+            f"c_attn: {full:,} parameters frozen, {small:,} trained (rank {rank})",
             MIN_TEXT,
             ACCENT_2,
         ).to_edge(DOWN, buff=0.6)
