@@ -21,6 +21,7 @@ def params_text(n: float) -> str:
 class ScalingScene(BookScene):
     def construct(self):
         from model_src import sweep
+        from model_src.experiments import wording
 
         points = sweep.run()
         params = np.array([p["params"] for p in points], dtype=float)
@@ -40,7 +41,7 @@ class ScalingScene(BookScene):
         self.mark_poster()  # the whole picture, just before the takeaway card
         self.takeaway(
             f"In this sweep, the mean loss of {len(sweep.SEEDS)} seeds lies\n"
-            f"within {fit_gap:.1%} of a power of model size.",
+            f"within {wording.within(fit_gap)} of a power of model size.",
             f"{params_text(params[0])} → {params_text(params[-1])} parameters "
             f"took the val loss from {losses[0]:.2f} to {losses[-1]:.2f}.\n"
             "Larger studies (Kaplan et al., 2020) find a\n"

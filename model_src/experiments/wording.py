@@ -1,6 +1,7 @@
 """How the pages word a spread of measured values: a range whose two ends print alike is
 said as one value ("3 CPU-seconds", never "3 to 3 CPU-seconds")."""
 
+import math
 import statistics
 from collections.abc import Iterable
 
@@ -19,3 +20,9 @@ def by_seed(values: Iterable[float], spec: str = "") -> str:
     values = list(values)
     mean, seeds = format(statistics.fmean(values), spec), span(values, spec)
     return mean if " to " not in seeds else f"{mean} ({seeds} by seed)"
+
+
+def within(share: float) -> str:
+    """A bound as the pages write it, 'within 0.5%': the share rounded up to a tenth of a
+    percent, so that the words hold for the unrounded value too."""
+    return f"{math.ceil(round(1000 * share, 9)) / 10:g}%"
