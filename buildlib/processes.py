@@ -111,6 +111,12 @@ class Cores:
                 self._waiting.remove(turn)
                 self._changed.notify_all()  # the next in line may find a core free too
 
+    @property
+    def waiting(self) -> int:
+        """How many callers are in line for a core now."""
+        with self._changed:
+            return len(self._waiting)
+
     def release(self) -> None:
         with self._changed:
             self._free += 1

@@ -45,7 +45,7 @@ def test_no_more_holders_than_cores_and_a_freed_core_goes_to_the_lowest_priority
     for name, priority in later:  # asked in this order; the notebook outranks the renders
         threads.append(threading.Thread(target=work, args=(name, priority, at_once)))
         threads[-1].start()
-        while len(cores._waiting) < len(threads):  # in line before the next one asks
+        while cores.waiting < len(threads):  # in line before the next one asks
             time.sleep(0.001)
     all_asked.set()
     for thread in first + threads:
