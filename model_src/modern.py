@@ -176,9 +176,14 @@ class SwiGLU(nn.Module):
         return self.c_proj(F.silu(gate) * up)  # (B, T, C)
 
 
-class ReLU2MLP(MLP):
+class ReLU2MLP(nn.Module):
     """GPT's MLP with relu(x)**2 for GELU (So et al. 2021, Primer; nanochat's MLP): as
-    cheap as ReLU, and smooth at 0 like GELU. Same weights, same count."""
+    cheap as ReLU, and smooth at 0 like GELU. Same weights, same count, same names."""
+
+    def __init__(self, config: ModernConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
 
     def forward(self, x):
         return self.c_proj(F.relu(self.c_fc(x)).square())  # (B, T, 4C) in, (B, T, C) out
