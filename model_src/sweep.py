@@ -53,7 +53,7 @@ def requests(
 def run(sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS) -> list[dict]:
     """One dict per size, smallest first: name, params (as GPT.get_num_params counts
     them), val_losses (each seed's best evaluation, in the order of seeds), val_loss
-    (their mean), eval_iters and val_curves (the steps evaluated, and each seed's val loss
+    (their mean), eval_steps and val_curves (the steps evaluated, and each seed's val loss
     at them), train_seconds (all its seeds'), and the shape."""
     points = []
     for size in sizes:
@@ -66,7 +66,7 @@ def run(sizes=SIZES, training=TRAINING, preset: str = "char", seeds=SEEDS) -> li
                 "params": results[0].model.get_num_params(),
                 "val_losses": losses,
                 "val_loss": statistics.fmean(losses),
-                "eval_iters": [m["iter"] for m in evals[0]],
+                "eval_steps": [m["iter"] for m in evals[0]],
                 "val_curves": [[m["val_loss"] for m in run] for run in evals],
                 "train_seconds": sum(result.train_seconds for result in results),
                 **size,

@@ -33,7 +33,7 @@ def test_run_reports_one_point_per_size_in_order_over_its_seeds(tmp_path, monkey
     assert points[0]["params"] < points[1]["params"]
     for point, size in zip(points, tiny, strict=True):
         assert point.keys() == {
-            "name", "params", "val_losses", "val_loss", "eval_iters", "val_curves",
+            "name", "params", "val_losses", "val_loss", "eval_steps", "val_curves",
             "train_seconds", *size,
         }  # fmt: skip
         assert [min(curve) for curve in point["val_curves"]] == point["val_losses"]
