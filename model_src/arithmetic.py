@@ -16,7 +16,7 @@ experiments/arithmetic_runs.py's.
 
 import torch
 
-from . import engine
+from . import engine, presets
 from .engine import CALL_CLOSE, CALL_OPEN, ERROR, STOP
 from .model import GPT, GPTConfig
 
@@ -37,15 +37,7 @@ HELD_OUT = 300  # problems never trained on: what every accuracy is measured on
 
 def gpt_config() -> GPTConfig:
     """The sort model's shape, with this task's vocabulary and context."""
-    return GPTConfig(
-        block_size=BLOCK_SIZE,
-        vocab_size=len(TOKENIZER.vocab),
-        n_layer=3,
-        n_head=3,
-        n_embd=48,
-        dropout=0.0,
-        bias=True,
-    )
+    return presets.gpt_config("sort", block_size=BLOCK_SIZE, vocab_size=len(TOKENIZER.vocab))
 
 
 def prompt(a: int, b: int) -> str:
