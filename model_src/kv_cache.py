@@ -75,9 +75,9 @@ class CachedGPT:
         return logits, None
 
 
-def generate(model: GPT, idx, max_new_tokens, temperature=1.0, top_k=None):
+def generate(model: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None):
     """GPT.generate with a KV cache: its loop and its sampling, run on a CachedGPT."""
-    return GPT.generate(CachedGPT(model), idx, max_new_tokens, temperature, top_k)
+    return GPT.generate(CachedGPT(model), idx, max_new_tokens, temperature, top_k, top_p)
 
 
 def cache_numbers(model: GPT, context_length: int) -> int:

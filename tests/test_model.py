@@ -272,7 +272,9 @@ def test_sampling_follows_the_seed(model):
     assert not torch.equal(model.generate(idx, 30), first)
 
 
-@pytest.mark.parametrize("settings", [dict(top_k=1), dict(temperature=0.8, top_k=5), {}])
+@pytest.mark.parametrize(
+    "settings", [dict(top_k=1), dict(temperature=0.8, top_k=5), dict(top_p=0.5), {}]
+)
 def test_kv_cache_generates_the_same_tokens(model, settings):
     idx = tokens(2, 3)
     # 20 new tokens run past block_size 16: the window slides and the cache must restart
