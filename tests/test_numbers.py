@@ -44,7 +44,7 @@ DEFINING_PHRASES = [
     r"only 8 do|draws 8",  # training exercise: the micro-batch size
     r"batch size of 2 and a block size of 8",  # data exercise: a batch small enough to read
     r"weights by 100",  # loss exercise: the factor to try
-    r"\d+ minutes",  # the learning path's reading budgets
+    r"If you have 15 minutes",  # the heading of the learning path's shortest tour
     r"4 to\s+20 times",  # the nGPT paper's claim, as published (chapter 12 checks it)
     r"5\. Is 1 a fixed point",  # the heading of the modern chapter's fifth exercise
     r"Python 3\.11 or later",  # the run box: the package's requirement
@@ -91,6 +91,11 @@ def test_a_project_s_month_and_year_are_its_date_not_a_measurement():
     )
     assert [t.split()[0] for t in typed_numbers(text)] == ["'20'", "'2023'"]
 
+
+
+def test_only_the_tour_s_heading_may_type_minutes():
+    text = "If you have 15 minutes, watch. Budget about 20 minutes per chapter."
+    assert [t.split()[0] for t in typed_numbers(text)] == ["'20'"]
 
 # --- glued values read as English --------------------------------------------------------
 
