@@ -154,15 +154,11 @@ extensions += [
     "notfound.extension",
     "ext.site",  # og:image from each page's first clip poster
 ]
-# Where the book is published. The Pages workflow sets NANOBOOK_BASEURL; Read the Docs
-# gives the canonical URL of the version it builds. Canonical links, the sitemap,
-# OpenGraph URLs and the 404 page's absolute links all follow it.
+# Where the book is published: the Pages workflow sets NANOBOOK_BASEURL (Read the Docs
+# builds nothing; it serves that workflow's archive, Pages addresses and all). Canonical
+# links, the sitemap, OpenGraph URLs and the 404 page's absolute links all follow it.
 PUBLISHED_URL = "https://nanobook.readthedocs.io/en/latest/"
-html_baseurl = (
-    os.environ.get("NANOBOOK_BASEURL")
-    or os.environ.get("READTHEDOCS_CANONICAL_URL")
-    or PUBLISHED_URL
-).rstrip("/") + "/"
+html_baseurl = (os.environ.get("NANOBOOK_BASEURL") or PUBLISHED_URL).rstrip("/") + "/"
 sitemap_url_scheme = "{link}"
 sitemap_excludes = ["404.html", "search.html", "genindex.html"]
 ogp_site_url = html_baseurl
