@@ -45,11 +45,11 @@ def cell_search(app) -> list[Path]:
 
 
 def train_models(app, env, added, changed, removed) -> list[str]:
-    """Train what the pages' cells ask for before any page is read (ext/trained_runs.py:
-    the presets, chapter 10's sweep, chapter 11's variants, chapter 12's char runs, Part
-    III's fine-tuning runs, addition models and RL runs), so no page trains while the
-    clips render beside it. Sets ``nanobook_inputs_digest``: the preset weights and model
-    configs, which cells and scenes read without importing them. Re-reads nothing."""
+    """Train what the pages' cells ask for before any page is read (ext/trained_runs.py's
+    TRAININGS: the presets, the scaling sweep and each chapter's experiments), so no page
+    trains while the clips render beside it. Sets ``nanobook_inputs_digest``: the preset
+    weights and model configs, which cells and scenes read without importing them.
+    Re-reads nothing."""
     from model_src import trained
 
     app.nanobook_pages = book_pages(env)
