@@ -92,10 +92,10 @@ def test_a_project_s_month_and_year_are_its_date_not_a_measurement():
     assert [t.split()[0] for t in typed_numbers(text)] == ["'20'", "'2023'"]
 
 
-
 def test_only_the_tour_s_heading_may_type_minutes():
     text = "If you have 15 minutes, watch. Budget about 20 minutes per chapter."
     assert [t.split()[0] for t in typed_numbers(text)] == ["'20'"]
+
 
 # --- glued values read as English --------------------------------------------------------
 
