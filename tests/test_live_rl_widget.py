@@ -182,6 +182,7 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     page.wait_for_timeout(500)
     trainer = ("nanobook_train.js", "nanobook_train_worker.js", "_live/sort-rl-training-")
     assert not [u for u in page.requests if any(name in u for name in trainer)]
+    listen_to_the_news(widget)
     button(widget, "Train").click()
     rows = widget.locator("table.nb-training-log tbody tr")
     rows.nth(3).wait_for(timeout=300_000)
@@ -204,8 +205,56 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     texts = rows.all_inner_texts()
     assert len(texts) == 31 and texts[0].startswith("0\t–\t–\t")
     assert texts[5].split("\t")[0] == "5" and texts[5].split("\t")[3].endswith("%")
-    assert widget.locator(".nb-live-status").inner_text().startswith("Done: 30 steps of GRPO")
+    # the method and the reward as their menus name them, not by rl.py's keys
+    labels = dict(rl_training.LABELS)
+    done = f"Done: 30 steps of {labels['GRPO']} with the reward “{labels['order']}”; "
+    assert widget.locator(".nb-live-status").inner_text().startswith(done)
+    # each evaluation but the last (the status line's Done) said once, from the start on
+    said = page.evaluate("window.news")
+    assert [text.split(":")[0] for text in said] == [
+        "At the start",
+        *(f"At step {n} of 30" for n in evaluated[1:-1]),
+    ]
+    start = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", records[0]["pass1"])
+    assert f"pass@1 {start}," in said[0]
+    # the gameable reward: the mean reward and the share that sorts are two lines, and
+    # pass@1's dots are in its legend's swatch
+    assert legend_of(widget) == [
+        ["nb-rl-swatch-pass1", "held-out exact pass@1 (a dot at each evaluation)"],
+        ["nb-rl-swatch-passk", f"held-out exact pass@{rl_runs.K}"],
+        ["nb-rl-swatch-reward", "mean reward"],
+        ["nb-rl-swatch-sorted", "answers that sort (sampled)"],
+        ["nb-training-swatch-book", "the book's REINFORCE run (exact pass@1)"],
+    ]
+    dot = widget.locator(".nb-rl-swatch-pass1").evaluate(
+        "s => getComputedStyle(s, '::after').backgroundColor"
+    )
+    drawn = widget.locator("circle.nb-training-val").first.evaluate("c => getComputedStyle(c).fill")
+    assert dot == drawn
+    assert widget.locator("polyline.nb-rl-sorted").count() == 1
     handed_to_sampling(page, widget, steps=30)
+
+
+def listen_to_the_news(widget) -> None:
+    """Keeps in window.news each text of the widget's line that screen readers hear."""
+    widget.evaluate(
+        """(root) => {
+             window.news = [];
+             const news = root.querySelector('p.nb-live-sr[aria-live=polite]');
+             new MutationObserver(() => window.news.push(news.textContent))
+               .observe(news, { childList: true, characterData: true, subtree: true });
+           }"""
+    )
+
+
+def legend_of(widget) -> list[list[str]]:
+    """The chart's legend: each entry's swatch (its own class) and words."""
+    return widget.locator(".nb-training-legend li").evaluate_all(
+        """items => items.map((li) => [
+             [...li.querySelector('.nb-training-swatch').classList]
+               .filter((c) => c !== 'nb-training-swatch').join(' '),
+             li.textContent])"""
+    )
 
 
 def handed_to_sampling(page, widget, steps: int) -> None:
@@ -276,3 +325,11 @@ def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(opened):
     assert loads and all(s == "Loading the trainer and the chapter's start model…" for s in loads)
     assert not [s for s in statuses if "rl-training" in s]
     assert again and all(s.startswith("Done") for s in again), again
+    # the exact-sort reward pays the answers that sort: one line, which the legend says
+    assert rl.REWARDS[chapter_values()["reward"]] is rl.sort_reward
+    entries = [swatch for swatch, _ in legend_of(widget)]
+    assert "nb-rl-swatch-sorted" not in entries and "nb-rl-swatch-reward" in entries
+    reward = dict(legend_of(widget))["nb-rl-swatch-reward"]
+    assert reward.startswith("mean reward, the same line as the answers that sort")
+    assert widget.locator("polyline.nb-rl-sorted").count() == 0
+    assert widget.locator("polyline.nb-rl-reward").count() == 1

@@ -22,7 +22,7 @@ from sphinx.util.console import strip_colors
 from ext.live_models import compute, training_widget
 from ext.live_models.kinds.sampling import draw, mulberry32
 from ext.live_models.kinds.training import TrainingSpec
-from ext.live_models.training_bounds import TRAINING_NUMBERS
+from ext.live_models.training_bounds import ARROW_KEYS, TRAINING_NUMBERS
 from model_src import presets, probe, train, trained
 from model_src.model import GPT, GPTConfig
 
@@ -424,7 +424,8 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     for record in evaluated:
         row = rows.nth(record["iter"] // 5 - 1).inner_text().split("\t")
         assert row[2] == f"{record['val_loss']:.4f}"
-        assert row[3] == page.evaluate("(p) => nanobook.widgets.percent(p)", record["accuracy"])
+        said = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", record["accuracy"])
+        assert row[3] == said
     assert f"held-out accuracy {row[3]}" in status.inner_text()
     progress = widget.locator(".nb-training-progress").inner_text()
     assert progress.endswith(f"held-out accuracy {row[3]} at step 40")
@@ -435,24 +436,197 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
     """Before the run's first step the phase buttons are disabled (they would show
-    nothing), and the line they point to says when they fill in; after it they work.
-    The MyST page's model has one layer: its forward phase says "1 block reads"."""
+    nothing), look it (dashed, as a disabled button), and the line they point to says
+    when they fill in; after it they work. The MyST page's model has one layer: its
+    forward phase says "1 block reads". The schedule says which step's rate it gave, as
+    the status and the optimiser's phase count steps (train.fit asks get_lr for step n's
+    rate while iter_num is n - 1)."""
     page = page_of("myst")
     widget = page.locator(".nb-live-training")
     phases = widget.locator(".nb-training-phase")
+    looks = "bs => bs.map(b => [b.disabled, getComputedStyle(b).borderTopStyle])"
     assert phases.count() == 7
-    assert all(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
+    assert phases.evaluate_all(looks) == [[True, "dashed"]] * 7
     where = widget.locator(".nb-training-where")
     assert where.inner_text().startswith("The phases fill in once your run has taken a step.")
     train_to_the_end(page, widget)
-    assert not any(phases.evaluate_all("bs => bs.map(b => b.disabled)"))
+    assert phases.evaluate_all(looks) == [[False, "solid"]] * 7
     assert where.inner_text() == "Choose a phase to mark the lines of train.py that run it."
     forward = widget.locator(".nb-training-phase", has_text="Forward")
     assert forward.locator(".nb-training-phase-value").inner_text().startswith("1 block reads ")
+    said = [p.locator(".nb-training-phase-value").inner_text() for p in phases.all()]
+    assert said[0].startswith("step 40's rate: get_lr(39, cfg) gives "), said[0]
+    assert said[-1] == "AdamW moved every weight: step 40 done"
     forward.focus()
     page.keyboard.press("Enter")
     assert forward.get_attribute("aria-pressed") == "true"
     assert where.inner_text().startswith("Forward: ")
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_start_note_says_a_retrace_only_with_all_the_books_settings(page_of):
+    """The run retraces the book's only from its start and with every setting that shapes
+    its steps the book run's: another batch size, or clipping off, says where the book's
+    run differs. Steps under the warmup are taken, with a note (not a problem) that the
+    run never leaves its warmup, in the two fields' descriptions."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    note = widget.locator(".nb-training-start")
+    retraced = "with the book run's settings, so its first steps retrace the book's run."
+    assert note.inner_text().endswith(retraced)
+    book = book_values()
+    batch = widget.get_by_label("Batch size", exact=True)
+    batch.fill(str(book["batch-size"] // 2))
+    said = note.inner_text()
+    assert "retrace the book's run" not in said.replace("does not retrace", "")
+    assert f"the book's run had batch size {book['batch-size']}:" in said
+    batch.fill(str(book["batch-size"]))
+    assert note.inner_text().endswith(retraced)
+    widget.get_by_label("Clip gradients", exact=True).uncheck()
+    assert "the book's run had clip gradients on:" in note.inner_text()
+    widget.get_by_label("Clip gradients", exact=True).check()
+    warmup = widget.locator(".nb-training-warmup")
+    assert warmup.inner_text() == "" and warmup.is_hidden()
+    steps = widget.get_by_label("Steps", exact=True)
+    steps.fill(str(book["warmup"] - 40))
+    assert warmup.inner_text().startswith(
+        f"With {book['warmup'] - 40} steps and {book['warmup']} warmup steps the run never "
+        "leaves its warmup"
+    )
+    warmup_id = warmup.get_attribute("id")
+    for label in ("Steps", "Warmup steps"):
+        field = widget.get_by_label(label, exact=True)
+        assert warmup_id in field.get_attribute("aria-describedby").split()
+    assert steps.get_attribute("aria-invalid") != "true"  # a note, not a problem
+    steps.fill(str(book["warmup"]))  # the last step's iter_num is warmup - 1: still inside
+    assert warmup.inner_text() != ""
+    steps.fill(str(book["warmup"] + 1))
+    assert warmup.inner_text() == ""
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_settings_keys_move_decimals_by_the_builds_step_and_enter_trains(page_of):
+    """Up and Down on the learning rate double and halve it, on the weight decay move it by
+    the build's step, never past its bounds (the browser's own step took them to the
+    bounds at once). Enter in a setting presses Train; a setting typed wrong is said under
+    its field, as the field's description, and takes the keyboard's focus."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    controls = {c["name"]: c for c in json.loads(widget.get_attribute("data-live"))["controls"]}
+    rate = widget.get_by_label("Learning rate", exact=True)
+    rate.fill("0.004")
+    rate.focus()
+    moved = []
+    for key in ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowUp", "ArrowUp"):
+        page.keyboard.press(key)
+        moved.append(float(rate.input_value()))
+    assert controls["learning-rate"]["arrows"] == ARROW_KEYS["learning-rate"]
+    assert moved == [0.002, 0.001, 0.002, 0.004, 0.008]
+    decay = widget.get_by_label("Weight decay", exact=True)
+    step = ARROW_KEYS["weight-decay"]["plus"]
+    decay.fill("0")
+    decay.focus()
+    for key in ("ArrowDown", "ArrowUp", "ArrowUp"):
+        page.keyboard.press(key)
+    assert float(decay.input_value()) == pytest.approx(2 * step)  # 0 is its lowest
+    decay.fill(str(controls["weight-decay"]["max"]))
+    page.keyboard.press("ArrowUp")
+    assert float(decay.input_value()) == controls["weight-decay"]["max"]
+    decay.fill(str(controls["weight-decay"]["book"]))
+    # a setting typed wrong: Enter in another field says it under its own, and goes there
+    rate.fill("5")
+    widget.get_by_label("Seed", exact=True).press("Enter")
+    assert rate.evaluate("r => r === document.activeElement")
+    assert rate.get_attribute("aria-invalid") == "true"
+    described = rate.get_attribute("aria-describedby").split()
+    said = [page.locator(f"#{name}").inner_text() for name in described]
+    assert any(text.startswith("Learning rate: give a number from ") for text in said), said
+    rate.fill("0.01")  # right again: said so at once
+    assert rate.get_attribute("aria-invalid") == "false"
+    assert not any("give a number" in page.locator(f"#{n}").inner_text() for n in described)
+    widget.get_by_label("Steps", exact=True).fill("2")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    assert len(page.evaluate("window.records")) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@pytest.mark.parametrize("failing", ["trainer first", "trainer after the model", "model"])
+def test_a_trainer_that_cannot_load_leaves_the_books_run_in_view(page_of, failing):
+    """When the trainer or the run's export cannot load, in whichever order the loads end,
+    the widget shows the book's run (the table the status line points to), never the empty
+    chart and log of a run that could not start; Train can be pressed again."""
+    page = page_of("index")
+    held = []
+    if failing == "model":
+        page.route("**/_live/sort-training-*.js", lambda route: route.abort())
+    elif failing == "trainer first":
+        page.route("**/nanobook_train.js", lambda route: route.abort())
+    else:  # held until the model is in, then failed
+        page.route("**/nanobook_train.js", lambda route: held.append(route))
+    page.reload()  # a page from disk is routed only from its next load on
+    widget = page.locator(".nb-live-training")
+    button(widget, "Train").click()
+    if failing != "model":  # the model loads all the same
+        page.evaluate("nanobook.model('sort-training').then(() => true)")
+        page.wait_for_timeout(200)
+    if held:
+        held[0].abort()
+    status = widget.locator(".nb-live-status")
+    page.wait_for_function(
+        "(s) => s.textContent.startsWith('The trainer is not available')",
+        arg=status.element_handle(),
+        timeout=60_000,
+    )
+    assert status.inner_text().endswith("The table shows the book's run.")
+    assert widget.locator(".nb-live-static table").is_visible()
+    assert widget.locator(".nb-live-body").is_hidden()
+    assert button(widget, "Train").is_enabled()
+    # the browser's own word on the load this test failed, not the page's
+    page.problems[:] = [p for p in page.problems if "net::ERR_FAILED" not in p]
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_each_evaluation_is_said_once_not_each_step(page_of):
+    """A screen reader hears each evaluation of the run (its step, losses and accuracy)
+    once, from a polite live region, and no step's progress line; the last evaluation is
+    the status line's Done. A small model, 101 steps: an evaluation at step 100."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    small = {"Steps": "101", "Layers": "1", "Width (channels)": "12", "Batch size": "4"}
+    for label, value in small.items():
+        widget.get_by_label(label, exact=True).fill(value)
+    widget.evaluate(
+        """(root) => {
+             window.spoken = [];
+             const polite = [...root.querySelectorAll('[aria-live=polite], [role=status]')];
+             new MutationObserver((changes) => {
+               for (const c of changes) {
+                 const region = polite.find((r) => r.contains(c.target));
+                 if (region) window.spoken.push([region.className, region.textContent]);
+               }
+             }).observe(root, { subtree: true, childList: true, characterData: true });
+           }"""
+    )
+    train_to_the_end(page, widget)
+    spoken = page.evaluate("window.spoken")
+    news = [text for name, text in spoken if name == "nb-live-sr"]
+    record = next(r for r in page.evaluate("window.records") if r["iter"] == 100)
+    accuracy = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", record["accuracy"])
+    assert news == [
+        f"Evaluation at step 100 of 101: training loss {record['loss']:.4f}, held-out loss "
+        f"{record['val_loss']:.4f}, held-out accuracy {accuracy}."
+    ]
+    assert not [text for _, text in spoken if text.startswith("Step ")]  # the progress line
+    assert widget.locator(".nb-live-status").inner_text().startswith("Done: 101 steps")
 
 
 def contrast(a: str, b: str) -> float:
@@ -496,7 +670,7 @@ def test_a_heads_map_enlarges_and_reads_in_dark_mode(page_of):
     assert contrast(empty, ground) >= 3 and contrast(ink, ground) >= 3, (empty, ink, ground)
     large = panel.locator("figure.nb-live-focus")
     assert large.is_hidden()
-    heads = panel.locator("button.nb-training-head")
+    heads = panel.locator("button.nb-live-head-button")
     assert heads.count() == 9
     second = heads.nth(4)  # layer 1, head 1
     words = second.locator("canvas").get_attribute("aria-label")

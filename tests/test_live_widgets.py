@@ -87,7 +87,8 @@ def test_the_attention_widget_drives_the_shapes_and_values_beside_the_source(ope
     layer, head, query = 1, 2, len(prompt) - 2
     # the head with the keyboard, then the query in the strip (the pointer over a map
     # would choose the row under it)
-    widget.locator(".nb-live-map").nth(layer * config.n_head + head).focus()
+    widget.locator(".nb-live-head-button").nth(layer * config.n_head + head).focus()
+    page.keyboard.press("Enter")
     widget.locator(".nb-live-token").nth(query).focus()
     ids = torch.tensor([entry.encode(prompt)])
     rows = pytorch_rows(entry.model, ids, layer, head, query)
@@ -130,7 +131,7 @@ def test_arrow_keys_never_turn_the_page_under_a_widget(open_page):
     chapter (the theme's arrow-key navigation is off)."""
     page = open_page("attention")
     chapter = page.url
-    live(page, ".nb-live-attention").locator("canvas[role=button]").first.focus()
+    live(page, ".nb-live-attention").locator(".nb-live-head-button").first.focus()
     for key in ("ArrowRight", "ArrowLeft"):
         page.keyboard.press(key)
         page.wait_for_timeout(300)  # a navigation would have begun by now
@@ -198,8 +199,8 @@ def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
         snapshot = replay["snapshots"][index]
         summary = widget.locator(".nb-live-readout").first.inner_text()
         assert summary.startswith(f"Step {snapshot['step']}:"), summary
-        accuracy = round(snapshot["accuracy"] * 100)
-        assert re.search(rf"accuracy (<1|{accuracy}|100)%", summary), summary
+        # to one decimal, as the build writes every accuracy (a whole 100% hid the last errors)
+        assert f"held-out accuracy {snapshot['accuracy']:.1%}." in summary, summary
         predicted = widget.locator(".nb-live-token .nb-live-pred").all_text_contents()
         answers = [p.removeprefix("→") for p in predicted if p]
         prompt_len = compute.replay_payload("sort")["prompt_len"]
@@ -505,6 +506,58 @@ def test_the_sampling_tables_fit_a_phone_with_the_drawn_column_in_view(open_page
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+# Each static table of the page: its widget, whether its columns overflow it, whether its
+# edge's shadow says so, and the grounds and rules of its rows against the panel's
+STATIC_TABLES = """() => [...document.querySelectorAll(".nb-live-static table")].map((t) => {
+  const widget = t.closest(".nb-live");
+  const style = getComputedStyle(widget);
+  const cells = [...t.querySelectorAll("td, th")];
+  return {
+    widget: widget.id,
+    overflows: t.scrollWidth > t.clientWidth,
+    shadow: getComputedStyle(t).backgroundImage.includes("radial-gradient"),
+    right: t.getBoundingClientRect().right <= widget.getBoundingClientRect().right,
+    grounds: [...new Set([...t.querySelectorAll("tr")].map(
+      (r) => getComputedStyle(r).backgroundColor))],
+    rules: [...new Set(cells.filter((c) => c.closest("tbody")).map(
+      (c) => getComputedStyle(c).borderBottomColor))],
+    nowrap: cells.filter((c) => getComputedStyle(c).whiteSpace === "nowrap").length,
+    line: style.getPropertyValue("--nb-live-line"),
+  };
+})"""
+
+
+def test_static_tables_fit_a_phone_or_show_there_is_more_on_the_panels_ground(open_page):
+    """Without JavaScript, at 390 px in the dark: a static table's cells wrap between words
+    (no cell is held on one line, only a unit read along it), so the page never scrolls
+    sideways and most tables fit; one whose words alone are wider scrolls inside the
+    panel with a shadow at its edge saying so. Its rows lie on the panel's own ground,
+    ruled in the panel's line colour (the theme's grey stripes and rules were another
+    ground on the navy panel)."""
+    for chapter in ("attention", "training", "rl", "tools", "finetuning", "sampling"):
+        page = open_page(
+            chapter,
+            viewport={"width": 390, "height": 844},
+            color_scheme="dark",
+            java_script_enabled=False,
+        )
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        tables = page.evaluate(STATIC_TABLES)
+        assert tables, chapter
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, chapter
+        for table in tables:
+            assert table["right"] and table["nowrap"] == 0, table
+            assert table["shadow"] or not table["overflows"], table
+            assert table["grounds"] == ["rgba(0, 0, 0, 0)"], table
+            probe = page.evaluate(
+                "(c) => { const s = document.createElement('span'); s.style.color = c;"
+                " document.body.append(s); const got = getComputedStyle(s).color;"
+                " s.remove(); return got; }",
+                table["line"].strip(),
+            )
+            assert table["rules"] == [probe], table
+
+
 def test_bad_input_is_explained_in_the_widget(open_page):
     page = open_page("attention")
     widget = live(page, "#live-attention-sort-0")
@@ -588,7 +641,9 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     config = presets.gpt_config("sort")
     entry = compute.trained_model("sort")
     layer, head = 1, 2
-    widget.locator(".nb-live-map").nth(layer * config.n_head + head).focus()  # its head, large
+    heads = widget.locator(".nb-live-head-button")
+    heads.nth(layer * config.n_head + head).focus()  # its head, large (a click would move
+    page.keyboard.press("Enter")  # the pointer over it, choosing the query under it)
     large = widget.locator(".nb-live-focus-map")
     assert (large.get_attribute("data-layer"), large.get_attribute("data-head")) == ("1", "2")
     thumbnail = widget.locator(".nb-live-map").first.bounding_box()
@@ -661,6 +716,41 @@ def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
             assert readout.evaluate("(r) => r.firstChild === window.summary"), key
     listing = page.locator(".as-live-values").first
     assert "query" in listing.inner_text()  # shown beside the source, not said
+
+
+def test_the_heads_are_one_tab_stop_and_enter_or_space_shows_one_large(open_page):
+    """The small maps are buttons, one stop of the Tab key between them: Tab passes the
+    grid without changing the large map, the arrows move between heads (Down to the same
+    head a layer below) without choosing one, and Enter or Space shows the focused head
+    large without scrolling the page."""
+    page = open_page("attention", viewport={"width": 1280, "height": 900})
+    widget = live(page, "#live-attention-sort-0")
+    large = widget.locator(".nb-live-focus-map")
+    shown = lambda: (large.get_attribute("data-layer"), large.get_attribute("data-head"))  # noqa: E731
+    heads = widget.locator(".nb-live-layers button.nb-live-head-button")
+    n_head = presets.gpt_config("sort").n_head
+    assert heads.count() == presets.gpt_config("sort").n_layer * n_head
+    assert heads.evaluate_all("bs => bs.filter(b => b.tabIndex === 0).length") == 1
+    large.focus()
+    page.keyboard.press("Tab")  # into the grid, and on past it
+    assert heads.first.evaluate("b => b === document.activeElement")
+    page.keyboard.press("Tab")
+    assert not widget.locator(".nb-live-layers").evaluate("g => g.contains(document.activeElement)")
+    assert shown() == ("0", "0")
+    heads.first.focus()
+    scrolled = page.evaluate("window.scrollY")
+    for key in ("ArrowRight", "ArrowDown"):
+        page.keyboard.press(key)
+    assert heads.nth(n_head + 1).evaluate("b => b === document.activeElement")
+    assert shown() == ("0", "0")  # focus alone chooses nothing
+    page.keyboard.press("Enter")
+    assert shown() == ("1", "1") and heads.nth(n_head + 1).get_attribute("aria-pressed") == "true"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press(" ")
+    assert shown() == ("1", "2") and heads.nth(1 + n_head).get_attribute("aria-pressed") == "false"
+    assert page.evaluate("window.scrollY") == scrolled
+    # the Tab key comes back to the head last focused
+    assert heads.nth(n_head + 2).get_attribute("tabindex") == "0"
 
 
 def test_the_calculator_widget_answers_the_readers_sum_with_the_tool_visible(open_page):

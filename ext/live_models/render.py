@@ -47,6 +47,17 @@ def table(header: list[str], rows: list[list[str | nodes.paragraph]]) -> nodes.t
     return table
 
 
+def unbroken_cell(parts: list[str], between: str = " ") -> nodes.paragraph:
+    """A table's cell of parts each kept on one line (nanobook_live.css), `between` them:
+    on a narrow screen the cell wraps between parts only, or the table scrolls."""
+    cell = nodes.paragraph()
+    for n, part in enumerate(parts):
+        if n:
+            cell += nodes.Text(between)
+        cell += nodes.inline(text=part, classes=["nb-live-unbroken"])
+    return cell
+
+
 def training_note(limits: dict | None, text: str, who: str = "") -> list[nodes.Node]:
     """The page's line under the reply, when the input is outside the training data: for
     readers without JavaScript and for builders without HTML too."""

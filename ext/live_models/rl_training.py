@@ -28,7 +28,7 @@ from pathlib import Path
 from unittest import mock
 
 from .. import _core
-from .training_bounds import RL_NUMBERS
+from .training_bounds import ARROW_KEYS, RL_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option, its
 # label, and what it sets: the Trainer's settings or the run's ("rl").
@@ -211,7 +211,8 @@ def summary(preset: str) -> dict:
 
 def page_controls(spec_settings: dict, result: dict) -> list[dict]:
     """The controls the page shows: each with its label, its value (the author's option,
-    else the chapter's), the choices or bounds, and what it sets."""
+    else the chapter's), the choices or bounds, what it sets, and for a decimal what its
+    arrow keys do (ARROW_KEYS)."""
     choices = {"method": methods(), "reward": rewards()}
     controls = []
     for name, label, target, keys in CONTROLS:
@@ -225,6 +226,8 @@ def page_controls(spec_settings: dict, result: dict) -> list[dict]:
             number = RL_NUMBERS[name]
             kind = "int" if number.kind is int else "float"
             control.update(kind=kind, min=number.low, max=number.high)
+            if name in ARROW_KEYS:
+                control["arrows"] = ARROW_KEYS[name]
         controls.append(control)
     return controls
 

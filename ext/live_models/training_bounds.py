@@ -20,6 +20,14 @@ TRAINING_NUMBERS = {
     "layers": _core.Number(int, 1, 4, "1"),
     "width": _core.Number(int, 12, 96, "24", "a multiple of the model's heads"),
 }
+# What the arrow keys do to a decimal setting on the page (a whole number moves by 1): a
+# learning rate spans powers of ten, so they multiply or divide it ("times"); weight decay
+# moves by a step ("plus"). The browser's own step for a box taking any decimal is 1: one
+# key took a rate of 0.003 to its bound.
+ARROW_KEYS = {
+    "learning-rate": {"times": 2},
+    "weight-decay": {"plus": 0.01},
+}
 # With :run: rl, the RL chapter's run again (rl_training.py). An RL step samples a group
 # of answers for each prompt before it trains: fewer steps than a training run in the
 # same minutes. GRPO divides by a group's spread: two answers at least.

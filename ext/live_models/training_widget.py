@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 from .. import _core
-from .training_bounds import TRAINING_NUMBERS
+from .training_bounds import ARROW_KEYS, TRAINING_NUMBERS
 
 # The reader's choices, in the order the page shows them: the directive's option (which
 # gives its default), the label, and what it sets: train.py settings ("settings") or the
@@ -151,7 +151,8 @@ def phase_lines() -> list[dict]:
 
 def page_controls(spec_settings: dict, result: dict) -> list[dict]:
     """The controls the page shows: each with its label, bounds (the directive's), its
-    value (the author's option, else the book run's) and the settings it sets."""
+    value (the author's option, else the book run's, which the page compares it with),
+    the settings it sets, and for a decimal what its arrow keys do (ARROW_KEYS)."""
     controls = []
     for name, label, target, keys in CONTROLS:
         book = result["book"][name]
@@ -165,6 +166,8 @@ def page_controls(spec_settings: dict, result: dict) -> list[dict]:
             number = TRAINING_NUMBERS[name]
             kind = "int" if number.kind is int else "float"
             control.update(kind=kind, min=number.low, max=number.high)
+            if name in ARROW_KEYS:
+                control["arrows"] = ARROW_KEYS[name]
             if name == "width":  # the heads split the width evenly
                 step = result["width_step"]
                 control.update(min=math.ceil(number.low / step) * step, step=step)

@@ -19,7 +19,7 @@ from model_src import visible
 from ... import _core
 from .. import distribution
 from ..directive import LiveSpec, options, prompt_problem
-from ..render import preset_trained_problem, table, training_note
+from ..render import preset_trained_problem, table, training_note, unbroken_cell
 
 
 @dataclass
@@ -103,8 +103,9 @@ def attention_fallback(spec: AttentionSpec, result: dict) -> list[nodes.Node]:
     first_scored = result.get("first_scored", 0)
     rows = []
     for t, token in enumerate(tokens):
+        # a layer's heads are read along their line: kept on it, the table scrolls instead
         looks = [
-            " ".join(str(max(range(t + 1), key=lambda j, h=h: h[t][j])) for h in layer)
+            unbroken_cell([" ".join(str(max(range(t + 1), key=h[t].__getitem__)) for h in layer)])
             for layer in result["attention"]
         ]
         prediction = (

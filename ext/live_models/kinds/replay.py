@@ -16,7 +16,7 @@ from docutils import nodes
 
 from ... import _core
 from ..directive import LiveSpec, export_by_suffix, options, read_run
-from ..render import table
+from ..render import table, unbroken_cell
 
 
 @dataclass
@@ -176,6 +176,14 @@ def rl_replay_summary(preset: str) -> dict:
     }
 
 
+def looks_cell(layer: list[list[int]]) -> nodes.paragraph:
+    """A layer's heads, each the positions it attends to most from the answer's, heads
+    separated by “/”: a narrow cell wraps between heads, each one's positions on a line
+    with the “/” that ends it."""
+    heads = [" ".join(map(str, head)) for head in layer]
+    return unbroken_cell([f"{head} /" for head in heads[:-1]] + heads[-1:], " ")
+
+
 def replay_fallback(spec, result: dict) -> list[nodes.Node]:
     *earlier, last = [str(row["step"]) for row in result["rows"]]
     steps = f"{', '.join(earlier)} and {last}" if earlier else last
@@ -197,7 +205,7 @@ def replay_fallback(spec, result: dict) -> list[nodes.Node]:
             "–" if row["loss"] is None else f"{row['loss']:.3f}",
             f"{row['accuracy']:.1%}",
             row["answer"],
-            *(" / ".join(" ".join(map(str, head)) for head in layer) for layer in row["looks"]),
+            *(looks_cell(layer) for layer in row["looks"]),
         ]
         for row in result["rows"]
     ]

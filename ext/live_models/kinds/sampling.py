@@ -179,7 +179,7 @@ def candidates(listed: list) -> nodes.paragraph:
     """A step's likeliest tokens with their probabilities, each kept on one line: on a
     narrow screen the cell wraps between them (nanobook_live.css), so the table stays as
     wide as the page and the drawn column beside it in view."""
-    cell = nodes.paragraph(classes=["nb-live-candidates"])
+    cell = nodes.paragraph()
     for n, (token, p) in enumerate(listed):
         if n:
             cell += nodes.Text("  ")

@@ -45,7 +45,7 @@
     const layers = element("div", {
       className: "nb-live-layers",
       role: "group",
-      "aria-label": "Every head: choose one to show it large",
+      "aria-label": "Every head: the arrow keys move between them, Enter or Space shows one large",
     });
     // the chosen head, large, the reader's cursor on its cells
     const focus = kit.mapFigure(widget.id, { explore: true });
@@ -146,31 +146,22 @@
     draw(w);
   }
 
-  // A small map is a button: choosing it (or a row of it) shows that head large.
+  // A small map is a button (the kit's, as the training widget's): pressing it shows that
+  // head large; the pointer over a row of it chooses the head and that row's query.
   function headCanvas(w, l, h) {
     const { state } = w;
     const canvas = element("canvas", {
       className: "nb-live-map",
-      tabindex: "0",
-      role: "button",
+      role: "img",
       "aria-label": `Layer ${l}, head ${h}: show what the chosen position attends to in this head`,
     });
-    canvas.addEventListener("click", () => chooseHead(w, l, h));
-    canvas.addEventListener("focus", () => chooseHead(w, l, h));
     canvas.addEventListener("mousemove", (event) => {
       const box = canvas.getBoundingClientRect();
       const t = Math.floor(((event.clientY - box.top) / box.height) * state.result.ids.length);
       if (t >= 0 && t < state.result.ids.length) choose(w, t, l, h);
     });
-    canvas.addEventListener("keydown", (event) => {
-      const next = { ArrowUp: state.query - 1, ArrowDown: state.query + 1 }[event.key];
-      if (next !== undefined && next >= 0 && next < state.result.ids.length) {
-        event.preventDefault();
-        choose(w, next);
-      }
-    });
     state.canvases.push({ canvas, l, h });
-    return canvas;
+    return kit.headButton(canvas, () => chooseHead(w, l, h));
   }
 
   /** The large map follows the pointer and the arrow keys over its cells. */
@@ -234,8 +225,8 @@
       context.lineWidth = Math.max(1, (window.devicePixelRatio || 1) * 1.5);
       context.strokeRect(0.5, query * cell + 0.5, (query + 1) * cell - 1, cell - 1);
       const chosen = l === w.state.layer && h === w.state.head;
-      canvas.parentElement.classList.toggle("nb-live-chosen", chosen);
-      canvas.setAttribute("aria-pressed", chosen ? "true" : "false");
+      canvas.closest("figure").classList.toggle("nb-live-chosen", chosen);
+      canvas.parentElement.setAttribute("aria-pressed", String(chosen));
     }
   }
 

@@ -6,7 +6,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, argmax, percent, percentOneDecimal } = kit;
+  const { element, argmax, percentOneDecimal, sharePercent } = kit;
 
   /** e^x to three significant figures, for any x: at a temperature of 0.01 a logit gap of
       7.1 already makes odds beyond a double's range, so those are written from x's decimal
@@ -51,7 +51,7 @@
     const evidence = replay.snapshots
       .filter((s) => s.step <= (reached ? reached.step : Infinity))
       .slice(-4)
-      .map((s) => `step ${s.step}: ${percent(s.accuracy)}`)
+      .map((s) => `step ${s.step}: ${percentOneDecimal(s.accuracy)}`)
       .join(", ");
     // the reason is the build's, from the same record (compute.accuracy_why)
     return {
@@ -88,7 +88,7 @@
     const ids = model.encode(question.input);
     const row = model.forward(ids).attention[question.layer][question.head][question.query];
     const weights = [...row.slice(0, question.query + 1)].map(
-      (w, j) => `${j} “${model.shown[ids[j]]}” ${percent(w)}`,
+      (w, j) => `${j} “${model.shown[ids[j]]}” ${sharePercent(w)}`,
     );
     return {
       answer: argmax(row),
@@ -104,7 +104,7 @@
     });
     const listed = kit
       .ranked(probs, 4)
-      .map((i) => `“${model.shown[i]}” ${percent(probs[i])}`)
+      .map((i) => `“${model.shown[i]}” ${sharePercent(probs[i])}`)
       .join(", ");
     return {
       answer: model.vocab[argmax(probs)],

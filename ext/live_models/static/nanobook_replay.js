@@ -256,7 +256,7 @@
         snapshot.loss === null
           ? "before the first update"
           : `training loss ${snapshot.loss.toFixed(3)}`;
-      view.summary.textContent = `Step ${snapshot.step}: ${loss}, held-out accuracy ${percent(snapshot.accuracy)}.`;
+      view.summary.textContent = `Step ${snapshot.step}: ${loss}, held-out accuracy ${percentOneDecimal(snapshot.accuracy)}.`;
       drawLearningChart(view.chart, replay, at);
       view.sequence.replaceChildren(...probeCells(replay, snapshot, p));
       drawHeads(root, view.layers, snapshot, p);

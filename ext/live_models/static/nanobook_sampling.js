@@ -6,7 +6,7 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, field, percent, percentOneDecimal } = kit;
+  const { element, field, percentOneDecimal, sharePercent } = kit;
 
   const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 40];
   const BARS = 10;
@@ -148,7 +148,7 @@
         element("span", { className: "nb-live-bar-fill", "aria-hidden": "true" }),
         element("span", {
           className: "nb-live-bar-p",
-          text: percent(probs[i]) + (i === token ? " drawn" : ""),
+          text: sharePercent(probs[i]) + (i === token ? " drawn" : ""),
         }),
         element("span", { className: "nb-live-bar-why", text: cut && `${cut} cut` }),
       );
@@ -202,7 +202,7 @@
     const { bars, summary } = stepBars(model, run.filters, drawn);
     view.bars.replaceChildren(...bars);
     view.caption.textContent =
-      `Step ${run.stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${percent(probs[token])}).` +
+      `Step ${run.stepsDone} of ${options.steps}: drew “${model.shown[token]}” (${sharePercent(probs[token])}).` +
       summary;
     widget.announce({ ms: performance.now() - start });
     return run.stepsDone < options.steps;

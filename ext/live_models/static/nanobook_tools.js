@@ -169,7 +169,9 @@
     const answer = model.decode(run.ids.slice(run.promptLength));
     if (!toolOn) return `Calculator off: the model wrote “${answer}” on its own.`;
     if (!said.length) return `The model wrote “${answer}” and made no call.`;
-    return `${said.join("; ")}. Completion: “${answer}”.`;
+    // a completion that ends a sentence itself ("…180.") is not given a second full stop
+    const end = /[.!?]$/.test(answer) ? "" : ".";
+    return `${said.join("; ")}. Completion: “${answer}”${end}`;
   }
 
   /** Write the completion token by token (at once with reduced motion), then describe it. */

@@ -14,14 +14,15 @@
   "use strict";
 
   const kit = nanobook.widgets;
-  const { element, reducedMotion, percent, svg, svgText } = kit;
+  const { element, reducedMotion, percentOneDecimal, svg, svgText } = kit;
   const PHASE_PAUSE_MS = 450; // how long a step's walk through its phases shows each one
 
   // --- the reader's settings ----------------------------------------------------------
 
   /** One control: a number box held to the build's bounds, a switch, or a choice among
       the build's [value, label] pairs. read() gives the value the run's settings take
-      (a switch: the build's on or off value). */
+      (a switch: the build's on or off value); asBook() whether it holds the book run's
+      value, which bookValue says as the control shows it. */
   function controlField(widgetId, control) {
     const id = `${widgetId}-${control.name}`;
     if (control.kind === "choice") {
@@ -29,14 +30,34 @@
       const select = element("select", { id }, ...choices);
       select.value = control.value;
       const field = kit.field(control.label, select);
-      return { control, input: select, field, read: () => select.value };
+      const bookValue = control.choices.find(([value]) => value === control.book)[1];
+      const asBook = () => select.value === control.book;
+      return { control, input: select, field, read: () => select.value, asBook, bookValue };
     }
     if (control.kind === "switch") {
       const box = element("input", { type: "checkbox", id });
       box.checked = control.value;
       const field = kit.field(control.label, box);
-      return { control, input: box, field, read: () => (box.checked ? control.on : control.off) };
+      const read = () => (box.checked ? control.on : control.off);
+      const asBook = () => box.checked === control.book;
+      return { control, input: box, field, read, asBook, bookValue: control.book ? "on" : "off" };
     }
+    return numberField(id, control);
+  }
+
+  /** What the arrow keys do to a decimal setting, in the hint's words: the build's rule. */
+  function arrowsText({ times, plus }) {
+    return times
+      ? `the arrow keys multiply or divide it by ${times}`
+      : `the arrow keys move it by ${plus}`;
+  }
+
+  /** A number box held to the build's bounds, with its range said below it and a line for
+      what is wrong with it (both its description). A decimal setting takes any value
+      typed; its arrow keys move it as the build says (control.arrows: a learning rate
+      doubled and halved, a weight decay by a step), never beyond the bounds: the
+      browser's own step for any value is 1, which took a rate from 0.003 to the bound. */
+  function numberField(id, control) {
     const step = control.step ?? (control.kind === "int" ? 1 : "any");
     const input = element("input", {
       type: "number",
@@ -46,28 +67,67 @@
       step: String(step),
       value: String(control.value),
       inputmode: control.kind === "int" ? "numeric" : "decimal",
-      "aria-describedby": `${id}-range`,
+      "aria-describedby": `${id}-range ${id}-problem`,
     });
-    const range = element("span", {
-      className: "nb-live-hint",
-      id: `${id}-range`,
-      text: `${control.min} to ${control.max}${control.step ? `, in steps of ${control.step}` : ""}`,
+    const stepText = control.step ? `, in steps of ${control.step}` : "";
+    const arrows = control.arrows ? `; ${arrowsText(control.arrows)}` : "";
+    const range = kit.hint(`${id}-range`, `${control.min} to ${control.max}${stepText}${arrows}`);
+    const problem = element("span", { className: "nb-training-problem", id: `${id}-problem` });
+    if (control.arrows) {
+      input.dataset.arrows = "build"; // the browser's spin buttons, which step by 1, hidden
+      input.addEventListener("keydown", (event) => arrowMove(event, input, control));
+    }
+    // a field said to be wrong is said to be right again as soon as it is
+    input.addEventListener("input", () => {
+      if (
+        input.getAttribute("aria-invalid") === "true" &&
+        input.value !== "" &&
+        input.checkValidity()
+      )
+        markProblem(input, problem, "");
     });
-    const field = kit.field(control.label, input, range);
-    return { control, input, field, read: () => Number(input.value) };
+    const field = kit.field(control.label, input, range, problem);
+    const read = () => Number(input.value);
+    const asBook = () => input.value !== "" && read() === control.book;
+    return { control, input, problem, field, read, asBook, bookValue: String(control.book) };
   }
 
-  /** What is wrong with the settings typed, said as the bounds say it; null if nothing. */
+  /** Up or Down on a decimal setting: its value moved by the build's rule, held to its
+      bounds, as if typed (the start note follows it). */
+  function arrowMove(event, input, control) {
+    const up = { ArrowUp: true, ArrowDown: false }[event.key];
+    const value = Number(input.value);
+    if (up === undefined || input.value === "" || !Number.isFinite(value)) return;
+    event.preventDefault();
+    const { times, plus } = control.arrows;
+    const moved = times ? (up ? value * times : value / times) : value + (up ? plus : -plus);
+    // twelve digits: 0.1 + 0.2 is shown as 0.3, not 0.30000000000000004
+    const held = Math.min(control.max, Math.max(control.min, Number(moved.toPrecision(12))));
+    input.value = String(held);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  /** A field said to be wrong (`text`, its problem line) or right again (""). */
+  function markProblem(input, problem, text) {
+    input.setAttribute("aria-invalid", text ? "true" : "false");
+    problem.textContent = text;
+  }
+
+  /** The first setting typed wrong, said under its field (its description) and in the
+      return value, as the bounds say it, with the keyboard's focus on it; null if none. */
   function settingsProblem(fields) {
-    for (const { control, input } of fields) {
-      if (control.kind === "switch" || control.kind === "choice") continue;
-      const valid = input.value !== "" && input.checkValidity();
-      input.setAttribute("aria-invalid", valid ? "false" : "true");
-      if (!valid) {
-        const kind = control.kind === "int" ? "a whole number" : "a number";
-        const step = control.step ? `, a multiple of ${control.step}` : "";
-        return `${control.label}: give ${kind} from ${control.min} to ${control.max}${step}.`;
+    for (const { control, input, problem } of fields) {
+      if (!problem) continue; // a switch or a choice is never wrong
+      if (input.value !== "" && input.checkValidity()) {
+        markProblem(input, problem, "");
+        continue;
       }
+      const kind = control.kind === "int" ? "a whole number" : "a number";
+      const step = control.step ? `, a multiple of ${control.step}` : "";
+      const text = `${control.label}: give ${kind} from ${control.min} to ${control.max}${step}.`;
+      markProblem(input, problem, text);
+      input.focus();
+      return text;
     }
     return null;
   }
@@ -93,16 +153,46 @@
     );
   }
 
+  /** "learning rate 0.01": a setting and a value of it, as the note says them. */
+  const settingText = (field, value) => `${field.control.label.toLowerCase()} ${value}`;
+
+  /** Where the run starts, and whether it retraces the book's run: only with every
+      setting the book run's (its start, and all that shapes its steps). */
   function startText(start, fields) {
     const book = Object.entries(start)
-      .map(
-        ([name, value]) =>
-          `${fields.find((f) => f.control.name === name).control.label.toLowerCase()} ${value}`,
+      .map(([name, value]) =>
+        settingText(
+          fields.find((f) => f.control.name === name),
+          value,
+        ),
       )
       .join(", ");
-    return startsAsBook(start, fields)
-      ? `The run starts from the book run's own weights (PyTorch's, exported by the build: ${book}), so its first steps retrace the book's run.`
-      : `With another seed, depth or width than the book's (${book}), the page draws the starting weights itself, as model.py's rules say but with its own generator: the start differs from PyTorch's. The batches are still the ones train.py draws with this seed.`;
+    if (!startsAsBook(start, fields)) {
+      return `With another seed, depth or width than the book's (${book}), the page draws the starting weights itself, as model.py's rules say but with its own generator: the start differs from PyTorch's. The batches are still the ones train.py draws with this seed.`;
+    }
+    const own = `The run starts from the book run's own weights (PyTorch's, exported by the build: ${book})`;
+    const changed = fields.filter((f) => !f.asBook());
+    if (!changed.length)
+      return `${own} with the book run's settings, so its first steps retrace the book's run.`;
+    const books = changed.map((f) => settingText(f, f.bookValue)).join(", ");
+    return `${own}, but with settings of your own where the book's run had ${books}: it does not retrace the book's run.`;
+  }
+
+  /** The field that sets train.py's setting `key` (its control's `sets` say which). */
+  const fieldSetting = (fields, key) => fields.find((f) => f.control.sets.settings?.includes(key));
+
+  /** A note when the run would end inside its warmup: get_lr raises the rate while
+      iter_num < warmup_iters, and the run's last step has iter_num max_iters - 1. Not a
+      problem (the run is still a run), so said beside the settings, never refused. */
+  function warmupText(fields) {
+    const [stepsField, warmupField] = ["max_iters", "warmup_iters"].map((key) =>
+      fieldSetting(fields, key),
+    );
+    const typed = (f) => f.input.value !== "" && f.input.checkValidity();
+    if (!typed(stepsField) || !typed(warmupField)) return ""; // said when Train is pressed
+    const [steps, warmup] = [stepsField.read(), warmupField.read()];
+    if (steps > warmup) return "";
+    return `With ${steps} steps and ${warmup} warmup steps the run never leaves its warmup: the rate climbs at every step and never reaches the learning rate you chose.`;
   }
 
   // --- the run's start ----------------------------------------------------------------
@@ -214,7 +304,7 @@
     String(record.iter),
     loss4(record.loss),
     "val_loss" in record ? loss4(record.val_loss) : "–",
-    "accuracy" in record ? percent(record.accuracy) : "–",
+    "accuracy" in record ? percentOneDecimal(record.accuracy) : "–",
   ];
 
   /** A line through the points [step, value] that y(value) can place. */
@@ -319,7 +409,9 @@
     const clip = settings.grad_clip;
     switch (name) {
       case "schedule":
-        return `get_lr gives ${Number(record.lr.toPrecision(3))} for step ${record.iter - 1}`;
+        // fit asks for a step's rate before taking it, while iter_num still counts the
+        // steps already taken: step 43's rate is get_lr(42)
+        return `step ${record.iter}'s rate: get_lr(${record.iter - 1}, cfg) gives ${Number(record.lr.toPrecision(3))}`;
       case "batch":
         return `${counted(settings.batch_size, "training problem")}, drawn by the generator seeded with ${settings.seed}`;
       case "forward":
@@ -529,13 +621,7 @@
       "data-layer": String(l),
       "data-head": String(h),
     });
-    const button = element(
-      "button",
-      { type: "button", className: "nb-training-head", "aria-pressed": "false" },
-      canvas,
-    );
-    button.addEventListener("click", () => toggle(l, h));
-    return button;
+    return kit.headButton(canvas, () => toggle(l, h));
   }
 
   /** Every head's attention on the build's held-out probe, redrawn at each logged step:
@@ -653,8 +739,8 @@
     };
   }
 
-  /** The controls, the start note and the buttons (Use my model only when the page has an
-      attention or sampling widget of the same model). */
+  /** The controls, the start note, the note on a run that never leaves its warmup, and
+      the buttons (runButtons). */
   function trainingControls(widget, options) {
     const fields = options.controls.map((control) => controlField(widget.id, control));
     const settings = element(
@@ -663,27 +749,63 @@
       ...fields.map((f) => f.field),
     );
     const start = element("p", { className: "nb-live-hint nb-training-start" });
+    // said when it appears or goes, and part of the two fields' descriptions
+    const warmup = element("p", {
+      className: "nb-live-hint nb-training-warmup",
+      id: `${widget.id}-warmup`,
+      "aria-live": "polite",
+    });
+    for (const key of ["max_iters", "warmup_iters"]) {
+      const { input } = fieldSetting(fields, key);
+      input.setAttribute(
+        "aria-describedby",
+        `${input.getAttribute("aria-describedby")} ${warmup.id}`,
+      );
+    }
     const sayStart = () => {
       start.textContent = startText(options.start, fields);
+      const note = warmupText(fields);
+      if (warmup.textContent !== note) warmup.textContent = note; // said once, not per key
     };
     // as the reader types, not when the field loses focus: a note that grew then would
     // move Train from under a click that is on its way to it
     for (const { input } of fields) input.addEventListener("input", sayStart);
     sayStart();
+    const buttons = runButtons(options.preset);
+    widget.controls.append(
+      settings,
+      start,
+      warmup,
+      element("div", { className: "nb-live-buttons nb-live-row" }, ...Object.values(buttons)),
+    );
+    return { fields, buttons };
+  }
+
+  /** Train, Pause, Resume and Step, and Use my model when the page has a widget to take
+      it (an attention or sampling widget of the same model). */
+  function runButtons(preset) {
     const buttons = {
       train: kit.button("Train"),
       pause: kit.button("Pause"),
       resume: kit.button("Resume"),
       step: kit.button("Step"),
     };
-    const takers = receivers(options.preset);
+    const takers = receivers(preset);
     if (takers) buttons.hand = kit.button(`Use my model in the ${takers}`);
-    widget.controls.append(
-      settings,
-      start,
-      element("div", { className: "nb-live-buttons nb-live-row" }, ...Object.values(buttons)),
-    );
-    return { fields, buttons };
+    return buttons;
+  }
+
+  /** Enter in a number box presses Train, as Enter in the tools' and chat widgets' boxes
+      asks for their reply (not while Train is disabled: the trainer is loading). */
+  function trainOnEnter(fields, train) {
+    for (const { input } of fields) {
+      if (input.type !== "number") continue;
+      input.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" || train.disabled) return;
+        event.preventDefault();
+        train.click();
+      });
+    }
   }
 
   /** Which widgets of the page can take the reader's model in the book's place, in words
@@ -705,15 +827,31 @@
       return `Paused after step ${last ? last.iter : 0}. Step takes one more step, through its phases; Resume goes on.`;
     const evaluated = run.records.filter((r) => "val_loss" in r).pop();
     const heldOut = evaluated
-      ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percent(evaluated.accuracy)}`
+      ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percentOneDecimal(evaluated.accuracy)}`
       : "";
     const then = handOver ? ` You can now use your model in the ${handOver}.` : "";
     return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${then}`;
   }
 
+  /** A line only screen readers get, beside the status line, that says each evaluation
+      of a run once (the progress line, rewritten at every step, is not said): returns
+      say(text). The run's last evaluation is the status line's "Done". */
+  function evaluationNews(widget) {
+    const news = element("p", { className: "nb-live-sr", "aria-live": "polite" });
+    widget.status.after(news);
+    return (text) => {
+      news.textContent = text;
+    };
+  }
+
+  /** An evaluation in words: the step, the losses and the held-out accuracy. */
+  const evaluationText = (record, s) =>
+    `Evaluation at step ${record.iter} of ${s.max_iters}: training loss ${loss4(record.loss)}, held-out loss ${loss4(record.val_loss)}, held-out accuracy ${percentOneDecimal(record.accuracy)}.`;
+
   /** What the live part shows of a run: the progress line, the phases, the chart, its
       legend and the log. heard(run, record) adds a record; a stepped one walks the phases. */
   function runView(widget, options) {
+    const say = evaluationNews(widget);
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
     const log = logTable(widget.id, LOG_COLUMNS, "nb-training-log");
@@ -742,8 +880,9 @@
         const s = run.settings;
         if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(logCells(record));
         if ("accuracy" in record) scored = record;
+        if (scored === record && record.iter < s.max_iters) say(evaluationText(record, s));
         const accuracy = scored
-          ? ` · held-out accuracy ${percent(scored.accuracy)} at step ${scored.iter}`
+          ? ` · held-out accuracy ${percentOneDecimal(scored.accuracy)} at step ${scored.iter}`
           : "";
         progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}`;
         phases.show(record, run);
@@ -754,8 +893,7 @@
     };
   }
 
-  /** The widget's model and its export, and the trainer: what pressing Train loads (the
-      live part replaces the recorded run as soon as the model is there). */
+  /** The widget's model and its export, and the trainer: what pressing Train loads. */
   async function loadForTraining(widget, name, trainer) {
     const loaded = new Promise((resolve, reject) => {
       nanobook.model(name).catch(reject);
@@ -782,15 +920,19 @@
     try {
       const name = widget.root.dataset.nanobookModel;
       const [model, exported] = await loadForTraining(widget, name, trainer);
+      // the live part takes the recorded run's place only now that all of it is in:
+      // shown with the model alone, a trainer that failed left an empty chart
+      widget.showLive(true);
       const [run, started] = begin(model, exported);
       shown.run = run;
       run.handle = nanobook.training.start(started, (message) => shown.hear(run, message));
     } catch (error) {
       setButtons("idle");
+      widget.showLive(false); // the book's run, whichever part failed first
       const tables = widget.root.querySelectorAll(".nb-live-static table");
-      const shown = [...tables].some((table) => table.offsetParent !== null);
-      const book = shown ? " The table shows the book's run." : "";
-      widget.status.textContent = `The trainer is not available: ${error.message}.${book}`;
+      const book = [...tables].some((table) => table.offsetParent !== null);
+      const said = book ? " The table shows the book's run." : "";
+      widget.status.textContent = `The trainer is not available: ${error.message}.${said}`;
     }
   }
 
@@ -845,6 +987,7 @@
     widget.status.textContent =
       "Choose the settings, then press Train: the model trains in this page.";
     const { fields, buttons } = trainingControls(widget, options);
+    trainOnEnter(fields, buttons.train);
     const setButtons = buttonSetter(buttons);
     setButtons("idle");
     const view = runView(widget, options);
@@ -910,6 +1053,9 @@
     oncePerFrame,
     receivers,
     handOver,
+    runButtons,
+    trainOnEnter,
+    evaluationNews,
   };
   // tests/test_live_training_widget.py compares the starts it draws with model.py's
   nanobook._drawnWeights = drawnWeights;

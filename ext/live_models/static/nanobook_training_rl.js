@@ -61,7 +61,8 @@
     const lines = [
       [book.map(([s, p1]) => [s, p1]), "nb-training-book"],
       [stepped.map((r) => [r.iter, r.reward]), "nb-rl-reward"],
-      [stepped.map((r) => [r.iter, r.sorted]), "nb-rl-sorted"],
+      // the same line as the reward's where the reward is the exact check (the legend says so)
+      ...(paysSorted(run) ? [] : [[stepped.map((r) => [r.iter, r.sorted]), "nb-rl-sorted"]]),
       [evaluated.map((r) => [r.iter, r.passk]), "nb-rl-passk"],
       [evaluated.map((r) => [r.iter, r.pass1]), "nb-training-loss"],
     ];
@@ -89,31 +90,64 @@
     return `Your RL run over ${last ? last.iter : 0} of ${run.rl.steps} steps${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
   }
 
-  const legendEntries = (about) => [
-    ["", "held-out exact pass@1"],
+  /** Whether the run's reward is the exact check (the build's `exact`): it pays 1 for an
+      answer that sorts and 0 for any other, so its mean is the share that sorts. */
+  const paysSorted = (run) => run?.rl.reward === run?.payload.rules.rl.exact;
+
+  /** The chart's marks in words: pass@1 a line with a dot at each evaluation, as drawn;
+      the mean reward and the share sorted one entry when they are one line (`run`'s
+      reward the exact check; before a run, two). */
+  const legendEntries = (about, run) => [
+    ["nb-rl-swatch-pass1", "held-out exact pass@1 (a dot at each evaluation)"],
     ["nb-rl-swatch-passk", `held-out exact pass@${about.k}`],
-    ["nb-rl-swatch-reward", "mean reward"],
-    ["nb-rl-swatch-sorted", "answers that sort (sampled)"],
+    ...(paysSorted(run)
+      ? [
+          [
+            "nb-rl-swatch-reward",
+            "mean reward, the same line as the answers that sort: the exact-sort reward pays exactly those",
+          ],
+        ]
+      : [
+          ["nb-rl-swatch-reward", "mean reward"],
+          ["nb-rl-swatch-sorted", "answers that sort (sampled)"],
+        ]),
     ["nb-training-swatch-book", "the book's REINFORCE run (exact pass@1)"],
   ];
 
-  /** What the status line says when the run's state changes. */
-  function stateText(state, run, about) {
+  /** A choice's value as its menu says it ("GRPO (÷ the group's spread)"). */
+  const choiceLabel = (fields, name, value) =>
+    fields.find((f) => f.control.name === name).control.choices.find(([v]) => v === value)[1];
+
+  /** What the status line says when the run's state changes: the method and reward by
+      their menus' labels. */
+  function stateText(state, run, about, fields) {
     const last = run.records[run.records.length - 1];
     const step = last ? last.iter : 0;
     if (state === "running") return "RL in your browser. Pause stops after the current step.";
     if (state === "paused")
       return `Paused after step ${step}. Step takes one more step; Resume goes on.`;
     const held = run.records.filter((r) => "pass1" in r).pop();
-    return `Done: ${step} steps of ${run.rl.method} with the ${run.rl.reward} reward; held-out pass@1 ${percentOneDecimal(held.pass1)}, pass@${about.k} ${percentOneDecimal(held.passk)} (at the start ${percentOneDecimal(run.records[0].pass1)}, ${percentOneDecimal(run.records[0].passk)}).`;
+    const method = choiceLabel(fields, "method", run.rl.method);
+    const reward = choiceLabel(fields, "reward", run.rl.reward);
+    return `Done: ${step} steps of ${method} with the reward “${reward}”; held-out pass@1 ${percentOneDecimal(held.pass1)}, pass@${about.k} ${percentOneDecimal(held.passk)} (at the start ${percentOneDecimal(run.records[0].pass1)}, ${percentOneDecimal(run.records[0].passk)}).`;
+  }
+
+  /** An evaluation in words, for the line screen readers hear: the held-out pass@1 and
+      pass@k, and the step's mean reward where it has one (not the start's). */
+  function evaluationText(record, run, about) {
+    const when = record.iter ? `At step ${record.iter} of ${run.rl.steps}` : "At the start";
+    const reward = "reward" in record ? `; mean reward ${percentOneDecimal(record.reward)}` : "";
+    return `${when}: held-out exact pass@1 ${percentOneDecimal(record.pass1)}, pass@${about.k} ${percentOneDecimal(record.passk)}${reward}.`;
   }
 
   /** The progress line, the chart, its legend and the log; heard(run, record) adds one. */
   function runView(widget, about) {
+    const say = parts().evaluationNews(widget);
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
     const log = parts().logTable(widget.id, logColumns(about), "nb-training-log nb-rl-log");
-    widget.live.append(progress, chart, parts().legend(legendEntries(about)), log.box);
+    let legend = parts().legend(legendEntries(about, null));
+    widget.live.append(progress, chart, legend, log.box);
     let shown = null;
     const redraw = () => shown && drawChart(chart, shown, about);
     const redrawSoon = parts().oncePerFrame(redraw);
@@ -122,11 +156,17 @@
       start(run) {
         shown = run;
         log.clear(logCaption(about));
+        const runLegend = parts().legend(legendEntries(about, run)); // its reward's lines
+        legend.replaceWith(runLegend);
+        legend = runLegend;
         progress.textContent = "";
         redraw();
       },
       heard(run, record) {
         log.add(logCells(record));
+        // each evaluation but the last, which the status line's "Done" says
+        if ("pass1" in record && record.iter < run.rl.steps)
+          say(evaluationText(record, run, about));
         const reward =
           "reward" in record
             ? ` · mean reward ${percentOneDecimal(record.reward)} · sorted ${percentOneDecimal(record.sorted)}`
@@ -151,14 +191,7 @@
       className: "nb-live-hint nb-training-start",
       text: `Each step draws ${prompts} training prompts, samples the group's answers to each from the model, scores them with the reward and takes rl.py's update. The run starts from the chapter's start model (the sort model stopped after ${startIters} steps of training).`,
     });
-    const buttons = {
-      train: kit.button("Train"),
-      pause: kit.button("Pause"),
-      resume: kit.button("Resume"),
-      step: kit.button("Step"),
-    };
-    const takers = parts().receivers(options.preset);
-    if (takers) buttons.hand = kit.button(`Use my model in the ${takers}`);
+    const buttons = parts().runButtons(options.preset);
     widget.controls.append(
       settings,
       note,
@@ -171,6 +204,7 @@
     const widget = kit.setUp(root, options, { loadWhenSeen: false });
     widget.status.textContent = "Choose the settings, then press Train: RL runs in this page.";
     const { fields, buttons } = rlControls(widget, options);
+    parts().trainOnEnter(fields, buttons.train);
     const setButtons = parts().buttonSetter(buttons);
     setButtons("idle");
     const view = runView(widget, options.about);
@@ -183,12 +217,12 @@
         run.records.push(message.record);
         view.heard(run, message.record);
         if (run.state === "paused")
-          widget.status.textContent = stateText("paused", run, options.about);
+          widget.status.textContent = stateText("paused", run, options.about, fields);
         widget.announce({ record: message.record });
       } else if (message.type === "state" && message.state !== "stopped") {
         run.state = message.state;
         setButtons(message.state);
-        widget.status.textContent = stateText(message.state, run, options.about);
+        widget.status.textContent = stateText(message.state, run, options.about, fields);
       } else if (message.type === "error") {
         setButtons("done");
         widget.status.textContent = `RL stopped: ${message.message}.`;

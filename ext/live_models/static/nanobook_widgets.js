@@ -36,9 +36,20 @@
   }
 
   /** A share as a percentage to one decimal ("12.3%"), for a run's rates that move by less
-      than a whole percent; "–" where there is none (a record without it). */
+      than a whole percent and for every accuracy (as the build writes them); "–" where
+      there is none (a record without it). */
   const percentOneDecimal = (share) =>
     Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : "–";
+
+  /** A probability listed with others of its distribution (a sampling step's tokens): to
+      one decimal, so that the list adds up to 100% within a rounding the reader can see
+      (whole percents gave "99%, 1%, 1%"); a share too small for a decimal is "<0.1%" and
+      one just short of all is ">99.9%", neither said as 0 or 100; exactly 0 (cut) is 0%. */
+  function sharePercent(p) {
+    if (p === 0 || p === 1) return `${100 * p}%`;
+    if (p < 0.0005) return "<0.1%";
+    return p >= 0.9995 ? ">99.9%" : percentOneDecimal(p);
+  }
 
   /** Whether a vocabulary is short enough for a hint or a problem to list it whole (the
       sort model's letters are; the char model's characters are not). */
@@ -93,16 +104,17 @@
 
   /** `widget.ready`: load the widget's model (once), then run `callback(model)`; the live
       rendering then takes the static one's place. `loaded(model)` once it is in. A widget
-      that says itself what it loads (`saysLoading`) keeps its status line as it is. */
-  function modelLoader(widget, staticPart, loaded, saysLoading) {
-    const { root, status, live } = widget;
+      that loads on its own terms (`ownTerms`: live-training, which needs more than the
+      model) keeps its status line as it is and shows its live part itself. */
+  function modelLoader(widget, loaded, ownTerms) {
+    const { root, status } = widget;
     let loading = null;
     return (callback) => {
       if (!loading) {
         const name = root.dataset.nanobookModel;
         // a model, or a plain record such as "sort-replay"
         const load = name.endsWith("-replay") ? nanobook.data : nanobook.model;
-        if (!saysLoading) {
+        if (!ownTerms) {
           status.textContent = name.endsWith("-replay")
             ? "Loading the training replay…"
             : `Loading the ${name} model…`;
@@ -110,9 +122,10 @@
         loading = load(name).then(
           (model) => {
             widget.model = model;
-            staticPart.hidden = true;
-            live.hidden = false;
-            if (!saysLoading && status.textContent.startsWith("Loading")) status.textContent = "";
+            if (!ownTerms) {
+              widget.showLive(true);
+              if (status.textContent.startsWith("Loading")) status.textContent = "";
+            }
             loaded(model);
             return model;
           },
@@ -195,7 +208,8 @@
       (whose parts for a reader without JavaScript, .nb-live-nojs, go: this reader has it).
       With loadWhenSeen false, the model loads only when the widget asks (ready): a
       widget whose model is large and only needed once the reader acts (live-training);
-      such a widget says itself what it loads (its export's name is not the reader's). */
+      such a widget says itself what it loads (its export's name is not the reader's) and
+      shows its live part (showLive) once all it needs is in. */
   function setUp(root, options, { loadWhenSeen = true } = {}) {
     const id = `nb-live-${++counter}`;
     const status = element("p", {
@@ -221,6 +235,11 @@
       live,
       controls: root.querySelector(".nb-live-controls"),
       model: null,
+      /** The live rendering in the static one's place (true), or the static one back. */
+      showLive(shown) {
+        staticPart.hidden = shown;
+        live.hidden = !shown;
+      },
       /** Run `callback(model)` once the model is in, without loading it. */
       onLoad(callback) {
         whenLoaded.then(callback);
@@ -251,7 +270,7 @@
       },
     };
     /** Load the model (once), then run `callback(model)`. */
-    widget.ready = modelLoader(widget, staticPart, loaded, !loadWhenSeen);
+    widget.ready = modelLoader(widget, loaded, !loadWhenSeen);
     if (loadWhenSeen) loadWhenNear(widget);
     return widget;
   }
@@ -435,7 +454,9 @@
   }
 
   /** Into `layers`: a row for each layer of `attention` ([layer][head]…), a captioned
-      figure for each head holding the canvas `makeCanvas(l, h)` gives. */
+      figure for each head holding what `makeCanvas(l, h)` gives (a canvas, or a
+      headButton around one). Heads' buttons are one stop of the Tab key: the first, until
+      another takes the focus. */
   function headGrid(layers, attention, makeCanvas) {
     layers.replaceChildren(
       ...attention.map((heads, l) =>
@@ -454,6 +475,61 @@
         ),
       ),
     );
+    const first = layers.querySelector(".nb-live-head-button");
+    if (first) first.tabIndex = 0;
+  }
+
+  // The heads' keys in a grid of buttons: along the heads in order, to the same head of
+  // the layer above or below, to the first and the last.
+  const HEAD_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"];
+
+  /** The head a key moves to from `button` in its grid (none past an edge). */
+  function headAfterKey(button, key) {
+    const grid = button.closest(".nb-live-layers");
+    const rows = [...grid.querySelectorAll(".nb-live-layer")].map((row) => [
+      ...row.querySelectorAll(".nb-live-head-button"),
+    ]);
+    const all = rows.flat();
+    const at = all.indexOf(button);
+    const layer = rows.findIndex((row) => row.includes(button));
+    const sameHead = (row) => row?.[Math.min(rows[layer].indexOf(button), row.length - 1)];
+    const moves = {
+      ArrowLeft: () => all[at - 1],
+      ArrowRight: () => all[at + 1],
+      ArrowUp: () => sameHead(rows[layer - 1]),
+      ArrowDown: () => sameHead(rows[layer + 1]),
+      Home: () => all[0],
+      End: () => all[all.length - 1],
+    };
+    return moves[key]();
+  }
+
+  /** A head's small map as a toggle button (aria-pressed, set by its widget) that calls
+      `press()`: Enter and Space press it as a click does. Within the grid (headGrid) the
+      arrow keys, Home and End move the focus between heads without pressing any, so that
+      tabbing past a grid of twelve heads changes nothing; the Tab key comes back to the
+      head last focused. */
+  function headButton(canvas, press) {
+    const button = element(
+      "button",
+      { type: "button", className: "nb-live-head-button", "aria-pressed": "false", tabindex: "-1" },
+      canvas,
+    );
+    button.addEventListener("click", press);
+    button.addEventListener("focus", () => {
+      for (const other of button
+        .closest(".nb-live-layers")
+        .querySelectorAll(".nb-live-head-button")) {
+        other.tabIndex = other === button ? 0 : -1;
+      }
+    });
+    button.addEventListener("keydown", (event) => {
+      if (!HEAD_KEYS.includes(event.key)) return;
+      event.preventDefault(); // not the page's scrolling
+      event.stopPropagation(); // nor a theme's arrow-key navigation
+      headAfterKey(button, event.key)?.focus();
+    });
+    return button;
   }
 
   /** A head's map shown large (the attention widget's chosen head, a training run's head
@@ -601,6 +677,7 @@
     normalised,
     percent,
     percentOneDecimal,
+    sharePercent,
     shortEnoughToList,
     reducedMotion,
     player,
@@ -613,6 +690,7 @@
     heatCells,
     headMap,
     headGrid,
+    headButton,
     mapFigure,
     letteredMap,
     svg,
