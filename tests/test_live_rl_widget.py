@@ -85,7 +85,7 @@ def test_the_page_gets_rl_runs_settings_and_the_recorded_run(app, warning):
     # training widget's, whose parts it uses
     page = index.read_text("utf-8")
     scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
-    assert "nanobook_train.js" not in scripts
+    assert "nanobook_train.js" not in scripts and "nanobook_training_run.js" not in scripts
     assert scripts.index("nanobook_training.js") < scripts.index("nanobook_training_rl.js")
     # the static rendering: the settings the page starts from, and where the chapter's
     # recorded REINFORCE run ended (its record itself is the RL replay's)
@@ -180,7 +180,12 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     page = opened("myst")
     widget = page.locator(".nb-live-training")
     page.wait_for_timeout(500)
-    trainer = ("nanobook_train.js", "nanobook_train_worker.js", "_live/sort-rl-training-")
+    trainer = (
+        "nanobook_train.js",
+        "nanobook_train_worker.js",
+        "nanobook_training_run.js",
+        "_live/sort-rl-training-",
+    )
     assert not [u for u in page.requests if any(name in u for name in trainer)]
     listen_to_the_news(widget)
     button(widget, "Train").click()

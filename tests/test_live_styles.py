@@ -148,18 +148,28 @@ def test_each_rl_chart_draws_pass_at_k_as_its_label_or_legend_says(opened):
     assert stroke == label and stroke != pass1, replay
     training = tab.evaluate(
         """(() => {
+          // the chart and its legend come with the trainer, when the reader trains: made
+          // here as nanobook_training_run.js makes them, their style is the same
           const widget = document.querySelector(".nb-live-training");
-          const chart = widget.querySelector(".nb-training-chart");
-          const body = chart.closest(".nb-live-body");
-          body.hidden = false; // drawn once the reader trains: its style is the same
-          const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+          const body = widget.querySelector(".nb-live-body");
+          body.hidden = false;
+          const svgNS = "http://www.w3.org/2000/svg";
+          const chart = document.createElementNS(svgNS, "svg");
+          chart.setAttribute("class", "nb-replay-chart nb-training-chart");
+          const line = document.createElementNS(svgNS, "polyline");
           line.setAttribute("class", "nb-rl-passk");
           chart.append(line);
+          const legend = document.createElement("ul");
+          legend.className = "nb-training-legend";
+          legend.innerHTML =
+            '<li><span class="nb-training-swatch nb-rl-swatch-passk"></span>pass@k</li>';
+          body.append(chart, legend);
           const drawn = getComputedStyle(line);
-          const swatch = getComputedStyle(widget.querySelector(".nb-rl-swatch-passk"));
+          const swatch = getComputedStyle(legend.querySelector(".nb-rl-swatch-passk"));
           const found = [drawn.stroke, swatch.borderTopColor, drawn.strokeDasharray,
                   swatch.borderTopStyle];
-          line.remove();
+          chart.remove();
+          legend.remove();
           body.hidden = true;
           return found;
         })()"""

@@ -69,6 +69,7 @@ def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     assert re.fullmatch(r"_live/sort-training-[0-9a-f]{16}\.js", training["data-nanobook-src"])
     options = training["data-live"]
     assert (app.outdir / options["trainer"]).is_file()  # _static/nanobook_train.js
+    assert (app.outdir / options["view"]).is_file()  # _static/nanobook_training_run.js
     # every control: the book run's value, the directive's bounds, what it sets
     controls = controls_of(training)
     assert list(controls) == [name for name, *_ in training_widget.CONTROLS]
@@ -101,6 +102,7 @@ def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     page = index.read_text("utf-8")
     scripts = re.findall(r'<script defer="defer" src="_static/(nanobook_\w+\.js)', page)
     assert "nanobook_training.js" in scripts and "nanobook_train.js" not in scripts
+    assert "nanobook_training_run.js" not in scripts
     assert 'data-as-path="train.py"' in page
     # the static rendering: the book's logged run
     log = trained.get(PRESET).metrics
@@ -274,7 +276,12 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     widget = page.locator(".nb-live-training")
     page.wait_for_timeout(500)
     assert not page.evaluate("Boolean(nanobook.training)")
-    trainer = ("nanobook_train.js", "nanobook_train_worker.js", "_live/sort-training-")
+    trainer = (
+        "nanobook_train.js",
+        "nanobook_train_worker.js",
+        "nanobook_training_run.js",
+        "_live/sort-training-",
+    )
     assert not [u for u in page.requests if any(name in u for name in trainer)]
     button(widget, "Train").click()
     rows = widget.locator("table.nb-training-log tbody tr")
@@ -432,6 +439,23 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     maps_drawn(page, widget, records)
 
 
+# The phases as the run's view shows them when it appears (before the run's first step,
+# whose record comes in a later task): each button's state and border, the line below.
+FIRST_LOOK = """() => {
+  const live = document.querySelector('.nb-live-training .nb-live-body');
+  const seen = new MutationObserver(() => {
+    const buttons = [...live.querySelectorAll('.nb-training-phase')];
+    if (!buttons.length) return;
+    seen.disconnect();
+    window.firstLook = {
+      looks: buttons.map(b => [b.disabled, getComputedStyle(b).borderTopStyle]),
+      where: live.querySelector('.nb-training-where').textContent,
+    };
+  });
+  seen.observe(live, { childList: true, subtree: true });
+}"""
+
+
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
@@ -445,11 +469,13 @@ def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
     widget = page.locator(".nb-live-training")
     phases = widget.locator(".nb-training-phase")
     looks = "bs => bs.map(b => [b.disabled, getComputedStyle(b).borderTopStyle])"
-    assert phases.count() == 7
-    assert phases.evaluate_all(looks) == [[True, "dashed"]] * 7
-    where = widget.locator(".nb-training-where")
-    assert where.inner_text().startswith("The phases fill in once your run has taken a step.")
+    assert phases.count() == 0  # the run's view comes with the trainer, on Train
+    page.evaluate(FIRST_LOOK)
     train_to_the_end(page, widget)
+    first = page.evaluate("window.firstLook")
+    assert first["looks"] == [[True, "dashed"]] * 7
+    assert first["where"].startswith("The phases fill in once your run has taken a step.")
+    where = widget.locator(".nb-training-where")
     assert phases.evaluate_all(looks) == [[False, "solid"]] * 7
     assert where.inner_text() == "Choose a phase to mark the lines of train.py that run it."
     forward = widget.locator(".nb-training-phase", has_text="Forward")
@@ -558,17 +584,22 @@ def test_the_settings_keys_move_decimals_by_the_builds_step_and_enter_trains(pag
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
-@pytest.mark.parametrize("failing", ["trainer first", "trainer after the model", "model"])
+@pytest.mark.parametrize(
+    "failing", ["trainer first", "trainer after the model", "model", "run's view"]
+)
 def test_a_trainer_that_cannot_load_leaves_the_books_run_in_view(page_of, failing):
-    """When the trainer or the run's export cannot load, in whichever order the loads end,
-    the widget shows the book's run (the table the status line points to), never the empty
-    chart and log of a run that could not start; Train can be pressed again."""
+    """When the trainer, the script that shows its run or the run's export cannot load, in
+    whichever order the loads end, the widget shows the book's run (the table the status
+    line points to), never the empty chart and log of a run that could not start; Train
+    can be pressed again."""
     page = page_of("index")
     held = []
     if failing == "model":
         page.route("**/_live/sort-training-*.js", lambda route: route.abort())
     elif failing == "trainer first":
         page.route("**/nanobook_train.js", lambda route: route.abort())
+    elif failing == "run's view":
+        page.route("**/nanobook_training_run.js", lambda route: route.abort())
     else:  # held until the model is in, then failed
         page.route("**/nanobook_train.js", lambda route: held.append(route))
     page.reload()  # a page from disk is routed only from its next load on
@@ -763,7 +794,8 @@ def test_a_drawn_start_is_shaped_and_filled_as_model_py_fills_it(page_of, tmp_pa
     in its order and shapes, constants as model.py sets them, and normal draws with the
     spread model.py gives each (c_proj's shrinking with depth)."""
     page = page_of("index")
-    page.add_script_tag(path=str(Path(compute.__file__).parent / "static" / "nanobook_train.js"))
+    for script in ("nanobook_train.js", "nanobook_training_run.js"):  # as Train loads them
+        page.add_script_tag(path=str(Path(compute.__file__).parent / "static" / script))
     payload = exported(tmp_path)
     layers = TRAINING_NUMBERS["layers"]
     for depth in range(layers.low, layers.high + 1):

@@ -1,5 +1,6 @@
 """``live-training``: the reader trains the model in the page, in a Web Worker
-(static/nanobook_training.js; its trainer nanobook_train.js loads when the reader trains).
+(static/nanobook_training.js; its trainer nanobook_train.js and the run's view
+nanobook_training_run.js load when the reader trains).
 What the page is handed is training_widget.py's; with ``:run: rl``, rl_training.py's (and
 nanobook_training_rl.js joins the page).
 
@@ -27,6 +28,8 @@ from ..training_bounds import RL_NUMBERS, TRAINING_NUMBERS
 CLIP_SWITCH = ("on", "off")
 RL_CHOICES = ("method", "reward")  # checked against experiments/rl_runs.py and rl.py
 RL_SCRIPT = "nanobook_training_rl.js"  # RL in the page, on the training widget's parts
+# Loaded with the trainer on the first Train, as the trainer is: a run's chart, log, phases
+TRAINER_SCRIPTS = {"trainer": "nanobook_train.js", "view": "nanobook_training_run.js"}
 
 
 def clip_switch(text: str | None) -> bool:
@@ -115,16 +118,17 @@ class TrainingSpec(LiveSpec):
         return training_fallback(self, result)
 
     def page_options(self, page, result: dict) -> dict:
-        """Its controls, the start the build exported, the phases' lines, the trainer's
-        address; with :run: rl, the RL controls (kind ``rl-training``)."""
-        trainer = page.static("nanobook_train.js")
+        """Its controls, the start the build exported, the phases' lines, the addresses of
+        the trainer and of the run's view; with :run: rl, the RL controls (kind
+        ``rl-training``)."""
+        loaded = {key: page.static(name) for key, name in TRAINER_SCRIPTS.items()}
         if self.run == "rl":
             return {
                 "kind": "rl-training",
                 "preset": self.preset,
                 "controls": self.widget.page_controls(self.settings, result),
                 "about": {**result["about"], "k": result["k"]},
-                "trainer": trainer,
+                **loaded,
             }
         return {
             "kind": self.kind,
@@ -132,7 +136,7 @@ class TrainingSpec(LiveSpec):
             "controls": self.widget.page_controls(self.settings, result),
             "start": self.widget.page_start(result),
             "phases": result["phases"],
-            "trainer": trainer,
+            **loaded,
         }
 
     @staticmethod
