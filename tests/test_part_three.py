@@ -60,13 +60,10 @@ def test_start_here_times_a_route_from_gpt_to_the_assistant():
     glued: dict[str, object] = {}
     code = cell.source.replace("from myst_nb import glue\n", "")
     exec(code, {"glue": lambda name, value, display: glued.__setitem__(name, value)})
-    routes = dict(
-        zip(
-            re.findall(r"- \*\*(You [^*]+)\*\*", start),
-            re.findall(r"\{glue:text\}`(start_route\d)_chapters`", start),
-            strict=True,
-        )
-    )
+    # each bullet opens on its route's goal, glued in the learning path's words
+    keys = re.findall(r"- \*\*\{glue:text\}`(start_route\d)_goal`\*\*", start)
+    assert keys == re.findall(r"\{glue:text\}`(start_route\d)_chapters`", start)
+    routes = {glued[f"{key}_goal"]: key for key in keys}
     path = (CHAPTERS.parent / "learning-path.md").read_text(encoding="utf-8")
     chain = path.split("You want to see how a GPT becomes an assistant\n: ", 1)[1].split(".")[0]
     assert REF.findall(chain)[-3:] == ["ch-finetuning", "ch-tools", "ch-rl"]
