@@ -28,7 +28,7 @@ from pathlib import Path
 from unittest import mock
 
 from .. import _core
-from .training_bounds import ARROW_KEYS, RL_NUMBERS
+from .training_bounds import RL_NUMBERS, number_control
 
 # The reader's choices, in the order the page shows them: the directive's option, its
 # label, and what it sets: the Trainer's settings or the run's ("rl").
@@ -212,7 +212,7 @@ def summary(preset: str) -> dict:
 def page_controls(spec_settings: dict, result: dict) -> list[dict]:
     """The controls the page shows: each with its label, its value (the author's option,
     else the chapter's), the choices or bounds, what it sets, and for a decimal what its
-    arrow keys do (ARROW_KEYS)."""
+    arrow keys do."""
     choices = {"method": methods(), "reward": rewards()}
     controls = []
     for name, label, target, keys in CONTROLS:
@@ -223,11 +223,7 @@ def page_controls(spec_settings: dict, result: dict) -> list[dict]:
             named = [[value, LABELS.get(value, value)] for value in choices[name]]
             control.update(kind="choice", choices=named)
         else:
-            number = RL_NUMBERS[name]
-            kind = "int" if number.kind is int else "float"
-            control.update(kind=kind, min=number.low, max=number.high)
-            if name in ARROW_KEYS:
-                control["arrows"] = ARROW_KEYS[name]
+            control.update(number_control(name, RL_NUMBERS))
         controls.append(control)
     return controls
 

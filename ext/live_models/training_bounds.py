@@ -38,3 +38,14 @@ RL_NUMBERS = {
     "steps": _core.Number(int, 1, MAX_RL_STEPS, "100"),
     "group": _core.Number(int, 2, 32, "8", "the answers sampled for each prompt"),
 }
+
+
+def number_control(name: str, numbers: dict[str, _core.Number]) -> dict:
+    """What the page needs to hold a number control to its bound: its kind, its bounds and,
+    for a decimal, what its arrow keys do."""
+    number = numbers[name]
+    control = {"kind": "int" if number.kind is int else "float"}
+    control.update(min=number.low, max=number.high)
+    if name in ARROW_KEYS:
+        control["arrows"] = ARROW_KEYS[name]
+    return control

@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 from .. import _core
-from .training_bounds import ARROW_KEYS, TRAINING_NUMBERS
+from .training_bounds import TRAINING_NUMBERS, number_control
 
 # The reader's choices, in the order the page shows them: the directive's option (which
 # gives its default), the label, and what it sets: train.py settings ("settings") or the
@@ -152,7 +152,7 @@ def phase_lines() -> list[dict]:
 def page_controls(spec_settings: dict, result: dict) -> list[dict]:
     """The controls the page shows: each with its label, bounds (the directive's), its
     value (the author's option, else the book run's, which the page compares it with),
-    the settings it sets, and for a decimal what its arrow keys do (ARROW_KEYS)."""
+    the settings it sets, and for a decimal what its arrow keys do."""
     controls = []
     for name, label, target, keys in CONTROLS:
         book = result["book"][name]
@@ -163,14 +163,10 @@ def page_controls(spec_settings: dict, result: dict) -> list[dict]:
         if name == "clip":
             control.update(kind="switch", on=result["clip_on"], off=CLIP_OFF)
         else:
-            number = TRAINING_NUMBERS[name]
-            kind = "int" if number.kind is int else "float"
-            control.update(kind=kind, min=number.low, max=number.high)
-            if name in ARROW_KEYS:
-                control["arrows"] = ARROW_KEYS[name]
+            control.update(number_control(name, TRAINING_NUMBERS))
             if name == "width":  # the heads split the width evenly
                 step = result["width_step"]
-                control.update(min=math.ceil(number.low / step) * step, step=step)
+                control.update(min=math.ceil(control["min"] / step) * step, step=step)
         controls.append(control)
     return controls
 
