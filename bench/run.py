@@ -413,6 +413,8 @@ def cold_publish(scratch: Path, baseline: str = BASELINE) -> dict:
     book = Workspace(scratch, "cold-publish")
     ours = book.build("publish")
     shutil.rmtree(book.root, ignore_errors=True)
+    summary = {key: value for key, value in describe(ours).items() if key != "pages_read"}
+    print(f"[this tree's cold publish build] {json.dumps(summary)}", file=sys.stderr, flush=True)
     return cost_against(scratch, ours, baseline)
 
 
@@ -478,9 +480,9 @@ PARTS = (*EDITS, *SCENARIOS)
 
 
 def parts(names: list[str], html: Path) -> None:
-    """Run only the named scenarios (`python bench/run.py --only comment-edit`); print
-    their figures as JSON, and the targets they decide. The machine may be shared: these
-    never run the full bench."""
+    """Run only the named scenarios (`python bench/run.py --only comment-edit`): each
+    one's figures to stderr as it ends, then all of them as JSON with the targets they
+    decide. The machine may be shared: these never run the full bench."""
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     try:
         results = {}
@@ -491,6 +493,8 @@ def parts(names: list[str], html: Path) -> None:
             if name in SCENARIOS:
                 key, measure = SCENARIOS[name]
                 results[key] = measure(scratch, html)
+                # as each ends, so that a run stopped part way still leaves its figures
+                print(f"[{name}] {json.dumps(results[key])}", file=sys.stderr, flush=True)
         results["targets"] = scenario_targets(results)
         print(json.dumps(results, indent=2))
     finally:
