@@ -584,10 +584,11 @@ def test_the_data_page_says_where_the_validation_text_begins(book_html):
 
 
 def _the_finetuning_seeds_that_count(page: Path, explained: str, prior: float, losses: list):
-    """The unmasked # runs the page says learned some of the counting, and the one reply of
-    those that collapsed, against the tables: each seed it names is below the prior at the
-    answer letter and above the best reply that ignores the counting; the collapsed runs are
-    the ones whose commonest reply is every reply, and the prior's best is the commonest."""
+    """The unmasked # runs the page says learned some of the counting, and the one first
+    token of those that collapsed, against the tables: each seed it names is below the prior
+    at the answer letter and above the best reply that ignores the counting; the collapsed
+    runs are the ones whose commonest first token starts every reply, and the prior's best
+    is the commonest."""
     replies = _unspaced(_section(page, "ch-finetuning-sft"))
     table = {
         seed: (float(right), reply, float(share))
@@ -620,13 +621,18 @@ def _the_finetuning_seeds_that_count(page: Path, explained: str, prior: float, l
 
     collapsed = collections.Counter(reply for _, reply, share in table.values() if share == 100)
     prior_best = re.search(r"has one best reply for every request: ([ABC]),", explained).group(1)
-    said = re.search(r"every held-out request \((\d+) of (\d+) seeds\) (.*?);", explained)
+    said = re.search(
+        r"every held-out request with the same token \((\d+) of (\d+) seeds\) (.*?);", explained
+    )
     if not collapsed:
-        assert "No unmasked run gives one reply to every held-out request" in explained
+        assert (
+            "No unmasked run starts its reply to every held-out request with the same token"
+            in explained
+        )
         return
     assert int(said.group(1)) == sum(collapsed.values()) and int(said.group(2)) == len(table)
     if set(collapsed) == {prior_best}:
-        assert said.group(3) in ("gives that one", "all give that one")
+        assert said.group(3) in ("starts with that one", "all start with that one")
     else:
         for reply, n in collapsed.items():
             assert f"{reply} in {n}" in said.group(3)
