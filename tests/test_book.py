@@ -76,7 +76,7 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     paired statistic printed beside them, over five seeds or more; and what the page says
     of the runs without positions shown is what its table shows."""
     modern = " ".join(_page_text(book_html / "chapters/modern.html").split())
-    sooner, slower = "learns the task sooner than GPT-2", "learns it more slowly than GPT-2"
+    sooner, slower = "learns the task sooner than GPT-2", "learns the task more slowly than GPT-2"
     even = "(?:makes no difference|shows no difference from GPT-2 that) this book can measure"
     claims = [  # one change: its words, then its statistic
         (mean, error, "even" if re.fullmatch(even, words) else words, seeds, floored)
@@ -86,7 +86,7 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     ]
     grouped = {  # several changes of one verdict: each with its statistic, then the words
         "learn the task sooner than GPT-2": sooner,
-        "learn it more slowly than GPT-2": slower,
+        "learn the task more slowly than GPT-2": slower,
         "make no difference this book can measure": "even",
     }
     for sentence in re.findall(r"Seed by seed, (.*?)\s?\.(?:\s|$)", modern):
@@ -109,8 +109,8 @@ def test_the_modern_chapters_verdicts_follow_the_statistics_beside_them(book_htm
     finals = {seed: float(value) for seed, value in re.findall(row, modern)}
     said = re.search(r"the runs shown (do not get to half|get no further than ([\d.]+)%)", modern)
     assert len(finals) == 2 and said
-    if said.group(2):
-        assert float(said.group(2)) == max(finals.values())
+    if said.group(2):  # the best evaluation of any run shown, the last one's at least
+        assert float(said.group(2)) >= max(finals.values())
     else:
         assert max(finals.values()) < 50
 
