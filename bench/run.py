@@ -1109,7 +1109,8 @@ log = train.fit(model, cfg, train.memory_batches(presets.dataset("sort"), cfg),
 steps = list(zip(marks, marks[1:]))
 print(json.dumps({"step_ms": [1000 * (b[0] - a[0]) for a, b in steps],
                   "step_cpu_ms": [1000 * (b[1] - a[1]) for a, b in steps],
-                  "losses": [record["loss"] for record in log]}))
+                  "losses": [record["loss"] for record in log],
+                  "kernels": torch.backends.cpu.get_cpu_capability()}))
 """
 # One training run in JavaScript, each step timed by `clock` (ms); a step that ends in an
 # evaluation is not a step's time.
@@ -1192,19 +1193,37 @@ def kernel_share(node: str, site: Path, config: dict, settings: dict, step_ms: f
     }
 
 
+# PyTorch's own kernel sets (ATEN_CPU_CAPABILITY): the same float32 run with another
+# CPU's vector kernels, what the book's run does on a machine without this one's
+OTHER_KERNELS = ("avx2", "default")
+
+
 def page_retrace(page, env: dict, seed: int) -> dict:
     """How long the page's run follows the book's (train.fit, float32, one thread) from
     the same start and batches: the first of RETRACE_STEPS steps whose loss differs by
-    more than RETRACE_GAP (None if none does), and the largest difference before it."""
+    more than RETRACE_GAP (None if none does), and the largest difference before it.
+    Beside it, how long train.fit itself follows that run with another CPU's kernels."""
     args = (str(RETRACE_STEPS), str(seed))
     options = python_json(TORCH_STEPS_CODE, env, *args, "export")
-    book = python_json(TORCH_STEPS_CODE, env, *args, "time")["losses"]
+    book = python_json(TORCH_STEPS_CODE, env, *args, "time")
     ours = page.evaluate(PAGE_STEPS_CODE, options)["losses"]
-    gaps = [abs(a - b) for a, b in zip(book, ours, strict=True)]
+    figures = {"steps": RETRACE_STEPS, "seed": seed, **parting(book["losses"], ours)}
+    for kernels in OTHER_KERNELS:
+        other = python_json(
+            TORCH_STEPS_CODE, {**env, "ATEN_CPU_CAPABILITY": kernels}, *args, "time"
+        )
+        if other["kernels"] != book["kernels"]:  # this CPU's own set: no other machine's
+            key = f"PyTorch with {other['kernels']} kernels, not {book['kernels']}"
+            figures[key] = parting(book["losses"], other["losses"])
+    return figures
+
+
+def parting(losses: list[float], others: list[float]) -> dict:
+    """The first step whose losses differ by more than RETRACE_GAP (None if none does),
+    and the largest difference before it."""
+    gaps = [abs(a - b) for a, b in zip(losses, others, strict=True)]
     parted = next((step for step, gap in enumerate(gaps, 1) if gap > RETRACE_GAP), None)
     return {
-        "steps": RETRACE_STEPS,
-        "seed": seed,
         "first step past the gap": parted,
         "largest gap before it": max(gaps[: (parted or len(gaps) + 1) - 1], default=0.0),
     }
@@ -1573,19 +1592,29 @@ def train_rate_note(results: dict) -> list[str]:
             " copying into and out of the kernel's memory)."
         )
     if retrace := rate.get("retrace"):
-        parted, within = retrace["first step past the gap"], retrace["largest gap before it"]
-        followed = (
-            f"the losses first differ by more than {RETRACE_GAP:g} at step {parted}, "
-            f"having stayed within {within:.1e} before it"
-            if parted
-            else f"every loss within {within:.1e}"
-        )
         lines[-1] += (
             f" Retracing the book's run (seed {retrace['seed']}, its first"
-            f" {retrace['steps']} steps): {followed} (bench/retrace_spread.py measures how"
-            " two PyTorch runs, float64 on one thread and on two, part)."
+            f" {retrace['steps']} steps): {followed(retrace)}."
+        )
+        for kernels, figures in retrace.items():
+            if kernels.startswith("PyTorch with "):  # the book's run, another CPU's kernels
+                lines[-1] += f" The book's run again, in {kernels}: {followed(figures)}."
+        lines[-1] += (
+            " (bench/retrace_spread.py measures how two PyTorch runs, float64 on one thread"
+            " and on two, part.)"
         )
     return lines
+
+
+def followed(figures: dict) -> str:
+    """How long one run's losses stayed with another's (page_retrace's figures), in words."""
+    parted, within = figures["first step past the gap"], figures["largest gap before it"]
+    if parted:
+        return (
+            f"the losses first differ by more than {RETRACE_GAP:g} at step {parted}, "
+            f"having stayed within {within:.1e} before it"
+        )
+    return f"every loss within {within:.1e}"
 
 
 def seeds_cost_note(results: dict) -> list[str]:
