@@ -25,12 +25,18 @@ LaTeX cannot typeset is reported at its page and line, with LaTeX's own error, o
 build until it is fixed, and shown as its source text; imgmath, which would report it
 without a location, never sees it. A missing tool leaves everything to imgmath, which
 says what is missing.
+
+imgmath gives each image the formula's LaTeX as its alt text, which a screen reader reads
+aloud, colour commands and spacing included. The pages use imgmath's own visitors with
+that alt text made ``spoken``: what says how the formula looks (colours, spacing, sizes)
+left out.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 import json
 import re
 import shutil
@@ -58,6 +64,13 @@ logger = logging.getLogger(__name__)
 
 PREVIEW = re.compile(r"\\begin\{preview\}.*?\\end\{preview\}\n?", re.S)
 PAGE_ID = re.compile(r"id='page\d+'")
+# What a formula's LaTeX says about its looks, not its content: left out of its alt text,
+# which a screen reader reads aloud ("{\color{q} Q}\,K" is read as "Q K")
+COLOUR_GROUP = re.compile(r"\{\\color\{[^{}]*\}\s*")  # opens "{\color{q} Q}"
+SPACING = re.compile(r"\\(?:[,;:! ]|q?quad\b|[bB]ig{1,2}[lr]?\b|left\b|right\b)")
+UPRIGHT = re.compile(r"\\(?:mathrm|operatorname|textrm|text|mathit|mathbf)\{([^{}]*)\}")
+ALT = re.compile(r' alt="([^"]*)"')
+SPOKEN_RENDERER = "imgmath_spoken"  # imgmath's visitors, with spoken alt texts
 GLYPHS_AS_PATHS = {"--no-fonts=1", "-n1"}
 
 
@@ -173,7 +186,8 @@ def usable(app, builder) -> bool:
     """Whether imgmath would make the SVGs this extension makes (else it does its work)."""
     config = app.config
     return (
-        getattr(builder, "math_renderer_name", None) == "imgmath"  # HTML builders only
+        # HTML builders only, writing imgmath's images (with or without spoken alt texts)
+        getattr(builder, "math_renderer_name", None) in ("imgmath", SPOKEN_RENDERER)
         and config.imgmath_image_format == "svg"
         and config.imgmath_use_preview
         and not config.imgmath_embed
@@ -408,9 +422,62 @@ def show_failed_as_text(app, doctree, docname: str) -> None:
             )
 
 
+def spoken(latex: str) -> str:
+    """A formula's LaTeX as its alt text: colour groups opened, spacing and sizing
+    commands dropped, upright and text words as plain words."""
+    while match := COLOUR_GROUP.search(latex):
+        end = _closing_brace(latex, match.start())
+        latex = latex[: match.start()] + latex[match.end() : end] + latex[end + 1 :]
+    latex = UPRIGHT.sub(r"\1", SPACING.sub(" ", latex))
+    return " ".join(latex.split())
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """The index of the brace closing the one at ``start`` (the end if it is unclosed)."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "{" and text[index - 1 : index] != "\\":
+            depth += 1
+        elif text[index] == "}" and text[index - 1 : index] != "\\":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(text)
+
+
+def with_spoken_alt(visit):
+    """imgmath's HTML visitor, the alt text of the image it writes made ``spoken``."""
+
+    def visit_formula(self, node):
+        start = len(self.body)
+        try:
+            visit(self, node)
+        finally:  # imgmath's visitors end by raising SkipNode
+            for index in range(start, len(self.body)):
+                self.body[index] = ALT.sub(_spoken_alt, self.body[index])
+
+    return visit_formula
+
+
+def _spoken_alt(match: re.Match) -> str:
+    return f' alt="{html.escape(spoken(html.unescape(match[1])))}"'
+
+
+def choose_renderer(app, config) -> None:
+    """imgmath's images with spoken alt texts, unless conf.py chose another renderer."""
+    if config.html_math_renderer in (None, "imgmath"):
+        config.html_math_renderer = SPOKEN_RENDERER
+
+
 def setup(app):
     _core.setup_core(app)
     app.setup_extension("sphinx.ext.imgmath")
+    app.add_html_math_renderer(
+        SPOKEN_RENDERER,
+        (with_spoken_alt(imgmath.html_visit_math), None),
+        (with_spoken_alt(imgmath.html_visit_displaymath), None),
+    )
+    app.connect("config-inited", choose_renderer)
     _core.per_page_state(app, "math_formulas")  # docname -> [(math, line, source text)]
     app.connect("doctree-read", note_formulas)
     app.connect("env-updated", made_before_writing)
