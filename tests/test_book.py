@@ -415,7 +415,7 @@ def test_the_loss_jumps_despite_the_guards_and_the_small_runs_are_worded_by_thei
     # the lowest validation loss; "climbs" past 1.5 times its lowest, else "stays under"
     memorised = plain_train[-1] < min(plain_val)
     assert ("This is what memorising looks like." in text) == memorised
-    assert ("Sixteen problems are not memorised here" in text) != memorised
+    assert bool(re.search(r"The \d+ problems are not memorised here", text)) != memorised
     for said, val in ((r"climbs to [\d.]+, [\d.]+ times that", plain_val),
                       (r"with dropout climbs from", dropout_val)):  # fmt: skip
         if abs(val[-1] / min(val) - 1.5) > 0.01:  # clear of the table's rounding
