@@ -224,7 +224,7 @@ def test_the_modern_chapters_qk_norm_and_window_summaries_follow_their_numbers(b
 
 def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
     """Baselines in nats and bits, samples from three writers, words it has read, and
-    nanoGPT's baby GPT beside it: the page's tables say what its prose says."""
+    nanoGPT's CPU run beside it: the page's tables say what its prose says."""
     text = _page_text(book_html / "chapters/sampling.html")
     losses = {
         name: (float(nats), float(bits))
@@ -244,7 +244,7 @@ def test_the_sampling_chapter_shows_what_the_char_model_learned(book_html):
     shares = {n: float(s) for n, s in re.findall(r"(\w+ \w+)\s+\d+ words,\s+([\d.]+)% of", text)}
     assert shares["trained model"] > shares["trigram counts"] > shares["bigram counts"]
     assert shares["bigram counts"] > shares["untrained model"]
-    assert "nanoGPT baby GPT" in text and "The Tempest" in text
+    assert "nanoGPT CPU run" in text and "The Tempest" in text
 
 
 def test_no_heading_is_repeated_by_the_box_or_heading_under_it(book_html):
