@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
 from ext._core import Problem
-from ext.arch_diagram import draw, draw_diagram
+from ext.arch_diagram import draw, draw_diagram, told_parts
 from ext.arch_diagram.request import parse
 from model_src import ngpt, presets, probe, train, visible
 from model_src.model import GPT
@@ -106,6 +107,17 @@ def params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def sort_model_outputs() -> tuple[GPT, dict[str, torch.Tensor]]:
+    """The sort model and, by module path, what its first call returned on the sample."""
+    model, outputs = sort_model(), {}
+    for path, module in model.named_modules():
+        module.register_forward_hook(lambda m, i, out, path=path: outputs.setdefault(path, out))
+    idx = presets.sample_input("sort")
+    with torch.no_grad():
+        model(idx, idx)
+    return model, outputs
+
+
 @pytest.mark.parametrize(
     ("focus", "names"),
     [
@@ -126,13 +138,7 @@ def params(module: torch.nn.Module) -> int:
     ],
 )
 def test_counts_and_shapes_are_the_models(focus, names):
-    model = sort_model()
-    outputs = {}
-    for path, module in model.named_modules():
-        module.register_forward_hook(lambda m, i, out, path=path: outputs.setdefault(path, out))
-    idx = presets.sample_input("sort")
-    with torch.no_grad():
-        model(idx, idx)
+    model, outputs = sort_model_outputs()
     target = (
         f"model_src.model:{type(model.get_submodule(focus)).__name__}"
         if focus
@@ -533,7 +539,7 @@ def test_html_is_a_captioned_literal_block_with_an_anchor(app, warning, drawings
         'class="headerlink" href="#fig-attention"'
     )
     pre = re.search(
-        r'<div class="highlight-text notranslate"><div class="highlight"><pre>'
+        r'<div class="highlight-text notranslate"><div class="highlight"><pre aria-hidden="true">'
         r"<span></span>(.*?)</pre>",
         block,
         re.S,
@@ -546,6 +552,102 @@ def test_html_is_a_captioned_literal_block_with_an_anchor(app, warning, drawings
     myst = (app.outdir / "myst.html").read_text(encoding="utf-8")
     assert 'id="arch-diagram-optimizer-sort"' in myst
     assert "GPT.configure_optimizers · preset sort" in myst
+
+
+def told(items) -> list[tuple[str, str]]:
+    """(path, text) of every item of a told diagram's list, nested ones after their module's
+    (their names are below it, as drawn in its frame)."""
+    found = []
+    for item in items.find_all("li", recursive=False):
+        text = item.find(string=True, recursive=False)
+        name = text.partition(": ")[0]
+        found.append((name, text))
+        nested = item.find("ol", recursive=False)
+        for path, inner in told(nested) if nested else []:
+            found.append((f"{name}.{path}", inner))
+    return found
+
+
+FOCUSED_ON_ATTENTION = [
+    "transformer.wte",
+    "transformer.wpe",
+    "transformer.drop",
+    "transformer.h.0",
+    "transformer.h.0.ln_1",
+    "transformer.h.0.attn",
+    "transformer.h.0.attn.c_attn",
+    "transformer.h.0.attn.c_proj",
+    "transformer.h.0.attn.resid_dropout",
+    "transformer.h.0.ln_2",
+    "transformer.h.0.mlp",
+    "transformer.h.1…2",
+    "transformer.ln_f",
+    "lm_head",
+]
+
+
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+def test_html_tells_screen_readers_the_modules_instead_of_the_box_drawing(app):
+    app.build()
+    page = BeautifulSoup((app.outdir / "index.html").read_text(encoding="utf-8"), "html.parser")
+    for block in page.select("div.arch-diagram"):  # the caption and its anchor stay readable
+        assert not block.find_parents(attrs={"aria-hidden": True})
+        assert block.select_one(".code-block-caption a.headerlink")
+        assert block.select_one("pre")["aria-hidden"] == "true"
+        assert block.select_one(".arch-diagram-text").find_previous_sibling(class_="highlight-text")
+
+    # the whole model, its direct parts as rows: each as the drawing has it, in its order
+    overview = page.select_one("#arch-diagram-gpt-sort")
+    drawn = rows(overview.select_one("pre").get_text())
+    said = overview.select_one(".arch-diagram-text")
+    assert said.p.get_text() == "GPT · preset sort · 85,584 parameters"
+    assert [name for name, _ in told(said.ol)] == list(drawn)
+    for name, text in told(said.ol):
+        count, shape = drawn[name]
+        assert f", output {shape}, " in text and text.endswith(f" {count:,} parameters"), text
+
+    # focused: the expanded modules' parts listed inside them, each as the model has it
+    focused = page.select_one("#fig-attention .arch-diagram-text")
+    assert "focus: transformer.h.0.attn · CausalSelfAttention · 9,408 parameters" in [
+        line.get_text() for line in focused.find_all("p")
+    ]
+    listed = told(focused.ol)
+    assert [path for path, _ in listed] == FOCUSED_ON_ATTENTION
+    model, outputs = sort_model_outputs()
+    for path, text in listed:
+        first, runs = path.partition("…")[::2]
+        repeats = int(runs) - int(first.rpartition(".")[2]) + 1 if runs else 1
+        shape = "×".join(map(str, outputs[first].shape))
+        count = params(model.get_submodule(first))
+        total = f"{repeats} × {count:,} = {repeats * count:,}" if runs else f"{count:,}"
+        assert text.endswith(f", output {shape}, {total} parameters"), text
+
+    # hidden from sight only: display: none would hide it from screen readers too
+    assert page.select_one('link[href*="arch_diagram.css"]')
+    css = (app.outdir / "_static" / "arch_diagram.css").read_text(encoding="utf-8")
+    rule = re.search(r"\.arch-diagram-text \{(.*?)\}", css, re.S)[1]
+    assert "clip-path: inset(50%)" in rule and "overflow: hidden" in rule
+    assert not re.search(r"display:\s*none|visibility:\s*hidden", rule)
+    assert not page.select(".arch-diagram-text[hidden], .arch-diagram-text[style]")
+
+    # a pipeline diagram has no module to tell: it stays as it is
+    myst = BeautifulSoup((app.outdir / "myst.html").read_text(encoding="utf-8"), "html.parser")
+    assert not myst.select("[aria-hidden], .arch-diagram-text")
+
+
+def test_an_expanded_module_is_told_with_the_parameters_it_holds_itself():
+    """LoRA's c_attn: its A and B beside its base layer, as its frame's count says."""
+    drawn = draw_diagram(
+        parse("model_src.lora:LoRAGPT", config="sort", focus="transformer.h.0.attn.c_attn")
+    )
+    parts = drawn.parts
+    for name in ("transformer.h.0", "attn", "c_attn"):
+        part = next(part for part in parts if part.name == name)
+        parts = part.parts
+    assert [inner.name for inner in parts] == ["base"]
+    assert part.own == part.params - parts[0].params > 0
+    assert f"{part.params:,} ({part.own:,} own)" in drawn.text
+    assert f"{part.params:,} parameters, {part.own:,} of them its own" in told_parts(drawn.parts)
 
 
 @pytest.mark.sphinx("text", testroot="arch-diagram", freshenv=True)
@@ -561,6 +663,7 @@ def test_latex_builder_shows_the_diagram(app):
     app.build()
     tex = next(app.outdir.glob("*.tex")).read_text(encoding="utf-8")
     assert r"\sphinxSetupCaptionForVerbatim{Attention in the first block}" in tex
+    assert r"\label{\detokenize{index:fig-attention}}" in tex  # what :ref: and :numref: find
     assert "att: 1×3×11×11" in tex
 
 

@@ -41,7 +41,11 @@ The directive only checks its options and records what to draw while a page is r
 After reading (``env-updated``) every diagram of the book is taken from the cache or
 drawn, a core each, and when a page is written its placeholder node becomes a captioned
 literal block: every builder shows it as text, HTML gets the copy button, and the
-caption an anchor (the :name:, or one made of what is drawn).
+caption an anchor (the :name:, or one made of what is drawn). A module's diagram is
+told again in HTML for screen readers, which would read the box drawing glyph by glyph:
+its <pre> is hidden from them, and a visually hidden list (arch_diagram.css) gives them
+the header lines and every module drawn, in the drawing's order, with its type, output
+shape and parameters, all from the trace the drawing is made of.
 Cache keys cover the request, the project files it is drawn from (pages depend on them
 too, so an edit to the model redraws) and the versions of torch and this package. A
 problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
@@ -51,7 +55,9 @@ page shows what could not be drawn.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
+import html
 import importlib.metadata
 from pathlib import Path
 from typing import ClassVar
@@ -68,6 +74,7 @@ from .._core import Problem
 from .request import (
     KINDS,
     Drawing,
+    Part,
     Request,
     parse,
     resolve_live,
@@ -79,12 +86,19 @@ __version__ = "0.1.0"
 
 logger = logging.getLogger(__name__)
 SUBTYPE = "arch-diagram"
+STATIC = Path(__file__).parent / "static"
 
 
 class arch_diagram(nodes.General, nodes.Element):
     """Stands where the diagram goes until the page is written; ``request`` says what to
     draw. It never reaches a writer: doctree-resolved replaces it with a literal block,
     which every builder already knows how to show."""
+
+
+class told_diagram(nodes.literal_block):
+    """A module's drawing, told again as text: ``header`` and ``parts`` (request.Drawing).
+    HTML hides the drawing from screen readers and gives them that text instead; every
+    other builder shows the literal block alone."""
 
 
 class ArchDiagram(_core.OneArgument, SphinxDirective):
@@ -215,14 +229,11 @@ class Diagrams(producers.Producer):
         return draw_apart(request, config.nanobook_model_timeout, memory)
 
     def write(self, drawing: Drawing, folder: Path) -> None:
-        store.write_meta(folder, {"text": drawing.text, "notes": drawing.notes})
+        store.write_meta(folder, drawing.as_json())
 
     def read(self, entry: Path, meta: dict) -> Drawing:
-        """A stored diagram; a ValueError for anything else (damaged)."""
-        text, notes = meta["text"], meta["notes"]
-        if not (isinstance(text, str) and isinstance(notes, list)):
-            raise ValueError("the drawing is not text and notes")
-        return Drawing(text, [str(note) for note in notes])
+        """A stored diagram; a ValueError, KeyError or TypeError for anything else (damaged)."""
+        return Drawing.from_json(meta)
 
     def notes(self, asked: producers.Asked, drawing: Drawing) -> list[Problem]:
         return [Problem(note) for note in drawing.notes]
@@ -240,10 +251,65 @@ def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
             reason = made.problems[0].message if made else "not drawn"
             node.replace_self(placeholder(request.target, reason))
             continue
-        text = made.value.text
-        block = nodes.literal_block(text, text, language="text")
+        drawing = made.value
+        if drawing.parts:
+            block = told_diagram(
+                drawing.text,
+                drawing.text,
+                language="text",
+                header=drawing.header,
+                parts=drawing.parts,
+            )
+        else:
+            block = nodes.literal_block(drawing.text, drawing.text, language="text")
         block.source, block.line = node.source, node.line
         node.replace_self(block)
+
+
+# --- the drawing told again, for screen readers -------------------------------------------
+
+
+def visit_told_html(self, node: told_diagram) -> None:
+    """The literal block as Sphinx writes it, its <pre> hidden from screen readers (not
+    the whole block: the copy button in it would stay reachable by keyboard, but unnamed),
+    then the text they read instead, visually hidden."""
+    start = len(self.body)
+    with contextlib.suppress(nodes.SkipNode):  # Sphinx's visitor writes it all, then skips
+        self.visit_literal_block(node)
+    written = "".join(self.body[start:])
+    self.body[start:] = [written.replace("<pre>", '<pre aria-hidden="true">', 1)]
+    lines = "".join(f"<p>{html.escape(line)}</p>" for line in node["header"])
+    self.body.append(f'<div class="arch-diagram-text">{lines}{told_parts(node["parts"])}</div>\n')
+    raise nodes.SkipNode
+
+
+def told_parts(parts: list[Part]) -> str:
+    """The modules as an ordered list, an expanded one's own nested in its item:
+    ``transformer.h.0…2: 3 × Block, output 1×11×48, 3 × 28,272 = 84,816 parameters``."""
+    items = []
+    for part in parts:
+        kind, params = part.kind, f"{part.params:,}"
+        if part.calls > 1:
+            kind = f"{part.calls} × {kind}"
+            params = f"{part.calls} × {params} = {part.calls * part.params:,}"
+        output = f", output {part.shape}" if part.shape else ""
+        own = f", {part.own:,} of them its own" if part.own else ""
+        text = html.escape(f"{part.name}: {kind}{output}, {params} parameters{own}")
+        items.append(f"<li>{text}{told_parts(part.parts) if part.parts else ''}</li>")
+    return f"<ol>{''.join(items)}</ol>"
+
+
+def visit_as_literal_block(self, node: told_diagram) -> None:
+    self.visit_literal_block(node)
+
+
+def depart_as_literal_block(self, node: told_diagram) -> None:
+    self.depart_literal_block(node)
+
+
+def serve_static(app, config) -> None:
+    if str(STATIC) not in config.html_static_path:
+        config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def _short(path: Path, root: Path) -> str:
@@ -286,7 +352,7 @@ def draw_apart(request: Request, timeout: float, memory: int | None) -> Drawing:
         )
     if "error" in apart.value:
         raise Problem(apart.value["error"], hint=apart.value["hint"])
-    return Drawing(apart.value["text"], apart.value["notes"])
+    return Drawing.from_json(apart.value)
 
 
 def drawing_in_worker(request: str) -> dict:
@@ -302,7 +368,7 @@ def drawing_in_worker(request: str) -> dict:
             + where_raised(err),
             "hint": "run the same diagram with python -m ext.arch_diagram to see why",
         }
-    return {"text": drawing.text, "notes": drawing.notes}
+    return drawing.as_json()
 
 
 # --- set-up ---------------------------------------------------------------------------------
@@ -311,6 +377,17 @@ def drawing_in_worker(request: str) -> dict:
 def setup(app):
     _core.setup_core(app)
     app.add_directive("arch-diagram", ArchDiagram)
+    as_literal_block = (visit_as_literal_block, depart_as_literal_block)
+    app.add_node(
+        told_diagram,
+        html=(visit_told_html, None),
+        latex=as_literal_block,
+        text=as_literal_block,
+        man=as_literal_block,
+        texinfo=as_literal_block,
+    )
+    app.connect("config-inited", serve_static)
+    app.add_css_file("arch_diagram.css")
     _core.per_page_state(app, "arch_diagram_specs")  # docname -> [(request, line)]
     app.connect("env-updated", functools.partial(producers.produce, DIAGRAMS))
     app.connect("doctree-resolved", show_diagrams)

@@ -16,7 +16,9 @@ The vocabulary is small and knows nothing about torch:
 Every element but a Label carries ``out``, the shape of what flows out of it, printed on
 the edge below (``│ 1×11×48``). Node rows in one frame share columns (name, kind, count).
 Everything is drawn around one vertical stem; frames shift their content right by two
-columns, so the flow around a frame is shifted to keep the stem straight.
+columns, so the flow around a frame is shifted to keep the stem straight. A Node or Frame
+may carry ``source``, what it stands for (the module a row draws), which the layout never
+reads: ``sources`` lists them in the drawing's order, for a text equivalent of it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Node:
     count: str = ""
     out: str = ""
     free: bool = False  # a description, not a module: spans the columns instead of sharing them
+    source: object = None
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Frame:
     count: str
     body: list
     out: str = ""
+    source: object = None
 
 
 @dataclass
@@ -165,6 +169,20 @@ def _rows(flow: list):
             yield element.side, JOIN_LEAD
         elif isinstance(element, Residual | Loop):
             yield from _rows(element.body)
+
+
+def sources(flow: list) -> list:
+    """The ``source`` of each element of a flow, in the drawing's order (a frame's stands
+    for its body too: the body's are not listed beside it)."""
+    found = []
+    for element in flow:
+        if isinstance(element, Join):
+            element = element.side
+        if isinstance(element, Residual | Loop):
+            found += sources(element.body)
+        elif getattr(element, "source", None) is not None:
+            found.append(element.source)
+    return found
 
 
 def _flow(flow: list, columns: Columns) -> _Part:

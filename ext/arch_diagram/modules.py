@@ -26,7 +26,7 @@ import inspect
 import math
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -34,7 +34,7 @@ from torch import nn
 from .. import _core
 from .._core import Problem, shape_text
 from . import draw
-from .request import KINDS, Drawing, Live, Request, defined_classes, run
+from .request import KINDS, Drawing, Live, Part, Request, defined_classes, run
 from .trace import (
     Call,
     Op,
@@ -84,7 +84,7 @@ def draw_module(request: Request, live: Live) -> Drawing:
         raise Problem(
             str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
         ) from err
-    return Drawing(text, planner.notes)
+    return Drawing(text, planner.notes, header, draw.sources(flow))
 
 
 def import_target(target: str):
@@ -423,6 +423,7 @@ class Planner:
         else:
             kind = describe(call.module)
             count_text = f"{count:,}" + self._tied_marker(call)
+        part = Part(name, describe(call.module), len(item.calls), out, call.total_params)
         if self._expands(call, level):
             body = self._flow(call, level)
             if body:
@@ -430,8 +431,9 @@ class Planner:
             own = call.own_params
             if own and own != call.total_params:
                 count_text += f" ({own:,} own)"
-            return draw.Frame(f"{name}  {kind}", count_text, body, out=out)
-        return draw.Node(name, kind, count_text, out=out)
+            part = replace(part, parts=tuple(draw.sources(body)), own=own)
+            return draw.Frame(f"{name}  {kind}", count_text, body, out=out, source=part)
+        return draw.Node(name, kind, count_text, out=out, source=part)
 
     def _tied_marker(self, call: Call) -> str:
         marks = ""

@@ -183,10 +183,44 @@ def source_files(request: Request, root: Path) -> list[Path]:
 # --- resolving what the request names --------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Part:
+    """A module as a diagram draws it, its numbers from the trace: what the drawing's text
+    equivalent says of it, for readers who cannot see the drawing."""
+
+    name: str  # as drawn: its path below the frame it is in; a run of siblings ``h.0…2``
+    kind: str  # its type and the sizes that define it: ``Linear(48→144)``
+    calls: int  # the identical siblings it stands for (a run of blocks), else 1
+    shape: str  # the shape of its output
+    params: int  # the parameters of one of its calls
+    parts: tuple[Part, ...] = ()  # its own, in the drawing's order, when it is expanded
+    own: int = 0  # when it is expanded: the parameters it holds itself, not its parts
+
+    @classmethod
+    def from_json(cls, data: dict) -> Part:
+        return cls(**{**data, "parts": tuple(map(cls.from_json, data["parts"]))})
+
+
 @dataclass
 class Drawing:
     text: str
     notes: list[str]  # worth a warning, though the diagram was drawn
+    # a module's diagram, again as text (none for the pipeline's kinds): the lines above
+    # the drawing (what is drawn, the preset, the total, the focus) and the modules drawn
+    header: list[str] = dataclasses.field(default_factory=list)
+    parts: list[Part] = dataclasses.field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Drawing:
+        """The drawing ``as_json`` gave; a ValueError, KeyError or TypeError for anything else."""
+        text, notes, header = data["text"], data["notes"], data["header"]
+        if not (isinstance(text, str) and isinstance(notes, list) and isinstance(header, list)):
+            raise ValueError("the drawing is not text, notes and header lines")
+        parts = [Part.from_json(part) for part in data["parts"]]
+        return cls(text, [str(note) for note in notes], [str(line) for line in header], parts)
 
 
 @dataclass
