@@ -9,7 +9,7 @@ import torch
 from pages import CHAPTERS, parse
 
 from model_src import prepare, presets
-from model_src.experiments import rl_runs, variants
+from model_src.experiments import rl_runs, variants, verdicts
 
 
 def _links(page: Path) -> set[str]:
@@ -151,7 +151,7 @@ def test_the_window_section_says_what_its_runs_and_the_task_give(book_html):
         "ahead": "even speeds learning up",
         "behind": "costs speed of learning",
         "even": f"has no cost this book can confirm (it {'led' if difference > 0 else 'trailed'} "
-        f"by {abs(difference):.1f} points, inside three standard errors)",
+        f"by {abs(difference):.1f} points, inside {verdicts.STANDARD_ERRORS:g} standard errors)",
     }[verdict]
     assert f"of the cache, {cost}" in section
 
