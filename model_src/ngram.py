@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 ALPHAS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
+TUNING_PARTS = 10  # the last of this many parts of the training ids chooses alpha
 
 
 @dataclass
@@ -56,9 +57,9 @@ def count(ids: np.ndarray, vocab_size: int, order: int) -> np.ndarray:
 
 
 def fit(train: np.ndarray, vocab_size: int, order: int) -> NGram:
-    """Counts from train, with the alpha that scores its last tenth best when counted
-    on the rest; then counted again on all of it."""
-    cut = len(train) * 9 // 10
+    """Counts from train, with the alpha that scores its last part (of TUNING_PARTS) best
+    when counted on the rest; then counted again on all of it."""
+    cut = len(train) * (TUNING_PARTS - 1) // TUNING_PARTS
     held_out = count(train[:cut], vocab_size, order)
     alpha = min(ALPHAS, key=lambda a: NGram(order, held_out, a).loss(train[cut:]))
     return NGram(order, count(train, vocab_size, order), alpha)
