@@ -605,6 +605,9 @@ def test_html_tells_screen_readers_the_modules_instead_of_the_box_drawing(app):
     for name, text in told(said.ol):
         count, shape = drawn[name]
         assert f", output {shape}, " in text and text.endswith(f" {count:,} parameters"), text
+    # and the footnote the drawing ends with: the tied weight counted once in the total
+    footnote = "* lm_head.weight is transformer.wte.weight (tied): counted once in totals"
+    assert footnote in drawn_lines(overview) and said.find_all("p")[-1].get_text() == footnote
 
     # focused: the expanded modules' parts listed inside them, each as the model has it
     focused = page.select_one("#fig-attention .arch-diagram-text")
@@ -633,6 +636,10 @@ def test_html_tells_screen_readers_the_modules_instead_of_the_box_drawing(app):
     # a pipeline diagram has no module to tell: it stays as it is
     myst = BeautifulSoup((app.outdir / "myst.html").read_text(encoding="utf-8"), "html.parser")
     assert not myst.select("[aria-hidden], .arch-diagram-text")
+
+
+def drawn_lines(block) -> list[str]:
+    return [line.strip() for line in block.select_one("pre").get_text().splitlines()]
 
 
 def test_an_expanded_module_is_told_with_the_parameters_it_holds_itself():

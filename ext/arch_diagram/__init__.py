@@ -44,8 +44,8 @@ literal block: every builder shows it as text, HTML gets the copy button, and th
 caption an anchor (the :name:, or one made of what is drawn). A module's diagram is
 told again in HTML for screen readers, which would read the box drawing glyph by glyph:
 its <pre> is hidden from them, and a visually hidden list (arch_diagram.css) gives them
-the header lines and every module drawn, in the drawing's order, with its type, output
-shape and parameters, all from the trace the drawing is made of.
+the header lines, every module drawn, in the drawing's order, with its type, output
+shape and parameters, and the footnotes, all from the trace the drawing is made of.
 Cache keys cover the request, the project files it is drawn from (pages depend on them
 too, so an edit to the model redraws) and the versions of torch and this package. A
 problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
@@ -96,7 +96,8 @@ class arch_diagram(nodes.General, nodes.Element):
 
 
 class told_diagram(nodes.literal_block):
-    """A module's drawing, told again as text: ``header`` and ``parts`` (request.Drawing).
+    """A module's drawing, told again as text: ``header``, ``parts`` and ``footnotes``
+    (request.Drawing).
     HTML hides the drawing from screen readers and gives them that text instead; every
     other builder shows the literal block alone."""
 
@@ -259,6 +260,7 @@ def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
                 language="text",
                 header=drawing.header,
                 parts=drawing.parts,
+                footnotes=drawing.footnotes,
             )
         else:
             block = nodes.literal_block(drawing.text, drawing.text, language="text")
@@ -278,8 +280,12 @@ def visit_told_html(self, node: told_diagram) -> None:
         self.visit_literal_block(node)
     written = "".join(self.body[start:])
     self.body[start:] = [written.replace("<pre>", '<pre aria-hidden="true">', 1)]
-    lines = "".join(f"<p>{html.escape(line)}</p>" for line in node["header"])
-    self.body.append(f'<div class="arch-diagram-text">{lines}{told_parts(node["parts"])}</div>\n')
+    header, footnotes = (
+        "".join(f"<p>{html.escape(line)}</p>" for line in node[lines])
+        for lines in ("header", "footnotes")
+    )
+    told = f"{header}{told_parts(node['parts'])}{footnotes}"
+    self.body.append(f'<div class="arch-diagram-text">{told}</div>\n')
     raise nodes.SkipNode
 
 

@@ -84,7 +84,7 @@ def draw_module(request: Request, live: Live) -> Drawing:
         raise Problem(
             str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
         ) from err
-    return Drawing(text, planner.notes, header, draw.sources(flow))
+    return Drawing(text, planner.notes, header, draw.sources(flow), planner.footnotes)
 
 
 def import_target(target: str):

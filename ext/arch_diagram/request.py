@@ -206,9 +206,11 @@ class Drawing:
     text: str
     notes: list[str]  # worth a warning, though the diagram was drawn
     # a module's diagram, again as text (none for the pipeline's kinds): the lines above
-    # the drawing (what is drawn, the preset, the total, the focus) and the modules drawn
+    # the drawing (what is drawn, the preset, the total, the focus), the modules drawn and
+    # the footnotes (a tied weight counted once)
     header: list[str] = dataclasses.field(default_factory=list)
     parts: list[Part] = dataclasses.field(default_factory=list)
+    footnotes: list[str] = dataclasses.field(default_factory=list)  # below the drawing
 
     def as_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -217,10 +219,13 @@ class Drawing:
     def from_json(cls, data: dict) -> Drawing:
         """The drawing ``as_json`` gave; a ValueError, KeyError or TypeError for anything else."""
         text, notes, header = data["text"], data["notes"], data["header"]
-        if not (isinstance(text, str) and isinstance(notes, list) and isinstance(header, list)):
-            raise ValueError("the drawing is not text, notes and header lines")
+        footnotes = data["footnotes"]
+        lists = (notes, header, footnotes)
+        if not (isinstance(text, str) and all(isinstance(lines, list) for lines in lists)):
+            raise ValueError("the drawing is not text, notes, header lines and footnotes")
         parts = [Part.from_json(part) for part in data["parts"]]
-        return cls(text, [str(note) for note in notes], [str(line) for line in header], parts)
+        notes, header, footnotes = ([str(line) for line in lines] for lines in lists)
+        return cls(text, notes, header, parts, footnotes)
 
 
 @dataclass
