@@ -1628,7 +1628,9 @@ def seeds_cost_note(results: dict) -> list[str]:
         f"comparison stood on two seeds, took {before['cpu_seconds']:.0f} CPU-s "
         f"({before['trained']} trained; {before.get('failed_notebooks', 0)} of its notebooks "
         f"failed an assert here and went on): {cost['CPU / baseline']:.2f} times, where "
-        f"{SEEDS_COST_LIMIT} is the target.",
+        f"{SEEDS_COST_LIMIT} is the target. (bench/batched_seeds.py measures one lever, "
+        "a comparison's seeds trained as one batched model, against training them one by "
+        "one.)",
     ]
 
 
