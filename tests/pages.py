@@ -79,8 +79,9 @@ def parse(page: Path) -> Page:
 
 
 # what Prose leaves out: code cells and their output, glued values, mathematics, code
-# listings, annotated source's line numbers, cross-references' titles, and the live
-# widgets' static renderings (tables the build computed with the model)
+# listings, annotated source's line numbers, cross-references' titles, the live
+# widgets' static renderings (tables the build computed with the model) and a module
+# diagram's text for screen readers (the drawing again, from the same trace)
 SKIPPED_CLASSES = frozenset(
     [
         "cell",
@@ -92,6 +93,7 @@ SKIPPED_CLASSES = frozenset(
         "as-note-lines",
         "std-ref",
         "nb-live-static",
+        "arch-diagram-text",
     ]
 )
 SKIPPED_TAGS = frozenset(
@@ -105,8 +107,9 @@ class Prose(HTMLParser):
     exercise solutions and the notes beside annotated source. Left out: code (cells,
     their output, inline code, listings), mathematics, a clip's description (its
     fallback text inside <video>), the line numbers of annotated source, the titles that
-    cross-references show, and the values the build glued in (MyST-NB's pasted text),
-    which are computed by definition."""
+    cross-references show, the values the build glued in (MyST-NB's pasted text), which
+    are computed by definition, and what a module diagram tells screen readers (its
+    drawing again, made from the same trace)."""
 
     skipped_classes = SKIPPED_CLASSES
 
