@@ -97,9 +97,8 @@ class arch_diagram(nodes.General, nodes.Element):
 
 class told_diagram(nodes.literal_block):
     """A module's drawing, told again as text: ``header``, ``parts`` and ``footnotes``
-    (request.Drawing).
-    HTML hides the drawing from screen readers and gives them that text instead; every
-    other builder shows the literal block alone."""
+    (request.Drawing). HTML hides the drawing from screen readers and gives them that
+    text instead; every other builder shows the literal block alone."""
 
 
 class ArchDiagram(_core.OneArgument, SphinxDirective):
