@@ -68,6 +68,7 @@ PAGE_ID = re.compile(r"id='page\d+'")
 # which a screen reader reads aloud ("{\color{q} Q}\,K" is read as "Q K")
 COLOUR_GROUP = re.compile(r"\{\\color\{[^{}]*\}\s*")  # opens "{\color{q} Q}"
 SPACING = re.compile(r"\\(?:[,;:! ]|q?quad\b|[bB]ig{1,2}[lr]?\b|left\b|right\b)")
+LAYOUT = re.compile(r"(?<!\\)&|\\\\")  # an aligned formula's columns and line breaks
 UPRIGHT = re.compile(r"\\(?:mathrm|operatorname|textrm|text|mathit|mathbf)\{([^{}]*)\}")
 ALT = re.compile(r' alt="([^"]*)"')
 SPOKEN_RENDERER = "imgmath_spoken"  # imgmath's visitors, with spoken alt texts
@@ -423,12 +424,12 @@ def show_failed_as_text(app, doctree, docname: str) -> None:
 
 
 def spoken(latex: str) -> str:
-    """A formula's LaTeX as its alt text: colour groups opened, spacing and sizing
-    commands dropped, upright and text words as plain words."""
+    """A formula's LaTeX as its alt text: colour groups opened, spacing, sizing and
+    alignment dropped, upright and text words as plain words."""
     while match := COLOUR_GROUP.search(latex):
         end = _closing_brace(latex, match.start())
         latex = latex[: match.start()] + latex[match.end() : end] + latex[end + 1 :]
-    latex = UPRIGHT.sub(r"\1", SPACING.sub(" ", latex))
+    latex = UPRIGHT.sub(r"\1", SPACING.sub(" ", LAYOUT.sub(" ", latex)))
     return " ".join(latex.split())
 
 

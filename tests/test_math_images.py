@@ -1,5 +1,6 @@
 """ext/math_images.py: the book's formulas typeset in one LaTeX run, each SVG the bytes
-imgmath makes for the formula alone; a formula LaTeX cannot typeset is reported at its line."""
+imgmath makes for the formula alone, its alt text the formula without its looks; a formula
+LaTeX cannot typeset is reported at its line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from ext.math_images import spoken
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("latex") and shutil.which("dvisvgm")), reason="needs latex and dvisvgm"
@@ -60,6 +63,8 @@ def test_alt_texts_say_the_formula_not_its_colours_or_spacing(app):
     assert r"q \cdot k" in alts  # written {\color{q} q} \cdot k
     assert r"softmax(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}" in alts  # \mathrm{softmax}
     assert not [alt for alt in alts if "\\color" in alt or "\\mathrm" in alt]
+    # an aligned formula's columns and line breaks are layout too; an escaped & is not
+    assert spoken(r"& f(x) = \\ & \left( a \& b \right)") == r"f(x) = ( a \& b )"
 
 
 @pytest.mark.sphinx("html", testroot="math-images", freshenv=True)
