@@ -28,8 +28,8 @@ says what is missing.
 
 imgmath gives each image the formula's LaTeX as its alt text, which a screen reader reads
 aloud, colour commands and spacing included. The pages use imgmath's own visitors with
-that alt text made ``spoken``: what says how the formula looks (colours, spacing, sizes)
-left out.
+that alt text made ``spoken`` (math_speech.py): the formula in words and symbols, what
+says how it looks (colours, spacing, sizes) left out.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from buildlib.keys import digest, producer_code
 
 from . import _core, producers
 from ._core import Problem
+from .math_speech import spoken
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +67,6 @@ PREVIEW = re.compile(r"\\begin\{preview\}.*?\\end\{preview\}\n?", re.S)
 PAGE_ID = re.compile(r"id='page\d+'")
 # What a formula's LaTeX says about its looks, not its content: left out of its alt text,
 # which a screen reader reads aloud ("{\color{q} Q}\,K" is read as "Q K")
-COLOUR_GROUP = re.compile(r"\{\\color\{[^{}]*\}\s*")  # opens "{\color{q} Q}"
-SPACING = re.compile(r"\\(?:[,;:! ]|q?quad\b|[bB]ig{1,2}[lr]?\b|left\b|right\b)")
-LAYOUT = re.compile(r"(?<!\\)&|\\\\")  # an aligned formula's columns and line breaks
-UPRIGHT = re.compile(r"\\(?:mathrm|operatorname|textrm|text|mathit|mathbf)\{([^{}]*)\}")
 ALT = re.compile(r' alt="([^"]*)"')
 SPOKEN_RENDERER = "imgmath_spoken"  # imgmath's visitors, with spoken alt texts
 GLYPHS_AS_PATHS = {"--no-fonts=1", "-n1"}
@@ -421,29 +418,6 @@ def show_failed_as_text(app, doctree, docname: str) -> None:
             node.replace_self(
                 nodes.literal_block(text, text) if block else nodes.literal(text, text)
             )
-
-
-def spoken(latex: str) -> str:
-    """A formula's LaTeX as its alt text: colour groups opened, spacing, sizing and
-    alignment dropped, upright and text words as plain words."""
-    while match := COLOUR_GROUP.search(latex):
-        end = _closing_brace(latex, match.start())
-        latex = latex[: match.start()] + latex[match.end() : end] + latex[end + 1 :]
-    latex = UPRIGHT.sub(r"\1", SPACING.sub(" ", LAYOUT.sub(" ", latex)))
-    return " ".join(latex.split())
-
-
-def _closing_brace(text: str, start: int) -> int:
-    """The index of the brace closing the one at ``start`` (the end if it is unclosed)."""
-    depth = 0
-    for index in range(start, len(text)):
-        if text[index] == "{" and text[index - 1 : index] != "\\":
-            depth += 1
-        elif text[index] == "}" and text[index - 1 : index] != "\\":
-            depth -= 1
-            if depth == 0:
-                return index
-    return len(text)
 
 
 def with_spoken_alt(visit):
