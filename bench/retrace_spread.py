@@ -11,6 +11,14 @@ test_live_training_widget.py); where PyTorch's own float32 runs part by more tha
 no second implementation's losses can stay within 1e-3 of them step for step. The last
 pair asks whether more precision would buy a longer retrace: a difference in the last
 bit of float64 grows the same way, only from further down.
+
+    python bench/retrace_spread.py --rates  # about two minutes more
+
+asks whether a gentler run would retrace further: float32 against float64 at the preset's
+peak learning rate and at a half and three tenths of it, the first step at which the
+losses part by more than 1e-3, per seed. Measured 2026-11-28: at steps 32 to 49 at the
+preset's rate, 40 to 53 at half of it, 50 to 68 at three tenths, where the losses are
+still 0.07 to 0.52 at step 100: a lower rate moves the parting later, not past step 100.
 """
 
 import json
@@ -25,12 +33,17 @@ from model_src import presets, train
 from model_src.model import GPT
 
 PRESET, STEPS, SPANS = "sort", 100, (30, 60, 100)
+GAP = 1e-3  # the retrace's tolerance (tests/test_live_training_widget.py, bench/run.py)
+RATE_SHARES = (1.0, 0.5, 0.3)  # of the preset's peak learning rate
 
 
-def losses(seed: int, dtype: torch.dtype, threads: int) -> list[float]:
-    """train.fit's training loss at each of the first STEPS steps (the preset's schedule)."""
+def losses(seed: int, dtype: torch.dtype, threads: int, rate_share: float = 1.0) -> list[float]:
+    """train.fit's training loss at each of the first STEPS steps (the preset's schedule,
+    its learning rates scaled by rate_share)."""
     torch.set_num_threads(threads)
+    preset = train.resolve_config(presets.config_file(PRESET), {})
     overrides = {"log_interval": 1, "max_iters": STEPS, "seed": seed}
+    overrides |= {key: preset[key] * rate_share for key in ("learning_rate", "min_lr")}
     cfg = train.resolve_config(presets.config_file(PRESET), overrides)
     cfg["lr_decay_iters"] = train.resolve_config(presets.config_file(PRESET), {})["max_iters"]
     torch.manual_seed(seed)
@@ -45,10 +58,28 @@ def spread(a: list[float], b: list[float]) -> dict[int, float]:
     return {span: max(abs(x - y) for x, y in pairs[:span]) for span in SPANS}
 
 
+def parting_steps(seeds: range) -> None:
+    """Per peak learning rate, the first step at which float32 and float64 part by more
+    than GAP, for each seed (None: not within STEPS)."""
+    for share in RATE_SHARES:
+        steps = []
+        for seed in seeds:
+            book, double = (
+                losses(seed, dtype, 1, share) for dtype in (torch.float32, torch.float64)
+            )
+            gaps = [abs(a - b) for a, b in zip(book, double, strict=True)]
+            steps.append(next((i for i, gap in enumerate(gaps, 1) if gap > GAP), None))
+        print(f"peak learning rate x {share:g}: float32 and float64 part at steps {steps}")
+
+
 def main() -> None:
     book_seed = train.resolve_config(presets.config_file(PRESET), {})["seed"]
+    seeds = range(book_seed, book_seed + 5)
+    if "--rates" in sys.argv[1:]:
+        parting_steps(seeds)
+        return
     rows = {}
-    for seed in range(book_seed, book_seed + 5):
+    for seed in seeds:
         book, double = losses(seed, torch.float32, 1), losses(seed, torch.float64, 1)
         rows[seed] = {
             "float32, 2 threads": spread(book, losses(seed, torch.float32, 2)),
@@ -57,8 +88,8 @@ def main() -> None:
         }
     print(json.dumps(rows, indent=1))
     for against in rows[book_seed]:
-        over = sum(row[against][STEPS] > 1e-3 for row in rows.values())
-        print(f"{against}: past 1e-3 within {STEPS} steps in {over} of {len(rows)} seeds")
+        over = sum(row[against][STEPS] > GAP for row in rows.values())
+        print(f"{against}: past {GAP:g} within {STEPS} steps in {over} of {len(rows)} seeds")
 
 
 if __name__ == "__main__":
