@@ -52,6 +52,16 @@ def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():
     assert wording.by_seed([0.0, 0.0001, 0.0], ".1%") == "0.0%"
 
 
+def test_a_word_after_a_count_is_singular_for_one_alone():
+    assert [wording.counted(n, "problem") for n in (0, 1, 3)] == [
+        "0 problems",
+        "1 problem",
+        "3 problems",
+    ]
+    assert wording.counted(2, "matrix", "matrices") == "2 matrices"
+    assert [wording.agreeing(n, "sorts", "sort") for n in (0, 1, 2)] == ["sort", "sorts", "sort"]
+
+
 def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
     tight = verdicts.paired([0.5000, 0.5001, 0.5002, 0.5003, 0.5004], [0.5] * 5)
     assert tight.statistic() == "+0.02 ± 0.01 points over 5 seeds"

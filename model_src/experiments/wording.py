@@ -1,5 +1,6 @@
-"""How the pages word a spread of measured values: a range whose two ends print alike is
-said as one value ("3 CPU-seconds", never "3 to 3 CPU-seconds")."""
+"""How the pages word what they measured: a range whose two ends print alike is said as
+one value ("3 CPU-seconds", never "3 to 3 CPU-seconds"), and a word that follows a count
+agrees with it ("1 problem", "0 problems", "1 run sorts", "3 runs sort")."""
 
 import math
 import statistics
@@ -26,3 +27,15 @@ def within(share: float) -> str:
     """A bound as the pages write it, 'within 0.5%': the share rounded up to a tenth of a
     percent, so that the words hold for the unrounded value too."""
     return f"{math.ceil(round(1000 * share, 9)) / 10:g}%"
+
+
+def agreeing(count: int, one: str, many: str | None = None) -> str:
+    """The word whose number agrees with count: `one` for exactly 1, else `many`, so that
+    0 takes the plural ("0 problems", "none do"). A noun's plural defaults to `one` + "s";
+    a verb gives both forms: agreeing(n, "sorts", "sort")."""
+    return one if count == 1 else many or f"{one}s"
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """The count and the word that agrees with it: '1 problem', '0 problems', '3 problems'."""
+    return f"{count} {agreeing(count, one, many)}"
