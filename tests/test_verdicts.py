@@ -62,13 +62,16 @@ def test_a_word_after_a_count_is_singular_for_one_alone():
     assert [wording.agreeing(n, "sorts", "sort") for n in (0, 1, 2)] == ["sort", "sorts", "sort"]
 
 
-def test_a_spread_prints_with_the_decimals_it_needs_and_a_true_zero_as_zero():
+def test_a_spread_prints_with_the_decimals_it_needs_and_only_a_true_zero_as_zero():
     tight = verdicts.paired([0.5000, 0.5001, 0.5002, 0.5003, 0.5004], [0.5] * 5)
     assert tight.statistic() == "+0.02 ± 0.01 points over 5 seeds"
     # a mean that rounds to zero has no sign: "-0.0" would read as a fall, "+0.0" as a rise
-    assert tight.statistic(digits=1) == "0.0 ± 0.0 points over 5 seeds"
+    # a spread under the digits printed is said to be one, not "± 0.0" (no spread at all)
+    assert tight.statistic(digits=1) == "0.0 ± less than 0.1 points over 5 seeds"
     below = verdicts.paired([0.5, 0.49999, 0.5, 0.5, 0.5], [0.5] * 5)
-    assert below.statistic(digits=2) == "0.00 ± 0.00 points over 5 seeds"
+    assert below.statistic(digits=2) == "0.00 ± less than 0.01 points over 5 seeds"
+    hairline = verdicts.paired([0.5005, 0.50050001] * 4, [0.5] * 8)
+    assert hairline.statistic() == "+0.0500 ± less than 0.0001 points over 8 seeds"
     certain = verdicts.paired([1.0] * 5, [0.0] * 5)
     assert certain.statistic() == "+100.0 ± 0.0 points over 5 seeds"
 

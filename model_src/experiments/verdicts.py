@@ -95,6 +95,8 @@ class Comparison:
         positive = "+" if plus else ""
         sign = "" if float(shown) == 0 else positive if self.mean > 0 else "-"  # no "-0.0"
         error = f"{self.standard_error * scale:.{digits}f}"
+        if self.standard_error and float(error) == 0:  # a spread, if one under the digits
+            error = f"less than {10**-digits:.{digits}f}"
         text = f"{sign}{shown} ± {error}{unit} over {self.n} seeds"
         floor = f", under the floor of {self.floor * scale:g}{unit}"
         return text + (floor if self.under_floor else "")
