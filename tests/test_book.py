@@ -664,7 +664,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     _rule_words(
         (difference, said.group(3), said.group(6)),
         "measurably worse on average", "measurably better on average",
-        "not measurably better on average", rounding=0.002,
+        "not measurably different from it on average", rounding=0.002,
     )  # fmt: skip
     _the_finetuning_seeds_that_count(page, explained, prior, unmasked)
 
@@ -751,10 +751,13 @@ def test_the_rl_page_states_what_its_runs_measured(book_html):
     before = runs["start", seeds[0]]["final"][p1]
     fell = sum(v < before for v in final("gamed", p1))
     rose = sum(v > before for v in final("gamed", p1))
+    moved = " and ".join(f"{verb} in {n}" for verb, n in (("fell", fell), ("rose", rose)) if n)
     by_seed = (
         f"it {'fell' if fell else 'rose'} in all {len(seeds)} seeds"
         if len(seeds) in (fell, rose)
-        else f"it fell in {fell} of the {len(seeds)} seeds"
+        else f"it {moved} of the {len(seeds)} seeds"
+        if moved
+        else f"it stayed where it was in all {len(seeds)} seeds"
     )
     said = f"went from {mean('start', p1)} to {mean('gamed', p1)} on average: {by_seed}"
     assert said in text and f"{words} ({gamed.statistic()})" in text
