@@ -798,12 +798,13 @@ def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
     )
     # the table's row, first, second, statistic and verdict, and the words after it
     assert f"start, best of {k} − REINFORCE, one try {versus_rl.statistic()}: {words}" in text
-    assert f"With the checker, the start model against RL's one try: {words}" in text
+    said = f"With the checker, the start model minus RL's one try is {versus_rl.statistic()}"
+    assert f"{said} ({words})" in text
     votes = [voting.majority_at_k(runs["start", s]["final"]["samples"], right, n, s) for s in seeds]
     vote = verdicts.paired(votes, re_p1)
     words = vote.words(ahead="the vote ahead", behind="RL ahead with one try", even=even)
     assert f"start, vote of {n} − REINFORCE, one try {vote.statistic()}: {words}" in text
-    assert f"the vote against RL's one try: {words}" in text
+    assert f"the vote minus RL's one try is {vote.statistic()} ({words})" in text
     large = re.search(r"= (\d+), REINFORCE minus start is ([^:]+): ([^.]+)\.", text)
     k = int(large.group(1))
     at_k = verdicts.paired(
