@@ -28,6 +28,7 @@ from model_src.model import GPT, GPTConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRESET = "sort"
+RETRACE_TOLERANCE = training_widget.RETRACE_TOLERANCE
 RETRACED = 30  # the steps whose losses the page must give as PyTorch does, within 1e-4
 
 
@@ -309,8 +310,14 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-4
     # the log table: train.fit's log_interval rows, each record's numbers
     logged = [r for r in records if r["iter"] % 5 == 0]
-    expected = [f"{r['iter']}\t{r['loss']:.4f}\t–\t–" for r in logged]
+    expected = [f"{r['iter']}\t{r['loss']:.4f}\t{book[r['iter']]:.4f}\t–\t–" for r in logged]
     assert rows.all_inner_texts() == expected
+    progress = widget.locator(".nb-training-progress").inner_text()
+    _, parted = followed(records, book)
+    if parted:  # the run went on past Pause for the steps already under way
+        assert progress.endswith(f" · parted from the book's run at step {parted}")
+    else:
+        assert progress.endswith(f" · within {RETRACE_TOLERANCE:g} of the book's run")
     maps_drawn(page, widget, records)
     # the step's last phase is shown, and its line of train.py marked in the listing
     chosen = widget.locator('.nb-training-phase[aria-pressed="true"]')
@@ -318,6 +325,38 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     marked = page.locator(".annotated-source .as-line.nb-training-line")
     assert "optimizer.step()" in marked.inner_text()
     handed_over(page, widget, before + 1)
+    resumed_to_the_end(page, widget, book)
+
+
+def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
+    """Resumed to its end, the run tells how far it kept within the tolerance of the book
+    run's losses, at the steps both logged, and where it parted from them."""
+    button(widget, "Resume").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done')",
+        timeout=300_000,
+    )
+    kept, parted = followed(page.evaluate("window.records"), book)
+    status = widget.locator(".nb-live-status").inner_text()
+    within = f"Your losses stayed within {RETRACE_TOLERANCE:g} of the book's PyTorch run's"
+    if not parted:
+        assert f"{within} at every step both logged." in status
+        return
+    assert parted > RETRACED
+    assert f"{within} to step {kept}, then parted from them at step {parted}: " in status
+    progress = widget.locator(".nb-training-progress").inner_text()
+    assert progress.endswith(f" · parted from the book's run at step {parted}")
+
+
+def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | None]:
+    """Of the steps a run's records and the book's log both hold: the last at which the
+    losses lie within the tolerance before they first do not, and that first (or None)."""
+    both = [r for r in records if r["iter"] in book]
+    gaps = [(r["iter"], abs(r["loss"] - book[r["iter"]])) for r in both]
+    parted = next((step for step, gap in gaps if gap > RETRACE_TOLERANCE), None)
+    kept = max((step for step, _ in gaps if parted is None or step < parted), default=0)
+    return kept, parted
 
 
 def handed_over(page, widget, steps: int) -> None:
@@ -428,14 +467,17 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     # the evaluations' rows: held-out loss and accuracy, as the kit says a share
     evaluated = [r for r in records if "val_loss" in r]
     assert [r["iter"] for r in evaluated] == [40]  # the run's end (eval_interval: 100)
+    book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
     for record in evaluated:
         row = rows.nth(record["iter"] // 5 - 1).inner_text().split("\t")
-        assert row[2] == f"{record['val_loss']:.4f}"
+        assert row[2] == f"{book[record['iter']]:.4f}"  # beside the book's, not retracing it
+        assert row[3] == f"{record['val_loss']:.4f}"
         said = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", record["accuracy"])
-        assert row[3] == said
-    assert f"held-out accuracy {row[3]}" in status.inner_text()
+        assert row[4] == said
+    assert f"held-out accuracy {row[4]}." in status.inner_text()
+    assert "Your losses" not in status.inner_text()
     progress = widget.locator(".nb-training-progress").inner_text()
-    assert progress.endswith(f"held-out accuracy {row[3]} at step 40")
+    assert progress.endswith(f"held-out accuracy {row[4]} at step 40")
     maps_drawn(page, widget, records)
 
 

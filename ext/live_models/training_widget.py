@@ -41,6 +41,10 @@ CONTROLS = (
 CLIP_OFF = 0.0
 # The controls that decide whether a run starts from the book's exported weights.
 START = {"seed": "seed", "layers": "n_layer", "width": "n_embd"}
+# How close the page's training losses must stay to the book run's, at each step both
+# logged, for the page to say the reader's run still retraces the book's (issue 47's
+# figure; bench/run.py and bench/retrace_spread.py measure against it).
+RETRACE_TOLERANCE = 1e-3
 # The static rendering's rows: the first logged steps (the stretch the page retraces
 # most closely), then every evaluation of the run.
 FIRST_ROWS = 6
@@ -272,6 +276,7 @@ def payload(preset: str) -> dict:
         "rules": rules,
         "data": training.training_data(preset),
         "book": [[r["iter"], r["loss"], r.get("val_loss")] for r in entry.metrics],
+        "retrace_tolerance": RETRACE_TOLERANCE,
         "draw": drawing_rules(rules["config"]),
     }
 

@@ -141,6 +141,10 @@
   /** "learning rate 0.01": a setting and a value of it, as the note says them. */
   const settingText = (field, value) => `${field.control.label.toLowerCase()} ${value}`;
 
+  /** Whether the chosen run retraces the book's: from its start, with all its settings. */
+  const retracesBook = (start, fields) =>
+    startsAsBook(start, fields) && fields.every((f) => f.asBook());
+
   /** Where the run starts, and whether it retraces the book's run: only with every
       setting the book run's (its start, and all that shapes its steps). */
   function startText(start, fields) {
@@ -156,9 +160,9 @@
       return `With another seed, depth or width than the book's (${book}), the page draws the starting weights itself, as model.py's rules say but with its own generator: the start differs from PyTorch's. The batches are still the ones train.py draws with this seed.`;
     }
     const own = `The run starts from the book run's own weights (PyTorch's, exported by the build: ${book})`;
-    const changed = fields.filter((f) => !f.asBook());
-    if (!changed.length)
+    if (retracesBook(start, fields))
       return `${own} with the book run's settings, so its first steps retrace the book's run.`;
+    const changed = fields.filter((f) => !f.asBook());
     const books = changed.map((f) => settingText(f, f.bookValue)).join(", ");
     return `${own}, but with settings of your own where the book's run had ${books}: it does not retrace the book's run.`;
   }
@@ -439,6 +443,7 @@
     runButtons,
     trainOnEnter,
     startsAsBook,
+    retracesBook,
     evaluationNews,
   };
 })();

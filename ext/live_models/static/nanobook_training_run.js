@@ -113,12 +113,19 @@
   }
 
   /** The log as train.fit keeps it: every log_interval steps and at each evaluation. */
-  const LOG_COLUMNS = ["Step", "Training loss", "Held-out loss", "Held-out accuracy"];
+  const LOG_COLUMNS = [
+    "Step",
+    "Training loss",
+    "Book run's training loss",
+    "Held-out loss",
+    "Held-out accuracy",
+  ];
   const logCaption = (s) =>
-    `Your run's log: the training loss every ${s.log_interval} steps, the held-out loss and the share of held-out problems sorted right at each evaluation (every ${s.eval_interval} steps and at the end)`;
-  const logCells = (record) => [
+    `Your run's log: the training loss every ${s.log_interval} steps, beside the book's PyTorch run's at the same step, the held-out loss and the share of held-out problems sorted right at each evaluation (every ${s.eval_interval} steps and at the end)`;
+  const logCells = (record, run) => [
     String(record.iter),
     loss4(record.loss),
+    run.bookLosses.has(record.iter) ? loss4(run.bookLosses.get(record.iter)) : "–",
     "val_loss" in record ? loss4(record.val_loss) : "–",
     "accuracy" in record ? percentOneDecimal(record.accuracy) : "–",
   ];
@@ -510,6 +517,34 @@
     };
   }
 
+  /** A run that retraces the book's (run.retrace): at each step both logged, whether the
+      two training losses still lie within the build's tolerance of each other, and the
+      first step at which they no longer do. */
+  function followBook(run, record) {
+    const trace = run.retrace;
+    if (!trace || trace.parted || !run.bookLosses.has(record.iter)) return;
+    if (Math.abs(record.loss - run.bookLosses.get(record.iter)) > trace.tolerance) {
+      trace.parted = record.iter;
+    } else {
+      trace.within = record.iter;
+    }
+  }
+
+  /** The progress line's word on the retrace: still with the book's run, or where it left. */
+  function retraceNote({ retrace }) {
+    if (retrace?.parted) return ` · parted from the book's run at step ${retrace.parted}`;
+    return retrace?.within ? ` · within ${retrace.tolerance} of the book's run` : "";
+  }
+
+  /** The retrace at the end of a run, in a sentence (none for a run of other settings). */
+  function retraceSentence({ retrace }) {
+    if (!retrace) return "";
+    const within = `Your losses stayed within ${retrace.tolerance} of the book's PyTorch run's`;
+    if (!retrace.parted) return ` ${within} at every step both logged.`;
+    const until = retrace.within ? `${within} to step ${retrace.within}, then` : "Your losses";
+    return ` ${until} parted from them at step ${retrace.parted}: float rounding (your browser's float64 against PyTorch's float32), grown over the steps.`;
+  }
+
   /** What the status line says when the run's state changes. */
   function stateText(state, run, handOver) {
     const last = run.records[run.records.length - 1];
@@ -521,7 +556,7 @@
       ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percentOneDecimal(evaluated.accuracy)}`
       : "";
     const then = handOver ? ` You can now use your model in the ${handOver}.` : "";
-    return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${then}`;
+    return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${retraceSentence(run)}${then}`;
   }
 
   /** An evaluation in words: the step, the losses and the held-out accuracy. */
@@ -557,13 +592,16 @@
       },
       heard(run, record, stepped) {
         const s = run.settings;
-        if (record.iter % s.log_interval === 0 || "val_loss" in record) log.add(logCells(record));
+        if (record.iter % s.log_interval === 0 || "val_loss" in record) {
+          log.add(logCells(record, run));
+          followBook(run, record);
+        }
         if ("accuracy" in record) scored = record;
         if (scored === record && record.iter < s.max_iters) say(evaluationText(record, s));
         const accuracy = scored
           ? ` · held-out accuracy ${percentOneDecimal(scored.accuracy)} at step ${scored.iter}`
           : "";
-        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}`;
+        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}${retraceNote(run)}`;
         phases.show(record, run);
         maps.show(record, run);
         if (stepped) phases.walk();
@@ -580,6 +618,10 @@
     const weights = fromBook ? model.w : drawnWeights(payload.draw, config, settings.seed);
     const parameters = Object.values(weights).reduce((n, w) => n + w.length, 0);
     const run = { settings, config, parameters, payload, weights, records: [] };
+    run.bookLosses = new Map(payload.book.map(([step, loss]) => [step, loss]));
+    if (parts().retracesBook(options.start, fields)) {
+      run.retrace = { tolerance: payload.retrace_tolerance, within: 0, parted: null };
+    }
     return Object.assign(run, { state: "starting", stepping: false });
   }
 
