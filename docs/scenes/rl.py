@@ -2,7 +2,7 @@
 
 A prompt, the group of answers the model sampled for it at a recorded step, the checker's
 rewards, the advantages (reward minus the group's mean), which answers the update makes
-likelier and which less likely; then pass@1 and pass@8 over the whole run.
+likelier and which less likely; then pass@1 and pass@k (k = rl_runs.K) over the whole run.
 """
 
 from bookscene import *
@@ -42,7 +42,7 @@ class RLStepScene(BookScene):
         marks, reward_head, checked = self.check_answers(shot["rewards"], rows, sampled)
         bars, centred = self.centre_rewards(shot, rows, marks, reward_head, checked, sampled)
         self.show_update(shot["advantages"], bars, centred, sampled)
-        # the whole run: pass@1 and pass@8, step by step
+        # the whole run: pass@1 and pass@k, step by step
         self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
         self.show_run(record)
 
