@@ -1,8 +1,8 @@
 """How far the sort preset's run drifts from itself in PyTorch when only its rounding
 changes: train.fit in float32 on one thread (the book's run) against the same run on two
 threads and in float64, and float64 on one thread against float64 on two, from the same
-start and batches, for five seeds. It prints, per seed, the largest difference in training
-loss over the first 30, 60 and 100 steps.
+start and batches, for five seeds. It prints, per seed, the largest difference in
+training loss over the first 30, 60 and 100 steps.
 
     python bench/retrace_spread.py          # about a minute and a half on one core
 
@@ -10,19 +10,22 @@ The page's trainer retraces train.fit within 1e-4 over 30 steps (tests/
 test_live_training_widget.py); where PyTorch's own float32 runs part by more than 1e-3,
 no second implementation's losses can stay within 1e-3 of them step for step. The last
 pair asks whether more precision would buy a longer retrace: a difference in the last
-bit of float64 grows the same way, only from further down. Measured 2026-11-28 (seeds
-1337 to 1341), the first step at which each pair parts by more than 1e-3: float32 on two
-threads at 36, 41, 36, 49, 38; float64 at 36, 41, 35, 48, 36; float64 against float64 on
-two threads at 74, 77, 54, 76, and not within 100 for seed 1340 (it parts at step 105).
-Even a book run and a page both in float64 would part before step 100 in most seeds.
+bit of float64 grows the same way, only from further down. Measured 2026-11-28 on an AMD
+EPYC (torch's AVX512 kernels; seeds 1337 to 1341), the first step at which each pair
+parts by more than 1e-3: float32 on two threads at 36, 41, 36, 49, 38; float64 at 36,
+41, 35, 48, 36; float64 against float64 on two threads at 74, 77, 54, 76, and not within
+100 for seed 1340 (it parts at step 105). Even a book run and a page both in float64
+would part before step 100 in most seeds.
 
     python bench/retrace_spread.py --rates  # about two minutes more
 
-asks whether a gentler run would retrace further: float32 against float64 at the preset's
-peak learning rate and at a half and three tenths of it, the first step at which the
-losses part by more than 1e-3, per seed. Measured 2026-11-28: at steps 32 to 49 at the
-preset's rate, 40 to 53 at half of it, 50 to 68 at three tenths, where the losses are
-still 0.07 to 0.52 at step 100: a lower rate moves the parting later, not past step 100.
+asks whether a gentler run would retrace further: float32 against float64 at the
+preset's peak learning rate and at a half and three tenths of it, the first step at
+which the losses part by more than 1e-3, per seed. Measured 2026-11-28, on a machine
+whose float32 and float64 part at the preset's rate at 39, 41, 32, 49, 36 (the partings
+themselves move with the machine): at steps 32 to 49 at the preset's rate, 40 to 53 at
+half of it, 50 to 68 at three tenths, where the losses are still 0.07 to 0.52 at step
+100: a lower rate moves the parting later, not past step 100.
 """
 
 import json
