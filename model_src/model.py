@@ -168,7 +168,8 @@ class GPT(nn.Module):
 
         self.apply(self._init_weights)
         # Every block adds its two c_proj outputs to the residual stream; shrinking
-        # those weights keeps the total of all writes the same size at any depth (GPT-2).
+        # those weights keeps the total of all writes about the same size however many
+        # layers the model has (GPT-2).
         for name, param in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
