@@ -361,6 +361,17 @@ def test_pipeline_diagrams_use_the_live_numbers(drawings):
     assert f"x {batch_size}×11 int64" in drawings["get_batch_sort"]  # the sort run's
     assert "context 1×6 … 1×11" in drawings["generate_sort"]
     assert "idx 1×7 … 1×12" in drawings["generate_sort"]
+    assert "top-k, k = min(2, 3): below the k-th best" in drawings["generate_sort"]
+    assert "top-p: off (top_p=None), every id stays possible" in drawings["generate_sort"]
+
+
+def test_generate_draws_the_top_p_cut_it_samples_with():
+    """top_p, like top_k, is one of generate's settings: the header and the loop's stage
+    say the p the traced run sampled with."""
+    drawn = drawing("generate", config="sort,top_p=0.9")
+    assert "top_k=None top_p=0.9" in drawn
+    assert "top-p, p = 0.9: beyond the likeliest holding p → −inf" in drawn
+    assert "top-k: off (top_k=None)" in drawn
 
 
 def test_char_tokens_decode_with_the_live_vocabulary(drawings):
@@ -403,6 +414,7 @@ def test_drawing_is_deterministic(drawings):
         ("generate", {"config": "sort,temperature=0"}, "temperature is a number above 0", "1"),
         ("generate", {"config": "sort,top_k=many"}, "top_k is a whole number", "every token"),
         ("generate", {"config": "sort,max_new_tokens=0"}, "at least 1", "leave it out"),
+        ("generate", {"config": "sort,top_p=1.5"}, "top_p is a number above 0, at most 1", "every"),
         (
             "model_src.model:GPT",
             {"config": "sort", "focus": "transformer.h.0.atn"},

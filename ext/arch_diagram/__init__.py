@@ -32,7 +32,7 @@ The rest of the pipeline (see ``pipeline.py``): the argument is one of these wor
     ```{arch-diagram} get_batch      x and y of a training batch, real tokens (:input: BxT)
     ```{arch-diagram} tokenizer      characters → ids → characters (:input: 1xT)
     ```{arch-diagram} generate       the sampling loop (:input: 1xPROMPT); :config: also
-                                     takes max_new_tokens, temperature and top_k
+                                     takes max_new_tokens, temperature, top_k and top_p
 
 The same drawings from a shell: ``python -m ext.arch_diagram model_src.model:GPT
 --config sort --focus transformer.h.0.attn`` (``--help`` lists the options).

@@ -4,7 +4,7 @@ number in it taken from running the live code for the preset.
     optimizer   configure_optimizers: the weight-decay and no-decay parameter groups
     get_batch   prepare.get_batch: x and y, the same tokens one position apart
     tokenizer   the preset's vocabulary: characters → ids → characters
-    generate    generate: crop, forward, last logits, temperature, top-k, softmax, sample,
+    generate    generate: crop, forward, last logits, temperature, top-k, top-p, softmax, sample,
                 append, round and round
 
 The presets module gives the config, the sample input, the data set (``dataset``) and
@@ -286,19 +286,17 @@ def generate(request: Request, live: Live) -> list[str]:
     else:
         batch, prompt_len = 1, _dataset(live).meta.get("prompt_len", block_size // 2)
     new_tokens = settings["max_new_tokens"] or block_size + 1 - prompt_len
-    temperature, top_k = settings["temperature"], settings["top_k"]
+    temperature, top_k, top_p = (settings[k] for k in ("temperature", "top_k", "top_p"))
+    said = f"max_new_tokens={new_tokens} temperature={temperature} top_k={top_k} top_p={top_p}"
     if new_tokens < 1 or temperature <= 0 or (top_k is not None and top_k < 1):
-        raise Problem(
-            f"max_new_tokens={new_tokens}, temperature={temperature}, top_k={top_k}",
-            hint="max_new_tokens ≥ 1, temperature > 0, top_k ≥ 1 or None",
-        )
+        raise Problem(said, hint="max_new_tokens ≥ 1, temperature > 0, top_k ≥ 1 or None")
     prompt = live.sample((batch, prompt_len))
     ops = {"div", "softmax", "multinomial", "cat"}
     torch.manual_seed(0)
     with Recorder(model, ops) as recorder:
         run(
             f"{model_name}.generate",
-            lambda: model.generate(prompt, new_tokens, temperature=temperature, top_k=top_k),
+            lambda: model.generate(prompt, new_tokens, temperature, top_k=top_k, top_p=top_p),
         )
 
     def shapes(values) -> str:
@@ -323,17 +321,20 @@ def generate(request: Request, live: Live) -> list[str]:
             out="logits " + shapes(r.outputs[0].shape for r in roots),
         ),
         draw.Node(f"logits[:, -1, :] / temperature {temperature}", free=True, out=outputs("div")),
-    ]
-    body.append(
         draw.Node(  # masks the scaled logits in place: the same tensor goes on
             f"top-k, k = min({top_k}, {vocab}): below the k-th best → −inf"
             if top_k is not None
             else "top-k: off (top_k=None), every id stays possible",
             free=True,
             out=outputs("div"),
-        )
-    )
-    body += [
+        ),
+        draw.Node(  # a new tensor of the same shape, the ids beyond p at −inf
+            f"top-p, p = {top_p}: beyond the likeliest holding p → −inf"
+            if top_p is not None
+            else "top-p: off (top_p=None), every id stays possible",
+            free=True,
+            out=outputs("div"),
+        ),
         draw.Node("softmax: scores → probabilities", free=True, out="probs " + outputs("softmax")),
         draw.Node(
             "multinomial: sample one id per row", free=True, out="next " + outputs("multinomial")
@@ -346,5 +347,5 @@ def generate(request: Request, live: Live) -> list[str]:
         draw.Label("idx " + shape_text(appended[-1].outputs[0].shape), arrow=True),
     ]
     header = _title(f"{model_name}.generate", live)
-    header.insert(1, f"max_new_tokens={new_tokens} temperature={temperature} top_k={top_k}")
+    header.insert(1, said)
     return draw.render(header, flow).splitlines()

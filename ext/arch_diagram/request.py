@@ -27,7 +27,9 @@ from .draw import MAX_WIDTH
 KINDS = ("optimizer", "get_batch", "tokenizer", "generate")  # drawn by pipeline.py
 # settings a kind takes in :config: besides the model's; generate's are model_src/sample.py's
 # defaults, except max_new_tokens: None fills the context window once
-KIND_SETTINGS = {"generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None}}
+KIND_SETTINGS = {
+    "generate": {"max_new_tokens": None, "temperature": 0.8, "top_k": None, "top_p": None}
+}
 # what each of those may be: (test, what it is, the hint)
 WHOLE, ABOVE_ZERO = "a whole number, at least 1", "a number above 0"
 SETTING_RULES = {
@@ -42,6 +44,11 @@ SETTING_RULES = {
         "1 samples as the model learned; lower is more careful",
     ),
     "top_k": (lambda v: _whole(v) and v >= 1, WHOLE, "leave it out to sample from every token"),
+    "top_p": (
+        lambda v: _number(v) and 0 < v <= 1,
+        "a number above 0, at most 1",
+        "leave it out to sample from every token",
+    ),
 }
 DEFAULT_DEPTH = 2
 # Levels expanded: beyond the nesting of any model, more draws the same.
