@@ -645,9 +645,20 @@ def test_html_tells_screen_readers_the_modules_instead_of_the_box_drawing(app):
     assert not re.search(r"display:\s*none|visibility:\s*hidden", rule)
     assert not page.select(".arch-diagram-text[hidden], .arch-diagram-text[style]")
 
-    # a pipeline diagram has no module to tell: it stays as it is
+    # a pipeline diagram has no modules to tell: its own lines, without the box drawing
     myst = BeautifulSoup((app.outdir / "myst.html").read_text(encoding="utf-8"), "html.parser")
-    assert not myst.select("[aria-hidden], .arch-diagram-text")
+    block = myst.select_one("div.arch-diagram")
+    assert block.select_one("pre")["aria-hidden"] == "true"
+    said = [line.get_text() for line in block.select(".arch-diagram-text p")]
+    assert not block.select(".arch-diagram-text ol")
+    assert said[0] == "GPT.configure_optimizers · preset sort"
+    assert "model.parameters(): 40 tensors, 85,584 parameters" in said
+    assert any(line.startswith("group 0: weight_decay=0.1 · matrices") for line in said)
+    assert said[-1].endswith("(tied): one tensor, counted once")
+    drawn = "".join(drawn_lines(block))
+    assert "│" in drawn and "▼" in drawn  # what the screen reader is spared
+    assert not re.search("[\u2500-\u257f▼►◄]", "".join(said))
+    assert len(said) == len([line for line in drawn_lines(block) if re.search(r"\w", line)])
 
 
 def drawn_lines(block) -> list[str]:

@@ -41,11 +41,13 @@ The directive only checks its options and records what to draw while a page is r
 After reading (``env-updated``) every diagram of the book is taken from the cache or
 drawn, a core each, and when a page is written its placeholder node becomes a captioned
 literal block: every builder shows it as text, HTML gets the copy button, and the
-caption an anchor (the :name:, or one made of what is drawn). A module's diagram is
-told again in HTML for screen readers, which would read the box drawing glyph by glyph:
-its <pre> is hidden from them, and a visually hidden list (arch_diagram.css) gives them
-the header lines, every module drawn, in the drawing's order, with its type, output
-shape and parameters, and the footnotes, all from the trace the drawing is made of.
+caption an anchor (the :name:, or one made of what is drawn). Every diagram is told
+again in HTML for screen readers, which would read the box drawing glyph by glyph: its
+<pre> is hidden from them, and visually hidden text (arch_diagram.css) stands in. For a
+module's diagram it gives the header lines, every module drawn, in the drawing's order,
+with its type, output shape and parameters, and the footnotes, all from the trace the
+drawing is made of; for the pipeline's kinds, the drawing's own lines without the box
+drawing and arrowheads.
 Cache keys cover the request, the project files it is drawn from (pages depend on them
 too, so an edit to the model redraws) and the versions of torch and this package. A
 problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
@@ -59,6 +61,7 @@ import contextlib
 import functools
 import html
 import importlib.metadata
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -96,9 +99,10 @@ class arch_diagram(nodes.General, nodes.Element):
 
 
 class told_diagram(nodes.literal_block):
-    """A module's drawing, told again as text: ``header``, ``parts`` and ``footnotes``
-    (request.Drawing). HTML hides the drawing from screen readers and gives them that
-    text instead; every other builder shows the literal block alone."""
+    """A drawing, told again as text: ``header``, ``parts`` and ``footnotes``
+    (request.Drawing; a pipeline's drawing, its lines as the header and no parts). HTML
+    hides the drawing from screen readers and gives them that text instead; every other
+    builder shows the literal block alone."""
 
 
 class ArchDiagram(_core.OneArgument, SphinxDirective):
@@ -252,17 +256,10 @@ def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
             node.replace_self(placeholder(request.target, reason))
             continue
         drawing = made.value
-        if drawing.parts:
-            block = told_diagram(
-                drawing.text,
-                drawing.text,
-                language="text",
-                header=drawing.header,
-                parts=drawing.parts,
-                footnotes=drawing.footnotes,
-            )
-        else:
-            block = nodes.literal_block(drawing.text, drawing.text, language="text")
+        told = {"header": drawing.header, "parts": drawing.parts, "footnotes": drawing.footnotes}
+        if not drawing.parts:  # a pipeline's drawing: no modules, its own lines tell it
+            told = {"header": plain_lines(drawing.text), "parts": [], "footnotes": []}
+        block = told_diagram(drawing.text, drawing.text, language="text", **told)
         block.source, block.line = node.source, node.line
         node.replace_self(block)
 
@@ -283,9 +280,20 @@ def visit_told_html(self, node: told_diagram) -> None:
         "".join(f"<p>{html.escape(line)}</p>" for line in node[lines])
         for lines in ("header", "footnotes")
     )
-    told = f"{header}{told_parts(node['parts'])}{footnotes}"
+    told = f"{header}{told_parts(node['parts']) if node['parts'] else ''}{footnotes}"
     self.body.append(f'<div class="arch-diagram-text">{told}</div>\n')
     raise nodes.SkipNode
+
+
+# The box drawing (U+2500 to U+257F) and the arrowheads the drawings join it with: a
+# screen reader names each glyph. The arrows of the text itself (→) stay.
+_GLYPHS = re.compile("[\u2500-\u257f\u25b2\u25ba\u25bc\u25c4]+")
+
+
+def plain_lines(text: str) -> list[str]:
+    """A drawing's lines without their box drawing, spaces collapsed, blank lines dropped."""
+    lines = (" ".join(_GLYPHS.sub(" ", line).split()) for line in text.splitlines())
+    return [line for line in lines if line]
 
 
 def told_parts(parts: list[Part]) -> str:
