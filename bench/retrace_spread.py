@@ -32,6 +32,7 @@ import json
 import sys
 from pathlib import Path
 
+import run as bench_run  # bench/run.py, beside this script
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,8 +69,8 @@ def spread(a: list[float], b: list[float]) -> dict[int, float]:
 
 def parting(a: list[float], b: list[float]) -> int | None:
     """The first step at which two runs' losses differ by more than GAP (None: not within
-    the steps they ran)."""
-    return next((i for i, (x, y) in enumerate(zip(a, b, strict=True), 1) if abs(x - y) > GAP), None)
+    the steps they ran), as bench/run.py finds it for the page's retrace."""
+    return bench_run.parting(a, b)["first step past the gap"]
 
 
 def parting_steps(seeds: range) -> None:
