@@ -197,6 +197,7 @@ def test_the_export_starts_where_the_books_run_started(tmp_path):
     assert payload["book"] == [
         [m["iter"], m["loss"], m.get("val_loss")] for m in trained.get(PRESET).metrics
     ]
+    assert payload["book_dtype"] == str(expected.lm_head.weight.dtype).removeprefix("torch.")
 
 
 # --- in chromium -----------------------------------------------------------------------
@@ -345,6 +346,8 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
         return
     assert parted > RETRACED
     assert f"{within} to step {kept}, then parted from them at step {parted}: " in status
+    book_dtype = str(torch.get_default_dtype()).removeprefix("torch.")  # as train.fit ran it
+    assert f"float64 against PyTorch's {book_dtype})" in status
     progress = widget.locator(".nb-training-progress").inner_text()
     assert progress.endswith(f" · parted from the book's run at step {parted}")
 

@@ -277,6 +277,8 @@ def payload(preset: str) -> dict:
         "data": training.training_data(preset),
         "book": [[r["iter"], r["loss"], r.get("val_loss")] for r in entry.metrics],
         "retrace_tolerance": RETRACE_TOLERANCE,
+        # what the book's run computed in, for the page's word on why a retrace parts
+        "book_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "draw": drawing_rules(rules["config"]),
     }
 

@@ -542,7 +542,7 @@
     const within = `Your losses stayed within ${retrace.tolerance} of the book's PyTorch run's`;
     if (!retrace.parted) return ` ${within} at every step both logged.`;
     const until = retrace.within ? `${within} to step ${retrace.within}, then` : "Your losses";
-    return ` ${until} parted from them at step ${retrace.parted}: float rounding (your browser's float64 against PyTorch's float32), grown over the steps.`;
+    return ` ${until} parted from them at step ${retrace.parted}: float rounding (your browser's float64 against PyTorch's ${retrace.bookDtype}), grown over the steps.`;
   }
 
   /** What the status line says when the run's state changes. */
@@ -620,7 +620,8 @@
     const run = { settings, config, parameters, payload, weights, records: [] };
     run.bookLosses = new Map(payload.book.map(([step, loss]) => [step, loss]));
     if (parts().retracesBook(options.start, fields)) {
-      run.retrace = { tolerance: payload.retrace_tolerance, within: 0, parted: null };
+      const { retrace_tolerance: tolerance, book_dtype: bookDtype } = payload;
+      run.retrace = { tolerance, bookDtype, within: 0, parted: null };
     }
     return Object.assign(run, { state: "starting", stepping: false });
   }
