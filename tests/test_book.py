@@ -52,8 +52,13 @@ def _page_text(page: Path) -> str:
 # A paired statistic as verdicts.Comparison.statistic prints it: mean, standard error,
 # seeds, and the note where only the floor of a comparison of shares makes it "even".
 PAIRED = (
-    r"([+-]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
+    r"([+−]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
 )
+
+
+def signed(number: str | float) -> float:
+    """A number as the page prints it: a minus sign (−), not a hyphen, below zero."""
+    return float(str(number).replace("−", "-"))
 
 
 def _rule_words(
@@ -62,7 +67,7 @@ def _rule_words(
     """The words a paired statistic (difference, error, words as the page prints them)
     must come with by the book's rule (verdicts.py), up to the page's rounding; `floored`,
     the floor's note if the page printed one, makes them the even words."""
-    difference, error, words = float(said[0]), float(said[1]), said[2]
+    difference, error, words = signed(said[0]), float(said[1]), said[2]
     if floored:
         assert words == even, (difference, error, floored, words)
     elif abs(difference) > 3 * error + rounding:
@@ -145,7 +150,7 @@ def test_the_window_section_says_what_its_runs_and_the_task_give(book_html):
         said, mean, error, seeds, floored = claims[0]
         assert int(seeds) >= 5
         _rule_words((mean, error, said), *words, floored=floored)
-        verdicts_said.append((("ahead", "behind", "even")[words.index(said)], float(mean)))
+        verdicts_said.append((("ahead", "behind", "even")[words.index(said)], signed(mean)))
     verdict, difference = verdicts_said[1]
     cost = {
         "ahead": "even speeds learning up",
@@ -370,7 +375,7 @@ def _worded_by_the_rule(text: str) -> list[tuple[str, str]]:
     wrong = []
     for m in found:
         words = re.split(r"[:;.] ", text[: m.start()])[-1]
-        within = bool(m[4]) or abs(float(m[1].replace("−", "-"))) <= 3 * float(m[2])
+        within = bool(m[4]) or abs(signed(m[1])) <= 3 * float(m[2])
         if within != ("no difference this book can measure" in words):
             wrong.append((words, m[0]))
     return wrong
@@ -477,10 +482,10 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
     on = measured["calculator", "tool on"]
     quoted = re.search(r"the model gets ([\d.]+)% of the held-out sums right", text)
     assert abs(float(quoted.group(1)) - sum(on) / len(on)) < 0.1  # the table's rounding
-    said = re.search(r"tool on minus tool off is ([+-][\d.]+) ± ([\d.]+) points", text)
+    said = re.search(r"tool on minus tool off is ([+−][\d.]+) ± ([\d.]+) points", text)
     off = measured["calculator", "tool off"]
     mean = sum(a - b for a, b in zip(on, off, strict=True)) / len(on)
-    assert abs(float(said.group(1)) - mean) < 0.2  # the table's rounding
+    assert abs(signed(said.group(1)) - mean) < 0.2  # the table's rounding
     lead = re.search(rf"Hundreds minus units, seed by seed, is {PAIRED}: (.*?)\.", text)
     _rule_words(
         lead.group(1, 2, 5),
@@ -676,7 +681,7 @@ def test_the_finetuning_chapter_measures_the_collapse_and_the_token_row(book_htm
     gain = [a - b for a, b in zip(table["LoRA r=8, # row"], table["LoRA r=8"], strict=True)]
     said = re.search(rf"row.s run minus rank 8 is {PAIRED}: (.*?)\;", row)
     assert int(said.group(3)) == len(gain) >= 5
-    assert abs(float(said.group(1)) - sum(gain) / len(gain)) < 0.1  # the table's rounding
+    assert abs(signed(said.group(1)) - sum(gain) / len(gain)) < 0.1  # the table's rounding
     _rule_words(
         said.group(1, 2, 5),
         "training the row helps", "training the row hurts",

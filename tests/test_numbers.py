@@ -107,6 +107,9 @@ UNREAD = {
         r"(?<![\w.,−-])([−-]?\d[\d,]*(?:\.\d+)?)( ?%)? (?:to|–) \1\2?(?![.,]?\d)"
     ),
     "a plural hedged with (s)": re.compile(r"\w\(s\)"),
+    # a number below zero printed by format(), not by wording.number: "-0.5", not "−0.5"
+    # (a hyphen after a word, a bracket or a colon is a name's or an index's: GPT-2, [:, -1])
+    "a hyphen for a minus sign": re.compile(r"(?<![^\s(])-\d[\d,]*(?:\.\d+)?%?(?![\w:\]])"),
 }
 # a value glued in as nothing: MyST-NB writes the span, empty
 EMPTY_GLUE = re.compile(r'<span class="[^"]*\bpasted-text\b[^"]*">\s*</span>')
@@ -132,12 +135,15 @@ def test_glued_values_read_as_english(book_html, page):
 def test_the_reading_check_finds_equal_ranges_and_hedged_plurals():
     said = (
         "Each run took 3 to 3 CPU-seconds; 12.5 % to 12.5 % of them; seed(s) 1 to 4 and "
-        "13 to 3, 3 to 30, 0.5 to 0.55 and 2 to 2.5 are ranges, and GPT-2 to 2 is a name."
+        "13 to 3, 3 to 30, 0.5 to 0.55 and 2 to 2.5 are ranges, and GPT-2 to 2 is a name; "
+        "a gap of -0.5 (or (-1.2%)), not of −0.5, GPT-2 or x[:, -1] and x[-3:]."
     )
     assert [found.partition(":")[0] for found in unread(said)] == [
         "a range whose ends are equal",
         "a range whose ends are equal",
         "a plural hedged with (s)",
+        "a hyphen for a minus sign",
+        "a hyphen for a minus sign",
     ]
     assert EMPTY_GLUE.findall(
         '<span class="pasted-text"> </span><span class="pasted-text">3</span>'

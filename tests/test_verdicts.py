@@ -47,6 +47,14 @@ def test_a_span_whose_ends_print_alike_is_one_value():
     assert wording.span([0.125, 0.125], ".1%") == "12.5%"
 
 
+def test_a_number_below_zero_takes_the_minus_sign_and_a_rounded_zero_none():
+    assert wording.number(-0.52, ".2f") == "−0.52"
+    assert wording.number(-0.001, ".2f") == "0.00"
+    assert wording.span([-0.21, -0.121], ".3f") == "−0.210 to −0.121"
+    behind = verdicts.paired([0.7] * 5, [0.8, 0.9, 0.85, 0.8, 0.9])
+    assert behind.statistic() == "−15.0 ± 2.2 points over 5 seeds"
+
+
 def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():
     assert wording.by_seed([0.987, 0.997, 0.995], ".1%") == "99.3% (98.7% to 99.7% by seed)"
     assert wording.by_seed([0.0, 0.0001, 0.0], ".1%") == "0.0%"
@@ -98,8 +106,8 @@ def test_a_size_prints_without_a_plus_and_a_gap_by_its_magnitude_with_the_statis
     shares_of_a_gain = verdicts.Comparison((0.40, 0.45, 0.50, 0.42, 0.48))
     assert shares_of_a_gain.statistic(unit="%", plus=False) == "45.0 ± 1.8% over 5 seeds"
     falling = verdicts.paired([0.5160, 0.5236] * 4, [0.53] * 8, floor=verdicts.RESOLUTION)
-    assert falling.statistic().startswith("-1.0 ± 0.1 points")
-    assert falling.statistic(plus=False).startswith("-1.0 ±")  # a fall keeps its sign
+    assert falling.statistic().startswith("−1.0 ± 0.1 points")
+    assert falling.statistic(plus=False).startswith("−1.0 ±")  # a fall keeps its sign
     assert falling.magnitude() == "1.0"
     just_under = verdicts.shares([0.5160, 0.5236] * 4, [0.5] * 8)
     assert just_under.magnitude() == "1.98"  # as many digits as the statistic shows

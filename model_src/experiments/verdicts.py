@@ -86,6 +86,7 @@ class Comparison:
         plus: bool = True,
     ) -> str:
         """The mean difference with its standard error: '+8.0 ± 2.4 points over 8 seeds',
+        '−3.1 ± …' (a minus sign, not a hyphen) below zero,
         and ', under the floor of 2 points' where only the floor makes it "even" (a steady
         gap of one problem would otherwise read as a difference the verdict denies).
         Without a "+" (`plus=False`) for a mean that is a size, not a difference: '46.3 ±
@@ -93,7 +94,7 @@ class Comparison:
         digits = self._digits(scale) if digits is None else digits
         shown = self.magnitude(scale, digits)
         positive = "+" if plus else ""
-        sign = "" if float(shown) == 0 else positive if self.mean > 0 else "-"  # no "-0.0"
+        sign = "" if float(shown) == 0 else positive if self.mean > 0 else "−"  # no "−0.0"
         error = f"{self.standard_error * scale:.{digits}f}"
         if self.standard_error and float(error) == 0:  # a spread, if one under the digits
             error = f"less than {10**-digits:.{digits}f}"

@@ -1,16 +1,27 @@
-"""How the pages word what they measured: a range whose two ends print alike is said as
-one value ("3 CPU-seconds", never "3 to 3 CPU-seconds"), and a word that follows a count
-agrees with it ("1 problem", "0 problems", "1 run sorts", "3 runs sort")."""
+"""How the pages word what they measured: a number below zero takes the minus sign
+("−0.52", not "-0.52"), a range whose two ends print alike is said as one value
+("3 CPU-seconds", never "3 to 3 CPU-seconds"), and a word that follows a count agrees with
+it ("1 problem", "0 problems", "1 run sorts", "3 runs sort")."""
 
 import math
 import statistics
 from collections.abc import Iterable
 
 
+def number(value: float, spec: str = "") -> str:
+    """value formatted with spec, as prose prints it: with a minus sign (−), not the
+    hyphen format() writes, and no sign on a value that rounds to zero ("0.00", not "-0.00")."""
+    text = format(value, spec)
+    if not text.startswith("-"):
+        return text
+    digits = {c for c in text if c.isdigit()}
+    return text[1:] if digits == {"0"} else "−" + text[1:]
+
+
 def span(values: Iterable[float], spec: str = "") -> str:
     """'low to high' of values, each formatted with spec; the one value if both print alike."""
     values = list(values)
-    low, high = format(min(values), spec), format(max(values), spec)
+    low, high = number(min(values), spec), number(max(values), spec)
     return low if low == high else f"{low} to {high}"
 
 
@@ -19,7 +30,7 @@ def by_seed(values: Iterable[float], spec: str = "") -> str:
     '99.3% (98.7% to 99.7% by seed)'; the mean alone where every seed prints alike, so
     that it reads wherever a single value would ('sorts 0.0% of them')."""
     values = list(values)
-    mean, seeds = format(statistics.fmean(values), spec), span(values, spec)
+    mean, seeds = number(statistics.fmean(values), spec), span(values, spec)
     return mean if " to " not in seeds else f"{mean} ({seeds} by seed)"
 
 
