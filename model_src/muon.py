@@ -55,8 +55,9 @@ class Muon(torch.optim.Optimizer):
 
 def block_matrices(model: torch.nn.Module) -> list[str]:
     """The names of the parameters Muon trains: the Linear weights inside the blocks.
-    Embeddings are lookups whose rows only their own tokens move, and the output layer
-    (tied to them here) scores tokens; norm gains and biases are vectors, not maps."""
+    Embeddings are lookups, a row read only where its token appears (tied to the output
+    layer here, every row also gets the scoring's gradient, but it stays a table of
+    tokens, not a map of the residual stream); norm gains and biases are vectors."""
     return [
         n for n, p in model.named_parameters() if n.startswith("transformer.h.") and p.dim() == 2
     ]
