@@ -43,11 +43,11 @@ drawn, a core each, and when a page is written its placeholder node becomes a ca
 literal block: every builder shows it as text, HTML gets the copy button, and the
 caption an anchor (the :name:, or one made of what is drawn). Every diagram is told
 again in HTML for screen readers, which would read the box drawing glyph by glyph: its
-<pre> is hidden from them, and visually hidden text (arch_diagram.css) stands in. For a
-module's diagram it gives the header lines, every module drawn, in the drawing's order,
-with its type, output shape and parameters, and the footnotes, all from the trace the
-drawing is made of; for the pipeline's kinds, the drawing's own lines without the box
-drawing and arrowheads.
+<pre> is one named picture to them (role img), and visually hidden text (arch_diagram.css)
+stands in. For a module's diagram it gives the header lines, every module drawn, in the
+drawing's order, with its type, output shape and parameters, and the footnotes, all from
+the trace the drawing is made of; for the pipeline's kinds, the drawing's own lines
+without the box drawing and arrowheads.
 Cache keys cover the request, the project files it is drawn from (pages depend on them
 too, so an edit to the model redraws) and the versions of torch and this package. A
 problem is a warning at the directive's line (type ``nanobook.arch-diagram``), and the
@@ -101,8 +101,8 @@ class arch_diagram(nodes.General, nodes.Element):
 class told_diagram(nodes.literal_block):
     """A drawing, told again as text: ``header``, ``parts`` and ``footnotes``
     (request.Drawing; a pipeline's drawing, its lines as the header and no parts). HTML
-    hides the drawing from screen readers and gives them that text instead; every other
-    builder shows the literal block alone."""
+    makes the drawing one named picture to screen readers and gives them that text; every
+    other builder shows the literal block alone."""
 
 
 class ArchDiagram(_core.OneArgument, SphinxDirective):
@@ -267,15 +267,22 @@ def show_diagrams(app, doctree: nodes.document, docname: str) -> None:
 # --- the drawing told again, for screen readers -------------------------------------------
 
 
+# What a screen reader says of the drawing itself, where the keyboard's Tab reaches it.
+DRAWN = "The diagram drawn in box characters; the same diagram follows in words"
+
+
 def visit_told_html(self, node: told_diagram) -> None:
-    """The literal block as Sphinx writes it, its <pre> hidden from screen readers (not
-    the whole block: the copy button in it would stay reachable by keyboard, but unnamed),
-    then the text they read instead, visually hidden."""
+    """The literal block as Sphinx writes it, its <pre> one named picture to screen readers
+    (role img: its glyphs are not read one by one), then the text they read instead,
+    visually hidden. Not aria-hidden: the theme makes a <pre> wider than the column a Tab
+    stop, so that the keyboard can scroll it (a phone's width), and a Tab stop hidden from
+    screen readers would be announced as nothing. Only the <pre>, not the whole block: the
+    copy button in it stays reachable, with its name."""
     start = len(self.body)
     with contextlib.suppress(nodes.SkipNode):  # Sphinx's visitor writes it all, then skips
         self.visit_literal_block(node)
     written = "".join(self.body[start:])
-    self.body[start:] = [written.replace("<pre>", '<pre aria-hidden="true">', 1)]
+    self.body[start:] = [written.replace("<pre>", f'<pre role="img" aria-label="{DRAWN}">', 1)]
     header, footnotes = (
         "".join(f"<p>{html.escape(line)}</p>" for line in node[lines])
         for lines in ("header", "footnotes")
