@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 # the one sphinx-build command line, shared with tests and bench; where the cache is
 from buildlib import book_build, store
 
+# nox.project.dependency_groups, which reads pyproject.toml's groups, came in 2025.02.09
+nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "virtualenv"  # uv does not see a local CPU torch wheel
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["docs", "tests"]
