@@ -404,7 +404,10 @@ def fallback_table(data: dict) -> nodes.Node:
 
 
 def visit_html(self, node) -> None:
-    self.body.append(opening_tag(self, node, shown_settings(self.builder.env, node)))
+    # named, as every live widget is, so that a screen reader lists it among the regions
+    label = "Memory and cost calculator"
+    settings = shown_settings(self.builder.env, node)
+    self.body.append(opening_tag(self, node, settings, **{"aria-label": label}))
 
 
 def depart_html(self, node) -> None:
