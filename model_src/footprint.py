@@ -42,8 +42,8 @@ def tensors(n_layer, bias):
 def optimizer_bytes(name, n_params, n_matrices, n_tensors, n_layer, precision):
     """The optimizer's buffers after a step, as torch keeps them. AdamW: two running
     averages per parameter and a step count per tensor. Muon (muon.optimizers): one
-    momentum per number of the block matrices, AdamW for the rest (four matrices a
-    block). SGD with momentum: one buffer per parameter."""
+    momentum per number of the block matrices (four a block, no step count), AdamW for
+    the rest. SGD with momentum: one buffer per parameter."""
     if name == "adamw":
         return 2 * n_params * precision + n_tensors * STEP_COUNT_BYTES
     if name == "muon":

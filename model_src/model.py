@@ -20,8 +20,9 @@ from torch.nn import functional as F
 class LayerNorm(nn.Module):
     """Normalise each position's channels to zero mean and unit variance, then rescale.
 
-    Written out because the bias must be optional: GPT-2 has one, and dropping it
-    makes a model slightly smaller, faster and (in nanoGPT's experience) no worse.
+    Written out because the bias must be optional, which nn.LayerNorm allowed only from
+    PyTorch 2.1 on, after nanoGPT: GPT-2 has one, and dropping it makes a model slightly
+    smaller, faster and (in nanoGPT's experience) no worse.
     """
 
     def __init__(self, ndim: int, bias: bool):

@@ -49,7 +49,7 @@ class Muon(torch.optim.Optimizer):
                 buf = self.state[p].setdefault("momentum", torch.zeros_like(p))
                 buf.mul_(group["momentum"]).add_(p.grad)
                 update = newton_schulz(p.grad + group["momentum"] * buf)  # Nesterov
-                # U V^T of a tall matrix has rows shorter than 1: scale them back up
+                # U V^T of a tall matrix has rows of mean square length cols/rows: back to 1
                 p.add_(update, alpha=-group["lr"] * max(1, p.size(0) / p.size(1)) ** 0.5)
 
 

@@ -75,7 +75,8 @@ class NormAttention(nn.Module):
         self.register_buffer("angles", angles, persistent=False)
 
     def heads(self, h):
-        """Queries, keys and values, each (B, nh, T, hs): q and k of length s_qk."""
+        """Queries, keys and values, each (B, nh, T, hs): q and k unit vectors, then
+        scaled channel by channel by s_qk (all ones at the start)."""
         B, T, C = h.size()
         qkv = self.c_attn(h).view(B, T, 3, self.n_head, C // self.n_head)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, T, hs)

@@ -5,7 +5,7 @@
 
 No answer key is shown to the model: it writes a group of answers to each prompt by
 sampling, a checker scores each one, and the update raises the log-probability of the
-answers that scored above their group's mean and lowers the others (REINFORCE with the
+answers that scored above their group's mean and lowers those below it (REINFORCE with the
 group's mean as the baseline). With `normalise=True` the advantages are also divided by
 the group's standard deviation, as GRPO does; with `baseline="leave-one-out"` each answer
 is compared with the mean of the *other* answers of its group (RLOO), which keeps the

@@ -45,12 +45,12 @@ DEFAULTS = dict(
     eval_interval=2000,  # evaluate (and maybe checkpoint) every this many steps
     log_interval=1,  # write a log.jsonl line every this many steps
     eval_iters=200,  # batches per split in each evaluation
-    always_save_checkpoint=False,  # False: save only when val loss improves
+    always_save_checkpoint=False,  # False: save only when val loss improves (nanoGPT: True)
     init_from="scratch",  # 'scratch' or 'resume' (from out_dir/ckpt.pt)
     # data
     dataset="char",  # 'sort' or 'char'
     data_dir="",  # '' means data/<dataset>, prepared on first use
-    gradient_accumulation_steps=1,  # micro-batches summed into each optimiser step
+    gradient_accumulation_steps=1,  # micro-batches averaged into each optimiser step
     batch_size=12,
     block_size=1024,
     # model
@@ -58,7 +58,7 @@ DEFAULTS = dict(
     n_head=12,
     n_embd=768,
     dropout=0.0,
-    bias=True,
+    bias=True,  # as in GPT-2 itself; nanoGPT's train.py turns biases off
     # AdamW
     learning_rate=6e-4,
     max_iters=600000,
@@ -325,7 +325,7 @@ def fit(
     while iter_num < cfg["max_iters"]:
         lr = get_lr(iter_num, cfg)
         for group in optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # muon.py: Muon's own multiple
         t0 = time.perf_counter()
         loss_sum = 0.0
         for _ in range(accum):
