@@ -27,7 +27,7 @@ SIZES: tuple[dict, ...] = (
 
 # Fewer steps than the preset's keep the sweep affordable (the scale chapter reports the
 # measured seconds). At 400 the two smallest sizes came out in the wrong order on the
-# book's earlier corpus, its own code and prose (the scale chapter retrains them at 400
+# book's earlier corpus (its own code and prose; the scale chapter retrains them at 400
 # on the plays); at 600 the sizes were ordered.
 STEPS = 600
 TRAINING = dict(max_iters=STEPS, warmup_iters=STEPS // 10, lr_decay_iters=STEPS, eval_interval=100)
