@@ -32,7 +32,9 @@ from .modern import ModernGPT, rope_angles, rotate
 
 @dataclass
 class NGPTConfig(GPTConfig):
-    bias: bool = False  # nothing to add: every output is a cosine times a scale
+    # never read: every Linear below has no bias, since every output is a cosine times a
+    # scale, whatever a GPT config passed in says (the sort preset's has bias=True)
+    bias: bool = False
     rope_base: float = 10000.0
     wpe: bool = False  # a learned position table added to the token's vector (not RoPE)
     alpha_init: float = 0.05  # each block starts by moving h 5% of the way to its proposal
