@@ -275,22 +275,28 @@ def test_a_number_typed_is_said_once_the_reader_pauses(open_test_root_page):
     only once the reader pauses (not a result for "32" on the way to "325"), and a choice
     from a menu at once."""
     page = open_test_root_page()
+    # The page's clock moves only when the test moves it: the reader's pauses are the
+    # ones typed here, never a busy machine's slow round trips between the steps below.
+    page.clock.install(time=0)
+    page.clock.pause_at(60_000)
     widget = page.locator(".nb-live-memory")
     status = widget.locator(".nb-live-status")
     layers = widget.get_by_label("layers", exact=True)
     layers.fill("3")
-    page.wait_for_timeout(700)
+    page.clock.run_for(700)
     status.evaluate(  # each change of the status line, and whether it was live then
         """(s) => { window.heard = [];
                     new MutationObserver(() => window.heard.push([s.ariaLive, s.textContent]))
                       .observe(s, { childList: true, characterData: true, subtree: true }); }"""
     )
-    layers.press_sequentially("25", delay=150)
+    layers.press("2")
+    page.clock.run_for(150)  # a keystroke 150 ms after the last: still typing
+    layers.press("5")
     assert "from 1 to 256" in status.inner_text()  # shown at once
     assert set(shown_on(page).values()) == {"—"}
     heard = page.evaluate("window.heard.splice(0)")
     assert heard and {live for live, _ in heard} == {"off"}  # typed, not said
-    page.wait_for_timeout(700)
+    page.clock.run_for(700)
     heard = page.evaluate("window.heard.splice(0)")
     assert heard == [["polite", status.inner_text()]]  # said once, after the pause
     widget.get_by_label("optimizer").select_option("muon")
