@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
-from buildlib import book_build, processes
+from buildlib import processes
 from ext._core import Problem
 from ext.annotated_source import shapes
 from ext.annotated_source.directive import collapse_option
@@ -636,147 +636,142 @@ def test_a_changed_source_file_rebuilds_its_pages(make_app, app_params):
     srcdir="annotated-source-browser",
     confoverrides={"html_theme": "sphinx_book_theme"},
 )
-def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(app):
-    from playwright.sync_api import sync_playwright
-
+def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(app, browser):
     app.build()
     url = (app.outdir / "attention.html").as_uri()
     masked = line_of(MODEL, "att = att.masked_fill")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**book_build.chromium())
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            block = page.locator("div.annotated-source").first
-            block_id = block.get_attribute("id")
-            note = block.locator(f'.as-note[data-as-lines="{masked}-{masked}"]')
-            line = block.locator(f"#{block_id}-L{masked}")
-            # The theme's text column is too narrow for notes beside 90-character lines:
-            # each note stands above its code, and the listing keeps to the column.
-            note_box, code_box = note.bounding_box(), line.bounding_box()
-            assert note_box["y"] + note_box["height"] <= code_box["y"]
-            column_right = page.evaluate(
-                """() => { const a = document.querySelector('article.bd-article');
-                   return a.getBoundingClientRect().right
-                     - parseFloat(getComputedStyle(a).paddingRight); }"""
-            )
-            assert block.evaluate("b => b.getBoundingClientRect().right") <= column_right + 0.5
-            # A listing given room for both (here by hand) puts them side by side.
-            block.evaluate("b => { b.style.width = '72rem'; b.style.maxWidth = 'none'; }")
-            note_box, code_box = note.bounding_box(), line.bounding_box()
-            assert note_box["x"] + note_box["width"] <= code_box["x"]
-            assert abs(note_box["y"] - code_box["y"]) < 40
-            block.evaluate("b => b.removeAttribute('style')")
-            note.hover()
-            assert "as-active" in line.get_attribute("class")
-            page.mouse.move(0, 0)
-            assert "as-active" not in line.get_attribute("class")
-            line.hover()
-            assert "as-active" in note.get_attribute("class")
-            page.mouse.move(0, 0)
-            note.focus()  # keyboard focus does what hover does
-            assert "as-active" in line.get_attribute("class")
-            shape = line.locator(".as-shape")
-            light = shape.evaluate("e => getComputedStyle(e).color")
-            page.evaluate("document.documentElement.dataset.theme = 'dark'")
-            assert shape.evaluate("e => getComputedStyle(e).color") == "rgb(74, 222, 128)" != light
+    # the session's browser (conftest.py): a Playwright of its own cannot start in a
+    # process where a test before this one started that one
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        block = page.locator("div.annotated-source").first
+        block_id = block.get_attribute("id")
+        note = block.locator(f'.as-note[data-as-lines="{masked}-{masked}"]')
+        line = block.locator(f"#{block_id}-L{masked}")
+        # The theme's text column is too narrow for notes beside 90-character lines:
+        # each note stands above its code, and the listing keeps to the column.
+        note_box, code_box = note.bounding_box(), line.bounding_box()
+        assert note_box["y"] + note_box["height"] <= code_box["y"]
+        column_right = page.evaluate(
+            """() => { const a = document.querySelector('article.bd-article');
+               return a.getBoundingClientRect().right
+                 - parseFloat(getComputedStyle(a).paddingRight); }"""
+        )
+        assert block.evaluate("b => b.getBoundingClientRect().right") <= column_right + 0.5
+        # A listing given room for both (here by hand) puts them side by side.
+        block.evaluate("b => { b.style.width = '72rem'; b.style.maxWidth = 'none'; }")
+        note_box, code_box = note.bounding_box(), line.bounding_box()
+        assert note_box["x"] + note_box["width"] <= code_box["x"]
+        assert abs(note_box["y"] - code_box["y"]) < 40
+        block.evaluate("b => b.removeAttribute('style')")
+        note.hover()
+        assert "as-active" in line.get_attribute("class")
+        page.mouse.move(0, 0)
+        assert "as-active" not in line.get_attribute("class")
+        line.hover()
+        assert "as-active" in note.get_attribute("class")
+        page.mouse.move(0, 0)
+        note.focus()  # keyboard focus does what hover does
+        assert "as-active" in line.get_attribute("class")
+        shape = line.locator(".as-shape")
+        light = shape.evaluate("e => getComputedStyle(e).color")
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        assert shape.evaluate("e => getComputedStyle(e).color") == "rgb(74, 222, 128)" != light
 
-            page.set_viewport_size({"width": 390, "height": 800})
-            page.goto(url)
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            code = page.locator(".as-code").nth(1)
-            assert code.evaluate("e => e.scrollWidth <= e.clientWidth")  # long lines wrap
-            assert code.evaluate(  # onto extra rows inside their own line
-                """e => [...e.querySelectorAll('.as-src')].some(
-                    s => s.offsetHeight > 1.5 * parseFloat(getComputedStyle(s).lineHeight))"""
-            )
-            note_box, code_box = note.bounding_box(), line.bounding_box()
-            assert note_box["y"] + note_box["height"] <= code_box["y"]  # stacked
-        finally:
-            browser.close()
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        code = page.locator(".as-code").nth(1)
+        assert code.evaluate("e => e.scrollWidth <= e.clientWidth")  # long lines wrap
+        assert code.evaluate(  # onto extra rows inside their own line
+            """e => [...e.querySelectorAll('.as-src')].some(
+                s => s.offsetHeight > 1.5 * parseFloat(getComputedStyle(s).lineHeight))"""
+        )
+        note_box, code_box = note.bounding_box(), line.bounding_box()
+        assert note_box["y"] + note_box["height"] <= code_box["y"]  # stacked
+    finally:
+        context.close()
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
 @pytest.mark.sphinx("html", testroot="annotated-source", srcdir="annotated-source-formulas")
-def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_path, browser):
     app.build()
     result = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, tmp_path)
     time = result["second_size"]
     masked = line_of(MODEL, "att = att.masked_fill")
     formula = dict(result["lines"][str(masked)]["formulas"])["att"]
     second = dict(time[str(masked)]["values"])["att"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**book_build.chromium())
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto((app.outdir / "attention.html").as_uri())
-            block = page.locator("div.annotated-source").first
-            text = block.locator(f"#{block.get_attribute('id')}-L{masked} .as-shape-text")
-            captured = text.inner_text()
-            toggle = block.get_by_role("button", name="as B×T×C")
-            toggle.focus()
-            page.keyboard.press("Enter")
-            assert toggle.get_attribute("aria-pressed") == "true"
-            assert text.inner_text() == f"att: {formula}" == "att: B×nh×T×T"
-            # the line that defines the symbols keeps their values, never "B: B, T: T"
-            sizes = block.locator(
-                f"#{block.get_attribute('id')}-L{line_of(MODEL, 'B, T, C = x.size()')} "
-                ".as-shape-text"
-            )
-            assert re.fullmatch(r"B: \d+, T: \d+, C: \d+", sizes.inner_text()), sizes.inner_text()
-            page.keyboard.press("Enter")
-            assert text.inner_text() == captured
-            t = int(second.split("×")[-1])
-            page.evaluate(
-                "t => document.dispatchEvent(new CustomEvent('nanobook:input', "
-                "{detail: {model: 'sort', batch: 1, time: t}}))",
-                t,
-            )
-            assert text.inner_text() == f"att: {second}" != captured  # PyTorch's, at T = t
-            assert f"T = {t}" in block.locator(".as-live").first.inner_text()
-            # every shape with a formula now shows the second-size capture
-            compared = 0
-            for line, entry in result["lines"].items():
-                shown = block.locator(f"#{block.get_attribute('id')}-L{line} .as-shape-text")
-                if shown.count() and all(f for _, f in entry["formulas"]):
-                    assert shown.inner_text() == shapes_line({"values": time[line]["values"]})
-                    compared += 1
-            assert compared >= 5
-            # a widget's chosen query: its scores, masked row and weights under their lines
-            rows = {
-                "scores": [0.5, -1.25, 2],
-                "masked": [0.5, -1.25, None],
-                "softmax": [0.25, 0.75, 0],
-            }
-            page.evaluate(
-                """rows => document.dispatchEvent(new CustomEvent('nanobook:select', {detail: {
-                    model: 'sort', layer: 1, head: 2, query: 1, token: 'B',
-                    rows: {...rows,
-                           masked: rows.masked.map(v => v === null ? -Infinity : v)}}}))""",
-                rows,
-            )
-            lines = {
-                "scores": line_of(MODEL, "att = (q @ k"),
-                "masked": masked,
-                "softmax": line_of(MODEL, "att = F.softmax(att"),
-            }
-            shown = {
-                key: block.locator(f"#{block.get_attribute('id')}-L{n} .as-value").inner_text()
-                for key, n in lines.items()
-            }
-            assert shown["scores"].endswith("query 1 (“B”), layer 1 head 2: [0.50, −1.25, 2.00]")
-            assert shown["masked"].endswith("[0.50, −1.25, −∞]")
-            assert shown["softmax"].startswith("weights") and shown["softmax"].endswith(
-                "[0.25, 0.75, 0.00]"
-            )
-            assert errors == []
-        finally:
-            browser.close()
+    context = browser.new_context()  # the session's browser: see the test above
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((app.outdir / "attention.html").as_uri())
+        block = page.locator("div.annotated-source").first
+        text = block.locator(f"#{block.get_attribute('id')}-L{masked} .as-shape-text")
+        captured = text.inner_text()
+        toggle = block.get_by_role("button", name="as B×T×C")
+        toggle.focus()
+        page.keyboard.press("Enter")
+        assert toggle.get_attribute("aria-pressed") == "true"
+        assert text.inner_text() == f"att: {formula}" == "att: B×nh×T×T"
+        # the line that defines the symbols keeps their values, never "B: B, T: T"
+        sizes = block.locator(
+            f"#{block.get_attribute('id')}-L{line_of(MODEL, 'B, T, C = x.size()')} .as-shape-text"
+        )
+        assert re.fullmatch(r"B: \d+, T: \d+, C: \d+", sizes.inner_text()), sizes.inner_text()
+        page.keyboard.press("Enter")
+        assert text.inner_text() == captured
+        t = int(second.split("×")[-1])
+        page.evaluate(
+            "t => document.dispatchEvent(new CustomEvent('nanobook:input', "
+            "{detail: {model: 'sort', batch: 1, time: t}}))",
+            t,
+        )
+        assert text.inner_text() == f"att: {second}" != captured  # PyTorch's, at T = t
+        assert f"T = {t}" in block.locator(".as-live").first.inner_text()
+        # every shape with a formula now shows the second-size capture
+        compared = 0
+        for line, entry in result["lines"].items():
+            shown = block.locator(f"#{block.get_attribute('id')}-L{line} .as-shape-text")
+            if shown.count() and all(f for _, f in entry["formulas"]):
+                assert shown.inner_text() == shapes_line({"values": time[line]["values"]})
+                compared += 1
+        assert compared >= 5
+        # a widget's chosen query: its scores, masked row and weights under their lines
+        rows = {
+            "scores": [0.5, -1.25, 2],
+            "masked": [0.5, -1.25, None],
+            "softmax": [0.25, 0.75, 0],
+        }
+        page.evaluate(
+            """rows => document.dispatchEvent(new CustomEvent('nanobook:select', {detail: {
+                model: 'sort', layer: 1, head: 2, query: 1, token: 'B',
+                rows: {...rows,
+                       masked: rows.masked.map(v => v === null ? -Infinity : v)}}}))""",
+            rows,
+        )
+        lines = {
+            "scores": line_of(MODEL, "att = (q @ k"),
+            "masked": masked,
+            "softmax": line_of(MODEL, "att = F.softmax(att"),
+        }
+        shown = {
+            key: block.locator(f"#{block.get_attribute('id')}-L{n} .as-value").inner_text()
+            for key, n in lines.items()
+        }
+        assert shown["scores"].endswith("query 1 (“B”), layer 1 head 2: [0.50, −1.25, 2.00]")
+        assert shown["masked"].endswith("[0.50, −1.25, −∞]")
+        assert shown["softmax"].startswith("weights") and shown["softmax"].endswith(
+            "[0.25, 0.75, 0.00]"
+        )
+        assert errors == []
+    finally:
+        context.close()
 
 
 @pytest.mark.sphinx(
