@@ -17,7 +17,7 @@ from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
 from ext._core import Problem
-from ext.arch_diagram import DRAWN, draw, draw_diagram, told_parts
+from ext.arch_diagram import DRAWN, draw, draw_diagram, plain_lines, told_parts
 from ext.arch_diagram.request import parse
 from model_src import ngpt, presets, probe, train, visible
 from model_src.model import GPT
@@ -363,6 +363,16 @@ def test_pipeline_diagrams_use_the_live_numbers(drawings):
     assert "idx 1×7 … 1×12" in drawings["generate_sort"]
     assert "top-k, k = min(2, 3): below the k-th best" in drawings["generate_sort"]
     assert "top-p: off (top_p=None), every id stays possible" in drawings["generate_sort"]
+
+
+def test_a_told_loop_says_which_lines_repeat(drawings):
+    """Without the rail, a screen reader hears where generate's loop begins and ends: the
+    lines between are the ones each new token runs."""
+    said = plain_lines(drawings["generate_sort"])
+    start = said.index("loop: each pass runs the lines from here to the loop's end")
+    end = said.index("loop's end: back to its first line, ×6 (max_new_tokens)")
+    assert said[start + 1] == "idx[:, -11:]: crop to block_size"
+    assert said[end - 1] == "idx 1×7 … 1×12" and said[end + 1] == "idx 1×12"
 
 
 def test_generate_draws_the_top_p_cut_it_samples_with():
