@@ -72,6 +72,11 @@ class Page(HTMLParser):
             self._in_heading = False
 
 
+def signed(number: str | float) -> float:
+    """A number as a page prints it: a minus sign (−), not a hyphen, below zero; ∞ too."""
+    return float(str(number).replace("−", "-").replace("∞", "inf"))
+
+
 def parse(page: Path) -> Page:
     parser = Page()
     parser.feed(page.read_text(encoding="utf-8"))

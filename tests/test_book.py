@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import torch
-from pages import CHAPTERS, parse
+from pages import CHAPTERS, parse, signed
 
 from model_src import prepare, presets
 from model_src.experiments import rl_runs, variants, verdicts
@@ -54,11 +54,6 @@ def _page_text(page: Path) -> str:
 PAIRED = (
     r"([+−]?[\d.]+) ± ([\d.]+) points over (\d+) seeds((?:, under the floor of [\d.]+ points)?)"
 )
-
-
-def signed(number: str | float) -> float:
-    """A number as the page prints it: a minus sign (−), not a hyphen, below zero."""
-    return float(str(number).replace("−", "-"))
 
 
 def _rule_words(

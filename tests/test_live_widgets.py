@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pages import loaded_widget
+from pages import loaded_widget, signed
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
@@ -96,17 +96,13 @@ def test_the_attention_widget_drives_the_shapes_and_values_beside_the_source(ope
         value = block.locator(".as-value:not([hidden])", has_text=VALUE_LABELS[key]).first
         text = value.inner_text()
         assert f"query {query}" in text and f"layer {layer} head {head}" in text, text
-        numbers = [parse(n) for n in re.search(r"\[(.*)\]", text)[1].split(", ")]
+        numbers = [signed(n) for n in re.search(r"\[(.*)\]", text)[1].split(", ")]
         assert len(numbers) == len(prompt), text
         for shown_value, true_value in zip(numbers, row.tolist(), strict=True):
             assert shown_value == pytest.approx(true_value, abs=0.006), (key, text)
 
 
 VALUE_LABELS = {"scores": "scores q·k/√hs", "masked": "masked", "softmax": "weights"}
-
-
-def parse(number: str) -> float:
-    return -math.inf if number == "−∞" else float(number.replace("−", "-"))
 
 
 def pytorch_rows(model, ids, layer: int, head: int, query: int) -> dict[str, torch.Tensor]:
