@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from model_src.experiments import seeds, verdicts, wording
@@ -50,6 +52,9 @@ def test_a_span_whose_ends_print_alike_is_one_value():
 def test_a_number_below_zero_takes_the_minus_sign_and_a_rounded_zero_none():
     assert wording.number(-0.52, ".2f") == "−0.52"
     assert wording.number(-0.001, ".2f") == "0.00"
+    assert wording.number(0.001, "+.2f") == "0.00"
+    assert wording.number(0.52, "+.2f") == "+0.52"
+    assert wording.number(-math.inf, "+.2f") == "−inf"
     assert wording.span([-0.21, -0.121], ".3f") == "−0.210 to −0.121"
     behind = verdicts.paired([0.7] * 5, [0.8, 0.9, 0.85, 0.8, 0.9])
     assert behind.statistic() == "−15.0 ± 2.2 points over 5 seeds"

@@ -10,12 +10,14 @@ from collections.abc import Iterable
 
 def number(value: float, spec: str = "") -> str:
     """value formatted with spec, as prose prints it: with a minus sign (−), not the
-    hyphen format() writes, and no sign on a value that rounds to zero ("0.00", not "-0.00")."""
+    hyphen format() writes, and no sign on a value that rounds to zero ("0.00", not "-0.00"
+    or, with a "+" spec, "+0.00")."""
     text = format(value, spec)
-    if not text.startswith("-"):
+    if text[:1] not in ("-", "+"):
         return text
-    digits = {c for c in text if c.isdigit()}
-    return text[1:] if digits == {"0"} else "−" + text[1:]
+    if {c for c in text if c.isdigit()} == {"0"}:
+        return text[1:]
+    return "−" + text[1:] if text[0] == "-" else text
 
 
 def span(values: Iterable[float], spec: str = "") -> str:
