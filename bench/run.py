@@ -480,10 +480,12 @@ SCENARIOS = {
 PARTS = (*EDITS, *SCENARIOS)
 
 
-def parts(names: list[str], html: Path) -> None:
+def parts(names: list[str], html: Path, record: Path | None = None) -> None:
     """Run only the named scenarios (`python bench/run.py --only comment-edit`): each
     one's figures to stderr as it ends, then all of them as JSON with the targets they
-    decide. The machine may be shared: these never run the full bench."""
+    decide. The machine may be shared: these never run the full bench. With `record`
+    (results.json), their figures and targets replace that file's, dated, and the
+    performance page is written again from it."""
     scratch = Path(tempfile.mkdtemp(prefix="nanobook-bench-"))
     try:
         results = {}
@@ -498,8 +500,33 @@ def parts(names: list[str], html: Path) -> None:
                 print(f"[{name}] {json.dumps(results[key])}", file=sys.stderr, flush=True)
         results["targets"] = scenario_targets(results)
         print(json.dumps(results, indent=2))
+        if record:
+            record_parts(results, record)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def record_parts(measured: dict, out: Path, page: Path = ROOT / "docs" / "performance.md") -> None:
+    """Put the figures of a partial run into the full run's results (`out`), each part
+    dated (results["measured"]: the page says when a part was measured apart from the
+    rest), its targets in place of the old ones; then write the performance page again."""
+    results = json.loads(out.read_text())
+    today = machine()["date"]
+    new_targets = {entry["target"]: entry for entry in measured.pop("targets")}
+    for key, figures in measured.items():
+        results[key] = figures
+        results.setdefault("measured", {})[key] = today
+    kept = [entry for entry in results["targets"] if entry["target"] not in new_targets]
+    results["targets"] = kept + list(new_targets.values())
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    page.write_text(markdown(results))
+
+
+def measured_apart(results: dict, key: str) -> str:
+    """' (measured <date>)' where the figures under `key` came from a later partial run
+    (record_parts) than the page's date; '' otherwise."""
+    date = results.get("measured", {}).get(key)
+    return f" (measured {date})" if date and date != results["machine"]["date"] else ""
 
 
 def target(name: str, value, passed: bool) -> dict:
@@ -824,6 +851,11 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument(
+        "--record",
+        action="store_true",
+        help="with --only: put the figures measured into --out, dated, and rewrite the page",
+    )
+    parser.add_argument(
         "--html",
         type=Path,
         default=ROOT / "docs" / "_build" / "html",
@@ -835,7 +867,7 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     if args.only:
-        parts(args.only, args.html)
+        parts(args.only, args.html, args.out if args.record else None)
         return
     results = full_run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -1574,7 +1606,8 @@ def train_rate_note(results: dict) -> list[str]:
         f"{batch['block_size']} tokens, the same weights and batches; "
         f"{rate['page_step_ms']:.0f} ms against {rate['torch_step_ms']:.1f} ms a step "
         f"(medians of {rate['steps']} steps each): the page trains at "
-        f"{rate['page / torch step rate']:.0%} of PyTorch's step rate.",
+        f"{rate['page / torch step rate']:.0%} of PyTorch's step rate"
+        f"{measured_apart(results, 'train_rate')}.",
     ]
     if "node" in rate:
         lines[-1] += (
@@ -1626,7 +1659,8 @@ def seeds_cost_note(results: dict) -> list[str]:
     ours, before = cost["this tree"], cost[f"baseline {SEEDS_BEFORE}"]
     return [
         "",
-        f"What the seeds cost: this tree's cold publish build took {ours['cpu_seconds']:.0f} "
+        f"What the seeds cost{measured_apart(results, 'seeds cost')}: this tree's cold "
+        f"publish build took {ours['cpu_seconds']:.0f} "
         f"CPU-s ({ours['trained']} models trained), and main at {SEEDS_BEFORE}, when each "
         f"comparison stood on two seeds, took {before['cpu_seconds']:.0f} CPU-s "
         f"({before['trained']} trained; {before.get('failed_notebooks', 0)} of its notebooks "

@@ -63,3 +63,25 @@ def test_with_no_live_widget_left_the_runtime_goes_too(bench):
 def test_a_page_without_the_widget_is_refused(bench):
     with pytest.raises(SystemExit, match="no live-training widget"):
         bench.without_training_widget(page(scripts(*SCRIPTS), widget("attention")))
+
+
+def test_a_recorded_part_replaces_its_figures_and_targets_and_is_dated(bench, tmp_path):
+    results = json.loads((REPO / "bench" / "results.json").read_text())
+    results["machine"]["date"] = "2000-01-01"
+    out, page = tmp_path / "results.json", tmp_path / "performance.md"
+    out.write_text(json.dumps(results))
+    rate = {**results["train_rate"], "page / torch step rate": 0.125}
+    target = "in-page training step rate >= 30% of PyTorch's one thread"
+    bench.record_parts(
+        {"train_rate": rate, "targets": [bench.target(target, 0.125, False)]}, out, page
+    )
+    recorded = json.loads(out.read_text())
+    assert recorded["train_rate"]["page / torch step rate"] == 0.125
+    assert recorded["measured"]["train_rate"] == bench.machine()["date"]
+    assert [t for t in recorded["targets"] if t["target"] == target] == [
+        {"target": target, "value": 0.125, "pass": False}
+    ]
+    assert len(recorded["targets"]) == len(results["targets"])  # the others kept
+    text = page.read_text()
+    assert f"12% of PyTorch's step rate (measured {bench.machine()['date']})." in text
+    assert "Measured by `nox -s bench`" in text and "2000-01-01" in text
