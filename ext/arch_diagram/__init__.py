@@ -74,6 +74,7 @@ from buildlib import keys, processes, store
 
 from .. import _core, producers
 from .._core import Problem
+from . import draw
 from .request import (
     KINDS,
     Drawing,
@@ -297,20 +298,16 @@ def visit_told_html(self, node: told_diagram) -> None:
 _GLYPHS = re.compile("[\u2500-\u257f\u25b2\u25ba\u25bc\u25c4]+")
 
 
-# A loop's ends as draw.py draws them (├◄──┐ above its body, ├──┘ ×6 below): told in words,
-# since without the rail nothing says which lines repeat
-_LOOP_START, _LOOP_END = re.compile(r"├◄─*┐"), re.compile(r"├─*┘")
-
-
 def plain_lines(text: str) -> list[str]:
     """A drawing's lines without their box drawing, spaces collapsed, blank lines dropped;
     a loop's first line and its last say where the repeated lines begin and end."""
     lines = []
     for line in text.splitlines():
         plain = " ".join(_GLYPHS.sub(" ", line).split())
-        if _LOOP_START.search(line):
+        # a loop's ends told in words: without the rail nothing says which lines repeat
+        if draw.LOOP_TOP.search(line):
             plain = "loop: each pass runs the lines from here to the loop's end"
-        elif _LOOP_END.search(line):
+        elif draw.LOOP_BOTTOM.search(line):
             plain = f"loop's end: back to its first line, {plain}"
         lines.append(plain)
     return [line for line in lines if line]

@@ -23,6 +23,7 @@ reads: ``sources`` lists them in the drawing's order, for a text equivalent of i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_WIDTH = 80
@@ -223,6 +224,11 @@ def _element(element, columns: Columns, rail: int | None = None) -> _Part:
     if isinstance(element, Frame):
         return _frame(element)
     raise TypeError(f"not a diagram element: {element!r}")
+
+
+# A Loop's top and bottom lines as _side_branch draws them (├◄──┐ above its body, ├──┘ ×6
+# below), for a text alternative to find: nothing else in a drawing matches them.
+LOOP_TOP, LOOP_BOTTOM = re.compile(r"├◄─*┐"), re.compile(r"├─*┘")
 
 
 def _side_branch(element: Residual | Loop, columns: Columns, rail: int | None) -> _Part:
