@@ -213,6 +213,26 @@ def test_the_temperature_question_needs_the_odds_not_the_screen():
     assert said == pytest.approx(odds, rel=0.02)
 
 
+def test_the_temperature_question_keeps_three_figures_trailing_zeros_included():
+    """Shares and odds side by side read alike: '83.0%' beside '12.9%', odds '15.0', not
+    '83%' and '15'; no bare point ('148', not '148.'); an exponent of two digits at least,
+    as nanobook_predict.js writes it too."""
+    assert [predict.share_text(p) for p in (0.83, 0.129, 1.0, 0.05)] == [
+        "83.0%",
+        "12.9%",
+        "100%",
+        "5.00%",
+    ]
+    assert [predict.exp_text(x) for x in (0, 2.708, 5, 7.0, 9.21)] == [
+        "1.00",
+        "15.0",
+        "148",
+        "1.10e+03",
+        "1.00e+04",
+    ]
+    assert predict.exp_text(720) == "4.92e+312"  # beyond a float, from the logarithm
+
+
 def test_the_strongest_key_question_is_never_a_near_tie(monkeypatch):
     """The attention chapter's question asks where the strongest key leads the runner-up
     by the most, from the position that writes the first answer letter on: its answer

@@ -367,9 +367,16 @@ def temperature_question(vocab: list[str], prompt: str, logits: torch.Tensor, ta
 
 
 def share_text(p: float) -> str:
-    """A share to three significant figures: the reader works the odds out from two of
-    them, and one decimal of a 5 % share is already 1 % off."""
-    return f"{p * 100:.3g}%"
+    """A share to three significant figures, trailing zeros kept ("83.0%" beside "12.9%"):
+    the reader works the odds out from two of them, and one decimal of a 5 % share is
+    already 1 % off."""
+    return f"{three_figures(p * 100)}%"
+
+
+def three_figures(value: float) -> str:
+    """value to three significant figures, trailing zeros kept ("15.0", "1.10e+03") but no
+    bare point ("148", where format's "#.3g" writes "148.")."""
+    return format(value, "#.3g").removesuffix(".")
 
 
 def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
@@ -382,14 +389,15 @@ def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
 
 
 def exp_text(x: float) -> str:
-    """e**x to three significant figures, as ``f"{math.exp(x):.3g}"`` writes it, for any x:
-    at the lowest temperature (0.01) a logit gap of 7.1 already makes odds beyond a float's
-    range, so those are written from x's decimal logarithm (nanobook_predict.js alike)."""
+    """e**x to three significant figures, as ``three_figures(math.exp(x))`` writes it
+    ("15.0" beside "3.87"), for any x: at the lowest temperature (0.01) a logit gap of 7.1
+    already makes odds beyond a float's range, so those are written from x's decimal
+    logarithm (nanobook_predict.js alike)."""
     if x < math.log(sys.float_info.max):
-        return f"{math.exp(x):.3g}"
+        return three_figures(math.exp(x))
     decimals = x / math.log(10)
     exponent = math.floor(decimals)
-    mantissa = f"{10 ** (decimals - exponent):.3g}"
-    if mantissa == "10":  # 9.996 rounds up
-        mantissa, exponent = "1", exponent + 1
+    mantissa = three_figures(10 ** (decimals - exponent))
+    if mantissa == "10.0":  # 9.996 rounds up
+        mantissa, exponent = "1.00", exponent + 1
     return f"{mantissa}e+{exponent}"

@@ -8,16 +8,17 @@
   const kit = nanobook.widgets;
   const { element, argmax, percentOneDecimal, sharePercent } = kit;
 
-  /** e^x to three significant figures, for any x: at a temperature of 0.01 a logit gap of
-      7.1 already makes odds beyond a double's range, so those are written from x's decimal
-      logarithm (compute.exp_text alike). */
+  /** e^x to three significant figures, trailing zeros kept, for any x: at a temperature
+      of 0.01 a logit gap of 7.1 already makes odds beyond a double's range, so those are
+      written from x's decimal logarithm (predict.exp_text alike, in Python's "#.3g",
+      whose exponent has two digits at least: 1.23e+05, where toPrecision writes 1.23e+5). */
   function expText(x) {
     const value = Math.exp(x);
-    if (Number.isFinite(value)) return String(Number(value.toPrecision(3)));
+    if (Number.isFinite(value)) return value.toPrecision(3).replace(/e\+(\d)$/, "e+0$1");
     const decimals = x / Math.LN10;
     let exponent = Math.floor(decimals);
-    let mantissa = Number((10 ** (decimals - exponent)).toPrecision(3));
-    if (mantissa === 10) [mantissa, exponent] = [1, exponent + 1]; // 9.996 rounds up
+    let mantissa = (10 ** (decimals - exponent)).toPrecision(3);
+    if (mantissa === "10.0") [mantissa, exponent] = ["1.00", exponent + 1]; // 9.996 rounds up
     return `${mantissa}e+${exponent}`;
   }
 
