@@ -572,8 +572,8 @@ def extension_code() -> str:
 def extension_outdated(app, env, added, changed, removed) -> list[str]:
     """Every page, unless the pages were read with the same ext/ and buildlib/ code as now
     (env-get-outdated): what a directive or transform made of a page is kept in its
-    doctree, as Sphinx re-reads every page when an extension's version changes. Pages read
-    before this was recorded are read again once."""
+    doctree. Sphinx itself re-reads every page only when an extension's env_version
+    changes, not its code. Pages read before this was recorded are read again once."""
     now, before = extension_code(), getattr(env, EXTENSION_CODE, None)
     setattr(env, EXTENSION_CODE, now)
     if before == now:
