@@ -696,22 +696,80 @@ def said_regions(page) -> set[str]:
 
 
 def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
-    """An arrow key on the large map says the cell under the cursor, and nothing else: the
-    row's summary and the listing's line follow silently, and a move along the row leaves
-    the summary as it was."""
+    """An arrow key on the large map says one thing: a move along the row the cell under
+    the cursor (its line, live), a new row the map's value (the row's summary) and no
+    live region; the summary and the listing's line follow silently, and a move along the
+    row leaves the summary and the map's value as they were."""
     page = open_page("attention")
     widget = live(page, "#live-attention-sort-0")
-    widget.locator(".nb-live-focus-map").focus()
+    large = widget.locator(".nb-live-focus-map")
+    large.focus()
     page.evaluate(HEARD)
     readout = widget.locator(".nb-live-readout")
     for key in ("ArrowUp", "ArrowUp", "ArrowRight", "ArrowLeft", "End", "Home", "ArrowDown"):
         readout.evaluate("(r) => { window.summary = r.firstChild; }")
+        value = large.get_attribute("aria-valuetext")
         page.keyboard.press(key)
-        assert said_regions(page) == {"nb-live-cell"}, key
-        if key in ("ArrowRight", "ArrowLeft", "End", "Home"):  # the same row: not rewritten
+        along = key in ("ArrowRight", "ArrowLeft", "End", "Home")
+        assert said_regions(page) == ({"nb-live-cell"} if along else set()), key
+        if along:  # the same row: not rewritten, the value unchanged (not said again)
             assert readout.evaluate("(r) => r.firstChild === window.summary"), key
+            assert large.get_attribute("aria-valuetext") == value, key
+        else:
+            assert large.get_attribute("aria-valuetext") not in (value, None), key
     listing = page.locator(".as-live-values").first
     assert "query" in listing.inner_text()  # shown beside the source, not said
+
+
+def test_the_attention_map_is_a_slider_a_screen_reader_hands_the_arrow_keys_to(open_page):
+    """A screen reader in browse mode keeps the arrow keys on an image: the large map is a
+    slider down its rows, its value the chosen query and, in words, the row's summary as
+    the readout shows it (the position's token, what it attends to most); the arrow keys
+    and the positions' buttons both move it."""
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    slider = widget.get_by_role("slider")
+    assert slider.count() == 1
+    assert slider.evaluate("(s) => s.classList.contains('nb-live-focus-map')")
+    assert slider.get_attribute("aria-roledescription") == "attention map"
+    label = re.match(
+        r"Layer 0, head 0: (\d+) queries by \1 keys\. Up and Down",
+        slider.get_attribute("aria-label"),
+    )
+    last = widget.locator(".nb-live-token").count() - 1
+    assert label and int(label[1]) == last + 1
+    readout = widget.locator(".nb-live-readout")
+    tokens = widget.locator(".nb-live-tok").all_inner_texts()
+    row = lambda t: f"Position {t} “{tokens[t]}”, layer 0 head 0, attends most to position "  # noqa: E731
+
+    def value() -> tuple[int, int, int, str]:
+        return (
+            int(slider.get_attribute("aria-valuemin")),
+            int(slider.get_attribute("aria-valuenow")),
+            int(slider.get_attribute("aria-valuemax")),
+            slider.get_attribute("aria-valuetext"),
+        )
+
+    low, now, high, text = value()
+    assert (low, now, high) == (0, last, last)
+    assert text == readout.inner_text()
+    assert text.startswith(row(last))
+    slider.focus()
+    page.keyboard.press("ArrowUp")
+    low, now, high, text = value()
+    assert (low, now, high) == (0, last - 1, last)
+    assert text == readout.inner_text() and text.startswith(row(last - 1))
+    page.keyboard.press("ArrowRight")  # along the row: the same value
+    assert value()[1:] == (last - 1, last, text)
+    widget.locator(".nb-live-token").first.focus()  # a position's button chooses the query
+    low, now, high, text = value()
+    assert now == 0 and text == readout.inner_text()
+    assert text == f"{row(0)}0 “{tokens[0]}” 100%."
+    # another head large: the label and the value say it
+    widget.locator(".nb-live-head-button").nth(1).focus()
+    page.keyboard.press("Enter")
+    assert slider.get_attribute("aria-label").startswith("Layer 0, head 1: ")
+    assert ", layer 0 head 1, " in slider.get_attribute("aria-valuetext")
 
 
 def test_the_heads_are_one_tab_stop_and_enter_or_space_shows_one_large(open_page):

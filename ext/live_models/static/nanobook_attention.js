@@ -39,8 +39,9 @@
       role: "group",
       "aria-label": "Positions: choose a query",
     });
-    // a key press says one thing, the cell under the cursor (the large map's line): this
-    // summary of the chosen row is shown, not said
+    // a key press says one thing: a new row the large map's value (this summary of the
+    // chosen row, as its aria-valuetext), a move along the row the cell under the cursor
+    // (the large map's line); shown here, the summary is not said
     const readout = element("p", { className: "nb-live-readout", "aria-live": "off" });
     const layers = element("div", {
       className: "nb-live-layers",
@@ -234,9 +235,7 @@
     if (!w.state.result) return;
     const { model, ids, forward } = w.state.result;
     const { query, layer, head } = w.state;
-    const { tokens, readout } = w.view;
-    drawHeads(w);
-    drawFocus(w, model);
+    const { tokens, readout, focus } = w.view;
     // the chosen head's weights for the query, on the keys in the token strip
     const weights = forward.attention[layer][head][query];
     [...tokens.children].forEach((button, j) => {
@@ -247,7 +246,17 @@
       .ranked(weights.slice(0, query + 1), 3)
       .map((j) => `position ${j} “${model.shown[ids[j]]}” ${percent(weights[j])}`);
     const summary = `Position ${query} “${model.shown[ids[query]]}”, layer ${layer} head ${head}, attends most to ${parts.join(", ")}.`;
-    if (readout.textContent !== summary) readout.textContent = summary; // a new key: unchanged
+    // a new row is said by what chose it (the large map's value, a position's or a head's
+    // button), and only a new key on the same row by the cell's line; a new key leaves
+    // the summary as it was, not rewritten
+    const newRow = readout.textContent !== summary;
+    focus.cell.setAttribute("aria-live", newRow ? "off" : "polite");
+    if (newRow) {
+      readout.textContent = summary;
+      focus.map.setAttribute("aria-valuetext", summary);
+    }
+    drawHeads(w);
+    drawFocus(w, model);
     const traced = forward.trace.layers[layer].heads[head];
     w.widget.tell("select", {
       layer,
@@ -288,8 +297,10 @@
     focusTitle.textContent = `Layer ${layer}, head ${head}: each row a query, each column a key it may attend to`;
     focusMap.setAttribute(
       "aria-label",
-      `Attention map of layer ${layer}, head ${head}: ${T} queries by ${T} keys. Arrow keys move over its cells; Home and End go to a row's first and last key.`,
+      `Layer ${layer}, head ${head}: ${T} queries by ${T} keys. Up and Down choose the query, its row; Left and Right move over its keys, Home and End to the row's first and last.`,
     );
+    focusMap.setAttribute("aria-valuemax", String(T - 1));
+    focusMap.setAttribute("aria-valuenow", String(query));
     focusMap.dataset.layer = layer;
     focusMap.dataset.head = head;
     const letter = (t) => model.shown[ids[t]];
