@@ -227,3 +227,43 @@ def test_buttons_beside_fields_line_up_with_their_controls_or_wrap_without_a_gap
     letters, said = boxes(chat, "input[type=text]", ".nb-live-hint")
     assert 0 <= said["y"] - (letters["y"] + letters["height"]) <= 60, (letters, said)
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
+
+
+# Each token of the chat's rows and legend: scored or not, its frame (border, outline)
+TOKEN_FRAMES = """() => {
+  const probe = document.createElement("span");
+  probe.style.color = "Highlight";
+  document.body.append(probe);
+  const highlight = getComputedStyle(probe).color;
+  probe.remove();
+  const tokens = document.querySelectorAll(".nb-live-chat .nb-chat-token");
+  return { highlight, tokens: [...tokens].filter((t) => t.offsetParent).map((t) => {
+    const s = getComputedStyle(t);
+    return { scored: t.classList.contains("nb-chat-scored"), shade: s.backgroundColor,
+             border: [s.borderTopColor, s.borderTopStyle, parseFloat(s.borderTopWidth)],
+             outline: [s.outlineColor, s.outlineStyle, parseFloat(s.outlineWidth)] };
+  }) };
+}"""
+
+
+def test_a_chats_scored_tokens_stay_marked_under_forced_colours(opened):
+    """Windows' contrast themes (forced colours) drop the shading that marks the tokens
+    the loss scores: those tokens are then framed in the system's Highlight, border and
+    outline, where the others keep a frame in another colour and no outline."""
+    tab = opened("light")
+    shaded = tab.evaluate(TOKEN_FRAMES)
+    scored = [t for t in shaded["tokens"] if t["scored"]]
+    assert scored and all(t["shade"] != "rgba(0, 0, 0, 0)" for t in scored), shaded
+    assert all(t["border"][0] != shaded["highlight"] for t in scored), shaded
+    tab.emulate_media(forced_colors="active")
+    assert tab.evaluate("matchMedia('(forced-colors: active)').matches")
+    framed = tab.evaluate(TOKEN_FRAMES)
+    highlight = framed["highlight"]
+    scored = [t for t in framed["tokens"] if t["scored"]]
+    others = [t for t in framed["tokens"] if not t["scored"]]
+    assert len(scored) >= 2 and len(others) >= 2, framed  # the conversation's and the legend's
+    for token in scored:
+        assert token["border"] == [highlight, "solid", 2], token
+        assert token["outline"] == [highlight, "solid", 1], token
+    for token in others:
+        assert token["border"][0] != highlight and token["outline"][1] == "none", token
