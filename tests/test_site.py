@@ -461,8 +461,8 @@ def test_a_glossary_result_shows_one_entry(site, context, query):
 
 
 WIDEST_ELEMENTS = """limit => [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > limit && !e.closest('pre, .highlight,
-    .as-code, table, .MathJax, .math, video, .manim-clip-video'))
+  .filter(e => e.getBoundingClientRect().right > limit && !e.closest(`pre, .highlight,
+    .as-code, table, .MathJax, .math, video, .manim-clip-video`))
   .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' +
     Math.round(e.getBoundingClientRect().right))"""
 
@@ -501,6 +501,48 @@ def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
             assert not clipped, f"{slug}: diagrams cut off on the right: {clipped}"
         page.goto(site + "chapters/attention.html")
         page.screenshot(path=tmp_path / "attention-phone.png", full_page=True)
+    finally:
+        context.close()
+
+
+# WCAG's reflow width: 1280 px at 400 %
+NARROWEST = {"width": 320, "height": 800}
+
+# The chapter's elements that reach past the page's right edge (not counting those that
+# scroll in boxes of their own: code blocks, tables, formulas, clips)
+PAST_THE_EDGE = """limit => [...document.querySelectorAll('article *')]
+  .filter(e => e.getBoundingClientRect().right > limit + 0.5 && !e.closest(`pre, .highlight,
+    .as-code, table, .MathJax, .math, video, .manim-clip-video`))
+  .slice(0, 5).map(e => [e.tagName, e.className, e.textContent.slice(0, 40),
+    Math.round(e.getBoundingClientRect().right)])"""
+
+
+@pytest.mark.parametrize("slug", ["finetuning", "scale"])
+def test_inline_code_wraps_in_the_narrowest_column(book_html, site, browser, slug):
+    """At 320 px a long name in inline code (model_src/experiments/finetune_runs.py,
+    torch.autograd.graph.saved_tensors_hooks) breaks inside the column, where it ran past
+    the page's edge: nothing in the chapter reaches past it; at 1280 px inline code keeps
+    each word whole, as before."""
+    context = browser.new_context(viewport=NARROWEST, device_scale_factor=2, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(site + f"chapters/{slug}.html")
+        page.wait_for_load_state("networkidle")
+        wide = page.evaluate(PAST_THE_EDGE, NARROWEST["width"])
+        assert not wide, f"{slug}: past the page's edge at {NARROWEST['width']} px: {wide}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROWEST["width"]
+        wrapped = page.evaluate(
+            """() => [...document.querySelectorAll('article p code.literal')]
+              .filter(c => c.getClientRects().length > 1 && !c.textContent.includes(' '))
+              .map(c => c.textContent)"""
+        )
+        assert wrapped, slug  # a name broken over two lines, not only between words
+        page.set_viewport_size({"width": 1280, "height": 800})
+        kept = page.evaluate(
+            """() => [...new Set([...document.querySelectorAll('article code.literal span.pre')]
+              .map(s => getComputedStyle(s).whiteSpace))]"""
+        )
+        assert kept == ["nowrap"], kept
     finally:
         context.close()
 
