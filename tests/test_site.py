@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from pages import CHAPTERS
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -368,6 +369,19 @@ def test_search_finds_attention(site, context):
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any("chapters/attention.html" in href for href in hrefs), hrefs
     assert not problems, problems
+
+
+def test_one_search_field_and_no_header_bar_above_the_page(site, context):
+    """The sidebar's search field is the page's one (pydata-sphinx-theme 0.20 adds a header
+    bar holding a second), and Ctrl+K still opens the search."""
+    page = context.new_page()
+    page.goto(site + "chapters/attention.html")
+    assert not page.locator("#pst-header").is_visible()
+    fields = page.locator(".search-button-field")
+    assert [fields.nth(i).is_visible() for i in range(fields.count())].count(True) == 1
+    assert page.locator(".bd-sidebar-primary .search-button-field").is_visible()
+    page.keyboard.press("Control+k")
+    expect(page.locator("#pst-search-dialog input[type=search]")).to_be_focused()
 
 
 def test_the_search_pages_magnifier_leaves_the_query_readable(site, context):
