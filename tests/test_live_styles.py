@@ -128,6 +128,26 @@ def test_every_controls_border_stands_out_from_the_panel(opened, scheme):
     assert [c for c in low if c[-1] < 3] == []
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_checkboxes_and_sliders_take_the_widgets_ink(opened, scheme):
+    """Not the browser's blue: a checked box or a slider's filled part is the ink the
+    widget's other marks are drawn in."""
+    tab = opened(scheme)
+    found = tab.evaluate(
+        """[...document.querySelectorAll(
+            ".nb-live input[type=checkbox], .nb-live input[type=range]")]
+          .map((e) => [getComputedStyle(e).accentColor,
+                       getComputedStyle(e.closest(".nb-live")).getPropertyValue("--nb-live-ink")])"""
+    )
+    assert found
+    ink = tab.evaluate(
+        "(c) => { const s = document.createElement('span'); s.style.color = c;"
+        " document.body.append(s); const v = getComputedStyle(s).color; s.remove(); return v; }",
+        found[0][1].strip(),
+    )
+    assert {accent for accent, _ in found} == {ink}
+
+
 def test_each_rl_chart_draws_pass_at_k_as_its_label_or_legend_says(opened):
     """The RL replay labels its pass@k line at its end, the RL training widget in a legend
     with a swatch: each line is drawn in its label's colour and its swatch's style."""
