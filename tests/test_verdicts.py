@@ -55,6 +55,12 @@ def test_a_number_below_zero_takes_the_minus_sign_and_a_rounded_zero_none():
     assert wording.number(0.001, "+.2f") == "0.00"
     assert wording.number(0.52, "+.2f") == "+0.52"
     assert wording.number(-math.inf, "+.2f") == "−inf"
+    assert [wording.number(x, "#.3g") for x in (0.0002, 15, 148, 1234)] == [
+        "0.000200",
+        "15.0",
+        "148",
+        "1.23e+03",
+    ]
     assert wording.span([-0.21, -0.121], ".3f") == "−0.210 to −0.121"
     behind = verdicts.paired([0.7] * 5, [0.8, 0.9, 0.85, 0.8, 0.9])
     assert behind.statistic() == "−15.0 ± 2.2 points over 5 seeds"

@@ -10,9 +10,10 @@ from collections.abc import Iterable
 
 def number(value: float, spec: str = "") -> str:
     """value formatted with spec, as prose prints it: with a minus sign (−), not the
-    hyphen format() writes, and no sign on a value that rounds to zero ("0.00", not "-0.00"
-    or, with a "+" spec, "+0.00")."""
-    text = format(value, spec)
+    hyphen format() writes, no sign on a value that rounds to zero ("0.00", not "-0.00"
+    or, with a "+" spec, "+0.00"), and no bare point where "#" keeps trailing zeros
+    ("#.3g": "0.000200" and "15.0", but "148", not "148.")."""
+    text = format(value, spec).removesuffix(".")
     if text[:1] not in ("-", "+"):
         return text
     if {c for c in text if c.isdigit()} == {"0"}:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from docutils import nodes
 
 from model_src import visible
+from model_src.experiments.wording import number
 
 from ... import _core
 from ..directive import LiveSpec, options, prompt_problem
@@ -370,13 +371,7 @@ def share_text(p: float) -> str:
     """A share to three significant figures, trailing zeros kept ("83.0%" beside "12.9%"):
     the reader works the odds out from two of them, and one decimal of a 5 % share is
     already 1 % off."""
-    return f"{three_figures(p * 100)}%"
-
-
-def three_figures(value: float) -> str:
-    """value to three significant figures, trailing zeros kept ("15.0", "1.10e+03") but no
-    bare point ("148", where format's "#.3g" writes "148.")."""
-    return format(value, "#.3g").removesuffix(".")
+    return f"{number(p * 100, '#.3g')}%"
 
 
 def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
@@ -389,15 +384,15 @@ def temperature_why(tau: float, token: str, runner_up: str, gap: float) -> str:
 
 
 def exp_text(x: float) -> str:
-    """e**x to three significant figures, as ``three_figures(math.exp(x))`` writes it
-    ("15.0" beside "3.87"), for any x: at the lowest temperature (0.01) a logit gap of 7.1
-    already makes odds beyond a float's range, so those are written from x's decimal
-    logarithm (nanobook_predict.js alike)."""
+    """e**x to three significant figures, trailing zeros kept, as
+    ``number(math.exp(x), "#.3g")`` writes it ("15.0" beside "3.87"), for any x: at the
+    lowest temperature (0.01) a logit gap of 7.1 already makes odds beyond a float's range,
+    so those are written from x's decimal logarithm (nanobook_predict.js alike)."""
     if x < math.log(sys.float_info.max):
-        return three_figures(math.exp(x))
+        return number(math.exp(x), "#.3g")
     decimals = x / math.log(10)
     exponent = math.floor(decimals)
-    mantissa = three_figures(10 ** (decimals - exponent))
+    mantissa = number(10 ** (decimals - exponent), "#.3g")
     if mantissa == "10.0":  # 9.996 rounds up
         mantissa, exponent = "1.00", exponent + 1
     return f"{mantissa}e+{exponent}"
