@@ -79,10 +79,13 @@ def book_pages(env) -> dict[str, myst_pages.Page]:
 
 
 def page_inputs(
-    page: myst_pages.Page, source: Path, inputs_digest: str, search: list[Path]
+    docname: str, page: myst_pages.Page, source: Path, inputs_digest: str, search: list[Path]
 ) -> str | None:
-    """The key of a page's notebook: the code of what its cells import (not comments),
-    the models' digest, and the pages its cells read; None for a page without cells."""
+    """The key of a page's notebook: the page, the code of what its cells import (not
+    comments), the models' digest, and the pages its cells read; None for a page without
+    cells. The page is in it so that each has an entry of its own: two pages importing
+    the same modules would share one, and the second's early execution, finding it made,
+    would be left to the serial reading step."""
     cells = page.cells
     if not cells:
         return None
@@ -94,7 +97,7 @@ def page_inputs(
         for path in sorted(source.parent.glob(pattern))
     ]
     code = "\n".join(cell.python for cell in cells)
-    return keys.digest(inputs_digest, *keys.code_inputs_of_source(code, search), *read)
+    return keys.digest(docname, inputs_digest, *keys.code_inputs_of_source(code, search), *read)
 
 
 def execute_notebooks(app, env, added, changed, removed) -> list[str]:
@@ -103,7 +106,9 @@ def execute_notebooks(app, env, added, changed, removed) -> list[str]:
     app.nanobook_cell_inputs = {}
     for docname, page in app.nanobook_pages.items():
         source = Path(env.doc2path(docname))
-        digest = page_inputs(page, source, app.config.nanobook_inputs_digest, cell_search(app))
+        digest = page_inputs(
+            docname, page, source, app.config.nanobook_inputs_digest, cell_search(app)
+        )
         if digest:
             app.nanobook_cell_inputs[docname] = digest
             store.mark_used(jupyter_cache(app) / digest)  # kept by `nox -s prune`

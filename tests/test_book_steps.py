@@ -28,8 +28,8 @@ def _project(tmp_path: Path) -> tuple[Path, Path]:
     return page, tmp_path
 
 
-def _key(text: str, page: Path, models: str, search: Path) -> str | None:
-    return book.page_inputs(myst_pages.parse(text), page, models, [search])
+def _key(text: str, page: Path, models: str, search: Path, docname: str = "page") -> str | None:
+    return book.page_inputs(docname, myst_pages.parse(text), page, models, [search])
 
 
 def test_a_pages_key_follows_what_its_cells_import_and_read_not_comments(tmp_path):
@@ -39,6 +39,8 @@ def test_a_pages_key_follows_what_its_cells_import_and_read_not_comments(tmp_pat
     helper.write_text("# a comment\n" + helper.read_text())
     assert _key(page.read_text(), page, "models-1", search) == key
     assert _key(page.read_text(), page, "models-2", search) != key  # retrained
+    # another page importing the same: its own key, its own store entry to execute into
+    assert _key(page.read_text(), page, "models-1", search, docname="other") != key
     helper.write_text("def value():\n    return 2\n")
     changed = _key(page.read_text(), page, "models-1", search)
     assert changed != key
