@@ -519,6 +519,40 @@ def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
         context.close()
 
 
+# A table frame's fade: where its left and right edges are transparent (None: no mask)
+TABLE_FADE = """frame => {
+  const mask = getComputedStyle(frame).maskImage;
+  if (mask === "none") return null;
+  const stops = mask.match(/rgba\\(0, 0, 0, 0\\)|transparent|rgb\\(0, 0, 0\\)/g);
+  return {left: /^(rgba\\(0, 0, 0, 0\\)|transparent)$/.test(stops[0]),
+          right: /^(rgba\\(0, 0, 0, 0\\)|transparent)$/.test(stops.at(-1))};
+}"""
+
+
+def test_a_table_wider_than_a_phone_fades_where_more_of_it_lies(site, browser):
+    """The modern chapter's comparison table is wider than a phone's column: its frame
+    fades on the right before it is scrolled, on the left once scrolled to the end; on
+    a wide screen it fits and nothing fades."""
+    frame = "#ch-modern .pst-scrollable-table-container"
+    for viewport, scrolls in ((PHONE, True), ({"width": 1280, "height": 900}, False)):
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            page.goto(site + "chapters/modern.html")
+            table = page.locator(frame).first
+            wider = table.evaluate("f => f.scrollWidth > f.clientWidth")
+            assert wider == scrolls, f"at {viewport['width']} px the table scrolls: {wider}"
+            if not scrolls:
+                assert table.evaluate(TABLE_FADE) is None
+                continue
+            assert table.evaluate(TABLE_FADE) == {"left": False, "right": True}
+            table.evaluate("f => f.scrollTo(f.scrollWidth, 0)")
+            page.wait_for_timeout(100)
+            assert table.evaluate(TABLE_FADE) == {"left": True, "right": False}
+        finally:
+            context.close()
+
+
 # WCAG's reflow width: 1280 px at 400 %
 NARROWEST = {"width": 320, "height": 800}
 
