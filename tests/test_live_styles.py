@@ -287,3 +287,70 @@ def test_a_chats_scored_tokens_stay_marked_under_forced_colours(opened):
         assert token["outline"] == [highlight, "solid", 1], token
     for token in others:
         assert token["border"][0] != highlight and token["outline"][1] == "none", token
+
+
+# The attention strip's tokens: the weight the query gives each, and the bar drawn under
+# it (its ::after: content, colour, width against the token's inner width); the tools'
+# forced answer, in the completion and the legend: its fill and text colours
+WEIGHTS_AND_FILLS = """() => {
+  const system = (colour) => {
+    const probe = document.createElement("span");
+    probe.style.color = colour;
+    document.body.append(probe);
+    const found = getComputedStyle(probe).color;
+    probe.remove();
+    return found;
+  };
+  const strip = document.querySelectorAll(".nb-live-attention .nb-live-token");
+  return {
+    highlight: system("Highlight"),
+    highlightText: system("HighlightText"),
+    strip: [...strip].map((t) => {
+      const s = getComputedStyle(t);
+      const bar = getComputedStyle(t, "::after");
+      const inner = t.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+      return { weight: parseFloat(s.getPropertyValue("--nb-live-weight")), bar: bar.content,
+               colour: bar.backgroundColor, length: parseFloat(bar.width) / inner };
+    }),
+    forced: [...document.querySelectorAll(".nb-live-tools .nb-tool-forced")].map((f) => {
+      const s = getComputedStyle(f);
+      return { fill: s.backgroundColor, text: s.color, adjust: s.forcedColorAdjust };
+    }),
+  };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_attention_weights_and_a_forced_answer_stay_marked_under_forced_colours(opened, scheme):
+    """Windows' contrast themes (forced colours) drop the tint that shows how much the
+    chosen query attends to each token of the attention strip, and the fill of the tools'
+    forced answer: the weight is then a bar in Highlight under each token, as long as the
+    weight, and the forced answer filled in Highlight with HighlightText (in the dark
+    theme too, whose own fill is set more specifically)."""
+    tab = opened(scheme)
+    tools = tab.locator(".nb-live-tools")
+    tools.get_by_role("button", name="Run").click()
+    tab.wait_for_function(
+        """() => /Completion/.test(document.querySelector(".nb-live-tools .nb-live-readout")
+                   .textContent)"""
+    )
+    tab.locator(".nb-live-attention .nb-live-token").nth(3).focus()
+    plain = tab.evaluate(WEIGHTS_AND_FILLS)
+    assert all(t["bar"] == "none" for t in plain["strip"]), plain  # the tint shows it
+    assert len(plain["forced"]) >= 2, plain  # the answer's tokens and the legend's
+    assert all(f["fill"] != plain["highlight"] for f in plain["forced"]), plain
+    tab.emulate_media(forced_colors="active")
+    assert tab.evaluate("matchMedia('(forced-colors: active)').matches")
+    found = tab.evaluate(WEIGHTS_AND_FILLS)
+    strip = found["strip"]
+    assert any(t["weight"] > 0.05 for t in strip) and any(t["weight"] == 0 for t in strip)
+    for token in strip:
+        assert token["bar"] == '""' and token["colour"] == found["highlight"], token
+        assert abs(token["length"] - token["weight"]) < 0.02, token
+    assert len(found["forced"]) == len(plain["forced"])
+    for forced in found["forced"]:
+        assert forced == {
+            "fill": found["highlight"],
+            "text": found["highlightText"],
+            "adjust": "none",
+        }, found
