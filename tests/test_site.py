@@ -553,6 +553,32 @@ def test_a_table_wider_than_a_phone_fades_where_more_of_it_lies(site, browser):
             context.close()
 
 
+def test_the_start_pages_screenshot_keeps_a_readable_size_on_a_phone(site, browser):
+    """The start page's screenshot of a chapter is 1280 px of a desktop: in a phone's
+    column it kept a third of its size. There it is at least 800 px wide and scrolls
+    sideways in its link (which opens it whole), the page itself does not; on a wide
+    screen it fits the column."""
+    for viewport, phone in ((PHONE, True), ({"width": 1280, "height": 900}, False)):
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            page.goto(site + "start.html")
+            link = page.locator("figure.nb-screenshot > a").first
+            assert link.get_attribute("href").endswith("readme-attention.png")
+            sizes = link.evaluate(
+                """a => ({img: a.querySelector('img').getBoundingClientRect().width,
+                         frame: a.clientWidth, scrolls: a.scrollWidth > a.clientWidth + 1,
+                         page: document.documentElement.scrollWidth})"""
+            )
+            assert sizes["page"] <= viewport["width"] + 2, sizes
+            if phone:
+                assert sizes["img"] >= 800 and sizes["scrolls"], sizes
+            else:
+                assert sizes["img"] <= sizes["frame"] + 1 and not sizes["scrolls"], sizes
+        finally:
+            context.close()
+
+
 # WCAG's reflow width: 1280 px at 400 %
 NARROWEST = {"width": 320, "height": 800}
 
