@@ -14,14 +14,24 @@ pytestmark = [
     pytest.mark.sphinx("html", testroot="live-styles", freshenv=True),
 ]
 
-# WCAG's contrast of two CSS colours ("rgb(…)" or "#rrggbb"), in the page
-CONTRAST = r"""
-const luminance = (colour) => {
+# A CSS colour as the page resolves it ("Highlight", "#rrggbb" -> "rgb(…)"), in the page
+RESOLVED = """
+const resolved = (colour) => {
   const probe = document.createElement("span");
   probe.style.color = colour;
   document.body.append(probe);
-  const [r, g, b] = getComputedStyle(probe).color.match(/[\d.]+/g).map(Number);
+  const found = getComputedStyle(probe).color;
   probe.remove();
+  return found;
+};
+"""
+
+# WCAG's contrast of two CSS colours ("rgb(…)" or "#rrggbb"), in the page
+CONTRAST = (
+    RESOLVED
+    + r"""
+const luminance = (colour) => {
+  const [r, g, b] = resolved(colour).match(/[\d.]+/g).map(Number);
   const linear = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
   return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
 };
@@ -31,6 +41,7 @@ const contrast = (a, b) => {
 };
 const panel = (e) => getComputedStyle(e.closest(".nb-live")).backgroundColor;
 """
+)
 
 
 @pytest.fixture
@@ -250,12 +261,11 @@ def test_buttons_beside_fields_line_up_with_their_controls_or_wrap_without_a_gap
 
 
 # Each token of the chat's rows and legend: scored or not, its frame (border, outline)
-TOKEN_FRAMES = """() => {
-  const probe = document.createElement("span");
-  probe.style.color = "Highlight";
-  document.body.append(probe);
-  const highlight = getComputedStyle(probe).color;
-  probe.remove();
+TOKEN_FRAMES = (
+    "() => {"
+    + RESOLVED
+    + """
+  const highlight = resolved("Highlight");
   const tokens = document.querySelectorAll(".nb-live-chat .nb-chat-token");
   return { highlight, tokens: [...tokens].filter((t) => t.offsetParent).map((t) => {
     const s = getComputedStyle(t);
@@ -264,6 +274,7 @@ TOKEN_FRAMES = """() => {
              outline: [s.outlineColor, s.outlineStyle, parseFloat(s.outlineWidth)] };
   }) };
 }"""
+)
 
 
 def test_a_chats_scored_tokens_stay_marked_under_forced_colours(opened):
@@ -292,19 +303,14 @@ def test_a_chats_scored_tokens_stay_marked_under_forced_colours(opened):
 # The attention strip's tokens: the weight the query gives each, and the bar drawn under
 # it (its ::after: content, colour, width against the token's inner width); the tools'
 # forced answer, in the completion and the legend: its fill and text colours
-WEIGHTS_AND_FILLS = """() => {
-  const system = (colour) => {
-    const probe = document.createElement("span");
-    probe.style.color = colour;
-    document.body.append(probe);
-    const found = getComputedStyle(probe).color;
-    probe.remove();
-    return found;
-  };
+WEIGHTS_AND_FILLS = (
+    "() => {"
+    + RESOLVED
+    + """
   const strip = document.querySelectorAll(".nb-live-attention .nb-live-token");
   return {
-    highlight: system("Highlight"),
-    highlightText: system("HighlightText"),
+    highlight: resolved("Highlight"),
+    highlightText: resolved("HighlightText"),
     strip: [...strip].map((t) => {
       const s = getComputedStyle(t);
       const bar = getComputedStyle(t, "::after");
@@ -318,6 +324,7 @@ WEIGHTS_AND_FILLS = """() => {
     }),
   };
 }"""
+)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
