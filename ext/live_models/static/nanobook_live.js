@@ -125,11 +125,12 @@
 
   // --- arithmetic -----------------------------------------------------------------------
 
-  // erf to about 1e-15: its Taylor series near 0, a continued fraction for erfc beyond.
-  // Exact but slow (up to 100 terms): it only builds the table below.
+  // erf within 5e-16 (checked against mpmath): its Taylor series below 1, whose alternating
+  // terms cancel ever more beyond; from 1 on, a continued fraction for erfc, which there
+  // converges within 200 terms. Slow: it only builds the table below.
   function slowErf(x) {
     const ax = Math.abs(x);
-    if (ax < 2.5) {
+    if (ax < 1) {
       let term = x;
       let sum = x;
       const x2 = x * x;
@@ -144,55 +145,65 @@
     if (ax > 6) return Math.sign(x);
     // erfc(x) = exp(-x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))), evaluated bottom-up
     let fraction = ax;
-    for (let n = 60; n >= 1; n--) fraction = ax + n / 2 / fraction;
+    for (let n = 200; n >= 1; n--) fraction = ax + n / 2 / fraction;
     const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / fraction;
     return Math.sign(x) * (1 - erfc);
   }
-  // erf(x0 + h) = erf(x0) + Σ c_n h^n around points x0 = k/64 on [0, 6], where
-  // c_n = (2/√π) e^(-x0²) (-1)^(n-1) H_(n-1)(x0) / n! (H: Hermite polynomials, the
-  // derivatives of e^(-x²)). With |h| ≤ 1/128, eight terms leave an error far below
-  // 1e-15, and a GELU costs eight multiply-adds instead of dozens of series terms.
-  const ERF_STEP = 1 / 64;
-  const ERF_TERMS = 8; // erf() below sums exactly these eight, in pairs
-  const ERF_MAX = 6; // 1 - erf(6) < 3e-17
-  const erfTable = (() => {
-    const points = ERF_MAX / ERF_STEP + 1;
-    const table = new Float64Array(points * (ERF_TERMS + 1));
-    for (let k = 0; k < points; k++) {
-      const x0 = k * ERF_STEP;
-      const base = k * (ERF_TERMS + 1);
-      const scale = (2 / Math.sqrt(Math.PI)) * Math.exp(-x0 * x0);
-      table[base] = slowErf(x0);
-      let hermite = 1; // H_(n-1)(x0)
-      let previous = 0; // H_(n-2)(x0)
-      let factorial = 1;
-      for (let n = 1; n <= ERF_TERMS; n++) {
-        factorial *= n;
-        table[base + n] = ((n % 2 ? 1 : -1) * scale * hermite) / factorial;
-        [previous, hermite] = [hermite, 2 * x0 * hermite - 2 * (n - 1) * previous];
+  // Φ, the standard normal distribution function, and its density φ = Φ', from Taylor
+  // polynomials around points x0 = k/32 on [-NORMAL_MAX, NORMAL_MAX]. Φ(x0 + h) = Σ c_n h^n
+  // with c_0 = Φ(x0) and c_n = φ^(n-1)(x0) / n!, where φ^(m)(x) = (-1)^m He_m(x) φ(x)
+  // (He: the probabilists' Hermite polynomials); φ(x0 + h) = Σ (n + 1) c_(n+1) h^n. With
+  // |h| ≤ 1/64, eight terms of each leave errors far below 1e-15: GELU and its slope cost
+  // a table row and sixteen multiply-adds, where erf(x/√2) and exp() cost several times that
+  // (measured).
+  const NORMAL_STEP = 1 / 32;
+  const NORMAL_TERMS = 8; // polynomial() sums exactly these eight, in pairs
+  const NORMAL_MAX = 8.5; // 1 - Φ(8.5) < 1e-17, 8.5·φ(8.5) < 1e-15
+  const NORMAL_POINTS = (2 * NORMAL_MAX) / NORMAL_STEP + 1;
+  const ROW = 2 * NORMAL_TERMS; // each point's row: Φ's eight coefficients, then φ's
+  const normalTable = (() => {
+    const table = new Float64Array(NORMAL_POINTS * ROW);
+    for (let k = 0; k < NORMAL_POINTS; k++) {
+      const x0 = k * NORMAL_STEP - NORMAL_MAX;
+      const row = k * ROW;
+      const c = [0.5 * (1 + slowErf(x0 / Math.SQRT2))];
+      let hermite = 1; // He_m(x0)
+      let previous = 0; // He_(m-1)(x0)
+      let factorial = 1; // (m + 1)!
+      const density = Math.exp(-0.5 * x0 * x0) / Math.sqrt(2 * Math.PI);
+      for (let m = 0; m < NORMAL_TERMS; m++) {
+        factorial *= m + 1;
+        c.push(((m % 2 ? -1 : 1) * hermite * density) / factorial);
+        [previous, hermite] = [hermite, x0 * hermite - m * previous];
+      }
+      for (let n = 0; n < NORMAL_TERMS; n++) {
+        table[row + n] = c[n];
+        table[row + NORMAL_TERMS + n] = (n + 1) * c[n + 1];
       }
     }
     return table;
   })();
 
-  // The nearest point as (ax/step + 0.5) | 0 and the sign by a comparison: the same
-  // numbers as Math.round and Math.sign, and in V8 a GELU twice as fast (measured). The
-  // eight terms are summed in pairs (Estrin's scheme), so that fewer of the multiply-adds
-  // wait on the one before: 12% faster than Horner's rule, as accurate (measured).
-  function erf(x) {
-    const ax = Math.abs(x);
-    if (ax >= ERF_MAX) return Math.sign(x);
-    const k = (ax / ERF_STEP + 0.5) | 0;
-    const h = ax - k * ERF_STEP;
-    const base = k * (ERF_TERMS + 1);
-    const c = (n) => erfTable[base + n];
+  // The point nearest x, k as (x/step + 0.5) | 0 (Math.round's number, and in V8 faster:
+  // measured), for |x| < NORMAL_MAX (beyond, Φ is 0 or 1 and φ is 0); x's offset h from it.
+  const normalPoint = (x) => ((x + NORMAL_MAX) / NORMAL_STEP + 0.5) | 0;
+  const normalOffset = (x, k) => x - (k * NORMAL_STEP - NORMAL_MAX);
+  // Σ c[at + n] h^n over the eight terms, in pairs (Estrin's scheme: fewer of the
+  // multiply-adds wait on the one before)
+  function polynomial(at, h) {
+    const c = normalTable;
     const h2 = h * h;
-    const low = c(1) + h * c(2) + h2 * (c(3) + h * c(4));
-    const high = c(5) + h * c(6) + h2 * (c(7) + h * c(8));
-    const value = c(0) + h * (low + h2 * h2 * high);
-    return x < 0 ? -value : value;
+    const low = c[at] + h * c[at + 1] + h2 * (c[at + 2] + h * c[at + 3]);
+    const high = c[at + 4] + h * c[at + 5] + h2 * (c[at + 6] + h * c[at + 7]);
+    return low + h2 * h2 * high;
   }
-  nanobook._erf = erf;
+  // {cdf: Φ(x), density: φ(x)}, for the tests
+  nanobook._normal = (x) => {
+    if (Math.abs(x) >= NORMAL_MAX) return { cdf: x > 0 ? 1 : 0, density: 0 };
+    const k = normalPoint(x);
+    const h = normalOffset(x, k);
+    return { cdf: polynomial(k * ROW, h), density: polynomial(k * ROW + NORMAL_TERMS, h) };
+  };
 
   // --- the passes' arrays ---------------------------------------------------------------
 
@@ -238,17 +249,24 @@
   };
 
   // nn.GELU() on every entry of `wide`: the exact form x·Φ(x), not the tanh approximation.
-  // With a record, Φ(x) is kept: the backward pass's slope Φ(x) + x·φ(x) reuses it.
+  // With a record, its slope Φ(x) + x·φ(x) is kept too, for the backward pass.
   function gelu(wide, record) {
     const act = newArray(wide.length);
-    const cdf = record ? newArray(wide.length) : null;
+    const slope = record ? newArray(wide.length) : null;
     for (let i = 0; i < wide.length; i++) {
       const x = wide[i];
-      const phi = 0.5 * (1 + erf(x / Math.SQRT2));
-      if (cdf) cdf[i] = phi;
-      act[i] = x * phi;
+      if (Math.abs(x) >= NORMAL_MAX) {
+        act[i] = x > 0 ? x : 0;
+        if (slope) slope[i] = x > 0 ? 1 : 0;
+        continue;
+      }
+      const k = normalPoint(x);
+      const h = normalOffset(x, k);
+      const cdf = polynomial(k * ROW, h);
+      act[i] = x * cdf;
+      if (slope) slope[i] = cdf + x * polynomial(k * ROW + NORMAL_TERMS, h);
     }
-    if (record) record.cdf = cdf;
+    if (record) record.slope = slope;
     return act;
   }
 
@@ -613,11 +631,10 @@
   function attend(qkv, B, T, C, nh, trace = null) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
+    const stride = 3 * C; // from one position's q (k, v) to the next's
     const y = newArray(B * T * C);
     const att = newArray(B * nh * T * T);
-    const score = (b, t, j, head) => {
-      const q = (b * T + t) * 3 * C + head * hs;
-      const k = (b * T + j) * 3 * C + C + head * hs;
+    const score = (q, k) => {
       let dot = 0;
       for (let d = 0; d < hs; d++) dot += qkv[q + d] * qkv[k + d];
       return dot * scale;
@@ -625,26 +642,23 @@
     for (let b = 0; b < B; b++) {
       for (let head = 0; head < nh; head++) {
         const traced = trace ? { scores: [], masked: [], softmax: [] } : null;
+        const queries = b * T * stride + head * hs; // position 0's query, key and value
+        const [keys, values] = [queries + C, queries + 2 * C];
         for (let t = 0; t < T; t++) {
           const start = ((b * nh + head) * T + t) * T; // the row's weights: att[start + j]
-          for (let j = 0; j <= t; j++) att[start + j] = score(b, t, j, head);
-          for (let j = t + 1; j < T; j++) att[start + j] = -Infinity; // hide the future
-          if (traced) {
-            const row = att.subarray(start, start + T);
-            const scores = Float64Array.from(row, (v, j) => (j > t ? score(b, t, j, head) : v));
-            traced.scores.push(scores);
-            traced.masked.push(row.slice());
-            traced.softmax.push(row);
-          }
-          // the hidden entries' exp(-inf) = 0 adds nothing: the softmax runs over 0..t
+          const q = queries + t * stride;
+          const scoreOf = (j) => score(q, keys + j * stride); // key j's
+          for (let j = 0; j <= t; j++) att[start + j] = scoreOf(j);
+          if (traced) traceRow(traced, att.subarray(start, start + T), t, scoreOf);
+          // the future's weights stay 0: softmax over 0..t alone is the masked softmax
           softmaxAt(att, start, t + 1);
-          att.fill(0, start + t + 1, start + T);
           // weighted sum of the values of positions 0..t
           const out = (b * T + t) * C + head * hs;
-          const values = b * T * 3 * C + 2 * C + head * hs; // position 0's, then 3C apart
           for (let d = 0; d < hs; d++) {
             let sum = 0;
-            for (let j = 0; j <= t; j++) sum += att[start + j] * qkv[values + j * 3 * C + d];
+            for (let j = 0, v = values + d; j <= t; j++, v += stride) {
+              sum += att[start + j] * qkv[v];
+            }
             y[out + d] = sum;
           }
         }
@@ -652,6 +666,14 @@
       }
     }
     return { y, att };
+  }
+
+  // A traced row t, as PyTorch computes it: every raw score (the future's too), the
+  // scores with the future at -inf, and (filled in by the softmax after) the weights.
+  function traceRow(traced, row, t, score) {
+    traced.scores.push(Float64Array.from(row, (v, j) => (j > t ? score(j) : v)));
+    traced.masked.push(Float64Array.from(row, (v, j) => (j > t ? -Infinity : v)));
+    traced.softmax.push(row);
   }
 
   // One Block: x += attn(ln_1(x)); x += mlp(ln_2(x)), on x (B·T, C) in place. Returns the
@@ -675,7 +697,7 @@
     const act = gelu(wide, record);
     const mlpOut = linear(act, N, 4 * C, C, w[`${p}mlp.c_proj.weight`], get(`${p}mlp.c_proj.bias`));
     for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
-    if (record) Object.assign(record, { ln1, qkv, att, y, ln2, wide, act });
+    if (record) Object.assign(record, { ln1, qkv, att, y, ln2, act });
     return att;
   }
 

@@ -125,39 +125,35 @@
     return dx;
   }
 
-  // nn.GELU()'s derivative, exact form: Φ(u) + u·φ(u), with Φ(u) kept by the forward pass
-  const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-  function geluSlope(u, cdf) {
-    return cdf + u * INV_SQRT_2PI * Math.exp(-0.5 * u * u);
-  }
-
   // Attention backward: dy (B·T, C) -> dqkv (B·T, 3C), through y = att·v, the softmax
   // (ds = att·(datt - Σ att·datt)) and the scaled scores q·k/√hs.
   function attendBackward(dy, qkv, att, B, T, C, nh) {
     const hs = C / nh;
     const scale = 1 / Math.sqrt(hs);
-    const dqkv = nanobook._newArray(B * T * 3 * C);
+    const stride = 3 * C; // from one position's q (k, v) to the next's
+    const dqkv = nanobook._newArray(B * T * stride);
     const dAtt = nanobook._newArray(T);
     for (let b = 0; b < B; b++) {
       for (let head = 0; head < nh; head++) {
+        const queries = b * T * stride + head * hs; // position 0's query, key and value
+        const [keys, values] = [queries + C, queries + 2 * C];
         for (let t = 0; t < T; t++) {
           const row = ((b * nh + head) * T + t) * T;
           const dOut = (b * T + t) * C + head * hs;
-          const q = (b * T + t) * 3 * C + head * hs;
+          const q = queries + t * stride;
           let weighted = 0; // Σ_j att·datt
-          for (let j = 0; j <= t; j++) {
-            const v = (b * T + j) * 3 * C + 2 * C + head * hs;
+          for (let j = 0, v = values; j <= t; j++, v += stride) {
+            const weight = att[row + j];
             let dot = 0;
             for (let d = 0; d < hs; d++) {
               dot += dy[dOut + d] * qkv[v + d];
-              dqkv[v + d] += att[row + j] * dy[dOut + d];
+              dqkv[v + d] += weight * dy[dOut + d];
             }
             dAtt[j] = dot;
-            weighted += att[row + j] * dot;
+            weighted += weight * dot;
           }
-          for (let j = 0; j <= t; j++) {
+          for (let j = 0, k = keys; j <= t; j++, k += stride) {
             const dScore = att[row + j] * (dAtt[j] - weighted) * scale;
-            const k = (b * T + j) * 3 * C + C + head * hs;
             for (let d = 0; d < hs; d++) {
               dqkv[q + d] += dScore * qkv[k + d];
               dqkv[k + d] += dScore * qkv[q + d];
@@ -174,7 +170,7 @@
   function blockBackward(w, g, p, config, record, dx, B, T) {
     const { n_head: nh, n_embd: C, bias } = config;
     const N = B * T;
-    const { ln1, qkv, att, y, ln2, wide, cdf, act } = record;
+    const { ln1, qkv, att, y, ln2, slope, act } = record;
     // the layer `name` of this block: its weight, and the gradients its backward adds to
     const layer = (name) => [
       w[`${p}${name}.weight`],
@@ -185,7 +181,8 @@
     const norm = (dy, saved, name) => layerNormBackward(dy, saved, N, C, ...layer(name));
     // x += mlp(ln_2(x))
     const dAct = linear(dx, act, 4 * C, C, "mlp.c_proj");
-    for (let i = 0; i < dAct.length; i++) dAct[i] *= geluSlope(wide[i], cdf[i]);
+    // through the GELU: its slope Φ(u) + u·φ(u), kept by the forward pass
+    for (let i = 0; i < dAct.length; i++) dAct[i] *= slope[i];
     const dx2 = norm(linear(dAct, ln2.out, C, 4 * C, "mlp.c_fc"), ln2, "ln_2");
     for (let i = 0; i < dx.length; i++) dx[i] += dx2[i];
     // x += attn(ln_1(x))
