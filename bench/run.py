@@ -1612,8 +1612,8 @@ def train_rate_note(results: dict) -> list[str]:
     if "node" in rate:
         lines[-1] += (
             f" In CPU time, whatever else the machine runs: {rate['node_step_cpu_ms']:.0f} ms"
-            f" a step in node {rate['node']} (the same V8 engine outside a browser) against"
-            f" {rate['torch_step_cpu_ms']:.1f} ms, "
+            f" a step in node {rate['node']} (V8, chromium's JavaScript engine, in an older"
+            f" version, outside a browser) against {rate['torch_step_cpu_ms']:.1f} ms, "
             f"{rate['page / torch step rate, CPU time (node)']:.0%}."
         )
     if "products kernel, GMAC/s (node)" in rate:
