@@ -723,9 +723,10 @@ def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
 
 def test_the_attention_map_is_a_slider_a_screen_reader_hands_the_arrow_keys_to(open_page):
     """A screen reader in browse mode keeps the arrow keys on an image: the large map is a
-    slider down its rows, its value the chosen query and, in words, the row's summary as
-    the readout shows it (the position's token, what it attends to most); the arrow keys
-    and the positions' buttons both move it."""
+    vertical slider over its rows, its value the chosen query's row counted from the bottom
+    (Up raises it, as on any vertical slider) and, in words, the row's summary as the
+    readout shows it (the position's token, what it attends to most); the arrow keys and
+    the positions' buttons both move it."""
     page = open_page("attention")
     widget = live(page, "#live-attention-sort-0")
     slider = widget.get_by_role("slider")
@@ -750,20 +751,21 @@ def test_the_attention_map_is_a_slider_a_screen_reader_hands_the_arrow_keys_to(o
             slider.get_attribute("aria-valuetext"),
         )
 
+    assert slider.get_attribute("aria-orientation") == "vertical"
     low, now, high, text = value()
-    assert (low, now, high) == (0, last, last)
+    assert (low, now, high) == (0, 0, last)  # the last query: the bottom row
     assert text == readout.inner_text()
     assert text.startswith(row(last))
     slider.focus()
     page.keyboard.press("ArrowUp")
     low, now, high, text = value()
-    assert (low, now, high) == (0, last - 1, last)
+    assert (low, now, high) == (0, 1, last)
     assert text == readout.inner_text() and text.startswith(row(last - 1))
     page.keyboard.press("ArrowRight")  # along the row: the same value
-    assert value()[1:] == (last - 1, last, text)
+    assert value()[1:] == (1, last, text)
     widget.locator(".nb-live-token").first.focus()  # a position's button chooses the query
     low, now, high, text = value()
-    assert now == 0 and text == readout.inner_text()
+    assert now == last and text == readout.inner_text()
     assert text == f"{row(0)}0 “{tokens[0]}” 100%."
     # another head large: the label and the value say it
     widget.locator(".nb-live-head-button").nth(1).focus()

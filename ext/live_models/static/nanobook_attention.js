@@ -300,7 +300,9 @@
       `Layer ${layer}, head ${head}: ${T} queries by ${T} keys. Up and Down choose the query, its row; Left and Right move over its keys, Home and End to the row's first and last.`,
     );
     focusMap.setAttribute("aria-valuemax", String(T - 1));
-    focusMap.setAttribute("aria-valuenow", String(query));
+    // the value counts rows from the bottom: Up, to the row above, raises it, as on any
+    // vertical slider (the row itself is said in words, aria-valuetext)
+    focusMap.setAttribute("aria-valuenow", String(T - 1 - query));
     focusMap.dataset.layer = layer;
     focusMap.dataset.head = head;
     const letter = (t) => model.shown[ids[t]];

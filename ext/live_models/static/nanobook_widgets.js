@@ -535,9 +535,10 @@
   /** A head's map shown large (the attention widget's chosen head, a training run's head
       the reader enlarged): a caption, the canvas letteredMap draws, a colour legend and,
       where the reader moves over its cells (explore), a line saying the cell's weight.
-      A map to explore is a slider down its rows (its widget sets the value: the query,
-      and its row said in words, aria-valuetext), not an image: a screen reader keeps the
-      arrow keys on an image for its own reading, and hands them to a slider. */
+      A map to explore is a vertical slider over its rows (its widget sets the value: the
+      chosen row, counted from the bottom, and the row said in words, aria-valuetext), not
+      an image: a screen reader keeps the arrow keys on an image for its own reading, and
+      hands them to a slider. */
   function mapFigure(id, { explore = false } = {}) {
     const title = element("figcaption", { className: "nb-live-focus-title" });
     const explored = {
