@@ -46,7 +46,6 @@ DEFINING_PHRASES = [
     r"weights by 100",  # loss exercise: the factor to try
     r"If you have 15 minutes",  # the heading of the learning path's shortest tour
     r"4 to\s+20 times",  # the nGPT paper's claim, as published (chapter 12 checks it)
-    r"5\. Is 1 a fixed point",  # the heading of the modern chapter's fifth exercise
     r"Python 3\.11 or later",  # the run box: the package's requirement
     r"standard deviation 0\.02",  # GPT-2's initialisation, as nanoGPT sets it
     r"[Rr]ank [28]\b",  # the fine-tuning chapter's LoRA ranks: settings, not results
