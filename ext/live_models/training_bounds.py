@@ -6,9 +6,9 @@ from .. import _core
 from .directive import MAX_SEED
 
 # The reader's settings, each an option setting its default (the book run's value when
-# left out) and a control of the page held to these bounds. Steps: the page trains a few
-# steps a second, so the longest run is minutes. Layers and width: up to about four times
-# the book model's work per step.
+# left out) and a control of the page held to these bounds. Steps: the largest model and
+# batch a reader may choose train a few steps a second in the page, so the longest run is
+# minutes. Layers and width: up to about five times the book model's work per step.
 MAX_TRAINING_STEPS = 2000
 TRAINING_NUMBERS = {
     "seed": _core.Number(int, 0, MAX_SEED, "7"),
