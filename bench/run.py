@@ -44,6 +44,7 @@ RENDERS = re.compile(r"manim-clip: \d+ renders in ([\d.]+) s \(([\d.]+) CPU-s")
 EXECUTED = re.compile(r"Executed notebook in")  # MyST-NB, one notebook while reading
 EXECUTED_EARLY = re.compile(r"^executed (\d+) notebooks in", re.M)  # ext/notebooks.py
 TRAINED = re.compile(r"training (\w+)")  # model_src.trained announces each training run
+TRAINING_CPU = re.compile(r"models trained \([\d.]+ s, ([\d.]+) CPU-s\)")  # ext/book.py
 READ = re.compile(r"^reading sources\.\.\. \[\s*\d+%\] (\S+)", re.M)
 HASHED_NAME = re.compile(r"-[0-9a-f]{16}\.mp4$")  # a clip or film named by its cache key
 CHEAP_RUNS = 2  # no-op and prose-edit rebuilds per round: seconds each, so more samples
@@ -96,6 +97,7 @@ class Build:
     read: list[str] = field(default_factory=list)  # the pages Sphinx (re-)read
     renders: tuple[float, float] | None = None  # the clip renders' wall and CPU seconds
     failed_notebooks: int = 0  # only a lenient workspace's build goes on past one
+    training_cpu_seconds: float | None = None  # its training's, if its log says (ext/book.py)
 
     def utilisation(self) -> float:
         """CPU-seconds / wall / cores: 100 % is every core busy the whole time."""
@@ -182,7 +184,7 @@ class Workspace:
             raise SystemExit(f"build failed in {self.root}:\n{log[-6000:]}")
         clips = [tuple(map(int, m)) for m in CLIP_SUMMARY.findall(log)]
         rendered, reused, failed = map(sum, zip(*clips, strict=False)) if clips else (0, 0, 0)
-        renders = RENDERS.search(log)
+        renders, training = RENDERS.search(log), TRAINING_CPU.search(log)
         return Build(
             seconds,
             rendered,
@@ -194,6 +196,7 @@ class Workspace:
             READ.findall(log),
             tuple(map(float, renders.groups())) if renders else None,
             len(NOTEBOOK_FAILED.findall(log)),
+            float(training.group(1)) if training else None,
         )
 
     def forget(self, *what: str) -> None:
@@ -313,6 +316,8 @@ def describe(build: Build) -> dict:
     }
     if build.renders:
         described["render_seconds"], described["render_cpu_seconds"] = build.renders
+    if build.training_cpu_seconds is not None:
+        described["training_cpu_seconds"] = build.training_cpu_seconds
     if build.failed_notebooks:  # a lenient build's: its time is not the whole book's
         described["failed_notebooks"] = build.failed_notebooks
     return described
@@ -1665,10 +1670,27 @@ def seeds_cost_note(results: dict) -> list[str]:
         f"comparison stood on two seeds, took {before['cpu_seconds']:.0f} CPU-s "
         f"({before['trained']} trained; {before.get('failed_notebooks', 0)} of its notebooks "
         f"failed an assert here and went on): {cost['CPU / baseline']:.2f} times, where "
-        f"{SEEDS_COST_LIMIT} is the target. (bench/batched_seeds.py measures one lever, "
-        "a comparison's seeds trained as one batched model, against training them one by "
-        "one.)",
+        f"{SEEDS_COST_LIMIT} is the target.{where_the_seconds_went(cost, before)} "
+        "(bench/batched_seeds.py measures one lever, a comparison's seeds trained as one "
+        "batched model, against training them one by one.)",
     ]
+
+
+def where_the_seconds_went(cost: dict, before: dict) -> str:
+    """This tree's CPU-seconds split into training, clip renders and the rest, and what
+    training may cost if the rest stays as it is and the build meets the target ('' if
+    the build's log did not say what its training took)."""
+    ours = cost["this tree"]
+    if "training_cpu_seconds" not in ours:
+        return ""
+    training, renders = ours["training_cpu_seconds"], ours.get("render_cpu_seconds", 0)
+    rest = ours["cpu_seconds"] - training - renders
+    allowed = SEEDS_COST_LIMIT * before["cpu_seconds"] - renders - rest
+    return (
+        f" Of this tree's, training took {training:.0f} CPU-s, the clip renders "
+        f"{renders:.0f} and everything else {rest:.0f}: at the target, with the rest as "
+        f"it is, training would have {allowed:.0f} CPU-s."
+    )
 
 
 def training_page_note(results: dict) -> list[str]:

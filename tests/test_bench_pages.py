@@ -85,3 +85,28 @@ def test_a_recorded_part_replaces_its_figures_and_targets_and_is_dated(bench, tm
     text = page.read_text()
     assert f"12% of PyTorch's step rate (measured {bench.machine()['date']})." in text
     assert "Measured by `nox -s bench`" in text and "2000-01-01" in text
+
+
+def test_the_seeds_cost_says_where_the_seconds_went_and_what_training_may_cost(bench):
+    log = (
+        "manim-clip: 15 renders in 280.0 s (290.0 CPU-s, 2 at a time; 0 failed)\n"
+        "book build: 397 models trained (800.0 s, 1600.0 CPU-s), 18 notebooks executed; "
+        "1100.0 s wall, 2150.0 CPU-s on 2 cores (98% busy)\n"
+    )
+    ours = bench.describe(
+        bench.Build(
+            1100.0,
+            cpu_seconds=2150.0,
+            renders=(280.0, 290.0),
+            training_cpu_seconds=float(bench.TRAINING_CPU.search(log)[1]),
+        )
+    )
+    before = {"cpu_seconds": 1000.0}
+    text = bench.where_the_seconds_went({"this tree": ours}, before)
+    # 1.3 x 1000 = 1300 CPU-s, less the renders (290) and the rest (2150 - 1600 - 290)
+    assert text == (
+        " Of this tree's, training took 1600 CPU-s, the clip renders 290 and everything "
+        "else 260: at the target, with the rest as it is, training would have 750 CPU-s."
+    )
+    older = {"this tree": {k: v for k, v in ours.items() if k != "training_cpu_seconds"}}
+    assert bench.where_the_seconds_went(older, before) == ""  # a log that does not say

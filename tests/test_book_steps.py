@@ -63,9 +63,9 @@ def test_a_cells_code_is_its_python_or_at_least_its_imports():
 
 
 def test_the_summary_line_the_bench_reads():
-    line = book.summary_line(2, 9.0, 3, 60.0, 114.0, 2)
+    line = book.summary_line(2, 9.0, 17.5, 3, 60.0, 114.0, 2)
     assert line == (
-        "book build: 2 models trained (9.0 s), 3 notebooks executed; "
+        "book build: 2 models trained (9.0 s, 17.5 CPU-s), 3 notebooks executed; "
         "60.0 s wall, 114.0 CPU-s on 2 cores (95% busy)"
     )
 
