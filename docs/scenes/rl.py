@@ -33,7 +33,7 @@ class RLStepScene(BookScene):
 
         record = rl_runs.get("REINFORCE", rl_runs.SEEDS[0])
         shot = mixed_group(record["replay"])
-        self.show_title(
+        title = self.show_title(
             "Learning from a checker",
             f"step {shot['step']} of {rl_runs.STEPS}: one prompt, {rl_runs.GROUP} sampled answers",
         )
@@ -43,8 +43,8 @@ class RLStepScene(BookScene):
         bars, centred = self.centre_rewards(shot, rows, marks, reward_head, checked, sampled)
         self.show_update(shot["advantages"], bars, centred, sampled)
         # the whole run: pass@1 and pass@k, step by step
-        self.play(*[FadeOut(m) for m in self.mobjects if m is not self.mobjects[0]], run_time=0.6)
-        self.show_run(record)
+        self.play(*[FadeOut(m) for m in self.mobjects if m is not title], run_time=0.6)
+        self.show_run(record, title)
 
     def show_prompt(self, prompt_ids: list[int]) -> tuple[VGroup, VGroup]:
         prompt = letters_row(prompt_ids, ROLE["ids"])
@@ -132,7 +132,9 @@ class RLStepScene(BookScene):
         self.mark_poster()
         self.wait(2.0)
 
-    def show_run(self, record: dict) -> None:
+    def show_run(self, record: dict, title: VGroup) -> None:
+        """pass@1 and pass@k of the held-out prompts, step by step, under a subtitle that
+        now speaks of the whole run, not of the one step shown before."""
         from model_src.experiments import rl_runs
 
         replay = record["replay"]
@@ -155,8 +157,14 @@ class RLStepScene(BookScene):
             ],
         )
         step_name = label("RL step", MIN_TEXT, TEXT_2).next_to(axes, DOWN, buff=0.55)
-        self.play(Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0)
         k = f"pass@{rl_runs.K}"
+        whole = f"the whole run: pass@1 and {k} on the held-out prompts"
+        subtitle = label(whole, MIN_TEXT, TEXT_2).move_to(title[1])
+        self.beat(f"{title[0].original_text}: {whole}")
+        self.already_said(subtitle)
+        self.play(
+            swap(title[1], subtitle), Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0
+        )
         lines, ends = VGroup(), VGroup()
         for key, color in ((k, ROLE["x"]), ("pass@1", ACCENT)):
             line = axes.plot_line_graph(
