@@ -16,6 +16,9 @@ page's numbers), and the notebook readers download keeps them. A cell with nothi
 to show shows no source box (and, without outputs, nothing). Source that does not parse
 as Python is shown as written. The asserts left out are the page's claims:
 `nox -s claims` counts them with the same rule (``prose_asserts``, ext/claims_table.py).
+
+A cell whose source is hidden (``hide-input``) shows it behind MyST-NB's "Show code cell
+source" toggle; that toggle is written here without MyST-NB's label (``hidden_cell_box``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import ast
 import io
 import re
 import tokenize
+from html import escape
 
 from docutils import nodes
+from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput
 from sphinx.transforms import SphinxTransform
 
 PROSE = re.compile(r"\bprose\b", re.I)
@@ -183,6 +188,23 @@ class HideBookkeeping(SphinxTransform):
                     cell.parent.remove(cell)
 
 
+def hidden_cell_box(self, node: HideCodeCellNode) -> None:
+    """MyST-NB's box for a cell's hidden source, less its summary's aria-label.
+
+    MyST-NB labels the summary "Toggle hidden content", and a label replaces the text a
+    reader sees: a screen reader said "Toggle hidden content" for "Show code cell source",
+    and voice control found nothing to click by that name (WCAG 2.5.3, label in name).
+    Unlabelled, its name is the prompt shown (MyST-NB's CSS hides the other one).
+    """
+    self.body.append(f'<details class="admonition hide {" ".join(node["classes"])}">\n')
+    self.body.append("<summary>\n")
+    self.body.append(f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
 def setup(app):
     app.add_transform(HideBookkeeping)
+    # after myst_nb (docs/conf.py's order), whose visitor this replaces
+    app.add_node(HideCodeCellNode, override=True, html=(hidden_cell_box, depart_HideCellInput))
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -57,8 +57,10 @@ def test_shown_cells_leave_the_bookkeeping_out(built):
     assert 'The total is <span class="pasted-text">45</span>' in page
     assert 'twice the total <span class="pasted-text">90</span>' in page
     assert "the total is 45" in page and "[0, 1, 4, 9, 16]" in page
-    # the hidden-input cell still folds what it shows
-    assert "Show code cell source" in between(page, "</span>.</p>", "The last square")
+    # the hidden-input cell still folds what it shows, its toggle named by what it says
+    folded = between(page, "</span>.</p>", "The last square")
+    assert "Show code cell source" in folded
+    assert "<summary>" in folded and "Toggle hidden content" not in folded
 
 
 def test_a_cell_of_bookkeeping_alone_shows_no_empty_box(built):
