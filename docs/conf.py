@@ -130,7 +130,8 @@ nanobook_repository_url = None
 html_theme = "sphinx_book_theme"
 html_title = "The Animated nanoGPT"
 html_static_path = ["_static"]
-templates_path = ["_templates"]  # layout.html: no search index on pages other than search
+templates_path = ["_templates"]  # layout.html: no search index on pages other than search;
+# navbar-logo.html, search-button-field.html: the theme's, named and placed for screen readers
 html_favicon = "_static/favicon.svg"  # the causal mask, in the palette
 html_css_files = ["nanobook.css"]
 # every page: the sidebar toggles the reader sees, bound to the theme's drawers

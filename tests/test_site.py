@@ -373,13 +373,18 @@ def test_search_finds_attention(site, context):
 
 def test_one_search_field_and_no_header_bar_above_the_page(site, context):
     """The sidebar's search field is the page's one (pydata-sphinx-theme 0.20 adds a header
-    bar holding a second), and Ctrl+K still opens the search."""
+    bar holding a second), named by the text it shows, and Ctrl+K still opens the search.
+    With the header bar hidden, the book's title at the head of the sidebar stands in a
+    landmark of its own (docs/_templates)."""
     page = context.new_page()
     page.goto(site + "chapters/attention.html")
     assert not page.locator("#pst-header").is_visible()
     fields = page.locator(".search-button-field")
     assert [fields.nth(i).is_visible() for i in range(fields.count())].count(True) == 1
-    assert page.locator(".bd-sidebar-primary .search-button-field").is_visible()
+    field = page.locator(".bd-sidebar-primary .search-button-field")
+    assert field.is_visible()
+    expect(field).to_have_accessible_name(re.compile(r"^Search Ctrl ?\+ ?K$"))
+    expect(page.locator(".bd-sidebar-primary nav[aria-label=Home] .navbar-brand")).to_be_visible()
     page.keyboard.press("Control+k")
     expect(page.locator("#pst-search-dialog input[type=search]")).to_be_focused()
 
