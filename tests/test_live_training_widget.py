@@ -566,6 +566,7 @@ def test_the_start_note_says_a_retrace_only_with_all_the_books_settings(page_of)
         "leaves its warmup"
     )
     warmup_id = warmup.get_attribute("id")
+    assert page.locator(f"[id='{warmup_id}']").count() == 1  # the note's, not a field's too
     for label in ("Steps", "Warmup steps"):
         field = widget.get_by_label(label, exact=True)
         assert warmup_id in field.get_attribute("aria-describedby").split()

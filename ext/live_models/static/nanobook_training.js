@@ -260,10 +260,12 @@
       ...fields.map((f) => f.field),
     );
     const start = element("p", { className: "nb-live-hint nb-training-start" });
-    // said when it appears or goes, and part of the two fields' descriptions
+    // said when it appears or goes, and part of the two fields' descriptions. Its id is
+    // not `${widget.id}-warmup`: that is the Warmup steps field's (controlField), and the
+    // two fields' descriptions named the field itself, never the note
     const warmup = element("p", {
       className: "nb-live-hint nb-training-warmup",
-      id: `${widget.id}-warmup`,
+      id: `${widget.id}-warmup-note`,
       "aria-live": "polite",
     });
     for (const key of ["max_iters", "warmup_iters"]) {
