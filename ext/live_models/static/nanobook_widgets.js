@@ -716,8 +716,24 @@
     },
   };
 
+  /** A static table wider than its column scrolls itself (nanobook_live.css, for the
+      shadows at its edges), and what scrolls must take the keyboard's focus: else a
+      reader without a pointer never sees its last columns (axe-core's
+      scrollable-region-focusable; pydata-sphinx-theme does the same for the wrappers it
+      scrolls, never for a table). A table that fits stays out of the tab order. */
+  function scrollableByKeys() {
+    const fit = new ResizeObserver((entries) => {
+      for (const { target } of entries) {
+        if (target.scrollWidth > target.clientWidth) target.tabIndex = 0;
+        else target.removeAttribute("tabindex");
+      }
+    });
+    for (const table of document.querySelectorAll(".nb-live-static table")) fit.observe(table);
+  }
+
   function start() {
     for (const root of waiting()) startWidget(root);
+    scrollableByKeys();
     // the attention maps are drawn on canvases in the theme's colours: redraw on a switch
     new MutationObserver(() => {
       for (const w of widgets) w.redraw?.();
