@@ -6,6 +6,7 @@ the palette is the brief's, shared with the page CSS and the plots.
 """
 
 import ast
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -238,3 +239,13 @@ def test_text_on_text_or_on_a_kept_clear_picture_fails_the_clip():
         return VGroup(text, VGroup(text))  # the same text, not two
 
     _played(held_twice)
+
+
+def test_the_nGPT_shell_caption_says_what_unit_does_on_either_side_of_its_edges():
+    """The sphere clip's what-if is worded from the lengths, not fixed to one seed's: a
+    length inside the shell stays, one outside becomes the nearer edge."""
+    ngpt_scene = importlib.import_module("ngpt")  # the scene's file, on the path above
+    edge = ngpt_scene.SHELL
+    assert ngpt_scene.fate(1 - edge / 2, 1) == "would stay as it is"
+    assert ngpt_scene.fate(1 - 2 * edge, 1) == f"would become {1 - edge:.1f}"
+    assert ngpt_scene.fate(1 + 7 * edge, 1) == f"would become {1 + edge:.1f}"

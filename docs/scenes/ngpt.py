@@ -79,6 +79,13 @@ def within(length: float) -> float:
     return min(max(length, 1 - SHELL), 1 + SHELL)
 
 
+def fate(length: float, digits: int) -> str:
+    """What unit() with norm_eps = SHELL does to a vector of this length, in words: true
+    of whichever side of the shell's edges a seed's vector lands on."""
+    kept = within(length)
+    return "would stay as it is" if kept == length else f"would become {kept:.{digits}f}"
+
+
 def shown(coords, length: float = 1.0) -> np.ndarray:
     """A vector of the subspace as a point of the scene (the unit sphere has radius R)."""
     return CENTRE + np.array(coords) * R * length
@@ -236,7 +243,7 @@ class SphereScene(BookScene, ThreeDScene):
 
     def show_shell(self, m: dict, notes: VGroup, sphere: Sphere, a: VGroup, new: VGroup):
         """What norm_eps = SHELL would change, which the trained runs do not use: unit()
-        would keep a length within the shell and cut a longer one to its edge."""
+        would keep a length within the shell and move any other to its nearer edge."""
         c, n = m["coords"], m["length"]
         shell = VGroup(
             *[
@@ -251,14 +258,16 @@ class SphereScene(BookScene, ThreeDScene):
             notes,
             f"If unit() had norm_eps = {SHELL}\n"
             f"(the runs here use {m['norm_eps']:g}), it would keep\n"
-            f"any length from {1 - SHELL:.1f} to {1 + SHELL:.1f}: the step's\n"
-            f"{n['lerp']:.3f} would stay {within(n['lerp']):.3f}, and a's {n['out']:.2f}\n"
-            f"would be cut to the shell's edge, {within(n['out']):.1f}",
+            f"any length from {1 - SHELL:.1f} to {1 + SHELL:.1f} and move\n"
+            "any other to the shell's nearer edge:\n"
+            f"the step's {n['lerp']:.3f} {fate(n['lerp'], 1)},\n"
+            f"and a's {n['out']:.2f} {fate(n['out'], 1)}",
             ACCENT,
             fresh=True,
         )
         self.play(FadeIn(shell), FadeOut(sphere), new.animate.set_opacity(0.25), run_time=1.0)
-        kept = ray(shown(c["lerp"]), TEXT, 4)  # the step, left as long as it is
+        # the step, as long as unit() would leave it (lerp's coordinates have its length)
+        kept = ray(shown(c["lerp"], within(n["lerp"]) / n["lerp"]), TEXT, 4)
         moving = a[1].copy().set_opacity(1).scale(1.4)
         self.play(Create(kept), run_time=0.8)
         self.play(moving.animate.move_to(shown(c["h_a"], within(n["out"]))), run_time=1.2)
