@@ -25,8 +25,8 @@ RUNS = {"calculator": True, "no tool": False}  # name -> trained with the tool?
 # seed moves, but the units digit without the tool is compared with a guess, and that
 # difference may lie within the noise
 SEEDS = seeds.seeds(8)
-# the sort preset's optimiser settings, at a length where the tool model has learned the
-# call in most seeds, not all (the chapter counts them: a slow seed needs 500 steps)
+# the sort preset's optimiser settings, for as many steps as the tools chapter gives the
+# model to learn the call (the chapter counts the seeds in which it has, at the end)
 SETTINGS = dict(
     dataset="addition",  # only a label in fit's log lines
     batch_size=32,
