@@ -718,6 +718,28 @@ def contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+def ground(element) -> str:
+    """The colour an element's text is seen on: the backgrounds of it and its ancestors,
+    laid over one another (the marked line's tint is translucent), as rgb(r, g, b)."""
+    layers = element.evaluate(
+        """(e) => { const all = [];
+             for (let a = e; a; a = a.parentElement) all.push(getComputedStyle(a).backgroundColor);
+             return all; }"""
+    )
+    seen = [255.0, 255.0, 255.0]  # under everything: the canvas's white
+    for layer in reversed(layers):
+        values = [float(c) for c in re.findall(r"[\d.]+", layer)]
+        alpha = values[3] if len(values) > 3 else 1.0  # rgb(...) is opaque
+        seen = [alpha * c + (1 - alpha) * s for c, s in zip(values[:3], seen, strict=True)]
+    return "rgb({}, {}, {})".format(*(round(c) for c in seen))
+
+
+def marked_numbers_contrast(page) -> float:
+    """The contrast of a marked line's number (a phase's line of train.py) on its tint."""
+    number = page.locator(".annotated-source .as-line.nb-training-line .as-ln").first
+    return contrast(number.evaluate("(e) => getComputedStyle(e).color"), ground(number))
+
+
 CELLS_AND_GROUND = """panel => {
   const c = nanobook.widgets.mapColours(panel);
   const probe = document.createElement('span');
@@ -786,6 +808,7 @@ def test_a_phases_link_lands_below_the_top_and_leads_back(page_of):
     page.keyboard.press("Enter")
     marked = page.locator(".annotated-source .as-line.nb-training-line")
     page.wait_for_function("document.activeElement.classList.contains('nb-training-line')")
+    assert marked_numbers_contrast(page) >= 4.5  # the numbers on the tint: 4.1:1 before
     assert "optimizer.step()" in page.evaluate("document.activeElement.textContent")
     page.wait_for_timeout(300)  # the jump
     top = marked.first.evaluate("e => e.getBoundingClientRect().top")
