@@ -183,6 +183,47 @@ def test_every_widgets_text_reads_at_wcag_contrast(open_page, scheme):
         assert page.evaluate(LOW_CONTRAST) == [], (chapter, scheme)
 
 
+def seen_colour(colour: str, under: list[float]) -> list[float]:
+    """A computed colour (rgb(), rgba() or color(srgb …), a color-mix's) laid over `under`
+    ([r, g, b], 0 to 255)."""
+    values = [float(v) for v in re.findall(r"[\d.]+", colour)]
+    scale = 255 if colour.startswith("color(") else 1
+    alpha = values[3] if len(values) > 3 else 1.0
+    return [alpha * v * scale + (1 - alpha) * u for v, u in zip(values[:3], under, strict=True)]
+
+
+def contrast_ratio(a: list[float], b: list[float]) -> float:
+    def luminance(rgb: list[float]) -> float:
+        linear = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                  for c in rgb]  # fmt: skip
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    low, high = sorted((luminance(a), luminance(b)))
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_key_that_takes_all_the_weight_keeps_its_text_readable(open_page, scheme):
+    """A position's button is shaded by the chosen query's weight on it; at weight 1 its
+    letter, prediction and probability still read at 4.5:1 on the shade. In the dark the
+    light ink at 70% left the light text at 3.2:1 (a two-letter prompt in the char model:
+    its second letter puts 0.96 on the first)."""
+    page = open_page("attention", color_scheme=scheme)
+    page.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
+    widget = live(page, "#live-attention-char-1")
+    token = widget.locator(".nb-live-token").first
+    token.evaluate("(b) => b.style.setProperty('--nb-live-weight', '1')")
+    shade, panel, *texts = token.evaluate(
+        """(b) => [b, b.closest('.nb-live'),
+                   ...b.querySelectorAll('.nb-live-tok, .nb-live-pred, .nb-live-prob')]
+                 .map((e, i) => getComputedStyle(e)[i < 2 ? 'backgroundColor' : 'color'])"""
+    )
+    ground = seen_colour(shade, seen_colour(panel, [255, 255, 255]))
+    assert len(texts) == 3
+    for text in texts:
+        assert contrast_ratio(seen_colour(text, ground), ground) >= 4.5, (scheme, text, shade)
+
+
 def test_the_replay_shows_the_snapshots_the_cache_holds(open_page):
     page = open_page("training")
     widget = live(page, ".nb-live-replay")
