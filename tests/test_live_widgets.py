@@ -762,6 +762,24 @@ def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
     assert "query" in listing.inner_text()  # shown beside the source, not said
 
 
+def test_a_setting_moved_leaves_an_unchanged_line_unsaid(open_page):
+    """A setting moved redraws the sampler, but a line whose text stays the same is not
+    rewritten: a screen reader heard "Press Step to draw one token…" and the
+    out-of-training note again at each step of the temperature slider."""
+    page = open_page("sampling")
+    widget = live(page, "#live-sampling-sort-1")
+    widget.get_by_label("Prompt").fill("CBAC")  # fewer letters than training's
+    note = widget.locator(".nb-live-offdist")
+    note.filter(has_text="Outside its training").wait_for()
+    said = note.inner_text()
+    widget.get_by_label("Temperature").focus()
+    page.evaluate(HEARD)
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
+        assert not {"nb-live-readout", "nb-live-offdist"} & said_regions(page)
+    assert note.inner_text() == said
+
+
 def test_the_attention_map_is_a_slider_a_screen_reader_hands_the_arrow_keys_to(open_page):
     """A screen reader in browse mode keeps the arrow keys on an image: the large map is a
     vertical slider over its rows, its value the chosen query's row counted from the bottom

@@ -185,7 +185,9 @@
       if (model !== holder.dataset.asPreset) return;
       const valid = Number.isInteger(batch) && Number.isInteger(time) && time > 0;
       sizes = valid ? { B: batch, T: time } : null;
-      if (live) live.textContent = sizes ? ` · for your input: B = ${batch}, T = ${time}` : "";
+      const said = sizes ? ` · for your input: B = ${batch}, T = ${time}` : "";
+      // rewritten (and said again) only when the sizes change, not at each redraw
+      if (live && live.textContent !== said) live.textContent = said;
       render();
     });
   }

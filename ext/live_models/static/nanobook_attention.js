@@ -63,7 +63,7 @@
     view.input.setAttribute("aria-invalid", problem ? "true" : "false");
     view.note(problem ? null : options.trained, text);
     if (problem) {
-      widget.status.textContent = problem;
+      kit.write(widget.status, problem); // once, not at each key
       widget.live.classList.add("nb-live-stale");
       return false;
     }
@@ -82,10 +82,12 @@
     state.layer = Math.min(state.layer, forward.attention.length - 1);
     state.query = Math.min(state.query, ids.length - 1);
     if (!widget.root.dataset.queried) state.query = ids.length - 1;
-    widget.status.textContent =
+    kit.write(
+      widget.status,
       typed < ids.length
         ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.`
-        : "";
+        : "",
+    );
     widget.live.classList.remove("nb-live-stale");
     build(w, model);
     widget.announce({ ms: performance.now() - start });
@@ -306,7 +308,12 @@
     focusMap.dataset.layer = layer;
     focusMap.dataset.head = head;
     const letter = (t) => model.shown[ids[t]];
-    cellReadout.textContent = `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`;
+    // rewritten only when it changes: a redraw of the same cell (a second read of the
+    // same prompt, a head pressed again) said it again
+    kit.write(
+      cellReadout,
+      `Query ${query} “${letter(query)}” → key ${key} “${letter(key)}”: weight ${rows[query][key].toFixed(3)}`,
+    );
   }
 
   function attentionWidget(root, options) {

@@ -171,7 +171,7 @@
     view.seed.setAttribute("aria-invalid", badSeed ? "true" : "false");
     run.sampler = null;
     if (problem || badSeed) {
-      widget.status.textContent = problem || badSeed;
+      kit.write(widget.status, problem || badSeed); // once, not at each key
       widget.live.classList.add("nb-live-stale");
       return;
     }
@@ -184,7 +184,8 @@
       element("span", { className: "nb-live-prompt", text: view.prompt.value }),
     );
     view.bars.replaceChildren();
-    view.caption.textContent = `Press Step to draw one token, or Play for ${options.steps}.`;
+    // written only when it changes: each setting moved redraws, and was said again
+    kit.write(view.caption, `Press Step to draw one token, or Play for ${options.steps}.`);
   }
 
   /** Draw one token; returns whether the run has steps left. */

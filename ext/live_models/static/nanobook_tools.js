@@ -218,7 +218,7 @@
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
       view.note(problem ? null : options.trained, prompt.value);
       if (problem) {
-        widget.status.textContent = problem;
+        kit.write(widget.status, problem); // once, not at each key
         widget.live.classList.add("nb-live-stale");
         return;
       }

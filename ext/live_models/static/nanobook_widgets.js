@@ -169,6 +169,13 @@
     }
   }
 
+  /** A live region's new text, written only when it differs: a region rewritten with the
+      text it already shows is said again: each step of the sampler's temperature slider
+      repeated "Press Step to draw one token…" and the out-of-training note. */
+  function write(region, text) {
+    if (region.textContent !== text) region.textContent = text;
+  }
+
   /** A Play button's loop: start(tick) calls tick() every `ms` while it says another frame
       follows; stop() ends it. While it plays the button says Pause and the `spoken()`
       regions are quiet; when it stops they are said once and the button says again what it
@@ -385,9 +392,10 @@
     input.setAttribute("aria-describedby", described ? `${described} ${note.id}` : note.id);
     return (limits, text) => {
       const reason = offDistribution(limits, text);
-      note.textContent = reason
+      const said = reason
         ? `Outside its training: the model learned from ${limits.about}, and ${reason}. Expect nonsense.`
         : "";
+      write(note, said); // said when it changes, not at each redraw that leaves it as it was
     };
   }
 
@@ -692,6 +700,7 @@
     shortEnoughToList,
     reducedMotion,
     player,
+    write,
     textInput,
     button,
     hint,
