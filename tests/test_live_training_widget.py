@@ -362,15 +362,33 @@ def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | No
     return kept, parted
 
 
+HEARD = """() => { window.heard = [];
+  const live = (e) => e.getAttribute("aria-live")
+    ?? ({ status: "polite", log: "polite", alert: "assertive" }[e.getAttribute("role")] ?? null);
+  new MutationObserver((records) => { for (const r of records) {
+    let e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    while (e && live(e) === null) e = e.parentElement;
+    if (e) window.heard.push([live(e), (e.closest('.nb-live') || e).className, e.textContent]);
+  } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""
+"""Records each change of the page's live regions: [its aria-live then, its widget's class,
+its text]."""
+
+
 def handed_over(page, widget, steps: int) -> None:
     """The reader's model, handed over, reads the attention widget's prompt and samples in
     the sampling widget: its answer, its predictions and its draws are those of train.fit's
-    model after as many steps (float64)."""
+    model after as many steps (float64). A screen reader hears where it went (the training
+    widget's status line), not the lines of the widgets it redraws far below."""
+    page.evaluate(HEARD)
     button(widget, "Use my model in the attention and sampling widgets").click()
     _, model = train_fit(steps, torch.float64)
     entry = trained.get(PRESET)
     attention = page.locator(".nb-live-attention")
     assert chosen_model(attention) == f"your model (step {steps})"
+    sampling = page.locator(".nb-live-sampling")
+    # live again once redrawn: what the reader then does there is said
+    sampling.locator(".nb-live-readout[aria-live=polite]").wait_for(state="attached")
+    heard = page.evaluate("() => window.heard.splice(0)")
     ids = torch.tensor([entry.encode("CBACAB")])
     with torch.no_grad():
         ids = model.generate(ids, model.config.block_size - ids.shape[1], top_k=1)
@@ -381,7 +399,6 @@ def handed_over(page, widget, steps: int) -> None:
     assert shown == predicted
     answer = entry.decode(ids[0, 6:].tolist())
     assert f"“{answer}”" in attention.locator(".nb-live-status").inner_text()
-    sampling = page.locator(".nb-live-sampling")
     assert chosen_model(sampling) == f"your model (step {steps})"
     steps_drawn = json.loads(sampling.get_attribute("data-live"))["steps"]
     for drawn in range(1, steps_drawn + 1):
@@ -389,6 +406,10 @@ def handed_over(page, widget, steps: int) -> None:
         sampling.locator(".nb-live-drawn").nth(drawn - 1).wait_for()
     page_draws = "".join(sampling.locator(".nb-live-drawn").all_inner_texts())
     assert page_draws == sampled_by(model, "CBACAB", seed=0, steps=steps_drawn)
+    said = [(where, text) for live, where, text in heard if live != "off"]
+    receivers = ("nb-live-attention", "nb-live-sampling")
+    assert not [text for where, text in said if any(r in where for r in receivers)], said
+    assert said[-1][1].startswith(f"Your model as it was after step {steps} is now in the")
 
 
 @pytest.mark.browser

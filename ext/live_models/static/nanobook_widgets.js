@@ -102,14 +102,15 @@
     return getComputedStyle(root).getPropertyValue(name).trim() || fallback;
   }
 
-  /** `widget.ready`: load the widget's model (once), then run `callback(model)`; the live
+  /** `widget.ready`: load the widget's model (once), then run `callback(model)` (or
+      `failed()` if it cannot be loaded, its status line saying why); the live
       rendering then takes the static one's place. `loaded(model)` once it is in. A widget
       that loads on its own terms (`ownTerms`: live-training, which needs more than the
       model) keeps its status line as it is and shows its live part itself. */
   function modelLoader(widget, loaded, ownTerms) {
     const { root, status } = widget;
     let loading = null;
-    return (callback) => {
+    return (callback, failed = () => {}) => {
       if (!loading) {
         const name = root.dataset.nanobookModel;
         // a model, or a plain record such as "sort-replay"
@@ -136,7 +137,7 @@
           },
         );
       }
-      loading.then(callback, () => {});
+      loading.then(callback, failed);
     };
   }
 
@@ -174,6 +175,30 @@
       repeated "Press Step to draw one token…" and the out-of-training note. */
   function write(region, text) {
     if (region.textContent !== text) region.textContent = text;
+  }
+
+  /** The live regions of a widget silent while `rerun()` redraws it, then live again once
+      it is drawn (widget.ready) and a frame has passed, so that a screen reader does not
+      hear the redrawn text: a model handed over from a training widget redrew the
+      attention and sampling widgets far below it, and their status, readout and cell
+      lines were all said after the training widget's own line that says where it went. */
+  function quietly(widget, rerun) {
+    const selector = "[aria-live], [role=status], [role=log], [role=alert]";
+    const regions = [...widget.root.querySelectorAll(selector)].filter(
+      (region) => region.getAttribute("aria-live") !== "off",
+    );
+    const before = regions.map((region) => region.getAttribute("aria-live"));
+    for (const region of regions) region.setAttribute("aria-live", "off");
+    rerun();
+    const restore = () =>
+      regions.forEach((region, i) => {
+        if (region.getAttribute("aria-live") !== "off") return; // the widget set it since
+        if (before[i] === null) region.removeAttribute("aria-live");
+        else region.setAttribute("aria-live", before[i]);
+      });
+    // two frames: the accessibility tree takes in the redrawn text while still quiet; a
+    // model that failed to load is said at once (its status line)
+    widget.ready(() => requestAnimationFrame(() => requestAnimationFrame(restore)), restore);
   }
 
   /** A Play button's loop: start(tick) calls tick() every `ms` while it says another frame
@@ -421,7 +446,8 @@
       theirs.model = model;
       theirs.menu.lastChild.textContent = label;
       theirs.menu.value = "reader";
-      rerun();
+      // the training widget says where the model went; this widget redraws unheard
+      quietly(widget, rerun);
     });
     return (book) => (theirs.menu?.value === "reader" ? theirs.model : book);
   }
