@@ -170,6 +170,37 @@ def test_the_attention_widget_says_a_short_prompt_was_never_in_training(page):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
+def test_a_note_that_follows_the_typing_is_said_once_the_reader_pauses(page):
+    """Typing a prompt changes the note at each letter ("this one has 3 letters", then 4):
+    it is shown at once, and a screen reader hears it once the reader pauses, not at each
+    keystroke (kit.say, as the memory calculator's status line)."""
+    widget = loaded(page, "attention")
+    field, note = widget.locator("input[type=text]"), note_of(widget)
+    # The page's clock moves only when the test moves it: the reader's pauses are the ones
+    # made here, never a busy machine's slow round trips (the redraw waits for a frame).
+    page.clock.install(time=0)
+    page.clock.pause_at(60_000)
+    field.fill("AB")
+    page.clock.run_for(700)
+    assert "this one has 2 letters" in note.inner_text()
+    note.evaluate(  # each change of the note, and whether it was live then
+        """(n) => { window.heard = [];
+                    new MutationObserver(() => window.heard.push([n.ariaLive, n.textContent]))
+                      .observe(n, { childList: true, characterData: true, subtree: true }); }"""
+    )
+    field.press("End")
+    for letter in "CA":
+        field.press(letter)
+        page.clock.run_for(150)  # a keystroke 150 ms after the last: still typing
+    assert "this one has 4 letters" in note.inner_text()  # shown at once
+    heard = page.evaluate("window.heard.splice(0)")
+    assert heard and {live for live, _ in heard} == {"off"}  # typed, not said
+    page.clock.run_for(700)
+    assert page.evaluate("window.heard.splice(0)") == [["polite", note.inner_text()]]
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="off-distribution", freshenv=True)
 def test_the_sampling_widget_names_its_data_and_flags_a_long_prompt(page):
     widget = loaded(page, "sampling")
     assert widget.locator(".nb-live-hint").inner_text().startswith("Trained on sorts of 6")

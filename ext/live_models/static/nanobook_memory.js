@@ -4,7 +4,7 @@
    script only evaluates the trees, for the reader's inputs, within the build's bounds. */
 (() => {
   "use strict";
-  const { element, field } = nanobook.widgets;
+  const { element, field, say } = nanobook.widgets;
   const OPERATIONS = new Map([
     ["+", (x, y) => x + y],
     ["-", (x, y) => x - y],
@@ -104,23 +104,6 @@
     return { values, optimizer: widget.controls.get("optimizer").value };
   }
 
-  // how long the reader pauses in a number before the result is said (ms)
-  const PAUSE = 500;
-
-  /** The status line shows the result at once; a screen reader hears it once the reader
-      has paused typing (`typing`), not at each keystroke, and at once for a choice. */
-  function say(widget, text, { typing = false } = {}) {
-    const { status } = widget;
-    clearTimeout(widget.saying);
-    status.setAttribute("aria-live", typing ? "off" : "polite");
-    status.textContent = text;
-    if (!typing) return;
-    widget.saying = setTimeout(() => {
-      status.setAttribute("aria-live", "polite");
-      status.replaceChildren(status.textContent); // said now, as a change of the region
-    }, PAUSE);
-  }
-
   function update(widget, { typing = false } = {}) {
     const { values, optimizer, problem } = read(widget);
     for (const output of widget.options.outputs) {
@@ -133,7 +116,9 @@
       const tree = widget.options.formulas[key];
       cell.textContent = shown(evaluate(tree, values), output.unit, widget.options);
     }
-    say(widget, problem ?? widget.summary(), { typing });
+    // the status line shows the result at once; while the reader types a number, it is said
+    // once they pause
+    say(widget.status, problem ?? widget.summary(), { typing });
     widget.root.dispatchEvent(new CustomEvent("nanobook:result"));
   }
 

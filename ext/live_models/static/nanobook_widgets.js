@@ -177,6 +177,24 @@
     if (region.textContent !== text) region.textContent = text;
   }
 
+  // how long a reader typing pauses before what the typing changed is said (ms)
+  const PAUSE = 500;
+  const saying = new WeakMap(); // a live region -> its timer, while the reader types
+
+  /** `text` shown in a live region at once. A screen reader hears it at once, or, while the
+      reader is `typing`, once they pause: not a new sentence at each keystroke. */
+  function say(region, text, { typing = false } = {}) {
+    clearTimeout(saying.get(region));
+    region.setAttribute("aria-live", typing ? "off" : "polite");
+    region.textContent = text;
+    if (!typing) return;
+    const later = () => {
+      region.setAttribute("aria-live", "polite");
+      region.replaceChildren(region.textContent); // said now, as a change of the region
+    };
+    saying.set(region, setTimeout(later, PAUSE));
+  }
+
   /** The live regions of a widget silent while `rerun()` redraws it, then live again once
       it is drawn (widget.ready) and a frame has passed, so that a screen reader does not
       hear the redrawn text: a model handed over from a training widget redrew the
@@ -420,7 +438,9 @@
       const said = reason
         ? `Outside its training: the model learned from ${limits.about}, and ${reason}. Expect nonsense.`
         : "";
-      write(note, said); // said when it changes, not at each redraw that leaves it as it was
+      // said when it changes, not at each redraw that leaves it as it was; while the reader
+      // types in the input ("this one has 4 letters", 5, 6…), once they pause
+      if (said !== note.textContent) say(note, said, { typing: document.activeElement === input });
     };
   }
 
@@ -727,6 +747,7 @@
     reducedMotion,
     player,
     write,
+    say,
     textInput,
     button,
     hint,
