@@ -1,6 +1,6 @@
 """What the tests read from built pages: the chapters in order, a page's links, ids, meta
 tags and headings, and its live widgets; in chromium, a page checked for uncaught
-exceptions and a live widget once it has loaded."""
+exceptions, a live widget once it has loaded, and what its live regions say."""
 
 from __future__ import annotations
 
@@ -209,3 +209,16 @@ def page_without_uncaught_exceptions(browser, address: str):
     yield page
     assert not errors, errors
     context.close()
+
+
+# Run in a page, it records each later change of the page's live regions in window.heard:
+# [its aria-live then, the region's class, its widget's class, its text].
+LISTEN_TO_LIVE_REGIONS = """() => { window.heard = [];
+  const live = (e) => e.getAttribute("aria-live")
+    ?? ({ status: "polite", log: "polite", alert: "assertive" }[e.getAttribute("role")] ?? null);
+  new MutationObserver((records) => { for (const r of records) {
+    let e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    while (e && live(e) === null) e = e.parentElement;
+    if (e) window.heard.push(
+      [live(e), e.className, (e.closest(".nb-live") || e).className, e.textContent]);
+  } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from pages import live_widgets
+from pages import LISTEN_TO_LIVE_REGIONS, live_widgets
 from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
@@ -362,24 +362,12 @@ def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | No
     return kept, parted
 
 
-HEARD = """() => { window.heard = [];
-  const live = (e) => e.getAttribute("aria-live")
-    ?? ({ status: "polite", log: "polite", alert: "assertive" }[e.getAttribute("role")] ?? null);
-  new MutationObserver((records) => { for (const r of records) {
-    let e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-    while (e && live(e) === null) e = e.parentElement;
-    if (e) window.heard.push([live(e), (e.closest('.nb-live') || e).className, e.textContent]);
-  } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""
-"""Records each change of the page's live regions: [its aria-live then, its widget's class,
-its text]."""
-
-
 def handed_over(page, widget, steps: int) -> None:
     """The reader's model, handed over, reads the attention widget's prompt and samples in
     the sampling widget: its answer, its predictions and its draws are those of train.fit's
     model after as many steps (float64). A screen reader hears where it went (the training
     widget's status line), not the lines of the widgets it redraws far below."""
-    page.evaluate(HEARD)
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
     button(widget, "Use my model in the attention and sampling widgets").click()
     _, model = train_fit(steps, torch.float64)
     entry = trained.get(PRESET)
@@ -406,7 +394,7 @@ def handed_over(page, widget, steps: int) -> None:
         sampling.locator(".nb-live-drawn").nth(drawn - 1).wait_for()
     page_draws = "".join(sampling.locator(".nb-live-drawn").all_inner_texts())
     assert page_draws == sampled_by(model, "CBACAB", seed=0, steps=steps_drawn)
-    said = [(where, text) for live, where, text in heard if live != "off"]
+    said = [(where, text) for live, _, where, text in heard if live != "off"]
     receivers = ("nb-live-attention", "nb-live-sampling")
     assert not [text for where, text in said if any(r in where for r in receivers)], said
     assert said[-1][1].startswith(f"Your model as it was after step {steps} is now in the")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pages import loaded_widget, signed
+from pages import LISTEN_TO_LIVE_REGIONS, loaded_widget, signed
 
 from ext.annotated_source import shapes
 from ext.live_models import compute
@@ -717,23 +717,12 @@ def test_the_chosen_head_is_one_large_labelled_map(open_page):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 392
 
 
-HEARD = """() => { window.heard = [];
-  const live = (e) => e.getAttribute("aria-live")
-    ?? ({ status: "polite", log: "polite", alert: "assertive" }[e.getAttribute("role")] ?? null);
-  new MutationObserver((records) => { for (const r of records) {
-    let e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-    while (e && live(e) === null) e = e.parentElement;
-    if (e) window.heard.push([live(e), e.className]);
-  } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""
-"""Records each change of the page's live regions: [its aria-live then, its class]."""
-
-
 def said_regions(page) -> set[str]:
     """The live regions that changed since the last call while live (a screen reader says
     them), by class; clears the record."""
     page.wait_for_timeout(100)
     heard = page.evaluate("() => window.heard.splice(0)")
-    return {name for live, name in heard if live != "off"}
+    return {region for live, region, _, _ in heard if live != "off"}
 
 
 def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
@@ -745,7 +734,7 @@ def test_one_key_press_on_the_attention_map_says_one_thing(open_page):
     widget = live(page, "#live-attention-sort-0")
     large = widget.locator(".nb-live-focus-map")
     large.focus()
-    page.evaluate(HEARD)
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
     readout = widget.locator(".nb-live-readout")
     for key in ("ArrowUp", "ArrowUp", "ArrowRight", "ArrowLeft", "End", "Home", "ArrowDown"):
         readout.evaluate("(r) => { window.summary = r.firstChild; }")
@@ -773,7 +762,7 @@ def test_a_setting_moved_leaves_an_unchanged_line_unsaid(open_page):
     note.filter(has_text="Outside its training").wait_for()
     said = note.inner_text()
     widget.get_by_label("Temperature").focus()
-    page.evaluate(HEARD)
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
     for _ in range(3):
         page.keyboard.press("ArrowUp")
         assert not {"nb-live-readout", "nb-live-offdist"} & said_regions(page)
