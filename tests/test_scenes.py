@@ -246,6 +246,6 @@ def test_the_nGPT_shell_caption_says_what_unit_does_on_either_side_of_its_edges(
     length inside the shell stays, one outside becomes the nearer edge."""
     ngpt_scene = importlib.import_module("ngpt")  # the scene's file, on the path above
     edge = ngpt_scene.SHELL
-    assert ngpt_scene.fate(1 - edge / 2, 1) == "would stay as it is"
-    assert ngpt_scene.fate(1 - 2 * edge, 1) == f"would become {1 - edge:.1f}"
-    assert ngpt_scene.fate(1 + 7 * edge, 1) == f"would become {1 + edge:.1f}"
+    assert ngpt_scene.fate(1 - edge / 2) == "would stay as it is"
+    assert ngpt_scene.fate(1 - 2 * edge) == f"would become {1 - edge:.1f}"
+    assert ngpt_scene.fate(1 + 7 * edge) == f"would become {1 + edge:.1f}"

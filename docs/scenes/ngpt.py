@@ -79,11 +79,12 @@ def within(length: float) -> float:
     return min(max(length, 1 - SHELL), 1 + SHELL)
 
 
-def fate(length: float, digits: int) -> str:
+def fate(length: float) -> str:
     """What unit() with norm_eps = SHELL does to a vector of this length, in words: true
-    of whichever side of the shell's edges a seed's vector lands on."""
+    of whichever side of the shell's edges a seed's vector lands on (an edge printed as
+    the caption prints the shell's range)."""
     kept = within(length)
-    return "would stay as it is" if kept == length else f"would become {kept:.{digits}f}"
+    return "would stay as it is" if kept == length else f"would become {kept:.1f}"
 
 
 def shown(coords, length: float = 1.0) -> np.ndarray:
@@ -260,8 +261,8 @@ class SphereScene(BookScene, ThreeDScene):
             f"(the runs here use {m['norm_eps']:g}), it would keep\n"
             f"any length from {1 - SHELL:.1f} to {1 + SHELL:.1f} and move\n"
             "any other to the shell's nearer edge:\n"
-            f"the step's {n['lerp']:.3f} {fate(n['lerp'], 1)},\n"
-            f"and a's {n['out']:.2f} {fate(n['out'], 1)}",
+            f"the step's {n['lerp']:.3f} {fate(n['lerp'])},\n"
+            f"and a's {n['out']:.2f} {fate(n['out'])}",
             ACCENT,
             fresh=True,
         )
