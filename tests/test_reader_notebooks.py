@@ -478,6 +478,42 @@ def test_every_chapter_has_a_run_box_without_launch_buttons_by_default(book_html
         assert "colab" not in page.lower() and "mybinder" not in page.lower(), slug
 
 
+# Each character of the run box's commands that lies under its copy button.
+_UNDER_THE_COPY_BUTTON = """() => {
+  const pre = document.querySelector(".nanobook-run pre");
+  const button = pre.closest(".highlight").querySelector("button.copybtn").getBoundingClientRect();
+  const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let under = "";
+  while (walker.nextNode()) {
+    const text = walker.currentNode;
+    for (let i = 0; i < text.length; i++) {
+      range.setStart(text, i);
+      range.setEnd(text, i + 1);
+      for (const r of range.getClientRects()) {
+        const x = r.right > button.left && r.left < button.right;
+        if (x && r.bottom > button.top && r.top < button.bottom) under += text.data[i];
+      }
+    }
+  }
+  return under;
+}"""
+
+
+@pytest.mark.book
+@pytest.mark.browser
+def test_the_copy_button_covers_no_command_of_the_run_box_on_a_phone(book_html, browser):
+    # at 390 px it sat on the '.' that activates the environment ('&& . nanobook/...')
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto((book_html / "chapters" / "overview.html").as_uri())
+        page.locator(".nanobook-run button.copybtn").wait_for(state="attached")
+        assert page.evaluate(_UNDER_THE_COPY_BUTTON) == ""
+    finally:
+        context.close()
+
+
 @pytest.mark.book
 def test_every_link_of_the_notebooks_lands_on_the_built_site(book_html):
     """Clips, widgets, refs and terms link to the published page and anchor, and named
