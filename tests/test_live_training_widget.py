@@ -422,6 +422,30 @@ def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
     assert attention.locator(".nb-live-layer-name").all_inner_texts() == ["Layer 0"]
 
 
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_model_handed_to_widgets_not_yet_loaded_redraws_them_unheard(page_of):
+    """A reader who trains without scrolling down hands the model to an attention widget
+    that has not loaded yet: it loads and draws twice (its first load and the hand-over's
+    redraw), and the second draw made the cell line live again while the first one's
+    text was still to be said, so a screen reader heard "Query 10 … weight …" far below."""
+    page = page_of("index", viewport={"width": 900, "height": 300})
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("5")
+    train_to_the_end(page, widget)
+    attention = page.locator(".nb-live-attention")
+    assert attention.locator(".nb-live-body:not([hidden])").count() == 0  # not loaded yet
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
+    button(widget, "Use my model in the attention and sampling widgets").click()
+    attention.locator(".nb-live-cell[aria-live=polite]").wait_for(state="attached")
+    page.locator(".nb-live-sampling .nb-live-readout[aria-live=polite]").wait_for(state="attached")
+    page.wait_for_timeout(200)
+    heard = page.evaluate("() => window.heard.splice(0)")
+    said = [(where, text) for live, _, where, text in heard if live != "off"]
+    receivers = ("nb-live-attention", "nb-live-sampling")
+    assert not [text for where, text in said if any(r in where for r in receivers)], said
+
+
 def chosen_model(widget) -> str:
     """The label of the model a widget's Model menu has chosen (waiting for the menu)."""
     menu = widget.locator("select[id$='-model']")

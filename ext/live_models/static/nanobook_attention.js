@@ -252,7 +252,8 @@
     // button), and only a new key on the same row by the cell's line; a new key leaves
     // the summary as it was, not rewritten
     const newRow = readout.textContent !== summary;
-    focus.cell.setAttribute("aria-live", newRow ? "off" : "polite");
+    // kept off while a hand-over redraws the widget unheard (kit.quietly)
+    focus.cell.setAttribute("aria-live", newRow || w.widget.quiet ? "off" : "polite");
     if (newRow) {
       readout.textContent = summary;
       focus.map.setAttribute("aria-valuetext", summary);

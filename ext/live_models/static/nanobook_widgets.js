@@ -207,13 +207,20 @@
     );
     const before = regions.map((region) => region.getAttribute("aria-live"));
     for (const region of regions) region.setAttribute("aria-live", "off");
+    // a widget that turns a region on itself as it draws (the attention widget's cell
+    // line) leaves it off while this is set: a widget not yet loaded draws twice, on its
+    // load and for rerun(), and the second draw turned the cell line on again while the
+    // first one's text was still to be said
+    widget.quiet = true;
     rerun();
-    const restore = () =>
+    const restore = () => {
+      widget.quiet = false;
       regions.forEach((region, i) => {
         if (region.getAttribute("aria-live") !== "off") return; // the widget set it since
         if (before[i] === null) region.removeAttribute("aria-live");
         else region.setAttribute("aria-live", before[i]);
       });
+    };
     // two frames: the accessibility tree takes in the redrawn text while still quiet; a
     // model that failed to load is said at once (its status line)
     widget.ready(() => requestAnimationFrame(() => requestAnimationFrame(restore)), restore);
