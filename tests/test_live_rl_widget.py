@@ -8,6 +8,7 @@ its log table, its start measured as rl_runs measures it, its layout at 390 px."
 from __future__ import annotations
 
 import html
+import itertools
 import re
 
 import pytest
@@ -214,12 +215,17 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     labels = dict(rl_training.LABELS)
     done = f"Done: 30 steps of {labels['GRPO']} with the reward “{labels['order']}”; "
     assert widget.locator(".nb-live-status").inner_text().startswith(done)
-    # each evaluation but the last (the status line's Done) said once, from the start on
-    said = page.evaluate("window.news")
-    assert [text.split(":")[0] for text in said] == [
-        "At the start",
-        *(f"At step {n} of 30" for n in evaluated[1:-1]),
-    ]
+    # the evaluations said, from the start on, in order, never two within the news gap:
+    # one a second, each said, was a queue that the screen reader read long after the run
+    heard = page.evaluate("window.news")
+    said = [text for _, text in heard]
+    evaluations = ["At the start", *(f"At step {n} of 30" for n in evaluated[1:-1])]
+    assert said[0].startswith("At the start:")
+    whens = [evaluations.index(text.split(":")[0]) for text in said]
+    assert whens == sorted(set(whens))  # none twice, none out of order
+    gap = page.evaluate("nanobook.widgets.trainingParts.NEWS_GAP")
+    times = [time for time, _ in heard]
+    assert all(b - a >= gap - 50 for a, b in itertools.pairwise(times)), heard
     start = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", records[0]["pass1"])
     assert f"pass@1 {start}," in said[0]
     # the gameable reward: the mean reward and the share that sorts are two lines, and
@@ -241,12 +247,14 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
 
 
 def listen_to_the_news(widget) -> None:
-    """Keeps in window.news each text of the widget's line that screen readers hear."""
+    """Keeps in window.news each text of the widget's line that screen readers hear, with
+    when (performance.now(), in ms)."""
     widget.evaluate(
         """(root) => {
              window.news = [];
              const news = root.querySelector('p.nb-live-sr[aria-live=polite]');
-             new MutationObserver(() => window.news.push(news.textContent))
+             new MutationObserver(
+               () => window.news.push([performance.now(), news.textContent]))
                .observe(news, { childList: true, characterData: true, subtree: true });
            }"""
     )

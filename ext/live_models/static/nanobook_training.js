@@ -332,14 +332,42 @@
     return `${kinds.join(" and ")} widget${kinds.length > 1 ? "s" : ""}`;
   }
 
-  /** A line only screen readers get, beside the status line, that says each evaluation
-      of a run once (the progress line, rewritten at every step, is not said): returns
-      say(text). The run's last evaluation is the status line's "Done". */
+  // The least time between two lines of a run's news: about a sentence's reading and a
+  // pause. The RL widget evaluates every few steps, about once a second in this page, and
+  // each line was said: a screen reader's queue grew a minute behind the run.
+  const NEWS_GAP = 10_000; // ms
+
+  /** A line only screen readers get, beside the status line, that says a run's
+      evaluations (the progress line, rewritten at every step, is not said): returns
+      say(text). One line is said at once; those that come within NEWS_GAP of it wait,
+      and only the latest is said when the gap ends, unless the status line has changed
+      by then (Paused, Done: the status line says the run's last evaluation) or say(null)
+      forgot it (a new run). */
   function evaluationNews(widget) {
     const news = element("p", { className: "nb-live-sr", "aria-live": "polite" });
     widget.status.after(news);
-    return (text) => {
+    let last = -Infinity; // when a line was last said
+    let waiting = null; // [the latest line not yet said, the status line when it came]
+    let timer = 0;
+    const sayWaiting = () => {
+      timer = 0;
+      const [text, status] = waiting;
+      waiting = null;
+      if (widget.status.textContent !== status) return;
       news.textContent = text;
+      last = performance.now();
+    };
+    return (text) => {
+      if (text === null) {
+        waiting = null;
+        clearTimeout(timer);
+        timer = 0;
+        return;
+      }
+      waiting = [text, widget.status.textContent];
+      const wait = last + NEWS_GAP - performance.now();
+      if (wait <= 0) sayWaiting();
+      else if (!timer) timer = setTimeout(sayWaiting, wait);
     };
   }
 
@@ -447,5 +475,6 @@
     startsAsBook,
     retracesBook,
     evaluationNews,
+    NEWS_GAP,
   };
 })();

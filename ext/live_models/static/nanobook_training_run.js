@@ -585,6 +585,7 @@
         shown = run;
         scored = null;
         log.clear(logCaption(run.settings));
+        say(null); // an earlier run's evaluation still waiting to be said
         maps.clear();
         phases.reset();
         progress.textContent = "";
@@ -855,6 +856,7 @@
       start(run) {
         shown = run;
         log.clear(logCaption(about));
+        say(null); // an earlier run's evaluation still waiting to be said
         const runLegend = parts().legend(legendEntries(about, run)); // its reward's lines
         legend.replaceWith(runLegend);
         legend = runLegend;
