@@ -215,7 +215,7 @@ def reader_notebook(executed, page: Page, preface: str) -> nbformat.NotebookNode
 
 def quoting_sentences(executed, page: Page) -> dict[str, str]:
     """name → the first sentence of the text that quotes it, as the notebook writes it
-    (cut to QUOTE_LENGTH characters)."""
+    (cut to QUOTE_LENGTH characters around the value)."""
     quiet = replace(page, unglued=[])  # the text's own conversion notes those
     found: dict[str, str] = {}
     for cell in executed.cells:
@@ -223,12 +223,26 @@ def quoting_sentences(executed, page: Page) -> dict[str, str]:
             continue
         for paragraph in cell.source.split("\n\n"):
             for sentence in _SENTENCE_END.split(paragraph):
-                for name in _QUOTE.findall(sentence):
-                    if name not in found:
+                for quote in _QUOTE.finditer(sentence):
+                    if quote[1] not in found:
                         said = " ".join(_inline(sentence, quiet).split())
-                        cut = len(said) > QUOTE_LENGTH
-                        found[name] = said[: QUOTE_LENGTH - 1] + "…" if cut else said
+                        at = len(" ".join(_inline(sentence[: quote.start()], quiet).split()))
+                        found[quote[1]] = _around(said, at)
     return found
+
+
+def _around(said: str, at: int) -> str:
+    """``said`` cut to QUOTE_LENGTH characters that show the value at ``at``: its start,
+    else a stretch around the value (a sentence that quotes a value near its end showed
+    its first 160 characters without it)."""
+    if len(said) <= QUOTE_LENGTH:
+        return said
+    if at < QUOTE_LENGTH - 40:  # room for the value before the cut
+        return said[: QUOTE_LENGTH - 1] + "…"
+    start = at - QUOTE_LENGTH // 2
+    if len(said) - start < QUOTE_LENGTH + 20:  # near the end: show the end, not "…)…"
+        return "…" + said[len(said) - (QUOTE_LENGTH - 1) :]
+    return f"…{said[start : start + QUOTE_LENGTH - 2]}…"
 
 
 def _code_cell(cell, page: Page):

@@ -184,6 +184,27 @@ def test_the_check_shows_a_value_that_differs_in_the_sentence_that_quotes_it():
     assert "  acc: the page says '90%', this run '85%'" in printed.getvalue().splitlines()
 
 
+def test_a_long_sentence_is_cut_around_the_value_it_quotes():
+    """The overview's check printed 'in: The task is tiny, … small enough to train on…',
+    cut before the '9.8 seconds' that differed."""
+    start = "It is a long sentence " + "that goes on " * 14
+    text = f"# One\n\n{start}and took {{glue:text}}`late` seconds (on the page). Then more."
+    code = nbformat.v4.new_code_cell("glue('late', 9.8)", outputs=[_glued_output("late", "9.8")])
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text), code])
+    quoted = reader_notebooks.quoting_sentences(executed, _page({"late": "9.8"}))["late"]
+    assert quoted.startswith("…") and quoted.endswith("and took 9.8 seconds (on the page).")
+    assert len(quoted) == reader_notebooks.QUOTE_LENGTH
+    middle = f"# One\n\n{start}and took {{glue:text}}`late` seconds, {start}to the end."
+    executed.cells[0] = nbformat.v4.new_markdown_cell(middle)
+    quoted = reader_notebooks.quoting_sentences(executed, _page({"late": "9.8"}))["late"]
+    assert quoted.startswith("…") and quoted.endswith("…") and "took 9.8 seconds" in quoted
+    assert len(quoted) == reader_notebooks.QUOTE_LENGTH
+    early = f"# One\n\nIt took {{glue:text}}`late` seconds, {start}to the end."
+    executed.cells[0] = nbformat.v4.new_markdown_cell(early)
+    quoted = reader_notebooks.quoting_sentences(executed, _page({"late": "9.8"}))["late"]
+    assert quoted.startswith("It took 9.8 seconds, It is") and quoted.endswith("…")
+
+
 def test_a_value_in_a_format_it_does_not_take_is_written_as_glued():
     """MyST-NB warns at the role's line; the reader's notebook is still made."""
     out = reader_notebooks.markdown("It is {glue:text}`name:.2f`.", _page({"name": "'abc'"}))
