@@ -446,6 +446,23 @@ def test_a_model_handed_to_widgets_not_yet_loaded_redraws_them_unheard(page_of):
     assert not [text for where, text in said if any(r in where for r in receivers)], said
 
 
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_one_step_run_is_said_in_the_singular(page_of):
+    """The fewest steps the page allows: the warmup note and the status line say "1 step",
+    not "1 steps"."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("1")
+    widget.get_by_label("Warmup steps", exact=True).fill("1")
+    note = widget.locator(".nb-training-warmup").inner_text()
+    assert note.startswith("With 1 step and 1 warmup step the run never leaves its warmup"), note
+    train_to_the_end(page, widget)
+    assert widget.locator(".nb-live-status").inner_text().startswith("Done: 1 step, ")
+    chart = widget.locator('[aria-label^="Your run\'s training loss"]').get_attribute("aria-label")
+    assert chart.startswith("Your run's training loss over 1 of 1 step, "), chart
+
+
 def chosen_model(widget) -> str:
     """The label of the model a widget's Model menu has chosen (waiting for the menu)."""
     menu = widget.locator("select[id$='-model']")

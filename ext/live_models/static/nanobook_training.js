@@ -181,7 +181,7 @@
     if (!typed(stepsField) || !typed(warmupField)) return ""; // said when Train is pressed
     const [steps, warmup] = [stepsField.read(), warmupField.read()];
     if (steps > warmup) return "";
-    return `With ${steps} steps and ${warmup} warmup steps the run never leaves its warmup: the rate climbs at every step and never reaches the learning rate you chose.`;
+    return `With ${kit.counted(steps, "step")} and ${kit.counted(warmup, "warmup step")} the run never leaves its warmup: the rate climbs at every step and never reaches the learning rate you chose.`;
   }
 
   const scriptsLoading = new Map(); // a script's address -> its loading

@@ -190,7 +190,7 @@
     const val = heldOut[heldOut.length - 1];
     chart.setAttribute(
       "aria-label",
-      `Your run's training loss over ${last ? last.iter : 0} of ${lastStep} steps${last ? `, now ${loss4(last.loss)}` : ""}${val ? `; held-out loss ${loss4(val.val_loss)} at step ${val.iter}` : ""}. The book's run is drawn dashed for comparison.`,
+      `Your run's training loss over ${last ? last.iter : 0} of ${kit.counted(lastStep, "step")}${last ? `, now ${loss4(last.loss)}` : ""}${val ? `; held-out loss ${loss4(val.val_loss)} at step ${val.iter}` : ""}. The book's run is drawn dashed for comparison.`,
     );
   }
 
@@ -556,7 +556,7 @@
       ? `, held-out loss ${loss4(evaluated.val_loss)}, held-out accuracy ${percentOneDecimal(evaluated.accuracy)}`
       : "";
     const then = handOver ? ` You can now use your model in the ${handOver}.` : "";
-    return `Done: ${last.iter} steps, last training loss ${loss4(last.loss)}${heldOut}.${retraceSentence(run)}${then}`;
+    return `Done: ${kit.counted(last.iter, "step")}, last training loss ${loss4(last.loss)}${heldOut}.${retraceSentence(run)}${then}`;
   }
 
   /** An evaluation in words: the step, the losses and the held-out accuracy. */
@@ -788,7 +788,7 @@
       last && "reward" in last
         ? `, step ${last.iter}: mean reward ${percentOneDecimal(last.reward)}, sorted ${percentOneDecimal(last.sorted)}`
         : "";
-    return `Your RL run over ${last ? last.iter : 0} of ${run.rl.steps} steps${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
+    return `Your RL run over ${last ? last.iter : 0} of ${kit.counted(run.rl.steps, "step")}${stepText}${heldText}. The book's REINFORCE run's held-out pass@1 is drawn dashed.`;
   }
 
   /** Whether the run's reward is the exact check (the build's `exact`): it pays 1 for an
@@ -830,7 +830,7 @@
     const held = run.records.filter((r) => "pass1" in r).pop();
     const method = choiceLabel(fields, "method", run.rl.method);
     const reward = choiceLabel(fields, "reward", run.rl.reward);
-    return `Done: ${step} steps of ${method} with the reward “${reward}”; held-out pass@1 ${percentOneDecimal(held.pass1)}, pass@${about.k} ${percentOneDecimal(held.passk)} (at the start ${percentOneDecimal(run.records[0].pass1)}, ${percentOneDecimal(run.records[0].passk)}).`;
+    return `Done: ${kit.counted(step, "step")} of ${method} with the reward “${reward}”; held-out pass@1 ${percentOneDecimal(held.pass1)}, pass@${about.k} ${percentOneDecimal(held.passk)} (at the start ${percentOneDecimal(run.records[0].pass1)}, ${percentOneDecimal(run.records[0].passk)}).`;
   }
 
   /** An evaluation in words, for the line screen readers hear: the held-out pass@1 and
