@@ -266,8 +266,10 @@ class AttentionScene(BookScene):
         the head that looks most at the query's own letter (``query_of``: the query's
         position and letter) picked out."""
         query, query_letter = query_of
+        # summed as the cells print them, so the caption adds up what the reader sees
         same_letter = [
-            sum(head[s] for s in range(query + 1) if tokens[s] == tokens[query]) for head in weights
+            sum(round(float(head[s]), 2) for s in range(query + 1) if tokens[s] == tokens[query])
+            for head in weights
         ]
         keen = max(range(len(weights)), key=same_letter.__getitem__)
         heads_note = label(
