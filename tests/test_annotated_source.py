@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from pages import LISTEN_TO_LIVE_REGIONS
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
@@ -695,6 +696,24 @@ def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(
         context.close()
 
 
+def sizes_said_from_the_second(page, t: int) -> None:
+    """A widget's sizes (nanobook:input), T = t + 1 then T = t: the first are a widget's own
+    first read, as it loads, shown but not said (a reader who scrolled near the attention
+    widget, or handed it a model, heard " · for your input: B = 1, T = 11" from a listing
+    they were not reading); the second are said (by each listing of the model: two here)."""
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
+    for size in (t + 1, t):
+        page.evaluate(
+            "t => document.dispatchEvent(new CustomEvent('nanobook:input', "
+            "{detail: {model: 'sort', batch: 1, time: t}}))",
+            size,
+        )
+        page.wait_for_timeout(100)
+    heard = page.evaluate("window.heard.splice(0)")
+    said = [words for live, _, _, words in heard if live != "off"]
+    assert said and set(said) == {f" · for your input: B = 1, T = {t}"}, heard
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
 @pytest.mark.sphinx("html", testroot="annotated-source", srcdir="annotated-source-formulas")
@@ -727,11 +746,7 @@ def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_pa
         page.keyboard.press("Enter")
         assert text.inner_text() == captured
         t = int(second.split("×")[-1])
-        page.evaluate(
-            "t => document.dispatchEvent(new CustomEvent('nanobook:input', "
-            "{detail: {model: 'sort', batch: 1, time: t}}))",
-            t,
-        )
+        sizes_said_from_the_second(page, t)
         assert text.inner_text() == f"att: {second}" != captured  # PyTorch's, at T = t
         assert f"T = {t}" in block.locator(".as-live").first.inner_text()
         # every shape with a formula now shows the second-size capture

@@ -142,6 +142,16 @@
     return values;
   }
 
+  /** A live region kept silent for `frames` frames: what is written meanwhile is shown,
+      not said. */
+  function quietFor(region, frames) {
+    const before = region.getAttribute("aria-live");
+    region.setAttribute("aria-live", "off");
+    const wait = (n) =>
+      n ? requestAnimationFrame(() => wait(n - 1)) : region.setAttribute("aria-live", before);
+    wait(frames);
+  }
+
   function wireShapes(block) {
     const holder = block.querySelector(".as-symbols");
     if (!holder) return;
@@ -187,7 +197,13 @@
       sizes = valid ? { B: batch, T: time } : null;
       const said = sizes ? ` · for your input: B = ${batch}, T = ${time}` : "";
       // rewritten (and said again) only when the sizes change, not at each redraw
-      if (live && live.textContent !== said) live.textContent = said;
+      if (live && live.textContent !== said) {
+        // the first sizes are the widget's own first read, as it loads near the screen or
+        // takes a model handed over far above: shown, not said (the reader typed nothing)
+        if (!live.dataset.heard) quietFor(live, 2);
+        live.dataset.heard = "yes";
+        live.textContent = said;
+      }
       render();
     });
   }
