@@ -102,9 +102,14 @@ def cell_row(texts, stroke, size=MIN_TEXT, color=TEXT):
     return row.arrange(RIGHT, buff=GAP)
 
 
+def printed(weight) -> str:
+    """A weight as its cell prints it."""
+    return f"{weight:.2f}"
+
+
 def weight_row(weights, y, query):
     """One head's weights as a heat strip: the brighter the cell, the larger the weight."""
-    row = cell_row([f"{w:.2f}" for w in weights], ACCENT_2)
+    row = cell_row([printed(w) for w in weights], ACCENT_2)
     for i, w in enumerate(weights):
         # square root: small weights stay visible next to large ones; the digits are exact
         heat = interpolate_color(ManimColor(PANEL), ManimColor(ACCENT_2), math.sqrt(w))
@@ -268,7 +273,7 @@ class AttentionScene(BookScene):
         query, query_letter = query_of
         # summed as the cells print them, so the caption adds up what the reader sees
         same_letter = [
-            sum(round(float(head[s]), 2) for s in range(query + 1) if tokens[s] == tokens[query])
+            sum(float(printed(head[s])) for s in range(query + 1) if tokens[s] == tokens[query])
             for head in weights
         ]
         keen = max(range(len(weights)), key=same_letter.__getitem__)

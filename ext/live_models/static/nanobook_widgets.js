@@ -35,13 +35,13 @@
     return p >= 0.995 ? "100%" : p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`;
   }
 
-  /** A share as a percentage to one decimal ("12.3%"), for a run's rates that move by less
-      than a whole percent and for every accuracy (as the build writes them); "–" where
-      there is none (a record without it). */
   /** "1 step", "2 steps": a count with its noun, singular for one ("Done: 1 steps" was
       said after a one-step run). */
   const counted = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
+  /** A share as a percentage to one decimal ("12.3%"), for a run's rates that move by less
+      than a whole percent and for every accuracy (as the build writes them); "–" where
+      there is none (a record without it). */
   const percentOneDecimal = (share) =>
     Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : "–";
 
