@@ -24,6 +24,7 @@ class MLPValues:
     activated: torch.Tensor  # (T, 4C)
     out: torch.Tensor  # (T, C)
     negative_share: float  # of GELU's inputs over all held-out problems
+    gelu_floor: float  # GELU's lowest value: where every negative input lands, up to 0
 
 
 def block0_mlp(model, idx):
@@ -54,6 +55,7 @@ def load_values() -> MLPValues:
         activated=activated[0],
         out=out[0],
         negative_share=(val_hidden < 0).float().mean().item(),
+        gelu_floor=sort.model.transformer.h[0].mlp.gelu(torch.linspace(-6, 0, 60001)).min().item(),
     )
 
 
@@ -192,8 +194,9 @@ class MLPScene(BookScene):
         act_col.move_to(hid_col)
         act_cap = caption(act_col, "gelu(c_fc(h))", f"{H}", ACCENT_2)
         share = label(
-            f"{v.negative_share:.0%} of block 0's GELU inputs are negative\n"
-            "(all held-out problems): squashed to ≈ 0",
+            f"{v.negative_share:.0%} of block 0's GELU inputs\n"
+            "(all held-out problems) are negative:\n"
+            f"squashed into [{number(v.gelu_floor)}, 0)",
             MIN_TEXT,
             ACCENT,
         )
