@@ -7,7 +7,8 @@ well. A glued clause or sentence does not: underlined whole, across one line or 
 it reads as a link or an error, and the numbers in it no longer stand out. So a glued
 text longer than ``LONG`` characters is computed prose: it gets the class
 ``computed-prose``, which drops the underline, and each numeral in it a span of class
-``computed-number``, which keeps it. The mark still says which numbers were computed.
+``computed-number``, which keeps it (not the digit of a name: "Henry VI Part 3"). The
+mark still says which numbers were computed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ LONG = 40
 NUMERAL = re.compile(
     r"(?<![\w.])(?<!\w[-−])(?:[+−-](?=\d))?\d+(?:,\d{3})*(?:\.\d+)?(?:e[+−-]?\d+)?%?(?!\w)"
 )
+# What comes before the numeral of a name such as "Henry VI Part 3" (a glued list of the
+# plays' titles) or "Python 3": a capitalised word that does not begin its sentence.
+IN_A_NAME = re.compile(r"[\w,;:’'] +[A-Z][\w’']* +$")
 
 
 def mark(glued: nodes.inline) -> None:
@@ -39,6 +43,8 @@ def mark(glued: nodes.inline) -> None:
         pieces: list[nodes.Node] = []
         start = 0
         for numeral in NUMERAL.finditer(text.astext()):
+            if IN_A_NAME.search(text.astext()[: numeral.start()]):
+                continue
             if numeral.start() > start:
                 pieces.append(nodes.Text(text.astext()[start : numeral.start()]))
             pieces.append(nodes.inline(numeral.group(), numeral.group(), classes=[NUMBER]))
