@@ -463,6 +463,35 @@ def test_a_one_step_run_is_said_in_the_singular(page_of):
     assert chart.startswith("Your run's training loss over 1 of 1 step, "), chart
 
 
+# Whether the log's name (the element its box is labelled by) is seen where it stands: the
+# topmost element at its first line's two ends is it, not what covers it or a blank page.
+LOG_NAME_IN_VIEW = """box => {
+  const name = document.getElementById(box.getAttribute('aria-labelledby'));
+  const r = name.getBoundingClientRect();
+  return [r.left + 4, r.right - 4].map(x => document.elementFromPoint(x, r.top + 6) === name);
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_the_logs_name_stays_in_view_as_its_rows_scroll(page_of):
+    """The run's log scrolls in a box of its own, to its newest row and, in a narrow column,
+    sideways; its name was the table's caption, inside that box, and scrolled out of view
+    with it. Scrolled to its end both ways on a 320 px screen, the log's name is seen whole
+    above it."""
+    page = page_of("index", viewport={"width": 320, "height": 800})
+    widget = page.locator(".nb-live-training")
+    widget.get_by_label("Steps", exact=True).fill("60")
+    train_to_the_end(page, widget)
+    box = widget.locator(".nb-training-log-box")
+    box.evaluate("b => { b.scrollIntoView({block: 'end'}); b.scrollTo(b.scrollWidth, 1e6); }")
+    assert box.evaluate("b => b.scrollTop > 0")  # its rows did scroll
+    assert box.evaluate(LOG_NAME_IN_VIEW) == [True, True]
+    name = page.locator("#" + box.get_attribute("aria-labelledby")).inner_text()
+    assert name.startswith("Your run's log: the training loss every "), name
+    assert widget.get_by_role("table", name=name).count() == 1
+
+
 def chosen_model(widget) -> str:
     """The label of the model a widget's Model menu has chosen (waiting for the menu)."""
     menu = widget.locator("select[id$='-model']")

@@ -71,8 +71,10 @@
 
   const loss4 = (value) => (Number.isFinite(value) ? value.toFixed(4) : String(value));
 
-  /** A run's log that screen readers read and readers copy: a table with a caption, its
-      rows added as the run goes, kept scrolled to the newest unless the reader scrolled up. */
+  /** A run's log that screen readers read and readers copy: a table named by the title
+      above it, its rows added as the run goes, kept scrolled to the newest unless the reader
+      scrolled up. The title stands outside the table's scrolling box: as the table's caption
+      it scrolled out of view, up as rows came and sideways in a narrow column. */
   function logTable(widgetId, columns, className) {
     const body = element("tbody");
     const header = element(
@@ -80,11 +82,14 @@
       {},
       ...columns.map((text) => element("th", { scope: "col", text })),
     );
-    const caption = element("caption", { id: `${widgetId}-log-title`, text: "Your run's log" });
+    const title = element("p", {
+      className: "nb-training-log-title",
+      id: `${widgetId}-log-title`,
+      text: "Your run's log",
+    });
     const table = element(
       "table",
-      { className, id: `${widgetId}-log` },
-      caption,
+      { className, id: `${widgetId}-log`, "aria-labelledby": title.id },
       element("thead", {}, header),
       body,
     );
@@ -94,15 +99,15 @@
         className: "nb-training-log-box",
         role: "region",
         tabindex: "0",
-        "aria-labelledby": caption.id,
+        "aria-labelledby": title.id,
       },
       table,
     );
     return {
-      box,
+      frame: element("div", { className: "nb-training-log-frame" }, title, box),
       clear(text) {
         body.replaceChildren();
-        caption.textContent = text;
+        title.textContent = text;
       },
       add(cells) {
         const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
@@ -571,7 +576,7 @@
     const log = logTable(widget.id, LOG_COLUMNS, "nb-training-log");
     const phases = phasePanel(widget.id, options.phases);
     const maps = attentionPanel(widget.id);
-    widget.live.append(progress, phases.element, chart, legend(LEGEND), maps.element, log.box);
+    widget.live.append(progress, phases.element, chart, legend(LEGEND), maps.element, log.frame);
     let shown = null;
     let scored = null; // the run's latest evaluation
     const redraw = () => {
@@ -847,7 +852,7 @@
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
     const log = parts().logTable(widget.id, logColumns(about), "nb-training-log nb-rl-log");
     let legend = parts().legend(legendEntries(about, null));
-    widget.live.append(progress, chart, legend, log.box);
+    widget.live.append(progress, chart, legend, log.frame);
     let shown = null;
     const redraw = () => shown && drawChart(chart, shown, about);
     const redrawSoon = parts().oncePerFrame(redraw);
