@@ -633,6 +633,30 @@ def test_inline_code_wraps_in_the_narrowest_column(book_html, site, browser, slu
         context.close()
 
 
+# Words of code in a table's cells (span.pre, one a word) that break over two lines
+BROKEN_CODE_WORDS = """() => [...document.querySelectorAll('article td code span.pre')]
+  .filter(s => s.getClientRects().length > 1).map(s => s.textContent)"""
+
+
+def test_names_in_a_tables_code_stay_whole(site, browser):
+    """The glossary's table of symbols names the code's variables (n_embd,
+    get_num_params()). On a phone they broke anywhere, 'n_emb / d', 'get_nu / m_para /
+    ms()', as inline code in prose does: in a table's cell each word of code stays whole,
+    and a table too wide for them scrolls in its own frame, not the page."""
+    for viewport in (NARROWEST, PHONE, {"width": 1280, "height": 900}):
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            page.goto(site + "glossary.html")
+            assert page.locator("article td code").count() >= 9
+            broken = page.evaluate(BROKEN_CODE_WORDS)
+            assert not broken, f"at {viewport['width']} px: {broken}"
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"] + 2, f"the page scrolls sideways at {width} px"
+        finally:
+            context.close()
+
+
 CONTRAST = """el => {
   const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number);
   const lum = ([r, g, b]) => {
