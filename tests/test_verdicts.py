@@ -66,6 +66,15 @@ def test_a_number_below_zero_takes_the_minus_sign_and_a_rounded_zero_none():
     assert behind.statistic() == "−15.0 ± 2.2 points over 5 seeds"
 
 
+def test_a_tiny_or_huge_value_is_written_as_a_power_of_ten_not_e_notation():
+    assert wording.power_of_ten(4.83e-7) == "4.8 × 10⁻⁷"
+    assert wording.power_of_ten(5.2e-7, 0) == "5 × 10⁻⁷"
+    assert wording.power_of_ten(1.23e18) == "1.2 × 10¹⁸"
+    assert wording.power_of_ten(-3.4e-5) == "−3.4 × 10⁻⁵"
+    assert wording.power_of_ten(9.96e-5) == "1.0 × 10⁻⁴"  # the mantissa rounds up a power
+    assert wording.power_of_ten(0.0) == "0"
+
+
 def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():
     assert wording.by_seed([0.987, 0.997, 0.995], ".1%") == "99.3% (98.7% to 99.7% by seed)"
     assert wording.by_seed([0.0, 0.0001, 0.0], ".1%") == "0.0%"

@@ -21,6 +21,19 @@ def number(value: float, spec: str = "") -> str:
     return "−" + text[1:] if text[0] == "-" else text
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(value: float, digits: int = 1) -> str:
+    """A very small or large value as prose writes it: '4.8 × 10⁻⁷' (`digits` after the
+    point; 0 gives '5 × 10⁻⁷'), not the '4.8e-07' that format() writes; zero is '0'."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    power = str(int(exponent)).translate(SUPERSCRIPT)
+    return f"{number(float(mantissa), f'.{digits}f')} × 10{power}"
+
+
 def span(values: Iterable[float], spec: str = "") -> str:
     """'low to high' of values, each formatted with spec; the one value if both print alike."""
     values = list(values)
