@@ -158,7 +158,7 @@ class PipelineScene(BookScene):
             f"wte + wpe: each id becomes a {cfg.n_embd}-wide vector, plus its position's",
             "block 0: attention and MLP add to every vector",
             "block 1: the same shape in and out",
-            f"block 2: still {x_shape}",
+            f"block 2: the shape is still {x_shape}",
             "ln_f: the stream itself normalised, once, at the end",
             f"lm_head: a score for each of the {cfg.vocab_size} letters, at every position",
         ]
