@@ -90,7 +90,9 @@ def needed_layers(model, probe, tasks) -> list[int]:
 
 
 def signed(value: float, digits: int) -> str:
-    return f"{value:.{digits}f}".replace("-", "−")
+    """With a true minus sign; a value that rounds to zero prints without one (not "−0.0")."""
+    text = f"{value:.{digits}f}"
+    return (text.lstrip("-") if float(text) == 0 else text).replace("-", "−")
 
 
 def cell_row(texts, stroke, size=MIN_TEXT, color=TEXT):
