@@ -212,6 +212,14 @@ class TokenizerScene(BookScene):
         new_row.move_to(row, aligned_edge=DOWN)
         length_note = label(f"{len(ids)} → {len(new_ids)} tokens", MIN_TEXT, ACCENT_2)
         length_note.move_to(bytes_note)
+        # the table's line and the length as a sentence: the captions and the transcript
+        # take only sentences, and these two are the merge itself
+        a, b = (shown(tok.token_text[i]) for i in merge.pair)
+        merged = shown(tok.token_text[merge.new_id])
+        self.beat(
+            f"the pair '{a}' '{b}' becomes token {merge.new_id}, '{merged}': "
+            f"{len(ids)} → {len(new_ids)} tokens"
+        )
         self.play(
             *[
                 ReplacementTransform(VGroup(*[row[i] for i in g]), new_row[n])
