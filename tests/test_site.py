@@ -453,6 +453,7 @@ GLOSSARY_ENTRIES = """() => [...document.querySelectorAll('dl.glossary > dt')].m
   const said = n => {
     const copy = n.cloneNode(true);
     copy.querySelectorAll('.headerlink').forEach(link => link.remove());
+    copy.querySelectorAll('img.math[alt]').forEach(f => f.replaceWith(f.alt));
     return copy.textContent.replace(/\\s+/g, ' ').trim();
   };
   return said(dt) + ': ' + said(dd);
@@ -476,6 +477,37 @@ def test_a_glossary_result_shows_one_entry(site, context, query):
     text = snippet.inner_text().removeprefix("...").removesuffix("...")
     holding = [entry for entry in entries if text in entry]
     assert len(holding) == 1 and query in text.lower(), (text, holding)
+    assert not problems, problems
+
+
+# The article's text as a search snippet reads it: formulas by their alt text, one space.
+ARTICLE_TEXT = """() => {
+  const copy = document.querySelector('article.bd-article').cloneNode(true);
+  copy.querySelectorAll('.headerlink, script, style').forEach(e => e.remove());
+  copy.querySelectorAll('img.math[alt]').forEach(f => f.replaceWith(f.alt));
+  return copy.textContent.replace(/\\s+/g, ' ');
+}"""
+
+
+@pytest.mark.parametrize(("query", "slug"), [("softmax", "attention"), ("attention", "attention")])
+def test_a_page_result_shows_the_articles_text(site, context, query, slug):
+    """Sphinx cuts a result's snippet from the theme's [role=main], which also holds the
+    article's header buttons and the page's list of sections, so 'softmax' on 4. Attention
+    showed that list ("...Heads Scores and the √hs scaling The causal mask Softmax and the
+    weighted sum The code...") and 'attention' its buttons ("System Settings Light Dark");
+    the snippet is now a run of the article's own text, its formulas read by their alt."""
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(site + f"chapters/{slug}.html")
+    page.wait_for_load_state("networkidle")
+    article = page.evaluate(ARTICLE_TEXT)
+    page.goto(site + f"search.html?q={query}")
+    link = page.locator(f"a[href*='{slug}.html']")
+    result = page.locator("#search-results ul.search li", has=link)
+    snippet = result.first.locator("p.context")
+    snippet.wait_for(timeout=15_000)
+    text = " ".join(snippet.text_content().removeprefix("...").removesuffix("...").split())
+    assert query in text.lower() and text in article, text
     assert not problems, problems
 
 

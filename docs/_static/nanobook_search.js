@@ -1,12 +1,33 @@
 /* The search page: a result found in a glossary entry shows that entry alone, "term:
    definition" (an entry is a few lines), instead of the 240 characters of page text
    around the word that Sphinx shows, which run one entry's end into the next one's
-   term. Loaded after searchtools.js, before the search starts (once the page loaded). */
+   term. And every snippet is cut from the page's article: Sphinx reads the text of the
+   theme's [role=main], which also holds the article's header buttons ("System Settings
+   Light Dark") and the "Contents" list of its sections, so a word in a section's title
+   showed that list ("Heads Scores and the √hs scaling The causal mask Softmax and the
+   weighted sum The code ...") rather than the prose. Loaded after searchtools.js, before
+   the search starts (once the page loaded). A formula, drawn as an image, is read by its
+   alt text, as a screen reader says it: the text without it read "softmax: : turns
+   scores into..." and "The token table wte is  (and, ...". */
 (() => {
   "use strict";
 
   if (typeof Search === "undefined") return;
   const pageSnippet = Search.makeSearchSummary;
+  const pageText = Search.htmlToText;
+
+  Search.htmlToText = (htmlString, anchor) => pageText(articleOnly(htmlString), anchor);
+
+  /** The page with its [role=main] holding the article alone (unchanged without one). */
+  function articleOnly(htmlString) {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    const main = page.querySelector('[role="main"]');
+    const article = main?.querySelector("article.bd-article");
+    if (!article) return htmlString;
+    formulasSaid(article);
+    main.replaceChildren(article);
+    return page.documentElement.outerHTML;
+  }
 
   Search.makeSearchSummary = (htmlText, keywords, anchor) => {
     const entry = glossaryEntry(htmlText, [...keywords], anchor);
@@ -17,9 +38,17 @@
     return summary;
   };
 
+  /** Each formula image of `root` replaced by its alt text. */
+  function formulasSaid(root) {
+    for (const formula of root.querySelectorAll("img.math[alt]")) {
+      formula.replaceWith(root.ownerDocument.createTextNode(formula.alt));
+    }
+  }
+
   const said = (node) => {
     const copy = node.cloneNode(true);
     for (const link of copy.querySelectorAll(".headerlink")) link.remove();
+    formulasSaid(copy);
     return copy.textContent.replace(/\s+/g, " ").trim();
   };
 
