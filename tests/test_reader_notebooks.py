@@ -15,6 +15,7 @@ import contextlib
 import html
 import importlib.metadata
 import io
+import itertools
 import json
 import os
 import re
@@ -531,6 +532,51 @@ def test_the_copy_button_covers_no_command_of_the_run_box_on_a_phone(book_html, 
         page.goto((book_html / "chapters" / "overview.html").as_uri())
         page.locator(".nanobook-run button.copybtn").wait_for(state="attached")
         assert page.evaluate(_UNDER_THE_COPY_BUTTON) == ""
+    finally:
+        context.close()
+
+
+# The run box's commands as laid out: the text of each line they wrap to.
+_RUN_BOX_LINES = """() => {
+  const pre = document.querySelector(".nanobook-run pre");
+  const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  const lines = [];
+  let top = null;
+  while (walker.nextNode()) {
+    const text = walker.currentNode;
+    for (let i = 0; i < text.length; i++) {
+      range.setStart(text, i);
+      range.setEnd(text, i + 1);
+      const r = range.getClientRects()[0];
+      if (!r) continue;
+      if (top === null || Math.round(r.top) !== top) lines.push("");
+      top = Math.round(r.top);
+      lines[lines.length - 1] += text.data[i];
+    }
+  }
+  return lines;
+}"""
+
+
+@pytest.mark.book
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_run_box_keeps_a_long_option_whole_on_a_phone(book_html, browser, width):
+    """Wrapped at a phone's width, 'pip install torch==... --index-url ...' broke between
+    the option's two hyphens: '-' ended a line and '-index-url' began the next. The option
+    now wraps whole, and the text a reader copies is the same."""
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto((book_html / "chapters" / "overview.html").as_uri())
+        pre = page.locator(".nanobook-run pre")
+        lines = page.evaluate(_RUN_BOX_LINES)
+        assert len(lines) > 4, lines  # it does wrap at this width
+        assert any(line.strip().startswith("--index-url") for line in lines), lines
+        split = [a + b for a, b in itertools.pairwise(lines) if a.endswith("-") and b[:1] == "-"]
+        assert not split, split
+        assert f" --index-url {book_build.TORCH_CPU_INDEX}\n" in pre.inner_text()
     finally:
         context.close()
 
