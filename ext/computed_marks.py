@@ -25,29 +25,43 @@ PROSE, NUMBER = "computed-prose", "computed-number"
 # phone a line holds about 40 characters, so a mark this long wraps at most once.
 LONG = 40
 # A numeral as the prose writes one: a sign, digits with thousands commas, a decimal part,
-# a power of ten and a percent sign; not the digit of a name ("GPT-2", "log₁₀", "x2").
+# a power of ten ("3e-08", or "3 × 10⁻⁸" as wording.power_of_ten writes it, one numeral:
+# its 10 is no number of its own) and a percent sign; not the digit of a name ("GPT-2",
+# "log₁₀", "x2").
 NUMERAL = re.compile(
-    r"(?<![\w.])(?<!\w[-−])(?:[+−-](?=\d))?\d+(?:,\d{3})*(?:\.\d+)?(?:e[+−-]?\d+)?%?(?!\w)"
+    r"(?<![\w.])(?<!\w[-−])(?:[+−-](?=\d))?\d+(?:,\d{3})*(?:\.\d+)?"
+    r"(?:e[+−-]?\d+| × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?%?(?!\w)"
 )
+# A power of ten in a short glued value, which keeps its underline whole: its span only
+# keeps the line from breaking inside it.
+POWER, POWER_CLASS = re.compile(r"\d+(?:\.\d+)? × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+"), "power-of-ten"
 # What comes before the numeral of a name such as "Henry VI Part 3" (a glued list of the
 # plays' titles) or "Python 3": a capitalised word that does not begin its sentence.
 IN_A_NAME = re.compile(r"[\w,;:’'] +[A-Z][\w’']* +$")
 
 
 def mark(glued: nodes.inline) -> None:
-    """Keep the underline of a short glued text; in a long one, move it to the numerals."""
+    """Keep the underline of a short glued text; in a long one, move it to the numerals.
+    Either way a power of ten ("1.89 × 10⁻⁴") does not break at its spaces."""
     if len(glued.astext()) <= LONG:
+        wrap(glued, POWER, POWER_CLASS)
         return
     glued["classes"].append(PROSE)
+    wrap(glued, NUMERAL, NUMBER, skip=IN_A_NAME)
+
+
+def wrap(glued: nodes.inline, pattern: re.Pattern, cls: str, skip: re.Pattern | None = None):
+    """Put each match of pattern in glued's text into a span of class cls, unless skip
+    matches the text before it."""
     for text in list(glued.findall(nodes.Text)):
         pieces: list[nodes.Node] = []
         start = 0
-        for numeral in NUMERAL.finditer(text.astext()):
-            if IN_A_NAME.search(text.astext()[: numeral.start()]):
+        for numeral in pattern.finditer(text.astext()):
+            if skip is not None and skip.search(text.astext()[: numeral.start()]):
                 continue
             if numeral.start() > start:
                 pieces.append(nodes.Text(text.astext()[start : numeral.start()]))
-            pieces.append(nodes.inline(numeral.group(), numeral.group(), classes=[NUMBER]))
+            pieces.append(nodes.inline(numeral.group(), numeral.group(), classes=[cls]))
             start = numeral.end()
         if pieces:
             if start < len(text.astext()):

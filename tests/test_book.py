@@ -36,8 +36,9 @@ def test_build_outputs_and_caches_are_not_sources(book_html):
     assert not leaked
 
 
-# the mark on a numeral of a glued sentence (ext/computed_marks.py): part of its word
-NUMERAL_MARK = re.compile(r'<span class="computed-number">([^<]*)</span>')
+# the mark on a numeral of a glued sentence, or the span that keeps a glued value's power
+# of ten on one line (ext/computed_marks.py): part of its word
+NUMERAL_MARK = re.compile(r'<span class="(?:computed-number|power-of-ten)">([^<]*)</span>')
 
 
 def _page_html(page: Path) -> str:

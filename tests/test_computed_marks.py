@@ -45,6 +45,18 @@ def test_a_glued_sentence_marks_only_its_numerals():
     assert node.astext() == said  # the words are all still there, in order
 
 
+def test_a_power_of_ten_in_a_glued_text_is_one_numeral():
+    """wording.power_of_ten writes '3 × 10⁻⁸'; the mark fell on the 3 and on the 10 apart,
+    the 10 as if it were a number the build computed and its exponent left unmarked."""
+    said = "the losses differ by 3 × 10⁻⁸, 2 × 10⁻⁴ and 1.6 × 10⁻⁷ at steps 5 and 10"
+    node = glued(said)
+    assert numerals(node) == ["3 × 10⁻⁸", "2 × 10⁻⁴", "1.6 × 10⁻⁷", "5", "10"]
+    assert node.astext() == said
+    short = glued("1.89 × 10⁻⁴")  # a short value keeps its mark whole, and its one line
+    assert not numerals(short) and short.astext() == "1.89 × 10⁻⁴"
+    assert [n["classes"] for n in short.findall(nodes.inline)][1:] == [["power-of-ten"]]
+
+
 def test_the_digit_of_a_name_in_a_glued_text_is_not_marked():
     """The data chapter glues the plays' titles: the 3 of "Henry VI Part 3" is no number
     the build computed, and was marked as one; a numeral that opens its sentence still is."""
