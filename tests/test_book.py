@@ -423,12 +423,22 @@ def test_the_loss_jumps_despite_the_guards_and_the_small_runs_are_worded_by_thei
             assert bool(re.search(said, text)) == (val[-1] > 1.5 * min(val)), said
 
 
+def _from_power_of_ten(said: str) -> str:
+    """'1 × 10⁻⁵' (wording.power_of_ten) as float() reads it, '1e-5'."""
+    mantissa, _, power = said.partition(" × 10")
+    return mantissa + (
+        "e" + power.translate(str.maketrans("⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹", "-+0123456789")) if power else ""
+    )
+
+
 def test_the_trained_ngpt_lies_on_the_sphere_within_the_pages_tolerance(book_html):
     """Every hidden state of every trained nGPT (the input to each attention and MLP step
     and to the output layer), on every held-out problem, has length 1 within the tolerance
     the nGPT chapter states."""
     text = _page_text(book_html / "chapters/ngpt.html")
-    (tolerance,) = {float(t) for t in re.findall(r"stated\s+tolerance of\s+(\d[\d.e+-]*\d)", text)}
+    power = r"(?:e[+-]?\d+| × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?"  # '2e-05' or '1 × 10⁻⁵'
+    said = re.findall(r"stated\s+tolerance of\s+(\d[\d.]*" + power + ")", text)
+    (tolerance,) = {float(_from_power_of_ten(t)) for t in said}
     data = presets.dataset("sort")
     rows = torch.from_numpy(data.val.reshape(-1, data.meta["seq_len"])[:, :-1].astype("int64"))
     for name in variants.NGPT_RUNS:
