@@ -606,7 +606,7 @@ def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
     assert forward.locator(".nb-training-phase-value").inner_text().startswith("1 block reads ")
     said = [p.locator(".nb-training-phase-value").inner_text() for p in phases.all()]
     assert said[0].startswith("step 40's rate: get_lr(39, cfg) gives "), said[0]
-    assert said[-1] == "AdamW moved every weight: step 40 done"
+    assert said[-1] == "AdamW moved every parameter: step 40 done"
     forward.focus()
     page.keyboard.press("Enter")
     assert forward.get_attribute("aria-pressed") == "true"

@@ -247,14 +247,14 @@
       case "loss":
         return `cross-entropy over the answer letters: ${loss4(record.loss)}`;
       case "backward":
-        return `a gradient for every one of the ${run.parameters.toLocaleString("en")} weights`;
+        return `a gradient for every one of the ${run.parameters.toLocaleString("en")} parameters`;
       case "clip":
         if (record.norm === null) return "clipping is off: the gradients stay as they are";
         return record.norm > clip
           ? `their norm ${record.norm.toFixed(3)} is above ${clip}: all scaled down to ${clip}`
           : `their norm ${record.norm.toFixed(3)} is within ${clip}: left as they are`;
       default:
-        return `AdamW moved every weight: step ${record.iter} done`;
+        return `AdamW moved every parameter: step ${record.iter} done`;
     }
   }
 
