@@ -511,6 +511,18 @@ def test_a_page_result_shows_the_articles_text(site, context, query, slug):
     assert not problems, problems
 
 
+def test_results_of_equal_score_come_in_the_books_order(site, context):
+    """Sphinx orders results of equal score by title as text, so 'c_attn', found in the
+    text of eight chapters, listed 0, 10, 11, 12, 13, 4, 6, 8; they come by chapter now."""
+    page = context.new_page()
+    page.goto(site + "search.html?q=c_attn")
+    summary = page.locator("#search-results p.search-summary")
+    expect(summary).to_contain_text("Search finished", timeout=15_000)
+    titles = page.locator("#search-results ul.search li > a").all_inner_texts()
+    numbers = [int(title.split(".")[0]) for title in titles if title[:1].isdigit()]
+    assert len(numbers) > 3 and numbers == sorted(numbers), titles
+
+
 WIDEST_ELEMENTS = """limit => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > limit && !e.closest(`pre, .highlight,
     .as-code, table, .MathJax, .math, video, .manim-clip-video`))

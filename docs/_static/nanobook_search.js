@@ -18,6 +18,15 @@
 
   Search.htmlToText = (htmlString, anchor) => pageText(articleOnly(htmlString), anchor);
 
+  // Results of equal score came in Sphinx's order for ties, by title as text, which put
+  // "10. Scale" to "13. ..." before "4. Attention"; they now come in the book's order, a
+  // chapter by its number (less than a point added: a higher score still comes first).
+  Scorer.score = (result) => {
+    const [, title, , , score] = result;
+    const chapter = /^(\d+)\. /.exec(title);
+    return chapter ? score + 0.5 - Number(chapter[1]) / 100 : score;
+  };
+
   /** The page with its [role=main] holding the article alone (unchanged without one). */
   function articleOnly(htmlString) {
     const page = new DOMParser().parseFromString(htmlString, "text/html");
