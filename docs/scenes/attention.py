@@ -89,12 +89,6 @@ def needed_layers(model, probe, tasks) -> list[int]:
     return needed
 
 
-def signed(value: float, digits: int) -> str:
-    """With a true minus sign; a value that rounds to zero prints without one (not "−0.0")."""
-    text = f"{value:.{digits}f}"
-    return (text.lstrip("-") if float(text) == 0 else text).replace("-", "−")
-
-
 def cell_row(texts, stroke, size=MIN_TEXT, color=TEXT):
     """A row of cells with a text in each."""
     row = VGroup()
@@ -200,7 +194,7 @@ class AttentionScene(BookScene):
                 for h, y in enumerate(HEAD_ROWS_Y)
             ]
         )
-        score_row = cell_row([signed(s, 1) for s in scores], TEXT_2)
+        score_row = cell_row([number(s, ".1f") for s in scores], TEXT_2)
         score_row.move_to([0, HEAD_ROWS_Y[0], 0]).align_to(token_row, LEFT)
         score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", MIN_TEXT, TEXT)
         score_note.move_to(place)
@@ -234,7 +228,7 @@ class AttentionScene(BookScene):
             *[label("−∞", MIN_TEXT, TEXT_2).move_to(c) for c in score_row[query + 1 :]]
         )
         mask_note = label(
-            f"causal mask: position {query + 1} would score {signed(scores[query + 1], 1)}, "
+            f"causal mask: position {query + 1} would score {number(scores[query + 1], '.1f')}, "
             "but the future is set to −∞",
             MIN_TEXT,
             TEXT,

@@ -51,6 +51,14 @@ def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **
     return text
 
 
+def number(value: float, spec: str = "") -> str:
+    """A number as the pages write it (model_src's wording.number): a true minus sign, and
+    none on a value that rounds to zero ("0.0", not "−0.0")."""
+    from model_src.experiments.wording import number as worded  # when the clip renders
+
+    return worded(value, spec)
+
+
 def swap(old: Mobject, new: Mobject) -> Succession:
     """Replace one caption with the next: the old one leaves, then the new one comes.
     Morphing one text into another garbles both for the length of the morph."""

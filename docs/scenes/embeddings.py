@@ -86,20 +86,16 @@ def table(rows, scale: float, names: list[str], name_color: str, top: float, cen
     return strips, names_group
 
 
-def number(value: float) -> str:
-    return f"{value:.2f}".replace("-", "−")
-
-
 def numbers_line(name: str, values, color: str, name_width: float) -> VGroup:
     """`name` and the first SHOWN values in columns, then an ellipsis. The columns start
     after `name_width` (the widest name of the sum) and are as wide as a negative number,
     so the lines of a sum align and a minus sign never reads as the last number's."""
     line = VGroup(label(name, MIN_TEXT, color, mono=True))
     for value in values[:SHOWN].tolist():
-        line.add(label(number(value), MIN_TEXT, color, mono=True))
+        line.add(label(number(value, ".2f"), MIN_TEXT, color, mono=True))
     line.add(label("…", MIN_TEXT, TEXT_2, mono=True))
     line[0].move_to(ORIGIN, aligned_edge=LEFT)
-    column = label(number(-0.5), MIN_TEXT, mono=True).width
+    column = label(number(-0.5, ".2f"), MIN_TEXT, mono=True).width
     for i, cell in enumerate(line[1:-1]):
         right = name_width + (i + 1) * (COLUMN_GAP + column)
         cell.move_to(RIGHT * right, aligned_edge=RIGHT)

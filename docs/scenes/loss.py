@@ -51,10 +51,6 @@ def untrained_loss():
     return loss.item(), p_repeat, repeats, scored.sum().item()
 
 
-def signed(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace("-", "−")
-
-
 def value_cell(letter: str, text: str, color: str, width: float = 1.75):
     """A card for one vocabulary entry: the letter small and grey, its value beneath."""
     card = panel(width, 0.85, stroke=color)
@@ -67,9 +63,9 @@ def value_cell(letter: str, text: str, color: str, width: float = 1.75):
 def loss_bar(name: str, value: float, text: str, color: str, scale: float):
     """One row of the init comparison: name, a bar as long as the loss, the number."""
     value_bar = bar(value * scale, 0.42, color)
-    number = label(text, 26, color).next_to(value_bar, RIGHT, buff=0.2)
+    value_text = label(text, 26, color).next_to(value_bar, RIGHT, buff=0.2)
     name_text = label(name, MIN_TEXT, TEXT).next_to(value_bar, LEFT, buff=0.3)
-    return VGroup(name_text, value_bar, number)
+    return VGroup(name_text, value_bar, value_text)
 
 
 class LossScene(BookScene):
@@ -125,7 +121,7 @@ class LossScene(BookScene):
         """Logits: one score per letter, read out at the highlighted position."""
         logit_row = VGroup(
             *[
-                value_cell(s, signed(z), ROLE["logits"])
+                value_cell(s, number(z, ".2f"), ROLE["logits"])
                 for s, z in zip(letters, logits, strict=True)
             ]
         )

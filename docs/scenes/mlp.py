@@ -83,11 +83,10 @@ def bar_column(values, height, scale, color, negative_color=None, half_width=BAR
     return VGroup(axis, signs)
 
 
-def number(value: float) -> str:
+def shown(value: float) -> str:
     """Two decimals with a true minus sign; a tiny value keeps enough digits not to
     read as a bare zero."""
-    text = f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.4f}"
-    return text.replace("-", "−")
+    return number(value, ".2f" if abs(value) >= 0.01 or value == 0 else ".4f")
 
 
 def caption(column, name, shape, color):
@@ -185,7 +184,7 @@ class MLPScene(BookScene):
         pairs = VGroup()
         for unit, direction in ((lowest, UP), (highest, LEFT)):
             z, g = v.hidden[t, unit].item(), v.activated[t, unit].item()
-            text = label(f"{number(z)} → {number(g)}", MIN_TEXT, TEXT)
+            text = label(f"{shown(z)} → {shown(g)}", MIN_TEXT, TEXT)
             pairs.add(text.next_to(dots[unit], direction, buff=0.2))
         self.play(FadeIn(pairs), run_time=0.6)
 
@@ -196,7 +195,7 @@ class MLPScene(BookScene):
         share = label(
             f"{v.negative_share:.0%} of block 0's GELU inputs\n"
             "(all held-out problems) are negative:\n"
-            f"squashed into [{number(v.gelu_floor)}, 0)",
+            f"squashed into [{shown(v.gelu_floor)}, 0)",
             MIN_TEXT,
             ACCENT,
         )

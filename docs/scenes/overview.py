@@ -195,7 +195,7 @@ class PipelineScene(BookScene):
         for i, (logit, p) in enumerate(zip(last_logits.tolist(), probs, strict=True)):
             color = POSITIVE if i == predicted else TEXT_2
             y = -2.75 - 0.42 * i  # under the narration line
-            logit_text = f"{logit:+.2f}".replace("-", "−")
+            logit_text = number(logit, "+.2f")
             bar = Rectangle(width=max(1.4 * p, 0.02), height=0.26, stroke_width=0)
             rows.add(
                 VGroup(
