@@ -17,6 +17,7 @@ VAL_ROW = 0  # the held-out problem the chapter's LayerNorm example uses
 ROAD_Y = -1.1
 DETOUR_Y = 1.3
 BOX_HEIGHT = 1.25
+PAD = 0.1  # the least room between a card's text and its edge, each side
 NOTE_Y = -2.9
 STREAM = ROLE["x"]
 
@@ -49,9 +50,11 @@ def measure():
 
 
 def box(title: str, detail: str, color: str, width: float) -> VGroup:
-    card = panel(width, BOX_HEIGHT, stroke=color, stroke_width=3)
+    """A card `width` wide, or wider where its text needs it: the text never meets the edge."""
     text = VGroup(label(title, 28, color), label(detail, MIN_TEXT, TEXT_2))
-    return VGroup(card, text.arrange(DOWN, buff=0.08).move_to(card))
+    text.arrange(DOWN, buff=0.08)
+    card = panel(max(width, text.width + 2 * PAD), BOX_HEIGHT, stroke=color, stroke_width=3)
+    return VGroup(card, text.move_to(card))
 
 
 def junction(x: float) -> VGroup:
@@ -135,10 +138,10 @@ class BlockScene(BookScene):
         returns their lines, boxes, (+)s and the legs a copy travels on each."""
         hs = cfg.n_embd // cfg.n_head
         plus_1, plus_2 = junction(0.15), junction(5.85)
-        ln_1 = box("ln_1", "LayerNorm", TEXT_2, 2.0).move_to([-3.75, DETOUR_Y, 0])
-        attn = box("attn", f"{cfg.n_head} heads × {hs}", ACCENT_2, 2.3)
-        attn.move_to([-1.4, DETOUR_Y, 0])
-        ln_2 = box("ln_2", "LayerNorm", TEXT_2, 2.0).move_to([2.0, DETOUR_Y, 0])
+        ln_1 = box("ln_1", "LayerNorm", TEXT_2, 2.1).move_to([-3.75, DETOUR_Y, 0])
+        attn = box("attn", f"{cfg.n_head} heads × {hs}", ACCENT_2, 2.5)
+        attn.move_to([-1.25, DETOUR_Y, 0])
+        ln_2 = box("ln_2", "LayerNorm", TEXT_2, 2.1).move_to([2.0, DETOUR_Y, 0])
         mlp = box("mlp", f"{cfg.n_embd}→{hidden}→{cfg.n_embd}", ACCENT, 2.3)
         mlp.move_to([4.35, DETOUR_Y, 0])
         lines_1, legs_1 = detour(-5.1, ln_1, attn, plus_1.get_x())
@@ -200,10 +203,14 @@ class BlockScene(BookScene):
 
     def stack(self, n_layer: int, dims: str, norms: list[dict], title, drawing: VGroup):
         """Stacking: the block becomes one card, and three of them make the model's middle."""
+        entering = [norms[0]["x"]] + [n["out"] for n in norms]
+        readings = [label(f"{value:.2f}", MIN_TEXT, STREAM) for value in entering]
+        # each reading sits over the arrow between two cards and clears both by 0.2
+        gap = max(1.15, max(r.width for r in readings) + 0.4)
         cards = VGroup(
             *[box(f"block {i}", dims, STREAM, 2.0) for i in range(n_layer)],
-            box("ln_f", "LayerNorm", TEXT_2, 2.0),
-        ).arrange(RIGHT, buff=1.15)
+            box("ln_f", "LayerNorm", TEXT_2, 2.1),
+        ).arrange(RIGHT, buff=gap)
         cards.move_to([0.55, 0.5, 0])
         links = VGroup(
             main_arrow([-6.7, cards.get_y(), 0], cards[0].get_left(), STREAM),
@@ -212,18 +219,14 @@ class BlockScene(BookScene):
                 for a, b in itertools.pairwise(cards)
             ],
         )
-        entering = [norms[0]["x"]] + [n["out"] for n in norms]
         readings = VGroup(
-            *[
-                label(f"{value:.2f}", MIN_TEXT, STREAM).next_to(link, UP, buff=0.15)
-                for value, link in zip(entering, links, strict=True)
-            ]
+            *[r.next_to(link, UP, buff=0.15) for r, link in zip(readings, links, strict=True)]
         )
         change = [n["out"] - n["x"] for n in norms]
         reading_note = label(
             f"|x| of the same vector between stages: block 0 takes it from {entering[0]:.2f} "
             f"to {entering[1]:.2f},\nblocks 1 and 2 change it by "
-            + " and ".join(f"{c:+.2f}".replace("-", "−") for c in change[1:]),
+            + " and ".join(number(c, "+.2f") for c in change[1:]),
             MIN_TEXT,
             TEXT,
             line_spacing=1.1,
