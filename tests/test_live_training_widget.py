@@ -294,6 +294,8 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
         "document.querySelector('.nb-live-training .nb-live-status').textContent"
         ".startsWith('Paused')"
     )
+    # beside Resume, the first button says it throws the run away
+    assert button(widget, "Start over").is_enabled() and button(widget, "Resume").is_enabled()
     # on a page opened from disk the trainer runs on the page, and the record of the step
     # under way when Pause was pressed may be heard just after the pause: let it come
     page.wait_for_timeout(500)

@@ -245,8 +245,10 @@
         waiting = [buttons[focused], buttons[NEXT_BUTTON[focused]]];
       }
       if (waiting) handOn();
-      // a run has finished, failed or been paused: Train would start another
-      if (state === "done" || state === "paused") buttons.train.textContent = "Train again";
+      // a run has finished or failed: Train starts another; paused beside Resume, it
+      // reads as what it does there, throwing the run away to begin again
+      if (state === "done") buttons.train.textContent = "Train again";
+      if (state === "paused") buttons.train.textContent = "Start over";
     };
   }
 
