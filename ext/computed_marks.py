@@ -28,13 +28,14 @@ LONG = 40
 # a power of ten ("3e-08", or "3 × 10⁻⁸" as wording.power_of_ten writes it, one numeral:
 # its 10 is no number of its own) and a percent sign; not the digit of a name ("GPT-2",
 # "log₁₀", "x2").
+TIMES_TEN = r" × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+"  # the tail of "3 × 10⁻⁸"
 NUMERAL = re.compile(
     r"(?<![\w.])(?<!\w[-−])(?:[+−-](?=\d))?\d+(?:,\d{3})*(?:\.\d+)?"
-    r"(?:e[+−-]?\d+| × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?%?(?!\w)"
+    rf"(?:e[+−-]?\d+|{TIMES_TEN})?%?(?!\w)"
 )
 # A power of ten in a short glued value, which keeps its underline whole: its span only
 # keeps the line from breaking inside it.
-POWER, POWER_CLASS = re.compile(r"\d+(?:\.\d+)? × 10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+"), "power-of-ten"
+POWER, POWER_CLASS = re.compile(rf"\d+(?:\.\d+)?{TIMES_TEN}"), "power-of-ten"
 # What comes before the numeral of a name such as "Henry VI Part 3" (a glued list of the
 # plays' titles) or "Python 3": a capitalised word that does not begin its sentence.
 IN_A_NAME = re.compile(r"[\w,;:’'] +[A-Z][\w’']* +$")
