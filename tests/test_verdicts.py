@@ -73,6 +73,8 @@ def test_a_tiny_or_huge_value_is_written_as_a_power_of_ten_not_e_notation():
     assert wording.power_of_ten(-3.4e-5) == "−3.4 × 10⁻⁵"
     assert wording.power_of_ten(9.96e-5) == "1.0 × 10⁻⁴"  # the mantissa rounds up a power
     assert wording.power_of_ten(0.0) == "0"
+    assert wording.agreement(0.0) == "exactly"
+    assert wording.agreement(4.83e-7) == "to within 5 × 10⁻⁷"
 
 
 def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():

@@ -34,6 +34,11 @@ def power_of_ten(value: float, digits: int = 1) -> str:
     return f"{number(float(mantissa), f'.{digits}f')} × 10{power}"
 
 
+def agreement(gap: float) -> str:
+    """How closely two computations agree, for prose: 'exactly' or 'to within 5 × 10⁻⁷'."""
+    return "exactly" if gap == 0 else f"to within {power_of_ten(gap, 0)}"
+
+
 def span(values: Iterable[float], spec: str = "") -> str:
     """'low to high' of values, each formatted with spec; the one value if both print alike."""
     values = list(values)
