@@ -68,18 +68,22 @@ def test_scene_file_defines_exactly_the_scenes_its_chapter_shows(name):
     assert clips_in_book().get(name, set()) == defined
 
 
-def test_the_sampling_clip_shows_the_temperatures_of_the_chapters_chart():
-    """The clip and the chart beside it show the same three temperatures. Checked here,
-    not in the chapter: the reader's notebook has no scene files to read."""
+def test_the_sampling_clip_shows_the_prompt_and_temperatures_of_the_chapters_chart():
+    """The clip and the chart beside it show the same prompt's next character at the same
+    three temperatures (the chart's comment says so). Checked here, not in the chapter:
+    the reader's notebook has no scene files to read."""
     scene = ast.parse((SCENES / "sampling.py").read_text(encoding="utf-8"))
-    (shown,) = [
-        ast.literal_eval(node.value)
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
         for node in scene.body
-        if isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["TEMPERATURES"]
-    ]
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] in (["TEMPERATURES"], ["PROMPT"])
+    }
     chapter = (CHAPTERS / "sampling.md").read_text(encoding="utf-8")
     (charted,) = re.findall(r"^temperatures = (\[[^\]\n]*\])", chapter, re.MULTILINE)
-    assert list(shown) == ast.literal_eval(charted)
+    (prompt,) = re.findall(r"^prompt = (\"[^\"\n]*\")", chapter, re.MULTILINE)
+    assert list(constants["TEMPERATURES"]) == ast.literal_eval(charted)
+    assert constants["PROMPT"] == ast.literal_eval(prompt)
 
 
 def test_scene_names_are_unique_across_files():

@@ -2,7 +2,8 @@
 
 The trained sort model completes one held-out prompt greedily, a token at a time, each
 choice appended and fed back in; the probabilities shown are the model's own. Then the
-char model's real next-character distribution, sharpened and flattened by temperature.
+char model's real next-character distribution after the chapter's prompt, sharpened and
+flattened by temperature.
 """
 
 import torch
@@ -11,6 +12,7 @@ from palette import ACCENT, ACCENT_2, POSITIVE, ROLE, TEXT, TEXT_2
 
 VAL_ROW = 1  # a held-out sort problem (chapter 7's clip uses row 0)
 TEMPERATURES = (0.5, 1.0, 2.0)  # the chapter's temperature chart shows these (a test checks)
+PROMPT = "I will "  # and asks about the character after this prompt (a test checks)
 TOP = 5
 CELL = 0.62
 BAR = 2.4  # length of a bar at probability 1
@@ -32,15 +34,10 @@ def greedy_steps(sort, prompt: list[int], n: int) -> list[tuple[int, list[float]
 
 
 @torch.no_grad()
-def hesitant_context(char):
-    """Of the preset's sample windows, the one where the model is least sure of the next
-    character: there temperature has something to reshape. Returns text and logits."""
-    from model_src import presets
-
-    windows = presets.sample_input("char", batch=8)
-    logits, _ = char.model(windows)  # (8, 1, vocab_size)
-    pick = int(logits[:, -1].softmax(-1).max(-1).values.argmin())
-    return char.decode(windows[pick].tolist()), logits[pick, -1]
+def next_char_logits(char, text: str) -> torch.Tensor:
+    """The char model's scores for the character after `text`: (vocab_size,)."""
+    logits, _ = char.model(torch.tensor([char.encode(text)]))  # (1, 1, vocab_size)
+    return logits[0, -1]
 
 
 def shown(text: str) -> str:
@@ -199,7 +196,7 @@ class SamplingScene(BookScene):
 
     def show_temperature(self, char, title: VGroup) -> None:
         """Temperature: divide the logits by τ before the softmax."""
-        text, logits = hesitant_context(char)
+        logits = next_char_logits(char, PROMPT)
         order = logits.topk(TOP).indices.tolist()  # dividing by τ > 0 keeps the order
         chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
@@ -207,9 +204,9 @@ class SamplingScene(BookScene):
             label("the char model's next character, top 5", MIN_TEXT, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
-        tail = "".join(shown(ch) for ch in text[-34:])
         context_line = VGroup(
-            label("…" + tail, MIN_TEXT, TEXT, mono=True), label("?", MIN_TEXT, ACCENT_2, mono=True)
+            label("".join(shown(ch) for ch in PROMPT), MIN_TEXT, TEXT, mono=True),
+            label("?", MIN_TEXT, ACCENT_2, mono=True),
         ).arrange(RIGHT, buff=0.08)
         context_line.move_to(UP * 1.6)
         columns = VGroup()
