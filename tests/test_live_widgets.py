@@ -595,6 +595,30 @@ def test_static_tables_fit_a_phone_or_show_there_is_more_on_the_panels_ground(op
             assert table["rules"] == [probe], table
 
 
+def test_without_javascript_a_predict_check_keeps_its_answer_until_asked(open_page):
+    """Without JavaScript the tools chapter's question showed, under its choices, the
+    build's answer (the tool-off completion) before the reader had answered. The answer
+    waits behind a disclosure, complete once opened; with JavaScript the live check
+    replaces it all."""
+    page = open_page("tools", viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    widget = page.locator(".nb-live-predict").first
+    options = json.loads(widget.get_attribute("data-live"))
+    question = options["question"]
+    built = predict.predict("calculator", question["ask"], options["prompt"], 1.0, 0.9, None)
+    answer = widget.locator(".nb-predict-answer")
+    assert built["answer"] in answer.text_content() and not answer.is_visible()
+    assert widget.locator(".nb-predict-question").is_visible()
+    reveal = widget.get_by_text(predict.ANSWER_SUMMARY)
+    reveal.focus()
+    page.keyboard.press("Enter")  # a disclosure opens from the keyboard as with a click
+    assert answer.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    checked = open_page("tools").locator(".nb-live-predict").first
+    checked.scroll_into_view_if_needed()
+    checked.get_by_role("button", name=question["check"]).wait_for()
+    assert not checked.locator(".nb-live-static").is_visible()
+
+
 def test_bad_input_is_explained_in_the_widget(open_page):
     page = open_page("attention")
     widget = live(page, "#live-attention-sort-0")

@@ -134,6 +134,13 @@ class PredictSpec(LiveSpec):
 SPEC = PredictSpec
 
 
+# Without scripts the answer waits behind a disclosure, as the live widget's check does:
+# shown beside the question, it answered it before the reader could (the tools chapter's
+# tool-off completion). Builders other than HTML drop the raw tags and show it, complete.
+ANSWER_SUMMARY = "Show the answer"
+_REVEAL = f'<details class="nb-predict-reveal"><summary>{ANSWER_SUMMARY}</summary>'
+
+
 def predict_fallback(result: dict) -> list[nodes.Node]:
     choices = nodes.bullet_list()
     for _, label in result["choices"]:
@@ -142,11 +149,13 @@ def predict_fallback(result: dict) -> list[nodes.Node]:
     return [
         nodes.paragraph(text=result["text"], classes=["nb-predict-question"]),
         choices,
+        nodes.raw("", _REVEAL, format="html"),
         nodes.paragraph(
             text=f"Answer, computed while the book was built: {answer}."
             + (f" {result['why']}" if result.get("why") else ""),
             classes=["nb-predict-answer"],
         ),
+        nodes.raw("", "</details>", format="html"),
     ]
 
 
