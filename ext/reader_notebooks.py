@@ -671,9 +671,32 @@ def _executed(app, docname: str) -> bool:
     return (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("succeeded", True)
 
 
+_RUN_BOX_START = 'class="nanobook-run'  # the box's <div>, then its commands' <pre>
+_MARKUP = re.compile(r"(<[^>]*>)")
+_OPTION = re.compile(r"(?<![\w-])(--[\w-]+)")
+
+
+def whole_options(body: str) -> str:
+    """The run box's long options (--index-url) each on one line: where its commands wrap,
+    on a phone, a line broke between the option's two hyphens ('-' ending one line and
+    '-index-url' starting the next, as if a hyphen stood apart). A nowrap span, in the
+    page itself, so it holds without scripts; the text a reader copies is the same."""
+    start = body.find(_RUN_BOX_START)
+    end = body.find("</pre>", start)
+    if start < 0 or end < 0:
+        return body
+    parts = _MARKUP.split(body[start:end])  # text at even indexes, tags at odd ones
+    for i in range(0, len(parts), 2):
+        parts[i] = _OPTION.sub(r'<span style="white-space: nowrap">\1</span>', parts[i])
+    return body[:start] + "".join(parts) + body[end:]
+
+
 def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -> None:
     """The theme's launch buttons open the reader's notebook (on NOTEBOOKS_BRANCH, not
-    the MyST source), in the header and in the run box."""
+    the MyST source), in the header and in the run box; the run box's options are kept
+    whole (whole_options)."""
+    if "body" in context:
+        context["body"] = whole_options(context["body"])
     groups = [b for b in context.get("header_buttons", []) if b.get("label") == "launch-buttons"]
     if not groups or _LAUNCH_SLOT not in context.get("body", ""):
         return

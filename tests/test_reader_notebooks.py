@@ -559,14 +559,32 @@ _RUN_BOX_LINES = """() => {
 }"""
 
 
+def test_the_run_box_holds_its_long_options_whole_in_the_page():
+    """In the run box's commands only: each --option in a nowrap span, tags untouched."""
+    pre = (
+        '<pre><span></span>pip<span class="w"> </span>install -q --index-url<span class="w"> '
+        "</span>https://x/y\n</pre>"
+    )
+    body = f'<p>--elsewhere</p><div class="nanobook-run admonition">{pre}</div><pre>--no</pre>'
+    kept = reader_notebooks.whole_options(body)
+    assert kept == body.replace(
+        "--index-url", '<span style="white-space: nowrap">--index-url</span>', 1
+    )
+    assert reader_notebooks.whole_options("<p>no box --here</p>") == "<p>no box --here</p>"
+
+
 @pytest.mark.book
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [320, 390])
-def test_the_run_box_keeps_a_long_option_whole_on_a_phone(book_html, browser, width):
+@pytest.mark.parametrize("scripts", [True, False])
+def test_the_run_box_keeps_a_long_option_whole_on_a_phone(book_html, browser, width, scripts):
     """Wrapped at a phone's width, 'pip install torch==... --index-url ...' broke between
     the option's two hyphens: '-' ended a line and '-index-url' began the next. The option
-    now wraps whole, and the text a reader copies is the same."""
-    context = browser.new_context(viewport={"width": width, "height": 844})
+    now wraps whole, and the text a reader copies is the same. The page holds it whole
+    itself (a script did, so without JavaScript the option broke again)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": 844}, java_script_enabled=scripts
+    )
     page = context.new_page()
     try:
         page.goto((book_html / "chapters" / "overview.html").as_uri())

@@ -1,9 +1,8 @@
 // The run box names the book's wheel at the published site's address. Read from anywhere
 // else (a local build, opened from disk or served), it names the wheel beside this page:
 // the one this build made, which the published site may not have. pip installs from a
-// file:// URL as from an http one. And a long option (--index-url) is kept whole: where a
-// command wraps, on a phone, the line broke between its two hyphens, "-" ending one line
-// and "-index-url" starting the next, as if a hyphen stood apart; the copied text is the same.
+// file:// URL as from an http one. (The build keeps a long option such as --index-url on
+// one line: ext/reader_notebooks.py, whole_options.)
 "use strict";
 
 (() => {
@@ -16,25 +15,6 @@
     while (walker.nextNode()) {
       const text = walker.currentNode;
       if (text.data.includes(published)) text.data = text.data.replace(published, here);
-    }
-  }
-})();
-
-(() => {
-  const whole = (option) => {
-    const span = document.createElement("span");
-    span.style.whiteSpace = "nowrap";
-    span.textContent = option;
-    return span;
-  };
-  for (const block of document.querySelectorAll(".nanobook-run pre")) {
-    const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
-    const texts = [];
-    while (walker.nextNode()) texts.push(walker.currentNode);
-    for (const text of texts) {
-      const parts = text.data.split(/(--[\w-]+)/);
-      if (parts.length > 1)
-        text.replaceWith(...parts.map((part, i) => (i % 2 ? whole(part) : part)));
     }
   }
 })();
