@@ -11,6 +11,10 @@ Every image in a page body loads lazily (``loading="lazy"``): docutils' images, 
 and cell outputs alike, so what lies below the fold costs nothing until the reader nears
 it.
 
+A name in a table's code (get_num_params) may break after an underscore: the written
+page gets a ``<wbr>`` there, so on a phone the glossary's names leave its Meaning column
+room (``breakable_table_names``).
+
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
 absolute here the same way. Opened from disk, or served from a root other than the
@@ -150,6 +154,29 @@ def lazy_images(app, pagename: str, templatename, context: dict[str, Any], doctr
         context["body"] = _EAGER_IMAGE.sub('<img loading="lazy"', context["body"])
 
 
+_TABLE_CELL = re.compile(r"<td\b.*?</td>", re.S)
+_CODE_WORD = re.compile(r'<span class="pre">([^<]*)</span>')
+_AFTER_UNDERSCORE = re.compile(r"(?<=[^\W_]_)(?=[^\W_])")
+
+
+def breakable_table_names(app, pagename: str, templatename, context: dict, doctree) -> None:
+    """A long name in a table's code (get_num_params, vocab_size) may break after an
+    underscore (a <wbr>), and nowhere else within a word: on a 390 px phone the glossary's
+    names held their column wide and left the Meaning column about 70 px. Each piece is a
+    word of Sphinx's own (span.pre), which never breaks. The written page only: the text,
+    and the words the search index holds, are unchanged."""
+    if "body" in context:
+        context["body"] = _TABLE_CELL.sub(_breakable_cell, context["body"])
+
+
+def _breakable_cell(cell: re.Match) -> str:
+    def word(code: re.Match) -> str:
+        pieces = _AFTER_UNDERSCORE.split(code[1])
+        return "<wbr>".join(f'<span class="pre">{piece}</span>' for piece in pieces)
+
+    return _CODE_WORD.sub(word, cell[0])
+
+
 def complete_sitemap(app, exception) -> None:
     links = getattr(app, "sitemap_links", None)
     if exception or links is None or app.builder.format != "html":
@@ -174,6 +201,7 @@ def setup(app):
     app.connect("html-page-context", set_og_image, priority=PRIORITY)
     app.connect("doctree-resolved", absolute_404_links)
     app.connect("html-page-context", lazy_images)
+    app.connect("html-page-context", breakable_table_names)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
     app.connect("build-finished", local_404_page)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

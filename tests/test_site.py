@@ -682,11 +682,19 @@ BROKEN_CODE_WORDS = """() => [...document.querySelectorAll('article td code span
   .filter(s => s.getClientRects().length > 1).map(s => s.textContent)"""
 
 
+# The glossary's symbols table: the width of its Meaning column, and whether it fits its frame
+MEANING_COLUMN = """() => { const t = document.querySelector("article table");
+  return {meaning: t.rows[0].cells[3].getBoundingClientRect().width,
+          fits: t.parentElement.scrollWidth <= t.parentElement.clientWidth}; }"""
+
+
 def test_names_in_a_tables_code_stay_whole(site, browser):
     """The glossary's table of symbols names the code's variables (n_embd,
     get_num_params()). On a phone they broke anywhere, 'n_emb / d', 'get_nu / m_para /
-    ms()', as inline code in prose does: in a table's cell each word of code stays whole,
-    and a table too wide for them scrolls in its own frame, not the page."""
+    ms()', as inline code in prose does: in a table's cell each word of code stays whole
+    but may break after an underscore ('get_ / num_ / params()'), and a table too wide
+    for them scrolls in its own frame, not the page. At 390 px the names held their
+    column wide and left the Meaning column about 70 px: now the table fits."""
     for viewport in (NARROWEST, PHONE, {"width": 1280, "height": 900}):
         context = browser.new_context(viewport=viewport)
         try:
@@ -697,6 +705,11 @@ def test_names_in_a_tables_code_stay_whole(site, browser):
             assert not broken, f"at {viewport['width']} px: {broken}"
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= viewport["width"] + 2, f"the page scrolls sideways at {width} px"
+            names = page.locator("article td code").all_inner_texts()
+            assert "get_num_params()" in [name.replace("\n", "") for name in names]
+            if viewport is PHONE:
+                column = page.evaluate(MEANING_COLUMN)
+                assert column["fits"] and column["meaning"] >= 100, column
         finally:
             context.close()
 
