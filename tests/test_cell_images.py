@@ -56,3 +56,31 @@ def test_the_alt_of_the_cell_is_the_image_alt_in_the_page(built):
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
     assert alts[0] == "One black pixel, the whole figure."
     assert len(alts) == 2 and alts[1].endswith(".png")  # the cell without: its file name
+
+
+DOCS = Path(__file__).parent.parent / "docs"
+CODE_CELL = re.compile(r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+DRAWS_A_COLOUR_MAP = re.compile(r"\b(?:imshow|matshow|pcolormesh|pcolor|contourf?|colorbar)\(")
+MARKED = re.compile(r"^\s+classes:.*\bnb-colour-map\b", re.M)
+
+
+def test_a_cell_that_draws_a_colour_map_marks_its_figure():
+    """The dark page shows plots brighter (nanobook.css), which turned a colour map's pale
+    end white: the attention maps' weights near 1 looked alike and no longer matched their
+    colour bar. A cell that draws one marks its figure ``classes: nb-colour-map``, shown
+    there unfiltered on a white card; a chapter cell without the mark fails here."""
+    marked, unmarked = 0, []
+    for page in sorted(DOCS.rglob("*.md")):
+        if "_build" in page.parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        for cell in CODE_CELL.finditer(text):
+            if not DRAWS_A_COLOUR_MAP.search(cell.group(2)):
+                continue
+            if MARKED.search(cell.group(2)):
+                marked += 1
+            else:
+                line = text.count("\n", 0, cell.start()) + 1
+                unmarked.append(f"{page.relative_to(DOCS)}:{line}")
+    assert not unmarked, f"cells that draw a colour map without classes: nb-colour-map: {unmarked}"
+    assert marked >= 3  # the attention maps, the embeddings' similarities, RoPE's scores

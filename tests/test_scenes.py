@@ -245,6 +245,39 @@ def test_text_on_text_or_on_a_kept_clear_picture_fails_the_clip():
     _played(held_twice)
 
 
+def test_the_transcript_has_what_a_scene_says_whatever_its_length_and_no_labels():
+    """A clip's beats (its captions and transcript) are its title, the lines it marks as
+    narration, each once, when it first shows, and its takeaway. Words are not the test:
+    a formula of one word is a step (the embeddings clip's x[t] = wte[idx[t]] + wpe[t]),
+    a label of many a name on the picture; a said() picture brings its own words."""
+    import bookscene
+    from manim import DOWN, LEFT, FadeIn, FadeOut, Square, VGroup, tempconfig
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    class Told(bookscene.BookScene):
+        def construct(self):
+            self.show_title("A title", "its subtitle")
+            rule = bookscene.caption("x[t] = wte[idx[t]] + wpe[t]")
+            name = bookscene.label("a long label naming a part of the picture")
+            self.play(FadeIn(VGroup(rule, name.next_to(rule, DOWN))))
+            square = bookscene.said(Square(0.5).to_edge(LEFT), "a square: the whole picture")
+            self.play(FadeIn(square))
+            self.play(FadeOut(rule))
+            self.play(FadeIn(rule))  # shown again: said once
+            self.takeaway("What to remember.")
+
+    settings = {"dry_run": True, "disable_caching": True, "verbosity": "ERROR"}
+    with tempconfig(settings):
+        scene = Told(renderer=CairoRenderer(skip_animations=True))
+        scene.render()
+    assert scene.beats == [
+        (0.0, "A title: its subtitle"),
+        (0.8, "x[t] = wte[idx[t]] + wpe[t]"),
+        (1.8, "a square: the whole picture"),
+        (pytest.approx(5.4), "Takeaway: What to remember."),  # after the curtain
+    ]
+
+
 def test_the_nGPT_shell_caption_says_what_unit_does_on_either_side_of_its_edges():
     """The sphere clip's what-if is worded from the lengths, not fixed to one seed's: a
     length inside the shell stays, one outside becomes the nearer edge."""

@@ -168,7 +168,7 @@ class AttentionScene(BookScene):
     def pick_query(self, query: int, query_letter: str, token_row, positions) -> Text:
         """The query and the keys it may see; returns their caption."""
         keys = token_row[: query + 1]
-        role_note = label(
+        role_note = caption(
             f"query: position {query} ({query_letter})   ·   keys: positions 0–{query}",
             MIN_TEXT,
             TEXT,
@@ -196,7 +196,7 @@ class AttentionScene(BookScene):
         )
         score_row = cell_row([number(s, ".1f") for s in scores], TEXT_2)
         score_row.move_to([0, HEAD_ROWS_Y[0], 0]).align_to(token_row, LEFT)
-        score_note = label(f"head 0 scores: q[{query}] · k[s] / √{hs}", MIN_TEXT, TEXT)
+        score_note = caption(f"head 0 scores: q[{query}] · k[s] / √{hs}", MIN_TEXT, TEXT)
         score_note.move_to(place)
         self.play(
             FadeIn(head_names[0]),
@@ -227,7 +227,7 @@ class AttentionScene(BookScene):
         minus_inf = VGroup(
             *[label("−∞", MIN_TEXT, TEXT_2).move_to(c) for c in score_row[query + 1 :]]
         )
-        mask_note = label(
+        mask_note = caption(
             f"causal mask: position {query + 1} would score {number(scores[query + 1], '.1f')}, "
             "but the future is set to −∞",
             MIN_TEXT,
@@ -248,7 +248,7 @@ class AttentionScene(BookScene):
 
     def softmax(self, total: float, score_row, weight_row, shade, mask_note, place: Text):
         """Softmax: the scores become weights that sum to 1 (``total``)."""
-        softmax_note = label(
+        softmax_note = caption(
             f"softmax → weights ≥ 0 that sum to {total:.2f}; the future gets exactly 0",
             MIN_TEXT,
             TEXT,
@@ -273,7 +273,7 @@ class AttentionScene(BookScene):
             for head in weights
         ]
         keen = max(range(len(weights)), key=same_letter.__getitem__)
-        heads_note = label(
+        heads_note = caption(
             f"each head its own weights: head {keen} puts {same_letter[keen]:.2f} "
             f"on the keys holding {query_letter}, its letter",
             MIN_TEXT,
@@ -310,7 +310,7 @@ class AttentionScene(BookScene):
                 for r, o in zip(rows, outputs, strict=True)
             ]
         )
-        sum_note = label(
+        sum_note = caption(
             f"y[{query}] = Σ w[s] · v[s] over s ≤ {query}: {cfg.n_head} heads × "
             f"{cfg.n_embd // cfg.n_head} = {cfg.n_embd} channels → c_proj",
             MIN_TEXT,

@@ -106,7 +106,7 @@ class BlockScene(BookScene):
         hidden = sort.model.transformer.h[0].mlp.c_fc.out_features
         lines, boxes, pluses, legs = self.draw_detours(cfg, hidden)
         vector, tags, note = self.follow_vector(norms[0], legs, pluses, road_note)
-        same = label(f"x leaves as {dims}: the same shape it entered with", MIN_TEXT, STREAM)
+        same = caption(f"x leaves as {dims}: the same shape it entered with", MIN_TEXT, STREAM)
         same.move_to(note)
         self.play(
             vector.animate.move_to([6.5, ROAD_Y, 0]), FadeOut(note), FadeIn(same), run_time=0.8
@@ -128,7 +128,7 @@ class BlockScene(BookScene):
         road = main_arrow([-5.4, ROAD_Y, 0], [6.9, ROAD_Y, 0], STREAM)
         stream_name = VGroup(label("x", 30, STREAM), label(dims, MIN_TEXT, TEXT_2, mono=True))
         stream_name.arrange(DOWN, buff=0.08).next_to(road, LEFT, buff=0.15)
-        road_note = label("the residual stream: one vector per position", MIN_TEXT, STREAM)
+        road_note = caption("the residual stream: one vector per position", MIN_TEXT, STREAM)
         road_note.move_to([0, NOTE_Y, 0])
         self.play(GrowArrow(road), FadeIn(stream_name), FadeIn(road_note), run_time=1.0)
         return road, stream_name, road_note
@@ -168,7 +168,7 @@ class BlockScene(BookScene):
             (legs[1], 0.85, pluses[1], "the MLP", "ln_2", "mlp", "out"),
         )
         for (reading, writing), start_x, plus, name, read, write, after in detours:
-            explain = label(
+            explain = caption(
                 f"{name} reads a normalised copy (norm {first[read]:.2f});\n"
                 f"its write (norm {first[write]:.2f}) is added to x",
                 MIN_TEXT,
@@ -223,7 +223,7 @@ class BlockScene(BookScene):
             *[r.next_to(link, UP, buff=0.15) for r, link in zip(readings, links, strict=True)]
         )
         change = [n["out"] - n["x"] for n in norms]
-        reading_note = label(
+        reading_note = caption(
             f"|x| of the same vector between stages: block 0 takes it from {entering[0]:.2f} "
             f"to {entering[1]:.2f},\nblocks 1 and 2 change it by "
             + " and ".join(number(c, "+.2f") for c in change[1:]),
@@ -232,8 +232,8 @@ class BlockScene(BookScene):
             line_spacing=1.1,
         ).move_to([0, -1.4, 0])
         stack_title = VGroup(
-            label(f"Stacked × {n_layer}: one stream through every block", 36),
-            label(f"each block maps {dims} to {dims}", MIN_TEXT, TEXT_2),
+            caption(f"Stacked × {n_layer}: one stream through every block", 36),
+            caption(f"each block maps {dims} to {dims}", MIN_TEXT, TEXT_2),
         )
         stack_title.arrange(DOWN, buff=0.12).move_to(title)
         self.play(

@@ -2,8 +2,11 @@
 and the three arrow weights of the brief (main data flow, side path, optional part).
 
 A BookScene also keeps its beats, for the clip's captions and transcript: the title, each
-sentence it shows on its own (a Text of four words or more added to the scene), and the
-takeaway, each with the time it appears. ``mark_poster()`` marks the frame on screen as
+line of narration, and the takeaway, each with the time it appears. A scene says which
+of its texts are narration: a ``caption()`` where ``label()`` is a name or a value on a
+picture, and ``said()`` for a formula or a chart row, with the words a reader needs. No
+rule of length tells them apart: "x[t] = wte[idx[t]] + wpe[t]" is one step of a clip and
+"c_fc 48 → 192" a label. ``mark_poster()`` marks the frame on screen as
 the clip's poster. The clip worker reads both (``beats``, ``poster_time``).
 
 Scenes subclass BookScene and build their pictures from the small helpers below, so a
@@ -49,6 +52,21 @@ def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **
     for glyph in text.family_members_with_points():
         glyph.path_obj = None
     return text
+
+
+def said(mobject: Mobject, text: str | None = None) -> Mobject:
+    """Mark a mobject as narration: when it first comes on screen, ``text`` (a Text's own
+    words unless given) is a beat of the clip's captions and transcript. Give the words
+    for what is not a Text (a MathTex formula) or says more than its text alone (a bar's
+    name and its value)."""
+    words = text if text is not None else mobject.original_text
+    mobject.narration = " ".join(words.split())
+    return mobject
+
+
+def caption(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **kw) -> Text:
+    """A line of narration, in the transcript and the captions: a label() said."""
+    return said(label(text, size, color, mono, **kw))
 
 
 def number(value: float, spec: str = "") -> str:
@@ -201,11 +219,6 @@ def boxes_meet(a: np.ndarray, b: np.ndarray, gap: float = 0) -> bool:
     return not apart.all()
 
 
-def is_sentence(text: str) -> bool:
-    """A caption, not a label: four words or more ("head 0" and "c_fc 48 → 192" are not)."""
-    return sum(any(c.isalpha() for c in word) for word in text.split()) >= 4
-
-
 class BookScene(Scene):
     """A clip in the book's style: dark background, a title, and a takeaway at the end."""
 
@@ -227,11 +240,9 @@ class BookScene(Scene):
         super().play(*args, **kwargs)
         self.check_text_fits()
         self.check_text_clear()
-        for text in self.texts_on_screen():  # sentences this animation brought on screen
-            if not getattr(text, "beat_recorded", False):
-                text.beat_recorded = True
-                if is_sentence(text.original_text):
-                    self.beat(text.original_text, at=start)
+        for line in self.narration_on_screen():  # narration this animation brought on
+            line.beat_recorded = True
+            self.beat(line.narration, at=start)
 
     def texts_on_screen(self):
         """Every Text in the scene, inside groups too, once (a group may hold a text the
@@ -240,6 +251,17 @@ class BookScene(Scene):
         for mobject in self.mobjects:
             for m in mobject.get_family():
                 if isinstance(m, Text) and id(m) not in seen:
+                    seen.add(id(m))
+                    yield m
+
+    def narration_on_screen(self):
+        """Every mobject marked said() in the scene, inside groups too, whose beat is not
+        recorded yet: once each, in the order the scene holds them."""
+        seen = set()
+        for mobject in self.mobjects:
+            for m in mobject.get_family():
+                said = getattr(m, "narration", None) and not getattr(m, "beat_recorded", False)
+                if said and id(m) not in seen:
                     seen.add(id(m))
                     yield m
 
@@ -302,19 +324,12 @@ class BookScene(Scene):
                         f" at {self.renderer.time:.1f} s: move one of them"
                     )
 
-    @staticmethod
-    def already_said(group: Mobject) -> None:
-        """Texts whose beat the caller records itself (a title, the takeaway)."""
-        for text in group.get_family():
-            text.beat_recorded = True
-
     def show_title(self, text: str, subtitle: str | None = None) -> VGroup:
         title = VGroup(label(text, 36))
         if subtitle:
             title.add(label(subtitle, MIN_TEXT, TEXT_2))
         title.arrange(DOWN, buff=0.12).to_edge(UP, buff=0.35)
         self.beat(f"{text}: {subtitle}" if subtitle else text)
-        self.already_said(title)
         self.play(FadeIn(title, shift=0.2 * DOWN), run_time=0.8)
         return title
 
@@ -334,6 +349,5 @@ class BookScene(Scene):
         card = panel(max(body.width + 1.2, 7), body.height + 1.0, stroke=ACCENT)
         body.move_to(card)
         self.beat(f"Takeaway: {text} {detail or ''}")
-        self.already_said(body)
         self.play(FadeIn(card), FadeIn(body, shift=0.2 * UP), run_time=0.8)
         self.wait(hold)

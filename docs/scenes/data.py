@@ -45,7 +45,7 @@ class DataBatchScene(BookScene):
             x, y, row_ids, ids, (legend, prompt, answer)
         )
         mask_note = self.mask_prompt(y, shifted, arrows, shift_note)
-        shape = label(
+        shape = caption(
             f"x, y: {cfg['batch_size']} × {cfg['block_size']}   (batch_size × block_size)",
             30,
             ACCENT,
@@ -65,6 +65,8 @@ class DataBatchScene(BookScene):
         letters = cells([itos[i] for i in row_ids], ROLE["ids"]).move_to(UP * 0.6)
         prompt = label("prompt", 28, TEXT_2).next_to(letters[:prompt_len], UP, buff=0.2)
         answer = label("sorted", 28, TEXT_2).next_to(letters[prompt_len:], UP, buff=0.2)
+        shown = "".join(itos[i] for i in row_ids)
+        said(prompt, f"prompt {shown[:prompt_len]}, sorted {shown[prompt_len:]}")
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letters], lag_ratio=0.08),
             FadeIn(prompt),
@@ -77,7 +79,7 @@ class DataBatchScene(BookScene):
     def encode(self, itos: dict, row_ids: list[int], letters: VGroup):
         """Each letter becomes its integer, by the vocabulary shown."""
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
-        legend = label(f"vocabulary: {vocab}", 32, ROLE["ids"]).move_to(DOWN * 1.2)
+        legend = caption(f"vocabulary: {vocab}", 32, ROLE["ids"]).move_to(DOWN * 1.2)
         ids = cells(row_ids, ROLE["ids"]).move_to(letters)
         self.play(FadeIn(legend))
         self.play(
@@ -113,7 +115,7 @@ class DataBatchScene(BookScene):
                 for a, b in zip(x_row, shifted, strict=True)
             ]
         )
-        shift_note = label("y[t] is the token after x[t]: the one to predict", 28, TEXT_2)
+        shift_note = caption("y[t] is the token after x[t]: the one to predict", 28, TEXT_2)
         shift_note.next_to(y_row, DOWN, buff=0.45)
         self.play(
             LaggedStart(*[GrowArrow(a) for a in arrows], lag_ratio=0.06),
@@ -127,7 +129,7 @@ class DataBatchScene(BookScene):
         """The prompt letters are random: their targets are -1, which the loss skips."""
         masked = [i for i, target in enumerate(y) if target == -1]
         minus = VGroup(*[label("−1", 32, TEXT_2).move_to(shifted[i]) for i in masked])
-        mask_note = label(
+        mask_note = caption(
             f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 28, TEXT_2
         ).move_to(shift_note)
         self.play(

@@ -100,7 +100,8 @@ def numbers_line(name: str, values, color: str, name_width: float) -> VGroup:
         right = name_width + (i + 1) * (COLUMN_GAP + column)
         cell.move_to(RIGHT * right, aligned_edge=RIGHT)
     line[-1].next_to(line[-2], RIGHT, buff=0.15)
-    return line
+    shown = ", ".join(cell.original_text for cell in line[1:])
+    return said(line, f"{name}: {shown}")  # a step of the worked sum
 
 
 def highlight(mobject, color: str) -> SurroundingRectangle:
@@ -182,7 +183,7 @@ class EmbeddingsScene(BookScene):
         wpe_head = label(f"wpe  {len(e.wpe)} × {C}", MIN_TEXT, TEXT).next_to(
             wpe_rows, UP, buff=0.15
         )
-        legend = label(
+        legend = caption(
             f"each cell is one of {C} numbers: orange < 0 < blue, brighter = larger",
             MIN_TEXT,
             TEXT_2,
@@ -225,13 +226,13 @@ class EmbeddingsScene(BookScene):
             ]
         )
         lines.arrange(DOWN, buff=0.25, aligned_edge=LEFT).move_to([MIDDLE_X, -0.35, 0])
-        note = label(f"first {SHOWN} of {C} numbers, rounded", MIN_TEXT, TEXT_2)
+        note = caption(f"first {SHOWN} of {C} numbers, rounded", MIN_TEXT, TEXT_2)
         note.next_to(lines, UP, buff=0.3)
         rule = Line(LEFT, RIGHT, stroke_width=2, color=TEXT_2)
         rule.set_width(lines.width).next_to(lines[2], UP, buff=0.12).align_to(lines, LEFT)
 
         self.play(Create(marks[0]), Create(marks[1]), run_time=0.6)
-        self.play(self.fly(wte_rows[first], lines[0]), FadeIn(note), run_time=1.0)
+        self.play(FadeIn(note), self.fly(wte_rows[first], lines[0]), run_time=1.0)
         self.play(Create(marks[2]), run_time=0.4)
         self.play(self.fly(wpe_rows[0], lines[1]), run_time=1.0)
         self.play(Create(rule), FadeIn(lines[2], shift=0.1 * DOWN), run_time=0.8)
@@ -243,7 +244,7 @@ class EmbeddingsScene(BookScene):
             run_time=1.0,
         )
         self.wait(0.6)
-        rule_text = label("x[t] = wte[idx[t]] + wpe[t]", MIN_TEXT, ROLE["x"], mono=True)
+        rule_text = caption("x[t] = wte[idx[t]] + wpe[t]", MIN_TEXT, ROLE["x"], mono=True)
         rule_text.move_to([MIDDLE_X, lines.get_y(), 0])
         self.play(FadeOut(VGroup(lines, note, rule)), FadeIn(rule_text), run_time=0.6)
         return marks, rule_text
@@ -251,7 +252,7 @@ class EmbeddingsScene(BookScene):
     def show_stream(self, rule_text: Text, marks: VGroup, x_names: VGroup, x_head: Text):
         """x is the residual stream every block reads and adds to: said in the middle
         column, under the rule, with an arrow to x."""
-        stream = label(
+        stream = caption(
             "x is the residual stream:\nevery block reads\nand adds to it", MIN_TEXT, TEXT_2
         )
         stream.next_to(rule_text, DOWN, buff=0.6).align_to(rule_text, LEFT)

@@ -76,9 +76,9 @@ class FinetuneScene(BookScene):
             table.add(VGroup(name, bar(length * scale, 0.32, color)).arrange(RIGHT, buff=0.3))
         table.arrange(DOWN, buff=0.14, aligned_edge=LEFT).move_to(DOWN * 0.2)
         bars_in_column(table)
-        head = label("length of each row of wte", MIN_TEXT, TEXT_2).next_to(table, UP, buff=0.3)
+        head = caption("length of each row of wte", MIN_TEXT, TEXT_2).next_to(table, UP, buff=0.3)
         self.play(FadeIn(head), FadeIn(table[:old]), run_time=1.0)
-        note = label(
+        note = caption(
             f"{len(chat.VOCAB) - old} new tokens: new rows, short and random",
             MIN_TEXT,
             ACCENT,
@@ -100,7 +100,7 @@ class FinetuneScene(BookScene):
         self.play(LaggedStart(*[FadeIn(c) for c in inputs], lag_ratio=0.05), FadeIn(x_label))
         self.play(LaggedStart(*[FadeIn(c) for c in targets], lag_ratio=0.05), FadeIn(y_label))
         scored = sum(trained[1:])
-        note = label(
+        note = caption(
             f"the loss sees {scored} of {len(targets)} targets: the reply and <end>",
             MIN_TEXT,
             POSITIVE,
@@ -126,7 +126,7 @@ class FinetuneScene(BookScene):
         b_text.next_to(b, DOWN, buff=0.1)
         self.play(FadeIn(group[0]), run_time=0.8)
         self.play(FadeIn(plus), FadeIn(b), FadeIn(b_text), FadeIn(group[3]), run_time=1.0)
-        note = label(
+        note = caption(
             f"c_attn: {full:,} parameters frozen, {small:,} trained (rank {rank})",
             MIN_TEXT,
             ACCENT_2,
@@ -139,7 +139,7 @@ class FinetuneScene(BookScene):
         from model_src.experiments import finetune_runs, verdicts
 
         seeds = finetune_runs.COMPARED_SEEDS
-        head = label(
+        head = caption(
             f"held-out accuracy after fine-tuning, mean of {len(seeds)} seeds", MIN_TEXT, TEXT_2
         )
         head.move_to(UP * 2.3)
@@ -149,14 +149,14 @@ class FinetuneScene(BookScene):
                 final[name, task] = [runs[name, s][task][-1] for s in seeds]
                 mean = sum(final[name, task]) / len(seeds)
                 color = ROLE["ids"] if task == "↑" else ACCENT
-                line = label(f"{title}: {task}  {mean:.0%}", MIN_TEXT, color)
+                line = caption(f"{title}: {task}  {mean:.0%}", MIN_TEXT, color)
                 chart.add(VGroup(line, bar(4.0 * mean, 0.3, color)).arrange(RIGHT, buff=0.3))
         chart.arrange(DOWN, buff=0.3, aligned_edge=LEFT).next_to(head, DOWN, buff=0.5)
         bars_in_column(chart)
-        paired = VGroup(label("mixture minus # alone, paired by seed:", MIN_TEXT, TEXT_2))
+        paired = VGroup(caption("mixture minus # alone, paired by seed:", MIN_TEXT, TEXT_2))
         for task in ("↑", "#"):
             gap = verdicts.shares(final["mixture", task], final["#", task])
-            paired.add(label(f"on {task}: {gap.statistic()}", MIN_TEXT, TEXT_2))
+            paired.add(caption(f"on {task}: {gap.statistic()}", MIN_TEXT, TEXT_2))
         paired.arrange(DOWN, buff=0.15, aligned_edge=LEFT).next_to(chart, DOWN, buff=0.5)
         self.play(FadeIn(head), LaggedStart(*[FadeIn(e) for e in chart], lag_ratio=0.3))
         self.play(FadeIn(paired))

@@ -60,11 +60,17 @@ def value_cell(letter: str, text: str, color: str, width: float = 1.75):
     return VGroup(card, body.move_to(card))
 
 
+def row_words(row: VGroup) -> str:
+    """A row of value_cells as words: "A 1.23, B 4.56"."""
+    return ", ".join(f"{c[1][0].original_text} {c[1][1].original_text}" for c in row)
+
+
 def loss_bar(name: str, value: float, text: str, color: str, scale: float):
     """One row of the init comparison: name, a bar as long as the loss, the number."""
     value_bar = bar(value * scale, 0.42, color)
     value_text = label(text, 26, color).next_to(value_bar, RIGHT, buff=0.2)
     name_text = label(name, MIN_TEXT, TEXT).next_to(value_bar, LEFT, buff=0.3)
+    said(name_text, f"{name} = {text}")  # the transcript's line for the bar
     return VGroup(name_text, value_bar, value_text)
 
 
@@ -109,6 +115,12 @@ class LossScene(BookScene):
         prompt = label("prompt", MIN_TEXT, TEXT_2).next_to(seq[:prompt_len], UP, buff=0.15)
         answer = label("sorted so far", MIN_TEXT, TEXT_2).next_to(seq[prompt_len:], UP, buff=0.15)
         prompt.set_y(answer.get_y())  # "p" hangs below the line: align centres, not bottoms
+        shown = [itos[token] for token in row[: POSITION + 1]]
+        said(
+            prompt,
+            f"prompt {''.join(shown[:prompt_len])}, sorted so far "
+            f"{''.join(shown[prompt_len:])}: which letter next?",
+        )
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in seq], lag_ratio=0.06),
             FadeIn(prompt),
@@ -127,6 +139,7 @@ class LossScene(BookScene):
         )
         logit_row.arrange(RIGHT, buff=0.2).move_to([seq[POSITION].get_x(), 0.2, 0])
         logit_name = label("logits z", MIN_TEXT, ROLE["logits"]).next_to(logit_row, LEFT, buff=0.4)
+        said(logit_name, "logits z: " + row_words(logit_row))  # the row's name says the row
         to_logits = main_arrow(seq[POSITION].get_bottom(), logit_row.get_top())
         model_note = label("trained model", MIN_TEXT, TEXT_2).next_to(to_logits, RIGHT, buff=0.15)
         self.play(GrowArrow(to_logits), FadeIn(model_note), run_time=0.8)
@@ -142,8 +155,10 @@ class LossScene(BookScene):
         prob_row.arrange(RIGHT, buff=0.2).move_to([logit_row.get_x(), -1.4, 0])
         prob_name = label("probs p", MIN_TEXT, ROLE["probs"]).next_to(prob_row, LEFT, buff=0.4)
         prob_name.align_to(logit_name, RIGHT)
+        said(prob_name, "probs p: " + row_words(prob_row))
         to_probs = main_arrow(logit_row.get_bottom(), prob_row.get_top())
         softmax = MathTex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", font_size=34, color=TEXT)
+        said(softmax, "softmax: p_i = e^(z_i) / Σ_j e^(z_j)")
         softmax.next_to(logit_row, RIGHT, buff=0.5).set_y(to_probs.get_y())
         self.play(GrowArrow(to_probs), Write(softmax), run_time=1.0)
         self.play(
@@ -158,9 +173,9 @@ class LossScene(BookScene):
         """Cross-entropy: only the probability of the true next letter counts."""
         loss = -math.log(probs[target])
         target_cell = prob_row[target]
-        target_note = label(f"target: {letters[target]}", MIN_TEXT, ACCENT_2)
+        target_note = caption(f"target: {letters[target]}", MIN_TEXT, ACCENT_2)
         target_note.next_to(prob_row, RIGHT, buff=0.3)
-        loss_text = label(
+        loss_text = caption(
             f"loss = −log p({letters[target]}) = −log {probs[target]:.5f} = {loss:.5f}",
             MIN_TEXT,
             ROLE["loss"],
@@ -170,6 +185,7 @@ class LossScene(BookScene):
         loss_text.move_to(loss_box)
         to_loss = main_arrow(target_cell.get_bottom(), loss_box.get_top(), ROLE["loss"])
         formula = MathTex(r"\ell = -\log p_{\text{target}}", font_size=34, color=TEXT)
+        said(formula, "ℓ = −log p(target)")
         formula.move_to(softmax, aligned_edge=LEFT).set_y(to_loss.get_y())
         self.play(
             target_cell[0].animate.set_stroke(ACCENT_2, width=4),
@@ -187,8 +203,8 @@ class LossScene(BookScene):
         p_repeat, repeated, scored = repeats
         stage = [m for m in self.mobjects if m is not title]
         init_title = VGroup(
-            label("Loss at initialisation", 36),
-            label("the mean of −log p(target) over a batch", MIN_TEXT, TEXT_2),
+            caption("Loss at initialisation", 36),
+            caption("the mean of −log p(target) over a batch", MIN_TEXT, TEXT_2),
         )
         init_title.arrange(DOWN, buff=0.12).move_to(title)
         scale = 4.5
@@ -211,7 +227,7 @@ class LossScene(BookScene):
         )
         for i, bar_row in enumerate(rows):  # bars start on one line, under each other
             bar_row.shift([-0.4 - bar_row[1].get_left()[0], 1.2 - 1.1 * i, 0])
-        note = label(
+        note = caption(
             f"A little under ln 3: tied embeddings make even an untrained model\n"
             f"lean towards repeating its input letter (p = {p_repeat:.2f}, not 0.33),\n"
             f"and {repeated} of these {scored} scored targets are repeats.",

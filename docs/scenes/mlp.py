@@ -89,7 +89,7 @@ def shown(value: float) -> str:
     return number(value, ".2f" if abs(value) >= 0.01 or value == 0 else ".4f")
 
 
-def caption(column, name, shape, color):
+def column_name(column, name, shape, color):
     text = VGroup(label(name, MIN_TEXT, color), label(shape, MIN_TEXT, TEXT_2, mono=True))
     return text.arrange(DOWN, buff=0.08).next_to(column, UP, buff=0.2)
 
@@ -117,7 +117,7 @@ def gelu_plot(pre, post):
             for a, b in zip(pre.tolist(), post.tolist(), strict=True)
         ]
     )
-    name = label("GELU(z) = z · Φ(z)", MIN_TEXT, TEXT).next_to(axes, UP, buff=0.15)
+    name = caption("GELU(z) = z · Φ(z)", MIN_TEXT, TEXT).next_to(axes, UP, buff=0.15)
     return axes, curve, dots, name
 
 
@@ -134,7 +134,7 @@ class MLPScene(BookScene):
         self.project_back(v, t, hid_col)
         # every position: the same weights, and no position sees another
         self.play(*[FadeOut(m) for m in self.mobjects if m is not title], run_time=0.6)
-        every = label(
+        every = caption(
             "every position: the same weights, and no position sees another", MIN_TEXT, TEXT_2
         ).move_to(title[1])
         self.play(swap(title[1], every), run_time=0.8)
@@ -151,13 +151,13 @@ class MLPScene(BookScene):
         C, H = v.h.size(-1), v.hidden.size(-1)
         h_col = bar_column(v.h[t], HIDDEN_HEIGHT * C / H, v.h[t].abs().max().item(), ROLE["x"])
         h_col.move_to(LEFT * 5.3 + DOWN * 0.7)
-        h_cap = caption(h_col, "h", f"{C}", ROLE["x"])
+        h_cap = column_name(h_col, "h", f"{C}", ROLE["x"])
         self.play(FadeIn(h_col), FadeIn(h_cap), run_time=0.8)
 
         hidden_scale = v.hidden[t].abs().max().item()
         hid_col = bar_column(v.hidden[t], HIDDEN_HEIGHT, hidden_scale, ACCENT_2, ACCENT)
         hid_col.move_to(LEFT * 1.6 + DOWN * 0.7)
-        hid_cap = caption(hid_col, "c_fc(h)", f"{H}", ACCENT_2)
+        hid_cap = column_name(hid_col, "c_fc(h)", f"{H}", ACCENT_2)
         expand = main_arrow(h_col.get_right() + RIGHT * 0.1, hid_col.get_left() + LEFT * 0.1)
         expand_note = label(f"c_fc\n{C} → {H}", MIN_TEXT, TEXT_2).next_to(expand, DOWN, buff=0.15)
         self.play(GrowArrow(expand), FadeIn(expand_note), run_time=0.8)
@@ -186,13 +186,15 @@ class MLPScene(BookScene):
             z, g = v.hidden[t, unit].item(), v.activated[t, unit].item()
             text = label(f"{shown(z)} → {shown(g)}", MIN_TEXT, TEXT)
             pairs.add(text.next_to(dots[unit], direction, buff=0.2))
+        shown_pairs = ", ".join(pair.original_text for pair in pairs)
+        said(pairs, f"GELU at this position's lowest and highest input: {shown_pairs}")
         self.play(FadeIn(pairs), run_time=0.6)
 
         H, hidden_scale = v.hidden.size(-1), v.hidden[t].abs().max().item()
         act_col = bar_column(v.activated[t], HIDDEN_HEIGHT, hidden_scale, ACCENT_2, ACCENT)
         act_col.move_to(hid_col)
-        act_cap = caption(act_col, "gelu(c_fc(h))", f"{H}", ACCENT_2)
-        share = label(
+        act_cap = column_name(act_col, "gelu(c_fc(h))", f"{H}", ACCENT_2)
+        share = caption(
             f"{v.negative_share:.0%} of block 0's GELU inputs\n"
             "(all held-out problems) are negative:\n"
             f"squashed into [{shown(v.gelu_floor)}, 0)",
@@ -211,14 +213,14 @@ class MLPScene(BookScene):
             v.out[t], HIDDEN_HEIGHT * C / H, v.out[t].abs().max().item(), ROLE["x"]
         )
         out_col.move_to(RIGHT * 2.4 + DOWN * 0.7)
-        out_cap = caption(out_col, "c_proj(...)", f"{C}", ROLE["x"])
+        out_cap = column_name(out_col, "c_proj(...)", f"{C}", ROLE["x"])
         project = main_arrow(hid_col.get_right() + RIGHT * 0.1, out_col.get_left() + LEFT * 0.1)
         project_note = label(f"c_proj\n{H} → {C}", MIN_TEXT, TEXT_2).next_to(
             project, DOWN, buff=0.15
         )
         self.play(GrowArrow(project), FadeIn(project_note), run_time=0.8)
         self.play(GrowFromEdge(out_col, LEFT), FadeIn(out_cap), run_time=1.4)
-        residual = label("added to the\nresidual stream", MIN_TEXT, TEXT_2)
+        residual = caption("added to the\nresidual stream", MIN_TEXT, TEXT_2)
         residual.next_to(out_col, RIGHT, buff=0.6)
         self.play(FadeIn(residual, shift=0.2 * RIGHT), run_time=0.6)
         self.wait(1.2)

@@ -157,8 +157,7 @@ class SphereScene(BookScene, ThreeDScene):
                 swatch.add(Dot(0.45 * RIGHT, radius=0.06, color=color))
             words = label(text, MIN_TEXT, color).next_to(0.65 * RIGHT, RIGHT, buff=0)
             key[name] = VGroup(swatch, words).shift(len(key) * ROW * DOWN)  # one column
-        column = VGroup(*key.values()).to_corner(DL, buff=0.35)
-        self.already_said(column)  # a key, not captions: the transcript has the notes
+        VGroup(*key.values()).to_corner(DL, buff=0.35)  # the key: labels, not narration
         return key
 
     def show_key(self, *names: str) -> list[Animation]:
@@ -175,7 +174,6 @@ class SphereScene(BookScene, ThreeDScene):
         ).arrange(DOWN, buff=0.12)
         title.to_edge(UP, buff=0.35)
         self.beat(f"{title[0].original_text}: {title[1].original_text}")
-        self.already_said(title)
         self.add_fixed_in_frame_mobjects(title)
         self.play(FadeIn(title), run_time=0.8)
 
@@ -277,7 +275,7 @@ class SphereScene(BookScene, ThreeDScene):
     def say(self, notes: VGroup, text: str, color: str, fresh: bool = False) -> None:
         """A caption in the left column (fixed in the frame), under the ones before it,
         or alone at the top of the column when ``fresh``."""
-        note = label(text, MIN_TEXT, color, line_spacing=1.05)
+        note = caption(text, MIN_TEXT, color, line_spacing=1.05)
         if fresh and notes:
             self.play(FadeOut(notes), run_time=0.4)
             notes.remove(*notes)

@@ -106,6 +106,8 @@ class PipelineScene(BookScene):
             letter_row[:prompt_len], UP, 0.1
         )
         answer = label("sorted so far", MIN_TEXT, TEXT_2).next_to(letter_row[prompt_len:], UP, 0.1)
+        shown = "".join(letters)
+        said(prompt, f"held-out prompt {shown[:prompt_len]}, sorted so far {shown[prompt_len:]}")
         self.play(
             LaggedStart(*[FadeIn(c, shift=0.1 * DOWN) for c in letter_row], lag_ratio=0.05),
             FadeIn(prompt),
@@ -164,7 +166,7 @@ class PipelineScene(BookScene):
         ]
         incoming = [feed, *arrows]
         for arrow, column, step in zip(incoming, columns, steps, strict=True):
-            text = label(step, MIN_TEXT, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
+            text = caption(step, MIN_TEXT, TEXT).move_to([0, -2.3, 0]).to_edge(LEFT, buff=0.6)
             self.play(
                 GrowArrow(arrow),
                 FadeIn(column, shift=0.1 * RIGHT),
@@ -174,7 +176,7 @@ class PipelineScene(BookScene):
             )
             narration = text
             self.wait(0.35)
-        key = label(
+        key = caption(
             f"each map: {cfg.block_size} positions across, channels down;\n"
             "bright = large, grey = negative",
             MIN_TEXT,
@@ -207,7 +209,8 @@ class PipelineScene(BookScene):
                     label(f"{p:.4f}", MIN_TEXT, color, mono=True).move_to([left + 3.9, y, 0]),
                 )
             )
-        heading = label("last position: logits → softmax", MIN_TEXT, TEXT)
+            said(rows[-1], f"{itos[i]}: logit {logit_text}, probability {p:.4f}")
+        heading = caption("last position: logits → softmax", MIN_TEXT, TEXT)
         heading.next_to(rows, LEFT, buff=0.4)
         to_rows = side_arrow(last.get_bottom(), [last.get_x(), rows.get_top()[1], 0], ACCENT)
         self.play(Create(last), GrowArrow(to_rows), FadeIn(heading), FadeOut(key), run_time=0.8)
@@ -226,13 +229,13 @@ class PipelineScene(BookScene):
         next_cell.next_to(id_row, RIGHT, buff=0.06)
         answer_ids = [*ids[prompt_len:], predicted]
         correct = answer_ids == sorted(ids[:prompt_len])
-        verdict = label(
+        verdict = caption(
             f"answer {''.join(itos[i] for i in answer_ids)}:\n"
             + ("sorted ✓" if correct else "not sorted ✗"),
             MIN_TEXT,
             POSITIVE if correct else ACCENT,
         )
-        appended = label(f"the likeliest letter, {itos[predicted]}, is appended", MIN_TEXT, TEXT)
+        appended = caption(f"the likeliest letter, {itos[predicted]}, is appended", MIN_TEXT, TEXT)
         appended.move_to(narration, aligned_edge=LEFT)
         self.play(
             FadeOut(legend),

@@ -60,7 +60,7 @@ class RLStepScene(BookScene):
         rows.arrange(DOWN, buff=ROW_HEIGHT - CELL).next_to(prompt_group, RIGHT, buff=1.4)
         rows.shift(DOWN * 0.35)
         arrows = VGroup(*[side_arrow(prompt.get_right(), row.get_left()) for row in rows])
-        sampled = label("The model writes a group of answers.", 26).to_edge(DOWN, buff=0.4)
+        sampled = caption("The model writes a group of answers.", 26).to_edge(DOWN, buff=0.4)
         self.play(
             LaggedStart(*[Create(a) for a in arrows], lag_ratio=0.1),
             LaggedStart(*[FadeIn(r, shift=0.2 * RIGHT) for r in rows], lag_ratio=0.1),
@@ -80,7 +80,7 @@ class RLStepScene(BookScene):
             ]
         )
         reward_head = label("reward", MIN_TEXT, TEXT_2).next_to(marks, UP, buff=0.2)
-        checked = label("A checker pays 1 for an exact sort.", 26).move_to(sampled)
+        checked = caption("A checker pays 1 for an exact sort.", 26).move_to(sampled)
         self.play(swap(sampled, checked), FadeIn(reward_head), FadeIn(marks), run_time=1.2)
         for r, row in zip(rewards, rows, strict=True):
             if r:  # the right answers' letters and cards turn green; the cards stay dark
@@ -102,9 +102,9 @@ class RLStepScene(BookScene):
             bars.add(b)
         axis = Line([zero_x, rows.get_top()[1], 0], [zero_x, rows.get_bottom()[1], 0])
         axis.set_stroke(TEXT_2, 2)
-        adv_head = label(f"advantage = reward − {mean:.2f}", MIN_TEXT, ACCENT_2)
+        adv_head = caption(f"advantage = reward − {mean:.2f}", MIN_TEXT, ACCENT_2)
         adv_head.next_to(reward_head, RIGHT, buff=0.5).align_to(reward_head, DOWN)
-        centred = label("Each reward minus the group's mean.", 26).move_to(sampled)
+        centred = caption("Each reward minus the group's mean.", 26).move_to(sampled)
         self.play(swap(checked, centred), FadeIn(adv_head), Create(axis), run_time=1.0)
         self.play(
             LaggedStart(
@@ -127,7 +127,7 @@ class RLStepScene(BookScene):
                 for a, b in zip(advantages, bars, strict=True)
             ]
         )
-        pushed = label("The update raises what beat its group.", 26).move_to(sampled)
+        pushed = caption("The update raises what beat its group.", 26).move_to(sampled)
         self.play(swap(centred, pushed), FadeIn(pushes, shift=0.1 * UP), run_time=1.2)
         self.mark_poster()
         self.wait(2.0)
@@ -161,7 +161,6 @@ class RLStepScene(BookScene):
         whole = f"the whole run: pass@1 and {k} on the held-out prompts"
         subtitle = label(whole, MIN_TEXT, TEXT_2).move_to(title[1])
         self.beat(f"{title[0].original_text}: {whole}")
-        self.already_said(subtitle)
         self.play(
             swap(title[1], subtitle), Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0
         )
@@ -175,7 +174,7 @@ class RLStepScene(BookScene):
                 stroke_width=4,
             )
             first, last = replay[0][key], replay[-1][key]
-            end = label(f"{key}\n{first:.0%} → {last:.0%}", MIN_TEXT, color, line_spacing=1.0)
+            end = caption(f"{key}\n{first:.0%} → {last:.0%}", MIN_TEXT, color, line_spacing=1.0)
             end.next_to(axes.c2p(rl_runs.STEPS, last), RIGHT, buff=0.25)
             lines.add(line)
             ends.add(end)

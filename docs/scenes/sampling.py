@@ -90,7 +90,7 @@ class SamplingScene(BookScene):
         block_size = sort.model.config.block_size
         generated, feedback = self.generate(steps, letters, slots, model, block_size)
         right = [t for *_, t in steps] == row[prompt_len:]
-        verdict = label(
+        verdict = caption(
             "sorted correctly ✓" if right else "differs from the true answer",
             MIN_TEXT,
             POSITIVE if right else ROLE["loss"],
@@ -129,6 +129,7 @@ class SamplingScene(BookScene):
             label("generated", MIN_TEXT, TEXT_2).next_to(slots[prompt_len:], UP, buff=0.15),
         )
         names[0].set_y(names[1].get_y())
+        said(prompt, "prompt: " + "".join(letters[t] for t in prompt_ids))
         model = VGroup(panel(3.0, 0.9, stroke=ROLE["x"], stroke_width=3))
         model.add(label("sort GPT", 26, ROLE["x"]).move_to(model[0])).move_to([-4.2, -1.3, 0])
         self.play(FadeIn(slots), FadeIn(prompt), FadeIn(names), FadeIn(model), run_time=1.0)
@@ -147,11 +148,11 @@ class SamplingScene(BookScene):
             color=ACCENT,
             stroke_width=3,
         )
-        feed_note = label(
+        feed_note = caption(
             "append\nthe likeliest,\nfeed it back", MIN_TEXT, ACCENT, line_spacing=1.0
         )
         feed_note.next_to(feed_back, RIGHT, buff=0.15)
-        window = label(
+        window = caption(
             f"the model reads the last ≤ {block_size} tokens (block_size): here the whole row fits",
             MIN_TEXT,
             TEXT_2,
@@ -165,6 +166,11 @@ class SamplingScene(BookScene):
             new_bars.move_to(bars)
             new_counter = label(f"step {step + 1}/{len(steps)}", MIN_TEXT, TEXT_2)
             new_counter.next_to(slots, LEFT, buff=0.3)
+            said(
+                new_counter,
+                f"{new_counter.original_text}: the likeliest next token is {letters[token]}, "
+                f"p = {float(probs[token]):.5f}",
+            )
             if step == 0:
                 self.play(GrowFromCenter(new_brace), GrowArrow(new_arrow), run_time=0.6)
                 self.play(
@@ -200,8 +206,8 @@ class SamplingScene(BookScene):
         order = logits.topk(TOP).indices.tolist()  # dividing by τ > 0 keeps the order
         chars = [shown(char.meta["itos"][i]) for i in order]
         temp_title = VGroup(
-            label("Temperature: softmax(logits / τ)", 36),
-            label("the char model's next character, top 5", MIN_TEXT, TEXT_2),
+            caption("Temperature: softmax(logits / τ)", 36),
+            caption("the char model's next character, top 5", MIN_TEXT, TEXT_2),
         )
         temp_title.arrange(DOWN, buff=0.12).move_to(title)
         context_line = VGroup(
@@ -209,18 +215,21 @@ class SamplingScene(BookScene):
             label("?", MIN_TEXT, ACCENT_2, mono=True),
         ).arrange(RIGHT, buff=0.08)
         context_line.move_to(UP * 1.6)
+        said(context_line, f"after “{PROMPT}”: which character next?")
         columns = VGroup()
         tempered = [(logits / t).softmax(-1)[order].tolist() for t in TEMPERATURES]
         length = 1.9 / max(max(probs) for probs in tempered)  # one scale for all three
         for temperature, probs in zip(TEMPERATURES, tempered, strict=True):
             head = label(f"τ = {temperature}", 26, ACCENT_2 if temperature == 1 else TEXT)
+            odds = ", ".join(f"{ch} {p:.3f}" for ch, p in zip(chars, probs, strict=True))
+            said(head, f"τ = {temperature}: {odds}")  # the column's name says the column
             columns.add(
                 VGroup(
                     head, prob_bars(chars, probs, ROLE["probs"], length=length, room=1.9, digits=3)
                 ).arrange(DOWN, buff=0.3)
             )
         columns.arrange(RIGHT, buff=0.5).move_to(DOWN * 0.9)
-        note = label(
+        note = caption(
             "low τ: sharper, nearly greedy;  high τ: flatter, more surprising", MIN_TEXT, TEXT_2
         ).move_to(DOWN * 3.15)
         self.play(

@@ -75,7 +75,7 @@ class ScalingScene(BookScene):
         x_name = label("parameters (log scale)", MIN_TEXT, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
         y_name = label("val loss (log scale)", MIN_TEXT, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        key = label("L layers · H heads\nC channels (n_embd)", MIN_TEXT, TEXT_2, line_spacing=1.0)
+        key = caption("L layers · H heads\nC channels (n_embd)", MIN_TEXT, TEXT_2, line_spacing=1.0)
         # the right of the frame holds the words: beside the dots they would cover each other
         key.move_to([1.3, axes.get_top()[1], 0], aligned_edge=UL)
         self.play(
@@ -112,6 +112,7 @@ class ScalingScene(BookScene):
                     ROLE["loss"],
                 ),
             ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+            said(note, f"{note[0].original_text}: {note[1].original_text}")
             # a column in the order of the dots, top (largest loss) first
             note.next_to(notes if notes else key, DOWN, buff=0.2, aligned_edge=LEFT)
             notes.add(note)
@@ -139,9 +140,10 @@ class ScalingScene(BookScene):
                 rf"L \propto N^{{-\alpha}},\ \alpha = {alpha:.3f}", font_size=36, color=ACCENT_2
             ),
         ).arrange(RIGHT, buff=0.2)
+        said(fit_note, f"power law: L ∝ N^−α, α = {alpha:.3f}")
         each_tenfold = 1 - 10**-alpha
         direction = "lower" if each_tenfold > 0 else "higher"
-        gain = label(
+        gain = caption(
             f"in this sweep, each tenfold\nin parameters: {abs(each_tenfold):.0%} {direction} loss",
             MIN_TEXT,
             POSITIVE,

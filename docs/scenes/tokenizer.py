@@ -111,7 +111,7 @@ class TokenizerScene(BookScene):
         """The char preset: one id per character, from its sorted vocabulary."""
         shown_vocab = "".join(shown(ch) for ch in tok.vocab)
         vocab = VGroup(
-            label(f"char vocabulary: {len(tok.vocab)} characters, sorted", MIN_TEXT, ROLE["ids"]),
+            caption(f"char vocabulary: {len(tok.vocab)} characters, sorted", MIN_TEXT, ROLE["ids"]),
             *(
                 label(shown_vocab[start : start + VOCAB_ROW], MIN_TEXT, TEXT_2, mono=True)
                 for start in range(0, len(shown_vocab), VOCAB_ROW)
@@ -129,6 +129,8 @@ class TokenizerScene(BookScene):
             run_time=1.0,
         )
         stoi_note = label(f"stoi: {len(LINE)} characters → {len(LINE)} ids", MIN_TEXT, ROLE["ids"])
+        ids = " ".join(map(str, tok.char_ids))
+        said(stoi_note, f"{stoi_note.original_text}: “{LINE}” → {ids}")
         stoi_note.next_to(chars, DOWN, buff=0.4)
         self.play(
             *[cell[1].animate.set_opacity(1) for cell in chars], FadeIn(stoi_note), run_time=1.0
@@ -139,7 +141,7 @@ class TokenizerScene(BookScene):
     def show_bytes(self, tok: Tokenized, vocab, chars, stoi_note) -> tuple[VGroup, Text]:
         """Byte-pair encoding starts from the 256 byte values instead."""
         row = token_row(tok.byte_ids, list(LINE), [ROLE["ids"]] * len(LINE)).move_to(UP * 1.2)
-        bytes_note = label(
+        bytes_note = caption(
             f"BPE starts from UTF-8 bytes: {len(row)} tokens, ids 0–255", MIN_TEXT, ROLE["ids"]
         ).next_to(row, DOWN, buff=0.3)
         self.play(
@@ -212,8 +214,7 @@ class TokenizerScene(BookScene):
         new_row.move_to(row, aligned_edge=DOWN)
         length_note = label(f"{len(ids)} → {len(new_ids)} tokens", MIN_TEXT, ACCENT_2)
         length_note.move_to(bytes_note)
-        # the table's line and the length as a sentence: the captions and the transcript
-        # take only sentences, and these two are the merge itself
+        # the merge itself, said in words: the table's line and the length together
         a, b = (shown(tok.token_text[i]) for i in merge.pair)
         merged = shown(tok.token_text[merge.new_id])
         self.beat(
@@ -244,5 +245,5 @@ class TokenizerScene(BookScene):
                 label(f"({pair[0]}, {pair[1]})  '{a}' '{b}'  ×{count}", MIN_TEXT, color, mono=True)
             )
         if sum(count == merge.top_counts[0][1] for _, count in merge.top_counts) > 1:
-            lines.add(label("a tie: the pair seen first wins", MIN_TEXT, TEXT_2))
+            lines.add(caption("a tie: the pair seen first wins", MIN_TEXT, TEXT_2))
         return lines.arrange(DOWN, buff=0.2, aligned_edge=LEFT)

@@ -57,6 +57,7 @@ class ToolsScene(BookScene):
                 for i, ch in enumerate(prompt)
             ]
         )
+        said(written, f"the prompt: {prompt}")
         model = VGroup(panel(3.2, 0.9, stroke=ROLE["x"], stroke_width=3))
         model.add(label("calculator GPT", 26, ROLE["x"]).move_to(model[0]))
         model.move_to([-4.3, -1.0, 0])
@@ -65,7 +66,7 @@ class ToolsScene(BookScene):
         tool.move_to([3.6, -1.3, 0])
         self.play(FadeIn(slots), FadeIn(written), FadeIn(model), FadeIn(tool), run_time=0.8)
 
-        note = label("each step: the model reads one token, writes the next", MIN_TEXT, TEXT_2)
+        note = caption("each step: the model reads one token, writes the next", MIN_TEXT, TEXT_2)
         note.move_to(DOWN * 3.1)
         self.play(FadeIn(note), run_time=0.5)
         opened = None
@@ -86,13 +87,14 @@ class ToolsScene(BookScene):
                 note = self.show_call(slots[opened : len(prompt) + i + 1], calls[0], tool, note)
                 opened = None
         sampled = sum(not forced for _, forced in steps)
-        done = label(
+        done = caption(
             f"the model wrote {sampled} tokens; the engine forced "
             f"{len(steps) - sampled}, read like written ones",
             MIN_TEXT,
             POSITIVE,
         )
         done.move_to(note)
+        said(done, f"the row: {prompt}{''.join(ch for ch, _ in steps)}; {done.original_text}")
         self.play(swap(note, done), run_time=0.8)
         self.mark_poster()
         self.wait(1.2)
@@ -105,19 +107,20 @@ class ToolsScene(BookScene):
     def show_call(self, span, call, tool, note):
         """The call is recognised: its text goes to the calculator, the answer comes back."""
         brace = Brace(span, DOWN, buff=0.08, color=ACCENT_2)
-        heard = label(f"call recognised: “{call.expression}”", MIN_TEXT, ACCENT_2)
+        heard = caption(f"call recognised: “{call.expression}”", MIN_TEXT, ACCENT_2)
         heard.next_to(brace, DOWN, buff=0.1)
         parsed = label(f"{call.expression} = {call.result}", 26, TEXT, mono=True)
         parsed.move_to(tool[0].get_center() + DOWN * 0.25)
+        said(parsed, f"the calculator: {parsed.original_text}")
         self.play(GrowFromCenter(brace), FadeIn(heard), run_time=0.6)
         self.play(FadeIn(parsed, target_position=heard), run_time=0.7)  # no text morph
         tool.add(parsed)  # it leaves with the calculator
-        forced = label("the answer is forced in, one token per step", MIN_TEXT, FORCED)
+        forced = caption("the answer is forced in, one token per step", MIN_TEXT, FORCED)
         forced.move_to(note)
         self.play(swap(note, forced), FadeOut(brace), FadeOut(heard), run_time=0.6)
         return forced
 
-    def tool_off(self, first_answer_slot, panels, caption):
+    def tool_off(self, first_answer_slot, panels, note):
         """The same prompt with the tool switched off: what the model writes is all there is."""
         from model_src.experiments import arithmetic_runs
 
@@ -134,14 +137,14 @@ class ToolsScene(BookScene):
         tail = "".join(ch for ch, _ in steps).split(">", 1)[-1]
         sum_written = any(ch.isdigit() for ch in tail)
         seed = arithmetic_runs.shown_seed("calculator")
-        verdict = label(
+        verdict = caption(
             f"tool off, seed {seed}'s model writes “{tail}” after its call"
             + ("" if sum_written else ": no sum"),
             MIN_TEXT,
             ROLE["loss"],
         )
-        verdict.move_to(caption)
+        verdict.move_to(note)
         self.play(FadeOut(panels), FadeIn(row), FadeIn(head), run_time=0.6)
         self.play(LaggedStart(*[FadeIn(t) for t in off], lag_ratio=0.25), run_time=1.5)
-        self.play(swap(caption, verdict), run_time=0.8)
+        self.play(swap(note, verdict), run_time=0.8)
         self.wait(1.5)

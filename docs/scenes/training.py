@@ -40,7 +40,7 @@ class LossCurveScene(BookScene):
         self.show_schedule(cfg, metrics, loss_axes, lr_axes)
         legend, val_dots = self.show_losses(cfg, metrics, evals, loss_axes)
         final = evals[-1]
-        final_text = label(
+        final_text = caption(
             f"final val loss\n{final['val_loss']:.5f}\n\n"
             f"{accuracy:.0%} of held-out\nproblems sorted",
             MIN_TEXT,
@@ -122,6 +122,11 @@ class LossCurveScene(BookScene):
         lr_name = label(
             f"learning rate\n(peak {cfg['learning_rate']:g})", MIN_TEXT, ACCENT_2, line_spacing=1.0
         ).next_to(lr_axes, LEFT, buff=0.2)
+        said(
+            lr_name,
+            f"learning rate (peak {cfg['learning_rate']:g}): warmup for the first {warmup} "
+            "steps, then cosine decay",
+        )
         top, bottom = loss_axes.get_top()[1], lr_axes.get_bottom()[1]
         phases = VGroup()
         for start, end, name, color in (
@@ -173,13 +178,13 @@ class LossCurveScene(BookScene):
             stroke_width=4,
         )
         legend = VGroup(
-            label(
+            caption(
                 f"train loss\n(one batch,\nevery {cfg['log_interval']} steps)",
                 MIN_TEXT,
                 TRAIN_COLOR,
                 line_spacing=1.0,
             ),
-            label(
+            caption(
                 f"val loss\n(every {cfg['eval_interval']} steps)",
                 MIN_TEXT,
                 VAL_COLOR,
