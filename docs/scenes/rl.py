@@ -105,12 +105,15 @@ class RLStepScene(BookScene):
         adv_head = caption(f"advantage = reward − {mean:.2f}", MIN_TEXT, ACCENT_2)
         adv_head.next_to(reward_head, RIGHT, buff=0.5).align_to(reward_head, DOWN)
         centred = caption("Each reward minus the group's mean.", 26).move_to(sampled)
-        self.play(swap(checked, centred), FadeIn(adv_head), Create(axis), run_time=1.0)
+        self.play(swap(checked, centred), Create(axis), run_time=1.0)
+        # the formula heads the bars and comes with them: the captions say the sentence
+        # first, then the formula that puts a number on it
         self.play(
             LaggedStart(
                 *[GrowFromEdge(b, LEFT if b.get_center()[0] > zero_x else RIGHT) for b in bars],
                 lag_ratio=0.08,
             ),
+            FadeIn(adv_head),
             run_time=1.5,
         )
         return bars, centred
