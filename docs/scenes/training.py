@@ -40,12 +40,17 @@ class LossCurveScene(BookScene):
         self.show_schedule(cfg, metrics, loss_axes, lr_axes)
         legend, val_dots = self.show_losses(cfg, metrics, evals, loss_axes)
         final = evals[-1]
-        final_text = caption(
+        final_text = label(
             f"final val loss\n{final['val_loss']:.5f}\n\n"
             f"{accuracy:.0%} of held-out\nproblems sorted",
             MIN_TEXT,
             POSITIVE,
             line_spacing=1.0,
+        )
+        # two facts on the picture, parted by a blank line; in words, by a semicolon
+        said(
+            final_text,
+            f"final val loss {final['val_loss']:.5f}; {accuracy:.0%} of held-out problems sorted",
         )
         final_point = val_dots[-1]
         final_text.next_to(legend, DOWN, buff=0.4, aligned_edge=LEFT)
