@@ -173,11 +173,11 @@ class SamplingScene(BookScene):
             )
             if step == 0:
                 self.play(GrowFromCenter(new_brace), GrowArrow(new_arrow), run_time=0.6)
-                self.play(
+                self.play(  # the captions say what the model reads, then what it gives
                     GrowArrow(to_probs),
+                    FadeIn(window),
                     FadeIn(new_bars),
                     FadeIn(new_counter),
-                    FadeIn(window),
                     run_time=0.8,
                 )
                 self.play(Create(feed_back), FadeIn(feed_note), run_time=0.6)
