@@ -20,9 +20,9 @@ import torch
 from pages import LISTEN_TO_LIVE_REGIONS, loaded_widget, signed
 
 from ext.annotated_source import shapes
-from ext.live_models import compute
+from ext.live_models import compute, render
 from ext.live_models.kinds import chat as chat_kind
-from ext.live_models.kinds import predict, sampling
+from ext.live_models.kinds import predict, sampling, tools
 from model_src import presets, shakespeare, visible
 
 pytestmark = pytest.mark.browser
@@ -579,6 +579,10 @@ def test_static_tables_fit_a_phone_or_show_there_is_more_on_the_panels_ground(op
             java_script_enabled=False,
         )
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        # a table behind a disclosure (the tools widget's tool-off row) measured as shown
+        page.evaluate(
+            "document.querySelectorAll('.nb-live-reveal').forEach((d) => { d.open = true; })"
+        )
         tables = page.evaluate(STATIC_TABLES)
         assert tables, chapter
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, chapter
@@ -608,7 +612,7 @@ def test_without_javascript_a_predict_check_keeps_its_answer_until_asked(open_pa
     answer = widget.locator(".nb-predict-answer")
     assert built["answer"] in answer.text_content() and not answer.is_visible()
     assert widget.locator(".nb-predict-question").is_visible()
-    reveal = widget.get_by_text(predict.ANSWER_SUMMARY)
+    reveal = widget.get_by_text(render.ANSWER_SUMMARY)
     reveal.focus()
     page.keyboard.press("Enter")  # a disclosure opens from the keyboard as with a click
     assert answer.is_visible()
@@ -616,6 +620,36 @@ def test_without_javascript_a_predict_check_keeps_its_answer_until_asked(open_pa
     checked = open_page("tools").locator(".nb-live-predict").first
     checked.scroll_into_view_if_needed()
     checked.get_by_role("button", name=question["check"]).wait_for()
+    assert not checked.locator(".nb-live-static").is_visible()
+
+
+def test_without_javascript_the_calculator_widget_keeps_the_tool_off_completion_until_asked(
+    open_page,
+):
+    """The tools chapter's calculator widget, below the question of what the model writes
+    with its calculator off, showed that completion in its static table: the question's
+    answer before the reader tried. Without JavaScript the tool-on row shows; the tool-off
+    one waits behind a disclosure, as the predict-check's answer does, and fits a phone
+    once opened, light and dark. With JavaScript the live widget replaces it all."""
+    for scheme in ("light", "dark"):
+        page = open_page(
+            "tools",
+            viewport={"width": 390, "height": 844},
+            color_scheme=scheme,
+            java_script_enabled=False,
+        )
+        page.evaluate(f"document.documentElement.dataset.theme = '{scheme}'")
+        widget = page.locator(".nb-live-tools").first
+        prompt = json.loads(widget.get_attribute("data-live"))["prompt"]
+        built = tools.tools("calculator", prompt)
+        on, off = (widget.locator("tr").filter(has_text=f"tool {m}") for m in ("on", "off"))
+        assert built["on"]["text"][len(prompt) :] in on.text_content() and on.is_visible()
+        assert built["off"]["text"][len(prompt) :] in off.text_content()
+        assert not off.is_visible()
+        widget.get_by_text(tools.OFF_SUMMARY).click()
+        assert off.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    checked = live(open_page("tools"), ".nb-live-tools")
     assert not checked.locator(".nb-live-static").is_visible()
 
 

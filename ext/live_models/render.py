@@ -65,6 +65,24 @@ def training_note(limits: dict | None, text: str, who: str = "") -> list[nodes.N
     return [nodes.paragraph(text=who + said, classes=["nb-live-caption"])] if said else []
 
 
+# A question's answer in a static rendering waits behind a disclosure, as the live widget's
+# check does: shown beside the question, it answered it before the reader could (the
+# tools chapter's tool-off completion, in the predict-check and in the live-tools table).
+# Builders other than HTML drop the raw tags and show it, complete.
+ANSWER_SUMMARY = "Show the answer"
+
+
+def behind_disclosure(answer: list[nodes.Node], summary: str = ANSWER_SUMMARY) -> list[nodes.Node]:
+    """``answer`` inside a closed <details> whose <summary> says ``summary``
+    (nanobook_live.css: .nb-live-reveal); opened by a click or the keyboard."""
+    opening = f'<details class="nb-live-reveal"><summary>{html.escape(summary)}</summary>'
+    return [
+        nodes.raw("", opening, format="html"),
+        *answer,
+        nodes.raw("", "</details>", format="html"),
+    ]
+
+
 def trained_problem(limits) -> _core.Problem | None:
     """Why what the widget's model was trained on (``limits()``: distribution.py's reading,
     the page's check of the reader's input) cannot be read; None when it can. Checked

@@ -23,6 +23,7 @@ from model_src.experiments.wording import number
 from ... import _core
 from ..directive import LiveSpec, options, prompt_problem
 from ..names import TOOL_MODELS
+from ..render import behind_disclosure
 from . import replay, tools
 
 if TYPE_CHECKING:
@@ -134,13 +135,6 @@ class PredictSpec(LiveSpec):
 SPEC = PredictSpec
 
 
-# Without scripts the answer waits behind a disclosure, as the live widget's check does:
-# shown beside the question, it answered it before the reader could (the tools chapter's
-# tool-off completion). Builders other than HTML drop the raw tags and show it, complete.
-ANSWER_SUMMARY = "Show the answer"
-_REVEAL = f'<details class="nb-predict-reveal"><summary>{ANSWER_SUMMARY}</summary>'
-
-
 def predict_fallback(result: dict) -> list[nodes.Node]:
     choices = nodes.bullet_list()
     for _, label in result["choices"]:
@@ -149,13 +143,16 @@ def predict_fallback(result: dict) -> list[nodes.Node]:
     return [
         nodes.paragraph(text=result["text"], classes=["nb-predict-question"]),
         choices,
-        nodes.raw("", _REVEAL, format="html"),
-        nodes.paragraph(
-            text=f"Answer, computed while the book was built: {answer}."
-            + (f" {result['why']}" if result.get("why") else ""),
-            classes=["nb-predict-answer"],
+        # without scripts the answer waits until asked for (render.behind_disclosure)
+        *behind_disclosure(
+            [
+                nodes.paragraph(
+                    text=f"Answer, computed while the book was built: {answer}."
+                    + (f" {result['why']}" if result.get("why") else ""),
+                    classes=["nb-predict-answer"],
+                )
+            ]
         ),
-        nodes.raw("", "</details>", format="html"),
     ]
 
 

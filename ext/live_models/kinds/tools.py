@@ -17,9 +17,10 @@ from ... import _core
 from .. import distribution
 from ..directive import LiveSpec, options, prompt_problem
 from ..names import TOOL_MODELS
-from ..render import preset_trained_problem, table, training_note
+from ..render import behind_disclosure, preset_trained_problem, table, training_note
 
 SCRIPT = "nanobook_tools.js"
+OFF_SUMMARY = "Show the completion with the calculator off"
 
 
 @dataclass
@@ -102,8 +103,12 @@ def tools_fallback(spec: ToolsSpec, result: dict) -> list[nodes.Node]:
         calls = "; ".join(f"{e} → {r}" + (f" ({why})" if why else "") for e, r, why in run["calls"])
         rows.append([f"tool {mode}", answer, forced or "none", calls or "none"])
     header = ["calculator", "the model's completion", "forced", "calls"]
+    on, off = rows
     return [
         intro,
         *training_note(distribution.limits(spec.preset), spec.prompt),
-        table(header, rows),
+        table(header, [on]),
+        # the tools chapter asks (a predict-check) what the model writes with its tool off:
+        # without scripts that completion waits until asked for, as the check's answer does
+        *behind_disclosure([table(header, [off])], OFF_SUMMARY),
     ]
