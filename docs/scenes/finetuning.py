@@ -149,7 +149,9 @@ class FinetuneScene(BookScene):
                 final[name, task] = [runs[name, s][task][-1] for s in seeds]
                 mean = sum(final[name, task]) / len(seeds)
                 color = ROLE["ids"] if task == "↑" else ACCENT
-                line = caption(f"{title}: {task}  {mean:.0%}", MIN_TEXT, color)
+                line = label(f"{title}: {task}  {mean:.0%}", MIN_TEXT, color)
+                # in words, what the picture's layout says: the row's run, then its task
+                said(line, f"fine-tuned {title}, scored on {task}: {mean:.0%}")
                 chart.add(VGroup(line, bar(4.0 * mean, 0.3, color)).arrange(RIGHT, buff=0.3))
         chart.arrange(DOWN, buff=0.3, aligned_edge=LEFT).next_to(head, DOWN, buff=0.5)
         bars_in_column(chart)
