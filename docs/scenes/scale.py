@@ -75,7 +75,9 @@ class ScalingScene(BookScene):
         x_name = label("parameters (log scale)", MIN_TEXT, TEXT_2).next_to(x_ticks, DOWN, buff=0.15)
         y_name = label("val loss (log scale)", MIN_TEXT, TEXT_2).rotate(PI / 2)
         y_name.next_to(y_ticks, LEFT, buff=0.2)
-        key = caption("L layers · H heads\nC channels (n_embd)", MIN_TEXT, TEXT_2, line_spacing=1.0)
+        lines = ("L layers · H heads", "C channels (n_embd)")  # said as one line, with a ·
+        key = label("\n".join(lines), MIN_TEXT, TEXT_2, line_spacing=1.0)
+        said(key, " · ".join(lines))
         # the right of the frame holds the words: beside the dots they would cover each other
         key.move_to([1.3, axes.get_top()[1], 0], aligned_edge=UL)
         self.play(
