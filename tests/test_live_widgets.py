@@ -818,6 +818,12 @@ def test_a_setting_moved_leaves_an_unchanged_line_unsaid(open_page):
     widget.get_by_label("Prompt").fill("CBAC")  # fewer letters than training's
     note = widget.locator(".nb-live-offdist")
     note.filter(has_text="Outside its training").wait_for()
+    # typed, the note is said once the reader pauses (aria-live turns polite again): the
+    # loop below listens after that, or a slow run hears the pause's line as the slider's
+    note.evaluate(
+        "(n) => new Promise((said) => { const check = () => n.getAttribute('aria-live')"
+        " === 'polite' ? said() : setTimeout(check, 50); check(); })"
+    )
     said = note.inner_text()
     widget.get_by_label("Temperature").focus()
     page.evaluate(LISTEN_TO_LIVE_REGIONS)
