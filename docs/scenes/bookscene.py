@@ -260,8 +260,8 @@ class BookScene(Scene):
         seen = set()
         for mobject in self.mobjects:
             for m in mobject.get_family():
-                said = getattr(m, "narration", None) and not getattr(m, "beat_recorded", False)
-                if said and id(m) not in seen:
+                unsaid = getattr(m, "narration", None) and not getattr(m, "beat_recorded", False)
+                if unsaid and id(m) not in seen:
                     seen.add(id(m))
                     yield m
 
