@@ -15,6 +15,12 @@ A name in a table's code (get_num_params) may break after an underscore: the wri
 page gets a ``<wbr>`` there, so on a phone the glossary's names leave its Meaning column
 room (``breakable_table_names``).
 
+Without JavaScript the page keeps the ``data-theme="auto"`` conf.py gives it (the theme's
+script would have made it light or dark), and no stylesheet colours "auto": the header
+turned see-through and code lost its ground. A page without scripts loads one more
+stylesheet (``<noscript>``), written after the build from the light rules of the
+stylesheets the pages link, re-aimed at "auto" (``no_script_theme``).
+
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
 absolute here the same way. Opened from disk, or served from a root other than the
@@ -177,6 +183,57 @@ def _breakable_cell(cell: re.Match) -> str:
     return _CODE_WORD.sub(word, cell[0])
 
 
+NO_SCRIPT_THEME = "_static/nanobook_no_script_theme.css"
+_STYLESHEET = re.compile(r'<link\b(?=[^>]*\brel="stylesheet")[^>]*?\bhref="([^"?#]+)')
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_LIGHT = re.compile(r"""html\[data-theme=(["']?)light\1\]""")
+
+
+def themed_by_script(app) -> bool:
+    """The HTML builders whose pages the theme's script colours (not an EPUB's)."""
+    return app.builder.format == "html" and not app.builder.name.startswith("epub")
+
+
+def link_no_script_theme(app, pagename: str, templatename, context: dict, doctree) -> None:
+    # the 404 page's stylesheets are all written by a script (local_404_page)
+    if pagename == app.config.notfound_pagename:
+        return
+    if themed_by_script(app) and "pathto" in context:
+        href = context["pathto"](NO_SCRIPT_THEME, 1)
+        tag = f'<noscript><link rel="stylesheet" href="{href}"></noscript>'
+        context["metatags"] = f"{context.get('metatags', '')}\n{tag}"
+
+
+def no_script_theme(app, exception) -> None:
+    """The light rules of the stylesheets the front page links, in its order, their
+    selectors re-aimed at "auto": a page without scripts wears the theme's light mode,
+    taken from the stylesheets, not restated here."""
+    if exception or not themed_by_script(app):
+        return
+    out = Path(app.outdir)
+    front = Path(app.builder.get_outfilename(app.config.root_doc))
+    if not front.is_file():
+        return
+    rules = []
+    for href in _STYLESHEET.findall(front.read_text(encoding="utf-8")):
+        sheet = (front.parent / href).resolve()
+        if sheet.is_file() and sheet.suffix == ".css" and sheet.name != Path(NO_SCRIPT_THEME).name:
+            rules += _light_rules(_COMMENT.sub("", sheet.read_text(encoding="utf-8")))
+    atomic_write(out / NO_SCRIPT_THEME, "\n".join(rules) + "\n")
+    (out / NO_SCRIPT_THEME).chmod(0o644)  # atomic_write's temp files are private
+
+
+def _light_rules(css: str) -> list[str]:
+    """Top-level rules whose selectors name the light theme, re-aimed at "auto"."""
+    return [
+        f"{_LIGHT.sub('html[data-theme=auto]', rule[1]).strip()}{{{rule[2]}}}"
+        for rule in _RULE.finditer(css)
+        if _LIGHT.search(rule[1])
+        and css.count("{", 0, rule.start()) == css.count("}", 0, rule.start())
+    ]
+
+
 def complete_sitemap(app, exception) -> None:
     links = getattr(app, "sitemap_links", None)
     if exception or links is None or app.builder.format != "html":
@@ -202,6 +259,9 @@ def setup(app):
     app.connect("doctree-resolved", absolute_404_links)
     app.connect("html-page-context", lazy_images)
     app.connect("html-page-context", breakable_table_names)
+    app.connect("html-page-context", link_no_script_theme)
     app.connect("build-finished", complete_sitemap, priority=400)  # before sphinx-sitemap
     app.connect("build-finished", local_404_page)
+    # after the theme's own build-finished step, which rewrites pygments.css for each mode
+    app.connect("build-finished", no_script_theme, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

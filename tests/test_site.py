@@ -1195,3 +1195,26 @@ def test_a_colour_map_shows_the_same_colours_in_both_schemes(book_html, site, br
     difference = ImageChops.difference(light, dark).convert("L")
     changed = difference.point(lambda v: 255 if v > 40 else 0).histogram()[255]
     assert changed < 0.01 * blocks[0] * blocks[1], (slug, changed, blocks)
+
+
+def test_without_javascript_a_page_wears_the_light_theme(site, browser):
+    """The page ships data-theme="auto" and only the theme's script made it light or dark,
+    so without scripts nothing coloured it: the header was see-through (the text scrolled
+    under its buttons) and code lost its ground. Without scripts it now looks as the light
+    theme does with them."""
+    colours = (
+        "() => ['.bd-header-article', 'div.highlight pre', '.bd-article a.reference.internal']"
+        ".map((s) => { const c = getComputedStyle(document.querySelector(s));"
+        " return [c.backgroundColor, c.color]; })"
+    )
+    seen = {}
+    for scripts in (True, False):
+        context = browser.new_context(
+            viewport=PHONE, color_scheme="light", java_script_enabled=scripts
+        )
+        page = context.new_page()
+        page.goto(site + "chapters/tools.html", wait_until="load")
+        seen[scripts] = page.evaluate(colours)
+        context.close()
+    assert seen[True][0][0] != "rgba(0, 0, 0, 0)"  # the header has a ground to compare
+    assert seen[False] == seen[True]
