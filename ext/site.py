@@ -18,8 +18,9 @@ room (``breakable_table_names``).
 Without JavaScript the page keeps the ``data-theme="auto"`` conf.py gives it (the theme's
 script would have made it light or dark), and no stylesheet colours "auto": the header
 turned see-through and code lost its ground. A page without scripts loads one more
-stylesheet (``<noscript>``), written after the build from the light rules of the
-stylesheets the pages link, re-aimed at "auto" (``no_script_theme``).
+stylesheet (``<noscript>``), written after the build from the light and the dark rules of
+the stylesheets the pages link, re-aimed at "auto" under the reader's colour scheme, as
+the theme's script would have chosen (``no_script_theme``).
 
 The 404 page is served for any missing path, at any depth. sphinx-notfound-page makes
 its theme links absolute (``notfound_urls_prefix``); the links in its body are made
@@ -187,7 +188,7 @@ NO_SCRIPT_THEME = "_static/nanobook_no_script_theme.css"
 _STYLESHEET = re.compile(r'<link\b(?=[^>]*\brel="stylesheet")[^>]*?\bhref="([^"?#]+)')
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
-_LIGHT = re.compile(r"""html\[data-theme=(["']?)light\1\]""")
+MODES = ("light", "dark")
 
 
 def themed_by_script(app) -> bool:
@@ -206,30 +207,38 @@ def link_no_script_theme(app, pagename: str, templatename, context: dict, doctre
 
 
 def no_script_theme(app, exception) -> None:
-    """The light rules of the stylesheets the front page links, in its order, their
-    selectors re-aimed at "auto": a page without scripts wears the theme's light mode,
-    taken from the stylesheets, not restated here."""
+    """The light rules and the dark rules of the stylesheets the front page links, in its
+    order, their selectors re-aimed at "auto", each mode's under its colour scheme: a page
+    without scripts wears the mode the theme's script would choose, taken from the
+    stylesheets, not restated here."""
     if exception or not themed_by_script(app):
         return
     out = Path(app.outdir)
     front = Path(app.builder.get_outfilename(app.config.root_doc))
     if not front.is_file():
         return
-    rules = []
+    rules = {mode: [] for mode in MODES}
     for href in _STYLESHEET.findall(front.read_text(encoding="utf-8")):
         sheet = (front.parent / href).resolve()
         if sheet.is_file() and sheet.suffix == ".css" and sheet.name != Path(NO_SCRIPT_THEME).name:
-            rules += _light_rules(_COMMENT.sub("", sheet.read_text(encoding="utf-8")))
-    atomic_write(out / NO_SCRIPT_THEME, "\n".join(rules) + "\n")
+            css = _COMMENT.sub("", sheet.read_text(encoding="utf-8"))
+            for mode in MODES:
+                rules[mode] += _mode_rules(css, mode)
+    text = ""
+    for mode, found in rules.items():
+        body = "\n".join(found)
+        text += f"@media (prefers-color-scheme: {mode}) {{\n{body}\n}}\n"
+    atomic_write(out / NO_SCRIPT_THEME, text)
     (out / NO_SCRIPT_THEME).chmod(0o644)  # atomic_write's temp files are private
 
 
-def _light_rules(css: str) -> list[str]:
-    """Top-level rules whose selectors name the light theme, re-aimed at "auto"."""
+def _mode_rules(css: str, mode: str) -> list[str]:
+    """Top-level rules whose selectors name the theme's ``mode``, re-aimed at "auto"."""
+    named = re.compile(rf"""html\[data-theme=(["']?){mode}\1\]""")
     return [
-        f"{_LIGHT.sub('html[data-theme=auto]', rule[1]).strip()}{{{rule[2]}}}"
+        f"{named.sub('html[data-theme=auto]', rule[1]).strip()}{{{rule[2]}}}"
         for rule in _RULE.finditer(css)
-        if _LIGHT.search(rule[1])
+        if named.search(rule[1])
         and css.count("{", 0, rule.start()) == css.count("}", 0, rule.start())
     ]
 

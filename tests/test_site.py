@@ -1197,20 +1197,21 @@ def test_a_colour_map_shows_the_same_colours_in_both_schemes(book_html, site, br
     assert changed < 0.01 * blocks[0] * blocks[1], (slug, changed, blocks)
 
 
-def test_without_javascript_a_page_wears_the_light_theme(site, browser):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_without_javascript_a_page_wears_the_theme_of_the_readers_scheme(site, browser, scheme):
     """The page ships data-theme="auto" and only the theme's script made it light or dark,
     so without scripts nothing coloured it: the header was see-through (the text scrolled
-    under its buttons) and code lost its ground. Without scripts it now looks as the light
-    theme does with them."""
+    under its buttons) and code lost its ground. Without scripts it now looks as the theme
+    does with them, in the reader's colour scheme."""
     colours = (
-        "() => ['.bd-header-article', 'div.highlight pre', '.bd-article a.reference.internal']"
-        ".map((s) => { const c = getComputedStyle(document.querySelector(s));"
+        "() => ['.bd-header-article', 'div.highlight pre', '.bd-article a.reference.internal',"
+        " 'body'].map((s) => { const c = getComputedStyle(document.querySelector(s));"
         " return [c.backgroundColor, c.color]; })"
     )
     seen = {}
     for scripts in (True, False):
         context = browser.new_context(
-            viewport=PHONE, color_scheme="light", java_script_enabled=scripts
+            viewport=PHONE, color_scheme=scheme, java_script_enabled=scripts
         )
         page = context.new_page()
         page.goto(site + "chapters/tools.html", wait_until="load")
