@@ -676,6 +676,11 @@ _MARKUP = re.compile(r"(<[^>]*>)")
 _OPTION = re.compile(r"(?<![\w-])(--[\w-]+)")
 
 
+def run_box_options_whole(app, pagename: str, templatename, context: dict, doctree) -> None:
+    if "body" in context:
+        context["body"] = whole_options(context["body"])
+
+
 def whole_options(body: str) -> str:
     """The run box's long options (--index-url) each on one line: where its commands wrap,
     on a phone, a line broke between the option's two hyphens ('-' ending one line and
@@ -693,10 +698,7 @@ def whole_options(body: str) -> str:
 
 def fill_launch_slot(app, pagename: str, templatename, context: dict, doctree) -> None:
     """The theme's launch buttons open the reader's notebook (on NOTEBOOKS_BRANCH, not
-    the MyST source), in the header and in the run box; the run box's options are kept
-    whole (whole_options)."""
-    if "body" in context:
-        context["body"] = whole_options(context["body"])
+    the MyST source), in the header and in the run box."""
     groups = [b for b in context.get("header_buttons", []) if b.get("label") == "launch-buttons"]
     if not groups or _LAUNCH_SLOT not in context.get("body", ""):
         return
@@ -737,6 +739,7 @@ def setup(app):
     app.connect("doctree-resolved", add_run_box)
     app.connect("html-page-context", fill_launch_slot, priority=PRIORITY)
     app.connect("html-page-context", add_run_box_script)
+    app.connect("html-page-context", run_box_options_whole)
     app.connect("config-inited", _static_path)
     app.connect("build-finished", binder_requirements)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
