@@ -1219,3 +1219,56 @@ def test_without_javascript_a_page_wears_the_theme_of_the_readers_scheme(site, b
         context.close()
     assert seen[True][0][0] != "rgba(0, 0, 0, 0)"  # the header has a ground to compare
     assert seen[False] == seen[True]
+
+
+# The mark after each link in the article: [leaves the site, is a picture, ::after's content]
+LINK_MARKS = """() => [...document.querySelectorAll('article a[href]')].map(a => [
+  a.host !== location.host, !!a.querySelector('img'), getComputedStyle(a, '::after').content])"""
+
+# The widths of the link's paragraph (160 to 360 px, a phone's columns) at which the
+# link's mark begins a line of its own, below the link's last letter
+MARK_ALONE = """a => {
+  const walker = document.createTreeWalker(a, NodeFilter.SHOW_TEXT);
+  let last = null;
+  while (walker.nextNode()) if (walker.currentNode.data.trim()) last = walker.currentNode;
+  const end = last.data.trimEnd().length, letter = document.createRange();
+  letter.setStart(last, end - 1);
+  letter.setEnd(last, end);
+  const block = a.closest('p, li, td'), alone = [];
+  for (let width = 160; width <= 360; width += 1) {
+    block.style.width = `${width}px`;
+    const fragments = a.getClientRects(), mark = fragments[fragments.length - 1];
+    if (letter.getBoundingClientRect().bottom <= mark.top + 1) alone.push(width);
+  }
+  block.style.width = "";
+  return alone;
+}"""
+
+
+def test_a_link_that_leaves_the_book_is_marked(site, browser):
+    """A link to another site (a paper, another explanation) looked like a link between
+    the book's pages. Each now ends in an arrow (nanobook.css) that a screen reader skips:
+    the link's name is its text. A link within the book has no arrow, nor has a picture
+    that is a link (the start page's screenshot). The arrow never opens a line alone: a
+    link whose text ends where a line may break (an address's '/') keeps it on the line
+    of its last letter at every width of a phone's column."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        for slug, leaving in (("references", 40), ("compare", 8), ("start", 5)):
+            page.goto(site + f"{slug}.html")
+            marks = page.evaluate(LINK_MARKS)
+            marked = [m for m in marks if m[2] != "none"]
+            assert all(away and not picture for away, picture, _ in marked), (slug, marks)
+            assert len(marked) >= leaving, (slug, marks)
+            assert len(marked) == sum(away and not picture for away, picture, _ in marks)
+            assert all("↗" in content for *_, content in marked), marked
+        page.goto(site + "references.html")
+        paper = page.locator("article a[href='https://arxiv.org/abs/1706.03762']")
+        assert paper.aria_snapshot().splitlines()[0] == '- link "arXiv:1706.03762":'
+        page.goto(site + "compare.html")
+        link = page.locator("article a.reference.external").first
+        link.evaluate("a => { a.textContent = 'bbycroft.net/llm/'; }")
+        assert link.evaluate(MARK_ALONE) == []
+    finally:
+        context.close()
