@@ -22,9 +22,28 @@ def letters_row(ids: list[int], color: str) -> VGroup:
     return cells.arrange(RIGHT, buff=0.05)
 
 
+def word(ids: list[int]) -> str:
+    """A sequence as its letters, for the transcript: [2, 1, 0] as CBA."""
+    return "".join(LETTERS[i] for i in ids)
+
+
 def mixed_group(replay: list[dict]) -> dict:
     """The first recorded group with right and wrong answers in it: one with a lesson."""
     return next(s for s in replay if "rewards" in s and 0 < sum(s["rewards"]) < len(s["rewards"]))
+
+
+def rewards_in_words(shot: dict) -> str:
+    """The rewards as the column beside the answers shows them, and which answers earn 1:
+    the exact sort of the prompt, the checker's one right answer."""
+    rewards, answers = shot["rewards"], shot["answers"]
+    right = {word(a) for a, r in zip(answers, rewards, strict=True) if r}
+    assert right == {word(sorted(shot["prompt"]))}, "a reward of 1 is the exact sort"
+    column = " ".join("1" if r else "0" for r in rewards)
+    earned = sum(1 for r in rewards if r)
+    return (
+        f"rewards, top to bottom: {column}; {earned} of {len(rewards)} answers earn 1,"
+        f" each {right.pop()}, the prompt sorted"
+    )
 
 
 class RLStepScene(BookScene):
@@ -39,7 +58,7 @@ class RLStepScene(BookScene):
         )
         prompt, prompt_group = self.show_prompt(shot["prompt"])
         rows, sampled = self.sample_answers(shot["answers"], prompt, prompt_group)
-        marks, reward_head, checked = self.check_answers(shot["rewards"], rows, sampled)
+        marks, reward_head, checked = self.check_answers(shot, rows, sampled)
         bars, centred = self.centre_rewards(shot, rows, marks, reward_head, checked, sampled)
         self.show_update(shot["advantages"], bars, centred, sampled)
         # the whole run: pass@1 and pass@k, step by step
@@ -49,6 +68,7 @@ class RLStepScene(BookScene):
     def show_prompt(self, prompt_ids: list[int]) -> tuple[VGroup, VGroup]:
         prompt = letters_row(prompt_ids, ROLE["ids"])
         prompt_label = label("prompt", MIN_TEXT, TEXT_2).next_to(prompt, UP, buff=0.15)
+        said(prompt_label, f"prompt {word(prompt_ids)}")
         prompt_group = VGroup(prompt_label, prompt).to_edge(LEFT, buff=0.6).shift(UP * 0.2)
         self.play(FadeIn(prompt_group), run_time=0.8)
         return prompt, prompt_group
@@ -61,16 +81,20 @@ class RLStepScene(BookScene):
         rows.shift(DOWN * 0.35)
         arrows = VGroup(*[side_arrow(prompt.get_right(), row.get_left()) for row in rows])
         sampled = caption("The model writes a group of answers.", 26).to_edge(DOWN, buff=0.4)
+        start = self.renderer.time
         self.play(
             LaggedStart(*[Create(a) for a in arrows], lag_ratio=0.1),
             LaggedStart(*[FadeIn(r, shift=0.2 * RIGHT) for r in rows], lag_ratio=0.1),
             FadeIn(sampled),
             run_time=2.0,
         )
+        # the rows in words, after the caption that brings them
+        self.beat(f"the answers, top to bottom: {', '.join(word(a) for a in answers)}", at=start)
         return rows, sampled
 
-    def check_answers(self, rewards: list[float], rows: VGroup, sampled: Text):
+    def check_answers(self, shot: dict, rows: VGroup, sampled: Text):
         """Each answer's reward beside it; the right answers turn green."""
+        rewards = shot["rewards"]
         marks = VGroup(
             *[
                 label("1" if r else "0", 26, POSITIVE if r else TEXT_2).next_to(
@@ -81,7 +105,9 @@ class RLStepScene(BookScene):
         )
         reward_head = label("reward", MIN_TEXT, TEXT_2).next_to(marks, UP, buff=0.2)
         checked = caption("A checker pays 1 for an exact sort.", 26).move_to(sampled)
+        start = self.renderer.time
         self.play(swap(sampled, checked), FadeIn(reward_head), FadeIn(marks), run_time=1.2)
+        self.beat(rewards_in_words(shot), at=start)  # the column in words, after the caption
         for r, row in zip(rewards, rows, strict=True):
             if r:  # the right answers' letters and cards turn green; the cards stay dark
                 for card, letter in row:
@@ -168,7 +194,7 @@ class RLStepScene(BookScene):
             swap(title[1], subtitle), Create(axes), FadeIn(ticks), FadeIn(step_name), run_time=1.0
         )
         lines, ends = VGroup(), VGroup()
-        for key, color in ((k, ROLE["x"]), ("pass@1", ACCENT)):
+        for key, color in (("pass@1", ACCENT), (k, ROLE["x"])):
             line = axes.plot_line_graph(
                 [s["step"] for s in replay],
                 [s[key] for s in replay],
@@ -181,7 +207,10 @@ class RLStepScene(BookScene):
             end.next_to(axes.c2p(rl_runs.STEPS, last), RIGHT, buff=0.25)
             lines.add(line)
             ends.add(end)
-        ends.arrange(DOWN, aligned_edge=LEFT, buff=0.4).next_to(axes, RIGHT, buff=0.3)
+        # drawn and said pass@1 first, as the chapter reads them; the names stacked as
+        # their lines end, the higher on top
+        column = VGroup(*sorted(ends, key=lambda end: -end.get_center()[1]))
+        column.arrange(DOWN, aligned_edge=LEFT, buff=0.4).next_to(axes, RIGHT, buff=0.3)
         self.play(Create(lines[0]), FadeIn(ends[0]), run_time=2.0, rate_func=linear)
         self.play(Create(lines[1]), FadeIn(ends[1]), run_time=2.0, rate_func=linear)
         self.wait(2.0)
