@@ -24,6 +24,11 @@ def load_batch_row():
     return x[0].tolist(), y[0].tolist(), data.meta, cfg
 
 
+def spoken(values) -> str:
+    """A row of ids as the transcript says it: "−1" with a true minus, as the cell shows."""
+    return " ".join(str(v).replace("-", "−") for v in values)
+
+
 def cells(values, color, size=36):
     """A row of token cells with the values written in them."""
     row = VGroup()
@@ -81,6 +86,7 @@ class DataBatchScene(BookScene):
         vocab = ", ".join(f"{s} → {i}" for i, s in sorted(itos.items()))
         legend = caption(f"vocabulary: {vocab}", 32, ROLE["ids"]).move_to(DOWN * 1.2)
         ids = cells(row_ids, ROLE["ids"]).move_to(letters)
+        said(ids[0], f"the row as ids: {spoken(row_ids)}")  # the cells replace the letters
         self.play(FadeIn(legend))
         self.play(
             *[ReplacementTransform(a, b) for a, b in zip(letters, ids, strict=True)], run_time=1.2
@@ -95,6 +101,8 @@ class DataBatchScene(BookScene):
         y_row = cells(y, ACCENT_2).next_to(x_row, DOWN, buff=1.1)
         x_name = label("x", 40, ROLE["ids"]).next_to(x_row, LEFT, buff=0.3)
         y_name = label("y", 40, ACCENT_2).next_to(y_row, LEFT, buff=0.3)
+        said(x_name, f"x, the row without its last id: {spoken(x)}")
+        said(y_name, f"y, the row without its first id: {spoken(row_ids[1:])}")
         self.play(
             *[FadeOut(mobject) for mobject in leaving],
             ReplacementTransform(ids[:-1], x_row[:]),
@@ -132,6 +140,7 @@ class DataBatchScene(BookScene):
         mask_note = caption(
             f"prompt targets → −1: not scored ({len(masked)} of {len(y)})", 28, TEXT_2
         ).move_to(shift_note)
+        start = self.renderer.time
         self.play(
             *[FadeOut(shifted[i][1]) for i in masked],
             *[shifted[i][0].animate.set_stroke(TEXT_2) for i in masked],
@@ -140,5 +149,6 @@ class DataBatchScene(BookScene):
             swap(shift_note, mask_note),
             run_time=1.2,
         )
+        self.beat(f"y now: {spoken(y)}", at=start)  # the row in words, after the caption
         self.wait(0.8)
         return mask_note
