@@ -124,6 +124,10 @@ class FinetuneScene(BookScene):
         group = VGroup(VGroup(w, w_text), plus, b, VGroup(a, a_text)).arrange(RIGHT, buff=0.4)
         group.move_to(DOWN * 0.2)
         b_text.next_to(b, DOWN, buff=0.1)
+        # the picture in words: W + B A
+        said(w, f"a weight W, {out_f} × {in_f}, frozen")
+        thin = f"B, {out_f} × {rank}, A, {rank} × {in_f}"
+        said(b, f"plus B A, the adapter's two thin matrices: {thin}")
         self.play(FadeIn(group[0]), run_time=0.8)
         self.play(FadeIn(plus), FadeIn(b), FadeIn(b_text), FadeIn(group[3]), run_time=1.0)
         note = caption(
