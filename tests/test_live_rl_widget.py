@@ -19,6 +19,7 @@ from test_live_training_widget import (
     keep_records,
     notices_with_and_without_javascript,
     said_during_a_two_step_run,
+    stopped_by_a_runaway_rate,
     widgets,
 )
 
@@ -346,3 +347,18 @@ def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(opened):
     assert reward.startswith("mean reward, the same line as the answers that sort")
     assert widget.locator("polyline.nb-rl-sorted").count() == 0
     assert widget.locator("polyline.nb-rl-reward").count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(opened):
+    """A loss that is NaN (a learning rate past the build's bound) stops the RL run at that
+    step, in words with what to do; the rate lowered, Train again runs to the end."""
+    page = opened("index")
+    widget = page.locator(".nb-live-training")
+    stopped_by_a_runaway_rate(page, widget, "RL")
+    widget.get_by_label("Learning rate", exact=True).fill(str(chapter_values()["learning-rate"]))
+    widget.get_by_label("Steps", exact=True).fill("2")
+    button(widget, "Train again").click()
+    status_starts(page, "Done: 2 steps")
+    assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 import zlib
 from pathlib import Path
@@ -1082,3 +1083,69 @@ def test_the_way_back_lands_on_the_phase_as_content_above_it_loads(page_of):
     assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
     box = phase.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 700, box
+
+
+# A learning rate far past the bound the build gives: from the book run's start, AdamW's
+# steps of about this size overflow the weights, and a loss is NaN within a few steps.
+RUNAWAY_RATE = "1e300"
+
+
+def stopped_by_a_runaway_rate(page, widget, what: str) -> int:
+    """The learning-rate box's bound raised in the page to RUNAWAY_RATE (as a build with a
+    looser bound would let a reader type it), the rate typed, Train pressed: the run must
+    stop on its first loss that is not a number, say so and what to do in the status line
+    (a live region), keep the chart's records and the log's rows finite, take no more
+    steps, and leave Train again as the one button to press. Returns the step it stopped
+    at. what: the status line's name for the run ("Training", "RL")."""
+    rate = widget.get_by_label("Learning rate", exact=True)
+    rate.evaluate("(box, rate) => { box.max = rate; }", RUNAWAY_RATE)
+    rate.fill(RUNAWAY_RATE)
+    button(widget, "Train").click()
+    status = widget.locator(".nb-live-status")
+    assert status.get_attribute("role") == "status"
+    page.wait_for_function(
+        "([s, start]) => s.textContent.startsWith(start)",
+        arg=[status.element_handle(), f"{what} stopped at step "],
+        timeout=300_000,
+    )
+    said = status.inner_text()
+    stopped = re.match(
+        rf"{what} stopped at step (\d+): its loss is not a number \(NaN\), and the run"
+        r" cannot go on from there\. The usual cause is a learning rate too high for the"
+        r" other settings: lower it and press Train again\. ",
+        said,
+    )
+    assert stopped, said
+    step = int(stopped[1])
+    page.wait_for_timeout(1000)  # a run that went on would be heard by now
+    records = page.evaluate("window.records")
+    assert [r["iter"] for r in records if r["iter"]] == list(range(1, step)), records
+    assert all(math.isfinite(r["loss"]) for r in records if "loss" in r)
+    shown = widget.locator(".nb-training-progress, table.nb-training-log").all_inner_texts()
+    assert not [text for text in shown if "NaN" in text or "Infinity" in text], shown
+    assert button(widget, "Train again").is_enabled()
+    for name in ("Pause", "Resume", "Step"):
+        assert button(widget, name).is_disabled()
+    hand = widget.get_by_role("button", name=re.compile("^Use my model"))  # where a page has it
+    assert all(hand.nth(n).is_disabled() for n in range(hand.count()))
+    return step
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(page_of):
+    """A loss that is NaN (a learning rate past the build's bound) stops the run at that
+    step, in words with what to do; the controls still work: the rate lowered, Train again
+    runs to the end."""
+    page = page_of("index")
+    widget = page.locator(".nb-live-training")
+    stopped_by_a_runaway_rate(page, widget, "Training")
+    widget.get_by_label("Learning rate", exact=True).fill(str(book_values()["learning-rate"]))
+    widget.get_by_label("Steps", exact=True).fill("2")
+    button(widget, "Train again").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done: 2 steps')",
+        timeout=300_000,
+    )
+    assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")

@@ -10,7 +10,8 @@
          the page; listen({type: "record", record}) with train.fit's log record of each
          step ({iter, loss, lr, norm}, + train_loss, val_loss and the held-out accuracy
          every eval_interval, + the probe's attention at each logged step), and
-         {type: "state", state: "running" | "paused" | "done" | "stopped"}, {type: "error"}
+         {type: "state", state: "running" | "paused" | "done" | "stopped"}, {type: "error"},
+         {type: "diverged", record, key} when a loss or score stops being a finite number
      run.pause(), run.resume(), run.step(), run.stop(), await run.weights(), run.mode()
      const session = nanobook.training.session(options)   // the same run, synchronous:
          session.advance() -> record, session.done, session.trainer
@@ -788,17 +789,36 @@
     }
   }
 
+  // The numbers of a record that no later step can recover from once one of them is not
+  // finite: the losses, the gradients' norm (null when the run does not clip), the
+  // held-out pass rates. A NaN loss means NaN weights, and every step after gives NaN.
+  const WATCHED = ["loss", "norm", "train_loss", "val_loss", "pass1", "passk"];
+
+  /** The first watched number of `record` that is NaN or infinite, or undefined. */
+  const nonFinite = (record) =>
+    WATCHED.find((key) => typeof record[key] === "number" && !Number.isFinite(record[key]));
+
   /** The run's message handler, the same in a worker and on the page: handle(message)
       for {type: "start", options}, "pause", "resume", "step" (one step while paused),
       "stop" and "weights"; post(message) sends {type: "record", record}, {type: "state",
       state: "running" | "paused" | "done" | "stopped"}, {type: "weights", iter, weights}
-      or {type: "error", message}. One step per task, so messages get in between. */
+      or {type: "error", message}. A record with a number that is not finite (nonFinite)
+      is not sent as a record: {type: "diverged", record, key} ends the run, which no
+      Resume or Step takes on. One step per task, so messages get in between. */
   function driver(post, schedule = (task) => setTimeout(task, 0)) {
     let session = null;
     let running = false;
+    let diverged = false;
+    const report = (record) => {
+      const key = nonFinite(record);
+      if (key === undefined) return post({ type: "record", record });
+      running = false;
+      diverged = true;
+      post({ type: "diverged", record, key });
+    };
     const advance = () => {
-      post({ type: "record", record: session.advance() });
-      if (session.done) {
+      report(session.advance());
+      if (session.done && !diverged) {
         running = false;
         post({ type: "state", state: "done" });
       }
@@ -812,7 +832,8 @@
       start: ({ options }) => {
         session = options.rl ? new PolicySession(options) : new Session(options);
         running = false;
-        if (session.first) post({ type: "record", record: session.first });
+        diverged = false;
+        if (session.first) report(session.first);
         actions.resume();
       },
       pause: () => {
@@ -820,13 +841,13 @@
         post({ type: "state", state: "paused" });
       },
       resume: () => {
-        if (running || session.done) return;
+        if (running || session.done || diverged) return;
         running = true;
         post({ type: "state", state: "running" });
         schedule(tick);
       },
       step: () => {
-        if (!running && !session.done) advance();
+        if (!running && !session.done && !diverged) advance();
       },
       stop: () => {
         running = false;

@@ -217,7 +217,7 @@
   };
 
   /** The widget's buttons for each state of the run ("idle", "loading", "running",
-      "paused", "done"), keeping the focus on an enabled one. While the trainer loads
+      "paused", "done", "diverged": stopped on a number that is not finite), keeping the focus on an enabled one. While the trainer loads
       every button is disabled: the focus waits, and goes to Pause (or Train) as soon as
       one is enabled, unless the reader has moved it elsewhere. */
   function buttonSetter(buttons) {
@@ -247,7 +247,7 @@
       if (waiting) handOn();
       // a run has finished or failed: Train starts another; paused beside Resume, it
       // reads as what it does there, throwing the run away to begin again
-      if (state === "done") buttons.train.textContent = "Train again";
+      if (state === "done" || state === "diverged") buttons.train.textContent = "Train again";
       if (state === "paused") buttons.train.textContent = "Start over";
     };
   }

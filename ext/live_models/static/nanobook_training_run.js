@@ -652,6 +652,29 @@
     return handOver(widget, options.preset, run.handle, shape, "your model");
   }
 
+  // What the trainer's "diverged" message may name, in the status line's words (pass@k's
+  // k is the RL widget's)
+  const DIVERGED_NAMES = {
+    loss: "loss",
+    norm: "gradients' norm",
+    train_loss: "evaluated training loss",
+    val_loss: "held-out loss",
+    pass1: "held-out pass@1",
+    passk: "held-out pass@k",
+  };
+
+  /** The status line when the trainer stops a run on a number that is not finite (its
+      "diverged" message): which number, at which step, and what the reader can do. what:
+      the run's name ("Training", "RL"); k: pass@k's, where the run has one. */
+  function divergedText(what, { record, key }, k) {
+    const name = DIVERGED_NAMES[key].replace("@k", `@${k}`);
+    const value = Number.isNaN(record[key]) ? "is not a number (NaN)" : "is infinite";
+    const when = record.iter ? `at step ${record.iter}` : "at the start";
+    const stopped = `${what} stopped ${when}: its ${name} ${value}, and the run cannot go on from there.`;
+    if (!record.iter) return `${stopped} Reload the page and press Train again.`;
+    return `${stopped} The usual cause is a learning rate too high for the other settings: lower it and press Train again. The chart and the log end at the last step that gave numbers.`;
+  }
+
   /** What the training widget does with the trainer's messages about a run: the view
       hears its records, the buttons and the status line follow its state. */
   function trainingHearer(widget, options, { shown, buttons, setButtons }) {
@@ -677,6 +700,10 @@
         run.state = message.state;
         setButtons(message.state);
         say(message.state, run);
+      } else if (message.type === "diverged") {
+        run.state = "diverged";
+        setButtons("diverged");
+        widget.status.textContent = divergedText("Training", message);
       } else if (message.type === "error") {
         setButtons("done");
         widget.status.textContent = `Training stopped: ${message.message}.`;
@@ -702,6 +729,7 @@
   // what the RL widget's run (below) shares with this one, and what the widgets call
   kit.trainingRun = {
     beginTraining,
+    divergedText,
     handRun,
     handOver,
     logTable,
@@ -898,6 +926,10 @@
         run.state = message.state;
         setButtons(message.state);
         widget.status.textContent = stateText(message.state, run, options.about, fields);
+      } else if (message.type === "diverged") {
+        run.state = "diverged";
+        setButtons("diverged");
+        widget.status.textContent = parts().divergedText("RL", message, options.about.k);
       } else if (message.type === "error") {
         setButtons("done");
         widget.status.textContent = `RL stopped: ${message.message}.`;
