@@ -6,11 +6,24 @@ writer falls back to the file's path, and a screen reader reads out a hash. So e
 image among a code cell's outputs without an alt text is a warning at the cell's line,
 said while the page is read (``_core.warn`` says it again on every build that does not
 re-read the page, until the cell has its alt).
+
+A figure whose cell draws a colour map (a heatmap, a colour bar) gets the class
+``nb-colour-map`` on its image, with no option from the author: the dark page shows
+plots brighter so their grey ink reads (nanobook.css), which turns a colour map's pale
+end white, unlike its colour bar; a figure with the class is shown there unfiltered on a
+white card instead. The sign is the cell's code: the outputs say nothing of what a
+figure holds (matplotlib's inline backend gives each the same ``needs_background``), and
+its pixels would only let us guess. A cell that draws one through a helper of its own,
+which the code does not name, can still say so by hand: ``mystnb: image: classes:
+nb-colour-map``.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 import re
+import tokenize
 
 from docutils import nodes
 from sphinx.util import logging
@@ -28,6 +41,11 @@ HINT = (
 
 
 FENCE = re.compile(r"\s*(?:`{3,}|~{3,}|:{3,})\{code-cell\}")
+COLOUR_MAP = "nb-colour-map"  # the class nanobook.css shows unbrightened in dark mode
+# What draws a colour map when called: matplotlib's (pyplot's or an Axes'), a colour bar.
+COLOUR_MAP_CALLS = frozenset(
+    {"imshow", "matshow", "pcolormesh", "pcolor", "contour", "contourf", "colorbar"}
+)
 
 
 def fence_line(source: str, line: int | None) -> int | None:
@@ -43,36 +61,95 @@ def fence_line(source: str, line: int | None) -> int | None:
     return line
 
 
+def code_tokens(code: str) -> list[tokenize.TokenInfo]:
+    """The tokens of ``code`` but its comments and line ends, as far as it tokenizes."""
+    tokens = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type not in {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT}:
+                tokens.append(token)
+    except (tokenize.TokenError, SyntaxError):  # an unclosed bracket or string: so far
+        pass
+    return tokens
+
+
+def draws_a_colour_map(code: str) -> bool:
+    """Whether a cell's code calls what draws a colour map: a name of COLOUR_MAP_CALLS
+    followed by "(" (a comment or a string naming one is no call)."""
+    tokens = code_tokens(code)
+    return any(
+        name.type == tokenize.NAME and name.string in COLOUR_MAP_CALLS and after.string == "("
+        for name, after in itertools.pairwise(tokens)
+    )
+
+
+def cell_code(cell: nodes.Element, source: str) -> str:
+    """The code of a code cell: what it shows, or for a cell whose input is removed, its
+    lines in the page's text ``source``, from its fence to the fence that closes it ("" if
+    the page is not MyST text)."""
+    for part in cell.findall(nodes.container):
+        if part.get("nb_element") == "cell_code_source":
+            return part.astext()
+    lines = source.splitlines()
+    start = fence_line(source, cell.line)
+    if not start or start > len(lines) or not FENCE.match(lines[start - 1]):
+        return ""
+    fence = lines[start - 1].strip().partition("{")[0]
+    body = []
+    for line in lines[start:]:
+        if line.strip() == fence:
+            break
+        body.append(line)
+    return "\n".join(body)
+
+
+def output_images(cell: nodes.Element):
+    """The image nodes among a code cell's outputs."""
+    for output in cell.findall(nodes.container):
+        if output.get("nb_element") == "cell_code_output":
+            yield from output.findall(nodes.image)
+
+
+def code_cells(doctree: nodes.document):
+    return (c for c in doctree.findall(nodes.container) if c.get("nb_element") == "cell_code")
+
+
+def mark_colour_maps(doctree: nodes.document, source: str) -> None:
+    """Give every image of a cell that draws a colour map the class ``nb-colour-map``."""
+    for cell in code_cells(doctree):
+        images = list(output_images(cell))
+        if images and draws_a_colour_map(cell_code(cell, source)):
+            for image in images:
+                if COLOUR_MAP not in image["classes"]:
+                    image["classes"].append(COLOUR_MAP)
+
+
 def images_without_alt(doctree: nodes.document) -> list[tuple[nodes.Element, int]]:
     """Each code cell (its node, how many of its output images lack an alt text) that has
     an output image without one; a blank alt counts as none."""
     found = []
-    for cell in doctree.findall(nodes.container):
-        if cell.get("nb_element") != "cell_code":
-            continue
-        missing = sum(
-            1
-            for output in cell.findall(nodes.container)
-            if output.get("nb_element") == "cell_code_output"
-            for image in output.findall(nodes.image)
-            if not str(image.get("alt", "")).strip()
-        )
+    for cell in code_cells(doctree):
+        missing = sum(1 for image in output_images(cell) if not str(image.get("alt", "")).strip())
         if missing:
             found.append((cell, missing))
     return found
 
 
-def check_cell_images(app, doctree: nodes.document) -> None:
-    docname = app.env.docname
-    found = images_without_alt(doctree)
-    if not found:
-        return
+def page_text(app, docname: str) -> str:
     try:
         with open(app.env.doc2path(docname), encoding="utf-8") as page:
-            source = page.read()
+            return page.read()
     except (OSError, UnicodeDecodeError):
-        source = ""
-    for cell, missing in found:
+        return ""
+
+
+def check_cell_images(app, doctree: nodes.document) -> None:
+    docname = app.env.docname
+    if not any(image for cell in code_cells(doctree) for image in output_images(cell)):
+        return
+    source = page_text(app, docname)
+    mark_colour_maps(doctree, source)
+    for cell, missing in images_without_alt(doctree):
         many = f" ({missing} images)" if missing > 1 else ""
         _core.warn(
             logger,

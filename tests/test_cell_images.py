@@ -1,16 +1,19 @@
 """ext/cell_images.py: a figure a code cell draws without an alt text is a located warning
-with a hint; one with its cell's ``mystnb: image: alt`` is not, and its alt is published."""
+with a hint; one with its cell's ``mystnb: image: alt`` is not, and its alt is published.
+A figure whose cell draws a colour map wears the class nb-colour-map, a line plot not."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from builds import sphinx_build
+from myst_nb.core.read import read_myst_markdown_notebook
 
-from ext.cell_images import HINT, MESSAGE
+from ext.cell_images import COLOUR_MAP, HINT, MESSAGE, draws_a_colour_map
 
 ROOT = Path(__file__).parent / "roots" / "test-cell-images"
 
@@ -55,32 +58,83 @@ def test_the_alt_of_the_cell_is_the_image_alt_in_the_page(built):
     html = (srcdir / "_build" / "index.html").read_text()
     alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
     assert alts[0] == "One black pixel, the whole figure."
-    assert len(alts) == 2 and alts[1].endswith(".png")  # the cell without: its file name
+    assert alts[1].endswith(".png")  # the cell without: its file name
+
+
+class Images(HTMLParser):
+    """The ``<img>`` tags of a page: each one's attributes."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.found: list[dict[str, str]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.found.append({name: value or "" for name, value in attrs})
+
+
+def figures(page: str) -> list[tuple[str, list[str]]]:
+    """(alt text, classes) of each figure a cell drew on a page: an image MyST-NB publishes
+    under the hash of its bytes."""
+    return [
+        (" ".join(img.get("alt", "").split()), img.get("class", "").split())
+        for img in Images(page).found
+        if FIGURE_FILE.fullmatch(Path(img.get("src", "")).name)
+    ]
+
+
+def test_a_colour_map_gets_its_class_and_a_line_plot_does_not(built):
+    """A cell that draws a colour map needs no option for its figure to get the class
+    nanobook.css shows unbrightened in dark mode: shown or removed, its code says so. A line
+    plot, whose comment names a colour map it does not draw, is brightened as before."""
+    srcdir, _, _ = built
+    page = (srcdir / "_build" / "index.html").read_text()
+    classes = {img["alt"]: img.get("class", "").split() for img in Images(page).found}
+    assert COLOUR_MAP in classes["A two-pixel heatmap and its colour bar."]
+    assert COLOUR_MAP in classes["A two-pixel heatmap."]  # its cell's input removed
+    assert COLOUR_MAP not in classes["A rising line."]
+    assert COLOUR_MAP not in classes["One black pixel, the whole figure."]
 
 
 DOCS = Path(__file__).parent.parent / "docs"
-CODE_CELL = re.compile(r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
-DRAWS_A_COLOUR_MAP = re.compile(r"\b(?:imshow|matshow|pcolormesh|pcolor|contourf?|colorbar)\(")
-MARKED = re.compile(r"^\s+classes:.*\bnb-colour-map\b", re.M)
+FIGURE_FILE = re.compile(r"[0-9a-f]{64}\.(?:png|jpg|svg)")
 
 
-def test_a_cell_that_draws_a_colour_map_marks_its_figure():
+def figure_cells(page: Path) -> dict[str, list[dict]]:
+    """The code cells of a page that give their figures an alt text, by that alt text."""
+    found = {}
+    for cell in read_myst_markdown_notebook(page.read_text(encoding="utf-8")).cells:
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")
+        if cell.cell_type == "code" and alt:
+            found.setdefault(" ".join(str(alt).split()), []).append(cell)
+    return found
+
+
+def draws_or_marks_a_colour_map(cell: dict) -> bool:
+    """Whether a cell's code draws a colour map, or its options mark its figure as one."""
+    image = cell["metadata"].get("mystnb", {}).get("image", {})
+    return draws_a_colour_map(cell["source"]) or COLOUR_MAP in str(image.get("classes", ""))
+
+
+def test_every_figure_of_the_book_drawn_as_a_colour_map_wears_its_class(book_html):
     """The dark page shows plots brighter (nanobook.css), which turned a colour map's pale
     end white: the attention maps' weights near 1 looked alike and no longer matched their
-    colour bar. A cell that draws one marks its figure ``classes: nb-colour-map``, shown
-    there unfiltered on a white card; a chapter cell without the mark fails here."""
-    marked, unmarked = 0, []
+    colour bar. In the built book every figure a cell draws (found by its alt text, which
+    the build requires) wears nb-colour-map, shown unfiltered on a white card in dark mode,
+    if its cell draws a colour map (or marks it by hand), and only then: a line plot keeps
+    the brightening that makes its grey ink read."""
+    maps, plots, wrong = 0, 0, []
     for page in sorted(DOCS.rglob("*.md")):
-        if "_build" in page.parts:
+        built = book_html / page.relative_to(DOCS).with_suffix(".html")
+        if "_build" in page.parts or "scenes" in page.parts or not built.is_file():
             continue
-        text = page.read_text(encoding="utf-8")
-        for cell in CODE_CELL.finditer(text):
-            if not DRAWS_A_COLOUR_MAP.search(cell.group(2)):
-                continue
-            if MARKED.search(cell.group(2)):
-                marked += 1
-            else:
-                line = text.count("\n", 0, cell.start()) + 1
-                unmarked.append(f"{page.relative_to(DOCS)}:{line}")
-    assert not unmarked, f"cells that draw a colour map without classes: nb-colour-map: {unmarked}"
-    assert marked >= 3  # the attention maps, the embeddings' similarities, RoPE's scores
+        cells = figure_cells(page)
+        for alt, classes in figures(built.read_text(encoding="utf-8")):
+            assert alt in cells, f"{page.name}: no cell gives a figure the alt {alt!r}"
+            is_map = any(draws_or_marks_a_colour_map(cell) for cell in cells[alt])
+            maps, plots = maps + is_map, plots + (not is_map)
+            if (COLOUR_MAP in classes) != is_map:
+                wrong.append(f"{page.name}: {alt[:50]!r}: a colour map: {is_map}, {classes}")
+    assert not wrong, wrong
+    assert maps >= 3 and plots >= 3  # the attention maps, the embeddings', RoPE's; curves
