@@ -362,3 +362,32 @@ def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(opened):
     button(widget, "Train again").click()
     status_starts(page, "Done: 2 steps")
     assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")
+
+
+@pytest.mark.browser
+@pytest.mark.sphinx("html", testroot="live-rl", freshenv=True)
+def test_a_start_model_that_gives_no_number_stops_before_the_first_step(opened):
+    """A start model whose held-out pass@1 is not a number (its weights spoiled in the page,
+    as a damaged download would) stops the run at the start, says so and to reload, and
+    takes no step; Train again is still there to press."""
+    page = opened("index")
+    widget = page.locator(".nb-live-training")
+    page.evaluate(
+        """async () => {
+             const name = document.querySelector('.nb-live-training').dataset.nanobookModel;
+             Object.values((await nanobook.model(name)).w)[0].fill(NaN);
+           }"""
+    )
+    button(widget, "Train").click()
+    status_starts(page, "RL stopped at the start: ", timeout=120_000)
+    said = widget.locator(".nb-live-status").inner_text()
+    assert said == (
+        "RL stopped at the start: its held-out pass@1 is not a number (NaN), and the run"
+        " cannot go on from there. Reload the page and press Train again."
+    )
+    page.wait_for_timeout(1000)  # a run that went on would be heard by now
+    assert page.evaluate("window.records") == []
+    assert widget.locator("table.nb-training-log tbody tr").count() == 0
+    assert button(widget, "Train again").is_enabled()
+    for name in ("Pause", "Resume", "Step"):
+        assert button(widget, name).is_disabled()
