@@ -588,9 +588,9 @@ def _run_box(app, docname: str) -> nodes.Element:
     where = ", from a checkout of the book's repository" if _from_a_checkout(app) else ""
     box += nodes.paragraph(
         "",
-        "Install the book's package with Jupyter (Python 3.11 or later, PyTorch for the "
-        "CPU) in an environment of its own, as it pins the versions it was built with"
-        f"{where}:",
+        "Install the book's package with Jupyter (Python 3.11 or later) in an environment "
+        f"of its own, as it pins the versions it was built with{where}. PyTorch comes "
+        "first, from its own index, so that pip takes its CPU build, not PyPI's with CUDA:",
     )
     commands = f"{VENV}\n{install_lines(app)}"
     box += nodes.literal_block(commands, commands, language="bash")
