@@ -278,6 +278,25 @@ def test_the_transcript_has_what_a_scene_says_whatever_its_length_and_no_labels(
     ]
 
 
+def test_a_line_marked_said_that_never_shows_itself_fails_the_clip_naming_it():
+    """A said() group whose parts come on one by one never shows as itself, so its words
+    would be missing from the transcript without a word: the render fails and says which
+    line, and how to mark it so it is said."""
+    import bookscene
+    from manim import FadeIn, LaggedStart, VGroup, tempconfig
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    class Lost(bookscene.BookScene):
+        def construct(self):
+            row = VGroup(*(bookscene.label(letter) for letter in "ABC")).arrange()
+            bookscene.said(row, "the row A B C")
+            self.play(LaggedStart(*(FadeIn(part) for part in row)))
+
+    settings = {"dry_run": True, "disable_caching": True, "verbosity": "ERROR"}
+    with tempconfig(settings), pytest.raises(ValueError, match="'the row A B C' is marked"):
+        Lost(renderer=CairoRenderer(skip_animations=True)).render()
+
+
 def test_the_nGPT_shell_caption_says_what_unit_does_on_either_side_of_its_edges():
     """The sphere clip's what-if is worded from the lengths, not fixed to one seed's: a
     length inside the shell stays, one outside becomes the nearer edge."""

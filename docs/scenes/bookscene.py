@@ -54,6 +54,10 @@ def label(text: str, size: float = 28, color: str = TEXT, mono: bool = False, **
     return text
 
 
+# Every mobject said() marked while the scene plays: BookScene.tear_down checks each was said.
+MARKED: list[Mobject] = []
+
+
 def said(mobject: Mobject, text: str | None = None) -> Mobject:
     """Mark a mobject as narration: when it first comes on screen, ``text`` (a Text's own
     words unless given) is a beat of the clip's captions and transcript. Give the words
@@ -61,6 +65,7 @@ def said(mobject: Mobject, text: str | None = None) -> Mobject:
     name and its value)."""
     words = text if text is not None else mobject.original_text
     mobject.narration = " ".join(words.split())
+    MARKED.append(mobject)
     return mobject
 
 
@@ -226,6 +231,22 @@ class BookScene(Scene):
         self.camera.background_color = BG
         self.beats: list[tuple[float, str]] = []  # (seconds, text shown then)
         self.poster_time: float | None = None
+        MARKED.clear()
+
+    def tear_down(self):
+        """A line marked said() that never came on screen itself (a group whose parts were
+        animated one by one, never the group) would be missing from the transcript without
+        a word: a clip that loses one fails, naming it."""
+        super().tear_down()
+        spoken = {text for _, text in self.beats}  # a copy of a marked line says it too
+        unsaid = [m.narration for m in MARKED if m.narration not in spoken]
+        MARKED.clear()
+        if unsaid:
+            raise ValueError(
+                f"{unsaid[0]!r} is marked said() but never came on screen itself, so the "
+                "transcript leaves it out: mark a mobject the scene shows (a part animated "
+                "on its own, not the group that holds it), or say it with self.beat()"
+            )
 
     def beat(self, text: str, at: float | None = None) -> None:
         """Record a caption: ``text`` is on screen from ``at`` (default: now)."""
