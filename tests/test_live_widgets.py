@@ -678,6 +678,72 @@ def test_bad_input_is_explained_in_the_widget(open_page):
     assert field.get_attribute("aria-invalid") == "false"
 
 
+# A widget's good input, then one it rejects (with what its status line says), then good
+# again; the sampler draws its whole run with Play after the prompt.
+REJECTED_INPUTS = [
+    ("finetuning", ".nb-live-chat", "CABBAC", "ABD", "“D” is not a letter", None),
+    ("tools", ".nb-live-tools", "123+045=", "hello", "are not in the calculator model's", None),
+    ("attention", "#live-attention-sort-0", "CBACAB", "CBX", "“X” is not in the sort", None),
+    (
+        "sampling",
+        ".nb-live-sampling[data-nanobook-model=sort]",
+        "CBACAB",
+        "CBX",
+        "“X” is not in the sort",
+        "Play",
+    ),
+]
+
+# the readout once the widget has answered (not the "Replying…" or "Running…" before)
+ANSWERED = """(r) => r.textContent !== "" && !r.textContent.endsWith("…")"""
+
+
+@pytest.mark.parametrize(("chapter", "selector", "good", "bad", "said", "then"), REJECTED_INPUTS)
+def test_a_rejected_input_never_sits_beside_the_last_inputs_result(
+    open_page, chapter, selector, good, bad, said, then
+):
+    """The reviewer's case: after a turn was answered, "ABD" showed the problem above the
+    last turn's tokens and reply (only dimmed, and read as current). While an input is
+    rejected the last result is gone, for the eye and for a screen reader, and the
+    problem is said; a good input brings the widget's output back."""
+    page = open_page(chapter, reduced_motion="reduce")
+    widget = live(page, selector)
+    field, status = widget.locator("input[type=text]").first, widget.locator(".nb-live-status")
+    readout = widget.locator(".nb-live-readout")
+    result = widget.locator(".nb-live-body > :not(.nb-live-readout)")
+
+    def ask(text: str) -> None:
+        field.fill(text)
+        field.press("Enter")
+        if then and text == good:
+            widget.get_by_role("button", name=then).click()
+
+    ask(good)
+    page.wait_for_function(ANSWERED, arg=readout.element_handle())
+    answered = readout.inner_text()
+    assert result.first.is_visible()
+    page.evaluate(LISTEN_TO_LIVE_REGIONS)
+    ask(bad)
+    page.wait_for_function(
+        "([s, said]) => s.textContent.includes(said)", arg=[status.element_handle(), said]
+    )
+    assert field.get_attribute("aria-invalid") == "true"
+    assert not any(part.is_visible() for part in result.all())
+    assert readout.inner_text() == ""
+    assert answered not in widget.inner_text()
+    heard = widget.aria_snapshot()  # what a screen reader is given of the widget
+    assert said in heard and answered not in heard
+    assert any(
+        live == "polite" and "nb-live-status" in region and said in text
+        for live, region, _, text in page.evaluate("window.heard")
+    )
+    ask(good)
+    page.wait_for_function(ANSWERED, arg=readout.element_handle())
+    assert field.get_attribute("aria-invalid") == "false"
+    assert result.first.is_visible() and said not in status.inner_text()
+    assert readout.inner_text() == answered
+
+
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""

@@ -64,7 +64,7 @@
     view.note(problem ? null : options.trained, text);
     if (problem) {
       kit.write(widget.status, problem); // once, not at each key
-      widget.live.classList.add("nb-live-stale");
+      kit.hideStale(widget, true); // it read another prompt
       return false;
     }
     const start = performance.now();
@@ -88,7 +88,7 @@
         ? `Read with the model's answer “${model.decode(ids.slice(typed))}” appended.`
         : "",
     );
-    widget.live.classList.remove("nb-live-stale");
+    kit.hideStale(widget, false);
     build(w, model);
     widget.announce({ ms: performance.now() - start });
     widget.tell("input", { batch: 1, time: ids.length });

@@ -243,7 +243,7 @@
     letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
     view.note(problemNow ? null : run.trained, request + text);
     widget.status.textContent = problemNow || "";
-    widget.live.classList.toggle("nb-live-stale", Boolean(problemNow));
+    kit.hideStale(widget, Boolean(problemNow)); // the last turn's reply is not this one's
     if (problemNow) return;
 
     const rendered = render(model, [

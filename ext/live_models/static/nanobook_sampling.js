@@ -172,11 +172,11 @@
     run.sampler = null;
     if (problem || badSeed) {
       kit.write(widget.status, problem || badSeed); // once, not at each key
-      widget.live.classList.add("nb-live-stale");
+      kit.hideStale(widget, true); // it drew from another prompt
       return;
     }
     widget.status.textContent = "";
-    widget.live.classList.remove("nb-live-stale");
+    kit.hideStale(widget, false);
     run.filters = settings(view);
     run.sampler = model.sampler(model.encode(view.prompt.value), run.filters);
     run.stepsDone = 0;

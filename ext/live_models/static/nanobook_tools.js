@@ -218,12 +218,13 @@
       prompt.setAttribute("aria-invalid", problem ? "true" : "false");
       view.note(problem ? null : options.trained, prompt.value);
       if (problem) {
-        kit.write(widget.status, problem); // once, not at each key
-        widget.live.classList.add("nb-live-stale");
+        // said at each Run, as a result is; the last sum's completion is not this one's
+        widget.status.textContent = problem;
+        kit.hideStale(widget, true);
         return;
       }
       widget.status.textContent = "";
-      widget.live.classList.remove("nb-live-stale");
+      kit.hideStale(widget, false);
       const run = session(model, prompt.value, { tool: toolOn.checked });
       run.promptLength = run.ids.length;
       view.text.replaceChildren(...run.ids.map((_, i) => token(model, i, run, false)));

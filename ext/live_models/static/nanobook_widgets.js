@@ -181,6 +181,20 @@
     if (region.textContent !== text) region.textContent = text;
   }
 
+  /** While the reader's input is `rejected` (its problem said in the status line), the
+      result the live part shows answered an earlier input: it goes, for the eye and for a
+      screen reader (it was only dimmed, beside the problem as if it answered the new
+      input, and still read as current). Its readouts stay in place, emptied, so that the
+      next result the widget writes there is said; a valid input shows the live part again
+      (the widget then draws its result). */
+  function hideStale(widget, rejected) {
+    widget.live.classList.toggle("nb-live-stale", rejected);
+    if (!rejected) return;
+    for (const readout of widget.live.querySelectorAll(".nb-live-readout")) {
+      readout.textContent = "";
+    }
+  }
+
   // how long a reader typing pauses before what the typing changed is said (ms)
   const PAUSE = 500;
   const saying = new WeakMap(); // a live region -> its timer, while the reader types
@@ -760,6 +774,7 @@
     player,
     write,
     say,
+    hideStale,
     textInput,
     button,
     hint,
