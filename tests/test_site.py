@@ -1304,3 +1304,26 @@ def test_the_start_pages_screenshot_is_not_dimmed_in_dark_mode(site, browser):
     difference = ImageChops.difference(light, dark).convert("L")
     changed = difference.point(lambda v: 255 if v > 12 else 0).histogram()[255]
     assert changed < 0.01 * blocks[0] * blocks[1], (changed, blocks)
+
+
+def test_the_calculators_table_fits_a_phone(site, browser):
+    """The calculator widget's table (chapters/tools, what a reader without JavaScript
+    reads) has four columns whose completions never break ('<136+044>180.'): at 390 px it
+    was 27 px wider than its panel and its calls column scrolled out of view. It fits a
+    390 px screen whole, its tool-off twin (under Show) too, and at 1280 px as before."""
+    for viewport in (PHONE, {"width": 1280, "height": 900}):
+        context = browser.new_context(viewport=viewport, java_script_enabled=False)
+        try:
+            page = context.new_page()
+            page.goto(site + "chapters/tools.html")
+            page.locator(".nb-live-tools details.nb-live-reveal > summary").first.click()
+            tables = page.locator(".nb-live-tools .nb-live-static table")
+            assert tables.count() == 2
+            for i in range(2):
+                sizes = tables.nth(i).evaluate(
+                    "t => ({shown: t.clientWidth, whole: t.scrollWidth, text: t.innerText})"
+                )
+                assert sizes["shown"] > 0 and sizes["whole"] <= sizes["shown"], (viewport, sizes)
+                assert "calls" in sizes["text"], sizes
+        finally:
+            context.close()
