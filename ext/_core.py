@@ -93,20 +93,39 @@ def defined_classes(module) -> list[type]:
     ]
 
 
-def own_config(model_class: type, config):
-    """``config`` as ``model_class`` takes it: when its ``config`` argument is annotated
-    with a dataclass extending the preset's (modern.py's ModernConfig, ngpt.py's
-    NGPTConfig), that class with the preset's values and its own defaults for the rest."""
+def own_config_class(model_class: type, given: type) -> type:
+    """The config class ``model_class`` takes: its ``config`` argument's annotation when
+    that is a dataclass extending ``given``, the preset's (modern.py's ModernConfig,
+    ngpt.py's NGPTConfig), else ``given``."""
     try:
         wanted = typing.get_type_hints(model_class.__init__).get("config")
     except Exception:  # an annotation that does not resolve: take the preset's as it is
-        return config
-    given = type(config)
+        return given
     if not (isinstance(wanted, type) and dataclasses.is_dataclass(given)):
-        return config
+        return given
     if wanted is given or not issubclass(wanted, given):
+        return given
+    return wanted
+
+
+def own_config(model_class: type, config, overrides: dict | None = None):
+    """``config`` as ``model_class`` takes it: in its own config class (own_config_class)
+    with the preset's values, ``overrides`` of that class's own fields (rmsnorm=True),
+    and its defaults for the rest. A Problem for an override the class does not have."""
+    overrides = overrides or {}
+    given = type(config)
+    wanted = own_config_class(model_class, given)
+    fields = {f.name for f in dataclasses.fields(wanted)} if wanted is not given else set()
+    if unknown := sorted(set(overrides) - fields):
+        raise Problem(
+            f"{model_class.__name__} takes a {wanted.__name__}, which has no {', '.join(unknown)}",
+            hint="draw a model whose own config class has these fields",
+        )
+    if wanted is given:
         return config
-    return wanted(**{f.name: getattr(config, f.name) for f in dataclasses.fields(given)})
+    return wanted(
+        **{f.name: getattr(config, f.name) for f in dataclasses.fields(given)}, **overrides
+    )
 
 
 class ModelCodeTimeout(BaseException):

@@ -19,10 +19,12 @@ from sphinx.util.console import strip_colors
 from ext._core import Problem
 from ext.arch_diagram import DRAWN, draw, draw_diagram, plain_lines, told_parts
 from ext.arch_diagram.request import parse
-from model_src import ngpt, presets, probe, train, visible
+from model_src import modern, ngpt, presets, probe, train, visible
 from model_src.model import GPT
 
 REPO = Path(__file__).resolve().parent.parent
+# Llama's five switches, as the After GPT-2 chapter draws them (its variant "all five")
+LLAMA = dict(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1)
 
 # name -> (target, options): one regression file each, tests/test_arch_diagram/<name>.txt
 DIAGRAMS = {
@@ -47,6 +49,16 @@ DIAGRAMS = {
     "ngpt_sort_block_focus": (
         "model_src.ngpt:NGPT",
         {"config": "sort,bias=False", "focus": "transformer.h.0", "depth": "2", "input": "1x11"},
+    ),
+    # as the After GPT-2 chapter draws it: Llama's five switches, ModernConfig's own fields
+    "modern_llama_block_focus": (
+        "model_src.modern:ModernGPT",
+        {
+            "config": ",".join(["sort", *(f"{k}={v}" for k, v in LLAMA.items())]),
+            "focus": "transformer.h.0",
+            "depth": "1",
+            "input": "1x11",
+        },
     ),
 }
 # The char corpus is cleaned from a pinned package by our own rules, which may still
@@ -312,6 +324,20 @@ def test_ngpt_ends_in_logits_and_loss_like_gpt(drawings):
     assert text.startswith(f"NGPT · preset sort, bias=False · {params(model):,} parameters\n")
 
 
+def test_a_modern_switch_in_config_draws_the_module_it_switches_on(drawings):
+    text = drawings["modern_llama_block_focus"]
+    model = modern.ModernGPT(modern.ModernConfig(**{**vars(presets.gpt_config("sort")), **LLAMA}))
+    total = sum(p.numel() for p in model.parameters())
+    assert text.startswith(f"ModernGPT · preset sort, bias=False · {total:,} parameters\n")
+    assert "\nn_kv_head=1 rmsnorm=True rope=True swiglu=True\n" in text  # the own fields set
+    assert text.count("RMSNorm(48)") == 3 and "LayerNorm" not in text  # ln_1, ln_2, ln_f
+    assert re.search(r"\n│ +mlp +SwiGLU +[\d,]+ ", text)
+    assert "wpe" not in text  # RoPE: no position table
+    attn = model.transformer.h[0].attn.c_attn  # one key/value head: C + 2·hs outputs
+    assert attn.out_features == 48 + 2 * 16
+    assert text.count("(+)◄") == 2  # the block's two residuals, drawn as GPT's Block
+
+
 def test_ngpt_with_a_position_table_puts_the_sum_back_on_the_sphere():
     from ext.arch_diagram.modules import Planner
     from ext.arch_diagram.trace import trace
@@ -421,6 +447,21 @@ def test_drawing_is_deterministic(drawings):
             "n_layer",
         ),
         ("model_src.model:GPT", {"config": "sort,n_layer=two"}, "n_layer expects int", "3"),
+        (  # a model's own config class: its fields are listed too
+            "model_src.modern:ModernGPT",
+            {"config": "sort,rmsnrom=True"},
+            "unknown config key 'rmsnrom'",
+            "bias; ModernConfig's own: rmsnorm, swiglu, rope, n_kv_head",
+        ),
+        (
+            "model_src.modern:ModernGPT",
+            {"config": "sort,rmsnorm=1"},
+            "config key rmsnorm expects bool, got 1",
+            "ModernConfig's value for preset sort is False",
+        ),
+        ("model_src.modern:ModernGPT", {"config": "sort,wpe=None"}, "wpe expects bool", "True"),
+        ("model_src.model:GPT", {"config": "sort,rmsnorm=True"}, "unknown config key", "bias"),
+        ("optimizer", {"config": "sort,rmsnorm=True"}, "unknown config key 'rmsnorm'", "bias"),
         ("generate", {"config": "sort,temperature=0"}, "temperature is a number above 0", "1"),
         ("generate", {"config": "sort,top_k=many"}, "top_k is a whole number", "every token"),
         ("generate", {"config": "sort,max_new_tokens=0"}, "at least 1", "leave it out"),
@@ -758,6 +799,7 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
     58: ("input 1x99999 is longer than block_size 8 of preset tiny", ":input: 1x8"),
     62: ("config key n_layer is a size, at least 1, not -1", "the preset's value is"),
     65: (":name: 'fig-mlp' is already the name of another target on this page", "once per page"),
+    69: ("unknown config key 'rmsnrom' for preset tiny", "bias; ModernConfig's own: rmsnorm,"),
 }
 DRAWN_ANYWAY = 1  # the second fig-mlp: drawn, under an anchor of its own
 

@@ -3,7 +3,7 @@ the calls into diagram elements.
 
 A module's flow is, by default, the calls it made, in order: right for MLP and any
 plain chain. A module called with no input (a learned scale) is drawn beside the path,
-joined by the op that takes its output. Seven modules do more than chain their children,
+joined by the op that takes its output. Nine modules do more than chain their children,
 and for them a small declarative layout, keyed by class name, says what the forward does:
 
     GPT                  wte, (+) wpe, drop, h ×N, ln_f, lm_head, [loss]
@@ -13,6 +13,8 @@ and for them a small declarative layout, keyed by class name, says what the forw
     NormBlock            for attn, then mlp: unit(h + alpha (unit(sublayer(h)) − h))
     NormAttention        c_attn, heads, [RoPE], unit, (×) s_qk, scores, mix, c_proj
     NormMLP              c_fc, split into u and v, (×) s_u, (×) s_v, u × SiLU(v·√C), c_proj
+    ModernGPT            wte, [(+) wpe], h ×N, ln_f, lm_head, [loss]
+    ModernBlock          as Block (its norm, attention and MLP are what its config picks)
 
 A layout is only drawn if the trace agrees with it: the calls come in its order, and
 every op it draws is an op the forward really ran, on exactly those tensors. If
@@ -31,10 +33,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .. import _core
 from .._core import Problem, shape_text
 from . import draw
-from .request import KINDS, Drawing, Live, Part, Request, defined_classes, run
+from .request import KINDS, Drawing, Live, Part, Request, defined_classes, import_target, run
 from .trace import (
     Call,
     Op,
@@ -85,17 +86,6 @@ def draw_module(request: Request, live: Live) -> Drawing:
             str(err), hint="draw less at once: a smaller :depth: or a submodule as the target"
         ) from err
     return Drawing(text, planner.notes, header, draw.sources(flow), planner.footnotes)
-
-
-def import_target(target: str):
-    try:
-        return _core.import_object(target)
-    except (ImportError, AttributeError) as err:
-        raise Problem(
-            f"cannot import {target!r}: {err}",
-            hint="write module.path:Name, importable from the project root "
-            "(e.g. model_src.model:GPT)",
-        ) from err
 
 
 def build_model(name: str, target, live: Live) -> tuple[nn.Module, str]:
@@ -261,7 +251,16 @@ LAYOUTS = {
     "NormBlock": (SphereStep("attn", "alpha_a"), SphereStep("mlp", "alpha_m")),
     "NormAttention": ("c_attn", SphereAttention("s_qk"), "c_proj"),
     "NormMLP": ("c_fc", Gated("s_u", "s_v"), "c_proj"),
+    "ModernGPT": (
+        "transformer.wte",
+        IfCalled("transformer.wpe", (SideInput("transformer.wpe"),)),
+        "transformer.h",
+        "transformer.ln_f",
+        "lm_head",
+        Loss(),
+    ),
 }
+LAYOUTS["ModernBlock"] = LAYOUTS["Block"]
 # how a side input joins the path, by the op that takes its output
 JOIN_OPS = {"add": "+", "mul": "×"}
 UNIT_TEXT = ("unit(·)", "to length 1")

@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import math
 import re
+import sys
 import textwrap
 import traceback
 from collections.abc import Callable
@@ -242,8 +243,11 @@ class Live:
     presets: object
     preset: str
     config: object
-    overrides: tuple[tuple[str, object], ...]
+    overrides: tuple[tuple[str, object], ...]  # of the preset's config fields
     settings: dict  # the kind's own settings (KIND_SETTINGS), overrides applied
+    # of the fields the model's own config class adds to the preset's (ModernConfig's
+    # rmsnorm, ...): applied when the model is built (own_config)
+    own: tuple[tuple[str, object], ...] = ()
 
     @property
     def name(self) -> str:
@@ -252,8 +256,10 @@ class Live:
         return f"preset {self.preset}{chosen}"
 
     def config_lines(self) -> list[str]:
-        """``block_size=11 vocab_size=3 ...``, wrapped to the diagram's width."""
-        fields = " ".join(f"{key}={value!r}" for key, value in config_fields(self.config).items())
+        """``block_size=11 vocab_size=3 ... rmsnorm=True``, wrapped to the diagram's width:
+        the preset's config, then the model's own fields it sets."""
+        values = [*config_fields(self.config).items(), *self.own]
+        fields = " ".join(f"{key}={value!r}" for key, value in values)
         return textwrap.wrap(fields, MAX_WIDTH, break_on_hyphens=False)
 
     def check_input(self, batch_time: tuple[int, int] | None) -> None:
@@ -284,7 +290,7 @@ class Live:
         torch.manual_seed(0)
         return run(
             f"building {model_class.__name__} for preset {self.preset}",
-            lambda: model_class(_core.own_config(model_class, self.config)),
+            lambda: model_class(_core.own_config(model_class, self.config, dict(self.own))),
             hint="check the config overrides",
         )
 
@@ -309,11 +315,15 @@ def resolve_live(request: Request) -> Live:
         raise Problem(
             f"unknown preset {preset!r}", hint=f"presets in {request.presets}: {', '.join(names)}"
         )
-    base = config_fields(
-        run(f"{request.presets}.gpt_config({preset!r})", lambda: presets.gpt_config(preset))
+    preset_config = run(
+        f"{request.presets}.gpt_config({preset!r})", lambda: presets.gpt_config(preset)
     )
+    base = config_fields(preset_config)
     settings = dict(KIND_SETTINGS.get(request.target, {}))
-    model_overrides = []
+    own_name, own = "", {}
+    if any(key not in base and key not in settings for key, _ in request.overrides):
+        own_name, own = own_fields(request.target, preset_config, preset)
+    model_overrides, own_overrides = [], []
     for key, value in request.overrides:
         if key in settings:
             valid, what, hint = SETTING_RULES[key]
@@ -321,34 +331,24 @@ def resolve_live(request: Request) -> Live:
                 raise Problem(f"{key}={value!r}: {key} is {what}", hint=hint)
             settings[key] = value
             continue
-        if key not in base:
+        if key not in base and key not in own:
+            theirs = f"; {own_name}'s own: {', '.join(own)}" if own else ""
             raise Problem(
                 f"unknown config key {key!r} for preset {preset}",
-                hint=f"valid keys: {', '.join([*base, *settings])}",
+                hint=f"valid keys: {', '.join([*base, *settings])}{theirs}",
             )
-        if not _fits(value, base[key]):
-            raise Problem(
-                f"config key {key} expects {type(base[key]).__name__}, got {value!r}",
-                hint=f"the preset's value is {base[key]!r}",
-            )
-        if _is_count(base[key]) and value < 1:  # a size or a count: n_layer, n_embd, ...
-            raise Problem(
-                f"config key {key} is a size, at least 1, not {value!r}",
-                hint=f"the preset's value is {base[key]!r}",
-            )
-        if _is_count(base[key]) and value > _core.MAX_MODEL_NUMBERS:  # a float could not say it
-            raise Problem(
-                f"config key {key} is a size of at most {_core.MAX_MODEL_NUMBERS:,} (the most "
-                f"numbers a diagram's model may hold), not {value!r}",
-                hint=f"the preset's value is {base[key]!r}",
-            )
-        model_overrides.append((key, value))
+        if key in base:
+            check_override(key, value, base[key], "the preset's value")
+            model_overrides.append((key, value))
+        else:
+            check_override(key, value, own[key], f"{own_name}'s value for preset {preset}")
+            own_overrides.append((key, value))
     config = run(
         f"{request.presets}.gpt_config({preset!r}, ...)",
         lambda: presets.gpt_config(preset, **dict(model_overrides)),
         hint="check the config overrides",
     )
-    live = Live(presets, preset, config, tuple(model_overrides), settings)
+    live = Live(presets, preset, config, tuple(model_overrides), settings, tuple(own_overrides))
     live.check_input(request.input)  # first: a long input is not a size problem
     # before the model is built: its weights alone could take the machine down
     if problem := _core.model_size_problem(config, *(request.input or (1, None))):
@@ -356,6 +356,66 @@ def resolve_live(request: Request) -> Live:
             problem, hint="draw a smaller config (n_embd, n_layer) or :input: (e.g. 1x11)"
         )
     return live
+
+
+def check_override(key: str, value, expected, whose: str) -> None:
+    """A Problem unless ``value`` may replace ``expected``, ``whose`` value (the preset's,
+    or that of a field the model's own config class adds): the same type, and a size or
+    a count from 1 to what a diagram's model may hold."""
+    said = f"{whose} is {expected!r}"
+    if not _fits(value, expected):
+        raise Problem(
+            f"config key {key} expects {type(expected).__name__}, got {value!r}", hint=said
+        )
+    if _is_count(expected) and value < 1:  # a size or a count: n_layer, n_embd, ...
+        raise Problem(f"config key {key} is a size, at least 1, not {value!r}", hint=said)
+    if _is_count(expected) and value > _core.MAX_MODEL_NUMBERS:  # a float could not say it
+        raise Problem(
+            f"config key {key} is a size of at most {_core.MAX_MODEL_NUMBERS:,} (the most "
+            f"numbers a diagram's model may hold), not {value!r}",
+            hint=said,
+        )
+
+
+def own_fields(target: str, config, preset: str) -> tuple[str, dict[str, object]]:
+    """The config class the target's module builds its model from, when it extends the
+    preset's ``config`` (modern.py's ModernConfig, ngpt.py's NGPTConfig), and the fields
+    it adds, valued as for the preset (its __post_init__ run: ModernConfig's wpe is a bool then);
+    ("", {}) when there is none. The model is the last class of the module that takes
+    one, as build_model looks for it (nanoGPT defines the whole model last)."""
+    if target in KINDS:
+        return "", {}
+    import_target(target)
+    module = sys.modules[target.partition(":")[0]]
+    given = type(config)
+    model = next(
+        (
+            cls
+            for cls in reversed(defined_classes(module))
+            if _core.own_config_class(cls, given) is not given
+        ),
+        None,
+    )
+    if model is None:
+        return "", {}
+    wanted = _core.own_config_class(model, given)
+    values = config_fields(
+        run(f"{wanted.__name__}(...) for preset {preset}", lambda: _core.own_config(model, config))
+    )
+    base = config_fields(config)
+    return wanted.__name__, {key: value for key, value in values.items() if key not in base}
+
+
+def import_target(target: str):
+    """The object ``module.path:Name`` names, or a Problem saying why it cannot be imported."""
+    try:
+        return _core.import_object(target)
+    except (ImportError, AttributeError) as err:
+        raise Problem(
+            f"cannot import {target!r}: {err}",
+            hint="write module.path:Name, importable from the project root "
+            "(e.g. model_src.model:GPT)",
+        ) from err
 
 
 def _whole(value) -> bool:
