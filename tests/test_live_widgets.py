@@ -744,6 +744,30 @@ def test_a_rejected_input_never_sits_beside_the_last_inputs_result(
     assert readout.inner_text() == answered
 
 
+def test_a_rejected_prompt_leaves_no_sizes_or_values_beside_the_source(open_page):
+    """The annotated source beside the attention widget said "for your input: B = 1,
+    T = 5" and showed query 4's scores while the widget refused "CBX": they were the
+    last prompt's. A rejected prompt takes them away; a good one brings them back."""
+    page = open_page("attention")
+    widget = live(page, "#live-attention-sort-0")
+    field = widget.locator("input[type=text]")
+    beside = page.locator(".annotated-source:has(.as-symbols[data-as-preset=sort])").first
+    sizes, values = beside.locator(".as-live").first, beside.locator(".as-value")
+
+    def shown() -> tuple[str, int]:
+        return sizes.text_content(), sum(v.is_visible() for v in values.all())
+
+    field.fill("CBACA")
+    page.wait_for_function("(s) => s.textContent.includes('T = 5')", arg=sizes.element_handle())
+    assert shown()[1] > 0
+    field.fill("CBX")
+    page.wait_for_function("(s) => s.textContent === ''", arg=sizes.element_handle())
+    assert shown() == ("", 0)
+    field.fill("CBACA")
+    page.wait_for_function("(s) => s.textContent.includes('T = 5')", arg=sizes.element_handle())
+    assert shown()[1] > 0
+
+
 def test_the_temperature_slider_reaches_where_the_sort_model_errs():
     """The chapter says: turn the temperature up to watch the sort model make mistakes.
     At the slider's top, most seeds do (at 2, the old top, about one in six did)."""

@@ -65,6 +65,9 @@
     if (problem) {
       kit.write(widget.status, problem); // once, not at each key
       kit.hideStale(widget, true); // it read another prompt
+      // nor do the sizes and values beside the source: they go back to B, T and no row
+      widget.tell("input", {});
+      widget.tell("select", {});
       return false;
     }
     const start = performance.now();
