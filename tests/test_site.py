@@ -1327,3 +1327,25 @@ def test_the_calculators_table_fits_a_phone(site, browser):
                 assert "calls" in sizes["text"], sizes
         finally:
             context.close()
+
+
+def test_a_heading_that_wraps_on_a_phone_keeps_a_hyphenated_name_whole(site, browser):
+    """'11. After GPT-2' broke after 'GPT-' at 390 px, leaving '2' alone on a line under
+    the title; headings wrap balanced, so the break falls at the space before 'GPT-2'."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(site + "chapters/modern.html")
+        lines = page.locator(".bd-article h1").first.evaluate(
+            """h => {
+                const text = [...h.childNodes].find(n => n.nodeType === 3 && n.data.includes("GPT-2"));
+                const range = document.createRange();
+                const at = text.data.indexOf("GPT-2");
+                range.setStart(text, at);
+                range.setEnd(text, at + 5);
+                return range.getClientRects().length;
+            }"""
+        )
+        assert lines == 1, f"'GPT-2' is on {lines} lines"
+    finally:
+        context.close()
