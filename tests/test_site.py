@@ -1338,7 +1338,8 @@ def test_a_heading_that_wraps_on_a_phone_keeps_a_hyphenated_name_whole(site, bro
         page.goto(site + "chapters/modern.html")
         lines = page.locator(".bd-article h1").first.evaluate(
             """h => {
-                const text = [...h.childNodes].find(n => n.nodeType === 3 && n.data.includes("GPT-2"));
+                const text = [...h.childNodes].find(
+                    n => n.nodeType === 3 && n.data.includes("GPT-2"));
                 const range = document.createRange();
                 const at = text.data.indexOf("GPT-2");
                 range.setStart(text, at);
