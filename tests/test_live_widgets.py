@@ -728,6 +728,8 @@ def test_a_rejected_input_never_sits_beside_the_last_inputs_result(
         "([s, said]) => s.textContent.includes(said)", arg=[status.element_handle(), said]
     )
     assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby").split()
+    assert status.get_attribute("id") in described  # why, read with "invalid" in the field
     assert not any(part.is_visible() for part in result.all())
     assert readout.inner_text() == ""
     assert answered not in widget.inner_text()
@@ -740,6 +742,7 @@ def test_a_rejected_input_never_sits_beside_the_last_inputs_result(
     ask(good)
     page.wait_for_function(ANSWERED, arg=readout.element_handle())
     assert field.get_attribute("aria-invalid") == "false"
+    assert status.get_attribute("id") not in field.get_attribute("aria-describedby").split()
     assert result.first.is_visible() and said not in status.inner_text()
     assert readout.inner_text() == answered
 

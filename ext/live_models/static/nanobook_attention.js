@@ -60,7 +60,7 @@
     const { widget, options, view, state } = w;
     const text = kit.normalised(model, view.input);
     const problem = kit.problemWith(options.promptRule, model.name, text);
-    view.input.setAttribute("aria-invalid", problem ? "true" : "false");
+    kit.markInvalid(widget, view.input, Boolean(problem));
     view.note(problem ? null : options.trained, text);
     if (problem) {
       kit.write(widget.status, problem); // once, not at each key

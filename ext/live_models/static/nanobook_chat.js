@@ -240,7 +240,7 @@
     );
     view.hint.textContent = `${kit.trainedOn(run.trained)} Letters ${model.chat.letters.join(", ")} (lower case is read as upper case): up to ${limits.join(", ")}.`;
     const problemNow = problem(model, request, text);
-    letters.setAttribute("aria-invalid", problemNow ? "true" : "false");
+    kit.markInvalid(widget, letters, Boolean(problemNow));
     view.note(problemNow ? null : run.trained, request + text);
     widget.status.textContent = problemNow || "";
     kit.hideStale(widget, Boolean(problemNow)); // the last turn's reply is not this one's

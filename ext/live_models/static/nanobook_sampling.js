@@ -165,10 +165,11 @@
       model.name,
       kit.normalised(model, view.prompt),
     );
-    view.prompt.setAttribute("aria-invalid", problem ? "true" : "false");
+    kit.markInvalid(widget, view.prompt, Boolean(problem));
     view.note(problem ? null : options.trained, view.prompt.value);
     const badSeed = seedProblem(view.seed, options.ranges.seed);
-    view.seed.setAttribute("aria-invalid", badSeed ? "true" : "false");
+    // the status line says the prompt's problem first
+    kit.markInvalid(widget, view.seed, Boolean(badSeed), Boolean(badSeed) && !problem);
     run.sampler = null;
     if (problem || badSeed) {
       kit.write(widget.status, problem || badSeed); // once, not at each key

@@ -215,7 +215,7 @@
     function start(model) {
       clearTimeout(timer.id);
       const problem = kit.problemWith(options.promptRule, model.name, prompt.value);
-      prompt.setAttribute("aria-invalid", problem ? "true" : "false");
+      kit.markInvalid(widget, prompt, Boolean(problem));
       view.note(problem ? null : options.trained, prompt.value);
       if (problem) {
         // said at each Run, as a result is; the last sum's completion is not this one's

@@ -195,6 +195,19 @@
     }
   }
 
+  /** A field the widget rejects (`invalid`) is marked so, and described by the status
+      line that says why while it does (`said`): coming back to the field, a screen reader
+      reads the reason with "invalid", not the hint alone. */
+  function markInvalid(widget, input, invalid, said = invalid) {
+    input.setAttribute("aria-invalid", invalid ? "true" : "false");
+    const status = widget.status.id;
+    const ids = (input.getAttribute("aria-describedby") || "").split(" ");
+    const others = ids.filter((id) => id && id !== status);
+    const described = [...others, ...(said ? [status] : [])].join(" ");
+    if (described) input.setAttribute("aria-describedby", described);
+    else input.removeAttribute("aria-describedby");
+  }
+
   // how long a reader typing pauses before what the typing changed is said (ms)
   const PAUSE = 500;
   const saying = new WeakMap(); // a live region -> its timer, while the reader types
@@ -288,6 +301,7 @@
   function setUp(root, options, { loadWhenSeen = true } = {}) {
     const id = `nb-live-${++counter}`;
     const status = element("p", {
+      id: `${id}-status`,
       className: "nb-live-status",
       role: "status",
       "aria-live": "polite",
@@ -775,6 +789,7 @@
     write,
     say,
     hideStale,
+    markInvalid,
     textInput,
     button,
     hint,
