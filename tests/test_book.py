@@ -517,7 +517,8 @@ def test_the_finetuning_chapter_says_what_its_tables_show(book_html):
     fine-tune forgets and the mixture keeps, LoRA's parameters, and the exact restore."""
     page = book_html / "chapters/finetuning.html"
     masking = _section(page, "ch-finetuning-sft")
-    steps = [int(s) for s in re.search(r"steps of chat((?: \d+)+)", masking).group(1).split()]
+    header = re.search(r"held-out accuracy on ↑, at step run seed((?: \d+)+)", masking)
+    steps = [int(s) for s in header.group(1).split()]
     curves = {}
     for name, seed, values in re.findall(
         r"(chat, unmasked|chat|#, unmasked|#) (\d{4,}) ((?:[\d.]+% ?)+)", masking
