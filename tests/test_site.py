@@ -1350,3 +1350,20 @@ def test_a_heading_that_wraps_on_a_phone_keeps_a_hyphenated_name_whole(site, bro
         assert lines == 1, f"'GPT-2' is on {lines} lines"
     finally:
         context.close()
+
+
+def test_an_architecture_diagram_fits_the_column_of_a_1280_px_screen(site, browser):
+    """A diagram's widest lines (78 columns, where its header wraps) came 3 px wider than
+    the column at 1280 px with the theme's padding, so the After GPT-2 and nGPT diagrams
+    scrolled sideways for nothing."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        for chapter in ("modern", "ngpt", "block"):
+            page.goto(site + f"chapters/{chapter}.html")
+            sizes = page.locator(".arch-diagram pre").evaluate_all(
+                "pres => pres.map(p => [p.clientWidth, p.scrollWidth])"
+            )
+            assert sizes and all(whole <= shown for shown, whole in sizes), (chapter, sizes)
+    finally:
+        context.close()
