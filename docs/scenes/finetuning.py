@@ -97,6 +97,10 @@ class FinetuneScene(BookScene):
         targets.arrange(RIGHT, buff=0.06).next_to(inputs, DOWN, buff=0.5)
         x_label = label("x", 28, ROLE["ids"]).next_to(inputs, LEFT, buff=0.25)
         y_label = label("y", 28, POSITIVE).next_to(targets, LEFT, buff=0.25)
+        # the rows in words, as the cells show them (the cells come on one by one)
+        said(x_label, f"x, what the model reads: {' '.join(tokens[:-1])}")
+        shown = [t if scored else "−1" for t, scored in zip(tokens[1:], trained[1:], strict=True)]
+        said(y_label, f"y, its targets: {' '.join(shown)}")
         self.play(LaggedStart(*[FadeIn(c) for c in inputs], lag_ratio=0.05), FadeIn(x_label))
         self.play(LaggedStart(*[FadeIn(c) for c in targets], lag_ratio=0.05), FadeIn(y_label))
         scored = sum(trained[1:])
