@@ -20,6 +20,7 @@ from test_live_training_widget import (
     notices_with_and_without_javascript,
     said_during_a_two_step_run,
     stopped_by_a_runaway_rate,
+    trains_again_to_the_end,
     widgets,
 )
 
@@ -357,11 +358,7 @@ def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(opened):
     page = opened("index")
     widget = page.locator(".nb-live-training")
     stopped_by_a_runaway_rate(page, widget, "RL")
-    widget.get_by_label("Learning rate", exact=True).fill(str(chapter_values()["learning-rate"]))
-    widget.get_by_label("Steps", exact=True).fill("2")
-    button(widget, "Train again").click()
-    status_starts(page, "Done: 2 steps")
-    assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")
+    trains_again_to_the_end(page, widget, chapter_values()["learning-rate"])
 
 
 @pytest.mark.browser

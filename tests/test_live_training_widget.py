@@ -1131,6 +1131,20 @@ def stopped_by_a_runaway_rate(page, widget, what: str) -> int:
     return step
 
 
+def trains_again_to_the_end(page, widget, rate: float) -> None:
+    """After a stopped run: the learning rate set to `rate`, a 2-step run trained again
+    goes to its end (the controls still work)."""
+    widget.get_by_label("Learning rate", exact=True).fill(str(rate))
+    widget.get_by_label("Steps", exact=True).fill("2")
+    button(widget, "Train again").click()
+    page.wait_for_function(
+        "document.querySelector('.nb-live-training .nb-live-status').textContent"
+        ".startsWith('Done: 2 steps')",
+        timeout=300_000,
+    )
+    assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")
+
+
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
 def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(page_of):
@@ -1140,12 +1154,4 @@ def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(page_of):
     page = page_of("index")
     widget = page.locator(".nb-live-training")
     stopped_by_a_runaway_rate(page, widget, "Training")
-    widget.get_by_label("Learning rate", exact=True).fill(str(book_values()["learning-rate"]))
-    widget.get_by_label("Steps", exact=True).fill("2")
-    button(widget, "Train again").click()
-    page.wait_for_function(
-        "document.querySelector('.nb-live-training .nb-live-status').textContent"
-        ".startsWith('Done: 2 steps')",
-        timeout=300_000,
-    )
-    assert widget.locator(".nb-training-progress").inner_text().startswith("Step 2 of 2 ")
+    trains_again_to_the_end(page, widget, book_values()["learning-rate"])
