@@ -24,11 +24,12 @@ import io
 import itertools
 import re
 import tokenize
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.util import logging
 
-from . import _core
+from . import _core, myst_pages
 
 logger = logging.getLogger(__name__)
 
@@ -83,24 +84,15 @@ def draws_a_colour_map(code: str) -> bool:
     )
 
 
-def cell_code(cell: nodes.Element, source: str) -> str:
+def cell_code(cell: nodes.Element, cells: list[myst_pages.Cell]) -> str:
     """The code of a code cell: what it shows, or for a cell whose input is removed, its
-    lines in the page's text ``source``, from its fence to the fence that closes it ("" if
-    the page is not MyST text)."""
+    source as the page's text has it: of the page's ``cells`` (myst_pages), the last that
+    opens at or before the node's line ("" if none does: a page read from a notebook)."""
     for part in cell.findall(nodes.container):
         if part.get("nb_element") == "cell_code_source":
             return part.astext()
-    lines = source.splitlines()
-    start = fence_line(source, cell.line)
-    if not start or start > len(lines) or not FENCE.match(lines[start - 1]):
-        return ""
-    fence = lines[start - 1].strip().partition("{")[0]
-    body = []
-    for line in lines[start:]:
-        if line.strip() == fence:
-            break
-        body.append(line)
-    return "\n".join(body)
+    opened = [code for code in cells if cell.line and code.line <= cell.line]
+    return opened[-1].source if opened else ""
 
 
 def output_images(cell: nodes.Element):
@@ -114,11 +106,11 @@ def code_cells(doctree: nodes.document):
     return (c for c in doctree.findall(nodes.container) if c.get("nb_element") == "cell_code")
 
 
-def mark_colour_maps(doctree: nodes.document, source: str) -> None:
+def mark_colour_maps(doctree: nodes.document, cells: list[myst_pages.Cell]) -> None:
     """Give every image of a cell that draws a colour map the class ``nb-colour-map``."""
     for cell in code_cells(doctree):
         images = list(output_images(cell))
-        if images and draws_a_colour_map(cell_code(cell, source)):
+        if images and draws_a_colour_map(cell_code(cell, cells)):
             for image in images:
                 if COLOUR_MAP not in image["classes"]:
                     image["classes"].append(COLOUR_MAP)
@@ -143,12 +135,20 @@ def page_text(app, docname: str) -> str:
         return ""
 
 
+def page_cells(app, docname: str) -> list[myst_pages.Cell]:
+    """The page's code cells as MyST-NB reads them (none for a page that is no MyST text)."""
+    try:
+        return myst_pages.read(Path(app.env.doc2path(docname)), app.env.myst_config).cells
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def check_cell_images(app, doctree: nodes.document) -> None:
     docname = app.env.docname
     if not any(image for cell in code_cells(doctree) for image in output_images(cell)):
         return
+    mark_colour_maps(doctree, page_cells(app, docname))
     source = page_text(app, docname)
-    mark_colour_maps(doctree, source)
     for cell, missing in images_without_alt(doctree):
         many = f" ({missing} images)" if missing > 1 else ""
         _core.warn(
