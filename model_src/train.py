@@ -19,6 +19,7 @@ val_loss). One line per evaluation goes to stderr.
 """
 
 import ast
+import contextlib
 import difflib
 import json
 import math
@@ -74,6 +75,9 @@ DEFAULTS = dict(
     # system
     device="cpu",
     compile=False,
+    # the arithmetic of steps and evaluations: 'float32', or 'float64' over float32 weights
+    # (see arithmetic())
+    dtype="float32",
     seed=1337,
     threads=0,  # torch threads while training; 0 leaves torch's choice alone
 )
@@ -166,18 +170,51 @@ def get_lr(it: int, config: Mapping) -> float:
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
+@contextlib.contextmanager
+def arithmetic(model, optimizer, dtype: str):
+    """Run a step's (or, with no optimizer, an evaluation's) arithmetic in `dtype`, the
+    weights and the optimiser's moments keeping their own dtype (float32) between steps:
+    nanoGPT's autocast context, turned upwards (it computes in bfloat16 over float32
+    weights). With 'float64' a run is one run on any machine: another CPU, thread count
+    or the page's JavaScript sums in another order, which moves a float64 result by
+    about 1e-16 of itself, far below float32's spacing of 6e-8, so rounding each weight
+    back to float32 lands on the same value (except, rarely, one a hair from halfway).
+    In float32 the same differences change the weights themselves and grow from step to
+    step."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    kept = next(model.parameters()).dtype
+    if dtype == "float32":
+        yield
+        return
+    _cast(model, optimizer, torch.float64)
+    try:
+        yield
+    finally:
+        _cast(model, optimizer, kept)  # for float32 weights, the rounding to the nearest
+
+
+def _cast(model, optimizer, dtype: torch.dtype) -> None:
+    model.to(dtype)  # the same Parameter objects, so the optimiser still holds them
+    for state in optimizer.state.values() if optimizer else ():
+        for key, value in state.items():
+            if key != "step" and torch.is_tensor(value) and value.is_floating_point():
+                state[key] = value.to(dtype)
+
+
 @torch.no_grad()
 def estimate_loss(model, batches: Callable, config: Mapping) -> dict[str, float]:
     """Mean loss over eval_iters batches of each split. One training batch is a noisy
     estimate; the same seeded batches every time make evaluations comparable."""
     model.eval()
     losses = {}
-    for split in ("train", "val"):
-        generator = torch.Generator().manual_seed(config["seed"])
-        total = 0.0
-        for _ in range(config["eval_iters"]):
-            total += model(*batches(split, generator))[1].item()
-        losses[split] = total / config["eval_iters"]
+    with arithmetic(model, None, config["dtype"]):
+        for split in ("train", "val"):
+            generator = torch.Generator().manual_seed(config["seed"])
+            total = 0.0
+            for _ in range(config["eval_iters"]):
+                total += model(*batches(split, generator))[1].item()
+            losses[split] = total / config["eval_iters"]
     model.train()
     return losses
 
@@ -326,17 +363,17 @@ def fit(
         lr = get_lr(iter_num, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)  # muon.py: Muon's own multiple
-        t0 = time.perf_counter()
-        loss_sum = 0.0
-        for _ in range(accum):
-            _, loss = forward(*batches("train", generator))
-            # gradients add up over micro-batches; dividing makes the sum a mean
-            (loss / accum).backward()
-            loss_sum += loss.item()
-        if cfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        t0, loss_sum = time.perf_counter(), 0.0
+        with arithmetic(model, optimizer, cfg["dtype"]):
+            for _ in range(accum):
+                _, loss = forward(*batches("train", generator))
+                # gradients add up over micro-batches; dividing makes the sum a mean
+                (loss / accum).backward()
+                loss_sum += loss.item()
+            if cfg["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         step_seconds += time.perf_counter() - t0
         iter_num += 1
 

@@ -319,3 +319,34 @@ def test_fit_trains_any_batches_and_never_scores_a_minus_one_target(tmp_path):
     # add nothing, and training with them equals training on the rows cut short
     masked, cut = weights_after(cut=False), weights_after(cut=True)
     assert all(torch.allclose(masked[k], cut[k], atol=1e-6) for k in masked)
+
+
+def test_float64_arithmetic_keeps_a_run_whatever_order_it_sums_in():
+    """The sort preset's arithmetic (float64 over float32 weights): one batch of 32 a step
+    and four micro-batches of 8 sum each step's gradient in different orders, yet keep the
+    same losses to float64's rounding and the same float32 weights, but for the key
+    biases, whose exact gradient is 0 (softmax ignores a shift shared by a row's scores),
+    so that AdamW steps them by rounding noise. In float32 the two runs differ."""
+    from model_src import presets
+
+    def run(dtype: str, accum: int) -> tuple[list[float], dict]:
+        overrides = dict(max_iters=30, log_interval=1, eval_interval=30, eval_iters=1)
+        overrides.update(dtype=dtype, batch_size=32 // accum, gradient_accumulation_steps=accum)
+        cfg = training.resolve_config(presets.config_file("sort"), overrides)
+        torch.manual_seed(cfg["seed"])
+        model = GPT(presets.gpt_config("sort"))
+        log = training.fit(model, cfg, training.memory_batches(presets.dataset("sort"), cfg))
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # kept float32
+        return [record["loss"] for record in log["log"]], model.state_dict()
+
+    assert training.resolve_config(presets.config_file("sort"))["dtype"] == "float64"
+    (whole, whole_weights), (micro, micro_weights) = run("float64", 1), run("float64", 4)
+    assert max(abs(a - b) for a, b in zip(whole, micro, strict=True)) < 1e-12
+    for name, weight in whole_weights.items():
+        same = weight == micro_weights[name]
+        if name.endswith("attn.c_attn.bias"):
+            same = same.view(3, -1)[[0, 2]]  # queries and values; the keys' third aside
+        assert same.all(), name
+    assert run("float32", 1)[0] != run("float32", 4)[0]
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        run("bfloat16", 1)
