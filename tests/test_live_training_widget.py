@@ -23,14 +23,18 @@ from sphinx.util.console import strip_colors
 from ext.live_models import compute, training_widget
 from ext.live_models.kinds.sampling import draw, mulberry32
 from ext.live_models.kinds.training import TrainingSpec
+from ext.live_models.training import training_data
 from ext.live_models.training_bounds import ARROW_KEYS, TRAINING_NUMBERS
-from model_src import presets, probe, train, trained
+from model_src import presets, probe, tasks, train, trained
 from model_src.model import GPT, GPTConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PRESET = "sort"
 RETRACE_TOLERANCE = training_widget.RETRACE_TOLERANCE
-RETRACED = 30  # the steps whose losses the page must give as PyTorch does, within 1e-4
+# the steps whose losses the page must give as PyTorch does (issue 47: within 1e-3 for the
+# first 100): in the sort preset's arithmetic the two runs hold the same float32 weights,
+# so the losses agree to float64's rounding
+RETRACED = 100
 
 
 def widgets(page: Path) -> list[dict]:
@@ -245,15 +249,15 @@ def page_of(open_test_root_page):
     return open_
 
 
-def train_fit(steps: int, dtype: torch.dtype) -> tuple[list[dict], GPT]:
+def train_fit(steps: int) -> tuple[list[dict], GPT]:
     """train.fit with the book run's settings for `steps` steps, logging every step, from
-    the book run's start: its log and the trained model."""
+    the book run's start: its log and the trained model (float32 weights, as the page's)."""
     seed = trained.get(PRESET).config["seed"]
     cfg = train.resolve_config(
         presets.config_file(PRESET), {"log_interval": 1, "max_iters": steps, "seed": seed}
     )
     torch.manual_seed(seed)
-    model = GPT(presets.gpt_config(PRESET)).to(dtype)
+    model = GPT(presets.gpt_config(PRESET))
     log = train.fit(model, cfg, train.memory_batches(presets.dataset(PRESET), cfg))["log"]
     return log, model.eval()
 
@@ -308,10 +312,10 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert status.inner_text().startswith(f"Step {before + 1} done")
     # the first steps are train.fit's, from the book run's start, and the book's own log's
     losses = [r["loss"] for r in records[:RETRACED]]
-    log, _ = train_fit(RETRACED, torch.float32)
-    assert max(abs(a - b["loss"]) for a, b in zip(losses, log, strict=True)) <= 1e-4
+    log, _ = train_fit(RETRACED)
+    assert max(abs(a - b["loss"]) for a, b in zip(losses, log, strict=True)) <= 1e-10
     book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
-    assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-4
+    assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-10
     # the log table: train.fit's log_interval rows, each record's numbers
     logged = [r for r in records if r["iter"] % 5 == 0]
     expected = [f"{r['iter']}\t{r['loss']:.4f}\t{book[r['iter']]:.4f}\t–\t–" for r in logged]
@@ -341,7 +345,15 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
         ".startsWith('Done')",
         timeout=300_000,
     )
-    kept, parted = followed(page.evaluate("window.records"), book)
+    records = page.evaluate("window.records")
+    kept, parted = followed(records, book)
+    # the finished model sorts the held-out problems as the book's PyTorch model does,
+    # within one problem (issue 47)
+    data = training_data(PRESET)
+    problems = len(data["val"]) // data["seq_len"]
+    final = [r for r in records if "accuracy" in r][-1]
+    books = tasks.sort_accuracy(trained.get(PRESET).model)
+    assert abs(round(final["accuracy"] * problems) - round(books * problems)) <= 1
     status = widget.locator(".nb-live-status").inner_text()
     within = f"Your losses stayed within {RETRACE_TOLERANCE:g} of the book's PyTorch run's"
     if not parted:
@@ -349,8 +361,8 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
         return
     assert parted > RETRACED
     assert f"{within} to step {kept}, then parted from them at step {parted}: " in status
-    book_dtype = str(torch.get_default_dtype()).removeprefix("torch.")  # as train.fit ran it
-    assert f"float64 against PyTorch's {book_dtype})" in status
+    assert trained.get(PRESET).config["dtype"] == "float64"  # the book run's arithmetic
+    assert "a weight's float32 rounding that fell the other way, grown over" in status
     progress = widget.locator(".nb-training-progress").inner_text()
     assert progress.endswith(f" · parted from the book's run at step {parted}")
 
@@ -368,11 +380,12 @@ def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | No
 def handed_over(page, widget, steps: int) -> None:
     """The reader's model, handed over, reads the attention widget's prompt and samples in
     the sampling widget: its answer, its predictions and its draws are those of train.fit's
-    model after as many steps (float64). A screen reader hears where it went (the training
-    widget's status line), not the lines of the widgets it redraws far below."""
+    model after as many steps (its weights read in float64). A screen reader hears where it
+    went (the training widget's status line), not the lines of the widgets it redraws."""
     page.evaluate(LISTEN_TO_LIVE_REGIONS)
     button(widget, "Use my model in the attention and sampling widgets").click()
-    _, model = train_fit(steps, torch.float64)
+    _, model = train_fit(steps)
+    model = model.double()  # the same weights, read in float64 as the page reads them
     entry = trained.get(PRESET)
     attention = page.locator(".nb-live-attention")
     assert chosen_model(attention) == f"your model (step {steps})"

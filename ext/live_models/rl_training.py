@@ -135,6 +135,7 @@ def rl_rules(model) -> dict:
         "groups": training.optimizer_groups(model, settings),
         "optimizer": training.optimizer_rules(model, settings),
         "layer_norm_eps": compute.layer_norm_eps(model),
+        "weights_dtype": training.weights_dtype(model),
         "rl": {
             "prompts": rl_runs.PROMPTS,
             "group": rl_runs.GROUP,

@@ -13,7 +13,11 @@ reads comes from here, made by model_src's own code, never retyped in JavaScript
   ``"setting"`` when it is the ``weight_decay`` setting, else its own number;
 * ``optimizer``: the class and the defaults the optimiser was built with (eps);
 * ``layer_norm_eps``: the eps the model's LayerNorms add to the variance
-  (``compute.layer_norm_eps``), which the page's forward pass adds too.
+  (``compute.layer_norm_eps``), which the page's forward pass adds too;
+* ``weights_dtype``: the dtype the model's weights (and AdamW's moments) are kept in
+  between steps, to which the page rounds them after each step as ``train.fit`` does
+  (``train.arithmetic``); the page's arithmetic is float64, the sort preset's
+  ``dtype`` setting.
 
 ``training_data`` hands over the rows the batches are drawn from, and the held-out
 rows' rule and probe the page scores and draws the model with. The page draws them as
@@ -48,6 +52,7 @@ SETTINGS = (
     "eval_interval",
     "eval_iters",
     "log_interval",
+    "dtype",
 )
 # Two weight decays the groups are probed with: a group that applies the setting shows
 # each; a group with a decay of its own shows that one both times.
@@ -98,6 +103,11 @@ def optimizer_rules(model, settings: dict) -> dict:
     }
 
 
+def weights_dtype(model) -> str:
+    """The dtype ``model`` keeps its weights in between steps: "float32" for the book's."""
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
+
+
 def training_rules(preset: str, **overrides) -> dict:
     """The trainer's rules for ``preset`` trained with ``overrides`` (train.py settings,
     such as n_layer=1 or grad_clip=0.0): settings, model shape, groups, optimiser,
@@ -119,6 +129,7 @@ def training_rules(preset: str, **overrides) -> dict:
         "groups": optimizer_groups(model, settings),
         "optimizer": optimizer_rules(model, settings),
         "layer_norm_eps": layer_norm_eps(model),
+        "weights_dtype": weights_dtype(model),
     }
 
 

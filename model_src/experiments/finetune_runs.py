@@ -23,11 +23,10 @@ from pathlib import Path
 import torch
 
 from .. import chat, lora, presets, trained
-from .. import train as training
 from ..finetune import context, fine_tune, token_ids
 from ..model import GPT
 from . import seeds
-from .runner import Experiment, seed_by_seed
+from .runner import Experiment, seed_by_seed, sort_settings
 
 # Every run with eight seeds, paired: the chapter's comparisons rest on all of them
 # (verdicts.py); its curves show the first two.
@@ -55,8 +54,7 @@ def settings(name: str, seed: int) -> dict:
     spec = RUNS[name]
     lr = LEARNING_RATE["lora" if spec["rank"] else "full"]
     steps = spec["max_iters"]
-    return training.resolve_config(
-        presets.config_file("sort"),
+    return sort_settings(
         dict(seed=seed, max_iters=steps, lr_decay_iters=steps, eval_interval=steps,
              learning_rate=lr, min_lr=lr / 10, warmup_iters=20, eval_iters=4,
              block_size=context()),

@@ -33,7 +33,7 @@ import torch
 from .. import passk, prepare, presets, rl, tasks, trained
 from .. import train as training
 from . import seeds
-from .runner import Experiment, rows
+from .runner import Experiment, rows, sort_settings
 
 START_ITERS = 60  # a tenth of the sort preset's 600 steps: right on some prompts only
 PROMPTS = 8  # prompts per RL step
@@ -164,7 +164,7 @@ def supervised_settings(seed: int) -> dict:
     clipping, as the start model trained) at the RL runs' steps and constant rate. fit's
     own loss estimate goes unread (evaluate scores the run), so one batch a split."""
     overrides = dict(seed=seed, max_iters=STEPS, learning_rate=LEARNING_RATE, decay_lr=False)
-    return training.resolve_config(presets.config_file("sort"), {**overrides, "eval_iters": 1})
+    return sort_settings({**overrides, "eval_iters": 1})
 
 
 def train_supervised(seed: int) -> dict:

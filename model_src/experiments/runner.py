@@ -29,6 +29,7 @@ from buildlib.processes import Task, run_longest_first
 from buildlib.store import Store, default_cache, write_meta
 
 from .. import presets, trained
+from ..train import resolve_config
 from . import seeds
 
 Run = tuple[str, int]  # (name, seed)
@@ -46,6 +47,15 @@ def rows(preset: str) -> tuple[bytes, bytes]:
     rows (an experiment's `inputs`, as functools.partial(rows, "sort"))."""
     data = presets.dataset(preset)
     return data.train.tobytes(), data.val.tobytes()
+
+
+def sort_settings(overrides: Mapping) -> dict:
+    """The sort preset's training settings with `overrides`, for an experiment's run: in
+    float32 arithmetic unless the overrides say otherwise. The preset's float64
+    (train.arithmetic) makes the book's one sort run the same on every machine and
+    in the page; an experiment's claims rest on its seeds instead, and float32 trains
+    them faster."""
+    return resolve_config(presets.config_file("sort"), {"dtype": "float32", **overrides})
 
 
 def one_by_one(runs: list[Run]) -> list[list[Run]]:

@@ -8,11 +8,13 @@ Every run uses the sort preset's settings and the loop of train.py: the same see
 initialisation, batches, AdamW groups, learning-rate schedule and clipping. A run's spec
 names the switches of ModernConfig it turns on and, for a few probes, a training setting
 it changes (a learning rate; `muon_lr` trains the block's matrices with Muon; `ngpt`
-trains ngpt.py's model instead). So the "GPT-2" variant (nothing changed) retraces the
-book's sort model step for step. Every run is trained with SEEDS; the runs the chapters
-compare (COMPARED) with more seeds, up to the step where the comparisons are read. Each
-run is kept by runner.py in the book's store, keyed on the code (this file, modern.py and
-all they import), the data, the settings and the seed.
+trains ngpt.py's model instead). The runs train in float32, where the book's sort model
+trains in float64 (runner.sort_settings); "GPT-2, float64", the GPT-2 variant (nothing
+changed) in the sort model's arithmetic, retraces it step for step. Every run is trained
+with SEEDS; the runs the chapters compare (COMPARED) with more seeds, up to the step
+where the comparisons are read. Each run is kept by runner.py in the book's store, keyed
+on the code (this file, modern.py and all they import), the data, the settings and the
+seed.
 """
 
 from dataclasses import fields
@@ -26,7 +28,7 @@ from .. import train as training
 from ..modern import ModernConfig, ModernGPT, window_mask
 from ..ngpt import NGPT, NGPTConfig
 from . import seeds
-from .runner import Experiment, rows
+from .runner import Experiment, rows, sort_settings
 
 # One change at a time against GPT-2's block, then all five together (Llama's recipe).
 # The sort model has 3 heads, so grouped-query attention can only share one k/v head.
@@ -75,6 +77,10 @@ WINDOW_RUNS: dict[str, dict] = {f"window {w}": dict(window=w) for w in WINDOWS.v
 MUON: dict[str, dict] = {"Muon": dict(muon_lr=0.02)}
 # ngpt.py's model, with the paper's RoPE and with GPT-2's learned position table.
 NGPT_RUNS: dict[str, dict] = {"nGPT": dict(ngpt=True), "nGPT + wpe": dict(ngpt=True, wpe=True)}
+# GPT-2 in the sort preset's own float64 arithmetic: the other runs train in float32
+# (runner.sort_settings), so this one is the check that the loop here is train.py's, to
+# the bit: it retraces the book's sort model.
+BOOK_ARITHMETIC: dict[str, dict] = {"GPT-2, float64": dict(dtype="float64")}
 SPECS = {
     **VARIANTS,
     **POSITION_PROBES,
@@ -83,6 +89,7 @@ SPECS = {
     **MUON,
     **NGPT_RUNS,
     **WINDOW_RUNS,
+    **BOOK_ARITHMETIC,
 }
 # Every run, trained to its last step with the preset's seed and one more (moved by
 # NANOBOOK_SEED): the chapters' tables and plots show these.
@@ -116,7 +123,7 @@ def settings(seed: int, spec: dict | None = None, steps: int | None = None) -> d
     # evaluates every held-out problem at the same steps, so one batch is enough for it
     unread = {"eval_iters": 1}
     overrides = {"seed": seed, **changed, **cut, **unread}
-    return training.resolve_config(presets.config_file("sort"), overrides)
+    return sort_settings(overrides)
 
 
 def steps_of(seed: int) -> int | None:

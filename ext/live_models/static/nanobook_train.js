@@ -264,8 +264,9 @@
   }
 
   /** torch.optim.AdamW's step for one tensor (the single-tensor path, amsgrad off):
-      decoupled decay, moments, bias corrections, param -= lr/bc1 · m / (√v/√bc2 + eps). */
-  function adamW(param, grad, state, { lr, weightDecay, beta1, beta2, eps }) {
+      decoupled decay, moments, bias corrections, param -= lr/bc1 · m / (√v/√bc2 + eps),
+      computed in float64; `keep` rounds what the step leaves to the weights' dtype. */
+  function adamW(param, grad, state, { lr, weightDecay, beta1, beta2, eps, keep }) {
     state.step += 1;
     if (weightDecay !== 0) for (let i = 0; i < param.length; i++) param[i] *= 1 - lr * weightDecay;
     const stepSize = lr / (1 - beta1 ** state.step);
@@ -273,11 +274,18 @@
     const { m, v } = state;
     for (let i = 0; i < param.length; i++) {
       const g = grad[i];
-      m[i] += (g - m[i]) * (1 - beta1); // exp_avg.lerp_(grad, 1 - beta1)
-      v[i] = v[i] * beta2 + (1 - beta2) * g * g;
-      param[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / correction2 + eps);
+      const mean = m[i] + (g - m[i]) * (1 - beta1); // exp_avg.lerp_(grad, 1 - beta1)
+      const square = v[i] * beta2 + (1 - beta2) * g * g;
+      param[i] = keep(param[i] - (stepSize * mean) / (Math.sqrt(square) / correction2 + eps));
+      m[i] = keep(mean);
+      v[i] = keep(square);
     }
   }
+
+  // How a step's results are kept, by the weights' dtype (rules.weights_dtype): train.fit
+  // keeps weights and AdamW's moments in it between steps (train.arithmetic), so a
+  // float32 model's are rounded to the nearest float32 after every step, as PyTorch does.
+  const KEEP = { float32: Math.fround, float64: (value) => value };
 
   // --- the trainer ------------------------------------------------------------------------
 
@@ -310,6 +318,7 @@
     const missing = NEEDED.filter((key) => !(key in settings));
     if (missing.length) throw new Error(`settings missing: ${missing.join(", ")}`);
     if (settings.dropout !== 0) throw new Error("the page trains without dropout only");
+    if (!(rules.weights_dtype in KEEP)) throw new Error(`weights in ${rules.weights_dtype}?`);
     const { name, amsgrad, maximize } = rules.optimizer;
     if (name !== "AdamW" || amsgrad || maximize) {
       throw new Error(`the page runs AdamW without amsgrad or maximize, not ${name}`);
@@ -424,9 +433,10 @@
       let norm = null;
       if (s.grad_clip) norm = clipGradients(Object.values(grads), s.grad_clip);
       const { eps } = this.rules.optimizer;
+      const keep = KEEP[this.rules.weights_dtype];
       for (const [name, param] of Object.entries(this.params)) {
         const state = this.state[name];
-        const options = { lr: lr * state.lrScale, weightDecay: state.weightDecay, eps };
+        const options = { lr: lr * state.lrScale, weightDecay: state.weightDecay, eps, keep };
         adamW(param, grads[name], state, { ...options, beta1: s.beta1, beta2: s.beta2 });
       }
       this.iter += 1;

@@ -547,7 +547,13 @@
     const within = `Your losses stayed within ${retrace.tolerance} of the book's PyTorch run's`;
     if (!retrace.parted) return ` ${within} at every step both logged.`;
     const until = retrace.within ? `${within} to step ${retrace.within}, then` : "Your losses";
-    return ` ${until} parted from them at step ${retrace.parted}: float rounding (your browser's float64 against PyTorch's ${retrace.bookDtype}), grown over the steps.`;
+    // the page computes in float64: against a float64 run only a float32 rounding that fell
+    // the other way (a result a hair from halfway) can start a difference
+    const why =
+      retrace.bookDtype === "float64"
+        ? "a weight's float32 rounding that fell the other way"
+        : `float rounding (your browser's float64 against PyTorch's ${retrace.bookDtype})`;
+    return ` ${until} parted from them at step ${retrace.parted}: ${why}, grown over the steps.`;
   }
 
   /** What the status line says when the run's state changes. */
