@@ -1124,7 +1124,8 @@ TRAIN_RATE_ROUNDS, TRAIN_RATE_STEPS = 5, 20
 RETRACE_STEPS = 100
 RETRACE_GAP = training_widget.RETRACE_TOLERANCE
 # The sort model as the training chapter's widget starts it: the book's settings, run for
-# `steps` steps with one evaluation (at the end: its step is left out of the timings).
+# `steps` steps with one evaluation (at the end: its step is left out of the timings);
+# argv: steps, seed, "export" or "time", and optionally the arithmetic (float32/float64).
 TORCH_STEPS_CODE = """
 import json, sys, time, torch
 from ext.live_models import training
@@ -1134,6 +1135,8 @@ from model_src.model import GPT, GPTConfig
 torch.set_num_threads(1)
 steps, seed = int(sys.argv[1]), int(sys.argv[2])
 overrides = {"max_iters": steps, "eval_interval": steps, "eval_iters": 1}
+if len(sys.argv) > 4:  # the arithmetic, if not the book's (train.arithmetic)
+    overrides["dtype"] = sys.argv[4]
 rules = training.training_rules("sort", **overrides)
 torch.manual_seed(seed)
 model = GPT(GPTConfig(**rules["config"]))
@@ -1233,16 +1236,17 @@ def kernel_share(node: str, site: Path, config: dict, settings: dict, step_ms: f
     }
 
 
-# PyTorch's own kernel sets (ATEN_CPU_CAPABILITY): the same float32 run with another
+# PyTorch's own kernel sets (ATEN_CPU_CAPABILITY): the same run with another
 # CPU's vector kernels, what the book's run does on a machine without this one's
 OTHER_KERNELS = ("avx2", "default")
 
 
 def page_retrace(page, env: dict, seed: int) -> dict:
-    """How long the page's run follows the book's (train.fit, float32, one thread) from
-    the same start and batches: the first of RETRACE_STEPS steps whose loss differs by
-    more than RETRACE_GAP (None if none does), and the largest difference before it.
-    Beside it, how long train.fit itself follows that run with another CPU's kernels."""
+    """How long the page's run follows the book's (train.fit in the book's arithmetic, one
+    thread) from the same start and batches: the first of RETRACE_STEPS steps whose loss
+    differs by more than RETRACE_GAP (None if none does), and the largest difference
+    before it. Beside it, how long train.fit itself follows that run with another CPU's
+    kernels."""
     args = (str(RETRACE_STEPS), str(seed))
     options = python_json(TORCH_STEPS_CODE, env, *args, "export")
     book = python_json(TORCH_STEPS_CODE, env, *args, "time")
@@ -1300,19 +1304,24 @@ def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
     options = python_json(TORCH_STEPS_CODE, env, *args, "export")
     (site / "options.json").write_text(json.dumps(options))
     node = shutil.which("node")
-    times: dict[str, list[float]] = {"torch": [], "torch_cpu": [], "page": [], "node_cpu": []}
+    times: dict[str, list[float]] = {
+        "torch": [], "torch_cpu": [], "torch_book": [], "page": [], "node_cpu": []
+    }  # fmt: skip
+    book_dtype = options["rules"]["settings"]["dtype"]
     gap = 0.0
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**book_build.chromium())
         page = browser.new_page()
         page.goto((site / "index.html").as_uri())
         for _ in range(TRAIN_RATE_ROUNDS):
-            torch_round = python_json(TORCH_STEPS_CODE, env, *args, "time")
+            torch_round = python_json(TORCH_STEPS_CODE, env, *args, "time", "float32")
+            book_round = python_json(TORCH_STEPS_CODE, env, *args, "time", book_dtype)
             page_round = page.evaluate(PAGE_STEPS_CODE, options)
             times["torch"] += torch_round["step_ms"]
+            times["torch_book"] += book_round["step_ms"]
             times["torch_cpu"] += torch_round["step_cpu_ms"]
             times["page"] += page_round["stepMs"]
-            pairs = zip(torch_round["losses"], page_round["losses"], strict=True)
+            pairs = zip(book_round["losses"], page_round["losses"], strict=True)
             gap = max(gap, *(abs(a - b) for a, b in pairs))
             if node:
                 command = [node, "-e", NODE_STEPS_CODE, str(site), str(site / "options.json")]
@@ -1331,7 +1340,10 @@ def train_rate_figures(scratch: Path, seed: int = 1337) -> dict:
         "torch_step_ms": median["torch"],
         "page_step_ms": median["page"],
         "page / torch step rate": median["torch"] / median["page"],
-        "largest loss gap, page (float64) - torch (float32)": gap,
+        "book's arithmetic": book_dtype,
+        "torch_book_step_ms": median["torch_book"],
+        "page / torch step rate, the book's arithmetic": median["torch_book"] / median["page"],
+        "largest loss gap, page - torch in the book's arithmetic": gap,
         "torch_step_cpu_ms": median["torch_cpu"],
         "retrace": retrace,
     }
@@ -1606,7 +1618,7 @@ def train_rate_note(results: dict) -> list[str]:
     lines = [
         "",
         f"Training in the page ({rate['engine']}, float64) against train.fit on one "
-        f"thread (float32), side by side: the sort model ({model['n_layer']} layers, "
+        f"thread in float32, side by side: the sort model ({model['n_layer']} layers, "
         f"width {model['n_embd']}), batches of {batch['batch_size']} x "
         f"{batch['block_size']} tokens, the same weights and batches; "
         f"{rate['page_step_ms']:.0f} ms against {rate['torch_step_ms']:.1f} ms a step "
@@ -1614,6 +1626,14 @@ def train_rate_note(results: dict) -> list[str]:
         f"{rate['page / torch step rate']:.0%} of PyTorch's step rate"
         f"{measured_apart(results, 'train_rate')}.",
     ]
+    if "torch_book_step_ms" in rate:
+        dtype = rate["book's arithmetic"]
+        share = rate["page / torch step rate, the book's arithmetic"]
+        lines[-1] += (
+            f" In the book's arithmetic ({dtype} over float32 weights, which the page"
+            f" retraces) PyTorch takes {rate['torch_book_step_ms']:.1f} ms a step: the page"
+            f" trains at {share:.0%} of that."
+        )
     if "node" in rate:
         lines[-1] += (
             f" In CPU time, whatever else the machine runs: {rate['node_step_cpu_ms']:.0f} ms"
@@ -1641,8 +1661,8 @@ def train_rate_note(results: dict) -> list[str]:
             if kernels.startswith("PyTorch with "):  # the book's run, another CPU's kernels
                 lines[-1] += f" The book's run again, in {kernels}: {followed(figures)}."
         lines[-1] += (
-            " (bench/retrace_spread.py measures how two PyTorch runs, float64 on one thread"
-            " and on two, part.)"
+            " (bench/retrace_spread.py measures how two PyTorch runs part that differ only"
+            " in their rounding, in float32 and in the book's arithmetic.)"
         )
     return lines
 
