@@ -1125,7 +1125,8 @@ RETRACE_STEPS = 100
 RETRACE_GAP = training_widget.RETRACE_TOLERANCE
 # The sort model as the training chapter's widget starts it: the book's settings, run for
 # `steps` steps with one evaluation (at the end: its step is left out of the timings);
-# argv: steps, seed, "export" or "time", and optionally the arithmetic (float32/float64).
+# argv: steps, seed, "export" or "time", and optionally the arithmetic (float32/float64)
+# and an export's file to start from its weights instead of drawing them here.
 TORCH_STEPS_CODE = """
 import json, sys, time, torch
 from ext.live_models import training
@@ -1140,6 +1141,11 @@ if len(sys.argv) > 4:  # the arithmetic, if not the book's (train.arithmetic)
 rules = training.training_rules("sort", **overrides)
 torch.manual_seed(seed)
 model = GPT(GPTConfig(**rules["config"]))
+if len(sys.argv) > 5:  # another process's start: torch.normal_ draws other bits elsewhere
+    start = json.loads(open(sys.argv[5]).read())["weights"]
+    with torch.no_grad():
+        for name, tensor in weight_tensors(model):
+            tensor.copy_(torch.tensor(start[name]).view_as(tensor))
 if sys.argv[3] == "export":
     weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
     print(json.dumps({"config": rules["config"], "weights": weights, "rules": rules,
@@ -1252,13 +1258,18 @@ def page_retrace(page, env: dict, seed: int) -> dict:
     book = python_json(TORCH_STEPS_CODE, env, *args, "time")
     ours = page.evaluate(PAGE_STEPS_CODE, options)["losses"]
     figures = {"steps": RETRACE_STEPS, "seed": seed, **parting(book["losses"], ours)}
-    for kernels in OTHER_KERNELS:
-        other = python_json(
-            TORCH_STEPS_CODE, {**env, "ATEN_CPU_CAPABILITY": kernels}, *args, "time"
-        )
-        if other["kernels"] != book["kernels"]:  # this CPU's own set: no other machine's
-            key = f"PyTorch with {other['kernels']} kernels, not {book['kernels']}"
-            figures[key] = parting(book["losses"], other["losses"])
+    # from the book run's own start: other kernels draw other start weights (torch.normal_
+    # vectorises by the kernel set), which would measure the draw, not the arithmetic
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as start:
+        start.write(json.dumps(options))
+        start.flush()
+        book_dtype = options["rules"]["settings"]["dtype"]
+        for kernels in OTHER_KERNELS:
+            kernel_env = {**env, "ATEN_CPU_CAPABILITY": kernels}
+            other = python_json(TORCH_STEPS_CODE, kernel_env, *args, "time", book_dtype, start.name)
+            if other["kernels"] != book["kernels"]:  # this CPU's own set: no other machine's
+                key = f"PyTorch with {other['kernels']} kernels, not {book['kernels']}"
+                figures[key] = parting(book["losses"], other["losses"])
     return figures
 
 
@@ -1659,7 +1670,9 @@ def train_rate_note(results: dict) -> list[str]:
         )
         for kernels, figures in retrace.items():
             if kernels.startswith("PyTorch with "):  # the book's run, another CPU's kernels
-                lines[-1] += f" The book's run again, in {kernels}: {followed(figures)}."
+                lines[-1] += (
+                    f" The book's run again from its start, in {kernels}: {followed(figures)}."
+                )
         lines[-1] += (
             " (bench/retrace_spread.py measures how two PyTorch runs part that differ only"
             " in their rounding, in float32 and in the book's arithmetic.)"

@@ -316,10 +316,16 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert max(abs(a - b["loss"]) for a, b in zip(losses, log, strict=True)) <= 1e-10
     book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
     assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-10
-    # the log table: train.fit's log_interval rows, each record's numbers
-    logged = [r for r in records if r["iter"] % 5 == 0]
-    expected = [f"{r['iter']}\t{r['loss']:.4f}\t{book[r['iter']]:.4f}\t–\t–" for r in logged]
-    assert rows.all_inner_texts() == expected
+
+    # the log table: train.fit's log_interval rows, each record's numbers, an evaluation's
+    # held-out loss and accuracy too
+    def row(r: dict) -> str:
+        if "val_loss" not in r:
+            return f"{r['iter']}\t{r['loss']:.4f}\t{book[r['iter']]:.4f}\t–\t–"
+        share = page.evaluate("(p) => nanobook.widgets.percentOneDecimal(p)", r["accuracy"])
+        return f"{r['iter']}\t{r['loss']:.4f}\t{book[r['iter']]:.4f}\t{r['val_loss']:.4f}\t{share}"
+
+    assert rows.all_inner_texts() == [row(r) for r in records if r["iter"] % 5 == 0]
     progress = widget.locator(".nb-training-progress").inner_text()
     _, parted = followed(records, book)
     if parted:  # the run went on past Pause for the steps already under way
