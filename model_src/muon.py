@@ -70,6 +70,11 @@ class Paired:
         self.muon, self.adamw = muon, adamw
         self.param_groups = muon.param_groups + adamw.param_groups
 
+    @property
+    def state(self) -> dict:
+        """Both optimizers' state, by parameter (train.arithmetic casts what it holds)."""
+        return {**self.muon.state, **self.adamw.state}
+
     def step(self):
         self.muon.step()
         self.adamw.step()
