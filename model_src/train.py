@@ -75,8 +75,8 @@ DEFAULTS = dict(
     # system
     device="cpu",
     compile=False,
-    # the arithmetic of steps and evaluations: 'float32', or 'float64' over float32 weights
-    # (see arithmetic())
+    # the arithmetic of steps and evaluations: 'float32' (the weights' own), or 'float64'
+    # over float32 weights (see arithmetic())
     dtype="float32",
     seed=1337,
     threads=0,  # torch threads while training; 0 leaves torch's choice alone
@@ -174,13 +174,16 @@ def get_lr(it: int, config: Mapping) -> float:
 def arithmetic(model, optimizer, dtype: str):
     """Run a step's (or, with no optimizer, an evaluation's) arithmetic in `dtype`, the
     weights and the optimiser's moments keeping their own dtype (float32) between steps:
-    nanoGPT's autocast context, turned upwards (it computes in bfloat16 over float32
-    weights). With 'float64' a run is one run on any machine: another CPU, thread count
-    or the page's JavaScript sums in another order, which moves a float64 result by
-    about 1e-16 of itself, far below float32's spacing of 6e-8, so rounding each weight
-    back to float32 lands on the same value (except, rarely, one a hair from halfway).
-    In float32 the same differences change the weights themselves and grow from step to
-    step."""
+    nanoGPT's autocast turned upwards (on a GPU it runs the forward pass in bfloat16 over
+    float32 weights), with the optimiser's step inside. With 'float64' a run almost
+    always comes out the same on any machine: another CPU, thread count or the page's
+    JavaScript sums in another order, which moves a float64 result in its last bits, far
+    below float32's precision of about 1e-7, so rounding each weight back to float32
+    lands on the same value; only a result a hair from halfway can round the other way.
+    (The attention's key biases excepted: their exact gradient is 0, so AdamW steps them
+    by rounding noise, which moves no loss.) In float32 every such difference lands in
+    the weights and grows from step to step. 'float32' casts nothing: a float64 model
+    computes in float64."""
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
     kept = next(model.parameters()).dtype

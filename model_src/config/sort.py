@@ -20,6 +20,7 @@ warmup_iters = 100
 lr_decay_iters = 600
 beta2 = 0.99
 threads = 1  # at this size a second thread costs more in coordination than it gains
-# float64 arithmetic over float32 weights (train.arithmetic): the run comes out the
-# same on any CPU and in the page's JavaScript, which retraces it step for step
+# float64 arithmetic over float32 weights (train.arithmetic): the run almost always
+# comes out the same on any CPU and in the page's JavaScript, which retraces it step for
+# step until a rounding falls the other way
 dtype = "float64"

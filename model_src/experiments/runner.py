@@ -52,8 +52,8 @@ def rows(preset: str) -> tuple[bytes, bytes]:
 def sort_settings(overrides: Mapping) -> dict:
     """The sort preset's training settings with `overrides`, for an experiment's run: in
     float32 arithmetic unless the overrides say otherwise. The preset's float64
-    (train.arithmetic) makes the book's one sort run the same on every machine and
-    in the page; an experiment's claims rest on its seeds instead, and float32 trains
+    (train.arithmetic) makes the book's one sort run (almost always) the same on every
+    machine and in the page; an experiment's claims rest on its seeds instead, and float32 trains
     them faster."""
     return resolve_config(presets.config_file("sort"), {"dtype": "float32", **overrides})
 
