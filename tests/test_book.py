@@ -819,7 +819,7 @@ def test_the_rl_page_measures_rloo_the_anchor_and_sampling_alone(book_html):
     assert f"the vote minus RL's one try is {vote.statistic()} ({words})" in text
     large = re.search(r"= (\d+), REINFORCE minus start is ([^:]+): ([^.]+)\.", text)
     k = int(large.group(1))
-    at_k = verdicts.paired(
+    at_k = verdicts.shares(  # a share of prompts: from the floor up, as the page decides it
         *([voting.best_of_k(runs[name, s]["final"]["p"], k) for s in seeds]
           for name in ("REINFORCE", "start"))
     )  # fmt: skip
