@@ -202,7 +202,7 @@ def test_the_export_starts_where_the_books_run_started(tmp_path):
     assert payload["book"] == [
         [m["iter"], m["loss"], m.get("val_loss")] for m in trained.get(PRESET).metrics
     ]
-    assert payload["book_dtype"] == trained.get(PRESET).config["dtype"]  # its arithmetic
+    assert payload["rules"]["settings"]["dtype"] == trained.get(PRESET).config["dtype"]
 
 
 # --- in chromium -----------------------------------------------------------------------

@@ -277,9 +277,6 @@ def payload(preset: str) -> dict:
         "data": training.training_data(preset),
         "book": [[r["iter"], r["loss"], r.get("val_loss")] for r in entry.metrics],
         "retrace_tolerance": RETRACE_TOLERANCE,
-        # what the book's run computed in (train.arithmetic), for the page's word on why
-        # a retrace parts
-        "book_dtype": rules["settings"]["dtype"],
         "draw": drawing_rules(rules["config"]),
     }
 

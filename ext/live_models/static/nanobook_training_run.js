@@ -632,7 +632,8 @@
     const run = { settings, config, parameters, payload, weights, records: [] };
     run.bookLosses = new Map(payload.book.map(([step, loss]) => [step, loss]));
     if (parts().retracesBook(options.start, fields)) {
-      const { retrace_tolerance: tolerance, book_dtype: bookDtype } = payload;
+      const tolerance = payload.retrace_tolerance;
+      const bookDtype = payload.rules.settings.dtype; // the book run's arithmetic
       run.retrace = { tolerance, bookDtype, within: 0, parted: null };
     }
     return Object.assign(run, { state: "starting", stepping: false });
