@@ -10,8 +10,9 @@ every few steps, the loss on every held-out problem and on as many training prob
 Each run changes the sort preset's settings (clipping, the peak rate, warmup, or few
 training problems, with and without dropout) and is trained from the same eight seeds as
 the others, paired by seed (verdicts.py). Two full-length runs per seed test weight decay on
-every parameter against train.py's two groups. Each run is kept by runner.py in the
-book's store, keyed on this code, the data, its settings and its seed.
+every parameter against train.py's two groups; the first of them, the sort run's own
+settings, also tells how often the clip fires from start to end. Each run is kept by
+runner.py in the book's store, keyed on this code, the data, its settings and its seed.
 """
 
 from functools import partial
@@ -113,7 +114,8 @@ def short_run(steps, seed, rows=None, dropout=0.0, every=10, **changes) -> dict:
 
 def trained_gains(seed: int, decay_everything: bool) -> dict:
     """The sort model's full run from `seed`, its weight decay on train.py's two groups
-    or on every parameter: its sort accuracy at the end and its mean LayerNorm gain."""
+    or on every parameter: its sort accuracy at the end, its mean LayerNorm gain, and
+    the gradient's norm before clipping at every step."""
     cfg, data = sort_config(), prepare.sort_data()
     torch.manual_seed(seed)
     model = GPT(presets.gpt_config("sort"))
@@ -132,6 +134,7 @@ def trained_gains(seed: int, decay_everything: bool) -> dict:
             cfg["weight_decay"], cfg["learning_rate"], betas, "cpu"
         )
     generator = torch.Generator().manual_seed(seed)
+    grad_norms = []
     for it in range(cfg["max_iters"]):
         for group in optimizer.param_groups:
             group["lr"] = get_lr(it, cfg)
@@ -139,12 +142,14 @@ def trained_gains(seed: int, decay_everything: bool) -> dict:
             data.train, data.meta, cfg["batch_size"], cfg["block_size"], generator
         )
         model(x, y)[1].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        grad_norms.append(norm.item())  # the norm before the clip: how often it fired
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     norms = [m for name, m in model.named_modules() if name.endswith(("ln_1", "ln_2", "ln_f"))]
     gain = torch.cat([m.weight.detach() for m in norms]).mean().item()
-    return {"accuracy": tasks.sort_accuracy(model.eval()), "gain": gain}
+    accuracy = tasks.sort_accuracy(model.eval())
+    return {"accuracy": accuracy, "gain": gain, "grad_norms": grad_norms}
 
 
 def train_run(name: str, seed: int) -> tuple[None, dict]:
