@@ -193,9 +193,13 @@ def test_a_readers_rl_run_paused_stepped_and_finished(opened):
     listen_to_the_news(widget)
     button(widget, "Train").click()
     rows = widget.locator("table.nb-training-log tbody tr")
-    rows.nth(3).wait_for(timeout=300_000)
+    rows.nth(6).wait_for(timeout=300_000)
+    # while it runs, the progress line says about how long the run has left
+    progress = widget.locator(".nb-training-progress")
+    assert re.match(r"Step \d+ of 30 \(about \d+ (s|min) left\) · ", progress.inner_text())
     button(widget, "Pause").click()
     status_starts(page, "Paused")
+    assert " left)" not in progress.inner_text()
     page.wait_for_timeout(500)  # from disk, the step under way may be heard just after
     before = page.evaluate("window.records.length")
     button(widget, "Step").click()

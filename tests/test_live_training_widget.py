@@ -293,6 +293,9 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     button(widget, "Train").click()
     rows = widget.locator("table.nb-training-log tbody tr")
     rows.nth(RETRACED // 5 - 1).wait_for(timeout=300_000)  # the log's rows, as they come
+    # while it runs, the progress line says about how long the run has left
+    pace = r"Step \d+ of \d+ \(about \d+ (s|min) left\) · training loss "
+    assert re.match(pace, widget.locator(".nb-training-progress").inner_text())
     button(widget, "Pause").click()
     status = widget.locator(".nb-live-status")
     page.wait_for_function(
@@ -327,6 +330,7 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
 
     assert rows.all_inner_texts() == [row(r) for r in records if r["iter"] % 5 == 0]
     progress = widget.locator(".nb-training-progress").inner_text()
+    assert " left)" not in progress  # paused: no time left to estimate
     _, parted = followed(records, book)
     if parted:  # the run went on past Pause for the steps already under way
         assert progress.endswith(f" · parted from the book's run at step {parted}")
@@ -371,6 +375,7 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
     assert "a weight's float32 rounding that fell the other way, grown over" in status
     progress = widget.locator(".nb-training-progress").inner_text()
     assert progress.endswith(f" · parted from the book's run at step {parted}")
+    assert " left)" not in progress
 
 
 def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | None]:

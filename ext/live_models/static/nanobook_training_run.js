@@ -535,6 +535,23 @@
     }
   }
 
+  /** The progress line's estimate of the time a running run has left, "(about 20 s left)",
+      from the pace of its steps since it last started or resumed, evaluations included;
+      none while paused, nor until PACE_STEPS steps have set the pace. Each state message
+      sets run.pace to null, so that a resumed run's pace is taken afresh. */
+  const PACE_STEPS = 5;
+  function paceNote(run, iter, total) {
+    const now = performance.now();
+    if (run.state !== "running") return "";
+    if (!run.pace) run.pace = { at: now, iter };
+    const steps = iter - run.pace.iter;
+    if (steps < PACE_STEPS || iter >= total) return "";
+    const seconds = ((total - iter) * (now - run.pace.at)) / steps / 1000;
+    const left =
+      seconds < 60 ? `${Math.max(1, Math.round(seconds))} s` : `${Math.round(seconds / 60)} min`;
+    return ` (about ${left} left)`;
+  }
+
   /** The progress line's word on the retrace: still with the book's run, or where it left. */
   function retraceNote({ retrace }) {
     if (retrace?.parted) return ` · parted from the book's run at step ${retrace.parted}`;
@@ -574,8 +591,20 @@
   const evaluationText = (record, s) =>
     `Evaluation at step ${record.iter} of ${s.max_iters}: training loss ${loss4(record.loss)}, held-out loss ${loss4(record.val_loss)}, held-out accuracy ${percentOneDecimal(record.accuracy)}.`;
 
+  /** The progress line of a run after its latest record. */
+  function progressLine(run) {
+    const s = run.settings;
+    const record = run.records[run.records.length - 1];
+    const scored = run.records.findLast((r) => "accuracy" in r);
+    const accuracy = scored
+      ? ` · held-out accuracy ${percentOneDecimal(scored.accuracy)} at step ${scored.iter}`
+      : "";
+    return `Step ${record.iter} of ${s.max_iters}${paceNote(run, record.iter, s.max_iters)} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}${retraceNote(run)}`;
+  }
+
   /** What the live part shows of a run: the progress line, the phases, the chart, its
-      legend and the log. heard(run, record) adds a record; a stepped one walks the phases. */
+      legend and the log. heard(run, record) adds a record; a stepped one walks the phases;
+      restate(run) writes the progress line again when the run's state changes. */
   function runView(widget, options, say) {
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
@@ -584,7 +613,6 @@
     const maps = attentionPanel(widget.id);
     widget.live.append(progress, phases.element, chart, legend(LEGEND), maps.element, log.frame);
     let shown = null;
-    let scored = null; // the run's latest evaluation
     const redraw = () => {
       if (shown) drawChart(chart, shown.records, shown.payload.book, shown.settings.max_iters);
       maps.draw();
@@ -594,7 +622,6 @@
       redraw,
       start(run) {
         shown = run;
-        scored = null;
         log.clear(logCaption(run.settings));
         say(null); // an earlier run's evaluation still waiting to be said
         maps.clear();
@@ -608,16 +635,15 @@
           log.add(logCells(record, run));
           followBook(run, record);
         }
-        if ("accuracy" in record) scored = record;
-        if (scored === record && record.iter < s.max_iters) say(evaluationText(record, s));
-        const accuracy = scored
-          ? ` · held-out accuracy ${percentOneDecimal(scored.accuracy)} at step ${scored.iter}`
-          : "";
-        progress.textContent = `Step ${record.iter} of ${s.max_iters} · training loss ${loss4(record.loss)} · learning rate ${Number(record.lr.toPrecision(3))}${accuracy}${retraceNote(run)}`;
+        if ("accuracy" in record && record.iter < s.max_iters) say(evaluationText(record, s));
+        progress.textContent = progressLine(run);
         phases.show(record, run);
         maps.show(record, run);
         if (stepped) phases.walk();
         redrawSoon();
+      },
+      restate(run) {
+        if (run === shown && run.records.length) progress.textContent = progressLine(run);
       },
     };
   }
@@ -705,6 +731,8 @@
         widget.announce({ record });
       } else if (message.type === "state" && message.state !== "stopped") {
         run.state = message.state;
+        run.pace = null;
+        shown.view.restate(run); // no estimate while paused or done
         setButtons(message.state);
         say(message.state, run);
       } else if (message.type === "diverged") {
@@ -744,6 +772,7 @@
     axes,
     legend,
     oncePerFrame,
+    paceNote,
   };
   // tests/test_live_training_widget.py compares the starts it draws with model.py's
   nanobook._drawnWeights = drawnWeights;
@@ -881,7 +910,19 @@
     return `${when}: held-out exact pass@1 ${percentOneDecimal(record.pass1)}, pass@${about.k} ${percentOneDecimal(record.passk)}${reward}.`;
   }
 
-  /** The progress line, the chart, its legend and the log; heard(run, record) adds one. */
+  /** The RL run's progress line after its latest record. */
+  function progressLine(run) {
+    const record = run.records[run.records.length - 1];
+    const reward =
+      "reward" in record
+        ? ` · mean reward ${percentOneDecimal(record.reward)} · sorted ${percentOneDecimal(record.sorted)}`
+        : "";
+    const held = run.records.findLast((r) => "pass1" in r);
+    return `Step ${record.iter} of ${run.rl.steps}${parts().paceNote(run, record.iter, run.rl.steps)}${reward} · held-out pass@1 ${percentOneDecimal(held.pass1)} (step ${held.iter})`;
+  }
+
+  /** The progress line, the chart, its legend and the log; heard(run, record) adds one,
+      restate(run) writes the progress line again when the run's state changes. */
   function runView(widget, about, say) {
     const progress = element("p", { className: "nb-live-readout nb-training-progress" });
     const chart = svg("svg", { class: "nb-replay-chart nb-training-chart", role: "img" });
@@ -908,13 +949,11 @@
         // each evaluation but the last, which the status line's "Done" says
         if ("pass1" in record && record.iter < run.rl.steps)
           say(evaluationText(record, run, about));
-        const reward =
-          "reward" in record
-            ? ` · mean reward ${percentOneDecimal(record.reward)} · sorted ${percentOneDecimal(record.sorted)}`
-            : "";
-        const held = run.records.filter((r) => "pass1" in r).pop();
-        progress.textContent = `Step ${record.iter} of ${run.rl.steps}${reward} · held-out pass@1 ${percentOneDecimal(held.pass1)} (step ${held.iter})`;
+        progress.textContent = progressLine(run);
         redrawSoon();
+      },
+      restate(run) {
+        if (run === shown && run.records.length) progress.textContent = progressLine(run);
       },
     };
   }
@@ -931,6 +970,8 @@
         widget.announce({ record: message.record });
       } else if (message.type === "state" && message.state !== "stopped") {
         run.state = message.state;
+        run.pace = null;
+        shown.view.restate(run); // no estimate while paused or done
         setButtons(message.state);
         widget.status.textContent = stateText(message.state, run, options.about, fields);
       } else if (message.type === "diverged") {
