@@ -78,8 +78,8 @@ MUON: dict[str, dict] = {"Muon": dict(muon_lr=0.02)}
 # ngpt.py's model, with the paper's RoPE and with GPT-2's learned position table.
 NGPT_RUNS: dict[str, dict] = {"nGPT": dict(ngpt=True), "nGPT + wpe": dict(ngpt=True, wpe=True)}
 # GPT-2 in the sort preset's own float64 arithmetic: the other runs train in float32
-# (runner.sort_settings), so this one is the check that the loop here is train.py's, to
-# the bit: it retraces the book's sort model.
+# (runner.sort_settings), so this one is the check that the loop here is train.py's: it
+# retraces the book's sort model, its float64 losses to their last bits.
 BOOK_ARITHMETIC: dict[str, dict] = {"GPT-2, float64": dict(dtype="float64")}
 SPECS = {
     **VARIANTS,
