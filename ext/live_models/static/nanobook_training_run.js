@@ -537,8 +537,9 @@
 
   /** The progress line's estimate of the time a running run has left, "(about 20 s left)",
       from the pace of its steps since it last started or resumed, evaluations included;
-      none while paused, nor until PACE_STEPS steps have set the pace. Each state message
-      sets run.pace to null, so that a resumed run's pace is taken afresh. */
+      none unless it runs (not paused, done, diverged or failed), nor until PACE_STEPS steps
+      have set the pace. Each state message sets run.pace to null, so that a resumed run's
+      pace is taken afresh. */
   const PACE_STEPS = 5;
   function paceNote(run, iter, total) {
     const now = performance.now();
@@ -546,9 +547,8 @@
     if (!run.pace) run.pace = { at: now, iter };
     const steps = iter - run.pace.iter;
     if (steps < PACE_STEPS || iter >= total) return "";
-    const seconds = ((total - iter) * (now - run.pace.at)) / steps / 1000;
-    const left =
-      seconds < 60 ? `${Math.max(1, Math.round(seconds))} s` : `${Math.round(seconds / 60)} min`;
+    const seconds = Math.max(1, Math.round(((total - iter) * (now - run.pace.at)) / steps / 1000));
+    const left = seconds < 60 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
     return ` (about ${left} left)`;
   }
 
@@ -737,9 +737,12 @@
         say(message.state, run);
       } else if (message.type === "diverged") {
         run.state = "diverged";
+        shown.view.restate(run);
         setButtons("diverged");
         widget.status.textContent = divergedText("Training", message);
       } else if (message.type === "error") {
+        run.state = "failed";
+        shown.view.restate(run);
         setButtons("done");
         widget.status.textContent = `Training stopped: ${message.message}.`;
       }
@@ -976,9 +979,12 @@
         widget.status.textContent = stateText(message.state, run, options.about, fields);
       } else if (message.type === "diverged") {
         run.state = "diverged";
+        shown.view.restate(run);
         setButtons("diverged");
         widget.status.textContent = parts().divergedText("RL", message, options.about.k);
       } else if (message.type === "error") {
+        run.state = "failed";
+        shown.view.restate(run);
         setButtons("done");
         widget.status.textContent = `RL stopped: ${message.message}.`;
       }
