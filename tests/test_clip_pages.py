@@ -14,8 +14,6 @@ from pages import CHAPTERS, Page
 from PIL import Image, ImageChops, ImageStat
 from test_site import context, site  # noqa: F401  (fixtures)
 
-CLIP_CHAPTERS = [s for s in CHAPTERS if s != "modern"]  # it has no clip yet
-
 
 def _figure(book_html: Path, slug: str) -> str:
     html = (book_html / "chapters" / f"{slug}.html").read_text()
@@ -36,7 +34,7 @@ def _last_frame(mp4: Path) -> Image.Image:
 
 def test_each_poster_is_its_own_telling_frame(book_html):
     digests = set()
-    for slug in CLIP_CHAPTERS:
+    for slug in CHAPTERS:
         figure = _figure(book_html, slug)
         poster = _clip_file(book_html, figure, r'poster="\.\./_clips/([^"]+)"')
         mp4 = _clip_file(book_html, figure, r'<source src="\.\./_clips/([^"]+\.mp4)"')
@@ -51,11 +49,11 @@ def test_each_poster_is_its_own_telling_frame(book_html):
         page = Page()
         page.feed((book_html / "chapters" / f"{slug}.html").read_text())
         assert page.meta["og:image"].endswith(f"/_clips/{poster.name}"), slug
-    assert len(digests) == len(CLIP_CHAPTERS), "every chapter's poster is its own"
+    assert len(digests) == len(CHAPTERS), "every chapter's poster is its own"
 
 
 def test_stable_aliases_are_the_hashed_files(book_html):
-    for slug in CLIP_CHAPTERS:
+    for slug in CHAPTERS:
         figure = _figure(book_html, slug)
         for suffix, pattern in (
             ("mp4", r'<source src="\.\./_clips/([^"]+\.mp4)"'),
@@ -75,7 +73,7 @@ def test_stable_aliases_are_the_hashed_files(book_html):
 
 
 def test_each_clip_has_a_transcript(book_html):
-    for slug in CLIP_CHAPTERS:
+    for slug in CHAPTERS:
         figure = _figure(book_html, slug)
         transcript = figure.split('<details class="manim-clip-transcript">', 1)[1]
         time = r'<a [^>]*data-seek="[\d.]+"[^>]*>\d+:\d\d</a>'  # a link that seeks
@@ -186,7 +184,7 @@ def test_the_film_has_a_chapter_per_stage(book_html, site, context):  # noqa: F8
     page = context.new_page()
     page.goto(site + "chapters/overview.html")
     film = page.locator("video").last
-    assert _wait_for_cues(page, film, "chapters") == len(CLIP_CHAPTERS)
+    assert _wait_for_cues(page, film, "chapters") == len(CHAPTERS)
     titles = film.evaluate(
         "v => [...[...v.textTracks].find(t => t.kind === 'chapters').cues].map(c => c.text)"
     )
