@@ -16,6 +16,9 @@ after every step, the book's arithmetic wipes such differences out before they c
 so the page retraces the book's run for as long as both round alike. Measured
 2026-11-28 on an AMD EPYC (seeds 1337 to 1341, the first 100 steps): float32 parts at
 steps 36, 41, 36, 49, 38, float64 throughout at 74, 77, 54, 76 and not within 100.
+Measured again 2026-11-30 on the same machine, all three rows: float32 at 36, 41, 32, 49,
+34; float64 throughout at 72, 74, 54, 76 and not within 100; the book's arithmetic at none
+of the 600 steps for any seed, the two runs' losses never more than 3.3e-16 apart.
 """
 
 import sys
