@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 from bookscene import *
-from palette import ACCENT_2, PANEL, ROLE, TEXT
+from palette import ACCENT_2, ROLE, TEXT, TEXT_2
 
 RUN, VAL_ROW, HEAD = "RoPE", 0, 0  # the chapter's trained run, its first held-out problem
 QUERY, KEY = 10, 2  # positions: the query that writes the last sorted letter, a prompt letter
@@ -79,7 +79,7 @@ class RotaryScene(BookScene):
     def construct(self):
         m = measure()
         self.show_title(
-            "RoPE: positions as turns",
+            "RoPE: positions as rotations",
             f"block 0, head {HEAD} of a trained RoPE run (seed {m['seed']}), problem {m['prompt']}",
         )
         notes = VGroup()
@@ -95,11 +95,12 @@ class RotaryScene(BookScene):
 
     def show_pair(self, m: dict, notes: VGroup) -> tuple[VGroup, dict]:
         """Pair 0's plane, and the query's and the key's pair 0 as c_attn makes them."""
-        circle = Circle(radius=R, color=PANEL, stroke_width=3).move_to(CENTRE)
+        circle = Circle(radius=R, color=TEXT_2, stroke_width=3, stroke_opacity=0.6)
+        circle.move_to(CENTRE)
         axes = VGroup(
-            Line(CENTRE + (R + 0.2) * LEFT, CENTRE + (R + 0.2) * RIGHT, color=PANEL),
-            Line(CENTRE + (R + 0.2) * DOWN, CENTRE + (R + 0.2) * UP, color=PANEL),
-        )
+            Line(CENTRE + (R + 0.2) * LEFT, CENTRE + (R + 0.2) * RIGHT),
+            Line(CENTRE + (R + 0.2) * DOWN, CENTRE + (R + 0.2) * UP),
+        ).set_stroke(TEXT_2, width=2, opacity=0.4)
         lengths = {"q": R, "k": KEY_LENGTH}
         arrows = {
             name: Arrow(
@@ -116,15 +117,17 @@ class RotaryScene(BookScene):
         key = self.colour_key(QUERY, KEY, circle)
         self.say(
             notes,
-            "Channels 0 and 1 of the query\n"
-            "and the key, as c_attn makes\n"
-            "them: no position in them",
+            "Channels 0 and 1 (pair 0, the one\n"
+            "turned fastest) of the query and\n"
+            "the key, as c_attn makes them:\n"
+            "no position in them yet. The\n"
+            "arrows show their directions.",
             TEXT,
         )
         self.play(
             FadeIn(plane), FadeIn(key), *[GrowArrow(a) for a in arrows.values()], run_time=1.2
         )
-        self.wait(0.8)
+        self.wait(2.0)  # the first caption is the longest
         self.key = key
         return plane, arrows
 
@@ -160,7 +163,7 @@ class RotaryScene(BookScene):
             fresh=True,
         )
         self.play(Create(gap), run_time=0.8)
-        self.wait(1.0)
+        self.wait(2.0)
         self.mark_poster()  # both turns and the angle they leave
         return gap
 
@@ -168,9 +171,9 @@ class RotaryScene(BookScene):
         """Both positions BACK earlier: each arrow turns back as far, the angle stays."""
         self.say(
             notes,
-            f"Move both {BACK} positions earlier\n"
-            f"(query at {QUERY - BACK}, key at {KEY - BACK}): each\n"
-            f"turns back {BACK} × {m['speed']:g} rad",
+            f"The same query and key, {BACK}\n"
+            f"positions earlier (at {QUERY - BACK} and {KEY - BACK}):\n"
+            f"each turns back {BACK} × {m['speed']:g} rad",
             TEXT,
             fresh=True,
         )
@@ -184,8 +187,8 @@ class RotaryScene(BookScene):
         )
         self.say(
             notes,
-            f"The angle is still {m['gap']:.0f}°, as in\n"
-            f"every other pair: the score\n"
+            f"Still {m['gap']:.0f}°. Every other pair keeps\n"
+            f"its own angle too: the score\n"
             f"is still {number(m['whole'], '.3f')}",
             ACCENT_2,
         )
