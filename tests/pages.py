@@ -222,3 +222,22 @@ LISTEN_TO_LIVE_REGIONS = """() => { window.heard = [];
     if (e) window.heard.push(
       [live(e), e.className, (e.closest(".nb-live") || e).className, e.textContent]);
   } }).observe(document.body, { childList: true, characterData: true, subtree: true }); }"""
+
+
+# JSON has no NaN, no infinities and no undefined (it would write null, or drop the key):
+# a result holding one fails rather than reach a check as None, as absent or as equal.
+FINITE_ONLY = """(key, value) => {
+  if (value === undefined || (typeof value === "number" && !Number.isFinite(value)))
+    throw new TypeError(`${key}: ${value} has no JSON`);
+  return value;
+}"""
+
+
+def evaluate_in_json(page, script: str, argument=None):
+    """page.evaluate(script, argument), the argument and the result each carried as one
+    JSON string: Playwright checks and converts each number of a plain one by itself,
+    seconds of CPU for a model's weights, a forward pass's logits or a run's records.
+    JSON keeps every float64 exactly (the shortest digits that read back as the same
+    number, both ways)."""
+    carried = f"async (text) => JSON.stringify(await ({script})(JSON.parse(text)), {FINITE_ONLY})"
+    return json.loads(page.evaluate(carried, json.dumps(argument, allow_nan=False)))

@@ -37,7 +37,19 @@ FIXTURE = Path(__file__).parent / "roots" / "test-annotated-source"
 MODEL = FIXTURE / "model_src" / "model.py"
 OTHER = FIXTURE / "other_checkout" / "model.py"
 sys.path.insert(0, str(FIXTURE))  # the stand-in presets module, as_presets
-DRIFT_OVERRIDES = {"annotated_source_root": str(MODEL.parent), "nanobook_presets": "as_presets"}
+# One store of captures for every build and capture here. A capture's key is its inputs,
+# not where a copy of the fixture sits, so each (file, preset) runs once (a run starts
+# torch in a process of its own: seconds of CPU), and every build after the first reads
+# it. The path is relative to a build's srcdir: beside it, in sphinx_test_tempdir.
+SHARED_CAPTURES = "annotated-source-captures"
+SHARED_CACHE = {"nanobook_cache_dir": f"../{SHARED_CAPTURES}"}
+DRIFT_OVERRIDES = {
+    "annotated_source_root": str(MODEL.parent),
+    "nanobook_presets": "as_presets",
+    **SHARED_CACHE,
+}
+# The html build of the fixture, made once for the tests that only read it
+HTML_BUILD = {"shared_result": "annotated-source-html"}
 
 
 def line_of(path: Path, text: str, occurrence: int = 1) -> int:
@@ -48,6 +60,12 @@ def line_of(path: Path, text: str, occurrence: int = 1) -> int:
 
 def soup(app, page: str) -> BeautifulSoup:
     return BeautifulSoup((app.outdir / page).read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.fixture
+def shared_captures(sphinx_test_tempdir: Path) -> Path:
+    """The store of SHARED_CACHE, for captures made outside a build."""
+    return sphinx_test_tempdir / SHARED_CAPTURES / "shapes"
 
 
 # --- lookup and anchors (no Sphinx) ---------------------------------------------------
@@ -265,10 +283,12 @@ def test_captures_are_cached_on_disk_by_content(tmp_path, monkeypatch):
         shapes.cached_capture(model, "sort", "as_presets", tmp_path, tmp_path / "cache")
 
 
-def test_a_damaged_capture_is_captured_again_not_served(tmp_path, monkeypatch):
+def test_a_damaged_capture_is_captured_again_not_served(tmp_path, shared_captures):
     """Issue 31: a truncated capture.json ended every later build; now it is remade."""
+    first = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, shared_captures)
+    key = shapes.cache_key(MODEL, "sort", "as_presets", FIXTURE)
     cache = tmp_path / "cache"
-    first = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, cache)
+    shutil.copytree(shared_captures / key, cache / key)  # a copy to damage, not a new run
     (stored,) = cache.glob("*/capture.json")
     stored.write_bytes(stored.read_bytes()[:100])
     said = []
@@ -320,13 +340,15 @@ def _evaluate(formula: str, symbols: dict[str, int]) -> str:
 
 
 @pytest.mark.parametrize("preset", ["sort", "char"])
-def test_shape_formulas_give_pytorchs_shapes_at_a_second_size(tmp_path, preset):
+def test_shape_formulas_give_pytorchs_shapes_at_a_second_size(preset):
     """Every formula, evaluated at the second size, is what PyTorch bound there."""
     from ext.annotated_source.formulas import symbol_values
     from model_src import presets
 
     path = REPO / "model_src" / "model.py"
-    result = shapes.cached_capture(path, preset, "model_src.presets", REPO, tmp_path)
+    # what a capture's process runs, run here: this test is about the formulas, and torch
+    # is already loaded (the tests above cover the process and the store)
+    result = shapes.capture_with_formulas(str(path), preset, "model_src.presets")
     second = result["second_size"]
     config = presets.gpt_config(preset)
     short = symbol_values(
@@ -367,7 +389,8 @@ def test_a_shape_no_symbol_explains_has_no_formula():
 # --- Sphinx builds --------------------------------------------------------------------
 
 
-@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True)
+@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
 def test_html_layout_links_notes_and_lines(app, warning):
     app.build()
     assert warning.getvalue() == ""
@@ -423,7 +446,8 @@ def test_html_layout_links_notes_and_lines(app, warning):
     assert block.select_one('.as-note a[href="index.html"]')
 
 
-@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True)
+@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
 def test_html_collapses_definitions_and_unannotated_stretches(app, warning):
     app.build()
     page = soup(app, "attention.html")
@@ -448,7 +472,8 @@ def test_html_collapses_definitions_and_unannotated_stretches(app, warning):
     assert loop_shape.select_one(".as-shape").text == "idx: 1×5 int64 (1st iteration)"
 
 
-@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True)
+@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
 def test_nothing_from_the_source_or_notes_becomes_markup(app, warning):
     app.build()
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
@@ -459,7 +484,7 @@ def test_nothing_from_the_source_or_notes_becomes_markup(app, warning):
     assert not [s for s in page.find_all("script") if "alert" in (s.string or "")]
 
 
-@pytest.mark.sphinx("text", testroot="annotated-source", freshenv=True)
+@pytest.mark.sphinx("text", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
 def test_text_builder_interleaves_notes_and_code(app, warning):
     app.build()
     assert warning.getvalue() == ""
@@ -476,7 +501,7 @@ def test_text_builder_interleaves_notes_and_code(app, warning):
     assert "Raw <b>tags</b> stay text." in index
 
 
-@pytest.mark.sphinx("latex", testroot="annotated-source", freshenv=True)
+@pytest.mark.sphinx("latex", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
 def test_latex_builder_numbers_code_from_the_real_lines(app, warning):
     app.build()
     assert warning.getvalue() == ""
@@ -564,7 +589,7 @@ def test_drift_warnings_name_the_page_line_object_and_anchor(app, warning):
     "html",
     testroot="annotated-source",
     srcdir="annotated-source-other",
-    confoverrides={"annotated_source_root": "other_checkout"},
+    confoverrides={"annotated_source_root": "other_checkout", **SHARED_CACHE},
 )
 def test_the_same_pages_build_over_another_checkout(app, warning):
     app.build()
@@ -586,7 +611,11 @@ def test_the_same_pages_build_over_another_checkout(app, warning):
 
 
 @pytest.mark.sphinx(
-    "html", testroot="annotated-source", srcdir="annotated-source-parallel", parallel=2
+    "html",
+    testroot="annotated-source",
+    srcdir="annotated-source-parallel",
+    parallel=2,
+    confoverrides=SHARED_CACHE,
 )
 def test_a_parallel_build_renders_the_same_blocks(app, warning):
     app.build()
@@ -609,7 +638,12 @@ def test_a_bad_url_template_is_a_config_error(make_app, app_params):
         make_app(*args, **kwargs)
 
 
-@pytest.mark.sphinx("html", testroot="annotated-source", srcdir="annotated-source-incremental")
+@pytest.mark.sphinx(
+    "html",
+    testroot="annotated-source",
+    srcdir="annotated-source-incremental",
+    confoverrides=SHARED_CACHE,
+)
 def test_a_changed_source_file_rebuilds_its_pages(make_app, app_params):
     args, kwargs = app_params
     app = make_app(*args, **kwargs)
@@ -635,7 +669,7 @@ def test_a_changed_source_file_rebuilds_its_pages(make_app, app_params):
     "html",
     testroot="annotated-source",
     srcdir="annotated-source-browser",
-    confoverrides={"html_theme": "sphinx_book_theme"},
+    confoverrides={"html_theme": "sphinx_book_theme", **SHARED_CACHE},
 )
 def test_in_a_browser_notes_and_lines_light_up_and_narrow_screens_do_not_scroll(app, browser):
     app.build()
@@ -716,10 +750,11 @@ def sizes_said_from_the_second(page, t: int) -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
-@pytest.mark.sphinx("html", testroot="annotated-source", srcdir="annotated-source-formulas")
-def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, tmp_path, browser):
+@pytest.mark.sphinx("html", testroot="annotated-source", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
+def test_in_a_browser_shapes_show_as_symbols_and_follow_a_live_input(app, shared_captures, browser):
     app.build()
-    result = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, tmp_path)
+    result = shapes.cached_capture(MODEL, "sort", "as_presets", FIXTURE, shared_captures)
     time = result["second_size"]
     masked = line_of(MODEL, "att = att.masked_fill")
     formula = dict(result["lines"][str(masked)]["formulas"])["att"]
@@ -873,7 +908,7 @@ def test_a_capture_whose_model_ends_its_process_or_forks_is_an_error_not_the_bui
 
 
 def test_a_page_is_read_again_when_the_lines_it_shows_change_not_for_a_comment_elsewhere(
-    make_app, tmp_path
+    make_app, tmp_path, shared_captures
 ):
     """Issue 30's warm builds: a comment edit of a shown file re-reads only the pages
     whose shown lines changed; a code edit anywhere re-reads every page showing the file
@@ -883,7 +918,13 @@ def test_a_page_is_read_again_when_the_lines_it_shows_change_not_for_a_comment_e
     model = srcdir / "model_src" / "model.py"
 
     def pages_read_again() -> int:
-        app = make_app("html", srcdir=srcdir, status=io.StringIO(), warning=io.StringIO())
+        app = make_app(
+            "html",
+            srcdir=srcdir,
+            confoverrides={"nanobook_cache_dir": str(shared_captures.parent)},
+            status=io.StringIO(),
+            warning=io.StringIO(),
+        )
         app.build()
         status = strip_colors(app._status.getvalue())
         return int(re.search(r"(\d+) changed", status).group(1))

@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 from sphinx.errors import ConfigError
 from sphinx.util.console import strip_colors
 
+from buildlib import processes
 from ext._core import Problem
 from ext.arch_diagram import DRAWN, draw, draw_diagram, plain_lines, told_parts
 from ext.arch_diagram.request import parse
@@ -23,6 +24,13 @@ from model_src import modern, ngpt, presets, probe, train, visible
 from model_src.model import GPT
 
 REPO = Path(__file__).resolve().parent.parent
+# The arch-diagram root's builds keep their diagrams in one store, so each is drawn once
+# (a drawing starts torch in a process of its own: seconds of CPU) and the builds after
+# the first read it. Relative to a build's srcdir: beside it, in sphinx_test_tempdir.
+SHARED_DIAGRAMS = "arch-diagram-cache"
+SHARED_CACHE = {"nanobook_cache_dir": f"../{SHARED_DIAGRAMS}"}
+# The html build of that root, made once for the tests that only read it
+HTML_BUILD = {"shared_result": "arch-diagram-html"}
 # Llama's five switches, as the After GPT-2 chapter draws them (its variant "all five")
 LLAMA = dict(bias=False, rmsnorm=True, swiglu=True, rope=True, n_kv_head=1)
 
@@ -591,7 +599,8 @@ def test_a_shared_setting_of_the_wrong_type_is_refused_before_any_extension_uses
 # --- in Sphinx ----------------------------------------------------------------------------------
 
 
-@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
 def test_html_is_a_captioned_literal_block_with_an_anchor(app, warning, drawings):
     app.build()
     assert not warning.getvalue()
@@ -657,7 +666,8 @@ def drawn_as_one_picture(pre) -> bool:
     )
 
 
-@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
+@pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True, confoverrides=SHARED_CACHE)
+@pytest.mark.test_params(**HTML_BUILD)
 def test_html_tells_screen_readers_the_modules_instead_of_the_box_drawing(app):
     app.build()
     page = BeautifulSoup((app.outdir / "index.html").read_text(encoding="utf-8"), "html.parser")
@@ -739,7 +749,7 @@ def test_an_expanded_module_is_told_with_the_parameters_it_holds_itself():
     assert f"{part.params:,} parameters, {part.own:,} of them its own" in told_parts(drawn.parts)
 
 
-@pytest.mark.sphinx("text", testroot="arch-diagram", freshenv=True)
+@pytest.mark.sphinx("text", testroot="arch-diagram", freshenv=True, confoverrides=SHARED_CACHE)
 def test_text_builder_shows_the_diagram(app, drawings):
     app.build()
     text = (app.outdir / "index.txt").read_text(encoding="utf-8")
@@ -747,7 +757,7 @@ def test_text_builder_shows_the_diagram(app, drawings):
     assert "q, k, v: 1×3×11×16" in text
 
 
-@pytest.mark.sphinx("latex", testroot="arch-diagram", freshenv=True)
+@pytest.mark.sphinx("latex", testroot="arch-diagram", freshenv=True, confoverrides=SHARED_CACHE)
 def test_latex_builder_shows_the_diagram(app):
     app.build()
     tex = next(app.outdir.glob("*.tex")).read_text(encoding="utf-8")
@@ -757,14 +767,15 @@ def test_latex_builder_shows_the_diagram(app):
 
 
 @pytest.mark.sphinx("html", testroot="arch-diagram", freshenv=True)
-def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, monkeypatch):
+def test_a_cached_diagram_is_not_drawn_again(
+    make_app, app_params, sphinx_test_tempdir, monkeypatch
+):
     """Nor is a process started for it: a warm build spawns nothing."""
-    from buildlib import processes
-
     args, kwargs = app_params
-    overrides = {"nanobook_cache_dir": str(tmp_path)}
+    cache = sphinx_test_tempdir / SHARED_DIAGRAMS  # drawn here or by another build of the root
+    overrides = {"nanobook_cache_dir": str(cache)}
     make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True}).build()
-    cached = sorted((tmp_path / "diagrams").glob("*/meta.json"))
+    cached = sorted((cache / "diagrams").glob("*/meta.json"))
     assert len(cached) == 3
 
     def refuse(function, kwargs, **limits):
@@ -773,7 +784,7 @@ def test_a_cached_diagram_is_not_drawn_again(make_app, app_params, tmp_path, mon
     monkeypatch.setattr(processes, "call_apart", refuse)
     rebuilt = make_app(*args, **{**kwargs, "confoverrides": overrides, "freshenv": True})
     rebuilt.build()
-    assert sorted((tmp_path / "diagrams").glob("*/meta.json")) == cached
+    assert sorted((cache / "diagrams").glob("*/meta.json")) == cached
     assert "Block ×2" in (rebuilt.outdir / "index.html").read_text(encoding="utf-8")
 
 
@@ -804,8 +815,32 @@ EXPECTED_WARNINGS = {  # line of the directive in index.rst -> reason, hint
 DRAWN_ANYWAY = 1  # the second fig-mlp: drawn, under an anchor of its own
 
 
+@pytest.fixture(scope="module")
+def apart_answers() -> dict:
+    """What processes.call_apart answered in this module, by what it was asked."""
+    return {}
+
+
+@pytest.fixture
+def drawn_apart_once(monkeypatch, apart_answers):
+    """Each failing drawing of the errors root runs once for all its builds. A failure is
+    never stored (the next build tries again), so every build of the root would start its
+    failing models again: about fifteen processes that load torch, one of them the Sleepy
+    model's 10 s timeout. The same request with the same limits ends the same way: its
+    real answer is kept and handed to the later builds."""
+    run = processes.call_apart
+
+    def once(function, kwargs, **limits):
+        asked = repr((function, sorted(kwargs.items()), sorted(limits.items())))
+        if asked not in apart_answers:
+            apart_answers[asked] = run(function, kwargs, **limits)
+        return apart_answers[asked]
+
+    monkeypatch.setattr(processes, "call_apart", once)
+
+
 @pytest.mark.sphinx("html", testroot="arch-diagram-errors", freshenv=True)
-def test_every_error_is_a_located_warning_and_a_placeholder(app, warning):
+def test_every_error_is_a_located_warning_and_a_placeholder(app, warning, drawn_apart_once):
     app.build()
     warnings = strip_colors(warning.getvalue())
     found = dict(re.findall(r"index\.rst:(\d+): WARNING: arch-diagram: (.*\n  hint: .*)", warnings))
@@ -825,7 +860,7 @@ def test_every_error_is_a_located_warning_and_a_placeholder(app, warning):
     freshenv=True,
     confoverrides={"suppress_warnings": ["nanobook.arch-diagram"]},
 )
-def test_warnings_can_be_suppressed_by_type(app, warning):
+def test_warnings_can_be_suppressed_by_type(app, warning, drawn_apart_once):
     app.build()
     assert "arch-diagram" not in warning.getvalue()
 

@@ -21,9 +21,13 @@ from ext.live_models.kinds import predict, replay, sampling
 from model_src import shakespeare, visible
 
 REPO = Path(__file__).resolve().parent.parent
+# Each project's html build, made once for the tests that only read it and its warnings
+MODELS_HTML_BUILD = {"shared_result": "live-models-html"}
+CHAT_HTML_BUILD = {"shared_result": "live-chat-html"}
 
 
 @pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
+@pytest.mark.test_params(**MODELS_HTML_BUILD)
 def test_html_widget_holds_the_script_address_and_the_static_rendering(app, warning, tmp_path):
     app.build()
     warnings = strip_colors(warning.getvalue())
@@ -126,12 +130,13 @@ def test_latex_builder_shows_tables(app):
 
 @pytest.mark.browser
 @pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
-def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, browser):
+@pytest.mark.test_params(**MODELS_HTML_BUILD)
+def test_a_widget_whose_settings_cannot_be_read_never_stops_the_others(app, browser, tmp_path):
     """Issue 31, item 5: settings the browser refuses (written by hand here, since the
     directive refuses them) leave that widget static; the sampling widget after it starts.
     So does a kind no script on the page adds, once the page has loaded."""
     app.build()
-    index = app.outdir / "index.html"
+    index = shutil.copytree(app.outdir, tmp_path / "html") / "index.html"  # the build is shared
     text = index.read_text(encoding="utf-8")
     *_, last = re.finditer(r"<section [^>]*class=\"nb-live[^>]*data-live='([^']+)'", text)
     text = text[: last.start(1)] + html.escape('{"kind": "nosuch"}') + text[last.end(1) :]
@@ -177,6 +182,7 @@ EXPECTED_WARNINGS = {  # line in errors.rst -> what it says, and the hint
 
 
 @pytest.mark.sphinx("html", testroot="live-models", freshenv=True)
+@pytest.mark.test_params(**MODELS_HTML_BUILD)
 def test_every_problem_is_a_located_warning_with_a_hint(app, warning):
     app.build()
     warnings = strip_colors(warning.getvalue())
@@ -343,6 +349,7 @@ def static_rows(page: str) -> list[list[list[str]]]:
 
 
 @pytest.mark.sphinx("html", testroot="live-chat", freshenv=True)
+@pytest.mark.test_params(**CHAT_HTML_BUILD)
 def test_the_chat_widget_ships_each_run_and_a_static_conversation(app, warning, tmp_path):
     """Every run's script is shipped and named in the options with its label; without
     JavaScript the page shows the turn as chat.render lays it out (ids and mask) and each
@@ -418,6 +425,7 @@ CHAT_WARNINGS = {  # line in errors.rst -> what it says, and the hint
 
 
 @pytest.mark.sphinx("html", testroot="live-chat", freshenv=True)
+@pytest.mark.test_params(**CHAT_HTML_BUILD)
 def test_every_chat_problem_is_a_located_warning_with_a_hint(app, warning):
     app.build()
     warnings = strip_colors(warning.getvalue())

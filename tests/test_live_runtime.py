@@ -8,6 +8,7 @@ with model_src on random inputs.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pages import page_without_uncaught_exceptions
+from pages import evaluate_in_json, page_without_uncaught_exceptions
 
 from ext.live_models import compute
 from ext.live_models.kinds import chat as chat_kind
@@ -77,8 +78,15 @@ def strict_page(artifacts, browser, tmp_path_factory):
     context.close()
 
 
+@functools.cache
+def book_model(name: str):
+    """The book's trained model of preset `name`, in eval mode, read once: each
+    trained.get loads it from the cache."""
+    return trained.get(name).model.eval()
+
+
 def random_inputs(name: str, count: int) -> list[list[int]]:
-    config = trained.get(name).model.config
+    config = book_model(name).config
     rng = random.Random(f"live-{name}")
     lengths = [config.block_size, 1] + [rng.randint(1, config.block_size) for _ in range(count - 2)]
     return [[rng.randrange(config.vocab_size) for _ in range(n)] for n in lengths]
@@ -96,9 +104,9 @@ RUN_FORWARD = """async ([name, inputs]) => {
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_forward_equals_pytorch(runtime_page, name):
-    model = trained.get(name).model.eval()
+    model = book_model(name)
     inputs = random_inputs(name, INPUTS)
-    results = runtime_page.evaluate(RUN_FORWARD, [name, inputs])
+    results = evaluate_in_json(runtime_page, RUN_FORWARD, [name, inputs])
     worst_logits = worst_attention = 0.0
     for ids, result in zip(inputs, results, strict=True):
         idx = torch.tensor([ids])
@@ -115,7 +123,7 @@ def test_forward_equals_pytorch(runtime_page, name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_greedy_generation_equals_pytorch(runtime_page, name):
-    model = trained.get(name).model.eval()
+    model = book_model(name)
     steps = 8 if name == "char" else 5
     prompts = [ids[: max(1, len(ids) // 2)] for ids in random_inputs(name, INPUTS)]
     generated = runtime_page.evaluate(
@@ -216,8 +224,8 @@ def test_a_page_that_forbids_webassembly_gets_the_same_numbers(runtime_page, str
     assert strict_page.evaluate("nanobook._kernel.engine") == "JavaScript"
     for name in PRESETS:
         inputs = random_inputs(name, 5)
-        strict = strict_page.evaluate(RUN_FORWARD, [name, inputs])
-        assert strict == runtime_page.evaluate(RUN_FORWARD, [name, inputs])
+        strict = evaluate_in_json(strict_page, RUN_FORWARD, [name, inputs])
+        assert strict == evaluate_in_json(runtime_page, RUN_FORWARD, [name, inputs])
 
 
 def test_trace_keeps_scores_masks_and_shapes(runtime_page):

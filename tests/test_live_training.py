@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pages import page_without_uncaught_exceptions
+from pages import evaluate_in_json, page_without_uncaught_exceptions
 from weights import assert_equal_but_key_biases
 
 from ext.live_models import training
@@ -194,7 +194,7 @@ def run_in_page(page, rules: dict, model: GPT, start_iter: int, batches) -> dict
     weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
     plain = [[{"x": x.tolist(), "y": y.tolist()} for x, y in step] for step in batches]
     probe = batches[0][0][0][0].tolist()
-    return page.evaluate(RUN_STEPS, [rules, weights, start_iter, plain, probe])
+    return evaluate_in_json(page, RUN_STEPS, [rules, weights, start_iter, plain, probe])
 
 
 def worst(got: dict, expected: dict, floor: float) -> tuple[float, float, str]:
@@ -331,7 +331,8 @@ def test_batches_are_train_pys(page):
             prepare.sample_batch(dataset.train, dataset.meta, size, data["seq_len"] - 1, generator)
             for _ in range(3)
         ]
-        got = page.evaluate(
+        got = evaluate_in_json(
+            page,
             """([data, seed, size]) => {
                  const {_mersenneTwister, _sortBatch} = nanobook.training;
                  const next = _mersenneTwister(seed);
@@ -358,7 +359,8 @@ def test_a_run_retraces_train_fit(page):
     rules = training.training_rules(PRESET, **overrides)
     model = start_model(rules, seed=3)
     weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
-    records = page.evaluate(RUN_SESSION, [rules, weights, training.training_data(PRESET)])
+    data = training.training_data(PRESET)
+    records = evaluate_in_json(page, RUN_SESSION, [rules, weights, data])
     for dtype, tolerance in (("float64", 1e-10), ("float32", 1e-4)):
         changes = {**overrides, "log_interval": 1, "dtype": dtype}
         cfg = train.resolve_config(presets.config_file(PRESET), changes)
@@ -419,7 +421,7 @@ def drive(page) -> dict:
         "rules": rules,
         "data": training.training_data(PRESET),
     }
-    result = page.evaluate(DRIVE, options)
+    result = evaluate_in_json(page, DRIVE, options)
     assert result["states"] == ["running", "paused", "running", "done"]
     assert result["stepped"] == 1  # paused, one step, one record
     assert result["pausedAt"] == result["lastBeforeStep"] + 1
@@ -473,7 +475,7 @@ def test_held_out_accuracy_and_maps_are_the_books(page, share):
     settings["min_lr"] = 0.0
     weights = {name: t.flatten().tolist() for name, t in weight_tensors(model)}
     config = {**rules["config"], "layer_norm_eps": rules["layer_norm_eps"]}  # a model's, whole
-    got = page.evaluate(HELD_OUT, [config, weights, rules, settings, data])
+    got = evaluate_in_json(page, HELD_OUT, [config, weights, rules, settings, data])
     problems = len(data["val"]) // data["seq_len"]
 
     def solved(accuracy: float) -> int:  # tasks.sort_accuracy is a float32 mean

@@ -7,6 +7,7 @@ paused and stepped, whose losses are train.fit's, handed to the attention widget
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import math
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from pages import LISTEN_TO_LIVE_REGIONS, live_widgets
+from pages import LISTEN_TO_LIVE_REGIONS, evaluate_in_json, live_widgets
 from sphinx.util.console import strip_colors
 
 from ext.live_models import compute, training_widget
@@ -37,6 +38,20 @@ RETRACE_TOLERANCE = training_widget.RETRACE_TOLERANCE
 RETRACED = 100
 
 
+def html_build(test):
+    """Marks a test that reads the tiny project's html build: the first such test builds it
+    and the others read that build and its warnings (Sphinx's shared_result), since none
+    changes what the build wrote (what a test does to a page stays in the browser)."""
+    shared = pytest.mark.test_params(shared_result="live-training-widget-html")
+    return pytest.mark.sphinx("html", testroot="live-training", freshenv=True)(shared(test))
+
+
+@functools.cache
+def book_run() -> trained.Trained:
+    """The book's trained sort run, read once: each trained.get loads it from the cache."""
+    return trained.get(PRESET)
+
+
 def widgets(page: Path) -> list[dict]:
     """Each live widget of a built page: its attributes, with data-live read."""
     return live_widgets(page.read_text("utf-8"))
@@ -48,7 +63,7 @@ def controls_of(widget: dict) -> dict[str, dict]:
 
 def book_values() -> dict:
     """The book run's settings, as the trained model recorded them."""
-    config = trained.get(PRESET).config
+    config = book_run().config
     return {
         "seed": config["seed"],
         "learning-rate": config["learning_rate"],
@@ -62,7 +77,7 @@ def book_values() -> dict:
     }
 
 
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     app.build()
     warnings = strip_colors(warning.getvalue())
@@ -85,7 +100,7 @@ def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     heads = presets.gpt_config(PRESET).n_head
     assert controls["width"]["step"] == heads and controls["width"]["min"] % heads == 0
     assert controls["steps"]["sets"] == {"settings": ["max_iters", "lr_decay_iters"]}
-    assert controls["clip"]["on"] == trained.get(PRESET).config["grad_clip"]
+    assert controls["clip"]["on"] == book_run().config["grad_clip"]
     assert options["start"] == {"seed": book_values()["seed"], "layers": 3, "width": 48}
     # each phase's lines say its anchor, in model_src as it is now
     for phase in options["phases"]:
@@ -111,7 +126,7 @@ def test_the_page_gets_the_controls_the_phases_and_the_books_run(app, warning):
     assert "nanobook_training_run.js" not in scripts
     assert 'data-as-path="train.py"' in page
     # the static rendering: the book's logged run
-    log = trained.get(PRESET).metrics
+    log = book_run().metrics
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
     first = log[training_widget.FIRST_ROWS - 1]
     assert f"{first['iter']} {first['loss']:.4f} –" in words
@@ -138,7 +153,7 @@ EXPECTED_WARNINGS = {  # line of errors.rst -> what it says, and the hint
 }
 
 
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_every_bad_value_is_a_located_warning_with_a_hint(app, warning):
     app.build()
     said = strip_colors(warning.getvalue())
@@ -177,13 +192,13 @@ def test_the_export_starts_where_the_books_run_started(tmp_path):
     4 decimals)."""
     payload = exported(tmp_path)
     weights = unpacked(payload)
-    torch.manual_seed(trained.get(PRESET).config["seed"])
+    torch.manual_seed(book_run().config["seed"])
     expected = GPT(GPTConfig(**payload["rules"]["config"]))
     for name, tensor in compute.weight_tensors(expected):
         assert torch.equal(weights[name], tensor), name
     model = GPT(GPTConfig(**payload["rules"]["config"]))
     model.load_state_dict(weights, strict=False)  # lm_head is wte (tied); masks are buffers
-    replay = trained.get(PRESET).replay
+    replay = book_run().replay
     start = replay["snapshots"][0]
     assert start["step"] == 0
     with torch.no_grad(), probe.attention_maps(model.eval()) as maps:
@@ -200,9 +215,9 @@ def test_the_export_starts_where_the_books_run_started(tmp_path):
     )
     assert gap <= 5.1e-5
     assert payload["book"] == [
-        [m["iter"], m["loss"], m.get("val_loss")] for m in trained.get(PRESET).metrics
+        [m["iter"], m["loss"], m.get("val_loss")] for m in book_run().metrics
     ]
-    assert payload["rules"]["settings"]["dtype"] == trained.get(PRESET).config["dtype"]
+    assert payload["rules"]["settings"]["dtype"] == book_run().config["dtype"]
 
 
 # --- in chromium -----------------------------------------------------------------------
@@ -252,7 +267,7 @@ def page_of(open_test_root_page):
 def train_fit(steps: int) -> tuple[list[dict], GPT]:
     """train.fit with the book run's settings for `steps` steps, logging every step, from
     the book run's start: its log and the trained model (float32 weights, as the page's)."""
-    seed = trained.get(PRESET).config["seed"]
+    seed = book_run().config["seed"]
     cfg = train.resolve_config(
         presets.config_file(PRESET), {"log_interval": 1, "max_iters": steps, "seed": seed}
     )
@@ -277,7 +292,7 @@ def train_to_the_end(page, widget) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     page = page_of("index")
     widget = page.locator(".nb-live-training")
@@ -310,14 +325,15 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     before = page.evaluate("window.records.length")
     button(widget, "Step").click()
     page.wait_for_function(f"window.records.length > {before}", timeout=60_000)
-    records = page.evaluate("window.records")
+    records = evaluate_in_json(page, "() => window.records")
     assert len(records) == before + 1
     assert status.inner_text().startswith(f"Step {before + 1} done")
-    # the first steps are train.fit's, from the book run's start, and the book's own log's
+    # the first steps are train.fit's, from the book run's start, and the book's own log's;
+    # fit's first steps are the same in a longer run, whose model is handed over below
     losses = [r["loss"] for r in records[:RETRACED]]
-    log, _ = train_fit(RETRACED)
-    assert max(abs(a - b["loss"]) for a, b in zip(losses, log, strict=True)) <= 1e-10
-    book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
+    log, model = train_fit(before + 1)
+    assert max(abs(a - b["loss"]) for a, b in zip(losses, log[:RETRACED], strict=True)) <= 1e-10
+    book = {m["iter"]: m["loss"] for m in book_run().metrics}
     assert max(abs(losses[i - 1] - book[i]) for i in range(5, RETRACED + 1, 5)) <= 1e-10
 
     # the log table: train.fit's log_interval rows, each record's numbers, an evaluation's
@@ -342,7 +358,7 @@ def test_a_readers_run_with_the_books_settings_retraces_train_fit(page_of):
     assert chosen.inner_text().startswith("Optimiser step")
     marked = page.locator(".annotated-source .as-line.nb-training-line")
     assert "optimizer.step()" in marked.inner_text()
-    handed_over(page, widget, before + 1)
+    handed_over(page, widget, model, before + 1)
     resumed_to_the_end(page, widget, book)
 
 
@@ -355,14 +371,14 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
         ".startsWith('Done')",
         timeout=300_000,
     )
-    records = page.evaluate("window.records")
+    records = evaluate_in_json(page, "() => window.records")
     kept, parted = followed(records, book)
     # the finished model sorts the held-out problems as the book's PyTorch model does,
     # within one problem (issue 47)
     data = training_data(PRESET)
     problems = len(data["val"]) // data["seq_len"]
     final = [r for r in records if "accuracy" in r][-1]
-    books = tasks.sort_accuracy(trained.get(PRESET).model)
+    books = tasks.sort_accuracy(book_run().model)
     assert abs(round(final["accuracy"] * problems) - round(books * problems)) <= 1
     status = widget.locator(".nb-live-status").inner_text()
     within = f"Your losses stayed within {RETRACE_TOLERANCE:g} of the book's PyTorch run's"
@@ -371,7 +387,7 @@ def resumed_to_the_end(page, widget, book: dict[int, float]) -> None:
         return
     assert parted > RETRACED
     assert f"{within} to step {kept}, then parted from them at step {parted}: " in status
-    assert trained.get(PRESET).config["dtype"] == "float64"  # the book run's arithmetic
+    assert book_run().config["dtype"] == "float64"  # the book run's arithmetic
     assert "a weight's float32 rounding that fell the other way, grown over" in status
     progress = widget.locator(".nb-training-progress").inner_text()
     assert progress.endswith(f" · parted from the book's run at step {parted}")
@@ -388,16 +404,16 @@ def followed(records: list[dict], book: dict[int, float]) -> tuple[int, int | No
     return kept, parted
 
 
-def handed_over(page, widget, steps: int) -> None:
-    """The reader's model, handed over, reads the attention widget's prompt and samples in
-    the sampling widget: its answer, its predictions and its draws are those of train.fit's
-    model after as many steps (its weights read in float64). A screen reader hears where it
-    went (the training widget's status line), not the lines of the widgets it redraws."""
+def handed_over(page, widget, fitted: GPT, steps: int) -> None:
+    """The reader's model after `steps` steps, handed over, reads the attention widget's
+    prompt and samples in the sampling widget: its answer, its predictions and its draws
+    are those of `fitted`, train.fit's model after as many steps (its weights read in
+    float64). A screen reader hears where it went (the training widget's status line), not
+    the lines of the widgets it redraws."""
     page.evaluate(LISTEN_TO_LIVE_REGIONS)
     button(widget, "Use my model in the attention and sampling widgets").click()
-    _, model = train_fit(steps)
-    model = model.double()  # the same weights, read in float64 as the page reads them
-    entry = trained.get(PRESET)
+    model = fitted.double()  # the same weights, read in float64 as the page reads them
+    entry = book_run()
     attention = page.locator(".nb-live-attention")
     assert chosen_model(attention) == f"your model (step {steps})"
     sampling = page.locator(".nb-live-sampling")
@@ -428,7 +444,7 @@ def handed_over(page, widget, steps: int) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
     """A run with one layer where the book's model has three, handed over, is read in its
     shape, not the export's: the attention widget shows one layer, and no script fails."""
@@ -450,7 +466,7 @@ def test_a_model_of_another_shape_is_handed_over_in_its_own(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_model_handed_to_widgets_not_yet_loaded_redraws_them_unheard(page_of):
     """A reader who trains without scrolling down hands the model to an attention widget
     that has not loaded yet: it loads and draws twice (its first load and the hand-over's
@@ -474,7 +490,7 @@ def test_a_model_handed_to_widgets_not_yet_loaded_redraws_them_unheard(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_one_step_run_is_said_in_the_singular(page_of):
     """The fewest steps the page allows: the warmup note and the status line say "1 step",
     not "1 steps"."""
@@ -500,7 +516,7 @@ LOG_NAME_IN_VIEW = """box => {
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_logs_name_stays_in_view_as_its_rows_scroll(page_of):
     """The run's log scrolls in a box of its own, to its newest row and, in a narrow column,
     sideways; its name was the table's caption, inside that box, and scrolled out of view
@@ -530,7 +546,7 @@ def chosen_model(widget) -> str:
 def sampled_by(model: GPT, prompt: str, seed: int, steps: int) -> str:
     """What the sampling widget draws after ``prompt`` with ``model`` at temperature 1 from
     ``seed``: the page's generator and rule of drawing, run on PyTorch's probabilities."""
-    entry = trained.get(PRESET)
+    entry = book_run()
     ids, random = entry.encode(prompt), mulberry32(seed)
     for _ in range(steps):
         with torch.no_grad():
@@ -540,7 +556,7 @@ def sampled_by(model: GPT, prompt: str, seed: int, steps: int) -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_keyboard_keeps_its_place_while_the_trainer_loads_and_runs(page_of):
     """Train pressed from the keyboard: every button is disabled while the trainer loads,
     and the focus then goes to Pause, not to the page (where a screen reader loses its
@@ -557,7 +573,7 @@ def test_the_keyboard_keeps_its_place_while_the_trainer_loads_and_runs(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     """The MyST page's run (seed 7, one layer, width 24, no clipping, 40 steps) starts from
     weights drawn in the page, says so, and trains to its end."""
@@ -576,7 +592,7 @@ def test_another_seed_and_shape_start_from_weights_the_page_draws(page_of):
     # the evaluations' rows: held-out loss and accuracy, as the kit says a share
     evaluated = [r for r in records if "val_loss" in r]
     assert [r["iter"] for r in evaluated] == [40]  # the run's end (eval_interval: 100)
-    book = {m["iter"]: m["loss"] for m in trained.get(PRESET).metrics}
+    book = {m["iter"]: m["loss"] for m in book_run().metrics}
     for record in evaluated:
         row = rows.nth(record["iter"] // 5 - 1).inner_text().split("\t")
         assert row[2] == f"{book[record['iter']]:.4f}"  # beside the book's, not retracing it
@@ -608,7 +624,7 @@ FIRST_LOOK = """() => {
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
     """Before the run's first step the phase buttons are disabled (they would show
     nothing), look it (dashed, as a disabled button), and the line they point to says
@@ -641,7 +657,7 @@ def test_the_phases_wait_for_a_step_and_say_one_block_as_one(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_start_note_says_a_retrace_only_with_all_the_books_settings(page_of):
     """The run retraces the book's only from its start and with every setting that shapes
     its steps the book run's: another batch size, or clipping off, says where the book's
@@ -684,7 +700,7 @@ def test_the_start_note_says_a_retrace_only_with_all_the_books_settings(page_of)
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_settings_keys_move_decimals_by_the_builds_step_and_enter_trains(page_of):
     """Up and Down on the learning rate double and halve it, on the weight decay move it by
     the build's step, never past its bounds (the browser's own step took them to the
@@ -735,7 +751,7 @@ def test_the_settings_keys_move_decimals_by_the_builds_step_and_enter_trains(pag
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 @pytest.mark.parametrize(
     "failing", ["trainer first", "trainer after the model", "model", "run's view"]
 )
@@ -777,7 +793,7 @@ def test_a_trainer_that_cannot_load_leaves_the_books_run_in_view(page_of, failin
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_each_evaluation_is_said_once_not_each_step(page_of):
     """A screen reader hears each evaluation of the run (its step, losses and accuracy)
     once, from a polite live region, and no step's progress line; the last evaluation is
@@ -859,7 +875,7 @@ CELLS_AND_GROUND = """panel => {
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_heads_map_enlarges_and_reads_in_dark_mode(page_of):
     """Each head's small map is a button: pressed (a click, or Enter) it shows that head
     large below the others, with the probe's letters and the same words; pressed again,
@@ -897,7 +913,7 @@ def test_a_heads_map_enlarges_and_reads_in_dark_mode(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_phases_link_lands_below_the_top_and_leads_back(page_of):
     """A phase's link to its line of train.py lands the line below the top of the window
     (a theme's sticky header covers the top) and hands it the focus; under the marked
@@ -963,7 +979,7 @@ DRAW = """([rules, draw, depth, width, seed]) => {
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_drawn_start_is_shaped_and_filled_as_model_py_fills_it(page_of, tmp_path):
     """For every depth the page offers and a few widths: the parameters of GPT(config),
     in its order and shapes, constants as model.py sets them, and normal draws with the
@@ -976,7 +992,8 @@ def test_a_drawn_start_is_shaped_and_filled_as_model_py_fills_it(page_of, tmp_pa
     for depth in range(layers.low, layers.high + 1):
         for width in (12, 48, 96):
             config = {**payload["rules"]["config"], "n_layer": depth, "n_embd": width}
-            got = page.evaluate(DRAW, [payload["rules"], payload["draw"], depth, width, depth])
+            drawn = [payload["rules"], payload["draw"], depth, width, depth]
+            got = evaluate_in_json(page, DRAW, drawn)
             model = GPT(GPTConfig(**config))
             params = dict(model.named_parameters())
             assert list(got) == list(params)
@@ -1004,7 +1021,7 @@ def notices_with_and_without_javascript(app, browser, name: str) -> tuple[str, s
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_only_a_reader_without_javascript_is_told_it_is_needed(page_of, app, browser):
     """Without JavaScript the widget says training in the page needs it, above the book's
     run; with it, the controls are there and the notice is not."""
@@ -1046,7 +1063,7 @@ def said_during_a_two_step_run(page, widget) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(page_of):
     """While the first run loads, the status says so in the reader's words (not the
     export's name) and the button still reads Train; Train again once the run is done."""
@@ -1061,7 +1078,7 @@ def test_train_says_what_it_loads_and_is_train_again_only_after_a_run(page_of):
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_typing_inside_a_lowercase_prompt_keeps_the_caret(page_of):
     """Typing "ab" after CB in CBACAB upper-cases it where it was typed: CBABACAB."""
     page = page_of("index")
@@ -1089,7 +1106,7 @@ GROWS_ABOVE = """() => {
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_the_way_back_lands_on_the_phase_as_content_above_it_loads(page_of):
     """Without reduced motion, content loaded above the widget on the way back (a figure,
     a clip) does not leave the chosen phase off the screen."""
@@ -1170,7 +1187,7 @@ def trains_again_to_the_end(page, widget, rate: float) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.sphinx("html", testroot="live-training", freshenv=True)
+@html_build
 def test_a_run_whose_loss_is_no_number_stops_and_says_what_to_do(page_of):
     """A loss that is NaN (a learning rate past the build's bound) stops the run at that
     step, in words with what to do; the controls still work: the rate lowered, Train again
