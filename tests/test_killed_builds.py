@@ -3,7 +3,8 @@ a build never interrupted: nothing half-made is kept, nothing it started lives o
 
 Each case builds a copy of a test root in a subprocess (as a maintainer's sphinx-build),
 kills it at one stage of the work, checks that no process it started survives, builds
-again, and compares every published file with an uninterrupted build of another copy.
+again, and compares every published file with an uninterrupted build of another copy
+(one per test root and module: two stages kill builds of the same root).
 Training is covered the same way in test_trained.py.
 """
 
@@ -24,8 +25,11 @@ ROOTS = Path(__file__).parent / "roots"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-# A model file whose import is slow: the build is then inside the capture (its process).
-SLOW_IMPORT = "import time\ntime.sleep(4)\n"
+# A model file whose import is slow in the build that is killed: that build is then inside
+# the capture (its process). The file is the same in every build, so every build has the
+# same keys and line numbers; only the killed one waits (a capture imports it several times).
+SLOW_SECONDS = "NANOBOOK_TEST_SLOW_IMPORT"
+SLOW_IMPORT = f"import os\nimport time\ntime.sleep(float(os.environ.get({SLOW_SECONDS!r}, 0)))\n"
 
 
 def _copy(root: str, dest: Path, slow_model: bool) -> Path:
@@ -37,8 +41,10 @@ def _copy(root: str, dest: Path, slow_model: bool) -> Path:
     return srcdir
 
 
-def _sphinx(srcdir: Path) -> subprocess.Popen:
+def _sphinx(srcdir: Path, slow_import: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"}
+    if slow_import:
+        env[SLOW_SECONDS] = "4"
     return subprocess.Popen(
         [sys.executable, "-m", "sphinx", "-b", "html", str(srcdir), str(srcdir / "_build/html")],
         stdout=subprocess.PIPE,
@@ -90,16 +96,31 @@ STAGES = {
 }
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """published(root, slow_model): the files an uninterrupted build of a copy of the root
+    publishes, built once per module for each root."""
+    built: dict[tuple[str, bool], dict[str, bytes]] = {}
+
+    def published(root: str, slow_model: bool) -> dict[str, bytes]:
+        if (root, slow_model) not in built:
+            reference = _copy(root, tmp_path_factory.mktemp("uninterrupted"), slow_model)
+            _run(reference)
+            built[root, slow_model] = _published(reference)
+        return built[root, slow_model]
+
+    return published
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_build_killed_mid_stage_leaves_nothing_running_and_resumes_to_the_same_bytes(
-    tmp_path, stage
+    tmp_path, stage, uninterrupted
 ):
     root, slow_model, marker = STAGES[stage]
-    reference = _copy(root, tmp_path / "uninterrupted", slow_model)
-    _run(reference)
+    expected = uninterrupted(root, slow_model)
 
     killed = _copy(root, tmp_path / "killed", slow_model)
-    build = _sphinx(killed)
+    build = _sphinx(killed, slow_import=slow_model)
     _reach(build, marker)
     started = procfs.descendants(build.pid)
     build.kill()
@@ -107,7 +128,7 @@ def test_a_build_killed_mid_stage_leaves_nothing_running_and_resumes_to_the_same
     procfs.assert_gone(started, within=15, what="processes outlived the killed build")
 
     _run(killed)
-    again, expected = _published(killed), _published(reference)
+    again = _published(killed)
     assert again.keys() == expected.keys()
     differ = [name for name in expected if again[name] != expected[name]]
     assert not differ, f"after a kill while {stage}, these files differ: {differ}"

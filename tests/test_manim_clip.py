@@ -1,8 +1,9 @@
 """The manim-clip directive: rendering, the cache, errors, builders, parallel builds, the CLI.
 
 Scenes are tiny (about 0.3 s at draft quality) so real renders stay cheap. The first
-build of the main test root runs once per module; tests that need a warm cache start
-from a copy of its cache, tests that count renders get a project of their own.
+builds of the main, the errors and the film test roots run once per module; tests that
+need a warm cache start from a copy of a cache, tests that count renders get a project
+of their own.
 """
 
 from __future__ import annotations
@@ -519,9 +520,17 @@ def test_cache_key_covers_what_changes_the_video(tmp_path, monkeypatch):
 # --- errors ---------------------------------------------------------------------------
 
 
-def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
-    srcdir = copy_root("manim-clip-errors", tmp_path)
-    app = build(srcdir)
+@pytest.fixture(scope="module")
+def built_errors(tmp_path_factory) -> tuple[Path, SphinxTestApp]:
+    """The errors test root, built once with warnings as errors (-W): since Sphinx 8.1 that
+    changes only the build's status code, so one build shows both what every error looks
+    like and that the errors fail the build (its Sleeps scene waits out the time limit)."""
+    srcdir = copy_root("manim-clip-errors", tmp_path_factory.mktemp("errors"))
+    return srcdir, build(srcdir, warningiserror=True)
+
+
+def test_every_error_is_a_located_warning_and_a_placeholder(built_errors):
+    srcdir, app = built_errors
     warnings = app.warning.getvalue()
     index, myst = srcdir / "index.rst", srcdir / "myst.md"
 
@@ -597,9 +606,8 @@ def test_every_error_is_a_located_warning_and_a_placeholder(tmp_path):
     assert not list(cache_dir(srcdir).glob(".tmp-*"))
 
 
-def test_warnings_fail_the_build_with_W(tmp_path):
-    srcdir = copy_root("manim-clip-errors", tmp_path)
-    app = build(srcdir, "text", warningiserror=True)
+def test_warnings_fail_the_build_with_W(built_errors):
+    _, app = built_errors
     assert "no such file" in app.warning.getvalue()
     assert app.statuscode == 1
 
