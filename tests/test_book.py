@@ -1,6 +1,7 @@
 """The whole book builds with warnings as errors, and every chapter is reachable."""
 
 import collections
+import functools
 import html
 import re
 from pathlib import Path
@@ -46,6 +47,7 @@ def _page_html(page: Path) -> str:
     return NUMERAL_MARK.sub(r"\1", page.read_text(encoding="utf-8"))
 
 
+@functools.cache  # a chapter's text is read by several tests (modern's by three): made once
 def _page_text(page: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", _page_html(page)))
 
@@ -502,10 +504,15 @@ def test_the_tools_chapter_says_what_its_table_measured(book_html):
 
 def _section(page: Path, label: str) -> str:
     """The text of one section of a page (its label is its id), whitespace collapsed."""
+    return " ".join(_parsed(page).select_one(f"section#{label}").get_text(" ").split())
+
+
+@functools.cache  # the finetuning chapter's sections are read six times: parsed once
+def _parsed(page: Path):
+    """A page as _section reads it (its numerals' marks off), parsed by BeautifulSoup."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(_page_html(page), "html.parser")
-    return " ".join(soup.select_one(f"section#{label}").get_text(" ").split())
+    return BeautifulSoup(_page_html(page), "html.parser")
 
 
 def _percents(said: str) -> list[float]:

@@ -26,7 +26,10 @@ def _clip_file(book_html: Path, figure: str, pattern: str) -> Path:
 
 
 def _last_frame(mp4: Path) -> Image.Image:
+    """The clip's last frame, decoded from its last keyframe on (the seek lands on the
+    keyframe at or before the end): the same frame as decoding the whole clip gives."""
     with av.open(str(mp4)) as container:
+        container.seek(container.duration)
         for frame in container.decode(video=0):
             last = frame
         return last.to_image()

@@ -9,6 +9,7 @@ the keyboard.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import http.server
@@ -99,8 +100,19 @@ class Problems:
         return bool(self.console or self.failed or self.external)
 
 
+# What `watch` sends to its route handler: every address but those it lets through, on
+# the host 127.0.0.1 or data:. Routed, each of the site's own requests was a round trip
+# through this process and the driver, a tenth of a page load's CPU, to be let through.
+NOT_THIS_HOST = re.compile(
+    r"^(?![a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?127\.0\.0\.1(?::\d*)?(?:[/?#]|$)|data:)"
+)
+
+
 def watch(context) -> Problems:
-    """Abort requests to other hosts and record errors, for every page of ``context``."""
+    """Abort requests to other hosts and record errors, for every page of ``context``: the
+    Problems returned are all its pages', ``page.problems`` each page's own (a page sees
+    its request to another host fail, in ``failed``; only the context's list it as
+    ``external``)."""
     problems = Problems()
 
     def route(route):
@@ -112,28 +124,34 @@ def watch(context) -> Problems:
             problems.external.append(route.request.url)
             route.abort()
 
-    def on_response(response):
-        if response.status >= 400 and not response.url.endswith("/missing.html"):
-            problems.failed.append(f"{response.status} {response.url}")
-
-    def on_console(message):
-        # A resource's HTTP error is also logged here, without its URL: on_response
-        # records it with the URL (and knows which 404 a test asked for).
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.console.append(message.text)
-
-    def on_failed(request):
-        # chromium may fetch the favicon after "networkidle"; leaving the page aborts it
-        if not (request.failure == "net::ERR_ABORTED" and "/favicon" in request.url):
-            problems.failed.append(f"{request.failure} {request.url}")
-
     def on_page(page):
+        page.problems = Problems()
+
+        def record(kind: str, problem: str) -> None:
+            for seen in (problems, page.problems):
+                getattr(seen, kind).append(problem)
+
+        def on_response(response):
+            if response.status >= 400 and not response.url.endswith("/missing.html"):
+                record("failed", f"{response.status} {response.url}")
+
+        def on_console(message):
+            # A resource's HTTP error is also logged here, without its URL: on_response
+            # records it with the URL (and knows which 404 a test asked for).
+            if message.type == "error" and not message.text.startswith("Failed to load resource"):
+                record("console", message.text)
+
+        def on_failed(request):
+            # chromium may fetch the favicon after "networkidle"; leaving the page aborts it
+            if not (request.failure == "net::ERR_ABORTED" and "/favicon" in request.url):
+                record("failed", f"{request.failure} {request.url}")
+
         page.on("console", on_console)
-        page.on("pageerror", lambda e: problems.console.append(str(e)))
+        page.on("pageerror", lambda e: record("console", str(e)))
         page.on("requestfailed", on_failed)
         page.on("response", on_response)
 
-    context.route("**/*", route)
+    context.route(NOT_THIS_HOST, route)
     context.on("page", on_page)
     return problems
 
@@ -161,12 +179,67 @@ def first_page_with(book_html: Path, pattern: str, feature: str) -> str:
     return found[0]
 
 
+# Pages loading at once in settled_in_turn: in one context, which shares its cache (a
+# context for each cost a third more CPU)
+SIDE_BY_SIDE = 4
+
+
+def settled_in_turn(pages: list, addresses: list[str]) -> Iterator[tuple]:
+    """(page, address) for each address in order, once its page has fired "load" and its
+    network has been quiet for 500 ms ("networkidle"). The addresses are shared out among
+    ``pages``, which load side by side: one after another, a page's quiet 500 ms were spent
+    waiting, here the others load meanwhile. A page takes its next address only when the
+    caller has checked the last one and asks for the next."""
+    addresses = iter(addresses)
+    loading = collections.deque()
+
+    def start(page) -> None:
+        address = next(addresses, None)
+        if address is not None:
+            page.goto(address, wait_until="commit")
+            loading.append((page, address))
+
+    for page in pages:
+        start(page)
+    while loading:
+        page, address = loading.popleft()
+        page.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")
+        yield page, address
+        start(page)
+
+
+@pytest.fixture(scope="module")
+def attention_read_only(browser, site):
+    """open_(scheme): chapters/attention.html in a context of that colour scheme (default
+    viewport), loaded until its network is quiet, once for all the module's tests that only
+    read it (styles, text, icons; none clicks, scrolls, focuses or types): a load of this
+    heavy page each cost about a second. `watch` records its problems: they must be none
+    each time a test reads the page and when the module ends."""
+    opened = {}
+
+    def open_(scheme: str):
+        if scheme not in opened:
+            context = browser.new_context(color_scheme=scheme)
+            problems = watch(context)
+            page = context.new_page()
+            page.goto(site + "chapters/attention.html")
+            page.wait_for_load_state("networkidle")
+            opened[scheme] = context, page, problems
+        _, page, problems = opened[scheme]
+        assert not problems, problems
+        return page
+
+    yield open_
+    for context, _, problems in opened.values():
+        assert not problems, problems
+        context.close()
+
+
 # --- every page ---------------------------------------------------------------------------
 
 
 def test_every_page_loads_without_errors_or_other_hosts(book_html, site, context):
-    problems = watch(context)
-    page = context.new_page()
     redirects = {f"{slug}.html" for slug in CHAPTERS}  # they leave at once: tested below
     names = sorted(
         name
@@ -175,18 +248,20 @@ def test_every_page_loads_without_errors_or_other_hosts(book_html, site, context
         and (name := p.relative_to(book_html).as_posix()) not in redirects
     )
     assert {f"chapters/{slug}.html" for slug in CHAPTERS} <= set(names)
-    for name in names:
-        page.goto(site + name, wait_until="load")
-        page.wait_for_load_state("networkidle")
-        assert not problems, f"{name}: {problems}"
+    problems = watch(context)
+    pages = [context.new_page() for _ in range(SIDE_BY_SIDE)]
+    for page, address in settled_in_turn(pages, [site + name for name in names]):
+        assert not page.problems, f"{address.removeprefix(site)}: {page.problems}"
+    assert not problems, problems  # and no page asked another host for anything
 
 
 def test_old_urls_redirect_with_their_anchor(site, context):
     page = context.new_page()
     for slug in CHAPTERS:
-        page.goto(site + f"{slug}.html#ch-{slug}")
-        page.wait_for_url(site + f"chapters/{slug}.html#ch-{slug}")
-        page.wait_for_load_state("load")
+        page.goto(site + f"{slug}.html#ch-{slug}", wait_until="commit")
+        # the heading is in the chapter's HTML: the chapter's pictures and clips (its
+        # "load") are not waited for, the next address stops them
+        page.wait_for_url(site + f"chapters/{slug}.html#ch-{slug}", wait_until="domcontentloaded")
         assert page.locator(f"section#ch-{slug} h1").count() == 1
 
 
@@ -460,22 +535,36 @@ GLOSSARY_ENTRIES = """() => [...document.querySelectorAll('dl.glossary > dt')].m
 })"""
 
 
+@pytest.fixture(scope="module")
+def glossary_entries(browser, site) -> list[str]:
+    """The glossary's entries as GLOSSARY_ENTRIES reads them, from one load of the page
+    (without a problem) for every query that is looked up."""
+    context = browser.new_context()
+    try:
+        problems = watch(context)
+        page = context.new_page()
+        page.goto(site + "glossary.html")
+        page.wait_for_load_state("networkidle")  # leaving earlier would abort its favicon
+        entries = page.evaluate(GLOSSARY_ENTRIES)
+        assert not problems, problems
+    finally:
+        context.close()
+    return entries
+
+
 @pytest.mark.parametrize("query", ["backpropagation", "clipping"])
-def test_a_glossary_result_shows_one_entry(site, context, query):
+def test_a_glossary_result_shows_one_entry(site, context, glossary_entries, query):
     """Sphinx's snippet is 240 characters of the page around the word, so on the
     glossary it ran one entry's end into the next one's term ("…computes. gradient
     accumulationSumming…"); the search page shows the entry alone."""
     problems = watch(context)
     page = context.new_page()
-    page.goto(site + "glossary.html")
-    page.wait_for_load_state("networkidle")  # leaving earlier would abort its favicon
-    entries = page.evaluate(GLOSSARY_ENTRIES)
     page.goto(site + f"search.html?q={query}")
     result = page.locator("#search-results ul.search li", has=page.locator("a[href*=glossary]"))
     snippet = result.first.locator("p.context")
     snippet.wait_for(timeout=15_000)
     text = snippet.inner_text().removeprefix("...").removesuffix("...")
-    holding = [entry for entry in entries if text in entry]
+    holding = [entry for entry in glossary_entries if text in entry]
     assert len(holding) == 1 and query in text.lower(), (text, holding)
     assert not problems, problems
 
@@ -489,20 +578,18 @@ ARTICLE_TEXT = """() => {
 }"""
 
 
-@pytest.mark.parametrize(("query", "slug"), [("softmax", "attention"), ("attention", "attention")])
-def test_a_page_result_shows_the_articles_text(site, context, query, slug):
+@pytest.mark.parametrize("query", ["softmax", "attention"])
+def test_a_page_result_shows_the_articles_text(site, context, attention_read_only, query):
     """Sphinx cuts a result's snippet from the theme's [role=main], which also holds the
     article's header buttons and the page's list of sections, so 'softmax' on 4. Attention
     showed that list ("...Heads Scores and the √hs scaling The causal mask Softmax and the
     weighted sum The code...") and 'attention' its buttons ("System Settings Light Dark");
     the snippet is now a run of the article's own text, its formulas read by their alt."""
+    article = attention_read_only("light").evaluate(ARTICLE_TEXT)
     problems = watch(context)
     page = context.new_page()
-    page.goto(site + f"chapters/{slug}.html")
-    page.wait_for_load_state("networkidle")
-    article = page.evaluate(ARTICLE_TEXT)
     page.goto(site + f"search.html?q={query}")
-    link = page.locator(f"a[href*='{slug}.html']")
+    link = page.locator("a[href*='attention.html']")
     result = page.locator("#search-results ul.search li", has=link)
     snippet = result.first.locator("p.context")
     snippet.wait_for(timeout=15_000)
@@ -546,13 +633,13 @@ CLIPPED_DIAGRAMS = """() => [...document.querySelectorAll('.arch-diagram pre')]
   .map(pre => pre.textContent.trim().split('\\n')[0])"""
 
 
-def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
+def test_chapters_fit_a_phone(book_html, site, browser):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     try:
-        page = context.new_page()
-        for slug in CHAPTERS:
-            page.goto(site + f"chapters/{slug}.html")
-            page.wait_for_load_state("networkidle")
+        pages = [context.new_page() for _ in range(SIDE_BY_SIDE)]
+        addresses = [site + f"chapters/{slug}.html" for slug in CHAPTERS]
+        for page, address in settled_in_turn(pages, addresses):
+            slug = address.removeprefix(site + "chapters/").removesuffix(".html")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"] + 2, (
                 f"{slug}: the page scrolls sideways ({width}px): "
@@ -562,8 +649,6 @@ def test_chapters_fit_a_phone(book_html, site, browser, tmp_path):
             assert not wide, f"{slug}: formulas wider than a phone's column: {wide}"
             clipped = page.evaluate(CLIPPED_DIAGRAMS)
             assert not clipped, f"{slug}: diagrams cut off on the right: {clipped}"
-        page.goto(site + "chapters/attention.html")
-        page.screenshot(path=tmp_path / "attention-phone.png", full_page=True)
     finally:
         context.close()
 
@@ -744,26 +829,20 @@ READABLE_TEXT = {
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
-def test_text_is_readable_in_both_colour_schemes(book_html, site, browser, scheme):
-    context = browser.new_context(color_scheme=scheme)
-    try:
-        page = context.new_page()
-        page.goto(site + "chapters/attention.html")
-        page.wait_for_load_state("networkidle")
-        assert page.evaluate("document.documentElement.dataset.theme") == scheme
-        checked = 0
-        for selector, minimum in READABLE_TEXT.items():
-            elements = page.locator(selector)
-            for i in range(min(elements.count(), 3)):
-                element = elements.nth(i)
-                if not element.is_visible():
-                    continue
-                ratio = element.evaluate(CONTRAST)
-                assert ratio >= minimum, f"{scheme}: {selector} #{i} contrast {ratio:.2f}"
-                checked += 1
-        assert checked >= 5
-    finally:
-        context.close()
+def test_text_is_readable_in_both_colour_schemes(attention_read_only, scheme):
+    page = attention_read_only(scheme)
+    assert page.evaluate("document.documentElement.dataset.theme") == scheme
+    checked = 0
+    for selector, minimum in READABLE_TEXT.items():
+        elements = page.locator(selector)
+        for i in range(min(elements.count(), 3)):
+            element = elements.nth(i)
+            if not element.is_visible():
+                continue
+            ratio = element.evaluate(CONTRAST)
+            assert ratio >= minimum, f"{scheme}: {selector} #{i} contrast {ratio:.2f}"
+            checked += 1
+    assert checked >= 5
 
 
 def test_keyboard_reaches_clip_controls_and_solutions(book_html, site, context):
@@ -813,9 +892,28 @@ def changed_pixels(before: bytes, after: bytes) -> int:
     return difference.histogram()[255]
 
 
-CLIP_SETTLED = """() => {
-  const e = document.activeElement;
-  return !e || e.tagName !== "VIDEO" || e.readyState > 0;
+# After a Tab: the stop reached (as TAB_STOPS), once settled. A clip loads its metadata
+# when focused, and the player then rebuilds its controls: a reader's next Tab comes after
+# that, so does this one. Polled each frame, as wait_for_function does, in one call.
+SETTLED_TAB_STOP = f"""async () => {{
+  const settled = () => {{
+    const e = document.activeElement;
+    return !e || e.tagName !== "VIDEO" || e.readyState > 0;
+  }};
+  const until = performance.now() + 30000;
+  while (!settled()) {{
+    if (performance.now() > until) throw new Error("the focused clip never loads");
+    await new Promise((frame) => requestAnimationFrame(frame));
+  }}
+  return ({TAB_STOPS})();
+}}"""
+
+# An element scrolled into view as Playwright's scroll_into_view_if_needed does (centred,
+# unless wholly in view already), and its box then, in one call instead of two
+SCROLLED_INTO_VIEW = """e => {
+  e.scrollIntoViewIfNeeded(true);
+  const box = e.getBoundingClientRect();
+  return {x: box.x, y: box.y, width: box.width, height: box.height};
 }"""
 
 
@@ -844,10 +942,7 @@ def test_focus_is_visible_on_every_tab_stop(book_html, site, browser):
         stops: list[str] = []
         for _ in range(400):
             page.keyboard.press("Tab")
-            # a clip loads its metadata when focused, and the player then rebuilds its
-            # controls: a reader's next Tab comes after that, so does this one
-            page.wait_for_function(CLIP_SETTLED)
-            stop = page.evaluate(TAB_STOPS)
+            stop = page.evaluate(SETTLED_TAB_STOP)
             if stops and stop == stops[-1]:
                 continue  # a control inside the same element (a video's buttons)
             if stop is None or stop in stops:
@@ -857,9 +952,8 @@ def test_focus_is_visible_on_every_tab_stop(book_html, site, browser):
         invisible = []
         for stop in stops:
             element = page.locator(f'[data-stop="{stop}"]')
-            element.scroll_into_view_if_needed()
-            box = element.bounding_box()
-            if not box or box["width"] < 1 or box["height"] < 1:
+            box = element.evaluate(SCROLLED_INTO_VIEW)
+            if box["width"] < 1 or box["height"] < 1:
                 invisible.append(f"{stop}: not on screen")
                 continue
             clip = {
@@ -915,7 +1009,7 @@ ALL_TEXT_CONTRAST = """(contrast) => {
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_all_text_in_chapters_reads_at_aa_contrast(book_html, site, browser, scheme):
+def test_all_text_in_chapters_reads_at_aa_contrast(site, browser, attention_read_only, scheme):
     """Every piece of text in the main column of three chapters (prose, code, tables,
     captions, widgets, downloads): 4.5:1 against what it is drawn on, 3:1 when large."""
     context = browser.new_context(color_scheme=scheme)
@@ -923,9 +1017,13 @@ def test_all_text_in_chapters_reads_at_aa_contrast(book_html, site, browser, sch
         page = context.new_page()
         failures = {}
         for slug in ("attention", "sampling", "training"):
-            page.goto(site + f"chapters/{slug}.html")
-            page.wait_for_load_state("networkidle")
-            found = page.evaluate(f"() => ({ALL_TEXT_CONTRAST})(el => ({CONTRAST})(el))")
+            if slug == "attention":
+                shown = attention_read_only(scheme)
+            else:
+                page.goto(site + f"chapters/{slug}.html")
+                page.wait_for_load_state("networkidle")
+                shown = page
+            found = shown.evaluate(f"() => ({ALL_TEXT_CONTRAST})(el => ({CONTRAST})(el))")
             assert found["checked"] > 200, found
             if found["failures"]:
                 failures[slug] = found["failures"]
@@ -934,7 +1032,7 @@ def test_all_text_in_chapters_reads_at_aa_contrast(book_html, site, browser, sch
         context.close()
 
 
-def test_theme_icons_draw_from_a_font_cut_to_them(book_html, site, context):
+def test_theme_icons_draw_from_a_font_cut_to_them(book_html, attention_read_only):
     """The theme's 1.5 MB icon script is replaced by a comment, its icon rules and font
     cut to the icons in use: each icon the page shows still has its glyph in the font."""
     from fontTools.ttLib import TTFont
@@ -943,9 +1041,7 @@ def test_theme_icons_draw_from_a_font_cut_to_them(book_html, site, context):
     font = book_html / "_static/vendor/fontawesome/webfonts/fa-solid-900.woff2"
     assert font.stat().st_size < 20_000
     glyphs = set(TTFont(font).getBestCmap())
-    page = context.new_page()
-    page.goto(site + "chapters/attention.html")
-    page.wait_for_load_state("networkidle")
+    page = attention_read_only("light")
     icons = page.evaluate(
         """() => [...document.querySelectorAll('i.fa-solid, i.fas, span.fa-solid')]
            .filter(i => i.getBoundingClientRect().width > 0)
