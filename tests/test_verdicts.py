@@ -75,6 +75,17 @@ def test_a_tiny_or_huge_value_is_written_as_a_power_of_ten_not_e_notation():
     assert wording.power_of_ten(0.0) == "0"
     assert wording.agreement(0.0) == "exactly"
     assert wording.agreement(4.83e-7) == "to within 5 × 10⁻⁷"
+    # a value that is not 0 keeps a digit where the format would print it as zero
+    assert wording.number_not_zero(-0.0003, ".3f") == "−0.0003"
+    assert wording.number_not_zero(0.0003, "+.3f") == "+0.0003"
+    assert wording.number_not_zero(-2.4e-6, ".3f") == "−2 × 10⁻⁶"
+    assert wording.number_not_zero(0.0, "+.3f") == "0.000"
+    assert wording.number_not_zero(-0.0123, ".3f") == "−0.012"
+
+
+def test_a_bound_rounds_up_so_it_holds_for_the_unrounded_value():
+    assert wording.within(0.0031) == "0.4%"
+    assert wording.within(0.0394, " percentage points") == "4 percentage points"
 
 
 def test_values_over_seeds_are_their_mean_and_span_or_the_one_value():

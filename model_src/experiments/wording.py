@@ -34,6 +34,18 @@ def power_of_ten(value: float, digits: int = 1) -> str:
     return f"{number(float(mantissa), f'.{digits}f')} × 10{power}"
 
 
+def number_not_zero(value: float, spec: str) -> str:
+    """number(value, spec), unless that prints a value that is not 0 as zero: then its
+    first significant digit ('−0.0003', not '0.000', beside words such as 'below 0'),
+    as a power of ten when smaller than 10⁻⁴."""
+    text = number(value, spec)
+    if value == 0 or {c for c in text if c.isdigit()} != {"0"}:
+        return text
+    if abs(value) < 1e-4:
+        return power_of_ten(value, 0)
+    return number(value, ("+" if spec.startswith("+") else "") + ".1g")
+
+
 def agreement(gap: float) -> str:
     """How closely two computations agree, for prose: 'exactly' or 'to within 5 × 10⁻⁷'."""
     return "exactly" if gap == 0 else f"to within {power_of_ten(gap, 0)}"
@@ -55,10 +67,11 @@ def by_seed(values: Iterable[float], spec: str = "") -> str:
     return mean if " to " not in seeds else f"{mean} ({seeds} by seed)"
 
 
-def within(share: float) -> str:
-    """A bound as the pages write it, 'within 0.5%': the share rounded up to a tenth of a
-    percent, so that the words hold for the unrounded value too."""
-    return f"{math.ceil(round(1000 * share, 9)) / 10:g}%"
+def within(share: float, unit: str = "%") -> str:
+    """A bound as the pages write it, 'within 0.5%' (or another `unit`, such as
+    ' percentage points'): the share rounded up to a tenth of a percent, so that the
+    words hold for the unrounded value too."""
+    return f"{math.ceil(round(1000 * share, 9)) / 10:g}{unit}"
 
 
 def agreeing(count: int, one: str, many: str | None = None) -> str:
